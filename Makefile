@@ -1,0 +1,119 @@
+# moat - SMTP edge server
+#
+#   make            build build/moat
+#   make run        install build dependencies, build, run with the default config
+#   make test       unit + integration tests, integration again under ASan+UBSan
+#   make bench      moat vs Postfix side by side (BENCH=name for one figure)
+#   make fuzz       libFuzzer targets, bounded time (FUZZ_SECONDS)
+
+CC      ?= cc
+PKGS     = libevent libevent_openssl openssl sqlite3 libsodium libunbound inih
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN     = -Wall -Wextra -Wformat=2 -Wformat-security -Wshadow -Wpointer-arith \
+           -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wno-unused-parameter \
+           -Wimplicit-fallthrough -Werror=implicit-function-declaration
+HARDEN   = -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE -fcf-protection
+HARDEN_LD = -pie -Wl,-z,relro,-z,now,-z,noexecstack
+CFLAGS_BASE = -std=gnu11 -g $(WARN) -D_GNU_SOURCE -Isrc $(PKG_CFLAGS)
+
+SRCS     = $(sort $(wildcard src/*/*.c))
+MAIN     = src/daemon/main.c
+LIBSRCS  = $(filter-out $(MAIN),$(SRCS))
+UNITSRCS = $(sort $(wildcard tests/unit/test_*.c))
+FUZZSRCS = $(sort $(wildcard fuzz/fuzz_*.c))
+
+# release build
+B        = build
+CFLAGS_R = $(CFLAGS_BASE) -O2 $(HARDEN)
+OBJS     = $(LIBSRCS:%.c=$(B)/%.o)
+# sanitizer build
+A        = build-asan
+CFLAGS_A = $(CFLAGS_BASE) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+AOBJS    = $(LIBSRCS:%.c=$(A)/%.o)
+
+UNITBINS  = $(UNITSRCS:tests/unit/%.c=$(B)/tests/%)
+AUNITBINS = $(UNITSRCS:tests/unit/%.c=$(A)/tests/%)
+
+PYTEST  ?= /usr/bin/python3 -m pytest
+
+.PHONY: all run test unit unit-asan integration integration-asan asan deps deps-test bench fuzz clean install
+
+all: $(B)/moat
+
+$(B)/%.o: %.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_R) -c -o $@ $<
+
+$(A)/%.o: %.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_A) -c -o $@ $<
+
+$(B)/moat: $(B)/$(MAIN:.c=.o) $(OBJS)
+	$(CC) $(CFLAGS_R) $(HARDEN_LD) -o $@ $^ $(PKG_LIBS)
+
+$(A)/moat: $(A)/$(MAIN:.c=.o) $(AOBJS)
+	$(CC) $(CFLAGS_A) -o $@ $^ $(PKG_LIBS)
+
+$(B)/tests/%: tests/unit/%.c $(OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_R) $(HARDEN_LD) -o $@ $^ $(PKG_LIBS) -lcmocka
+
+$(A)/tests/%: tests/unit/%.c $(AOBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_A) -o $@ $^ $(PKG_LIBS) -lcmocka
+
+asan: $(A)/moat
+
+deps:
+	@sh scripts/deps.sh build
+
+deps-test:
+	@sh scripts/deps.sh test
+	@sh scripts/ensure-user.sh _moat
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	sh scripts/run.sh
+
+unit: $(UNITBINS)
+	@set -e; for t in $(UNITBINS); do echo "== $$t"; $$t; done
+
+unit-asan: $(AUNITBINS)
+	@set -e; for t in $(AUNITBINS); do echo "== $$t"; $$t; done
+
+integration: $(B)/moat
+	MOAT_BIN=$(CURDIR)/$(B)/moat $(PYTEST) -q tests/integration
+
+integration-asan: $(A)/moat
+	MOAT_BIN=$(CURDIR)/$(A)/moat MOAT_ASAN=1 $(PYTEST) -q tests/integration
+
+test: deps-test
+	@$(MAKE) --no-print-directory all asan
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory unit-asan
+	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory integration-asan
+
+bench:
+	@sh scripts/deps.sh bench
+	@$(MAKE) --no-print-directory all
+	/usr/bin/python3 bench/bench.py $(BENCH)
+
+FUZZ_SECONDS ?= 60
+FUZZCC   = clang
+FUZZFLAGS = -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined
+fuzz:
+	@sh scripts/deps.sh fuzz
+	@mkdir -p build-fuzz
+	@set -e; for f in $(FUZZSRCS); do \
+		n=$$(basename $$f .c); \
+		$(FUZZCC) $(FUZZFLAGS) -o build-fuzz/$$n $$f $(filter-out $(MAIN),$(LIBSRCS)) $(PKG_LIBS); \
+		mkdir -p build-fuzz/corpus-$$n; \
+		echo "== $$n ($(FUZZ_SECONDS)s)"; \
+		build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build-fuzz/corpus-$$n fuzz/corpus/$${n#fuzz_}; \
+	done
+
+clean:
+	rm -rf $(B) $(A) build-fuzz

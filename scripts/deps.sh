@@ -1,0 +1,39 @@
+#!/bin/sh
+# deps.sh - install the Debian packages moat needs.
+#   scripts/deps.sh build   libraries and tools to build moat
+#   scripts/deps.sh test    plus what the tests drive
+#   scripts/deps.sh bench   plus the peers of the benchmarks
+#   scripts/deps.sh fuzz    plus clang and libFuzzer
+# Installs only what is missing. When not root, prints the apt-get line.
+set -e
+BUILD="gcc make pkg-config libevent-dev libssl-dev libsqlite3-dev libsodium-dev libunbound-dev libinih-dev"
+TEST="libcmocka-dev python3 python3-pytest swaks openssl sqlite3 nmap"
+BENCH="postfix libsasl2-modules procps"
+FUZZ="clang libclang-rt-14-dev"
+
+case "${1:-build}" in
+build) want="$BUILD" ;;
+test)  want="$BUILD $TEST" ;;
+bench) want="$BUILD $TEST $BENCH" ;;
+fuzz)  want="$BUILD $FUZZ" ;;
+*) echo "usage: $0 build|test|bench|fuzz" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "moat needs these Debian packages; as root run:" >&2
+	echo "  apt-get install -y$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# postfix asks questions at install time; answer them ahead
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,172 @@
+/*
+ * auth_proc.c - argon2id password checks, away from the network process.
+ *
+ * Public: auth_proc_main.
+ *
+ * argon2id is slow on purpose (tens of milliseconds, 64 MiB); running
+ * it here keeps the event loop that serves sessions free. The users
+ * table arrives from the parent over IPC (PROTO_USERS), so this process
+ * runs chrooted and unprivileged and never opens the file itself.
+ * An unknown user is checked against a dummy hash so that unknown users
+ * and wrong passwords cost the same time.
+ *
+ * SECURITY: passwords are wiped after use and never logged; a user name
+ * is compared exactly. Malformed messages from siblings are fatal.
+ * LIMITS: one check at a time; the smtp process queues requests.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "../daemon/config.h"
+#include "../io/ipc.h"
+#include "../io/proto.h"
+#include "../lib/log.h"
+#include "auth_proc.h"
+#include "users.h"
+
+struct auth_proc {
+	struct event_base	*base;
+	struct ipc_peer		*parent, *smtp;
+	struct users		*users;		/* owned */
+	char			 dummy[crypto_pwhash_STRBYTES];
+};
+
+static void
+auth_check(struct auth_proc *ap, uint64_t id, struct ipc_reader *r)
+{
+	char mech[16], user[USERS_NAME_MAX + 1], ip[64];
+	const uint8_t *pw;
+	size_t pwlen;
+	const char *hash;
+	struct ipc_msg m;
+	uint8_t result;
+	char *pass;
+
+	ipc_get_str(r, mech, sizeof(mech));
+	ipc_get_str(r, user, sizeof(user));
+	pw = ipc_get_bytes(r, &pwlen);
+	ipc_get_str(r, ip, sizeof(ip));
+	if (ipc_get_end(r) == -1) {
+		/* user names longer than we store cannot exist: treat as bad */
+		result = PROTO_AUTH_BAD;
+		goto reply;
+	}
+	if ((pass = malloc(pwlen + 1)) == NULL) {
+		result = PROTO_AUTH_TEMPFAIL;
+		goto reply;
+	}
+	memcpy(pass, pw, pwlen);
+	pass[pwlen] = '\0';
+	hash = users_hash(ap->users, user);
+	if (hash == NULL) {
+		/* same work as a real check, then refuse */
+		int same_work = crypto_pwhash_str_verify(ap->dummy, pass, pwlen);
+
+		(void)same_work;
+		result = PROTO_AUTH_BAD;
+	} else if (crypto_pwhash_str_verify(hash, pass, pwlen) == 0)
+		result = PROTO_AUTH_OK;
+	else
+		result = PROTO_AUTH_BAD;
+	sodium_memzero(pass, pwlen);
+	free(pass);
+reply:
+	ipc_msg_init(&m, PROTO_AUTH_RESULT, id);
+	ipc_put_u8(&m, result);
+	ipc_send(ap->smtp, &m);
+}
+
+static void
+smtp_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
+    struct ipc_reader *r, void *arg)
+{
+	if (type != PROTO_AUTH_CHECK)
+		fatalx("%s: unexpected message %u from smtp", __func__, type);
+	auth_check(arg, id, r);
+}
+
+static void
+parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
+    struct ipc_reader *r, void *arg)
+{
+	struct auth_proc *ap = arg;
+
+	switch (type) {
+	case PROTO_USERS: {
+		size_t len;
+		const uint8_t *text = ipc_get_bytes(r, &len);
+		char err[512];
+		struct users *u;
+
+		if (ipc_get_end(r) == -1)
+			fatalx("%s: bad USERS", __func__);
+		if ((u = users_parse((const char *)text, len, "users", err,
+		    sizeof(err))) == NULL) {
+			log_err(LOG_CAT_AUTH, "event=users_rejected error=\"%s\"", err);
+			return;
+		}
+		users_free(ap->users);
+		ap->users = u;
+		log_info(LOG_CAT_AUTH, "event=users_loaded count=%zu", users_count(u));
+		break;
+	}
+	case PROTO_RELOAD: {
+		size_t len;
+
+		(void)ipc_get_bytes(r, &len);
+		{
+			char path[CONF_PATH_MAX];
+
+			ipc_get_str(r, path, sizeof(path));
+		}
+		if (ipc_get_end(r) == -1)
+			fatalx("%s: bad RELOAD", __func__);
+		break;
+	}
+	case PROTO_SHUTDOWN:
+		if (ipc_get_end(r) == -1)
+			fatalx("%s: bad SHUTDOWN", __func__);
+		event_base_loopexit(ap->base, NULL);
+		break;
+	default:
+		fatalx("%s: unexpected message %u from parent", __func__, type);
+	}
+}
+
+static void
+peer_close_cb(struct ipc_peer *p, void *arg)
+{
+	struct auth_proc *ap = arg;
+
+	/* the smtp process closing first is part of a normal shutdown */
+	event_base_loopexit(ap->base, NULL);
+}
+
+/* auth_proc_main - serve password checks until shutdown */
+int
+auth_proc_main(struct conf *conf, struct event_base *base, int parent_fd,
+    int smtp_fd)
+{
+	struct auth_proc ap;
+	static const char dummy_pw[] = "moat-dummy-password";
+
+	memset(&ap, 0, sizeof(ap));
+	ap.base = base;
+	if (crypto_pwhash_str(ap.dummy, dummy_pw, sizeof(dummy_pw) - 1,
+	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	    crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+		fatalx("%s: crypto_pwhash_str failed", __func__);
+	ap.parent = ipc_peer_new(base, parent_fd, "parent", parent_msg_cb,
+	    peer_close_cb, &ap);
+	ap.smtp = ipc_peer_new(base, smtp_fd, "smtp", smtp_msg_cb,
+	    peer_close_cb, &ap);
+	event_base_dispatch(base);
+	ipc_peer_free(ap.parent);
+	ipc_peer_free(ap.smtp);
+	users_free(ap.users);
+	conf_free(conf);
+	return 0;
+}

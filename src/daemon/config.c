@@ -1,0 +1,1514 @@
+/*
+ * config.c - moat.conf: one table of knobs, parsed with inih.
+ *
+ * Public: conf_load, conf_load_string, conf_free, conf_print,
+ * conf_print_doc, conf_relay_table, conf_apply_log_levels,
+ * conf_role_name.
+ *
+ * Every knob of the fixed sections ([server] [domains] [relay] [limits]
+ * [log]) is one row of knobs[], every knob of a "[listener NAME]"
+ * section one row of lknobs[]: name, type, default text, bounds, offset
+ * into the struct and a doc line. Defaults are applied by parsing the
+ * default text with the code that parses the file, so the table cannot
+ * hold a default the parser would refuse; conf_print and conf_print_doc
+ * walk the same rows, so nothing can be parsed but not printed.
+ *
+ * inih, as Debian builds it, passes no line number to the handler and
+ * does not report section headers, so the text goes to ini_parse_stream
+ * through conf_reader, which counts lines, parses section headers itself
+ * and marks continuation lines (an indented line continues the value
+ * above it: more items for a list). conf_reader mirrors inih's rules
+ * for comments, continuations and headers with the library defaults
+ * (multi-line values and ';' inline comments on); nothing here changes
+ * inih's global settings.
+ *
+ * SECURITY: the file is written by the administrator, yet nothing in it
+ * is ignored: unknown sections and keys, duplicate keys, bad values and
+ * numbers out of range are errors. Mailbox names become directory names
+ * under mail_dir, so '/', a leading dot and ".." are refused. Values
+ * echoed in error messages go through log_escape.
+ * LIMITS: a file of at most CONF_FILE_MAX bytes, lines of at most
+ * CONF_LINE_MAX bytes (inih's fixed line buffer; a longer line is an
+ * error, never split), lists of at most CONF_LIST_MAX items of at most
+ * CONF_ITEM_MAX bytes, CONF_MAX_LISTENERS listeners.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "config.h"
+
+#define CONF_FILE_MAX	(1024 * 1024)
+#define CONF_LINE_MAX	(INI_MAX_LINE - 2)	/* bytes, without CR LF */
+#define CONF_LIST_MAX	1024
+#define CONF_ITEM_MAX	255
+#define CONF_WRAP	72		/* conf_print folds lists here */
+#define CONF_WHY_MAX	256
+
+enum conf_type {
+	CT_STRING,
+	CT_PATH,
+	CT_HOSTNAME,
+	CT_INT,
+	CT_SIZE,		/* bytes, optional suffix k M G (powers of 1024) */
+	CT_BOOL,
+	CT_LIST,		/* strings; each item normalised by check */
+	CT_CIDRS,
+	CT_LEVEL,
+	CT_ADDR,		/* numeric IPv4/IPv6, stored canonical */
+	CT_ROLE,
+};
+
+static const char *type_names[] = {
+	[CT_STRING] = "string",
+	[CT_PATH] = "path",
+	[CT_HOSTNAME] = "hostname",
+	[CT_INT] = "integer",
+	[CT_SIZE] = "size",
+	[CT_BOOL] = "boolean",
+	[CT_LIST] = "list",
+	[CT_CIDRS] = "cidr list",
+	[CT_LEVEL] = "log level",
+	[CT_ADDR] = "address",
+	[CT_ROLE] = "role",
+};
+
+#define CF_EMPTY	0x01	/* the empty string is a valid value */
+#define CF_SYSHOST	0x02	/* default gethostname(), def if unusable */
+#define CF_REQUIRED	0x04	/* no default: must be set */
+#define CF_BYROLE	0x08	/* default follows the listener's role */
+
+/* one knob; off/size/off_n are into struct conf or struct conf_listener */
+struct conf_knob {
+	const char	*section;	/* NULL in lknobs[] */
+	const char	*name;
+	enum conf_type	 type;
+	int		 flags;		/* CF_* */
+	const char	*def;		/* default as text; NULL: see flags */
+	long long	 min, max;	/* CT_INT, CT_SIZE */
+	size_t		 off;		/* the member */
+	size_t		 size;		/* sizeof the member */
+	size_t		 off_n;		/* lists: the size_t item count */
+	int		(*check)(char *, const char **);	/* normalise */
+	const char	*doc;
+};
+
+static int check_domain(char *, const char **);
+static int check_mailbox(char *, const char **);
+static int check_user(char *, const char **);
+
+#define CM(m)	offsetof(struct conf, m), sizeof(((struct conf *)0)->m)
+#define LM(m)	offsetof(struct conf_listener, m), \
+		sizeof(((struct conf_listener *)0)->m)
+
+#define K_STR(sec, m, type, def, flags, check, doc) \
+	{ sec, #m, type, flags, def, 0, 0, CM(m), 0, check, doc }
+#define K_NUM(sec, m, type, def, lo, hi, doc) \
+	{ sec, #m, type, 0, def, lo, hi, CM(m), 0, NULL, doc }
+#define K_BOOL(sec, m, def, doc) \
+	{ sec, #m, CT_BOOL, 0, def, 0, 1, CM(m), 0, NULL, doc }
+#define K_LIST(sec, m, type, def, check, doc) \
+	{ sec, #m, type, 0, def, 0, 0, CM(m), offsetof(struct conf, n_##m), \
+	  check, doc }
+#define K_LOG(cat, name, doc) \
+	{ "log", name, CT_LEVEL, 0, "info", 0, 0, CM(log_level[cat]), 0, \
+	  NULL, doc }
+#define L_KNOB(m, type, flags, def, lo, hi, doc) \
+	{ NULL, #m, type, flags, def, lo, hi, LM(m), 0, NULL, doc }
+
+/* The fixed sections, grouped by section in the order they print. */
+static const struct conf_knob knobs[] = {
+	K_STR("server", hostname, CT_HOSTNAME, "localhost", CF_SYSHOST, NULL,
+	    "Name in the greeting, the EHLO reply and Received: headers."),
+	K_STR("server", user, CT_STRING, "_moat", 0, check_user,
+	    "Unprivileged user the daemon runs as when started as root."),
+	K_STR("server", spool_dir, CT_PATH, "var/spool", 0, NULL,
+	    "Directory of the queue database and the control socket."),
+	K_STR("server", mail_dir, CT_PATH, "var/mail", 0, NULL,
+	    "Maildirs of the local mailboxes: mail_dir/MAILBOX/."),
+	K_STR("server", empty_dir, CT_PATH, "var/empty", 0, NULL,
+	    "Empty directory the network process is chrooted to."),
+	K_STR("server", users_file, CT_PATH, "var/users", 0, NULL,
+	    "AUTH users with argon2id hashes; must be mode 0600."),
+	K_STR("server", tls_cert, CT_PATH, "", CF_EMPTY, NULL,
+	    "Certificate chain (PEM). Empty: no TLS, no AUTH."),
+	K_STR("server", tls_key, CT_PATH, "", CF_EMPTY, NULL,
+	    "Private key (PEM) of tls_cert; set both or neither."),
+	K_BOOL("server", syslog, "no",
+	    "Log to syslog (facility mail) instead of stderr."),
+
+	K_LIST("domains", local_domains, CT_LIST, "localhost", check_domain,
+	    "Domains delivered here; mail for any other domain is relayed."),
+	K_LIST("domains", mailboxes, CT_LIST, "postmaster", check_mailbox,
+	    "Local parts that exist in every local domain."),
+
+	K_LIST("relay", relay_networks, CT_CIDRS, "", NULL,
+	    "Client networks that may relay without AUTH."),
+
+	K_NUM("limits", max_message_size, CT_SIZE, "10M", 1024, 1LL << 30,
+	    "Largest message accepted, advertised with SIZE."),
+	K_NUM("limits", max_recipients, CT_INT, "100", 100, 10000,
+	    "RCPT commands accepted per message (RFC 5321: at least 100)."),
+	K_NUM("limits", max_sessions, CT_INT, "1000", 1, 100000,
+	    "Concurrent SMTP sessions."),
+	K_NUM("limits", max_sessions_per_ip, CT_INT, "20", 1, 100000,
+	    "Concurrent SMTP sessions from one client address."),
+	K_NUM("limits", max_errors, CT_INT, "10", 1, 1000,
+	    "Failed commands in a session before 421 and close."),
+	K_NUM("limits", timeout_command, CT_INT, "300", 1, 3600,
+	    "Seconds to wait for a command (RFC 5321 4.5.3.2)."),
+	K_NUM("limits", timeout_data, CT_INT, "180", 1, 3600,
+	    "Seconds to wait between blocks of DATA."),
+	K_NUM("limits", auth_fail_delay_ms, CT_INT, "1000", 0, 60000,
+	    "Milliseconds before the reply to every failed AUTH."),
+	K_NUM("limits", max_received_headers, CT_INT, "50", 1, 1000,
+	    "Received: headers above which a message is a loop."),
+
+	K_LOG(LOG_CAT_SMTP, "smtp", "SMTP sessions and commands."),
+	K_LOG(LOG_CAT_AUTH, "auth", "AUTH attempts and results."),
+	K_LOG(LOG_CAT_RELAY, "relay", "Relay decisions for each RCPT."),
+	K_LOG(LOG_CAT_POLICY, "policy", "Limits and policy rejections."),
+	K_LOG(LOG_CAT_QUEUE, "queue", "Queue commits and the scheduler."),
+	K_LOG(LOG_CAT_DELIVERY, "delivery",
+	    "Local delivery and outbound relay."),
+	K_LOG(LOG_CAT_DNS, "dns", "DNS lookups."),
+	K_LOG(LOG_CAT_TLS, "tls", "TLS handshakes and certificates."),
+	K_LOG(LOG_CAT_CONTROL, "control", "The control socket (moatctl)."),
+	K_LOG(LOG_CAT_DAEMON, "daemon", "Start, stop, processes, signals."),
+};
+#define NKNOBS	(sizeof(knobs) / sizeof(knobs[0]))
+
+enum {
+	LK_ROLE,
+	LK_ADDRESS,
+	LK_PORT,
+	LK_AUTH,
+	LK_AUTH_REQUIRED,
+	LK_AUTH_RELAY,
+	LK_STARTTLS,
+	LK_TLS_REQUIRED,
+	LK_COUNT
+};
+
+/* Knobs of a [listener NAME] section. */
+static const struct conf_knob lknobs[LK_COUNT] = {
+	[LK_ROLE] = L_KNOB(role, CT_ROLE, 0, "mx", 0, 0,
+	    "mx (inbound, port 25), submission (587) or submissions (465)."),
+	[LK_ADDRESS] = L_KNOB(address, CT_ADDR, CF_REQUIRED, NULL, 0, 0,
+	    "Numeric IPv4 or IPv6 address; 0.0.0.0 or :: for all."),
+	[LK_PORT] = L_KNOB(port, CT_INT, CF_BYROLE, NULL, 1, 65535,
+	    "TCP port; default 25 (mx), 587 (submission), 465 (submissions)."),
+	[LK_AUTH] = L_KNOB(auth, CT_BOOL, CF_BYROLE, NULL, 0, 1,
+	    "Offer AUTH, only ever inside TLS; mx: no, others: yes."),
+	[LK_AUTH_REQUIRED] = L_KNOB(auth_required, CT_BOOL, CF_BYROLE, NULL,
+	    0, 1, "Require AUTH before MAIL; mx: no, others: yes."),
+	[LK_AUTH_RELAY] = L_KNOB(auth_relay, CT_BOOL, CF_BYROLE, NULL, 0, 1,
+	    "Authenticated users may relay; mx: no, others: yes."),
+	[LK_STARTTLS] = L_KNOB(starttls, CT_BOOL, CF_BYROLE, NULL, 0, 1,
+	    "Offer STARTTLS; mx: yes if tls_cert is set, submission: yes, "
+	    "submissions: no (TLS from the first byte)."),
+	[LK_TLS_REQUIRED] = L_KNOB(tls_required, CT_BOOL, CF_BYROLE, NULL,
+	    0, 1, "Refuse MAIL and AUTH before TLS; mx: no, others: yes."),
+};
+
+static const char *role_names[] = {
+	[ROLE_MX] = "mx",
+	[ROLE_SUBMISSION] = "submission",
+	[ROLE_SUBMISSIONS] = "submissions",
+};
+
+static const struct {
+	const char	*name;
+	int		 value;
+} bool_names[] = {
+	{ "yes", 1 }, { "no", 0 }, { "true", 1 }, { "false", 0 },
+	{ "on", 1 }, { "off", 0 }, { "1", 1 }, { "0", 0 },
+};
+
+enum conf_sec {
+	SEC_NONE,		/* before the first header */
+	SEC_FIXED,		/* one of the sections of knobs[] */
+	SEC_LISTENER,
+	SEC_BAD,		/* malformed header: inih reports it */
+};
+
+struct conf_parse {
+	struct conf	*c;		/* being built, owned by the caller */
+	const char	*file;		/* name in messages */
+	const char	*text;		/* whole input, NUL-terminated */
+	size_t		 pos;		/* of the next line in text */
+	int		 lineno;	/* of the line inih is handling */
+	int		 in_value;	/* inih's prev_name is set */
+	int		 cont;		/* this line continues the last value */
+	int		 syntax_line;	/* first line conf_reader finds bad */
+	const char	*syntax_why;
+	enum conf_sec	 sec;
+	const char	*secname;	/* SEC_FIXED: row's section */
+	struct conf_listener *l;	/* SEC_LISTENER */
+	const struct conf_knob *last;	/* knob of the last name=value */
+	void		*last_base;
+	struct conf_listener *last_l;
+	int		 seen[NKNOBS];	/* line a knob was set on, 0: never */
+	int		 lseen[CONF_MAX_LISTENERS][LK_COUNT];
+	int		 failed;
+	int		 err_line;
+	char		 err[512];
+};
+
+/*
+ * Small helpers.
+ */
+
+static void conf_error(struct conf_parse *, int, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* first error wins; line 0: a message without a line number */
+static void
+conf_error(struct conf_parse *p, int line, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (p->failed)
+		return;
+	p->failed = 1;
+	p->err_line = line;
+	if (line > 0)
+		n = snprintf(p->err, sizeof(p->err), "%s:%d: ", p->file, line);
+	else
+		n = snprintf(p->err, sizeof(p->err), "%s: ", p->file);
+	if (n < 0 || (size_t)n >= sizeof(p->err))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(p->err + n, sizeof(p->err) - n, fmt, ap);
+	va_end(ap);
+}
+
+/* quote - untrusted text, escaped and cut, for a message */
+static const char *
+quote(char *buf, size_t len, const char *s, size_t n)
+{
+	return log_escape(buf, len, s, n);
+}
+
+static void *
+kptr(const struct conf_knob *k, void *base)
+{
+	return (char *)base + k->off;
+}
+
+static const void *
+kcptr(const struct conf_knob *k, const void *base)
+{
+	return (const char *)base + k->off;
+}
+
+static void
+store_num(const struct conf_knob *k, void *base, long long v)
+{
+	if (k->size == sizeof(int)) {
+		int x = (int)v;
+
+		memcpy(kptr(k, base), &x, sizeof(x));
+	} else if (k->size == sizeof(long)) {
+		long x = (long)v;
+
+		memcpy(kptr(k, base), &x, sizeof(x));
+	} else
+		fatalx("%s: %s: member of size %zu", __func__, k->name, k->size);
+}
+
+static long long
+load_num(const struct conf_knob *k, const void *base)
+{
+	if (k->size == sizeof(int)) {
+		int x;
+
+		memcpy(&x, kcptr(k, base), sizeof(x));
+		return x;
+	} else if (k->size == sizeof(long)) {
+		long x;
+
+		memcpy(&x, kcptr(k, base), sizeof(x));
+		return x;
+	}
+	fatalx("%s: %s: member of size %zu", __func__, k->name, k->size);
+}
+
+/* list members: the array pointer and its count */
+static void *
+list_arr(const struct conf_knob *k, const void *base)
+{
+	void *a;
+
+	memcpy(&a, kcptr(k, base), sizeof(a));
+	return a;
+}
+
+static void
+list_set(const struct conf_knob *k, void *base, void *a, size_t n)
+{
+	memcpy(kptr(k, base), &a, sizeof(a));
+	memcpy((char *)base + k->off_n, &n, sizeof(n));
+}
+
+static size_t
+list_count(const struct conf_knob *k, const void *base)
+{
+	size_t n;
+
+	memcpy(&n, (const char *)base + k->off_n, sizeof(n));
+	return n;
+}
+
+static void
+list_clear(const struct conf_knob *k, void *base)
+{
+	size_t i, n = list_count(k, base);
+	void *a = list_arr(k, base);
+
+	if (k->type == CT_LIST)
+		for (i = 0; i < n; i++)
+			free(((char **)a)[i]);
+	free(a);
+	list_set(k, base, NULL, 0);
+}
+
+static void
+lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+/*
+ * Item checks: normalise in place, or return -1 with a reason.
+ */
+
+/* a host name: LDH labels, no trailing dot kept, last label not numeric */
+static int
+check_domain(char *s, const char **why)
+{
+	size_t len, lab = 0;
+	const char *p, *last;
+	int alpha = 0;
+
+	*why = "is not a valid host name";
+	lower(s);
+	len = strlen(s);
+	if (len > 0 && s[len - 1] == '.')
+		s[--len] = '\0';
+	if (len == 0 || len > 253)
+		return -1;
+	last = s;
+	for (p = s; ; p++) {
+		if (*p == '.' || *p == '\0') {
+			if (lab == 0 || lab > 63 || p[-1] == '-')
+				return -1;
+			if (*p == '\0')
+				break;
+			lab = 0;
+			last = p + 1;
+			continue;
+		}
+		if (lab == 0 && *p == '-')
+			return -1;
+		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) ||
+		    *p == '-'))
+			return -1;
+		lab++;
+	}
+	/* a numeric top label would make "192.0.2.1" a domain */
+	for (p = last; *p != '\0'; p++)
+		if (!isdigit((unsigned char)*p))
+			alpha = 1;
+	return alpha ? 0 : -1;
+}
+
+/* a mailbox is a directory name under mail_dir: no '/', no leading dot */
+static int
+check_mailbox(char *s, const char **why)
+{
+	size_t len;
+	const char *p;
+
+	*why = "is not a valid mailbox name (letters, digits, . _ - + only)";
+	lower(s);
+	len = strlen(s);
+	if (len == 0 || len > 64 || s[0] == '.' || s[len - 1] == '.' ||
+	    strstr(s, "..") != NULL)
+		return -1;
+	for (p = s; *p != '\0'; p++)
+		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) ||
+		    strchr("._-+", *p) != NULL))
+			return -1;
+	return 0;
+}
+
+/* a POSIX-ish user name */
+static int
+check_user(char *s, const char **why)
+{
+	size_t len = strlen(s);
+	const char *p;
+
+	*why = "is not a valid user name";
+	if (len == 0 || len > 32 || s[0] == '-' || isdigit((unsigned char)s[0]))
+		return -1;
+	for (p = s; *p != '\0'; p++)
+		if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '-' ||
+		    *p == '.'))
+			return -1;
+	return 0;
+}
+
+/*
+ * Values.
+ */
+
+/* decimal, optional '-' and (sizes) k/M/G; saturates instead of wrapping */
+static int
+parse_number(const char *s, int is_size, long long *out)
+{
+	long long v, mult = 1;
+	char *end;
+
+	if (!(isdigit((unsigned char)s[0]) ||
+	    (s[0] == '-' && isdigit((unsigned char)s[1]))))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (is_size && *end != '\0' && end[1] == '\0') {
+		switch (*end) {
+		case 'k': case 'K': mult = 1LL << 10; break;
+		case 'm': case 'M': mult = 1LL << 20; break;
+		case 'g': case 'G': mult = 1LL << 30; break;
+		default: return -1;
+		}
+		end++;
+	}
+	if (*end != '\0')
+		return -1;
+	if (v > LLONG_MAX / mult)
+		v = LLONG_MAX;
+	else if (v < LLONG_MIN / mult)
+		v = LLONG_MIN;
+	else
+		v *= mult;
+	*out = v;
+	return 0;
+}
+
+static char *
+fmt_num(const struct conf_knob *k, long long v, char *buf, size_t len)
+{
+	static const char suffix[] = "GMk";
+	int i;
+
+	if (k->type == CT_SIZE && v != 0) {
+		for (i = 0; i < 3; i++) {
+			long long unit = 1LL << (10 * (3 - i));
+
+			if (v % unit == 0) {
+				snprintf(buf, len, "%lld%c", v / unit,
+				    suffix[i]);
+				return buf;
+			}
+		}
+	}
+	snprintf(buf, len, "%lld", v);
+	return buf;
+}
+
+/* next item of a list: separated by commas and/or white space */
+static const char *
+item_next(const char *s, const char **end)
+{
+	static const char sep[] = ", \t\r\n\v\f";
+
+	s += strspn(s, sep);
+	if (*s == '\0')
+		return NULL;
+	*end = s + strcspn(s, sep);
+	return s;
+}
+
+static int
+set_list(const struct conf_knob *k, void *base, const char *val, int append,
+    char *why, size_t whylen)
+{
+	char item[CONF_ITEM_MAX + 1], q[80];
+	const char *s, *e, *cwhy;
+	size_t len, i, n;
+	struct cidr net, *nets;
+	char **strs, *dup;
+
+	if (!append)
+		list_clear(k, base);
+	for (s = val; (s = item_next(s, &e)) != NULL; s = e) {
+		len = (size_t)(e - s);
+		quote(q, sizeof(q), s, len);
+		if (len > CONF_ITEM_MAX) {
+			snprintf(why, whylen, "'%s' is longer than %d characters",
+			    q, CONF_ITEM_MAX);
+			return -1;
+		}
+		memcpy(item, s, len);
+		item[len] = '\0';
+		n = list_count(k, base);
+		if (k->type == CT_CIDRS) {
+			if (cidr_parse(item, &net, &cwhy) == -1) {
+				snprintf(why, whylen, "'%s' is not a network: %s",
+				    q, cwhy != NULL ? cwhy : "bad network");
+				return -1;
+			}
+			nets = list_arr(k, base);
+			for (i = 0; i < n; i++)
+				if (memcmp(&nets[i], &net, sizeof(net)) == 0)
+					break;
+			if (i < n)
+				continue;
+		} else {
+			if (k->check != NULL && k->check(item, &cwhy) == -1) {
+				snprintf(why, whylen, "'%s' %s", q, cwhy);
+				return -1;
+			}
+			strs = list_arr(k, base);
+			for (i = 0; i < n; i++)
+				if (strcmp(strs[i], item) == 0)
+					break;
+			if (i < n)
+				continue;
+		}
+		if (n >= CONF_LIST_MAX) {
+			snprintf(why, whylen, "more than %d items", CONF_LIST_MAX);
+			return -1;
+		}
+		if (k->type == CT_CIDRS) {
+			nets = reallocarray(list_arr(k, base), n + 1,
+			    sizeof(*nets));
+			if (nets == NULL)
+				goto nomem;
+			nets[n] = net;
+			list_set(k, base, nets, n + 1);
+		} else {
+			if ((dup = strdup(item)) == NULL)
+				goto nomem;
+			strs = reallocarray(list_arr(k, base), n + 1,
+			    sizeof(*strs));
+			if (strs == NULL) {
+				free(dup);
+				goto nomem;
+			}
+			strs[n] = dup;
+			list_set(k, base, strs, n + 1);
+		}
+	}
+	return 0;
+nomem:
+	snprintf(why, whylen, "out of memory");
+	return -1;
+}
+
+static int
+set_string(const struct conf_knob *k, void *base, const char *val,
+    char *why, size_t whylen)
+{
+	char buf[CONF_PATH_MAX], q[80];
+	size_t len = strlen(val);
+	const char *p, *cwhy;
+
+	quote(q, sizeof(q), val, len);
+	if (len == 0 && !(k->flags & CF_EMPTY)) {
+		snprintf(why, whylen, "must not be empty");
+		return -1;
+	}
+	if (len >= k->size || len >= sizeof(buf)) {
+		snprintf(why, whylen, "longer than %zu characters", k->size - 1);
+		return -1;
+	}
+	for (p = val; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			snprintf(why, whylen, "'%s' has control characters", q);
+			return -1;
+		}
+	memcpy(buf, val, len + 1);
+	if (k->type == CT_HOSTNAME && check_domain(buf, &cwhy) == -1) {
+		snprintf(why, whylen, "'%s' %s", q, cwhy);
+		return -1;
+	}
+	if (k->check != NULL && k->check(buf, &cwhy) == -1) {
+		snprintf(why, whylen, "'%s' %s", q, cwhy);
+		return -1;
+	}
+	memcpy(kptr(k, base), buf, strlen(buf) + 1);
+	return 0;
+}
+
+/* canonical text of a numeric address; family and bytes for comparisons */
+static int
+parse_addr(const char *s, int *family, uint8_t bin[16], char *canon,
+    size_t len)
+{
+	memset(bin, 0, 16);
+	if (inet_pton(AF_INET, s, bin) == 1)
+		*family = AF_INET;
+	else if (inet_pton(AF_INET6, s, bin) == 1)
+		*family = AF_INET6;
+	else
+		return -1;
+	if (canon != NULL && inet_ntop(*family, bin, canon, len) == NULL)
+		return -1;
+	return 0;
+}
+
+/*
+ * conf_set: parse val into the member of k in base. append: a
+ * continuation line, more items for a list. Returns 0, or -1 with a
+ * reason (without the knob's name) in why.
+ */
+static int
+conf_set(const struct conf_knob *k, void *base, const char *val, int append,
+    char *why, size_t whylen)
+{
+	char q[80], b1[32], lc[16];
+	char canon[INET6_ADDRSTRLEN];
+	uint8_t bin[16];
+	long long v;
+	size_t i;
+	int r, fam;
+
+	quote(q, sizeof(q), val, strlen(val));
+	if (append && k->type != CT_LIST && k->type != CT_CIDRS) {
+		snprintf(why, whylen, "unexpected indented line '%s' (only "
+		    "lists continue on indented lines)", q);
+		return -1;
+	}
+	switch (k->type) {
+	case CT_STRING:
+	case CT_PATH:
+	case CT_HOSTNAME:
+		return set_string(k, base, val, why, whylen);
+	case CT_LIST:
+	case CT_CIDRS:
+		return set_list(k, base, val, append, why, whylen);
+	case CT_INT:
+	case CT_SIZE:
+		if (parse_number(val, k->type == CT_SIZE, &v) == -1) {
+			snprintf(why, whylen, "'%s' is not %s", q,
+			    k->type == CT_SIZE ? "a size (a number, optionally "
+			    "followed by k, M or G)" : "a number");
+			return -1;
+		}
+		if (v < k->min) {
+			snprintf(why, whylen, "%s is below the minimum %s", q,
+			    fmt_num(k, k->min, b1, sizeof(b1)));
+			return -1;
+		}
+		if (v > k->max) {
+			snprintf(why, whylen, "%s is above the maximum %s", q,
+			    fmt_num(k, k->max, b1, sizeof(b1)));
+			return -1;
+		}
+		store_num(k, base, v);
+		return 0;
+	case CT_BOOL:
+		for (i = 0; i < sizeof(bool_names) / sizeof(bool_names[0]); i++)
+			if (strcasecmp(val, bool_names[i].name) == 0) {
+				store_num(k, base, bool_names[i].value);
+				return 0;
+			}
+		snprintf(why, whylen, "'%s' is not a boolean (yes, no, true, "
+		    "false, on, off, 1, 0)", q);
+		return -1;
+	case CT_LEVEL:
+		r = -1;
+		if (strlen(val) < sizeof(lc)) {
+			memcpy(lc, val, strlen(val) + 1);
+			lower(lc);
+			r = log_level_from_name(lc);
+		}
+		if (r < 0) {
+			snprintf(why, whylen, "'%s' is not a log level (err, "
+			    "warn, notice, info, debug)", q);
+			return -1;
+		}
+		store_num(k, base, r);
+		return 0;
+	case CT_ROLE:
+		for (i = 0; i < sizeof(role_names) / sizeof(role_names[0]); i++)
+			if (strcasecmp(val, role_names[i]) == 0) {
+				store_num(k, base, (long long)i);
+				return 0;
+			}
+		snprintf(why, whylen, "'%s' is not a role (mx, submission, "
+		    "submissions)", q);
+		return -1;
+	case CT_ADDR:
+		if (parse_addr(val, &fam, bin, canon, sizeof(canon)) == -1 ||
+		    strlen(canon) >= k->size) {
+			snprintf(why, whylen, "'%s' is not a numeric IPv4 or "
+			    "IPv6 address", q);
+			return -1;
+		}
+		memcpy(kptr(k, base), canon, strlen(canon) + 1);
+		return 0;
+	}
+	fatalx("%s: %s: type %d", __func__, k->name, (int)k->type);
+}
+
+/* set a knob to its default text; a default the parser refuses is a bug */
+static int
+conf_default(struct conf_parse *p, const struct conf_knob *k, void *base,
+    const char *val)
+{
+	char why[CONF_WHY_MAX];
+
+	if (conf_set(k, base, val, 0, why, sizeof(why)) == 0)
+		return 0;
+	if (strcmp(why, "out of memory") == 0) {
+		conf_error(p, 0, "out of memory");
+		return -1;
+	}
+	fatalx("%s: default of %s: %s", __func__, k->name, why);
+}
+
+static int
+conf_defaults(struct conf_parse *p)
+{
+	const struct conf_knob *k;
+	char host[256], why[CONF_WHY_MAX];
+	size_t i;
+
+	for (i = 0; i < NKNOBS; i++) {
+		k = &knobs[i];
+		if (k->flags & CF_SYSHOST) {
+			if (gethostname(host, sizeof(host)) == 0) {
+				host[sizeof(host) - 1] = '\0';
+				lower(host);
+				if (conf_set(k, p->c, host, 0, why,
+				    sizeof(why)) == 0)
+					continue;
+			}
+		}
+		if (conf_default(p, k, p->c, k->def) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * The reader: lines, headers and continuations for inih.
+ */
+
+static int
+valid_listener_name(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len >= sizeof(((struct conf_listener *)0)->name))
+		return 0;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == len;
+}
+
+static const char *
+fixed_section(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKNOBS; i++)
+		if (strcmp(knobs[i].section, name) == 0)
+			return knobs[i].section;
+	return NULL;
+}
+
+/* start a listener: table defaults now, role-derived ones in conf_finish */
+static struct conf_listener *
+listener_new(struct conf_parse *p, const char *name, int line)
+{
+	struct conf *c = p->c;
+	struct conf_listener *l;
+	size_t i;
+
+	if (c->n_listeners >= CONF_MAX_LISTENERS) {
+		conf_error(p, line, "too many listeners (at most %d)",
+		    CONF_MAX_LISTENERS);
+		return NULL;
+	}
+	for (i = 0; i < c->n_listeners; i++)
+		if (strcmp(c->listeners[i].name, name) == 0) {
+			conf_error(p, line, "duplicate listener '%s' (first "
+			    "on line %d)", name, c->listeners[i].line);
+			return NULL;
+		}
+	l = &c->listeners[c->n_listeners];
+	memset(l, 0, sizeof(*l));
+	memset(p->lseen[c->n_listeners], 0, sizeof(p->lseen[0]));
+	c->n_listeners++;
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	l->line = line;
+	for (i = 0; i < LK_COUNT; i++)
+		if (lknobs[i].def != NULL &&
+		    conf_default(p, &lknobs[i], l, lknobs[i].def) == -1)
+			return NULL;
+	return l;
+}
+
+/* a "[...]" header; text is what lies between the brackets */
+static void
+conf_section(struct conf_parse *p, const char *text, size_t len)
+{
+	char sec[CONF_LINE_MAX + 1], q[80];
+	char *s, *e, *name;
+
+	while (len > 0 && isspace((unsigned char)*text)) {
+		text++;
+		len--;
+	}
+	while (len > 0 && isspace((unsigned char)text[len - 1]))
+		len--;
+	memcpy(sec, text, len);
+	sec[len] = '\0';
+	s = sec;
+	p->sec = SEC_BAD;
+	if ((p->secname = fixed_section(s)) != NULL) {
+		p->sec = SEC_FIXED;
+		return;
+	}
+	if (strncmp(s, "listener", 8) == 0 &&
+	    (s[8] == '\0' || isspace((unsigned char)s[8]))) {
+		for (name = s + 8; isspace((unsigned char)*name); name++)
+			;
+		for (e = name; *e != '\0' && !isspace((unsigned char)*e); e++)
+			;
+		if (*name == '\0') {
+			conf_error(p, p->lineno, "a listener section needs a "
+			    "name: [listener NAME]");
+			return;
+		}
+		if (*e != '\0' || !valid_listener_name(name)) {
+			conf_error(p, p->lineno, "bad listener name '%s' "
+			    "(letters, digits, . _ - only, at most %zu)",
+			    quote(q, sizeof(q), name, strlen(name)),
+			    sizeof(((struct conf_listener *)0)->name) - 1);
+			return;
+		}
+		if ((p->l = listener_new(p, name, p->lineno)) != NULL)
+			p->sec = SEC_LISTENER;
+		return;
+	}
+	conf_error(p, p->lineno, "unknown section [%s]",
+	    quote(q, sizeof(q), s, strlen(s)));
+}
+
+/* 1 when inih would see an inline comment at s[i] */
+static int
+inline_comment(const char *s, size_t i)
+{
+	return s[i] == ';' && i > 0 && isspace((unsigned char)s[i - 1]);
+}
+
+/* classify one line as inih will: comment, continuation, header, pair */
+static void
+conf_line(struct conf_parse *p, const char *line)
+{
+	const char *start = line;
+	size_t i;
+
+	p->cont = 0;
+	while (*start != '\0' && isspace((unsigned char)*start))
+		start++;
+	if (*start == '\0' || *start == ';' || *start == '#')
+		return;
+	if (p->in_value && start > line) {
+		p->cont = 1;
+		return;
+	}
+	if (*start == '[') {
+		p->in_value = 0;
+		p->last = NULL;
+		p->l = NULL;
+		for (i = 1; start[i] != '\0' && start[i] != ']' &&
+		    !inline_comment(start, i); i++)
+			;
+		if (start[i] != ']') {
+			p->sec = SEC_BAD;
+			if (p->syntax_line == 0) {
+				p->syntax_line = p->lineno;
+				p->syntax_why = "section header without ']'";
+			}
+			return;
+		}
+		conf_section(p, start + 1, i - 1);
+		return;
+	}
+	for (i = 0; start[i] != '\0' && start[i] != '=' && start[i] != ':' &&
+	    !inline_comment(start, i); i++)
+		;
+	if ((start[i] != '=' && start[i] != ':') && p->syntax_line == 0) {
+		p->syntax_line = p->lineno;
+		p->syntax_why = "expected name = value";
+	}
+}
+
+/* an fgets for inih over p->text that counts lines and refuses long ones */
+static char *
+conf_reader(char *buf, int num, void *arg)
+{
+	struct conf_parse *p = arg;
+	const char *s = p->text + p->pos, *nl;
+	size_t len, max;
+
+	if (p->failed || *s == '\0' || num < 3)
+		return NULL;
+	nl = strchr(s, '\n');
+	len = nl != NULL ? (size_t)(nl - s) : strlen(s);
+	p->pos += len + (nl != NULL);
+	p->lineno++;
+	if (p->lineno == 1 && len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0) {
+		s += 3;
+		len -= 3;
+	}
+	max = (size_t)num - 2;
+	if (max > CONF_LINE_MAX)
+		max = CONF_LINE_MAX;
+	if (len > max) {
+		conf_error(p, p->lineno, "line longer than %zu characters",
+		    max);
+		return NULL;
+	}
+	memcpy(buf, s, len);
+	buf[len] = '\n';
+	buf[len + 1] = '\0';
+	conf_line(p, buf);
+	return buf;
+}
+
+/* inih's callback: one name = value pair, or one continuation line */
+static int
+conf_handler(void *arg, const char *section, const char *name,
+    const char *value)
+{
+	struct conf_parse *p = arg;
+	const struct conf_knob *k = NULL;
+	char why[CONF_WHY_MAX], q[80], lpre[96] = "";
+	void *base;
+	int *seen, cont = p->cont;
+	size_t i;
+
+	p->in_value = 1;
+	if (p->failed)
+		return 0;
+	if (cont) {
+		if (p->last == NULL)
+			return 0;	/* the line above failed already */
+		k = p->last;
+		base = p->last_base;
+		if (p->last_l != NULL)
+			snprintf(lpre, sizeof(lpre), "listener %s: ",
+			    p->last_l->name);
+		goto set;
+	}
+	p->last = NULL;
+	quote(q, sizeof(q), name, strlen(name));
+	switch (p->sec) {
+	case SEC_NONE:
+		conf_error(p, p->lineno, "key '%s' before the first [section]",
+		    q);
+		return 0;
+	case SEC_BAD:
+		return 0;	/* inih reports the header */
+	case SEC_FIXED:
+		for (i = 0; i < NKNOBS; i++)
+			if (strcmp(knobs[i].section, p->secname) == 0 &&
+			    strcmp(knobs[i].name, name) == 0)
+				break;
+		if (i == NKNOBS) {
+			conf_error(p, p->lineno, "unknown key '%s' in [%s]", q,
+			    p->secname);
+			return 0;
+		}
+		k = &knobs[i];
+		seen = &p->seen[i];
+		base = p->c;
+		if (*seen != 0) {
+			conf_error(p, p->lineno, "duplicate key '%s' in [%s] "
+			    "(first on line %d)", k->name, p->secname, *seen);
+			return 0;
+		}
+		break;
+	case SEC_LISTENER:
+		for (i = 0; i < LK_COUNT; i++)
+			if (strcmp(lknobs[i].name, name) == 0)
+				break;
+		if (i == LK_COUNT) {
+			conf_error(p, p->lineno, "unknown key '%s' in "
+			    "[listener %s]", q, p->l->name);
+			return 0;
+		}
+		k = &lknobs[i];
+		seen = &p->lseen[p->l - p->c->listeners][i];
+		base = p->l;
+		if (*seen != 0) {
+			conf_error(p, p->lineno, "duplicate key '%s' in "
+			    "[listener %s] (first on line %d)", k->name,
+			    p->l->name, *seen);
+			return 0;
+		}
+		snprintf(lpre, sizeof(lpre), "listener %s: ", p->l->name);
+		break;
+	default:
+		fatalx("%s: section state %d", __func__, (int)p->sec);
+	}
+	*seen = p->lineno;
+	p->last = k;
+	p->last_base = base;
+	p->last_l = p->sec == SEC_LISTENER ? p->l : NULL;
+set:
+	if (conf_set(k, base, value, cont, why, sizeof(why)) == -1) {
+		conf_error(p, p->lineno, "%s%s: %s", lpre, k->name, why);
+		p->last = NULL;
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * After the whole file: listeners and rules that span knobs.
+ */
+
+static void
+listener_derive(struct conf_parse *p, struct conf_listener *l, const int *seen)
+{
+	int have_tls = p->c->tls_cert[0] != '\0';
+	static const int ports[] = {
+		[ROLE_MX] = 25, [ROLE_SUBMISSION] = 587, [ROLE_SUBMISSIONS] = 465
+	};
+	int mx = l->role == ROLE_MX;
+
+	if (!seen[LK_PORT])
+		l->port = ports[l->role];
+	if (!seen[LK_AUTH])
+		l->auth = !mx;
+	if (!seen[LK_AUTH_REQUIRED])
+		l->auth_required = !mx;
+	if (!seen[LK_AUTH_RELAY])
+		l->auth_relay = !mx;
+	if (!seen[LK_STARTTLS])
+		l->starttls = mx ? have_tls : l->role == ROLE_SUBMISSION;
+	if (!seen[LK_TLS_REQUIRED])
+		l->tls_required = !mx;
+}
+
+/* rules for one listener; the first broken one is the error */
+static void
+listener_check(struct conf_parse *p, const struct conf_listener *l)
+{
+	const char *role = conf_role_name(l->role);
+	int have_tls = p->c->tls_cert[0] != '\0';
+	int implicit = l->role == ROLE_SUBMISSIONS;
+
+	if (!have_tls && l->role != ROLE_MX)
+		conf_error(p, l->line, "listener %s: role %s needs tls_cert "
+		    "and tls_key", l->name, role);
+	else if (!have_tls && l->auth)
+		conf_error(p, l->line, "listener %s: auth needs tls_cert and "
+		    "tls_key", l->name);
+	else if (!have_tls && l->starttls)
+		conf_error(p, l->line, "listener %s: starttls needs tls_cert "
+		    "and tls_key", l->name);
+	else if (implicit && l->starttls)
+		conf_error(p, l->line, "listener %s: starttls with role "
+		    "submissions, which speaks TLS from the first byte",
+		    l->name);
+	else if (!implicit && l->tls_required && !l->starttls)
+		conf_error(p, l->line, "listener %s: tls_required needs "
+		    "starttls", l->name);
+	else if (!implicit && l->auth && !l->starttls)
+		conf_error(p, l->line, "listener %s: auth needs starttls "
+		    "(AUTH is offered only inside TLS)", l->name);
+	else if (l->auth_required && !l->auth)
+		conf_error(p, l->line, "listener %s: auth_required needs auth",
+		    l->name);
+	else if (l->auth_relay && !l->auth)
+		conf_error(p, l->line, "listener %s: auth_relay needs auth",
+		    l->name);
+}
+
+static int
+is_wildcard(const uint8_t bin[16])
+{
+	static const uint8_t zero[16];
+
+	return memcmp(bin, zero, sizeof(zero)) == 0;
+}
+
+/* two sockets that cannot both be bound: same port, same family, overlap */
+static void
+listener_clash(struct conf_parse *p, size_t n)
+{
+	const struct conf_listener *a, *b = &p->c->listeners[n];
+	uint8_t ba[16], bb[16];
+	int fa, fb;
+	size_t i;
+
+	if (parse_addr(b->address, &fb, bb, NULL, 0) == -1)
+		fatalx("%s: listener %s: address %s", __func__, b->name,
+		    b->address);
+	for (i = 0; i < n; i++) {
+		a = &p->c->listeners[i];
+		if (a->port != b->port ||
+		    parse_addr(a->address, &fa, ba, NULL, 0) == -1 || fa != fb)
+			continue;
+		if (memcmp(ba, bb, sizeof(ba)) == 0)
+			conf_error(p, b->line, "listener %s: %s port %d is "
+			    "already used by listener %s (line %d)", b->name,
+			    b->address, b->port, a->name, a->line);
+		else if (is_wildcard(ba) || is_wildcard(bb))
+			conf_error(p, b->line, "listener %s: %s port %d "
+			    "overlaps listener %s on %s port %d (line %d)",
+			    b->name, b->address, b->port, a->name, a->address,
+			    a->port, a->line);
+	}
+}
+
+static void
+conf_finish(struct conf_parse *p)
+{
+	struct conf *c = p->c;
+	struct conf_listener *l;
+	size_t i, icert = 0, ikey = 0;
+
+	for (i = 0; i < NKNOBS; i++) {
+		if (strcmp(knobs[i].name, "tls_cert") == 0)
+			icert = i;
+		if (strcmp(knobs[i].name, "tls_key") == 0)
+			ikey = i;
+	}
+	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0')) {
+		conf_error(p, p->seen[icert] ? p->seen[icert] : p->seen[ikey],
+		    "tls_cert and tls_key must be set together");
+		return;
+	}
+	if (c->n_listeners == 0) {
+		/* the built-in listener, as if written in the file */
+		if ((l = listener_new(p, "smtp", 0)) == NULL ||
+		    conf_default(p, &lknobs[LK_ADDRESS], l, "127.0.0.1") == -1 ||
+		    conf_default(p, &lknobs[LK_PORT], l, "2525") == -1)
+			return;
+		p->lseen[0][LK_ADDRESS] = p->lseen[0][LK_PORT] = -1;
+	}
+	for (i = 0; i < c->n_listeners && !p->failed; i++) {
+		l = &c->listeners[i];
+		if (!p->lseen[i][LK_ADDRESS]) {
+			conf_error(p, l->line, "listener %s: address is "
+			    "required", l->name);
+			return;
+		}
+		listener_derive(p, l, p->lseen[i]);
+		listener_check(p, l);
+		listener_clash(p, i);
+	}
+}
+
+static struct conf *
+conf_parse_text(const char *text, const char *file, char *err, size_t errlen)
+{
+	struct conf_parse *p;
+	struct conf *c = NULL;
+	int r;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (c = calloc(1, sizeof(*c))) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", file);
+		free(p);
+		return NULL;
+	}
+	p->c = c;
+	p->file = file;
+	p->text = text;
+	snprintf(c->path, sizeof(c->path), "%s", file);
+	if (conf_defaults(p) == 0) {
+		r = ini_parse_stream(conf_reader, p, conf_handler, p);
+		if (r > 0 && (!p->failed || r < p->err_line)) {
+			p->failed = 0;
+			conf_error(p, r, "syntax error%s%s",
+			    r == p->syntax_line ? ": " : "",
+			    r == p->syntax_line ? p->syntax_why : "");
+		} else if (r < 0)
+			conf_error(p, 0, "out of memory");
+	}
+	if (!p->failed)
+		conf_finish(p);
+	if (p->failed) {
+		snprintf(err, errlen, "%s", p->err);
+		conf_free(c);
+		c = NULL;
+	}
+	free(p);
+	return c;
+}
+
+/* conf_load - read path (NULL: the built-in defaults) into a new conf */
+struct conf *
+conf_load(const char *path, char *err, size_t errlen)
+{
+	struct conf *c = NULL;
+	FILE *fp;
+	char *buf = NULL, *nul;
+	size_t len = 0, n;
+	int line;
+
+	if (path == NULL)
+		return conf_parse_text("", "(builtin)", err, errlen);
+	if ((fp = fopen(path, "re")) == NULL) {
+		snprintf(err, errlen, "%s: cannot open: %s", path,
+		    strerror(errno));
+		return NULL;
+	}
+	if ((buf = malloc(CONF_FILE_MAX + 1)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto done;
+	}
+	while (len <= CONF_FILE_MAX &&
+	    (n = fread(buf + len, 1, CONF_FILE_MAX + 1 - len, fp)) > 0)
+		len += n;
+	if (ferror(fp)) {
+		snprintf(err, errlen, "%s: cannot read: %s", path,
+		    strerror(errno));
+		goto done;
+	}
+	if (len > CONF_FILE_MAX) {
+		snprintf(err, errlen, "%s: larger than %d bytes", path,
+		    CONF_FILE_MAX);
+		goto done;
+	}
+	if ((nul = memchr(buf, '\0', len)) != NULL) {
+		line = 1;
+		for (n = 0; buf + n < nul; n++)
+			line += buf[n] == '\n';
+		snprintf(err, errlen, "%s:%d: NUL byte", path, line);
+		goto done;
+	}
+	buf[len] = '\0';
+	c = conf_parse_text(buf, path, err, errlen);
+done:
+	free(buf);
+	fclose(fp);
+	return c;
+}
+
+/* conf_load_string - conf_load from memory; name is used in messages */
+struct conf *
+conf_load_string(const char *text, const char *name, char *err,
+    size_t errlen)
+{
+	return conf_parse_text(text != NULL ? text : "",
+	    name != NULL ? name : "(string)", err, errlen);
+}
+
+/* conf_free - release c and the lists it owns; NULL is fine */
+void
+conf_free(struct conf *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < NKNOBS; i++)
+		if (knobs[i].type == CT_LIST || knobs[i].type == CT_CIDRS)
+			list_clear(&knobs[i], c);
+	free(c);
+}
+
+/*
+ * Printing.
+ */
+
+static void
+fmt_scalar(const struct conf_knob *k, const void *base, char *buf, size_t len)
+{
+	long long v;
+
+	switch (k->type) {
+	case CT_STRING:
+	case CT_PATH:
+	case CT_HOSTNAME:
+	case CT_ADDR:
+		snprintf(buf, len, "%s", (const char *)kcptr(k, base));
+		return;
+	case CT_INT:
+	case CT_SIZE:
+		fmt_num(k, load_num(k, base), buf, len);
+		return;
+	case CT_BOOL:
+		snprintf(buf, len, "%s", load_num(k, base) ? "yes" : "no");
+		return;
+	case CT_LEVEL:
+		snprintf(buf, len, "%s",
+		    log_level_name((enum log_level)load_num(k, base)));
+		return;
+	case CT_ROLE:
+		v = load_num(k, base);
+		snprintf(buf, len, "%s",
+		    conf_role_name((enum listener_role)v));
+		return;
+	case CT_LIST:
+	case CT_CIDRS:
+		break;
+	}
+	fatalx("%s: %s: type %d", __func__, k->name, (int)k->type);
+}
+
+/* "name = value", folding lists onto indented lines that re-parse */
+static void
+print_knob(FILE *fp, const struct conf_knob *k, const void *base)
+{
+	char buf[CONF_PATH_MAX + 64];
+	const char *item;
+	size_t i, n, col, ilen, on_line = 0;
+
+	if (k->type != CT_LIST && k->type != CT_CIDRS) {
+		fmt_scalar(k, base, buf, sizeof(buf));
+		/* keep within the line limit a value that came in with "k=v" */
+		if (strlen(k->name) + 3 + strlen(buf) <= CONF_LINE_MAX)
+			fprintf(fp, "%s = %s\n", k->name, buf);
+		else
+			fprintf(fp, "%s=%s\n", k->name, buf);
+		return;
+	}
+	n = list_count(k, base);
+	col = (size_t)fprintf(fp, "%s =", k->name);
+	for (i = 0; i < n; i++) {
+		if (k->type == CT_CIDRS)
+			item = cidr_format(&((const struct cidr *)
+			    list_arr(k, base))[i], buf, sizeof(buf));
+		else
+			item = ((char *const *)list_arr(k, base))[i];
+		ilen = strlen(item);
+		if (i > 0) {
+			fputc(',', fp);
+			col++;
+		}
+		if (col + 1 + ilen <= CONF_WRAP ||
+		    (on_line == 0 && col + 1 + ilen <= CONF_LINE_MAX)) {
+			fprintf(fp, " %s", item);
+			col += 1 + ilen;
+			on_line++;
+		} else {
+			fprintf(fp, "\n\t%s", item);
+			col = 8 + ilen;
+			on_line = 1;
+		}
+	}
+	fputc('\n', fp);
+}
+
+/* conf_print - the effective configuration, in the file's own syntax */
+void
+conf_print(const struct conf *c, FILE *fp)
+{
+	const char *sec = NULL;
+	size_t i, j;
+
+	for (i = 0; i < NKNOBS; i++) {
+		if (sec == NULL || strcmp(sec, knobs[i].section) != 0) {
+			fprintf(fp, "%s[%s]\n", sec != NULL ? "\n" : "",
+			    knobs[i].section);
+			sec = knobs[i].section;
+		}
+		print_knob(fp, &knobs[i], c);
+	}
+	for (i = 0; i < c->n_listeners; i++) {
+		fprintf(fp, "\n[listener %s]\n", c->listeners[i].name);
+		for (j = 0; j < LK_COUNT; j++)
+			print_knob(fp, &lknobs[j], &c->listeners[i]);
+	}
+}
+
+static void
+print_doc_knob(FILE *fp, const struct conf_knob *k)
+{
+	char lo[32], hi[32];
+
+	fprintf(fp, "  %s (%s", k->name, type_names[k->type]);
+	if (k->flags & CF_REQUIRED)
+		fprintf(fp, ", required");
+	else if (k->flags & CF_SYSHOST)
+		fprintf(fp, ", default: the system host name");
+	else if (k->flags & CF_BYROLE)
+		fprintf(fp, ", default: by role");
+	else if (k->def != NULL && k->def[0] == '\0')
+		fprintf(fp, ", default: empty");
+	else if (k->def != NULL)
+		fprintf(fp, ", default: %s", k->def);
+	if (k->type == CT_INT || k->type == CT_SIZE)
+		fprintf(fp, ", %s..%s", fmt_num(k, k->min, lo, sizeof(lo)),
+		    fmt_num(k, k->max, hi, sizeof(hi)));
+	fprintf(fp, ")\n      %s\n", k->doc);
+}
+
+/* conf_print_doc - every knob with its type, default, bounds and doc line */
+void
+conf_print_doc(FILE *fp)
+{
+	const char *sec = NULL;
+	size_t i;
+
+	for (i = 0; i < NKNOBS; i++) {
+		if (sec == NULL || strcmp(sec, knobs[i].section) != 0) {
+			fprintf(fp, "%s[%s]\n", sec != NULL ? "\n" : "",
+			    knobs[i].section);
+			sec = knobs[i].section;
+		}
+		print_doc_knob(fp, &knobs[i]);
+	}
+	fprintf(fp, "\n[listener NAME]\n"
+	    "  One section per listening socket, at most %d. Without any:\n"
+	    "  [listener smtp] address 127.0.0.1, port 2525, role mx.\n",
+	    CONF_MAX_LISTENERS);
+	for (i = 0; i < LK_COUNT; i++)
+		print_doc_knob(fp, &lknobs[i]);
+}
+
+/* conf_relay_table - fill t with views into c (valid while c lives) */
+void
+conf_relay_table(const struct conf *c, struct relay_table *t)
+{
+	t->local_domains = c->local_domains;
+	t->n_local_domains = c->n_local_domains;
+	t->mailboxes = c->mailboxes;
+	t->n_mailboxes = c->n_mailboxes;
+	t->relay_networks = c->relay_networks;
+	t->n_relay_networks = c->n_relay_networks;
+}
+
+/* conf_apply_log_levels - set the log module's levels from c */
+void
+conf_apply_log_levels(const struct conf *c)
+{
+	int i;
+
+	for (i = 0; i < LOG_CAT_COUNT; i++)
+		log_set_level((enum log_cat)i, (enum log_level)c->log_level[i]);
+}
+
+/* conf_role_name - "mx", "submission" or "submissions" */
+const char *
+conf_role_name(enum listener_role r)
+{
+	if ((size_t)r < sizeof(role_names) / sizeof(role_names[0]))
+		return role_names[r];
+	return "?";
+}

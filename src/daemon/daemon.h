@@ -1,0 +1,18 @@
+/*
+ * daemon.h - the privileged parent and the subcommands of moat(8).
+ */
+#ifndef MOAT_DAEMON_H
+#define MOAT_DAEMON_H
+
+struct conf;
+
+/* daemon_serve - bind, start the children, supervise; exit status */
+int daemon_serve(struct conf *conf);
+
+/*
+ * priv_drop - become user (when root), optionally chrooted into dir.
+ * Must be called after everything that needs files outside the chroot.
+ */
+void priv_drop(const char *user, const char *chroot_dir);
+
+#endif

@@ -1,0 +1,228 @@
+/*
+ * main.c - moat(8): one binary, several subcommands.
+ *
+ *   moat serve [-c FILE]          run the daemon in the foreground
+ *   moat check-config [-c FILE]   print the effective configuration
+ *   moat passwd USER [-c FILE]    add a user or change a password
+ *   moat config-doc               every knob with its default and bounds
+ *   moat version
+ *
+ * Exit status: 0 success, 1 failure, 2 usage error.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "../auth/users.h"
+#include "../lib/log.h"
+#include "config.h"
+#include "daemon.h"
+
+#define MOAT_VERSION "0.1.0"
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: moat serve [-c FILE]\n"
+	    "       moat check-config [-c FILE]\n"
+	    "       moat passwd USER [-c FILE]\n"
+	    "       moat config-doc\n"
+	    "       moat version\n");
+}
+
+/* parse "-c FILE" among argv; returns the file or NULL, -1 on misuse */
+static int
+get_config_arg(int argc, char **argv, const char **path, const char **pos)
+{
+	*path = NULL;
+	if (pos)
+		*pos = NULL;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0) {
+			if (i + 1 >= argc)
+				return -1;
+			*path = argv[++i];
+		} else if (argv[i][0] == '-')
+			return -1;
+		else if (pos && *pos == NULL)
+			*pos = argv[i];
+		else
+			return -1;
+	}
+	return 0;
+}
+
+static struct conf *
+load(const char *path)
+{
+	char err[1024];
+	struct conf *c = conf_load(path, err, sizeof(err));
+
+	if (c == NULL)
+		fprintf(stderr, "moat: %s\n", err);
+	return c;
+}
+
+static int
+cmd_check_config(int argc, char **argv)
+{
+	const char *path;
+	struct conf *c;
+
+	if (get_config_arg(argc, argv, &path, NULL) == -1) {
+		usage(stderr);
+		return 2;
+	}
+	if ((c = load(path)) == NULL)
+		return 1;
+	conf_print(c, stdout);
+	conf_free(c);
+	return 0;
+}
+
+static int
+cmd_serve(int argc, char **argv)
+{
+	const char *path;
+	struct conf *c;
+
+	if (get_config_arg(argc, argv, &path, NULL) == -1) {
+		usage(stderr);
+		return 2;
+	}
+	if ((c = load(path)) == NULL)
+		return 1;
+	log_init("moat", c->syslog);
+	conf_apply_log_levels(c);
+	return daemon_serve(c);
+}
+
+/* read one line from stdin, without echo on a terminal */
+static int
+read_password(const char *prompt, char *buf, size_t len)
+{
+	struct termios old, noecho;
+	int tty = isatty(STDIN_FILENO);
+	size_t n;
+
+	if (tty) {
+		fprintf(stderr, "%s", prompt);
+		tcgetattr(STDIN_FILENO, &old);
+		noecho = old;
+		noecho.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &noecho);
+	}
+	if (fgets(buf, (int)len, stdin) == NULL) {
+		if (tty) {
+			tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+			fprintf(stderr, "\n");
+		}
+		return -1;
+	}
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fprintf(stderr, "\n");
+	}
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	return 0;
+}
+
+static int
+cmd_passwd(int argc, char **argv)
+{
+	const char *path, *user;
+	struct conf *c;
+	char pw1[512], pw2[512], hash[crypto_pwhash_STRBYTES], err[1024];
+	int rc = 1;
+
+	if (get_config_arg(argc, argv, &path, &user) == -1 || user == NULL) {
+		usage(stderr);
+		return 2;
+	}
+	if (!users_name_valid(user)) {
+		fprintf(stderr, "moat: bad user name '%s'\n", user);
+		return 2;
+	}
+	if ((c = load(path)) == NULL)
+		return 1;
+	if (read_password("Password: ", pw1, sizeof(pw1)) == -1) {
+		fprintf(stderr, "moat: no password given\n");
+		goto done;
+	}
+	if (isatty(STDIN_FILENO)) {
+		if (read_password("Again: ", pw2, sizeof(pw2)) == -1 ||
+		    strcmp(pw1, pw2) != 0) {
+			fprintf(stderr, "moat: passwords do not match\n");
+			goto done;
+		}
+	}
+	if (pw1[0] == '\0') {
+		fprintf(stderr, "moat: empty password refused\n");
+		goto done;
+	}
+	if (crypto_pwhash_str(hash, pw1, strlen(pw1),
+	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	    crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+		fprintf(stderr, "moat: out of memory hashing the password\n");
+		goto done;
+	}
+	if (users_file_set(c->users_file, user, hash, err, sizeof(err)) == -1) {
+		fprintf(stderr, "moat: %s\n", err);
+		goto done;
+	}
+	printf("moat: password for %s set in %s (send SIGHUP to a running "
+	    "moat to reload)\n", user, c->users_file);
+	rc = 0;
+done:
+	sodium_memzero(pw1, sizeof(pw1));
+	sodium_memzero(pw2, sizeof(pw2));
+	conf_free(c);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *cmd;
+
+	if (sodium_init() < 0) {
+		fprintf(stderr, "moat: libsodium failed to initialise\n");
+		return 1;
+	}
+	log_init("moat", 0);
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[1];
+	if (strcmp(cmd, "serve") == 0)
+		return cmd_serve(argc - 2, argv + 2);
+	if (strcmp(cmd, "check-config") == 0)
+		return cmd_check_config(argc - 2, argv + 2);
+	if (strcmp(cmd, "passwd") == 0)
+		return cmd_passwd(argc - 2, argv + 2);
+	if (strcmp(cmd, "config-doc") == 0) {
+		conf_print_doc(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("moat %s\n", MOAT_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
+	    strcmp(cmd, "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "moat: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,103 @@
+/*
+ * relay.c - the one decision whether a recipient is accepted (see relay.h).
+ *
+ * Public: relay_decide, relay_is_local_domain, relay_client_trusted.
+ *
+ * Order of the decision:
+ *   1. the domain is empty (bare <postmaster>) or exactly one of ours:
+ *      the lowercased plain local part must be a mailbox
+ *      -> RELAY_LOCAL, else RELAY_UNKNOWN_USER. This holds for every
+ *      client, so a trusted client never relays an unknown local user out.
+ *   2. any other domain, address literals included: RELAY_OUTBOUND when
+ *      the client is in relay_networks or authenticated on a listener
+ *      with auth_relay, else RELAY_DENIED.
+ *
+ * SECURITY: rcpt comes from addr_parse_path, i.e. from the peer, with the
+ * source route already removed. The local part is never routing: '%',
+ * '!', '@' are plain characters, so "a%b@ours" is only an unknown mailbox.
+ * Domains match exactly (ASCII case-insensitive): no suffix or prefix
+ * matching, and an IP literal is never local. Pure: no I/O, no logging
+ * (the caller logs the verdict with its session id).
+ * LIMITS: linear scans of the tables; they are small.
+ */
+#include <string.h>
+
+#include "relay.h"
+
+static int
+ascii_lower(int ch)
+{
+	return (ch >= 'A' && ch <= 'Z') ? ch - 'A' + 'a' : ch;
+}
+
+/* exact comparison, ASCII letters case-insensitive, other bytes as is */
+static int
+ascii_caseeq(const char *a, const char *b)
+{
+	for (; *a != '\0' && *b != '\0'; a++, b++)
+		if (ascii_lower((unsigned char)*a) != ascii_lower((unsigned char)*b))
+			return 0;
+	return *a == *b;
+}
+
+/* relay_is_local_domain - 1 if domain (any case) is exactly one of ours */
+int
+relay_is_local_domain(const struct relay_table *t, const char *domain)
+{
+	size_t i;
+
+	/* no empty names and never an address literal */
+	if (domain == NULL || domain[0] == '\0' || domain[0] == '[')
+		return 0;
+	for (i = 0; i < t->n_local_domains; i++)
+		if (t->local_domains[i] != NULL &&
+		    ascii_caseeq(t->local_domains[i], domain))
+			return 1;
+	return 0;
+}
+
+/* relay_client_trusted - 1 if the address is in relay_networks */
+int
+relay_client_trusted(const struct relay_table *t, const uint8_t addr[16])
+{
+	size_t i;
+
+	for (i = 0; i < t->n_relay_networks; i++)
+		if (cidr_contains(&t->relay_networks[i], addr))
+			return 1;
+	return 0;
+}
+
+static int
+is_mailbox(const struct relay_table *t, const char *local_plain)
+{
+	size_t i;
+
+	for (i = 0; i < t->n_mailboxes; i++)
+		if (t->mailboxes[i] != NULL &&
+		    ascii_caseeq(t->mailboxes[i], local_plain))
+			return 1;
+	return 0;
+}
+
+/* relay_decide - accept or refuse one RCPT (see the order above) */
+enum relay_verdict
+relay_decide(const struct relay_table *t, const struct relay_client *c,
+    const struct mail_addr *rcpt)
+{
+	/*
+	 * The null path is no recipient. Only a caller bug (ADDR_F_ALLOW_NULL
+	 * on RCPT) gets here; refuse rather than crash on peer input.
+	 */
+	if (rcpt->is_null)
+		return RELAY_DENIED;
+	if (rcpt->domain[0] == '\0' ||
+	    (!rcpt->is_literal && relay_is_local_domain(t, rcpt->domain)))
+		return is_mailbox(t, rcpt->local_plain) ? RELAY_LOCAL :
+		    RELAY_UNKNOWN_USER;
+	if (relay_client_trusted(t, c->addr))
+		return RELAY_OUTBOUND;
+	if (c->authenticated && c->auth_relay)
+		return RELAY_OUTBOUND;
+	return RELAY_DENIED;
+}

@@ -1,0 +1,56 @@
+/*
+ * relay.h - the one function that decides whether a recipient is accepted.
+ */
+#ifndef MOAT_RELAY_H
+#define MOAT_RELAY_H
+
+#include <stdint.h>
+#include "../mail/addr.h"
+#include "../lib/cidr.h"
+
+struct relay_table {
+	char		**local_domains;	/* lowercased, no trailing dot */
+	size_t		  n_local_domains;
+	char		**mailboxes;		/* local parts, lowercased */
+	size_t		  n_mailboxes;
+	struct cidr	 *relay_networks;
+	size_t		  n_relay_networks;
+};
+
+struct relay_client {
+	uint8_t	addr[16];		/* mapped form, see cidr.h */
+	int	authenticated;		/* AUTH succeeded in this session */
+	int	auth_relay;		/* listener lets authenticated users relay */
+};
+
+enum relay_verdict {
+	RELAY_LOCAL,		/* local domain, mailbox exists: 250 */
+	RELAY_UNKNOWN_USER,	/* local domain, no such mailbox: 550 5.1.1 */
+	RELAY_OUTBOUND,		/* foreign domain, client may relay: 250 */
+	RELAY_DENIED,		/* foreign domain, client may not: 554 5.7.1 */
+};
+
+/*
+ * relay_decide - accept or refuse one RCPT. rcpt is the output of
+ * addr_parse_path (source route already stripped). The local part is
+ * never routing: '%', '!' and '@' in it are plain characters.
+ * An empty domain (bare <postmaster>) or a local domain gives
+ * RELAY_LOCAL / RELAY_UNKNOWN_USER (lowercased local_plain looked up in
+ * mailboxes) for every client, trusted or not; any other domain, address
+ * literals included, gives RELAY_OUTBOUND for a client in relay_networks
+ * or one authenticated with auth_relay, else RELAY_DENIED. The null path
+ * gives RELAY_DENIED. Pure: the caller logs the verdict.
+ */
+enum relay_verdict relay_decide(const struct relay_table *t,
+    const struct relay_client *c, const struct mail_addr *rcpt);
+
+/*
+ * relay_is_local_domain - 1 if domain (any case) is exactly one of ours;
+ * never for "" or an address literal
+ */
+int relay_is_local_domain(const struct relay_table *t, const char *domain);
+
+/* relay_client_trusted - 1 if the address is in relay_networks */
+int relay_client_trusted(const struct relay_table *t, const uint8_t addr[16]);
+
+#endif

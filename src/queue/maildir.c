@@ -1,0 +1,283 @@
+/*
+ * maildir.c - local delivery into Maildirs.
+ *
+ * The classic Maildir protocol: write the message under a unique name
+ * in tmp/, fsync it, rename it into new/, fsync new/. A reader never
+ * sees a partial file, and a crash leaves at worst a file in tmp/ (and
+ * the recipient still queued, so it is delivered again: at-least-once).
+ * Maildir files use LF line ends, so CRLF pairs become LF on the way.
+ *
+ * Public: maildir_check_name, maildir_deliver.
+ *
+ * SECURITY: the mailbox name comes from the configuration by way of the
+ * network process; it is checked here ([a-z0-9._+-], no leading '.',
+ * so no '/' and no "..") before it touches a path. Every step below
+ * mail_dir goes through *at() calls on directory descriptors opened
+ * with O_NOFOLLOW, so a symlink planted inside a mailbox is not
+ * followed. The return path must not contain control characters, so
+ * it cannot inject a header line.
+ * LIMITS: mailbox names of MAILDIR_NAME_MAX bytes; the mailbox and its
+ * tmp/new/cur must be real directories, not symlinks.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "queue/maildir.h"
+
+#define MD_WBUF		65536
+#define MD_DIR_FLAGS	(O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+
+static unsigned int md_counter;
+
+/* maildir_check_name - validate a mailbox name */
+int
+maildir_check_name(const char *name)
+{
+	size_t i;
+
+	if (name == NULL || name[0] == '\0' || name[0] == '.')
+		return -1;
+	for (i = 0; name[i] != '\0'; i++) {
+		char c = name[i];
+
+		if (i >= MAILDIR_NAME_MAX)
+			return -1;
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '.' || c == '_' || c == '+' || c == '-')
+			continue;
+		return -1;
+	}
+	return 0;
+}
+
+/* The return path goes into a header: printable or UTF-8, no controls. */
+static int
+check_return_path(const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c == 0x7f || c == '<' || c == '>')
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * This host's name as the Maildir spec wants it in file names: '/'
+ * and ':' would break the name, so they become \057 and \072.
+ */
+static void
+md_hostname(char *out, size_t outlen)
+{
+	char h[256];
+	size_t o = 0;
+
+	if (gethostname(h, sizeof(h)) == -1 || h[0] == '\0')
+		snprintf(h, sizeof(h), "localhost");
+	h[sizeof(h) - 1] = '\0';
+	for (const char *p = h; *p && o + 5 < outlen; p++) {
+		if (*p == '/') {
+			memcpy(out + o, "\\057", 4);
+			o += 4;
+		} else if (*p == ':') {
+			memcpy(out + o, "\\072", 4);
+			o += 4;
+		} else
+			out[o++] = *p;
+	}
+	out[o] = '\0';
+}
+
+/* mkdirat that accepts an existing directory; reports creation. */
+static int
+md_mkdir(int dfd, const char *name, int *created)
+{
+	if (mkdirat(dfd, name, 0700) == 0) {
+		*created = 1;
+		return 0;
+	}
+	return errno == EEXIST ? 0 : -1;
+}
+
+static int
+write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Write the Return-Path line, then data with each CRLF turned into LF. */
+static int
+md_write(int fd, const char *return_path, const uint8_t *data, size_t len)
+{
+	char *buf;
+	size_t o;
+	int n, rc = -1;
+
+	if ((buf = malloc(MD_WBUF)) == NULL)
+		return -1;
+	/* return_path fits: it is checked shorter than the buffer first */
+	n = snprintf(buf, MD_WBUF, "Return-Path: <%s>\n", return_path);
+	if (n < 0 || n >= MD_WBUF) {
+		errno = EINVAL;
+		goto out;
+	}
+	o = (size_t)n;
+	for (size_t i = 0; i < len; i++) {
+		if (data[i] == '\r' && i + 1 < len && data[i + 1] == '\n')
+			continue;
+		buf[o++] = (char)data[i];
+		if (o == MD_WBUF) {
+			if (write_all(fd, buf, o) == -1)
+				goto out;
+			o = 0;
+		}
+	}
+	if (o > 0 && write_all(fd, buf, o) == -1)
+		goto out;
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}
+
+/* maildir_deliver - deliver one message into mail_dir/mailbox */
+int
+maildir_deliver(const char *mail_dir, const char *mailbox,
+    const char *return_path, const uint8_t *data, size_t len,
+    char *err, size_t errlen)
+{
+	static char host[1024];
+	char name[1400];
+	struct timeval tv;
+	int top = -1, box = -1, tmp = -1, new = -1, fd = -1;
+	int made_box = 0, made_sub = 0, saved, n;
+	const char *step;
+
+	if (maildir_check_name(mailbox) == -1) {
+		snprintf(err, errlen, "bad mailbox name");
+		errno = EINVAL;
+		return -1;
+	}
+	if (return_path == NULL)
+		return_path = "";
+	if (check_return_path(return_path) == -1 ||
+	    strlen(return_path) > MD_WBUF / 2) {
+		snprintf(err, errlen, "bad return path");
+		errno = EINVAL;
+		return -1;
+	}
+	if (host[0] == '\0')
+		md_hostname(host, sizeof(host));
+
+	step = mail_dir;
+	if ((top = open(mail_dir, MD_DIR_FLAGS & ~O_NOFOLLOW)) == -1)
+		goto fail;
+	step = mailbox;
+	if (md_mkdir(top, mailbox, &made_box) == -1)
+		goto fail;
+	if ((box = openat(top, mailbox, MD_DIR_FLAGS)) == -1)
+		goto fail;
+	step = "tmp";
+	if (md_mkdir(box, "tmp", &made_sub) == -1 ||
+	    (tmp = openat(box, "tmp", MD_DIR_FLAGS)) == -1)
+		goto fail;
+	step = "new";
+	if (md_mkdir(box, "new", &made_sub) == -1 ||
+	    (new = openat(box, "new", MD_DIR_FLAGS)) == -1)
+		goto fail;
+	step = "cur";
+	if (md_mkdir(box, "cur", &made_sub) == -1)
+		goto fail;
+	/* new directories must survive a crash as much as the file does */
+	step = "fsync";
+	if (made_sub && fsync(box) == -1)
+		goto fail;
+	if (made_box && fsync(top) == -1)
+		goto fail;
+
+	gettimeofday(&tv, NULL);
+	n = snprintf(name, sizeof(name), "%lld.M%ldP%ldQ%u.%s",
+	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
+	    ++md_counter, host);
+	if (n < 0 || (size_t)n >= sizeof(name))
+		fatalx("%s: file name too long", __func__);	/* host < 1024 */
+	step = "tmp file";
+	if ((fd = openat(tmp, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1)
+		goto fail;
+	step = "write";
+	if (md_write(fd, return_path, data, len) == -1)
+		goto unlink;
+	step = "fsync";
+	if (fsync(fd) == -1)
+		goto unlink;
+	step = "close";
+	n = close(fd);
+	fd = -1;
+	if (n == -1)
+		goto unlink;
+	step = "rename";
+	if (renameat(tmp, name, new, name) == -1)
+		goto unlink;
+	step = "fsync new";
+	if (fsync(new) == -1) {
+		/*
+		 * The rename is durable only once new/ is. Take the file
+		 * back out and fail: it is delivered again later, rather
+		 * than perhaps lost, or there twice.
+		 */
+		saved = errno;
+		unlinkat(new, name, 0);
+		errno = saved;
+		goto fail;
+	}
+	close(new);
+	close(tmp);
+	close(box);
+	close(top);
+	return 0;
+
+unlink:
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	fd = -1;
+	unlinkat(tmp, name, 0);
+	errno = saved;
+fail:
+	saved = errno;
+	snprintf(err, errlen, "%s: %s", step, strerror(saved));
+	if (fd != -1)
+		close(fd);
+	if (new != -1)
+		close(new);
+	if (tmp != -1)
+		close(tmp);
+	if (box != -1)
+		close(box);
+	if (top != -1)
+		close(top);
+	errno = saved;
+	return -1;
+}

@@ -1,0 +1,899 @@
+/*
+ * queue_db.c - the SQLite queue database.
+ *
+ * One file, <spool_dir>/queue.db, owned by the queue process alone:
+ * messages (envelope), their bodies (apart, so scans of message stay
+ * small), recipients (one row each, with a delivery state) and security
+ * events. WAL journal with synchronous=FULL: a COMMIT that returned is
+ * on disk, which is what lets smtp answer 250. Many messages share one
+ * COMMIT (queue_db_store_batch), so one fsync covers them all.
+ *
+ * Public: queue_db_open, queue_db_close, queue_db_set_size_limit,
+ * queue_db_store_batch, queue_db_event_add, queue_db_local_fetch,
+ * queue_db_local_free, queue_db_local_mark, queue_db_local_next,
+ * queue_db_counts.
+ *
+ * SECURITY: every value from the network (addresses, HELO, AUTH user,
+ * message bytes, event details) is bound as an SQL parameter, never
+ * pasted into SQL text. The database is created 0600 before SQLite
+ * opens it (its -wal and -shm files inherit that mode) and is opened
+ * with SQLITE_DBCONFIG_DEFENSIVE.
+ * LIMITS: a message must fit in one SQLite BLOB (SQLITE_MAX_LENGTH,
+ * 1e9 bytes by default; the IPC frame cap is lower). The busy timeout
+ * is short because only admin readers ever compete with us.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "io/proto.h"
+#include "lib/log.h"
+#include "queue/queue_db.h"
+
+#define DB_BUSY_TIMEOUT_MS	2000
+/* WAL size kept after a checkpoint: 64 MiB */
+#define DB_JOURNAL_LIMIT_SQL	"PRAGMA journal_size_limit = 67108864"
+#define DB_QID_RETRIES		8
+
+enum db_stmt {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_INS_MSG,
+	ST_INS_BODY,
+	ST_INS_RCPT,
+	ST_INS_EVENT,
+	ST_LOCAL_FETCH,
+	ST_BODY_GET,
+	ST_RCPT_UPDATE,
+	ST_MSG_UNDONE,
+	ST_MSG_DELETE,
+	ST_LOCAL_NEXT,
+	ST_COUNT_MSG,
+	ST_COUNT_BODY,
+	ST_COUNT_RCPT,
+	ST_COUNT_EVENTS,
+	ST_N
+};
+
+static const char *const stmt_sql[ST_N] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_INS_MSG] =
+	    "INSERT INTO message(qid, created, sender, sender_domain, helo,"
+	    " client_ip, auth_user, listener, envid, ret, flags, size,"
+	    " rcpt_count) VALUES (?1, ?2, ?3, lower(?4), ?5, ?6, ?7, ?8, ?9,"
+	    " ?10, ?11, ?12, ?13)",
+	[ST_INS_BODY] = "INSERT INTO body(msg_id, data) VALUES (?1, ?2)",
+	[ST_INS_RCPT] =
+	    "INSERT INTO recipient(msg_id, address, domain, orcpt, notify,"
+	    " mailbox, state, attempts, next_attempt, updated)"
+	    " VALUES (?1, ?2, lower(?3), ?4, ?5, ?6, 0, 0, ?7, ?7)",
+	[ST_INS_EVENT] =
+	    "INSERT INTO events(time, type, client_ip, user, session, detail)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	/*
+	 * The terms "mailbox IS NOT NULL AND state < 2" match the partial
+	 * index recipient_local_due word for word, so SQLite uses it and
+	 * returns rows in (next_attempt, id) order without sorting, however
+	 * many remote recipients sit queued beside them.
+	 */
+	[ST_LOCAL_FETCH] =
+	    "SELECT r.id, r.msg_id, m.qid, m.sender, r.address, r.mailbox,"
+	    " r.attempts FROM recipient AS r JOIN message AS m ON m.id = r.msg_id"
+	    " WHERE r.mailbox IS NOT NULL AND r.state < 2"
+	    " AND r.next_attempt <= ?1 ORDER BY r.next_attempt, r.id LIMIT ?2",
+	[ST_BODY_GET] = "SELECT data FROM body WHERE msg_id = ?1",
+	[ST_RCPT_UPDATE] =
+	    "UPDATE recipient SET state = ?2, attempts = attempts + 1,"
+	    " next_attempt = ?3, last_error = ?4, updated = ?5 WHERE id = ?1",
+	[ST_MSG_UNDONE] =
+	    "SELECT EXISTS(SELECT 1 FROM recipient WHERE msg_id = ?1"
+	    " AND state NOT IN (3, 4))",
+	[ST_MSG_DELETE] = "DELETE FROM message WHERE id = ?1",
+	[ST_LOCAL_NEXT] =
+	    "SELECT min(next_attempt) FROM recipient"
+	    " WHERE mailbox IS NOT NULL AND state < 2",
+	[ST_COUNT_MSG] = "SELECT count(*) FROM message",
+	[ST_COUNT_BODY] = "SELECT count(*) FROM body",
+	[ST_COUNT_RCPT] = "SELECT state, count(*) FROM recipient GROUP BY state",
+	[ST_COUNT_EVENTS] = "SELECT count(*) FROM events",
+};
+
+/*
+ * Version 1. Indexes serve the admin queries to come (by destination
+ * domain, sender, authenticated user, client IP, state, age) and the
+ * delivery scheduler (state, next_attempt).
+ */
+static const char schema_v1[] =
+	"CREATE TABLE message ("
+	" id INTEGER PRIMARY KEY,"
+	" qid TEXT NOT NULL UNIQUE,"
+	" created INTEGER NOT NULL,"
+	" sender TEXT NOT NULL,"		/* '' for <> */
+	" sender_domain TEXT NOT NULL,"	/* lowercased */
+	" helo TEXT NOT NULL,"
+	" client_ip TEXT NOT NULL,"
+	" auth_user TEXT,"			/* NULL when none */
+	" listener TEXT NOT NULL,"
+	" envid TEXT,"
+	" ret INTEGER NOT NULL,"
+	" flags INTEGER NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" rcpt_count INTEGER NOT NULL);"
+	"CREATE TABLE body ("
+	" msg_id INTEGER PRIMARY KEY REFERENCES message(id) ON DELETE CASCADE,"
+	" data BLOB NOT NULL);"
+	"CREATE TABLE recipient ("
+	" id INTEGER PRIMARY KEY,"
+	" msg_id INTEGER NOT NULL REFERENCES message(id) ON DELETE CASCADE,"
+	" address TEXT NOT NULL,"
+	" domain TEXT NOT NULL,"		/* lowercased */
+	" orcpt TEXT,"
+	" notify INTEGER NOT NULL,"
+	" mailbox TEXT,"			/* local Maildir or NULL */
+	" state INTEGER NOT NULL DEFAULT 0 CHECK (state BETWEEN 0 AND 4),"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" next_attempt INTEGER NOT NULL DEFAULT 0,"
+	" last_error TEXT,"
+	" updated INTEGER NOT NULL);"
+	"CREATE TABLE events ("
+	" id INTEGER PRIMARY KEY,"
+	" time INTEGER NOT NULL,"
+	" type TEXT NOT NULL,"
+	" client_ip TEXT,"
+	" user TEXT,"
+	" session TEXT,"
+	" detail TEXT);"
+	"CREATE INDEX message_created ON message(created);"
+	"CREATE INDEX message_sender ON message(sender);"
+	"CREATE INDEX message_auth_user ON message(auth_user);"
+	"CREATE INDEX message_client_ip ON message(client_ip);"
+	"CREATE INDEX recipient_msg ON recipient(msg_id);"
+	"CREATE INDEX recipient_domain_state ON recipient(domain, state);"
+	"CREATE INDEX recipient_state_next ON recipient(state, next_attempt);"
+	"CREATE INDEX recipient_local_due ON recipient(next_attempt)"
+	" WHERE mailbox IS NOT NULL AND state < 2;"
+	"CREATE INDEX events_time ON events(time);"
+	"CREATE INDEX events_type ON events(type);"
+	"CREATE INDEX events_client_ip ON events(client_ip);"
+	"CREATE INDEX events_user ON events(user);";
+
+/* Owned by the queue process; owns the connection and its statements. */
+struct queue_db {
+	sqlite3		*h;
+	sqlite3_stmt	*st[ST_N];
+	uint32_t	 qid_ctr;	/* starts random, +1 per qid */
+	char		 path[4096];
+};
+
+/* Log an SQLite failure once, with its message and the OS errno. */
+static void
+db_log_error(struct queue_db *db, const char *op, int rc)
+{
+	char esc[256];
+	const char *msg = sqlite3_errmsg(db->h);
+
+	log_err(LOG_CAT_QUEUE, "event=db_error op=%s rc=%d errno=%d err=\"%s\"",
+	    op, rc, sqlite3_system_errno(db->h),
+	    log_escape(esc, sizeof(esc), msg, strlen(msg)));
+}
+
+/* PROTO_STORE_DISKFULL when rc or the OS says the disk is full. */
+static int
+db_store_status(struct queue_db *db, int rc)
+{
+	int e = sqlite3_system_errno(db->h);
+
+	if ((rc & 0xff) == SQLITE_FULL || e == ENOSPC || e == EDQUOT)
+		return PROTO_STORE_DISKFULL;
+	return PROTO_STORE_TEMPFAIL;
+}
+
+static sqlite3_stmt *
+db_st(struct queue_db *db, enum db_stmt i)
+{
+	return db->st[i];
+}
+
+static void
+st_done(sqlite3_stmt *s)
+{
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+}
+
+/* Run a statement that returns no row; SQLITE_DONE or an error code. */
+static int
+st_exec(sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	st_done(s);
+	if (rc == SQLITE_ROW)
+		rc = SQLITE_DONE;
+	return rc;
+}
+
+/* Bind a text, or NULL when s is NULL or empty. */
+static int
+bind_opt(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v == NULL || *v == '\0')
+		return sqlite3_bind_null(s, i);
+	return sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+}
+
+static int
+bind_str(sqlite3_stmt *s, int i, const char *v)
+{
+	return sqlite3_bind_text(s, i, v ? v : "", -1, SQLITE_STATIC);
+}
+
+/* The domain part of an address: after its last '@', "" when none. */
+static const char *
+addr_domain(const char *a)
+{
+	const char *at;
+
+	if (a == NULL || (at = strrchr(a, '@')) == NULL)
+		return "";
+	return at + 1;
+}
+
+static int
+db_begin(struct queue_db *db)
+{
+	return st_exec(db_st(db, ST_BEGIN));
+}
+
+static int
+db_commit(struct queue_db *db)
+{
+	return st_exec(db_st(db, ST_COMMIT));
+}
+
+/* Undo the open transaction, if SQLite has not already done so. */
+static void
+db_rollback(struct queue_db *db)
+{
+	int rc;
+
+	if (sqlite3_get_autocommit(db->h))
+		return;
+	if ((rc = st_exec(db_st(db, ST_ROLLBACK))) != SQLITE_DONE)
+		db_log_error(db, "rollback", rc);
+}
+
+/* Run one pragma or statement; the first result row, if any, into out. */
+static int
+db_pragma(struct queue_db *db, const char *sql, char *out, size_t outlen)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (out && outlen)
+		out[0] = '\0';
+	if ((rc = sqlite3_prepare_v2(db->h, sql, -1, &s, NULL)) != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(s, 0);
+
+		if (out && outlen && t)
+			snprintf(out, outlen, "%s", (const char *)t);
+		rc = SQLITE_OK;
+	} else if (rc == SQLITE_DONE)
+		rc = SQLITE_OK;
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* Create the schema in an empty database, or check its version. */
+static int
+db_schema(struct queue_db *db, char *err, size_t errlen)
+{
+	char v[32];
+	long ver;
+	int rc;
+
+	if ((rc = db_pragma(db, "PRAGMA user_version", v, sizeof(v))) != SQLITE_OK)
+		goto sqlerr;
+	ver = strtol(v, NULL, 10);
+	if (ver == QUEUE_SCHEMA_VERSION)
+		return 0;
+	if (ver != 0) {
+		snprintf(err, errlen, "%s: schema version %ld, want %d",
+		    db->path, ver, QUEUE_SCHEMA_VERSION);
+		return -1;
+	}
+	if ((rc = sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK)
+		goto sqlerr;
+	/* CREATE TABLE without IF NOT EXISTS: a foreign database fails here */
+	if ((rc = sqlite3_exec(db->h, schema_v1, NULL, NULL, NULL)) != SQLITE_OK)
+		goto rollback;
+	snprintf(v, sizeof(v), "PRAGMA user_version = %d", QUEUE_SCHEMA_VERSION);
+	if ((rc = sqlite3_exec(db->h, v, NULL, NULL, NULL)) != SQLITE_OK)
+		goto rollback;
+	if ((rc = sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+		goto rollback;
+	log_notice(LOG_CAT_QUEUE, "event=db_created path=%s version=%d",
+	    db->path, QUEUE_SCHEMA_VERSION);
+	return 0;
+
+rollback:
+	snprintf(err, errlen, "%s: create schema: %s", db->path,
+	    sqlite3_errmsg(db->h));
+	if (!sqlite3_get_autocommit(db->h))
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+sqlerr:
+	snprintf(err, errlen, "%s: %s", db->path, sqlite3_errmsg(db->h));
+	return -1;
+}
+
+/* queue_db_open - open or create the queue database */
+struct queue_db *
+queue_db_open(const char *spool_dir, char *err, size_t errlen)
+{
+	struct queue_db *db;
+	char v[32];
+	uint32_t seed;
+	int fd, rc, n;
+
+	if ((db = calloc(1, sizeof(*db))) == NULL) {
+		snprintf(err, errlen, "queue_db: %s", strerror(errno));
+		return NULL;
+	}
+	n = snprintf(db->path, sizeof(db->path), "%s/queue.db", spool_dir);
+	if (n < 0 || (size_t)n >= sizeof(db->path)) {
+		snprintf(err, errlen, "%s/queue.db: path too long", spool_dir);
+		goto fail;
+	}
+	/* create it 0600 whatever the umask; SQLite copies the mode to -wal */
+	if ((fd = open(db->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0600)) == -1) {
+		snprintf(err, errlen, "open %s: %s", db->path, strerror(errno));
+		goto fail;
+	}
+	close(fd);
+
+	rc = sqlite3_open_v2(db->path, &db->h, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_EXRESCODE,
+	    NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", db->path,
+		    db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_db_config(db->h, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(db->h, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	sqlite3_busy_timeout(db->h, DB_BUSY_TIMEOUT_MS);
+
+	if ((rc = db_pragma(db, "PRAGMA journal_mode = WAL", v, sizeof(v))) != SQLITE_OK)
+		goto sqlerr;
+	if (strcmp(v, "wal") != 0) {
+		snprintf(err, errlen, "%s: journal_mode is %s, want wal",
+		    db->path, v);
+		goto fail;
+	}
+	if ((rc = db_pragma(db, "PRAGMA synchronous = FULL", NULL, 0)) != SQLITE_OK)
+		goto sqlerr;
+	if ((rc = db_pragma(db, "PRAGMA foreign_keys = ON", NULL, 0)) != SQLITE_OK)
+		goto sqlerr;
+	if ((rc = db_pragma(db, "PRAGMA foreign_keys", v, sizeof(v))) != SQLITE_OK)
+		goto sqlerr;
+	if (strcmp(v, "1") != 0) {
+		/* without them, deleting a message would leave its rows behind */
+		snprintf(err, errlen, "%s: SQLite has no foreign key support",
+		    db->path);
+		goto fail;
+	}
+	if ((rc = db_pragma(db, DB_JOURNAL_LIMIT_SQL, NULL, 0)) != SQLITE_OK)
+		goto sqlerr;
+	if (db_schema(db, err, errlen) == -1)
+		goto fail;
+
+	for (int i = 0; i < ST_N; i++) {
+		rc = sqlite3_prepare_v3(db->h, stmt_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &db->st[i], NULL);
+		if (rc != SQLITE_OK)
+			goto sqlerr;
+	}
+
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
+		seed = (uint32_t)time(NULL) ^ ((uint32_t)getpid() << 12);
+	db->qid_ctr = seed;
+	return db;
+
+sqlerr:
+	snprintf(err, errlen, "%s: %s", db->path, sqlite3_errmsg(db->h));
+fail:
+	queue_db_close(db);
+	return NULL;
+}
+
+/* queue_db_close - finalize the statements and close the database */
+void
+queue_db_close(struct queue_db *db)
+{
+	if (db == NULL)
+		return;
+	for (int i = 0; i < ST_N; i++)
+		sqlite3_finalize(db->st[i]);
+	if (db->h && sqlite3_close(db->h) != SQLITE_OK)
+		log_warn(LOG_CAT_QUEUE, "event=db_close_failed err=\"%s\"",
+		    sqlite3_errmsg(db->h));
+	free(db);
+}
+
+/* queue_db_set_size_limit - cap the database size (max_page_count) */
+int
+queue_db_set_size_limit(struct queue_db *db, uint64_t max_bytes)
+{
+	char v[64];
+	uint64_t pages;
+	long psize;
+	int rc;
+
+	if ((rc = db_pragma(db, "PRAGMA page_size", v, sizeof(v))) != SQLITE_OK)
+		goto fail;
+	if ((psize = strtol(v, NULL, 10)) <= 0)
+		fatalx("%s: page_size %s", __func__, v);
+	pages = max_bytes ? max_bytes / (uint64_t)psize : 0xfffffffeu;
+	if (pages == 0)
+		pages = 1;	/* SQLite keeps at least the current size */
+	if (pages > 0xfffffffeu)
+		pages = 0xfffffffeu;
+	snprintf(v, sizeof(v), "PRAGMA max_page_count = %" PRIu64, pages);
+	if ((rc = db_pragma(db, v, NULL, 0)) != SQLITE_OK)
+		goto fail;
+	return 0;
+fail:
+	db_log_error(db, "size_limit", rc);
+	return -1;
+}
+
+/*
+ * A short queue id, 12 hex digits: 28 bits of the time in seconds
+ * (repeats every 8.5 years) then a 20-bit counter that starts at a
+ * random value. Ids sort by time, and a restart within the same second
+ * collides only by chance; the UNIQUE column catches the rest.
+ */
+static void
+db_new_qid(struct queue_db *db, int64_t now, char qid[QUEUE_QID_SIZE])
+{
+	uint64_t v;
+
+	v = ((uint64_t)now & 0xfffffffu) << 20 | (db->qid_ctr++ & 0xfffffu);
+	snprintf(qid, QUEUE_QID_SIZE, "%012" PRIx64, v);
+}
+
+/* Insert one message, its body and recipients; an SQLite code. */
+static int
+db_store_one(struct queue_db *db, const struct queue_msg *m, int64_t now,
+    char qid[QUEUE_QID_SIZE])
+{
+	sqlite3_stmt *s;
+	int64_t created = m->created ? m->created : now;
+	int64_t msg_id;
+	int rc, tries = 0;
+
+	if (m->nrcpt == 0 || m->rcpts == NULL)
+		fatalx("%s: message without recipients", __func__);
+
+	s = db_st(db, ST_INS_MSG);
+	do {
+		db_new_qid(db, created, qid);
+		sqlite3_bind_text(s, 1, qid, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, created);
+		bind_str(s, 3, m->sender);
+		bind_str(s, 4, addr_domain(m->sender));
+		bind_str(s, 5, m->helo);
+		bind_str(s, 6, m->client_ip);
+		bind_opt(s, 7, m->auth_user);
+		bind_str(s, 8, m->listener);
+		bind_opt(s, 9, m->envid);
+		sqlite3_bind_int(s, 10, m->ret);
+		sqlite3_bind_int(s, 11, m->flags);
+		sqlite3_bind_int64(s, 12, (sqlite3_int64)m->len);
+		sqlite3_bind_int64(s, 13, (sqlite3_int64)m->nrcpt);
+		rc = st_exec(s);
+		/* a qid still in the queue from a restart in the same second */
+	} while (rc == SQLITE_CONSTRAINT_UNIQUE && ++tries < DB_QID_RETRIES);
+	if (rc != SQLITE_DONE)
+		return rc;
+	msg_id = sqlite3_last_insert_rowid(db->h);
+
+	s = db_st(db, ST_INS_BODY);
+	sqlite3_bind_int64(s, 1, msg_id);
+	rc = sqlite3_bind_blob64(s, 2, m->data ? (const void *)m->data : "",
+	    m->len, SQLITE_STATIC);
+	if (rc != SQLITE_OK) {
+		st_done(s);
+		return rc;		/* SQLITE_TOOBIG */
+	}
+	if ((rc = st_exec(s)) != SQLITE_DONE)
+		return rc;
+
+	s = db_st(db, ST_INS_RCPT);
+	for (size_t i = 0; i < m->nrcpt; i++) {
+		const struct queue_rcpt *r = &m->rcpts[i];
+
+		sqlite3_bind_int64(s, 1, msg_id);
+		bind_str(s, 2, r->address);
+		bind_str(s, 3, addr_domain(r->address));
+		bind_opt(s, 4, r->orcpt);
+		sqlite3_bind_int(s, 5, r->notify);
+		bind_opt(s, 6, r->mailbox);
+		sqlite3_bind_int64(s, 7, created);
+		if ((rc = st_exec(s)) != SQLITE_DONE)
+			return rc;
+	}
+	return SQLITE_DONE;
+}
+
+/* queue_db_store_batch - store n messages in one transaction */
+int
+queue_db_store_batch(struct queue_db *db, const struct queue_msg *msgs,
+    size_t n, struct queue_store_result *res)
+{
+	int64_t now = time(NULL);
+	const char *op = "begin";
+	int rc, status;
+
+	if (n == 0)
+		return 0;
+	if ((rc = db_begin(db)) != SQLITE_DONE)
+		goto fail;
+	op = "store";
+	for (size_t i = 0; i < n; i++) {
+		res[i].qid[0] = '\0';
+		if ((rc = db_store_one(db, &msgs[i], now, res[i].qid)) != SQLITE_DONE)
+			goto fail;
+	}
+	op = "commit";
+	if ((rc = db_commit(db)) != SQLITE_DONE)
+		goto fail;
+	for (size_t i = 0; i < n; i++)
+		res[i].status = PROTO_STORE_OK;
+	return 0;
+
+fail:
+	status = db_store_status(db, rc);
+	db_log_error(db, op, rc);
+	db_rollback(db);
+	for (size_t i = 0; i < n; i++) {
+		res[i].status = status;
+		res[i].qid[0] = '\0';
+	}
+	return -1;
+}
+
+/* queue_db_event_add - insert n events in one transaction */
+int
+queue_db_event_add(struct queue_db *db, const struct queue_event *ev, size_t n)
+{
+	sqlite3_stmt *s = db_st(db, ST_INS_EVENT);
+	const char *op = "begin";
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if ((rc = db_begin(db)) != SQLITE_DONE)
+		goto fail;
+	op = "event";
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_bind_int64(s, 1, ev[i].time);
+		bind_str(s, 2, ev[i].type);
+		bind_opt(s, 3, ev[i].client_ip);
+		bind_opt(s, 4, ev[i].user);
+		bind_opt(s, 5, ev[i].session);
+		bind_opt(s, 6, ev[i].detail);
+		if ((rc = st_exec(s)) != SQLITE_DONE)
+			goto fail;
+	}
+	op = "commit";
+	if ((rc = db_commit(db)) != SQLITE_DONE)
+		goto fail;
+	return 0;
+fail:
+	db_log_error(db, op, rc);
+	db_rollback(db);
+	return -1;
+}
+
+static char *
+col_strdup(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	return strdup(t ? (const char *)t : "");
+}
+
+/* Attach the body of each message to its recipients in v[0..n). */
+static int
+db_local_bodies(struct queue_db *db, struct queue_local *v, size_t n)
+{
+	sqlite3_stmt *s = db_st(db, ST_BODY_GET);
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t j;
+
+		for (j = 0; j < i; j++)
+			if (v[j].msg_id == v[i].msg_id)
+				break;
+		if (j < i) {
+			v[i].data = v[j].data;
+			v[i].len = v[j].len;
+			continue;
+		}
+		sqlite3_bind_int64(s, 1, v[i].msg_id);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			const void *b = sqlite3_column_blob(s, 0);
+			int len = sqlite3_column_bytes(s, 0);
+			uint8_t *copy = malloc(len > 0 ? (size_t)len : 1);
+
+			if (copy == NULL) {
+				st_done(s);
+				log_err(LOG_CAT_QUEUE, "event=db_error op=body_get err=\"%s\"",
+				    strerror(errno));
+				return -1;
+			}
+			if (len > 0)
+				memcpy(copy, b, (size_t)len);
+			v[i].data = copy;
+			v[i].len = (size_t)len;
+			v[i].owns_data = 1;
+		} else if (rc == SQLITE_DONE) {
+			/*
+			 * A corrupt record (our foreign key should prevent
+			 * it): hold it for an admin rather than crash on it
+			 * at every start or delete it.
+			 */
+			log_err(LOG_CAT_QUEUE, "event=corrupt_record qid=%s"
+			    " msg_id=%" PRId64 " reason=no_body", v[i].qid,
+			    v[i].msg_id);
+			v[i].outcome = QUEUE_LOCAL_HELD;
+			snprintf(v[i].error, sizeof(v[i].error),
+			    "queue record has no body");
+		} else {
+			db_log_error(db, "body_get", rc);
+			st_done(s);
+			return -1;
+		}
+		st_done(s);
+	}
+	return 0;
+}
+
+/* queue_db_local_fetch - local recipients due for delivery */
+int
+queue_db_local_fetch(struct queue_db *db, int64_t now, struct queue_local *out,
+    size_t max, size_t *n)
+{
+	sqlite3_stmt *s = db_st(db, ST_LOCAL_FETCH);
+	int rc = SQLITE_DONE;
+
+	*n = 0;
+	if (max == 0)
+		return 0;
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
+	while (*n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct queue_local *l = &out[*n];
+		const unsigned char *qid = sqlite3_column_text(s, 2);
+
+		memset(l, 0, sizeof(*l));
+		l->rcpt_id = sqlite3_column_int64(s, 0);
+		l->msg_id = sqlite3_column_int64(s, 1);
+		snprintf(l->qid, sizeof(l->qid), "%s", qid ? (const char *)qid : "");
+		l->sender = col_strdup(s, 3);
+		l->address = col_strdup(s, 4);
+		l->mailbox = col_strdup(s, 5);
+		l->attempts = sqlite3_column_int(s, 6);
+		(*n)++;
+		if (!l->sender || !l->address || !l->mailbox) {
+			st_done(s);
+			log_err(LOG_CAT_QUEUE, "event=db_error op=local_fetch err=\"%s\"",
+			    strerror(ENOMEM));
+			goto fail;
+		}
+	}
+	if (*n < max && rc != SQLITE_DONE) {
+		db_log_error(db, "local_fetch", rc);
+		st_done(s);
+		goto fail;
+	}
+	st_done(s);
+	if (db_local_bodies(db, out, *n) == -1)
+		goto fail;
+	return 0;
+fail:
+	queue_db_local_free(out, *n);
+	*n = 0;
+	return -1;
+}
+
+/* queue_db_local_free - release fetched local deliveries */
+void
+queue_db_local_free(struct queue_local *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].sender);
+		free(v[i].address);
+		free(v[i].mailbox);
+		if (v[i].owns_data)
+			free((void *)v[i].data);
+		memset(&v[i], 0, sizeof(v[i]));
+	}
+}
+
+/* Delete message msg_id when none of its recipients remains to do. */
+static int
+db_msg_maybe_delete(struct queue_db *db, int64_t msg_id)
+{
+	sqlite3_stmt *s = db_st(db, ST_MSG_UNDONE);
+	int rc, undone;
+
+	sqlite3_bind_int64(s, 1, msg_id);
+	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
+		st_done(s);
+		return rc;
+	}
+	undone = sqlite3_column_int(s, 0);
+	st_done(s);
+	if (undone)
+		return SQLITE_DONE;
+	s = db_st(db, ST_MSG_DELETE);
+	sqlite3_bind_int64(s, 1, msg_id);
+	return st_exec(s);
+}
+
+/* queue_db_local_mark - record delivery outcomes in one transaction */
+int
+queue_db_local_mark(struct queue_db *db, const struct queue_local *v, size_t n,
+    int64_t now)
+{
+	sqlite3_stmt *s = db_st(db, ST_RCPT_UPDATE);
+	const char *op = "begin";
+	size_t todo = 0;
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		if (v[i].outcome != QUEUE_LOCAL_PENDING)
+			todo++;
+	if (todo == 0)
+		return 0;
+	if ((rc = db_begin(db)) != SQLITE_DONE)
+		goto fail;
+	op = "local_mark";
+	for (size_t i = 0; i < n; i++) {
+		int state;
+		int64_t next = now;
+		const char *error = v[i].error;
+
+		switch (v[i].outcome) {
+		case QUEUE_LOCAL_PENDING:
+			continue;
+		case QUEUE_LOCAL_DELIVERED:
+			state = QUEUE_RCPT_DELIVERED;
+			error = NULL;
+			break;
+		case QUEUE_LOCAL_DEFERRED:
+			state = QUEUE_RCPT_DEFERRED;
+			next = v[i].next_attempt;
+			break;
+		case QUEUE_LOCAL_HELD:
+			state = QUEUE_RCPT_HELD;
+			break;
+		default:
+			fatalx("%s: outcome %d", __func__, v[i].outcome);
+		}
+		sqlite3_bind_int64(s, 1, v[i].rcpt_id);
+		sqlite3_bind_int(s, 2, state);
+		sqlite3_bind_int64(s, 3, next);
+		bind_opt(s, 4, error);
+		sqlite3_bind_int64(s, 5, now);
+		if ((rc = st_exec(s)) != SQLITE_DONE)
+			goto fail;
+	}
+	op = "msg_delete";
+	for (size_t i = 0; i < n; i++) {
+		size_t j;
+
+		if (v[i].outcome != QUEUE_LOCAL_DELIVERED)
+			continue;
+		for (j = 0; j < i; j++)
+			if (v[j].msg_id == v[i].msg_id &&
+			    v[j].outcome == QUEUE_LOCAL_DELIVERED)
+				break;
+		if (j < i)
+			continue;	/* this message was looked at already */
+		if ((rc = db_msg_maybe_delete(db, v[i].msg_id)) != SQLITE_DONE)
+			goto fail;
+	}
+	op = "commit";
+	if ((rc = db_commit(db)) != SQLITE_DONE)
+		goto fail;
+	return 0;
+fail:
+	db_log_error(db, op, rc);
+	db_rollback(db);
+	return -1;
+}
+
+/* queue_db_local_next - when the next local recipient is due */
+int
+queue_db_local_next(struct queue_db *db, int64_t *when)
+{
+	sqlite3_stmt *s = db_st(db, ST_LOCAL_NEXT);
+	int rc, found = 0;
+
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (sqlite3_column_type(s, 0) != SQLITE_NULL) {
+			*when = sqlite3_column_int64(s, 0);
+			found = 1;
+		}
+	} else {
+		db_log_error(db, "local_next", rc);
+		st_done(s);
+		return -1;
+	}
+	st_done(s);
+	return found;
+}
+
+static int
+db_count1(struct queue_db *db, enum db_stmt i, int64_t *out)
+{
+	sqlite3_stmt *s = db_st(db, i);
+	int rc;
+
+	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
+		st_done(s);
+		return rc;
+	}
+	*out = sqlite3_column_int64(s, 0);
+	st_done(s);
+	return SQLITE_OK;
+}
+
+/* queue_db_counts - rows per table, recipients per state */
+int
+queue_db_counts(struct queue_db *db, struct queue_counts *c)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if ((rc = db_count1(db, ST_COUNT_MSG, &c->messages)) != SQLITE_OK ||
+	    (rc = db_count1(db, ST_COUNT_BODY, &c->bodies)) != SQLITE_OK ||
+	    (rc = db_count1(db, ST_COUNT_EVENTS, &c->events)) != SQLITE_OK)
+		goto fail;
+	s = db_st(db, ST_COUNT_RCPT);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int state = sqlite3_column_int(s, 0);
+
+		if (state >= 0 && state < QUEUE_RCPT_NSTATES)
+			c->rcpt[state] = sqlite3_column_int64(s, 1);
+	}
+	st_done(s);
+	if (rc != SQLITE_DONE)
+		goto fail;
+	return 0;
+fail:
+	db_log_error(db, "counts", rc);
+	return -1;
+}

@@ -1,0 +1,171 @@
+/*
+ * queue_db.h - the SQLite queue: messages, recipients, security events.
+ *
+ * Only the queue process opens this database. Every write that matters
+ * is one transaction; a function that returns -1 has rolled back, so no
+ * half-written message is ever visible. Errors are logged here, once
+ * (cat=queue), with SQLite's message; callers need not log them again.
+ */
+#ifndef MOAT_QUEUE_DB_H
+#define MOAT_QUEUE_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define QUEUE_QID_LEN		12	/* hex digits */
+#define QUEUE_QID_SIZE		(QUEUE_QID_LEN + 1)
+#define QUEUE_SCHEMA_VERSION	1	/* PRAGMA user_version */
+
+/* recipient.state; the numbers are stored, never renumber them */
+enum queue_rcpt_state {
+	QUEUE_RCPT_QUEUED = 0,
+	QUEUE_RCPT_DEFERRED = 1,
+	QUEUE_RCPT_HELD = 2,
+	QUEUE_RCPT_DELIVERED = 3,
+	QUEUE_RCPT_FAILED = 4,
+	QUEUE_RCPT_NSTATES
+};
+
+struct queue_db;
+
+/* One recipient to store. Views, owned by the caller. */
+struct queue_rcpt {
+	const char	*address;	/* "local@domain" */
+	const char	*orcpt;		/* NULL or "" when none */
+	uint8_t		 notify;	/* PROTO_NOTIFY_* bits */
+	const char	*mailbox;	/* local Maildir name; NULL or "" if remote */
+};
+
+/* One message to store, as received from smtp. Views, owned by the caller. */
+struct queue_msg {
+	int64_t		 created;	/* unix time; 0: now */
+	const char	*sender;	/* "" for the null path <> */
+	const char	*helo;
+	const char	*client_ip;
+	const char	*auth_user;	/* NULL or "" when none */
+	const char	*listener;
+	const char	*envid;		/* NULL or "" when none */
+	uint8_t		 ret;		/* PROTO_RET_* */
+	uint8_t		 flags;		/* PROTO_MSGF_* */
+	const struct queue_rcpt *rcpts;
+	size_t		 nrcpt;		/* at least 1 */
+	const uint8_t	*data;		/* headers and body, CRLF */
+	size_t		 len;
+};
+
+struct queue_store_result {
+	int	status;			/* PROTO_STORE_* */
+	char	qid[QUEUE_QID_SIZE];	/* set when status is PROTO_STORE_OK */
+};
+
+/* One security event. Views, owned by the caller. NULL is stored as NULL. */
+struct queue_event {
+	int64_t		 time;
+	const char	*type;
+	const char	*client_ip;
+	const char	*user;
+	const char	*session;
+	const char	*detail;
+};
+
+/*
+ * One local delivery to make, from queue_db_local_fetch. Owned by the
+ * array it is in; release with queue_db_local_free. Recipients of the
+ * same message share one copy of data (owns_data is set on the first).
+ */
+enum queue_local_outcome {
+	QUEUE_LOCAL_PENDING = 0,	/* not tried: left as it is */
+	QUEUE_LOCAL_DELIVERED,		/* in the Maildir: state delivered */
+	QUEUE_LOCAL_DEFERRED,		/* try again at next_attempt */
+	QUEUE_LOCAL_HELD,		/* cannot ever work: hold for an admin */
+};
+
+struct queue_local {
+	int64_t		 rcpt_id;
+	int64_t		 msg_id;
+	char		 qid[QUEUE_QID_SIZE];
+	char		*sender;
+	char		*address;
+	char		*mailbox;
+	int		 attempts;	/* tries so far */
+	const uint8_t	*data;
+	size_t		 len;
+	int		 owns_data;
+
+	/* set by the caller before queue_db_local_mark */
+	enum queue_local_outcome outcome;
+	int64_t		 next_attempt;	/* QUEUE_LOCAL_DEFERRED */
+	char		 error[256];	/* DEFERRED/HELD: why, stored as last_error */
+};
+
+struct queue_counts {
+	int64_t	messages;
+	int64_t	bodies;
+	int64_t	rcpt[QUEUE_RCPT_NSTATES];
+	int64_t	events;
+};
+
+/*
+ * queue_db_open - open or create <spool_dir>/queue.db (WAL, synchronous
+ * FULL, foreign keys, busy timeout) and create or check the schema.
+ * Returns NULL with a reason in err when that is impossible.
+ */
+struct queue_db *queue_db_open(const char *spool_dir, char *err, size_t errlen);
+
+/* queue_db_close - finalize statements, close; NULL is accepted */
+void queue_db_close(struct queue_db *db);
+
+/*
+ * queue_db_set_size_limit - cap the database at about max_bytes (0: no
+ * cap beyond SQLite's own). Stores that would grow it past the cap fail
+ * with PROTO_STORE_DISKFULL, as if the disk were full. Returns 0 or -1.
+ */
+int queue_db_set_size_limit(struct queue_db *db, uint64_t max_bytes);
+
+/*
+ * queue_db_store_batch - store n messages in ONE transaction (the group
+ * commit) and give each a qid. Returns 0 when committed: every res[i]
+ * has status PROTO_STORE_OK and its qid. Returns -1 when nothing was
+ * stored: every res[i] has status PROTO_STORE_DISKFULL (SQLITE_FULL,
+ * ENOSPC, EDQUOT) or PROTO_STORE_TEMPFAIL (anything else).
+ */
+int queue_db_store_batch(struct queue_db *db, const struct queue_msg *msgs,
+    size_t n, struct queue_store_result *res);
+
+/* queue_db_event_add - insert n events in one transaction; 0 or -1 */
+int queue_db_event_add(struct queue_db *db, const struct queue_event *ev,
+    size_t n);
+
+/*
+ * queue_db_local_fetch - up to max local recipients that are due: state
+ * queued, or deferred with next_attempt <= now; oldest first. On return
+ * *n is the number filled in out[]; outcome is QUEUE_LOCAL_PENDING, or
+ * already QUEUE_LOCAL_HELD (with error, data NULL) for a corrupt record
+ * that must not be tried. Returns 0 or -1.
+ */
+int queue_db_local_fetch(struct queue_db *db, int64_t now,
+    struct queue_local *out, size_t max, size_t *n);
+
+/* queue_db_local_free - release what queue_db_local_fetch put in v[0..n) */
+void queue_db_local_free(struct queue_local *v, size_t n);
+
+/*
+ * queue_db_local_mark - record each v[i].outcome in one transaction:
+ * DELIVERED sets state 3, DEFERRED state 1 with next_attempt and
+ * last_error, HELD state 2; attempts counts every try. A message with no
+ * recipient left other than delivered (3) or failed (4) is deleted with
+ * its body and recipients. Returns 0, or -1 and nothing changed.
+ */
+int queue_db_local_mark(struct queue_db *db, const struct queue_local *v,
+    size_t n, int64_t now);
+
+/*
+ * queue_db_local_next - earliest next_attempt of a deferred local
+ * recipient into *when. Returns 1 when there is one, 0 when none, -1.
+ */
+int queue_db_local_next(struct queue_db *db, int64_t *when);
+
+/* queue_db_counts - rows per table and recipients per state; 0 or -1 */
+int queue_db_counts(struct queue_db *db, struct queue_counts *c);
+
+#endif

@@ -1,0 +1,660 @@
+/*
+ * queue_proc.c - the queue process.
+ *
+ * The one process that owns queue.db. It stores the messages smtp
+ * hands over and answers each only once its COMMIT is on disk (250
+ * means durable), records security events, and delivers mail for
+ * local mailboxes into Maildirs.
+ *
+ * Group commit: a PROTO_QUEUE_STORE is parsed and appended to a
+ * pending list, never committed from the message callback. The commit
+ * is an event made active from there, so it runs once the read
+ * callback has handed over every frame already read; all of them go
+ * into one transaction. While that COMMIT waits for fsync, new frames
+ * pile up in the socket and form the next batch.
+ *
+ * Local delivery runs from its own timer, apart from the store path:
+ * up to QUEUE_DELIVER_BATCH recipients a round, then it reschedules
+ * itself while work remains, or sleeps until the next deferred
+ * recipient is due. At start it picks up whatever a crash left behind.
+ * A recipient is marked delivered only after maildir_deliver returned
+ * 0, so a crash in between delivers it twice, never zero times.
+ *
+ * Public: queue_proc_main.
+ *
+ * SECURITY: frames come from sibling processes only; a frame that does
+ * not parse exactly (wrong field order, short, bytes left over) or a
+ * message type a peer may not send is a bug there: fatalx. Strings
+ * from the network (addresses, HELO, AUTH user, event details) are
+ * escaped before they are logged; mailbox names are checked again by
+ * maildir_deliver before they make a path.
+ * LIMITS: a string field at most QP_STR_MAX bytes, QUEUE_BATCH_MAX
+ * messages a commit; the IPC frame cap bounds a message.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "daemon/config.h"
+#include "io/ipc.h"
+#include "io/proto.h"
+#include "lib/log.h"
+#include "queue/maildir.h"
+#include "queue/queue_db.h"
+#include "queue/queue_proc.h"
+
+#define QP_STR_MAX	4096	/* any one string field, NUL included */
+#define QP_ESC		512	/* escaped copy of a field for the log */
+
+/* One recipient of a pending message; strings owned. */
+struct qp_rcpt {
+	char	*address;
+	char	*orcpt;
+	char	*mailbox;
+	uint8_t	 notify;
+};
+
+/* A PROTO_QUEUE_STORE waiting for the next commit. Owned by qp->stores. */
+struct qp_store {
+	TAILQ_ENTRY(qp_store) entry;
+	uint64_t	 id;		/* smtp's transaction id */
+	char		*sender;
+	char		*helo;
+	char		*client_ip;
+	char		*auth_user;
+	char		*listener;
+	char		*envid;
+	uint8_t		 ret;
+	uint8_t		 flags;
+	struct qp_rcpt	*rcpt;
+	struct queue_rcpt *qrcpt;	/* views into rcpt, for queue_db */
+	size_t		 nrcpt;
+	size_t		 nlocal;	/* recipients with a mailbox */
+	uint8_t		*data;
+	size_t		 len;
+};
+
+/* A PROTO_EVENT waiting for the next commit. Owned by qp->events. */
+struct qp_event {
+	TAILQ_ENTRY(qp_event) entry;
+	struct queue_event ev;		/* its strings are owned here */
+};
+
+/* The process state; one, owned by queue_proc_main. */
+struct queue_proc {
+	struct conf		*conf;		/* not owned */
+	struct event_base	*base;		/* not owned */
+	struct queue_db		*db;
+	struct ipc_peer		*parent;
+	struct ipc_peer		*smtp;
+	int			 smtp_closed;
+
+	TAILQ_HEAD(, qp_store)	 stores;
+	size_t			 nstores;
+	TAILQ_HEAD(, qp_event)	 events;
+	struct event		*ev_commit;	/* made active: group commit */
+
+	struct event		*ev_deliver;	/* local delivery timer */
+	int64_t			 deliver_at;	/* when ev_deliver fires */
+	struct queue_local	 local[QUEUE_DELIVER_BATCH];
+
+	int			 stopping;
+	int64_t			 stop_deadline;
+	struct event		*ev_drain;	/* at exit: wait for smtp to read */
+
+	/* scratch for one commit, allocated once */
+	struct queue_msg	 batch[QUEUE_BATCH_MAX];
+	struct queue_store_result res[QUEUE_BATCH_MAX];
+	char			 str[QP_STR_MAX];
+};
+
+static char *
+qp_strdup(const char *s)
+{
+	char *d = strdup(s);
+
+	if (d == NULL)
+		fatal("%s: strdup", __func__);
+	return d;
+}
+
+/* The next string field, copied. A short frame yields "" and r->err. */
+static char *
+qp_get_str(struct queue_proc *qp, struct ipc_reader *r)
+{
+	ipc_get_str(r, qp->str, sizeof(qp->str));
+	return qp_strdup(r->err ? "" : qp->str);
+}
+
+static void
+qp_store_free(struct qp_store *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->nrcpt; i++) {
+		free(s->rcpt[i].address);
+		free(s->rcpt[i].orcpt);
+		free(s->rcpt[i].mailbox);
+	}
+	free(s->rcpt);
+	free(s->qrcpt);
+	free(s->sender);
+	free(s->helo);
+	free(s->client_ip);
+	free(s->auth_user);
+	free(s->listener);
+	free(s->envid);
+	free(s->data);
+	free(s);
+}
+
+static void
+qp_event_free(struct qp_event *e)
+{
+	if (e == NULL)
+		return;
+	free((char *)e->ev.type);
+	free((char *)e->ev.client_ip);
+	free((char *)e->ev.user);
+	free((char *)e->ev.session);
+	free((char *)e->ev.detail);
+	free(e);
+}
+
+static void
+qp_reply(struct queue_proc *qp, uint64_t id, int status, const char *text)
+{
+	struct ipc_msg m;
+
+	if (qp->smtp_closed)
+		return;
+	ipc_msg_init(&m, PROTO_QUEUE_STORED, id);
+	ipc_put_u8(&m, (uint8_t)status);
+	ipc_put_str(&m, text);
+	ipc_send(qp->smtp, &m);
+}
+
+static const char *
+qp_status_text(int status)
+{
+	switch (status) {
+	case PROTO_STORE_DISKFULL:
+		return "queue disk full";
+	case PROTO_STORE_TEMPFAIL:
+		return "queue temporarily unavailable";
+	default:
+		return "queue error";
+	}
+}
+
+/* Make the group commit run once the current callbacks are done. */
+static void
+qp_commit_soon(struct queue_proc *qp)
+{
+	event_active(qp->ev_commit, 0, 0);
+}
+
+/* (Re)arm the delivery timer to fire in secs, unless it fires sooner. */
+static void
+qp_deliver_in(struct queue_proc *qp, int64_t secs)
+{
+	struct timeval tv;
+	int64_t now = time(NULL);
+
+	if (qp->stopping)
+		return;
+	if (secs < 0)
+		secs = 0;
+	if (evtimer_pending(qp->ev_deliver, NULL) && qp->deliver_at <= now + secs)
+		return;
+	qp->deliver_at = now + secs;
+	tv.tv_sec = (time_t)secs;
+	tv.tv_usec = 0;
+	evtimer_add(qp->ev_deliver, &tv);
+}
+
+/*
+ * PROTO_QUEUE_STORE: parse in the field order of proto.h and append to
+ * the pending list. An allocation failure for the message is answered
+ * with a temporary failure at once; nothing else is.
+ */
+static void
+qp_store_recv(struct queue_proc *qp, uint64_t id, struct ipc_reader *r)
+{
+	struct qp_store *s;
+	const uint8_t *data;
+	uint32_t nrcpt;
+	size_t len;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		fatal("%s: calloc", __func__);
+	s->id = id;
+	s->sender = qp_get_str(qp, r);
+	s->helo = qp_get_str(qp, r);
+	s->client_ip = qp_get_str(qp, r);
+	s->auth_user = qp_get_str(qp, r);
+	s->listener = qp_get_str(qp, r);
+	s->envid = qp_get_str(qp, r);
+	s->ret = ipc_get_u8(r);
+	s->flags = ipc_get_u8(r);
+	nrcpt = ipc_get_u32(r);
+	/* each recipient takes at least 13 bytes: a count past that lies */
+	if (r->err || nrcpt == 0 || nrcpt > r->left / 13)
+		fatalx("%s: malformed message from smtp (%" PRIu32
+		    " recipients)", __func__, nrcpt);
+	if ((s->rcpt = calloc(nrcpt, sizeof(*s->rcpt))) == NULL ||
+	    (s->qrcpt = calloc(nrcpt, sizeof(*s->qrcpt))) == NULL)
+		fatal("%s: calloc", __func__);
+	for (uint32_t i = 0; i < nrcpt; i++) {
+		struct qp_rcpt *rc = &s->rcpt[i];
+
+		rc->address = qp_get_str(qp, r);
+		rc->orcpt = qp_get_str(qp, r);
+		rc->notify = ipc_get_u8(r);
+		rc->mailbox = qp_get_str(qp, r);
+		s->nrcpt++;
+		s->qrcpt[i].address = rc->address;
+		s->qrcpt[i].orcpt = rc->orcpt;
+		s->qrcpt[i].notify = rc->notify;
+		s->qrcpt[i].mailbox = rc->mailbox;
+		if (rc->mailbox[0] != '\0')
+			s->nlocal++;
+	}
+	data = ipc_get_bytes(r, &len);
+	if (ipc_get_end(r) != 0)
+		fatalx("%s: malformed message from smtp", __func__);
+
+	if ((s->data = malloc(len ? len : 1)) == NULL) {
+		log_err(LOG_CAT_QUEUE, "event=store_failed reason=\"%s\" size=%zu",
+		    strerror(errno), len);
+		qp_reply(qp, id, PROTO_STORE_TEMPFAIL, "out of memory");
+		qp_store_free(s);
+		return;
+	}
+	memcpy(s->data, data, len);
+	s->len = len;
+	TAILQ_INSERT_TAIL(&qp->stores, s, entry);
+	qp->nstores++;
+	qp_commit_soon(qp);
+}
+
+/* PROTO_EVENT: log now, insert with the next commit. */
+static void
+qp_event_recv(struct queue_proc *qp, struct ipc_reader *r)
+{
+	struct qp_event *e;
+	char t[64], c[QP_ESC], u[QP_ESC], s[QP_ESC], d[QP_ESC];
+
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		fatal("%s: calloc", __func__);
+	e->ev.time = ipc_get_i64(r);
+	e->ev.type = qp_get_str(qp, r);
+	e->ev.client_ip = qp_get_str(qp, r);
+	e->ev.user = qp_get_str(qp, r);
+	e->ev.session = qp_get_str(qp, r);
+	e->ev.detail = qp_get_str(qp, r);
+	if (ipc_get_end(r) != 0)
+		fatalx("%s: malformed event", __func__);
+
+	log_notice(LOG_CAT_POLICY,
+	    "event=%s client=%s user=%s session=%s detail=\"%s\"",
+	    log_escape(t, sizeof(t), e->ev.type, strlen(e->ev.type)),
+	    log_escape(c, sizeof(c), e->ev.client_ip, strlen(e->ev.client_ip)),
+	    log_escape(u, sizeof(u), e->ev.user, strlen(e->ev.user)),
+	    log_escape(s, sizeof(s), e->ev.session, strlen(e->ev.session)),
+	    log_escape(d, sizeof(d), e->ev.detail, strlen(e->ev.detail)));
+	TAILQ_INSERT_TAIL(&qp->events, e, entry);
+	qp_commit_soon(qp);
+}
+
+/* Insert the pending events, in one transaction of their own. */
+static void
+qp_commit_events(struct queue_proc *qp)
+{
+	struct queue_event ev[64];
+	struct qp_event *e;
+	size_t n;
+
+	while (!TAILQ_EMPTY(&qp->events)) {
+		n = 0;
+		TAILQ_FOREACH(e, &qp->events, entry) {
+			if (n == sizeof(ev) / sizeof(ev[0]))
+				break;
+			ev[n++] = e->ev;
+		}
+		/* a failure was logged; the events are in the log anyway */
+		(void)queue_db_event_add(qp->db, ev, n);
+		while (n-- > 0) {
+			e = TAILQ_FIRST(&qp->events);
+			TAILQ_REMOVE(&qp->events, e, entry);
+			qp_event_free(e);
+		}
+	}
+}
+
+/*
+ * The group commit: every message pending now, up to QUEUE_BATCH_MAX,
+ * in one transaction; then one answer each.
+ */
+static void
+qp_commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct queue_proc *qp = arg;
+	struct qp_store *s;
+	char from[QP_ESC], client[QP_ESC], user[QP_ESC];
+	size_t n = 0, nlocal = 0;
+
+	TAILQ_FOREACH(s, &qp->stores, entry) {
+		struct queue_msg *m = &qp->batch[n];
+
+		if (n == QUEUE_BATCH_MAX)
+			break;
+		memset(m, 0, sizeof(*m));
+		m->sender = s->sender;
+		m->helo = s->helo;
+		m->client_ip = s->client_ip;
+		m->auth_user = s->auth_user;
+		m->listener = s->listener;
+		m->envid = s->envid;
+		m->ret = s->ret;
+		m->flags = s->flags;
+		m->rcpts = s->qrcpt;
+		m->nrcpt = s->nrcpt;
+		m->data = s->data;
+		m->len = s->len;
+		n++;
+	}
+	if (n > 0)
+		(void)queue_db_store_batch(qp->db, qp->batch, n, qp->res);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct queue_store_result *res = &qp->res[i];
+
+		s = TAILQ_FIRST(&qp->stores);
+		TAILQ_REMOVE(&qp->stores, s, entry);
+		qp->nstores--;
+		if (res->status == PROTO_STORE_OK) {
+			qp_reply(qp, s->id, PROTO_STORE_OK, res->qid);
+			log_info(LOG_CAT_QUEUE,
+			    "qid=%s from=<%s> nrcpt=%zu size=%zu client=%s user=%s",
+			    res->qid,
+			    log_escape(from, sizeof(from), s->sender, strlen(s->sender)),
+			    s->nrcpt, s->len,
+			    log_escape(client, sizeof(client), s->client_ip,
+			    strlen(s->client_ip)),
+			    log_escape(user, sizeof(user), s->auth_user,
+			    strlen(s->auth_user)));
+			nlocal += s->nlocal;
+		} else
+			qp_reply(qp, s->id, res->status,
+			    qp_status_text(res->status));
+		qp_store_free(s);
+	}
+
+	qp_commit_events(qp);
+
+	if (nlocal > 0)
+		qp_deliver_in(qp, 0);
+	if (!TAILQ_EMPTY(&qp->stores))
+		qp_commit_soon(qp);
+}
+
+static void
+qp_log_delivery(const struct queue_local *l, enum log_level lvl,
+    const char *status, const char *error)
+{
+	char to[QP_ESC], mbox[QP_ESC], e[QP_ESC];
+
+	log_escape(to, sizeof(to), l->address, strlen(l->address));
+	log_escape(mbox, sizeof(mbox), l->mailbox, strlen(l->mailbox));
+	if (error == NULL)
+		log_event(LOG_CAT_DELIVERY, lvl, "qid=%s to=<%s> mailbox=%s"
+		    " status=%s", l->qid, to, mbox, status);
+	else
+		log_event(LOG_CAT_DELIVERY, lvl, "qid=%s to=<%s> mailbox=%s"
+		    " status=%s attempts=%d error=\"%s\"", l->qid, to, mbox,
+		    status, l->attempts + 1,
+		    log_escape(e, sizeof(e), error, strlen(error)));
+}
+
+/*
+ * One round of local delivery: fetch what is due, write each into its
+ * Maildir, record the outcomes in one transaction, reschedule.
+ */
+static void
+qp_deliver_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct queue_proc *qp = arg;
+	int64_t now = time(NULL), when;
+	size_t n = 0;
+	int rc;
+
+	if (qp->stopping)
+		return;
+	if (queue_db_local_fetch(qp->db, now, qp->local, QUEUE_DELIVER_BATCH,
+	    &n) == -1) {
+		qp_deliver_in(qp, QUEUE_RETRY_SECS);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct queue_local *l = &qp->local[i];
+
+		if (l->outcome == QUEUE_LOCAL_HELD) {	/* corrupt record */
+			qp_log_delivery(l, LOG_LVL_ERR, "held", l->error);
+			continue;
+		}
+		if (maildir_deliver(qp->conf->mail_dir, l->mailbox, l->sender,
+		    l->data, l->len, l->error, sizeof(l->error)) == 0) {
+			l->outcome = QUEUE_LOCAL_DELIVERED;
+			qp_log_delivery(l, LOG_LVL_INFO, "delivered", NULL);
+		} else if (errno == EINVAL) {
+			/* a mailbox name no retry can make valid */
+			l->outcome = QUEUE_LOCAL_HELD;
+			qp_log_delivery(l, LOG_LVL_ERR, "held", l->error);
+		} else {
+			l->outcome = QUEUE_LOCAL_DEFERRED;
+			l->next_attempt = now + QUEUE_RETRY_SECS;
+			qp_log_delivery(l, LOG_LVL_WARN, "deferred", l->error);
+		}
+	}
+	/*
+	 * If this fails the deliveries above happen again next round:
+	 * duplicates, never losses.
+	 */
+	rc = queue_db_local_mark(qp->db, qp->local, n, now);
+	queue_db_local_free(qp->local, n);
+	if (rc == -1) {
+		qp_deliver_in(qp, QUEUE_RETRY_SECS);
+		return;
+	}
+	if (n == QUEUE_DELIVER_BATCH) {
+		qp_deliver_in(qp, 0);		/* more may be waiting */
+		return;
+	}
+	if ((rc = queue_db_local_next(qp->db, &when)) == 1)
+		qp_deliver_in(qp, when - now > 0 ? when - now : 1);
+	else if (rc == -1)
+		qp_deliver_in(qp, QUEUE_RETRY_SECS);
+}
+
+/* At exit: leave once smtp has read our last answers, or at the deadline. */
+static void
+qp_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct queue_proc *qp = arg;
+	struct timeval tv = { 0, 50 * 1000 };
+
+	if (!TAILQ_EMPTY(&qp->stores) || !TAILQ_EMPTY(&qp->events))
+		qp_commit_cb(-1, 0, qp);
+	if (qp->smtp_closed || ipc_peer_pending(qp->smtp) == 0 ||
+	    time(NULL) >= qp->stop_deadline) {
+		event_base_loopexit(qp->base, NULL);
+		return;
+	}
+	evtimer_add(qp->ev_drain, &tv);
+}
+
+/*
+ * Finish: commit what is pending, answer it, stop delivering, and leave
+ * the loop once the answers are written (or QUEUE_DRAIN_SECS passed).
+ * Messages still arriving meanwhile are committed the same way.
+ */
+static void
+qp_stop(struct queue_proc *qp)
+{
+	if (qp->stopping)
+		return;
+	qp->stopping = 1;
+	qp->stop_deadline = time(NULL) + QUEUE_DRAIN_SECS;
+	evtimer_del(qp->ev_deliver);
+	log_notice(LOG_CAT_QUEUE, "event=stopping pending=%zu", qp->nstores);
+	qp_drain_cb(-1, 0, qp);
+}
+
+static void
+qp_smtp_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
+    struct ipc_reader *r, void *arg)
+{
+	struct queue_proc *qp = arg;
+
+	switch (type) {
+	case PROTO_QUEUE_STORE:
+		qp_store_recv(qp, id, r);
+		break;
+	case PROTO_EVENT:
+		qp_event_recv(qp, r);
+		break;
+	default:
+		fatalx("%s: unexpected message type %u from smtp", __func__,
+		    type);
+	}
+}
+
+static void
+qp_parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
+    struct ipc_reader *r, void *arg)
+{
+	struct queue_proc *qp = arg;
+	size_t len;
+	char esc[QP_ESC];
+
+	switch (type) {
+	case PROTO_SHUTDOWN:
+		if (ipc_get_end(r) != 0)
+			fatalx("%s: malformed shutdown", __func__);
+		log_notice(LOG_CAT_QUEUE, "event=shutdown");
+		qp_stop(qp);
+		break;
+	case PROTO_RELOAD:
+		(void)ipc_get_bytes(r, &len);
+		ipc_get_str(r, qp->str, sizeof(qp->str));
+		if (ipc_get_end(r) != 0)
+			fatalx("%s: malformed reload", __func__);
+		/* nothing in the queue process depends on reloadable knobs */
+		log_notice(LOG_CAT_QUEUE, "event=reload path=%s size=%zu"
+		    " action=ignored",
+		    log_escape(esc, sizeof(esc), qp->str, strlen(qp->str)), len);
+		break;
+	case PROTO_EVENT:
+		qp_event_recv(qp, r);
+		break;
+	default:
+		fatalx("%s: unexpected message type %u from parent", __func__,
+		    type);
+	}
+}
+
+/*
+ * A peer went away (or sent a frame ipc could not read). The peer is
+ * freed by queue_proc_main after the loop, never here.
+ */
+static void
+qp_close_cb(struct ipc_peer *p, void *arg)
+{
+	struct queue_proc *qp = arg;
+	struct qp_store *s;
+
+	log_notice(LOG_CAT_QUEUE, "event=peer_closed peer=%s", ipc_peer_name(p));
+	if (p == qp->smtp) {
+		/*
+		 * Nobody is left to answer: the client never got its 250
+		 * and still owns the message. Committing would only make
+		 * a duplicate when it sends again.
+		 */
+		qp->smtp_closed = 1;
+		if (qp->nstores > 0)
+			log_warn(LOG_CAT_QUEUE, "event=store_dropped count=%zu"
+			    " reason=smtp_closed", qp->nstores);
+		while ((s = TAILQ_FIRST(&qp->stores)) != NULL) {
+			TAILQ_REMOVE(&qp->stores, s, entry);
+			qp_store_free(s);
+		}
+		qp->nstores = 0;
+	}
+	qp_stop(qp);
+}
+
+/* queue_proc_main - run the queue process until told to stop */
+int
+queue_proc_main(struct conf *conf, struct event_base *base, int parent_fd,
+    int smtp_fd)
+{
+	struct queue_proc *qp;
+	struct qp_store *s;
+	struct qp_event *e;
+	char err[1024];
+
+	log_set_proc("queue");
+	if ((qp = calloc(1, sizeof(*qp))) == NULL)
+		fatal("%s: calloc", __func__);
+	qp->conf = conf;
+	qp->base = base;
+	TAILQ_INIT(&qp->stores);
+	TAILQ_INIT(&qp->events);
+
+	if ((qp->db = queue_db_open(conf->spool_dir, err, sizeof(err))) == NULL) {
+		log_err(LOG_CAT_QUEUE, "event=db_open_failed err=\"%s\"", err);
+		free(qp);
+		return -1;
+	}
+	if ((qp->ev_commit = event_new(base, -1, 0, qp_commit_cb, qp)) == NULL ||
+	    (qp->ev_deliver = evtimer_new(base, qp_deliver_cb, qp)) == NULL ||
+	    (qp->ev_drain = evtimer_new(base, qp_drain_cb, qp)) == NULL)
+		fatal("%s: event_new", __func__);
+	qp->parent = ipc_peer_new(base, parent_fd, "parent", qp_parent_msg_cb,
+	    qp_close_cb, qp);
+	qp->smtp = ipc_peer_new(base, smtp_fd, "smtp", qp_smtp_msg_cb,
+	    qp_close_cb, qp);
+
+	log_notice(LOG_CAT_QUEUE, "event=started spool=%s mail_dir=%s",
+	    conf->spool_dir, conf->mail_dir);
+	/* deliveries a crash left pending: at least once */
+	qp_deliver_in(qp, 0);
+
+	if (event_base_dispatch(base) == -1)
+		log_err(LOG_CAT_QUEUE, "event=loop_failed");
+
+	while ((s = TAILQ_FIRST(&qp->stores)) != NULL) {
+		TAILQ_REMOVE(&qp->stores, s, entry);
+		qp_store_free(s);
+	}
+	while ((e = TAILQ_FIRST(&qp->events)) != NULL) {
+		TAILQ_REMOVE(&qp->events, e, entry);
+		qp_event_free(e);
+	}
+	ipc_peer_free(qp->smtp);
+	ipc_peer_free(qp->parent);
+	event_free(qp->ev_drain);
+	event_free(qp->ev_deliver);
+	event_free(qp->ev_commit);
+	queue_db_close(qp->db);
+	free(qp);
+	log_notice(LOG_CAT_QUEUE, "event=stopped");
+	return 0;
+}

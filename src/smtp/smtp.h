@@ -1,0 +1,152 @@
+/*
+ * smtp.h - the network-facing SMTP process: server and sessions.
+ */
+#ifndef MOAT_SMTP_H
+#define MOAT_SMTP_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include <openssl/ssl.h>
+
+#include "../daemon/config.h"
+#include "../io/ipc.h"
+#include "smtp_parse.h"
+
+struct event_base;
+struct event;
+struct evconnlistener;
+struct bufferevent;
+struct evbuffer;
+
+enum smtp_state {
+	SMTP_STATE_CONNECTED,	/* banner not yet sent */
+	SMTP_STATE_HELO,	/* waiting for EHLO/HELO */
+	SMTP_STATE_IDLE,	/* greeted, no transaction */
+	SMTP_STATE_MAIL,	/* MAIL accepted, no recipient yet */
+	SMTP_STATE_RCPT,	/* at least one recipient */
+	SMTP_STATE_DATA,	/* reading message content */
+	SMTP_STATE_AUTH,	/* reading an AUTH continuation line */
+	SMTP_STATE_WAIT,	/* parked: waiting for queue or auth */
+	SMTP_STATE_TLS,		/* flushing the 220 before the TLS handshake */
+	SMTP_STATE_CLOSING,	/* flushing the last reply */
+	SMTP_STATE_COUNT
+};
+
+struct smtp_rcpt {
+	char	addr[ADDR_PATH_MAX * 2];
+	char	orcpt[512];
+	int	notify;
+	char	mailbox[ADDR_LOCAL_MAX + 1];	/* "" when not local */
+};
+
+struct smtp_listener {
+	struct smtp_server		*srv;
+	const struct conf_listener	*conf;	/* points into srv->conf */
+	size_t				 index;
+	struct evconnlistener		*evl;
+};
+
+/* one per connection; owned by the server's session list */
+struct smtp_session {
+	uint64_t		 id;
+	char			 idstr[17];
+	struct smtp_server	*srv;
+	struct smtp_listener	*listener;
+	struct bufferevent	*bev;		/* plain or TLS, owned */
+	int			 fd;		/* owned, closed at free */
+	SSL			*ssl;		/* owned by bev once set */
+	uint8_t			 addr[16];
+	char			 ip[64];
+	int			 port;
+	time_t			 started;
+	enum smtp_state		 state;
+	enum smtp_state		 resume;	/* state after WAIT */
+
+	int			 esmtp;		/* EHLO (not HELO) */
+	char			 helo[256];
+	int			 tls;
+	char			 tls_desc[96];
+	int			 authenticated;
+	char			 auth_user[256];
+	int			 auth_mech;	/* during SMTP_STATE_AUTH */
+	int			 auth_step;
+	char			 auth_login_user[256];
+	int			 auth_failures;
+	struct event		*delay;		/* auth failure pause, owned */
+
+	/* transaction */
+	struct smtp_mail_params	 mail;
+	struct smtp_rcpt	*rcpts;		/* owned */
+	size_t			 n_rcpts, cap_rcpts;
+	struct smtp_data	 data;
+	struct evbuffer		*msg;		/* owned, message being received */
+	uint64_t		 wait_id;	/* request in flight */
+
+	int			 errors;
+	int			 n_msgs;
+	size_t			 bytes_in;
+	int			 discard_line;	/* skipping an over-long line */
+	int			 quit_after_reply;	/* shutdown while parked */
+
+	LIST_ENTRY(smtp_session) hash;		/* srv->by_id */
+	TAILQ_ENTRY(smtp_session) entry;	/* srv->sessions or srv->dead */
+};
+TAILQ_HEAD(smtp_session_list, smtp_session);
+LIST_HEAD(smtp_session_bucket, smtp_session);
+
+#define SMTP_ID_BUCKETS		4096
+#define SMTP_IP_BUCKETS		4096
+
+struct smtp_ipcount {
+	uint8_t	addr[16];
+	int	count;
+	LIST_ENTRY(smtp_ipcount) entry;
+};
+LIST_HEAD(smtp_ipcount_bucket, smtp_ipcount);
+
+struct smtp_server {
+	struct event_base	*base;
+	struct conf		*conf;		/* owned; replaced on reload */
+	struct relay_table	 relay;		/* views into conf */
+	SSL_CTX			*tls;		/* NULL when no certificate */
+	struct smtp_listener	 listeners[CONF_MAX_LISTENERS];
+	size_t			 n_listeners;
+	struct ipc_peer		*parent, *queue, *auth;
+	struct smtp_session_list sessions;
+	struct smtp_session_list dead;		/* to free at loop end */
+	struct event		*reaper;
+	struct smtp_session_bucket by_id[SMTP_ID_BUCKETS];
+	struct smtp_ipcount_bucket by_ip[SMTP_IP_BUCKETS];
+	size_t			 n_sessions;
+	uint64_t		 next_id;
+	uint64_t		 id_salt;
+	int			 shutting_down;
+	struct event		*shutdown_timer;
+};
+
+/*
+ * smtp_proc_main - run the network process: fds[] are the bound
+ * listening sockets in the order of conf->listeners. Returns the exit
+ * status. Already chrooted and unprivileged when called.
+ */
+int smtp_proc_main(struct conf *conf, struct event_base *base, SSL_CTX *tls,
+    const int *listen_fds, int parent_fd, int queue_fd, int auth_fd);
+
+/* session side, smtp_session.c */
+void smtp_session_start(struct smtp_server *srv, struct smtp_listener *l,
+    int fd, const struct sockaddr *sa, int salen);
+void smtp_session_stored(struct smtp_session *s, int status, const char *qid);
+void smtp_session_auth_result(struct smtp_session *s, int result);
+void smtp_session_shutdown(struct smtp_session *s);
+void smtp_session_free(struct smtp_session *s);
+
+/* server side, smtp_server.c */
+struct smtp_session *smtp_server_find(struct smtp_server *srv, uint64_t id);
+void smtp_server_event(struct smtp_server *srv, const char *type,
+    const char *ip, const char *user, const char *session, const char *detail);
+int smtp_server_ip_count(struct smtp_server *srv, const uint8_t addr[16], int delta);
+void smtp_server_session_gone(struct smtp_server *srv, struct smtp_session *s);
+
+#endif

@@ -1,0 +1,378 @@
+/*
+ * smtp_server.c - the network process: listeners, the session table,
+ * and the IPC with the queue, auth and parent processes.
+ *
+ * Public: smtp_proc_main, smtp_server_find, smtp_server_event,
+ * smtp_server_ip_count, smtp_server_session_gone.
+ *
+ * SECURITY: runs unprivileged in an empty chroot; it can reach the
+ * queue database and the users file only through its IPC peers.
+ * Messages from the siblings are checked field by field; a malformed
+ * one is a bug and ends the process (the parent then stops the daemon).
+ * LIMITS: max_sessions and max_sessions_per_ip are enforced at accept.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <sodium.h>
+
+#include "../io/proto.h"
+#include "../lib/log.h"
+#include "smtp.h"
+
+static unsigned
+ip_hash(const uint8_t addr[16])
+{
+	uint32_t h = 2166136261u;
+
+	for (int i = 0; i < 16; i++)
+		h = (h ^ addr[i]) * 16777619u;
+	return h % SMTP_IP_BUCKETS;
+}
+
+/* smtp_server_ip_count - adjust and return the session count of addr */
+int
+smtp_server_ip_count(struct smtp_server *srv, const uint8_t addr[16], int delta)
+{
+	struct smtp_ipcount_bucket *b = &srv->by_ip[ip_hash(addr)];
+	struct smtp_ipcount *e;
+
+	LIST_FOREACH(e, b, entry)
+		if (memcmp(e->addr, addr, 16) == 0)
+			break;
+	if (e == NULL) {
+		if (delta <= 0 || (e = calloc(1, sizeof(*e))) == NULL)
+			return 0;
+		memcpy(e->addr, addr, 16);
+		LIST_INSERT_HEAD(b, e, entry);
+	}
+	e->count += delta;
+	if (e->count <= 0) {
+		LIST_REMOVE(e, entry);
+		free(e);
+		return 0;
+	}
+	return e->count;
+}
+
+/* smtp_server_find - the live session with this id, or NULL */
+struct smtp_session *
+smtp_server_find(struct smtp_server *srv, uint64_t id)
+{
+	struct smtp_session *s;
+
+	LIST_FOREACH(s, &srv->by_id[id % SMTP_ID_BUCKETS], hash)
+		if (s->id == id)
+			return s;
+	return NULL;
+}
+
+/* smtp_server_event - record a security event through the queue process */
+void
+smtp_server_event(struct smtp_server *srv, const char *type, const char *ip,
+    const char *user, const char *session, const char *detail)
+{
+	struct ipc_msg m;
+
+	ipc_msg_init(&m, PROTO_EVENT, 0);
+	ipc_put_i64(&m, (int64_t)time(NULL));
+	ipc_put_str(&m, type);
+	ipc_put_str(&m, ip);
+	ipc_put_str(&m, user);
+	ipc_put_str(&m, session);
+	ipc_put_str(&m, detail);
+	ipc_send(srv->queue, &m);
+}
+
+static void
+smtp_server_maybe_exit(struct smtp_server *srv)
+{
+	if (srv->shutting_down && srv->n_sessions == 0)
+		event_base_loopexit(srv->base, NULL);
+}
+
+/*
+ * smtp_server_session_gone - take a session out of service. It is freed
+ * from the reaper, after the I/O callbacks that may still hold it.
+ */
+void
+smtp_server_session_gone(struct smtp_server *srv, struct smtp_session *s)
+{
+	if (s->bev) {
+		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+		bufferevent_setcb(s->bev, NULL, NULL, NULL, NULL);
+	}
+	if (s->delay)
+		evtimer_del(s->delay);
+	LIST_REMOVE(s, hash);
+	TAILQ_REMOVE(&srv->sessions, s, entry);
+	TAILQ_INSERT_TAIL(&srv->dead, s, entry);
+	smtp_server_ip_count(srv, s->addr, -1);
+	srv->n_sessions--;
+	event_active(srv->reaper, EV_TIMEOUT, 0);
+}
+
+static void
+reaper_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct smtp_server *srv = arg;
+	struct smtp_session *s;
+
+	while ((s = TAILQ_FIRST(&srv->dead)) != NULL) {
+		TAILQ_REMOVE(&srv->dead, s, entry);
+		smtp_session_free(s);
+	}
+	smtp_server_maybe_exit(srv);
+}
+
+static void
+accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct smtp_listener *l = arg;
+
+	smtp_session_start(l->srv, l, fd, sa, salen);
+}
+
+static void
+accept_resume_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	evconnlistener_enable(arg);
+}
+
+static void
+accept_error_cb(struct evconnlistener *evl, void *arg)
+{
+	struct smtp_listener *l = arg;
+	int e = EVUTIL_SOCKET_ERROR();
+
+	/* EMFILE and friends: back off a little instead of spinning */
+	log_warn(LOG_CAT_SMTP, "event=accept_error listener=%s error=\"%s\"",
+	    l->conf->name, evutil_socket_error_to_string(e));
+	evconnlistener_disable(evl);
+	{
+		struct timeval tv = { 0, 100000 };
+
+		event_base_once(l->srv->base, -1, EV_TIMEOUT, accept_resume_cb,
+		    evl, &tv);
+	}
+}
+
+static void
+smtp_server_shutdown(struct smtp_server *srv)
+{
+	struct smtp_session *s, *tmp;
+
+	if (srv->shutting_down)
+		return;
+	srv->shutting_down = 1;
+	log_notice(LOG_CAT_DAEMON, "event=shutdown sessions=%zu", srv->n_sessions);
+	for (size_t i = 0; i < srv->n_listeners; i++)
+		evconnlistener_disable(srv->listeners[i].evl);
+	for (s = TAILQ_FIRST(&srv->sessions); s != NULL; s = tmp) {
+		tmp = TAILQ_NEXT(s, entry);
+		smtp_session_shutdown(s);	/* may move s to the dead list */
+	}
+	/* sessions still waiting for their last reply get a few seconds */
+	{
+		struct timeval tv = { 10, 0 };
+
+		event_add(srv->shutdown_timer, &tv);
+	}
+	smtp_server_maybe_exit(srv);
+}
+
+static void
+shutdown_timer_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct smtp_server *srv = arg;
+
+	log_warn(LOG_CAT_DAEMON, "event=shutdown_timeout sessions=%zu",
+	    srv->n_sessions);
+	event_base_loopexit(srv->base, NULL);
+}
+
+static void
+smtp_server_reload(struct smtp_server *srv, const uint8_t *text, size_t len,
+    const char *path)
+{
+	char err[512], *copy;
+	struct conf *nc;
+
+	if ((copy = malloc(len + 1)) == NULL)
+		return;
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	nc = conf_load_string(copy, path, err, sizeof(err));
+	free(copy);
+	if (nc == NULL) {
+		log_err(LOG_CAT_DAEMON, "event=reload_failed error=\"%s\"", err);
+		return;
+	}
+	/* listeners are bound by the parent: their sections cannot change,
+	 * only everything else; sessions keep pointers into listener
+	 * configs, so keep the old listener array in the new conf */
+	memcpy(nc->listeners, srv->conf->listeners, sizeof(nc->listeners));
+	nc->n_listeners = srv->conf->n_listeners;
+	conf_free(srv->conf);
+	srv->conf = nc;
+	conf_relay_table(nc, &srv->relay);
+	conf_apply_log_levels(nc);
+	for (size_t i = 0; i < srv->n_listeners; i++)
+		srv->listeners[i].conf = &nc->listeners[i];
+	log_notice(LOG_CAT_DAEMON, "event=reloaded path=%s", path);
+}
+
+static void
+parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
+    struct ipc_reader *r, void *arg)
+{
+	struct smtp_server *srv = arg;
+
+	switch (type) {
+	case PROTO_SHUTDOWN:
+		if (ipc_get_end(r) == -1)
+			fatalx("%s: bad SHUTDOWN", __func__);
+		smtp_server_shutdown(srv);
+		break;
+	case PROTO_RELOAD: {
+		size_t len;
+		const uint8_t *text = ipc_get_bytes(r, &len);
+		char path[CONF_PATH_MAX];
+
+		ipc_get_str(r, path, sizeof(path));
+		if (ipc_get_end(r) == -1)
+			fatalx("%s: bad RELOAD", __func__);
+		smtp_server_reload(srv, text, len, path);
+		break;
+	}
+	default:
+		fatalx("%s: unexpected message %u from parent", __func__, type);
+	}
+}
+
+static void
+queue_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
+    struct ipc_reader *r, void *arg)
+{
+	struct smtp_server *srv = arg;
+	struct smtp_session *s;
+	char qid[128];
+	uint8_t status;
+
+	if (type != PROTO_QUEUE_STORED)
+		fatalx("%s: unexpected message %u from queue", __func__, type);
+	status = ipc_get_u8(r);
+	ipc_get_str(r, qid, sizeof(qid));
+	if (ipc_get_end(r) == -1)
+		fatalx("%s: bad QUEUE_STORED", __func__);
+	if ((s = smtp_server_find(srv, id)) != NULL)
+		smtp_session_stored(s, status, qid);
+}
+
+static void
+auth_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
+    struct ipc_reader *r, void *arg)
+{
+	struct smtp_server *srv = arg;
+	struct smtp_session *s;
+	uint8_t result;
+
+	if (type != PROTO_AUTH_RESULT)
+		fatalx("%s: unexpected message %u from auth", __func__, type);
+	result = ipc_get_u8(r);
+	if (ipc_get_end(r) == -1)
+		fatalx("%s: bad AUTH_RESULT", __func__);
+	if ((s = smtp_server_find(srv, id)) != NULL)
+		smtp_session_auth_result(s, result);
+}
+
+static void
+peer_close_cb(struct ipc_peer *p, void *arg)
+{
+	struct smtp_server *srv = arg;
+
+	if (srv->shutting_down && p != srv->parent) {
+		event_base_loopexit(srv->base, NULL);
+		return;
+	}
+	/* a sibling or the parent went away: no half-alive server */
+	log_err(LOG_CAT_DAEMON, "event=peer_lost peer=%s", ipc_peer_name(p));
+	exit(1);
+}
+
+/* smtp_proc_main - run the network process until shutdown */
+int
+smtp_proc_main(struct conf *conf, struct event_base *base, SSL_CTX *tls,
+    const int *listen_fds, int parent_fd, int queue_fd, int auth_fd)
+{
+	struct smtp_server *srv;
+	struct smtp_session *s;
+
+	if ((srv = calloc(1, sizeof(*srv))) == NULL)
+		fatal("%s: calloc", __func__);
+	srv->base = base;
+	srv->conf = conf;
+	srv->tls = tls;
+	conf_relay_table(conf, &srv->relay);
+	TAILQ_INIT(&srv->sessions);
+	TAILQ_INIT(&srv->dead);
+	randombytes_buf(&srv->id_salt, sizeof(srv->id_salt));
+	srv->id_salt &= 0xffffffff00000000ull;
+	srv->reaper = event_new(base, -1, 0, reaper_cb, srv);
+	srv->shutdown_timer = evtimer_new(base, shutdown_timer_cb, srv);
+	srv->parent = ipc_peer_new(base, parent_fd, "parent", parent_msg_cb,
+	    peer_close_cb, srv);
+	srv->queue = ipc_peer_new(base, queue_fd, "queue", queue_msg_cb,
+	    peer_close_cb, srv);
+	srv->auth = ipc_peer_new(base, auth_fd, "auth", auth_msg_cb,
+	    peer_close_cb, srv);
+	for (size_t i = 0; i < conf->n_listeners; i++) {
+		struct smtp_listener *l = &srv->listeners[i];
+
+		l->srv = srv;
+		l->conf = &conf->listeners[i];
+		l->index = i;
+		l->evl = evconnlistener_new(base, accept_cb, l,
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
+		    listen_fds[i]);
+		if (l->evl == NULL)
+			fatal("%s: evconnlistener_new", __func__);
+		evconnlistener_set_error_cb(l->evl, accept_error_cb);
+		srv->n_listeners++;
+	}
+	log_info(LOG_CAT_DAEMON, "event=ready listeners=%zu", srv->n_listeners);
+	event_base_dispatch(base);
+
+	for (size_t i = 0; i < srv->n_listeners; i++)
+		evconnlistener_free(srv->listeners[i].evl);
+	while ((s = TAILQ_FIRST(&srv->sessions)) != NULL)
+		smtp_server_session_gone(srv, s);
+	while ((s = TAILQ_FIRST(&srv->dead)) != NULL) {
+		TAILQ_REMOVE(&srv->dead, s, entry);
+		smtp_session_free(s);
+	}
+	ipc_peer_free(srv->parent);
+	ipc_peer_free(srv->queue);
+	ipc_peer_free(srv->auth);
+	event_free(srv->reaper);
+	event_free(srv->shutdown_timer);
+	for (size_t i = 0; i < SMTP_IP_BUCKETS; i++) {
+		struct smtp_ipcount *e;
+
+		while ((e = LIST_FIRST(&srv->by_ip[i])) != NULL) {
+			LIST_REMOVE(e, entry);
+			free(e);
+		}
+	}
+	conf_free(srv->conf);
+	free(srv);
+	return 0;
+}

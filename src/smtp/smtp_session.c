@@ -1,0 +1,1261 @@
+/*
+ * smtp_session.c - one SMTP session (RFC 5321) as a state machine.
+ *
+ * Public: smtp_session_start, smtp_session_stored,
+ * smtp_session_auth_result, smtp_session_shutdown, smtp_session_free.
+ *
+ * Each session has one state (enum smtp_state); smtp_set_state() is the
+ * only place it changes. Commands are dispatched through one table of
+ * {verb, allowed states, flags, proceed}. A session waiting for another
+ * process (the queue's commit, a password check) is parked in
+ * SMTP_STATE_WAIT with reading off; the answer resumes it.
+ *
+ * SECURITY: everything read here is untrusted. Command lines are cut at
+ * SMTP_LINE_MAX, DATA goes through the strict CRLF machine of
+ * smtp_parse.c, input buffered per session is capped by a read
+ * watermark, pipelining is accepted only after PIPELINING was
+ * advertised, plaintext sent after STARTTLS is discarded, AUTH is
+ * refused outside TLS and AUTH data is never logged.
+ * LIMITS: message size, recipients, errors, timeouts from the config.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sodium.h>
+
+#include "../io/proto.h"
+#include "../io/tls.h"
+#include "../lib/log.h"
+#include "../policy/relay.h"
+#include "smtp.h"
+
+#define SMTP_INPUT_MAX	(64 * 1024)	/* bytes buffered per session */
+#define SMTP_AUTH_FAIL_MAX	3	/* failed AUTH per session before 421 */
+
+enum {
+	AUTH_MECH_PLAIN = 1,
+	AUTH_MECH_LOGIN,
+};
+
+/* command flags */
+#define CMD_LAST	0x01	/* must end a pipelined group (RFC 2920) */
+
+#define ST(x)		(1u << SMTP_STATE_##x)
+#define ST_GREETED	(ST(IDLE) | ST(MAIL) | ST(RCPT))
+#define ST_ANY		(ST(HELO) | ST_GREETED)
+
+struct smtp_command {
+	enum smtp_verb	 verb;
+	unsigned	 states;	/* where it is allowed */
+	int		 flags;
+	void		(*proceed)(struct smtp_session *, const char *, size_t);
+};
+
+static void smtp_reply(struct smtp_session *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+static void smtp_close(struct smtp_session *, const char *);
+static void smtp_process(struct smtp_session *);
+static void smtp_read_cb(struct bufferevent *, void *);
+static void smtp_write_cb(struct bufferevent *, void *);
+static void smtp_event_cb(struct bufferevent *, short, void *);
+
+static const char *state_names[SMTP_STATE_COUNT] = {
+	"connected", "helo", "idle", "mail", "rcpt", "data", "auth", "wait",
+	"tls", "closing"
+};
+
+/* smtp_set_state - the one place a session changes state */
+static void
+smtp_set_state(struct smtp_session *s, enum smtp_state st)
+{
+	log_debug(LOG_CAT_SMTP, "session=%s event=state from=%s to=%s",
+	    s->idstr, state_names[s->state], state_names[st]);
+	s->state = st;
+}
+
+static void
+smtp_reset_tx(struct smtp_session *s)
+{
+	memset(&s->mail, 0, sizeof(s->mail));
+	s->n_rcpts = 0;
+	if (s->msg)
+		evbuffer_drain(s->msg, evbuffer_get_length(s->msg));
+}
+
+static void
+smtp_reply(struct smtp_session *s, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(buf) - 3)
+		n = (int)sizeof(buf) - 3;
+	buf[n++] = '\r';
+	buf[n++] = '\n';
+	log_debug(LOG_CAT_SMTP, "session=%s event=reply text=\"%.*s\"", s->idstr,
+	    n - 2, buf);
+	bufferevent_write(s->bev, buf, (size_t)n);
+}
+
+/* smtp_reply_error - a 4xx/5xx reply to a command; too many ends the session */
+static void
+smtp_reply_error(struct smtp_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void
+smtp_reply_error(struct smtp_session *s, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	smtp_reply(s, "%s", buf);
+	if (++s->errors >= s->srv->conf->max_errors) {
+		log_notice(LOG_CAT_POLICY, "session=%s event=too_many_errors "
+		    "client=%s errors=%d", s->idstr, s->ip, s->errors);
+		smtp_server_event(s->srv, "error_limit", s->ip, s->auth_user,
+		    s->idstr, "too many errors");
+		smtp_reply(s, "421 4.7.0 %s Error: too many errors",
+		    s->srv->conf->hostname);
+		smtp_close(s, "too many errors");
+	}
+}
+
+static void
+smtp_set_timeout(struct smtp_session *s, int seconds)
+{
+	struct timeval tv = { seconds, 0 };
+
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+}
+
+/* smtp_close - send nothing more, free once the output is flushed */
+static void
+smtp_close(struct smtp_session *s, const char *why)
+{
+	if (s->state == SMTP_STATE_CLOSING)
+		return;
+	log_info(LOG_CAT_SMTP, "session=%s event=disconnect client=%s reason=\"%s\" "
+	    "duration=%lds messages=%d errors=%d bytes=%zu", s->idstr, s->ip, why,
+	    (long)(time(NULL) - s->started), s->n_msgs, s->errors, s->bytes_in);
+	smtp_set_state(s, SMTP_STATE_CLOSING);
+	bufferevent_disable(s->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		smtp_server_session_gone(s->srv, s);
+	else
+		bufferevent_setcb(s->bev, NULL, smtp_write_cb, smtp_event_cb, s);
+}
+
+/* smtp_park - wait for another process: no reading, no command timeout */
+static void
+smtp_park(struct smtp_session *s, uint64_t req)
+{
+	s->resume = s->state;
+	s->wait_id = req;
+	smtp_set_state(s, SMTP_STATE_WAIT);
+	bufferevent_disable(s->bev, EV_READ);
+}
+
+static void
+smtp_unpark(struct smtp_session *s, enum smtp_state st)
+{
+	s->wait_id = 0;
+	smtp_set_state(s, st);
+	if (s->quit_after_reply) {
+		smtp_reply(s, "421 4.3.2 %s Service shutting down",
+		    s->srv->conf->hostname);
+		smtp_close(s, "shutdown");
+		return;
+	}
+	bufferevent_enable(s->bev, EV_READ);
+	smtp_set_timeout(s, s->srv->conf->timeout_command);
+	smtp_process(s);
+}
+
+/* ---- commands ---- */
+
+static int
+helo_valid(const char *p, size_t len)
+{
+	if (len == 0 || len > 255)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c <= 0x20 || c >= 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+static void
+do_helo_common(struct smtp_session *s, const char *args, size_t len, int esmtp)
+{
+	if (!helo_valid(args, len)) {
+		smtp_reply_error(s, "501 5.5.4 Syntax: %s hostname",
+		    esmtp ? "EHLO" : "HELO");
+		return;
+	}
+	memcpy(s->helo, args, len);
+	s->helo[len] = '\0';
+	s->esmtp = esmtp;
+	smtp_reset_tx(s);
+	smtp_set_state(s, SMTP_STATE_IDLE);
+	log_info(LOG_CAT_SMTP, "session=%s event=helo client=%s helo=%s esmtp=%d",
+	    s->idstr, s->ip, s->helo, esmtp);
+}
+
+static int
+auth_offered(struct smtp_session *s)
+{
+	return s->listener->conf->auth && s->srv->tls != NULL;
+}
+
+static int
+starttls_offered(struct smtp_session *s)
+{
+	return s->listener->conf->starttls && s->srv->tls != NULL && !s->tls;
+}
+
+static void
+do_ehlo(struct smtp_session *s, const char *args, size_t len)
+{
+	const struct conf *c = s->srv->conf;
+
+	do_helo_common(s, args, len, 1);
+	if (s->state != SMTP_STATE_IDLE)
+		return;
+	smtp_reply(s, "250-%s Hello %s [%s]", c->hostname, s->helo, s->ip);
+	smtp_reply(s, "250-PIPELINING");
+	smtp_reply(s, "250-SIZE %ld", c->max_message_size);
+	smtp_reply(s, "250-8BITMIME");
+	smtp_reply(s, "250-ENHANCEDSTATUSCODES");
+	smtp_reply(s, "250-SMTPUTF8");
+	if (starttls_offered(s))
+		smtp_reply(s, "250-STARTTLS");
+	if (auth_offered(s) && s->tls && !s->authenticated)
+		smtp_reply(s, "250-AUTH PLAIN LOGIN");
+	smtp_reply(s, "250 DSN");
+}
+
+static void
+do_helo(struct smtp_session *s, const char *args, size_t len)
+{
+	do_helo_common(s, args, len, 0);
+	if (s->state == SMTP_STATE_IDLE)
+		smtp_reply(s, "250 %s", s->srv->conf->hostname);
+}
+
+static void
+do_mail(struct smtp_session *s, const char *args, size_t len)
+{
+	const struct conf_listener *l = s->listener->conf;
+	const char *why;
+	enum smtp_param_err e;
+	char from[ADDR_PATH_MAX * 2];
+
+	if (l->tls_required && !s->tls) {
+		smtp_reply_error(s, "530 5.7.0 Must issue a STARTTLS command first");
+		return;
+	}
+	if (l->auth_required && !s->authenticated) {
+		smtp_reply_error(s, "530 5.7.0 Authentication required");
+		return;
+	}
+	e = smtp_parse_mail(args, len, &s->mail, &why);
+	switch (e) {
+	case SMTP_PARAM_OK:
+		break;
+	case SMTP_PARAM_ADDR:
+		smtp_reply_error(s, "501 5.1.7 Bad sender address syntax: %s", why);
+		return;
+	case SMTP_PARAM_ADDR_UTF8:
+		smtp_reply_error(s, "553 5.6.7 %s", why);
+		return;
+	case SMTP_PARAM_UNKNOWN:
+		smtp_reply_error(s, "555 5.5.4 %s", why);
+		return;
+	default:
+		smtp_reply_error(s, "501 5.5.4 %s", why);
+		return;
+	}
+	if (!s->esmtp && (s->mail.smtputf8 || s->mail.body_8bit || s->mail.size >= 0 ||
+	    s->mail.ret || s->mail.envid[0])) {
+		smtp_reply_error(s, "555 5.5.4 Parameters need EHLO");
+		return;
+	}
+	if (s->mail.size > s->srv->conf->max_message_size) {
+		smtp_reply_error(s, "552 5.3.4 Message size exceeds fixed limit");
+		return;
+	}
+	addr_format(&s->mail.addr, from, sizeof(from));
+	log_debug(LOG_CAT_SMTP, "session=%s event=mail from=<%s>", s->idstr, from);
+	s->n_rcpts = 0;
+	smtp_set_state(s, SMTP_STATE_MAIL);
+	smtp_reply(s, "250 2.1.0 Ok");
+}
+
+static void
+do_rcpt(struct smtp_session *s, const char *args, size_t len)
+{
+	struct smtp_rcpt_params rp;
+	struct relay_client rc;
+	struct smtp_rcpt *r;
+	const char *why;
+	char to[ADDR_PATH_MAX * 2], esc[600];
+	enum smtp_param_err e;
+
+	if (s->n_rcpts >= (size_t)s->srv->conf->max_recipients) {
+		smtp_reply_error(s, "452 4.5.3 Too many recipients");
+		return;
+	}
+	e = smtp_parse_rcpt(args, len, s->mail.smtputf8, &rp, &why);
+	switch (e) {
+	case SMTP_PARAM_OK:
+		break;
+	case SMTP_PARAM_ADDR:
+		smtp_reply_error(s, "501 5.1.3 Bad recipient address syntax: %s", why);
+		return;
+	case SMTP_PARAM_ADDR_UTF8:
+		smtp_reply_error(s, "553 5.6.7 %s", why);
+		return;
+	case SMTP_PARAM_UNKNOWN:
+		smtp_reply_error(s, "555 5.5.4 %s", why);
+		return;
+	default:
+		smtp_reply_error(s, "501 5.5.4 %s", why);
+		return;
+	}
+	addr_format(&rp.addr, to, sizeof(to));
+	memcpy(rc.addr, s->addr, sizeof(rc.addr));
+	rc.authenticated = s->authenticated;
+	rc.auth_relay = s->listener->conf->auth_relay;
+	switch (relay_decide(&s->srv->relay, &rc, &rp.addr)) {
+	case RELAY_LOCAL:
+	case RELAY_OUTBOUND:
+		break;
+	case RELAY_UNKNOWN_USER:
+		log_info(LOG_CAT_RELAY, "session=%s event=reject client=%s to=<%s> "
+		    "code=550 reason=\"unknown user\"", s->idstr, s->ip,
+		    log_escape(esc, sizeof(esc), to, strlen(to)));
+		smtp_reply_error(s, "550 5.1.1 <%s>: Recipient address rejected: "
+		    "User unknown", esc);
+		return;
+	case RELAY_DENIED:
+		log_escape(esc, sizeof(esc), to, strlen(to));
+		log_notice(LOG_CAT_RELAY, "session=%s event=relay_denied client=%s "
+		    "user=%s to=<%s>", s->idstr, s->ip,
+		    s->authenticated ? s->auth_user : "-", esc);
+		smtp_server_event(s->srv, "relay_denied", s->ip, s->auth_user,
+		    s->idstr, to);
+		smtp_reply_error(s, "554 5.7.1 <%s>: Relay access denied", esc);
+		return;
+	}
+	if (s->n_rcpts == s->cap_rcpts) {
+		size_t ncap = s->cap_rcpts ? s->cap_rcpts * 2 : 4;
+		struct smtp_rcpt *n = reallocarray(s->rcpts, ncap, sizeof(*n));
+
+		if (n == NULL) {
+			smtp_reply_error(s, "452 4.3.0 Insufficient system resources");
+			return;
+		}
+		s->rcpts = n;
+		s->cap_rcpts = ncap;
+	}
+	r = &s->rcpts[s->n_rcpts++];
+	snprintf(r->addr, sizeof(r->addr), "%s", to);
+	snprintf(r->orcpt, sizeof(r->orcpt), "%s", rp.orcpt);
+	r->notify = rp.notify;
+	r->mailbox[0] = '\0';
+	if (relay_is_local_domain(&s->srv->relay, rp.addr.domain) ||
+	    rp.addr.domain[0] == '\0') {
+		size_t i;
+
+		for (i = 0; rp.addr.local_plain[i] && i < ADDR_LOCAL_MAX; i++)
+			r->mailbox[i] = (char)tolower((unsigned char)rp.addr.local_plain[i]);
+		r->mailbox[i] = '\0';
+	}
+	smtp_set_state(s, SMTP_STATE_RCPT);
+	smtp_reply(s, "250 2.1.5 Ok");
+}
+
+static void
+smtp_received_header(struct smtp_session *s)
+{
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	const char *proto;
+
+	localtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	if (!s->esmtp)
+		proto = "SMTP";
+	else if (s->tls && s->authenticated)
+		proto = "ESMTPSA";
+	else if (s->tls)
+		proto = "ESMTPS";
+	else if (s->authenticated)
+		proto = "ESMTPA";
+	else
+		proto = "ESMTP";
+	evbuffer_add_printf(s->msg, "Received: from %s ([%s])\r\n\tby %s (moat) "
+	    "with %s id %s.%d", s->helo, s->ip, s->srv->conf->hostname, proto,
+	    s->idstr, s->n_msgs + 1);
+	if (s->tls)
+		evbuffer_add_printf(s->msg, "\r\n\t(%s)", s->tls_desc);
+	if (s->n_rcpts == 1)
+		evbuffer_add_printf(s->msg, "\r\n\tfor <%s>", s->rcpts[0].addr);
+	evbuffer_add_printf(s->msg, "; %s\r\n", date);
+}
+
+static void
+do_data(struct smtp_session *s, const char *args, size_t len)
+{
+	if (len != 0) {
+		smtp_reply_error(s, "501 5.5.4 Syntax: DATA");
+		return;
+	}
+	smtp_received_header(s);
+	smtp_data_init(&s->data, (size_t)s->srv->conf->max_message_size,
+	    s->srv->conf->max_received_headers);
+	smtp_set_state(s, SMTP_STATE_DATA);
+	smtp_set_timeout(s, s->srv->conf->timeout_data);
+	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+static void
+do_rset(struct smtp_session *s, const char *args, size_t len)
+{
+	smtp_reset_tx(s);
+	smtp_set_state(s, SMTP_STATE_IDLE);
+	smtp_reply(s, "250 2.0.0 Ok");
+}
+
+static void
+do_noop(struct smtp_session *s, const char *args, size_t len)
+{
+	smtp_reply(s, "250 2.0.0 Ok");
+}
+
+static void
+do_quit(struct smtp_session *s, const char *args, size_t len)
+{
+	smtp_reply(s, "221 2.0.0 Bye");
+	smtp_close(s, "quit");
+}
+
+static void
+do_help(struct smtp_session *s, const char *args, size_t len)
+{
+	smtp_reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP "
+	    "QUIT HELP VRFY STARTTLS AUTH");
+}
+
+static void
+do_vrfy(struct smtp_session *s, const char *args, size_t len)
+{
+	/* RFC 5321 3.5.3: never reveal whether a mailbox exists */
+	smtp_reply(s, "252 2.5.0 Cannot VRFY user, but will accept message "
+	    "and attempt delivery");
+}
+
+static void
+do_expn(struct smtp_session *s, const char *args, size_t len)
+{
+	smtp_reply_error(s, "502 5.5.1 EXPN not available");
+}
+
+static void
+do_bdat(struct smtp_session *s, const char *args, size_t len)
+{
+	smtp_reply_error(s, "502 5.5.1 CHUNKING not available");
+}
+
+static void smtp_tls_start(struct smtp_session *);
+
+static void
+do_starttls(struct smtp_session *s, const char *args, size_t len)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+
+	if (s->tls) {
+		smtp_reply_error(s, "503 5.5.1 TLS already active");
+		return;
+	}
+	if (!starttls_offered(s)) {
+		smtp_reply_error(s, "502 5.5.1 STARTTLS not available");
+		return;
+	}
+	if (len != 0) {
+		smtp_reply_error(s, "501 5.5.4 Syntax: STARTTLS");
+		return;
+	}
+	/* RFC 3207 4.2 / CVE-2011-0411: whatever the client sent after
+	 * STARTTLS in plaintext is discarded, never executed */
+	if (evbuffer_get_length(in) > 0) {
+		log_notice(LOG_CAT_TLS, "session=%s event=starttls_injection "
+		    "client=%s bytes=%zu", s->idstr, s->ip, evbuffer_get_length(in));
+		evbuffer_drain(in, evbuffer_get_length(in));
+	}
+	smtp_reply(s, "220 2.0.0 Ready to start TLS");
+	smtp_set_state(s, SMTP_STATE_TLS);
+	bufferevent_disable(s->bev, EV_READ);
+	bufferevent_setcb(s->bev, NULL, smtp_write_cb, smtp_event_cb, s);
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		smtp_tls_start(s);
+}
+
+static void smtp_auth_check(struct smtp_session *, const char *user,
+    const uint8_t *pass, size_t passlen);
+
+/* decode one base64 line; "=" is the empty string (RFC 4954 4) */
+static int
+auth_b64(const char *p, size_t len, uint8_t *out, size_t outmax, size_t *outlen)
+{
+	if (len == 1 && p[0] == '=') {
+		*outlen = 0;
+		return 0;
+	}
+	if (len == 0)
+		return -1;
+	return sodium_base642bin(out, outmax, p, len, NULL, outlen, NULL,
+	    sodium_base64_VARIANT_ORIGINAL);
+}
+
+static void
+auth_plain(struct smtp_session *s, const char *p, size_t len)
+{
+	uint8_t buf[1024];
+	size_t n;
+	const uint8_t *z1, *z2;
+
+	if (auth_b64(p, len, buf, sizeof(buf), &n) == -1 ||
+	    (z1 = memchr(buf, '\0', n)) == NULL ||
+	    (z2 = memchr(z1 + 1, '\0', n - (size_t)(z1 + 1 - buf))) == NULL) {
+		sodium_memzero(buf, sizeof(buf));
+		smtp_set_state(s, SMTP_STATE_IDLE);
+		smtp_reply_error(s, "501 5.5.2 Cannot decode AUTH PLAIN response");
+		return;
+	}
+	{
+		char user[256];
+		size_t ulen = (size_t)(z2 - (z1 + 1));
+		size_t zlen = (size_t)(z1 - buf);
+
+		/* an authorization identity other than the user is refused */
+		if (ulen == 0 || ulen >= sizeof(user) ||
+		    (zlen != 0 && (zlen != ulen || memcmp(buf, z1 + 1, ulen) != 0))) {
+			sodium_memzero(buf, sizeof(buf));
+			smtp_set_state(s, SMTP_STATE_IDLE);
+			smtp_reply_error(s, "535 5.7.8 Authentication credentials invalid");
+			return;
+		}
+		memcpy(user, z1 + 1, ulen);
+		user[ulen] = '\0';
+		smtp_auth_check(s, user, z2 + 1, n - (size_t)(z2 + 1 - buf));
+	}
+	sodium_memzero(buf, sizeof(buf));
+}
+
+static void
+do_auth(struct smtp_session *s, const char *args, size_t len)
+{
+	const char *sp;
+	size_t mlen;
+
+	if (!auth_offered(s)) {
+		smtp_reply_error(s, "502 5.5.1 AUTH not available");
+		return;
+	}
+	if (!s->tls) {
+		smtp_reply_error(s, "538 5.7.11 Encryption required for requested "
+		    "authentication mechanism");
+		return;
+	}
+	if (s->authenticated) {
+		smtp_reply_error(s, "503 5.5.1 Already authenticated");
+		return;
+	}
+	if (s->state != SMTP_STATE_IDLE) {
+		smtp_reply_error(s, "503 5.5.1 AUTH not permitted during a mail transaction");
+		return;
+	}
+	sp = memchr(args, ' ', len);
+	mlen = sp ? (size_t)(sp - args) : len;
+	if (mlen == 5 && strncasecmp(args, "PLAIN", 5) == 0) {
+		s->auth_mech = AUTH_MECH_PLAIN;
+		if (sp) {
+			auth_plain(s, sp + 1, len - mlen - 1);
+			return;
+		}
+		s->auth_step = 0;
+		smtp_set_state(s, SMTP_STATE_AUTH);
+		smtp_reply(s, "334 ");
+	} else if (mlen == 5 && strncasecmp(args, "LOGIN", 5) == 0) {
+		s->auth_mech = AUTH_MECH_LOGIN;
+		s->auth_login_user[0] = '\0';
+		smtp_set_state(s, SMTP_STATE_AUTH);
+		if (sp) {
+			uint8_t u[256];
+			size_t n;
+
+			if (auth_b64(sp + 1, len - mlen - 1, u, sizeof(u) - 1, &n) == -1 ||
+			    n == 0 || memchr(u, '\0', n) != NULL) {
+				smtp_set_state(s, SMTP_STATE_IDLE);
+				smtp_reply_error(s, "501 5.5.2 Cannot decode AUTH LOGIN response");
+				return;
+			}
+			memcpy(s->auth_login_user, u, n);
+			s->auth_login_user[n] = '\0';
+			s->auth_step = 1;
+			smtp_reply(s, "334 UGFzc3dvcmQ6");
+		} else {
+			s->auth_step = 0;
+			smtp_reply(s, "334 VXNlcm5hbWU6");
+		}
+	} else {
+		smtp_reply_error(s, "504 5.5.4 Unrecognized authentication type");
+	}
+}
+
+/* a line while in SMTP_STATE_AUTH: the client's answer to 334 */
+static void
+smtp_auth_line(struct smtp_session *s, const char *line, size_t len)
+{
+	if (len == 1 && line[0] == '*') {
+		smtp_set_state(s, SMTP_STATE_IDLE);
+		smtp_reply_error(s, "501 5.0.0 Authentication cancelled");
+		return;
+	}
+	if (s->auth_mech == AUTH_MECH_PLAIN) {
+		auth_plain(s, line, len);
+		return;
+	}
+	if (s->auth_step == 0) {
+		uint8_t u[256];
+		size_t n;
+
+		if (auth_b64(line, len, u, sizeof(u) - 1, &n) == -1 || n == 0 ||
+		    memchr(u, '\0', n) != NULL) {
+			smtp_set_state(s, SMTP_STATE_IDLE);
+			smtp_reply_error(s, "501 5.5.2 Cannot decode AUTH LOGIN response");
+			return;
+		}
+		memcpy(s->auth_login_user, u, n);
+		s->auth_login_user[n] = '\0';
+		s->auth_step = 1;
+		smtp_reply(s, "334 UGFzc3dvcmQ6");
+	} else {
+		uint8_t pw[512];
+		size_t n;
+
+		if (auth_b64(line, len, pw, sizeof(pw), &n) == -1) {
+			sodium_memzero(pw, sizeof(pw));
+			smtp_set_state(s, SMTP_STATE_IDLE);
+			smtp_reply_error(s, "501 5.5.2 Cannot decode AUTH LOGIN response");
+			return;
+		}
+		smtp_auth_check(s, s->auth_login_user, pw, n);
+		sodium_memzero(pw, sizeof(pw));
+	}
+}
+
+static void
+smtp_auth_check(struct smtp_session *s, const char *user, const uint8_t *pass,
+    size_t passlen)
+{
+	struct ipc_msg m;
+	uint64_t req = ++s->srv->next_id;
+
+	snprintf(s->auth_login_user, sizeof(s->auth_login_user), "%s", user);
+	smtp_set_state(s, SMTP_STATE_IDLE);
+	/* the request id doubles as a lookup key: map it to the session */
+	ipc_msg_init(&m, PROTO_AUTH_CHECK, s->id);
+	ipc_put_str(&m, s->auth_mech == AUTH_MECH_PLAIN ? "PLAIN" : "LOGIN");
+	ipc_put_str(&m, user);
+	ipc_put_bytes(&m, pass, passlen);
+	ipc_put_str(&m, s->ip);
+	ipc_send(s->srv->auth, &m);
+	smtp_park(s, req);
+}
+
+static void
+smtp_auth_fail_reply(evutil_socket_t fd, short ev, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	smtp_reply_error(s, "535 5.7.8 Authentication credentials invalid");
+	if (s->state != SMTP_STATE_CLOSING && s->auth_failures >= SMTP_AUTH_FAIL_MAX) {
+		smtp_reply(s, "421 4.7.0 %s Error: too many authentication failures",
+		    s->srv->conf->hostname);
+		smtp_close(s, "too many authentication failures");
+	}
+	if (s->state != SMTP_STATE_CLOSING)
+		smtp_unpark(s, SMTP_STATE_IDLE);
+}
+
+/* smtp_session_auth_result - the auth process answered */
+void
+smtp_session_auth_result(struct smtp_session *s, int result)
+{
+	char esc[600];
+
+	if (s->state != SMTP_STATE_WAIT)
+		return;
+	log_escape(esc, sizeof(esc), s->auth_login_user, strlen(s->auth_login_user));
+	if (result == PROTO_AUTH_OK) {
+		s->authenticated = 1;
+		snprintf(s->auth_user, sizeof(s->auth_user), "%s", s->auth_login_user);
+		log_info(LOG_CAT_AUTH, "session=%s event=auth_ok client=%s user=\"%s\" "
+		    "mechanism=%s", s->idstr, s->ip, esc,
+		    s->auth_mech == AUTH_MECH_PLAIN ? "PLAIN" : "LOGIN");
+		smtp_reply(s, "235 2.7.0 Authentication successful");
+		smtp_unpark(s, SMTP_STATE_IDLE);
+		return;
+	}
+	if (result == PROTO_AUTH_TEMPFAIL) {
+		smtp_reply_error(s, "454 4.7.0 Temporary authentication failure");
+		if (s->state != SMTP_STATE_CLOSING)
+			smtp_unpark(s, SMTP_STATE_IDLE);
+		return;
+	}
+	s->auth_failures++;
+	log_notice(LOG_CAT_AUTH, "session=%s event=auth_fail client=%s user=\"%s\" "
+	    "mechanism=%s failures=%d", s->idstr, s->ip, esc,
+	    s->auth_mech == AUTH_MECH_PLAIN ? "PLAIN" : "LOGIN", s->auth_failures);
+	{
+		char detail[128];
+
+		snprintf(detail, sizeof(detail), "mechanism=%s",
+		    s->auth_mech == AUTH_MECH_PLAIN ? "PLAIN" : "LOGIN");
+		smtp_server_event(s->srv, "auth_fail", s->ip, s->auth_login_user,
+		    s->idstr, detail);
+	}
+	/* the same pause for unknown users and wrong passwords */
+	{
+		int ms = s->srv->conf->auth_fail_delay_ms;
+		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+		if (s->delay == NULL)
+			s->delay = evtimer_new(s->srv->base, smtp_auth_fail_reply, s);
+		evtimer_add(s->delay, &tv);
+	}
+}
+
+static const struct smtp_command commands[] = {
+	{ SMTP_CMD_EHLO,	ST_ANY,		CMD_LAST, do_ehlo },
+	{ SMTP_CMD_HELO,	ST_ANY,		CMD_LAST, do_helo },
+	{ SMTP_CMD_MAIL,	ST(IDLE),	0, do_mail },
+	{ SMTP_CMD_RCPT,	ST(MAIL) | ST(RCPT), 0, do_rcpt },
+	{ SMTP_CMD_DATA,	ST(RCPT),	CMD_LAST, do_data },
+	{ SMTP_CMD_RSET,	ST_ANY,		0, do_rset },
+	{ SMTP_CMD_NOOP,	ST_ANY,		0, do_noop },
+	{ SMTP_CMD_QUIT,	ST_ANY,		CMD_LAST, do_quit },
+	{ SMTP_CMD_HELP,	ST_ANY,		0, do_help },
+	{ SMTP_CMD_VRFY,	ST_ANY,		0, do_vrfy },
+	{ SMTP_CMD_EXPN,	ST_ANY,		0, do_expn },
+	{ SMTP_CMD_BDAT,	ST_ANY,		0, do_bdat },
+	{ SMTP_CMD_STARTTLS,	ST(IDLE),	CMD_LAST, do_starttls },
+	{ SMTP_CMD_AUTH,	ST_GREETED,	CMD_LAST, do_auth },
+};
+
+static void
+smtp_command(struct smtp_session *s, const char *line, size_t len)
+{
+	struct smtp_cmd cmd;
+	const struct smtp_command *c = NULL;
+
+	if (smtp_parse_cmd(line, len, &cmd) == -1) {
+		smtp_reply_error(s, "500 5.5.2 Error: bad syntax");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (commands[i].verb == cmd.verb)
+			c = &commands[i];
+	if (c == NULL) {
+		smtp_reply_error(s, "500 5.5.2 Error: command not recognized");
+		return;
+	}
+	log_debug(LOG_CAT_SMTP, "session=%s event=command verb=%s", s->idstr,
+	    smtp_verb_name(cmd.verb));
+	if (!(c->states & (1u << s->state))) {
+		switch (cmd.verb) {
+		case SMTP_CMD_MAIL:
+			if (s->state == SMTP_STATE_HELO)
+				smtp_reply_error(s, "503 5.5.1 Error: send HELO/EHLO first");
+			else
+				smtp_reply_error(s, "503 5.5.1 Error: nested MAIL command");
+			break;
+		case SMTP_CMD_RCPT:
+			smtp_reply_error(s, "503 5.5.1 Error: need MAIL command");
+			break;
+		case SMTP_CMD_DATA:
+			if (s->state == SMTP_STATE_MAIL)
+				smtp_reply_error(s, "554 5.5.1 Error: no valid recipients");
+			else
+				smtp_reply_error(s, "503 5.5.1 Error: need RCPT command");
+			break;
+		case SMTP_CMD_STARTTLS:
+			if (s->state == SMTP_STATE_HELO)
+				smtp_reply_error(s, "503 5.5.1 Error: send EHLO first");
+			else
+				smtp_reply_error(s, "503 5.5.1 Error: STARTTLS not "
+				    "permitted during a mail transaction");
+			break;
+		default:
+			smtp_reply_error(s, "503 5.5.1 Error: send HELO/EHLO first");
+			break;
+		}
+		return;
+	}
+	c->proceed(s, cmd.args, cmd.argslen);
+	/* RFC 2920: a client may only send ahead once PIPELINING was
+	 * advertised, and never past a command that must end a group */
+	if (s->state != SMTP_STATE_CLOSING && s->state != SMTP_STATE_TLS &&
+	    evbuffer_get_length(bufferevent_get_input(s->bev)) > 0 &&
+	    (!s->esmtp || (c->flags & CMD_LAST)) && cmd.verb != SMTP_CMD_QUIT) {
+		log_notice(LOG_CAT_POLICY, "session=%s event=improper_pipelining "
+		    "client=%s after=%s", s->idstr, s->ip, smtp_verb_name(cmd.verb));
+		smtp_server_event(s->srv, "improper_pipelining", s->ip, s->auth_user,
+		    s->idstr, smtp_verb_name(cmd.verb));
+		smtp_reply(s, "554 5.5.0 Error: improper command pipelining");
+		smtp_close(s, "improper pipelining");
+	}
+}
+
+/* ---- DATA ---- */
+
+static void
+smtp_data_emit(void *arg, const char *p, size_t len)
+{
+	struct smtp_session *s = arg;
+
+	evbuffer_add(s->msg, p, len);
+}
+
+static void
+smtp_data_done(struct smtp_session *s)
+{
+	struct ipc_msg m;
+	char from[ADDR_PATH_MAX * 2];
+
+	smtp_set_timeout(s, s->srv->conf->timeout_command);
+	if (s->data.err != SMTP_DATA_OK) {
+		const char *why = "?";
+
+		switch (s->data.err) {
+		case SMTP_DATA_BARE_EOL:
+			smtp_reply_error(s, "550 5.6.0 Message rejected: bare CR or LF "
+			    "in message content");
+			why = "bare CR or LF";
+			break;
+		case SMTP_DATA_NUL:
+			smtp_reply_error(s, "550 5.6.0 Message rejected: NUL byte in "
+			    "message content");
+			why = "NUL byte";
+			break;
+		case SMTP_DATA_LONG_LINE:
+			smtp_reply_error(s, "500 5.5.2 Message rejected: line too long");
+			why = "line too long";
+			break;
+		case SMTP_DATA_TOO_BIG:
+			smtp_reply_error(s, "552 5.3.4 Message size exceeds fixed limit");
+			why = "message too big";
+			break;
+		case SMTP_DATA_TOO_MANY_HOPS:
+			smtp_reply_error(s, "554 5.4.6 Too many hops (mail loop?)");
+			why = "too many Received headers";
+			break;
+		default:
+			break;
+		}
+		log_info(LOG_CAT_SMTP, "session=%s event=reject_data client=%s "
+		    "reason=\"%s\"", s->idstr, s->ip, why);
+		smtp_reset_tx(s);
+		if (s->state != SMTP_STATE_CLOSING)
+			smtp_set_state(s, SMTP_STATE_IDLE);
+		return;
+	}
+	addr_format(&s->mail.addr, from, sizeof(from));
+	ipc_msg_init(&m, PROTO_QUEUE_STORE, s->id);
+	ipc_put_str(&m, from);
+	ipc_put_str(&m, s->helo);
+	ipc_put_str(&m, s->ip);
+	ipc_put_str(&m, s->authenticated ? s->auth_user : "");
+	ipc_put_str(&m, s->listener->conf->name);
+	ipc_put_str(&m, s->mail.envid);
+	ipc_put_u8(&m, (uint8_t)s->mail.ret);
+	ipc_put_u8(&m, (uint8_t)((s->mail.body_8bit ? PROTO_MSGF_8BITMIME : 0) |
+	    (s->mail.smtputf8 ? PROTO_MSGF_SMTPUTF8 : 0)));
+	ipc_put_u32(&m, (uint32_t)s->n_rcpts);
+	for (size_t i = 0; i < s->n_rcpts; i++) {
+		ipc_put_str(&m, s->rcpts[i].addr);
+		ipc_put_str(&m, s->rcpts[i].orcpt);
+		ipc_put_u8(&m, (uint8_t)s->rcpts[i].notify);
+		ipc_put_str(&m, s->rcpts[i].mailbox);
+	}
+	ipc_put_evbuffer(&m, s->msg);
+	ipc_send(s->srv->queue, &m);
+	smtp_park(s, s->id);
+}
+
+/* smtp_session_stored - the queue answered a PROTO_QUEUE_STORE */
+void
+smtp_session_stored(struct smtp_session *s, int status, const char *qid)
+{
+	char from[ADDR_PATH_MAX * 2], esc[ADDR_PATH_MAX * 4];
+
+	if (s->state != SMTP_STATE_WAIT)
+		return;
+	addr_format(&s->mail.addr, from, sizeof(from));
+	if (status == PROTO_STORE_OK) {
+		s->n_msgs++;
+		log_info(LOG_CAT_SMTP, "session=%s qid=%s event=accepted client=%s "
+		    "from=<%s> nrcpt=%zu size=%zu", s->idstr, qid, s->ip,
+		    log_escape(esc, sizeof(esc), from, strlen(from)), s->n_rcpts,
+		    s->data.size);
+		smtp_reply(s, "250 2.0.0 Ok: queued as %s", qid);
+	} else if (status == PROTO_STORE_DISKFULL) {
+		log_warn(LOG_CAT_QUEUE, "session=%s event=tempfail client=%s "
+		    "reason=\"queue full\"", s->idstr, s->ip);
+		smtp_reply(s, "452 4.3.1 Insufficient system storage");
+	} else {
+		log_warn(LOG_CAT_QUEUE, "session=%s event=tempfail client=%s "
+		    "reason=\"queue error\"", s->idstr, s->ip);
+		smtp_reply(s, "451 4.3.0 Error: queue file write error");
+	}
+	smtp_reset_tx(s);
+	smtp_unpark(s, SMTP_STATE_IDLE);
+}
+
+/* ---- input ---- */
+
+static void
+smtp_process(struct smtp_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer_ptr eol;
+	char line[SMTP_LINE_MAX + 1];
+	size_t len;
+
+	for (;;) {
+		if (s->state == SMTP_STATE_WAIT || s->state == SMTP_STATE_CLOSING ||
+		    s->state == SMTP_STATE_TLS)
+			return;
+		len = evbuffer_get_length(in);
+		if (len == 0)
+			return;
+		if (s->state == SMTP_STATE_DATA) {
+			struct evbuffer_iovec v;
+			size_t used;
+
+			if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+				return;
+			used = smtp_data_feed(&s->data, v.iov_base, v.iov_len,
+			    smtp_data_emit, s);
+			evbuffer_drain(in, used);
+			if (s->data.done)
+				smtp_data_done(s);
+			continue;
+		}
+		eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
+		if (eol.pos == -1) {
+			if (len > SMTP_LINE_MAX) {
+				/* discard until the end of this line */
+				evbuffer_drain(in, len);
+				if (!s->discard_line) {
+					s->discard_line = 1;
+					smtp_reply_error(s, "500 5.5.2 Error: line too long");
+				}
+			}
+			return;
+		}
+		len = (size_t)eol.pos + 1;
+		if (s->discard_line || len > SMTP_LINE_MAX) {
+			evbuffer_drain(in, len);
+			if (!s->discard_line)
+				smtp_reply_error(s, "500 5.5.2 Error: line too long");
+			s->discard_line = 0;
+			continue;
+		}
+		evbuffer_remove(in, line, len);
+		s->bytes_in += len;
+		if (len < 2 || line[len - 2] != '\r') {
+			smtp_reply_error(s, "500 5.5.2 Error: bare LF in command");
+			continue;
+		}
+		len -= 2;
+		line[len] = '\0';
+		if (s->state == SMTP_STATE_AUTH) {
+			smtp_auth_line(s, line, len);
+			sodium_memzero(line, sizeof(line));
+		} else
+			smtp_command(s, line, len);
+	}
+}
+
+static void
+smtp_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	if (s->state == SMTP_STATE_CONNECTED) {
+		/* data before the banner: a client that does not wait */
+		log_notice(LOG_CAT_POLICY, "session=%s event=pregreet client=%s",
+		    s->idstr, s->ip);
+		smtp_server_event(s->srv, "pregreet", s->ip, "", s->idstr,
+		    "talked before the banner");
+		smtp_reply(s, "554 5.5.0 Error: talking before the banner");
+		smtp_close(s, "pregreet");
+		return;
+	}
+	smtp_process(s);
+}
+
+static void
+smtp_tls_start(struct smtp_session *s)
+{
+	struct bufferevent *tbev;
+	SSL *ssl;
+
+	if ((ssl = SSL_new(s->srv->tls)) == NULL) {
+		smtp_close(s, "SSL_new failed");
+		return;
+	}
+	/* the plain bufferevent goes; the socket stays (closed at free) */
+	bufferevent_free(s->bev);
+	tbev = bufferevent_openssl_socket_new(s->srv->base, s->fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_DEFER_CALLBACKS);
+	if (tbev == NULL) {
+		SSL_free(ssl);
+		s->bev = NULL;
+		smtp_server_session_gone(s->srv, s);
+		return;
+	}
+	s->bev = tbev;
+	s->ssl = ssl;
+	bufferevent_setcb(s->bev, smtp_read_cb, smtp_write_cb, smtp_event_cb, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_MAX);
+	smtp_set_timeout(s, s->srv->conf->timeout_command);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	/* RFC 3207 4.2: forget everything learned before TLS */
+	s->helo[0] = '\0';
+	s->esmtp = 0;
+	s->tls = 1;
+	smtp_reset_tx(s);
+	smtp_set_state(s, SMTP_STATE_HELO);
+}
+
+static void
+smtp_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		return;
+	if (s->state == SMTP_STATE_CLOSING)
+		smtp_server_session_gone(s->srv, s);
+	else if (s->state == SMTP_STATE_TLS)
+		smtp_tls_start(s);
+}
+
+static void
+smtp_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		if (s->ssl) {
+			tls_describe(s->ssl, s->tls_desc, sizeof(s->tls_desc));
+			log_info(LOG_CAT_TLS, "session=%s event=tls client=%s tls=\"%s\"",
+			    s->idstr, s->ip, s->tls_desc);
+		}
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		if (s->state == SMTP_STATE_CLOSING) {
+			smtp_server_session_gone(s->srv, s);
+			return;
+		}
+		log_info(LOG_CAT_SMTP, "session=%s event=timeout client=%s state=%s",
+		    s->idstr, s->ip, state_names[s->state]);
+		smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded",
+		    s->srv->conf->hostname);
+		smtp_close(s, "timeout");
+		return;
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		if (s->ssl && (what & BEV_EVENT_ERROR)) {
+			unsigned long e = bufferevent_get_openssl_error(bev);
+
+			if (e)
+				log_info(LOG_CAT_TLS, "session=%s event=tls_error "
+				    "client=%s error=\"%s\"", s->idstr, s->ip,
+				    ERR_reason_error_string(e) ?
+				    ERR_reason_error_string(e) : "?");
+		}
+		if (s->state != SMTP_STATE_CLOSING)
+			log_info(LOG_CAT_SMTP, "session=%s event=disconnect client=%s "
+			    "reason=\"%s\" state=%s duration=%lds messages=%d",
+			    s->idstr, s->ip, (what & BEV_EVENT_EOF) ?
+			    "lost connection" : "i/o error", state_names[s->state],
+			    (long)(time(NULL) - s->started), s->n_msgs);
+		smtp_set_state(s, SMTP_STATE_CLOSING);
+		smtp_server_session_gone(s->srv, s);
+	}
+}
+
+/* smtp_session_start - a new connection on listener l */
+void
+smtp_session_start(struct smtp_server *srv, struct smtp_listener *l, int fd,
+    const struct sockaddr *sa, int salen)
+{
+	struct smtp_session *s;
+	const struct conf *c = srv->conf;
+	int ipcount;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		close(fd);
+		return;
+	}
+	s->srv = srv;
+	s->listener = l;
+	s->fd = fd;
+	s->started = time(NULL);
+	s->id = (++srv->next_id) ^ srv->id_salt;
+	snprintf(s->idstr, sizeof(s->idstr), "%016llx", (unsigned long long)s->id);
+	if (cidr_addr_from_sa(sa, s->addr) == -1)
+		memset(s->addr, 0, sizeof(s->addr));
+	cidr_addr_format(s->addr, s->ip, sizeof(s->ip));
+	s->port = ntohs(sa->sa_family == AF_INET6 ?
+	    ((const struct sockaddr_in6 *)sa)->sin6_port :
+	    ((const struct sockaddr_in *)sa)->sin_port);
+	if ((s->msg = evbuffer_new()) == NULL) {
+		close(fd);
+		free(s);
+		return;
+	}
+	evutil_make_socket_nonblocking(fd);
+	if (l->conf->role == ROLE_SUBMISSIONS) {
+		SSL *ssl = srv->tls ? SSL_new(srv->tls) : NULL;
+
+		if (ssl == NULL) {
+			evbuffer_free(s->msg);
+			close(fd);
+			free(s);
+			return;
+		}
+		s->bev = bufferevent_openssl_socket_new(srv->base, fd, ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_DEFER_CALLBACKS);
+		s->ssl = ssl;
+		s->tls = 1;
+	} else
+		s->bev = bufferevent_socket_new(srv->base, fd, 0);
+	if (s->bev == NULL) {
+		evbuffer_free(s->msg);
+		close(fd);
+		free(s);
+		return;
+	}
+	smtp_set_state(s, SMTP_STATE_CONNECTED);
+	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
+	LIST_INSERT_HEAD(&srv->by_id[s->id % SMTP_ID_BUCKETS], s, hash);
+	srv->n_sessions++;
+	ipcount = smtp_server_ip_count(srv, s->addr, +1);
+	bufferevent_setcb(s->bev, smtp_read_cb, smtp_write_cb, smtp_event_cb, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_MAX);
+	smtp_set_timeout(s, c->timeout_command);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	log_info(LOG_CAT_SMTP, "session=%s event=connect client=%s port=%d "
+	    "listener=%s", s->idstr, s->ip, s->port, l->conf->name);
+
+	if (srv->shutting_down) {
+		smtp_reply(s, "421 4.3.2 %s Service shutting down", c->hostname);
+		smtp_close(s, "shutdown");
+		return;
+	}
+	if (srv->n_sessions > (size_t)c->max_sessions) {
+		log_notice(LOG_CAT_POLICY, "session=%s event=limit client=%s "
+		    "limit=max_sessions", s->idstr, s->ip);
+		smtp_reply(s, "421 4.7.0 %s Error: too many connections", c->hostname);
+		smtp_close(s, "max_sessions");
+		return;
+	}
+	if (ipcount > c->max_sessions_per_ip) {
+		log_notice(LOG_CAT_POLICY, "session=%s event=limit client=%s "
+		    "limit=max_sessions_per_ip", s->idstr, s->ip);
+		smtp_server_event(srv, "limit", s->ip, "", s->idstr,
+		    "max_sessions_per_ip");
+		smtp_reply(s, "421 4.7.0 %s Error: too many connections from your "
+		    "address", c->hostname);
+		smtp_close(s, "max_sessions_per_ip");
+		return;
+	}
+	/* a client whose bytes are already here did not wait for the banner */
+	{
+		char peek;
+
+		if (!s->ssl && recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 1) {
+			smtp_read_cb(s->bev, s);
+			return;
+		}
+	}
+	smtp_set_state(s, SMTP_STATE_HELO);
+	smtp_reply(s, "220 %s ESMTP moat", c->hostname);
+}
+
+/* smtp_session_shutdown - the daemon is stopping */
+void
+smtp_session_shutdown(struct smtp_session *s)
+{
+	if (s->state == SMTP_STATE_CLOSING)
+		return;
+	if (s->state == SMTP_STATE_WAIT) {
+		/* answer the message first, then say goodbye */
+		s->quit_after_reply = 1;
+		return;
+	}
+	smtp_reply(s, "421 4.3.2 %s Service shutting down", s->srv->conf->hostname);
+	smtp_close(s, "shutdown");
+}
+
+/* smtp_session_free - release everything the session owns */
+void
+smtp_session_free(struct smtp_session *s)
+{
+	if (s == NULL)
+		return;
+	if (s->delay)
+		event_free(s->delay);
+	if (s->bev)
+		bufferevent_free(s->bev);	/* frees the SSL, not the fd */
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->msg)
+		evbuffer_free(s->msg);
+	free(s->rcpts);
+	free(s);
+}

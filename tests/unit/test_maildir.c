@@ -1,0 +1,372 @@
+/*
+ * test_maildir.c - local delivery into Maildirs: file layout and
+ * content (Return-Path, CRLF to LF), names that must be refused, and
+ * failures that must leave nothing behind.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "queue/maildir.h"
+
+static int
+rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	return remove(p);
+}
+
+static int
+setup(void **state)
+{
+	char *dir = malloc(64);
+
+	if (dir == NULL)
+		return -1;
+	snprintf(dir, 64, "/tmp/moat-test-md-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	*state = dir;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char *dir = *state;
+
+	nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+	free(dir);
+	return 0;
+}
+
+/* Number of entries in dir (not . and ..); the last one's name in name. */
+static int
+count_dir(const char *dir, char *name, size_t namelen)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (name)
+			snprintf(name, namelen, "%s", e->d_name);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* The whole of a file, NUL-terminated; *len its size. */
+static char *
+slurp(const char *path, size_t *len)
+{
+	struct stat st;
+	char *buf;
+	int fd = open(path, O_RDONLY);
+
+	assert_true(fd != -1);
+	assert_int_equal(fstat(fd, &st), 0);
+	buf = malloc((size_t)st.st_size + 1);
+	assert_non_null(buf);
+	assert_int_equal(read(fd, buf, (size_t)st.st_size), st.st_size);
+	buf[st.st_size] = '\0';
+	close(fd);
+	*len = (size_t)st.st_size;
+	return buf;
+}
+
+static void
+test_names(void **state)
+{
+	static const struct {
+		const char *name;
+		int want;
+	} cases[] = {
+		{ "alice", 0 },
+		{ "bob.smith", 0 },
+		{ "a+tag", 0 },
+		{ "x_y-z", 0 },
+		{ "0", 0 },
+		{ "a.", 0 },
+		{ "a..b", 0 },
+		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0 },
+		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", -1 },
+		{ "", -1 },
+		{ ".", -1 },
+		{ "..", -1 },
+		{ ".hidden", -1 },
+		{ "../etc", -1 },
+		{ "a/b", -1 },
+		{ "/abs", -1 },
+		{ "Alice", -1 },
+		{ "a b", -1 },
+		{ "a\nb", -1 },
+		{ "a\\b", -1 },
+		{ "a:b", -1 },
+		{ "caf\xc3\xa9", -1 },
+		{ "a*", -1 },
+	};
+	int bad = 0;
+
+	assert_int_equal(maildir_check_name(NULL), -1);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int got = maildir_check_name(cases[i].name);
+
+		if (got != cases[i].want) {
+			print_error("maildir_check_name(\"%s\"): got %d, want %d\n",
+			    cases[i].name, got, cases[i].want);
+			bad++;
+		}
+	}
+	if (bad)
+		fail_msg("%d name(s) wrong", bad);
+}
+
+static void
+test_deliver(void **state)
+{
+	const char *md = *state;
+	static const char msg[] =
+	    "Received: from a\r\n\tby b\r\nSubject: hi\r\n\r\nline 1\r\n"
+	    "bare\rcr and bare\nlf\r\n.leading dot\r\nlast\r\n";
+	static const char want[] =
+	    "Return-Path: <bob@example.org>\n"
+	    "Received: from a\n\tby b\nSubject: hi\n\nline 1\n"
+	    "bare\rcr and bare\nlf\n.leading dot\nlast\n";
+	char path[1024], name[256], err[256];
+	struct stat st;
+	size_t len;
+	char *got;
+
+	err[0] = '\0';
+	assert_int_equal(maildir_deliver(md, "alice", "bob@example.org",
+	    (const uint8_t *)msg, sizeof(msg) - 1, err, sizeof(err)), 0);
+
+	static const char *const sub[] = { "", "/tmp", "/new", "/cur" };
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/alice%s", md, sub[i]);
+		assert_int_equal(lstat(path, &st), 0);
+		assert_true(S_ISDIR(st.st_mode));
+		if ((st.st_mode & 0777) != 0700)
+			fail_msg("%s mode: got %o, want 700", path, st.st_mode & 0777);
+	}
+	snprintf(path, sizeof(path), "%s/alice/tmp", md);
+	assert_int_equal(count_dir(path, NULL, 0), 0);
+	snprintf(path, sizeof(path), "%s/alice/cur", md);
+	assert_int_equal(count_dir(path, NULL, 0), 0);
+	snprintf(path, sizeof(path), "%s/alice/new", md);
+	assert_int_equal(count_dir(path, name, sizeof(name)), 1);
+	/* time.M<usec>P<pid>Q<n>.host */
+	if (strstr(name, ".M") == NULL || strstr(name, "P") == NULL ||
+	    strstr(name, "Q") == NULL || strchr(name, '/') || strchr(name, ':'))
+		fail_msg("file name: got %s, want time.MusecPpidQn.host", name);
+
+	snprintf(path, sizeof(path), "%s/alice/new/%s", md, name);
+	assert_int_equal(stat(path, &st), 0);
+	if ((st.st_mode & 0777) != 0600)
+		fail_msg("file mode: got %o, want 600", st.st_mode & 0777);
+	got = slurp(path, &len);
+	if (len != sizeof(want) - 1 || memcmp(got, want, len) != 0)
+		fail_msg("content: got \"%s\", want \"%s\"", got, want);
+	free(got);
+
+	/* a second delivery is a second file */
+	assert_int_equal(maildir_deliver(md, "alice", "", (const uint8_t *)"x\r\n",
+	    3, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/alice/new", md);
+	assert_int_equal(count_dir(path, NULL, 0), 2);
+}
+
+/* The null sender; an empty message; an existing Maildir. */
+static void
+test_null_sender(void **state)
+{
+	const char *md = *state;
+	char path[1024], name[256], err[256];
+	size_t len;
+	char *got;
+
+	snprintf(path, sizeof(path), "%s/carol", md);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(maildir_deliver(md, "carol", NULL, NULL, 0, err,
+	    sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/carol/new", md);
+	assert_int_equal(count_dir(path, name, sizeof(name)), 1);
+	snprintf(path, sizeof(path), "%s/carol/new/%s", md, name);
+	got = slurp(path, &len);
+	assert_string_equal(got, "Return-Path: <>\n");
+	free(got);
+}
+
+/* Larger than the write buffer, with CRLF pairs across its edges. */
+static void
+test_large(void **state)
+{
+	const char *md = *state;
+	size_t n = 300 * 1000, o = 0, w = 0, len;
+	char *in = malloc(n), *want = malloc(n + 64), *got;
+	char path[1024], name[256], err[256];
+
+	assert_non_null(in);
+	assert_non_null(want);
+	w = (size_t)snprintf(want, 64, "Return-Path: <a@b>\n");
+	while (o + 40 < n) {
+		/* lines of varying length so CRLF lands on every offset */
+		size_t l = 1 + (o * 7) % 37;
+
+		memset(in + o, 'a' + (int)(o % 26), l);
+		memcpy(want + w, in + o, l);
+		o += l;
+		w += l;
+		in[o++] = '\r';
+		in[o++] = '\n';
+		want[w++] = '\n';
+	}
+	assert_int_equal(maildir_deliver(md, "big", "a@b", (const uint8_t *)in,
+	    o, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/big/new", md);
+	assert_int_equal(count_dir(path, name, sizeof(name)), 1);
+	snprintf(path, sizeof(path), "%s/big/new/%s", md, name);
+	got = slurp(path, &len);
+	assert_int_equal(len, w);
+	assert_memory_equal(got, want, w);
+	free(got);
+	free(in);
+	free(want);
+}
+
+static void
+test_refused(void **state)
+{
+	const char *md = *state;
+	static const char *const bad_names[] = {
+		"../escape", "a/b", ".", "..", ".x", "", "UPPER", "a b",
+	};
+	static const char *const bad_paths[] = {
+		"a@b\r\nX-Injected: 1", "a@b\n", "a\x01@b", "<a@b>", "a@b>\r\n",
+	};
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+		err[0] = '\0';
+		errno = 0;
+		if (maildir_deliver(md, bad_names[i], "a@b", (const uint8_t *)"x",
+		    1, err, sizeof(err)) != -1)
+			fail_msg("mailbox \"%s\": got 0, want -1", bad_names[i]);
+		if (errno != EINVAL || err[0] == '\0')
+			fail_msg("mailbox \"%s\": got errno %d err \"%s\", want"
+			    " EINVAL and a reason", bad_names[i], errno, err);
+	}
+	assert_int_equal(maildir_deliver(md, NULL, "a@b", (const uint8_t *)"x",
+	    1, err, sizeof(err)), -1);
+	for (size_t i = 0; i < sizeof(bad_paths) / sizeof(bad_paths[0]); i++) {
+		errno = 0;
+		if (maildir_deliver(md, "ok", bad_paths[i], (const uint8_t *)"x",
+		    1, err, sizeof(err)) != -1 || errno != EINVAL)
+			fail_msg("return path %zu: got accepted, want EINVAL", i);
+	}
+	/* nothing was created, here or above */
+	assert_int_equal(count_dir(md, NULL, 0), 0);
+	assert_int_equal(access("/tmp/escape", F_OK), -1);
+}
+
+static void
+test_env_failures(void **state)
+{
+	const char *md = *state;
+	char path[512], target[512], err[256];
+
+	/* mail_dir missing */
+	snprintf(path, sizeof(path), "%s/nonexistent", md);
+	errno = 0;
+	assert_int_equal(maildir_deliver(path, "alice", "a@b",
+	    (const uint8_t *)"x", 1, err, sizeof(err)), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_non_null(strstr(err, "No such file"));
+
+	/* a mailbox that is a symlink is not followed */
+	snprintf(target, sizeof(target), "%s/target", md);
+	assert_int_equal(mkdir(target, 0700), 0);
+	snprintf(path, sizeof(path), "%s/link", md);
+	assert_int_equal(symlink(target, path), 0);
+	errno = 0;
+	assert_int_equal(maildir_deliver(md, "link", "a@b", (const uint8_t *)"x",
+	    1, err, sizeof(err)), -1);
+	assert_true(errno == ELOOP || errno == ENOTDIR);
+	assert_int_equal(count_dir(target, NULL, 0), 0);
+
+	/* new/ that is a file */
+	snprintf(path, sizeof(path), "%s/dave", md);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/dave/new", md);
+	assert_int_equal(close(open(path, O_WRONLY | O_CREAT, 0600)), 0);
+	assert_int_equal(maildir_deliver(md, "dave", "a@b", (const uint8_t *)"x",
+	    1, err, sizeof(err)), -1);
+	assert_int_equal(errno, ENOTDIR);
+}
+
+/* A write that fails half way (EFBIG): -1, and nothing left in tmp/ or new/. */
+static void
+test_write_fails(void **state)
+{
+	const char *md = *state;
+	struct rlimit old, lim;
+	size_t n = 1024 * 1024;
+	char *big = malloc(n), path[512], err[256];
+	int rc, saved;
+
+	assert_non_null(big);
+	memset(big, 'z', n);
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 100 * 1024;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	rc = maildir_deliver(md, "erin", "a@b", (const uint8_t *)big, n, err,
+	    sizeof(err));
+	saved = errno;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	free(big);
+
+	assert_int_equal(rc, -1);
+	assert_int_equal(saved, EFBIG);
+	assert_non_null(strstr(err, "write"));
+	snprintf(path, sizeof(path), "%s/erin/tmp", md);
+	assert_int_equal(count_dir(path, NULL, 0), 0);
+	snprintf(path, sizeof(path), "%s/erin/new", md);
+	assert_int_equal(count_dir(path, NULL, 0), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_names),
+		cmocka_unit_test_setup_teardown(test_deliver, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_null_sender, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_large, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_env_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_fails, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,664 @@
+/*
+ * test_queue_db.c - the SQLite queue: schema, group-commit store,
+ * events, local delivery bookkeeping, failures that must roll back.
+ *
+ * Each test gets a fresh spool directory under /tmp. What queue_db
+ * wrote is read back through a second, plain SQLite connection (WAL
+ * lets it read while the first one is open), so the tests check the
+ * rows themselves, not just what the API says about them.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <sqlite3.h>
+
+#include "io/proto.h"
+#include "queue/queue_db.h"
+
+struct fixture {
+	char		 dir[64];
+	char		 path[128];
+	struct queue_db	*db;
+};
+
+static int
+rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	return remove(p);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	char err[512];
+
+	if (fx == NULL)
+		return -1;
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/moat-test-qdb-XXXXXX");
+	if (mkdtemp(fx->dir) == NULL)
+		return -1;
+	snprintf(fx->path, sizeof(fx->path), "%s/queue.db", fx->dir);
+	fx->db = queue_db_open(fx->dir, err, sizeof(err));
+	if (fx->db == NULL) {
+		print_error("queue_db_open: %s\n", err);
+		return -1;
+	}
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	queue_db_close(fx->db);
+	chmod(fx->dir, 0700);
+	nftw(fx->dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return 0;
+}
+
+/* A second connection, to look at the rows. */
+static sqlite3 *
+peek_open(struct fixture *fx)
+{
+	sqlite3 *h = NULL;
+
+	assert_int_equal(sqlite3_open_v2(fx->path, &h, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	return h;
+}
+
+/* The first column of the first row of sql, as an integer. */
+static int64_t
+peek_int(sqlite3 *h, const char *sql)
+{
+	sqlite3_stmt *s;
+	int64_t v;
+
+	if (sqlite3_prepare_v2(h, sql, -1, &s, NULL) != SQLITE_OK)
+		fail_msg("prepare %s: %s", sql, sqlite3_errmsg(h));
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+/* Same, as text into buf ("(null)" for NULL). */
+static const char *
+peek_str(sqlite3 *h, const char *sql, char *buf, size_t len)
+{
+	sqlite3_stmt *s;
+	const unsigned char *t;
+
+	if (sqlite3_prepare_v2(h, sql, -1, &s, NULL) != SQLITE_OK)
+		fail_msg("prepare %s: %s", sql, sqlite3_errmsg(h));
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	t = sqlite3_column_text(s, 0);
+	snprintf(buf, len, "%s", t ? (const char *)t : "(null)");
+	sqlite3_finalize(s);
+	return buf;
+}
+
+static void
+check_counts(struct queue_db *db, int64_t msgs, int64_t queued,
+    int64_t deferred, int64_t held, int64_t delivered, int64_t events)
+{
+	struct queue_counts c;
+	int bad = 0;
+
+	assert_int_equal(queue_db_counts(db, &c), 0);
+#define CHK(got, want) do { if ((got) != (want)) { bad++; \
+	print_error("%s: got %" PRId64 ", want %" PRId64 "\n", #got, \
+	    (int64_t)(got), (int64_t)(want)); } } while (0)
+	CHK(c.messages, msgs);
+	CHK(c.bodies, msgs);
+	CHK(c.rcpt[QUEUE_RCPT_QUEUED], queued);
+	CHK(c.rcpt[QUEUE_RCPT_DEFERRED], deferred);
+	CHK(c.rcpt[QUEUE_RCPT_HELD], held);
+	CHK(c.rcpt[QUEUE_RCPT_DELIVERED], delivered);
+	CHK(c.rcpt[QUEUE_RCPT_FAILED], 0);
+	CHK(c.events, events);
+#undef CHK
+	if (bad)
+		fail_msg("%d count(s) wrong", bad);
+}
+
+static int
+is_qid(const char *q)
+{
+	if (strlen(q) != QUEUE_QID_LEN)
+		return 0;
+	for (; *q; q++)
+		if (!((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f')))
+			return 0;
+	return 1;
+}
+
+static const uint8_t body1[] = "Received: from x\r\nSubject: hi\r\n\r\nhello\r\n";
+
+static const struct queue_rcpt rc_two_local[] = {
+	{ "alice@Example.ORG", "rfc822;alice@example.org",
+	    PROTO_NOTIFY_FAILURE | PROTO_NOTIFY_DELAY, "alice" },
+	{ "bob@example.org", "", 0, "bob" },
+};
+static const struct queue_rcpt rc_mixed[] = {
+	{ "carol@example.org", NULL, 0, "carol" },
+	{ "dave@Remote.EXAMPLE", "", PROTO_NOTIFY_NEVER, "" },
+	{ "\"e@f\"@remote.example", NULL, 0, NULL },
+};
+static const struct queue_rcpt rc_remote[] = {
+	{ "x@elsewhere.example", NULL, 0, NULL },
+};
+
+static struct queue_msg
+mkmsg(const char *sender, const char *user, const struct queue_rcpt *r,
+    size_t n)
+{
+	struct queue_msg m = {
+		.sender = sender, .helo = "client.example", .client_ip = "192.0.2.7",
+		.auth_user = user, .listener = "mx", .envid = "",
+		.ret = PROTO_RET_HDRS, .flags = PROTO_MSGF_8BITMIME,
+		.rcpts = r, .nrcpt = n, .data = body1, .len = sizeof(body1) - 1,
+	};
+	return m;
+}
+
+static void
+test_open_schema(void **state)
+{
+	struct fixture *fx = *state;
+	struct queue_db *db2;
+	struct stat st;
+	char buf[64], err[512];
+	sqlite3 *h = peek_open(fx);
+
+	assert_int_equal(peek_int(h, "PRAGMA user_version"), QUEUE_SCHEMA_VERSION);
+	assert_string_equal(peek_str(h, "PRAGMA journal_mode", buf, sizeof(buf)),
+	    "wal");
+	/* every index the admin queries and the scheduler will rely on */
+	static const char *const idx[] = {
+		"message_created", "message_sender", "message_auth_user",
+		"message_client_ip", "recipient_msg", "recipient_domain_state",
+		"recipient_state_next", "recipient_local_due", "events_time",
+		"events_type", "events_client_ip", "events_user",
+	};
+	for (size_t i = 0; i < sizeof(idx) / sizeof(idx[0]); i++) {
+		char sql[256];
+
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM sqlite_master"
+		    " WHERE type = 'index' AND name = '%s'", idx[i]);
+		if (peek_int(h, sql) != 1)
+			fail_msg("index %s: got missing, want present", idx[i]);
+	}
+	/* the local delivery scan must use the partial index, not a scan */
+	{
+		sqlite3_stmt *s;
+		int found = 0;
+
+		assert_int_equal(sqlite3_prepare_v2(h, "EXPLAIN QUERY PLAN "
+		    "SELECT r.id FROM recipient AS r JOIN message AS m ON"
+		    " m.id = r.msg_id WHERE r.mailbox IS NOT NULL AND r.state < 2"
+		    " AND r.next_attempt <= 5 ORDER BY r.next_attempt, r.id"
+		    " LIMIT 64", -1, &s, NULL), SQLITE_OK);
+		while (sqlite3_step(s) == SQLITE_ROW) {
+			const char *d = (const char *)sqlite3_column_text(s, 3);
+
+			if (d && strstr(d, "recipient_local_due"))
+				found = 1;
+			if (d && strstr(d, "TEMP B-TREE"))
+				fail_msg("plan sorts: %s", d);
+		}
+		sqlite3_finalize(s);
+		if (!found)
+			fail_msg("plan: got no recipient_local_due, want it");
+	}
+	sqlite3_close(h);
+
+	assert_int_equal(stat(fx->path, &st), 0);
+	if ((st.st_mode & 0777) != 0600)
+		fail_msg("queue.db mode: got %o, want 600", st.st_mode & 0777);
+
+	/* a second open finds the schema in place */
+	db2 = queue_db_open(fx->dir, err, sizeof(err));
+	if (db2 == NULL)
+		fail_msg("reopen: %s", err);
+	queue_db_close(db2);
+	queue_db_close(NULL);
+}
+
+static void
+test_open_bad_version(void **state)
+{
+	struct fixture *fx = *state;
+	char err[512];
+	sqlite3 *h;
+
+	queue_db_close(fx->db);
+	fx->db = NULL;
+	assert_int_equal(sqlite3_open(fx->path, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "PRAGMA user_version = 99", NULL, NULL,
+	    NULL), SQLITE_OK);
+	sqlite3_close(h);
+	err[0] = '\0';
+	assert_null(queue_db_open(fx->dir, err, sizeof(err)));
+	if (strstr(err, "schema version 99") == NULL)
+		fail_msg("err: got \"%s\", want schema version 99", err);
+}
+
+static void
+test_store_batch(void **state)
+{
+	struct fixture *fx = *state;
+	struct queue_msg m[5];
+	struct queue_store_result res[5];
+	char buf[512], sql[512];
+	sqlite3 *h;
+
+	m[0] = mkmsg("Sender@Example.COM", "", rc_two_local, 2);
+	m[1] = mkmsg("", "alice", rc_mixed, 3);		/* null sender */
+	m[2] = mkmsg("s@x.example", NULL, rc_remote, 1);
+	m[3] = mkmsg("s@x.example", "bob", rc_remote, 1);
+	m[4] = mkmsg("s@x.example", "bob", rc_mixed, 3);
+	m[4].envid = "ENV123";
+	m[4].created = 1000;
+	memset(res, 0xff, sizeof(res));
+
+	assert_int_equal(queue_db_store_batch(fx->db, m, 5, res), 0);
+	for (int i = 0; i < 5; i++) {
+		if (res[i].status != PROTO_STORE_OK)
+			fail_msg("res[%d].status: got %d, want 0", i, res[i].status);
+		if (!is_qid(res[i].qid))
+			fail_msg("res[%d].qid: got \"%s\", want 12 hex", i, res[i].qid);
+		for (int j = 0; j < i; j++)
+			if (strcmp(res[i].qid, res[j].qid) == 0)
+				fail_msg("qid %s twice", res[i].qid);
+	}
+	check_counts(fx->db, 5, 10, 0, 0, 0, 0);
+
+	h = peek_open(fx);
+	/* message 0: envelope fields */
+	snprintf(sql, sizeof(sql), "SELECT sender_domain || '|' || helo || '|' ||"
+	    " client_ip || '|' || ifnull(auth_user, 'NULL') || '|' || listener"
+	    " || '|' || ifnull(envid, 'NULL') || '|' || ret || '|' || flags || '|'"
+	    " || size || '|' || rcpt_count FROM message WHERE qid = '%s'",
+	    res[0].qid);
+	{
+		char want[256];
+
+		snprintf(want, sizeof(want), "example.com|client.example|"
+		    "192.0.2.7|NULL|mx|NULL|2|1|%zu|2", sizeof(body1) - 1);
+		assert_string_equal(peek_str(h, sql, buf, sizeof(buf)), want);
+	}
+	snprintf(sql, sizeof(sql), "SELECT sender || '|' || sender_domain ||"
+	    " '|' || auth_user FROM message WHERE qid = '%s'", res[1].qid);
+	assert_string_equal(peek_str(h, sql, buf, sizeof(buf)), "||alice");
+	snprintf(sql, sizeof(sql), "SELECT envid || '|' || created FROM message"
+	    " WHERE qid = '%s'", res[4].qid);
+	assert_string_equal(peek_str(h, sql, buf, sizeof(buf)), "ENV123|1000");
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM message WHERE"
+	    " created >= %lld", (long long)time(NULL) - 60);
+	assert_int_equal(peek_int(h, sql), 4);
+
+	/* the body, byte for byte */
+	snprintf(sql, sizeof(sql), "SELECT b.data = X'%s' FROM body AS b JOIN"
+	    " message AS m ON m.id = b.msg_id WHERE m.qid = '%s'",
+	    "52656365697665643a2066726f6d20780d0a5375626a6563743a2068690d0a0d0a"
+	    "68656c6c6f0d0a", res[0].qid);
+	assert_int_equal(peek_int(h, sql), 1);
+
+	/* recipients: domain lowercased, NULL for "" and NULL, state 0 */
+	static const struct {
+		const char *where, *want;
+	} rows[] = {
+		{ "address = 'alice@Example.ORG'",
+		  "example.org|rfc822;alice@example.org|12|alice|0|0" },
+		{ "address = 'bob@example.org'", "example.org|NULL|0|bob|0|0" },
+		{ "address = 'dave@Remote.EXAMPLE' AND msg_id = 2",
+		  "remote.example|NULL|1|NULL|0|0" },
+		{ "address = '\"e@f\"@remote.example' AND msg_id = 2",
+		  "remote.example|NULL|0|NULL|0|0" },
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		snprintf(sql, sizeof(sql), "SELECT domain || '|' || ifnull(orcpt,"
+		    " 'NULL') || '|' || notify || '|' || ifnull(mailbox, 'NULL')"
+		    " || '|' || state || '|' || attempts FROM recipient WHERE %s",
+		    rows[i].where);
+		peek_str(h, sql, buf, sizeof(buf));
+		if (strcmp(buf, rows[i].want) != 0)
+			fail_msg("%s: got %s, want %s", rows[i].where, buf,
+			    rows[i].want);
+	}
+	assert_int_equal(peek_int(h, "SELECT count(*) FROM recipient WHERE"
+	    " domain = 'remote.example' AND state = 0"), 4);
+	assert_int_equal(peek_int(h, "SELECT count(*) FROM message WHERE"
+	    " auth_user = 'bob'"), 2);
+	sqlite3_close(h);
+}
+
+static void
+test_qids_unique(void **state)
+{
+	struct fixture *fx = *state;
+	enum { N = 300, ROUNDS = 10 };
+	static struct queue_msg m[N];
+	static struct queue_store_result res[N];
+	sqlite3 *h;
+
+	for (int i = 0; i < N; i++)
+		m[i] = mkmsg("s@x.example", "", rc_remote, 1);
+	for (int r = 0; r < ROUNDS; r++)
+		assert_int_equal(queue_db_store_batch(fx->db, m, N, res), 0);
+	h = peek_open(fx);
+	assert_int_equal(peek_int(h, "SELECT count(DISTINCT qid) FROM message"),
+	    N * ROUNDS);
+	/* within one second the qids sort in the order they were made */
+	assert_int_equal(peek_int(h, "SELECT count(*) FROM message AS a JOIN"
+	    " message AS b ON b.id = a.id + 1 WHERE a.created = b.created AND"
+	    " a.qid > b.qid AND substr(a.qid, 8) != 'fffff'"), 0);
+	sqlite3_close(h);
+	assert_int_equal(queue_db_store_batch(fx->db, m, 0, res), 0);
+}
+
+static void
+test_events(void **state)
+{
+	struct fixture *fx = *state;
+	const struct queue_event ev[] = {
+		{ 100, "auth_fail", "192.0.2.1", "alice", "s1", "bad password" },
+		{ 101, "relay_denied", "192.0.2.2", "", "s2", "rcpt=<x@y>" },
+		{ 102, "auth_fail", "2001:db8::1", NULL, NULL, NULL },
+	};
+	char buf[256];
+	sqlite3 *h;
+
+	assert_int_equal(queue_db_event_add(fx->db, ev, 3), 0);
+	assert_int_equal(queue_db_event_add(fx->db, ev, 0), 0);
+	check_counts(fx->db, 0, 0, 0, 0, 0, 3);
+	h = peek_open(fx);
+	assert_int_equal(peek_int(h, "SELECT count(*) FROM events WHERE"
+	    " type = 'auth_fail'"), 2);
+	assert_string_equal(peek_str(h, "SELECT time || '|' || client_ip || '|'"
+	    " || ifnull(user, 'NULL') || '|' || session || '|' || detail FROM"
+	    " events WHERE type = 'relay_denied'", buf, sizeof(buf)),
+	    "101|192.0.2.2|NULL|s2|rcpt=<x@y>");
+	assert_string_equal(peek_str(h, "SELECT ifnull(detail, 'NULL') FROM"
+	    " events WHERE time = 102", buf, sizeof(buf)), "NULL");
+	sqlite3_close(h);
+}
+
+static size_t
+fetch(struct fixture *fx, int64_t now, struct queue_local *v, size_t max)
+{
+	size_t n = 99;
+
+	assert_int_equal(queue_db_local_fetch(fx->db, now, v, max, &n), 0);
+	return n;
+}
+
+static void
+test_local_delivery(void **state)
+{
+	struct fixture *fx = *state;
+	struct queue_msg m[2];
+	struct queue_store_result res[2];
+	struct queue_local v[8];
+	int64_t now = time(NULL), when = 0;
+	size_t n;
+	sqlite3 *h;
+
+	assert_int_equal(queue_db_local_next(fx->db, &when), 0);
+	m[0] = mkmsg("s@x.example", "", rc_two_local, 2);	/* all local */
+	m[1] = mkmsg("", "", rc_mixed, 3);			/* 1 local */
+	assert_int_equal(queue_db_store_batch(fx->db, m, 2, res), 0);
+
+	n = fetch(fx, now, v, 8);
+	assert_int_equal(n, 3);
+	assert_string_equal(v[0].mailbox, "alice");
+	assert_string_equal(v[0].address, "alice@Example.ORG");
+	assert_string_equal(v[0].sender, "s@x.example");
+	assert_string_equal(v[0].qid, res[0].qid);
+	assert_string_equal(v[1].mailbox, "bob");
+	assert_string_equal(v[2].mailbox, "carol");
+	assert_string_equal(v[2].sender, "");
+	assert_int_equal(v[0].len, sizeof(body1) - 1);
+	assert_memory_equal(v[0].data, body1, sizeof(body1) - 1);
+	/* one copy of the body per message */
+	assert_ptr_equal(v[0].data, v[1].data);
+	assert_true(v[0].owns_data && !v[1].owns_data && v[2].owns_data);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(v[i].outcome, QUEUE_LOCAL_PENDING);
+
+	/* a limit is a limit */
+	queue_db_local_free(v, n);
+	assert_int_equal(fetch(fx, now, v, 1), 1);
+	queue_db_local_free(v, 1);
+	assert_int_equal(fetch(fx, now, v, 0), 0);
+
+	/* alice delivered, bob deferred, carol held */
+	n = fetch(fx, now, v, 8);
+	v[0].outcome = QUEUE_LOCAL_DELIVERED;
+	v[1].outcome = QUEUE_LOCAL_DEFERRED;
+	v[1].next_attempt = now + 60;
+	snprintf(v[1].error, sizeof(v[1].error), "write: No space left on device");
+	v[2].outcome = QUEUE_LOCAL_HELD;
+	snprintf(v[2].error, sizeof(v[2].error), "bad mailbox name");
+	assert_int_equal(queue_db_local_mark(fx->db, v, n, now), 0);
+	queue_db_local_free(v, n);
+	check_counts(fx->db, 2, 2, 1, 1, 1, 0);
+
+	/* bob is not due now, but at now + 60 */
+	assert_int_equal(fetch(fx, now, v, 8), 0);
+	assert_int_equal(queue_db_local_next(fx->db, &when), 1);
+	assert_int_equal(when, now + 60);
+	n = fetch(fx, now + 60, v, 8);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].mailbox, "bob");
+	assert_int_equal(v[0].attempts, 1);
+	h = peek_open(fx);
+	assert_int_equal(peek_int(h, "SELECT count(*) FROM recipient WHERE"
+	    " mailbox = 'bob' AND last_error = 'write: No space left on device'"),
+	    1);
+
+	/* bob delivered: message 0 is done and goes, body and all */
+	v[0].outcome = QUEUE_LOCAL_DELIVERED;
+	assert_int_equal(queue_db_local_mark(fx->db, v, n, now + 60), 0);
+	queue_db_local_free(v, n);
+	check_counts(fx->db, 1, 2, 0, 1, 0, 0);
+	{
+		char sql[256];
+
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM message WHERE"
+		    " qid = '%s'", res[0].qid);
+		assert_int_equal(peek_int(h, sql), 0);
+	}
+	assert_int_equal(peek_int(h, "SELECT count(*) FROM recipient WHERE"
+	    " msg_id NOT IN (SELECT id FROM message)"), 0);
+	sqlite3_close(h);
+
+	/* nothing local is left to do: held and remote stay where they are */
+	assert_int_equal(fetch(fx, now + 3600, v, 8), 0);
+	assert_int_equal(queue_db_local_next(fx->db, &when), 0);
+	/* an empty or all-pending mark is a no-op */
+	assert_int_equal(queue_db_local_mark(fx->db, v, 0, now), 0);
+}
+
+/* An all-local message whose recipients are all delivered goes away. */
+static void
+test_delivered_deletes(void **state)
+{
+	struct fixture *fx = *state;
+	struct queue_msg m = mkmsg("s@x.example", "", rc_two_local, 2);
+	struct queue_store_result res;
+	struct queue_local v[4];
+	size_t n;
+
+	assert_int_equal(queue_db_store_batch(fx->db, &m, 1, &res), 0);
+	n = fetch(fx, time(NULL), v, 4);
+	assert_int_equal(n, 2);
+	v[0].outcome = v[1].outcome = QUEUE_LOCAL_DELIVERED;
+	assert_int_equal(queue_db_local_mark(fx->db, v, n, time(NULL)), 0);
+	queue_db_local_free(v, n);
+	check_counts(fx->db, 0, 0, 0, 0, 0, 0);
+}
+
+/* The database at its size cap: PROTO_STORE_DISKFULL, nothing stored. */
+static void
+test_disk_full(void **state)
+{
+	struct fixture *fx = *state;
+	struct queue_msg m[3];
+	struct queue_store_result res[3];
+	size_t big = 2 * 1024 * 1024;
+	uint8_t *data = malloc(big);
+
+	assert_non_null(data);
+	memset(data, 'x', big);
+	m[0] = mkmsg("s@x.example", "", rc_remote, 1);
+	m[1] = mkmsg("s@x.example", "", rc_mixed, 3);
+	m[1].data = data;
+	m[1].len = big;
+	m[2] = mkmsg("s@x.example", "", rc_remote, 1);
+
+	assert_int_equal(queue_db_set_size_limit(fx->db, 256 * 1024), 0);
+	assert_int_equal(queue_db_store_batch(fx->db, m, 3, res), -1);
+	for (int i = 0; i < 3; i++) {
+		if (res[i].status != PROTO_STORE_DISKFULL)
+			fail_msg("res[%d].status: got %d, want %d", i,
+			    res[i].status, PROTO_STORE_DISKFULL);
+		assert_string_equal(res[i].qid, "");
+	}
+	/* all or nothing: not even the small first message */
+	check_counts(fx->db, 0, 0, 0, 0, 0, 0);
+
+	/* room again: the same batch goes in */
+	assert_int_equal(queue_db_set_size_limit(fx->db, 0), 0);
+	assert_int_equal(queue_db_store_batch(fx->db, m, 3, res), 0);
+	check_counts(fx->db, 3, 5, 0, 0, 0, 0);
+	free(data);
+}
+
+/* A write error (EFBIG here) mid-batch: TEMPFAIL, rolled back, usable. */
+static void
+test_write_error(void **state)
+{
+	struct fixture *fx = *state;
+	struct queue_msg m[2];
+	struct queue_store_result res[2];
+	struct rlimit old, lim;
+	struct stat st;
+	char wal[160];
+	size_t big = 4 * 1024 * 1024;
+	uint8_t *data = malloc(big);
+	int rc;
+
+	assert_non_null(data);
+	memset(data, 'y', big);
+	m[0] = mkmsg("s@x.example", "", rc_remote, 1);
+	m[1] = mkmsg("s@x.example", "", rc_remote, 1);
+	m[1].data = data;
+	m[1].len = big;
+	snprintf(wal, sizeof(wal), "%s-wal", fx->path);
+	assert_int_equal(stat(wal, &st), 0);
+
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)st.st_size + 512 * 1024;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	rc = queue_db_store_batch(fx->db, m, 2, res);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+
+	assert_int_equal(rc, -1);
+	assert_int_equal(res[0].status, PROTO_STORE_TEMPFAIL);
+	assert_int_equal(res[1].status, PROTO_STORE_TEMPFAIL);
+	check_counts(fx->db, 0, 0, 0, 0, 0, 0);
+	assert_int_equal(queue_db_store_batch(fx->db, m, 2, res), 0);
+	check_counts(fx->db, 2, 2, 0, 0, 0, 0);
+	free(data);
+}
+
+/*
+ * A spool directory we may not write: open fails with a reason, no
+ * crash. Run in a child that drops root, since root writes anywhere.
+ */
+static void
+test_readonly_dir(void **state)
+{
+	char dir[64], file[128], err[512];
+	pid_t pid;
+	int status, fd;
+
+	snprintf(dir, sizeof(dir), "/tmp/moat-test-qro-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0555), 0);
+
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		struct queue_db *db;
+
+		if (geteuid() == 0 && (setgid(65534) == -1 || setuid(65534) == -1))
+			_exit(2);
+		err[0] = '\0';
+		db = queue_db_open(dir, err, sizeof(err));
+		if (db != NULL)
+			_exit(3);
+		if (strstr(err, "queue.db") == NULL)
+			_exit(4);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) != 0)
+		fail_msg("child: got exit %d, want 0", WEXITSTATUS(status));
+
+	/* a spool "directory" that is a file */
+	assert_int_equal(chmod(dir, 0700), 0);
+	snprintf(file, sizeof(file), "%s/file", dir);
+	fd = open(file, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd != -1);
+	close(fd);
+	assert_null(queue_db_open(file, err, sizeof(err)));
+	assert_non_null(strstr(err, "Not a directory"));
+	unlink(file);
+	rmdir(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_bad_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_qids_unique, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_local_delivery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delivered_deletes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_error, setup, teardown),
+		cmocka_unit_test(test_readonly_dir),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
