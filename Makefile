@@ -42,27 +42,36 @@ PYTEST  ?= /usr/bin/python3 -m pytest
 
 all: $(B)/moat
 
+# V=1 shows the full compiler command lines
+Q = $(if $(V),,@)
+
 $(B)/%.o: %.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_R) -c -o $@ $<
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_R) -c -o $@ $<
 
 $(A)/%.o: %.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_A) -c -o $@ $<
+	@$(if $(V),,echo "  CC/asan $<")
+	$(Q)$(CC) $(CFLAGS_A) -c -o $@ $<
 
 $(B)/moat: $(B)/$(MAIN:.c=.o) $(OBJS)
-	$(CC) $(CFLAGS_R) $(HARDEN_LD) -o $@ $^ $(PKG_LIBS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS_R) $(HARDEN_LD) -o $@ $^ $(PKG_LIBS)
 
 $(A)/moat: $(A)/$(MAIN:.c=.o) $(AOBJS)
-	$(CC) $(CFLAGS_A) -o $@ $^ $(PKG_LIBS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS_A) -o $@ $^ $(PKG_LIBS)
 
 $(B)/tests/%: tests/unit/%.c $(OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_R) $(HARDEN_LD) -o $@ $^ $(PKG_LIBS) -lcmocka
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS_R) $(HARDEN_LD) -o $@ $^ $(PKG_LIBS) -lcmocka
 
 $(A)/tests/%: tests/unit/%.c $(AOBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_A) -o $@ $^ $(PKG_LIBS) -lcmocka
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS_A) -o $@ $^ $(PKG_LIBS) -lcmocka
 
 asan: $(A)/moat
 

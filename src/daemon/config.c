@@ -60,7 +60,7 @@ enum conf_type {
 	CT_PATH,
 	CT_HOSTNAME,
 	CT_INT,
-	CT_SIZE,		/* bytes, optional suffix k M G (powers of 1024) */
+	CT_SIZE,		/* bytes; suffix k M G: powers of 1024 */
 	CT_BOOL,
 	CT_LIST,		/* strings; each item normalised by check */
 	CT_CIDRS,
@@ -183,7 +183,7 @@ static const struct conf_knob knobs[] = {
 	    "Local delivery and outbound relay."),
 	K_LOG(LOG_CAT_DNS, "dns", "DNS lookups."),
 	K_LOG(LOG_CAT_TLS, "tls", "TLS handshakes and certificates."),
-	K_LOG(LOG_CAT_CONTROL, "control", "The control socket (moatctl)."),
+	K_LOG(LOG_CAT_CONTROL, "control", "The control socket."),
 	K_LOG(LOG_CAT_DAEMON, "daemon", "Start, stop, processes, signals."),
 };
 #define NKNOBS	(sizeof(knobs) / sizeof(knobs[0]))
@@ -215,8 +215,8 @@ static const struct conf_knob lknobs[LK_COUNT] = {
 	[LK_AUTH_RELAY] = L_KNOB(auth_relay, CT_BOOL, CF_BYROLE, NULL, 0, 1,
 	    "Authenticated users may relay; mx: no, others: yes."),
 	[LK_STARTTLS] = L_KNOB(starttls, CT_BOOL, CF_BYROLE, NULL, 0, 1,
-	    "Offer STARTTLS; mx: yes if tls_cert is set, submission: yes, "
-	    "submissions: no (TLS from the first byte)."),
+	    "Offer STARTTLS; mx: if tls_cert is set, submission: yes, "
+	    "submissions: no."),
 	[LK_TLS_REQUIRED] = L_KNOB(tls_required, CT_BOOL, CF_BYROLE, NULL,
 	    0, 1, "Refuse MAIL and AUTH before TLS; mx: no, others: yes."),
 };
@@ -325,7 +325,8 @@ store_num(const struct conf_knob *k, void *base, long long v)
 
 		memcpy(kptr(k, base), &x, sizeof(x));
 	} else
-		fatalx("%s: %s: member of size %zu", __func__, k->name, k->size);
+		fatalx("%s: %s: member of size %zu", __func__, k->name,
+		    k->size);
 }
 
 static long long
@@ -423,8 +424,8 @@ check_domain(char *s, const char **why)
 		}
 		if (lab == 0 && *p == '-')
 			return -1;
-		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) ||
-		    *p == '-'))
+		if (!(islower((unsigned char)*p) ||
+		    isdigit((unsigned char)*p) || *p == '-'))
 			return -1;
 		lab++;
 	}
@@ -449,8 +450,8 @@ check_mailbox(char *s, const char **why)
 	    strstr(s, "..") != NULL)
 		return -1;
 	for (p = s; *p != '\0'; p++)
-		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) ||
-		    strchr("._-+", *p) != NULL))
+		if (!(islower((unsigned char)*p) ||
+		    isdigit((unsigned char)*p) || strchr("._-+", *p) != NULL))
 			return -1;
 	return 0;
 }
@@ -559,8 +560,8 @@ set_list(const struct conf_knob *k, void *base, const char *val, int append,
 		len = (size_t)(e - s);
 		quote(q, sizeof(q), s, len);
 		if (len > CONF_ITEM_MAX) {
-			snprintf(why, whylen, "'%s' is longer than %d characters",
-			    q, CONF_ITEM_MAX);
+			snprintf(why, whylen, "'%s' is longer than %d "
+			    "characters", q, CONF_ITEM_MAX);
 			return -1;
 		}
 		memcpy(item, s, len);
@@ -568,8 +569,8 @@ set_list(const struct conf_knob *k, void *base, const char *val, int append,
 		n = list_count(k, base);
 		if (k->type == CT_CIDRS) {
 			if (cidr_parse(item, &net, &cwhy) == -1) {
-				snprintf(why, whylen, "'%s' is not a network: %s",
-				    q, cwhy != NULL ? cwhy : "bad network");
+				snprintf(why, whylen, "'%s' is not a network: "
+				    "%s", q, cwhy != NULL ? cwhy : "bad");
 				return -1;
 			}
 			nets = list_arr(k, base);
@@ -591,7 +592,8 @@ set_list(const struct conf_knob *k, void *base, const char *val, int append,
 				continue;
 		}
 		if (n >= CONF_LIST_MAX) {
-			snprintf(why, whylen, "more than %d items", CONF_LIST_MAX);
+			snprintf(why, whylen, "more than %d items",
+			    CONF_LIST_MAX);
 			return -1;
 		}
 		if (k->type == CT_CIDRS) {
@@ -634,7 +636,8 @@ set_string(const struct conf_knob *k, void *base, const char *val,
 		return -1;
 	}
 	if (len >= k->size || len >= sizeof(buf)) {
-		snprintf(why, whylen, "longer than %zu characters", k->size - 1);
+		snprintf(why, whylen, "longer than %zu characters",
+		    k->size - 1);
 		return -1;
 	}
 	for (p = val; *p != '\0'; p++)
@@ -1093,7 +1096,9 @@ listener_derive(struct conf_parse *p, struct conf_listener *l, const int *seen)
 {
 	int have_tls = p->c->tls_cert[0] != '\0';
 	static const int ports[] = {
-		[ROLE_MX] = 25, [ROLE_SUBMISSION] = 587, [ROLE_SUBMISSIONS] = 465
+		[ROLE_MX] = 25,
+		[ROLE_SUBMISSION] = 587,
+		[ROLE_SUBMISSIONS] = 465,
 	};
 	int mx = l->role == ROLE_MX;
 
@@ -1203,9 +1208,10 @@ conf_finish(struct conf_parse *p)
 	}
 	if (c->n_listeners == 0) {
 		/* the built-in listener, as if written in the file */
-		if ((l = listener_new(p, "smtp", 0)) == NULL ||
-		    conf_default(p, &lknobs[LK_ADDRESS], l, "127.0.0.1") == -1 ||
-		    conf_default(p, &lknobs[LK_PORT], l, "2525") == -1)
+		l = listener_new(p, "smtp", 0);
+		if (l == NULL ||
+		    conf_default(p, &lknobs[LK_ADDRESS], l, "127.0.0.1") ||
+		    conf_default(p, &lknobs[LK_PORT], l, "2525"))
 			return;
 		p->lseen[0][LK_ADDRESS] = p->lseen[0][LK_PORT] = -1;
 	}
@@ -1382,7 +1388,9 @@ print_knob(FILE *fp, const struct conf_knob *k, const void *base)
 	if (k->type != CT_LIST && k->type != CT_CIDRS) {
 		fmt_scalar(k, base, buf, sizeof(buf));
 		/* keep within the line limit a value that came in with "k=v" */
-		if (strlen(k->name) + 3 + strlen(buf) <= CONF_LINE_MAX)
+		if (buf[0] == '\0')
+			fprintf(fp, "%s =\n", k->name);
+		else if (strlen(k->name) + 3 + strlen(buf) <= CONF_LINE_MAX)
 			fprintf(fp, "%s = %s\n", k->name, buf);
 		else
 			fprintf(fp, "%s=%s\n", k->name, buf);

@@ -11,12 +11,19 @@
  * is an event made active from there, so it runs once the read
  * callback has handed over every frame already read; all of them go
  * into one transaction. While that COMMIT waits for fsync, new frames
- * pile up in the socket and form the next batch.
+ * pile up in the socket and form the next batch. libevent 2.1 reads
+ * at most 4 KiB per read callback, so "what was read" alone would be
+ * a batch of 4 KiB; while the smtp socket still holds unread bytes the
+ * commit waits one more loop turn (a zero timer), up to QP_BATCH_WAIT_MS
+ * after the oldest pending message or QP_BATCH_BYTES of messages.
  *
  * Local delivery runs from its own timer, apart from the store path:
- * up to QUEUE_DELIVER_BATCH recipients a round, then it reschedules
- * itself while work remains, or sleeps until the next deferred
- * recipient is due. At start it picks up whatever a crash left behind.
+ * up to QUEUE_DELIVER_BATCH recipients or QP_DELIVER_BUDGET_MS a round
+ * (its fsyncs block the loop; while messages wait to be stored it steps
+ * aside, then runs shorter rounds, since 250 waits on the loop), then it
+ * reschedules itself while work remains, or sleeps until the next
+ * deferred recipient is due. At start it picks up whatever a crash left
+ * behind.
  * A recipient is marked delivered only after maildir_deliver returned
  * 0, so a crash in between delivers it twice, never zero times.
  *
@@ -33,9 +40,11 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/queue.h>
 #include <time.h>
 
@@ -51,6 +60,11 @@
 
 #define QP_STR_MAX	4096	/* any one string field, NUL included */
 #define QP_ESC		512	/* escaped copy of a field for the log */
+#define QP_BATCH_WAIT_MS 10	/* longest a commit waits for unread frames */
+#define QP_BATCH_BYTES	(16u * 1024 * 1024)	/* or for this much mail */
+#define QP_DELIVER_BUDGET_MS 50	/* longest one delivery round blocks the loop */
+#define QP_DELIVER_BUSY_MS 5	/* the same while smtp has frames waiting */
+#define QP_DELIVER_YIELD_MS 100	/* delivery steps aside for stores this long */
 
 /* One recipient of a pending message; strings owned. */
 struct qp_rcpt {
@@ -93,15 +107,19 @@ struct queue_proc {
 	struct queue_db		*db;
 	struct ipc_peer		*parent;
 	struct ipc_peer		*smtp;
+	int			 smtp_fd;	/* owned by smtp; for FIONREAD */
 	int			 smtp_closed;
 
 	TAILQ_HEAD(, qp_store)	 stores;
 	size_t			 nstores;
+	size_t			 store_bytes;	/* sum of their sizes */
+	int64_t			 store_first_ms; /* when the oldest arrived */
 	TAILQ_HEAD(, qp_event)	 events;
-	struct event		*ev_commit;	/* made active: group commit */
+	struct event		*ev_commit;	/* active or 0 timer: group commit */
 
 	struct event		*ev_deliver;	/* local delivery timer */
 	int64_t			 deliver_at;	/* when ev_deliver fires */
+	int64_t			 deliver_yield_ms; /* stepping aside since */
 	struct queue_local	 local[QUEUE_DELIVER_BATCH];
 
 	int			 stopping;
@@ -193,11 +211,57 @@ qp_status_text(int status)
 	}
 }
 
+static int64_t
+qp_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Make the group commit run once the current callbacks are done. */
 static void
 qp_commit_soon(struct queue_proc *qp)
 {
 	event_active(qp->ev_commit, 0, 0);
+}
+
+/* Bytes smtp has written that we have not read yet (0 on error). */
+static int
+qp_smtp_unread(struct queue_proc *qp)
+{
+	int unread = 0;
+
+	if (qp->smtp_closed || ioctl(qp->smtp_fd, FIONREAD, &unread) == -1)
+		return 0;
+	return unread;
+}
+
+/* Whether messages wait to be read or committed. */
+static int
+qp_store_waiting(struct queue_proc *qp)
+{
+	return qp->nstores > 0 || qp_smtp_unread(qp) > 0;
+}
+
+/*
+ * Whether the commit should wait one loop turn for more frames: smtp
+ * has written bytes we have not read yet, and the batch is neither old
+ * nor big. The zero timer runs after the next read callback.
+ */
+static int
+qp_commit_wait(struct queue_proc *qp)
+{
+	static const struct timeval zero = { 0, 0 };
+
+	if (qp->nstores == 0 || qp->nstores >= QUEUE_BATCH_MAX ||
+	    qp->store_bytes >= QP_BATCH_BYTES ||
+	    qp_now_ms() - qp->store_first_ms >= QP_BATCH_WAIT_MS ||
+	    qp_smtp_unread(qp) <= 0)
+		return 0;
+	evtimer_add(qp->ev_commit, &zero);
+	return 1;
 }
 
 /* (Re)arm the delivery timer to fire in secs, unless it fires sooner. */
@@ -279,8 +343,11 @@ qp_store_recv(struct queue_proc *qp, uint64_t id, struct ipc_reader *r)
 	}
 	memcpy(s->data, data, len);
 	s->len = len;
+	if (qp->nstores == 0)
+		qp->store_first_ms = qp_now_ms();
 	TAILQ_INSERT_TAIL(&qp->stores, s, entry);
 	qp->nstores++;
+	qp->store_bytes += len;
 	qp_commit_soon(qp);
 }
 
@@ -343,9 +410,8 @@ qp_commit_events(struct queue_proc *qp)
  * in one transaction; then one answer each.
  */
 static void
-qp_commit_cb(evutil_socket_t fd, short what, void *arg)
+qp_commit_run(struct queue_proc *qp)
 {
-	struct queue_proc *qp = arg;
 	struct qp_store *s;
 	char from[QP_ESC], client[QP_ESC], user[QP_ESC];
 	size_t n = 0, nlocal = 0;
@@ -370,8 +436,11 @@ qp_commit_cb(evutil_socket_t fd, short what, void *arg)
 		m->len = s->len;
 		n++;
 	}
-	if (n > 0)
+	if (n > 0) {
 		(void)queue_db_store_batch(qp->db, qp->batch, n, qp->res);
+		log_debug(LOG_CAT_QUEUE, "event=commit messages=%zu left=%zu",
+		    n, qp->nstores - n);
+	}
 
 	for (size_t i = 0; i < n; i++) {
 		const struct queue_store_result *res = &qp->res[i];
@@ -379,6 +448,7 @@ qp_commit_cb(evutil_socket_t fd, short what, void *arg)
 		s = TAILQ_FIRST(&qp->stores);
 		TAILQ_REMOVE(&qp->stores, s, entry);
 		qp->nstores--;
+		qp->store_bytes -= s->len;
 		if (res->status == PROTO_STORE_OK) {
 			qp_reply(qp, s->id, PROTO_STORE_OK, res->qid);
 			log_info(LOG_CAT_QUEUE,
@@ -401,8 +471,19 @@ qp_commit_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (nlocal > 0)
 		qp_deliver_in(qp, 0);
-	if (!TAILQ_EMPTY(&qp->stores))
+	if (!TAILQ_EMPTY(&qp->stores)) {
+		qp->store_first_ms = qp_now_ms();
 		qp_commit_soon(qp);
+	}
+}
+
+static void
+qp_commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct queue_proc *qp = arg;
+
+	if (!qp_commit_wait(qp))
+		qp_commit_run(qp);
 }
 
 static void
@@ -431,12 +512,28 @@ static void
 qp_deliver_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct queue_proc *qp = arg;
-	int64_t now = time(NULL), when;
+	int64_t now = time(NULL), start_ms = qp_now_ms(), when, budget;
 	size_t n = 0;
-	int rc;
+	int rc, more = 0;
 
 	if (qp->stopping)
 		return;
+	/*
+	 * Messages waiting to be stored come first, their 250 waits on
+	 * the loop: step aside for up to QP_DELIVER_YIELD_MS, then do a
+	 * short round, so local delivery slows under load but never stops.
+	 */
+	budget = QP_DELIVER_BUDGET_MS;
+	if (qp_store_waiting(qp)) {
+		if (qp->deliver_yield_ms == 0)
+			qp->deliver_yield_ms = start_ms;
+		if (start_ms - qp->deliver_yield_ms < QP_DELIVER_YIELD_MS) {
+			qp_deliver_in(qp, 0);
+			return;
+		}
+		budget = QP_DELIVER_BUSY_MS;
+	}
+	qp->deliver_yield_ms = 0;
 	if (queue_db_local_fetch(qp->db, now, qp->local, QUEUE_DELIVER_BATCH,
 	    &n) == -1) {
 		qp_deliver_in(qp, QUEUE_RETRY_SECS);
@@ -445,6 +542,11 @@ qp_deliver_cb(evutil_socket_t fd, short what, void *arg)
 	for (size_t i = 0; i < n; i++) {
 		struct queue_local *l = &qp->local[i];
 
+		/* fsyncs block the loop: leave the rest for the next turn */
+		if (i > 0 && qp_now_ms() - start_ms >= budget) {
+			more = 1;
+			break;
+		}
 		if (l->outcome == QUEUE_LOCAL_HELD) {	/* corrupt record */
 			qp_log_delivery(l, LOG_LVL_ERR, "held", l->error);
 			continue;
@@ -473,7 +575,7 @@ qp_deliver_cb(evutil_socket_t fd, short what, void *arg)
 		qp_deliver_in(qp, QUEUE_RETRY_SECS);
 		return;
 	}
-	if (n == QUEUE_DELIVER_BATCH) {
+	if (more || n == QUEUE_DELIVER_BATCH) {
 		qp_deliver_in(qp, 0);		/* more may be waiting */
 		return;
 	}
@@ -491,8 +593,9 @@ qp_drain_cb(evutil_socket_t fd, short what, void *arg)
 	struct timeval tv = { 0, 50 * 1000 };
 
 	if (!TAILQ_EMPTY(&qp->stores) || !TAILQ_EMPTY(&qp->events))
-		qp_commit_cb(-1, 0, qp);
-	if (qp->smtp_closed || ipc_peer_pending(qp->smtp) == 0 ||
+		qp_commit_run(qp);
+	if (qp->smtp_closed || (qp->nstores == 0 &&
+	    ipc_peer_pending(qp->smtp) == 0) ||
 	    time(NULL) >= qp->stop_deadline) {
 		event_base_loopexit(qp->base, NULL);
 		return;
@@ -596,6 +699,7 @@ qp_close_cb(struct ipc_peer *p, void *arg)
 			qp_store_free(s);
 		}
 		qp->nstores = 0;
+		qp->store_bytes = 0;
 	}
 	qp_stop(qp);
 }
@@ -611,10 +715,13 @@ queue_proc_main(struct conf *conf, struct event_base *base, int parent_fd,
 	char err[1024];
 
 	log_set_proc("queue");
+	/* a peer that went away must make writes fail, not kill us */
+	signal(SIGPIPE, SIG_IGN);
 	if ((qp = calloc(1, sizeof(*qp))) == NULL)
 		fatal("%s: calloc", __func__);
 	qp->conf = conf;
 	qp->base = base;
+	qp->smtp_fd = smtp_fd;
 	TAILQ_INIT(&qp->stores);
 	TAILQ_INIT(&qp->events);
 

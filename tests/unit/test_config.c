@@ -22,10 +22,13 @@
 #define TLS	"[server]\ntls_cert = /etc/moat/cert.pem\n" \
 		"tls_key = /etc/moat/key.pem\n"
 
+/* 60 letters: a host name label, or part of a long path */
+#define L60	"abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij"
+
 struct conf_case {
 	const char	*text;		/* NULL: load path */
 	const char	*path;
-	const char	*err;		/* substring of the error; NULL: loads */
+	const char	*err;		/* part of the error; NULL: loads */
 	const char	*want[6];	/* whole lines of conf_print */
 };
 
@@ -37,7 +40,7 @@ static const struct conf_case cases[] = {
 	{ "", NULL, NULL, { "user = _moat", "spool_dir = var/spool",
 	    "local_domains = localhost", "mailboxes = postmaster",
 	    "relay_networks =", "syslog = no" } },
-	{ "", NULL, NULL, { "tls_cert = ", "max_recipients = 100",
+	{ "", NULL, NULL, { "tls_cert =", "max_recipients = 100",
 	    "timeout_command = 300", "auth_fail_delay_ms = 1000",
 	    "smtp = info", "daemon = info" } },
 	{ NULL, NULL, NULL, { "[listener smtp]", "max_sessions = 1000",
@@ -156,8 +159,21 @@ static const struct conf_case cases[] = {
 	{ "[domains]\nmailboxes = ok\n  ..\n", NULL,
 	    "t.conf:3: mailboxes: '..' is not a valid mailbox name", { 0 } },
 
+	/* long values: printed so that they still fit a line */
+	{ "[domains]\nlocal_domains = a.example\n\t" L60 "." L60 "." L60
+	    ".ex\n", NULL, NULL, { "local_domains = a.example,",
+	    "\t" L60 "." L60 "." L60 ".ex" } },
+	{ "[server]\nspool_dir=/" L60 "/" L60 "/" L60 "/abcd\n", NULL,
+	    NULL, { "spool_dir=/" L60 "/" L60 "/" L60 "/abcd" } },
+	{ "[relay]\nrelay_networks = 2001:db8:1::/48 2001:db8:2::/48 "
+	    "2001:db8:3::/48 2001:db8:4::/48\n 2001:db8:5::/48 2001:db8:6::/48 "
+	    "2001:db8:7::/48 192.0.2.0/25 192.0.2.128/25 198.51.100.0/24\n",
+	    NULL, NULL,
+	    { "\t2001:db8:4::/48, 2001:db8:5::/48, 2001:db8:6::/48," } },
+
 	/* CIDR lists */
-	{ "[relay]\nrelay_networks = 192.0.2.0/24, 2001:DB8::/32 10.1.2.3 ::1\n",
+	{ "[relay]\nrelay_networks = 192.0.2.0/24, 2001:DB8::/32 10.1.2.3 "
+	    "::1\n",
 	    NULL, NULL, { "relay_networks = 192.0.2.0/24, 2001:db8::/32, "
 	    "10.1.2.3/32, ::1/128" } },
 	{ "[relay]\nrelay_networks = 0.0.0.0/0\n\t::/0\n", NULL, NULL,
@@ -679,7 +695,7 @@ slurp(const char *path)
 	return buf;
 }
 
-/* every knob conf_print writes is in the doc output, the example, the man page */
+/* every knob conf_print writes is in conf_print_doc, example, man page */
 static void
 test_docs(void **state)
 {
