@@ -24,6 +24,7 @@
 #include "../io/ipc.h"
 #include "../io/proto.h"
 #include "../lib/log.h"
+#include "../daemon/proc.h"
 #include "auth_proc.h"
 #include "users.h"
 
@@ -147,9 +148,12 @@ peer_close_cb(struct ipc_peer *p, void *arg)
 
 /* auth_proc_main - serve password checks until shutdown */
 int
-auth_proc_main(struct conf *conf, struct event_base *base, int parent_fd,
-    int smtp_fd)
+auth_proc_main(struct proc_env *env)
 {
+	struct conf *conf = env->conf;
+	struct event_base *base = env->base;
+	int parent_fd = env->peer[PROC_PARENT];
+	int smtp_fd = env->peer[PROC_SMTP];
 	struct auth_proc ap;
 	static const char dummy_pw[] = "moat-dummy-password";
 

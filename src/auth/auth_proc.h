@@ -8,7 +8,7 @@ struct event_base;
 struct conf;
 
 /* auth_proc_main - serve PROTO_AUTH_CHECK until shutdown; exit status */
-int auth_proc_main(struct conf *conf, struct event_base *base, int parent_fd,
-    int smtp_fd);
+struct proc_env;
+int auth_proc_main(struct proc_env *env);
 
 #endif

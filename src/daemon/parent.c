@@ -44,19 +44,58 @@
 #include "../smtp/smtp.h"
 #include "config.h"
 #include "daemon.h"
+#include "proc.h"
 
-enum { CHILD_SMTP, CHILD_QUEUE, CHILD_AUTH, CHILD_COUNT };
+/*
+ * The children. A process whose main is NULL is not started. Stop
+ * phases: on SIGTERM the parent stops phase 0 first and the next phase
+ * once every process of the one before has exited, so the network side
+ * answers or aborts its sessions while the queue still commits.
+ */
+struct proc_def {
+	const char	*name;
+	int		(*main)(struct proc_env *);
+	int		 chroot;	/* into empty_dir */
+	int		 stop_phase;
+};
 
-static const char *child_names[CHILD_COUNT] = { "smtp", "queue", "auth" };
+static const struct proc_def procs[PROC_COUNT] = {
+	[PROC_PARENT]	= { "main", NULL, 0, 0 },
+	[PROC_SMTP]	= { "smtp", smtp_proc_main, 1, 0 },
+	[PROC_QUEUE]	= { "queue", queue_proc_main, 0, 2 },
+	[PROC_AUTH]	= { "auth", auth_proc_main, 1, 2 },
+	[PROC_MTA]	= { "mta", NULL, 1, 1 },
+	[PROC_CONTROL]	= { "control", NULL, 1, 0 },
+};
+
+/* socketpairs between children; the parent has one with every child */
+static const struct { enum proc_id a, b; } channels[] = {
+	{ PROC_SMTP, PROC_QUEUE },
+	{ PROC_SMTP, PROC_AUTH },
+	{ PROC_QUEUE, PROC_MTA },
+	{ PROC_CONTROL, PROC_QUEUE },
+	{ PROC_CONTROL, PROC_SMTP },
+	{ PROC_CONTROL, PROC_MTA },
+};
+
+#define STOP_PHASES	3
 
 struct parent {
 	struct event_base	*base;
 	struct conf		*conf;		/* owned */
-	pid_t			 pid[CHILD_COUNT];
-	struct ipc_peer		*peer[CHILD_COUNT];
+	pid_t			 pid[PROC_COUNT];
+	struct ipc_peer		*peer[PROC_COUNT];
 	int			 stopping;
+	int			 phase;		/* stop phase in progress */
 	int			 status;	/* exit status */
 };
+
+/* proc_name - the name of a process, as in its title "moat-NAME" */
+const char *
+proc_name(enum proc_id id)
+{
+	return id < PROC_COUNT ? procs[id].name : "?";
+}
 
 /* priv_drop - become user, chrooted into dir when dir is not NULL */
 void
@@ -176,7 +215,7 @@ send_users(struct parent *pa)
 		fatal("strdup");
 	ipc_msg_init(&m, PROTO_USERS, 0);
 	ipc_put_bytes(&m, text, len);
-	ipc_send(pa->peer[CHILD_AUTH], &m);
+	ipc_send(pa->peer[PROC_AUTH], &m);
 	explicit_bzero(text, len);
 	free(text);
 }
@@ -192,6 +231,23 @@ send_simple(struct parent *pa, int child, uint16_t type)
 	ipc_send(pa->peer[child], &m);
 }
 
+/* stop the first phase that still has live processes */
+static void
+parent_stop_next(struct parent *pa)
+{
+	for (; pa->phase < STOP_PHASES; pa->phase++) {
+		int live = 0;
+
+		for (int i = 1; i < PROC_COUNT; i++)
+			if (pa->pid[i] > 0 && procs[i].stop_phase == pa->phase) {
+				send_simple(pa, i, PROTO_SHUTDOWN);
+				live++;
+			}
+		if (live)
+			return;
+	}
+}
+
 static void
 parent_stop(struct parent *pa, int status)
 {
@@ -199,14 +255,8 @@ parent_stop(struct parent *pa, int status)
 		return;
 	pa->stopping = 1;
 	pa->status = status;
-	/* the network side first: it answers or aborts its sessions while
-	 * the queue still commits what they sent */
-	if (pa->pid[CHILD_SMTP] > 0)
-		send_simple(pa, CHILD_SMTP, PROTO_SHUTDOWN);
-	else {
-		send_simple(pa, CHILD_QUEUE, PROTO_SHUTDOWN);
-		send_simple(pa, CHILD_AUTH, PROTO_SHUTDOWN);
-	}
+	pa->phase = 0;
+	parent_stop_next(pa);
 }
 
 static void
@@ -244,7 +294,9 @@ parent_reload(struct parent *pa)
 	} while (n > 0);
 	fclose(fp);
 	conf_apply_log_levels(nc);
-	for (int i = 0; i < CHILD_COUNT; i++) {
+	for (int i = 1; i < PROC_COUNT; i++) {
+		if (pa->pid[i] <= 0)
+			continue;
 		ipc_msg_init(&m, PROTO_RELOAD, 0);
 		ipc_put_bytes(&m, text, len);
 		ipc_put_str(&m, nc->path);
@@ -258,11 +310,46 @@ parent_reload(struct parent *pa)
 }
 
 static void
+parent_reap(struct parent *pa)
+{
+	pid_t pid;
+	int st, i, alive = 0, phase_alive = 0;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (i = 1; i < PROC_COUNT; i++)
+			if (pa->pid[i] == pid)
+				break;
+		if (i == PROC_COUNT)
+			continue;
+		pa->pid[i] = 0;
+		if (WIFSIGNALED(st))
+			log_err(LOG_CAT_DAEMON, "event=child_died child=%s signal=%d",
+			    procs[i].name, WTERMSIG(st));
+		else if (!pa->stopping || WEXITSTATUS(st) != 0)
+			log_err(LOG_CAT_DAEMON, "event=child_died child=%s status=%d",
+			    procs[i].name, WEXITSTATUS(st));
+		if (!pa->stopping)
+			parent_stop(pa, 1);	/* no half-alive server */
+		else if (WIFSIGNALED(st) || WEXITSTATUS(st) != 0)
+			pa->status = 1;
+	}
+	for (i = 1; i < PROC_COUNT; i++) {
+		alive += pa->pid[i] > 0;
+		if (pa->pid[i] > 0 && procs[i].stop_phase <= pa->phase)
+			phase_alive++;
+	}
+	if (alive == 0)
+		event_base_loopexit(pa->base, NULL);
+	else if (pa->stopping && phase_alive == 0) {
+		pa->phase++;
+		parent_stop_next(pa);
+	}
+}
+
+static void
 signal_cb(evutil_socket_t sig, short ev, void *arg)
 {
 	struct parent *pa = arg;
-	pid_t pid;
-	int st;
 
 	switch (sig) {
 	case SIGTERM:
@@ -275,38 +362,7 @@ signal_cb(evutil_socket_t sig, short ev, void *arg)
 		parent_reload(pa);
 		break;
 	case SIGCHLD:
-		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-			int i, alive = 0;
-
-			for (i = 0; i < CHILD_COUNT; i++)
-				if (pa->pid[i] == pid)
-					break;
-			if (i == CHILD_COUNT)
-				continue;
-			pa->pid[i] = 0;
-			if (!pa->stopping || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-				if (WIFSIGNALED(st))
-					log_err(LOG_CAT_DAEMON, "event=child_died "
-					    "child=%s signal=%d", child_names[i],
-					    WTERMSIG(st));
-				else if (!pa->stopping || WEXITSTATUS(st) != 0)
-					log_err(LOG_CAT_DAEMON, "event=child_died "
-					    "child=%s status=%d", child_names[i],
-					    WEXITSTATUS(st));
-				if (!pa->stopping)
-					parent_stop(pa, 1);
-				else if (WIFSIGNALED(st) || WEXITSTATUS(st) != 0)
-					pa->status = 1;
-			}
-			if (i == CHILD_SMTP) {
-				send_simple(pa, CHILD_QUEUE, PROTO_SHUTDOWN);
-				send_simple(pa, CHILD_AUTH, PROTO_SHUTDOWN);
-			}
-			for (int j = 0; j < CHILD_COUNT; j++)
-				alive += pa->pid[j] > 0;
-			if (alive == 0)
-				event_base_loopexit(pa->base, NULL);
-		}
+		parent_reap(pa);
 		break;
 	}
 }
@@ -343,18 +399,32 @@ child_setup(const char *name)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static void
-close_all_but(int keep[], int nkeep, int fds[], int nfds)
-{
-	for (int i = 0; i < nfds; i++) {
-		int k = 0;
+/* fds[PROC_COUNT][PROC_COUNT]: fds[a][b] is a's end of the a-b pair */
+static int pairs[PROC_COUNT][PROC_COUNT];
 
-		for (int j = 0; j < nkeep; j++)
-			if (fds[i] == keep[j])
-				k = 1;
-		if (!k && fds[i] >= 0)
-			close(fds[i]);
-	}
+static void
+close_others(int self, const int *listen_fds, size_t n_listen)
+{
+	for (int a = 0; a < PROC_COUNT; a++)
+		for (int b = 0; b < PROC_COUNT; b++)
+			if (a != self && pairs[a][b] >= 0) {
+				close(pairs[a][b]);
+				pairs[a][b] = -1;
+			}
+	if (self != PROC_SMTP)
+		for (size_t i = 0; i < n_listen; i++)
+			close(listen_fds[i]);
+}
+
+static void
+make_pair(int a, int b)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		fatal("socketpair");
+	pairs[a][b] = sv[0];
+	pairs[b][a] = sv[1];
 }
 
 /* daemon_serve - the parent's life */
@@ -364,14 +434,12 @@ daemon_serve(struct conf *conf)
 	struct parent pa;
 	struct passwd *pw = NULL;
 	int lfd[CONF_MAX_LISTENERS];
-	int pc[CHILD_COUNT][2], sq[2], sa[2];
 	SSL_CTX *tls = NULL;
 	struct event *sigev[4];
 	static const int sigs[4] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
 	char err[1024];
-	int all[CONF_MAX_LISTENERS + 2 * CHILD_COUNT + 4], nall = 0;
 
 	memset(&pa, 0, sizeof(pa));
 	pa.conf = conf;
@@ -407,105 +475,85 @@ daemon_serve(struct conf *conf)
 			    "%d: %s\n", l->name, l->address, l->port, strerror(errno));
 			return 1;
 		}
-		all[nall++] = lfd[i];
 		log_notice(LOG_CAT_DAEMON, "event=listen listener=%s address=%s "
 		    "port=%d role=%s", l->name, l->address, l->port,
 		    conf_role_name(l->role));
 	}
-	for (int i = 0; i < CHILD_COUNT; i++) {
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pc[i]) == -1)
-			fatal("socketpair");
-		all[nall++] = pc[i][0];
-		all[nall++] = pc[i][1];
-	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sq) == -1 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sa) == -1)
-		fatal("socketpair");
-	all[nall++] = sq[0]; all[nall++] = sq[1];
-	all[nall++] = sa[0]; all[nall++] = sa[1];
+	for (int a = 0; a < PROC_COUNT; a++)
+		for (int b = 0; b < PROC_COUNT; b++)
+			pairs[a][b] = -1;
+	for (int i = 1; i < PROC_COUNT; i++)
+		if (procs[i].main)
+			make_pair(PROC_PARENT, i);
+	for (size_t i = 0; i < sizeof(channels) / sizeof(channels[0]); i++)
+		if (procs[channels[i].a].main && procs[channels[i].b].main)
+			make_pair(channels[i].a, channels[i].b);
 	tzset();
 	fflush(NULL);
 
-	for (int c = 0; c < CHILD_COUNT; c++) {
-		pid_t pid = fork();
+	for (int c = 1; c < PROC_COUNT; c++) {
+		struct proc_env env;
+		pid_t pid;
 
-		if (pid == -1)
+		if (procs[c].main == NULL)
+			continue;
+		if ((pid = fork()) == -1)
 			fatal("fork");
 		if (pid > 0) {
 			pa.pid[c] = pid;
 			continue;
 		}
-		child_setup(child_names[c]);
-		if (c == CHILD_QUEUE) {
-			int keep[] = { pc[c][1], sq[1] };
-			struct event_base *base;
-
-			close_all_but(keep, 2, all, nall);
-			if (tls)
-				SSL_CTX_free(tls);
-			priv_drop(conf->user, NULL);
-			if ((base = event_base_new()) == NULL)
-				fatalx("event_base_new");
-			_exit(queue_proc_main(conf, base, pc[c][1], sq[1]));
-		} else if (c == CHILD_AUTH) {
-			int keep[] = { pc[c][1], sa[1] };
-			struct event_base *base;
-
-			close_all_but(keep, 2, all, nall);
-			if (tls)
-				SSL_CTX_free(tls);
-			priv_drop(conf->user, conf->empty_dir);
-			if ((base = event_base_new()) == NULL)
-				fatalx("event_base_new");
-			_exit(auth_proc_main(conf, base, pc[c][1], sa[1]));
-		} else {
-			int keep[CONF_MAX_LISTENERS + 3], nk = 0;
-			struct event_base *base;
-
-			for (size_t i = 0; i < conf->n_listeners; i++)
-				keep[nk++] = lfd[i];
-			keep[nk++] = pc[c][1];
-			keep[nk++] = sq[0];
-			keep[nk++] = sa[0];
-			close_all_but(keep, nk, all, nall);
-			priv_drop(conf->user, conf->empty_dir);
-			if ((base = event_base_new()) == NULL)
-				fatalx("event_base_new");
-			_exit(smtp_proc_main(conf, base, tls, lfd, pc[c][1], sq[0],
-			    sa[0]));
-		}
+		child_setup(procs[c].name);
+		close_others(c, lfd, conf->n_listeners);
+		memset(&env, 0, sizeof(env));
+		env.conf = conf;
+		for (int b = 0; b < PROC_COUNT; b++)
+			env.peer[b] = pairs[c][b];
+		env.control_fd = -1;
+		if (c == PROC_SMTP) {
+			env.listen_fds = lfd;
+			env.n_listen = conf->n_listeners;
+			env.tls = tls;
+		} else if (tls)
+			SSL_CTX_free(tls);
+		priv_drop(conf->user, procs[c].chroot ? conf->empty_dir : NULL);
+		if ((env.base = event_base_new()) == NULL)
+			fatalx("event_base_new");
+		_exit(procs[c].main(&env) == 0 ? 0 : 1);
 	}
 
-	/* the parent keeps only its ends of the control pairs */
-	for (size_t i = 0; i < conf->n_listeners; i++)
-		close(lfd[i]);
-	for (int i = 0; i < CHILD_COUNT; i++)
-		close(pc[i][1]);
-	close(sq[0]); close(sq[1]); close(sa[0]); close(sa[1]);
+	/* the parent keeps only its ends of its own pairs */
+	close_others(PROC_PARENT, lfd, conf->n_listeners);
 	if (tls)
 		SSL_CTX_free(tls);
 	signal(SIGPIPE, SIG_IGN);
 	if ((pa.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	for (int i = 0; i < CHILD_COUNT; i++)
-		pa.peer[i] = ipc_peer_new(pa.base, pc[i][0], child_names[i],
-		    parent_peer_msg, parent_peer_close, &pa);
+	for (int i = 1; i < PROC_COUNT; i++)
+		if (pa.pid[i] > 0)
+			pa.peer[i] = ipc_peer_new(pa.base, pairs[PROC_PARENT][i],
+			    procs[i].name, parent_peer_msg, parent_peer_close, &pa);
 	for (int i = 0; i < 4; i++) {
 		sigev[i] = evsignal_new(pa.base, sigs[i], signal_cb, &pa);
 		evsignal_add(sigev[i], NULL);
 	}
 	send_users(&pa);
 	log_notice(LOG_CAT_DAEMON, "event=started pid=%ld smtp=%ld queue=%ld "
-	    "auth=%ld", (long)getpid(), (long)pa.pid[CHILD_SMTP],
-	    (long)pa.pid[CHILD_QUEUE], (long)pa.pid[CHILD_AUTH]);
-	event_base_dispatch(pa.base);
+	    "auth=%ld mta=%ld control=%ld", (long)getpid(),
+	    (long)pa.pid[PROC_SMTP], (long)pa.pid[PROC_QUEUE],
+	    (long)pa.pid[PROC_AUTH], (long)pa.pid[PROC_MTA],
+	    (long)pa.pid[PROC_CONTROL]);
+	/* a child may have died before the signal event existed */
+	parent_reap(&pa);
+	if (pa.stopping || pa.pid[PROC_SMTP] > 0)
+		event_base_dispatch(pa.base);
 
-	for (int i = 0; i < CHILD_COUNT; i++)
+	for (int i = 1; i < PROC_COUNT; i++)
 		if (pa.pid[i] > 0)
-			kill(pa.pid[i], SIGTERM);
+			kill(pa.pid[i], SIGKILL);
 	for (int i = 0; i < 4; i++)
 		event_free(sigev[i]);
-	for (int i = 0; i < CHILD_COUNT; i++)
+	for (int i = 1; i < PROC_COUNT; i++)
 		ipc_peer_free(pa.peer[i]);
 	event_base_free(pa.base);
 	log_notice(LOG_CAT_DAEMON, "event=stopped status=%d", pa.status);

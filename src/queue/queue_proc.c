@@ -56,6 +56,7 @@
 #include "lib/log.h"
 #include "queue/maildir.h"
 #include "queue/queue_db.h"
+#include "daemon/proc.h"
 #include "queue/queue_proc.h"
 
 #define QP_STR_MAX	4096	/* any one string field, NUL included */
@@ -706,9 +707,12 @@ qp_close_cb(struct ipc_peer *p, void *arg)
 
 /* queue_proc_main - run the queue process until told to stop */
 int
-queue_proc_main(struct conf *conf, struct event_base *base, int parent_fd,
-    int smtp_fd)
+queue_proc_main(struct proc_env *env)
 {
+	struct conf *conf = env->conf;
+	struct event_base *base = env->base;
+	int parent_fd = env->peer[PROC_PARENT];
+	int smtp_fd = env->peer[PROC_SMTP];
 	struct queue_proc *qp;
 	struct qp_store *s;
 	struct qp_event *e;

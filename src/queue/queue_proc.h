@@ -17,11 +17,11 @@ struct event_base;
  * queue_proc_main - run the queue process on base until the parent
  * sends PROTO_SHUTDOWN or a peer goes away. Runs unprivileged, with
  * conf->spool_dir and conf->mail_dir used as given (relative to the
- * cwd or absolute). parent_fd and smtp_fd are socketpair ends; they are
- * owned (and closed) from here on. Returns 0 after a clean exit, -1
+ * cwd or absolute). The socketpair ends in env->peer are owned (and
+ * closed) from here on. Returns 0 after a clean exit, -1
  * (logged) when the queue database cannot be opened.
  */
-int queue_proc_main(struct conf *conf, struct event_base *base,
-    int parent_fd, int smtp_fd);
+struct proc_env;
+int queue_proc_main(struct proc_env *env);
 
 #endif

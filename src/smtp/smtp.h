@@ -131,8 +131,8 @@ struct smtp_server {
  * listening sockets in the order of conf->listeners. Returns the exit
  * status. Already chrooted and unprivileged when called.
  */
-int smtp_proc_main(struct conf *conf, struct event_base *base, SSL_CTX *tls,
-    const int *listen_fds, int parent_fd, int queue_fd, int auth_fd);
+struct proc_env;
+int smtp_proc_main(struct proc_env *env);
 
 /* session side, smtp_session.c */
 void smtp_session_start(struct smtp_server *srv, struct smtp_listener *l,

@@ -25,6 +25,7 @@
 
 #include "../io/proto.h"
 #include "../lib/log.h"
+#include "../daemon/proc.h"
 #include "smtp.h"
 
 static unsigned
@@ -310,9 +311,15 @@ peer_close_cb(struct ipc_peer *p, void *arg)
 
 /* smtp_proc_main - run the network process until shutdown */
 int
-smtp_proc_main(struct conf *conf, struct event_base *base, SSL_CTX *tls,
-    const int *listen_fds, int parent_fd, int queue_fd, int auth_fd)
+smtp_proc_main(struct proc_env *env)
 {
+	struct conf *conf = env->conf;
+	struct event_base *base = env->base;
+	SSL_CTX *tls = env->tls;
+	const int *listen_fds = env->listen_fds;
+	int parent_fd = env->peer[PROC_PARENT];
+	int queue_fd = env->peer[PROC_QUEUE];
+	int auth_fd = env->peer[PROC_AUTH];
 	struct smtp_server *srv;
 	struct smtp_session *s;
 
