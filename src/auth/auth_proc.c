@@ -23,6 +23,7 @@
 #include "../daemon/config.h"
 #include "../io/ipc.h"
 #include "../io/proto.h"
+#include "../control/control_log.h"
 #include "../lib/log.h"
 #include "../daemon/proc.h"
 #include "auth_proc.h"
@@ -131,6 +132,10 @@ parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 		if (ipc_get_end(r) == -1)
 			fatalx("%s: bad SHUTDOWN", __func__);
 		event_base_loopexit(ap->base, NULL);
+		break;
+	case PROTO_LOG_LEVEL:		/* moat log CAT LEVEL */
+		if (control_log_apply(r) == -1)
+			fatalx("%s: bad LOG_LEVEL", __func__);
 		break;
 	default:
 		fatalx("%s: unexpected message %u from parent", __func__, type);

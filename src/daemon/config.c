@@ -46,7 +46,10 @@
 
 #include <ini.h>
 
+#include "../policy/dnsbl.h"
+#include "../control/control_http.h"
 #include "config.h"
+#include "../mta/mta_route.h"
 
 #define CONF_FILE_MAX	(1024 * 1024)
 #define CONF_LINE_MAX	(INI_MAX_LINE - 2)	/* bytes, without CR LF */
@@ -106,6 +109,15 @@ struct conf_knob {
 static int check_domain(char *, const char **);
 static int check_mailbox(char *, const char **);
 static int check_user(char *, const char **);
+static int check_route(char *, const char **);
+static int check_dest(char *, const char **);
+static int check_tls_mode(char *, const char **);
+static int check_dns_server(char *, const char **);
+static int check_identity(char *, const char **);
+static int check_action(char *, const char **);
+static int check_dnsbl_zone(char *, const char **);
+static int check_group(char *, const char **);
+static int check_metrics(char *, const char **);
 
 #define CM(m)	offsetof(struct conf, m), sizeof(((struct conf *)0)->m)
 #define LM(m)	offsetof(struct conf_listener, m), \
@@ -146,6 +158,8 @@ static const struct conf_knob knobs[] = {
 	    "Private key (PEM) of tls_cert; set both or neither."),
 	K_BOOL("server", syslog, "no",
 	    "Log to syslog (facility mail) instead of stderr."),
+	K_BOOL("server", relaytest_on_start, "no",
+	    "Run the relay battery against each mx listener at start; refuse to run if it relays."),
 
 	K_LIST("domains", local_domains, CT_LIST, "localhost", check_domain,
 	    "Domains delivered here; mail for any other domain is relayed."),
@@ -173,6 +187,96 @@ static const struct conf_knob knobs[] = {
 	    "Milliseconds before the reply to every failed AUTH."),
 	K_NUM("limits", max_received_headers, CT_INT, "50", 1, 1000,
 	    "Received: headers above which a message is a loop."),
+
+	K_LIST("policy", deny_networks, CT_CIDRS, "", NULL,
+	    "Networks refused at connect, before any byte is read."),
+	K_LIST("policy", dnsbl_zones, CT_LIST, "", check_dnsbl_zone,
+	    "DNS blocklists to ask about clients, each ZONE or ZONE*WEIGHT (empty: off)."),
+	K_NUM("policy", dnsbl_threshold, CT_INT, "1", 1, 1000,
+	    "Total weight of the listing zones at which a client is refused."),
+	K_STR("policy", sender_identity, CT_STRING, "own", 0, check_identity,
+	    "Envelope senders an authenticated user may use: own, domain or any."),
+	K_BOOL("policy", reject_local_spoof, "yes",
+	    "Refuse local-domain senders from clients without AUTH or relay rights."),
+	K_NUM("policy", auth_fail_limit, CT_INT, "5", 1, 1000,
+	    "AUTH failures from one address within auth_fail_window that ban it."),
+	K_NUM("policy", auth_fail_window, CT_INT, "600", 1, 86400,
+	    "Seconds over which AUTH failures are counted."),
+	K_NUM("policy", ban_time, CT_INT, "3600", 1, 31536000,
+	    "Seconds of a first ban; each repeat offence doubles it."),
+	K_NUM("policy", ban_time_max, CT_INT, "604800", 1, 31536000,
+	    "Longest ban in seconds, however often an address offends."),
+	K_NUM("policy", account_fail_limit, CT_INT, "10", 1, 1000,
+	    "AUTH failures for one account within auth_fail_window, from several addresses, that raise an alert and slow its AUTH."),
+	K_NUM("policy", account_fail_delay_ms, CT_INT, "2000", 0, 60000,
+	    "Extra AUTH delay per failure over account_fail_limit, in milliseconds."),
+	K_NUM("policy", session_lifetime, CT_INT, "600", 2, 86400,
+	    "Seconds a session may last in all; hitting it is an alert."),
+	K_NUM("policy", max_idle_commands, CT_INT, "20", 1, 10000,
+	    "NOOP, RSET, VRFY, HELP and the like in a row without a transaction before 421."),
+	K_NUM("policy", max_unknown_rcpts, CT_INT, "5", 1, 1000,
+	    "Unknown local recipients in one session before 421 (directory harvesting)."),
+	K_NUM("policy", max_unknown_rcpts_ip, CT_INT, "20", 1, 100000,
+	    "Unknown local recipients from one address within harvest_window before it is refused."),
+	K_NUM("policy", harvest_window, CT_INT, "3600", 1, 86400,
+	    "Seconds over which unknown recipients per address are counted."),
+	K_NUM("policy", tarpit_ms, CT_INT, "1000", 0, 60000,
+	    "Delay before replies to a client that looks like a harvester, in ms."),
+	K_NUM("policy", min_data_rate, CT_INT, "256", 0, 100000000,
+	    "Bytes per second a client must keep up during DATA after data_rate_grace (0: off)."),
+	K_NUM("policy", data_rate_grace, CT_INT, "30", 1, 3600,
+	    "Seconds of DATA before min_data_rate is enforced."),
+
+	K_STR("watch", watch_action, CT_STRING, "hold", 0, check_action,
+	    "What the hold_* thresholds do: alert, hold or suspend."),
+	K_STR("watch", alert_command, CT_PATH, "", CF_EMPTY, NULL,
+	    "Command run for every alert, with MOAT_EVENT, MOAT_USER, MOAT_CLIENT and MOAT_DETAIL set."),
+	K_NUM("watch", watch_window, CT_INT, "3600", 60, 86400,
+	    "Seconds over which each sender's traffic is counted."),
+	K_NUM("watch", hold_external_rcpts, CT_INT, "200", 1, 10000000,
+	    "Outside recipients per window from one sender that trigger watch_action."),
+	K_NUM("watch", hold_external_domains, CT_INT, "100", 1, 10000000,
+	    "Distinct outside domains per window from one sender that trigger watch_action."),
+	K_NUM("watch", suspend_external_rcpts, CT_INT, "1000", 1, 10000000,
+	    "Outside recipients per window that suspend the account (relay clients: held)."),
+	K_NUM("watch", suspend_external_domains, CT_INT, "300", 1, 10000000,
+	    "Distinct outside domains per window that suspend the account."),
+	K_NUM("watch", rejected_alert, CT_INT, "50", 1, 10000000,
+	    "Recipients refused by remote servers per window that raise an alert."),
+
+	K_LIST("delivery", routes, CT_LIST, "", check_route,
+	    "Static routes DOMAIN=[host]:port, host:port or lmtp:[host]:port, optional /none, /opportunistic or /verify; .DOMAIN for subdomains."),
+	K_STR("delivery", smarthost, CT_STRING, "", CF_EMPTY, check_dest,
+	    "Relay everything without a route through this [host]:port; empty: MX lookup."),
+	K_STR("delivery", tls, CT_STRING, "opportunistic", 0, check_tls_mode,
+	    "Outbound STARTTLS: none, opportunistic (when offered) or verify (required, certificate checked)."),
+	K_STR("delivery", dns_server, CT_STRING, "", CF_EMPTY, check_dns_server,
+	    "Resolver ADDR or ADDR@PORT for MX and address lookups; empty: /etc/resolv.conf."),
+	K_NUM("delivery", retry_min, CT_INT, "300", 1, 86400,
+	    "Seconds before the first retry of a deferred recipient; doubles each time."),
+	K_NUM("delivery", retry_max, CT_INT, "14400", 1, 604800,
+	    "Longest delay between two retries, in seconds."),
+	K_NUM("delivery", max_lifetime, CT_INT, "432000", 1, 2592000,
+	    "Seconds a message may stay in the queue before it bounces."),
+	K_NUM("delivery", deadletter_expire, CT_INT, "2592000", 60, 31536000,
+	    "Seconds a dead letter (an undeliverable bounce) is kept."),
+	K_NUM("delivery", max_connections, CT_INT, "100", 1, 10000,
+	    "Outbound SMTP connections in all."),
+	K_NUM("delivery", max_connections_per_dest, CT_INT, "20", 1, 10000,
+	    "Outbound SMTP connections to one destination (domain or route)."),
+	K_NUM("delivery", max_messages_per_connection, CT_INT, "100", 1, 100000,
+	    "Messages sent over one outbound connection before it is closed."),
+	K_NUM("delivery", timeout_connect, CT_INT, "30", 1, 600,
+	    "Seconds to wait for an outbound connection."),
+	K_NUM("delivery", timeout_client, CT_INT, "300", 1, 3600,
+	    "Seconds to wait for each reply of a peer (the end of data: twice that)."),
+	K_NUM("delivery", test_smtp_port, CT_INT, "25", 1, 65535,
+	    "TEST ONLY: port of MX and address hosts instead of 25."),
+
+	K_STR("control", admin_group, CT_STRING, "", CF_EMPTY, check_group,
+	    "Group whose members may use the control socket; empty: the user's."),
+	K_STR("control", metrics_listen, CT_STRING, "", CF_EMPTY, check_metrics,
+	    "Prometheus metrics on loopback ADDR:PORT; empty: off."),
 
 	K_LOG(LOG_CAT_SMTP, "smtp", "SMTP sessions and commands."),
 	K_LOG(LOG_CAT_AUTH, "auth", "AUTH attempts and results."),
@@ -470,6 +574,128 @@ check_user(char *s, const char **why)
 		if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '-' ||
 		    *p == '.'))
 			return -1;
+	return 0;
+}
+
+/* [control] admin_group: a group name, or empty */
+static int
+check_group(char *s, const char **why)
+{
+	if (s[0] == '\0')
+		return 0;
+	if (check_user(s, why) == -1) {
+		*why = "is not a valid group name";
+		return -1;
+	}
+	return 0;
+}
+
+/* [control] metrics_listen: ADDR:PORT on loopback, or empty */
+static int
+check_metrics(char *s, const char **why)
+{
+	char addr[64];
+	int port;
+
+	*why = "must be ADDR:PORT with a loopback address (127.0.0.1:9100, "
+	    "[::1]:9100)";
+	if (s[0] == '\0')
+		return 0;
+	return control_http_parse_listen(s, addr, sizeof(addr), &port);
+}
+
+/* sender_identity: own | domain | any */
+static int
+check_identity(char *s, const char **why)
+{
+	*why = "must be own, domain or any";
+	for (char *p = s; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return (strcmp(s, "own") == 0 || strcmp(s, "domain") == 0 ||
+	    strcmp(s, "any") == 0) ? 0 : -1;
+}
+
+/* a [delivery] route: DOMAIN=DEST (mta_route_parse) */
+static int
+check_route(char *s, const char **why)
+{
+	struct mta_route r;
+
+	return mta_route_parse(s, &r, why);
+}
+
+/* the smarthost: empty or a destination (mta_dest_parse) */
+static int
+check_dest(char *s, const char **why)
+{
+	struct mta_dest d;
+
+	if (s[0] == '\0')
+		return 0;
+	return mta_dest_parse(s, &d, why);
+}
+
+/* [delivery] tls: none | opportunistic | verify */
+static int
+check_tls_mode(char *s, const char **why)
+{
+	*why = "must be none, opportunistic or verify";
+	lower(s);
+	return (strcmp(s, "none") == 0 || strcmp(s, "opportunistic") == 0 ||
+	    strcmp(s, "verify") == 0) ? 0 : -1;
+}
+
+/* dns_server: empty, a numeric address, or ADDR@PORT */
+static int
+check_dns_server(char *s, const char **why)
+{
+	char addr[64], *at, *end;
+	unsigned char bin[16];
+	long port;
+
+	*why = "is not a numeric address, optionally followed by @PORT";
+	if (s[0] == '\0')
+		return 0;
+	if (strlen(s) >= sizeof(addr))
+		return -1;
+	snprintf(addr, sizeof(addr), "%s", s);
+	if ((at = strchr(addr, '@')) != NULL) {
+		*at++ = '\0';
+		port = strtol(at, &end, 10);
+		if (*at == '\0' || *end != '\0' || port < 1 || port > 65535)
+			return -1;
+	}
+	return inet_pton(AF_INET, addr, bin) == 1 ||
+	    inet_pton(AF_INET6, addr, bin) == 1 ? 0 : -1;
+}
+
+/* watch_action: alert | hold | suspend */
+static int
+check_action(char *s, const char **why)
+{
+	*why = "must be alert, hold or suspend";
+	for (char *p = s; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return (strcmp(s, "alert") == 0 || strcmp(s, "hold") == 0 ||
+	    strcmp(s, "suspend") == 0) ? 0 : -1;
+}
+
+/* a DNSBL zone: a domain name, optionally *WEIGHT (1..100) */
+static int
+check_dnsbl_zone(char *s, const char **why)
+{
+	char zone[256], *star = strchr(s, '*');
+	int w;
+
+	*why = "must be ZONE or ZONE*WEIGHT (weight 1..100)";
+	if (dnsbl_parse_zone(s, zone, sizeof(zone), &w) == -1)
+		return -1;
+	if (star)
+		*star = '\0';
+	if (check_domain(s, why) == -1)
+		return -1;
+	if (star)
+		*star = '*';
 	return 0;
 }
 
@@ -1500,6 +1726,8 @@ conf_relay_table(const struct conf *c, struct relay_table *t)
 	t->n_mailboxes = c->n_mailboxes;
 	t->relay_networks = c->relay_networks;
 	t->n_relay_networks = c->n_relay_networks;
+	t->routes = c->routes;
+	t->n_routes = c->n_routes;
 }
 
 /* conf_apply_log_levels - set the log module's levels from c */

@@ -45,6 +45,7 @@ struct conf {
 	char	tls_cert[CONF_PATH_MAX];
 	char	tls_key[CONF_PATH_MAX];
 	int	syslog;
+	int	relaytest_on_start;	/* relay battery at start */
 
 	/* [domains] */
 	char	**local_domains;	/* lowercased */
@@ -66,6 +67,60 @@ struct conf {
 	int	timeout_data;		/* seconds between DATA blocks */
 	int	auth_fail_delay_ms;	/* same pause for every failed AUTH */
 	int	max_received_headers;
+
+	/* [policy] */
+	struct cidr *deny_networks;	/* refused at accept(), never expire */
+	size_t	  n_deny_networks;
+	char	**dnsbl_zones;		/* "zone" or "zone*weight" */
+	size_t	  n_dnsbl_zones;
+	int	dnsbl_threshold;
+	char	sender_identity[16];	/* own | domain | any */
+	int	reject_local_spoof;
+	int	auth_fail_limit;
+	int	auth_fail_window;
+	int	ban_time;
+	int	ban_time_max;
+	int	account_fail_limit;
+	int	account_fail_delay_ms;
+	int	session_lifetime;
+	int	max_idle_commands;
+	int	max_unknown_rcpts;
+	int	max_unknown_rcpts_ip;
+	int	harvest_window;
+	int	tarpit_ms;
+	int	min_data_rate;
+	int	data_rate_grace;
+
+	/* [watch] */
+	char	watch_action[16];	/* alert | hold | suspend */
+	char	alert_command[CONF_PATH_MAX];
+	int	watch_window;
+	int	hold_external_rcpts;
+	int	hold_external_domains;
+	int	suspend_external_rcpts;
+	int	suspend_external_domains;
+	int	rejected_alert;
+
+	/* [delivery]: outbound mail, the mta process and the scheduler */
+	char	**routes;		/* "DOMAIN=DEST", see mta/mta_route.h */
+	size_t	  n_routes;
+	char	smarthost[CONF_PATH_MAX];	/* DEST, "" for none */
+	char	tls[16];		/* none | opportunistic | verify */
+	char	dns_server[64];		/* "ADDR" or "ADDR@PORT", "": resolv.conf */
+	int	retry_min;		/* seconds, first retry */
+	int	retry_max;		/* seconds, longest backoff */
+	int	max_lifetime;		/* seconds in the queue before a bounce */
+	int	deadletter_expire;	/* seconds a dead letter is kept */
+	int	max_connections;	/* outbound, in all */
+	int	max_connections_per_dest;
+	int	max_messages_per_connection;
+	int	timeout_connect;	/* seconds */
+	int	timeout_client;		/* seconds per reply (RFC 5321 4.5.3.2) */
+	int	test_smtp_port;		/* TEST ONLY: port of MX/A hosts, else 25 */
+
+	/* [control] */
+	char	admin_group[64];	/* "": the user's primary group */
+	char	metrics_listen[80];	/* "ADDR:PORT" on loopback, "": off */
 
 	/* [log]: category levels */
 	int	log_level[LOG_CAT_COUNT];

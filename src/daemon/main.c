@@ -5,9 +5,13 @@
  *   moat check-config [-c FILE]   print the effective configuration
  *   moat passwd USER [-c FILE]    add a user or change a password
  *   moat config-doc               every knob with its default and bounds
+ *   moat relaytest HOST[:PORT] --local-domain D ...
+ *                                 open-relay and smuggling battery
  *   moat version
  *
  * Exit status: 0 success, 1 failure, 2 usage error.
+ * relaytest: 0 nothing relays, 1 relayed or smuggled, 2 usage error,
+ * 3 server unreachable.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,8 +24,10 @@
 
 #include "../auth/users.h"
 #include "../lib/log.h"
+#include "../relaytest/relaytest.h"
 #include "config.h"
 #include "daemon.h"
+#include "../ctl/ctl_cli.h"
 
 #define MOAT_VERSION "0.1.0"
 
@@ -32,7 +38,13 @@ usage(FILE *fp)
 	    "usage: moat serve [-c FILE]\n"
 	    "       moat check-config [-c FILE]\n"
 	    "       moat passwd USER [-c FILE]\n"
+	    "       moat relaytest HOST[:PORT] --local-domain D "
+	    "[--external-domain E]\n"
+	    "              [--json] [--timeout S] [--from-ip ADDR] "
+	    "[--no-smuggling]\n"
 	    "       moat config-doc\n"
+	    "       moat sessions|queue|ban|user|events|log|stats|status ...\n"
+	    "                    (administration: moat queue --help)\n"
 	    "       moat version\n");
 }
 
@@ -207,8 +219,16 @@ main(int argc, char **argv)
 		return cmd_serve(argc - 2, argv + 2);
 	if (strcmp(cmd, "check-config") == 0)
 		return cmd_check_config(argc - 2, argv + 2);
+	/* administration through the control socket: src/ctl */
+	if (strcmp(cmd, "user") == 0 && argc > 2 &&
+	    strcmp(argv[2], "passwd") == 0)
+		return cmd_passwd(argc - 3, argv + 3);
+	if (ctl_is_command(cmd))
+		return ctl_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "passwd") == 0)
 		return cmd_passwd(argc - 2, argv + 2);
+	if (strcmp(cmd, "relaytest") == 0)
+		return relaytest_main(argc - 2, argv + 2);
 	if (strcmp(cmd, "config-doc") == 0) {
 		conf_print_doc(stdout);
 		return 0;

@@ -36,11 +36,15 @@
 
 #include "../auth/auth_proc.h"
 #include "../auth/users.h"
+#include "../control/control.h"
+#include "../control/control_log.h"
 #include "../io/ipc.h"
 #include "../io/proto.h"
 #include "../io/tls.h"
 #include "../lib/log.h"
+#include "../mta/mta.h"
 #include "../queue/queue_proc.h"
+#include "../relaytest/relaytest.h"
 #include "../smtp/smtp.h"
 #include "config.h"
 #include "daemon.h"
@@ -64,8 +68,17 @@ static const struct proc_def procs[PROC_COUNT] = {
 	[PROC_SMTP]	= { "smtp", smtp_proc_main, 1, 0 },
 	[PROC_QUEUE]	= { "queue", queue_proc_main, 0, 2 },
 	[PROC_AUTH]	= { "auth", auth_proc_main, 1, 2 },
-	[PROC_MTA]	= { "mta", NULL, 1, 1 },
-	[PROC_CONTROL]	= { "control", NULL, 1, 0 },
+	/* mta: no chroot, see mta_proc.c (resolv.conf, CA store) */
+	[PROC_MTA]	= { "mta", mta_proc_main, 0, 1 },
+	[PROC_CONTROL]	= { "control", control_proc_main, 1, 0 },
+};
+
+/*
+ * Work a child does before it drops root and enters its chroot (files
+ * it must read once: resolver configuration, ...). -1 stops the daemon.
+ */
+static int (*const prepare[PROC_COUNT])(struct proc_env *) = {
+	[PROC_SMTP]	= smtp_proc_prepare,
 };
 
 /* socketpairs between children; the parent has one with every child */
@@ -88,6 +101,7 @@ struct parent {
 	int			 stopping;
 	int			 phase;		/* stop phase in progress */
 	int			 status;	/* exit status */
+	struct control_log	*ctl_log;	/* runtime log levels, owned */
 };
 
 /* proc_name - the name of a process, as in its title "moat-NAME" */
@@ -371,6 +385,14 @@ static void
 parent_peer_msg(struct ipc_peer *p, uint16_t type, uint64_t id,
     struct ipc_reader *r, void *arg)
 {
+	struct parent *pa = arg;
+
+	/* `moat log`: the parent owns runtime log levels (control_log.c) */
+	if (type == PROTO_CTL_REQUEST && p == pa->peer[PROC_CONTROL] &&
+	    pa->ctl_log != NULL) {
+		control_log_request(pa->ctl_log, p, id, r);
+		return;
+	}
 	log_warn(LOG_CAT_DAEMON, "event=unexpected_message peer=%s type=%u",
 	    ipc_peer_name(p), type);
 }
@@ -439,6 +461,8 @@ daemon_serve(struct conf *conf)
 	static const int sigs[4] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
+	long admin_gid = -1;
+	int ctl_fd = -1;
 	char err[1024];
 
 	memset(&pa, 0, sizeof(pa));
@@ -459,6 +483,23 @@ daemon_serve(struct conf *conf)
 	make_dir(conf->spool_dir, 0750, uid, gid);
 	make_dir(conf->mail_dir, 0750, uid, gid);
 	make_dir(conf->empty_dir, 0755, geteuid() == 0 ? 0 : (uid_t)-1, 0);
+	/* the control socket, made as root: root and the admin group only */
+	if (conf->admin_group[0] != '\0') {
+		struct group *gr = getgrnam(conf->admin_group);
+
+		if (gr == NULL) {
+			fprintf(stderr, "moat: admin_group '%s' does not exist\n",
+			    conf->admin_group);
+			return 1;
+		}
+		admin_gid = (long)gr->gr_gid;
+	} else
+		admin_gid = geteuid() == 0 ? (long)gid : (long)getegid();
+	if ((ctl_fd = control_socket_create(conf->spool_dir, admin_gid, err,
+	    sizeof(err))) == -1) {
+		fprintf(stderr, "moat: control socket: %s\n", err);
+		return 1;
+	}
 
 	if (conf->tls_cert[0]) {
 		if ((tls = tls_server_ctx(conf->tls_cert, conf->tls_key, err,
@@ -510,20 +551,28 @@ daemon_serve(struct conf *conf)
 		for (int b = 0; b < PROC_COUNT; b++)
 			env.peer[b] = pairs[c][b];
 		env.control_fd = -1;
+		env.admin_gid = admin_gid;
+		if (c == PROC_CONTROL)
+			env.control_fd = ctl_fd;
+		else
+			close(ctl_fd);
 		if (c == PROC_SMTP) {
 			env.listen_fds = lfd;
 			env.n_listen = conf->n_listeners;
 			env.tls = tls;
 		} else if (tls)
 			SSL_CTX_free(tls);
-		priv_drop(conf->user, procs[c].chroot ? conf->empty_dir : NULL);
 		if ((env.base = event_base_new()) == NULL)
 			fatalx("event_base_new");
+		if (prepare[c] != NULL && prepare[c](&env) == -1)
+			_exit(1);
+		priv_drop(conf->user, procs[c].chroot ? conf->empty_dir : NULL);
 		_exit(procs[c].main(&env) == 0 ? 0 : 1);
 	}
 
 	/* the parent keeps only its ends of its own pairs */
 	close_others(PROC_PARENT, lfd, conf->n_listeners);
+	close(ctl_fd);
 	if (tls)
 		SSL_CTX_free(tls);
 	signal(SIGPIPE, SIG_IGN);
@@ -533,6 +582,7 @@ daemon_serve(struct conf *conf)
 		if (pa.pid[i] > 0)
 			pa.peer[i] = ipc_peer_new(pa.base, pairs[PROC_PARENT][i],
 			    procs[i].name, parent_peer_msg, parent_peer_close, &pa);
+	pa.ctl_log = control_log_new(pa.base, pa.peer);
 	for (int i = 0; i < 4; i++) {
 		sigev[i] = evsignal_new(pa.base, sigs[i], signal_cb, &pa);
 		evsignal_add(sigev[i], NULL);
@@ -545,6 +595,16 @@ daemon_serve(struct conf *conf)
 	    (long)pa.pid[PROC_CONTROL]);
 	/* a child may have died before the signal event existed */
 	parent_reap(&pa);
+	/* relaytest_on_start: the listeners are bound and the children run;
+	 * the battery runs in a child of its own and we wait for it. A
+	 * configuration that relays never serves. */
+	if (!pa.stopping && pa.conf->relaytest_on_start &&
+	    relaytest_on_start(pa.conf) == -1) {
+		log_err(LOG_CAT_DAEMON, "event=relaytest_refused action=stop "
+		    "reason=\"the relay battery failed against our own "
+		    "listeners\"");
+		parent_stop(&pa, 1);
+	}
 	if (pa.stopping || pa.pid[PROC_SMTP] > 0)
 		event_base_dispatch(pa.base);
 
@@ -555,7 +615,15 @@ daemon_serve(struct conf *conf)
 		event_free(sigev[i]);
 	for (int i = 1; i < PROC_COUNT; i++)
 		ipc_peer_free(pa.peer[i]);
+	control_log_free(pa.ctl_log);
 	event_base_free(pa.base);
+	{
+		char sock[CONF_PATH_MAX + 32];
+
+		snprintf(sock, sizeof(sock), "%s/control.sock",
+		    pa.conf->spool_dir);
+		(void)unlink(sock);
+	}
 	log_notice(LOG_CAT_DAEMON, "event=stopped status=%d", pa.status);
 	conf_free(pa.conf);
 	return pa.status;

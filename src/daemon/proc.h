@@ -29,6 +29,8 @@ struct proc_env {
 	size_t			 n_listen;
 	SSL_CTX			*tls;		/* smtp: NULL without certificate */
 	int			 control_fd;	/* control: listening UNIX socket */
+	long			 admin_gid;	/* control: admin group, -1: root only */
+	void			*prepared;	/* what the prepare hook made */
 };
 
 const char *proc_name(enum proc_id id);

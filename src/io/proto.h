@@ -72,6 +72,82 @@ enum proto_type {
 	 *   bytes content
 	 */
 	PROTO_USERS,
+	/*
+	 * smtp -> queue: ban an address (a defence decided in smtp, e.g.
+	 * repeated AUTH failures). The queue stores it in the bans table
+	 * and sends the new list back (PROTO_BANS_CHANGED).
+	 *   str  cidr
+	 *   i64  expires (unix seconds, 0 never)
+	 *   str  reason
+	 *   str  origin ("auth", "harvest", "admin", ...)
+	 */
+	PROTO_BAN_ADD,
+	/*
+	 * queue -> mta: deliver one message to the recipients of one
+	 * destination domain. id = the queue's job id (echoed in the result).
+	 *   str  qid
+	 *   i64  created (unix seconds, for the delay in the log)
+	 *   str  sender (address, "" for <>)
+	 *   str  envid ("" when none)
+	 *   u8   ret (PROTO_RET_*)
+	 *   u8   flags (PROTO_MSGF_*)
+	 *   str  domain (lowercased: the routing key)
+	 *   u32  number of recipients (at least 1), then for each:
+	 *        u64 recipient row id, str address, str orcpt ("" when
+	 *        none), u8 notify bits (PROTO_NOTIFY_*)
+	 *   bytes message (CRLF line ends, not dot-stuffed)
+	 */
+	PROTO_MTA_DELIVER,
+	/*
+	 * mta -> queue: the outcome of one PROTO_MTA_DELIVER, once every
+	 * recipient has one. id = the job id.
+	 *   u32  number of recipients (as in the request), then for each:
+	 *        u64 recipient row id
+	 *        u8  result (PROTO_MTA_OK 2xx, PROTO_MTA_TEMPFAIL 4xx or no
+	 *            answer, PROTO_MTA_PERMFAIL 5xx or a permanent routing
+	 *            error: null MX, loop, no such domain)
+	 *        str reply: the SMTP code, enhanced status and text of the
+	 *            peer ("250 2.0.0 ok"), or our own in the same form
+	 *        str relay ("host[address]:port", "" when none was reached)
+	 */
+	PROTO_MTA_RESULT,
+	/*
+	 * queue -> smtp: the full current list of dynamic bans, sent at
+	 * start and after every change (admin, PROTO_BAN_ADD, expiry).
+	 *   u32  number of bans, then for each:
+	 *        str cidr ("192.0.2.0/24", "2001:db8::/32", host routes /32
+	 *            or /128)
+	 *        i64 expires (unix seconds, 0 never)
+	 */
+	PROTO_BANS_CHANGED,
+	/*
+	 * queue -> smtp, queue -> auth: an account's state changed (admin
+	 * `moat user suspend`, or a defence). Sent for every row of the
+	 * user_state table at start, then on each change.
+	 *   str  user (as authenticated)
+	 *   str  state ("active", "held" or "suspended")
+	 */
+	PROTO_USER_STATE,
+	/*
+	 * control -> queue, smtp, mta, parent: run one control operation
+	 * (src/ctl/ctl_msg.h). id = the control process's request id.
+	 *   u32  op (enum ctl_op), already checked by the control process
+	 *   u32  uid of the administrator who asked (SO_PEERCRED)
+	 *   bytes arguments, encoded by ctl_req_encode
+	 */
+	PROTO_CTL_REQUEST,
+	/*
+	 * queue, smtp, mta, parent -> control: the answer. id = the request's.
+	 *   bytes answer (ctl_msg.h: status, message, records)
+	 */
+	PROTO_CTL_ANSWER,
+	/*
+	 * parent -> children: set one log category's level now (runtime
+	 * `moat log CAT LEVEL`; the parent sends the revert when it expires).
+	 *   u8   category (enum log_cat)
+	 *   u8   level (enum log_level)
+	 */
+	PROTO_LOG_LEVEL,
 	PROTO_MAX
 };
 
@@ -94,5 +170,9 @@ enum proto_type {
 
 #define PROTO_MSGF_8BITMIME	1
 #define PROTO_MSGF_SMTPUTF8	2
+
+#define PROTO_MTA_OK		0
+#define PROTO_MTA_TEMPFAIL	1
+#define PROTO_MTA_PERMFAIL	2
 
 #endif

@@ -214,3 +214,13 @@ cidr_addr_format(const uint8_t addr[16], char *buf, size_t len)
 	snprintf(buf, len, "%s", r != NULL ? a : "");
 	return buf;
 }
+
+/* cidr_addr_is_v4 - an IPv4-mapped address (::ffff:a.b.c.d) */
+int
+cidr_addr_is_v4(const uint8_t addr[16])
+{
+	static const uint8_t prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0xff, 0xff };
+
+	return memcmp(addr, prefix, sizeof(prefix)) == 0;
+}

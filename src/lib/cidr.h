@@ -36,6 +36,9 @@ int cidr_addr_from_sa(const struct sockaddr *sa, uint8_t out[16]);
 /* cidr_addr_parse - text IPv4/IPv6 address to mapped form; -1 on error */
 int cidr_addr_parse(const char *s, uint8_t out[16]);
 
+/* cidr_addr_is_v4 - 1 when addr (mapped form) is an IPv4 address */
+int cidr_addr_is_v4(const uint8_t addr[16]);
+
 /* cidr_contains - 1 when addr (mapped form) lies inside net */
 int cidr_contains(const struct cidr *net, const uint8_t addr[16]);
 

@@ -1,7 +1,8 @@
 /*
  * relay.c - the one decision whether a recipient is accepted (see relay.h).
  *
- * Public: relay_decide, relay_is_local_domain, relay_client_trusted.
+ * Public: relay_decide, relay_is_local_domain, relay_is_routed_domain,
+ * relay_client_trusted.
  *
  * Order of the decision:
  *   1. the domain is empty (bare <postmaster>) or exactly one of ours:
@@ -56,6 +57,31 @@ relay_is_local_domain(const struct relay_table *t, const char *domain)
 	return 0;
 }
 
+/* relay_is_routed_domain - 1 if domain has a [delivery] route */
+int
+relay_is_routed_domain(const struct relay_table *t, const char *domain)
+{
+	size_t i, dlen;
+
+	if (domain == NULL || domain[0] == '\0' || domain[0] == '[')
+		return 0;
+	dlen = strlen(domain);
+	for (i = 0; i < t->n_routes; i++) {
+		const char *r = t->routes[i], *eq = strchr(r, '=');
+		size_t rlen = eq != NULL ? (size_t)(eq - r) : 0;
+		char rd[256];
+
+		if (rlen == 0 || rlen >= sizeof(rd))
+			continue;
+		memcpy(rd, r, rlen);
+		rd[rlen] = '\0';
+		if (rd[0] != '.' ? ascii_caseeq(rd, domain) :
+		    (dlen > rlen && ascii_caseeq(rd, domain + dlen - rlen)))
+			return 1;
+	}
+	return 0;
+}
+
 /* relay_client_trusted - 1 if the address is in relay_networks */
 int
 relay_client_trusted(const struct relay_table *t, const uint8_t addr[16])
@@ -95,6 +121,9 @@ relay_decide(const struct relay_table *t, const struct relay_client *c,
 	    (!rcpt->is_literal && relay_is_local_domain(t, rcpt->domain)))
 		return is_mailbox(t, rcpt->local_plain) ? RELAY_LOCAL :
 		    RELAY_UNKNOWN_USER;
+	/* a routed domain: inbound for an internal server, from anyone */
+	if (!rcpt->is_literal && relay_is_routed_domain(t, rcpt->domain))
+		return RELAY_OUTBOUND;
 	if (relay_client_trusted(t, c->addr))
 		return RELAY_OUTBOUND;
 	if (c->authenticated && c->auth_relay)

@@ -15,6 +15,8 @@ struct relay_table {
 	size_t		  n_mailboxes;
 	struct cidr	 *relay_networks;
 	size_t		  n_relay_networks;
+	char		**routes;		/* [delivery] routes, "DOMAIN=DEST" */
+	size_t		  n_routes;
 };
 
 struct relay_client {
@@ -49,6 +51,14 @@ enum relay_verdict relay_decide(const struct relay_table *t,
  * never for "" or an address literal
  */
 int relay_is_local_domain(const struct relay_table *t, const char *domain);
+
+/*
+ * relay_is_routed_domain - 1 if domain has a [delivery] route: the
+ * DOMAIN of a "DOMAIN=DEST" (any case), or a subdomain of a ".DOMAIN"
+ * route. Mail for it is accepted from anyone and relayed to the route
+ * (internal servers behind the edge). Never for "" or a literal.
+ */
+int relay_is_routed_domain(const struct relay_table *t, const char *domain);
 
 /* relay_client_trusted - 1 if the address is in relay_networks */
 int relay_client_trusted(const struct relay_table *t, const uint8_t addr[16]);

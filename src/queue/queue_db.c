@@ -61,6 +61,11 @@ enum db_stmt {
 	ST_COUNT_BODY,
 	ST_COUNT_RCPT,
 	ST_COUNT_EVENTS,
+	ST_REMOTE_FETCH,	/* delivery: the scheduler, see queue_db_remote_* */
+	ST_REMOTE_NEXT,
+	ST_DEAD_INSERT,
+	ST_DEAD_EXPIRE,
+	ST_MSG_GET,
 	ST_N
 };
 
@@ -107,6 +112,25 @@ static const char *const stmt_sql[ST_N] = {
 	[ST_COUNT_BODY] = "SELECT count(*) FROM body",
 	[ST_COUNT_RCPT] = "SELECT state, count(*) FROM recipient GROUP BY state",
 	[ST_COUNT_EVENTS] = "SELECT count(*) FROM events",
+	/* the terms match the partial index recipient_remote_due */
+	[ST_REMOTE_FETCH] =
+	    "SELECT r.id, r.msg_id, m.qid, m.created, m.sender, m.envid, m.ret,"
+	    " m.flags, r.address, r.domain, r.orcpt, r.notify, r.attempts"
+	    " FROM recipient AS r JOIN message AS m ON m.id = r.msg_id"
+	    " WHERE r.mailbox IS NULL AND r.state < 2"
+	    " AND r.next_attempt <= ?1 ORDER BY r.next_attempt, r.id LIMIT ?2",
+	[ST_REMOTE_NEXT] =
+	    "SELECT min(next_attempt) FROM recipient"
+	    " WHERE mailbox IS NULL AND state < 2",
+	[ST_DEAD_INSERT] =
+	    "INSERT INTO deadletter(qid, time, created, sender, recipient,"
+	    " reason, data) SELECT m.qid, ?2, m.created, m.sender, ?3, ?4, b.data"
+	    " FROM message AS m JOIN body AS b ON b.msg_id = m.id WHERE m.id = ?1",
+	[ST_DEAD_EXPIRE] = "DELETE FROM deadletter WHERE time < ?1",
+	[ST_MSG_GET] =
+	    "SELECT m.qid, m.created, m.sender, m.envid, m.ret, m.client_ip,"
+	    " m.helo, b.data FROM message AS m JOIN body AS b ON b.msg_id = m.id"
+	    " WHERE m.id = ?1",
 };
 
 /*
@@ -341,6 +365,53 @@ sqlerr:
 	return -1;
 }
 
+/*
+ * Tables and indexes of outbound delivery, added to version 1 without
+ * a version change: IF NOT EXISTS makes it idempotent, and a database
+ * from before simply gains them.
+ */
+static const char schema_delivery[] =
+	"CREATE TABLE IF NOT EXISTS deadletter ("
+	" id INTEGER PRIMARY KEY,"
+	" qid TEXT NOT NULL,"
+	" time INTEGER NOT NULL,"		/* when it became a dead letter */
+	" created INTEGER NOT NULL,"
+	" sender TEXT NOT NULL,"
+	" recipient TEXT NOT NULL,"
+	" reason TEXT NOT NULL,"
+	" data BLOB NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS deadletter_time ON deadletter(time);"
+	"CREATE INDEX IF NOT EXISTS recipient_remote_due ON"
+	" recipient(next_attempt) WHERE mailbox IS NULL AND state < 2;";
+
+static int
+db_schema_delivery(struct queue_db *db, char *err, size_t errlen)
+{
+	if (sqlite3_exec(db->h, schema_delivery, NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: delivery schema: %s", db->path,
+		    sqlite3_errmsg(db->h));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Tables of the control CLI and the defences (bans, account states),
+ * added to version 1 the same way: IF NOT EXISTS, idempotent.
+ */
+static const char schema_control[] =
+	"CREATE TABLE IF NOT EXISTS bans ("
+	" cidr TEXT NOT NULL PRIMARY KEY,"	/* canonical, cidr_format */
+	" reason TEXT,"
+	" origin TEXT,"				/* admin, auth, harvest, ... */
+	" created INTEGER NOT NULL,"
+	" expires INTEGER);"			/* NULL: never */
+	"CREATE TABLE IF NOT EXISTS user_state ("
+	" user TEXT PRIMARY KEY,"
+	" state TEXT NOT NULL CHECK (state IN ('active','held','suspended')),"
+	" reason TEXT,"
+	" updated INTEGER NOT NULL);";
+
 /* queue_db_open - open or create the queue database */
 struct queue_db *
 queue_db_open(const char *spool_dir, char *err, size_t errlen)
@@ -402,6 +473,10 @@ queue_db_open(const char *spool_dir, char *err, size_t errlen)
 		goto sqlerr;
 	if (db_schema(db, err, errlen) == -1)
 		goto fail;
+	if (db_schema_delivery(db, err, errlen) == -1)
+		goto fail;
+	if (sqlite3_exec(db->h, schema_control, NULL, NULL, NULL) != SQLITE_OK)
+		goto sqlerr;
 
 	for (int i = 0; i < ST_N; i++) {
 		rc = sqlite3_prepare_v3(db->h, stmt_sql[i], -1,
@@ -896,4 +971,264 @@ queue_db_counts(struct queue_db *db, struct queue_counts *c)
 fail:
 	db_log_error(db, "counts", rc);
 	return -1;
+}
+
+/*
+ * Outbound delivery: the scheduler's queries (sched.c).
+ */
+
+/* queue_db_remote_fetch - remote recipients that are due, oldest first */
+int
+queue_db_remote_fetch(struct queue_db *db, int64_t now,
+    struct queue_remote *out, size_t max, size_t *n)
+{
+	sqlite3_stmt *s = db_st(db, ST_REMOTE_FETCH);
+	int rc = SQLITE_DONE;
+
+	*n = 0;
+	if (max == 0)
+		return 0;
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
+	while (*n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct queue_remote *r = &out[*n];
+		const unsigned char *qid = sqlite3_column_text(s, 2);
+
+		memset(r, 0, sizeof(*r));
+		r->rcpt_id = sqlite3_column_int64(s, 0);
+		r->msg_id = sqlite3_column_int64(s, 1);
+		snprintf(r->qid, sizeof(r->qid), "%s", qid ? (const char *)qid : "");
+		r->created = sqlite3_column_int64(s, 3);
+		r->sender = col_strdup(s, 4);
+		r->envid = col_strdup(s, 5);
+		r->ret = (uint8_t)sqlite3_column_int(s, 6);
+		r->flags = (uint8_t)sqlite3_column_int(s, 7);
+		r->address = col_strdup(s, 8);
+		r->domain = col_strdup(s, 9);
+		r->orcpt = col_strdup(s, 10);
+		r->notify = (uint8_t)sqlite3_column_int(s, 11);
+		r->attempts = sqlite3_column_int(s, 12);
+		(*n)++;
+		if (!r->sender || !r->envid || !r->address || !r->domain ||
+		    !r->orcpt) {
+			st_done(s);
+			log_err(LOG_CAT_QUEUE, "event=db_error op=remote_fetch "
+			    "err=\"%s\"", strerror(ENOMEM));
+			queue_db_remote_free(out, *n);
+			*n = 0;
+			return -1;
+		}
+	}
+	if (*n < max && rc != SQLITE_DONE) {
+		db_log_error(db, "remote_fetch", rc);
+		st_done(s);
+		queue_db_remote_free(out, *n);
+		*n = 0;
+		return -1;
+	}
+	st_done(s);
+	return 0;
+}
+
+/* queue_db_remote_free - release what queue_db_remote_fetch filled in */
+void
+queue_db_remote_free(struct queue_remote *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].sender);
+		free(v[i].envid);
+		free(v[i].address);
+		free(v[i].domain);
+		free(v[i].orcpt);
+		memset(&v[i], 0, sizeof(v[i]));
+	}
+}
+
+/* queue_db_remote_next - when the next remote recipient is due */
+int
+queue_db_remote_next(struct queue_db *db, int64_t *when)
+{
+	sqlite3_stmt *s = db_st(db, ST_REMOTE_NEXT);
+	int rc, found = 0;
+
+	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
+		db_log_error(db, "remote_next", rc);
+		st_done(s);
+		return -1;
+	}
+	if (sqlite3_column_type(s, 0) != SQLITE_NULL) {
+		*when = sqlite3_column_int64(s, 0);
+		found = 1;
+	}
+	st_done(s);
+	return found;
+}
+
+/* queue_db_msg_get - envelope and a copy of the body of one message */
+int
+queue_db_msg_get(struct queue_db *db, int64_t msg_id, struct queue_msg_copy *out)
+{
+	sqlite3_stmt *s = db_st(db, ST_MSG_GET);
+	const unsigned char *t;
+	const void *b;
+	int rc, len;
+
+	memset(out, 0, sizeof(*out));
+	sqlite3_bind_int64(s, 1, msg_id);
+	if ((rc = sqlite3_step(s)) == SQLITE_DONE) {
+		st_done(s);
+		return 0;
+	}
+	if (rc != SQLITE_ROW) {
+		db_log_error(db, "msg_get", rc);
+		st_done(s);
+		return -1;
+	}
+	t = sqlite3_column_text(s, 0);
+	snprintf(out->qid, sizeof(out->qid), "%s", t ? (const char *)t : "");
+	out->created = sqlite3_column_int64(s, 1);
+	out->sender = col_strdup(s, 2);
+	out->envid = col_strdup(s, 3);
+	out->ret = (uint8_t)sqlite3_column_int(s, 4);
+	out->client_ip = col_strdup(s, 5);
+	out->helo = col_strdup(s, 6);
+	b = sqlite3_column_blob(s, 7);
+	len = sqlite3_column_bytes(s, 7);
+	out->data = malloc(len > 0 ? (size_t)len : 1);
+	if (out->data != NULL && len > 0)
+		memcpy(out->data, b, (size_t)len);
+	out->len = len > 0 ? (size_t)len : 0;
+	st_done(s);
+	if (!out->sender || !out->envid || !out->client_ip || !out->helo ||
+	    !out->data) {
+		log_err(LOG_CAT_QUEUE, "event=db_error op=msg_get err=\"%s\"",
+		    strerror(ENOMEM));
+		queue_db_msg_copy_free(out);
+		return -1;
+	}
+	return 1;
+}
+
+/* queue_db_msg_copy_free - release what queue_db_msg_get filled in */
+void
+queue_db_msg_copy_free(struct queue_msg_copy *m)
+{
+	free(m->sender);
+	free(m->envid);
+	free(m->client_ip);
+	free(m->helo);
+	free(m->data);
+	memset(m, 0, sizeof(*m));
+}
+
+/* queue_db_remote_mark - outcomes, bounces and dead letters in one go */
+int
+queue_db_remote_mark(struct queue_db *db, const struct queue_remote_mark *v,
+    size_t n, const struct queue_msg *bounces, size_t nb,
+    struct queue_store_result *bres, int64_t now)
+{
+	sqlite3_stmt *s;
+	const char *op = "begin";
+	int rc;
+
+	if (n == 0 && nb == 0)
+		return 0;
+	if ((rc = db_begin(db)) != SQLITE_DONE)
+		goto fail;
+	/* dead letters copy the message before it may be deleted below */
+	op = "dead_insert";
+	s = db_st(db, ST_DEAD_INSERT);
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].outcome != QUEUE_REMOTE_DEAD)
+			continue;
+		sqlite3_bind_int64(s, 1, v[i].msg_id);
+		sqlite3_bind_int64(s, 2, now);
+		bind_str(s, 3, v[i].address);
+		bind_str(s, 4, v[i].error);
+		if ((rc = st_exec(s)) != SQLITE_DONE)
+			goto fail;
+	}
+	op = "remote_mark";
+	s = db_st(db, ST_RCPT_UPDATE);
+	for (size_t i = 0; i < n; i++) {
+		int state;
+		int64_t next = now;
+		const char *error = v[i].error;
+
+		switch (v[i].outcome) {
+		case QUEUE_REMOTE_DELIVERED:
+			state = QUEUE_RCPT_DELIVERED;
+			break;
+		case QUEUE_REMOTE_DEFERRED:
+			state = QUEUE_RCPT_DEFERRED;
+			next = v[i].next_attempt;
+			break;
+		case QUEUE_REMOTE_FAILED:
+		case QUEUE_REMOTE_DEAD:
+			state = QUEUE_RCPT_FAILED;
+			break;
+		default:
+			fatalx("%s: outcome %d", __func__, v[i].outcome);
+		}
+		sqlite3_bind_int64(s, 1, v[i].rcpt_id);
+		sqlite3_bind_int(s, 2, state);
+		sqlite3_bind_int64(s, 3, next);
+		bind_opt(s, 4, error);
+		sqlite3_bind_int64(s, 5, now);
+		if ((rc = st_exec(s)) != SQLITE_DONE)
+			goto fail;
+	}
+	op = "bounce_store";
+	for (size_t i = 0; i < nb; i++) {
+		bres[i].qid[0] = '\0';
+		if ((rc = db_store_one(db, &bounces[i], now, bres[i].qid)) !=
+		    SQLITE_DONE)
+			goto fail;
+	}
+	op = "msg_delete";
+	for (size_t i = 0; i < n; i++) {
+		size_t j;
+
+		if (v[i].outcome == QUEUE_REMOTE_DEFERRED)
+			continue;
+		for (j = 0; j < i; j++)
+			if (v[j].msg_id == v[i].msg_id &&
+			    v[j].outcome != QUEUE_REMOTE_DEFERRED)
+				break;
+		if (j < i)
+			continue;
+		if ((rc = db_msg_maybe_delete(db, v[i].msg_id)) != SQLITE_DONE)
+			goto fail;
+	}
+	op = "commit";
+	if ((rc = db_commit(db)) != SQLITE_DONE)
+		goto fail;
+	for (size_t i = 0; i < nb; i++)
+		bres[i].status = PROTO_STORE_OK;
+	return 0;
+fail:
+	db_log_error(db, op, rc);
+	db_rollback(db);
+	for (size_t i = 0; i < nb; i++) {
+		bres[i].status = PROTO_STORE_TEMPFAIL;
+		bres[i].qid[0] = '\0';
+	}
+	return -1;
+}
+
+/* queue_db_dead_expire - delete dead letters older than before */
+int
+queue_db_dead_expire(struct queue_db *db, int64_t before, int64_t *deleted)
+{
+	sqlite3_stmt *s = db_st(db, ST_DEAD_EXPIRE);
+	int rc;
+
+	sqlite3_bind_int64(s, 1, before);
+	if ((rc = st_exec(s)) != SQLITE_DONE) {
+		db_log_error(db, "dead_expire", rc);
+		return -1;
+	}
+	if (deleted != NULL)
+		*deleted = sqlite3_changes64(db->h);
+	return 0;
 }

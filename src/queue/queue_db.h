@@ -168,4 +168,94 @@ int queue_db_local_next(struct queue_db *db, int64_t *when);
 /* queue_db_counts - rows per table and recipients per state; 0 or -1 */
 int queue_db_counts(struct queue_db *db, struct queue_counts *c);
 
+/*
+ * Outbound delivery (the scheduler, sched.c).
+ */
+
+/* One remote recipient that is due, with its message's envelope. Owned
+ * by the array it is in; release with queue_db_remote_free. */
+struct queue_remote {
+	int64_t		 rcpt_id;
+	int64_t		 msg_id;
+	int64_t		 created;
+	char		 qid[QUEUE_QID_SIZE];
+	char		*sender;	/* "" for <> */
+	char		*envid;		/* "" when none */
+	uint8_t		 ret;
+	uint8_t		 flags;
+	char		*address;
+	char		*domain;	/* lowercased */
+	char		*orcpt;		/* "" when none */
+	uint8_t		 notify;
+	int		 attempts;	/* tries so far */
+};
+
+enum queue_remote_outcome {
+	QUEUE_REMOTE_DELIVERED = 1,	/* the peer said 2xx: state 3 */
+	QUEUE_REMOTE_DEFERRED,		/* state 1 until next_attempt */
+	QUEUE_REMOTE_FAILED,		/* state 4 (a bounce goes with it) */
+	QUEUE_REMOTE_DEAD,		/* state 4, message copied to deadletter */
+};
+
+/* One outcome to record. Views, owned by the caller. */
+struct queue_remote_mark {
+	int64_t		 rcpt_id;
+	int64_t		 msg_id;
+	const char	*address;	/* DEAD: the recipient */
+	enum queue_remote_outcome outcome;
+	int64_t		 next_attempt;	/* DEFERRED */
+	const char	*error;		/* last_error; DEAD: the reason */
+};
+
+/* A message read back for a bounce; owned, queue_db_msg_copy_free. */
+struct queue_msg_copy {
+	char		 qid[QUEUE_QID_SIZE];
+	int64_t		 created;
+	char		*sender;
+	char		*envid;
+	uint8_t		 ret;
+	char		*client_ip;
+	char		*helo;
+	uint8_t		*data;
+	size_t		 len;
+};
+
+/*
+ * queue_db_remote_fetch - up to max recipients without a mailbox that
+ * are due (queued, or deferred with next_attempt <= now), in
+ * (next_attempt, id) order. Held recipients (2) never come back.
+ * Returns 0 with *n filled in, or -1.
+ */
+int queue_db_remote_fetch(struct queue_db *db, int64_t now,
+    struct queue_remote *out, size_t max, size_t *n);
+
+/* queue_db_remote_free - release v[0..n) */
+void queue_db_remote_free(struct queue_remote *v, size_t n);
+
+/*
+ * queue_db_remote_next - earliest next_attempt of a remote recipient
+ * still to do into *when: 1, 0 when none, -1.
+ */
+int queue_db_remote_next(struct queue_db *db, int64_t *when);
+
+/* queue_db_msg_get - message msg_id into out: 1, 0 when gone, -1 */
+int queue_db_msg_get(struct queue_db *db, int64_t msg_id,
+    struct queue_msg_copy *out);
+void queue_db_msg_copy_free(struct queue_msg_copy *m);
+
+/*
+ * queue_db_remote_mark - in ONE transaction: copy the message of every
+ * DEAD outcome into the deadletter table, record each outcome (attempts
+ * counts every one), store the nb bounce messages (their qids into
+ * bres[i]) and delete the messages with nothing left to do. Returns 0,
+ * or -1 and nothing changed (bres[i].status TEMPFAIL).
+ */
+int queue_db_remote_mark(struct queue_db *db, const struct queue_remote_mark *v,
+    size_t n, const struct queue_msg *bounces, size_t nb,
+    struct queue_store_result *bres, int64_t now);
+
+/* queue_db_dead_expire - delete dead letters older than before; 0 or -1 */
+int queue_db_dead_expire(struct queue_db *db, int64_t before,
+    int64_t *deleted);
+
 #endif

@@ -58,6 +58,9 @@
 #include "queue/queue_db.h"
 #include "daemon/proc.h"
 #include "queue/queue_proc.h"
+#include "queue/sched.h"
+#include "queue/queue_ctl.h"
+#include "control/control_log.h"
 
 #define QP_STR_MAX	4096	/* any one string field, NUL included */
 #define QP_ESC		512	/* escaped copy of a field for the log */
@@ -123,6 +126,8 @@ struct queue_proc {
 	int64_t			 deliver_yield_ms; /* stepping aside since */
 	struct queue_local	 local[QUEUE_DELIVER_BATCH];
 
+	struct sched		*sched;		/* outbound delivery, sched.c */
+	struct queue_ctl	*ctl;		/* control operations, queue_ctl.c */
 	int			 stopping;
 	int64_t			 stop_deadline;
 	struct event		*ev_drain;	/* at exit: wait for smtp to read */
@@ -472,6 +477,8 @@ qp_commit_run(struct queue_proc *qp)
 
 	if (nlocal > 0)
 		qp_deliver_in(qp, 0);
+	if (n > 0)
+		sched_kick(qp->sched);	/* remote recipients may be new */
 	if (!TAILQ_EMPTY(&qp->stores)) {
 		qp->store_first_ms = qp_now_ms();
 		qp_commit_soon(qp);
@@ -616,6 +623,7 @@ qp_stop(struct queue_proc *qp)
 		return;
 	qp->stopping = 1;
 	qp->stop_deadline = time(NULL) + QUEUE_DRAIN_SECS;
+	sched_stop(qp->sched);
 	evtimer_del(qp->ev_deliver);
 	log_notice(LOG_CAT_QUEUE, "event=stopping pending=%zu", qp->nstores);
 	qp_drain_cb(-1, 0, qp);
@@ -633,6 +641,9 @@ qp_smtp_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 		break;
 	case PROTO_EVENT:
 		qp_event_recv(qp, r);
+		break;
+	case PROTO_BAN_ADD:		/* stored and sent back: queue_ctl.c */
+		queue_ctl_ban_add(qp->ctl, r);
 		break;
 	default:
 		fatalx("%s: unexpected message type %u from smtp", __func__,
@@ -668,6 +679,10 @@ qp_parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	case PROTO_EVENT:
 		qp_event_recv(qp, r);
 		break;
+	case PROTO_LOG_LEVEL:		/* moat log CAT LEVEL */
+		if (control_log_apply(r) == -1)
+			fatalx("%s: malformed log level", __func__);
+		break;
 	default:
 		fatalx("%s: unexpected message type %u from parent", __func__,
 		    type);
@@ -692,6 +707,7 @@ qp_close_cb(struct ipc_peer *p, void *arg)
 		 * a duplicate when it sends again.
 		 */
 		qp->smtp_closed = 1;
+		queue_ctl_smtp_closed(qp->ctl);
 		if (qp->nstores > 0)
 			log_warn(LOG_CAT_QUEUE, "event=store_dropped count=%zu"
 			    " reason=smtp_closed", qp->nstores);
@@ -703,6 +719,24 @@ qp_close_cb(struct ipc_peer *p, void *arg)
 		qp->store_bytes = 0;
 	}
 	qp_stop(qp);
+}
+
+/* the scheduler stored a bounce for a local mailbox */
+static void
+qp_local_kick(void *arg)
+{
+	qp_deliver_in(arg, 0);
+}
+
+/* control: release or retry made recipients due */
+static void
+qp_ctl_kick(void *arg)
+{
+	struct queue_proc *qp = arg;
+
+	qp_deliver_in(qp, 0);
+	if (qp->sched != NULL)
+		sched_kick(qp->sched);
 }
 
 /* queue_proc_main - run the queue process until told to stop */
@@ -742,11 +776,19 @@ queue_proc_main(struct proc_env *env)
 	    qp_close_cb, qp);
 	qp->smtp = ipc_peer_new(base, smtp_fd, "smtp", qp_smtp_msg_cb,
 	    qp_close_cb, qp);
+	if ((qp->ctl = queue_ctl_new(base, conf, env->peer[PROC_CONTROL],
+	    qp->smtp, qp_ctl_kick, qp, err, sizeof(err))) == NULL)
+		log_err(LOG_CAT_QUEUE, "event=control_unavailable err=\"%s\"",
+		    err);
 
 	log_notice(LOG_CAT_QUEUE, "event=started spool=%s mail_dir=%s",
 	    conf->spool_dir, conf->mail_dir);
 	/* deliveries a crash left pending: at least once */
 	qp_deliver_in(qp, 0);
+	/* remote recipients too: the scheduler starts with a round */
+	if (env->peer[PROC_MTA] >= 0)
+		qp->sched = sched_new(conf, base, qp->db, env->peer[PROC_MTA],
+		    qp_local_kick, qp);
 
 	if (event_base_dispatch(base) == -1)
 		log_err(LOG_CAT_QUEUE, "event=loop_failed");
@@ -759,6 +801,8 @@ queue_proc_main(struct proc_env *env)
 		TAILQ_REMOVE(&qp->events, e, entry);
 		qp_event_free(e);
 	}
+	sched_free(qp->sched);
+	queue_ctl_free(qp->ctl);
 	ipc_peer_free(qp->smtp);
 	ipc_peer_free(qp->parent);
 	event_free(qp->ev_drain);

@@ -34,6 +34,13 @@ enum smtp_state {
 	SMTP_STATE_COUNT
 };
 
+enum {
+	SMTP_DNSBL_NONE,	/* not checked (exempt or no zones) */
+	SMTP_DNSBL_PENDING,	/* lookups in flight */
+	SMTP_DNSBL_WAITING,	/* MAIL parked until the answer */
+	SMTP_DNSBL_DONE,
+};
+
 struct smtp_rcpt {
 	char	addr[ADDR_PATH_MAX * 2];
 	char	orcpt[512];
@@ -74,6 +81,7 @@ struct smtp_session {
 	int			 auth_step;
 	char			 auth_login_user[256];
 	int			 auth_failures;
+	int			 account_delay_ms;	/* extra pause: account under attack */
 	struct event		*delay;		/* auth failure pause, owned */
 
 	/* transaction */
@@ -85,9 +93,21 @@ struct smtp_session {
 	uint64_t		 wait_id;	/* request in flight */
 
 	int			 errors;
+	const char		*last_cmd;	/* verb of the last command (static) */
 	int			 n_msgs;
 	size_t			 bytes_in;
 	int			 discard_line;	/* skipping an over-long line */
+	int			 idle_cmds;	/* commands in a row outside a transaction */
+	int			 unknown_rcpts;	/* RCPTs refused as unknown users */
+	time_t			 data_started;	/* DATA: when 354 was sent */
+	size_t			 data_bytes;	/* DATA: bytes read so far */
+	struct event		*lifetime;	/* session_lifetime, owned */
+	struct event		*tarpit;	/* delayed reply, owned */
+	int			 dnsbl_state;	/* SMTP_DNSBL_* */
+	int			 dnsbl_score;
+	char			 dnsbl_zone[256];
+	char			 dnsbl_mail[SMTP_LINE_MAX];	/* MAIL args held back */
+	char			 tarpit_reply[700];
 	int			 quit_after_reply;	/* shutdown while parked */
 
 	LIST_ENTRY(smtp_session) hash;		/* srv->by_id */
@@ -124,6 +144,23 @@ struct smtp_server {
 	uint64_t		 id_salt;
 	int			 shutting_down;
 	struct event		*shutdown_timer;
+
+	/* defences */
+	struct denylist		*deny;		/* deny_networks + bans, owned */
+	struct smtp_ban		*bans;		/* dynamic bans, owned */
+	size_t			 n_bans, cap_bans;
+	struct guard		*guard;		/* failure windows, owned */
+	struct event		*guard_timer;	/* expires old windows and bans */
+	struct dnsbl		*dnsbl;		/* NULL when no zones, owned */
+	char			**suspended;	/* suspended accounts, owned */
+	size_t			 n_suspended;
+};
+
+/* a dynamic ban: from AUTH brute force, harvesting, or the admin */
+struct smtp_ban {
+	struct cidr	net;
+	time_t		expires;	/* 0: never */
+	char		why[96];
 };
 
 /*
@@ -133,6 +170,8 @@ struct smtp_server {
  */
 struct proc_env;
 int smtp_proc_main(struct proc_env *env);
+/* smtp_proc_prepare - before chroot: the DNSBL resolver; -1 on error */
+int smtp_proc_prepare(struct proc_env *env);
 
 /* session side, smtp_session.c */
 void smtp_session_start(struct smtp_server *srv, struct smtp_listener *l,
@@ -140,6 +179,10 @@ void smtp_session_start(struct smtp_server *srv, struct smtp_listener *l,
 void smtp_session_stored(struct smtp_session *s, int status, const char *qid);
 void smtp_session_auth_result(struct smtp_session *s, int result);
 void smtp_session_shutdown(struct smtp_session *s);
+/* smtp_session_dnsbl - the DNSBL answer for this session's client */
+void smtp_session_dnsbl(struct smtp_session *s, int score, const char *zone);
+/* smtp_session_kill - send reply (if the session can still talk), close */
+void smtp_session_kill(struct smtp_session *s, const char *reply, const char *why);
 void smtp_session_free(struct smtp_session *s);
 
 /* server side, smtp_server.c */
@@ -148,5 +191,13 @@ void smtp_server_event(struct smtp_server *srv, const char *type,
     const char *ip, const char *user, const char *session, const char *detail);
 int smtp_server_ip_count(struct smtp_server *srv, const uint8_t addr[16], int delta);
 void smtp_server_session_gone(struct smtp_server *srv, struct smtp_session *s);
+/* smtp_server_ban - ban addr for seconds (0 never), close its sessions */
+void smtp_server_ban(struct smtp_server *srv, const uint8_t addr[16],
+    int seconds, const char *reason, const char *origin);
+/* smtp_server_is_suspended - 1 when AUTH must refuse this account */
+int smtp_server_is_suspended(struct smtp_server *srv, const char *user);
+/* smtp_server_set_bans - replace the dynamic ban list (from the queue) */
+void smtp_server_set_bans(struct smtp_server *srv, const struct smtp_ban *v,
+    size_t n);
 
 #endif

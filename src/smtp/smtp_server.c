@@ -25,8 +25,13 @@
 
 #include "../io/proto.h"
 #include "../lib/log.h"
+#include "../policy/denylist.h"
+#include "../policy/dnsbl.h"
+#include "../policy/guard.h"
 #include "../daemon/proc.h"
 #include "smtp.h"
+#include "smtp_ctl.h"
+#include "../control/control_log.h"
 
 static unsigned
 ip_hash(const uint8_t addr[16])
@@ -112,6 +117,10 @@ smtp_server_session_gone(struct smtp_server *srv, struct smtp_session *s)
 	}
 	if (s->delay)
 		evtimer_del(s->delay);
+	if (s->lifetime)
+		evtimer_del(s->lifetime);
+	if (s->tarpit)
+		evtimer_del(s->tarpit);
 	LIST_REMOVE(s, hash);
 	TAILQ_REMOVE(&srv->sessions, s, entry);
 	TAILQ_INSERT_TAIL(&srv->dead, s, entry);
@@ -133,13 +142,149 @@ reaper_cb(evutil_socket_t fd, short ev, void *arg)
 	smtp_server_maybe_exit(srv);
 }
 
+/* smtp_server_rebuild_deny - the lookup table from config and bans */
+static void
+smtp_server_rebuild_deny(struct smtp_server *srv)
+{
+	const struct conf *c = srv->conf;
+	size_t n = c->n_deny_networks + srv->n_bans, k = 0;
+	struct deny_entry *v = calloc(n ? n : 1, sizeof(*v));
+	struct denylist *d;
+
+	if (v == NULL) {
+		log_err(LOG_CAT_POLICY, "event=deny_rebuild_failed reason=\"out of memory\"");
+		return;
+	}
+	for (size_t i = 0; i < c->n_deny_networks; i++, k++) {
+		v[k].net = c->deny_networks[i];
+		v[k].why = "deny_networks";
+	}
+	for (size_t i = 0; i < srv->n_bans; i++, k++) {
+		v[k].net = srv->bans[i].net;
+		v[k].expires = srv->bans[i].expires;
+		v[k].why = srv->bans[i].why;
+	}
+	if ((d = denylist_build(v, n)) == NULL)
+		log_err(LOG_CAT_POLICY, "event=deny_rebuild_failed reason=\"out of memory\"");
+	else {
+		denylist_free(srv->deny);
+		srv->deny = d;
+	}
+	free(v);
+}
+
+static int
+smtp_server_add_ban(struct smtp_server *srv, const struct smtp_ban *b)
+{
+	if (srv->n_bans == srv->cap_bans) {
+		size_t ncap = srv->cap_bans ? srv->cap_bans * 2 : 64;
+		struct smtp_ban *nv = reallocarray(srv->bans, ncap, sizeof(*nv));
+
+		if (nv == NULL)
+			return -1;
+		srv->bans = nv;
+		srv->cap_bans = ncap;
+	}
+	srv->bans[srv->n_bans++] = *b;
+	return 0;
+}
+
+/* smtp_server_set_bans - replace the dynamic bans with the queue's list */
+void
+smtp_server_set_bans(struct smtp_server *srv, const struct smtp_ban *v, size_t n)
+{
+	srv->n_bans = 0;
+	for (size_t i = 0; i < n; i++)
+		if (smtp_server_add_ban(srv, &v[i]) == -1)
+			break;
+	smtp_server_rebuild_deny(srv);
+}
+
+/* smtp_server_ban - ban one address now; the queue makes it persistent */
+void
+smtp_server_ban(struct smtp_server *srv, const uint8_t addr[16], int seconds,
+    const char *reason, const char *origin)
+{
+	struct smtp_ban b;
+	struct smtp_session *s, *tmp;
+	struct ipc_msg m;
+	char net[80], ip[64];
+	int v4 = cidr_addr_is_v4(addr);
+
+	memset(&b, 0, sizeof(b));
+	memcpy(b.net.addr, addr, 16);
+	b.net.prefix = 128;
+	b.expires = seconds > 0 ? time(NULL) + seconds : 0;
+	snprintf(b.why, sizeof(b.why), "%s", reason);
+	cidr_addr_format(addr, ip, sizeof(ip));
+	snprintf(net, sizeof(net), "%s/%d", ip, v4 ? 32 : 128);
+	if (smtp_server_add_ban(srv, &b) == 0)
+		smtp_server_rebuild_deny(srv);
+	log_notice(LOG_CAT_POLICY, "event=ban client=%s seconds=%d origin=%s "
+	    "reason=\"%s\"", ip, seconds, origin, reason);
+	ipc_msg_init(&m, PROTO_BAN_ADD, 0);
+	ipc_put_str(&m, net);
+	ipc_put_i64(&m, (int64_t)b.expires);
+	ipc_put_str(&m, reason);
+	ipc_put_str(&m, origin);
+	ipc_send(srv->queue, &m);
+	{
+		char detail[160];
+
+		snprintf(detail, sizeof(detail), "seconds=%d origin=%s reason=%s",
+		    seconds, origin, reason);
+		smtp_server_event(srv, "ban", ip, "", "", detail);
+	}
+	/* the banned address's other sessions go too */
+	for (s = TAILQ_FIRST(&srv->sessions); s != NULL; s = tmp) {
+		tmp = TAILQ_NEXT(s, entry);
+		if (memcmp(s->addr, addr, 16) == 0)
+			smtp_session_kill(s, "421 4.7.0 Error: your address is banned",
+			    "banned");
+	}
+}
+
+static void
+guard_timer_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct smtp_server *srv = arg;
+	time_t now = time(NULL);
+	size_t k = 0;
+
+	/* windows are at most a day long; repeat-ban counters last a week */
+	guard_expire(srv->guard, now, 7 * 86400);
+	for (size_t i = 0; i < srv->n_bans; i++)
+		if (srv->bans[i].expires == 0 || srv->bans[i].expires > now)
+			srv->bans[k++] = srv->bans[i];
+	if (k != srv->n_bans) {
+		srv->n_bans = k;
+		smtp_server_rebuild_deny(srv);
+	}
+}
+
 static void
 accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
 {
 	struct smtp_listener *l = arg;
+	struct smtp_server *srv = l->srv;
+	const struct deny_entry *e;
+	uint8_t addr[16];
 
-	smtp_session_start(l->srv, l, fd, sa, salen);
+	/* refused before a single byte is read */
+	if (srv->deny != NULL && cidr_addr_from_sa(sa, addr) == 0 &&
+	    (e = denylist_match(srv->deny, addr, time(NULL))) != NULL) {
+		static const char msg[] = "554 5.7.1 Access denied\r\n";
+		char ip[64];
+
+		log_info(LOG_CAT_POLICY, "event=refused client=%s listener=%s "
+		    "reason=\"%s\"", cidr_addr_format(addr, ip, sizeof(ip)),
+		    l->conf->name, e->why);
+		(void)!write(fd, msg, sizeof(msg) - 1);
+		close(fd);
+		return;
+	}
+	smtp_session_start(srv, l, fd, sa, salen);
 }
 
 static void
@@ -226,6 +371,7 @@ smtp_server_reload(struct smtp_server *srv, const uint8_t *text, size_t len,
 	srv->conf = nc;
 	conf_relay_table(nc, &srv->relay);
 	conf_apply_log_levels(nc);
+	smtp_server_rebuild_deny(srv);
 	for (size_t i = 0; i < srv->n_listeners; i++)
 		srv->listeners[i].conf = &nc->listeners[i];
 	log_notice(LOG_CAT_DAEMON, "event=reloaded path=%s", path);
@@ -243,6 +389,10 @@ parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 			fatalx("%s: bad SHUTDOWN", __func__);
 		smtp_server_shutdown(srv);
 		break;
+	case PROTO_LOG_LEVEL:		/* moat log CAT LEVEL */
+		if (control_log_apply(r) == -1)
+			fatalx("%s: bad LOG_LEVEL", __func__);
+		break;
 	case PROTO_RELOAD: {
 		size_t len;
 		const uint8_t *text = ipc_get_bytes(r, &len);
@@ -259,6 +409,93 @@ parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	}
 }
 
+/* PROTO_BANS_CHANGED: the queue's full list replaces ours */
+static void
+smtp_server_bans_msg(struct smtp_server *srv, struct ipc_reader *r)
+{
+	uint32_t n = ipc_get_u32(r);
+	struct smtp_ban *v;
+	size_t k = 0;
+
+	if (n > 10000000 || (v = calloc(n ? n : 1, sizeof(*v))) == NULL)
+		fatalx("%s: bad BANS_CHANGED", __func__);
+	for (uint32_t i = 0; i < n; i++) {
+		char net[80];
+		const char *why;
+		int64_t expires;
+
+		ipc_get_str(r, net, sizeof(net));
+		expires = ipc_get_i64(r);
+		if (r->err)
+			break;
+		if (cidr_parse(net, &v[k].net, &why) == -1) {
+			log_warn(LOG_CAT_POLICY, "event=bad_ban cidr=%s reason=\"%s\"",
+			    net, why);
+			continue;
+		}
+		v[k].expires = (time_t)expires;
+		snprintf(v[k].why, sizeof(v[k].why), "banned");
+		k++;
+	}
+	if (ipc_get_end(r) == -1)
+		fatalx("%s: bad BANS_CHANGED", __func__);
+	smtp_server_set_bans(srv, v, k);
+	free(v);
+	log_info(LOG_CAT_POLICY, "event=bans_loaded count=%zu", k);
+}
+
+/* smtp_server_is_suspended - AUTH for this account is refused */
+int
+smtp_server_is_suspended(struct smtp_server *srv, const char *user)
+{
+	for (size_t i = 0; i < srv->n_suspended; i++)
+		if (strcmp(srv->suspended[i], user) == 0)
+			return 1;
+	return 0;
+}
+
+/* PROTO_USER_STATE: a suspended account loses its live sessions */
+static void
+smtp_server_user_state_msg(struct smtp_server *srv, struct ipc_reader *r)
+{
+	char user[256], state[32];
+	struct smtp_session *s, *tmp;
+
+	ipc_get_str(r, user, sizeof(user));
+	ipc_get_str(r, state, sizeof(state));
+	if (ipc_get_end(r) == -1)
+		fatalx("%s: bad USER_STATE", __func__);
+	for (size_t i = 0; i < srv->n_suspended; i++)
+		if (strcmp(srv->suspended[i], user) == 0) {
+			free(srv->suspended[i]);
+			srv->suspended[i] = srv->suspended[--srv->n_suspended];
+			break;
+		}
+	if (strcmp(state, "suspended") != 0)
+		return;
+	{
+		char **nv = reallocarray(srv->suspended, srv->n_suspended + 1,
+		    sizeof(*nv));
+
+		if (nv == NULL || (nv[srv->n_suspended] = strdup(user)) == NULL)
+			fatal("%s: out of memory", __func__);
+		srv->suspended = nv;
+		srv->n_suspended++;
+	}
+	for (s = TAILQ_FIRST(&srv->sessions); s != NULL; s = tmp) {
+		tmp = TAILQ_NEXT(s, entry);
+		if (s->authenticated && strcmp(s->auth_user, user) == 0) {
+			log_notice(LOG_CAT_POLICY, "session=%s event=suspended_session "
+			    "client=%s user=%s", s->idstr, s->ip, user);
+			if (s->state == SMTP_STATE_WAIT)
+				s->quit_after_reply = 1;
+			else
+				smtp_session_kill(s, "421 4.7.0 Error: account suspended",
+				    "account suspended");
+		}
+	}
+}
+
 static void
 queue_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
     struct ipc_reader *r, void *arg)
@@ -268,6 +505,14 @@ queue_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	char qid[128];
 	uint8_t status;
 
+	if (type == PROTO_BANS_CHANGED) {
+		smtp_server_bans_msg(srv, r);
+		return;
+	}
+	if (type == PROTO_USER_STATE) {
+		smtp_server_user_state_msg(srv, r);
+		return;
+	}
 	if (type != PROTO_QUEUE_STORED)
 		fatalx("%s: unexpected message %u from queue", __func__, type);
 	status = ipc_get_u8(r);
@@ -309,6 +554,34 @@ peer_close_cb(struct ipc_peer *p, void *arg)
 	exit(1);
 }
 
+/* smtp_proc_prepare - resolver setup needs /etc/resolv.conf: before chroot */
+int
+smtp_proc_prepare(struct proc_env *env)
+{
+	const struct conf *c = env->conf;
+	char err[256];
+
+	if (c->n_dnsbl_zones == 0)
+		return 0;
+	env->prepared = dnsbl_new(env->base, c->dns_server, c->dnsbl_zones,
+	    c->n_dnsbl_zones, NULL, NULL, err, sizeof(err));
+	if (env->prepared == NULL) {
+		log_err(LOG_CAT_DNS, "event=dnsbl_setup_failed error=\"%s\"", err);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+dnsbl_answer_cb(uint64_t cookie, int score, const char *zone, void *arg)
+{
+	struct smtp_server *srv = arg;
+	struct smtp_session *s = smtp_server_find(srv, cookie);
+
+	if (s != NULL)
+		smtp_session_dnsbl(s, score, zone);
+}
+
 /* smtp_proc_main - run the network process until shutdown */
 int
 smtp_proc_main(struct proc_env *env)
@@ -335,12 +608,24 @@ smtp_proc_main(struct proc_env *env)
 	srv->id_salt &= 0xffffffff00000000ull;
 	srv->reaper = event_new(base, -1, 0, reaper_cb, srv);
 	srv->shutdown_timer = evtimer_new(base, shutdown_timer_cb, srv);
+	if ((srv->guard = guard_new()) == NULL)
+		fatal("%s: guard_new", __func__);
+	srv->guard_timer = event_new(base, -1, EV_PERSIST, guard_timer_cb, srv);
+	{
+		struct timeval tv = { 60, 0 };
+
+		event_add(srv->guard_timer, &tv);
+	}
+	smtp_server_rebuild_deny(srv);
+	if ((srv->dnsbl = env->prepared) != NULL)
+		dnsbl_set_callback(srv->dnsbl, dnsbl_answer_cb, srv);
 	srv->parent = ipc_peer_new(base, parent_fd, "parent", parent_msg_cb,
 	    peer_close_cb, srv);
 	srv->queue = ipc_peer_new(base, queue_fd, "queue", queue_msg_cb,
 	    peer_close_cb, srv);
 	srv->auth = ipc_peer_new(base, auth_fd, "auth", auth_msg_cb,
 	    peer_close_cb, srv);
+	smtp_ctl_start(srv, env->peer[PROC_CONTROL]);
 	for (size_t i = 0; i < conf->n_listeners; i++) {
 		struct smtp_listener *l = &srv->listeners[i];
 
@@ -369,8 +654,17 @@ smtp_proc_main(struct proc_env *env)
 	ipc_peer_free(srv->parent);
 	ipc_peer_free(srv->queue);
 	ipc_peer_free(srv->auth);
+	smtp_ctl_stop();
 	event_free(srv->reaper);
 	event_free(srv->shutdown_timer);
+	event_free(srv->guard_timer);
+	guard_free(srv->guard);
+	dnsbl_free(srv->dnsbl);
+	denylist_free(srv->deny);
+	free(srv->bans);
+	for (size_t i = 0; i < srv->n_suspended; i++)
+		free(srv->suspended[i]);
+	free(srv->suspended);
 	for (size_t i = 0; i < SMTP_IP_BUCKETS; i++) {
 		struct smtp_ipcount *e;
 

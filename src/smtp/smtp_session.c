@@ -41,6 +41,8 @@
 #include "../io/proto.h"
 #include "../io/tls.h"
 #include "../lib/log.h"
+#include "../policy/dnsbl.h"
+#include "../policy/guard.h"
 #include "../policy/relay.h"
 #include "smtp.h"
 
@@ -168,6 +170,61 @@ smtp_close(struct smtp_session *s, const char *why)
 		bufferevent_setcb(s->bev, NULL, smtp_write_cb, smtp_event_cb, s);
 }
 
+/* smtp_session_kill - end a session from outside: reply, then close */
+void
+smtp_session_kill(struct smtp_session *s, const char *reply, const char *why)
+{
+	if (s->state == SMTP_STATE_CLOSING)
+		return;
+	if (s->state == SMTP_STATE_TLS || s->state == SMTP_STATE_CONNECTED) {
+		smtp_close(s, why);
+		return;
+	}
+	smtp_reply(s, "%s", reply);
+	smtp_close(s, why);
+}
+
+/* the absolute session lifetime ran out: the seed's five-minute sessions */
+static void
+smtp_lifetime_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct smtp_session *s = arg;
+	char detail[96];
+
+	log_warn(LOG_CAT_POLICY, "session=%s event=session_lifetime client=%s "
+	    "user=%s state=%s seconds=%ld alert=yes", s->idstr, s->ip,
+	    s->authenticated ? s->auth_user : "-", state_names[s->state],
+	    (long)(time(NULL) - s->started));
+	snprintf(detail, sizeof(detail), "seconds=%ld messages=%d",
+	    (long)(time(NULL) - s->started), s->n_msgs);
+	smtp_server_event(s->srv, "session_lifetime", s->ip, s->auth_user,
+	    s->idstr, detail);
+	if (s->state == SMTP_STATE_WAIT) {
+		s->quit_after_reply = 1;	/* answer the message first */
+		return;
+	}
+	smtp_session_kill(s, "421 4.4.2 Error: session lasted too long",
+	    "session lifetime");
+}
+
+/* a command outside a transaction; loops of them end the session */
+static int
+smtp_idle_command(struct smtp_session *s, const char *verb)
+{
+	if (s->state == SMTP_STATE_MAIL || s->state == SMTP_STATE_RCPT)
+		return 0;
+	if (++s->idle_cmds <= s->srv->conf->max_idle_commands)
+		return 0;
+	log_notice(LOG_CAT_POLICY, "session=%s event=limit client=%s "
+	    "limit=max_idle_commands last=%s", s->idstr, s->ip, verb);
+	smtp_server_event(s->srv, "limit", s->ip, s->auth_user, s->idstr,
+	    "max_idle_commands");
+	smtp_reply(s, "421 4.7.0 %s Error: too many commands without a "
+	    "transaction", s->srv->conf->hostname);
+	smtp_close(s, "max_idle_commands");
+	return -1;
+}
+
 /* smtp_park - wait for another process: no reading, no command timeout */
 static void
 smtp_park(struct smtp_session *s, uint64_t req)
@@ -210,13 +267,14 @@ helo_valid(const char *p, size_t len)
 	return 1;
 }
 
-static void
+/* do_helo_common - 0 when the greeting was taken, -1 when refused */
+static int
 do_helo_common(struct smtp_session *s, const char *args, size_t len, int esmtp)
 {
 	if (!helo_valid(args, len)) {
 		smtp_reply_error(s, "501 5.5.4 Syntax: %s hostname",
 		    esmtp ? "EHLO" : "HELO");
-		return;
+		return -1;
 	}
 	memcpy(s->helo, args, len);
 	s->helo[len] = '\0';
@@ -225,6 +283,7 @@ do_helo_common(struct smtp_session *s, const char *args, size_t len, int esmtp)
 	smtp_set_state(s, SMTP_STATE_IDLE);
 	log_info(LOG_CAT_SMTP, "session=%s event=helo client=%s helo=%s esmtp=%d",
 	    s->idstr, s->ip, s->helo, esmtp);
+	return 0;
 }
 
 static int
@@ -244,8 +303,7 @@ do_ehlo(struct smtp_session *s, const char *args, size_t len)
 {
 	const struct conf *c = s->srv->conf;
 
-	do_helo_common(s, args, len, 1);
-	if (s->state != SMTP_STATE_IDLE)
+	if (do_helo_common(s, args, len, 1) == -1)
 		return;
 	smtp_reply(s, "250-%s Hello %s [%s]", c->hostname, s->helo, s->ip);
 	smtp_reply(s, "250-PIPELINING");
@@ -263,9 +321,147 @@ do_ehlo(struct smtp_session *s, const char *args, size_t len)
 static void
 do_helo(struct smtp_session *s, const char *args, size_t len)
 {
-	do_helo_common(s, args, len, 0);
-	if (s->state == SMTP_STATE_IDLE)
+	if (do_helo_common(s, args, len, 0) == 0)
 		smtp_reply(s, "250 %s", s->srv->conf->hostname);
+}
+
+/* does the authenticated user own this sender address? */
+static int
+sender_owned(struct smtp_session *s)
+{
+	const struct mail_addr *a = &s->mail.addr;
+	const char *user = s->auth_user, *at = strrchr(user, '@');
+	const char *mode = s->srv->conf->sender_identity;
+
+	if (strcmp(mode, "any") == 0 || a->is_null)
+		return 1;
+	if (at != NULL) {
+		/* user "alice@example.org": that address, or its domain */
+		if (strcasecmp(a->domain, at + 1) != 0)
+			return 0;
+		if (strcmp(mode, "domain") == 0)
+			return 1;
+		return strlen(a->local_plain) == (size_t)(at - user) &&
+		    strncasecmp(a->local_plain, user, (size_t)(at - user)) == 0;
+	}
+	/* user "alice": alice at any local domain (or any local address) */
+	if (!relay_is_local_domain(&s->srv->relay, a->domain))
+		return 0;
+	return strcmp(mode, "domain") == 0 || strcasecmp(a->local_plain, user) == 0;
+}
+
+/*
+ * smtp_check_sender - an authenticated user may only use the senders it
+ * owns; a client with neither AUTH nor relay rights may not claim one
+ * of our domains (spoofing). -1 when refused (the reply is sent).
+ */
+static int
+smtp_check_sender(struct smtp_session *s, const char *from)
+{
+	char esc[600];
+
+	if (s->authenticated) {
+		if (sender_owned(s))
+			return 0;
+		log_escape(esc, sizeof(esc), from, strlen(from));
+		log_notice(LOG_CAT_POLICY, "session=%s event=sender_mismatch "
+		    "client=%s user=\"%s\" from=<%s>", s->idstr, s->ip,
+		    s->auth_user, esc);
+		smtp_server_event(s->srv, "sender_mismatch", s->ip, s->auth_user,
+		    s->idstr, from);
+		smtp_reply_error(s, "553 5.7.1 <%s>: Sender address rejected: not "
+		    "owned by user %s", esc, s->auth_user);
+		return -1;
+	}
+	if (s->srv->conf->reject_local_spoof && !s->mail.addr.is_null &&
+	    relay_is_local_domain(&s->srv->relay, s->mail.addr.domain) &&
+	    !relay_client_trusted(&s->srv->relay, s->addr)) {
+		log_escape(esc, sizeof(esc), from, strlen(from));
+		log_notice(LOG_CAT_POLICY, "session=%s event=spoofed_sender "
+		    "client=%s from=<%s>", s->idstr, s->ip, esc);
+		smtp_server_event(s->srv, "spoofed_sender", s->ip, "", s->idstr, from);
+		smtp_reply_error(s, "550 5.7.1 <%s>: Sender address rejected: "
+		    "local sender requires authentication", esc);
+		return -1;
+	}
+	return 0;
+}
+
+static void do_mail(struct smtp_session *, const char *, size_t);
+
+/* the DNSBL did not answer in time: let the client through */
+static void
+smtp_dnsbl_timeout_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	log_info(LOG_CAT_DNS, "session=%s event=dnsbl_timeout client=%s",
+	    s->idstr, s->ip);
+	smtp_session_dnsbl(s, 0, NULL);
+}
+
+/* smtp_session_dnsbl - the answer arrived (or timed out) */
+void
+smtp_session_dnsbl(struct smtp_session *s, int score, const char *zone)
+{
+	int waiting = s->dnsbl_state == SMTP_DNSBL_WAITING;
+
+	if (s->dnsbl_state != SMTP_DNSBL_PENDING && !waiting)
+		return;
+	s->dnsbl_state = SMTP_DNSBL_DONE;
+	s->dnsbl_score = score;
+	snprintf(s->dnsbl_zone, sizeof(s->dnsbl_zone), "%s", zone ? zone : "");
+	if (s->tarpit)
+		evtimer_del(s->tarpit);
+	if (waiting && s->state == SMTP_STATE_WAIT) {
+		char args[SMTP_LINE_MAX];
+
+		snprintf(args, sizeof(args), "%s", s->dnsbl_mail);
+		s->wait_id = 0;
+		smtp_set_state(s, SMTP_STATE_IDLE);
+		do_mail(s, args, strlen(args));
+		if (s->state != SMTP_STATE_CLOSING)
+			smtp_unpark(s, s->state);
+	}
+}
+
+/*
+ * smtp_dnsbl_gate - at MAIL, a listed client is refused; an answer
+ * still on its way parks the session (at most 5 s). -1: do not go on.
+ */
+static int
+smtp_dnsbl_gate(struct smtp_session *s, const char *args, size_t len)
+{
+	const struct conf *c = s->srv->conf;
+
+	if (s->dnsbl_state == SMTP_DNSBL_PENDING) {
+		struct timeval tv = { 5, 0 };
+
+		if (len >= sizeof(s->dnsbl_mail))
+			len = sizeof(s->dnsbl_mail) - 1;
+		memcpy(s->dnsbl_mail, args, len);
+		s->dnsbl_mail[len] = '\0';
+		s->dnsbl_state = SMTP_DNSBL_WAITING;
+		if (s->tarpit)
+			event_free(s->tarpit);
+		s->tarpit = evtimer_new(s->srv->base, smtp_dnsbl_timeout_cb, s);
+		evtimer_add(s->tarpit, &tv);
+		smtp_park(s, 0);
+		return -1;
+	}
+	if (s->dnsbl_state == SMTP_DNSBL_DONE && s->dnsbl_score >= c->dnsbl_threshold) {
+		char detail[300];
+
+		snprintf(detail, sizeof(detail), "zone=%s score=%d", s->dnsbl_zone,
+		    s->dnsbl_score);
+		log_notice(LOG_CAT_POLICY, "session=%s event=dnsbl client=%s %s",
+		    s->idstr, s->ip, detail);
+		smtp_server_event(s->srv, "dnsbl", s->ip, "", s->idstr, detail);
+		smtp_reply_error(s, "554 5.7.1 Service unavailable; client [%s] "
+		    "blocked using %s", s->ip, s->dnsbl_zone);
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -284,6 +480,8 @@ do_mail(struct smtp_session *s, const char *args, size_t len)
 		smtp_reply_error(s, "530 5.7.0 Authentication required");
 		return;
 	}
+	if (!s->authenticated && smtp_dnsbl_gate(s, args, len) == -1)
+		return;
 	e = smtp_parse_mail(args, len, &s->mail, &why);
 	switch (e) {
 	case SMTP_PARAM_OK:
@@ -311,10 +509,68 @@ do_mail(struct smtp_session *s, const char *args, size_t len)
 		return;
 	}
 	addr_format(&s->mail.addr, from, sizeof(from));
+	if (smtp_check_sender(s, from) == -1)
+		return;
 	log_debug(LOG_CAT_SMTP, "session=%s event=mail from=<%s>", s->idstr, from);
 	s->n_rcpts = 0;
 	smtp_set_state(s, SMTP_STATE_MAIL);
 	smtp_reply(s, "250 2.1.0 Ok");
+}
+
+static void
+smtp_tarpit_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	smtp_reply_error(s, "%s", s->tarpit_reply);
+	if (s->state != SMTP_STATE_CLOSING)
+		smtp_unpark(s, s->resume);
+}
+
+/*
+ * An unknown local recipient. Harvesters guess many: past half the
+ * per-session limit each reply waits tarpit_ms; past the limit, or past
+ * the per-address limit over harvest_window, the session ends with 421.
+ */
+static void
+smtp_unknown_rcpt(struct smtp_session *s, const char *esc)
+{
+	const struct conf *c = s->srv->conf;
+	char key[80];
+	int per_ip;
+
+	s->unknown_rcpts++;
+	snprintf(key, sizeof(key), "h:%s", s->ip);
+	per_ip = guard_hit(s->srv->guard, key, s->addr, time(NULL),
+	    c->harvest_window, NULL);
+	if (s->unknown_rcpts > c->max_unknown_rcpts ||
+	    per_ip > c->max_unknown_rcpts_ip) {
+		char detail[96];
+
+		snprintf(detail, sizeof(detail), "unknown_rcpts=%d per_ip=%d",
+		    s->unknown_rcpts, per_ip);
+		log_notice(LOG_CAT_POLICY, "session=%s event=harvest client=%s %s",
+		    s->idstr, s->ip, detail);
+		smtp_server_event(s->srv, "harvest", s->ip, s->auth_user, s->idstr,
+		    detail);
+		smtp_reply(s, "421 4.7.0 %s Error: too many unknown recipients",
+		    c->hostname);
+		smtp_close(s, "directory harvesting");
+		return;
+	}
+	snprintf(s->tarpit_reply, sizeof(s->tarpit_reply), "550 5.1.1 <%s>: "
+	    "Recipient address rejected: User unknown", esc);
+	if (c->tarpit_ms > 0 && s->unknown_rcpts * 2 > c->max_unknown_rcpts) {
+		struct timeval tv = { c->tarpit_ms / 1000,
+		    (c->tarpit_ms % 1000) * 1000 };
+
+		if (s->tarpit == NULL)
+			s->tarpit = evtimer_new(s->srv->base, smtp_tarpit_cb, s);
+		smtp_park(s, 0);
+		evtimer_add(s->tarpit, &tv);
+		return;
+	}
+	smtp_reply_error(s, "%s", s->tarpit_reply);
 }
 
 static void
@@ -360,8 +616,7 @@ do_rcpt(struct smtp_session *s, const char *args, size_t len)
 		log_info(LOG_CAT_RELAY, "session=%s event=reject client=%s to=<%s> "
 		    "code=550 reason=\"unknown user\"", s->idstr, s->ip,
 		    log_escape(esc, sizeof(esc), to, strlen(to)));
-		smtp_reply_error(s, "550 5.1.1 <%s>: Recipient address rejected: "
-		    "User unknown", esc);
+		smtp_unknown_rcpt(s, esc);
 		return;
 	case RELAY_DENIED:
 		log_escape(esc, sizeof(esc), to, strlen(to));
@@ -442,6 +697,8 @@ do_data(struct smtp_session *s, const char *args, size_t len)
 	smtp_data_init(&s->data, (size_t)s->srv->conf->max_message_size,
 	    s->srv->conf->max_received_headers);
 	smtp_set_state(s, SMTP_STATE_DATA);
+	s->data_started = time(NULL);
+	s->data_bytes = 0;
 	smtp_set_timeout(s, s->srv->conf->timeout_data);
 	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
@@ -690,7 +947,9 @@ smtp_auth_check(struct smtp_session *s, const char *user, const uint8_t *pass,
 	struct ipc_msg m;
 	uint64_t req = ++s->srv->next_id;
 
-	snprintf(s->auth_login_user, sizeof(s->auth_login_user), "%s", user);
+	/* LOGIN collects the name in auth_login_user already */
+	if (user != s->auth_login_user)
+		snprintf(s->auth_login_user, sizeof(s->auth_login_user), "%s", user);
 	smtp_set_state(s, SMTP_STATE_IDLE);
 	/* the request id doubles as a lookup key: map it to the session */
 	ipc_msg_init(&m, PROTO_AUTH_CHECK, s->id);
@@ -700,6 +959,69 @@ smtp_auth_check(struct smtp_session *s, const char *user, const uint8_t *pass,
 	ipc_put_str(&m, s->ip);
 	ipc_send(s->srv->auth, &m);
 	smtp_park(s, req);
+}
+
+/*
+ * smtp_auth_guard - brute force. Per address: auth_fail_limit failures
+ * in auth_fail_window ban it (doubling for repeat offenders) and close
+ * the session. Per account: failures from several addresses raise an
+ * alert and slow that account's failed AUTH replies down, without
+ * locking the user out. -1 when the session was closed.
+ */
+static int
+smtp_auth_guard(struct smtp_session *s)
+{
+	const struct conf *c = s->srv->conf;
+	time_t now = time(NULL);
+	char key[300];
+	int n, distinct;
+
+	snprintf(key, sizeof(key), "a:%s", s->ip);
+	n = guard_hit(s->srv->guard, key, s->addr, now, c->auth_fail_window, NULL);
+	if (n >= c->auth_fail_limit && !relay_client_trusted(&s->srv->relay, s->addr)) {
+		char bkey[80], reason[96];
+		int repeat, secs;
+
+		snprintf(bkey, sizeof(bkey), "b:%s", s->ip);
+		repeat = guard_bump(s->srv->guard, bkey, now);
+		secs = c->ban_time;
+		for (int i = 0; i < repeat && secs < c->ban_time_max; i++)
+			secs = secs > c->ban_time_max / 2 ? c->ban_time_max : secs * 2;
+		if (secs > c->ban_time_max)
+			secs = c->ban_time_max;
+		guard_reset(s->srv->guard, key);
+		snprintf(reason, sizeof(reason), "%d AUTH failures in %ds", n,
+		    c->auth_fail_window);
+		/* this session first, so its reply names the reason */
+		smtp_reply(s, "421 4.7.0 %s Error: too many authentication "
+		    "failures", c->hostname);
+		smtp_close(s, "auth brute force");
+		smtp_server_ban(s->srv, s->addr, secs, reason, "auth");
+		return -1;
+	}
+	snprintf(key, sizeof(key), "u:%s", s->auth_login_user);
+	n = guard_hit(s->srv->guard, key, s->addr, now, c->auth_fail_window,
+	    &distinct);
+	s->account_delay_ms = 0;
+	if (n >= c->account_fail_limit && distinct >= 2) {
+		char esc[600], detail[128];
+
+		s->account_delay_ms = (n - c->account_fail_limit + 1) *
+		    c->account_fail_delay_ms;
+		if (s->account_delay_ms > 60000)
+			s->account_delay_ms = 60000;
+		if (n == c->account_fail_limit) {
+			log_escape(esc, sizeof(esc), s->auth_login_user,
+			    strlen(s->auth_login_user));
+			log_warn(LOG_CAT_AUTH, "event=account_attack user=\"%s\" "
+			    "failures=%d addresses=%d alert=yes", esc, n, distinct);
+			snprintf(detail, sizeof(detail), "failures=%d addresses=%d",
+			    n, distinct);
+			smtp_server_event(s->srv, "account_attack", s->ip,
+			    s->auth_login_user, s->idstr, detail);
+		}
+	}
+	return 0;
 }
 
 static void
@@ -726,6 +1048,18 @@ smtp_session_auth_result(struct smtp_session *s, int result)
 	if (s->state != SMTP_STATE_WAIT)
 		return;
 	log_escape(esc, sizeof(esc), s->auth_login_user, strlen(s->auth_login_user));
+	if (result == PROTO_AUTH_OK &&
+	    smtp_server_is_suspended(s->srv, s->auth_login_user)) {
+		/* the password was right, the account is not usable */
+		log_notice(LOG_CAT_AUTH, "session=%s event=auth_suspended client=%s "
+		    "user=\"%s\"", s->idstr, s->ip, esc);
+		smtp_server_event(s->srv, "auth_suspended", s->ip,
+		    s->auth_login_user, s->idstr, "account suspended");
+		smtp_reply_error(s, "535 5.7.8 Authentication credentials invalid");
+		if (s->state != SMTP_STATE_CLOSING)
+			smtp_unpark(s, SMTP_STATE_IDLE);
+		return;
+	}
 	if (result == PROTO_AUTH_OK) {
 		s->authenticated = 1;
 		snprintf(s->auth_user, sizeof(s->auth_user), "%s", s->auth_login_user);
@@ -754,9 +1088,11 @@ smtp_session_auth_result(struct smtp_session *s, int result)
 		smtp_server_event(s->srv, "auth_fail", s->ip, s->auth_login_user,
 		    s->idstr, detail);
 	}
+	if (smtp_auth_guard(s) == -1)
+		return;
 	/* the same pause for unknown users and wrong passwords */
 	{
-		int ms = s->srv->conf->auth_fail_delay_ms;
+		int ms = s->srv->conf->auth_fail_delay_ms + s->account_delay_ms;
 		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
 		if (s->delay == NULL)
@@ -801,6 +1137,7 @@ smtp_command(struct smtp_session *s, const char *line, size_t len)
 	}
 	log_debug(LOG_CAT_SMTP, "session=%s event=command verb=%s", s->idstr,
 	    smtp_verb_name(cmd.verb));
+	s->last_cmd = smtp_verb_name(cmd.verb);	/* for moat sessions */
 	if (!(c->states & (1u << s->state))) {
 		switch (cmd.verb) {
 		case SMTP_CMD_MAIL:
@@ -830,6 +1167,19 @@ smtp_command(struct smtp_session *s, const char *line, size_t len)
 			break;
 		}
 		return;
+	}
+	switch (cmd.verb) {
+	case SMTP_CMD_NOOP: case SMTP_CMD_RSET: case SMTP_CMD_VRFY:
+	case SMTP_CMD_HELP: case SMTP_CMD_EHLO: case SMTP_CMD_HELO:
+	case SMTP_CMD_EXPN:
+		if (smtp_idle_command(s, smtp_verb_name(cmd.verb)) == -1)
+			return;
+		break;
+	case SMTP_CMD_MAIL:
+		s->idle_cmds = 0;
+		break;
+	default:
+		break;
 	}
 	c->proceed(s, cmd.args, cmd.argslen);
 	/* RFC 2920: a client may only send ahead once PIPELINING was
@@ -953,6 +1303,26 @@ smtp_session_stored(struct smtp_session *s, int status, const char *qid)
 
 /* ---- input ---- */
 
+/* slow-drip clients: after data_rate_grace, at least min_data_rate B/s */
+static int
+smtp_data_too_slow(struct smtp_session *s)
+{
+	long elapsed = (long)(time(NULL) - s->data_started);
+	int rate = s->srv->conf->min_data_rate;
+
+	if (rate <= 0 || elapsed < s->srv->conf->data_rate_grace ||
+	    s->data_bytes / (size_t)elapsed >= (size_t)rate)
+		return 0;
+	log_notice(LOG_CAT_POLICY, "session=%s event=limit client=%s "
+	    "limit=min_data_rate bytes=%zu seconds=%ld", s->idstr, s->ip,
+	    s->data_bytes, elapsed);
+	smtp_server_event(s->srv, "limit", s->ip, s->auth_user, s->idstr,
+	    "min_data_rate");
+	smtp_reply(s, "421 4.4.2 %s Error: data too slow", s->srv->conf->hostname);
+	smtp_close(s, "min_data_rate");
+	return 1;
+}
+
 static void
 smtp_process(struct smtp_session *s)
 {
@@ -977,6 +1347,9 @@ smtp_process(struct smtp_session *s)
 			used = smtp_data_feed(&s->data, v.iov_base, v.iov_len,
 			    smtp_data_emit, s);
 			evbuffer_drain(in, used);
+			s->data_bytes += used;
+			if (!s->data.done && smtp_data_too_slow(s))
+				return;
 			if (s->data.done)
 				smtp_data_done(s);
 			continue;
@@ -1224,6 +1597,27 @@ smtp_session_start(struct smtp_server *srv, struct smtp_listener *l, int fd,
 		}
 	}
 	smtp_set_state(s, SMTP_STATE_HELO);
+	if (srv->dnsbl != NULL && !relay_client_trusted(&srv->relay, s->addr)) {
+		const char *zone;
+		int score;
+
+		switch (dnsbl_check(srv->dnsbl, s->addr, s->id, &score, &zone)) {
+		case 1:
+			s->dnsbl_state = SMTP_DNSBL_PENDING;
+			smtp_session_dnsbl(s, score, zone);
+			break;
+		case 0:
+			s->dnsbl_state = SMTP_DNSBL_PENDING;
+			break;
+		default:
+			break;
+		}
+	}
+	if ((s->lifetime = evtimer_new(srv->base, smtp_lifetime_cb, s)) != NULL) {
+		struct timeval tv = { c->session_lifetime, 0 };
+
+		evtimer_add(s->lifetime, &tv);
+	}
 	smtp_reply(s, "220 %s ESMTP moat", c->hostname);
 }
 
@@ -1250,6 +1644,10 @@ smtp_session_free(struct smtp_session *s)
 		return;
 	if (s->delay)
 		event_free(s->delay);
+	if (s->lifetime)
+		event_free(s->lifetime);
+	if (s->tarpit)
+		event_free(s->tarpit);
 	if (s->bev)
 		bufferevent_free(s->bev);	/* frees the SSL, not the fd */
 	if (s->fd >= 0)

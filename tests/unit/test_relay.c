@@ -120,7 +120,7 @@ static char *local_domains[] = { "example.com", "example.org" };
 static char *mailboxes[] = { "postmaster", "alice" };
 static struct cidr nets[2];
 static struct relay_table table = {
-	local_domains, 2, mailboxes, 2, nets, 2
+	local_domains, 2, mailboxes, 2, nets, 2, NULL, 0
 };
 
 static int
@@ -193,7 +193,7 @@ static void
 test_helpers(void **state)
 {
 	char *odd_domains[] = { "example.com", "[192.0.2.1]", "" };
-	struct relay_table odd = { odd_domains, 3, NULL, 0, NULL, 0 };
+	struct relay_table odd = { odd_domains, 3, NULL, 0, NULL, 0, NULL, 0 };
 	struct relay_client client = { { 0 }, 1, 1 };
 	struct mail_addr rcpt;
 	uint8_t a[16];

@@ -1,0 +1,747 @@
+/*
+ * control.c - the control process: moat's admin socket.
+ *
+ * The parent creates <spool_dir>/control.sock (mode 0660, group of the
+ * admin group) before the children start; this process accepts on it,
+ * checks each caller's credentials (SO_PEERCRED, SO_PEERGROUPS), reads
+ * framed requests (ctl_msg.h), checks them with ctl_req_decode and
+ * forwards them as PROTO_CTL_REQUEST, with the caller's uid, to the
+ * process that can answer: smtp (sessions), queue (queue, bans, users,
+ * events), the parent (log levels). The answer goes back unchanged.
+ * `stats` asks smtp and queue and merges their tables with its own;
+ * the metrics listener (control_http.c) renders the same merge.
+ *
+ * Public: control_proc_main, control_peer_allowed, control_socket_create.
+ *
+ * SECURITY: runs unprivileged in the empty chroot; it never opens the
+ * queue or the users file. Callers other than root and the admin group
+ * get one CTL_DENIED answer and are disconnected (and the refusal is a
+ * security event). A request is untrusted input: a frame over
+ * CTL_REQ_MAX or of another version is answered with an error and the
+ * connection closed; a request whose arguments do not decode exactly is
+ * answered CTL_BAD_REQUEST and goes nowhere. Only fixed, named
+ * operations exist; there is no way to pass SQL or a command line.
+ * LIMITS: CONTROL_CLIENTS_MAX connections, CONTROL_INFLIGHT_MAX
+ * requests in flight per connection, CONTROL_IDLE_SECS idle.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "control/control.h"
+#include "control/control_http.h"
+#include "control/control_log.h"
+#include "ctl/ctl_msg.h"
+#include "daemon/config.h"
+#include "daemon/proc.h"
+#include "io/ipc.h"
+#include "io/proto.h"
+#include "lib/log.h"
+
+#define CONTROL_CLIENTS_MAX	64
+#define CONTROL_INFLIGHT_MAX	16
+#define CONTROL_IDLE_SECS	3600
+#define CONTROL_GROUPS_MAX	256
+#define CONTROL_STATS_PARTS	2	/* smtp and queue */
+
+struct control;
+
+/* One admin connection. Owned by control->clients. */
+struct ctl_client {
+	TAILQ_ENTRY(ctl_client) entry;
+	struct control		*ctl;
+	struct bufferevent	*bev;		/* owned, closes the fd */
+	uid_t			 uid;
+	pid_t			 pid;
+	int			 closing;	/* free once the output is flushed */
+	int			 inflight;
+};
+
+/* A request waiting for its answers. Owned by control->pending. */
+struct ctl_pending {
+	TAILQ_ENTRY(ctl_pending) entry;
+	uint64_t		 seq;		/* id of the forwarded request */
+	struct ctl_client	*client;	/* NULL: gone, or a scrape */
+	uint64_t		 client_id;
+	struct control_http_conn *scrape;	/* a metrics scrape, or NULL */
+	enum ctl_op		 op;
+	int			 waiting;	/* answers still to come */
+	struct ctl_answer	 parts[CONTROL_STATS_PARTS];
+	int			 nparts;
+};
+
+/* The process state; one, owned by control_proc_main. */
+struct control {
+	struct event_base	*base;		/* not owned */
+	struct conf		*conf;		/* owned */
+	struct ipc_peer		*peer[PROC_COUNT];	/* owned */
+	struct evconnlistener	*evl;
+	struct control_http	*http;
+	long			 admin_gid;
+	TAILQ_HEAD(, ctl_client) clients;
+	size_t			 nclients;
+	TAILQ_HEAD(, ctl_pending) pending;
+	uint64_t		 seq;
+	time_t			 started;
+	int64_t			 n_conn, n_req, n_denied, n_bad;
+};
+
+/* control_peer_allowed - root or a member of the admin group */
+int
+control_peer_allowed(uid_t uid, gid_t gid, const gid_t *groups,
+    size_t ngroups, long admin_gid)
+{
+	if (uid == 0)
+		return 1;
+	if (admin_gid < 0)
+		return 0;
+	if ((long)gid == admin_gid)
+		return 1;
+	for (size_t i = 0; i < ngroups; i++)
+		if ((long)groups[i] == admin_gid)
+			return 1;
+	return 0;
+}
+
+/* control_socket_create - the listening socket, made by the parent */
+int
+control_socket_create(const char *spool_dir, long gid, char *err,
+    size_t errlen)
+{
+	struct sockaddr_un sun;
+	mode_t old;
+	int fd, n;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", spool_dir,
+	    CTL_SOCKET_NAME);
+	if (n < 0 || (size_t)n >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "%s/%s: path too long for a socket",
+		    spool_dir, CTL_SOCKET_NAME);
+		return -1;
+	}
+	if (unlink(sun.sun_path) == -1 && errno != ENOENT) {
+		snprintf(err, errlen, "unlink %s: %s", sun.sun_path,
+		    strerror(errno));
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	/* never a moment with looser permissions than 0660 */
+	old = umask(0117);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		umask(old);
+		snprintf(err, errlen, "bind %s: %s", sun.sun_path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	if ((gid >= 0 && geteuid() == 0 &&
+	    chown(sun.sun_path, 0, (gid_t)gid) == -1) ||
+	    chmod(sun.sun_path, 0660) == -1 || listen(fd, 64) == -1) {
+		snprintf(err, errlen, "%s: %s", sun.sun_path, strerror(errno));
+		close(fd);
+		unlink(sun.sun_path);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Clients.
+ */
+
+static void
+client_free(struct ctl_client *c)
+{
+	struct control *ctl = c->ctl;
+	struct ctl_pending *p;
+
+	TAILQ_FOREACH(p, &ctl->pending, entry)
+		if (p->client == c)
+			p->client = NULL;
+	TAILQ_REMOVE(&ctl->clients, c, entry);
+	ctl->nclients--;
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+/* Frame an answer payload (len bytes at p) to the client. */
+static void
+client_send(struct ctl_client *c, uint64_t id, const void *p, size_t len)
+{
+	struct ipc_hdr h;
+
+	memset(&h, 0, sizeof(h));
+	h.len = (uint32_t)len;
+	h.type = CTL_FRAME_ANSWER;
+	h.pad = CTL_VERSION;
+	h.id = id;
+	if (bufferevent_write(c->bev, &h, sizeof(h)) == -1 ||
+	    bufferevent_write(c->bev, p, len) == -1)
+		log_warn(LOG_CAT_CONTROL, "event=write_failed uid=%ld",
+		    (long)c->uid);
+}
+
+static void
+client_send_msg(struct ctl_client *c, uint64_t id, struct ipc_msg *ans)
+{
+	size_t len = evbuffer_get_length(ans->buf);
+	const uint8_t *p = evbuffer_pullup(ans->buf, -1);
+
+	client_send(c, id, p ? p : (const uint8_t *)"", len);
+	ipc_msg_discard(ans);
+}
+
+static void client_error(struct ctl_client *, uint64_t, enum ctl_status,
+    const char *, ...) __attribute__((format(printf, 4, 5)));
+static void
+client_error(struct ctl_client *c, uint64_t id, enum ctl_status st,
+    const char *fmt, ...)
+{
+	struct ipc_msg ans;
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	ipc_msg_init(&ans, 0, 0);
+	ctl_ans_begin(&ans, st, buf);
+	ctl_ans_end(&ans);
+	client_send_msg(c, id, &ans);
+}
+
+static void
+client_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct ctl_client *c = arg;
+
+	if (c->closing)
+		client_free(c);
+}
+
+/* Say why, then close once it is written. */
+static void
+client_close_after(struct ctl_client *c)
+{
+	c->closing = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	evbuffer_drain(bufferevent_get_input(c->bev),
+	    evbuffer_get_length(bufferevent_get_input(c->bev)));
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		client_free(c);
+}
+
+static void
+client_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct ctl_client *c = arg;
+
+	if (what & BEV_EVENT_TIMEOUT)
+		log_info(LOG_CAT_CONTROL, "event=idle_timeout uid=%ld",
+		    (long)c->uid);
+	client_free(c);
+}
+
+static struct ctl_pending *
+pending_new(struct control *ctl, struct ctl_client *c, uint64_t client_id,
+    enum ctl_op op, int waiting)
+{
+	struct ctl_pending *p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		fatal("%s: calloc", __func__);
+	p->seq = ++ctl->seq;
+	p->client = c;
+	p->client_id = client_id;
+	p->op = op;
+	p->waiting = waiting;
+	TAILQ_INSERT_TAIL(&ctl->pending, p, entry);
+	if (c)
+		c->inflight++;
+	return p;
+}
+
+static void
+pending_free(struct control *ctl, struct ctl_pending *p)
+{
+	TAILQ_REMOVE(&ctl->pending, p, entry);
+	if (p->client)
+		p->client->inflight--;
+	for (int i = 0; i < p->nparts; i++)
+		ctl_answer_free(&p->parts[i]);
+	free(p);
+}
+
+static void
+forward(struct control *ctl, struct ipc_peer *to, uint64_t seq,
+    const struct ctl_req *q, uid_t uid)
+{
+	struct ipc_msg m, args;
+
+	ipc_msg_init(&args, 0, 0);
+	ctl_req_encode(q, &args);
+	ipc_msg_init(&m, PROTO_CTL_REQUEST, seq);
+	ipc_put_u32(&m, (uint32_t)q->op);
+	ipc_put_u32(&m, (uint32_t)uid);
+	ipc_put_evbuffer(&m, args.buf);
+	ipc_msg_discard(&args);
+	ipc_send(to, &m);
+}
+
+/* stats: ask smtp and queue; the merge happens when both answered */
+static void
+stats_start(struct control *ctl, struct ctl_client *c, uint64_t client_id,
+    struct control_http_conn *scrape)
+{
+	struct ctl_req q;
+	struct ctl_pending *p;
+	int want = 0;
+
+	memset(&q, 0, sizeof(q));
+	q.op = CTL_OP_STATS;
+	want = (ctl->peer[PROC_SMTP] != NULL) + (ctl->peer[PROC_QUEUE] != NULL);
+	p = pending_new(ctl, c, client_id, CTL_OP_STATS, want);
+	p->scrape = scrape;
+	if (ctl->peer[PROC_SMTP])
+		forward(ctl, ctl->peer[PROC_SMTP], p->seq, &q, 0);
+	if (ctl->peer[PROC_QUEUE])
+		forward(ctl, ctl->peer[PROC_QUEUE], p->seq, &q, 0);
+}
+
+static const char *const stat_cols[] = { "name", "labels", "value" };
+static const enum ctl_kind stat_kinds[] = { CTL_KIND_STR, CTL_KIND_STR,
+    CTL_KIND_INT };
+
+static void
+stat_row(struct ipc_msg *m, const char *name, int64_t v)
+{
+	ctl_ans_row(m);
+	ipc_put_str(m, name);
+	ipc_put_str(m, "");
+	ipc_put_i64(m, v);
+}
+
+/* Every answer in: one "stats" table, ours first, then theirs. */
+static void
+stats_done(struct control *ctl, struct ctl_pending *p)
+{
+	struct ipc_msg ans;
+	struct ctl_answer merged;
+	int failed = 0;
+
+	ipc_msg_init(&ans, 0, 0);
+	ctl_ans_begin(&ans, CTL_OK, "");
+	ctl_ans_table(&ans, "stats", 3, stat_cols, stat_kinds);
+	stat_row(&ans, "uptime_seconds", (int64_t)(time(NULL) - ctl->started));
+	stat_row(&ans, "control_connections_total", ctl->n_conn);
+	stat_row(&ans, "control_requests_total", ctl->n_req);
+	stat_row(&ans, "control_denied_total", ctl->n_denied);
+	stat_row(&ans, "control_bad_requests_total", ctl->n_bad);
+	for (int i = 0; i < p->nparts; i++) {
+		const struct ctl_table *t = ctl_table_find(&p->parts[i], "stats");
+
+		if (p->parts[i].status != CTL_OK || t == NULL || t->ncols != 3) {
+			failed = 1;
+			continue;
+		}
+		for (size_t r = 0; r < t->nrows; r++) {
+			const struct ctl_cell *x = &t->cells[r * 3];
+
+			ctl_ans_row(&ans);
+			ipc_put_str(&ans, x[0].s);
+			ipc_put_str(&ans, x[1].s);
+			ipc_put_i64(&ans, x[2].i);
+		}
+	}
+	ctl_ans_end(&ans);
+	if (p->scrape != NULL) {
+		size_t len = evbuffer_get_length(ans.buf);
+		const uint8_t *b = evbuffer_pullup(ans.buf, -1);
+
+		if (!failed && ctl_answer_decode(b, len, &merged) == 0) {
+			control_http_answer(p->scrape, &merged);
+			ctl_answer_free(&merged);
+		} else
+			control_http_answer(p->scrape, NULL);
+		ipc_msg_discard(&ans);
+	} else if (p->client != NULL)
+		client_send_msg(p->client, p->client_id, &ans);
+	else
+		ipc_msg_discard(&ans);
+	pending_free(ctl, p);
+}
+
+static void
+status_answer(struct control *ctl, struct ctl_client *c, uint64_t id)
+{
+	static const char *const cols[] = { "field", "value" };
+	static const enum ctl_kind kinds[] = { CTL_KIND_STR, CTL_KIND_STR };
+	struct ipc_msg ans;
+	char buf[64];
+
+	ipc_msg_init(&ans, 0, 0);
+	ctl_ans_begin(&ans, CTL_OK, "moat is running");
+	ctl_ans_table(&ans, "status", 2, cols, kinds);
+	ctl_ans_row(&ans);
+	ipc_put_str(&ans, "protocol");
+	snprintf(buf, sizeof(buf), "%d", CTL_VERSION);
+	ipc_put_str(&ans, buf);
+	ctl_ans_row(&ans);
+	ipc_put_str(&ans, "uptime");
+	ipc_put_str(&ans, ctl_duration_format(time(NULL) - ctl->started, buf,
+	    sizeof(buf)));
+	ctl_ans_row(&ans);
+	ipc_put_str(&ans, "hostname");
+	ipc_put_str(&ans, ctl->conf->hostname);
+	ctl_ans_end(&ans);
+	client_send_msg(c, id, &ans);
+}
+
+/* One complete frame from a client. */
+static void
+client_request(struct ctl_client *c, const struct ipc_hdr *h,
+    const uint8_t *payload)
+{
+	struct control *ctl = c->ctl;
+	struct ipc_reader r = { payload, h->len, 0 };
+	struct ctl_req q;
+	struct ctl_pending *p;
+	struct ipc_peer *to;
+	char err[512];
+	int target;
+
+	ctl->n_req++;
+	if (ctl_req_decode((enum ctl_op)h->type, &r, &q, err, sizeof(err)) == -1) {
+		ctl->n_bad++;
+		log_notice(LOG_CAT_CONTROL, "event=bad_request uid=%ld op=%u "
+		    "reason=\"%s\"", (long)c->uid, h->type, err);
+		client_error(c, h->id, CTL_BAD_REQUEST, "%s", err);
+		return;
+	}
+	log_info(LOG_CAT_CONTROL, "event=request uid=%ld pid=%ld op=%s",
+	    (long)c->uid, (long)c->pid, ctl_op_name(q.op));
+	if (c->inflight >= CONTROL_INFLIGHT_MAX) {
+		client_error(c, h->id, CTL_FAILED, "too many requests in flight");
+		return;
+	}
+	target = ctl_op_target(q.op);
+	if (target == PROC_CONTROL) {
+		if (q.op == CTL_OP_STATUS)
+			status_answer(ctl, c, h->id);
+		else
+			stats_start(ctl, c, h->id, NULL);
+		return;
+	}
+	if (target < 0 || target >= PROC_COUNT ||
+	    (to = ctl->peer[target]) == NULL) {
+		client_error(c, h->id, CTL_FAILED, "the %s process is not "
+		    "running", target >= 0 ? proc_name(target) : "?");
+		return;
+	}
+	p = pending_new(ctl, c, h->id, q.op, 1);
+	forward(ctl, to, p->seq, &q, c->uid);
+}
+
+static void
+client_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct ctl_client *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct ipc_hdr h;
+
+	while (!c->closing && evbuffer_get_length(in) >= sizeof(h)) {
+		evbuffer_copyout(in, &h, sizeof(h));
+		if (h.pad != CTL_VERSION) {
+			c->ctl->n_bad++;
+			client_error(c, h.id, CTL_BAD_REQUEST, "protocol version %u "
+			    "not supported (this daemon speaks %d)", h.pad,
+			    CTL_VERSION);
+			client_close_after(c);
+			return;
+		}
+		if (h.len > CTL_REQ_MAX) {
+			c->ctl->n_bad++;
+			log_notice(LOG_CAT_CONTROL, "event=bad_request uid=%ld "
+			    "reason=\"request too large\" len=%u", (long)c->uid,
+			    h.len);
+			client_error(c, h.id, CTL_BAD_REQUEST, "request too large "
+			    "(%u bytes, at most %u)", h.len, CTL_REQ_MAX);
+			client_close_after(c);
+			return;
+		}
+		if (evbuffer_get_length(in) < sizeof(h) + h.len)
+			return;
+		client_request(c, &h, evbuffer_pullup(in, (ssize_t)(sizeof(h) +
+		    h.len)) + sizeof(h));
+		evbuffer_drain(in, sizeof(h) + h.len);
+	}
+}
+
+static void
+control_event(struct control *ctl, const char *type, const char *detail)
+{
+	struct ipc_msg m;
+
+	if (ctl->peer[PROC_QUEUE] == NULL)
+		return;
+	ipc_msg_init(&m, PROTO_EVENT, 0);
+	ipc_put_i64(&m, (int64_t)time(NULL));
+	ipc_put_str(&m, type);
+	ipc_put_str(&m, "");
+	ipc_put_str(&m, "");
+	ipc_put_str(&m, "");
+	ipc_put_str(&m, detail);
+	ipc_send(ctl->peer[PROC_QUEUE], &m);
+}
+
+static void
+accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct control *ctl = arg;
+	struct ctl_client *c;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	gid_t groups[CONTROL_GROUPS_MAX];
+	socklen_t glen = sizeof(groups);
+	size_t ngroups = 0;
+	struct timeval idle = { CONTROL_IDLE_SECS, 0 };
+	int allowed;
+
+	ctl->n_conn++;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		log_warn(LOG_CAT_CONTROL, "event=peercred_failed error=\"%s\"",
+		    strerror(errno));
+		close(fd);
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0)
+		ngroups = glen / sizeof(gid_t);
+	allowed = control_peer_allowed(cred.uid, cred.gid, groups, ngroups,
+	    ctl->admin_gid);
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->bev = bufferevent_socket_new(ctl->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		log_warn(LOG_CAT_CONTROL, "event=accept_failed reason=\"out of "
+		    "memory\"");
+		free(c);
+		close(fd);
+		return;
+	}
+	c->ctl = ctl;
+	c->uid = cred.uid;
+	c->pid = cred.pid;
+	TAILQ_INSERT_TAIL(&ctl->clients, c, entry);
+	ctl->nclients++;
+	bufferevent_setcb(c->bev, client_read_cb, client_write_cb,
+	    client_event_cb, c);
+	bufferevent_set_timeouts(c->bev, &idle, &idle);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	if (!allowed) {
+		char detail[96];
+
+		ctl->n_denied++;
+		snprintf(detail, sizeof(detail), "uid=%ld gid=%ld pid=%ld",
+		    (long)cred.uid, (long)cred.gid, (long)cred.pid);
+		log_warn(LOG_CAT_CONTROL, "event=denied %s", detail);
+		control_event(ctl, "control_denied", detail);
+		client_error(c, 0, CTL_DENIED, "permission denied: uid %ld is "
+		    "neither root nor in the admin group", (long)cred.uid);
+		client_close_after(c);
+		return;
+	}
+	if (ctl->nclients > CONTROL_CLIENTS_MAX) {
+		client_error(c, 0, CTL_FAILED, "too many control connections");
+		client_close_after(c);
+		return;
+	}
+	log_debug(LOG_CAT_CONTROL, "event=connect uid=%ld pid=%ld",
+	    (long)cred.uid, (long)cred.pid);
+}
+
+/*
+ * Sibling processes.
+ */
+
+static struct ctl_pending *
+pending_find(struct control *ctl, uint64_t seq)
+{
+	struct ctl_pending *p;
+
+	TAILQ_FOREACH(p, &ctl->pending, entry)
+		if (p->seq == seq)
+			return p;
+	return NULL;
+}
+
+static void
+peer_answer(struct control *ctl, uint64_t id, struct ipc_reader *r)
+{
+	struct ctl_pending *p;
+	const uint8_t *ans;
+	size_t len;
+
+	ans = ipc_get_bytes(r, &len);
+	if (ipc_get_end(r) == -1)
+		fatalx("%s: malformed answer", __func__);
+	if ((p = pending_find(ctl, id)) == NULL) {
+		log_warn(LOG_CAT_CONTROL, "event=stray_answer id=%" PRIu64, id);
+		return;
+	}
+	if (p->op == CTL_OP_STATS) {
+		if (p->nparts < CONTROL_STATS_PARTS &&
+		    ctl_answer_decode(ans, len, &p->parts[p->nparts]) == 0)
+			p->nparts++;
+		if (--p->waiting <= 0)
+			stats_done(ctl, p);
+		return;
+	}
+	if (p->client != NULL)
+		client_send(p->client, p->client_id, ans, len);
+	pending_free(ctl, p);
+}
+
+static void
+sibling_msg_cb(struct ipc_peer *peer, uint16_t type, uint64_t id,
+    struct ipc_reader *r, void *arg)
+{
+	struct control *ctl = arg;
+
+	if (type != PROTO_CTL_ANSWER)
+		fatalx("%s: unexpected message %u from %s", __func__, type,
+		    ipc_peer_name(peer));
+	peer_answer(ctl, id, r);
+}
+
+static void
+parent_msg_cb(struct ipc_peer *peer, uint16_t type, uint64_t id,
+    struct ipc_reader *r, void *arg)
+{
+	struct control *ctl = arg;
+	size_t len;
+	char path[CONF_PATH_MAX];
+
+	switch (type) {
+	case PROTO_SHUTDOWN:
+		if (ipc_get_end(r) == -1)
+			fatalx("%s: bad SHUTDOWN", __func__);
+		log_notice(LOG_CAT_CONTROL, "event=shutdown");
+		event_base_loopexit(ctl->base, NULL);
+		break;
+	case PROTO_RELOAD:
+		(void)ipc_get_bytes(r, &len);
+		ipc_get_str(r, path, sizeof(path));
+		if (ipc_get_end(r) == -1)
+			fatalx("%s: bad RELOAD", __func__);
+		/* the socket and the metrics listener need a restart */
+		break;
+	case PROTO_LOG_LEVEL:
+		if (control_log_apply(r) == -1)
+			fatalx("%s: bad LOG_LEVEL", __func__);
+		break;
+	case PROTO_CTL_ANSWER:
+		peer_answer(ctl, id, r);
+		break;
+	default:
+		fatalx("%s: unexpected message %u from parent", __func__, type);
+	}
+}
+
+static void
+peer_close_cb(struct ipc_peer *peer, void *arg)
+{
+	struct control *ctl = arg;
+
+	/* a sibling or the parent went away: the daemon is stopping */
+	log_notice(LOG_CAT_CONTROL, "event=peer_closed peer=%s",
+	    ipc_peer_name(peer));
+	event_base_loopexit(ctl->base, NULL);
+}
+
+static void
+scrape_cb(struct control_http_conn *hc, void *arg)
+{
+	stats_start(arg, NULL, 0, hc);
+}
+
+/* control_proc_main - the control process */
+int
+control_proc_main(struct proc_env *env)
+{
+	struct control *ctl;
+	struct ctl_client *c;
+	struct ctl_pending *p;
+	char err[512];
+
+	log_set_proc("control");
+	if ((ctl = calloc(1, sizeof(*ctl))) == NULL)
+		fatal("%s: calloc", __func__);
+	ctl->base = env->base;
+	ctl->conf = env->conf;
+	ctl->admin_gid = env->admin_gid;
+	ctl->started = time(NULL);
+	TAILQ_INIT(&ctl->clients);
+	TAILQ_INIT(&ctl->pending);
+	for (int i = 0; i < PROC_COUNT; i++) {
+		if (env->peer[i] < 0)
+			continue;
+		ctl->peer[i] = ipc_peer_new(ctl->base, env->peer[i],
+		    proc_name(i), i == PROC_PARENT ? parent_msg_cb :
+		    sibling_msg_cb, peer_close_cb, ctl);
+	}
+	if (env->control_fd >= 0) {
+		ctl->evl = evconnlistener_new(ctl->base, accept_cb, ctl,
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
+		    env->control_fd);
+		if (ctl->evl == NULL)
+			fatal("%s: evconnlistener_new", __func__);
+	}
+	if (ctl->conf->metrics_listen[0] != '\0') {
+		if ((ctl->http = control_http_new(ctl->base,
+		    ctl->conf->metrics_listen, scrape_cb, ctl, err,
+		    sizeof(err))) == NULL)
+			log_err(LOG_CAT_CONTROL, "event=metrics_failed error=\"%s\"",
+			    err);
+		else
+			log_notice(LOG_CAT_CONTROL, "event=metrics_listen "
+			    "address=%s", ctl->conf->metrics_listen);
+	}
+	log_notice(LOG_CAT_CONTROL, "event=started admin_gid=%ld",
+	    ctl->admin_gid);
+	event_base_dispatch(ctl->base);
+
+	while ((c = TAILQ_FIRST(&ctl->clients)) != NULL)
+		client_free(c);
+	while ((p = TAILQ_FIRST(&ctl->pending)) != NULL) {
+		if (p->scrape)
+			control_http_answer(p->scrape, NULL);
+		pending_free(ctl, p);
+	}
+	control_http_free(ctl->http);
+	if (ctl->evl)
+		evconnlistener_free(ctl->evl);
+	for (int i = 0; i < PROC_COUNT; i++)
+		ipc_peer_free(ctl->peer[i]);
+	conf_free(ctl->conf);
+	free(ctl);
+	return 0;
+}

@@ -1,0 +1,947 @@
+/*
+ * ctl_cli.c - moat's administration commands (the control socket's
+ * client), in the spirit of postqueue, postsuper, qshape and smtpctl.
+ *
+ *   moat sessions [kill ID | kill --ip CIDR | kill --user NAME]
+ *   moat queue [summary]
+ *   moat queue list [FILTER] [--limit N]
+ *   moat queue show QID [--body]
+ *   moat queue delete|hold|release|retry|bounce [QID] FILTER [--dry-run]
+ *   moat ban add CIDR [--for 7d] [--reason TEXT] | ban del CIDR | ban list
+ *   moat user list | user suspend|hold|unsuspend NAME [--reason TEXT]
+ *   moat events [--since 1h] [--type T] [--ip CIDR] [--user NAME]
+ *               [--limit N] [--follow]
+ *   moat log [CATEGORY LEVEL [--for 30m]]
+ *   moat stats | moat status
+ *
+ * FILTER: --from ADDR (<> for the null sender), --to ADDR, --to-domain D,
+ * --user NAME, --client-ip CIDR, --older-than DUR, --newer-than DUR,
+ * --state S[,S...], --dead, --all. Everywhere: -c FILE (the daemon's
+ * configuration, for spool_dir), --socket PATH, --json.
+ *
+ * Public: ctl_is_command, ctl_main, ctl_filter_option.
+ *
+ * SECURITY: runs with the caller's privileges; the daemon decides who
+ * may do what (SO_PEERCRED). Answers are untrusted for the terminal:
+ * control characters in cells are replaced before printing, and JSON
+ * strings are escaped. An answer frame over CTL_ANSWER_MAX is refused.
+ * LIMITS: CTL_CLI_TIMEOUT_SECS per answer.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+
+#include <event2/buffer.h>
+
+#include "ctl/ctl_cli.h"
+#include "ctl/ctl_msg.h"
+#include "daemon/config.h"
+#include "io/ipc.h"
+#include "lib/cidr.h"
+#include "lib/log.h"
+
+#define CTL_CLI_TIMEOUT_SECS	300
+#define CTL_CELL_MAX		60	/* table mode cuts longer cells */
+
+struct cli {
+	const char	*conf_path;
+	const char	*socket_path;
+	int		 json;
+	int		 fd;
+	uint64_t	 next_id;
+	char		 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+static const char *const commands[] = { "sessions", "queue", "ban", "user",
+    "events", "log", "stats", "status" };
+
+/* ctl_is_command - one of ours */
+int
+ctl_is_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(name, commands[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+usage(const char *why)
+{
+	if (why)
+		fprintf(stderr, "moat: %s\n", why);
+	fprintf(stderr,
+	    "usage: moat sessions [kill ID | kill --ip CIDR | kill --user NAME]\n"
+	    "       moat queue [summary]\n"
+	    "       moat queue list [FILTER] [--limit N]\n"
+	    "       moat queue show QID [--body]\n"
+	    "       moat queue delete|hold|release|retry|bounce [QID] [FILTER] "
+	    "[--dry-run]\n"
+	    "       moat ban add CIDR [--for DUR] [--reason TEXT]\n"
+	    "       moat ban del CIDR | moat ban list\n"
+	    "       moat user list | moat user suspend|hold|unsuspend NAME "
+	    "[--reason TEXT]\n"
+	    "       moat user passwd NAME\n"
+	    "       moat events [--since DUR] [--type T] [--ip CIDR] "
+	    "[--user NAME] [--limit N] [--follow]\n"
+	    "       moat log [CATEGORY LEVEL [--for DUR]]\n"
+	    "       moat stats | moat status\n"
+	    "FILTER: --from ADDR --to ADDR --to-domain DOMAIN --user NAME\n"
+	    "        --client-ip CIDR --older-than DUR --newer-than DUR\n"
+	    "        --state queued,deferred,held,delivered,failed --dead --all\n"
+	    "DUR: 90, 45s, 30m, 1h, 7d, 2w, 1h30m. Options everywhere: -c FILE,\n"
+	    "     --socket PATH, --json. Exit: 0 ok, 1 failed, 2 usage.\n");
+	return 2;
+}
+
+static int
+copy_arg(char *dst, const char *src, const char *what, char *err,
+    size_t errlen)
+{
+	if (strlen(src) >= CTL_STR_MAX) {
+		snprintf(err, errlen, "%s: longer than %d bytes", what,
+		    CTL_STR_MAX - 1);
+		return -1;
+	}
+	snprintf(dst, CTL_STR_MAX, "%s", src);
+	return 0;
+}
+
+static int
+cidr_arg(char *dst, const char *src, const char *what, char *err,
+    size_t errlen)
+{
+	struct cidr c;
+	const char *why;
+
+	if (cidr_parse(src, &c, &why) == -1) {
+		snprintf(err, errlen, "%s: '%s' %s", what, src, why);
+		return -1;
+	}
+	return copy_arg(dst, src, what, err, errlen);
+}
+
+/* ctl_filter_option - one queue filter option */
+int
+ctl_filter_option(int argc, char **argv, int *i, struct ctl_filter *f,
+    char *err, size_t errlen)
+{
+	const char *o = argv[*i], *v;
+
+	if (strcmp(o, "--all") == 0) {
+		f->flags |= CTL_FILTER_ALL;
+		return 1;
+	}
+	if (strcmp(o, "--dead") == 0) {
+		f->flags |= CTL_FILTER_DEAD;
+		return 1;
+	}
+	if (strcmp(o, "--from") != 0 && strcmp(o, "--to") != 0 &&
+	    strcmp(o, "--to-domain") != 0 && strcmp(o, "--user") != 0 &&
+	    strcmp(o, "--client-ip") != 0 && strcmp(o, "--older-than") != 0 &&
+	    strcmp(o, "--newer-than") != 0 && strcmp(o, "--state") != 0)
+		return 0;
+	if (*i + 1 >= argc) {
+		snprintf(err, errlen, "%s needs a value", o);
+		return -1;
+	}
+	v = argv[++*i];
+	if (strcmp(o, "--from") == 0)
+		return copy_arg(f->from, v, o, err, errlen) == 0 ? 1 : -1;
+	if (strcmp(o, "--to") == 0)
+		return copy_arg(f->to, v, o, err, errlen) == 0 ? 1 : -1;
+	if (strcmp(o, "--to-domain") == 0)
+		return copy_arg(f->to_domain, v, o, err, errlen) == 0 ? 1 : -1;
+	if (strcmp(o, "--user") == 0)
+		return copy_arg(f->user, v, o, err, errlen) == 0 ? 1 : -1;
+	if (strcmp(o, "--client-ip") == 0)
+		return cidr_arg(f->client, v, o, err, errlen) == 0 ? 1 : -1;
+	if (strcmp(o, "--state") == 0) {
+		if (ctl_state_mask(v, &f->states) == -1) {
+			snprintf(err, errlen, "--state: '%s': want queued, deferred, "
+			    "held, delivered or failed", v);
+			return -1;
+		}
+		return 1;
+	}
+	if (ctl_duration_parse(v, strcmp(o, "--older-than") == 0 ?
+	    &f->older_than : &f->newer_than) == -1) {
+		snprintf(err, errlen, "%s: '%s' is not a duration (30m, 1h, 7d)",
+		    o, v);
+		return -1;
+	}
+	return 1;
+}
+
+/*
+ * Talking to the daemon.
+ */
+
+static int
+cli_socket_path(struct cli *c)
+{
+	char err[1024];
+	struct conf *conf;
+	int n;
+
+	if (c->socket_path != NULL)
+		n = snprintf(c->path, sizeof(c->path), "%s", c->socket_path);
+	else {
+		if ((conf = conf_load(c->conf_path, err, sizeof(err))) == NULL) {
+			fprintf(stderr, "moat: %s\n", err);
+			return -1;
+		}
+		n = snprintf(c->path, sizeof(c->path), "%s/%s", conf->spool_dir,
+		    CTL_SOCKET_NAME);
+		conf_free(conf);
+	}
+	if (n < 0 || (size_t)n >= sizeof(c->path)) {
+		fprintf(stderr, "moat: control socket path too long\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cli_connect(struct cli *c)
+{
+	struct sockaddr_un sun;
+	struct timeval tv = { CTL_CLI_TIMEOUT_SECS, 0 };
+
+	if (c->fd >= 0)
+		return 0;
+	if (cli_socket_path(c) == -1)
+		return -1;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", c->path);
+	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		fprintf(stderr, "moat: socket: %s\n", strerror(errno));
+		return -1;
+	}
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		int e = errno;
+
+		close(c->fd);
+		c->fd = -1;
+		if (e == ENOENT || e == ECONNREFUSED)
+			fprintf(stderr, "moat: the daemon is not running (no "
+			    "control socket at %s)\n", c->path);
+		else if (e == EACCES || e == EPERM)
+			fprintf(stderr, "moat: permission denied: %s (only root "
+			    "and the admin group may use it)\n", c->path);
+		else
+			fprintf(stderr, "moat: cannot connect to %s: %s\n",
+			    c->path, strerror(e));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+read_full(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = read(fd, p, len);
+
+		if (n == 0) {
+			errno = ECONNRESET;
+			return -1;
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int
+write_full(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Send one request, read its answer. -1: nothing usable (reported). */
+static int
+cli_call(struct cli *c, const struct ctl_req *q, struct ctl_answer *a)
+{
+	struct ipc_msg m;
+	struct ipc_hdr h;
+	uint8_t *payload = NULL, *body;
+	size_t len;
+	int rc = -1;
+
+	if (cli_connect(c) == -1)
+		return -1;
+	ipc_msg_init(&m, 0, 0);
+	ctl_req_encode(q, &m);
+	len = evbuffer_get_length(m.buf);
+	memset(&h, 0, sizeof(h));
+	h.len = (uint32_t)len;
+	h.type = (uint16_t)q->op;
+	h.pad = CTL_VERSION;
+	h.id = ++c->next_id;
+	body = evbuffer_pullup(m.buf, -1);
+	if ((write_full(c->fd, &h, sizeof(h)) == -1 ||
+	    (len > 0 && write_full(c->fd, body, len) == -1)) &&
+	    errno != EPIPE && errno != ECONNRESET) {
+		/* EPIPE: the daemon refused us; its reason is waiting */
+		fprintf(stderr, "moat: write to %s: %s\n", c->path,
+		    strerror(errno));
+		goto done;
+	}
+	for (;;) {
+		if (read_full(c->fd, &h, sizeof(h)) == -1) {
+			fprintf(stderr, "moat: no answer from the daemon: %s\n",
+			    errno == EAGAIN ? "timed out" : strerror(errno));
+			goto done;
+		}
+		if (h.type != CTL_FRAME_ANSWER || h.len > CTL_ANSWER_MAX) {
+			fprintf(stderr, "moat: malformed answer from the daemon\n");
+			goto done;
+		}
+		if ((payload = malloc(h.len ? h.len : 1)) == NULL) {
+			fprintf(stderr, "moat: out of memory\n");
+			goto done;
+		}
+		if (read_full(c->fd, payload, h.len) == -1) {
+			fprintf(stderr, "moat: answer cut short: %s\n",
+			    strerror(errno));
+			goto done;
+		}
+		/* id 0: the daemon refused the connection itself */
+		if (h.id == c->next_id || h.id == 0)
+			break;
+		free(payload);
+		payload = NULL;
+	}
+	if (ctl_answer_decode(payload, h.len, a) == -1) {
+		fprintf(stderr, "moat: malformed answer from the daemon\n");
+		goto done;
+	}
+	rc = 0;
+done:
+	free(payload);
+	ipc_msg_discard(&m);
+	return rc;
+}
+
+/*
+ * Output.
+ */
+
+static void
+json_str(FILE *fp, const char *s)
+{
+	fputc('"', fp);
+	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p;
+	    p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(fp, "\\%c", *p);
+		else if (*p == '\n')
+			fputs("\\n", fp);
+		else if (*p == '\r')
+			fputs("\\r", fp);
+		else if (*p == '\t')
+			fputs("\\t", fp);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(fp, "\\u%04x", *p);
+		else
+			fputc(*p, fp);
+	}
+	fputc('"', fp);
+}
+
+static void
+json_row(FILE *fp, const struct ctl_table *t, size_t r)
+{
+	fputc('{', fp);
+	for (size_t c = 0; c < t->ncols; c++) {
+		const struct ctl_cell *x = &t->cells[r * t->ncols + c];
+
+		if (c)
+			fputc(',', fp);
+		json_str(fp, t->cols[c].name);
+		fputc(':', fp);
+		if (t->cols[c].kind == CTL_KIND_STR)
+			json_str(fp, x->s);
+		else
+			fprintf(fp, "%" PRId64, x->i);
+	}
+	fputc('}', fp);
+}
+
+static const char *
+status_name(enum ctl_status st)
+{
+	switch (st) {
+	case CTL_OK: return "ok";
+	case CTL_FAILED: return "failed";
+	case CTL_BAD_REQUEST: return "bad_request";
+	case CTL_DENIED: return "denied";
+	}
+	return "?";
+}
+
+static void
+print_json(const struct ctl_answer *a)
+{
+	printf("{\"status\":\"%s\",\"message\":", status_name(a->status));
+	json_str(stdout, a->message);
+	for (size_t i = 0; i < a->ntables; i++) {
+		const struct ctl_table *t = &a->tables[i];
+
+		printf(",");
+		json_str(stdout, t->name);
+		printf(":[");
+		for (size_t r = 0; r < t->nrows; r++) {
+			if (r)
+				printf(",");
+			json_row(stdout, t, r);
+		}
+		printf("]");
+	}
+	printf("}\n");
+}
+
+/* A cell as the table shows it: human units, safe characters. */
+static void
+cell_text(const struct ctl_table *t, size_t r, size_t c, int absolute,
+    char *buf, size_t len)
+{
+	const struct ctl_cell *x = &t->cells[r * t->ncols + c];
+	time_t now = time(NULL);
+	char d[32];
+
+	switch (t->cols[c].kind) {
+	case CTL_KIND_STR:
+		snprintf(buf, len, "%s", x->s && x->s[0] ? x->s : "-");
+		for (char *p = buf; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
+		if (strlen(buf) > CTL_CELL_MAX && len > CTL_CELL_MAX)
+			snprintf(buf + CTL_CELL_MAX - 3, 4, "...");
+		break;
+	case CTL_KIND_INT:
+		snprintf(buf, len, "%" PRId64, x->i);
+		break;
+	case CTL_KIND_DUR:
+		ctl_duration_format(x->i, buf, len);
+		break;
+	case CTL_KIND_SIZE:
+		ctl_size_format(x->i, buf, len);
+		break;
+	case CTL_KIND_TIME:
+		if (x->i == 0)
+			snprintf(buf, len, "-");
+		else if (absolute) {
+			time_t tt = (time_t)x->i;
+			struct tm tm;
+
+			localtime_r(&tt, &tm);
+			strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+		} else if (x->i <= now)
+			snprintf(buf, len, "%s ago", ctl_duration_format(now - x->i,
+			    d, sizeof(d)));
+		else
+			snprintf(buf, len, "in %s", ctl_duration_format(x->i - now,
+			    d, sizeof(d)));
+		break;
+	default:
+		snprintf(buf, len, "?");
+	}
+}
+
+static void
+print_text_cell(const char *s)
+{
+	/* headers or a body: keep line ends, show other controls */
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '\r' && p[1] == '\n')
+			continue;
+		if (*p == '\n' || *p == '\t' || (*p >= 0x20 && *p != 0x7f))
+			putchar(*p);
+		else
+			printf("\\x%02x", *p);
+	}
+	if (s[0] && s[strlen(s) - 1] != '\n')
+		putchar('\n');
+}
+
+static void
+print_table(const struct ctl_table *t)
+{
+	size_t *w;
+	char buf[512];
+	int absolute = strcmp(t->name, "events") == 0;
+
+	if (t->ncols == 1 && t->cols[0].kind == CTL_KIND_STR) {
+		for (size_t r = 0; r < t->nrows; r++)
+			print_text_cell(t->cells[r].s ? t->cells[r].s : "");
+		return;
+	}
+	if (t->ncols == 2 && strcmp(t->cols[0].name, "field") == 0) {
+		for (size_t r = 0; r < t->nrows; r++) {
+			cell_text(t, r, 1, 0, buf, sizeof(buf));
+			printf("%-12s %s\n", t->cells[r * 2].s, buf);
+		}
+		return;
+	}
+	if (t->nrows == 0) {
+		printf("no %s\n", t->name);
+		return;
+	}
+	if ((w = calloc(t->ncols, sizeof(*w))) == NULL)
+		return;
+	for (size_t c = 0; c < t->ncols; c++)
+		w[c] = strlen(t->cols[c].name);
+	for (size_t r = 0; r < t->nrows; r++)
+		for (size_t c = 0; c < t->ncols; c++) {
+			cell_text(t, r, c, absolute, buf, sizeof(buf));
+			if (strlen(buf) > w[c])
+				w[c] = strlen(buf);
+		}
+	for (size_t c = 0; c < t->ncols; c++)
+		printf("%s%-*s", c ? "  " : "", c + 1 < t->ncols ? (int)w[c] : 0,
+		    t->cols[c].name);
+	printf("\n");
+	for (size_t r = 0; r < t->nrows; r++) {
+		for (size_t c = 0; c < t->ncols; c++) {
+			int right = t->cols[c].kind != CTL_KIND_STR;
+
+			cell_text(t, r, c, absolute, buf, sizeof(buf));
+			if (c + 1 == t->ncols && !right)
+				printf("%s%s", c ? "  " : "", buf);
+			else
+				printf("%s%*s", c ? "  " : "", right ? (int)w[c] :
+				    -(int)w[c], buf);
+		}
+		printf("\n");
+	}
+	free(w);
+}
+
+static int
+exit_status(const struct ctl_answer *a)
+{
+	switch (a->status) {
+	case CTL_OK:
+		return 0;
+	case CTL_BAD_REQUEST:
+		return 2;
+	default:
+		return 1;
+	}
+}
+
+/* Print an answer the way the user asked; the exit status. */
+static int
+show(struct cli *c, const struct ctl_answer *a)
+{
+	if (c->json) {
+		print_json(a);
+		return exit_status(a);
+	}
+	if (a->status != CTL_OK) {
+		fprintf(stderr, "moat: %s\n", a->message[0] ? a->message :
+		    status_name(a->status));
+		return exit_status(a);
+	}
+	for (size_t i = 0; i < a->ntables; i++) {
+		if (i > 0)
+			printf("\n");
+		print_table(&a->tables[i]);
+	}
+	if (a->message[0])
+		printf("%s\n", a->message);
+	return 0;
+}
+
+static int
+run(struct cli *c, const struct ctl_req *q)
+{
+	struct ctl_answer a;
+	int rc;
+
+	if (cli_call(c, q, &a) == -1)
+		return 1;
+	rc = show(c, &a);
+	ctl_answer_free(&a);
+	return rc;
+}
+
+/*
+ * Commands. Each gets the arguments after its name, global options
+ * already removed.
+ */
+
+static int
+cmd_sessions(struct cli *c, int argc, char **argv)
+{
+	struct ctl_req q;
+	char err[512];
+
+	memset(&q, 0, sizeof(q));
+	if (argc == 0) {
+		q.op = CTL_OP_SESSIONS;
+		return run(c, &q);
+	}
+	if (strcmp(argv[0], "kill") != 0 || argc < 2 || argc > 3)
+		return usage(NULL);
+	q.op = CTL_OP_SESSION_KILL;
+	if (strcmp(argv[1], "--ip") == 0 && argc == 3) {
+		if (cidr_arg(q.a, argv[2], "--ip", err, sizeof(err)) == -1)
+			return usage(err);
+	} else if (strcmp(argv[1], "--user") == 0 && argc == 3) {
+		if (copy_arg(q.b, argv[2], "--user", err, sizeof(err)) == -1)
+			return usage(err);
+	} else if (argc == 2) {
+		char *end;
+
+		errno = 0;
+		q.id = strtoull(argv[1], &end, 16);
+		if (errno || *end || q.id == 0 || end - argv[1] > 16)
+			return usage("kill: not a session id (16 hex digits)");
+	} else
+		return usage(NULL);
+	return run(c, &q);
+}
+
+static int
+cmd_queue(struct cli *c, int argc, char **argv)
+{
+	struct ctl_req q;
+	char err[512];
+	const char *sub = argc > 0 ? argv[0] : "summary";
+	int i, act;
+
+	memset(&q, 0, sizeof(q));
+	if (strcmp(sub, "summary") == 0) {
+		if (argc > 1)
+			return usage(NULL);
+		q.op = CTL_OP_QUEUE_SUMMARY;
+		return run(c, &q);
+	}
+	if (strcmp(sub, "show") == 0) {
+		q.op = CTL_OP_QUEUE_SHOW;
+		for (i = 1; i < argc; i++) {
+			if (strcmp(argv[i], "--body") == 0)
+				q.flag = 1;
+			else if (q.a[0] == '\0' && argv[i][0] != '-') {
+				if (copy_arg(q.a, argv[i], "qid", err,
+				    sizeof(err)) == -1)
+					return usage(err);
+			} else
+				return usage(NULL);
+		}
+		if (q.a[0] == '\0')
+			return usage("queue show: which message? (a queue id)");
+		return run(c, &q);
+	}
+	if (strcmp(sub, "list") == 0)
+		q.op = CTL_OP_QUEUE_LIST;
+	else if ((act = ctl_action_from_name(sub)) != -1) {
+		q.op = CTL_OP_QUEUE_ACT;
+		q.action = (uint8_t)act;
+	} else
+		return usage(NULL);
+	for (i = 1; i < argc; i++) {
+		int r = ctl_filter_option(argc, argv, &i, &q.filter, err,
+		    sizeof(err));
+
+		if (r == -1)
+			return usage(err);
+		if (r == 1)
+			continue;
+		if (strcmp(argv[i], "--dry-run") == 0 && q.op == CTL_OP_QUEUE_ACT)
+			q.flag = 1;
+		else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc &&
+		    q.op == CTL_OP_QUEUE_LIST) {
+			char *end;
+			unsigned long n = strtoul(argv[++i], &end, 10);
+
+			if (*end || n == 0 || n > CTL_LIST_MAX)
+				return usage("--limit: 1..1000000");
+			q.limit = (uint32_t)n;
+		} else if (argv[i][0] != '-' && q.filter.qid[0] == '\0') {
+			if (copy_arg(q.filter.qid, argv[i], "qid", err,
+			    sizeof(err)) == -1)
+				return usage(err);
+		} else {
+			snprintf(err, sizeof(err), "queue %s: unknown argument "
+			    "'%s'", sub, argv[i]);
+			return usage(err);
+		}
+	}
+	if (q.op == CTL_OP_QUEUE_ACT && ctl_filter_empty(&q.filter))
+		return usage("no filter: give a queue id or filter, or --all "
+		    "for every message");
+	return run(c, &q);
+}
+
+static int
+cmd_ban(struct cli *c, int argc, char **argv)
+{
+	struct ctl_req q;
+	char err[512];
+
+	memset(&q, 0, sizeof(q));
+	if (argc == 0 || strcmp(argv[0], "list") == 0) {
+		if (argc > 1)
+			return usage(NULL);
+		q.op = CTL_OP_BAN_LIST;
+		return run(c, &q);
+	}
+	if (argc < 2)
+		return usage(NULL);
+	if (cidr_arg(q.a, argv[1], "CIDR", err, sizeof(err)) == -1)
+		return usage(err);
+	if (strcmp(argv[0], "del") == 0) {
+		if (argc != 2)
+			return usage(NULL);
+		q.op = CTL_OP_BAN_DEL;
+		return run(c, &q);
+	}
+	if (strcmp(argv[0], "add") != 0)
+		return usage(NULL);
+	q.op = CTL_OP_BAN_ADD;
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--for") == 0 && i + 1 < argc) {
+			if (ctl_duration_parse(argv[++i], &q.duration) == -1)
+				return usage("--for: not a duration (30m, 1h, 7d)");
+		} else if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc) {
+			if (copy_arg(q.b, argv[++i], "--reason", err,
+			    sizeof(err)) == -1)
+				return usage(err);
+		} else
+			return usage(NULL);
+	}
+	return run(c, &q);
+}
+
+static int
+cmd_user(struct cli *c, int argc, char **argv)
+{
+	struct ctl_req q;
+	char err[512];
+
+	memset(&q, 0, sizeof(q));
+	if (argc == 0 || strcmp(argv[0], "list") == 0) {
+		if (argc > 1)
+			return usage(NULL);
+		q.op = CTL_OP_USER_LIST;
+		return run(c, &q);
+	}
+	if (argc < 2)
+		return usage(NULL);
+	q.op = CTL_OP_USER_STATE;
+	if (strcmp(argv[0], "suspend") == 0)
+		q.state = CTL_USER_SUSPENDED;
+	else if (strcmp(argv[0], "hold") == 0)
+		q.state = CTL_USER_HELD;
+	else if (strcmp(argv[0], "unsuspend") == 0 ||
+	    strcmp(argv[0], "release") == 0)
+		q.state = CTL_USER_ACTIVE;
+	else
+		return usage(NULL);
+	if (copy_arg(q.a, argv[1], "user", err, sizeof(err)) == -1)
+		return usage(err);
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc) {
+			if (copy_arg(q.b, argv[++i], "--reason", err,
+			    sizeof(err)) == -1)
+				return usage(err);
+		} else
+			return usage(NULL);
+	}
+	return run(c, &q);
+}
+
+static int
+cmd_events(struct cli *c, int argc, char **argv)
+{
+	struct ctl_req q;
+	struct ctl_answer a;
+	char err[512];
+	int follow = 0, rc;
+
+	memset(&q, 0, sizeof(q));
+	q.op = CTL_OP_EVENTS;
+	for (int i = 0; i < argc; i++) {
+		const char *o = argv[i];
+
+		if (strcmp(o, "--follow") == 0 || strcmp(o, "-f") == 0) {
+			follow = 1;
+			continue;
+		}
+		if (i + 1 >= argc)
+			return usage(NULL);
+		if (strcmp(o, "--since") == 0) {
+			if (ctl_duration_parse(argv[++i], &q.since) == -1)
+				return usage("--since: not a duration (30m, 1h, 7d)");
+		} else if (strcmp(o, "--type") == 0) {
+			if (copy_arg(q.a, argv[++i], o, err, sizeof(err)) == -1)
+				return usage(err);
+		} else if (strcmp(o, "--ip") == 0) {
+			if (cidr_arg(q.b, argv[++i], o, err, sizeof(err)) == -1)
+				return usage(err);
+		} else if (strcmp(o, "--user") == 0) {
+			if (copy_arg(q.c, argv[++i], o, err, sizeof(err)) == -1)
+				return usage(err);
+		} else if (strcmp(o, "--limit") == 0) {
+			char *end;
+			unsigned long n = strtoul(argv[++i], &end, 10);
+
+			if (*end || n == 0 || n > CTL_LIST_MAX)
+				return usage("--limit: 1..1000000");
+			q.limit = (uint32_t)n;
+		} else
+			return usage(NULL);
+	}
+	if (!follow)
+		return run(c, &q);
+	for (;;) {
+		const struct ctl_table *t;
+
+		if (cli_call(c, &q, &a) == -1)
+			return 1;
+		if (a.status != CTL_OK || (t = ctl_table_find(&a, "events")) ==
+		    NULL) {
+			rc = show(c, &a);
+			ctl_answer_free(&a);
+			return rc ? rc : 1;
+		}
+		for (size_t r = 0; r < t->nrows; r++) {
+			char buf[512];
+
+			if (c->json) {
+				json_row(stdout, t, r);
+				printf("\n");
+			} else {
+				for (size_t k = 1; k < t->ncols; k++) {
+					cell_text(t, r, k, 1, buf, sizeof(buf));
+					printf("%s%s", k > 1 ? "  " : "", buf);
+				}
+				printf("\n");
+			}
+			q.after = t->cells[r * t->ncols].i;
+		}
+		fflush(stdout);
+		ctl_answer_free(&a);
+		q.since = 0;
+		q.limit = 1000;
+		sleep(1);
+	}
+}
+
+static int
+cmd_log(struct cli *c, int argc, char **argv)
+{
+	struct ctl_req q;
+	int cat, lvl;
+
+	memset(&q, 0, sizeof(q));
+	if (argc == 0) {
+		q.op = CTL_OP_LOG_GET;
+		return run(c, &q);
+	}
+	if (argc != 2 && argc != 4)
+		return usage(NULL);
+	if ((cat = log_cat_from_name(argv[0])) == -1)
+		return usage("log: unknown category (smtp auth relay policy queue "
+		    "delivery dns tls control daemon)");
+	if ((lvl = log_level_from_name(argv[1])) == -1)
+		return usage("log: unknown level (err warn notice info debug)");
+	if (argc == 4 && (strcmp(argv[2], "--for") != 0 ||
+	    ctl_duration_parse(argv[3], &q.duration) == -1))
+		return usage("log: --for DURATION (30s, 30m, 1h)");
+	q.op = CTL_OP_LOG_SET;
+	q.cat = (uint8_t)cat;
+	q.level = (uint8_t)lvl;
+	return run(c, &q);
+}
+
+/* ctl_main - one administration command */
+int
+ctl_main(int argc, char **argv)
+{
+	struct cli c;
+	char **args;
+	int n = 0, rc;
+	const char *cmd = argv[0];
+	struct ctl_req q;
+
+	memset(&c, 0, sizeof(c));
+	c.fd = -1;
+	signal(SIGPIPE, SIG_IGN);
+	if ((args = calloc((size_t)argc + 1, sizeof(*args))) == NULL)
+		return 1;
+	/* global options, anywhere after the command */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			c.json = 1;
+		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			c.conf_path = argv[++i];
+		else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
+			c.socket_path = argv[++i];
+		else if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0) {
+			free(args);
+			usage(NULL);
+			return 0;
+		} else
+			args[n++] = argv[i];
+	}
+	memset(&q, 0, sizeof(q));
+	if (strcmp(cmd, "sessions") == 0)
+		rc = cmd_sessions(&c, n, args);
+	else if (strcmp(cmd, "queue") == 0)
+		rc = cmd_queue(&c, n, args);
+	else if (strcmp(cmd, "ban") == 0)
+		rc = cmd_ban(&c, n, args);
+	else if (strcmp(cmd, "user") == 0)
+		rc = cmd_user(&c, n, args);
+	else if (strcmp(cmd, "events") == 0)
+		rc = cmd_events(&c, n, args);
+	else if (strcmp(cmd, "log") == 0)
+		rc = cmd_log(&c, n, args);
+	else if (n == 0 && (strcmp(cmd, "stats") == 0 ||
+	    strcmp(cmd, "status") == 0)) {
+		q.op = strcmp(cmd, "stats") == 0 ? CTL_OP_STATS : CTL_OP_STATUS;
+		rc = run(&c, &q);
+	} else
+		rc = usage(NULL);
+	if (c.fd >= 0)
+		close(c.fd);
+	free(args);
+	return rc;
+}

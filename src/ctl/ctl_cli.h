@@ -1,0 +1,32 @@
+/*
+ * ctl_cli.h - the administrator's commands: moat sessions, queue, ban,
+ * user, events, log, stats, status. They talk to the running daemon
+ * through its control socket.
+ */
+#ifndef MOAT_CTL_CLI_H
+#define MOAT_CTL_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ctl_filter;
+
+/* ctl_is_command - 1 when name is one of the commands of ctl_main */
+int ctl_is_command(const char *name);
+
+/*
+ * ctl_main - run "name args..." (argv[0] is the command name). Exit
+ * status: 0 done, 1 the operation failed (or the daemon is not running,
+ * or access was refused), 2 usage error.
+ */
+int ctl_main(int argc, char **argv);
+
+/*
+ * ctl_filter_option - if argv[*i] is a queue filter option, consume it
+ * (and its value) into f and return 1; 0 when it is not one; -1 with a
+ * reason in err when its value is bad or missing.
+ */
+int ctl_filter_option(int argc, char **argv, int *i, struct ctl_filter *f,
+    char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,405 @@
+/*
+ * mta_dns.c - the mta's DNS: MX, A and AAAA lookups through
+ * libunbound, asynchronous, on the mta's event loop (ub_fd is watched,
+ * ub_process runs the callbacks), never blocking it.
+ *
+ * Public: mta_dns_init, mta_dns_free, mta_dns_resolve.
+ *
+ * A destination queue is resolved into an ordered list of addresses
+ * (hops): MX records by preference, random among equal ones, the
+ * addresses of each host (IPv4, then IPv6); no MX at all means the
+ * domain itself (RFC 5321 5.1); a null MX (RFC 7505) fails at once;
+ * an MX list naming us keeps only the better hosts, none left is a
+ * loop. An address that is one of our own listeners is dropped too.
+ *
+ * SECURITY: answers are untrusted: MX rdata goes through
+ * mta_mx_parse_rdata, addresses are taken only from A/AAAA rdata of
+ * the exact length. The resolver is the configured dns_server or
+ * /etc/resolv.conf's.
+ * LIMITS: MTA_MX_MAX MX hosts, MTA_ADDR_PER_HOST addresses each,
+ * MTA_HOPS_MAX hops.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <sodium.h>
+#include <unbound.h>
+
+#include "daemon/config.h"
+#include "lib/log.h"
+#include "mta/mta.h"
+
+#define MTA_ADDR_PER_HOST	8
+#define DNS_TYPE_A		1
+#define DNS_TYPE_MX		15
+#define DNS_TYPE_AAAA		28
+#define DNS_RCODE_NXDOMAIN	3
+
+/* addresses of one MX host */
+struct mta_host_addrs {
+	char	a[MTA_ADDR_PER_HOST][INET6_ADDRSTRLEN];
+	int	na;
+	char	aaaa[MTA_ADDR_PER_HOST][INET6_ADDRSTRLEN];
+	int	naaaa;
+	int	nx;		/* both lookups: no such name */
+};
+
+/* the state of one resolution; owned by its dq */
+struct mta_resolve {
+	struct mta_host_addrs	 host[MTA_MX_MAX];
+	int			 implicit;	/* no MX: the domain itself */
+};
+
+/* one query in flight; freed by its callback */
+struct dns_q {
+	struct mta_dq	*dq;
+	int		 type;
+	size_t		 idx;		/* A/AAAA: index into dq->mx */
+};
+
+static void
+ub_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mta *m = arg;
+
+	if (ub_process(m->ub) != 0)
+		log_err(LOG_CAT_DNS, "event=ub_process_failed");
+}
+
+/* mta_dns_init - the libunbound context, watched on m->base */
+int
+mta_dns_init(struct mta *m, char *err, size_t errlen)
+{
+	const char *srv = m->conf->dns_server;
+	int rc;
+
+	if ((m->ub = ub_ctx_create()) == NULL) {
+		snprintf(err, errlen, "ub_ctx_create failed");
+		return -1;
+	}
+	if (srv[0] != '\0') {
+		/* a resolver on loopback (tests, a local cache) is fine */
+		if ((rc = ub_ctx_set_option(m->ub, "do-not-query-localhost:",
+		    "no")) != 0 || (rc = ub_ctx_set_fwd(m->ub, srv)) != 0) {
+			snprintf(err, errlen, "dns_server %s: %s", srv,
+			    ub_strerror(rc));
+			return -1;
+		}
+	} else if ((rc = ub_ctx_resolvconf(m->ub, NULL)) != 0)
+		log_warn(LOG_CAT_DNS, "event=resolvconf_failed error=\"%s\" "
+		    "action=\"resolving from the root\"", ub_strerror(rc));
+	if ((rc = ub_ctx_async(m->ub, 1)) != 0) {
+		snprintf(err, errlen, "ub_ctx_async: %s", ub_strerror(rc));
+		return -1;
+	}
+	if ((m->ub_ev = event_new(m->base, ub_fd(m->ub), EV_READ | EV_PERSIST,
+	    ub_cb, m)) == NULL || event_add(m->ub_ev, NULL) == -1) {
+		snprintf(err, errlen, "event_new for ub_fd failed");
+		return -1;
+	}
+	return 0;
+}
+
+/* mta_dns_free - stop the resolver; callbacks in flight never run */
+void
+mta_dns_free(struct mta *m)
+{
+	if (m->ub_ev != NULL)
+		event_free(m->ub_ev);
+	if (m->ub != NULL)
+		ub_ctx_delete(m->ub);
+	m->ub_ev = NULL;
+	m->ub = NULL;
+}
+
+static void dns_answer(void *arg, int err, struct ub_result *res);
+
+static void
+dns_query(struct mta_dq *d, const char *name, int type, size_t idx)
+{
+	struct dns_q *q;
+	int rc;
+
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		fatal("%s: calloc", __func__);
+	q->dq = d;
+	q->type = type;
+	q->idx = idx;
+	d->pending++;
+	rc = ub_resolve_async(d->mta->ub, name, type, 1, q, dns_answer, NULL);
+	if (rc != 0) {
+		log_warn(LOG_CAT_DNS, "event=query_failed name=%s type=%d "
+		    "error=\"%s\"", name, type, ub_strerror(rc));
+		d->pending--;
+		d->dns_temp = 1;
+		free(q);
+	}
+}
+
+/* is addr:port one of our own listeners? */
+static int
+dns_is_self(struct mta *m, const struct mta_hop *h, int port)
+{
+	for (size_t i = 0; i < m->conf->n_listeners; i++) {
+		const struct conf_listener *l = &m->conf->listeners[i];
+
+		if (l->port != port)
+			continue;
+		if (strcmp(l->address, h->addr) == 0)
+			return 1;
+		if ((strcmp(l->address, "0.0.0.0") == 0 &&
+		    strncmp(h->addr, "127.", 4) == 0) ||
+		    (strcmp(l->address, "::") == 0 &&
+		    strcmp(h->addr, "::1") == 0))
+			return 1;
+	}
+	return 0;
+}
+
+static int
+dns_port(struct mta_dq *d)
+{
+	return d->route.port ? d->route.port : d->mta->conf->test_smtp_port;
+}
+
+static void
+hop_add(struct mta_dq *d, const char *name, const char *addr, int *self)
+{
+	struct mta_hop *h;
+	int port = dns_port(d);
+
+	if (d->nhops >= MTA_HOPS_MAX)
+		return;
+	h = &d->hops[d->nhops];
+	memset(h, 0, sizeof(*h));
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	snprintf(h->addr, sizeof(h->addr), "%s", addr);
+	if (strchr(addr, ':') != NULL) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&h->ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, addr, &s6->sin6_addr) != 1)
+			return;
+		h->sslen = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&h->ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, addr, &s4->sin_addr) != 1)
+			return;
+		h->sslen = sizeof(*s4);
+	}
+	if (dns_is_self(d->mta, h, port)) {
+		log_notice(LOG_CAT_DNS, "event=self_dropped domain=%s host=%s "
+		    "address=%s port=%d", d->key, name, addr, port);
+		*self = 1;
+		return;
+	}
+	d->nhops++;
+}
+
+static void
+dq_set_error(struct mta_dq *d, uint8_t result, const char *reply)
+{
+	d->error_result = result;
+	snprintf(d->error, sizeof(d->error), "%s", reply);
+}
+
+/* every answer is in: the hops, or the reason there are none */
+static void
+dns_done(struct mta_dq *d)
+{
+	struct mta_resolve *r = d->res;
+	int self = 0, nx = 1;
+
+	for (size_t i = 0; i < d->nmx; i++) {
+		for (int k = 0; k < r->host[i].na; k++)
+			hop_add(d, d->mx[i].host, r->host[i].a[k], &self);
+		for (int k = 0; k < r->host[i].naaaa; k++)
+			hop_add(d, d->mx[i].host, r->host[i].aaaa[k], &self);
+		nx &= r->host[i].nx;
+	}
+	if (d->nhops == 0 && d->error[0] == '\0') {
+		if (self)
+			dq_set_error(d, PROTO_MTA_PERMFAIL, "554 5.4.6 mail for "
+			    "this destination loops back to myself");
+		else if (d->dns_temp)
+			dq_set_error(d, PROTO_MTA_TEMPFAIL, "451 4.4.3 DNS "
+			    "lookup failed, will retry");
+		else if (r->implicit && nx && d->kind == MTA_ROUTE_MX)
+			dq_set_error(d, PROTO_MTA_PERMFAIL, "550 5.1.2 domain "
+			    "not found");
+		else
+			dq_set_error(d, PROTO_MTA_TEMPFAIL, "451 4.4.4 no "
+			    "address found for the mail hosts");
+	}
+	free(d->res);
+	d->res = NULL;
+	d->state = MTA_DEST_READY;
+	d->resolved_at = time(NULL);
+	log_info(LOG_CAT_DNS, "event=resolved domain=%s mx=%zu hops=%zu%s%s%s",
+	    d->key, d->nmx, d->nhops, d->error[0] ? " error=\"" : "",
+	    d->error, d->error[0] ? "\"" : "");
+	mta_dq_resolved(d);
+}
+
+/* the MX list is known: look up the address of every host */
+static void
+dns_hosts(struct mta_dq *d)
+{
+	for (size_t i = 0; i < d->nmx; i++) {
+		dns_query(d, d->mx[i].host, DNS_TYPE_A, i);
+		dns_query(d, d->mx[i].host, DNS_TYPE_AAAA, i);
+	}
+}
+
+static void
+dns_mx_answer(struct mta_dq *d, int err, struct ub_result *res)
+{
+	const char *self[1] = { d->mta->conf->hostname };
+	size_t n = 0;
+
+	if (err != 0 || res == NULL) {
+		d->dns_temp = 1;
+		return;
+	}
+	if (res->rcode == DNS_RCODE_NXDOMAIN) {
+		if (d->kind == MTA_ROUTE_MX)
+			dq_set_error(d, PROTO_MTA_PERMFAIL, "550 5.1.2 domain "
+			    "not found");
+		else
+			d->dns_temp = 1;
+		return;
+	}
+	if (res->rcode != 0) {
+		d->dns_temp = 1;
+		return;
+	}
+	for (int i = 0; res->havedata && res->data[i] != NULL; i++) {
+		if (n == MTA_MX_MAX)
+			break;
+		if (mta_mx_parse_rdata((const uint8_t *)res->data[i],
+		    (size_t)res->len[i], &d->mx[n]) == -1) {
+			log_notice(LOG_CAT_DNS, "event=bad_mx domain=%s", d->key);
+			continue;
+		}
+		d->mx[n].rnd = randombytes_random();
+		n++;
+	}
+	if (n == 0) {
+		/* no MX: the domain is its own mail host */
+		d->res->implicit = 1;
+		memset(&d->mx[0], 0, sizeof(d->mx[0]));
+		snprintf(d->mx[0].host, sizeof(d->mx[0].host), "%s",
+		    d->route.host);
+		d->nmx = 1;
+		dns_hosts(d);
+		return;
+	}
+	mta_mx_sort(d->mx, n);
+	if (mta_mx_is_null(d->mx, n)) {
+		dq_set_error(d, PROTO_MTA_PERMFAIL, "556 5.1.10 domain does "
+		    "not accept mail (null MX)");
+		return;
+	}
+	if ((d->nmx = mta_mx_prune_self(d->mx, n, self, 1)) == 0) {
+		dq_set_error(d, PROTO_MTA_PERMFAIL, "554 5.4.6 MX for this "
+		    "domain points back to myself (mail loop)");
+		return;
+	}
+	dns_hosts(d);
+}
+
+static void
+dns_addr_answer(struct mta_dq *d, struct dns_q *q, int err,
+    struct ub_result *res)
+{
+	struct mta_host_addrs *h = &d->res->host[q->idx];
+	int af = q->type == DNS_TYPE_A ? AF_INET : AF_INET6;
+	size_t want = af == AF_INET ? 4 : 16;
+
+	if (err != 0 || res == NULL) {
+		d->dns_temp = 1;
+		return;
+	}
+	if (res->rcode == DNS_RCODE_NXDOMAIN) {
+		h->nx = 1;
+		return;
+	}
+	if (res->rcode != 0) {
+		d->dns_temp = 1;
+		return;
+	}
+	for (int i = 0; res->havedata && res->data[i] != NULL; i++) {
+		int *cnt = af == AF_INET ? &h->na : &h->naaaa;
+		char (*dst)[INET6_ADDRSTRLEN] = af == AF_INET ? h->a : h->aaaa;
+
+		if ((size_t)res->len[i] != want || *cnt >= MTA_ADDR_PER_HOST)
+			continue;
+		if (inet_ntop(af, res->data[i], dst[*cnt], INET6_ADDRSTRLEN))
+			(*cnt)++;
+	}
+}
+
+static void
+dns_answer(void *arg, int err, struct ub_result *res)
+{
+	struct dns_q *q = arg;
+	struct mta_dq *d = q->dq;
+
+	if (err != 0)
+		log_info(LOG_CAT_DNS, "event=lookup_failed domain=%s type=%d "
+		    "error=\"%s\"", d->key, q->type, ub_strerror(err));
+	if (q->type == DNS_TYPE_MX)
+		dns_mx_answer(d, err, res);
+	else
+		dns_addr_answer(d, q, err, res);
+	if (res != NULL)
+		ub_resolve_free(res);
+	free(q);
+	if (--d->pending == 0)
+		dns_done(d);
+}
+
+/* mta_dns_resolve - start resolving d; mta_dq_resolved(d) when done */
+void
+mta_dns_resolve(struct mta_dq *d)
+{
+	d->state = MTA_DEST_RESOLVING;
+	d->nhops = 0;
+	d->nmx = 0;
+	d->dns_temp = 0;
+	d->error[0] = '\0';
+	free(d->res);
+	if ((d->res = calloc(1, sizeof(*d->res))) == NULL)
+		fatal("%s: calloc", __func__);
+	if (d->route.literal) {
+		d->nmx = 1;
+		memset(&d->mx[0], 0, sizeof(d->mx[0]));
+		snprintf(d->mx[0].host, sizeof(d->mx[0].host), "%s",
+		    d->route.host);
+		snprintf(d->res->host[0].a[0], INET6_ADDRSTRLEN, "%.45s",
+		    d->route.host);
+		d->res->host[0].na = 1;
+		dns_done(d);
+		return;
+	}
+	d->pending++;		/* no callback completes us before the end */
+	if (d->route.bracket) {
+		d->nmx = 1;
+		memset(&d->mx[0], 0, sizeof(d->mx[0]));
+		snprintf(d->mx[0].host, sizeof(d->mx[0].host), "%s",
+		    d->route.host);
+		dns_hosts(d);
+	} else
+		dns_query(d, d->route.host, DNS_TYPE_MX, 0);
+	if (--d->pending == 0)
+		dns_done(d);
+}

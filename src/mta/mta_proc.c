@@ -1,0 +1,534 @@
+/*
+ * mta_proc.c - the mta process: outbound delivery.
+ *
+ * The queue process hands over jobs (PROTO_MTA_DELIVER: one message,
+ * the recipients of one domain) and gets one PROTO_MTA_RESULT per job
+ * back, with an outcome per recipient. In between, jobs wait in the
+ * destination queue (struct mta_dq) of their domain: the domain is
+ * routed (a static route, the smarthost, or MX), resolved once into
+ * hops, and served by up to max_connections_per_dest sessions
+ * (max_connections in all), each carrying jobs one after another.
+ *
+ * Sessions are never freed inside their callbacks: mta_session_gone
+ * moves them to a dead list that the reaper drains at the end of the
+ * loop turn; the reaper then also fails the jobs of destinations that
+ * no session could reach, frees idle destinations, and opens sessions
+ * for waiting jobs where limits allow.
+ *
+ * Public: mta_proc_main, mta_job_finish, mta_dq_run, mta_dq_resolved,
+ * mta_dq_fail_jobs, mta_session_gone.
+ *
+ * Why no chroot (procs[] in parent.c): libunbound reads
+ * /etc/resolv.conf (dns_server empty) and OpenSSL loads the system CA
+ * store lazily at verification time; both are files outside an empty
+ * chroot, and priv_drop runs before this main. The process still runs
+ * as the unprivileged user and holds no secret.
+ *
+ * SECURITY: jobs come from the queue process (a sibling): a frame that
+ * does not parse exactly is fatal. Everything a peer sends is handled in
+ * mta_session.c; peer text is escaped before it is logged here.
+ * LIMITS: max_connections, max_connections_per_dest; a string field at
+ * most MTA_STR_MAX bytes.
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "daemon/config.h"
+#include "daemon/proc.h"
+#include "io/ipc.h"
+#include "io/proto.h"
+#include "control/control_log.h"
+#include "lib/log.h"
+#include "mta/mta.h"
+
+#define MTA_STR_MAX	4096
+#define MTA_STOP_SECS	10	/* busy sessions get this long at exit */
+
+static void mta_reaper_cb(evutil_socket_t, short, void *);
+
+static char *
+mta_get_str(struct ipc_reader *r)
+{
+	static char buf[MTA_STR_MAX];
+	char *d;
+
+	ipc_get_str(r, buf, sizeof(buf));
+	if ((d = strdup(r->err ? "" : buf)) == NULL)
+		fatal("%s: strdup", __func__);
+	return d;
+}
+
+static void
+mta_job_free(struct mta_job *j)
+{
+	if (j == NULL)
+		return;
+	for (size_t i = 0; i < j->nrcpt; i++) {
+		free(j->rcpt[i].address);
+		free(j->rcpt[i].orcpt);
+	}
+	free(j->rcpt);
+	free(j->sender);
+	free(j->envid);
+	free(j->data);
+	free(j);
+}
+
+/* mta_job_finish - log every recipient, answer the queue, free j */
+void
+mta_job_finish(struct mta *m, struct mta_job *j, const char *relay,
+    const char *tls_desc)
+{
+	struct ipc_msg msg;
+	char to[600], rep[MTA_REPLY_MAX * 4 + 8];
+	long long delay = (long long)(time(NULL) - j->created);
+
+	ipc_msg_init(&msg, PROTO_MTA_RESULT, j->id);
+	ipc_put_u32(&msg, (uint32_t)j->nrcpt);
+	for (size_t i = 0; i < j->nrcpt; i++) {
+		struct mta_jrcpt *r = &j->rcpt[i];
+		const char *status;
+		int code;
+
+		if (!r->done) {
+			r->result = PROTO_MTA_TEMPFAIL;
+			snprintf(r->reply, sizeof(r->reply), "451 4.3.0 not "
+			    "attempted");
+		}
+		status = r->result == PROTO_MTA_OK ? "sent" :
+		    r->result == PROTO_MTA_PERMFAIL ? "bounced" : "deferred";
+		code = atoi(r->reply);
+		log_event(LOG_CAT_DELIVERY, r->result == PROTO_MTA_OK ?
+		    LOG_LVL_INFO : LOG_LVL_NOTICE, "qid=%s to=<%s> relay=%s "
+		    "tls=\"%s\" delay=%llds status=%s code=%d reply=\"%s\"",
+		    j->qid, log_escape(to, sizeof(to), r->address,
+		    strlen(r->address)), relay != NULL && relay[0] ? relay :
+		    "none", tls_desc != NULL && tls_desc[0] ? tls_desc : "none",
+		    delay, status, code,
+		    log_escape(rep, sizeof(rep), r->reply, strlen(r->reply)));
+		ipc_put_u64(&msg, r->id);
+		ipc_put_u8(&msg, r->result);
+		ipc_put_str(&msg, r->reply);
+		ipc_put_str(&msg, relay != NULL ? relay : "");
+	}
+	if (m->queue != NULL)
+		ipc_send(m->queue, &msg);
+	else
+		ipc_msg_discard(&msg);
+	mta_job_free(j);
+}
+
+/* mta_dq_fail_jobs - every waiting job of d gets this reply */
+void
+mta_dq_fail_jobs(struct mta_dq *d, uint8_t result, const char *reply)
+{
+	struct mta_job *j;
+
+	while ((j = TAILQ_FIRST(&d->jobs)) != NULL) {
+		TAILQ_REMOVE(&d->jobs, j, entry);
+		d->njobs--;
+		for (size_t i = 0; i < j->nrcpt; i++) {
+			j->rcpt[i].done = 1;
+			j->rcpt[i].result = result;
+			snprintf(j->rcpt[i].reply, sizeof(j->rcpt[i].reply), "%s",
+			    reply);
+		}
+		mta_job_finish(d->mta, j, "", "");
+	}
+}
+
+static struct mta_dq *
+mta_dq_get(struct mta *m, const char *domain)
+{
+	struct mta_dq *d;
+
+	TAILQ_FOREACH(d, &m->dqs, entry)
+		if (strcmp(d->key, domain) == 0)
+			return d;
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		fatal("%s: calloc", __func__);
+	d->mta = m;
+	snprintf(d->key, sizeof(d->key), "%s", domain);
+	d->kind = mta_route_decide(m->routes, m->nroutes,
+	    m->have_smarthost ? &m->smarthost : NULL, domain, &d->route);
+	d->state = MTA_DEST_NEW;
+	TAILQ_INIT(&d->jobs);
+	TAILQ_INSERT_TAIL(&m->dqs, d, entry);
+	log_debug(LOG_CAT_DELIVERY, "event=destination domain=%s route=%s "
+	    "host=%s port=%d lmtp=%d", domain, d->kind == MTA_ROUTE_STATIC ?
+	    "static" : d->kind == MTA_ROUTE_SMARTHOST ? "smarthost" : "mx",
+	    d->route.host, d->route.port, d->route.lmtp);
+	return d;
+}
+
+static void
+mta_dq_free(struct mta_dq *d)
+{
+	struct mta_job *j;
+
+	while ((j = TAILQ_FIRST(&d->jobs)) != NULL) {
+		TAILQ_REMOVE(&d->jobs, j, entry);
+		mta_job_free(j);
+	}
+	free(d->res);
+	free(d);
+}
+
+/* mta_dq_resolved - d's DNS is done: go on with its jobs */
+void
+mta_dq_resolved(struct mta_dq *d)
+{
+	event_active(d->mta->reaper, EV_TIMEOUT, 0);
+}
+
+/* mta_dq_run - resolve d, fail its jobs, or hand them to sessions */
+void
+mta_dq_run(struct mta_dq *d)
+{
+	struct mta *m = d->mta;
+	struct mta_session *s, *tmp;
+	int64_t now = time(NULL);
+
+	if (d->njobs == 0 || m->stopping)
+		return;
+	if (d->state == MTA_DEST_NEW || (d->state == MTA_DEST_READY &&
+	    d->nsess == 0 && now - d->resolved_at > MTA_DEST_TTL)) {
+		mta_dns_resolve(d);
+		return;
+	}
+	if (d->state != MTA_DEST_READY)
+		return;
+	if (d->error[0] != '\0') {
+		mta_dq_fail_jobs(d, d->error_result, d->error);
+		d->state = MTA_DEST_NEW;	/* look again next time */
+		return;
+	}
+	/* idle sessions first */
+	for (s = TAILQ_FIRST(&m->sessions); s != NULL && d->njobs > 0; s = tmp) {
+		tmp = TAILQ_NEXT(s, entry);
+		if (s->dq == d && s->state == MTA_STATE_READY && s->job == NULL)
+			mta_session_kick(s);
+	}
+	d->failed_conn = 0;
+	while (d->njobs > (size_t)d->nconnecting &&
+	    d->nsess < m->conf->max_connections_per_dest &&
+	    m->nsess < m->conf->max_connections && !d->failed_conn)
+		(void)mta_session_new(d);
+}
+
+/* mta_session_gone - take s out of service; freed by the reaper */
+void
+mta_session_gone(struct mta_session *s)
+{
+	struct mta *m = s->mta;
+	struct mta_dq *d = s->dq;
+
+	if (s->state < MTA_STATE_READY) {
+		d->nconnecting--;
+		d->failed_conn = 1;
+	}
+	s->state = MTA_STATE_DEAD;
+	d->nsess--;
+	m->nsess--;
+	TAILQ_REMOVE(&m->sessions, s, entry);
+	TAILQ_INSERT_TAIL(&m->dead, s, entry);
+	event_active(m->reaper, EV_TIMEOUT, 0);
+}
+
+/*
+ * The end of a loop turn: free dead sessions; fail the jobs of
+ * destinations nothing could reach; run every destination; free idle
+ * ones; leave when stopping and nothing is left.
+ */
+static void
+mta_reaper_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mta *m = arg;
+	struct mta_session *s;
+	struct mta_dq *d, *tmp;
+	int64_t now = time(NULL);
+
+	while ((s = TAILQ_FIRST(&m->dead)) != NULL) {
+		TAILQ_REMOVE(&m->dead, s, entry);
+		mta_session_free(s);
+	}
+	for (d = TAILQ_FIRST(&m->dqs); d != NULL; d = tmp) {
+		tmp = TAILQ_NEXT(d, entry);
+		if (d->failed_conn && d->nsess == 0 && d->njobs > 0) {
+			d->failed_conn = 0;
+			mta_dq_fail_jobs(d, d->error_result == PROTO_MTA_PERMFAIL ?
+			    PROTO_MTA_PERMFAIL : PROTO_MTA_TEMPFAIL,
+			    d->last_error[0] ? d->last_error :
+			    "451 4.4.1 no host could be reached");
+			d->error_result = 0;
+			d->state = MTA_DEST_NEW;
+		}
+		if (!m->stopping)
+			mta_dq_run(d);
+		if (d->nsess == 0 && d->njobs == 0 && d->pending == 0 &&
+		    d->state != MTA_DEST_RESOLVING &&
+		    (d->state == MTA_DEST_NEW || m->stopping ||
+		    now - d->resolved_at > MTA_DEST_TTL)) {
+			TAILQ_REMOVE(&m->dqs, d, entry);
+			mta_dq_free(d);
+		}
+	}
+	if (m->stopping && m->nsess == 0)
+		event_base_loopexit(m->base, NULL);
+}
+
+/* PROTO_MTA_DELIVER: a job for the queue of its domain */
+static void
+mta_deliver_recv(struct mta *m, uint64_t id, struct ipc_reader *r)
+{
+	struct mta_job *j;
+	struct mta_dq *d;
+	const uint8_t *data;
+	char *s;
+	uint32_t n;
+	size_t len;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		fatal("%s: calloc", __func__);
+	j->id = id;
+	s = mta_get_str(r);
+	snprintf(j->qid, sizeof(j->qid), "%s", s);
+	free(s);
+	j->created = ipc_get_i64(r);
+	j->sender = mta_get_str(r);
+	j->envid = mta_get_str(r);
+	j->ret = ipc_get_u8(r);
+	j->flags = ipc_get_u8(r);
+	s = mta_get_str(r);
+	snprintf(j->domain, sizeof(j->domain), "%s", s);
+	free(s);
+	n = ipc_get_u32(r);
+	/* each recipient takes at least 17 bytes */
+	if (r->err || n == 0 || n > r->left / 17)
+		fatalx("%s: malformed job from queue (%" PRIu32 " recipients)",
+		    __func__, n);
+	if ((j->rcpt = calloc(n, sizeof(*j->rcpt))) == NULL)
+		fatal("%s: calloc", __func__);
+	for (uint32_t i = 0; i < n; i++) {
+		j->rcpt[i].id = ipc_get_u64(r);
+		j->rcpt[i].address = mta_get_str(r);
+		j->rcpt[i].orcpt = mta_get_str(r);
+		j->rcpt[i].notify = ipc_get_u8(r);
+		j->nrcpt++;
+	}
+	data = ipc_get_bytes(r, &len);
+	if (ipc_get_end(r) != 0 || j->domain[0] == '\0')
+		fatalx("%s: malformed job from queue", __func__);
+	if ((j->data = malloc(len ? len : 1)) == NULL)
+		fatal("%s: malloc", __func__);
+	memcpy(j->data, data, len);
+	j->len = len;
+
+	if (m->stopping) {	/* never attempted: the queue keeps it as is */
+		mta_job_free(j);
+		return;
+	}
+	d = mta_dq_get(m, j->domain);
+	TAILQ_INSERT_TAIL(&d->jobs, j, entry);
+	d->njobs++;
+	mta_dq_run(d);
+}
+
+static void
+mta_stop(struct mta *m)
+{
+	struct mta_session *s, *tmp;
+	struct mta_dq *d;
+	struct timeval tv = { MTA_STOP_SECS, 0 };
+
+	if (m->stopping)
+		return;
+	m->stopping = 1;
+	log_notice(LOG_CAT_DELIVERY, "event=stopping sessions=%d", m->nsess);
+	/* jobs never attempted are dropped: the queue still has them */
+	TAILQ_FOREACH(d, &m->dqs, entry) {
+		struct mta_job *j;
+
+		while ((j = TAILQ_FIRST(&d->jobs)) != NULL) {
+			TAILQ_REMOVE(&d->jobs, j, entry);
+			d->njobs--;
+			mta_job_free(j);
+		}
+	}
+	for (s = TAILQ_FIRST(&m->sessions); s != NULL; s = tmp) {
+		tmp = TAILQ_NEXT(s, entry);
+		mta_session_stop(s);
+	}
+	evtimer_add(m->stop_timer, &tv);
+	event_active(m->reaper, EV_TIMEOUT, 0);
+}
+
+static void
+mta_stop_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mta *m = arg;
+
+	log_warn(LOG_CAT_DELIVERY, "event=stop_timeout sessions=%d", m->nsess);
+	event_base_loopexit(m->base, NULL);
+}
+
+static void
+mta_queue_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
+    struct ipc_reader *r, void *arg)
+{
+	struct mta *m = arg;
+
+	if (type != PROTO_MTA_DELIVER)
+		fatalx("%s: unexpected message %u from queue", __func__, type);
+	mta_deliver_recv(m, id, r);
+}
+
+static void
+mta_parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
+    struct ipc_reader *r, void *arg)
+{
+	struct mta *m = arg;
+	char path[CONF_PATH_MAX];
+	size_t len;
+
+	switch (type) {
+	case PROTO_SHUTDOWN:
+		if (ipc_get_end(r) != 0)
+			fatalx("%s: malformed shutdown", __func__);
+		mta_stop(m);
+		break;
+	case PROTO_LOG_LEVEL:		/* moat log CAT LEVEL */
+		if (control_log_apply(r) == -1)
+			fatalx("%s: bad LOG_LEVEL", __func__);
+		break;
+	case PROTO_RELOAD:
+		(void)ipc_get_bytes(r, &len);
+		ipc_get_str(r, path, sizeof(path));
+		if (ipc_get_end(r) != 0)
+			fatalx("%s: malformed reload", __func__);
+		log_notice(LOG_CAT_DELIVERY, "event=reload size=%zu "
+		    "action=ignored note=\"[delivery] changes need a restart\"",
+		    len);
+		break;
+	default:
+		fatalx("%s: unexpected message %u from parent", __func__, type);
+	}
+}
+
+static void
+mta_close_cb(struct ipc_peer *p, void *arg)
+{
+	struct mta *m = arg;
+
+	if (p == m->queue)
+		m->queue = NULL;	/* freed after the loop */
+	if (!m->stopping)
+		log_notice(LOG_CAT_DELIVERY, "event=peer_closed peer=%s",
+		    ipc_peer_name(p));
+	event_base_loopexit(m->base, NULL);
+}
+
+static SSL_CTX *
+mta_tls_ctx(void)
+{
+	SSL_CTX *ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+		fatalx("%s: SSL_CTX_new", __func__);
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
+	    SSL_OP_NO_RENEGOTIATION);
+	if (SSL_CTX_set_default_verify_paths(ctx) != 1)
+		log_warn(LOG_CAT_TLS, "event=no_ca_store note=\"tls = verify "
+		    "will fail\"");
+	return ctx;
+}
+
+/* mta_proc_main - run the mta process until told to stop */
+int
+mta_proc_main(struct proc_env *env)
+{
+	struct mta *m;
+	struct ipc_peer *queue;
+	struct mta_dq *d;
+	struct mta_session *s;
+	const char *why;
+	char err[512];
+
+	log_set_proc("mta");
+	signal(SIGPIPE, SIG_IGN);
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		fatal("%s: calloc", __func__);
+	m->conf = env->conf;
+	m->base = env->base;
+	TAILQ_INIT(&m->dqs);
+	TAILQ_INIT(&m->sessions);
+	TAILQ_INIT(&m->dead);
+	if (m->conf->n_routes > 0 &&
+	    (m->routes = calloc(m->conf->n_routes, sizeof(*m->routes))) == NULL)
+		fatal("%s: calloc", __func__);
+	for (size_t i = 0; i < m->conf->n_routes; i++)
+		if (mta_route_parse(m->conf->routes[i], &m->routes[m->nroutes++],
+		    &why) == -1)
+			fatalx("%s: route %s: %s", __func__, m->conf->routes[i],
+			    why);
+	if (m->conf->smarthost[0] != '\0') {
+		if (mta_dest_parse(m->conf->smarthost, &m->smarthost, &why) == -1)
+			fatalx("%s: smarthost: %s", __func__, why);
+		m->have_smarthost = 1;
+	}
+	m->tls_default = strcmp(m->conf->tls, "none") == 0 ? MTA_TLS_NONE :
+	    strcmp(m->conf->tls, "verify") == 0 ? MTA_TLS_VERIFY :
+	    MTA_TLS_OPPORTUNISTIC;
+	m->tls = mta_tls_ctx();
+	if (mta_dns_init(m, err, sizeof(err)) == -1) {
+		log_err(LOG_CAT_DNS, "event=init_failed error=\"%s\"", err);
+		return -1;
+	}
+	if ((m->reaper = event_new(m->base, -1, 0, mta_reaper_cb, m)) == NULL ||
+	    (m->stop_timer = evtimer_new(m->base, mta_stop_timer_cb, m)) == NULL)
+		fatal("%s: event_new", __func__);
+	m->parent = ipc_peer_new(m->base, env->peer[PROC_PARENT], "parent",
+	    mta_parent_msg_cb, mta_close_cb, m);
+	m->queue = queue = ipc_peer_new(m->base, env->peer[PROC_QUEUE], "queue",
+	    mta_queue_msg_cb, mta_close_cb, m);
+	log_notice(LOG_CAT_DELIVERY, "event=started routes=%zu smarthost=%s "
+	    "tls=%s dns=%s", m->nroutes, m->have_smarthost ?
+	    m->conf->smarthost : "none", m->conf->tls,
+	    m->conf->dns_server[0] ? m->conf->dns_server : "resolv.conf");
+
+	event_base_dispatch(m->base);
+
+	while ((s = TAILQ_FIRST(&m->sessions)) != NULL) {
+		TAILQ_REMOVE(&m->sessions, s, entry);
+		if (s->job != NULL)
+			mta_job_free(s->job);	/* no result: redelivered */
+		mta_session_free(s);
+	}
+	while ((s = TAILQ_FIRST(&m->dead)) != NULL) {
+		TAILQ_REMOVE(&m->dead, s, entry);
+		mta_session_free(s);
+	}
+	mta_dns_free(m);
+	while ((d = TAILQ_FIRST(&m->dqs)) != NULL) {
+		TAILQ_REMOVE(&m->dqs, d, entry);
+		mta_dq_free(d);
+	}
+	ipc_peer_free(queue);
+	ipc_peer_free(m->parent);
+	event_free(m->reaper);
+	event_free(m->stop_timer);
+	SSL_CTX_free(m->tls);
+	free(m->routes);
+	conf_free(m->conf);
+	free(m);
+	log_notice(LOG_CAT_DELIVERY, "event=stopped");
+	return 0;
+}

@@ -1,0 +1,312 @@
+/*
+ * mta_route.c - where outbound mail goes: static routes from the
+ * configuration, the smarthost, or the recipient domain's MX records.
+ *
+ * Public: mta_dest_parse, mta_route_parse, mta_route_match,
+ * mta_route_decide, mta_mx_parse_rdata, mta_mx_sort, mta_mx_is_null,
+ * mta_mx_prune_self, mta_tls_name.
+ *
+ * Pure functions over strings and bytes: the configuration checks
+ * routes with the same parser the mta process uses, and the unit
+ * tests drive them without a network.
+ *
+ * SECURITY: MX rdata comes from DNS answers (untrusted): every label
+ * length is checked against the rdata length and the name buffer, and
+ * compression pointers (never present in libunbound's rdata) are
+ * refused. Names are lowercased and checked for host name characters,
+ * so a name from DNS never reaches a log line or an SMTP command
+ * unescaped.
+ * LIMITS: MTA_HOST_MAX bytes a name, MTA_MX_MAX records (the caller).
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <stdio.h>
+
+#include "mta/mta_route.h"
+
+static int
+host_char(int c)
+{
+	return isalnum(c) || c == '-' || c == '.' || c == '_';
+}
+
+/* a host name (LDH, dots, underscores) lowercased in place */
+static int
+host_check(char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len >= MTA_HOST_MAX || s[0] == '.' || s[0] == '-')
+		return -1;
+	for (char *p = s; *p != '\0'; p++) {
+		if (!host_char((unsigned char)*p))
+			return -1;
+		*p = (char)tolower((unsigned char)*p);
+	}
+	if (s[len - 1] == '.')
+		s[len - 1] = '\0';
+	return strstr(s, "..") == NULL && s[0] != '\0' ? 0 : -1;
+}
+
+static int
+is_numeric(const char *s)
+{
+	unsigned char b[16];
+
+	return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
+}
+
+/* mta_dest_parse - "[lmtp:]host[:port]" or "[lmtp:][host][:port]", "/tls" */
+int
+mta_dest_parse(const char *s, struct mta_dest *d, const char **why)
+{
+	char buf[MTA_HOST_MAX + 64], *p, *slash, *end;
+	size_t len;
+	long port;
+
+	memset(d, 0, sizeof(*d));
+	*why = "is not a destination ([host]:port, host:port, lmtp:[host]:port)";
+	if ((len = strlen(s)) == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, len + 1);
+	p = buf;
+	if ((slash = strrchr(p, '/')) != NULL) {
+		*slash++ = '\0';
+		if (strcasecmp(slash, "none") == 0)
+			d->tls = MTA_TLS_NONE;
+		else if (strcasecmp(slash, "opportunistic") == 0)
+			d->tls = MTA_TLS_OPPORTUNISTIC;
+		else if (strcasecmp(slash, "verify") == 0)
+			d->tls = MTA_TLS_VERIFY;
+		else {
+			*why = "has a TLS mode other than /none, /opportunistic "
+			    "or /verify";
+			return -1;
+		}
+	}
+	if (strncasecmp(p, "lmtp:", 5) == 0) {
+		d->lmtp = 1;
+		p += 5;
+	}
+	if (*p == '[') {
+		if ((end = strchr(p, ']')) == NULL)
+			return -1;
+		*end++ = '\0';
+		p++;
+		d->bracket = 1;
+	} else {
+		/* host[:port]; an IPv6 address must be in brackets */
+		char *colon = strchr(p, ':');
+
+		if (colon != NULL && strchr(colon + 1, ':') != NULL) {
+			*why = "has an IPv6 address without brackets";
+			return -1;
+		}
+		end = colon != NULL ? colon : p + strlen(p);
+	}
+	/* p is the host, end points at "" or ":port" */
+	if (*end == ':') {
+		*end++ = '\0';
+		if (!isdigit((unsigned char)*end))
+			return -1;
+		port = strtol(end, &slash, 10);
+		if (*slash != '\0' || port < 1 || port > 65535)
+			return -1;
+		d->port = (int)port;
+	} else if (*end != '\0')
+		return -1;
+	if (strlen(p) >= sizeof(d->host))
+		return -1;
+	if (d->lmtp && d->port == 0) {
+		*why = "is LMTP without a port";
+		return -1;
+	}
+	if (is_numeric(p)) {
+		if (!d->bracket) {
+			*why = "has an address without brackets";
+			return -1;
+		}
+		d->literal = 1;
+		snprintf(d->host, sizeof(d->host), "%s", p);
+		return 0;
+	}
+	snprintf(d->host, sizeof(d->host), "%s", p);
+	if (host_check(d->host) == -1) {
+		*why = "has a bad host name";
+		return -1;
+	}
+	return 0;
+}
+
+/* mta_route_parse - "DOMAIN=DEST" */
+int
+mta_route_parse(const char *s, struct mta_route *r, const char **why)
+{
+	const char *eq = strchr(s, '=');
+	size_t len;
+
+	memset(r, 0, sizeof(*r));
+	*why = "is not DOMAIN=DESTINATION";
+	if (eq == NULL || (len = (size_t)(eq - s)) == 0 ||
+	    len >= sizeof(r->domain))
+		return -1;
+	memcpy(r->domain, s, len);
+	r->domain[len] = '\0';
+	if (host_check(r->domain[0] == '.' ? r->domain + 1 : r->domain) == -1) {
+		*why = "has a bad domain before '='";
+		return -1;
+	}
+	return mta_dest_parse(eq + 1, &r->dest, why);
+}
+
+/* mta_route_match - the exact route, else the longest ".suffix" route */
+const struct mta_route *
+mta_route_match(const struct mta_route *v, size_t n, const char *domain)
+{
+	const struct mta_route *best = NULL;
+	size_t dlen = strlen(domain), blen = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *rd = v[i].domain;
+		size_t rlen = strlen(rd);
+
+		if (rd[0] != '.') {
+			if (strcasecmp(rd, domain) == 0)
+				return &v[i];
+			continue;
+		}
+		if (dlen > rlen && strcasecmp(domain + dlen - rlen, rd) == 0 &&
+		    rlen > blen) {
+			best = &v[i];
+			blen = rlen;
+		}
+	}
+	return best;
+}
+
+/* mta_route_decide - static route, smarthost or MX */
+enum mta_route_kind
+mta_route_decide(const struct mta_route *routes, size_t n,
+    const struct mta_dest *smarthost, const char *domain, struct mta_dest *out)
+{
+	const struct mta_route *r;
+
+	if ((r = mta_route_match(routes, n, domain)) != NULL) {
+		*out = r->dest;
+		return MTA_ROUTE_STATIC;
+	}
+	if (smarthost != NULL) {
+		*out = *smarthost;
+		return MTA_ROUTE_SMARTHOST;
+	}
+	memset(out, 0, sizeof(*out));
+	snprintf(out->host, sizeof(out->host), "%s", domain);
+	return MTA_ROUTE_MX;
+}
+
+/* mta_mx_parse_rdata - preference and an uncompressed wire name */
+int
+mta_mx_parse_rdata(const uint8_t *p, size_t len, struct mta_mx *mx)
+{
+	size_t i = 2, o = 0;
+
+	memset(mx, 0, sizeof(*mx));
+	if (len < 3)
+		return -1;
+	mx->pref = (uint16_t)(p[0] << 8 | p[1]);
+	for (;;) {
+		size_t lab;
+
+		if (i >= len)
+			return -1;
+		lab = p[i++];
+		if (lab == 0)
+			break;
+		if (lab > 63 || i + lab > len)
+			return -1;	/* also refuses compression (0xc0) */
+		if (o + lab + 2 > sizeof(mx->host))
+			return -1;
+		if (o > 0)
+			mx->host[o++] = '.';
+		for (size_t k = 0; k < lab; k++) {
+			int c = p[i + k];
+
+			if (!host_char(c) || c == '.')
+				return -1;
+			mx->host[o++] = (char)tolower(c);
+		}
+		i += lab;
+	}
+	if (i != len)
+		return -1;
+	mx->host[o] = '\0';
+	return 0;
+}
+
+static int
+mx_cmp(const void *a, const void *b)
+{
+	const struct mta_mx *x = a, *y = b;
+
+	if (x->pref != y->pref)
+		return x->pref < y->pref ? -1 : 1;
+	if (x->rnd != y->rnd)
+		return x->rnd < y->rnd ? -1 : 1;
+	return strcmp(x->host, y->host);
+}
+
+/* mta_mx_sort - by preference, ties by the random rnd */
+void
+mta_mx_sort(struct mta_mx *v, size_t n)
+{
+	if (n > 1)
+		qsort(v, n, sizeof(*v), mx_cmp);
+}
+
+/* mta_mx_is_null - RFC 7505 null MX */
+int
+mta_mx_is_null(const struct mta_mx *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].host[0] == '\0')
+			return 1;
+	return 0;
+}
+
+/* mta_mx_prune_self - drop us and every host not better than us */
+size_t
+mta_mx_prune_self(struct mta_mx *v, size_t n, const char *const *self,
+    size_t nself)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < nself; k++)
+			if (self[k] != NULL && self[k][0] != '\0' &&
+			    strcasecmp(v[i].host, self[k]) == 0) {
+				uint16_t mine = v[i].pref;
+				size_t j = 0;
+
+				while (j < n && v[j].pref < mine)
+					j++;
+				return j;
+			}
+	return n;
+}
+
+/* mta_tls_name - the name of a TLS mode */
+const char *
+mta_tls_name(enum mta_tls t)
+{
+	switch (t) {
+	case MTA_TLS_NONE:
+		return "none";
+	case MTA_TLS_OPPORTUNISTIC:
+		return "opportunistic";
+	case MTA_TLS_VERIFY:
+		return "verify";
+	default:
+		return "default";
+	}
+}

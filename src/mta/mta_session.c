@@ -1,0 +1,916 @@
+/*
+ * mta_session.c - one outbound SMTP or LMTP connection as a state
+ * machine, the client-side mirror of smtp_session.c.
+ *
+ * Public: mta_session_new, mta_session_free, mta_session_stop,
+ * mta_session_kick, mta_session_dot_stuff.
+ *
+ * Each session has one state (enum mta_state) changed only by
+ * mta_set_state(). A reply (all its lines) is read, then dispatched on
+ * the state. The session walks its destination's hops (addresses in
+ * MX order) until one greets it; then EHLO (HELO when refused, LHLO for
+ * LMTP), STARTTLS whenever offered unless the mode is none (required
+ * with verify), EHLO again, and transactions: MAIL, RCPT..., DATA
+ * written at once when the peer offers PIPELINING, one at a time when
+ * not. SIZE is honoured (a message larger than the peer's limit is not
+ * sent), BODY=8BITMIME and SMTPUTF8 are passed on, the latter required
+ * when the message needs it, and DSN parameters when DSN is offered.
+ * One connection carries jobs of its destination one after another.
+ *
+ * Outcome per recipient: 2xx delivered, 4xx (or no answer, or a lost
+ * connection) tempfail, 5xx permfail. A recipient counts as delivered
+ * only after the reply to the final dot (per recipient with LMTP).
+ *
+ * SECURITY: replies are untrusted: a line longer than MTA_LINE_MAX or
+ * one that is not "DDD[ -]text" ends the connection; what is kept of a
+ * reply is cut at MTA_REPLY_MAX and escaped before it is logged. A peer
+ * whose EHLO names us is a loop. In verify mode the certificate must
+ * chain to the system CA store and match the host name.
+ * LIMITS: timeout_connect, timeout_client a reply (twice for the final
+ * dot), max_messages_per_connection.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "daemon/config.h"
+#include "io/tls.h"
+#include "lib/log.h"
+#include "mta/mta.h"
+
+#define MTA_IDLE_SECS	2	/* a connection waits this long for a job */
+
+static const char *state_names[MTA_STATE_COUNT] = {
+	"connect", "banner", "ehlo", "helo", "starttls", "tls", "ready", "tx",
+	"body", "rset", "quit", "dead"
+};
+
+static void mta_read_cb(struct bufferevent *, void *);
+static void mta_event_cb(struct bufferevent *, short, void *);
+static void mta_connect(struct mta_session *);
+static void mta_next_job(struct mta_session *);
+
+/* mta_set_state - the one place a session changes state */
+static void
+mta_set_state(struct mta_session *s, enum mta_state st)
+{
+	log_debug(LOG_CAT_DELIVERY, "session=%s event=state from=%s to=%s",
+	    s->idstr, state_names[s->state], state_names[st]);
+	s->state = st;
+}
+
+static void
+mta_timeout(struct mta_session *s, int secs)
+{
+	struct timeval tv = { secs, 0 };
+
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+}
+
+static void
+mta_send(struct mta_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void
+mta_send(struct mta_session *s, const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf) - 2)
+		fatalx("%s: command too long", __func__);
+	log_debug(LOG_CAT_DELIVERY, "session=%s event=send text=\"%.*s\"",
+	    s->idstr, n > 200 ? 200 : n, buf);
+	buf[n++] = '\r';
+	buf[n++] = '\n';
+	bufferevent_write(s->bev, buf, (size_t)n);
+}
+
+/* drop the connection (not the session) */
+static void
+mta_disconnect(struct mta_session *s)
+{
+	if (s->bev != NULL) {
+		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+		bufferevent_setcb(s->bev, NULL, NULL, NULL, NULL);
+		bufferevent_free(s->bev);	/* with TLS: the SSL and fd too */
+		s->bev = NULL;
+		s->ssl = NULL;
+	}
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	s->tls = 0;
+	s->tls_desc[0] = '\0';
+	s->ext = 0;
+	s->size_max = 0;
+}
+
+static void
+mta_set_relay(struct mta_session *s)
+{
+	const struct mta_hop *h = &s->dq->hops[s->hop];
+	int port = ntohs(h->ss.ss_family == AF_INET6 ?
+	    ((const struct sockaddr_in6 *)&h->ss)->sin6_port :
+	    ((const struct sockaddr_in *)&h->ss)->sin_port);
+
+	snprintf(s->relay, sizeof(s->relay), "%s[%s]:%d", h->name, h->addr,
+	    port);
+}
+
+/* the session is over; fail what it holds */
+static void
+mta_end(struct mta_session *s, const char *why)
+{
+	if (s->state == MTA_STATE_DEAD)
+		return;
+	if (s->job != NULL) {
+		struct mta_job *j = s->job;
+
+		for (size_t i = 0; i < j->nrcpt; i++)
+			if (!j->rcpt[i].done) {
+				j->rcpt[i].done = 1;
+				j->rcpt[i].result = PROTO_MTA_TEMPFAIL;
+				snprintf(j->rcpt[i].reply, sizeof(j->rcpt[i].reply),
+				    "451 4.4.2 %s", why);
+			}
+		s->job = NULL;
+		mta_job_finish(s->mta, j, s->relay, s->tls_desc);
+	}
+	log_info(LOG_CAT_DELIVERY, "session=%s event=disconnect relay=%s "
+	    "reason=\"%s\" messages=%d duration=%llds", s->idstr,
+	    s->relay[0] ? s->relay : "none", why, s->nmsgs,
+	    (long long)(time(NULL) - s->started));
+	mta_disconnect(s);
+	mta_session_gone(s);
+}
+
+/*
+ * The current hop did not work out before any transaction: try the
+ * next one; with none left the session ends (its destination decides
+ * what happens to the jobs waiting).
+ */
+static void
+mta_hop_failed(struct mta_session *s, const char *why)
+{
+	char esc[MTA_REPLY_MAX];
+
+	snprintf(s->last_error, sizeof(s->last_error), "%s", why);
+	log_info(LOG_CAT_DELIVERY, "session=%s event=hop_failed relay=%s "
+	    "reason=\"%s\"", s->idstr, s->relay,
+	    log_escape(esc, sizeof(esc), why, strlen(why)));
+	mta_disconnect(s);
+	s->hop++;
+	if (s->hop < s->dq->nhops) {
+		mta_connect(s);
+		return;
+	}
+	snprintf(s->dq->last_error, sizeof(s->dq->last_error), "%s", why);
+	mta_end(s, "no more hosts to try");
+}
+
+static void
+mta_connect(struct mta_session *s)
+{
+	struct mta *m = s->mta;
+
+	for (; s->hop < s->dq->nhops; s->hop++) {
+		const struct mta_hop *h = &s->dq->hops[s->hop];
+		int fd;
+
+		mta_set_relay(s);
+		mta_set_state(s, MTA_STATE_CONNECT);
+		fd = socket(h->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0);
+		if (fd == -1) {
+			snprintf(s->last_error, sizeof(s->last_error),
+			    "socket: %s", strerror(errno));
+			continue;
+		}
+		s->fd = fd;
+		s->bev = bufferevent_socket_new(m->base, fd,
+		    BEV_OPT_DEFER_CALLBACKS);
+		if (s->bev == NULL)
+			fatalx("%s: bufferevent_socket_new", __func__);
+		bufferevent_setcb(s->bev, mta_read_cb, NULL, mta_event_cb, s);
+		mta_timeout(s, m->conf->timeout_connect);
+		bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+		if (bufferevent_socket_connect(s->bev,
+		    (const struct sockaddr *)&h->ss, (int)h->sslen) == 0)
+			return;
+		snprintf(s->last_error, sizeof(s->last_error), "connect: %s",
+		    strerror(errno));
+		mta_disconnect(s);
+	}
+	snprintf(s->dq->last_error, sizeof(s->dq->last_error),
+	    "451 4.4.1 %.480s", s->last_error);
+	mta_end(s, "no more hosts to try");
+}
+
+/* mta_session_new - open a connection for d's jobs */
+struct mta_session *
+mta_session_new(struct mta_dq *d)
+{
+	struct mta *m = d->mta;
+	struct mta_session *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		fatal("%s: calloc", __func__);
+	s->mta = m;
+	s->dq = d;
+	s->id = ++m->next_id;
+	snprintf(s->idstr, sizeof(s->idstr), "%016llx",
+	    (unsigned long long)(s->id | 0x6d00000000000000ull));
+	s->fd = -1;
+	s->lmtp = d->route.lmtp;
+	s->tls_mode = d->route.tls != MTA_TLS_DEFAULT ? d->route.tls :
+	    m->tls_default;
+	s->started = time(NULL);
+	s->state = MTA_STATE_CONNECT;
+	TAILQ_INSERT_TAIL(&m->sessions, s, entry);
+	m->nsess++;
+	d->nsess++;
+	d->nconnecting++;
+	mta_connect(s);
+	return s;
+}
+
+/* mta_session_free - release s; it is on no list any more */
+void
+mta_session_free(struct mta_session *s)
+{
+	if (s == NULL)
+		return;
+	mta_disconnect(s);
+	free(s);
+}
+
+/* mta_session_stop - finish: an idle session quits, a busy one goes on */
+void
+mta_session_stop(struct mta_session *s)
+{
+	if (s->state == MTA_STATE_READY && s->job == NULL) {
+		mta_set_state(s, MTA_STATE_QUIT);
+		mta_send(s, "QUIT");
+	} else if (s->state < MTA_STATE_READY)
+		mta_end(s, "shutdown");
+}
+
+/* mta_session_kick - an idle session takes the next job of its queue */
+void
+mta_session_kick(struct mta_session *s)
+{
+	if (s->state == MTA_STATE_READY && s->job == NULL)
+		mta_next_job(s);
+}
+
+static void
+mta_ready(struct mta_session *s)
+{
+	if (s->state < MTA_STATE_READY && s->dq->nconnecting > 0)
+		s->dq->nconnecting--;
+	mta_set_state(s, MTA_STATE_READY);
+	log_info(LOG_CAT_DELIVERY, "session=%s event=connected relay=%s "
+	    "tls=\"%s\" esmtp=%s", s->idstr, s->relay,
+	    s->tls ? s->tls_desc : "none", s->ext ? "yes" : "no");
+	mta_next_job(s);
+}
+
+static void
+mta_send_ehlo(struct mta_session *s)
+{
+	s->ext = 0;
+	s->size_max = 0;
+	mta_set_state(s, MTA_STATE_EHLO);
+	mta_send(s, "%s %s", s->lmtp ? "LHLO" : "EHLO", s->mta->conf->hostname);
+}
+
+static void
+mta_tls_start(struct mta_session *s)
+{
+	const struct mta_hop *h = &s->dq->hops[s->hop];
+	struct bufferevent *tbev;
+	SSL *ssl;
+	int numeric = strcmp(h->name, h->addr) == 0;
+
+	if ((ssl = SSL_new(s->mta->tls)) == NULL) {
+		mta_hop_failed(s, "451 4.7.5 SSL_new failed");
+		return;
+	}
+	if (!numeric)
+		SSL_set_tlsext_host_name(ssl, h->name);
+	if (s->tls_mode == MTA_TLS_VERIFY) {
+		SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+		if (numeric)
+			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), h->addr);
+		else
+			SSL_set1_host(ssl, h->name);
+	}
+	/* the plain bufferevent goes; the TLS one owns the socket */
+	bufferevent_setcb(s->bev, NULL, NULL, NULL, NULL);
+	bufferevent_free(s->bev);
+	tbev = bufferevent_openssl_socket_new(s->mta->base, s->fd, ssl,
+	    BUFFEREVENT_SSL_CONNECTING,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (tbev == NULL) {
+		SSL_free(ssl);
+		s->bev = NULL;
+		mta_hop_failed(s, "451 4.7.5 TLS setup failed");
+		return;
+	}
+	s->fd = -1;
+	s->bev = tbev;
+	s->ssl = ssl;
+	bufferevent_openssl_set_allow_dirty_shutdown(tbev, 1);
+	bufferevent_setcb(s->bev, mta_read_cb, NULL, mta_event_cb, s);
+	mta_timeout(s, s->mta->conf->timeout_client);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	mta_set_state(s, MTA_STATE_TLS);
+}
+
+/* the MAIL command of the current job */
+static void
+mta_send_mail(struct mta_session *s)
+{
+	const struct mta_job *j = s->job;
+	char params[600];
+	size_t o = 0;
+
+	params[0] = '\0';
+	if (s->ext & MTA_EXT_SIZE)
+		o += (size_t)snprintf(params + o, sizeof(params) - o, " SIZE=%zu",
+		    j->len);
+	if ((j->flags & PROTO_MSGF_8BITMIME) && (s->ext & MTA_EXT_8BITMIME))
+		o += (size_t)snprintf(params + o, sizeof(params) - o,
+		    " BODY=8BITMIME");
+	if ((j->flags & PROTO_MSGF_SMTPUTF8) && (s->ext & MTA_EXT_SMTPUTF8))
+		o += (size_t)snprintf(params + o, sizeof(params) - o,
+		    " SMTPUTF8");
+	if (s->ext & MTA_EXT_DSN) {
+		if (j->ret == PROTO_RET_FULL || j->ret == PROTO_RET_HDRS)
+			o += (size_t)snprintf(params + o, sizeof(params) - o,
+			    " RET=%s", j->ret == PROTO_RET_FULL ? "FULL" : "HDRS");
+		if (j->envid[0] != '\0' && strlen(j->envid) < 120)
+			snprintf(params + o, sizeof(params) - o, " ENVID=%s",
+			    j->envid);
+	}
+	mta_send(s, "MAIL FROM:<%s>%s", j->sender, params);
+}
+
+static void
+mta_send_rcpt(struct mta_session *s, const struct mta_jrcpt *r)
+{
+	char params[400];
+	size_t o = 0;
+
+	params[0] = '\0';
+	if ((s->ext & MTA_EXT_DSN) && r->notify != 0) {
+		o += (size_t)snprintf(params + o, sizeof(params) - o, " NOTIFY=");
+		if (r->notify & PROTO_NOTIFY_NEVER)
+			o += (size_t)snprintf(params + o, sizeof(params) - o,
+			    "NEVER");
+		else {
+			const char *sep = "";
+
+			if (r->notify & PROTO_NOTIFY_SUCCESS) {
+				o += (size_t)snprintf(params + o,
+				    sizeof(params) - o, "%sSUCCESS", sep);
+				sep = ",";
+			}
+			if (r->notify & PROTO_NOTIFY_FAILURE) {
+				o += (size_t)snprintf(params + o,
+				    sizeof(params) - o, "%sFAILURE", sep);
+				sep = ",";
+			}
+			if (r->notify & PROTO_NOTIFY_DELAY)
+				o += (size_t)snprintf(params + o,
+				    sizeof(params) - o, "%sDELAY", sep);
+		}
+	}
+	if ((s->ext & MTA_EXT_DSN) && r->orcpt[0] != '\0' &&
+	    strlen(r->orcpt) < 300)
+		snprintf(params + o, sizeof(params) - o, " ORCPT=%s", r->orcpt);
+	mta_send(s, "RCPT TO:<%s>%s", r->address, params);
+}
+
+/*
+ * Send the commands of the transaction that may go now: all of them
+ * with PIPELINING, else the one after the last reply.
+ */
+static void
+mta_tx_send(struct mta_session *s)
+{
+	struct mta_job *j = s->job;
+	size_t last = j->nrcpt + 1;	/* index of DATA */
+
+	while (s->cmd_sent <= last) {
+		if (!(s->ext & MTA_EXT_PIPELINING) && s->cmd_sent > s->cmd_acked)
+			return;
+		if (s->cmd_sent == 0)
+			mta_send_mail(s);
+		else if (s->cmd_sent <= j->nrcpt)
+			mta_send_rcpt(s, &j->rcpt[s->cmd_sent - 1]);
+		else
+			mta_send(s, "DATA");
+		s->cmd_sent++;
+	}
+}
+
+/* set every recipient still open to this reply */
+static void
+mta_job_all(struct mta_job *j, int only_accepted, int code, const char *reply)
+{
+	uint8_t res = code / 100 == 2 ? PROTO_MTA_OK : code / 100 == 5 ?
+	    PROTO_MTA_PERMFAIL : PROTO_MTA_TEMPFAIL;
+
+	for (size_t i = 0; i < j->nrcpt; i++) {
+		struct mta_jrcpt *r = &j->rcpt[i];
+
+		if (r->done || (only_accepted && !r->accepted))
+			continue;
+		r->done = 1;
+		r->result = res;
+		snprintf(r->reply, sizeof(r->reply), "%s", reply);
+	}
+}
+
+static void
+mta_job_done(struct mta_session *s)
+{
+	struct mta_job *j = s->job;
+
+	s->job = NULL;
+	s->nmsgs++;
+	mta_job_finish(s->mta, j, s->relay, s->tls_desc);
+}
+
+/* start a transaction for j, or fail it without sending */
+static void
+mta_tx_start(struct mta_session *s, struct mta_job *j)
+{
+	char buf[128];
+
+	s->job = j;
+	s->cmd_sent = s->cmd_acked = 0;
+	s->naccepted = 0;
+	for (size_t i = 0; i < j->nrcpt; i++)
+		j->rcpt[i].accepted = 0;
+	if (s->size_max > 0 && j->len > s->size_max) {
+		snprintf(buf, sizeof(buf), "552 5.3.4 message too big for the "
+		    "peer (its SIZE limit is %llu)",
+		    (unsigned long long)s->size_max);
+		mta_job_all(j, 0, 552, buf);
+		mta_job_done(s);
+		mta_next_job(s);
+		return;
+	}
+	if ((j->flags & PROTO_MSGF_SMTPUTF8) && !(s->ext & MTA_EXT_SMTPUTF8) &&
+	    !s->lmtp) {
+		mta_job_all(j, 0, 553, "553 5.6.7 the peer does not support "
+		    "SMTPUTF8, which this message needs");
+		mta_job_done(s);
+		mta_next_job(s);
+		return;
+	}
+	mta_set_state(s, MTA_STATE_TX);
+	mta_timeout(s, s->mta->conf->timeout_client);
+	mta_tx_send(s);
+}
+
+/* the next job of this destination, an idle wait, or QUIT */
+static void
+mta_next_job(struct mta_session *s)
+{
+	struct mta_dq *d = s->dq;
+	struct mta_job *j;
+
+	if (s->state == MTA_STATE_DEAD)
+		return;
+	mta_set_state(s, MTA_STATE_READY);
+	if (!s->mta->stopping &&
+	    s->nmsgs < s->mta->conf->max_messages_per_connection &&
+	    (j = TAILQ_FIRST(&d->jobs)) != NULL) {
+		TAILQ_REMOVE(&d->jobs, j, entry);
+		d->njobs--;
+		mta_tx_start(s, j);
+		return;
+	}
+	if (s->mta->stopping ||
+	    s->nmsgs >= s->mta->conf->max_messages_per_connection) {
+		mta_set_state(s, MTA_STATE_QUIT);
+		mta_send(s, "QUIT");
+		return;
+	}
+	mta_timeout(s, MTA_IDLE_SECS);	/* then QUIT, see mta_event_cb */
+}
+
+/* mta_session_dot_stuff - the message as DATA content, then "." */
+int
+mta_session_dot_stuff(struct evbuffer *out, const uint8_t *data, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		const uint8_t *nl = memchr(data + i, '\n', len - i);
+		size_t end = nl ? (size_t)(nl - data) + 1 : len;
+
+		if (data[i] == '.' && evbuffer_add(out, ".", 1) == -1)
+			return -1;
+		if (evbuffer_add(out, data + i, end - i) == -1)
+			return -1;
+		i = end;
+	}
+	if (len > 0 && data[len - 1] != '\n' &&
+	    evbuffer_add(out, "\r\n", 2) == -1)
+		return -1;
+	return evbuffer_add(out, ".\r\n", 3);
+}
+
+/* a reply during the transaction */
+static void
+mta_tx_reply(struct mta_session *s)
+{
+	struct mta_job *j = s->job;
+	size_t idx = s->cmd_acked++;
+	int ok = s->code / 100 == 2;
+
+	if (idx == 0) {			/* MAIL */
+		if (!ok)
+			mta_job_all(j, 0, s->code, s->reply);
+	} else if (idx <= j->nrcpt) {	/* RCPT */
+		struct mta_jrcpt *r = &j->rcpt[idx - 1];
+
+		if (!r->done) {
+			if (ok) {
+				r->accepted = 1;
+				s->naccepted++;
+			} else {
+				r->done = 1;
+				r->result = s->code / 100 == 5 ?
+				    PROTO_MTA_PERMFAIL : PROTO_MTA_TEMPFAIL;
+				snprintf(r->reply, sizeof(r->reply), "%s",
+				    s->reply);
+			}
+		}
+	} else {			/* DATA */
+		if (s->code == 354) {
+			struct evbuffer *out = bufferevent_get_output(s->bev);
+
+			if (s->naccepted == 0) {
+				/* a peer that says 354 with no recipient */
+				evbuffer_add(out, ".\r\n", 3);
+			} else if (mta_session_dot_stuff(out, j->data,
+			    j->len) == -1)
+				fatal("%s: evbuffer_add", __func__);
+			s->lmtp_left = s->lmtp ? s->naccepted : 1;
+			mta_set_state(s, MTA_STATE_BODY);
+			mta_timeout(s, 2 * s->mta->conf->timeout_client);
+			return;
+		}
+		mta_job_all(j, 1, s->code, s->reply);
+		mta_job_done(s);
+		mta_set_state(s, MTA_STATE_RSET);
+		mta_send(s, "RSET");
+		return;
+	}
+	if (s->code == 421) {
+		mta_job_all(j, 0, 421, s->reply);
+		mta_end(s, "421 from the peer");
+		return;
+	}
+	/* without PIPELINING: stop early when nothing can come of it */
+	if (!(s->ext & MTA_EXT_PIPELINING)) {
+		if ((idx == 0 && !ok) ||
+		    (idx == j->nrcpt && s->naccepted == 0)) {
+			if (idx == 0)
+				mta_job_all(j, 0, s->code, s->reply);
+			mta_job_done(s);
+			mta_set_state(s, MTA_STATE_RSET);
+			mta_send(s, "RSET");
+			return;
+		}
+		mta_tx_send(s);
+	}
+}
+
+/* the reply (or LMTP replies) after the final dot */
+static void
+mta_body_reply(struct mta_session *s)
+{
+	struct mta_job *j = s->job;
+
+	if (s->naccepted == 0) {
+		mta_job_done(s);
+		mta_next_job(s);
+		return;
+	}
+	if (!s->lmtp) {
+		mta_job_all(j, 1, s->code, s->reply);
+	} else {
+		/* one reply per accepted recipient, in RCPT order */
+		for (size_t i = 0; i < j->nrcpt; i++) {
+			struct mta_jrcpt *r = &j->rcpt[i];
+
+			if (r->done || !r->accepted)
+				continue;
+			r->done = 1;
+			r->result = s->code / 100 == 2 ? PROTO_MTA_OK :
+			    s->code / 100 == 5 ? PROTO_MTA_PERMFAIL :
+			    PROTO_MTA_TEMPFAIL;
+			snprintf(r->reply, sizeof(r->reply), "%s", s->reply);
+			break;
+		}
+		if (--s->lmtp_left > 0)
+			return;
+	}
+	mta_job_done(s);
+	mta_next_job(s);
+}
+
+/* one whole reply: act on it according to the state */
+static void
+mta_reply(struct mta_session *s)
+{
+	int ok = s->code / 100 == 2;
+	char buf[MTA_REPLY_MAX + 64];
+
+	switch (s->state) {
+	case MTA_STATE_BANNER:
+		if (s->code != 220) {
+			mta_hop_failed(s, s->reply);
+			return;
+		}
+		mta_send_ehlo(s);
+		return;
+	case MTA_STATE_EHLO:
+		if (s->code == 0) {	/* our own: the peer is us */
+			snprintf(s->dq->last_error, sizeof(s->dq->last_error),
+			    "%s", s->reply);
+			s->dq->error_result = PROTO_MTA_PERMFAIL;
+			mta_end(s, "mail loops back to myself");
+			return;
+		}
+		if (!ok) {
+			if (s->lmtp || s->code == 421) {
+				mta_hop_failed(s, s->reply);
+				return;
+			}
+			mta_set_state(s, MTA_STATE_HELO);
+			mta_send(s, "HELO %s", s->mta->conf->hostname);
+			return;
+		}
+		if (!s->tls && !s->notls && (s->ext & MTA_EXT_STARTTLS) &&
+		    s->tls_mode != MTA_TLS_NONE) {
+			mta_set_state(s, MTA_STATE_STARTTLS);
+			mta_send(s, "STARTTLS");
+			return;
+		}
+		if (!s->tls && s->tls_mode == MTA_TLS_VERIFY) {
+			mta_hop_failed(s, "451 4.7.4 TLS required, but the peer "
+			    "does not offer STARTTLS");
+			return;
+		}
+		mta_ready(s);
+		return;
+	case MTA_STATE_HELO:
+		if (!ok) {
+			mta_hop_failed(s, s->reply);
+			return;
+		}
+		if (s->tls_mode == MTA_TLS_VERIFY) {
+			mta_hop_failed(s, "451 4.7.4 TLS required, but the peer "
+			    "does not speak ESMTP");
+			return;
+		}
+		mta_ready(s);
+		return;
+	case MTA_STATE_STARTTLS:
+		if (s->code == 220) {
+			mta_tls_start(s);
+			return;
+		}
+		if (s->tls_mode == MTA_TLS_VERIFY) {
+			snprintf(buf, sizeof(buf), "451 4.7.4 STARTTLS refused: "
+			    "%s", s->reply);
+			mta_hop_failed(s, buf);
+			return;
+		}
+		mta_ready(s);
+		return;
+	case MTA_STATE_TX:
+		mta_tx_reply(s);
+		return;
+	case MTA_STATE_BODY:
+		mta_body_reply(s);
+		return;
+	case MTA_STATE_RSET:
+		if (!ok) {
+			mta_end(s, "RSET refused");
+			return;
+		}
+		mta_next_job(s);
+		return;
+	case MTA_STATE_QUIT:
+		mta_end(s, "quit");
+		return;
+	default:
+		/* a reply nobody asked for */
+		mta_end(s, "unexpected reply");
+		return;
+	}
+}
+
+/* keywords of an EHLO reply line (without the "250-") */
+static void
+mta_ehlo_keyword(struct mta_session *s, const char *p)
+{
+	if (strncasecmp(p, "STARTTLS", 8) == 0 && (p[8] == '\0' || p[8] == ' '))
+		s->ext |= MTA_EXT_STARTTLS;
+	else if (strncasecmp(p, "PIPELINING", 10) == 0)
+		s->ext |= MTA_EXT_PIPELINING;
+	else if (strncasecmp(p, "8BITMIME", 8) == 0)
+		s->ext |= MTA_EXT_8BITMIME;
+	else if (strncasecmp(p, "SMTPUTF8", 8) == 0)
+		s->ext |= MTA_EXT_SMTPUTF8;
+	else if (strncasecmp(p, "DSN", 3) == 0 && (p[3] == '\0' || p[3] == ' '))
+		s->ext |= MTA_EXT_DSN;
+	else if (strncasecmp(p, "SIZE", 4) == 0 &&
+	    (p[4] == '\0' || p[4] == ' ')) {
+		s->ext |= MTA_EXT_SIZE;
+		if (p[4] == ' ')
+			s->size_max = strtoull(p + 5, NULL, 10);
+	}
+}
+
+/* is the name in the first line of an EHLO reply ours? */
+static int
+mta_ehlo_is_self(struct mta_session *s, const char *p)
+{
+	const char *host = s->mta->conf->hostname;
+	size_t n = strlen(host);
+
+	return strncasecmp(p, host, n) == 0 && (p[n] == '\0' || p[n] == ' ');
+}
+
+static void
+mta_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct mta_session *s = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char *line;
+	size_t n;
+
+	while (s->state != MTA_STATE_DEAD &&
+	    (line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF)) != NULL) {
+		int cont, first = s->reply_len == 0;
+
+		if (n < 3 || n > MTA_LINE_MAX || !isdigit((unsigned char)line[0]) ||
+		    !isdigit((unsigned char)line[1]) ||
+		    !isdigit((unsigned char)line[2]) ||
+		    (n > 3 && line[3] != ' ' && line[3] != '-')) {
+			free(line);
+			if (s->state < MTA_STATE_READY)
+				mta_hop_failed(s, "451 4.5.0 malformed reply");
+			else
+				mta_end(s, "malformed reply from the peer");
+			return;
+		}
+		cont = n > 3 && line[3] == '-';
+		if (first) {
+			s->reply_len = (size_t)snprintf(s->reply,
+			    sizeof(s->reply), "%s", line);
+			if (s->reply_len >= sizeof(s->reply))
+				s->reply_len = sizeof(s->reply) - 1;
+		} else if (s->state != MTA_STATE_EHLO &&
+		    s->reply_len + 2 < sizeof(s->reply) && n > 4) {
+			int w = snprintf(s->reply + s->reply_len,
+			    sizeof(s->reply) - s->reply_len, " %s", line + 4);
+
+			s->reply_len += (size_t)w;
+			if (s->reply_len >= sizeof(s->reply))
+				s->reply_len = sizeof(s->reply) - 1;
+		}
+		if (s->state == MTA_STATE_EHLO && line[0] == '2' && n > 4) {
+			if (first && mta_ehlo_is_self(s, line + 4)) {
+				free(line);
+				s->code = 0;
+				snprintf(s->reply, sizeof(s->reply), "554 5.4.6 "
+				    "mail for %s loops back to myself",
+				    s->dq->key);
+				mta_reply(s);
+				return;
+			}
+			if (!first)
+				mta_ehlo_keyword(s, line + 4);
+		}
+		free(line);
+		if (cont)
+			continue;
+		s->code = (s->reply[0] - '0') * 100 + (s->reply[1] - '0') * 10 +
+		    (s->reply[2] - '0');
+		mta_reply(s);
+		s->reply_len = 0;
+	}
+	if (s->state != MTA_STATE_DEAD && s->bev != NULL &&
+	    evbuffer_get_length(bufferevent_get_input(s->bev)) > MTA_LINE_MAX)
+		mta_end(s, "reply line too long");
+}
+
+static void
+mta_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct mta_session *s = arg;
+	char why[256];
+
+	if (what & BEV_EVENT_CONNECTED) {
+		if (s->state == MTA_STATE_CONNECT) {
+			mta_set_state(s, MTA_STATE_BANNER);
+			mta_timeout(s, s->mta->conf->timeout_client);
+			return;
+		}
+		if (s->state == MTA_STATE_TLS) {
+			s->tls = 1;
+			tls_describe(s->ssl, s->tls_desc, sizeof(s->tls_desc));
+			log_info(LOG_CAT_TLS, "session=%s event=tls relay=%s "
+			    "tls=\"%s\" verify=%s", s->idstr, s->relay,
+			    s->tls_desc, mta_tls_name(s->tls_mode));
+			mta_send_ehlo(s);
+		}
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		if (s->state == MTA_STATE_READY && s->job == NULL) {
+			mta_set_state(s, MTA_STATE_QUIT);
+			mta_timeout(s, s->mta->conf->timeout_client);
+			mta_send(s, "QUIT");
+			return;
+		}
+		snprintf(why, sizeof(why), "timeout in state %s",
+		    state_names[s->state]);
+		if (s->state < MTA_STATE_READY) {
+			char r[300];
+
+			snprintf(r, sizeof(r), "451 4.4.2 %s", why);
+			mta_hop_failed(s, r);
+		} else
+			mta_end(s, why);
+		return;
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		unsigned long e = s->ssl ? bufferevent_get_openssl_error(bev) : 0;
+		int err = EVUTIL_SOCKET_ERROR();
+
+		if (e != 0)
+			snprintf(why, sizeof(why), "TLS error: %s",
+			    ERR_reason_error_string(e) ?
+			    ERR_reason_error_string(e) : "?");
+		else if (what & BEV_EVENT_EOF)
+			snprintf(why, sizeof(why), "lost connection in state %s",
+			    state_names[s->state]);
+		else
+			snprintf(why, sizeof(why), "%s in state %s",
+			    evutil_socket_error_to_string(err),
+			    state_names[s->state]);
+		if (s->state == MTA_STATE_QUIT) {
+			mta_end(s, "quit");
+			return;
+		}
+		if (s->state == MTA_STATE_TLS && !s->notls &&
+		    s->tls_mode == MTA_TLS_OPPORTUNISTIC) {
+			/* opportunistic: the same host again, in plaintext */
+			log_info(LOG_CAT_TLS, "session=%s event=tls_failed "
+			    "relay=%s error=\"%s\" action=plaintext", s->idstr,
+			    s->relay, why);
+			s->notls = 1;
+			mta_disconnect(s);
+			mta_connect(s);
+			return;
+		}
+		if (s->state < MTA_STATE_READY) {
+			char r[300];
+
+			snprintf(r, sizeof(r), "451 4.4.1 %s", why);
+			mta_hop_failed(s, r);
+		} else
+			mta_end(s, why);
+	}
+}

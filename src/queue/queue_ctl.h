@@ -1,0 +1,41 @@
+/*
+ * queue_ctl.h - the queue process's side of the control socket: named
+ * operations on queue.db (summary, list, show, delete/hold/release/
+ * retry/bounce, events, stats, bans, account states), and the ban and
+ * account-state lists it keeps the smtp process informed of.
+ */
+#ifndef MOAT_QUEUE_CTL_H
+#define MOAT_QUEUE_CTL_H
+
+#include <stddef.h>
+
+struct conf;
+struct event_base;
+struct ipc_peer;
+struct ipc_reader;
+struct queue_ctl;
+
+/*
+ * queue_ctl_new - open a connection of its own to <spool_dir>/queue.db
+ * (whose schema queue_db_open has made), wrap control_fd (-1: no
+ * control process) and tell smtp the current bans and account states.
+ * kick(arg) is called after recipients became due (release, retry).
+ * Returns NULL with a reason in err.
+ */
+struct queue_ctl *queue_ctl_new(struct event_base *base,
+    const struct conf *conf, int control_fd, struct ipc_peer *smtp,
+    void (*kick)(void *), void *kick_arg, char *err, size_t errlen);
+
+/* queue_ctl_free - close the connection and the control peer; NULL ok */
+void queue_ctl_free(struct queue_ctl *qc);
+
+/*
+ * queue_ctl_ban_add - PROTO_BAN_ADD from smtp: store the ban, send the
+ * new list back. A malformed message is fatal (it comes from a sibling).
+ */
+void queue_ctl_ban_add(struct queue_ctl *qc, struct ipc_reader *r);
+
+/* queue_ctl_smtp_closed - smtp went away: send it nothing more */
+void queue_ctl_smtp_closed(struct queue_ctl *qc);
+
+#endif

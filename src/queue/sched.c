@@ -1,0 +1,790 @@
+/*
+ * sched.c - the delivery scheduler, inside the queue process.
+ *
+ * A round (a timer, made due by sched_kick) fetches the remote
+ * recipients that are due (queued, or deferred and past next_attempt;
+ * held ones never), groups them by message and domain into jobs, and
+ * sends each job to the mta process with the message (PROTO_MTA_DELIVER).
+ * Jobs in flight are remembered here, by recipient id, so a later round
+ * does not send them again; at most SCHED_INFLIGHT_PER_CONN jobs per
+ * allowed connection are out at once. A message that has been queued
+ * longer than max_lifetime is not sent any more: it fails (4.4.7).
+ *
+ * PROTO_MTA_RESULT gives one outcome per recipient: 2xx delivered, 4xx
+ * deferred until now + sched_backoff(attempts) (or failed once past
+ * max_lifetime), 5xx failed. Outcomes are group-committed: collected
+ * during the loop turn, then recorded in one transaction together with
+ * the bounces they cause (queue_db_remote_mark). A recipient is marked
+ * delivered only there, after the peer's reply to the final dot: a
+ * crash before loses nothing, the message is sent again (at least once).
+ *
+ * Bounces (bounce.c) go from the null sender to the envelope sender,
+ * one per job, for the failed recipients whose NOTIFY allows it. A
+ * message from the null sender is never bounced: a recipient of it that
+ * fails goes to the dead-letter store (no backscatter, no loop). Dead
+ * letters older than deadletter_expire are deleted once an hour.
+ *
+ * Public: sched_new, sched_free, sched_kick, sched_stop, sched_backoff.
+ *
+ * SECURITY: PROTO_MTA_RESULT comes from a sibling: a frame that does not
+ * parse exactly or names a job or recipient we did not send is a bug
+ * there (fatalx). Reply texts from peers are kept as data (bound as SQL
+ * parameters, escaped in logs, cleaned by bounce.c).
+ * LIMITS: SCHED_FETCH_MAX rows a round, in-flight jobs as above.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "daemon/config.h"
+#include "io/ipc.h"
+#include "io/proto.h"
+#include "lib/log.h"
+#include "policy/relay.h"
+#include "queue/bounce.h"
+#include "queue/queue_db.h"
+#include "queue/sched.h"
+
+#define SCHED_FETCH_MAX		2048	/* new rows looked at a round */
+#define SCHED_INFLIGHT_PER_CONN	4	/* jobs out per allowed connection */
+#define SCHED_BUCKETS		4096	/* in-flight recipients hash */
+#define SCHED_RETRY_SECS	30	/* after a database error */
+#define SCHED_EXPIRE_EVERY	3600	/* dead-letter expiry */
+#define SCHED_STR_MAX		4096
+
+/* One recipient of a job in flight. */
+struct sched_jr {
+	LIST_ENTRY(sched_jr) hash;
+	int64_t		 rcpt_id;
+	char		*address;
+	char		*orcpt;
+	uint8_t		 notify;
+	int		 attempts;
+};
+
+/* One job in flight; owned by s->jobs. */
+struct sched_job {
+	TAILQ_ENTRY(sched_job) entry;
+	uint64_t	 id;
+	int64_t		 msg_id;
+	char		 qid[QUEUE_QID_SIZE];
+	int64_t		 created;
+	char		*sender;
+	char		*domain;
+	struct sched_jr	*r;
+	size_t		 n, cap;
+};
+
+/* An outcome to commit; strings owned. */
+struct sched_mark {
+	struct queue_remote_mark m;
+	char		*address;
+	char		*error;
+};
+
+/* A bounce to build at commit; strings owned. */
+struct sched_bounce {
+	int64_t		 msg_id;
+	char		 qid[QUEUE_QID_SIZE];
+	struct bounce_rcpt *r;
+	char		**strs;		/* every string of r, to free */
+	size_t		 n, nstrs;
+};
+
+LIST_HEAD(sched_bucket, sched_jr);
+
+struct sched {
+	struct conf		*conf;		/* not owned */
+	struct event_base	*base;
+	struct queue_db		*db;		/* not owned */
+	struct ipc_peer		*mta;
+	int			 mta_closed;
+	void			(*local_kick)(void *);
+	void			*local_arg;
+	struct event		*ev_round;
+	int64_t			 round_at;
+	struct event		*ev_commit;
+	TAILQ_HEAD(, sched_job)	 jobs;
+	size_t			 njobs;
+	size_t			 nrcpts;	/* in flight */
+	uint64_t		 next_id;
+	struct sched_bucket	 by_rcpt[SCHED_BUCKETS];
+	struct sched_mark	*marks;
+	size_t			 nmarks, capmarks;
+	struct sched_bounce	*bounces;
+	size_t			 nbounces, capbounces;
+	int			 stopping;
+	int64_t			 expired_at;
+	char			 str[SCHED_STR_MAX];
+};
+
+static char *
+xstrdup(const char *s)
+{
+	char *d = strdup(s != NULL ? s : "");
+
+	if (d == NULL)
+		fatal("%s: strdup", __func__);
+	return d;
+}
+
+/* sched_backoff - min doubled per earlier attempt, at most max */
+int64_t
+sched_backoff(int attempts, int64_t min, int64_t max)
+{
+	int64_t d = min > 0 ? min : 1;
+
+	for (int i = 0; i < attempts && d < max; i++)
+		d *= 2;
+	return d < max ? d : max;
+}
+
+static struct sched_bucket *
+bucket(struct sched *s, int64_t id)
+{
+	return &s->by_rcpt[(uint64_t)id % SCHED_BUCKETS];
+}
+
+static int
+inflight(struct sched *s, int64_t rcpt_id)
+{
+	struct sched_jr *r;
+
+	LIST_FOREACH(r, bucket(s, rcpt_id), hash)
+		if (r->rcpt_id == rcpt_id)
+			return 1;
+	return 0;
+}
+
+static void
+job_free(struct sched *s, struct sched_job *j)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		LIST_REMOVE(&j->r[i], hash);
+		free(j->r[i].address);
+		free(j->r[i].orcpt);
+	}
+	s->nrcpts -= j->n;
+	free(j->r);
+	free(j->sender);
+	free(j->domain);
+	free(j);
+}
+
+static void
+round_in(struct sched *s, int64_t secs)
+{
+	struct timeval tv = { 0, 0 };
+	int64_t now = time(NULL);
+
+	if (s->stopping || s->mta_closed)
+		return;
+	if (secs < 0)
+		secs = 0;
+	if (evtimer_pending(s->ev_round, NULL) && s->round_at <= now + secs)
+		return;
+	s->round_at = now + secs;
+	tv.tv_sec = (time_t)secs;
+	evtimer_add(s->ev_round, &tv);
+}
+
+/* sched_kick - a round soon */
+void
+sched_kick(struct sched *s)
+{
+	if (s != NULL)
+		round_in(s, 0);
+}
+
+static size_t
+inflight_cap(struct sched *s)
+{
+	size_t cap = (size_t)s->conf->max_connections * SCHED_INFLIGHT_PER_CONN;
+
+	return cap < 16 ? 16 : cap;
+}
+
+/* mark storage */
+static struct sched_mark *
+mark_add(struct sched *s, int64_t rcpt_id, int64_t msg_id, const char *address,
+    enum queue_remote_outcome o, int64_t next, const char *error)
+{
+	struct sched_mark *m;
+
+	if (s->nmarks == s->capmarks) {
+		size_t cap = s->capmarks ? s->capmarks * 2 : 256;
+
+		if ((m = reallocarray(s->marks, cap, sizeof(*m))) == NULL)
+			fatal("%s: reallocarray", __func__);
+		s->marks = m;
+		s->capmarks = cap;
+	}
+	m = &s->marks[s->nmarks++];
+	memset(m, 0, sizeof(*m));
+	m->address = xstrdup(address);
+	m->error = error != NULL ? xstrdup(error) : NULL;
+	m->m.rcpt_id = rcpt_id;
+	m->m.msg_id = msg_id;
+	m->m.address = m->address;
+	m->m.outcome = o;
+	m->m.next_attempt = next;
+	m->m.error = m->error;
+	event_active(s->ev_commit, 0, 0);
+	return m;
+}
+
+static struct sched_bounce *
+bounce_get(struct sched *s, int64_t msg_id, const char *qid)
+{
+	struct sched_bounce *b;
+
+	/* the failures of one message in this commit share one bounce */
+	for (size_t i = 0; i < s->nbounces; i++)
+		if (s->bounces[i].msg_id == msg_id)
+			return &s->bounces[i];
+	if (s->nbounces == s->capbounces) {
+		size_t cap = s->capbounces ? s->capbounces * 2 : 16;
+
+		if ((b = reallocarray(s->bounces, cap, sizeof(*b))) == NULL)
+			fatal("%s: reallocarray", __func__);
+		s->bounces = b;
+		s->capbounces = cap;
+	}
+	b = &s->bounces[s->nbounces++];
+	memset(b, 0, sizeof(*b));
+	b->msg_id = msg_id;
+	snprintf(b->qid, sizeof(b->qid), "%s", qid);
+	return b;
+}
+
+static char *
+bounce_str(struct sched_bounce *b, const char *v)
+{
+	char **strs = reallocarray(b->strs, b->nstrs + 1, sizeof(*strs));
+
+	if (strs == NULL)
+		fatal("%s: reallocarray", __func__);
+	b->strs = strs;
+	return b->strs[b->nstrs++] = xstrdup(v);
+}
+
+static void
+bounce_add(struct sched *s, int64_t msg_id, const char *qid,
+    const char *address, const char *orcpt, const char *reply,
+    const char *relay)
+{
+	struct sched_bounce *b = bounce_get(s, msg_id, qid);
+	struct bounce_rcpt *r = reallocarray(b->r, b->n + 1, sizeof(*r));
+	char host[256];
+	const char *br;
+
+	if (r == NULL)
+		fatal("%s: reallocarray", __func__);
+	b->r = r;
+	r = &b->r[b->n++];
+	memset(r, 0, sizeof(*r));
+	r->address = bounce_str(b, address);
+	r->orcpt = bounce_str(b, orcpt);
+	r->reply = bounce_str(b, reply);
+	/* "host[addr]:port": the host name for Remote-MTA */
+	snprintf(host, sizeof(host), "%s", relay != NULL ? relay : "");
+	if ((br = strchr(host, '[')) != NULL)
+		host[br - host] = '\0';
+	r->remote_mta = bounce_str(b, host);
+}
+
+static void
+bounce_release(struct sched_bounce *b)
+{
+	for (size_t i = 0; i < b->nstrs; i++)
+		free(b->strs[i]);
+	free(b->strs);
+	free(b->r);
+	memset(b, 0, sizeof(*b));
+}
+
+/*
+ * A recipient failed for good: a bounce to the sender (unless NOTIFY
+ * says no), or a dead letter when the sender is the null path.
+ */
+static void
+fail_rcpt(struct sched *s, int64_t rcpt_id, int64_t msg_id, const char *qid,
+    const char *sender, const char *address, const char *orcpt,
+    uint8_t notify, const char *reply, const char *relay)
+{
+	char a[512], e[1024];
+
+	log_escape(a, sizeof(a), address, strlen(address));
+	log_escape(e, sizeof(e), reply, strlen(reply));
+	if (sender[0] == '\0') {
+		mark_add(s, rcpt_id, msg_id, address, QUEUE_REMOTE_DEAD, 0,
+		    reply);
+		log_notice(LOG_CAT_QUEUE, "qid=%s event=dead_letter to=<%s> "
+		    "reason=\"%s\"", qid, a, e);
+		return;
+	}
+	mark_add(s, rcpt_id, msg_id, address, QUEUE_REMOTE_FAILED, 0, reply);
+	if (notify != 0 && !(notify & PROTO_NOTIFY_FAILURE)) {
+		log_info(LOG_CAT_QUEUE, "qid=%s event=no_bounce to=<%s> "
+		    "reason=notify", qid, a);
+		return;
+	}
+	bounce_add(s, msg_id, qid, address, orcpt, reply, relay);
+}
+
+/* the local Maildir of a bounce's recipient, "" when it is remote */
+static void
+bounce_mailbox(struct sched *s, const char *addr, char *out, size_t len)
+{
+	struct relay_table t;
+	const char *at = strrchr(addr, '@');
+	size_t llen = at != NULL ? (size_t)(at - addr) : strlen(addr);
+
+	out[0] = '\0';
+	conf_relay_table(s->conf, &t);
+	if (at != NULL && !relay_is_local_domain(&t, at + 1))
+		return;
+	for (size_t i = 0; i < t.n_mailboxes; i++)
+		if (strlen(t.mailboxes[i]) == llen &&
+		    strncasecmp(t.mailboxes[i], addr, llen) == 0) {
+			snprintf(out, len, "%s", t.mailboxes[i]);
+			return;
+		}
+}
+
+/*
+ * The group commit of outcomes: build the bounces, record everything
+ * in one transaction.
+ */
+static void
+commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+	struct queue_remote_mark *v = NULL;
+	struct queue_msg *bm = NULL;
+	struct queue_rcpt *br = NULL;
+	struct queue_store_result *bres = NULL;
+	struct queue_msg_copy *copies = NULL;
+	char **texts = NULL, (*mbox)[80] = NULL;
+	size_t nb = 0;
+	int64_t now = time(NULL);
+	int local = 0, rc;
+
+	if (s->nmarks == 0)
+		return;
+	if ((v = calloc(s->nmarks, sizeof(*v))) == NULL ||
+	    (bm = calloc(s->nbounces + 1, sizeof(*bm))) == NULL ||
+	    (br = calloc(s->nbounces + 1, sizeof(*br))) == NULL ||
+	    (bres = calloc(s->nbounces + 1, sizeof(*bres))) == NULL ||
+	    (copies = calloc(s->nbounces + 1, sizeof(*copies))) == NULL ||
+	    (texts = calloc(s->nbounces + 1, sizeof(*texts))) == NULL ||
+	    (mbox = calloc(s->nbounces + 1, sizeof(*mbox))) == NULL)
+		fatal("%s: calloc", __func__);
+	for (size_t i = 0; i < s->nmarks; i++)
+		v[i] = s->marks[i].m;
+	for (size_t i = 0; i < s->nbounces; i++) {
+		struct sched_bounce *b = &s->bounces[i];
+		struct queue_msg_copy *c = &copies[nb];
+		struct bounce_info bi;
+		size_t tlen;
+
+		if (queue_db_msg_get(s->db, b->msg_id, c) != 1)
+			continue;	/* gone (an admin), or logged */
+		memset(&bi, 0, sizeof(bi));
+		bi.hostname = s->conf->hostname;
+		bi.qid = c->qid;
+		bi.sender = c->sender;
+		bi.envid = c->envid;
+		bi.ret = c->ret;
+		bi.arrival = c->created;
+		bi.now = now;
+		bi.msg = c->data;
+		bi.len = c->len;
+		bi.rcpts = b->r;
+		bi.n = b->n;
+		if (bounce_build(&bi, &texts[nb], &tlen) == -1)
+			fatal("%s: bounce_build", __func__);
+		bounce_mailbox(s, c->sender, mbox[nb], sizeof(mbox[nb]));
+		local |= mbox[nb][0] != '\0';
+		br[nb].address = c->sender;
+		br[nb].orcpt = NULL;
+		br[nb].notify = PROTO_NOTIFY_NEVER;
+		br[nb].mailbox = mbox[nb];
+		bm[nb].created = now;
+		bm[nb].sender = "";
+		bm[nb].helo = s->conf->hostname;
+		bm[nb].client_ip = "";
+		bm[nb].listener = "bounce";
+		bm[nb].ret = PROTO_RET_NONE;
+		bm[nb].rcpts = &br[nb];
+		bm[nb].nrcpt = 1;
+		bm[nb].data = (const uint8_t *)texts[nb];
+		bm[nb].len = tlen;
+		nb++;
+	}
+	rc = queue_db_remote_mark(s->db, v, s->nmarks, bm, nb, bres, now);
+	if (rc == 0) {
+		char to[512];
+
+		for (size_t i = 0; i < nb; i++)
+			log_notice(LOG_CAT_QUEUE, "qid=%s event=bounce "
+			    "bounce_qid=%s to=<%s>", copies[i].qid, bres[i].qid,
+			    log_escape(to, sizeof(to), copies[i].sender,
+			    strlen(copies[i].sender)));
+		if (local && s->local_kick != NULL)
+			s->local_kick(s->local_arg);
+	}
+	/* on failure nothing changed: the recipients are tried again */
+	for (size_t i = 0; i < nb; i++) {
+		free(texts[i]);
+		queue_db_msg_copy_free(&copies[i]);
+	}
+	for (size_t i = 0; i < s->nmarks; i++) {
+		free(s->marks[i].address);
+		free(s->marks[i].error);
+	}
+	s->nmarks = 0;
+	for (size_t i = 0; i < s->nbounces; i++)
+		bounce_release(&s->bounces[i]);
+	s->nbounces = 0;
+	free(mbox);
+	free(texts);
+	free(copies);
+	free(bres);
+	free(br);
+	free(bm);
+	free(v);
+	if (nb > 0)
+		sched_kick(s);	/* the bounces are due now */
+}
+
+/* send one job to the mta process */
+static void
+job_send(struct sched *s, struct sched_job *j, const struct queue_remote *any)
+{
+	struct queue_msg_copy c;
+	struct ipc_msg m;
+	int rc;
+
+	if ((rc = queue_db_msg_get(s->db, j->msg_id, &c)) != 1) {
+		/* gone meanwhile, or an error (logged): forget the job */
+		TAILQ_REMOVE(&s->jobs, j, entry);
+		s->njobs--;
+		job_free(s, j);
+		return;
+	}
+	ipc_msg_init(&m, PROTO_MTA_DELIVER, j->id);
+	ipc_put_str(&m, j->qid);
+	ipc_put_i64(&m, j->created);
+	ipc_put_str(&m, j->sender);
+	ipc_put_str(&m, any->envid);
+	ipc_put_u8(&m, any->ret);
+	ipc_put_u8(&m, any->flags);
+	ipc_put_str(&m, j->domain);
+	ipc_put_u32(&m, (uint32_t)j->n);
+	for (size_t i = 0; i < j->n; i++) {
+		ipc_put_u64(&m, (uint64_t)j->r[i].rcpt_id);
+		ipc_put_str(&m, j->r[i].address);
+		ipc_put_str(&m, j->r[i].orcpt);
+		ipc_put_u8(&m, j->r[i].notify);
+	}
+	ipc_put_bytes(&m, c.data, c.len);
+	ipc_send(s->mta, &m);
+	queue_db_msg_copy_free(&c);
+}
+
+static struct sched_job *
+job_new(struct sched *s, const struct queue_remote *r)
+{
+	struct sched_job *j;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		fatal("%s: calloc", __func__);
+	j->id = ++s->next_id;
+	j->msg_id = r->msg_id;
+	snprintf(j->qid, sizeof(j->qid), "%s", r->qid);
+	j->created = r->created;
+	j->sender = xstrdup(r->sender);
+	j->domain = xstrdup(r->domain);
+	TAILQ_INSERT_TAIL(&s->jobs, j, entry);
+	s->njobs++;
+	return j;
+}
+
+static void
+job_add_rcpt(struct sched *s, struct sched_job *j, const struct queue_remote *r)
+{
+	struct sched_jr *jr;
+
+	if (j->n == j->cap) {
+		size_t cap = j->cap ? j->cap * 2 : 4;
+		struct sched_jr *nr = calloc(cap, sizeof(*nr));
+
+		if (nr == NULL)
+			fatal("%s: calloc", __func__);
+		/* the hash links point into the array: move them */
+		for (size_t i = 0; i < j->n; i++) {
+			nr[i] = j->r[i];
+			LIST_REMOVE(&j->r[i], hash);
+			LIST_INSERT_HEAD(bucket(s, nr[i].rcpt_id), &nr[i], hash);
+		}
+		free(j->r);
+		j->r = nr;
+		j->cap = cap;
+	}
+	jr = &j->r[j->n++];
+	jr->rcpt_id = r->rcpt_id;
+	jr->address = xstrdup(r->address);
+	jr->orcpt = xstrdup(r->orcpt);
+	jr->notify = r->notify;
+	jr->attempts = r->attempts;
+	LIST_INSERT_HEAD(bucket(s, r->rcpt_id), jr, hash);
+	s->nrcpts++;
+}
+
+/* one round: due recipients into jobs, jobs to the mta */
+static void
+round_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+	struct queue_remote *v;
+	struct sched_job *first_new = NULL, *j;
+	size_t n = 0, cap = inflight_cap(s), max, fresh = 0;
+	int64_t now = time(NULL), when;
+	int rc, full = 0;
+
+	if (s->stopping || s->mta_closed)
+		return;
+	if (s->nmarks > 0)
+		commit_cb(-1, 0, s);	/* outcomes first: they are not due */
+	if (now - s->expired_at >= SCHED_EXPIRE_EVERY) {
+		int64_t del = 0;
+
+		s->expired_at = now;
+		if (queue_db_dead_expire(s->db, now - s->conf->deadletter_expire,
+		    &del) == 0 && del > 0)
+			log_notice(LOG_CAT_QUEUE, "event=deadletter_expired "
+			    "count=%" PRId64, del);
+	}
+	if (s->njobs >= cap)
+		return;			/* results make the next round */
+	max = s->nrcpts + SCHED_FETCH_MAX;
+	if ((v = calloc(max, sizeof(*v))) == NULL)
+		fatal("%s: calloc", __func__);
+	if (queue_db_remote_fetch(s->db, now, v, max, &n) == -1) {
+		free(v);
+		round_in(s, SCHED_RETRY_SECS);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct queue_remote *r = &v[i];
+
+		if (inflight(s, r->rcpt_id))
+			continue;
+		fresh++;
+		if (now - r->created >= s->conf->max_lifetime) {
+			char why[160];
+
+			snprintf(why, sizeof(why), "500 4.4.7 message expired: "
+			    "undelivered for %lld seconds, giving up",
+			    (long long)(now - r->created));
+			fail_rcpt(s, r->rcpt_id, r->msg_id, r->qid, r->sender,
+			    r->address, r->orcpt, r->notify, why, "");
+			continue;
+		}
+		/* the same message and domain: the same job */
+		for (j = first_new; j != NULL; j = TAILQ_NEXT(j, entry))
+			if (j->msg_id == r->msg_id &&
+			    strcmp(j->domain, r->domain) == 0)
+				break;
+		if (j == NULL) {
+			if (s->njobs >= cap) {
+				full = 1;
+				continue;
+			}
+			j = job_new(s, r);
+			if (first_new == NULL)
+				first_new = j;
+		}
+		if (inflight(s, r->rcpt_id) == 0)
+			job_add_rcpt(s, j, r);
+	}
+	/* send the new jobs; the envelope fields of any row of each */
+	for (j = first_new; j != NULL; ) {
+		struct sched_job *next = TAILQ_NEXT(j, entry);
+
+		for (size_t i = 0; i < n; i++)
+			if (v[i].msg_id == j->msg_id) {
+				job_send(s, j, &v[i]);
+				break;
+			}
+		j = next;
+	}
+	queue_db_remote_free(v, n);
+	free(v);
+	if (full || n == max) {
+		if (s->njobs < cap)
+			round_in(s, 0);
+		return;			/* else results make the next round */
+	}
+	if ((rc = queue_db_remote_next(s->db, &when)) == -1)
+		round_in(s, SCHED_RETRY_SECS);
+	else if (rc == 1) {
+		if (when > now)
+			round_in(s, when - now);
+		else if (s->njobs == 0 || fresh > 0)
+			round_in(s, 1);
+		/* else: only jobs in flight are due; their results kick */
+	}
+}
+
+/* PROTO_MTA_RESULT: outcomes of one job */
+static void
+result_recv(struct sched *s, uint64_t id, struct ipc_reader *r)
+{
+	struct sched_job *j;
+	int64_t now = time(NULL);
+	uint32_t n;
+
+	TAILQ_FOREACH(j, &s->jobs, entry)
+		if (j->id == id)
+			break;
+	if (j == NULL)
+		fatalx("%s: result for unknown job %" PRIu64, __func__, id);
+	n = ipc_get_u32(r);
+	if (r->err || n != j->n)
+		fatalx("%s: job %" PRIu64 ": %" PRIu32 " results for %zu "
+		    "recipients", __func__, id, n, j->n);
+	for (uint32_t i = 0; i < n; i++) {
+		struct sched_jr *jr = &j->r[i];
+		uint64_t rid = ipc_get_u64(r);
+		uint8_t res = ipc_get_u8(r);
+		char reply[1024], relay[512];
+
+		ipc_get_str(r, reply, sizeof(reply));
+		ipc_get_str(r, relay, sizeof(relay));
+		if (r->err || (int64_t)rid != jr->rcpt_id)
+			fatalx("%s: job %" PRIu64 ": bad result %" PRIu32,
+			    __func__, id, i);
+		switch (res) {
+		case PROTO_MTA_OK:
+			mark_add(s, jr->rcpt_id, j->msg_id, jr->address,
+			    QUEUE_REMOTE_DELIVERED, 0, NULL);
+			break;
+		case PROTO_MTA_TEMPFAIL:
+			if (now - j->created >= s->conf->max_lifetime) {
+				char why[1200];
+
+				snprintf(why, sizeof(why), "%s (message "
+				    "expired, giving up)", reply);
+				fail_rcpt(s, jr->rcpt_id, j->msg_id, j->qid,
+				    j->sender, jr->address, jr->orcpt,
+				    jr->notify, why, relay);
+				break;
+			}
+			mark_add(s, jr->rcpt_id, j->msg_id, jr->address,
+			    QUEUE_REMOTE_DEFERRED, now + sched_backoff(
+			    jr->attempts, s->conf->retry_min,
+			    s->conf->retry_max), reply);
+			break;
+		case PROTO_MTA_PERMFAIL:
+			fail_rcpt(s, jr->rcpt_id, j->msg_id, j->qid, j->sender,
+			    jr->address, jr->orcpt, jr->notify, reply, relay);
+			break;
+		default:
+			fatalx("%s: result %u", __func__, res);
+		}
+	}
+	if (ipc_get_end(r) != 0)
+		fatalx("%s: malformed result", __func__);
+	TAILQ_REMOVE(&s->jobs, j, entry);
+	s->njobs--;
+	job_free(s, j);
+	sched_kick(s);
+}
+
+static void
+mta_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
+    struct ipc_reader *r, void *arg)
+{
+	struct sched *s = arg;
+
+	if (type != PROTO_MTA_RESULT)
+		fatalx("%s: unexpected message %u from mta", __func__, type);
+	result_recv(s, id, r);
+}
+
+static void
+mta_close_cb(struct ipc_peer *p, void *arg)
+{
+	struct sched *s = arg;
+
+	if (!s->stopping)
+		log_warn(LOG_CAT_QUEUE, "event=peer_closed peer=mta "
+		    "inflight=%zu", s->njobs);
+	s->mta_closed = 1;
+	evtimer_del(s->ev_round);
+}
+
+/* sched_new - the scheduler, with a first round at once */
+struct sched *
+sched_new(struct conf *conf, struct event_base *base, struct queue_db *db,
+    int mta_fd, void (*local_kick)(void *), void *arg)
+{
+	struct sched *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		fatal("%s: calloc", __func__);
+	s->conf = conf;
+	s->base = base;
+	s->db = db;
+	s->local_kick = local_kick;
+	s->local_arg = arg;
+	TAILQ_INIT(&s->jobs);
+	for (size_t i = 0; i < SCHED_BUCKETS; i++)
+		LIST_INIT(&s->by_rcpt[i]);
+	if ((s->ev_round = evtimer_new(base, round_cb, s)) == NULL ||
+	    (s->ev_commit = event_new(base, -1, 0, commit_cb, s)) == NULL)
+		fatal("%s: event_new", __func__);
+	s->mta = ipc_peer_new(base, mta_fd, "mta", mta_msg_cb, mta_close_cb, s);
+	round_in(s, 0);
+	return s;
+}
+
+/* sched_stop - no new rounds */
+void
+sched_stop(struct sched *s)
+{
+	if (s == NULL)
+		return;
+	s->stopping = 1;
+	evtimer_del(s->ev_round);
+}
+
+/* sched_free - release everything */
+void
+sched_free(struct sched *s)
+{
+	struct sched_job *j;
+
+	if (s == NULL)
+		return;
+	if (s->nmarks > 0)
+		commit_cb(-1, 0, s);	/* outcomes already known: keep them */
+	while ((j = TAILQ_FIRST(&s->jobs)) != NULL) {
+		TAILQ_REMOVE(&s->jobs, j, entry);
+		job_free(s, j);
+	}
+	free(s->marks);
+	free(s->bounces);
+	ipc_peer_free(s->mta);
+	event_free(s->ev_round);
+	event_free(s->ev_commit);
+	free(s);
+}

@@ -1,0 +1,43 @@
+/*
+ * sched.h - the delivery scheduler of the queue process: picks due
+ * remote recipients, hands them to the mta process, records outcomes,
+ * retries with backoff, bounces, dead letters.
+ */
+#ifndef MOAT_SCHED_H
+#define MOAT_SCHED_H
+
+#include <stdint.h>
+
+struct conf;
+struct event_base;
+struct queue_db;
+struct sched;
+
+/*
+ * sched_new - a scheduler on base over db, talking to the mta process
+ * over mta_fd (owned from here on). local_kick(arg) is called when a
+ * bounce for a local mailbox was stored. Starts with a round at once
+ * (whatever a crash or a restart left pending is picked up).
+ */
+struct sched *sched_new(struct conf *conf, struct event_base *base,
+    struct queue_db *db, int mta_fd, void (*local_kick)(void *), void *arg);
+
+/* sched_free - release everything; jobs in flight are forgotten (the
+ * database still has them as they were: they are retried after a
+ * restart). NULL is accepted. */
+void sched_free(struct sched *s);
+
+/* sched_kick - new remote recipients may be due: a round soon */
+void sched_kick(struct sched *s);
+
+/* sched_stop - no new jobs; outcomes still arriving are recorded */
+void sched_stop(struct sched *s);
+
+/*
+ * sched_backoff - seconds before the next attempt after a temporary
+ * failure, for a recipient tried attempts times before this one:
+ * min, 2 min, 4 min ... capped at max.
+ */
+int64_t sched_backoff(int attempts, int64_t min, int64_t max);
+
+#endif

@@ -1,0 +1,392 @@
+"""Bad configurations: `moat check-config` and `moat serve` refuse each one
+with "file:line: what is wrong" on stderr and exit status 1, and serve
+listens on nothing. A good configuration prints as the effective
+configuration, which parses again to the same text."""
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import MOAT_BIN, free_port
+
+BASE = [
+    "[server]",                         # 1
+    "hostname = mx.test.example",       # 2
+    "spool_dir = var/spool",            # 3
+    "mail_dir = var/mail",              # 4
+    "empty_dir = var/empty",            # 5
+    "users_file = users",               # 6
+    "[domains]",                        # 7
+    "local_domains = example.org",      # 8
+    "mailboxes = postmaster, alice",    # 9
+    "[listener mx]",                    # 10
+    "address = 127.0.0.1",              # 11
+    "port = {port}",                    # 12
+]
+N = len(BASE)
+
+
+def run(*args, cwd=None, timeout=15):
+    try:
+        return subprocess.run([MOAT_BIN] + list(args), capture_output=True,
+                              text=True, timeout=timeout, cwd=cwd)
+    except subprocess.TimeoutExpired as e:
+        pytest.fail("moat %s did not exit: %s" % (" ".join(args), e))
+
+
+def port_listening(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+# name -> (lines after BASE, line of the error, message after "file:line: ")
+CASES = {
+    "unknown_key": (
+        ["[limits]", "max_bananas = 3"], N + 2,
+        "unknown key 'max_bananas' in [limits]"),
+    "unknown_key_in_listener": (
+        ["tls = yes"], N + 1,
+        "unknown key 'tls' in [listener mx]"),
+    "unknown_section": (
+        ["[bogus]", "a = b"], N + 1,
+        "unknown section [bogus]"),
+    "key_before_section": (
+        None, 1, "key 'foo' before the first [section]"),
+    "bad_value_number": (
+        ["[limits]", "max_errors = ten"], N + 2,
+        "max_errors: 'ten' is not a number"),
+    "bad_value_size": (
+        ["[limits]", "max_message_size = 10X"], N + 2,
+        "max_message_size: '10X' is not a size"),
+    "bad_value_bool": (
+        ["auth_relay = perhaps"], N + 1,
+        "listener mx: auth_relay: 'perhaps' is not a boolean"),
+    "bad_value_role": (
+        ["role = relay"], N + 1,
+        "listener mx: role: 'relay' is not a role (mx, submission, "
+        "submissions)"),
+    "bad_value_log_level": (
+        ["[log]", "smtp = loud"], N + 2,
+        "smtp: 'loud' is not a log level"),
+    "bad_value_cidr": (
+        ["[relay]", "relay_networks = 10.0.0.0/33"], N + 2,
+        "relay_networks: '10.0.0.0/33' is not a network"),
+    "bad_value_mailbox": (
+        {9: "mailboxes = postmaster, ../etc"}, 9,
+        "mailboxes: '../etc' is not a valid mailbox name"),
+    "bad_value_domain": (
+        {8: "local_domains = example.org, -bad-.example"}, 8,
+        "local_domains: '-bad-.example' is not a valid host name"),
+    "bad_value_hostname": (
+        {2: "hostname = 192.0.2.1"}, 2,
+        "hostname: '192.0.2.1' is not a valid host name"),
+    "indented_line_after_scalar": (
+        {2: "hostname = mx.test.example\n  more.example"}, 3,
+        "hostname: unexpected indented line 'more.example'"),
+    "bad_value_address": (
+        ["[listener b]", "address = localhost", "port = 2"], N + 2,
+        "listener b: address: 'localhost' is not a numeric IPv4 or IPv6 "
+        "address"),
+    "out_of_range_below": (
+        ["[limits]", "max_recipients = 99"], N + 2,
+        "max_recipients: 99 is below the minimum 100"),
+    "out_of_range_above": (
+        ["[limits]", "max_message_size = 2G"], N + 2,
+        "max_message_size: 2G is above the maximum 1G"),
+    "out_of_range_size_below": (
+        ["[limits]", "max_message_size = 1023"], N + 2,
+        "max_message_size: 1023 is below the minimum 1k"),
+    "out_of_range_port": (
+        ["[listener b]", "address = 127.0.0.1", "port = 65536"], N + 3,
+        "listener b: port: 65536 is above the maximum 65535"),
+    "duplicate_key": (
+        ["[limits]", "max_errors = 5", "max_errors = 6"], N + 3,
+        "duplicate key 'max_errors' in [limits] (first on line %d)" % (N + 2)),
+    "duplicate_listener": (
+        ["[listener mx]", "address = 127.0.0.1", "port = {port2}"], N + 1,
+        "duplicate listener 'mx' (first on line 10)"),
+    "listener_same_port": (
+        ["[listener other]", "address = 127.0.0.1", "port = {port}"], N + 1,
+        "listener other: 127.0.0.1 port {port} is already used by listener "
+        "mx (line 10)"),
+    "listener_without_address": (
+        ["[listener b]", "port = {port2}"], N + 1,
+        "listener b: address is required"),
+    "submission_without_cert": (
+        ["[listener sub]", "address = 127.0.0.1", "port = {port2}",
+         "role = submission"], N + 1,
+        "listener sub: role submission needs tls_cert and tls_key"),
+    "submissions_without_cert": (
+        ["[listener subs]", "role = submissions", "address = 127.0.0.1",
+         "port = {port2}"], N + 1,
+        "listener subs: role submissions needs tls_cert and tls_key"),
+    "auth_on_mx_without_cert": (
+        ["auth = yes"], 10,
+        "listener mx: auth needs tls_cert and tls_key"),
+    "tls_cert_without_key": (
+        ["[server]", "tls_cert = /nonexistent/cert.pem"], N + 2,
+        "tls_cert and tls_key must be set together"),
+    "section_without_bracket": (
+        ["[limits", "max_errors = 5"], N + 1,
+        "syntax error"),
+    "no_equals": (
+        ["[limits]", "max_errors"], N + 2,
+        "syntax error"),
+}
+
+
+def write_case(tmp_path, name):
+    extra, line, msg = CASES[name]
+    port, port2 = free_port(), free_port()
+    if extra is None:
+        lines = ["foo = bar"] + BASE
+    elif isinstance(extra, dict):
+        lines = [extra.get(i + 1, l) for i, l in enumerate(BASE)]
+    else:
+        lines = BASE + extra
+    text = "\n".join(lines).format(port=port, port2=port2) + "\n"
+    path = tmp_path / "moat.conf"
+    path.write_text(text)
+    return str(path), line, msg.format(port=port, port2=port2), port, port2
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_check_config_refuses(tmp_path, name):
+    path, line, msg, _, _ = write_case(tmp_path, name)
+    r = run("check-config", "-c", path)
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    assert r.stdout == ""
+    err = r.stderr.strip().splitlines()
+    assert len(err) == 1, r.stderr
+    want = "moat: %s:%d: %s" % (path, line, msg)
+    assert err[0].startswith(want), "got  %r\nwant %r" % (err[0], want)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_serve_refuses(tmp_path, name):
+    path, line, msg, port, port2 = write_case(tmp_path, name)
+    r = run("serve", "-c", path, cwd=str(tmp_path))
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    want = "moat: %s:%d: %s" % (path, line, msg)
+    assert want in r.stderr, "got  %r\nwant %r" % (r.stderr, want)
+    assert not port_listening(port) and not port_listening(port2)
+    # nothing was started: no spool, no database
+    assert not (tmp_path / "var" / "spool" / "queue.db").exists()
+
+
+def test_missing_file(tmp_path):
+    path = str(tmp_path / "nope.conf")
+    for cmd in ("check-config", "serve"):
+        r = run(cmd, "-c", path, cwd=str(tmp_path))
+        assert r.returncode == 1, (cmd, r)
+        assert r.stderr.strip() == \
+            "moat: %s: cannot open: No such file or directory" % path, r.stderr
+
+
+def test_directory_as_file(tmp_path):
+    r = run("check-config", "-c", str(tmp_path))
+    assert r.returncode == 1
+    assert r.stderr.startswith("moat: %s: cannot read" % tmp_path), r.stderr
+
+
+def test_usage_errors():
+    r = run("check-config", "-c")
+    assert r.returncode == 2 and "usage:" in r.stderr
+    r = run("frobnicate")
+    assert r.returncode == 2 and "unknown command 'frobnicate'" in r.stderr
+
+
+def good_config(tmp_path, tls_files):
+    port, port2, port3 = free_port(), free_port(), free_port()
+    text = "\n".join([
+        "# a comment",
+        "[server]",
+        "hostname = MX.Test.Example.",
+        "spool_dir = var/spool",
+        "mail_dir = var/mail",
+        "empty_dir = var/empty",
+        "users_file = users",
+        "tls_cert = %s" % tls_files[0],
+        "tls_key = %s" % tls_files[1],
+        "[domains]",
+        "local_domains = example.org, Example.NET",
+        "   localhost",
+        "mailboxes = postmaster, Alice, bob",
+        "[relay]",
+        "relay_networks = 10.0.0.0/24, 2001:db8:1::/64, 127.0.0.2",
+        "[limits]",
+        "max_message_size = 2048k",
+        "max_recipients = 150",
+        "auth_fail_delay_ms = 250",
+        "[log]",
+        "smtp = debug",
+        "[listener mx]",
+        "address = 127.0.0.1",
+        "port = %d" % port,
+        "[listener sub]",
+        "address = 127.0.0.1",
+        "port = %d" % port2,
+        "role = submission",
+        "[listener subs]",
+        "address = ::1",
+        "port = %d" % port3,
+        "role = submissions",
+    ]) + "\n"
+    path = tmp_path / "good.conf"
+    path.write_text(text)
+    return str(path), (port, port2, port3)
+
+
+def sections(text):
+    """effective config text -> {section: {key: value}}"""
+    out, cur = {}, None
+    for line in text.splitlines():
+        if line.startswith("["):
+            cur = out.setdefault(line.strip("[]"), {})
+        elif line.startswith((" ", "\t")):
+            cur[last] += " " + line.strip()
+        elif "=" in line:
+            last, _, val = line.partition("=")
+            last = last.strip()
+            cur[last] = val.strip()
+    return out
+
+
+def test_check_config_prints_effective_config(tmp_path, tls_files):
+    path, (port, port2, port3) = good_config(tmp_path, tls_files)
+    r = run("check-config", "-c", path)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""
+    conf = sections(r.stdout)
+    assert conf["server"]["hostname"] == "mx.test.example"
+    assert conf["server"]["user"] == "_moat"            # a default
+    assert conf["limits"]["max_message_size"] == "2M"
+    assert conf["limits"]["max_recipients"] == "150"
+    assert conf["limits"]["max_errors"] == "10"         # a default
+    assert conf["limits"]["auth_fail_delay_ms"] == "250"
+    assert conf["log"]["smtp"] == "debug"
+    assert conf["domains"]["local_domains"].replace(",", " ").split() == \
+        ["example.org", "example.net", "localhost"]
+    assert conf["domains"]["mailboxes"].replace(",", " ").split() == \
+        ["postmaster", "alice", "bob"]
+    nets = conf["relay"]["relay_networks"].replace(",", " ").split()
+    assert nets[:2] == ["10.0.0.0/24", "2001:db8:1::/64"] and len(nets) == 3
+    mx, sub, subs = (conf["listener mx"], conf["listener sub"],
+                     conf["listener subs"])
+    assert (mx["role"], mx["port"], mx["auth"], mx["starttls"]) == \
+        ("mx", str(port), "no", "yes")
+    assert (sub["role"], sub["auth"], sub["auth_required"],
+            sub["auth_relay"], sub["starttls"], sub["tls_required"]) == \
+        ("submission", "yes", "yes", "yes", "yes", "yes")
+    assert (subs["role"], subs["address"], subs["starttls"], subs["auth"]) == \
+        ("submissions", "::1", "no", "yes")
+
+
+def test_effective_config_reparses_to_itself(tmp_path, tls_files):
+    path, _ = good_config(tmp_path, tls_files)
+    first = run("check-config", "-c", path)
+    assert first.returncode == 0, first.stderr
+    again = tmp_path / "again.conf"
+    again.write_text(first.stdout)
+    second = run("check-config", "-c", str(again))
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == first.stdout
+
+
+def test_builtin_config_prints_and_reparses(tmp_path):
+    first = run("check-config")
+    assert first.returncode == 0, first.stderr
+    conf = sections(first.stdout)
+    assert conf["listener smtp"]["address"] == "127.0.0.1"
+    assert conf["listener smtp"]["port"] == "2525"
+    again = tmp_path / "builtin.conf"
+    again.write_text(first.stdout)
+    second = run("check-config", "-c", str(again))
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == first.stdout
+
+
+def test_effective_config_serves(tls_files):
+    """The printed configuration is a working one: moat serves with it."""
+    # the unprivileged children must be able to reach the spool: not
+    # pytest's tmp_path, whose parents are mode 0700
+    tmp_path = pathlib.Path(tempfile.mkdtemp(prefix="moat-cfg-"))
+    os.chmod(str(tmp_path), 0o755)
+    path, (port, port2, port3) = good_config(tmp_path, tls_files)
+    printed = run("check-config", "-c", path).stdout
+    again = tmp_path / "again.conf"
+    again.write_text(printed)
+    p = subprocess.Popen([MOAT_BIN, "serve", "-c", str(again)],
+                         cwd=str(tmp_path), stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline and not port_listening(port2):
+            assert p.poll() is None, p.stdout.read().decode()
+            time.sleep(0.05)
+        with socket.create_connection(("127.0.0.1", port2), 5) as c:
+            c.settimeout(5)
+            assert c.recv(100).startswith(b"220 mx.test.example ESMTP")
+    finally:
+        p.terminate()
+        p.wait(20)
+        shutil.rmtree(str(tmp_path), ignore_errors=True)
+    assert p.returncode == 0
+
+
+def test_config_doc_lists_every_printed_knob(tmp_path, tls_files):
+    path, _ = good_config(tmp_path, tls_files)
+    doc = run("config-doc")
+    assert doc.returncode == 0
+    printed = sections(run("check-config", "-c", path).stdout)
+    for sec, knobs in printed.items():
+        for key in knobs:
+            assert "  %s (" % key in doc.stdout, (sec, key)
+
+
+def serve_tmp():
+    d = pathlib.Path(tempfile.mkdtemp(prefix="moat-cfg-"))
+    os.chmod(str(d), 0o755)
+    return d
+
+
+def test_serve_refuses_unloadable_certificate():
+    d = serve_tmp()
+    try:
+        port = free_port()
+        text = "\n".join(BASE).format(port=port).replace(
+            "[domains]", "tls_cert = %s/none.pem\ntls_key = %s/none.key\n"
+            "[domains]" % (d, d)) + "\n"
+        (d / "moat.conf").write_text(text)
+        r = run("serve", "-c", str(d / "moat.conf"), cwd=str(d))
+        assert r.returncode == 1, r
+        assert r.stderr.startswith("moat: %s/none.pem: cannot load "
+                                   "certificate" % d), r.stderr
+        assert not port_listening(port)
+    finally:
+        shutil.rmtree(str(d), ignore_errors=True)
+
+
+def test_serve_refuses_port_in_use():
+    d = serve_tmp()
+    busy = socket.socket()
+    try:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        (d / "moat.conf").write_text("\n".join(BASE).format(port=port) + "\n")
+        r = run("serve", "-c", str(d / "moat.conf"), cwd=str(d))
+        assert r.returncode == 1, r
+        assert ("moat: listener mx: cannot listen on 127.0.0.1 port %d: "
+                "Address already in use" % port) in r.stderr, r.stderr
+    finally:
+        busy.close()
+        shutil.rmtree(str(d), ignore_errors=True)

@@ -1,0 +1,509 @@
+"""The control socket and the administration CLI (issue 5), against a
+running daemon with real sessions and a real queue.
+
+Mail relayed by 127.0.0.2/127.0.0.4 goes to a smarthost on a closed
+loopback port, so it stays queued (deferred) for the CLI to look at.
+"""
+import json
+import os
+import socket
+import sqlite3
+import struct
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import MOAT_BIN, free_port
+
+CTL_VERSION = 1
+CTL_FRAME_ANSWER = 0x7a00
+OP_SESSIONS = 2
+OP_QUEUE_ACT = 7
+
+RELAY = ("[relay]\nrelay_networks = 127.0.0.2/32, 127.0.0.4/32\n"
+         "[delivery]\nsmarthost = [127.0.0.1]:9\nretry_min = 3600\n")
+
+
+def ctl(m, *args, user=None, check=None):
+    """Run `moat ARGS -c CONF`; (exit status, stdout, stderr)."""
+    argv = [MOAT_BIN] + list(args) + ["-c", m.conf]
+    if user:
+        argv = ["setpriv", "--reuid=" + user, "--regid=nogroup",
+                "--clear-groups"] + argv
+    r = subprocess.run(argv, cwd=m.dir, capture_output=True, text=True,
+                       timeout=60)
+    if check is not None:
+        assert r.returncode == check, (args, r.returncode, r.stdout, r.stderr)
+    return r.returncode, r.stdout, r.stderr
+
+
+def ctlj(m, *args):
+    """`moat ARGS --json`, which must succeed; the parsed answer."""
+    rc, out, err = ctl(m, *(list(args) + ["--json"]))
+    assert rc == 0, (args, rc, out, err)
+    return json.loads(out)
+
+
+def send(m, sender, rcpts, src="127.0.0.2", subject="t"):
+    import smtplib
+    s = smtplib.SMTP("127.0.0.1", m.port, source_address=(src, 0), timeout=10)
+    s.sendmail(sender, rcpts, ("Subject: %s\r\n\r\nbody\r\n" % subject).encode())
+    s.quit()
+
+
+def queued(m):
+    return {r["qid"]: r for r in ctlj(m, "queue", "list")["messages"]}
+
+
+def wait_for(cond, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.05)
+    return cond()
+
+
+def db(m):
+    return sqlite3.connect(os.path.join(m.dir, "var", "spool", "queue.db"),
+                           timeout=10)
+
+
+def raw(m, frames, read=True):
+    """Send raw frames on the control socket; the answers (status, text)."""
+    path = os.path.join(m.dir, "var", "spool", "control.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(path)
+    s.sendall(frames)
+    out = []
+    if read:
+        buf = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            buf += chunk
+            while len(buf) >= 16:
+                ln, typ, ver, rid = struct.unpack("=IHHQ", buf[:16])
+                if len(buf) < 16 + ln:
+                    break
+                body, buf = buf[16:16 + ln], buf[16 + ln:]
+                status = body[0]
+                mlen = struct.unpack("=I", body[1:5])[0]
+                out.append((status, body[5:5 + mlen].decode()))
+            if out and not frames.endswith(b"KEEP"):
+                break
+    s.close()
+    return out
+
+
+@pytest.fixture
+def qmoat(moat_factory):
+    return moat_factory(extra=RELAY)
+
+
+def test_not_running_and_status(moat_factory):
+    m = moat_factory(extra=RELAY)
+    rc, out, _ = ctl(m, "status", check=0)
+    assert "moat is running" in out
+    m.stop()
+    rc, out, err = ctl(m, "queue")
+    assert rc == 1 and "not running" in err
+    rc, _, err = ctl(m, "queue", "delete")     # usage: no filter
+    assert rc == 2 and "no filter" in err
+    rc, _, err = ctl(m, "ban", "add", "10.0.0.1/8")
+    assert rc == 2 and "host bits" in err
+
+
+def test_sessions_list_and_kill(qmoat):
+    import smtplib
+    a = smtplib.SMTP("127.0.0.1", qmoat.port, source_address=("127.0.0.3", 0))
+    a.ehlo("alpha.example")
+    b = smtplib.SMTP("127.0.0.1", qmoat.port, source_address=("127.0.0.5", 0))
+    b.ehlo("beta.example")
+    b.mail("x@beta.example")
+    rows = ctlj(qmoat, "sessions")["sessions"]
+    by_client = {r["client"]: r for r in rows}
+    assert by_client["127.0.0.3"]["helo"] == "alpha.example"
+    assert by_client["127.0.0.5"]["command"] == "MAIL"
+    assert by_client["127.0.0.5"]["state"] == "mail"
+    assert by_client["127.0.0.3"]["listener"] == "mx"
+    rc, out, _ = ctl(qmoat, "sessions")
+    assert "alpha.example" in out and "duration" in out
+    # kill by id: the client sees 421
+    ctl(qmoat, "sessions", "kill", by_client["127.0.0.3"]["id"], check=0)
+    code, msg = a.noop()
+    assert code == 421, (code, msg)
+    # kill by network
+    rc, out, _ = ctl(qmoat, "sessions", "kill", "--ip", "127.0.0.5/32",
+                     check=0)
+    assert "killed 1 session" in out
+    code, _ = b.noop()
+    assert code == 421
+    assert wait_for(lambda: ctlj(qmoat, "sessions")["sessions"] == [])
+    rc, _, err = ctl(qmoat, "sessions", "kill", "00000000000000ff")
+    assert rc == 1 and "no session" in err
+    ev = ctlj(qmoat, "events", "--type", "admin_kill")["events"]
+    assert len(ev) == 2 and all("uid=0" in e["detail"] for e in ev)
+
+
+def fill(m):
+    send(m, "ann@a.example", ["x@d1.example", "y@d2.example"])
+    send(m, "bob@b.example", ["x@d1.example"])
+    send(m, "bob@b.example", ["z@d3.example"], src="127.0.0.4")
+    send(m, "", ["x@d2.example"], src="127.0.0.4")
+    assert wait_for(lambda: len(queued(m)) == 4)
+
+
+def test_queue_filters(qmoat):
+    fill(qmoat)
+    m = qmoat
+
+    def count(*f):
+        return len(ctlj(m, "queue", "list", *f)["messages"])
+    assert count("--from", "bob@b.example") == 2
+    assert count("--from", "<>") == 1
+    assert count("--to", "x@d1.example") == 2
+    assert count("--to-domain", "d2.example") == 2
+    assert count("--client-ip", "127.0.0.4/32") == 2
+    assert count("--client-ip", "127.0.0.0/8") == 4
+    assert count("--client-ip", "::1/128") == 0
+    assert count("--newer-than", "1h") == 4
+    assert count("--older-than", "1h") == 0
+    assert count("--state", "queued,deferred") == 4
+    assert count("--state", "held") == 0
+    # an authenticated user and an old message, written behind its back
+    with db(m) as c:
+        c.execute("UPDATE message SET auth_user = 'carol', created = "
+                  "created - 7200 WHERE sender = 'ann@a.example'")
+    assert count("--user", "carol") == 1
+    assert count("--older-than", "1h") == 1
+    assert count("--older-than", "1h", "--to-domain", "d1.example") == 1
+    assert count("--older-than", "3h") == 0
+    # the summary by destination
+    s = {r["domain"]: r for r in ctlj(m, "queue")["summary"]}
+    assert s["d1.example"]["recipients"] == 2
+    assert s["d1.example"]["deferred"] + s["d1.example"]["queued"] == 2
+    assert s["d1.example"]["oldest"] <= time.time()
+    assert s["d2.example"]["recipients"] == 2
+    rc, out, _ = ctl(m, "queue", check=0)
+    assert "d1.example" in out and "3 destinations" in out
+    # show: envelope, recipients, headers; --body
+    qid = ctlj(m, "queue", "list", "--from", "<>")["messages"][0]["qid"]
+    shown = ctlj(m, "queue", "show", qid)
+    env = {r["field"]: r["value"] for r in shown["envelope"]}
+    assert env["qid"] == qid and env["client"] == "127.0.0.4"
+    assert shown["recipients"][0]["address"] == "x@d2.example"
+    assert "Subject: t" in shown["headers"][0]["text"]
+    assert "body" not in shown["headers"][0]["text"]
+    body = ctlj(m, "queue", "show", qid, "--body")["message"][0]["text"]
+    assert "body" in body
+    rc, _, err = ctl(m, "queue", "show", "0123456789ab")
+    assert rc == 1 and "no such message" in err
+
+
+def test_hold_release_round_trip(qmoat):
+    fill(qmoat)
+    m = qmoat
+    r = ctlj(m, "queue", "hold", "--to-domain", "d1.example")
+    assert r["result"][0]["messages"] == 2
+    held = ctlj(m, "queue", "list", "--state", "held")["messages"]
+    assert len(held) == 2 and all("held" in x["state"] for x in held)
+    rows = db(m).execute("SELECT count(*) FROM recipient WHERE state = 2"
+                         ).fetchone()[0]
+    assert rows == 3        # every pending recipient of those messages
+    dry = ctlj(m, "queue", "release", "--all", "--dry-run")
+    assert dry["result"][0]["dry_run"] == 1
+    assert db(m).execute("SELECT count(*) FROM recipient WHERE state = 2"
+                         ).fetchone()[0] == 3
+    rc, out, _ = ctl(m, "queue", "release", "--state", "held", check=0)
+    assert "released 2 messages" in out and " s" in out
+    assert ctlj(m, "queue", "list", "--state", "held")["messages"] == []
+    ev = ctlj(m, "events", "--type", "admin_queue")["events"]
+    assert [e["detail"].split()[1] for e in ev] == ["op=hold", "op=release"]
+
+
+def test_delete_subset_leaves_rest(qmoat):
+    fill(qmoat)
+    m = qmoat
+    before = queued(m)
+    r = ctlj(m, "queue", "delete", "--from", "bob@b.example", "--dry-run")
+    assert r["result"][0]["messages"] == 2
+    assert len(queued(m)) == 4
+    r = ctlj(m, "queue", "delete", "--from", "bob@b.example")
+    assert r["result"][0]["messages"] == 2
+    after = queued(m)
+    assert len(after) == 2
+    assert all(x["from"] != "bob@b.example" for x in after.values())
+    assert set(after) < set(before)
+    c = db(m)
+    assert c.execute("SELECT count(*) FROM body").fetchone()[0] == 2
+    assert c.execute("SELECT count(*) FROM recipient WHERE msg_id NOT IN "
+                     "(SELECT id FROM message)").fetchone()[0] == 0
+    # one message by id, then everything
+    qid = next(iter(after))
+    ctl(m, "queue", "delete", qid, check=0)
+    assert list(queued(m)) != [qid] and len(queued(m)) == 1
+    ctl(m, "queue", "delete", "--all", check=0)
+    assert queued(m) == {}
+    # the server still takes mail
+    send(m, "ann@a.example", ["x@d1.example"])
+    assert wait_for(lambda: len(queued(m)) == 1)
+
+
+def test_dead_letter_purge(qmoat):
+    m = qmoat
+    c = db(m)
+    if not c.execute("SELECT 1 FROM sqlite_master WHERE name = 'deadletter'"
+                     ).fetchone():
+        pytest.skip("no dead-letter store in this build")
+    now = int(time.time())
+    with c:
+        for i in range(5):
+            c.execute("INSERT INTO deadletter(qid, time, created, sender, "
+                      "recipient, reason, data) VALUES (?, ?, ?, '', ?, "
+                      "'550 5.1.1 no', x'00')",
+                      ("%012x" % i, now - i * 86400, now - i * 86400,
+                       "u%d@%s.example" % (i, "old" if i >= 3 else "new")))
+    dead = ctlj(m, "queue", "list", "--dead")["deadletters"]
+    assert len(dead) == 5
+    r = ctlj(m, "queue", "delete", "--dead", "--older-than", "2d")
+    assert r["result"][0]["messages"] == 3
+    r = ctlj(m, "queue", "delete", "--dead", "--to-domain", "new.example")
+    assert r["result"][0]["messages"] == 2
+    assert ctlj(m, "queue", "list", "--dead")["deadletters"] == []
+    rc, _, err = ctl(m, "queue", "hold", "--dead")
+    assert rc == 2 and "dead letters" in err
+
+
+def test_ban_listed_persisted_and_enforced(qmoat):
+    m = qmoat
+    rc, out, _ = ctl(m, "ban", "add", "127.0.0.6/32", "--for", "7d",
+                     "--reason", "test ban", check=0)
+    assert "banned 127.0.0.6/32 for 7d" in out
+    ctl(m, "ban", "add", "2001:db8::/32", check=0)
+    bans = {b["cidr"]: b for b in ctlj(m, "ban", "list")["bans"]}
+    assert bans["127.0.0.6/32"]["reason"] == "test ban"
+    assert bans["127.0.0.6/32"]["expires"] > time.time() + 6 * 86400
+    assert bans["2001:db8::/32"]["expires"] == 0
+    rows = db(m).execute("SELECT cidr, origin FROM bans ORDER BY cidr"
+                         ).fetchall()
+    assert ("127.0.0.6/32", "admin") in rows
+    # a new connection from the banned address is refused at once
+    s = socket.create_connection(("127.0.0.1", m.port), timeout=5,
+                                 source_address=("127.0.0.6", 0))
+    banner = s.recv(512)
+    s.close()
+    assert not banner.startswith(b"220"), banner
+    # the ban survives a restart
+    m.stop()
+    m.start()
+    assert "127.0.0.6/32" in {b["cidr"] for b in ctlj(m, "ban", "list")["bans"]}
+    ctl(m, "ban", "del", "127.0.0.6/32", check=0)
+    rc, _, err = ctl(m, "ban", "del", "127.0.0.6/32")
+    assert rc == 1 and "not banned" in err
+
+    def ok():
+        s = socket.create_connection(("127.0.0.1", m.port), timeout=5,
+                                     source_address=("127.0.0.6", 0))
+        b = s.recv(512)
+        s.close()
+        return b.startswith(b"220")
+    assert wait_for(ok, 5)
+    types = [e["type"] for e in ctlj(m, "events")["events"]]
+    assert "ban" in types and "unban" in types
+
+
+def test_user_states(qmoat):
+    m = qmoat
+    send(m, "ann@a.example", ["x@d1.example"])
+    assert wait_for(lambda: len(queued(m)) == 1)
+    with db(m) as c:
+        c.execute("UPDATE message SET auth_user = 'mallory'")
+    rc, out, _ = ctl(m, "user", "suspend", "mallory", "--reason", "spam",
+                     check=0)
+    assert "suspended" in out and "1 queued recipients" in out
+    users = {u["user"]: u for u in ctlj(m, "user", "list")["users"]}
+    assert users["mallory"]["state"] == "suspended"
+    assert users["mallory"]["queued"] == 1
+    assert ctlj(m, "queue", "list", "--state", "held")["messages"]
+    ctl(m, "user", "unsuspend", "mallory", check=0)
+    users = {u["user"]: u for u in ctlj(m, "user", "list")["users"]}
+    assert users["mallory"]["state"] == "active"
+    assert db(m).execute("SELECT state FROM user_state WHERE user = "
+                         "'mallory'").fetchone()[0] == "active"
+    ev = ctlj(m, "events", "--user", "mallory")["events"]
+    assert [e["type"] for e in ev] == ["suspend", "unsuspend"]
+
+
+def test_log_level_changed_and_reverted(qmoat):
+    m = qmoat
+    levels = {r["category"]: r for r in ctlj(m, "log")["log"]}
+    assert levels["smtp"]["level"] == "info"
+    rc, out, _ = ctl(m, "log", "smtp", "debug", "--for", "2s", check=0)
+    assert "debug for 2s, then info" in out
+    levels = {r["category"]: r for r in ctlj(m, "log")["log"]}
+    assert levels["smtp"]["level"] == "debug"
+    assert levels["smtp"]["reverts_to"] == "info"
+    # the smtp process logs at debug now
+    s = socket.create_connection(("127.0.0.1", m.port), timeout=5)
+    s.recv(512)
+    s.sendall(b"NOOP\r\n")
+    s.recv(512)
+    assert m.wait_log("level=debug cat=smtp", 5)
+    s.sendall(b"QUIT\r\n")
+    s.close()
+    time.sleep(2.5)
+    levels = {r["category"]: r for r in ctlj(m, "log")["log"]}
+    assert levels["smtp"]["level"] == "info"
+    assert m.wait_log("event=log_level_reverted category=smtp level=info", 5)
+    mark = len(m.log())
+    s = socket.create_connection(("127.0.0.1", m.port), timeout=5)
+    s.recv(512)
+    s.sendall(b"NOOP\r\nQUIT\r\n")
+    s.recv(512)
+    s.close()
+    time.sleep(0.5)
+    assert "level=debug cat=smtp" not in m.log()[mark:]
+    rc, _, err = ctl(m, "log", "smtp", "loud")
+    assert rc == 2
+    assert "log_set" in ctlj(m, "events", "--type", "admin_log"
+                             )["events"][0]["detail"]
+
+
+def test_metrics(moat_factory):
+    port = free_port()
+    m = moat_factory(extra=RELAY + "[control]\nmetrics_listen = 127.0.0.1:%d\n"
+                     % port)
+    send(m, "ann@a.example", ["x@d1.example"])
+    assert wait_for(lambda: len(queued(m)) == 1)
+
+    def scrape():
+        try:
+            return urllib.request.urlopen("http://127.0.0.1:%d/metrics"
+                                          % port, timeout=5)
+        except OSError:
+            return None
+    r = wait_for(scrape, 5)
+    assert r is not None and r.status == 200
+    assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    text = r.read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.rsplit(" ", 1)
+            values[k] = int(v)
+    assert values["moat_queue_messages"] == 1
+    assert values['moat_queue_recipients{state="deferred"}'] + \
+        values['moat_queue_recipients{state="queued"}'] == 1
+    assert "moat_sessions" in values and "moat_uptime_seconds" in values
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=5)
+    assert e.value.code == 404
+    stats = {(s["name"], s["labels"]): s["value"]
+             for s in ctlj(m, "stats")["stats"]}
+    assert stats[("queue_messages", "")] == 1
+
+
+def test_metrics_off_by_default_and_loopback_only(moat_factory, tmp_path):
+    m = moat_factory(extra=RELAY)
+    assert "event=metrics_listen" not in m.log()
+    conf = tmp_path / "bad.conf"
+    conf.write_text("[control]\nmetrics_listen = 0.0.0.0:9187\n")
+    r = subprocess.run([MOAT_BIN, "check-config", "-c", str(conf)],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "loopback" in r.stderr
+
+
+def test_access_refused_to_unprivileged(qmoat):
+    m = qmoat
+    fill(m)
+    sock = os.path.join(m.dir, "var", "spool", "control.sock")
+    st = os.stat(sock)
+    assert st.st_mode & 0o777 == 0o660
+    for argv in (["queue"], ["queue", "delete", "--all"], ["sessions"]):
+        rc, out, err = ctl(m, *argv, user="nobody")
+        assert rc == 1 and "permission denied" in err, (argv, rc, err)
+    # even with the socket in reach, the credentials check refuses
+    if os.geteuid() == 0:
+        os.chmod(os.path.dirname(sock), 0o755)
+        os.chmod(sock, 0o666)
+        try:
+            rc, out, err = ctl(m, "queue", "delete", "--all", "--socket",
+                               sock, user="nobody")
+            assert rc == 1 and "permission denied" in err, (rc, out, err)
+        finally:
+            os.chmod(sock, 0o660)
+        assert wait_for(lambda: ctlj(m, "events", "--type",
+                                     "control_denied")["events"])
+    assert len(queued(m)) == 4
+
+
+def frame(op, payload=b"", version=CTL_VERSION, rid=7, length=None):
+    n = len(payload) if length is None else length
+    return struct.pack("=IHHQ", n, op, version, rid) + payload
+
+
+def test_malformed_and_oversized_requests(qmoat):
+    m = qmoat
+    fill(m)
+    # bytes left over after the arguments
+    out = raw(m, frame(OP_SESSIONS, b"\x00"))
+    assert out and out[0][0] == 2 and "malformed" in out[0][1]
+    # an unknown operation
+    out = raw(m, frame(999))
+    assert out and out[0][0] == 2 and "unknown operation" in out[0][1]
+    # a delete whose filter is cut short
+    out = raw(m, frame(OP_QUEUE_ACT, b"\x00\x05\x00\x00"))
+    assert out and out[0][0] == 2
+    # another protocol version
+    out = raw(m, frame(OP_SESSIONS, version=9))
+    assert out and out[0][0] == 2 and "version" in out[0][1]
+    # a frame far over the limit: answered, then the connection closes
+    out = raw(m, frame(OP_QUEUE_ACT, b"\x00" * 100, length=50 * 1024 * 1024))
+    assert out and out[0][0] == 2 and "too large" in out[0][1]
+    # garbage
+    out = raw(m, os.urandom(16) + b"\xff" * 64)
+    assert out and out[0][0] == 2
+    # nothing changed, and the daemon still answers
+    assert len(queued(m)) == 4
+    stats = {(s["name"], s["labels"]): s["value"]
+             for s in ctlj(m, "stats")["stats"]}
+    assert stats[("control_bad_requests_total", "")] >= 6
+
+
+def test_events_filters(qmoat):
+    m = qmoat
+    import smtplib
+    s = smtplib.SMTP("127.0.0.1", m.port, source_address=("127.0.0.7", 0))
+    s.ehlo("x.example")
+    code, _ = s.mail("a@x.example")
+    code, _ = s.rcpt("someone@far.example")     # relay denied
+    assert code >= 500
+    s.quit()
+    assert wait_for(lambda: ctlj(m, "events", "--ip", "127.0.0.7/32"
+                                 )["events"])
+    ev = ctlj(m, "events", "--ip", "127.0.0.7/32", "--since", "1h")["events"]
+    assert all(e["client"] == "127.0.0.7" for e in ev)
+    assert ctlj(m, "events", "--ip", "10.0.0.0/8")["events"] == []
+    assert len(ctlj(m, "events", "--limit", "1")["events"]) == 1
+    # --follow prints new events as they come
+    p = subprocess.Popen([MOAT_BIN, "events", "--follow", "--json",
+                          "--type", "ban", "-c", m.conf], cwd=m.dir,
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)
+        ctl(m, "ban", "add", "127.0.0.9", check=0)
+        line = p.stdout.readline()
+        assert json.loads(line)["type"] == "ban"
+    finally:
+        p.kill()
+        p.wait()

@@ -1,0 +1,539 @@
+"""Outbound delivery: MX routing through a real DNS server (dnsmasq on a
+loopback port), static routes, retries, DSN bounces, dead letters, loops,
+restart in the middle of a delivery. Peers: a scripted SMTP server in
+Python (answers chosen codes at chosen commands) and Postfix's smtp-sink.
+Everything stays on 127.0.0.0/8. Test domains end in .example, not
+.test: libunbound answers .test itself (RFC 6761 default local zone).
+"""
+import email
+import email.policy
+import os
+import shutil
+import smtplib
+import socket
+import ssl
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import free_port
+
+DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+SMTP_SINK = "/usr/sbin/smtp-sink"
+
+
+class Peer:
+    """A scripted SMTP server on (addr, port).
+
+    replies: {"MAIL": "450 4.3.0 busy", "RCPT": "550 5.1.1 nobody",
+    "DATA": ..., "DOT": ..., "BANNER": ..., "EHLO": ...}; a value may be a
+    list, one item per connection (None: the normal answer). hang_dot:
+    never answer the final dot. tls: (cert, key) to offer STARTTLS.
+    """
+
+    def __init__(self, addr, port, replies=None, pipelining=True, tls=None,
+                 hang_dot=False, name="peer.example"):
+        self.addr, self.port = addr, port
+        self.replies = replies or {}
+        self.pipelining = pipelining
+        self.tls = tls
+        self.hang_dot = hang_dot
+        self.name = name
+        self.messages = []          # (mail_from, [rcpt], data bytes, tls)
+        self.connections = 0
+        self.commands = []
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((addr, port))
+        self.sock.listen(16)
+        self.stopped = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def reply_for(self, cmd, conn_no):
+        r = self.replies.get(cmd)
+        if isinstance(r, list):
+            r = r[conn_no] if conn_no < len(r) else None
+        return r
+
+    def _serve(self):
+        while not self.stopped:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._session, args=(c,),
+                             daemon=True).start()
+
+    def _session(self, c):
+        n = self.connections
+        self.connections += 1
+        f = c.makefile("rb")
+        tls_on = False
+
+        def send(line):
+            c.sendall(line.encode() + b"\r\n")
+        try:
+            send(self.reply_for("BANNER", n) or "220 %s ESMTP" % self.name)
+            mail, rcpts = None, []
+            while True:
+                line = f.readline()
+                if not line:
+                    return
+                cmd = line.decode("latin-1").rstrip("\r\n")
+                self.commands.append(cmd)
+                verb = cmd.split(" ")[0].upper()
+                if verb in ("EHLO", "LHLO"):
+                    r = self.reply_for("EHLO", n)
+                    if r:
+                        send(r)
+                        continue
+                    ext = ["SIZE 10240000", "8BITMIME", "DSN"]
+                    if self.pipelining:
+                        ext.append("PIPELINING")
+                    if self.tls and not tls_on:
+                        ext.append("STARTTLS")
+                    lines = [self.name] + ext
+                    for i, l in enumerate(lines):
+                        send("250%s%s" % (" " if i == len(lines) - 1
+                                           else "-", l))
+                elif verb == "HELO":
+                    send("250 %s" % self.name)
+                elif verb == "STARTTLS":
+                    send("220 go ahead")
+                    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                    ctx.load_cert_chain(*self.tls)
+                    c = ctx.wrap_socket(c, server_side=True)
+                    f = c.makefile("rb")
+                    tls_on = True
+                elif verb == "MAIL":
+                    r = self.reply_for("MAIL", n)
+                    if r:
+                        send(r)
+                        continue
+                    mail, rcpts = cmd[10:].split(">")[0].lstrip("<"), []
+                    send("250 2.1.0 ok")
+                elif verb == "RCPT":
+                    r = self.reply_for("RCPT", n)
+                    if r:
+                        send(r)
+                        continue
+                    rcpts.append(cmd[8:].split(">")[0].lstrip("<"))
+                    send("250 2.1.5 ok")
+                elif verb == "DATA":
+                    if not rcpts:
+                        send("554 5.5.1 no valid recipients")
+                        continue
+                    r = self.reply_for("DATA", n)
+                    if r:
+                        send(r)
+                        continue
+                    send("354 go")
+                    data = b""
+                    while True:
+                        l = f.readline()
+                        if not l or l == b".\r\n":
+                            break
+                        if l.startswith(b".."):
+                            l = l[1:]
+                        data += l
+                    if self.hang_dot:
+                        time.sleep(30)
+                        return
+                    r = self.reply_for("DOT", n)
+                    if r:
+                        send(r)
+                        continue
+                    self.messages.append((mail, rcpts, data, tls_on))
+                    send("250 2.0.0 queued as X%d" % len(self.messages))
+                elif verb == "RSET":
+                    mail, rcpts = None, []
+                    send("250 ok")
+                elif verb == "QUIT":
+                    send("221 bye")
+                    return
+                else:
+                    send("502 5.5.2 what")
+        except (OSError, ssl.SSLError):
+            return
+        finally:
+            try:
+                c.close()
+            except OSError:
+                pass
+
+    def wait(self, count, timeout=15):
+        deadline = time.time() + timeout
+        while time.time() < deadline and len(self.messages) < count:
+            time.sleep(0.05)
+        return self.messages
+
+    def close(self):
+        self.stopped = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)    # wakes accept()
+        except OSError:
+            pass
+        self.sock.close()
+
+
+@pytest.fixture
+def peers():
+    started = []
+
+    def make(*a, **kw):
+        p = Peer(*a, **kw)
+        started.append(p)
+        return p
+    yield make
+    for p in started:
+        p.close()
+
+
+@pytest.fixture
+def dns(tmp_path):
+    """dnsmasq on a loopback port with the records passed to start()."""
+    procs = []
+
+    def start(mx=(), hosts=()):
+        port = free_port()
+        args = [DNSMASQ, "--no-daemon", "--port=%d" % port,
+                "--listen-address=127.0.0.1", "--bind-interfaces",
+                "--no-resolv", "--no-hosts", "--conf-file=/dev/null",
+                "--pid-file=", "--log-facility=-",
+                # authoritative for .example: NXDOMAIN and NODATA, not REFUSED
+                "--local=/example/"]
+        for domain, host, pref in mx:
+            args.append("--mx-host=%s,%s,%d" % (domain, host, pref))
+        for name, addr in hosts:
+            args.append("--host-record=%s,%s" % (name, addr))
+        p = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        procs.append(p)
+        time.sleep(0.3)
+        assert p.poll() is None, "dnsmasq did not start"
+        return "127.0.0.1@%d" % port
+    yield start
+    for p in procs:
+        p.terminate()
+        p.wait(5)
+
+
+def delivery_conf(dns_server, smtp_port, extra=""):
+    return ("[relay]\nrelay_networks = 127.0.0.2/32\n"
+            "[delivery]\ndns_server = %s\ntest_smtp_port = %d\n"
+            "retry_min = 1\nretry_max = 2\n%s"
+            "[log]\ndelivery = debug\ndns = debug\n"
+            % (dns_server, smtp_port, extra))
+
+
+def submit(moat, rcpts, sender="alice@example.org", body=None,
+           source="127.0.0.2", subject="delivery test"):
+    if isinstance(rcpts, str):
+        rcpts = [rcpts]
+    msg = body or ("From: <%s>\r\nTo: <%s>\r\nSubject: %s\r\n"
+                   "Message-ID: <t%f@example.org>\r\n\r\n"
+                   "line one\r\n.leading dot\r\nline three\r\n"
+                   % (sender, rcpts[0], subject, time.time()))
+    with smtplib.SMTP("127.0.0.1", moat.port,
+                      source_address=(source, 0)) as s:
+        s.ehlo("client.example")
+        s.sendmail(sender, rcpts, msg)
+    return msg
+
+
+def wait_for(cond, timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.1)
+    return cond()
+
+
+def queue_empty(moat):
+    return moat.sql("SELECT count(*) FROM message") == [["0"]]
+
+
+def test_relay_to_mx_found_in_dns(moat_factory, dns, peers):
+    port = free_port()
+    srv = dns(mx=[("relay.example", "mx.relay.example", 10),
+                  ("relay.example", "mx2.relay.example", 20)],
+              hosts=[("mx.relay.example", "127.0.0.7"),
+                     ("mx2.relay.example", "127.0.0.8")])
+    peer = peers("127.0.0.7", port)
+    backup = peers("127.0.0.8", port)
+    moat = moat_factory(extra=delivery_conf(srv, port))
+    sent = submit(moat, ["bob@relay.example", "carol@relay.example"])
+    got = peer.wait(1)
+    assert len(got) == 1, moat.log()
+    mail_from, rcpts, data, _ = got[0]
+    assert mail_from == "alice@example.org"
+    assert sorted(rcpts) == ["bob@relay.example", "carol@relay.example"]
+    # content intact: our Received header on top, the rest as sent
+    assert data.endswith(sent.encode())
+    assert data.startswith(b"Received: ")
+    assert backup.messages == []
+    assert wait_for(lambda: queue_empty(moat))
+    log = moat.log()
+    assert "relay=mx.relay.example[127.0.0.7]:%d" % port in log
+    assert "status=sent code=250" in log
+    assert "to=<carol@relay.example>" in log
+
+
+def test_no_mx_falls_back_to_address(moat_factory, dns, peers):
+    port = free_port()
+    srv = dns(hosts=[("plain.example", "127.0.0.9")])
+    peer = peers("127.0.0.9", port)
+    moat = moat_factory(extra=delivery_conf(srv, port))
+    submit(moat, "bob@plain.example")
+    assert len(peer.wait(1)) == 1
+
+
+def test_second_mx_when_first_is_down(moat_factory, dns, peers):
+    port = free_port()
+    srv = dns(mx=[("two.example", "down.two.example", 5),
+                  ("two.example", "up.two.example", 50)],
+              hosts=[("down.two.example", "127.0.0.10"),
+                     ("up.two.example", "127.0.0.11")])
+    peer = peers("127.0.0.11", port)
+    moat = moat_factory(extra=delivery_conf(srv, port))
+    submit(moat, "bob@two.example")
+    assert len(peer.wait(1)) == 1
+
+
+def test_inbound_routed_domain_to_internal_server(moat_factory, dns, peers):
+    port, inner = free_port(), free_port()
+    srv = dns()
+    internal = peers("127.0.0.12", inner)
+    moat = moat_factory(extra=delivery_conf(
+        srv, port, "routes = corp.example=[127.0.0.12]:%d\n" % inner))
+    # from outside (127.0.0.1 is not in relay_networks): accepted, routed
+    submit(moat, "someone@corp.example", sender="x@outside.example",
+           source="127.0.0.1")
+    got = internal.wait(1)
+    assert len(got) == 1 and got[0][1] == ["someone@corp.example"]
+    # other foreign domains stay refused for outsiders
+    with smtplib.SMTP("127.0.0.1", moat.port) as s:
+        s.ehlo("client.example")
+        s.mail("x@outside.example")
+        code, _ = s.rcpt("victim@elsewhere.example")
+        assert code == 554
+
+
+def test_tempfail_then_success(moat_factory, dns, peers):
+    port = free_port()
+    srv = dns(mx=[("retry.example", "mx.retry.example", 10)],
+              hosts=[("mx.retry.example", "127.0.0.13")])
+    peer = peers("127.0.0.13", port,
+                 replies={"RCPT": ["450 4.2.0 try later", None]})
+    moat = moat_factory(extra=delivery_conf(srv, port))
+    submit(moat, "bob@retry.example")
+    assert wait_for(lambda: "status=deferred code=450" in moat.log())
+    assert len(peer.wait(1, timeout=20)) == 1
+    assert wait_for(lambda: queue_empty(moat))
+    assert peer.connections >= 2
+
+
+def test_5xx_makes_a_dsn(moat_factory, dns, peers):
+    port = free_port()
+    srv = dns(mx=[("bounce.example", "mx.bounce.example", 10)],
+              hosts=[("mx.bounce.example", "127.0.0.14")])
+    peers("127.0.0.14", port,
+          replies={"RCPT": "550 5.1.1 <bob@bounce.example>: no such user"})
+    moat = moat_factory(extra=delivery_conf(srv, port))
+    submit(moat, "bob@bounce.example", sender="postmaster@example.org")
+    got = moat.wait_maildir(1, "postmaster", timeout=15)
+    assert len(got) == 1, moat.log()
+    raw = got[0]
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert msg.get_content_type() == "multipart/report"
+    assert msg.get_param("report-type") == "delivery-status"
+    assert "postmaster@example.org" in str(msg["To"])
+    assert msg["Auto-Submitted"] == "auto-replied"
+    parts = list(msg.iter_parts())
+    assert [p.get_content_type() for p in parts] == [
+        "text/plain", "message/delivery-status", "text/rfc822-headers"]
+    status = parts[1]
+    blocks = [dict(b.items()) for b in status.get_payload()]
+    assert blocks[0]["Reporting-MTA"] == "dns; mx.test.example"
+    per = blocks[1]
+    assert per["Final-Recipient"] == "rfc822; bob@bounce.example"
+    assert per["Action"] == "failed"
+    assert per["Status"] == "5.1.1"
+    assert per["Remote-MTA"] == "dns; mx.bounce.example"
+    assert "no such user" in per["Diagnostic-Code"]
+    assert b"Subject: delivery test" in raw
+    # the return path of a bounce is the null sender
+    assert raw.startswith(b"Return-Path: <>") or b"Return-Path: <>" in raw[:200]
+    assert wait_for(lambda: queue_empty(moat))
+
+
+def test_failed_bounce_is_a_dead_letter(moat_factory, dns, peers):
+    port = free_port()
+    srv = dns(mx=[("gone.example", "mx.gone.example", 10)],
+              hosts=[("mx.gone.example", "127.0.0.15")])
+    peer = peers("127.0.0.15", port, replies={"RCPT": "550 5.1.1 no"})
+    moat = moat_factory(extra=delivery_conf(srv, port))
+    # a remote sender whose mail fails: the bounce goes to gone.example too,
+    # and fails from <>: a dead letter, never bounced again
+    submit(moat, "bob@gone.example", sender="carol@gone.example")
+    assert wait_for(lambda: moat.sql(
+        "SELECT count(*) FROM deadletter") == [["1"]], timeout=20), moat.log()
+    assert wait_for(lambda: queue_empty(moat))
+    row = moat.sql("SELECT sender, recipient, reason FROM deadletter")[0]
+    assert row[0] == "" and row[1] == "carol@gone.example"
+    assert "550" in row[2]
+    time.sleep(1.5)
+    # exactly two attempts reached the peer: the message and its bounce
+    rcpts = [c for c in peer.commands if c.upper().startswith("RCPT")]
+    assert len(rcpts) == 2
+    assert moat.sql("SELECT count(*) FROM deadletter") == [["1"]]
+
+
+def test_null_sender_failure_is_a_dead_letter(moat_factory, dns, peers):
+    port = free_port()
+    srv = dns(mx=[("gone2.example", "mx.gone2.example", 10)],
+              hosts=[("mx.gone2.example", "127.0.0.16")])
+    peers("127.0.0.16", port, replies={"RCPT": "550 5.1.1 no"})
+    moat = moat_factory(extra=delivery_conf(srv, port))
+    submit(moat, "bob@gone2.example", sender="")
+    assert wait_for(lambda: moat.sql(
+        "SELECT count(*) FROM deadletter") == [["1"]])
+    assert wait_for(lambda: queue_empty(moat))
+    assert moat.maildir("postmaster") == []
+
+
+def test_null_mx_fails_at_once(moat_factory, dns):
+    port = free_port()
+    srv = dns(mx=[("nullmx.example", ".", 0)])
+    moat = moat_factory(extra=delivery_conf(srv, port))
+    submit(moat, "bob@nullmx.example", sender="postmaster@example.org")
+    got = moat.wait_maildir(1, "postmaster")
+    assert len(got) == 1, moat.log()
+    assert b"Status: 5.1.10" in got[0]
+
+
+def test_unknown_domain_fails(moat_factory, dns):
+    port = free_port()
+    srv = dns()
+    moat = moat_factory(extra=delivery_conf(srv, port))
+    submit(moat, "bob@missing.example", sender="postmaster@example.org")
+    got = moat.wait_maildir(1, "postmaster")
+    assert len(got) == 1, moat.log()
+    assert b"Status: 5.1.2" in got[0]
+
+
+def test_mx_back_to_ourselves_is_a_loop(moat_factory, dns):
+    srv = dns(mx=[("loop.example", "mx.loop.example", 10)],
+              hosts=[("mx.loop.example", "127.0.0.1")])
+    moat = moat_factory(extra="", start=False)
+    # test_smtp_port is moat's own port: the MX is us
+    with open(moat.conf, "a") as f:
+        f.write(delivery_conf(srv, moat.port).replace(
+            "[relay]\nrelay_networks = 127.0.0.2/32\n", ""))
+    with open(moat.conf) as f:
+        text = f.read()
+    # the [relay] section must come once: put it back in front
+    text = text.replace("[delivery]",
+                        "[relay]\nrelay_networks = 127.0.0.2/32\n[delivery]",
+                        1)
+    with open(moat.conf, "w") as f:
+        f.write(text)
+    moat.start()
+    submit(moat, "bob@loop.example", sender="postmaster@example.org")
+    got = moat.wait_maildir(1, "postmaster")
+    assert len(got) == 1, moat.log()
+    assert b"loops back to myself" in got[0]
+    assert b"Status: 5.4.6" in got[0]
+
+
+def test_mx_name_is_ourselves(moat_factory, dns):
+    port = free_port()
+    srv = dns(mx=[("self.example", "mx.test.example", 10)],
+              hosts=[("mx.test.example", "127.0.0.17")])
+    moat = moat_factory(extra=delivery_conf(srv, port))
+    submit(moat, "bob@self.example", sender="postmaster@example.org")
+    got = moat.wait_maildir(1, "postmaster")
+    assert len(got) == 1, moat.log()
+    assert b"Status: 5.4.6" in got[0]
+
+
+def test_starttls_opportunistic(moat_factory, dns, peers, tls_files):
+    port = free_port()
+    srv = dns(mx=[("tls.example", "mx.tls.example", 10)],
+              hosts=[("mx.tls.example", "127.0.0.18")])
+    peer = peers("127.0.0.18", port, tls=tls_files)
+    moat = moat_factory(extra=delivery_conf(srv, port))
+    submit(moat, "bob@tls.example")
+    got = peer.wait(1)
+    assert len(got) == 1 and got[0][3] is True
+    assert wait_for(lambda: 'tls="TLSv1.' in moat.log())
+
+
+def test_tls_verify_refuses_untrusted(moat_factory, dns, peers, tls_files):
+    port = free_port()
+    srv = dns(mx=[("vtls.example", "mx.vtls.example", 10)],
+              hosts=[("mx.vtls.example", "127.0.0.19")])
+    peer = peers("127.0.0.19", port, tls=tls_files)
+    moat = moat_factory(extra=delivery_conf(srv, port, "tls = verify\n"))
+    submit(moat, "bob@vtls.example")
+    # a self-signed certificate: never delivered, deferred
+    assert wait_for(lambda: "status=deferred" in moat.log())
+    assert peer.messages == []
+    assert moat.sql("SELECT state FROM recipient") in ([["0"]], [["1"]])
+
+
+def test_without_pipelining(moat_factory, dns, peers):
+    port = free_port()
+    srv = dns(mx=[("nopipe.example", "mx.nopipe.example", 10)],
+              hosts=[("mx.nopipe.example", "127.0.0.20")])
+    peer = peers("127.0.0.20", port, pipelining=False,
+                 replies={"RCPT": None})
+    moat = moat_factory(extra=delivery_conf(srv, port))
+    submit(moat, ["a@nopipe.example", "b@nopipe.example"])
+    got = peer.wait(1)
+    assert len(got) == 1 and len(got[0][1]) == 2
+
+
+def test_many_messages_to_smtp_sink(moat_factory, dns, tmp_path):
+    port = free_port()
+    srv = dns(mx=[("sink.example", "mx.sink.example", 10)],
+              hosts=[("mx.sink.example", "127.0.0.21")])
+    sink = subprocess.Popen([SMTP_SINK, "-u", "nobody", "-c",
+                             "127.0.0.21:%d" % port, "100"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        time.sleep(0.3)
+        moat = moat_factory(extra=delivery_conf(srv, port))
+        for i in range(20):
+            submit(moat, "user%d@sink.example" % i)
+        assert wait_for(lambda: queue_empty(moat), timeout=30), moat.log()
+        assert moat.log().count("status=sent") == 20
+    finally:
+        sink.terminate()
+        sink.wait(5)
+
+
+def test_restart_mid_delivery_loses_nothing(moat_factory, dns, peers):
+    port = free_port()
+    srv = dns(mx=[("slow.example", "mx.slow.example", 10)],
+              hosts=[("mx.slow.example", "127.0.0.22")])
+    hang = peers("127.0.0.22", port, hang_dot=True)
+    moat = moat_factory(extra=delivery_conf(srv, port))
+    submit(moat, "bob@slow.example")
+    # the peer has the data but never says 250: kill -9 now
+    assert wait_for(lambda: any(c == "DATA" for c in hang.commands))
+    time.sleep(0.3)
+    moat.kill9()
+    assert moat.sql("SELECT count(*) FROM recipient WHERE state < 3") == [["1"]]
+    hang.close()
+    time.sleep(0.2)
+    good = peers("127.0.0.22", port)
+    moat.start()
+    got = good.wait(1, timeout=20)
+    assert len(got) == 1 and got[0][1] == ["bob@slow.example"]
+    assert wait_for(lambda: queue_empty(moat))

@@ -1,0 +1,247 @@
+/*
+ * test_mta_route.c - routing decisions, destination syntax, MX rdata,
+ * MX ordering, null MX and MX lists that point back to us.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "mta/mta_route.h"
+
+struct dest_case {
+	const char	*in;
+	int		 ok;
+	const char	*host;
+	int		 port, bracket, literal, lmtp;
+	enum mta_tls	 tls;
+};
+
+static const struct dest_case dests[] = {
+	{ "[10.0.0.5]:25", 1, "10.0.0.5", 25, 1, 1, 0, MTA_TLS_DEFAULT },
+	{ "[10.0.0.5]", 1, "10.0.0.5", 0, 1, 1, 0, MTA_TLS_DEFAULT },
+	{ "[2001:db8::1]:2525", 1, "2001:db8::1", 2525, 1, 1, 0, 0 },
+	{ "relay.example.net:587", 1, "relay.example.net", 587, 0, 0, 0, 0 },
+	{ "Relay.Example.NET.", 1, "relay.example.net", 0, 0, 0, 0, 0 },
+	{ "[mx.example.net]:25/verify", 1, "mx.example.net", 25, 1, 0, 0,
+	    MTA_TLS_VERIFY },
+	{ "lmtp:[127.0.0.1]:24", 1, "127.0.0.1", 24, 1, 1, 1, 0 },
+	{ "lmtp:[127.0.0.1]:24/none", 1, "127.0.0.1", 24, 1, 1, 1,
+	    MTA_TLS_NONE },
+	{ "lmtp:[127.0.0.1]", 0, NULL, 0, 0, 0, 0, 0 },	/* LMTP needs a port */
+	{ "10.0.0.5:25", 0, NULL, 0, 0, 0, 0, 0 },	/* address in brackets */
+	{ "2001:db8::1", 0, NULL, 0, 0, 0, 0, 0 },
+	{ "[10.0.0.5]:0", 0, NULL, 0, 0, 0, 0, 0 },
+	{ "[10.0.0.5]:65536", 0, NULL, 0, 0, 0, 0, 0 },
+	{ "[10.0.0.5]:25x", 0, NULL, 0, 0, 0, 0, 0 },
+	{ "[10.0.0.5:25", 0, NULL, 0, 0, 0, 0, 0 },
+	{ "[10.0.0.5]:25/maybe", 0, NULL, 0, 0, 0, 0, 0 },
+	{ "bad host!:25", 0, NULL, 0, 0, 0, 0, 0 },
+	{ "", 0, NULL, 0, 0, 0, 0, 0 },
+	{ "a..b:25", 0, NULL, 0, 0, 0, 0, 0 },
+};
+
+static void
+test_dest_parse(void **state)
+{
+	for (size_t i = 0; i < sizeof(dests) / sizeof(dests[0]); i++) {
+		const struct dest_case *t = &dests[i];
+		struct mta_dest d;
+		const char *why = NULL;
+		int rc = mta_dest_parse(t->in, &d, &why);
+
+		if ((rc == 0) != t->ok)
+			fail_msg("%s: got %s (%s), want %s", t->in,
+			    rc == 0 ? "ok" : "error", why ? why : "",
+			    t->ok ? "ok" : "error");
+		if (!t->ok)
+			continue;
+		if (strcmp(d.host, t->host) != 0 || d.port != t->port ||
+		    d.bracket != t->bracket || d.literal != t->literal ||
+		    d.lmtp != t->lmtp || d.tls != t->tls)
+			fail_msg("%s: got host %s port %d bracket %d literal %d "
+			    "lmtp %d tls %d, want %s %d %d %d %d %d", t->in,
+			    d.host, d.port, d.bracket, d.literal, d.lmtp, d.tls,
+			    t->host, t->port, t->bracket, t->literal, t->lmtp,
+			    t->tls);
+	}
+}
+
+static void
+test_route_decide(void **state)
+{
+	static const char *specs[] = {
+		"corp.example=[10.0.0.5]:25",
+		".lab.example=lmtp:[10.0.0.9]:24",
+		"x.lab.example=[10.0.0.10]:2525",
+		"Upper.Example=relay.example:26",
+	};
+	struct mta_route routes[4];
+	struct mta_dest smart, out;
+	const char *why;
+	static const struct {
+		const char	*domain;
+		int		 smarthost;
+		enum mta_route_kind kind;
+		const char	*host;
+		int		 port;
+	} cases[] = {
+		{ "corp.example", 0, MTA_ROUTE_STATIC, "10.0.0.5", 25 },
+		{ "CORP.EXAMPLE", 0, MTA_ROUTE_STATIC, "10.0.0.5", 25 },
+		{ "sub.corp.example", 0, MTA_ROUTE_MX, "sub.corp.example", 0 },
+		{ "a.lab.example", 0, MTA_ROUTE_STATIC, "10.0.0.9", 24 },
+		{ "b.a.lab.example", 0, MTA_ROUTE_STATIC, "10.0.0.9", 24 },
+		{ "lab.example", 0, MTA_ROUTE_MX, "lab.example", 0 },
+		{ "x.lab.example", 0, MTA_ROUTE_STATIC, "10.0.0.10", 2525 },
+		{ "upper.example", 0, MTA_ROUTE_STATIC, "relay.example", 26 },
+		{ "example.net", 0, MTA_ROUTE_MX, "example.net", 0 },
+		{ "example.net", 1, MTA_ROUTE_SMARTHOST, "smart.example", 587 },
+		{ "corp.example", 1, MTA_ROUTE_STATIC, "10.0.0.5", 25 },
+	};
+
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(mta_route_parse(specs[i], &routes[i], &why), 0);
+	assert_string_equal(routes[3].domain, "upper.example");
+	assert_int_equal(mta_dest_parse("smart.example:587", &smart, &why), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum mta_route_kind k = mta_route_decide(routes, 4,
+		    cases[i].smarthost ? &smart : NULL, cases[i].domain, &out);
+
+		if (k != cases[i].kind || strcmp(out.host, cases[i].host) != 0 ||
+		    out.port != cases[i].port)
+			fail_msg("%s: got kind %d %s:%d, want %d %s:%d",
+			    cases[i].domain, k, out.host, out.port,
+			    cases[i].kind, cases[i].host, cases[i].port);
+	}
+	assert_int_equal(mta_route_parse("=[10.0.0.1]", &routes[0], &why), -1);
+	assert_int_equal(mta_route_parse("nodest", &routes[0], &why), -1);
+	assert_int_equal(mta_route_parse("a.example=", &routes[0], &why), -1);
+}
+
+/* "\x00\x0a" "\x02mx\x07example\x03org\x00" */
+static size_t
+mx_rdata(uint8_t *buf, uint16_t pref, const char *name)
+{
+	size_t o = 2;
+	const char *p = name;
+
+	buf[0] = (uint8_t)(pref >> 8);
+	buf[1] = (uint8_t)pref;
+	while (*p) {
+		const char *dot = strchr(p, '.');
+		size_t n = dot ? (size_t)(dot - p) : strlen(p);
+
+		buf[o++] = (uint8_t)n;
+		memcpy(buf + o, p, n);
+		o += n;
+		p += n + (dot != NULL);
+	}
+	buf[o++] = 0;
+	return o;
+}
+
+static void
+test_mx_rdata(void **state)
+{
+	uint8_t b[300];
+	struct mta_mx mx;
+	size_t n;
+
+	n = mx_rdata(b, 10, "MX1.Example.org");
+	assert_int_equal(mta_mx_parse_rdata(b, n, &mx), 0);
+	assert_int_equal(mx.pref, 10);
+	assert_string_equal(mx.host, "mx1.example.org");
+	/* null MX: preference 0, the root */
+	b[0] = 0; b[1] = 0; b[2] = 0;
+	assert_int_equal(mta_mx_parse_rdata(b, 3, &mx), 0);
+	assert_string_equal(mx.host, "");
+	/* truncated, trailing bytes, compression pointer, bad characters */
+	n = mx_rdata(b, 5, "mx.example.org");
+	assert_int_equal(mta_mx_parse_rdata(b, n - 1, &mx), -1);
+	assert_int_equal(mta_mx_parse_rdata(b, 2, &mx), -1);
+	b[n] = 0;
+	assert_int_equal(mta_mx_parse_rdata(b, n + 1, &mx), -1);
+	b[2] = 0xc0;
+	assert_int_equal(mta_mx_parse_rdata(b, n, &mx), -1);
+	n = mx_rdata(b, 5, "m x.example");
+	assert_int_equal(mta_mx_parse_rdata(b, n, &mx), -1);
+	n = mx_rdata(b, 5, "m\"x.example");
+	assert_int_equal(mta_mx_parse_rdata(b, n, &mx), -1);
+}
+
+static void
+test_mx_order(void **state)
+{
+	struct mta_mx v[5];
+	static const struct { uint16_t pref; const char *host; uint32_t rnd; }
+	    in[5] = {
+		{ 20, "c.example", 1 }, { 10, "b.example", 9 },
+		{ 10, "a.example", 3 }, { 5, "first.example", 100 },
+		{ 30, "last.example", 0 },
+	};
+	static const char *want[5] = { "first.example", "a.example",
+	    "b.example", "c.example", "last.example" };
+	int seen_a_first = 0, seen_b_first = 0;
+
+	for (size_t i = 0; i < 5; i++) {
+		v[i].pref = in[i].pref;
+		snprintf(v[i].host, sizeof(v[i].host), "%s", in[i].host);
+		v[i].rnd = in[i].rnd;
+	}
+	mta_mx_sort(v, 5);
+	for (size_t i = 0; i < 5; i++)
+		if (strcmp(v[i].host, want[i]) != 0)
+			fail_msg("position %zu: got %s, want %s", i, v[i].host,
+			    want[i]);
+	/* equal preferences follow rnd: both orders happen */
+	for (uint32_t r = 0; r < 64; r++) {
+		struct mta_mx w[2] = { { 10, "a.example", r * 2654435761u },
+		    { 10, "b.example", (r + 7) * 40503u } };
+
+		mta_mx_sort(w, 2);
+		seen_a_first |= strcmp(w[0].host, "a.example") == 0;
+		seen_b_first |= strcmp(w[0].host, "b.example") == 0;
+	}
+	assert_true(seen_a_first && seen_b_first);
+}
+
+static void
+test_mx_null_and_self(void **state)
+{
+	struct mta_mx v[4] = {
+		{ 10, "mx1.example", 0 }, { 20, "me.example", 0 },
+		{ 20, "peer.example", 0 }, { 30, "backup.example", 0 },
+	};
+	struct mta_mx nul[1] = { { 0, "", 0 } };
+	const char *self[] = { "ME.example" };
+	const char *other[] = { "nobody.example" };
+
+	assert_int_equal(mta_mx_is_null(nul, 1), 1);
+	assert_int_equal(mta_mx_is_null(v, 4), 0);
+	assert_int_equal(mta_mx_prune_self(v, 4, other, 1), 4);
+	/* we are at 20: only the better host stays */
+	assert_int_equal(mta_mx_prune_self(v, 4, self, 1), 1);
+	assert_string_equal(v[0].host, "mx1.example");
+	/* we are the best: nothing left, a loop */
+	v[0].pref = 30;
+	mta_mx_sort(v, 4);
+	assert_int_equal(mta_mx_prune_self(v, 4, self, 1), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dest_parse),
+		cmocka_unit_test(test_route_decide),
+		cmocka_unit_test(test_mx_rdata),
+		cmocka_unit_test(test_mx_order),
+		cmocka_unit_test(test_mx_null_and_self),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
