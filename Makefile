@@ -112,7 +112,7 @@ bench:
 
 FUZZ_SECONDS ?= 60
 FUZZCC   = clang
-FUZZFLAGS = -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined
+FUZZFLAGS = -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 fuzz:
 	@sh scripts/deps.sh fuzz
 	@mkdir -p build-fuzz

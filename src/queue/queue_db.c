@@ -82,7 +82,7 @@ static const char *const stmt_sql[ST_N] = {
 	[ST_INS_RCPT] =
 	    "INSERT INTO recipient(msg_id, address, domain, orcpt, notify,"
 	    " mailbox, state, attempts, next_attempt, updated)"
-	    " VALUES (?1, ?2, lower(?3), ?4, ?5, ?6, 0, 0, ?7, ?7)",
+	    " VALUES (?1, ?2, lower(?3), ?4, ?5, ?6, ?8, 0, ?7, ?7)",
 	[ST_INS_EVENT] =
 	    "INSERT INTO events(time, type, client_ip, user, session, detail)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -611,6 +611,8 @@ db_store_one(struct queue_db *db, const struct queue_msg *m, int64_t now,
 		sqlite3_bind_int(s, 5, r->notify);
 		bind_opt(s, 6, r->mailbox);
 		sqlite3_bind_int64(s, 7, created);
+		/* a held sender's mail is stored held, in the same commit */
+		sqlite3_bind_int(s, 8, m->held ? QUEUE_RCPT_HELD : QUEUE_RCPT_QUEUED);
 		if ((rc = st_exec(s)) != SQLITE_DONE)
 			return rc;
 	}
@@ -1231,4 +1233,99 @@ queue_db_dead_expire(struct queue_db *db, int64_t before, int64_t *deleted)
 	if (deleted != NULL)
 		*deleted = sqlite3_changes64(db->h);
 	return 0;
+}
+
+/*
+ * Sender states (the user_state table): an authenticated user by name,
+ * a relay client as "ip:ADDRESS". Used by the compromised-account
+ * watch in queue_proc.c; the control CLI reads and writes the same rows.
+ */
+
+/* queue_db_sender_state - "active", "held" or "suspended" into buf */
+int
+queue_db_sender_state(struct queue_db *db, const char *key, char *buf,
+    size_t len)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	snprintf(buf, len, "active");
+	if (sqlite3_prepare_v3(db->h, "SELECT state FROM user_state WHERE user = ?1",
+	    -1, 0, &s, NULL) != SQLITE_OK) {
+		db_log_error(db, "sender_state", sqlite3_errcode(db->h));
+		return -1;
+	}
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		snprintf(buf, len, "%s", (const char *)sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * queue_db_sender_set - in one transaction, set key's state and (unless
+ * active) hold every recipient of its queued mail. *held gets how many
+ * recipients were held. 0, or -1 and nothing changed.
+ */
+int
+queue_db_sender_set(struct queue_db *db, const char *key, const char *state,
+    const char *reason, int64_t now, int64_t *held)
+{
+	static const char *set_sql =
+	    "INSERT INTO user_state(user, state, reason, updated)"
+	    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT(user) DO UPDATE SET"
+	    " state = excluded.state, reason = excluded.reason,"
+	    " updated = excluded.updated";
+	static const char *hold_user_sql =
+	    "UPDATE recipient SET state = 2, updated = ?2 WHERE state IN (0, 1)"
+	    " AND msg_id IN (SELECT id FROM message WHERE auth_user = ?1)";
+	static const char *hold_ip_sql =
+	    "UPDATE recipient SET state = 2, updated = ?2 WHERE state IN (0, 1)"
+	    " AND msg_id IN (SELECT id FROM message WHERE client_ip = ?1"
+	    " AND auth_user IS NULL)";
+	sqlite3_stmt *s = NULL;
+	const char *op = "begin";
+	int rc;
+
+	*held = 0;
+	if ((rc = db_begin(db)) != SQLITE_DONE)
+		goto fail;
+	op = "sender_set";
+	if ((rc = sqlite3_prepare_v3(db->h, set_sql, -1, 0, &s, NULL)) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, now);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	s = NULL;
+	if (rc != SQLITE_DONE)
+		goto fail;
+	if (strcmp(state, "active") != 0) {
+		int ip = strncmp(key, "ip:", 3) == 0;
+
+		op = "sender_hold";
+		if ((rc = sqlite3_prepare_v3(db->h, ip ? hold_ip_sql : hold_user_sql,
+		    -1, 0, &s, NULL)) != SQLITE_OK)
+			goto fail;
+		sqlite3_bind_text(s, 1, ip ? key + 3 : key, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, now);
+		rc = sqlite3_step(s);
+		sqlite3_finalize(s);
+		s = NULL;
+		if (rc != SQLITE_DONE)
+			goto fail;
+		*held = sqlite3_changes64(db->h);
+	}
+	op = "commit";
+	if ((rc = db_commit(db)) != SQLITE_DONE)
+		goto fail;
+	return 0;
+fail:
+	db_log_error(db, op, rc);
+	if (s)
+		sqlite3_finalize(s);
+	db_rollback(db);
+	return -1;
 }

@@ -51,6 +51,7 @@ struct queue_msg {
 	size_t		 nrcpt;		/* at least 1 */
 	const uint8_t	*data;		/* headers and body, CRLF */
 	size_t		 len;
+	int		 held;		/* store every recipient held (state 2) */
 };
 
 struct queue_store_result {
@@ -257,5 +258,17 @@ int queue_db_remote_mark(struct queue_db *db, const struct queue_remote_mark *v,
 /* queue_db_dead_expire - delete dead letters older than before; 0 or -1 */
 int queue_db_dead_expire(struct queue_db *db, int64_t before,
     int64_t *deleted);
+
+/* queue_db_sender_state - a sender's state ("active" when no row) */
+int queue_db_sender_state(struct queue_db *db, const char *key, char *buf,
+    size_t len);
+
+/*
+ * queue_db_sender_set - set a sender's state ("active", "held",
+ * "suspended"); unless active, hold all its queued recipients.
+ * key is a user name or "ip:ADDRESS".
+ */
+int queue_db_sender_set(struct queue_db *db, const char *key, const char *state,
+    const char *reason, int64_t now, int64_t *held);
 
 #endif

@@ -58,6 +58,7 @@
 #include "queue/queue_db.h"
 #include "daemon/proc.h"
 #include "queue/queue_proc.h"
+#include "queue/queue_watch.h"
 #include "queue/sched.h"
 #include "queue/queue_ctl.h"
 #include "control/control_log.h"
@@ -128,6 +129,7 @@ struct queue_proc {
 
 	struct sched		*sched;		/* outbound delivery, sched.c */
 	struct queue_ctl	*ctl;		/* control operations, queue_ctl.c */
+	struct queue_watch	*watch;		/* compromised accounts, queue_watch.c */
 	int			 stopping;
 	int64_t			 stop_deadline;
 	struct event		*ev_drain;	/* at exit: wait for smtp to read */
@@ -440,6 +442,7 @@ qp_commit_run(struct queue_proc *qp)
 		m->nrcpt = s->nrcpt;
 		m->data = s->data;
 		m->len = s->len;
+		m->held = queue_watch_held(qp->watch, s->auth_user, s->client_ip);
 		n++;
 	}
 	if (n > 0) {
@@ -467,6 +470,8 @@ qp_commit_run(struct queue_proc *qp)
 			    log_escape(user, sizeof(user), s->auth_user,
 			    strlen(s->auth_user)));
 			nlocal += s->nlocal;
+			queue_watch_stored(qp->watch, s->auth_user, s->client_ip,
+			    res->qid, s->qrcpt, s->nrcpt);
 		} else
 			qp_reply(qp, s->id, res->status,
 			    qp_status_text(res->status));
@@ -781,6 +786,9 @@ queue_proc_main(struct proc_env *env)
 		log_err(LOG_CAT_QUEUE, "event=control_unavailable err=\"%s\"",
 		    err);
 
+	if ((qp->watch = queue_watch_new(conf, qp->db, qp->smtp)) == NULL)
+		fatal("%s: queue_watch_new", __func__);
+
 	log_notice(LOG_CAT_QUEUE, "event=started spool=%s mail_dir=%s",
 	    conf->spool_dir, conf->mail_dir);
 	/* deliveries a crash left pending: at least once */
@@ -802,6 +810,7 @@ queue_proc_main(struct proc_env *env)
 		qp_event_free(e);
 	}
 	sched_free(qp->sched);
+	queue_watch_free(qp->watch);
 	queue_ctl_free(qp->ctl);
 	ipc_peer_free(qp->smtp);
 	ipc_peer_free(qp->parent);

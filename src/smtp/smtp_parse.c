@@ -314,10 +314,11 @@ smtp_parse_rcpt(const char *args, size_t len, int utf8,
 	}
 	while (next_param(&p, &n, &key, &klen, &val, &vlen)) {
 		if (keyeq(key, klen, "NOTIFY")) {
-			const char *v = val, *end = val + vlen;
+			const char *v = val, *end;
 
 			if (val == NULL || vlen == 0)
 				return *why = "bad NOTIFY", SMTP_PARAM_SYNTAX;
+			end = val + vlen;
 			while (v < end) {
 				const char *c = memchr(v, ',', (size_t)(end - v));
 				size_t wl = c ? (size_t)(c - v) : (size_t)(end - v);

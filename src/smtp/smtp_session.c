@@ -176,6 +176,12 @@ smtp_session_kill(struct smtp_session *s, const char *reply, const char *why)
 {
 	if (s->state == SMTP_STATE_CLOSING)
 		return;
+	if (s->state == SMTP_STATE_WAIT) {
+		/* a message being committed gets its answer first: a 421 now
+		 * would make the client send it again */
+		s->quit_after_reply = 1;
+		return;
+	}
 	if (s->state == SMTP_STATE_TLS || s->state == SMTP_STATE_CONNECTED) {
 		smtp_close(s, why);
 		return;
@@ -1420,14 +1426,18 @@ smtp_tls_start(struct smtp_session *s)
 	}
 	/* the plain bufferevent goes; the socket stays (closed at free) */
 	bufferevent_free(s->bev);
+	/* CLOSE_ON_FREE: libevent frees the SSL only with it; the TLS
+	 * bufferevent owns the socket from here on */
 	tbev = bufferevent_openssl_socket_new(s->srv->base, s->fd, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_DEFER_CALLBACKS);
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_DEFER_CALLBACKS |
+	    BEV_OPT_CLOSE_ON_FREE);
 	if (tbev == NULL) {
 		SSL_free(ssl);
 		s->bev = NULL;
 		smtp_server_session_gone(s->srv, s);
 		return;
 	}
+	s->fd = -1;
 	s->bev = tbev;
 	s->ssl = ssl;
 	bufferevent_setcb(s->bev, smtp_read_cb, smtp_write_cb, smtp_event_cb, s);
@@ -1542,7 +1552,12 @@ smtp_session_start(struct smtp_server *srv, struct smtp_listener *l, int fd,
 			return;
 		}
 		s->bev = bufferevent_openssl_socket_new(srv->base, fd, ssl,
-		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_DEFER_CALLBACKS);
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_DEFER_CALLBACKS |
+		    BEV_OPT_CLOSE_ON_FREE);
+		if (s->bev == NULL)
+			SSL_free(ssl);
+		else
+			s->fd = -1;	/* owned by the TLS bufferevent */
 		s->ssl = ssl;
 		s->tls = 1;
 	} else
@@ -1649,7 +1664,7 @@ smtp_session_free(struct smtp_session *s)
 	if (s->tarpit)
 		event_free(s->tarpit);
 	if (s->bev)
-		bufferevent_free(s->bev);	/* frees the SSL, not the fd */
+		bufferevent_free(s->bev);	/* a TLS one frees its SSL and fd */
 	if (s->fd >= 0)
 		close(s->fd);
 	if (s->msg)

@@ -132,6 +132,8 @@ test_rcpt_params(void **state __attribute__((unused)))
 		{ "TO:<a@b.example> NOTIFY=NEVER", SMTP_PARAM_OK, PROTO_NOTIFY_NEVER, "" },
 		{ "TO:<a@b.example> NOTIFY=NEVER,DELAY", SMTP_PARAM_SYNTAX, 0, "" },
 		{ "TO:<a@b.example> NOTIFY=SOMETIMES", SMTP_PARAM_SYNTAX, 0, "" },
+		/* found by fuzz_cmd: NOTIFY without a value */
+		{ "TO:<a@b.example> NOTIFY", SMTP_PARAM_SYNTAX, 0, "" },
 		{ "TO:<a@b.example> ORCPT=rfc822;a@b.example", SMTP_PARAM_OK, 0,
 		  "rfc822;a@b.example" },
 		{ "TO:<a@b.example> ORCPT=nosemicolon", SMTP_PARAM_SYNTAX, 0, "" },

@@ -1,0 +1,38 @@
+/*
+ * queue_watch.h - compromised-account detection in the queue process.
+ */
+#ifndef MOAT_QUEUE_WATCH_H
+#define MOAT_QUEUE_WATCH_H
+
+#include <stddef.h>
+
+struct conf;
+struct ipc_peer;
+struct queue_db;
+struct queue_rcpt;
+struct queue_watch;
+
+struct queue_watch *queue_watch_new(const struct conf *conf,
+    struct queue_db *db, struct ipc_peer *smtp);
+void queue_watch_free(struct queue_watch *w);
+
+/* queue_watch_set_conf - after a reload */
+void queue_watch_set_conf(struct queue_watch *w, const struct conf *conf);
+
+/*
+ * queue_watch_held - 1 when a message from this sender must be stored
+ * held: the sender (auth_user, or a relay client at client_ip) is held
+ * or suspended.
+ */
+int queue_watch_held(struct queue_watch *w, const char *auth_user,
+    const char *client_ip);
+
+/*
+ * queue_watch_stored - count a stored message; past the thresholds,
+ * alert, hold or suspend its sender.
+ */
+void queue_watch_stored(struct queue_watch *w, const char *auth_user,
+    const char *client_ip, const char *qid, const struct queue_rcpt *rcpts,
+    size_t nrcpt);
+
+#endif

@@ -1,0 +1,128 @@
+"""Compromised-account detection: an authenticated user whose account is
+used for a spam run is held, then suspended, at the configured thresholds;
+its mail stays held; the events table shows why; the alert command ran."""
+import base64
+import os
+import smtplib
+import ssl
+import time
+
+import pytest
+
+from conftest import free_port
+from test_delivery import Peer
+
+USER, PASSWORD = "alice", "correct horse"
+LISTENERS = [("mx", "mx", ""), ("sub", "submission", "")]
+
+
+def plain(user, password):
+    return base64.b64encode(b"\0" + user.encode() + b"\0"
+                            + password.encode()).decode()
+
+
+def login(m):
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    s = smtplib.SMTP("127.0.0.1", m.ports["sub"], timeout=15)
+    s.ehlo("client.example")
+    s.starttls(context=c)
+    s.ehlo("client.example")
+    code, msg = s.docmd("AUTH", "PLAIN " + plain(USER, PASSWORD))
+    return s, code
+
+
+@pytest.fixture
+def alert_script():
+    # the command runs as the moat user: a directory it can reach
+    import shutil
+    import tempfile
+    d = tempfile.mkdtemp(prefix="moat-alert-")
+    out = os.path.join(d, "alerts.txt")
+    script = os.path.join(d, "alert.sh")
+    with open(script, "w") as f:
+        f.write("#!/bin/sh\necho \"$MOAT_EVENT user=$MOAT_USER "
+                "$MOAT_DETAIL\" >> %s\n" % out)
+    os.chmod(script, 0o755)
+    os.chmod(d, 0o777)
+    yield script, out
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_spam_run_is_held_then_suspended(moat_factory, alert_script):
+    script, alerts = alert_script
+    peer = Peer("127.0.0.30", free_port())
+    try:
+        m = moat_factory(listeners=LISTENERS, users={USER: PASSWORD}, extra=(
+            "[delivery]\nsmarthost = [127.0.0.30]:%d\nretry_min = 1\n"
+            "[watch]\nwatch_action = hold\nhold_external_domains = 100\n"
+            "suspend_external_domains = 300\nhold_external_rcpts = 100000\n"
+            "suspend_external_rcpts = 100000\nalert_command = %s\n"
+            % (peer.port, script)))
+        s, code = login(m)
+        assert code == 235
+        accepted, refused_at = 0, None
+        for i in range(1000):
+            try:
+                s.sendmail("alice@example.org",
+                           ["victim%d@d%d.example" % (i, i % 300)],
+                           b"Subject: offer\r\n\r\nbuy now\r\n")
+                accepted += 1
+            except (smtplib.SMTPException, OSError):
+                refused_at = i
+                break
+        # the run stopped itself at the suspend threshold: its session
+        # was closed, and the account can no longer log in
+        assert refused_at is not None and 300 <= refused_at <= 310, \
+            (accepted, refused_at)
+        s2, code = login(m)
+        assert code == 535
+        s2.close()
+        time.sleep(1.5)
+        delivered = len(peer.messages)
+        # what got out went before the hold threshold; the rest is held
+        assert delivered <= 100, delivered
+        rows = m.sql("select count(*) from recipient r join message g "
+                     "on g.id = r.msg_id where g.auth_user = 'alice' "
+                     "and r.state = 2")
+        assert int(rows[0][0]) >= accepted - 100, (rows, accepted)
+        time.sleep(2)       # retries would have happened by now
+        assert len(peer.messages) == delivered
+        ev = m.sql("select type, user from events where type in "
+                   "('hold', 'suspend') order by id")
+        assert ev == [["hold", "alice"], ["suspend", "alice"]], ev
+        assert m.sql("select state from user_state where user='alice'") == \
+            [["suspended"]]
+        assert "event=hold sender=\"alice\"" in m.log()
+        assert "alert=yes" in m.log()
+        deadline = time.time() + 5
+        while time.time() < deadline and not os.path.exists(alerts):
+            time.sleep(0.1)
+        with open(alerts) as f:
+            lines = f.read().splitlines()
+        assert lines[0].startswith("hold user=alice"), lines
+        assert lines[1].startswith("suspend user=alice"), lines
+    finally:
+        peer.close()
+
+
+def test_relay_client_address_is_held(moat_factory):
+    """A relay client (no AUTH) past the threshold: its mail is held."""
+    m = moat_factory(extra=(
+        "[relay]\nrelay_networks = 127.0.0.2/32\n"
+        "[delivery]\nsmarthost = [127.0.0.1]:%d\nretry_min = 3600\n"
+        "[watch]\nhold_external_rcpts = 20\nhold_external_domains = 1000\n"
+        % free_port()))
+    with smtplib.SMTP("127.0.0.1", m.port, timeout=10,
+                      source_address=("127.0.0.2", 0)) as s:
+        s.ehlo("internal.example")
+        for i in range(30):
+            s.sendmail("app@example.org", ["x%d@far.example" % i],
+                       b"Subject: x\r\n\r\nx\r\n")
+    time.sleep(0.5)
+    assert m.sql("select state from user_state") == [["held"]]
+    held = m.sql("select count(*) from recipient where state = 2")
+    assert int(held[0][0]) == 30
+    assert m.sql("select type, client_ip from events where type='hold'") == \
+        [["hold", "127.0.0.2"]]
