@@ -1,7 +1,7 @@
 /*
  * users.c - the AUTH users file.
  *
- * Public: users_parse, users_free, users_hash, users_file_set,
+ * Public: users_parse, users_free, users_name, users_hash, users_file_set,
  * users_file_read, users_name_valid.
  *
  * SECURITY: the file holds argon2id hashes only (libsodium
@@ -137,6 +137,13 @@ users_count(const struct users *u)
 	return u ? u->n : 0;
 }
 
+/* users_name - the i-th user's name */
+const char *
+users_name(const struct users *u, size_t i)
+{
+	return u && i < u->n ? u->v[i].name : NULL;
+}
+
 /* users_hash - look a user up (exact, case-sensitive) */
 const char *
 users_hash(const struct users *u, const char *name)
@@ -145,6 +152,13 @@ users_hash(const struct users *u, const char *name)
 		if (strcmp(u->v[i].name, name) == 0)
 			return u->v[i].hash;
 	return NULL;
+}
+
+/* users_any_hash - the first user's hash */
+const char *
+users_any_hash(const struct users *u)
+{
+	return u && u->n > 0 ? u->v[0].hash : NULL;
 }
 
 /* users_file_read - the whole file as a NUL-terminated string */

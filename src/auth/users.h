@@ -21,8 +21,14 @@ struct users *users_parse(const char *text, size_t len, const char *name,
 void users_free(struct users *u);
 size_t users_count(const struct users *u);
 
+/* users_name - the i-th name in file order (i < users_count), or NULL */
+const char *users_name(const struct users *u, size_t i);
+
 /* users_hash - the stored hash of name, or NULL */
 const char *users_hash(const struct users *u, const char *name);
+
+/* users_any_hash - the hash of some user (for equal-cost refusals), or NULL */
+const char *users_any_hash(const struct users *u);
 
 /* users_name_valid - 1 when name may appear in the file */
 int users_name_valid(const char *name);

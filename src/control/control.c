@@ -10,6 +10,8 @@
  * events), the parent (log levels). The answer goes back unchanged.
  * `stats` asks smtp and queue and merges their tables with its own;
  * the metrics listener (control_http.c) renders the same merge.
+ * `user list` asks the parent (the users file) and the queue (account
+ * states, counters) and merges them by name.
  *
  * Public: control_proc_main, control_peer_allowed, control_socket_create.
  *
@@ -55,7 +57,7 @@
 #define CONTROL_INFLIGHT_MAX	16
 #define CONTROL_IDLE_SECS	3600
 #define CONTROL_GROUPS_MAX	256
-#define CONTROL_STATS_PARTS	2	/* smtp and queue */
+#define CONTROL_STATS_PARTS	2	/* smtp and queue; parent and queue */
 
 struct control;
 
@@ -390,6 +392,141 @@ stats_done(struct control *ctl, struct ctl_pending *p)
 	pending_free(ctl, p);
 }
 
+/* user list: the users file (parent) and the accounts' states (queue) */
+static void
+users_start(struct control *ctl, struct ctl_client *c, uint64_t client_id)
+{
+	struct ctl_req q;
+	struct ctl_pending *p;
+	int want;
+
+	memset(&q, 0, sizeof(q));
+	q.op = CTL_OP_USER_LIST;
+	want = (ctl->peer[PROC_PARENT] != NULL) + (ctl->peer[PROC_QUEUE] != NULL);
+	if (want == 0) {
+		client_error(c, client_id, CTL_FAILED, "the queue process is not "
+		    "running");
+		return;
+	}
+	p = pending_new(ctl, c, client_id, CTL_OP_USER_LIST, want);
+	if (ctl->peer[PROC_PARENT])
+		forward(ctl, ctl->peer[PROC_PARENT], p->seq, &q, c->uid);
+	if (ctl->peer[PROC_QUEUE])
+		forward(ctl, ctl->peer[PROC_QUEUE], p->seq, &q, c->uid);
+}
+
+struct user_merge {
+	const char	*name;		/* not owned */
+	int		 in_file;
+	long		 row;		/* in the queue's table, -1: none */
+};
+
+static int
+user_merge_cmp(const void *a, const void *b)
+{
+	const struct user_merge *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	/* the same name: the one with a queue row first */
+	return c != 0 ? c : (x->row < 0) - (y->row < 0);
+}
+
+static const char *const umerge_cols[] = { "user", "in_file", "state",
+    "reason", "updated", "queued", "messages_1h", "auth_events_24h",
+    "events_24h" };
+static const enum ctl_kind umerge_kinds[] = { CTL_KIND_STR, CTL_KIND_STR,
+    CTL_KIND_STR, CTL_KIND_STR, CTL_KIND_TIME, CTL_KIND_INT, CTL_KIND_INT,
+    CTL_KIND_INT, CTL_KIND_INT };
+
+/* Both answers in: one row per name of either, the file's flag, counters. */
+static void
+users_done(struct control *ctl, struct ctl_pending *p)
+{
+	const struct ctl_table *file = NULL, *q = NULL;
+	struct user_merge *v;
+	struct ipc_msg ans;
+	size_t n = 0, cap = 0;
+	int cq[8] = { 0 };
+	static const char *const qcols[8] = { "user", "state", "reason",
+	    "updated", "queued", "messages_1h", "auth_events_24h",
+	    "events_24h" };
+	char msg[128] = "";
+
+	for (int i = 0; i < p->nparts; i++) {
+		const struct ctl_table *t;
+
+		if (p->parts[i].status != CTL_OK)
+			continue;
+		if ((t = ctl_table_find(&p->parts[i], "users_file")) != NULL)
+			file = t;
+		if ((t = ctl_table_find(&p->parts[i], "users")) != NULL)
+			q = t;
+	}
+	for (int k = 0; q != NULL && k < 8; k++)
+		if ((cq[k] = ctl_table_col(q, qcols[k])) == -1)
+			q = NULL;
+	if (file == NULL || ctl_table_col(file, "user") != 0)
+		file = NULL;
+	if (file == NULL)
+		snprintf(msg, sizeof(msg), "the users file could not be read");
+	else if (q == NULL)
+		snprintf(msg, sizeof(msg), "account states unavailable");
+	cap = (file ? file->nrows : 0) + (q ? q->nrows : 0) + 1;
+	if ((v = calloc(cap, sizeof(*v))) == NULL)
+		fatal("%s: calloc", __func__);
+	for (size_t r = 0; file != NULL && r < file->nrows; r++) {
+		v[n].name = file->cells[r * file->ncols].s;
+		v[n].in_file = 1;
+		v[n++].row = -1;
+	}
+	for (size_t r = 0; q != NULL && r < q->nrows; r++) {
+		v[n].name = q->cells[r * q->ncols + cq[0]].s;
+		v[n++].row = (long)r;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (v[i].name == NULL)
+			v[i].name = "";
+	qsort(v, n, sizeof(*v), user_merge_cmp);
+	ipc_msg_init(&ans, 0, 0);
+	ctl_ans_begin(&ans, CTL_OK, msg);
+	ctl_ans_table(&ans, "users", 9, umerge_cols, umerge_kinds);
+	for (size_t i = 0; i < n; ) {
+		size_t j = i;
+		int in_file = 0;
+		long row = -1;
+
+		for (; j < n && strcmp(v[j].name, v[i].name) == 0; j++) {
+			in_file |= v[j].in_file;
+			if (row < 0)
+				row = v[j].row;
+		}
+		ctl_ans_row(&ans);
+		ipc_put_str(&ans, v[i].name);
+		ipc_put_str(&ans, in_file ? "yes" : "no");
+		if (row >= 0) {
+			const struct ctl_cell *x = &q->cells[(size_t)row * q->ncols];
+
+			ipc_put_str(&ans, x[cq[1]].s ? x[cq[1]].s : "");
+			ipc_put_str(&ans, x[cq[2]].s ? x[cq[2]].s : "");
+			for (int k = 3; k < 8; k++)
+				ipc_put_i64(&ans, x[cq[k]].i);
+		} else {
+			ipc_put_str(&ans, "active");
+			ipc_put_str(&ans, "");
+			for (int k = 3; k < 8; k++)
+				ipc_put_i64(&ans, 0);
+		}
+		i = j;
+	}
+	ctl_ans_end(&ans);
+	free(v);
+	if (p->client != NULL)
+		client_send_msg(p->client, p->client_id, &ans);
+	else
+		ipc_msg_discard(&ans);
+	pending_free(ctl, p);
+}
+
 static void
 status_answer(struct control *ctl, struct ctl_client *c, uint64_t id)
 {
@@ -447,6 +584,8 @@ client_request(struct ctl_client *c, const struct ipc_hdr *h,
 	if (target == PROC_CONTROL) {
 		if (q.op == CTL_OP_STATUS)
 			status_answer(ctl, c, h->id);
+		else if (q.op == CTL_OP_USER_LIST)
+			users_start(ctl, c, h->id);
 		else
 			stats_start(ctl, c, h->id, NULL);
 		return;
@@ -607,12 +746,16 @@ peer_answer(struct control *ctl, uint64_t id, struct ipc_reader *r)
 		log_warn(LOG_CAT_CONTROL, "event=stray_answer id=%" PRIu64, id);
 		return;
 	}
-	if (p->op == CTL_OP_STATS) {
+	if (p->op == CTL_OP_STATS || p->op == CTL_OP_USER_LIST) {
 		if (p->nparts < CONTROL_STATS_PARTS &&
 		    ctl_answer_decode(ans, len, &p->parts[p->nparts]) == 0)
 			p->nparts++;
-		if (--p->waiting <= 0)
+		if (--p->waiting > 0)
+			return;
+		if (p->op == CTL_OP_STATS)
 			stats_done(ctl, p);
+		else
+			users_done(ctl, p);
 		return;
 	}
 	if (p->client != NULL)

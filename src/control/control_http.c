@@ -291,31 +291,91 @@ control_http_free(struct control_http *h)
 	free(h);
 }
 
-/* control_http_render - Prometheus text of the stats table */
+/* What each metric means: the HELP line. Unknown names get a generic one. */
+static const struct {
+	const char	*name;
+	const char	*help;
+} metric_help[] = {
+	{ "uptime_seconds", "Seconds since the control process started." },
+	{ "sessions", "SMTP sessions open now." },
+	{ "sessions_total", "SMTP sessions accepted since start." },
+	{ "sessions_by_listener", "SMTP sessions open now, by listener." },
+	{ "sessions_authenticated", "Open SMTP sessions that authenticated." },
+	{ "sessions_tls", "Open SMTP sessions using TLS." },
+	{ "rejections_total", "SMTP refusals since start, by reason." },
+	{ "auth_total", "AUTH attempts since start, by result." },
+	{ "rdns_lookups_total", "Reverse DNS lookups of clients since start." },
+	{ "messages_in_total", "Messages accepted into the queue since start." },
+	{ "messages_out_total", "Delivery outcomes per recipient since start." },
+	{ "queue_messages", "Messages in the queue." },
+	{ "queue_bytes", "Bytes of the messages in the queue." },
+	{ "queue_recipients", "Recipients in the queue, by state." },
+	{ "deadletters", "Messages in the dead-letter store." },
+	{ "events_24h", "Security events of the last 24 hours, by type." },
+	{ "bans", "Dynamic bans in force (queue database)." },
+	{ "bans_enforced", "Dynamic bans enforced at accept (smtp)." },
+	{ "users", "Accounts held or suspended." },
+	{ "users_suspended", "Accounts whose AUTH is refused (smtp)." },
+	{ "control_connections_total", "Control socket connections since start." },
+	{ "control_requests_total", "Control requests since start." },
+	{ "control_denied_total", "Control connections refused since start." },
+	{ "control_bad_requests_total", "Malformed control requests since start." },
+};
+
+static int
+metric_name_ok(const char *name)
+{
+	return name[0] != '\0' && strspn(name,
+	    "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(name);
+}
+
+/*
+ * control_http_render - Prometheus text of the stats table: each family
+ * once, HELP and TYPE first (counter for *_total, else gauge), then all
+ * of its samples, wherever they were in the table.
+ */
 int
 control_http_render(const struct ctl_answer *a, struct evbuffer *out)
 {
 	const struct ctl_table *t = ctl_table_find(a, "stats");
-	const char *last = "";
 
 	if (t == NULL || t->ncols != 3)
 		return -1;
 	for (size_t r = 0; r < t->nrows; r++) {
-		const struct ctl_cell *x = &t->cells[r * 3];
-		const char *name = x[0].s ? x[0].s : "";
+		const char *name = t->cells[r * 3].s ? t->cells[r * 3].s : "";
+		const char *help = NULL;
+		size_t len = strlen(name), k;
 
-		if (name[0] == '\0' || strspn(name,
-		    "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(name))
+		if (!metric_name_ok(name))
 			continue;
-		if (strcmp(name, last) != 0)
-			evbuffer_add_printf(out, "# TYPE moat_%s gauge\n", name);
-		last = name;
-		if (x[1].s && x[1].s[0])
-			evbuffer_add_printf(out, "moat_%s{%s} %lld\n", name, x[1].s,
-			    (long long)x[2].i);
+		for (k = 0; k < r; k++)
+			if (t->cells[k * 3].s && strcmp(t->cells[k * 3].s, name) == 0)
+				break;
+		if (k < r)
+			continue;	/* this family was written already */
+		for (k = 0; k < sizeof(metric_help) / sizeof(metric_help[0]); k++)
+			if (strcmp(metric_help[k].name, name) == 0)
+				help = metric_help[k].help;
+		if (help != NULL)
+			evbuffer_add_printf(out, "# HELP moat_%s %s\n", name, help);
 		else
-			evbuffer_add_printf(out, "moat_%s %lld\n", name,
-			    (long long)x[2].i);
+			evbuffer_add_printf(out, "# HELP moat_%s moat %s.\n", name,
+			    name);
+		evbuffer_add_printf(out, "# TYPE moat_%s %s\n", name,
+		    len > 6 && strcmp(name + len - 6, "_total") == 0 ?
+		    "counter" : "gauge");
+		for (size_t j = r; j < t->nrows; j++) {
+			const struct ctl_cell *x = &t->cells[j * 3];
+
+			if (x[0].s == NULL || strcmp(x[0].s, name) != 0)
+				continue;
+			if (x[1].s && x[1].s[0])
+				evbuffer_add_printf(out, "moat_%s{%s} %lld\n", name,
+				    x[1].s, (long long)x[2].i);
+			else
+				evbuffer_add_printf(out, "moat_%s %lld\n", name,
+				    (long long)x[2].i);
+		}
 	}
 	return 0;
 }

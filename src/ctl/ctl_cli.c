@@ -9,6 +9,7 @@
  *   moat queue delete|hold|release|retry|bounce [QID] FILTER [--dry-run]
  *   moat ban add CIDR [--for 7d] [--reason TEXT] | ban del CIDR | ban list
  *   moat user list | user suspend|hold|unsuspend NAME [--reason TEXT]
+ *   moat user passwd NAME (password on stdin; hashed here, argon2id)
  *   moat events [--since 1h] [--type T] [--ip CIDR] [--user NAME]
  *               [--limit N] [--follow]
  *   moat log [CATEGORY LEVEL [--for 30m]]
@@ -19,7 +20,7 @@
  * --state S[,S...], --dead, --all. Everywhere: -c FILE (the daemon's
  * configuration, for spool_dir), --socket PATH, --json.
  *
- * Public: ctl_is_command, ctl_main, ctl_filter_option.
+ * Public: ctl_is_command, ctl_main, ctl_filter_option, ctl_read_password.
  *
  * SECURITY: runs with the caller's privileges; the daemon decides who
  * may do what (SO_PEERCRED). Answers are untrusted for the terminal:
@@ -33,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -40,6 +42,7 @@
 #include <sys/un.h>
 
 #include <event2/buffer.h>
+#include <sodium.h>
 
 #include "ctl/ctl_cli.h"
 #include "ctl/ctl_msg.h"
@@ -748,6 +751,85 @@ cmd_ban(struct cli *c, int argc, char **argv)
 	return run(c, &q);
 }
 
+/* ctl_read_password - one line from stdin, without echo on a terminal */
+int
+ctl_read_password(const char *prompt, char *buf, size_t len)
+{
+	struct termios old, noecho;
+	int tty = isatty(STDIN_FILENO);
+	size_t n;
+
+	if (tty) {
+		fprintf(stderr, "%s", prompt);
+		tcgetattr(STDIN_FILENO, &old);
+		noecho = old;
+		noecho.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &noecho);
+	}
+	if (fgets(buf, (int)len, stdin) == NULL) {
+		if (tty) {
+			tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+			fprintf(stderr, "\n");
+		}
+		return -1;
+	}
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fprintf(stderr, "\n");
+	}
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	return 0;
+}
+
+/*
+ * user passwd NAME: the password is read and hashed here, so only the
+ * argon2id hash crosses the socket; the daemon's parent writes the
+ * users file and hands it to the auth process at once.
+ */
+static int
+cmd_user_passwd(struct cli *c, const char *user)
+{
+	struct ctl_req q;
+	char pw1[512], pw2[512], err[512];
+	int rc = 1;
+
+	memset(&q, 0, sizeof(q));
+	q.op = CTL_OP_USER_PASSWD;
+	if (copy_arg(q.a, user, "user", err, sizeof(err)) == -1)
+		return usage(err);
+	for (const char *p = user; *p; p++)
+		if (*p <= ' ' || *p > '~' || *p == ':')
+			return usage("user passwd: bad user name");
+	pw2[0] = '\0';
+	if (ctl_read_password("Password: ", pw1, sizeof(pw1)) == -1) {
+		fprintf(stderr, "moat: no password given\n");
+		goto done;
+	}
+	if (isatty(STDIN_FILENO) &&
+	    (ctl_read_password("Again: ", pw2, sizeof(pw2)) == -1 ||
+	    strcmp(pw1, pw2) != 0)) {
+		fprintf(stderr, "moat: passwords do not match\n");
+		goto done;
+	}
+	if (pw1[0] == '\0') {
+		fprintf(stderr, "moat: empty password refused\n");
+		goto done;
+	}
+	if (crypto_pwhash_str(q.b, pw1, strlen(pw1),
+	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	    crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+		fprintf(stderr, "moat: out of memory hashing the password\n");
+		goto done;
+	}
+	rc = run(c, &q);
+done:
+	sodium_memzero(pw1, sizeof(pw1));
+	sodium_memzero(pw2, sizeof(pw2));
+	return rc;
+}
+
 static int
 cmd_user(struct cli *c, int argc, char **argv)
 {
@@ -763,6 +845,8 @@ cmd_user(struct cli *c, int argc, char **argv)
 	}
 	if (argc < 2)
 		return usage(NULL);
+	if (strcmp(argv[0], "passwd") == 0)
+		return argc == 2 ? cmd_user_passwd(c, argv[1]) : usage(NULL);
 	q.op = CTL_OP_USER_STATE;
 	if (strcmp(argv[0], "suspend") == 0)
 		q.state = CTL_USER_SUSPENDED;

@@ -22,6 +22,12 @@ int ctl_is_command(const char *name);
 int ctl_main(int argc, char **argv);
 
 /*
+ * ctl_read_password - one line from stdin into buf (without its line
+ * end), not echoed when stdin is a terminal; 0, or -1 at end of input.
+ */
+int ctl_read_password(const char *prompt, char *buf, size_t len);
+
+/*
  * ctl_filter_option - if argv[*i] is a queue filter option, consume it
  * (and its value) into f and return 1; 0 when it is not one; -1 with a
  * reason in err when its value is bad or missing.

@@ -56,11 +56,12 @@ static const struct {
 	[CTL_OP_BAN_ADD] = { "ban_add", PROC_QUEUE, 1 },
 	[CTL_OP_BAN_DEL] = { "ban_del", PROC_QUEUE, 1 },
 	[CTL_OP_BAN_LIST] = { "ban_list", PROC_QUEUE, 0 },
-	[CTL_OP_USER_LIST] = { "user_list", PROC_QUEUE, 0 },
+	[CTL_OP_USER_LIST] = { "user_list", PROC_CONTROL, 0 },
 	[CTL_OP_USER_STATE] = { "user_state", PROC_QUEUE, 1 },
 	[CTL_OP_LOG_GET] = { "log_get", PROC_PARENT, 0 },
 	[CTL_OP_LOG_SET] = { "log_set", PROC_PARENT, 1 },
 	[CTL_OP_STATS] = { "stats", PROC_CONTROL, 0 },
+	[CTL_OP_USER_PASSWD] = { "user_passwd", PROC_PARENT, 1 },
 };
 
 static const char *action_names[CTL_ACT_COUNT] = {
@@ -317,6 +318,10 @@ ctl_req_encode(const struct ctl_req *r, struct ipc_msg *m)
 		ipc_put_u8(m, r->state);
 		ipc_put_str(m, r->b);
 		break;
+	case CTL_OP_USER_PASSWD:
+		ipc_put_str(m, r->a);
+		ipc_put_str(m, r->b);
+		break;
 	case CTL_OP_LOG_SET:
 		ipc_put_u8(m, r->cat);
 		ipc_put_u8(m, r->level);
@@ -424,6 +429,38 @@ get_filter(struct ipc_reader *rd, struct ctl_filter *f, char *err,
 		snprintf(err, errlen, "--all excludes every other filter");
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * A user name as the users file takes it (users_name_valid: printable
+ * ASCII, no ':' or space) and an argon2id hash string made by the CLI:
+ * never anything that could add or split a line of that file.
+ */
+static int
+check_passwd(const char *user, const char *hash, char *err, size_t errlen)
+{
+	static const char prefix[] = "$argon2id$";
+
+	if (user[0] == '\0') {
+		snprintf(err, errlen, "user: missing");
+		return -1;
+	}
+	for (const char *p = user; *p; p++)
+		if (*p <= ' ' || *p > '~' || *p == ':') {
+			snprintf(err, errlen, "user: bad character");
+			return -1;
+		}
+	if (strncmp(hash, prefix, sizeof(prefix) - 1) != 0 ||
+	    strlen(hash) > CTL_HASH_MAX) {
+		snprintf(err, errlen, "hash: not an argon2id hash");
+		return -1;
+	}
+	for (const char *p = hash; *p; p++)
+		if (*p <= ' ' || *p > '~' || *p == ':') {
+			snprintf(err, errlen, "hash: bad character");
+			return -1;
+		}
 	return 0;
 }
 
@@ -538,6 +575,13 @@ ctl_req_decode(enum ctl_op op, struct ipc_reader *rd, struct ctl_req *r,
 			snprintf(err, errlen, "state: unknown user state");
 			return -1;
 		}
+		break;
+	case CTL_OP_USER_PASSWD:
+		if (get_text(rd, r->a, "user", err, errlen) == -1 ||
+		    get_text(rd, r->b, "hash", err, errlen) == -1)
+			return -1;
+		if (check_passwd(r->a, r->b, err, errlen) == -1)
+			return -1;
 		break;
 	case CTL_OP_LOG_SET:
 		r->cat = ipc_get_u8(rd);

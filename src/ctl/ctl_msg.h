@@ -35,6 +35,7 @@ struct ipc_reader;
 #define CTL_STR_MAX		256	/* any string argument, NUL included */
 #define CTL_LIST_MAX		1000000	/* rows of one list */
 #define CTL_SOCKET_NAME		"control.sock"
+#define CTL_HASH_MAX		128	/* USER_PASSWD hash (users.h) */
 
 enum ctl_op {
 	CTL_OP_NONE = 0,
@@ -49,11 +50,12 @@ enum ctl_op {
 	CTL_OP_BAN_ADD,		/* queue: cidr, duration, reason */
 	CTL_OP_BAN_DEL,		/* queue: cidr */
 	CTL_OP_BAN_LIST,	/* queue */
-	CTL_OP_USER_LIST,	/* queue */
+	CTL_OP_USER_LIST,	/* parent (users file) and queue together */
 	CTL_OP_USER_STATE,	/* queue: user, state, reason */
 	CTL_OP_LOG_GET,		/* parent */
 	CTL_OP_LOG_SET,		/* parent: category, level, duration */
 	CTL_OP_STATS,		/* control, smtp and queue together */
+	CTL_OP_USER_PASSWD,	/* parent: user, argon2id hash */
 	CTL_OP_COUNT
 };
 
@@ -127,7 +129,7 @@ struct ctl_req {
 	uint8_t		 state;		/* USER_STATE: enum ctl_user_state */
 	uint8_t		 cat, level;	/* LOG_SET */
 	char		 a[CTL_STR_MAX];	/* qid, cidr, user, type */
-	char		 b[CTL_STR_MAX];	/* reason, user (kill), cidr */
+	char		 b[CTL_STR_MAX];	/* reason, user (kill), cidr, hash */
 	char		 c[CTL_STR_MAX];	/* events: user */
 };
 

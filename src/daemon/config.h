@@ -105,6 +105,8 @@ struct conf {
 	char	**routes;		/* "DOMAIN=DEST", see mta/mta_route.h */
 	size_t	  n_routes;
 	char	smarthost[CONF_PATH_MAX];	/* DEST, "" for none */
+	char	smarthost_auth_file[CONF_PATH_MAX];	/* "": no AUTH, mode 0600 */
+	int	delay_notice;		/* seconds deferred before a delay DSN, 0 off */
 	char	tls[16];		/* none | opportunistic | verify */
 	char	dns_server[64];		/* "ADDR" or "ADDR@PORT", "": resolv.conf */
 	int	retry_min;		/* seconds, first retry */

@@ -115,38 +115,6 @@ cmd_serve(int argc, char **argv)
 	return daemon_serve(c);
 }
 
-/* read one line from stdin, without echo on a terminal */
-static int
-read_password(const char *prompt, char *buf, size_t len)
-{
-	struct termios old, noecho;
-	int tty = isatty(STDIN_FILENO);
-	size_t n;
-
-	if (tty) {
-		fprintf(stderr, "%s", prompt);
-		tcgetattr(STDIN_FILENO, &old);
-		noecho = old;
-		noecho.c_lflag &= ~(tcflag_t)ECHO;
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &noecho);
-	}
-	if (fgets(buf, (int)len, stdin) == NULL) {
-		if (tty) {
-			tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
-			fprintf(stderr, "\n");
-		}
-		return -1;
-	}
-	if (tty) {
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
-		fprintf(stderr, "\n");
-	}
-	n = strlen(buf);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		buf[--n] = '\0';
-	return 0;
-}
-
 static int
 cmd_passwd(int argc, char **argv)
 {
@@ -165,12 +133,12 @@ cmd_passwd(int argc, char **argv)
 	}
 	if ((c = load(path)) == NULL)
 		return 1;
-	if (read_password("Password: ", pw1, sizeof(pw1)) == -1) {
+	if (ctl_read_password("Password: ", pw1, sizeof(pw1)) == -1) {
 		fprintf(stderr, "moat: no password given\n");
 		goto done;
 	}
 	if (isatty(STDIN_FILENO)) {
-		if (read_password("Again: ", pw2, sizeof(pw2)) == -1 ||
+		if (ctl_read_password("Again: ", pw2, sizeof(pw2)) == -1 ||
 		    strcmp(pw1, pw2) != 0) {
 			fprintf(stderr, "moat: passwords do not match\n");
 			goto done;
@@ -219,10 +187,8 @@ main(int argc, char **argv)
 		return cmd_serve(argc - 2, argv + 2);
 	if (strcmp(cmd, "check-config") == 0)
 		return cmd_check_config(argc - 2, argv + 2);
-	/* administration through the control socket: src/ctl */
-	if (strcmp(cmd, "user") == 0 && argc > 2 &&
-	    strcmp(argv[2], "passwd") == 0)
-		return cmd_passwd(argc - 3, argv + 3);
+	/* administration through the control socket: src/ctl (`moat user
+	 * passwd` too: the running daemon writes the file and uses it) */
 	if (ctl_is_command(cmd))
 		return ctl_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "passwd") == 0)

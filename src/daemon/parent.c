@@ -26,6 +26,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -36,6 +37,7 @@
 
 #include "../auth/auth_proc.h"
 #include "../auth/users.h"
+#include "../auth/users_ctl.h"
 #include "../control/control.h"
 #include "../control/control_log.h"
 #include "../io/ipc.h"
@@ -79,6 +81,7 @@ static const struct proc_def procs[PROC_COUNT] = {
  */
 static int (*const prepare[PROC_COUNT])(struct proc_env *) = {
 	[PROC_SMTP]	= smtp_proc_prepare,
+	[PROC_MTA]	= mta_proc_prepare,	/* smarthost_auth_file, as root */
 };
 
 /* socketpairs between children; the parent has one with every child */
@@ -177,6 +180,29 @@ bind_listener(const struct conf_listener *l)
 		return -1;
 	}
 	return fd;
+}
+
+/*
+ * Every session is a descriptor: take the hard limit, which root may
+ * also raise, so max_sessions is what limits us rather than EMFILE.
+ */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (geteuid() == 0 && rl.rlim_max < 65536)
+		rl.rlim_max = 65536;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1 && getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		log_info(LOG_CAT_DAEMON, "event=fd_limit limit=%llu",
+		    (unsigned long long)rl.rlim_cur);
 }
 
 /* make_dir - mkdir -p of one level, then owner and mode */
@@ -387,6 +413,17 @@ parent_peer_msg(struct ipc_peer *p, uint16_t type, uint64_t id,
 {
 	struct parent *pa = arg;
 
+	/* `moat user list|passwd`: the parent owns the users file */
+	if (type == PROTO_CTL_REQUEST && p == pa->peer[PROC_CONTROL]) {
+		struct ipc_reader peek = *r;
+
+		if (users_ctl_is_op(ipc_get_u32(&peek))) {
+			if (users_ctl_request(pa->conf->users_file, p,
+			    pa->peer[PROC_QUEUE], id, r) == 1)
+				send_users(pa);
+			return;
+		}
+	}
 	/* `moat log`: the parent owns runtime log levels (control_log.c) */
 	if (type == PROTO_CTL_REQUEST && p == pa->peer[PROC_CONTROL] &&
 	    pa->ctl_log != NULL) {
@@ -530,6 +567,7 @@ daemon_serve(struct conf *conf)
 		if (procs[channels[i].a].main && procs[channels[i].b].main)
 			make_pair(channels[i].a, channels[i].b);
 	tzset();
+	raise_fd_limit();
 	fflush(NULL);
 
 	for (int c = 1; c < PROC_COUNT; c++) {

@@ -36,12 +36,14 @@ static enum log_level levels[LOG_CAT_COUNT] = {
 static const char *log_prog = "moat";
 static const char *log_proc = "main";
 static int log_syslog;
+static long log_pid;		/* cached: one syscall less per line */
 
 void
 log_init(const char *progname, int use_syslog)
 {
 	log_prog = progname;
 	log_syslog = use_syslog;
+	log_pid = (long)getpid();
 	if (use_syslog)
 		openlog(progname, LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
@@ -50,6 +52,7 @@ void
 log_set_proc(const char *procname)
 {
 	log_proc = procname;
+	log_pid = (long)getpid();	/* called in each child after fork */
 }
 
 void
@@ -118,7 +121,8 @@ log_vevent(enum log_cat cat, enum log_level lvl, const char *fmt, va_list ap)
 		    log_proc, level_names[lvl], cat_names[cat]);
 	} else {
 		off = snprintf(line, sizeof(line),
-		    "%s[%ld]: proc=%s level=%s cat=%s ", log_prog, (long)getpid(),
+		    "%s[%ld]: proc=%s level=%s cat=%s ", log_prog,
+		    log_pid ? log_pid : (long)getpid(),
 		    log_proc, level_names[lvl], cat_names[cat]);
 	}
 	if (off < 0 || (size_t)off >= sizeof(line))

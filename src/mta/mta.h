@@ -12,6 +12,7 @@
 #include <openssl/ssl.h>
 
 #include "io/proto.h"
+#include "mta/mta_auth.h"
 #include "mta/mta_route.h"
 
 struct event_base;
@@ -106,6 +107,7 @@ enum mta_state {
 	MTA_STATE_HELO,		/* HELO sent after EHLO was refused */
 	MTA_STATE_STARTTLS,	/* STARTTLS sent */
 	MTA_STATE_TLS,		/* handshake running */
+	MTA_STATE_AUTH,		/* AUTH sent (inside TLS), 235 expected */
 	MTA_STATE_READY,	/* greeted, between transactions */
 	MTA_STATE_TX,		/* MAIL, RCPT, DATA replies expected */
 	MTA_STATE_BODY,		/* message sent, final reply expected */
@@ -122,6 +124,8 @@ enum mta_state {
 #define MTA_EXT_8BITMIME	0x08
 #define MTA_EXT_SMTPUTF8	0x10
 #define MTA_EXT_DSN		0x20
+#define MTA_EXT_AUTH_PLAIN	0x40
+#define MTA_EXT_AUTH_LOGIN	0x80
 
 /* One outbound connection; owned by mta->sessions (or mta->dead). */
 struct mta_session {
@@ -143,6 +147,8 @@ struct mta_session {
 	unsigned		 ext;		/* MTA_EXT_* */
 	uint64_t		 size_max;	/* SIZE from EHLO, 0: none */
 	char			 relay[MTA_HOST_MAX + 80];	/* for logs */
+	const struct mta_cred	*cred;		/* m->auth's, NULL: no AUTH */
+	int			 auth_step;	/* AUTH LOGIN: 334s answered */
 	/* the reply being read */
 	int			 code;
 	char			 reply[MTA_REPLY_MAX];
@@ -171,6 +177,7 @@ struct mta {
 	size_t			 nroutes;
 	struct mta_dest		 smarthost;
 	int			 have_smarthost;
+	struct mta_auth		*auth;		/* owned, NULL: no credentials */
 	enum mta_tls		 tls_default;
 	struct mta_dq_list	 dqs;
 	struct mta_session_list	 sessions;
@@ -185,6 +192,8 @@ struct mta {
 /* mta_proc.c */
 struct proc_env;
 int mta_proc_main(struct proc_env *env);
+/* mta_proc_prepare - before priv_drop: read smarthost_auth_file */
+int mta_proc_prepare(struct proc_env *env);
 void mta_job_finish(struct mta *m, struct mta_job *j, const char *relay,
     const char *tls_desc);
 void mta_dq_run(struct mta_dq *d);

@@ -15,14 +15,15 @@
  * no session could reach, frees idle destinations, and opens sessions
  * for waiting jobs where limits allow.
  *
- * Public: mta_proc_main, mta_job_finish, mta_dq_run, mta_dq_resolved,
+ * Public: mta_proc_prepare, mta_proc_main, mta_job_finish, mta_dq_run, mta_dq_resolved,
  * mta_dq_fail_jobs, mta_session_gone.
  *
  * Why no chroot (procs[] in parent.c): libunbound reads
  * /etc/resolv.conf (dns_server empty) and OpenSSL loads the system CA
  * store lazily at verification time; both are files outside an empty
  * chroot, and priv_drop runs before this main. The process still runs
- * as the unprivileged user and holds no secret.
+ * as the unprivileged user; its one secret is the smarthost credentials,
+ * read as root by mta_proc_prepare before the drop.
  *
  * SECURITY: jobs come from the queue process (a sibling): a frame that
  * does not parse exactly is fatal. Everything a peer sends is handled in
@@ -451,6 +452,32 @@ mta_tls_ctx(void)
 	return ctx;
 }
 
+/*
+ * mta_proc_prepare - still root, before priv_drop: read the smarthost
+ * credentials (the file may be root's, mode 0600). A file that is
+ * missing, too open or malformed stops the daemon: mail must not go out
+ * without the AUTH the administrator asked for.
+ */
+int
+mta_proc_prepare(struct proc_env *env)
+{
+	struct mta_auth *a;
+	char err[CONF_PATH_MAX + 256];
+
+	if (env->conf->smarthost_auth_file[0] == '\0')
+		return 0;
+	if ((a = mta_auth_load(env->conf->smarthost_auth_file, err,
+	    sizeof(err))) == NULL) {
+		log_err(LOG_CAT_DELIVERY, "event=auth_file_refused error=\"%s\"",
+		    err);
+		return -1;
+	}
+	log_info(LOG_CAT_DELIVERY, "event=auth_file path=%s entries=%zu",
+	    env->conf->smarthost_auth_file, a->n);
+	env->prepared = a;
+	return 0;
+}
+
 /* mta_proc_main - run the mta process until told to stop */
 int
 mta_proc_main(struct proc_env *env)
@@ -468,6 +495,8 @@ mta_proc_main(struct proc_env *env)
 		fatal("%s: calloc", __func__);
 	m->conf = env->conf;
 	m->base = env->base;
+	m->auth = env->prepared;	/* mta_proc_prepare's, or NULL */
+	env->prepared = NULL;
 	TAILQ_INIT(&m->dqs);
 	TAILQ_INIT(&m->sessions);
 	TAILQ_INIT(&m->dead);
@@ -526,6 +555,7 @@ mta_proc_main(struct proc_env *env)
 	event_free(m->reaper);
 	event_free(m->stop_timer);
 	SSL_CTX_free(m->tls);
+	mta_auth_free(m->auth);
 	free(m->routes);
 	conf_free(m->conf);
 	free(m);

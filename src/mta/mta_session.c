@@ -10,7 +10,10 @@
  * the state. The session walks its destination's hops (addresses in
  * MX order) until one greets it; then EHLO (HELO when refused, LHLO for
  * LMTP), STARTTLS whenever offered unless the mode is none (required
- * with verify), EHLO again, and transactions: MAIL, RCPT..., DATA
+ * with verify), EHLO again, AUTH (PLAIN, else LOGIN) when credentials
+ * exist for the smarthost or route (mta_auth.c) - only inside TLS: with
+ * credentials, no TLS means no delivery to that host, never plaintext
+ * AUTH - and transactions: MAIL, RCPT..., DATA
  * written at once when the peer offers PIPELINING, one at a time when
  * not. SIZE is honoured (a message larger than the peer's limit is not
  * sent), BODY=8BITMIME and SMTPUTF8 are passed on, the latter required
@@ -25,7 +28,8 @@
  * one that is not "DDD[ -]text" ends the connection; what is kept of a
  * reply is cut at MTA_REPLY_MAX and escaped before it is logged. A peer
  * whose EHLO names us is a loop. In verify mode the certificate must
- * chain to the system CA store and match the host name.
+ * chain to the system CA store and match the host name. AUTH payloads
+ * are never logged (mta_send_secret) and their buffers are wiped.
  * LIMITS: timeout_connect, timeout_client a reply (twice for the final
  * dot), max_messages_per_connection.
  */
@@ -57,8 +61,8 @@
 #define MTA_IDLE_SECS	2	/* a connection waits this long for a job */
 
 static const char *state_names[MTA_STATE_COUNT] = {
-	"connect", "banner", "ehlo", "helo", "starttls", "tls", "ready", "tx",
-	"body", "rset", "quit", "dead"
+	"connect", "banner", "ehlo", "helo", "starttls", "tls", "auth", "ready",
+	"tx", "body", "rset", "quit", "dead"
 };
 
 static void mta_read_cb(struct bufferevent *, void *);
@@ -103,6 +107,26 @@ mta_send(struct mta_session *s, const char *fmt, ...)
 	buf[n++] = '\r';
 	buf[n++] = '\n';
 	bufferevent_write(s->bev, buf, (size_t)n);
+}
+
+/*
+ * An AUTH line: written like mta_send, logged without its payload
+ * (AUTH data is never logged), the buffer wiped.
+ */
+static void
+mta_send_secret(struct mta_session *s, const char *verb, const char *payload)
+{
+	char buf[1200];
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "%s%s%s\r\n", verb, verb[0] ? " " : "",
+	    payload);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		fatalx("%s: AUTH line too long", __func__);
+	log_debug(LOG_CAT_DELIVERY, "session=%s event=send text=\"%s%s****\"",
+	    s->idstr, verb, verb[0] ? " " : "");
+	bufferevent_write(s->bev, buf, (size_t)n);
+	explicit_bzero(buf, sizeof(buf));
 }
 
 /* drop the connection (not the session) */
@@ -242,6 +266,11 @@ mta_session_new(struct mta_dq *d)
 	    (unsigned long long)(s->id | 0x6d00000000000000ull));
 	s->fd = -1;
 	s->lmtp = d->route.lmtp;
+	/* credentials only for the smarthost or a route named in the file,
+	 * never for a host found in DNS */
+	if (d->kind != MTA_ROUTE_MX)
+		s->cred = mta_auth_find(m->auth, d->route.host,
+		    d->kind == MTA_ROUTE_SMARTHOST);
 	s->tls_mode = d->route.tls != MTA_TLS_DEFAULT ? d->route.tls :
 	    m->tls_default;
 	s->started = time(NULL);
@@ -302,6 +331,60 @@ mta_send_ehlo(struct mta_session *s)
 	s->size_max = 0;
 	mta_set_state(s, MTA_STATE_EHLO);
 	mta_send(s, "%s %s", s->lmtp ? "LHLO" : "EHLO", s->mta->conf->hostname);
+}
+
+/*
+ * AUTH to the smarthost, only ever inside TLS: PLAIN with its initial
+ * response (RFC 4954, RFC 4616) when offered, else LOGIN.
+ */
+static void
+mta_auth_start(struct mta_session *s)
+{
+	char b[1100];
+
+	if (!s->tls)
+		fatalx("%s: AUTH without TLS", __func__);
+	s->auth_step = 0;
+	mta_set_state(s, MTA_STATE_AUTH);
+	if (s->ext & MTA_EXT_AUTH_PLAIN) {
+		if (mta_auth_plain(s->cred, b, sizeof(b)) == -1)
+			fatalx("%s: credentials too long", __func__);
+		mta_send_secret(s, "AUTH PLAIN", b);
+		s->auth_step = 2;
+		explicit_bzero(b, sizeof(b));
+	} else
+		mta_send(s, "AUTH LOGIN");
+}
+
+/* a reply in the AUTH state */
+static void
+mta_auth_reply(struct mta_session *s)
+{
+	char b[1100], esc[MTA_REPLY_MAX], buf[MTA_REPLY_MAX + 64];
+
+	if (s->code == 235) {
+		log_info(LOG_CAT_AUTH, "session=%s event=auth_ok relay=%s "
+		    "user=%s", s->idstr, s->relay, s->cred->user);
+		mta_ready(s);
+		return;
+	}
+	if (s->code == 334 && s->auth_step < 2) {
+		/* AUTH LOGIN: the user, then the password */
+		if (mta_auth_b64(s->auth_step == 0 ? s->cred->user :
+		    s->cred->pass, b, sizeof(b)) == -1)
+			fatalx("%s: credentials too long", __func__);
+		mta_send_secret(s, "", b);
+		explicit_bzero(b, sizeof(b));
+		s->auth_step++;
+		return;
+	}
+	/* refused: kept temporary, a wrong password must not bounce mail */
+	log_warn(LOG_CAT_AUTH, "session=%s event=auth_failed relay=%s user=%s "
+	    "reply=\"%s\"", s->idstr, s->relay, s->cred->user,
+	    log_escape(esc, sizeof(esc), s->reply, strlen(s->reply)));
+	snprintf(buf, sizeof(buf), "451 4.7.0 AUTH refused by the relay: %s",
+	    s->reply);
+	mta_hop_failed(s, buf);
 }
 
 static void
@@ -689,6 +772,21 @@ mta_reply(struct mta_session *s)
 			    "does not offer STARTTLS");
 			return;
 		}
+		if (s->cred != NULL) {
+			if (!s->tls) {
+				mta_hop_failed(s, "451 4.7.10 credentials for "
+				    "this relay are only sent over TLS, and TLS "
+				    "did not come up");
+				return;
+			}
+			if (s->ext & (MTA_EXT_AUTH_PLAIN | MTA_EXT_AUTH_LOGIN)) {
+				mta_auth_start(s);
+				return;
+			}
+			log_notice(LOG_CAT_AUTH, "session=%s event=auth_skipped "
+			    "relay=%s reason=\"no AUTH PLAIN or LOGIN offered\"",
+			    s->idstr, s->relay);
+		}
 		mta_ready(s);
 		return;
 	case MTA_STATE_HELO:
@@ -696,7 +794,7 @@ mta_reply(struct mta_session *s)
 			mta_hop_failed(s, s->reply);
 			return;
 		}
-		if (s->tls_mode == MTA_TLS_VERIFY) {
+		if (s->tls_mode == MTA_TLS_VERIFY || s->cred != NULL) {
 			mta_hop_failed(s, "451 4.7.4 TLS required, but the peer "
 			    "does not speak ESMTP");
 			return;
@@ -708,13 +806,16 @@ mta_reply(struct mta_session *s)
 			mta_tls_start(s);
 			return;
 		}
-		if (s->tls_mode == MTA_TLS_VERIFY) {
+		if (s->tls_mode == MTA_TLS_VERIFY || s->cred != NULL) {
 			snprintf(buf, sizeof(buf), "451 4.7.4 STARTTLS refused: "
 			    "%s", s->reply);
 			mta_hop_failed(s, buf);
 			return;
 		}
 		mta_ready(s);
+		return;
+	case MTA_STATE_AUTH:
+		mta_auth_reply(s);
 		return;
 	case MTA_STATE_TX:
 		mta_tx_reply(s);
@@ -753,6 +854,19 @@ mta_ehlo_keyword(struct mta_session *s, const char *p)
 		s->ext |= MTA_EXT_SMTPUTF8;
 	else if (strncasecmp(p, "DSN", 3) == 0 && (p[3] == '\0' || p[3] == ' '))
 		s->ext |= MTA_EXT_DSN;
+	else if (strncasecmp(p, "AUTH", 4) == 0 && (p[4] == ' ' || p[4] == '=')) {
+		/* "AUTH PLAIN LOGIN ...", or the old "AUTH=..." */
+		for (p += 5; *p != '\0'; ) {
+			size_t n = strcspn(p, " ");
+
+			if (n == 5 && strncasecmp(p, "PLAIN", 5) == 0)
+				s->ext |= MTA_EXT_AUTH_PLAIN;
+			else if (n == 5 && strncasecmp(p, "LOGIN", 5) == 0)
+				s->ext |= MTA_EXT_AUTH_LOGIN;
+			p += n;
+			p += strspn(p, " ");
+		}
+	}
 	else if (strncasecmp(p, "SIZE", 4) == 0 &&
 	    (p[4] == '\0' || p[4] == ' ')) {
 		s->ext |= MTA_EXT_SIZE;

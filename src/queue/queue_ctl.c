@@ -17,7 +17,7 @@
  * as PROTO_USER_STATE. Both lists go out at start too.
  *
  * Public: queue_ctl_new, queue_ctl_free, queue_ctl_ban_add,
- * queue_ctl_smtp_closed.
+ * queue_ctl_set_stats, queue_ctl_smtp_closed.
  *
  * SECURITY: every statement is a fixed text prepared at start; filter
  * values are bound parameters, never pasted into SQL. Requests were
@@ -44,6 +44,8 @@
 #include "lib/cidr.h"
 #include "lib/log.h"
 #include "queue/queue_ctl.h"
+#include "policy/watch.h"
+#include "queue/queue_db.h"
 
 #define QC_BUSY_MS		5000
 #define QC_LIST_DEFAULT		CTL_LIST_MAX
@@ -51,6 +53,7 @@
 #define QC_SHOW_MAX		(8u * 1024 * 1024)
 #define QC_EXPIRE_SECS		60
 #define QC_RECENT_SECS		86400	/* "recent" counters: one day */
+#define QC_HOUR_SECS		3600	/* messages per user: one hour */
 #define QC_BOUNCE_TEXT		"5.0.0 returned by the administrator"
 
 /*
@@ -288,6 +291,8 @@ struct queue_ctl {
 	void			(*kick)(void *);
 	void			*kick_arg;
 	struct event		*ev_expire;
+	const struct queue_stats *stats;	/* not owned, NULL: none */
+	struct watch		*hour;		/* messages per user, owned */
 	char			 path[CONF_PATH_MAX + 16];
 };
 
@@ -518,6 +523,8 @@ qc_expire_cb(evutil_socket_t fd, short what, void *arg)
 	sqlite3_stmt *s = qc->st[QC_BAN_EXPIRE];
 	int n;
 
+	if (qc->hour != NULL)
+		watch_expire(qc->hour, time(NULL));
 	sqlite3_bind_int64(s, 1, (int64_t)time(NULL));
 	if (qc_exec(s) != SQLITE_DONE) {
 		qc_log_error(qc, "ban_expire");
@@ -1263,20 +1270,23 @@ qc_ban_list(struct queue_ctl *qc, uint64_t id)
 }
 
 static const char *const user_cols[] = { "user", "state", "reason",
-    "updated", "queued", "events_24h", "auth_events_24h" };
+    "updated", "queued", "events_24h", "auth_events_24h", "messages_1h" };
 static const enum ctl_kind user_kinds[] = { CTL_KIND_STR, CTL_KIND_STR,
-    CTL_KIND_STR, CTL_KIND_TIME, CTL_KIND_INT, CTL_KIND_INT, CTL_KIND_INT };
+    CTL_KIND_STR, CTL_KIND_TIME, CTL_KIND_INT, CTL_KIND_INT, CTL_KIND_INT,
+    CTL_KIND_INT };
 
 static void
 qc_user_list(struct queue_ctl *qc, uint64_t id)
 {
 	sqlite3_stmt *s = qc->st[QC_USER_LIST];
 	struct ipc_msg ans;
+	struct watch_counts wc;
+	time_t now = time(NULL);
 
 	ipc_msg_init(&ans, 0, 0);
 	ctl_ans_begin(&ans, CTL_OK, "");
-	ctl_ans_table(&ans, "users", 7, user_cols, user_kinds);
-	sqlite3_bind_int64(s, 1, (int64_t)time(NULL) - QC_RECENT_SECS);
+	ctl_ans_table(&ans, "users", 8, user_cols, user_kinds);
+	sqlite3_bind_int64(s, 1, now - QC_RECENT_SECS);
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		ctl_ans_row(&ans);
 		ipc_put_str(&ans, col_text(s, 0));
@@ -1284,6 +1294,10 @@ qc_user_list(struct queue_ctl *qc, uint64_t id)
 		ipc_put_str(&ans, col_text(s, 2));
 		for (int i = 3; i <= 6; i++)
 			ipc_put_i64(&ans, sqlite3_column_int64(s, i));
+		wc.messages = 0;
+		if (qc->hour != NULL)
+			watch_get(qc->hour, col_text(s, 0), now, &wc);
+		ipc_put_i64(&ans, wc.messages);
 	}
 	qc_done(s);
 	ctl_ans_end(&ans);
@@ -1418,6 +1432,21 @@ qc_stats(struct queue_ctl *qc, uint64_t id)
 		qc_done(s);
 		stat_row(&ans, "users", "state=\"held\"", held);
 		stat_row(&ans, "users", "state=\"suspended\"", susp);
+	}
+	if (qc->stats != NULL) {
+		const struct queue_stats *qs = qc->stats;
+
+		stat_row(&ans, "messages_in_total", "", qs->stored);
+		stat_row(&ans, "messages_out_total", "outcome=\"delivered\"",
+		    qs->delivered);
+		stat_row(&ans, "messages_out_total", "outcome=\"deferred\"",
+		    qs->deferred);
+		stat_row(&ans, "messages_out_total", "outcome=\"bounced\"",
+		    qs->bounced);
+		stat_row(&ans, "messages_out_total", "outcome=\"dead\"",
+		    qs->dead);
+		stat_row(&ans, "messages_out_total", "outcome=\"held\"",
+		    qs->held);
 	}
 	if (qc->dead_ok) {
 		s = qc->st[QC_STATS_DEAD];
@@ -1554,6 +1583,26 @@ queue_ctl_ban_add(struct queue_ctl *qc, struct ipc_reader *r)
 	qc_send_bans(qc);
 }
 
+/* queue_ctl_stored - count a stored message of an authenticated user */
+void
+queue_ctl_stored(struct queue_ctl *qc, const char *auth_user, size_t nrcpt)
+{
+	if (qc == NULL || qc->hour == NULL || auth_user == NULL ||
+	    auth_user[0] == '\0')
+		return;
+	/* recipients are not asked for: no per-recipient arrays needed */
+	(void)nrcpt;
+	watch_message(qc->hour, auth_user, time(NULL), 0, NULL, NULL);
+}
+
+/* queue_ctl_set_stats - where the lifetime counters are */
+void
+queue_ctl_set_stats(struct queue_ctl *qc, const struct queue_stats *st)
+{
+	if (qc != NULL)
+		qc->stats = st;
+}
+
 /* queue_ctl_smtp_closed - stop sending to smtp */
 void
 queue_ctl_smtp_closed(struct queue_ctl *qc)
@@ -1605,6 +1654,8 @@ queue_ctl_new(struct event_base *base, const struct conf *conf,
 		if (sqlite3_prepare_v3(qc->h, qc_sql[i], -1,
 		    SQLITE_PREPARE_PERSISTENT, &qc->st[i], NULL) != SQLITE_OK)
 			qc->dead_ok = 0;
+	if ((qc->hour = watch_new(QC_HOUR_SECS)) == NULL)
+		fatal("%s: watch_new", __func__);
 	if ((qc->ev_expire = event_new(base, -1, EV_PERSIST, qc_expire_cb,
 	    qc)) == NULL)
 		fatal("%s: event_new", __func__);
@@ -1631,6 +1682,7 @@ queue_ctl_free(struct queue_ctl *qc)
 	if (qc == NULL)
 		return;
 	ipc_peer_free(qc->control);
+	watch_free(qc->hour);
 	if (qc->ev_expire)
 		event_free(qc->ev_expire);
 	for (int i = 0; i < QC_NALL; i++)

@@ -35,6 +35,20 @@ void queue_ctl_free(struct queue_ctl *qc);
  */
 void queue_ctl_ban_add(struct queue_ctl *qc, struct ipc_reader *r);
 
+/*
+ * queue_ctl_set_stats - the lifetime counters `moat stats` reports
+ * (queue_db_stats of the process's own connection); not owned.
+ */
+struct queue_stats;
+void queue_ctl_set_stats(struct queue_ctl *qc, const struct queue_stats *st);
+
+/*
+ * queue_ctl_stored - an authenticated user's message was stored: the
+ * "messages in the last hour" of `moat user list` (auth_user "" : none).
+ */
+void queue_ctl_stored(struct queue_ctl *qc, const char *auth_user,
+    size_t nrcpt);
+
 /* queue_ctl_smtp_closed - smtp went away: send it nothing more */
 void queue_ctl_smtp_closed(struct queue_ctl *qc);
 

@@ -11,7 +11,7 @@
  * Public: queue_db_open, queue_db_close, queue_db_set_size_limit,
  * queue_db_store_batch, queue_db_event_add, queue_db_local_fetch,
  * queue_db_local_free, queue_db_local_mark, queue_db_local_next,
- * queue_db_counts.
+ * queue_db_counts, queue_db_stats.
  *
  * SECURITY: every value from the network (addresses, HELO, AUTH user,
  * message bytes, event details) is bound as an SQL parameter, never
@@ -66,6 +66,7 @@ enum db_stmt {
 	ST_DEAD_INSERT,
 	ST_DEAD_EXPIRE,
 	ST_MSG_GET,
+	ST_DELAY_INSERT,	/* a delay DSN went out for a recipient */
 	ST_N
 };
 
@@ -99,7 +100,10 @@ static const char *const stmt_sql[ST_N] = {
 	    " AND r.next_attempt <= ?1 ORDER BY r.next_attempt, r.id LIMIT ?2",
 	[ST_BODY_GET] = "SELECT data FROM body WHERE msg_id = ?1",
 	[ST_RCPT_UPDATE] =
-	    "UPDATE recipient SET state = ?2, attempts = attempts + 1,"
+	    /* a recipient held while its attempt was in flight stays held
+	     * when the attempt only deferred it */
+	    "UPDATE recipient SET state = CASE WHEN state = 2 AND ?2 = 1"
+	    " THEN 2 ELSE ?2 END, attempts = attempts + 1,"
 	    " next_attempt = ?3, last_error = ?4, updated = ?5 WHERE id = ?1",
 	[ST_MSG_UNDONE] =
 	    "SELECT EXISTS(SELECT 1 FROM recipient WHERE msg_id = ?1"
@@ -115,7 +119,8 @@ static const char *const stmt_sql[ST_N] = {
 	/* the terms match the partial index recipient_remote_due */
 	[ST_REMOTE_FETCH] =
 	    "SELECT r.id, r.msg_id, m.qid, m.created, m.sender, m.envid, m.ret,"
-	    " m.flags, r.address, r.domain, r.orcpt, r.notify, r.attempts"
+	    " m.flags, r.address, r.domain, r.orcpt, r.notify, r.attempts,"
+	    " EXISTS(SELECT 1 FROM delay_notice AS d WHERE d.rcpt_id = r.id)"
 	    " FROM recipient AS r JOIN message AS m ON m.id = r.msg_id"
 	    " WHERE r.mailbox IS NULL AND r.state < 2"
 	    " AND r.next_attempt <= ?1 ORDER BY r.next_attempt, r.id LIMIT ?2",
@@ -131,6 +136,8 @@ static const char *const stmt_sql[ST_N] = {
 	    "SELECT m.qid, m.created, m.sender, m.envid, m.ret, m.client_ip,"
 	    " m.helo, b.data FROM message AS m JOIN body AS b ON b.msg_id = m.id"
 	    " WHERE m.id = ?1",
+	[ST_DELAY_INSERT] =
+	    "INSERT OR IGNORE INTO delay_notice(rcpt_id, time) VALUES (?1, ?2)",
 };
 
 /*
@@ -197,8 +204,16 @@ struct queue_db {
 	sqlite3		*h;
 	sqlite3_stmt	*st[ST_N];
 	uint32_t	 qid_ctr;	/* starts random, +1 per qid */
+	struct queue_stats stats;	/* since start */
 	char		 path[4096];
 };
+
+/* queue_db_stats - lifetime counters */
+const struct queue_stats *
+queue_db_stats(const struct queue_db *db)
+{
+	return &db->stats;
+}
 
 /* Log an SQLite failure once, with its message and the OS errno. */
 static void
@@ -382,7 +397,12 @@ static const char schema_delivery[] =
 	" data BLOB NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS deadletter_time ON deadletter(time);"
 	"CREATE INDEX IF NOT EXISTS recipient_remote_due ON"
-	" recipient(next_attempt) WHERE mailbox IS NULL AND state < 2;";
+	" recipient(next_attempt) WHERE mailbox IS NULL AND state < 2;"
+	/* recipients a delay DSN was sent for: one notice each, ever */
+	"CREATE TABLE IF NOT EXISTS delay_notice ("
+	" rcpt_id INTEGER PRIMARY KEY"
+	"  REFERENCES recipient(id) ON DELETE CASCADE,"
+	" time INTEGER NOT NULL);";
 
 static int
 db_schema_delivery(struct queue_db *db, char *err, size_t errlen)
@@ -643,6 +663,7 @@ queue_db_store_batch(struct queue_db *db, const struct queue_msg *msgs,
 		goto fail;
 	for (size_t i = 0; i < n; i++)
 		res[i].status = PROTO_STORE_OK;
+	db->stats.stored += (int64_t)n;
 	return 0;
 
 fail:
@@ -904,6 +925,14 @@ queue_db_local_mark(struct queue_db *db, const struct queue_local *v, size_t n,
 	op = "commit";
 	if ((rc = db_commit(db)) != SQLITE_DONE)
 		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].outcome == QUEUE_LOCAL_DELIVERED)
+			db->stats.delivered++;
+		else if (v[i].outcome == QUEUE_LOCAL_DEFERRED)
+			db->stats.deferred++;
+		else if (v[i].outcome == QUEUE_LOCAL_HELD)
+			db->stats.held++;
+	}
 	return 0;
 fail:
 	db_log_error(db, op, rc);
@@ -1010,6 +1039,7 @@ queue_db_remote_fetch(struct queue_db *db, int64_t now,
 		r->orcpt = col_strdup(s, 10);
 		r->notify = (uint8_t)sqlite3_column_int(s, 11);
 		r->attempts = sqlite3_column_int(s, 12);
+		r->delay_noticed = sqlite3_column_int(s, 13);
 		(*n)++;
 		if (!r->sender || !r->envid || !r->address || !r->domain ||
 		    !r->orcpt) {
@@ -1180,6 +1210,16 @@ queue_db_remote_mark(struct queue_db *db, const struct queue_remote_mark *v,
 		if ((rc = st_exec(s)) != SQLITE_DONE)
 			goto fail;
 	}
+	op = "delay_notice";
+	s = db_st(db, ST_DELAY_INSERT);
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i].delay_notice)
+			continue;
+		sqlite3_bind_int64(s, 1, v[i].rcpt_id);
+		sqlite3_bind_int64(s, 2, now);
+		if ((rc = st_exec(s)) != SQLITE_DONE)
+			goto fail;
+	}
 	op = "bounce_store";
 	for (size_t i = 0; i < nb; i++) {
 		bres[i].qid[0] = '\0';
@@ -1207,6 +1247,22 @@ queue_db_remote_mark(struct queue_db *db, const struct queue_remote_mark *v,
 		goto fail;
 	for (size_t i = 0; i < nb; i++)
 		bres[i].status = PROTO_STORE_OK;
+	for (size_t i = 0; i < n; i++) {
+		switch (v[i].outcome) {
+		case QUEUE_REMOTE_DELIVERED:
+			db->stats.delivered++;
+			break;
+		case QUEUE_REMOTE_DEFERRED:
+			db->stats.deferred++;
+			break;
+		case QUEUE_REMOTE_FAILED:
+			db->stats.bounced++;
+			break;
+		case QUEUE_REMOTE_DEAD:
+			db->stats.dead++;
+			break;
+		}
+	}
 	return 0;
 fail:
 	db_log_error(db, op, rc);

@@ -166,6 +166,23 @@ int queue_db_local_mark(struct queue_db *db, const struct queue_local *v,
  */
 int queue_db_local_next(struct queue_db *db, int64_t *when);
 
+/*
+ * Lifetime counters since the process started, for `moat stats`:
+ * bumped after each commit, so they count only what is on disk.
+ * Recipients for delivery outcomes; bounces stored are not "in".
+ */
+struct queue_stats {
+	int64_t	stored;			/* messages accepted from smtp */
+	int64_t	delivered;		/* recipients, local and remote */
+	int64_t	deferred;
+	int64_t	bounced;		/* failed for good, sender notified */
+	int64_t	dead;			/* failed, null sender: dead letter */
+	int64_t	held;			/* local delivery impossible: held */
+};
+
+/* queue_db_stats - the counters of db (never NULL) */
+const struct queue_stats *queue_db_stats(const struct queue_db *db);
+
 /* queue_db_counts - rows per table and recipients per state; 0 or -1 */
 int queue_db_counts(struct queue_db *db, struct queue_counts *c);
 
@@ -189,6 +206,7 @@ struct queue_remote {
 	char		*orcpt;		/* "" when none */
 	uint8_t		 notify;
 	int		 attempts;	/* tries so far */
+	int		 delay_noticed;	/* a delay DSN went out for it */
 };
 
 enum queue_remote_outcome {
@@ -206,6 +224,8 @@ struct queue_remote_mark {
 	enum queue_remote_outcome outcome;
 	int64_t		 next_attempt;	/* DEFERRED */
 	const char	*error;		/* last_error; DEAD: the reason */
+	int		 delay_notice;	/* DEFERRED: a delay DSN goes with it,
+					 * remember it (table delay_notice) */
 };
 
 /* A message read back for a bounce; owned, queue_db_msg_copy_free. */

@@ -472,6 +472,7 @@ qp_commit_run(struct queue_proc *qp)
 			nlocal += s->nlocal;
 			queue_watch_stored(qp->watch, s->auth_user, s->client_ip,
 			    res->qid, s->qrcpt, s->nrcpt);
+			queue_ctl_stored(qp->ctl, s->auth_user, s->nrcpt);
 		} else
 			qp_reply(qp, s->id, res->status,
 			    qp_status_text(res->status));
@@ -785,6 +786,7 @@ queue_proc_main(struct proc_env *env)
 	    qp->smtp, qp_ctl_kick, qp, err, sizeof(err))) == NULL)
 		log_err(LOG_CAT_QUEUE, "event=control_unavailable err=\"%s\"",
 		    err);
+	queue_ctl_set_stats(qp->ctl, queue_db_stats(qp->db));
 
 	if ((qp->watch = queue_watch_new(conf, qp->db, qp->smtp)) == NULL)
 		fatal("%s: queue_watch_new", __func__);

@@ -21,7 +21,10 @@
  * Bounces (bounce.c) go from the null sender to the envelope sender,
  * one per job, for the failed recipients whose NOTIFY allows it. A
  * message from the null sender is never bounced: a recipient of it that
- * fails goes to the dead-letter store (no backscatter, no loop). Dead
+ * fails goes to the dead-letter store (no backscatter, no loop). A
+ * recipient still deferred delay_notice seconds after arrival makes one
+ * delay DSN (Action: delayed) when its NOTIFY allows DELAY; the table
+ * delay_notice remembers it, in the same commit, so it is sent once. Dead
  * letters older than deadletter_expire are deleted once an hour.
  *
  * Public: sched_new, sched_free, sched_kick, sched_stop, sched_backoff.
@@ -66,6 +69,7 @@ struct sched_jr {
 	char		*orcpt;
 	uint8_t		 notify;
 	int		 attempts;
+	int		 delay_noticed;	/* a delay DSN went out already */
 };
 
 /* One job in flight; owned by s->jobs. */
@@ -91,6 +95,7 @@ struct sched_mark {
 /* A bounce to build at commit; strings owned. */
 struct sched_bounce {
 	int64_t		 msg_id;
+	int		 delayed;	/* a delay notice, not a bounce */
 	char		 qid[QUEUE_QID_SIZE];
 	struct bounce_rcpt *r;
 	char		**strs;		/* every string of r, to free */
@@ -240,13 +245,15 @@ mark_add(struct sched *s, int64_t rcpt_id, int64_t msg_id, const char *address,
 }
 
 static struct sched_bounce *
-bounce_get(struct sched *s, int64_t msg_id, const char *qid)
+bounce_get(struct sched *s, int64_t msg_id, const char *qid, int delayed)
 {
 	struct sched_bounce *b;
 
-	/* the failures of one message in this commit share one bounce */
+	/* the failures (or delays) of one message in this commit share one
+	 * DSN; delays and failures go apart */
 	for (size_t i = 0; i < s->nbounces; i++)
-		if (s->bounces[i].msg_id == msg_id)
+		if (s->bounces[i].msg_id == msg_id &&
+		    s->bounces[i].delayed == delayed)
 			return &s->bounces[i];
 	if (s->nbounces == s->capbounces) {
 		size_t cap = s->capbounces ? s->capbounces * 2 : 16;
@@ -259,6 +266,7 @@ bounce_get(struct sched *s, int64_t msg_id, const char *qid)
 	b = &s->bounces[s->nbounces++];
 	memset(b, 0, sizeof(*b));
 	b->msg_id = msg_id;
+	b->delayed = delayed;
 	snprintf(b->qid, sizeof(b->qid), "%s", qid);
 	return b;
 }
@@ -277,9 +285,9 @@ bounce_str(struct sched_bounce *b, const char *v)
 static void
 bounce_add(struct sched *s, int64_t msg_id, const char *qid,
     const char *address, const char *orcpt, const char *reply,
-    const char *relay)
+    const char *relay, int delayed)
 {
-	struct sched_bounce *b = bounce_get(s, msg_id, qid);
+	struct sched_bounce *b = bounce_get(s, msg_id, qid, delayed);
 	struct bounce_rcpt *r = reallocarray(b->r, b->n + 1, sizeof(*r));
 	char host[256];
 	const char *br;
@@ -289,6 +297,7 @@ bounce_add(struct sched *s, int64_t msg_id, const char *qid,
 	b->r = r;
 	r = &b->r[b->n++];
 	memset(r, 0, sizeof(*r));
+	r->delayed = delayed;
 	r->address = bounce_str(b, address);
 	r->orcpt = bounce_str(b, orcpt);
 	r->reply = bounce_str(b, reply);
@@ -335,7 +344,34 @@ fail_rcpt(struct sched *s, int64_t rcpt_id, int64_t msg_id, const char *qid,
 		    "reason=notify", qid, a);
 		return;
 	}
-	bounce_add(s, msg_id, qid, address, orcpt, reply, relay);
+	bounce_add(s, msg_id, qid, address, orcpt, reply, relay, 0);
+}
+
+/*
+ * A recipient was deferred: when it has waited delay_notice seconds
+ * since arrival, its NOTIFY allows DELAY (absent NOTIFY means
+ * FAILURE,DELAY, RFC 3461 4.1) and the sender is not the null path, the
+ * sender gets one delay DSN; the mark remembers it in the same commit.
+ */
+static void
+delay_check(struct sched *s, struct sched_job *j, struct sched_jr *jr,
+    struct sched_mark *m, const char *reply, const char *relay, int64_t now)
+{
+	char a[512];
+
+	if (s->conf->delay_notice == 0 || jr->delay_noticed ||
+	    now - j->created < s->conf->delay_notice || j->sender[0] == '\0')
+		return;
+	if (jr->notify != 0 && (jr->notify & PROTO_NOTIFY_NEVER ||
+	    !(jr->notify & PROTO_NOTIFY_DELAY)))
+		return;
+	jr->delay_noticed = 1;
+	m->m.delay_notice = 1;
+	bounce_add(s, j->msg_id, j->qid, jr->address, jr->orcpt, reply, relay,
+	    1);
+	log_info(LOG_CAT_QUEUE, "qid=%s event=delay_notice to=<%s> "
+	    "delay=%llds", j->qid, log_escape(a, sizeof(a), jr->address,
+	    strlen(jr->address)), (long long)(now - j->created));
 }
 
 /* the local Maildir of a bounce's recipient, "" when it is remote */
@@ -372,6 +408,7 @@ commit_cb(evutil_socket_t fd, short what, void *arg)
 	struct queue_store_result *bres = NULL;
 	struct queue_msg_copy *copies = NULL;
 	char **texts = NULL, (*mbox)[80] = NULL;
+	int *dly = NULL;		/* bm[i] is a delay notice */
 	size_t nb = 0;
 	int64_t now = time(NULL);
 	int local = 0, rc;
@@ -384,7 +421,8 @@ commit_cb(evutil_socket_t fd, short what, void *arg)
 	    (bres = calloc(s->nbounces + 1, sizeof(*bres))) == NULL ||
 	    (copies = calloc(s->nbounces + 1, sizeof(*copies))) == NULL ||
 	    (texts = calloc(s->nbounces + 1, sizeof(*texts))) == NULL ||
-	    (mbox = calloc(s->nbounces + 1, sizeof(*mbox))) == NULL)
+	    (mbox = calloc(s->nbounces + 1, sizeof(*mbox))) == NULL ||
+	    (dly = calloc(s->nbounces + 1, sizeof(*dly))) == NULL)
 		fatal("%s: calloc", __func__);
 	for (size_t i = 0; i < s->nmarks; i++)
 		v[i] = s->marks[i].m;
@@ -426,6 +464,7 @@ commit_cb(evutil_socket_t fd, short what, void *arg)
 		bm[nb].nrcpt = 1;
 		bm[nb].data = (const uint8_t *)texts[nb];
 		bm[nb].len = tlen;
+		dly[nb] = b->delayed;
 		nb++;
 	}
 	rc = queue_db_remote_mark(s->db, v, s->nmarks, bm, nb, bres, now);
@@ -433,8 +472,9 @@ commit_cb(evutil_socket_t fd, short what, void *arg)
 		char to[512];
 
 		for (size_t i = 0; i < nb; i++)
-			log_notice(LOG_CAT_QUEUE, "qid=%s event=bounce "
-			    "bounce_qid=%s to=<%s>", copies[i].qid, bres[i].qid,
+			log_notice(LOG_CAT_QUEUE, "qid=%s event=%s "
+			    "bounce_qid=%s to=<%s>", copies[i].qid,
+			    dly[i] ? "delay_dsn" : "bounce", bres[i].qid,
 			    log_escape(to, sizeof(to), copies[i].sender,
 			    strlen(copies[i].sender)));
 		if (local && s->local_kick != NULL)
@@ -453,6 +493,7 @@ commit_cb(evutil_socket_t fd, short what, void *arg)
 	for (size_t i = 0; i < s->nbounces; i++)
 		bounce_release(&s->bounces[i]);
 	s->nbounces = 0;
+	free(dly);
 	free(mbox);
 	free(texts);
 	free(copies);
@@ -544,6 +585,7 @@ job_add_rcpt(struct sched *s, struct sched_job *j, const struct queue_remote *r)
 	jr->orcpt = xstrdup(r->orcpt);
 	jr->notify = r->notify;
 	jr->attempts = r->attempts;
+	jr->delay_noticed = r->delay_noticed;
 	LIST_INSERT_HEAD(bucket(s, r->rcpt_id), jr, hash);
 	s->nrcpts++;
 }
@@ -688,10 +730,10 @@ result_recv(struct sched *s, uint64_t id, struct ipc_reader *r)
 				    jr->notify, why, relay);
 				break;
 			}
-			mark_add(s, jr->rcpt_id, j->msg_id, jr->address,
-			    QUEUE_REMOTE_DEFERRED, now + sched_backoff(
-			    jr->attempts, s->conf->retry_min,
-			    s->conf->retry_max), reply);
+			delay_check(s, j, jr, mark_add(s, jr->rcpt_id,
+			    j->msg_id, jr->address, QUEUE_REMOTE_DEFERRED,
+			    now + sched_backoff(jr->attempts, s->conf->retry_min,
+			    s->conf->retry_max), reply), reply, relay, now);
 			break;
 		case PROTO_MTA_PERMFAIL:
 			fail_rcpt(s, jr->rcpt_id, j->msg_id, j->qid, j->sender,

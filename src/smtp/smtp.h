@@ -119,6 +119,28 @@ LIST_HEAD(smtp_session_bucket, smtp_session);
 #define SMTP_ID_BUCKETS		4096
 #define SMTP_IP_BUCKETS		4096
 
+/* rejection reasons counted for `moat stats` (smtp_ctl.c names them) */
+enum smtp_reject {
+	SMTP_REJ_RELAY,		/* relay access denied */
+	SMTP_REJ_UNKNOWN_USER,	/* RCPT to an unknown local user */
+	SMTP_REJ_SPOOF,		/* outsider claiming a local domain */
+	SMTP_REJ_MISMATCH,	/* AUTH user sending as someone else */
+	SMTP_REJ_DNSBL,
+	SMTP_REJ_LIMIT,		/* session, rate, error and harvest limits */
+	SMTP_REJ_BANNED,	/* refused at accept: deny list or ban */
+	SMTP_REJ_PIPELINING,	/* improper pipelining, talking first */
+	SMTP_REJ_DATA,		/* message refused at the final dot */
+	SMTP_REJ_COUNT
+};
+
+/* lifetime counters since start: plain integers, bumped in place */
+struct smtp_stats {
+	uint64_t	sessions;		/* connections accepted */
+	uint64_t	rejected[SMTP_REJ_COUNT];
+	uint64_t	auth_ok, auth_fail;
+	uint64_t	rdns_lookups, rdns_cached;
+};
+
 struct smtp_ipcount {
 	uint8_t	addr[16];
 	int	count;
@@ -154,6 +176,7 @@ struct smtp_server {
 	struct dnsbl		*dnsbl;		/* NULL when no zones, owned */
 	char			**suspended;	/* suspended accounts, owned */
 	size_t			 n_suspended;
+	struct smtp_stats	 stats;
 };
 
 /* a dynamic ban: from AUTH brute force, harvesting, or the admin */

@@ -129,6 +129,12 @@ sc_kill(uint64_t id, uint32_t uid, const struct ctl_req *q)
 		    n == 1 ? "" : "s");
 }
 
+/* the order of enum smtp_reject: the reason label of rejections_total */
+static const char *const sc_reject_names[SMTP_REJ_COUNT] = {
+	"relay_denied", "unknown_user", "spoofed_sender", "sender_mismatch",
+	"dnsbl", "limit", "banned", "improper_pipelining", "data_error"
+};
+
 static const char *const stat_cols[] = { "name", "labels", "value" };
 static const enum ctl_kind stat_kinds[] = { CTL_KIND_STR, CTL_KIND_STR,
     CTL_KIND_INT };
@@ -145,6 +151,7 @@ sc_stat(struct ipc_msg *m, const char *name, const char *labels, int64_t v)
 static void
 sc_stats(uint64_t id)
 {
+	const struct smtp_stats *st = &sc.srv->stats;
 	struct smtp_session *s;
 	struct ipc_msg ans;
 	int64_t per[CONF_MAX_LISTENERS] = { 0 }, auth = 0, tls = 0, susp = 0;
@@ -170,6 +177,16 @@ sc_stats(uint64_t id)
 	sc_stat(&ans, "sessions_tls", "", tls);
 	sc_stat(&ans, "bans_enforced", "", (int64_t)sc.srv->n_bans);
 	sc_stat(&ans, "users_suspended", "", susp);
+	sc_stat(&ans, "sessions_total", "", (int64_t)st->sessions);
+	for (int i = 0; i < SMTP_REJ_COUNT; i++) {
+		snprintf(labels, sizeof(labels), "reason=\"%s\"",
+		    sc_reject_names[i]);
+		sc_stat(&ans, "rejections_total", labels,
+		    (int64_t)st->rejected[i]);
+	}
+	sc_stat(&ans, "auth_total", "result=\"success\"", (int64_t)st->auth_ok);
+	sc_stat(&ans, "auth_total", "result=\"failure\"",
+	    (int64_t)st->auth_fail);
 	ctl_ans_end(&ans);
 	ctl_answer_send(sc.control, id, &ans);
 }

@@ -80,6 +80,28 @@ smtp_server_find(struct smtp_server *srv, uint64_t id)
 	return NULL;
 }
 
+/*
+ * The security events that are refusals, counted by reason for `moat
+ * stats` where they are recorded; refusals without an event (unknown
+ * user, data errors, max_sessions) are counted at their reply.
+ */
+static const struct {
+	const char	*type;
+	int		 reason;	/* enum smtp_reject, -1: AUTH failure */
+} smtp_event_counts[] = {
+	{ "relay_denied", SMTP_REJ_RELAY },
+	{ "spoofed_sender", SMTP_REJ_SPOOF },
+	{ "sender_mismatch", SMTP_REJ_MISMATCH },
+	{ "dnsbl", SMTP_REJ_DNSBL },
+	{ "limit", SMTP_REJ_LIMIT },
+	{ "harvest", SMTP_REJ_LIMIT },
+	{ "error_limit", SMTP_REJ_LIMIT },
+	{ "improper_pipelining", SMTP_REJ_PIPELINING },
+	{ "pregreet", SMTP_REJ_PIPELINING },
+	{ "auth_fail", -1 },
+	{ "auth_suspended", -1 },
+};
+
 /* smtp_server_event - record a security event through the queue process */
 void
 smtp_server_event(struct smtp_server *srv, const char *type, const char *ip,
@@ -87,6 +109,15 @@ smtp_server_event(struct smtp_server *srv, const char *type, const char *ip,
 {
 	struct ipc_msg m;
 
+	for (size_t i = 0; i < sizeof(smtp_event_counts) /
+	    sizeof(smtp_event_counts[0]); i++)
+		if (strcmp(type, smtp_event_counts[i].type) == 0) {
+			if (smtp_event_counts[i].reason < 0)
+				srv->stats.auth_fail++;
+			else
+				srv->stats.rejected[smtp_event_counts[i].reason]++;
+			break;
+		}
 	ipc_msg_init(&m, PROTO_EVENT, 0);
 	ipc_put_i64(&m, (int64_t)time(NULL));
 	ipc_put_str(&m, type);
@@ -282,8 +313,10 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 		    l->conf->name, e->why);
 		(void)!write(fd, msg, sizeof(msg) - 1);
 		close(fd);
+		srv->stats.rejected[SMTP_REJ_BANNED]++;
 		return;
 	}
+	srv->stats.sessions++;
 	smtp_session_start(srv, l, fd, sa, salen);
 }
 

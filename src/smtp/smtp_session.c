@@ -546,6 +546,7 @@ smtp_unknown_rcpt(struct smtp_session *s, const char *esc)
 	int per_ip;
 
 	s->unknown_rcpts++;
+	s->srv->stats.rejected[SMTP_REJ_UNKNOWN_USER]++;
 	snprintf(key, sizeof(key), "h:%s", s->ip);
 	per_ip = guard_hit(s->srv->guard, key, s->addr, time(NULL),
 	    c->harvest_window, NULL);
@@ -1072,6 +1073,7 @@ smtp_session_auth_result(struct smtp_session *s, int result)
 		log_info(LOG_CAT_AUTH, "session=%s event=auth_ok client=%s user=\"%s\" "
 		    "mechanism=%s", s->idstr, s->ip, esc,
 		    s->auth_mech == AUTH_MECH_PLAIN ? "PLAIN" : "LOGIN");
+		s->srv->stats.auth_ok++;
 		smtp_reply(s, "235 2.7.0 Authentication successful");
 		smtp_unpark(s, SMTP_STATE_IDLE);
 		return;
@@ -1250,6 +1252,7 @@ smtp_data_done(struct smtp_session *s)
 		}
 		log_info(LOG_CAT_SMTP, "session=%s event=reject_data client=%s "
 		    "reason=\"%s\"", s->idstr, s->ip, why);
+		s->srv->stats.rejected[SMTP_REJ_DATA]++;
 		smtp_reset_tx(s);
 		if (s->state != SMTP_STATE_CLOSING)
 			smtp_set_state(s, SMTP_STATE_IDLE);
@@ -1588,6 +1591,7 @@ smtp_session_start(struct smtp_server *srv, struct smtp_listener *l, int fd,
 	if (srv->n_sessions > (size_t)c->max_sessions) {
 		log_notice(LOG_CAT_POLICY, "session=%s event=limit client=%s "
 		    "limit=max_sessions", s->idstr, s->ip);
+		srv->stats.rejected[SMTP_REJ_LIMIT]++;
 		smtp_reply(s, "421 4.7.0 %s Error: too many connections", c->hostname);
 		smtp_close(s, "max_sessions");
 		return;

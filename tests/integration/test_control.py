@@ -507,3 +507,89 @@ def test_events_filters(qmoat):
     finally:
         p.kill()
         p.wait()
+
+
+AUTH_LISTENERS = [("mx", "mx", ""), ("sub", "submission", "")]
+AUTH_USER, AUTH_PW = "alice", "correct horse"
+
+
+def sub_session(m):
+    import smtplib
+    import ssl
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    s = smtplib.SMTP("127.0.0.1", m.ports["sub"], timeout=10)
+    s.ehlo("client.example")
+    s.starttls(context=ctx)
+    s.ehlo("client.example")
+    return s
+
+
+def try_login(m, user, pw):
+    """One AUTH PLAIN (smtplib's login() would try LOGIN after it)."""
+    import base64
+    s = sub_session(m)
+    creds = base64.b64encode(b"\0" + user.encode() + b"\0" + pw.encode())
+    code, _ = s.docmd("AUTH", "PLAIN " + creds.decode())
+    s.close()
+    return code == 235
+
+
+def stats_of(m):
+    return {(s["name"], s["labels"]): s["value"]
+            for s in ctlj(m, "stats")["stats"]}
+
+
+def test_stats_lifetime_counters(moat_factory):
+    import smtplib
+    port = free_port()
+    m = moat_factory(listeners=AUTH_LISTENERS, users={AUTH_USER: AUTH_PW},
+                     extra=RELAY + "[control]\nmetrics_listen = 127.0.0.1:%d\n"
+                     % port)
+    # accepted and delivered locally
+    send(m, "ann@a.example", ["postmaster@localhost"], src="127.0.0.2")
+    assert m.wait_maildir(1)
+    # relay denied, unknown user
+    s = smtplib.SMTP("127.0.0.1", m.port, source_address=("127.0.0.7", 0))
+    s.ehlo("x.example")
+    s.mail("a@x.example")
+    assert s.rcpt("someone@far.example")[0] == 554
+    assert s.rcpt("nobody@localhost")[0] == 550
+    s.quit()
+    # AUTH: one success, one failure
+    assert try_login(m, AUTH_USER, AUTH_PW)
+    assert not try_login(m, AUTH_USER, "wrong")
+    # refused at connect
+    ctl(m, "ban", "add", "127.0.0.8", check=0)
+
+    def refused():
+        try:
+            c = socket.create_connection(("127.0.0.1", m.port), timeout=5,
+                                         source_address=("127.0.0.8", 0))
+            got = c.recv(512)
+            c.close()
+            return got.startswith(b"554")
+        except OSError:
+            return False
+    assert wait_for(refused, 5)
+    st = wait_for(lambda: (lambda v: v if v[("messages_out_total",
+                  'outcome="delivered"')] >= 1 else None)(stats_of(m)), 5)
+    assert st[("messages_in_total", "")] == 1
+    assert st[("sessions_total", "")] >= 4
+    assert st[("rejections_total", 'reason="relay_denied"')] == 1
+    assert st[("rejections_total", 'reason="unknown_user"')] == 1
+    assert st[("rejections_total", 'reason="banned"')] >= 1
+    assert st[("rejections_total", 'reason="dnsbl"')] == 0
+    assert st[("auth_total", 'result="success"')] == 1
+    assert st[("auth_total", 'result="failure"')] == 1
+    assert st[("bans", "")] == 1
+    assert ("uptime_seconds", "") in st
+    # the same numbers on /metrics, with HELP and TYPE
+    text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
+                                  timeout=5).read().decode()
+    assert "# TYPE moat_rejections_total counter" in text
+    assert "# HELP moat_messages_in_total " in text
+    assert 'moat_auth_total{result="failure"} 1' in text
+    assert 'moat_messages_out_total{outcome="delivered"} 1' in text
+    assert text.count("# TYPE moat_sessions ") == 1

@@ -5,6 +5,7 @@ Python (answers chosen codes at chosen commands) and Postfix's smtp-sink.
 Everything stays on 127.0.0.0/8. Test domains end in .example, not
 .test: libunbound answers .test itself (RFC 6761 default local zone).
 """
+import base64
 import email
 import email.policy
 import os
@@ -31,10 +32,17 @@ class Peer:
     "DATA": ..., "DOT": ..., "BANNER": ..., "EHLO": ...}; a value may be a
     list, one item per connection (None: the normal answer). hang_dot:
     never answer the final dot. tls: (cert, key) to offer STARTTLS.
+    auth: (user, password) to offer AUTH (auth_mechs) after STARTTLS, and
+    before it too with auth_before_tls; each AUTH is recorded in
+    self.auths as (mechanism, user, password, tls).
     """
 
     def __init__(self, addr, port, replies=None, pipelining=True, tls=None,
-                 hang_dot=False, name="peer.example"):
+                 hang_dot=False, name="peer.example", auth=None,
+                 auth_mechs=("PLAIN", "LOGIN"), auth_before_tls=False):
+        self.auth, self.auth_mechs = auth, auth_mechs
+        self.auth_before_tls = auth_before_tls
+        self.auths = []
         self.addr, self.port = addr, port
         self.replies = replies or {}
         self.pipelining = pipelining
@@ -95,6 +103,8 @@ class Peer:
                         ext.append("PIPELINING")
                     if self.tls and not tls_on:
                         ext.append("STARTTLS")
+                    if self.auth and (tls_on or self.auth_before_tls):
+                        ext.append("AUTH " + " ".join(self.auth_mechs))
                     lines = [self.name] + ext
                     for i, l in enumerate(lines):
                         send("250%s%s" % (" " if i == len(lines) - 1
@@ -108,6 +118,8 @@ class Peer:
                     c = ctx.wrap_socket(c, server_side=True)
                     f = c.makefile("rb")
                     tls_on = True
+                elif verb == "AUTH":
+                    self._auth(cmd, f, send, tls_on)
                 elif verb == "MAIL":
                     r = self.reply_for("MAIL", n)
                     if r:
@@ -163,6 +175,29 @@ class Peer:
                 c.close()
             except OSError:
                 pass
+
+    def _auth(self, cmd, f, send, tls_on):
+        words = cmd.split(" ")
+        mech = words[1].upper() if len(words) > 1 else ""
+        if mech not in self.auth_mechs:
+            send("504 5.5.4 unknown mechanism")
+            return
+
+        def ask(prompt):
+            send("334 " + prompt)
+            return base64.b64decode(f.readline().strip()).decode()
+        if mech == "PLAIN":
+            raw = (base64.b64decode(words[2]).decode() if len(words) > 2
+                   else ask(""))
+            _, user, password = raw.split("\0")
+        else:
+            user = ask("VXNlcm5hbWU6")
+            password = ask("UGFzc3dvcmQ6")
+        self.auths.append((mech, user, password, tls_on))
+        if (user, password) == tuple(self.auth):
+            send("235 2.7.0 authenticated")
+        else:
+            send("535 5.7.8 bad credentials")
 
     def wait(self, count, timeout=15):
         deadline = time.time() + timeout
@@ -537,3 +572,162 @@ def test_restart_mid_delivery_loses_nothing(moat_factory, dns, peers):
     got = good.wait(1, timeout=20)
     assert len(got) == 1 and got[0][1] == ["bob@slow.example"]
     assert wait_for(lambda: queue_empty(moat))
+
+
+# --- smarthost credentials: smarthost_auth_file, AUTH only inside TLS ---
+
+def auth_file(tmp_path, text, mode=0o600):
+    path = tmp_path / "smarthost.auth"
+    path.write_text(text)
+    os.chmod(path, mode)
+    return str(path)
+
+
+def smarthost_conf(srv, port, addr, path):
+    return delivery_conf(srv, port, "smarthost = [%s]:%d\n"
+                         "smarthost_auth_file = %s\n" % (addr, port, path))
+
+
+def test_smarthost_auth_plain_inside_tls(moat_factory, dns, peers, tls_files,
+                                         tmp_path):
+    port = free_port()
+    srv = dns()
+    # AUTH offered before TLS too: the client must still wait for TLS
+    peer = peers("127.0.0.23", port, tls=tls_files,
+                 auth=("relayuser", "s3cr:et pass"), auth_before_tls=True)
+    path = auth_file(tmp_path, "# per host\n127.0.0.23 relayuser:s3cr:et pass\n"
+                     "other.example nobody:x\n")
+    moat = moat_factory(extra=smarthost_conf(srv, port, "127.0.0.23", path))
+    submit(moat, "bob@far.example")
+    got = peer.wait(1)
+    assert len(got) == 1 and got[0][3] is True, moat.log()
+    assert peer.auths == [("PLAIN", "relayuser", "s3cr:et pass", True)]
+    verbs = [c.split(" ")[0].upper() for c in peer.commands]
+    assert verbs.index("STARTTLS") < verbs.index("AUTH") < verbs.index("MAIL")
+    assert wait_for(lambda: queue_empty(moat))
+    log = moat.log()
+    assert "event=auth_ok" in log and "user=relayuser" in log
+    assert "s3cr" not in log
+    assert base64.b64encode(b"\0relayuser\0s3cr:et pass").decode() not in log
+
+
+def test_smarthost_auth_login(moat_factory, dns, peers, tls_files, tmp_path):
+    port = free_port()
+    srv = dns()
+    peer = peers("127.0.0.24", port, tls=tls_files, auth=("u2", "pw two"),
+                 auth_mechs=("LOGIN",))
+    # the entry without a host is the smarthost's
+    path = auth_file(tmp_path, "u2:pw two\n")
+    moat = moat_factory(extra=smarthost_conf(srv, port, "127.0.0.24", path))
+    submit(moat, "bob@far.example")
+    assert len(peer.wait(1)) == 1, moat.log()
+    assert peer.auths == [("LOGIN", "u2", "pw two", True)]
+    assert "pw two" not in moat.log()
+
+
+def test_smarthost_auth_never_in_plaintext(moat_factory, dns, peers,
+                                           tmp_path):
+    port = free_port()
+    srv = dns()
+    # AUTH offered, STARTTLS not: no credentials, no mail, deferred
+    peer = peers("127.0.0.25", port, auth=("u", "p"), auth_before_tls=True)
+    path = auth_file(tmp_path, "u:p\n")
+    moat = moat_factory(extra=smarthost_conf(srv, port, "127.0.0.25", path))
+    submit(moat, "bob@far.example")
+    assert wait_for(lambda: "status=deferred" in moat.log()), moat.log()
+    assert "only sent over TLS" in moat.log()
+    assert peer.auths == [] and peer.messages == []
+    assert not any(c.upper().startswith(("AUTH", "MAIL"))
+                   for c in peer.commands)
+
+
+def test_smarthost_auth_refused_defers(moat_factory, dns, peers, tls_files,
+                                       tmp_path):
+    port = free_port()
+    srv = dns()
+    peer = peers("127.0.0.26", port, tls=tls_files, auth=("u", "right"))
+    path = auth_file(tmp_path, "u:wrong\n")
+    moat = moat_factory(extra=smarthost_conf(srv, port, "127.0.0.26", path))
+    submit(moat, "bob@far.example", sender="postmaster@example.org")
+    assert wait_for(lambda: "status=deferred" in moat.log()), moat.log()
+    assert "AUTH refused by the relay: 535" in moat.log()
+    assert peer.messages == []
+    # a wrong password never bounces the mail
+    assert moat.maildir("postmaster") == []
+    assert moat.sql("SELECT count(*) FROM recipient") == [["1"]]
+
+
+def test_smarthost_auth_file_mode_refused(moat_factory, dns, tmp_path):
+    srv = dns()
+    path = auth_file(tmp_path, "u:p\n", mode=0o644)
+    moat = moat_factory(extra=smarthost_conf(srv, free_port(), "127.0.0.27",
+                                             path), start=False)
+    with pytest.raises(RuntimeError):
+        moat.start()
+    moat.proc.wait(10)
+    assert moat.proc.returncode != 0
+    assert "mode 644" in moat.log() and "chmod 600" in moat.log()
+
+
+# --- delay notices: [delivery] delay_notice ---
+
+def test_delay_notice_sent_once(moat_factory, dns, peers):
+    port = free_port()
+    srv = dns(mx=[("late.example", "mx.late.example", 10)],
+              hosts=[("mx.late.example", "127.0.0.28")])
+    peer = peers("127.0.0.28", port, replies={"RCPT": "450 4.2.0 try later"})
+    moat = moat_factory(extra=delivery_conf(srv, port, "delay_notice = 2\n"))
+    submit(moat, "bob@late.example", sender="postmaster@example.org")
+    got = moat.wait_maildir(1, "postmaster", timeout=15)
+    assert len(got) == 1, moat.log()
+    msg = email.message_from_bytes(got[0], policy=email.policy.default)
+    assert msg.get_content_type() == "multipart/report"
+    assert msg["Subject"] == "Delayed Mail (still being retried)"
+    assert "postmaster@example.org" in str(msg["To"])
+    parts = list(msg.iter_parts())
+    blocks = [dict(b.items()) for b in parts[1].get_payload()]
+    per = blocks[1]
+    assert per["Final-Recipient"] == "rfc822; bob@late.example"
+    assert per["Action"] == "delayed"
+    assert per["Status"] == "4.2.0"
+    assert "try later" in per["Diagnostic-Code"]
+    # more retries, still deferred, but never a second notice
+    attempts = lambda: int(moat.sql(
+        "SELECT attempts FROM recipient WHERE address = 'bob@late.example'"
+    )[0][0])
+    first = attempts()
+    assert wait_for(lambda: attempts() >= first + 2, timeout=15), moat.log()
+    assert len(moat.maildir("postmaster")) == 1
+    assert moat.log().count("event=delay_notice") == 1
+    assert moat.sql("SELECT count(*) FROM delay_notice") == [["1"]]
+    assert len(peer.messages) == 0
+    # then the peer takes it: delivered, and the notice record goes with
+    # the message
+    peer.replies.pop("RCPT")
+    assert len(peer.wait(1, timeout=15)) == 1
+    assert wait_for(lambda: queue_empty(moat))
+    assert moat.sql("SELECT count(*) FROM delay_notice") == [["0"]]
+
+
+def test_delay_notice_respects_notify_and_null_sender(moat_factory, dns,
+                                                      peers):
+    port = free_port()
+    srv = dns(mx=[("late2.example", "mx.late2.example", 10)],
+              hosts=[("mx.late2.example", "127.0.0.29")])
+    peers("127.0.0.29", port, replies={"RCPT": "451 4.3.0 later"})
+    moat = moat_factory(extra=delivery_conf(srv, port, "delay_notice = 1\n"))
+    msg = ("From: <postmaster@example.org>\r\nTo: <a@late2.example>\r\n"
+           "Subject: notify\r\n\r\nbody\r\n")
+    with smtplib.SMTP("127.0.0.1", moat.port,
+                      source_address=("127.0.0.2", 0)) as s:
+        s.ehlo("client.example")
+        s.sendmail("postmaster@example.org", ["a@late2.example"], msg,
+                   rcpt_options=["NOTIFY=FAILURE"])
+    submit(moat, "b@late2.example", sender="")
+    # both deferred several times, well past delay_notice
+    assert wait_for(lambda: moat.sql(
+        "SELECT count(*) FROM recipient WHERE attempts >= 3") == [["2"]],
+        timeout=20), moat.log()
+    assert "event=delay_notice" not in moat.log()
+    assert moat.maildir("postmaster") == []
+    assert moat.sql("SELECT count(*) FROM delay_notice") == [["0"]]

@@ -409,6 +409,14 @@ test_prometheus(void **state)
 	ipc_put_str(&m, "state=\"queued\"");
 	ipc_put_i64(&m, 6);
 	ctl_ans_row(&m);
+	ipc_put_str(&m, "auth_total");
+	ipc_put_str(&m, "result=\"failure\"");
+	ipc_put_i64(&m, 2);
+	ctl_ans_row(&m);
+	ipc_put_str(&m, "sessions");	/* a family comes out in one piece */
+	ipc_put_str(&m, "listener=\"mx\"");
+	ipc_put_i64(&m, 1);
+	ctl_ans_row(&m);
 	ipc_put_str(&m, "bad name!");	/* skipped, never printed */
 	ipc_put_str(&m, "");
 	ipc_put_i64(&m, 1);
@@ -420,10 +428,16 @@ test_prometheus(void **state)
 	text = calloc(1, n + 1);
 	evbuffer_copyout(out, text, n);
 	assert_string_equal(text,
+	    "# HELP moat_sessions SMTP sessions open now.\n"
 	    "# TYPE moat_sessions gauge\nmoat_sessions 3\n"
+	    "moat_sessions{listener=\"mx\"} 1\n"
+	    "# HELP moat_queue_recipients Recipients in the queue, by state.\n"
 	    "# TYPE moat_queue_recipients gauge\n"
 	    "moat_queue_recipients{state=\"held\"} 5\n"
-	    "moat_queue_recipients{state=\"queued\"} 6\n");
+	    "moat_queue_recipients{state=\"queued\"} 6\n"
+	    "# HELP moat_auth_total AUTH attempts since start, by result.\n"
+	    "# TYPE moat_auth_total counter\n"
+	    "moat_auth_total{result=\"failure\"} 2\n");
 	free(text);
 	evbuffer_free(out);
 	ctl_answer_free(&a);

@@ -1,0 +1,151 @@
+/*
+ * users_ctl.c - `moat user list` and `moat user passwd` in the parent.
+ *
+ * The users file is the parent's: it reads it for the auth process and
+ * is the only process allowed to write it. `user list` answers the
+ * names in it (table "users_file"; the control process merges them with
+ * the queue's account states). `user passwd NAME` arrives with an
+ * argon2id hash the CLI made (the password itself never crosses the
+ * socket); the file is rewritten atomically (users_file_set) and the
+ * caller re-sends it to the auth process, so the new password works at
+ * once, without SIGHUP.
+ *
+ * Public: users_ctl_is_op, users_ctl_request.
+ *
+ * SECURITY: requests were checked by the control process and are
+ * decoded again here (ctl_req_decode: the name without ':' or white
+ * space, the hash an "$argon2id$" string of printable characters), so
+ * nothing can add or split a line. Hashes are never answered or logged.
+ * Every change is an event with the administrator's uid.
+ * LIMITS: those of the users file (users.c).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../ctl/ctl_msg.h"
+#include "../io/ipc.h"
+#include "../io/proto.h"
+#include "../lib/log.h"
+#include "users.h"
+#include "users_ctl.h"
+
+/* users_ctl_is_op - the operations the parent answers about users */
+int
+users_ctl_is_op(uint32_t op)
+{
+	return op == CTL_OP_USER_LIST || op == CTL_OP_USER_PASSWD;
+}
+
+static void
+uc_event(struct ipc_peer *queue, const char *type, const char *user,
+    const char *detail)
+{
+	struct ipc_msg m;
+
+	if (queue == NULL)
+		return;
+	ipc_msg_init(&m, PROTO_EVENT, 0);
+	ipc_put_i64(&m, (int64_t)time(NULL));
+	ipc_put_str(&m, type);
+	ipc_put_str(&m, "");
+	ipc_put_str(&m, user);
+	ipc_put_str(&m, "");
+	ipc_put_str(&m, detail);
+	ipc_send(queue, &m);
+}
+
+static void
+uc_list(const char *path, struct ipc_peer *from, uint64_t id)
+{
+	static const char *const cols[] = { "user" };
+	static const enum ctl_kind kinds[] = { CTL_KIND_STR };
+	struct users *u = NULL;
+	struct ipc_msg ans;
+	char err[512], *text;
+	size_t len = 0;
+
+	if ((text = users_file_read(path, &len, err, sizeof(err))) == NULL) {
+		/* no file yet: no users */
+		if ((text = strdup("")) == NULL)
+			fatal("%s: strdup", __func__);
+		len = 0;
+	}
+	u = users_parse(text, len, path, err, sizeof(err));
+	explicit_bzero(text, len);
+	free(text);
+	if (u == NULL) {
+		ctl_answer_simple(from, id, CTL_FAILED, "%s", err);
+		return;
+	}
+	ipc_msg_init(&ans, 0, 0);
+	ctl_ans_begin(&ans, CTL_OK, "");
+	ctl_ans_table(&ans, "users_file", 1, cols, kinds);
+	for (size_t i = 0; i < users_count(u); i++) {
+		ctl_ans_row(&ans);
+		ipc_put_str(&ans, users_name(u, i));
+	}
+	ctl_ans_end(&ans);
+	users_free(u);
+	ctl_answer_send(from, id, &ans);
+}
+
+static int
+uc_passwd(const char *path, struct ipc_peer *from, struct ipc_peer *queue,
+    uint64_t id, uint32_t uid, const struct ctl_req *q)
+{
+	char err[1024], detail[96], esc[CTL_STR_MAX * 4];
+
+	if (users_file_set(path, q->a, q->b, err, sizeof(err)) == -1) {
+		log_err(LOG_CAT_AUTH, "event=passwd_failed uid=%" PRIu32
+		    " error=\"%s\"", uid, err);
+		ctl_answer_simple(from, id, CTL_FAILED, "%s; nothing changed", err);
+		return 0;
+	}
+	snprintf(detail, sizeof(detail), "uid=%" PRIu32 " op=user_passwd", uid);
+	log_notice(LOG_CAT_AUTH, "event=passwd user=\"%s\" uid=%" PRIu32,
+	    log_escape(esc, sizeof(esc), q->a, strlen(q->a)), uid);
+	uc_event(queue, "admin_passwd", q->a, detail);
+	ctl_answer_simple(from, id, CTL_OK, "password for %s set in %s",
+	    q->a, path);
+	return 1;
+}
+
+/* users_ctl_request - run one users operation for the control process */
+int
+users_ctl_request(const char *path, struct ipc_peer *from,
+    struct ipc_peer *queue, uint64_t id, struct ipc_reader *r)
+{
+	struct ctl_req q;
+	struct ipc_reader ar;
+	const uint8_t *args;
+	size_t len;
+	uint32_t op, uid;
+	char err[256];
+
+	op = ipc_get_u32(r);
+	uid = ipc_get_u32(r);
+	args = ipc_get_bytes(r, &len);
+	if (ipc_get_end(r) == -1)
+		fatalx("%s: malformed request from control", __func__);
+	ar.p = args;
+	ar.left = len;
+	ar.err = 0;
+	if (ctl_req_decode((enum ctl_op)op, &ar, &q, err, sizeof(err)) == -1) {
+		ctl_answer_simple(from, id, CTL_BAD_REQUEST, "%s", err);
+		return 0;
+	}
+	switch (q.op) {
+	case CTL_OP_USER_LIST:
+		uc_list(path, from, id);
+		return 0;
+	case CTL_OP_USER_PASSWD:
+		return uc_passwd(path, from, queue, id, uid, &q);
+	default:
+		ctl_answer_simple(from, id, CTL_BAD_REQUEST,
+		    "%s is not a users operation", ctl_op_name(q.op));
+		return 0;
+	}
+}
