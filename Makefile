@@ -105,9 +105,13 @@ test: deps-test
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory integration-asan
 
+$(B)/cidr_bench: bench/cidr_bench.c $(OBJS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS_R) $(HARDEN_LD) -o $@ $^ $(PKG_LIBS)
+
 bench:
 	@sh scripts/deps.sh bench
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(B)/cidr_bench
 	/usr/bin/python3 bench/bench.py $(BENCH)
 
 FUZZ_SECONDS ?= 60

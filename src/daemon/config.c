@@ -198,6 +198,8 @@ static const struct conf_knob knobs[] = {
 	    "Envelope senders an authenticated user may use: own, domain or any."),
 	K_BOOL("policy", reject_local_spoof, "yes",
 	    "Refuse local-domain senders from clients without AUTH or relay rights."),
+	K_BOOL("policy", reverse_dns, "yes",
+	    "Look up each client's reverse DNS name (shown by moat sessions)."),
 	K_NUM("policy", auth_fail_limit, CT_INT, "5", 1, 1000,
 	    "AUTH failures from one address within auth_fail_window that ban it."),
 	K_NUM("policy", auth_fail_window, CT_INT, "600", 1, 86400,
@@ -245,7 +247,7 @@ static const struct conf_knob knobs[] = {
 	    "Recipients refused by remote servers per window that raise an alert."),
 
 	K_LIST("delivery", routes, CT_LIST, "", check_route,
-	    "Static routes DOMAIN=[host]:port, host:port or lmtp:[host]:port, optional /none, /opportunistic or /verify; .DOMAIN for subdomains."),
+	    "Static routes DOMAIN=[host]:port, host:port, lmtp:[host]:port or lmtp:unix:/path, optional /none, /opportunistic or /verify; .DOMAIN for subdomains."),
 	K_STR("delivery", smarthost, CT_STRING, "", CF_EMPTY, check_dest,
 	    "Relay everything without a route through this [host]:port; empty: MX lookup."),
 	K_STR("delivery", smarthost_auth_file, CT_PATH, "", CF_EMPTY, NULL,

@@ -76,6 +76,7 @@ struct conf {
 	int	dnsbl_threshold;
 	char	sender_identity[16];	/* own | domain | any */
 	int	reject_local_spoof;
+	int	reverse_dns;		/* PTR of each client, for moat sessions */
 	int	auth_fail_limit;
 	int	auth_fail_window;
 	int	ban_time;

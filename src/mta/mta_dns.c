@@ -22,7 +22,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <sys/un.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -368,6 +370,30 @@ dns_answer(void *arg, int err, struct ub_result *res)
 		dns_done(d);
 }
 
+/* an LMTP route to a UNIX socket: one hop, nothing to look up */
+static void
+dns_unix(struct mta_dq *d)
+{
+	struct mta_hop *h = &d->hops[0];
+	struct sockaddr_un *su = (struct sockaddr_un *)&h->ss;
+
+	memset(h, 0, sizeof(*h));
+	snprintf(h->name, sizeof(h->name), "%s", d->route.host);
+	snprintf(h->addr, sizeof(h->addr), "unix");
+	su->sun_family = AF_UNIX;
+	if (strlen(d->route.host) >= sizeof(su->sun_path))
+		fatalx("%s: path too long", __func__);	/* mta_dest_parse */
+	memcpy(su->sun_path, d->route.host, strlen(d->route.host) + 1);
+	h->sslen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+	    strlen(d->route.host) + 1);
+	d->nhops = 1;
+	free(d->res);
+	d->res = NULL;
+	d->state = MTA_DEST_READY;
+	d->resolved_at = time(NULL);
+	mta_dq_resolved(d);
+}
+
 /* mta_dns_resolve - start resolving d; mta_dq_resolved(d) when done */
 void
 mta_dns_resolve(struct mta_dq *d)
@@ -380,6 +406,10 @@ mta_dns_resolve(struct mta_dq *d)
 	free(d->res);
 	if ((d->res = calloc(1, sizeof(*d->res))) == NULL)
 		fatal("%s: calloc", __func__);
+	if (d->route.unix_sock) {
+		dns_unix(d);
+		return;
+	}
 	if (d->route.literal) {
 		d->nmx = 1;
 		memset(&d->mx[0], 0, sizeof(d->mx[0]));

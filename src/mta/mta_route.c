@@ -19,6 +19,7 @@
  * LIMITS: MTA_HOST_MAX bytes a name, MTA_MX_MAX records (the caller).
  */
 #include <arpa/inet.h>
+#include <sys/un.h>
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,8 @@ is_numeric(const char *s)
 	return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
 }
 
-/* mta_dest_parse - "[lmtp:]host[:port]" or "[lmtp:][host][:port]", "/tls" */
+/* mta_dest_parse - "[lmtp:]host[:port]", "[lmtp:][host][:port]", "/tls",
+ * "lmtp:unix:/path" */
 int
 mta_dest_parse(const char *s, struct mta_dest *d, const char **why)
 {
@@ -73,6 +75,23 @@ mta_dest_parse(const char *s, struct mta_dest *d, const char **why)
 		return -1;
 	memcpy(buf, s, len + 1);
 	p = buf;
+	if (strncasecmp(p, "lmtp:unix:", 10) == 0) {
+		/* the path may hold '/' and ':': no TLS suffix here */
+		p += 10;
+		*why = "is LMTP over a UNIX socket without an absolute path "
+		    "(lmtp:unix:/path, at most 107 bytes, no spaces)";
+		if (p[0] != '/' || strlen(p) >=
+		    sizeof(((struct sockaddr_un *)0)->sun_path))
+			return -1;
+		for (const char *q = p; *q != '\0'; q++)
+			if (!isgraph((unsigned char)*q))
+				return -1;
+		d->lmtp = 1;
+		d->unix_sock = 1;
+		d->tls = MTA_TLS_NONE;
+		snprintf(d->host, sizeof(d->host), "%s", p);
+		return 0;
+	}
 	if ((slash = strrchr(p, '/')) != NULL) {
 		*slash++ = '\0';
 		if (strcasecmp(slash, "none") == 0)

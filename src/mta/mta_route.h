@@ -22,7 +22,8 @@ enum mta_tls {
  * Where to send: "[host]:port" (no MX lookup: an address or the A/AAAA
  * of host), "host:port" (MX of host, then A/AAAA) or the same behind
  * "lmtp:" (LMTP, RFC 2033). A "/none", "/opportunistic" or "/verify"
- * suffix sets the TLS mode.
+ * suffix sets the TLS mode. "lmtp:unix:/path" is LMTP over a UNIX
+ * socket: host holds the path, no TLS.
  */
 struct mta_dest {
 	char		host[MTA_HOST_MAX];	/* without brackets */
@@ -30,6 +31,7 @@ struct mta_dest {
 	int		bracket;		/* no MX lookup */
 	int		literal;		/* host is a numeric address */
 	int		lmtp;
+	int		unix_sock;		/* host is a UNIX socket path */
 	enum mta_tls	tls;
 };
 

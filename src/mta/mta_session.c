@@ -153,7 +153,13 @@ static void
 mta_set_relay(struct mta_session *s)
 {
 	const struct mta_hop *h = &s->dq->hops[s->hop];
-	int port = ntohs(h->ss.ss_family == AF_INET6 ?
+	int port;
+
+	if (h->ss.ss_family == AF_UNIX) {
+		snprintf(s->relay, sizeof(s->relay), "unix:%s", h->name);
+		return;
+	}
+	port = ntohs(h->ss.ss_family == AF_INET6 ?
 	    ((const struct sockaddr_in6 *)&h->ss)->sin6_port :
 	    ((const struct sockaddr_in *)&h->ss)->sin_port);
 

@@ -1006,6 +1006,8 @@ smtp_auth_guard(struct smtp_session *s)
 		smtp_server_ban(s->srv, s->addr, secs, reason, "auth");
 		return -1;
 	}
+	if (s->auth_login_user[0] == '\0')
+		return 0;	/* no name tried: nothing to count per account */
 	snprintf(key, sizeof(key), "u:%s", s->auth_login_user);
 	n = guard_hit(s->srv->guard, key, s->addr, now, c->auth_fail_window,
 	    &distinct);
@@ -1169,6 +1171,15 @@ smtp_command(struct smtp_session *s, const char *line, size_t len)
 			else
 				smtp_reply_error(s, "503 5.5.1 Error: STARTTLS not "
 				    "permitted during a mail transaction");
+			break;
+		case SMTP_CMD_AUTH:
+			smtp_reply_error(s, "503 5.5.1 Error: send HELO/EHLO first");
+			/* password guessers skip the greeting: on a listener
+			 * that offers AUTH this counts as a failed AUTH */
+			if (s->state == SMTP_STATE_HELO && auth_offered(s)) {
+				s->auth_login_user[0] = '\0';
+				(void)smtp_auth_guard(s);
+			}
 			break;
 		default:
 			smtp_reply_error(s, "503 5.5.1 Error: send HELO/EHLO first");

@@ -593,3 +593,46 @@ def test_stats_lifetime_counters(moat_factory):
     assert 'moat_auth_total{result="failure"} 1' in text
     assert 'moat_messages_out_total{outcome="delivered"} 1' in text
     assert text.count("# TYPE moat_sessions ") == 1
+
+
+def test_user_list_and_passwd_at_once(moat_factory):
+    m = moat_factory(listeners=AUTH_LISTENERS, users={AUTH_USER: AUTH_PW,
+                                                     "bob": "bob's pw"},
+                     extra=RELAY)
+    assert try_login(m, AUTH_USER, AUTH_PW)
+    assert not try_login(m, "bob", "wrong")
+    users = {u["user"]: u for u in ctlj(m, "user", "list")["users"]}
+    assert users["alice"]["in_file"] == "yes"
+    assert users["alice"]["state"] == "active"
+    assert users["bob"]["in_file"] == "yes"
+    assert wait_for(lambda: {u["user"]: u for u in ctlj(m, "user", "list")
+                             ["users"]}["bob"]["auth_events_24h"] == 1, 5)
+    # an account that only the queue knows (suspended, not in the file)
+    ctl(m, "user", "suspend", "mallory", check=0)
+    users = {u["user"]: u for u in ctlj(m, "user", "list")["users"]}
+    assert users["mallory"]["in_file"] == "no"
+    assert users["mallory"]["state"] == "suspended"
+    # a new password works at once, without SIGHUP; the old one does not
+    r = subprocess.run([MOAT_BIN, "user", "passwd", "alice", "-c", m.conf],
+                       input="new secret\n", text=True, capture_output=True,
+                       cwd=m.dir, timeout=60)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert "password for alice set" in r.stdout
+    assert try_login(m, AUTH_USER, "new secret")
+    assert not try_login(m, AUTH_USER, AUTH_PW)
+    assert try_login(m, "bob", "bob's pw")
+    with open(m.users_file) as f:
+        text = f.read()
+    assert text.count("alice:$argon2id$") == 1 and "bob:$argon2id$" in text
+    assert os.stat(m.users_file).st_mode & 0o777 == 0o600
+    # a new user too
+    r = subprocess.run([MOAT_BIN, "user", "passwd", "carol", "-c", m.conf],
+                       input="carol pw\n", text=True, capture_output=True,
+                       cwd=m.dir, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert try_login(m, "carol", "carol pw")
+    ev = ctlj(m, "events", "--type", "admin_passwd")["events"]
+    assert {e["user"] for e in ev} == {"alice", "carol"}
+    # a name that could split a line of the file never gets there
+    rc, _, _ = ctl(m, "user", "passwd", "eve:x")
+    assert rc == 2

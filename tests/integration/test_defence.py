@@ -290,3 +290,46 @@ def test_dnsbl_listed_client_refused(moat_factory, blocklist_dns):
     assert m.wait_log("event=dnsbl client=127.0.0.66")
     time.sleep(0.3)
     assert m.sql("select count(*) from events where type='dnsbl'") == [["1"]]
+
+
+def test_nmap_smtp_brute_ends_in_ban(moat_factory, tmp_path):
+    """Real nmap smtp-brute against the submissions listener. nmap speaks
+    TLS on port 465 only, so the listener takes that port (skipped when
+    something else holds it)."""
+    import shutil
+    import subprocess
+    if not shutil.which("nmap"):
+        pytest.skip("nmap not installed")
+    probe = socket.socket()
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        probe.bind(("127.0.0.1", 465))
+    except OSError:
+        pytest.skip("127.0.0.1:465 is in use")
+    finally:
+        probe.close()
+    m = moat_factory(listeners=[("mx", "mx", ""), ("subs", "submissions", "")],
+                     users={USER: PASSWORD}, start=False,
+                     extra="[limits]\nauth_fail_delay_ms = 10\n")
+    with open(m.conf) as f:
+        text = f.read()
+    text = text.replace("port = %d\nrole = submissions" % m.ports["subs"],
+                        "port = 465\nrole = submissions")
+    with open(m.conf, "w") as f:
+        f.write(text)
+    m.ports["subs"] = 465
+    m.start()
+    (tmp_path / "users.lst").write_text("alice\nbob\n")
+    (tmp_path / "pass.lst").write_text("".join("guess%d\n" % i
+                                               for i in range(8)))
+    r = subprocess.run(
+        ["nmap", "-Pn", "-p", "465", "--script", "smtp-brute", "--script-args",
+         "userdb=%s,passdb=%s" % (tmp_path / "users.lst",
+                                  tmp_path / "pass.lst"), "127.0.0.1"],
+        capture_output=True, text=True, timeout=120)
+    assert "smtp-brute" in r.stdout, r.stdout + r.stderr
+    assert "No valid accounts found" in r.stdout, r.stdout
+    assert m.wait_log("event=ban client=127.0.0.1")
+    # banned: refused before the banner, on every listener
+    assert banner(m.ports["mx"], "127.0.0.1").startswith("554 5.7.1")
+    assert banner(m.ports["mx"], "127.0.0.9").startswith("220 ")

@@ -14,6 +14,7 @@ import smtplib
 import socket
 import ssl
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -731,3 +732,160 @@ def test_delay_notice_respects_notify_and_null_sender(moat_factory, dns,
     assert "event=delay_notice" not in moat.log()
     assert moat.maildir("postmaster") == []
     assert moat.sql("SELECT count(*) FROM delay_notice") == [["0"]]
+
+
+# --- LMTP over a UNIX socket: routes DOMAIN=lmtp:unix:/path ---
+
+class LmtpPeer:
+    """A small LMTP server (RFC 2033) on a UNIX socket.
+
+    rcpt_replies: {address: reply} at RCPT; dot_replies: {address: [reply,
+    ...]} after the final dot, one item per time the address is sent
+    (then 250). delivered: [(mail_from, address, data)].
+    """
+
+    def __init__(self, path, rcpt_replies=None, dot_replies=None):
+        self.path = path
+        self.rcpt_replies = rcpt_replies or {}
+        self.dot_replies = {k: list(v) for k, v in (dot_replies or {}).items()}
+        self.delivered = []
+        self.commands = []
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        os.chmod(path, 0o777)       # the mta process runs as _moat
+        self.sock.listen(8)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._session, args=(c,),
+                             daemon=True).start()
+
+    def _session(self, c):
+        f = c.makefile("rb")
+
+        def send(line):
+            c.sendall(line.encode() + b"\r\n")
+        try:
+            send("220 store.corp.example LMTP")
+            mail, rcpts = None, []
+            while True:
+                line = f.readline()
+                if not line:
+                    return
+                cmd = line.decode("latin-1").rstrip("\r\n")
+                self.commands.append(cmd)
+                verb = cmd.split(" ")[0].upper()
+                if verb == "LHLO":
+                    send("250-store.corp.example")
+                    send("250-PIPELINING")
+                    send("250-ENHANCEDSTATUSCODES")
+                    send("250 8BITMIME")
+                elif verb == "MAIL":
+                    mail, rcpts = cmd[10:].split(">")[0].lstrip("<"), []
+                    send("250 2.1.0 ok")
+                elif verb == "RCPT":
+                    a = cmd[8:].split(">")[0].lstrip("<")
+                    r = self.rcpt_replies.get(a)
+                    if r:
+                        send(r)
+                    else:
+                        rcpts.append(a)
+                        send("250 2.1.5 ok")
+                elif verb == "DATA":
+                    if not rcpts:
+                        send("503 5.5.1 no valid recipients")
+                        continue
+                    send("354 go")
+                    data = b""
+                    while True:
+                        l = f.readline()
+                        if not l or l == b".\r\n":
+                            break
+                        data += l[1:] if l.startswith(b"..") else l
+                    # RFC 2033: one reply per accepted recipient, in order
+                    for a in rcpts:
+                        todo = self.dot_replies.get(a)
+                        r = todo.pop(0) if todo else None
+                        if r is None:
+                            self.delivered.append((mail, a, data))
+                            r = "250 2.0.0 <%s> delivered" % a
+                        send(r)
+                    mail, rcpts = None, []
+                elif verb == "RSET":
+                    mail, rcpts = None, []
+                    send("250 ok")
+                elif verb == "QUIT":
+                    send("221 bye")
+                    return
+                else:
+                    send("502 5.5.2 what")
+        except OSError:
+            return
+        finally:
+            c.close()
+
+    def wait(self, count, timeout=15):
+        return wait_for(lambda: len(self.delivered) >= count and
+                        self.delivered, timeout) or self.delivered
+
+    def close(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+@pytest.fixture
+def lmtp_dir():
+    """A directory the unprivileged mta process can reach (mode 0777)."""
+    d = tempfile.mkdtemp(prefix="moat-lmtp-")
+    os.chmod(d, 0o777)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_lmtp_unix_socket_per_recipient_replies(moat_factory, dns, lmtp_dir):
+    srv = dns()
+    path = os.path.join(lmtp_dir, "lmtp.sock")
+    store = LmtpPeer(path, rcpt_replies={
+        "nobody@corp.example": "550 5.1.1 no such mailbox"},
+        dot_replies={"full@corp.example": ["452 4.2.2 mailbox full"],
+                     "quota@corp.example": ["552 5.2.2 over quota"]})
+    try:
+        moat = moat_factory(extra=delivery_conf(
+            srv, free_port(), "routes = corp.example=lmtp:unix:%s\n" % path))
+        sent = submit(moat, ["a@corp.example", "full@corp.example",
+                             "quota@corp.example", "nobody@corp.example"],
+                      sender="postmaster@example.org")
+        # a at once, full after its retry
+        got = store.wait(2, timeout=20)
+        assert sorted(a for _, a, _ in got) == [
+            "a@corp.example", "full@corp.example"], moat.log()
+        assert all(d.endswith(sent.encode()) for _, _, d in got)
+        assert all(m == "postmaster@example.org" for m, _, _ in got)
+        assert "LHLO mx.test.example" in store.commands
+        # quota (after DATA) and nobody (at RCPT) bounce, in one DSN
+        dsn = moat.wait_maildir(1, "postmaster", timeout=15)
+        assert len(dsn) == 1, moat.log()
+        msg = email.message_from_bytes(dsn[0], policy=email.policy.default)
+        blocks = [dict(b.items())
+                  for b in list(msg.iter_parts())[1].get_payload()]
+        per = {b["Final-Recipient"]: b for b in blocks[1:]}
+        assert per["rfc822; quota@corp.example"]["Status"] == "5.2.2"
+        assert per["rfc822; nobody@corp.example"]["Status"] == "5.1.1"
+        assert set(per) == {"rfc822; quota@corp.example",
+                            "rfc822; nobody@corp.example"}
+        assert wait_for(lambda: queue_empty(moat))
+        log = moat.log()
+        assert "relay=unix:%s" % path in log
+        assert "to=<full@corp.example> relay=unix:%s" % path in log
+        assert "status=deferred code=452" in log
+    finally:
+        store.close()

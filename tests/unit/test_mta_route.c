@@ -21,6 +21,9 @@ struct dest_case {
 	enum mta_tls	 tls;
 };
 
+#define L120 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
 static const struct dest_case dests[] = {
 	{ "[10.0.0.5]:25", 1, "10.0.0.5", 25, 1, 1, 0, MTA_TLS_DEFAULT },
 	{ "[10.0.0.5]", 1, "10.0.0.5", 0, 1, 1, 0, MTA_TLS_DEFAULT },
@@ -33,6 +36,14 @@ static const struct dest_case dests[] = {
 	{ "lmtp:[127.0.0.1]:24/none", 1, "127.0.0.1", 24, 1, 1, 1,
 	    MTA_TLS_NONE },
 	{ "lmtp:[127.0.0.1]", 0, NULL, 0, 0, 0, 0, 0 },	/* LMTP needs a port */
+	{ "lmtp:unix:/run/dovecot/lmtp", 1, "/run/dovecot/lmtp", 0, 0, 0, 1,
+	    MTA_TLS_NONE },
+	{ "LMTP:unix:/tmp/a:b/c.sock", 1, "/tmp/a:b/c.sock", 0, 0, 0, 1,
+	    MTA_TLS_NONE },
+	{ "lmtp:unix:relative/sock", 0, NULL, 0, 0, 0, 0, 0 },
+	{ "lmtp:unix:", 0, NULL, 0, 0, 0, 0, 0 },
+	{ "lmtp:unix:/a b", 0, NULL, 0, 0, 0, 0, 0 },
+	{ "lmtp:unix:/" L120, 0, NULL, 0, 0, 0, 0, 0 },	/* sun_path */
 	{ "10.0.0.5:25", 0, NULL, 0, 0, 0, 0, 0 },	/* address in brackets */
 	{ "2001:db8::1", 0, NULL, 0, 0, 0, 0, 0 },
 	{ "[10.0.0.5]:0", 0, NULL, 0, 0, 0, 0, 0 },
