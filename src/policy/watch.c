@@ -41,6 +41,8 @@ struct watch_key {
 	char			*key;
 	struct watch_slice	 slice[WATCH_BUCKETS];
 	struct watch_domain	*domains;	/* WATCH_DOMAINS slots */
+	uint16_t		*used;		/* indexes of slots ever filled */
+	size_t			 nused;
 	int			 overflow;	/* domain set full: extra count */
 	time_t			 overflow_seen;
 	time_t			 last;
@@ -84,6 +86,7 @@ key_free(struct watch_key *k)
 {
 	free(k->key);
 	free(k->domains);
+	free(k->used);
 	free(k);
 }
 
@@ -114,7 +117,8 @@ lookup(struct watch *w, const char *key, int create)
 	if (!create || (k = calloc(1, sizeof(*k))) == NULL)
 		return NULL;
 	if ((k->key = strdup(key)) == NULL ||
-	    (k->domains = calloc(WATCH_DOMAINS, sizeof(*k->domains))) == NULL) {
+	    (k->domains = calloc(WATCH_DOMAINS, sizeof(*k->domains))) == NULL ||
+	    (k->used = calloc(WATCH_DOMAINS, sizeof(*k->used))) == NULL) {
 		key_free(k);
 		return NULL;
 	}
@@ -148,6 +152,9 @@ domain_seen(struct watch *w, struct watch_key *k, const char *domain, time_t now
 
 		/* an empty slot, the domain itself, or one gone stale */
 		if (d->hash == 0 || d->hash == h || d->seen <= now - w->window) {
+			if (d->hash == 0)
+				k->used[k->nused++] = (uint16_t)((i + probes) %
+				    WATCH_DOMAINS);
 			d->hash = h;
 			d->seen = now;
 			return;
@@ -211,8 +218,9 @@ watch_get(struct watch *w, const char *key, time_t now, struct watch_counts *out
 		out->ext_rcpts += s->ext_rcpts;
 		out->rejected += s->rejected;
 	}
-	for (size_t i = 0; i < WATCH_DOMAINS; i++)
-		if (k->domains[i].hash != 0 && k->domains[i].seen > now - w->window)
+	/* only the slots ever filled: reading stays cheap for few domains */
+	for (size_t i = 0; i < k->nused; i++)
+		if (k->domains[k->used[i]].seen > now - w->window)
 			out->ext_domains++;
 	if (k->overflow_seen > now - w->window)
 		out->ext_domains += k->overflow;

@@ -67,6 +67,7 @@ enum db_stmt {
 	ST_DEAD_EXPIRE,
 	ST_MSG_GET,
 	ST_DELAY_INSERT,	/* a delay DSN went out for a recipient */
+	ST_SENDER_STATE,	/* user_state of a sender, per stored message */
 	ST_N
 };
 
@@ -138,6 +139,7 @@ static const char *const stmt_sql[ST_N] = {
 	    " WHERE m.id = ?1",
 	[ST_DELAY_INSERT] =
 	    "INSERT OR IGNORE INTO delay_notice(rcpt_id, time) VALUES (?1, ?2)",
+	[ST_SENDER_STATE] = "SELECT state FROM user_state WHERE user = ?1",
 };
 
 /*
@@ -1306,15 +1308,11 @@ queue_db_sender_state(struct queue_db *db, const char *key, char *buf,
 	int rc;
 
 	snprintf(buf, len, "active");
-	if (sqlite3_prepare_v3(db->h, "SELECT state FROM user_state WHERE user = ?1",
-	    -1, 0, &s, NULL) != SQLITE_OK) {
-		db_log_error(db, "sender_state", sqlite3_errcode(db->h));
-		return -1;
-	}
+	s = db_st(db, ST_SENDER_STATE);
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
 		snprintf(buf, len, "%s", (const char *)sqlite3_column_text(s, 0));
-	sqlite3_finalize(s);
+	st_done(s);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 

@@ -109,6 +109,7 @@ struct smtp_session {
 	char			 dnsbl_mail[SMTP_LINE_MAX];	/* MAIL args held back */
 	char			 tarpit_reply[700];
 	int			 quit_after_reply;	/* shutdown while parked */
+	char			 rdns[256];	/* PTR name, "unknown", "": not known */
 
 	LIST_ENTRY(smtp_session) hash;		/* srv->by_id */
 	TAILQ_ENTRY(smtp_session) entry;	/* srv->sessions or srv->dead */
@@ -138,7 +139,6 @@ struct smtp_stats {
 	uint64_t	sessions;		/* connections accepted */
 	uint64_t	rejected[SMTP_REJ_COUNT];
 	uint64_t	auth_ok, auth_fail;
-	uint64_t	rdns_lookups, rdns_cached;
 };
 
 struct smtp_ipcount {
@@ -174,6 +174,7 @@ struct smtp_server {
 	struct guard		*guard;		/* failure windows, owned */
 	struct event		*guard_timer;	/* expires old windows and bans */
 	struct dnsbl		*dnsbl;		/* NULL when no zones, owned */
+	struct smtp_rdns	*rdns;		/* NULL when off or failed, owned */
 	char			**suspended;	/* suspended accounts, owned */
 	size_t			 n_suspended;
 	struct smtp_stats	 stats;
@@ -219,6 +220,8 @@ void smtp_server_ban(struct smtp_server *srv, const uint8_t addr[16],
     int seconds, const char *reason, const char *origin);
 /* smtp_server_is_suspended - 1 when AUTH must refuse this account */
 int smtp_server_is_suspended(struct smtp_server *srv, const char *user);
+/* smtp_server_rdns_start - look the client's name up (at connect) */
+void smtp_server_rdns_start(struct smtp_server *srv, struct smtp_session *s);
 /* smtp_server_set_bans - replace the dynamic ban list (from the queue) */
 void smtp_server_set_bans(struct smtp_server *srv, const struct smtp_ban *v,
     size_t n);

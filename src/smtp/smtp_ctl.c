@@ -29,6 +29,7 @@
 #include "lib/log.h"
 #include "smtp/smtp.h"
 #include "smtp/smtp_ctl.h"
+#include "smtp/smtp_rdns.h"
 
 /* One per smtp process. */
 static struct {
@@ -68,7 +69,7 @@ sc_sessions(uint64_t id)
 		ipc_put_str(&ans, s->listener && s->listener->conf ?
 		    s->listener->conf->name : "");
 		ipc_put_str(&ans, s->ip);
-		ipc_put_str(&ans, "");	/* no resolver in this process yet */
+		ipc_put_str(&ans, s->rdns[0] ? s->rdns : "-");
 		ipc_put_str(&ans, s->helo);
 		ipc_put_str(&ans, s->authenticated ? s->auth_user : "");
 		ipc_put_str(&ans, s->tls ? (s->tls_desc[0] ? s->tls_desc : "yes") :
@@ -152,6 +153,7 @@ static void
 sc_stats(uint64_t id)
 {
 	const struct smtp_stats *st = &sc.srv->stats;
+	uint64_t lookups, cached;
 	struct smtp_session *s;
 	struct ipc_msg ans;
 	int64_t per[CONF_MAX_LISTENERS] = { 0 }, auth = 0, tls = 0, susp = 0;
@@ -184,6 +186,9 @@ sc_stats(uint64_t id)
 		sc_stat(&ans, "rejections_total", labels,
 		    (int64_t)st->rejected[i]);
 	}
+	smtp_rdns_stats(sc.srv->rdns, &lookups, &cached);
+	sc_stat(&ans, "rdns_lookups_total", "source=\"dns\"", (int64_t)lookups);
+	sc_stat(&ans, "rdns_lookups_total", "source=\"cache\"", (int64_t)cached);
 	sc_stat(&ans, "auth_total", "result=\"success\"", (int64_t)st->auth_ok);
 	sc_stat(&ans, "auth_total", "result=\"failure\"",
 	    (int64_t)st->auth_fail);

@@ -31,6 +31,7 @@
 #include "../daemon/proc.h"
 #include "smtp.h"
 #include "smtp_ctl.h"
+#include "smtp_rdns.h"
 #include "../control/control_log.h"
 
 static unsigned
@@ -587,6 +588,9 @@ peer_close_cb(struct ipc_peer *p, void *arg)
 	exit(1);
 }
 
+/* the reverse DNS resolver made before chroot; one smtp process */
+static struct smtp_rdns *prepared_rdns;
+
 /* smtp_proc_prepare - resolver setup needs /etc/resolv.conf: before chroot */
 int
 smtp_proc_prepare(struct proc_env *env)
@@ -594,6 +598,11 @@ smtp_proc_prepare(struct proc_env *env)
 	const struct conf *c = env->conf;
 	char err[256];
 
+	/* reverse names are for people: without them the server still runs */
+	if (c->reverse_dns && (prepared_rdns = smtp_rdns_new(c->dns_server,
+	    err, sizeof(err))) == NULL)
+		log_warn(LOG_CAT_DNS, "event=rdns_setup_failed error=\"%s\" "
+		    "action=\"sessions are listed without names\"", err);
 	if (c->n_dnsbl_zones == 0)
 		return 0;
 	env->prepared = dnsbl_new(env->base, c->dns_server, c->dnsbl_zones,
@@ -603,6 +612,41 @@ smtp_proc_prepare(struct proc_env *env)
 		return -1;
 	}
 	return 0;
+}
+
+/* name: the PTR name, "" none, NULL failed (shown as "-") */
+static void
+smtp_rdns_set(struct smtp_session *s, const char *name)
+{
+	char esc[SMTP_RDNS_NAME_MAX * 4];
+
+	if (name == NULL)
+		return;
+	snprintf(s->rdns, sizeof(s->rdns), "%s", name[0] ? name : "unknown");
+	log_debug(LOG_CAT_DNS, "session=%s event=rdns client=%s name=%s",
+	    s->idstr, s->ip, log_escape(esc, sizeof(esc), s->rdns,
+	    strlen(s->rdns)));
+}
+
+static void
+rdns_answer_cb(uint64_t cookie, const char *name, void *arg)
+{
+	struct smtp_server *srv = arg;
+	struct smtp_session *s = smtp_server_find(srv, cookie);
+
+	if (s != NULL)
+		smtp_rdns_set(s, name);
+}
+
+/* smtp_server_rdns_start - the client's name, from the cache or later */
+void
+smtp_server_rdns_start(struct smtp_server *srv, struct smtp_session *s)
+{
+	const char *name;
+
+	if (srv->rdns != NULL &&
+	    smtp_rdns_lookup(srv->rdns, s->addr, s->id, &name) == 1)
+		smtp_rdns_set(s, name);
 }
 
 static void
@@ -652,6 +696,14 @@ smtp_proc_main(struct proc_env *env)
 	smtp_server_rebuild_deny(srv);
 	if ((srv->dnsbl = env->prepared) != NULL)
 		dnsbl_set_callback(srv->dnsbl, dnsbl_answer_cb, srv);
+	if ((srv->rdns = prepared_rdns) != NULL &&
+	    smtp_rdns_attach(srv->rdns, base, rdns_answer_cb, srv) == -1) {
+		log_warn(LOG_CAT_DNS, "event=rdns_setup_failed error=\"cannot "
+		    "watch the resolver\"");
+		smtp_rdns_free(srv->rdns);
+		srv->rdns = NULL;
+	}
+	prepared_rdns = NULL;
 	srv->parent = ipc_peer_new(base, parent_fd, "parent", parent_msg_cb,
 	    peer_close_cb, srv);
 	srv->queue = ipc_peer_new(base, queue_fd, "queue", queue_msg_cb,
@@ -693,6 +745,7 @@ smtp_proc_main(struct proc_env *env)
 	event_free(srv->guard_timer);
 	guard_free(srv->guard);
 	dnsbl_free(srv->dnsbl);
+	smtp_rdns_free(srv->rdns);
 	denylist_free(srv->deny);
 	free(srv->bans);
 	for (size_t i = 0; i < srv->n_suspended; i++)

@@ -1617,6 +1617,7 @@ smtp_session_start(struct smtp_server *srv, struct smtp_listener *l, int fd,
 		smtp_close(s, "max_sessions_per_ip");
 		return;
 	}
+	smtp_server_rdns_start(srv, s);	/* for moat sessions; never waited for */
 	/* a client whose bytes are already here did not wait for the banner */
 	{
 		char peek;

@@ -636,3 +636,71 @@ def test_user_list_and_passwd_at_once(moat_factory):
     # a name that could split a line of the file never gets there
     rc, _, _ = ctl(m, "user", "passwd", "eve:x")
     assert rc == 2
+
+
+@pytest.fixture
+def rdns_dns():
+    """dnsmasq on loopback answering PTR for 127.0.0.21 only."""
+    import shutil
+    if not shutil.which("dnsmasq"):
+        pytest.skip("dnsmasq not installed")
+    port = free_port()
+    p = subprocess.Popen(
+        ["dnsmasq", "--no-daemon", "--port=%d" % port,
+         "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv",
+         "--no-hosts", "--conf-file=/dev/null",
+         "--local=/0.0.127.in-addr.arpa/",
+         "--ptr-record=21.0.0.127.in-addr.arpa,client.rdns.example"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.3)
+    yield port
+    p.terminate()
+    p.wait()
+
+
+def test_sessions_show_reverse_names(moat_factory, rdns_dns):
+    m = moat_factory(extra=RELAY + "[delivery]\ndns_server = 127.0.0.1@%d\n"
+                     % rdns_dns)
+    conns = []
+    for src in ("127.0.0.21", "127.0.0.22"):
+        c = socket.create_connection(("127.0.0.1", m.port), timeout=5,
+                                     source_address=(src, 0))
+        assert c.recv(512).startswith(b"220")
+        conns.append(c)
+
+    def names():
+        v = {s["client"]: s["rdns"] for s in ctlj(m, "sessions")["sessions"]}
+        return v if v.get("127.0.0.21") not in (None, "-") and \
+            v.get("127.0.0.22") not in (None, "-") else None
+    got = wait_for(names, 5)
+    assert got == {"127.0.0.21": "client.rdns.example",
+                   "127.0.0.22": "unknown"}, got
+    rc, out, _ = ctl(m, "sessions", check=0)
+    assert "client.rdns.example" in out
+    # a second session from the same address: from the cache, at once
+    c = socket.create_connection(("127.0.0.1", m.port), timeout=5,
+                                 source_address=("127.0.0.21", 0))
+    c.recv(512)
+    conns.append(c)
+    rows = [s for s in ctlj(m, "sessions")["sessions"]
+            if s["client"] == "127.0.0.21"]
+    assert [r["rdns"] for r in rows] == ["client.rdns.example"] * 2
+    st = stats_of(m)
+    assert st[("rdns_lookups_total", 'source="dns"')] == 2
+    assert st[("rdns_lookups_total", 'source="cache"')] == 1
+    for c in conns:
+        c.close()
+
+
+def test_sessions_without_a_resolver(moat_factory):
+    # a DNS server that never answers: names stay "-", mail flows
+    m = moat_factory(extra=RELAY + "[delivery]\ndns_server = 127.0.0.1@%d\n"
+                     % free_port())
+    c = socket.create_connection(("127.0.0.1", m.port), timeout=5,
+                                 source_address=("127.0.0.23", 0))
+    assert c.recv(512).startswith(b"220")
+    rows = ctlj(m, "sessions")["sessions"]
+    assert [r["rdns"] for r in rows] == ["-"]
+    send(m, "ann@a.example", ["postmaster@localhost"])
+    assert m.wait_maildir(1)
+    c.close()

@@ -9,6 +9,8 @@ import base64
 import email
 import email.policy
 import os
+import pty
+import select
 import shutil
 import smtplib
 import socket
@@ -889,3 +891,212 @@ def test_lmtp_unix_socket_per_recipient_replies(moat_factory, dns, lmtp_dir):
         assert "status=deferred code=452" in log
     finally:
         store.close()
+
+
+# --- a real Postfix instance as the receiving MTA ---
+
+POSTFIX = "/usr/sbin/postfix"
+POSTCONF = "/usr/sbin/postconf"
+POSTCAT = "/usr/sbin/postcat"
+
+
+class PostfixPeer:
+    """A private Postfix (own config_directory and queue_directory in a
+    temp dir) with smtpd on 127.0.0.1:port only, STARTTLS offered with
+    the test certificate, every message accepted from 127.0.0.0/8 and put
+    on hold, so its queue file can be read back with postcat."""
+
+    def __init__(self, port, tls):
+        self.port = port
+        self.dir = tempfile.mkdtemp(prefix="moat-postfix-")
+        os.chmod(self.dir, 0o755)
+        self.etc = os.path.join(self.dir, "etc")
+        self.spool = os.path.join(self.dir, "spool")
+        self.data = os.path.join(self.dir, "data")
+        self.maillog = os.path.join(self.dir, "maillog")
+        os.mkdir(self.etc, 0o755)
+        os.mkdir(self.spool, 0o755)
+        os.mkdir(self.data, 0o700)
+        shutil.chown(self.data, "postfix", "postfix")
+        shutil.copy("/etc/postfix/master.cf",
+                    os.path.join(self.etc, "master.cf"))
+        with open(os.path.join(self.etc, "main.cf"), "w") as f:
+            f.write("""\
+compatibility_level = 3.6
+queue_directory = {spool}
+data_directory = {data}
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mx.pf.example
+mydomain = pf.example
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mydestination =
+relayhost =
+mynetworks = 127.0.0.0/8
+alias_maps =
+alias_database =
+smtpd_client_restrictions = check_client_access static:HOLD
+smtpd_recipient_restrictions = permit_mynetworks, reject
+smtpd_tls_security_level = may
+smtpd_tls_cert_file = {cert}
+smtpd_tls_key_file = {key}
+smtpd_tls_received_header = yes
+smtpd_tls_loglevel = 1
+maillog_file = {log}
+maillog_file_prefixes = {d}
+""".format(spool=self.spool, data=self.data, cert=tls[0], key=tls[1],
+           log=self.maillog, d=self.dir))
+        self.postconf("-F", "*/*/chroot = n")
+        for line in open(os.path.join(self.etc, "master.cf")):
+            w = line.split()
+            if (len(w) > 1 and w[1] == "inet" and not line[0].isspace()
+                    and not line.startswith("#")):
+                self.postconf("-M#", "%s/inet" % w[0])
+        svc = "127.0.0.1:%d" % port
+        self.postconf("-Me", "%s/inet = %s inet n - n - - smtpd" % (svc, svc))
+        self.started = False
+
+    def start(self):
+        port = self.port
+        self.run("check")
+        self.run("start")
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("postfix does not listen:\n" + self.log())
+
+    def postconf(self, *args):
+        subprocess.run([POSTCONF, "-c", self.etc] + list(args), check=True,
+                       capture_output=True, timeout=30)
+
+    def run(self, cmd):
+        # Postfix prints its errors only to a terminal: give it a pty
+        master, slave = pty.openpty()
+        try:
+            p = subprocess.Popen([POSTFIX, "-c", self.etc, cmd],
+                                 stdin=subprocess.DEVNULL, stdout=slave,
+                                 stderr=slave, close_fds=True)
+        finally:
+            os.close(slave)
+        out = b""
+        try:
+            rc = p.wait(60)
+            while select.select([master], [], [], 0.1)[0]:
+                try:
+                    b = os.read(master, 4096)
+                except OSError:
+                    break
+                if not b:
+                    break
+                out += b
+        finally:
+            os.close(master)
+        if rc != 0:
+            raise RuntimeError("postfix %s: %s\n%s" % (
+                cmd, out.decode("utf-8", "replace"), self.log()))
+
+    def log(self):
+        try:
+            with open(self.maillog, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def held(self):
+        """Queue files on hold (paths)."""
+        out = []
+        for d, _, files in os.walk(os.path.join(self.spool, "hold")):
+            out += [os.path.join(d, n) for n in files]
+        return out
+
+    def postcat(self, path, *opts):
+        return subprocess.run([POSTCAT, "-c", self.etc] + list(opts) + [path],
+                              capture_output=True, check=True,
+                              timeout=30).stdout
+
+    def master_pid(self):
+        try:
+            with open(os.path.join(self.spool, "pid", "master.pid")) as f:
+                return int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def close(self):
+        if not self.started:
+            return
+        self.started = False
+        master = self.master_pid()
+        try:
+            self.run("stop")
+        except (RuntimeError, subprocess.TimeoutExpired):
+            pass
+        deadline = time.time() + 15
+        while master and os.path.exists("/proc/%d" % master) and \
+                time.time() < deadline:
+            time.sleep(0.1)
+        if master and os.path.exists("/proc/%d" % master):
+            subprocess.run([POSTFIX, "-c", self.etc, "abort"],
+                           capture_output=True, timeout=30)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def postfix_peer(tls_files):
+    started = []
+
+    def start(port):
+        p = PostfixPeer(port, tls_files)
+        started.append(p)
+        p.started = True        # from here on, close() stops it
+        p.start()
+        return p
+    yield start
+    for p in started:
+        p.close()
+
+
+def test_delivery_to_real_postfix(moat_factory, dns, postfix_peer):
+    port = free_port()
+    srv = dns(mx=[("pf.example", "mx.pf.example", 10)],
+              hosts=[("mx.pf.example", "127.0.0.1")])
+    pf = postfix_peer(port)
+    moat = moat_factory(extra=delivery_conf(srv, port))
+    body = ("From: <alice@example.org>\r\nTo: <bob@pf.example>\r\n"
+            "Subject: to postfix\r\nMessage-ID: <pf@example.org>\r\n"
+            "Date: Thu, 26 Nov 2026 12:00:00 +0000\r\n"
+            "MIME-Version: 1.0\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: 8bit\r\n\r\n"
+            "line one\r\n.leading dot\r\n..two dots\r\n\r\n"
+            "caf\xe9 na\xefve\r\n" + "x" * 998 + "\r\nlast line\r\n")
+    with smtplib.SMTP("127.0.0.1", moat.port,
+                      source_address=("127.0.0.2", 0)) as s:
+        s.ehlo("client.example")
+        s.sendmail("alice@example.org", ["bob@pf.example", "carol@pf.example"],
+                   body.encode("utf-8"), mail_options=["BODY=8BITMIME"])
+    assert wait_for(lambda: queue_empty(moat), timeout=20), \
+        moat.log() + pf.log()
+    files = wait_for(pf.held, timeout=10)
+    assert len(files) == 1, pf.log()
+    env = pf.postcat(files[0], "-e").decode("utf-8", "replace")
+    assert "sender: alice@example.org" in env
+    assert "recipient: bob@pf.example" in env
+    assert "recipient: carol@pf.example" in env
+    content = pf.postcat(files[0], "-bh")
+    # Postfix's Received on top (TLS noted), then ours, then the message
+    # exactly as submitted (postcat prints LF line ends)
+    sent = body.encode("utf-8").replace(b"\r\n", b"\n")
+    assert content.endswith(sent), content[-600:]
+    top = content.split(b"\nReceived: ", 1)[0]
+    assert top.startswith(b"Received: from mx.test.example"), top
+    assert b"(using TLSv1." in top, top
+    assert content.count(b"Received: ") == 2
+    log = moat.log()
+    assert "relay=mx.pf.example[127.0.0.1]:%d" % port in log
+    assert 'tls="TLSv1.' in log
+    assert log.count("status=sent") == 2
