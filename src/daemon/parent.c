@@ -205,6 +205,26 @@ raise_fd_limit(void)
 		    (unsigned long long)rl.rlim_cur);
 }
 
+/*
+ * proc_event_base - the event loop of a child. With the epoll change
+ * list, enabling and disabling I/O (which bufferevents do for every
+ * reply) costs no epoll_ctl until the loop polls again, and changes
+ * that cancel out cost none at all.
+ */
+static struct event_base *
+proc_event_base(void)
+{
+	struct event_config *cfg = event_config_new();
+	struct event_base *base;
+
+	if (cfg == NULL)
+		return NULL;
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
 /* make_dir - mkdir -p of one level, then owner and mode */
 static void
 make_dir(const char *path, mode_t mode, uid_t uid, gid_t gid)
@@ -600,7 +620,7 @@ daemon_serve(struct conf *conf)
 			env.tls = tls;
 		} else if (tls)
 			SSL_CTX_free(tls);
-		if ((env.base = event_base_new()) == NULL)
+		if ((env.base = proc_event_base()) == NULL)
 			fatalx("event_base_new");
 		if (prepare[c] != NULL && prepare[c](&env) == -1)
 			_exit(1);

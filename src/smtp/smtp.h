@@ -109,6 +109,7 @@ struct smtp_session {
 	char			 dnsbl_mail[SMTP_LINE_MAX];	/* MAIL args held back */
 	char			 tarpit_reply[700];
 	int			 quit_after_reply;	/* shutdown while parked */
+	int			 gone;		/* out of service, waiting for the reaper */
 	char			 rdns[256];	/* PTR name, "unknown", "": not known */
 
 	LIST_ENTRY(smtp_session) hash;		/* srv->by_id */

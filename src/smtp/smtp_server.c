@@ -3,7 +3,11 @@
  * and the IPC with the queue, auth and parent processes.
  *
  * Public: smtp_proc_main, smtp_server_find, smtp_server_event,
- * smtp_server_ip_count, smtp_server_session_gone.
+ * smtp_server_ip_count, smtp_server_session_gone, smtp_server_rdns_start.
+ *
+ * Counters for `moat stats` (srv->stats) are plain integers bumped where
+ * the event is seen: here at accept and for the refusals that are
+ * security events (smtp_event_counts), in smtp_session.c for the rest.
  *
  * SECURITY: runs unprivileged in an empty chroot; it can reach the
  * queue database and the users file only through its IPC peers.
@@ -143,6 +147,9 @@ smtp_server_maybe_exit(struct smtp_server *srv)
 void
 smtp_server_session_gone(struct smtp_server *srv, struct smtp_session *s)
 {
+	if (s->gone)
+		return;
+	s->gone = 1;
 	if (s->bev) {
 		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
 		bufferevent_setcb(s->bev, NULL, NULL, NULL, NULL);

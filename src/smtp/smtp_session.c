@@ -1323,6 +1323,7 @@ smtp_session_stored(struct smtp_session *s, int status, const char *qid)
 
 /* ---- input ---- */
 
+
 /* slow-drip clients: after data_rate_grace, at least min_data_rate B/s */
 static int
 smtp_data_too_slow(struct smtp_session *s)
@@ -1555,7 +1556,7 @@ smtp_session_start(struct smtp_server *srv, struct smtp_listener *l, int fd,
 		free(s);
 		return;
 	}
-	evutil_make_socket_nonblocking(fd);
+	/* evconnlistener accepts with SOCK_NONBLOCK already */
 	if (l->conf->role == ROLE_SUBMISSIONS) {
 		SSL *ssl = srv->tls ? SSL_new(srv->tls) : NULL;
 
