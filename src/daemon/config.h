@@ -74,6 +74,8 @@ struct conf {
 	char	**dnsbl_zones;		/* "zone" or "zone*weight" */
 	size_t	  n_dnsbl_zones;
 	int	dnsbl_threshold;
+	int	events_retention;	/* seconds the events table keeps a row */
+	int	events_max;		/* rows at most */
 	char	sender_identity[16];	/* own | domain | any */
 	int	reject_local_spoof;
 	int	reverse_dns;		/* PTR of each client, for moat sessions */

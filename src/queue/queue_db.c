@@ -1383,3 +1383,43 @@ fail:
 	db_rollback(db);
 	return -1;
 }
+
+/*
+ * queue_db_events_expire - keep the events table bounded: rows older
+ * than before go, then the oldest beyond max_rows. *deleted gets the
+ * count. 0, or -1 (logged).
+ */
+int
+queue_db_events_expire(struct queue_db *db, int64_t before, int64_t max_rows,
+    int64_t *deleted)
+{
+	static const char *old_sql = "DELETE FROM events WHERE time < ?1";
+	static const char *cap_sql =
+	    "DELETE FROM events WHERE id <= (SELECT id FROM events"
+	    " ORDER BY id DESC LIMIT 1 OFFSET ?1)";
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*deleted = 0;
+	if ((rc = sqlite3_prepare_v3(db->h, old_sql, -1, 0, &s, NULL)) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_int64(s, 1, before);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	s = NULL;
+	if (rc != SQLITE_DONE)
+		goto fail;
+	*deleted += sqlite3_changes64(db->h);
+	if ((rc = sqlite3_prepare_v3(db->h, cap_sql, -1, 0, &s, NULL)) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_int64(s, 1, max_rows);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		goto fail;
+	*deleted += sqlite3_changes64(db->h);
+	return 0;
+fail:
+	db_log_error(db, "events_expire", rc);
+	return -1;
+}

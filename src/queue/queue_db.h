@@ -291,4 +291,8 @@ int queue_db_sender_state(struct queue_db *db, const char *key, char *buf,
 int queue_db_sender_set(struct queue_db *db, const char *key, const char *state,
     const char *reason, int64_t now, int64_t *held);
 
+/* queue_db_events_expire - drop events older than before, then beyond max_rows */
+int queue_db_events_expire(struct queue_db *db, int64_t before,
+    int64_t max_rows, int64_t *deleted);
+
 #endif

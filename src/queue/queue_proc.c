@@ -130,6 +130,7 @@ struct queue_proc {
 	struct sched		*sched;		/* outbound delivery, sched.c */
 	struct queue_ctl	*ctl;		/* control operations, queue_ctl.c */
 	struct queue_watch	*watch;		/* compromised accounts, queue_watch.c */
+	struct event		*ev_events;	/* keeps the events table bounded */
 	int			 stopping;
 	int64_t			 stop_deadline;
 	struct event		*ev_drain;	/* at exit: wait for smtp to read */
@@ -728,6 +729,20 @@ qp_close_cb(struct ipc_peer *p, void *arg)
 }
 
 /* the scheduler stored a bounce for a local mailbox */
+/* the events table keeps events_retention seconds, events_max rows */
+static void
+qp_events_expire_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct queue_proc *qp = arg;
+	int64_t deleted;
+
+	if (queue_db_events_expire(qp->db, (int64_t)time(NULL) -
+	    qp->conf->events_retention, qp->conf->events_max, &deleted) == 0 &&
+	    deleted > 0)
+		log_info(LOG_CAT_QUEUE, "event=events_expired rows=%lld",
+		    (long long)deleted);
+}
+
 static void
 qp_local_kick(void *arg)
 {
@@ -790,6 +805,15 @@ queue_proc_main(struct proc_env *env)
 
 	if ((qp->watch = queue_watch_new(conf, qp->db, qp->smtp)) == NULL)
 		fatal("%s: queue_watch_new", __func__);
+	if ((qp->ev_events = event_new(base, -1, EV_PERSIST, qp_events_expire_cb,
+	    qp)) == NULL)
+		fatal("%s: event_new", __func__);
+	{
+		struct timeval tv = { 600, 0 };
+
+		event_add(qp->ev_events, &tv);
+		qp_events_expire_cb(-1, 0, qp);
+	}
 
 	log_notice(LOG_CAT_QUEUE, "event=started spool=%s mail_dir=%s",
 	    conf->spool_dir, conf->mail_dir);
@@ -813,6 +837,7 @@ queue_proc_main(struct proc_env *env)
 	}
 	sched_free(qp->sched);
 	queue_watch_free(qp->watch);
+	event_free(qp->ev_events);
 	queue_ctl_free(qp->ctl);
 	ipc_peer_free(qp->smtp);
 	ipc_peer_free(qp->parent);

@@ -405,6 +405,35 @@ test_events(void **state)
 	sqlite3_close(h);
 }
 
+/* the events table is bounded by age, then by rows */
+static void
+test_events_expire(void **state)
+{
+	struct fixture *fx = *state;
+	struct queue_event ev[100];
+	int64_t deleted;
+	sqlite3 *h;
+
+	memset(ev, 0, sizeof(ev));
+	for (int i = 0; i < 100; i++) {
+		ev[i].time = 1000 + i;		/* 1000..1099 */
+		ev[i].type = "relay_denied";
+	}
+	assert_int_equal(queue_db_event_add(fx->db, ev, 100), 0);
+	/* older than 1020: 20 rows */
+	assert_int_equal(queue_db_events_expire(fx->db, 1020, 1000, &deleted), 0);
+	if (deleted != 20)
+		fail_msg("by age: got %lld deleted, want 20", (long long)deleted);
+	/* then at most 50 rows: the 30 oldest of the 80 left go */
+	assert_int_equal(queue_db_events_expire(fx->db, 0, 50, &deleted), 0);
+	if (deleted != 30)
+		fail_msg("by rows: got %lld deleted, want 30", (long long)deleted);
+	h = peek_open(fx);
+	assert_int_equal(peek_int(h, "SELECT count(*) FROM events"), 50);
+	assert_int_equal(peek_int(h, "SELECT min(time) FROM events"), 1050);
+	sqlite3_close(h);
+}
+
 static size_t
 fetch(struct fixture *fx, int64_t now, struct queue_local *v, size_t max)
 {
@@ -653,6 +682,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_store_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_qids_unique, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events_expire, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_local_delivery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delivered_deletes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
