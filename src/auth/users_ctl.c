@@ -19,11 +19,13 @@
  * Every change is an event with the administrator's uid.
  * LIMITS: those of the users file (users.c).
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../ctl/ctl_msg.h"
 #include "../io/ipc.h"
@@ -67,11 +69,14 @@ uc_list(const char *path, struct ipc_peer *from, uint64_t id)
 	char err[512], *text;
 	size_t len = 0;
 
-	if ((text = users_file_read(path, &len, err, sizeof(err))) == NULL) {
+	if (access(path, F_OK) == -1 && errno == ENOENT) {
 		/* no file yet: no users */
 		if ((text = strdup("")) == NULL)
 			fatal("%s: strdup", __func__);
-		len = 0;
+	} else if ((text = users_file_read(path, &len, err, sizeof(err))) ==
+	    NULL) {
+		ctl_answer_simple(from, id, CTL_FAILED, "%s", err);
+		return;
 	}
 	u = users_parse(text, len, path, err, sizeof(err));
 	explicit_bzero(text, len);

@@ -117,6 +117,7 @@ ipc_peer_name(const struct ipc_peer *p)
 	return p->name;
 }
 
+
 /* ipc_peer_pending - bytes not yet written to the socket */
 size_t
 ipc_peer_pending(const struct ipc_peer *p)

@@ -106,8 +106,6 @@ enum qc_stmt {
 	QC_SUMMARY_OLDEST,
 	QC_SUMMARY_ERR,
 	QC_SUMMARY_TOTAL,
-	QC_FK_OFF,
-	QC_FK_ON,
 	QC_ALL_COUNT,
 	QC_ALL_RCPT,
 	QC_ALL_BODY,
@@ -188,10 +186,11 @@ static const char *const qc_sql[QC_NALL] = {
 	 * no row-by-row work) -- but only while no foreign key names the
 	 * table, hence foreign_keys off around it (outside the transaction,
 	 * as SQLite requires). Nothing can be left dangling: every table
-	 * of the three is emptied in the same transaction.
+	 * of the three is emptied in the same transaction. (The pragma is
+	 * run with qc_foreign_keys, never prepared ahead: SQLite applies a
+	 * flag pragma when it compiles it, so a prepared one did nothing
+	 * when stepped and each purge deleted row by row, 1 s for 100,000.)
 	 */
-	[QC_FK_OFF] = "PRAGMA foreign_keys = OFF",
-	[QC_FK_ON] = "PRAGMA foreign_keys = ON",
 	[QC_ALL_COUNT] =
 	    "SELECT (SELECT count(*) FROM message), (SELECT count(*) FROM"
 	    " recipient)",
@@ -336,6 +335,28 @@ static int
 qc_simple(struct queue_ctl *qc, enum qc_stmt i)
 {
 	return qc_exec(qc->st[i]);
+}
+
+/*
+ * Foreign keys on or off, checked: 0 (SQLITE_OK) when the connection
+ * now has them as asked. Outside a transaction only.
+ */
+static int
+qc_foreign_keys(struct queue_ctl *qc, int on)
+{
+	sqlite3_stmt *s;
+	int rc, got = -1;
+
+	if ((rc = sqlite3_exec(qc->h, on ? "PRAGMA foreign_keys = ON" :
+	    "PRAGMA foreign_keys = OFF", NULL, NULL, NULL)) != SQLITE_OK)
+		return rc;
+	if ((rc = sqlite3_prepare_v2(qc->h, "PRAGMA foreign_keys", -1, &s,
+	    NULL)) != SQLITE_OK)
+		return rc;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		got = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return got == on ? SQLITE_OK : SQLITE_ERROR;
 }
 
 static const char *
@@ -972,7 +993,7 @@ qc_delete_all(struct queue_ctl *qc, uint64_t id, uint32_t uid,
 	sqlite3_stmt *s;
 	int rc;
 
-	if ((rc = qc_simple(qc, QC_FK_OFF)) != SQLITE_DONE)
+	if ((rc = qc_foreign_keys(qc, 0)) != SQLITE_OK)
 		goto fail;
 	op = "begin";
 	if ((rc = qc_simple(qc, QC_BEGIN)) != SQLITE_DONE)
@@ -1005,7 +1026,7 @@ qc_delete_all(struct queue_ctl *qc, uint64_t id, uint32_t uid,
 	op = "commit";
 	if ((rc = qc_simple(qc, QC_COMMIT)) != SQLITE_DONE)
 		goto fail;
-	if (qc_simple(qc, QC_FK_ON) != SQLITE_DONE)
+	if (qc_foreign_keys(qc, 1) != SQLITE_OK)
 		fatalx("%s: cannot turn foreign keys back on", __func__);
 	qc_event(qc, uid, "admin_queue", NULL, "op=delete all=yes messages=%"
 	    PRId64 " recipients=%" PRId64, msgs, rcpts);
@@ -1017,7 +1038,7 @@ fail:
 	    "(%s): %s; nothing changed", op, sqlite3_errmsg(qc->h));
 	if (!sqlite3_get_autocommit(qc->h))
 		(void)qc_simple(qc, QC_ROLLBACK);
-	if (qc_simple(qc, QC_FK_ON) != SQLITE_DONE)
+	if (qc_foreign_keys(qc, 1) != SQLITE_OK)
 		fatalx("%s: cannot turn foreign keys back on", __func__);
 }
 
@@ -1635,7 +1656,17 @@ queue_ctl_new(struct event_base *base, const struct conf *conf,
 		goto sqlerr;
 	sqlite3_db_config(qc->h, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	sqlite3_busy_timeout(qc->h, QC_BUSY_MS);
+	/*
+	 * secure_delete FAST: SQLite built with SECURE_DELETE (Debian's is)
+	 * zeroes every freed page, so purging 100,000 messages wrote the
+	 * whole database (170 MB) into the WAL, fsynced it and checkpointed
+	 * it back: over a second. FAST still scrubs deleted rows inside the
+	 * pages a delete writes anyway; freed pages keep their old bytes
+	 * until reused, in a file only the moat user can read (like
+	 * Postfix's unlinked queue files). 40 ms instead.
+	 */
 	if ((rc = sqlite3_exec(qc->h, "PRAGMA synchronous = FULL;"
+	    "PRAGMA secure_delete = FAST;"
 	    "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
 	    "CREATE TEMP TABLE IF NOT EXISTS ctl_sel(id INTEGER PRIMARY KEY)",
 	    NULL, NULL, NULL)) != SQLITE_OK)

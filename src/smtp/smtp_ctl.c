@@ -4,7 +4,8 @@
  * `moat sessions` lists the session table; `moat sessions kill` ends
  * sessions by id, client network or authenticated user (the client
  * gets 421 and the connection closes); `moat stats` gets the session
- * counts. (The ban list and account states the queue sends are handled
+ * counts and the lifetime counters (srv->stats: sessions, rejections
+ * by reason, AUTH results; reverse DNS lookups). (The ban list and account states the queue sends are handled
  * in smtp_server.c.)
  *
  * Public: smtp_ctl_start, smtp_ctl_stop.

@@ -179,7 +179,7 @@ smtp_rdns_new(const char *server, char *err, size_t errlen)
 		 * included (libunbound would answer 127/8 itself) */
 		(void)ub_ctx_set_option(r->ub, "do-not-query-localhost:", "no");
 		(void)ub_ctx_set_option(r->ub, "local-zone:",
-		    "127.in-addr.arpa. nodefault");
+		    "127.in-addr.arpa. transparent");
 		rc = ub_ctx_set_fwd(r->ub, server);
 	} else
 		rc = ub_ctx_resolvconf(r->ub, NULL);

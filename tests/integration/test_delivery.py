@@ -1,7 +1,9 @@
 """Outbound delivery: MX routing through a real DNS server (dnsmasq on a
 loopback port), static routes, retries, DSN bounces, dead letters, loops,
-restart in the middle of a delivery. Peers: a scripted SMTP server in
-Python (answers chosen codes at chosen commands) and Postfix's smtp-sink.
+restart in the middle of a delivery, smarthost AUTH (only inside TLS),
+delay notices, LMTP over a UNIX socket. Peers: a scripted SMTP server in
+Python (answers chosen codes at chosen commands, STARTTLS, AUTH), Postfix's
+smtp-sink, a private real Postfix instance, a Python LMTP server.
 Everything stays on 127.0.0.0/8. Test domains end in .example, not
 .test: libunbound answers .test itself (RFC 6761 default local zone).
 """

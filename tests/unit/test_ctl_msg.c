@@ -262,6 +262,33 @@ test_request_refused(void **state)
 	snprintf(r.a, sizeof(r.a), "alice");
 	r.state = 9;
 	assert_int_equal(roundtrip(&r, &got, err, sizeof(err)), -1);
+	/* user passwd: nothing that could add or split a users file line */
+	{
+		static const struct {
+			const char *user, *hash;
+			int rc;
+		} pw[] = {
+			{ "alice", "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA", 0 },
+			{ "a@b.example", "$argon2id$v=19$x", 0 },
+			{ "", "$argon2id$v=19$x", -1 },
+			{ "eve:x", "$argon2id$v=19$x", -1 },
+			{ "eve x", "$argon2id$v=19$x", -1 },
+			{ "eve", "$argon2i$v=19$x", -1 },
+			{ "eve", "plaintext", -1 },
+			{ "eve", "$argon2id$v=19$x\nmallory:$argon2id$y", -1 },
+			{ "eve", "$argon2id$a:b", -1 },
+		};
+
+		for (size_t i = 0; i < sizeof(pw) / sizeof(pw[0]); i++) {
+			memset(&r, 0, sizeof(r));
+			r.op = CTL_OP_USER_PASSWD;
+			snprintf(r.a, sizeof(r.a), "%s", pw[i].user);
+			snprintf(r.b, sizeof(r.b), "%s", pw[i].hash);
+			if (roundtrip(&r, &got, err, sizeof(err)) != pw[i].rc)
+				fail_msg("passwd %zu (%s): got %d, want %d", i,
+				    pw[i].user, -pw[i].rc - 1, pw[i].rc);
+		}
+	}
 	/* an unknown operation */
 	memset(&r, 0, sizeof(r));
 	r.op = CTL_OP_COUNT;
