@@ -331,6 +331,27 @@ do_helo(struct smtp_session *s, const char *args, size_t len)
 		smtp_reply(s, "250 %s", s->srv->conf->hostname);
 }
 
+/* the reply to a MAIL or RCPT whose arguments did not parse */
+static void
+smtp_param_error(struct smtp_session *s, enum smtp_param_err e, const char *why,
+    const char *bad_addr)
+{
+	switch (e) {
+	case SMTP_PARAM_ADDR:
+		smtp_reply_error(s, "%s address syntax: %s", bad_addr, why);
+		break;
+	case SMTP_PARAM_ADDR_UTF8:
+		smtp_reply_error(s, "553 5.6.7 %s", why);
+		break;
+	case SMTP_PARAM_UNKNOWN:
+		smtp_reply_error(s, "555 5.5.4 %s", why);
+		break;
+	default:
+		smtp_reply_error(s, "501 5.5.4 %s", why);
+		break;
+	}
+}
+
 /* does the authenticated user own this sender address? */
 static int
 sender_owned(struct smtp_session *s)
@@ -489,20 +510,8 @@ do_mail(struct smtp_session *s, const char *args, size_t len)
 	if (!s->authenticated && smtp_dnsbl_gate(s, args, len) == -1)
 		return;
 	e = smtp_parse_mail(args, len, &s->mail, &why);
-	switch (e) {
-	case SMTP_PARAM_OK:
-		break;
-	case SMTP_PARAM_ADDR:
-		smtp_reply_error(s, "501 5.1.7 Bad sender address syntax: %s", why);
-		return;
-	case SMTP_PARAM_ADDR_UTF8:
-		smtp_reply_error(s, "553 5.6.7 %s", why);
-		return;
-	case SMTP_PARAM_UNKNOWN:
-		smtp_reply_error(s, "555 5.5.4 %s", why);
-		return;
-	default:
-		smtp_reply_error(s, "501 5.5.4 %s", why);
+	if (e != SMTP_PARAM_OK) {
+		smtp_param_error(s, e, why, "501 5.1.7 Bad sender");
 		return;
 	}
 	if (!s->esmtp && (s->mail.smtputf8 || s->mail.body_8bit || s->mail.size >= 0 ||
@@ -595,20 +604,8 @@ do_rcpt(struct smtp_session *s, const char *args, size_t len)
 		return;
 	}
 	e = smtp_parse_rcpt(args, len, s->mail.smtputf8, &rp, &why);
-	switch (e) {
-	case SMTP_PARAM_OK:
-		break;
-	case SMTP_PARAM_ADDR:
-		smtp_reply_error(s, "501 5.1.3 Bad recipient address syntax: %s", why);
-		return;
-	case SMTP_PARAM_ADDR_UTF8:
-		smtp_reply_error(s, "553 5.6.7 %s", why);
-		return;
-	case SMTP_PARAM_UNKNOWN:
-		smtp_reply_error(s, "555 5.5.4 %s", why);
-		return;
-	default:
-		smtp_reply_error(s, "501 5.5.4 %s", why);
+	if (e != SMTP_PARAM_OK) {
+		smtp_param_error(s, e, why, "501 5.1.3 Bad recipient");
 		return;
 	}
 	addr_format(&rp.addr, to, sizeof(to));
