@@ -158,25 +158,12 @@ control_log_request(struct control_log *cl, struct ipc_peer *from,
     uint64_t id, struct ipc_reader *r)
 {
 	struct ctl_req q;
-	struct ipc_reader ar;
-	const uint8_t *args;
 	struct cl_revert *rv;
-	size_t len;
-	uint32_t op, uid;
-	char err[256], detail[160], dur[32];
+	uint32_t uid;
+	char detail[160], dur[32];
 
-	op = ipc_get_u32(r);
-	uid = ipc_get_u32(r);
-	args = ipc_get_bytes(r, &len);
-	if (ipc_get_end(r) == -1)
-		fatalx("%s: malformed request from control", __func__);
-	ar.p = args;
-	ar.left = len;
-	ar.err = 0;
-	if (ctl_req_decode((enum ctl_op)op, &ar, &q, err, sizeof(err)) == -1) {
-		ctl_answer_simple(from, id, CTL_BAD_REQUEST, "%s", err);
+	if (ctl_request_read(from, id, r, &q, &uid) == -1)
 		return;
-	}
 	if (q.op == CTL_OP_LOG_GET) {
 		cl_get(cl, from, id);
 		return;

@@ -837,3 +837,29 @@ ctl_answer_simple(struct ipc_peer *p, uint64_t id, enum ctl_status st,
 	ctl_ans_end(&ans);
 	ctl_answer_send(p, id, &ans);
 }
+
+/* ctl_request_read - unwrap and check one request from the control process */
+int
+ctl_request_read(struct ipc_peer *from, uint64_t id, struct ipc_reader *r,
+    struct ctl_req *q, uint32_t *uid)
+{
+	struct ipc_reader ar;
+	const uint8_t *args;
+	size_t len;
+	uint32_t op;
+	char err[512];
+
+	op = ipc_get_u32(r);
+	*uid = ipc_get_u32(r);
+	args = ipc_get_bytes(r, &len);
+	if (ipc_get_end(r) == -1)
+		fatalx("%s: malformed request from control", __func__);
+	ar.p = args;
+	ar.left = len;
+	ar.err = 0;
+	if (ctl_req_decode((enum ctl_op)op, &ar, q, err, sizeof(err)) == -1) {
+		ctl_answer_simple(from, id, CTL_BAD_REQUEST, "%s", err);
+		return -1;
+	}
+	return 0;
+}

@@ -202,6 +202,15 @@ void ctl_req_encode(const struct ctl_req *r, struct ipc_msg *m);
 int ctl_req_decode(enum ctl_op op, struct ipc_reader *rd, struct ctl_req *r,
     char *err, size_t errlen);
 
+/*
+ * ctl_request_read - the body of a PROTO_CTL_REQUEST (u32 op, u32 uid,
+ * bytes arguments) from a sibling: a malformed frame is fatal; bad
+ * arguments are answered CTL_BAD_REQUEST on from and give -1. 0 with
+ * q and *uid filled otherwise.
+ */
+int ctl_request_read(struct ipc_peer *from, uint64_t id, struct ipc_reader *r,
+    struct ctl_req *q, uint32_t *uid);
+
 /* Building an answer: begin, then tables and rows, then end. */
 void ctl_ans_begin(struct ipc_msg *m, enum ctl_status st, const char *msg);
 void ctl_ans_table(struct ipc_msg *m, const char *name, size_t ncols,

@@ -1508,11 +1508,7 @@ qc_control_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 {
 	struct queue_ctl *qc = arg;
 	struct ctl_req q;
-	struct ipc_reader ar;
-	const uint8_t *args;
-	size_t len;
-	uint32_t op, uid;
-	char err[512];
+	uint32_t uid;
 
 	if (type == PROTO_EVENT) {
 		qc_event_recv(qc, r);
@@ -1520,18 +1516,8 @@ qc_control_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	}
 	if (type != PROTO_CTL_REQUEST)
 		fatalx("%s: unexpected message %u from control", __func__, type);
-	op = ipc_get_u32(r);
-	uid = ipc_get_u32(r);
-	args = ipc_get_bytes(r, &len);
-	if (ipc_get_end(r) == -1)
-		fatalx("%s: malformed request from control", __func__);
-	ar.p = args;
-	ar.left = len;
-	ar.err = 0;
-	if (ctl_req_decode((enum ctl_op)op, &ar, &q, err, sizeof(err)) == -1) {
-		ctl_answer_simple(p, id, CTL_BAD_REQUEST, "%s", err);
+	if (ctl_request_read(p, id, r, &q, &uid) == -1)
 		return;
-	}
 	switch (q.op) {
 	case CTL_OP_QUEUE_SUMMARY:
 		qc_summary(qc, id);

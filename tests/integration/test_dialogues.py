@@ -77,7 +77,6 @@ import time
 import pytest
 
 from conftest import free_port
-from moat_features import optional_config
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DIALOGUES = sorted(glob.glob(os.path.join(HERE, "dialogues", "*.txt")))
@@ -383,10 +382,9 @@ def test_dialogue(moat_factory, path):
     desc, header, steps = parse_dialogue(path)
     assert desc, "%s: no description comment" % path
     assert steps, "%s: no steps" % path
-    # hermetic: a daemon with an outbound MTA sends everything to a closed
-    # loopback port (deferred, stays queued) instead of asking real DNS
-    extra = optional_config(
-        ("delivery", "smarthost", "[127.0.0.1]:%d" % free_port())) + \
+    # hermetic: outbound mail goes to a closed loopback port (deferred,
+    # stays queued) instead of asking real DNS
+    extra = ("[delivery]\nsmarthost = [127.0.0.1]:%d\n" % free_port()) + \
         "\n".join(header["config"])
     moat = moat_factory(extra=extra, listeners=header["listeners"] or None)
     run_dialogue(moat, header, steps, path)

@@ -12,7 +12,6 @@ import time
 import pytest
 
 from conftest import free_port
-from moat_features import optional_config
 
 USER, PASSWORD = "alice", "correct horse"
 WRONG = "Tr0ub4dor&3-not-the-password"
@@ -25,9 +24,8 @@ EXTRA = ("[limits]\nauth_fail_delay_ms = %d\n"
 
 
 def hermetic():
-    """Outbound mail stays queued (closed smarthost port) on an MTA build."""
-    return optional_config(
-        ("delivery", "smarthost", "[127.0.0.1]:%d" % free_port()))
+    """Outbound mail stays queued: the smarthost is a closed port."""
+    return "[delivery]\nsmarthost = [127.0.0.1]:%d\n" % free_port()
 
 
 @pytest.fixture
@@ -181,8 +179,7 @@ def auth_attempt(moat, user, password):
 def test_wrong_password_and_unknown_user_look_the_same(moat_factory):
     # six failures from one address: keep a per-address ban out of the way
     sub = moat_factory(listeners=LISTENERS, users={USER: PASSWORD},
-                       extra=EXTRA + optional_config(
-                           ("policy", "auth_fail_limit", "1000")))
+                       extra=EXTRA + "[policy]\nauth_fail_limit = 1000\n")
     wrong, unknown = [], []
     for _ in range(3):
         code, msg, secs = auth_attempt(sub, USER, WRONG)
