@@ -58,10 +58,12 @@ enum db_stmt {
 	ST_MSG_DELETE,
 	ST_LOCAL_NEXT,
 	ST_COUNT_MSG,
+	ST_MAX_RCPT_ID,
 	ST_COUNT_BODY,
 	ST_COUNT_RCPT,
 	ST_COUNT_EVENTS,
-	ST_REMOTE_FETCH,	/* delivery: the scheduler, see queue_db_remote_* */
+	ST_REMOTE_FETCH_AT,	/* delivery: the scheduler, see queue_db_remote_* */
+	ST_REMOTE_FETCH_AFTER,
 	ST_REMOTE_NEXT,
 	ST_DEAD_INSERT,
 	ST_DEAD_EXPIRE,
@@ -83,8 +85,8 @@ static const char *const stmt_sql[ST_N] = {
 	[ST_INS_BODY] = "INSERT INTO body(msg_id, data) VALUES (?1, ?2)",
 	[ST_INS_RCPT] =
 	    "INSERT INTO recipient(msg_id, address, domain, orcpt, notify,"
-	    " mailbox, state, attempts, next_attempt, updated)"
-	    " VALUES (?1, ?2, lower(?3), ?4, ?5, ?6, ?8, 0, ?7, ?7)",
+	    " mailbox, state, attempts, next_attempt, updated, id)"
+	    " VALUES (?1, ?2, lower(?3), ?4, ?5, ?6, ?8, 0, ?7, ?7, ?9)",
 	[ST_INS_EVENT] =
 	    "INSERT INTO events(time, type, client_ip, user, session, detail)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -114,17 +116,32 @@ static const char *const stmt_sql[ST_N] = {
 	    "SELECT min(next_attempt) FROM recipient"
 	    " WHERE mailbox IS NOT NULL AND state < 2",
 	[ST_COUNT_MSG] = "SELECT count(*) FROM message",
+	[ST_MAX_RCPT_ID] = "SELECT coalesce(max(id), 0) FROM recipient",
 	[ST_COUNT_BODY] = "SELECT count(*) FROM body",
 	[ST_COUNT_RCPT] = "SELECT state, count(*) FROM recipient GROUP BY state",
 	[ST_COUNT_EVENTS] = "SELECT count(*) FROM events",
-	/* the terms match the partial index recipient_remote_due */
-	[ST_REMOTE_FETCH] =
+	/*
+	 * The scheduler's cursor (next_attempt, id) in two parts, since SQLite
+	 * seeks an index on the first term of a row value only: the rest of
+	 * the cursor's second, then the later ones. The terms match the
+	 * partial index recipient_remote_due (next_attempt, then rowid).
+	 */
+	[ST_REMOTE_FETCH_AT] =
 	    "SELECT r.id, r.msg_id, m.qid, m.created, m.sender, m.envid, m.ret,"
 	    " m.flags, r.address, r.domain, r.orcpt, r.notify, r.attempts,"
-	    " EXISTS(SELECT 1 FROM delay_notice AS d WHERE d.rcpt_id = r.id)"
+	    " EXISTS(SELECT 1 FROM delay_notice AS d WHERE d.rcpt_id = r.id),"
+	    " r.next_attempt"
 	    " FROM recipient AS r JOIN message AS m ON m.id = r.msg_id"
 	    " WHERE r.mailbox IS NULL AND r.state < 2"
-	    " AND r.next_attempt <= ?1 ORDER BY r.next_attempt, r.id LIMIT ?2",
+	    " AND r.next_attempt = ?1 AND r.id > ?2 ORDER BY r.id LIMIT ?3",
+	[ST_REMOTE_FETCH_AFTER] =
+	    "SELECT r.id, r.msg_id, m.qid, m.created, m.sender, m.envid, m.ret,"
+	    " m.flags, r.address, r.domain, r.orcpt, r.notify, r.attempts,"
+	    " EXISTS(SELECT 1 FROM delay_notice AS d WHERE d.rcpt_id = r.id),"
+	    " r.next_attempt"
+	    " FROM recipient AS r JOIN message AS m ON m.id = r.msg_id"
+	    " WHERE r.mailbox IS NULL AND r.state < 2 AND r.next_attempt > ?1"
+	    " AND r.next_attempt <= ?2 ORDER BY r.next_attempt, r.id LIMIT ?3",
 	[ST_REMOTE_NEXT] =
 	    "SELECT min(next_attempt) FROM recipient"
 	    " WHERE mailbox IS NULL AND state < 2",
@@ -206,6 +223,10 @@ struct queue_db {
 	sqlite3		*h;
 	sqlite3_stmt	*st[ST_N];
 	uint32_t	 qid_ctr;	/* starts random, +1 per qid */
+	/* the next recipient id: never one used since open, so that a
+	 * new recipient always sorts after the scheduler's cursor, even
+	 * when the newest row was deleted (SQLite would reuse max+1) */
+	int64_t		 rcpt_next_id;
 	struct queue_stats stats;	/* since start */
 	char		 path[4096];
 };
@@ -434,6 +455,22 @@ static const char schema_control[] =
 	" reason TEXT,"
 	" updated INTEGER NOT NULL);";
 
+/* One integer from a one-row statement: SQLITE_OK, or an SQLite code. */
+static int
+db_count1(struct queue_db *db, enum db_stmt i, int64_t *out)
+{
+	sqlite3_stmt *s = db_st(db, i);
+	int rc;
+
+	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
+		st_done(s);
+		return rc;
+	}
+	*out = sqlite3_column_int64(s, 0);
+	st_done(s);
+	return SQLITE_OK;
+}
+
 /* queue_db_open - open or create the queue database */
 struct queue_db *
 queue_db_open(const char *spool_dir, char *err, size_t errlen)
@@ -506,6 +543,9 @@ queue_db_open(const char *spool_dir, char *err, size_t errlen)
 		if (rc != SQLITE_OK)
 			goto sqlerr;
 	}
+	if ((rc = db_count1(db, ST_MAX_RCPT_ID, &db->rcpt_next_id)) != SQLITE_OK)
+		goto sqlerr;
+	db->rcpt_next_id++;
 
 	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
 		seed = (uint32_t)time(NULL) ^ ((uint32_t)getpid() << 12);
@@ -635,6 +675,7 @@ db_store_one(struct queue_db *db, const struct queue_msg *m, int64_t now,
 		sqlite3_bind_int64(s, 7, created);
 		/* a held sender's mail is stored held, in the same commit */
 		sqlite3_bind_int(s, 8, m->held ? QUEUE_RCPT_HELD : QUEUE_RCPT_QUEUED);
+		sqlite3_bind_int64(s, 9, db->rcpt_next_id++);
 		if ((rc = st_exec(s)) != SQLITE_DONE)
 			return rc;
 	}
@@ -963,21 +1004,6 @@ queue_db_local_next(struct queue_db *db, int64_t *when)
 	return found;
 }
 
-static int
-db_count1(struct queue_db *db, enum db_stmt i, int64_t *out)
-{
-	sqlite3_stmt *s = db_st(db, i);
-	int rc;
-
-	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
-		st_done(s);
-		return rc;
-	}
-	*out = sqlite3_column_int64(s, 0);
-	st_done(s);
-	return SQLITE_OK;
-}
-
 /* queue_db_counts - rows per table, recipients per state */
 int
 queue_db_counts(struct queue_db *db, struct queue_counts *c)
@@ -1010,58 +1036,73 @@ fail:
  * Outbound delivery: the scheduler's queries (sched.c).
  */
 
-/* queue_db_remote_fetch - remote recipients that are due, oldest first */
-int
-queue_db_remote_fetch(struct queue_db *db, int64_t now,
-    struct queue_remote *out, size_t max, size_t *n)
+/* fill r from a row of ST_REMOTE_FETCH_AT or _AFTER: 0, or -1 (ENOMEM) */
+static int
+remote_row(sqlite3_stmt *s, struct queue_remote *r)
 {
-	sqlite3_stmt *s = db_st(db, ST_REMOTE_FETCH);
+	const unsigned char *qid = sqlite3_column_text(s, 2);
+
+	memset(r, 0, sizeof(*r));
+	r->rcpt_id = sqlite3_column_int64(s, 0);
+	r->msg_id = sqlite3_column_int64(s, 1);
+	snprintf(r->qid, sizeof(r->qid), "%s", qid ? (const char *)qid : "");
+	r->created = sqlite3_column_int64(s, 3);
+	r->sender = col_strdup(s, 4);
+	r->envid = col_strdup(s, 5);
+	r->ret = (uint8_t)sqlite3_column_int(s, 6);
+	r->flags = (uint8_t)sqlite3_column_int(s, 7);
+	r->address = col_strdup(s, 8);
+	r->domain = col_strdup(s, 9);
+	r->orcpt = col_strdup(s, 10);
+	r->notify = (uint8_t)sqlite3_column_int(s, 11);
+	r->attempts = sqlite3_column_int(s, 12);
+	r->delay_noticed = sqlite3_column_int(s, 13);
+	r->next_attempt = sqlite3_column_int64(s, 14);
+	if (!r->sender || !r->envid || !r->address || !r->domain || !r->orcpt)
+		return -1;
+	return 0;
+}
+
+/* queue_db_remote_fetch - due remote recipients after a cursor, in order */
+int
+queue_db_remote_fetch(struct queue_db *db, int64_t now, int64_t after_time,
+    int64_t after_id, struct queue_remote *out, size_t max, size_t *n)
+{
+	sqlite3_stmt *s;
 	int rc = SQLITE_DONE;
 
 	*n = 0;
-	if (max == 0)
-		return 0;
-	sqlite3_bind_int64(s, 1, now);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
-	while (*n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct queue_remote *r = &out[*n];
-		const unsigned char *qid = sqlite3_column_text(s, 2);
-
-		memset(r, 0, sizeof(*r));
-		r->rcpt_id = sqlite3_column_int64(s, 0);
-		r->msg_id = sqlite3_column_int64(s, 1);
-		snprintf(r->qid, sizeof(r->qid), "%s", qid ? (const char *)qid : "");
-		r->created = sqlite3_column_int64(s, 3);
-		r->sender = col_strdup(s, 4);
-		r->envid = col_strdup(s, 5);
-		r->ret = (uint8_t)sqlite3_column_int(s, 6);
-		r->flags = (uint8_t)sqlite3_column_int(s, 7);
-		r->address = col_strdup(s, 8);
-		r->domain = col_strdup(s, 9);
-		r->orcpt = col_strdup(s, 10);
-		r->notify = (uint8_t)sqlite3_column_int(s, 11);
-		r->attempts = sqlite3_column_int(s, 12);
-		r->delay_noticed = sqlite3_column_int(s, 13);
-		(*n)++;
-		if (!r->sender || !r->envid || !r->address || !r->domain ||
-		    !r->orcpt) {
-			st_done(s);
-			log_err(LOG_CAT_QUEUE, "event=db_error op=remote_fetch "
-			    "err=\"%s\"", strerror(ENOMEM));
-			queue_db_remote_free(out, *n);
-			*n = 0;
-			return -1;
+	for (int part = 0; part < 2 && *n < max; part++) {
+		if (part == 0) {
+			s = db_st(db, ST_REMOTE_FETCH_AT);
+			sqlite3_bind_int64(s, 1, after_time);
+			sqlite3_bind_int64(s, 2, after_id);
+		} else {
+			s = db_st(db, ST_REMOTE_FETCH_AFTER);
+			sqlite3_bind_int64(s, 1, after_time);
+			sqlite3_bind_int64(s, 2, now);
 		}
-	}
-	if (*n < max && rc != SQLITE_DONE) {
-		db_log_error(db, "remote_fetch", rc);
+		sqlite3_bind_int64(s, 3, (sqlite3_int64)(max - *n));
+		while (*n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+			if (remote_row(s, &out[(*n)++]) == -1) {
+				st_done(s);
+				log_err(LOG_CAT_QUEUE, "event=db_error "
+				    "op=remote_fetch err=\"%s\"", strerror(ENOMEM));
+				goto fail;
+			}
+		}
+		if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+			db_log_error(db, "remote_fetch", rc);
+			st_done(s);
+			goto fail;
+		}
 		st_done(s);
-		queue_db_remote_free(out, *n);
-		*n = 0;
-		return -1;
 	}
-	st_done(s);
 	return 0;
+fail:
+	queue_db_remote_free(out, *n);
+	*n = 0;
+	return -1;
 }
 
 /* queue_db_remote_free - release what queue_db_remote_fetch filled in */

@@ -207,6 +207,7 @@ struct queue_remote {
 	uint8_t		 notify;
 	int		 attempts;	/* tries so far */
 	int		 delay_noticed;	/* a delay DSN went out for it */
+	int64_t		 next_attempt;	/* due since; with rcpt_id, a cursor */
 };
 
 enum queue_remote_outcome {
@@ -244,11 +245,13 @@ struct queue_msg_copy {
 /*
  * queue_db_remote_fetch - up to max recipients without a mailbox that
  * are due (queued, or deferred with next_attempt <= now), in
- * (next_attempt, id) order. Held recipients (2) never come back.
+ * (next_attempt, id) order, after the cursor (after_time, after_id):
+ * (-1, 0) starts from the first. Held recipients (2) never come back.
  * Returns 0 with *n filled in, or -1.
  */
 int queue_db_remote_fetch(struct queue_db *db, int64_t now,
-    struct queue_remote *out, size_t max, size_t *n);
+    int64_t after_time, int64_t after_id, struct queue_remote *out,
+    size_t max, size_t *n);
 
 /* queue_db_remote_free - release v[0..n) */
 void queue_db_remote_free(struct queue_remote *v, size_t n);

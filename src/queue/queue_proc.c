@@ -485,7 +485,7 @@ qp_commit_run(struct queue_proc *qp)
 	if (nlocal > 0)
 		qp_deliver_in(qp, 0);
 	if (n > 0)
-		sched_kick(qp->sched);	/* remote recipients may be new */
+		sched_stored(qp->sched);	/* remote recipients may be new */
 	if (!TAILQ_EMPTY(&qp->stores)) {
 		qp->store_first_ms = qp_now_ms();
 		qp_commit_soon(qp);

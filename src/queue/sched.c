@@ -1,13 +1,16 @@
 /*
  * sched.c - the delivery scheduler, inside the queue process.
  *
- * A round (a timer, made due by sched_kick) fetches the remote
- * recipients that are due (queued, or deferred and past next_attempt;
- * held ones never), groups them by message and domain into jobs, and
- * sends each job to the mta process with the message (PROTO_MTA_DELIVER).
- * Jobs in flight are remembered here, by recipient id, so a later round
- * does not send them again; at most SCHED_INFLIGHT_PER_CONN jobs per
- * allowed connection are out at once. A message that has been queued
+ * A round fetches the remote recipients that are due (queued, or
+ * deferred and past next_attempt; held ones never), groups them by
+ * message and domain into jobs, and sends each job to the mta process
+ * with the message (PROTO_MTA_DELIVER). Jobs in flight are remembered
+ * here, by recipient id, so a later round does not send them again; at
+ * most SCHED_INFLIGHT_PER_CONN jobs per allowed connection are out at
+ * once. Rounds walk the due recipients in (next_attempt, id) order with
+ * a cursor, a pass: a new commit (sched_stored) or a free slot continues
+ * it, a timer (sched_kick, the next due time, a second while recipients
+ * are due) starts a new one from the first due recipient. A message that has been queued
  * longer than max_lifetime is not sent any more: it fails (4.4.7).
  *
  * PROTO_MTA_RESULT gives one outcome per recipient: 2xx delivered, 4xx
@@ -27,7 +30,8 @@
  * delay_notice remembers it, in the same commit, so it is sent once. Dead
  * letters older than deadletter_expire are deleted once an hour.
  *
- * Public: sched_new, sched_free, sched_kick, sched_stop, sched_backoff.
+ * Public: sched_new, sched_free, sched_kick, sched_stored, sched_stop,
+ * sched_backoff.
  *
  * SECURITY: PROTO_MTA_RESULT comes from a sibling: a frame that does not
  * parse exactly or names a job or recipient we did not send is a bug
@@ -54,7 +58,8 @@
 #include "queue/queue_db.h"
 #include "queue/sched.h"
 
-#define SCHED_FETCH_MAX		2048	/* new rows looked at a round */
+#define SCHED_FETCH_MAX		2048	/* rows looked at a round */
+#define SCHED_ROWS_PER_SLOT	8	/* rows fetched a free job slot */
 #define SCHED_INFLIGHT_PER_CONN	4	/* jobs out per allowed connection */
 #define SCHED_BUCKETS		4096	/* in-flight recipients hash */
 #define SCHED_RETRY_SECS	30	/* after a database error */
@@ -83,6 +88,7 @@ struct sched_job {
 	char		*domain;
 	struct sched_jr	*r;
 	size_t		 n, cap;
+	size_t		 row;		/* its first row in the round's fetch */
 };
 
 /* An outcome to commit; strings owned. */
@@ -112,8 +118,11 @@ struct sched {
 	int			 mta_closed;
 	void			(*local_kick)(void *);
 	void			*local_arg;
-	struct event		*ev_round;
+	struct event		*ev_round;	/* timer: a new pass */
 	int64_t			 round_at;
+	struct event		*ev_more;	/* the pass goes on */
+	int64_t			 cur_time;	/* cursor: next_attempt, */
+	int64_t			 cur_id;	/* id of the last row seen */
 	struct event		*ev_commit;
 	TAILQ_HEAD(, sched_job)	 jobs;
 	size_t			 njobs;
@@ -199,12 +208,20 @@ round_in(struct sched *s, int64_t secs)
 	evtimer_add(s->ev_round, &tv);
 }
 
-/* sched_kick - a round soon */
+/* sched_kick - a new pass soon */
 void
 sched_kick(struct sched *s)
 {
 	if (s != NULL)
 		round_in(s, 0);
+}
+
+/* sched_stored - new recipients: the pass goes on */
+void
+sched_stored(struct sched *s)
+{
+	if (s != NULL && !s->stopping && !s->mta_closed)
+		event_active(s->ev_more, 0, 0);
 }
 
 static size_t
@@ -480,7 +497,10 @@ commit_cb(evutil_socket_t fd, short what, void *arg)
 		if (local && s->local_kick != NULL)
 			s->local_kick(s->local_arg);
 	}
-	/* on failure nothing changed: the recipients are tried again */
+	/* on failure nothing changed: the recipients, behind the cursor
+	 * now, are tried again by a new pass */
+	if (rc != 0)
+		round_in(s, SCHED_RETRY_SECS);
 	for (size_t i = 0; i < nb; i++) {
 		free(texts[i]);
 		queue_db_msg_copy_free(&copies[i]);
@@ -541,13 +561,14 @@ job_send(struct sched *s, struct sched_job *j, const struct queue_remote *any)
 }
 
 static struct sched_job *
-job_new(struct sched *s, const struct queue_remote *r)
+job_new(struct sched *s, const struct queue_remote *r, size_t row)
 {
 	struct sched_job *j;
 
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		fatal("%s: calloc", __func__);
 	j->id = ++s->next_id;
+	j->row = row;
 	j->msg_id = r->msg_id;
 	snprintf(j->qid, sizeof(j->qid), "%s", r->qid);
 	j->created = r->created;
@@ -590,11 +611,17 @@ job_add_rcpt(struct sched *s, struct sched_job *j, const struct queue_remote *r)
 	s->nrcpts++;
 }
 
-/* one round: due recipients into jobs, jobs to the mta */
+/*
+ * One round: due recipients after the cursor into jobs, jobs to the
+ * mta. The cursor moves over every row dealt with (sent, in flight
+ * already, expired) and stops before the first one that finds no free
+ * slot, so a round reads about as many rows as it can send, however
+ * long the queue: with 100,000 messages waiting, every result would
+ * otherwise read the whole head of the queue again.
+ */
 static void
-round_cb(evutil_socket_t fd, short what, void *arg)
+round_run(struct sched *s)
 {
-	struct sched *s = arg;
 	struct queue_remote *v;
 	struct sched_job *first_new = NULL, *j;
 	size_t n = 0, cap = inflight_cap(s), max, fresh = 0;
@@ -616,10 +643,13 @@ round_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (s->njobs >= cap)
 		return;			/* results make the next round */
-	max = s->nrcpts + SCHED_FETCH_MAX;
+	max = (cap - s->njobs) * SCHED_ROWS_PER_SLOT + SCHED_ROWS_PER_SLOT;
+	if (max > SCHED_FETCH_MAX)
+		max = SCHED_FETCH_MAX;
 	if ((v = calloc(max, sizeof(*v))) == NULL)
 		fatal("%s: calloc", __func__);
-	if (queue_db_remote_fetch(s->db, now, v, max, &n) == -1) {
+	if (queue_db_remote_fetch(s->db, now, s->cur_time, s->cur_id, v, max,
+	    &n) == -1) {
 		free(v);
 		round_in(s, SCHED_RETRY_SECS);
 		return;
@@ -628,8 +658,7 @@ round_cb(evutil_socket_t fd, short what, void *arg)
 		const struct queue_remote *r = &v[i];
 
 		if (inflight(s, r->rcpt_id))
-			continue;
-		fresh++;
+			goto next;
 		if (now - r->created >= s->conf->max_lifetime) {
 			char why[160];
 
@@ -638,7 +667,8 @@ round_cb(evutil_socket_t fd, short what, void *arg)
 			    (long long)(now - r->created));
 			fail_rcpt(s, r->rcpt_id, r->msg_id, r->qid, r->sender,
 			    r->address, r->orcpt, r->notify, why, "");
-			continue;
+			fresh++;
+			goto next;
 		}
 		/* the same message and domain: the same job */
 		for (j = first_new; j != NULL; j = TAILQ_NEXT(j, entry))
@@ -648,33 +678,40 @@ round_cb(evutil_socket_t fd, short what, void *arg)
 		if (j == NULL) {
 			if (s->njobs >= cap) {
 				full = 1;
-				continue;
+				break;
 			}
-			j = job_new(s, r);
+			j = job_new(s, r, i);
 			if (first_new == NULL)
 				first_new = j;
 		}
-		if (inflight(s, r->rcpt_id) == 0)
-			job_add_rcpt(s, j, r);
+		job_add_rcpt(s, j, r);
+		fresh++;
+next:
+		s->cur_time = r->next_attempt;
+		s->cur_id = r->rcpt_id;
 	}
-	/* send the new jobs; the envelope fields of any row of each */
+	/* send the new jobs, with the envelope of their first row */
 	for (j = first_new; j != NULL; ) {
 		struct sched_job *next = TAILQ_NEXT(j, entry);
 
-		for (size_t i = 0; i < n; i++)
-			if (v[i].msg_id == j->msg_id) {
-				job_send(s, j, &v[i]);
-				break;
-			}
+		job_send(s, j, &v[j->row]);
 		j = next;
 	}
 	queue_db_remote_free(v, n);
 	free(v);
-	if (full || n == max) {
-		if (s->njobs < cap)
-			round_in(s, 0);
-		return;			/* else results make the next round */
+	if (full)
+		return;			/* results make the next round */
+	if (n == max) {
+		event_active(s->ev_more, 0, 0);
+		return;
 	}
+	/*
+	 * The cursor is past the last due row: what comes later is stored
+	 * behind it (sched_stored) or deferred to a time after it. A new
+	 * pass from the first row, when the next one is due or within a
+	 * second while rows are due, finds what went back behind the
+	 * cursor: released by an admin, or an outcome not recorded.
+	 */
 	if ((rc = queue_db_remote_next(s->db, &when)) == -1)
 		round_in(s, SCHED_RETRY_SECS);
 	else if (rc == 1) {
@@ -684,6 +721,24 @@ round_cb(evutil_socket_t fd, short what, void *arg)
 			round_in(s, 1);
 		/* else: only jobs in flight are due; their results kick */
 	}
+}
+
+/* the round timer: a new pass from the first due row */
+static void
+pass_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+
+	s->cur_time = -1;
+	s->cur_id = 0;
+	round_run(s);
+}
+
+/* more rows or free slots: the pass goes on from the cursor */
+static void
+more_cb(evutil_socket_t fd, short what, void *arg)
+{
+	round_run(arg);
 }
 
 /* PROTO_MTA_RESULT: outcomes of one job */
@@ -748,7 +803,7 @@ result_recv(struct sched *s, uint64_t id, struct ipc_reader *r)
 	TAILQ_REMOVE(&s->jobs, j, entry);
 	s->njobs--;
 	job_free(s, j);
-	sched_kick(s);
+	sched_stored(s);	/* a free slot */
 }
 
 static void
@@ -772,6 +827,7 @@ mta_close_cb(struct ipc_peer *p, void *arg)
 		    "inflight=%zu", s->njobs);
 	s->mta_closed = 1;
 	evtimer_del(s->ev_round);
+	event_del(s->ev_more);
 }
 
 /* sched_new - the scheduler, with a first round at once */
@@ -791,7 +847,9 @@ sched_new(struct conf *conf, struct event_base *base, struct queue_db *db,
 	TAILQ_INIT(&s->jobs);
 	for (size_t i = 0; i < SCHED_BUCKETS; i++)
 		LIST_INIT(&s->by_rcpt[i]);
-	if ((s->ev_round = evtimer_new(base, round_cb, s)) == NULL ||
+	s->cur_time = -1;
+	if ((s->ev_round = evtimer_new(base, pass_cb, s)) == NULL ||
+	    (s->ev_more = event_new(base, -1, 0, more_cb, s)) == NULL ||
 	    (s->ev_commit = event_new(base, -1, 0, commit_cb, s)) == NULL)
 		fatal("%s: event_new", __func__);
 	s->mta = ipc_peer_new(base, mta_fd, "mta", mta_msg_cb, mta_close_cb, s);
@@ -807,6 +865,7 @@ sched_stop(struct sched *s)
 		return;
 	s->stopping = 1;
 	evtimer_del(s->ev_round);
+	event_del(s->ev_more);
 }
 
 /* sched_free - release everything */
@@ -827,6 +886,7 @@ sched_free(struct sched *s)
 	free(s->bounces);
 	ipc_peer_free(s->mta);
 	event_free(s->ev_round);
+	event_free(s->ev_more);
 	event_free(s->ev_commit);
 	free(s);
 }

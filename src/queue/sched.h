@@ -27,8 +27,12 @@ struct sched *sched_new(struct conf *conf, struct event_base *base,
  * restart). NULL is accepted. */
 void sched_free(struct sched *s);
 
-/* sched_kick - new remote recipients may be due: a round soon */
+/* sched_kick - recipients may be due anywhere in the queue (released,
+ * retried, bounces): a new pass from the first due recipient soon */
 void sched_kick(struct sched *s);
+
+/* sched_stored - new recipients were committed: the pass goes on */
+void sched_stored(struct sched *s);
 
 /* sched_stop - no new jobs; outcomes still arriving are recorded */
 void sched_stop(struct sched *s);

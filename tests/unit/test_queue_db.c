@@ -549,6 +549,76 @@ test_delivered_deletes(void **state)
 	check_counts(fx->db, 0, 0, 0, 0, 0, 0);
 }
 
+/*
+ * The scheduler's cursor: rows come in (next_attempt, id) order after
+ * it, a deferred row comes back once due and after the cursor, and a
+ * recipient stored after the newest one was delivered (and deleted)
+ * still sorts after the cursor: ids are not reused.
+ */
+static void
+test_remote_cursor(void **state)
+{
+	struct fixture *fx = *state;
+	struct queue_msg m[3];
+	struct queue_store_result res[3];
+	struct queue_remote v[8];
+	struct queue_remote_mark mk;
+	int64_t now = time(NULL), id2, id3;
+	size_t n;
+
+	for (int i = 0; i < 3; i++)
+		m[i] = mkmsg("s@x.example", "", rc_remote, 1);
+	assert_int_equal(queue_db_store_batch(fx->db, m, 3, res), 0);
+
+	assert_int_equal(queue_db_remote_fetch(fx->db, now, -1, 0, v, 2, &n), 0);
+	assert_int_equal(n, 2);
+	assert_true(v[0].rcpt_id < v[1].rcpt_id);
+	assert_int_equal(v[0].next_attempt, now);
+	id2 = v[1].rcpt_id;
+	memset(&mk, 0, sizeof(mk));
+	mk.rcpt_id = v[0].rcpt_id;
+	mk.msg_id = v[0].msg_id;
+	mk.address = v[0].address;
+	mk.outcome = QUEUE_REMOTE_DEFERRED;
+	mk.next_attempt = now + 10;
+	mk.error = "451 4.3.0 later";
+	assert_int_equal(queue_db_remote_mark(fx->db, &mk, 1, NULL, 0, NULL,
+	    now), 0);
+	queue_db_remote_free(v, n);
+
+	/* after the second row: the third only; the deferred one is not due */
+	assert_int_equal(queue_db_remote_fetch(fx->db, now, now, id2, v, 8, &n),
+	    0);
+	assert_int_equal(n, 1);
+	id3 = v[0].rcpt_id;
+	assert_true(id3 > id2);
+	memset(&mk, 0, sizeof(mk));
+	mk.rcpt_id = id3;
+	mk.msg_id = v[0].msg_id;
+	mk.address = v[0].address;
+	mk.outcome = QUEUE_REMOTE_DELIVERED;
+	assert_int_equal(queue_db_remote_mark(fx->db, &mk, 1, NULL, 0, NULL,
+	    now), 0);
+	queue_db_remote_free(v, n);
+
+	/* the newest row is gone; a new one still comes after the cursor */
+	m[0] = mkmsg("s@x.example", "", rc_remote, 1);
+	m[0].created = now;
+	assert_int_equal(queue_db_store_batch(fx->db, m, 1, res), 0);
+	assert_int_equal(queue_db_remote_fetch(fx->db, now, now, id3, v, 8, &n),
+	    0);
+	assert_int_equal(n, 1);
+	assert_true(v[0].rcpt_id > id3);
+	queue_db_remote_free(v, n);
+
+	/* ten seconds on, the deferred row is due, after the cursor too */
+	assert_int_equal(queue_db_remote_fetch(fx->db, now + 10, now, id3 + 1,
+	    v, 8, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].next_attempt, now + 10);
+	queue_db_remote_free(v, n);
+}
+
 /* The database at its size cap: PROTO_STORE_DISKFULL, nothing stored. */
 static void
 test_disk_full(void **state)
@@ -685,6 +755,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_events_expire, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_local_delivery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delivered_deletes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remote_cursor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_error, setup, teardown),
 		cmocka_unit_test(test_readonly_dir),
