@@ -41,6 +41,7 @@ BENCH_KEEP=1 keeps the temporary directories.
 """
 import os
 import pty
+import re
 import resource
 import select
 import shutil
@@ -56,6 +57,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MOAT = os.path.join(ROOT, "build", "moat")
 SMTP_SOURCE = "/usr/sbin/smtp-source"
+SMTP_SINK = "/usr/sbin/smtp-sink"
 POSTFIX = "/usr/sbin/postfix"
 POSTCONF = "/usr/sbin/postconf"
 
@@ -253,6 +255,79 @@ class PssSampler(threading.Thread):
     def stop(self):
         self.stop_ev.set()
         self.join()
+
+
+class Sink:
+    """Postfix's smtp-sink: answers every command, stores nothing, fsyncs
+    nothing. The same smtp-source run against it gives the most this
+    client gets from any server on this machine: the ceiling beside
+    which the two figures stand."""
+    name = "sink"
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="sink-bench-")
+        self.proc = None
+        self.port = None
+        self.out = os.path.join(self.dir, "sink.out")
+        self.base = 0
+
+    def start(self):
+        self.port = free_port()
+        self.f = open(self.out, "wb")
+        # -c: a running message counter on stdout; 1000: listen backlog
+        self.proc = subprocess.Popen([SMTP_SINK, "-u", "nobody", "-c",
+                                      "127.0.0.1:%d" % self.port, "1000"],
+                                     stdout=self.f, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.monotonic() + 10
+        while not port_open(self.port):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("smtp-sink did not listen on port %d"
+                                   % self.port)
+            time.sleep(0.05)
+        self.base = self.count()
+
+    def count(self):
+        try:
+            with open(self.out, "rb") as f:
+                m = re.findall(rb"mesg=(\d+)", f.read()[-4096:])
+        except OSError:
+            return 0
+        return int(m[-1]) if m else 0
+
+    def pid(self):
+        return self.proc.pid if self.proc and self.proc.poll() is None \
+            else None
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def queued(self):
+        # the counter is written as messages end; give it a moment
+        deadline = time.monotonic() + 5
+        while self.count() - self.base < MESSAGES and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.count() - self.base
+
+    def stop(self):
+        if self.proc is None:
+            return
+        p, self.proc = self.proc, None
+        p.terminate()
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        self.f.close()
+
+    def problems(self):
+        return []
+
+    def cleanup(self, keep):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Moat:
@@ -774,7 +849,7 @@ def main(argv):
         print("bench.py: must run as root (moat drops to _moat, Postfix to "
               "postfix)", file=sys.stderr)
         return 2
-    for path in (MOAT, SMTP_SOURCE, POSTFIX, POSTCONF):
+    for path in (MOAT, SMTP_SOURCE, SMTP_SINK, POSTFIX, POSTCONF):
         if not os.access(path, os.X_OK):
             print("bench.py: %s missing (make bench installs it)" % path,
                   file=sys.stderr)
@@ -800,9 +875,10 @@ def main(argv):
     keep = os.environ.get("BENCH_KEEP") == "1"
     t_all = time.monotonic()
     bad = False
-    moat = postfix = None
+    moat = postfix = sink = None
     mem_line = None
     try:
+        sink = Sink()
         moat = Moat()
         log("moat binary: %s (%s, copied to %s)" % (MOAT, moat.version,
                                                      moat.bin))
@@ -815,6 +891,16 @@ def main(argv):
             r = {}
             for srv in (moat, postfix):
                 r[srv.name] = measure(srv, sessions, reuse, sample)
+            ceiling, _, cproblem = measure(sink, sessions, reuse, False)
+            if cproblem:
+                warn("%s smtp-sink: %s" % (name, cproblem))
+            else:
+                log("%s ceiling: smtp-sink, storing nothing, %.1f msg/s: at "
+                    "most %.1fx the Postfix figure is possible here; moat "
+                    "reaches %.0f%% of it"
+                    % (name, ceiling, ceiling / r["postfix"][0]
+                       if r["postfix"][0] else 0,
+                       100 * r["moat"][0] / ceiling if ceiling else 0))
             invalid = []
             for who in ("moat", "postfix"):
                 if r[who][2]:
@@ -844,7 +930,7 @@ def main(argv):
         keep = True             # for a look at the logs
         raise
     finally:
-        for srv in (moat, postfix):
+        for srv in (moat, postfix, sink):
             if srv is not None:
                 try:
                     srv.cleanup(keep)
