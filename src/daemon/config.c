@@ -301,6 +301,7 @@ static const struct conf_knob knobs[] = {
 	K_LOG(LOG_CAT_DAEMON, "daemon", "Start, stop, processes, signals."),
 };
 #define NKNOBS	(sizeof(knobs) / sizeof(knobs[0]))
+_Static_assert(NKNOBS <= CONF_KNOBS_MAX, "raise CONF_KNOBS_MAX");
 
 enum {
 	LK_ROLE,
@@ -1493,6 +1494,8 @@ conf_parse_text(const char *text, const char *file, char *err, size_t errlen)
 	}
 	if (!p->failed)
 		conf_finish(p);
+	for (size_t i = 0; i < NKNOBS; i++)
+		c->knob_line[i] = p->seen[i];
 	if (p->failed) {
 		snprintf(err, errlen, "%s", p->err);
 		conf_free(c);
@@ -1500,6 +1503,16 @@ conf_parse_text(const char *text, const char *file, char *err, size_t errlen)
 	}
 	free(p);
 	return c;
+}
+
+/* conf_knob_line - where a knob was set, 0: its default */
+int
+conf_knob_line(const struct conf *c, const char *name)
+{
+	for (size_t i = 0; i < NKNOBS; i++)
+		if (strcmp(knobs[i].name, name) == 0)
+			return c->knob_line[i];
+	return 0;
 }
 
 /* conf_load - read path (NULL: the built-in defaults) into a new conf */

@@ -12,6 +12,7 @@
 
 #define CONF_MAX_LISTENERS	16
 #define CONF_PATH_MAX		1024
+#define CONF_KNOBS_MAX		192	/* knobs in the table, at most */
 
 enum listener_role {
 	ROLE_MX,		/* port 25: inbound for local domains */
@@ -34,6 +35,7 @@ struct conf_listener {
 
 struct conf {
 	char	path[CONF_PATH_MAX];	/* file it came from, "(builtin)" */
+	int	knob_line[CONF_KNOBS_MAX];	/* see conf_knob_line */
 
 	/* [server] */
 	char	hostname[256];
@@ -146,6 +148,13 @@ struct conf *conf_load_string(const char *text, const char *name,
     char *err, size_t errlen);
 
 void conf_free(struct conf *c);
+
+/*
+ * conf_knob_line - the line of c->path that set knob name (a [server],
+ * [delivery] ... knob, not a listener's), 0 when it kept its default:
+ * for "file:line:" errors found after parsing (files a knob names).
+ */
+int conf_knob_line(const struct conf *c, const char *name);
 
 /* conf_print - the effective configuration, in the file's own syntax */
 void conf_print(const struct conf *c, FILE *fp);

@@ -6,6 +6,14 @@
 
 struct conf;
 
+/*
+ * daemon_check_files - the files the configuration names can be used:
+ * the TLS certificate and key load and match, the smarthost credentials
+ * file parses and is mode 0600. Prints "file:line: what is wrong" for
+ * each that cannot; returns 0 or -1.
+ */
+int daemon_check_files(const struct conf *c);
+
 /* daemon_serve - bind, start the children, supervise; exit status */
 int daemon_serve(struct conf *conf);
 

@@ -93,6 +93,10 @@ cmd_check_config(int argc, char **argv)
 	}
 	if ((c = load(path)) == NULL)
 		return 1;
+	if (daemon_check_files(c) == -1) {
+		conf_free(c);
+		return 1;
+	}
 	conf_print(c, stdout);
 	conf_free(c);
 	return 0;

@@ -45,6 +45,7 @@
 #include "../io/tls.h"
 #include "../lib/log.h"
 #include "../mta/mta.h"
+#include "../mta/mta_auth.h"
 #include "../queue/queue_proc.h"
 #include "../relaytest/relaytest.h"
 #include "../smtp/smtp.h"
@@ -506,6 +507,71 @@ make_pair(int a, int b)
 	pairs[b][a] = sv[1];
 }
 
+/* "file:line: what" for a knob naming a file; no line if a default */
+static void
+file_error(const struct conf *c, const char *knob, const char *what)
+{
+	int line = conf_knob_line(c, knob);
+
+	if (line > 0)
+		fprintf(stderr, "moat: %s:%d: %s\n", c->path, line, what);
+	else
+		fprintf(stderr, "moat: %s: %s\n", c->path, what);
+}
+
+/*
+ * A file an unprivileged check cannot read is reported and skipped:
+ * serve reads it as root.
+ */
+static int
+file_unreadable(const struct conf *c, const char *knob, const char *path)
+{
+	char why[CONF_PATH_MAX + 128];
+
+	if (geteuid() == 0 || access(path, R_OK) == 0 || errno != EACCES)
+		return 0;
+	snprintf(why, sizeof(why), "warning: %s %s: not checked: permission "
+	    "denied to uid %ld (moat serve reads it as root)", knob, path,
+	    (long)geteuid());
+	file_error(c, knob, why);
+	return 1;
+}
+
+/* daemon_check_files - the files the configuration names are usable */
+int
+daemon_check_files(const struct conf *c)
+{
+	char err[CONF_PATH_MAX + 256];
+	int bad = 0;
+
+	if (c->tls_cert[0] != '\0' &&
+	    !file_unreadable(c, "tls_cert", c->tls_cert) &&
+	    !file_unreadable(c, "tls_key", c->tls_key)) {
+		SSL_CTX *ctx = tls_server_ctx(c->tls_cert, c->tls_key, err,
+		    sizeof(err));
+
+		if (ctx == NULL) {
+			/* the key's errors name the key file */
+			file_error(c, strstr(err, "load certificate") == NULL ?
+			    "tls_key" : "tls_cert", err);
+			bad = 1;
+		}
+		SSL_CTX_free(ctx);
+	}
+	if (c->smarthost_auth_file[0] != '\0' && !file_unreadable(c,
+	    "smarthost_auth_file", c->smarthost_auth_file)) {
+		struct mta_auth *a = mta_auth_load(c->smarthost_auth_file, err,
+		    sizeof(err));
+
+		if (a == NULL) {
+			file_error(c, "smarthost_auth_file", err);
+			bad = 1;
+		}
+		mta_auth_free(a);
+	}
+	return bad ? -1 : 0;
+}
+
 /* daemon_serve - the parent's life */
 int
 daemon_serve(struct conf *conf)
@@ -558,6 +624,8 @@ daemon_serve(struct conf *conf)
 		return 1;
 	}
 
+	if (daemon_check_files(conf) == -1)
+		return 1;
 	if (conf->tls_cert[0]) {
 		if ((tls = tls_server_ctx(conf->tls_cert, conf->tls_key, err,
 		    sizeof(err))) == NULL) {

@@ -366,11 +366,67 @@ def test_serve_refuses_unloadable_certificate():
             "[domains]", "tls_cert = %s/none.pem\ntls_key = %s/none.key\n"
             "[domains]" % (d, d)) + "\n"
         (d / "moat.conf").write_text(text)
-        r = run("serve", "-c", str(d / "moat.conf"), cwd=str(d))
-        assert r.returncode == 1, r
-        assert r.stderr.startswith("moat: %s/none.pem: cannot load "
-                                   "certificate" % d), r.stderr
+        for cmd in ("check-config", "serve"):
+            r = run(cmd, "-c", str(d / "moat.conf"), cwd=str(d))
+            assert r.returncode == 1, r
+            assert r.stdout == ""
+            assert r.stderr.startswith("moat: %s/moat.conf:7: %s/none.pem: "
+                                       "cannot load certificate" % (d, d)), \
+                r.stderr
         assert not port_listening(port)
+    finally:
+        shutil.rmtree(str(d), ignore_errors=True)
+
+
+def files_config(d, port, extra):
+    """BASE with extra lines in [server] from line 7 on."""
+    text = "\n".join(BASE).format(port=port).replace(
+        "[domains]", "\n".join(extra) + "\n[domains]") + "\n"
+    (d / "moat.conf").write_text(text)
+    return str(d / "moat.conf")
+
+
+def test_check_config_refuses_key_of_another_certificate(tls_files):
+    d = serve_tmp()
+    try:
+        other = str(d / "other.key")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-out",
+                        other], check=True, capture_output=True)
+        conf = files_config(d, free_port(), [
+            "tls_cert = %s" % tls_files[0], "", "tls_key = %s" % other])
+        r = run("check-config", "-c", conf)
+        assert r.returncode == 1, r
+        assert r.stderr.startswith("moat: %s:9: %s: cannot load key"
+                                   % (conf, other)), r.stderr
+        # the right key passes
+        files_config(d, free_port(), ["tls_cert = %s" % tls_files[0],
+                                      "tls_key = %s" % tls_files[1]])
+        r = run("check-config", "-c", conf)
+        assert r.returncode == 0, r.stderr
+    finally:
+        shutil.rmtree(str(d), ignore_errors=True)
+
+
+def test_check_config_checks_smarthost_credentials_file():
+    d = serve_tmp()
+    try:
+        auth = d / "smarthost.auth"
+        auth.write_text("relayuser:s3cret\n")
+        os.chmod(str(auth), 0o644)
+        text = "\n".join(BASE).format(port=free_port()) + \
+            "\n[delivery]\nsmarthost = [127.0.0.1]:2587\n" \
+            "smarthost_auth_file = %s\n" % auth
+        conf = d / "moat.conf"
+        conf.write_text(text)
+        r = run("check-config", "-c", str(conf))
+        assert r.returncode == 1, r
+        assert r.stderr.startswith(
+            "moat: %s:%d: smarthost_auth_file %s: mode 644: must not be "
+            "readable by group or others" % (conf, N + 3, auth)), r.stderr
+        os.chmod(str(auth), 0o600)
+        r = run("check-config", "-c", str(conf))
+        assert r.returncode == 0, r.stderr
+        assert "s3cret" not in r.stdout + r.stderr
     finally:
         shutil.rmtree(str(d), ignore_errors=True)
 
