@@ -110,10 +110,14 @@ struct smtp_session {
 	char			 tarpit_reply[700];
 	int			 quit_after_reply;	/* shutdown while parked */
 	int			 gone;		/* out of service, waiting for the reaper */
+	int			 direct;	/* plain socket: replies written by
+						 * smtp_server_flush, see there */
+	int			 flush_queued;	/* on srv->flushq */
 	char			 rdns[256];	/* PTR name, "unknown", "": not known */
 
 	LIST_ENTRY(smtp_session) hash;		/* srv->by_id */
 	TAILQ_ENTRY(smtp_session) entry;	/* srv->sessions or srv->dead */
+	TAILQ_ENTRY(smtp_session) flush_entry;	/* srv->flushq */
 };
 TAILQ_HEAD(smtp_session_list, smtp_session);
 LIST_HEAD(smtp_session_bucket, smtp_session);
@@ -160,6 +164,8 @@ struct smtp_server {
 	struct smtp_session_list sessions;
 	struct smtp_session_list dead;		/* to free at loop end */
 	struct event		*reaper;
+	TAILQ_HEAD(, smtp_session) flushq;	/* replies to write */
+	struct event		*flusher;
 	struct smtp_session_bucket by_id[SMTP_ID_BUCKETS];
 	struct smtp_ipcount_bucket by_ip[SMTP_IP_BUCKETS];
 	size_t			 n_sessions;
@@ -209,6 +215,8 @@ void smtp_session_dnsbl(struct smtp_session *s, int score, const char *zone);
 /* smtp_session_kill - send reply (if the session can still talk), close */
 void smtp_session_kill(struct smtp_session *s, const char *reply, const char *why);
 void smtp_session_free(struct smtp_session *s);
+/* smtp_session_flush - write the replies waiting for a direct session */
+void smtp_session_flush(struct smtp_session *s);
 
 /* server side, smtp_server.c */
 struct smtp_session *smtp_server_find(struct smtp_server *srv, uint64_t id);
@@ -216,6 +224,8 @@ void smtp_server_event(struct smtp_server *srv, const char *type,
     const char *ip, const char *user, const char *session, const char *detail);
 int smtp_server_ip_count(struct smtp_server *srv, const uint8_t addr[16], int delta);
 void smtp_server_session_gone(struct smtp_server *srv, struct smtp_session *s);
+/* smtp_server_flush_soon - s has replies: write them before the loop polls */
+void smtp_server_flush_soon(struct smtp_server *srv, struct smtp_session *s);
 /* smtp_server_ban - ban addr for seconds (0 never), close its sessions */
 void smtp_server_ban(struct smtp_server *srv, const uint8_t addr[16],
     int seconds, const char *reason, const char *origin);

@@ -118,6 +118,8 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 	log_debug(LOG_CAT_SMTP, "session=%s event=reply text=\"%.*s\"", s->idstr,
 	    n - 2, buf);
 	bufferevent_write(s->bev, buf, (size_t)n);
+	if (s->direct)
+		smtp_server_flush_soon(s->srv, s);
 }
 
 /* smtp_reply_error - a 4xx/5xx reply to a command; too many ends the session */
@@ -1452,6 +1454,7 @@ smtp_tls_start(struct smtp_session *s)
 	s->fd = -1;
 	s->bev = tbev;
 	s->ssl = ssl;
+	s->direct = 0;		/* TLS: the bufferevent writes, through OpenSSL */
 	bufferevent_setcb(s->bev, smtp_read_cb, smtp_write_cb, smtp_event_cb, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_MAX);
 	smtp_set_timeout(s, s->srv->conf->timeout_command);
@@ -1464,6 +1467,16 @@ smtp_tls_start(struct smtp_session *s)
 	smtp_set_state(s, SMTP_STATE_HELO);
 }
 
+/* every reply is out: what waited for that happens now */
+static void
+smtp_drained(struct smtp_session *s)
+{
+	if (s->state == SMTP_STATE_CLOSING)
+		smtp_server_session_gone(s->srv, s);
+	else if (s->state == SMTP_STATE_TLS)
+		smtp_tls_start(s);
+}
+
 static void
 smtp_write_cb(struct bufferevent *bev, void *arg)
 {
@@ -1471,10 +1484,37 @@ smtp_write_cb(struct bufferevent *bev, void *arg)
 
 	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
 		return;
-	if (s->state == SMTP_STATE_CLOSING)
-		smtp_server_session_gone(s->srv, s);
-	else if (s->state == SMTP_STATE_TLS)
-		smtp_tls_start(s);
+	if (s->direct)
+		bufferevent_disable(bev, EV_WRITE);	/* smtp_session_flush's again */
+	smtp_drained(s);
+}
+
+/*
+ * smtp_session_flush - a direct (plain) session's replies, written now.
+ * What the socket does not take, the bufferevent writes when it can,
+ * with its write timeout, and reports errors to smtp_event_cb.
+ */
+void
+smtp_session_flush(struct smtp_session *s)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	int n;
+
+	/* a bufferevent keeps the start of its output frozen except while
+	 * it writes itself */
+	evbuffer_unfreeze(out, 1);
+	while (evbuffer_get_length(out) > 0) {
+		if ((n = evbuffer_write(out, s->fd)) > 0 ||
+		    (n == -1 && errno == EINTR))
+			continue;
+		break;
+	}
+	evbuffer_freeze(out, 1);
+	if (evbuffer_get_length(out) > 0) {
+		bufferevent_enable(s->bev, EV_WRITE);
+		return;
+	}
+	smtp_drained(s);
 }
 
 static void
@@ -1572,8 +1612,10 @@ smtp_session_start(struct smtp_server *srv, struct smtp_listener *l, int fd,
 			s->fd = -1;	/* owned by the TLS bufferevent */
 		s->ssl = ssl;
 		s->tls = 1;
-	} else
+	} else {
 		s->bev = bufferevent_socket_new(srv->base, fd, 0);
+		s->direct = 1;
+	}
 	if (s->bev == NULL) {
 		evbuffer_free(s->msg);
 		close(fd);
@@ -1588,7 +1630,7 @@ smtp_session_start(struct smtp_server *srv, struct smtp_listener *l, int fd,
 	bufferevent_setcb(s->bev, smtp_read_cb, smtp_write_cb, smtp_event_cb, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_MAX);
 	smtp_set_timeout(s, c->timeout_command);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	bufferevent_enable(s->bev, s->direct ? EV_READ : EV_READ | EV_WRITE);
 	log_info(LOG_CAT_SMTP, "session=%s event=connect client=%s port=%d "
 	    "listener=%s", s->idstr, s->ip, s->port, l->conf->name);
 
