@@ -457,6 +457,7 @@ port = {port}
         out = ("\n[delivery]\nroutes = remote.example=[127.0.0.1]:%d\n"
                "dns_server = 127.0.0.1@%d\n"
                "\n[watch]\nwatch_action = hold\nhold_external_rcpts = 1\n"
+               "relay_client_factor = 1\n"
                % (closed, closed))
         self.delivery_note = "every message held (watch), delivery to a " \
             "closed loopback port"

@@ -122,8 +122,9 @@ max_connections = 100
 max_connections_per_dest = 50
 max_messages_per_connection = 100000
 [watch]
-# the load comes from an internal server relaying everybody's mail: an
-# admin raises its thresholds (the defaults are sized for one user)
+# the load comes from an internal server relaying everybody's mail:
+# 20,000 messages in seconds are past even a relay client's thresholds
+# (25 times a user's), so the admin raises them
 hold_external_rcpts = 10000000
 hold_external_domains = 10000000
 suspend_external_rcpts = 10000000

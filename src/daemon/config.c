@@ -247,6 +247,8 @@ static const struct conf_knob knobs[] = {
 	    "Outside recipients per window that suspend the account (relay clients: held)."),
 	K_NUM("watch", suspend_external_domains, CT_INT, "300", 1, 10000000,
 	    "Distinct outside domains per window that suspend the account."),
+	K_NUM("watch", relay_client_factor, CT_INT, "25", 1, 10000,
+	    "A relay client address without AUTH (an internal server, many users' mail): its thresholds are the hold_* and suspend_* values times this."),
 	K_NUM("watch", rejected_alert, CT_INT, "50", 1, 10000000,
 	    "Recipients refused by remote servers per window that raise an alert."),
 

@@ -104,6 +104,7 @@ struct conf {
 	int	hold_external_domains;
 	int	suspend_external_rcpts;
 	int	suspend_external_domains;
+	int	relay_client_factor;	/* thresholds times this for "ip:" keys */
 	int	rejected_alert;
 
 	/* [delivery]: outbound mail, the mta process and the scheduler */

@@ -229,6 +229,7 @@ queue_watch_stored(struct queue_watch *w, const char *auth_user,
 	struct watch_counts n;
 	time_t now = time(NULL);
 	const char *action = NULL;
+	long long f;
 
 	if (!sender_key(w, auth_user, client_ip, key, sizeof(key)) || nrcpt == 0)
 		return;
@@ -256,14 +257,16 @@ queue_watch_stored(struct queue_watch *w, const char *auth_user,
 	    n.ext_domains, c->watch_window);
 	if (queue_db_sender_state(w->db, key, state, sizeof(state)) == -1)
 		return;
-	if (n.ext_rcpts >= c->suspend_external_rcpts ||
-	    n.ext_domains >= c->suspend_external_domains) {
+	/* a relay client is a server: many users' mail comes from it */
+	f = strncmp(key, "ip:", 3) == 0 ? c->relay_client_factor : 1;
+	if (n.ext_rcpts >= f * c->suspend_external_rcpts ||
+	    n.ext_domains >= f * c->suspend_external_domains) {
 		/* an address is only ever held; hold once */
 		if (strcmp(state, "suspended") != 0 &&
 		    !(strncmp(key, "ip:", 3) == 0 && strcmp(state, "held") == 0))
 			action = "suspend";
-	} else if (n.ext_rcpts >= c->hold_external_rcpts ||
-	    n.ext_domains >= c->hold_external_domains) {
+	} else if (n.ext_rcpts >= f * c->hold_external_rcpts ||
+	    n.ext_domains >= f * c->hold_external_domains) {
 		if (strcmp(state, "active") == 0) {
 			action = c->watch_action;
 			/* an alert is raised once per window, not per message */

@@ -108,11 +108,14 @@ def test_spam_run_is_held_then_suspended(moat_factory, alert_script):
 
 
 def test_relay_client_address_is_held(moat_factory):
-    """A relay client (no AUTH) past the threshold: its mail is held."""
+    """A relay client (no AUTH) past its threshold, hold_external_rcpts
+    times relay_client_factor (4 x 5 here): its mail is held, from the
+    20th outside recipient on, not from the 4th (a user's threshold)."""
     m = moat_factory(extra=(
         "[relay]\nrelay_networks = 127.0.0.2/32\n"
         "[delivery]\nsmarthost = [127.0.0.1]:%d\nretry_min = 3600\n"
-        "[watch]\nhold_external_rcpts = 20\nhold_external_domains = 1000\n"
+        "[watch]\nhold_external_rcpts = 4\nhold_external_domains = 1000\n"
+        "relay_client_factor = 5\n"
         % free_port()))
     with smtplib.SMTP("127.0.0.1", m.port, timeout=10,
                       source_address=("127.0.0.2", 0)) as s:
@@ -126,3 +129,5 @@ def test_relay_client_address_is_held(moat_factory):
     assert int(held[0][0]) == 30
     assert m.sql("select type, client_ip from events where type='hold'") == \
         [["hold", "127.0.0.2"]]
+    detail = m.sql("select detail from events where type='hold'")[0][0]
+    assert "external_rcpts=20 " in detail, detail
