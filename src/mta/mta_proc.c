@@ -415,8 +415,8 @@ mta_parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 		if (ipc_get_end(r) != 0)
 			fatalx("%s: malformed reload", __func__);
 		log_notice(LOG_CAT_DELIVERY, "event=reload size=%zu "
-		    "action=ignored note=\"[delivery] changes need a restart\"",
-		    len);
+		    "action=ignored note=\"routes, smarthost, tls, dns_server, "
+		    "connection limits and timeouts need a restart\"", len);
 		break;
 	default:
 		fatalx("%s: unexpected message %u from parent", __func__, type);

@@ -280,7 +280,6 @@ static const char *const qc_sql[QC_NALL] = {
 /* Owned by the queue process (queue_proc.c). */
 struct queue_ctl {
 	struct event_base	*base;		/* not owned */
-	const struct conf	*conf;		/* not owned */
 	sqlite3			*h;
 	sqlite3_stmt		*st[QC_NALL];
 	int			 dead_ok;	/* deadletter statements ready */
@@ -1631,7 +1630,6 @@ queue_ctl_new(struct event_base *base, const struct conf *conf,
 	if ((qc = calloc(1, sizeof(*qc))) == NULL)
 		fatal("%s: calloc", __func__);
 	qc->base = base;
-	qc->conf = conf;
 	qc->smtp = smtp;
 	qc->kick = kick;
 	qc->kick_arg = kick_arg;

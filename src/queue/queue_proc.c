@@ -107,7 +107,8 @@ struct qp_event {
 
 /* The process state; one, owned by queue_proc_main. */
 struct queue_proc {
-	struct conf		*conf;		/* not owned */
+	struct conf		*conf;
+	int			 conf_owned;	/* from a reload: ours to free */
 	struct event_base	*base;		/* not owned */
 	struct queue_db		*db;
 	struct ipc_peer		*parent;
@@ -658,11 +659,59 @@ qp_smtp_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	}
 }
 
+/*
+ * PROTO_RELOAD: the new configuration, checked by the parent already, is
+ * parsed again here and replaces ours: watch thresholds and actions,
+ * retries, lifetimes, notices, events retention and log levels take
+ * effect at once. The database and the Maildirs stay where they are
+ * (spool_dir and mail_dir need a restart).
+ */
+static void
+qp_reload(struct queue_proc *qp, const uint8_t *text, size_t len,
+    const char *path)
+{
+	char err[512], *copy;
+	struct conf *nc;
+
+	if ((copy = malloc(len + 1)) == NULL) {
+		log_err(LOG_CAT_QUEUE, "event=reload_failed error=\"out of "
+		    "memory\"");
+		return;
+	}
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	nc = conf_load_string(copy, path, err, sizeof(err));
+	free(copy);
+	if (nc == NULL) {
+		log_err(LOG_CAT_QUEUE, "event=reload_failed error=\"%s\"", err);
+		return;
+	}
+	if (strcmp(nc->spool_dir, qp->conf->spool_dir) != 0 ||
+	    strcmp(nc->mail_dir, qp->conf->mail_dir) != 0) {
+		log_warn(LOG_CAT_QUEUE, "event=reload note=\"spool_dir and "
+		    "mail_dir changes need a restart; the old ones stay\"");
+		snprintf(nc->spool_dir, sizeof(nc->spool_dir), "%s",
+		    qp->conf->spool_dir);
+		snprintf(nc->mail_dir, sizeof(nc->mail_dir), "%s",
+		    qp->conf->mail_dir);
+	}
+	queue_watch_set_conf(qp->watch, nc);
+	sched_set_conf(qp->sched, nc);
+	conf_apply_log_levels(nc);
+	/* the first configuration is the parent's, inherited at fork */
+	if (qp->conf_owned)
+		conf_free(qp->conf);
+	qp->conf = nc;
+	qp->conf_owned = 1;
+	log_notice(LOG_CAT_QUEUE, "event=reloaded path=%s", path);
+}
+
 static void
 qp_parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
     struct ipc_reader *r, void *arg)
 {
 	struct queue_proc *qp = arg;
+	const uint8_t *text;
 	size_t len;
 	char esc[QP_ESC];
 
@@ -674,14 +723,12 @@ qp_parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 		qp_stop(qp);
 		break;
 	case PROTO_RELOAD:
-		(void)ipc_get_bytes(r, &len);
+		text = ipc_get_bytes(r, &len);
 		ipc_get_str(r, qp->str, sizeof(qp->str));
 		if (ipc_get_end(r) != 0)
 			fatalx("%s: malformed reload", __func__);
-		/* nothing in the queue process depends on reloadable knobs */
-		log_notice(LOG_CAT_QUEUE, "event=reload path=%s size=%zu"
-		    " action=ignored",
-		    log_escape(esc, sizeof(esc), qp->str, strlen(qp->str)), len);
+		qp_reload(qp, text, len, log_escape(esc, sizeof(esc), qp->str,
+		    strlen(qp->str)));
 		break;
 	case PROTO_EVENT:
 		qp_event_recv(qp, r);
@@ -845,6 +892,8 @@ queue_proc_main(struct proc_env *env)
 	event_free(qp->ev_deliver);
 	event_free(qp->ev_commit);
 	queue_db_close(qp->db);
+	if (qp->conf_owned)
+		conf_free(qp->conf);
 	free(qp);
 	log_notice(LOG_CAT_QUEUE, "event=stopped");
 	return 0;

@@ -95,12 +95,18 @@ queue_watch_free(struct queue_watch *w)
 	free(w);
 }
 
-/* queue_watch_set_conf - new thresholds; the windows start afresh */
+/* queue_watch_set_conf - new thresholds; the counts start afresh only
+ * when the window's length changed */
 void
 queue_watch_set_conf(struct queue_watch *w, const struct conf *conf)
 {
+	int same = w->win != NULL && w->conf != NULL &&
+	    w->conf->watch_window == conf->watch_window;
+
 	w->conf = conf;
 	conf_relay_table(conf, &w->relay);
+	if (same)
+		return;
 	watch_free(w->win);
 	w->win = watch_new(conf->watch_window);
 }

@@ -30,8 +30,8 @@
  * delay_notice remembers it, in the same commit, so it is sent once. Dead
  * letters older than deadletter_expire are deleted once an hour.
  *
- * Public: sched_new, sched_free, sched_kick, sched_stored, sched_stop,
- * sched_backoff.
+ * Public: sched_new, sched_free, sched_kick, sched_stored, sched_set_conf,
+ * sched_stop, sched_backoff.
  *
  * SECURITY: PROTO_MTA_RESULT comes from a sibling: a frame that does not
  * parse exactly or names a job or recipient we did not send is a bug
@@ -855,6 +855,14 @@ sched_new(struct conf *conf, struct event_base *base, struct queue_db *db,
 	s->mta = ipc_peer_new(base, mta_fd, "mta", mta_msg_cb, mta_close_cb, s);
 	round_in(s, 0);
 	return s;
+}
+
+/* sched_set_conf - the configuration after a reload */
+void
+sched_set_conf(struct sched *s, struct conf *conf)
+{
+	if (s != NULL)
+		s->conf = conf;
 }
 
 /* sched_stop - no new rounds */

@@ -34,6 +34,9 @@ void sched_kick(struct sched *s);
 /* sched_stored - new recipients were committed: the pass goes on */
 void sched_stored(struct sched *s);
 
+/* sched_set_conf - use conf from now on (retries, lifetime, notices) */
+void sched_set_conf(struct sched *s, struct conf *conf);
+
 /* sched_stop - no new jobs; outcomes still arriving are recorded */
 void sched_stop(struct sched *s);
 

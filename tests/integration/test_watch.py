@@ -3,6 +3,7 @@ used for a spam run is held, then suspended, at the configured thresholds;
 its mail stays held; the events table shows why; the alert command ran."""
 import base64
 import os
+import signal
 import smtplib
 import ssl
 import time
@@ -131,3 +132,31 @@ def test_relay_client_address_is_held(moat_factory):
         [["hold", "127.0.0.2"]]
     detail = m.sql("select detail from events where type='hold'")[0][0]
     assert "external_rcpts=20 " in detail, detail
+
+
+def test_sighup_changes_thresholds_at_once(moat_factory):
+    """An admin raises a relay client's thresholds after a false alarm:
+    SIGHUP applies them in the queue process, no restart."""
+    m = moat_factory(extra=(
+        "[relay]\nrelay_networks = 127.0.0.2/32\n"
+        "[delivery]\nsmarthost = [127.0.0.1]:%d\nretry_min = 3600\n"
+        "[watch]\nhold_external_rcpts = 4\nhold_external_domains = 1000\n"
+        "relay_client_factor = 1\n" % free_port()))
+    with open(m.conf) as f:
+        text = f.read()
+    with open(m.conf, "w") as f:
+        f.write(text.replace("hold_external_rcpts = 4",
+                             "hold_external_rcpts = 1000"))
+    m.proc.send_signal(signal.SIGHUP)
+    assert m.wait_log("cat=queue event=reloaded"), m.log()
+    with smtplib.SMTP("127.0.0.1", m.port, timeout=10,
+                      source_address=("127.0.0.2", 0)) as s:
+        s.ehlo("internal.example")
+        for i in range(10):
+            s.sendmail("app@example.org", ["x%d@far.example" % i],
+                       b"Subject: x\r\n\r\nx\r\n")
+    time.sleep(0.5)
+    assert m.sql("select count(*) from events where type='hold'") == [["0"]]
+    assert m.sql("select count(*) from user_state") == [["0"]]
+    assert int(m.sql("select count(*) from recipient where state = 2")
+               [0][0]) == 0
