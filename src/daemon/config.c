@@ -1575,6 +1575,25 @@ conf_load_string(const char *text, const char *name, char *err,
 	    name != NULL ? name : "(string)", err, errlen);
 }
 
+/* conf_load_bytes - same, from len bytes that need not end in a NUL */
+struct conf *
+conf_load_bytes(const void *text, size_t len, const char *name, char *err,
+    size_t errlen)
+{
+	struct conf *c;
+	char *copy;
+
+	if ((copy = malloc(len + 1)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		return NULL;
+	}
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	c = conf_load_string(copy, name, err, errlen);
+	free(copy);
+	return c;
+}
+
 /* conf_free - release c and the lists it owns; NULL is fine */
 void
 conf_free(struct conf *c)

@@ -148,6 +148,10 @@ struct conf *conf_load(const char *path, char *err, size_t errlen);
 struct conf *conf_load_string(const char *text, const char *name,
     char *err, size_t errlen);
 
+/* conf_load_bytes - the same from len bytes (a reload's IPC frame) */
+struct conf *conf_load_bytes(const void *text, size_t len, const char *name,
+    char *err, size_t errlen);
+
 void conf_free(struct conf *c);
 
 /*

@@ -670,19 +670,10 @@ static void
 qp_reload(struct queue_proc *qp, const uint8_t *text, size_t len,
     const char *path)
 {
-	char err[512], *copy;
+	char err[512];
 	struct conf *nc;
 
-	if ((copy = malloc(len + 1)) == NULL) {
-		log_err(LOG_CAT_QUEUE, "event=reload_failed error=\"out of "
-		    "memory\"");
-		return;
-	}
-	memcpy(copy, text, len);
-	copy[len] = '\0';
-	nc = conf_load_string(copy, path, err, sizeof(err));
-	free(copy);
-	if (nc == NULL) {
+	if ((nc = conf_load_bytes(text, len, path, err, sizeof(err))) == NULL) {
 		log_err(LOG_CAT_QUEUE, "event=reload_failed error=\"%s\"", err);
 		return;
 	}

@@ -424,16 +424,10 @@ static void
 smtp_server_reload(struct smtp_server *srv, const uint8_t *text, size_t len,
     const char *path)
 {
-	char err[512], *copy;
+	char err[512];
 	struct conf *nc;
 
-	if ((copy = malloc(len + 1)) == NULL)
-		return;
-	memcpy(copy, text, len);
-	copy[len] = '\0';
-	nc = conf_load_string(copy, path, err, sizeof(err));
-	free(copy);
-	if (nc == NULL) {
+	if ((nc = conf_load_bytes(text, len, path, err, sizeof(err))) == NULL) {
 		log_err(LOG_CAT_DAEMON, "event=reload_failed error=\"%s\"", err);
 		return;
 	}
