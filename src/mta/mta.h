@@ -94,6 +94,8 @@ struct mta_dq {
 	struct mta_job_list	 jobs;		/* waiting for a session */
 	size_t			 njobs;
 	int			 nsess;		/* sessions of this destination */
+	int			 retired;	/* a reload routes its domain
+						 * elsewhere: no new jobs */
 	int			 nconnecting;	/* not yet ready for a job */
 	int			 failed_conn;	/* a session ended before READY */
 	char			 last_error[MTA_REPLY_MAX];

@@ -151,7 +151,7 @@ mta_dq_get(struct mta *m, const char *domain)
 	struct mta_dq *d;
 
 	TAILQ_FOREACH(d, &m->dqs, entry)
-		if (strcmp(d->key, domain) == 0)
+		if (!d->retired && strcmp(d->key, domain) == 0)
 			return d;
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		fatal("%s: calloc", __func__);
@@ -275,7 +275,7 @@ mta_reaper_cb(evutil_socket_t fd, short what, void *arg)
 			mta_dq_run(d);
 		if (d->nsess == 0 && d->njobs == 0 && d->pending == 0 &&
 		    d->state != MTA_DEST_RESOLVING &&
-		    (d->state == MTA_DEST_NEW || m->stopping ||
+		    (d->state == MTA_DEST_NEW || m->stopping || d->retired ||
 		    now - d->resolved_at > MTA_DEST_TTL)) {
 			TAILQ_REMOVE(&m->dqs, d, entry);
 			mta_dq_free(d);
@@ -391,12 +391,149 @@ mta_queue_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	mta_deliver_recv(m, id, r);
 }
 
+/* The routing part of a configuration, parsed. */
+struct mta_routing {
+	struct mta_route	*routes;
+	size_t			 nroutes;
+	struct mta_dest		 smarthost;
+	int			 have_smarthost;
+	enum mta_tls		 tls_default;
+};
+
+static struct mta_routing *
+mta_routing_new(const struct conf *c, char *err, size_t errlen)
+{
+	struct mta_routing *rt;
+	const char *why;
+
+	if ((rt = calloc(1, sizeof(*rt))) == NULL ||
+	    (c->n_routes > 0 &&
+	    (rt->routes = calloc(c->n_routes, sizeof(*rt->routes))) == NULL))
+		fatal("%s: calloc", __func__);
+	for (size_t i = 0; i < c->n_routes; i++)
+		if (mta_route_parse(c->routes[i], &rt->routes[rt->nroutes++],
+		    &why) == -1) {
+			snprintf(err, errlen, "route %s: %s", c->routes[i], why);
+			goto fail;
+		}
+	if (c->smarthost[0] != '\0') {
+		if (mta_dest_parse(c->smarthost, &rt->smarthost, &why) == -1) {
+			snprintf(err, errlen, "smarthost: %s", why);
+			goto fail;
+		}
+		rt->have_smarthost = 1;
+	}
+	rt->tls_default = strcmp(c->tls, "none") == 0 ? MTA_TLS_NONE :
+	    strcmp(c->tls, "verify") == 0 ? MTA_TLS_VERIFY :
+	    MTA_TLS_OPPORTUNISTIC;
+	return rt;
+fail:
+	free(rt->routes);
+	free(rt);
+	return NULL;
+}
+
+/* m routes by rt from now on; rt is used up */
+static void
+mta_routing_set(struct mta *m, struct mta_routing *rt)
+{
+	free(m->routes);
+	m->routes = rt->routes;
+	m->nroutes = rt->nroutes;
+	m->smarthost = rt->smarthost;
+	m->have_smarthost = rt->have_smarthost;
+	m->tls_default = rt->tls_default;
+	free(rt);
+}
+
+static int
+mta_dest_same(const struct mta_dest *a, const struct mta_dest *b)
+{
+	return strcmp(a->host, b->host) == 0 && a->port == b->port &&
+	    a->bracket == b->bracket && a->literal == b->literal &&
+	    a->lmtp == b->lmtp && a->unix_sock == b->unix_sock &&
+	    a->tls == b->tls;
+}
+
+/*
+ * PROTO_RELOAD: routes, smarthost, outbound TLS, connection limits,
+ * timeouts and the EHLO name change at once. A destination now routed
+ * elsewhere is retired: its waiting jobs move to a new one, its idle
+ * sessions quit, a busy one finishes its message first. The resolver
+ * (dns_server) and the smarthost credentials, read as root at start,
+ * stay until a restart.
+ */
+static void
+mta_reload(struct mta *m, const uint8_t *text, size_t len, const char *path)
+{
+	struct mta_routing *rt;
+	struct mta_dq *d, *nd, *tmp;
+	struct mta_session *s, *stmp;
+	struct mta_job *j;
+	struct conf *nc;
+	char err[512];
+	int moved = 0;
+
+	if ((nc = conf_load_bytes(text, len, path, err, sizeof(err))) == NULL ||
+	    (rt = mta_routing_new(nc, err, sizeof(err))) == NULL) {
+		log_err(LOG_CAT_DELIVERY, "event=reload_failed error=\"%s\"",
+		    err);
+		conf_free(nc);
+		return;
+	}
+	if (strcmp(nc->dns_server, m->conf->dns_server) != 0 ||
+	    strcmp(nc->smarthost_auth_file, m->conf->smarthost_auth_file) != 0)
+		log_warn(LOG_CAT_DELIVERY, "event=reload note=\"dns_server and "
+		    "smarthost_auth_file changes need a restart; the old ones "
+		    "stay\"");
+	snprintf(nc->dns_server, sizeof(nc->dns_server), "%s",
+	    m->conf->dns_server);
+	snprintf(nc->smarthost_auth_file, sizeof(nc->smarthost_auth_file),
+	    "%s", m->conf->smarthost_auth_file);
+	mta_routing_set(m, rt);
+	conf_apply_log_levels(nc);
+	conf_free(m->conf);
+	m->conf = nc;
+
+	for (d = TAILQ_FIRST(&m->dqs); d != NULL; d = tmp) {
+		struct mta_dest route;
+		enum mta_route_kind kind;
+
+		tmp = TAILQ_NEXT(d, entry);
+		if (d->retired)
+			continue;
+		kind = mta_route_decide(m->routes, m->nroutes,
+		    m->have_smarthost ? &m->smarthost : NULL, d->key, &route);
+		if (kind == d->kind && mta_dest_same(&route, &d->route))
+			continue;
+		d->retired = 1;
+		nd = mta_dq_get(m, d->key);	/* at the tail: not seen again */
+		while ((j = TAILQ_FIRST(&d->jobs)) != NULL) {
+			TAILQ_REMOVE(&d->jobs, j, entry);
+			d->njobs--;
+			TAILQ_INSERT_TAIL(&nd->jobs, j, entry);
+			nd->njobs++;
+		}
+		for (s = TAILQ_FIRST(&m->sessions); s != NULL; s = stmp) {
+			stmp = TAILQ_NEXT(s, entry);
+			if (s->dq == d)
+				mta_session_stop(s);
+		}
+		moved++;
+	}
+	event_active(m->reaper, EV_TIMEOUT, 0);
+	log_notice(LOG_CAT_DELIVERY, "event=reloaded routes=%zu smarthost=%s "
+	    "tls=%s destinations_rerouted=%d", m->nroutes, m->have_smarthost ?
+	    m->conf->smarthost : "none", m->conf->tls, moved);
+}
+
 static void
 mta_parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
     struct ipc_reader *r, void *arg)
 {
 	struct mta *m = arg;
 	char path[CONF_PATH_MAX];
+	const uint8_t *text;
 	size_t len;
 
 	switch (type) {
@@ -410,13 +547,11 @@ mta_parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 			fatalx("%s: bad LOG_LEVEL", __func__);
 		break;
 	case PROTO_RELOAD:
-		(void)ipc_get_bytes(r, &len);
+		text = ipc_get_bytes(r, &len);
 		ipc_get_str(r, path, sizeof(path));
 		if (ipc_get_end(r) != 0)
 			fatalx("%s: malformed reload", __func__);
-		log_notice(LOG_CAT_DELIVERY, "event=reload size=%zu "
-		    "action=ignored note=\"routes, smarthost, tls, dns_server, "
-		    "connection limits and timeouts need a restart\"", len);
+		mta_reload(m, text, len, path);
 		break;
 	default:
 		fatalx("%s: unexpected message %u from parent", __func__, type);
@@ -486,7 +621,7 @@ mta_proc_main(struct proc_env *env)
 	struct ipc_peer *queue;
 	struct mta_dq *d;
 	struct mta_session *s;
-	const char *why;
+	struct mta_routing *rt;
 	char err[512];
 
 	log_set_proc("mta");
@@ -500,22 +635,9 @@ mta_proc_main(struct proc_env *env)
 	TAILQ_INIT(&m->dqs);
 	TAILQ_INIT(&m->sessions);
 	TAILQ_INIT(&m->dead);
-	if (m->conf->n_routes > 0 &&
-	    (m->routes = calloc(m->conf->n_routes, sizeof(*m->routes))) == NULL)
-		fatal("%s: calloc", __func__);
-	for (size_t i = 0; i < m->conf->n_routes; i++)
-		if (mta_route_parse(m->conf->routes[i], &m->routes[m->nroutes++],
-		    &why) == -1)
-			fatalx("%s: route %s: %s", __func__, m->conf->routes[i],
-			    why);
-	if (m->conf->smarthost[0] != '\0') {
-		if (mta_dest_parse(m->conf->smarthost, &m->smarthost, &why) == -1)
-			fatalx("%s: smarthost: %s", __func__, why);
-		m->have_smarthost = 1;
-	}
-	m->tls_default = strcmp(m->conf->tls, "none") == 0 ? MTA_TLS_NONE :
-	    strcmp(m->conf->tls, "verify") == 0 ? MTA_TLS_VERIFY :
-	    MTA_TLS_OPPORTUNISTIC;
+	if ((rt = mta_routing_new(m->conf, err, sizeof(err))) == NULL)
+		fatalx("%s: %s", __func__, err);
+	mta_routing_set(m, rt);
 	m->tls = mta_tls_ctx();
 	if (mta_dns_init(m, err, sizeof(err)) == -1) {
 		log_err(LOG_CAT_DNS, "event=init_failed error=\"%s\"", err);

@@ -603,7 +603,7 @@ mta_next_job(struct mta_session *s)
 		mta_tx_start(s, j);
 		return;
 	}
-	if (s->mta->stopping ||
+	if (s->mta->stopping || d->retired ||
 	    s->nmsgs >= s->mta->conf->max_messages_per_connection) {
 		mta_set_state(s, MTA_STATE_QUIT);
 		mta_send(s, "QUIT");

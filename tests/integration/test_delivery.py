@@ -14,6 +14,7 @@ import os
 import pty
 import select
 import shutil
+import signal
 import smtplib
 import socket
 import ssl
@@ -362,6 +363,34 @@ def test_inbound_routed_domain_to_internal_server(moat_factory, dns, peers):
         s.mail("x@outside.example")
         code, _ = s.rcpt("victim@elsewhere.example")
         assert code == 554
+
+
+def test_sighup_reroutes_a_domain(moat_factory, dns, peers):
+    """An admin moves a domain to another internal server: after SIGHUP
+    new mail goes there, the idle connection to the old one is closed."""
+    port, old_port, new_port = free_port(), free_port(), free_port()
+    srv = dns()
+    old = peers("127.0.0.12", old_port)
+    new = peers("127.0.0.13", new_port)
+    moat = moat_factory(extra=delivery_conf(
+        srv, port, "routes = corp.example=[127.0.0.12]:%d\n" % old_port))
+    submit(moat, "one@corp.example", sender="x@outside.example",
+           source="127.0.0.1")
+    assert len(old.wait(1)) == 1
+    with open(moat.conf) as f:
+        text = f.read()
+    with open(moat.conf, "w") as f:
+        f.write(text.replace("[127.0.0.12]:%d" % old_port,
+                             "[127.0.0.13]:%d" % new_port))
+    moat.proc.send_signal(signal.SIGHUP)
+    assert moat.wait_log("cat=delivery event=reloaded routes=1"), moat.log()
+    assert "destinations_rerouted=1" in moat.log()
+    submit(moat, "two@corp.example", sender="x@outside.example",
+           source="127.0.0.1")
+    got = new.wait(1)
+    assert len(got) == 1 and got[0][1] == ["two@corp.example"], got
+    assert wait_for(lambda: queue_empty(moat))
+    assert len(old.messages) == 1
 
 
 def test_tempfail_then_success(moat_factory, dns, peers):
