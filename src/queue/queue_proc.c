@@ -11,11 +11,11 @@
  * is an event made active from there, so it runs once the read
  * callback has handed over every frame already read; all of them go
  * into one transaction. While that COMMIT waits for fsync, new frames
- * pile up in the socket and form the next batch. libevent 2.1 reads
- * at most 4 KiB per read callback, so "what was read" alone would be
- * a batch of 4 KiB; while the smtp socket still holds unread bytes the
- * commit waits one more loop turn (a zero timer), up to QP_BATCH_WAIT_MS
- * after the oldest pending message or QP_BATCH_BYTES of messages.
+ * pile up in the socket and form the next batch. A read callback takes
+ * at most 1 MiB (ipc.c), so while the smtp socket still holds unread
+ * bytes the commit waits one more loop turn (a zero timer), up to
+ * QP_BATCH_WAIT_MS after the oldest pending message or QP_BATCH_BYTES of
+ * messages.
  *
  * Local delivery runs from its own timer, apart from the store path:
  * up to QUEUE_DELIVER_BATCH recipients or QP_DELIVER_BUDGET_MS a round
