@@ -14,7 +14,6 @@
 
 struct event_base;
 struct evbuffer;
-struct bufferevent;
 
 #define IPC_HDR_LEN	16
 #define IPC_MAX_FRAME	(256u * 1024 * 1024)	/* sanity cap for siblings */

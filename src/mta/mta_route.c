@@ -89,7 +89,8 @@ mta_dest_parse(const char *s, struct mta_dest *d, const char **why)
 		d->lmtp = 1;
 		d->unix_sock = 1;
 		d->tls = MTA_TLS_NONE;
-		snprintf(d->host, sizeof(d->host), "%s", p);
+		/* shorter than sun_path, which is shorter than host */
+		memcpy(d->host, p, strlen(p) + 1);
 		return 0;
 	}
 	if ((slash = strrchr(p, '/')) != NULL) {
@@ -143,16 +144,19 @@ mta_dest_parse(const char *s, struct mta_dest *d, const char **why)
 		*why = "is LMTP without a port";
 		return -1;
 	}
+	if ((len = strlen(p)) >= sizeof(d->host)) {
+		*why = "has a host name longer than 255 bytes";
+		return -1;
+	}
+	memcpy(d->host, p, len + 1);
 	if (is_numeric(p)) {
 		if (!d->bracket) {
 			*why = "has an address without brackets";
 			return -1;
 		}
 		d->literal = 1;
-		snprintf(d->host, sizeof(d->host), "%s", p);
 		return 0;
 	}
-	snprintf(d->host, sizeof(d->host), "%s", p);
 	if (host_check(d->host) == -1) {
 		*why = "has a bad host name";
 		return -1;

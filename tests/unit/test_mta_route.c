@@ -24,6 +24,9 @@ struct dest_case {
 #define L120 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
 	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 
+#define L60 "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define H243 L60 "." L60 "." L60 "." L60	/* a long host name */
+
 static const struct dest_case dests[] = {
 	{ "[10.0.0.5]:25", 1, "10.0.0.5", 25, 1, 1, 0, MTA_TLS_DEFAULT },
 	{ "[10.0.0.5]", 1, "10.0.0.5", 0, 1, 1, 0, MTA_TLS_DEFAULT },
@@ -54,6 +57,8 @@ static const struct dest_case dests[] = {
 	{ "bad host!:25", 0, NULL, 0, 0, 0, 0, 0 },
 	{ "", 0, NULL, 0, 0, 0, 0, 0 },
 	{ "a..b:25", 0, NULL, 0, 0, 0, 0, 0 },
+	{ H243 ":25", 1, H243, 25, 0, 0, 0, 0 },
+	{ "[" H243 "." L60 "]:25", 0, NULL, 0, 0, 0, 0, 0 },	/* 304 bytes */
 };
 
 static void
