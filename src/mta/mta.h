@@ -26,6 +26,7 @@ struct ub_ctx;
 #define MTA_LINE_MAX	4096	/* a reply line longer than this: error */
 #define MTA_HOPS_MAX	64	/* addresses tried for one destination */
 #define MTA_DEST_TTL	300	/* seconds a resolved destination is kept */
+#define MTA_DEST_DOWN_MAX 60	/* seconds an unreachable one defers at once */
 
 /* One recipient of a job. */
 struct mta_jrcpt {
@@ -96,6 +97,8 @@ struct mta_dq {
 	int			 nsess;		/* sessions of this destination */
 	int			 retired;	/* a reload routes its domain
 						 * elsewhere: no new jobs */
+	int64_t			 down_until;	/* nothing could be reached:
+						 * jobs deferred at once till then */
 	int			 nconnecting;	/* not yet ready for a job */
 	int			 failed_conn;	/* a session ended before READY */
 	char			 last_error[MTA_REPLY_MAX];

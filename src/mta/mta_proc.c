@@ -199,6 +199,11 @@ mta_dq_run(struct mta_dq *d)
 
 	if (d->njobs == 0 || m->stopping)
 		return;
+	if (now < d->down_until) {
+		/* nothing answered a moment ago: no connection per message */
+		mta_dq_fail_jobs(d, PROTO_MTA_TEMPFAIL, d->last_error);
+		return;
+	}
 	if (d->state == MTA_DEST_NEW || (d->state == MTA_DEST_READY &&
 	    d->nsess == 0 && now - d->resolved_at > MTA_DEST_TTL)) {
 		mta_dns_resolve(d);
@@ -244,6 +249,28 @@ mta_session_gone(struct mta_session *s)
 }
 
 /*
+ * Nothing of d could be reached: for a while (retry_min, at most
+ * MTA_DEST_DOWN_MAX seconds) its new jobs are deferred at once with the
+ * same reply, instead of a DNS lookup and a connection attempt for each
+ * message while an internal server is down.
+ */
+static void
+mta_dq_down(struct mta_dq *d, int64_t now)
+{
+	int64_t secs = d->mta->conf->retry_min;
+	char dom[MTA_HOST_MAX * 4], esc[MTA_REPLY_MAX * 4];
+
+	if (secs > MTA_DEST_DOWN_MAX)
+		secs = MTA_DEST_DOWN_MAX;
+	d->down_until = now + secs;
+	log_notice(LOG_CAT_DELIVERY, "event=destination_down domain=%s "
+	    "seconds=%lld reply=\"%s\"",
+	    log_escape(dom, sizeof(dom), d->key, strlen(d->key)),
+	    (long long)secs,
+	    log_escape(esc, sizeof(esc), d->last_error, strlen(d->last_error)));
+}
+
+/*
  * The end of a loop turn: free dead sessions; fail the jobs of
  * destinations nothing could reach; run every destination; free idle
  * ones; leave when stopping and nothing is left.
@@ -264,10 +291,13 @@ mta_reaper_cb(evutil_socket_t fd, short what, void *arg)
 		tmp = TAILQ_NEXT(d, entry);
 		if (d->failed_conn && d->nsess == 0 && d->njobs > 0) {
 			d->failed_conn = 0;
+			if (d->last_error[0] == '\0')
+				snprintf(d->last_error, sizeof(d->last_error),
+				    "451 4.4.1 no host could be reached");
+			if (d->error_result != PROTO_MTA_PERMFAIL)
+				mta_dq_down(d, now);
 			mta_dq_fail_jobs(d, d->error_result == PROTO_MTA_PERMFAIL ?
-			    PROTO_MTA_PERMFAIL : PROTO_MTA_TEMPFAIL,
-			    d->last_error[0] ? d->last_error :
-			    "451 4.4.1 no host could be reached");
+			    PROTO_MTA_PERMFAIL : PROTO_MTA_TEMPFAIL, d->last_error);
 			d->error_result = 0;
 			d->state = MTA_DEST_NEW;
 		}
@@ -275,6 +305,7 @@ mta_reaper_cb(evutil_socket_t fd, short what, void *arg)
 			mta_dq_run(d);
 		if (d->nsess == 0 && d->njobs == 0 && d->pending == 0 &&
 		    d->state != MTA_DEST_RESOLVING &&
+		    (now >= d->down_until || m->stopping || d->retired) &&
 		    (d->state == MTA_DEST_NEW || m->stopping || d->retired ||
 		    now - d->resolved_at > MTA_DEST_TTL)) {
 			TAILQ_REMOVE(&m->dqs, d, entry);

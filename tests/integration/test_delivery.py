@@ -393,6 +393,33 @@ def test_sighup_reroutes_a_domain(moat_factory, dns, peers):
     assert len(old.messages) == 1
 
 
+def test_unreachable_destination_is_not_tried_per_message(moat_factory,
+                                                        dns):
+    """An internal server is down: the first message finds out, the next
+    ones are deferred at once with its reply, no connection each."""
+    port, dead = free_port(), free_port()
+    srv = dns()
+    moat = moat_factory(extra=delivery_conf(
+        srv, port, "routes = corp.example=[127.0.0.12]:%d\n" % dead)
+        .replace("retry_min = 1\n", "retry_min = 3600\n")
+        .replace("retry_max = 2\n", "retry_max = 7200\n"))
+    submit(moat, "one@corp.example", sender="x@outside.example",
+           source="127.0.0.1")
+    assert moat.wait_log("event=destination_down domain=corp.example "
+                         "seconds=60"), moat.log()
+    for i in range(5):
+        submit(moat, "n%d@corp.example" % i, sender="x@outside.example",
+               source="127.0.0.1")
+    assert wait_for(lambda: moat.sql(
+        "SELECT count(*) FROM recipient WHERE state = 1") == [["6"]]), \
+        moat.sql("SELECT address, state, last_error FROM recipient")
+    errors = moat.sql("SELECT DISTINCT last_error FROM recipient")
+    assert len(errors) == 1 and "451 4.4.1" in errors[0][0], errors
+    assert "Connection refused" in errors[0][0], errors
+    # one attempt only: the first message's
+    assert moat.log().count("event=hop_failed") == 1, moat.log()
+
+
 def test_tempfail_then_success(moat_factory, dns, peers):
     port = free_port()
     srv = dns(mx=[("retry.example", "mx.retry.example", 10)],
