@@ -41,7 +41,6 @@ BENCH_KEEP=1 keeps the temporary directories.
 """
 import os
 import pty
-import re
 import resource
 import select
 import shutil
@@ -54,10 +53,11 @@ import tempfile
 import threading
 import time
 
+import bench_e2e
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MOAT = os.path.join(ROOT, "build", "moat")
 SMTP_SOURCE = "/usr/sbin/smtp-source"
-SMTP_SINK = "/usr/sbin/smtp-sink"
 POSTFIX = "/usr/sbin/postfix"
 POSTCONF = "/usr/sbin/postconf"
 
@@ -261,66 +261,36 @@ class Sink:
     """Postfix's smtp-sink: answers every command, stores nothing, fsyncs
     nothing. The same smtp-source run against it gives the most this
     client gets from any server on this machine: the ceiling beside
-    which the two figures stand."""
+    which the two figures stand. The sink itself is bench_e2e's."""
     name = "sink"
 
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="sink-bench-")
-        self.proc = None
+        self.sink = None
         self.port = None
-        self.out = os.path.join(self.dir, "sink.out")
-        self.base = 0
 
     def start(self):
-        self.port = free_port()
-        self.f = open(self.out, "wb")
-        # -c: a running message counter on stdout; 1000: listen backlog
-        self.proc = subprocess.Popen([SMTP_SINK, "-u", "nobody", "-c",
-                                      "127.0.0.1:%d" % self.port, "1000"],
-                                     stdout=self.f, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        deadline = time.monotonic() + 10
-        while not port_open(self.port):
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise RuntimeError("smtp-sink did not listen on port %d"
-                                   % self.port)
-            time.sleep(0.05)
-        self.base = self.count()
-
-    def count(self):
-        try:
-            with open(self.out, "rb") as f:
-                m = re.findall(rb"mesg=(\d+)", f.read()[-4096:])
-        except OSError:
-            return 0
-        return int(m[-1]) if m else 0
+        self.sink = bench_e2e.Sink(self.dir)
+        self.port = self.sink.port
 
     def pid(self):
-        return self.proc.pid if self.proc and self.proc.poll() is None \
-            else None
+        return self.sink.p.pid if self.alive() else None
 
     def alive(self):
-        return self.proc is not None and self.proc.poll() is None
+        return self.sink is not None and self.sink.p.poll() is None
 
     def queued(self):
         # the counter is written as messages end; give it a moment
         deadline = time.monotonic() + 5
-        while self.count() - self.base < MESSAGES and \
+        while self.sink.count() - self.sink.base < MESSAGES and \
                 time.monotonic() < deadline:
             time.sleep(0.05)
-        return self.count() - self.base
+        return self.sink.count() - self.sink.base
 
     def stop(self):
-        if self.proc is None:
-            return
-        p, self.proc = self.proc, None
-        p.terminate()
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-        self.f.close()
+        if self.sink is not None:
+            sink, self.sink = self.sink, None
+            sink.stop()
 
     def problems(self):
         return []
@@ -850,7 +820,7 @@ def main(argv):
         print("bench.py: must run as root (moat drops to _moat, Postfix to "
               "postfix)", file=sys.stderr)
         return 2
-    for path in (MOAT, SMTP_SOURCE, SMTP_SINK, POSTFIX, POSTCONF):
+    for path in (MOAT, SMTP_SOURCE, bench_e2e.SMTP_SINK, POSTFIX, POSTCONF):
         if not os.access(path, os.X_OK):
             print("bench.py: %s missing (make bench installs it)" % path,
                   file=sys.stderr)

@@ -537,16 +537,20 @@ file_unreadable(const struct conf *c, const char *knob, const char *path)
 	return 1;
 }
 
-/* daemon_check_files - the files the configuration names are usable */
-int
-daemon_check_files(const struct conf *c)
+/*
+ * The files the configuration names are usable. serve passes tls and
+ * gets the server context it loaded; check-config passes NULL, and may
+ * skip (with a warning) a file it has no right to read.
+ */
+static int
+check_files(const struct conf *c, SSL_CTX **tls)
 {
 	char err[CONF_PATH_MAX + 256];
-	int bad = 0;
+	int lenient = tls == NULL, bad = 0;
 
-	if (c->tls_cert[0] != '\0' &&
-	    !file_unreadable(c, "tls_cert", c->tls_cert) &&
-	    !file_unreadable(c, "tls_key", c->tls_key)) {
+	if (c->tls_cert[0] != '\0' && !(lenient &&
+	    (file_unreadable(c, "tls_cert", c->tls_cert) ||
+	    file_unreadable(c, "tls_key", c->tls_key)))) {
 		SSL_CTX *ctx = tls_server_ctx(c->tls_cert, c->tls_key, err,
 		    sizeof(err));
 
@@ -556,10 +560,13 @@ daemon_check_files(const struct conf *c)
 			    "tls_key" : "tls_cert", err);
 			bad = 1;
 		}
-		SSL_CTX_free(ctx);
+		if (tls != NULL)
+			*tls = ctx;
+		else
+			SSL_CTX_free(ctx);
 	}
-	if (c->smarthost_auth_file[0] != '\0' && !file_unreadable(c,
-	    "smarthost_auth_file", c->smarthost_auth_file)) {
+	if (c->smarthost_auth_file[0] != '\0' && !(lenient &&
+	    file_unreadable(c, "smarthost_auth_file", c->smarthost_auth_file))) {
 		struct mta_auth *a = mta_auth_load(c->smarthost_auth_file, err,
 		    sizeof(err));
 
@@ -570,6 +577,13 @@ daemon_check_files(const struct conf *c)
 		mta_auth_free(a);
 	}
 	return bad ? -1 : 0;
+}
+
+/* daemon_check_files - the files the configuration names are usable */
+int
+daemon_check_files(const struct conf *c)
+{
+	return check_files(c, NULL);
 }
 
 /* daemon_serve - the parent's life */
@@ -624,14 +638,9 @@ daemon_serve(struct conf *conf)
 		return 1;
 	}
 
-	if (daemon_check_files(conf) == -1)
+	if (check_files(conf, &tls) == -1) {
+		SSL_CTX_free(tls);
 		return 1;
-	if (conf->tls_cert[0]) {
-		if ((tls = tls_server_ctx(conf->tls_cert, conf->tls_key, err,
-		    sizeof(err))) == NULL) {
-			fprintf(stderr, "moat: %s\n", err);
-			return 1;
-		}
 	}
 	for (size_t i = 0; i < conf->n_listeners; i++) {
 		const struct conf_listener *l = &conf->listeners[i];

@@ -73,6 +73,16 @@ enum db_stmt {
 	ST_N
 };
 
+/* The columns remote_row() reads, for the scheduler's two fetches; the
+ * WHERE terms match the partial index recipient_remote_due. */
+#define REMOTE_ROW_SQL							\
+	"SELECT r.id, r.msg_id, m.qid, m.created, m.sender, m.envid, m.ret,"	\
+	" m.flags, r.address, r.domain, r.orcpt, r.notify, r.attempts,"	\
+	" EXISTS(SELECT 1 FROM delay_notice AS d WHERE d.rcpt_id = r.id),"	\
+	" r.next_attempt"							\
+	" FROM recipient AS r JOIN message AS m ON m.id = r.msg_id"		\
+	" WHERE r.mailbox IS NULL AND r.state < 2"
+
 static const char *const stmt_sql[ST_N] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
@@ -126,22 +136,11 @@ static const char *const stmt_sql[ST_N] = {
 	 * the cursor's second, then the later ones. The terms match the
 	 * partial index recipient_remote_due (next_attempt, then rowid).
 	 */
-	[ST_REMOTE_FETCH_AT] =
-	    "SELECT r.id, r.msg_id, m.qid, m.created, m.sender, m.envid, m.ret,"
-	    " m.flags, r.address, r.domain, r.orcpt, r.notify, r.attempts,"
-	    " EXISTS(SELECT 1 FROM delay_notice AS d WHERE d.rcpt_id = r.id),"
-	    " r.next_attempt"
-	    " FROM recipient AS r JOIN message AS m ON m.id = r.msg_id"
-	    " WHERE r.mailbox IS NULL AND r.state < 2"
+	[ST_REMOTE_FETCH_AT] = REMOTE_ROW_SQL
 	    " AND r.next_attempt = ?1 AND r.id > ?2 ORDER BY r.id LIMIT ?3",
-	[ST_REMOTE_FETCH_AFTER] =
-	    "SELECT r.id, r.msg_id, m.qid, m.created, m.sender, m.envid, m.ret,"
-	    " m.flags, r.address, r.domain, r.orcpt, r.notify, r.attempts,"
-	    " EXISTS(SELECT 1 FROM delay_notice AS d WHERE d.rcpt_id = r.id),"
-	    " r.next_attempt"
-	    " FROM recipient AS r JOIN message AS m ON m.id = r.msg_id"
-	    " WHERE r.mailbox IS NULL AND r.state < 2 AND r.next_attempt > ?1"
-	    " AND r.next_attempt <= ?2 ORDER BY r.next_attempt, r.id LIMIT ?3",
+	[ST_REMOTE_FETCH_AFTER] = REMOTE_ROW_SQL
+	    " AND r.next_attempt > ?1 AND r.next_attempt <= ?2"
+	    " ORDER BY r.next_attempt, r.id LIMIT ?3",
 	[ST_REMOTE_NEXT] =
 	    "SELECT min(next_attempt) FROM recipient"
 	    " WHERE mailbox IS NULL AND state < 2",

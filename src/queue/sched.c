@@ -10,8 +10,9 @@
  * once. Rounds walk the due recipients in (next_attempt, id) order with
  * a cursor, a pass: a new commit (sched_stored) or a free slot continues
  * it, a timer (sched_kick, the next due time, a second while recipients
- * are due) starts a new one from the first due recipient. A message that has been queued
- * longer than max_lifetime is not sent any more: it fails (4.4.7).
+ * are due) starts a new one from the first due recipient. A message
+ * that has been queued longer than max_lifetime is not sent any more: it
+ * fails (4.4.7).
  *
  * PROTO_MTA_RESULT gives one outcome per recipient: 2xx delivered, 4xx
  * deferred until now + sched_backoff(attempts) (or failed once past
