@@ -152,8 +152,9 @@ log_event(enum log_cat cat, enum log_level lvl, const char *fmt, ...)
 	va_end(ap);
 }
 
-char *
-log_escape(char *dst, size_t dstlen, const char *src, size_t srclen)
+/* escape src; a space too when the value is written without quotes */
+static char *
+escape(char *dst, size_t dstlen, const char *src, size_t srclen, int bare)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t o = 0;
@@ -162,7 +163,8 @@ log_escape(char *dst, size_t dstlen, const char *src, size_t srclen)
 		return dst;
 	for (size_t i = 0; i < srclen; i++) {
 		unsigned char c = (unsigned char)src[i];
-		size_t need = (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? 1 : 4;
+		size_t need = (c > (bare ? 0x20 : 0x1f) && c < 0x7f && c != '"' &&
+		    c != '\\') ? 1 : 4;
 
 		if (o + need + 4 > dstlen) {
 			if (o + 4 <= dstlen) {
@@ -182,6 +184,20 @@ log_escape(char *dst, size_t dstlen, const char *src, size_t srclen)
 	}
 	dst[o] = '\0';
 	return dst;
+}
+
+/* log_escape - untrusted bytes as a token for a quoted value */
+char *
+log_escape(char *dst, size_t dstlen, const char *src, size_t srclen)
+{
+	return escape(dst, dstlen, src, srclen, 0);
+}
+
+/* log_escape_bare - untrusted bytes as a token for an unquoted value */
+char *
+log_escape_bare(char *dst, size_t dstlen, const char *src, size_t srclen)
+{
+	return escape(dst, dstlen, src, srclen, 1);
 }
 
 static void

@@ -55,6 +55,12 @@ void log_vevent(enum log_cat cat, enum log_level lvl, const char *fmt, va_list a
  * Returns dst.
  */
 char *log_escape(char *dst, size_t dstlen, const char *src, size_t srclen);
+/*
+ * log_escape_bare - log_escape that also escapes the space, for a value
+ * written without quotes (to=<...>): a peer's "x y=z" makes no key.
+ */
+char *log_escape_bare(char *dst, size_t dstlen, const char *src,
+    size_t srclen);
 
 /* fatal errors: a broken invariant or an unusable environment at start */
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

@@ -1,7 +1,7 @@
 /*
  * addr.c - the one parser of mail addresses (RFC 5321 4.1.2, RFC 6531).
  *
- * Public: addr_parse_path, addr_format.
+ * Public: addr_parse_path, addr_format, addr_is_domain.
  *
  * Grammar accepted (RFC 5321 4.1.2, strictly):
  *   Path      = "<" [ A-d-l ":" ] Mailbox ">"    ("<>" with ADDR_F_ALLOW_NULL)
@@ -454,6 +454,25 @@ addr_parse_path(const char *s, size_t len, int flags, struct mail_addr *out,
 	if (consumed != NULL)
 		*consumed = c.pos;
 	return ADDR_OK;
+}
+
+/* addr_is_domain - 1 when (s, len) is an ASCII Domain or address literal */
+int
+addr_is_domain(const char *s, size_t len)
+{
+	struct cur c = { (const unsigned char *)s, len, 0 };
+	struct mail_addr a;
+	enum addr_err r;
+	int utf8 = 0;
+
+	if (s == NULL || len == 0)
+		return 0;
+	memset(&a, 0, sizeof(a));
+	if (s[0] == '[')
+		r = parse_literal(&c, &a);
+	else
+		r = parse_domain(&c, 0, a.domain, &utf8);
+	return r == ADDR_OK && c.pos == len;
 }
 
 /* addr_format - "local@domain", "" for <>, "postmaster" for <postmaster> */

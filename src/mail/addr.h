@@ -66,4 +66,10 @@ enum addr_err addr_parse_path(const char *s, size_t len, int flags,
  */
 char *addr_format(const struct mail_addr *a, char *buf, size_t len);
 
+/*
+ * addr_is_domain - 1 when (s, len) is exactly an ASCII RFC 5321 Domain
+ * or address literal (as an EHLO name should be), else 0. Pure.
+ */
+int addr_is_domain(const char *s, size_t len);
+
 #endif

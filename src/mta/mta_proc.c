@@ -109,7 +109,7 @@ mta_job_finish(struct mta *m, struct mta_job *j, const char *relay,
 		log_event(LOG_CAT_DELIVERY, r->result == PROTO_MTA_OK ?
 		    LOG_LVL_INFO : LOG_LVL_NOTICE, "qid=%s to=<%s> relay=%s "
 		    "tls=\"%s\" delay=%llds status=%s code=%d reply=\"%s\"",
-		    j->qid, log_escape(to, sizeof(to), r->address,
+		    j->qid, log_escape_bare(to, sizeof(to), r->address,
 		    strlen(r->address)), relay != NULL && relay[0] ? relay :
 		    "none", tls_desc != NULL && tls_desc[0] ? tls_desc : "none",
 		    delay, status, code,

@@ -30,6 +30,9 @@
  * whose EHLO names us is a loop. In verify mode the certificate must
  * chain to the system CA store and match the host name. AUTH payloads
  * are never logged (mta_send_secret) and their buffers are wiped.
+ * ENVID and ORCPT are stored decoded and written as xtext
+ * (dsn_xtext_encode, dsn_orcpt_encode): no byte a client chose can end
+ * a command line here.
  * LIMITS: timeout_connect, timeout_client a reply (twice for the final
  * dot), max_messages_per_connection.
  */
@@ -56,6 +59,7 @@
 #include "daemon/config.h"
 #include "io/tls.h"
 #include "lib/log.h"
+#include "mail/dsn.h"
 #include "mta/mta.h"
 
 #define MTA_IDLE_SECS	2	/* a connection waits this long for a job */
@@ -93,7 +97,7 @@ mta_send(struct mta_session *s, const char *fmt, ...)
 static void
 mta_send(struct mta_session *s, const char *fmt, ...)
 {
-	char buf[2048];
+	char buf[2048], esc[4 * 200 + 4];
 	va_list ap;
 	int n;
 
@@ -102,8 +106,10 @@ mta_send(struct mta_session *s, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(buf) - 2)
 		fatalx("%s: command too long", __func__);
-	log_debug(LOG_CAT_DELIVERY, "session=%s event=send text=\"%.*s\"",
-	    s->idstr, n > 200 ? 200 : n, buf);
+	/* the line holds addresses a client chose */
+	log_debug(LOG_CAT_DELIVERY, "session=%s event=send text=\"%s\"",
+	    s->idstr, log_escape(esc, sizeof(esc), buf, n > 200 ? 200 :
+	    (size_t)n));
 	buf[n++] = '\r';
 	buf[n++] = '\n';
 	bufferevent_write(s->bev, buf, (size_t)n);
@@ -441,7 +447,7 @@ static void
 mta_send_mail(struct mta_session *s)
 {
 	const struct mta_job *j = s->job;
-	char params[600];
+	char params[600], envid[3 * DSN_ENVID_MAX + 1];
 	size_t o = 0;
 
 	params[0] = '\0';
@@ -458,9 +464,10 @@ mta_send_mail(struct mta_session *s)
 		if (j->ret == PROTO_RET_FULL || j->ret == PROTO_RET_HDRS)
 			o += (size_t)snprintf(params + o, sizeof(params) - o,
 			    " RET=%s", j->ret == PROTO_RET_FULL ? "FULL" : "HDRS");
-		if (j->envid[0] != '\0' && strlen(j->envid) < 120)
+		if (j->envid[0] != '\0' && dsn_xtext_encode(j->envid,
+		    strlen(j->envid), envid, sizeof(envid)) == DSN_OK)
 			snprintf(params + o, sizeof(params) - o, " ENVID=%s",
-			    j->envid);
+			    envid);
 	}
 	mta_send(s, "MAIL FROM:<%s>%s", j->sender, params);
 }
@@ -468,7 +475,7 @@ mta_send_mail(struct mta_session *s)
 static void
 mta_send_rcpt(struct mta_session *s, const struct mta_jrcpt *r)
 {
-	char params[400];
+	char params[1200], orcpt[1024];
 	size_t o = 0;
 
 	params[0] = '\0';
@@ -496,8 +503,8 @@ mta_send_rcpt(struct mta_session *s, const struct mta_jrcpt *r)
 		}
 	}
 	if ((s->ext & MTA_EXT_DSN) && r->orcpt[0] != '\0' &&
-	    strlen(r->orcpt) < 300)
-		snprintf(params + o, sizeof(params) - o, " ORCPT=%s", r->orcpt);
+	    dsn_orcpt_encode(r->orcpt, orcpt, sizeof(orcpt)) == DSN_OK)
+		snprintf(params + o, sizeof(params) - o, " ORCPT=%s", orcpt);
 	mta_send(s, "RCPT TO:<%s>%s", r->address, params);
 }
 

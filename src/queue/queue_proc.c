@@ -465,7 +465,8 @@ qp_commit_run(struct queue_proc *qp)
 			log_info(LOG_CAT_QUEUE,
 			    "qid=%s from=<%s> nrcpt=%zu size=%zu client=%s user=%s",
 			    res->qid,
-			    log_escape(from, sizeof(from), s->sender, strlen(s->sender)),
+			    log_escape_bare(from, sizeof(from), s->sender,
+			    strlen(s->sender)),
 			    s->nrcpt, s->len,
 			    log_escape(client, sizeof(client), s->client_ip,
 			    strlen(s->client_ip)),
@@ -508,7 +509,7 @@ qp_log_delivery(const struct queue_local *l, enum log_level lvl,
 {
 	char to[QP_ESC], mbox[QP_ESC], e[QP_ESC];
 
-	log_escape(to, sizeof(to), l->address, strlen(l->address));
+	log_escape_bare(to, sizeof(to), l->address, strlen(l->address));
 	log_escape(mbox, sizeof(mbox), l->mailbox, strlen(l->mailbox));
 	if (error == NULL)
 		log_event(LOG_CAT_DELIVERY, lvl, "qid=%s to=<%s> mailbox=%s"

@@ -347,7 +347,7 @@ fail_rcpt(struct sched *s, int64_t rcpt_id, int64_t msg_id, const char *qid,
 {
 	char a[512], e[1024];
 
-	log_escape(a, sizeof(a), address, strlen(address));
+	log_escape_bare(a, sizeof(a), address, strlen(address));
 	log_escape(e, sizeof(e), reply, strlen(reply));
 	if (sender[0] == '\0') {
 		mark_add(s, rcpt_id, msg_id, address, QUEUE_REMOTE_DEAD, 0,
@@ -388,7 +388,7 @@ delay_check(struct sched *s, struct sched_job *j, struct sched_jr *jr,
 	bounce_add(s, j->msg_id, j->qid, jr->address, jr->orcpt, reply, relay,
 	    1);
 	log_info(LOG_CAT_QUEUE, "qid=%s event=delay_notice to=<%s> "
-	    "delay=%llds", j->qid, log_escape(a, sizeof(a), jr->address,
+	    "delay=%llds", j->qid, log_escape_bare(a, sizeof(a), jr->address,
 	    strlen(jr->address)), (long long)(now - j->created));
 }
 
@@ -493,7 +493,7 @@ commit_cb(evutil_socket_t fd, short what, void *arg)
 			log_notice(LOG_CAT_QUEUE, "qid=%s event=%s "
 			    "bounce_qid=%s to=<%s>", copies[i].qid,
 			    dly[i] ? "delay_dsn" : "bounce", bres[i].qid,
-			    log_escape(to, sizeof(to), copies[i].sender,
+			    log_escape_bare(to, sizeof(to), copies[i].sender,
 			    strlen(copies[i].sender)));
 		if (local && s->local_kick != NULL)
 			s->local_kick(s->local_arg);

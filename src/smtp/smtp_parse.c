@@ -2,11 +2,14 @@
  * smtp_parse.c - SMTP command lines, MAIL/RCPT parameters and DATA.
  *
  * Public: smtp_parse_cmd, smtp_parse_mail, smtp_parse_rcpt,
- * smtp_data_init, smtp_data_feed, smtp_xtext_decode.
+ * smtp_data_init, smtp_data_feed.
  *
  * SECURITY: every byte here comes from the network. The functions are
  * pure (no I/O, no allocation) over (bytes, length), never read past
  * the length given, and are fuzzed (fuzz/fuzz_cmd.c, fuzz/fuzz_data.c).
+ * DSN parameters (ENVID, ORCPT, AUTH=) are decoded by src/mail/dsn.c
+ * and refused when they decode to a control byte (501 5.5.4): they are
+ * kept decoded and encoded again by whoever writes them.
  * LIMITS: line lengths are enforced by the caller's read layer
  * (SMTP_LINE_MAX) and by the DATA machine (SMTP_TEXT_LINE_MAX).
  */
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 
 #include "../io/proto.h"
+#include "../mail/dsn.h"
 #include "smtp_parse.h"
 
 static const struct {
@@ -78,43 +82,14 @@ smtp_parse_cmd(const char *line, size_t len, struct smtp_cmd *out)
 	return 0;
 }
 
-/* smtp_xtext_decode - RFC 3461 xtext: "+HH" escapes, printable otherwise */
-int
-smtp_xtext_decode(const char *s, size_t len, char *dst, size_t dstlen)
+/*
+ * The reason a DSN parameter was refused. A decoded control byte is
+ * named apart: written back, a CR LF would be a command of its own.
+ */
+static const char *
+dsn_why(enum dsn_err e, const char *bad, const char *control)
 {
-	size_t o = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		int v;
-
-		if (c < 33 || c > 126 || c == '=')
-			return -1;
-		if (c == '+') {
-			char hex[3];
-
-			if (i + 2 >= len)
-				return -1;
-			if (!isxdigit((unsigned char)s[i + 1]) ||
-			    !isxdigit((unsigned char)s[i + 2]) ||
-			    islower((unsigned char)s[i + 1]) ||
-			    islower((unsigned char)s[i + 2]))
-				return -1;
-			hex[0] = s[i + 1];
-			hex[1] = s[i + 2];
-			hex[2] = '\0';
-			v = (int)strtol(hex, NULL, 16);
-			i += 2;
-		} else
-			v = c;
-		if (o + 1 >= dstlen)
-			return -1;
-		dst[o++] = (char)v;
-	}
-	if (dstlen == 0)
-		return -1;
-	dst[o] = '\0';
-	return 0;
+	return e == DSN_ERR_CONTROL ? control : bad;
 }
 
 /* match "FROM:" / "TO:" (case-insensitive); RFC 5321 allows no space
@@ -210,6 +185,7 @@ smtp_parse_mail(const char *args, size_t len, struct smtp_mail_params *out,
 	const char *p = args, *key, *val;
 	size_t n = len, used, klen, vlen;
 	enum addr_err ae;
+	enum dsn_err de;
 	int flags = ADDR_F_ALLOW_NULL;
 
 	memset(out, 0, sizeof(*out));
@@ -272,14 +248,23 @@ smtp_parse_mail(const char *args, size_t len, struct smtp_mail_params *out,
 			else
 				return *why = "bad RET", SMTP_PARAM_SYNTAX;
 		} else if (keyeq(key, klen, "ENVID")) {
-			if (val == NULL || vlen == 0 || vlen > 100 ||
-			    smtp_xtext_decode(val, vlen, out->envid,
-			    sizeof(out->envid)) == -1)
+			if (val == NULL || vlen == 0 || vlen > DSN_ENVID_MAX)
 				return *why = "bad ENVID", SMTP_PARAM_SYNTAX;
+			if ((de = dsn_decode_checked(val, vlen, out->envid,
+			    sizeof(out->envid))) != DSN_OK)
+				return *why = dsn_why(de, "bad ENVID",
+				    "control character in ENVID"), SMTP_PARAM_SYNTAX;
 		} else if (keyeq(key, klen, "AUTH")) {
-			/* RFC 4954 5: accepted and not trusted */
+			char mailbox[SMTP_LINE_MAX];
+
+			/* RFC 4954 5: checked, then neither trusted nor kept */
 			if (val == NULL || vlen == 0)
 				return *why = "bad AUTH", SMTP_PARAM_SYNTAX;
+			if (!keyeq(val, vlen, "<>") &&
+			    (de = dsn_decode_checked(val, vlen, mailbox,
+			    sizeof(mailbox))) != DSN_OK)
+				return *why = dsn_why(de, "bad AUTH",
+				    "control character in AUTH"), SMTP_PARAM_SYNTAX;
 		} else {
 			*why = "unrecognised MAIL parameter";
 			return SMTP_PARAM_UNKNOWN;
@@ -339,16 +324,14 @@ smtp_parse_rcpt(const char *args, size_t len, int utf8,
 			    out->notify != PROTO_NOTIFY_NEVER)
 				return *why = "NOTIFY=NEVER stands alone", SMTP_PARAM_SYNTAX;
 		} else if (keyeq(key, klen, "ORCPT")) {
-			const char *semi;
+			enum dsn_err de;
 
-			if (val == NULL || vlen == 0 || vlen >= sizeof(out->orcpt) ||
-			    (semi = memchr(val, ';', vlen)) == NULL || semi == val)
+			if (val == NULL || vlen == 0 || vlen > DSN_ORCPT_MAX + 33)
 				return *why = "bad ORCPT", SMTP_PARAM_SYNTAX;
-			for (size_t i = 0; i < vlen; i++)
-				if ((unsigned char)val[i] < 33 || (unsigned char)val[i] > 126)
-					return *why = "bad ORCPT", SMTP_PARAM_SYNTAX;
-			memcpy(out->orcpt, val, vlen);
-			out->orcpt[vlen] = '\0';
+			if ((de = dsn_orcpt_decode(val, vlen, utf8, out->orcpt,
+			    sizeof(out->orcpt))) != DSN_OK)
+				return *why = dsn_why(de, "bad ORCPT",
+				    "control character in ORCPT"), SMTP_PARAM_SYNTAX;
 		} else {
 			*why = "unrecognised RCPT parameter";
 			return SMTP_PARAM_UNKNOWN;

@@ -51,14 +51,16 @@ struct smtp_mail_params {
 	int	body_8bit;		/* BODY=8BITMIME */
 	int	smtputf8;		/* SMTPUTF8 */
 	int	ret;			/* 0 none, 1 FULL, 2 HDRS */
-	char	envid[101];		/* ENVID=, xtext decoded */
+	char	envid[101];		/* ENVID=, xtext decoded, no control
+					 * byte (encode it to write it) */
 };
 
 /* RCPT TO parameters */
 struct smtp_rcpt_params {
 	struct mail_addr addr;
 	int	notify;			/* PROTO_NOTIFY_* bits, 0 when absent */
-	char	orcpt[512];		/* ORCPT=, as given (addr-type;xtext) */
+	char	orcpt[512];		/* ORCPT=, "addr-type;address" decoded
+					 * by dsn_orcpt_decode */
 };
 
 enum smtp_param_err {
@@ -119,8 +121,5 @@ void smtp_data_init(struct smtp_data *d, size_t max_size, int max_received);
  */
 size_t smtp_data_feed(struct smtp_data *d, const char *p, size_t len,
     void (*emit)(void *arg, const char *p, size_t len), void *arg);
-
-/* xtext (RFC 3461 4): decode into dst; -1 on malformed input */
-int smtp_xtext_decode(const char *s, size_t len, char *dst, size_t dstlen);
 
 #endif

@@ -115,8 +115,13 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 		n = (int)sizeof(buf) - 3;
 	buf[n++] = '\r';
 	buf[n++] = '\n';
-	log_debug(LOG_CAT_SMTP, "session=%s event=reply text=\"%.*s\"", s->idstr,
-	    n - 2, buf);
+	if (log_enabled(LOG_CAT_SMTP, LOG_LVL_DEBUG)) {
+		char esc[4 * sizeof(buf)];
+
+		/* a reply may repeat what the client sent */
+		log_debug(LOG_CAT_SMTP, "session=%s event=reply text=\"%s\"",
+		    s->idstr, log_escape(esc, sizeof(esc), buf, (size_t)n - 2));
+	}
 	bufferevent_write(s->bev, buf, (size_t)n);
 	if (s->direct)
 		smtp_server_flush_soon(s->srv, s);
@@ -289,8 +294,13 @@ do_helo_common(struct smtp_session *s, const char *args, size_t len, int esmtp)
 	s->esmtp = esmtp;
 	smtp_reset_tx(s);
 	smtp_set_state(s, SMTP_STATE_IDLE);
-	log_info(LOG_CAT_SMTP, "session=%s event=helo client=%s helo=%s esmtp=%d",
-	    s->idstr, s->ip, s->helo, esmtp);
+	if (log_enabled(LOG_CAT_SMTP, LOG_LVL_INFO)) {
+		char esc[4 * sizeof(s->helo)];
+
+		log_info(LOG_CAT_SMTP, "session=%s event=helo client=%s "
+		    "helo=\"%s\" esmtp=%d", s->idstr, s->ip,
+		    log_escape(esc, sizeof(esc), s->helo, len), esmtp);
+	}
 	return 0;
 }
 
@@ -392,7 +402,7 @@ smtp_check_sender(struct smtp_session *s, const char *from)
 	if (s->authenticated) {
 		if (sender_owned(s))
 			return 0;
-		log_escape(esc, sizeof(esc), from, strlen(from));
+		log_escape_bare(esc, sizeof(esc), from, strlen(from));
 		log_notice(LOG_CAT_POLICY, "session=%s event=sender_mismatch "
 		    "client=%s user=\"%s\" from=<%s>", s->idstr, s->ip,
 		    s->auth_user, esc);
@@ -405,7 +415,7 @@ smtp_check_sender(struct smtp_session *s, const char *from)
 	if (s->srv->conf->reject_local_spoof && !s->mail.addr.is_null &&
 	    relay_is_local_domain(&s->srv->relay, s->mail.addr.domain) &&
 	    !relay_client_trusted(&s->srv->relay, s->addr)) {
-		log_escape(esc, sizeof(esc), from, strlen(from));
+		log_escape_bare(esc, sizeof(esc), from, strlen(from));
 		log_notice(LOG_CAT_POLICY, "session=%s event=spoofed_sender "
 		    "client=%s from=<%s>", s->idstr, s->ip, esc);
 		smtp_server_event(s->srv, "spoofed_sender", s->ip, "", s->idstr, from);
@@ -528,7 +538,13 @@ do_mail(struct smtp_session *s, const char *args, size_t len)
 	addr_format(&s->mail.addr, from, sizeof(from));
 	if (smtp_check_sender(s, from) == -1)
 		return;
-	log_debug(LOG_CAT_SMTP, "session=%s event=mail from=<%s>", s->idstr, from);
+	if (log_enabled(LOG_CAT_SMTP, LOG_LVL_DEBUG)) {
+		char esc[4 * sizeof(from)];
+
+		log_debug(LOG_CAT_SMTP, "session=%s event=mail from=<%s>",
+		    s->idstr, log_escape_bare(esc, sizeof(esc), from,
+		    strlen(from)));
+	}
 	s->n_rcpts = 0;
 	smtp_set_state(s, SMTP_STATE_MAIL);
 	smtp_reply(s, "250 2.1.0 Ok");
@@ -621,11 +637,11 @@ do_rcpt(struct smtp_session *s, const char *args, size_t len)
 	case RELAY_UNKNOWN_USER:
 		log_info(LOG_CAT_RELAY, "session=%s event=reject client=%s to=<%s> "
 		    "code=550 reason=\"unknown user\"", s->idstr, s->ip,
-		    log_escape(esc, sizeof(esc), to, strlen(to)));
+		    log_escape_bare(esc, sizeof(esc), to, strlen(to)));
 		smtp_unknown_rcpt(s, esc);
 		return;
 	case RELAY_DENIED:
-		log_escape(esc, sizeof(esc), to, strlen(to));
+		log_escape_bare(esc, sizeof(esc), to, strlen(to));
 		log_notice(LOG_CAT_RELAY, "session=%s event=relay_denied client=%s "
 		    "user=%s to=<%s>", s->idstr, s->ip,
 		    s->authenticated ? s->auth_user : "-", esc);
@@ -662,6 +678,35 @@ do_rcpt(struct smtp_session *s, const char *args, size_t len)
 	smtp_reply(s, "250 2.1.5 Ok");
 }
 
+/*
+ * "Received: from" and the client: its HELO name when that is a domain
+ * or an address literal (RFC 5321 4.4 Extended-Domain), else the
+ * address, with the HELO name in a comment whose "(", ")" and "\\" are
+ * quoted-pairs (RFC 5322 3.2.2): nothing the client chose can close the
+ * comment or start another clause.
+ */
+static void
+smtp_received_from(struct smtp_session *s)
+{
+	char helo[2 * sizeof(s->helo)];
+	size_t o = 0;
+
+	if (addr_is_domain(s->helo, strlen(s->helo))) {
+		evbuffer_add_printf(s->msg, "Received: from %s ([%s])", s->helo,
+		    s->ip);
+		return;
+	}
+	for (const char *p = s->helo; *p != '\0'; p++) {
+		/* helo_valid() let only '!'..'~' in */
+		if (*p == '(' || *p == ')' || *p == '\\')
+			helo[o++] = '\\';
+		helo[o++] = *p;
+	}
+	helo[o] = '\0';
+	evbuffer_add_printf(s->msg, "Received: from [%s] (helo=%s)", s->ip,
+	    helo);
+}
+
 static void
 smtp_received_header(struct smtp_session *s)
 {
@@ -682,9 +727,9 @@ smtp_received_header(struct smtp_session *s)
 		proto = "ESMTPA";
 	else
 		proto = "ESMTP";
-	evbuffer_add_printf(s->msg, "Received: from %s ([%s])\r\n\tby %s (moat) "
-	    "with %s id %s.%d", s->helo, s->ip, s->srv->conf->hostname, proto,
-	    s->idstr, s->n_msgs + 1);
+	smtp_received_from(s);
+	evbuffer_add_printf(s->msg, "\r\n\tby %s (moat) with %s id %s.%d",
+	    s->srv->conf->hostname, proto, s->idstr, s->n_msgs + 1);
 	if (s->tls)
 		evbuffer_add_printf(s->msg, "\r\n\t(%s)", s->tls_desc);
 	if (s->n_rcpts == 1)
@@ -1304,7 +1349,7 @@ smtp_session_stored(struct smtp_session *s, int status, const char *qid)
 		s->n_msgs++;
 		log_info(LOG_CAT_SMTP, "session=%s qid=%s event=accepted client=%s "
 		    "from=<%s> nrcpt=%zu size=%zu", s->idstr, qid, s->ip,
-		    log_escape(esc, sizeof(esc), from, strlen(from)), s->n_rcpts,
+		    log_escape_bare(esc, sizeof(esc), from, strlen(from)), s->n_rcpts,
 		    s->data.size);
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", qid);
 	} else if (status == PROTO_STORE_DISKFULL) {

@@ -575,6 +575,41 @@ test_format(void **state)
 	assert_ptr_equal(addr_format(&a, small, 0), small);
 }
 
+/* addr_is_domain: what may stand as "Received: from NAME" */
+static void
+test_is_domain(void **state)
+{
+	static const struct {
+		const char	*s;
+		int		 want;
+	} domains[] = {
+		{ "client.example", 1 },
+		{ "mx-1.Example.ORG", 1 },
+		{ "localhost", 1 },
+		{ "[192.0.2.1]", 1 },
+		{ "[IPv6:2001:db8::1]", 1 },
+		{ "", 0 },
+		{ "evil);(by", 0 },
+		{ "a\"b", 0 },
+		{ "trailing.", 0 },
+		{ "-lead.example", 0 },
+		{ "a..b", 0 },
+		{ "[300.1.1.1]", 0 },
+		{ "[tag:x]", 0 },
+		{ "client.example extra", 0 },
+		{ "\xc3\xa9.example", 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(domains) / sizeof(domains[0]); i++) {
+		int got = addr_is_domain(domains[i].s, strlen(domains[i].s));
+
+		if (got != domains[i].want)
+			fail_msg("%s: got %d, want %d", domains[i].s, got,
+			    domains[i].want);
+	}
+}
+
 int
 main(void)
 {
@@ -585,6 +620,7 @@ main(void)
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_null_consumed),
 		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_is_domain),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
