@@ -9,13 +9,21 @@
  *      the lowercased plain local part must be a mailbox
  *      -> RELAY_LOCAL, else RELAY_UNKNOWN_USER. This holds for every
  *      client, so a trusted client never relays an unknown local user out.
- *   2. any other domain, address literals included: RELAY_OUTBOUND when
+ *   2. a routed domain (an internal server behind us): RELAY_OUTBOUND
+ *      from anyone, except that a local part with sender-specified
+ *      routing ('@', '%' or '!', as in "victim%elsewhere@corp") is
+ *      RELAY_DENIED unless the client may relay (step 3): the internal
+ *      server might honour the routing, and the two would be an open
+ *      relay.
+ *   3. any other domain, address literals included: RELAY_OUTBOUND when
  *      the client is in relay_networks or authenticated on a listener
  *      with auth_relay, else RELAY_DENIED.
  *
  * SECURITY: rcpt comes from addr_parse_path, i.e. from the peer, with the
- * source route already removed. The local part is never routing: '%',
- * '!', '@' are plain characters, so "a%b@ours" is only an unknown mailbox.
+ * source route already removed. The local part is never routing here:
+ * '%', '!', '@' are plain characters, so "a%b@ours" is only an unknown
+ * mailbox; for a routed domain they are refused from untrusted clients,
+ * as the next hop may read them as routing.
  * Domains match exactly (ASCII case-insensitive): no suffix or prefix
  * matching, and an IP literal is never local. Pure: no I/O, no logging
  * (the caller logs the verdict with its session id).
@@ -106,6 +114,24 @@ is_mailbox(const struct relay_table *t, const char *local_plain)
 	return 0;
 }
 
+/* in relay_networks, or authenticated on a listener that lets users relay */
+static int
+client_may_relay(const struct relay_table *t, const struct relay_client *c)
+{
+	return relay_client_trusted(t, c->addr) ||
+	    (c->authenticated && c->auth_relay);
+}
+
+/*
+ * "user%site", "site!user" or a quoted "user@site" in a local part:
+ * routing chosen by the sender (Postfix's allow_untrusted_routing = no)
+ */
+static int
+has_sender_routing(const char *local_plain)
+{
+	return strpbrk(local_plain, "@%!") != NULL;
+}
+
 /* relay_decide - accept or refuse one RCPT (see the order above) */
 enum relay_verdict
 relay_decide(const struct relay_table *t, const struct relay_client *c,
@@ -121,12 +147,14 @@ relay_decide(const struct relay_table *t, const struct relay_client *c,
 	    (!rcpt->is_literal && relay_is_local_domain(t, rcpt->domain)))
 		return is_mailbox(t, rcpt->local_plain) ? RELAY_LOCAL :
 		    RELAY_UNKNOWN_USER;
-	/* a routed domain: inbound for an internal server, from anyone */
+	/*
+	 * A routed domain: inbound for an internal server, from anyone, but
+	 * without sender-specified routing from a client that may not relay:
+	 * the internal server might honour "a%b@corp" and relay for it.
+	 */
 	if (!rcpt->is_literal && relay_is_routed_domain(t, rcpt->domain))
-		return RELAY_OUTBOUND;
-	if (relay_client_trusted(t, c->addr))
-		return RELAY_OUTBOUND;
-	if (c->authenticated && c->auth_relay)
-		return RELAY_OUTBOUND;
-	return RELAY_DENIED;
+		return client_may_relay(t, c) ||
+		    !has_sender_routing(rcpt->local_plain) ? RELAY_OUTBOUND :
+		    RELAY_DENIED;
+	return client_may_relay(t, c) ? RELAY_OUTBOUND : RELAY_DENIED;
 }

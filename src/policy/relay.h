@@ -35,13 +35,16 @@ enum relay_verdict {
 /*
  * relay_decide - accept or refuse one RCPT. rcpt is the output of
  * addr_parse_path (source route already stripped). The local part is
- * never routing: '%', '!' and '@' in it are plain characters.
+ * never routing for us: '%', '!' and '@' in it are plain characters.
  * An empty domain (bare <postmaster>) or a local domain gives
  * RELAY_LOCAL / RELAY_UNKNOWN_USER (lowercased local_plain looked up in
- * mailboxes) for every client, trusted or not; any other domain, address
- * literals included, gives RELAY_OUTBOUND for a client in relay_networks
- * or one authenticated with auth_relay, else RELAY_DENIED. The null path
- * gives RELAY_DENIED. Pure: the caller logs the verdict.
+ * mailboxes) for every client, trusted or not; a routed domain gives
+ * RELAY_OUTBOUND for every client, except RELAY_DENIED for a local part
+ * with sender-specified routing ('@', '%', '!') from a client that may
+ * not relay; any other domain, address literals included, gives
+ * RELAY_OUTBOUND for a client in relay_networks or one authenticated
+ * with auth_relay, else RELAY_DENIED. The null path gives RELAY_DENIED.
+ * Pure: the caller logs the verdict.
  */
 enum relay_verdict relay_decide(const struct relay_table *t,
     const struct relay_client *c, const struct mail_addr *rcpt);

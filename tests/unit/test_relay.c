@@ -3,7 +3,8 @@
  * addr_parse_path + relay_decide.
  *
  * Table: local domains example.com, example.org; mailboxes postmaster,
- * alice; relay networks 10.0.0.0/8, 2001:db8::/32.
+ * alice; relay networks 10.0.0.0/8, 2001:db8::/32; routed domains
+ * corp.example and the subdomains of inner.example.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -114,13 +115,33 @@ static const struct relay_case cases[] = {
 	{ "IPv6 relay client, unknown local user", "<bob@example.org>", 0, RELAYNET6, 0, 0, W_UNKNOWN },
 	{ "authenticated, unknown local user", "<bob@example.com>", 0, OUTSIDER, 1, 1, W_UNKNOWN },
 	{ "relay client, local user", "<alice@example.com>", 0, RELAYNET, 0, 0, W_LOCAL },
+
+	/* a routed (internal) domain takes mail from anyone ... */
+	{ "routed domain, outsider", "<bob@corp.example>", 0, OUTSIDER, 0, 0, W_OUTBOUND },
+	{ "routed domain, any case", "<Bob@CORP.Example>", 0, OUTSIDER6, 0, 0, W_OUTBOUND },
+	{ "routed subdomain", "<bob@a.inner.example>", 0, OUTSIDER, 0, 0, W_OUTBOUND },
+	{ "routed, quoted space", "<\"first last\"@corp.example>", 0, OUTSIDER, 0, 0, W_OUTBOUND },
+	/* ... but no sender-specified routing from untrusted clients: the
+	 * internal server might honour it and relay */
+	{ "routed, percent hack", "<victim%elsewhere.example@corp.example>", 0, OUTSIDER, 0, 0, W_DENIED },
+	{ "routed, bang path", "<elsewhere.example!victim@corp.example>", 0, OUTSIDER, 0, 0, W_DENIED },
+	{ "routed, quoted at", "<\"victim@elsewhere.example\"@corp.example>", 0, OUTSIDER, 0, 0, W_DENIED },
+	{ "routed, quoted percent", "<\"victim%elsewhere.example\"@corp.example>", 0, OUTSIDER6, 0, 0, W_DENIED },
+	{ "routed subdomain, percent", "<v%elsewhere.example@a.inner.example>", 0, OUTSIDER, 0, 0, W_DENIED },
+	{ "routed, source route and percent", "<@example.com:v%e.example@corp.example>", 0, OUTSIDER, 0, 0, W_DENIED },
+	{ "routed, percent, auth without auth_relay", "<v%e.example@corp.example>", 0, OUTSIDER, 1, 0, W_DENIED },
+	{ "routed, percent, auth_relay not authenticated", "<v%e.example@corp.example>", 0, OUTSIDER, 0, 1, W_DENIED },
+	{ "routed, percent, relay client", "<v%e.example@corp.example>", 0, RELAYNET, 0, 0, W_OUTBOUND },
+	{ "routed, quoted at, authenticated", "<\"v@e.example\"@corp.example>", 0, OUTSIDER, 1, 1, W_OUTBOUND },
 };
 
 static char *local_domains[] = { "example.com", "example.org" };
 static char *mailboxes[] = { "postmaster", "alice" };
 static struct cidr nets[2];
+static char *routes[] = { "corp.example=[10.9.0.1]:25",
+    ".inner.example=[10.9.0.2]:25" };
 static struct relay_table table = {
-	local_domains, 2, mailboxes, 2, nets, 2, NULL, 0
+	local_domains, 2, mailboxes, 2, nets, 2, routes, 2
 };
 
 static int
