@@ -201,7 +201,7 @@ static const struct conf_knob knobs[] = {
 	K_STR("policy", sender_identity, CT_STRING, "own", 0, check_identity,
 	    "Envelope senders an authenticated user may use: own, domain or any."),
 	K_BOOL("policy", reject_local_spoof, "yes",
-	    "Refuse local-domain senders from clients without AUTH or relay rights."),
+	    "Refuse local- and routed-domain senders from clients without AUTH or relay rights."),
 	K_BOOL("policy", reverse_dns, "yes",
 	    "Look up each client's reverse DNS name (shown by moat sessions)."),
 	K_NUM("policy", auth_fail_limit, CT_INT, "5", 1, 1000,

@@ -392,7 +392,8 @@ sender_owned(struct smtp_session *s)
 /*
  * smtp_check_sender - an authenticated user may only use the senders it
  * owns; a client with neither AUTH nor relay rights may not claim one
- * of our domains (spoofing). -1 when refused (the reply is sent).
+ * of our domains, local or routed (spoofing). -1 when refused (the
+ * reply is sent).
  */
 static int
 smtp_check_sender(struct smtp_session *s, const char *from)
@@ -412,8 +413,10 @@ smtp_check_sender(struct smtp_session *s, const char *from)
 		    "owned by user %s", esc, s->auth_user);
 		return -1;
 	}
+	/* a routed domain is ours too: its internal server trusts our mail */
 	if (s->srv->conf->reject_local_spoof && !s->mail.addr.is_null &&
-	    relay_is_local_domain(&s->srv->relay, s->mail.addr.domain) &&
+	    (relay_is_local_domain(&s->srv->relay, s->mail.addr.domain) ||
+	    relay_is_routed_domain(&s->srv->relay, s->mail.addr.domain)) &&
 	    !relay_client_trusted(&s->srv->relay, s->addr)) {
 		log_escape_bare(esc, sizeof(esc), from, strlen(from));
 		log_notice(LOG_CAT_POLICY, "session=%s event=spoofed_sender "
