@@ -170,6 +170,9 @@ enum proto_type {
 
 #define PROTO_MSGF_8BITMIME	1
 #define PROTO_MSGF_SMTPUTF8	2
+#define PROTO_MSGF_OUTSIDER	4	/* from a client neither authenticated
+					 * nor in relay_networks: its DSNs
+					 * never carry its content */
 
 #define PROTO_MTA_OK		0
 #define PROTO_MTA_TEMPFAIL	1

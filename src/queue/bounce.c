@@ -2,7 +2,9 @@
  * bounce.c - build delivery status notifications (RFC 3464): a
  * multipart/report (RFC 6522) with a text part for people, a
  * message/delivery-status part with one block per recipient, and the
- * original message (RET=FULL) or its headers.
+ * original message (RET=FULL) or its headers; nothing of it when the
+ * message came from an outsider (omit_original: its sender may be
+ * forged, and a bounce with its content would be backscatter).
  *
  * Public: bounce_build, bounce_status.
  *
@@ -74,18 +76,62 @@ bounce_status(const char *reply, char *buf, size_t len)
 	return buf;
 }
 
-/* the header block of msg: up to and including the empty line */
+/* a header field's first line: 1*ftext ":" (RFC 5322 3.6.8) */
+static int
+is_field_start(const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && p[i] >= 33 && p[i] <= 126 && p[i] != ':'; i++)
+		;
+	return i > 0 && i < n && p[i] == ':';
+}
+
+/*
+ * The header section of msg: its lines up to and including the empty
+ * line. Without an empty line it ends before the first line that is
+ * neither a field nor the continuation of one, so a message with no
+ * blank line still returns only its header fields (RET=HDRS).
+ */
 static size_t
 header_len(const uint8_t *msg, size_t len)
 {
-	for (size_t i = 0; i + 1 < len; i++) {
-		if (msg[i] == '\n' && i + 2 < len && msg[i + 1] == '\r' &&
-		    msg[i + 2] == '\n')
-			return i + 3;
-		if (i == 0 && msg[0] == '\r' && msg[1] == '\n')
-			return 2;
+	size_t pos = 0;
+
+	while (pos < len) {
+		const uint8_t *nl = memchr(msg + pos, '\n', len - pos);
+		size_t end = nl != NULL ? (size_t)(nl - msg) + 1 : len;
+		size_t n = end - pos;
+
+		if ((n == 2 && msg[pos] == '\r' && msg[pos + 1] == '\n') ||
+		    (n == 1 && msg[pos] == '\n'))
+			return end;		/* the empty line */
+		if (!(pos > 0 && (msg[pos] == ' ' || msg[pos] == '\t')) &&
+		    !is_field_start(msg + pos, n))
+			return pos;		/* body text without a blank line */
+		pos = end;
 	}
 	return len;
+}
+
+/* the third part: the whole original (RET=FULL, not too big) or its headers */
+static void
+add_original(struct evbuffer *e, const struct bounce_info *b, const char *bnd)
+{
+	size_t n = b->len;
+
+	evbuffer_add_printf(e, "--%s\r\n", bnd);
+	if (b->ret == PROTO_RET_FULL && b->len <= BOUNCE_FULL_MAX)
+		ADDS(e, "Content-Description: Undelivered Message\r\n"
+		    "Content-Type: message/rfc822\r\n\r\n");
+	else {
+		n = header_len(b->msg, b->len);
+		ADDS(e, "Content-Description: Undelivered Message "
+		    "Headers\r\nContent-Type: text/rfc822-headers\r\n\r\n");
+	}
+	evbuffer_add(e, b->msg, n);
+	if (n < 2 || memcmp(b->msg + n - 2, "\r\n", 2) != 0)
+		ADDS(e, "\r\n");
 }
 
 /* bounce_build - the DSN message for b */
@@ -94,8 +140,8 @@ bounce_build(const struct bounce_info *b, char **out, size_t *outlen)
 {
 	struct evbuffer *e;
 	char date[64], arrival[64], bnd[96], st[32];
-	size_t hl, n;
-	int full, failed = 0;
+	size_t n;
+	int failed = 0;
 
 	*out = NULL;
 	*outlen = 0;
@@ -107,7 +153,6 @@ bounce_build(const struct bounce_info *b, char **out, size_t *outlen)
 	rfc5322_date(b->arrival, arrival, sizeof(arrival));
 	snprintf(bnd, sizeof(bnd), "%s.%lld/%s", b->qid, (long long)b->now,
 	    b->hostname);
-	full = b->ret == PROTO_RET_FULL && b->len <= BOUNCE_FULL_MAX;
 
 	evbuffer_add_printf(e, "Date: %s\r\n", date);
 	evbuffer_add_printf(e, "From: Mail Delivery System "
@@ -134,8 +179,10 @@ bounce_build(const struct bounce_info *b, char **out, size_t *outlen)
 	    b->hostname);
 	if (failed)
 		evbuffer_add_printf(e, "Your message could not be delivered "
-		    "to one or more recipients.\r\nIt is attached below. "
-		    "This is a permanent error.\r\n\r\n");
+		    "to one or more recipients.\r\n%s"
+		    "This is a permanent error.\r\n\r\n", b->omit_original ?
+		    "It came from outside and is not returned. " :
+		    "It is attached below. ");
 	else
 		evbuffer_add_printf(e, "Your message could not be delivered "
 		    "yet. It is still being retried;\r\nyou need not send it "
@@ -191,22 +238,9 @@ bounce_build(const struct bounce_info *b, char **out, size_t *outlen)
 	}
 	ADDS(e, "\r\n");
 
-	/* 3: the original, or its headers */
-	evbuffer_add_printf(e, "--%s\r\n", bnd);
-	if (full) {
-		ADDS(e, "Content-Description: Undelivered Message\r\n"
-		    "Content-Type: message/rfc822\r\n\r\n");
-		evbuffer_add(e, b->msg, b->len);
-		if (b->len < 2 || memcmp(b->msg + b->len - 2, "\r\n", 2) != 0)
-			ADDS(e, "\r\n");
-	} else {
-		hl = header_len(b->msg, b->len);
-		ADDS(e, "Content-Description: Undelivered Message "
-		    "Headers\r\nContent-Type: text/rfc822-headers\r\n\r\n");
-		evbuffer_add(e, b->msg, hl);
-		if (hl < 2 || memcmp(b->msg + hl - 2, "\r\n", 2) != 0)
-			ADDS(e, "\r\n");
-	}
+	/* 3: the original, or its headers, unless it is left out */
+	if (!b->omit_original)
+		add_original(e, b, bnd);
 	evbuffer_add_printf(e, "\r\n--%s--\r\n", bnd);
 
 	n = evbuffer_get_length(e);

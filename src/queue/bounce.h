@@ -24,7 +24,11 @@ struct bounce_info {
 	const char	*qid;		/* of the original message */
 	const char	*sender;	/* the original envelope sender: To */
 	const char	*envid;		/* NULL or "" */
-	int		 ret;		/* PROTO_RET_*: FULL returns the whole */
+	int		 ret;		/* PROTO_RET_*: FULL returns the whole,
+					 * else the header section */
+	int		 omit_original;	/* 1: none of the original at all (it
+					 * came from an outsider: the sender
+					 * address may be forged) */
 	int64_t		 arrival;	/* unix time the original came in */
 	int64_t		 now;
 	const uint8_t	*msg;		/* the original, CRLF */

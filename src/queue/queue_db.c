@@ -151,8 +151,8 @@ static const char *const stmt_sql[ST_N] = {
 	[ST_DEAD_EXPIRE] = "DELETE FROM deadletter WHERE time < ?1",
 	[ST_MSG_GET] =
 	    "SELECT m.qid, m.created, m.sender, m.envid, m.ret, m.client_ip,"
-	    " m.helo, b.data FROM message AS m JOIN body AS b ON b.msg_id = m.id"
-	    " WHERE m.id = ?1",
+	    " m.helo, b.data, m.flags FROM message AS m"
+	    " JOIN body AS b ON b.msg_id = m.id WHERE m.id = ?1",
 	[ST_DELAY_INSERT] =
 	    "INSERT OR IGNORE INTO delay_notice(rcpt_id, time) VALUES (?1, ?2)",
 	[ST_SENDER_STATE] = "SELECT state FROM user_state WHERE user = ?1",
@@ -1172,6 +1172,7 @@ queue_db_msg_get(struct queue_db *db, int64_t msg_id, struct queue_msg_copy *out
 	if (out->data != NULL && len > 0)
 		memcpy(out->data, b, (size_t)len);
 	out->len = len > 0 ? (size_t)len : 0;
+	out->flags = (uint8_t)sqlite3_column_int(s, 8);
 	st_done(s);
 	if (!out->sender || !out->envid || !out->client_ip || !out->helo ||
 	    !out->data) {

@@ -240,6 +240,7 @@ struct queue_msg_copy {
 	char		*helo;
 	uint8_t		*data;
 	size_t		 len;
+	uint8_t		 flags;		/* PROTO_MSGF_* */
 };
 
 /*

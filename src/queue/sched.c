@@ -392,6 +392,38 @@ delay_check(struct sched *s, struct sched_job *j, struct sched_jr *jr,
 	    strlen(jr->address)), (long long)(now - j->created));
 }
 
+/*
+ * A DSN about an outsider's message went without its content: one
+ * event each (the sender address may be forged; the report is all the
+ * third party gets).
+ */
+static void
+outsider_events(struct sched *s, const struct queue_msg_copy *copies,
+    const struct queue_store_result *bres, size_t nb, int64_t now)
+{
+	struct queue_event ev;
+	char detail[600], to[512];
+
+	for (size_t i = 0; i < nb; i++) {
+		if (!(copies[i].flags & PROTO_MSGF_OUTSIDER))
+			continue;
+		snprintf(detail, sizeof(detail), "qid=%s bounce_qid=%s to=<%s>",
+		    copies[i].qid, bres[i].qid, log_escape_bare(to, sizeof(to),
+		    copies[i].sender, strlen(copies[i].sender)));
+		memset(&ev, 0, sizeof(ev));
+		ev.time = now;
+		ev.type = "bounce_without_content";
+		ev.client_ip = copies[i].client_ip;
+		ev.user = "";
+		ev.session = "";
+		ev.detail = detail;
+		log_notice(LOG_CAT_POLICY, "event=bounce_without_content %s",
+		    detail);
+		/* a failure was logged; the event is in the log anyway */
+		(void)queue_db_event_add(s->db, &ev, 1);
+	}
+}
+
 /* the local Maildir of a bounce's recipient, "" when it is remote */
 static void
 bounce_mailbox(struct sched *s, const char *addr, char *out, size_t len)
@@ -458,6 +490,7 @@ commit_cb(evutil_socket_t fd, short what, void *arg)
 		bi.sender = c->sender;
 		bi.envid = c->envid;
 		bi.ret = c->ret;
+		bi.omit_original = (c->flags & PROTO_MSGF_OUTSIDER) != 0;
 		bi.arrival = c->created;
 		bi.now = now;
 		bi.msg = c->data;
@@ -495,6 +528,7 @@ commit_cb(evutil_socket_t fd, short what, void *arg)
 			    dly[i] ? "delay_dsn" : "bounce", bres[i].qid,
 			    log_escape_bare(to, sizeof(to), copies[i].sender,
 			    strlen(copies[i].sender)));
+		outsider_events(s, copies, bres, nb, now);
 		if (local && s->local_kick != NULL)
 			s->local_kick(s->local_arg);
 	}

@@ -389,6 +389,36 @@ sender_owned(struct smtp_session *s)
 	return strcmp(mode, "domain") == 0 || strcasecmp(a->local_plain, user) == 0;
 }
 
+/* a client neither authenticated nor in relay_networks */
+static int
+smtp_outsider(struct smtp_session *s)
+{
+	return !s->authenticated && !relay_client_trusted(&s->srv->relay,
+	    s->addr);
+}
+
+/*
+ * An outsider's DSN requests are not passed inward: an internal server
+ * would mail a success or delay notice, or the whole message, to a
+ * sender address nobody checked (backscatter). RET=FULL becomes HDRS;
+ * NOTIFY keeps FAILURE only, and NEVER when nothing is left of it.
+ */
+static void
+smtp_outsider_ret(struct smtp_session *s)
+{
+	if (smtp_outsider(s) && s->mail.ret == PROTO_RET_FULL)
+		s->mail.ret = PROTO_RET_HDRS;
+}
+
+static int
+smtp_outsider_notify(struct smtp_session *s, int notify)
+{
+	if (!smtp_outsider(s) || notify == 0)
+		return notify;
+	notify &= ~(PROTO_NOTIFY_SUCCESS | PROTO_NOTIFY_DELAY);
+	return notify != 0 ? notify : PROTO_NOTIFY_NEVER;
+}
+
 /*
  * smtp_check_sender - an authenticated user may only use the senders it
  * owns; a client with neither AUTH nor relay rights may not claim one
@@ -541,6 +571,7 @@ do_mail(struct smtp_session *s, const char *args, size_t len)
 	addr_format(&s->mail.addr, from, sizeof(from));
 	if (smtp_check_sender(s, from) == -1)
 		return;
+	smtp_outsider_ret(s);
 	if (log_enabled(LOG_CAT_SMTP, LOG_LVL_DEBUG)) {
 		char esc[4 * sizeof(from)];
 
@@ -667,7 +698,7 @@ do_rcpt(struct smtp_session *s, const char *args, size_t len)
 	r = &s->rcpts[s->n_rcpts++];
 	snprintf(r->addr, sizeof(r->addr), "%s", to);
 	snprintf(r->orcpt, sizeof(r->orcpt), "%s", rp.orcpt);
-	r->notify = rp.notify;
+	r->notify = smtp_outsider_notify(s, rp.notify);
 	r->mailbox[0] = '\0';
 	if (relay_is_local_domain(&s->srv->relay, rp.addr.domain) ||
 	    rp.addr.domain[0] == '\0') {
@@ -1326,7 +1357,8 @@ smtp_data_done(struct smtp_session *s)
 	ipc_put_str(&m, s->mail.envid);
 	ipc_put_u8(&m, (uint8_t)s->mail.ret);
 	ipc_put_u8(&m, (uint8_t)((s->mail.body_8bit ? PROTO_MSGF_8BITMIME : 0) |
-	    (s->mail.smtputf8 ? PROTO_MSGF_SMTPUTF8 : 0)));
+	    (s->mail.smtputf8 ? PROTO_MSGF_SMTPUTF8 : 0) |
+	    (smtp_outsider(s) ? PROTO_MSGF_OUTSIDER : 0)));
 	ipc_put_u32(&m, (uint32_t)s->n_rcpts);
 	for (size_t i = 0; i < s->n_rcpts; i++) {
 		ipc_put_str(&m, s->rcpts[i].addr);

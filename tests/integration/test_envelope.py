@@ -29,9 +29,11 @@ class Recorder:
     """
 
     def __init__(self, addr, ext=("DSN", "PIPELINING", "8BITMIME",
-                                  "SMTPUTF8", "SIZE 10240000")):
+                                  "SMTPUTF8", "SIZE 10240000"),
+                 replies=None):
         self.addr, self.port = addr, free_port()
         self.ext = ext
+        self.replies = replies or {}    # verb -> reply instead of 250
         self.lines = []
         self.transactions = []
         self.messages = []
@@ -73,7 +75,7 @@ class Recorder:
                                           e))
                 elif verb in (b"MAIL", b"RCPT"):
                     tx.append(line)
-                    send("250 2.0.0 ok")
+                    send(self.replies.get(verb.decode(), "250 2.0.0 ok"))
                 elif verb == b"DATA":
                     tx.append(line)
                     send("354 go")
@@ -122,8 +124,8 @@ class Recorder:
 def hop():
     peers = []
 
-    def make(addr):
-        p = Recorder(addr)
+    def make(addr, **kw):
+        p = Recorder(addr, **kw)
         peers.append(p)
         return p
     yield make
@@ -133,7 +135,8 @@ def hop():
 
 def routed(moat_factory, inner, smart=None, **kw):
     """corp.example routed to the recorder inner; optionally a smarthost."""
-    extra = "[delivery]\nroutes = corp.example=[%s]:%d/none\n" % (
+    extra = kw.pop("relay", "")
+    extra += "[delivery]\nroutes = corp.example=[%s]:%d/none\n" % (
         inner.addr, inner.port)
     if smart is not None:
         extra += "smarthost = [%s]:%d/none\n" % (smart.addr, smart.port)
@@ -372,3 +375,79 @@ def test_received_header_helo_is_encoded(moat_factory, hop):
     assert b"evil);(by" not in first, first
     assert first.startswith(b"Received: from [127.0.0.1] (helo=evil\\);"
                             b"\\(by)"), first
+
+
+# --- backscatter: an outsider's mail refused inside after moat took it ---
+
+def test_outsider_notify_and_ret_are_not_passed_inward(moat_factory, hop):
+    inner = hop("127.0.0.67")
+    moat = routed(moat_factory, inner,
+                  relay="[relay]\nrelay_networks = 127.0.0.2/32\n")
+    rcpts = ["RCPT TO:<u1@corp.example> NOTIFY=SUCCESS,DELAY",
+             "RCPT TO:<u2@corp.example> NOTIFY=SUCCESS,FAILURE,DELAY",
+             "RCPT TO:<u3@corp.example> NOTIFY=NEVER"]
+    s, f = outsider(moat)
+    assert send_message(s, f, "MAIL FROM:<a@example.net> RET=FULL ENVID=e1",
+                        rcpts) == 250
+    s.close()
+    # an internal server (a relay client) keeps what it asked for
+    s, f = raw_session(moat.port, "127.0.0.2")
+    assert reply(f)[0] == 220
+    assert cmd(s, f, "EHLO inside.example")[0] == 250
+    assert send_message(s, f, "MAIL FROM:<a@example.net> RET=FULL ENVID=e2",
+                        rcpts) == 250
+    s.close()
+    got = inner.wait(2)
+    assert len(got) == 2, moat.log()
+    by_envid = {mail_line(tx).split(b"ENVID=")[1]: tx for tx in got}
+    assert mail_line(by_envid[b"e1"]) == \
+        b"MAIL FROM:<a@example.net> RET=HDRS ENVID=e1"
+    assert by_envid[b"e1"][1:] == [
+        b"RCPT TO:<u1@corp.example> NOTIFY=NEVER",
+        b"RCPT TO:<u2@corp.example> NOTIFY=FAILURE",
+        b"RCPT TO:<u3@corp.example> NOTIFY=NEVER", b"DATA"]
+    assert mail_line(by_envid[b"e2"]) == \
+        b"MAIL FROM:<a@example.net> RET=FULL ENVID=e2"
+    assert by_envid[b"e2"][1:] == [
+        b"RCPT TO:<u1@corp.example> NOTIFY=SUCCESS,DELAY",
+        b"RCPT TO:<u2@corp.example> NOTIFY=SUCCESS,FAILURE,DELAY",
+        b"RCPT TO:<u3@corp.example> NOTIFY=NEVER", b"DATA"]
+
+
+SPAM = b"Subject: SPAM-SUBJECT\r\nX-Spam: yes\r\n\r\nSPAM-BODY\r\n"
+
+
+def test_outsider_mail_refused_inside_bounces_without_content(moat_factory,
+                                                              hop):
+    inner = hop("127.0.0.68", replies={"RCPT": "550 5.1.1 no such user"})
+    # the forged sender's domain is reached through the smarthost
+    world = hop("127.0.0.69")
+    moat = routed(moat_factory, inner, world,
+                  relay="[relay]\nrelay_networks = 127.0.0.2/32\n")
+    s, f = outsider(moat)
+    assert send_message(s, f, "MAIL FROM:<forged@victim.example> RET=FULL",
+                        ["RCPT TO:<nobody@corp.example>"], SPAM) == 250
+    s.close()
+    got = world.wait(1, timeout=20)
+    assert len(got) == 1, moat.log()
+    assert got[0][0].startswith(b"MAIL FROM:<>"), got[0]
+    dsn = world.messages[0]
+    # a report, without a byte of what the outsider sent
+    assert b"multipart/report" in dsn and b"5.1.1" in dsn, dsn
+    assert b"SPAM-SUBJECT" not in dsn and b"SPAM-BODY" not in dsn, dsn
+    assert b"X-Spam" not in dsn, dsn
+    assert b"message/rfc822" not in dsn and b"text/rfc822-headers" \
+        not in dsn, dsn
+    events = moat.sql("SELECT type, client_ip FROM events "
+                      "WHERE type = 'bounce_without_content'")
+    assert events == [["bounce_without_content", "127.0.0.1"]], \
+        moat.sql("SELECT type, detail FROM events")
+    # the same from an internal server (a relay client) returns it whole
+    s, f = raw_session(moat.port, "127.0.0.2")
+    assert reply(f)[0] == 220
+    assert cmd(s, f, "EHLO inside.example")[0] == 250
+    assert send_message(s, f, "MAIL FROM:<someone@victim.example> RET=FULL",
+                        ["RCPT TO:<nobody@corp.example>"], SPAM) == 250
+    s.close()
+    assert len(world.wait(2, timeout=20)) == 2, moat.log()
+    assert b"SPAM-BODY" in world.messages[1]
