@@ -14,8 +14,9 @@
  * so no '/' and no "..") before it touches a path. Every step below
  * mail_dir goes through *at() calls on directory descriptors opened
  * with O_NOFOLLOW, so a symlink planted inside a mailbox is not
- * followed. The return path must not contain control characters, so
- * it cannot inject a header line.
+ * followed. The return path must parse as an address (addr.c), so it
+ * holds no control byte and cannot inject a header line; it is written
+ * as addr_format makes it.
  * LIMITS: mailbox names of MAILDIR_NAME_MAX bytes; the mailbox and its
  * tmp/new/cur must be real directories, not symlinks.
  */
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "mail/addr.h"
 #include "queue/maildir.h"
 
 #define MD_WBUF		65536
@@ -57,16 +59,28 @@ maildir_check_name(const char *name)
 	return 0;
 }
 
-/* The return path goes into a header: printable or UTF-8, no controls. */
+/*
+ * The return path goes into a header: it must be an address the one
+ * parser accepts (then it holds no control byte), and it is written as
+ * addr_format makes it, a local part quoted and escaped where RFC 5322
+ * wants it ("a>b"@example.net is one). -1 when it does not parse.
+ */
 static int
-check_return_path(const char *s)
+format_return_path(const char *s, char *out, size_t outlen)
 {
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	char path[ADDR_PATH_MAX + 3];
+	struct mail_addr a;
+	size_t n = strlen(s), used;
 
-		if (c < 0x20 || c == 0x7f || c == '<' || c == '>')
-			return -1;
-	}
+	if (n + 2 >= sizeof(path))
+		return -1;
+	path[0] = '<';
+	memcpy(path + 1, s, n);
+	path[n + 1] = '>';
+	if (addr_parse_path(path, n + 2, ADDR_F_ALLOW_NULL | ADDR_F_UTF8, &a,
+	    &used) != ADDR_OK || used != n + 2)
+		return -1;
+	addr_format(&a, out, outlen);
 	return 0;
 }
 
@@ -168,7 +182,7 @@ maildir_deliver(const char *mail_dir, const char *mailbox,
     char *err, size_t errlen)
 {
 	static char host[1024];
-	char name[1400];
+	char name[1400], rpath[ADDR_STRLEN];
 	struct timeval tv;
 	int top = -1, box = -1, tmp = -1, new = -1, fd = -1;
 	int made_box = 0, made_sub = 0, saved, n;
@@ -179,14 +193,13 @@ maildir_deliver(const char *mail_dir, const char *mailbox,
 		errno = EINVAL;
 		return -1;
 	}
-	if (return_path == NULL)
-		return_path = "";
-	if (check_return_path(return_path) == -1 ||
-	    strlen(return_path) > MD_WBUF / 2) {
+	if (format_return_path(return_path != NULL ? return_path : "", rpath,
+	    sizeof(rpath)) == -1) {
 		snprintf(err, errlen, "bad return path");
 		errno = EINVAL;
 		return -1;
 	}
+	return_path = rpath;
 	if (host[0] == '\0')
 		md_hostname(host, sizeof(host));
 

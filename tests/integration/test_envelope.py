@@ -451,3 +451,34 @@ def test_outsider_mail_refused_inside_bounces_without_content(moat_factory,
     s.close()
     assert len(world.wait(2, timeout=20)) == 2, moat.log()
     assert b"SPAM-BODY" in world.messages[1]
+
+
+# --- Return-Path: any sender the parser accepts can be written ---
+
+SENDERS = [
+    # (MAIL FROM path and parameters, expected Return-Path line)
+    ('<"a>b"@example.net>', b'Return-Path: <"a>b"@example.net>'),
+    ('<"<x>"@example.net>', b'Return-Path: <"<x>"@example.net>'),
+    ('<"a b"@example.net>', b'Return-Path: <"a b"@example.net>'),
+    ('<"a\\"b"@example.net>', b'Return-Path: <"a\\"b"@example.net>'),
+    ('<"a\\\\b"@example.net>', b'Return-Path: <"a\\\\b"@example.net>'),
+    ('<"plain"@example.net>', b"Return-Path: <plain@example.net>"),
+    ("<a@[192.0.2.1]>", b"Return-Path: <a@[192.0.2.1]>"),
+    ("<j\u00fcrgen@example.net> SMTPUTF8",
+     "Return-Path: <j\u00fcrgen@example.net>".encode()),
+    ("<>", b"Return-Path: <>"),
+]
+
+
+@pytest.mark.parametrize("sender,want", SENDERS)
+def test_return_path_of_any_accepted_sender(moat_factory, sender, want):
+    moat = moat_factory(extra="[delivery]\nsmarthost = [127.0.0.1]:%d\n"
+                        % free_port())
+    s, f = outsider(moat)
+    assert send_message(s, f, "MAIL FROM:" + sender,
+                        ["RCPT TO:<postmaster@localhost>"]) == 250
+    s.close()
+    got = moat.wait_maildir(1, "postmaster", timeout=5)
+    assert len(got) == 1, moat.log()
+    assert got[0].split(b"\n")[0] == want, got[0][:200]
+    assert "bad return path" not in moat.log()
