@@ -26,6 +26,7 @@
 #include <event2/buffer.h>
 
 #include "io/proto.h"
+#include "mail/dsn.h"
 #include "queue/bounce.h"
 
 /* a string literal, without its NUL */
@@ -112,6 +113,29 @@ header_len(const uint8_t *msg, size_t len)
 		pos = end;
 	}
 	return len;
+}
+
+/*
+ * Original-Recipient: the decoded ORCPT when it is printable ASCII, else
+ * its encoded form (xtext, utf-8-addr-xtext), which is ASCII: never a
+ * '?' in place of the address's characters.
+ */
+static void
+add_orcpt(struct evbuffer *e, const char *orcpt)
+{
+	char enc[BOUNCE_FIELD_MAX + 1];
+	const char *p;
+
+	for (p = orcpt; *p != '\0' && *p >= 0x20 && *p < 0x7f; p++)
+		;
+	ADDS(e, "Original-Recipient: ");
+	if (*p == '\0')
+		add_clean(e, orcpt);
+	else if (dsn_orcpt_encode(orcpt, enc, sizeof(enc)) == DSN_OK)
+		add_clean(e, enc);
+	else
+		add_clean(e, orcpt);
+	ADDS(e, "\r\n");
 }
 
 /* the third part: the whole original (RET=FULL, not too big) or its headers */
@@ -216,11 +240,8 @@ bounce_build(const struct bounce_info *b, char **out, size_t *outlen)
 		ADDS(e, "\r\nFinal-Recipient: rfc822; ");
 		add_clean(e, r->address);
 		ADDS(e, "\r\n");
-		if (r->orcpt != NULL && r->orcpt[0] != '\0') {
-			ADDS(e, "Original-Recipient: ");
-			add_clean(e, r->orcpt);
-			ADDS(e, "\r\n");
-		}
+		if (r->orcpt != NULL && r->orcpt[0] != '\0')
+			add_orcpt(e, r->orcpt);
 		evbuffer_add_printf(e, "Action: %s\r\n", r->delayed ? "delayed" :
 		    "failed");
 		evbuffer_add_printf(e, "Status: %s\r\n",

@@ -106,6 +106,35 @@ test_omit_original(void **state __attribute__((unused)))
 	}
 }
 
+/* a UTF-8 ORCPT is written in its ASCII form, never with a '?' */
+static void
+test_orcpt_forms(void **state __attribute__((unused)))
+{
+	struct bounce_rcpt r[2] = {
+		{ "a@far.example", "rfc822;a+b@far.example", "550 5.1.1 no",
+		  "", 0 },
+		{ "b@far.example", "utf-8;\xc3\xa9@far.example", "550 5.1.1 no",
+		  "", 0 },
+	};
+	struct bounce_info b = { 0 };
+	char *out;
+	size_t len;
+
+	b.hostname = "mx.test.example";
+	b.qid = "Q2";
+	b.sender = "alice@example.org";
+	b.msg = (const uint8_t *)"Subject: s\r\n\r\nx\r\n";
+	b.len = strlen((const char *)b.msg);
+	b.rcpts = r;
+	b.n = 2;
+	assert_int_equal(bounce_build(&b, &out, &len), 0);
+	assert_non_null(strstr(out,
+	    "Original-Recipient: rfc822;a+b@far.example\r\n"));
+	assert_non_null(strstr(out,
+	    "Original-Recipient: utf-8;\\x{E9}@far.example\r\n"));
+	free(out);
+}
+
 int
 main(void)
 {
@@ -114,6 +143,7 @@ main(void)
 		cmocka_unit_test(test_hdrs_without_blank_line),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_omit_original),
+		cmocka_unit_test(test_orcpt_forms),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
