@@ -247,6 +247,15 @@ FORMS = [
      b"MAIL FROM:<a@example.net> RET=HDRS ENVID=id+2B1+3Dx",
      [b"RCPT TO:<user@corp.example> NOTIFY=FAILURE "
       b"ORCPT=rfc822;u+2Bx@corp.example"]),
+    # AUTH= is checked, never passed on
+    ("MAIL FROM:<a@example.net> AUTH=<> RET=HDRS",
+     ["RCPT TO:<user@corp.example>"],
+     b"MAIL FROM:<a@example.net> RET=HDRS",
+     [b"RCPT TO:<user@corp.example>"]),
+    ("MAIL FROM:<a@example.net> AUTH=a+2Bb+40example.net",
+     ["RCPT TO:<user@corp.example>"],
+     b"MAIL FROM:<a@example.net>",
+     [b"RCPT TO:<user@corp.example>"]),
     # a needless escape is decoded; plain characters are written plain
     ("MAIL FROM:<a@example.net> ENVID=Q123.abc_+5C+41",
      ["RCPT TO:<user@corp.example> ORCPT=rfc822;user@corp.example"],
@@ -339,6 +348,25 @@ def test_smarthost_gets_authenticated_users_envelope_encoded(
                       b"ORCPT=rfc822;bob+2Bx@far.example", b"DATA"], tx
     assert not any(b"victim" in l for l in smart.lines + inner.lines)
     assert inner.lines == []
+    # address forms of a user's recipients, written as the parser made them
+    with submission(moat, tls_files) as s:
+        s.send("MAIL FROM:<alice@example.org> SMTPUTF8\r\n".encode())
+        assert s.getreply()[0] == 250
+        for rcpt in ('"john doe"@far.example', '"plain"@far.example',
+                     '"a\\\\b"@far.example', "j\u00fcrgen@far.example",
+                     "x@[192.0.2.7]"):
+            s.send(("RCPT TO:<%s>\r\n" % rcpt).encode())
+            assert s.getreply()[0] == 250, rcpt
+        assert s.data("Subject: t2\r\n\r\nhi\r\n")[0] == 250
+    got = smart.wait(3)
+    assert len(got) >= 2, moat.log()
+    rcpt_lines = sorted(l for tx in got[1:] for l in tx
+                        if l.startswith(b"RCPT"))
+    assert rcpt_lines == sorted([
+        b'RCPT TO:<"john doe"@far.example>', b"RCPT TO:<plain@far.example>",
+        b'RCPT TO:<"a\\\\b"@far.example>',
+        "RCPT TO:<j\u00fcrgen@far.example>".encode(),
+        b"RCPT TO:<x@[192.0.2.7]>"]), rcpt_lines
 
 
 def test_helo_and_addresses_are_escaped_in_log(moat_factory, hop):
