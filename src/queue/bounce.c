@@ -14,7 +14,9 @@
  * SECURITY: the peer's reply text and the addresses end up in header
  * fields: everything but printable ASCII is replaced, lines are never
  * broken by them, and each is cut at BOUNCE_FIELD_MAX. The original
- * message is included as it was received (it is the sender's own).
+ * message is included as it was received (it is the sender's own),
+ * except for an outsider's: its sender may be forged, so nothing of it
+ * goes back. RET=HDRS returns header fields only, blank line or not.
  * LIMITS: BOUNCE_FULL_MAX of the original; larger ones return headers.
  */
 #include <ctype.h>

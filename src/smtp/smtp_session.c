@@ -15,7 +15,11 @@
  * smtp_parse.c, input buffered per session is capped by a read
  * watermark, pipelining is accepted only after PIPELINING was
  * advertised, plaintext sent after STARTTLS is discarded, AUTH is
- * refused outside TLS and AUTH data is never logged.
+ * refused outside TLS and AUTH data is never logged. What a client
+ * chose is encoded where it is written: escaped in log lines, the HELO
+ * name in Received only as a domain or inside a quoted comment; DSN
+ * parameters are checked by smtp_parse.c, and an outsider's NOTIFY and
+ * RET are reduced before they are stored (no backscatter inward).
  * LIMITS: message size, recipients, errors, timeouts from the config.
  */
 #include <ctype.h>
@@ -1384,8 +1388,8 @@ smtp_session_stored(struct smtp_session *s, int status, const char *qid)
 		s->n_msgs++;
 		log_info(LOG_CAT_SMTP, "session=%s qid=%s event=accepted client=%s "
 		    "from=<%s> nrcpt=%zu size=%zu", s->idstr, qid, s->ip,
-		    log_escape_bare(esc, sizeof(esc), from, strlen(from)), s->n_rcpts,
-		    s->data.size);
+		    log_escape_bare(esc, sizeof(esc), from, strlen(from)),
+		    s->n_rcpts, s->data.size);
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", qid);
 	} else if (status == PROTO_STORE_DISKFULL) {
 		log_warn(LOG_CAT_QUEUE, "session=%s event=tempfail client=%s "
