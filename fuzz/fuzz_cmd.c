@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mail/dsn.h"
 #include "smtp/smtp_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -28,11 +29,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (smtp_parse_cmd(copy, size, &c) == 0) {
 		if (c.args < copy || c.args + c.argslen > copy + size)
 			abort();
+		/* an accepted DSN parameter never holds a control byte */
 		if (smtp_parse_mail(c.args, c.argslen, &mp, &why) == SMTP_PARAM_OK &&
-		    strlen(mp.addr.domain) > ADDR_DOMAIN_MAX)
+		    (strlen(mp.addr.domain) > ADDR_DOMAIN_MAX ||
+		    dsn_has_control(mp.envid, strlen(mp.envid))))
 			abort();
 		if (smtp_parse_rcpt(c.args, c.argslen, 1, &rp, &why) == SMTP_PARAM_OK &&
-		    strlen(rp.orcpt) >= sizeof(rp.orcpt))
+		    (strlen(rp.orcpt) >= sizeof(rp.orcpt) ||
+		    dsn_has_control(rp.orcpt, strlen(rp.orcpt))))
 			abort();
 	}
 	free(copy);
