@@ -275,7 +275,7 @@ static const struct conf_knob knobs[] = {
 	K_NUM("delivery", max_connections, CT_INT, "100", 1, 10000,
 	    "Outbound SMTP connections in all."),
 	K_NUM("delivery", max_connections_per_dest, CT_INT, "20", 1, 10000,
-	    "Outbound SMTP connections to one destination (domain or route)."),
+	    "Outbound SMTP connections to one destination (domain or route); at most three quarters of max_connections when that is more than 1."),
 	K_NUM("delivery", max_messages_per_connection, CT_INT, "100", 1, 100000,
 	    "Messages sent over one outbound connection before it is closed."),
 	K_NUM("delivery", timeout_connect, CT_INT, "30", 1, 600,

@@ -101,6 +101,10 @@ struct mta_dq {
 						 * jobs deferred at once till then */
 	int			 nconnecting;	/* not yet ready for a job */
 	int			 failed_conn;	/* a session ended before READY */
+	int64_t			 next_connect;	/* no new connection before */
+	int			 conn_backoff;	/* seconds, doubled a failure */
+	int			 slot_wait;	/* jobs wait for a free slot of
+						 * max_connections */
 	char			 last_error[MTA_REPLY_MAX];
 };
 TAILQ_HEAD(mta_dq_list, mta_dq);
@@ -189,6 +193,9 @@ struct mta {
 	struct mta_session_list	 dead;
 	struct event		*reaper;
 	int			 nsess;
+	int			 starving;	/* destinations with jobs, no
+						 * session and no free slot */
+	struct event		*tick;		/* a second: backoffs end */
 	uint64_t		 next_id;
 	int			 stopping;
 	struct event		*stop_timer;

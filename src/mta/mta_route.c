@@ -4,7 +4,7 @@
  *
  * Public: mta_dest_parse, mta_route_parse, mta_route_match,
  * mta_route_decide, mta_mx_parse_rdata, mta_mx_sort, mta_mx_is_null,
- * mta_mx_prune_self, mta_tls_name.
+ * mta_mx_prune_self, mta_tls_name, mta_dest_limit.
  *
  * Pure functions over strings and bytes: the configuration checks
  * routes with the same parser the mta process uses, and the unit
@@ -332,4 +332,14 @@ mta_tls_name(enum mta_tls t)
 	default:
 		return "default";
 	}
+}
+
+/* mta_dest_limit - connections one destination may hold */
+int
+mta_dest_limit(int max_connections, int per_dest)
+{
+	int reserve = max_connections > 1 ? (max_connections + 3) / 4 : 0;
+	int most = max_connections - reserve;
+
+	return per_dest < most ? per_dest : most;
 }

@@ -59,6 +59,7 @@
 #include "mta/mta.h"
 
 #define MTA_IDLE_SECS	2	/* a connection waits this long for a job */
+#define MTA_QUIT_SECS	5	/* then the 221 or the peer's close, at most */
 
 static const char *state_names[MTA_STATE_COUNT] = {
 	"connect", "banner", "ehlo", "helo", "starttls", "tls", "auth", "ready",
@@ -127,6 +128,21 @@ mta_send_secret(struct mta_session *s, const char *verb, const char *payload)
 	    s->idstr, verb, verb[0] ? " " : "");
 	bufferevent_write(s->bev, buf, (size_t)n);
 	explicit_bzero(buf, sizeof(buf));
+}
+
+/*
+ * QUIT, then read until the 221 or the peer's close ends the session.
+ * Reading is switched on again: a timeout (the idle one) switches it
+ * off, and a socket nobody reads stays in CLOSE-WAIT for good, holding
+ * its destination's slot.
+ */
+static void
+mta_quit(struct mta_session *s)
+{
+	mta_set_state(s, MTA_STATE_QUIT);
+	mta_timeout(s, MTA_QUIT_SECS);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	mta_send(s, "QUIT");
 }
 
 /* drop the connection (not the session) */
@@ -303,10 +319,9 @@ mta_session_free(struct mta_session *s)
 void
 mta_session_stop(struct mta_session *s)
 {
-	if (s->state == MTA_STATE_READY && s->job == NULL) {
-		mta_set_state(s, MTA_STATE_QUIT);
-		mta_send(s, "QUIT");
-	} else if (s->state < MTA_STATE_READY)
+	if (s->state == MTA_STATE_READY && s->job == NULL)
+		mta_quit(s);
+	else if (s->state < MTA_STATE_READY)
 		mta_end(s, "shutdown");
 }
 
@@ -323,6 +338,7 @@ mta_ready(struct mta_session *s)
 {
 	if (s->state < MTA_STATE_READY && s->dq->nconnecting > 0)
 		s->dq->nconnecting--;
+	s->dq->conn_backoff = 0;	/* the destination answers again */
 	mta_set_state(s, MTA_STATE_READY);
 	log_info(LOG_CAT_DELIVERY, "session=%s event=connected relay=%s "
 	    "tls=\"%s\" esmtp=%s", s->idstr, s->relay,
@@ -585,6 +601,17 @@ mta_tx_start(struct mta_session *s, struct mta_job *j)
 	mta_tx_send(s);
 }
 
+/*
+ * Another destination waits for a slot: this session gives its own up
+ * rather than carry one more job, unless it is its destination's last.
+ */
+static int
+mta_gives_way(struct mta_session *s)
+{
+	return s->mta->starving > 0 &&
+	    (s->dq->nsess > 1 || TAILQ_EMPTY(&s->dq->jobs));
+}
+
 /* the next job of this destination, an idle wait, or QUIT */
 static void
 mta_next_job(struct mta_session *s)
@@ -595,7 +622,7 @@ mta_next_job(struct mta_session *s)
 	if (s->state == MTA_STATE_DEAD)
 		return;
 	mta_set_state(s, MTA_STATE_READY);
-	if (!s->mta->stopping &&
+	if (!s->mta->stopping && !mta_gives_way(s) &&
 	    s->nmsgs < s->mta->conf->max_messages_per_connection &&
 	    (j = TAILQ_FIRST(&d->jobs)) != NULL) {
 		TAILQ_REMOVE(&d->jobs, j, entry);
@@ -603,10 +630,9 @@ mta_next_job(struct mta_session *s)
 		mta_tx_start(s, j);
 		return;
 	}
-	if (s->mta->stopping || d->retired ||
+	if (s->mta->stopping || d->retired || mta_gives_way(s) ||
 	    s->nmsgs >= s->mta->conf->max_messages_per_connection) {
-		mta_set_state(s, MTA_STATE_QUIT);
-		mta_send(s, "QUIT");
+		mta_quit(s);
 		return;
 	}
 	mta_timeout(s, MTA_IDLE_SECS);	/* then QUIT, see mta_event_cb */
@@ -979,9 +1005,7 @@ mta_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		if (s->state == MTA_STATE_READY && s->job == NULL) {
-			mta_set_state(s, MTA_STATE_QUIT);
-			mta_timeout(s, s->mta->conf->timeout_client);
-			mta_send(s, "QUIT");
+			mta_quit(s);
 			return;
 		}
 		snprintf(why, sizeof(why), "timeout in state %s",

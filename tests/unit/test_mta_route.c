@@ -248,6 +248,31 @@ test_mx_null_and_self(void **state)
 	assert_int_equal(mta_mx_prune_self(v, 4, self, 1), 0);
 }
 
+static void
+test_dest_limit(void **state)
+{
+	static const struct {
+		int max, per_dest, want;
+	} t[] = {
+		{ 100, 20, 20 },	/* the defaults: per_dest */
+		{ 100, 100, 75 },	/* a quarter stays for the others */
+		{ 4, 4, 3 },
+		{ 4, 20, 3 },
+		{ 2, 2, 1 },
+		{ 1, 1, 1 },		/* one slot: it has to be shared */
+		{ 1, 20, 1 },
+		{ 3, 1, 1 },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int got = mta_dest_limit(t[i].max, t[i].per_dest);
+
+		if (got != t[i].want)
+			fail_msg("mta_dest_limit(%d, %d): got %d, want %d",
+			    t[i].max, t[i].per_dest, got, t[i].want);
+	}
+}
+
 int
 main(void)
 {
@@ -257,6 +282,7 @@ main(void)
 		cmocka_unit_test(test_mx_rdata),
 		cmocka_unit_test(test_mx_order),
 		cmocka_unit_test(test_mx_null_and_self),
+		cmocka_unit_test(test_dest_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
