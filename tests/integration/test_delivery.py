@@ -37,7 +37,8 @@ class Peer:
     replies: {"MAIL": "450 4.3.0 busy", "RCPT": "550 5.1.1 nobody",
     "DATA": ..., "DOT": ..., "BANNER": ..., "EHLO": ...}; a value may be a
     list, one item per connection (None: the normal answer). hang_dot:
-    never answer the final dot. tls: (cert, key) to offer STARTTLS.
+    never answer the final dot. delay: seconds before each reply (a
+    slow server). tls: (cert, key) to offer STARTTLS.
     auth: (user, password) to offer AUTH (auth_mechs) after STARTTLS, and
     before it too with auth_before_tls; each AUTH is recorded in
     self.auths as (mechanism, user, password, tls).
@@ -45,8 +46,10 @@ class Peer:
 
     def __init__(self, addr, port, replies=None, pipelining=True, tls=None,
                  hang_dot=False, name="peer.example", auth=None,
-                 auth_mechs=("PLAIN", "LOGIN"), auth_before_tls=False):
+                 auth_mechs=("PLAIN", "LOGIN"), auth_before_tls=False,
+                 delay=0):
         self.auth, self.auth_mechs = auth, auth_mechs
+        self.delay = delay
         self.auth_before_tls = auth_before_tls
         self.auths = []
         self.addr, self.port = addr, port
@@ -88,6 +91,8 @@ class Peer:
         tls_on = False
 
         def send(line):
+            if self.delay and not line.startswith("250-"):
+                time.sleep(self.delay)
             c.sendall(line.encode() + b"\r\n")
         try:
             send(self.reply_for("BANNER", n) or "220 %s ESMTP" % self.name)

@@ -7,6 +7,7 @@ test_delivery.py on 127.0.0.0/8; the mta process's sockets are read from
 /proc (CLOSE-WAIT: the peer closed and the mta never noticed).
 """
 import os
+import smtplib
 import time
 
 from conftest import free_port
@@ -212,3 +213,31 @@ def test_refused_while_a_transaction_hangs_backs_off(moat_factory, dns,
             "SELECT address, state, attempts, last_error FROM recipient"),
             moat.log()[-3000:])
     assert moat.log().count("event=hop_failed") <= 8
+
+
+def test_slow_destination_does_not_starve_the_others(moat_factory, dns,
+                                                     peers):
+    """A next hop that takes a second for each reply, with many messages
+    waiting for it, and 4 connections in all: mail for another domain is
+    still delivered at once, not after a slow transaction."""
+    port = free_port()
+    slow = peers("127.0.0.46", port, delay=1.0)
+    fast = peers("127.0.0.47", port)
+    moat = moat_factory(extra=delivery_conf(
+        dns(), port, "max_connections = 4\nmax_connections_per_dest = 4\n"
+        + routed(["slow.example"], "127.0.0.46", port)
+        + "\n    fast.example=[127.0.0.47]:%d\n" % port))
+    with smtplib.SMTP("127.0.0.1", moat.port) as s:
+        s.ehlo("client.example")
+        for i in range(40):
+            s.sendmail("x@outside.example", ["s%d@slow.example" % i],
+                       "Subject: slow %d\r\n\r\nbody\r\n" % i)
+    assert wait_for(lambda: slow.connections >= 3), moat.log()
+    time.sleep(0.5)
+    t0 = time.time()
+    outside(moat, "quick@fast.example")
+    got = fast.wait(1, timeout=15)
+    took = time.time() - t0
+    assert len(got) == 1, moat.log()
+    assert took < 3, "the fast domain waited %.1f s" % took
+    assert slow.messages == [] or len(slow.messages) < 40
