@@ -89,6 +89,7 @@ struct mta_dq {
 	size_t			 nmx;
 	int			 dns_temp;	/* a lookup failed temporarily */
 	int			 dns_nx;	/* the domain does not exist */
+	int			 ninternal;	/* MX hops at internal addresses */
 	/* a routing failure for every job: "" when none */
 	char			 error[MTA_REPLY_MAX];
 	uint8_t			 error_result;

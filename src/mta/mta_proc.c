@@ -27,7 +27,9 @@
  *
  * SECURITY: jobs come from the queue process (a sibling): a frame that
  * does not parse exactly is fatal. Everything a peer sends is handled in
- * mta_session.c; peer text is escaped before it is logged here.
+ * mta_session.c; peer text is escaped before it is logged here. Mail
+ * from the null sender is never sent to MX hosts at internal addresses
+ * (mta_dq_refuse_internal): its destination is an outsider's choice.
  * LIMITS: max_connections, max_connections_per_dest; a string field at
  * most MTA_STR_MAX bytes.
  */
@@ -189,6 +191,41 @@ mta_dq_resolved(struct mta_dq *d)
 	event_active(d->mta->reaper, EV_TIMEOUT, 0);
 }
 
+/*
+ * Mail from the null sender (bounces, delay notices) goes where the
+ * recipient's domain says, and an outsider chooses that domain: an MX
+ * at an internal address would let anyone send text of their choosing
+ * into the inside network. Such jobs fail (a dead letter); a routed
+ * domain is the administrator's choice and is not checked.
+ */
+static void
+mta_dq_refuse_internal(struct mta_dq *d)
+{
+	struct mta_job *j, *tmp;
+	char dom[MTA_HOST_MAX * 4];
+
+	if (d->kind != MTA_ROUTE_MX || d->ninternal == 0)
+		return;
+	for (j = TAILQ_FIRST(&d->jobs); j != NULL; j = tmp) {
+		tmp = TAILQ_NEXT(j, entry);
+		if (j->sender[0] != '\0')
+			continue;
+		TAILQ_REMOVE(&d->jobs, j, entry);
+		d->njobs--;
+		log_notice(LOG_CAT_DELIVERY, "qid=%s event=internal_refused "
+		    "domain=%s internal_hops=%d", j->qid, log_escape(dom,
+		    sizeof(dom), d->key, strlen(d->key)), d->ninternal);
+		for (size_t i = 0; i < j->nrcpt; i++) {
+			j->rcpt[i].done = 1;
+			j->rcpt[i].result = PROTO_MTA_PERMFAIL;
+			snprintf(j->rcpt[i].reply, sizeof(j->rcpt[i].reply),
+			    "550 5.7.1 the mail hosts of this domain are at "
+			    "internal addresses: mail from <> is not sent there");
+		}
+		mta_job_finish(d->mta, j, "", "");
+	}
+}
+
 /* mta_dq_run - resolve d, fail its jobs, or hand them to sessions */
 void
 mta_dq_run(struct mta_dq *d)
@@ -219,6 +256,7 @@ mta_dq_run(struct mta_dq *d)
 		d->state = MTA_DEST_NEW;	/* look again next time */
 		return;
 	}
+	mta_dq_refuse_internal(d);
 	/* idle sessions first */
 	for (s = TAILQ_FIRST(&m->sessions); s != NULL && d->njobs > 0; s = tmp) {
 		tmp = TAILQ_NEXT(s, entry);

@@ -117,4 +117,13 @@ const char *mta_tls_name(enum mta_tls t);
  */
 int mta_dest_limit(int max_connections, int per_dest);
 
+/*
+ * mta_addr_is_internal - 1 when the numeric address addr (IPv4 or IPv6
+ * text) is no place on the Internet: loopback, RFC 1918, shared
+ * (100.64/10), link-local, ULA (fc00::/7), unspecified, multicast or
+ * reserved, an IPv4-mapped IPv6 form of one of those; 0 otherwise; -1
+ * when addr does not parse.
+ */
+int mta_addr_is_internal(const char *addr);
+
 #endif

@@ -238,6 +238,24 @@ def peers():
         p.close()
 
 
+def dns_ready(port, proc, timeout=5):
+    """True once the server on 127.0.0.1:port answers a query (any
+    answer: NXDOMAIN will do)."""
+    query = (b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+             b"\x05ready\x07example\x00\x00\x01\x00\x01")
+    deadline = time.time() + timeout
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.05)
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                s.sendto(query, ("127.0.0.1", port))
+                if s.recv(512)[:2] == b"\x12\x34":
+                    return True
+            except OSError:
+                pass
+    return False
+
+
 @pytest.fixture
 def dns(tmp_path):
     """dnsmasq on a loopback port with the records passed to start()."""
@@ -258,8 +276,7 @@ def dns(tmp_path):
         p = subprocess.Popen(args, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
         procs.append(p)
-        time.sleep(0.3)
-        assert p.poll() is None, "dnsmasq did not start"
+        assert dns_ready(port, p), "dnsmasq did not start"
         return "127.0.0.1@%d" % port
     yield start
     for p in procs:
@@ -475,10 +492,11 @@ def test_5xx_makes_a_dsn(moat_factory, dns, peers):
 
 def test_failed_bounce_is_a_dead_letter(moat_factory, dns, peers):
     port = free_port()
-    srv = dns(mx=[("gone.example", "mx.gone.example", 10)],
-              hosts=[("mx.gone.example", "127.0.0.15")])
+    srv = dns()
     peer = peers("127.0.0.15", port, replies={"RCPT": "550 5.1.1 no"})
-    moat = moat_factory(extra=delivery_conf(srv, port))
+    # routed: a bounce is sent to an internal address only over a route
+    moat = moat_factory(extra=delivery_conf(
+        srv, port, "routes = gone.example=[127.0.0.15]:%d\n" % port))
     # a remote sender whose mail fails: the bounce goes to gone.example too,
     # and fails from <>: a dead letter, never bounced again
     submit(moat, "bob@gone.example", sender="carol@gone.example")
@@ -497,15 +515,17 @@ def test_failed_bounce_is_a_dead_letter(moat_factory, dns, peers):
 
 def test_null_sender_failure_is_a_dead_letter(moat_factory, dns, peers):
     port = free_port()
-    srv = dns(mx=[("gone2.example", "mx.gone2.example", 10)],
-              hosts=[("mx.gone2.example", "127.0.0.16")])
-    peers("127.0.0.16", port, replies={"RCPT": "550 5.1.1 no"})
-    moat = moat_factory(extra=delivery_conf(srv, port))
+    srv = dns()
+    peer = peers("127.0.0.16", port, replies={"RCPT": "550 5.1.1 no"})
+    moat = moat_factory(extra=delivery_conf(
+        srv, port, "routes = gone2.example=[127.0.0.16]:%d\n" % port))
     submit(moat, "bob@gone2.example", sender="")
     assert wait_for(lambda: moat.sql(
         "SELECT count(*) FROM deadletter") == [["1"]])
     assert wait_for(lambda: queue_empty(moat))
     assert moat.maildir("postmaster") == []
+    assert "550 5.1.1" in moat.sql("SELECT reason FROM deadletter")[0][0]
+    assert any(c.startswith("RCPT") for c in peer.commands)
 
 
 def test_null_mx_fails_at_once(moat_factory, dns):
@@ -778,10 +798,12 @@ def test_delay_notice_sent_once(moat_factory, dns, peers):
 def test_delay_notice_respects_notify_and_null_sender(moat_factory, dns,
                                                       peers):
     port = free_port()
-    srv = dns(mx=[("late2.example", "mx.late2.example", 10)],
-              hosts=[("mx.late2.example", "127.0.0.29")])
+    srv = dns()
     peers("127.0.0.29", port, replies={"RCPT": "451 4.3.0 later"})
-    moat = moat_factory(extra=delivery_conf(srv, port, "delay_notice = 1\n"))
+    # routed: mail from <> goes to an internal address only over a route
+    moat = moat_factory(extra=delivery_conf(
+        srv, port, "delay_notice = 1\n"
+        "routes = late2.example=[127.0.0.29]:%d\n" % port))
     msg = ("From: <postmaster@example.org>\r\nTo: <a@late2.example>\r\n"
            "Subject: notify\r\n\r\nbody\r\n")
     with smtplib.SMTP("127.0.0.1", moat.port,
