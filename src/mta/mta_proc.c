@@ -651,10 +651,13 @@ mta_reload(struct mta *m, const uint8_t *text, size_t len, const char *path)
 		return;
 	}
 	if (strcmp(nc->dns_server, m->conf->dns_server) != 0 ||
-	    strcmp(nc->smarthost_auth_file, m->conf->smarthost_auth_file) != 0)
-		log_warn(LOG_CAT_DELIVERY, "event=reload note=\"dns_server and "
-		    "smarthost_auth_file changes need a restart; the old ones "
-		    "stay\"");
+	    strcmp(nc->smarthost_auth_file, m->conf->smarthost_auth_file) != 0 ||
+	    strcmp(nc->tls_ca_file, m->conf->tls_ca_file) != 0)
+		log_warn(LOG_CAT_DELIVERY, "event=reload note=\"dns_server, "
+		    "smarthost_auth_file and tls_ca_file changes need a restart; "
+		    "the old ones stay\"");
+	snprintf(nc->tls_ca_file, sizeof(nc->tls_ca_file), "%s",
+	    m->conf->tls_ca_file);
 	snprintf(nc->dns_server, sizeof(nc->dns_server), "%s",
 	    m->conf->dns_server);
 	snprintf(nc->smarthost_auth_file, sizeof(nc->smarthost_auth_file),
@@ -740,8 +743,9 @@ mta_close_cb(struct ipc_peer *p, void *arg)
 	event_base_loopexit(m->base, NULL);
 }
 
+/* the client context: tls_ca_file's CAs, or the system store */
 static SSL_CTX *
-mta_tls_ctx(void)
+mta_tls_ctx(const struct conf *c)
 {
 	SSL_CTX *ctx;
 
@@ -750,7 +754,15 @@ mta_tls_ctx(void)
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
 	    SSL_OP_NO_RENEGOTIATION);
-	if (SSL_CTX_set_default_verify_paths(ctx) != 1)
+	if (c->tls_ca_file[0] != '\0') {
+		if (SSL_CTX_load_verify_locations(ctx, c->tls_ca_file,
+		    NULL) != 1) {
+			log_err(LOG_CAT_TLS, "event=ca_file_failed path=%s",
+			    c->tls_ca_file);
+			SSL_CTX_free(ctx);
+			return NULL;
+		}
+	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1)
 		log_warn(LOG_CAT_TLS, "event=no_ca_store note=\"tls = verify "
 		    "will fail\"");
 	return ctx;
@@ -808,7 +820,8 @@ mta_proc_main(struct proc_env *env)
 	if ((rt = mta_routing_new(m->conf, err, sizeof(err))) == NULL)
 		fatalx("%s: %s", __func__, err);
 	mta_routing_set(m, rt);
-	m->tls = mta_tls_ctx();
+	if ((m->tls = mta_tls_ctx(m->conf)) == NULL)
+		return -1;
 	if (mta_dns_init(m, err, sizeof(err)) == -1) {
 		log_err(LOG_CAT_DNS, "event=init_failed error=\"%s\"", err);
 		return -1;

@@ -28,8 +28,10 @@
  * one that is not "DDD[ -]text" ends the connection; what is kept of a
  * reply is cut at MTA_REPLY_MAX and escaped before it is logged. A peer
  * whose EHLO names us is a loop. In verify mode the certificate must
- * chain to the system CA store and match the host name. AUTH payloads
- * are never logged (mta_send_secret) and their buffers are wiped.
+ * chain to the CA store (tls_ca_file, else the system's) and match the
+ * host name; a session with credentials is always in verify mode unless
+ * smarthost_tls_verify = no. AUTH payloads are never logged
+ * (mta_send_secret) and their buffers are wiped.
  * LIMITS: timeout_connect, timeout_client a reply (twice for the final
  * dot), max_messages_per_connection.
  */
@@ -295,6 +297,10 @@ mta_session_new(struct mta_dq *d)
 		    d->kind == MTA_ROUTE_SMARTHOST);
 	s->tls_mode = d->route.tls != MTA_TLS_DEFAULT ? d->route.tls :
 	    m->tls_default;
+	/* credentials go only to a peer whose certificate verifies, unless
+	 * the administrator said otherwise (smarthost_tls_verify = no) */
+	if (s->cred != NULL && m->conf->smarthost_tls_verify)
+		s->tls_mode = MTA_TLS_VERIFY;
 	s->started = time(NULL);
 	s->state = MTA_STATE_CONNECT;
 	TAILQ_INSERT_TAIL(&m->sessions, s, entry);
@@ -799,18 +805,18 @@ mta_reply(struct mta_session *s)
 			mta_send(s, "STARTTLS");
 			return;
 		}
+		if (s->cred != NULL && !s->tls) {
+			mta_hop_failed(s, "451 4.7.10 credentials for this "
+			    "relay are only sent over TLS, and TLS did not come "
+			    "up");
+			return;
+		}
 		if (!s->tls && s->tls_mode == MTA_TLS_VERIFY) {
 			mta_hop_failed(s, "451 4.7.4 TLS required, but the peer "
 			    "does not offer STARTTLS");
 			return;
 		}
 		if (s->cred != NULL) {
-			if (!s->tls) {
-				mta_hop_failed(s, "451 4.7.10 credentials for "
-				    "this relay are only sent over TLS, and TLS "
-				    "did not come up");
-				return;
-			}
 			if (s->ext & (MTA_EXT_AUTH_PLAIN | MTA_EXT_AUTH_LOGIN)) {
 				mta_auth_start(s);
 				return;

@@ -669,21 +669,64 @@ def auth_file(tmp_path, text, mode=0o600):
     return str(path)
 
 
-def smarthost_conf(srv, port, addr, path):
+def smarthost_conf(srv, port, addr, path, ca=None):
+    """ca: the CA that verifies the smarthost (tls_ca_file)."""
     return delivery_conf(srv, port, "smarthost = [%s]:%d\n"
-                         "smarthost_auth_file = %s\n" % (addr, port, path))
+                         "smarthost_auth_file = %s\n%s" % (
+                             addr, port, path,
+                             "tls_ca_file = %s\n" % ca.ca if ca else ""))
 
 
-def test_smarthost_auth_plain_inside_tls(moat_factory, dns, peers, tls_files,
+class PrivateCA:
+    """A private CA (ca.pem) and a server certificate it signed
+    (cert.pem, key.pem) for localhost and 127.0.0.20-127.0.0.69."""
+
+    def __init__(self, d):
+        self.ca = os.path.join(d, "ca.pem")
+        cakey = os.path.join(d, "ca.key")
+        self.cert = os.path.join(d, "cert.pem")
+        self.key = os.path.join(d, "key.pem")
+        csr = os.path.join(d, "cert.csr")
+        ext = os.path.join(d, "ext.cnf")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=DNS:localhost,%s\n" % ",".join(
+                "IP:127.0.0.%d" % i for i in range(20, 70)))
+        run = lambda *a: subprocess.run(a, check=True, capture_output=True)
+        run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+            "-keyout", cakey, "-out", self.ca, "-days", "2",
+            "-subj", "/CN=moat test CA")
+        run("openssl", "req", "-newkey", "rsa:2048", "-nodes",
+            "-keyout", self.key, "-out", csr, "-subj", "/CN=localhost")
+        run("openssl", "x509", "-req", "-in", csr, "-CA", self.ca,
+            "-CAkey", cakey, "-CAcreateserial", "-out", self.cert,
+            "-days", "2", "-extfile", ext)
+        for p in (self.ca, self.cert, self.key):
+            os.chmod(p, 0o644)
+
+    @property
+    def files(self):
+        return self.cert, self.key
+
+
+@pytest.fixture(scope="session")
+def private_ca():
+    d = tempfile.mkdtemp(prefix="moat-ca-")
+    os.chmod(d, 0o755)
+    yield PrivateCA(d)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_smarthost_auth_plain_inside_tls(moat_factory, dns, peers, private_ca,
                                          tmp_path):
     port = free_port()
     srv = dns()
     # AUTH offered before TLS too: the client must still wait for TLS
-    peer = peers("127.0.0.23", port, tls=tls_files,
+    peer = peers("127.0.0.23", port, tls=private_ca.files,
                  auth=("relayuser", "s3cr:et pass"), auth_before_tls=True)
     path = auth_file(tmp_path, "# per host\n127.0.0.23 relayuser:s3cr:et pass\n"
                      "other.example nobody:x\n")
-    moat = moat_factory(extra=smarthost_conf(srv, port, "127.0.0.23", path))
+    moat = moat_factory(extra=smarthost_conf(srv, port, "127.0.0.23", path,
+                                             private_ca))
     submit(moat, "bob@far.example")
     got = peer.wait(1)
     assert len(got) == 1 and got[0][3] is True, moat.log()
@@ -697,14 +740,15 @@ def test_smarthost_auth_plain_inside_tls(moat_factory, dns, peers, tls_files,
     assert base64.b64encode(b"\0relayuser\0s3cr:et pass").decode() not in log
 
 
-def test_smarthost_auth_login(moat_factory, dns, peers, tls_files, tmp_path):
+def test_smarthost_auth_login(moat_factory, dns, peers, private_ca, tmp_path):
     port = free_port()
     srv = dns()
-    peer = peers("127.0.0.24", port, tls=tls_files, auth=("u2", "pw two"),
+    peer = peers("127.0.0.24", port, tls=private_ca.files, auth=("u2", "pw two"),
                  auth_mechs=("LOGIN",))
     # the entry without a host is the smarthost's
     path = auth_file(tmp_path, "u2:pw two\n")
-    moat = moat_factory(extra=smarthost_conf(srv, port, "127.0.0.24", path))
+    moat = moat_factory(extra=smarthost_conf(srv, port, "127.0.0.24", path,
+                                             private_ca))
     submit(moat, "bob@far.example")
     assert len(peer.wait(1)) == 1, moat.log()
     assert peer.auths == [("LOGIN", "u2", "pw two", True)]
@@ -727,13 +771,14 @@ def test_smarthost_auth_never_in_plaintext(moat_factory, dns, peers,
                    for c in peer.commands)
 
 
-def test_smarthost_auth_refused_defers(moat_factory, dns, peers, tls_files,
+def test_smarthost_auth_refused_defers(moat_factory, dns, peers, private_ca,
                                        tmp_path):
     port = free_port()
     srv = dns()
-    peer = peers("127.0.0.26", port, tls=tls_files, auth=("u", "right"))
+    peer = peers("127.0.0.26", port, tls=private_ca.files, auth=("u", "right"))
     path = auth_file(tmp_path, "u:wrong\n")
-    moat = moat_factory(extra=smarthost_conf(srv, port, "127.0.0.26", path))
+    moat = moat_factory(extra=smarthost_conf(srv, port, "127.0.0.26", path,
+                                             private_ca))
     submit(moat, "bob@far.example", sender="postmaster@example.org")
     assert wait_for(lambda: "status=deferred" in moat.log()), moat.log()
     assert "AUTH refused by the relay: 535" in moat.log()

@@ -4,9 +4,12 @@ whose MX hosts are at internal addresses unless the administrator routed
 that domain. DNS is dnsmasq on a loopback port; the "internal" servers
 are scripted peers on 127.0.0.0/8.
 """
-from conftest import free_port
-from test_delivery import (delivery_conf, dns, peers,  # noqa: F401
-                           queue_empty, submit, wait_for)
+import subprocess
+
+from conftest import MOAT_BIN, free_port
+from test_delivery import (auth_file, delivery_conf, dns,  # noqa: F401
+                           peers, queue_empty, smarthost_conf, submit,
+                           private_ca, wait_for)
 
 
 def evil_dns(dns, addr):
@@ -82,3 +85,74 @@ def test_relayed_mail_to_internal_mx_still_goes(moat_factory, dns, peers):
                                             port))
     submit(moat, "someone@evil.example")
     assert len(inside.wait(1)) == 1, moat.log()
+
+
+# --- smarthost credentials go only to a verified smarthost ---
+
+def test_smarthost_credentials_not_sent_to_untrusted_cert(
+        moat_factory, dns, peers, tls_files, private_ca, tmp_path):
+    """The smarthost presents a certificate no configured CA signed: no
+    AUTH, no mail, deferred with the reason."""
+    port = free_port()
+    peer = peers("127.0.0.60", port, tls=tls_files, auth=("u", "secret"))
+    path = auth_file(tmp_path, "u:secret\n")
+    moat = moat_factory(extra=smarthost_conf(dns(), port, "127.0.0.60", path,
+                                             private_ca))
+    submit(moat, "bob@far.example")
+    assert wait_for(lambda: "status=deferred" in moat.log()), moat.log()
+    assert peer.auths == [] and peer.messages == []
+    assert not any(c.upper().startswith(("AUTH", "MAIL"))
+                   for c in peer.commands), peer.commands
+    assert "certificate verify failed" in moat.log()
+    assert moat.sql("SELECT state, attempts FROM recipient") == [["1", "1"]]
+
+
+def test_smarthost_credentials_need_a_matching_name(
+        moat_factory, dns, peers, private_ca, tmp_path):
+    """The certificate chains to the CA but names other addresses."""
+    port = free_port()
+    peer = peers("127.0.0.99", port, tls=private_ca.files, auth=("u", "secret"))
+    path = auth_file(tmp_path, "u:secret\n")
+    moat = moat_factory(extra=smarthost_conf(dns(), port, "127.0.0.99", path,
+                                             private_ca))
+    submit(moat, "bob@far.example")
+    assert wait_for(lambda: "status=deferred" in moat.log()), moat.log()
+    assert peer.auths == [] and peer.messages == []
+
+
+def test_smarthost_tls_verify_off_is_explicit_and_warned(
+        moat_factory, dns, peers, tls_files, tmp_path):
+    """smarthost_tls_verify = no: the administrator's choice, delivered
+    to the self-signed smarthost, and check-config says what it costs."""
+    port = free_port()
+    peer = peers("127.0.0.61", port, tls=tls_files, auth=("u", "secret"))
+    path = auth_file(tmp_path, "u:secret\n")
+    moat = moat_factory(extra=smarthost_conf(
+        dns(), port, "127.0.0.61", path).replace(
+            "[delivery]\n", "[delivery]\nsmarthost_tls_verify = no\n"))
+    submit(moat, "bob@far.example")
+    assert len(peer.wait(1)) == 1, moat.log()
+    assert peer.auths == [("PLAIN", "u", "secret", True)]
+    r = subprocess.run([MOAT_BIN, "check-config", "-c", moat.conf],
+                       cwd=moat.dir, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "warning: smarthost_tls_verify = no" in r.stderr, r.stderr
+    # and without the knob, no such warning
+    with open(moat.conf) as f:
+        text = f.read()
+    with open(moat.conf, "w") as f:
+        f.write(text.replace("smarthost_tls_verify = no\n", ""))
+    r = subprocess.run([MOAT_BIN, "check-config", "-c", moat.conf],
+                       cwd=moat.dir, capture_output=True, text=True)
+    assert r.returncode == 0 and "smarthost_tls_verify" not in r.stderr
+    assert "smarthost_tls_verify = yes" in r.stdout
+
+
+def test_bad_tls_ca_file_is_refused(moat_factory, tmp_path):
+    bad = tmp_path / "notca.pem"
+    bad.write_text("not a certificate\n")
+    moat = moat_factory(extra="[delivery]\ntls_ca_file = %s\n" % bad,
+                        start=False)
+    r = subprocess.run([MOAT_BIN, "check-config", "-c", moat.conf],
+                       cwd=moat.dir, capture_output=True, text=True)
+    assert r.returncode == 1 and "tls_ca_file" in r.stderr, r.stderr
