@@ -31,6 +31,20 @@ DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 SMTP_SINK = "/usr/sbin/smtp-sink"
 
 
+def client_went_on(c, f, wait=0.05):
+    """True when the client sent more before our reply: bytes buffered
+    in f or arriving on c within wait seconds."""
+    if select.select([c], [], [], wait)[0]:
+        return True
+    c.setblocking(False)
+    try:
+        return len(f.peek(1)) > 0
+    except OSError:             # nothing there (EAGAIN, TLS want-read)
+        return False
+    finally:
+        c.setblocking(True)
+
+
 class Peer:
     """A scripted SMTP server on (addr, port).
 
@@ -38,7 +52,9 @@ class Peer:
     "DATA": ..., "DOT": ..., "BANNER": ..., "EHLO": ...}; a value may be a
     list, one item per connection (None: the normal answer). hang_dot:
     never answer the final dot. delay: seconds before each reply (a
-    slow server). tls: (cert, key) to offer STARTTLS.
+    slow server). pipelining=False: PIPELINING is not offered, and a
+    command that arrives before the reply to the one before it is
+    recorded in self.pipelined. tls: (cert, key) to offer STARTTLS.
     auth: (user, password) to offer AUTH (auth_mechs) after STARTTLS, and
     before it too with auth_before_tls; each AUTH is recorded in
     self.auths as (mechanism, user, password, tls).
@@ -61,6 +77,7 @@ class Peer:
         self.messages = []          # (mail_from, [rcpt], data bytes, tls)
         self.connections = 0
         self.commands = []
+        self.pipelined = []         # commands sent before our last reply
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((addr, port))
@@ -104,6 +121,9 @@ class Peer:
                 cmd = line.decode("latin-1").rstrip("\r\n")
                 self.commands.append(cmd)
                 verb = cmd.split(" ")[0].upper()
+                if not self.pipelining and verb != "QUIT" and \
+                        client_went_on(c, f):
+                    self.pipelined.append(cmd)
                 if verb in ("EHLO", "LHLO"):
                     r = self.reply_for("EHLO", n)
                     if r:
@@ -618,6 +638,10 @@ def test_without_pipelining(moat_factory, dns, peers):
     submit(moat, ["a@nopipe.example", "b@nopipe.example"])
     got = peer.wait(1)
     assert len(got) == 1 and len(got[0][1]) == 2
+    # one command at a time: each waited for the reply to the one before
+    verbs = [c.split(" ")[0].upper() for c in peer.commands]
+    assert verbs[:5] == ["EHLO", "MAIL", "RCPT", "RCPT", "DATA"], verbs
+    assert peer.pipelined == [], peer.pipelined
 
 
 def test_many_messages_to_smtp_sink(moat_factory, dns, tmp_path):
