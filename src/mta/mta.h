@@ -172,6 +172,7 @@ struct mta_session {
 	int			 nmsgs;		/* transactions on this connection */
 	char			 last_error[MTA_REPLY_MAX];
 	time_t			 started;
+	int64_t			 deadline_ms;	/* the timeout set last, when */
 };
 TAILQ_HEAD(mta_session_list, mta_session);
 

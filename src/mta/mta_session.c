@@ -82,12 +82,37 @@ mta_set_state(struct mta_session *s, enum mta_state st)
 	s->state = st;
 }
 
+static int64_t
+mta_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void
 mta_timeout(struct mta_session *s, int secs)
 {
 	struct timeval tv = { secs, 0 };
 
+	s->deadline_ms = mta_now_ms() + (int64_t)secs * 1000;
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
+}
+
+/*
+ * Callbacks are deferred: the idle timeout can fire, and its event
+ * wait in the loop, while the session takes a new job and a new
+ * timeout. Such an event is stale: the session goes on, reading again
+ * (libevent switched reading off when the timer fired).
+ */
+static int
+mta_timeout_stale(struct mta_session *s)
+{
+	if (mta_now_ms() + 50 >= s->deadline_ms)
+		return 0;
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	return 1;
 }
 
 static void
@@ -1010,6 +1035,8 @@ mta_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
+		if (mta_timeout_stale(s))
+			return;
 		if (s->state == MTA_STATE_READY && s->job == NULL) {
 			mta_quit(s);
 			return;
