@@ -784,6 +784,7 @@ OTHERS = {
     "purge_all_100k": "bench_queue.py",
     "flood_banner_ms": "bench_flood.py", "flood_accept_ratio": "bench_flood.py",
     "cidr_lookup_100k": None,
+    "soak": "bench_soak.py",
 }
 
 

@@ -112,6 +112,8 @@ struct conf {
 	size_t	  n_routes;
 	char	smarthost[CONF_PATH_MAX];	/* DEST, "" for none */
 	char	smarthost_auth_file[CONF_PATH_MAX];	/* "": no AUTH, mode 0600 */
+	int	smarthost_tls_verify;	/* credentials only to a verified peer */
+	char	tls_ca_file[CONF_PATH_MAX];	/* outbound CAs, "": system store */
 	int	delay_notice;		/* seconds deferred before a delay DSN, 0 off */
 	char	tls[16];		/* none | opportunistic | verify */
 	char	dns_server[64];		/* "ADDR" or "ADDR@PORT", "": resolv.conf */

@@ -575,6 +575,25 @@ check_files(const struct conf *c, SSL_CTX **tls)
 			bad = 1;
 		}
 		mta_auth_free(a);
+		if (!c->smarthost_tls_verify)
+			file_error(c, "smarthost_tls_verify", "warning: "
+			    "smarthost_tls_verify = no: the smarthost "
+			    "credentials go to any TLS peer, certificate "
+			    "unchecked; whoever intercepts the connection "
+			    "gets them");
+	}
+	if (c->tls_ca_file[0] != '\0' && !(lenient &&
+	    file_unreadable(c, "tls_ca_file", c->tls_ca_file))) {
+		SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+		if (ctx == NULL || SSL_CTX_load_verify_locations(ctx,
+		    c->tls_ca_file, NULL) != 1) {
+			snprintf(err, sizeof(err), "tls_ca_file %s: no CA "
+			    "certificate could be loaded", c->tls_ca_file);
+			file_error(c, "tls_ca_file", err);
+			bad = 1;
+		}
+		SSL_CTX_free(ctx);
 	}
 	return bad ? -1 : 0;
 }

@@ -89,6 +89,7 @@ struct mta_dq {
 	size_t			 nmx;
 	int			 dns_temp;	/* a lookup failed temporarily */
 	int			 dns_nx;	/* the domain does not exist */
+	int			 ninternal;	/* MX hops at internal addresses */
 	/* a routing failure for every job: "" when none */
 	char			 error[MTA_REPLY_MAX];
 	uint8_t			 error_result;
@@ -101,6 +102,10 @@ struct mta_dq {
 						 * jobs deferred at once till then */
 	int			 nconnecting;	/* not yet ready for a job */
 	int			 failed_conn;	/* a session ended before READY */
+	int64_t			 next_connect;	/* no new connection before */
+	int			 conn_backoff;	/* seconds, doubled a failure */
+	int			 slot_wait;	/* jobs wait for a free slot of
+						 * max_connections */
 	char			 last_error[MTA_REPLY_MAX];
 };
 TAILQ_HEAD(mta_dq_list, mta_dq);
@@ -167,6 +172,7 @@ struct mta_session {
 	int			 nmsgs;		/* transactions on this connection */
 	char			 last_error[MTA_REPLY_MAX];
 	time_t			 started;
+	int64_t			 deadline_ms;	/* the timeout set last, when */
 };
 TAILQ_HEAD(mta_session_list, mta_session);
 
@@ -189,6 +195,9 @@ struct mta {
 	struct mta_session_list	 dead;
 	struct event		*reaper;
 	int			 nsess;
+	int			 starving;	/* destinations with jobs, no
+						 * session and no free slot */
+	struct event		*tick;		/* a second: backoffs end */
 	uint64_t		 next_id;
 	int			 stopping;
 	struct event		*stop_timer;

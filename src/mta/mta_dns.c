@@ -11,6 +11,8 @@
  * domain itself (RFC 5321 5.1); a null MX (RFC 7505) fails at once;
  * an MX list naming us keeps only the better hosts, none left is a
  * loop. An address that is one of our own listeners is dropped too.
+ * MX hosts at internal addresses (mta_addr_is_internal) are counted:
+ * mail from the null sender is not sent there (mta_proc.c).
  *
  * SECURITY: answers are untrusted: MX rdata goes through
  * mta_mx_parse_rdata, addresses are taken only from A/AAAA rdata of
@@ -198,6 +200,8 @@ hop_add(struct mta_dq *d, const char *name, const char *addr, int *self)
 			return;
 		h->sslen = sizeof(*s4);
 	}
+	if (d->kind == MTA_ROUTE_MX && mta_addr_is_internal(addr) == 1)
+		d->ninternal++;
 	if (dns_is_self(d->mta, h, port)) {
 		log_notice(LOG_CAT_DNS, "event=self_dropped domain=%s host=%s "
 		    "address=%s port=%d", d->key, name, addr, port);
@@ -400,6 +404,7 @@ mta_dns_resolve(struct mta_dq *d)
 {
 	d->state = MTA_DEST_RESOLVING;
 	d->nhops = 0;
+	d->ninternal = 0;
 	d->nmx = 0;
 	d->dns_temp = 0;
 	d->error[0] = '\0';

@@ -27,7 +27,9 @@
  *
  * SECURITY: jobs come from the queue process (a sibling): a frame that
  * does not parse exactly is fatal. Everything a peer sends is handled in
- * mta_session.c; peer text is escaped before it is logged here.
+ * mta_session.c; peer text is escaped before it is logged here. Mail
+ * from the null sender is never sent to MX hosts at internal addresses
+ * (mta_dq_refuse_internal): its destination is an outsider's choice.
  * LIMITS: max_connections, max_connections_per_dest; a string field at
  * most MTA_STR_MAX bytes.
  */
@@ -189,6 +191,41 @@ mta_dq_resolved(struct mta_dq *d)
 	event_active(d->mta->reaper, EV_TIMEOUT, 0);
 }
 
+/*
+ * Mail from the null sender (bounces, delay notices) goes where the
+ * recipient's domain says, and an outsider chooses that domain: an MX
+ * at an internal address would let anyone send text of their choosing
+ * into the inside network. Such jobs fail (a dead letter); a routed
+ * domain is the administrator's choice and is not checked.
+ */
+static void
+mta_dq_refuse_internal(struct mta_dq *d)
+{
+	struct mta_job *j, *tmp;
+	char dom[MTA_HOST_MAX * 4];
+
+	if (d->kind != MTA_ROUTE_MX || d->ninternal == 0)
+		return;
+	for (j = TAILQ_FIRST(&d->jobs); j != NULL; j = tmp) {
+		tmp = TAILQ_NEXT(j, entry);
+		if (j->sender[0] != '\0')
+			continue;
+		TAILQ_REMOVE(&d->jobs, j, entry);
+		d->njobs--;
+		log_notice(LOG_CAT_DELIVERY, "qid=%s event=internal_refused "
+		    "domain=%s internal_hops=%d", j->qid, log_escape(dom,
+		    sizeof(dom), d->key, strlen(d->key)), d->ninternal);
+		for (size_t i = 0; i < j->nrcpt; i++) {
+			j->rcpt[i].done = 1;
+			j->rcpt[i].result = PROTO_MTA_PERMFAIL;
+			snprintf(j->rcpt[i].reply, sizeof(j->rcpt[i].reply),
+			    "550 5.7.1 the mail hosts of this domain are at "
+			    "internal addresses: mail from <> is not sent there");
+		}
+		mta_job_finish(d->mta, j, "", "");
+	}
+}
+
 /* mta_dq_run - resolve d, fail its jobs, or hand them to sessions */
 void
 mta_dq_run(struct mta_dq *d)
@@ -196,7 +233,10 @@ mta_dq_run(struct mta_dq *d)
 	struct mta *m = d->mta;
 	struct mta_session *s, *tmp;
 	int64_t now = time(NULL);
+	int limit = mta_dest_limit(m->conf->max_connections,
+	    m->conf->max_connections_per_dest);
 
+	d->slot_wait = 0;
 	if (d->njobs == 0 || m->stopping)
 		return;
 	if (now < d->down_until) {
@@ -216,17 +256,24 @@ mta_dq_run(struct mta_dq *d)
 		d->state = MTA_DEST_NEW;	/* look again next time */
 		return;
 	}
+	mta_dq_refuse_internal(d);
 	/* idle sessions first */
 	for (s = TAILQ_FIRST(&m->sessions); s != NULL && d->njobs > 0; s = tmp) {
 		tmp = TAILQ_NEXT(s, entry);
 		if (s->dq == d && s->state == MTA_STATE_READY && s->job == NULL)
 			mta_session_kick(s);
 	}
+	if (now < d->next_connect)
+		return;			/* a connection failed: backoff */
 	d->failed_conn = 0;
-	while (d->njobs > (size_t)d->nconnecting &&
-	    d->nsess < m->conf->max_connections_per_dest &&
-	    m->nsess < m->conf->max_connections && !d->failed_conn)
+	while (d->njobs > (size_t)d->nconnecting && d->nsess < limit &&
+	    !d->failed_conn) {
+		if (m->nsess >= m->conf->max_connections) {
+			d->slot_wait = 1;
+			break;
+		}
 		(void)mta_session_new(d);
+	}
 }
 
 /* mta_session_gone - take s out of service; freed by the reaper */
@@ -270,10 +317,101 @@ mta_dq_down(struct mta_dq *d, int64_t now)
 	    log_escape(esc, sizeof(esc), d->last_error, strlen(d->last_error)));
 }
 
+/* sessions of d that can carry a job: greeted, not quitting */
+static int
+mta_dq_working(struct mta_dq *d)
+{
+	struct mta_session *s;
+	int n = 0;
+
+	TAILQ_FOREACH(s, &d->mta->sessions, entry)
+		if (s->dq == d && s->state >= MTA_STATE_READY &&
+		    s->state < MTA_STATE_QUIT)
+			n++;
+	return n;
+}
+
 /*
- * The end of a loop turn: free dead sessions; fail the jobs of
- * destinations nothing could reach; run every destination; free idle
- * ones; leave when stopping and nothing is left.
+ * A connection of d failed before its greeting while jobs wait. When
+ * other sessions of d are working, they carry the jobs and new
+ * connections wait, longer after each failure. When none is, d is down:
+ * its jobs are deferred (an attempt recorded), never retried in a loop.
+ */
+static void
+mta_dq_conn_failed(struct mta_dq *d, int64_t now)
+{
+	char dom[MTA_HOST_MAX * 4];
+
+	d->failed_conn = 0;
+	if (mta_dq_working(d) > 0) {
+		d->conn_backoff = d->conn_backoff == 0 ? 1 :
+		    d->conn_backoff * 2 > MTA_DEST_DOWN_MAX ? MTA_DEST_DOWN_MAX :
+		    d->conn_backoff * 2;
+		d->next_connect = now + d->conn_backoff;
+		log_info(LOG_CAT_DELIVERY, "event=connect_backoff domain=%s "
+		    "seconds=%d", log_escape(dom, sizeof(dom), d->key,
+		    strlen(d->key)), d->conn_backoff);
+		return;
+	}
+	if (d->last_error[0] == '\0')
+		snprintf(d->last_error, sizeof(d->last_error),
+		    "451 4.4.1 no host could be reached");
+	if (d->error_result != PROTO_MTA_PERMFAIL)
+		mta_dq_down(d, now);
+	mta_dq_fail_jobs(d, d->error_result == PROTO_MTA_PERMFAIL ?
+	    PROTO_MTA_PERMFAIL : PROTO_MTA_TEMPFAIL, d->last_error);
+	d->error_result = 0;
+	d->state = MTA_DEST_NEW;
+}
+
+/* d's connection failures, then its jobs to sessions */
+static void
+mta_dq_tend(struct mta_dq *d, int64_t now)
+{
+	if (d->failed_conn && d->njobs > 0)
+		mta_dq_conn_failed(d, now);
+	if (!d->mta->stopping)
+		mta_dq_run(d);
+}
+
+/*
+ * Slots go round: destinations without a session are served first, one
+ * that gets a slot goes to the back of the list; while any of them waits
+ * for a slot, idle sessions quit at once (and busy ones of destinations
+ * with several quit after their message, mta_session.c), so a free slot
+ * reaches it within one transaction.
+ */
+static void
+mta_share_slots(struct mta *m, int64_t now)
+{
+	struct mta_dq *d, *tmp, *last = TAILQ_LAST(&m->dqs, mta_dq_list);
+	struct mta_session *s, *stmp;
+
+	m->starving = 0;
+	for (d = TAILQ_FIRST(&m->dqs); d != NULL; d = tmp) {
+		tmp = d == last ? NULL : TAILQ_NEXT(d, entry);
+		if (d->nsess != 0)
+			continue;
+		mta_dq_tend(d, now);
+		if (d->nsess > 0) {
+			TAILQ_REMOVE(&m->dqs, d, entry);
+			TAILQ_INSERT_TAIL(&m->dqs, d, entry);
+		} else if (d->slot_wait)
+			m->starving++;
+	}
+	if (m->starving == 0)
+		return;
+	for (s = TAILQ_FIRST(&m->sessions); s != NULL; s = stmp) {
+		stmp = TAILQ_NEXT(s, entry);
+		if (s->state == MTA_STATE_READY && s->job == NULL)
+			mta_session_stop(s);
+	}
+}
+
+/*
+ * The end of a loop turn: free dead sessions; share the slots; defer
+ * the jobs of destinations nothing could reach; run every destination;
+ * free idle ones; leave when stopping and nothing is left.
  */
 static void
 mta_reaper_cb(evutil_socket_t fd, short what, void *arg)
@@ -287,22 +425,10 @@ mta_reaper_cb(evutil_socket_t fd, short what, void *arg)
 		TAILQ_REMOVE(&m->dead, s, entry);
 		mta_session_free(s);
 	}
+	mta_share_slots(m, now);
 	for (d = TAILQ_FIRST(&m->dqs); d != NULL; d = tmp) {
 		tmp = TAILQ_NEXT(d, entry);
-		if (d->failed_conn && d->nsess == 0 && d->njobs > 0) {
-			d->failed_conn = 0;
-			if (d->last_error[0] == '\0')
-				snprintf(d->last_error, sizeof(d->last_error),
-				    "451 4.4.1 no host could be reached");
-			if (d->error_result != PROTO_MTA_PERMFAIL)
-				mta_dq_down(d, now);
-			mta_dq_fail_jobs(d, d->error_result == PROTO_MTA_PERMFAIL ?
-			    PROTO_MTA_PERMFAIL : PROTO_MTA_TEMPFAIL, d->last_error);
-			d->error_result = 0;
-			d->state = MTA_DEST_NEW;
-		}
-		if (!m->stopping)
-			mta_dq_run(d);
+		mta_dq_tend(d, now);
 		if (d->nsess == 0 && d->njobs == 0 && d->pending == 0 &&
 		    d->state != MTA_DEST_RESOLVING &&
 		    (now >= d->down_until || m->stopping || d->retired) &&
@@ -314,6 +440,16 @@ mta_reaper_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (m->stopping && m->nsess == 0)
 		event_base_loopexit(m->base, NULL);
+}
+
+/* a second: connection backoffs end, waiting jobs get their turn */
+static void
+mta_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mta *m = arg;
+
+	if (!TAILQ_EMPTY(&m->dqs))
+		event_active(m->reaper, EV_TIMEOUT, 0);
 }
 
 /* PROTO_MTA_DELIVER: a job for the queue of its domain */
@@ -371,6 +507,8 @@ mta_deliver_recv(struct mta *m, uint64_t id, struct ipc_reader *r)
 	TAILQ_INSERT_TAIL(&d->jobs, j, entry);
 	d->njobs++;
 	mta_dq_run(d);
+	if (d->slot_wait)	/* idle sessions elsewhere give way */
+		event_active(m->reaper, EV_TIMEOUT, 0);
 }
 
 static void
@@ -513,10 +651,13 @@ mta_reload(struct mta *m, const uint8_t *text, size_t len, const char *path)
 		return;
 	}
 	if (strcmp(nc->dns_server, m->conf->dns_server) != 0 ||
-	    strcmp(nc->smarthost_auth_file, m->conf->smarthost_auth_file) != 0)
-		log_warn(LOG_CAT_DELIVERY, "event=reload note=\"dns_server and "
-		    "smarthost_auth_file changes need a restart; the old ones "
-		    "stay\"");
+	    strcmp(nc->smarthost_auth_file, m->conf->smarthost_auth_file) != 0 ||
+	    strcmp(nc->tls_ca_file, m->conf->tls_ca_file) != 0)
+		log_warn(LOG_CAT_DELIVERY, "event=reload note=\"dns_server, "
+		    "smarthost_auth_file and tls_ca_file changes need a restart; "
+		    "the old ones stay\"");
+	snprintf(nc->tls_ca_file, sizeof(nc->tls_ca_file), "%s",
+	    m->conf->tls_ca_file);
 	snprintf(nc->dns_server, sizeof(nc->dns_server), "%s",
 	    m->conf->dns_server);
 	snprintf(nc->smarthost_auth_file, sizeof(nc->smarthost_auth_file),
@@ -602,8 +743,9 @@ mta_close_cb(struct ipc_peer *p, void *arg)
 	event_base_loopexit(m->base, NULL);
 }
 
+/* the client context: tls_ca_file's CAs, or the system store */
 static SSL_CTX *
-mta_tls_ctx(void)
+mta_tls_ctx(const struct conf *c)
 {
 	SSL_CTX *ctx;
 
@@ -612,7 +754,15 @@ mta_tls_ctx(void)
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
 	    SSL_OP_NO_RENEGOTIATION);
-	if (SSL_CTX_set_default_verify_paths(ctx) != 1)
+	if (c->tls_ca_file[0] != '\0') {
+		if (SSL_CTX_load_verify_locations(ctx, c->tls_ca_file,
+		    NULL) != 1) {
+			log_err(LOG_CAT_TLS, "event=ca_file_failed path=%s",
+			    c->tls_ca_file);
+			SSL_CTX_free(ctx);
+			return NULL;
+		}
+	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1)
 		log_warn(LOG_CAT_TLS, "event=no_ca_store note=\"tls = verify "
 		    "will fail\"");
 	return ctx;
@@ -653,6 +803,7 @@ mta_proc_main(struct proc_env *env)
 	struct mta_dq *d;
 	struct mta_session *s;
 	struct mta_routing *rt;
+	struct timeval tick = { 1, 0 };
 	char err[512];
 
 	log_set_proc("mta");
@@ -669,14 +820,18 @@ mta_proc_main(struct proc_env *env)
 	if ((rt = mta_routing_new(m->conf, err, sizeof(err))) == NULL)
 		fatalx("%s: %s", __func__, err);
 	mta_routing_set(m, rt);
-	m->tls = mta_tls_ctx();
+	if ((m->tls = mta_tls_ctx(m->conf)) == NULL)
+		return -1;
 	if (mta_dns_init(m, err, sizeof(err)) == -1) {
 		log_err(LOG_CAT_DNS, "event=init_failed error=\"%s\"", err);
 		return -1;
 	}
 	if ((m->reaper = event_new(m->base, -1, 0, mta_reaper_cb, m)) == NULL ||
+	    (m->tick = event_new(m->base, -1, EV_PERSIST, mta_tick_cb,
+	    m)) == NULL ||
 	    (m->stop_timer = evtimer_new(m->base, mta_stop_timer_cb, m)) == NULL)
 		fatal("%s: event_new", __func__);
+	evtimer_add(m->tick, &tick);
 	m->parent = ipc_peer_new(m->base, env->peer[PROC_PARENT], "parent",
 	    mta_parent_msg_cb, mta_close_cb, m);
 	m->queue = queue = ipc_peer_new(m->base, env->peer[PROC_QUEUE], "queue",
@@ -706,6 +861,7 @@ mta_proc_main(struct proc_env *env)
 	ipc_peer_free(queue);
 	ipc_peer_free(m->parent);
 	event_free(m->reaper);
+	event_free(m->tick);
 	event_free(m->stop_timer);
 	SSL_CTX_free(m->tls);
 	mta_auth_free(m->auth);

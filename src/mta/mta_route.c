@@ -4,7 +4,7 @@
  *
  * Public: mta_dest_parse, mta_route_parse, mta_route_match,
  * mta_route_decide, mta_mx_parse_rdata, mta_mx_sort, mta_mx_is_null,
- * mta_mx_prune_self, mta_tls_name.
+ * mta_mx_prune_self, mta_tls_name, mta_dest_limit, mta_addr_is_internal.
  *
  * Pure functions over strings and bytes: the configuration checks
  * routes with the same parser the mta process uses, and the unit
@@ -332,4 +332,47 @@ mta_tls_name(enum mta_tls t)
 	default:
 		return "default";
 	}
+}
+
+/* mta_dest_limit - connections one destination may hold */
+int
+mta_dest_limit(int max_connections, int per_dest)
+{
+	int reserve = max_connections > 1 ? (max_connections + 3) / 4 : 0;
+	int most = max_connections - reserve;
+
+	return per_dest < most ? per_dest : most;
+}
+
+static int
+v4_internal(const uint8_t *a)
+{
+	return a[0] == 0 || a[0] == 10 || a[0] == 127 ||
+	    (a[0] == 100 && (a[1] & 0xc0) == 64) ||	/* 100.64/10 */
+	    (a[0] == 169 && a[1] == 254) ||
+	    (a[0] == 172 && (a[1] & 0xf0) == 16) ||	/* 172.16/12 */
+	    (a[0] == 192 && a[1] == 168) ||
+	    a[0] >= 224;				/* multicast, reserved */
+}
+
+/* mta_addr_is_internal - no place on the Internet */
+int
+mta_addr_is_internal(const char *addr)
+{
+	struct in_addr v4;
+	struct in6_addr v6;
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0xff, 0xff };
+	static const uint8_t zero[16];
+
+	if (inet_pton(AF_INET, addr, &v4) == 1)
+		return v4_internal((const uint8_t *)&v4.s_addr);
+	if (inet_pton(AF_INET6, addr, &v6) != 1)
+		return -1;
+	if (memcmp(v6.s6_addr, mapped, sizeof(mapped)) == 0)
+		return v4_internal(v6.s6_addr + 12);
+	return memcmp(v6.s6_addr, zero, 15) == 0 ||	/* :: and ::1 */
+	    (v6.s6_addr[0] & 0xfe) == 0xfc ||		/* fc00::/7 */
+	    (v6.s6_addr[0] == 0xfe && (v6.s6_addr[1] & 0xc0) == 0x80) ||
+	    v6.s6_addr[0] == 0xff;			/* multicast */
 }

@@ -109,4 +109,21 @@ size_t mta_mx_prune_self(struct mta_mx *v, size_t n, const char *const *self,
 /* mta_tls_name - "none", "opportunistic", "verify" or "default" */
 const char *mta_tls_name(enum mta_tls t);
 
+/*
+ * mta_dest_limit - connections one destination may hold: per_dest, but
+ * never the whole of max_connections when that is more than one: a
+ * quarter (at least one) stays for the other destinations, so a slow
+ * one cannot take every slot.
+ */
+int mta_dest_limit(int max_connections, int per_dest);
+
+/*
+ * mta_addr_is_internal - 1 when the numeric address addr (IPv4 or IPv6
+ * text) is no place on the Internet: loopback, RFC 1918, shared
+ * (100.64/10), link-local, ULA (fc00::/7), unspecified, multicast or
+ * reserved, an IPv4-mapped IPv6 form of one of those; 0 otherwise; -1
+ * when addr does not parse.
+ */
+int mta_addr_is_internal(const char *addr);
+
 #endif

@@ -28,8 +28,10 @@
  * one that is not "DDD[ -]text" ends the connection; what is kept of a
  * reply is cut at MTA_REPLY_MAX and escaped before it is logged. A peer
  * whose EHLO names us is a loop. In verify mode the certificate must
- * chain to the system CA store and match the host name. AUTH payloads
- * are never logged (mta_send_secret) and their buffers are wiped.
+ * chain to the CA store (tls_ca_file, else the system's) and match the
+ * host name; a session with credentials is always in verify mode unless
+ * smarthost_tls_verify = no. AUTH payloads are never logged
+ * (mta_send_secret) and their buffers are wiped.
  * ENVID and ORCPT are stored decoded and written as xtext
  * (dsn_xtext_encode, dsn_orcpt_encode): no byte a client chose can end
  * a command line here.
@@ -63,6 +65,7 @@
 #include "mta/mta.h"
 
 #define MTA_IDLE_SECS	2	/* a connection waits this long for a job */
+#define MTA_QUIT_SECS	5	/* then the 221 or the peer's close, at most */
 
 static const char *state_names[MTA_STATE_COUNT] = {
 	"connect", "banner", "ehlo", "helo", "starttls", "tls", "auth", "ready",
@@ -83,12 +86,37 @@ mta_set_state(struct mta_session *s, enum mta_state st)
 	s->state = st;
 }
 
+static int64_t
+mta_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void
 mta_timeout(struct mta_session *s, int secs)
 {
 	struct timeval tv = { secs, 0 };
 
+	s->deadline_ms = mta_now_ms() + (int64_t)secs * 1000;
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
+}
+
+/*
+ * Callbacks are deferred: the idle timeout can fire, and its event
+ * wait in the loop, while the session takes a new job and a new
+ * timeout. Such an event is stale: the session goes on, reading again
+ * (libevent switched reading off when the timer fired).
+ */
+static int
+mta_timeout_stale(struct mta_session *s)
+{
+	if (mta_now_ms() + 50 >= s->deadline_ms)
+		return 0;
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	return 1;
 }
 
 static void
@@ -133,6 +161,21 @@ mta_send_secret(struct mta_session *s, const char *verb, const char *payload)
 	    s->idstr, verb, verb[0] ? " " : "");
 	bufferevent_write(s->bev, buf, (size_t)n);
 	explicit_bzero(buf, sizeof(buf));
+}
+
+/*
+ * QUIT, then read until the 221 or the peer's close ends the session.
+ * Reading is switched on again: a timeout (the idle one) switches it
+ * off, and a socket nobody reads stays in CLOSE-WAIT for good, holding
+ * its destination's slot.
+ */
+static void
+mta_quit(struct mta_session *s)
+{
+	mta_set_state(s, MTA_STATE_QUIT);
+	mta_timeout(s, MTA_QUIT_SECS);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	mta_send(s, "QUIT");
 }
 
 /* drop the connection (not the session) */
@@ -285,6 +328,10 @@ mta_session_new(struct mta_dq *d)
 		    d->kind == MTA_ROUTE_SMARTHOST);
 	s->tls_mode = d->route.tls != MTA_TLS_DEFAULT ? d->route.tls :
 	    m->tls_default;
+	/* credentials go only to a peer whose certificate verifies, unless
+	 * the administrator said otherwise (smarthost_tls_verify = no) */
+	if (s->cred != NULL && m->conf->smarthost_tls_verify)
+		s->tls_mode = MTA_TLS_VERIFY;
 	s->started = time(NULL);
 	s->state = MTA_STATE_CONNECT;
 	TAILQ_INSERT_TAIL(&m->sessions, s, entry);
@@ -309,10 +356,9 @@ mta_session_free(struct mta_session *s)
 void
 mta_session_stop(struct mta_session *s)
 {
-	if (s->state == MTA_STATE_READY && s->job == NULL) {
-		mta_set_state(s, MTA_STATE_QUIT);
-		mta_send(s, "QUIT");
-	} else if (s->state < MTA_STATE_READY)
+	if (s->state == MTA_STATE_READY && s->job == NULL)
+		mta_quit(s);
+	else if (s->state < MTA_STATE_READY)
 		mta_end(s, "shutdown");
 }
 
@@ -329,6 +375,7 @@ mta_ready(struct mta_session *s)
 {
 	if (s->state < MTA_STATE_READY && s->dq->nconnecting > 0)
 		s->dq->nconnecting--;
+	s->dq->conn_backoff = 0;	/* the destination answers again */
 	mta_set_state(s, MTA_STATE_READY);
 	log_info(LOG_CAT_DELIVERY, "session=%s event=connected relay=%s "
 	    "tls=\"%s\" esmtp=%s", s->idstr, s->relay,
@@ -592,6 +639,17 @@ mta_tx_start(struct mta_session *s, struct mta_job *j)
 	mta_tx_send(s);
 }
 
+/*
+ * Another destination waits for a slot: this session gives its own up
+ * rather than carry one more job, unless it is its destination's last.
+ */
+static int
+mta_gives_way(struct mta_session *s)
+{
+	return s->mta->starving > 0 &&
+	    (s->dq->nsess > 1 || TAILQ_EMPTY(&s->dq->jobs));
+}
+
 /* the next job of this destination, an idle wait, or QUIT */
 static void
 mta_next_job(struct mta_session *s)
@@ -602,7 +660,7 @@ mta_next_job(struct mta_session *s)
 	if (s->state == MTA_STATE_DEAD)
 		return;
 	mta_set_state(s, MTA_STATE_READY);
-	if (!s->mta->stopping &&
+	if (!s->mta->stopping && !mta_gives_way(s) &&
 	    s->nmsgs < s->mta->conf->max_messages_per_connection &&
 	    (j = TAILQ_FIRST(&d->jobs)) != NULL) {
 		TAILQ_REMOVE(&d->jobs, j, entry);
@@ -610,10 +668,9 @@ mta_next_job(struct mta_session *s)
 		mta_tx_start(s, j);
 		return;
 	}
-	if (s->mta->stopping || d->retired ||
+	if (s->mta->stopping || d->retired || mta_gives_way(s) ||
 	    s->nmsgs >= s->mta->conf->max_messages_per_connection) {
-		mta_set_state(s, MTA_STATE_QUIT);
-		mta_send(s, "QUIT");
+		mta_quit(s);
 		return;
 	}
 	mta_timeout(s, MTA_IDLE_SECS);	/* then QUIT, see mta_event_cb */
@@ -780,18 +837,18 @@ mta_reply(struct mta_session *s)
 			mta_send(s, "STARTTLS");
 			return;
 		}
+		if (s->cred != NULL && !s->tls) {
+			mta_hop_failed(s, "451 4.7.10 credentials for this "
+			    "relay are only sent over TLS, and TLS did not come "
+			    "up");
+			return;
+		}
 		if (!s->tls && s->tls_mode == MTA_TLS_VERIFY) {
 			mta_hop_failed(s, "451 4.7.4 TLS required, but the peer "
 			    "does not offer STARTTLS");
 			return;
 		}
 		if (s->cred != NULL) {
-			if (!s->tls) {
-				mta_hop_failed(s, "451 4.7.10 credentials for "
-				    "this relay are only sent over TLS, and TLS "
-				    "did not come up");
-				return;
-			}
 			if (s->ext & (MTA_EXT_AUTH_PLAIN | MTA_EXT_AUTH_LOGIN)) {
 				mta_auth_start(s);
 				return;
@@ -985,10 +1042,10 @@ mta_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
+		if (mta_timeout_stale(s))
+			return;
 		if (s->state == MTA_STATE_READY && s->job == NULL) {
-			mta_set_state(s, MTA_STATE_QUIT);
-			mta_timeout(s, s->mta->conf->timeout_client);
-			mta_send(s, "QUIT");
+			mta_quit(s);
 			return;
 		}
 		snprintf(why, sizeof(why), "timeout in state %s",

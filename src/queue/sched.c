@@ -7,7 +7,11 @@
  * with the message (PROTO_MTA_DELIVER). Jobs in flight are remembered
  * here, by recipient id, so a later round does not send them again; at
  * most SCHED_INFLIGHT_PER_CONN jobs per allowed connection are out at
- * once. Rounds walk the due recipients in (next_attempt, id) order with
+ * once, in all and per domain (the connections one destination may hold,
+ * mta_dest_limit): a domain at its share is passed over, so one domain's
+ * backlog never fills the window the others need; a new pass (at most
+ * one a second) comes back for what was passed over once that domain
+ * has a free slot again. Rounds walk the due recipients in (next_attempt, id) order with
  * a cursor, a pass: a new commit (sched_stored) or a free slot continues
  * it, a timer (sched_kick, the next due time, a second while recipients
  * are due) starts a new one from the first due recipient. A message
@@ -58,11 +62,13 @@
 #include "queue/bounce.h"
 #include "queue/queue_db.h"
 #include "queue/sched.h"
+#include "mta/mta_route.h"
 
 #define SCHED_FETCH_MAX		2048	/* rows looked at a round */
 #define SCHED_ROWS_PER_SLOT	8	/* rows fetched a free job slot */
 #define SCHED_INFLIGHT_PER_CONN	4	/* jobs out per allowed connection */
 #define SCHED_BUCKETS		4096	/* in-flight recipients hash */
+#define SCHED_DOM_BUCKETS	256	/* domains in flight hash */
 #define SCHED_RETRY_SECS	30	/* after a database error */
 #define SCHED_EXPIRE_EVERY	3600	/* dead-letter expiry */
 #define SCHED_STR_MAX		4096
@@ -78,6 +84,15 @@ struct sched_jr {
 	int		 delay_noticed;	/* a delay DSN went out already */
 };
 
+/* A domain with jobs in flight; owned by s->doms, freed with its last job. */
+struct sched_dom {
+	LIST_ENTRY(sched_dom) hash;
+	char		*name;
+	size_t		 njobs;
+	int		 passed_over;	/* due rows skipped: it was full */
+};
+LIST_HEAD(sched_dom_bucket, sched_dom);
+
 /* One job in flight; owned by s->jobs. */
 struct sched_job {
 	TAILQ_ENTRY(sched_job) entry;
@@ -87,6 +102,7 @@ struct sched_job {
 	int64_t		 created;
 	char		*sender;
 	char		*domain;
+	struct sched_dom *dom;
 	struct sched_jr	*r;
 	size_t		 n, cap;
 	size_t		 row;		/* its first row in the round's fetch */
@@ -130,6 +146,7 @@ struct sched {
 	size_t			 nrcpts;	/* in flight */
 	uint64_t		 next_id;
 	struct sched_bucket	 by_rcpt[SCHED_BUCKETS];
+	struct sched_dom_bucket	 doms[SCHED_DOM_BUCKETS];
 	struct sched_mark	*marks;
 	size_t			 nmarks, capmarks;
 	struct sched_bounce	*bounces;
@@ -177,6 +194,69 @@ inflight(struct sched *s, int64_t rcpt_id)
 	return 0;
 }
 
+static void round_in(struct sched *, int64_t);
+
+static struct sched_dom_bucket *
+dom_bucket(struct sched *s, const char *name)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (; *name != '\0'; name++)
+		h = (h ^ (uint8_t)*name) * 16777619u;
+	return &s->doms[h % SCHED_DOM_BUCKETS];
+}
+
+static struct sched_dom *
+dom_find(struct sched *s, const char *name)
+{
+	struct sched_dom *d;
+
+	LIST_FOREACH(d, dom_bucket(s, name), hash)
+		if (strcmp(d->name, name) == 0)
+			return d;
+	return NULL;
+}
+
+static struct sched_dom *
+dom_get(struct sched *s, const char *name)
+{
+	struct sched_dom *d = dom_find(s, name);
+
+	if (d != NULL)
+		return d;
+	if ((d = calloc(1, sizeof(*d))) == NULL ||
+	    (d->name = strdup(name)) == NULL)
+		fatal("%s: calloc", __func__);
+	LIST_INSERT_HEAD(dom_bucket(s, name), d, hash);
+	return d;
+}
+
+/* jobs one domain may have out: as many a connection as in all */
+static size_t
+dom_cap(struct sched *s)
+{
+	int conns = mta_dest_limit(s->conf->max_connections,
+	    s->conf->max_connections_per_dest);
+
+	return (size_t)conns * SCHED_INFLIGHT_PER_CONN;
+}
+
+/* one job of d less; a domain that was passed over gets a new pass */
+static void
+dom_job_done(struct sched *s, struct sched_dom *d)
+{
+	d->njobs--;
+	if (d->passed_over && d->njobs < dom_cap(s)) {
+		d->passed_over = 0;
+		round_in(s, 1);
+	}
+	if (d->njobs == 0 && !d->passed_over) {
+		LIST_REMOVE(d, hash);
+		free(d->name);
+		free(d);
+	}
+}
+
 static void
 job_free(struct sched *s, struct sched_job *j)
 {
@@ -186,6 +266,8 @@ job_free(struct sched *s, struct sched_job *j)
 		free(j->r[i].orcpt);
 	}
 	s->nrcpts -= j->n;
+	if (j->dom != NULL)
+		dom_job_done(s, j->dom);
 	free(j->r);
 	free(j->sender);
 	free(j->domain);
@@ -711,11 +793,21 @@ round_run(struct sched *s)
 			    strcmp(j->domain, r->domain) == 0)
 				break;
 		if (j == NULL) {
+			struct sched_dom *d;
+
 			if (s->njobs >= cap) {
 				full = 1;
 				break;
 			}
+			d = dom_get(s, r->domain);
+			if (d->njobs >= dom_cap(s)) {
+				/* its share is out: the others go first */
+				d->passed_over = 1;
+				goto next;
+			}
 			j = job_new(s, r, i);
+			j->dom = d;
+			d->njobs++;
 			if (first_new == NULL)
 				first_new = j;
 		}
@@ -882,6 +974,8 @@ sched_new(struct conf *conf, struct event_base *base, struct queue_db *db,
 	TAILQ_INIT(&s->jobs);
 	for (size_t i = 0; i < SCHED_BUCKETS; i++)
 		LIST_INIT(&s->by_rcpt[i]);
+	for (size_t i = 0; i < SCHED_DOM_BUCKETS; i++)
+		LIST_INIT(&s->doms[i]);
 	s->cur_time = -1;
 	if ((s->ev_round = evtimer_new(base, pass_cb, s)) == NULL ||
 	    (s->ev_more = event_new(base, -1, 0, more_cb, s)) == NULL ||

@@ -31,13 +31,30 @@ DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 SMTP_SINK = "/usr/sbin/smtp-sink"
 
 
+def client_went_on(c, f, wait=0.05):
+    """True when the client sent more before our reply: bytes buffered
+    in f or arriving on c within wait seconds."""
+    if select.select([c], [], [], wait)[0]:
+        return True
+    c.setblocking(False)
+    try:
+        return len(f.peek(1)) > 0
+    except OSError:             # nothing there (EAGAIN, TLS want-read)
+        return False
+    finally:
+        c.setblocking(True)
+
+
 class Peer:
     """A scripted SMTP server on (addr, port).
 
     replies: {"MAIL": "450 4.3.0 busy", "RCPT": "550 5.1.1 nobody",
     "DATA": ..., "DOT": ..., "BANNER": ..., "EHLO": ...}; a value may be a
     list, one item per connection (None: the normal answer). hang_dot:
-    never answer the final dot. tls: (cert, key) to offer STARTTLS.
+    never answer the final dot. delay: seconds before each reply (a
+    slow server). pipelining=False: PIPELINING is not offered, and a
+    command that arrives before the reply to the one before it is
+    recorded in self.pipelined. tls: (cert, key) to offer STARTTLS.
     auth: (user, password) to offer AUTH (auth_mechs) after STARTTLS, and
     before it too with auth_before_tls; each AUTH is recorded in
     self.auths as (mechanism, user, password, tls).
@@ -45,8 +62,10 @@ class Peer:
 
     def __init__(self, addr, port, replies=None, pipelining=True, tls=None,
                  hang_dot=False, name="peer.example", auth=None,
-                 auth_mechs=("PLAIN", "LOGIN"), auth_before_tls=False):
+                 auth_mechs=("PLAIN", "LOGIN"), auth_before_tls=False,
+                 delay=0):
         self.auth, self.auth_mechs = auth, auth_mechs
+        self.delay = delay
         self.auth_before_tls = auth_before_tls
         self.auths = []
         self.addr, self.port = addr, port
@@ -58,6 +77,7 @@ class Peer:
         self.messages = []          # (mail_from, [rcpt], data bytes, tls)
         self.connections = 0
         self.commands = []
+        self.pipelined = []         # commands sent before our last reply
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((addr, port))
@@ -88,6 +108,8 @@ class Peer:
         tls_on = False
 
         def send(line):
+            if self.delay and not line.startswith("250-"):
+                time.sleep(self.delay)
             c.sendall(line.encode() + b"\r\n")
         try:
             send(self.reply_for("BANNER", n) or "220 %s ESMTP" % self.name)
@@ -99,6 +121,9 @@ class Peer:
                 cmd = line.decode("latin-1").rstrip("\r\n")
                 self.commands.append(cmd)
                 verb = cmd.split(" ")[0].upper()
+                if not self.pipelining and verb != "QUIT" and \
+                        client_went_on(c, f):
+                    self.pipelined.append(cmd)
                 if verb in ("EHLO", "LHLO"):
                     r = self.reply_for("EHLO", n)
                     if r:
@@ -233,6 +258,24 @@ def peers():
         p.close()
 
 
+def dns_ready(port, proc, timeout=5):
+    """True once the server on 127.0.0.1:port answers a query (any
+    answer: NXDOMAIN will do)."""
+    query = (b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+             b"\x05ready\x07example\x00\x00\x01\x00\x01")
+    deadline = time.time() + timeout
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.05)
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                s.sendto(query, ("127.0.0.1", port))
+                if s.recv(512)[:2] == b"\x12\x34":
+                    return True
+            except OSError:
+                pass
+    return False
+
+
 @pytest.fixture
 def dns(tmp_path):
     """dnsmasq on a loopback port with the records passed to start()."""
@@ -253,8 +296,7 @@ def dns(tmp_path):
         p = subprocess.Popen(args, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
         procs.append(p)
-        time.sleep(0.3)
-        assert p.poll() is None, "dnsmasq did not start"
+        assert dns_ready(port, p), "dnsmasq did not start"
         return "127.0.0.1@%d" % port
     yield start
     for p in procs:
@@ -470,10 +512,11 @@ def test_5xx_makes_a_dsn(moat_factory, dns, peers):
 
 def test_failed_bounce_is_a_dead_letter(moat_factory, dns, peers):
     port = free_port()
-    srv = dns(mx=[("gone.example", "mx.gone.example", 10)],
-              hosts=[("mx.gone.example", "127.0.0.15")])
+    srv = dns()
     peer = peers("127.0.0.15", port, replies={"RCPT": "550 5.1.1 no"})
-    moat = moat_factory(extra=delivery_conf(srv, port))
+    # routed: a bounce is sent to an internal address only over a route
+    moat = moat_factory(extra=delivery_conf(
+        srv, port, "routes = gone.example=[127.0.0.15]:%d\n" % port))
     # a remote sender whose mail fails: the bounce goes to gone.example too,
     # and fails from <>: a dead letter, never bounced again
     submit(moat, "bob@gone.example", sender="carol@gone.example")
@@ -492,15 +535,17 @@ def test_failed_bounce_is_a_dead_letter(moat_factory, dns, peers):
 
 def test_null_sender_failure_is_a_dead_letter(moat_factory, dns, peers):
     port = free_port()
-    srv = dns(mx=[("gone2.example", "mx.gone2.example", 10)],
-              hosts=[("mx.gone2.example", "127.0.0.16")])
-    peers("127.0.0.16", port, replies={"RCPT": "550 5.1.1 no"})
-    moat = moat_factory(extra=delivery_conf(srv, port))
+    srv = dns()
+    peer = peers("127.0.0.16", port, replies={"RCPT": "550 5.1.1 no"})
+    moat = moat_factory(extra=delivery_conf(
+        srv, port, "routes = gone2.example=[127.0.0.16]:%d\n" % port))
     submit(moat, "bob@gone2.example", sender="")
     assert wait_for(lambda: moat.sql(
         "SELECT count(*) FROM deadletter") == [["1"]])
     assert wait_for(lambda: queue_empty(moat))
     assert moat.maildir("postmaster") == []
+    assert "550 5.1.1" in moat.sql("SELECT reason FROM deadletter")[0][0]
+    assert any(c.startswith("RCPT") for c in peer.commands)
 
 
 def test_null_mx_fails_at_once(moat_factory, dns):
@@ -593,6 +638,10 @@ def test_without_pipelining(moat_factory, dns, peers):
     submit(moat, ["a@nopipe.example", "b@nopipe.example"])
     got = peer.wait(1)
     assert len(got) == 1 and len(got[0][1]) == 2
+    # one command at a time: each waited for the reply to the one before
+    verbs = [c.split(" ")[0].upper() for c in peer.commands]
+    assert verbs[:5] == ["EHLO", "MAIL", "RCPT", "RCPT", "DATA"], verbs
+    assert peer.pipelined == [], peer.pipelined
 
 
 def test_many_messages_to_smtp_sink(moat_factory, dns, tmp_path):
@@ -644,21 +693,64 @@ def auth_file(tmp_path, text, mode=0o600):
     return str(path)
 
 
-def smarthost_conf(srv, port, addr, path):
+def smarthost_conf(srv, port, addr, path, ca=None):
+    """ca: the CA that verifies the smarthost (tls_ca_file)."""
     return delivery_conf(srv, port, "smarthost = [%s]:%d\n"
-                         "smarthost_auth_file = %s\n" % (addr, port, path))
+                         "smarthost_auth_file = %s\n%s" % (
+                             addr, port, path,
+                             "tls_ca_file = %s\n" % ca.ca if ca else ""))
 
 
-def test_smarthost_auth_plain_inside_tls(moat_factory, dns, peers, tls_files,
+class PrivateCA:
+    """A private CA (ca.pem) and a server certificate it signed
+    (cert.pem, key.pem) for localhost and 127.0.0.20-127.0.0.69."""
+
+    def __init__(self, d):
+        self.ca = os.path.join(d, "ca.pem")
+        cakey = os.path.join(d, "ca.key")
+        self.cert = os.path.join(d, "cert.pem")
+        self.key = os.path.join(d, "key.pem")
+        csr = os.path.join(d, "cert.csr")
+        ext = os.path.join(d, "ext.cnf")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=DNS:localhost,%s\n" % ",".join(
+                "IP:127.0.0.%d" % i for i in range(20, 70)))
+        run = lambda *a: subprocess.run(a, check=True, capture_output=True)
+        run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+            "-keyout", cakey, "-out", self.ca, "-days", "2",
+            "-subj", "/CN=moat test CA")
+        run("openssl", "req", "-newkey", "rsa:2048", "-nodes",
+            "-keyout", self.key, "-out", csr, "-subj", "/CN=localhost")
+        run("openssl", "x509", "-req", "-in", csr, "-CA", self.ca,
+            "-CAkey", cakey, "-CAcreateserial", "-out", self.cert,
+            "-days", "2", "-extfile", ext)
+        for p in (self.ca, self.cert, self.key):
+            os.chmod(p, 0o644)
+
+    @property
+    def files(self):
+        return self.cert, self.key
+
+
+@pytest.fixture(scope="session")
+def private_ca():
+    d = tempfile.mkdtemp(prefix="moat-ca-")
+    os.chmod(d, 0o755)
+    yield PrivateCA(d)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_smarthost_auth_plain_inside_tls(moat_factory, dns, peers, private_ca,
                                          tmp_path):
     port = free_port()
     srv = dns()
     # AUTH offered before TLS too: the client must still wait for TLS
-    peer = peers("127.0.0.23", port, tls=tls_files,
+    peer = peers("127.0.0.23", port, tls=private_ca.files,
                  auth=("relayuser", "s3cr:et pass"), auth_before_tls=True)
     path = auth_file(tmp_path, "# per host\n127.0.0.23 relayuser:s3cr:et pass\n"
                      "other.example nobody:x\n")
-    moat = moat_factory(extra=smarthost_conf(srv, port, "127.0.0.23", path))
+    moat = moat_factory(extra=smarthost_conf(srv, port, "127.0.0.23", path,
+                                             private_ca))
     submit(moat, "bob@far.example")
     got = peer.wait(1)
     assert len(got) == 1 and got[0][3] is True, moat.log()
@@ -672,14 +764,15 @@ def test_smarthost_auth_plain_inside_tls(moat_factory, dns, peers, tls_files,
     assert base64.b64encode(b"\0relayuser\0s3cr:et pass").decode() not in log
 
 
-def test_smarthost_auth_login(moat_factory, dns, peers, tls_files, tmp_path):
+def test_smarthost_auth_login(moat_factory, dns, peers, private_ca, tmp_path):
     port = free_port()
     srv = dns()
-    peer = peers("127.0.0.24", port, tls=tls_files, auth=("u2", "pw two"),
+    peer = peers("127.0.0.24", port, tls=private_ca.files, auth=("u2", "pw two"),
                  auth_mechs=("LOGIN",))
     # the entry without a host is the smarthost's
     path = auth_file(tmp_path, "u2:pw two\n")
-    moat = moat_factory(extra=smarthost_conf(srv, port, "127.0.0.24", path))
+    moat = moat_factory(extra=smarthost_conf(srv, port, "127.0.0.24", path,
+                                             private_ca))
     submit(moat, "bob@far.example")
     assert len(peer.wait(1)) == 1, moat.log()
     assert peer.auths == [("LOGIN", "u2", "pw two", True)]
@@ -702,13 +795,14 @@ def test_smarthost_auth_never_in_plaintext(moat_factory, dns, peers,
                    for c in peer.commands)
 
 
-def test_smarthost_auth_refused_defers(moat_factory, dns, peers, tls_files,
+def test_smarthost_auth_refused_defers(moat_factory, dns, peers, private_ca,
                                        tmp_path):
     port = free_port()
     srv = dns()
-    peer = peers("127.0.0.26", port, tls=tls_files, auth=("u", "right"))
+    peer = peers("127.0.0.26", port, tls=private_ca.files, auth=("u", "right"))
     path = auth_file(tmp_path, "u:wrong\n")
-    moat = moat_factory(extra=smarthost_conf(srv, port, "127.0.0.26", path))
+    moat = moat_factory(extra=smarthost_conf(srv, port, "127.0.0.26", path,
+                                             private_ca))
     submit(moat, "bob@far.example", sender="postmaster@example.org")
     assert wait_for(lambda: "status=deferred" in moat.log()), moat.log()
     assert "AUTH refused by the relay: 535" in moat.log()
@@ -773,10 +867,12 @@ def test_delay_notice_sent_once(moat_factory, dns, peers):
 def test_delay_notice_respects_notify_and_null_sender(moat_factory, dns,
                                                       peers):
     port = free_port()
-    srv = dns(mx=[("late2.example", "mx.late2.example", 10)],
-              hosts=[("mx.late2.example", "127.0.0.29")])
+    srv = dns()
     peers("127.0.0.29", port, replies={"RCPT": "451 4.3.0 later"})
-    moat = moat_factory(extra=delivery_conf(srv, port, "delay_notice = 1\n"))
+    # routed: mail from <> goes to an internal address only over a route
+    moat = moat_factory(extra=delivery_conf(
+        srv, port, "delay_notice = 1\n"
+        "routes = late2.example=[127.0.0.29]:%d\n" % port))
     msg = ("From: <postmaster@example.org>\r\nTo: <a@late2.example>\r\n"
            "Subject: notify\r\n\r\nbody\r\n")
     with smtplib.SMTP("127.0.0.1", moat.port,

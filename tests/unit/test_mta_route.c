@@ -248,6 +248,62 @@ test_mx_null_and_self(void **state)
 	assert_int_equal(mta_mx_prune_self(v, 4, self, 1), 0);
 }
 
+static void
+test_dest_limit(void **state)
+{
+	static const struct {
+		int max, per_dest, want;
+	} t[] = {
+		{ 100, 20, 20 },	/* the defaults: per_dest */
+		{ 100, 100, 75 },	/* a quarter stays for the others */
+		{ 4, 4, 3 },
+		{ 4, 20, 3 },
+		{ 2, 2, 1 },
+		{ 1, 1, 1 },		/* one slot: it has to be shared */
+		{ 1, 20, 1 },
+		{ 3, 1, 1 },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int got = mta_dest_limit(t[i].max, t[i].per_dest);
+
+		if (got != t[i].want)
+			fail_msg("mta_dest_limit(%d, %d): got %d, want %d",
+			    t[i].max, t[i].per_dest, got, t[i].want);
+	}
+}
+
+static void
+test_addr_internal(void **state)
+{
+	static const struct {
+		const char *addr;
+		int want;
+	} t[] = {
+		{ "127.0.0.1", 1 }, { "127.5.6.7", 1 }, { "10.1.2.3", 1 },
+		{ "172.16.0.1", 1 }, { "172.31.255.255", 1 },
+		{ "172.32.0.1", 0 }, { "172.15.0.1", 0 },
+		{ "192.168.1.1", 1 }, { "192.169.1.1", 0 },
+		{ "169.254.1.1", 1 }, { "100.64.0.1", 1 }, { "100.128.0.1", 0 },
+		{ "0.0.0.0", 1 }, { "224.0.0.1", 1 }, { "255.255.255.255", 1 },
+		{ "8.8.8.8", 0 }, { "198.51.100.7", 0 }, { "11.0.0.1", 0 },
+		{ "::1", 1 }, { "::", 1 }, { "fd00::1", 1 }, { "fc12::1", 1 },
+		{ "fe80::1", 1 }, { "febf::1", 1 }, { "fec0::1", 0 },
+		{ "ff02::1", 1 }, { "::ffff:10.0.0.1", 1 },
+		{ "::ffff:8.8.8.8", 0 }, { "2001:db8::1", 0 },
+		{ "2a00:1450::1", 0 },
+		{ "not an address", -1 }, { "", -1 },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int got = mta_addr_is_internal(t[i].addr);
+
+		if (got != t[i].want)
+			fail_msg("mta_addr_is_internal(\"%s\"): got %d, want %d",
+			    t[i].addr, got, t[i].want);
+	}
+}
+
 int
 main(void)
 {
@@ -257,6 +313,8 @@ main(void)
 		cmocka_unit_test(test_mx_rdata),
 		cmocka_unit_test(test_mx_order),
 		cmocka_unit_test(test_mx_null_and_self),
+		cmocka_unit_test(test_dest_limit),
+		cmocka_unit_test(test_addr_internal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
