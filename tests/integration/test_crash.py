@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import time
 
-from conftest import free_port
+from conftest import ASAN, free_port
 
 THREADS = 8
 KILLS = 3
@@ -284,13 +284,16 @@ def test_kill9_local_delivery_exactly_once(moat_factory):
 
     seen = count_marks(moat)
     acked = set(load.acked)
-    assert len(acked) >= 500, (seed, len(acked), load.sent)
     lost = sorted(acked - set(seen))
     twice = sorted(k for k, n in seen.items() if n > 1)
     assert lost == [], "seed %d: %d of %d lost: %s" % (
         seed, len(lost), len(acked), lost[:5])
     assert twice == [], "seed %d: %d of %d delivered twice or more: %s" % (
         seed, len(twice), len(seen), twice[:5])
+    # the load was real (ASan builds are slower)
+    assert len(acked) >= (100 if ASAN else 500), (seed, len(acked), load.sent)
     print("seed %d: %d acknowledged deliveries, %d in the Maildirs, "
-          "%d messages sent, %.1fs" % (seed, len(acked), len(seen),
-                                       load.sent, time.time() - t0))
+          "%d messages sent, %d found from an attempt a kill cut short, "
+          "%.1fs" % (seed, len(acked), len(seen), load.sent,
+                     moat.log().count("found=earlier_attempt"),
+                     time.time() - t0))
