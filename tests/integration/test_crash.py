@@ -212,7 +212,8 @@ class LocalLoad:
 
 def mua_mover(maildir, stop):
     """What a mail reader does: move messages from new/ to cur/ and add
-    the ':2,S' info (seen)."""
+    the ':2,S' info (seen). Never over a file there already: a second
+    copy under the same name stays in new/, to be counted."""
     new, cur = os.path.join(maildir, "new"), os.path.join(maildir, "cur")
     while not stop.is_set():
         try:
@@ -221,8 +222,9 @@ def mua_mover(maildir, stop):
             names = []
         for name in names[::2]:
             try:
-                os.rename(os.path.join(new, name),
-                          os.path.join(cur, name + ":2,S"))
+                os.link(os.path.join(new, name),
+                        os.path.join(cur, name + ":2,S"))
+                os.unlink(os.path.join(new, name))
             except OSError:
                 pass
         time.sleep(0.05)
