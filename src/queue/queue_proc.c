@@ -24,12 +24,13 @@
  * reschedules itself while work remains, or sleeps until the next
  * deferred recipient is due. At start it picks up whatever a crash left
  * behind.
+ *
  * Exactly once: a recipient is marked delivered only after its file is
  * in new/ and new/ is fsync'ed, and the file is named after the
  * recipient (maildir_key), so an attempt after a crash in between finds
  * it and writes nothing. Rows are fetched in (next_attempt, id) order
  * and new ones sort last, so the deliveries a crash (or a failed mark)
- * may have cut short are the first ones fetched afterwards: those, and
+ * may have cut short are among the first fetch afterwards: those, and
  * only those, are looked for in cur/ too (qp->unsure), where a reader
  * may have moved them meanwhile; the rest cost one stat of new/.
  * A temporary failure (a full disk, EIO, permissions) defers the
@@ -44,7 +45,7 @@
  * message type a peer may not send is a bug there: fatalx. Strings
  * from the network (addresses, HELO, AUTH user, event details) are
  * escaped before they are logged; mailbox names are checked again by
- * maildir_deliver before they make a path.
+ * maildir_deliver_once before they make a path.
  * LIMITS: a string field at most QP_STR_MAX bytes, QUEUE_BATCH_MAX
  * messages a commit; the IPC frame cap bounds a message.
  */
