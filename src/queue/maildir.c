@@ -229,8 +229,13 @@ md_find(int box, int new, const char *name, const char *key, int look_cur,
 	int cur, found = 0, saved;
 
 	*step = "new";
-	if (fstatat(new, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+	if (fstatat(new, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!S_ISREG(st.st_mode)) {	/* not ours: in the way */
+			errno = EEXIST;
+			return -1;
+		}
 		return fsync(new) == -1 ? -1 : 1;
+	}
 	if (errno != ENOENT)
 		return -1;
 	if (!look_cur)

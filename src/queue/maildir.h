@@ -54,7 +54,8 @@ int maildir_key(char *out, size_t len, int64_t time, const char *qid,
  * KEY.HOST, once: when an earlier attempt left new/KEY.HOST (or, with
  * MAILDIR_LOOK_CUR, cur/KEY.* where a reader moved it) nothing is
  * written and the result is MAILDIR_FOUND, once the directory it is in
- * has been fsync'ed. Only new/ costs a stat each time; cur/ is read
+ * has been fsync'ed (in new/ it must be a regular file: anything else
+ * there fails, EEXIST). Only new/ costs a stat each time; cur/ is read
  * whole, so MAILDIR_LOOK_CUR is for the deliveries a crash may have cut
  * short. A tmp/KEY.HOST left by one is replaced. On failure errno is
  * set, err says why, nothing is left in new/, and the result says

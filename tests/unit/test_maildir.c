@@ -415,6 +415,14 @@ test_once_new(void **state)
 	assert_int_equal(count_prefix(md, "alice", "new", "100.QaR1."), 1);
 	snprintf(path, sizeof(path), "%s/alice/tmp", md);
 	assert_int_equal(count_dir(path, NULL, 0), 0);
+	/* a directory under the name is not a delivery */
+	snprintf(path, sizeof(path), "%s/alice/new/100.QaR2.", md);
+	assert_int_equal(gethostname(path + strlen(path),
+	    sizeof(path) - strlen(path)), 0);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(maildir_deliver_once(md, "alice", "100.QaR2", 0, "a@b",
+	    (const uint8_t *)"x\r\n", 3, err, sizeof(err)), MAILDIR_TEMPFAIL);
+	assert_int_equal(rmdir(path), 0);
 	/* the first attempt's content stayed */
 	assert_int_equal(maildir_key(name, sizeof(name), 100, "a", 1), 0);
 	snprintf(path, sizeof(path), "%s/alice/new/%s.", md, name);
