@@ -249,10 +249,13 @@ md_find(int box, int new, const char *name, const char *key, int look_cur,
 		errno = saved;
 		return -1;
 	}
+	errno = 0;
 	while (!found && (e = readdir(d)) != NULL)
 		found = strncmp(e->d_name, key, klen) == 0 &&
 		    e->d_name[klen] == '.';
-	if (found && fsync(cur) == -1)
+	if (!found && errno != 0)
+		found = -1;		/* a read error is not "absent" */
+	else if (found && fsync(cur) == -1)
 		found = -1;
 	saved = errno;
 	closedir(d);
