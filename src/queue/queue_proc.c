@@ -585,19 +585,24 @@ qp_fail_event(struct queue_proc *qp, const struct queue_local *l, int64_t now)
 }
 
 /*
- * Recipient l failed for good (status: "550 5.2.0", or "451 4.4.7" when
- * it expired): the scheduler records it with a bounce or a dead letter
- * at once. When that cannot be recorded it is deferred, to fail again.
+ * Recipient l failed for good, or expired (max_lifetime passed while it
+ * failed for a reason that may pass): the scheduler records it with a
+ * bounce or a dead letter at once. When that cannot be recorded it is
+ * deferred, to fail again.
  */
 static void
 qp_fail(struct queue_proc *qp, struct queue_local *l, int64_t now,
-    const char *status)
+    int expired)
 {
 	struct sched_failure f;
 	char reason[512];
 
-	snprintf(reason, sizeof(reason), "%s mailbox unavailable: %s%s", status,
-	    l->error, status[0] == '4' ? " (message expired, giving up)" : "");
+	if (expired)
+		snprintf(reason, sizeof(reason), "451 4.4.7 mailbox "
+		    "unavailable: %s (message expired, giving up)", l->error);
+	else
+		snprintf(reason, sizeof(reason), "550 5.2.0 mailbox "
+		    "unavailable: %s", l->error);
 	memset(&f, 0, sizeof(f));
 	f.rcpt_id = l->rcpt_id;
 	f.msg_id = l->msg_id;
@@ -646,7 +651,7 @@ qp_deliver_one(struct queue_proc *qp, struct queue_local *l, int64_t now)
 		break;
 	case MAILDIR_TEMPFAIL:
 		if (now - l->created >= qp->conf->max_lifetime) {
-			qp_fail(qp, l, now, "451 4.4.7");
+			qp_fail(qp, l, now, 1);
 			break;
 		}
 		l->outcome = QUEUE_LOCAL_DEFERRED;
@@ -654,7 +659,7 @@ qp_deliver_one(struct queue_proc *qp, struct queue_local *l, int64_t now)
 		qp_log_delivery(l, LOG_LVL_WARN, "deferred", l->error);
 		break;
 	case MAILDIR_PERMFAIL:
-		qp_fail(qp, l, now, "550 5.2.0");
+		qp_fail(qp, l, now, 0);
 		break;
 	}
 }
