@@ -3,11 +3,17 @@
  *
  * The classic Maildir protocol: write the message under a unique name
  * in tmp/, fsync it, rename it into new/, fsync new/. A reader never
- * sees a partial file, and a crash leaves at worst a file in tmp/ (and
- * the recipient still queued, so it is delivered again: at-least-once).
+ * sees a partial file, and a crash leaves at worst a file in tmp/.
  * Maildir files use LF line ends, so CRLF pairs become LF on the way.
  *
- * Public: maildir_check_name, maildir_deliver.
+ * Exactly once: the queue names each delivery after its message and
+ * recipient (maildir_key), so an attempt after a crash that came
+ * between the rename and the queue's record of it finds the file of the
+ * earlier one (in new/ by one stat, or in cur/ where a reader moved it)
+ * and writes nothing.
+ *
+ * Public: maildir_check_name, maildir_key, maildir_deliver,
+ * maildir_deliver_once, maildir_permanent.
  *
  * SECURITY: the mailbox name comes from the configuration by way of the
  * network process; it is checked here ([a-z0-9._+-], no leading '.',
@@ -18,8 +24,10 @@
  * holds no control byte and cannot inject a header line; it is written
  * as addr_format makes it.
  * LIMITS: mailbox names of MAILDIR_NAME_MAX bytes; the mailbox and its
- * tmp/new/cur must be real directories, not symlinks.
+ * tmp/new/cur must be real directories, not symlinks. Looking in cur/
+ * reads it whole: only when asked (MAILDIR_LOOK_CUR).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -57,6 +65,46 @@ maildir_check_name(const char *name)
 		return -1;
 	}
 	return 0;
+}
+
+/* maildir_key - the part of a delivery's file name all its attempts share */
+int
+maildir_key(char *out, size_t len, int64_t time, const char *qid,
+    int64_t rcpt_id)
+{
+	int n;
+
+	if (qid[0] == '\0')
+		return -1;
+	for (const char *p = qid; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= 'A' && *p <= 'Z')))
+			return -1;
+	n = snprintf(out, len, "%lld.Q%sR%lld", (long long)time, qid,
+	    (long long)rcpt_id);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/*
+ * maildir_permanent - whether a failure with errno err is one no retry
+ * can mend: the Maildir is not made of directories (a file or a symlink
+ * where one must be), a name or return path we refuse, a file larger
+ * than the file system allows. The rest (a full disk or quota, I/O
+ * errors, permissions an admin can fix, no memory) may pass.
+ */
+int
+maildir_permanent(int err)
+{
+	switch (err) {
+	case ENOTDIR:
+	case ELOOP:
+	case EINVAL:
+	case ENAMETOOLONG:
+	case EFBIG:
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 /*
@@ -175,15 +223,86 @@ out:
 	return rc;
 }
 
-/* maildir_deliver - deliver one message into mail_dir/mailbox */
-int
-maildir_deliver(const char *mail_dir, const char *mailbox,
-    const char *return_path, const uint8_t *data, size_t len,
+/*
+ * An earlier attempt's file: new/NAME, or cur/KEY.* where a reader
+ * moved it (adding ":2,FLAGS", perhaps a new host part) when look_cur.
+ * new/ first: a reader moves files from new/ to cur/, never back, so a
+ * file that moves meanwhile is seen in one of the two. The directory
+ * it is found in is fsync'ed before it counts: the rename that put it
+ * there may not be on disk yet when a crash came right after it.
+ * 1 found, 0 not, -1 error (errno set, *step says where).
+ */
+static int
+md_find(int box, int new, const char *name, const char *key, int look_cur,
+    const char **step)
+{
+	struct stat st;
+	struct dirent *e;
+	DIR *d;
+	size_t klen = strlen(key);
+	int cur, found = 0, saved;
+
+	*step = "new";
+	if (fstatat(new, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!S_ISREG(st.st_mode)) {	/* not ours: in the way */
+			errno = EEXIST;
+			return -1;
+		}
+		return fsync(new) == -1 ? -1 : 1;
+	}
+	if (errno != ENOENT)
+		return -1;
+	if (!look_cur)
+		return 0;
+	*step = "cur";
+	if ((cur = openat(box, "cur", MD_DIR_FLAGS)) == -1)
+		return -1;
+	if ((d = fdopendir(cur)) == NULL) {
+		saved = errno;
+		close(cur);
+		errno = saved;
+		return -1;
+	}
+	errno = 0;
+	while (!found && (e = readdir(d)) != NULL)
+		found = strncmp(e->d_name, key, klen) == 0 &&
+		    e->d_name[klen] == '.';
+	if (!found && errno != 0)
+		found = -1;		/* a read error is not "absent" */
+	else if (found && fsync(cur) == -1)
+		found = -1;
+	saved = errno;
+	closedir(d);
+	errno = saved;
+	return found;
+}
+
+/* tmp/NAME for writing; one left by an attempt a crash cut short goes */
+static int
+md_create(int tmp, const char *name)
+{
+	int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+	int fd;
+
+	if ((fd = openat(tmp, name, flags, 0600)) == -1 && errno == EEXIST &&
+	    unlinkat(tmp, name, 0) == 0)
+		fd = openat(tmp, name, flags, 0600);
+	return fd;
+}
+
+/*
+ * Deliver under the file name KEY.HOST: the work of maildir_deliver
+ * and maildir_deliver_once. MAILDIR_FOUND when an earlier attempt's
+ * file is there already (md_find). On failure errno is set and err
+ * says which step failed.
+ */
+static enum maildir_result
+md_deliver(const char *mail_dir, const char *mailbox, const char *key,
+    int look_cur, const char *return_path, const uint8_t *data, size_t len,
     char *err, size_t errlen)
 {
 	static char host[1024];
 	char name[1400], rpath[ADDR_STRLEN];
-	struct timeval tv;
 	int top = -1, box = -1, tmp = -1, new = -1, fd = -1;
 	int made_box = 0, made_sub = 0, saved, n;
 	const char *step;
@@ -191,13 +310,13 @@ maildir_deliver(const char *mail_dir, const char *mailbox,
 	if (maildir_check_name(mailbox) == -1) {
 		snprintf(err, errlen, "bad mailbox name");
 		errno = EINVAL;
-		return -1;
+		return MAILDIR_PERMFAIL;
 	}
 	if (format_return_path(return_path != NULL ? return_path : "", rpath,
 	    sizeof(rpath)) == -1) {
 		snprintf(err, errlen, "bad return path");
 		errno = EINVAL;
-		return -1;
+		return MAILDIR_PERMFAIL;
 	}
 	return_path = rpath;
 	if (host[0] == '\0')
@@ -229,15 +348,20 @@ maildir_deliver(const char *mail_dir, const char *mailbox,
 	if (made_box && fsync(top) == -1)
 		goto fail;
 
-	gettimeofday(&tv, NULL);
-	n = snprintf(name, sizeof(name), "%lld.M%ldP%ldQ%u.%s",
-	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
-	    ++md_counter, host);
+	n = snprintf(name, sizeof(name), "%s.%s", key, host);
 	if (n < 0 || (size_t)n >= sizeof(name))
 		fatalx("%s: file name too long", __func__);	/* host < 1024 */
+	if ((n = md_find(box, new, name, key, look_cur, &step)) == -1)
+		goto fail;
+	if (n == 1) {
+		close(new);
+		close(tmp);
+		close(box);
+		close(top);
+		return MAILDIR_FOUND;
+	}
 	step = "tmp file";
-	if ((fd = openat(tmp, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) == -1)
+	if ((fd = md_create(tmp, name)) == -1)
 		goto fail;
 	step = "write";
 	if (md_write(fd, return_path, data, len) == -1)
@@ -258,7 +382,7 @@ maildir_deliver(const char *mail_dir, const char *mailbox,
 		/*
 		 * The rename is durable only once new/ is. Take the file
 		 * back out and fail: it is delivered again later, rather
-		 * than perhaps lost, or there twice.
+		 * than perhaps lost.
 		 */
 		saved = errno;
 		unlinkat(new, name, 0);
@@ -269,7 +393,7 @@ maildir_deliver(const char *mail_dir, const char *mailbox,
 	close(tmp);
 	close(box);
 	close(top);
-	return 0;
+	return MAILDIR_DELIVERED;
 
 unlink:
 	saved = errno;
@@ -292,5 +416,40 @@ fail:
 	if (top != -1)
 		close(top);
 	errno = saved;
-	return -1;
+	return maildir_permanent(saved) ? MAILDIR_PERMFAIL : MAILDIR_TEMPFAIL;
+}
+
+/* maildir_deliver - deliver one message into mail_dir/mailbox */
+int
+maildir_deliver(const char *mail_dir, const char *mailbox,
+    const char *return_path, const uint8_t *data, size_t len,
+    char *err, size_t errlen)
+{
+	char key[128];
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	snprintf(key, sizeof(key), "%lld.M%ldP%ldQ%u", (long long)tv.tv_sec,
+	    (long)tv.tv_usec, (long)getpid(), ++md_counter);
+	switch (md_deliver(mail_dir, mailbox, key, 0, return_path, data, len,
+	    err, errlen)) {
+	case MAILDIR_DELIVERED:
+		return 0;
+	case MAILDIR_FOUND:		/* a fresh name that is taken */
+		snprintf(err, errlen, "new: %s exists", key);
+		errno = EEXIST;
+		return -1;
+	default:
+		return -1;
+	}
+}
+
+/* maildir_deliver_once - deliver under a name of the delivery's own */
+enum maildir_result
+maildir_deliver_once(const char *mail_dir, const char *mailbox,
+    const char *key, int flags, const char *return_path, const uint8_t *data,
+    size_t len, char *err, size_t errlen)
+{
+	return md_deliver(mail_dir, mailbox, key, flags & MAILDIR_LOOK_CUR,
+	    return_path, data, len, err, errlen);
 }

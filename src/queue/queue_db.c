@@ -108,7 +108,8 @@ static const char *const stmt_sql[ST_N] = {
 	 */
 	[ST_LOCAL_FETCH] =
 	    "SELECT r.id, r.msg_id, m.qid, m.sender, r.address, r.mailbox,"
-	    " r.attempts FROM recipient AS r JOIN message AS m ON m.id = r.msg_id"
+	    " r.attempts, m.created, r.orcpt, r.notify"
+	    " FROM recipient AS r JOIN message AS m ON m.id = r.msg_id"
 	    " WHERE r.mailbox IS NOT NULL AND r.state < 2"
 	    " AND r.next_attempt <= ?1 ORDER BY r.next_attempt, r.id LIMIT ?2",
 	[ST_BODY_GET] = "SELECT data FROM body WHERE msg_id = ?1",
@@ -843,8 +844,11 @@ queue_db_local_fetch(struct queue_db *db, int64_t now, struct queue_local *out,
 		l->address = col_strdup(s, 4);
 		l->mailbox = col_strdup(s, 5);
 		l->attempts = sqlite3_column_int(s, 6);
+		l->created = sqlite3_column_int64(s, 7);
+		l->orcpt = col_strdup(s, 8);
+		l->notify = (uint8_t)sqlite3_column_int(s, 9);
 		(*n)++;
-		if (!l->sender || !l->address || !l->mailbox) {
+		if (!l->sender || !l->address || !l->mailbox || !l->orcpt) {
 			st_done(s);
 			log_err(LOG_CAT_QUEUE, "event=db_error op=local_fetch err=\"%s\"",
 			    strerror(ENOMEM));
@@ -874,6 +878,7 @@ queue_db_local_free(struct queue_local *v, size_t n)
 		free(v[i].sender);
 		free(v[i].address);
 		free(v[i].mailbox);
+		free(v[i].orcpt);
 		if (v[i].owns_data)
 			free((void *)v[i].data);
 		memset(&v[i], 0, sizeof(v[i]));
@@ -912,7 +917,8 @@ queue_db_local_mark(struct queue_db *db, const struct queue_local *v, size_t n,
 	int rc;
 
 	for (size_t i = 0; i < n; i++)
-		if (v[i].outcome != QUEUE_LOCAL_PENDING)
+		if (v[i].outcome != QUEUE_LOCAL_PENDING &&
+		    v[i].outcome != QUEUE_LOCAL_FAILED)
 			todo++;
 	if (todo == 0)
 		return 0;
@@ -926,6 +932,7 @@ queue_db_local_mark(struct queue_db *db, const struct queue_local *v, size_t n,
 
 		switch (v[i].outcome) {
 		case QUEUE_LOCAL_PENDING:
+		case QUEUE_LOCAL_FAILED:	/* sched_fail records it */
 			continue;
 		case QUEUE_LOCAL_DELIVERED:
 			state = QUEUE_RCPT_DELIVERED;

@@ -78,15 +78,20 @@ enum queue_local_outcome {
 	QUEUE_LOCAL_PENDING = 0,	/* not tried: left as it is */
 	QUEUE_LOCAL_DELIVERED,		/* in the Maildir: state delivered */
 	QUEUE_LOCAL_DEFERRED,		/* try again at next_attempt */
-	QUEUE_LOCAL_HELD,		/* cannot ever work: hold for an admin */
+	QUEUE_LOCAL_HELD,		/* a corrupt record: hold for an admin */
+	QUEUE_LOCAL_FAILED,		/* failed for good: not recorded here,
+					 * the scheduler bounces it (sched_fail) */
 };
 
 struct queue_local {
 	int64_t		 rcpt_id;
 	int64_t		 msg_id;
+	int64_t		 created;	/* the message's arrival */
 	char		 qid[QUEUE_QID_SIZE];
 	char		*sender;
 	char		*address;
+	char		*orcpt;		/* "" when none */
+	uint8_t		 notify;
 	char		*mailbox;
 	int		 attempts;	/* tries so far */
 	const uint8_t	*data;
@@ -153,7 +158,8 @@ void queue_db_local_free(struct queue_local *v, size_t n);
 /*
  * queue_db_local_mark - record each v[i].outcome in one transaction:
  * DELIVERED sets state 3, DEFERRED state 1 with next_attempt and
- * last_error, HELD state 2; attempts counts every try. A message with no
+ * last_error, HELD state 2 (PENDING and FAILED are left as they are);
+ * attempts counts every try. A message with no
  * recipient left other than delivered (3) or failed (4) is deleted with
  * its body and recipients. Returns 0, or -1 and nothing changed.
  */

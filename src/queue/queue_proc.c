@@ -24,8 +24,19 @@
  * reschedules itself while work remains, or sleeps until the next
  * deferred recipient is due. At start it picks up whatever a crash left
  * behind.
- * A recipient is marked delivered only after maildir_deliver returned
- * 0, so a crash in between delivers it twice, never zero times.
+ *
+ * Exactly once: a recipient is marked delivered only after its file is
+ * in new/ and new/ is fsync'ed, and the file is named after the
+ * recipient (maildir_key), so an attempt after a crash in between finds
+ * it and writes nothing. Rows are fetched in (next_attempt, id) order
+ * and new ones sort last, so the deliveries a crash (or a failed mark)
+ * may have cut short are among the first fetch afterwards: those, and
+ * only those, are looked for in cur/ too (qp->unsure), where a reader
+ * may have moved them meanwhile; the rest cost one stat of new/.
+ * A temporary failure (a full disk, EIO, permissions) defers the
+ * recipient QUEUE_RETRY_SECS, until max_lifetime has passed; then, or at
+ * once for a permanent one (maildir_permanent), the recipient fails,
+ * with a bounce or a dead letter (sched_fail) and an event.
  *
  * Public: queue_proc_main.
  *
@@ -34,7 +45,7 @@
  * message type a peer may not send is a bug there: fatalx. Strings
  * from the network (addresses, HELO, AUTH user, event details) are
  * escaped before they are logged; mailbox names are checked again by
- * maildir_deliver before they make a path.
+ * maildir_deliver_once before they make a path.
  * LIMITS: a string field at most QP_STR_MAX bytes, QUEUE_BATCH_MAX
  * messages a commit; the IPC frame cap bounds a message.
  */
@@ -127,6 +138,9 @@ struct queue_proc {
 	int64_t			 deliver_at;	/* when ev_deliver fires */
 	int64_t			 deliver_yield_ms; /* stepping aside since */
 	struct queue_local	 local[QUEUE_DELIVER_BATCH];
+	int			 recovering;	/* the first fetch is still to come */
+	int64_t			*unsure;	/* recipients whose file may be */
+	size_t			 nunsure, capunsure; /* in the Maildir already */
 
 	struct sched		*sched;		/* outbound delivery, sched.c */
 	struct queue_ctl	*ctl;		/* control operations, queue_ctl.c */
@@ -521,6 +535,136 @@ qp_log_delivery(const struct queue_local *l, enum log_level lvl,
 		    log_escape(e, sizeof(e), error, strlen(error)));
 }
 
+/* Remember that recipient id's file may be in its Maildir already. */
+static void
+qp_unsure_add(struct queue_proc *qp, int64_t id)
+{
+	int64_t *v;
+
+	for (size_t i = 0; i < qp->nunsure; i++)
+		if (qp->unsure[i] == id)
+			return;
+	if (qp->nunsure == qp->capunsure) {
+		size_t cap = qp->capunsure ? qp->capunsure * 2 :
+		    QUEUE_DELIVER_BATCH;
+
+		if ((v = reallocarray(qp->unsure, cap, sizeof(*v))) == NULL)
+			fatal("%s: reallocarray", __func__);
+		qp->unsure = v;
+		qp->capunsure = cap;
+	}
+	qp->unsure[qp->nunsure++] = id;
+}
+
+/* Whether recipient id's file may be there already; forgets it. */
+static int
+qp_unsure_take(struct queue_proc *qp, int64_t id)
+{
+	for (size_t i = 0; i < qp->nunsure; i++)
+		if (qp->unsure[i] == id) {
+			qp->unsure[i] = qp->unsure[--qp->nunsure];
+			return 1;
+		}
+	return 0;
+}
+
+/* A failure for good is an event too: a mailbox an admin must look at. */
+static void
+qp_fail_event(struct queue_proc *qp, const struct queue_local *l, int64_t now)
+{
+	struct queue_event ev;
+	char detail[1024], to[QP_ESC];
+
+	snprintf(detail, sizeof(detail), "qid=%s to=<%s> mailbox=%s error=%s",
+	    l->qid, log_escape(to, sizeof(to), l->address, strlen(l->address)),
+	    l->mailbox, l->error);
+	memset(&ev, 0, sizeof(ev));
+	ev.time = now;
+	ev.type = "delivery_failed";
+	ev.detail = detail;
+	(void)queue_db_event_add(qp->db, &ev, 1);	/* logged on failure */
+}
+
+/*
+ * Recipient l failed for good, or expired (max_lifetime passed while it
+ * failed for a reason that may pass): the scheduler records it with a
+ * bounce or a dead letter at once. When that cannot be recorded it is
+ * deferred, to fail again.
+ */
+static void
+qp_fail(struct queue_proc *qp, struct queue_local *l, int64_t now,
+    int expired)
+{
+	struct sched_failure f;
+	char reason[512];
+
+	if (expired)
+		snprintf(reason, sizeof(reason), "451 4.4.7 mailbox "
+		    "unavailable: %s (message expired, giving up)", l->error);
+	else
+		snprintf(reason, sizeof(reason), "550 5.2.0 mailbox "
+		    "unavailable: %s", l->error);
+	memset(&f, 0, sizeof(f));
+	f.rcpt_id = l->rcpt_id;
+	f.msg_id = l->msg_id;
+	f.qid = l->qid;
+	f.sender = l->sender;
+	f.address = l->address;
+	f.orcpt = l->orcpt;
+	f.notify = l->notify;
+	f.reason = reason;
+	if (sched_fail(qp->sched, &f) == -1) {
+		l->outcome = QUEUE_LOCAL_DEFERRED;
+		l->next_attempt = now + QUEUE_RETRY_SECS;
+		qp_log_delivery(l, LOG_LVL_ERR, "deferred", l->error);
+		return;
+	}
+	l->outcome = QUEUE_LOCAL_FAILED;
+	qp_log_delivery(l, LOG_LVL_ERR, "failed", l->error);
+	qp_fail_event(qp, l, now);
+}
+
+/* Deliver one recipient into its Maildir and set its outcome. */
+static void
+qp_deliver_one(struct queue_proc *qp, struct queue_local *l, int64_t now)
+{
+	char key[MAILDIR_KEY_MAX];
+	int flags = qp_unsure_take(qp, l->rcpt_id) ? MAILDIR_LOOK_CUR : 0;
+
+	if (maildir_key(key, sizeof(key), l->created, l->qid, l->rcpt_id) ==
+	    -1) {
+		l->outcome = QUEUE_LOCAL_HELD;		/* a corrupt record */
+		snprintf(l->error, sizeof(l->error), "queue record has a bad "
+		    "queue id");
+		qp_log_delivery(l, LOG_LVL_ERR, "held", l->error);
+		return;
+	}
+	switch (maildir_deliver_once(qp->conf->mail_dir, l->mailbox, key,
+	    flags, l->sender, l->data, l->len, l->error, sizeof(l->error))) {
+	case MAILDIR_DELIVERED:
+		l->outcome = QUEUE_LOCAL_DELIVERED;
+		qp_log_delivery(l, LOG_LVL_INFO, "delivered", NULL);
+		break;
+	case MAILDIR_FOUND:		/* an attempt a crash cut short */
+		l->outcome = QUEUE_LOCAL_DELIVERED;
+		qp_log_delivery(l, LOG_LVL_NOTICE,
+		    "delivered found=earlier_attempt", NULL);
+		break;
+	case MAILDIR_TEMPFAIL:
+		if (now - l->created >= qp->conf->max_lifetime) {
+			qp_fail(qp, l, now, 1);
+			break;
+		}
+		l->outcome = QUEUE_LOCAL_DEFERRED;
+		l->next_attempt = now + QUEUE_RETRY_SECS;
+		qp_log_delivery(l, LOG_LVL_WARN, "deferred", l->error);
+		break;
+	case MAILDIR_PERMFAIL:
+		qp_fail(qp, l, now, 0);
+		break;
+	}
+}
+
 /*
  * One round of local delivery: fetch what is due, write each into its
  * Maildir, record the outcomes in one transaction, reschedule.
@@ -556,6 +700,12 @@ qp_deliver_cb(evutil_socket_t fd, short what, void *arg)
 		qp_deliver_in(qp, QUEUE_RETRY_SECS);
 		return;
 	}
+	if (qp->recovering) {
+		/* the head of the queue: what a crash may have cut short */
+		for (size_t i = 0; i < n; i++)
+			qp_unsure_add(qp, qp->local[i].rcpt_id);
+		qp->recovering = 0;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct queue_local *l = &qp->local[i];
 
@@ -568,25 +718,15 @@ qp_deliver_cb(evutil_socket_t fd, short what, void *arg)
 			qp_log_delivery(l, LOG_LVL_ERR, "held", l->error);
 			continue;
 		}
-		if (maildir_deliver(qp->conf->mail_dir, l->mailbox, l->sender,
-		    l->data, l->len, l->error, sizeof(l->error)) == 0) {
-			l->outcome = QUEUE_LOCAL_DELIVERED;
-			qp_log_delivery(l, LOG_LVL_INFO, "delivered", NULL);
-		} else if (errno == EINVAL) {
-			/* a mailbox name no retry can make valid */
-			l->outcome = QUEUE_LOCAL_HELD;
-			qp_log_delivery(l, LOG_LVL_ERR, "held", l->error);
-		} else {
-			l->outcome = QUEUE_LOCAL_DEFERRED;
-			l->next_attempt = now + QUEUE_RETRY_SECS;
-			qp_log_delivery(l, LOG_LVL_WARN, "deferred", l->error);
-		}
+		qp_deliver_one(qp, l, now);
 	}
-	/*
-	 * If this fails the deliveries above happen again next round:
-	 * duplicates, never losses.
-	 */
 	rc = queue_db_local_mark(qp->db, qp->local, n, now);
+	if (rc == -1) {
+		/* tried again next round: a reader may move them meanwhile */
+		for (size_t i = 0; i < n; i++)
+			if (qp->local[i].outcome == QUEUE_LOCAL_DELIVERED)
+				qp_unsure_add(qp, qp->local[i].rcpt_id);
+	}
 	queue_db_local_free(qp->local, n);
 	if (rc == -1) {
 		qp_deliver_in(qp, QUEUE_RETRY_SECS);
@@ -856,7 +996,8 @@ queue_proc_main(struct proc_env *env)
 
 	log_notice(LOG_CAT_QUEUE, "event=started spool=%s mail_dir=%s",
 	    conf->spool_dir, conf->mail_dir);
-	/* deliveries a crash left pending: at least once */
+	/* deliveries a crash left pending: once (qp_deliver_one) */
+	qp->recovering = 1;
 	qp_deliver_in(qp, 0);
 	/* remote recipients too: the scheduler starts with a round */
 	if (env->peer[PROC_MTA] >= 0)
@@ -883,6 +1024,7 @@ queue_proc_main(struct proc_env *env)
 	event_free(qp->ev_drain);
 	event_free(qp->ev_deliver);
 	event_free(qp->ev_commit);
+	free(qp->unsure);
 	queue_db_close(qp->db);
 	if (qp->conf_owned)
 		conf_free(qp->conf);

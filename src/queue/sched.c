@@ -35,8 +35,11 @@
  * delay_notice remembers it, in the same commit, so it is sent once. Dead
  * letters older than deadletter_expire are deleted once an hour.
  *
+ * A local delivery that failed for good comes here too (sched_fail), so
+ * that it bounces (or makes a dead letter) the same way, at once.
+ *
  * Public: sched_new, sched_free, sched_kick, sched_stored, sched_set_conf,
- * sched_stop, sched_backoff.
+ * sched_stop, sched_backoff, sched_fail.
  *
  * SECURITY: PROTO_MTA_RESULT comes from a sibling: a frame that does not
  * parse exactly or names a job or recipient we did not send is a bug
@@ -528,12 +531,11 @@ bounce_mailbox(struct sched *s, const char *addr, char *out, size_t len)
 
 /*
  * The group commit of outcomes: build the bounces, record everything
- * in one transaction.
+ * in one transaction. 0, or -1 when nothing was recorded.
  */
-static void
-commit_cb(evutil_socket_t fd, short what, void *arg)
+static int
+commit_run(struct sched *s)
 {
-	struct sched *s = arg;
 	struct queue_remote_mark *v = NULL;
 	struct queue_msg *bm = NULL;
 	struct queue_rcpt *br = NULL;
@@ -546,7 +548,7 @@ commit_cb(evutil_socket_t fd, short what, void *arg)
 	int local = 0, rc;
 
 	if (s->nmarks == 0)
-		return;
+		return 0;
 	if ((v = calloc(s->nmarks, sizeof(*v))) == NULL ||
 	    (bm = calloc(s->nbounces + 1, sizeof(*bm))) == NULL ||
 	    (br = calloc(s->nbounces + 1, sizeof(*br))) == NULL ||
@@ -640,6 +642,13 @@ commit_cb(evutil_socket_t fd, short what, void *arg)
 	free(v);
 	if (nb > 0)
 		sched_kick(s);	/* the bounces are due now */
+	return rc == 0 ? 0 : -1;
+}
+
+static void
+commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)commit_run(arg);
 }
 
 /* send one job to the mta process */
@@ -1026,4 +1035,15 @@ sched_free(struct sched *s)
 	event_free(s->ev_more);
 	event_free(s->ev_commit);
 	free(s);
+}
+
+/* sched_fail - a recipient failed for good outside the mta: record it now */
+int
+sched_fail(struct sched *s, const struct sched_failure *f)
+{
+	if (s == NULL)
+		return -1;
+	fail_rcpt(s, f->rcpt_id, f->msg_id, f->qid, f->sender, f->address,
+	    f->orcpt, f->notify, f->reason, "");
+	return commit_run(s);
 }

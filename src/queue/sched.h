@@ -40,6 +40,27 @@ void sched_set_conf(struct sched *s, struct conf *conf);
 /* sched_stop - no new jobs; outcomes still arriving are recorded */
 void sched_stop(struct sched *s);
 
+/* A recipient that failed for good outside the mta. Views, the caller's. */
+struct sched_failure {
+	int64_t		 rcpt_id;
+	int64_t		 msg_id;
+	const char	*qid;
+	const char	*sender;	/* "" for <> */
+	const char	*address;
+	const char	*orcpt;		/* "" when none */
+	uint8_t		 notify;
+	const char	*reason;	/* "550 5.x.x text": the DSN's status */
+};
+
+/*
+ * sched_fail - record f's recipient failed (state 4) with a bounce to
+ * the sender (unless its NOTIFY says no), or a dead letter when the
+ * sender is <>, in one transaction with the outcomes waiting, now.
+ * Returns 0, or -1 when nothing was recorded (s NULL, or a database
+ * error: the recipient is as it was).
+ */
+int sched_fail(struct sched *s, const struct sched_failure *f);
+
 /*
  * sched_backoff - seconds before the next attempt after a temporary
  * failure, for a recipient tried attempts times before this one:

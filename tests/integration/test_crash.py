@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import time
 
-from conftest import free_port
+from conftest import ASAN, free_port
 
 THREADS = 8
 KILLS = 3
@@ -155,3 +155,147 @@ def test_kill9_under_load_loses_nothing(moat_factory):
     assert len(stored) - len(accepted) <= KILLS * THREADS
     print("seed %d: %d accepted, %d attempts, %d stored, %.1fs"
           % (seed, len(accepted), load.attempts, len(stored), elapsed))
+
+
+# Local delivery: exactly once across kill -9.
+
+LOCAL_THREADS = 8
+LOCAL_KILLS = 10
+MAILBOXES = ("postmaster", "alice", "bob")
+MARK_RE = re.compile(rb"X-Load-Mark: (\S+)")
+
+
+class LocalLoad:
+    """Clients sending to local mailboxes, each message marked uniquely;
+    acked holds (mailbox, mark) of every message that got its 250."""
+
+    def __init__(self, port):
+        self.port = port
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.acked = set()
+        self.sent = 0
+
+    def worker(self, n):
+        rnd = random.Random(n)
+        seq = 0
+        while not self.stop.is_set():
+            try:
+                s = smtplib.SMTP("127.0.0.1", self.port, timeout=10)
+            except OSError:
+                time.sleep(0.02)
+                continue
+            try:
+                s.ehlo("client%d.example" % n)
+                while not self.stop.is_set():
+                    seq += 1
+                    mark = "m%d-%d-%s" % (n, seq, os.urandom(3).hex())
+                    boxes = rnd.sample(MAILBOXES, rnd.choice((1, 1, 2)))
+                    msg = ("Message-ID: <%s@client.example>\r\n"
+                           "X-Load-Mark: %s\r\nSubject: %s\r\n\r\n"
+                           "body of %s\r\n" % (mark, mark, mark, mark))
+                    with self.lock:
+                        self.sent += 1
+                    s.sendmail("load%d@client.example" % n,
+                               ["%s@localhost" % b for b in boxes],
+                               msg.encode())
+                    with self.lock:
+                        self.acked.update((b, mark) for b in boxes)
+            except (smtplib.SMTPException, OSError):
+                pass
+            finally:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+
+def mua_mover(maildir, stop):
+    """What a mail reader does: move messages from new/ to cur/ and add
+    the ':2,S' info (seen). Never over a file there already: a second
+    copy under the same name stays in new/, to be counted."""
+    new, cur = os.path.join(maildir, "new"), os.path.join(maildir, "cur")
+    while not stop.is_set():
+        try:
+            names = os.listdir(new)
+        except OSError:
+            names = []
+        for name in names[::2]:
+            try:
+                os.link(os.path.join(new, name),
+                        os.path.join(cur, name + ":2,S"))
+                os.unlink(os.path.join(new, name))
+            except OSError:
+                pass
+        time.sleep(0.05)
+
+
+def count_marks(moat):
+    """(mailbox, mark) -> how many files hold it, in new/ and cur/."""
+    seen = {}
+    for box in MAILBOXES:
+        for sub in ("new", "cur"):
+            d = os.path.join(moat.dir, "var", "mail", box, sub)
+            for name in (os.listdir(d) if os.path.isdir(d) else []):
+                with open(os.path.join(d, name), "rb") as f:
+                    m = MARK_RE.search(f.read())
+                assert m, (box, sub, name)
+                key = (box, m.group(1).decode())
+                seen[key] = seen.get(key, 0) + 1
+    return seen
+
+
+def test_kill9_local_delivery_exactly_once(moat_factory):
+    moat = moat_factory()
+    load = LocalLoad(moat.port)
+    stop_mua = threading.Event()
+    alice = os.path.join(moat.dir, "var", "mail", "alice")
+    threads = [threading.Thread(target=load.worker, args=(i,), daemon=True)
+               for i in range(LOCAL_THREADS)]
+    threads.append(threading.Thread(target=mua_mover, args=(alice, stop_mua),
+                                    daemon=True))
+    rnd = random.Random()
+    seed = rnd.randrange(1 << 30)
+    rnd.seed(seed)
+    t0 = time.time()
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(LOCAL_KILLS):
+            time.sleep(rnd.uniform(0.5, 2.0))
+            moat.kill9()
+            time.sleep(rnd.uniform(0.0, 0.2))
+            moat.start()
+        time.sleep(1.0)
+    finally:
+        load.stop.set()
+        for t in threads[:-1]:
+            t.join(20)
+    # a final clean restart, then everything is delivered
+    assert moat.stop() == 0, moat.log()
+    moat.start()
+    deadline = time.time() + 30
+    while time.time() < deadline and moat.sql(
+            "SELECT count(*) FROM recipient") != [["0"]]:
+        time.sleep(0.2)
+    stop_mua.set()
+    threads[-1].join(5)
+    assert moat.sql("SELECT count(*) FROM recipient") == [["0"]], \
+        moat.sql("SELECT state, last_error FROM recipient LIMIT 5")
+    assert moat.stop() == 0, moat.log()
+
+    seen = count_marks(moat)
+    acked = set(load.acked)
+    lost = sorted(acked - set(seen))
+    twice = sorted(k for k, n in seen.items() if n > 1)
+    assert lost == [], "seed %d: %d of %d lost: %s" % (
+        seed, len(lost), len(acked), lost[:5])
+    assert twice == [], "seed %d: %d of %d delivered twice or more: %s" % (
+        seed, len(twice), len(seen), twice[:5])
+    # the load was real (ASan builds are slower)
+    assert len(acked) >= (100 if ASAN else 500), (seed, len(acked), load.sent)
+    print("seed %d: %d acknowledged deliveries, %d in the Maildirs, "
+          "%d messages sent, %d found from an attempt a kill cut short, "
+          "%.1fs" % (seed, len(acked), len(seen), load.sent,
+                     moat.log().count("found=earlier_attempt"),
+                     time.time() - t0))

@@ -355,6 +355,195 @@ test_write_fails(void **state)
 	assert_int_equal(count_dir(path, NULL, 0), 0);
 }
 
+/* maildir_key: the message's time, its queue id and the recipient row. */
+static void
+test_key(void **state)
+{
+	char key[MAILDIR_KEY_MAX], small[8];
+
+	assert_int_equal(maildir_key(key, sizeof(key), 1700000000,
+	    "0123456789ab", 42), 0);
+	assert_string_equal(key, "1700000000.Q0123456789abR42");
+	assert_int_equal(maildir_key(key, sizeof(key), 0, "", 1), -1);
+	assert_int_equal(maildir_key(key, sizeof(key), 0, "a/b", 1), -1);
+	assert_int_equal(maildir_key(key, sizeof(key), 0, "a.b", 1), -1);
+	assert_int_equal(maildir_key(key, sizeof(key), 0, "a:b", 1), -1);
+	assert_int_equal(maildir_key(small, sizeof(small), 1700000000, "ab", 1),
+	    -1);
+}
+
+/* How many files in md/box/sub have names that start with prefix. */
+static int
+count_prefix(const char *md, const char *box, const char *sub,
+    const char *prefix)
+{
+	char path[1024];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", md, box, sub);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* A second attempt finds the first one's file in new/ and writes nothing. */
+static void
+test_once_new(void **state)
+{
+	const char *md = *state;
+	char err[256], path[1024], name[256];
+	size_t len;
+	char *got;
+
+	assert_int_equal(maildir_deliver_once(md, "alice", "100.QaR1", 0, "a@b",
+	    (const uint8_t *)"one\r\n", 5, err, sizeof(err)), MAILDIR_DELIVERED);
+	assert_int_equal(maildir_deliver_once(md, "alice", "100.QaR1", 0, "a@b",
+	    (const uint8_t *)"two\r\n", 5, err, sizeof(err)), MAILDIR_FOUND);
+	/* another recipient of the same message is another file; R1 is
+	 * not a prefix of R12 */
+	assert_int_equal(maildir_deliver_once(md, "alice", "100.QaR12", 0,
+	    "a@b", (const uint8_t *)"three\r\n", 7, err, sizeof(err)),
+	    MAILDIR_DELIVERED);
+	snprintf(path, sizeof(path), "%s/alice/new", md);
+	assert_int_equal(count_dir(path, NULL, 0), 2);
+	assert_int_equal(count_prefix(md, "alice", "new", "100.QaR1."), 1);
+	snprintf(path, sizeof(path), "%s/alice/tmp", md);
+	assert_int_equal(count_dir(path, NULL, 0), 0);
+	/* a directory under the name is not a delivery */
+	snprintf(path, sizeof(path), "%s/alice/new/100.QaR2.", md);
+	assert_int_equal(gethostname(path + strlen(path),
+	    sizeof(path) - strlen(path)), 0);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(maildir_deliver_once(md, "alice", "100.QaR2", 0, "a@b",
+	    (const uint8_t *)"x\r\n", 3, err, sizeof(err)), MAILDIR_TEMPFAIL);
+	assert_int_equal(rmdir(path), 0);
+	/* the first attempt's content stayed */
+	assert_int_equal(maildir_key(name, sizeof(name), 100, "a", 1), 0);
+	snprintf(path, sizeof(path), "%s/alice/new/%s.", md, name);
+	assert_int_equal(gethostname(path + strlen(path),
+	    sizeof(path) - strlen(path)), 0);
+	got = slurp(path, &len);
+	assert_non_null(strstr(got, "\none\n"));
+	free(got);
+}
+
+/*
+ * A reader moved the file to cur/ and added ":2,S": found only when
+ * asked to look there (after a crash).
+ */
+static void
+test_once_cur(void **state)
+{
+	const char *md = *state;
+	char err[256], from[1024], to[1100], name[256], path[1024];
+
+	assert_int_equal(maildir_deliver_once(md, "bob", "200.QbR7", 0, "a@b",
+	    (const uint8_t *)"x\r\n", 3, err, sizeof(err)), MAILDIR_DELIVERED);
+	snprintf(path, sizeof(path), "%s/bob/new", md);
+	assert_int_equal(count_dir(path, name, sizeof(name)), 1);
+	snprintf(from, sizeof(from), "%s/bob/new/%s", md, name);
+	snprintf(to, sizeof(to), "%s/bob/cur/%s:2,S", md, name);
+	assert_int_equal(rename(from, to), 0);
+
+	/* a neighbour whose key the wanted one is a prefix of: no match */
+	snprintf(to, sizeof(to), "%s/bob/cur/200.QbR77.host:2,", md);
+	assert_int_equal(close(open(to, O_WRONLY | O_CREAT, 0600)), 0);
+	assert_int_equal(maildir_deliver_once(md, "bob", "200.QbR7",
+	    MAILDIR_LOOK_CUR, "a@b", (const uint8_t *)"x\r\n", 3, err,
+	    sizeof(err)), MAILDIR_FOUND);
+	assert_int_equal(count_dir(path, NULL, 0), 0);
+	/* another host part, as after a move to another machine */
+	snprintf(from, sizeof(from), "%s/bob/cur/200.QbR8.elsewhere:2,RS", md);
+	assert_int_equal(close(open(from, O_WRONLY | O_CREAT, 0600)), 0);
+	assert_int_equal(maildir_deliver_once(md, "bob", "200.QbR8",
+	    MAILDIR_LOOK_CUR, "a@b", (const uint8_t *)"x\r\n", 3, err,
+	    sizeof(err)), MAILDIR_FOUND);
+	/* not looked for in cur/ unless asked: one stat of new/ only */
+	assert_int_equal(maildir_deliver_once(md, "bob", "200.QbR7", 0, "a@b",
+	    (const uint8_t *)"x\r\n", 3, err, sizeof(err)), MAILDIR_DELIVERED);
+	assert_int_equal(count_dir(path, NULL, 0), 1);
+}
+
+/* A file left in tmp/ by an attempt a crash cut short is replaced. */
+static void
+test_once_tmp_leftover(void **state)
+{
+	const char *md = *state;
+	char err[256], path[1024], name[256];
+	size_t len;
+	char *got;
+	int fd;
+
+	assert_int_equal(maildir_deliver_once(md, "carol", "300.QcR1", 0, "a@b",
+	    (const uint8_t *)"x\r\n", 3, err, sizeof(err)), MAILDIR_DELIVERED);
+	snprintf(path, sizeof(path), "%s/carol/new", md);
+	assert_int_equal(count_dir(path, name, sizeof(name)), 1);
+	/* the same name for another key, half written, in tmp/ */
+	memcpy(name, "300.QcR2", 8);
+	snprintf(path, sizeof(path), "%s/carol/tmp/%s", md, name);
+	assert_true((fd = open(path, O_WRONLY | O_CREAT, 0600)) != -1);
+	assert_int_equal(write(fd, "partial", 7), 7);
+	close(fd);
+	assert_int_equal(maildir_deliver_once(md, "carol", "300.QcR2", 0, "a@b",
+	    (const uint8_t *)"whole\r\n", 7, err, sizeof(err)),
+	    MAILDIR_DELIVERED);
+	snprintf(path, sizeof(path), "%s/carol/tmp", md);
+	assert_int_equal(count_dir(path, NULL, 0), 0);
+	snprintf(path, sizeof(path), "%s/carol/new/%s", md, name);
+	got = slurp(path, &len);
+	assert_non_null(strstr(got, "\nwhole\n"));
+	assert_null(strstr(got, "partial"));
+	free(got);
+}
+
+/* Which failures a retry cannot mend, and what deliver_once says. */
+static void
+test_permanent(void **state)
+{
+	const char *md = *state;
+	static const struct {
+		int err;
+		int want;
+	} cases[] = {
+		{ ENOTDIR, 1 }, { ELOOP, 1 }, { EINVAL, 1 }, { EFBIG, 1 },
+		{ ENAMETOOLONG, 1 },
+		{ ENOSPC, 0 }, { EDQUOT, 0 }, { EIO, 0 }, { EACCES, 0 },
+		{ EPERM, 0 }, { EROFS, 0 }, { ENOENT, 0 }, { ENOMEM, 0 },
+		{ EMFILE, 0 }, { EAGAIN, 0 },
+	};
+	char path[1024], err[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (maildir_permanent(cases[i].err) != cases[i].want)
+			fail_msg("maildir_permanent(%s): got %d, want %d",
+			    strerror(cases[i].err), !cases[i].want,
+			    cases[i].want);
+
+	/* new/ that is a file */
+	snprintf(path, sizeof(path), "%s/dave", md);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/dave/new", md);
+	assert_int_equal(close(open(path, O_WRONLY | O_CREAT, 0600)), 0);
+	assert_int_equal(maildir_deliver_once(md, "dave", "1.QaR1", 0, "a@b",
+	    (const uint8_t *)"x", 1, err, sizeof(err)), MAILDIR_PERMFAIL);
+	assert_non_null(strstr(err, "new"));
+	assert_int_equal(maildir_deliver_once(md, "Bad", "1.QaR1", 0, "a@b",
+	    (const uint8_t *)"x", 1, err, sizeof(err)), MAILDIR_PERMFAIL);
+	assert_int_equal(maildir_deliver_once(md, "erin", "1.QaR1", 0,
+	    "a@b\r\nX: y", (const uint8_t *)"x", 1, err, sizeof(err)),
+	    MAILDIR_PERMFAIL);
+	/* mail_dir missing: an admin can mend that */
+	snprintf(path, sizeof(path), "%s/nonexistent", md);
+	assert_int_equal(maildir_deliver_once(path, "alice", "1.QaR1", 0, "a@b",
+	    (const uint8_t *)"x", 1, err, sizeof(err)), MAILDIR_TEMPFAIL);
+}
+
 int
 main(void)
 {
@@ -366,6 +555,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_fails, setup, teardown),
+		cmocka_unit_test(test_key),
+		cmocka_unit_test_setup_teardown(test_once_new, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_once_cur, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_once_tmp_leftover, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_permanent, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
