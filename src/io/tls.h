@@ -12,6 +12,16 @@
  */
 SSL_CTX *tls_server_ctx(const char *cert, const char *key, char *err, size_t errlen);
 
+/* tls_server_ctx_chain - the same without a key (see tls_key.h) */
+SSL_CTX *tls_server_ctx_chain(const char *cert, char *err, size_t errlen);
+
+/*
+ * tls_check_pair - whether tls_server_ctx would succeed, found out in a
+ * child process, so that the caller's memory never holds the key.
+ * 0, or -1 with err set.
+ */
+int tls_check_pair(const char *cert, const char *key, char *err, size_t errlen);
+
 /* tls_describe - "TLSv1.3 TLS_AES_256_GCM_SHA384" for logs */
 void tls_describe(SSL *ssl, char *buf, size_t len);
 

@@ -5,6 +5,7 @@ import os
 import pwd
 import stat
 import subprocess
+import time
 
 import pytest
 
@@ -27,6 +28,12 @@ def running(moat_factory):
     kids = {comm: pid for pid, comm in m.children().items()}
     for name in ("moat-smtp", "moat-queue", "moat-auth"):
         assert name in kids, kids
+    # the listeners are bound by the parent: a child may still be reading
+    # its files as root when they accept; wait for every drop
+    deadline = time.time() + 10
+    while time.time() < deadline and any(
+            proc_status(pid)["Uid"][0] == "0" for pid in kids.values()):
+        time.sleep(0.02)
     return m, kids
 
 
