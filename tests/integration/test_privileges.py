@@ -51,7 +51,8 @@ def test_parent_stays_root(running):
     assert os.readlink("/proc/%d/root" % m.proc.pid) == "/"
 
 
-@pytest.mark.parametrize("child", ["moat-smtp", "moat-auth", "moat-queue"])
+@pytest.mark.parametrize("child", ["moat-smtp", "moat-auth", "moat-queue",
+                                   "moat-ca"])
 def test_children_run_as_moat_without_capabilities(running, child):
     m, kids = running
     pw = pwd.getpwnam(MOAT_USER)
@@ -63,7 +64,7 @@ def test_children_run_as_moat_without_capabilities(running, child):
         assert int(st[cap][0], 16) == 0, (cap, st[cap])
 
 
-@pytest.mark.parametrize("child", ["moat-smtp", "moat-auth"])
+@pytest.mark.parametrize("child", ["moat-smtp", "moat-auth", "moat-ca"])
 def test_network_and_auth_are_chrooted_in_empty_dir(running, child):
     m, kids = running
     pid = kids[child]

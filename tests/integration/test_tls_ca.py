@@ -178,6 +178,37 @@ def test_smtp_memory_holds_no_private_key(served):
     assert memory_holds(m.proc.pid, wanted) == set()
 
 
+def inet_sockets():
+    """inodes of every TCP and UDP socket of the host"""
+    out = set()
+    for t in ("tcp", "tcp6", "udp", "udp6"):
+        with open("/proc/net/" + t) as f:
+            for line in list(f)[1:]:
+                out.add(line.split()[9])
+    return out
+
+
+def test_ca_reads_no_network(served):
+    """The ca process has its socketpairs and no network socket; the
+    smtp process, as a control, has its listeners."""
+    m, cert, key = served
+    starttls(m, tls_client(cert))
+    kids = kids_by_name(m)
+    inet = inet_sockets()
+
+    def sockets(pid):
+        out = set()
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            assert os.path.basename(key) not in target, target
+            if target.startswith("socket:["):
+                out.add(target[8:-1])
+        return out
+    assert sockets(kids["moat-smtp"]) & inet
+    ca = sockets(kids["moat-ca"])
+    assert len(ca) == 2 and not ca & inet, ca
+
+
 def test_rsa_key_exchange_is_refused(moat_factory, certs):
     cert, key = certs["rsa"]
     m = moat_factory(tls=(cert, key))
