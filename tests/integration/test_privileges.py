@@ -25,11 +25,16 @@ def proc_status(pid):
 def running(moat_factory):
     m = moat_factory(users={"alice": "correct horse"},
                      listeners=[("mx", "mx", ""), ("sub", "submission", "")])
+    # the listeners are bound by the parent: they accept before every
+    # child has its name and has dropped root; the parent logs
+    # event=started once it has forked them all, then wait for the drops
+    assert m.wait_log("cat=daemon event=started")
+    deadline = time.time() + 10
+    while time.time() < deadline and "moat" in m.children().values():
+        time.sleep(0.02)        # forked, not yet named
     kids = {comm: pid for pid, comm in m.children().items()}
     for name in ("moat-smtp", "moat-queue", "moat-auth"):
         assert name in kids, kids
-    # the listeners are bound by the parent: a child may still be reading
-    # its files as root when they accept; wait for every drop
     deadline = time.time() + 10
     while time.time() < deadline and any(
             proc_status(pid)["Uid"][0] == "0" for pid in kids.values()):

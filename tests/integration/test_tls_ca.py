@@ -140,6 +140,11 @@ def der_of(cert):
 
 
 def kids_by_name(m):
+    """comm -> pid, once every child has its name"""
+    assert m.wait_log("cat=daemon event=started")
+    deadline = time.time() + 10
+    while time.time() < deadline and "moat" in m.children().values():
+        time.sleep(0.02)
     return {comm: pid for pid, comm in m.children().items()}
 
 
@@ -244,6 +249,7 @@ def test_stalled_ca_fails_handshakes_then_recovers(moat_factory, certs):
 
 def test_ca_killed_stops_whole_daemon(moat_factory, certs):
     m = moat_factory(tls=certs["ec"])
+    assert m.wait_log("cat=daemon event=started")
     kids = kids_by_name(m)
     os.kill(kids["moat-ca"], signal.SIGKILL)
     m.proc.wait(20)
@@ -259,6 +265,7 @@ def test_ca_killed_stops_whole_daemon(moat_factory, certs):
 def test_sighup_keeps_tls_working(moat_factory, certs):
     cert, key = certs["ec"]
     m = moat_factory(tls=(cert, key))
+    assert m.wait_log("cat=daemon event=started")     # the parent handles SIGHUP
     before = kids_by_name(m)
     m.proc.send_signal(signal.SIGHUP)
     assert m.wait_log("event=reload")
