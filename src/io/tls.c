@@ -2,7 +2,7 @@
  * tls.c - OpenSSL 3 server contexts for STARTTLS and implicit TLS.
  *
  * Public: tls_server_ctx, tls_server_ctx_chain, tls_check_pair,
- * tls_describe.
+ * tls_key_type_ok, tls_describe.
  *
  * SECURITY: TLS 1.2 is the minimum; compression and renegotiation are
  * off; RSA key exchange is off, so every handshake is forward secret
@@ -87,6 +87,15 @@ fail:
 	return NULL;
 }
 
+/* tls_key_type_ok - a key the ca process can sign with (tls_key.c) */
+int
+tls_key_type_ok(const EVP_PKEY *key)
+{
+	int id = key != NULL ? EVP_PKEY_get_base_id(key) : 0;
+
+	return id == EVP_PKEY_RSA || id == EVP_PKEY_EC;
+}
+
 /* tls_check_pair - tls_server_ctx in a child process; 0 or -1, err set */
 int
 tls_check_pair(const char *cert, const char *key, char *err, size_t errlen)
@@ -113,6 +122,13 @@ tls_check_pair(const char *cert, const char *key, char *err, size_t errlen)
 		close(fd[0]);
 		err[0] = '\0';
 		ctx = tls_server_ctx(cert, key, err, errlen);
+		if (ctx != NULL && !tls_key_type_ok(SSL_CTX_get0_privatekey(ctx))) {
+			snprintf(err, errlen, "%s: key type %s is not supported "
+			    "(RSA or EC keys only)", key, EVP_PKEY_get0_type_name(
+			    SSL_CTX_get0_privatekey(ctx)));
+			SSL_CTX_free(ctx);
+			ctx = NULL;
+		}
 		if (ctx == NULL && write(fd[1], err, strlen(err)) == -1)
 			_exit(2);
 		_exit(ctx == NULL ? 1 : 0);

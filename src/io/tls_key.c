@@ -306,6 +306,7 @@ stand_in_key(X509 *x, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot read the certificate's public key");
 		return NULL;
 	}
+	/* tls_key_type_ok names the types handled here */
 	switch (EVP_PKEY_get_base_id(pub)) {
 	case EVP_PKEY_RSA: {
 		const RSA *pr = EVP_PKEY_get0_RSA(pub);

@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import smtplib
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -19,7 +20,7 @@ import time
 
 import pytest
 
-from conftest import ASAN
+from conftest import ASAN, MOAT_BIN
 
 READ_CHUNK = 16 << 20
 REGION_MAX = 1 << 30        # ASan's shadow: terabytes of nothing
@@ -27,8 +28,8 @@ REGION_MAX = 1 << 30        # ASan's shadow: terabytes of nothing
 
 def make_cert(d, kind):
     cert, key = os.path.join(d, kind + ".crt"), os.path.join(d, kind + ".key")
-    newkey = ["rsa:2048"] if kind == "rsa" else \
-        ["ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+    newkey = {"rsa": ["rsa:2048"], "ed25519": ["ed25519"],
+              "ec": ["ec", "-pkeyopt", "ec_paramgen_curve:P-256"]}[kind]
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey"] + newkey +
         ["-nodes", "-keyout", key, "-out", cert, "-days", "2",
@@ -43,7 +44,7 @@ def make_cert(d, kind):
 def certs():
     d = tempfile.mkdtemp(prefix="moat-ca-")
     os.chmod(d, 0o755)
-    yield {kind: make_cert(d, kind) for kind in ("rsa", "ec")}
+    yield {kind: make_cert(d, kind) for kind in ("rsa", "ec", "ed25519")}
     shutil.rmtree(d, ignore_errors=True)
 
 
@@ -276,3 +277,21 @@ def test_sighup_keeps_tls_working(moat_factory, certs):
     der, _ = starttls(m, tls_client(cert))
     assert der == der_of(cert)
     assert kids_by_name(m) == before
+
+
+def test_key_type_ca_cannot_sign_with_is_refused_up_front(moat_factory,
+                                                          certs):
+    """An Ed25519 key loads in OpenSSL but the ca process signs RSA and
+    EC only: check-config and serve say so, naming the tls_key line,
+    and serve listens on nothing."""
+    cert, key = certs["ed25519"]
+    m = moat_factory(tls=(cert, key), start=False)
+    for cmd in ("check-config", "serve"):
+        r = subprocess.run([MOAT_BIN, cmd, "-c", m.conf], cwd=m.dir,
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 1, r
+        assert r.stderr.startswith("moat: %s:8: %s: key type ED25519 is "
+                                   "not supported (RSA or EC keys only)"
+                                   % (m.conf, key)), r.stderr
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", m.port), 0.5).close()
