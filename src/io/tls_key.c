@@ -146,7 +146,7 @@ ca_sign(uint8_t op, uint32_t md_nid, const uint8_t *in, size_t inlen,
 	uint8_t req[IPC_HDR_LEN + 4 + 1 + 4 + 4 + CA_SIG_MAX];
 	struct ipc_hdr h;
 	struct ipc_msg m;
-	struct timespec deadline;
+	struct timespec start, deadline;
 	uint64_t id = ca.next_id++;
 	int failed = 0;
 	size_t len;
@@ -167,12 +167,13 @@ ca_sign(uint8_t op, uint32_t md_nid, const uint8_t *in, size_t inlen,
 	if (evbuffer_remove(m.buf, req + IPC_HDR_LEN, len) != (int)len)
 		fatalx("%s: evbuffer_remove", __func__);
 	ipc_msg_discard(&m);
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	if (ca_write(req, IPC_HDR_LEN + len) == -1) {
 		log_err(LOG_CAT_TLS, "event=ca_unreachable error=\"%s\"",
 		    strerror(errno));
 		return -1;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline = start;
 	deadline.tv_sec += TLS_KEY_CA_TIMEOUT_MS / 1000;
 	deadline.tv_nsec += (TLS_KEY_CA_TIMEOUT_MS % 1000) * 1000000L;
 	while (ca_take(id, out, outcap, outlen, &failed) == 0) {
@@ -202,6 +203,14 @@ ca_sign(uint8_t op, uint32_t md_nid, const uint8_t *in, size_t inlen,
 			return -1;
 		}
 		ca.inlen += (size_t)n;
+	}
+	if (log_enabled(LOG_CAT_TLS, LOG_LVL_DEBUG)) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		log_debug(LOG_CAT_TLS, "event=ca_sign op=%u result=%s us=%ld", op,
+		    failed ? "refused" : "signed", (long)((now.tv_sec -
+		    start.tv_sec) * 1000000 + (now.tv_nsec - start.tv_nsec) / 1000));
 	}
 	return failed ? -1 : 0;
 }
