@@ -7,10 +7,13 @@
  *   parent (root) ── binds ports, reads config and users file
  *     ├── queue  (moat user)             queue.db, Maildirs, events
  *     ├── auth   (moat user, chrooted)   argon2id checks
+ *     ├── ca     (moat user, chrooted)   the TLS private key, signs
  *     └── smtp   (moat user, chrooted)   every network session
  *
  * SECURITY: the parent never reads from the network. A child that
  * dies unexpectedly takes the whole daemon down (no half-alive server).
+ * The TLS private key is read by the ca process only (the parent
+ * checks it in a throw-away child), so no child is forked with it.
  * LIMITS: none.
  */
 #include <errno.h>
@@ -38,11 +41,13 @@
 #include "../auth/auth_proc.h"
 #include "../auth/users.h"
 #include "../auth/users_ctl.h"
+#include "../ca/ca_proc.h"
 #include "../control/control.h"
 #include "../control/control_log.h"
 #include "../io/ipc.h"
 #include "../io/proto.h"
 #include "../io/tls.h"
+#include "../io/tls_key.h"
 #include "../lib/log.h"
 #include "../mta/mta.h"
 #include "../mta/mta_auth.h"
@@ -74,6 +79,7 @@ static const struct proc_def procs[PROC_COUNT] = {
 	/* mta: no chroot, see mta_proc.c (resolv.conf, CA store) */
 	[PROC_MTA]	= { "mta", mta_proc_main, 0, 1 },
 	[PROC_CONTROL]	= { "control", control_proc_main, 1, 0 },
+	[PROC_CA]	= { "ca", ca_proc_main, 1, 1 },
 };
 
 /*
@@ -83,6 +89,7 @@ static const struct proc_def procs[PROC_COUNT] = {
 static int (*const prepare[PROC_COUNT])(struct proc_env *) = {
 	[PROC_SMTP]	= smtp_proc_prepare,
 	[PROC_MTA]	= mta_proc_prepare,	/* smarthost_auth_file, as root */
+	[PROC_CA]	= ca_proc_prepare,	/* tls_key, as root */
 };
 
 /* socketpairs between children; the parent has one with every child */
@@ -93,6 +100,7 @@ static const struct { enum proc_id a, b; } channels[] = {
 	{ PROC_CONTROL, PROC_QUEUE },
 	{ PROC_CONTROL, PROC_SMTP },
 	{ PROC_CONTROL, PROC_MTA },
+	{ PROC_SMTP, PROC_CA },		/* blocking round trips, tls_key.c */
 };
 
 #define STOP_PHASES	3
@@ -538,32 +546,24 @@ file_unreadable(const struct conf *c, const char *knob, const char *path)
 }
 
 /*
- * The files the configuration names are usable. serve passes tls and
- * gets the server context it loaded; check-config passes NULL, and may
- * skip (with a warning) a file it has no right to read.
+ * The files the configuration names are usable. serve passes serve=1;
+ * check-config 0, and may skip (with a warning) a file it has no right
+ * to read. The TLS key is checked in a child (tls_check_pair).
  */
 static int
-check_files(const struct conf *c, SSL_CTX **tls)
+check_files(const struct conf *c, int serve)
 {
 	char err[CONF_PATH_MAX + 256];
-	int lenient = tls == NULL, bad = 0;
+	int lenient = !serve, bad = 0;
 
 	if (c->tls_cert[0] != '\0' && !(lenient &&
 	    (file_unreadable(c, "tls_cert", c->tls_cert) ||
-	    file_unreadable(c, "tls_key", c->tls_key)))) {
-		SSL_CTX *ctx = tls_server_ctx(c->tls_cert, c->tls_key, err,
-		    sizeof(err));
-
-		if (ctx == NULL) {
-			/* the key's errors name the key file */
-			file_error(c, strstr(err, "load certificate") == NULL ?
-			    "tls_key" : "tls_cert", err);
-			bad = 1;
-		}
-		if (tls != NULL)
-			*tls = ctx;
-		else
-			SSL_CTX_free(ctx);
+	    file_unreadable(c, "tls_key", c->tls_key))) &&
+	    tls_check_pair(c->tls_cert, c->tls_key, err, sizeof(err)) == -1) {
+		/* the key's errors name the key file */
+		file_error(c, strstr(err, "load certificate") == NULL ?
+		    "tls_key" : "tls_cert", err);
+		bad = 1;
 	}
 	if (c->smarthost_auth_file[0] != '\0' && !(lenient &&
 	    file_unreadable(c, "smarthost_auth_file", c->smarthost_auth_file))) {
@@ -602,7 +602,7 @@ check_files(const struct conf *c, SSL_CTX **tls)
 int
 daemon_check_files(const struct conf *c)
 {
-	return check_files(c, NULL);
+	return check_files(c, 0);
 }
 
 /* daemon_serve - the parent's life */
@@ -612,7 +612,6 @@ daemon_serve(struct conf *conf)
 	struct parent pa;
 	struct passwd *pw = NULL;
 	int lfd[CONF_MAX_LISTENERS];
-	SSL_CTX *tls = NULL;
 	struct event *sigev[4];
 	static const int sigs[4] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
 	uid_t uid = (uid_t)-1;
@@ -657,10 +656,8 @@ daemon_serve(struct conf *conf)
 		return 1;
 	}
 
-	if (check_files(conf, &tls) == -1) {
-		SSL_CTX_free(tls);
+	if (check_files(conf, 1) == -1)
 		return 1;
-	}
 	for (size_t i = 0; i < conf->n_listeners; i++) {
 		const struct conf_listener *l = &conf->listeners[i];
 
@@ -713,9 +710,15 @@ daemon_serve(struct conf *conf)
 		if (c == PROC_SMTP) {
 			env.listen_fds = lfd;
 			env.n_listen = conf->n_listeners;
-			env.tls = tls;
-		} else if (tls)
-			SSL_CTX_free(tls);
+			/* the key's private half stays in the ca process */
+			if (conf->tls_cert[0] != '\0' && (env.tls =
+			    tls_key_server_ctx(conf->tls_cert, pairs[c][PROC_CA],
+			    err, sizeof(err))) == NULL) {
+				log_err(LOG_CAT_TLS, "event=tls_failed error=\"%s\"",
+				    err);
+				_exit(1);
+			}
+		}
 		if ((env.base = proc_event_base()) == NULL)
 			fatalx("event_base_new");
 		if (prepare[c] != NULL && prepare[c](&env) == -1)
@@ -727,8 +730,6 @@ daemon_serve(struct conf *conf)
 	/* the parent keeps only its ends of its own pairs */
 	close_others(PROC_PARENT, lfd, conf->n_listeners);
 	close(ctl_fd);
-	if (tls)
-		SSL_CTX_free(tls);
 	signal(SIGPIPE, SIG_IGN);
 	if ((pa.base = event_base_new()) == NULL)
 		fatalx("event_base_new");

@@ -18,6 +18,7 @@ enum proc_id {
 	PROC_AUTH,	/* password checks */
 	PROC_MTA,	/* outbound delivery */
 	PROC_CONTROL,	/* the admin socket */
+	PROC_CA,	/* the TLS private key */
 	PROC_COUNT
 };
 

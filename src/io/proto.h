@@ -6,8 +6,10 @@
  *
  *   parent ─┬─ smtp  (network, unprivileged, chrooted)
  *           ├─ queue (owns queue.db, local delivery, events)
- *           └─ auth  (owns the users file, argon2id checks)
- *   smtp <-> queue, smtp <-> auth: socketpairs made by the parent.
+ *           ├─ auth  (owns the users file, argon2id checks)
+ *           └─ ca    (holds the TLS private key, signs for smtp)
+ *   smtp <-> queue, smtp <-> auth, smtp <-> ca: socketpairs made by the
+ *   parent (see channels[] in src/daemon/parent.c).
  */
 #ifndef MOAT_PROTO_H
 #define MOAT_PROTO_H
@@ -148,6 +150,23 @@ enum proto_type {
 	 *   u8   level (enum log_level)
 	 */
 	PROTO_LOG_LEVEL,
+	/*
+	 * smtp -> ca: one private-key operation of a TLS handshake, on the
+	 * smtp side a blocking round trip (src/io/tls_key.c). id = request
+	 * id, increasing.
+	 *   u32  key id (0: tls_key)
+	 *   u8   operation (PROTO_CA_*)
+	 *   u32  digest NID (PROTO_CA_RSA_PKCS1), else 0
+	 *   bytes input: the digest (PKCS1, ECDSA) or the PSS-encoded block
+	 *        of the modulus' size (PROTO_CA_RSA_PSS)
+	 */
+	PROTO_CA_SIGN,
+	/*
+	 * ca -> smtp: the answer. id = the request's.
+	 *   u8   status (0 signed, 1 refused or failed)
+	 *   bytes signature (RSA: modulus size; ECDSA: DER), "" on failure
+	 */
+	PROTO_CA_SIGNED,
 	PROTO_MAX
 };
 
@@ -173,6 +192,10 @@ enum proto_type {
 #define PROTO_MSGF_OUTSIDER	4	/* from a client neither authenticated
 					 * nor in relay_networks: its DSNs
 					 * never carry its content */
+
+#define PROTO_CA_RSA_PKCS1	1	/* PKCS#1 v1.5 over a DigestInfo */
+#define PROTO_CA_RSA_PSS	2	/* raw RSA over a well-formed PSS block */
+#define PROTO_CA_ECDSA		3	/* ECDSA over a digest, DER signature */
 
 #define PROTO_MTA_OK		0
 #define PROTO_MTA_TEMPFAIL	1

@@ -10,7 +10,9 @@
  * security events (smtp_event_counts), in smtp_session.c for the rest.
  *
  * SECURITY: runs unprivileged in an empty chroot; it can reach the
- * queue database and the users file only through its IPC peers.
+ * queue database and the users file only through its IPC peers. It
+ * holds no TLS private key: the handshakes' signatures are made by the
+ * ca process (src/io/tls_key.c).
  * Messages from the siblings are checked field by field; a malformed
  * one is a bug and ends the process (the parent then stops the daemon).
  * LIMITS: max_sessions and max_sessions_per_ip are enforced at accept.

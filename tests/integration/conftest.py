@@ -196,7 +196,8 @@ def make_config(workdir, ports, tls=None, extra="", users_file=None,
 
 @pytest.fixture
 def moat_factory(tls_files):
-    """Start daemons with chosen configuration; all stopped at the end."""
+    """Start daemons with chosen configuration; all stopped at the end.
+    tls: True (the RSA test certificate), False, or a (cert, key) pair."""
     started = []
     dirs = []
 
@@ -209,7 +210,8 @@ def moat_factory(tls_files):
         names = [l[0] for l in (listeners or [("mx", "mx", "")])]
         ports = {n: free_port() for n in names}
         users_file = os.path.join(workdir, "users")
-        conf = make_config(workdir, ports, tls_files if tls else None,
+        conf = make_config(workdir, ports, (tls if isinstance(tls, tuple)
+                                           else tls_files) if tls else None,
                            domains + extra, users_file, listeners)
         conf_path = os.path.join(workdir, "moat.conf")
         with open(conf_path, "w") as f:

@@ -5,6 +5,7 @@ import os
 import pwd
 import stat
 import subprocess
+import time
 
 import pytest
 
@@ -24,9 +25,20 @@ def proc_status(pid):
 def running(moat_factory):
     m = moat_factory(users={"alice": "correct horse"},
                      listeners=[("mx", "mx", ""), ("sub", "submission", "")])
+    # the listeners are bound by the parent: they accept before every
+    # child has its name and has dropped root; the parent logs
+    # event=started once it has forked them all, then wait for the drops
+    assert m.wait_log("cat=daemon event=started")
+    deadline = time.time() + 10
+    while time.time() < deadline and "moat" in m.children().values():
+        time.sleep(0.02)        # forked, not yet named
     kids = {comm: pid for pid, comm in m.children().items()}
     for name in ("moat-smtp", "moat-queue", "moat-auth"):
         assert name in kids, kids
+    deadline = time.time() + 10
+    while time.time() < deadline and any(
+            proc_status(pid)["Uid"][0] == "0" for pid in kids.values()):
+        time.sleep(0.02)
     return m, kids
 
 
@@ -44,7 +56,8 @@ def test_parent_stays_root(running):
     assert os.readlink("/proc/%d/root" % m.proc.pid) == "/"
 
 
-@pytest.mark.parametrize("child", ["moat-smtp", "moat-auth", "moat-queue"])
+@pytest.mark.parametrize("child", ["moat-smtp", "moat-auth", "moat-queue",
+                                   "moat-ca"])
 def test_children_run_as_moat_without_capabilities(running, child):
     m, kids = running
     pw = pwd.getpwnam(MOAT_USER)
@@ -56,7 +69,7 @@ def test_children_run_as_moat_without_capabilities(running, child):
         assert int(st[cap][0], 16) == 0, (cap, st[cap])
 
 
-@pytest.mark.parametrize("child", ["moat-smtp", "moat-auth"])
+@pytest.mark.parametrize("child", ["moat-smtp", "moat-auth", "moat-ca"])
 def test_network_and_auth_are_chrooted_in_empty_dir(running, child):
     m, kids = running
     pid = kids[child]

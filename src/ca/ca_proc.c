@@ -1,0 +1,167 @@
+/*
+ * ca_proc.c - the ca process: holds the TLS private key, signs for smtp.
+ *
+ * Public: ca_proc_prepare, ca_proc_main.
+ *
+ * The smtp process talks to the Internet and holds only the
+ * certificate chain; every private-key operation of its TLS handshakes
+ * comes here as PROTO_CA_SIGN (see src/io/tls_key.c for the other
+ * side). This process reads the key file as root before it drops to
+ * the moat user in the empty chroot, and then reads nothing but its
+ * two socketpairs: the parent's and smtp's. A compromise of smtp can
+ * have handshakes signed while it lasts, but cannot take the key away.
+ * (OpenSMTPD's ca process is the model.)
+ *
+ * SECURITY: requests come from smtp; a malformed one is fatal (the
+ * rule for siblings); a well-formed one the key refuses (a raw RSA
+ * block that is not PSS-shaped, a wrong size) gets a failure answer
+ * and a warning. ca_key.c checks every size. The key is never sent.
+ * LIMITS: one operation at a time, CA_SIG_MAX bytes a signature.
+ */
+#include <string.h>
+
+#include <event2/event.h>
+#include <openssl/evp.h>
+
+#include "../control/control_log.h"
+#include "../daemon/config.h"
+#include "../daemon/proc.h"
+#include "../io/ipc.h"
+#include "../io/proto.h"
+#include "../lib/log.h"
+#include "ca_key.h"
+#include "ca_proc.h"
+
+struct ca_proc {
+	struct event_base	*base;
+	struct ipc_peer		*parent, *smtp;
+	EVP_PKEY		*key;		/* owned; NULL without TLS */
+	uint64_t		 signed_ok, refused;
+};
+
+static void
+ca_sign(struct ca_proc *ca, uint64_t id, struct ipc_reader *r)
+{
+	uint8_t sig[CA_SIG_MAX], op;
+	uint32_t key_id, md_nid;
+	const uint8_t *in;
+	size_t inlen, siglen = 0;
+	struct ipc_msg m;
+	char err[256];
+	int rc;
+
+	key_id = ipc_get_u32(r);
+	op = ipc_get_u8(r);
+	md_nid = ipc_get_u32(r);
+	in = ipc_get_bytes(r, &inlen);
+	if (ipc_get_end(r) == -1)
+		fatalx("%s: bad CA_SIGN", __func__);
+	if (key_id != 0 || ca->key == NULL)
+		fatalx("%s: CA_SIGN for key %u, which does not exist", __func__,
+		    key_id);
+	rc = ca_key_sign(ca->key, op, md_nid, in, inlen, sig, sizeof(sig),
+	    &siglen, err, sizeof(err));
+	if (rc == 0)
+		ca->signed_ok++;
+	else {
+		ca->refused++;
+		log_warn(LOG_CAT_TLS, "event=ca_refused op=%u error=\"%s\"",
+		    op, err);
+	}
+	ipc_msg_init(&m, PROTO_CA_SIGNED, id);
+	ipc_put_u8(&m, rc == 0 ? 0 : 1);
+	ipc_put_bytes(&m, sig, rc == 0 ? siglen : 0);
+	ipc_send(ca->smtp, &m);
+}
+
+static void
+smtp_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
+    struct ipc_reader *r, void *arg)
+{
+	if (type != PROTO_CA_SIGN)
+		fatalx("%s: unexpected message %u from smtp", __func__, type);
+	ca_sign(arg, id, r);
+}
+
+static void
+parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
+    struct ipc_reader *r, void *arg)
+{
+	struct ca_proc *ca = arg;
+
+	switch (type) {
+	case PROTO_RELOAD: {
+		/* tls_cert and tls_key need a restart, as for smtp */
+		char path[CONF_PATH_MAX];
+		size_t len;
+
+		(void)ipc_get_bytes(r, &len);
+		ipc_get_str(r, path, sizeof(path));
+		if (ipc_get_end(r) == -1)
+			fatalx("%s: bad RELOAD", __func__);
+		break;
+	}
+	case PROTO_SHUTDOWN:
+		if (ipc_get_end(r) == -1)
+			fatalx("%s: bad SHUTDOWN", __func__);
+		event_base_loopexit(ca->base, NULL);
+		break;
+	case PROTO_LOG_LEVEL:
+		if (control_log_apply(r) == -1)
+			fatalx("%s: bad LOG_LEVEL", __func__);
+		break;
+	default:
+		fatalx("%s: unexpected message %u from parent", __func__, type);
+	}
+}
+
+static void
+peer_close_cb(struct ipc_peer *p, void *arg)
+{
+	struct ca_proc *ca = arg;
+
+	/* smtp going first is part of a normal shutdown */
+	event_base_loopexit(ca->base, NULL);
+}
+
+/* ca_proc_prepare - read tls_key as root, before the chroot */
+int
+ca_proc_prepare(struct proc_env *env)
+{
+	const struct conf *c = env->conf;
+	char err[1024];
+
+	if (c->tls_key[0] == '\0')
+		return 0;
+	if ((env->prepared = ca_key_load(c->tls_key, err, sizeof(err))) == NULL) {
+		log_err(LOG_CAT_TLS, "event=ca_key_failed error=\"%s\"", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* ca_proc_main - answer PROTO_CA_SIGN until shutdown */
+int
+ca_proc_main(struct proc_env *env)
+{
+	struct ca_proc ca;
+
+	memset(&ca, 0, sizeof(ca));
+	ca.base = env->base;
+	ca.key = env->prepared;
+	env->prepared = NULL;
+	ca.parent = ipc_peer_new(ca.base, env->peer[PROC_PARENT], "parent",
+	    parent_msg_cb, peer_close_cb, &ca);
+	ca.smtp = ipc_peer_new(ca.base, env->peer[PROC_SMTP], "smtp",
+	    smtp_msg_cb, peer_close_cb, &ca);
+	log_info(LOG_CAT_TLS, "event=ca_ready key=%s", ca.key == NULL ? "none" :
+	    EVP_PKEY_get0_type_name(ca.key));
+	event_base_dispatch(ca.base);
+	log_info(LOG_CAT_TLS, "event=ca_stopped signed=%llu refused=%llu",
+	    (unsigned long long)ca.signed_ok, (unsigned long long)ca.refused);
+	ipc_peer_free(ca.parent);
+	ipc_peer_free(ca.smtp);
+	EVP_PKEY_free(ca.key);
+	conf_free(env->conf);
+	return 0;
+}
