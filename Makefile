@@ -111,6 +111,7 @@ $(B)/cidr_bench: bench/cidr_bench.c $(OBJS)
 
 bench:
 	@sh scripts/deps.sh bench
+	@sh scripts/ensure-user.sh _moat
 	@$(MAKE) --no-print-directory all $(B)/cidr_bench
 	/usr/bin/python3 bench/bench.py $(BENCH)
 
