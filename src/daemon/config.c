@@ -25,7 +25,9 @@
  * SECURITY: the file is written by the administrator, yet nothing in it
  * is ignored: unknown sections and keys, duplicate keys, bad values and
  * numbers out of range are errors. Mailbox names become directory names
- * under mail_dir, so '/', a leading dot and ".." are refused. Values
+ * under mail_dir, so '/', a leading dot and ".." are refused.
+ * relay_networks that cover every IPv4 or every global IPv6 address (an
+ * open relay) are refused. Values
  * echoed in error messages go through log_escape.
  * LIMITS: a file of at most CONF_FILE_MAX bytes, lines of at most
  * CONF_LINE_MAX bytes (inih's fixed line buffer; a longer line is an
@@ -167,7 +169,7 @@ static const struct conf_knob knobs[] = {
 	    "Local parts that exist in every local domain."),
 
 	K_LIST("relay", relay_networks, CT_CIDRS, "", NULL,
-	    "Client networks that may relay without AUTH."),
+	    "Client networks that may relay without AUTH; none may cover every IPv4 or global IPv6 address."),
 
 	K_NUM("limits", max_message_size, CT_SIZE, "10M", 1024, 1LL << 30,
 	    "Largest message accepted, advertised with SIZE."),
@@ -1427,19 +1429,88 @@ listener_clash(struct conf_parse *p, size_t n)
 	}
 }
 
+/* 1 when the union of nets takes in every address of target */
+static int
+nets_cover(const struct cidr *nets, size_t n, const struct cidr *target)
+{
+	struct cidr half;
+	int inside = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (nets[i].prefix <= target->prefix &&
+		    cidr_contains(&nets[i], target->addr))
+			return 1;
+		/* a smaller network within target: its halves may be covered */
+		if (nets[i].prefix > target->prefix &&
+		    cidr_contains(target, nets[i].addr))
+			inside = 1;
+	}
+	if (!inside || target->prefix >= 128)
+		return 0;
+	half = *target;
+	half.prefix++;
+	if (!nets_cover(nets, n, &half))
+		return 0;
+	half.addr[target->prefix / 8] |= (uint8_t)(0x80 >> (target->prefix % 8));
+	return nets_cover(nets, n, &half);
+}
+
+/*
+ * relay_networks that take in the whole Internet make an open relay:
+ * every IPv4 address (0.0.0.0/0, ::/0, ::ffff:0:0/96, 0.0.0.0/1 with
+ * 128.0.0.0/1, ...) or every global IPv6 address (2000::/3).
+ */
+static void
+relay_catch_all(struct conf_parse *p, int line)
+{
+	static const struct { const char *net, *what; } everything[] = {
+		{ "0.0.0.0/0", "every IPv4 address" },
+		{ "2000::/3", "every global IPv6 address" },
+	};
+	const struct conf *c = p->c;
+	struct cidr all;
+	char buf[CIDR_STRLEN];
+
+	for (size_t e = 0; e < sizeof(everything) / sizeof(everything[0]);
+	    e++) {
+		if (cidr_parse(everything[e].net, &all, NULL) == -1)
+			fatalx("%s: %s", __func__, everything[e].net);
+		if (!nets_cover(c->relay_networks, c->n_relay_networks, &all))
+			continue;
+		for (size_t i = 0; i < c->n_relay_networks; i++)
+			if (nets_cover(&c->relay_networks[i], 1, &all)) {
+				conf_error(p, line, "relay_networks: '%s' covers "
+				    "%s (an open relay); list your own "
+				    "servers' networks", cidr_format(
+				    &c->relay_networks[i], buf, sizeof(buf)),
+				    everything[e].what);
+				return;
+			}
+		conf_error(p, line, "relay_networks: together cover %s (an "
+		    "open relay); list your own servers' networks",
+		    everything[e].what);
+		return;
+	}
+}
+
 static void
 conf_finish(struct conf_parse *p)
 {
 	struct conf *c = p->c;
 	struct conf_listener *l;
-	size_t i, icert = 0, ikey = 0;
+	size_t i, icert = 0, ikey = 0, irelay = 0;
 
 	for (i = 0; i < NKNOBS; i++) {
 		if (strcmp(knobs[i].name, "tls_cert") == 0)
 			icert = i;
 		if (strcmp(knobs[i].name, "tls_key") == 0)
 			ikey = i;
+		if (strcmp(knobs[i].name, "relay_networks") == 0)
+			irelay = i;
 	}
+	relay_catch_all(p, p->seen[irelay]);
+	if (p->failed)
+		return;
 	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0')) {
 		conf_error(p, p->seen[icert] ? p->seen[icert] : p->seen[ikey],
 		    "tls_cert and tls_key must be set together");

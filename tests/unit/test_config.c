@@ -176,8 +176,41 @@ static const struct conf_case cases[] = {
 	    "::1\n",
 	    NULL, NULL, { "relay_networks = 192.0.2.0/24, 2001:db8::/32, "
 	    "10.1.2.3/32, ::1/128" } },
-	{ "[relay]\nrelay_networks = 0.0.0.0/0\n\t::/0\n", NULL, NULL,
-	    { "relay_networks = 0.0.0.0/0, ::/0" } },
+	/* a network that takes in the whole Internet is an open relay */
+	{ "[relay]\nrelay_networks = 0.0.0.0/0\n\t::/0\n", NULL,
+	    "t.conf:2: relay_networks: '0.0.0.0/0' covers every IPv4 address "
+	    "(an open relay)", { 0 } },
+	{ "[relay]\nrelay_networks = 10.0.0.0/8, ::/0\n", NULL,
+	    "t.conf:2: relay_networks: '::/0' covers every IPv4 address",
+	    { 0 } },
+	{ "[relay]\nrelay_networks = ::ffff:0:0/96\n", NULL,
+	    "t.conf:2: relay_networks: '0.0.0.0/0' covers every IPv4 address",
+	    { 0 } },
+	{ "[relay]\nrelay_networks = ::/1\n", NULL,
+	    "t.conf:2: relay_networks: '::/1' covers every IPv4 address",
+	    { 0 } },
+	{ "[relay]\nrelay_networks = 10.0.0.0/8\n\t0.0.0.0/1 128.0.0.0/1\n",
+	    NULL, "t.conf:2: relay_networks: together cover every IPv4 "
+	    "address (an open relay)", { 0 } },
+	{ "[relay]\nrelay_networks = 0.0.0.0/2 64.0.0.0/2 128.0.0.0/2 "
+	    "192.0.0.0/3 224.0.0.0/4 240.0.0.0/4\n", NULL,
+	    "relay_networks: together cover every IPv4 address", { 0 } },
+	{ "[relay]\nrelay_networks = 2000::/3\n", NULL,
+	    "t.conf:2: relay_networks: '2000::/3' covers every global IPv6 "
+	    "address (an open relay)", { 0 } },
+	{ "[relay]\nrelay_networks = 2000::/4 3000::/4\n", NULL,
+	    "relay_networks: together cover every global IPv6 address",
+	    { 0 } },
+	/* large, but not everything: fine */
+	{ "[relay]\nrelay_networks = 0.0.0.0/1 128.0.0.0/2 192.0.0.0/3 "
+	    "224.0.0.0/4 240.0.0.0/5 248.0.0.0/6 252.0.0.0/7 254.0.0.0/8 "
+	    "255.0.0.0/9\n", NULL, NULL,
+	    { "\t240.0.0.0/5, 248.0.0.0/6, 252.0.0.0/7, 254.0.0.0/8, "
+	    "255.0.0.0/9" } },
+	{ "[relay]\nrelay_networks = 2000::/4 2001:db8::/32\n", NULL, NULL,
+	    { "relay_networks = 2000::/4, 2001:db8::/32" } },
+	{ "[policy]\ndeny_networks = 0.0.0.0/0\n", NULL, NULL,
+	    { "deny_networks = 0.0.0.0/0" } },
 	{ "[relay]\nrelay_networks = 10.0.0.0/8 10.0.0.0/8\n", NULL, NULL,
 	    { "relay_networks = 10.0.0.0/8" } },
 	{ "[relay]\nrelay_networks = 10.0.0.1/8\n", NULL,
