@@ -147,11 +147,11 @@ static const struct conf_knob knobs[] = {
 	K_STR("server", user, CT_STRING, "_moat", 0, check_user,
 	    "Unprivileged user the daemon runs as when started as root."),
 	K_STR("server", spool_dir, CT_PATH, "var/spool", 0, NULL,
-	    "Directory of the queue database and the control socket."),
+	    "Directory of the queue database, the control socket and moat.lock (one daemon per spool); made 0750 for user if missing, refused if set up otherwise."),
 	K_STR("server", mail_dir, CT_PATH, "var/mail", 0, NULL,
-	    "Maildirs of the local mailboxes: mail_dir/MAILBOX/."),
+	    "Maildirs of the local mailboxes: mail_dir/MAILBOX/; made 0750 for user if missing, refused if set up otherwise."),
 	K_STR("server", empty_dir, CT_PATH, "var/empty", 0, NULL,
-	    "Empty directory the network process is chrooted to."),
+	    "Empty directory the network process is chrooted to; made root 0755 if missing, refused if set up otherwise."),
 	K_STR("server", users_file, CT_PATH, "var/users", 0, NULL,
 	    "AUTH users with argon2id hashes; must be mode 0600."),
 	K_STR("server", tls_cert, CT_PATH, "", CF_EMPTY, NULL,
@@ -379,9 +379,10 @@ struct conf_parse {
 	struct conf_listener *last_l;
 	int		 seen[NKNOBS];	/* line a knob was set on, 0: never */
 	int		 lseen[CONF_MAX_LISTENERS][LK_COUNT];
+	const char	*base;		/* relative paths are below it; NULL */
 	int		 failed;
 	int		 err_line;
-	char		 err[512];
+	char		 err[2 * CONF_PATH_MAX + 512];	/* paths in it */
 };
 
 /*
@@ -1493,6 +1494,33 @@ relay_catch_all(struct conf_parse *p, int line)
 	}
 }
 
+/*
+ * A relative path means the same from wherever moat starts: it is
+ * resolved against the directory of the file that says it (p->base).
+ */
+static void
+resolve_paths(struct conf_parse *p)
+{
+	char buf[CONF_PATH_MAX], q[80];
+	int n;
+
+	for (size_t i = 0; i < NKNOBS && p->base != NULL; i++) {
+		const struct conf_knob *k = &knobs[i];
+		char *val = kptr(k, p->c);
+
+		if (k->type != CT_PATH || val[0] == '\0' || val[0] == '/')
+			continue;
+		n = snprintf(buf, sizeof(buf), "%s/%s", p->base, val);
+		if (n < 0 || (size_t)n >= k->size || (size_t)n >= sizeof(buf)) {
+			conf_error(p, p->seen[i], "%s: '%s' below %s is longer "
+			    "than %zu characters", k->name, quote(q, sizeof(q),
+			    val, strlen(val)), p->base, k->size - 1);
+			return;
+		}
+		memcpy(val, buf, (size_t)n + 1);
+	}
+}
+
 static void
 conf_finish(struct conf_parse *p)
 {
@@ -1509,6 +1537,7 @@ conf_finish(struct conf_parse *p)
 			irelay = i;
 	}
 	relay_catch_all(p, p->seen[irelay]);
+	resolve_paths(p);
 	if (p->failed)
 		return;
 	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0')) {
@@ -1538,8 +1567,13 @@ conf_finish(struct conf_parse *p)
 	}
 }
 
+/*
+ * file names the text in messages; path goes into c->path; base is the
+ * directory relative paths are resolved against (NULL: left relative).
+ */
 static struct conf *
-conf_parse_text(const char *text, const char *file, char *err, size_t errlen)
+conf_parse_text(const char *text, const char *file, const char *path,
+    const char *base, char *err, size_t errlen)
 {
 	struct conf_parse *p;
 	struct conf *c = NULL;
@@ -1554,7 +1588,8 @@ conf_parse_text(const char *text, const char *file, char *err, size_t errlen)
 	p->c = c;
 	p->file = file;
 	p->text = text;
-	snprintf(c->path, sizeof(c->path), "%s", file);
+	p->base = base;
+	snprintf(c->path, sizeof(c->path), "%s", path);
 	if (conf_defaults(p) == 0) {
 		r = ini_parse_stream(conf_reader, p, conf_handler, p);
 		if (r > 0 && (!p->failed || r < p->err_line)) {
@@ -1588,18 +1623,66 @@ conf_knob_line(const struct conf *c, const char *name)
 	return 0;
 }
 
-/* conf_load - read path (NULL: the built-in defaults) into a new conf */
+/*
+ * abs_path - path made absolute against the current directory, and the
+ * directory it is in; -1 when the current directory is unknown or the
+ * result too long.
+ */
+static int
+abs_path(const char *path, char abs[CONF_PATH_MAX], char dir[CONF_PATH_MAX])
+{
+	char cwd[CONF_PATH_MAX];
+	char *slash;
+	int n;
+
+	if (path[0] == '/')
+		n = snprintf(abs, CONF_PATH_MAX, "%s", path);
+	else if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return -1;
+	else
+		n = snprintf(abs, CONF_PATH_MAX, "%s/%s", strcmp(cwd, "/") ?
+		    cwd : "", path);
+	if (n < 0 || n >= CONF_PATH_MAX)
+		return -1;
+	memcpy(dir, abs, (size_t)n + 1);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';	/* a file in / */
+	else
+		*slash = '\0';
+	return 0;
+}
+
+/*
+ * conf_load - read path (NULL: the built-in defaults) into a new conf.
+ * Relative paths in the file are below the file's directory, those of
+ * the built-in defaults below the current directory; c->path is
+ * absolute, so a child that parses the text again gets the same paths.
+ */
 struct conf *
 conf_load(const char *path, char *err, size_t errlen)
 {
 	struct conf *c = NULL;
 	FILE *fp;
 	char *buf = NULL, *nul;
+	char abs[CONF_PATH_MAX], dir[CONF_PATH_MAX];
 	size_t len = 0, n;
 	int line;
 
-	if (path == NULL)
-		return conf_parse_text("", "(builtin)", err, errlen);
+	if (path == NULL) {
+		if (getcwd(dir, sizeof(dir)) == NULL) {
+			snprintf(err, errlen, "(builtin): current directory: "
+			    "%s", strerror(errno));
+			return NULL;
+		}
+		return conf_parse_text("", "(builtin)", "(builtin)", dir, err,
+		    errlen);
+	}
+	if (abs_path(path, abs, dir) == -1) {
+		snprintf(err, errlen, "%s: cannot make the path absolute: %s",
+		    path, strerror(errno));
+		return NULL;
+	}
 	if ((fp = fopen(path, "re")) == NULL) {
 		snprintf(err, errlen, "%s: cannot open: %s", path,
 		    strerror(errno));
@@ -1630,20 +1713,31 @@ conf_load(const char *path, char *err, size_t errlen)
 		goto done;
 	}
 	buf[len] = '\0';
-	c = conf_parse_text(buf, path, err, errlen);
+	c = conf_parse_text(buf, path, abs, dir, err, errlen);
 done:
 	free(buf);
 	fclose(fp);
 	return c;
 }
 
-/* conf_load_string - conf_load from memory; name is used in messages */
+/*
+ * conf_load_string - conf_load from memory; name is used in messages,
+ * and an absolute name (a reload's c->path) places relative paths below
+ * its directory as conf_load did
+ */
 struct conf *
 conf_load_string(const char *text, const char *name, char *err,
     size_t errlen)
 {
-	return conf_parse_text(text != NULL ? text : "",
-	    name != NULL ? name : "(string)", err, errlen);
+	char abs[CONF_PATH_MAX], dir[CONF_PATH_MAX];
+	const char *base = NULL;
+
+	if (name == NULL)
+		name = "(string)";
+	if (name[0] == '/' && abs_path(name, abs, dir) == 0)
+		base = dir;
+	return conf_parse_text(text != NULL ? text : "", name, name, base,
+	    err, errlen);
 }
 
 /* conf_load_bytes - same, from len bytes that need not end in a NUL */
@@ -1815,6 +1909,8 @@ conf_print_doc(FILE *fp)
 	const char *sec = NULL;
 	size_t i;
 
+	fprintf(fp, "Relative paths are below the configuration file's "
+	    "directory.\n\n");
 	for (i = 0; i < NKNOBS; i++) {
 		if (sec == NULL || strcmp(sec, knobs[i].section) != 0) {
 			fprintf(fp, "%s[%s]\n", sec != NULL ? "\n" : "",

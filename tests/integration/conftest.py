@@ -61,12 +61,13 @@ class Moat:
     def port(self):
         return self.ports.get("mx", next(iter(self.ports.values())))
 
-    def start(self, wait=True):
+    def start(self, wait=True, cwd=None):
+        """cwd: the directory moat starts in (default: its own)."""
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
         self._log = open(self.logpath, "ab")
         self.proc = subprocess.Popen(
-            [MOAT_BIN, "serve", "-c", self.conf], cwd=self.dir,
+            [MOAT_BIN, "serve", "-c", self.conf], cwd=cwd or self.dir,
             stdout=self._log, stderr=subprocess.STDOUT, env=env)
         if wait:
             self.wait_ready()
