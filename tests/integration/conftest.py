@@ -30,6 +30,37 @@ def free_port():
     return port
 
 
+def dns_query(name, qtype=1, qid=0x4d4f):
+    """A DNS query packet: one question, recursion desired."""
+    q = b"".join(bytes([len(label)]) + label.encode()
+                 for label in name.rstrip(".").split(".")) + b"\0"
+    return (qid.to_bytes(2, "big") + b"\x01\x00\x00\x01\0\0\0\0\0\0" + q
+            + qtype.to_bytes(2, "big") + b"\x00\x01")
+
+
+def wait_dns(port, proc=None, name="ready.moat.test", timeout=5):
+    """Wait until a DNS server on 127.0.0.1:port answers a query (any
+    answer, NXDOMAIN included); fail if it does not within timeout, or if
+    proc (its process) exits."""
+    deadline = time.monotonic() + timeout
+    query = dns_query(name)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.1)
+        while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError("DNS server on port %d exited with %s"
+                                   % (port, proc.returncode))
+            s.sendto(query, ("127.0.0.1", port))
+            try:
+                data = s.recv(512)
+            except OSError:     # timeout, or refused: not listening yet
+                continue
+            if data[:2] == query[:2]:
+                return
+    raise RuntimeError("DNS server on port %d did not answer within %ss"
+                       % (port, timeout))
+
+
 @pytest.fixture(scope="session")
 def tls_files():
     """A self-signed certificate for localhost, made once per run."""
