@@ -439,6 +439,25 @@ parent_peer_close(struct ipc_peer *p, void *arg)
 	/* the child's exit is handled through SIGCHLD */
 }
 
+/*
+ * From the moment the ports accept connections a client or a service
+ * manager may signal us: the signals wait, blocked, until the parent's
+ * handlers exist (a SIGHUP would otherwise kill it).
+ */
+static void
+signals_hold(int hold)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	if (sigprocmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL) == -1)
+		fatal("sigprocmask");
+}
+
 /* the children keep only the descriptors they need */
 static void
 child_setup(const char *name)
@@ -455,6 +474,7 @@ child_setup(const char *name)
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
+	signals_hold(0);
 }
 
 /* fds[PROC_COUNT][PROC_COUNT]: fds[a][b] is a's end of the a-b pair */
@@ -644,6 +664,7 @@ daemon_serve(struct conf *conf)
 	/* nothing is touched before this point; a failure from here on
 	 * takes back the directories this start made */
 	dirs_init(&dirs);
+	signals_hold(1);
 	if (start_dirs(conf, &dirs, uid, gid) == -1) {
 		dirs_undo(&dirs);
 		SSL_CTX_free(tls);
@@ -745,6 +766,7 @@ daemon_serve(struct conf *conf)
 		sigev[i] = evsignal_new(pa.base, sigs[i], signal_cb, &pa);
 		evsignal_add(sigev[i], NULL);
 	}
+	signals_hold(0);	/* what came meanwhile is delivered now */
 	send_users(&pa);
 	log_notice(LOG_CAT_DAEMON, "event=started pid=%ld smtp=%ld queue=%ld "
 	    "auth=%ld mta=%ld control=%ld", (long)getpid(),

@@ -163,3 +163,26 @@ def test_relative_paths_are_below_the_config_file(moat_factory, workdir):
     s = subprocess.run([MOAT_BIN, "stats", "-c", m.conf], cwd=workdir,
                        capture_output=True, text=True, timeout=15)
     assert s.returncode == 0, s.stderr
+
+
+def test_sighup_as_soon_as_the_port_accepts(moat_factory):
+    """A signal that arrives while the daemon starts waits for its
+    handler: the daemon reloads, it is not killed."""
+    import signal
+    import time
+    m = moat_factory(start=False)
+    m.start(wait=False)
+    deadline = time.monotonic() + 15
+    while not listening_fast(m.port):
+        assert time.monotonic() < deadline and m.proc.poll() is None, m.log()
+    m.proc.send_signal(signal.SIGHUP)
+    assert m.wait_log("event=reload path="), m.log()
+    assert m.proc.poll() is None, m.log()
+
+
+def listening_fast(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.05).close()
+        return True
+    except OSError:
+        return False
