@@ -96,6 +96,8 @@ class Moat:
         """cwd: the directory moat starts in (default: its own)."""
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
+        self._started = self.log().count("event=started ") \
+            if os.path.exists(self.logpath) else 0
         self._log = open(self.logpath, "ab")
         self.proc = subprocess.Popen(
             [MOAT_BIN, "serve", "-c", self.conf], cwd=cwd or self.dir,
@@ -118,10 +120,21 @@ class Moat:
                 except OSError:
                     pass
             time.sleep(0.05)
-        if pending:
+        # every child forked and named (a child is "moat" until it names
+        # itself): tests look at them by name
+        while time.time() < deadline and not self._all_started():
+            time.sleep(0.02)
+        if pending or not self._all_started():
             raise RuntimeError("moat not ready:\n" + self.log())
         # the probe connections above are logged; give the daemon a moment
         time.sleep(0.05)
+
+    def _all_started(self):
+        if self.log().count("event=started ") <= self._started:
+            return False
+        kids = self.children()
+        return bool(kids) and all(c.startswith("moat-") for c in
+                                  kids.values())
 
     def log(self):
         with open(self.logpath, "rb") as f:
