@@ -113,12 +113,16 @@ dirs_own(struct dirs *d, const char *path, mode_t mode, uid_t uid,
     gid_t gid, char *err, size_t errlen)
 {
 	char buf[CONF_PATH_MAX];
+	size_t len;
 	int r;
 
 	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
 		snprintf(err, errlen, "%s: path too long", path);
 		return -1;
 	}
+	/* "spool/" is "spool": not a parent made 0755, then refused */
+	for (len = strlen(buf); len > 1 && buf[len - 1] == '/'; len--)
+		buf[len - 1] = '\0';
 	/* the parents: made 0755 when missing, left alone when there */
 	for (char *p = buf + 1; *p != '\0'; p++) {
 		if (*p != '/')

@@ -186,3 +186,24 @@ def listening_fast(port):
         return True
     except OSError:
         return False
+
+
+def test_paths_with_a_trailing_slash(workdir):
+    port = free_port()
+    conf = write_conf(workdir, port, spool="var/spool/")
+    p = subprocess.Popen([MOAT_BIN, "serve", "-c", conf], cwd=workdir,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        import time
+        deadline = time.monotonic() + 15
+        while not listening(port):
+            assert p.poll() is None, p.stdout.read().decode()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        st = os.stat(os.path.join(workdir, "var", "spool"))
+        assert (st.st_mode & 0o7777, pwd.getpwuid(st.st_uid).pw_name) == \
+            (0o750, MOAT_USER)
+    finally:
+        p.terminate()
+        p.wait(20)
+    assert p.returncode == 0
