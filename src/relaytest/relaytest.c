@@ -1203,6 +1203,7 @@ on_start_listener(const struct conf *c, const struct relay_table *rt,
 	uint8_t addr[16];
 	size_t n, fail = 0, warn = 0;
 	int unreachable, loop4;
+	const char *verdict;
 
 	if (strcmp(host, "0.0.0.0") == 0)
 		host = "127.0.0.1";
@@ -1266,11 +1267,15 @@ on_start_listener(const struct conf *c, const struct relay_table *rt,
 		    r[i].verdict == RELAYTEST_ERROR;
 		warn += r[i].verdict == RELAYTEST_WARN;
 	}
-	log_notice(LOG_CAT_DAEMON, "event=relaytest listener=%s address=%s "
-	    "port=%d source=%s cases=%zu fail=%zu warn=%zu result=%s",
-	    l->name, host, l->port, src, n, fail, warn, fail ? "fail" : "pass");
+	/* a refused control case proves the refusals meant nothing */
+	verdict = relaytest_status(r, n) == RELAYTEST_EXIT_NO_VERDICT ?
+	    "no_verdict" : fail ? "fail" : "pass";
+	log_event(LOG_CAT_DAEMON, strcmp(verdict, "pass") == 0 ?
+	    LOG_LVL_NOTICE : LOG_LVL_ERR, "event=relaytest listener=%s "
+	    "address=%s port=%d source=%s cases=%zu fail=%zu warn=%zu "
+	    "result=%s", l->name, host, l->port, src, n, fail, warn, verdict);
 	free(r);
-	return fail ? -1 : 0;
+	return strcmp(verdict, "pass") == 0 ? 0 : -1;
 }
 
 /*
