@@ -161,7 +161,7 @@ static const struct conf_knob knobs[] = {
 	K_BOOL("server", syslog, "no",
 	    "Log to syslog (facility mail) instead of stderr."),
 	K_BOOL("server", relaytest_on_start, "no",
-	    "Run the relay battery against each mx listener at start; refuse to run if it relays."),
+	    "Run the relay battery against each mx listener at start; refuse to run if it relays or has no verdict."),
 
 	K_LIST("domains", local_domains, CT_LIST, "localhost", check_domain,
 	    "Domains delivered here; mail for any other domain is relayed."),
