@@ -111,22 +111,35 @@ $(B)/cidr_bench: bench/cidr_bench.c $(OBJS)
 
 bench:
 	@sh scripts/deps.sh bench
+	@sh scripts/ensure-user.sh _moat
 	@$(MAKE) --no-print-directory all $(B)/cidr_bench
 	/usr/bin/python3 bench/bench.py $(BENCH)
 
+# fuzzing: the library built once with coverage, one binary per target;
+# scripts/fuzz.sh runs every target (a crash stops only its own) and
+# prints executions and crashes per target
 FUZZ_SECONDS ?= 60
 FUZZCC   = clang
-FUZZFLAGS = -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+F        = build-fuzz
+FUZZSAN  = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZFLAGS = -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) $(FUZZSAN)
+FOBJS    = $(LIBSRCS:%.c=$(F)/%.o)
+FUZZBINS = $(FUZZSRCS:fuzz/%.c=$(F)/%)
+.SECONDARY: $(FOBJS)	# kept between runs, not intermediate files
+
+$(F)/%.o: %.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  CC/fuzz $<")
+	$(Q)$(FUZZCC) $(FUZZFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(F)/fuzz_%: fuzz/fuzz_%.c $(FOBJS)
+	@$(if $(V),,echo "  LD/fuzz $@")
+	$(Q)$(FUZZCC) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+
 fuzz:
 	@sh scripts/deps.sh fuzz
-	@mkdir -p build-fuzz
-	@set -e; for f in $(FUZZSRCS); do \
-		n=$$(basename $$f .c); \
-		$(FUZZCC) $(FUZZFLAGS) -o build-fuzz/$$n $$f $(filter-out $(MAIN),$(LIBSRCS)) $(PKG_LIBS); \
-		mkdir -p build-fuzz/corpus-$$n; \
-		echo "== $$n ($(FUZZ_SECONDS)s)"; \
-		build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build-fuzz/corpus-$$n fuzz/corpus/$${n#fuzz_}; \
-	done
+	@$(MAKE) --no-print-directory $(FUZZBINS)
+	sh scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZBINS)
 
 clean:
 	rm -rf $(B) $(A) build-fuzz

@@ -814,20 +814,21 @@ def main(argv):
         print("usage: bench.py [%s]" % "|".join(list(FIGURES) + list(OTHERS)),
               file=sys.stderr)
         return 2
-    if len(argv) == 2 and argv[1] in OTHERS:
-        return run_others([argv[1]])
-    want = [argv[1]] if len(argv) == 2 else FIGURES
     if os.geteuid() != 0:
         print("bench.py: must run as root (moat drops to _moat, Postfix to "
               "postfix)", file=sys.stderr)
         return 2
+    # every figure, alone or in the full run, needs moat's user
+    subprocess.run(["sh", os.path.join(ROOT, "scripts", "ensure-user.sh"),
+                    "_moat"], check=True)
+    if len(argv) == 2 and argv[1] in OTHERS:
+        return run_others([argv[1]])
+    want = [argv[1]] if len(argv) == 2 else FIGURES
     for path in (MOAT, SMTP_SOURCE, bench_e2e.SMTP_SINK, POSTFIX, POSTCONF):
         if not os.access(path, os.X_OK):
             print("bench.py: %s missing (make bench installs it)" % path,
                   file=sys.stderr)
             return 2
-    subprocess.run(["sh", os.path.join(ROOT, "scripts", "ensure-user.sh"),
-                    "_moat"], check=True)
 
     # turn SIGTERM/SIGHUP into an exception so that the finally below
     # stops both servers

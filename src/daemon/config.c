@@ -25,7 +25,9 @@
  * SECURITY: the file is written by the administrator, yet nothing in it
  * is ignored: unknown sections and keys, duplicate keys, bad values and
  * numbers out of range are errors. Mailbox names become directory names
- * under mail_dir, so '/', a leading dot and ".." are refused. Values
+ * under mail_dir, so '/', a leading dot and ".." are refused.
+ * relay_networks that cover every IPv4 or every global IPv6 address (an
+ * open relay) are refused. Values
  * echoed in error messages go through log_escape.
  * LIMITS: a file of at most CONF_FILE_MAX bytes, lines of at most
  * CONF_LINE_MAX bytes (inih's fixed line buffer; a longer line is an
@@ -145,11 +147,11 @@ static const struct conf_knob knobs[] = {
 	K_STR("server", user, CT_STRING, "_moat", 0, check_user,
 	    "Unprivileged user the daemon runs as when started as root."),
 	K_STR("server", spool_dir, CT_PATH, "var/spool", 0, NULL,
-	    "Directory of the queue database and the control socket."),
+	    "Directory of the queue database, the control socket and moat.lock (one daemon per spool); made 0750 for user if missing, refused if set up otherwise."),
 	K_STR("server", mail_dir, CT_PATH, "var/mail", 0, NULL,
-	    "Maildirs of the local mailboxes: mail_dir/MAILBOX/."),
+	    "Maildirs of the local mailboxes: mail_dir/MAILBOX/; made 0750 for user if missing, refused if set up otherwise."),
 	K_STR("server", empty_dir, CT_PATH, "var/empty", 0, NULL,
-	    "Empty directory the network process is chrooted to."),
+	    "Empty directory the network process is chrooted to; made root 0755 if missing, refused if set up otherwise."),
 	K_STR("server", users_file, CT_PATH, "var/users", 0, NULL,
 	    "AUTH users with argon2id hashes; must be mode 0600."),
 	K_STR("server", tls_cert, CT_PATH, "", CF_EMPTY, NULL,
@@ -159,7 +161,7 @@ static const struct conf_knob knobs[] = {
 	K_BOOL("server", syslog, "no",
 	    "Log to syslog (facility mail) instead of stderr."),
 	K_BOOL("server", relaytest_on_start, "no",
-	    "Run the relay battery against each mx listener at start; refuse to run if it relays."),
+	    "Run the relay battery against each mx listener at start; refuse to run if it relays or has no verdict."),
 
 	K_LIST("domains", local_domains, CT_LIST, "localhost", check_domain,
 	    "Domains delivered here; mail for any other domain is relayed."),
@@ -167,7 +169,7 @@ static const struct conf_knob knobs[] = {
 	    "Local parts that exist in every local domain."),
 
 	K_LIST("relay", relay_networks, CT_CIDRS, "", NULL,
-	    "Client networks that may relay without AUTH."),
+	    "Client networks that may relay without AUTH; none may cover every IPv4 or global IPv6 address."),
 
 	K_NUM("limits", max_message_size, CT_SIZE, "10M", 1024, 1LL << 30,
 	    "Largest message accepted, advertised with SIZE."),
@@ -381,9 +383,10 @@ struct conf_parse {
 	struct conf_listener *last_l;
 	int		 seen[NKNOBS];	/* line a knob was set on, 0: never */
 	int		 lseen[CONF_MAX_LISTENERS][LK_COUNT];
+	const char	*base;		/* relative paths are below it; NULL */
 	int		 failed;
 	int		 err_line;
-	char		 err[512];
+	char		 err[2 * CONF_PATH_MAX + 512];	/* paths in it */
 };
 
 /*
@@ -1431,19 +1434,116 @@ listener_clash(struct conf_parse *p, size_t n)
 	}
 }
 
+/* 1 when the union of nets takes in every address of target */
+static int
+nets_cover(const struct cidr *nets, size_t n, const struct cidr *target)
+{
+	struct cidr half;
+	int inside = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (nets[i].prefix <= target->prefix &&
+		    cidr_contains(&nets[i], target->addr))
+			return 1;
+		/* a smaller network within target: its halves may be covered */
+		if (nets[i].prefix > target->prefix &&
+		    cidr_contains(target, nets[i].addr))
+			inside = 1;
+	}
+	if (!inside || target->prefix >= 128)
+		return 0;
+	half = *target;
+	half.prefix++;
+	if (!nets_cover(nets, n, &half))
+		return 0;
+	half.addr[target->prefix / 8] |= (uint8_t)(0x80 >> (target->prefix % 8));
+	return nets_cover(nets, n, &half);
+}
+
+/*
+ * relay_networks that take in the whole Internet make an open relay:
+ * every IPv4 address (0.0.0.0/0, ::/0, ::ffff:0:0/96, 0.0.0.0/1 with
+ * 128.0.0.0/1, ...) or every global IPv6 address (2000::/3).
+ */
+static void
+relay_catch_all(struct conf_parse *p, int line)
+{
+	static const struct { const char *net, *what; } everything[] = {
+		{ "0.0.0.0/0", "every IPv4 address" },
+		{ "2000::/3", "every global IPv6 address" },
+	};
+	const struct conf *c = p->c;
+	struct cidr all;
+	char buf[CIDR_STRLEN];
+
+	for (size_t e = 0; e < sizeof(everything) / sizeof(everything[0]);
+	    e++) {
+		if (cidr_parse(everything[e].net, &all, NULL) == -1)
+			fatalx("%s: %s", __func__, everything[e].net);
+		if (!nets_cover(c->relay_networks, c->n_relay_networks, &all))
+			continue;
+		for (size_t i = 0; i < c->n_relay_networks; i++)
+			if (nets_cover(&c->relay_networks[i], 1, &all)) {
+				conf_error(p, line, "relay_networks: '%s' covers "
+				    "%s (an open relay); list your own "
+				    "servers' networks", cidr_format(
+				    &c->relay_networks[i], buf, sizeof(buf)),
+				    everything[e].what);
+				return;
+			}
+		conf_error(p, line, "relay_networks: together cover %s (an "
+		    "open relay); list your own servers' networks",
+		    everything[e].what);
+		return;
+	}
+}
+
+/*
+ * A relative path means the same from wherever moat starts: it is
+ * resolved against the directory of the file that says it (p->base).
+ */
+static void
+resolve_paths(struct conf_parse *p)
+{
+	char buf[CONF_PATH_MAX], q[80];
+	int n;
+
+	for (size_t i = 0; i < NKNOBS && p->base != NULL; i++) {
+		const struct conf_knob *k = &knobs[i];
+		char *val = kptr(k, p->c);
+
+		if (k->type != CT_PATH || val[0] == '\0' || val[0] == '/')
+			continue;
+		n = snprintf(buf, sizeof(buf), "%s/%s", p->base, val);
+		if (n < 0 || (size_t)n >= k->size || (size_t)n >= sizeof(buf)) {
+			conf_error(p, p->seen[i], "%s: '%s' below %s is longer "
+			    "than %zu characters", k->name, quote(q, sizeof(q),
+			    val, strlen(val)), p->base, k->size - 1);
+			return;
+		}
+		memcpy(val, buf, (size_t)n + 1);
+	}
+}
+
 static void
 conf_finish(struct conf_parse *p)
 {
 	struct conf *c = p->c;
 	struct conf_listener *l;
-	size_t i, icert = 0, ikey = 0;
+	size_t i, icert = 0, ikey = 0, irelay = 0;
 
 	for (i = 0; i < NKNOBS; i++) {
 		if (strcmp(knobs[i].name, "tls_cert") == 0)
 			icert = i;
 		if (strcmp(knobs[i].name, "tls_key") == 0)
 			ikey = i;
+		if (strcmp(knobs[i].name, "relay_networks") == 0)
+			irelay = i;
 	}
+	relay_catch_all(p, p->seen[irelay]);
+	resolve_paths(p);
+	if (p->failed)
+		return;
 	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0')) {
 		conf_error(p, p->seen[icert] ? p->seen[icert] : p->seen[ikey],
 		    "tls_cert and tls_key must be set together");
@@ -1471,8 +1571,13 @@ conf_finish(struct conf_parse *p)
 	}
 }
 
+/*
+ * file names the text in messages; path goes into c->path; base is the
+ * directory relative paths are resolved against (NULL: left relative).
+ */
 static struct conf *
-conf_parse_text(const char *text, const char *file, char *err, size_t errlen)
+conf_parse_text(const char *text, const char *file, const char *path,
+    const char *base, char *err, size_t errlen)
 {
 	struct conf_parse *p;
 	struct conf *c = NULL;
@@ -1487,7 +1592,8 @@ conf_parse_text(const char *text, const char *file, char *err, size_t errlen)
 	p->c = c;
 	p->file = file;
 	p->text = text;
-	snprintf(c->path, sizeof(c->path), "%s", file);
+	p->base = base;
+	snprintf(c->path, sizeof(c->path), "%s", path);
 	if (conf_defaults(p) == 0) {
 		r = ini_parse_stream(conf_reader, p, conf_handler, p);
 		if (r > 0 && (!p->failed || r < p->err_line)) {
@@ -1521,18 +1627,66 @@ conf_knob_line(const struct conf *c, const char *name)
 	return 0;
 }
 
-/* conf_load - read path (NULL: the built-in defaults) into a new conf */
+/*
+ * abs_path - path made absolute against the current directory, and the
+ * directory it is in; -1 when the current directory is unknown or the
+ * result too long.
+ */
+static int
+abs_path(const char *path, char abs[CONF_PATH_MAX], char dir[CONF_PATH_MAX])
+{
+	char cwd[CONF_PATH_MAX];
+	char *slash;
+	int n;
+
+	if (path[0] == '/')
+		n = snprintf(abs, CONF_PATH_MAX, "%s", path);
+	else if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return -1;
+	else
+		n = snprintf(abs, CONF_PATH_MAX, "%s/%s", strcmp(cwd, "/") ?
+		    cwd : "", path);
+	if (n < 0 || n >= CONF_PATH_MAX)
+		return -1;
+	memcpy(dir, abs, (size_t)n + 1);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';	/* a file in / */
+	else
+		*slash = '\0';
+	return 0;
+}
+
+/*
+ * conf_load - read path (NULL: the built-in defaults) into a new conf.
+ * Relative paths in the file are below the file's directory, those of
+ * the built-in defaults below the current directory; c->path is
+ * absolute, so a child that parses the text again gets the same paths.
+ */
 struct conf *
 conf_load(const char *path, char *err, size_t errlen)
 {
 	struct conf *c = NULL;
 	FILE *fp;
 	char *buf = NULL, *nul;
+	char abs[CONF_PATH_MAX], dir[CONF_PATH_MAX];
 	size_t len = 0, n;
 	int line;
 
-	if (path == NULL)
-		return conf_parse_text("", "(builtin)", err, errlen);
+	if (path == NULL) {
+		if (getcwd(dir, sizeof(dir)) == NULL) {
+			snprintf(err, errlen, "(builtin): current directory: "
+			    "%s", strerror(errno));
+			return NULL;
+		}
+		return conf_parse_text("", "(builtin)", "(builtin)", dir, err,
+		    errlen);
+	}
+	if (abs_path(path, abs, dir) == -1) {
+		snprintf(err, errlen, "%s: cannot make the path absolute: %s",
+		    path, strerror(errno));
+		return NULL;
+	}
 	if ((fp = fopen(path, "re")) == NULL) {
 		snprintf(err, errlen, "%s: cannot open: %s", path,
 		    strerror(errno));
@@ -1563,20 +1717,31 @@ conf_load(const char *path, char *err, size_t errlen)
 		goto done;
 	}
 	buf[len] = '\0';
-	c = conf_parse_text(buf, path, err, errlen);
+	c = conf_parse_text(buf, path, abs, dir, err, errlen);
 done:
 	free(buf);
 	fclose(fp);
 	return c;
 }
 
-/* conf_load_string - conf_load from memory; name is used in messages */
+/*
+ * conf_load_string - conf_load from memory; name is used in messages,
+ * and an absolute name (a reload's c->path) places relative paths below
+ * its directory as conf_load did
+ */
 struct conf *
 conf_load_string(const char *text, const char *name, char *err,
     size_t errlen)
 {
-	return conf_parse_text(text != NULL ? text : "",
-	    name != NULL ? name : "(string)", err, errlen);
+	char abs[CONF_PATH_MAX], dir[CONF_PATH_MAX];
+	const char *base = NULL;
+
+	if (name == NULL)
+		name = "(string)";
+	if (name[0] == '/' && abs_path(name, abs, dir) == 0)
+		base = dir;
+	return conf_parse_text(text != NULL ? text : "", name, name, base,
+	    err, errlen);
 }
 
 /* conf_load_bytes - same, from len bytes that need not end in a NUL */
@@ -1748,6 +1913,8 @@ conf_print_doc(FILE *fp)
 	const char *sec = NULL;
 	size_t i;
 
+	fprintf(fp, "Relative paths are below the configuration file's "
+	    "directory.\n\n");
 	for (i = 0; i < NKNOBS; i++) {
 		if (sec == NULL || strcmp(sec, knobs[i].section) != 0) {
 			fprintf(fp, "%s[%s]\n", sec != NULL ? "\n" : "",

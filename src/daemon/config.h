@@ -146,7 +146,12 @@ struct conf {
  */
 struct conf *conf_load(const char *path, char *err, size_t errlen);
 
-/* conf_load_string - same, from memory; name is used in messages */
+/*
+ * conf_load_string - same, from memory; name is used in messages. An
+ * absolute name places relative paths below its directory, as conf_load
+ * places them below the file's (the built-in defaults: below the
+ * current directory).
+ */
 struct conf *conf_load_string(const char *text, const char *name,
     char *err, size_t errlen);
 

@@ -11,7 +11,7 @@
  *
  * Exit status: 0 success, 1 failure, 2 usage error.
  * relaytest: 0 nothing relays, 1 relayed or smuggled, 2 usage error,
- * 3 server unreachable.
+ * 3 server unreachable, 4 no verdict (the control case could not run).
  */
 #include <errno.h>
 #include <stdio.h>

@@ -56,6 +56,7 @@
 #include "../smtp/smtp.h"
 #include "config.h"
 #include "daemon.h"
+#include "dirs.h"
 #include "proc.h"
 
 /*
@@ -232,29 +233,6 @@ proc_event_base(void)
 	base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
 	return base;
-}
-
-/* make_dir - mkdir -p of one level, then owner and mode */
-static void
-make_dir(const char *path, mode_t mode, uid_t uid, gid_t gid)
-{
-	char buf[CONF_PATH_MAX];
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(buf, 0755) == -1 && errno != EEXIST)
-				fatal("mkdir %s", buf);
-			*p = '/';
-		}
-	}
-	if (mkdir(buf, mode) == -1 && errno != EEXIST)
-		fatal("mkdir %s", buf);
-	if (uid != (uid_t)-1 && chown(buf, uid, gid) == -1)
-		fatal("chown %s", buf);
-	if (chmod(buf, mode) == -1)
-		fatal("chmod %s", buf);
 }
 
 static void
@@ -469,6 +447,25 @@ parent_peer_close(struct ipc_peer *p, void *arg)
 	/* the child's exit is handled through SIGCHLD */
 }
 
+/*
+ * From the moment the ports accept connections a client or a service
+ * manager may signal us: the signals wait, blocked, until the parent's
+ * handlers exist (a SIGHUP would otherwise kill it).
+ */
+static void
+signals_hold(int hold)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	if (sigprocmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL) == -1)
+		fatal("sigprocmask");
+}
+
 /* the children keep only the descriptors they need */
 static void
 child_setup(const char *name)
@@ -485,6 +482,7 @@ child_setup(const char *name)
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
+	signals_hold(0);
 }
 
 /* fds[PROC_COUNT][PROC_COUNT]: fds[a][b] is a's end of the a-b pair */
@@ -598,6 +596,35 @@ check_files(const struct conf *c, int serve)
 	return bad ? -1 : 0;
 }
 
+/*
+ * The spool first, and its lock: a second daemon on the same spool stops
+ * there, before it binds a port or replaces the control socket. uid and
+ * gid: the unprivileged user, or -1 when not started as root.
+ */
+static int
+start_dirs(const struct conf *c, struct dirs *d, uid_t uid, gid_t gid)
+{
+	char err[2 * CONF_PATH_MAX + 256];
+	uid_t self = geteuid();
+	uid_t owner = uid != (uid_t)-1 ? uid : self;
+
+	if (dirs_own(d, c->spool_dir, 0750, owner, gid, err, sizeof(err)) ||
+	    dirs_lock(d, c->spool_dir, err, sizeof(err))) {
+		file_error(c, "spool_dir", err);
+		return -1;
+	}
+	if (dirs_own(d, c->mail_dir, 0750, owner, gid, err, sizeof(err))) {
+		file_error(c, "mail_dir", err);
+		return -1;
+	}
+	if (dirs_own(d, c->empty_dir, 0755, self, self == 0 ? 0 : getegid(),
+	    err, sizeof(err)) || dirs_empty(c->empty_dir, err, sizeof(err))) {
+		file_error(c, "empty_dir", err);
+		return -1;
+	}
+	return 0;
+}
+
 /* daemon_check_files - the files the configuration names are usable */
 int
 daemon_check_files(const struct conf *c)
@@ -619,6 +646,7 @@ daemon_serve(struct conf *conf)
 	long admin_gid = -1;
 	int ctl_fd = -1;
 	char err[1024];
+	struct dirs dirs;
 
 	memset(&pa, 0, sizeof(pa));
 	pa.conf = conf;
@@ -635,10 +663,7 @@ daemon_serve(struct conf *conf)
 		log_warn(LOG_CAT_DAEMON, "event=unprivileged uid=%ld note=\"not "
 		    "started as root: no chroot and no user change\"",
 		    (long)geteuid());
-	make_dir(conf->spool_dir, 0750, uid, gid);
-	make_dir(conf->mail_dir, 0750, uid, gid);
-	make_dir(conf->empty_dir, 0755, geteuid() == 0 ? 0 : (uid_t)-1, 0);
-	/* the control socket, made as root: root and the admin group only */
+	/* the control socket's group: root and the admin group only */
 	if (conf->admin_group[0] != '\0') {
 		struct group *gr = getgrnam(conf->admin_group);
 
@@ -650,26 +675,41 @@ daemon_serve(struct conf *conf)
 		admin_gid = (long)gr->gr_gid;
 	} else
 		admin_gid = geteuid() == 0 ? (long)gid : (long)getegid();
-	if ((ctl_fd = control_socket_create(conf->spool_dir, admin_gid, err,
-	    sizeof(err))) == -1) {
-		fprintf(stderr, "moat: control socket: %s\n", err);
-		return 1;
-	}
-
 	if (check_files(conf, 1) == -1)
 		return 1;
+	/* nothing is touched before this point; a failure from here on
+	 * takes back the directories this start made */
+	dirs_init(&dirs);
+	signals_hold(1);
+	if (start_dirs(conf, &dirs, uid, gid) == -1) {
+		dirs_undo(&dirs);
+		return 1;
+	}
 	for (size_t i = 0; i < conf->n_listeners; i++) {
 		const struct conf_listener *l = &conf->listeners[i];
 
 		if ((lfd[i] = bind_listener(l)) == -1) {
 			fprintf(stderr, "moat: listener %s: cannot listen on %s port "
 			    "%d: %s\n", l->name, l->address, l->port, strerror(errno));
+			while (i > 0)
+				close(lfd[--i]);
+			dirs_undo(&dirs);
 			return 1;
 		}
 		log_notice(LOG_CAT_DAEMON, "event=listen listener=%s address=%s "
 		    "port=%d role=%s", l->name, l->address, l->port,
 		    conf_role_name(l->role));
 	}
+	/* made as root, after the lock: never another daemon's socket */
+	if ((ctl_fd = control_socket_create(conf->spool_dir, admin_gid, err,
+	    sizeof(err))) == -1) {
+		fprintf(stderr, "moat: control socket: %s\n", err);
+		for (size_t i = 0; i < conf->n_listeners; i++)
+			close(lfd[i]);
+		dirs_undo(&dirs);
+		return 1;
+	}
+	dirs_forget(&dirs);
 	for (int a = 0; a < PROC_COUNT; a++)
 		for (int b = 0; b < PROC_COUNT; b++)
 			pairs[a][b] = -1;
@@ -697,6 +737,7 @@ daemon_serve(struct conf *conf)
 		}
 		child_setup(procs[c].name);
 		close_others(c, lfd, conf->n_listeners);
+		close(dirs.lock_fd);	/* the parent's: no spool file here */
 		memset(&env, 0, sizeof(env));
 		env.conf = conf;
 		for (int b = 0; b < PROC_COUNT; b++)
@@ -742,6 +783,7 @@ daemon_serve(struct conf *conf)
 		sigev[i] = evsignal_new(pa.base, sigs[i], signal_cb, &pa);
 		evsignal_add(sigev[i], NULL);
 	}
+	signals_hold(0);	/* what came meanwhile is delivered now */
 	send_users(&pa);
 	log_notice(LOG_CAT_DAEMON, "event=started pid=%ld smtp=%ld queue=%ld "
 	    "auth=%ld mta=%ld control=%ld", (long)getpid(),

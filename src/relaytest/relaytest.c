@@ -970,9 +970,23 @@ relaytest_print_table(FILE *fp, const char *target,
 		    "commands answered\n", smugfail, smug);
 	else
 		fprintf(fp, "smuggling: not tested\n");
-	fprintf(fp, "result: %s\n", relaytest_status(r, n) == 0 ? "PASS" :
-	    relaytest_status(r, n) == 1 ? "FAIL (open relay or smuggling)" :
-	    "INCOMPLETE (some cases could not be run)");
+	switch (relaytest_status(r, n)) {
+	case RELAYTEST_EXIT_PASS:
+		fprintf(fp, "result: PASS\n");
+		break;
+	case RELAYTEST_EXIT_RELAYED:
+		fprintf(fp, "result: FAIL (open relay or smuggling)\n");
+		break;
+	case RELAYTEST_EXIT_NO_VERDICT:
+		fprintf(fp, "result: NO VERDICT (the control case, mail to "
+		    "postmaster, could not run: the server refuses what it "
+		    "must accept, so its refusals prove nothing; test a port "
+		    "that takes mail without AUTH)\n");
+		break;
+	default:
+		fprintf(fp, "result: INCOMPLETE (some cases could not be "
+		    "run)\n");
+	}
 }
 
 static void
@@ -1027,7 +1041,22 @@ relaytest_print_json(FILE *fp, const struct relaytest_result *r, size_t n)
 	fprintf(fp, "\n]\n");
 }
 
-/* relaytest_status - 0 clean, 1 relayed or smuggled, 3 incomplete */
+/* 1 when the control case (mail the server must take) was accepted */
+static int
+control_passed(const struct relaytest_result *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (r[i].c.kind == RELAYTEST_K_CONTROL)
+			return r[i].verdict == RELAYTEST_PASS;
+	return 0;
+}
+
+/*
+ * relaytest_status - 1 relayed or smuggled (whatever else happened),
+ * 4 no verdict (the control case did not run: a server that refuses
+ * even postmaster's mail refuses every trick too, which proves
+ * nothing), 3 incomplete, 0 clean
+ */
 int
 relaytest_status(const struct relaytest_result *r, size_t n)
 {
@@ -1035,10 +1064,12 @@ relaytest_status(const struct relaytest_result *r, size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		if (r[i].verdict == RELAYTEST_FAIL)
-			return 1;
+			return RELAYTEST_EXIT_RELAYED;
 		error |= r[i].verdict == RELAYTEST_ERROR;
 	}
-	return error ? 3 : 0;
+	if (!control_passed(r, n))
+		return RELAYTEST_EXIT_NO_VERDICT;
+	return error ? RELAYTEST_EXIT_INCOMPLETE : RELAYTEST_EXIT_PASS;
 }
 
 /* --- moat relaytest ------------------------------------------------- */
@@ -1172,6 +1203,7 @@ on_start_listener(const struct conf *c, const struct relay_table *rt,
 	uint8_t addr[16];
 	size_t n, fail = 0, warn = 0;
 	int unreachable, loop4;
+	const char *verdict;
 
 	if (strcmp(host, "0.0.0.0") == 0)
 		host = "127.0.0.1";
@@ -1235,11 +1267,15 @@ on_start_listener(const struct conf *c, const struct relay_table *rt,
 		    r[i].verdict == RELAYTEST_ERROR;
 		warn += r[i].verdict == RELAYTEST_WARN;
 	}
-	log_notice(LOG_CAT_DAEMON, "event=relaytest listener=%s address=%s "
-	    "port=%d source=%s cases=%zu fail=%zu warn=%zu result=%s",
-	    l->name, host, l->port, src, n, fail, warn, fail ? "fail" : "pass");
+	/* a refused control case proves the refusals meant nothing */
+	verdict = relaytest_status(r, n) == RELAYTEST_EXIT_NO_VERDICT ?
+	    "no_verdict" : fail ? "fail" : "pass";
+	log_event(LOG_CAT_DAEMON, strcmp(verdict, "pass") == 0 ?
+	    LOG_LVL_NOTICE : LOG_LVL_ERR, "event=relaytest listener=%s "
+	    "address=%s port=%d source=%s cases=%zu fail=%zu warn=%zu "
+	    "result=%s", l->name, host, l->port, src, n, fail, warn, verdict);
 	free(r);
-	return fail ? -1 : 0;
+	return strcmp(verdict, "pass") == 0 ? 0 : -1;
 }
 
 /*

@@ -131,8 +131,13 @@ void relaytest_print_table(FILE *fp, const char *target,
 void relaytest_print_json(FILE *fp, const struct relaytest_result *r,
     size_t n);
 
-/* relaytest_status - exit status of a run: 0 clean, 1 relayed or
- * smuggled, 3 some case could not be run */
+/* exit statuses of `moat relaytest` (2: usage error) */
+#define RELAYTEST_EXIT_PASS		0	/* nothing relayed */
+#define RELAYTEST_EXIT_RELAYED		1	/* relayed or smuggled */
+#define RELAYTEST_EXIT_INCOMPLETE	3	/* unreachable, or cases not run */
+#define RELAYTEST_EXIT_NO_VERDICT	4	/* the control case did not run */
+
+/* relaytest_status - exit status of a run: RELAYTEST_EXIT_* */
 int relaytest_status(const struct relaytest_result *r, size_t n);
 
 /* relaytest_main - `moat relaytest ...`; argv starts after the verb */

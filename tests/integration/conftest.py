@@ -30,6 +30,37 @@ def free_port():
     return port
 
 
+def dns_query(name, qtype=1, qid=0x4d4f):
+    """A DNS query packet: one question, recursion desired."""
+    q = b"".join(bytes([len(label)]) + label.encode()
+                 for label in name.rstrip(".").split(".")) + b"\0"
+    return (qid.to_bytes(2, "big") + b"\x01\x00\x00\x01\0\0\0\0\0\0" + q
+            + qtype.to_bytes(2, "big") + b"\x00\x01")
+
+
+def wait_dns(port, proc=None, name="ready.moat.test", timeout=5):
+    """Wait until a DNS server on 127.0.0.1:port answers a query (any
+    answer, NXDOMAIN included); fail if it does not within timeout, or if
+    proc (its process) exits."""
+    deadline = time.monotonic() + timeout
+    query = dns_query(name)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.1)
+        while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError("DNS server on port %d exited with %s"
+                                   % (port, proc.returncode))
+            s.sendto(query, ("127.0.0.1", port))
+            try:
+                data = s.recv(512)
+            except OSError:     # timeout, or refused: not listening yet
+                continue
+            if data[:2] == query[:2]:
+                return
+    raise RuntimeError("DNS server on port %d did not answer within %ss"
+                       % (port, timeout))
+
+
 @pytest.fixture(scope="session")
 def tls_files():
     """A self-signed certificate for localhost, made once per run."""
@@ -61,12 +92,15 @@ class Moat:
     def port(self):
         return self.ports.get("mx", next(iter(self.ports.values())))
 
-    def start(self, wait=True):
+    def start(self, wait=True, cwd=None):
+        """cwd: the directory moat starts in (default: its own)."""
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
+        self._started = self.log().count("event=started ") \
+            if os.path.exists(self.logpath) else 0
         self._log = open(self.logpath, "ab")
         self.proc = subprocess.Popen(
-            [MOAT_BIN, "serve", "-c", self.conf], cwd=self.dir,
+            [MOAT_BIN, "serve", "-c", self.conf], cwd=cwd or self.dir,
             stdout=self._log, stderr=subprocess.STDOUT, env=env)
         if wait:
             self.wait_ready()
@@ -86,10 +120,21 @@ class Moat:
                 except OSError:
                     pass
             time.sleep(0.05)
-        if pending:
+        # every child forked and named (a child is "moat" until it names
+        # itself): tests look at them by name
+        while time.time() < deadline and not self._all_started():
+            time.sleep(0.02)
+        if pending or not self._all_started():
             raise RuntimeError("moat not ready:\n" + self.log())
         # the probe connections above are logged; give the daemon a moment
         time.sleep(0.05)
+
+    def _all_started(self):
+        if self.log().count("event=started ") <= self._started:
+            return False
+        kids = self.children()
+        return bool(kids) and all(c.startswith("moat-") for c in
+                                  kids.values())
 
     def log(self):
         with open(self.logpath, "rb") as f:

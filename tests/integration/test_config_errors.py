@@ -134,6 +134,22 @@ CASES = {
     "tls_cert_without_key": (
         ["[server]", "tls_cert = /nonexistent/cert.pem"], N + 2,
         "tls_cert and tls_key must be set together"),
+    "relay_catch_all_v4": (
+        ["[server]", "relaytest_on_start = yes", "[relay]",
+         "relay_networks = 10.0.0.0/8, 0.0.0.0/0"], N + 4,
+        "relay_networks: '0.0.0.0/0' covers every IPv4 address (an open "
+        "relay)"),
+    "relay_catch_all_v6": (
+        ["[relay]", "relay_networks = ::/0"], N + 2,
+        "relay_networks: '::/0' covers every IPv4 address (an open relay)"),
+    "relay_catch_all_mapped": (
+        ["[relay]", "relay_networks = ::ffff:0:0/96"], N + 2,
+        "relay_networks: '0.0.0.0/0' covers every IPv4 address"),
+    "relay_catch_all_halves": (
+        ["[server]", "relaytest_on_start = yes", "[relay]",
+         "relay_networks = 0.0.0.0/1", "  128.0.0.0/1"], N + 4,
+        "relay_networks: together cover every IPv4 address (an open "
+        "relay)"),
     "section_without_bracket": (
         ["[limits", "max_errors = 5"], N + 1,
         "syntax error"),

@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from conftest import MOAT_BIN, free_port
+from conftest import MOAT_BIN, free_port, wait_dns
 
 CTL_VERSION = 1
 CTL_FRAME_ANSWER = 0x7a00
@@ -71,6 +71,21 @@ def wait_for(cond, timeout=10):
 def db(m):
     return sqlite3.connect(os.path.join(m.dir, "var", "spool", "queue.db"),
                            timeout=10)
+
+
+def wait_schema(m, table):
+    """The queue process has made its schema (read-only: never creates
+    the file before the queue process does)."""
+    path = os.path.join(m.dir, "var", "spool", "queue.db")
+
+    def have():
+        try:
+            with sqlite3.connect("file:%s?mode=ro" % path, uri=True) as c:
+                return c.execute("SELECT 1 FROM sqlite_master WHERE name = "
+                                 "?", (table,)).fetchone() is not None
+        except sqlite3.Error:
+            return False
+    assert wait_for(have), "no table %s in %s" % (table, path)
 
 
 def raw(m, frames, read=True):
@@ -269,10 +284,8 @@ def test_delete_subset_leaves_rest(qmoat):
 
 def test_dead_letter_purge(qmoat):
     m = qmoat
+    wait_schema(m, "deadletter")
     c = db(m)
-    if not c.execute("SELECT 1 FROM sqlite_master WHERE name = 'deadletter'"
-                     ).fetchone():
-        pytest.skip("no dead-letter store in this build")
     now = int(time.time())
     with c:
         for i in range(5):
@@ -649,9 +662,6 @@ def test_user_list_and_passwd_at_once(moat_factory):
 @pytest.fixture
 def rdns_dns():
     """dnsmasq on loopback answering PTR for 127.0.0.21 only."""
-    import shutil
-    if not shutil.which("dnsmasq"):
-        pytest.skip("dnsmasq not installed")
     port = free_port()
     p = subprocess.Popen(
         ["dnsmasq", "--no-daemon", "--port=%d" % port,
@@ -660,7 +670,7 @@ def rdns_dns():
          "--local=/0.0.127.in-addr.arpa/",
          "--ptr-record=21.0.0.127.in-addr.arpa,client.rdns.example"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.3)
+    wait_dns(port, p)
     yield port
     p.terminate()
     p.wait()

@@ -252,11 +252,8 @@ def test_static_deny_networks(moat_factory):
 def blocklist_dns():
     """dnsmasq on loopback serving a blocklist zone bl.moat.example that lists
     127.0.0.66 (and an answer outside 127/8 for 127.0.0.67)."""
-    import shutil
     import subprocess
-    from conftest import free_port
-    if not shutil.which("dnsmasq"):
-        pytest.skip("dnsmasq not installed")
+    from conftest import free_port, wait_dns
     port = free_port()
     p = subprocess.Popen(
         ["dnsmasq", "--no-daemon", "--port=%d" % port,
@@ -265,7 +262,7 @@ def blocklist_dns():
          "--host-record=66.0.0.127.bl.moat.example,127.0.0.2",
          "--host-record=67.0.0.127.bl.moat.example,192.0.2.1"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.3)
+    wait_dns(port, p)
     yield port
     p.terminate()
     p.wait()
@@ -296,10 +293,7 @@ def test_nmap_smtp_brute_ends_in_ban(moat_factory, tmp_path):
     """Real nmap smtp-brute against the submissions listener. nmap speaks
     TLS on port 465 only, so the listener takes that port (skipped when
     something else holds it)."""
-    import shutil
     import subprocess
-    if not shutil.which("nmap"):
-        pytest.skip("nmap not installed")
     probe = socket.socket()
     probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:

@@ -339,3 +339,35 @@ def test_relaytest_on_start_skips_trusted_loopback(moat_factory):
                            "[relay]\nrelay_networks = 127.0.0.0/8\n")
     assert m.wait_log("event=relaytest_skipped listener=mx")
     assert m.proc.poll() is None
+
+
+def test_relaytest_without_control_has_no_verdict(moat_factory):
+    """A submission port refuses MAIL before AUTH: the control case cannot
+    run, so refusals of the tricks prove nothing; no PASS, exit 4."""
+    m = moat_factory(listeners=[("sub", "submission", "")])
+    r = relaytest("127.0.0.1:%d" % m.ports["sub"], "--local-domain",
+                  "example.org", "--no-smuggling", "--timeout", "5")
+    assert r.returncode == 4, r.stdout + r.stderr
+    got = rows(r.stdout)
+    assert got[0]["case"] == "control" and got[0]["verdict"] != "PASS"
+    assert "result: PASS" not in r.stdout
+    assert re.search(r"^result: NO VERDICT \(the control case.*could not "
+                     r"run", r.stdout, re.M), r.stdout
+    r = relaytest("127.0.0.1:%d" % m.ports["sub"], "--local-domain",
+                  "example.org", "--no-smuggling", "--json")
+    assert r.returncode == 4, r.stdout + r.stderr
+    assert json.loads(r.stdout)[0]["verdict"] != "PASS"
+
+
+def test_relaytest_on_start_without_control_refuses_to_serve(moat_factory):
+    """No postmaster mailbox: the control case is refused, the battery at
+    start has no verdict, and a configuration it could not check never
+    serves."""
+    m = moat_factory(start=False, extra="[server]\nrelaytest_on_start = yes\n",
+                     domains="[domains]\nlocal_domains = example.org\n"
+                             "mailboxes = alice\n")
+    m.start(wait=False)
+    assert m.proc.wait(30) == 1, m.log()
+    log = m.log()
+    assert "case=control" in log and "result=no_verdict" in log, log
+    assert "event=relaytest_refused" in log, log

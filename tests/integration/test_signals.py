@@ -124,9 +124,7 @@ def test_sighup_reloads_users(moat_factory):
 def test_child_killed_stops_whole_daemon(moat_factory, child):
     moat = moat_factory()
     kids = {comm: pid for pid, comm in moat.children().items()}
-    assert {"moat-smtp", "moat-queue", "moat-auth"} <= set(kids), kids
-    if child not in kids:
-        pytest.skip("this build has no %s process" % child)
+    assert child in kids, kids
     # an open session notices too: it is answered or closed, never hangs
     s = socket.create_connection(("127.0.0.1", moat.port), 5)
     s.settimeout(10)

@@ -185,8 +185,8 @@ def test_wrong_password_and_unknown_user_look_the_same(moat_factory):
         code, msg, secs = auth_attempt(sub, USER, WRONG)
         assert (code, msg[:5]) == (535, b"5.7.8"), (code, msg)
         wrong.append(secs)
-        code, msg2, secs = auth_attempt(sub, "mallory", WRONG)
-        assert (code, msg2) == (code, msg), "same reply text for both"
+        code2, msg2, secs = auth_attempt(sub, "mallory", WRONG)
+        assert (code2, msg2) == (code, msg), "same reply for both"
         unknown.append(secs)
     assert min(wrong) >= DELAY_MS / 1000.0, wrong
     assert min(unknown) >= DELAY_MS / 1000.0, unknown

@@ -176,8 +176,41 @@ static const struct conf_case cases[] = {
 	    "::1\n",
 	    NULL, NULL, { "relay_networks = 192.0.2.0/24, 2001:db8::/32, "
 	    "10.1.2.3/32, ::1/128" } },
-	{ "[relay]\nrelay_networks = 0.0.0.0/0\n\t::/0\n", NULL, NULL,
-	    { "relay_networks = 0.0.0.0/0, ::/0" } },
+	/* a network that takes in the whole Internet is an open relay */
+	{ "[relay]\nrelay_networks = 0.0.0.0/0\n\t::/0\n", NULL,
+	    "t.conf:2: relay_networks: '0.0.0.0/0' covers every IPv4 address "
+	    "(an open relay)", { 0 } },
+	{ "[relay]\nrelay_networks = 10.0.0.0/8, ::/0\n", NULL,
+	    "t.conf:2: relay_networks: '::/0' covers every IPv4 address",
+	    { 0 } },
+	{ "[relay]\nrelay_networks = ::ffff:0:0/96\n", NULL,
+	    "t.conf:2: relay_networks: '0.0.0.0/0' covers every IPv4 address",
+	    { 0 } },
+	{ "[relay]\nrelay_networks = ::/1\n", NULL,
+	    "t.conf:2: relay_networks: '::/1' covers every IPv4 address",
+	    { 0 } },
+	{ "[relay]\nrelay_networks = 10.0.0.0/8\n\t0.0.0.0/1 128.0.0.0/1\n",
+	    NULL, "t.conf:2: relay_networks: together cover every IPv4 "
+	    "address (an open relay)", { 0 } },
+	{ "[relay]\nrelay_networks = 0.0.0.0/2 64.0.0.0/2 128.0.0.0/2 "
+	    "192.0.0.0/3 224.0.0.0/4 240.0.0.0/4\n", NULL,
+	    "relay_networks: together cover every IPv4 address", { 0 } },
+	{ "[relay]\nrelay_networks = 2000::/3\n", NULL,
+	    "t.conf:2: relay_networks: '2000::/3' covers every global IPv6 "
+	    "address (an open relay)", { 0 } },
+	{ "[relay]\nrelay_networks = 2000::/4 3000::/4\n", NULL,
+	    "relay_networks: together cover every global IPv6 address",
+	    { 0 } },
+	/* large, but not everything: fine */
+	{ "[relay]\nrelay_networks = 0.0.0.0/1 128.0.0.0/2 192.0.0.0/3 "
+	    "224.0.0.0/4 240.0.0.0/5 248.0.0.0/6 252.0.0.0/7 254.0.0.0/8 "
+	    "255.0.0.0/9\n", NULL, NULL,
+	    { "\t240.0.0.0/5, 248.0.0.0/6, 252.0.0.0/7, 254.0.0.0/8, "
+	    "255.0.0.0/9" } },
+	{ "[relay]\nrelay_networks = 2000::/4 2001:db8::/32\n", NULL, NULL,
+	    { "relay_networks = 2000::/4, 2001:db8::/32" } },
+	{ "[policy]\ndeny_networks = 0.0.0.0/0\n", NULL, NULL,
+	    { "deny_networks = 0.0.0.0/0" } },
 	{ "[relay]\nrelay_networks = 10.0.0.0/8 10.0.0.0/8\n", NULL, NULL,
 	    { "relay_networks = 10.0.0.0/8" } },
 	{ "[relay]\nrelay_networks = 10.0.0.1/8\n", NULL,
@@ -494,6 +527,7 @@ test_builtin(void **state)
 	struct conf *c = conf_load(NULL, err, sizeof(err));
 	const struct conf_listener *l;
 	const char *p;
+	char cwd[1024], want[1100];
 
 	assert_non_null(c);
 	assert_string_equal(c->path, "(builtin)");
@@ -503,10 +537,16 @@ test_builtin(void **state)
 			fail_msg("hostname got %s, want lowercase",
 			    c->hostname);
 	assert_string_equal(c->user, "_moat");
-	assert_string_equal(c->spool_dir, "var/spool");
-	assert_string_equal(c->mail_dir, "var/mail");
-	assert_string_equal(c->empty_dir, "var/empty");
-	assert_string_equal(c->users_file, "var/users");
+	/* relative to the directory moat starts in */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(want, sizeof(want), "%s/var/spool", cwd);
+	assert_string_equal(c->spool_dir, want);
+	snprintf(want, sizeof(want), "%s/var/mail", cwd);
+	assert_string_equal(c->mail_dir, want);
+	snprintf(want, sizeof(want), "%s/var/empty", cwd);
+	assert_string_equal(c->empty_dir, want);
+	snprintf(want, sizeof(want), "%s/var/users", cwd);
+	assert_string_equal(c->users_file, want);
 	assert_string_equal(c->tls_cert, "");
 	assert_string_equal(c->tls_key, "");
 	assert_int_equal(c->syslog, 0);
@@ -676,6 +716,68 @@ test_file_errors(void **state)
 	unlink(path);
 }
 
+/* relative paths are below the configuration file's directory */
+static void
+test_relative_paths(void **state)
+{
+	static const char text[] = "[server]\nspool_dir = s\n"
+	    "mail_dir = /abs/mail\ntls_cert = etc/cert.pem\n"
+	    "tls_key = ../key.pem\n";
+	char dir[] = "/tmp/test_config.XXXXXX", path[64], want[128];
+	char err[4096], cwd[1024], longname[1024];
+	struct conf *c;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/moat.conf", dir);
+	write_file(path, text, strlen(text));
+	/* from another directory, with a relative -c */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir("/tmp"), 0);
+	c = conf_load(path + strlen("/tmp/"), err, sizeof(err));
+	assert_int_equal(chdir(cwd), 0);
+	if (c == NULL)
+		fail_msg("got \"%s\", want no error", err);
+	assert_string_equal(c->path, path);
+	snprintf(want, sizeof(want), "%s/s", dir);
+	assert_string_equal(c->spool_dir, want);
+	assert_string_equal(c->mail_dir, "/abs/mail");
+	snprintf(want, sizeof(want), "%s/var/empty", dir);
+	assert_string_equal(c->empty_dir, want);
+	snprintf(want, sizeof(want), "%s/etc/cert.pem", dir);
+	assert_string_equal(c->tls_cert, want);
+	snprintf(want, sizeof(want), "%s/../key.pem", dir);
+	assert_string_equal(c->tls_key, want);
+	assert_string_equal(c->alert_command, "");
+	conf_free(c);
+
+	/* a reload in a child parses the text under the absolute path */
+	c = conf_load_string("[server]\nspool_dir = s\n", path, err,
+	    sizeof(err));
+	assert_non_null(c);
+	snprintf(want, sizeof(want), "%s/s", dir);
+	assert_string_equal(c->spool_dir, want);
+	conf_free(c);
+	/* a name that is no path leaves them alone */
+	c = conf_load_string("[server]\nspool_dir = s\n", "t.conf", err,
+	    sizeof(err));
+	assert_non_null(c);
+	assert_string_equal(c->spool_dir, "s");
+	conf_free(c);
+	/* too long once resolved: an error at the line */
+	longname[0] = '\0';
+	for (int i = 0; i < 14; i++)
+		strcat(longname, "/" L60);
+	strcat(longname, "/moat.conf");
+	c = conf_load_string("[server]\nspool_dir = " L60 "/" L60 "/" L60
+	    "\n", longname, err, sizeof(err));
+	assert_null(c);
+	if (strstr(err, "moat.conf:2: spool_dir: ") == NULL ||
+	    strstr(err, " is longer than 1023 characters") == NULL)
+		fail_msg("got \"%s\"", err);
+	unlink(path);
+	rmdir(dir);
+}
+
 static char *
 slurp(const char *path)
 {
@@ -759,6 +861,7 @@ main(void)
 		cmocka_unit_test(test_relay_table),
 		cmocka_unit_test(test_log_levels),
 		cmocka_unit_test(test_file_errors),
+		cmocka_unit_test(test_relative_paths),
 		cmocka_unit_test(test_docs),
 	};
 
