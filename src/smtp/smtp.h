@@ -34,6 +34,16 @@ enum smtp_state {
 	SMTP_STATE_COUNT
 };
 
+/* what a session in SMTP_STATE_WAIT waits for; its wait_timer bounds it */
+enum smtp_wait {
+	SMTP_WAIT_NONE,
+	SMTP_WAIT_QUEUE,	/* the queue's commit of a message */
+	SMTP_WAIT_AUTH,		/* the auth process's password check */
+	SMTP_WAIT_AUTH_PAUSE,	/* the pause before a failed AUTH's reply */
+	SMTP_WAIT_DNSBL,	/* the DNSBL answer; MAIL held back */
+	SMTP_WAIT_TARPIT,	/* the pause before an unknown user's reply */
+};
+
 enum {
 	SMTP_DNSBL_NONE,	/* not checked (exempt or no zones) */
 	SMTP_DNSBL_PENDING,	/* lookups in flight */
@@ -70,6 +80,8 @@ struct smtp_session {
 	time_t			 started;
 	enum smtp_state		 state;
 	enum smtp_state		 resume;	/* state after WAIT */
+	enum smtp_wait		 waiting;	/* in WAIT: for what */
+	struct event		*wait_timer;	/* bounds every WAIT, owned */
 
 	int			 esmtp;		/* EHLO (not HELO) */
 	char			 helo[256];
@@ -82,7 +94,6 @@ struct smtp_session {
 	char			 auth_login_user[256];
 	int			 auth_failures;
 	int			 account_delay_ms;	/* extra pause: account under attack */
-	struct event		*delay;		/* auth failure pause, owned */
 
 	/* transaction */
 	struct smtp_mail_params	 mail;
@@ -90,6 +101,7 @@ struct smtp_session {
 	size_t			 n_rcpts, cap_rcpts;
 	struct smtp_data	 data;
 	struct evbuffer		*msg;		/* owned, message being received */
+	int			 streaming;	/* parts of it sent: PROTO_QUEUE_CHUNK */
 	uint64_t		 wait_id;	/* request in flight */
 
 	int			 errors;
@@ -102,17 +114,18 @@ struct smtp_session {
 	time_t			 data_started;	/* DATA: when 354 was sent */
 	size_t			 data_bytes;	/* DATA: bytes read so far */
 	struct event		*lifetime;	/* session_lifetime, owned */
-	struct event		*tarpit;	/* delayed reply, owned */
 	int			 dnsbl_state;	/* SMTP_DNSBL_* */
 	int			 dnsbl_score;
 	char			 dnsbl_zone[256];
 	char			 dnsbl_mail[SMTP_LINE_MAX];	/* MAIL args held back */
 	char			 tarpit_reply[700];
-	int			 quit_after_reply;	/* shutdown while parked */
+	int			 quit_after_reply;	/* ended while its message commits */
+	char			 quit_reply[160];	/* the 421 it then gets */
 	int			 gone;		/* out of service, waiting for the reaper */
 	int			 direct;	/* plain socket: replies written by
 						 * smtp_server_flush, see there */
 	int			 flush_queued;	/* on srv->flushq */
+	int			 output_full;	/* reading stopped: replies pile up */
 	char			 rdns[256];	/* PTR name, "unknown", "": not known */
 
 	LIST_ENTRY(smtp_session) hash;		/* srv->by_id */

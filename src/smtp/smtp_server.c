@@ -158,12 +158,9 @@ smtp_server_session_gone(struct smtp_server *srv, struct smtp_session *s)
 		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
 		bufferevent_setcb(s->bev, NULL, NULL, NULL, NULL);
 	}
-	if (s->delay)
-		evtimer_del(s->delay);
+	evtimer_del(s->wait_timer);
 	if (s->lifetime)
 		evtimer_del(s->lifetime);
-	if (s->tarpit)
-		evtimer_del(s->tarpit);
 	LIST_REMOVE(s, hash);
 	TAILQ_REMOVE(&srv->sessions, s, entry);
 	TAILQ_INSERT_TAIL(&srv->dead, s, entry);
@@ -556,11 +553,8 @@ smtp_server_user_state_msg(struct smtp_server *srv, struct ipc_reader *r)
 		if (s->authenticated && strcmp(s->auth_user, user) == 0) {
 			log_notice(LOG_CAT_POLICY, "session=%s event=suspended_session "
 			    "client=%s user=%s", s->idstr, s->ip, user);
-			if (s->state == SMTP_STATE_WAIT)
-				s->quit_after_reply = 1;
-			else
-				smtp_session_kill(s, "421 4.7.0 Error: account suspended",
-				    "account suspended");
+			smtp_session_kill(s, "421 4.7.0 Error: account suspended",
+			    "account suspended");
 		}
 	}
 }
