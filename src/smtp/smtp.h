@@ -126,6 +126,7 @@ struct smtp_session {
 						 * smtp_server_flush, see there */
 	int			 flush_queued;	/* on srv->flushq */
 	int			 output_full;	/* reading stopped: replies pile up */
+	int			 queue_full;	/* reading stopped: queue backlog */
 	char			 rdns[256];	/* PTR name, "unknown", "": not known */
 
 	LIST_ENTRY(smtp_session) hash;		/* srv->by_id */
@@ -182,6 +183,7 @@ struct smtp_server {
 	struct smtp_session_bucket by_id[SMTP_ID_BUCKETS];
 	struct smtp_ipcount_bucket by_ip[SMTP_IP_BUCKETS];
 	size_t			 n_sessions;
+	size_t			 n_queue_full;	/* sessions with queue_full set */
 	uint64_t		 next_id;
 	uint64_t		 id_salt;
 	int			 shutting_down;
@@ -228,6 +230,8 @@ void smtp_session_dnsbl(struct smtp_session *s, int score, const char *zone);
 /* smtp_session_kill - send reply (if the session can still talk), close */
 void smtp_session_kill(struct smtp_session *s, const char *reply, const char *why);
 void smtp_session_free(struct smtp_session *s);
+/* smtp_session_queue_drained - the queue took our backlog: read DATA on */
+void smtp_session_queue_drained(struct smtp_session *s);
 /* smtp_session_flush - write the replies waiting for a direct session */
 void smtp_session_flush(struct smtp_session *s);
 

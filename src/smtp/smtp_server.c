@@ -161,6 +161,10 @@ smtp_server_session_gone(struct smtp_server *srv, struct smtp_session *s)
 	evtimer_del(s->wait_timer);
 	if (s->lifetime)
 		evtimer_del(s->lifetime);
+	if (s->queue_full) {
+		s->queue_full = 0;
+		srv->n_queue_full--;
+	}
 	LIST_REMOVE(s, hash);
 	TAILQ_REMOVE(&srv->sessions, s, entry);
 	TAILQ_INSERT_TAIL(&srv->dead, s, entry);
@@ -586,6 +590,20 @@ queue_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 		smtp_session_stored(s, status, qid);
 }
 
+/* everything for the queue was written: sessions held back read on */
+static void
+queue_drain_cb(struct ipc_peer *p, void *arg)
+{
+	struct smtp_server *srv = arg;
+	struct smtp_session *s, *tmp;
+
+	for (s = TAILQ_FIRST(&srv->sessions); s != NULL && srv->n_queue_full > 0;
+	    s = tmp) {
+		tmp = TAILQ_NEXT(s, entry);
+		smtp_session_queue_drained(s);
+	}
+}
+
 static void
 auth_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
     struct ipc_reader *r, void *arg)
@@ -741,6 +759,7 @@ smtp_proc_main(struct proc_env *env)
 	    peer_close_cb, srv);
 	srv->queue = ipc_peer_new(base, queue_fd, "queue", queue_msg_cb,
 	    peer_close_cb, srv);
+	ipc_peer_on_drain(srv->queue, queue_drain_cb);
 	srv->auth = ipc_peer_new(base, auth_fd, "auth", auth_msg_cb,
 	    peer_close_cb, srv);
 	smtp_ctl_start(srv, env->peer[PROC_CONTROL]);

@@ -58,6 +58,8 @@
 #define SMTP_CLOSE_SECS		10	/* longest a closing session flushes */
 #define SMTP_DNSBL_WAIT_MS	5000	/* longest MAIL waits for the DNSBL */
 #define SMTP_CHUNK	(1024 * 1024)	/* a larger message goes in parts */
+#define SMTP_QUEUE_BACKLOG (16 * 1024 * 1024)	/* unsent to the queue: wait */
+#define SMTP_RELAY_MAX	(IPC_MAX_FRAME - 16 * 1024 * 1024)	/* see below */
 
 enum {
 	AUTH_MECH_PLAIN = 1,
@@ -1274,6 +1276,22 @@ smtp_data_emit(void *arg, const char *p, size_t len)
 	s->streaming = 1;
 }
 
+/*
+ * The queue hands a message for outside recipients to the mta in one
+ * IPC frame: a message that could not fit is refused at the dot rather
+ * than accepted and then stuck (local mailboxes take any size).
+ */
+static int
+smtp_too_big_to_relay(struct smtp_session *s)
+{
+	if (s->data.size <= SMTP_RELAY_MAX)
+		return 0;
+	for (size_t i = 0; i < s->n_rcpts; i++)
+		if (s->rcpts[i].mailbox[0] == '\0')
+			return 1;
+	return 0;
+}
+
 static void
 smtp_data_done(struct smtp_session *s)
 {
@@ -1313,6 +1331,17 @@ smtp_data_done(struct smtp_session *s)
 		log_info(LOG_CAT_SMTP, "session=%s event=reject_data client=%s "
 		    "reason=\"%s\"", s->idstr, s->ip, why);
 		s->srv->stats.rejected[SMTP_REJ_DATA]++;
+		smtp_reset_tx(s);
+		if (s->state != SMTP_STATE_CLOSING)
+			smtp_set_state(s, SMTP_STATE_IDLE);
+		return;
+	}
+	if (smtp_too_big_to_relay(s)) {
+		log_info(LOG_CAT_SMTP, "session=%s event=reject_data client=%s "
+		    "reason=\"too big to relay\" size=%zu", s->idstr, s->ip,
+		    s->data.size);
+		s->srv->stats.rejected[SMTP_REJ_DATA]++;
+		smtp_reply_error(s, "552 5.3.4 Message too big to relay");
 		smtp_reset_tx(s);
 		if (s->state != SMTP_STATE_CLOSING)
 			smtp_set_state(s, SMTP_STATE_IDLE);
@@ -1427,6 +1456,38 @@ smtp_output_resume(struct smtp_session *s)
 	smtp_process(s);
 }
 
+/*
+ * Message parts go to the queue process as they arrive; while it has
+ * not read SMTP_QUEUE_BACKLOG of them yet, DATA is not read on, so a
+ * slow queue costs no memory here. smtp_session_queue_drained resumes.
+ */
+static int
+smtp_queue_backlog(struct smtp_session *s)
+{
+	if (ipc_peer_pending(s->srv->queue) < SMTP_QUEUE_BACKLOG)
+		return 0;
+	if (!s->queue_full) {
+		s->queue_full = 1;
+		s->srv->n_queue_full++;
+	}
+	bufferevent_disable(s->bev, EV_READ);
+	return 1;
+}
+
+/* smtp_session_queue_drained - the queue read our backlog: DATA goes on */
+void
+smtp_session_queue_drained(struct smtp_session *s)
+{
+	if (!s->queue_full)
+		return;
+	s->queue_full = 0;
+	s->srv->n_queue_full--;
+	if (s->state != SMTP_STATE_DATA)
+		return;
+	bufferevent_enable(s->bev, EV_READ);
+	smtp_process(s);
+}
+
 static void
 smtp_process(struct smtp_session *s)
 {
@@ -1447,6 +1508,9 @@ smtp_process(struct smtp_session *s)
 		if (s->state == SMTP_STATE_DATA) {
 			struct evbuffer_iovec v;
 			size_t used;
+
+			if (smtp_queue_backlog(s))
+				return;
 
 			if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 				return;

@@ -349,12 +349,12 @@ def send_big(c, size, tail=b""):
     return sent
 
 
-def open_tx(m, src="127.0.0.2"):
+def open_tx(m, src="127.0.0.2", rcpt="postmaster@localhost"):
     c = connect(m, src)
     c.settimeout(60)
     assert cmd(c, "EHLO client.example").startswith("250")
     assert cmd(c, "MAIL FROM:<a@b.example>").startswith("250")
-    assert cmd(c, "RCPT TO:<postmaster@localhost>").startswith("250")
+    assert cmd(c, "RCPT TO:<%s>" % rcpt).startswith("250")
     assert cmd(c, "DATA").startswith("354")
     return c
 
@@ -364,11 +364,20 @@ IPC_MAX_FRAME = 256 * 1024 * 1024
 
 def test_message_larger_than_a_frame_streams(moat_factory):
     """A 260 MiB message (over the 256 MiB IPC frame cap) is accepted with
-    max_message_size = 1G; the smtp process never holds it."""
+    max_message_size = 1G for a local mailbox; the smtp process never
+    holds it. For an outside recipient it is refused at the dot."""
     import threading
-    m = moat_factory(extra="[limits]\nmax_message_size = 1G\n")
+    m = moat_factory(extra="[relay]\nrelay_networks = 127.0.0.2/32\n"
+                           "[delivery]\nsmarthost = [127.0.0.1]:9\n"
+                           "[limits]\nmax_message_size = 1G\n")
     pid = smtp_pid(m)
     base = rss_kb(pid)
+    # for an outside recipient it could not be handed to the mta: refused
+    c = open_tx(m, rcpt="someone@remote.example")
+    send_big(c, 250 * 1024 * 1024)
+    r = read_reply(c)
+    assert r.startswith("552 5.3.4"), r
+    c.close()
     peak = [0]
     done = threading.Event()
 
@@ -432,3 +441,28 @@ def test_abandoned_large_message_leaves_nothing(moat_factory):
     assert m.sql("select count(*) from message") == [["0"]]
     spool = os.path.join(m.dir, "var", "spool")
     assert [f for f in os.listdir(spool) if f.startswith(".partial")] == []
+
+
+def test_slow_queue_holds_the_message_back(moat_factory):
+    """While the queue process does not read (stopped), a message being
+    received is not read on either: the smtp process's memory stays
+    bounded, and the message is accepted once the queue reads again."""
+    import threading
+    m = moat_factory(extra="[limits]\nmax_message_size = 200M\n")
+    pid = smtp_pid(m)
+    qpid = [p for p, comm in m.children().items() if "queue" in comm][0]
+    base = rss_kb(pid)
+    c = open_tx(m)
+    os.kill(qpid, signal.SIGSTOP)
+    try:
+        sender = threading.Thread(target=send_big, daemon=True,
+                                  args=(c, 100 * 1024 * 1024))
+        sender.start()
+        time.sleep(3)
+        grown = rss_kb(pid) - base
+    finally:
+        os.kill(qpid, signal.SIGCONT)
+    assert grown < 48 * 1024, "smtp process grew by %d kB" % grown
+    sender.join(60)
+    assert read_reply(c).startswith("250 2.0.0 Ok: queued")
+    c.close()
