@@ -416,36 +416,31 @@ qp_store_body(struct queue_proc *qp, uint64_t id, const uint8_t *last,
 {
 	struct qp_partial *p = qp_partial_find(qp, id);
 	size_t have = p ? p->len : 0, got = 0;
-	uint8_t *buf;
+	uint8_t *buf = NULL;
 	ssize_t n;
+	int err = 0;
 
-	if (p != NULL && p->error != 0) {
-		errno = p->error;
-		qp_partial_free(qp, p);
-		return NULL;
-	}
-	if (have > SIZE_MAX - lastlen - 1 ||
-	    (buf = malloc(have + lastlen + 1)) == NULL) {
-		if (p != NULL)
-			qp_partial_free(qp, p);
-		errno = ENOMEM;
-		return NULL;
-	}
-	while (got < have) {
+	if (p != NULL && p->error != 0)
+		err = p->error;
+	else if (have > SIZE_MAX - lastlen - 1 ||
+	    (buf = malloc(have + lastlen + 1)) == NULL)
+		err = ENOMEM;
+	while (err == 0 && got < have) {
 		n = pread(p->fd, buf + got, have - got, (off_t)got);
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			free(buf);
-			qp_partial_free(qp, p);
-			return NULL;
-		}
-		got += (size_t)n;
+		if (n <= 0)
+			err = n == 0 ? EIO : errno;
+		else
+			got += (size_t)n;
 	}
 	if (p != NULL)
 		qp_partial_free(qp, p);
+	if (err != 0) {
+		free(buf);
+		errno = err;
+		return NULL;
+	}
 	memcpy(buf + have, last, lastlen);
 	*len = have + lastlen;
 	return buf;

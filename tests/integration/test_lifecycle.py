@@ -15,7 +15,10 @@ import time
 
 import pytest
 
-from conftest import MOAT_BIN, free_port
+from conftest import ASAN, MOAT_BIN, free_port
+
+# ASan's quarantine keeps freed memory resident: RSS says nothing there
+RSS_CHECKED = not ASAN
 
 
 def ctl(m, *args):
@@ -318,7 +321,8 @@ def test_replies_not_read_are_capped(moat_factory):
     grown = rss_kb(pid) - base
     out = subprocess.run([MOAT_BIN, "sessions", "--json", "-c", m.conf],
                          cwd=m.dir, capture_output=True, text=True).stdout
-    assert grown < 8 * 1024, "smtp process grew by %d kB" % grown
+    if RSS_CHECKED:
+        assert grown < 8 * 1024, "smtp process grew by %d kB" % grown
     import json
     rows = json.loads(out)["sessions"]
     assert len(rows) == 1 and rows[0]["output"] <= 128 * 1024, rows
@@ -398,7 +402,8 @@ def test_message_larger_than_a_frame_streams(moat_factory):
     done.set()
     w.join()
     assert r.startswith("250 2.0.0 Ok: queued"), r
-    assert peak[0] < 32 * 1024, "smtp process grew by %d kB" % peak[0]
+    if RSS_CHECKED:
+        assert peak[0] < 32 * 1024, "smtp process grew by %d kB" % peak[0]
     assert cmd(c, "QUIT").startswith("221")
     c.close()
     size = int(m.log().split("event=accepted")[1].split("size=")[1].split()[0])
@@ -462,7 +467,8 @@ def test_slow_queue_holds_the_message_back(moat_factory):
         grown = rss_kb(pid) - base
     finally:
         os.kill(qpid, signal.SIGCONT)
-    assert grown < 48 * 1024, "smtp process grew by %d kB" % grown
+    if RSS_CHECKED:
+        assert grown < 48 * 1024, "smtp process grew by %d kB" % grown
     sender.join(60)
     assert read_reply(c).startswith("250 2.0.0 Ok: queued")
     c.close()
