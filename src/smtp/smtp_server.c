@@ -479,6 +479,23 @@ parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	}
 }
 
+/* sessions from an address the deny list now refuses end at once */
+static void
+smtp_server_kill_denied(struct smtp_server *srv)
+{
+	struct smtp_session *s, *tmp;
+	time_t now = time(NULL);
+
+	if (srv->deny == NULL)
+		return;
+	for (s = TAILQ_FIRST(&srv->sessions); s != NULL; s = tmp) {
+		tmp = TAILQ_NEXT(s, entry);
+		if (denylist_match(srv->deny, s->addr, now) != NULL)
+			smtp_session_kill(s, "421 4.7.0 Error: your address is "
+			    "banned", "banned");
+	}
+}
+
 /* PROTO_BANS_CHANGED: the queue's full list replaces ours */
 static void
 smtp_server_bans_msg(struct smtp_server *srv, struct ipc_reader *r)
@@ -512,6 +529,7 @@ smtp_server_bans_msg(struct smtp_server *srv, struct ipc_reader *r)
 	smtp_server_set_bans(srv, v, k);
 	free(v);
 	log_info(LOG_CAT_POLICY, "event=bans_loaded count=%zu", k);
+	smtp_server_kill_denied(srv);
 }
 
 /* smtp_server_is_suspended - AUTH for this account is refused */

@@ -240,6 +240,14 @@ def test_ban_ends_parked_sessions(moat_factory):
     assert m.wait_log("event=ban client=127.0.0.7")
     assert "421" in ended(tarpit, 3)
     assert "421" in ended(data, 3)
+    # the administrator's ban too
+    tarpit = connect(m, "127.0.0.11")
+    cmd(tarpit, "EHLO client.example")
+    cmd(tarpit, "MAIL FROM:<a@b.example>")
+    assert cmd(tarpit, "RCPT TO:<nobody1@localhost>").startswith("550")
+    tarpit.sendall(b"RCPT TO:<nobody2@localhost>\r\n")
+    assert ctl(m, "ban", "add", "127.0.0.11/32")[0] == 0
+    assert "421" in ended(tarpit, 3)
 
 
 def test_lifetime_ends_a_tarpitted_session(moat_factory):
