@@ -179,7 +179,7 @@ static const struct conf_knob knobs[] = {
 	    "Concurrent SMTP sessions."),
 	K_NUM("limits", max_sessions_per_ip, CT_INT, "20", 1, 100000,
 	    "Concurrent SMTP sessions from one client address."),
-	K_NUM("limits", max_errors, CT_INT, "10", 1, 1000,
+	K_NUM("limits", max_errors, CT_INT, "20", 1, 1000,
 	    "Failed commands in a session before 421 and close."),
 	K_NUM("limits", timeout_command, CT_INT, "300", 1, 3600,
 	    "Seconds to wait for a command (RFC 5321 4.5.3.2)."),

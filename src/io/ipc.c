@@ -1,7 +1,8 @@
 /*
  * ipc.c - framed, typed messages over socketpairs (see ipc.h).
  *
- * Public: ipc_peer_new, ipc_peer_free, ipc_send, ipc_put_*, ipc_get_*.
+ * Public: ipc_peer_new, ipc_peer_free, ipc_peer_on_drain, ipc_send,
+ * ipc_put_*, ipc_get_*.
  *
  * SECURITY: peers are sibling processes of the same daemon; a frame
  * whose length exceeds IPC_MAX_FRAME closes the peer. Field readers
@@ -32,6 +33,7 @@ struct ipc_peer {
 	const char		*name;		/* static */
 	ipc_msg_cb		 on_msg;
 	ipc_close_cb		 on_close;
+	ipc_drain_cb		 on_drain;	/* NULL: nobody waits */
 	void			*arg;
 	int			 closed;
 };
@@ -138,6 +140,8 @@ ipc_flush_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	event_del(p->wev);
+	if (!p->closed && p->on_drain != NULL)
+		p->on_drain(p, p->arg);
 }
 
 /* ipc_peer_new - wrap one end of a socketpair */
@@ -195,6 +199,13 @@ ipc_peer_name(const struct ipc_peer *p)
 	return p->name;
 }
 
+
+/* ipc_peer_on_drain - call cb whenever the output has all been written */
+void
+ipc_peer_on_drain(struct ipc_peer *p, ipc_drain_cb cb)
+{
+	p->on_drain = cb;
+}
 
 /* ipc_peer_pending - bytes not yet written to the socket */
 size_t

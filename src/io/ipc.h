@@ -55,6 +55,9 @@ void ipc_peer_free(struct ipc_peer *p);
 const char *ipc_peer_name(const struct ipc_peer *p);
 /* bytes queued for sending, for back-pressure */
 size_t ipc_peer_pending(const struct ipc_peer *p);
+/* ipc_peer_on_drain - cb runs each time everything queued was written */
+typedef void (*ipc_drain_cb)(struct ipc_peer *, void *arg);
+void ipc_peer_on_drain(struct ipc_peer *p, ipc_drain_cb cb);
 
 void ipc_msg_init(struct ipc_msg *m, uint16_t type, uint64_t id);
 void ipc_put_u8(struct ipc_msg *m, uint8_t v);

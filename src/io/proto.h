@@ -31,7 +31,8 @@ enum proto_type {
 	 *        (1 NEVER, 2 SUCCESS, 4 FAILURE, 8 DELAY), str mailbox (the
 	 *        local Maildir name when the recipient is local, else "")
 	 *   bytes message (headers and body, CRLF line ends, dot-unstuffed,
-	 *        with our Received header first)
+	 *        with our Received header first); when PROTO_QUEUE_CHUNKs
+	 *        came before under the same id, the rest after them
 	 */
 	PROTO_QUEUE_STORE = 1,
 	/*
@@ -41,6 +42,19 @@ enum proto_type {
 	 *   str  queue id (when stored) or a reason
 	 */
 	PROTO_QUEUE_STORED,
+	/*
+	 * smtp -> queue: the next part of a large message while it is being
+	 * received, kept in a temporary file until its PROTO_QUEUE_STORE
+	 * (same id) commits it; a small message goes in the STORE alone.
+	 *   bytes part of the message
+	 */
+	PROTO_QUEUE_CHUNK,
+	/*
+	 * smtp -> queue: the message whose chunks came under this id was
+	 * abandoned (client gone, refused at the final dot, session ended):
+	 * its temporary file goes, nothing is stored. No fields.
+	 */
+	PROTO_QUEUE_ABORT,
 	/*
 	 * any -> queue: record a security event (events table + log).
 	 *   i64  time (unix seconds)

@@ -47,7 +47,9 @@
  * escaped before they are logged; mailbox names are checked again by
  * maildir_deliver_once before they make a path.
  * LIMITS: a string field at most QP_STR_MAX bytes, QUEUE_BATCH_MAX
- * messages a commit; the IPC frame cap bounds a message.
+ * messages a commit. A large message arrives in PROTO_QUEUE_CHUNKs kept
+ * in an unlinked temporary file in spool_dir, and is read back into
+ * memory for its commit only: smtp's max_message_size bounds it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -55,6 +57,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/queue.h>
 #include <time.h>
@@ -110,6 +114,21 @@ struct qp_store {
 	size_t		 len;
 };
 
+/*
+ * A large message arriving in parts (PROTO_QUEUE_CHUNK): its bytes so
+ * far, in an unlinked temporary file below spool_dir, so that neither
+ * process holds it in memory while it is received. Its PROTO_QUEUE_STORE
+ * reads it back for the commit; an abort or smtp going away closes it
+ * and nothing is left. Owned by qp->partials.
+ */
+struct qp_partial {
+	TAILQ_ENTRY(qp_partial) entry;
+	uint64_t	 id;		/* smtp's transaction id */
+	int		 fd;		/* owned; -1 when it could not be made */
+	size_t		 len;
+	int		 error;		/* errno of a failed write, else 0 */
+};
+
 /* A PROTO_EVENT waiting for the next commit. Owned by qp->events. */
 struct qp_event {
 	TAILQ_ENTRY(qp_event) entry;
@@ -132,6 +151,7 @@ struct queue_proc {
 	size_t			 store_bytes;	/* sum of their sizes */
 	int64_t			 store_first_ms; /* when the oldest arrived */
 	TAILQ_HEAD(, qp_event)	 events;
+	TAILQ_HEAD(, qp_partial) partials;	/* messages arriving in parts */
 	struct event		*ev_commit;	/* active or 0 timer: group commit */
 
 	struct event		*ev_deliver;	/* local delivery timer */
@@ -307,6 +327,139 @@ qp_deliver_in(struct queue_proc *qp, int64_t secs)
 	evtimer_add(qp->ev_deliver, &tv);
 }
 
+static void
+qp_partial_free(struct queue_proc *qp, struct qp_partial *p)
+{
+	TAILQ_REMOVE(&qp->partials, p, entry);
+	if (p->fd != -1)
+		close(p->fd);
+	free(p);
+}
+
+static struct qp_partial *
+qp_partial_find(struct queue_proc *qp, uint64_t id)
+{
+	struct qp_partial *p;
+
+	TAILQ_FOREACH(p, &qp->partials, entry)
+		if (p->id == id)
+			return p;
+	return NULL;
+}
+
+/* A new temporary file for a message arriving in parts; -1 on error. */
+static int
+qp_partial_open(struct queue_proc *qp)
+{
+	char path[CONF_PATH_MAX + 32];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/.partial.XXXXXX", qp->conf->spool_dir);
+	if ((fd = mkostemp(path, O_CLOEXEC)) == -1)
+		return -1;
+	(void)unlink(path);	/* gone with the descriptor, even after a crash */
+	return fd;
+}
+
+static int
+qp_write_all(int fd, const uint8_t *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* PROTO_QUEUE_CHUNK: append to the message's temporary file. */
+static void
+qp_chunk_recv(struct queue_proc *qp, uint64_t id, struct ipc_reader *r)
+{
+	struct qp_partial *p;
+	const uint8_t *data;
+	size_t len;
+
+	data = ipc_get_bytes(r, &len);
+	if (ipc_get_end(r) != 0)
+		fatalx("%s: malformed chunk from smtp", __func__);
+	if ((p = qp_partial_find(qp, id)) == NULL) {
+		if ((p = calloc(1, sizeof(*p))) == NULL)
+			fatal("%s: calloc", __func__);
+		p->id = id;
+		if ((p->fd = qp_partial_open(qp)) == -1)
+			p->error = errno;
+		TAILQ_INSERT_TAIL(&qp->partials, p, entry);
+	}
+	if (p->error != 0)
+		return;		/* its STORE gets the temporary failure */
+	if (qp_write_all(p->fd, data, len) == -1) {
+		p->error = errno;
+		log_err(LOG_CAT_QUEUE, "event=store_failed reason=\"%s\" "
+		    "size=%zu", strerror(errno), p->len + len);
+		return;
+	}
+	p->len += len;
+}
+
+/* PROTO_QUEUE_ABORT: the message arriving in parts is abandoned. */
+static void
+qp_abort_recv(struct queue_proc *qp, uint64_t id, struct ipc_reader *r)
+{
+	struct qp_partial *p;
+
+	if (ipc_get_end(r) != 0)
+		fatalx("%s: malformed abort from smtp", __func__);
+	if ((p = qp_partial_find(qp, id)) != NULL)
+		qp_partial_free(qp, p);
+}
+
+/*
+ * The whole message of a STORE: the parts in its temporary file (if any)
+ * followed by the bytes of the STORE itself. NULL and errno set on error.
+ */
+static uint8_t *
+qp_store_body(struct queue_proc *qp, uint64_t id, const uint8_t *last,
+    size_t lastlen, size_t *len)
+{
+	struct qp_partial *p = qp_partial_find(qp, id);
+	size_t have = p ? p->len : 0, got = 0;
+	uint8_t *buf = NULL;
+	ssize_t n;
+	int err = 0;
+
+	if (p != NULL && p->error != 0)
+		err = p->error;
+	else if (have > SIZE_MAX - lastlen - 1 ||
+	    (buf = malloc(have + lastlen + 1)) == NULL)
+		err = ENOMEM;
+	while (err == 0 && got < have) {
+		n = pread(p->fd, buf + got, have - got, (off_t)got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			err = n == 0 ? EIO : errno;
+		else
+			got += (size_t)n;
+	}
+	if (p != NULL)
+		qp_partial_free(qp, p);
+	if (err != 0) {
+		free(buf);
+		errno = err;
+		return NULL;
+	}
+	memcpy(buf + have, last, lastlen);
+	*len = have + lastlen;
+	return buf;
+}
+
 /*
  * PROTO_QUEUE_STORE: parse in the field order of proto.h and append to
  * the pending list. An allocation failure for the message is answered
@@ -358,15 +511,18 @@ qp_store_recv(struct queue_proc *qp, uint64_t id, struct ipc_reader *r)
 	if (ipc_get_end(r) != 0)
 		fatalx("%s: malformed message from smtp", __func__);
 
-	if ((s->data = malloc(len ? len : 1)) == NULL) {
+	if ((s->data = qp_store_body(qp, id, data, len, &s->len)) == NULL) {
+		int diskfull = errno == ENOSPC || errno == EDQUOT;
+
 		log_err(LOG_CAT_QUEUE, "event=store_failed reason=\"%s\" size=%zu",
 		    strerror(errno), len);
-		qp_reply(qp, id, PROTO_STORE_TEMPFAIL, "out of memory");
+		qp_reply(qp, id, diskfull ? PROTO_STORE_DISKFULL :
+		    PROTO_STORE_TEMPFAIL, diskfull ? "queue disk full" :
+		    "cannot store the message");
 		qp_store_free(s);
 		return;
 	}
-	memcpy(s->data, data, len);
-	s->len = len;
+	len = s->len;
 	if (qp->nstores == 0)
 		qp->store_first_ms = qp_now_ms();
 	TAILQ_INSERT_TAIL(&qp->stores, s, entry);
@@ -788,6 +944,12 @@ qp_smtp_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	case PROTO_QUEUE_STORE:
 		qp_store_recv(qp, id, r);
 		break;
+	case PROTO_QUEUE_CHUNK:
+		qp_chunk_recv(qp, id, r);
+		break;
+	case PROTO_QUEUE_ABORT:
+		qp_abort_recv(qp, id, r);
+		break;
 	case PROTO_EVENT:
 		qp_event_recv(qp, r);
 		break;
@@ -901,6 +1063,8 @@ qp_close_cb(struct ipc_peer *p, void *arg)
 			TAILQ_REMOVE(&qp->stores, s, entry);
 			qp_store_free(s);
 		}
+		while (!TAILQ_EMPTY(&qp->partials))
+			qp_partial_free(qp, TAILQ_FIRST(&qp->partials));
 		qp->nstores = 0;
 		qp->store_bytes = 0;
 	}
@@ -962,6 +1126,7 @@ queue_proc_main(struct proc_env *env)
 	qp->smtp_fd = smtp_fd;
 	TAILQ_INIT(&qp->stores);
 	TAILQ_INIT(&qp->events);
+	TAILQ_INIT(&qp->partials);
 
 	if ((qp->db = queue_db_open(conf->spool_dir, err, sizeof(err))) == NULL) {
 		log_err(LOG_CAT_QUEUE, "event=db_open_failed err=\"%s\"", err);
@@ -1015,6 +1180,8 @@ queue_proc_main(struct proc_env *env)
 		TAILQ_REMOVE(&qp->events, e, entry);
 		qp_event_free(e);
 	}
+	while (!TAILQ_EMPTY(&qp->partials))
+		qp_partial_free(qp, TAILQ_FIRST(&qp->partials));
 	sched_free(qp->sched);
 	queue_watch_free(qp->watch);
 	event_free(qp->ev_events);

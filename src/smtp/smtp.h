@@ -34,6 +34,16 @@ enum smtp_state {
 	SMTP_STATE_COUNT
 };
 
+/* what a session in SMTP_STATE_WAIT waits for; its wait_timer bounds it */
+enum smtp_wait {
+	SMTP_WAIT_NONE,
+	SMTP_WAIT_QUEUE,	/* the queue's commit of a message */
+	SMTP_WAIT_AUTH,		/* the auth process's password check */
+	SMTP_WAIT_AUTH_PAUSE,	/* the pause before a failed AUTH's reply */
+	SMTP_WAIT_DNSBL,	/* the DNSBL answer; MAIL held back */
+	SMTP_WAIT_TARPIT,	/* the pause before an unknown user's reply */
+};
+
 enum {
 	SMTP_DNSBL_NONE,	/* not checked (exempt or no zones) */
 	SMTP_DNSBL_PENDING,	/* lookups in flight */
@@ -70,6 +80,8 @@ struct smtp_session {
 	time_t			 started;
 	enum smtp_state		 state;
 	enum smtp_state		 resume;	/* state after WAIT */
+	enum smtp_wait		 waiting;	/* in WAIT: for what */
+	struct event		*wait_timer;	/* bounds every WAIT, owned */
 
 	int			 esmtp;		/* EHLO (not HELO) */
 	char			 helo[256];
@@ -82,7 +94,6 @@ struct smtp_session {
 	char			 auth_login_user[256];
 	int			 auth_failures;
 	int			 account_delay_ms;	/* extra pause: account under attack */
-	struct event		*delay;		/* auth failure pause, owned */
 
 	/* transaction */
 	struct smtp_mail_params	 mail;
@@ -90,6 +101,7 @@ struct smtp_session {
 	size_t			 n_rcpts, cap_rcpts;
 	struct smtp_data	 data;
 	struct evbuffer		*msg;		/* owned, message being received */
+	int			 streaming;	/* parts of it sent: PROTO_QUEUE_CHUNK */
 	uint64_t		 wait_id;	/* request in flight */
 
 	int			 errors;
@@ -102,17 +114,19 @@ struct smtp_session {
 	time_t			 data_started;	/* DATA: when 354 was sent */
 	size_t			 data_bytes;	/* DATA: bytes read so far */
 	struct event		*lifetime;	/* session_lifetime, owned */
-	struct event		*tarpit;	/* delayed reply, owned */
 	int			 dnsbl_state;	/* SMTP_DNSBL_* */
 	int			 dnsbl_score;
 	char			 dnsbl_zone[256];
 	char			 dnsbl_mail[SMTP_LINE_MAX];	/* MAIL args held back */
 	char			 tarpit_reply[700];
-	int			 quit_after_reply;	/* shutdown while parked */
+	int			 quit_after_reply;	/* ended while its message commits */
+	char			 quit_reply[160];	/* the 421 it then gets */
 	int			 gone;		/* out of service, waiting for the reaper */
 	int			 direct;	/* plain socket: replies written by
 						 * smtp_server_flush, see there */
 	int			 flush_queued;	/* on srv->flushq */
+	int			 output_full;	/* reading stopped: replies pile up */
+	int			 queue_full;	/* reading stopped: queue backlog */
 	char			 rdns[256];	/* PTR name, "unknown", "": not known */
 
 	LIST_ENTRY(smtp_session) hash;		/* srv->by_id */
@@ -169,6 +183,7 @@ struct smtp_server {
 	struct smtp_session_bucket by_id[SMTP_ID_BUCKETS];
 	struct smtp_ipcount_bucket by_ip[SMTP_IP_BUCKETS];
 	size_t			 n_sessions;
+	size_t			 n_queue_full;	/* sessions with queue_full set */
 	uint64_t		 next_id;
 	uint64_t		 id_salt;
 	int			 shutting_down;
@@ -215,6 +230,8 @@ void smtp_session_dnsbl(struct smtp_session *s, int score, const char *zone);
 /* smtp_session_kill - send reply (if the session can still talk), close */
 void smtp_session_kill(struct smtp_session *s, const char *reply, const char *why);
 void smtp_session_free(struct smtp_session *s);
+/* smtp_session_queue_drained - the queue took our backlog: read DATA on */
+void smtp_session_queue_drained(struct smtp_session *s);
 /* smtp_session_flush - write the replies waiting for a direct session */
 void smtp_session_flush(struct smtp_session *s);
 

@@ -1,7 +1,8 @@
 /*
  * smtp_ctl.c - control operations in the network process.
  *
- * `moat sessions` lists the session table; `moat sessions kill` ends
+ * `moat sessions` lists the session table (with the bytes of replies
+ * each session has not yet written: "output"); `moat sessions kill` ends
  * sessions by id, client network or authenticated user (the client
  * gets 421 and the connection closes); `moat stats` gets the session
  * counts and the lifetime counters (srv->stats: sessions, rejections
@@ -22,6 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 
 #include "ctl/ctl_msg.h"
 #include "io/ipc.h"
@@ -46,11 +50,11 @@ static const char *const sc_state_names[SMTP_STATE_COUNT] = {
 
 static const char *const sess_cols[] = { "id", "listener", "client",
     "rdns", "helo", "user", "tls", "state", "command", "started",
-    "duration", "bytes", "messages" };
+    "duration", "bytes", "messages", "output" };
 static const enum ctl_kind sess_kinds[] = { CTL_KIND_STR, CTL_KIND_STR,
     CTL_KIND_STR, CTL_KIND_STR, CTL_KIND_STR, CTL_KIND_STR, CTL_KIND_STR,
     CTL_KIND_STR, CTL_KIND_STR, CTL_KIND_TIME, CTL_KIND_DUR, CTL_KIND_SIZE,
-    CTL_KIND_INT };
+    CTL_KIND_INT, CTL_KIND_SIZE };
 
 static void
 sc_sessions(uint64_t id)
@@ -63,7 +67,8 @@ sc_sessions(uint64_t id)
 	snprintf(msg, sizeof(msg), "%zu sessions", sc.srv->n_sessions);
 	ipc_msg_init(&ans, 0, 0);
 	ctl_ans_begin(&ans, CTL_OK, msg);
-	ctl_ans_table(&ans, "sessions", 13, sess_cols, sess_kinds);
+	ctl_ans_table(&ans, "sessions", sizeof(sess_cols) / sizeof(sess_cols[0]),
+	    sess_cols, sess_kinds);
 	TAILQ_FOREACH(s, &sc.srv->sessions, entry) {
 		ctl_ans_row(&ans);
 		ipc_put_str(&ans, s->idstr);
@@ -82,6 +87,8 @@ sc_sessions(uint64_t id)
 		ipc_put_i64(&ans, (int64_t)(now - s->started));
 		ipc_put_i64(&ans, (int64_t)s->bytes_in);
 		ipc_put_i64(&ans, s->n_msgs);
+		ipc_put_i64(&ans, (int64_t)evbuffer_get_length(
+		    bufferevent_get_output(s->bev)));
 	}
 	ctl_ans_end(&ans);
 	ctl_answer_send(sc.control, id, &ans);

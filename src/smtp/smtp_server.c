@@ -160,12 +160,13 @@ smtp_server_session_gone(struct smtp_server *srv, struct smtp_session *s)
 		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
 		bufferevent_setcb(s->bev, NULL, NULL, NULL, NULL);
 	}
-	if (s->delay)
-		evtimer_del(s->delay);
+	evtimer_del(s->wait_timer);
 	if (s->lifetime)
 		evtimer_del(s->lifetime);
-	if (s->tarpit)
-		evtimer_del(s->tarpit);
+	if (s->queue_full) {
+		s->queue_full = 0;
+		srv->n_queue_full--;
+	}
 	LIST_REMOVE(s, hash);
 	TAILQ_REMOVE(&srv->sessions, s, entry);
 	TAILQ_INSERT_TAIL(&srv->dead, s, entry);
@@ -480,6 +481,23 @@ parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	}
 }
 
+/* sessions from an address the deny list now refuses end at once */
+static void
+smtp_server_kill_denied(struct smtp_server *srv)
+{
+	struct smtp_session *s, *tmp;
+	time_t now = time(NULL);
+
+	if (srv->deny == NULL)
+		return;
+	for (s = TAILQ_FIRST(&srv->sessions); s != NULL; s = tmp) {
+		tmp = TAILQ_NEXT(s, entry);
+		if (denylist_match(srv->deny, s->addr, now) != NULL)
+			smtp_session_kill(s, "421 4.7.0 Error: your address is "
+			    "banned", "banned");
+	}
+}
+
 /* PROTO_BANS_CHANGED: the queue's full list replaces ours */
 static void
 smtp_server_bans_msg(struct smtp_server *srv, struct ipc_reader *r)
@@ -513,6 +531,7 @@ smtp_server_bans_msg(struct smtp_server *srv, struct ipc_reader *r)
 	smtp_server_set_bans(srv, v, k);
 	free(v);
 	log_info(LOG_CAT_POLICY, "event=bans_loaded count=%zu", k);
+	smtp_server_kill_denied(srv);
 }
 
 /* smtp_server_is_suspended - AUTH for this account is refused */
@@ -558,11 +577,8 @@ smtp_server_user_state_msg(struct smtp_server *srv, struct ipc_reader *r)
 		if (s->authenticated && strcmp(s->auth_user, user) == 0) {
 			log_notice(LOG_CAT_POLICY, "session=%s event=suspended_session "
 			    "client=%s user=%s", s->idstr, s->ip, user);
-			if (s->state == SMTP_STATE_WAIT)
-				s->quit_after_reply = 1;
-			else
-				smtp_session_kill(s, "421 4.7.0 Error: account suspended",
-				    "account suspended");
+			smtp_session_kill(s, "421 4.7.0 Error: account suspended",
+			    "account suspended");
 		}
 	}
 }
@@ -592,6 +608,20 @@ queue_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 		fatalx("%s: bad QUEUE_STORED", __func__);
 	if ((s = smtp_server_find(srv, id)) != NULL)
 		smtp_session_stored(s, status, qid);
+}
+
+/* everything for the queue was written: sessions held back read on */
+static void
+queue_drain_cb(struct ipc_peer *p, void *arg)
+{
+	struct smtp_server *srv = arg;
+	struct smtp_session *s, *tmp;
+
+	for (s = TAILQ_FIRST(&srv->sessions); s != NULL && srv->n_queue_full > 0;
+	    s = tmp) {
+		tmp = TAILQ_NEXT(s, entry);
+		smtp_session_queue_drained(s);
+	}
 }
 
 static void
@@ -749,6 +779,7 @@ smtp_proc_main(struct proc_env *env)
 	    peer_close_cb, srv);
 	srv->queue = ipc_peer_new(base, queue_fd, "queue", queue_msg_cb,
 	    peer_close_cb, srv);
+	ipc_peer_on_drain(srv->queue, queue_drain_cb);
 	srv->auth = ipc_peer_new(base, auth_fd, "auth", auth_msg_cb,
 	    peer_close_cb, srv);
 	smtp_ctl_start(srv, env->peer[PROC_CONTROL]);

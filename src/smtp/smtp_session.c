@@ -7,13 +7,18 @@
  * Each session has one state (enum smtp_state); smtp_set_state() is the
  * only place it changes. Commands are dispatched through one table of
  * {verb, allowed states, flags, proceed}. A session waiting for another
- * process (the queue's commit, a password check) is parked in
- * SMTP_STATE_WAIT with reading off; the answer resumes it.
+ * process (the queue's commit, a password check), for the DNSBL or out
+ * a pause (tarpit, failed AUTH) is parked in SMTP_STATE_WAIT with
+ * reading off and its own wait_timer armed; the answer or the timer
+ * resumes it. smtp_session_kill (admin, bans, lifetime, shutdown) ends
+ * a session in any state; only a message being committed is answered
+ * first.
  *
  * SECURITY: everything read here is untrusted. Command lines are cut at
  * SMTP_LINE_MAX, DATA goes through the strict CRLF machine of
  * smtp_parse.c, input buffered per session is capped by a read
- * watermark, pipelining is accepted only after PIPELINING was
+ * watermark, replies waiting to be written by SMTP_OUTPUT_MAX (past
+ * it the session stops reading), pipelining is accepted only after PIPELINING was
  * advertised, plaintext sent after STARTTLS is discarded, AUTH is
  * refused outside TLS and AUTH data is never logged. What a client
  * chose is encoded where it is written: escaped in log lines, the HELO
@@ -51,7 +56,14 @@
 #include "smtp.h"
 
 #define SMTP_INPUT_MAX	(64 * 1024)	/* bytes buffered per session */
+#define SMTP_OUTPUT_MAX	(64 * 1024)	/* replies waiting: stop reading */
+#define SMTP_OUTPUT_RESUME (SMTP_OUTPUT_MAX / 2)	/* read again below */
 #define SMTP_AUTH_FAIL_MAX	3	/* failed AUTH per session before 421 */
+#define SMTP_CLOSE_SECS		10	/* longest a closing session flushes */
+#define SMTP_DNSBL_WAIT_MS	5000	/* longest MAIL waits for the DNSBL */
+#define SMTP_CHUNK	(1024 * 1024)	/* a larger message goes in parts */
+#define SMTP_QUEUE_BACKLOG (16 * 1024 * 1024)	/* unsent to the queue: wait */
+#define SMTP_RELAY_MAX	(IPC_MAX_FRAME - 16 * 1024 * 1024)	/* see below */
 
 enum {
 	AUTH_MECH_PLAIN = 1,
@@ -94,9 +106,26 @@ smtp_set_state(struct smtp_session *s, enum smtp_state st)
 	s->state = st;
 }
 
+/*
+ * smtp_stream_abort - the message sent to the queue in chunks will not
+ * be stored: the queue drops its temporary file.
+ */
+static void
+smtp_stream_abort(struct smtp_session *s)
+{
+	struct ipc_msg m;
+
+	if (!s->streaming)
+		return;
+	s->streaming = 0;
+	ipc_msg_init(&m, PROTO_QUEUE_ABORT, s->id);
+	ipc_send(s->srv->queue, &m);
+}
+
 static void
 smtp_reset_tx(struct smtp_session *s)
 {
+	smtp_stream_abort(s);
 	memset(&s->mail, 0, sizeof(s->mail));
 	s->n_rcpts = 0;
 	if (s->msg)
@@ -174,30 +203,50 @@ smtp_close(struct smtp_session *s, const char *why)
 	    "duration=%lds messages=%d errors=%d bytes=%zu", s->idstr, s->ip, why,
 	    (long)(time(NULL) - s->started), s->n_msgs, s->errors, s->bytes_in);
 	smtp_set_state(s, SMTP_STATE_CLOSING);
+	/* whatever it waited for, no answer is due any more */
+	s->waiting = SMTP_WAIT_NONE;
+	evtimer_del(s->wait_timer);
 	bufferevent_disable(s->bev, EV_READ);
+	/* a client that does not read its last reply is not waited for */
+	smtp_set_timeout(s, SMTP_CLOSE_SECS);
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
 		smtp_server_session_gone(s->srv, s);
 	else
 		bufferevent_setcb(s->bev, NULL, smtp_write_cb, smtp_event_cb, s);
 }
 
-/* smtp_session_kill - end a session from outside: reply, then close */
+/* in a TLS handshake: nothing can be said to the client */
+static int
+smtp_tls_handshaking(struct smtp_session *s)
+{
+	return s->ssl != NULL && !SSL_is_init_finished(s->ssl);
+}
+
+/*
+ * smtp_session_kill - end a session from outside (admin, ban, lifetime,
+ * shutdown) in any state: reply, then close. Only a message being
+ * committed gets its answer first: a 421 now would make the client
+ * send it again; its wait_timer bounds that.
+ */
 void
 smtp_session_kill(struct smtp_session *s, const char *reply, const char *why)
 {
 	if (s->state == SMTP_STATE_CLOSING)
 		return;
-	if (s->state == SMTP_STATE_WAIT) {
-		/* a message being committed gets its answer first: a 421 now
-		 * would make the client send it again */
+	if (s->state == SMTP_STATE_WAIT && s->waiting == SMTP_WAIT_QUEUE) {
 		s->quit_after_reply = 1;
+		snprintf(s->quit_reply, sizeof(s->quit_reply), "%s", reply);
 		return;
 	}
-	if (s->state == SMTP_STATE_TLS || s->state == SMTP_STATE_CONNECTED) {
-		smtp_close(s, why);
+	if (smtp_tls_handshaking(s)) {
+		log_info(LOG_CAT_SMTP, "session=%s event=disconnect client=%s "
+		    "reason=\"%s\" state=tls_handshake", s->idstr, s->ip, why);
+		smtp_set_state(s, SMTP_STATE_CLOSING);
+		smtp_server_session_gone(s->srv, s);
 		return;
 	}
-	smtp_reply(s, "%s", reply);
+	if (s->state != SMTP_STATE_TLS && s->state != SMTP_STATE_CONNECTED)
+		smtp_reply(s, "%s", reply);
 	smtp_close(s, why);
 }
 
@@ -216,10 +265,6 @@ smtp_lifetime_cb(evutil_socket_t fd, short ev, void *arg)
 	    (long)(time(NULL) - s->started), s->n_msgs);
 	smtp_server_event(s->srv, "session_lifetime", s->ip, s->auth_user,
 	    s->idstr, detail);
-	if (s->state == SMTP_STATE_WAIT) {
-		s->quit_after_reply = 1;	/* answer the message first */
-		return;
-	}
 	smtp_session_kill(s, "421 4.4.2 Error: session lasted too long",
 	    "session lifetime");
 }
@@ -242,25 +287,41 @@ smtp_idle_command(struct smtp_session *s, const char *verb)
 	return -1;
 }
 
-/* smtp_park - wait for another process: no reading, no command timeout */
+/* smtp_wait_arm - (re)start the parked session's timer: ms from now */
 static void
-smtp_park(struct smtp_session *s, uint64_t req)
+smtp_wait_arm(struct smtp_session *s, enum smtp_wait what, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	s->waiting = what;
+	evtimer_add(s->wait_timer, &tv);
+}
+
+/*
+ * smtp_park - wait (for another process, or a pause): no reading, and
+ * instead of the command timeout a timer of its own, whose expiry
+ * smtp_wait_timer_cb handles according to what was waited for.
+ */
+static void
+smtp_park(struct smtp_session *s, enum smtp_wait what, uint64_t req, int ms)
 {
 	s->resume = s->state;
 	s->wait_id = req;
 	smtp_set_state(s, SMTP_STATE_WAIT);
 	bufferevent_disable(s->bev, EV_READ);
+	smtp_wait_arm(s, what, ms);
 }
 
 static void
 smtp_unpark(struct smtp_session *s, enum smtp_state st)
 {
 	s->wait_id = 0;
+	s->waiting = SMTP_WAIT_NONE;
+	evtimer_del(s->wait_timer);
 	smtp_set_state(s, st);
 	if (s->quit_after_reply) {
-		smtp_reply(s, "421 4.3.2 %s Service shutting down",
-		    s->srv->conf->hostname);
-		smtp_close(s, "shutdown");
+		smtp_reply(s, "%s", s->quit_reply);
+		smtp_close(s, "ended while its message was committed");
 		return;
 	}
 	bufferevent_enable(s->bev, EV_READ);
@@ -467,10 +528,8 @@ static void do_mail(struct smtp_session *, const char *, size_t);
 
 /* the DNSBL did not answer in time: let the client through */
 static void
-smtp_dnsbl_timeout_cb(evutil_socket_t fd, short ev, void *arg)
+smtp_dnsbl_timeout(struct smtp_session *s)
 {
-	struct smtp_session *s = arg;
-
 	log_info(LOG_CAT_DNS, "session=%s event=dnsbl_timeout client=%s",
 	    s->idstr, s->ip);
 	smtp_session_dnsbl(s, 0, NULL);
@@ -487,13 +546,14 @@ smtp_session_dnsbl(struct smtp_session *s, int score, const char *zone)
 	s->dnsbl_state = SMTP_DNSBL_DONE;
 	s->dnsbl_score = score;
 	snprintf(s->dnsbl_zone, sizeof(s->dnsbl_zone), "%s", zone ? zone : "");
-	if (s->tarpit)
-		evtimer_del(s->tarpit);
-	if (waiting && s->state == SMTP_STATE_WAIT) {
+	if (waiting && s->state == SMTP_STATE_WAIT &&
+	    s->waiting == SMTP_WAIT_DNSBL) {
 		char args[SMTP_LINE_MAX];
 
 		snprintf(args, sizeof(args), "%s", s->dnsbl_mail);
 		s->wait_id = 0;
+		s->waiting = SMTP_WAIT_NONE;
+		evtimer_del(s->wait_timer);
 		smtp_set_state(s, SMTP_STATE_IDLE);
 		do_mail(s, args, strlen(args));
 		if (s->state != SMTP_STATE_CLOSING)
@@ -511,18 +571,12 @@ smtp_dnsbl_gate(struct smtp_session *s, const char *args, size_t len)
 	const struct conf *c = s->srv->conf;
 
 	if (s->dnsbl_state == SMTP_DNSBL_PENDING) {
-		struct timeval tv = { 5, 0 };
-
 		if (len >= sizeof(s->dnsbl_mail))
 			len = sizeof(s->dnsbl_mail) - 1;
 		memcpy(s->dnsbl_mail, args, len);
 		s->dnsbl_mail[len] = '\0';
 		s->dnsbl_state = SMTP_DNSBL_WAITING;
-		if (s->tarpit)
-			event_free(s->tarpit);
-		s->tarpit = evtimer_new(s->srv->base, smtp_dnsbl_timeout_cb, s);
-		evtimer_add(s->tarpit, &tv);
-		smtp_park(s, 0);
+		smtp_park(s, SMTP_WAIT_DNSBL, 0, SMTP_DNSBL_WAIT_MS);
 		return -1;
 	}
 	if (s->dnsbl_state == SMTP_DNSBL_DONE && s->dnsbl_score >= c->dnsbl_threshold) {
@@ -588,11 +642,10 @@ do_mail(struct smtp_session *s, const char *args, size_t len)
 	smtp_reply(s, "250 2.1.0 Ok");
 }
 
+/* the tarpit's pause is over: the held-back reply */
 static void
-smtp_tarpit_cb(evutil_socket_t fd, short ev, void *arg)
+smtp_tarpit_reply(struct smtp_session *s)
 {
-	struct smtp_session *s = arg;
-
 	smtp_reply_error(s, "%s", s->tarpit_reply);
 	if (s->state != SMTP_STATE_CLOSING)
 		smtp_unpark(s, s->resume);
@@ -633,13 +686,7 @@ smtp_unknown_rcpt(struct smtp_session *s, const char *esc)
 	snprintf(s->tarpit_reply, sizeof(s->tarpit_reply), "550 5.1.1 <%s>: "
 	    "Recipient address rejected: User unknown", esc);
 	if (c->tarpit_ms > 0 && s->unknown_rcpts * 2 > c->max_unknown_rcpts) {
-		struct timeval tv = { c->tarpit_ms / 1000,
-		    (c->tarpit_ms % 1000) * 1000 };
-
-		if (s->tarpit == NULL)
-			s->tarpit = evtimer_new(s->srv->base, smtp_tarpit_cb, s);
-		smtp_park(s, 0);
-		evtimer_add(s->tarpit, &tv);
+		smtp_park(s, SMTP_WAIT_TARPIT, 0, c->tarpit_ms);
 		return;
 	}
 	smtp_reply_error(s, "%s", s->tarpit_reply);
@@ -1047,7 +1094,7 @@ smtp_auth_check(struct smtp_session *s, const char *user, const uint8_t *pass,
 	ipc_put_bytes(&m, pass, passlen);
 	ipc_put_str(&m, s->ip);
 	ipc_send(s->srv->auth, &m);
-	smtp_park(s, req);
+	smtp_park(s, SMTP_WAIT_AUTH, req, s->srv->conf->timeout_command * 1000);
 }
 
 /*
@@ -1115,11 +1162,10 @@ smtp_auth_guard(struct smtp_session *s)
 	return 0;
 }
 
+/* the pause after a failed AUTH is over: its reply */
 static void
-smtp_auth_fail_reply(evutil_socket_t fd, short ev, void *arg)
+smtp_auth_fail_reply(struct smtp_session *s)
 {
-	struct smtp_session *s = arg;
-
 	smtp_reply_error(s, "535 5.7.8 Authentication credentials invalid");
 	if (s->state != SMTP_STATE_CLOSING && s->auth_failures >= SMTP_AUTH_FAIL_MAX) {
 		smtp_reply(s, "421 4.7.0 %s Error: too many authentication failures",
@@ -1136,7 +1182,7 @@ smtp_session_auth_result(struct smtp_session *s, int result)
 {
 	char esc[600];
 
-	if (s->state != SMTP_STATE_WAIT)
+	if (s->state != SMTP_STATE_WAIT || s->waiting != SMTP_WAIT_AUTH)
 		return;
 	log_escape(esc, sizeof(esc), s->auth_login_user, strlen(s->auth_login_user));
 	if (result == PROTO_AUTH_OK &&
@@ -1183,14 +1229,8 @@ smtp_session_auth_result(struct smtp_session *s, int result)
 	if (smtp_auth_guard(s) == -1)
 		return;
 	/* the same pause for unknown users and wrong passwords */
-	{
-		int ms = s->srv->conf->auth_fail_delay_ms + s->account_delay_ms;
-		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-
-		if (s->delay == NULL)
-			s->delay = evtimer_new(s->srv->base, smtp_auth_fail_reply, s);
-		evtimer_add(s->delay, &tv);
-	}
+	smtp_wait_arm(s, SMTP_WAIT_AUTH_PAUSE,
+	    s->srv->conf->auth_fail_delay_ms + s->account_delay_ms);
 }
 
 static const struct smtp_command commands[] = {
@@ -1299,12 +1339,40 @@ smtp_command(struct smtp_session *s, const char *line, size_t len)
 
 /* ---- DATA ---- */
 
+/*
+ * Message bytes as they are received. Past SMTP_CHUNK they go to the
+ * queue process, so a session holds at most that much of a message
+ * however large it is; a smaller message still goes in one frame.
+ */
 static void
 smtp_data_emit(void *arg, const char *p, size_t len)
 {
 	struct smtp_session *s = arg;
+	struct ipc_msg m;
 
 	evbuffer_add(s->msg, p, len);
+	if (evbuffer_get_length(s->msg) < SMTP_CHUNK || s->data.err != SMTP_DATA_OK)
+		return;
+	ipc_msg_init(&m, PROTO_QUEUE_CHUNK, s->id);
+	ipc_put_evbuffer(&m, s->msg);
+	ipc_send(s->srv->queue, &m);
+	s->streaming = 1;
+}
+
+/*
+ * The queue hands a message for outside recipients to the mta in one
+ * IPC frame: a message that could not fit is refused at the dot rather
+ * than accepted and then stuck (local mailboxes take any size).
+ */
+static int
+smtp_too_big_to_relay(struct smtp_session *s)
+{
+	if (s->data.size <= SMTP_RELAY_MAX)
+		return 0;
+	for (size_t i = 0; i < s->n_rcpts; i++)
+		if (s->rcpts[i].mailbox[0] == '\0')
+			return 1;
+	return 0;
 }
 
 static void
@@ -1351,6 +1419,17 @@ smtp_data_done(struct smtp_session *s)
 			smtp_set_state(s, SMTP_STATE_IDLE);
 		return;
 	}
+	if (smtp_too_big_to_relay(s)) {
+		log_info(LOG_CAT_SMTP, "session=%s event=reject_data client=%s "
+		    "reason=\"too big to relay\" size=%zu", s->idstr, s->ip,
+		    s->data.size);
+		s->srv->stats.rejected[SMTP_REJ_DATA]++;
+		smtp_reply_error(s, "552 5.3.4 Message too big to relay");
+		smtp_reset_tx(s);
+		if (s->state != SMTP_STATE_CLOSING)
+			smtp_set_state(s, SMTP_STATE_IDLE);
+		return;
+	}
 	addr_format(&s->mail.addr, from, sizeof(from));
 	ipc_msg_init(&m, PROTO_QUEUE_STORE, s->id);
 	ipc_put_str(&m, from);
@@ -1372,7 +1451,8 @@ smtp_data_done(struct smtp_session *s)
 	}
 	ipc_put_evbuffer(&m, s->msg);
 	ipc_send(s->srv->queue, &m);
-	smtp_park(s, s->id);
+	s->streaming = 0;	/* the chunks are the queue's now */
+	smtp_park(s, SMTP_WAIT_QUEUE, s->id, s->srv->conf->timeout_data * 1000);
 }
 
 /* smtp_session_stored - the queue answered a PROTO_QUEUE_STORE */
@@ -1381,7 +1461,7 @@ smtp_session_stored(struct smtp_session *s, int status, const char *qid)
 {
 	char from[ADDR_PATH_MAX * 2], esc[ADDR_PATH_MAX * 4];
 
-	if (s->state != SMTP_STATE_WAIT)
+	if (s->state != SMTP_STATE_WAIT || s->waiting != SMTP_WAIT_QUEUE)
 		return;
 	addr_format(&s->mail.addr, from, sizeof(from));
 	if (status == PROTO_STORE_OK) {
@@ -1427,6 +1507,71 @@ smtp_data_too_slow(struct smtp_session *s)
 	return 1;
 }
 
+/*
+ * A client that sends commands without reading the replies would make
+ * them pile up here: past SMTP_OUTPUT_MAX waiting, stop reading (and
+ * executing) until they drain below SMTP_OUTPUT_RESUME.
+ */
+static int
+smtp_output_full(struct smtp_session *s)
+{
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) < SMTP_OUTPUT_MAX)
+		return 0;
+	if (!s->output_full)
+		log_debug(LOG_CAT_SMTP, "session=%s event=output_full client=%s",
+		    s->idstr, s->ip);
+	s->output_full = 1;
+	bufferevent_disable(s->bev, EV_READ);
+	return 1;
+}
+
+/* the replies drained: read and execute the client's commands again */
+static void
+smtp_output_resume(struct smtp_session *s)
+{
+	if (!s->output_full || evbuffer_get_length(bufferevent_get_output(
+	    s->bev)) > SMTP_OUTPUT_RESUME)
+		return;
+	s->output_full = 0;
+	if (s->state == SMTP_STATE_WAIT || s->state == SMTP_STATE_CLOSING ||
+	    s->state == SMTP_STATE_TLS)
+		return;		/* whoever ends those turns reading on */
+	bufferevent_enable(s->bev, EV_READ);
+	smtp_process(s);
+}
+
+/*
+ * Message parts go to the queue process as they arrive; while it has
+ * not read SMTP_QUEUE_BACKLOG of them yet, DATA is not read on, so a
+ * slow queue costs no memory here. smtp_session_queue_drained resumes.
+ */
+static int
+smtp_queue_backlog(struct smtp_session *s)
+{
+	if (ipc_peer_pending(s->srv->queue) < SMTP_QUEUE_BACKLOG)
+		return 0;
+	if (!s->queue_full) {
+		s->queue_full = 1;
+		s->srv->n_queue_full++;
+	}
+	bufferevent_disable(s->bev, EV_READ);
+	return 1;
+}
+
+/* smtp_session_queue_drained - the queue read our backlog: DATA goes on */
+void
+smtp_session_queue_drained(struct smtp_session *s)
+{
+	if (!s->queue_full)
+		return;
+	s->queue_full = 0;
+	s->srv->n_queue_full--;
+	if (s->state != SMTP_STATE_DATA)
+		return;
+	bufferevent_enable(s->bev, EV_READ);
+	smtp_process(s);
+}
+
 static void
 smtp_process(struct smtp_session *s)
 {
@@ -1439,12 +1584,17 @@ smtp_process(struct smtp_session *s)
 		if (s->state == SMTP_STATE_WAIT || s->state == SMTP_STATE_CLOSING ||
 		    s->state == SMTP_STATE_TLS)
 			return;
+		if (s->state != SMTP_STATE_DATA && smtp_output_full(s))
+			return;
 		len = evbuffer_get_length(in);
 		if (len == 0)
 			return;
 		if (s->state == SMTP_STATE_DATA) {
 			struct evbuffer_iovec v;
 			size_t used;
+
+			if (smtp_queue_backlog(s))
+				return;
 
 			if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 				return;
@@ -1541,6 +1691,7 @@ smtp_tls_start(struct smtp_session *s)
 	s->direct = 0;		/* TLS: the bufferevent writes, through OpenSSL */
 	bufferevent_setcb(s->bev, smtp_read_cb, smtp_write_cb, smtp_event_cb, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_MAX);
+	bufferevent_setwatermark(s->bev, EV_WRITE, SMTP_OUTPUT_RESUME, 0);
 	smtp_set_timeout(s, s->srv->conf->timeout_command);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	/* RFC 3207 4.2: forget everything learned before TLS */
@@ -1566,7 +1717,8 @@ smtp_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct smtp_session *s = arg;
 
-	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+	smtp_output_resume(s);
+	if (s->gone || evbuffer_get_length(bufferevent_get_output(bev)) != 0)
 		return;
 	if (s->direct)
 		bufferevent_disable(bev, EV_WRITE);	/* smtp_session_flush's again */
@@ -1594,6 +1746,9 @@ smtp_session_flush(struct smtp_session *s)
 		break;
 	}
 	evbuffer_freeze(out, 1);
+	smtp_output_resume(s);
+	if (s->gone)
+		return;
 	if (evbuffer_get_length(out) > 0) {
 		bufferevent_enable(s->bev, EV_WRITE);
 		return;
@@ -1647,6 +1802,54 @@ smtp_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
+/*
+ * A parked session's timer ran out: the pause is over (tarpit, failed
+ * AUTH), the DNSBL is given up on, or a sibling process did not answer
+ * in time, which ends the session.
+ */
+static void
+smtp_wait_timer_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct smtp_session *s = arg;
+	enum smtp_wait what = s->waiting;
+
+	if (s->state != SMTP_STATE_WAIT)
+		return;
+	switch (what) {
+	case SMTP_WAIT_TARPIT:
+		smtp_tarpit_reply(s);
+		break;
+	case SMTP_WAIT_AUTH_PAUSE:
+		smtp_auth_fail_reply(s);
+		break;
+	case SMTP_WAIT_DNSBL:
+		smtp_dnsbl_timeout(s);
+		break;
+	case SMTP_WAIT_QUEUE:
+	case SMTP_WAIT_AUTH:
+	case SMTP_WAIT_NONE:
+		log_warn(LOG_CAT_SMTP, "session=%s event=wait_timeout client=%s "
+		    "for=%s", s->idstr, s->ip,
+		    what == SMTP_WAIT_QUEUE ? "queue" : "auth");
+		smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded",
+		    s->srv->conf->hostname);
+		smtp_close(s, "no answer in time");
+		break;
+	}
+}
+
+/* a session that could not be set up: what it has so far, and fd */
+static void
+smtp_session_free_early(struct smtp_session *s, int fd)
+{
+	if (s->wait_timer)
+		event_free(s->wait_timer);
+	if (s->msg)
+		evbuffer_free(s->msg);
+	close(fd);
+	free(s);
+}
+
 /* smtp_session_start - a new connection on listener l */
 void
 smtp_session_start(struct smtp_server *srv, struct smtp_listener *l, int fd,
@@ -1672,9 +1875,10 @@ smtp_session_start(struct smtp_server *srv, struct smtp_listener *l, int fd,
 	s->port = ntohs(sa->sa_family == AF_INET6 ?
 	    ((const struct sockaddr_in6 *)sa)->sin6_port :
 	    ((const struct sockaddr_in *)sa)->sin_port);
-	if ((s->msg = evbuffer_new()) == NULL) {
-		close(fd);
-		free(s);
+	if ((s->msg = evbuffer_new()) == NULL ||
+	    (s->wait_timer = evtimer_new(srv->base, smtp_wait_timer_cb,
+	    s)) == NULL) {
+		smtp_session_free_early(s, fd);
 		return;
 	}
 	/* evconnlistener accepts with SOCK_NONBLOCK already */
@@ -1682,9 +1886,7 @@ smtp_session_start(struct smtp_server *srv, struct smtp_listener *l, int fd,
 		SSL *ssl = srv->tls ? SSL_new(srv->tls) : NULL;
 
 		if (ssl == NULL) {
-			evbuffer_free(s->msg);
-			close(fd);
-			free(s);
+			smtp_session_free_early(s, fd);
 			return;
 		}
 		s->bev = bufferevent_openssl_socket_new(srv->base, fd, ssl,
@@ -1701,9 +1903,7 @@ smtp_session_start(struct smtp_server *srv, struct smtp_listener *l, int fd,
 		s->direct = 1;
 	}
 	if (s->bev == NULL) {
-		evbuffer_free(s->msg);
-		close(fd);
-		free(s);
+		smtp_session_free_early(s, fd);
 		return;
 	}
 	smtp_set_state(s, SMTP_STATE_CONNECTED);
@@ -1713,6 +1913,7 @@ smtp_session_start(struct smtp_server *srv, struct smtp_listener *l, int fd,
 	ipcount = smtp_server_ip_count(srv, s->addr, +1);
 	bufferevent_setcb(s->bev, smtp_read_cb, smtp_write_cb, smtp_event_cb, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_MAX);
+	bufferevent_setwatermark(s->bev, EV_WRITE, SMTP_OUTPUT_RESUME, 0);
 	smtp_set_timeout(s, c->timeout_command);
 	bufferevent_enable(s->bev, s->direct ? EV_READ : EV_READ | EV_WRITE);
 	log_info(LOG_CAT_SMTP, "session=%s event=connect client=%s port=%d "
@@ -1780,15 +1981,11 @@ smtp_session_start(struct smtp_server *srv, struct smtp_listener *l, int fd,
 void
 smtp_session_shutdown(struct smtp_session *s)
 {
-	if (s->state == SMTP_STATE_CLOSING)
-		return;
-	if (s->state == SMTP_STATE_WAIT) {
-		/* answer the message first, then say goodbye */
-		s->quit_after_reply = 1;
-		return;
-	}
-	smtp_reply(s, "421 4.3.2 %s Service shutting down", s->srv->conf->hostname);
-	smtp_close(s, "shutdown");
+	char reply[320];
+
+	snprintf(reply, sizeof(reply), "421 4.3.2 %s Service shutting down",
+	    s->srv->conf->hostname);
+	smtp_session_kill(s, reply, "shutdown");
 }
 
 /* smtp_session_free - release everything the session owns */
@@ -1797,12 +1994,11 @@ smtp_session_free(struct smtp_session *s)
 {
 	if (s == NULL)
 		return;
-	if (s->delay)
-		event_free(s->delay);
+	smtp_stream_abort(s);
+	if (s->wait_timer)
+		event_free(s->wait_timer);
 	if (s->lifetime)
 		event_free(s->lifetime);
-	if (s->tarpit)
-		event_free(s->tarpit);
 	if (s->bev)
 		bufferevent_free(s->bev);	/* a TLS one frees its SSL and fd */
 	if (s->fd >= 0)

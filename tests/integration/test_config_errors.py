@@ -286,7 +286,7 @@ def test_check_config_prints_effective_config(tmp_path, tls_files):
     assert conf["server"]["user"] == "_moat"            # a default
     assert conf["limits"]["max_message_size"] == "2M"
     assert conf["limits"]["max_recipients"] == "150"
-    assert conf["limits"]["max_errors"] == "10"         # a default
+    assert conf["limits"]["max_errors"] == "20"         # a default
     assert conf["limits"]["auth_fail_delay_ms"] == "250"
     assert conf["log"]["smtp"] == "debug"
     assert conf["domains"]["local_domains"].replace(",", " ").split() == \

@@ -44,7 +44,7 @@ static const struct conf_case cases[] = {
 	    "timeout_command = 300", "auth_fail_delay_ms = 1000",
 	    "smtp = info", "daemon = info" } },
 	{ NULL, NULL, NULL, { "[listener smtp]", "max_sessions = 1000",
-	    "max_sessions_per_ip = 20", "max_errors = 10",
+	    "max_sessions_per_ip = 20", "max_errors = 20",
 	    "timeout_data = 180", "max_received_headers = 50" } },
 	{ "; only a comment\n# another\n\n", NULL, NULL, { "role = mx" } },
 
@@ -559,7 +559,7 @@ test_builtin(void **state)
 	assert_int_equal(c->max_recipients, 100);
 	assert_int_equal(c->max_sessions, 1000);
 	assert_int_equal(c->max_sessions_per_ip, 20);
-	assert_int_equal(c->max_errors, 10);
+	assert_int_equal(c->max_errors, 20);
 	assert_int_equal(c->timeout_command, 300);
 	assert_int_equal(c->timeout_data, 180);
 	assert_int_equal(c->auth_fail_delay_ms, 1000);
