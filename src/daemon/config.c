@@ -286,7 +286,7 @@ static const struct conf_knob knobs[] = {
 	    "TEST ONLY: port of MX and address hosts instead of 25."),
 
 	K_STR("control", admin_group, CT_STRING, "", CF_EMPTY, check_group,
-	    "Group whose members may use the control socket; empty: the user's."),
+	    "Group whose members may use the control socket besides root; empty: root only. Never the user's own group."),
 	K_STR("control", metrics_listen, CT_STRING, "", CF_EMPTY, check_metrics,
 	    "Prometheus metrics on loopback ADDR:PORT; empty: off."),
 

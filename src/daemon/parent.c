@@ -547,6 +547,13 @@ check_files(const struct conf *c, SSL_CTX **tls)
 {
 	char err[CONF_PATH_MAX + 256];
 	int lenient = tls == NULL, bad = 0;
+	struct control_access access;
+
+	if (lenient && control_access_resolve(c, &access, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "moat: %s\n", err);
+		bad = 1;
+	}
 
 	if (c->tls_cert[0] != '\0' && !(lenient &&
 	    (file_unreadable(c, "tls_cert", c->tls_cert) ||
@@ -598,7 +605,7 @@ daemon_serve(struct conf *conf)
 	static const int sigs[4] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
-	long admin_gid = -1;
+	struct control_access access;
 	int ctl_fd = -1;
 	char err[1024];
 
@@ -621,19 +628,12 @@ daemon_serve(struct conf *conf)
 	make_dir(conf->mail_dir, 0750, uid, gid);
 	make_dir(conf->empty_dir, 0755, geteuid() == 0 ? 0 : (uid_t)-1, 0);
 	/* the control socket, made as root: root and the admin group only */
-	if (conf->admin_group[0] != '\0') {
-		struct group *gr = getgrnam(conf->admin_group);
-
-		if (gr == NULL) {
-			fprintf(stderr, "moat: admin_group '%s' does not exist\n",
-			    conf->admin_group);
-			return 1;
-		}
-		admin_gid = (long)gr->gr_gid;
-	} else
-		admin_gid = geteuid() == 0 ? (long)gid : (long)getegid();
-	if ((ctl_fd = control_socket_create(conf->spool_dir, admin_gid, err,
-	    sizeof(err))) == -1) {
+	if (control_access_resolve(conf, &access, err, sizeof(err)) == -1) {
+		fprintf(stderr, "moat: %s\n", err);
+		return 1;
+	}
+	if ((ctl_fd = control_socket_create(conf->spool_dir, access.admin_gid,
+	    err, sizeof(err))) == -1) {
 		fprintf(stderr, "moat: control socket: %s\n", err);
 		return 1;
 	}
@@ -686,7 +686,7 @@ daemon_serve(struct conf *conf)
 		for (int b = 0; b < PROC_COUNT; b++)
 			env.peer[b] = pairs[c][b];
 		env.control_fd = -1;
-		env.admin_gid = admin_gid;
+		env.access = access;
 		if (c == PROC_CONTROL)
 			env.control_fd = ctl_fd;
 		else
