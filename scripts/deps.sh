@@ -7,7 +7,7 @@
 # Installs only what is missing. When not root, prints the apt-get line.
 set -e
 BUILD="gcc make pkg-config libevent-dev libssl-dev libsqlite3-dev libsodium-dev libunbound-dev libinih-dev"
-TEST="libcmocka-dev python3 python3-pytest swaks openssl sqlite3 nmap python3-aiosmtpd dnsmasq-base postfix"
+TEST="libcmocka-dev python3 python3-pytest swaks openssl sqlite3 nmap python3-aiosmtpd dnsmasq-base postfix util-linux iproute2"
 BENCH="postfix libsasl2-modules procps"
 FUZZ="clang libclang-rt-14-dev"
 

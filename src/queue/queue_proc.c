@@ -650,7 +650,7 @@ qp_smtp_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	case PROTO_EVENT:
 		qp_event_recv(qp, r);
 		break;
-	case PROTO_BAN_ADD:		/* stored and sent back: queue_ctl.c */
+	case PROTO_BAN_ADD:		/* stored: queue_ctl.c */
 		queue_ctl_ban_add(qp->ctl, r);
 		break;
 	default:
