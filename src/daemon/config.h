@@ -106,6 +106,8 @@ struct conf {
 	int	hold_external_domains;
 	int	suspend_external_rcpts;
 	int	suspend_external_domains;
+	int	hold_external_rcpts_day;	/* the same over a day */
+	int	suspend_external_rcpts_day;
 	int	relay_client_factor;	/* thresholds times this for "ip:" keys */
 	int	rejected_alert;
 

@@ -841,7 +841,8 @@ queue_proc_main(struct proc_env *env)
 		    err);
 	queue_ctl_set_stats(qp->ctl, queue_db_stats(qp->db));
 
-	if ((qp->watch = queue_watch_new(conf, qp->db, qp->smtp)) == NULL)
+	if ((qp->watch = queue_watch_new(conf, qp->db, qp->smtp,
+	    qp->base)) == NULL)
 		fatal("%s: queue_watch_new", __func__);
 	if ((qp->ev_events = event_new(base, -1, EV_PERSIST, qp_events_expire_cb,
 	    qp)) == NULL)
