@@ -177,6 +177,8 @@ struct smtp_server {
 	/* defences */
 	struct denylist		*deny;		/* deny_networks, owned */
 	struct banlist		*bans;		/* dynamic bans, owned */
+	struct event		*bans_wait;	/* accept without them, owned */
+	int			 accepting;	/* listeners enabled */
 	int			 prefix_v4, prefix_v6;	/* client networks */
 	struct guard		*guard;		/* failure windows, owned */
 	struct event		*guard_timer;	/* expires old windows and bans */

@@ -13,7 +13,8 @@
  * queue database and the users file only through its IPC peers.
  * Messages from the siblings are checked field by field; a malformed
  * one is a bug and ends the process (the parent then stops the daemon).
- * LIMITS: max_sessions and max_sessions_per_ip are enforced at accept.
+ * LIMITS: max_sessions and max_sessions_per_ip (per client network,
+ * client_prefix_v4/v6) are enforced at accept.
  */
 #include <errno.h>
 #include <signal.h>
@@ -457,6 +458,34 @@ parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	}
 }
 
+/*
+ * The listeners accept once the bans are known, so that a banned client
+ * does not slip in while the queue process is still opening its
+ * database; connections meanwhile wait in the kernel's backlog. Without
+ * an answer from the queue in SMTP_BANS_WAIT_SECS they accept anyway.
+ */
+#define SMTP_BANS_WAIT_SECS	5
+
+static void
+smtp_server_start_accepting(struct smtp_server *srv, const char *why)
+{
+	if (srv->accepting || srv->shutting_down)
+		return;
+	srv->accepting = 1;
+	evtimer_del(srv->bans_wait);
+	for (size_t i = 0; i < srv->n_listeners; i++)
+		evconnlistener_enable(srv->listeners[i].evl);
+	log_info(LOG_CAT_DAEMON, "event=accepting reason=\"%s\"", why);
+}
+
+static void
+bans_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+	log_warn(LOG_CAT_POLICY, "event=bans_missing seconds=%d note=\"no ban "
+	    "list from the queue: accepting without it\"", SMTP_BANS_WAIT_SECS);
+	smtp_server_start_accepting(arg, "no ban list");
+}
+
 /* PROTO_BANS_CHANGED, at start: the queue's full list replaces ours */
 static void
 smtp_server_bans_msg(struct smtp_server *srv, struct ipc_reader *r)
@@ -486,6 +515,7 @@ smtp_server_bans_msg(struct smtp_server *srv, struct ipc_reader *r)
 	if (ipc_get_end(r) == -1)
 		fatalx("%s: bad BANS_CHANGED", __func__);
 	log_info(LOG_CAT_POLICY, "event=bans_loaded count=%zu", k);
+	smtp_server_start_accepting(srv, "bans loaded");
 }
 
 /* PROTO_BAN_ADD from the queue: one ban an admin added or changed */
@@ -782,12 +812,19 @@ smtp_proc_main(struct proc_env *env)
 		l->conf = &conf->listeners[i];
 		l->index = i;
 		l->evl = evconnlistener_new(base, accept_cb, l,
-		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
-		    listen_fds[i]);
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
+		    LEV_OPT_DISABLED, -1, listen_fds[i]);
 		if (l->evl == NULL)
 			fatal("%s: evconnlistener_new", __func__);
 		evconnlistener_set_error_cb(l->evl, accept_error_cb);
 		srv->n_listeners++;
+	}
+	if ((srv->bans_wait = evtimer_new(base, bans_wait_cb, srv)) == NULL)
+		fatalx("%s: evtimer_new", __func__);
+	{
+		struct timeval tv = { SMTP_BANS_WAIT_SECS, 0 };
+
+		evtimer_add(srv->bans_wait, &tv);
 	}
 	log_info(LOG_CAT_DAEMON, "event=ready listeners=%zu", srv->n_listeners);
 	event_base_dispatch(base);
@@ -808,6 +845,7 @@ smtp_proc_main(struct proc_env *env)
 	event_free(srv->flusher);
 	event_free(srv->shutdown_timer);
 	event_free(srv->guard_timer);
+	event_free(srv->bans_wait);
 	guard_free(srv->guard);
 	dnsbl_free(srv->dnsbl);
 	smtp_rdns_free(srv->rdns);

@@ -247,6 +247,7 @@ def test_old_queue_db_gains_the_watch_table(moat_factory):
     """A queue.db made before the watch was persisted is migrated."""
     m = moat_factory(listeners=LISTENERS, users={USER: PASSWORD},
                      extra=WATCH_PEER)
+    assert m.wait_log("cat=queue event=started")
     assert m.stop() == 0
     db = sqlite3.connect(os.path.join(m.dir, "var", "spool", "queue.db"))
     db.execute("drop table watch_traffic")
