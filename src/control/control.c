@@ -32,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <grp.h>
+#include <pwd.h>
 #include <unistd.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -92,7 +94,7 @@ struct control {
 	struct ipc_peer		*peer[PROC_COUNT];	/* owned */
 	struct evconnlistener	*evl;
 	struct control_http	*http;
-	long			 admin_gid;
+	struct control_access	 access;
 	TAILQ_HEAD(, ctl_client) clients;
 	size_t			 nclients;
 	TAILQ_HEAD(, ctl_pending) pending;
@@ -101,19 +103,74 @@ struct control {
 	int64_t			 n_conn, n_req, n_denied, n_bad;
 };
 
-/* control_peer_allowed - root or a member of the admin group */
+/* "file:line: " of the admin_group knob, or "file: " for its default */
+static void
+admin_group_error(const struct conf *c, char *err, size_t errlen,
+    const char *what)
+{
+	int line = conf_knob_line(c, "admin_group");
+
+	if (line > 0)
+		snprintf(err, errlen, "%s:%d: admin_group '%s' %s", c->path,
+		    line, c->admin_group, what);
+	else
+		snprintf(err, errlen, "%s: admin_group '%s' %s", c->path,
+		    c->admin_group, what);
+}
+
+/* control_access_resolve - admin and daemon identities of a config */
+int
+control_access_resolve(const struct conf *c, struct control_access *a,
+    char *err, size_t errlen)
+{
+	struct passwd *pw = getpwnam(c->user);
+	struct group *gr;
+
+	a->admin_gid = -1;
+	a->daemon_uid = a->daemon_gid = -1;
+	/* without root there is no user change: the caller is the daemon */
+	if (geteuid() == 0 && pw != NULL) {
+		a->daemon_uid = (long)pw->pw_uid;
+		a->daemon_gid = (long)pw->pw_gid;
+	}
+	if (c->admin_group[0] == '\0') {
+		if (geteuid() != 0)
+			a->admin_gid = (long)getegid();
+		return 0;
+	}
+	if ((gr = getgrnam(c->admin_group)) == NULL) {
+		admin_group_error(c, err, errlen, "does not exist");
+		return -1;
+	}
+	if (pw != NULL && gr->gr_gid == pw->pw_gid) {
+		char what[160];
+
+		snprintf(what, sizeof(what), "is the group of user %s, which "
+		    "every moat process runs as; name a group of admins",
+		    c->user);
+		admin_group_error(c, err, errlen, what);
+		return -1;
+	}
+	a->admin_gid = (long)gr->gr_gid;
+	return 0;
+}
+
+/* control_peer_allowed - root or an admin, never the daemon itself */
 int
 control_peer_allowed(uid_t uid, gid_t gid, const gid_t *groups,
-    size_t ngroups, long admin_gid)
+    size_t ngroups, const struct control_access *a)
 {
 	if (uid == 0)
 		return 1;
-	if (admin_gid < 0)
+	if (a->daemon_uid >= 0 && ((long)uid == a->daemon_uid ||
+	    (long)gid == a->daemon_gid))
 		return 0;
-	if ((long)gid == admin_gid)
+	if (a->admin_gid < 0)
+		return 0;
+	if ((long)gid == a->admin_gid)
 		return 1;
 	for (size_t i = 0; i < ngroups; i++)
-		if ((long)groups[i] == admin_gid)
+		if ((long)groups[i] == a->admin_gid)
 			return 1;
 	return 0;
 }
@@ -676,7 +733,7 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0)
 		ngroups = glen / sizeof(gid_t);
 	allowed = control_peer_allowed(cred.uid, cred.gid, groups, ngroups,
-	    ctl->admin_gid);
+	    &ctl->access);
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->bev = bufferevent_socket_new(ctl->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
@@ -840,7 +897,7 @@ control_proc_main(struct proc_env *env)
 		fatal("%s: calloc", __func__);
 	ctl->base = env->base;
 	ctl->conf = env->conf;
-	ctl->admin_gid = env->admin_gid;
+	ctl->access = env->access;
 	ctl->started = time(NULL);
 	TAILQ_INIT(&ctl->clients);
 	TAILQ_INIT(&ctl->pending);
@@ -869,7 +926,7 @@ control_proc_main(struct proc_env *env)
 			    "address=%s", ctl->conf->metrics_listen);
 	}
 	log_notice(LOG_CAT_CONTROL, "event=started admin_gid=%ld",
-	    ctl->admin_gid);
+	    ctl->access.admin_gid);
 	event_base_dispatch(ctl->base);
 
 	while ((c = TAILQ_FIRST(&ctl->clients)) != NULL)

@@ -85,6 +85,8 @@ struct conf {
 	int	auth_fail_window;
 	int	ban_time;
 	int	ban_time_max;
+	int	client_prefix_v4;	/* a client is counted and banned */
+	int	client_prefix_v6;	/* per network of this many bits */
 	int	account_fail_limit;
 	int	account_fail_delay_ms;
 	int	session_lifetime;
@@ -104,6 +106,8 @@ struct conf {
 	int	hold_external_domains;
 	int	suspend_external_rcpts;
 	int	suspend_external_domains;
+	int	hold_external_rcpts_day;	/* the same over a day */
+	int	suspend_external_rcpts_day;
 	int	relay_client_factor;	/* thresholds times this for "ip:" keys */
 	int	rejected_alert;
 
@@ -129,7 +133,7 @@ struct conf {
 	int	test_smtp_port;		/* TEST ONLY: port of MX/A hosts, else 25 */
 
 	/* [control] */
-	char	admin_group[64];	/* "": the user's primary group */
+	char	admin_group[64];	/* "": root only */
 	char	metrics_listen[80];	/* "ADDR:PORT" on loopback, "": off */
 
 	/* [log]: category levels */

@@ -553,6 +553,13 @@ check_files(const struct conf *c, int serve)
 {
 	char err[CONF_PATH_MAX + 256];
 	int lenient = !serve, bad = 0;
+	struct control_access access;
+
+	if (lenient && control_access_resolve(c, &access, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "moat: %s\n", err);
+		bad = 1;
+	}
 
 	if (c->tls_cert[0] != '\0' && !(lenient &&
 	    (file_unreadable(c, "tls_cert", c->tls_cert) ||
@@ -643,7 +650,7 @@ daemon_serve(struct conf *conf)
 	static const int sigs[4] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
-	long admin_gid = -1;
+	struct control_access access;
 	int ctl_fd = -1;
 	char err[1024];
 	struct dirs dirs;
@@ -663,18 +670,11 @@ daemon_serve(struct conf *conf)
 		log_warn(LOG_CAT_DAEMON, "event=unprivileged uid=%ld note=\"not "
 		    "started as root: no chroot and no user change\"",
 		    (long)geteuid());
-	/* the control socket's group: root and the admin group only */
-	if (conf->admin_group[0] != '\0') {
-		struct group *gr = getgrnam(conf->admin_group);
-
-		if (gr == NULL) {
-			fprintf(stderr, "moat: admin_group '%s' does not exist\n",
-			    conf->admin_group);
-			return 1;
-		}
-		admin_gid = (long)gr->gr_gid;
-	} else
-		admin_gid = geteuid() == 0 ? (long)gid : (long)getegid();
+	/* the control socket's access: root and the admin group only */
+	if (control_access_resolve(conf, &access, err, sizeof(err)) == -1) {
+		fprintf(stderr, "moat: %s\n", err);
+		return 1;
+	}
 	if (check_files(conf, 1) == -1)
 		return 1;
 	/* nothing is touched before this point; a failure from here on
@@ -701,8 +701,8 @@ daemon_serve(struct conf *conf)
 		    conf_role_name(l->role));
 	}
 	/* made as root, after the lock: never another daemon's socket */
-	if ((ctl_fd = control_socket_create(conf->spool_dir, admin_gid, err,
-	    sizeof(err))) == -1) {
+	if ((ctl_fd = control_socket_create(conf->spool_dir, access.admin_gid,
+	    err, sizeof(err))) == -1) {
 		fprintf(stderr, "moat: control socket: %s\n", err);
 		for (size_t i = 0; i < conf->n_listeners; i++)
 			close(lfd[i]);
@@ -743,7 +743,7 @@ daemon_serve(struct conf *conf)
 		for (int b = 0; b < PROC_COUNT; b++)
 			env.peer[b] = pairs[c][b];
 		env.control_fd = -1;
-		env.admin_gid = admin_gid;
+		env.access = access;
 		if (c == PROC_CONTROL)
 			env.control_fd = ctl_fd;
 		else

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <openssl/ssl.h>
 
+#include "../control/control.h"
+
 struct conf;
 struct event_base;
 
@@ -30,7 +32,7 @@ struct proc_env {
 	size_t			 n_listen;
 	SSL_CTX			*tls;		/* smtp: NULL without certificate */
 	int			 control_fd;	/* control: listening UNIX socket */
-	long			 admin_gid;	/* control: admin group, -1: root only */
+	struct control_access	 access;	/* control: who may use the socket */
 	void			*prepared;	/* what the prepare hook made */
 };
 

@@ -89,9 +89,12 @@ enum proto_type {
 	 */
 	PROTO_USERS,
 	/*
-	 * smtp -> queue: ban an address (a defence decided in smtp, e.g.
-	 * repeated AUTH failures). The queue stores it in the bans table
-	 * and sends the new list back (PROTO_BANS_CHANGED).
+	 * smtp -> queue: ban a client network (a defence decided in smtp,
+	 * e.g. repeated AUTH failures), already applied by smtp. The queue
+	 * stores it in the bans table; nothing comes back.
+	 * queue -> smtp: one ban an admin added or changed (`moat ban add`).
+	 * Each ban is one message: applying it costs smtp O(1), whatever
+	 * the number of bans.
 	 *   str  cidr
 	 *   i64  expires (unix seconds, 0 never)
 	 *   str  reason
@@ -128,8 +131,9 @@ enum proto_type {
 	 */
 	PROTO_MTA_RESULT,
 	/*
-	 * queue -> smtp: the full current list of dynamic bans, sent at
-	 * start and after every change (admin, PROTO_BAN_ADD, expiry).
+	 * queue -> smtp: the full current list of dynamic bans, sent once
+	 * at start (changes follow as PROTO_BAN_ADD and PROTO_BAN_DEL;
+	 * expired bans are dropped by each side on its own).
 	 *   u32  number of bans, then for each:
 	 *        str cidr ("192.0.2.0/24", "2001:db8::/32", host routes /32
 	 *            or /128)
@@ -181,6 +185,12 @@ enum proto_type {
 	 *   bytes signature (RSA: modulus size; ECDSA: DER), "" on failure
 	 */
 	PROTO_CA_SIGNED,
+	/*
+	 * queue -> smtp: an admin lifted the ban of exactly this network
+	 * (`moat ban del`).
+	 *   str  cidr
+	 */
+	PROTO_BAN_DEL,
 	PROTO_MAX
 };
 

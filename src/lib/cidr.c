@@ -2,7 +2,7 @@
  * cidr.c - IPv4/IPv6 networks and addresses in one 16-byte form.
  *
  * Public: cidr_parse, cidr_addr_from_sa, cidr_addr_parse, cidr_contains,
- * cidr_format, cidr_addr_format.
+ * cidr_mask, cidr_client_net, cidr_format, cidr_addr_format.
  *
  * Every address is kept as 16 bytes; IPv4 a.b.c.d becomes the
  * IPv4-mapped IPv6 address ::ffff:a.b.c.d, so an IPv4 /n is a /(96+n)
@@ -177,6 +177,27 @@ cidr_contains(const struct cidr *net, const uint8_t addr[16])
 			return 0;
 	}
 	return 1;
+}
+
+/* cidr_mask - the network of prefix bits (mapped form) holding addr */
+void
+cidr_mask(const uint8_t addr[16], int prefix, struct cidr *out)
+{
+	int p = prefix < 0 ? 0 : prefix > 128 ? 128 : prefix;
+
+	memset(out->addr, 0, sizeof(out->addr));
+	memcpy(out->addr, addr, (size_t)p / 8);
+	if (p % 8 != 0)
+		out->addr[p / 8] = addr[p / 8] & (uint8_t)(0xff << (8 - p % 8));
+	out->prefix = p;
+}
+
+/* cidr_client_net - the network a client is counted and banned in */
+void
+cidr_client_net(const uint8_t addr[16], int prefix_v4, int prefix_v6,
+    struct cidr *out)
+{
+	cidr_mask(addr, is_v4mapped(addr) ? 96 + prefix_v4 : prefix_v6, out);
 }
 
 /* cidr_format - "a.b.c.d/n" or "x::/n" into buf (truncated if short) */

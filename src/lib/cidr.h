@@ -42,6 +42,17 @@ int cidr_addr_is_v4(const uint8_t addr[16]);
 /* cidr_contains - 1 when addr (mapped form) lies inside net */
 int cidr_contains(const struct cidr *net, const uint8_t addr[16]);
 
+/* cidr_mask - the network of prefix bits (0..128, mapped form) of addr */
+void cidr_mask(const uint8_t addr[16], int prefix, struct cidr *out);
+
+/*
+ * cidr_client_net - the network of prefix_v4 bits (IPv4 text: 0..32)
+ * or prefix_v6 bits (0..128) that holds addr (mapped form): the unit
+ * in which a client is counted and banned.
+ */
+void cidr_client_net(const uint8_t addr[16], int prefix_v4, int prefix_v6,
+    struct cidr *out);
+
 /* cidr_format - "a.b.c.d/n" or "x::/n" into buf; truncated when short */
 char *cidr_format(const struct cidr *net, char *buf, size_t len);
 

@@ -1,18 +1,27 @@
 /*
  * guard.c - sliding-window counters for the defences: AUTH failures per
- * address and per account, unknown recipients per address, repeat bans.
+ * client network and per account, unknown recipients per client
+ * network, repeat bans.
  *
  * Public: guard_new, guard_free, guard_hit, guard_count, guard_reset,
- * guard_bump, guard_expire, guard_size.
+ * guard_bump, guard_expire, guard_size, guard_memory.
  *
- * Each key keeps a ring of its last GUARD_RING events (time, client
- * address); a count is the number of ring entries inside the window,
- * which is exact as long as thresholds stay below GUARD_RING.
+ * Each key keeps a ring of its last GUARD_RING events (time, a hash of
+ * the client address); a count is the number of ring entries inside
+ * the window, which is exact as long as thresholds stay below
+ * GUARD_RING. A ring starts with room for two events and doubles as
+ * needed, so the many keys with one or two events stay small.
+ *
+ * The table holds at most max_keys keys: keys are also on a list in
+ * order of last use, and a new key beyond the limit pushes out the
+ * least recently used one. An attacker rotating through addresses
+ * therefore costs memory up to the limit and no more; what it pushes
+ * out are the oldest, idlest counters.
  *
  * SECURITY: keys are built by the caller from client addresses and
  * attempted user names (untrusted, length-capped here at 300 bytes).
- * The table is bounded by guard_expire(), run from a timer.
- * LIMITS: GUARD_RING events per key; 300-byte keys.
+ * LIMITS: max_keys keys (about 150 bytes each, at most about 1.3 KB
+ * with a full ring), GUARD_RING events per key, 300-byte keys.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,44 +29,83 @@
 
 #include "guard.h"
 
-#define GUARD_BUCKETS	1024
 #define GUARD_KEY_MAX	300
+#define GUARD_RING_MIN	2
 
 struct guard_event {
-	time_t	 when;
-	uint8_t	 addr[16];
+	time_t		 when;
+	uint32_t	 addr;		/* hash of the client address */
 };
 
 struct guard_key {
-	char			 key[GUARD_KEY_MAX + 1];
-	struct guard_event	 ring[GUARD_RING];
-	size_t			 n;		/* events stored, <= GUARD_RING */
-	size_t			 head;		/* next slot */
+	LIST_ENTRY(guard_key)	 bucket;
+	TAILQ_ENTRY(guard_key)	 lru;		/* most recently used first */
+	struct guard_event	*ring;
+	uint8_t			 cap;		/* ring slots, <= GUARD_RING */
+	uint8_t			 n;		/* events stored, <= cap */
+	uint8_t			 head;		/* next slot */
 	int			 bumps;
 	time_t			 last;
-	LIST_ENTRY(guard_key)	 entry;
+	uint32_t		 hash;
+	char			 key[];
 };
 LIST_HEAD(guard_bucket, guard_key);
 
 struct guard {
-	struct guard_bucket	 b[GUARD_BUCKETS];
-	size_t			 n;
+	struct guard_bucket	*b;
+	size_t			 nbuckets;	/* a power of two */
+	TAILQ_HEAD(guard_lru, guard_key) lru;
+	size_t			 n, max;
+	size_t			 bytes;
 };
 
-static unsigned
-key_hash(const char *k)
+static uint32_t
+fnv1a(const void *p, size_t len)
 {
+	const unsigned char *s = p;
 	uint32_t h = 2166136261u;
 
-	for (; *k; k++)
-		h = (h ^ (unsigned char)*k) * 16777619u;
-	return h % GUARD_BUCKETS;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ s[i]) * 16777619u;
+	return h;
 }
 
+/* guard_new - an empty table bounded at max_keys */
 struct guard *
-guard_new(void)
+guard_new(size_t max_keys)
 {
-	return calloc(1, sizeof(struct guard));
+	struct guard *g;
+
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return NULL;
+	g->max = max_keys > 0 ? max_keys : 1;
+	for (g->nbuckets = 16; g->nbuckets < g->max; g->nbuckets *= 2)
+		;
+	if ((g->b = calloc(g->nbuckets, sizeof(*g->b))) == NULL) {
+		free(g);
+		return NULL;
+	}
+	TAILQ_INIT(&g->lru);
+	g->bytes = sizeof(*g) + g->nbuckets * sizeof(*g->b);
+	return g;
+}
+
+static size_t
+key_bytes(const struct guard_key *k)
+{
+	return sizeof(*k) + strlen(k->key) + 1 +
+	    (size_t)k->cap * sizeof(struct guard_event);
+}
+
+static void
+key_remove(struct guard *g, struct guard_key *k)
+{
+	LIST_REMOVE(k, bucket);
+	TAILQ_REMOVE(&g->lru, k, lru);
+	g->bytes -= key_bytes(k);
+	g->n--;
+	free(k->ring);
+	free(k);
 }
 
 void
@@ -67,29 +115,72 @@ guard_free(struct guard *g)
 
 	if (g == NULL)
 		return;
-	for (size_t i = 0; i < GUARD_BUCKETS; i++)
-		while ((k = LIST_FIRST(&g->b[i])) != NULL) {
-			LIST_REMOVE(k, entry);
-			free(k);
-		}
+	while ((k = TAILQ_FIRST(&g->lru)) != NULL)
+		key_remove(g, k);
+	free(g->b);
 	free(g);
 }
 
+/* the key's entry, or NULL; create: make it, pushing out the oldest */
 static struct guard_key *
 lookup(struct guard *g, const char *key, int create)
 {
-	struct guard_bucket *b = &g->b[key_hash(key)];
+	size_t len = strnlen(key, GUARD_KEY_MAX);
+	uint32_t h = fnv1a(key, len);
+	struct guard_bucket *b = &g->b[h & (g->nbuckets - 1)];
 	struct guard_key *k;
 
-	LIST_FOREACH(k, b, entry)
-		if (strncmp(k->key, key, GUARD_KEY_MAX) == 0)
+	LIST_FOREACH(k, b, bucket)
+		if (k->hash == h && strncmp(k->key, key, len) == 0 &&
+		    k->key[len] == '\0')
 			return k;
-	if (!create || (k = calloc(1, sizeof(*k))) == NULL)
+	if (!create)
 		return NULL;
-	strncpy(k->key, key, GUARD_KEY_MAX);
-	LIST_INSERT_HEAD(b, k, entry);
+	if (g->n >= g->max)
+		key_remove(g, TAILQ_LAST(&g->lru, guard_lru));
+	if ((k = calloc(1, sizeof(*k) + len + 1)) == NULL)
+		return NULL;
+	memcpy(k->key, key, len);
+	k->hash = h;
+	LIST_INSERT_HEAD(b, k, bucket);
+	TAILQ_INSERT_HEAD(&g->lru, k, lru);
 	g->n++;
+	g->bytes += key_bytes(k);
 	return k;
+}
+
+/* a write: the key becomes the most recently used */
+static void
+touch(struct guard *g, struct guard_key *k, time_t now)
+{
+	k->last = now;
+	if (TAILQ_FIRST(&g->lru) != k) {
+		TAILQ_REMOVE(&g->lru, k, lru);
+		TAILQ_INSERT_HEAD(&g->lru, k, lru);
+	}
+}
+
+/* room for one more event: double a full ring until GUARD_RING */
+static int
+ring_make_room(struct guard *g, struct guard_key *k)
+{
+	struct guard_event *nr;
+	size_t ncap;
+
+	if (k->n < k->cap || k->cap >= GUARD_RING)
+		return 0;
+	/* a full ring below GUARD_RING was filled from slot 0 and its head
+	 * came back to 0: slots 0..n-1 hold the events oldest first */
+	ncap = k->cap ? (size_t)k->cap * 2 : GUARD_RING_MIN;
+	if (ncap > GUARD_RING)
+		ncap = GUARD_RING;
+	if ((nr = reallocarray(k->ring, ncap, sizeof(*nr))) == NULL)
+		return -1;
+	g->bytes += (ncap - k->cap) * sizeof(*nr);
+	k->ring = nr;
+	k->cap = (uint8_t)ncap;
+	k->head = k->n;
+	return 0;
 }
 
 static int
@@ -108,7 +199,7 @@ count(const struct guard_key *k, time_t now, int window, int *distinct)
 
 			for (size_t j = 0; j < i && !seen; j++)
 				if (k->ring[j].when > now - window &&
-				    memcmp(k->ring[j].addr, e->addr, 16) == 0)
+				    k->ring[j].addr == e->addr)
 					seen = 1;
 			d += !seen;
 		}
@@ -125,14 +216,17 @@ guard_hit(struct guard *g, const char *key, const uint8_t addr[16], time_t now,
 {
 	struct guard_key *k = lookup(g, key, 1);
 
-	if (k == NULL)
+	if (k == NULL || ring_make_room(g, k) == -1) {
+		if (distinct)
+			*distinct = 0;
 		return 0;
+	}
 	k->ring[k->head].when = now;
-	memcpy(k->ring[k->head].addr, addr, 16);
-	k->head = (k->head + 1) % GUARD_RING;
-	if (k->n < GUARD_RING)
+	k->ring[k->head].addr = fnv1a(addr, 16);
+	k->head = (uint8_t)((k->head + 1) % k->cap);
+	if (k->n < k->cap)
 		k->n++;
-	k->last = now;
+	touch(g, k, now);
 	return count(k, now, window, distinct);
 }
 
@@ -162,7 +256,7 @@ guard_bump(struct guard *g, const char *key, time_t now)
 
 	if (k == NULL)
 		return 0;
-	k->last = now;
+	touch(g, k, now);
 	return k->bumps++;
 }
 
@@ -170,22 +264,22 @@ guard_bump(struct guard *g, const char *key, time_t now)
 void
 guard_expire(struct guard *g, time_t now, int max_age)
 {
-	for (size_t i = 0; i < GUARD_BUCKETS; i++) {
-		struct guard_key *k = LIST_FIRST(&g->b[i]), *next;
+	struct guard_key *k;
 
-		for (; k != NULL; k = next) {
-			next = LIST_NEXT(k, entry);
-			if (k->last <= now - max_age) {
-				LIST_REMOVE(k, entry);
-				free(k);
-				g->n--;
-			}
-		}
-	}
+	/* the list is in order of last use: the idle ones are at its end */
+	while ((k = TAILQ_LAST(&g->lru, guard_lru)) != NULL &&
+	    k->last <= now - max_age)
+		key_remove(g, k);
 }
 
 size_t
 guard_size(const struct guard *g)
 {
 	return g ? g->n : 0;
+}
+
+size_t
+guard_memory(const struct guard *g)
+{
+	return g ? g->bytes : 0;
 }

@@ -11,10 +11,15 @@
  * all in one transaction. Children are deleted before their parent so
  * the ON DELETE CASCADE finds nothing to do row by row.
  *
- * It also owns the bans and user_state tables: PROTO_BAN_ADD from smtp
- * and `moat ban ...` change bans, after which the whole list goes to
- * smtp (PROTO_BANS_CHANGED); `moat user ...` changes user_state, sent
- * as PROTO_USER_STATE. Both lists go out at start too.
+ * It also owns the bans and user_state tables. A ban smtp decided
+ * (PROTO_BAN_ADD from smtp) is stored and not echoed: smtp applied it
+ * already. `moat ban add|del` stores the change and sends just that
+ * one ban (PROTO_BAN_ADD, PROTO_BAN_DEL): smtp applies it in O(1), so
+ * ten thousand bans cost ten thousand small messages, not ten thousand
+ * copies of a growing list. The whole list (PROTO_BANS_CHANGED) goes
+ * out once at start; expired bans are dropped by each side on its own.
+ * `moat user ...` changes user_state, sent as PROTO_USER_STATE, every
+ * row of it at start too.
  *
  * Public: queue_ctl_new, queue_ctl_free, queue_ctl_ban_add,
  * queue_ctl_set_stats, queue_ctl_smtp_closed.
@@ -510,6 +515,36 @@ qc_send_bans(struct queue_ctl *qc)
 	log_debug(LOG_CAT_CONTROL, "event=bans_sent count=%" PRIu32, n);
 }
 
+/* one ban an admin added or changed, to smtp */
+static void
+qc_send_ban_add(struct queue_ctl *qc, const char *net, int64_t expires,
+    const char *reason)
+{
+	struct ipc_msg m;
+
+	if (qc->smtp == NULL || qc->smtp_closed)
+		return;
+	ipc_msg_init(&m, PROTO_BAN_ADD, 0);
+	ipc_put_str(&m, net);
+	ipc_put_i64(&m, expires);
+	ipc_put_str(&m, reason);
+	ipc_put_str(&m, "admin");
+	ipc_send(qc->smtp, &m);
+}
+
+/* one ban an admin lifted, to smtp */
+static void
+qc_send_ban_del(struct queue_ctl *qc, const char *net)
+{
+	struct ipc_msg m;
+
+	if (qc->smtp == NULL || qc->smtp_closed)
+		return;
+	ipc_msg_init(&m, PROTO_BAN_DEL, 0);
+	ipc_put_str(&m, net);
+	ipc_send(qc->smtp, &m);
+}
+
 static void
 qc_send_user(struct queue_ctl *qc, const char *user, const char *state)
 {
@@ -550,10 +585,9 @@ qc_expire_cb(evutil_socket_t fd, short what, void *arg)
 		qc_log_error(qc, "ban_expire");
 		return;
 	}
-	if ((n = sqlite3_changes(qc->h)) > 0) {
+	/* smtp drops expired bans on its own timer */
+	if ((n = sqlite3_changes(qc->h)) > 0)
 		log_info(LOG_CAT_CONTROL, "event=bans_expired count=%d", n);
-		qc_send_bans(qc);
-	}
 }
 
 /*
@@ -1226,7 +1260,7 @@ qc_ban_add_req(struct queue_ctl *qc, uint64_t id, uint32_t uid,
 	qc_event(qc, uid, "ban", NULL, "op=ban_add cidr=%s for=%" PRId64
 	    " reason=\"%s\"", net, q->duration,
 	    log_escape(esc, sizeof(esc), q->b, strlen(q->b)));
-	qc_send_bans(qc);
+	qc_send_ban_add(qc, net, expires, q->b[0] ? q->b : "admin");
 	ctl_answer_simple(qc->control, id, CTL_OK, "banned %s %s", net,
 	    q->duration ? (snprintf(esc, sizeof(esc), "for %s",
 	    ctl_duration_format(q->duration, dur, sizeof(dur))), esc) :
@@ -1257,7 +1291,7 @@ qc_ban_del_req(struct queue_ctl *qc, uint64_t id, uint32_t uid,
 		return;
 	}
 	qc_event(qc, uid, "unban", NULL, "op=ban_del cidr=%s", net);
-	qc_send_bans(qc);
+	qc_send_ban_del(qc, net);
 	ctl_answer_simple(qc->control, id, CTL_OK, "unbanned %s", net);
 }
 
@@ -1586,7 +1620,6 @@ queue_ctl_ban_add(struct queue_ctl *qc, struct ipc_reader *r)
 		log_info(LOG_CAT_CONTROL, "event=ban_stored cidr=%s origin=%s "
 		    "reason=\"%s\"", net, origin,
 		    log_escape(esc, sizeof(esc), reason, strlen(reason)));
-	qc_send_bans(qc);
 }
 
 /* queue_ctl_stored - count a stored message of an authenticated user */

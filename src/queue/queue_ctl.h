@@ -30,8 +30,9 @@ struct queue_ctl *queue_ctl_new(struct event_base *base,
 void queue_ctl_free(struct queue_ctl *qc);
 
 /*
- * queue_ctl_ban_add - PROTO_BAN_ADD from smtp: store the ban, send the
- * new list back. A malformed message is fatal (it comes from a sibling).
+ * queue_ctl_ban_add - PROTO_BAN_ADD from smtp: store the ban (smtp has
+ * applied it already). A malformed message is fatal (it comes from a
+ * sibling).
  */
 void queue_ctl_ban_add(struct queue_ctl *qc, struct ipc_reader *r);
 

@@ -11,7 +11,8 @@
  * Public: queue_db_open, queue_db_close, queue_db_set_size_limit,
  * queue_db_store_batch, queue_db_event_add, queue_db_local_fetch,
  * queue_db_local_free, queue_db_local_mark, queue_db_local_next,
- * queue_db_counts, queue_db_stats.
+ * queue_db_counts, queue_db_stats, queue_db_watch_add,
+ * queue_db_watch_load, queue_db_watch_expire.
  *
  * SECURITY: every value from the network (addresses, HELO, AUTH user,
  * message bytes, event details) is bound as an SQL parameter, never
@@ -453,7 +454,17 @@ static const char schema_control[] =
 	" user TEXT PRIMARY KEY,"
 	" state TEXT NOT NULL CHECK (state IN ('active','held','suspended')),"
 	" reason TEXT,"
-	" updated INTEGER NOT NULL);";
+	" updated INTEGER NOT NULL);"
+	/* the compromised-account watch's traffic of the last day, one row
+	 * per message of a watched sender: the windows survive a restart */
+	"CREATE TABLE IF NOT EXISTS watch_traffic ("
+	" id INTEGER PRIMARY KEY,"
+	" sender TEXT NOT NULL,"		/* a user, or ip:ADDRESS */
+	" time INTEGER NOT NULL,"
+	" rcpts INTEGER NOT NULL,"
+	" ext_rcpts INTEGER NOT NULL,"		/* outside recipients */
+	" ext_domains TEXT NOT NULL);"		/* distinct, space-separated */
+	"CREATE INDEX IF NOT EXISTS watch_traffic_time ON watch_traffic(time);";
 
 /* One integer from a one-row statement: SQLITE_OK, or an SQLite code. */
 static int
@@ -1469,5 +1480,99 @@ queue_db_events_expire(struct queue_db *db, int64_t before, int64_t max_rows,
 	return 0;
 fail:
 	db_log_error(db, "events_expire", rc);
+	return -1;
+}
+
+/* queue_db_watch_add - n rows of watched traffic in one transaction */
+int
+queue_db_watch_add(struct queue_db *db, const struct queue_watch_row *v,
+    size_t n)
+{
+	static const char *sql = "INSERT INTO watch_traffic(sender, time,"
+	    " rcpts, ext_rcpts, ext_domains) VALUES (?1, ?2, ?3, ?4, ?5)";
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL,
+	    NULL)) != SQLITE_OK)
+		goto fail;
+	if ((rc = sqlite3_prepare_v3(db->h, sql, -1, 0, &s, NULL)) != SQLITE_OK)
+		goto rollback;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_bind_text(s, 1, v[i].sender, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, v[i].time);
+		sqlite3_bind_int(s, 3, v[i].rcpts);
+		sqlite3_bind_int(s, 4, v[i].ext_rcpts);
+		sqlite3_bind_text(s, 5, v[i].ext_domains, -1, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+		sqlite3_reset(s);
+		if (rc != SQLITE_DONE)
+			goto rollback;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	if ((rc = sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+		goto rollback;
+	return 0;
+rollback:
+	sqlite3_finalize(s);
+	if (!sqlite3_get_autocommit(db->h))
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+fail:
+	db_log_error(db, "watch_add", rc);
+	return -1;
+}
+
+/* queue_db_watch_load - the rows since a time, oldest first, to fn */
+int
+queue_db_watch_load(struct queue_db *db, int64_t since,
+    void (*fn)(void *, const struct queue_watch_row *), void *arg)
+{
+	static const char *sql = "SELECT sender, time, rcpts, ext_rcpts,"
+	    " ext_domains FROM watch_traffic WHERE time > ?1 ORDER BY time, id";
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = sqlite3_prepare_v3(db->h, sql, -1, 0, &s, NULL)) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_int64(s, 1, since);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct queue_watch_row r;
+
+		r.sender = (const char *)sqlite3_column_text(s, 0);
+		r.time = sqlite3_column_int64(s, 1);
+		r.rcpts = sqlite3_column_int(s, 2);
+		r.ext_rcpts = sqlite3_column_int(s, 3);
+		r.ext_domains = (const char *)sqlite3_column_text(s, 4);
+		if (r.sender != NULL && r.ext_domains != NULL)
+			fn(arg, &r);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		goto fail;
+	return 0;
+fail:
+	db_log_error(db, "watch_load", rc);
+	return -1;
+}
+
+/* queue_db_watch_expire - drop watched traffic older than before */
+int
+queue_db_watch_expire(struct queue_db *db, int64_t before)
+{
+	static const char *sql = "DELETE FROM watch_traffic WHERE time <= ?1";
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = sqlite3_prepare_v3(db->h, sql, -1, 0, &s, NULL)) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_int64(s, 1, before);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		goto fail;
+	return 0;
+fail:
+	db_log_error(db, "watch_expire", rc);
 	return -1;
 }

@@ -305,4 +305,23 @@ int queue_db_sender_set(struct queue_db *db, const char *key, const char *state,
 int queue_db_events_expire(struct queue_db *db, int64_t before,
     int64_t max_rows, int64_t *deleted);
 
+/* one message of a watched sender (queue_watch.c), as stored */
+struct queue_watch_row {
+	const char	*sender;	/* a user, or "ip:ADDRESS" */
+	int64_t		 time;
+	int		 rcpts, ext_rcpts;
+	const char	*ext_domains;	/* distinct outside domains, by spaces */
+};
+
+/* queue_db_watch_add - store n rows in one transaction; 0 or -1 */
+int queue_db_watch_add(struct queue_db *db, const struct queue_watch_row *v,
+    size_t n);
+
+/* queue_db_watch_load - each row newer than since, oldest first; 0 or -1 */
+int queue_db_watch_load(struct queue_db *db, int64_t since,
+    void (*fn)(void *arg, const struct queue_watch_row *row), void *arg);
+
+/* queue_db_watch_expire - delete rows at or before before; 0 or -1 */
+int queue_db_watch_expire(struct queue_db *db, int64_t before);
+
 #endif

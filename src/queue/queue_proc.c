@@ -953,7 +953,7 @@ qp_smtp_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	case PROTO_EVENT:
 		qp_event_recv(qp, r);
 		break;
-	case PROTO_BAN_ADD:		/* stored and sent back: queue_ctl.c */
+	case PROTO_BAN_ADD:		/* stored: queue_ctl.c */
 		queue_ctl_ban_add(qp->ctl, r);
 		break;
 	default:
@@ -1147,7 +1147,8 @@ queue_proc_main(struct proc_env *env)
 		    err);
 	queue_ctl_set_stats(qp->ctl, queue_db_stats(qp->db));
 
-	if ((qp->watch = queue_watch_new(conf, qp->db, qp->smtp)) == NULL)
+	if ((qp->watch = queue_watch_new(conf, qp->db, qp->smtp,
+	    qp->base)) == NULL)
 		fatal("%s: queue_watch_new", __func__);
 	if ((qp->ev_events = event_new(base, -1, EV_PERSIST, qp_events_expire_cb,
 	    qp)) == NULL)

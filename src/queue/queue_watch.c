@@ -6,10 +6,18 @@
  *
  * Every message stored for an authenticated user, or for a relay client
  * without AUTH, is counted in sliding windows (policy/watch.c): all
- * recipients, outside recipients, outside domains. Past the hold_*
- * thresholds the configured watch_action is taken (alert, hold or
- * suspend); past the suspend_* thresholds the account is suspended (a
- * relay client's mail is held: an address cannot log in to be refused).
+ * recipients, outside recipients, outside domains, over watch_window
+ * and over a day. Past the hold_* thresholds (of the window, or the
+ * *_day ones of the day) the configured watch_action is taken (alert,
+ * hold or suspend); past the suspend_* thresholds the account is
+ * suspended (a relay client's mail is held: an address cannot log in to
+ * be refused).
+ *
+ * The windows survive a restart: each counted message is also a row of
+ * watch_traffic in the queue database, written in one transaction a
+ * second at most (never one per message) and at stop, and read back at
+ * start. A crash forgets at most the last second; rows older than a day
+ * are deleted as new ones are written.
  * Hold and suspend hold the sender's queued mail at once and all its
  * new mail as it is stored, so nothing of a spam run leaves. Every
  * decision is an event, a log line at warn with alert=yes, and a run of
@@ -17,16 +25,20 @@
  *
  * SECURITY: the alert command is run without a shell, with the details
  * in environment variables (no argument the sender controls is parsed).
- * LIMITS: the window's memory per sender is bounded (policy/watch.h).
+ * LIMITS: the window's memory per sender is bounded (policy/watch.h);
+ * WATCH_PENDING_MAX rows wait for the database at most.
  */
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/wait.h>
+
+#include <event2/event.h>
 
 #include "daemon/config.h"
 #include "io/ipc.h"
@@ -38,12 +50,27 @@
 #include "queue/queue_db.h"
 #include "queue/queue_watch.h"
 
+#define WATCH_DAY		86400
+#define WATCH_PENDING_MAX	1024	/* rows written at once at most */
+
+/* a counted message not yet in the database */
+struct watch_pending {
+	char	*sender;	/* owned */
+	char	*domains;	/* owned, distinct, space-separated */
+	time_t	 time;
+	int	 rcpts, ext_rcpts;
+};
+
 struct queue_watch {
 	const struct conf	*conf;		/* not owned */
 	struct queue_db		*db;		/* not owned */
 	struct ipc_peer		*smtp;		/* not owned */
 	struct relay_table	 relay;		/* views into conf */
-	struct watch		*win;		/* owned */
+	struct watch		*win;		/* watch_window, owned */
+	struct watch		*day;		/* WATCH_DAY, owned */
+	struct event		*flush_ev;	/* writes pending, owned */
+	struct watch_pending	 pending[WATCH_PENDING_MAX];
+	size_t			 npending;
 	time_t			 last_expire;
 	struct {
 		uint64_t	 hash;		/* of the sender key */
@@ -68,9 +95,101 @@ alert_once(struct queue_watch *w, const char *key, time_t now)
 	return 1;
 }
 
+/* count one message into a window; domains: its distinct outside ones */
+static void
+count_message(struct watch *win, const char *key, time_t when, int rcpts,
+    int ext_rcpts, const char *const *domains, size_t ndomains)
+{
+	const char **dom;
+	int *ext;
+
+	if (rcpts <= 0)
+		return;
+	if ((dom = calloc((size_t)rcpts, sizeof(*dom))) == NULL ||
+	    (ext = calloc((size_t)rcpts, sizeof(*ext))) == NULL) {
+		free(dom);
+		return;
+	}
+	/* the outside recipients first, over the distinct domains */
+	for (int i = 0; i < rcpts; i++) {
+		ext[i] = i < ext_rcpts;
+		dom[i] = ndomains > 0 ? domains[(size_t)i % ndomains] : "";
+	}
+	watch_message(win, key, when, (size_t)rcpts, dom, ext);
+	free(dom);
+	free(ext);
+}
+
+/* one stored row back into the windows */
+static void
+load_row_cb(void *arg, const struct queue_watch_row *r)
+{
+	struct queue_watch *w = arg;
+	const char *dom[WATCH_DOMAINS];
+	char *copy, *p, *tok;
+	size_t nd = 0;
+
+	if ((copy = strdup(r->ext_domains)) == NULL)
+		return;
+	for (p = copy; (tok = strsep(&p, " ")) != NULL && nd < WATCH_DOMAINS;)
+		if (*tok != '\0')
+			dom[nd++] = tok;
+	count_message(w->day, r->sender, r->time, r->rcpts, r->ext_rcpts, dom,
+	    nd);
+	if (r->time > time(NULL) - w->conf->watch_window)
+		count_message(w->win, r->sender, r->time, r->rcpts,
+		    r->ext_rcpts, dom, nd);
+	free(copy);
+}
+
+/* write the pending rows in one transaction; drop the day-old ones */
+static void
+watch_flush(struct queue_watch *w)
+{
+	struct queue_watch_row rows[WATCH_PENDING_MAX];
+
+	if (w->npending == 0)
+		return;
+	for (size_t i = 0; i < w->npending; i++) {
+		rows[i].sender = w->pending[i].sender;
+		rows[i].time = w->pending[i].time;
+		rows[i].rcpts = w->pending[i].rcpts;
+		rows[i].ext_rcpts = w->pending[i].ext_rcpts;
+		rows[i].ext_domains = w->pending[i].domains;
+	}
+	/* a failure was logged: the counts stay in memory all the same */
+	(void)queue_db_watch_add(w->db, rows, w->npending);
+	(void)queue_db_watch_expire(w->db, (int64_t)time(NULL) - WATCH_DAY);
+	for (size_t i = 0; i < w->npending; i++) {
+		free(w->pending[i].sender);
+		free(w->pending[i].domains);
+	}
+	w->npending = 0;
+}
+
+static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	watch_flush(arg);
+}
+
+/* both windows afresh from the database */
+static void
+watch_load(struct queue_watch *w)
+{
+	watch_free(w->win);
+	watch_free(w->day);
+	w->win = watch_new(w->conf->watch_window);
+	w->day = watch_new(WATCH_DAY);
+	if (w->win == NULL || w->day == NULL)
+		return;
+	(void)queue_db_watch_load(w->db, (int64_t)time(NULL) - WATCH_DAY,
+	    load_row_cb, w);
+}
+
 struct queue_watch *
 queue_watch_new(const struct conf *conf, struct queue_db *db,
-    struct ipc_peer *smtp)
+    struct ipc_peer *smtp, struct event_base *base)
 {
 	struct queue_watch *w = calloc(1, sizeof(*w));
 
@@ -78,9 +197,14 @@ queue_watch_new(const struct conf *conf, struct queue_db *db,
 		return NULL;
 	w->db = db;
 	w->smtp = smtp;
-	queue_watch_set_conf(w, conf);
-	if (w->win == NULL) {
+	if (base != NULL &&
+	    (w->flush_ev = evtimer_new(base, flush_cb, w)) == NULL) {
 		free(w);
+		return NULL;
+	}
+	queue_watch_set_conf(w, conf);
+	if (w->win == NULL || w->day == NULL) {
+		queue_watch_free(w);
 		return NULL;
 	}
 	return w;
@@ -91,12 +215,16 @@ queue_watch_free(struct queue_watch *w)
 {
 	if (w == NULL)
 		return;
+	watch_flush(w);
+	if (w->flush_ev != NULL)
+		event_free(w->flush_ev);
 	watch_free(w->win);
+	watch_free(w->day);
 	free(w);
 }
 
-/* queue_watch_set_conf - new thresholds; the counts start afresh only
- * when the window's length changed */
+/* queue_watch_set_conf - new thresholds; the windows are read again from
+ * the database only when the window's length changed */
 void
 queue_watch_set_conf(struct queue_watch *w, const struct conf *conf)
 {
@@ -107,8 +235,8 @@ queue_watch_set_conf(struct queue_watch *w, const struct conf *conf)
 	conf_relay_table(conf, &w->relay);
 	if (same)
 		return;
-	watch_free(w->win);
-	w->win = watch_new(conf->watch_window);
+	watch_flush(w);
+	watch_load(w);
 }
 
 /* the key of a watched sender: "user" or "ip:ADDR"; 0 when not watched */
@@ -222,6 +350,71 @@ watch_decide(struct queue_watch *w, const char *key, const char *action,
 	run_alert_command(w, ev.type, key, detail);
 }
 
+static int
+domain_cmp(const void *a, const void *b)
+{
+	return strcasecmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* the distinct outside domains of a message, space-separated (owned) */
+static char *
+distinct_domains(const char *const *domains, const int *ext, size_t nrcpt)
+{
+	const char **v;
+	size_t n = 0, len = 1;
+	char *out, *p;
+
+	if ((v = calloc(nrcpt ? nrcpt : 1, sizeof(*v))) == NULL)
+		return NULL;
+	for (size_t i = 0; i < nrcpt; i++)
+		if (ext[i] && domains[i][0] != '\0' &&
+		    strchr(domains[i], ' ') == NULL)
+			v[n++] = domains[i];
+	qsort(v, n, sizeof(*v), domain_cmp);
+	for (size_t i = 0; i < n; i++)
+		len += strlen(v[i]) + 1;
+	if ((out = p = malloc(len)) == NULL) {
+		free(v);
+		return NULL;
+	}
+	*p = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && strcasecmp(v[i], v[i - 1]) == 0)
+			continue;
+		p += sprintf(p, "%s%s", p == out ? "" : " ", v[i]);
+	}
+	free(v);
+	return out;
+}
+
+/* keep one counted message for the database, written within a second */
+static void
+watch_remember(struct queue_watch *w, const char *key, time_t now,
+    size_t nrcpt, const char *const *domains, const int *ext)
+{
+	struct watch_pending *p;
+	int next = 0;
+
+	if (w->npending == WATCH_PENDING_MAX)
+		watch_flush(w);
+	p = &w->pending[w->npending];
+	if ((p->sender = strdup(key)) == NULL ||
+	    (p->domains = distinct_domains(domains, ext, nrcpt)) == NULL) {
+		free(p->sender);
+		return;
+	}
+	p->time = now;
+	p->rcpts = (int)nrcpt;
+	for (size_t i = 0; i < nrcpt; i++)
+		next += ext[i] != 0;
+	p->ext_rcpts = next;
+	if (w->npending++ == 0 && w->flush_ev != NULL) {
+		struct timeval tv = { 1, 0 };
+
+		evtimer_add(w->flush_ev, &tv);
+	}
+}
+
 /* queue_watch_stored - count one message; act past the thresholds */
 void
 queue_watch_stored(struct queue_watch *w, const char *auth_user,
@@ -231,8 +424,8 @@ queue_watch_stored(struct queue_watch *w, const char *auth_user,
 	const struct conf *c = w->conf;
 	const char **domains;
 	int *ext;
-	char key[320], state[32], detail[256];
-	struct watch_counts n;
+	char key[320], state[32], detail[320];
+	struct watch_counts n, d;
 	time_t now = time(NULL);
 	const char *action = NULL;
 	long long f;
@@ -251,28 +444,35 @@ queue_watch_stored(struct queue_watch *w, const char *auth_user,
 		ext[i] = rcpts[i].mailbox == NULL || rcpts[i].mailbox[0] == '\0';
 	}
 	watch_message(w->win, key, now, nrcpt, domains, ext);
+	watch_message(w->day, key, now, nrcpt, domains, ext);
+	watch_remember(w, key, now, nrcpt, domains, ext);
 	free(domains);
 	free(ext);
 	if (now - w->last_expire > 60) {
 		watch_expire(w->win, now);
+		watch_expire(w->day, now);
 		w->last_expire = now;
 	}
 	watch_get(w->win, key, now, &n);
+	watch_get(w->day, key, now, &d);
 	snprintf(detail, sizeof(detail), "qid=%s messages=%d external_rcpts=%d "
-	    "external_domains=%d window=%ds", qid, n.messages, n.ext_rcpts,
-	    n.ext_domains, c->watch_window);
+	    "external_domains=%d window=%ds external_rcpts_day=%d", qid,
+	    n.messages, n.ext_rcpts, n.ext_domains, c->watch_window,
+	    d.ext_rcpts);
 	if (queue_db_sender_state(w->db, key, state, sizeof(state)) == -1)
 		return;
 	/* a relay client is a server: many users' mail comes from it */
 	f = strncmp(key, "ip:", 3) == 0 ? c->relay_client_factor : 1;
 	if (n.ext_rcpts >= f * c->suspend_external_rcpts ||
-	    n.ext_domains >= f * c->suspend_external_domains) {
+	    n.ext_domains >= f * c->suspend_external_domains ||
+	    d.ext_rcpts >= f * c->suspend_external_rcpts_day) {
 		/* an address is only ever held; hold once */
 		if (strcmp(state, "suspended") != 0 &&
 		    !(strncmp(key, "ip:", 3) == 0 && strcmp(state, "held") == 0))
 			action = "suspend";
 	} else if (n.ext_rcpts >= f * c->hold_external_rcpts ||
-	    n.ext_domains >= f * c->hold_external_domains) {
+	    n.ext_domains >= f * c->hold_external_domains ||
+	    d.ext_rcpts >= f * c->hold_external_rcpts_day) {
 		if (strcmp(state, "active") == 0) {
 			action = c->watch_action;
 			/* an alert is raised once per window, not per message */

@@ -7,13 +7,19 @@
 #include <stddef.h>
 
 struct conf;
+struct event_base;
 struct ipc_peer;
 struct queue_db;
 struct queue_rcpt;
 struct queue_watch;
 
+/*
+ * queue_watch_new - the windows, read back from the database; base
+ * (may be NULL: then rows are written only at free) runs the writes.
+ */
 struct queue_watch *queue_watch_new(const struct conf *conf,
-    struct queue_db *db, struct ipc_peer *smtp);
+    struct queue_db *db, struct ipc_peer *smtp, struct event_base *base);
+/* queue_watch_free - write what is pending, release everything */
 void queue_watch_free(struct queue_watch *w);
 
 /* queue_watch_set_conf - after a reload */

@@ -190,9 +190,11 @@ struct smtp_server {
 	struct event		*shutdown_timer;
 
 	/* defences */
-	struct denylist		*deny;		/* deny_networks + bans, owned */
-	struct smtp_ban		*bans;		/* dynamic bans, owned */
-	size_t			 n_bans, cap_bans;
+	struct denylist		*deny;		/* deny_networks, owned */
+	struct banlist		*bans;		/* dynamic bans, owned */
+	struct event		*bans_wait;	/* accept without them, owned */
+	int			 accepting;	/* listeners enabled */
+	int			 prefix_v4, prefix_v6;	/* client networks */
 	struct guard		*guard;		/* failure windows, owned */
 	struct event		*guard_timer;	/* expires old windows and bans */
 	struct dnsbl		*dnsbl;		/* NULL when no zones, owned */
@@ -200,13 +202,6 @@ struct smtp_server {
 	char			**suspended;	/* suspended accounts, owned */
 	size_t			 n_suspended;
 	struct smtp_stats	 stats;
-};
-
-/* a dynamic ban: from AUTH brute force, harvesting, or the admin */
-struct smtp_ban {
-	struct cidr	net;
-	time_t		expires;	/* 0: never */
-	char		why[96];
 };
 
 /*
@@ -250,8 +245,11 @@ void smtp_server_ban(struct smtp_server *srv, const uint8_t addr[16],
 int smtp_server_is_suspended(struct smtp_server *srv, const char *user);
 /* smtp_server_rdns_start - look the client's name up (at connect) */
 void smtp_server_rdns_start(struct smtp_server *srv, struct smtp_session *s);
-/* smtp_server_set_bans - replace the dynamic ban list (from the queue) */
-void smtp_server_set_bans(struct smtp_server *srv, const struct smtp_ban *v,
-    size_t n);
+/*
+ * smtp_server_client_net - the network addr is counted and banned in
+ * (client_prefix_v4/v6) as text, for keys and logs; returns buf
+ */
+const char *smtp_server_client_net(const struct smtp_server *srv,
+    const uint8_t addr[16], char *buf, size_t len);
 
 #endif

@@ -32,6 +32,7 @@
 #include "io/proto.h"
 #include "lib/cidr.h"
 #include "lib/log.h"
+#include "policy/banlist.h"
 #include "smtp/smtp.h"
 #include "smtp/smtp_ctl.h"
 #include "smtp/smtp_rdns.h"
@@ -185,7 +186,7 @@ sc_stats(uint64_t id)
 	}
 	sc_stat(&ans, "sessions_authenticated", "", auth);
 	sc_stat(&ans, "sessions_tls", "", tls);
-	sc_stat(&ans, "bans_enforced", "", (int64_t)sc.srv->n_bans);
+	sc_stat(&ans, "bans_enforced", "", (int64_t)banlist_size(sc.srv->bans));
 	sc_stat(&ans, "users_suspended", "", susp);
 	sc_stat(&ans, "sessions_total", "", (int64_t)st->sessions);
 	for (int i = 0; i < SMTP_REJ_COUNT; i++) {

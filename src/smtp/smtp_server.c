@@ -15,7 +15,8 @@
  * ca process (src/io/tls_key.c).
  * Messages from the siblings are checked field by field; a malformed
  * one is a bug and ends the process (the parent then stops the daemon).
- * LIMITS: max_sessions and max_sessions_per_ip are enforced at accept.
+ * LIMITS: max_sessions and max_sessions_per_ip (per client network,
+ * client_prefix_v4/v6) are enforced at accept.
  */
 #include <errno.h>
 #include <signal.h>
@@ -31,6 +32,7 @@
 
 #include "../io/proto.h"
 #include "../lib/log.h"
+#include "../policy/banlist.h"
 #include "../policy/denylist.h"
 #include "../policy/dnsbl.h"
 #include "../policy/guard.h"
@@ -50,12 +52,29 @@ ip_hash(const uint8_t addr[16])
 	return h % SMTP_IP_BUCKETS;
 }
 
-/* smtp_server_ip_count - adjust and return the session count of addr */
-int
-smtp_server_ip_count(struct smtp_server *srv, const uint8_t addr[16], int delta)
+/* smtp_server_client_net - "2001:db8:1:2::/64", "192.0.2.1/32" */
+const char *
+smtp_server_client_net(const struct smtp_server *srv, const uint8_t addr[16],
+    char *buf, size_t len)
 {
-	struct smtp_ipcount_bucket *b = &srv->by_ip[ip_hash(addr)];
+	struct cidr net;
+
+	cidr_client_net(addr, srv->prefix_v4, srv->prefix_v6, &net);
+	return cidr_format(&net, buf, len);
+}
+
+/* smtp_server_ip_count - adjust and return the session count of addr's net */
+int
+smtp_server_ip_count(struct smtp_server *srv, const uint8_t client[16],
+    int delta)
+{
+	struct cidr net;
+	const uint8_t *addr = net.addr;
+	struct smtp_ipcount_bucket *b;
 	struct smtp_ipcount *e;
+
+	cidr_client_net(client, srv->prefix_v4, srv->prefix_v6, &net);
+	b = &srv->by_ip[ip_hash(addr)];
 
 	LIST_FOREACH(e, b, entry)
 		if (memcmp(e->addr, addr, 16) == 0)
@@ -218,12 +237,12 @@ reaper_cb(evutil_socket_t fd, short ev, void *arg)
 	smtp_server_maybe_exit(srv);
 }
 
-/* smtp_server_rebuild_deny - the lookup table from config and bans */
+/* smtp_server_rebuild_deny - the lookup table of deny_networks */
 static void
 smtp_server_rebuild_deny(struct smtp_server *srv)
 {
 	const struct conf *c = srv->conf;
-	size_t n = c->n_deny_networks + srv->n_bans, k = 0;
+	size_t n = c->n_deny_networks;
 	struct deny_entry *v = calloc(n ? n : 1, sizeof(*v));
 	struct denylist *d;
 
@@ -231,14 +250,9 @@ smtp_server_rebuild_deny(struct smtp_server *srv)
 		log_err(LOG_CAT_POLICY, "event=deny_rebuild_failed reason=\"out of memory\"");
 		return;
 	}
-	for (size_t i = 0; i < c->n_deny_networks; i++, k++) {
-		v[k].net = c->deny_networks[i];
-		v[k].why = "deny_networks";
-	}
-	for (size_t i = 0; i < srv->n_bans; i++, k++) {
-		v[k].net = srv->bans[i].net;
-		v[k].expires = srv->bans[i].expires;
-		v[k].why = srv->bans[i].why;
+	for (size_t i = 0; i < n; i++) {
+		v[i].net = c->deny_networks[i];
+		v[i].why = "deny_networks";
 	}
 	if ((d = denylist_build(v, n)) == NULL)
 		log_err(LOG_CAT_POLICY, "event=deny_rebuild_failed reason=\"out of memory\"");
@@ -249,72 +263,44 @@ smtp_server_rebuild_deny(struct smtp_server *srv)
 	free(v);
 }
 
-static int
-smtp_server_add_ban(struct smtp_server *srv, const struct smtp_ban *b)
-{
-	if (srv->n_bans == srv->cap_bans) {
-		size_t ncap = srv->cap_bans ? srv->cap_bans * 2 : 64;
-		struct smtp_ban *nv = reallocarray(srv->bans, ncap, sizeof(*nv));
-
-		if (nv == NULL)
-			return -1;
-		srv->bans = nv;
-		srv->cap_bans = ncap;
-	}
-	srv->bans[srv->n_bans++] = *b;
-	return 0;
-}
-
-/* smtp_server_set_bans - replace the dynamic bans with the queue's list */
-void
-smtp_server_set_bans(struct smtp_server *srv, const struct smtp_ban *v, size_t n)
-{
-	srv->n_bans = 0;
-	for (size_t i = 0; i < n; i++)
-		if (smtp_server_add_ban(srv, &v[i]) == -1)
-			break;
-	smtp_server_rebuild_deny(srv);
-}
-
-/* smtp_server_ban - ban one address now; the queue makes it persistent */
+/*
+ * smtp_server_ban - ban addr's client network now (a /64 for IPv6 by
+ * default: the client holds all of it); the queue makes it persistent
+ */
 void
 smtp_server_ban(struct smtp_server *srv, const uint8_t addr[16], int seconds,
     const char *reason, const char *origin)
 {
-	struct smtp_ban b;
 	struct smtp_session *s, *tmp;
 	struct ipc_msg m;
-	char net[80], ip[64];
-	int v4 = cidr_addr_is_v4(addr);
+	struct cidr net;
+	char netstr[CIDR_STRLEN], ip[64];
+	time_t expires = seconds > 0 ? time(NULL) + seconds : 0;
 
-	memset(&b, 0, sizeof(b));
-	memcpy(b.net.addr, addr, 16);
-	b.net.prefix = 128;
-	b.expires = seconds > 0 ? time(NULL) + seconds : 0;
-	snprintf(b.why, sizeof(b.why), "%s", reason);
+	cidr_client_net(addr, srv->prefix_v4, srv->prefix_v6, &net);
+	cidr_format(&net, netstr, sizeof(netstr));
 	cidr_addr_format(addr, ip, sizeof(ip));
-	snprintf(net, sizeof(net), "%s/%d", ip, v4 ? 32 : 128);
-	if (smtp_server_add_ban(srv, &b) == 0)
-		smtp_server_rebuild_deny(srv);
-	log_notice(LOG_CAT_POLICY, "event=ban client=%s seconds=%d origin=%s "
-	    "reason=\"%s\"", ip, seconds, origin, reason);
+	if (banlist_add(srv->bans, &net, expires, reason) == -1)
+		log_err(LOG_CAT_POLICY, "event=ban_failed reason=\"out of memory\"");
+	log_notice(LOG_CAT_POLICY, "event=ban client=%s net=%s seconds=%d "
+	    "origin=%s reason=\"%s\"", ip, netstr, seconds, origin, reason);
 	ipc_msg_init(&m, PROTO_BAN_ADD, 0);
-	ipc_put_str(&m, net);
-	ipc_put_i64(&m, (int64_t)b.expires);
+	ipc_put_str(&m, netstr);
+	ipc_put_i64(&m, (int64_t)expires);
 	ipc_put_str(&m, reason);
 	ipc_put_str(&m, origin);
 	ipc_send(srv->queue, &m);
 	{
-		char detail[160];
+		char detail[200];
 
-		snprintf(detail, sizeof(detail), "seconds=%d origin=%s reason=%s",
-		    seconds, origin, reason);
+		snprintf(detail, sizeof(detail), "net=%s seconds=%d origin=%s "
+		    "reason=%s", netstr, seconds, origin, reason);
 		smtp_server_event(srv, "ban", ip, "", "", detail);
 	}
-	/* the banned address's other sessions go too */
+	/* the banned network's other sessions go too */
 	for (s = TAILQ_FIRST(&srv->sessions); s != NULL; s = tmp) {
 		tmp = TAILQ_NEXT(s, entry);
-		if (memcmp(s->addr, addr, 16) == 0)
+		if (cidr_contains(&net, s->addr))
 			smtp_session_kill(s, "421 4.7.0 Error: your address is banned",
 			    "banned");
 	}
@@ -325,17 +311,10 @@ guard_timer_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct smtp_server *srv = arg;
 	time_t now = time(NULL);
-	size_t k = 0;
 
 	/* windows are at most a day long; repeat-ban counters last a week */
 	guard_expire(srv->guard, now, 7 * 86400);
-	for (size_t i = 0; i < srv->n_bans; i++)
-		if (srv->bans[i].expires == 0 || srv->bans[i].expires > now)
-			srv->bans[k++] = srv->bans[i];
-	if (k != srv->n_bans) {
-		srv->n_bans = k;
-		smtp_server_rebuild_deny(srv);
-	}
+	banlist_expire(srv->bans, now);
 }
 
 static void
@@ -344,12 +323,13 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 {
 	struct smtp_listener *l = arg;
 	struct smtp_server *srv = l->srv;
-	const struct deny_entry *e;
+	const struct deny_entry *e = NULL;
 	uint8_t addr[16];
 
 	/* refused before a single byte is read */
-	if (srv->deny != NULL && cidr_addr_from_sa(sa, addr) == 0 &&
-	    (e = denylist_match(srv->deny, addr, time(NULL))) != NULL) {
+	if (cidr_addr_from_sa(sa, addr) == 0 &&
+	    ((e = denylist_match(srv->deny, addr, time(NULL))) != NULL ||
+	    (e = banlist_match(srv->bans, addr, time(NULL))) != NULL)) {
 		static const char msg[] = "554 5.7.1 Access denied\r\n";
 		char ip[64];
 
@@ -481,57 +461,120 @@ parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	}
 }
 
-/* sessions from an address the deny list now refuses end at once */
+/* sessions from an address the deny list or a ban now refuses end at once */
 static void
 smtp_server_kill_denied(struct smtp_server *srv)
 {
 	struct smtp_session *s, *tmp;
 	time_t now = time(NULL);
 
-	if (srv->deny == NULL)
-		return;
 	for (s = TAILQ_FIRST(&srv->sessions); s != NULL; s = tmp) {
 		tmp = TAILQ_NEXT(s, entry);
-		if (denylist_match(srv->deny, s->addr, now) != NULL)
+		if ((srv->deny != NULL &&
+		    denylist_match(srv->deny, s->addr, now) != NULL) ||
+		    banlist_match(srv->bans, s->addr, now) != NULL)
 			smtp_session_kill(s, "421 4.7.0 Error: your address is "
 			    "banned", "banned");
 	}
 }
 
-/* PROTO_BANS_CHANGED: the queue's full list replaces ours */
+/*
+ * The listeners accept once the bans are known, so that a banned client
+ * does not slip in while the queue process is still opening its
+ * database; connections meanwhile wait in the kernel's backlog. Without
+ * an answer from the queue in SMTP_BANS_WAIT_SECS they accept anyway.
+ */
+#define SMTP_BANS_WAIT_SECS	5
+
+static void
+smtp_server_start_accepting(struct smtp_server *srv, const char *why)
+{
+	if (srv->accepting || srv->shutting_down)
+		return;
+	srv->accepting = 1;
+	evtimer_del(srv->bans_wait);
+	for (size_t i = 0; i < srv->n_listeners; i++)
+		evconnlistener_enable(srv->listeners[i].evl);
+	log_info(LOG_CAT_DAEMON, "event=accepting reason=\"%s\"", why);
+}
+
+static void
+bans_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+	log_warn(LOG_CAT_POLICY, "event=bans_missing seconds=%d note=\"no ban "
+	    "list from the queue: accepting without it\"", SMTP_BANS_WAIT_SECS);
+	smtp_server_start_accepting(arg, "no ban list");
+}
+
+/* PROTO_BANS_CHANGED, at start: the queue's full list replaces ours */
 static void
 smtp_server_bans_msg(struct smtp_server *srv, struct ipc_reader *r)
 {
 	uint32_t n = ipc_get_u32(r);
-	struct smtp_ban *v;
 	size_t k = 0;
 
-	if (n > 10000000 || (v = calloc(n ? n : 1, sizeof(*v))) == NULL)
-		fatalx("%s: bad BANS_CHANGED", __func__);
-	for (uint32_t i = 0; i < n; i++) {
+	banlist_clear(srv->bans);
+	for (uint32_t i = 0; i < n && !r->err; i++) {
 		char net[80];
-		const char *why;
 		int64_t expires;
+		struct cidr c;
+		const char *why;
 
 		ipc_get_str(r, net, sizeof(net));
 		expires = ipc_get_i64(r);
 		if (r->err)
 			break;
-		if (cidr_parse(net, &v[k].net, &why) == -1) {
+		if (cidr_parse(net, &c, &why) == -1) {
 			log_warn(LOG_CAT_POLICY, "event=bad_ban cidr=%s reason=\"%s\"",
 			    net, why);
 			continue;
 		}
-		v[k].expires = (time_t)expires;
-		snprintf(v[k].why, sizeof(v[k].why), "banned");
-		k++;
+		if (banlist_add(srv->bans, &c, (time_t)expires, "banned") == 0)
+			k++;
 	}
 	if (ipc_get_end(r) == -1)
 		fatalx("%s: bad BANS_CHANGED", __func__);
-	smtp_server_set_bans(srv, v, k);
-	free(v);
 	log_info(LOG_CAT_POLICY, "event=bans_loaded count=%zu", k);
 	smtp_server_kill_denied(srv);
+	smtp_server_start_accepting(srv, "bans loaded");
+}
+
+/* PROTO_BAN_ADD from the queue: one ban an admin added or changed */
+static void
+smtp_server_ban_add_msg(struct smtp_server *srv, struct ipc_reader *r)
+{
+	char net[80], reason[256], origin[64];
+	int64_t expires;
+	struct cidr c;
+	const char *why;
+
+	ipc_get_str(r, net, sizeof(net));
+	expires = ipc_get_i64(r);
+	ipc_get_str(r, reason, sizeof(reason));
+	ipc_get_str(r, origin, sizeof(origin));
+	if (ipc_get_end(r) == -1 || cidr_parse(net, &c, &why) == -1)
+		fatalx("%s: bad BAN_ADD", __func__);
+	if (banlist_add(srv->bans, &c, (time_t)expires, "banned") == -1)
+		log_err(LOG_CAT_POLICY, "event=ban_failed cidr=%s reason=\"out "
+		    "of memory\"", net);
+	log_info(LOG_CAT_POLICY, "event=ban_added cidr=%s origin=%s", net,
+	    origin);
+	smtp_server_kill_denied(srv);
+}
+
+/* PROTO_BAN_DEL from the queue: an admin lifted a ban */
+static void
+smtp_server_ban_del_msg(struct smtp_server *srv, struct ipc_reader *r)
+{
+	char net[80];
+	struct cidr c;
+	const char *why;
+
+	ipc_get_str(r, net, sizeof(net));
+	if (ipc_get_end(r) == -1 || cidr_parse(net, &c, &why) == -1)
+		fatalx("%s: bad BAN_DEL", __func__);
+	banlist_del(srv->bans, &c);
+	log_info(LOG_CAT_POLICY, "event=ban_lifted cidr=%s", net);
 }
 
 /* smtp_server_is_suspended - AUTH for this account is refused */
@@ -594,6 +637,14 @@ queue_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 
 	if (type == PROTO_BANS_CHANGED) {
 		smtp_server_bans_msg(srv, r);
+		return;
+	}
+	if (type == PROTO_BAN_ADD) {
+		smtp_server_ban_add_msg(srv, r);
+		return;
+	}
+	if (type == PROTO_BAN_DEL) {
+		smtp_server_ban_del_msg(srv, r);
 		return;
 	}
 	if (type == PROTO_USER_STATE) {
@@ -756,7 +807,12 @@ smtp_proc_main(struct proc_env *env)
 	if (srv->reaper == NULL || srv->flusher == NULL)
 		fatalx("%s: event_new", __func__);
 	srv->shutdown_timer = evtimer_new(base, shutdown_timer_cb, srv);
-	if ((srv->guard = guard_new()) == NULL)
+	/* client networks keep the prefixes of the start: session counts
+	 * taken under one prefix must be given back under the same */
+	srv->prefix_v4 = conf->client_prefix_v4;
+	srv->prefix_v6 = conf->client_prefix_v6;
+	if ((srv->guard = guard_new(GUARD_KEYS_MAX)) == NULL ||
+	    (srv->bans = banlist_new()) == NULL)
 		fatal("%s: guard_new", __func__);
 	srv->guard_timer = event_new(base, -1, EV_PERSIST, guard_timer_cb, srv);
 	{
@@ -790,12 +846,19 @@ smtp_proc_main(struct proc_env *env)
 		l->conf = &conf->listeners[i];
 		l->index = i;
 		l->evl = evconnlistener_new(base, accept_cb, l,
-		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
-		    listen_fds[i]);
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
+		    LEV_OPT_DISABLED, -1, listen_fds[i]);
 		if (l->evl == NULL)
 			fatal("%s: evconnlistener_new", __func__);
 		evconnlistener_set_error_cb(l->evl, accept_error_cb);
 		srv->n_listeners++;
+	}
+	if ((srv->bans_wait = evtimer_new(base, bans_wait_cb, srv)) == NULL)
+		fatalx("%s: evtimer_new", __func__);
+	{
+		struct timeval tv = { SMTP_BANS_WAIT_SECS, 0 };
+
+		evtimer_add(srv->bans_wait, &tv);
 	}
 	log_info(LOG_CAT_DAEMON, "event=ready listeners=%zu", srv->n_listeners);
 	event_base_dispatch(base);
@@ -816,11 +879,12 @@ smtp_proc_main(struct proc_env *env)
 	event_free(srv->flusher);
 	event_free(srv->shutdown_timer);
 	event_free(srv->guard_timer);
+	event_free(srv->bans_wait);
 	guard_free(srv->guard);
 	dnsbl_free(srv->dnsbl);
 	smtp_rdns_free(srv->rdns);
 	denylist_free(srv->deny);
-	free(srv->bans);
+	banlist_free(srv->bans);
 	for (size_t i = 0; i < srv->n_suspended; i++)
 		free(srv->suspended[i]);
 	free(srv->suspended);

@@ -660,12 +660,13 @@ static void
 smtp_unknown_rcpt(struct smtp_session *s, const char *esc)
 {
 	const struct conf *c = s->srv->conf;
-	char key[80];
+	char key[80], net[CIDR_STRLEN];
 	int per_ip;
 
 	s->unknown_rcpts++;
 	s->srv->stats.rejected[SMTP_REJ_UNKNOWN_USER]++;
-	snprintf(key, sizeof(key), "h:%s", s->ip);
+	snprintf(key, sizeof(key), "h:%s",
+	    smtp_server_client_net(s->srv, s->addr, net, sizeof(net)));
 	per_ip = guard_hit(s->srv->guard, key, s->addr, time(NULL),
 	    c->harvest_window, NULL);
 	if (s->unknown_rcpts > c->max_unknown_rcpts ||
@@ -1109,16 +1110,18 @@ smtp_auth_guard(struct smtp_session *s)
 {
 	const struct conf *c = s->srv->conf;
 	time_t now = time(NULL);
-	char key[300];
+	char key[300], net[CIDR_STRLEN];
 	int n, distinct;
 
-	snprintf(key, sizeof(key), "a:%s", s->ip);
+	/* per client network: an IPv6 host may change address at will */
+	smtp_server_client_net(s->srv, s->addr, net, sizeof(net));
+	snprintf(key, sizeof(key), "a:%s", net);
 	n = guard_hit(s->srv->guard, key, s->addr, now, c->auth_fail_window, NULL);
 	if (n >= c->auth_fail_limit && !relay_client_trusted(&s->srv->relay, s->addr)) {
 		char bkey[80], reason[96];
 		int repeat, secs;
 
-		snprintf(bkey, sizeof(bkey), "b:%s", s->ip);
+		snprintf(bkey, sizeof(bkey), "b:%s", net);
 		repeat = guard_bump(s->srv->guard, bkey, now);
 		secs = c->ban_time;
 		for (int i = 0; i < repeat && secs < c->ban_time_max; i++)

@@ -5,6 +5,7 @@ import base64
 import os
 import signal
 import smtplib
+import sqlite3
 import ssl
 import time
 
@@ -160,3 +161,99 @@ def test_sighup_changes_thresholds_at_once(moat_factory):
     assert m.sql("select count(*) from user_state") == [["0"]]
     assert int(m.sql("select count(*) from recipient where state = 2")
                [0][0]) == 0
+
+
+WATCH_PEER = ("[delivery]\nsmarthost = [127.0.0.1]:9\nretry_min = 3600\n")
+
+
+def send_outside(m, n, start=0):
+    """n messages of alice, one outside recipient each; how many went in."""
+    s, code = login(m)
+    assert code == 235
+    ok = 0
+    try:
+        for i in range(start, start + n):
+            s.sendmail("alice@example.org", ["r%d@out%d.example" % (i, i)],
+                       b"Subject: t\r\n\r\nbody\r\n")
+            ok += 1
+    except (smtplib.SMTPException, OSError):
+        pass
+    finally:
+        try:
+            s.quit()
+        except Exception:
+            pass
+    return ok
+
+
+def test_window_survives_restart(moat_factory):
+    """An account that sends, restarts moat, and sends again is counted
+    for both: the counts live in the queue database."""
+    m = moat_factory(listeners=LISTENERS, users={USER: PASSWORD}, extra=(
+        WATCH_PEER + "[watch]\nwatch_action = hold\n"
+        "hold_external_rcpts = 10\nsuspend_external_rcpts = 1000\n"))
+    assert send_outside(m, 7) == 7
+    assert m.stop() == 0
+    m.start()
+    assert send_outside(m, 5, start=7) == 5
+    ev = m.sql("select type, user from events where type = 'hold'")
+    assert ev == [["hold", "alice"]], ev
+    assert m.sql("select state from user_state where user='alice'") == \
+        [["held"]]
+
+
+def test_window_survives_a_crash(moat_factory):
+    """Counts are written within a second: kill -9 keeps them too."""
+    m = moat_factory(listeners=LISTENERS, users={USER: PASSWORD}, extra=(
+        WATCH_PEER + "[watch]\nwatch_action = hold\n"
+        "hold_external_rcpts = 10\nsuspend_external_rcpts = 1000\n"))
+    assert send_outside(m, 7) == 7
+    time.sleep(1.5)
+    m.kill9()
+    m.start()
+    assert send_outside(m, 3, start=7) == 3
+    ev = m.sql("select type, user from events where type = 'hold'")
+    assert ev == [["hold", "alice"]], ev
+
+
+def test_daily_threshold(moat_factory):
+    """A sender under the hourly threshold every hour is held past the
+    daily one: traffic of three hours ago (in the database, as a restart
+    finds it) counts for the day, not for the hour."""
+    m = moat_factory(listeners=LISTENERS, users={USER: PASSWORD}, extra=(
+        WATCH_PEER + "[watch]\nwatch_action = hold\n"
+        "hold_external_rcpts = 10\nsuspend_external_rcpts = 1000\n"
+        "hold_external_rcpts_day = 15\nsuspend_external_rcpts_day = 1000\n"))
+    assert send_outside(m, 2) == 2
+    assert m.stop() == 0
+    db = sqlite3.connect(os.path.join(m.dir, "var", "spool", "queue.db"))
+    then = int(time.time()) - 3 * 3600
+    with db:
+        for i in range(9):
+            db.execute("insert into watch_traffic(sender, time, rcpts, "
+                       "ext_rcpts, ext_domains) values ('alice', ?, 1, 1, ?)",
+                       (then + i, "old%d.example" % i))
+    db.close()
+    m.start()
+    assert send_outside(m, 3, start=2) == 3     # 5 this hour, 14 today
+    assert m.sql("select count(*) from events where type='hold'") == [["0"]]
+    assert send_outside(m, 1, start=5) == 1     # 15 today
+    ev = m.sql("select type, user, detail from events where type='hold'")
+    assert len(ev) == 1 and ev[0][:2] == ["hold", "alice"], ev
+    assert "external_rcpts_day=15" in ev[0][2], ev
+
+
+def test_old_queue_db_gains_the_watch_table(moat_factory):
+    """A queue.db made before the watch was persisted is migrated."""
+    m = moat_factory(listeners=LISTENERS, users={USER: PASSWORD},
+                     extra=WATCH_PEER)
+    assert m.wait_log("cat=queue event=started")
+    assert m.stop() == 0
+    db = sqlite3.connect(os.path.join(m.dir, "var", "spool", "queue.db"))
+    db.execute("drop table watch_traffic")
+    db.close()
+    m.start()
+    assert send_outside(m, 2) == 2
+    assert m.stop() == 0
+    rows = m.sql("select sender, ext_rcpts from watch_traffic")
+    assert rows == [["alice", "1"], ["alice", "1"]], rows

@@ -283,6 +283,39 @@ test_format_short(void **state)
 	assert_int_equal(cidr_parse("bogus", &n, NULL), -1);
 }
 
+/* the unit a client is counted and banned in */
+static void
+test_client_net(void **state)
+{
+	static const struct {
+		const char *addr; int v4, v6; const char *want;
+	} cases[] = {
+		{ "2001:db8:1:2:3:4:5:6", 32, 64, "2001:db8:1:2::/64" },
+		{ "2001:db8:1:2:ffff::1", 32, 64, "2001:db8:1:2::/64" },
+		{ "2001:db8:1:2:3:4:5:6", 32, 56, "2001:db8:1::/56" },
+		{ "2001:db8:1:2:3:4:5:6", 32, 128, "2001:db8:1:2:3:4:5:6/128" },
+		{ "2001:db8:1:2:3:4:5:6", 32, 61, "2001:db8:1::/61" },
+		{ "::1", 32, 64, "::/64" },
+		{ "192.0.2.77", 32, 64, "192.0.2.77/32" },
+		{ "192.0.2.77", 24, 64, "192.0.2.0/24" },
+		{ "192.0.2.77", 28, 48, "192.0.2.64/28" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t a[16];
+		struct cidr n;
+		char buf[CIDR_STRLEN];
+
+		assert_int_equal(cidr_addr_parse(cases[i].addr, a), 0);
+		cidr_client_net(a, cases[i].v4, cases[i].v6, &n);
+		cidr_format(&n, buf, sizeof(buf));
+		if (strcmp(buf, cases[i].want) != 0)
+			fail_msg("%s /%d /%d: got %s, want %s", cases[i].addr,
+			    cases[i].v4, cases[i].v6, buf, cases[i].want);
+		assert_int_equal(cidr_contains(&n, a), 1);
+	}
+}
+
 int
 main(void)
 {
@@ -292,6 +325,7 @@ main(void)
 		cmocka_unit_test(test_addr),
 		cmocka_unit_test(test_sockaddr),
 		cmocka_unit_test(test_format_short),
+		cmocka_unit_test(test_client_net),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

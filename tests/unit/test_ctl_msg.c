@@ -375,13 +375,35 @@ static void
 test_peer_allowed(void **state)
 {
 	gid_t groups[] = { 10, 20 };
+	static const struct {
+		uid_t uid; gid_t gid; size_t ngroups; long admin, duid, dgid;
+		int want;
+	} cases[] = {
+		{ 0, 0, 0, -1, -1, -1, 1 },		/* root */
+		{ 0, 995, 0, -1, 995, 995, 1 },		/* root, any group */
+		{ 1000, 1000, 0, -1, -1, -1, 0 },	/* no admin group */
+		{ 1000, 999, 0, 999, -1, -1, 1 },	/* primary admin */
+		{ 1000, 1000, 2, 20, -1, -1, 1 },	/* supplementary */
+		{ 1000, 1000, 2, 30, -1, -1, 0 },
+		{ 65534, 65534, 0, 0, -1, -1, 0 },
+		/* the daemon's user and group are never admins */
+		{ 995, 20, 0, 20, 995, 995, 0 },
+		{ 995, 995, 2, 20, 995, 995, 0 },
+		{ 1000, 995, 2, 20, 995, 995, 0 },
+		{ 1000, 1000, 2, 20, 995, 995, 1 },
+	};
 
-	assert_int_equal(control_peer_allowed(0, 0, NULL, 0, -1), 1);
-	assert_int_equal(control_peer_allowed(1000, 1000, NULL, 0, -1), 0);
-	assert_int_equal(control_peer_allowed(1000, 999, NULL, 0, 999), 1);
-	assert_int_equal(control_peer_allowed(1000, 1000, groups, 2, 20), 1);
-	assert_int_equal(control_peer_allowed(1000, 1000, groups, 2, 30), 0);
-	assert_int_equal(control_peer_allowed(65534, 65534, NULL, 0, 0), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct control_access a = { cases[i].admin, cases[i].duid,
+		    cases[i].dgid };
+		int got = control_peer_allowed(cases[i].uid, cases[i].gid,
+		    cases[i].ngroups ? groups : NULL, cases[i].ngroups, &a);
+
+		if (got != cases[i].want)
+			fail_msg("case %zu: uid %ld gid %ld: got %d, want %d", i,
+			    (long)cases[i].uid, (long)cases[i].gid, got,
+			    cases[i].want);
+	}
 }
 
 static void
