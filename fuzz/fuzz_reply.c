@@ -1,11 +1,8 @@
 /*
  * fuzz_reply.c - libFuzzer target: SMTP replies as a client reads them
  * (relaytest_reply_parse: multi-line replies, codes, limits), reply after
- * reply as a pipelining client would.
- *
- * The mta process's own reply reading (mta_session.c, mta_read_cb) is
- * inline in its read callback over libevent's line reader, not a pure
- * function: it is not reached here.
+ * reply as a pipelining client would. The mta's reader is
+ * fuzz_mta_reply.c.
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -25,7 +25,8 @@
  * only after the reply to the final dot (per recipient with LMTP).
  *
  * SECURITY: replies are untrusted: a line longer than MTA_LINE_MAX or
- * one that is not "DDD[ -]text" ends the connection; what is kept of a
+ * one that is not "DDD[ -]text", or a continuation line with another
+ * code (mta_reply_line), ends the connection; what is kept of a
  * reply is cut at MTA_REPLY_MAX and escaped before it is logged. A peer
  * whose EHLO names us is a loop. In verify mode the certificate must
  * chain to the CA store (tls_ca_file, else the system's) and match the
@@ -63,6 +64,7 @@
 #include "lib/log.h"
 #include "mail/dsn.h"
 #include "mta/mta.h"
+#include "mta/mta_reply.h"
 
 #define MTA_IDLE_SECS	2	/* a connection waits this long for a job */
 #define MTA_QUIT_SECS	5	/* then the 221 or the peer's close, at most */
@@ -965,12 +967,13 @@ mta_read_cb(struct bufferevent *bev, void *arg)
 
 	while (s->state != MTA_STATE_DEAD &&
 	    (line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF)) != NULL) {
-		int cont, first = s->reply_len == 0;
+		struct mta_reply_buf rb = { s->reply, sizeof(s->reply),
+		    s->reply_len, s->state != MTA_STATE_EHLO };
+		int first = s->reply_len == 0, rc, code = 0;
 
-		if (n < 3 || n > MTA_LINE_MAX || !isdigit((unsigned char)line[0]) ||
-		    !isdigit((unsigned char)line[1]) ||
-		    !isdigit((unsigned char)line[2]) ||
-		    (n > 3 && line[3] != ' ' && line[3] != '-')) {
+		rc = mta_reply_line(&rb, line, n, &code);
+		s->reply_len = rb.len;
+		if (rc == MTA_REPLY_BAD) {
 			free(line);
 			if (s->state < MTA_STATE_READY)
 				mta_hop_failed(s, "451 4.5.0 malformed reply");
@@ -978,25 +981,11 @@ mta_read_cb(struct bufferevent *bev, void *arg)
 				mta_end(s, "malformed reply from the peer");
 			return;
 		}
-		cont = n > 3 && line[3] == '-';
-		if (first) {
-			s->reply_len = (size_t)snprintf(s->reply,
-			    sizeof(s->reply), "%s", line);
-			if (s->reply_len >= sizeof(s->reply))
-				s->reply_len = sizeof(s->reply) - 1;
-		} else if (s->state != MTA_STATE_EHLO &&
-		    s->reply_len + 2 < sizeof(s->reply) && n > 4) {
-			int w = snprintf(s->reply + s->reply_len,
-			    sizeof(s->reply) - s->reply_len, " %s", line + 4);
-
-			s->reply_len += (size_t)w;
-			if (s->reply_len >= sizeof(s->reply))
-				s->reply_len = sizeof(s->reply) - 1;
-		}
 		if (s->state == MTA_STATE_EHLO && line[0] == '2' && n > 4) {
 			if (first && mta_ehlo_is_self(s, line + 4)) {
 				free(line);
 				s->code = 0;
+				s->reply_len = 0;
 				snprintf(s->reply, sizeof(s->reply), "554 5.4.6 "
 				    "mail for %s loops back to myself",
 				    s->dq->key);
@@ -1007,12 +996,10 @@ mta_read_cb(struct bufferevent *bev, void *arg)
 				mta_ehlo_keyword(s, line + 4);
 		}
 		free(line);
-		if (cont)
+		if (rc == MTA_REPLY_MORE)
 			continue;
-		s->code = (s->reply[0] - '0') * 100 + (s->reply[1] - '0') * 10 +
-		    (s->reply[2] - '0');
+		s->code = code;
 		mta_reply(s);
-		s->reply_len = 0;
 	}
 	if (s->state != MTA_STATE_DEAD && s->bev != NULL &&
 	    evbuffer_get_length(bufferevent_get_input(s->bev)) > MTA_LINE_MAX)
