@@ -23,7 +23,9 @@
  * Public: ctl_is_command, ctl_main, ctl_filter_option, ctl_read_password.
  *
  * SECURITY: runs with the caller's privileges; the daemon decides who
- * may do what (SO_PEERCRED). Answers are untrusted for the terminal:
+ * may do what (SO_PEERCRED). It talks only to a socket owned by root
+ * (or by the caller, for a daemon not started as root), checked before
+ * and after connect: not to one the daemon's user planted in spool_dir. Answers are untrusted for the terminal:
  * control characters in cells are replaced before printing, and JSON
  * strings are escaped. An answer frame over CTL_ANSWER_MAX is refused.
  * LIMITS: CTL_CLI_TIMEOUT_SECS per answer.
@@ -38,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 
@@ -213,9 +216,47 @@ cli_socket_path(struct cli *c)
 	return 0;
 }
 
+/*
+ * The control socket is made by the daemon's parent as root (or, for a
+ * daemon not started as root, by its user): a socket at that path owned
+ * by anyone else was put there by someone else, such as the daemon's
+ * own user, which owns spool_dir and could rename the real one away to
+ * collect what admins send. 0 when st may be the daemon's socket.
+ */
+static int
+cli_socket_trusted(const struct cli *c, const struct stat *st)
+{
+	if (!S_ISSOCK(st->st_mode)) {
+		fprintf(stderr, "moat: %s is not a socket\n", c->path);
+		return -1;
+	}
+	if (st->st_uid != 0 && st->st_uid != geteuid()) {
+		fprintf(stderr, "moat: refusing %s: it belongs to uid %ld, not "
+		    "root: the daemon did not make it\n", c->path,
+		    (long)st->st_uid);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+cli_connect_error(const struct cli *c, int e)
+{
+	if (e == ENOENT || e == ECONNREFUSED)
+		fprintf(stderr, "moat: the daemon is not running (no "
+		    "control socket at %s)\n", c->path);
+	else if (e == EACCES || e == EPERM)
+		fprintf(stderr, "moat: permission denied: %s (only root "
+		    "and the admin group may use it)\n", c->path);
+	else
+		fprintf(stderr, "moat: cannot connect to %s: %s\n",
+		    c->path, strerror(e));
+}
+
 static int
 cli_connect(struct cli *c)
 {
+	struct stat before, after;
 	struct sockaddr_un sun;
 	struct timeval tv = { CTL_CLI_TIMEOUT_SECS, 0 };
 
@@ -232,23 +273,27 @@ cli_connect(struct cli *c)
 	}
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (lstat(c->path, &before) == -1) {
+		cli_connect_error(c, errno);
+		goto fail;
+	}
+	if (cli_socket_trusted(c, &before) == -1)
+		goto fail;
 	if (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		int e = errno;
-
-		close(c->fd);
-		c->fd = -1;
-		if (e == ENOENT || e == ECONNREFUSED)
-			fprintf(stderr, "moat: the daemon is not running (no "
-			    "control socket at %s)\n", c->path);
-		else if (e == EACCES || e == EPERM)
-			fprintf(stderr, "moat: permission denied: %s (only root "
-			    "and the admin group may use it)\n", c->path);
-		else
-			fprintf(stderr, "moat: cannot connect to %s: %s\n",
-			    c->path, strerror(e));
-		return -1;
+		cli_connect_error(c, errno);
+		goto fail;
+	}
+	/* the same file as checked: not swapped in between */
+	if (lstat(c->path, &after) == -1 || after.st_dev != before.st_dev ||
+	    after.st_ino != before.st_ino) {
+		fprintf(stderr, "moat: %s changed while connecting\n", c->path);
+		goto fail;
 	}
 	return 0;
+fail:
+	close(c->fd);
+	c->fd = -1;
+	return -1;
 }
 
 static int

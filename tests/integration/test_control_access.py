@@ -94,3 +94,29 @@ def test_admin_group_naming_the_daemon_group_is_an_error(moat_factory):
     r = subprocess.run([MOAT_BIN, "check-config", "-c", m.conf], cwd=m.dir,
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 1 and "%s:%d:" % (m.conf, line) in r.stderr, r
+
+
+def test_cli_refuses_a_socket_the_daemon_user_planted(moat_factory):
+    """spool_dir is the daemon user's: it could rename the real socket
+    away and listen at its path. The CLI talks only to a root-owned
+    socket and sends nothing to the planted one."""
+    import socket
+    m = moat_factory()
+    real = sock_path(m)
+    os.rename(real, real + ".real")
+    fake = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        fake.bind(real)
+        fake.listen(4)
+        os.chown(real, pwd.getpwnam(MOAT_USER).pw_uid, -1)
+        fake.settimeout(0.1)
+        rc, out, err = ctl_as(m, [], "stats")
+        assert rc == 1 and "not root" in err, (rc, out, err)
+        with pytest.raises(socket.timeout):
+            fake.accept()
+    finally:
+        fake.close()
+        os.unlink(real)
+        os.rename(real + ".real", real)
+    rc, out, err = ctl_as(m, [], "stats")
+    assert rc == 0, (rc, out, err)
