@@ -79,6 +79,8 @@ hold_external_rcpts = 10000000
 hold_external_domains = 10000000
 suspend_external_rcpts = 10000000
 suspend_external_domains = 10000000
+hold_external_rcpts_day = 100000000
+suspend_external_rcpts_day = 100000000
 [log]
 smtp = warn
 policy = warn
