@@ -1443,6 +1443,21 @@ fail:
 	return -1;
 }
 
+/* one statement with one integer parameter, run to its end: its last rc */
+static int
+db_run_i64(struct queue_db *db, const char *sql, int64_t v)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = sqlite3_prepare_v3(db->h, sql, -1, 0, &s, NULL)) != SQLITE_OK)
+		return rc;
+	sqlite3_bind_int64(s, 1, v);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc;
+}
+
 /*
  * queue_db_events_expire - keep the events table bounded: rows older
  * than before go, then the oldest beyond max_rows. *deleted gets the
@@ -1456,25 +1471,13 @@ queue_db_events_expire(struct queue_db *db, int64_t before, int64_t max_rows,
 	static const char *cap_sql =
 	    "DELETE FROM events WHERE id <= (SELECT id FROM events"
 	    " ORDER BY id DESC LIMIT 1 OFFSET ?1)";
-	sqlite3_stmt *s = NULL;
 	int rc;
 
 	*deleted = 0;
-	if ((rc = sqlite3_prepare_v3(db->h, old_sql, -1, 0, &s, NULL)) != SQLITE_OK)
-		goto fail;
-	sqlite3_bind_int64(s, 1, before);
-	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	s = NULL;
-	if (rc != SQLITE_DONE)
+	if ((rc = db_run_i64(db, old_sql, before)) != SQLITE_DONE)
 		goto fail;
 	*deleted += sqlite3_changes64(db->h);
-	if ((rc = sqlite3_prepare_v3(db->h, cap_sql, -1, 0, &s, NULL)) != SQLITE_OK)
-		goto fail;
-	sqlite3_bind_int64(s, 1, max_rows);
-	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
+	if ((rc = db_run_i64(db, cap_sql, max_rows)) != SQLITE_DONE)
 		goto fail;
 	*deleted += sqlite3_changes64(db->h);
 	return 0;
@@ -1561,18 +1564,11 @@ int
 queue_db_watch_expire(struct queue_db *db, int64_t before)
 {
 	static const char *sql = "DELETE FROM watch_traffic WHERE time <= ?1";
-	sqlite3_stmt *s = NULL;
 	int rc;
 
-	if ((rc = sqlite3_prepare_v3(db->h, sql, -1, 0, &s, NULL)) != SQLITE_OK)
-		goto fail;
-	sqlite3_bind_int64(s, 1, before);
-	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
-		goto fail;
+	if ((rc = db_run_i64(db, sql, before)) != SQLITE_DONE) {
+		db_log_error(db, "watch_expire", rc);
+		return -1;
+	}
 	return 0;
-fail:
-	db_log_error(db, "watch_expire", rc);
-	return -1;
 }
