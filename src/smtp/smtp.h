@@ -58,6 +58,49 @@ struct smtp_rcpt {
 	char	mailbox[ADDR_LOCAL_MAX + 1];	/* "" when not local */
 };
 
+/*
+ * One mail transaction: what lives from MAIL to the end of DATA. Made
+ * at a MAIL that is accepted, freed whole when the transaction ends
+ * (RSET, the reply after DATA, EHLO/HELO, STARTTLS, the session's end);
+ * owned by its session (smtp_session.tx).
+ */
+struct smtp_tx {
+	struct smtp_mail_params	 mail;		/* MAIL FROM and its parameters */
+	struct smtp_rcpt	*rcpts;		/* owned */
+	size_t			 n_rcpts, cap_rcpts;
+	struct smtp_data	 data;		/* the DATA machine */
+	struct evbuffer		*msg;		/* owned, message being received */
+	int			 streaming;	/* parts of it sent: PROTO_QUEUE_CHUNK */
+	time_t			 data_started;	/* DATA: when 354 was sent */
+	size_t			 data_bytes;	/* DATA: bytes read so far */
+};
+
+/*
+ * The AUTH exchange; its outcome is smtp_session.authenticated and
+ * auth_user, which live as long as the session.
+ */
+struct smtp_auth {
+	int	mech;			/* during SMTP_STATE_AUTH */
+	int	step;
+	char	login_user[256];	/* the name tried (never the password) */
+	int	failures;		/* failed AUTH in this session */
+	int	delay_ms;		/* extra pause: account under attack */
+};
+
+/* the DNSBL lookups of the client, started at connect */
+struct smtp_dnsbl {
+	int	state;			/* SMTP_DNSBL_* */
+	int	score;
+	char	zone[256];
+	char	mail[SMTP_LINE_MAX];	/* MAIL args held back meanwhile */
+};
+
+/* unknown recipients: counted, and past a point answered slowly */
+struct smtp_tarpit {
+	int	unknown_rcpts;		/* RCPTs refused as unknown users */
+	char	reply[700];		/* held back until the pause is over */
+};
+
 struct smtp_listener {
 	struct smtp_server		*srv;
 	const struct conf_listener	*conf;	/* points into srv->conf */
@@ -65,7 +108,10 @@ struct smtp_listener {
 	struct evconnlistener		*evl;
 };
 
-/* one per connection; owned by the server's session list */
+/*
+ * One per connection, from connect to close; owned by the server's
+ * session list. What lives from MAIL to the end of DATA is in tx.
+ */
 struct smtp_session {
 	uint64_t		 id;
 	char			 idstr[17];
@@ -78,57 +124,48 @@ struct smtp_session {
 	char			 ip[64];
 	int			 port;
 	time_t			 started;
+
+	/* the state machine; smtp_set_state() changes state */
 	enum smtp_state		 state;
 	enum smtp_state		 resume;	/* state after WAIT */
 	enum smtp_wait		 waiting;	/* in WAIT: for what */
 	struct event		*wait_timer;	/* bounds every WAIT, owned */
+	uint64_t		 wait_id;	/* request in flight */
+	int			 quit_after_reply;	/* ended while its message commits */
+	char			 quit_reply[160];	/* the 421 it then gets */
 
+	/* what the client said and proved */
 	int			 esmtp;		/* EHLO (not HELO) */
 	char			 helo[256];
 	int			 tls;
 	char			 tls_desc[96];
 	int			 authenticated;
 	char			 auth_user[256];
-	int			 auth_mech;	/* during SMTP_STATE_AUTH */
-	int			 auth_step;
-	char			 auth_login_user[256];
-	int			 auth_failures;
-	int			 account_delay_ms;	/* extra pause: account under attack */
+	char			 rdns[256];	/* PTR name, "unknown", "": not known */
 
-	/* transaction */
-	struct smtp_mail_params	 mail;
-	struct smtp_rcpt	*rcpts;		/* owned */
-	size_t			 n_rcpts, cap_rcpts;
-	struct smtp_data	 data;
-	struct evbuffer		*msg;		/* owned, message being received */
-	int			 streaming;	/* parts of it sent: PROTO_QUEUE_CHUNK */
-	uint64_t		 wait_id;	/* request in flight */
+	struct smtp_tx		*tx;		/* owned; NULL outside MAIL..DATA */
 
+	/* defences */
+	struct smtp_auth	 auth;		/* the AUTH exchange */
+	struct smtp_dnsbl	 dnsbl;		/* the client's DNSBL answer */
+	struct smtp_tarpit	 tarpit;	/* unknown recipients */
 	int			 errors;
+	int			 idle_cmds;	/* commands in a row outside a transaction */
+	int			 discard_line;	/* skipping an over-long line */
+	struct event		*lifetime;	/* session_lifetime, owned */
+
+	/* for moat sessions and the disconnect line */
 	const char		*last_cmd;	/* verb of the last command (static) */
 	int			 n_msgs;
 	size_t			 bytes_in;
-	int			 discard_line;	/* skipping an over-long line */
-	int			 idle_cmds;	/* commands in a row outside a transaction */
-	int			 unknown_rcpts;	/* RCPTs refused as unknown users */
-	time_t			 data_started;	/* DATA: when 354 was sent */
-	size_t			 data_bytes;	/* DATA: bytes read so far */
-	struct event		*lifetime;	/* session_lifetime, owned */
-	int			 dnsbl_state;	/* SMTP_DNSBL_* */
-	int			 dnsbl_score;
-	char			 dnsbl_zone[256];
-	char			 dnsbl_mail[SMTP_LINE_MAX];	/* MAIL args held back */
-	char			 tarpit_reply[700];
-	int			 quit_after_reply;	/* ended while its message commits */
-	char			 quit_reply[160];	/* the 421 it then gets */
+
+	/* output, and the server's lists */
 	int			 gone;		/* out of service, waiting for the reaper */
 	int			 direct;	/* plain socket: replies written by
 						 * smtp_server_flush, see there */
 	int			 flush_queued;	/* on srv->flushq */
 	int			 output_full;	/* reading stopped: replies pile up */
 	int			 queue_full;	/* reading stopped: queue backlog */
-	char			 rdns[256];	/* PTR name, "unknown", "": not known */
-
 	LIST_ENTRY(smtp_session) hash;		/* srv->by_id */
 	TAILQ_ENTRY(smtp_session) entry;	/* srv->sessions or srv->dead */
 	TAILQ_ENTRY(smtp_session) flush_entry;	/* srv->flushq */

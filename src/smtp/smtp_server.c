@@ -2,8 +2,10 @@
  * smtp_server.c - the network process: listeners, the session table,
  * and the IPC with the queue, auth and parent processes.
  *
- * Public: smtp_proc_main, smtp_server_find, smtp_server_event,
- * smtp_server_ip_count, smtp_server_session_gone, smtp_server_rdns_start.
+ * Public: smtp_proc_prepare, smtp_proc_main, smtp_server_find,
+ * smtp_server_event, smtp_server_ip_count, smtp_server_session_gone,
+ * smtp_server_flush_soon, smtp_server_ban, smtp_server_is_suspended,
+ * smtp_server_rdns_start, smtp_server_client_net.
  *
  * Counters for `moat stats` (srv->stats) are plain integers bumped where
  * the event is seen: here at accept and for the refusals that are
@@ -777,26 +779,20 @@ dnsbl_answer_cb(uint64_t cookie, int score, const char *zone, void *arg)
 		smtp_session_dnsbl(s, score, zone);
 }
 
-/* smtp_proc_main - run the network process until shutdown */
-int
-smtp_proc_main(struct proc_env *env)
+/* the server's own state: tables, loop events, defences; fatal on failure */
+static struct smtp_server *
+smtp_server_new(struct proc_env *env)
 {
-	struct conf *conf = env->conf;
 	struct event_base *base = env->base;
-	SSL_CTX *tls = env->tls;
-	const int *listen_fds = env->listen_fds;
-	int parent_fd = env->peer[PROC_PARENT];
-	int queue_fd = env->peer[PROC_QUEUE];
-	int auth_fd = env->peer[PROC_AUTH];
 	struct smtp_server *srv;
-	struct smtp_session *s;
+	struct timeval tv = { 60, 0 };
 
 	if ((srv = calloc(1, sizeof(*srv))) == NULL)
 		fatal("%s: calloc", __func__);
 	srv->base = base;
-	srv->conf = conf;
-	srv->tls = tls;
-	conf_relay_table(conf, &srv->relay);
+	srv->conf = env->conf;
+	srv->tls = env->tls;
+	conf_relay_table(srv->conf, &srv->relay);
 	TAILQ_INIT(&srv->sessions);
 	TAILQ_INIT(&srv->dead);
 	randombytes_buf(&srv->id_salt, sizeof(srv->id_salt));
@@ -809,17 +805,13 @@ smtp_proc_main(struct proc_env *env)
 	srv->shutdown_timer = evtimer_new(base, shutdown_timer_cb, srv);
 	/* client networks keep the prefixes of the start: session counts
 	 * taken under one prefix must be given back under the same */
-	srv->prefix_v4 = conf->client_prefix_v4;
-	srv->prefix_v6 = conf->client_prefix_v6;
+	srv->prefix_v4 = srv->conf->client_prefix_v4;
+	srv->prefix_v6 = srv->conf->client_prefix_v6;
 	if ((srv->guard = guard_new(GUARD_KEYS_MAX)) == NULL ||
 	    (srv->bans = banlist_new()) == NULL)
 		fatal("%s: guard_new", __func__);
 	srv->guard_timer = event_new(base, -1, EV_PERSIST, guard_timer_cb, srv);
-	{
-		struct timeval tv = { 60, 0 };
-
-		event_add(srv->guard_timer, &tv);
-	}
+	event_add(srv->guard_timer, &tv);
 	smtp_server_rebuild_deny(srv);
 	if ((srv->dnsbl = env->prepared) != NULL)
 		dnsbl_set_callback(srv->dnsbl, dnsbl_answer_cb, srv);
@@ -831,21 +823,39 @@ smtp_proc_main(struct proc_env *env)
 		srv->rdns = NULL;
 	}
 	prepared_rdns = NULL;
-	srv->parent = ipc_peer_new(base, parent_fd, "parent", parent_msg_cb,
-	    peer_close_cb, srv);
-	srv->queue = ipc_peer_new(base, queue_fd, "queue", queue_msg_cb,
-	    peer_close_cb, srv);
+	return srv;
+}
+
+/* the IPC peers: parent, queue, auth, control */
+static void
+smtp_server_peers(struct smtp_server *srv, struct proc_env *env)
+{
+	srv->parent = ipc_peer_new(srv->base, env->peer[PROC_PARENT], "parent",
+	    parent_msg_cb, peer_close_cb, srv);
+	srv->queue = ipc_peer_new(srv->base, env->peer[PROC_QUEUE], "queue",
+	    queue_msg_cb, peer_close_cb, srv);
 	ipc_peer_on_drain(srv->queue, queue_drain_cb);
-	srv->auth = ipc_peer_new(base, auth_fd, "auth", auth_msg_cb,
-	    peer_close_cb, srv);
+	srv->auth = ipc_peer_new(srv->base, env->peer[PROC_AUTH], "auth",
+	    auth_msg_cb, peer_close_cb, srv);
 	smtp_ctl_start(srv, env->peer[PROC_CONTROL]);
-	for (size_t i = 0; i < conf->n_listeners; i++) {
+}
+
+/*
+ * The listeners on the sockets the parent bound, disabled until the ban
+ * list is here (or SMTP_BANS_WAIT_SECS passed).
+ */
+static void
+smtp_server_listen(struct smtp_server *srv, const int *listen_fds)
+{
+	struct timeval tv = { SMTP_BANS_WAIT_SECS, 0 };
+
+	for (size_t i = 0; i < srv->conf->n_listeners; i++) {
 		struct smtp_listener *l = &srv->listeners[i];
 
 		l->srv = srv;
-		l->conf = &conf->listeners[i];
+		l->conf = &srv->conf->listeners[i];
 		l->index = i;
-		l->evl = evconnlistener_new(base, accept_cb, l,
+		l->evl = evconnlistener_new(srv->base, accept_cb, l,
 		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
 		    LEV_OPT_DISABLED, -1, listen_fds[i]);
 		if (l->evl == NULL)
@@ -853,15 +863,16 @@ smtp_proc_main(struct proc_env *env)
 		evconnlistener_set_error_cb(l->evl, accept_error_cb);
 		srv->n_listeners++;
 	}
-	if ((srv->bans_wait = evtimer_new(base, bans_wait_cb, srv)) == NULL)
+	if ((srv->bans_wait = evtimer_new(srv->base, bans_wait_cb, srv)) == NULL)
 		fatalx("%s: evtimer_new", __func__);
-	{
-		struct timeval tv = { SMTP_BANS_WAIT_SECS, 0 };
+	evtimer_add(srv->bans_wait, &tv);
+}
 
-		evtimer_add(srv->bans_wait, &tv);
-	}
-	log_info(LOG_CAT_DAEMON, "event=ready listeners=%zu", srv->n_listeners);
-	event_base_dispatch(base);
+/* after the loop: every session, then what the server owns */
+static void
+smtp_server_free(struct smtp_server *srv)
+{
+	struct smtp_session *s;
 
 	for (size_t i = 0; i < srv->n_listeners; i++)
 		evconnlistener_free(srv->listeners[i].evl);
@@ -898,5 +909,19 @@ smtp_proc_main(struct proc_env *env)
 	}
 	conf_free(srv->conf);
 	free(srv);
+}
+
+/* smtp_proc_main - run the network process until shutdown */
+int
+smtp_proc_main(struct proc_env *env)
+{
+	struct smtp_server *srv;
+
+	srv = smtp_server_new(env);
+	smtp_server_peers(srv, env);
+	smtp_server_listen(srv, env->listen_fds);
+	log_info(LOG_CAT_DAEMON, "event=ready listeners=%zu", srv->n_listeners);
+	event_base_dispatch(srv->base);
+	smtp_server_free(srv);
 	return 0;
 }

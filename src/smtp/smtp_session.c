@@ -2,17 +2,25 @@
  * smtp_session.c - one SMTP session (RFC 5321) as a state machine.
  *
  * Public: smtp_session_start, smtp_session_stored,
- * smtp_session_auth_result, smtp_session_shutdown, smtp_session_free.
+ * smtp_session_auth_result, smtp_session_dnsbl, smtp_session_kill,
+ * smtp_session_shutdown, smtp_session_queue_drained, smtp_session_flush,
+ * smtp_session_free.
  *
  * Each session has one state (enum smtp_state); smtp_set_state() is the
  * only place it changes. Commands are dispatched through one table of
- * {verb, allowed states, flags, proceed}. A session waiting for another
- * process (the queue's commit, a password check), for the DNSBL or out
- * a pause (tarpit, failed AUTH) is parked in SMTP_STATE_WAIT with
- * reading off and its own wait_timer armed; the answer or the timer
- * resumes it. smtp_session_kill (admin, bans, lifetime, shutdown) ends
- * a session in any state; only a message being committed is answered
- * first.
+ * {verb, check, proceed, flags}: check_* says whether the verb may run
+ * in this state (and gives the out-of-order reply when not), proceed_*
+ * does it. What lives from MAIL to the end of DATA is a struct smtp_tx,
+ * made by an accepted MAIL and freed whole when the transaction ends.
+ * The policy decisions (sender identity, unknown recipients, AUTH
+ * failures, the data rate) are pure functions in
+ * src/policy/session_policy.c; this file logs, records and replies.
+ * A session waiting for another process (the queue's commit, a password
+ * check), for the DNSBL or out a pause (tarpit, failed AUTH) is parked
+ * in SMTP_STATE_WAIT with reading off and its own wait_timer armed; the
+ * answer or the timer resumes it. smtp_session_kill (admin, bans,
+ * lifetime, shutdown) ends a session in any state; only a message being
+ * committed is answered first.
  *
  * SECURITY: everything read here is untrusted. Command lines are cut at
  * SMTP_LINE_MAX, DATA goes through the strict CRLF machine of
@@ -53,6 +61,7 @@
 #include "../policy/dnsbl.h"
 #include "../policy/guard.h"
 #include "../policy/relay.h"
+#include "../policy/session_policy.h"
 #include "smtp.h"
 
 #define SMTP_INPUT_MAX	(64 * 1024)	/* bytes buffered per session */
@@ -72,16 +81,21 @@ enum {
 
 /* command flags */
 #define CMD_LAST	0x01	/* must end a pipelined group (RFC 2920) */
+#define CMD_QUIT	0x02	/* ends the session: nothing after it counts */
 
 #define ST(x)		(1u << SMTP_STATE_##x)
 #define ST_GREETED	(ST(IDLE) | ST(MAIL) | ST(RCPT))
 #define ST_ANY		(ST(HELO) | ST_GREETED)
 
+/*
+ * One row per verb: check says whether it may run now (and replies when
+ * not), proceed does it.
+ */
 struct smtp_command {
 	enum smtp_verb	 verb;
-	unsigned	 states;	/* where it is allowed */
-	int		 flags;
+	int		(*check)(struct smtp_session *, const char *, size_t);
 	void		(*proceed)(struct smtp_session *, const char *, size_t);
+	int		 flags;
 };
 
 static void smtp_reply(struct smtp_session *, const char *, ...)
@@ -115,21 +129,46 @@ smtp_stream_abort(struct smtp_session *s)
 {
 	struct ipc_msg m;
 
-	if (!s->streaming)
+	if (s->tx == NULL || !s->tx->streaming)
 		return;
-	s->streaming = 0;
+	s->tx->streaming = 0;
 	ipc_msg_init(&m, PROTO_QUEUE_ABORT, s->id);
 	ipc_send(s->srv->queue, &m);
 }
 
+/* smtp_tx_new - a transaction for the sender mail; NULL when out of memory */
+static struct smtp_tx *
+smtp_tx_new(const struct smtp_mail_params *mail)
+{
+	struct smtp_tx *tx;
+
+	if ((tx = calloc(1, sizeof(*tx))) == NULL)
+		return NULL;
+	if ((tx->msg = evbuffer_new()) == NULL) {
+		free(tx);
+		return NULL;
+	}
+	tx->mail = *mail;
+	return tx;
+}
+
+static void
+smtp_tx_free(struct smtp_tx *tx)
+{
+	if (tx == NULL)
+		return;
+	evbuffer_free(tx->msg);
+	free(tx->rcpts);
+	free(tx);
+}
+
+/* smtp_reset_tx - the transaction ends (RSET, its reply, EHLO, TLS) */
 static void
 smtp_reset_tx(struct smtp_session *s)
 {
 	smtp_stream_abort(s);
-	memset(&s->mail, 0, sizeof(s->mail));
-	s->n_rcpts = 0;
-	if (s->msg)
-		evbuffer_drain(s->msg, evbuffer_get_length(s->msg));
+	smtp_tx_free(s->tx);
+	s->tx = NULL;
 }
 
 static void
@@ -345,9 +384,9 @@ helo_valid(const char *p, size_t len)
 	return 1;
 }
 
-/* do_helo_common - 0 when the greeting was taken, -1 when refused */
+/* proceed_helo_common - 0 when the greeting was taken, -1 when refused */
 static int
-do_helo_common(struct smtp_session *s, const char *args, size_t len, int esmtp)
+proceed_helo_common(struct smtp_session *s, const char *args, size_t len, int esmtp)
 {
 	if (!helo_valid(args, len)) {
 		smtp_reply_error(s, "501 5.5.4 Syntax: %s hostname",
@@ -382,11 +421,11 @@ starttls_offered(struct smtp_session *s)
 }
 
 static void
-do_ehlo(struct smtp_session *s, const char *args, size_t len)
+proceed_ehlo(struct smtp_session *s, const char *args, size_t len)
 {
 	const struct conf *c = s->srv->conf;
 
-	if (do_helo_common(s, args, len, 1) == -1)
+	if (proceed_helo_common(s, args, len, 1) == -1)
 		return;
 	smtp_reply(s, "250-%s Hello %s [%s]", c->hostname, s->helo, s->ip);
 	smtp_reply(s, "250-PIPELINING");
@@ -402,9 +441,9 @@ do_ehlo(struct smtp_session *s, const char *args, size_t len)
 }
 
 static void
-do_helo(struct smtp_session *s, const char *args, size_t len)
+proceed_helo(struct smtp_session *s, const char *args, size_t len)
 {
-	if (do_helo_common(s, args, len, 0) == 0)
+	if (proceed_helo_common(s, args, len, 0) == 0)
 		smtp_reply(s, "250 %s", s->srv->conf->hostname);
 }
 
@@ -429,31 +468,6 @@ smtp_param_error(struct smtp_session *s, enum smtp_param_err e, const char *why,
 	}
 }
 
-/* does the authenticated user own this sender address? */
-static int
-sender_owned(struct smtp_session *s)
-{
-	const struct mail_addr *a = &s->mail.addr;
-	const char *user = s->auth_user, *at = strrchr(user, '@');
-	const char *mode = s->srv->conf->sender_identity;
-
-	if (strcmp(mode, "any") == 0 || a->is_null)
-		return 1;
-	if (at != NULL) {
-		/* user "alice@example.org": that address, or its domain */
-		if (strcasecmp(a->domain, at + 1) != 0)
-			return 0;
-		if (strcmp(mode, "domain") == 0)
-			return 1;
-		return strlen(a->local_plain) == (size_t)(at - user) &&
-		    strncasecmp(a->local_plain, user, (size_t)(at - user)) == 0;
-	}
-	/* user "alice": alice at any local domain (or any local address) */
-	if (!relay_is_local_domain(&s->srv->relay, a->domain))
-		return 0;
-	return strcmp(mode, "domain") == 0 || strcasecmp(a->local_plain, user) == 0;
-}
-
 /* a client neither authenticated nor in relay_networks */
 static int
 smtp_outsider(struct smtp_session *s)
@@ -469,10 +483,10 @@ smtp_outsider(struct smtp_session *s)
  * NOTIFY keeps FAILURE only, and NEVER when nothing is left of it.
  */
 static void
-smtp_outsider_ret(struct smtp_session *s)
+smtp_outsider_ret(struct smtp_session *s, struct smtp_mail_params *mail)
 {
-	if (smtp_outsider(s) && s->mail.ret == PROTO_RET_FULL)
-		s->mail.ret = PROTO_RET_HDRS;
+	if (smtp_outsider(s) && mail->ret == PROTO_RET_FULL)
+		mail->ret = PROTO_RET_HDRS;
 }
 
 static int
@@ -491,14 +505,16 @@ smtp_outsider_notify(struct smtp_session *s, int notify)
  * reply is sent).
  */
 static int
-smtp_check_sender(struct smtp_session *s, const char *from)
+smtp_check_sender(struct smtp_session *s, const struct mail_addr *a,
+    const char *from)
 {
 	char esc[600];
 
+	if (pol_sender(s->srv->conf, &s->srv->relay, s->authenticated ?
+	    s->auth_user : NULL, s->addr, a) == POL_OK)
+		return 0;
+	log_escape_bare(esc, sizeof(esc), from, strlen(from));
 	if (s->authenticated) {
-		if (sender_owned(s))
-			return 0;
-		log_escape_bare(esc, sizeof(esc), from, strlen(from));
 		log_notice(LOG_CAT_POLICY, "session=%s event=sender_mismatch "
 		    "client=%s user=\"%s\" from=<%s>", s->idstr, s->ip,
 		    s->auth_user, esc);
@@ -508,23 +524,15 @@ smtp_check_sender(struct smtp_session *s, const char *from)
 		    "owned by user %s", esc, s->auth_user);
 		return -1;
 	}
-	/* a routed domain is ours too: its internal server trusts our mail */
-	if (s->srv->conf->reject_local_spoof && !s->mail.addr.is_null &&
-	    (relay_is_local_domain(&s->srv->relay, s->mail.addr.domain) ||
-	    relay_is_routed_domain(&s->srv->relay, s->mail.addr.domain)) &&
-	    !relay_client_trusted(&s->srv->relay, s->addr)) {
-		log_escape_bare(esc, sizeof(esc), from, strlen(from));
-		log_notice(LOG_CAT_POLICY, "session=%s event=spoofed_sender "
-		    "client=%s from=<%s>", s->idstr, s->ip, esc);
-		smtp_server_event(s->srv, "spoofed_sender", s->ip, "", s->idstr, from);
-		smtp_reply_error(s, "550 5.7.1 <%s>: Sender address rejected: "
-		    "local sender requires authentication", esc);
-		return -1;
-	}
-	return 0;
+	log_notice(LOG_CAT_POLICY, "session=%s event=spoofed_sender "
+	    "client=%s from=<%s>", s->idstr, s->ip, esc);
+	smtp_server_event(s->srv, "spoofed_sender", s->ip, "", s->idstr, from);
+	smtp_reply_error(s, "550 5.7.1 <%s>: Sender address rejected: "
+	    "local sender requires authentication", esc);
+	return -1;
 }
 
-static void do_mail(struct smtp_session *, const char *, size_t);
+static void proceed_mail(struct smtp_session *, const char *, size_t);
 
 /* the DNSBL did not answer in time: let the client through */
 static void
@@ -539,23 +547,23 @@ smtp_dnsbl_timeout(struct smtp_session *s)
 void
 smtp_session_dnsbl(struct smtp_session *s, int score, const char *zone)
 {
-	int waiting = s->dnsbl_state == SMTP_DNSBL_WAITING;
+	int waiting = s->dnsbl.state == SMTP_DNSBL_WAITING;
 
-	if (s->dnsbl_state != SMTP_DNSBL_PENDING && !waiting)
+	if (s->dnsbl.state != SMTP_DNSBL_PENDING && !waiting)
 		return;
-	s->dnsbl_state = SMTP_DNSBL_DONE;
-	s->dnsbl_score = score;
-	snprintf(s->dnsbl_zone, sizeof(s->dnsbl_zone), "%s", zone ? zone : "");
+	s->dnsbl.state = SMTP_DNSBL_DONE;
+	s->dnsbl.score = score;
+	snprintf(s->dnsbl.zone, sizeof(s->dnsbl.zone), "%s", zone ? zone : "");
 	if (waiting && s->state == SMTP_STATE_WAIT &&
 	    s->waiting == SMTP_WAIT_DNSBL) {
 		char args[SMTP_LINE_MAX];
 
-		snprintf(args, sizeof(args), "%s", s->dnsbl_mail);
+		snprintf(args, sizeof(args), "%s", s->dnsbl.mail);
 		s->wait_id = 0;
 		s->waiting = SMTP_WAIT_NONE;
 		evtimer_del(s->wait_timer);
 		smtp_set_state(s, SMTP_STATE_IDLE);
-		do_mail(s, args, strlen(args));
+		proceed_mail(s, args, strlen(args));
 		if (s->state != SMTP_STATE_CLOSING)
 			smtp_unpark(s, s->state);
 	}
@@ -570,34 +578,35 @@ smtp_dnsbl_gate(struct smtp_session *s, const char *args, size_t len)
 {
 	const struct conf *c = s->srv->conf;
 
-	if (s->dnsbl_state == SMTP_DNSBL_PENDING) {
-		if (len >= sizeof(s->dnsbl_mail))
-			len = sizeof(s->dnsbl_mail) - 1;
-		memcpy(s->dnsbl_mail, args, len);
-		s->dnsbl_mail[len] = '\0';
-		s->dnsbl_state = SMTP_DNSBL_WAITING;
+	if (s->dnsbl.state == SMTP_DNSBL_PENDING) {
+		if (len >= sizeof(s->dnsbl.mail))
+			len = sizeof(s->dnsbl.mail) - 1;
+		memcpy(s->dnsbl.mail, args, len);
+		s->dnsbl.mail[len] = '\0';
+		s->dnsbl.state = SMTP_DNSBL_WAITING;
 		smtp_park(s, SMTP_WAIT_DNSBL, 0, SMTP_DNSBL_WAIT_MS);
 		return -1;
 	}
-	if (s->dnsbl_state == SMTP_DNSBL_DONE && s->dnsbl_score >= c->dnsbl_threshold) {
+	if (s->dnsbl.state == SMTP_DNSBL_DONE && s->dnsbl.score >= c->dnsbl_threshold) {
 		char detail[300];
 
-		snprintf(detail, sizeof(detail), "zone=%s score=%d", s->dnsbl_zone,
-		    s->dnsbl_score);
+		snprintf(detail, sizeof(detail), "zone=%s score=%d", s->dnsbl.zone,
+		    s->dnsbl.score);
 		log_notice(LOG_CAT_POLICY, "session=%s event=dnsbl client=%s %s",
 		    s->idstr, s->ip, detail);
 		smtp_server_event(s->srv, "dnsbl", s->ip, "", s->idstr, detail);
 		smtp_reply_error(s, "554 5.7.1 Service unavailable; client [%s] "
-		    "blocked using %s", s->ip, s->dnsbl_zone);
+		    "blocked using %s", s->ip, s->dnsbl.zone);
 		return -1;
 	}
 	return 0;
 }
 
 static void
-do_mail(struct smtp_session *s, const char *args, size_t len)
+proceed_mail(struct smtp_session *s, const char *args, size_t len)
 {
 	const struct conf_listener *l = s->listener->conf;
+	struct smtp_mail_params mail;
 	const char *why;
 	enum smtp_param_err e;
 	char from[ADDR_PATH_MAX * 2];
@@ -612,24 +621,24 @@ do_mail(struct smtp_session *s, const char *args, size_t len)
 	}
 	if (!s->authenticated && smtp_dnsbl_gate(s, args, len) == -1)
 		return;
-	e = smtp_parse_mail(args, len, &s->mail, &why);
+	e = smtp_parse_mail(args, len, &mail, &why);
 	if (e != SMTP_PARAM_OK) {
 		smtp_param_error(s, e, why, "501 5.1.7 Bad sender");
 		return;
 	}
-	if (!s->esmtp && (s->mail.smtputf8 || s->mail.body_8bit || s->mail.size >= 0 ||
-	    s->mail.ret || s->mail.envid[0])) {
+	if (!s->esmtp && (mail.smtputf8 || mail.body_8bit || mail.size >= 0 ||
+	    mail.ret || mail.envid[0])) {
 		smtp_reply_error(s, "555 5.5.4 Parameters need EHLO");
 		return;
 	}
-	if (s->mail.size > s->srv->conf->max_message_size) {
+	if (mail.size > s->srv->conf->max_message_size) {
 		smtp_reply_error(s, "552 5.3.4 Message size exceeds fixed limit");
 		return;
 	}
-	addr_format(&s->mail.addr, from, sizeof(from));
-	if (smtp_check_sender(s, from) == -1)
+	addr_format(&mail.addr, from, sizeof(from));
+	if (smtp_check_sender(s, &mail.addr, from) == -1)
 		return;
-	smtp_outsider_ret(s);
+	smtp_outsider_ret(s, &mail);
 	if (log_enabled(LOG_CAT_SMTP, LOG_LVL_DEBUG)) {
 		char esc[4 * sizeof(from)];
 
@@ -637,7 +646,11 @@ do_mail(struct smtp_session *s, const char *args, size_t len)
 		    s->idstr, log_escape_bare(esc, sizeof(esc), from,
 		    strlen(from)));
 	}
-	s->n_rcpts = 0;
+	smtp_reset_tx(s);
+	if ((s->tx = smtp_tx_new(&mail)) == NULL) {
+		smtp_reply_error(s, "452 4.3.0 Insufficient system resources");
+		return;
+	}
 	smtp_set_state(s, SMTP_STATE_MAIL);
 	smtp_reply(s, "250 2.1.0 Ok");
 }
@@ -646,7 +659,7 @@ do_mail(struct smtp_session *s, const char *args, size_t len)
 static void
 smtp_tarpit_reply(struct smtp_session *s)
 {
-	smtp_reply_error(s, "%s", s->tarpit_reply);
+	smtp_reply_error(s, "%s", s->tarpit.reply);
 	if (s->state != SMTP_STATE_CLOSING)
 		smtp_unpark(s, s->resume);
 }
@@ -661,20 +674,21 @@ smtp_unknown_rcpt(struct smtp_session *s, const char *esc)
 {
 	const struct conf *c = s->srv->conf;
 	char key[80], net[CIDR_STRLEN];
+	enum pol_unknown verdict;
 	int per_ip;
 
-	s->unknown_rcpts++;
+	s->tarpit.unknown_rcpts++;
 	s->srv->stats.rejected[SMTP_REJ_UNKNOWN_USER]++;
 	snprintf(key, sizeof(key), "h:%s",
 	    smtp_server_client_net(s->srv, s->addr, net, sizeof(net)));
 	per_ip = guard_hit(s->srv->guard, key, s->addr, time(NULL),
 	    c->harvest_window, NULL);
-	if (s->unknown_rcpts > c->max_unknown_rcpts ||
-	    per_ip > c->max_unknown_rcpts_ip) {
+	verdict = pol_unknown_rcpt(c, s->tarpit.unknown_rcpts, per_ip);
+	if (verdict == POL_UNKNOWN_CLOSE) {
 		char detail[96];
 
 		snprintf(detail, sizeof(detail), "unknown_rcpts=%d per_ip=%d",
-		    s->unknown_rcpts, per_ip);
+		    s->tarpit.unknown_rcpts, per_ip);
 		log_notice(LOG_CAT_POLICY, "session=%s event=harvest client=%s %s",
 		    s->idstr, s->ip, detail);
 		smtp_server_event(s->srv, "harvest", s->ip, s->auth_user, s->idstr,
@@ -684,17 +698,17 @@ smtp_unknown_rcpt(struct smtp_session *s, const char *esc)
 		smtp_close(s, "directory harvesting");
 		return;
 	}
-	snprintf(s->tarpit_reply, sizeof(s->tarpit_reply), "550 5.1.1 <%s>: "
+	snprintf(s->tarpit.reply, sizeof(s->tarpit.reply), "550 5.1.1 <%s>: "
 	    "Recipient address rejected: User unknown", esc);
-	if (c->tarpit_ms > 0 && s->unknown_rcpts * 2 > c->max_unknown_rcpts) {
+	if (verdict == POL_UNKNOWN_TARPIT) {
 		smtp_park(s, SMTP_WAIT_TARPIT, 0, c->tarpit_ms);
 		return;
 	}
-	smtp_reply_error(s, "%s", s->tarpit_reply);
+	smtp_reply_error(s, "%s", s->tarpit.reply);
 }
 
 static void
-do_rcpt(struct smtp_session *s, const char *args, size_t len)
+proceed_rcpt(struct smtp_session *s, const char *args, size_t len)
 {
 	struct smtp_rcpt_params rp;
 	struct relay_client rc;
@@ -703,11 +717,11 @@ do_rcpt(struct smtp_session *s, const char *args, size_t len)
 	char to[ADDR_PATH_MAX * 2], esc[600];
 	enum smtp_param_err e;
 
-	if (s->n_rcpts >= (size_t)s->srv->conf->max_recipients) {
+	if (s->tx->n_rcpts >= (size_t)s->srv->conf->max_recipients) {
 		smtp_reply_error(s, "452 4.5.3 Too many recipients");
 		return;
 	}
-	e = smtp_parse_rcpt(args, len, s->mail.smtputf8, &rp, &why);
+	e = smtp_parse_rcpt(args, len, s->tx->mail.smtputf8, &rp, &why);
 	if (e != SMTP_PARAM_OK) {
 		smtp_param_error(s, e, why, "501 5.1.3 Bad recipient");
 		return;
@@ -736,18 +750,18 @@ do_rcpt(struct smtp_session *s, const char *args, size_t len)
 		smtp_reply_error(s, "554 5.7.1 <%s>: Relay access denied", esc);
 		return;
 	}
-	if (s->n_rcpts == s->cap_rcpts) {
-		size_t ncap = s->cap_rcpts ? s->cap_rcpts * 2 : 4;
-		struct smtp_rcpt *n = reallocarray(s->rcpts, ncap, sizeof(*n));
+	if (s->tx->n_rcpts == s->tx->cap_rcpts) {
+		size_t ncap = s->tx->cap_rcpts ? s->tx->cap_rcpts * 2 : 4;
+		struct smtp_rcpt *n = reallocarray(s->tx->rcpts, ncap, sizeof(*n));
 
 		if (n == NULL) {
 			smtp_reply_error(s, "452 4.3.0 Insufficient system resources");
 			return;
 		}
-		s->rcpts = n;
-		s->cap_rcpts = ncap;
+		s->tx->rcpts = n;
+		s->tx->cap_rcpts = ncap;
 	}
-	r = &s->rcpts[s->n_rcpts++];
+	r = &s->tx->rcpts[s->tx->n_rcpts++];
 	snprintf(r->addr, sizeof(r->addr), "%s", to);
 	snprintf(r->orcpt, sizeof(r->orcpt), "%s", rp.orcpt);
 	r->notify = smtp_outsider_notify(s, rp.notify);
@@ -778,7 +792,7 @@ smtp_received_from(struct smtp_session *s)
 	size_t o = 0;
 
 	if (addr_is_domain(s->helo, strlen(s->helo))) {
-		evbuffer_add_printf(s->msg, "Received: from %s ([%s])", s->helo,
+		evbuffer_add_printf(s->tx->msg, "Received: from %s ([%s])", s->helo,
 		    s->ip);
 		return;
 	}
@@ -789,7 +803,7 @@ smtp_received_from(struct smtp_session *s)
 		helo[o++] = *p;
 	}
 	helo[o] = '\0';
-	evbuffer_add_printf(s->msg, "Received: from [%s] (helo=%s)", s->ip,
+	evbuffer_add_printf(s->tx->msg, "Received: from [%s] (helo=%s)", s->ip,
 	    helo);
 }
 
@@ -814,34 +828,34 @@ smtp_received_header(struct smtp_session *s)
 	else
 		proto = "ESMTP";
 	smtp_received_from(s);
-	evbuffer_add_printf(s->msg, "\r\n\tby %s (moat) with %s id %s.%d",
+	evbuffer_add_printf(s->tx->msg, "\r\n\tby %s (moat) with %s id %s.%d",
 	    s->srv->conf->hostname, proto, s->idstr, s->n_msgs + 1);
 	if (s->tls)
-		evbuffer_add_printf(s->msg, "\r\n\t(%s)", s->tls_desc);
-	if (s->n_rcpts == 1)
-		evbuffer_add_printf(s->msg, "\r\n\tfor <%s>", s->rcpts[0].addr);
-	evbuffer_add_printf(s->msg, "; %s\r\n", date);
+		evbuffer_add_printf(s->tx->msg, "\r\n\t(%s)", s->tls_desc);
+	if (s->tx->n_rcpts == 1)
+		evbuffer_add_printf(s->tx->msg, "\r\n\tfor <%s>", s->tx->rcpts[0].addr);
+	evbuffer_add_printf(s->tx->msg, "; %s\r\n", date);
 }
 
 static void
-do_data(struct smtp_session *s, const char *args, size_t len)
+proceed_data(struct smtp_session *s, const char *args, size_t len)
 {
 	if (len != 0) {
 		smtp_reply_error(s, "501 5.5.4 Syntax: DATA");
 		return;
 	}
 	smtp_received_header(s);
-	smtp_data_init(&s->data, (size_t)s->srv->conf->max_message_size,
+	smtp_data_init(&s->tx->data, (size_t)s->srv->conf->max_message_size,
 	    s->srv->conf->max_received_headers);
 	smtp_set_state(s, SMTP_STATE_DATA);
-	s->data_started = time(NULL);
-	s->data_bytes = 0;
+	s->tx->data_started = time(NULL);
+	s->tx->data_bytes = 0;
 	smtp_set_timeout(s, s->srv->conf->timeout_data);
 	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
 static void
-do_rset(struct smtp_session *s, const char *args, size_t len)
+proceed_rset(struct smtp_session *s, const char *args, size_t len)
 {
 	smtp_reset_tx(s);
 	smtp_set_state(s, SMTP_STATE_IDLE);
@@ -849,27 +863,27 @@ do_rset(struct smtp_session *s, const char *args, size_t len)
 }
 
 static void
-do_noop(struct smtp_session *s, const char *args, size_t len)
+proceed_noop(struct smtp_session *s, const char *args, size_t len)
 {
 	smtp_reply(s, "250 2.0.0 Ok");
 }
 
 static void
-do_quit(struct smtp_session *s, const char *args, size_t len)
+proceed_quit(struct smtp_session *s, const char *args, size_t len)
 {
 	smtp_reply(s, "221 2.0.0 Bye");
 	smtp_close(s, "quit");
 }
 
 static void
-do_help(struct smtp_session *s, const char *args, size_t len)
+proceed_help(struct smtp_session *s, const char *args, size_t len)
 {
 	smtp_reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP "
 	    "QUIT HELP VRFY STARTTLS AUTH");
 }
 
 static void
-do_vrfy(struct smtp_session *s, const char *args, size_t len)
+proceed_vrfy(struct smtp_session *s, const char *args, size_t len)
 {
 	/* RFC 5321 3.5.3: never reveal whether a mailbox exists */
 	smtp_reply(s, "252 2.5.0 Cannot VRFY user, but will accept message "
@@ -877,13 +891,13 @@ do_vrfy(struct smtp_session *s, const char *args, size_t len)
 }
 
 static void
-do_expn(struct smtp_session *s, const char *args, size_t len)
+proceed_expn(struct smtp_session *s, const char *args, size_t len)
 {
 	smtp_reply_error(s, "502 5.5.1 EXPN not available");
 }
 
 static void
-do_bdat(struct smtp_session *s, const char *args, size_t len)
+proceed_bdat(struct smtp_session *s, const char *args, size_t len)
 {
 	smtp_reply_error(s, "502 5.5.1 CHUNKING not available");
 }
@@ -891,7 +905,7 @@ do_bdat(struct smtp_session *s, const char *args, size_t len)
 static void smtp_tls_start(struct smtp_session *);
 
 static void
-do_starttls(struct smtp_session *s, const char *args, size_t len)
+proceed_starttls(struct smtp_session *s, const char *args, size_t len)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 
@@ -975,7 +989,7 @@ auth_plain(struct smtp_session *s, const char *p, size_t len)
 }
 
 static void
-do_auth(struct smtp_session *s, const char *args, size_t len)
+proceed_auth(struct smtp_session *s, const char *args, size_t len)
 {
 	const char *sp;
 	size_t mlen;
@@ -1000,17 +1014,17 @@ do_auth(struct smtp_session *s, const char *args, size_t len)
 	sp = memchr(args, ' ', len);
 	mlen = sp ? (size_t)(sp - args) : len;
 	if (mlen == 5 && strncasecmp(args, "PLAIN", 5) == 0) {
-		s->auth_mech = AUTH_MECH_PLAIN;
+		s->auth.mech = AUTH_MECH_PLAIN;
 		if (sp) {
 			auth_plain(s, sp + 1, len - mlen - 1);
 			return;
 		}
-		s->auth_step = 0;
+		s->auth.step = 0;
 		smtp_set_state(s, SMTP_STATE_AUTH);
 		smtp_reply(s, "334 ");
 	} else if (mlen == 5 && strncasecmp(args, "LOGIN", 5) == 0) {
-		s->auth_mech = AUTH_MECH_LOGIN;
-		s->auth_login_user[0] = '\0';
+		s->auth.mech = AUTH_MECH_LOGIN;
+		s->auth.login_user[0] = '\0';
 		smtp_set_state(s, SMTP_STATE_AUTH);
 		if (sp) {
 			uint8_t u[256];
@@ -1022,12 +1036,12 @@ do_auth(struct smtp_session *s, const char *args, size_t len)
 				smtp_reply_error(s, "501 5.5.2 Cannot decode AUTH LOGIN response");
 				return;
 			}
-			memcpy(s->auth_login_user, u, n);
-			s->auth_login_user[n] = '\0';
-			s->auth_step = 1;
+			memcpy(s->auth.login_user, u, n);
+			s->auth.login_user[n] = '\0';
+			s->auth.step = 1;
 			smtp_reply(s, "334 UGFzc3dvcmQ6");
 		} else {
-			s->auth_step = 0;
+			s->auth.step = 0;
 			smtp_reply(s, "334 VXNlcm5hbWU6");
 		}
 	} else {
@@ -1044,11 +1058,11 @@ smtp_auth_line(struct smtp_session *s, const char *line, size_t len)
 		smtp_reply_error(s, "501 5.0.0 Authentication cancelled");
 		return;
 	}
-	if (s->auth_mech == AUTH_MECH_PLAIN) {
+	if (s->auth.mech == AUTH_MECH_PLAIN) {
 		auth_plain(s, line, len);
 		return;
 	}
-	if (s->auth_step == 0) {
+	if (s->auth.step == 0) {
 		uint8_t u[256];
 		size_t n;
 
@@ -1058,9 +1072,9 @@ smtp_auth_line(struct smtp_session *s, const char *line, size_t len)
 			smtp_reply_error(s, "501 5.5.2 Cannot decode AUTH LOGIN response");
 			return;
 		}
-		memcpy(s->auth_login_user, u, n);
-		s->auth_login_user[n] = '\0';
-		s->auth_step = 1;
+		memcpy(s->auth.login_user, u, n);
+		s->auth.login_user[n] = '\0';
+		s->auth.step = 1;
 		smtp_reply(s, "334 UGFzc3dvcmQ6");
 	} else {
 		uint8_t pw[512];
@@ -1072,7 +1086,7 @@ smtp_auth_line(struct smtp_session *s, const char *line, size_t len)
 			smtp_reply_error(s, "501 5.5.2 Cannot decode AUTH LOGIN response");
 			return;
 		}
-		smtp_auth_check(s, s->auth_login_user, pw, n);
+		smtp_auth_check(s, s->auth.login_user, pw, n);
 		sodium_memzero(pw, sizeof(pw));
 	}
 }
@@ -1085,12 +1099,12 @@ smtp_auth_check(struct smtp_session *s, const char *user, const uint8_t *pass,
 	uint64_t req = ++s->srv->next_id;
 
 	/* LOGIN collects the name in auth_login_user already */
-	if (user != s->auth_login_user)
-		snprintf(s->auth_login_user, sizeof(s->auth_login_user), "%s", user);
+	if (user != s->auth.login_user)
+		snprintf(s->auth.login_user, sizeof(s->auth.login_user), "%s", user);
 	smtp_set_state(s, SMTP_STATE_IDLE);
 	/* the request id doubles as a lookup key: map it to the session */
 	ipc_msg_init(&m, PROTO_AUTH_CHECK, s->id);
-	ipc_put_str(&m, s->auth_mech == AUTH_MECH_PLAIN ? "PLAIN" : "LOGIN");
+	ipc_put_str(&m, s->auth.mech == AUTH_MECH_PLAIN ? "PLAIN" : "LOGIN");
 	ipc_put_str(&m, user);
 	ipc_put_bytes(&m, pass, passlen);
 	ipc_put_str(&m, s->ip);
@@ -1111,23 +1125,19 @@ smtp_auth_guard(struct smtp_session *s)
 	const struct conf *c = s->srv->conf;
 	time_t now = time(NULL);
 	char key[300], net[CIDR_STRLEN];
-	int n, distinct;
+	int n, distinct, alert;
 
 	/* per client network: an IPv6 host may change address at will */
 	smtp_server_client_net(s->srv, s->addr, net, sizeof(net));
 	snprintf(key, sizeof(key), "a:%s", net);
 	n = guard_hit(s->srv->guard, key, s->addr, now, c->auth_fail_window, NULL);
-	if (n >= c->auth_fail_limit && !relay_client_trusted(&s->srv->relay, s->addr)) {
+	if (pol_auth_client(c, n, relay_client_trusted(&s->srv->relay,
+	    s->addr)) == POL_REJECT) {
 		char bkey[80], reason[96];
-		int repeat, secs;
+		int secs;
 
 		snprintf(bkey, sizeof(bkey), "b:%s", net);
-		repeat = guard_bump(s->srv->guard, bkey, now);
-		secs = c->ban_time;
-		for (int i = 0; i < repeat && secs < c->ban_time_max; i++)
-			secs = secs > c->ban_time_max / 2 ? c->ban_time_max : secs * 2;
-		if (secs > c->ban_time_max)
-			secs = c->ban_time_max;
+		secs = pol_ban_seconds(c, guard_bump(s->srv->guard, bkey, now));
 		guard_reset(s->srv->guard, key);
 		snprintf(reason, sizeof(reason), "%d AUTH failures in %ds", n,
 		    c->auth_fail_window);
@@ -1138,29 +1148,23 @@ smtp_auth_guard(struct smtp_session *s)
 		smtp_server_ban(s->srv, s->addr, secs, reason, "auth");
 		return -1;
 	}
-	if (s->auth_login_user[0] == '\0')
+	if (s->auth.login_user[0] == '\0')
 		return 0;	/* no name tried: nothing to count per account */
-	snprintf(key, sizeof(key), "u:%s", s->auth_login_user);
+	snprintf(key, sizeof(key), "u:%s", s->auth.login_user);
 	n = guard_hit(s->srv->guard, key, s->addr, now, c->auth_fail_window,
 	    &distinct);
-	s->account_delay_ms = 0;
-	if (n >= c->account_fail_limit && distinct >= 2) {
+	s->auth.delay_ms = pol_auth_account(c, n, distinct, &alert);
+	if (alert) {
 		char esc[600], detail[128];
 
-		s->account_delay_ms = (n - c->account_fail_limit + 1) *
-		    c->account_fail_delay_ms;
-		if (s->account_delay_ms > 60000)
-			s->account_delay_ms = 60000;
-		if (n == c->account_fail_limit) {
-			log_escape(esc, sizeof(esc), s->auth_login_user,
-			    strlen(s->auth_login_user));
-			log_warn(LOG_CAT_AUTH, "event=account_attack user=\"%s\" "
-			    "failures=%d addresses=%d alert=yes", esc, n, distinct);
-			snprintf(detail, sizeof(detail), "failures=%d addresses=%d",
-			    n, distinct);
-			smtp_server_event(s->srv, "account_attack", s->ip,
-			    s->auth_login_user, s->idstr, detail);
-		}
+		log_escape(esc, sizeof(esc), s->auth.login_user,
+		    strlen(s->auth.login_user));
+		log_warn(LOG_CAT_AUTH, "event=account_attack user=\"%s\" "
+		    "failures=%d addresses=%d alert=yes", esc, n, distinct);
+		snprintf(detail, sizeof(detail), "failures=%d addresses=%d",
+		    n, distinct);
+		smtp_server_event(s->srv, "account_attack", s->ip,
+		    s->auth.login_user, s->idstr, detail);
 	}
 	return 0;
 }
@@ -1170,7 +1174,7 @@ static void
 smtp_auth_fail_reply(struct smtp_session *s)
 {
 	smtp_reply_error(s, "535 5.7.8 Authentication credentials invalid");
-	if (s->state != SMTP_STATE_CLOSING && s->auth_failures >= SMTP_AUTH_FAIL_MAX) {
+	if (s->state != SMTP_STATE_CLOSING && s->auth.failures >= SMTP_AUTH_FAIL_MAX) {
 		smtp_reply(s, "421 4.7.0 %s Error: too many authentication failures",
 		    s->srv->conf->hostname);
 		smtp_close(s, "too many authentication failures");
@@ -1187,14 +1191,14 @@ smtp_session_auth_result(struct smtp_session *s, int result)
 
 	if (s->state != SMTP_STATE_WAIT || s->waiting != SMTP_WAIT_AUTH)
 		return;
-	log_escape(esc, sizeof(esc), s->auth_login_user, strlen(s->auth_login_user));
+	log_escape(esc, sizeof(esc), s->auth.login_user, strlen(s->auth.login_user));
 	if (result == PROTO_AUTH_OK &&
-	    smtp_server_is_suspended(s->srv, s->auth_login_user)) {
+	    smtp_server_is_suspended(s->srv, s->auth.login_user)) {
 		/* the password was right, the account is not usable */
 		log_notice(LOG_CAT_AUTH, "session=%s event=auth_suspended client=%s "
 		    "user=\"%s\"", s->idstr, s->ip, esc);
 		smtp_server_event(s->srv, "auth_suspended", s->ip,
-		    s->auth_login_user, s->idstr, "account suspended");
+		    s->auth.login_user, s->idstr, "account suspended");
 		smtp_reply_error(s, "535 5.7.8 Authentication credentials invalid");
 		if (s->state != SMTP_STATE_CLOSING)
 			smtp_unpark(s, SMTP_STATE_IDLE);
@@ -1202,10 +1206,10 @@ smtp_session_auth_result(struct smtp_session *s, int result)
 	}
 	if (result == PROTO_AUTH_OK) {
 		s->authenticated = 1;
-		snprintf(s->auth_user, sizeof(s->auth_user), "%s", s->auth_login_user);
+		snprintf(s->auth_user, sizeof(s->auth_user), "%s", s->auth.login_user);
 		log_info(LOG_CAT_AUTH, "session=%s event=auth_ok client=%s user=\"%s\" "
 		    "mechanism=%s", s->idstr, s->ip, esc,
-		    s->auth_mech == AUTH_MECH_PLAIN ? "PLAIN" : "LOGIN");
+		    s->auth.mech == AUTH_MECH_PLAIN ? "PLAIN" : "LOGIN");
 		s->srv->stats.auth_ok++;
 		smtp_reply(s, "235 2.7.0 Authentication successful");
 		smtp_unpark(s, SMTP_STATE_IDLE);
@@ -1217,41 +1221,158 @@ smtp_session_auth_result(struct smtp_session *s, int result)
 			smtp_unpark(s, SMTP_STATE_IDLE);
 		return;
 	}
-	s->auth_failures++;
+	s->auth.failures++;
 	log_notice(LOG_CAT_AUTH, "session=%s event=auth_fail client=%s user=\"%s\" "
 	    "mechanism=%s failures=%d", s->idstr, s->ip, esc,
-	    s->auth_mech == AUTH_MECH_PLAIN ? "PLAIN" : "LOGIN", s->auth_failures);
+	    s->auth.mech == AUTH_MECH_PLAIN ? "PLAIN" : "LOGIN", s->auth.failures);
 	{
 		char detail[128];
 
 		snprintf(detail, sizeof(detail), "mechanism=%s",
-		    s->auth_mech == AUTH_MECH_PLAIN ? "PLAIN" : "LOGIN");
-		smtp_server_event(s->srv, "auth_fail", s->ip, s->auth_login_user,
+		    s->auth.mech == AUTH_MECH_PLAIN ? "PLAIN" : "LOGIN");
+		smtp_server_event(s->srv, "auth_fail", s->ip, s->auth.login_user,
 		    s->idstr, detail);
 	}
 	if (smtp_auth_guard(s) == -1)
 		return;
 	/* the same pause for unknown users and wrong passwords */
 	smtp_wait_arm(s, SMTP_WAIT_AUTH_PAUSE,
-	    s->srv->conf->auth_fail_delay_ms + s->account_delay_ms);
+	    s->srv->conf->auth_fail_delay_ms + s->auth.delay_ms);
+}
+
+/*
+ * The checks: may this verb run in the session's state? Each refuses
+ * with its own reply (and -1); commands outside a transaction count
+ * towards max_idle_commands here (-1 when that ended the session).
+ * What the arguments say is the proceed function's business.
+ */
+
+/*
+ * in one of allowed states, or out of order: early_reply in one of the
+ * early states (a verb too soon), else reply
+ */
+static int
+check_order(struct smtp_session *s, unsigned allowed, unsigned early,
+    const char *early_reply, const char *reply)
+{
+	unsigned st = 1u << s->state;
+
+	if (allowed & st)
+		return 0;
+	smtp_reply_error(s, "%s", (early & st) ? early_reply : reply);
+	return -1;
+}
+
+/* in one of states, or the 503 most verbs get out of order */
+static int
+check_state(struct smtp_session *s, unsigned states)
+{
+	return check_order(s, states, 0, NULL,
+	    "503 5.5.1 Error: send HELO/EHLO first");
+}
+
+/* QUIT, BDAT: any time after the banner */
+static int
+check_any(struct smtp_session *s, const char *args, size_t len)
+{
+	return check_state(s, ST_ANY);
+}
+
+/* EHLO, HELO, RSET, NOOP, HELP, VRFY, EXPN: loops of them end the session */
+static int
+check_idle(struct smtp_session *s, const char *args, size_t len)
+{
+	if (check_state(s, ST_ANY) == -1)
+		return -1;
+	return smtp_idle_command(s, s->last_cmd);
+}
+
+static int
+check_mail(struct smtp_session *s, const char *args, size_t len)
+{
+	if (check_order(s, ST(IDLE), ST(HELO),
+	    "503 5.5.1 Error: send HELO/EHLO first",
+	    "503 5.5.1 Error: nested MAIL command") == -1)
+		return -1;
+	s->idle_cmds = 0;
+	return 0;
+}
+
+static int
+check_rcpt(struct smtp_session *s, const char *args, size_t len)
+{
+	return check_order(s, ST(MAIL) | ST(RCPT), 0, NULL,
+	    "503 5.5.1 Error: need MAIL command");
+}
+
+static int
+check_data(struct smtp_session *s, const char *args, size_t len)
+{
+	return check_order(s, ST(RCPT), ST(MAIL),
+	    "554 5.5.1 Error: no valid recipients",
+	    "503 5.5.1 Error: need RCPT command");
+}
+
+static int
+check_starttls(struct smtp_session *s, const char *args, size_t len)
+{
+	return check_order(s, ST(IDLE), ST(HELO),
+	    "503 5.5.1 Error: send EHLO first",
+	    "503 5.5.1 Error: STARTTLS not permitted during a mail transaction");
+}
+
+static int
+check_auth(struct smtp_session *s, const char *args, size_t len)
+{
+	if (check_state(s, ST_GREETED) == 0)
+		return 0;
+	/* password guessers skip the greeting: on a listener that offers
+	 * AUTH this counts as a failed AUTH */
+	if (s->state == SMTP_STATE_HELO && auth_offered(s)) {
+		s->auth.login_user[0] = '\0';
+		(void)smtp_auth_guard(s);
+	}
+	return -1;
 }
 
 static const struct smtp_command commands[] = {
-	{ SMTP_CMD_EHLO,	ST_ANY,		CMD_LAST, do_ehlo },
-	{ SMTP_CMD_HELO,	ST_ANY,		CMD_LAST, do_helo },
-	{ SMTP_CMD_MAIL,	ST(IDLE),	0, do_mail },
-	{ SMTP_CMD_RCPT,	ST(MAIL) | ST(RCPT), 0, do_rcpt },
-	{ SMTP_CMD_DATA,	ST(RCPT),	CMD_LAST, do_data },
-	{ SMTP_CMD_RSET,	ST_ANY,		0, do_rset },
-	{ SMTP_CMD_NOOP,	ST_ANY,		0, do_noop },
-	{ SMTP_CMD_QUIT,	ST_ANY,		CMD_LAST, do_quit },
-	{ SMTP_CMD_HELP,	ST_ANY,		0, do_help },
-	{ SMTP_CMD_VRFY,	ST_ANY,		0, do_vrfy },
-	{ SMTP_CMD_EXPN,	ST_ANY,		0, do_expn },
-	{ SMTP_CMD_BDAT,	ST_ANY,		0, do_bdat },
-	{ SMTP_CMD_STARTTLS,	ST(IDLE),	CMD_LAST, do_starttls },
-	{ SMTP_CMD_AUTH,	ST_GREETED,	CMD_LAST, do_auth },
+	{ SMTP_CMD_EHLO,	check_idle,	proceed_ehlo,	CMD_LAST },
+	{ SMTP_CMD_HELO,	check_idle,	proceed_helo,	CMD_LAST },
+	{ SMTP_CMD_MAIL,	check_mail,	proceed_mail,	0 },
+	{ SMTP_CMD_RCPT,	check_rcpt,	proceed_rcpt,	0 },
+	{ SMTP_CMD_DATA,	check_data,	proceed_data,	CMD_LAST },
+	{ SMTP_CMD_RSET,	check_idle,	proceed_rset,	0 },
+	{ SMTP_CMD_NOOP,	check_idle,	proceed_noop,	0 },
+	{ SMTP_CMD_QUIT,	check_any,	proceed_quit,	CMD_LAST | CMD_QUIT },
+	{ SMTP_CMD_HELP,	check_idle,	proceed_help,	0 },
+	{ SMTP_CMD_VRFY,	check_idle,	proceed_vrfy,	0 },
+	{ SMTP_CMD_EXPN,	check_idle,	proceed_expn,	0 },
+	{ SMTP_CMD_BDAT,	check_any,	proceed_bdat,	0 },
+	{ SMTP_CMD_STARTTLS,	check_starttls,	proceed_starttls, CMD_LAST },
+	{ SMTP_CMD_AUTH,	check_auth,	proceed_auth,	CMD_LAST },
 };
+
+/*
+ * RFC 2920: a client may only send ahead once PIPELINING was advertised,
+ * and never past a command that must end a group (QUIT excepted: what
+ * follows it is never read).
+ */
+static void
+smtp_check_pipelining(struct smtp_session *s, const struct smtp_command *c)
+{
+	const char *verb = smtp_verb_name(c->verb);
+
+	if (s->state == SMTP_STATE_CLOSING || s->state == SMTP_STATE_TLS ||
+	    evbuffer_get_length(bufferevent_get_input(s->bev)) == 0 ||
+	    (s->esmtp && !(c->flags & CMD_LAST)) || (c->flags & CMD_QUIT))
+		return;
+	log_notice(LOG_CAT_POLICY, "session=%s event=improper_pipelining "
+	    "client=%s after=%s", s->idstr, s->ip, verb);
+	smtp_server_event(s->srv, "improper_pipelining", s->ip, s->auth_user,
+	    s->idstr, verb);
+	smtp_reply(s, "554 5.5.0 Error: improper command pipelining");
+	smtp_close(s, "improper pipelining");
+}
 
 static void
 smtp_command(struct smtp_session *s, const char *line, size_t len)
@@ -1273,71 +1394,10 @@ smtp_command(struct smtp_session *s, const char *line, size_t len)
 	log_debug(LOG_CAT_SMTP, "session=%s event=command verb=%s", s->idstr,
 	    smtp_verb_name(cmd.verb));
 	s->last_cmd = smtp_verb_name(cmd.verb);	/* for moat sessions */
-	if (!(c->states & (1u << s->state))) {
-		switch (cmd.verb) {
-		case SMTP_CMD_MAIL:
-			if (s->state == SMTP_STATE_HELO)
-				smtp_reply_error(s, "503 5.5.1 Error: send HELO/EHLO first");
-			else
-				smtp_reply_error(s, "503 5.5.1 Error: nested MAIL command");
-			break;
-		case SMTP_CMD_RCPT:
-			smtp_reply_error(s, "503 5.5.1 Error: need MAIL command");
-			break;
-		case SMTP_CMD_DATA:
-			if (s->state == SMTP_STATE_MAIL)
-				smtp_reply_error(s, "554 5.5.1 Error: no valid recipients");
-			else
-				smtp_reply_error(s, "503 5.5.1 Error: need RCPT command");
-			break;
-		case SMTP_CMD_STARTTLS:
-			if (s->state == SMTP_STATE_HELO)
-				smtp_reply_error(s, "503 5.5.1 Error: send EHLO first");
-			else
-				smtp_reply_error(s, "503 5.5.1 Error: STARTTLS not "
-				    "permitted during a mail transaction");
-			break;
-		case SMTP_CMD_AUTH:
-			smtp_reply_error(s, "503 5.5.1 Error: send HELO/EHLO first");
-			/* password guessers skip the greeting: on a listener
-			 * that offers AUTH this counts as a failed AUTH */
-			if (s->state == SMTP_STATE_HELO && auth_offered(s)) {
-				s->auth_login_user[0] = '\0';
-				(void)smtp_auth_guard(s);
-			}
-			break;
-		default:
-			smtp_reply_error(s, "503 5.5.1 Error: send HELO/EHLO first");
-			break;
-		}
+	if (c->check(s, cmd.args, cmd.argslen) == -1)
 		return;
-	}
-	switch (cmd.verb) {
-	case SMTP_CMD_NOOP: case SMTP_CMD_RSET: case SMTP_CMD_VRFY:
-	case SMTP_CMD_HELP: case SMTP_CMD_EHLO: case SMTP_CMD_HELO:
-	case SMTP_CMD_EXPN:
-		if (smtp_idle_command(s, smtp_verb_name(cmd.verb)) == -1)
-			return;
-		break;
-	case SMTP_CMD_MAIL:
-		s->idle_cmds = 0;
-		break;
-	default:
-		break;
-	}
 	c->proceed(s, cmd.args, cmd.argslen);
-	/* RFC 2920: a client may only send ahead once PIPELINING was
-	 * advertised, and never past a command that must end a group */
-	if (s->state != SMTP_STATE_CLOSING && s->state != SMTP_STATE_TLS &&
-	    evbuffer_get_length(bufferevent_get_input(s->bev)) > 0 &&
-	    (!s->esmtp || (c->flags & CMD_LAST)) && cmd.verb != SMTP_CMD_QUIT) {
-		log_notice(LOG_CAT_POLICY, "session=%s event=improper_pipelining "
-		    "client=%s after=%s", s->idstr, s->ip, smtp_verb_name(cmd.verb));
-		smtp_server_event(s->srv, "improper_pipelining", s->ip, s->auth_user,
-		    s->idstr, smtp_verb_name(cmd.verb));
-		smtp_reply(s, "554 5.5.0 Error: improper command pipelining");
-		smtp_close(s, "improper pipelining");
-	}
+	smtp_check_pipelining(s, c);
 }
 
 /* ---- DATA ---- */
@@ -1353,13 +1413,13 @@ smtp_data_emit(void *arg, const char *p, size_t len)
 	struct smtp_session *s = arg;
 	struct ipc_msg m;
 
-	evbuffer_add(s->msg, p, len);
-	if (evbuffer_get_length(s->msg) < SMTP_CHUNK || s->data.err != SMTP_DATA_OK)
+	evbuffer_add(s->tx->msg, p, len);
+	if (evbuffer_get_length(s->tx->msg) < SMTP_CHUNK || s->tx->data.err != SMTP_DATA_OK)
 		return;
 	ipc_msg_init(&m, PROTO_QUEUE_CHUNK, s->id);
-	ipc_put_evbuffer(&m, s->msg);
+	ipc_put_evbuffer(&m, s->tx->msg);
 	ipc_send(s->srv->queue, &m);
-	s->streaming = 1;
+	s->tx->streaming = 1;
 }
 
 /*
@@ -1370,12 +1430,57 @@ smtp_data_emit(void *arg, const char *p, size_t len)
 static int
 smtp_too_big_to_relay(struct smtp_session *s)
 {
-	if (s->data.size <= SMTP_RELAY_MAX)
+	if (s->tx->data.size <= SMTP_RELAY_MAX)
 		return 0;
-	for (size_t i = 0; i < s->n_rcpts; i++)
-		if (s->rcpts[i].mailbox[0] == '\0')
+	for (size_t i = 0; i < s->tx->n_rcpts; i++)
+		if (s->tx->rcpts[i].mailbox[0] == '\0')
 			return 1;
 	return 0;
+}
+
+/* what the client is told when DATA's machine refused the message */
+static const struct {
+	enum smtp_data_err	 err;
+	const char		*reply;
+	const char		*why;		/* for the log */
+} data_errors[] = {
+	{ SMTP_DATA_BARE_EOL, "550 5.6.0 Message rejected: bare CR or LF in "
+	    "message content", "bare CR or LF" },
+	{ SMTP_DATA_NUL, "550 5.6.0 Message rejected: NUL byte in message "
+	    "content", "NUL byte" },
+	{ SMTP_DATA_LONG_LINE, "500 5.5.2 Message rejected: line too long",
+	    "line too long" },
+	{ SMTP_DATA_TOO_BIG, "552 5.3.4 Message size exceeds fixed limit",
+	    "message too big" },
+	{ SMTP_DATA_TOO_MANY_HOPS, "554 5.4.6 Too many hops (mail loop?)",
+	    "too many Received headers" },
+};
+
+/* the message was refused at its dot: the transaction ends */
+static void
+smtp_data_reject(struct smtp_session *s)
+{
+	s->srv->stats.rejected[SMTP_REJ_DATA]++;
+	smtp_reset_tx(s);
+	if (s->state != SMTP_STATE_CLOSING)
+		smtp_set_state(s, SMTP_STATE_IDLE);
+}
+
+/* the message broke DATA's rules (data.err) */
+static void
+smtp_data_refused(struct smtp_session *s)
+{
+	const char *why = "?";
+
+	for (size_t i = 0; i < sizeof(data_errors) / sizeof(data_errors[0]); i++)
+		if (data_errors[i].err == s->tx->data.err) {
+			smtp_reply_error(s, "%s", data_errors[i].reply);
+			why = data_errors[i].why;
+			break;
+		}
+	log_info(LOG_CAT_SMTP, "session=%s event=reject_data client=%s "
+	    "reason=\"%s\"", s->idstr, s->ip, why);
+	smtp_data_reject(s);
 }
 
 static void
@@ -1385,76 +1490,40 @@ smtp_data_done(struct smtp_session *s)
 	char from[ADDR_PATH_MAX * 2];
 
 	smtp_set_timeout(s, s->srv->conf->timeout_command);
-	if (s->data.err != SMTP_DATA_OK) {
-		const char *why = "?";
-
-		switch (s->data.err) {
-		case SMTP_DATA_BARE_EOL:
-			smtp_reply_error(s, "550 5.6.0 Message rejected: bare CR or LF "
-			    "in message content");
-			why = "bare CR or LF";
-			break;
-		case SMTP_DATA_NUL:
-			smtp_reply_error(s, "550 5.6.0 Message rejected: NUL byte in "
-			    "message content");
-			why = "NUL byte";
-			break;
-		case SMTP_DATA_LONG_LINE:
-			smtp_reply_error(s, "500 5.5.2 Message rejected: line too long");
-			why = "line too long";
-			break;
-		case SMTP_DATA_TOO_BIG:
-			smtp_reply_error(s, "552 5.3.4 Message size exceeds fixed limit");
-			why = "message too big";
-			break;
-		case SMTP_DATA_TOO_MANY_HOPS:
-			smtp_reply_error(s, "554 5.4.6 Too many hops (mail loop?)");
-			why = "too many Received headers";
-			break;
-		default:
-			break;
-		}
-		log_info(LOG_CAT_SMTP, "session=%s event=reject_data client=%s "
-		    "reason=\"%s\"", s->idstr, s->ip, why);
-		s->srv->stats.rejected[SMTP_REJ_DATA]++;
-		smtp_reset_tx(s);
-		if (s->state != SMTP_STATE_CLOSING)
-			smtp_set_state(s, SMTP_STATE_IDLE);
+	if (s->tx->data.err != SMTP_DATA_OK) {
+		smtp_data_refused(s);
 		return;
 	}
 	if (smtp_too_big_to_relay(s)) {
 		log_info(LOG_CAT_SMTP, "session=%s event=reject_data client=%s "
 		    "reason=\"too big to relay\" size=%zu", s->idstr, s->ip,
-		    s->data.size);
-		s->srv->stats.rejected[SMTP_REJ_DATA]++;
+		    s->tx->data.size);
 		smtp_reply_error(s, "552 5.3.4 Message too big to relay");
-		smtp_reset_tx(s);
-		if (s->state != SMTP_STATE_CLOSING)
-			smtp_set_state(s, SMTP_STATE_IDLE);
+		smtp_data_reject(s);
 		return;
 	}
-	addr_format(&s->mail.addr, from, sizeof(from));
+	addr_format(&s->tx->mail.addr, from, sizeof(from));
 	ipc_msg_init(&m, PROTO_QUEUE_STORE, s->id);
 	ipc_put_str(&m, from);
 	ipc_put_str(&m, s->helo);
 	ipc_put_str(&m, s->ip);
 	ipc_put_str(&m, s->authenticated ? s->auth_user : "");
 	ipc_put_str(&m, s->listener->conf->name);
-	ipc_put_str(&m, s->mail.envid);
-	ipc_put_u8(&m, (uint8_t)s->mail.ret);
-	ipc_put_u8(&m, (uint8_t)((s->mail.body_8bit ? PROTO_MSGF_8BITMIME : 0) |
-	    (s->mail.smtputf8 ? PROTO_MSGF_SMTPUTF8 : 0) |
+	ipc_put_str(&m, s->tx->mail.envid);
+	ipc_put_u8(&m, (uint8_t)s->tx->mail.ret);
+	ipc_put_u8(&m, (uint8_t)((s->tx->mail.body_8bit ? PROTO_MSGF_8BITMIME : 0) |
+	    (s->tx->mail.smtputf8 ? PROTO_MSGF_SMTPUTF8 : 0) |
 	    (smtp_outsider(s) ? PROTO_MSGF_OUTSIDER : 0)));
-	ipc_put_u32(&m, (uint32_t)s->n_rcpts);
-	for (size_t i = 0; i < s->n_rcpts; i++) {
-		ipc_put_str(&m, s->rcpts[i].addr);
-		ipc_put_str(&m, s->rcpts[i].orcpt);
-		ipc_put_u8(&m, (uint8_t)s->rcpts[i].notify);
-		ipc_put_str(&m, s->rcpts[i].mailbox);
+	ipc_put_u32(&m, (uint32_t)s->tx->n_rcpts);
+	for (size_t i = 0; i < s->tx->n_rcpts; i++) {
+		ipc_put_str(&m, s->tx->rcpts[i].addr);
+		ipc_put_str(&m, s->tx->rcpts[i].orcpt);
+		ipc_put_u8(&m, (uint8_t)s->tx->rcpts[i].notify);
+		ipc_put_str(&m, s->tx->rcpts[i].mailbox);
 	}
-	ipc_put_evbuffer(&m, s->msg);
+	ipc_put_evbuffer(&m, s->tx->msg);
 	ipc_send(s->srv->queue, &m);
-	s->streaming = 0;	/* the chunks are the queue's now */
+	s->tx->streaming = 0;	/* the chunks are the queue's now */
 	smtp_park(s, SMTP_WAIT_QUEUE, s->id, s->srv->conf->timeout_data * 1000);
 }
 
@@ -1466,13 +1535,13 @@ smtp_session_stored(struct smtp_session *s, int status, const char *qid)
 
 	if (s->state != SMTP_STATE_WAIT || s->waiting != SMTP_WAIT_QUEUE)
 		return;
-	addr_format(&s->mail.addr, from, sizeof(from));
+	addr_format(&s->tx->mail.addr, from, sizeof(from));
 	if (status == PROTO_STORE_OK) {
 		s->n_msgs++;
 		log_info(LOG_CAT_SMTP, "session=%s qid=%s event=accepted client=%s "
 		    "from=<%s> nrcpt=%zu size=%zu", s->idstr, qid, s->ip,
 		    log_escape_bare(esc, sizeof(esc), from, strlen(from)),
-		    s->n_rcpts, s->data.size);
+		    s->tx->n_rcpts, s->tx->data.size);
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", qid);
 	} else if (status == PROTO_STORE_DISKFULL) {
 		log_warn(LOG_CAT_QUEUE, "session=%s event=tempfail client=%s "
@@ -1494,15 +1563,13 @@ smtp_session_stored(struct smtp_session *s, int status, const char *qid)
 static int
 smtp_data_too_slow(struct smtp_session *s)
 {
-	long elapsed = (long)(time(NULL) - s->data_started);
-	int rate = s->srv->conf->min_data_rate;
+	long elapsed = (long)(time(NULL) - s->tx->data_started);
 
-	if (rate <= 0 || elapsed < s->srv->conf->data_rate_grace ||
-	    s->data_bytes / (size_t)elapsed >= (size_t)rate)
+	if (pol_data_rate(s->srv->conf, elapsed, s->tx->data_bytes) == POL_OK)
 		return 0;
 	log_notice(LOG_CAT_POLICY, "session=%s event=limit client=%s "
 	    "limit=min_data_rate bytes=%zu seconds=%ld", s->idstr, s->ip,
-	    s->data_bytes, elapsed);
+	    s->tx->data_bytes, elapsed);
 	smtp_server_event(s->srv, "limit", s->ip, s->auth_user, s->idstr,
 	    "min_data_rate");
 	smtp_reply(s, "421 4.4.2 %s Error: data too slow", s->srv->conf->hostname);
@@ -1601,13 +1668,13 @@ smtp_process(struct smtp_session *s)
 
 			if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 				return;
-			used = smtp_data_feed(&s->data, v.iov_base, v.iov_len,
+			used = smtp_data_feed(&s->tx->data, v.iov_base, v.iov_len,
 			    smtp_data_emit, s);
 			evbuffer_drain(in, used);
-			s->data_bytes += used;
-			if (!s->data.done && smtp_data_too_slow(s))
+			s->tx->data_bytes += used;
+			if (!s->tx->data.done && smtp_data_too_slow(s))
 				return;
-			if (s->data.done)
+			if (s->tx->data.done)
 				smtp_data_done(s);
 			continue;
 		}
@@ -1841,31 +1908,20 @@ smtp_wait_timer_cb(evutil_socket_t fd, short ev, void *arg)
 	}
 }
 
-/* a session that could not be set up: what it has so far, and fd */
-static void
-smtp_session_free_early(struct smtp_session *s, int fd)
-{
-	if (s->wait_timer)
-		event_free(s->wait_timer);
-	if (s->msg)
-		evbuffer_free(s->msg);
-	close(fd);
-	free(s);
-}
-
-/* smtp_session_start - a new connection on listener l */
-void
-smtp_session_start(struct smtp_server *srv, struct smtp_listener *l, int fd,
-    const struct sockaddr *sa, int salen)
+/*
+ * smtp_session_new - a session for the connection fd, with its timer and
+ * bufferevent (TLS at once on a submissions listener), in no table yet.
+ * NULL when it cannot be set up: fd is closed then.
+ */
+static struct smtp_session *
+smtp_session_new(struct smtp_server *srv, struct smtp_listener *l, int fd,
+    const struct sockaddr *sa)
 {
 	struct smtp_session *s;
-	const struct conf *c = srv->conf;
-	int ipcount;
+	SSL *ssl = NULL;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		close(fd);
-		return;
-	}
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		goto fail;
 	s->srv = srv;
 	s->listener = l;
 	s->fd = fd;
@@ -1878,37 +1934,109 @@ smtp_session_start(struct smtp_server *srv, struct smtp_listener *l, int fd,
 	s->port = ntohs(sa->sa_family == AF_INET6 ?
 	    ((const struct sockaddr_in6 *)sa)->sin6_port :
 	    ((const struct sockaddr_in *)sa)->sin_port);
-	if ((s->msg = evbuffer_new()) == NULL ||
-	    (s->wait_timer = evtimer_new(srv->base, smtp_wait_timer_cb,
-	    s)) == NULL) {
-		smtp_session_free_early(s, fd);
-		return;
-	}
+	if ((s->wait_timer = evtimer_new(srv->base, smtp_wait_timer_cb,
+	    s)) == NULL)
+		goto fail;
 	/* evconnlistener accepts with SOCK_NONBLOCK already */
-	if (l->conf->role == ROLE_SUBMISSIONS) {
-		SSL *ssl = srv->tls ? SSL_new(srv->tls) : NULL;
-
-		if (ssl == NULL) {
-			smtp_session_free_early(s, fd);
-			return;
-		}
-		s->bev = bufferevent_openssl_socket_new(srv->base, fd, ssl,
-		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_DEFER_CALLBACKS |
-		    BEV_OPT_CLOSE_ON_FREE);
-		if (s->bev == NULL)
-			SSL_free(ssl);
-		else
-			s->fd = -1;	/* owned by the TLS bufferevent */
-		s->ssl = ssl;
-		s->tls = 1;
-	} else {
-		s->bev = bufferevent_socket_new(srv->base, fd, 0);
+	if (l->conf->role != ROLE_SUBMISSIONS) {
+		if ((s->bev = bufferevent_socket_new(srv->base, fd, 0)) == NULL)
+			goto fail;
 		s->direct = 1;
+		return s;
 	}
-	if (s->bev == NULL) {
-		smtp_session_free_early(s, fd);
+	if (srv->tls == NULL || (ssl = SSL_new(srv->tls)) == NULL)
+		goto fail;
+	s->bev = bufferevent_openssl_socket_new(srv->base, fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_DEFER_CALLBACKS |
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (s->bev == NULL)
+		goto fail;
+	s->fd = -1;	/* owned by the TLS bufferevent, and so is ssl */
+	s->ssl = ssl;
+	s->tls = 1;
+	return s;
+
+fail:
+	/* nothing owns fd or ssl yet: no bufferevent was made */
+	if (ssl != NULL)
+		SSL_free(ssl);
+	if (s != NULL) {
+		if (s->wait_timer)
+			event_free(s->wait_timer);
+		free(s);
+	}
+	close(fd);
+	return NULL;
+}
+
+/* the limits at the door: -1 when the session was refused (and closes) */
+static int
+smtp_session_admit(struct smtp_session *s, int ipcount)
+{
+	struct smtp_server *srv = s->srv;
+	const struct conf *c = srv->conf;
+
+	if (srv->shutting_down) {
+		smtp_reply(s, "421 4.3.2 %s Service shutting down", c->hostname);
+		smtp_close(s, "shutdown");
+		return -1;
+	}
+	if (srv->n_sessions > (size_t)c->max_sessions) {
+		log_notice(LOG_CAT_POLICY, "session=%s event=limit client=%s "
+		    "limit=max_sessions", s->idstr, s->ip);
+		srv->stats.rejected[SMTP_REJ_LIMIT]++;
+		smtp_reply(s, "421 4.7.0 %s Error: too many connections", c->hostname);
+		smtp_close(s, "max_sessions");
+		return -1;
+	}
+	if (ipcount > c->max_sessions_per_ip) {
+		log_notice(LOG_CAT_POLICY, "session=%s event=limit client=%s "
+		    "limit=max_sessions_per_ip", s->idstr, s->ip);
+		smtp_server_event(srv, "limit", s->ip, "", s->idstr,
+		    "max_sessions_per_ip");
+		smtp_reply(s, "421 4.7.0 %s Error: too many connections from your "
+		    "address", c->hostname);
+		smtp_close(s, "max_sessions_per_ip");
+		return -1;
+	}
+	return 0;
+}
+
+/* the DNSBL lookups start at connect, so MAIL seldom waits for them */
+static void
+smtp_dnsbl_start(struct smtp_session *s)
+{
+	struct smtp_server *srv = s->srv;
+	const char *zone;
+	int score;
+
+	if (srv->dnsbl == NULL || relay_client_trusted(&srv->relay, s->addr))
 		return;
+	switch (dnsbl_check(srv->dnsbl, s->addr, s->id, &score, &zone)) {
+	case 1:
+		s->dnsbl.state = SMTP_DNSBL_PENDING;
+		smtp_session_dnsbl(s, score, zone);
+		break;
+	case 0:
+		s->dnsbl.state = SMTP_DNSBL_PENDING;
+		break;
+	default:
+		break;
 	}
+}
+
+/* smtp_session_start - a new connection on listener l */
+void
+smtp_session_start(struct smtp_server *srv, struct smtp_listener *l, int fd,
+    const struct sockaddr *sa, int salen)
+{
+	struct smtp_session *s;
+	const struct conf *c = srv->conf;
+	int ipcount;
+	char peek;
+
+	if ((s = smtp_session_new(srv, l, fd, sa)) == NULL)
+		return;
 	smtp_set_state(s, SMTP_STATE_CONNECTED);
 	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
 	LIST_INSERT_HEAD(&srv->by_id[s->id % SMTP_ID_BUCKETS], s, hash);
@@ -1921,57 +2049,16 @@ smtp_session_start(struct smtp_server *srv, struct smtp_listener *l, int fd,
 	bufferevent_enable(s->bev, s->direct ? EV_READ : EV_READ | EV_WRITE);
 	log_info(LOG_CAT_SMTP, "session=%s event=connect client=%s port=%d "
 	    "listener=%s", s->idstr, s->ip, s->port, l->conf->name);
-
-	if (srv->shutting_down) {
-		smtp_reply(s, "421 4.3.2 %s Service shutting down", c->hostname);
-		smtp_close(s, "shutdown");
+	if (smtp_session_admit(s, ipcount) == -1)
 		return;
-	}
-	if (srv->n_sessions > (size_t)c->max_sessions) {
-		log_notice(LOG_CAT_POLICY, "session=%s event=limit client=%s "
-		    "limit=max_sessions", s->idstr, s->ip);
-		srv->stats.rejected[SMTP_REJ_LIMIT]++;
-		smtp_reply(s, "421 4.7.0 %s Error: too many connections", c->hostname);
-		smtp_close(s, "max_sessions");
-		return;
-	}
-	if (ipcount > c->max_sessions_per_ip) {
-		log_notice(LOG_CAT_POLICY, "session=%s event=limit client=%s "
-		    "limit=max_sessions_per_ip", s->idstr, s->ip);
-		smtp_server_event(srv, "limit", s->ip, "", s->idstr,
-		    "max_sessions_per_ip");
-		smtp_reply(s, "421 4.7.0 %s Error: too many connections from your "
-		    "address", c->hostname);
-		smtp_close(s, "max_sessions_per_ip");
-		return;
-	}
 	smtp_server_rdns_start(srv, s);	/* for moat sessions; never waited for */
 	/* a client whose bytes are already here did not wait for the banner */
-	{
-		char peek;
-
-		if (!s->ssl && recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 1) {
-			smtp_read_cb(s->bev, s);
-			return;
-		}
+	if (!s->ssl && recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 1) {
+		smtp_read_cb(s->bev, s);
+		return;
 	}
 	smtp_set_state(s, SMTP_STATE_HELO);
-	if (srv->dnsbl != NULL && !relay_client_trusted(&srv->relay, s->addr)) {
-		const char *zone;
-		int score;
-
-		switch (dnsbl_check(srv->dnsbl, s->addr, s->id, &score, &zone)) {
-		case 1:
-			s->dnsbl_state = SMTP_DNSBL_PENDING;
-			smtp_session_dnsbl(s, score, zone);
-			break;
-		case 0:
-			s->dnsbl_state = SMTP_DNSBL_PENDING;
-			break;
-		default:
-			break;
-		}
-	}
+	smtp_dnsbl_start(s);
 	if ((s->lifetime = evtimer_new(srv->base, smtp_lifetime_cb, s)) != NULL) {
 		struct timeval tv = { c->session_lifetime, 0 };
 
@@ -2006,8 +2093,6 @@ smtp_session_free(struct smtp_session *s)
 		bufferevent_free(s->bev);	/* a TLS one frees its SSL and fd */
 	if (s->fd >= 0)
 		close(s->fd);
-	if (s->msg)
-		evbuffer_free(s->msg);
-	free(s->rcpts);
+	smtp_tx_free(s->tx);
 	free(s);
 }
