@@ -382,6 +382,17 @@ data_header_byte(struct smtp_data *d, char c)
 	}
 }
 
+/* a byte of a line's text: a LF without its CR is an error */
+static void
+data_text_byte(struct smtp_data *d, char c)
+{
+	if (c == '\n')
+		data_error(d, SMTP_DATA_BARE_EOL);
+	else
+		data_header_byte(d, c);
+	d->state = D_TEXT;
+}
+
 /* smtp_data_feed - consume DATA bytes; see smtp_parse.h */
 size_t
 smtp_data_feed(struct smtp_data *d, const char *p, size_t len,
@@ -415,29 +426,18 @@ smtp_data_feed(struct smtp_data *d, const char *p, size_t len,
 				FLUSH(i);
 				run = i + 1;	/* the dot is never message data */
 				d->state = D_DOT;
-			} else if (c == '\r') {
+			} else if (c == '\r')
 				d->state = D_CR;
-			} else if (c == '\n') {
-				data_error(d, SMTP_DATA_BARE_EOL);
-				d->state = D_TEXT;
-			} else {
-				data_header_byte(d, c);
-				d->state = D_TEXT;
-			}
+			else
+				data_text_byte(d, c);
 			break;
 		case D_DOT:
 			if (c == '\r') {
 				/* maybe the end: hold the CR back */
 				run = i + 1;
 				d->state = D_DOT_CR;
-			} else if (c == '\n') {
-				data_error(d, SMTP_DATA_BARE_EOL);
-				d->state = D_TEXT;
-			} else {
-				/* dot-stuffed line: the dot was dropped */
-				data_header_byte(d, c);
-				d->state = D_TEXT;
-			}
+			} else	/* dot-stuffed line: the dot was dropped */
+				data_text_byte(d, c);
 			break;
 		case D_DOT_CR:
 			if (c == '\n') {
@@ -451,10 +451,8 @@ smtp_data_feed(struct smtp_data *d, const char *p, size_t len,
 		case D_TEXT:
 			if (c == '\r')
 				d->state = D_CR;
-			else if (c == '\n')
-				data_error(d, SMTP_DATA_BARE_EOL);
 			else
-				data_header_byte(d, c);
+				data_text_byte(d, c);
 			break;
 		case D_CR:
 			if (c == '\n') {
