@@ -752,7 +752,8 @@ proceed_rcpt(struct smtp_session *s, const char *args, size_t len)
 	}
 	if (s->tx->n_rcpts == s->tx->cap_rcpts) {
 		size_t ncap = s->tx->cap_rcpts ? s->tx->cap_rcpts * 2 : 4;
-		struct smtp_rcpt *n = reallocarray(s->tx->rcpts, ncap, sizeof(*n));
+		struct smtp_rcpt *n = reallocarray(s->tx->rcpts, ncap,
+		    sizeof(*n));
 
 		if (n == NULL) {
 			smtp_reply_error(s, "452 4.3.0 Insufficient system resources");
@@ -833,7 +834,8 @@ smtp_received_header(struct smtp_session *s)
 	if (s->tls)
 		evbuffer_add_printf(s->tx->msg, "\r\n\t(%s)", s->tls_desc);
 	if (s->tx->n_rcpts == 1)
-		evbuffer_add_printf(s->tx->msg, "\r\n\tfor <%s>", s->tx->rcpts[0].addr);
+		evbuffer_add_printf(s->tx->msg, "\r\n\tfor <%s>",
+		    s->tx->rcpts[0].addr);
 	evbuffer_add_printf(s->tx->msg, "; %s\r\n", date);
 }
 
@@ -1098,7 +1100,7 @@ smtp_auth_check(struct smtp_session *s, const char *user, const uint8_t *pass,
 	struct ipc_msg m;
 	uint64_t req = ++s->srv->next_id;
 
-	/* LOGIN collects the name in auth_login_user already */
+	/* LOGIN collects the name in auth.login_user already */
 	if (user != s->auth.login_user)
 		snprintf(s->auth.login_user, sizeof(s->auth.login_user), "%s", user);
 	smtp_set_state(s, SMTP_STATE_IDLE);
@@ -1414,7 +1416,8 @@ smtp_data_emit(void *arg, const char *p, size_t len)
 	struct ipc_msg m;
 
 	evbuffer_add(s->tx->msg, p, len);
-	if (evbuffer_get_length(s->tx->msg) < SMTP_CHUNK || s->tx->data.err != SMTP_DATA_OK)
+	if (evbuffer_get_length(s->tx->msg) < SMTP_CHUNK ||
+	    s->tx->data.err != SMTP_DATA_OK)
 		return;
 	ipc_msg_init(&m, PROTO_QUEUE_CHUNK, s->id);
 	ipc_put_evbuffer(&m, s->tx->msg);
