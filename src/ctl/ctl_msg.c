@@ -814,8 +814,7 @@ ctl_answer_send(struct ipc_peer *p, uint64_t id, struct ipc_msg *ans)
 {
 	struct ipc_msg m;
 
-	ipc_msg_init(&m, PROTO_CTL_ANSWER, id);
-	ipc_put_evbuffer(&m, ans->buf);
+	proto_ctl_answer_enc(&m, id, ans->buf);
 	ipc_msg_discard(ans);
 	ipc_send(p, &m);
 }
@@ -843,21 +842,15 @@ int
 ctl_request_read(struct ipc_peer *from, uint64_t id, struct ipc_reader *r,
     struct ctl_req *q, uint32_t *uid)
 {
+	struct proto_ctl_request pq;
 	struct ipc_reader ar;
-	const uint8_t *args;
-	size_t len;
-	uint32_t op;
 	char err[512];
 
-	op = ipc_get_u32(r);
-	*uid = ipc_get_u32(r);
-	args = ipc_get_bytes(r, &len);
-	if (ipc_get_end(r) == -1)
+	if (proto_ctl_request_dec(r, &pq) == -1)
 		fatalx("%s: malformed request from control", __func__);
-	ar.p = args;
-	ar.left = len;
-	ar.err = 0;
-	if (ctl_req_decode((enum ctl_op)op, &ar, q, err, sizeof(err)) == -1) {
+	*uid = pq.uid;
+	ipc_reader_init(&ar, pq.args, pq.len);
+	if (ctl_req_decode((enum ctl_op)pq.op, &ar, q, err, sizeof(err)) == -1) {
 		ctl_answer_simple(from, id, CTL_BAD_REQUEST, "%s", err);
 		return -1;
 	}
