@@ -36,9 +36,12 @@ struct auth_proc {
 	struct users		*users;		/* owned */
 };
 
+/* smtp's only message: PROTO_AUTH_CHECK */
 static void
-auth_check(struct auth_proc *ap, uint64_t id, struct ipc_reader *r)
+auth_check(struct ipc_peer *p, uint16_t type, uint64_t id,
+    struct ipc_reader *r, void *arg)
 {
+	struct auth_proc *ap = arg;
 	struct proto_auth_check q;
 	struct proto_auth_result a;
 	const char *hash, *user;
@@ -47,6 +50,7 @@ auth_check(struct auth_proc *ap, uint64_t id, struct ipc_reader *r)
 	size_t pwlen;
 	char *pass;
 
+	ipc_expect(p, type, PROTO_AUTH_CHECK);
 	if (proto_auth_check_dec(r, &q) == -1) {
 		/* user names longer than we store cannot exist: treat as bad */
 		result = PROTO_AUTH_BAD;
@@ -81,15 +85,6 @@ reply:
 	a.result = result;
 	proto_auth_result_enc(&m, id, &a);
 	ipc_send(ap->smtp, &m);
-}
-
-static void
-smtp_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
-    struct ipc_reader *r, void *arg)
-{
-	if (type != PROTO_AUTH_CHECK)
-		fatalx("%s: unexpected message %u from smtp", __func__, type);
-	auth_check(arg, id, r);
 }
 
 static void
@@ -146,7 +141,7 @@ auth_proc_main(struct proc_env *env)
 	ap.base = base;
 	ap.parent = ipc_peer_new(base, parent_fd, "parent", parent_msg_cb,
 	    peer_close_cb, &ap);
-	ap.smtp = ipc_peer_new(base, smtp_fd, "smtp", smtp_msg_cb,
+	ap.smtp = ipc_peer_new(base, smtp_fd, "smtp", auth_check,
 	    peer_close_cb, &ap);
 	event_base_dispatch(base);
 	ipc_peer_free(ap.parent);

@@ -39,9 +39,12 @@ struct ca_proc {
 	uint64_t		 signed_ok, refused;
 };
 
+/* smtp's only message: PROTO_CA_SIGN */
 static void
-ca_sign(struct ca_proc *ca, uint64_t id, struct ipc_reader *r)
+ca_sign(struct ipc_peer *p, uint16_t type, uint64_t id, struct ipc_reader *r,
+    void *arg)
 {
+	struct ca_proc *ca = arg;
 	uint8_t sig[CA_SIG_MAX];
 	struct proto_ca_sign q;
 	struct proto_ca_signed a;
@@ -50,6 +53,7 @@ ca_sign(struct ca_proc *ca, uint64_t id, struct ipc_reader *r)
 	char err[256];
 	int rc;
 
+	ipc_expect(p, type, PROTO_CA_SIGN);
 	if (proto_ca_sign_dec(r, &q) == -1)
 		fatalx("%s: bad CA_SIGN", __func__);
 	if (q.key_id != 0 || ca->key == NULL)
@@ -69,15 +73,6 @@ ca_sign(struct ca_proc *ca, uint64_t id, struct ipc_reader *r)
 	a.siglen = rc == 0 ? siglen : 0;
 	proto_ca_signed_enc(&m, id, &a);
 	ipc_send(ca->smtp, &m);
-}
-
-static void
-smtp_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
-    struct ipc_reader *r, void *arg)
-{
-	if (type != PROTO_CA_SIGN)
-		fatalx("%s: unexpected message %u from smtp", __func__, type);
-	ca_sign(arg, id, r);
 }
 
 static void
@@ -129,7 +124,7 @@ ca_proc_main(struct proc_env *env)
 	ca.parent = ipc_peer_new(ca.base, env->peer[PROC_PARENT], "parent",
 	    parent_msg_cb, peer_close_cb, &ca);
 	ca.smtp = ipc_peer_new(ca.base, env->peer[PROC_SMTP], "smtp",
-	    smtp_msg_cb, peer_close_cb, &ca);
+	    ca_sign, peer_close_cb, &ca);
 	log_info(LOG_CAT_TLS, "event=ca_ready key=%s", ca.key == NULL ? "none" :
 	    EVP_PKEY_get0_type_name(ca.key));
 	event_base_dispatch(ca.base);

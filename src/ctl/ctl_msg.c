@@ -6,8 +6,9 @@
  * ctl_state_mask, ctl_state_name, ctl_duration_parse,
  * ctl_duration_format, ctl_size_format, ctl_filter_empty,
  * ctl_req_encode, ctl_req_decode, ctl_ans_begin, ctl_ans_table,
- * ctl_ans_row, ctl_ans_end, ctl_answer_decode, ctl_answer_free,
- * ctl_answer_put_tables, ctl_table_find, ctl_table_col.
+ * ctl_ans_row, ctl_ans_end, ctl_ans_vsimple, ctl_answer_decode,
+ * ctl_answer_free, ctl_answer_put_tables, ctl_table_find, ctl_table_col,
+ * ctl_answer_send, ctl_answer_simple, ctl_request_read.
  *
  * Used on both sides: the CLI encodes requests and decodes answers; the
  * control process decodes (and so checks) every request before it is
@@ -464,6 +465,198 @@ check_passwd(const char *user, const char *hash, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The decoder of each request's arguments: read them in wire order and
+ * check them. -1 with err set refuses the request; 0 leaves the check
+ * for bytes run short or left over to ctl_req_decode.
+ */
+typedef int (*req_dec_fn)(struct ipc_reader *, struct ctl_req *, char *,
+    size_t);
+
+static int
+dec_session_kill(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	r->id = ipc_get_u64(rd);
+	if (get_text(rd, r->a, "cidr", err, errlen) == -1 ||
+	    get_text(rd, r->b, "user", err, errlen) == -1 ||
+	    check_cidr(r->a, "cidr", err, errlen) == -1)
+		return -1;
+	if ((r->id != 0) + (r->a[0] != '\0') + (r->b[0] != '\0') != 1) {
+		snprintf(err, errlen, "give exactly one of: session id, "
+		    "--ip CIDR, --user NAME");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+dec_queue_list(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	if (get_filter(rd, &r->filter, err, errlen) == -1)
+		return -1;
+	r->limit = ipc_get_u32(rd);
+	if (r->limit > CTL_LIST_MAX) {
+		snprintf(err, errlen, "limit: at most %d", CTL_LIST_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+dec_queue_show(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	if (get_text(rd, r->a, "qid", err, errlen) == -1 ||
+	    check_qid(r->a, err, errlen) == -1)
+		return -1;
+	r->flag = ipc_get_u8(rd);
+	if (r->flag > 1) {
+		snprintf(err, errlen, "body: bad flag");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+dec_queue_act(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	r->action = ipc_get_u8(rd);
+	if (r->action >= CTL_ACT_COUNT) {
+		snprintf(err, errlen, "unknown queue action");
+		return -1;
+	}
+	if (get_filter(rd, &r->filter, err, errlen) == -1)
+		return -1;
+	r->flag = ipc_get_u8(rd);
+	if (r->flag > 1) {
+		snprintf(err, errlen, "dry-run: bad flag");
+		return -1;
+	}
+	if (ctl_filter_empty(&r->filter)) {
+		snprintf(err, errlen, "no filter: give one, or --all for "
+		    "every message");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+dec_events(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	r->since = ipc_get_i64(rd);
+	if (get_text(rd, r->a, "type", err, errlen) == -1 ||
+	    get_text(rd, r->b, "ip", err, errlen) == -1 ||
+	    get_text(rd, r->c, "user", err, errlen) == -1 ||
+	    check_cidr(r->b, "ip", err, errlen) == -1)
+		return -1;
+	r->limit = ipc_get_u32(rd);
+	r->after = ipc_get_i64(rd);
+	if (check_secs(r->since, "since", err, errlen) == -1)
+		return -1;
+	if (r->limit > CTL_LIST_MAX || r->after < 0) {
+		snprintf(err, errlen, "limit or position out of range");
+		return -1;
+	}
+	return 0;
+}
+
+/* the network of a ban request: given, and a network */
+static int
+check_ban_cidr(const struct ctl_req *r, char *err, size_t errlen)
+{
+	if (r->a[0] == '\0') {
+		snprintf(err, errlen, "cidr: missing");
+		return -1;
+	}
+	return check_cidr(r->a, "cidr", err, errlen);
+}
+
+static int
+dec_ban_add(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	if (get_text(rd, r->a, "cidr", err, errlen) == -1)
+		return -1;
+	r->duration = ipc_get_i64(rd);
+	if (get_text(rd, r->b, "reason", err, errlen) == -1 ||
+	    check_secs(r->duration, "for", err, errlen) == -1)
+		return -1;
+	return check_ban_cidr(r, err, errlen);
+}
+
+static int
+dec_ban_del(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	if (get_text(rd, r->a, "cidr", err, errlen) == -1)
+		return -1;
+	return check_ban_cidr(r, err, errlen);
+}
+
+static int
+dec_user_state(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	if (get_text(rd, r->a, "user", err, errlen) == -1)
+		return -1;
+	r->state = ipc_get_u8(rd);
+	if (get_text(rd, r->b, "reason", err, errlen) == -1)
+		return -1;
+	if (r->a[0] == '\0' || strchr(r->a, ' ') != NULL) {
+		snprintf(err, errlen, "user: missing or has a space");
+		return -1;
+	}
+	if (r->state >= CTL_USER_NSTATES) {
+		snprintf(err, errlen, "state: unknown user state");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+dec_user_passwd(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	if (get_text(rd, r->a, "user", err, errlen) == -1 ||
+	    get_text(rd, r->b, "hash", err, errlen) == -1)
+		return -1;
+	return check_passwd(r->a, r->b, err, errlen);
+}
+
+static int
+dec_log_set(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	r->cat = ipc_get_u8(rd);
+	r->level = ipc_get_u8(rd);
+	r->duration = ipc_get_i64(rd);
+	if (rd->err)
+		return 0;		/* refused as malformed */
+	if (r->cat >= LOG_CAT_COUNT || r->level >= LOG_LVL_COUNT) {
+		snprintf(err, errlen, "unknown category or level");
+		return -1;
+	}
+	return check_secs(r->duration, "for", err, errlen);
+}
+
+/* the operations with arguments; the others take none */
+static const req_dec_fn req_dec[CTL_OP_COUNT] = {
+	[CTL_OP_SESSION_KILL] = dec_session_kill,
+	[CTL_OP_QUEUE_LIST] = dec_queue_list,
+	[CTL_OP_QUEUE_SHOW] = dec_queue_show,
+	[CTL_OP_QUEUE_ACT] = dec_queue_act,
+	[CTL_OP_EVENTS] = dec_events,
+	[CTL_OP_BAN_ADD] = dec_ban_add,
+	[CTL_OP_BAN_DEL] = dec_ban_del,
+	[CTL_OP_USER_STATE] = dec_user_state,
+	[CTL_OP_USER_PASSWD] = dec_user_passwd,
+	[CTL_OP_LOG_SET] = dec_log_set,
+};
+
 /* ctl_req_decode - read and check the arguments of op */
 int
 ctl_req_decode(enum ctl_op op, struct ipc_reader *rd, struct ctl_req *r,
@@ -475,130 +668,8 @@ ctl_req_decode(enum ctl_op op, struct ipc_reader *rd, struct ctl_req *r,
 		snprintf(err, errlen, "unknown operation %d", (int)op);
 		return -1;
 	}
-	switch (op) {
-	case CTL_OP_SESSION_KILL:
-		r->id = ipc_get_u64(rd);
-		if (get_text(rd, r->a, "cidr", err, errlen) == -1 ||
-		    get_text(rd, r->b, "user", err, errlen) == -1 ||
-		    check_cidr(r->a, "cidr", err, errlen) == -1)
-			return -1;
-		if ((r->id != 0) + (r->a[0] != '\0') + (r->b[0] != '\0') != 1) {
-			snprintf(err, errlen, "give exactly one of: session id, "
-			    "--ip CIDR, --user NAME");
-			return -1;
-		}
-		break;
-	case CTL_OP_QUEUE_LIST:
-		if (get_filter(rd, &r->filter, err, errlen) == -1)
-			return -1;
-		r->limit = ipc_get_u32(rd);
-		if (r->limit > CTL_LIST_MAX) {
-			snprintf(err, errlen, "limit: at most %d", CTL_LIST_MAX);
-			return -1;
-		}
-		break;
-	case CTL_OP_QUEUE_SHOW:
-		if (get_text(rd, r->a, "qid", err, errlen) == -1 ||
-		    check_qid(r->a, err, errlen) == -1)
-			return -1;
-		r->flag = ipc_get_u8(rd);
-		if (r->flag > 1) {
-			snprintf(err, errlen, "body: bad flag");
-			return -1;
-		}
-		break;
-	case CTL_OP_QUEUE_ACT:
-		r->action = ipc_get_u8(rd);
-		if (r->action >= CTL_ACT_COUNT) {
-			snprintf(err, errlen, "unknown queue action");
-			return -1;
-		}
-		if (get_filter(rd, &r->filter, err, errlen) == -1)
-			return -1;
-		r->flag = ipc_get_u8(rd);
-		if (r->flag > 1) {
-			snprintf(err, errlen, "dry-run: bad flag");
-			return -1;
-		}
-		if (ctl_filter_empty(&r->filter)) {
-			snprintf(err, errlen, "no filter: give one, or --all for "
-			    "every message");
-			return -1;
-		}
-		break;
-	case CTL_OP_EVENTS:
-		r->since = ipc_get_i64(rd);
-		if (get_text(rd, r->a, "type", err, errlen) == -1 ||
-		    get_text(rd, r->b, "ip", err, errlen) == -1 ||
-		    get_text(rd, r->c, "user", err, errlen) == -1 ||
-		    check_cidr(r->b, "ip", err, errlen) == -1)
-			return -1;
-		r->limit = ipc_get_u32(rd);
-		r->after = ipc_get_i64(rd);
-		if (check_secs(r->since, "since", err, errlen) == -1)
-			return -1;
-		if (r->limit > CTL_LIST_MAX || r->after < 0) {
-			snprintf(err, errlen, "limit or position out of range");
-			return -1;
-		}
-		break;
-	case CTL_OP_BAN_ADD:
-		if (get_text(rd, r->a, "cidr", err, errlen) == -1)
-			return -1;
-		r->duration = ipc_get_i64(rd);
-		if (get_text(rd, r->b, "reason", err, errlen) == -1 ||
-		    check_secs(r->duration, "for", err, errlen) == -1)
-			return -1;
-		/* FALLTHROUGH */
-	case CTL_OP_BAN_DEL:
-		if (op == CTL_OP_BAN_DEL &&
-		    get_text(rd, r->a, "cidr", err, errlen) == -1)
-			return -1;
-		if (r->a[0] == '\0') {
-			snprintf(err, errlen, "cidr: missing");
-			return -1;
-		}
-		if (check_cidr(r->a, "cidr", err, errlen) == -1)
-			return -1;
-		break;
-	case CTL_OP_USER_STATE:
-		if (get_text(rd, r->a, "user", err, errlen) == -1)
-			return -1;
-		r->state = ipc_get_u8(rd);
-		if (get_text(rd, r->b, "reason", err, errlen) == -1)
-			return -1;
-		if (r->a[0] == '\0' || strchr(r->a, ' ') != NULL) {
-			snprintf(err, errlen, "user: missing or has a space");
-			return -1;
-		}
-		if (r->state >= CTL_USER_NSTATES) {
-			snprintf(err, errlen, "state: unknown user state");
-			return -1;
-		}
-		break;
-	case CTL_OP_USER_PASSWD:
-		if (get_text(rd, r->a, "user", err, errlen) == -1 ||
-		    get_text(rd, r->b, "hash", err, errlen) == -1)
-			return -1;
-		if (check_passwd(r->a, r->b, err, errlen) == -1)
-			return -1;
-		break;
-	case CTL_OP_LOG_SET:
-		r->cat = ipc_get_u8(rd);
-		r->level = ipc_get_u8(rd);
-		r->duration = ipc_get_i64(rd);
-		if (rd->err)
-			break;
-		if (r->cat >= LOG_CAT_COUNT || r->level >= LOG_LVL_COUNT) {
-			snprintf(err, errlen, "unknown category or level");
-			return -1;
-		}
-		if (check_secs(r->duration, "for", err, errlen) == -1)
-			return -1;
-		break;
-	default:
-		break;
-	}
+	if (req_dec[op] != NULL && req_dec[op](rd, r, err, errlen) == -1)
+		return -1;
 	if (ipc_get_end(rd) == -1) {
 		snprintf(err, errlen, "%s: malformed arguments (short or bytes "
 		    "left over)", ctl_op_name(op));

@@ -21,6 +21,7 @@
 #ifndef MOAT_CTL_MSG_H
 #define MOAT_CTL_MSG_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 

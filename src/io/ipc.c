@@ -3,7 +3,7 @@
  *
  * Public: ipc_peer_new, ipc_peer_free, ipc_peer_name, ipc_peer_pending,
  * ipc_peer_on_drain, ipc_msg_init, ipc_msg_discard, ipc_send, ipc_put_*
- * (ipc_put_fields among them), ipc_reader_init, ipc_get_*.
+ * (ipc_put_fields among them), ipc_reader_init, ipc_get_*, ipc_expect.
  *
  * SECURITY: peers are sibling processes of the same daemon; a frame
  * whose length exceeds IPC_MAX_FRAME closes the peer. Field readers
@@ -371,4 +371,13 @@ int
 ipc_get_end(struct ipc_reader *r)
 {
 	return (r->err || r->left != 0) ? -1 : 0;
+}
+
+/* ipc_expect - fatal unless type is want */
+void
+ipc_expect(const struct ipc_peer *p, uint16_t type, uint16_t want)
+{
+	if (type != want)
+		fatalx("unexpected message %u from %s (want %u)", type,
+		    p->name, want);
 }

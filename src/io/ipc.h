@@ -88,4 +88,10 @@ void ipc_get_str(struct ipc_reader *r, char *dst, size_t dstlen);
 /* ipc_get_end - 0 when every byte was read and no read ran short */
 int ipc_get_end(struct ipc_reader *r);
 
+/*
+ * ipc_expect - a message of another type than want from p is fatal (a
+ * sibling's bug): for the callback of a peer that sends one type only
+ */
+void ipc_expect(const struct ipc_peer *p, uint16_t type, uint16_t want);
+
 #endif

@@ -6,7 +6,7 @@
  *
  * Public: proto_*_enc, proto_*_dec for each message of proto.h;
  * proto_body_enc, proto_body_enc_bytes, proto_body_dec, proto_end_dec,
- * proto_empty_enc, proto_empty_dec, proto_event_send.
+ * proto_empty_enc, proto_empty_dec, proto_event_send, proto_recode.
  *
  * SECURITY: the bytes decoded come from a sibling process, never from
  * the network directly; still every decoder reads only within the frame
@@ -17,6 +17,9 @@
  */
 #include <time.h>
 
+#include <event2/buffer.h>
+
+#include "../lib/log.h"
 #include "ipc.h"
 #include "proto.h"
 
@@ -539,4 +542,189 @@ proto_ca_signed_dec(struct ipc_reader *r, struct proto_ca_signed *c)
 	c->status = ipc_get_u8(r);
 	c->sig = ipc_get_bytes(r, &c->siglen);
 	return ipc_get_end(r);
+}
+
+/*
+ * Decode one message and encode it again: what proto_recode runs. A
+ * message without a list has the same shape for each: RECODE makes it.
+ */
+#define RECODE(name, type)						\
+static int								\
+recode_##name(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)	\
+{									\
+	struct type x;							\
+									\
+	if (proto_##name##_dec(r, &x) == -1)				\
+		return -1;						\
+	proto_##name##_enc(out, id, &x);				\
+	return 0;							\
+}
+
+RECODE(stored, proto_stored)
+RECODE(event, proto_event)
+RECODE(auth_check, proto_auth_check)
+RECODE(auth_result, proto_auth_result)
+RECODE(reload, proto_reload)
+RECODE(users, proto_users)
+RECODE(ban, proto_ban)
+RECODE(ban_del, proto_ban_del)
+RECODE(user_state, proto_user_state)
+RECODE(log_level, proto_log_level)
+RECODE(ca_sign, proto_ca_sign)
+RECODE(ca_signed, proto_ca_signed)
+
+/* the bytes of p in an evbuffer, for the encoders that move one */
+static struct evbuffer *
+recode_buf(const void *p, size_t len)
+{
+	struct evbuffer *b;
+
+	if ((b = evbuffer_new()) == NULL || evbuffer_add(b, p, len) == -1)
+		fatalx("%s: evbuffer", __func__);
+	return b;
+}
+
+static int
+recode_bytes(uint16_t type, struct ipc_reader *r, uint64_t id,
+    struct ipc_msg *out)
+{
+	struct proto_ctl_request q;
+	struct proto_chunk c;
+	struct evbuffer *b;
+
+	if (type == PROTO_CTL_REQUEST) {
+		if (proto_ctl_request_dec(r, &q) == -1)
+			return -1;
+		b = recode_buf(q.args, q.len);
+		proto_ctl_request_enc(out, id, q.op, q.uid, b);
+	} else {
+		if (proto_chunk_dec(r, &c) == -1)	/* the same shape */
+			return -1;
+		b = recode_buf(c.data, c.len);
+		if (type == PROTO_CTL_ANSWER)
+			proto_ctl_answer_enc(out, id, b);
+		else
+			proto_chunk_enc(out, id, b);
+	}
+	evbuffer_free(b);
+	return 0;
+}
+
+/* the same for a message of a head, its recipients and a body */
+#define RECODE_LIST(name)						\
+static int								\
+recode_##name(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)	\
+{									\
+	struct proto_##name h;						\
+	struct proto_##name##_rcpt rc;					\
+	const uint8_t *p;						\
+	size_t len;							\
+									\
+	if (proto_##name##_dec(r, &h) == -1)				\
+		return -1;						\
+	proto_##name##_enc(out, id, &h);				\
+	for (uint32_t i = 0; i < h.nrcpt; i++) {			\
+		if (proto_##name##_rcpt_dec(r, &rc) == -1)		\
+			return -1;					\
+		proto_##name##_rcpt_enc(out, &rc);			\
+	}								\
+	if (proto_body_dec(r, &p, &len) == -1)				\
+		return -1;						\
+	proto_body_enc_bytes(out, p, len);				\
+	return 0;							\
+}
+
+RECODE_LIST(store)
+RECODE_LIST(deliver)
+
+static int
+recode_result(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)
+{
+	struct proto_result_rcpt rc;
+	uint32_t n;
+
+	if (proto_result_dec(r, &n) == -1)
+		return -1;
+	proto_result_enc(out, id, n);
+	for (uint32_t i = 0; i < n; i++) {
+		if (proto_result_rcpt_dec(r, &rc) == -1)
+			return -1;
+		proto_result_rcpt_enc(out, &rc);
+	}
+	return proto_end_dec(r);
+}
+
+static int
+recode_bans(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)
+{
+	struct proto_bans_item b;
+	struct ipc_msg items;
+	uint32_t n;
+	int rc = 0;
+
+	if (proto_bans_dec(r, &n) == -1)
+		return -1;
+	ipc_msg_init(&items, 0, 0);
+	for (uint32_t i = 0; i < n && rc == 0; i++)
+		if ((rc = proto_bans_item_dec(r, &b)) == 0)
+			proto_bans_item_enc(&items, &b);
+	if (rc == 0 && proto_end_dec(r) == 0)
+		proto_bans_enc(out, id, n, &items);
+	else
+		rc = -1;
+	ipc_msg_discard(&items);
+	return rc;
+}
+
+static int
+recode_empty(uint16_t type, struct ipc_reader *r, uint64_t id,
+    struct ipc_msg *out)
+{
+	if (proto_empty_dec(r) == -1)
+		return -1;
+	proto_empty_enc(out, type, id);
+	return 0;
+}
+
+/*
+ * proto_recode - decode a message of any type and encode it again into
+ * out: 0 (out to be sent or discarded), or -1 when it does not decode
+ * or the type is unknown (out holds nothing). A message that decodes
+ * comes out byte for byte as it went in: the check that each encoder
+ * and its decoder agree (unit tests, fuzzing).
+ */
+int
+proto_recode(uint16_t type, uint64_t id, struct ipc_reader *r,
+    struct ipc_msg *out)
+{
+	int rc;
+
+	out->buf = NULL;
+	switch (type) {
+	case PROTO_QUEUE_STORE:	rc = recode_store(r, id, out); break;
+	case PROTO_QUEUE_STORED: rc = recode_stored(r, id, out); break;
+	case PROTO_QUEUE_CHUNK:
+	case PROTO_CTL_REQUEST:
+	case PROTO_CTL_ANSWER:	rc = recode_bytes(type, r, id, out); break;
+	case PROTO_QUEUE_ABORT:
+	case PROTO_SHUTDOWN:	rc = recode_empty(type, r, id, out); break;
+	case PROTO_EVENT:	rc = recode_event(r, id, out); break;
+	case PROTO_AUTH_CHECK:	rc = recode_auth_check(r, id, out); break;
+	case PROTO_AUTH_RESULT:	rc = recode_auth_result(r, id, out); break;
+	case PROTO_RELOAD:	rc = recode_reload(r, id, out); break;
+	case PROTO_USERS:	rc = recode_users(r, id, out); break;
+	case PROTO_BAN_ADD:	rc = recode_ban(r, id, out); break;
+	case PROTO_MTA_DELIVER:	rc = recode_deliver(r, id, out); break;
+	case PROTO_MTA_RESULT:	rc = recode_result(r, id, out); break;
+	case PROTO_BANS_CHANGED: rc = recode_bans(r, id, out); break;
+	case PROTO_USER_STATE:	rc = recode_user_state(r, id, out); break;
+	case PROTO_LOG_LEVEL:	rc = recode_log_level(r, id, out); break;
+	case PROTO_CA_SIGN:	rc = recode_ca_sign(r, id, out); break;
+	case PROTO_CA_SIGNED:	rc = recode_ca_signed(r, id, out); break;
+	case PROTO_BAN_DEL:	rc = recode_ban_del(r, id, out); break;
+	default:		rc = -1; break;
+	}
+	if (rc == -1)
+		ipc_msg_discard(out);
+	return rc;
 }

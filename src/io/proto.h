@@ -1,15 +1,19 @@
 /*
- * proto.h - the messages moat's processes send each other.
+ * proto.h - the messages moat's processes send each other, and their
+ * codecs (src/io/proto.c: one encoder and one decoder per message).
  *
  * Field order is part of the definition: each message lists its
  * fields in the order they are put and got.
  *
- *   parent ─┬─ smtp  (network, unprivileged, chrooted)
- *           ├─ queue (owns queue.db, local delivery, events)
- *           ├─ auth  (owns the users file, argon2id checks)
- *           └─ ca    (holds the TLS private key, signs for smtp)
- *   smtp <-> queue, smtp <-> auth, smtp <-> ca: socketpairs made by the
- *   parent (see channels[] in src/daemon/parent.c).
+ *   parent ─┬─ smtp    (network, unprivileged, chrooted)
+ *           ├─ queue   (owns queue.db, local delivery, events, scheduler)
+ *           ├─ auth    (owns the users file, argon2id checks)
+ *           ├─ mta     (outbound delivery)
+ *           ├─ control (the admin socket, metrics)
+ *           └─ ca      (holds the TLS private key, signs for smtp)
+ *   smtp <-> queue, smtp <-> auth, smtp <-> ca, queue <-> mta,
+ *   control <-> queue, control <-> smtp: socketpairs made by the parent
+ *   (see channels[] in src/daemon/parent.c).
  */
 #ifndef MOAT_PROTO_H
 #define MOAT_PROTO_H
@@ -149,7 +153,7 @@ enum proto_type {
 	 */
 	PROTO_USER_STATE,
 	/*
-	 * control -> queue, smtp, mta, parent: run one control operation
+	 * control -> queue, smtp, parent: run one control operation
 	 * (src/ctl/ctl_msg.h). id = the control process's request id.
 	 *   u32  op (enum ctl_op), already checked by the control process
 	 *   u32  uid of the administrator who asked (SO_PEERCRED)
@@ -157,7 +161,7 @@ enum proto_type {
 	 */
 	PROTO_CTL_REQUEST,
 	/*
-	 * queue, smtp, mta, parent -> control: the answer. id = the request's.
+	 * queue, smtp, parent -> control: the answer. id = the request's.
 	 *   bytes answer (ctl_msg.h: status, message, records)
 	 */
 	PROTO_CTL_ANSWER,
@@ -481,5 +485,13 @@ struct proto_ca_signed {
 void proto_ca_signed_enc(struct ipc_msg *, uint64_t id,
     const struct proto_ca_signed *);
 int proto_ca_signed_dec(struct ipc_reader *, struct proto_ca_signed *);
+
+/*
+ * proto_recode - decode a message of any type and encode it again: 0
+ * with out ready (a message that decodes comes out byte for byte as it
+ * went in), -1 when it does not decode (out holds nothing). For tests.
+ */
+int proto_recode(uint16_t type, uint64_t id, struct ipc_reader *r,
+    struct ipc_msg *out);
 
 #endif
