@@ -19,6 +19,7 @@
 #include "io/proto.h"
 
 static const uint8_t body[] = "Subject: hi\r\n\r\nbody\r\n";
+static const uint8_t digest[32] = { 0x11, 0x22, 0x33, 0x44, 0xfe, 0 };
 
 static struct evbuffer *
 buf_of(const void *p, size_t len)
@@ -217,7 +218,7 @@ static void
 enc_ca_sign(struct ipc_msg *m)
 {
 	struct proto_ca_sign c = { .key_id = 0, .op = PROTO_CA_ECDSA,
-	    .md_nid = 0, .in = body, .inlen = 32 };
+	    .md_nid = 0, .in = digest, .inlen = sizeof(digest) };
 
 	proto_ca_sign_enc(m, 11, &c);
 }
@@ -225,7 +226,7 @@ enc_ca_sign(struct ipc_msg *m)
 static void
 enc_ca_signed(struct ipc_msg *m)
 {
-	struct proto_ca_signed c = { .status = 0, .sig = body, .siglen = 20 };
+	struct proto_ca_signed c = { .status = 0, .sig = digest, .siglen = 20 };
 
 	proto_ca_signed_enc(m, 11, &c);
 }
