@@ -655,7 +655,7 @@ commit_cb(evutil_socket_t fd, short what, void *arg)
 static void
 job_send(struct sched *s, struct sched_job *j, const struct queue_remote *any)
 {
-	struct proto_deliver_rcpt rc1;
+	struct proto_deliver_rcpt dr;
 	struct proto_deliver d;
 	struct queue_msg_copy c;
 	struct ipc_msg m;
@@ -678,11 +678,11 @@ job_send(struct sched *s, struct sched_job *j, const struct queue_remote *any)
 	d.nrcpt = (uint32_t)j->n;
 	proto_deliver_enc(&m, j->id, &d);
 	for (size_t i = 0; i < j->n; i++) {
-		rc1.id = (uint64_t)j->r[i].rcpt_id;
-		rc1.address = j->r[i].address;
-		rc1.orcpt = j->r[i].orcpt;
-		rc1.notify = j->r[i].notify;
-		proto_deliver_rcpt_enc(&m, &rc1);
+		dr.id = (uint64_t)j->r[i].rcpt_id;
+		dr.address = j->r[i].address;
+		dr.orcpt = j->r[i].orcpt;
+		dr.notify = j->r[i].notify;
+		proto_deliver_rcpt_enc(&m, &dr);
 	}
 	proto_body_enc_bytes(&m, c.data, c.len);
 	ipc_send(s->mta, &m);
