@@ -276,15 +276,11 @@ client_error(struct ctl_client *c, uint64_t id, enum ctl_status st,
     const char *fmt, ...)
 {
 	struct ipc_msg ans;
-	char buf[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	ctl_ans_vsimple(&ans, st, 512, fmt, ap);
 	va_end(ap);
-	ipc_msg_init(&ans, 0, 0);
-	ctl_ans_begin(&ans, st, buf);
-	ctl_ans_end(&ans);
 	client_send_msg(c, id, &ans);
 }
 

@@ -879,6 +879,19 @@ ctl_table_col(const struct ctl_table *t, const char *name)
 	return -1;
 }
 
+/* ctl_ans_vsimple - a whole answer: a status and a message, no tables */
+void
+ctl_ans_vsimple(struct ipc_msg *m, enum ctl_status st, size_t max,
+    const char *fmt, va_list ap)
+{
+	char buf[1024];
+
+	vsnprintf(buf, max < sizeof(buf) ? max : sizeof(buf), fmt, ap);
+	ipc_msg_init(m, 0, 0);
+	ctl_ans_begin(m, st, buf);
+	ctl_ans_end(m);
+}
+
 /* ctl_answer_send - wrap an answer in PROTO_CTL_ANSWER */
 void
 ctl_answer_send(struct ipc_peer *p, uint64_t id, struct ipc_msg *ans)
@@ -896,15 +909,11 @@ ctl_answer_simple(struct ipc_peer *p, uint64_t id, enum ctl_status st,
     const char *fmt, ...)
 {
 	struct ipc_msg ans;
-	char buf[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	ctl_ans_vsimple(&ans, st, 1024, fmt, ap);
 	va_end(ap);
-	ipc_msg_init(&ans, 0, 0);
-	ctl_ans_begin(&ans, st, buf);
-	ctl_ans_end(&ans);
 	ctl_answer_send(p, id, &ans);
 }
 
