@@ -236,39 +236,41 @@ test_auth_client(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/* ban_time, ban_time_max, earlier bans: the ban's length */
+static const struct {
+	int	ban_time, ban_time_max, repeat, want;
+} ban_rows[] = {
+	{ 3600, 604800, 0, 3600 },
+	{ 3600, 604800, 1, 7200 },
+	{ 3600, 604800, 2, 14400 },
+	{ 3600, 604800, 7, 460800 },
+	{ 3600, 604800, 8, 604800 },	/* 921600 capped */
+	{ 3600, 604800, 1000, 604800 },
+	{ 100, 300, 1, 200 },
+	{ 100, 300, 2, 300 },		/* 400 capped */
+	{ 100, 200, 1, 200 },		/* exactly the cap */
+	{ 150, 300, 1, 300 },		/* doubling reaches the cap */
+	{ 151, 300, 1, 300 },		/* over half: the cap at once */
+	{ 500, 300, 0, 300 },		/* ban_time over the max */
+	{ 1, 31536000, 40, 31536000 },	/* no overflow */
+};
+
 static void
 test_ban_seconds(void **state)
 {
-	static const struct {
-		int	ban_time, ban_time_max, repeat, want;
-	} rows[] = {
-		{ 3600, 604800, 0, 3600 },
-		{ 3600, 604800, 1, 7200 },
-		{ 3600, 604800, 2, 14400 },
-		{ 3600, 604800, 7, 460800 },
-		{ 3600, 604800, 8, 604800 },	/* 921600 capped */
-		{ 3600, 604800, 1000, 604800 },
-		{ 100, 300, 1, 200 },
-		{ 100, 300, 2, 300 },		/* 400 capped */
-		{ 100, 200, 1, 200 },		/* exactly the cap */
-		{ 150, 300, 1, 300 },		/* doubling reaches the cap */
-		{ 151, 300, 1, 300 },		/* over half: the cap at once */
-		{ 500, 300, 0, 300 },		/* ban_time over the max */
-		{ 1, 31536000, 40, 31536000 },	/* no overflow */
-	};
 	int bad = 0;
 
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+	for (size_t i = 0; i < sizeof(ban_rows) / sizeof(ban_rows[0]); i++) {
 		int got;
 
 		conf_defaults();
-		conf.ban_time = rows[i].ban_time;
-		conf.ban_time_max = rows[i].ban_time_max;
-		got = pol_ban_seconds(&conf, rows[i].repeat);
-		if (got != rows[i].want) {
+		conf.ban_time = ban_rows[i].ban_time;
+		conf.ban_time_max = ban_rows[i].ban_time_max;
+		got = pol_ban_seconds(&conf, ban_rows[i].repeat);
+		if (got != ban_rows[i].want) {
 			print_error("ban_time %d max %d repeat %d: got %d, want %d\n",
-			    rows[i].ban_time, rows[i].ban_time_max,
-			    rows[i].repeat, got, rows[i].want);
+			    ban_rows[i].ban_time, ban_rows[i].ban_time_max,
+			    ban_rows[i].repeat, got, ban_rows[i].want);
 			bad++;
 		}
 	}
