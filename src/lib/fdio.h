@@ -13,6 +13,12 @@
 int fdio_write_all(int fd, const void *buf, size_t len);
 
 /*
+ * fdio_send_all - fdio_write_all for a socket whose peer may be gone:
+ * send(2) with MSG_NOSIGNAL, so that is EPIPE, not SIGPIPE.
+ */
+int fdio_send_all(int fd, const void *buf, size_t len);
+
+/*
  * fdio_read_all - read exactly len bytes into buf, again after EINTR and
  * short reads. 0, or -1 with errno set (ECONNRESET at end of file).
  */

@@ -62,6 +62,7 @@
 #include "../daemon/config.h"
 #include "../daemon/daemon.h"
 #include "../lib/cidr.h"
+#include "../lib/fdio.h"
 #include "../lib/json.h"
 #include "../lib/log.h"
 #include "../mail/smtp_reply.h"
@@ -555,22 +556,6 @@ conn_read(struct rt_conn *c, int timeout_ms, struct relaytest_reply *rep)
 	}
 }
 
-static int
-conn_write(struct rt_conn *c, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
-
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* send "line\r\n" and read the reply: 1 got it, else as conn_read */
 static int
 conn_cmd(struct rt_conn *c, int timeout_ms, struct relaytest_reply *rep,
@@ -590,7 +575,7 @@ conn_cmd(struct rt_conn *c, int timeout_ms, struct relaytest_reply *rep,
 	if (n < 0 || (size_t)n >= sizeof(line) - 2)
 		fatalx("%s: command too long", __func__);
 	memcpy(line + n, "\r\n", 2);
-	if (conn_write(c, line, (size_t)n + 2) == -1)
+	if (fdio_send_all(c->fd, line, (size_t)n + 2) == -1)
 		return -1;
 	return conn_read(c, timeout_ms, rep);
 }
@@ -652,7 +637,7 @@ run_smuggle(const struct relaytest_opts *o, const char *external,
 	    external, payload, sizeof(payload));
 	if (n == 0)
 		fatalx("%s: payload too long", __func__);
-	if (conn_write(c, payload, n) == -1) {
+	if (fdio_send_all(c->fd, payload, n) == -1) {
 		step_failed(r, "DATA", -1, NULL);
 		return;
 	}
@@ -761,7 +746,7 @@ run_case(const struct relaytest_opts *o, const struct rt_target *t,
 done:
 	if (c->fd != -1) {
 		/* polite, but never wait long for the goodbye */
-		if (conn_write(c, "QUIT\r\n", 6) == 0)
+		if (fdio_send_all(c->fd, "QUIT\r\n", 6) == 0)
 			conn_read(c, tmo < 1000 ? tmo : 1000, &rep);
 		conn_close(c);
 	}

@@ -1,6 +1,7 @@
 /*
  * test_fdio.c - fdio_write_all and fdio_read_all over a pipe: whole
- * buffers across short counts, end of file.
+ * buffers across short counts, end of file; fdio_send_all to a socket
+ * whose peer is gone.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 
 #include "lib/fdio.h"
@@ -56,12 +58,30 @@ test_errors(void **state)
 	assert_int_equal(errno, EBADF);
 }
 
+static void
+test_send(void **state)
+{
+	uint8_t b[100] = { 1 }, got[sizeof(b)];
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(fdio_send_all(sv[0], b, sizeof(b)), 0);
+	assert_int_equal(fdio_read_all(sv[1], got, sizeof(got)), 0);
+	assert_memory_equal(b, got, sizeof(b));
+	/* the peer is gone: EPIPE, and no SIGPIPE ends the test */
+	close(sv[1]);
+	assert_int_equal(fdio_send_all(sv[0], b, sizeof(b)), -1);
+	assert_int_equal(errno, EPIPE);
+	close(sv[0]);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_send),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
