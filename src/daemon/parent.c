@@ -27,7 +27,6 @@
  * LIMITS: CONF_MAX_LISTENERS listeners.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -46,24 +45,17 @@
 
 #include <event2/event.h>
 #include <openssl/ssl.h>
-#include <sodium.h>
 
-#include "../auth/auth_proc.h"
 #include "../auth/users.h"
 #include "../auth/users_ctl.h"
-#include "../ca/ca_proc.h"
 #include "../control/control.h"
 #include "../control/control_log.h"
 #include "../io/ipc.h"
 #include "../io/proto.h"
 #include "../io/tls.h"
-#include "../io/tls_key.h"
 #include "../lib/log.h"
-#include "../mta/mta.h"
 #include "../mta/mta_auth.h"
-#include "../queue/queue_proc.h"
 #include "../relaytest/relaytest.h"
-#include "../smtp/smtp.h"
 #include "config.h"
 #include "daemon.h"
 #include "dirs.h"
