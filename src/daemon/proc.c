@@ -105,7 +105,6 @@ static const struct { enum proc_id a, b; } channels[] = {
 	{ PROC_QUEUE, PROC_MTA },
 	{ PROC_CONTROL, PROC_QUEUE },
 	{ PROC_CONTROL, PROC_SMTP },
-	{ PROC_CONTROL, PROC_MTA },
 	{ PROC_SMTP, PROC_CA },		/* blocking round trips, tls_key.c */
 };
 

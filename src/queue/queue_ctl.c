@@ -487,6 +487,7 @@ static void
 qc_send_bans(struct queue_ctl *qc)
 {
 	sqlite3_stmt *s = qc->st[QC_BAN_LIST];
+	struct proto_bans_item b;
 	struct ipc_msg rows, m;
 	uint32_t n = 0;
 	int rc;
@@ -496,8 +497,9 @@ qc_send_bans(struct queue_ctl *qc)
 	ipc_msg_init(&rows, 0, 0);
 	sqlite3_bind_int64(s, 1, (int64_t)time(NULL));
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		ipc_put_str(&rows, col_text(s, 0));
-		ipc_put_i64(&rows, sqlite3_column_int64(s, 4));
+		b.cidr = col_text(s, 0);
+		b.expires = sqlite3_column_int64(s, 4);
+		proto_bans_item_enc(&rows, &b);
 		n++;
 	}
 	qc_done(s);
@@ -506,10 +508,7 @@ qc_send_bans(struct queue_ctl *qc)
 		ipc_msg_discard(&rows);
 		return;
 	}
-	ipc_msg_init(&m, PROTO_BANS_CHANGED, 0);
-	ipc_put_u32(&m, n);
-	if (evbuffer_add_buffer(m.buf, rows.buf) == -1)
-		fatal("%s: evbuffer_add_buffer", __func__);
+	proto_bans_enc(&m, 0, n, &rows);
 	ipc_msg_discard(&rows);
 	ipc_send(qc->smtp, &m);
 	log_debug(LOG_CAT_CONTROL, "event=bans_sent count=%" PRIu32, n);
@@ -520,15 +519,16 @@ static void
 qc_send_ban_add(struct queue_ctl *qc, const char *net, int64_t expires,
     const char *reason)
 {
+	struct proto_ban b;
 	struct ipc_msg m;
 
 	if (qc->smtp == NULL || qc->smtp_closed)
 		return;
-	ipc_msg_init(&m, PROTO_BAN_ADD, 0);
-	ipc_put_str(&m, net);
-	ipc_put_i64(&m, expires);
-	ipc_put_str(&m, reason);
-	ipc_put_str(&m, "admin");
+	b.cidr = net;
+	b.expires = expires;
+	b.reason = reason;
+	b.origin = "admin";
+	proto_ban_enc(&m, 0, &b);
 	ipc_send(qc->smtp, &m);
 }
 
@@ -536,25 +536,27 @@ qc_send_ban_add(struct queue_ctl *qc, const char *net, int64_t expires,
 static void
 qc_send_ban_del(struct queue_ctl *qc, const char *net)
 {
+	struct proto_ban_del b;
 	struct ipc_msg m;
 
 	if (qc->smtp == NULL || qc->smtp_closed)
 		return;
-	ipc_msg_init(&m, PROTO_BAN_DEL, 0);
-	ipc_put_str(&m, net);
+	b.cidr = net;
+	proto_ban_del_enc(&m, 0, &b);
 	ipc_send(qc->smtp, &m);
 }
 
 static void
 qc_send_user(struct queue_ctl *qc, const char *user, const char *state)
 {
+	struct proto_user_state us;
 	struct ipc_msg m;
 
 	if (qc->smtp == NULL || qc->smtp_closed)
 		return;
-	ipc_msg_init(&m, PROTO_USER_STATE, 0);
-	ipc_put_str(&m, user);
-	ipc_put_str(&m, state);
+	us.user = user;
+	us.state = state;
+	proto_user_state_enc(&m, 0, &us);
 	ipc_send(qc->smtp, &m);
 }
 
@@ -1517,13 +1519,23 @@ static void
 qc_event_recv(struct queue_ctl *qc, struct ipc_reader *r)
 {
 	sqlite3_stmt *s = qc->st[QC_EVENT_RAW];
-	char f[5][CTL_STR_MAX], esc[CTL_STR_MAX * 4];
-	int64_t t = ipc_get_i64(r);
+	char esc[CTL_STR_MAX * 4];
+	struct proto_event e;
+	const char *f[5];
+	int64_t t;
 
-	for (int i = 0; i < 5; i++)
-		ipc_get_str(r, f[i], sizeof(f[i]));
-	if (ipc_get_end(r) == -1)
+	/* from control every field is an argument: CTL_STR_MAX at most */
+	if (proto_event_dec(r, &e) == -1)
 		fatalx("%s: malformed event from control", __func__);
+	t = e.time;
+	f[0] = e.type;
+	f[1] = e.client_ip;
+	f[2] = e.user;
+	f[3] = e.session;
+	f[4] = e.detail;
+	for (int i = 0; i < 5; i++)
+		if (strlen(f[i]) >= CTL_STR_MAX)
+			fatalx("%s: malformed event from control", __func__);
 	log_notice(LOG_CAT_CONTROL, "event=%s detail=\"%s\"",
 	    f[0][0] ? "recorded" : "?",
 	    log_escape(esc, sizeof(esc), f[4], strlen(f[4])));
@@ -1603,18 +1615,19 @@ qc_control_close_cb(struct ipc_peer *p, void *arg)
 void
 queue_ctl_ban_add(struct queue_ctl *qc, struct ipc_reader *r)
 {
-	char cidr[CTL_STR_MAX], reason[CTL_STR_MAX], origin[64];
 	char net[CIDR_STRLEN], esc[CTL_STR_MAX * 4];
+	const char *reason, *origin;
+	struct proto_ban b;
 	int64_t expires;
 
 	if (qc == NULL)		/* no second connection: logged at start */
 		return;
-	ipc_get_str(r, cidr, sizeof(cidr));
-	expires = ipc_get_i64(r);
-	ipc_get_str(r, reason, sizeof(reason));
-	ipc_get_str(r, origin, sizeof(origin));
-	if (ipc_get_end(r) == -1 || qc_cidr_canon(cidr, net, sizeof(net)) == -1)
+	if (proto_ban_dec(r, &b) == -1 ||
+	    qc_cidr_canon(b.cidr, net, sizeof(net)) == -1)
 		fatalx("%s: malformed ban from smtp", __func__);
+	expires = b.expires;
+	reason = b.reason;
+	origin = b.origin;
 	if (qc_ban_store(qc, net, reason, origin[0] ? origin : "smtp",
 	    expires) == 0)
 		log_info(LOG_CAT_CONTROL, "event=ban_stored cidr=%s origin=%s "
