@@ -3,16 +3,27 @@
  *
  * One file, <spool_dir>/queue.db, owned by the queue process alone:
  * messages (envelope), their bodies (apart, so scans of message stay
- * small), recipients (one row each, with a delivery state) and security
- * events. WAL journal with synchronous=FULL: a COMMIT that returned is
- * on disk, which is what lets smtp answer 250. Many messages share one
- * COMMIT (queue_db_store_batch), so one fsync covers them all.
+ * small), recipients (one row each, with a delivery state), security
+ * events, dead letters, sender states and the watch's traffic. WAL
+ * journal with synchronous=FULL: a COMMIT that returned is on disk,
+ * which is what lets smtp answer 250. Many messages share one COMMIT
+ * (queue_db_store_batch), so one fsync covers them all.
+ *
+ * The queue_db modules are the only owners of the schema and its SQL:
+ * this file (the group commit's connection: storing, local and remote
+ * delivery, events, sender states, the watch) and queue_db_ctl.c (the
+ * administrator's queries, on a connection of their own); the texts
+ * both use are in queue_db_sql.h. Domains are split from addresses by
+ * the address module (addr_domain_of), never here.
  *
  * Public: queue_db_open, queue_db_close, queue_db_set_size_limit,
- * queue_db_store_batch, queue_db_event_add, queue_db_local_fetch,
+ * queue_db_stats, queue_db_counts, queue_db_store_batch,
+ * queue_db_event_add, queue_db_events_expire, queue_db_local_fetch,
  * queue_db_local_free, queue_db_local_mark, queue_db_local_next,
- * queue_db_counts, queue_db_stats, queue_db_watch_add,
- * queue_db_watch_load, queue_db_watch_expire.
+ * queue_db_remote_fetch, queue_db_remote_free, queue_db_remote_next,
+ * queue_db_remote_mark, queue_db_msg_get, queue_db_msg_copy_free,
+ * queue_db_dead_expire, queue_db_sender_state, queue_db_sender_set,
+ * queue_db_watch_add, queue_db_watch_load, queue_db_watch_expire.
  *
  * SECURITY: every value from the network (addresses, HELO, AUTH user,
  * message bytes, event details) is bound as an SQL parameter, never
@@ -39,6 +50,7 @@
 #include "lib/log.h"
 #include "mail/addr.h"
 #include "queue/queue_db.h"
+#include "queue/queue_db_sql.h"
 
 #define DB_BUSY_TIMEOUT_MS	2000
 /* WAL size kept after a checkpoint: 64 MiB */
@@ -99,9 +111,7 @@ static const char *const stmt_sql[ST_N] = {
 	    "INSERT INTO recipient(msg_id, address, domain, orcpt, notify,"
 	    " mailbox, state, attempts, next_attempt, updated, id)"
 	    " VALUES (?1, ?2, lower(?3), ?4, ?5, ?6, ?8, 0, ?7, ?7, ?9)",
-	[ST_INS_EVENT] =
-	    "INSERT INTO events(time, type, client_ip, user, session, detail)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_INS_EVENT] = QDB_SQL_EVENT_INSERT,
 	/*
 	 * The terms "mailbox IS NOT NULL AND state < 2" match the partial
 	 * index recipient_local_due word for word, so SQLite uses it and
@@ -769,6 +779,26 @@ col_strdup(sqlite3_stmt *s, int i)
 	return strdup(t ? (const char *)t : "");
 }
 
+/* free the n strings of a fetched row */
+static void
+db_free_strs(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+}
+
+/* columns 0, 1, 2 of a recipient row: its id, its message's id and qid */
+static void
+db_row_ids(sqlite3_stmt *s, int64_t *rcpt_id, int64_t *msg_id,
+    char qid[QUEUE_QID_SIZE])
+{
+	const unsigned char *t = sqlite3_column_text(s, 2);
+
+	*rcpt_id = sqlite3_column_int64(s, 0);
+	*msg_id = sqlite3_column_int64(s, 1);
+	snprintf(qid, QUEUE_QID_SIZE, "%s", t ? (const char *)t : "");
+}
+
 /* Attach the body of each message to its recipients in v[0..n). */
 static int
 db_local_bodies(struct queue_db *db, struct queue_local *v, size_t n)
@@ -842,12 +872,9 @@ queue_db_local_fetch(struct queue_db *db, int64_t now, struct queue_local *out,
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
 	while (*n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct queue_local *l = &out[*n];
-		const unsigned char *qid = sqlite3_column_text(s, 2);
 
 		memset(l, 0, sizeof(*l));
-		l->rcpt_id = sqlite3_column_int64(s, 0);
-		l->msg_id = sqlite3_column_int64(s, 1);
-		snprintf(l->qid, sizeof(l->qid), "%s", qid ? (const char *)qid : "");
+		db_row_ids(s, &l->rcpt_id, &l->msg_id, l->qid);
 		l->sender = col_strdup(s, 3);
 		l->address = col_strdup(s, 4);
 		l->mailbox = col_strdup(s, 5);
@@ -883,10 +910,10 @@ void
 queue_db_local_free(struct queue_local *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		free(v[i].sender);
-		free(v[i].address);
-		free(v[i].mailbox);
-		free(v[i].orcpt);
+		char *strs[] = { v[i].sender, v[i].address, v[i].mailbox,
+		    v[i].orcpt };
+
+		db_free_strs(strs, sizeof(strs) / sizeof(strs[0]));
 		if (v[i].owns_data)
 			free((void *)v[i].data);
 		memset(&v[i], 0, sizeof(v[i]));
@@ -998,6 +1025,20 @@ db_marks_finish(struct queue_db *db, const struct db_mark *m, size_t n)
 	return SQLITE_DONE;
 }
 
+/* The end of a marking: the finished messages go, then COMMIT. */
+static int
+db_marks_commit(struct queue_db *db, const struct db_mark *m, size_t n,
+    const char **op)
+{
+	int rc;
+
+	*op = "msg_delete";
+	if ((rc = db_marks_finish(db, m, n)) != SQLITE_DONE)
+		return rc;
+	*op = "commit";
+	return db_commit(db);
+}
+
 /* a local outcome as a mark; 0 when there is nothing to record */
 static int
 db_local_mark(const struct queue_local *l, int64_t now, struct db_mark *m)
@@ -1050,11 +1091,7 @@ queue_db_local_mark(struct queue_db *db, const struct queue_local *v, size_t n,
 	op = "local_mark";
 	if ((rc = db_marks_set(db, m, n, now)) != SQLITE_DONE)
 		goto fail;
-	op = "msg_delete";
-	if ((rc = db_marks_finish(db, m, n)) != SQLITE_DONE)
-		goto fail;
-	op = "commit";
-	if ((rc = db_commit(db)) != SQLITE_DONE)
+	if ((rc = db_marks_commit(db, m, n, &op)) != SQLITE_DONE)
 		goto fail;
 	free(m);
 	for (size_t i = 0; i < n; i++) {
@@ -1130,12 +1167,8 @@ fail:
 static int
 remote_row(sqlite3_stmt *s, struct queue_remote *r)
 {
-	const unsigned char *qid = sqlite3_column_text(s, 2);
-
 	memset(r, 0, sizeof(*r));
-	r->rcpt_id = sqlite3_column_int64(s, 0);
-	r->msg_id = sqlite3_column_int64(s, 1);
-	snprintf(r->qid, sizeof(r->qid), "%s", qid ? (const char *)qid : "");
+	db_row_ids(s, &r->rcpt_id, &r->msg_id, r->qid);
 	r->created = sqlite3_column_int64(s, 3);
 	r->sender = col_strdup(s, 4);
 	r->envid = col_strdup(s, 5);
@@ -1200,11 +1233,10 @@ void
 queue_db_remote_free(struct queue_remote *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		free(v[i].sender);
-		free(v[i].envid);
-		free(v[i].address);
-		free(v[i].domain);
-		free(v[i].orcpt);
+		char *strs[] = { v[i].sender, v[i].envid, v[i].address,
+		    v[i].domain, v[i].orcpt };
+
+		db_free_strs(strs, sizeof(strs) / sizeof(strs[0]));
 		memset(&v[i], 0, sizeof(v[i]));
 	}
 }
@@ -1390,11 +1422,7 @@ queue_db_remote_mark(struct queue_db *db, const struct queue_remote_mark *v,
 		    SQLITE_DONE)
 			goto fail;
 	}
-	op = "msg_delete";
-	if ((rc = db_marks_finish(db, m, n)) != SQLITE_DONE)
-		goto fail;
-	op = "commit";
-	if ((rc = db_commit(db)) != SQLITE_DONE)
+	if ((rc = db_marks_commit(db, m, n, &op)) != SQLITE_DONE)
 		goto fail;
 	free(m);
 	for (size_t i = 0; i < nb; i++)
@@ -1458,14 +1486,8 @@ int
 queue_db_sender_set(struct queue_db *db, const char *key, const char *state,
     const char *reason, int64_t now, int64_t *held)
 {
-	static const char *set_sql =
-	    "INSERT INTO user_state(user, state, reason, updated)"
-	    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT(user) DO UPDATE SET"
-	    " state = excluded.state, reason = excluded.reason,"
-	    " updated = excluded.updated";
-	static const char *hold_user_sql =
-	    "UPDATE recipient SET state = 2, updated = ?2 WHERE state IN (0, 1)"
-	    " AND msg_id IN (SELECT id FROM message WHERE auth_user = ?1)";
+	static const char *set_sql = QDB_SQL_USER_SET;
+	static const char *hold_user_sql = QDB_SQL_HOLD_USER;
 	static const char *hold_ip_sql =
 	    "UPDATE recipient SET state = 2, updated = ?2 WHERE state IN (0, 1)"
 	    " AND msg_id IN (SELECT id FROM message WHERE client_ip = ?1"
