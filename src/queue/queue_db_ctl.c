@@ -26,8 +26,10 @@
  * queue_db_ctl_counts, queue_db_ctl_event_types.
  *
  * SECURITY: every statement is a fixed text prepared at open; filter
- * values are bound parameters, never pasted into SQL. ctl_cidr_match is
- * registered SQLITE_DIRECTONLY, so no schema object can call it.
+ * values are bound parameters, never pasted into SQL. ctl_cidr_match and
+ * ctl_addr_domain (a dead letter's recipient domain, split by the
+ * address module like every other) are registered SQLITE_DIRECTONLY,
+ * so no schema object can call them.
  * LIMITS: the callers bound the rows (LIMIT ?20, the events' limit);
  * the summary holds one entry per destination domain in memory.
  */
@@ -41,6 +43,7 @@
 #include "ctl/ctl_msg.h"
 #include "lib/cidr.h"
 #include "lib/log.h"
+#include "mail/addr.h"
 #include "queue/queue_db.h"
 #include "queue/queue_db_ctl.h"
 #include "queue/queue_db_sql.h"
@@ -73,8 +76,7 @@
 	"(?1 IS NULL OR qid = ?1)" \
 	" AND (?2 IS NULL OR sender = ?2 COLLATE NOCASE)" \
 	" AND (?3 IS NULL OR recipient = ?3 COLLATE NOCASE)" \
-	" AND (?4 IS NULL OR lower(substr(recipient, instr(recipient, '@') + 1))" \
-	"  = lower(?4))" \
+	" AND (?4 IS NULL OR lower(ctl_addr_domain(recipient)) = lower(?4))" \
 	" AND (?7 IS NULL OR time <= ?7)" \
 	" AND (?8 IS NULL OR time >= ?8)"
 
@@ -373,6 +375,16 @@ qdc_cidr_match(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		return;
 	}
 	sqlite3_result_int(ctx, cidr_contains(&c, a));
+}
+
+/* ctl_addr_domain(address): its domain, split by the address module */
+static void
+qdc_addr_domain(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const unsigned char *a = sqlite3_value_text(argv[0]);
+
+	sqlite3_result_text(ctx, addr_domain_of((const char *)a, NULL), -1,
+	    SQLITE_TRANSIENT);
 }
 
 /* Bind a filter's parameters ?1..?9 (QDC_FILTER, QDC_DFILTER). */
@@ -1229,6 +1241,10 @@ qdc_prepare(struct queue_db_ctl *dc)
 	if ((rc = sqlite3_create_function(dc->h, "ctl_cidr_match", 2,
 	    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, NULL,
 	    qdc_cidr_match, NULL, NULL)) != SQLITE_OK)
+		return rc;
+	if ((rc = sqlite3_create_function(dc->h, "ctl_addr_domain", 1,
+	    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, NULL,
+	    qdc_addr_domain, NULL, NULL)) != SQLITE_OK)
 		return rc;
 	for (int i = 0; i < QDC_N; i++)
 		if ((rc = sqlite3_prepare_v3(dc->h, qdc_sql[i], -1,

@@ -966,6 +966,60 @@ test_ctl_bans_users(void **state)
 	queue_db_ctl_close(dc);
 }
 
+static void
+dead_cb(void *arg, const struct queue_dead_row *r)
+{
+	assert_string_equal(r->recipient, "\"e@f\"@remote.example");
+	assert_string_equal(r->reason, "550 no");
+	(*(int *)arg)++;
+}
+
+/* dead letters: their domain is split like every address, at the last '@' */
+static void
+test_ctl_dead(void **state)
+{
+	static const struct queue_rcpt rc[] = {
+		{ "\"e@f\"@remote.example", NULL, 0, NULL },
+	};
+	struct fixture *fx = *state;
+	struct queue_msg m = mkmsg("", NULL, rc, 1);
+	struct queue_store_result res;
+	struct queue_remote v[1];
+	struct queue_remote_mark mk;
+	struct queue_db_ctl *dc;
+	struct ctl_filter f;
+	int64_t now = time(NULL), cnt;
+	char err[512];
+	size_t n;
+	int rows = 0;
+
+	assert_int_equal(queue_db_store_batch(fx->db, &m, 1, &res), 0);
+	assert_int_equal(queue_db_remote_fetch(fx->db, now, -1, 0, v, 1, &n), 0);
+	assert_int_equal(n, 1);
+	memset(&mk, 0, sizeof(mk));
+	mk.rcpt_id = v[0].rcpt_id;
+	mk.msg_id = v[0].msg_id;
+	mk.address = v[0].address;
+	mk.outcome = QUEUE_REMOTE_DEAD;
+	mk.error = "550 no";
+	assert_int_equal(queue_db_remote_mark(fx->db, &mk, 1, NULL, 0, NULL,
+	    now), 0);
+	queue_db_remote_free(v, n);
+	assert_non_null(dc = queue_db_ctl_open(fx->dir, err, sizeof(err)));
+	memset(&f, 0, sizeof(f));
+	snprintf(f.to_domain, sizeof(f.to_domain), "Remote.Example");
+	assert_int_equal(queue_db_ctl_dead_list(dc, &f, now, 10, dead_cb,
+	    &rows), 0);
+	assert_int_equal(rows, 1);
+	snprintf(f.to_domain, sizeof(f.to_domain), "f\"@remote.example");
+	assert_int_equal(queue_db_ctl_dead_act(dc, &f, 1, now, &cnt), 0);
+	assert_int_equal(cnt, 0);
+	snprintf(f.to_domain, sizeof(f.to_domain), "remote.example");
+	assert_int_equal(queue_db_ctl_dead_act(dc, &f, 0, now, &cnt), 0);
+	assert_int_equal(cnt, 1);
+	queue_db_ctl_close(dc);
+}
+
 int
 main(void)
 {
@@ -983,6 +1037,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_write_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_bans_users, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ctl_dead, setup, teardown),
 		cmocka_unit_test(test_readonly_dir),
 	};
 
