@@ -34,6 +34,7 @@
  * the summary holds one entry per destination domain in memory.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -449,6 +450,138 @@ qdc_each(struct queue_db_ctl *dc, sqlite3_stmt *s, const char *op,
 	return 0;
 }
 
+/*
+ * Rows to the caller: each kind of row is a struct of views filled from
+ * the statement's columns by a table (column i into the member at
+ * cols[i].off), then passed to the caller's function for that kind.
+ */
+struct qdc_col {
+	size_t	off;
+	char	type;		/* 't' text ("" for NULL), 'i' int64_t, 'n' int,
+				 * '-' not stored */
+};
+
+#define QT(st, m)	{ offsetof(struct st, m), 't' }
+#define QI(st, m)	{ offsetof(struct st, m), 'i' }
+#define QN(st, m)	{ offsetof(struct st, m), 'n' }
+#define QSKIP		{ 0, '-' }
+
+static const struct qdc_col list_cols[] = {
+	QT(queue_list_row, qid), QI(queue_list_row, created),
+	QI(queue_list_row, size), QT(queue_list_row, sender),
+	QT(queue_list_row, user), QT(queue_list_row, client),
+	QT(queue_list_row, rcpts), QI(queue_list_row, states),
+	QI(queue_list_row, attempts), QT(queue_list_row, last_error),
+};
+static const struct qdc_col dead_cols[] = {
+	QI(queue_dead_row, id), QT(queue_dead_row, qid), QI(queue_dead_row, time),
+	QI(queue_dead_row, created), QT(queue_dead_row, sender),
+	QT(queue_dead_row, recipient), QT(queue_dead_row, reason),
+	QI(queue_dead_row, size),
+};
+static const struct qdc_col rcpt_cols[] = {
+	QT(queue_show_rcpt, address), QN(queue_show_rcpt, state),
+	QI(queue_show_rcpt, attempts), QI(queue_show_rcpt, next_attempt),
+	QI(queue_show_rcpt, updated), QT(queue_show_rcpt, last_error),
+	QT(queue_show_rcpt, mailbox),
+};
+/* the event's id, column 0, goes to the caller apart */
+static const struct qdc_col event_cols[] = {
+	QSKIP, QI(queue_event, time), QT(queue_event, type),
+	QT(queue_event, client_ip), QT(queue_event, user),
+	QT(queue_event, session), QT(queue_event, detail),
+};
+static const struct qdc_col ban_cols[] = {
+	QT(queue_ban, cidr), QT(queue_ban, reason), QT(queue_ban, origin),
+	QI(queue_ban, created), QI(queue_ban, expires),
+};
+static const struct qdc_col user_cols[] = {
+	QT(queue_user_row, user), QT(queue_user_row, state),
+	QT(queue_user_row, reason), QI(queue_user_row, updated),
+	QI(queue_user_row, queued), QI(queue_user_row, events),
+	QI(queue_user_row, auth_events),
+};
+
+enum qdc_kind { QDC_ROW_LIST, QDC_ROW_DEAD, QDC_ROW_RCPT, QDC_ROW_EVENT,
+    QDC_ROW_BAN, QDC_ROW_USER };
+
+#define QCOLS(t)	{ t, sizeof(t) / sizeof(t[0]) }
+static const struct {
+	const struct qdc_col	*cols;
+	size_t			 n;
+} qdc_kinds[] = {
+	[QDC_ROW_LIST] = QCOLS(list_cols), [QDC_ROW_DEAD] = QCOLS(dead_cols),
+	[QDC_ROW_RCPT] = QCOLS(rcpt_cols), [QDC_ROW_EVENT] = QCOLS(event_cols),
+	[QDC_ROW_BAN] = QCOLS(ban_cols), [QDC_ROW_USER] = QCOLS(user_cols),
+};
+
+/* the caller's function for a kind of row, and its argument */
+struct qdc_ctx {
+	enum qdc_kind	 kind;
+	union {
+		void	(*list)(void *, const struct queue_list_row *);
+		void	(*dead)(void *, const struct queue_dead_row *);
+		void	(*rcpt)(void *, const struct queue_show_rcpt *);
+		void	(*event)(void *, int64_t, const struct queue_event *);
+		void	(*ban)(void *, const struct queue_ban *);
+		void	(*user)(void *, const struct queue_user_row *);
+	} fn;
+	void		*arg;
+};
+
+static void
+qdc_fill(sqlite3_stmt *s, const struct qdc_col *cols, size_t n, void *row)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *p = (char *)row + cols[i].off;
+
+		if (cols[i].type == 't')
+			*(const char **)(void *)p = col_text(s, (int)i);
+		else if (cols[i].type == 'i')
+			*(int64_t *)(void *)p = sqlite3_column_int64(s, (int)i);
+		else if (cols[i].type == 'n')
+			*(int *)(void *)p = sqlite3_column_int(s, (int)i);
+	}
+}
+
+/* a qdc_row_fn: one row of any kind to the caller */
+static void
+qdc_row(sqlite3_stmt *s, void *ctx)
+{
+	const struct qdc_ctx *c = ctx;
+	union {
+		struct queue_list_row	list;
+		struct queue_dead_row	dead;
+		struct queue_show_rcpt	rcpt;
+		struct queue_event	event;
+		struct queue_ban	ban;
+		struct queue_user_row	user;
+	} r;
+
+	memset(&r, 0, sizeof(r));
+	qdc_fill(s, qdc_kinds[c->kind].cols, qdc_kinds[c->kind].n, &r);
+	switch (c->kind) {
+	case QDC_ROW_LIST:
+		c->fn.list(c->arg, &r.list);
+		break;
+	case QDC_ROW_DEAD:
+		c->fn.dead(c->arg, &r.dead);
+		break;
+	case QDC_ROW_RCPT:
+		c->fn.rcpt(c->arg, &r.rcpt);
+		break;
+	case QDC_ROW_EVENT:
+		c->fn.event(c->arg, sqlite3_column_int64(s, 0), &r.event);
+		break;
+	case QDC_ROW_BAN:
+		c->fn.ban(c->arg, &r.ban);
+		break;
+	case QDC_ROW_USER:
+		c->fn.user(c->arg, &r.user);
+		break;
+	}
+}
+
 /* queue_db_ctl_errmsg - the text of the last failure */
 const char *
 queue_db_ctl_errmsg(struct queue_db_ctl *dc)
@@ -584,29 +717,15 @@ queue_db_ctl_summary_free(struct queue_dest *d, size_t n)
  * Lists.
  */
 
-/* the caller's function for each row of a list, and its argument */
-struct qdc_list_ctx {
-	void	(*fn)(void *, const struct queue_list_row *);
-	void	*arg;
-};
-
-static void
-qdc_list_row(sqlite3_stmt *s, void *ctx)
+/* a filtered list of at most limit rows, to c */
+static int
+qdc_list_run(struct queue_db_ctl *dc, sqlite3_stmt *s,
+    const struct ctl_filter *f, int64_t now, int64_t limit,
+    const struct qdc_ctx *c)
 {
-	struct qdc_list_ctx *c = ctx;
-	struct queue_list_row r;
-
-	r.qid = col_text(s, 0);
-	r.created = sqlite3_column_int64(s, 1);
-	r.size = sqlite3_column_int64(s, 2);
-	r.sender = col_text(s, 3);
-	r.user = col_text(s, 4);
-	r.client = col_text(s, 5);
-	r.rcpts = col_text(s, 6);
-	r.states = sqlite3_column_int64(s, 7);
-	r.attempts = sqlite3_column_int64(s, 8);
-	r.last_error = col_text(s, 9);
-	c->fn(c->arg, &r);
+	qdc_bind_filter(s, f, now);
+	sqlite3_bind_int64(s, 20, limit);
+	return qdc_each(dc, s, "list", qdc_row, (void *)c);
 }
 
 /* queue_db_ctl_list - the messages a filter selects */
@@ -615,34 +734,9 @@ queue_db_ctl_list(struct queue_db_ctl *dc, const struct ctl_filter *f,
     int64_t now, int64_t limit,
     void (*fn)(void *, const struct queue_list_row *), void *arg)
 {
-	struct qdc_list_ctx c = { fn, arg };
-	sqlite3_stmt *s = dc->st[QDC_LIST];
+	struct qdc_ctx c = { QDC_ROW_LIST, { .list = fn }, arg };
 
-	qdc_bind_filter(s, f, now);
-	sqlite3_bind_int64(s, 20, limit);
-	return qdc_each(dc, s, "list", qdc_list_row, &c);
-}
-
-struct qdc_dead_ctx {
-	void	(*fn)(void *, const struct queue_dead_row *);
-	void	*arg;
-};
-
-static void
-qdc_dead_row(sqlite3_stmt *s, void *ctx)
-{
-	struct qdc_dead_ctx *c = ctx;
-	struct queue_dead_row r;
-
-	r.id = sqlite3_column_int64(s, 0);
-	r.qid = col_text(s, 1);
-	r.time = sqlite3_column_int64(s, 2);
-	r.created = sqlite3_column_int64(s, 3);
-	r.sender = col_text(s, 4);
-	r.recipient = col_text(s, 5);
-	r.reason = col_text(s, 6);
-	r.size = sqlite3_column_int64(s, 7);
-	c->fn(c->arg, &r);
+	return qdc_list_run(dc, dc->st[QDC_LIST], f, now, limit, &c);
 }
 
 /* queue_db_ctl_dead_list - the dead letters a filter selects */
@@ -651,30 +745,11 @@ queue_db_ctl_dead_list(struct queue_db_ctl *dc, const struct ctl_filter *f,
     int64_t now, int64_t limit,
     void (*fn)(void *, const struct queue_dead_row *), void *arg)
 {
-	struct qdc_dead_ctx c = { fn, arg };
-	sqlite3_stmt *s = dc->st[QDC_DEAD_LIST];
+	struct qdc_ctx c = { QDC_ROW_DEAD, { .dead = fn }, arg };
 
 	if (!dc->dead_ok)
 		fatalx("%s: no dead-letter store", __func__);
-	qdc_bind_filter(s, f, now);
-	sqlite3_bind_int64(s, 20, limit);
-	return qdc_each(dc, s, "list", qdc_dead_row, &c);
-}
-
-static void
-qdc_show_rcpt(sqlite3_stmt *s, void *ctx)
-{
-	const struct queue_show_cb *cb = ctx;
-	struct queue_show_rcpt r;
-
-	r.address = col_text(s, 0);
-	r.state = sqlite3_column_int(s, 1);
-	r.attempts = sqlite3_column_int64(s, 2);
-	r.next_attempt = sqlite3_column_int64(s, 3);
-	r.updated = sqlite3_column_int64(s, 4);
-	r.last_error = col_text(s, 5);
-	r.mailbox = col_text(s, 6);
-	cb->rcpt(cb->arg, &r);
+	return qdc_list_run(dc, dc->st[QDC_DEAD_LIST], f, now, limit, &c);
 }
 
 /* the recipients and the bytes of message msg_id, to cb */
@@ -682,11 +757,12 @@ static void
 qdc_show_parts(struct queue_db_ctl *dc, int64_t msg_id,
     const struct queue_show_cb *cb)
 {
+	struct qdc_ctx c = { QDC_ROW_RCPT, { .rcpt = cb->rcpt }, cb->arg };
 	sqlite3_stmt *s = dc->st[QDC_SHOW_RCPT];
 
 	sqlite3_bind_int64(s, 1, msg_id);
 	/* a failure leaves the answer short of rows, as it always did */
-	(void)qdc_each(dc, s, "show", qdc_show_rcpt, (void *)cb);
+	(void)qdc_each(dc, s, "show", qdc_row, &c);
 	s = dc->st[QDC_SHOW_BODY];
 	sqlite3_bind_int64(s, 1, msg_id);
 	if (sqlite3_step(s) == SQLITE_ROW)
@@ -918,33 +994,13 @@ queue_db_ctl_dead_act(struct queue_db_ctl *dc, const struct ctl_filter *f,
  * Events.
  */
 
-struct qdc_event_ctx {
-	void	(*fn)(void *, int64_t, const struct queue_event *);
-	void	*arg;
-};
-
-static void
-qdc_event_row(sqlite3_stmt *s, void *ctx)
-{
-	struct qdc_event_ctx *c = ctx;
-	struct queue_event ev;
-
-	ev.time = sqlite3_column_int64(s, 1);
-	ev.type = col_text(s, 2);
-	ev.client_ip = col_text(s, 3);
-	ev.user = col_text(s, 4);
-	ev.session = col_text(s, 5);
-	ev.detail = col_text(s, 6);
-	c->fn(c->arg, sqlite3_column_int64(s, 0), &ev);
-}
-
 /* queue_db_ctl_events - the events a query selects, oldest first */
 int
 queue_db_ctl_events(struct queue_db_ctl *dc,
     const struct queue_events_query *q,
     void (*fn)(void *, int64_t, const struct queue_event *), void *arg)
 {
-	struct qdc_event_ctx c = { fn, arg };
+	struct qdc_ctx c = { QDC_ROW_EVENT, { .event = fn }, arg };
 	sqlite3_stmt *s = dc->st[QDC_EVENTS];
 
 	sqlite3_bind_int64(s, 1, q->after);
@@ -954,7 +1010,7 @@ queue_db_ctl_events(struct queue_db_ctl *dc,
 	bind_opt(s, 4, q->client_cidr);
 	bind_opt(s, 5, q->user);
 	sqlite3_bind_int64(s, 6, q->limit);
-	return qdc_each(dc, s, "events", qdc_event_row, &c);
+	return qdc_each(dc, s, "events", qdc_row, &c);
 }
 
 /* queue_db_ctl_event_add - record one event (its own transaction) */
@@ -1013,35 +1069,16 @@ queue_db_ctl_ban_del(struct queue_db_ctl *dc, const char *cidr)
 	return sqlite3_changes(dc->h) > 0;
 }
 
-struct qdc_ban_ctx {
-	void	(*fn)(void *, const struct queue_ban *);
-	void	*arg;
-};
-
-static void
-qdc_ban_row(sqlite3_stmt *s, void *ctx)
-{
-	struct qdc_ban_ctx *c = ctx;
-	struct queue_ban b;
-
-	b.cidr = col_text(s, 0);
-	b.reason = col_text(s, 1);
-	b.origin = col_text(s, 2);
-	b.created = sqlite3_column_int64(s, 3);
-	b.expires = sqlite3_column_int64(s, 4);
-	c->fn(c->arg, &b);
-}
-
 /* queue_db_ctl_ban_list - the bans in force */
 int
 queue_db_ctl_ban_list(struct queue_db_ctl *dc, int64_t now,
     void (*fn)(void *, const struct queue_ban *), void *arg)
 {
-	struct qdc_ban_ctx c = { fn, arg };
+	struct qdc_ctx c = { QDC_ROW_BAN, { .ban = fn }, arg };
 	sqlite3_stmt *s = dc->st[QDC_BAN_LIST];
 
 	sqlite3_bind_int64(s, 1, now);
-	return qdc_each(dc, s, "ban_list", qdc_ban_row, &c);
+	return qdc_each(dc, s, "ban_list", qdc_row, &c);
 }
 
 /* queue_db_ctl_ban_expire - drop the expired bans */
@@ -1064,37 +1101,16 @@ queue_db_ctl_ban_expire(struct queue_db_ctl *dc, int64_t now, int64_t *n)
  * Account states.
  */
 
-struct qdc_user_ctx {
-	void	(*fn)(void *, const struct queue_user_row *);
-	void	*arg;
-};
-
-static void
-qdc_user_row(sqlite3_stmt *s, void *ctx)
-{
-	struct qdc_user_ctx *c = ctx;
-	struct queue_user_row u;
-
-	u.user = col_text(s, 0);
-	u.state = col_text(s, 1);
-	u.reason = col_text(s, 2);
-	u.updated = sqlite3_column_int64(s, 3);
-	u.queued = sqlite3_column_int64(s, 4);
-	u.events = sqlite3_column_int64(s, 5);
-	u.auth_events = sqlite3_column_int64(s, 6);
-	c->fn(c->arg, &u);
-}
-
 /* queue_db_ctl_users - the accounts `moat user list` shows */
 int
 queue_db_ctl_users(struct queue_db_ctl *dc, int64_t since,
     void (*fn)(void *, const struct queue_user_row *), void *arg)
 {
-	struct qdc_user_ctx c = { fn, arg };
+	struct qdc_ctx c = { QDC_ROW_USER, { .user = fn }, arg };
 	sqlite3_stmt *s = dc->st[QDC_USER_LIST];
 
 	sqlite3_bind_int64(s, 1, since);
-	return qdc_each(dc, s, "user_list", qdc_user_row, &c);
+	return qdc_each(dc, s, "user_list", qdc_row, &c);
 }
 
 /* a (text, text) or (text, integer) row to its function */
