@@ -5,9 +5,10 @@
  * conf_print_doc, conf_relay_table, conf_apply_log_levels,
  * conf_role_name.
  *
- * Every knob of the fixed sections ([server] [domains] [relay] [limits]
- * [log]) is one row of knobs[], every knob of a "[listener NAME]"
- * section one row of lknobs[]: name, type, default text, bounds, offset
+ * Every knob of the nine fixed sections ([server] [domains] [relay]
+ * [limits] [policy] [watch] [delivery] [control] [log]) is one row of
+ * knobs[], every knob of a "[listener NAME]" section (one per
+ * listener) one row of lknobs[]: name, type, default text, bounds, offset
  * into the struct and a doc line. Defaults are applied by parsing the
  * default text with the code that parses the file, so the table cannot
  * hold a default the parser would refuse; conf_print and conf_print_doc
