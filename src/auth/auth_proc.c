@@ -36,31 +36,33 @@ struct auth_proc {
 	struct users		*users;		/* owned */
 };
 
+/* smtp's only message: PROTO_AUTH_CHECK */
 static void
-auth_check(struct auth_proc *ap, uint64_t id, struct ipc_reader *r)
+auth_check(struct ipc_peer *p, uint16_t type, uint64_t id,
+    struct ipc_reader *r, void *arg)
 {
-	char mech[16], user[USERS_NAME_MAX + 1], ip[64];
-	const uint8_t *pw;
-	size_t pwlen;
-	const char *hash;
+	struct auth_proc *ap = arg;
+	struct proto_auth_check q;
+	struct proto_auth_result a;
+	const char *hash, *user;
 	struct ipc_msg m;
 	uint8_t result;
+	size_t pwlen;
 	char *pass;
 
-	ipc_get_str(r, mech, sizeof(mech));
-	ipc_get_str(r, user, sizeof(user));
-	pw = ipc_get_bytes(r, &pwlen);
-	ipc_get_str(r, ip, sizeof(ip));
-	if (ipc_get_end(r) == -1) {
+	ipc_expect(p, type, PROTO_AUTH_CHECK);
+	if (proto_auth_check_dec(r, &q) == -1) {
 		/* user names longer than we store cannot exist: treat as bad */
 		result = PROTO_AUTH_BAD;
 		goto reply;
 	}
+	user = q.user;
+	pwlen = q.passlen;
 	if ((pass = malloc(pwlen + 1)) == NULL) {
 		result = PROTO_AUTH_TEMPFAIL;
 		goto reply;
 	}
-	memcpy(pass, pw, pwlen);
+	memcpy(pass, q.pass, pwlen);
 	pass[pwlen] = '\0';
 	hash = users_hash(ap->users, user);
 	if (hash == NULL) {
@@ -80,18 +82,9 @@ auth_check(struct auth_proc *ap, uint64_t id, struct ipc_reader *r)
 	sodium_memzero(pass, pwlen);
 	free(pass);
 reply:
-	ipc_msg_init(&m, PROTO_AUTH_RESULT, id);
-	ipc_put_u8(&m, result);
+	a.result = result;
+	proto_auth_result_enc(&m, id, &a);
 	ipc_send(ap->smtp, &m);
-}
-
-static void
-smtp_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
-    struct ipc_reader *r, void *arg)
-{
-	if (type != PROTO_AUTH_CHECK)
-		fatalx("%s: unexpected message %u from smtp", __func__, type);
-	auth_check(arg, id, r);
 }
 
 static void
@@ -102,14 +95,13 @@ parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 
 	switch (type) {
 	case PROTO_USERS: {
-		size_t len;
-		const uint8_t *text = ipc_get_bytes(r, &len);
+		struct proto_users pu;
 		char err[512];
 		struct users *u;
 
-		if (ipc_get_end(r) == -1)
+		if (proto_users_dec(r, &pu) == -1)
 			fatalx("%s: bad USERS", __func__);
-		if ((u = users_parse((const char *)text, len, "users", err,
+		if ((u = users_parse((const char *)pu.text, pu.len, "users", err,
 		    sizeof(err))) == NULL) {
 			log_err(LOG_CAT_AUTH, "event=users_rejected error=\"%s\"", err);
 			return;
@@ -119,29 +111,9 @@ parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 		log_info(LOG_CAT_AUTH, "event=users_loaded count=%zu", users_count(u));
 		break;
 	}
-	case PROTO_RELOAD: {
-		size_t len;
-
-		(void)ipc_get_bytes(r, &len);
-		{
-			char path[CONF_PATH_MAX];
-
-			ipc_get_str(r, path, sizeof(path));
-		}
-		if (ipc_get_end(r) == -1)
-			fatalx("%s: bad RELOAD", __func__);
-		break;
-	}
-	case PROTO_SHUTDOWN:
-		if (ipc_get_end(r) == -1)
-			fatalx("%s: bad SHUTDOWN", __func__);
-		event_base_loopexit(ap->base, NULL);
-		break;
-	case PROTO_LOG_LEVEL:		/* moat log CAT LEVEL */
-		if (control_log_apply(r) == -1)
-			fatalx("%s: bad LOG_LEVEL", __func__);
-		break;
 	default:
+		if (control_child_msg(ap->base, type, r))
+			break;
 		fatalx("%s: unexpected message %u from parent", __func__, type);
 	}
 }
@@ -169,7 +141,7 @@ auth_proc_main(struct proc_env *env)
 	ap.base = base;
 	ap.parent = ipc_peer_new(base, parent_fd, "parent", parent_msg_cb,
 	    peer_close_cb, &ap);
-	ap.smtp = ipc_peer_new(base, smtp_fd, "smtp", smtp_msg_cb,
+	ap.smtp = ipc_peer_new(base, smtp_fd, "smtp", auth_check,
 	    peer_close_cb, &ap);
 	event_base_dispatch(base);
 	ipc_peer_free(ap.parent);

@@ -45,18 +45,9 @@ static void
 uc_event(struct ipc_peer *queue, const char *type, const char *user,
     const char *detail)
 {
-	struct ipc_msg m;
-
 	if (queue == NULL)
 		return;
-	ipc_msg_init(&m, PROTO_EVENT, 0);
-	ipc_put_i64(&m, (int64_t)time(NULL));
-	ipc_put_str(&m, type);
-	ipc_put_str(&m, "");
-	ipc_put_str(&m, user);
-	ipc_put_str(&m, "");
-	ipc_put_str(&m, detail);
-	ipc_send(queue, &m);
+	proto_event_send(queue, type, "", user, "", detail);
 }
 
 static void

@@ -39,48 +39,40 @@ struct ca_proc {
 	uint64_t		 signed_ok, refused;
 };
 
+/* smtp's only message: PROTO_CA_SIGN */
 static void
-ca_sign(struct ca_proc *ca, uint64_t id, struct ipc_reader *r)
+ca_sign(struct ipc_peer *p, uint16_t type, uint64_t id, struct ipc_reader *r,
+    void *arg)
 {
-	uint8_t sig[CA_SIG_MAX], op;
-	uint32_t key_id, md_nid;
-	const uint8_t *in;
-	size_t inlen, siglen = 0;
+	struct ca_proc *ca = arg;
+	uint8_t sig[CA_SIG_MAX];
+	struct proto_ca_sign q;
+	struct proto_ca_signed a;
+	size_t siglen = 0;
 	struct ipc_msg m;
 	char err[256];
 	int rc;
 
-	key_id = ipc_get_u32(r);
-	op = ipc_get_u8(r);
-	md_nid = ipc_get_u32(r);
-	in = ipc_get_bytes(r, &inlen);
-	if (ipc_get_end(r) == -1)
+	ipc_expect(p, type, PROTO_CA_SIGN);
+	if (proto_ca_sign_dec(r, &q) == -1)
 		fatalx("%s: bad CA_SIGN", __func__);
-	if (key_id != 0 || ca->key == NULL)
+	if (q.key_id != 0 || ca->key == NULL)
 		fatalx("%s: CA_SIGN for key %u, which does not exist", __func__,
-		    key_id);
-	rc = ca_key_sign(ca->key, op, md_nid, in, inlen, sig, sizeof(sig),
-	    &siglen, err, sizeof(err));
+		    q.key_id);
+	rc = ca_key_sign(ca->key, q.op, q.md_nid, q.in, q.inlen, sig,
+	    sizeof(sig), &siglen, err, sizeof(err));
 	if (rc == 0)
 		ca->signed_ok++;
 	else {
 		ca->refused++;
 		log_warn(LOG_CAT_TLS, "event=ca_refused op=%u error=\"%s\"",
-		    op, err);
+		    q.op, err);
 	}
-	ipc_msg_init(&m, PROTO_CA_SIGNED, id);
-	ipc_put_u8(&m, rc == 0 ? 0 : 1);
-	ipc_put_bytes(&m, sig, rc == 0 ? siglen : 0);
+	a.status = rc == 0 ? 0 : 1;
+	a.sig = sig;
+	a.siglen = rc == 0 ? siglen : 0;
+	proto_ca_signed_enc(&m, id, &a);
 	ipc_send(ca->smtp, &m);
-}
-
-static void
-smtp_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
-    struct ipc_reader *r, void *arg)
-{
-	if (type != PROTO_CA_SIGN)
-		fatalx("%s: unexpected message %u from smtp", __func__, type);
-	ca_sign(arg, id, r);
 }
 
 static void
@@ -89,30 +81,9 @@ parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 {
 	struct ca_proc *ca = arg;
 
-	switch (type) {
-	case PROTO_RELOAD: {
-		/* tls_cert and tls_key need a restart, as for smtp */
-		char path[CONF_PATH_MAX];
-		size_t len;
-
-		(void)ipc_get_bytes(r, &len);
-		ipc_get_str(r, path, sizeof(path));
-		if (ipc_get_end(r) == -1)
-			fatalx("%s: bad RELOAD", __func__);
-		break;
-	}
-	case PROTO_SHUTDOWN:
-		if (ipc_get_end(r) == -1)
-			fatalx("%s: bad SHUTDOWN", __func__);
-		event_base_loopexit(ca->base, NULL);
-		break;
-	case PROTO_LOG_LEVEL:
-		if (control_log_apply(r) == -1)
-			fatalx("%s: bad LOG_LEVEL", __func__);
-		break;
-	default:
+	/* RELOAD: tls_cert and tls_key need a restart, as for smtp */
+	if (!control_child_msg(ca->base, type, r))
 		fatalx("%s: unexpected message %u from parent", __func__, type);
-	}
 }
 
 static void
@@ -153,7 +124,7 @@ ca_proc_main(struct proc_env *env)
 	ca.parent = ipc_peer_new(ca.base, env->peer[PROC_PARENT], "parent",
 	    parent_msg_cb, peer_close_cb, &ca);
 	ca.smtp = ipc_peer_new(ca.base, env->peer[PROC_SMTP], "smtp",
-	    smtp_msg_cb, peer_close_cb, &ca);
+	    ca_sign, peer_close_cb, &ca);
 	log_info(LOG_CAT_TLS, "event=ca_ready key=%s", ca.key == NULL ? "none" :
 	    EVP_PKEY_get0_type_name(ca.key));
 	event_base_dispatch(ca.base);

@@ -276,15 +276,11 @@ client_error(struct ctl_client *c, uint64_t id, enum ctl_status st,
     const char *fmt, ...)
 {
 	struct ipc_msg ans;
-	char buf[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	ctl_ans_vsimple(&ans, st, 512, fmt, ap);
 	va_end(ap);
-	ipc_msg_init(&ans, 0, 0);
-	ctl_ans_begin(&ans, st, buf);
-	ctl_ans_end(&ans);
 	client_send_msg(c, id, &ans);
 }
 
@@ -358,10 +354,8 @@ forward(struct control *ctl, struct ipc_peer *to, uint64_t seq,
 
 	ipc_msg_init(&args, 0, 0);
 	ctl_req_encode(q, &args);
-	ipc_msg_init(&m, PROTO_CTL_REQUEST, seq);
-	ipc_put_u32(&m, (uint32_t)q->op);
-	ipc_put_u32(&m, (uint32_t)uid);
-	ipc_put_evbuffer(&m, args.buf);
+	proto_ctl_request_enc(&m, seq, (uint32_t)q->op, (uint32_t)uid,
+	    args.buf);
 	ipc_msg_discard(&args);
 	ipc_send(to, &m);
 }
@@ -695,18 +689,9 @@ client_read_cb(struct bufferevent *bev, void *arg)
 static void
 control_event(struct control *ctl, const char *type, const char *detail)
 {
-	struct ipc_msg m;
-
 	if (ctl->peer[PROC_QUEUE] == NULL)
 		return;
-	ipc_msg_init(&m, PROTO_EVENT, 0);
-	ipc_put_i64(&m, (int64_t)time(NULL));
-	ipc_put_str(&m, type);
-	ipc_put_str(&m, "");
-	ipc_put_str(&m, "");
-	ipc_put_str(&m, "");
-	ipc_put_str(&m, detail);
-	ipc_send(ctl->peer[PROC_QUEUE], &m);
+	proto_event_send(ctl->peer[PROC_QUEUE], type, "", "", "", detail);
 }
 
 static void
@@ -792,13 +777,15 @@ pending_find(struct control *ctl, uint64_t seq)
 static void
 peer_answer(struct control *ctl, uint64_t id, struct ipc_reader *r)
 {
+	struct proto_ctl_answer a;
 	struct ctl_pending *p;
 	const uint8_t *ans;
 	size_t len;
 
-	ans = ipc_get_bytes(r, &len);
-	if (ipc_get_end(r) == -1)
+	if (proto_ctl_answer_dec(r, &a) == -1)
 		fatalx("%s: malformed answer", __func__);
+	ans = a.data;
+	len = a.len;
 	if ((p = pending_find(ctl, id)) == NULL) {
 		log_warn(LOG_CAT_CONTROL, "event=stray_answer id=%" PRIu64, id);
 		return;
@@ -837,20 +824,17 @@ parent_msg_cb(struct ipc_peer *peer, uint16_t type, uint64_t id,
     struct ipc_reader *r, void *arg)
 {
 	struct control *ctl = arg;
-	size_t len;
-	char path[CONF_PATH_MAX];
+	struct proto_reload rl;
 
 	switch (type) {
 	case PROTO_SHUTDOWN:
-		if (ipc_get_end(r) == -1)
+		if (proto_empty_dec(r) == -1)
 			fatalx("%s: bad SHUTDOWN", __func__);
 		log_notice(LOG_CAT_CONTROL, "event=shutdown");
 		event_base_loopexit(ctl->base, NULL);
 		break;
 	case PROTO_RELOAD:
-		(void)ipc_get_bytes(r, &len);
-		ipc_get_str(r, path, sizeof(path));
-		if (ipc_get_end(r) == -1)
+		if (proto_reload_dec(r, &rl) == -1)
 			fatalx("%s: bad RELOAD", __func__);
 		/* the socket and the metrics listener need a restart */
 		break;

@@ -9,7 +9,7 @@
  * revert and stays.
  *
  * Public: control_log_new, control_log_free, control_log_request,
- * control_log_apply.
+ * control_log_apply, control_child_msg.
  *
  * SECURITY: the request was checked twice (control process, then
  * ctl_req_decode here); categories and levels are enumerations, so
@@ -51,15 +51,14 @@ struct control_log {
 static void
 cl_set(struct control_log *cl, int cat, enum log_level lvl)
 {
+	struct proto_log_level ll = { (uint8_t)cat, (uint8_t)lvl };
 	struct ipc_msg m;
 
 	log_set_level((enum log_cat)cat, lvl);
 	for (int i = 1; i < PROC_COUNT; i++) {
 		if (cl->peers[i] == NULL)
 			continue;
-		ipc_msg_init(&m, PROTO_LOG_LEVEL, 0);
-		ipc_put_u8(&m, (uint8_t)cat);
-		ipc_put_u8(&m, (uint8_t)lvl);
+		proto_log_level_enc(&m, 0, &ll);
 		ipc_send(cl->peers[i], &m);
 	}
 }
@@ -67,18 +66,10 @@ cl_set(struct control_log *cl, int cat, enum log_level lvl)
 static void
 cl_event(struct control_log *cl, uint32_t uid, const char *detail)
 {
-	struct ipc_msg m;
-
 	if (cl->peers[PROC_QUEUE] == NULL)
 		return;
-	ipc_msg_init(&m, PROTO_EVENT, 0);
-	ipc_put_i64(&m, (int64_t)time(NULL));
-	ipc_put_str(&m, "admin_log");
-	ipc_put_str(&m, "");
-	ipc_put_str(&m, "");
-	ipc_put_str(&m, "");
-	ipc_put_str(&m, detail);
-	ipc_send(cl->peers[PROC_QUEUE], &m);
+	proto_event_send(cl->peers[PROC_QUEUE], "admin_log", "", "", "",
+	    detail);
 	(void)uid;
 }
 
@@ -209,12 +200,47 @@ control_log_request(struct control_log *cl, struct ipc_peer *from,
 int
 control_log_apply(struct ipc_reader *r)
 {
-	uint8_t cat = ipc_get_u8(r), lvl = ipc_get_u8(r);
+	struct proto_log_level ll;
+	uint8_t cat, lvl;
 
-	if (ipc_get_end(r) == -1 || cat >= LOG_CAT_COUNT || lvl >= LOG_LVL_COUNT)
+	if (proto_log_level_dec(r, &ll) == -1)
+		return -1;
+	cat = ll.cat;
+	lvl = ll.level;
+	if (cat >= LOG_CAT_COUNT || lvl >= LOG_LVL_COUNT)
 		return -1;
 	log_set_level((enum log_cat)cat, (enum log_level)lvl);
 	log_debug(LOG_CAT_CONTROL, "event=log_level category=%s level=%s",
 	    log_cat_name((enum log_cat)cat), log_level_name((enum log_level)lvl));
 	return 0;
+}
+
+/*
+ * control_child_msg - the parent's messages a child without state to
+ * reload takes alike: SHUTDOWN ends base's loop, RELOAD is checked and
+ * ignored (what such a child holds needs a restart), LOG_LEVEL is
+ * applied. 1 when taken, 0 for another type; a malformed one is fatal.
+ */
+int
+control_child_msg(struct event_base *base, uint16_t type, struct ipc_reader *r)
+{
+	struct proto_reload rl;
+
+	switch (type) {
+	case PROTO_RELOAD:
+		if (proto_reload_dec(r, &rl) == -1)
+			fatalx("%s: bad RELOAD", __func__);
+		return 1;
+	case PROTO_SHUTDOWN:
+		if (proto_empty_dec(r) == -1)
+			fatalx("%s: bad SHUTDOWN", __func__);
+		event_base_loopexit(base, NULL);
+		return 1;
+	case PROTO_LOG_LEVEL:		/* moat log CAT LEVEL */
+		if (control_log_apply(r) == -1)
+			fatalx("%s: bad LOG_LEVEL", __func__);
+		return 1;
+	default:
+		return 0;
+	}
 }

@@ -35,4 +35,12 @@ void control_log_request(struct control_log *cl, struct ipc_peer *from,
 /* control_log_apply - PROTO_LOG_LEVEL in a child; 0, or -1 if malformed */
 int control_log_apply(struct ipc_reader *r);
 
+/*
+ * control_child_msg - SHUTDOWN (ends base's loop), RELOAD (ignored) and
+ * LOG_LEVEL from the parent, for a child with nothing to reload: 1 when
+ * taken, 0 for another type; malformed is fatal.
+ */
+int control_child_msg(struct event_base *base, uint16_t type,
+    struct ipc_reader *r);
+
 #endif

@@ -6,8 +6,9 @@
  * ctl_state_mask, ctl_state_name, ctl_duration_parse,
  * ctl_duration_format, ctl_size_format, ctl_filter_empty,
  * ctl_req_encode, ctl_req_decode, ctl_ans_begin, ctl_ans_table,
- * ctl_ans_row, ctl_ans_end, ctl_answer_decode, ctl_answer_free,
- * ctl_answer_put_tables, ctl_table_find, ctl_table_col.
+ * ctl_ans_row, ctl_ans_end, ctl_ans_vsimple, ctl_answer_decode,
+ * ctl_answer_free, ctl_answer_put_tables, ctl_table_find, ctl_table_col,
+ * ctl_answer_send, ctl_answer_simple, ctl_request_read.
  *
  * Used on both sides: the CLI encodes requests and decodes answers; the
  * control process decodes (and so checks) every request before it is
@@ -464,6 +465,198 @@ check_passwd(const char *user, const char *hash, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The decoder of each request's arguments: read them in wire order and
+ * check them. -1 with err set refuses the request; 0 leaves the check
+ * for bytes run short or left over to ctl_req_decode.
+ */
+typedef int (*req_dec_fn)(struct ipc_reader *, struct ctl_req *, char *,
+    size_t);
+
+static int
+dec_session_kill(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	r->id = ipc_get_u64(rd);
+	if (get_text(rd, r->a, "cidr", err, errlen) == -1 ||
+	    get_text(rd, r->b, "user", err, errlen) == -1 ||
+	    check_cidr(r->a, "cidr", err, errlen) == -1)
+		return -1;
+	if ((r->id != 0) + (r->a[0] != '\0') + (r->b[0] != '\0') != 1) {
+		snprintf(err, errlen, "give exactly one of: session id, "
+		    "--ip CIDR, --user NAME");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+dec_queue_list(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	if (get_filter(rd, &r->filter, err, errlen) == -1)
+		return -1;
+	r->limit = ipc_get_u32(rd);
+	if (r->limit > CTL_LIST_MAX) {
+		snprintf(err, errlen, "limit: at most %d", CTL_LIST_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+dec_queue_show(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	if (get_text(rd, r->a, "qid", err, errlen) == -1 ||
+	    check_qid(r->a, err, errlen) == -1)
+		return -1;
+	r->flag = ipc_get_u8(rd);
+	if (r->flag > 1) {
+		snprintf(err, errlen, "body: bad flag");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+dec_queue_act(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	r->action = ipc_get_u8(rd);
+	if (r->action >= CTL_ACT_COUNT) {
+		snprintf(err, errlen, "unknown queue action");
+		return -1;
+	}
+	if (get_filter(rd, &r->filter, err, errlen) == -1)
+		return -1;
+	r->flag = ipc_get_u8(rd);
+	if (r->flag > 1) {
+		snprintf(err, errlen, "dry-run: bad flag");
+		return -1;
+	}
+	if (ctl_filter_empty(&r->filter)) {
+		snprintf(err, errlen, "no filter: give one, or --all for "
+		    "every message");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+dec_events(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	r->since = ipc_get_i64(rd);
+	if (get_text(rd, r->a, "type", err, errlen) == -1 ||
+	    get_text(rd, r->b, "ip", err, errlen) == -1 ||
+	    get_text(rd, r->c, "user", err, errlen) == -1 ||
+	    check_cidr(r->b, "ip", err, errlen) == -1)
+		return -1;
+	r->limit = ipc_get_u32(rd);
+	r->after = ipc_get_i64(rd);
+	if (check_secs(r->since, "since", err, errlen) == -1)
+		return -1;
+	if (r->limit > CTL_LIST_MAX || r->after < 0) {
+		snprintf(err, errlen, "limit or position out of range");
+		return -1;
+	}
+	return 0;
+}
+
+/* the network of a ban request: given, and a network */
+static int
+check_ban_cidr(const struct ctl_req *r, char *err, size_t errlen)
+{
+	if (r->a[0] == '\0') {
+		snprintf(err, errlen, "cidr: missing");
+		return -1;
+	}
+	return check_cidr(r->a, "cidr", err, errlen);
+}
+
+static int
+dec_ban_add(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	if (get_text(rd, r->a, "cidr", err, errlen) == -1)
+		return -1;
+	r->duration = ipc_get_i64(rd);
+	if (get_text(rd, r->b, "reason", err, errlen) == -1 ||
+	    check_secs(r->duration, "for", err, errlen) == -1)
+		return -1;
+	return check_ban_cidr(r, err, errlen);
+}
+
+static int
+dec_ban_del(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	if (get_text(rd, r->a, "cidr", err, errlen) == -1)
+		return -1;
+	return check_ban_cidr(r, err, errlen);
+}
+
+static int
+dec_user_state(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	if (get_text(rd, r->a, "user", err, errlen) == -1)
+		return -1;
+	r->state = ipc_get_u8(rd);
+	if (get_text(rd, r->b, "reason", err, errlen) == -1)
+		return -1;
+	if (r->a[0] == '\0' || strchr(r->a, ' ') != NULL) {
+		snprintf(err, errlen, "user: missing or has a space");
+		return -1;
+	}
+	if (r->state >= CTL_USER_NSTATES) {
+		snprintf(err, errlen, "state: unknown user state");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+dec_user_passwd(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	if (get_text(rd, r->a, "user", err, errlen) == -1 ||
+	    get_text(rd, r->b, "hash", err, errlen) == -1)
+		return -1;
+	return check_passwd(r->a, r->b, err, errlen);
+}
+
+static int
+dec_log_set(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	r->cat = ipc_get_u8(rd);
+	r->level = ipc_get_u8(rd);
+	r->duration = ipc_get_i64(rd);
+	if (rd->err)
+		return 0;		/* refused as malformed */
+	if (r->cat >= LOG_CAT_COUNT || r->level >= LOG_LVL_COUNT) {
+		snprintf(err, errlen, "unknown category or level");
+		return -1;
+	}
+	return check_secs(r->duration, "for", err, errlen);
+}
+
+/* the operations with arguments; the others take none */
+static const req_dec_fn req_dec[CTL_OP_COUNT] = {
+	[CTL_OP_SESSION_KILL] = dec_session_kill,
+	[CTL_OP_QUEUE_LIST] = dec_queue_list,
+	[CTL_OP_QUEUE_SHOW] = dec_queue_show,
+	[CTL_OP_QUEUE_ACT] = dec_queue_act,
+	[CTL_OP_EVENTS] = dec_events,
+	[CTL_OP_BAN_ADD] = dec_ban_add,
+	[CTL_OP_BAN_DEL] = dec_ban_del,
+	[CTL_OP_USER_STATE] = dec_user_state,
+	[CTL_OP_USER_PASSWD] = dec_user_passwd,
+	[CTL_OP_LOG_SET] = dec_log_set,
+};
+
 /* ctl_req_decode - read and check the arguments of op */
 int
 ctl_req_decode(enum ctl_op op, struct ipc_reader *rd, struct ctl_req *r,
@@ -475,130 +668,8 @@ ctl_req_decode(enum ctl_op op, struct ipc_reader *rd, struct ctl_req *r,
 		snprintf(err, errlen, "unknown operation %d", (int)op);
 		return -1;
 	}
-	switch (op) {
-	case CTL_OP_SESSION_KILL:
-		r->id = ipc_get_u64(rd);
-		if (get_text(rd, r->a, "cidr", err, errlen) == -1 ||
-		    get_text(rd, r->b, "user", err, errlen) == -1 ||
-		    check_cidr(r->a, "cidr", err, errlen) == -1)
-			return -1;
-		if ((r->id != 0) + (r->a[0] != '\0') + (r->b[0] != '\0') != 1) {
-			snprintf(err, errlen, "give exactly one of: session id, "
-			    "--ip CIDR, --user NAME");
-			return -1;
-		}
-		break;
-	case CTL_OP_QUEUE_LIST:
-		if (get_filter(rd, &r->filter, err, errlen) == -1)
-			return -1;
-		r->limit = ipc_get_u32(rd);
-		if (r->limit > CTL_LIST_MAX) {
-			snprintf(err, errlen, "limit: at most %d", CTL_LIST_MAX);
-			return -1;
-		}
-		break;
-	case CTL_OP_QUEUE_SHOW:
-		if (get_text(rd, r->a, "qid", err, errlen) == -1 ||
-		    check_qid(r->a, err, errlen) == -1)
-			return -1;
-		r->flag = ipc_get_u8(rd);
-		if (r->flag > 1) {
-			snprintf(err, errlen, "body: bad flag");
-			return -1;
-		}
-		break;
-	case CTL_OP_QUEUE_ACT:
-		r->action = ipc_get_u8(rd);
-		if (r->action >= CTL_ACT_COUNT) {
-			snprintf(err, errlen, "unknown queue action");
-			return -1;
-		}
-		if (get_filter(rd, &r->filter, err, errlen) == -1)
-			return -1;
-		r->flag = ipc_get_u8(rd);
-		if (r->flag > 1) {
-			snprintf(err, errlen, "dry-run: bad flag");
-			return -1;
-		}
-		if (ctl_filter_empty(&r->filter)) {
-			snprintf(err, errlen, "no filter: give one, or --all for "
-			    "every message");
-			return -1;
-		}
-		break;
-	case CTL_OP_EVENTS:
-		r->since = ipc_get_i64(rd);
-		if (get_text(rd, r->a, "type", err, errlen) == -1 ||
-		    get_text(rd, r->b, "ip", err, errlen) == -1 ||
-		    get_text(rd, r->c, "user", err, errlen) == -1 ||
-		    check_cidr(r->b, "ip", err, errlen) == -1)
-			return -1;
-		r->limit = ipc_get_u32(rd);
-		r->after = ipc_get_i64(rd);
-		if (check_secs(r->since, "since", err, errlen) == -1)
-			return -1;
-		if (r->limit > CTL_LIST_MAX || r->after < 0) {
-			snprintf(err, errlen, "limit or position out of range");
-			return -1;
-		}
-		break;
-	case CTL_OP_BAN_ADD:
-		if (get_text(rd, r->a, "cidr", err, errlen) == -1)
-			return -1;
-		r->duration = ipc_get_i64(rd);
-		if (get_text(rd, r->b, "reason", err, errlen) == -1 ||
-		    check_secs(r->duration, "for", err, errlen) == -1)
-			return -1;
-		/* FALLTHROUGH */
-	case CTL_OP_BAN_DEL:
-		if (op == CTL_OP_BAN_DEL &&
-		    get_text(rd, r->a, "cidr", err, errlen) == -1)
-			return -1;
-		if (r->a[0] == '\0') {
-			snprintf(err, errlen, "cidr: missing");
-			return -1;
-		}
-		if (check_cidr(r->a, "cidr", err, errlen) == -1)
-			return -1;
-		break;
-	case CTL_OP_USER_STATE:
-		if (get_text(rd, r->a, "user", err, errlen) == -1)
-			return -1;
-		r->state = ipc_get_u8(rd);
-		if (get_text(rd, r->b, "reason", err, errlen) == -1)
-			return -1;
-		if (r->a[0] == '\0' || strchr(r->a, ' ') != NULL) {
-			snprintf(err, errlen, "user: missing or has a space");
-			return -1;
-		}
-		if (r->state >= CTL_USER_NSTATES) {
-			snprintf(err, errlen, "state: unknown user state");
-			return -1;
-		}
-		break;
-	case CTL_OP_USER_PASSWD:
-		if (get_text(rd, r->a, "user", err, errlen) == -1 ||
-		    get_text(rd, r->b, "hash", err, errlen) == -1)
-			return -1;
-		if (check_passwd(r->a, r->b, err, errlen) == -1)
-			return -1;
-		break;
-	case CTL_OP_LOG_SET:
-		r->cat = ipc_get_u8(rd);
-		r->level = ipc_get_u8(rd);
-		r->duration = ipc_get_i64(rd);
-		if (rd->err)
-			break;
-		if (r->cat >= LOG_CAT_COUNT || r->level >= LOG_LVL_COUNT) {
-			snprintf(err, errlen, "unknown category or level");
-			return -1;
-		}
-		if (check_secs(r->duration, "for", err, errlen) == -1)
-			return -1;
-		break;
-	default:
-		break;
-	}
+	if (req_dec[op] != NULL && req_dec[op](rd, r, err, errlen) == -1)
+		return -1;
 	if (ipc_get_end(rd) == -1) {
 		snprintf(err, errlen, "%s: malformed arguments (short or bytes "
 		    "left over)", ctl_op_name(op));
@@ -808,14 +879,26 @@ ctl_table_col(const struct ctl_table *t, const char *name)
 	return -1;
 }
 
+/* ctl_ans_vsimple - a whole answer: a status and a message, no tables */
+void
+ctl_ans_vsimple(struct ipc_msg *m, enum ctl_status st, size_t max,
+    const char *fmt, va_list ap)
+{
+	char buf[1024];
+
+	vsnprintf(buf, max < sizeof(buf) ? max : sizeof(buf), fmt, ap);
+	ipc_msg_init(m, 0, 0);
+	ctl_ans_begin(m, st, buf);
+	ctl_ans_end(m);
+}
+
 /* ctl_answer_send - wrap an answer in PROTO_CTL_ANSWER */
 void
 ctl_answer_send(struct ipc_peer *p, uint64_t id, struct ipc_msg *ans)
 {
 	struct ipc_msg m;
 
-	ipc_msg_init(&m, PROTO_CTL_ANSWER, id);
-	ipc_put_evbuffer(&m, ans->buf);
+	proto_ctl_answer_enc(&m, id, ans->buf);
 	ipc_msg_discard(ans);
 	ipc_send(p, &m);
 }
@@ -826,15 +909,11 @@ ctl_answer_simple(struct ipc_peer *p, uint64_t id, enum ctl_status st,
     const char *fmt, ...)
 {
 	struct ipc_msg ans;
-	char buf[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	ctl_ans_vsimple(&ans, st, 1024, fmt, ap);
 	va_end(ap);
-	ipc_msg_init(&ans, 0, 0);
-	ctl_ans_begin(&ans, st, buf);
-	ctl_ans_end(&ans);
 	ctl_answer_send(p, id, &ans);
 }
 
@@ -843,21 +922,15 @@ int
 ctl_request_read(struct ipc_peer *from, uint64_t id, struct ipc_reader *r,
     struct ctl_req *q, uint32_t *uid)
 {
+	struct proto_ctl_request pq;
 	struct ipc_reader ar;
-	const uint8_t *args;
-	size_t len;
-	uint32_t op;
 	char err[512];
 
-	op = ipc_get_u32(r);
-	*uid = ipc_get_u32(r);
-	args = ipc_get_bytes(r, &len);
-	if (ipc_get_end(r) == -1)
+	if (proto_ctl_request_dec(r, &pq) == -1)
 		fatalx("%s: malformed request from control", __func__);
-	ar.p = args;
-	ar.left = len;
-	ar.err = 0;
-	if (ctl_req_decode((enum ctl_op)op, &ar, q, err, sizeof(err)) == -1) {
+	*uid = pq.uid;
+	ipc_reader_init(&ar, pq.args, pq.len);
+	if (ctl_req_decode((enum ctl_op)pq.op, &ar, q, err, sizeof(err)) == -1) {
 		ctl_answer_simple(from, id, CTL_BAD_REQUEST, "%s", err);
 		return -1;
 	}

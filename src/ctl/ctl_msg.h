@@ -21,6 +21,7 @@
 #ifndef MOAT_CTL_MSG_H
 #define MOAT_CTL_MSG_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -217,6 +218,12 @@ void ctl_ans_table(struct ipc_msg *m, const char *name, size_t ncols,
     const char *const *names, const enum ctl_kind *kinds);
 void ctl_ans_row(struct ipc_msg *m);	/* then one ipc_put_* per column */
 void ctl_ans_end(struct ipc_msg *m);
+/*
+ * ctl_ans_vsimple - start m and make it a whole answer without tables:
+ * st and the message of fmt, cut to max - 1 bytes (at most 1023)
+ */
+void ctl_ans_vsimple(struct ipc_msg *m, enum ctl_status st, size_t max,
+    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
 
 /*
  * ctl_answer_decode - parse an answer payload; 0, or -1 when malformed

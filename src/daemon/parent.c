@@ -100,7 +100,6 @@ static const struct { enum proc_id a, b; } channels[] = {
 	{ PROC_QUEUE, PROC_MTA },
 	{ PROC_CONTROL, PROC_QUEUE },
 	{ PROC_CONTROL, PROC_SMTP },
-	{ PROC_CONTROL, PROC_MTA },
 	{ PROC_SMTP, PROC_CA },		/* blocking round trips, tls_key.c */
 };
 
@@ -240,6 +239,7 @@ send_users(struct parent *pa)
 {
 	char err[512], *text;
 	size_t len = 0;
+	struct proto_users pu;
 	struct ipc_msg m;
 	struct stat st;
 
@@ -260,8 +260,9 @@ send_users(struct parent *pa)
 	}
 	if (text == NULL)
 		fatal("strdup");
-	ipc_msg_init(&m, PROTO_USERS, 0);
-	ipc_put_bytes(&m, text, len);
+	pu.text = (const uint8_t *)text;
+	pu.len = len;
+	proto_users_enc(&m, 0, &pu);
 	ipc_send(pa->peer[PROC_AUTH], &m);
 	explicit_bzero(text, len);
 	free(text);
@@ -274,7 +275,7 @@ send_simple(struct parent *pa, int child, uint16_t type)
 
 	if (pa->pid[child] <= 0)
 		return;
-	ipc_msg_init(&m, type, 0);
+	proto_empty_enc(&m, type, 0);
 	ipc_send(pa->peer[child], &m);
 }
 
@@ -314,6 +315,7 @@ parent_reload(struct parent *pa)
 	FILE *fp;
 	char *text = NULL;
 	size_t cap = 0, len = 0, n;
+	struct proto_reload rl;
 	struct ipc_msg m;
 
 	if (strcmp(pa->conf->path, "(builtin)") == 0) {
@@ -344,9 +346,10 @@ parent_reload(struct parent *pa)
 	for (int i = 1; i < PROC_COUNT; i++) {
 		if (pa->pid[i] <= 0)
 			continue;
-		ipc_msg_init(&m, PROTO_RELOAD, 0);
-		ipc_put_bytes(&m, text, len);
-		ipc_put_str(&m, nc->path);
+		rl.text = (const uint8_t *)text;
+		rl.len = len;
+		rl.path = nc->path;
+		proto_reload_enc(&m, 0, &rl);
 		ipc_send(pa->peer[i], &m);
 	}
 	free(text);
@@ -423,8 +426,10 @@ parent_peer_msg(struct ipc_peer *p, uint16_t type, uint64_t id,
 	/* `moat user list|passwd`: the parent owns the users file */
 	if (type == PROTO_CTL_REQUEST && p == pa->peer[PROC_CONTROL]) {
 		struct ipc_reader peek = *r;
+		struct proto_ctl_request q;
 
-		if (users_ctl_is_op(ipc_get_u32(&peek))) {
+		(void)proto_ctl_request_dec(&peek, &q);	/* checked below */
+		if (users_ctl_is_op(q.op)) {
 			if (users_ctl_request(pa->conf->users_file, p,
 			    pa->peer[PROC_QUEUE], id, r) == 1)
 				send_users(pa);

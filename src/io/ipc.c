@@ -1,8 +1,9 @@
 /*
  * ipc.c - framed, typed messages over socketpairs (see ipc.h).
  *
- * Public: ipc_peer_new, ipc_peer_free, ipc_peer_on_drain, ipc_send,
- * ipc_put_*, ipc_get_*.
+ * Public: ipc_peer_new, ipc_peer_free, ipc_peer_name, ipc_peer_pending,
+ * ipc_peer_on_drain, ipc_msg_init, ipc_msg_discard, ipc_send, ipc_put_*
+ * (ipc_put_fields among them), ipc_reader_init, ipc_get_*, ipc_expect.
  *
  * SECURITY: peers are sibling processes of the same daemon; a frame
  * whose length exceeds IPC_MAX_FRAME closes the peer. Field readers
@@ -70,9 +71,7 @@ ipc_frames(struct ipc_peer *p)
 		if (evbuffer_get_length(in) < IPC_HDR_LEN + (size_t)h.len)
 			return;
 		frame = evbuffer_pullup(in, IPC_HDR_LEN + (ssize_t)h.len);
-		r.p = frame + IPC_HDR_LEN;
-		r.left = h.len;
-		r.err = 0;
+		ipc_reader_init(&r, frame + IPC_HDR_LEN, h.len);
 		p->on_msg(p, h.type, h.id, &r, p->arg);
 		/* on_msg may have closed the peer but never frees it */
 		evbuffer_drain(in, IPC_HDR_LEN + (size_t)h.len);
@@ -265,6 +264,14 @@ ipc_put_evbuffer(struct ipc_msg *m, struct evbuffer *src)
 		fatal("%s: evbuffer_add_buffer", __func__);
 }
 
+/* ipc_put_fields - append the fields of src, moved */
+void
+ipc_put_fields(struct ipc_msg *m, struct ipc_msg *src)
+{
+	if (evbuffer_add_buffer(m->buf, src->buf) == -1)
+		fatal("%s: evbuffer_add_buffer", __func__);
+}
+
 /* ipc_send - frame and queue the message; frees its buffer */
 void
 ipc_send(struct ipc_peer *p, struct ipc_msg *m)
@@ -296,6 +303,15 @@ ipc_msg_discard(struct ipc_msg *m)
 	if (m->buf)
 		evbuffer_free(m->buf);
 	m->buf = NULL;
+}
+
+/* ipc_reader_init - read the fields of len bytes at p */
+void
+ipc_reader_init(struct ipc_reader *r, const void *p, size_t len)
+{
+	r->p = p;
+	r->left = len;
+	r->err = 0;
 }
 
 static int
@@ -355,4 +371,13 @@ int
 ipc_get_end(struct ipc_reader *r)
 {
 	return (r->err || r->left != 0) ? -1 : 0;
+}
+
+/* ipc_expect - fatal unless type is want */
+void
+ipc_expect(const struct ipc_peer *p, uint16_t type, uint16_t want)
+{
+	if (type != want)
+		fatalx("unexpected message %u from %s (want %u)", type,
+		    p->name, want);
 }

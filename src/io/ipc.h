@@ -68,11 +68,15 @@ void ipc_put_bytes(struct ipc_msg *m, const void *p, size_t len);	/* u32 length 
 void ipc_put_str(struct ipc_msg *m, const char *s);			/* NULL is sent as "" */
 /* ipc_put_evbuffer - u32 length + the buffer's contents, moved (drains src) */
 void ipc_put_evbuffer(struct ipc_msg *m, struct evbuffer *src);
+/* ipc_put_fields - append the fields of src, moved (src stays empty) */
+void ipc_put_fields(struct ipc_msg *m, struct ipc_msg *src);
 /* ipc_send - frame and queue the message; frees its buffer */
 void ipc_send(struct ipc_peer *p, struct ipc_msg *m);
 /* ipc_msg_discard - free a message that will not be sent */
 void ipc_msg_discard(struct ipc_msg *m);
 
+/* ipc_reader_init - read the fields of len bytes at p */
+void ipc_reader_init(struct ipc_reader *r, const void *p, size_t len);
 uint8_t ipc_get_u8(struct ipc_reader *r);
 uint32_t ipc_get_u32(struct ipc_reader *r);
 uint64_t ipc_get_u64(struct ipc_reader *r);
@@ -83,5 +87,11 @@ const uint8_t *ipc_get_bytes(struct ipc_reader *r, size_t *len);
 void ipc_get_str(struct ipc_reader *r, char *dst, size_t dstlen);
 /* ipc_get_end - 0 when every byte was read and no read ran short */
 int ipc_get_end(struct ipc_reader *r);
+
+/*
+ * ipc_expect - a message of another type than want from p is fatal (a
+ * sibling's bug): for the callback of a peer that sends one type only
+ */
+void ipc_expect(const struct ipc_peer *p, uint16_t type, uint16_t want);
 
 #endif

@@ -1,15 +1,19 @@
 /*
- * proto.h - the messages moat's processes send each other.
+ * proto.h - the messages moat's processes send each other, and their
+ * codecs (src/io/proto.c: one encoder and one decoder per message).
  *
  * Field order is part of the definition: each message lists its
  * fields in the order they are put and got.
  *
- *   parent ─┬─ smtp  (network, unprivileged, chrooted)
- *           ├─ queue (owns queue.db, local delivery, events)
- *           ├─ auth  (owns the users file, argon2id checks)
- *           └─ ca    (holds the TLS private key, signs for smtp)
- *   smtp <-> queue, smtp <-> auth, smtp <-> ca: socketpairs made by the
- *   parent (see channels[] in src/daemon/parent.c).
+ *   parent ─┬─ smtp    (network, unprivileged, chrooted)
+ *           ├─ queue   (owns queue.db, local delivery, events, scheduler)
+ *           ├─ auth    (owns the users file, argon2id checks)
+ *           ├─ mta     (outbound delivery)
+ *           ├─ control (the admin socket, metrics)
+ *           └─ ca      (holds the TLS private key, signs for smtp)
+ *   smtp <-> queue, smtp <-> auth, smtp <-> ca, queue <-> mta,
+ *   control <-> queue, control <-> smtp: socketpairs made by the parent
+ *   (see channels[] in src/daemon/parent.c).
  */
 #ifndef MOAT_PROTO_H
 #define MOAT_PROTO_H
@@ -149,7 +153,7 @@ enum proto_type {
 	 */
 	PROTO_USER_STATE,
 	/*
-	 * control -> queue, smtp, mta, parent: run one control operation
+	 * control -> queue, smtp, parent: run one control operation
 	 * (src/ctl/ctl_msg.h). id = the control process's request id.
 	 *   u32  op (enum ctl_op), already checked by the control process
 	 *   u32  uid of the administrator who asked (SO_PEERCRED)
@@ -157,7 +161,7 @@ enum proto_type {
 	 */
 	PROTO_CTL_REQUEST,
 	/*
-	 * queue, smtp, mta, parent -> control: the answer. id = the request's.
+	 * queue, smtp, parent -> control: the answer. id = the request's.
 	 *   bytes answer (ctl_msg.h: status, message, records)
 	 */
 	PROTO_CTL_ANSWER,
@@ -224,5 +228,270 @@ enum proto_type {
 #define PROTO_MTA_OK		0
 #define PROTO_MTA_TEMPFAIL	1
 #define PROTO_MTA_PERMFAIL	2
+
+/*
+ * The codecs (proto.c): one struct per message, its encoder and its
+ * decoder. An encoder starts the ipc_msg (the caller sends or discards
+ * it); a message with a list has an encoder for its head, one for each
+ * item and, where it ends with a message body, one for the body. A
+ * decoder returns 0, or -1 when a field ran short or was malformed or
+ * bytes were left over (what to do then is the caller's: fatal from a
+ * sibling). Decoded strings point into the struct's own buffers (a
+ * string longer than its buffer is malformed); decoded bytes are views
+ * into the frame, valid while the frame is.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+struct evbuffer;
+struct ipc_msg;
+struct ipc_peer;
+struct ipc_reader;
+
+#define PROTO_STR_MAX	4096	/* a string of a queue or mta message,
+				 * NUL included */
+#define PROTO_PATH_MAX	1024	/* a configuration path (CONF_PATH_MAX) */
+#define PROTO_CIDR_MAX	80	/* a network in a ban */
+#define PROTO_REASON_MAX 256	/* a ban's reason */
+#define PROTO_ORIGIN_MAX 64	/* a ban's origin */
+#define PROTO_QID_MAX	128	/* a queue id or the reason of a failed store */
+#define PROTO_USER_MAX	256	/* a user name (USERS_NAME_MAX + 1) */
+#define PROTO_STATE_MAX	32	/* an account state */
+#define PROTO_MECH_MAX	16	/* an AUTH mechanism */
+#define PROTO_IP_MAX	64	/* a client address */
+#define PROTO_REPLY_MAX	1024	/* an mta result's reply */
+#define PROTO_RELAY_MAX	512	/* an mta result's relay */
+
+/* PROTO_QUEUE_STORE: the head, then nrcpt recipients, then the body */
+struct proto_store {
+	const char	*sender, *helo, *client_ip, *auth_user, *listener;
+	const char	*envid;
+	uint8_t		 ret, flags;
+	uint32_t	 nrcpt;		/* the decoder refuses 0 */
+	char		 buf[6][PROTO_STR_MAX];	/* decoded strings */
+};
+struct proto_store_rcpt {
+	const char	*address, *orcpt;
+	uint8_t		 notify;
+	const char	*mailbox;
+	char		 buf[3][PROTO_STR_MAX];
+};
+void proto_store_enc(struct ipc_msg *, uint64_t id, const struct proto_store *);
+void proto_store_rcpt_enc(struct ipc_msg *, const struct proto_store_rcpt *);
+int proto_store_dec(struct ipc_reader *, struct proto_store *);
+int proto_store_rcpt_dec(struct ipc_reader *, struct proto_store_rcpt *);
+
+/* the body that ends PROTO_QUEUE_STORE and PROTO_MTA_DELIVER */
+void proto_body_enc(struct ipc_msg *, struct evbuffer *);	/* drains it */
+void proto_body_enc_bytes(struct ipc_msg *, const void *, size_t);
+int proto_body_dec(struct ipc_reader *, const uint8_t **, size_t *);
+
+/* PROTO_QUEUE_STORED */
+struct proto_stored {
+	uint8_t		 status;	/* PROTO_STORE_* */
+	const char	*text;		/* queue id or reason */
+	char		 buf[PROTO_QID_MAX];
+};
+void proto_stored_enc(struct ipc_msg *, uint64_t id, const struct proto_stored *);
+int proto_stored_dec(struct ipc_reader *, struct proto_stored *);
+
+/* PROTO_QUEUE_CHUNK */
+struct proto_chunk {
+	const uint8_t	*data;
+	size_t		 len;
+};
+void proto_chunk_enc(struct ipc_msg *, uint64_t id, struct evbuffer *);
+int proto_chunk_dec(struct ipc_reader *, struct proto_chunk *);
+
+/* PROTO_QUEUE_ABORT, PROTO_SHUTDOWN: no fields */
+void proto_empty_enc(struct ipc_msg *, uint16_t type, uint64_t id);
+int proto_empty_dec(struct ipc_reader *);
+
+/* PROTO_EVENT */
+struct proto_event {
+	int64_t		 time;
+	const char	*type, *client_ip, *user, *session, *detail;
+	char		 buf[5][PROTO_STR_MAX];
+};
+void proto_event_enc(struct ipc_msg *, uint64_t id, const struct proto_event *);
+int proto_event_dec(struct ipc_reader *, struct proto_event *);
+/* proto_event_send - a PROTO_EVENT stamped with the time now, sent */
+void proto_event_send(struct ipc_peer *, const char *type, const char *ip,
+    const char *user, const char *session, const char *detail);
+
+/* PROTO_AUTH_CHECK */
+struct proto_auth_check {
+	const char	*mech, *user;
+	const uint8_t	*pass;
+	size_t		 passlen;
+	const char	*client_ip;
+	char		 mech_buf[PROTO_MECH_MAX], user_buf[PROTO_USER_MAX];
+	char		 ip_buf[PROTO_IP_MAX];
+};
+void proto_auth_check_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_auth_check *);
+int proto_auth_check_dec(struct ipc_reader *, struct proto_auth_check *);
+
+/* PROTO_AUTH_RESULT */
+struct proto_auth_result {
+	uint8_t		 result;	/* PROTO_AUTH_* */
+};
+void proto_auth_result_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_auth_result *);
+int proto_auth_result_dec(struct ipc_reader *, struct proto_auth_result *);
+
+/* PROTO_RELOAD */
+struct proto_reload {
+	const uint8_t	*text;
+	size_t		 len;
+	const char	*path;
+	char		 path_buf[PROTO_PATH_MAX];
+};
+void proto_reload_enc(struct ipc_msg *, uint64_t id, const struct proto_reload *);
+int proto_reload_dec(struct ipc_reader *, struct proto_reload *);
+
+/* PROTO_USERS */
+struct proto_users {
+	const uint8_t	*text;
+	size_t		 len;
+};
+void proto_users_enc(struct ipc_msg *, uint64_t id, const struct proto_users *);
+int proto_users_dec(struct ipc_reader *, struct proto_users *);
+
+/* PROTO_BAN_ADD */
+struct proto_ban {
+	const char	*cidr;
+	int64_t		 expires;
+	const char	*reason, *origin;
+	char		 cidr_buf[PROTO_CIDR_MAX], reason_buf[PROTO_REASON_MAX];
+	char		 origin_buf[PROTO_ORIGIN_MAX];
+};
+void proto_ban_enc(struct ipc_msg *, uint64_t id, const struct proto_ban *);
+int proto_ban_dec(struct ipc_reader *, struct proto_ban *);
+
+/* PROTO_BAN_DEL */
+struct proto_ban_del {
+	const char	*cidr;
+	char		 cidr_buf[PROTO_CIDR_MAX];
+};
+void proto_ban_del_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_ban_del *);
+int proto_ban_del_dec(struct ipc_reader *, struct proto_ban_del *);
+
+/*
+ * PROTO_BANS_CHANGED: the items are encoded apart (proto_bans_item_enc
+ * into a message of type 0), then moved behind their count.
+ */
+struct proto_bans_item {
+	const char	*cidr;
+	int64_t		 expires;
+	char		 cidr_buf[PROTO_CIDR_MAX];
+};
+void proto_bans_enc(struct ipc_msg *, uint64_t id, uint32_t n,
+    struct ipc_msg *items);
+void proto_bans_item_enc(struct ipc_msg *items, const struct proto_bans_item *);
+int proto_bans_dec(struct ipc_reader *, uint32_t *n);
+int proto_bans_item_dec(struct ipc_reader *, struct proto_bans_item *);
+
+/* PROTO_MTA_DELIVER: the head, then nrcpt recipients, then the body */
+struct proto_deliver {
+	const char	*qid;
+	int64_t		 created;
+	const char	*sender, *envid;
+	uint8_t		 ret, flags;
+	const char	*domain;
+	uint32_t	 nrcpt;		/* the decoder refuses 0 */
+	char		 buf[4][PROTO_STR_MAX];
+};
+struct proto_deliver_rcpt {
+	uint64_t	 id;
+	const char	*address, *orcpt;
+	uint8_t		 notify;
+	char		 buf[2][PROTO_STR_MAX];
+};
+void proto_deliver_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_deliver *);
+void proto_deliver_rcpt_enc(struct ipc_msg *, const struct proto_deliver_rcpt *);
+int proto_deliver_dec(struct ipc_reader *, struct proto_deliver *);
+int proto_deliver_rcpt_dec(struct ipc_reader *, struct proto_deliver_rcpt *);
+
+/* PROTO_MTA_RESULT: the count, then one item each, then proto_end_dec */
+struct proto_result_rcpt {
+	uint64_t	 id;
+	uint8_t		 result;	/* PROTO_MTA_* */
+	const char	*reply, *relay;
+	char		 reply_buf[PROTO_REPLY_MAX], relay_buf[PROTO_RELAY_MAX];
+};
+void proto_result_enc(struct ipc_msg *, uint64_t id, uint32_t n);
+void proto_result_rcpt_enc(struct ipc_msg *, const struct proto_result_rcpt *);
+int proto_result_dec(struct ipc_reader *, uint32_t *n);
+int proto_result_rcpt_dec(struct ipc_reader *, struct proto_result_rcpt *);
+/* proto_end_dec - 0 when nothing is left of a message with a list */
+int proto_end_dec(struct ipc_reader *);
+
+/* PROTO_USER_STATE */
+struct proto_user_state {
+	const char	*user, *state;
+	char		 user_buf[PROTO_USER_MAX], state_buf[PROTO_STATE_MAX];
+};
+void proto_user_state_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_user_state *);
+int proto_user_state_dec(struct ipc_reader *, struct proto_user_state *);
+
+/* PROTO_CTL_REQUEST: args is encoded by ctl_req_encode */
+struct proto_ctl_request {
+	uint32_t	 op, uid;
+	const uint8_t	*args;		/* decoded */
+	size_t		 len;
+};
+void proto_ctl_request_enc(struct ipc_msg *, uint64_t id, uint32_t op,
+    uint32_t uid, struct evbuffer *args);	/* drains args */
+int proto_ctl_request_dec(struct ipc_reader *, struct proto_ctl_request *);
+
+/* PROTO_CTL_ANSWER */
+struct proto_ctl_answer {
+	const uint8_t	*data;
+	size_t		 len;
+};
+void proto_ctl_answer_enc(struct ipc_msg *, uint64_t id, struct evbuffer *);
+int proto_ctl_answer_dec(struct ipc_reader *, struct proto_ctl_answer *);
+
+/* PROTO_LOG_LEVEL (the decoder does not check the ranges) */
+struct proto_log_level {
+	uint8_t		 cat, level;
+};
+void proto_log_level_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_log_level *);
+int proto_log_level_dec(struct ipc_reader *, struct proto_log_level *);
+
+/* PROTO_CA_SIGN */
+struct proto_ca_sign {
+	uint32_t	 key_id;
+	uint8_t		 op;		/* PROTO_CA_* */
+	uint32_t	 md_nid;
+	const uint8_t	*in;
+	size_t		 inlen;
+};
+void proto_ca_sign_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_ca_sign *);
+int proto_ca_sign_dec(struct ipc_reader *, struct proto_ca_sign *);
+
+/* PROTO_CA_SIGNED */
+struct proto_ca_signed {
+	uint8_t		 status;	/* 0 signed */
+	const uint8_t	*sig;
+	size_t		 siglen;
+};
+void proto_ca_signed_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_ca_signed *);
+int proto_ca_signed_dec(struct ipc_reader *, struct proto_ca_signed *);
+
+/*
+ * proto_recode - decode a message of any type and encode it again: 0
+ * with out ready (a message that decodes comes out byte for byte as it
+ * went in), -1 when it does not decode (out holds nothing). For tests.
+ */
+int proto_recode(uint16_t type, uint64_t id, struct ipc_reader *r,
+    struct ipc_msg *out);
 
 #endif

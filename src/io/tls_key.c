@@ -98,11 +98,10 @@ ms_left(const struct timespec *deadline)
 static int
 ca_take(uint64_t id, uint8_t *out, size_t outcap, size_t *outlen, int *failed)
 {
+	struct proto_ca_signed a;
 	struct ipc_hdr h;
 	struct ipc_reader r;
-	const uint8_t *sig;
-	size_t siglen, flen;
-	uint8_t status;
+	size_t flen;
 
 	while (ca.inlen >= IPC_HDR_LEN) {
 		memcpy(&h, ca.in, sizeof(h));
@@ -116,16 +115,13 @@ ca_take(uint64_t id, uint8_t *out, size_t outcap, size_t *outlen, int *failed)
 			fatalx("%s: answer to request %llu not asked yet",
 			    __func__, (unsigned long long)h.id);
 		if (h.id == id) {
-			r.p = ca.in + IPC_HDR_LEN;
-			r.left = h.len;
-			r.err = 0;
-			status = ipc_get_u8(&r);
-			sig = ipc_get_bytes(&r, &siglen);
-			if (ipc_get_end(&r) == -1 || siglen > outcap)
+			ipc_reader_init(&r, ca.in + IPC_HDR_LEN, h.len);
+			if (proto_ca_signed_dec(&r, &a) == -1 ||
+			    a.siglen > outcap)
 				fatalx("%s: bad CA_SIGNED", __func__);
-			*failed = status != 0;
-			memcpy(out, sig, siglen);
-			*outlen = siglen;
+			*failed = a.status != 0;
+			memcpy(out, a.sig, a.siglen);
+			*outlen = a.siglen;
 		}
 		memmove(ca.in, ca.in + flen, ca.inlen - flen);
 		ca.inlen -= flen;
@@ -144,6 +140,7 @@ ca_sign(uint8_t op, uint32_t md_nid, const uint8_t *in, size_t inlen,
     uint8_t *out, size_t outcap, size_t *outlen)
 {
 	uint8_t req[IPC_HDR_LEN + 4 + 1 + 4 + 4 + CA_SIG_MAX];
+	struct proto_ca_sign q;
 	struct ipc_hdr h;
 	struct ipc_msg m;
 	struct timespec start, deadline;
@@ -153,11 +150,12 @@ ca_sign(uint8_t op, uint32_t md_nid, const uint8_t *in, size_t inlen,
 
 	if (ca.fd == -1 || inlen > CA_SIG_MAX)
 		return -1;
-	ipc_msg_init(&m, PROTO_CA_SIGN, id);
-	ipc_put_u32(&m, 0);		/* key id: tls_key */
-	ipc_put_u8(&m, op);
-	ipc_put_u32(&m, md_nid);
-	ipc_put_bytes(&m, in, inlen);
+	q.key_id = 0;		/* tls_key */
+	q.op = op;
+	q.md_nid = md_nid;
+	q.in = in;
+	q.inlen = inlen;
+	proto_ca_sign_enc(&m, id, &q);
 	len = evbuffer_get_length(m.buf);
 	memset(&h, 0, sizeof(h));
 	h.len = (uint32_t)len;

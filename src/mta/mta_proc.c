@@ -31,7 +31,7 @@
  * from the null sender is never sent to MX hosts at internal addresses
  * (mta_dq_refuse_internal): its destination is an outsider's choice.
  * LIMITS: max_connections, max_connections_per_dest; a string field at
- * most MTA_STR_MAX bytes.
+ * most PROTO_STR_MAX bytes.
  */
 #include <inttypes.h>
 #include <signal.h>
@@ -51,19 +51,16 @@
 #include "lib/log.h"
 #include "mta/mta.h"
 
-#define MTA_STR_MAX	4096
 #define MTA_STOP_SECS	10	/* busy sessions get this long at exit */
 
 static void mta_reaper_cb(evutil_socket_t, short, void *);
 
 static char *
-mta_get_str(struct ipc_reader *r)
+mta_strdup(const char *s)
 {
-	static char buf[MTA_STR_MAX];
 	char *d;
 
-	ipc_get_str(r, buf, sizeof(buf));
-	if ((d = strdup(r->err ? "" : buf)) == NULL)
+	if ((d = strdup(s)) == NULL)
 		fatal("%s: strdup", __func__);
 	return d;
 }
@@ -89,12 +86,12 @@ void
 mta_job_finish(struct mta *m, struct mta_job *j, const char *relay,
     const char *tls_desc)
 {
+	struct proto_result_rcpt rr;
 	struct ipc_msg msg;
 	char to[600], rep[MTA_REPLY_MAX * 4 + 8];
 	long long delay = (long long)(time(NULL) - j->created);
 
-	ipc_msg_init(&msg, PROTO_MTA_RESULT, j->id);
-	ipc_put_u32(&msg, (uint32_t)j->nrcpt);
+	proto_result_enc(&msg, j->id, (uint32_t)j->nrcpt);
 	for (size_t i = 0; i < j->nrcpt; i++) {
 		struct mta_jrcpt *r = &j->rcpt[i];
 		const char *status;
@@ -116,10 +113,11 @@ mta_job_finish(struct mta *m, struct mta_job *j, const char *relay,
 		    "none", tls_desc != NULL && tls_desc[0] ? tls_desc : "none",
 		    delay, status, code,
 		    log_escape(rep, sizeof(rep), r->reply, strlen(r->reply)));
-		ipc_put_u64(&msg, r->id);
-		ipc_put_u8(&msg, r->result);
-		ipc_put_str(&msg, r->reply);
-		ipc_put_str(&msg, relay != NULL ? relay : "");
+		rr.id = r->id;
+		rr.result = r->result;
+		rr.reply = r->reply;
+		rr.relay = relay != NULL ? relay : "";
+		proto_result_rcpt_enc(&msg, &rr);
 	}
 	if (m->queue != NULL)
 		ipc_send(m->queue, &msg);
@@ -456,43 +454,40 @@ mta_tick_cb(evutil_socket_t fd, short what, void *arg)
 static void
 mta_deliver_recv(struct mta *m, uint64_t id, struct ipc_reader *r)
 {
+	struct proto_deliver h;
+	struct proto_deliver_rcpt rc;
 	struct mta_job *j;
 	struct mta_dq *d;
 	const uint8_t *data;
-	char *s;
 	uint32_t n;
 	size_t len;
 
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		fatal("%s: calloc", __func__);
 	j->id = id;
-	s = mta_get_str(r);
-	snprintf(j->qid, sizeof(j->qid), "%s", s);
-	free(s);
-	j->created = ipc_get_i64(r);
-	j->sender = mta_get_str(r);
-	j->envid = mta_get_str(r);
-	j->ret = ipc_get_u8(r);
-	j->flags = ipc_get_u8(r);
-	s = mta_get_str(r);
-	snprintf(j->domain, sizeof(j->domain), "%s", s);
-	free(s);
-	n = ipc_get_u32(r);
-	/* each recipient takes at least 17 bytes */
-	if (r->err || n == 0 || n > r->left / 17)
+	/* a count of recipients the frame cannot hold lies */
+	if (proto_deliver_dec(r, &h) == -1)
 		fatalx("%s: malformed job from queue (%" PRIu32 " recipients)",
-		    __func__, n);
+		    __func__, h.nrcpt);
+	snprintf(j->qid, sizeof(j->qid), "%s", h.qid);
+	j->created = h.created;
+	j->sender = mta_strdup(h.sender);
+	j->envid = mta_strdup(h.envid);
+	j->ret = h.ret;
+	j->flags = h.flags;
+	snprintf(j->domain, sizeof(j->domain), "%s", h.domain);
+	n = h.nrcpt;
 	if ((j->rcpt = calloc(n, sizeof(*j->rcpt))) == NULL)
 		fatal("%s: calloc", __func__);
 	for (uint32_t i = 0; i < n; i++) {
-		j->rcpt[i].id = ipc_get_u64(r);
-		j->rcpt[i].address = mta_get_str(r);
-		j->rcpt[i].orcpt = mta_get_str(r);
-		j->rcpt[i].notify = ipc_get_u8(r);
+		(void)proto_deliver_rcpt_dec(r, &rc);	/* checked at the end */
+		j->rcpt[i].id = rc.id;
+		j->rcpt[i].address = mta_strdup(rc.address);
+		j->rcpt[i].orcpt = mta_strdup(rc.orcpt);
+		j->rcpt[i].notify = rc.notify;
 		j->nrcpt++;
 	}
-	data = ipc_get_bytes(r, &len);
-	if (ipc_get_end(r) != 0 || j->domain[0] == '\0')
+	if (proto_body_dec(r, &data, &len) != 0 || j->domain[0] == '\0')
 		fatalx("%s: malformed job from queue", __func__);
 	if ((j->data = malloc(len ? len : 1)) == NULL)
 		fatal("%s: malloc", __func__);
@@ -704,13 +699,11 @@ mta_parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
     struct ipc_reader *r, void *arg)
 {
 	struct mta *m = arg;
-	char path[CONF_PATH_MAX];
-	const uint8_t *text;
-	size_t len;
+	struct proto_reload rl;
 
 	switch (type) {
 	case PROTO_SHUTDOWN:
-		if (ipc_get_end(r) != 0)
+		if (proto_empty_dec(r) != 0)
 			fatalx("%s: malformed shutdown", __func__);
 		mta_stop(m);
 		break;
@@ -719,11 +712,9 @@ mta_parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 			fatalx("%s: bad LOG_LEVEL", __func__);
 		break;
 	case PROTO_RELOAD:
-		text = ipc_get_bytes(r, &len);
-		ipc_get_str(r, path, sizeof(path));
-		if (ipc_get_end(r) != 0)
+		if (proto_reload_dec(r, &rl) != 0)
 			fatalx("%s: malformed reload", __func__);
-		mta_reload(m, text, len, path);
+		mta_reload(m, rl.text, rl.len, rl.path);
 		break;
 	default:
 		fatalx("%s: unexpected message %u from parent", __func__, type);

@@ -173,9 +173,11 @@ static void
 qc_ban_row_cb(void *arg, const struct queue_ban *b)
 {
 	struct qc_ban_rows *br = arg;
+	struct proto_bans_item it;
 
-	ipc_put_str(&br->rows, b->cidr);
-	ipc_put_i64(&br->rows, b->expires);
+	it.cidr = b->cidr;
+	it.expires = b->expires;
+	proto_bans_item_enc(&br->rows, &it);
 	br->n++;
 }
 
@@ -194,10 +196,7 @@ qc_send_bans(struct queue_ctl *qc)
 		ipc_msg_discard(&br.rows);
 		return;
 	}
-	ipc_msg_init(&m, PROTO_BANS_CHANGED, 0);
-	ipc_put_u32(&m, br.n);
-	if (evbuffer_add_buffer(m.buf, br.rows.buf) == -1)
-		fatal("%s: evbuffer_add_buffer", __func__);
+	proto_bans_enc(&m, 0, br.n, &br.rows);
 	ipc_msg_discard(&br.rows);
 	ipc_send(qc->smtp, &m);
 	log_debug(LOG_CAT_CONTROL, "event=bans_sent count=%" PRIu32, br.n);
@@ -208,15 +207,16 @@ static void
 qc_send_ban_add(struct queue_ctl *qc, const char *net, int64_t expires,
     const char *reason)
 {
+	struct proto_ban b;
 	struct ipc_msg m;
 
 	if (qc_smtp_gone(qc))
 		return;
-	ipc_msg_init(&m, PROTO_BAN_ADD, 0);
-	ipc_put_str(&m, net);
-	ipc_put_i64(&m, expires);
-	ipc_put_str(&m, reason);
-	ipc_put_str(&m, "admin");
+	b.cidr = net;
+	b.expires = expires;
+	b.reason = reason;
+	b.origin = "admin";
+	proto_ban_enc(&m, 0, &b);
 	ipc_send(qc->smtp, &m);
 }
 
@@ -224,25 +224,27 @@ qc_send_ban_add(struct queue_ctl *qc, const char *net, int64_t expires,
 static void
 qc_send_ban_del(struct queue_ctl *qc, const char *net)
 {
+	struct proto_ban_del b;
 	struct ipc_msg m;
 
 	if (qc_smtp_gone(qc))
 		return;
-	ipc_msg_init(&m, PROTO_BAN_DEL, 0);
-	ipc_put_str(&m, net);
+	b.cidr = net;
+	proto_ban_del_enc(&m, 0, &b);
 	ipc_send(qc->smtp, &m);
 }
 
 static void
 qc_send_user(struct queue_ctl *qc, const char *user, const char *state)
 {
+	struct proto_user_state us;
 	struct ipc_msg m;
 
 	if (qc_smtp_gone(qc))
 		return;
-	ipc_msg_init(&m, PROTO_USER_STATE, 0);
-	ipc_put_str(&m, user);
-	ipc_put_str(&m, state);
+	us.user = user;
+	us.state = state;
+	proto_user_state_enc(&m, 0, &us);
 	ipc_send(qc->smtp, &m);
 }
 
@@ -1004,13 +1006,22 @@ static void
 qc_event_recv(struct queue_ctl *qc, struct ipc_reader *r)
 {
 	struct queue_event ev;
-	char f[5][CTL_STR_MAX], esc[CTL_STR_MAX * 4];
+	struct proto_event e;
+	char esc[CTL_STR_MAX * 4];
+	const char *f[5];
 
-	ev.time = ipc_get_i64(r);
-	for (int i = 0; i < 5; i++)
-		ipc_get_str(r, f[i], sizeof(f[i]));
-	if (ipc_get_end(r) == -1)
+	/* from control every field is an argument: CTL_STR_MAX at most */
+	if (proto_event_dec(r, &e) == -1)
 		fatalx("%s: malformed event from control", __func__);
+	ev.time = e.time;
+	f[0] = e.type;
+	f[1] = e.client_ip;
+	f[2] = e.user;
+	f[3] = e.session;
+	f[4] = e.detail;
+	for (int i = 0; i < 5; i++)
+		if (strlen(f[i]) >= CTL_STR_MAX)
+			fatalx("%s: malformed event from control", __func__);
 	log_notice(LOG_CAT_CONTROL, "event=%s detail=\"%s\"",
 	    f[0][0] ? "recorded" : "?",
 	    log_escape(esc, sizeof(esc), f[4], strlen(f[4])));
@@ -1090,18 +1101,19 @@ qc_control_close_cb(struct ipc_peer *p, void *arg)
 void
 queue_ctl_ban_add(struct queue_ctl *qc, struct ipc_reader *r)
 {
-	char cidr[CTL_STR_MAX], reason[CTL_STR_MAX], origin[64];
 	char net[CIDR_STRLEN], esc[CTL_STR_MAX * 4];
+	const char *reason, *origin;
+	struct proto_ban b;
 	int64_t expires;
 
 	if (qc == NULL)		/* no second connection: logged at start */
 		return;
-	ipc_get_str(r, cidr, sizeof(cidr));
-	expires = ipc_get_i64(r);
-	ipc_get_str(r, reason, sizeof(reason));
-	ipc_get_str(r, origin, sizeof(origin));
-	if (ipc_get_end(r) == -1 || qc_cidr_canon(cidr, net, sizeof(net)) == -1)
+	if (proto_ban_dec(r, &b) == -1 ||
+	    qc_cidr_canon(b.cidr, net, sizeof(net)) == -1)
 		fatalx("%s: malformed ban from smtp", __func__);
+	expires = b.expires;
+	reason = b.reason;
+	origin = b.origin;
 	if (qc_ban_store(qc, net, reason, origin[0] ? origin : "smtp",
 	    expires) == 0)
 		log_info(LOG_CAT_CONTROL, "event=ban_stored cidr=%s origin=%s "

@@ -46,7 +46,7 @@
  * from the network (addresses, HELO, AUTH user, event details) are
  * escaped before they are logged; mailbox names are checked again by
  * maildir_deliver_once before they make a path.
- * LIMITS: a string field at most QP_STR_MAX bytes, QUEUE_BATCH_MAX
+ * LIMITS: a string field at most PROTO_STR_MAX bytes, QUEUE_BATCH_MAX
  * messages a commit. A large message arrives in PROTO_QUEUE_CHUNKs kept
  * in an unlinked temporary file in spool_dir, and is read back into
  * memory for its commit only: smtp's max_message_size bounds it.
@@ -78,7 +78,6 @@
 #include "queue/queue_ctl.h"
 #include "control/control_log.h"
 
-#define QP_STR_MAX	4096	/* any one string field, NUL included */
 #define QP_ESC		512	/* escaped copy of a field for the log */
 #define QP_BATCH_WAIT_MS 10	/* longest a commit waits for unread frames */
 #define QP_BATCH_BYTES	(16u * 1024 * 1024)	/* or for this much mail */
@@ -173,7 +172,6 @@ struct queue_proc {
 	/* scratch for one commit, allocated once */
 	struct queue_msg	 batch[QUEUE_BATCH_MAX];
 	struct queue_store_result res[QUEUE_BATCH_MAX];
-	char			 str[QP_STR_MAX];
 };
 
 static char *
@@ -184,14 +182,6 @@ qp_strdup(const char *s)
 	if (d == NULL)
 		fatal("%s: strdup", __func__);
 	return d;
-}
-
-/* The next string field, copied. A short frame yields "" and r->err. */
-static char *
-qp_get_str(struct queue_proc *qp, struct ipc_reader *r)
-{
-	ipc_get_str(r, qp->str, sizeof(qp->str));
-	return qp_strdup(r->err ? "" : qp->str);
 }
 
 static void
@@ -232,13 +222,14 @@ qp_event_free(struct qp_event *e)
 static void
 qp_reply(struct queue_proc *qp, uint64_t id, int status, const char *text)
 {
+	struct proto_stored st;
 	struct ipc_msg m;
 
 	if (qp->smtp_closed)
 		return;
-	ipc_msg_init(&m, PROTO_QUEUE_STORED, id);
-	ipc_put_u8(&m, (uint8_t)status);
-	ipc_put_str(&m, text);
+	st.status = (uint8_t)status;
+	st.text = text;
+	proto_stored_enc(&m, id, &st);
 	ipc_send(qp->smtp, &m);
 }
 
@@ -383,12 +374,14 @@ static void
 qp_chunk_recv(struct queue_proc *qp, uint64_t id, struct ipc_reader *r)
 {
 	struct qp_partial *p;
+	struct proto_chunk c;
 	const uint8_t *data;
 	size_t len;
 
-	data = ipc_get_bytes(r, &len);
-	if (ipc_get_end(r) != 0)
+	if (proto_chunk_dec(r, &c) != 0)
 		fatalx("%s: malformed chunk from smtp", __func__);
+	data = c.data;
+	len = c.len;
 	if ((p = qp_partial_find(qp, id)) == NULL) {
 		if ((p = calloc(1, sizeof(*p))) == NULL)
 			fatal("%s: calloc", __func__);
@@ -414,7 +407,7 @@ qp_abort_recv(struct queue_proc *qp, uint64_t id, struct ipc_reader *r)
 {
 	struct qp_partial *p;
 
-	if (ipc_get_end(r) != 0)
+	if (proto_empty_dec(r) != 0)
 		fatalx("%s: malformed abort from smtp", __func__);
 	if ((p = qp_partial_find(qp, id)) != NULL)
 		qp_partial_free(qp, p);
@@ -468,6 +461,8 @@ qp_store_body(struct queue_proc *qp, uint64_t id, const uint8_t *last,
 static void
 qp_store_recv(struct queue_proc *qp, uint64_t id, struct ipc_reader *r)
 {
+	struct proto_store h;
+	struct proto_store_rcpt prc;
 	struct qp_store *s;
 	const uint8_t *data;
 	uint32_t nrcpt;
@@ -476,29 +471,30 @@ qp_store_recv(struct queue_proc *qp, uint64_t id, struct ipc_reader *r)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		fatal("%s: calloc", __func__);
 	s->id = id;
-	s->sender = qp_get_str(qp, r);
-	s->helo = qp_get_str(qp, r);
-	s->client_ip = qp_get_str(qp, r);
-	s->auth_user = qp_get_str(qp, r);
-	s->listener = qp_get_str(qp, r);
-	s->envid = qp_get_str(qp, r);
-	s->ret = ipc_get_u8(r);
-	s->flags = ipc_get_u8(r);
-	nrcpt = ipc_get_u32(r);
-	/* each recipient takes at least 13 bytes: a count past that lies */
-	if (r->err || nrcpt == 0 || nrcpt > r->left / 13)
+	/* a count of recipients the frame cannot hold lies */
+	if (proto_store_dec(r, &h) == -1)
 		fatalx("%s: malformed message from smtp (%" PRIu32
-		    " recipients)", __func__, nrcpt);
+		    " recipients)", __func__, h.nrcpt);
+	s->sender = qp_strdup(h.sender);
+	s->helo = qp_strdup(h.helo);
+	s->client_ip = qp_strdup(h.client_ip);
+	s->auth_user = qp_strdup(h.auth_user);
+	s->listener = qp_strdup(h.listener);
+	s->envid = qp_strdup(h.envid);
+	s->ret = h.ret;
+	s->flags = h.flags;
+	nrcpt = h.nrcpt;
 	if ((s->rcpt = calloc(nrcpt, sizeof(*s->rcpt))) == NULL ||
 	    (s->qrcpt = calloc(nrcpt, sizeof(*s->qrcpt))) == NULL)
 		fatal("%s: calloc", __func__);
 	for (uint32_t i = 0; i < nrcpt; i++) {
 		struct qp_rcpt *rc = &s->rcpt[i];
 
-		rc->address = qp_get_str(qp, r);
-		rc->orcpt = qp_get_str(qp, r);
-		rc->notify = ipc_get_u8(r);
-		rc->mailbox = qp_get_str(qp, r);
+		(void)proto_store_rcpt_dec(r, &prc);	/* checked at the end */
+		rc->address = qp_strdup(prc.address);
+		rc->orcpt = qp_strdup(prc.orcpt);
+		rc->notify = prc.notify;
+		rc->mailbox = qp_strdup(prc.mailbox);
 		s->nrcpt++;
 		s->qrcpt[i].address = rc->address;
 		s->qrcpt[i].orcpt = rc->orcpt;
@@ -507,8 +503,7 @@ qp_store_recv(struct queue_proc *qp, uint64_t id, struct ipc_reader *r)
 		if (rc->mailbox[0] != '\0')
 			s->nlocal++;
 	}
-	data = ipc_get_bytes(r, &len);
-	if (ipc_get_end(r) != 0)
+	if (proto_body_dec(r, &data, &len) != 0)
 		fatalx("%s: malformed message from smtp", __func__);
 
 	if ((s->data = qp_store_body(qp, id, data, len, &s->len)) == NULL) {
@@ -535,19 +530,20 @@ qp_store_recv(struct queue_proc *qp, uint64_t id, struct ipc_reader *r)
 static void
 qp_event_recv(struct queue_proc *qp, struct ipc_reader *r)
 {
+	struct proto_event pe;
 	struct qp_event *e;
 	char t[64], c[QP_ESC], u[QP_ESC], s[QP_ESC], d[QP_ESC];
 
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		fatal("%s: calloc", __func__);
-	e->ev.time = ipc_get_i64(r);
-	e->ev.type = qp_get_str(qp, r);
-	e->ev.client_ip = qp_get_str(qp, r);
-	e->ev.user = qp_get_str(qp, r);
-	e->ev.session = qp_get_str(qp, r);
-	e->ev.detail = qp_get_str(qp, r);
-	if (ipc_get_end(r) != 0)
+	if (proto_event_dec(r, &pe) != 0)
 		fatalx("%s: malformed event", __func__);
+	e->ev.time = pe.time;
+	e->ev.type = qp_strdup(pe.type);
+	e->ev.client_ip = qp_strdup(pe.client_ip);
+	e->ev.user = qp_strdup(pe.user);
+	e->ev.session = qp_strdup(pe.session);
+	e->ev.detail = qp_strdup(pe.detail);
 
 	log_notice(LOG_CAT_POLICY,
 	    "event=%s client=%s user=%s session=%s detail=\"%s\"",
@@ -1005,24 +1001,21 @@ qp_parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
     struct ipc_reader *r, void *arg)
 {
 	struct queue_proc *qp = arg;
-	const uint8_t *text;
-	size_t len;
+	struct proto_reload rl;
 	char esc[QP_ESC];
 
 	switch (type) {
 	case PROTO_SHUTDOWN:
-		if (ipc_get_end(r) != 0)
+		if (proto_empty_dec(r) != 0)
 			fatalx("%s: malformed shutdown", __func__);
 		log_notice(LOG_CAT_QUEUE, "event=shutdown");
 		qp_stop(qp);
 		break;
 	case PROTO_RELOAD:
-		text = ipc_get_bytes(r, &len);
-		ipc_get_str(r, qp->str, sizeof(qp->str));
-		if (ipc_get_end(r) != 0)
+		if (proto_reload_dec(r, &rl) != 0)
 			fatalx("%s: malformed reload", __func__);
-		qp_reload(qp, text, len, log_escape(esc, sizeof(esc), qp->str,
-		    strlen(qp->str)));
+		qp_reload(qp, rl.text, rl.len, log_escape(esc, sizeof(esc),
+		    rl.path, strlen(rl.path)));
 		break;
 	case PROTO_EVENT:
 		qp_event_recv(qp, r);

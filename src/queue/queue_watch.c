@@ -329,12 +329,13 @@ watch_decide(struct queue_watch *w, const char *key, const char *action,
 		    "held_recipients=%lld %s alert=yes", action, esc, state,
 		    (long long)held, detail);
 		if (!is_ip) {
+			struct proto_user_state us;
 			struct ipc_msg m;
 
 			/* smtp closes a suspended user's sessions, refuses AUTH */
-			ipc_msg_init(&m, PROTO_USER_STATE, 0);
-			ipc_put_str(&m, key);
-			ipc_put_str(&m, state);
+			us.user = key;
+			us.state = state;
+			proto_user_state_enc(&m, 0, &us);
 			ipc_send(w->smtp, &m);
 		}
 	} else

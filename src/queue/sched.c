@@ -694,6 +694,8 @@ commit_cb(evutil_socket_t fd, short what, void *arg)
 static void
 job_send(struct sched *s, struct sched_job *j, const struct queue_remote *any)
 {
+	struct proto_deliver_rcpt dr;
+	struct proto_deliver d;
 	struct queue_msg_copy c;
 	struct ipc_msg m;
 	int rc;
@@ -705,22 +707,23 @@ job_send(struct sched *s, struct sched_job *j, const struct queue_remote *any)
 		job_free(s, j);
 		return;
 	}
-	ipc_msg_init(&m, PROTO_MTA_DELIVER, j->id);
-	ipc_put_str(&m, j->qid);
-	ipc_put_i64(&m, j->created);
-	ipc_put_str(&m, j->sender);
-	ipc_put_str(&m, any->envid);
-	ipc_put_u8(&m, any->ret);
-	ipc_put_u8(&m, any->flags);
-	ipc_put_str(&m, j->domain);
-	ipc_put_u32(&m, (uint32_t)j->n);
+	d.qid = j->qid;
+	d.created = j->created;
+	d.sender = j->sender;
+	d.envid = any->envid;
+	d.ret = any->ret;
+	d.flags = any->flags;
+	d.domain = j->domain;
+	d.nrcpt = (uint32_t)j->n;
+	proto_deliver_enc(&m, j->id, &d);
 	for (size_t i = 0; i < j->n; i++) {
-		ipc_put_u64(&m, (uint64_t)j->r[i].rcpt_id);
-		ipc_put_str(&m, j->r[i].address);
-		ipc_put_str(&m, j->r[i].orcpt);
-		ipc_put_u8(&m, j->r[i].notify);
+		dr.id = (uint64_t)j->r[i].rcpt_id;
+		dr.address = j->r[i].address;
+		dr.orcpt = j->r[i].orcpt;
+		dr.notify = j->r[i].notify;
+		proto_deliver_rcpt_enc(&m, &dr);
 	}
-	ipc_put_bytes(&m, c.data, c.len);
+	proto_body_enc_bytes(&m, c.data, c.len);
 	ipc_send(s->mta, &m);
 	queue_db_msg_copy_free(&c);
 }
@@ -955,21 +958,22 @@ result_recv(struct sched *s, uint64_t id, struct ipc_reader *r)
 			break;
 	if (j == NULL)
 		fatalx("%s: result for unknown job %" PRIu64, __func__, id);
-	n = ipc_get_u32(r);
-	if (r->err || n != j->n)
+	if (proto_result_dec(r, &n) == -1 || n != j->n)
 		fatalx("%s: job %" PRIu64 ": %" PRIu32 " results for %zu "
 		    "recipients", __func__, id, n, j->n);
 	for (uint32_t i = 0; i < n; i++) {
 		struct sched_jr *jr = &j->r[i];
-		uint64_t rid = ipc_get_u64(r);
-		uint8_t res = ipc_get_u8(r);
-		char reply[1024], relay[512];
+		struct proto_result_rcpt rr;
+		const char *reply, *relay;
+		uint8_t res;
 
-		ipc_get_str(r, reply, sizeof(reply));
-		ipc_get_str(r, relay, sizeof(relay));
-		if (r->err || (int64_t)rid != jr->rcpt_id)
+		if (proto_result_rcpt_dec(r, &rr) == -1 ||
+		    (int64_t)rr.id != jr->rcpt_id)
 			fatalx("%s: job %" PRIu64 ": bad result %" PRIu32,
 			    __func__, id, i);
+		res = rr.result;
+		reply = rr.reply;
+		relay = rr.relay;
 		switch (res) {
 		case PROTO_MTA_OK:
 			mark_add(s, jr->rcpt_id, j->msg_id, jr->address,
@@ -999,7 +1003,7 @@ result_recv(struct sched *s, uint64_t id, struct ipc_reader *r)
 			fatalx("%s: result %u", __func__, res);
 		}
 	}
-	if (ipc_get_end(r) != 0)
+	if (proto_end_dec(r) != 0)
 		fatalx("%s: malformed result", __func__);
 	TAILQ_REMOVE(&s->jobs, j, entry);
 	s->njobs--;

@@ -133,8 +133,6 @@ void
 smtp_server_event(struct smtp_server *srv, const char *type, const char *ip,
     const char *user, const char *session, const char *detail)
 {
-	struct ipc_msg m;
-
 	for (size_t i = 0; i < sizeof(smtp_event_counts) /
 	    sizeof(smtp_event_counts[0]); i++)
 		if (strcmp(type, smtp_event_counts[i].type) == 0) {
@@ -144,14 +142,7 @@ smtp_server_event(struct smtp_server *srv, const char *type, const char *ip,
 				srv->stats.rejected[smtp_event_counts[i].reason]++;
 			break;
 		}
-	ipc_msg_init(&m, PROTO_EVENT, 0);
-	ipc_put_i64(&m, (int64_t)time(NULL));
-	ipc_put_str(&m, type);
-	ipc_put_str(&m, ip);
-	ipc_put_str(&m, user);
-	ipc_put_str(&m, session);
-	ipc_put_str(&m, detail);
-	ipc_send(srv->queue, &m);
+	proto_event_send(srv->queue, type, ip, user, session, detail);
 }
 
 static void
@@ -272,6 +263,7 @@ smtp_server_ban(struct smtp_server *srv, const uint8_t addr[16], int seconds,
     const char *reason, const char *origin)
 {
 	struct smtp_session *s, *tmp;
+	struct proto_ban b;
 	struct ipc_msg m;
 	struct cidr net;
 	char netstr[CIDR_STRLEN], ip[64];
@@ -284,11 +276,11 @@ smtp_server_ban(struct smtp_server *srv, const uint8_t addr[16], int seconds,
 		log_err(LOG_CAT_POLICY, "event=ban_failed reason=\"out of memory\"");
 	log_notice(LOG_CAT_POLICY, "event=ban client=%s net=%s seconds=%d "
 	    "origin=%s reason=\"%s\"", ip, netstr, seconds, origin, reason);
-	ipc_msg_init(&m, PROTO_BAN_ADD, 0);
-	ipc_put_str(&m, netstr);
-	ipc_put_i64(&m, (int64_t)expires);
-	ipc_put_str(&m, reason);
-	ipc_put_str(&m, origin);
+	b.cidr = netstr;
+	b.expires = (int64_t)expires;
+	b.reason = reason;
+	b.origin = origin;
+	proto_ban_enc(&m, 0, &b);
 	ipc_send(srv->queue, &m);
 	{
 		char detail[200];
@@ -437,7 +429,7 @@ parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 
 	switch (type) {
 	case PROTO_SHUTDOWN:
-		if (ipc_get_end(r) == -1)
+		if (proto_empty_dec(r) == -1)
 			fatalx("%s: bad SHUTDOWN", __func__);
 		smtp_server_shutdown(srv);
 		break;
@@ -446,14 +438,11 @@ parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 			fatalx("%s: bad LOG_LEVEL", __func__);
 		break;
 	case PROTO_RELOAD: {
-		size_t len;
-		const uint8_t *text = ipc_get_bytes(r, &len);
-		char path[CONF_PATH_MAX];
+		struct proto_reload rl;
 
-		ipc_get_str(r, path, sizeof(path));
-		if (ipc_get_end(r) == -1)
+		if (proto_reload_dec(r, &rl) == -1)
 			fatalx("%s: bad RELOAD", __func__);
-		smtp_server_reload(srv, text, len, path);
+		smtp_server_reload(srv, rl.text, rl.len, rl.path);
 		break;
 	}
 	default:
@@ -510,29 +499,27 @@ bans_wait_cb(evutil_socket_t fd, short what, void *arg)
 static void
 smtp_server_bans_msg(struct smtp_server *srv, struct ipc_reader *r)
 {
-	uint32_t n = ipc_get_u32(r);
+	struct proto_bans_item b;
+	uint32_t n;
 	size_t k = 0;
 
+	(void)proto_bans_dec(r, &n);
 	banlist_clear(srv->bans);
 	for (uint32_t i = 0; i < n && !r->err; i++) {
-		char net[80];
-		int64_t expires;
 		struct cidr c;
 		const char *why;
 
-		ipc_get_str(r, net, sizeof(net));
-		expires = ipc_get_i64(r);
-		if (r->err)
+		if (proto_bans_item_dec(r, &b) == -1)
 			break;
-		if (cidr_parse(net, &c, &why) == -1) {
+		if (cidr_parse(b.cidr, &c, &why) == -1) {
 			log_warn(LOG_CAT_POLICY, "event=bad_ban cidr=%s reason=\"%s\"",
-			    net, why);
+			    b.cidr, why);
 			continue;
 		}
-		if (banlist_add(srv->bans, &c, (time_t)expires, "banned") == 0)
+		if (banlist_add(srv->bans, &c, (time_t)b.expires, "banned") == 0)
 			k++;
 	}
-	if (ipc_get_end(r) == -1)
+	if (proto_end_dec(r) == -1)
 		fatalx("%s: bad BANS_CHANGED", __func__);
 	log_info(LOG_CAT_POLICY, "event=bans_loaded count=%zu", k);
 	smtp_server_kill_denied(srv);
@@ -543,22 +530,17 @@ smtp_server_bans_msg(struct smtp_server *srv, struct ipc_reader *r)
 static void
 smtp_server_ban_add_msg(struct smtp_server *srv, struct ipc_reader *r)
 {
-	char net[80], reason[256], origin[64];
-	int64_t expires;
+	struct proto_ban b;
 	struct cidr c;
 	const char *why;
 
-	ipc_get_str(r, net, sizeof(net));
-	expires = ipc_get_i64(r);
-	ipc_get_str(r, reason, sizeof(reason));
-	ipc_get_str(r, origin, sizeof(origin));
-	if (ipc_get_end(r) == -1 || cidr_parse(net, &c, &why) == -1)
+	if (proto_ban_dec(r, &b) == -1 || cidr_parse(b.cidr, &c, &why) == -1)
 		fatalx("%s: bad BAN_ADD", __func__);
-	if (banlist_add(srv->bans, &c, (time_t)expires, "banned") == -1)
+	if (banlist_add(srv->bans, &c, (time_t)b.expires, "banned") == -1)
 		log_err(LOG_CAT_POLICY, "event=ban_failed cidr=%s reason=\"out "
-		    "of memory\"", net);
-	log_info(LOG_CAT_POLICY, "event=ban_added cidr=%s origin=%s", net,
-	    origin);
+		    "of memory\"", b.cidr);
+	log_info(LOG_CAT_POLICY, "event=ban_added cidr=%s origin=%s", b.cidr,
+	    b.origin);
 	smtp_server_kill_denied(srv);
 }
 
@@ -566,15 +548,14 @@ smtp_server_ban_add_msg(struct smtp_server *srv, struct ipc_reader *r)
 static void
 smtp_server_ban_del_msg(struct smtp_server *srv, struct ipc_reader *r)
 {
-	char net[80];
+	struct proto_ban_del b;
 	struct cidr c;
 	const char *why;
 
-	ipc_get_str(r, net, sizeof(net));
-	if (ipc_get_end(r) == -1 || cidr_parse(net, &c, &why) == -1)
+	if (proto_ban_del_dec(r, &b) == -1 || cidr_parse(b.cidr, &c, &why) == -1)
 		fatalx("%s: bad BAN_DEL", __func__);
 	banlist_del(srv->bans, &c);
-	log_info(LOG_CAT_POLICY, "event=ban_lifted cidr=%s", net);
+	log_info(LOG_CAT_POLICY, "event=ban_lifted cidr=%s", b.cidr);
 }
 
 /* smtp_server_is_suspended - AUTH for this account is refused */
@@ -591,13 +572,14 @@ smtp_server_is_suspended(struct smtp_server *srv, const char *user)
 static void
 smtp_server_user_state_msg(struct smtp_server *srv, struct ipc_reader *r)
 {
-	char user[256], state[32];
+	struct proto_user_state us;
+	const char *user, *state;
 	struct smtp_session *s, *tmp;
 
-	ipc_get_str(r, user, sizeof(user));
-	ipc_get_str(r, state, sizeof(state));
-	if (ipc_get_end(r) == -1)
+	if (proto_user_state_dec(r, &us) == -1)
 		fatalx("%s: bad USER_STATE", __func__);
+	user = us.user;
+	state = us.state;
 	for (size_t i = 0; i < srv->n_suspended; i++)
 		if (strcmp(srv->suspended[i], user) == 0) {
 			free(srv->suspended[i]);
@@ -632,8 +614,7 @@ queue_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 {
 	struct smtp_server *srv = arg;
 	struct smtp_session *s;
-	char qid[128];
-	uint8_t status;
+	struct proto_stored st;
 
 	if (type == PROTO_BANS_CHANGED) {
 		smtp_server_bans_msg(srv, r);
@@ -653,12 +634,10 @@ queue_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	}
 	if (type != PROTO_QUEUE_STORED)
 		fatalx("%s: unexpected message %u from queue", __func__, type);
-	status = ipc_get_u8(r);
-	ipc_get_str(r, qid, sizeof(qid));
-	if (ipc_get_end(r) == -1)
+	if (proto_stored_dec(r, &st) == -1)
 		fatalx("%s: bad QUEUE_STORED", __func__);
 	if ((s = smtp_server_find(srv, id)) != NULL)
-		smtp_session_stored(s, status, qid);
+		smtp_session_stored(s, st.status, st.text);
 }
 
 /* everything for the queue was written: sessions held back read on */
@@ -681,15 +660,14 @@ auth_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 {
 	struct smtp_server *srv = arg;
 	struct smtp_session *s;
-	uint8_t result;
+	struct proto_auth_result a;
 
 	if (type != PROTO_AUTH_RESULT)
 		fatalx("%s: unexpected message %u from auth", __func__, type);
-	result = ipc_get_u8(r);
-	if (ipc_get_end(r) == -1)
+	if (proto_auth_result_dec(r, &a) == -1)
 		fatalx("%s: bad AUTH_RESULT", __func__);
 	if ((s = smtp_server_find(srv, id)) != NULL)
-		smtp_session_auth_result(s, result);
+		smtp_session_auth_result(s, a.result);
 }
 
 static void

@@ -118,7 +118,7 @@ smtp_stream_abort(struct smtp_session *s)
 	if (!s->streaming)
 		return;
 	s->streaming = 0;
-	ipc_msg_init(&m, PROTO_QUEUE_ABORT, s->id);
+	proto_empty_enc(&m, PROTO_QUEUE_ABORT, s->id);
 	ipc_send(s->srv->queue, &m);
 }
 
@@ -1073,6 +1073,7 @@ static void
 smtp_auth_check(struct smtp_session *s, const char *user, const uint8_t *pass,
     size_t passlen)
 {
+	struct proto_auth_check q;
 	struct ipc_msg m;
 	uint64_t req = ++s->srv->next_id;
 
@@ -1081,11 +1082,12 @@ smtp_auth_check(struct smtp_session *s, const char *user, const uint8_t *pass,
 		snprintf(s->auth_login_user, sizeof(s->auth_login_user), "%s", user);
 	smtp_set_state(s, SMTP_STATE_IDLE);
 	/* the request id doubles as a lookup key: map it to the session */
-	ipc_msg_init(&m, PROTO_AUTH_CHECK, s->id);
-	ipc_put_str(&m, s->auth_mech == AUTH_MECH_PLAIN ? "PLAIN" : "LOGIN");
-	ipc_put_str(&m, user);
-	ipc_put_bytes(&m, pass, passlen);
-	ipc_put_str(&m, s->ip);
+	q.mech = s->auth_mech == AUTH_MECH_PLAIN ? "PLAIN" : "LOGIN";
+	q.user = user;
+	q.pass = (const uint8_t *)pass;
+	q.passlen = passlen;
+	q.client_ip = s->ip;
+	proto_auth_check_enc(&m, s->id, &q);
 	ipc_send(s->srv->auth, &m);
 	smtp_park(s, SMTP_WAIT_AUTH, req, s->srv->conf->timeout_command * 1000);
 }
@@ -1348,8 +1350,7 @@ smtp_data_emit(void *arg, const char *p, size_t len)
 	evbuffer_add(s->msg, p, len);
 	if (evbuffer_get_length(s->msg) < SMTP_CHUNK || s->data.err != SMTP_DATA_OK)
 		return;
-	ipc_msg_init(&m, PROTO_QUEUE_CHUNK, s->id);
-	ipc_put_evbuffer(&m, s->msg);
+	proto_chunk_enc(&m, s->id, s->msg);
 	ipc_send(s->srv->queue, &m);
 	s->streaming = 1;
 }
@@ -1373,6 +1374,8 @@ smtp_too_big_to_relay(struct smtp_session *s)
 static void
 smtp_data_done(struct smtp_session *s)
 {
+	struct proto_store st;
+	struct proto_store_rcpt rc;
 	struct ipc_msg m;
 	char from[ADDR_PATH_MAX * 2];
 
@@ -1426,25 +1429,26 @@ smtp_data_done(struct smtp_session *s)
 		return;
 	}
 	addr_format(&s->mail.addr, from, sizeof(from));
-	ipc_msg_init(&m, PROTO_QUEUE_STORE, s->id);
-	ipc_put_str(&m, from);
-	ipc_put_str(&m, s->helo);
-	ipc_put_str(&m, s->ip);
-	ipc_put_str(&m, s->authenticated ? s->auth_user : "");
-	ipc_put_str(&m, s->listener->conf->name);
-	ipc_put_str(&m, s->mail.envid);
-	ipc_put_u8(&m, (uint8_t)s->mail.ret);
-	ipc_put_u8(&m, (uint8_t)((s->mail.body_8bit ? PROTO_MSGF_8BITMIME : 0) |
+	st.sender = from;
+	st.helo = s->helo;
+	st.client_ip = s->ip;
+	st.auth_user = s->authenticated ? s->auth_user : "";
+	st.listener = s->listener->conf->name;
+	st.envid = s->mail.envid;
+	st.ret = (uint8_t)s->mail.ret;
+	st.flags = (uint8_t)((s->mail.body_8bit ? PROTO_MSGF_8BITMIME : 0) |
 	    (s->mail.smtputf8 ? PROTO_MSGF_SMTPUTF8 : 0) |
-	    (smtp_outsider(s) ? PROTO_MSGF_OUTSIDER : 0)));
-	ipc_put_u32(&m, (uint32_t)s->n_rcpts);
+	    (smtp_outsider(s) ? PROTO_MSGF_OUTSIDER : 0));
+	st.nrcpt = (uint32_t)s->n_rcpts;
+	proto_store_enc(&m, s->id, &st);
 	for (size_t i = 0; i < s->n_rcpts; i++) {
-		ipc_put_str(&m, s->rcpts[i].addr);
-		ipc_put_str(&m, s->rcpts[i].orcpt);
-		ipc_put_u8(&m, (uint8_t)s->rcpts[i].notify);
-		ipc_put_str(&m, s->rcpts[i].mailbox);
+		rc.address = s->rcpts[i].addr;
+		rc.orcpt = s->rcpts[i].orcpt;
+		rc.notify = (uint8_t)s->rcpts[i].notify;
+		rc.mailbox = s->rcpts[i].mailbox;
+		proto_store_rcpt_enc(&m, &rc);
 	}
-	ipc_put_evbuffer(&m, s->msg);
+	proto_body_enc(&m, s->msg);
 	ipc_send(s->srv->queue, &m);
 	s->streaming = 0;	/* the chunks are the queue's now */
 	smtp_park(s, SMTP_WAIT_QUEUE, s->id, s->srv->conf->timeout_data * 1000);

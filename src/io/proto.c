@@ -1,0 +1,730 @@
+/*
+ * proto.c - the codec of each message moat's processes send each other
+ * (the catalogue and the field order are in proto.h): for each message
+ * its encoder and its decoder side by side, so that the two cannot
+ * drift apart.
+ *
+ * Public: proto_*_enc, proto_*_dec for each message of proto.h;
+ * proto_body_enc, proto_body_enc_bytes, proto_body_dec, proto_end_dec,
+ * proto_empty_enc, proto_empty_dec, proto_event_send, proto_recode.
+ *
+ * SECURITY: the bytes decoded come from a sibling process, never from
+ * the network directly; still every decoder reads only within the frame
+ * (ipc_get_*), refuses a string longer than its buffer or holding a NUL,
+ * a count of list items the frame cannot hold, and bytes left over.
+ * LIMITS: the string buffers of proto.h (PROTO_*_MAX); one frame at most
+ * IPC_MAX_FRAME bytes.
+ */
+#include <time.h>
+
+#include <event2/buffer.h>
+
+#include "../lib/log.h"
+#include "ipc.h"
+#include "proto.h"
+
+/* the smallest encoded list items: a count past frame / size lies */
+#define STORE_RCPT_MIN	13	/* three empty strings and a u8 */
+#define DELIVER_RCPT_MIN 17	/* a u64, two empty strings and a u8 */
+
+/* the next string field into buf: "" when malformed (r->err set) */
+static const char *
+get_str(struct ipc_reader *r, char *buf, size_t size)
+{
+	ipc_get_str(r, buf, size);
+	return buf;
+}
+
+/* proto_empty_enc - a message without fields */
+void
+proto_empty_enc(struct ipc_msg *m, uint16_t type, uint64_t id)
+{
+	ipc_msg_init(m, type, id);
+}
+
+/* proto_empty_dec - 0 when the message is empty */
+int
+proto_empty_dec(struct ipc_reader *r)
+{
+	return ipc_get_end(r);
+}
+
+/* proto_end_dec - 0 when every field was read and none ran short */
+int
+proto_end_dec(struct ipc_reader *r)
+{
+	return ipc_get_end(r);
+}
+
+/* proto_store_enc - the head of PROTO_QUEUE_STORE */
+void
+proto_store_enc(struct ipc_msg *m, uint64_t id, const struct proto_store *s)
+{
+	ipc_msg_init(m, PROTO_QUEUE_STORE, id);
+	ipc_put_str(m, s->sender);
+	ipc_put_str(m, s->helo);
+	ipc_put_str(m, s->client_ip);
+	ipc_put_str(m, s->auth_user);
+	ipc_put_str(m, s->listener);
+	ipc_put_str(m, s->envid);
+	ipc_put_u8(m, s->ret);
+	ipc_put_u8(m, s->flags);
+	ipc_put_u32(m, s->nrcpt);
+}
+
+/* proto_store_dec - the head; -1 also for a count the frame cannot hold */
+int
+proto_store_dec(struct ipc_reader *r, struct proto_store *s)
+{
+	s->sender = get_str(r, s->buf[0], sizeof(s->buf[0]));
+	s->helo = get_str(r, s->buf[1], sizeof(s->buf[1]));
+	s->client_ip = get_str(r, s->buf[2], sizeof(s->buf[2]));
+	s->auth_user = get_str(r, s->buf[3], sizeof(s->buf[3]));
+	s->listener = get_str(r, s->buf[4], sizeof(s->buf[4]));
+	s->envid = get_str(r, s->buf[5], sizeof(s->buf[5]));
+	s->ret = ipc_get_u8(r);
+	s->flags = ipc_get_u8(r);
+	s->nrcpt = ipc_get_u32(r);
+	if (r->err || s->nrcpt == 0 || s->nrcpt > r->left / STORE_RCPT_MIN)
+		return -1;
+	return 0;
+}
+
+/* proto_store_rcpt_enc - one recipient of PROTO_QUEUE_STORE */
+void
+proto_store_rcpt_enc(struct ipc_msg *m, const struct proto_store_rcpt *rc)
+{
+	ipc_put_str(m, rc->address);
+	ipc_put_str(m, rc->orcpt);
+	ipc_put_u8(m, rc->notify);
+	ipc_put_str(m, rc->mailbox);
+}
+
+/* proto_store_rcpt_dec - one recipient; -1 when a field ran short */
+int
+proto_store_rcpt_dec(struct ipc_reader *r, struct proto_store_rcpt *rc)
+{
+	rc->address = get_str(r, rc->buf[0], sizeof(rc->buf[0]));
+	rc->orcpt = get_str(r, rc->buf[1], sizeof(rc->buf[1]));
+	rc->notify = ipc_get_u8(r);
+	rc->mailbox = get_str(r, rc->buf[2], sizeof(rc->buf[2]));
+	return r->err ? -1 : 0;
+}
+
+/* proto_body_enc - the message that ends a STORE or a DELIVER, moved */
+void
+proto_body_enc(struct ipc_msg *m, struct evbuffer *body)
+{
+	ipc_put_evbuffer(m, body);
+}
+
+/* proto_body_enc_bytes - the same from memory */
+void
+proto_body_enc_bytes(struct ipc_msg *m, const void *p, size_t len)
+{
+	ipc_put_bytes(m, p, len);
+}
+
+/* proto_body_dec - the body, and nothing after it */
+int
+proto_body_dec(struct ipc_reader *r, const uint8_t **p, size_t *len)
+{
+	*p = ipc_get_bytes(r, len);
+	return ipc_get_end(r);
+}
+
+/* proto_stored_enc - PROTO_QUEUE_STORED */
+void
+proto_stored_enc(struct ipc_msg *m, uint64_t id, const struct proto_stored *s)
+{
+	ipc_msg_init(m, PROTO_QUEUE_STORED, id);
+	ipc_put_u8(m, s->status);
+	ipc_put_str(m, s->text);
+}
+
+int
+proto_stored_dec(struct ipc_reader *r, struct proto_stored *s)
+{
+	s->status = ipc_get_u8(r);
+	s->text = get_str(r, s->buf, sizeof(s->buf));
+	return ipc_get_end(r);
+}
+
+/* proto_chunk_enc - PROTO_QUEUE_CHUNK, the buffer's contents moved */
+void
+proto_chunk_enc(struct ipc_msg *m, uint64_t id, struct evbuffer *part)
+{
+	ipc_msg_init(m, PROTO_QUEUE_CHUNK, id);
+	ipc_put_evbuffer(m, part);
+}
+
+int
+proto_chunk_dec(struct ipc_reader *r, struct proto_chunk *c)
+{
+	c->data = ipc_get_bytes(r, &c->len);
+	return ipc_get_end(r);
+}
+
+/* proto_event_enc - PROTO_EVENT */
+void
+proto_event_enc(struct ipc_msg *m, uint64_t id, const struct proto_event *e)
+{
+	ipc_msg_init(m, PROTO_EVENT, id);
+	ipc_put_i64(m, e->time);
+	ipc_put_str(m, e->type);
+	ipc_put_str(m, e->client_ip);
+	ipc_put_str(m, e->user);
+	ipc_put_str(m, e->session);
+	ipc_put_str(m, e->detail);
+}
+
+/* proto_event_send - a PROTO_EVENT stamped now, sent to peer */
+void
+proto_event_send(struct ipc_peer *peer, const char *type, const char *ip,
+    const char *user, const char *session, const char *detail)
+{
+	struct proto_event e;
+	struct ipc_msg m;
+
+	e.time = (int64_t)time(NULL);
+	e.type = type;
+	e.client_ip = ip;
+	e.user = user;
+	e.session = session;
+	e.detail = detail;
+	proto_event_enc(&m, 0, &e);
+	ipc_send(peer, &m);
+}
+
+int
+proto_event_dec(struct ipc_reader *r, struct proto_event *e)
+{
+	e->time = ipc_get_i64(r);
+	e->type = get_str(r, e->buf[0], sizeof(e->buf[0]));
+	e->client_ip = get_str(r, e->buf[1], sizeof(e->buf[1]));
+	e->user = get_str(r, e->buf[2], sizeof(e->buf[2]));
+	e->session = get_str(r, e->buf[3], sizeof(e->buf[3]));
+	e->detail = get_str(r, e->buf[4], sizeof(e->buf[4]));
+	return ipc_get_end(r);
+}
+
+/* proto_auth_check_enc - PROTO_AUTH_CHECK */
+void
+proto_auth_check_enc(struct ipc_msg *m, uint64_t id,
+    const struct proto_auth_check *a)
+{
+	ipc_msg_init(m, PROTO_AUTH_CHECK, id);
+	ipc_put_str(m, a->mech);
+	ipc_put_str(m, a->user);
+	ipc_put_bytes(m, a->pass, a->passlen);
+	ipc_put_str(m, a->client_ip);
+}
+
+int
+proto_auth_check_dec(struct ipc_reader *r, struct proto_auth_check *a)
+{
+	a->mech = get_str(r, a->mech_buf, sizeof(a->mech_buf));
+	a->user = get_str(r, a->user_buf, sizeof(a->user_buf));
+	a->pass = ipc_get_bytes(r, &a->passlen);
+	a->client_ip = get_str(r, a->ip_buf, sizeof(a->ip_buf));
+	return ipc_get_end(r);
+}
+
+/* proto_auth_result_enc - PROTO_AUTH_RESULT */
+void
+proto_auth_result_enc(struct ipc_msg *m, uint64_t id,
+    const struct proto_auth_result *a)
+{
+	ipc_msg_init(m, PROTO_AUTH_RESULT, id);
+	ipc_put_u8(m, a->result);
+}
+
+int
+proto_auth_result_dec(struct ipc_reader *r, struct proto_auth_result *a)
+{
+	a->result = ipc_get_u8(r);
+	return ipc_get_end(r);
+}
+
+/* proto_reload_enc - PROTO_RELOAD */
+void
+proto_reload_enc(struct ipc_msg *m, uint64_t id, const struct proto_reload *rl)
+{
+	ipc_msg_init(m, PROTO_RELOAD, id);
+	ipc_put_bytes(m, rl->text, rl->len);
+	ipc_put_str(m, rl->path);
+}
+
+int
+proto_reload_dec(struct ipc_reader *r, struct proto_reload *rl)
+{
+	rl->text = ipc_get_bytes(r, &rl->len);
+	rl->path = get_str(r, rl->path_buf, sizeof(rl->path_buf));
+	return ipc_get_end(r);
+}
+
+/* proto_users_enc - PROTO_USERS */
+void
+proto_users_enc(struct ipc_msg *m, uint64_t id, const struct proto_users *u)
+{
+	ipc_msg_init(m, PROTO_USERS, id);
+	ipc_put_bytes(m, u->text, u->len);
+}
+
+int
+proto_users_dec(struct ipc_reader *r, struct proto_users *u)
+{
+	u->text = ipc_get_bytes(r, &u->len);
+	return ipc_get_end(r);
+}
+
+/* proto_ban_enc - PROTO_BAN_ADD */
+void
+proto_ban_enc(struct ipc_msg *m, uint64_t id, const struct proto_ban *b)
+{
+	ipc_msg_init(m, PROTO_BAN_ADD, id);
+	ipc_put_str(m, b->cidr);
+	ipc_put_i64(m, b->expires);
+	ipc_put_str(m, b->reason);
+	ipc_put_str(m, b->origin);
+}
+
+int
+proto_ban_dec(struct ipc_reader *r, struct proto_ban *b)
+{
+	b->cidr = get_str(r, b->cidr_buf, sizeof(b->cidr_buf));
+	b->expires = ipc_get_i64(r);
+	b->reason = get_str(r, b->reason_buf, sizeof(b->reason_buf));
+	b->origin = get_str(r, b->origin_buf, sizeof(b->origin_buf));
+	return ipc_get_end(r);
+}
+
+/* proto_ban_del_enc - PROTO_BAN_DEL */
+void
+proto_ban_del_enc(struct ipc_msg *m, uint64_t id, const struct proto_ban_del *b)
+{
+	ipc_msg_init(m, PROTO_BAN_DEL, id);
+	ipc_put_str(m, b->cidr);
+}
+
+int
+proto_ban_del_dec(struct ipc_reader *r, struct proto_ban_del *b)
+{
+	b->cidr = get_str(r, b->cidr_buf, sizeof(b->cidr_buf));
+	return ipc_get_end(r);
+}
+
+/* proto_bans_enc - PROTO_BANS_CHANGED: the count, then the items moved */
+void
+proto_bans_enc(struct ipc_msg *m, uint64_t id, uint32_t n,
+    struct ipc_msg *items)
+{
+	ipc_msg_init(m, PROTO_BANS_CHANGED, id);
+	ipc_put_u32(m, n);
+	ipc_put_fields(m, items);
+}
+
+/* proto_bans_item_enc - one ban of the list */
+void
+proto_bans_item_enc(struct ipc_msg *items, const struct proto_bans_item *b)
+{
+	ipc_put_str(items, b->cidr);
+	ipc_put_i64(items, b->expires);
+}
+
+int
+proto_bans_dec(struct ipc_reader *r, uint32_t *n)
+{
+	*n = ipc_get_u32(r);
+	return r->err ? -1 : 0;
+}
+
+int
+proto_bans_item_dec(struct ipc_reader *r, struct proto_bans_item *b)
+{
+	b->cidr = get_str(r, b->cidr_buf, sizeof(b->cidr_buf));
+	b->expires = ipc_get_i64(r);
+	return r->err ? -1 : 0;
+}
+
+/* proto_deliver_enc - the head of PROTO_MTA_DELIVER */
+void
+proto_deliver_enc(struct ipc_msg *m, uint64_t id, const struct proto_deliver *d)
+{
+	ipc_msg_init(m, PROTO_MTA_DELIVER, id);
+	ipc_put_str(m, d->qid);
+	ipc_put_i64(m, d->created);
+	ipc_put_str(m, d->sender);
+	ipc_put_str(m, d->envid);
+	ipc_put_u8(m, d->ret);
+	ipc_put_u8(m, d->flags);
+	ipc_put_str(m, d->domain);
+	ipc_put_u32(m, d->nrcpt);
+}
+
+/* proto_deliver_dec - the head; -1 also for a count the frame cannot hold */
+int
+proto_deliver_dec(struct ipc_reader *r, struct proto_deliver *d)
+{
+	d->qid = get_str(r, d->buf[0], sizeof(d->buf[0]));
+	d->created = ipc_get_i64(r);
+	d->sender = get_str(r, d->buf[1], sizeof(d->buf[1]));
+	d->envid = get_str(r, d->buf[2], sizeof(d->buf[2]));
+	d->ret = ipc_get_u8(r);
+	d->flags = ipc_get_u8(r);
+	d->domain = get_str(r, d->buf[3], sizeof(d->buf[3]));
+	d->nrcpt = ipc_get_u32(r);
+	if (r->err || d->nrcpt == 0 || d->nrcpt > r->left / DELIVER_RCPT_MIN)
+		return -1;
+	return 0;
+}
+
+/* proto_deliver_rcpt_enc - one recipient of PROTO_MTA_DELIVER */
+void
+proto_deliver_rcpt_enc(struct ipc_msg *m, const struct proto_deliver_rcpt *rc)
+{
+	ipc_put_u64(m, rc->id);
+	ipc_put_str(m, rc->address);
+	ipc_put_str(m, rc->orcpt);
+	ipc_put_u8(m, rc->notify);
+}
+
+int
+proto_deliver_rcpt_dec(struct ipc_reader *r, struct proto_deliver_rcpt *rc)
+{
+	rc->id = ipc_get_u64(r);
+	rc->address = get_str(r, rc->buf[0], sizeof(rc->buf[0]));
+	rc->orcpt = get_str(r, rc->buf[1], sizeof(rc->buf[1]));
+	rc->notify = ipc_get_u8(r);
+	return r->err ? -1 : 0;
+}
+
+/* proto_result_enc - the count of PROTO_MTA_RESULT */
+void
+proto_result_enc(struct ipc_msg *m, uint64_t id, uint32_t n)
+{
+	ipc_msg_init(m, PROTO_MTA_RESULT, id);
+	ipc_put_u32(m, n);
+}
+
+/* proto_result_rcpt_enc - one recipient's outcome */
+void
+proto_result_rcpt_enc(struct ipc_msg *m, const struct proto_result_rcpt *rc)
+{
+	ipc_put_u64(m, rc->id);
+	ipc_put_u8(m, rc->result);
+	ipc_put_str(m, rc->reply);
+	ipc_put_str(m, rc->relay);
+}
+
+int
+proto_result_dec(struct ipc_reader *r, uint32_t *n)
+{
+	*n = ipc_get_u32(r);
+	return r->err ? -1 : 0;
+}
+
+int
+proto_result_rcpt_dec(struct ipc_reader *r, struct proto_result_rcpt *rc)
+{
+	rc->id = ipc_get_u64(r);
+	rc->result = ipc_get_u8(r);
+	rc->reply = get_str(r, rc->reply_buf, sizeof(rc->reply_buf));
+	rc->relay = get_str(r, rc->relay_buf, sizeof(rc->relay_buf));
+	return r->err ? -1 : 0;
+}
+
+/* proto_user_state_enc - PROTO_USER_STATE */
+void
+proto_user_state_enc(struct ipc_msg *m, uint64_t id,
+    const struct proto_user_state *u)
+{
+	ipc_msg_init(m, PROTO_USER_STATE, id);
+	ipc_put_str(m, u->user);
+	ipc_put_str(m, u->state);
+}
+
+int
+proto_user_state_dec(struct ipc_reader *r, struct proto_user_state *u)
+{
+	u->user = get_str(r, u->user_buf, sizeof(u->user_buf));
+	u->state = get_str(r, u->state_buf, sizeof(u->state_buf));
+	return ipc_get_end(r);
+}
+
+/* proto_ctl_request_enc - PROTO_CTL_REQUEST, the arguments moved */
+void
+proto_ctl_request_enc(struct ipc_msg *m, uint64_t id, uint32_t op,
+    uint32_t uid, struct evbuffer *args)
+{
+	ipc_msg_init(m, PROTO_CTL_REQUEST, id);
+	ipc_put_u32(m, op);
+	ipc_put_u32(m, uid);
+	ipc_put_evbuffer(m, args);
+}
+
+int
+proto_ctl_request_dec(struct ipc_reader *r, struct proto_ctl_request *q)
+{
+	q->op = ipc_get_u32(r);
+	q->uid = ipc_get_u32(r);
+	q->args = ipc_get_bytes(r, &q->len);
+	return ipc_get_end(r);
+}
+
+/* proto_ctl_answer_enc - PROTO_CTL_ANSWER, the answer moved */
+void
+proto_ctl_answer_enc(struct ipc_msg *m, uint64_t id, struct evbuffer *ans)
+{
+	ipc_msg_init(m, PROTO_CTL_ANSWER, id);
+	ipc_put_evbuffer(m, ans);
+}
+
+int
+proto_ctl_answer_dec(struct ipc_reader *r, struct proto_ctl_answer *a)
+{
+	a->data = ipc_get_bytes(r, &a->len);
+	return ipc_get_end(r);
+}
+
+/* proto_log_level_enc - PROTO_LOG_LEVEL */
+void
+proto_log_level_enc(struct ipc_msg *m, uint64_t id,
+    const struct proto_log_level *l)
+{
+	ipc_msg_init(m, PROTO_LOG_LEVEL, id);
+	ipc_put_u8(m, l->cat);
+	ipc_put_u8(m, l->level);
+}
+
+int
+proto_log_level_dec(struct ipc_reader *r, struct proto_log_level *l)
+{
+	l->cat = ipc_get_u8(r);
+	l->level = ipc_get_u8(r);
+	return ipc_get_end(r);
+}
+
+/* proto_ca_sign_enc - PROTO_CA_SIGN */
+void
+proto_ca_sign_enc(struct ipc_msg *m, uint64_t id, const struct proto_ca_sign *c)
+{
+	ipc_msg_init(m, PROTO_CA_SIGN, id);
+	ipc_put_u32(m, c->key_id);
+	ipc_put_u8(m, c->op);
+	ipc_put_u32(m, c->md_nid);
+	ipc_put_bytes(m, c->in, c->inlen);
+}
+
+int
+proto_ca_sign_dec(struct ipc_reader *r, struct proto_ca_sign *c)
+{
+	c->key_id = ipc_get_u32(r);
+	c->op = ipc_get_u8(r);
+	c->md_nid = ipc_get_u32(r);
+	c->in = ipc_get_bytes(r, &c->inlen);
+	return ipc_get_end(r);
+}
+
+/* proto_ca_signed_enc - PROTO_CA_SIGNED */
+void
+proto_ca_signed_enc(struct ipc_msg *m, uint64_t id,
+    const struct proto_ca_signed *c)
+{
+	ipc_msg_init(m, PROTO_CA_SIGNED, id);
+	ipc_put_u8(m, c->status);
+	ipc_put_bytes(m, c->sig, c->siglen);
+}
+
+int
+proto_ca_signed_dec(struct ipc_reader *r, struct proto_ca_signed *c)
+{
+	c->status = ipc_get_u8(r);
+	c->sig = ipc_get_bytes(r, &c->siglen);
+	return ipc_get_end(r);
+}
+
+/*
+ * Decode one message and encode it again: what proto_recode runs. A
+ * message without a list has the same shape for each: RECODE makes it.
+ */
+#define RECODE(name, type)						\
+static int								\
+recode_##name(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)	\
+{									\
+	struct type x;							\
+									\
+	if (proto_##name##_dec(r, &x) == -1)				\
+		return -1;						\
+	proto_##name##_enc(out, id, &x);				\
+	return 0;							\
+}
+
+RECODE(stored, proto_stored)
+RECODE(event, proto_event)
+RECODE(auth_check, proto_auth_check)
+RECODE(auth_result, proto_auth_result)
+RECODE(reload, proto_reload)
+RECODE(users, proto_users)
+RECODE(ban, proto_ban)
+RECODE(ban_del, proto_ban_del)
+RECODE(user_state, proto_user_state)
+RECODE(log_level, proto_log_level)
+RECODE(ca_sign, proto_ca_sign)
+RECODE(ca_signed, proto_ca_signed)
+
+/* the bytes of p in an evbuffer, for the encoders that move one */
+static struct evbuffer *
+recode_buf(const void *p, size_t len)
+{
+	struct evbuffer *b;
+
+	if ((b = evbuffer_new()) == NULL || evbuffer_add(b, p, len) == -1)
+		fatalx("%s: evbuffer", __func__);
+	return b;
+}
+
+static int
+recode_bytes(uint16_t type, struct ipc_reader *r, uint64_t id,
+    struct ipc_msg *out)
+{
+	struct proto_ctl_request q;
+	struct proto_chunk c;
+	struct evbuffer *b;
+
+	if (type == PROTO_CTL_REQUEST) {
+		if (proto_ctl_request_dec(r, &q) == -1)
+			return -1;
+		b = recode_buf(q.args, q.len);
+		proto_ctl_request_enc(out, id, q.op, q.uid, b);
+	} else {
+		if (proto_chunk_dec(r, &c) == -1)	/* the same shape */
+			return -1;
+		b = recode_buf(c.data, c.len);
+		if (type == PROTO_CTL_ANSWER)
+			proto_ctl_answer_enc(out, id, b);
+		else
+			proto_chunk_enc(out, id, b);
+	}
+	evbuffer_free(b);
+	return 0;
+}
+
+/* the same for a message of a head, its recipients and a body */
+#define RECODE_LIST(name)						\
+static int								\
+recode_##name(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)	\
+{									\
+	struct proto_##name h;						\
+	struct proto_##name##_rcpt rc;					\
+	const uint8_t *p;						\
+	size_t len;							\
+									\
+	if (proto_##name##_dec(r, &h) == -1)				\
+		return -1;						\
+	proto_##name##_enc(out, id, &h);				\
+	for (uint32_t i = 0; i < h.nrcpt; i++) {			\
+		if (proto_##name##_rcpt_dec(r, &rc) == -1)		\
+			return -1;					\
+		proto_##name##_rcpt_enc(out, &rc);			\
+	}								\
+	if (proto_body_dec(r, &p, &len) == -1)				\
+		return -1;						\
+	proto_body_enc_bytes(out, p, len);				\
+	return 0;							\
+}
+
+RECODE_LIST(store)
+RECODE_LIST(deliver)
+
+static int
+recode_result(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)
+{
+	struct proto_result_rcpt rc;
+	uint32_t n;
+
+	if (proto_result_dec(r, &n) == -1)
+		return -1;
+	proto_result_enc(out, id, n);
+	for (uint32_t i = 0; i < n; i++) {
+		if (proto_result_rcpt_dec(r, &rc) == -1)
+			return -1;
+		proto_result_rcpt_enc(out, &rc);
+	}
+	return proto_end_dec(r);
+}
+
+static int
+recode_bans(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)
+{
+	struct proto_bans_item b;
+	struct ipc_msg items;
+	uint32_t n;
+	int rc = 0;
+
+	if (proto_bans_dec(r, &n) == -1)
+		return -1;
+	ipc_msg_init(&items, 0, 0);
+	for (uint32_t i = 0; i < n && rc == 0; i++)
+		if ((rc = proto_bans_item_dec(r, &b)) == 0)
+			proto_bans_item_enc(&items, &b);
+	if (rc == 0 && proto_end_dec(r) == 0)
+		proto_bans_enc(out, id, n, &items);
+	else
+		rc = -1;
+	ipc_msg_discard(&items);
+	return rc;
+}
+
+static int
+recode_empty(uint16_t type, struct ipc_reader *r, uint64_t id,
+    struct ipc_msg *out)
+{
+	if (proto_empty_dec(r) == -1)
+		return -1;
+	proto_empty_enc(out, type, id);
+	return 0;
+}
+
+/*
+ * proto_recode - decode a message of any type and encode it again into
+ * out: 0 (out to be sent or discarded), or -1 when it does not decode
+ * or the type is unknown (out holds nothing). A message that decodes
+ * comes out byte for byte as it went in: the check that each encoder
+ * and its decoder agree (unit tests, fuzzing).
+ */
+int
+proto_recode(uint16_t type, uint64_t id, struct ipc_reader *r,
+    struct ipc_msg *out)
+{
+	int rc;
+
+	out->buf = NULL;
+	switch (type) {
+	case PROTO_QUEUE_STORE:	rc = recode_store(r, id, out); break;
+	case PROTO_QUEUE_STORED: rc = recode_stored(r, id, out); break;
+	case PROTO_QUEUE_CHUNK:
+	case PROTO_CTL_REQUEST:
+	case PROTO_CTL_ANSWER:	rc = recode_bytes(type, r, id, out); break;
+	case PROTO_QUEUE_ABORT:
+	case PROTO_SHUTDOWN:	rc = recode_empty(type, r, id, out); break;
+	case PROTO_EVENT:	rc = recode_event(r, id, out); break;
+	case PROTO_AUTH_CHECK:	rc = recode_auth_check(r, id, out); break;
+	case PROTO_AUTH_RESULT:	rc = recode_auth_result(r, id, out); break;
+	case PROTO_RELOAD:	rc = recode_reload(r, id, out); break;
+	case PROTO_USERS:	rc = recode_users(r, id, out); break;
+	case PROTO_BAN_ADD:	rc = recode_ban(r, id, out); break;
+	case PROTO_MTA_DELIVER:	rc = recode_deliver(r, id, out); break;
+	case PROTO_MTA_RESULT:	rc = recode_result(r, id, out); break;
+	case PROTO_BANS_CHANGED: rc = recode_bans(r, id, out); break;
+	case PROTO_USER_STATE:	rc = recode_user_state(r, id, out); break;
+	case PROTO_LOG_LEVEL:	rc = recode_log_level(r, id, out); break;
+	case PROTO_CA_SIGN:	rc = recode_ca_sign(r, id, out); break;
+	case PROTO_CA_SIGNED:	rc = recode_ca_signed(r, id, out); break;
+	case PROTO_BAN_DEL:	rc = recode_ban_del(r, id, out); break;
+	default:		rc = -1; break;
+	}
+	if (rc == -1)
+		ipc_msg_discard(out);
+	return rc;
+}
