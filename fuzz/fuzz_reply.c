@@ -1,8 +1,8 @@
 /*
  * fuzz_reply.c - libFuzzer target: SMTP replies as a client reads them
- * (relaytest_reply_parse: multi-line replies, codes, limits), reply after
- * reply as a pipelining client would. The mta's reader is
- * fuzz_mta_reply.c.
+ * (relaytest_reply_parse: framing and limits around smtp_reply_line),
+ * reply after reply as a pipelining client would. The line reader alone
+ * is fuzz_smtp_reply.c.
  */
 #include <stddef.h>
 #include <stdint.h>

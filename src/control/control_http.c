@@ -3,30 +3,35 @@
  *
  * Off by default ([control] metrics_listen empty). When on, it listens
  * on a loopback address only and answers "GET /metrics" with the same
- * numbers as `moat stats`, in text format 0.0.4; anything else gets
- * 404 or 405. One request per connection, then close.
+ * numbers as `moat stats`, in text format 0.0.4; another path gets 404,
+ * another method 405. One request per connection, then close. The HTTP
+ * itself (request line, headers, timeouts) is libevent's evhttp; a scrape
+ * waits, its request held, until control has merged the stats.
  *
  * Public: control_http_new, control_http_free, control_http_answer,
  * control_http_render, control_http_parse_listen.
  *
- * SECURITY: the request comes from any local process; only its first
- * line is looked at, after the whole header (at most HTTP_HEAD_MAX
- * bytes) arrived; nothing in it reaches a format string, a path or a
- * query. Metric names and label values come from our own tables.
- * LIMITS: HTTP_HEAD_MAX bytes of request, HTTP_CONNS_MAX connections,
- * HTTP_TIMEOUT_SECS per connection.
+ * SECURITY: the request comes from any local process and is parsed by
+ * evhttp within HTTP_HEAD_MAX bytes of header and of body (400 or 413
+ * beyond; a request evhttp cannot parse gets 400, a method it does not
+ * know 501); only the method and the path are looked at, compared with
+ * constants; nothing of the request reaches a format string, a path or
+ * a query. Metric names and label values come from our own tables.
+ * LIMITS: HTTP_HEAD_MAX bytes of request header and of body,
+ * HTTP_SCRAPES_MAX scrapes waiting for the stats at once (503 beyond),
+ * HTTP_TIMEOUT_SECS per read or write: an idle connection is closed
+ * then. libevent 2.1's evhttp has no cap on the number of connections.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/http.h>
 #include <event2/listener.h>
 
 #include "control/control_http.h"
@@ -35,26 +40,22 @@
 #include "lib/log.h"
 
 #define HTTP_HEAD_MAX		8192
-#define HTTP_CONNS_MAX		32
+#define HTTP_SCRAPES_MAX	32
 #define HTTP_TIMEOUT_SECS	10
 
+/* A scrape waiting for the stats; owned by its control_http until
+ * control_http_answer. */
 struct control_http_conn {
-	TAILQ_ENTRY(control_http_conn) entry;
 	struct control_http	*h;
-	struct bufferevent	*bev;		/* owned */
-	int			 waiting;	/* for the stats */
-	int			 gone;		/* peer closed while waiting */
-	int			 closing;
+	struct evhttp_request	*req;	/* evhttp's; answered exactly once */
 };
 
 /* Owned by the control process. */
 struct control_http {
-	struct evconnlistener	*evl;
-	struct event_base	*base;
+	struct evhttp		*http;	/* the listener is its bound socket */
 	control_http_stats_cb	 cb;
 	void			*arg;
-	TAILQ_HEAD(, control_http_conn) conns;
-	size_t			 nconns;
+	size_t			 waiting;
 };
 
 /* control_http_parse_listen - "ADDR:PORT" on loopback */
@@ -100,140 +101,63 @@ control_http_parse_listen(const char *s, char *addr, size_t addrlen, int *port)
 	return 0;
 }
 
+/* answer req with status and body (NULL: none), then close */
 static void
-conn_free(struct control_http_conn *c)
-{
-	TAILQ_REMOVE(&c->h->conns, c, entry);
-	c->h->nconns--;
-	bufferevent_free(c->bev);
-	free(c);
-}
-
-static void
-conn_close_after(struct control_http_conn *c)
-{
-	c->closing = 1;
-	bufferevent_disable(c->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-		conn_free(c);
-}
-
-static void
-conn_reply(struct control_http_conn *c, const char *status,
+http_reply(struct evhttp_request *req, int code, const char *reason,
     const char *ctype, struct evbuffer *body)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evkeyvalq *hdr = evhttp_request_get_output_headers(req);
 
-	evbuffer_add_printf(out, "HTTP/1.1 %s\r\nContent-Type: %s\r\n"
-	    "Content-Length: %zu\r\nConnection: close\r\n\r\n", status, ctype,
-	    body ? evbuffer_get_length(body) : 0);
-	if (body)
-		evbuffer_add_buffer(out, body);
-	conn_close_after(c);
+	evhttp_add_header(hdr, "Content-Type", ctype);
+	evhttp_add_header(hdr, "Connection", "close");
+	evhttp_send_reply(req, code, reason, body);
 }
 
 static void
-conn_text(struct control_http_conn *c, const char *status, const char *text)
+http_text(struct evhttp_request *req, int code, const char *reason,
+    const char *text)
 {
 	struct evbuffer *b = evbuffer_new();
 
 	if (b == NULL)
 		fatal("%s: evbuffer_new", __func__);
 	evbuffer_add_printf(b, "%s\n", text);
-	conn_reply(c, status, "text/plain; charset=utf-8", b);
+	http_reply(req, code, reason, "text/plain; charset=utf-8", b);
 	evbuffer_free(b);
 }
 
+/* every request evhttp parsed: only GET /metrics waits for the stats */
 static void
-conn_read_cb(struct bufferevent *bev, void *arg)
-{
-	struct control_http_conn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	struct evbuffer_ptr end;
-	char line[256];
-	size_t n;
-
-	if (c->waiting || c->closing)
-		return;
-	end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
-	if (end.pos == -1) {
-		if (evbuffer_get_length(in) > HTTP_HEAD_MAX)
-			conn_text(c, "431 Request Header Fields Too Large",
-			    "request too large");
-		return;
-	}
-	n = evbuffer_copyout(in, line, sizeof(line) - 1);
-	line[n] = '\0';
-	line[strcspn(line, "\r\n")] = '\0';
-	evbuffer_drain(in, evbuffer_get_length(in));
-	if (strncmp(line, "GET ", 4) != 0) {
-		conn_text(c, "405 Method Not Allowed", "only GET");
-		return;
-	}
-	if (strcmp(line, "GET /metrics HTTP/1.1") != 0 &&
-	    strcmp(line, "GET /metrics HTTP/1.0") != 0) {
-		conn_text(c, "404 Not Found", "try /metrics");
-		return;
-	}
-	c->waiting = 1;
-	bufferevent_disable(bev, EV_READ);
-	c->h->cb(c, c->h->arg);
-}
-
-static void
-conn_write_cb(struct bufferevent *bev, void *arg)
-{
-	struct control_http_conn *c = arg;
-
-	if (c->closing)
-		conn_free(c);
-}
-
-static void
-conn_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	struct control_http_conn *c = arg;
-
-	if (c->waiting) {
-		c->gone = 1;	/* freed when its stats arrive */
-		bufferevent_disable(bev, EV_READ | EV_WRITE);
-		return;
-	}
-	conn_free(c);
-}
-
-static void
-accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
-    int salen, void *arg)
+http_request_cb(struct evhttp_request *req, void *arg)
 {
 	struct control_http *h = arg;
 	struct control_http_conn *c;
-	struct timeval tv = { HTTP_TIMEOUT_SECS, 0 };
 
-	if (h->nconns >= HTTP_CONNS_MAX || (c = calloc(1, sizeof(*c))) == NULL) {
-		evutil_closesocket(fd);
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+		http_text(req, 405, "Method Not Allowed", "only GET");
 		return;
 	}
-	if ((c->bev = bufferevent_socket_new(h->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
-		free(c);
-		evutil_closesocket(fd);
+	if (strcmp(evhttp_request_get_uri(req), "/metrics") != 0) {
+		http_text(req, 404, "Not Found", "try /metrics");
+		return;
+	}
+	if (h->waiting >= HTTP_SCRAPES_MAX ||
+	    (c = calloc(1, sizeof(*c))) == NULL) {
+		http_text(req, 503, "Service Unavailable", "too many scrapes");
 		return;
 	}
 	c->h = h;
-	TAILQ_INSERT_TAIL(&h->conns, c, entry);
-	h->nconns++;
-	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
-	bufferevent_set_timeouts(c->bev, &tv, &tv);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->req = req;
+	h->waiting++;
+	h->cb(c, h->arg);
 }
 
-/* control_http_new - listen for scrapes */
-struct control_http *
-control_http_new(struct event_base *base, const char *listen, 
-    control_http_stats_cb cb, void *arg, char *err, size_t errlen)
+/* bind "ADDR:PORT" (checked by control_http_parse_listen) */
+static struct evconnlistener *
+http_listen(struct event_base *base, const char *listen, char *err,
+    size_t errlen)
 {
-	struct control_http *h;
+	struct evconnlistener *evl;
 	struct sockaddr_storage ss;
 	socklen_t sslen;
 	char addr[64];
@@ -259,35 +183,55 @@ control_http_new(struct event_base *base, const char *listen,
 		inet_pton(AF_INET, addr, &s4->sin_addr);
 		sslen = sizeof(*s4);
 	}
-	if ((h = calloc(1, sizeof(*h))) == NULL)
-		fatal("%s: calloc", __func__);
-	h->base = base;
-	h->cb = cb;
-	h->arg = arg;
-	TAILQ_INIT(&h->conns);
-	h->evl = evconnlistener_new_bind(base, accept_cb, h,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE,
-	    64, (struct sockaddr *)&ss, (int)sslen);
-	if (h->evl == NULL) {
+	/* evhttp_bind_listener sets the callback */
+	evl = evconnlistener_new_bind(base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE |
+	    LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE, 64,
+	    (struct sockaddr *)&ss, (int)sslen);
+	if (evl == NULL)
 		snprintf(err, errlen, "metrics_listen %s: %s", listen,
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-		free(h);
+	return evl;
+}
+
+/* control_http_new - listen for scrapes */
+struct control_http *
+control_http_new(struct event_base *base, const char *listen,
+    control_http_stats_cb cb, void *arg, char *err, size_t errlen)
+{
+	struct control_http *h;
+	struct evconnlistener *evl;
+
+	if ((evl = http_listen(base, listen, err, errlen)) == NULL)
 		return NULL;
-	}
+	if ((h = calloc(1, sizeof(*h))) == NULL ||
+	    (h->http = evhttp_new(base)) == NULL)
+		fatal("%s: evhttp_new", __func__);
+	h->cb = cb;
+	h->arg = arg;
+	/* every method reaches http_request_cb, which answers 405 */
+	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
+	    EVHTTP_REQ_PATCH);
+	evhttp_set_max_headers_size(h->http, HTTP_HEAD_MAX);
+	evhttp_set_max_body_size(h->http, HTTP_HEAD_MAX);
+	evhttp_set_timeout(h->http, HTTP_TIMEOUT_SECS);
+	evhttp_set_gencb(h->http, http_request_cb, h);
+	if (evhttp_bind_listener(h->http, evl) == NULL)
+		fatal("%s: evhttp_bind_listener", __func__);
 	return h;
 }
 
-/* control_http_free - close the listener and every connection */
+/*
+ * control_http_free - close the listener and every connection; the
+ * scrapes still waiting are answered first (control does that)
+ */
 void
 control_http_free(struct control_http *h)
 {
-	struct control_http_conn *c;
-
 	if (h == NULL)
 		return;
-	while ((c = TAILQ_FIRST(&h->conns)) != NULL)
-		conn_free(c);
-	evconnlistener_free(h->evl);
+	evhttp_free(h->http);
 	free(h);
 }
 
@@ -380,24 +324,23 @@ control_http_render(const struct ctl_answer *a, struct evbuffer *out)
 	return 0;
 }
 
-/* control_http_answer - the scrape's answer */
+/* control_http_answer - the scrape's answer; c is freed */
 void
 control_http_answer(struct control_http_conn *c, const struct ctl_answer *stats)
 {
 	struct evbuffer *b;
 
-	c->waiting = 0;
-	if (c->gone) {
-		conn_free(c);
-		return;
-	}
+	/* a scrape whose client left is answered too: evhttp then frees
+	 * the request, which it kept for us */
+	c->h->waiting--;
 	if ((b = evbuffer_new()) == NULL)
 		fatal("%s: evbuffer_new", __func__);
-	if (stats == NULL || control_http_render(stats, b) == -1) {
-		evbuffer_free(b);
-		conn_text(c, "503 Service Unavailable", "stats unavailable");
-		return;
-	}
-	conn_reply(c, "200 OK", "text/plain; version=0.0.4; charset=utf-8", b);
+	if (stats == NULL || control_http_render(stats, b) == -1)
+		http_text(c->req, 503, "Service Unavailable",
+		    "stats unavailable");
+	else
+		http_reply(c->req, 200, "OK",
+		    "text/plain; version=0.0.4; charset=utf-8", b);
 	evbuffer_free(b);
+	free(c);
 }

@@ -52,6 +52,8 @@
 #include "daemon/config.h"
 #include "io/ipc.h"
 #include "lib/cidr.h"
+#include "lib/fdio.h"
+#include "lib/json.h"
 #include "lib/log.h"
 
 #define CTL_CLI_TIMEOUT_SECS	300
@@ -296,48 +298,6 @@ fail:
 	return -1;
 }
 
-static int
-read_full(int fd, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = read(fd, p, len);
-
-		if (n == 0) {
-			errno = ECONNRESET;
-			return -1;
-		}
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int
-write_full(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Send one request, read its answer. -1: nothing usable (reported). */
 static int
 cli_call(struct cli *c, const struct ctl_req *q, struct ctl_answer *a)
@@ -359,8 +319,8 @@ cli_call(struct cli *c, const struct ctl_req *q, struct ctl_answer *a)
 	h.pad = CTL_VERSION;
 	h.id = ++c->next_id;
 	body = evbuffer_pullup(m.buf, -1);
-	if ((write_full(c->fd, &h, sizeof(h)) == -1 ||
-	    (len > 0 && write_full(c->fd, body, len) == -1)) &&
+	if ((fdio_write_all(c->fd, &h, sizeof(h)) == -1 ||
+	    (len > 0 && fdio_write_all(c->fd, body, len) == -1)) &&
 	    errno != EPIPE && errno != ECONNRESET) {
 		/* EPIPE: the daemon refused us; its reason is waiting */
 		fprintf(stderr, "moat: write to %s: %s\n", c->path,
@@ -368,7 +328,7 @@ cli_call(struct cli *c, const struct ctl_req *q, struct ctl_answer *a)
 		goto done;
 	}
 	for (;;) {
-		if (read_full(c->fd, &h, sizeof(h)) == -1) {
+		if (fdio_read_all(c->fd, &h, sizeof(h)) == -1) {
 			fprintf(stderr, "moat: no answer from the daemon: %s\n",
 			    errno == EAGAIN ? "timed out" : strerror(errno));
 			goto done;
@@ -381,7 +341,7 @@ cli_call(struct cli *c, const struct ctl_req *q, struct ctl_answer *a)
 			fprintf(stderr, "moat: out of memory\n");
 			goto done;
 		}
-		if (read_full(c->fd, payload, h.len) == -1) {
+		if (fdio_read_all(c->fd, payload, h.len) == -1) {
 			fprintf(stderr, "moat: answer cut short: %s\n",
 			    strerror(errno));
 			goto done;
@@ -408,28 +368,6 @@ done:
  */
 
 static void
-json_str(FILE *fp, const char *s)
-{
-	fputc('"', fp);
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p;
-	    p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(fp, "\\%c", *p);
-		else if (*p == '\n')
-			fputs("\\n", fp);
-		else if (*p == '\r')
-			fputs("\\r", fp);
-		else if (*p == '\t')
-			fputs("\\t", fp);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(fp, "\\u%04x", *p);
-		else
-			fputc(*p, fp);
-	}
-	fputc('"', fp);
-}
-
-static void
 json_row(FILE *fp, const struct ctl_table *t, size_t r)
 {
 	fputc('{', fp);
@@ -438,10 +376,10 @@ json_row(FILE *fp, const struct ctl_table *t, size_t r)
 
 		if (c)
 			fputc(',', fp);
-		json_str(fp, t->cols[c].name);
+		json_write_str(fp, t->cols[c].name);
 		fputc(':', fp);
 		if (t->cols[c].kind == CTL_KIND_STR)
-			json_str(fp, x->s);
+			json_write_str(fp, x->s);
 		else
 			fprintf(fp, "%" PRId64, x->i);
 	}
@@ -464,12 +402,12 @@ static void
 print_json(const struct ctl_answer *a)
 {
 	printf("{\"status\":\"%s\",\"message\":", status_name(a->status));
-	json_str(stdout, a->message);
+	json_write_str(stdout, a->message);
 	for (size_t i = 0; i < a->ntables; i++) {
 		const struct ctl_table *t = &a->tables[i];
 
 		printf(",");
-		json_str(stdout, t->name);
+		json_write_str(stdout, t->name);
 		printf(":[");
 		for (size_t r = 0; r < t->nrows; r++) {
 			if (r)

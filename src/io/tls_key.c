@@ -45,6 +45,7 @@
 #include <openssl/x509.h>
 
 #include "../ca/ca_key.h"
+#include "../lib/fdio.h"
 #include "../lib/log.h"
 #include "ipc.h"
 #include "proto.h"
@@ -63,22 +64,6 @@ static struct {
 
 static RSA_METHOD *rsa_meth;
 static EC_KEY_METHOD *ec_meth;
-
-static int
-ca_write(const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = send(ca.fd, p, len, MSG_NOSIGNAL);
-
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 static long
 ms_left(const struct timespec *deadline)
@@ -166,7 +151,7 @@ ca_sign(uint8_t op, uint32_t md_nid, const uint8_t *in, size_t inlen,
 		fatalx("%s: evbuffer_remove", __func__);
 	ipc_msg_discard(&m);
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	if (ca_write(req, IPC_HDR_LEN + len) == -1) {
+	if (fdio_send_all(ca.fd, req, IPC_HDR_LEN + len) == -1) {
 		log_err(LOG_CAT_TLS, "event=ca_unreachable error=\"%s\"",
 		    strerror(errno));
 		return -1;

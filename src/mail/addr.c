@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../lib/utf8.h"
 #include "addr.h"
 
 #define LABEL_MAX	63	/* RFC 1035 2.3.4 */
@@ -78,44 +79,6 @@ is_atext(int ch)
 }
 
 /*
- * Length of the well-formed UTF-8 sequence starting at p (at most avail
- * bytes), or 0: truncated, bad continuation byte, overlong form,
- * surrogate (U+D800..U+DFFF) or beyond U+10FFFF. RFC 3629 section 4.
- */
-static size_t
-utf8_seq(const unsigned char *p, size_t avail)
-{
-	unsigned char b0 = p[0];
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n, i;
-
-	if (b0 >= 0xc2 && b0 <= 0xdf)
-		n = 2;
-	else if (b0 >= 0xe0 && b0 <= 0xef) {
-		n = 3;
-		if (b0 == 0xe0)
-			lo = 0xa0;	/* overlong */
-		else if (b0 == 0xed)
-			hi = 0x9f;	/* surrogates */
-	} else if (b0 >= 0xf0 && b0 <= 0xf4) {
-		n = 4;
-		if (b0 == 0xf0)
-			lo = 0x90;	/* overlong */
-		else if (b0 == 0xf4)
-			hi = 0x8f;	/* > U+10FFFF */
-	} else
-		return 0;	/* ASCII, continuation, 0xc0/0xc1, 0xf5.. */
-	if (avail < n)
-		return 0;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
-}
-
-/*
  * A non-ASCII byte is at c->pos: without SMTPUTF8 that is ADDR_ERR_UTF8,
  * with it the sequence must be valid. *n gets the sequence length.
  */
@@ -124,7 +87,7 @@ take_utf8(const struct cur *c, int flags, size_t *n)
 {
 	if (!(flags & ADDR_F_UTF8))
 		return ADDR_ERR_UTF8;
-	*n = utf8_seq(c->s + c->pos, c->len - c->pos);
+	*n = utf8_seq_len(c->s + c->pos, c->len - c->pos);
 	return *n == 0 ? ADDR_ERR_SYNTAX : ADDR_OK;
 }
 

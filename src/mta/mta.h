@@ -20,10 +20,9 @@ struct event;
 struct bufferevent;
 struct conf;
 struct ipc_peer;
-struct ub_ctx;
+struct resolver;
 
 #define MTA_REPLY_MAX	512	/* a reply kept for the result and the log */
-#define MTA_LINE_MAX	4096	/* a reply line longer than this: error */
 #define MTA_HOPS_MAX	64	/* addresses tried for one destination */
 #define MTA_DEST_TTL	300	/* seconds a resolved destination is kept */
 #define MTA_DEST_DOWN_MAX 60	/* seconds an unreachable one defers at once */
@@ -181,8 +180,7 @@ struct mta {
 	struct conf		*conf;		/* owned */
 	struct event_base	*base;
 	struct ipc_peer		*parent, *queue;
-	struct ub_ctx		*ub;
-	struct event		*ub_ev;
+	struct resolver		*res;		/* lib/resolver.c */
 	SSL_CTX			*tls;		/* client context */
 	struct mta_route	*routes;	/* parsed conf->routes */
 	size_t			 nroutes;

@@ -1,7 +1,7 @@
 /*
  * mta_dns.c - the mta's DNS: MX, A and AAAA lookups through
- * libunbound, asynchronous, on the mta's event loop (ub_fd is watched,
- * ub_process runs the callbacks), never blocking it.
+ * libunbound, asynchronous, on the mta's event loop (lib/resolver.c),
+ * never blocking it.
  *
  * Public: mta_dns_init, mta_dns_free, mta_dns_resolve.
  *
@@ -36,6 +36,7 @@
 
 #include "daemon/config.h"
 #include "lib/log.h"
+#include "lib/resolver.h"
 #include "mta/mta.h"
 
 #define MTA_ADDR_PER_HOST	8
@@ -66,44 +67,16 @@ struct dns_q {
 	size_t		 idx;		/* A/AAAA: index into dq->mx */
 };
 
-static void
-ub_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct mta *m = arg;
-
-	if (ub_process(m->ub) != 0)
-		log_err(LOG_CAT_DNS, "event=ub_process_failed");
-}
-
-/* mta_dns_init - the libunbound context, watched on m->base */
+/* mta_dns_init - the resolver, watched on m->base */
 int
 mta_dns_init(struct mta *m, char *err, size_t errlen)
 {
-	const char *srv = m->conf->dns_server;
-	int rc;
-
-	if ((m->ub = ub_ctx_create()) == NULL) {
-		snprintf(err, errlen, "ub_ctx_create failed");
+	/* without resolv.conf the mta still delivers, from the root */
+	if ((m->res = resolver_new("mta", m->conf->dns_server,
+	    RESOLVER_ROOT_FALLBACK, err, errlen)) == NULL)
 		return -1;
-	}
-	if (srv[0] != '\0') {
-		/* a resolver on loopback (tests, a local cache) is fine */
-		if ((rc = ub_ctx_set_option(m->ub, "do-not-query-localhost:",
-		    "no")) != 0 || (rc = ub_ctx_set_fwd(m->ub, srv)) != 0) {
-			snprintf(err, errlen, "dns_server %s: %s", srv,
-			    ub_strerror(rc));
-			return -1;
-		}
-	} else if ((rc = ub_ctx_resolvconf(m->ub, NULL)) != 0)
-		log_warn(LOG_CAT_DNS, "event=resolvconf_failed error=\"%s\" "
-		    "action=\"resolving from the root\"", ub_strerror(rc));
-	if ((rc = ub_ctx_async(m->ub, 1)) != 0) {
-		snprintf(err, errlen, "ub_ctx_async: %s", ub_strerror(rc));
-		return -1;
-	}
-	if ((m->ub_ev = event_new(m->base, ub_fd(m->ub), EV_READ | EV_PERSIST,
-	    ub_cb, m)) == NULL || event_add(m->ub_ev, NULL) == -1) {
-		snprintf(err, errlen, "event_new for ub_fd failed");
+	if (resolver_attach(m->res, m->base) == -1) {
+		snprintf(err, errlen, "cannot watch the resolver");
 		return -1;
 	}
 	return 0;
@@ -113,12 +86,8 @@ mta_dns_init(struct mta *m, char *err, size_t errlen)
 void
 mta_dns_free(struct mta *m)
 {
-	if (m->ub_ev != NULL)
-		event_free(m->ub_ev);
-	if (m->ub != NULL)
-		ub_ctx_delete(m->ub);
-	m->ub_ev = NULL;
-	m->ub = NULL;
+	resolver_free(m->res);
+	m->res = NULL;
 }
 
 static void dns_answer(void *arg, int err, struct ub_result *res);
@@ -135,7 +104,7 @@ dns_query(struct mta_dq *d, const char *name, int type, size_t idx)
 	q->type = type;
 	q->idx = idx;
 	d->pending++;
-	rc = ub_resolve_async(d->mta->ub, name, type, 1, q, dns_answer, NULL);
+	rc = ub_resolve_async(resolver_ctx(d->mta->res), name, type, 1, q, dns_answer, NULL);
 	if (rc != 0) {
 		log_warn(LOG_CAT_DNS, "event=query_failed name=%s type=%d "
 		    "error=\"%s\"", name, type, ub_strerror(rc));

@@ -24,9 +24,9 @@
  * connection) tempfail, 5xx permfail. A recipient counts as delivered
  * only after the reply to the final dot (per recipient with LMTP).
  *
- * SECURITY: replies are untrusted: a line longer than MTA_LINE_MAX or
- * one that is not "DDD[ -]text", or a continuation line with another
- * code (mta_reply_line), ends the connection; what is kept of a
+ * SECURITY: replies are untrusted: a line longer than SMTP_REPLY_LINE_MAX
+ * or one that is not "DDD[ -]text", or a continuation line with another
+ * code (smtp_reply_line), ends the connection; what is kept of a
  * reply is cut at MTA_REPLY_MAX and escaped before it is logged. A peer
  * whose EHLO names us is a loop. In verify mode the certificate must
  * chain to the CA store (tls_ca_file, else the system's) and match the
@@ -63,8 +63,8 @@
 #include "io/tls.h"
 #include "lib/log.h"
 #include "mail/dsn.h"
+#include "mail/smtp_reply.h"
 #include "mta/mta.h"
-#include "mta/mta_reply.h"
 
 #define MTA_IDLE_SECS	2	/* a connection waits this long for a job */
 #define MTA_QUIT_SECS	5	/* then the 221 or the peer's close, at most */
@@ -801,6 +801,56 @@ mta_body_reply(struct mta_session *s)
 	mta_next_job(s);
 }
 
+/* the reply to EHLO: our own (a loop), HELO instead, STARTTLS, AUTH */
+static void
+mta_ehlo_reply(struct mta_session *s)
+{
+	int ok = s->code / 100 == 2;
+
+	if (s->code == 0) {	/* our own: the peer is us */
+		snprintf(s->dq->last_error, sizeof(s->dq->last_error), "%s",
+		    s->reply);
+		s->dq->error_result = PROTO_MTA_PERMFAIL;
+		mta_end(s, "mail loops back to myself");
+		return;
+	}
+	if (!ok) {
+		if (s->lmtp || s->code == 421) {
+			mta_hop_failed(s, s->reply);
+			return;
+		}
+		mta_set_state(s, MTA_STATE_HELO);
+		mta_send(s, "HELO %s", s->mta->conf->hostname);
+		return;
+	}
+	if (!s->tls && !s->notls && (s->ext & MTA_EXT_STARTTLS) &&
+	    s->tls_mode != MTA_TLS_NONE) {
+		mta_set_state(s, MTA_STATE_STARTTLS);
+		mta_send(s, "STARTTLS");
+		return;
+	}
+	if (s->cred != NULL && !s->tls) {
+		mta_hop_failed(s, "451 4.7.10 credentials for this relay are "
+		    "only sent over TLS, and TLS did not come up");
+		return;
+	}
+	if (!s->tls && s->tls_mode == MTA_TLS_VERIFY) {
+		mta_hop_failed(s, "451 4.7.4 TLS required, but the peer "
+		    "does not offer STARTTLS");
+		return;
+	}
+	if (s->cred != NULL) {
+		if (s->ext & (MTA_EXT_AUTH_PLAIN | MTA_EXT_AUTH_LOGIN)) {
+			mta_auth_start(s);
+			return;
+		}
+		log_notice(LOG_CAT_AUTH, "session=%s event=auth_skipped relay=%s "
+		    "reason=\"no AUTH PLAIN or LOGIN offered\"", s->idstr,
+		    s->relay);
+	}
+	mta_ready(s);
+}
+
 /* one whole reply: act on it according to the state */
 static void
 mta_reply(struct mta_session *s)
@@ -817,49 +867,7 @@ mta_reply(struct mta_session *s)
 		mta_send_ehlo(s);
 		return;
 	case MTA_STATE_EHLO:
-		if (s->code == 0) {	/* our own: the peer is us */
-			snprintf(s->dq->last_error, sizeof(s->dq->last_error),
-			    "%s", s->reply);
-			s->dq->error_result = PROTO_MTA_PERMFAIL;
-			mta_end(s, "mail loops back to myself");
-			return;
-		}
-		if (!ok) {
-			if (s->lmtp || s->code == 421) {
-				mta_hop_failed(s, s->reply);
-				return;
-			}
-			mta_set_state(s, MTA_STATE_HELO);
-			mta_send(s, "HELO %s", s->mta->conf->hostname);
-			return;
-		}
-		if (!s->tls && !s->notls && (s->ext & MTA_EXT_STARTTLS) &&
-		    s->tls_mode != MTA_TLS_NONE) {
-			mta_set_state(s, MTA_STATE_STARTTLS);
-			mta_send(s, "STARTTLS");
-			return;
-		}
-		if (s->cred != NULL && !s->tls) {
-			mta_hop_failed(s, "451 4.7.10 credentials for this "
-			    "relay are only sent over TLS, and TLS did not come "
-			    "up");
-			return;
-		}
-		if (!s->tls && s->tls_mode == MTA_TLS_VERIFY) {
-			mta_hop_failed(s, "451 4.7.4 TLS required, but the peer "
-			    "does not offer STARTTLS");
-			return;
-		}
-		if (s->cred != NULL) {
-			if (s->ext & (MTA_EXT_AUTH_PLAIN | MTA_EXT_AUTH_LOGIN)) {
-				mta_auth_start(s);
-				return;
-			}
-			log_notice(LOG_CAT_AUTH, "session=%s event=auth_skipped "
-			    "relay=%s reason=\"no AUTH PLAIN or LOGIN offered\"",
-			    s->idstr, s->relay);
-		}
-		mta_ready(s);
+		mta_ehlo_reply(s);
 		return;
 	case MTA_STATE_HELO:
 		if (!ok) {
@@ -967,13 +975,13 @@ mta_read_cb(struct bufferevent *bev, void *arg)
 
 	while (s->state != MTA_STATE_DEAD &&
 	    (line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF)) != NULL) {
-		struct mta_reply_buf rb = { s->reply, sizeof(s->reply),
+		struct smtp_reply_buf rb = { s->reply, sizeof(s->reply),
 		    s->reply_len, s->state != MTA_STATE_EHLO };
 		int first = s->reply_len == 0, rc, code = 0;
 
-		rc = mta_reply_line(&rb, line, n, &code);
+		rc = smtp_reply_line(&rb, line, n, &code);
 		s->reply_len = rb.len;
-		if (rc == MTA_REPLY_BAD) {
+		if (rc == SMTP_REPLY_BAD) {
 			free(line);
 			if (s->state < MTA_STATE_READY)
 				mta_hop_failed(s, "451 4.5.0 malformed reply");
@@ -996,13 +1004,13 @@ mta_read_cb(struct bufferevent *bev, void *arg)
 				mta_ehlo_keyword(s, line + 4);
 		}
 		free(line);
-		if (rc == MTA_REPLY_MORE)
+		if (rc == SMTP_REPLY_MORE)
 			continue;
 		s->code = code;
 		mta_reply(s);
 	}
 	if (s->state != MTA_STATE_DEAD && s->bev != NULL &&
-	    evbuffer_get_length(bufferevent_get_input(s->bev)) > MTA_LINE_MAX)
+	    evbuffer_get_length(bufferevent_get_input(s->bev)) > SMTP_REPLY_LINE_MAX)
 		mta_end(s, "reply line too long");
 }
 

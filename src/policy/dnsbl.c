@@ -7,8 +7,9 @@
  * One lookup per configured zone; the weights of the zones that list
  * the address (an A record in 127.0.0.0/8) are added up. Answers are
  * cached per address for the smallest TTL seen (at least 60 s, at most
- * an hour). libunbound runs its resolver in a thread and signals
- * answers on a descriptor that sits on the event loop: nothing blocks.
+ * an hour). The resolver (lib/resolver.c) runs libunbound in a thread
+ * and signals answers on a descriptor that sits on the event loop:
+ * nothing blocks.
  *
  * SECURITY: the query names are built from the client's address only;
  * answers outside 127.0.0.0/8 do not count as listings.
@@ -24,7 +25,9 @@
 #include <unbound.h>
 
 #include "../lib/cidr.h"
+#include "../lib/hash.h"
 #include "../lib/log.h"
+#include "../lib/resolver.h"
 #include "dnsbl.h"
 
 #define DNSBL_ZONES	16
@@ -55,8 +58,7 @@ struct dnsbl_query {
 };
 
 struct dnsbl {
-	struct ub_ctx		*ub;
-	struct event		*ev;
+	struct resolver		*res;
 	char			 zones[DNSBL_ZONES][256];
 	int			 weights[DNSBL_ZONES];
 	size_t			 nzones;
@@ -117,11 +119,7 @@ dnsbl_query_name(const uint8_t addr[16], const char *zone, char *buf,
 static struct dnsbl_cached *
 cache_slot(struct dnsbl *d, const uint8_t addr[16])
 {
-	uint32_t h = 2166136261u;
-
-	for (int i = 0; i < 16; i++)
-		h = (h ^ addr[i]) * 16777619u;
-	return &d->cache[h % DNSBL_CACHE];
+	return &d->cache[hash_fnv1a(addr, 16) % DNSBL_CACHE];
 }
 
 static void
@@ -170,22 +168,12 @@ dnsbl_answer(void *arg, int err, struct ub_result *res)
 	free(g);
 }
 
-static void
-dnsbl_fd_cb(evutil_socket_t fd, short ev, void *arg)
-{
-	struct dnsbl *d = arg;
-
-	if (ub_process(d->ub) != 0)
-		log_warn(LOG_CAT_DNS, "event=dnsbl_process_error");
-}
-
 /* dnsbl_new - a resolver for the configured zones */
 struct dnsbl *
 dnsbl_new(struct event_base *base, const char *server, char **zones,
     size_t nzones, dnsbl_cb cb, void *arg, char *err, size_t errlen)
 {
 	struct dnsbl *d;
-	int rc;
 
 	if ((d = calloc(1, sizeof(*d))) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -201,22 +189,8 @@ dnsbl_new(struct event_base *base, const char *server, char **zones,
 		}
 		d->nzones++;
 	}
-	if ((d->ub = ub_ctx_create()) == NULL) {
-		snprintf(err, errlen, "ub_ctx_create failed");
+	if ((d->res = resolver_new("dnsbl", server, 0, err, errlen)) == NULL)
 		goto fail;
-	}
-	if (server && server[0]) {
-		/* a resolver on the loopback (a local cache, or a test's own
-		 * DNS server) is a forwarder like any other */
-		(void)ub_ctx_set_option(d->ub, "do-not-query-localhost:", "no");
-		rc = ub_ctx_set_fwd(d->ub, server);
-	}
-	else
-		rc = ub_ctx_resolvconf(d->ub, NULL);
-	if (rc != 0 || (rc = ub_ctx_async(d->ub, 1)) != 0) {
-		snprintf(err, errlen, "resolver setup: %s", ub_strerror(rc));
-		goto fail;
-	}
 	if (base != NULL && dnsbl_attach(d, base) == -1) {
 		snprintf(err, errlen, "cannot watch the resolver");
 		goto fail;
@@ -239,12 +213,7 @@ dnsbl_set_callback(struct dnsbl *d, dnsbl_cb cb, void *arg)
 int
 dnsbl_attach(struct dnsbl *d, struct event_base *base)
 {
-	if (d->ev)
-		event_free(d->ev);
-	d->ev = event_new(base, ub_fd(d->ub), EV_READ | EV_PERSIST, dnsbl_fd_cb, d);
-	if (d->ev == NULL || event_add(d->ev, NULL) == -1)
-		return -1;
-	return 0;
+	return resolver_attach(d->res, base);
 }
 
 void
@@ -252,10 +221,7 @@ dnsbl_free(struct dnsbl *d)
 {
 	if (d == NULL)
 		return;
-	if (d->ev)
-		event_free(d->ev);
-	if (d->ub)
-		ub_ctx_delete(d->ub);
+	resolver_free(d->res);
 	free(d);
 }
 
@@ -296,8 +262,8 @@ dnsbl_check(struct dnsbl *d, const uint8_t addr[16], uint64_t cookie,
 		q->g = g;
 		q->zone = (int)i;
 		g->pending++;
-		if (ub_resolve_async(d->ub, name, 1 /* A */, 1 /* IN */, q,
-		    dnsbl_answer, NULL) != 0) {
+		if (ub_resolve_async(resolver_ctx(d->res), name, 1 /* A */,
+		    1 /* IN */, q, dnsbl_answer, NULL) != 0) {
 			g->pending--;
 			free(q);
 		}

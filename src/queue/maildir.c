@@ -37,6 +37,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "lib/fdio.h"
 #include "lib/log.h"
 #include "mail/addr.h"
 #include "queue/maildir.h"
@@ -169,25 +170,6 @@ md_mkdir(int dfd, const char *name, int *created)
 	return errno == EEXIST ? 0 : -1;
 }
 
-static int
-write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Write the Return-Path line, then data with each CRLF turned into LF. */
 static int
 md_write(int fd, const char *return_path, const uint8_t *data, size_t len)
@@ -210,12 +192,12 @@ md_write(int fd, const char *return_path, const uint8_t *data, size_t len)
 			continue;
 		buf[o++] = (char)data[i];
 		if (o == MD_WBUF) {
-			if (write_all(fd, buf, o) == -1)
+			if (fdio_write_all(fd, buf, o) == -1)
 				goto out;
 			o = 0;
 		}
 	}
-	if (o > 0 && write_all(fd, buf, o) == -1)
+	if (o > 0 && fdio_write_all(fd, buf, o) == -1)
 		goto out;
 	rc = 0;
 out:

@@ -68,6 +68,7 @@
 #include "daemon/config.h"
 #include "io/ipc.h"
 #include "io/proto.h"
+#include "lib/fdio.h"
 #include "lib/log.h"
 #include "queue/maildir.h"
 #include "queue/queue_db.h"
@@ -352,23 +353,6 @@ qp_partial_open(struct queue_proc *qp)
 	return fd;
 }
 
-static int
-qp_write_all(int fd, const uint8_t *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* PROTO_QUEUE_CHUNK: append to the message's temporary file. */
 static void
 qp_chunk_recv(struct queue_proc *qp, uint64_t id, struct ipc_reader *r)
@@ -392,7 +376,7 @@ qp_chunk_recv(struct queue_proc *qp, uint64_t id, struct ipc_reader *r)
 	}
 	if (p->error != 0)
 		return;		/* its STORE gets the temporary failure */
-	if (qp_write_all(p->fd, data, len) == -1) {
+	if (fdio_write_all(p->fd, data, len) == -1) {
 		p->error = errno;
 		log_err(LOG_CAT_QUEUE, "event=store_failed reason=\"%s\" "
 		    "size=%zu", strerror(errno), p->len + len);

@@ -31,7 +31,8 @@
  * gets no DATA for outside.
  *
  * SECURITY: server replies are untrusted: parsed by the pure
- * relaytest_reply_parse with line and reply limits, and only printable
+ * relaytest_reply_parse with line and reply limits (each line read by
+ * smtp_reply_line, the mta's reader too), and only printable
  * ASCII of them is kept for the report. Domains from the command line
  * are restricted to letters, digits, '-' and '.', so they cannot end or
  * change a command. The tool only connects where it is told to. Under
@@ -61,7 +62,10 @@
 #include "../daemon/config.h"
 #include "../daemon/daemon.h"
 #include "../lib/cidr.h"
+#include "../lib/fdio.h"
+#include "../lib/json.h"
 #include "../lib/log.h"
+#include "../mail/smtp_reply.h"
 #include "../policy/relay.h"
 #include "relaytest.h"
 
@@ -164,47 +168,41 @@ copy_printable(char *dst, size_t dstlen, const char *src, size_t n)
 	dst[i] = '\0';
 }
 
-/* relaytest_reply_parse - find one complete reply at the start of buf */
+/*
+ * relaytest_reply_parse - find one complete reply at the start of buf:
+ * the lines are cut here, and read by the one reply reader
+ * (smtp_reply_line)
+ */
 int
 relaytest_reply_parse(const char *buf, size_t len,
     struct relaytest_reply *out, size_t *consumed)
 {
+	char first[4];		/* the first line's code: all that is kept */
+	struct smtp_reply_buf r = { first, sizeof(first), 0, 0 };
 	size_t pos = 0;
-	int code = -1;
+	int rc, code = 0;
 
 	memset(out, 0, sizeof(*out));
 	*consumed = 0;
 	for (;;) {
 		const char *p = buf + pos, *lf;
 		size_t ll, n;
-		int c;
 
-		lf = memchr(p, '\n', len - pos);
-		if (lf == NULL) {
-			if (len - pos >= RELAYTEST_LINE_MAX ||
-			    len >= RELAYTEST_REPLY_MAX)
-				return -1;
-			return 0;
-		}
+		if ((lf = memchr(p, '\n', len - pos)) == NULL)
+			return len - pos >= RELAYTEST_LINE_MAX ||
+			    len >= RELAYTEST_REPLY_MAX ? -1 : 0;
 		ll = (size_t)(lf - p) + 1;
 		if (ll > RELAYTEST_LINE_MAX || pos + ll > RELAYTEST_REPLY_MAX)
 			return -1;
 		n = ll - 1;
 		if (n > 0 && p[n - 1] == '\r')
 			n--;
-		if (n < 3 || p[0] < '1' || p[0] > '5' || p[1] < '0' ||
-		    p[1] > '9' || p[2] < '0' || p[2] > '9')
+		if ((rc = smtp_reply_line(&r, p, n, &code)) == SMTP_REPLY_BAD)
 			return -1;
-		if (n > 3 && p[3] != ' ' && p[3] != '-')
-			return -1;
-		c = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
-		if (code != -1 && c != code)
-			return -1;
-		code = c;
 		if (out->lines++ == 0 && n > 4)
 			copy_printable(out->text, sizeof(out->text), p + 4, n - 4);
 		pos += ll;
-		if (n == 3 || p[3] == ' ') {
+		if (rc == SMTP_REPLY_DONE) {
 			out->code = code;
 			*consumed = pos;
 			return 1;
@@ -558,22 +556,6 @@ conn_read(struct rt_conn *c, int timeout_ms, struct relaytest_reply *rep)
 	}
 }
 
-static int
-conn_write(struct rt_conn *c, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
-
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* send "line\r\n" and read the reply: 1 got it, else as conn_read */
 static int
 conn_cmd(struct rt_conn *c, int timeout_ms, struct relaytest_reply *rep,
@@ -593,7 +575,7 @@ conn_cmd(struct rt_conn *c, int timeout_ms, struct relaytest_reply *rep,
 	if (n < 0 || (size_t)n >= sizeof(line) - 2)
 		fatalx("%s: command too long", __func__);
 	memcpy(line + n, "\r\n", 2);
-	if (conn_write(c, line, (size_t)n + 2) == -1)
+	if (fdio_send_all(c->fd, line, (size_t)n + 2) == -1)
 		return -1;
 	return conn_read(c, timeout_ms, rep);
 }
@@ -655,7 +637,7 @@ run_smuggle(const struct relaytest_opts *o, const char *external,
 	    external, payload, sizeof(payload));
 	if (n == 0)
 		fatalx("%s: payload too long", __func__);
-	if (conn_write(c, payload, n) == -1) {
+	if (fdio_send_all(c->fd, payload, n) == -1) {
 		step_failed(r, "DATA", -1, NULL);
 		return;
 	}
@@ -764,7 +746,7 @@ run_case(const struct relaytest_opts *o, const struct rt_target *t,
 done:
 	if (c->fd != -1) {
 		/* polite, but never wait long for the goodbye */
-		if (conn_write(c, "QUIT\r\n", 6) == 0)
+		if (fdio_send_all(c->fd, "QUIT\r\n", 6) == 0)
 			conn_read(c, tmo < 1000 ? tmo : 1000, &rep);
 		conn_close(c);
 	}
@@ -806,32 +788,18 @@ split_hostport(const char *s, char *host, size_t hl, char *port, size_t pl)
 	return 0;
 }
 
-/* relaytest_run - run the battery against o->host */
-size_t
-relaytest_run(const struct relaytest_opts *o, struct relaytest_result **out,
-    int *unreachable, char *err, size_t errlen)
+/*
+ * t: o->host's first address that connects (from o->from_ip when set),
+ * with c the connection to it. 0, or -1 with a reason in err and
+ * *unreachable set when the host could not be reached.
+ */
+static int
+target_connect(const struct relaytest_opts *o, struct rt_target *t,
+    struct rt_conn *c, int *unreachable, char *err, size_t errlen)
 {
-	const char *ext = o->external_domain ? o->external_domain :
-	    RELAYTEST_DEFAULT_EXTERNAL;
 	struct addrinfo hints, *res = NULL, *ai, *from = NULL;
-	struct relaytest_case *cases = NULL;
-	struct relaytest_result *results = NULL, control;
-	struct rt_target t;
-	struct rt_conn *c = NULL;
-	size_t n = 0;
-	int gai, lasterr = 0;
+	int gai, lasterr = 0, rc = -1;
 
-	*out = NULL;
-	*unreachable = 0;
-	memset(&t, 0, sizeof(t));
-	memset(&control, 0, sizeof(control));
-	t.timeout_ms = o->timeout_ms;
-	if (!relaytest_domain_valid(o->local_domain) ||
-	    !relaytest_domain_valid(ext)) {
-		snprintf(err, errlen, "bad domain '%s'",
-		    relaytest_domain_valid(ext) ? o->local_domain : ext);
-		return 0;
-	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	if (o->from_ip) {
@@ -839,11 +807,11 @@ relaytest_run(const struct relaytest_opts *o, struct relaytest_result **out,
 		if ((gai = getaddrinfo(o->from_ip, NULL, &hints, &from)) != 0) {
 			snprintf(err, errlen, "bad source address '%s': %s",
 			    o->from_ip, gai_strerror(gai));
-			return 0;
+			return -1;
 		}
 		hints.ai_family = from->ai_family;
-		memcpy(&t.from, from->ai_addr, from->ai_addrlen);
-		t.fromlen = from->ai_addrlen;
+		memcpy(&t->from, from->ai_addr, from->ai_addrlen);
+		t->fromlen = from->ai_addrlen;
 		hints.ai_flags = 0;
 	}
 	if ((gai = getaddrinfo(o->host, o->port, &hints, &res)) != 0) {
@@ -852,16 +820,12 @@ relaytest_run(const struct relaytest_opts *o, struct relaytest_result **out,
 		*unreachable = 1;
 		goto done;
 	}
-	if ((c = malloc(sizeof(*c))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto done;
-	}
 	/* the first address that connects is the target of every case */
 	c->fd = -1;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		memcpy(&t.ss, ai->ai_addr, ai->ai_addrlen);
-		t.sslen = ai->ai_addrlen;
-		if (conn_open(&t, c) == 0)
+		memcpy(&t->ss, ai->ai_addr, ai->ai_addrlen);
+		t->sslen = ai->ai_addrlen;
+		if (conn_open(t, c) == 0)
 			break;
 		lasterr = errno;
 	}
@@ -871,6 +835,44 @@ relaytest_run(const struct relaytest_opts *o, struct relaytest_result **out,
 		*unreachable = 1;
 		goto done;
 	}
+	rc = 0;
+done:
+	if (res)
+		freeaddrinfo(res);
+	if (from)
+		freeaddrinfo(from);
+	return rc;
+}
+
+/* relaytest_run - run the battery against o->host */
+size_t
+relaytest_run(const struct relaytest_opts *o, struct relaytest_result **out,
+    int *unreachable, char *err, size_t errlen)
+{
+	const char *ext = o->external_domain ? o->external_domain :
+	    RELAYTEST_DEFAULT_EXTERNAL;
+	struct relaytest_case *cases = NULL;
+	struct relaytest_result *results = NULL;
+	struct rt_target t;
+	struct rt_conn *c = NULL;
+	size_t n = 0;
+
+	*out = NULL;
+	*unreachable = 0;
+	memset(&t, 0, sizeof(t));
+	t.timeout_ms = o->timeout_ms;
+	if (!relaytest_domain_valid(o->local_domain) ||
+	    !relaytest_domain_valid(ext)) {
+		snprintf(err, errlen, "bad domain '%s'",
+		    relaytest_domain_valid(ext) ? o->local_domain : ext);
+		return 0;
+	}
+	if ((c = malloc(sizeof(*c))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return 0;
+	}
+	if (target_connect(o, &t, c, unreachable, err, errlen) == -1)
+		goto done;
 	if ((n = relaytest_expand(o->local_domain, ext, c->self, o->smuggling,
 	    &cases, err, errlen)) == 0) {
 		conn_close(c);
@@ -904,10 +906,6 @@ relaytest_run(const struct relaytest_opts *o, struct relaytest_result **out,
 done:
 	free(c);
 	free(cases);
-	if (res)
-		freeaddrinfo(res);
-	if (from)
-		freeaddrinfo(from);
 	*out = results;
 	return n;
 }
@@ -989,23 +987,6 @@ relaytest_print_table(FILE *fp, const char *target,
 	}
 }
 
-static void
-json_str(FILE *fp, const char *s)
-{
-	fputc('"', fp);
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(fp, "\\%c", ch);
-		else if (ch < 0x20 || ch >= 0x7f)
-			fprintf(fp, "\\u%04x", ch);
-		else
-			fputc(ch, fp);
-	}
-	fputc('"', fp);
-}
-
 static const char *kind_names[] = {
 	[RELAYTEST_K_CONTROL] = "control",
 	[RELAYTEST_K_EXTERNAL] = "external",
@@ -1020,22 +1001,22 @@ relaytest_print_json(FILE *fp, const struct relaytest_result *r, size_t n)
 	fprintf(fp, "[");
 	for (size_t i = 0; i < n; i++) {
 		fprintf(fp, "%s\n  {\"case\": ", i ? "," : "");
-		json_str(fp, r[i].c.name);
+		json_write_str(fp, r[i].c.name);
 		fprintf(fp, ", \"kind\": \"%s\", \"sender\": ",
 		    kind_names[r[i].c.kind]);
-		json_str(fp, r[i].c.sender);
+		json_write_str(fp, r[i].c.sender);
 		fprintf(fp, ", \"recipient\": ");
-		json_str(fp, r[i].c.rcpt);
+		json_write_str(fp, r[i].c.rcpt);
 		fprintf(fp, ", \"stage\": ");
-		json_str(fp, r[i].stage ? r[i].stage : "");
+		json_write_str(fp, r[i].stage ? r[i].stage : "");
 		if (r[i].code)
 			fprintf(fp, ", \"code\": %d, \"reply\": ", r[i].code);
 		else
 			fprintf(fp, ", \"code\": null, \"reply\": ");
-		json_str(fp, r[i].text);
+		json_write_str(fp, r[i].text);
 		fprintf(fp, ", \"verdict\": \"%s\", \"note\": ",
 		    verdict_names[r[i].verdict]);
-		json_str(fp, r[i].note);
+		json_write_str(fp, r[i].note);
 		fprintf(fp, "}");
 	}
 	fprintf(fp, "\n]\n");

@@ -69,11 +69,11 @@ struct relaytest_opts {
 /*
  * relaytest_reply_parse - find one complete reply at the start of buf.
  * Returns 1 and sets *out and *consumed (bytes up to and including the
- * last line's LF), 0 when more bytes are needed, -1 when malformed (not
- * three digits and ' ' or '-', codes differing between lines, a line
- * longer than RELAYTEST_LINE_MAX or a reply over RELAYTEST_REPLY_MAX).
- * Lines end in CRLF; a bare LF is tolerated. Pure; never reads past
- * buf+len.
+ * last line's LF), 0 when more bytes are needed, -1 when malformed (a
+ * line smtp_reply_line refuses: not a code of [1-5][0-9][0-9] and ' ' or
+ * '-', codes differing between lines; a line longer than
+ * RELAYTEST_LINE_MAX or a reply over RELAYTEST_REPLY_MAX). Lines end in
+ * CRLF; a bare LF is tolerated. Pure; never reads past buf+len.
  */
 int relaytest_reply_parse(const char *buf, size_t len,
     struct relaytest_reply *out, size_t *consumed);

@@ -28,7 +28,9 @@
 #include <unbound.h>
 
 #include "../lib/cidr.h"
+#include "../lib/hash.h"
 #include "../lib/log.h"
+#include "../lib/resolver.h"
 #include "../policy/dnsbl.h"
 #include "smtp_rdns.h"
 
@@ -56,8 +58,7 @@ struct rdns_query {
 
 /* Owned by the smtp process. */
 struct smtp_rdns {
-	struct ub_ctx		*ub;
-	struct event		*ev;
+	struct resolver		*res;
 	smtp_rdns_cb		 cb;
 	void			*arg;
 	int			 inflight;
@@ -104,11 +105,7 @@ smtp_rdns_name(const uint8_t *rdata, size_t len, char *buf, size_t buflen)
 static struct rdns_cached *
 cache_slot(struct smtp_rdns *r, const uint8_t addr[16])
 {
-	uint32_t h = 2166136261u;
-
-	for (int i = 0; i < 16; i++)
-		h = (h ^ addr[i]) * 16777619u;
-	return &r->cache[h % RDNS_CACHE];
+	return &r->cache[hash_fnv1a(addr, 16) % RDNS_CACHE];
 }
 
 static void
@@ -148,21 +145,11 @@ rdns_answer(void *arg, int err, struct ub_result *res)
 	free(q);
 }
 
-static void
-rdns_fd_cb(evutil_socket_t fd, short ev, void *arg)
-{
-	struct smtp_rdns *r = arg;
-
-	if (ub_process(r->ub) != 0)
-		log_warn(LOG_CAT_DNS, "event=rdns_process_error");
-}
-
 /* smtp_rdns_new - the resolver, before chroot */
 struct smtp_rdns *
 smtp_rdns_new(const char *server, char *err, size_t errlen)
 {
 	struct smtp_rdns *r;
-	int rc;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
 	    (r->cache = calloc(RDNS_CACHE, sizeof(*r->cache))) == NULL) {
@@ -170,23 +157,11 @@ smtp_rdns_new(const char *server, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if ((r->ub = ub_ctx_create()) == NULL) {
-		snprintf(err, errlen, "ub_ctx_create failed");
+	/* the configured server answers for every address, loopback
+	 * included */
+	if ((r->res = resolver_new("rdns", server, RESOLVER_LOOPBACK_PTR, err,
+	    errlen)) == NULL)
 		goto fail;
-	}
-	if (server && server[0]) {
-		/* the configured server answers for every address, loopback
-		 * included (libunbound would answer 127/8 itself) */
-		(void)ub_ctx_set_option(r->ub, "do-not-query-localhost:", "no");
-		(void)ub_ctx_set_option(r->ub, "local-zone:",
-		    "127.in-addr.arpa. transparent");
-		rc = ub_ctx_set_fwd(r->ub, server);
-	} else
-		rc = ub_ctx_resolvconf(r->ub, NULL);
-	if (rc != 0 || (rc = ub_ctx_async(r->ub, 1)) != 0) {
-		snprintf(err, errlen, "resolver setup: %s", ub_strerror(rc));
-		goto fail;
-	}
 	return r;
 fail:
 	smtp_rdns_free(r);
@@ -200,13 +175,7 @@ smtp_rdns_attach(struct smtp_rdns *r, struct event_base *base,
 {
 	r->cb = cb;
 	r->arg = arg;
-	if (r->ev)
-		event_free(r->ev);
-	r->ev = event_new(base, ub_fd(r->ub), EV_READ | EV_PERSIST, rdns_fd_cb,
-	    r);
-	if (r->ev == NULL || event_add(r->ev, NULL) == -1)
-		return -1;
-	return 0;
+	return resolver_attach(r->res, base);
 }
 
 /* smtp_rdns_free - release the resolver; answers in flight are dropped */
@@ -215,10 +184,7 @@ smtp_rdns_free(struct smtp_rdns *r)
 {
 	if (r == NULL)
 		return;
-	if (r->ev)
-		event_free(r->ev);
-	if (r->ub)
-		ub_ctx_delete(r->ub);
+	resolver_free(r->res);
 	free(r->cache);
 	free(r);
 }
@@ -247,7 +213,7 @@ smtp_rdns_lookup(struct smtp_rdns *r, const uint8_t addr[16],
 	q->r = r;
 	memcpy(q->addr, addr, 16);
 	q->cookie = cookie;
-	if (ub_resolve_async(r->ub, qname, RDNS_TYPE_PTR, RDNS_CLASS_IN, q,
+	if (ub_resolve_async(resolver_ctx(r->res), qname, RDNS_TYPE_PTR, RDNS_CLASS_IN, q,
 	    rdns_answer, NULL) != 0) {
 		free(q);
 		return -1;

@@ -1,6 +1,6 @@
 /*
- * fuzz_mta_reply.c - libFuzzer target: a next hop's replies as the mta
- * reads them (mta_reply_line), line after line as CRLF splits them,
+ * fuzz_smtp_reply.c - libFuzzer target: an SMTP server's replies as the
+ * mta reads them (smtp_reply_line), line after line as CRLF splits them,
  * with and without joining continuation lines.
  */
 #include <stddef.h>
@@ -8,16 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mta/mta.h"
-#include "mta/mta_reply.h"
+#include "mail/smtp_reply.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char buf[MTA_REPLY_MAX];
-	struct mta_reply_buf r = { buf, sizeof(buf), 0, 0 };
+	char buf[512];		/* as much as the mta keeps */
+	struct smtp_reply_buf r = { buf, sizeof(buf), 0, 0 };
 	size_t off = 0;
 	int code, rc;
 
@@ -35,11 +34,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			return 0;
 		memcpy(line, data + off, n);
 		code = -1;
-		rc = mta_reply_line(&r, line, n, &code);
+		rc = smtp_reply_line(&r, line, n, &code);
 		free(line);
-		if (rc == MTA_REPLY_BAD) {
+		if (rc == SMTP_REPLY_BAD) {
 			r.len = 0;
-		} else if (rc == MTA_REPLY_DONE) {
+		} else if (rc == SMTP_REPLY_DONE) {
 			if (code < 0 || code > 999 || r.len != 0 ||
 			    memchr(buf, '\0', sizeof(buf)) == NULL)
 				abort();
