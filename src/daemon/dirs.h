@@ -33,8 +33,8 @@ int dirs_empty(const char *path, char *err, size_t errlen);
 
 /*
  * dirs_lock - an exclusive lock on spool_dir/moat.lock, held by the
- * parent for its life (the children close it); the file holds the
- * pid. -1 with a reason when another daemon holds it.
+ * parent for its life (close-on-exec: no child, exec'd, has it); the
+ * file holds the pid. -1 with a reason when another daemon holds it.
  */
 int dirs_lock(struct dirs *d, const char *spool_dir, char *err,
     size_t errlen);

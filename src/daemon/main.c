@@ -9,6 +9,15 @@
  *                                 open-relay and smuggling battery
  *   moat version
  *
+ * moat serve starts each of its children as "moat -X NAME ...", a
+ * process argument left out of the usage text on purpose: main() hands
+ * it to proc_exec_main (proc.c) before anything else.
+ *
+ * Public: main.
+ * SECURITY: -X runs a child only on the descriptors moat serve passes
+ * (proc.c checks them); passwd wipes the password it read.
+ * LIMITS: those of the modules each subcommand runs.
+ *
  * Exit status: 0 success, 1 failure, 2 usage error.
  * relaytest: 0 nothing relays, 1 relayed or smuggled, 2 usage error,
  * 3 server unreachable, 4 no verdict (the control case could not run).
@@ -27,6 +36,7 @@
 #include "../relaytest/relaytest.h"
 #include "config.h"
 #include "daemon.h"
+#include "proc.h"
 #include "../ctl/ctl_cli.h"
 
 #define MOAT_VERSION "0.1.0"
@@ -82,17 +92,8 @@ load(const char *path)
 }
 
 static int
-cmd_check_config(int argc, char **argv)
+check_config(struct conf *c)
 {
-	const char *path;
-	struct conf *c;
-
-	if (get_config_arg(argc, argv, &path, NULL) == -1) {
-		usage(stderr);
-		return 2;
-	}
-	if ((c = load(path)) == NULL)
-		return 1;
 	if (daemon_check_files(c) == -1) {
 		conf_free(c);
 		return 1;
@@ -103,7 +104,16 @@ cmd_check_config(int argc, char **argv)
 }
 
 static int
-cmd_serve(int argc, char **argv)
+serve(struct conf *c)
+{
+	log_init("moat", c->syslog);
+	conf_apply_log_levels(c);
+	return daemon_serve(c);
+}
+
+/* "[-c FILE]": run cmd on the configuration it names; exit status */
+static int
+with_config(int argc, char **argv, int (*cmd)(struct conf *))
 {
 	const char *path;
 	struct conf *c;
@@ -114,9 +124,7 @@ cmd_serve(int argc, char **argv)
 	}
 	if ((c = load(path)) == NULL)
 		return 1;
-	log_init("moat", c->syslog);
-	conf_apply_log_levels(c);
-	return daemon_serve(c);
+	return cmd(c);
 }
 
 static int
@@ -177,6 +185,9 @@ main(int argc, char **argv)
 {
 	const char *cmd;
 
+	/* a child of moat serve, exec'd (proc.c): nothing else runs first */
+	if (argc > 1 && strcmp(argv[1], "-X") == 0)
+		return proc_exec_main(argc, argv);
 	if (sodium_init() < 0) {
 		fprintf(stderr, "moat: libsodium failed to initialise\n");
 		return 1;
@@ -188,9 +199,9 @@ main(int argc, char **argv)
 	}
 	cmd = argv[1];
 	if (strcmp(cmd, "serve") == 0)
-		return cmd_serve(argc - 2, argv + 2);
+		return with_config(argc - 2, argv + 2, serve);
 	if (strcmp(cmd, "check-config") == 0)
-		return cmd_check_config(argc - 2, argv + 2);
+		return with_config(argc - 2, argv + 2, check_config);
 	/* administration through the control socket: src/ctl (`moat user
 	 * passwd` too: the running daemon writes the file and uses it) */
 	if (ctl_is_command(cmd))

@@ -1,23 +1,32 @@
 /*
- * parent.c - the privileged parent: binds the listeners, starts the
- * children, supervises them, relays signals as IPC messages.
+ * parent.c - the privileged parent: checks the configuration and its
+ * files, takes the spool lock, binds the listeners and the control
+ * socket, starts the children, supervises them, relays signals and
+ * reloads as IPC messages.
  *
- * Public: daemon_serve, priv_drop.
+ * Public: daemon_check_files, daemon_serve, priv_drop.
  *
  *   parent (root) ── binds ports, reads config and users file
- *     ├── queue  (moat user)             queue.db, Maildirs, events
- *     ├── auth   (moat user, chrooted)   argon2id checks
- *     ├── ca     (moat user, chrooted)   the TLS private key, signs
- *     └── smtp   (moat user, chrooted)   every network session
+ *     ├── smtp     (moat user, chrooted)   every network session
+ *     ├── queue    (moat user)             queue.db, Maildirs, events
+ *     ├── auth     (moat user, chrooted)   argon2id checks
+ *     ├── mta      (moat user)             outbound delivery
+ *     ├── control  (moat user, chrooted)   the admin socket, metrics
+ *     └── ca       (moat user, chrooted)   the TLS private key, signs
+ *
+ * Each child is forked and execs moat again ("moat -X NAME", proc.c):
+ * it parses the configuration itself and shares nothing of the
+ * parent's memory. The process table and the socketpairs between the
+ * children are in proc.c.
  *
  * SECURITY: the parent never reads from the network. A child that
  * dies unexpectedly takes the whole daemon down (no half-alive server).
  * The TLS private key is read by the ca process only (the parent
- * checks it in a throw-away child), so no child is forked with it.
- * LIMITS: none.
+ * checks it in a throw-away child). The spool lock and every
+ * descriptor not meant for a child stay in the parent.
+ * LIMITS: CONF_MAX_LISTENERS listeners.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -36,72 +45,21 @@
 
 #include <event2/event.h>
 #include <openssl/ssl.h>
-#include <sodium.h>
 
-#include "../auth/auth_proc.h"
 #include "../auth/users.h"
 #include "../auth/users_ctl.h"
-#include "../ca/ca_proc.h"
 #include "../control/control.h"
 #include "../control/control_log.h"
 #include "../io/ipc.h"
 #include "../io/proto.h"
 #include "../io/tls.h"
-#include "../io/tls_key.h"
 #include "../lib/log.h"
-#include "../mta/mta.h"
 #include "../mta/mta_auth.h"
-#include "../queue/queue_proc.h"
 #include "../relaytest/relaytest.h"
-#include "../smtp/smtp.h"
 #include "config.h"
 #include "daemon.h"
 #include "dirs.h"
 #include "proc.h"
-
-/*
- * The children. A process whose main is NULL is not started. Stop
- * phases: on SIGTERM the parent stops phase 0 first and the next phase
- * once every process of the one before has exited, so the network side
- * answers or aborts its sessions while the queue still commits.
- */
-struct proc_def {
-	const char	*name;
-	int		(*main)(struct proc_env *);
-	int		 chroot;	/* into empty_dir */
-	int		 stop_phase;
-};
-
-static const struct proc_def procs[PROC_COUNT] = {
-	[PROC_PARENT]	= { "main", NULL, 0, 0 },
-	[PROC_SMTP]	= { "smtp", smtp_proc_main, 1, 0 },
-	[PROC_QUEUE]	= { "queue", queue_proc_main, 0, 2 },
-	[PROC_AUTH]	= { "auth", auth_proc_main, 1, 2 },
-	/* mta: no chroot, see mta_proc.c (resolv.conf, CA store) */
-	[PROC_MTA]	= { "mta", mta_proc_main, 0, 1 },
-	[PROC_CONTROL]	= { "control", control_proc_main, 1, 0 },
-	[PROC_CA]	= { "ca", ca_proc_main, 1, 1 },
-};
-
-/*
- * Work a child does before it drops root and enters its chroot (files
- * it must read once: resolver configuration, ...). -1 stops the daemon.
- */
-static int (*const prepare[PROC_COUNT])(struct proc_env *) = {
-	[PROC_SMTP]	= smtp_proc_prepare,
-	[PROC_MTA]	= mta_proc_prepare,	/* smarthost_auth_file, as root */
-	[PROC_CA]	= ca_proc_prepare,	/* tls_key, as root */
-};
-
-/* socketpairs between children; the parent has one with every child */
-static const struct { enum proc_id a, b; } channels[] = {
-	{ PROC_SMTP, PROC_QUEUE },
-	{ PROC_SMTP, PROC_AUTH },
-	{ PROC_QUEUE, PROC_MTA },
-	{ PROC_CONTROL, PROC_QUEUE },
-	{ PROC_CONTROL, PROC_SMTP },
-	{ PROC_SMTP, PROC_CA },		/* blocking round trips, tls_key.c */
-};
 
 #define STOP_PHASES	3
 
@@ -115,13 +73,6 @@ struct parent {
 	int			 status;	/* exit status */
 	struct control_log	*ctl_log;	/* runtime log levels, owned */
 };
-
-/* proc_name - the name of a process, as in its title "moat-NAME" */
-const char *
-proc_name(enum proc_id id)
-{
-	return id < PROC_COUNT ? procs[id].name : "?";
-}
 
 /* priv_drop - become user, chrooted into dir when dir is not NULL */
 void
@@ -214,26 +165,6 @@ raise_fd_limit(void)
 		    (unsigned long long)rl.rlim_cur);
 }
 
-/*
- * proc_event_base - the event loop of a child. With the epoll change
- * list, enabling and disabling I/O (which bufferevents do for every
- * reply) costs no epoll_ctl until the loop polls again, and changes
- * that cancel out cost none at all.
- */
-static struct event_base *
-proc_event_base(void)
-{
-	struct event_config *cfg = event_config_new();
-	struct event_base *base;
-
-	if (cfg == NULL)
-		return NULL;
-	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-	base = event_base_new_with_config(cfg);
-	event_config_free(cfg);
-	return base;
-}
-
 static void
 send_users(struct parent *pa)
 {
@@ -287,7 +218,7 @@ parent_stop_next(struct parent *pa)
 		int live = 0;
 
 		for (int i = 1; i < PROC_COUNT; i++)
-			if (pa->pid[i] > 0 && procs[i].stop_phase == pa->phase) {
+			if (pa->pid[i] > 0 && proc_stop_phase(i) == pa->phase) {
 				send_simple(pa, i, PROTO_SHUTDOWN);
 				live++;
 			}
@@ -374,10 +305,10 @@ parent_reap(struct parent *pa)
 		pa->pid[i] = 0;
 		if (WIFSIGNALED(st))
 			log_err(LOG_CAT_DAEMON, "event=child_died child=%s signal=%d",
-			    procs[i].name, WTERMSIG(st));
+			    proc_name(i), WTERMSIG(st));
 		else if (!pa->stopping || WEXITSTATUS(st) != 0)
 			log_err(LOG_CAT_DAEMON, "event=child_died child=%s status=%d",
-			    procs[i].name, WEXITSTATUS(st));
+			    proc_name(i), WEXITSTATUS(st));
 		if (!pa->stopping)
 			parent_stop(pa, 1);	/* no half-alive server */
 		else if (WIFSIGNALED(st) || WEXITSTATUS(st) != 0)
@@ -385,7 +316,7 @@ parent_reap(struct parent *pa)
 	}
 	for (i = 1; i < PROC_COUNT; i++) {
 		alive += pa->pid[i] > 0;
-		if (pa->pid[i] > 0 && procs[i].stop_phase <= pa->phase)
+		if (pa->pid[i] > 0 && proc_stop_phase(i) <= pa->phase)
 			phase_alive++;
 	}
 	if (alive == 0)
@@ -452,70 +383,27 @@ parent_peer_close(struct ipc_peer *p, void *arg)
 	/* the child's exit is handled through SIGCHLD */
 }
 
-/*
- * From the moment the ports accept connections a client or a service
- * manager may signal us: the signals wait, blocked, until the parent's
- * handlers exist (a SIGHUP would otherwise kill it).
- */
-static void
-signals_hold(int hold)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGCHLD);
-	if (sigprocmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL) == -1)
-		fatal("sigprocmask");
-}
-
-/* the children keep only the descriptors they need */
-static void
-child_setup(const char *name)
-{
-	char title[32];
-
-	snprintf(title, sizeof(title), "moat-%s", name);
-	(void)prctl(PR_SET_NAME, title);
-	log_set_proc(name);
-	/* a service manager signals the whole group: only the parent acts
-	 * on signals, the children stop when it tells them over IPC (or
-	 * when its end of the socketpair closes) */
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGPIPE, SIG_IGN);
-	signals_hold(0);
-}
-
-/* fds[PROC_COUNT][PROC_COUNT]: fds[a][b] is a's end of the a-b pair */
+/* pairs[a][b] is a's end of the a-b socketpair, -1: none */
 static int pairs[PROC_COUNT][PROC_COUNT];
 
 static void
-close_others(int self, const int *listen_fds, size_t n_listen)
-{
-	for (int a = 0; a < PROC_COUNT; a++)
-		for (int b = 0; b < PROC_COUNT; b++)
-			if (a != self && pairs[a][b] >= 0) {
-				close(pairs[a][b]);
-				pairs[a][b] = -1;
-			}
-	if (self != PROC_SMTP)
-		for (size_t i = 0; i < n_listen; i++)
-			close(listen_fds[i]);
-}
-
-static void
-make_pair(int a, int b)
+make_pairs(void)
 {
 	int sv[2];
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
-		fatal("socketpair");
-	pairs[a][b] = sv[0];
-	pairs[b][a] = sv[1];
+	for (int a = 0; a < PROC_COUNT; a++)
+		for (int b = 0; b < PROC_COUNT; b++)
+			pairs[a][b] = -1;
+	for (int a = 0; a < PROC_COUNT; a++)
+		for (int b = a + 1; b < PROC_COUNT; b++) {
+			if (!proc_linked(a, b))
+				continue;
+			if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+			    sv) == -1)
+				fatal("socketpair");
+			pairs[a][b] = sv[0];
+			pairs[b][a] = sv[1];
+		}
 }
 
 /* "file:line: what" for a knob naming a file; no line if a default */
@@ -644,188 +532,228 @@ daemon_check_files(const struct conf *c)
 	return check_files(c, 0);
 }
 
-/* daemon_serve - the parent's life */
-int
-daemon_serve(struct conf *conf)
-{
-	struct parent pa;
-	struct passwd *pw = NULL;
-	int lfd[CONF_MAX_LISTENERS];
-	struct event *sigev[4];
-	static const int sigs[4] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
-	uid_t uid = (uid_t)-1;
-	gid_t gid = (gid_t)-1;
-	struct control_access access;
-	int ctl_fd = -1;
-	char err[1024];
-	struct dirs dirs;
+/* what a start makes before the children run, for them */
+struct start {
+	int			 exe_fd;	/* the binary the children exec */
+	int			 lfd[CONF_MAX_LISTENERS];
+	size_t			 n_listen;	/* bound so far */
+	int			 ctl_fd;
+	struct control_access	 access;
+	uid_t			 uid;		/* the children's, -1: no change */
+	gid_t			 gid;
+	struct dirs		 dirs;
+};
 
-	memset(&pa, 0, sizeof(pa));
-	pa.conf = conf;
+/* start_undo - a start that failed takes back what it made */
+static int
+start_undo(struct start *st)
+{
+	while (st->n_listen > 0)
+		close(st->lfd[--st->n_listen]);
+	if (st->ctl_fd != -1)
+		close(st->ctl_fd);
+	dirs_undo(&st->dirs);
+	close(st->exe_fd);
+	return -1;
+}
+
+/*
+ * Everything that can be checked without touching the disk: the
+ * children's user, the control socket's access, the files the
+ * configuration names. The binary is held first: the children exec
+ * the very file this parent was started from.
+ */
+static int
+start_check(const struct conf *conf, struct start *st)
+{
+	struct passwd *pw;
+	char err[1024];
+
+	memset(st, 0, sizeof(*st));
+	st->ctl_fd = -1;
+	st->uid = (uid_t)-1;
+	st->gid = (gid_t)-1;
+	dirs_init(&st->dirs);
+	if ((st->exe_fd = proc_exe_open(err, sizeof(err))) == -1) {
+		fprintf(stderr, "moat: %s\n", err);
+		return -1;
+	}
 	if (geteuid() == 0) {
 		if ((pw = getpwnam(conf->user)) == NULL) {
 			fprintf(stderr, "moat: user '%s' does not exist; create it "
 			    "with: useradd --system --no-create-home --shell "
 			    "/usr/sbin/nologin %s\n", conf->user, conf->user);
-			return 1;
+			return start_undo(st);
 		}
-		uid = pw->pw_uid;
-		gid = pw->pw_gid;
+		st->uid = pw->pw_uid;
+		st->gid = pw->pw_gid;
 	} else
 		log_warn(LOG_CAT_DAEMON, "event=unprivileged uid=%ld note=\"not "
 		    "started as root: no chroot and no user change\"",
 		    (long)geteuid());
 	/* the control socket's access: root and the admin group only */
-	if (control_access_resolve(conf, &access, err, sizeof(err)) == -1) {
+	if (control_access_resolve(conf, &st->access, err, sizeof(err)) == -1) {
 		fprintf(stderr, "moat: %s\n", err);
-		return 1;
+		return start_undo(st);
 	}
 	if (check_files(conf, 1) == -1)
-		return 1;
-	/* nothing is touched before this point; a failure from here on
-	 * takes back the directories this start made */
-	dirs_init(&dirs);
-	signals_hold(1);
-	if (start_dirs(conf, &dirs, uid, gid) == -1) {
-		dirs_undo(&dirs);
-		return 1;
-	}
-	for (size_t i = 0; i < conf->n_listeners; i++) {
-		const struct conf_listener *l = &conf->listeners[i];
+		return start_undo(st);
+	return 0;
+}
 
-		if ((lfd[i] = bind_listener(l)) == -1) {
+/*
+ * The directories and the lock, the listeners, the control socket:
+ * nothing is touched before this point; a failure from here on takes
+ * back the directories this start made.
+ */
+static int
+start_bind(const struct conf *conf, struct start *st)
+{
+	char err[1024];
+
+	if (start_dirs(conf, &st->dirs, st->uid, st->gid) == -1)
+		return start_undo(st);
+	for (; st->n_listen < conf->n_listeners; st->n_listen++) {
+		const struct conf_listener *l = &conf->listeners[st->n_listen];
+
+		if ((st->lfd[st->n_listen] = bind_listener(l)) == -1) {
 			fprintf(stderr, "moat: listener %s: cannot listen on %s port "
 			    "%d: %s\n", l->name, l->address, l->port, strerror(errno));
-			while (i > 0)
-				close(lfd[--i]);
-			dirs_undo(&dirs);
-			return 1;
+			return start_undo(st);
 		}
 		log_notice(LOG_CAT_DAEMON, "event=listen listener=%s address=%s "
 		    "port=%d role=%s", l->name, l->address, l->port,
 		    conf_role_name(l->role));
 	}
 	/* made as root, after the lock: never another daemon's socket */
-	if ((ctl_fd = control_socket_create(conf->spool_dir, access.admin_gid,
-	    err, sizeof(err))) == -1) {
+	if ((st->ctl_fd = control_socket_create(conf->spool_dir,
+	    st->access.admin_gid, err, sizeof(err))) == -1) {
 		fprintf(stderr, "moat: control socket: %s\n", err);
-		for (size_t i = 0; i < conf->n_listeners; i++)
-			close(lfd[i]);
-		dirs_undo(&dirs);
-		return 1;
+		return start_undo(st);
 	}
-	dirs_forget(&dirs);
-	for (int a = 0; a < PROC_COUNT; a++)
-		for (int b = 0; b < PROC_COUNT; b++)
-			pairs[a][b] = -1;
-	for (int i = 1; i < PROC_COUNT; i++)
-		if (procs[i].main)
-			make_pair(PROC_PARENT, i);
-	for (size_t i = 0; i < sizeof(channels) / sizeof(channels[0]); i++)
-		if (procs[channels[i].a].main && procs[channels[i].b].main)
-			make_pair(channels[i].a, channels[i].b);
-	tzset();
-	raise_fd_limit();
-	fflush(NULL);
+	dirs_forget(&st->dirs);
+	return 0;
+}
 
-	for (int c = 1; c < PROC_COUNT; c++) {
-		struct proc_env env;
-		pid_t pid;
+/*
+ * Each child is forked and execs moat again (proc.c) with its ends of
+ * its socketpairs and, for smtp and control, the sockets bound here;
+ * then the parent keeps only its own ends. The spool lock stays here.
+ */
+static void
+start_children(struct parent *pa, struct start *st)
+{
+	char digest[PROC_DIGEST_HEX];
+	struct proc_start ps;
 
-		if (procs[c].main == NULL)
+	if (proc_conf_digest(pa->conf, digest) == -1)
+		fatalx("%s: out of memory", __func__);
+	memset(&ps, 0, sizeof(ps));
+	ps.exe_fd = st->exe_fd;
+	ps.conf = pa->conf;
+	ps.digest = digest;
+	ps.listen_fds = st->lfd;
+	ps.n_listen = st->n_listen;
+	ps.control_fd = st->ctl_fd;
+	for (int c = PROC_PARENT + 1; c < PROC_COUNT; c++) {
+		if (!proc_runs(c))
 			continue;
-		if ((pid = fork()) == -1)
-			fatal("fork");
-		if (pid > 0) {
-			pa.pid[c] = pid;
-			continue;
-		}
-		child_setup(procs[c].name);
-		close_others(c, lfd, conf->n_listeners);
-		close(dirs.lock_fd);	/* the parent's: no spool file here */
-		memset(&env, 0, sizeof(env));
-		env.conf = conf;
+		ps.peer = pairs[c];
+		pa->pid[c] = proc_start(c, &ps);
+	}
+	for (int a = PROC_PARENT + 1; a < PROC_COUNT; a++)
 		for (int b = 0; b < PROC_COUNT; b++)
-			env.peer[b] = pairs[c][b];
-		env.control_fd = -1;
-		env.access = access;
-		if (c == PROC_CONTROL)
-			env.control_fd = ctl_fd;
-		else
-			close(ctl_fd);
-		if (c == PROC_SMTP) {
-			env.listen_fds = lfd;
-			env.n_listen = conf->n_listeners;
-			/* the key's private half stays in the ca process */
-			if (conf->tls_cert[0] != '\0' && (env.tls =
-			    tls_key_server_ctx(conf->tls_cert, pairs[c][PROC_CA],
-			    err, sizeof(err))) == NULL) {
-				log_err(LOG_CAT_TLS, "event=tls_failed error=\"%s\"",
-				    err);
-				_exit(1);
+			if (pairs[a][b] >= 0) {
+				close(pairs[a][b]);
+				pairs[a][b] = -1;
 			}
-		}
-		if ((env.base = proc_event_base()) == NULL)
-			fatalx("event_base_new");
-		if (prepare[c] != NULL && prepare[c](&env) == -1)
-			_exit(1);
-		priv_drop(conf->user, procs[c].chroot ? conf->empty_dir : NULL);
-		_exit(procs[c].main(&env) == 0 ? 0 : 1);
-	}
+	while (st->n_listen > 0)
+		close(st->lfd[--st->n_listen]);
+	close(st->ctl_fd);
+	close(st->exe_fd);
+}
 
-	/* the parent keeps only its ends of its own pairs */
-	close_others(PROC_PARENT, lfd, conf->n_listeners);
-	close(ctl_fd);
+/* relaytest_on_start: the listeners are bound and the children run;
+ * the battery runs in a child of its own and we wait for it. A
+ * configuration that relays never serves. */
+static void
+parent_relaytest(struct parent *pa)
+{
+	if (pa->stopping || !pa->conf->relaytest_on_start ||
+	    relaytest_on_start(pa->conf) != -1)
+		return;
+	log_err(LOG_CAT_DAEMON, "event=relaytest_refused action=stop "
+	    "reason=\"the relay battery failed against our own "
+	    "listeners\"");
+	parent_stop(pa, 1);
+}
+
+/* the parent's event loop, from the children's start to their end */
+static void
+parent_run(struct parent *pa)
+{
+	static const int sigs[4] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
+	struct event *sigev[4];
+
 	signal(SIGPIPE, SIG_IGN);
-	if ((pa.base = event_base_new()) == NULL)
+	if ((pa->base = event_base_new()) == NULL)
 		fatalx("event_base_new");
 	for (int i = 1; i < PROC_COUNT; i++)
-		if (pa.pid[i] > 0)
-			pa.peer[i] = ipc_peer_new(pa.base, pairs[PROC_PARENT][i],
-			    procs[i].name, parent_peer_msg, parent_peer_close, &pa);
-	pa.ctl_log = control_log_new(pa.base, pa.peer);
+		if (pa->pid[i] > 0)
+			pa->peer[i] = ipc_peer_new(pa->base, pairs[PROC_PARENT][i],
+			    proc_name(i), parent_peer_msg, parent_peer_close, pa);
+	pa->ctl_log = control_log_new(pa->base, pa->peer);
 	for (int i = 0; i < 4; i++) {
-		sigev[i] = evsignal_new(pa.base, sigs[i], signal_cb, &pa);
+		sigev[i] = evsignal_new(pa->base, sigs[i], signal_cb, pa);
 		evsignal_add(sigev[i], NULL);
 	}
-	signals_hold(0);	/* what came meanwhile is delivered now */
-	send_users(&pa);
+	proc_signals_hold(0);	/* what came meanwhile is delivered now */
+	send_users(pa);
 	log_notice(LOG_CAT_DAEMON, "event=started pid=%ld smtp=%ld queue=%ld "
 	    "auth=%ld mta=%ld control=%ld", (long)getpid(),
-	    (long)pa.pid[PROC_SMTP], (long)pa.pid[PROC_QUEUE],
-	    (long)pa.pid[PROC_AUTH], (long)pa.pid[PROC_MTA],
-	    (long)pa.pid[PROC_CONTROL]);
+	    (long)pa->pid[PROC_SMTP], (long)pa->pid[PROC_QUEUE],
+	    (long)pa->pid[PROC_AUTH], (long)pa->pid[PROC_MTA],
+	    (long)pa->pid[PROC_CONTROL]);
 	/* a child may have died before the signal event existed */
-	parent_reap(&pa);
-	/* relaytest_on_start: the listeners are bound and the children run;
-	 * the battery runs in a child of its own and we wait for it. A
-	 * configuration that relays never serves. */
-	if (!pa.stopping && pa.conf->relaytest_on_start &&
-	    relaytest_on_start(pa.conf) == -1) {
-		log_err(LOG_CAT_DAEMON, "event=relaytest_refused action=stop "
-		    "reason=\"the relay battery failed against our own "
-		    "listeners\"");
-		parent_stop(&pa, 1);
-	}
-	if (pa.stopping || pa.pid[PROC_SMTP] > 0)
-		event_base_dispatch(pa.base);
+	parent_reap(pa);
+	parent_relaytest(pa);
+	if (pa->stopping || pa->pid[PROC_SMTP] > 0)
+		event_base_dispatch(pa->base);
 
 	for (int i = 1; i < PROC_COUNT; i++)
-		if (pa.pid[i] > 0)
-			kill(pa.pid[i], SIGKILL);
+		if (pa->pid[i] > 0)
+			kill(pa->pid[i], SIGKILL);
 	for (int i = 0; i < 4; i++)
 		event_free(sigev[i]);
 	for (int i = 1; i < PROC_COUNT; i++)
-		ipc_peer_free(pa.peer[i]);
-	control_log_free(pa.ctl_log);
-	event_base_free(pa.base);
-	{
-		char sock[CONF_PATH_MAX + 32];
+		ipc_peer_free(pa->peer[i]);
+	control_log_free(pa->ctl_log);
+	event_base_free(pa->base);
+}
 
-		snprintf(sock, sizeof(sock), "%s/control.sock",
-		    pa.conf->spool_dir);
-		(void)unlink(sock);
-	}
+/* daemon_serve - the parent's life */
+int
+daemon_serve(struct conf *conf)
+{
+	struct parent pa;
+	struct start st;
+	char sock[CONF_PATH_MAX + 32];
+
+	memset(&pa, 0, sizeof(pa));
+	pa.conf = conf;
+	if (start_check(conf, &st) == -1)
+		return 1;
+	proc_signals_hold(1);
+	if (start_bind(conf, &st) == -1)
+		return 1;
+	make_pairs();
+	tzset();
+	raise_fd_limit();
+	fflush(NULL);
+	start_children(&pa, &st);
+	parent_run(&pa);
+	snprintf(sock, sizeof(sock), "%s/control.sock", pa.conf->spool_dir);
+	(void)unlink(sock);
 	log_notice(LOG_CAT_DAEMON, "event=stopped status=%d", pa.status);
 	conf_free(pa.conf);
 	return pa.status;

@@ -1,10 +1,12 @@
 /*
- * proc.h - what each of moat's processes is handed when it starts.
+ * proc.h - moat's processes: what each is handed when it starts, and
+ * how the parent starts it (fork, then exec of moat itself: proc.c).
  */
 #ifndef MOAT_PROC_H
 #define MOAT_PROC_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <openssl/ssl.h>
 
 #include "../control/control.h"
@@ -36,6 +38,27 @@ struct proc_env {
 	void			*prepared;	/* what the prepare hook made */
 };
 
+/* what the parent hands child id (proc_start) */
+struct proc_start {
+	int			 exe_fd;	/* proc_exe_open */
+	const struct conf	*conf;		/* the child parses it again */
+	const char		*digest;	/* proc_conf_digest of conf */
+	const int		*peer;		/* [PROC_COUNT], -1: none */
+	const int		*listen_fds;	/* smtp's, conf->listeners order */
+	size_t			 n_listen;
+	int			 control_fd;	/* control's listening socket */
+};
+
+#define PROC_DIGEST_HEX	33	/* 16 bytes as hex, and the NUL */
+
 const char *proc_name(enum proc_id id);
+int proc_runs(enum proc_id id);
+int proc_stop_phase(enum proc_id id);
+int proc_linked(enum proc_id a, enum proc_id b);
+void proc_signals_hold(int hold);
+int proc_exe_open(char *err, size_t errlen);
+int proc_conf_digest(const struct conf *c, char *hex);
+pid_t proc_start(enum proc_id id, const struct proc_start *ps);
+int proc_exec_main(int argc, char **argv);
 
 #endif
