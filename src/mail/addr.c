@@ -1,7 +1,8 @@
 /*
  * addr.c - the one parser of mail addresses (RFC 5321 4.1.2, RFC 6531).
  *
- * Public: addr_parse_path, addr_format, addr_is_domain.
+ * Public: addr_parse_path, addr_format, addr_is_domain, addr_at,
+ * addr_domain_of.
  *
  * Grammar accepted (RFC 5321 4.1.2, strictly):
  *   Path      = "<" [ A-d-l ":" ] Mailbox ">"    ("<>" with ADDR_F_ALLOW_NULL)
@@ -451,4 +452,29 @@ addr_format(const struct mail_addr *a, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%s@%s", a->local, a->domain);
 	return buf;
+}
+
+/*
+ * addr_at - the '@' between the local part and the domain of a stored
+ * address: its last '@', since neither a Domain nor an address literal
+ * may hold one, whatever a quoted local part does. NULL when none.
+ */
+const char *
+addr_at(const char *addr)
+{
+	if (addr == NULL)
+		return NULL;
+	return strrchr(addr, '@');
+}
+
+/* addr_domain_of - the domain of a stored address, "" when none */
+const char *
+addr_domain_of(const char *addr, size_t *local_len)
+{
+	const char *at = addr_at(addr);
+
+	if (local_len != NULL)
+		*local_len = at != NULL ? (size_t)(at - addr) :
+		    addr != NULL ? strlen(addr) : 0;
+	return at != NULL ? at + 1 : "";
 }

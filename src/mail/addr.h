@@ -72,4 +72,18 @@ char *addr_format(const struct mail_addr *a, char *buf, size_t len);
  */
 int addr_is_domain(const char *s, size_t len);
 
+/*
+ * addr_at - the '@' that ends the local part of a "local@domain" text
+ * (as addr_format wrote it, or a user name such as "alice@example.org"),
+ * or NULL when there is none (bare "postmaster", NULL). Pure.
+ */
+const char *addr_at(const char *addr);
+
+/*
+ * addr_domain_of - the domain part of such a text: a pointer into addr
+ * after its addr_at, "" when there is none. *local_len (may be NULL)
+ * gets the length of the local part (all of addr without a domain). Pure.
+ */
+const char *addr_domain_of(const char *addr, size_t *local_len);
+
 #endif

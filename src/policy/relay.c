@@ -7,8 +7,10 @@
  * Order of the decision:
  *   1. the domain is empty (bare <postmaster>) or exactly one of ours:
  *      the lowercased plain local part must be a mailbox
- *      -> RELAY_LOCAL, else RELAY_UNKNOWN_USER. This holds for every
- *      client, so a trusted client never relays an unknown local user out.
+ *      -> RELAY_LOCAL (with that mailbox, the Maildir the session
+ *      stores and the scheduler delivers to), else RELAY_UNKNOWN_USER.
+ *      This holds for every client, so a trusted client never relays an
+ *      unknown local user out.
  *   2. a routed domain (an internal server behind us): RELAY_OUTBOUND
  *      from anyone, except that a local part with sender-specified
  *      routing ('@', '%' or '!', as in "victim%elsewhere@corp") is
@@ -102,16 +104,17 @@ relay_client_trusted(const struct relay_table *t, const uint8_t addr[16])
 	return 0;
 }
 
-static int
-is_mailbox(const struct relay_table *t, const char *local_plain)
+/* the mailbox local_plain names (any case), NULL when none */
+static const char *
+find_mailbox(const struct relay_table *t, const char *local_plain)
 {
 	size_t i;
 
 	for (i = 0; i < t->n_mailboxes; i++)
 		if (t->mailboxes[i] != NULL &&
 		    ascii_caseeq(t->mailboxes[i], local_plain))
-			return 1;
-	return 0;
+			return t->mailboxes[i];
+	return NULL;
 }
 
 /* in relay_networks, or authenticated on a listener that lets users relay */
@@ -135,8 +138,12 @@ has_sender_routing(const char *local_plain)
 /* relay_decide - accept or refuse one RCPT (see the order above) */
 enum relay_verdict
 relay_decide(const struct relay_table *t, const struct relay_client *c,
-    const struct mail_addr *rcpt)
+    const struct mail_addr *rcpt, const char **mailbox)
 {
+	const char *box;
+
+	if (mailbox != NULL)
+		*mailbox = NULL;
 	/*
 	 * The null path is no recipient. Only a caller bug (ADDR_F_ALLOW_NULL
 	 * on RCPT) gets here; refuse rather than crash on peer input.
@@ -144,9 +151,13 @@ relay_decide(const struct relay_table *t, const struct relay_client *c,
 	if (rcpt->is_null)
 		return RELAY_DENIED;
 	if (rcpt->domain[0] == '\0' ||
-	    (!rcpt->is_literal && relay_is_local_domain(t, rcpt->domain)))
-		return is_mailbox(t, rcpt->local_plain) ? RELAY_LOCAL :
-		    RELAY_UNKNOWN_USER;
+	    (!rcpt->is_literal && relay_is_local_domain(t, rcpt->domain))) {
+		if ((box = find_mailbox(t, rcpt->local_plain)) == NULL)
+			return RELAY_UNKNOWN_USER;
+		if (mailbox != NULL)
+			*mailbox = box;
+		return RELAY_LOCAL;
+	}
 	/*
 	 * A routed domain: inbound for an internal server, from anyone, but
 	 * without sender-specified routing from a client that may not relay:

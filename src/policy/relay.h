@@ -28,26 +28,37 @@ struct relay_client {
 enum relay_verdict {
 	RELAY_LOCAL,		/* local domain, mailbox exists: 250 */
 	RELAY_UNKNOWN_USER,	/* local domain, no such mailbox: 550 5.1.1 */
-	RELAY_OUTBOUND,		/* foreign domain, client may relay: 250 */
-	RELAY_DENIED,		/* foreign domain, client may not: 554 5.7.1 */
+	RELAY_OUTBOUND,		/* routed domain, or a foreign domain and
+				 * the client may relay: 250 */
+	RELAY_DENIED,		/* foreign domain and the client may not, or
+				 * sender routing to a routed domain from a
+				 * client that may not relay: 554 5.7.1 */
 };
 
 /*
  * relay_decide - accept or refuse one RCPT. rcpt is the output of
  * addr_parse_path (source route already stripped). The local part is
  * never routing for us: '%', '!' and '@' in it are plain characters.
- * An empty domain (bare <postmaster>) or a local domain gives
- * RELAY_LOCAL / RELAY_UNKNOWN_USER (lowercased local_plain looked up in
- * mailboxes) for every client, trusted or not; a routed domain gives
- * RELAY_OUTBOUND for every client, except RELAY_DENIED for a local part
- * with sender-specified routing ('@', '%', '!') from a client that may
- * not relay; any other domain, address literals included, gives
- * RELAY_OUTBOUND for a client in relay_networks or one authenticated
- * with auth_relay, else RELAY_DENIED. The null path gives RELAY_DENIED.
+ * In this order:
+ *   1. an empty domain (bare <postmaster>) or a local domain gives
+ *      RELAY_LOCAL / RELAY_UNKNOWN_USER (lowercased local_plain looked
+ *      up in mailboxes) for every client, trusted or not;
+ *   2. a routed domain ([delivery] routes, relay_is_routed_domain) gives
+ *      RELAY_OUTBOUND for every client, except RELAY_DENIED for a local
+ *      part with sender-specified routing ('@', '%', '!') from a client
+ *      that may not relay;
+ *   3. any other domain, address literals included, gives RELAY_OUTBOUND
+ *      for a client in relay_networks or one authenticated with
+ *      auth_relay, else RELAY_DENIED.
+ * The null path gives RELAY_DENIED.
+ * When mailbox is not NULL, *mailbox is the local Maildir mailbox the
+ * recipient maps to for RELAY_LOCAL (the entry of t->mailboxes, valid
+ * as long as t), NULL for every other verdict.
  * Pure: the caller logs the verdict.
  */
 enum relay_verdict relay_decide(const struct relay_table *t,
-    const struct relay_client *c, const struct mail_addr *rcpt);
+    const struct relay_client *c, const struct mail_addr *rcpt,
+    const char **mailbox);
 
 /*
  * relay_is_local_domain - 1 if domain (any case) is exactly one of ours;

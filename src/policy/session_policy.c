@@ -31,7 +31,7 @@ static int
 sender_owned(const struct conf *c, const struct relay_table *t,
     const char *user, const struct mail_addr *a)
 {
-	const char *at = strrchr(user, '@');
+	const char *at = addr_at(user);
 	const char *mode = c->sender_identity;
 
 	if (strcmp(mode, "any") == 0 || a->is_null)

@@ -160,26 +160,11 @@ add_original(struct evbuffer *e, const struct bounce_info *b, const char *bnd)
 		ADDS(e, "\r\n");
 }
 
-/* bounce_build - the DSN message for b */
-int
-bounce_build(const struct bounce_info *b, char **out, size_t *outlen)
+/* The message's header: the DSN's own fields, then the MIME preamble. */
+static void
+add_head(struct evbuffer *e, const struct bounce_info *b, int failed,
+    const char *date, const char *bnd)
 {
-	struct evbuffer *e;
-	char date[64], arrival[64], bnd[96], st[32];
-	size_t n;
-	int failed = 0;
-
-	*out = NULL;
-	*outlen = 0;
-	if ((e = evbuffer_new()) == NULL)
-		return -1;
-	for (size_t i = 0; i < b->n; i++)
-		failed += !b->rcpts[i].delayed;
-	rfc5322_date(b->now, date, sizeof(date));
-	rfc5322_date(b->arrival, arrival, sizeof(arrival));
-	snprintf(bnd, sizeof(bnd), "%s.%lld/%s", b->qid, (long long)b->now,
-	    b->hostname);
-
 	evbuffer_add_printf(e, "Date: %s\r\n", date);
 	evbuffer_add_printf(e, "From: Mail Delivery System "
 	    "<MAILER-DAEMON@%s>\r\n", b->hostname);
@@ -196,8 +181,13 @@ bounce_build(const struct bounce_info *b, char **out, size_t *outlen)
 	evbuffer_add_printf(e, "Content-Type: multipart/report; "
 	    "report-type=delivery-status;\r\n\tboundary=\"%s\"\r\n\r\n", bnd);
 	ADDS(e, "This is a MIME-encapsulated message.\r\n\r\n");
+}
 
-	/* 1: for people */
+/* Part 1, for people. */
+static void
+add_notification(struct evbuffer *e, const struct bounce_info *b, int failed,
+    const char *bnd)
+{
 	evbuffer_add_printf(e, "--%s\r\n", bnd);
 	ADDS(e, "Content-Description: Notification\r\n"
 	    "Content-Type: text/plain; charset=us-ascii\r\n\r\n");
@@ -223,8 +213,44 @@ bounce_build(const struct bounce_info *b, char **out, size_t *outlen)
 		ADDS(e, "\r\n");
 	}
 	ADDS(e, "\r\n");
+}
 
-	/* 2: for machines */
+/* The per-recipient fields of the delivery report (RFC 3464 2.3). */
+static void
+add_rcpt_report(struct evbuffer *e, const struct bounce_rcpt *r,
+    const char *date)
+{
+	char st[32];
+
+	ADDS(e, "\r\nFinal-Recipient: rfc822; ");
+	add_clean(e, r->address);
+	ADDS(e, "\r\n");
+	if (r->orcpt != NULL && r->orcpt[0] != '\0')
+		add_orcpt(e, r->orcpt);
+	evbuffer_add_printf(e, "Action: %s\r\n", r->delayed ? "delayed" :
+	    "failed");
+	evbuffer_add_printf(e, "Status: %s\r\n",
+	    bounce_status(r->reply, st, sizeof(st)));
+	if (r->remote_mta != NULL && r->remote_mta[0] != '\0') {
+		ADDS(e, "Remote-MTA: dns; ");
+		add_clean(e, r->remote_mta);
+		ADDS(e, "\r\n");
+		ADDS(e, "Diagnostic-Code: smtp; ");
+	} else
+		ADDS(e, "Diagnostic-Code: X-Moat; ");
+	add_clean(e, r->reply);
+	ADDS(e, "\r\n");
+	evbuffer_add_printf(e, "Last-Attempt-Date: %s\r\n", date);
+}
+
+/* Part 2, for machines: message/delivery-status. */
+static void
+add_report(struct evbuffer *e, const struct bounce_info *b, const char *date,
+    const char *bnd)
+{
+	char arrival[64];
+
+	rfc5322_date(b->arrival, arrival, sizeof(arrival));
 	evbuffer_add_printf(e, "--%s\r\n", bnd);
 	ADDS(e, "Content-Description: Delivery report\r\n"
 	    "Content-Type: message/delivery-status\r\n\r\n");
@@ -236,31 +262,32 @@ bounce_build(const struct bounce_info *b, char **out, size_t *outlen)
 		ADDS(e, "\r\n");
 	}
 	evbuffer_add_printf(e, "Arrival-Date: %s\r\n", arrival);
-	for (size_t i = 0; i < b->n; i++) {
-		const struct bounce_rcpt *r = &b->rcpts[i];
-
-		ADDS(e, "\r\nFinal-Recipient: rfc822; ");
-		add_clean(e, r->address);
-		ADDS(e, "\r\n");
-		if (r->orcpt != NULL && r->orcpt[0] != '\0')
-			add_orcpt(e, r->orcpt);
-		evbuffer_add_printf(e, "Action: %s\r\n", r->delayed ? "delayed" :
-		    "failed");
-		evbuffer_add_printf(e, "Status: %s\r\n",
-		    bounce_status(r->reply, st, sizeof(st)));
-		if (r->remote_mta != NULL && r->remote_mta[0] != '\0') {
-			ADDS(e, "Remote-MTA: dns; ");
-			add_clean(e, r->remote_mta);
-			ADDS(e, "\r\n");
-			ADDS(e, "Diagnostic-Code: smtp; ");
-		} else
-			ADDS(e, "Diagnostic-Code: X-Moat; ");
-		add_clean(e, r->reply);
-		ADDS(e, "\r\n");
-		evbuffer_add_printf(e, "Last-Attempt-Date: %s\r\n", date);
-	}
+	for (size_t i = 0; i < b->n; i++)
+		add_rcpt_report(e, &b->rcpts[i], date);
 	ADDS(e, "\r\n");
+}
 
+/* bounce_build - the DSN message for b */
+int
+bounce_build(const struct bounce_info *b, char **out, size_t *outlen)
+{
+	struct evbuffer *e;
+	char date[64], bnd[96];
+	size_t n;
+	int failed = 0;
+
+	*out = NULL;
+	*outlen = 0;
+	if ((e = evbuffer_new()) == NULL)
+		return -1;
+	for (size_t i = 0; i < b->n; i++)
+		failed += !b->rcpts[i].delayed;
+	rfc5322_date(b->now, date, sizeof(date));
+	snprintf(bnd, sizeof(bnd), "%s.%lld/%s", b->qid, (long long)b->now,
+	    b->hostname);
+	add_head(e, b, failed, date, bnd);
+	add_notification(e, b, failed, bnd);
+	add_report(e, b, date, bnd);
 	/* 3: the original, or its headers, unless it is left out */
 	if (!b->omit_original)
 		add_original(e, b, bnd);

@@ -272,6 +272,120 @@ md_create(int tmp, const char *name)
 	return fd;
 }
 
+/* The directories of one delivery; -1: not open. */
+struct md_dirs {
+	int	top;		/* mail_dir */
+	int	box;		/* mail_dir/MAILBOX */
+	int	tmp;
+	int	new;
+};
+
+/* close what is open, errno kept */
+static void
+md_dirs_close(struct md_dirs *d)
+{
+	int saved = errno;
+
+	if (d->new != -1)
+		close(d->new);
+	if (d->tmp != -1)
+		close(d->tmp);
+	if (d->box != -1)
+		close(d->box);
+	if (d->top != -1)
+		close(d->top);
+	d->top = d->box = d->tmp = d->new = -1;
+	errno = saved;
+}
+
+/*
+ * Open mail_dir/MAILBOX and its tmp/ and new/, making what is missing
+ * (cur/ too) and fsyncing the directories that gained an entry. 0, or
+ * -1 with errno set and *step saying where.
+ */
+static int
+md_dirs_open(const char *mail_dir, const char *mailbox, struct md_dirs *d,
+    const char **step)
+{
+	int made_box = 0, made_sub = 0;
+
+	d->top = d->box = d->tmp = d->new = -1;
+	*step = mail_dir;
+	if ((d->top = open(mail_dir, MD_DIR_FLAGS & ~O_NOFOLLOW)) == -1)
+		return -1;
+	*step = mailbox;
+	if (md_mkdir(d->top, mailbox, &made_box) == -1 ||
+	    (d->box = openat(d->top, mailbox, MD_DIR_FLAGS)) == -1)
+		return -1;
+	*step = "tmp";
+	if (md_mkdir(d->box, "tmp", &made_sub) == -1 ||
+	    (d->tmp = openat(d->box, "tmp", MD_DIR_FLAGS)) == -1)
+		return -1;
+	*step = "new";
+	if (md_mkdir(d->box, "new", &made_sub) == -1 ||
+	    (d->new = openat(d->box, "new", MD_DIR_FLAGS)) == -1)
+		return -1;
+	*step = "cur";
+	if (md_mkdir(d->box, "cur", &made_sub) == -1)
+		return -1;
+	/* new directories must survive a crash as much as the file does */
+	*step = "fsync";
+	if (made_sub && fsync(d->box) == -1)
+		return -1;
+	if (made_box && fsync(d->top) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * Write tmp/NAME, fsync it, rename it into new/ and fsync new/. 0, or
+ * -1 with errno set, *step saying where and no file left behind.
+ */
+static int
+md_file(const struct md_dirs *d, const char *name, const char *return_path,
+    const uint8_t *data, size_t len, const char **step)
+{
+	int fd, n, saved;
+
+	*step = "tmp file";
+	if ((fd = md_create(d->tmp, name)) == -1)
+		return -1;
+	*step = "write";
+	if (md_write(fd, return_path, data, len) == -1)
+		goto unlink;
+	*step = "fsync";
+	if (fsync(fd) == -1)
+		goto unlink;
+	*step = "close";
+	n = close(fd);
+	fd = -1;
+	if (n == -1)
+		goto unlink;
+	*step = "rename";
+	if (renameat(d->tmp, name, d->new, name) == -1)
+		goto unlink;
+	*step = "fsync new";
+	if (fsync(d->new) == -1) {
+		/*
+		 * The rename is durable only once new/ is. Take the file
+		 * back out and fail: it is delivered again later, rather
+		 * than perhaps lost.
+		 */
+		saved = errno;
+		unlinkat(d->new, name, 0);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+unlink:
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	unlinkat(d->tmp, name, 0);
+	errno = saved;
+	return -1;
+}
+
 /*
  * Deliver under the file name KEY.HOST: the work of maildir_deliver
  * and maildir_deliver_once. MAILDIR_FOUND when an earlier attempt's
@@ -285,9 +399,9 @@ md_deliver(const char *mail_dir, const char *mailbox, const char *key,
 {
 	static char host[1024];
 	char name[1400], rpath[ADDR_STRLEN];
-	int top = -1, box = -1, tmp = -1, new = -1, fd = -1;
-	int made_box = 0, made_sub = 0, saved, n;
+	struct md_dirs d;
 	const char *step;
+	int saved, n;
 
 	if (maildir_check_name(mailbox) == -1) {
 		snprintf(err, errlen, "bad mailbox name");
@@ -300,103 +414,23 @@ md_deliver(const char *mail_dir, const char *mailbox, const char *key,
 		errno = EINVAL;
 		return MAILDIR_PERMFAIL;
 	}
-	return_path = rpath;
 	if (host[0] == '\0')
 		md_hostname(host, sizeof(host));
-
-	step = mail_dir;
-	if ((top = open(mail_dir, MD_DIR_FLAGS & ~O_NOFOLLOW)) == -1)
+	if (md_dirs_open(mail_dir, mailbox, &d, &step) == -1)
 		goto fail;
-	step = mailbox;
-	if (md_mkdir(top, mailbox, &made_box) == -1)
-		goto fail;
-	if ((box = openat(top, mailbox, MD_DIR_FLAGS)) == -1)
-		goto fail;
-	step = "tmp";
-	if (md_mkdir(box, "tmp", &made_sub) == -1 ||
-	    (tmp = openat(box, "tmp", MD_DIR_FLAGS)) == -1)
-		goto fail;
-	step = "new";
-	if (md_mkdir(box, "new", &made_sub) == -1 ||
-	    (new = openat(box, "new", MD_DIR_FLAGS)) == -1)
-		goto fail;
-	step = "cur";
-	if (md_mkdir(box, "cur", &made_sub) == -1)
-		goto fail;
-	/* new directories must survive a crash as much as the file does */
-	step = "fsync";
-	if (made_sub && fsync(box) == -1)
-		goto fail;
-	if (made_box && fsync(top) == -1)
-		goto fail;
-
 	n = snprintf(name, sizeof(name), "%s.%s", key, host);
 	if (n < 0 || (size_t)n >= sizeof(name))
 		fatalx("%s: file name too long", __func__);	/* host < 1024 */
-	if ((n = md_find(box, new, name, key, look_cur, &step)) == -1)
+	if ((n = md_find(d.box, d.new, name, key, look_cur, &step)) == -1)
 		goto fail;
-	if (n == 1) {
-		close(new);
-		close(tmp);
-		close(box);
-		close(top);
-		return MAILDIR_FOUND;
-	}
-	step = "tmp file";
-	if ((fd = md_create(tmp, name)) == -1)
+	if (n == 0 && md_file(&d, name, rpath, data, len, &step) == -1)
 		goto fail;
-	step = "write";
-	if (md_write(fd, return_path, data, len) == -1)
-		goto unlink;
-	step = "fsync";
-	if (fsync(fd) == -1)
-		goto unlink;
-	step = "close";
-	n = close(fd);
-	fd = -1;
-	if (n == -1)
-		goto unlink;
-	step = "rename";
-	if (renameat(tmp, name, new, name) == -1)
-		goto unlink;
-	step = "fsync new";
-	if (fsync(new) == -1) {
-		/*
-		 * The rename is durable only once new/ is. Take the file
-		 * back out and fail: it is delivered again later, rather
-		 * than perhaps lost.
-		 */
-		saved = errno;
-		unlinkat(new, name, 0);
-		errno = saved;
-		goto fail;
-	}
-	close(new);
-	close(tmp);
-	close(box);
-	close(top);
-	return MAILDIR_DELIVERED;
-
-unlink:
-	saved = errno;
-	if (fd != -1)
-		close(fd);
-	fd = -1;
-	unlinkat(tmp, name, 0);
-	errno = saved;
+	md_dirs_close(&d);
+	return n == 1 ? MAILDIR_FOUND : MAILDIR_DELIVERED;
 fail:
 	saved = errno;
 	snprintf(err, errlen, "%s: %s", step, strerror(saved));
-	if (fd != -1)
-		close(fd);
-	if (new != -1)
-		close(new);
-	if (tmp != -1)
-		close(tmp);
-	if (box != -1)
-		close(box);
-	if (top != -1)
-		close(top);
+	md_dirs_close(&d);
 	errno = saved;
 	return maildir_permanent(saved) ? MAILDIR_PERMFAIL : MAILDIR_TEMPFAIL;
 }

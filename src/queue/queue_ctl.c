@@ -2,33 +2,28 @@
  * queue_ctl.c - control operations on the queue database.
  *
  * The control process forwards each checked request here as
- * PROTO_CTL_REQUEST; this module runs it on a connection of its own to
- * queue.db and answers PROTO_CTL_ANSWER with tables (ctl_msg.h).
+ * PROTO_CTL_REQUEST; this module runs it through the named queries of
+ * queue_db_ctl.c (which owns the SQL and a connection of its own to
+ * queue.db) and answers PROTO_CTL_ANSWER with tables (ctl_msg.h).
  *
- * Purges and bulk changes are set-based: the matching message ids go
- * into a temporary table in one statement, then recipients, bodies and
- * messages are deleted (or recipients updated) with one statement each,
- * all in one transaction. Children are deleted before their parent so
- * the ON DELETE CASCADE finds nothing to do row by row.
- *
- * It also owns the bans and user_state tables. A ban smtp decided
- * (PROTO_BAN_ADD from smtp) is stored and not echoed: smtp applied it
- * already. `moat ban add|del` stores the change and sends just that
- * one ban (PROTO_BAN_ADD, PROTO_BAN_DEL): smtp applies it in O(1), so
- * ten thousand bans cost ten thousand small messages, not ten thousand
- * copies of a growing list. The whole list (PROTO_BANS_CHANGED) goes
- * out once at start; expired bans are dropped by each side on its own.
- * `moat user ...` changes user_state, sent as PROTO_USER_STATE, every
- * row of it at start too.
+ * It also keeps smtp informed of the bans and account states. A ban
+ * smtp decided (PROTO_BAN_ADD from smtp) is stored and not echoed:
+ * smtp applied it already. `moat ban add|del` stores the change and
+ * sends just that one ban (PROTO_BAN_ADD, PROTO_BAN_DEL): smtp applies
+ * it in O(1), so ten thousand bans cost ten thousand small messages,
+ * not ten thousand copies of a growing list. The whole list
+ * (PROTO_BANS_CHANGED) goes out once at start; expired bans are dropped
+ * by each side on its own. `moat user ...` changes user_state, sent as
+ * PROTO_USER_STATE, every row of it at start too.
  *
  * Public: queue_ctl_new, queue_ctl_free, queue_ctl_ban_add,
- * queue_ctl_set_stats, queue_ctl_smtp_closed.
+ * queue_ctl_stored, queue_ctl_set_stats, queue_ctl_smtp_closed.
  *
- * SECURITY: every statement is a fixed text prepared at start; filter
- * values are bound parameters, never pasted into SQL. Requests were
- * checked by the control process and are decoded again here with the
- * same checks; a bad one is answered CTL_BAD_REQUEST, not obeyed. Each
- * state-changing operation is recorded in events with the caller's uid.
+ * SECURITY: no SQL here; filter values reach queue_db_ctl as bound
+ * parameters. Requests were checked by the control process and are
+ * decoded again here with the same checks; a bad one is answered
+ * CTL_BAD_REQUEST, not obeyed. Each state-changing operation is
+ * recorded in events with the caller's uid.
  * LIMITS: CTL_LIST_MAX rows a list (default QC_LIST_DEFAULT), events
  * QC_EVENTS_DEFAULT; a shown body is cut at QC_SHOW_MAX bytes.
  */
@@ -40,7 +35,6 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
-#include <sqlite3.h>
 
 #include "ctl/ctl_msg.h"
 #include "daemon/config.h"
@@ -51,243 +45,19 @@
 #include "queue/queue_ctl.h"
 #include "policy/watch.h"
 #include "queue/queue_db.h"
+#include "queue/queue_db_ctl.h"
 
-#define QC_BUSY_MS		5000
 #define QC_LIST_DEFAULT		CTL_LIST_MAX
 #define QC_EVENTS_DEFAULT	100
 #define QC_SHOW_MAX		(8u * 1024 * 1024)
 #define QC_EXPIRE_SECS		60
 #define QC_RECENT_SECS		86400	/* "recent" counters: one day */
 #define QC_HOUR_SECS		3600	/* messages per user: one hour */
-#define QC_BOUNCE_TEXT		"5.0.0 returned by the administrator"
-
-/*
- * The filter of every queue operation, over message AS m. Parameters:
- * ?1 qid, ?2 sender ('' is <>), ?3 recipient, ?4 recipient domain,
- * ?5 AUTH user, ?6 client CIDR, ?7 created at or before, ?8 created at
- * or after, ?9 mask of recipient states. NULL: no condition.
- */
-#define QC_FILTER \
-	"(?1 IS NULL OR m.qid = ?1)" \
-	" AND (?2 IS NULL OR m.sender = ?2 COLLATE NOCASE)" \
-	" AND (?3 IS NULL OR EXISTS (SELECT 1 FROM recipient AS r" \
-	"  WHERE r.msg_id = m.id AND r.address = ?3 COLLATE NOCASE))" \
-	" AND (?4 IS NULL OR EXISTS (SELECT 1 FROM recipient AS r" \
-	"  WHERE r.msg_id = m.id AND r.domain = lower(?4)))" \
-	" AND (?5 IS NULL OR m.auth_user = ?5)" \
-	" AND (?6 IS NULL OR ctl_cidr_match(?6, m.client_ip))" \
-	" AND (?7 IS NULL OR m.created <= ?7)" \
-	" AND (?8 IS NULL OR m.created >= ?8)" \
-	" AND (?9 IS NULL OR EXISTS (SELECT 1 FROM recipient AS r" \
-	"  WHERE r.msg_id = m.id AND ((1 << r.state) & ?9) != 0))"
-
-/* The same over deadletter (no user, client or state there). */
-#define QC_DFILTER \
-	"(?1 IS NULL OR qid = ?1)" \
-	" AND (?2 IS NULL OR sender = ?2 COLLATE NOCASE)" \
-	" AND (?3 IS NULL OR recipient = ?3 COLLATE NOCASE)" \
-	" AND (?4 IS NULL OR lower(substr(recipient, instr(recipient, '@') + 1))" \
-	"  = lower(?4))" \
-	" AND (?7 IS NULL OR time <= ?7)" \
-	" AND (?8 IS NULL OR time >= ?8)"
-
-#define QC_SEL	"(SELECT id FROM temp.ctl_sel)"
-
-enum qc_stmt {
-	QC_BEGIN,
-	QC_COMMIT,
-	QC_ROLLBACK,
-	QC_SEL_CLEAR,
-	QC_SEL_FILL,
-	QC_SEL_COUNT,
-	QC_DEL_RCPT,
-	QC_DEL_BODY,
-	QC_DEL_MSG,
-	QC_HOLD,
-	QC_RELEASE,
-	QC_RETRY,
-	QC_BOUNCE,
-	QC_SUMMARY,
-	QC_SUMMARY_OLDEST,
-	QC_SUMMARY_ERR,
-	QC_SUMMARY_TOTAL,
-	QC_ALL_COUNT,
-	QC_ALL_RCPT,
-	QC_ALL_BODY,
-	QC_ALL_MSG,
-	QC_LIST,
-	QC_SHOW_MSG,
-	QC_SHOW_RCPT,
-	QC_SHOW_BODY,
-	QC_EVENTS,
-	QC_EVENT_ADD,
-	QC_EVENT_RAW,
-	QC_BAN_ADD,
-	QC_BAN_DEL,
-	QC_BAN_LIST,
-	QC_BAN_EXPIRE,
-	QC_USER_LIST,
-	QC_USER_SET,
-	QC_USER_HOLD_MAIL,
-	QC_USER_ALL,
-	QC_STATS_MSG,
-	QC_STATS_RCPT,
-	QC_STATS_EVENTS,
-	QC_STATS_BANS,
-	QC_STATS_USERS,
-	QC_N,
-	/* prepared only when the deadletter table exists */
-	QC_DEAD_LIST = QC_N,
-	QC_DEAD_COUNT,
-	QC_DEAD_DELETE,
-	QC_STATS_DEAD,
-	QC_NALL
-};
-
-static const char *const qc_sql[QC_NALL] = {
-	[QC_BEGIN] = "BEGIN IMMEDIATE",
-	[QC_COMMIT] = "COMMIT",
-	[QC_ROLLBACK] = "ROLLBACK",
-	[QC_SEL_CLEAR] = "DELETE FROM temp.ctl_sel",
-	[QC_SEL_FILL] =
-	    "INSERT INTO temp.ctl_sel(id) SELECT m.id FROM message AS m WHERE "
-	    QC_FILTER,
-	[QC_SEL_COUNT] =
-	    "SELECT (SELECT count(*) FROM temp.ctl_sel), (SELECT count(*) FROM"
-	    " recipient WHERE msg_id IN " QC_SEL ")",
-	[QC_DEL_RCPT] = "DELETE FROM recipient WHERE msg_id IN " QC_SEL,
-	[QC_DEL_BODY] = "DELETE FROM body WHERE msg_id IN " QC_SEL,
-	[QC_DEL_MSG] = "DELETE FROM message WHERE id IN " QC_SEL,
-	[QC_HOLD] =
-	    "UPDATE recipient SET state = 2, updated = ?1"
-	    " WHERE state IN (0, 1) AND msg_id IN " QC_SEL,
-	[QC_RELEASE] =
-	    "UPDATE recipient SET state = 0, next_attempt = ?1, updated = ?1"
-	    " WHERE state = 2 AND msg_id IN " QC_SEL,
-	[QC_RETRY] =
-	    "UPDATE recipient SET state = 0, next_attempt = ?1, updated = ?1"
-	    " WHERE state IN (0, 1) AND msg_id IN " QC_SEL,
-	[QC_BOUNCE] =
-	    "UPDATE recipient SET state = 4, last_error = ?2, updated = ?1"
-	    " WHERE state IN (0, 1, 2) AND msg_id IN " QC_SEL,
-	/*
-	 * Answered from the index recipient_domain_state alone (it holds
-	 * the row id too): 100,000 recipients in a few milliseconds. The
-	 * oldest recipient (lowest id) and the newest deferred one are then
-	 * one lookup each per domain.
-	 */
-	[QC_SUMMARY] =
-	    "SELECT domain, state, count(*), min(id), max(id) FROM recipient"
-	    " WHERE state != 3 GROUP BY domain, state",
-	[QC_SUMMARY_OLDEST] =
-	    "SELECT m.created FROM recipient AS r JOIN message AS m"
-	    " ON m.id = r.msg_id WHERE r.id = ?1",
-	[QC_SUMMARY_ERR] =
-	    "SELECT last_error, attempts FROM recipient WHERE id = ?1",
-	[QC_SUMMARY_TOTAL] = "SELECT count(*) FROM message",
-	/*
-	 * delete --all: children first, then the parent, each a DELETE
-	 * without WHERE, which SQLite runs as a truncation (pages freed,
-	 * no row-by-row work) -- but only while no foreign key names the
-	 * table, hence foreign_keys off around it (outside the transaction,
-	 * as SQLite requires). Nothing can be left dangling: every table
-	 * of the three is emptied in the same transaction. (The pragma is
-	 * run with qc_foreign_keys, never prepared ahead: SQLite applies a
-	 * flag pragma when it compiles it, so a prepared one did nothing
-	 * when stepped and each purge deleted row by row, 1 s for 100,000.)
-	 */
-	[QC_ALL_COUNT] =
-	    "SELECT (SELECT count(*) FROM message), (SELECT count(*) FROM"
-	    " recipient)",
-	[QC_ALL_RCPT] = "DELETE FROM recipient",
-	[QC_ALL_BODY] = "DELETE FROM body",
-	[QC_ALL_MSG] = "DELETE FROM message",
-	[QC_LIST] =
-	    "SELECT m.qid, m.created, m.size, m.sender, m.auth_user,"
-	    " m.client_ip,"
-	    " (SELECT group_concat(address, ', ') FROM recipient"
-	    "  WHERE msg_id = m.id),"
-	    " (SELECT sum(DISTINCT 1 << state) FROM recipient"
-	    "  WHERE msg_id = m.id),"
-	    " (SELECT max(attempts) FROM recipient WHERE msg_id = m.id),"
-	    " (SELECT last_error FROM recipient WHERE msg_id = m.id"
-	    "  AND last_error IS NOT NULL ORDER BY updated DESC LIMIT 1)"
-	    " FROM message AS m WHERE " QC_FILTER " ORDER BY m.id LIMIT ?20",
-	[QC_SHOW_MSG] =
-	    "SELECT id, qid, created, sender, helo, client_ip, auth_user,"
-	    " listener, envid, size, rcpt_count FROM message WHERE qid = ?1",
-	[QC_SHOW_RCPT] =
-	    "SELECT address, state, attempts, next_attempt, updated,"
-	    " last_error, mailbox FROM recipient WHERE msg_id = ?1 ORDER BY id",
-	[QC_SHOW_BODY] = "SELECT data FROM body WHERE msg_id = ?1",
-	[QC_EVENTS] =
-	    "SELECT * FROM (SELECT id, time, type, client_ip, user, session,"
-	    " detail FROM events WHERE id > ?1 AND (?2 IS NULL OR time >= ?2)"
-	    " AND (?3 IS NULL OR type = ?3)"
-	    " AND (?4 IS NULL OR ctl_cidr_match(?4, client_ip))"
-	    " AND (?5 IS NULL OR user = ?5)"
-	    " ORDER BY id DESC LIMIT ?6) ORDER BY id",
-	[QC_EVENT_ADD] =
-	    "INSERT INTO events(time, type, client_ip, user, session, detail)"
-	    " VALUES (?1, ?2, NULL, ?3, NULL, ?4)",
-	[QC_EVENT_RAW] =
-	    "INSERT INTO events(time, type, client_ip, user, session, detail)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[QC_BAN_ADD] =
-	    "INSERT INTO bans(cidr, reason, origin, created, expires)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(cidr) DO UPDATE SET"
-	    " reason = excluded.reason, origin = excluded.origin,"
-	    " created = excluded.created, expires = excluded.expires",
-	[QC_BAN_DEL] = "DELETE FROM bans WHERE cidr = ?1",
-	[QC_BAN_LIST] =
-	    "SELECT cidr, reason, origin, created, expires FROM bans"
-	    " WHERE expires IS NULL OR expires > ?1 ORDER BY created, cidr",
-	[QC_BAN_EXPIRE] =
-	    "DELETE FROM bans WHERE expires IS NOT NULL AND expires <= ?1",
-	[QC_USER_LIST] =
-	    "WITH u(user) AS (SELECT user FROM user_state"
-	    " UNION SELECT auth_user FROM message WHERE auth_user IS NOT NULL"
-	    " UNION SELECT user FROM events WHERE user IS NOT NULL"
-	    "  AND user != '' AND time >= ?1)"
-	    " SELECT u.user, coalesce(s.state, 'active'), s.reason, s.updated,"
-	    " (SELECT count(*) FROM message WHERE auth_user = u.user),"
-	    " (SELECT count(*) FROM events WHERE user = u.user AND time >= ?1),"
-	    " (SELECT count(*) FROM events WHERE user = u.user AND time >= ?1"
-	    "  AND type LIKE 'auth%')"
-	    " FROM u LEFT JOIN user_state AS s ON s.user = u.user"
-	    " ORDER BY u.user",
-	[QC_USER_SET] =
-	    "INSERT INTO user_state(user, state, reason, updated)"
-	    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT(user) DO UPDATE SET"
-	    " state = excluded.state, reason = excluded.reason,"
-	    " updated = excluded.updated",
-	[QC_USER_HOLD_MAIL] =
-	    "UPDATE recipient SET state = 2, updated = ?2 WHERE state IN (0, 1)"
-	    " AND msg_id IN (SELECT id FROM message WHERE auth_user = ?1)",
-	[QC_USER_ALL] = "SELECT user, state FROM user_state ORDER BY user",
-	[QC_STATS_MSG] = "SELECT count(*), coalesce(sum(size), 0) FROM message",
-	[QC_STATS_RCPT] = "SELECT state, count(*) FROM recipient GROUP BY state",
-	[QC_STATS_EVENTS] =
-	    "SELECT type, count(*) FROM events WHERE time >= ?1 GROUP BY type",
-	[QC_STATS_BANS] =
-	    "SELECT count(*) FROM bans WHERE expires IS NULL OR expires > ?1",
-	[QC_STATS_USERS] =
-	    "SELECT state, count(*) FROM user_state GROUP BY state",
-	[QC_DEAD_LIST] =
-	    "SELECT id, qid, time, created, sender, recipient, reason,"
-	    " length(data) FROM deadletter WHERE " QC_DFILTER
-	    " ORDER BY id LIMIT ?20",
-	[QC_DEAD_COUNT] = "SELECT count(*) FROM deadletter WHERE " QC_DFILTER,
-	[QC_DEAD_DELETE] = "DELETE FROM deadletter WHERE " QC_DFILTER,
-	[QC_STATS_DEAD] = "SELECT count(*) FROM deadletter",
-};
 
 /* Owned by the queue process (queue_proc.c). */
 struct queue_ctl {
 	struct event_base	*base;		/* not owned */
-	sqlite3			*h;
-	sqlite3_stmt		*st[QC_NALL];
-	int			 dead_ok;	/* deadletter statements ready */
+	struct queue_db_ctl	*db;		/* owned: the admin's connection */
 	struct ipc_peer		*control;	/* owned, NULL without control */
 	struct ipc_peer		*smtp;		/* not owned */
 	int			 smtp_closed;
@@ -296,8 +66,10 @@ struct queue_ctl {
 	struct event		*ev_expire;
 	const struct queue_stats *stats;	/* not owned, NULL: none */
 	struct watch		*hour;		/* messages per user, owned */
-	char			 path[CONF_PATH_MAX + 16];
 };
+
+static void qc_expire_cb(evutil_socket_t, short, void *);
+static int qc_cidr_canon(const char *, char *, size_t);
 
 static int64_t
 qc_now_ms(void)
@@ -308,118 +80,20 @@ qc_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The answer to a request the database could not serve. */
 static void
-qc_done(sqlite3_stmt *s)
+qc_db_failed(struct queue_ctl *qc, uint64_t id)
 {
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
+	ctl_answer_simple(qc->control, id, CTL_FAILED,
+	    "queue database error: %s", queue_db_ctl_errmsg(qc->db));
 }
 
+/* The same for a change rolled back at step op. */
 static void
-qc_log_error(struct queue_ctl *qc, const char *op)
+qc_db_unchanged(struct queue_ctl *qc, uint64_t id, const char *op)
 {
-	char esc[256];
-	const char *msg = sqlite3_errmsg(qc->h);
-
-	log_err(LOG_CAT_CONTROL, "event=db_error op=%s err=\"%s\"", op,
-	    log_escape(esc, sizeof(esc), msg, strlen(msg)));
-}
-
-/* Run a statement that returns no row; SQLITE_DONE or an error code. */
-static int
-qc_exec(sqlite3_stmt *s)
-{
-	int rc = sqlite3_step(s);
-
-	qc_done(s);
-	return rc;
-}
-
-static int
-qc_simple(struct queue_ctl *qc, enum qc_stmt i)
-{
-	return qc_exec(qc->st[i]);
-}
-
-/*
- * Foreign keys on or off, checked: 0 (SQLITE_OK) when the connection
- * now has them as asked. Outside a transaction only.
- */
-static int
-qc_foreign_keys(struct queue_ctl *qc, int on)
-{
-	sqlite3_stmt *s;
-	int rc, got = -1;
-
-	if ((rc = sqlite3_exec(qc->h, on ? "PRAGMA foreign_keys = ON" :
-	    "PRAGMA foreign_keys = OFF", NULL, NULL, NULL)) != SQLITE_OK)
-		return rc;
-	if ((rc = sqlite3_prepare_v2(qc->h, "PRAGMA foreign_keys", -1, &s,
-	    NULL)) != SQLITE_OK)
-		return rc;
-	if (sqlite3_step(s) == SQLITE_ROW)
-		got = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	return got == on ? SQLITE_OK : SQLITE_ERROR;
-}
-
-static const char *
-col_text(sqlite3_stmt *s, int i)
-{
-	const unsigned char *t = sqlite3_column_text(s, i);
-
-	return t ? (const char *)t : "";
-}
-
-static void
-bind_opt(sqlite3_stmt *s, int i, const char *v)
-{
-	if (v == NULL || v[0] == '\0')
-		sqlite3_bind_null(s, i);
-	else
-		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
-}
-
-/* ctl_cidr_match(cidr, ip): 1 when the text address lies in the network */
-static void
-qc_cidr_match(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	const unsigned char *net = sqlite3_value_text(argv[0]);
-	const unsigned char *ip = sqlite3_value_text(argv[1]);
-	struct cidr c;
-	uint8_t a[16];
-	const char *why;
-
-	if (net == NULL || ip == NULL ||
-	    cidr_parse((const char *)net, &c, &why) == -1 ||
-	    cidr_addr_parse((const char *)ip, a) == -1) {
-		sqlite3_result_int(ctx, 0);
-		return;
-	}
-	sqlite3_result_int(ctx, cidr_contains(&c, a));
-}
-
-/* Bind a filter's parameters ?1..?9 (QC_FILTER, QC_DFILTER). */
-static void
-qc_bind_filter(sqlite3_stmt *s, const struct ctl_filter *f, int64_t now)
-{
-	bind_opt(s, 1, f->qid);
-	if (strcmp(f->from, "<>") == 0)
-		sqlite3_bind_text(s, 2, "", 0, SQLITE_STATIC);
-	else
-		bind_opt(s, 2, f->from);
-	bind_opt(s, 3, f->to);
-	bind_opt(s, 4, f->to_domain);
-	if (sqlite3_bind_parameter_count(s) >= 5) {
-		bind_opt(s, 5, f->user);
-		bind_opt(s, 6, f->client);
-	}
-	if (f->older_than > 0)
-		sqlite3_bind_int64(s, 7, now - f->older_than);
-	if (f->newer_than > 0)
-		sqlite3_bind_int64(s, 8, now - f->newer_than);
-	if (f->states != 0 && sqlite3_bind_parameter_count(s) >= 9)
-		sqlite3_bind_int64(s, 9, f->states);
+	ctl_answer_simple(qc->control, id, CTL_FAILED, "queue database error "
+	    "(%s): %s; nothing changed", op, queue_db_ctl_errmsg(qc->db));
 }
 
 /* A short text of the filter for the events table and the log. */
@@ -462,7 +136,7 @@ static void
 qc_event(struct queue_ctl *qc, uint32_t uid, const char *type,
     const char *user, const char *fmt, ...)
 {
-	sqlite3_stmt *s = qc->st[QC_EVENT_ADD];
+	struct queue_event ev;
 	char detail[1024], rest[900];
 	va_list ap;
 
@@ -471,47 +145,61 @@ qc_event(struct queue_ctl *qc, uint32_t uid, const char *type,
 	va_end(ap);
 	snprintf(detail, sizeof(detail), "uid=%" PRIu32 " %s", uid, rest);
 	log_notice(LOG_CAT_CONTROL, "event=%s %s", type, detail);
-	sqlite3_bind_int64(s, 1, (int64_t)time(NULL));
-	sqlite3_bind_text(s, 2, type, -1, SQLITE_STATIC);
-	bind_opt(s, 3, user);
-	sqlite3_bind_text(s, 4, detail, -1, SQLITE_TRANSIENT);
-	if (qc_exec(s) != SQLITE_DONE)
-		qc_log_error(qc, "event_add");
+	memset(&ev, 0, sizeof(ev));
+	ev.time = (int64_t)time(NULL);
+	ev.type = type;
+	ev.user = user;
+	ev.detail = detail;
+	(void)queue_db_ctl_event_add(qc->db, &ev);	/* logged */
 }
 
 /*
  * Lists for smtp.
  */
 
+static int
+qc_smtp_gone(const struct queue_ctl *qc)
+{
+	return qc->smtp == NULL || qc->smtp_closed;
+}
+
+/* the bans, gathered for PROTO_BANS_CHANGED */
+struct qc_ban_rows {
+	struct ipc_msg	rows;
+	uint32_t	n;
+};
+
+static void
+qc_ban_row_cb(void *arg, const struct queue_ban *b)
+{
+	struct qc_ban_rows *br = arg;
+	struct proto_bans_item it;
+
+	it.cidr = b->cidr;
+	it.expires = b->expires;
+	proto_bans_item_enc(&br->rows, &it);
+	br->n++;
+}
+
 static void
 qc_send_bans(struct queue_ctl *qc)
 {
-	sqlite3_stmt *s = qc->st[QC_BAN_LIST];
-	struct proto_bans_item b;
-	struct ipc_msg rows, m;
-	uint32_t n = 0;
-	int rc;
+	struct qc_ban_rows br;
+	struct ipc_msg m;
 
-	if (qc->smtp == NULL || qc->smtp_closed)
+	if (qc_smtp_gone(qc))
 		return;
-	ipc_msg_init(&rows, 0, 0);
-	sqlite3_bind_int64(s, 1, (int64_t)time(NULL));
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		b.cidr = col_text(s, 0);
-		b.expires = sqlite3_column_int64(s, 4);
-		proto_bans_item_enc(&rows, &b);
-		n++;
-	}
-	qc_done(s);
-	if (rc != SQLITE_DONE) {
-		qc_log_error(qc, "bans_send");
-		ipc_msg_discard(&rows);
+	ipc_msg_init(&br.rows, 0, 0);
+	br.n = 0;
+	if (queue_db_ctl_ban_list(qc->db, (int64_t)time(NULL), qc_ban_row_cb,
+	    &br) == -1) {
+		ipc_msg_discard(&br.rows);
 		return;
 	}
-	proto_bans_enc(&m, 0, n, &rows);
-	ipc_msg_discard(&rows);
+	proto_bans_enc(&m, 0, br.n, &br.rows);
+	ipc_msg_discard(&br.rows);
 	ipc_send(qc->smtp, &m);
-	log_debug(LOG_CAT_CONTROL, "event=bans_sent count=%" PRIu32, n);
+	log_debug(LOG_CAT_CONTROL, "event=bans_sent count=%" PRIu32, br.n);
 }
 
 /* one ban an admin added or changed, to smtp */
@@ -522,7 +210,7 @@ qc_send_ban_add(struct queue_ctl *qc, const char *net, int64_t expires,
 	struct proto_ban b;
 	struct ipc_msg m;
 
-	if (qc->smtp == NULL || qc->smtp_closed)
+	if (qc_smtp_gone(qc))
 		return;
 	b.cidr = net;
 	b.expires = expires;
@@ -539,7 +227,7 @@ qc_send_ban_del(struct queue_ctl *qc, const char *net)
 	struct proto_ban_del b;
 	struct ipc_msg m;
 
-	if (qc->smtp == NULL || qc->smtp_closed)
+	if (qc_smtp_gone(qc))
 		return;
 	b.cidr = net;
 	proto_ban_del_enc(&m, 0, &b);
@@ -552,7 +240,7 @@ qc_send_user(struct queue_ctl *qc, const char *user, const char *state)
 	struct proto_user_state us;
 	struct ipc_msg m;
 
-	if (qc->smtp == NULL || qc->smtp_closed)
+	if (qc_smtp_gone(qc))
 		return;
 	us.user = user;
 	us.state = state;
@@ -561,35 +249,30 @@ qc_send_user(struct queue_ctl *qc, const char *user, const char *state)
 }
 
 static void
+qc_send_user_cb(void *arg, const char *user, const char *state)
+{
+	qc_send_user(arg, user, state);
+}
+
+static void
 qc_send_users(struct queue_ctl *qc)
 {
-	sqlite3_stmt *s = qc->st[QC_USER_ALL];
-	int rc;
-
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		qc_send_user(qc, col_text(s, 0), col_text(s, 1));
-	qc_done(s);
-	if (rc != SQLITE_DONE)
-		qc_log_error(qc, "users_send");
+	(void)queue_db_ctl_user_states(qc->db, qc_send_user_cb, qc);
 }
 
 static void
 qc_expire_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct queue_ctl *qc = arg;
-	sqlite3_stmt *s = qc->st[QC_BAN_EXPIRE];
-	int n;
+	int64_t n;
 
 	if (qc->hour != NULL)
 		watch_expire(qc->hour, time(NULL));
-	sqlite3_bind_int64(s, 1, (int64_t)time(NULL));
-	if (qc_exec(s) != SQLITE_DONE) {
-		qc_log_error(qc, "ban_expire");
+	if (queue_db_ctl_ban_expire(qc->db, (int64_t)time(NULL), &n) == -1)
 		return;
-	}
 	/* smtp drops expired bans on its own timer */
-	if ((n = sqlite3_changes(qc->h)) > 0)
-		log_info(LOG_CAT_CONTROL, "event=bans_expired count=%d", n);
+	if (n > 0)
+		log_info(LOG_CAT_CONTROL, "event=bans_expired count=%" PRId64, n);
 }
 
 /*
@@ -603,129 +286,47 @@ static const enum ctl_kind summary_kinds[] = { CTL_KIND_STR, CTL_KIND_INT,
     CTL_KIND_TIME, CTL_KIND_INT, CTL_KIND_INT, CTL_KIND_INT, CTL_KIND_INT,
     CTL_KIND_INT, CTL_KIND_STR };
 
-/* One destination of the summary, while it is being counted. */
-struct qc_dest {
-	char	*domain;		/* owned */
-	int64_t	 n, by_state[5];
-	int64_t	 oldest_id;		/* lowest recipient id */
-	int64_t	 deferred_id;		/* newest deferred recipient, 0: none */
-};
-
-static int
-qc_dest_cmp(const void *a, const void *b)
+static void
+qc_summary_row(struct ipc_msg *ans, const struct queue_dest *d)
 {
-	const struct qc_dest *x = a, *y = b;
-
-	if (x->n != y->n)
-		return x->n < y->n ? 1 : -1;
-	return strcmp(x->domain, y->domain);
+	ctl_ans_row(ans);
+	ipc_put_str(ans, d->domain);
+	ipc_put_i64(ans, d->n);
+	ipc_put_i64(ans, d->oldest);
+	ipc_put_i64(ans, d->by_state[QUEUE_RCPT_QUEUED]);
+	ipc_put_i64(ans, d->by_state[QUEUE_RCPT_DEFERRED]);
+	ipc_put_i64(ans, d->by_state[QUEUE_RCPT_HELD]);
+	ipc_put_i64(ans, d->by_state[QUEUE_RCPT_FAILED]);
+	ipc_put_i64(ans, d->attempts);
+	ipc_put_str(ans, d->last_error);
 }
 
 static void
 qc_summary(struct queue_ctl *qc, uint64_t id)
 {
-	sqlite3_stmt *s = qc->st[QC_SUMMARY];
-	struct qc_dest *d = NULL;
+	struct queue_dest *d = NULL;
 	struct ipc_msg ans;
-	size_t nd = 0, cap = 0;
+	size_t nd = 0;
 	int64_t t0 = qc_now_ms(), rcpts = 0, msgs = 0;
 	char msg[160];
-	int rc;
 
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *dom = col_text(s, 0);
-		int st = sqlite3_column_int(s, 1);
-		int64_t n = sqlite3_column_int64(s, 2);
-
-		/* rows come grouped by domain (the index's order) */
-		if (nd == 0 || strcmp(d[nd - 1].domain, dom) != 0) {
-			if (nd == cap) {
-				cap = cap ? cap * 2 : 256;
-				if ((d = reallocarray(d, cap, sizeof(*d))) == NULL)
-					fatal("%s: realloc", __func__);
-			}
-			memset(&d[nd], 0, sizeof(d[nd]));
-			if ((d[nd].domain = strdup(dom)) == NULL)
-				fatal("%s: strdup", __func__);
-			d[nd].oldest_id = INT64_MAX;
-			nd++;
-		}
-		d[nd - 1].n += n;
-		if (st >= 0 && st < 5)
-			d[nd - 1].by_state[st] += n;
-		if (sqlite3_column_int64(s, 3) < d[nd - 1].oldest_id)
-			d[nd - 1].oldest_id = sqlite3_column_int64(s, 3);
-		if (st == 1)
-			d[nd - 1].deferred_id = sqlite3_column_int64(s, 4);
-		rcpts += n;
+	if (queue_db_ctl_summary(qc->db, &d, &nd, &msgs) == -1) {
+		qc_db_failed(qc, id);
+		return;
 	}
-	qc_done(s);
-	if (rc != SQLITE_DONE)
-		goto fail;
-	s = qc->st[QC_SUMMARY_TOTAL];
-	if (sqlite3_step(s) == SQLITE_ROW)
-		msgs = sqlite3_column_int64(s, 0);
-	qc_done(s);
-	if (nd > 0)
-		qsort(d, nd, sizeof(*d), qc_dest_cmp);
-
+	for (size_t i = 0; i < nd; i++)
+		rcpts += d[i].n;
+	snprintf(msg, sizeof(msg), "%zu destinations, %" PRId64
+	    " messages, %" PRId64 " recipients (%" PRId64 " ms)", nd,
+	    msgs, rcpts, qc_now_ms() - t0);
 	ipc_msg_init(&ans, 0, 0);
+	ctl_ans_begin(&ans, CTL_OK, msg);
 	ctl_ans_table(&ans, "summary", 9, summary_cols, summary_kinds);
-	for (size_t i = 0; i < nd; i++) {
-		sqlite3_stmt *o = qc->st[QC_SUMMARY_OLDEST];
-		sqlite3_stmt *e = qc->st[QC_SUMMARY_ERR];
-
-		ctl_ans_row(&ans);
-		ipc_put_str(&ans, d[i].domain);
-		ipc_put_i64(&ans, d[i].n);
-		sqlite3_bind_int64(o, 1, d[i].oldest_id);
-		ipc_put_i64(&ans, sqlite3_step(o) == SQLITE_ROW ?
-		    sqlite3_column_int64(o, 0) : 0);
-		qc_done(o);
-		ipc_put_i64(&ans, d[i].by_state[0]);
-		ipc_put_i64(&ans, d[i].by_state[1]);
-		ipc_put_i64(&ans, d[i].by_state[2]);
-		ipc_put_i64(&ans, d[i].by_state[4]);
-		if (d[i].deferred_id != 0) {
-			sqlite3_bind_int64(e, 1, d[i].deferred_id);
-			if (sqlite3_step(e) == SQLITE_ROW) {
-				ipc_put_i64(&ans, sqlite3_column_int64(e, 1));
-				ipc_put_str(&ans, col_text(e, 0));
-			} else {
-				ipc_put_i64(&ans, 0);
-				ipc_put_str(&ans, "");
-			}
-			qc_done(e);
-		} else {
-			ipc_put_i64(&ans, 0);
-			ipc_put_str(&ans, "");
-		}
-	}
+	for (size_t i = 0; i < nd; i++)
+		qc_summary_row(&ans, &d[i]);
 	ctl_ans_end(&ans);
-	{
-		struct ipc_msg head;
-
-		snprintf(msg, sizeof(msg), "%zu destinations, %" PRId64
-		    " messages, %" PRId64 " recipients (%" PRId64 " ms)", nd,
-		    msgs, rcpts, qc_now_ms() - t0);
-		ipc_msg_init(&head, 0, 0);
-		ctl_ans_begin(&head, CTL_OK, msg);
-		if (evbuffer_add_buffer(head.buf, ans.buf) == -1)
-			fatal("%s: evbuffer_add_buffer", __func__);
-		ipc_msg_discard(&ans);
-		ctl_answer_send(qc->control, id, &head);
-	}
-	for (size_t i = 0; i < nd; i++)
-		free(d[i].domain);
-	free(d);
-	return;
-fail:
-	qc_log_error(qc, "summary");
-	for (size_t i = 0; i < nd; i++)
-		free(d[i].domain);
-	free(d);
-	ctl_answer_simple(qc->control, id, CTL_FAILED, "queue database error: %s",
-	    sqlite3_errmsg(qc->h));
+	ctl_answer_send(qc->control, id, &ans);
+	queue_db_ctl_summary_free(d, nd);
 }
 
 static void
@@ -756,7 +357,7 @@ static const enum ctl_kind dead_kinds[] = { CTL_KIND_INT, CTL_KIND_STR,
 static int
 qc_dead_check(struct queue_ctl *qc, uint64_t id, const struct ctl_filter *f)
 {
-	if (!qc->dead_ok) {
+	if (!queue_db_ctl_has_dead(qc->db)) {
 		ctl_answer_simple(qc->control, id, CTL_FAILED,
 		    "this queue has no dead-letter store");
 		return -1;
@@ -770,68 +371,91 @@ qc_dead_check(struct queue_ctl *qc, uint64_t id, const struct ctl_filter *f)
 	return 0;
 }
 
+/* an answer being filled row by row, and its count */
+struct qc_rows {
+	struct ipc_msg	ans;
+	size_t		n;
+};
+
+static void
+qc_list_row_cb(void *arg, const struct queue_list_row *r)
+{
+	struct qc_rows *q = arg;
+	char states[64];
+
+	ctl_ans_row(&q->ans);
+	ipc_put_str(&q->ans, r->qid);
+	ipc_put_i64(&q->ans, r->created);
+	ipc_put_i64(&q->ans, r->size);
+	ipc_put_str(&q->ans, r->sender);
+	ipc_put_str(&q->ans, r->user);
+	ipc_put_str(&q->ans, r->client);
+	ipc_put_str(&q->ans, r->rcpts);
+	qc_states_text(r->states, states, sizeof(states));
+	ipc_put_str(&q->ans, states);
+	ipc_put_i64(&q->ans, r->attempts);
+	ipc_put_str(&q->ans, r->last_error);
+	q->n++;
+}
+
+static void
+qc_dead_row_cb(void *arg, const struct queue_dead_row *r)
+{
+	struct qc_rows *q = arg;
+
+	ctl_ans_row(&q->ans);
+	ipc_put_i64(&q->ans, r->id);
+	ipc_put_str(&q->ans, r->qid);
+	ipc_put_i64(&q->ans, r->time);
+	ipc_put_i64(&q->ans, r->created);
+	ipc_put_str(&q->ans, r->sender);
+	ipc_put_str(&q->ans, r->recipient);
+	ipc_put_str(&q->ans, r->reason);
+	ipc_put_i64(&q->ans, r->size);
+	q->n++;
+}
+
+/* Send a table answer filled in, or the database's error. */
+static void
+qc_rows_send(struct queue_ctl *qc, uint64_t id, struct qc_rows *q, int rc)
+{
+	if (rc == -1) {
+		ipc_msg_discard(&q->ans);
+		qc_db_failed(qc, id);
+		return;
+	}
+	ctl_ans_end(&q->ans);
+	ctl_answer_send(qc->control, id, &q->ans);
+}
+
 static void
 qc_list(struct queue_ctl *qc, uint64_t id, const struct ctl_req *q)
 {
 	const struct ctl_filter *f = &q->filter;
 	int dead = (f->flags & CTL_FILTER_DEAD) != 0;
-	sqlite3_stmt *s;
-	struct ipc_msg ans;
 	int64_t now = time(NULL), t0 = qc_now_ms();
-	char states[64];
-	size_t n = 0;
+	int64_t limit = q->limit ? q->limit : QC_LIST_DEFAULT;
+	struct qc_rows rows;
 	int rc;
 
 	if (dead && qc_dead_check(qc, id, f) == -1)
 		return;
-	s = qc->st[dead ? QC_DEAD_LIST : QC_LIST];
-	qc_bind_filter(s, f, now);
-	sqlite3_bind_int64(s, 20, q->limit ? q->limit : QC_LIST_DEFAULT);
-	ipc_msg_init(&ans, 0, 0);
-	ctl_ans_begin(&ans, CTL_OK, "");
-	if (dead)
-		ctl_ans_table(&ans, "deadletters", 8, dead_cols, dead_kinds);
-	else
-		ctl_ans_table(&ans, "messages", 10, list_cols, list_kinds);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		ctl_ans_row(&ans);
-		if (dead) {
-			ipc_put_i64(&ans, sqlite3_column_int64(s, 0));
-			ipc_put_str(&ans, col_text(s, 1));
-			ipc_put_i64(&ans, sqlite3_column_int64(s, 2));
-			ipc_put_i64(&ans, sqlite3_column_int64(s, 3));
-			ipc_put_str(&ans, col_text(s, 4));
-			ipc_put_str(&ans, col_text(s, 5));
-			ipc_put_str(&ans, col_text(s, 6));
-			ipc_put_i64(&ans, sqlite3_column_int64(s, 7));
-		} else {
-			ipc_put_str(&ans, col_text(s, 0));
-			ipc_put_i64(&ans, sqlite3_column_int64(s, 1));
-			ipc_put_i64(&ans, sqlite3_column_int64(s, 2));
-			ipc_put_str(&ans, col_text(s, 3));
-			ipc_put_str(&ans, col_text(s, 4));
-			ipc_put_str(&ans, col_text(s, 5));
-			ipc_put_str(&ans, col_text(s, 6));
-			qc_states_text(sqlite3_column_int64(s, 7), states,
-			    sizeof(states));
-			ipc_put_str(&ans, states);
-			ipc_put_i64(&ans, sqlite3_column_int64(s, 8));
-			ipc_put_str(&ans, col_text(s, 9));
-		}
-		n++;
+	ipc_msg_init(&rows.ans, 0, 0);
+	rows.n = 0;
+	ctl_ans_begin(&rows.ans, CTL_OK, "");
+	if (dead) {
+		ctl_ans_table(&rows.ans, "deadletters", 8, dead_cols, dead_kinds);
+		rc = queue_db_ctl_dead_list(qc->db, f, now, limit,
+		    qc_dead_row_cb, &rows);
+	} else {
+		ctl_ans_table(&rows.ans, "messages", 10, list_cols, list_kinds);
+		rc = queue_db_ctl_list(qc->db, f, now, limit, qc_list_row_cb,
+		    &rows);
 	}
-	qc_done(s);
-	if (rc != SQLITE_DONE) {
-		qc_log_error(qc, "list");
-		ipc_msg_discard(&ans);
-		ctl_answer_simple(qc->control, id, CTL_FAILED,
-		    "queue database error: %s", sqlite3_errmsg(qc->h));
-		return;
-	}
-	ctl_ans_end(&ans);
-	log_debug(LOG_CAT_CONTROL, "event=list rows=%zu ms=%" PRId64, n,
-	    qc_now_ms() - t0);
-	ctl_answer_send(qc->control, id, &ans);
+	if (rc == 0)
+		log_debug(LOG_CAT_CONTROL, "event=list rows=%zu ms=%" PRId64,
+		    rows.n, qc_now_ms() - t0);
+	qc_rows_send(qc, id, &rows, rc);
 }
 
 static const char *const kv_cols[] = { "field", "value" };
@@ -852,94 +476,111 @@ kv(struct ipc_msg *m, const char *k, const char *v)
 }
 
 static void
+kv_int(struct ipc_msg *m, const char *k, int64_t v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%" PRId64, v);
+	kv(m, k, buf);
+}
+
+/* `moat queue show`: the answer and whether the body is wanted whole */
+struct qc_show {
+	struct ipc_msg	ans;
+	int		whole;
+};
+
+static void
+qc_show_msg_cb(void *arg, const struct queue_show_msg *m)
+{
+	struct qc_show *sh = arg;
+
+	ctl_ans_table(&sh->ans, "envelope", 2, kv_cols, kv_kinds);
+	kv(&sh->ans, "qid", m->qid);
+	kv_int(&sh->ans, "created", m->created);
+	kv(&sh->ans, "from", m->sender);
+	kv(&sh->ans, "helo", m->helo);
+	kv(&sh->ans, "client", m->client);
+	kv(&sh->ans, "user", m->user);
+	kv(&sh->ans, "listener", m->listener);
+	kv(&sh->ans, "envid", m->envid);
+	kv_int(&sh->ans, "size", m->size);
+	kv_int(&sh->ans, "recipients", m->nrcpt);
+	ctl_ans_table(&sh->ans, "recipients", 7, rcpt_cols, rcpt_kinds);
+}
+
+static void
+qc_show_rcpt_cb(void *arg, const struct queue_show_rcpt *r)
+{
+	struct qc_show *sh = arg;
+
+	ctl_ans_row(&sh->ans);
+	ipc_put_str(&sh->ans, r->address);
+	ipc_put_str(&sh->ans, ctl_state_name(r->state));
+	ipc_put_i64(&sh->ans, r->attempts);
+	ipc_put_i64(&sh->ans, r->next_attempt);
+	ipc_put_i64(&sh->ans, r->updated);
+	ipc_put_str(&sh->ans, r->mailbox);
+	ipc_put_str(&sh->ans, r->last_error);
+}
+
+/* the header section: up to the first empty line (all when none) */
+static size_t
+qc_header_len(const char *data, size_t len)
+{
+	const char *end, *nl;
+
+	for (end = data; end != NULL && end < data + len; end = nl + 1) {
+		if ((nl = memchr(end, '\n', len - (size_t)(end - data))) == NULL)
+			break;
+		if (nl == end || (nl == end + 1 && *end == '\r'))
+			return (size_t)(end - data);
+	}
+	return len;
+}
+
+static void
+qc_show_body_cb(void *arg, const void *bytes, size_t len)
+{
+	struct qc_show *sh = arg;
+	const char *data = bytes, *nul;
+	size_t n = len;
+
+	if (!sh->whole && data != NULL)
+		n = qc_header_len(data, len);
+	if (n > QC_SHOW_MAX)
+		n = QC_SHOW_MAX;
+	ctl_ans_table(&sh->ans, sh->whole ? "message" : "headers", 1,
+	    text_cols, text_kinds);
+	ctl_ans_row(&sh->ans);
+	/* a NUL in the message would end the string: cut there */
+	if (data != NULL && (nul = memchr(data, '\0', n)) != NULL)
+		n = (size_t)(nul - data);
+	ipc_put_bytes(&sh->ans, data ? data : "", n);
+}
+
+static void
 qc_show(struct queue_ctl *qc, uint64_t id, const struct ctl_req *q)
 {
-	sqlite3_stmt *s = qc->st[QC_SHOW_MSG];
-	struct ipc_msg ans;
-	int64_t msg_id;
-	char buf[64];
+	struct qc_show sh;
+	struct queue_show_cb cb = { qc_show_msg_cb, qc_show_rcpt_cb,
+	    qc_show_body_cb, &sh };
 	int rc;
 
-	sqlite3_bind_text(s, 1, q->a, -1, SQLITE_TRANSIENT);
-	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
-		qc_done(s);
-		if (rc == SQLITE_DONE)
+	ipc_msg_init(&sh.ans, 0, 0);
+	sh.whole = q->flag;
+	ctl_ans_begin(&sh.ans, CTL_OK, "");
+	if ((rc = queue_db_ctl_show(qc->db, q->a, &cb)) != 1) {
+		ipc_msg_discard(&sh.ans);
+		if (rc == 0)
 			ctl_answer_simple(qc->control, id, CTL_FAILED,
 			    "%s: no such message in the queue", q->a);
 		else
-			ctl_answer_simple(qc->control, id, CTL_FAILED,
-			    "queue database error: %s", sqlite3_errmsg(qc->h));
+			qc_db_failed(qc, id);
 		return;
 	}
-	ipc_msg_init(&ans, 0, 0);
-	ctl_ans_begin(&ans, CTL_OK, "");
-	ctl_ans_table(&ans, "envelope", 2, kv_cols, kv_kinds);
-	msg_id = sqlite3_column_int64(s, 0);
-	kv(&ans, "qid", col_text(s, 1));
-	snprintf(buf, sizeof(buf), "%" PRId64, (int64_t)sqlite3_column_int64(s, 2));
-	kv(&ans, "created", buf);
-	kv(&ans, "from", col_text(s, 3));
-	kv(&ans, "helo", col_text(s, 4));
-	kv(&ans, "client", col_text(s, 5));
-	kv(&ans, "user", col_text(s, 6));
-	kv(&ans, "listener", col_text(s, 7));
-	kv(&ans, "envid", col_text(s, 8));
-	snprintf(buf, sizeof(buf), "%" PRId64, (int64_t)sqlite3_column_int64(s, 9));
-	kv(&ans, "size", buf);
-	snprintf(buf, sizeof(buf), "%" PRId64, (int64_t)sqlite3_column_int64(s, 10));
-	kv(&ans, "recipients", buf);
-	qc_done(s);
-
-	s = qc->st[QC_SHOW_RCPT];
-	ctl_ans_table(&ans, "recipients", 7, rcpt_cols, rcpt_kinds);
-	sqlite3_bind_int64(s, 1, msg_id);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		ctl_ans_row(&ans);
-		ipc_put_str(&ans, col_text(s, 0));
-		ipc_put_str(&ans, ctl_state_name(sqlite3_column_int(s, 1)));
-		ipc_put_i64(&ans, sqlite3_column_int64(s, 2));
-		ipc_put_i64(&ans, sqlite3_column_int64(s, 3));
-		ipc_put_i64(&ans, sqlite3_column_int64(s, 4));
-		ipc_put_str(&ans, col_text(s, 6));
-		ipc_put_str(&ans, col_text(s, 5));
-	}
-	qc_done(s);
-
-	s = qc->st[QC_SHOW_BODY];
-	sqlite3_bind_int64(s, 1, msg_id);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		const char *data = sqlite3_column_blob(s, 0);
-		size_t len = (size_t)sqlite3_column_bytes(s, 0), n = len;
-		const char *end;
-
-		if (!q->flag) {
-			/* the header section: up to the first empty line */
-			for (end = data; end != NULL && end < data + len; ) {
-				const char *nl = memchr(end, '\n', len -
-				    (size_t)(end - data));
-
-				if (nl == NULL)
-					break;
-				if (nl == end || (nl == end + 1 && *end == '\r')) {
-					n = (size_t)(end - data);
-					break;
-				}
-				end = nl + 1;
-			}
-		}
-		if (n > QC_SHOW_MAX)
-			n = QC_SHOW_MAX;
-		ctl_ans_table(&ans, q->flag ? "message" : "headers", 1,
-		    text_cols, text_kinds);
-		ctl_ans_row(&ans);
-		/* a NUL in the message would end the string: cut there */
-		if (data != NULL && memchr(data, '\0', n) != NULL)
-			n = (size_t)((const char *)memchr(data, '\0', n) - data);
-		ipc_put_bytes(&ans, data ? data : "", n);
-	}
-	qc_done(s);
-	ctl_ans_end(&ans);
-	ctl_answer_send(qc->control, id, &ans);
+	ctl_ans_end(&sh.ans);
+	ctl_answer_send(qc->control, id, &sh.ans);
 }
 
 static const char *const act_cols[] = { "action", "messages", "recipients",
@@ -983,10 +624,8 @@ qc_act_dead(struct queue_ctl *qc, uint64_t id, uint32_t uid,
     const struct ctl_req *q)
 {
 	const struct ctl_filter *f = &q->filter;
-	int64_t now = time(NULL), t0 = qc_now_ms(), n = 0;
-	sqlite3_stmt *s;
+	int64_t t0 = qc_now_ms(), n = 0;
 	char desc[512];
-	int rc;
 
 	if (qc_dead_check(qc, id, f) == -1)
 		return;
@@ -995,21 +634,10 @@ qc_act_dead(struct queue_ctl *qc, uint64_t id, uint32_t uid,
 		    "--dead: dead letters can only be listed or deleted");
 		return;
 	}
-	s = qc->st[q->flag ? QC_DEAD_COUNT : QC_DEAD_DELETE];
-	qc_bind_filter(s, f, now);
-	rc = sqlite3_step(s);
-	if (q->flag && rc == SQLITE_ROW)
-		n = sqlite3_column_int64(s, 0);
-	else if (!q->flag && rc == SQLITE_DONE)
-		n = sqlite3_changes64(qc->h);
-	else {
-		qc_done(s);
-		qc_log_error(qc, "dead_delete");
-		ctl_answer_simple(qc->control, id, CTL_FAILED,
-		    "queue database error: %s", sqlite3_errmsg(qc->h));
+	if (queue_db_ctl_dead_act(qc->db, f, q->flag, time(NULL), &n) == -1) {
+		qc_db_failed(qc, id);
 		return;
 	}
-	qc_done(s);
 	if (!q->flag) {
 		qc_filter_desc(f, desc, sizeof(desc));
 		qc_event(qc, uid, "admin_queue", NULL, "op=delete %s "
@@ -1023,69 +651,25 @@ static void
 qc_delete_all(struct queue_ctl *qc, uint64_t id, uint32_t uid,
     const struct ctl_req *q)
 {
-	int64_t t0 = qc_now_ms(), msgs = 0, rcpts = 0;
-	const char *op = "foreign_keys";
-	sqlite3_stmt *s;
-	int rc;
+	int64_t t0 = qc_now_ms(), msgs, rcpts;
+	const char *op;
 
-	if ((rc = qc_foreign_keys(qc, 0)) != SQLITE_OK)
-		goto fail;
-	op = "begin";
-	if ((rc = qc_simple(qc, QC_BEGIN)) != SQLITE_DONE)
-		goto fail;
-	op = "count";
-	s = qc->st[QC_ALL_COUNT];
-	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
-		qc_done(s);
-		goto fail;
+	if (queue_db_ctl_delete_all(qc->db, &msgs, &rcpts, &op) == -1) {
+		qc_db_unchanged(qc, id, op);
+		return;
 	}
-	msgs = sqlite3_column_int64(s, 0);
-	rcpts = sqlite3_column_int64(s, 1);
-	qc_done(s);
-	/*
-	 * Compiled now, with foreign keys off: a statement compiled while
-	 * they were on carries their checks and cannot truncate.
-	 */
-	op = "delete";
-	for (int i = QC_ALL_RCPT; i <= QC_ALL_MSG; i++) {
-		sqlite3_stmt *d;
-
-		if ((rc = sqlite3_prepare_v2(qc->h, qc_sql[i], -1, &d,
-		    NULL)) != SQLITE_OK)
-			goto fail;
-		rc = sqlite3_step(d);
-		sqlite3_finalize(d);
-		if (rc != SQLITE_DONE)
-			goto fail;
-	}
-	op = "commit";
-	if ((rc = qc_simple(qc, QC_COMMIT)) != SQLITE_DONE)
-		goto fail;
-	if (qc_foreign_keys(qc, 1) != SQLITE_OK)
-		fatalx("%s: cannot turn foreign keys back on", __func__);
 	qc_event(qc, uid, "admin_queue", NULL, "op=delete all=yes messages=%"
 	    PRId64 " recipients=%" PRId64, msgs, rcpts);
 	qc_act_answer(qc, id, q, msgs, rcpts, qc_now_ms() - t0);
-	return;
-fail:
-	qc_log_error(qc, op);
-	ctl_answer_simple(qc->control, id, CTL_FAILED, "queue database error "
-	    "(%s): %s; nothing changed", op, sqlite3_errmsg(qc->h));
-	if (!sqlite3_get_autocommit(qc->h))
-		(void)qc_simple(qc, QC_ROLLBACK);
-	if (qc_foreign_keys(qc, 1) != SQLITE_OK)
-		fatalx("%s: cannot turn foreign keys back on", __func__);
 }
 
 static void
 qc_act(struct queue_ctl *qc, uint64_t id, uint32_t uid, const struct ctl_req *q)
 {
 	const struct ctl_filter *f = &q->filter;
-	int64_t now = time(NULL), t0 = qc_now_ms(), msgs = 0, rcpts = 0;
-	const char *op = "begin";
-	sqlite3_stmt *s;
+	int64_t t0 = qc_now_ms(), msgs, rcpts;
+	const char *op;
 	char desc[512];
-	int rc;
 
 	if (f->flags & CTL_FILTER_DEAD) {
 		qc_act_dead(qc, id, uid, q);
@@ -1096,60 +680,11 @@ qc_act(struct queue_ctl *qc, uint64_t id, uint32_t uid, const struct ctl_req *q)
 		qc_delete_all(qc, id, uid, q);
 		return;
 	}
-	if ((rc = qc_simple(qc, QC_BEGIN)) != SQLITE_DONE)
-		goto fail;
-	op = "select";
-	if ((rc = qc_simple(qc, QC_SEL_CLEAR)) != SQLITE_DONE)
-		goto fail;
-	s = qc->st[QC_SEL_FILL];
-	qc_bind_filter(s, f, now);
-	if ((rc = qc_exec(s)) != SQLITE_DONE)
-		goto fail;
-	msgs = sqlite3_changes64(qc->h);
-	if (q->flag || q->action == CTL_ACT_DELETE) {
-		s = qc->st[QC_SEL_COUNT];
-		if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
-			qc_done(s);
-			goto fail;
-		}
-		rcpts = sqlite3_column_int64(s, 1);
-		qc_done(s);
+	if (queue_db_ctl_act(qc->db, f, q->action, q->flag, time(NULL), &msgs,
+	    &rcpts, &op) == -1) {
+		qc_db_unchanged(qc, id, op);
+		return;
 	}
-	op = ctl_action_name(q->action);
-	if (!q->flag) {
-		switch (q->action) {
-		case CTL_ACT_DELETE:
-			/* children first: the cascade then has nothing to do */
-			if ((rc = qc_simple(qc, QC_DEL_RCPT)) != SQLITE_DONE ||
-			    (rc = qc_simple(qc, QC_DEL_BODY)) != SQLITE_DONE ||
-			    (rc = qc_simple(qc, QC_DEL_MSG)) != SQLITE_DONE)
-				goto fail;
-			break;
-		case CTL_ACT_HOLD:
-		case CTL_ACT_RELEASE:
-		case CTL_ACT_RETRY:
-		case CTL_ACT_BOUNCE:
-			s = qc->st[q->action == CTL_ACT_HOLD ? QC_HOLD :
-			    q->action == CTL_ACT_RELEASE ? QC_RELEASE :
-			    q->action == CTL_ACT_RETRY ? QC_RETRY : QC_BOUNCE];
-			sqlite3_bind_int64(s, 1, now);
-			if (q->action == CTL_ACT_BOUNCE)
-				sqlite3_bind_text(s, 2, QC_BOUNCE_TEXT, -1,
-				    SQLITE_STATIC);
-			if ((rc = qc_exec(s)) != SQLITE_DONE)
-				goto fail;
-			rcpts = sqlite3_changes64(qc->h);
-			break;
-		default:
-			fatalx("%s: action %d", __func__, q->action);
-		}
-	}
-	op = "clear";
-	if ((rc = qc_simple(qc, QC_SEL_CLEAR)) != SQLITE_DONE)
-		goto fail;
-	op = "commit";
-	if ((rc = qc_simple(qc, QC_COMMIT)) != SQLITE_DONE)
-		goto fail;
 	if (!q->flag) {
 		qc_filter_desc(f, desc, sizeof(desc));
 		qc_event(qc, uid, "admin_queue", f->user[0] ? f->user : NULL,
@@ -1160,13 +695,6 @@ qc_act(struct queue_ctl *qc, uint64_t id, uint32_t uid, const struct ctl_req *q)
 			qc->kick(qc->kick_arg);
 	}
 	qc_act_answer(qc, id, q, msgs, rcpts, qc_now_ms() - t0);
-	return;
-fail:
-	qc_log_error(qc, op);
-	ctl_answer_simple(qc->control, id, CTL_FAILED, "queue database error "
-	    "(%s): %s; nothing changed", op, sqlite3_errmsg(qc->h));
-	if (!sqlite3_get_autocommit(qc->h))
-		(void)qc_simple(qc, QC_ROLLBACK);
 }
 
 static const char *const ev_cols[] = { "id", "time", "type", "client",
@@ -1175,39 +703,41 @@ static const enum ctl_kind ev_kinds[] = { CTL_KIND_INT, CTL_KIND_TIME,
     CTL_KIND_STR, CTL_KIND_STR, CTL_KIND_STR, CTL_KIND_STR, CTL_KIND_STR };
 
 static void
+qc_event_row_cb(void *arg, int64_t evid, const struct queue_event *ev)
+{
+	struct qc_rows *q = arg;
+
+	ctl_ans_row(&q->ans);
+	ipc_put_i64(&q->ans, evid);
+	ipc_put_i64(&q->ans, ev->time);
+	ipc_put_str(&q->ans, ev->type);
+	ipc_put_str(&q->ans, ev->client_ip);
+	ipc_put_str(&q->ans, ev->user);
+	ipc_put_str(&q->ans, ev->session);
+	ipc_put_str(&q->ans, ev->detail);
+	q->n++;
+}
+
+static void
 qc_events(struct queue_ctl *qc, uint64_t id, const struct ctl_req *q)
 {
-	sqlite3_stmt *s = qc->st[QC_EVENTS];
-	struct ipc_msg ans;
-	int rc;
+	struct queue_events_query eq;
+	struct qc_rows rows;
 
-	sqlite3_bind_int64(s, 1, q->after);
+	memset(&eq, 0, sizeof(eq));
+	eq.after = q->after;
 	if (q->since > 0)
-		sqlite3_bind_int64(s, 2, (int64_t)time(NULL) - q->since);
-	bind_opt(s, 3, q->a);
-	bind_opt(s, 4, q->b);
-	bind_opt(s, 5, q->c);
-	sqlite3_bind_int64(s, 6, q->limit ? q->limit : QC_EVENTS_DEFAULT);
-	ipc_msg_init(&ans, 0, 0);
-	ctl_ans_begin(&ans, CTL_OK, "");
-	ctl_ans_table(&ans, "events", 7, ev_cols, ev_kinds);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		ctl_ans_row(&ans);
-		ipc_put_i64(&ans, sqlite3_column_int64(s, 0));
-		ipc_put_i64(&ans, sqlite3_column_int64(s, 1));
-		for (int i = 2; i <= 6; i++)
-			ipc_put_str(&ans, col_text(s, i));
-	}
-	qc_done(s);
-	if (rc != SQLITE_DONE) {
-		qc_log_error(qc, "events");
-		ipc_msg_discard(&ans);
-		ctl_answer_simple(qc->control, id, CTL_FAILED,
-		    "queue database error: %s", sqlite3_errmsg(qc->h));
-		return;
-	}
-	ctl_ans_end(&ans);
-	ctl_answer_send(qc->control, id, &ans);
+		eq.since = (int64_t)time(NULL) - q->since;
+	eq.type = q->a;
+	eq.client_cidr = q->b;
+	eq.user = q->c;
+	eq.limit = q->limit ? q->limit : QC_EVENTS_DEFAULT;
+	ipc_msg_init(&rows.ans, 0, 0);
+	rows.n = 0;
+	ctl_ans_begin(&rows.ans, CTL_OK, "");
+	ctl_ans_table(&rows.ans, "events", 7, ev_cols, ev_kinds);
+	qc_rows_send(qc, id, &rows, queue_db_ctl_events(qc->db, &eq,
+	    qc_event_row_cb, &rows));
 }
 
 /* The canonical text of a CIDR, so one network is one row. */
@@ -1227,19 +757,14 @@ static int
 qc_ban_store(struct queue_ctl *qc, const char *cidr, const char *reason,
     const char *origin, int64_t expires)
 {
-	sqlite3_stmt *s = qc->st[QC_BAN_ADD];
+	struct queue_ban b;
 
-	sqlite3_bind_text(s, 1, cidr, -1, SQLITE_TRANSIENT);
-	bind_opt(s, 2, reason);
-	sqlite3_bind_text(s, 3, origin, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
-	if (expires > 0)
-		sqlite3_bind_int64(s, 5, expires);
-	if (qc_exec(s) != SQLITE_DONE) {
-		qc_log_error(qc, "ban_add");
-		return -1;
-	}
-	return 0;
+	b.cidr = cidr;
+	b.reason = reason;
+	b.origin = origin;
+	b.created = (int64_t)time(NULL);
+	b.expires = expires;
+	return queue_db_ctl_ban_store(qc->db, &b);
 }
 
 static void
@@ -1255,8 +780,7 @@ qc_ban_add_req(struct queue_ctl *qc, uint64_t id, uint32_t uid,
 	}
 	if (qc_ban_store(qc, net, q->b[0] ? q->b : "admin", "admin",
 	    expires) == -1) {
-		ctl_answer_simple(qc->control, id, CTL_FAILED,
-		    "queue database error: %s", sqlite3_errmsg(qc->h));
+		qc_db_failed(qc, id);
 		return;
 	}
 	qc_event(qc, uid, "ban", NULL, "op=ban_add cidr=%s for=%" PRId64
@@ -1273,21 +797,18 @@ static void
 qc_ban_del_req(struct queue_ctl *qc, uint64_t id, uint32_t uid,
     const struct ctl_req *q)
 {
-	sqlite3_stmt *s = qc->st[QC_BAN_DEL];
 	char net[CIDR_STRLEN];
+	int rc;
 
 	if (qc_cidr_canon(q->a, net, sizeof(net)) == -1) {
 		ctl_answer_simple(qc->control, id, CTL_BAD_REQUEST, "bad CIDR");
 		return;
 	}
-	sqlite3_bind_text(s, 1, net, -1, SQLITE_TRANSIENT);
-	if (qc_exec(s) != SQLITE_DONE) {
-		qc_log_error(qc, "ban_del");
-		ctl_answer_simple(qc->control, id, CTL_FAILED,
-		    "queue database error: %s", sqlite3_errmsg(qc->h));
+	if ((rc = queue_db_ctl_ban_del(qc->db, net)) == -1) {
+		qc_db_failed(qc, id);
 		return;
 	}
-	if (sqlite3_changes(qc->h) == 0) {
+	if (rc == 0) {
 		ctl_answer_simple(qc->control, id, CTL_FAILED, "%s is not banned",
 		    net);
 		return;
@@ -1303,26 +824,32 @@ static const enum ctl_kind ban_kinds[] = { CTL_KIND_STR, CTL_KIND_STR,
     CTL_KIND_STR, CTL_KIND_TIME, CTL_KIND_TIME };
 
 static void
+qc_ban_list_cb(void *arg, const struct queue_ban *b)
+{
+	struct qc_rows *q = arg;
+
+	ctl_ans_row(&q->ans);
+	ipc_put_str(&q->ans, b->cidr);
+	ipc_put_str(&q->ans, b->reason);
+	ipc_put_str(&q->ans, b->origin);
+	ipc_put_i64(&q->ans, b->created);
+	ipc_put_i64(&q->ans, b->expires);
+	q->n++;
+}
+
+static void
 qc_ban_list(struct queue_ctl *qc, uint64_t id)
 {
-	sqlite3_stmt *s = qc->st[QC_BAN_LIST];
-	struct ipc_msg ans;
+	struct qc_rows rows;
 
-	ipc_msg_init(&ans, 0, 0);
-	ctl_ans_begin(&ans, CTL_OK, "");
-	ctl_ans_table(&ans, "bans", 5, ban_cols, ban_kinds);
-	sqlite3_bind_int64(s, 1, (int64_t)time(NULL));
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		ctl_ans_row(&ans);
-		ipc_put_str(&ans, col_text(s, 0));
-		ipc_put_str(&ans, col_text(s, 1));
-		ipc_put_str(&ans, col_text(s, 2));
-		ipc_put_i64(&ans, sqlite3_column_int64(s, 3));
-		ipc_put_i64(&ans, sqlite3_column_int64(s, 4));
-	}
-	qc_done(s);
-	ctl_ans_end(&ans);
-	ctl_answer_send(qc->control, id, &ans);
+	ipc_msg_init(&rows.ans, 0, 0);
+	rows.n = 0;
+	ctl_ans_begin(&rows.ans, CTL_OK, "");
+	ctl_ans_table(&rows.ans, "bans", 5, ban_cols, ban_kinds);
+	/* the rows read before a failure are answered, as they always were */
+	(void)queue_db_ctl_ban_list(qc->db, (int64_t)time(NULL),
+	    qc_ban_list_cb, &rows);
+	qc_rows_send(qc, id, &rows, 0);
 }
 
 static const char *const user_cols[] = { "user", "state", "reason",
@@ -1331,68 +858,63 @@ static const enum ctl_kind user_kinds[] = { CTL_KIND_STR, CTL_KIND_STR,
     CTL_KIND_STR, CTL_KIND_TIME, CTL_KIND_INT, CTL_KIND_INT, CTL_KIND_INT,
     CTL_KIND_INT };
 
+/* `moat user list`: the answer, and the hour's counts beside it */
+struct qc_users {
+	struct ipc_msg	 ans;
+	struct watch	*hour;		/* NULL: none */
+	time_t		 now;
+};
+
+static void
+qc_user_row_cb(void *arg, const struct queue_user_row *u)
+{
+	struct qc_users *q = arg;
+	struct watch_counts wc;
+
+	ctl_ans_row(&q->ans);
+	ipc_put_str(&q->ans, u->user);
+	ipc_put_str(&q->ans, u->state);
+	ipc_put_str(&q->ans, u->reason);
+	ipc_put_i64(&q->ans, u->updated);
+	ipc_put_i64(&q->ans, u->queued);
+	ipc_put_i64(&q->ans, u->events);
+	ipc_put_i64(&q->ans, u->auth_events);
+	wc.messages = 0;
+	if (q->hour != NULL)
+		watch_get(q->hour, u->user, q->now, &wc);
+	ipc_put_i64(&q->ans, wc.messages);
+}
+
 static void
 qc_user_list(struct queue_ctl *qc, uint64_t id)
 {
-	sqlite3_stmt *s = qc->st[QC_USER_LIST];
-	struct ipc_msg ans;
-	struct watch_counts wc;
-	time_t now = time(NULL);
+	struct qc_users q;
 
-	ipc_msg_init(&ans, 0, 0);
-	ctl_ans_begin(&ans, CTL_OK, "");
-	ctl_ans_table(&ans, "users", 8, user_cols, user_kinds);
-	sqlite3_bind_int64(s, 1, now - QC_RECENT_SECS);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		ctl_ans_row(&ans);
-		ipc_put_str(&ans, col_text(s, 0));
-		ipc_put_str(&ans, col_text(s, 1));
-		ipc_put_str(&ans, col_text(s, 2));
-		for (int i = 3; i <= 6; i++)
-			ipc_put_i64(&ans, sqlite3_column_int64(s, i));
-		wc.messages = 0;
-		if (qc->hour != NULL)
-			watch_get(qc->hour, col_text(s, 0), now, &wc);
-		ipc_put_i64(&ans, wc.messages);
-	}
-	qc_done(s);
-	ctl_ans_end(&ans);
-	ctl_answer_send(qc->control, id, &ans);
+	q.hour = qc->hour;
+	q.now = time(NULL);
+	ipc_msg_init(&q.ans, 0, 0);
+	ctl_ans_begin(&q.ans, CTL_OK, "");
+	ctl_ans_table(&q.ans, "users", 8, user_cols, user_kinds);
+	/* the rows read before a failure are answered, as they always were */
+	(void)queue_db_ctl_users(qc->db, q.now - QC_RECENT_SECS,
+	    qc_user_row_cb, &q);
+	ctl_ans_end(&q.ans);
+	ctl_answer_send(qc->control, id, &q.ans);
 }
 
 static void
 qc_user_state(struct queue_ctl *qc, uint64_t id, uint32_t uid,
     const struct ctl_req *q)
 {
-	const char *state = ctl_user_state_name(q->state), *op = "begin";
-	int64_t now = time(NULL), held = 0;
+	const char *state = ctl_user_state_name(q->state), *op;
+	int64_t held;
 	char esc[CTL_STR_MAX * 4], uesc[CTL_STR_MAX * 4];
-	sqlite3_stmt *s;
-	int rc;
 
-	if ((rc = qc_simple(qc, QC_BEGIN)) != SQLITE_DONE)
-		goto fail;
-	op = "user_set";
-	s = qc->st[QC_USER_SET];
-	sqlite3_bind_text(s, 1, q->a, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(s, 2, state, -1, SQLITE_STATIC);
-	bind_opt(s, 3, q->b);
-	sqlite3_bind_int64(s, 4, now);
-	if ((rc = qc_exec(s)) != SQLITE_DONE)
-		goto fail;
-	if (q->state != CTL_USER_ACTIVE) {
-		/* what the account already queued stays until an admin looks */
-		op = "user_hold_mail";
-		s = qc->st[QC_USER_HOLD_MAIL];
-		sqlite3_bind_text(s, 1, q->a, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(s, 2, now);
-		if ((rc = qc_exec(s)) != SQLITE_DONE)
-			goto fail;
-		held = sqlite3_changes64(qc->h);
+	if (queue_db_ctl_user_set(qc->db, q->a, state, q->b,
+	    q->state != CTL_USER_ACTIVE, time(NULL), &held, &op) == -1) {
+		qc_db_unchanged(qc, id, op);
+		return;
 	}
-	op = "commit";
-	if ((rc = qc_simple(qc, QC_COMMIT)) != SQLITE_DONE)
-		goto fail;
 	log_escape(uesc, sizeof(uesc), q->a, strlen(q->a));
 	qc_event(qc, uid, q->state == CTL_USER_ACTIVE ? "unsuspend" :
 	    q->state == CTL_USER_HELD ? "hold" : "suspend", q->a,
@@ -1406,13 +928,6 @@ qc_user_state(struct queue_ctl *qc, uint64_t id, uint32_t uid,
 	else
 		ctl_answer_simple(qc->control, id, CTL_OK, "%s is now %s", q->a,
 		    state);
-	return;
-fail:
-	qc_log_error(qc, op);
-	ctl_answer_simple(qc->control, id, CTL_FAILED, "queue database error "
-	    "(%s): %s; nothing changed", op, sqlite3_errmsg(qc->h));
-	if (!sqlite3_get_autocommit(qc->h))
-		(void)qc_simple(qc, QC_ROLLBACK);
 }
 
 static const char *const stat_cols[] = { "name", "labels", "value" };
@@ -1429,87 +944,59 @@ stat_row(struct ipc_msg *m, const char *name, const char *labels, int64_t v)
 }
 
 static void
+stat_event_cb(void *arg, const char *type, int64_t n)
+{
+	char labels[CTL_STR_MAX + 32], esc[CTL_STR_MAX];
+
+	/* event types are ours, but escape anyway: labels are quoted */
+	snprintf(labels, sizeof(labels), "type=\"%s\"",
+	    log_escape(esc, sizeof(esc), type, strlen(type)));
+	stat_row(arg, "events_24h", labels, n);
+}
+
+/* the lifetime counters of the queue process */
+static void
+stat_lifetime(struct ipc_msg *ans, const struct queue_stats *qs)
+{
+	stat_row(ans, "messages_in_total", "", qs->stored);
+	stat_row(ans, "messages_out_total", "outcome=\"delivered\"",
+	    qs->delivered);
+	stat_row(ans, "messages_out_total", "outcome=\"deferred\"",
+	    qs->deferred);
+	stat_row(ans, "messages_out_total", "outcome=\"bounced\"", qs->bounced);
+	stat_row(ans, "messages_out_total", "outcome=\"dead\"", qs->dead);
+	stat_row(ans, "messages_out_total", "outcome=\"held\"", qs->held);
+}
+
+static void
 qc_stats(struct queue_ctl *qc, uint64_t id)
 {
+	struct queue_db_ctl_counts c;
 	struct ipc_msg ans;
-	int64_t by_state[5] = { 0 }, now = time(NULL);
-	char labels[CTL_STR_MAX + 32], esc[CTL_STR_MAX];
-	sqlite3_stmt *s;
+	int64_t now = time(NULL);
+	char labels[64];
 
+	queue_db_ctl_counts(qc->db, now, &c);
 	ipc_msg_init(&ans, 0, 0);
 	ctl_ans_begin(&ans, CTL_OK, "");
 	ctl_ans_table(&ans, "stats", 3, stat_cols, stat_kinds);
-	s = qc->st[QC_STATS_MSG];
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		stat_row(&ans, "queue_messages", "", sqlite3_column_int64(s, 0));
-		stat_row(&ans, "queue_bytes", "", sqlite3_column_int64(s, 1));
-	}
-	qc_done(s);
-	s = qc->st[QC_STATS_RCPT];
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		int st = sqlite3_column_int(s, 0);
-
-		if (st >= 0 && st < 5)
-			by_state[st] = sqlite3_column_int64(s, 1);
-	}
-	qc_done(s);
-	for (int i = 0; i < 5; i++) {
-		if (i == 3)
+	stat_row(&ans, "queue_messages", "", c.messages);
+	stat_row(&ans, "queue_bytes", "", c.bytes);
+	for (int i = 0; i < QUEUE_RCPT_NSTATES; i++) {
+		if (i == QUEUE_RCPT_DELIVERED)
 			continue;	/* delivered rows go with their message */
 		snprintf(labels, sizeof(labels), "state=\"%s\"", ctl_state_name(i));
-		stat_row(&ans, "queue_recipients", labels, by_state[i]);
+		stat_row(&ans, "queue_recipients", labels, c.rcpt[i]);
 	}
-	s = qc->st[QC_STATS_EVENTS];
-	sqlite3_bind_int64(s, 1, now - QC_RECENT_SECS);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		const char *t = col_text(s, 0);
-
-		/* event types are ours, but escape anyway: labels are quoted */
-		snprintf(labels, sizeof(labels), "type=\"%s\"",
-		    log_escape(esc, sizeof(esc), t, strlen(t)));
-		stat_row(&ans, "events_24h", labels, sqlite3_column_int64(s, 1));
-	}
-	qc_done(s);
-	s = qc->st[QC_STATS_BANS];
-	sqlite3_bind_int64(s, 1, now);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		stat_row(&ans, "bans", "", sqlite3_column_int64(s, 0));
-	qc_done(s);
-	{
-		int64_t held = 0, susp = 0;
-
-		s = qc->st[QC_STATS_USERS];
-		while (sqlite3_step(s) == SQLITE_ROW) {
-			if (strcmp(col_text(s, 0), "held") == 0)
-				held = sqlite3_column_int64(s, 1);
-			else if (strcmp(col_text(s, 0), "suspended") == 0)
-				susp = sqlite3_column_int64(s, 1);
-		}
-		qc_done(s);
-		stat_row(&ans, "users", "state=\"held\"", held);
-		stat_row(&ans, "users", "state=\"suspended\"", susp);
-	}
-	if (qc->stats != NULL) {
-		const struct queue_stats *qs = qc->stats;
-
-		stat_row(&ans, "messages_in_total", "", qs->stored);
-		stat_row(&ans, "messages_out_total", "outcome=\"delivered\"",
-		    qs->delivered);
-		stat_row(&ans, "messages_out_total", "outcome=\"deferred\"",
-		    qs->deferred);
-		stat_row(&ans, "messages_out_total", "outcome=\"bounced\"",
-		    qs->bounced);
-		stat_row(&ans, "messages_out_total", "outcome=\"dead\"",
-		    qs->dead);
-		stat_row(&ans, "messages_out_total", "outcome=\"held\"",
-		    qs->held);
-	}
-	if (qc->dead_ok) {
-		s = qc->st[QC_STATS_DEAD];
-		if (sqlite3_step(s) == SQLITE_ROW)
-			stat_row(&ans, "deadletters", "", sqlite3_column_int64(s, 0));
-		qc_done(s);
-	}
+	queue_db_ctl_event_types(qc->db, now - QC_RECENT_SECS, stat_event_cb,
+	    &ans);
+	stat_row(&ans, "bans", "", c.bans);
+	stat_row(&ans, "users", "state=\"held\"", c.users_held);
+	stat_row(&ans, "users", "state=\"suspended\"", c.users_suspended);
+	if (qc->stats != NULL)
+		stat_lifetime(&ans, qc->stats);
+	if (c.dead >= 0)
+		stat_row(&ans, "deadletters", "", c.dead);
 	ctl_ans_end(&ans);
 	ctl_answer_send(qc->control, id, &ans);
 }
@@ -1518,16 +1005,15 @@ qc_stats(struct queue_ctl *qc, uint64_t id)
 static void
 qc_event_recv(struct queue_ctl *qc, struct ipc_reader *r)
 {
-	sqlite3_stmt *s = qc->st[QC_EVENT_RAW];
-	char esc[CTL_STR_MAX * 4];
+	struct queue_event ev;
 	struct proto_event e;
+	char esc[CTL_STR_MAX * 4];
 	const char *f[5];
-	int64_t t;
 
 	/* from control every field is an argument: CTL_STR_MAX at most */
 	if (proto_event_dec(r, &e) == -1)
 		fatalx("%s: malformed event from control", __func__);
-	t = e.time;
+	ev.time = e.time;
 	f[0] = e.type;
 	f[1] = e.client_ip;
 	f[2] = e.user;
@@ -1539,12 +1025,12 @@ qc_event_recv(struct queue_ctl *qc, struct ipc_reader *r)
 	log_notice(LOG_CAT_CONTROL, "event=%s detail=\"%s\"",
 	    f[0][0] ? "recorded" : "?",
 	    log_escape(esc, sizeof(esc), f[4], strlen(f[4])));
-	sqlite3_bind_int64(s, 1, t);
-	sqlite3_bind_text(s, 2, f[0], -1, SQLITE_TRANSIENT);
-	for (int i = 1; i < 5; i++)
-		bind_opt(s, i + 2, f[i]);
-	if (qc_exec(s) != SQLITE_DONE)
-		qc_log_error(qc, "event_add");
+	ev.type = f[0];
+	ev.client_ip = f[1];
+	ev.user = f[2];
+	ev.session = f[3];
+	ev.detail = f[4];
+	(void)queue_db_ctl_event_add(qc->db, &ev);	/* logged */
 }
 
 static void
@@ -1671,7 +1157,6 @@ queue_ctl_new(struct event_base *base, const struct conf *conf,
 {
 	struct queue_ctl *qc;
 	struct timeval tv = { QC_EXPIRE_SECS, 0 };
-	int rc;
 
 	if ((qc = calloc(1, sizeof(*qc))) == NULL)
 		fatal("%s: calloc", __func__);
@@ -1679,42 +1164,10 @@ queue_ctl_new(struct event_base *base, const struct conf *conf,
 	qc->smtp = smtp;
 	qc->kick = kick;
 	qc->kick_arg = kick_arg;
-	snprintf(qc->path, sizeof(qc->path), "%s/queue.db", conf->spool_dir);
-	rc = sqlite3_open_v2(qc->path, &qc->h, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
-	if (rc != SQLITE_OK)
-		goto sqlerr;
-	sqlite3_db_config(qc->h, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-	sqlite3_busy_timeout(qc->h, QC_BUSY_MS);
-	/*
-	 * secure_delete FAST: SQLite built with SECURE_DELETE (Debian's is)
-	 * zeroes every freed page, so purging 100,000 messages wrote the
-	 * whole database (170 MB) into the WAL, fsynced it and checkpointed
-	 * it back: over a second. FAST still scrubs deleted rows inside the
-	 * pages a delete writes anyway; freed pages keep their old bytes
-	 * until reused, in a file only the moat user can read (like
-	 * Postfix's unlinked queue files). 40 ms instead.
-	 */
-	if ((rc = sqlite3_exec(qc->h, "PRAGMA synchronous = FULL;"
-	    "PRAGMA secure_delete = FAST;"
-	    "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
-	    "CREATE TEMP TABLE IF NOT EXISTS ctl_sel(id INTEGER PRIMARY KEY)",
-	    NULL, NULL, NULL)) != SQLITE_OK)
-		goto sqlerr;
-	if ((rc = sqlite3_create_function(qc->h, "ctl_cidr_match", 2,
-	    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, NULL,
-	    qc_cidr_match, NULL, NULL)) != SQLITE_OK)
-		goto sqlerr;
-	for (int i = 0; i < QC_N; i++)
-		if ((rc = sqlite3_prepare_v3(qc->h, qc_sql[i], -1,
-		    SQLITE_PREPARE_PERSISTENT, &qc->st[i], NULL)) != SQLITE_OK)
-			goto sqlerr;
-	/* the dead-letter store belongs to delivery; use it when it exists */
-	qc->dead_ok = 1;
-	for (int i = QC_N; i < QC_NALL; i++)
-		if (sqlite3_prepare_v3(qc->h, qc_sql[i], -1,
-		    SQLITE_PREPARE_PERSISTENT, &qc->st[i], NULL) != SQLITE_OK)
-			qc->dead_ok = 0;
+	if ((qc->db = queue_db_ctl_open(conf->spool_dir, err, errlen)) == NULL) {
+		queue_ctl_free(qc);
+		return NULL;
+	}
 	if ((qc->hour = watch_new(QC_HOUR_SECS)) == NULL)
 		fatal("%s: watch_new", __func__);
 	if ((qc->ev_expire = event_new(base, -1, EV_PERSIST, qc_expire_cb,
@@ -1728,12 +1181,6 @@ queue_ctl_new(struct event_base *base, const struct conf *conf,
 	qc_send_bans(qc);
 	qc_send_users(qc);
 	return qc;
-
-sqlerr:
-	snprintf(err, errlen, "%s: %s", qc->path, qc->h ?
-	    sqlite3_errmsg(qc->h) : sqlite3_errstr(rc));
-	queue_ctl_free(qc);
-	return NULL;
 }
 
 /* queue_ctl_free - release everything */
@@ -1746,9 +1193,6 @@ queue_ctl_free(struct queue_ctl *qc)
 	watch_free(qc->hour);
 	if (qc->ev_expire)
 		event_free(qc->ev_expire);
-	for (int i = 0; i < QC_NALL; i++)
-		sqlite3_finalize(qc->st[i]);
-	if (qc->h)
-		sqlite3_close(qc->h);
+	queue_db_ctl_close(qc->db);
 	free(qc);
 }

@@ -1,8 +1,9 @@
 /*
  * queue_ctl.h - the queue process's side of the control socket: named
  * operations on queue.db (summary, list, show, delete/hold/release/
- * retry/bounce, events, stats, bans, account states), and the ban and
- * account-state lists it keeps the smtp process informed of.
+ * retry/bounce, events, stats, bans, account states; their SQL is in
+ * queue_db_ctl.c), and the ban and account-state lists it keeps the
+ * smtp process informed of.
  */
 #ifndef MOAT_QUEUE_CTL_H
 #define MOAT_QUEUE_CTL_H
@@ -16,9 +17,10 @@ struct ipc_reader;
 struct queue_ctl;
 
 /*
- * queue_ctl_new - open a connection of its own to <spool_dir>/queue.db
- * (whose schema queue_db_open has made), wrap control_fd (-1: no
- * control process) and tell smtp the current bans and account states.
+ * queue_ctl_new - open the admin's connection to <spool_dir>/queue.db
+ * (queue_db_ctl_open; the schema queue_db_open has made), wrap
+ * control_fd (-1: no control process) and tell smtp the current bans
+ * and account states.
  * kick(arg) is called after recipients became due (release, retry).
  * Returns NULL with a reason in err.
  */

@@ -3,16 +3,27 @@
  *
  * One file, <spool_dir>/queue.db, owned by the queue process alone:
  * messages (envelope), their bodies (apart, so scans of message stay
- * small), recipients (one row each, with a delivery state) and security
- * events. WAL journal with synchronous=FULL: a COMMIT that returned is
- * on disk, which is what lets smtp answer 250. Many messages share one
- * COMMIT (queue_db_store_batch), so one fsync covers them all.
+ * small), recipients (one row each, with a delivery state), security
+ * events, dead letters, sender states and the watch's traffic. WAL
+ * journal with synchronous=FULL: a COMMIT that returned is on disk,
+ * which is what lets smtp answer 250. Many messages share one COMMIT
+ * (queue_db_store_batch), so one fsync covers them all.
+ *
+ * The queue_db modules are the only owners of the schema and its SQL:
+ * this file (the group commit's connection: storing, local and remote
+ * delivery, events, sender states, the watch) and queue_db_ctl.c (the
+ * administrator's queries, on a connection of their own); the texts
+ * both use are in queue_db_sql.h. Domains are split from addresses by
+ * the address module (addr_domain_of), never here.
  *
  * Public: queue_db_open, queue_db_close, queue_db_set_size_limit,
- * queue_db_store_batch, queue_db_event_add, queue_db_local_fetch,
+ * queue_db_stats, queue_db_counts, queue_db_store_batch,
+ * queue_db_event_add, queue_db_events_expire, queue_db_local_fetch,
  * queue_db_local_free, queue_db_local_mark, queue_db_local_next,
- * queue_db_counts, queue_db_stats, queue_db_watch_add,
- * queue_db_watch_load, queue_db_watch_expire.
+ * queue_db_remote_fetch, queue_db_remote_free, queue_db_remote_next,
+ * queue_db_remote_mark, queue_db_msg_get, queue_db_msg_copy_free,
+ * queue_db_dead_expire, queue_db_sender_state, queue_db_sender_set,
+ * queue_db_watch_add, queue_db_watch_load, queue_db_watch_expire.
  *
  * SECURITY: every value from the network (addresses, HELO, AUTH user,
  * message bytes, event details) is bound as an SQL parameter, never
@@ -37,7 +48,9 @@
 
 #include "io/proto.h"
 #include "lib/log.h"
+#include "mail/addr.h"
 #include "queue/queue_db.h"
+#include "queue/queue_db_sql.h"
 
 #define DB_BUSY_TIMEOUT_MS	2000
 /* WAL size kept after a checkpoint: 64 MiB */
@@ -98,9 +111,7 @@ static const char *const stmt_sql[ST_N] = {
 	    "INSERT INTO recipient(msg_id, address, domain, orcpt, notify,"
 	    " mailbox, state, attempts, next_attempt, updated, id)"
 	    " VALUES (?1, ?2, lower(?3), ?4, ?5, ?6, ?8, 0, ?7, ?7, ?9)",
-	[ST_INS_EVENT] =
-	    "INSERT INTO events(time, type, client_ip, user, session, detail)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_INS_EVENT] = QDB_SQL_EVENT_INSERT,
 	/*
 	 * The terms "mailbox IS NOT NULL AND state < 2" match the partial
 	 * index recipient_local_due word for word, so SQLite uses it and
@@ -300,17 +311,6 @@ static int
 bind_str(sqlite3_stmt *s, int i, const char *v)
 {
 	return sqlite3_bind_text(s, i, v ? v : "", -1, SQLITE_STATIC);
-}
-
-/* The domain part of an address: after its last '@', "" when none. */
-static const char *
-addr_domain(const char *a)
-{
-	const char *at;
-
-	if (a == NULL || (at = strrchr(a, '@')) == NULL)
-		return "";
-	return at + 1;
 }
 
 static int
@@ -645,7 +645,7 @@ db_store_one(struct queue_db *db, const struct queue_msg *m, int64_t now,
 		sqlite3_bind_text(s, 1, qid, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, created);
 		bind_str(s, 3, m->sender);
-		bind_str(s, 4, addr_domain(m->sender));
+		bind_str(s, 4, addr_domain_of(m->sender, NULL));
 		bind_str(s, 5, m->helo);
 		bind_str(s, 6, m->client_ip);
 		bind_opt(s, 7, m->auth_user);
@@ -679,7 +679,7 @@ db_store_one(struct queue_db *db, const struct queue_msg *m, int64_t now,
 
 		sqlite3_bind_int64(s, 1, msg_id);
 		bind_str(s, 2, r->address);
-		bind_str(s, 3, addr_domain(r->address));
+		bind_str(s, 3, addr_domain_of(r->address, NULL));
 		bind_opt(s, 4, r->orcpt);
 		sqlite3_bind_int(s, 5, r->notify);
 		bind_opt(s, 6, r->mailbox);
@@ -691,6 +691,16 @@ db_store_one(struct queue_db *db, const struct queue_msg *m, int64_t now,
 			return rc;
 	}
 	return SQLITE_DONE;
+}
+
+/* Every result of a batch that was not stored gets status. */
+static void
+db_results_fail(struct queue_store_result *res, size_t n, int status)
+{
+	for (size_t i = 0; i < n; i++) {
+		res[i].status = status;
+		res[i].qid[0] = '\0';
+	}
 }
 
 /* queue_db_store_batch - store n messages in one transaction */
@@ -724,10 +734,7 @@ fail:
 	status = db_store_status(db, rc);
 	db_log_error(db, op, rc);
 	db_rollback(db);
-	for (size_t i = 0; i < n; i++) {
-		res[i].status = status;
-		res[i].qid[0] = '\0';
-	}
+	db_results_fail(res, n, status);
 	return -1;
 }
 
@@ -770,6 +777,26 @@ col_strdup(sqlite3_stmt *s, int i)
 	const unsigned char *t = sqlite3_column_text(s, i);
 
 	return strdup(t ? (const char *)t : "");
+}
+
+/* free the n strings of a fetched row */
+static void
+db_free_strs(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+}
+
+/* columns 0, 1, 2 of a recipient row: its id, its message's id and qid */
+static void
+db_row_ids(sqlite3_stmt *s, int64_t *rcpt_id, int64_t *msg_id,
+    char qid[QUEUE_QID_SIZE])
+{
+	const unsigned char *t = sqlite3_column_text(s, 2);
+
+	*rcpt_id = sqlite3_column_int64(s, 0);
+	*msg_id = sqlite3_column_int64(s, 1);
+	snprintf(qid, QUEUE_QID_SIZE, "%s", t ? (const char *)t : "");
 }
 
 /* Attach the body of each message to its recipients in v[0..n). */
@@ -845,12 +872,9 @@ queue_db_local_fetch(struct queue_db *db, int64_t now, struct queue_local *out,
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
 	while (*n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct queue_local *l = &out[*n];
-		const unsigned char *qid = sqlite3_column_text(s, 2);
 
 		memset(l, 0, sizeof(*l));
-		l->rcpt_id = sqlite3_column_int64(s, 0);
-		l->msg_id = sqlite3_column_int64(s, 1);
-		snprintf(l->qid, sizeof(l->qid), "%s", qid ? (const char *)qid : "");
+		db_row_ids(s, &l->rcpt_id, &l->msg_id, l->qid);
 		l->sender = col_strdup(s, 3);
 		l->address = col_strdup(s, 4);
 		l->mailbox = col_strdup(s, 5);
@@ -886,10 +910,10 @@ void
 queue_db_local_free(struct queue_local *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		free(v[i].sender);
-		free(v[i].address);
-		free(v[i].mailbox);
-		free(v[i].orcpt);
+		char *strs[] = { v[i].sender, v[i].address, v[i].mailbox,
+		    v[i].orcpt };
+
+		db_free_strs(strs, sizeof(strs) / sizeof(strs[0]));
 		if (v[i].owns_data)
 			free((void *)v[i].data);
 		memset(&v[i], 0, sizeof(v[i]));
@@ -917,74 +941,159 @@ db_msg_maybe_delete(struct queue_db *db, int64_t msg_id)
 	return st_exec(s);
 }
 
+/*
+ * One recipient's new state, the common form of a local and a remote
+ * outcome, so that both are written by the same two steps.
+ */
+struct db_mark {
+	int64_t		 rcpt_id;
+	int64_t		 msg_id;
+	int		 state;		/* QUEUE_RCPT_*; -1: left as it is */
+	int64_t		 next;		/* next_attempt */
+	const char	*error;		/* last_error; NULL: none */
+	int		 finished;	/* its message may have nothing left */
+	int		 delay_notice;	/* remember a delay DSN went out */
+};
+
+static struct db_mark *
+db_marks_new(size_t n)
+{
+	struct db_mark *m;
+
+	if ((m = calloc(n ? n : 1, sizeof(*m))) == NULL)
+		fatal("%s: calloc", __func__);
+	return m;
+}
+
+/* Remember that a delay DSN went out for a recipient; an SQLite code. */
+static int
+db_delay_insert(struct queue_db *db, int64_t rcpt_id, int64_t now)
+{
+	sqlite3_stmt *s = db_st(db, ST_DELAY_INSERT);
+
+	sqlite3_bind_int64(s, 1, rcpt_id);
+	sqlite3_bind_int64(s, 2, now);
+	return st_exec(s);
+}
+
+/*
+ * Write each mark's state (attempts counts every one) and its delay
+ * notice; an SQLite code.
+ */
+static int
+db_marks_set(struct queue_db *db, const struct db_mark *m, size_t n,
+    int64_t now)
+{
+	sqlite3_stmt *s = db_st(db, ST_RCPT_UPDATE);
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		if (m[i].state < 0)
+			continue;
+		sqlite3_bind_int64(s, 1, m[i].rcpt_id);
+		sqlite3_bind_int(s, 2, m[i].state);
+		sqlite3_bind_int64(s, 3, m[i].next);
+		bind_opt(s, 4, m[i].error);
+		sqlite3_bind_int64(s, 5, now);
+		if ((rc = st_exec(s)) != SQLITE_DONE ||
+		    (m[i].delay_notice &&
+		    (rc = db_delay_insert(db, m[i].rcpt_id, now)) != SQLITE_DONE))
+			return rc;
+	}
+	return SQLITE_DONE;
+}
+
+/* Delete each finished mark's message, once, when nothing is left. */
+static int
+db_marks_finish(struct queue_db *db, const struct db_mark *m, size_t n)
+{
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t j;
+
+		if (!m[i].finished)
+			continue;
+		for (j = 0; j < i; j++)
+			if (m[j].msg_id == m[i].msg_id && m[j].finished)
+				break;
+		if (j < i)
+			continue;	/* this message was looked at already */
+		if ((rc = db_msg_maybe_delete(db, m[i].msg_id)) != SQLITE_DONE)
+			return rc;
+	}
+	return SQLITE_DONE;
+}
+
+/* The end of a marking: the finished messages go, then COMMIT. */
+static int
+db_marks_commit(struct queue_db *db, const struct db_mark *m, size_t n,
+    const char **op)
+{
+	int rc;
+
+	*op = "msg_delete";
+	if ((rc = db_marks_finish(db, m, n)) != SQLITE_DONE)
+		return rc;
+	*op = "commit";
+	return db_commit(db);
+}
+
+/* a local outcome as a mark; 0 when there is nothing to record */
+static int
+db_local_mark(const struct queue_local *l, int64_t now, struct db_mark *m)
+{
+	m->rcpt_id = l->rcpt_id;
+	m->msg_id = l->msg_id;
+	m->next = now;
+	m->error = l->error;
+	switch (l->outcome) {
+	case QUEUE_LOCAL_PENDING:
+	case QUEUE_LOCAL_FAILED:	/* sched_fail records it */
+		m->state = -1;
+		return 0;
+	case QUEUE_LOCAL_DELIVERED:
+		m->state = QUEUE_RCPT_DELIVERED;
+		m->error = NULL;
+		m->finished = 1;
+		break;
+	case QUEUE_LOCAL_DEFERRED:
+		m->state = QUEUE_RCPT_DEFERRED;
+		m->next = l->next_attempt;
+		break;
+	case QUEUE_LOCAL_HELD:
+		m->state = QUEUE_RCPT_HELD;
+		break;
+	default:
+		fatalx("%s: outcome %d", __func__, l->outcome);
+	}
+	return 1;
+}
+
 /* queue_db_local_mark - record delivery outcomes in one transaction */
 int
 queue_db_local_mark(struct queue_db *db, const struct queue_local *v, size_t n,
     int64_t now)
 {
-	sqlite3_stmt *s = db_st(db, ST_RCPT_UPDATE);
+	struct db_mark *m = db_marks_new(n);
 	const char *op = "begin";
 	size_t todo = 0;
 	int rc;
 
 	for (size_t i = 0; i < n; i++)
-		if (v[i].outcome != QUEUE_LOCAL_PENDING &&
-		    v[i].outcome != QUEUE_LOCAL_FAILED)
-			todo++;
-	if (todo == 0)
+		todo += (size_t)db_local_mark(&v[i], now, &m[i]);
+	if (todo == 0) {
+		free(m);
 		return 0;
+	}
 	if ((rc = db_begin(db)) != SQLITE_DONE)
 		goto fail;
 	op = "local_mark";
-	for (size_t i = 0; i < n; i++) {
-		int state;
-		int64_t next = now;
-		const char *error = v[i].error;
-
-		switch (v[i].outcome) {
-		case QUEUE_LOCAL_PENDING:
-		case QUEUE_LOCAL_FAILED:	/* sched_fail records it */
-			continue;
-		case QUEUE_LOCAL_DELIVERED:
-			state = QUEUE_RCPT_DELIVERED;
-			error = NULL;
-			break;
-		case QUEUE_LOCAL_DEFERRED:
-			state = QUEUE_RCPT_DEFERRED;
-			next = v[i].next_attempt;
-			break;
-		case QUEUE_LOCAL_HELD:
-			state = QUEUE_RCPT_HELD;
-			break;
-		default:
-			fatalx("%s: outcome %d", __func__, v[i].outcome);
-		}
-		sqlite3_bind_int64(s, 1, v[i].rcpt_id);
-		sqlite3_bind_int(s, 2, state);
-		sqlite3_bind_int64(s, 3, next);
-		bind_opt(s, 4, error);
-		sqlite3_bind_int64(s, 5, now);
-		if ((rc = st_exec(s)) != SQLITE_DONE)
-			goto fail;
-	}
-	op = "msg_delete";
-	for (size_t i = 0; i < n; i++) {
-		size_t j;
-
-		if (v[i].outcome != QUEUE_LOCAL_DELIVERED)
-			continue;
-		for (j = 0; j < i; j++)
-			if (v[j].msg_id == v[i].msg_id &&
-			    v[j].outcome == QUEUE_LOCAL_DELIVERED)
-				break;
-		if (j < i)
-			continue;	/* this message was looked at already */
-		if ((rc = db_msg_maybe_delete(db, v[i].msg_id)) != SQLITE_DONE)
-			goto fail;
-	}
-	op = "commit";
-	if ((rc = db_commit(db)) != SQLITE_DONE)
+	if ((rc = db_marks_set(db, m, n, now)) != SQLITE_DONE)
 		goto fail;
+	if ((rc = db_marks_commit(db, m, n, &op)) != SQLITE_DONE)
+		goto fail;
+	free(m);
 	for (size_t i = 0; i < n; i++) {
 		if (v[i].outcome == QUEUE_LOCAL_DELIVERED)
 			db->stats.delivered++;
@@ -995,6 +1104,7 @@ queue_db_local_mark(struct queue_db *db, const struct queue_local *v, size_t n,
 	}
 	return 0;
 fail:
+	free(m);
 	db_log_error(db, op, rc);
 	db_rollback(db);
 	return -1;
@@ -1057,12 +1167,8 @@ fail:
 static int
 remote_row(sqlite3_stmt *s, struct queue_remote *r)
 {
-	const unsigned char *qid = sqlite3_column_text(s, 2);
-
 	memset(r, 0, sizeof(*r));
-	r->rcpt_id = sqlite3_column_int64(s, 0);
-	r->msg_id = sqlite3_column_int64(s, 1);
-	snprintf(r->qid, sizeof(r->qid), "%s", qid ? (const char *)qid : "");
+	db_row_ids(s, &r->rcpt_id, &r->msg_id, r->qid);
 	r->created = sqlite3_column_int64(s, 3);
 	r->sender = col_strdup(s, 4);
 	r->envid = col_strdup(s, 5);
@@ -1127,11 +1233,10 @@ void
 queue_db_remote_free(struct queue_remote *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		free(v[i].sender);
-		free(v[i].envid);
-		free(v[i].address);
-		free(v[i].domain);
-		free(v[i].orcpt);
+		char *strs[] = { v[i].sender, v[i].envid, v[i].address,
+		    v[i].domain, v[i].orcpt };
+
+		db_free_strs(strs, sizeof(strs) / sizeof(strs[0]));
 		memset(&v[i], 0, sizeof(v[i]));
 	}
 }
@@ -1214,23 +1319,43 @@ queue_db_msg_copy_free(struct queue_msg_copy *m)
 	memset(m, 0, sizeof(*m));
 }
 
-/* queue_db_remote_mark - outcomes, bounces and dead letters in one go */
-int
-queue_db_remote_mark(struct queue_db *db, const struct queue_remote_mark *v,
-    size_t n, const struct queue_msg *bounces, size_t nb,
-    struct queue_store_result *bres, int64_t now)
+/* a remote outcome as a mark */
+static void
+db_remote_mark(const struct queue_remote_mark *r, int64_t now,
+    struct db_mark *m)
 {
-	sqlite3_stmt *s;
-	const char *op = "begin";
+	m->rcpt_id = r->rcpt_id;
+	m->msg_id = r->msg_id;
+	m->next = now;
+	m->error = r->error;
+	m->finished = 1;
+	m->delay_notice = r->delay_notice;
+	switch (r->outcome) {
+	case QUEUE_REMOTE_DELIVERED:
+		m->state = QUEUE_RCPT_DELIVERED;
+		break;
+	case QUEUE_REMOTE_DEFERRED:
+		m->state = QUEUE_RCPT_DEFERRED;
+		m->next = r->next_attempt;
+		m->finished = 0;
+		break;
+	case QUEUE_REMOTE_FAILED:
+	case QUEUE_REMOTE_DEAD:
+		m->state = QUEUE_RCPT_FAILED;
+		break;
+	default:
+		fatalx("%s: outcome %d", __func__, r->outcome);
+	}
+}
+
+/* Copy the message of each DEAD outcome into deadletter; an SQLite code. */
+static int
+db_dead_insert(struct queue_db *db, const struct queue_remote_mark *v,
+    size_t n, int64_t now)
+{
+	sqlite3_stmt *s = db_st(db, ST_DEAD_INSERT);
 	int rc;
 
-	if (n == 0 && nb == 0)
-		return 0;
-	if ((rc = db_begin(db)) != SQLITE_DONE)
-		goto fail;
-	/* dead letters copy the message before it may be deleted below */
-	op = "dead_insert";
-	s = db_st(db, ST_DEAD_INSERT);
 	for (size_t i = 0; i < n; i++) {
 		if (v[i].outcome != QUEUE_REMOTE_DEAD)
 			continue;
@@ -1239,75 +1364,15 @@ queue_db_remote_mark(struct queue_db *db, const struct queue_remote_mark *v,
 		bind_str(s, 3, v[i].address);
 		bind_str(s, 4, v[i].error);
 		if ((rc = st_exec(s)) != SQLITE_DONE)
-			goto fail;
+			return rc;
 	}
-	op = "remote_mark";
-	s = db_st(db, ST_RCPT_UPDATE);
-	for (size_t i = 0; i < n; i++) {
-		int state;
-		int64_t next = now;
-		const char *error = v[i].error;
+	return SQLITE_DONE;
+}
 
-		switch (v[i].outcome) {
-		case QUEUE_REMOTE_DELIVERED:
-			state = QUEUE_RCPT_DELIVERED;
-			break;
-		case QUEUE_REMOTE_DEFERRED:
-			state = QUEUE_RCPT_DEFERRED;
-			next = v[i].next_attempt;
-			break;
-		case QUEUE_REMOTE_FAILED:
-		case QUEUE_REMOTE_DEAD:
-			state = QUEUE_RCPT_FAILED;
-			break;
-		default:
-			fatalx("%s: outcome %d", __func__, v[i].outcome);
-		}
-		sqlite3_bind_int64(s, 1, v[i].rcpt_id);
-		sqlite3_bind_int(s, 2, state);
-		sqlite3_bind_int64(s, 3, next);
-		bind_opt(s, 4, error);
-		sqlite3_bind_int64(s, 5, now);
-		if ((rc = st_exec(s)) != SQLITE_DONE)
-			goto fail;
-	}
-	op = "delay_notice";
-	s = db_st(db, ST_DELAY_INSERT);
-	for (size_t i = 0; i < n; i++) {
-		if (!v[i].delay_notice)
-			continue;
-		sqlite3_bind_int64(s, 1, v[i].rcpt_id);
-		sqlite3_bind_int64(s, 2, now);
-		if ((rc = st_exec(s)) != SQLITE_DONE)
-			goto fail;
-	}
-	op = "bounce_store";
-	for (size_t i = 0; i < nb; i++) {
-		bres[i].qid[0] = '\0';
-		if ((rc = db_store_one(db, &bounces[i], now, bres[i].qid)) !=
-		    SQLITE_DONE)
-			goto fail;
-	}
-	op = "msg_delete";
-	for (size_t i = 0; i < n; i++) {
-		size_t j;
-
-		if (v[i].outcome == QUEUE_REMOTE_DEFERRED)
-			continue;
-		for (j = 0; j < i; j++)
-			if (v[j].msg_id == v[i].msg_id &&
-			    v[j].outcome != QUEUE_REMOTE_DEFERRED)
-				break;
-		if (j < i)
-			continue;
-		if ((rc = db_msg_maybe_delete(db, v[i].msg_id)) != SQLITE_DONE)
-			goto fail;
-	}
-	op = "commit";
-	if ((rc = db_commit(db)) != SQLITE_DONE)
-		goto fail;
-	for (size_t i = 0; i < nb; i++)
-		bres[i].status = PROTO_STORE_OK;
+static void
+db_remote_count(struct queue_db *db, const struct queue_remote_mark *v,
+    size_t n)
+{
 	for (size_t i = 0; i < n; i++) {
 		switch (v[i].outcome) {
 		case QUEUE_REMOTE_DELIVERED:
@@ -1324,14 +1389,51 @@ queue_db_remote_mark(struct queue_db *db, const struct queue_remote_mark *v,
 			break;
 		}
 	}
+}
+
+/* queue_db_remote_mark - outcomes, bounces and dead letters in one go */
+int
+queue_db_remote_mark(struct queue_db *db, const struct queue_remote_mark *v,
+    size_t n, const struct queue_msg *bounces, size_t nb,
+    struct queue_store_result *bres, int64_t now)
+{
+	struct db_mark *m;
+	const char *op = "begin";
+	int rc;
+
+	if (n == 0 && nb == 0)
+		return 0;
+	m = db_marks_new(n);
+	for (size_t i = 0; i < n; i++)
+		db_remote_mark(&v[i], now, &m[i]);
+	if ((rc = db_begin(db)) != SQLITE_DONE)
+		goto fail;
+	/* dead letters copy the message before it may be deleted below */
+	op = "dead_insert";
+	if ((rc = db_dead_insert(db, v, n, now)) != SQLITE_DONE)
+		goto fail;
+	op = "remote_mark";
+	if ((rc = db_marks_set(db, m, n, now)) != SQLITE_DONE)
+		goto fail;
+	op = "bounce_store";
+	for (size_t i = 0; i < nb; i++) {
+		bres[i].qid[0] = '\0';
+		if ((rc = db_store_one(db, &bounces[i], now, bres[i].qid)) !=
+		    SQLITE_DONE)
+			goto fail;
+	}
+	if ((rc = db_marks_commit(db, m, n, &op)) != SQLITE_DONE)
+		goto fail;
+	free(m);
+	for (size_t i = 0; i < nb; i++)
+		bres[i].status = PROTO_STORE_OK;
+	db_remote_count(db, v, n);
 	return 0;
 fail:
+	free(m);
 	db_log_error(db, op, rc);
 	db_rollback(db);
-	for (size_t i = 0; i < nb; i++) {
-		bres[i].status = PROTO_STORE_TEMPFAIL;
-		bres[i].qid[0] = '\0';
-	}
+	db_results_fail(bres, nb, PROTO_STORE_TEMPFAIL);
 	return -1;
 }
 
@@ -1384,14 +1486,8 @@ int
 queue_db_sender_set(struct queue_db *db, const char *key, const char *state,
     const char *reason, int64_t now, int64_t *held)
 {
-	static const char *set_sql =
-	    "INSERT INTO user_state(user, state, reason, updated)"
-	    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT(user) DO UPDATE SET"
-	    " state = excluded.state, reason = excluded.reason,"
-	    " updated = excluded.updated";
-	static const char *hold_user_sql =
-	    "UPDATE recipient SET state = 2, updated = ?2 WHERE state IN (0, 1)"
-	    " AND msg_id IN (SELECT id FROM message WHERE auth_user = ?1)";
+	static const char *set_sql = QDB_SQL_USER_SET;
+	static const char *hold_user_sql = QDB_SQL_HOLD_USER;
 	static const char *hold_ip_sql =
 	    "UPDATE recipient SET state = 2, updated = ?2 WHERE state IN (0, 1)"
 	    " AND msg_id IN (SELECT id FROM message WHERE client_ip = ?1"

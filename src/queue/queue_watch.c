@@ -45,6 +45,7 @@
 #include "io/proto.h"
 #include "lib/cidr.h"
 #include "lib/log.h"
+#include "mail/addr.h"
 #include "policy/relay.h"
 #include "policy/watch.h"
 #include "queue/queue_db.h"
@@ -439,9 +440,7 @@ queue_watch_stored(struct queue_watch *w, const char *auth_user,
 		return;
 	}
 	for (size_t i = 0; i < nrcpt; i++) {
-		const char *at = strrchr(rcpts[i].address, '@');
-
-		domains[i] = at ? at + 1 : "";
+		domains[i] = addr_domain_of(rcpts[i].address, NULL);
 		ext[i] = rcpts[i].mailbox == NULL || rcpts[i].mailbox[0] == '\0';
 	}
 	watch_message(w->win, key, now, nrcpt, domains, ext);

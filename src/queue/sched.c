@@ -61,6 +61,7 @@
 #include "io/ipc.h"
 #include "io/proto.h"
 #include "lib/log.h"
+#include "mail/addr.h"
 #include "policy/relay.h"
 #include "queue/bounce.h"
 #include "queue/queue_db.h"
@@ -509,120 +510,119 @@ outsider_events(struct sched *s, const struct queue_msg_copy *copies,
 	}
 }
 
-/* the local Maildir of a bounce's recipient, "" when it is remote */
+/*
+ * The local Maildir of a bounce's recipient (the original sender, as
+ * addr_format stored it), "" when it is remote: the relay decision's
+ * mailbox, as for a recipient given at RCPT.
+ */
 static void
 bounce_mailbox(struct sched *s, const char *addr, char *out, size_t len)
 {
 	struct relay_table t;
-	const char *at = strrchr(addr, '@');
-	size_t llen = at != NULL ? (size_t)(at - addr) : strlen(addr);
+	struct relay_client nobody;
+	struct mail_addr a;
+	char path[ADDR_PATH_MAX + 3];
+	const char *box = NULL;
+	int n;
 
 	out[0] = '\0';
-	conf_relay_table(s->conf, &t);
-	if (at != NULL && !relay_is_local_domain(&t, at + 1))
+	n = snprintf(path, sizeof(path), "<%s>", addr);
+	if (n < 0 || (size_t)n >= sizeof(path) || addr_parse_path(path,
+	    (size_t)n, ADDR_F_UTF8, &a, NULL) != ADDR_OK)
 		return;
-	for (size_t i = 0; i < t.n_mailboxes; i++)
-		if (strlen(t.mailboxes[i]) == llen &&
-		    strncasecmp(t.mailboxes[i], addr, llen) == 0) {
-			snprintf(out, len, "%s", t.mailboxes[i]);
-			return;
-		}
+	memset(&nobody, 0, sizeof(nobody));
+	conf_relay_table(s->conf, &t);
+	if (relay_decide(&t, &nobody, &a, &box) == RELAY_LOCAL)
+		snprintf(out, len, "%s", box);
 }
 
-/*
- * The group commit of outcomes: build the bounces, record everything
- * in one transaction. 0, or -1 when nothing was recorded.
- */
-static int
-commit_run(struct sched *s)
-{
-	struct queue_remote_mark *v = NULL;
-	struct queue_msg *bm = NULL;
-	struct queue_rcpt *br = NULL;
-	struct queue_store_result *bres = NULL;
-	struct queue_msg_copy *copies = NULL;
-	char **texts = NULL, (*mbox)[80] = NULL;
-	int *dly = NULL;		/* bm[i] is a delay notice */
-	size_t nb = 0;
-	int64_t now = time(NULL);
-	int local = 0, rc;
+/* The bounces of one group commit, built from s->bounces; owned. */
+struct commit_batch {
+	struct queue_remote_mark *v;		/* the outcomes, copied */
+	struct queue_msg	*bm;		/* bounce messages, nb of them */
+	struct queue_rcpt	*br;		/* their one recipient each */
+	struct queue_store_result *bres;
+	struct queue_msg_copy	*copies;	/* the messages bounced */
+	char			**texts;	/* the bounces' bytes */
+	char			(*mbox)[80];	/* local Maildir or "" */
+	int			*dly;		/* bm[i] is a delay notice */
+	size_t			 nb;
+	int			 local;		/* a bounce goes to a Maildir */
+};
 
-	if (s->nmarks == 0)
-		return 0;
-	if ((v = calloc(s->nmarks, sizeof(*v))) == NULL ||
-	    (bm = calloc(s->nbounces + 1, sizeof(*bm))) == NULL ||
-	    (br = calloc(s->nbounces + 1, sizeof(*br))) == NULL ||
-	    (bres = calloc(s->nbounces + 1, sizeof(*bres))) == NULL ||
-	    (copies = calloc(s->nbounces + 1, sizeof(*copies))) == NULL ||
-	    (texts = calloc(s->nbounces + 1, sizeof(*texts))) == NULL ||
-	    (mbox = calloc(s->nbounces + 1, sizeof(*mbox))) == NULL ||
-	    (dly = calloc(s->nbounces + 1, sizeof(*dly))) == NULL)
+static void
+commit_alloc(struct sched *s, struct commit_batch *cb)
+{
+	size_t nb = s->nbounces + 1;
+
+	memset(cb, 0, sizeof(*cb));
+	if ((cb->v = calloc(s->nmarks, sizeof(*cb->v))) == NULL ||
+	    (cb->bm = calloc(nb, sizeof(*cb->bm))) == NULL ||
+	    (cb->br = calloc(nb, sizeof(*cb->br))) == NULL ||
+	    (cb->bres = calloc(nb, sizeof(*cb->bres))) == NULL ||
+	    (cb->copies = calloc(nb, sizeof(*cb->copies))) == NULL ||
+	    (cb->texts = calloc(nb, sizeof(*cb->texts))) == NULL ||
+	    (cb->mbox = calloc(nb, sizeof(*cb->mbox))) == NULL ||
+	    (cb->dly = calloc(nb, sizeof(*cb->dly))) == NULL)
 		fatal("%s: calloc", __func__);
 	for (size_t i = 0; i < s->nmarks; i++)
-		v[i] = s->marks[i].m;
-	for (size_t i = 0; i < s->nbounces; i++) {
-		struct sched_bounce *b = &s->bounces[i];
-		struct queue_msg_copy *c = &copies[nb];
-		struct bounce_info bi;
-		size_t tlen;
+		cb->v[i] = s->marks[i].m;
+}
 
-		if (queue_db_msg_get(s->db, b->msg_id, c) != 1)
-			continue;	/* gone (an admin), or logged */
-		memset(&bi, 0, sizeof(bi));
-		bi.hostname = s->conf->hostname;
-		bi.qid = c->qid;
-		bi.sender = c->sender;
-		bi.envid = c->envid;
-		bi.ret = c->ret;
-		bi.omit_original = (c->flags & PROTO_MSGF_OUTSIDER) != 0;
-		bi.arrival = c->created;
-		bi.now = now;
-		bi.msg = c->data;
-		bi.len = c->len;
-		bi.rcpts = b->r;
-		bi.n = b->n;
-		if (bounce_build(&bi, &texts[nb], &tlen) == -1)
-			fatal("%s: bounce_build", __func__);
-		bounce_mailbox(s, c->sender, mbox[nb], sizeof(mbox[nb]));
-		local |= mbox[nb][0] != '\0';
-		br[nb].address = c->sender;
-		br[nb].orcpt = NULL;
-		br[nb].notify = PROTO_NOTIFY_NEVER;
-		br[nb].mailbox = mbox[nb];
-		bm[nb].created = now;
-		bm[nb].sender = "";
-		bm[nb].helo = s->conf->hostname;
-		bm[nb].client_ip = "";
-		bm[nb].listener = "bounce";
-		bm[nb].ret = PROTO_RET_NONE;
-		bm[nb].rcpts = &br[nb];
-		bm[nb].nrcpt = 1;
-		bm[nb].data = (const uint8_t *)texts[nb];
-		bm[nb].len = tlen;
-		dly[nb] = b->delayed;
-		nb++;
-	}
-	rc = queue_db_remote_mark(s->db, v, s->nmarks, bm, nb, bres, now);
-	if (rc == 0) {
-		char to[512];
+/* Build the bounce of b as cb's next message (none when b's is gone). */
+static void
+commit_bounce(struct sched *s, const struct sched_bounce *b,
+    struct commit_batch *cb, int64_t now)
+{
+	size_t nb = cb->nb, tlen;
+	struct queue_msg_copy *c = &cb->copies[nb];
+	struct queue_msg *m = &cb->bm[nb];
+	struct bounce_info bi;
 
-		for (size_t i = 0; i < nb; i++)
-			log_notice(LOG_CAT_QUEUE, "qid=%s event=%s "
-			    "bounce_qid=%s to=<%s>", copies[i].qid,
-			    dly[i] ? "delay_dsn" : "bounce", bres[i].qid,
-			    log_escape_bare(to, sizeof(to), copies[i].sender,
-			    strlen(copies[i].sender)));
-		outsider_events(s, copies, bres, nb, now);
-		if (local && s->local_kick != NULL)
-			s->local_kick(s->local_arg);
-	}
-	/* on failure nothing changed: the recipients, behind the cursor
-	 * now, are tried again by a new pass */
-	if (rc != 0)
-		round_in(s, SCHED_RETRY_SECS);
-	for (size_t i = 0; i < nb; i++) {
-		free(texts[i]);
-		queue_db_msg_copy_free(&copies[i]);
+	if (queue_db_msg_get(s->db, b->msg_id, c) != 1)
+		return;		/* gone (an admin), or logged */
+	memset(&bi, 0, sizeof(bi));
+	bi.hostname = s->conf->hostname;
+	bi.qid = c->qid;
+	bi.sender = c->sender;
+	bi.envid = c->envid;
+	bi.ret = c->ret;
+	bi.omit_original = (c->flags & PROTO_MSGF_OUTSIDER) != 0;
+	bi.arrival = c->created;
+	bi.now = now;
+	bi.msg = c->data;
+	bi.len = c->len;
+	bi.rcpts = b->r;
+	bi.n = b->n;
+	if (bounce_build(&bi, &cb->texts[nb], &tlen) == -1)
+		fatal("%s: bounce_build", __func__);
+	bounce_mailbox(s, c->sender, cb->mbox[nb], sizeof(cb->mbox[nb]));
+	cb->local |= cb->mbox[nb][0] != '\0';
+	cb->br[nb].address = c->sender;
+	cb->br[nb].orcpt = NULL;
+	cb->br[nb].notify = PROTO_NOTIFY_NEVER;
+	cb->br[nb].mailbox = cb->mbox[nb];
+	m->created = now;
+	m->sender = "";
+	m->helo = s->conf->hostname;
+	m->client_ip = "";
+	m->listener = "bounce";
+	m->ret = PROTO_RET_NONE;
+	m->rcpts = &cb->br[nb];
+	m->nrcpt = 1;
+	m->data = (const uint8_t *)cb->texts[nb];
+	m->len = tlen;
+	cb->dly[nb] = b->delayed;
+	cb->nb++;
+}
+
+/* Release cb and the marks and bounces it was built from. */
+static void
+commit_free(struct sched *s, struct commit_batch *cb)
+{
+	for (size_t i = 0; i < cb->nb; i++) {
+		free(cb->texts[i]);
+		queue_db_msg_copy_free(&cb->copies[i]);
 	}
 	for (size_t i = 0; i < s->nmarks; i++) {
 		free(s->marks[i].address);
@@ -632,14 +632,53 @@ commit_run(struct sched *s)
 	for (size_t i = 0; i < s->nbounces; i++)
 		bounce_release(&s->bounces[i]);
 	s->nbounces = 0;
-	free(dly);
-	free(mbox);
-	free(texts);
-	free(copies);
-	free(bres);
-	free(br);
-	free(bm);
-	free(v);
+	free(cb->dly);
+	free(cb->mbox);
+	free(cb->texts);
+	free(cb->copies);
+	free(cb->bres);
+	free(cb->br);
+	free(cb->bm);
+	free(cb->v);
+}
+
+/*
+ * The group commit of outcomes: build the bounces, record everything
+ * in one transaction. 0, or -1 when nothing was recorded.
+ */
+static int
+commit_run(struct sched *s)
+{
+	struct commit_batch cb;
+	int64_t now = time(NULL);
+	size_t nb;
+	char to[512];
+	int rc;
+
+	if (s->nmarks == 0)
+		return 0;
+	commit_alloc(s, &cb);
+	for (size_t i = 0; i < s->nbounces; i++)
+		commit_bounce(s, &s->bounces[i], &cb, now);
+	rc = queue_db_remote_mark(s->db, cb.v, s->nmarks, cb.bm, cb.nb,
+	    cb.bres, now);
+	if (rc == 0) {
+		for (size_t i = 0; i < cb.nb; i++)
+			log_notice(LOG_CAT_QUEUE, "qid=%s event=%s "
+			    "bounce_qid=%s to=<%s>", cb.copies[i].qid,
+			    cb.dly[i] ? "delay_dsn" : "bounce", cb.bres[i].qid,
+			    log_escape_bare(to, sizeof(to), cb.copies[i].sender,
+			    strlen(cb.copies[i].sender)));
+		outsider_events(s, cb.copies, cb.bres, cb.nb, now);
+		if (cb.local && s->local_kick != NULL)
+			s->local_kick(s->local_arg);
+	}
+	/* on failure nothing changed: the recipients, behind the cursor
+	 * now, are tried again by a new pass */
+	if (rc != 0)
+		round_in(s, SCHED_RETRY_SECS);
+	nb = cb.nb;
+	commit_free(s, &cb);
 	if (nb > 0)
 		sched_kick(s);	/* the bounces are due now */
 	return rc == 0 ? 0 : -1;
@@ -740,6 +779,92 @@ job_add_rcpt(struct sched *s, struct sched_job *j, const struct queue_remote *r)
 	s->nrcpts++;
 }
 
+/* dead letters past deadletter_expire go, every SCHED_EXPIRE_EVERY */
+static void
+round_expire(struct sched *s, int64_t now)
+{
+	int64_t del = 0;
+
+	if (now - s->expired_at < SCHED_EXPIRE_EVERY)
+		return;
+	s->expired_at = now;
+	if (queue_db_dead_expire(s->db, now - s->conf->deadletter_expire,
+	    &del) == 0 && del > 0)
+		log_notice(LOG_CAT_QUEUE, "event=deadletter_expired "
+		    "count=%" PRId64, del);
+}
+
+/*
+ * One due row of a round: failed when expired, else added to its job
+ * (the same message and domain), a new one when its domain has a share
+ * left. 1 when it was taken (failed or added), 0 when passed over, -1
+ * when the in-flight window is full (the round stops).
+ */
+static int
+round_row(struct sched *s, const struct queue_remote *r, size_t row,
+    int64_t now, struct sched_job **first_new)
+{
+	struct sched_job *j;
+	struct sched_dom *d;
+
+	if (inflight(s, r->rcpt_id))
+		return 0;
+	if (now - r->created >= s->conf->max_lifetime) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "500 4.4.7 message expired: "
+		    "undelivered for %lld seconds, giving up",
+		    (long long)(now - r->created));
+		fail_rcpt(s, r->rcpt_id, r->msg_id, r->qid, r->sender,
+		    r->address, r->orcpt, r->notify, why, "");
+		return 1;
+	}
+	for (j = *first_new; j != NULL; j = TAILQ_NEXT(j, entry))
+		if (j->msg_id == r->msg_id && strcmp(j->domain, r->domain) == 0)
+			break;
+	if (j == NULL) {
+		if (s->njobs >= inflight_cap(s))
+			return -1;
+		d = dom_get(s, r->domain);
+		if (d->njobs >= dom_cap(s)) {
+			/* its share is out: the others go first */
+			d->passed_over = 1;
+			return 0;
+		}
+		j = job_new(s, r, row);
+		j->dom = d;
+		d->njobs++;
+		if (*first_new == NULL)
+			*first_new = j;
+	}
+	job_add_rcpt(s, j, r);
+	return 1;
+}
+
+/*
+ * The cursor is past the last due row: what comes later is stored
+ * behind it (sched_stored) or deferred to a time after it. A new
+ * pass from the first row, when the next one is due or within a
+ * second while rows are due, finds what went back behind the
+ * cursor: released by an admin, or an outcome not recorded.
+ */
+static void
+round_rearm(struct sched *s, int64_t now, size_t fresh)
+{
+	int64_t when;
+	int rc;
+
+	if ((rc = queue_db_remote_next(s->db, &when)) == -1)
+		round_in(s, SCHED_RETRY_SECS);
+	else if (rc == 1) {
+		if (when > now)
+			round_in(s, when - now);
+		else if (s->njobs == 0 || fresh > 0)
+			round_in(s, 1);
+		/* else: only jobs in flight are due; their results kick */
+	}
+}
+
 /*
  * One round: due recipients after the cursor into jobs, jobs to the
  * mta. The cursor moves over every row dealt with (sent, in flight
@@ -754,22 +879,14 @@ round_run(struct sched *s)
 	struct queue_remote *v;
 	struct sched_job *first_new = NULL, *j;
 	size_t n = 0, cap = inflight_cap(s), max, fresh = 0;
-	int64_t now = time(NULL), when;
-	int rc, full = 0;
+	int64_t now = time(NULL);
+	int full = 0, took;
 
 	if (s->stopping || s->mta_closed)
 		return;
 	if (s->nmarks > 0)
 		commit_cb(-1, 0, s);	/* outcomes first: they are not due */
-	if (now - s->expired_at >= SCHED_EXPIRE_EVERY) {
-		int64_t del = 0;
-
-		s->expired_at = now;
-		if (queue_db_dead_expire(s->db, now - s->conf->deadletter_expire,
-		    &del) == 0 && del > 0)
-			log_notice(LOG_CAT_QUEUE, "event=deadletter_expired "
-			    "count=%" PRId64, del);
-	}
+	round_expire(s, now);
 	if (s->njobs >= cap)
 		return;			/* results make the next round */
 	max = (cap - s->njobs) * SCHED_ROWS_PER_SLOT + SCHED_ROWS_PER_SLOT;
@@ -784,50 +901,13 @@ round_run(struct sched *s)
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const struct queue_remote *r = &v[i];
-
-		if (inflight(s, r->rcpt_id))
-			goto next;
-		if (now - r->created >= s->conf->max_lifetime) {
-			char why[160];
-
-			snprintf(why, sizeof(why), "500 4.4.7 message expired: "
-			    "undelivered for %lld seconds, giving up",
-			    (long long)(now - r->created));
-			fail_rcpt(s, r->rcpt_id, r->msg_id, r->qid, r->sender,
-			    r->address, r->orcpt, r->notify, why, "");
-			fresh++;
-			goto next;
+		if ((took = round_row(s, &v[i], i, now, &first_new)) == -1) {
+			full = 1;
+			break;
 		}
-		/* the same message and domain: the same job */
-		for (j = first_new; j != NULL; j = TAILQ_NEXT(j, entry))
-			if (j->msg_id == r->msg_id &&
-			    strcmp(j->domain, r->domain) == 0)
-				break;
-		if (j == NULL) {
-			struct sched_dom *d;
-
-			if (s->njobs >= cap) {
-				full = 1;
-				break;
-			}
-			d = dom_get(s, r->domain);
-			if (d->njobs >= dom_cap(s)) {
-				/* its share is out: the others go first */
-				d->passed_over = 1;
-				goto next;
-			}
-			j = job_new(s, r, i);
-			j->dom = d;
-			d->njobs++;
-			if (first_new == NULL)
-				first_new = j;
-		}
-		job_add_rcpt(s, j, r);
-		fresh++;
-next:
-		s->cur_time = r->next_attempt;
-		s->cur_id = r->rcpt_id;
+		fresh += (size_t)took;
+		s->cur_time = v[i].next_attempt;
+		s->cur_id = v[i].rcpt_id;
 	}
 	/* send the new jobs, with the envelope of their first row */
 	for (j = first_new; j != NULL; ) {
@@ -844,22 +924,7 @@ next:
 		event_active(s->ev_more, 0, 0);
 		return;
 	}
-	/*
-	 * The cursor is past the last due row: what comes later is stored
-	 * behind it (sched_stored) or deferred to a time after it. A new
-	 * pass from the first row, when the next one is due or within a
-	 * second while rows are due, finds what went back behind the
-	 * cursor: released by an admin, or an outcome not recorded.
-	 */
-	if ((rc = queue_db_remote_next(s->db, &when)) == -1)
-		round_in(s, SCHED_RETRY_SECS);
-	else if (rc == 1) {
-		if (when > now)
-			round_in(s, when - now);
-		else if (s->njobs == 0 || fresh > 0)
-			round_in(s, 1);
-		/* else: only jobs in flight are due; their results kick */
-	}
+	round_rearm(s, now, fresh);
 }
 
 /* the round timer: a new pass from the first due row */

@@ -35,7 +35,6 @@
  * RET are reduced before they are stored (no backscatter inward).
  * LIMITS: message size, recipients, errors, timeouts from the config.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -713,7 +712,7 @@ proceed_rcpt(struct smtp_session *s, const char *args, size_t len)
 	struct smtp_rcpt_params rp;
 	struct relay_client rc;
 	struct smtp_rcpt *r;
-	const char *why;
+	const char *why, *mbox;
 	char to[ADDR_PATH_MAX * 2], esc[600];
 	enum smtp_param_err e;
 
@@ -730,7 +729,7 @@ proceed_rcpt(struct smtp_session *s, const char *args, size_t len)
 	memcpy(rc.addr, s->addr, sizeof(rc.addr));
 	rc.authenticated = s->authenticated;
 	rc.auth_relay = s->listener->conf->auth_relay;
-	switch (relay_decide(&s->srv->relay, &rc, &rp.addr)) {
+	switch (relay_decide(&s->srv->relay, &rc, &rp.addr, &mbox)) {
 	case RELAY_LOCAL:
 	case RELAY_OUTBOUND:
 		break;
@@ -766,15 +765,7 @@ proceed_rcpt(struct smtp_session *s, const char *args, size_t len)
 	snprintf(r->addr, sizeof(r->addr), "%s", to);
 	snprintf(r->orcpt, sizeof(r->orcpt), "%s", rp.orcpt);
 	r->notify = smtp_outsider_notify(s, rp.notify);
-	r->mailbox[0] = '\0';
-	if (relay_is_local_domain(&s->srv->relay, rp.addr.domain) ||
-	    rp.addr.domain[0] == '\0') {
-		size_t i;
-
-		for (i = 0; rp.addr.local_plain[i] && i < ADDR_LOCAL_MAX; i++)
-			r->mailbox[i] = (char)tolower((unsigned char)rp.addr.local_plain[i]);
-		r->mailbox[i] = '\0';
-	}
+	snprintf(r->mailbox, sizeof(r->mailbox), "%s", mbox ? mbox : "");
 	smtp_set_state(s, SMTP_STATE_RCPT);
 	smtp_reply(s, "250 2.1.5 Ok");
 }

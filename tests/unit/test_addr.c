@@ -610,6 +610,60 @@ test_is_domain(void **state)
 	}
 }
 
+/* addr_at, addr_domain_of: where a stored address splits */
+static void
+test_domain_of(void **state)
+{
+	static const struct {
+		const char	*addr;
+		const char	*domain;
+		size_t		 local_len;
+	} rows[] = {
+		{ "alice@example.org", "example.org", 5 },
+		{ "Alice@Example.ORG", "Example.ORG", 5 },
+		{ "\"a@b\"@example.org", "example.org", 5 },
+		{ "a%b@corp.example", "corp.example", 3 },
+		{ "ab@[IPv6:::1]", "[IPv6:::1]", 2 },
+		{ "postmaster", "", 10 },
+		{ "", "", 0 },
+		{ "@example.org", "example.org", 0 },
+		{ "alice@", "", 5 },
+	};
+	size_t llen;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const char *d = addr_domain_of(rows[i].addr, &llen);
+		const char *at = addr_at(rows[i].addr);
+
+		if (strcmp(d, rows[i].domain) != 0)
+			fail_msg("%s: got domain \"%s\", want \"%s\"",
+			    rows[i].addr, d, rows[i].domain);
+		if (llen != rows[i].local_len)
+			fail_msg("%s: got local length %zu, want %zu",
+			    rows[i].addr, llen, rows[i].local_len);
+		if (at == NULL ? rows[i].domain[0] != '\0' &&
+		    strchr(rows[i].addr, '@') != NULL : at + 1 != d)
+			fail_msg("%s: addr_at and addr_domain_of disagree",
+			    rows[i].addr);
+	}
+	/* what addr_format wrote splits back into what was parsed */
+	{
+		struct mail_addr a;
+		char buf[ADDR_STRLEN];
+
+		assert_int_equal(addr_parse_path("<\"x@y\"@Mail.Example>", 20, 0,
+		    &a, NULL), ADDR_OK);
+		addr_format(&a, buf, sizeof(buf));
+		assert_string_equal(addr_domain_of(buf, &llen), a.domain);
+		assert_int_equal(llen, strlen(a.local));
+	}
+	assert_null(addr_at(NULL));
+	assert_string_equal(addr_domain_of(NULL, &llen), "");
+	assert_int_equal(llen, 0);
+	assert_string_equal(addr_domain_of("a@b", NULL), "b");
+}
+
 int
 main(void)
 {
@@ -621,6 +675,7 @@ main(void)
 		cmocka_unit_test(test_null_consumed),
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_is_domain),
+		cmocka_unit_test(test_domain_of),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /*
  * test_queue_db.c - the SQLite queue: schema, group-commit store,
- * events, local delivery bookkeeping, failures that must roll back.
+ * events, local delivery bookkeeping, failures that must roll back,
+ * and the administrator's queries (queue_db_ctl) on the same file.
  *
  * Each test gets a fresh spool directory under /tmp. What queue_db
  * wrote is read back through a second, plain SQLite connection (WAL
@@ -28,8 +29,10 @@
 
 #include <sqlite3.h>
 
+#include "ctl/ctl_msg.h"
 #include "io/proto.h"
 #include "queue/queue_db.h"
+#include "queue/queue_db_ctl.h"
 
 struct fixture {
 	char		 dir[64];
@@ -743,6 +746,280 @@ test_readonly_dir(void **state)
 	rmdir(dir);
 }
 
+/* queue_db_ctl: what `moat queue summary/list/show` and the bulk changes read */
+
+static void
+list_count_cb(void *arg, const struct queue_list_row *r)
+{
+	int *n = arg;
+
+	assert_true(is_qid(r->qid));
+	(*n)++;
+}
+
+struct show_seen {
+	int	msg, rcpt, body;
+	size_t	len;
+};
+
+static void
+show_msg_cb(void *arg, const struct queue_show_msg *m)
+{
+	struct show_seen *s = arg;
+
+	assert_string_equal(m->sender, "sender@example.net");
+	assert_string_equal(m->user, "alice");
+	assert_int_equal(m->nrcpt, 3);
+	s->msg++;
+}
+
+static void
+show_rcpt_cb(void *arg, const struct queue_show_rcpt *r)
+{
+	((struct show_seen *)arg)->rcpt++;
+}
+
+static void
+show_body_cb(void *arg, const void *data, size_t len)
+{
+	struct show_seen *s = arg;
+
+	s->body++;
+	s->len = len;
+}
+
+static void
+test_ctl_queue(void **state)
+{
+	struct fixture *fx = *state;
+	struct queue_msg m[2];
+	struct queue_store_result res[2];
+	struct queue_db_ctl *dc;
+	struct queue_dest *d;
+	struct ctl_filter f;
+	struct show_seen seen = { 0 };
+	struct queue_show_cb cb = { show_msg_cb, show_rcpt_cb, show_body_cb,
+	    &seen };
+	size_t nd;
+	int64_t msgs, rcpts, now = time(NULL);
+	const char *op;
+	char err[512];
+	int n = 0;
+
+	m[0] = mkmsg("sender@example.net", "alice", rc_mixed, 3);
+	m[1] = mkmsg("", NULL, rc_remote, 1);
+	assert_int_equal(queue_db_store_batch(fx->db, m, 2, res), 0);
+	assert_non_null(dc = queue_db_ctl_open(fx->dir, err, sizeof(err)));
+	assert_int_equal(queue_db_ctl_has_dead(dc), 1);
+
+	/* the biggest destination first, then by name */
+	assert_int_equal(queue_db_ctl_summary(dc, &d, &nd, &msgs), 0);
+	assert_int_equal(msgs, 2);
+	assert_int_equal(nd, 3);
+	assert_string_equal(d[0].domain, "remote.example");
+	assert_int_equal(d[0].n, 2);
+	assert_int_equal(d[0].by_state[QUEUE_RCPT_QUEUED], 2);
+	assert_true(d[0].oldest > 0);
+	assert_string_equal(d[0].last_error, "");
+	assert_string_equal(d[1].domain, "elsewhere.example");
+	assert_string_equal(d[2].domain, "example.org");
+	queue_db_ctl_summary_free(d, nd);
+
+	memset(&f, 0, sizeof(f));
+	snprintf(f.user, sizeof(f.user), "alice");
+	assert_int_equal(queue_db_ctl_list(dc, &f, now, 100, list_count_cb,
+	    &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(queue_db_ctl_show(dc, res[0].qid, &cb), 1);
+	assert_int_equal(seen.msg, 1);
+	assert_int_equal(seen.rcpt, 3);
+	assert_int_equal(seen.body, 1);
+	assert_int_equal(seen.len, sizeof(body1) - 1);
+	assert_int_equal(queue_db_ctl_show(dc, "000000000000", &cb), 0);
+
+	/* a dry run counts, a hold changes, both by the same filter */
+	assert_int_equal(queue_db_ctl_act(dc, &f, CTL_ACT_HOLD, 1, now, &msgs,
+	    &rcpts, &op), 0);
+	assert_int_equal(msgs, 1);
+	assert_int_equal(rcpts, 3);
+	check_counts(fx->db, 2, 4, 0, 0, 0, 0);
+	assert_int_equal(queue_db_ctl_act(dc, &f, CTL_ACT_HOLD, 0, now, &msgs,
+	    &rcpts, &op), 0);
+	assert_int_equal(rcpts, 3);
+	check_counts(fx->db, 2, 1, 0, 3, 0, 0);
+	assert_int_equal(queue_db_ctl_act(dc, &f, CTL_ACT_RELEASE, 0, now,
+	    &msgs, &rcpts, &op), 0);
+	check_counts(fx->db, 2, 4, 0, 0, 0, 0);
+	memset(&f, 0, sizeof(f));
+	snprintf(f.from, sizeof(f.from), "<>");
+	assert_int_equal(queue_db_ctl_act(dc, &f, CTL_ACT_DELETE, 0, now,
+	    &msgs, &rcpts, &op), 0);
+	assert_int_equal(msgs, 1);
+	assert_int_equal(rcpts, 1);
+	check_counts(fx->db, 1, 3, 0, 0, 0, 0);
+	assert_int_equal(queue_db_ctl_delete_all(dc, &msgs, &rcpts, &op), 0);
+	assert_int_equal(msgs, 1);
+	assert_int_equal(rcpts, 3);
+	check_counts(fx->db, 0, 0, 0, 0, 0, 0);
+	queue_db_ctl_close(dc);
+}
+
+static void
+ban_cb(void *arg, const struct queue_ban *b)
+{
+	int *n = arg;
+
+	assert_string_equal(b->cidr, "192.0.2.0/24");
+	assert_string_equal(b->origin, "admin");
+	(*n)++;
+}
+
+static void
+user_cb(void *arg, const struct queue_user_row *u)
+{
+	if (strcmp(u->user, "alice") == 0) {
+		assert_string_equal(u->state, "held");
+		assert_int_equal(u->queued, 1);
+		assert_int_equal(u->events, 1);
+		(*(int *)arg)++;
+	}
+}
+
+static void
+state_cb(void *arg, const char *user, const char *state)
+{
+	assert_string_equal(user, "alice");
+	assert_string_equal(state, "held");
+	(*(int *)arg)++;
+}
+
+static void
+event_cb(void *arg, int64_t id, const struct queue_event *ev)
+{
+	assert_true(id > 0);
+	assert_string_equal(ev->type, "admin_test");
+	assert_string_equal(ev->client_ip, "");
+	(*(int *)arg)++;
+}
+
+static void
+test_ctl_bans_users(void **state)
+{
+	struct fixture *fx = *state;
+	struct queue_msg m = mkmsg("a@example.net", "alice", rc_remote, 1);
+	struct queue_store_result res;
+	struct queue_db_ctl *dc;
+	struct queue_ban b = { "192.0.2.0/24", "", "admin", 0, 0 };
+	struct queue_event ev = { 0, "admin_test", NULL, "alice", NULL, "x" };
+	struct queue_events_query q = { 0, 0, "admin_test", NULL, NULL, 10 };
+	struct queue_db_ctl_counts c;
+	int64_t now = time(NULL), held, n64;
+	const char *op;
+	char err[512], buf[64];
+	int n = 0;
+	sqlite3 *h = peek_open(fx);
+
+	assert_int_equal(queue_db_store_batch(fx->db, &m, 1, &res), 0);
+	assert_non_null(dc = queue_db_ctl_open(fx->dir, err, sizeof(err)));
+	b.created = now;
+	assert_int_equal(queue_db_ctl_ban_store(dc, &b), 0);
+	b.cidr = "198.51.100.0/24";
+	b.expires = now - 1;
+	assert_int_equal(queue_db_ctl_ban_store(dc, &b), 0);
+	assert_int_equal(queue_db_ctl_ban_list(dc, now, ban_cb, &n), 0);
+	assert_int_equal(n, 1);
+	/* an empty reason is stored NULL, as the CLI always did */
+	assert_string_equal(peek_str(h, "SELECT reason FROM bans LIMIT 1",
+	    buf, sizeof(buf)), "(null)");
+	assert_int_equal(queue_db_ctl_ban_expire(dc, now, &n64), 0);
+	assert_int_equal(n64, 1);
+	assert_int_equal(queue_db_ctl_ban_del(dc, "192.0.2.0/24"), 1);
+	assert_int_equal(queue_db_ctl_ban_del(dc, "192.0.2.0/24"), 0);
+
+	ev.time = now;
+	assert_int_equal(queue_db_ctl_event_add(dc, &ev), 0);
+	n = 0;
+	assert_int_equal(queue_db_ctl_events(dc, &q, event_cb, &n), 0);
+	assert_int_equal(n, 1);
+
+	assert_int_equal(queue_db_ctl_user_set(dc, "alice", "held", "", 1, now,
+	    &held, &op), 0);
+	assert_int_equal(held, 1);
+	n = 0;
+	assert_int_equal(queue_db_ctl_users(dc, now - 60, user_cb, &n), 0);
+	assert_int_equal(n, 1);
+	n = 0;
+	assert_int_equal(queue_db_ctl_user_states(dc, state_cb, &n), 0);
+	assert_int_equal(n, 1);
+	/* the process's own connection sees the same state */
+	assert_int_equal(queue_db_sender_state(fx->db, "alice", buf,
+	    sizeof(buf)), 0);
+	assert_string_equal(buf, "held");
+
+	queue_db_ctl_counts(dc, now, &c);
+	assert_int_equal(c.messages, 1);
+	assert_int_equal(c.rcpt[QUEUE_RCPT_HELD], 1);
+	assert_int_equal(c.bans, 0);
+	assert_int_equal(c.users_held, 1);
+	assert_int_equal(c.dead, 0);
+	sqlite3_close(h);
+	queue_db_ctl_close(dc);
+}
+
+static void
+dead_cb(void *arg, const struct queue_dead_row *r)
+{
+	assert_string_equal(r->recipient, "\"e@f\"@remote.example");
+	assert_string_equal(r->reason, "550 no");
+	(*(int *)arg)++;
+}
+
+/* dead letters: their domain is split like every address, at the last '@' */
+static void
+test_ctl_dead(void **state)
+{
+	static const struct queue_rcpt rc[] = {
+		{ "\"e@f\"@remote.example", NULL, 0, NULL },
+	};
+	struct fixture *fx = *state;
+	struct queue_msg m = mkmsg("", NULL, rc, 1);
+	struct queue_store_result res;
+	struct queue_remote v[1];
+	struct queue_remote_mark mk;
+	struct queue_db_ctl *dc;
+	struct ctl_filter f;
+	int64_t now = time(NULL), cnt;
+	char err[512];
+	size_t n;
+	int rows = 0;
+
+	assert_int_equal(queue_db_store_batch(fx->db, &m, 1, &res), 0);
+	assert_int_equal(queue_db_remote_fetch(fx->db, now, -1, 0, v, 1, &n), 0);
+	assert_int_equal(n, 1);
+	memset(&mk, 0, sizeof(mk));
+	mk.rcpt_id = v[0].rcpt_id;
+	mk.msg_id = v[0].msg_id;
+	mk.address = v[0].address;
+	mk.outcome = QUEUE_REMOTE_DEAD;
+	mk.error = "550 no";
+	assert_int_equal(queue_db_remote_mark(fx->db, &mk, 1, NULL, 0, NULL,
+	    now), 0);
+	queue_db_remote_free(v, n);
+	assert_non_null(dc = queue_db_ctl_open(fx->dir, err, sizeof(err)));
+	memset(&f, 0, sizeof(f));
+	snprintf(f.to_domain, sizeof(f.to_domain), "Remote.Example");
+	assert_int_equal(queue_db_ctl_dead_list(dc, &f, now, 10, dead_cb,
+	    &rows), 0);
+	assert_int_equal(rows, 1);
+	snprintf(f.to_domain, sizeof(f.to_domain), "f\"@remote.example");
+	assert_int_equal(queue_db_ctl_dead_act(dc, &f, 1, now, &cnt), 0);
+	assert_int_equal(cnt, 0);
+	snprintf(f.to_domain, sizeof(f.to_domain), "remote.example");
+	assert_int_equal(queue_db_ctl_dead_act(dc, &f, 0, now, &cnt), 0);
+	assert_int_equal(cnt, 1);
+	queue_db_ctl_close(dc);
+}
+
 int
 main(void)
 {
@@ -758,6 +1035,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_remote_cursor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ctl_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ctl_bans_users, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ctl_dead, setup, teardown),
 		cmocka_unit_test(test_readonly_dir),
 	};
 

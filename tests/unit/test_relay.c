@@ -175,6 +175,7 @@ test_table(void **state)
 	struct mail_addr rcpt;
 	size_t i, len, consumed;
 	enum addr_err r;
+	const char *mbox;
 	char *buf;
 	int got, bad = 0;
 
@@ -196,12 +197,18 @@ test_table(void **state)
 		if (r != ADDR_OK)
 			got = W_SYNTAX;
 		else
-			got = (int)relay_decide(&table, &client, &rcpt);
+			got = (int)relay_decide(&table, &client, &rcpt, &mbox);
 		if (got != (int)c->want) {
 			print_error("%s: %s from %s%s: got %s, want %s\n",
 			    c->what, c->path, c->client,
 			    c->authenticated ? " (authenticated)" : "",
 			    want_name(got), want_name(c->want));
+			bad++;
+		}
+		/* a mailbox comes with RELAY_LOCAL only, and always then */
+		if (r == ADDR_OK && (got == W_LOCAL) != (mbox != NULL)) {
+			print_error("%s: %s: mailbox %s with %s\n", c->what,
+			    c->path, mbox ? mbox : "(none)", want_name(got));
 			bad++;
 		}
 	}
@@ -237,11 +244,52 @@ test_helpers(void **state)
 
 	/* no mailboxes at all: even <postmaster> is unknown */
 	assert_int_equal(addr_parse_path("<postmaster>", 12, 0, &rcpt, NULL), ADDR_OK);
-	assert_int_equal(relay_decide(&odd, &client, &rcpt), RELAY_UNKNOWN_USER);
+	assert_int_equal(relay_decide(&odd, &client, &rcpt, NULL), RELAY_UNKNOWN_USER);
 
 	/* the null path is no recipient, whoever asks */
 	assert_int_equal(addr_parse_path("<>", 2, ADDR_F_ALLOW_NULL, &rcpt, NULL), ADDR_OK);
-	assert_int_equal(relay_decide(&table, &client, &rcpt), RELAY_DENIED);
+	assert_int_equal(relay_decide(&table, &client, &rcpt, NULL), RELAY_DENIED);
+}
+
+/* relay_decide's mailbox: the table's entry the recipient maps to */
+static void
+test_mailbox(void **state)
+{
+	static const struct {
+		const char	*path;
+		const char	*client;
+		const char	*want;		/* NULL: no mailbox */
+	} rows[] = {
+		{ "<alice@example.com>", OUTSIDER, "alice" },
+		{ "<ALICE@Example.ORG>", OUTSIDER, "alice" },
+		{ "<\"Alice\"@example.com>", OUTSIDER, "alice" },
+		{ "<Postmaster>", OUTSIDER, "postmaster" },
+		{ "<postmaster@example.org>", RELAYNET, "postmaster" },
+		{ "<bob@example.com>", RELAYNET, NULL },
+		{ "<alice@corp.example>", OUTSIDER, NULL },
+		{ "<alice@elsewhere.example>", RELAYNET, NULL },
+		{ "<alice@[192.0.2.1]>", RELAYNET, NULL },
+	};
+	struct relay_client client;
+	struct mail_addr rcpt;
+	const char *mbox;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		memset(&client, 0, sizeof(client));
+		assert_int_equal(cidr_addr_parse(rows[i].client, client.addr), 0);
+		assert_int_equal(addr_parse_path(rows[i].path,
+		    strlen(rows[i].path), 0, &rcpt, NULL), ADDR_OK);
+		mbox = "untouched";
+		(void)relay_decide(&table, &client, &rcpt, &mbox);
+		if (rows[i].want == NULL ? mbox != NULL : mbox == NULL ||
+		    strcmp(mbox, rows[i].want) != 0)
+			fail_msg("%s: got mailbox %s, want %s", rows[i].path,
+			    mbox ? mbox : "(none)",
+			    rows[i].want ? rows[i].want : "(none)");
+		if (mbox != NULL)
+			assert_ptr_not_equal(mbox, rcpt.local_plain);
+	}
 }
 
 int
@@ -250,6 +298,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_helpers),
+		cmocka_unit_test(test_mailbox),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
