@@ -1,8 +1,8 @@
 /*
  * users.c - the AUTH users file.
  *
- * Public: users_parse, users_free, users_name, users_hash, users_file_set,
- * users_file_read, users_name_valid.
+ * Public: users_parse, users_free, users_count, users_name, users_hash,
+ * users_any_hash, users_file_set, users_file_read, users_name_valid.
  *
  * SECURITY: the file holds argon2id hashes only (libsodium
  * crypto_pwhash_str), is written with mode 0600 and is never part of

@@ -13,7 +13,8 @@
  * `user list` asks the parent (the users file) and the queue (account
  * states, counters) and merges them by name.
  *
- * Public: control_proc_main, control_peer_allowed, control_socket_create.
+ * Public: control_proc_main, control_peer_allowed, control_socket_create,
+ * control_access_resolve.
  *
  * SECURITY: runs unprivileged in the empty chroot; it never opens the
  * queue or the users file. Callers other than root and the admin group

@@ -1,9 +1,9 @@
 /*
  * config.c - moat.conf: one table of knobs, parsed with inih.
  *
- * Public: conf_load, conf_load_string, conf_free, conf_print,
- * conf_print_doc, conf_relay_table, conf_apply_log_levels,
- * conf_role_name.
+ * Public: conf_load, conf_load_string, conf_load_bytes, conf_free,
+ * conf_print, conf_print_doc, conf_knob_line, conf_relay_table,
+ * conf_apply_log_levels, conf_role_name.
  *
  * Every knob of the nine fixed sections ([server] [domains] [relay]
  * [limits] [policy] [watch] [delivery] [control] [log]) is one row of

@@ -3,7 +3,9 @@
  *
  * Public: ipc_peer_new, ipc_peer_free, ipc_peer_name, ipc_peer_pending,
  * ipc_peer_on_drain, ipc_msg_init, ipc_msg_discard, ipc_send, ipc_put_*
- * (ipc_put_fields among them), ipc_reader_init, ipc_get_*, ipc_expect.
+ * (ipc_put_str, ipc_put_bytes, ipc_put_evbuffer, ipc_put_fields, ...),
+ * ipc_reader_init, ipc_get_* (ipc_get_str, ipc_get_bytes, ipc_get_end,
+ * ...), ipc_expect.
  *
  * SECURITY: peers are sibling processes of the same daemon; a frame
  * whose length exceeds IPC_MAX_FRAME closes the peer. Field readers

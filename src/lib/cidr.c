@@ -2,7 +2,8 @@
  * cidr.c - IPv4/IPv6 networks and addresses in one 16-byte form.
  *
  * Public: cidr_parse, cidr_addr_from_sa, cidr_addr_parse, cidr_contains,
- * cidr_mask, cidr_client_net, cidr_format, cidr_addr_format.
+ * cidr_mask, cidr_client_net, cidr_format, cidr_addr_format,
+ * cidr_addr_is_v4.
  *
  * Every address is kept as 16 bytes; IPv4 a.b.c.d becomes the
  * IPv4-mapped IPv6 address ::ffff:a.b.c.d, so an IPv4 /n is a /(96+n)

@@ -5,6 +5,11 @@
  * Lines go to stderr (one write(2) each, so lines from several processes
  * sharing stderr never interleave) or to syslog.
  *
+ * Public: log_init, log_set_proc, log_set_level, log_get_level,
+ * log_enabled, log_cat_from_name, log_level_from_name, log_cat_name,
+ * log_level_name, log_event, log_vevent, log_escape, log_escape_bare,
+ * fatal, fatalx (log_err, log_notice, ... are macros over log_event).
+ *
  * SECURITY: callers pass peer bytes through log_escape() first; this
  * module never interprets its arguments beyond printf formatting.
  * LIMITS: a line is cut at 2048 bytes.

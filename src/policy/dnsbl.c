@@ -1,8 +1,8 @@
 /*
  * dnsbl.c - asynchronous DNS blocklist lookups with libunbound.
  *
- * Public: dnsbl_new, dnsbl_attach, dnsbl_free, dnsbl_check,
- * dnsbl_query_name, dnsbl_parse_zone.
+ * Public: dnsbl_new, dnsbl_attach, dnsbl_free, dnsbl_set_callback,
+ * dnsbl_check, dnsbl_query_name, dnsbl_parse_zone.
  *
  * One lookup per configured zone; the weights of the zones that list
  * the address (an A record in 127.0.0.0/8) are added up. Answers are

@@ -1,8 +1,8 @@
 /*
  * smtp_parse.c - SMTP command lines, MAIL/RCPT parameters and DATA.
  *
- * Public: smtp_parse_cmd, smtp_parse_mail, smtp_parse_rcpt,
- * smtp_data_init, smtp_data_feed.
+ * Public: smtp_parse_cmd, smtp_verb_name, smtp_parse_mail,
+ * smtp_parse_rcpt, smtp_data_init, smtp_data_feed.
  *
  * SECURITY: every byte here comes from the network. The functions are
  * pure (no I/O, no allocation) over (bytes, length), never read past
