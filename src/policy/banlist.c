@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/hash.h"
 #include "banlist.h"
 
 struct ban {
@@ -41,11 +42,9 @@ struct banlist {
 static uint32_t
 net_hash(const struct cidr *net)
 {
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < 16; i++)
-		h = (h ^ net->addr[i]) * 16777619u;
-	return (h ^ (uint32_t)net->prefix) * 16777619u;
+	/* FNV-1a over the 16 address bytes, then the prefix as a 17th */
+	return (hash_fnv1a(net->addr, 16) ^ (uint32_t)net->prefix) *
+	    16777619u;
 }
 
 static int

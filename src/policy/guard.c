@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/queue.h>
 
+#include "../lib/hash.h"
 #include "guard.h"
 
 #define GUARD_KEY_MAX	300
@@ -58,17 +59,6 @@ struct guard {
 	size_t			 n, max;
 	size_t			 bytes;
 };
-
-static uint32_t
-fnv1a(const void *p, size_t len)
-{
-	const unsigned char *s = p;
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ s[i]) * 16777619u;
-	return h;
-}
 
 /* guard_new - an empty table bounded at max_keys */
 struct guard *
@@ -126,7 +116,7 @@ static struct guard_key *
 lookup(struct guard *g, const char *key, int create)
 {
 	size_t len = strnlen(key, GUARD_KEY_MAX);
-	uint32_t h = fnv1a(key, len);
+	uint32_t h = hash_fnv1a(key, len);
 	struct guard_bucket *b = &g->b[h & (g->nbuckets - 1)];
 	struct guard_key *k;
 
@@ -222,7 +212,7 @@ guard_hit(struct guard *g, const char *key, const uint8_t addr[16], time_t now,
 		return 0;
 	}
 	k->ring[k->head].when = now;
-	k->ring[k->head].addr = fnv1a(addr, 16);
+	k->ring[k->head].addr = hash_fnv1a(addr, 16);
 	k->head = (uint8_t)((k->head + 1) % k->cap);
 	if (k->n < k->cap)
 		k->n++;

@@ -59,6 +59,7 @@
 
 #include "daemon/config.h"
 #include "io/ipc.h"
+#include "lib/hash.h"
 #include "io/proto.h"
 #include "lib/log.h"
 #include "mail/addr.h"
@@ -203,11 +204,7 @@ static void round_in(struct sched *, int64_t);
 static struct sched_dom_bucket *
 dom_bucket(struct sched *s, const char *name)
 {
-	uint32_t h = 2166136261u;	/* FNV-1a */
-
-	for (; *name != '\0'; name++)
-		h = (h ^ (uint8_t)*name) * 16777619u;
-	return &s->doms[h % SCHED_DOM_BUCKETS];
+	return &s->doms[hash_fnv1a(name, strlen(name)) % SCHED_DOM_BUCKETS];
 }
 
 static struct sched_dom *

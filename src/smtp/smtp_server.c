@@ -33,6 +33,7 @@
 #include <sodium.h>
 
 #include "../io/proto.h"
+#include "../lib/hash.h"
 #include "../lib/log.h"
 #include "../policy/banlist.h"
 #include "../policy/denylist.h"
@@ -47,11 +48,7 @@
 static unsigned
 ip_hash(const uint8_t addr[16])
 {
-	uint32_t h = 2166136261u;
-
-	for (int i = 0; i < 16; i++)
-		h = (h ^ addr[i]) * 16777619u;
-	return h % SMTP_IP_BUCKETS;
+	return hash_fnv1a(addr, 16) % SMTP_IP_BUCKETS;
 }
 
 /* smtp_server_client_net - "2001:db8:1:2::/64", "192.0.2.1/32" */
