@@ -335,7 +335,7 @@ users_file = {d}/var/users
 [domains]
 local_domains = localhost
 mailboxes = postmaster
-
+{domains}
 [relay]
 relay_networks = 127.0.0.0/8
 
@@ -347,8 +347,9 @@ max_sessions_per_ip = 1000
 role = mx
 address = 127.0.0.1
 port = {port}
-""".format(d=self.dir, port=self.port))
+""".format(d=self.dir, port=self.port, domains=self.domains_conf()))
             f.write(self.delivery_conf())
+            f.write(self.extra_conf())
         chk = subprocess.run([self.bin, "check-config", "-c", conf],
                              capture_output=True, text=True, timeout=60)
         if chk.returncode != 0:
@@ -415,6 +416,18 @@ port = {port}
             time.sleep(1)       # being rebuilt: try again
         raise RuntimeError("%s does not run (being rebuilt?)" % MOAT)
 
+    def domains_conf(self):
+        """More [domains] lines (bench_rcpt.py's recipient sources)."""
+        return ""
+
+    def extra_conf(self):
+        """More sections at the end of moat.conf."""
+        return ""
+
+    def routed_domains(self):
+        """Domains routed, like remote.example, to the closed port."""
+        return []
+
     def delivery_conf(self):
         """moat's counterpart of Postfix's HOLD: its compromised-account
         watch holds the relay client's mail from the first message on
@@ -424,11 +437,13 @@ port = {port}
         remote.example goes to a closed port of 127.0.0.1 and DNS to
         127.0.0.1 too."""
         closed = free_port()    # nobody listens there
-        out = ("\n[delivery]\nroutes = remote.example=[127.0.0.1]:%d\n"
+        routes = ["%s=[127.0.0.1]:%d" % (d, closed)
+                  for d in ["remote.example"] + self.routed_domains()]
+        out = ("\n[delivery]\nroutes = %s\n"
                "dns_server = 127.0.0.1@%d\n"
                "\n[watch]\nwatch_action = hold\nhold_external_rcpts = 1\n"
                "relay_client_factor = 1\n"
-               % (closed, closed))
+               % (" ".join(routes), closed))
         self.delivery_note = "every message held (watch), delivery to a " \
             "closed loopback port"
         return out
@@ -559,6 +574,7 @@ smtpd_client_connection_rate_limit = 0
 maillog_file = {log}
 maillog_file_prefixes = {d}
 """.format(spool=self.spool, data=self.data, log=self.maillog, d=d))
+            f.write(self.main_cf_extra())
         # no chroot (it would need copies of /etc files in the spool),
         # no port 25: only smtpd on 127.0.0.1:PORT
         self.postconf("-F", "*/*/chroot = n")
@@ -570,6 +586,10 @@ maillog_file_prefixes = {d}
                 self.postconf("-M#", "%s/inet" % f[0])
         svc = "127.0.0.1:%d" % self.port
         self.postconf("-Me", "%s/inet = %s inet n - n - - smtpd" % (svc, svc))
+
+    def main_cf_extra(self):
+        """More main.cf lines (bench_rcpt.py's relay_recipient_maps)."""
+        return ""
 
     def start(self):
         for d in (self.spool, self.data):
@@ -666,24 +686,30 @@ maillog_file_prefixes = {d}
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def smtp_source_args(sessions, reuse, port):
+def smtp_source_args(sessions, reuse, port, rcpt=RECIPIENT, numbered=False):
     args = [SMTP_SOURCE, "-m", str(MESSAGES), "-l", str(LENGTH),
-            "-s", str(sessions), "-f", SENDER, "-t", RECIPIENT]
+            "-s", str(sessions), "-f", SENDER, "-t", rcpt]
     if reuse:
         args.append("-d")       # don't disconnect: next message, same session
+    if numbered:
+        args.append("-N")       # recipients 1rcpt, 2rcpt, ...: each once
     return args + ["127.0.0.1:%d" % port]
 
 
-def measure(server, sessions, reuse, sample_mem):
+def measure(server, sessions, reuse, sample_mem, rcpt=RECIPIENT,
+            numbered=False, prepare=None):
     """Fresh server, one smtp-source run. Returns (msg/s, peak PSS MB or
-    None, problem or None)."""
+    None, problem or None). prepare(server), when given, runs on the
+    started server before the clock: it returns a problem that makes the
+    figure invalid, or None."""
     server.start()
     sampler = None
     try:
+        before = prepare(server) if prepare else None
         # write back what the previous run and the queue wipe left dirty,
         # so that it does not land on this run's fsyncs
         os.sync()
-        args = smtp_source_args(sessions, reuse, server.port)
+        args = smtp_source_args(sessions, reuse, server.port, rcpt, numbered)
         if sample_mem:
             sampler = PssSampler(server.pid)
             sampler.start()
@@ -706,9 +732,10 @@ def measure(server, sessions, reuse, sample_mem):
         # smtp-source nor bench.py: other load that slows the figure
         own = (cpu1[1] - cpu0[1]) + (cpu1[2] - cpu0[2])
         other = max(0.0, (cpu1[0] - cpu0[0]) - own) / wall if wall else 0
-        problem = None
+        problem = before
         if rc != 0:
-            problem = "smtp-source exited with status %d: %s" % (rc, err)
+            problem = (problem + "; " if problem else "") + \
+                "smtp-source exited with status %d: %s" % (rc, err)
         if not server.alive():
             problem = (problem + "; " if problem else "") + "server died"
         queued = server.queued()
@@ -780,6 +807,7 @@ def git_rev():
 # figure name -> script (or the C program for the deny-list lookup).
 OTHERS = {
     "e2e_c10": "bench_e2e.py", "e2e_c50": "bench_e2e.py",
+    "rcpt_table_c50": "bench_rcpt.py", "rcpt_ldap_c50": "bench_rcpt.py",
     "queue_summary_100k": "bench_queue.py", "purge_user_10k": "bench_queue.py",
     "purge_all_100k": "bench_queue.py",
     "flood_banner_ms": "bench_flood.py", "flood_accept_ratio": "bench_flood.py",
