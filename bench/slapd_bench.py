@@ -22,6 +22,8 @@ import socket
 import subprocess
 import time
 
+from bench import free_port
+
 SLAPD = "/usr/sbin/slapd"
 SLAPADD = "/usr/sbin/slapadd"
 SCHEMA = "/etc/ldap/schema"
@@ -39,14 +41,6 @@ attributetype ( 1.3.6.1.4.1.99999.11.1.1 NAME 'proxyAddresses'
 objectclass ( 1.3.6.1.4.1.99999.11.2.1 NAME 'mailRecipient'
     SUP top AUXILIARY MAY ( proxyAddresses ) )
 """
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 class Directory:
