@@ -31,7 +31,10 @@ rcpt_ldap_c50   moat with recipient_ldap = corp.example=corp against a
                 so the run measures the warm cache. Compared with moat
                 and the recipient table of rcpt_table_c50, run in turn
                 with it (table, LDAP, table, LDAP; the best of each):
-                ratio = LDAP/table, target >= 0.9.
+                ratio = LDAP/table, target >= 0.9. With
+                BENCH_RCPT_POSTFIX_LDAP=1 also Postfix with
+                relay_recipient_maps = ldap:FILE (postfix-ldap, the same
+                filter; no cache), appended as postfix=<msg/s>.
 
 Generating the table, postmap and filling the directory happen before
 and outside every timed run. Before each timed run a probe from
@@ -67,6 +70,8 @@ SESSIONS = 50
 TABLE = int(os.environ.get("BENCH_RCPT_TABLE", "1000000"))
 LDAP_ENTRIES = int(os.environ.get("BENCH_LDAP_ENTRIES", "100000"))
 LDAP_ROUNDS = 2
+# Postfix with ldap: relay_recipient_maps too (another 60-100 s)
+POSTFIX_LDAP = os.environ.get("BENCH_RCPT_POSTFIX_LDAP") == "1"
 POSTMAP = "/usr/sbin/postmap"
 FIGURES = ["rcpt_table_c50", "rcpt_ldap_c50"]
 
@@ -265,6 +270,31 @@ transport_maps = inline:{{ {dom}=smtp:[127.0.0.1]:{port} }}
 """.format(dom=DOMAIN, maps=self.maps, port=self.closed)
 
 
+class LdapPostfix(TablePostfix):
+    """Postfix with relay_recipient_maps = ldap:FILE (postfix-ldap): a
+    query per recipient, from each smtpd process; Postfix has no cache
+    of its own for it."""
+    name = "postfix-ldap"
+
+    def __init__(self, directory):
+        cf = os.path.join(directory.dir, "postfix-ldap.cf")
+        super().__init__("ldap:" + cf)
+        with open(cf, "w") as f:
+            f.write("""\
+server_host = {uri}
+version = 3
+search_base = {base}
+scope = sub
+query_filter = (|(mail=%s)(proxyAddresses=smtp:%s))
+result_attribute = mail
+bind = yes
+bind_dn = {dn}
+bind_pw = {pw}
+""".format(uri=directory.uri, base=directory.base, dn=directory.bind_dn,
+           pw=slapd_bench.BIND_PASSWORD))
+        os.chmod(cf, 0o644)
+
+
 def probe_prepare(server):
     return probe(server.port)
 
@@ -372,6 +402,13 @@ def ldap_figure(table_moat, table_rates, servers, tmp, keep):
         ldap_rates.append(r[0])
         if r[2]:
             problems.append("ldap: " + r[2])
+    pf = None
+    if POSTFIX_LDAP:
+        postfix = LdapPostfix(directory)
+        servers.append(postfix)
+        pf, _, bad = c50(postfix, probe_prepare)
+        if bad:
+            problems.append("postfix: " + bad)
     for p in problems:
         bench.warn("rcpt_ldap_c50 %s: figure invalid" % p)
     m, t = max(ldap_rates), max(table_rates)
@@ -380,8 +417,12 @@ def ldap_figure(table_moat, table_rates, servers, tmp, keep):
         ", ".join("%.1f" % x for x in table_rates)))
     line = "bench rcpt_ldap_c50 moat=%.1f table=%.1f ratio=%.2f unit=msg/s" \
         % (m, t, m / t if t else 0)
+    if pf is not None:
+        line += " postfix=%.1f moat/postfix=%.1f" % (pf, m / pf if pf else 0)
     if problems:
-        line += " invalid=moat"
+        line += " invalid=" + ",".join(sorted(set(
+            "postfix" if p.startswith("postfix") else "moat"
+            for p in problems)))
     print(line + " (slapd with %d entries, %d recipients looked up once "
           "before the run; best of %d runs each; ratio = LDAP/table, "
           "target >= 0.9)" % (LDAP_ENTRIES, bench.MESSAGES, LDAP_ROUNDS),
