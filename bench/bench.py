@@ -500,7 +500,10 @@ port = {port}
                 self.logf = None
 
     def problems(self):
-        """Log lines at level err/warn/crit (run over all starts)."""
+        """Log lines at level err/warn/crit (run over all starts), but
+        the warning that remote.example, routed to stand for the outside
+        world, has no recipient source: in this benchmark it has none on
+        purpose."""
         out = []
         try:
             with open(self.log_path, errors="replace") as f:
@@ -508,6 +511,9 @@ port = {port}
                     if any(" level=%s " % lv in line
                            for lv in ("err", "warn", "crit", "alert",
                                       "emerg")) or "fatal" in line:
+                        if "event=routed_without_recipients " \
+                                "domain=remote.example " in line:
+                            continue
                         out.append(line.rstrip())
         except OSError:
             pass

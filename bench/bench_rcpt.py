@@ -61,7 +61,9 @@ import threading
 import time
 
 import bench
-import slapd_bench
+
+# the tests' slapd starter, imported by rcpt_ldap_c50 only
+sys.path.insert(0, os.path.join(bench.ROOT, "tests", "integration"))
 
 DOMAIN = "corp.example"
 RCPT = "user@" + DOMAIN          # smtp-source -N: 1user@, 2user@, ...
@@ -202,6 +204,56 @@ def warm(port, n, conns=10, batch=100):
     return time.monotonic() - t0, (problems[0] if problems else None)
 
 
+class Directory:
+    """The tests' slapd (slapd_fixture: back_mdb, loaded with slapadd,
+    bind as its service account; a multi-valued, Active Directory-like
+    proxyAddresses) holding entries 1..n: address(k) is the mail of
+    entry k for odd k, and an "smtp:" alias among the proxyAddresses of
+    an entry whose mail is another address for even k, so that the
+    filter (|(mail=%s)(proxyAddresses=smtp:%s)) finds half of them each
+    way."""
+    name = "slapd"
+
+    def __init__(self, d, entries):
+        import slapd_fixture
+        self.fixture = slapd_fixture
+        self.dir = d
+        self.entries = entries
+        self.base = slapd_fixture.SUFFIX
+        self.bind_dn = slapd_fixture.BIND_DN
+        self.password = slapd_fixture.BIND_PW
+        self.proc = self.uri = None
+
+    def each(self):
+        for k in range(1, self.entries + 1):
+            if k % 2:
+                yield {"uid": "u%d" % k, "mail": address(k),
+                       "proxyAddresses": ["SMTP:" + address(k)]}
+            else:
+                primary = "user.%d@%s" % (k, DOMAIN)
+                yield {"uid": "u%d" % k, "mail": primary,
+                       "proxyAddresses": ["SMTP:" + primary,
+                                          "smtp:" + address(k)]}
+
+    def start(self):
+        self.proc, self.uri = self.fixture.start_slapd(self.dir, self.each())
+
+    def write_bind_file(self, path):
+        """moat's bind_file: root's, mode 0600."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("binddn = %s\npassword = %s\n" % (self.bind_dn,
+                                                      self.password))
+
+    def problems(self):
+        return []
+
+    def cleanup(self, keep):
+        if self.proc is not None:
+            self.fixture.stop_slapd(self.proc)
+            self.proc = None
+
+
 class TableMoat(bench.Moat):
     def __init__(self, table):
         super().__init__()
@@ -291,7 +343,7 @@ bind = yes
 bind_dn = {dn}
 bind_pw = {pw}
 """.format(uri=directory.uri, base=directory.base, dn=directory.bind_dn,
-           pw=slapd_bench.BIND_PASSWORD))
+           pw=directory.password))
         os.chmod(cf, 0o644)
 
 
@@ -383,8 +435,7 @@ def main(argv):
 def ldap_figure(table_moat, table_rates, servers, tmp, keep):
     """rcpt_ldap_c50; True when invalid."""
     t0 = time.monotonic()
-    directory = slapd_bench.Directory(os.path.join(tmp, "slapd"), DOMAIN,
-                                      LDAP_ENTRIES, address)
+    directory = Directory(tmp, LDAP_ENTRIES)
     servers.append(directory)
     directory.start()
     log("slapd with %d entries ready in %.1f s (not in any figure)"
