@@ -55,6 +55,7 @@
 #include "../io/proto.h"
 #include "../io/tls.h"
 #include "../lib/log.h"
+#include "../lookup/lookup_tables.h"
 #include "../mta/mta_auth.h"
 #include "../relaytest/relaytest.h"
 #include "config.h"
@@ -437,6 +438,18 @@ file_unreadable(const struct conf *c, const char *knob, const char *path)
 	return 1;
 }
 
+/* a recipient table an unprivileged check cannot read: reported */
+static int
+tables_unreadable(const struct conf *c)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < c->n_recipient_tables; i++)
+		n += file_unreadable(c, "recipient_tables",
+		    lookup_table_path(c->recipient_tables[i]));
+	return n > 0;
+}
+
 /*
  * The files the configuration names are usable. serve passes serve=1;
  * check-config 0, and may skip (with a warning) a file it has no right
@@ -480,6 +493,13 @@ check_files(const struct conf *c, int serve)
 			    "credentials go to any TLS peer, certificate "
 			    "unchecked; whoever intercepts the connection "
 			    "gets them");
+	}
+	/* the lookup process's tables: their own "file:line:" */
+	if (!(lenient && (file_unreadable(c, "mailboxes_file",
+	    c->mailboxes_file) || tables_unreadable(c))) &&
+	    lookup_tables_check(c, err, sizeof(err)) == -1) {
+		fprintf(stderr, "moat: %s\n", err);
+		bad = 1;
 	}
 	if (c->tls_ca_file[0] != '\0' && !(lenient &&
 	    file_unreadable(c, "tls_ca_file", c->tls_ca_file))) {
