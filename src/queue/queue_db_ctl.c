@@ -241,7 +241,7 @@ static const char *const qdc_sql[QDC_NALL] = {
 	    " FROM u LEFT JOIN user_state AS s ON s.user = u.user"
 	    " ORDER BY u.user",
 	[QDC_USER_SET] = QDB_SQL_USER_SET,
-	[QDC_USER_HOLD_MAIL] = QDB_SQL_HOLD_USER,
+	[QDC_USER_HOLD_MAIL] = QDB_SQL_HOLD_SENDER,
 	[QDC_USER_ALL] = "SELECT user, state FROM user_state ORDER BY user",
 	[QDC_STATS_MSG] = "SELECT count(*), coalesce(sum(size), 0) FROM message",
 	[QDC_STATS_RCPT] = "SELECT state, count(*) FROM recipient GROUP BY state",
@@ -1166,11 +1166,13 @@ queue_db_ctl_user_set(struct queue_db_ctl *dc, const char *user,
 		/* what the account already queued stays until an admin looks */
 		*op = "user_hold_mail";
 		s = dc->st[QDC_USER_HOLD_MAIL];
-		sqlite3_bind_text(s, 1, user, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(s, 2, now);
-		if (qdc_exec(s) != SQLITE_DONE)
-			return qdc_abort(dc, *op);
-		*held = sqlite3_changes64(dc->h);
+		/* a user, a relay client, or one sender behind it */
+		if (qdb_bind_hold(s, user, now) == 0) {
+			if (qdc_exec(s) != SQLITE_DONE)
+				return qdc_abort(dc, *op);
+			*held = sqlite3_changes64(dc->h);
+		} else
+			sqlite3_reset(s);
 	}
 	*op = "commit";
 	if (qdc_simple(dc, QDC_COMMIT) != SQLITE_DONE)
