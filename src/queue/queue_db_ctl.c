@@ -228,13 +228,24 @@ static const char *const qdc_sql[QDC_NALL] = {
 	    " WHERE expires IS NULL OR expires > ?1 ORDER BY created, cidr",
 	[QDC_BAN_EXPIRE] =
 	    "DELETE FROM bans WHERE expires IS NOT NULL AND expires <= ?1",
+	/* a relay client's key (policy/watch.h) counts its queued mail by
+	 * address, and sender: ip:ADDRESS[/SENDER], <> the null sender */
 	[QDC_USER_LIST] =
-	    "WITH u(user) AS (SELECT user FROM user_state"
+	    "WITH w(user) AS (SELECT user FROM user_state"
 	    " UNION SELECT auth_user FROM message WHERE auth_user IS NOT NULL"
 	    " UNION SELECT user FROM events WHERE user IS NOT NULL"
-	    "  AND user != '' AND time >= ?1)"
+	    "  AND user != '' AND time >= ?1),"
+	    " c(user, rest) AS (SELECT user, CASE WHEN substr(user, 1, 3) ="
+	    "  'ip:' THEN substr(user, 4) END FROM w),"
+	    " u(user, ip, snd) AS (SELECT user, CASE instr(rest, '/') WHEN 0"
+	    "  THEN rest ELSE substr(rest, 1, instr(rest, '/') - 1) END,"
+	    "  CASE WHEN instr(rest, '/') > 0 THEN nullif(substr(rest,"
+	    "  instr(rest, '/') + 1), '<>') END FROM c)"
 	    " SELECT u.user, coalesce(s.state, 'active'), s.reason, s.updated,"
-	    " (SELECT count(*) FROM message WHERE auth_user = u.user),"
+	    " (SELECT count(*) FROM message WHERE auth_user = u.user)"
+	    " + (SELECT count(*) FROM message AS g WHERE g.client_ip = u.ip"
+	    "  AND g.auth_user IS NULL AND (instr(u.user, '/') = 0"
+	    "  OR lower(g.sender) = coalesce(u.snd, ''))),"
 	    " (SELECT count(*) FROM events WHERE user = u.user AND time >= ?1),"
 	    " (SELECT count(*) FROM events WHERE user = u.user AND time >= ?1"
 	    "  AND type LIKE 'auth%')"
