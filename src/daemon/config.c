@@ -224,7 +224,7 @@ static const struct conf_knob knobs[] = {
 	K_NUM("policy", account_fail_delay_ms, CT_INT, "2000", 0, 60000,
 	    "Extra AUTH delay per failure over account_fail_limit, in milliseconds."),
 	K_NUM("policy", session_lifetime, CT_INT, "600", 2, 86400,
-	    "Seconds a session may last in all; hitting it is an alert."),
+	    "Seconds a session may last in all; hitting it is an alert. A relay_networks client in DATA finishes its message first."),
 	K_NUM("policy", max_idle_commands, CT_INT, "20", 1, 10000,
 	    "NOOP, RSET, VRFY, HELP and the like in a row without a transaction before 421."),
 	K_NUM("policy", max_unknown_rcpts, CT_INT, "5", 1, 1000,
