@@ -124,7 +124,7 @@ struct ldap_req {
 	int		 msgid;		/* -1: not sent */
 	int		 found;		/* entries seen */
 	int		 sent_again;	/* after a broken connection */
-	uint64_t	 sent_at;	/* ms, monotonic */
+	uint64_t	 rx_at_send;	/* the directory's rx_count then */
 };
 TAILQ_HEAD(ldap_reqs, ldap_req);
 
@@ -158,7 +158,7 @@ struct ldap_dir {
 	LDAP		*ld;
 	int		 server;	/* index of the server ld talks to */
 	struct event	*ev_read;
-	uint64_t	 last_rx;	/* ms: the last answer on ld */
+	uint64_t	 rx_count;	/* messages read on any connection */
 	struct ldap_attempt *att;
 	struct event	*ev_att;
 	uint64_t	 retry_at;	/* ms: no attempt before */
@@ -606,13 +606,14 @@ req_timeout_cb(evutil_socket_t fd, short ev, void *arg)
 		return;
 	}
 	/* nothing at all came back since this search went out: hung */
-	hung = d->last_rx < r->sent_at;
+	hung = d->rx_count == r->rx_at_send;
 	(void)ldap_abandon_ext(d->ld, r->msgid, NULL, NULL);
-	req_done(d, r, &d->sent, LOOKUP_TEMPFAIL, "ldap: timeout");
-	if (hung && d->state == LDS_UP) {
+	TAILQ_REMOVE(&d->sent, r, entry);
+	if (hung) {
 		dir_unavailable(d, "the server stopped answering");
 		conn_lost(d, "timeout");
 	}
+	req_done(d, r, NULL, LOOKUP_TEMPFAIL, "ldap: timeout");
 }
 
 /* a result message for r: its code decides between NOTFOUND and TEMPFAIL */
@@ -673,7 +674,7 @@ conn_read_cb(evutil_socket_t fd, short ev, void *arg)
 			conn_lost(d, ldap_err2string(err));
 			return;
 		}
-		d->last_rx = now_ms();
+		d->rx_count++;
 		r = req_by_msgid(d, ldap_msgid(msg));
 		if (r != NULL) {
 			if (rc == LDAP_RES_SEARCH_ENTRY)
@@ -702,7 +703,7 @@ req_send(struct ldap_dir *d, struct ldap_req *r)
 	}
 	r->msgid = msgid;
 	r->found = 0;
-	r->sent_at = now_ms();
+	r->rx_at_send = d->rx_count;
 	TAILQ_INSERT_TAIL(&d->sent, r, entry);
 }
 
@@ -775,7 +776,6 @@ attempt_done_cb(evutil_socket_t fd, short ev, void *arg)
 		a->ld = NULL;
 		d->server = a->server;
 		d->state = LDS_UP;
-		d->last_rx = now_ms();
 		d->retry_delay = 0;
 		if (d->warned || a->server > 0)
 			log_notice(LDAP_LOG_CAT, "event=ldap_connected ldap=%s "
