@@ -166,7 +166,7 @@ def start_slapd(tmpdir, entries, tls=None):
                  "TLSCACertificateFile %s" % ca]
     conf += [
         "database mdb",
-        "maxsize 67108864",
+        "maxsize 4294967296",
         'suffix "%s"' % SUFFIX,
         'rootdn "%s"' % ROOT_DN,
         "rootpw %s" % ROOT_PW,
