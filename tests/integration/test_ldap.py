@@ -111,6 +111,21 @@ class Querier:
         self.err.close()
 
 
+def freeze(pid):
+    """SIGSTOP pid and wait until every thread of it is stopped."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        states = []
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                states.append(f.read().rsplit(")", 1)[1].split()[0])
+        if all(st == "T" for st in states):
+            return
+        time.sleep(0.01)
+    raise AssertionError("slapd %d did not stop" % pid)
+
+
 @pytest.fixture(scope="module")
 def slapd(tmp_path_factory):
     d = tmp_path_factory.mktemp("slapd")
@@ -305,7 +320,7 @@ def test_hung_server_is_tempfail_within_timeout(own_slapd, tmp_path):
     pid = own_slapd["proc"].pid
     try:
         assert q.ask("alice@corp.example")[0] == "found"
-        os.kill(pid, signal.SIGSTOP)
+        freeze(pid)
         ans, took = q.ask("bob@corp.example")
         assert ans == "tempfail ldap: timeout", ans
         assert 1.5 < took < 4
