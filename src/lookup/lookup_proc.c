@@ -49,6 +49,7 @@
 #include "../lib/log.h"
 #include "../policy/relay.h"
 #include "lookup.h"
+#include "lookup_ldap.h"
 #include "lookup_proc.h"
 
 #define LK_SOURCES_MAX		8	/* sources of one domain */
@@ -293,8 +294,14 @@ rules_domain_new(struct lk_rules *ru, const char *name, enum lookup_kind kind)
 static void
 rules_sources(struct lk_rules *ru, struct lk_domain *d)
 {
+	const char *ldap;
+
 	if (d->kind == LOOKUP_KIND_LOCAL)
 		domain_add_source(d, "mailboxes", src_mailboxes, &ru->mbox);
+	if (d->name != NULL &&
+	    (ldap = lookup_ldap_section(ru->conf, d->name)) != NULL)
+		domain_add_source(d, "ldap", lookup_ldap_src,
+		    lookup_ldap_state(ldap));
 	domain_add_source(d, "role", src_role, ru->conf);
 }
 
@@ -623,6 +630,7 @@ lk_reload(struct lookup_proc *lp, const uint8_t *text, size_t len,
 	rules_unref(lp->rules);
 	lp->rules = ru;
 	rules_warn(ru->conf);
+	lookup_ldap_reload(ru->conf);
 	log_notice(LOG_CAT_DAEMON, "event=reloaded path=%s", path);
 }
 
@@ -653,11 +661,20 @@ peer_close_cb(struct ipc_peer *p, void *arg)
 	event_base_loopexit(lp->base, NULL);
 }
 
-/* lookup_proc_prepare - nothing to read as root yet */
+/* a directory's ldap_unavailable, to the queue's events */
+static void
+lk_ldap_event(void *arg, const char *type, const char *detail)
+{
+	struct lookup_proc *lp = arg;
+
+	proto_event_send(lp->queue, type, "", "", "", detail);
+}
+
+/* lookup_proc_prepare - the LDAP bind files, read as root */
 int
 lookup_proc_prepare(struct proc_env *env)
 {
-	return 0;
+	return lookup_ldap_prepare(env->conf);
 }
 
 /* lookup_proc_main - answer RCPT lookups until shutdown */
@@ -671,6 +688,9 @@ lookup_proc_main(struct proc_env *env)
 	memset(&lp, 0, sizeof(lp));
 	lp.base = env->base;
 	TAILQ_INIT(&lp.reqs);
+	/* the directories first: the rules' sources point at them */
+	if (lookup_ldap_start(lp.base, env->conf, lk_ldap_event, &lp) == -1)
+		return 1;
 	if ((lp.rules = rules_new(env->conf, err, sizeof(err))) == NULL) {
 		log_err(LOG_CAT_RELAY, "event=lookup_failed error=\"%s\"", err);
 		return 1;
@@ -685,6 +705,8 @@ lookup_proc_main(struct proc_env *env)
 	log_info(LOG_CAT_DAEMON, "event=ready domains=%zu",
 	    lp.rules->ndom);
 	event_base_dispatch(lp.base);
+	/* lookups still waiting on a directory get TEMPFAIL, unsent */
+	lookup_ldap_stop();
 	while ((r = TAILQ_FIRST(&lp.reqs)) != NULL)
 		lk_req_free(r);
 	ipc_peer_free(lp.parent);

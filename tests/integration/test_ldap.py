@@ -10,10 +10,14 @@ slapd comes from slapd_fixture.py: a test schema whose auxiliary class
 """
 import os
 import select
+import shutil
 import signal
+import smtplib
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 
 import pytest
@@ -424,3 +428,231 @@ def test_bind_file_readable_by_others_refused(slapd, tmp_path):
     # file:line of the bind_file knob
     assert "%s:7: ldap corp: bind_file" % conf in r.stderr, r.stderr
     assert "mode 644" in r.stderr
+
+
+# --- through the daemon: RCPT TO answered by the lookup process --------
+
+def moat_conf_dir():
+    """A directory the unprivileged lookup process can read (the CA file
+    is read after the drop; pytest's tmp_path is mode 0700)."""
+    d = tempfile.mkdtemp(prefix="moat-ldap-")
+    os.chmod(d, 0o755)
+    return d
+
+
+def ldap_moat(moat_factory, uri, tmp, tls="none", ldap_extra="",
+              local=False):
+    """moat with corp.example routed (or local) and looked up in slapd."""
+    bind = write_bind(tmp)
+    domains = ("[domains]\nlocal_domains = localhost, example.org%s\n"
+               "mailboxes = postmaster, alice, bob\n"
+               "recipient_ldap = corp.example=corp\n"
+               "lookup_timeout = 8\n"
+               % (", corp.example" if local else ""))
+    extra = ("[limits]\nmax_sessions_per_ip = 200\n"
+             "[policy]\nmax_unknown_rcpts = 100\ntarpit_ms = 0\n"
+             "max_unknown_rcpts_ip = 1000\n")
+    if not local:
+        extra += "[delivery]\nroutes = corp.example=[127.0.0.1]:9\n"
+    extra += ("[ldap corp]\nservers = %s\ntls = %s\nbase = %s\n"
+              "filter = %s\nbind_file = %s\ntimeout = 2\n%s\n"
+              % (uri, tls, SUFFIX, FILTER, bind, ldap_extra))
+    return moat_factory(domains=domains, extra=extra, tls=False)
+
+
+def rcpts(port, addrs, helo="client.test"):
+    """RCPT TO each address in one transaction: {addr: (code, text)}."""
+    out = {}
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as c:
+        c.ehlo(helo)
+        code, msg = c.mail("sender@outside.example")
+        assert code == 250, msg
+        for a in addrs:
+            code, msg = c.rcpt(a)
+            out[a] = (code, msg.decode(errors="replace"))
+        c.rset()
+    return out
+
+
+def events(m, etype):
+    try:
+        return m.sql("SELECT detail FROM events WHERE type = '%s'" % etype)
+    except subprocess.CalledProcessError:
+        return []
+
+
+def wait_events(m, etype, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = events(m, etype)
+        if got:
+            return got
+        time.sleep(0.1)
+    return []
+
+
+def test_smtp_rcpt_found_unknown_injection(moat_factory, slapd, tmp_path):
+    """RCPT for a routed domain: found by mail or by one of several
+    proxyAddresses -> 250; unknown -> 550 5.1.1 at RCPT time; an
+    injection attempt in a quoted local part finds nothing -> 550."""
+    m = ldap_moat(moat_factory, slapd, tmp_path)
+    got = rcpts(m.port, ["alice@corp.example", "a.smith@corp.example",
+                         "AL@corp.example", "nobody@corp.example",
+                         '"*)(mail=*"@corp.example',
+                         '"*"@corp.example'])
+    assert got["alice@corp.example"][0] == 250, got
+    assert got["a.smith@corp.example"][0] == 250, got
+    assert got["AL@corp.example"][0] == 250, got
+    for a in ("nobody@corp.example", '"*)(mail=*"@corp.example',
+              '"*"@corp.example'):
+        assert got[a][0] == 550 and got[a][1].startswith("5.1.1"), (a, got)
+
+
+def test_smtp_local_domain_in_ldap(moat_factory, slapd, tmp_path):
+    """A local domain whose users are in the directory."""
+    m = ldap_moat(moat_factory, slapd, tmp_path, local=True)
+    got = rcpts(m.port, ["bob@corp.example", "ghost@corp.example",
+                         "alice@example.org"])
+    assert got["bob@corp.example"][0] == 250, got
+    assert got["ghost@corp.example"][0] == 550, got
+    assert got["alice@example.org"][0] == 250, got
+
+
+def test_smtp_outage_451_event_cache_recovery(moat_factory, own_slapd,
+                                              tmp_path):
+    """slapd stopped mid-test: an address not cached gets 451 4.4.3 and
+    the event ldap_unavailable is recorded; a cached one is still
+    accepted (cache_positive); slapd back: 250 again, no restart."""
+    m = ldap_moat(moat_factory, own_slapd["uri"], tmp_path)
+    got = rcpts(m.port, ["alice@corp.example", "ghost@corp.example"])
+    assert got["alice@corp.example"][0] == 250
+    assert got["ghost@corp.example"][0] == 550
+    stop_slapd(own_slapd["proc"])
+    got = rcpts(m.port, ["carol@corp.example", "alice@corp.example",
+                         "ghost@corp.example"])
+    assert got["carol@corp.example"][0] == 451, got
+    assert got["carol@corp.example"][1].startswith("4.4.3"), got
+    assert got["alice@corp.example"][0] == 250, got     # cached
+    assert got["ghost@corp.example"][0] == 550, got     # cached too
+    ev = wait_events(m, "ldap_unavailable")
+    assert ev and "ldap=corp" in ev[0][0], ev
+    assert "event=ldap_unavailable" in m.log()
+    own_slapd["proc"] = restart_slapd(own_slapd["proc"])
+    deadline = time.monotonic() + 20
+    while True:
+        code = rcpts(m.port, ["carol@corp.example"])["carol@corp.example"]
+        if code[0] == 250 or time.monotonic() > deadline:
+            break
+        assert code[0] == 451, code
+        time.sleep(0.5)
+    assert code[0] == 250, code
+
+
+def test_smtp_fifty_sessions_while_directory_hangs(moat_factory, own_slapd,
+                                                   tmp_path):
+    """50 sessions at once; slapd frozen: the 25 asking the directory
+    wait (then 451 after timeout), the 25 asking for a local mailbox are
+    answered at once: no lookup waits for another."""
+    m = ldap_moat(moat_factory, own_slapd["uri"], tmp_path,
+                  ldap_extra="cache_positive = 0\ncache_negative = 0")
+    assert rcpts(m.port, ["alice@corp.example"])["alice@corp.example"][0] \
+        == 250
+    pid = own_slapd["proc"].pid
+    results, lock = {}, threading.Lock()
+
+    def one(i, addr):
+        t0 = time.monotonic()
+        code = rcpts(m.port, [addr])[addr][0]
+        with lock:
+            results[i] = (addr, code, time.monotonic() - t0)
+
+    freeze(pid)
+    try:
+        threads = []
+        for i in range(50):
+            addr = ("user%d@corp.example" % i if i % 2 else
+                    ("alice@example.org" if i % 4 else "bob@example.org"))
+            threads.append(threading.Thread(target=one, args=(i, addr)))
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert len(results) == 50
+    local = [r for r in results.values() if r[0].endswith("example.org")]
+    corp = [r for r in results.values() if r[0].endswith("corp.example")]
+    assert all(code == 250 for _, code, _ in local), local
+    assert max(took for _, _, took in local) < 1.5, local
+    assert all(code == 451 for _, code, _ in corp), corp
+    assert all(took < 6 for _, _, took in corp), corp
+    # thawed: answers again
+    deadline = time.monotonic() + 20
+    while True:
+        code = rcpts(m.port, ["user7@corp.example"])["user7@corp.example"]
+        if code[0] == 250 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert code[0] == 250
+
+
+def test_smtp_fifty_sessions_found(moat_factory, slapd, tmp_path):
+    """50 sessions at once, each its own user: every one 250, quickly."""
+    m = ldap_moat(moat_factory, slapd, tmp_path)
+    results, lock = {}, threading.Lock()
+
+    def one(i):
+        addr = "user%d@corp.example" % i
+        code = rcpts(m.port, [addr, "x%d@corp.example" % i])
+        with lock:
+            results[i] = code
+
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(results) == 50
+    for i, got in results.items():
+        assert got["user%d@corp.example" % i][0] == 250, got
+        assert got["x%d@corp.example" % i][0] == 550, got
+    assert time.monotonic() - t0 < 15
+
+
+def test_smtp_ldaps_verified(moat_factory):
+    """ldaps with the right CA: 250/550; with another CA: 451, never an
+    answer from a server whose certificate does not verify."""
+    d = moat_conf_dir()
+    try:
+        good = make_test_ca(d, "good")
+        other = make_test_ca(d, "other")
+        for f in os.listdir(d):
+            os.chmod(os.path.join(d, f), 0o644)
+        proc, _ = start_slapd(d, ENTRIES, tls=good)
+        try:
+            m = ldap_moat(moat_factory, proc.ldaps_uri, d, tls="ldaps",
+                          ldap_extra="ca_file = %s" % good[2])
+            got = rcpts(m.port, ["alice@corp.example", "ghost@corp.example"])
+            assert got["alice@corp.example"][0] == 250, got
+            assert got["ghost@corp.example"][0] == 550, got
+            m2 = ldap_moat(moat_factory, proc.ldaps_uri, d, tls="ldaps",
+                           ldap_extra="ca_file = %s" % other[2])
+            got = rcpts(m2.port, ["alice@corp.example",
+                                  "ghost@corp.example"])
+            assert got["alice@corp.example"][0] == 451, got
+            assert got["ghost@corp.example"][0] == 451, got
+        finally:
+            stop_slapd(proc)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_serve_refuses_open_bind_file(moat_factory, slapd, tmp_path):
+    m = ldap_moat(moat_factory, slapd, tmp_path)
+    m.stop()
+    os.chmod(os.path.join(str(tmp_path), "bind.secret"), 0o640)
+    r = subprocess.run([MOAT_BIN, "serve", "-c", m.conf], cwd=m.dir,
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 1
+    assert "ldap corp: bind_file" in r.stderr and "mode 640" in r.stderr
