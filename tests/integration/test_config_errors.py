@@ -197,6 +197,10 @@ CASES = {
         ["[ldap corp]", "servers = ldap://dc1.corp", "base = dc=corp",
          "filter = (mail=%s)", "[ldap corp]"], N + 5,
         "duplicate section [ldap corp] (first on line %d)" % (N + 1)),
+    "ldap_undefined_section": (
+        ["[delivery]", "routes = corp.example=[10.0.0.1]:25", "[domains]",
+         "recipient_ldap = corp.example=ad"], N + 4,
+        "recipient_ldap: corp.example: there is no section [ldap ad]"),
     "ldap_no_name": (
         ["[ldap]"], N + 1, "an ldap section needs a name: [ldap NAME]"),
     "ldap_bind_file_open": (
