@@ -56,6 +56,7 @@
 #include "../io/tls.h"
 #include "../lib/log.h"
 #include "../lookup/ldap_dir.h"
+#include "../lookup/lookup_tables.h"
 #include "../mta/mta_auth.h"
 #include "../relaytest/relaytest.h"
 #include "config.h"
@@ -438,6 +439,18 @@ file_unreadable(const struct conf *c, const char *knob, const char *path)
 	return 1;
 }
 
+/* a recipient table an unprivileged check cannot read: reported */
+static int
+tables_unreadable(const struct conf *c)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < c->n_recipient_tables; i++)
+		n += file_unreadable(c, "recipient_tables",
+		    lookup_table_path(c->recipient_tables[i]));
+	return n > 0;
+}
+
 /*
  * An [ldap NAME] section's bind_file (mode 0600, binddn and password)
  * and ca_file, refused with the line of the knob that names them.
@@ -522,6 +535,13 @@ check_files(const struct conf *c, int serve)
 	for (size_t i = 0; i < c->n_ldap; i++)
 		if (check_ldap_files(c, &c->ldap[i], lenient) == -1)
 			bad = 1;
+	/* the lookup process's tables: their own "file:line:" */
+	if (!(lenient && (file_unreadable(c, "mailboxes_file",
+	    c->mailboxes_file) || tables_unreadable(c))) &&
+	    lookup_tables_check(c, err, sizeof(err)) == -1) {
+		fprintf(stderr, "moat: %s\n", err);
+		bad = 1;
+	}
 	if (c->tls_ca_file[0] != '\0' && !(lenient &&
 	    file_unreadable(c, "tls_ca_file", c->tls_ca_file))) {
 		SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
