@@ -1263,26 +1263,50 @@ conf_defaults(struct conf_parse *p)
  * The reader: lines, headers and continuations for inih.
  */
 
+/* a section name: letters, digits, . _ - only, shorter than size */
 static int
-valid_listener_name(const char *s)
+valid_section_name(const char *s, size_t size)
 {
 	size_t len = strlen(s);
 
-	if (len == 0 || len >= sizeof(((struct conf_listener *)0)->name))
+	if (len == 0 || len >= size)
 		return 0;
 	return strspn(s, "abcdefghijklmnopqrstuvwxyz"
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == len;
 }
 
+/*
+ * "[WORD NAME]" (s, the text between the brackets, NUL-terminated and
+ * writable): -1 when s is not a WORD section, 0 when it is one with a
+ * missing or bad name (the error is set), 1 with the name in *name.
+ */
 static int
-valid_ldap_name(const char *s)
+named_section(struct conf_parse *p, char *s, const char *word,
+    const char *a_what, const char *what, size_t size, char **name)
 {
-	size_t len = strlen(s);
+	size_t wl = strlen(word);
+	char q[80], *n, *e;
 
-	if (len == 0 || len >= sizeof(((struct conf_ldap *)0)->name))
+	if (strncmp(s, word, wl) != 0 ||
+	    (s[wl] != '\0' && !isspace((unsigned char)s[wl])))
+		return -1;
+	for (n = s + wl; isspace((unsigned char)*n); n++)
+		;
+	for (e = n; *e != '\0' && !isspace((unsigned char)*e); e++)
+		;
+	if (*n == '\0') {
+		conf_error(p, p->lineno, "%s section needs a name: [%s NAME]",
+		    a_what, word);
 		return 0;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == len;
+	}
+	if (*e != '\0' || !valid_section_name(n, size)) {
+		conf_error(p, p->lineno, "bad %s name '%s' (letters, digits, "
+		    ". _ - only, at most %zu)", what, quote(q, sizeof(q), n,
+		    strlen(n)), size - 1);
+		return 0;
+	}
+	*name = n;
+	return 1;
 }
 
 /* start an [ldap NAME] section with the table's defaults */
@@ -1363,7 +1387,7 @@ static void
 conf_section(struct conf_parse *p, const char *text, size_t len)
 {
 	char sec[CONF_LINE_MAX + 1], q[80];
-	char *s, *e, *name;
+	char *s, *name;
 
 	while (len > 0 && isspace((unsigned char)*text)) {
 		text++;
@@ -1379,48 +1403,22 @@ conf_section(struct conf_parse *p, const char *text, size_t len)
 		p->sec = SEC_FIXED;
 		return;
 	}
-	if (strncmp(s, "listener", 8) == 0 &&
-	    (s[8] == '\0' || isspace((unsigned char)s[8]))) {
-		for (name = s + 8; isspace((unsigned char)*name); name++)
-			;
-		for (e = name; *e != '\0' && !isspace((unsigned char)*e); e++)
-			;
-		if (*name == '\0') {
-			conf_error(p, p->lineno, "a listener section needs a "
-			    "name: [listener NAME]");
-			return;
-		}
-		if (*e != '\0' || !valid_listener_name(name)) {
-			conf_error(p, p->lineno, "bad listener name '%s' "
-			    "(letters, digits, . _ - only, at most %zu)",
-			    quote(q, sizeof(q), name, strlen(name)),
-			    sizeof(((struct conf_listener *)0)->name) - 1);
-			return;
-		}
+	switch (named_section(p, s, "listener", "a listener", "listener",
+	    sizeof(((struct conf_listener *)0)->name), &name)) {
+	case 1:
 		if ((p->l = listener_new(p, name, p->lineno)) != NULL)
 			p->sec = SEC_LISTENER;
+		/* FALLTHROUGH */
+	case 0:
 		return;
 	}
-	if (strncmp(s, "ldap", 4) == 0 &&
-	    (s[4] == '\0' || isspace((unsigned char)s[4]))) {
-		for (name = s + 4; isspace((unsigned char)*name); name++)
-			;
-		for (e = name; *e != '\0' && !isspace((unsigned char)*e); e++)
-			;
-		if (*name == '\0') {
-			conf_error(p, p->lineno, "an ldap section needs a "
-			    "name: [ldap NAME]");
-			return;
-		}
-		if (*e != '\0' || !valid_ldap_name(name)) {
-			conf_error(p, p->lineno, "bad ldap section name '%s' "
-			    "(letters, digits, . _ - only, at most %zu)",
-			    quote(q, sizeof(q), name, strlen(name)),
-			    sizeof(((struct conf_ldap *)0)->name) - 1);
-			return;
-		}
+	switch (named_section(p, s, "ldap", "an ldap", "ldap section",
+	    sizeof(((struct conf_ldap *)0)->name), &name)) {
+	case 1:
 		if ((p->ld = ldap_new(p, name, p->lineno)) != NULL)
 			p->sec = SEC_LDAP;
+		/* FALLTHROUGH */
+	case 0:
 		return;
 	}
 	conf_error(p, p->lineno, "unknown section [%s]",
@@ -1792,53 +1790,36 @@ relay_catch_all(struct conf_parse *p, int line)
 /*
  * A relative path means the same from wherever moat starts: it is
  * resolved against the directory of the file that says it (p->base).
+ * The n knobs of tab in base, set on lines[i]; pre starts a message.
  */
 static void
-resolve_paths(struct conf_parse *p)
+resolve_table_paths(struct conf_parse *p, const struct conf_knob *tab,
+    size_t n, void *base, const int *lines, const char *pre)
 {
 	char buf[CONF_PATH_MAX], q[80];
-	int n;
+	int w;
 
-	for (size_t i = 0; i < NKNOBS && p->base != NULL; i++) {
-		const struct conf_knob *k = &knobs[i];
-		char *val = kptr(k, p->c);
+	for (size_t i = 0; i < n && p->base != NULL; i++) {
+		const struct conf_knob *k = &tab[i];
+		char *val = kptr(k, base);
 
 		if (k->type != CT_PATH || val[0] == '\0' || val[0] == '/')
 			continue;
-		n = snprintf(buf, sizeof(buf), "%s/%s", p->base, val);
-		if (n < 0 || (size_t)n >= k->size || (size_t)n >= sizeof(buf)) {
-			conf_error(p, p->seen[i], "%s: '%s' below %s is longer "
-			    "than %zu characters", k->name, quote(q, sizeof(q),
-			    val, strlen(val)), p->base, k->size - 1);
+		w = snprintf(buf, sizeof(buf), "%s/%s", p->base, val);
+		if (w < 0 || (size_t)w >= k->size || (size_t)w >= sizeof(buf)) {
+			conf_error(p, lines[i], "%s%s: '%s' below %s is longer "
+			    "than %zu characters", pre, k->name, quote(q,
+			    sizeof(q), val, strlen(val)), p->base, k->size - 1);
 			return;
 		}
-		memcpy(val, buf, (size_t)n + 1);
+		memcpy(val, buf, (size_t)w + 1);
 	}
 }
 
-/* an [ldap NAME] section's paths, below the file's directory */
 static void
-ldap_paths(struct conf_parse *p, struct conf_ldap *l)
+resolve_paths(struct conf_parse *p)
 {
-	char buf[CONF_PATH_MAX], q[80];
-	int n;
-
-	for (size_t i = 0; i < DK_COUNT && p->base != NULL; i++) {
-		const struct conf_knob *k = &dknobs[i];
-		char *val = kptr(k, l);
-
-		if (k->type != CT_PATH || val[0] == '\0' || val[0] == '/')
-			continue;
-		n = snprintf(buf, sizeof(buf), "%s/%s", p->base, val);
-		if (n < 0 || (size_t)n >= k->size || (size_t)n >= sizeof(buf)) {
-			conf_error(p, l->knob_line[i], "ldap %s: %s: '%s' below "
-			    "%s is longer than %zu characters", l->name,
-			    k->name, quote(q, sizeof(q), val, strlen(val)),
-			    p->base, k->size - 1);
-			return;
-		}
-		memcpy(val, buf, (size_t)n + 1);
-	}
+	resolve_table_paths(p, knobs, NKNOBS, p->c, p->seen, "");
 }
 
 /*
@@ -1884,7 +1865,8 @@ ldap_check(struct conf_parse *p, struct conf_ldap *l)
 		if (p->failed)
 			return;
 	}
-	ldap_paths(p, l);
+	snprintf(q, sizeof(q), "ldap %s: ", l->name);
+	resolve_table_paths(p, dknobs, DK_COUNT, l, l->knob_line, q);
 }
 
 /* the row of knob name in knobs[] */

@@ -209,6 +209,24 @@ trim(char *s)
 	return s;
 }
 
+/* one "key = value" of a bind_file into dst; -1 with err set */
+static int
+secret_field(const char *path, int lineno, const char *key, const char *val,
+    int *seen, char *dst, size_t size, char *err, size_t errlen)
+{
+	if ((*seen)++) {
+		snprintf(err, errlen, "%s:%d: a second %s", path, lineno, key);
+		return -1;
+	}
+	if (*val == '\0' || strlen(val) >= size) {
+		snprintf(err, errlen, "%s:%d: %s is empty or longer than %zu",
+		    path, lineno, key, size - 1);
+		return -1;
+	}
+	memcpy(dst, val, strlen(val) + 1);
+	return 0;
+}
+
 /* ldap_secret_load - read and check a bind_file */
 int
 ldap_secret_load(const char *path, struct ldap_secret *out, char *err,
@@ -276,33 +294,13 @@ ldap_secret_load(const char *path, struct ldap_secret *out, char *err,
 		key = trim(key);
 		val = trim(eq + 1);
 		if (strcmp(key, "binddn") == 0) {
-			if (have_dn++) {
-				snprintf(err, errlen, "%s:%d: a second binddn",
-				    path, lineno);
+			if (secret_field(path, lineno, key, val, &have_dn,
+			    out->binddn, sizeof(out->binddn), err, errlen))
 				goto done;
-			}
-			if (*val == '\0' ||
-			    strlen(val) >= sizeof(out->binddn)) {
-				snprintf(err, errlen, "%s:%d: binddn is empty "
-				    "or longer than %zu", path, lineno,
-				    sizeof(out->binddn) - 1);
-				goto done;
-			}
-			memcpy(out->binddn, val, strlen(val) + 1);
 		} else if (strcmp(key, "password") == 0) {
-			if (have_pw++) {
-				snprintf(err, errlen, "%s:%d: a second "
-				    "password", path, lineno);
+			if (secret_field(path, lineno, key, val, &have_pw,
+			    out->password, sizeof(out->password), err, errlen))
 				goto done;
-			}
-			if (*val == '\0' ||
-			    strlen(val) >= sizeof(out->password)) {
-				snprintf(err, errlen, "%s:%d: password is empty "
-				    "or longer than %zu", path, lineno,
-				    sizeof(out->password) - 1);
-				goto done;
-			}
-			memcpy(out->password, val, strlen(val) + 1);
 		} else {
 			char q[64];
 
