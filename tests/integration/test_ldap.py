@@ -656,3 +656,33 @@ def test_serve_refuses_open_bind_file(moat_factory, slapd, tmp_path):
                        capture_output=True, text=True, timeout=20)
     assert r.returncode == 1
     assert "ldap corp: bind_file" in r.stderr and "mode 640" in r.stderr
+
+
+def test_smtp_reload_keeps_directory(moat_factory, slapd, tmp_path):
+    """SIGHUP: the directory (connection, cache) stays; a changed [ldap]
+    section is logged as needing a restart; a section added by the
+    reload has no directory yet, so its domain gets 451, never 550."""
+    m = ldap_moat(moat_factory, slapd, tmp_path)
+    assert rcpts(m.port, ["alice@corp.example"])["alice@corp.example"][0] \
+        == 250
+    with open(m.conf) as f:
+        text = f.read()
+    text = text.replace("timeout = 2\n", "timeout = 3\n")
+    text = text.replace("recipient_ldap = corp.example=corp\n",
+                        "recipient_ldap = corp.example=corp, "
+                        "other.example=other\n")
+    text = text.replace("routes = corp.example=[127.0.0.1]:9\n",
+                        "routes = corp.example=[127.0.0.1]:9, "
+                        "other.example=[127.0.0.1]:9\n")
+    text += ("[ldap other]\nservers = %s\ntls = none\nbase = %s\n"
+             "filter = %s\n" % (slapd, SUFFIX, FILTER))
+    with open(m.conf, "w") as f:
+        f.write(text)
+    m.proc.send_signal(signal.SIGHUP)
+    assert m.wait_log("event=ldap_needs_restart ldap=corp"), m.log()
+    assert m.wait_log("event=ldap_needs_restart ldap=other"), m.log()
+    got = rcpts(m.port, ["bob@corp.example", "ghost@corp.example",
+                         "bob@other.example"])
+    assert got["bob@corp.example"][0] == 250, got
+    assert got["ghost@corp.example"][0] == 550, got
+    assert got["bob@other.example"][0] == 451, got
