@@ -297,7 +297,7 @@ src_role(void *state, const struct lookup_query *q, lookup_done_fn *done,
 {
 	const struct conf *c = state;
 
-	if (!relay_is_role(q->local)) {
+	if (c->role_mailbox[0] == '\0' || !relay_is_role(q->local)) {
 		done(arg, LOOKUP_NOTFOUND, NULL);
 		return;
 	}
