@@ -66,6 +66,15 @@ show(const struct alias_result *r)
 	return buf;
 }
 
+/* one expansion of local@example.org into a fresh *r */
+static enum alias_status
+run(const struct aliases *a, const char *local, alias_classify_fn *c,
+    const char *role, struct alias_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	return aliases_expand(a, local, "example.org", c, NULL, role, r);
+}
+
 static void
 expect(const struct aliases *a, const char *local, const char *domain,
     enum alias_status st, const char *targets)
@@ -135,9 +144,7 @@ test_loops(void **state)
 
 	/* a loop with a way out delivers what is outside the loop */
 	a = parse_ok("a: b, x\nb: c\nc: a, y@corp.example\n");
-	memset(&r, 0, sizeof(r));
-	assert_int_equal(aliases_expand(a, "a", "example.org", cls, NULL,
-	    NULL, &r), ALIAS_FOUND);
+	assert_int_equal(run(a, "a", cls, NULL, &r), ALIAS_FOUND);
 	assert_int_equal(r.n, 2);
 	assert_int_equal(r.loops, 1);
 	alias_result_clear(&r);
@@ -184,8 +191,7 @@ test_depth(void **state)
 	{
 		struct alias_result r;
 
-		memset(&r, 0, sizeof(r));
-		aliases_expand(a, "a0", "example.org", cls, NULL, NULL, &r);
+		run(a, "a0", cls, NULL, &r);
 		assert_string_equal(r.why, "alias a17: aliases nested more "
 		    "than 16 deep (aliases line 18)");
 		alias_result_clear(&r);
@@ -229,9 +235,8 @@ test_outside(void **state)
 	{
 		struct alias_result r;
 
-		memset(&r, 0, sizeof(r));
-		assert_int_equal(aliases_expand(a, "team", "example.org",
-		    cls_narrow, NULL, NULL, &r), ALIAS_ERROR);
+		assert_int_equal(run(a, "team", cls_narrow, NULL, &r),
+		    ALIAS_ERROR);
 		assert_int_equal(r.n, 0);
 		assert_non_null(strstr(r.why, "outside target"));
 		alias_result_clear(&r);
@@ -268,9 +273,8 @@ test_roles(void **state)
 	{
 		struct alias_result r;
 
-		memset(&r, 0, sizeof(r));
-		assert_int_equal(aliases_expand(NULL, "postmaster",
-		    "example.org", cls, NULL, NULL, &r), ALIAS_NONE);
+		assert_int_equal(run(NULL, "postmaster", cls, NULL, &r),
+		    ALIAS_NONE);
 		alias_result_clear(&r);
 	}
 }
@@ -305,8 +309,7 @@ test_target_cap(void **state)
 	{
 		struct alias_result r;
 
-		memset(&r, 0, sizeof(r));
-		aliases_expand(a, "l1", "example.org", cls, NULL, NULL, &r);
+		run(a, "l1", cls, NULL, &r);
 		assert_int_equal(r.n, 600);
 		assert_string_equal(r.t[599].addr, "a599");
 		alias_result_clear(&r);
