@@ -125,6 +125,18 @@ find(const struct aliases *a, const char *key, size_t len)
 }
 
 /*
+ * The alias of a bare local part; a quoted local part that holds an
+ * '@' ("a@b"@example.org) is never one, whatever names it spells.
+ */
+static long
+find_local(const struct aliases *a, const char *key, size_t local_len)
+{
+	if (memchr(key, '@', local_len) != NULL)
+		return -1;
+	return find(a, key, local_len);
+}
+
+/*
  * The alias for an address key "local@domain" of one of our domains:
  * the address, its local part, its domain's catch-all; -1 when none.
  */
@@ -135,7 +147,7 @@ find_addr(const struct aliases *a, const char *key, size_t len,
 	long r;
 
 	if ((r = find(a, key, len)) >= 0 ||
-	    (r = find(a, key, local_len)) >= 0)
+	    (r = find_local(a, key, local_len)) >= 0)
 		return r;
 	return find(a, key + local_len, len - local_len);
 }
@@ -715,8 +727,9 @@ aliases_expand(const struct aliases *a, const char *local,
 	if (domain[0] != '\0' && cls(arg, key + ll + 1) == ALIAS_DOM_OUTSIDE)
 		return res->status = ALIAS_NONE;
 	if (domain[0] == '\0')
-		r = find(a, key, len);
-	else if ((r = find(a, key, len)) < 0 && (r = find(a, key, ll)) < 0) {
+		r = find_local(a, key, len);
+	else if ((r = find(a, key, len)) < 0 &&
+	    (r = find_local(a, key, ll)) < 0) {
 		r = find(a, key + ll, len - ll);
 		catchall = r >= 0;
 	}

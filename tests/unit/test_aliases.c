@@ -112,6 +112,8 @@ test_lookup_order(void **state)
 	expect(a, "nobody", "corp.example", ALIAS_NONE, "");
 	/* the local part's case is kept in what is written back */
 	expect(a, "info", "corp.example", ALIAS_FOUND, "R:Eve@corp.example");
+	/* a quoted local part that spells an address is no bare name */
+	expect(a, "sales@example.org", "corp.example", ALIAS_NONE, "");
 	/* not our domain: no alias applies, not even the bare name */
 	expect(a, "sales", "elsewhere.example", ALIAS_NONE, "");
 	aliases_free(a);
