@@ -171,6 +171,9 @@ def start_slapd(tmpdir, entries, tls=None):
         'rootdn "%s"' % ROOT_DN,
         "rootpw %s" % ROOT_PW,
         "directory %s/db" % d,
+        # objectClass too: without it back_mdb reads every entry of a
+        # subtree search (60 ms a search at 100,000 entries)
+        "index objectClass eq",
         "index mail,proxyAddresses eq",
         "access to attrs=userPassword by anonymous auth by * none",
         'access to * by dn.exact="%s" read by * none' % BIND_DN,
