@@ -5,146 +5,24 @@ once per message; outbound connections come from source_address_v4, a
 host's addresses are tried in the address_preference order, and a client
 certificate is presented to a TLS server that asks for one.
 
-Peers: the scripted SMTP server of test_delivery.py, and Sink below (IPv4
-or IPv6, records the address each connection came from and the subject of
-the client certificate, STARTTLS with a chosen server context). DNS is
-dnsmasq on loopback (test_delivery.py's fixture). Everything stays on
-127.0.0.0/8 and ::1.
+Peers: the scripted SMTP server of test_delivery.py (IPv4 or IPv6; it
+records the address each connection came from and the subject of the
+client certificate, STARTTLS with a chosen server context), and a host
+that accepts and never answers. DNS is dnsmasq on loopback
+(test_delivery.py's fixture). Everything stays on 127.0.0.0/8 and ::1.
 """
 import os
-import shutil
 import smtplib
 import socket
 import ssl
 import subprocess
 import threading
-import time
 
 import pytest
 
 from conftest import MOAT_BIN, free_port
 from test_delivery import (delivery_conf, dns, peers,  # noqa: F401
                            private_ca, queue_empty, submit, wait_for)
-
-
-class Sink:
-    """An SMTP server on (addr, port) that keeps what it saw.
-
-    tls: an ssl.SSLContext offered with STARTTLS (a server that asks for
-    a client certificate when its verify_mode says so). Records
-    self.clients (the address of each connection), self.messages
-    (mail_from, rcpts, data, address), self.peer_subjects (the subject of
-    each client certificate, as a tuple of (name, value)) and
-    self.tls_errors (failed handshakes).
-    """
-
-    def __init__(self, addr, port, tls=None):
-        family = socket.AF_INET6 if ":" in addr else socket.AF_INET
-        self.sock = socket.socket(family)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((addr, port))
-        self.sock.listen(16)
-        self.tls = tls
-        self.clients, self.messages = [], []
-        self.peer_subjects, self.tls_errors = [], []
-        self.stopped = False
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        while not self.stopped:
-            try:
-                c, peer = self.sock.accept()
-            except OSError:
-                return
-            self.clients.append(peer[0])
-            threading.Thread(target=self._session, args=(c, peer[0]),
-                             daemon=True).start()
-
-    def _session(self, c, peer):
-        f = c.makefile("rb")
-        tls_on = False
-
-        def send(line):
-            c.sendall(line.encode() + b"\r\n")
-        try:
-            send("220 sink.example ESMTP")
-            mail, rcpts = None, []
-            while True:
-                line = f.readline()
-                if not line:
-                    return
-                cmd = line.decode("latin-1").rstrip("\r\n")
-                verb = cmd.split(" ")[0].upper()
-                if verb == "EHLO":
-                    ext = ["sink.example", "8BITMIME"]
-                    if self.tls and not tls_on:
-                        ext.append("STARTTLS")
-                    for i, l in enumerate(ext):
-                        send("250%s%s" % (" " if i == len(ext) - 1 else "-",
-                                           l))
-                elif verb == "STARTTLS":
-                    send("220 go ahead")
-                    try:
-                        c = self.tls.wrap_socket(c, server_side=True)
-                    except (ssl.SSLError, OSError) as e:
-                        self.tls_errors.append(str(e))
-                        return
-                    cert = c.getpeercert()
-                    if cert:
-                        self.peer_subjects.append(
-                            tuple(kv for rdn in cert["subject"]
-                                  for kv in rdn))
-                    f = c.makefile("rb")
-                    tls_on = True
-                elif verb == "MAIL":
-                    if self.tls and not tls_on:
-                        send("530 5.7.0 Must issue a STARTTLS command first")
-                        continue
-                    mail, rcpts = cmd[10:].split(">")[0].lstrip("<"), []
-                    send("250 2.1.0 ok")
-                elif verb == "RCPT":
-                    rcpts.append(cmd[8:].split(">")[0].lstrip("<"))
-                    send("250 2.1.5 ok")
-                elif verb == "DATA":
-                    send("354 go")
-                    data = b""
-                    while True:
-                        l = f.readline()
-                        if not l or l == b".\r\n":
-                            break
-                        data += l[1:] if l.startswith(b"..") else l
-                    self.messages.append((mail, rcpts, data, peer))
-                    send("250 2.0.0 queued")
-                elif verb == "RSET":
-                    mail, rcpts = None, []
-                    send("250 ok")
-                elif verb == "QUIT":
-                    send("221 bye")
-                    return
-                else:
-                    send("502 5.5.2 what")
-        except (OSError, ssl.SSLError) as e:
-            if not tls_on and self.tls:
-                self.tls_errors.append(str(e))
-        finally:
-            try:
-                c.close()
-            except OSError:
-                pass
-
-    def wait(self, count, timeout=15):
-        deadline = time.time() + timeout
-        while time.time() < deadline and len(self.messages) < count:
-            time.sleep(0.05)
-        return self.messages
-
-    def close(self):
-        self.stopped = True
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.sock.close()
 
 
 class Silent:
@@ -177,19 +55,6 @@ class Silent:
             c.close()
 
 
-@pytest.fixture
-def sinks():
-    made = []
-
-    def make(*a, **kw):
-        s = Sink(*a, **kw)
-        made.append(s)
-        return s
-    yield make
-    for s in made:
-        s.close()
-
-
 def routed(moat, rcpt):
     """Mail from outside to a routed domain."""
     submit(moat, rcpt, sender="x@outside.example", source="127.0.0.1")
@@ -197,6 +62,24 @@ def routed(moat, rcpt):
 
 def recipients(moat):
     return moat.sql("SELECT address, state, last_error FROM recipient")
+
+
+def all_deferred(moat, n):
+    """True once n recipients are deferred (state 1)."""
+    return wait_for(lambda: moat.sql(
+        "SELECT count(*) FROM recipient WHERE state = 1") == [[str(n)]])
+
+
+def routed_to_peer(moat_factory, dns, peers, addr, extra, tls=None,
+                   mode=""):
+    """A daemon routing corp.example to a peer on addr; extra: more
+    [delivery] lines; mode: the route's TLS suffix."""
+    up = free_port()
+    peer = peers(addr, up, tls=tls)
+    moat = moat_factory(extra=delivery_conf(
+        dns(), free_port(), "routes = corp.example=[%s]:%d%s\n%s"
+        % (addr, up, mode, extra)))
+    return moat, peer
 
 
 def test_route_fails_over_to_the_second_host(moat_factory, dns, peers):
@@ -278,9 +161,7 @@ def test_route_all_hosts_down_one_attempt_per_host(moat_factory, dns):
         assert moat.wait_log("event=destination_down domain=corp.example",
                              timeout=20), moat.log()
         routed(moat, "late@corp.example")
-        assert wait_for(lambda: moat.sql(
-            "SELECT count(*) FROM recipient WHERE state = 1") == [["6"]]), \
-            recipients(moat)
+        assert all_deferred(moat, 6), recipients(moat)
         assert len(silent.conns) == 1, moat.log()
         log = moat.log()
         assert log.count("event=hop_failed") == 2, log
@@ -291,34 +172,23 @@ def test_route_all_hosts_down_one_attempt_per_host(moat_factory, dns):
         silent.close()
 
 
-def test_source_address_v4(moat_factory, dns, sinks):
-    port, up = free_port(), free_port()
-    srv = dns()
-    sink = sinks("127.0.0.13", up)
-    moat = moat_factory(extra=delivery_conf(
-        srv, port, "routes = corp.example=[127.0.0.13]:%d\n"
-        "source_address_v4 = 127.0.0.7\n" % up))
+def test_source_address_v4(moat_factory, dns, peers):
+    moat, peer = routed_to_peer(moat_factory, dns, peers, "127.0.0.13",
+                                "source_address_v4 = 127.0.0.7\n")
     routed(moat, "someone@corp.example")
-    got = sink.wait(1)
-    assert len(got) == 1 and got[0][3] == "127.0.0.7", (got, moat.log())
-    assert sink.clients == ["127.0.0.7"]
+    assert len(peer.wait(1)) == 1, moat.log()
+    assert peer.clients == ["127.0.0.7"]
 
 
-def test_source_address_not_on_this_machine_defers(moat_factory, dns, sinks):
-    port, up = free_port(), free_port()
-    srv = dns()
-    sink = sinks("127.0.0.13", up)
-    moat = moat_factory(extra=delivery_conf(
-        srv, port, "routes = corp.example=[127.0.0.13]:%d\n"
-        "source_address_v4 = 192.0.2.55\n" % up))
+def test_source_address_not_on_this_machine_defers(moat_factory, dns, peers):
+    moat, peer = routed_to_peer(moat_factory, dns, peers, "127.0.0.13",
+                                "source_address_v4 = 192.0.2.55\n")
     routed(moat, "someone@corp.example")
-    assert wait_for(lambda: moat.sql(
-        "SELECT count(*) FROM recipient WHERE state = 1") == [["1"]]), \
-        recipients(moat)
+    assert all_deferred(moat, 1), recipients(moat)
     err = moat.sql("SELECT last_error FROM recipient")[0][0]
     assert "cannot send from source address 192.0.2.55" in err, err
     assert "451 4.4.1" in err
-    assert sink.clients == []
+    assert peer.clients == []
     # the mta process lives on
     assert "moat-mta" in moat.children().values()
     assert "fatal" not in moat.log()
@@ -327,12 +197,12 @@ def test_source_address_not_on_this_machine_defers(moat_factory, dns, sinks):
 @pytest.mark.parametrize("pref,want", [("ipv6", "::1"),
                                        ("ipv4", "127.0.0.1"),
                                        ("any", "127.0.0.1")])
-def test_address_preference(moat_factory, dns, sinks, pref, want):
-    """A host with an A and an AAAA record, a sink on both: the
+def test_address_preference(moat_factory, dns, peers, pref, want):
+    """A host with an A and an AAAA record, a peer on both: the
     preferred family gets the connection (any: IPv4 first)."""
     port = free_port()
     srv = dns(hosts=[("dual.corp.example", "127.0.0.1,::1")])
-    v4, v6 = sinks("127.0.0.1", port), sinks("::1", port)
+    v4, v6 = peers("127.0.0.1", port), peers("::1", port)
     moat = moat_factory(extra=delivery_conf(
         srv, port, "routes = corp.example=[dual.corp.example]\n"
         "address_preference = %s\n" % pref))
@@ -344,10 +214,10 @@ def test_address_preference(moat_factory, dns, sinks, pref, want):
 
 
 def test_address_preference_falls_back_to_the_other_family(moat_factory,
-                                                           dns, sinks):
+                                                           dns, peers):
     port = free_port()
     srv = dns(hosts=[("dual.corp.example", "127.0.0.1,::1")])
-    v4 = sinks("127.0.0.1", port)
+    v4 = peers("127.0.0.1", port)
     moat = moat_factory(extra=delivery_conf(
         srv, port, "routes = corp.example=[dual.corp.example]\n"
         "address_preference = ipv6\n"))
@@ -381,41 +251,34 @@ def tls_server(ca):
     return ctx
 
 
-def test_tls_client_certificate_presented(moat_factory, dns, sinks,
+def test_tls_client_certificate_presented(moat_factory, dns, peers,
                                           private_ca, tmp_path):
-    port, up = free_port(), free_port()
-    srv = dns()
     d = str(tmp_path)
     os.chmod(d, 0o755)
     cert, key = client_cert(private_ca, d, "edge.example.org")
-    sink = sinks("127.0.0.21", up, tls=tls_server(private_ca))
-    moat = moat_factory(extra=delivery_conf(
-        srv, port, "routes = m365.example=[127.0.0.21]:%d/verify\n"
+    moat, peer = routed_to_peer(
+        moat_factory, dns, peers, "127.0.0.21",
         "tls_ca_file = %s\ntls_client_cert = %s\ntls_client_key = %s\n"
-        % (up, private_ca.ca, cert, key)))
-    routed(moat, "someone@m365.example")
-    got = sink.wait(1)
-    assert len(got) == 1, (sink.tls_errors, moat.log())
-    assert sink.peer_subjects == [(("organizationName", "Example Org"),
+        % (private_ca.ca, cert, key), tls=tls_server(private_ca),
+        mode="/verify")
+    routed(moat, "someone@corp.example")
+    assert len(peer.wait(1)) == 1, (peer.tls_errors, moat.log())
+    assert peer.peer_subjects == [(("organizationName", "Example Org"),
                                    ("commonName", "edge.example.org"))]
     assert ('event=client_cert path=%s subject="CN=edge.example.org,'
             'O=Example Org"' % cert) in moat.log()
 
 
 def test_tls_without_client_certificate_is_deferred(moat_factory, dns,
-                                                    sinks, private_ca):
-    port, up = free_port(), free_port()
-    srv = dns()
-    sink = sinks("127.0.0.22", up, tls=tls_server(private_ca))
-    moat = moat_factory(extra=delivery_conf(
-        srv, port, "routes = m365.example=[127.0.0.22]:%d/verify\n"
-        "tls_ca_file = %s\n" % (up, private_ca.ca)))
-    routed(moat, "someone@m365.example")
-    assert wait_for(lambda: moat.sql(
-        "SELECT count(*) FROM recipient WHERE state = 1") == [["1"]]), \
-        recipients(moat)
-    assert sink.messages == [] and sink.peer_subjects == []
-    assert sink.tls_errors, sink.clients
+                                                    peers, private_ca):
+    moat, peer = routed_to_peer(
+        moat_factory, dns, peers, "127.0.0.22",
+        "tls_ca_file = %s\n" % private_ca.ca, tls=tls_server(private_ca),
+        mode="/verify")
+    routed(moat, "someone@corp.example")
+    assert all_deferred(moat, 1), recipients(moat)
+    assert peer.messages == [] and peer.peer_subjects == []
+    assert peer.tls_errors, peer.clients
 
 
 def test_check_config_refuses_client_key_of_another_cert(private_ca,
