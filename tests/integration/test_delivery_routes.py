@@ -194,6 +194,25 @@ def test_source_address_not_on_this_machine_defers(moat_factory, dns, peers):
     assert "fatal" not in moat.log()
 
 
+def test_source_address_per_family(moat_factory, dns, peers):
+    """source_address_v4 binds IPv4 connections only: an IPv6 host is
+    reached from source_address_v6 (here ::1), the v4 one (not on this
+    machine) never used; a v6 source not on this machine defers."""
+    moat, peer = routed_to_peer(moat_factory, dns, peers, "::1",
+                                "source_address_v4 = 192.0.2.55\n"
+                                "source_address_v6 = ::1\n")
+    routed(moat, "someone@corp.example")
+    assert len(peer.wait(1)) == 1, moat.log()
+    assert peer.clients == ["::1"]
+    moat, peer = routed_to_peer(moat_factory, dns, peers, "::1",
+                                "source_address_v6 = 2001:db8::55\n")
+    routed(moat, "someone@corp.example")
+    assert all_deferred(moat, 1), recipients(moat)
+    err = moat.sql("SELECT last_error FROM recipient")[0][0]
+    assert "cannot send from source address 2001:db8::55" in err, err
+    assert peer.clients == []
+
+
 @pytest.mark.parametrize("pref,want", [("ipv6", "::1"),
                                        ("ipv4", "127.0.0.1"),
                                        ("any", "127.0.0.1")])
