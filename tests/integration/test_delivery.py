@@ -933,10 +933,9 @@ class LmtpPeer:
     def _serve(self):
         while True:
             try:
-                c, peer = self.sock.accept()
+                c, _ = self.sock.accept()
             except OSError:
                 return
-            self.clients.append(peer[0])
             threading.Thread(target=self._session, args=(c,),
                              daemon=True).start()
 
