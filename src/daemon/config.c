@@ -824,35 +824,56 @@ item_next(const char *s, const char **end)
 	return s;
 }
 
+/* the item s..e into item, quoted into q[80] for messages; -1 if too long */
+static int
+item_take(const char *s, const char *e, char item[CONF_ITEM_MAX + 1],
+    char q[80], char *why, size_t whylen)
+{
+	size_t len = (size_t)(e - s);
+
+	quote(q, 80, s, len);
+	if (len > CONF_ITEM_MAX) {
+		snprintf(why, whylen, "'%s' is longer than %d characters", q,
+		    CONF_ITEM_MAX);
+		return -1;
+	}
+	memcpy(item, s, len);
+	item[len] = '\0';
+	return 0;
+}
+
+static int
+item_net(const char *item, const char *q, struct cidr *net, char *why,
+    size_t whylen)
+{
+	const char *cwhy;
+
+	if (cidr_parse(item, net, &cwhy) == 0)
+		return 0;
+	snprintf(why, whylen, "'%s' is not a network: %s", q,
+	    cwhy != NULL ? cwhy : "bad");
+	return -1;
+}
+
 static int
 set_list(const struct conf_knob *k, void *base, const char *val, int append,
     char *why, size_t whylen)
 {
 	char item[CONF_ITEM_MAX + 1], q[80];
 	const char *s, *e, *cwhy;
-	size_t len, i, n;
+	size_t i, n;
 	struct cidr net, *nets;
 	char **strs, *dup;
 
 	if (!append)
 		list_clear(k, base);
 	for (s = val; (s = item_next(s, &e)) != NULL; s = e) {
-		len = (size_t)(e - s);
-		quote(q, sizeof(q), s, len);
-		if (len > CONF_ITEM_MAX) {
-			snprintf(why, whylen, "'%s' is longer than %d "
-			    "characters", q, CONF_ITEM_MAX);
+		if (item_take(s, e, item, q, why, whylen) == -1)
 			return -1;
-		}
-		memcpy(item, s, len);
-		item[len] = '\0';
 		n = list_count(k, base);
 		if (k->type == CT_CIDRS) {
-			if (cidr_parse(item, &net, &cwhy) == -1) {
-				snprintf(why, whylen, "'%s' is not a network: "
-				    "%s", q, cwhy != NULL ? cwhy : "bad");
+			if (item_net(item, q, &net, why, whylen) == -1)
 				return -1;
-			}
 			nets = list_arr(k, base);
 			for (i = 0; i < n; i++)
 				if (memcmp(&nets[i], &net, sizeof(net)) == 0)
@@ -912,25 +933,15 @@ set_nets(const struct conf_knob *k, void *base, const char *val, int append,
 {
 	struct cidr *nets = kptr(k, base), net;
 	size_t i, n = append ? list_count(k, base) : 0;
-	size_t len, max = k->size / sizeof(*nets);
+	size_t max = k->size / sizeof(*nets);
 	char item[CONF_ITEM_MAX + 1], q[80];
-	const char *s, *e, *cwhy;
+	const char *s, *e;
 
 	for (s = val; (s = item_next(s, &e)) != NULL; s = e) {
-		len = (size_t)(e - s);
-		quote(q, sizeof(q), s, len);
-		if (len > CONF_ITEM_MAX) {
-			snprintf(why, whylen, "'%s' is longer than %d "
-			    "characters", q, CONF_ITEM_MAX);
+		if (item_take(s, e, item, q, why, whylen) == -1)
 			return -1;
-		}
-		memcpy(item, s, len);
-		item[len] = '\0';
-		if (cidr_parse(item, &net, &cwhy) == -1) {
-			snprintf(why, whylen, "'%s' is not a network: %s", q,
-			    cwhy != NULL ? cwhy : "bad");
+		if (item_net(item, q, &net, why, whylen) == -1)
 			return -1;
-		}
 		for (i = 0; i < n; i++)
 			if (memcmp(&nets[i], &net, sizeof(net)) == 0)
 				break;
@@ -1487,7 +1498,8 @@ listener_check(struct conf_parse *p, const struct conf_listener *l)
 		    l->name);
 }
 
-static int nets_cover(const struct cidr *, size_t, const struct cidr *);
+static const char *nets_catch_all(const struct cidr *, size_t,
+    const struct cidr **);
 
 /*
  * A PROXY header sets the client address, so only the load balancers
@@ -1497,11 +1509,8 @@ static void
 listener_check_proxy(struct conf_parse *p, const struct conf_listener *l,
     const int *seen)
 {
-	static const struct { const char *net, *what; } everything[] = {
-		{ "0.0.0.0/0", "every IPv4 address" },
-		{ "2000::/3", "every global IPv6 address" },
-	};
-	struct cidr all;
+	const struct cidr *one;
+	const char *what;
 	char buf[CIDR_STRLEN];
 
 	if (l->proxy_protocol == 0)
@@ -1512,20 +1521,18 @@ listener_check_proxy(struct conf_parse *p, const struct conf_listener *l,
 		    "networks)", l->name);
 		return;
 	}
-	for (size_t e = 0; e < sizeof(everything) / sizeof(everything[0]);
-	    e++) {
-		if (cidr_parse(everything[e].net, &all, NULL) == -1)
-			fatalx("%s: %s", __func__, everything[e].net);
-		for (size_t i = 0; i < l->n_proxy_from; i++)
-			if (nets_cover(&l->proxy_from[i], 1, &all)) {
-				conf_error(p, seen[LK_PROXY_FROM], "listener "
-				    "%s: proxy_from: '%s' covers %s (any "
-				    "host could claim any client address)",
-				    l->name, cidr_format(&l->proxy_from[i],
-				    buf, sizeof(buf)), everything[e].what);
-				return;
-			}
-	}
+	if ((what = nets_catch_all(l->proxy_from, l->n_proxy_from,
+	    &one)) == NULL)
+		return;
+	if (one != NULL)
+		conf_error(p, seen[LK_PROXY_FROM], "listener %s: proxy_from: "
+		    "'%s' covers %s (any host could claim any client "
+		    "address)", l->name, cidr_format(one, buf, sizeof(buf)),
+		    what);
+	else
+		conf_error(p, seen[LK_PROXY_FROM], "listener %s: proxy_from: "
+		    "together cover %s (any host could claim any client "
+		    "address)", l->name, what);
 }
 
 static int
@@ -1592,41 +1599,54 @@ nets_cover(const struct cidr *nets, size_t n, const struct cidr *target)
 }
 
 /*
- * relay_networks that take in the whole Internet make an open relay:
- * every IPv4 address (0.0.0.0/0, ::/0, ::ffff:0:0/96, 0.0.0.0/1 with
- * 128.0.0.0/1, ...) or every global IPv6 address (2000::/3).
+ * nets_catch_all - whether nets take in every IPv4 address (0.0.0.0/0,
+ * ::/0, ::ffff:0:0/96, 0.0.0.0/1 with 128.0.0.0/1, ...) or every global
+ * IPv6 address (2000::/3): NULL if not, else which, with the one network
+ * that does it alone in *one (NULL: only together)
  */
-static void
-relay_catch_all(struct conf_parse *p, int line)
+static const char *
+nets_catch_all(const struct cidr *nets, size_t n, const struct cidr **one)
 {
 	static const struct { const char *net, *what; } everything[] = {
 		{ "0.0.0.0/0", "every IPv4 address" },
 		{ "2000::/3", "every global IPv6 address" },
 	};
-	const struct conf *c = p->c;
 	struct cidr all;
-	char buf[CIDR_STRLEN];
 
 	for (size_t e = 0; e < sizeof(everything) / sizeof(everything[0]);
 	    e++) {
 		if (cidr_parse(everything[e].net, &all, NULL) == -1)
 			fatalx("%s: %s", __func__, everything[e].net);
-		if (!nets_cover(c->relay_networks, c->n_relay_networks, &all))
+		if (!nets_cover(nets, n, &all))
 			continue;
-		for (size_t i = 0; i < c->n_relay_networks; i++)
-			if (nets_cover(&c->relay_networks[i], 1, &all)) {
-				conf_error(p, line, "relay_networks: '%s' covers "
-				    "%s (an open relay); list your own "
-				    "servers' networks", cidr_format(
-				    &c->relay_networks[i], buf, sizeof(buf)),
-				    everything[e].what);
-				return;
-			}
-		conf_error(p, line, "relay_networks: together cover %s (an "
-		    "open relay); list your own servers' networks",
-		    everything[e].what);
-		return;
+		*one = NULL;
+		for (size_t i = 0; i < n && *one == NULL; i++)
+			if (nets_cover(&nets[i], 1, &all))
+				*one = &nets[i];
+		return everything[e].what;
 	}
+	return NULL;
+}
+
+/* relay_networks that take in the whole Internet make an open relay */
+static void
+relay_catch_all(struct conf_parse *p, int line)
+{
+	const struct conf *c = p->c;
+	const struct cidr *one;
+	const char *what;
+	char buf[CIDR_STRLEN];
+
+	if ((what = nets_catch_all(c->relay_networks, c->n_relay_networks,
+	    &one)) == NULL)
+		return;
+	if (one != NULL)
+		conf_error(p, line, "relay_networks: '%s' covers %s (an open "
+		    "relay); list your own servers' networks",
+		    cidr_format(one, buf, sizeof(buf)), what);
+	else
+		conf_error(p, line, "relay_networks: together cover %s (an "
+		    "open relay); list your own servers' networks", what);
 }
 
 /*
