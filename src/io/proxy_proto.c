@@ -2,7 +2,8 @@
  * proxy_proto.c - parse the PROXY protocol header, v1 (a text line) and
  * v2 (binary), as haproxy's proxy-protocol.txt defines them.
  *
- * Public: proxy_parse.
+ * Public: proxy_parse, proxy_format (the sender's side, for the relay
+ * battery against a proxy_protocol listener and for tests).
  *
  * The caller reads from the socket only what proxy_parse says is header
  * (PROXY_MORE: every byte so far is), so the client's own bytes after
@@ -14,6 +15,7 @@
  * ASCII only; v2 at most PROXY_V2_LEN_MAX bytes after the fixed part,
  * whose TLVs must tile it exactly (they are skipped, not interpreted).
  */
+#include <stdio.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -268,4 +270,56 @@ proxy_parse(const uint8_t *buf, size_t len, int versions,
 		return v1_parse(buf, len, out, why);
 	}
 	return bad(why, "not a PROXY protocol header");
+}
+
+/* proxy_format - see proxy_proto.h */
+size_t
+proxy_format(int version, const struct sockaddr *src,
+    const struct sockaddr *dst, uint8_t *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+	const void *sa, *da;
+	size_t alen, need;
+	uint16_t sp, dp;
+	int af = src->sa_family, n;
+
+	if (af != dst->sa_family || (af != AF_INET && af != AF_INET6))
+		return 0;
+	if (af == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)src;
+		const struct sockaddr_in *d4 = (const void *)dst;
+
+		sa = &s4->sin_addr, da = &d4->sin_addr, alen = 4;
+		sp = ntohs(s4->sin_port), dp = ntohs(d4->sin_port);
+	} else {
+		const struct sockaddr_in6 *s6 = (const void *)src;
+		const struct sockaddr_in6 *d6 = (const void *)dst;
+
+		sa = &s6->sin6_addr, da = &d6->sin6_addr, alen = 16;
+		sp = ntohs(s6->sin6_port), dp = ntohs(d6->sin6_port);
+	}
+	if (version == PROXY_V1) {
+		inet_ntop(af, sa, a, sizeof(a));
+		inet_ntop(af, da, b, sizeof(b));
+		n = snprintf((char *)buf, len, "PROXY %s %s %s %u %u\r\n",
+		    af == AF_INET ? "TCP4" : "TCP6", a, b, sp, dp);
+		return n > 0 && (size_t)n < len ? (size_t)n : 0;
+	}
+	if (version != PROXY_V2)
+		return 0;
+	need = PROXY_V2_FIXED + 2 * alen + 4;
+	if (len < need)
+		return 0;
+	memcpy(buf, v2_sig, sizeof(v2_sig));
+	buf[12] = 0x21;				/* version 2, PROXY */
+	buf[13] = af == AF_INET ? 0x11 : 0x21;	/* TCP over IPv4 / IPv6 */
+	buf[14] = 0;
+	buf[15] = (uint8_t)(2 * alen + 4);
+	memcpy(buf + 16, sa, alen);
+	memcpy(buf + 16 + alen, da, alen);
+	buf[16 + 2 * alen] = (uint8_t)(sp >> 8);
+	buf[17 + 2 * alen] = (uint8_t)sp;
+	buf[18 + 2 * alen] = (uint8_t)(dp >> 8);
+	buf[19 + 2 * alen] = (uint8_t)dp;
+	return need;
 }

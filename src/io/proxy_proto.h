@@ -48,4 +48,12 @@ struct proxy_header {
 enum proxy_result proxy_parse(const uint8_t *buf, size_t len, int versions,
     struct proxy_header *out, const char **why);
 
+/*
+ * proxy_format - the header of version (PROXY_V1 or PROXY_V2) that says
+ * src connected to dst (both AF_INET or both AF_INET6) into buf; its
+ * length, or 0 when buf is short or the addresses will not do
+ */
+size_t proxy_format(int version, const struct sockaddr *src,
+    const struct sockaddr *dst, uint8_t *buf, size_t len);
+
 #endif

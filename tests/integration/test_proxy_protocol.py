@@ -312,3 +312,32 @@ def test_implicit_tls_after_the_header(pmoat):
             banner = t.recv(512)
     assert banner.startswith(b"220 "), banner
     assert m.wait_log("client=192.0.2.11 port=11 listener=subs")
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_relaytest_on_start_through_the_header(moat_factory, version):
+    """relaytest_on_start against a proxy listener: the battery connects
+    from proxy_from and names an outside client (192.0.2.1) in the
+    header, so it runs even with all of loopback trusted, and passes."""
+    m = moat_factory(
+        extra="[server]\nrelaytest_on_start = yes\n"
+              "[relay]\nrelay_networks = 127.0.0.0/8\n",
+        listeners=[("mx", "mx", "proxy_protocol = %s\n" % version
+                    + PROXY_FROM)])
+    assert m.wait_log("event=relaytest listener=mx"), m.log()
+    line = [l for l in m.log().splitlines() if "event=relaytest " in l][0]
+    assert "source=127.0.0.1 client=192.0.2.1" in line, line
+    assert "result=pass" in line and "fail=0" in line, line
+    assert "event=relay_denied client=192.0.2.1 " in m.log()
+    assert m.proc.poll() is None
+
+
+def test_relaytest_on_start_skips_unreachable_proxy_listener(moat_factory):
+    m = moat_factory(
+        extra="[server]\nrelaytest_on_start = yes\n",
+        listeners=[("mx", "mx", "proxy_protocol = any\n"
+                    "proxy_from = 10.0.0.1\n")])
+    assert m.wait_log('event=relaytest_skipped listener=mx address=127.0.0.1 '
+                      'reason="no source address we could use is in '
+                      'proxy_from"'), m.log()
+    assert m.proc.poll() is None

@@ -355,6 +355,71 @@ test_garbage(void **state)
 	assert_int_equal(proxy_parse(buf, 0, ANY, &h, &why), PROXY_MORE);
 }
 
+/* proxy_format writes what proxy_parse reads back, both versions */
+static void
+test_format(void **state)
+{
+	static const struct {
+		const char	*src, *dst;
+		int		 sport, dport;
+	} pairs[] = {
+		{ "192.0.2.1", "198.51.100.25", 40000, 25 },
+		{ "2001:db8::1", "2001:db8::25", 1, 65535 },
+	};
+	struct sockaddr_storage s, d;
+	struct proxy_header h;
+	uint8_t buf[PROXY_HEADER_MAX];
+	const char *why;
+	char a[80], b[80], want[80];
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		int af = strchr(pairs[i].src, ':') ? AF_INET6 : AF_INET;
+
+		memset(&s, 0, sizeof(s));
+		memset(&d, 0, sizeof(d));
+		s.ss_family = d.ss_family = (sa_family_t)af;
+		if (af == AF_INET) {
+			struct sockaddr_in *s4 = (void *)&s, *d4 = (void *)&d;
+
+			inet_pton(af, pairs[i].src, &s4->sin_addr);
+			inet_pton(af, pairs[i].dst, &d4->sin_addr);
+			s4->sin_port = htons((uint16_t)pairs[i].sport);
+			d4->sin_port = htons((uint16_t)pairs[i].dport);
+		} else {
+			struct sockaddr_in6 *s6 = (void *)&s, *d6 = (void *)&d;
+
+			inet_pton(af, pairs[i].src, &s6->sin6_addr);
+			inet_pton(af, pairs[i].dst, &d6->sin6_addr);
+			s6->sin6_port = htons((uint16_t)pairs[i].sport);
+			d6->sin6_port = htons((uint16_t)pairs[i].dport);
+		}
+		for (int v = PROXY_V1; v <= PROXY_V2; v++) {
+			n = proxy_format(v, (struct sockaddr *)&s,
+			    (struct sockaddr *)&d, buf, sizeof(buf));
+			assert_true(n > 0);
+			assert_int_equal(proxy_parse(buf, n, v, &h, &why),
+			    PROXY_DONE);
+			assert_int_equal(h.len, n);
+			assert_int_equal(h.local, 0);
+			snprintf(want, sizeof(want), "%s %d", pairs[i].src,
+			    pairs[i].sport);
+			assert_string_equal(sa_text(&h.src, a, sizeof(a)), want);
+			snprintf(want, sizeof(want), "%s %d", pairs[i].dst,
+			    pairs[i].dport);
+			assert_string_equal(sa_text(&h.dst, b, sizeof(b)), want);
+			/* too small a buffer: nothing */
+			assert_int_equal(proxy_format(v, (struct sockaddr *)&s,
+			    (struct sockaddr *)&d, buf, n - 1), 0);
+		}
+	}
+	/* mixed families */
+	s.ss_family = AF_INET;
+	d.ss_family = AF_INET6;
+	assert_int_equal(proxy_format(PROXY_V1, (struct sockaddr *)&s,
+	    (struct sockaddr *)&d, buf, sizeof(buf)), 0);
+}
+
 int
 main(void)
 {
@@ -366,6 +431,7 @@ main(void)
 		cmocka_unit_test(test_v2),
 		cmocka_unit_test(test_versions),
 		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_format),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
