@@ -23,6 +23,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from conftest import MOAT_BIN, free_port  # noqa: E402
+from test_defence import blocklist_dns  # noqa: E402,F401
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 GOOD, BAD = "127.0.0.5", "127.0.0.6"
@@ -341,3 +342,38 @@ def test_relaytest_on_start_skips_unreachable_proxy_listener(moat_factory):
                       'reason="no source address we could use is in '
                       'proxy_from"'), m.log()
     assert m.proc.poll() is None
+
+
+def test_dnsbl_and_session_limits_on_the_real_client(moat_factory,
+                                                     blocklist_dns):
+    """Through haproxy: the DNSBL is asked about the client (127.0.0.66
+    listed, .5 not), and max_sessions_per_ip counts per client, not per
+    balancer."""
+    m = moat_factory(listeners=LISTENERS,
+                     extra="[limits]\nmax_sessions_per_ip = 1\n"
+                           "[delivery]\ndns_server = 127.0.0.1@%d\n"
+                           "[policy]\ndnsbl_zones = bl.moat.example*2\n"
+                           "dnsbl_threshold = 2\n" % blocklist_dns)
+    h = Haproxy(m)
+    try:
+        with smtplib.SMTP("127.0.0.1", h.v1, timeout=10,
+                          source_address=("127.0.0.66", 0)) as s:
+            s.ehlo()
+            code, msg = s.mail("a@outside.example")
+            assert code == 554 and b"bl.moat.example" in msg, msg
+        assert m.wait_log("event=dnsbl client=127.0.0.66")
+        a = smtplib.SMTP("127.0.0.1", h.v2, timeout=10,
+                         source_address=(GOOD, 0))
+        a.ehlo()
+        assert a.mail("a@outside.example")[0] == 250
+        # a second client through the same balancer still gets in
+        got, _ = raw(h.v2, src=BAD)
+        assert got.startswith(b"220 "), got
+        # the same client twice does not
+        got, _ = raw(h.v1, src=GOOD)
+        assert got.startswith(b"421 "), got
+        a.quit()
+    finally:
+        h.stop()
+    assert "limit=max_sessions_per_ip" in m.log()
+    assert "event=limit client=%s " % GOOD in m.log()
