@@ -6,7 +6,9 @@
  * its addresses are IPv4 or IPv6 unless it names no client, a version
  * the mask leaves out is never returned, the result does not depend on
  * bytes past the header, and feeding the input one byte longer at a
- * time (as a socket might) gives MORE until the same answer. A violated
+ * time (as a socket might) gives MORE until the same answer, and
+ * proxy_format of what was read, in either version, reads back the same
+ * addresses. A violated
  * invariant aborts (a crash for libFuzzer).
  */
 #include <stddef.h>
@@ -32,6 +34,7 @@ check_one(const uint8_t *data, size_t size, int versions)
 {
 	struct proxy_header h, h2;
 	enum proxy_result r, r2;
+	uint8_t again[PROXY_HEADER_MAX];
 	const char *why;
 	size_t n;
 
@@ -59,6 +62,17 @@ check_one(const uint8_t *data, size_t size, int versions)
 	/* every shorter prefix is MORE: the reader may consume it */
 	for (n = 0; n < h.len; n++)
 		CHECK(proxy_parse(data, n, versions, &h2, &why) == PROXY_MORE);
+	if (h.local)
+		return;
+	for (int v = PROXY_V1; v <= PROXY_V2; v++) {
+		n = proxy_format(v, (struct sockaddr *)&h.src,
+		    (struct sockaddr *)&h.dst, again, sizeof(again));
+		CHECK(n > 0);
+		CHECK(proxy_parse(again, n, v, &h2, &why) == PROXY_DONE);
+		CHECK(h2.len == n && !h2.local);
+		CHECK(memcmp(&h.src, &h2.src, sizeof(h.src)) == 0);
+		CHECK(memcmp(&h.dst, &h2.dst, sizeof(h.dst)) == 0);
+	}
 }
 
 int

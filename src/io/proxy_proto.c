@@ -29,6 +29,12 @@ static const char v1_sig[] = "PROXY ";
 
 #define V1_FIELDS	6	/* PROXY proto src dst sport dport */
 
+static uint16_t
+be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
 static enum proxy_result
 bad(const char **why, const char *reason)
 {
@@ -172,7 +178,7 @@ v2_tlvs_fit(const uint8_t *p, size_t len)
 	while (len > 0) {
 		if (len < 3)
 			return 0;
-		n = (size_t)p[1] << 8 | p[2];
+		n = be16(p + 1);
 		if (n > len - 3)
 			return 0;
 		p += 3 + n;
@@ -200,7 +206,7 @@ v2_parse(const uint8_t *buf, size_t len, struct proxy_header *out,
 	proto = buf[13] & 0x0f;
 	if (fam > 3 || proto > 2)
 		return bad(why, "v2: unknown address family or protocol");
-	alen = (size_t)buf[14] << 8 | buf[15];
+	alen = be16(buf + 14);
 	if (alen > PROXY_V2_LEN_MAX)
 		return bad(why, "v2: header too long");
 	if (len < PROXY_V2_FIXED + alen)
@@ -234,11 +240,11 @@ v2_parse(const uint8_t *buf, size_t len, struct proxy_header *out,
 		if (proto != 1)
 			return bad(why, "v2: not a stream connection");
 		if (fam == 1) {
-			set_v4(&out->src, a, (uint16_t)(a[8] << 8 | a[9]));
-			set_v4(&out->dst, a + 4, (uint16_t)(a[10] << 8 | a[11]));
+			set_v4(&out->src, a, be16(a + 8));
+			set_v4(&out->dst, a + 4, be16(a + 10));
 		} else {
-			set_v6(&out->src, a, (uint16_t)(a[32] << 8 | a[33]));
-			set_v6(&out->dst, a + 16, (uint16_t)(a[34] << 8 | a[35]));
+			set_v6(&out->src, a, be16(a + 32));
+			set_v6(&out->dst, a + 16, be16(a + 34));
 		}
 		out->local = 0;
 	}

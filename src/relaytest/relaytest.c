@@ -1353,9 +1353,9 @@ on_start_run(const struct conf *c, const struct conf_listener *l,
 	log_event(LOG_CAT_DAEMON, strcmp(verdict, "pass") == 0 ?
 	    LOG_LVL_NOTICE : LOG_LVL_ERR, "event=relaytest listener=%s "
 	    "address=%s port=%d source=%s%s cases=%zu fail=%zu warn=%zu "
-	    "result=%s", l->name, host, l->port, src, !proxy ? "" : strchr(host, ':') ?
-	    " client=" PROXY_CLIENT6 : " client=" PROXY_CLIENT4, n, fail, warn,
-	    verdict);
+	    "result=%s", l->name, host, l->port, src, !proxy ? "" :
+	    strchr(host, ':') ? " client=" PROXY_CLIENT6 :
+	    " client=" PROXY_CLIENT4, n, fail, warn, verdict);
 	free(r);
 	return strcmp(verdict, "pass") == 0 ? 0 : -1;
 }
