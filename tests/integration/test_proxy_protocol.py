@@ -210,8 +210,12 @@ def test_sessions_and_received_show_the_real_client(pmoat):
     s = smtplib.SMTP("127.0.0.1", h.v2, source_address=(GOOD, 0), timeout=15)
     s.ehlo("good.example")
     rows = json.loads(ctl(m, "sessions", "--json"))["sessions"]
-    clients = {r["client"] for r in rows}
+    clients = {r["client"]: r for r in rows}
     assert GOOD in clients and "127.0.0.1" not in clients, rows
+    assert clients[GOOD]["proxy"] == "127.0.0.1"
+    assert clients[GOOD]["listener"] == "mx2"
+    table = ctl(m, "sessions")
+    assert GOOD in table and "proxy" in table.splitlines()[0], table
     s.sendmail("a@outside.example", ["postmaster@example.org"],
                b"Subject: via haproxy\r\n\r\nhello\r\n")
     s.quit()
