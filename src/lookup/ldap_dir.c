@@ -125,6 +125,7 @@ struct ldap_req {
 	int		 found;		/* entries seen */
 	int		 sent_again;	/* after a broken connection */
 	uint64_t	 rx_at_send;	/* the directory's rx_count then */
+	uint64_t	 sent_at;	/* ms, monotonic */
 };
 TAILQ_HEAD(ldap_reqs, ldap_req);
 
@@ -603,8 +604,13 @@ req_timeout_cb(evutil_socket_t fd, short ev, void *arg)
 		    "ldap: no connection within the timeout");
 		return;
 	}
-	/* nothing at all came back since this search went out: hung */
-	hung = d->rx_count == r->rx_at_send;
+	/*
+	 * Nothing at all came back since this search went out, and it went
+	 * out long enough ago (not just before the lookup's own deadline,
+	 * after a slow connect): the connection is hung.
+	 */
+	hung = d->rx_count == r->rx_at_send &&
+	    now_ms() - r->sent_at >= (uint64_t)d->timeout * 500;
 	(void)ldap_abandon_ext(d->ld, r->msgid, NULL, NULL);
 	TAILQ_REMOVE(&d->sent, r, entry);
 	if (hung) {
@@ -702,6 +708,7 @@ req_send(struct ldap_dir *d, struct ldap_req *r)
 	r->msgid = msgid;
 	r->found = 0;
 	r->rx_at_send = d->rx_count;
+	r->sent_at = now_ms();
 	TAILQ_INSERT_TAIL(&d->sent, r, entry);
 }
 
