@@ -889,7 +889,8 @@ smtp_session_lookup_done(struct smtp_session *s, int answer, const char *why)
 	} else if (answer == PROTO_LOOKUP_FOUND) {
 		s->tx->n_accepted++;
 		added = s->tx->n_rcpts - lk->first;
-		log_info(LOG_CAT_RELAY, "session=%s event=rcpt client=%s "
+		/* debug: a line per accepted RCPT would be a write each */
+		log_debug(LOG_CAT_RELAY, "session=%s event=rcpt client=%s "
 		    "to=<%s> targets=%zu why=\"%s\"", s->idstr, s->ip, esc,
 		    added, wesc);
 		smtp_set_state(s, SMTP_STATE_RCPT);
