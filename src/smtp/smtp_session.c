@@ -20,9 +20,9 @@
  * check, the lookup of a recipient), for the DNSBL or out a pause
  * (tarpit, failed AUTH) is parked in SMTP_STATE_WAIT with its own
  * wait_timer armed and reading off (but for a lookup: see
- * smtp_lookup_start); the answer or the timer resumes it. smtp_session_kill (admin, bans,
- * lifetime, shutdown) ends a session in any state; only a message being
- * committed is answered first.
+ * smtp_lookup_start); the answer or the timer resumes it.
+ * smtp_session_kill (admin, bans, lifetime, shutdown) ends a session in
+ * any state; only a message being committed is answered first.
  *
  * SECURITY: everything read here is untrusted. Command lines are cut at
  * SMTP_LINE_MAX, DATA goes through the strict CRLF machine of
