@@ -49,6 +49,7 @@
 
 #include <ini.h>
 
+#include "../io/proxy_proto.h"
 #include "../policy/dnsbl.h"
 #include "../control/control_http.h"
 #include "config.h"
@@ -73,6 +74,8 @@ enum conf_type {
 	CT_LEVEL,
 	CT_ADDR,		/* numeric IPv4/IPv6, stored canonical */
 	CT_ROLE,
+	CT_NETS,		/* networks in an array of the struct itself */
+	CT_PROXY,		/* no | v1 | v2 | any */
 };
 
 static const char *type_names[] = {
@@ -87,13 +90,17 @@ static const char *type_names[] = {
 	[CT_LEVEL] = "log level",
 	[CT_ADDR] = "address",
 	[CT_ROLE] = "role",
+	[CT_NETS] = "cidr list",
+	[CT_PROXY] = "no, v1, v2 or any",
 };
 
 #define CF_EMPTY	0x01	/* the empty string is a valid value */
 #define CF_SYSHOST	0x02	/* default gethostname(), def if unusable */
 #define CF_REQUIRED	0x04	/* no default: must be set */
 #define CF_BYROLE	0x08	/* default follows the listener's role */
-#define CF_NOCAP	0x10	/* a list without CONF_LIST_MAX (and
+#define CF_ROUTES	0x10	/* list items are DOMAIN=DEST; an item without
+				 * '=' is one more DEST of the item before */
+#define CF_NOCAP	0x20	/* a list without CONF_LIST_MAX (and
 				 * without the check for duplicates, which
 				 * would be quadratic) */
 
@@ -123,6 +130,9 @@ static int check_route(char *, const char **);
 static int check_dest(char *, const char **);
 static int check_tls_mode(char *, const char **);
 static int check_dns_server(char *, const char **);
+static int check_addr_v4(char *, const char **);
+static int check_addr_v6(char *, const char **);
+static int check_addr_pref(char *, const char **);
 static int check_identity(char *, const char **);
 static int check_action(char *, const char **);
 static int check_dnsbl_zone(char *, const char **);
@@ -149,6 +159,9 @@ static int check_metrics(char *, const char **);
 	  NULL, doc }
 #define L_KNOB(m, type, flags, def, lo, hi, doc) \
 	{ NULL, #m, type, flags, def, lo, hi, LM(m), 0, NULL, doc }
+#define L_NETS(m, def, doc) \
+	{ NULL, #m, CT_NETS, 0, def, 0, 0, LM(m), \
+	  offsetof(struct conf_listener, n_##m), NULL, doc }
 
 /* The fixed sections, grouped by section in the order they print. */
 static const struct conf_knob knobs[] = {
@@ -296,10 +309,11 @@ static const struct conf_knob knobs[] = {
 	K_NUM("watch", rejected_alert, CT_INT, "50", 1, 10000000,
 	    "Recipients refused by remote servers per window that raise an alert."),
 
-	K_LIST("delivery", routes, CT_LIST, "", check_route,
-	    "Static routes DOMAIN=[host]:port, host:port, lmtp:[host]:port or lmtp:unix:/path, optional /none, /opportunistic or /verify; .DOMAIN for subdomains."),
+	{ "delivery", "routes", CT_LIST, CF_ROUTES, "", 0, 0, CM(routes),
+	  offsetof(struct conf, n_routes), check_route,
+	  "Static routes DOMAIN=DEST[,DEST...], each DEST [host]:port, host:port (MX of host), lmtp:[host]:port or lmtp:unix:/path, optional /none, /opportunistic or /verify, tried in order when one does not answer; .DOMAIN for subdomains; a domain routed twice is an error." },
 	K_STR("delivery", smarthost, CT_STRING, "", CF_EMPTY, check_dest,
-	    "Relay everything without a route through this [host]:port; empty: MX lookup."),
+	    "Relay everything without a route through this [host]:port (or DEST[,DEST...], tried in order); empty: MX lookup."),
 	K_STR("delivery", smarthost_auth_file, CT_PATH, "", CF_EMPTY, NULL,
 	    "Credentials for AUTH to the smarthost (user:password, or host user:password a line), sent only over TLS; must be mode 0600."),
 	K_BOOL("delivery", smarthost_tls_verify, "yes",
@@ -310,6 +324,19 @@ static const struct conf_knob knobs[] = {
 	    "Outbound STARTTLS: none, opportunistic (when offered) or verify (required, certificate checked)."),
 	K_STR("delivery", dns_server, CT_STRING, "", CF_EMPTY, check_dns_server,
 	    "Resolver ADDR or ADDR@PORT for MX and address lookups; empty: /etc/resolv.conf."),
+	K_STR("delivery", source_address_v4, CT_STRING, "", CF_EMPTY,
+	    check_addr_v4,
+	    "Local IPv4 address outbound connections come from; empty: the system's choice."),
+	K_STR("delivery", source_address_v6, CT_STRING, "", CF_EMPTY,
+	    check_addr_v6,
+	    "Local IPv6 address outbound connections come from; empty: the system's choice."),
+	K_STR("delivery", address_preference, CT_STRING, "any", 0,
+	    check_addr_pref,
+	    "Order of a mail host's addresses: any (IPv4, then IPv6, as DNS gives them), ipv4 or ipv6 (that family first, the other after)."),
+	K_STR("delivery", tls_client_cert, CT_PATH, "", CF_EMPTY, NULL,
+	    "Certificate chain (PEM) presented when an outbound TLS peer asks for one (Microsoft 365 inbound connectors); empty: none."),
+	K_STR("delivery", tls_client_key, CT_PATH, "", CF_EMPTY, NULL,
+	    "Private key (PEM) of tls_client_cert, read as root at start; set both or neither."),
 	K_NUM("delivery", retry_min, CT_INT, "300", 1, 86400,
 	    "Seconds before the first retry of a deferred recipient; doubles each time."),
 	K_NUM("delivery", retry_max, CT_INT, "14400", 1, 604800,
@@ -362,6 +389,8 @@ enum {
 	LK_AUTH_RELAY,
 	LK_STARTTLS,
 	LK_TLS_REQUIRED,
+	LK_PROXY_PROTOCOL,
+	LK_PROXY_FROM,
 	LK_COUNT
 };
 
@@ -384,6 +413,21 @@ static const struct conf_knob lknobs[LK_COUNT] = {
 	    "submissions: no."),
 	[LK_TLS_REQUIRED] = L_KNOB(tls_required, CT_BOOL, CF_BYROLE, NULL,
 	    0, 1, "Refuse MAIL and AUTH before TLS; mx: no, others: yes."),
+	[LK_PROXY_PROTOCOL] = L_KNOB(proxy_protocol, CT_PROXY, 0, "no", 0, 0,
+	    "PROXY protocol header (a load balancer's, before TLS and the "
+	    "greeting) required: no, v1, v2 or any; its client address then "
+	    "stands for the connection's. Needs proxy_from."),
+	[LK_PROXY_FROM] = L_NETS(proxy_from, "",
+	    "Networks of the load balancers that may send the PROXY header; "
+	    "a connection from elsewhere is refused unread."),
+};
+
+static const struct {
+	const char	*name;
+	int		 value;
+} proxy_names[] = {
+	{ "no", 0 }, { "v1", PROXY_V1 }, { "v2", PROXY_V2 },
+	{ "any", PROXY_V1 | PROXY_V2 },
 };
 
 static const char *role_names[] = {
@@ -747,7 +791,7 @@ check_identity(char *s, const char **why)
 	    strcmp(s, "any") == 0) ? 0 : -1;
 }
 
-/* a [delivery] route: DOMAIN=DEST (mta_route_parse) */
+/* a [delivery] route: DOMAIN=DEST[,DEST...] (mta_route_parse) */
 static int
 check_route(char *s, const char **why)
 {
@@ -756,15 +800,45 @@ check_route(char *s, const char **why)
 	return mta_route_parse(s, &r, why);
 }
 
-/* the smarthost: empty or a destination (mta_dest_parse) */
+/* the smarthost: empty or destinations (mta_hosts_parse) */
 static int
 check_dest(char *s, const char **why)
 {
-	struct mta_dest d;
+	struct mta_hosts h;
 
 	if (s[0] == '\0')
 		return 0;
-	return mta_dest_parse(s, &d, why);
+	return mta_hosts_parse(s, &h, why);
+}
+
+/* source_address_v4: empty or a numeric IPv4 address */
+static int
+check_addr_v4(char *s, const char **why)
+{
+	struct in_addr a;
+
+	*why = "is not a numeric IPv4 address";
+	return s[0] == '\0' || inet_pton(AF_INET, s, &a) == 1 ? 0 : -1;
+}
+
+/* source_address_v6: empty or a numeric IPv6 address */
+static int
+check_addr_v6(char *s, const char **why)
+{
+	struct in6_addr a;
+
+	*why = "is not a numeric IPv6 address";
+	return s[0] == '\0' || inet_pton(AF_INET6, s, &a) == 1 ? 0 : -1;
+}
+
+/* address_preference: any | ipv4 | ipv6 */
+static int
+check_addr_pref(char *s, const char **why)
+{
+	*why = "must be any, ipv4 or ipv6";
+	lower(s);
+	return (strcmp(s, "any") == 0 || strcmp(s, "ipv4") == 0 ||
+	    strcmp(s, "ipv6") == 0) ? 0 : -1;
 }
 
 /* [delivery] tls: none | opportunistic | verify */
@@ -902,47 +976,141 @@ item_next(const char *s, const char **end)
 	return s;
 }
 
+/* the domain of a route item, lowercased, without a trailing dot */
+static void
+route_domain(const char *item, char *out, size_t len)
+{
+	size_t n = strcspn(item, "=");
+
+	if (n >= len)
+		n = len - 1;
+	memcpy(out, item, n);
+	out[n] = '\0';
+	if (n > 0 && out[n - 1] == '.')
+		out[n - 1] = '\0';
+	lower(out);
+}
+
+/* routes: is the domain of item routed by one of strs[0..n)? */
+static int
+route_twice(char **strs, size_t n, const char *item)
+{
+	char a[CONF_ITEM_MAX + 1], b[CONF_ITEM_MAX + 1];
+
+	route_domain(item, a, sizeof(a));
+	for (size_t i = 0; i < n; i++) {
+		route_domain(strs[i], b, sizeof(b));
+		if (strcmp(a, b) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * routes: item (no '=') is one more destination of the route before it,
+ * as in "corp.example=[10.0.0.5]:25, [10.0.0.6]:25", which the list
+ * syntax splits at the comma. The route is stored joined with ','.
+ */
+static int
+route_more(const struct conf_knob *k, void *base, const char *item,
+    char *why, size_t whylen)
+{
+	char **strs = list_arr(k, base), *joined, q[80];
+	size_t n = list_count(k, base);
+	const char *cwhy;
+
+	quote(q, sizeof(q), item, strlen(item));
+	if (n == 0) {
+		snprintf(why, whylen, "'%s' is a destination without DOMAIN= "
+		    "before it", q);
+		return -1;
+	}
+	if (asprintf(&joined, "%s,%s", strs[n - 1], item) == -1) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	if (k->check(joined, &cwhy) == -1) {
+		snprintf(why, whylen, "'%s' %s", q, cwhy);
+		free(joined);
+		return -1;
+	}
+	free(strs[n - 1]);
+	strs[n - 1] = joined;
+	return 0;
+}
+
+/* the item s..e into item, quoted into q[80] for messages; -1 if too long */
+static int
+item_take(const char *s, const char *e, char item[CONF_ITEM_MAX + 1],
+    char q[80], char *why, size_t whylen)
+{
+	size_t len = (size_t)(e - s);
+
+	quote(q, 80, s, len);
+	if (len > CONF_ITEM_MAX) {
+		snprintf(why, whylen, "'%s' is longer than %d characters", q,
+		    CONF_ITEM_MAX);
+		return -1;
+	}
+	memcpy(item, s, len);
+	item[len] = '\0';
+	return 0;
+}
+
+static int
+item_net(const char *item, const char *q, struct cidr *net, char *why,
+    size_t whylen)
+{
+	const char *cwhy;
+
+	if (cidr_parse(item, net, &cwhy) == 0)
+		return 0;
+	snprintf(why, whylen, "'%s' is not a network: %s", q,
+	    cwhy != NULL ? cwhy : "bad");
+	return -1;
+}
+
 static int
 set_list(const struct conf_knob *k, void *base, const char *val, int append,
     char *why, size_t whylen)
 {
 	char item[CONF_ITEM_MAX + 1], q[80];
 	const char *s, *e, *cwhy;
-	size_t len, i, n;
+	size_t i, n;
 	struct cidr net, *nets;
 	char **strs, *dup;
 
 	if (!append)
 		list_clear(k, base);
 	for (s = val; (s = item_next(s, &e)) != NULL; s = e) {
-		len = (size_t)(e - s);
-		quote(q, sizeof(q), s, len);
-		if (len > CONF_ITEM_MAX) {
-			snprintf(why, whylen, "'%s' is longer than %d "
-			    "characters", q, CONF_ITEM_MAX);
+		if (item_take(s, e, item, q, why, whylen) == -1)
 			return -1;
-		}
-		memcpy(item, s, len);
-		item[len] = '\0';
 		n = list_count(k, base);
 		if (k->type == CT_CIDRS) {
-			if (cidr_parse(item, &net, &cwhy) == -1) {
-				snprintf(why, whylen, "'%s' is not a network: "
-				    "%s", q, cwhy != NULL ? cwhy : "bad");
+			if (item_net(item, q, &net, why, whylen) == -1)
 				return -1;
-			}
 			nets = list_arr(k, base);
 			for (i = 0; i < n; i++)
 				if (memcmp(&nets[i], &net, sizeof(net)) == 0)
 					break;
 			if (i < n)
 				continue;
+		} else if ((k->flags & CF_ROUTES) && strchr(item, '=') == NULL) {
+			if (route_more(k, base, item, why, whylen) == -1)
+				return -1;
+			continue;
 		} else {
 			if (k->check != NULL && k->check(item, &cwhy) == -1) {
 				snprintf(why, whylen, "'%s' %s", q, cwhy);
 				return -1;
 			}
 			strs = list_arr(k, base);
+			if ((k->flags & CF_ROUTES) && route_twice(strs, n, item)) {
+				snprintf(why, whylen, "'%s' routes a domain that "
+				    "has a route already (one route a domain; "
+				    "list its hosts as DOMAIN=DEST,DEST)", q);
+				return -1;
+			}
 			for (i = 0; i < n && !(k->flags & CF_NOCAP); i++)
 				if (strcmp(strs[i], item) == 0)
 					break;
@@ -978,6 +1146,40 @@ set_list(const struct conf_knob *k, void *base, const char *val, int append,
 nomem:
 	snprintf(why, whylen, "out of memory");
 	return -1;
+}
+
+/*
+ * CT_NETS: networks in an array of the struct itself, k->size bytes, so
+ * that a listener (copied whole on reload) owns no memory
+ */
+static int
+set_nets(const struct conf_knob *k, void *base, const char *val, int append,
+    char *why, size_t whylen)
+{
+	struct cidr *nets = kptr(k, base), net;
+	size_t i, n = append ? list_count(k, base) : 0;
+	size_t max = k->size / sizeof(*nets);
+	char item[CONF_ITEM_MAX + 1], q[80];
+	const char *s, *e;
+
+	for (s = val; (s = item_next(s, &e)) != NULL; s = e) {
+		if (item_take(s, e, item, q, why, whylen) == -1)
+			return -1;
+		if (item_net(item, q, &net, why, whylen) == -1)
+			return -1;
+		for (i = 0; i < n; i++)
+			if (memcmp(&nets[i], &net, sizeof(net)) == 0)
+				break;
+		if (i < n)
+			continue;
+		if (n >= max) {
+			snprintf(why, whylen, "more than %zu networks", max);
+			return -1;
+		}
+		nets[n++] = net;
+	}
+	memcpy((char *)base + k->off_n, &n, sizeof(n));
+	return 0;
 }
 
 static int
@@ -1050,7 +1252,8 @@ conf_set(const struct conf_knob *k, void *base, const char *val, int append,
 	int r, fam;
 
 	quote(q, sizeof(q), val, strlen(val));
-	if (append && k->type != CT_LIST && k->type != CT_CIDRS) {
+	if (append && k->type != CT_LIST && k->type != CT_CIDRS &&
+	    k->type != CT_NETS) {
 		snprintf(why, whylen, "unexpected indented line '%s' (only "
 		    "lists continue on indented lines)", q);
 		return -1;
@@ -1063,6 +1266,17 @@ conf_set(const struct conf_knob *k, void *base, const char *val, int append,
 	case CT_LIST:
 	case CT_CIDRS:
 		return set_list(k, base, val, append, why, whylen);
+	case CT_NETS:
+		return set_nets(k, base, val, append, why, whylen);
+	case CT_PROXY:
+		for (i = 0; i < sizeof(proxy_names) / sizeof(proxy_names[0]);
+		    i++)
+			if (strcasecmp(val, proxy_names[i].name) == 0) {
+				store_num(k, base, proxy_names[i].value);
+				return 0;
+			}
+		snprintf(why, whylen, "'%s' is not no, v1, v2 or any", q);
+		return -1;
 	case CT_INT:
 	case CT_SIZE:
 		if (parse_number(val, k->type == CT_SIZE, &v) == -1) {
@@ -1509,6 +1723,43 @@ listener_check(struct conf_parse *p, const struct conf_listener *l)
 		    l->name);
 }
 
+static const char *nets_catch_all(const struct cidr *, size_t,
+    const struct cidr **);
+
+/*
+ * A PROXY header sets the client address, so only the load balancers
+ * may send one: proxy_from is required, and may not take in everyone.
+ */
+static void
+listener_check_proxy(struct conf_parse *p, const struct conf_listener *l,
+    const int *seen)
+{
+	const struct cidr *one;
+	const char *what;
+	char buf[CIDR_STRLEN];
+
+	if (l->proxy_protocol == 0)
+		return;
+	if (l->n_proxy_from == 0) {
+		conf_error(p, seen[LK_PROXY_PROTOCOL], "listener %s: "
+		    "proxy_protocol needs proxy_from (the load balancers' "
+		    "networks)", l->name);
+		return;
+	}
+	if ((what = nets_catch_all(l->proxy_from, l->n_proxy_from,
+	    &one)) == NULL)
+		return;
+	if (one != NULL)
+		conf_error(p, seen[LK_PROXY_FROM], "listener %s: proxy_from: "
+		    "'%s' covers %s (any host could claim any client "
+		    "address)", l->name, cidr_format(one, buf, sizeof(buf)),
+		    what);
+	else
+		conf_error(p, seen[LK_PROXY_FROM], "listener %s: proxy_from: "
+		    "together cover %s (any host could claim any client "
+		    "address)", l->name, what);
+}
+
 static int
 is_wildcard(const uint8_t bin[16])
 {
@@ -1573,41 +1824,54 @@ nets_cover(const struct cidr *nets, size_t n, const struct cidr *target)
 }
 
 /*
- * relay_networks that take in the whole Internet make an open relay:
- * every IPv4 address (0.0.0.0/0, ::/0, ::ffff:0:0/96, 0.0.0.0/1 with
- * 128.0.0.0/1, ...) or every global IPv6 address (2000::/3).
+ * nets_catch_all - whether nets take in every IPv4 address (0.0.0.0/0,
+ * ::/0, ::ffff:0:0/96, 0.0.0.0/1 with 128.0.0.0/1, ...) or every global
+ * IPv6 address (2000::/3): NULL if not, else which, with the one network
+ * that does it alone in *one (NULL: only together)
  */
-static void
-relay_catch_all(struct conf_parse *p, int line)
+static const char *
+nets_catch_all(const struct cidr *nets, size_t n, const struct cidr **one)
 {
 	static const struct { const char *net, *what; } everything[] = {
 		{ "0.0.0.0/0", "every IPv4 address" },
 		{ "2000::/3", "every global IPv6 address" },
 	};
-	const struct conf *c = p->c;
 	struct cidr all;
-	char buf[CIDR_STRLEN];
 
 	for (size_t e = 0; e < sizeof(everything) / sizeof(everything[0]);
 	    e++) {
 		if (cidr_parse(everything[e].net, &all, NULL) == -1)
 			fatalx("%s: %s", __func__, everything[e].net);
-		if (!nets_cover(c->relay_networks, c->n_relay_networks, &all))
+		if (!nets_cover(nets, n, &all))
 			continue;
-		for (size_t i = 0; i < c->n_relay_networks; i++)
-			if (nets_cover(&c->relay_networks[i], 1, &all)) {
-				conf_error(p, line, "relay_networks: '%s' covers "
-				    "%s (an open relay); list your own "
-				    "servers' networks", cidr_format(
-				    &c->relay_networks[i], buf, sizeof(buf)),
-				    everything[e].what);
-				return;
-			}
-		conf_error(p, line, "relay_networks: together cover %s (an "
-		    "open relay); list your own servers' networks",
-		    everything[e].what);
-		return;
+		*one = NULL;
+		for (size_t i = 0; i < n && *one == NULL; i++)
+			if (nets_cover(&nets[i], 1, &all))
+				*one = &nets[i];
+		return everything[e].what;
 	}
+	return NULL;
+}
+
+/* relay_networks that take in the whole Internet make an open relay */
+static void
+relay_catch_all(struct conf_parse *p, int line)
+{
+	const struct conf *c = p->c;
+	const struct cidr *one;
+	const char *what;
+	char buf[CIDR_STRLEN];
+
+	if ((what = nets_catch_all(c->relay_networks, c->n_relay_networks,
+	    &one)) == NULL)
+		return;
+	if (one != NULL)
+		conf_error(p, line, "relay_networks: '%s' covers %s (an open "
+		    "relay); list your own servers' networks",
+		    cidr_format(one, buf, sizeof(buf)), what);
+	else
+		conf_error(p, line, "relay_networks: together cover %s (an "
+		    "open relay); list your own servers' networks", what);
 }
 
 /*
@@ -1767,6 +2031,13 @@ recipients_finish(struct conf_parse *p)
 	}
 }
 
+/* the line that set a fixed-section knob, 0: its default */
+static int
+knob_seen(const struct conf_parse *p, const char *name)
+{
+	return p->seen[knob_index(name)];
+}
+
 static void
 conf_finish(struct conf_parse *p)
 {
@@ -1793,6 +2064,12 @@ conf_finish(struct conf_parse *p)
 		    "tls_cert and tls_key must be set together");
 		return;
 	}
+	if ((c->tls_client_cert[0] == '\0') != (c->tls_client_key[0] == '\0')) {
+		conf_error(p, knob_seen(p, c->tls_client_cert[0] != '\0' ?
+		    "tls_client_cert" : "tls_client_key"),
+		    "tls_client_cert and tls_client_key must be set together");
+		return;
+	}
 	if (c->n_listeners == 0) {
 		/* the built-in listener, as if written in the file */
 		l = listener_new(p, "smtp", 0);
@@ -1811,6 +2088,8 @@ conf_finish(struct conf_parse *p)
 		}
 		listener_derive(p, l, p->lseen[i]);
 		listener_check(p, l);
+		if (!p->failed)
+			listener_check_proxy(p, l, p->lseen[i]);
 		listener_clash(p, i);
 	}
 }
@@ -2056,8 +2335,18 @@ fmt_scalar(const struct conf_knob *k, const void *base, char *buf, size_t len)
 		snprintf(buf, len, "%s",
 		    conf_role_name((enum listener_role)v));
 		return;
+	case CT_PROXY:
+		v = load_num(k, base);
+		for (size_t i = 0; i < sizeof(proxy_names) /
+		    sizeof(proxy_names[0]); i++)
+			if (proxy_names[i].value == v) {
+				snprintf(buf, len, "%s", proxy_names[i].name);
+				return;
+			}
+		break;
 	case CT_LIST:
 	case CT_CIDRS:
+	case CT_NETS:
 		break;
 	}
 	fatalx("%s: %s: type %d", __func__, k->name, (int)k->type);
@@ -2071,7 +2360,7 @@ print_knob(FILE *fp, const struct conf_knob *k, const void *base)
 	const char *item;
 	size_t i, n, col, ilen, on_line = 0;
 
-	if (k->type != CT_LIST && k->type != CT_CIDRS) {
+	if (k->type != CT_LIST && k->type != CT_CIDRS && k->type != CT_NETS) {
 		fmt_scalar(k, base, buf, sizeof(buf));
 		/* keep within the line limit a value that came in with "k=v" */
 		if (buf[0] == '\0')
@@ -2088,6 +2377,9 @@ print_knob(FILE *fp, const struct conf_knob *k, const void *base)
 		if (k->type == CT_CIDRS)
 			item = cidr_format(&((const struct cidr *)
 			    list_arr(k, base))[i], buf, sizeof(buf));
+		else if (k->type == CT_NETS)
+			item = cidr_format(&((const struct cidr *)
+			    kcptr(k, base))[i], buf, sizeof(buf));
 		else
 			item = ((char *const *)list_arr(k, base))[i];
 		ilen = strlen(item);

@@ -13,6 +13,7 @@
 #define CONF_MAX_LISTENERS	16
 #define CONF_PATH_MAX		1024
 #define CONF_KNOBS_MAX		192	/* knobs in the table, at most */
+#define CONF_PROXY_FROM_MAX	32	/* proxy_from networks of a listener */
 
 enum listener_role {
 	ROLE_MX,		/* port 25: inbound for local domains */
@@ -30,6 +31,14 @@ struct conf_listener {
 	int	auth_relay;		/* authenticated users may relay */
 	int	starttls;		/* offer STARTTLS (needs a certificate) */
 	int	tls_required;		/* STARTTLS required before MAIL/AUTH */
+	/*
+	 * PROXY protocol (io/proxy_proto.h): the versions taken, PROXY_V1
+	 * | PROXY_V2 bits, 0: none; only from the proxy_from networks.
+	 * Stored in the struct: listeners are copied whole on reload.
+	 */
+	int	proxy_protocol;
+	struct cidr proxy_from[CONF_PROXY_FROM_MAX];
+	size_t	n_proxy_from;
 	int	line;			/* line of the section header */
 };
 
@@ -130,9 +139,14 @@ struct conf {
 	int	rejected_alert;
 
 	/* [delivery]: outbound mail, the mta process and the scheduler */
-	char	**routes;		/* "DOMAIN=DEST", see mta/mta_route.h */
+	char	**routes;		/* "DOMAIN=DEST[,DEST...]", mta/mta_route.h */
 	size_t	  n_routes;
-	char	smarthost[CONF_PATH_MAX];	/* DEST, "" for none */
+	char	smarthost[CONF_PATH_MAX];	/* DEST[,DEST...], "" for none */
+	char	source_address_v4[64];	/* "": the system's choice */
+	char	source_address_v6[64];
+	char	address_preference[8];	/* any | ipv4 | ipv6 */
+	char	tls_client_cert[CONF_PATH_MAX];	/* "": no client certificate */
+	char	tls_client_key[CONF_PATH_MAX];
 	char	smarthost_auth_file[CONF_PATH_MAX];	/* "": no AUTH, mode 0600 */
 	int	smarthost_tls_verify;	/* credentials only to a verified peer */
 	char	tls_ca_file[CONF_PATH_MAX];	/* outbound CAs, "": system store */

@@ -453,7 +453,8 @@ tables_unreadable(const struct conf *c)
 /*
  * The files the configuration names are usable. serve passes serve=1;
  * check-config 0, and may skip (with a warning) a file it has no right
- * to read. The TLS key is checked in a child (tls_check_pair).
+ * to read. The TLS keys (tls_key, tls_client_key) are checked in a
+ * child (tls_check_pair).
  */
 static int
 check_files(const struct conf *c, int serve)
@@ -500,6 +501,15 @@ check_files(const struct conf *c, int serve)
 	    c->aliases_file) || tables_unreadable(c))) &&
 	    lookup_tables_check(c, err, sizeof(err)) == -1) {
 		fprintf(stderr, "moat: %s\n", err);
+		bad = 1;
+	}
+	if (c->tls_client_cert[0] != '\0' && !(lenient &&
+	    (file_unreadable(c, "tls_client_cert", c->tls_client_cert) ||
+	    file_unreadable(c, "tls_client_key", c->tls_client_key))) &&
+	    tls_check_pair(c->tls_client_cert, c->tls_client_key, err,
+	    sizeof(err)) == -1) {
+		file_error(c, strstr(err, "load certificate") == NULL ?
+		    "tls_client_key" : "tls_client_cert", err);
 		bad = 1;
 	}
 	if (c->tls_ca_file[0] != '\0' && !(lenient &&

@@ -164,6 +164,66 @@ CASES = {
          "relay_networks = 0.0.0.0/1", "  128.0.0.0/1"], N + 4,
         "relay_networks: together cover every IPv4 address (an open "
         "relay)"),
+    "route_twice": (
+        ["[delivery]", "routes = a.example=[10.0.0.1]:25, [10.0.0.4]:25",
+         "  b.example=[10.0.0.2]:25", "  A.Example=[10.0.0.3]:25"], N + 4,
+        "routes: 'A.Example=[10.0.0.3]:25' routes a domain that has a "
+        "route already"),
+    "route_twice_one_line": (
+        ["[delivery]",
+         "routes = a.example=[10.0.0.1]:25 a.example.=[10.0.0.2]:25"], N + 2,
+        "routes: 'a.example.=[10.0.0.2]:25' routes a domain that has a "
+        "route already"),
+    "route_host_without_domain": (
+        ["[delivery]", "routes = [10.0.0.1]:25"], N + 2,
+        "routes: '[10.0.0.1]:25' is a destination without DOMAIN= before "
+        "it"),
+    "route_bad_second_host": (
+        ["[delivery]", "routes = a.example=[10.0.0.1]:25, 10.0.0.2:25"],
+        N + 2, "routes: '10.0.0.2:25' has an address without brackets"),
+    "route_same_host_twice": (
+        ["[delivery]", "routes = a.example=[10.0.0.1]:25, [10.0.0.1]:25"],
+        N + 2, "routes: '[10.0.0.1]:25' names a destination twice"),
+    "smarthost_bad_list": (
+        ["[delivery]", "smarthost = [10.0.0.1]:25, [10.0.0.2]:0"], N + 2,
+        "smarthost: '[10.0.0.1]:25, [10.0.0.2]:0' is not a destination"),
+    "source_address_v4_of_v6": (
+        ["[delivery]", "source_address_v4 = ::1"], N + 2,
+        "source_address_v4: '::1' is not a numeric IPv4 address"),
+    "source_address_v6_of_v4": (
+        ["[delivery]", "source_address_v6 = 127.0.0.1"], N + 2,
+        "source_address_v6: '127.0.0.1' is not a numeric IPv6 address"),
+    "source_address_name": (
+        ["[delivery]", "source_address_v4 = mail.example.org"], N + 2,
+        "source_address_v4: 'mail.example.org' is not a numeric IPv4 "
+        "address"),
+    "address_preference": (
+        ["[delivery]", "address_preference = ipv5"], N + 2,
+        "address_preference: 'ipv5' must be any, ipv4 or ipv6"),
+    "tls_client_cert_without_key": (
+        ["[delivery]", "tls_client_cert = /nonexistent/cert.pem"], N + 2,
+        "tls_client_cert and tls_client_key must be set together"),
+    "proxy_protocol_without_proxy_from": (
+        ["auth = no", "proxy_protocol = v1"], N + 2,
+        "listener mx: proxy_protocol needs proxy_from"),
+    "proxy_protocol_bad_value": (
+        ["proxy_protocol = v3"], N + 1,
+        "listener mx: proxy_protocol: 'v3' is not no, v1, v2 or any"),
+    "proxy_from_bad_network": (
+        ["proxy_protocol = v2", "proxy_from = 10.0.0.0/8, 10.1.0.0/33"],
+        N + 2,
+        "listener mx: proxy_from: '10.1.0.0/33' is not a network: prefix "
+        "length out of range"),
+    "proxy_from_everyone": (
+        ["proxy_protocol = any", "proxy_from = 10.0.0.0/8,", "  ::/0"],
+        N + 2,
+        "listener mx: proxy_from: '::/0' covers every IPv4 address"),
+    "proxy_from_too_many": (
+        ["proxy_protocol = any"] + [
+            ("proxy_from = " if i == 0 else "  ") + ", ".join(
+                "10.0.%d.0/24" % j for j in range(i, i + 11))
+            for i in (0, 11, 22)], N + 4,
+        "listener mx: proxy_from: more than 32 networks"),
     "section_without_bracket": (
         ["[limits", "max_errors = 5"], N + 1,
         "syntax error"),
@@ -269,6 +329,9 @@ def good_config(tmp_path, tls_files):
         "address = ::1",
         "port = %d" % port3,
         "role = submissions",
+        "proxy_protocol = v2",
+        "proxy_from = 10.9.0.0/16, 192.0.2.7",
+        "   2001:db8:9::/48",
     ]) + "\n"
     path = tmp_path / "good.conf"
     path.write_text(text)
@@ -318,6 +381,10 @@ def test_check_config_prints_effective_config(tmp_path, tls_files):
         ("submission", "yes", "yes", "yes", "yes", "yes")
     assert (subs["role"], subs["address"], subs["starttls"], subs["auth"]) == \
         ("submissions", "::1", "no", "yes")
+    assert mx["proxy_protocol"] == "no" and mx["proxy_from"] == ""
+    assert subs["proxy_protocol"] == "v2"
+    assert subs["proxy_from"].replace(",", " ").split() == \
+        ["10.9.0.0/16", "192.0.2.7/32", "2001:db8:9::/48"]
 
 
 def test_effective_config_reparses_to_itself(tmp_path, tls_files):
