@@ -93,7 +93,8 @@ struct alias_result {
 	size_t			 n;
 	struct alias_target	*t;		/* n targets; owned */
 	size_t			 cap;
-	unsigned		 line;		/* of the alias that matched */
+	unsigned		 line;		/* of the alias that matched;
+						 * 0: the role_mailbox default */
 	unsigned		 loops;		/* targets dropped: they led
 						 * back to an alias on the way */
 	char			 why[160];	/* ALIAS_ERROR: what went wrong */

@@ -125,7 +125,8 @@ insert(struct rcpt_table *t, const struct table_addr *a, unsigned line)
 static int
 allow_of(int flags)
 {
-	return TA_ALLOW_CATCHALL | ((flags & RT_BARE) ? TA_ALLOW_BARE : 0);
+	return TA_ALLOW_CATCHALL | TA_NO_TEXT |
+	    ((flags & RT_BARE) ? TA_ALLOW_BARE : 0);
 }
 
 /* every line of f into a new table */

@@ -33,6 +33,18 @@ is_blank(int ch)
 	return ch == ' ' || ch == '\t';
 }
 
+/* a blank or one of seps (a strchr per byte costs a call per byte) */
+static int
+is_sep(int ch, const char *seps)
+{
+	if (is_blank(ch))
+		return 1;
+	for (; *seps != '\0'; seps++)
+		if (*seps == ch)
+			return 1;
+	return 0;
+}
+
 static int
 ascii_lower(int ch)
 {
@@ -228,7 +240,7 @@ table_word(const char **p, const char *end, const char *seps,
 	const char *s = *p;
 	int quoted = 0;
 
-	while (s < end && (is_blank(*s) || strchr(seps, *s) != NULL))
+	while (s < end && is_sep(*s, seps))
 		s++;
 	if (s == end || *s == '#') {
 		*p = end;
@@ -243,7 +255,7 @@ table_word(const char **p, const char *end, const char *seps,
 				quoted = 0;
 		} else if (*s == '"')
 			quoted = 1;
-		else if (is_blank(*s) || strchr(seps, *s) != NULL)
+		else if (is_sep(*s, seps))
 			break;
 	}
 	*wlen = (size_t)(s - *w);
@@ -359,7 +371,8 @@ table_addr_parse(const char *w, size_t n, int allow, struct table_addr *out,
 		out->kind = TA_ADDR;
 		out->key_len = table_key(out->key, a.local_plain, a.domain);
 		out->domain = addr_domain_of(out->key, NULL);
-		addr_format(&a, out->text, sizeof(out->text));
+		if (!(allow & TA_NO_TEXT))
+			addr_format(&a, out->text, sizeof(out->text));
 		return 0;
 	}
 	if (memchr(w, '@', n) != NULL) {

@@ -99,6 +99,8 @@ struct table_addr {
 
 #define TA_ALLOW_BARE		0x01
 #define TA_ALLOW_CATCHALL	0x02
+#define TA_NO_TEXT		0x04	/* only the key: text stays "" for
+					 * an address (saves addr_format) */
 
 /*
  * table_addr_parse - read one word w[0..n) as an entry with

@@ -252,3 +252,22 @@ def test_reload_aliases(moat_factory, dns, peers):
     assert moat.wait_log("%s:2:" % path), moat.log()
     codes = rcpt_codes(moat, ["info@example.org", "sales@example.org"])
     assert codes == {"info@example.org": 250, "sales@example.org": 250}
+
+
+def test_catchall_takes_what_nothing_else_knows(moat_factory, dns, peers):
+    moat, internal, _ = start(moat_factory, dns, peers,
+                              "@example.org: carol\n"
+                              "@corp.example: desk@corp.example\n")
+    send(moat, ["alice@example.org"])
+    assert len(moat.wait_maildir(1, "alice")) == 1, moat.log()
+    send(moat, ["whoever@example.org"])
+    assert len(moat.wait_maildir(1, "carol")) == 1, moat.log()
+    # a routed domain's catch-all names an internal address; a local
+    # part of it goes there, the catch-all's own target is not expanded
+    # again
+    send(moat, ["anyone@corp.example"])
+    got = internal.wait(1)
+    assert len(got) == 1 and got[0][1] == ["desk@corp.example"], moat.log()
+    time.sleep(0.5)
+    assert len(moat.maildir("alice")) == 1
+    assert len(moat.maildir("carol")) == 1
