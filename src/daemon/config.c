@@ -2282,10 +2282,7 @@ recipients_finish(struct conf_parse *p)
 static int
 knob_seen(const struct conf_parse *p, const char *name)
 {
-	for (size_t i = 0; i < NKNOBS; i++)
-		if (strcmp(knobs[i].name, name) == 0)
-			return p->seen[i];
-	return 0;
+	return p->seen[knob_index(name)];
 }
 
 static void

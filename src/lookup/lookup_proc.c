@@ -24,12 +24,13 @@
  * relay_decide would have let them).
  *
  * Table files (mailboxes_file, recipient_tables, aliases_file) are
- * struct lk_file,
- * shared by every domain and every configuration that names them and
- * watched: a file that changed (a stat once a second) or a SIGHUP loads
- * it again; a file that no longer loads keeps the table it had and is
- * logged with its file:line. A table that never loaded makes its
- * source answer TEMPFAIL: never accept-all, never reject-all.
+ * struct lk_file, shared by every domain and every configuration that
+ * names them and watched: a file that changed (a stat once a second) or
+ * a SIGHUP loads it again; a file that no longer loads keeps the table
+ * it had and is logged with its file:line. A table that never loaded
+ * makes its source answer TEMPFAIL: never accept-all, never
+ * reject-all. A load runs on the event loop: lookups wait for it (a
+ * million lines: a second or two, well within lookup_timeout).
  *
  * The combination rule is here once, in lk_ask, lk_source_done and
  * lk_answer, for every source alike: the first FOUND wins and the

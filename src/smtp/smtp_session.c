@@ -20,9 +20,9 @@
  * check, the lookup of a recipient), for the DNSBL or out a pause
  * (tarpit, failed AUTH) is parked in SMTP_STATE_WAIT with its own
  * wait_timer armed and reading off (but for a lookup: see
- * smtp_lookup_start); the answer or the timer resumes it. smtp_session_kill (admin, bans,
- * lifetime, shutdown) ends a session in any state; only a message being
- * committed is answered first.
+ * smtp_lookup_start); the answer or the timer resumes it.
+ * smtp_session_kill (admin, bans, lifetime, shutdown) ends a session in
+ * any state; only a message being committed is answered first.
  *
  * SECURITY: everything read here is untrusted. Command lines are cut at
  * SMTP_LINE_MAX, DATA goes through the strict CRLF machine of
@@ -889,7 +889,8 @@ smtp_session_lookup_done(struct smtp_session *s, int answer, const char *why)
 	} else if (answer == PROTO_LOOKUP_FOUND) {
 		s->tx->n_accepted++;
 		added = s->tx->n_rcpts - lk->first;
-		log_info(LOG_CAT_RELAY, "session=%s event=rcpt client=%s "
+		/* debug: a line per accepted RCPT would be a write each */
+		log_debug(LOG_CAT_RELAY, "session=%s event=rcpt client=%s "
 		    "to=<%s> targets=%zu why=\"%s\"", s->idstr, s->ip, esc,
 		    added, wesc);
 		smtp_set_state(s, SMTP_STATE_RCPT);
