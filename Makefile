@@ -7,7 +7,7 @@
 #   make fuzz       libFuzzer targets, bounded time (FUZZ_SECONDS)
 
 CC      ?= cc
-PKGS     = libevent libevent_openssl openssl sqlite3 libsodium libunbound inih
+PKGS     = libevent libevent_openssl openssl sqlite3 libsodium libunbound inih ldap
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -3,12 +3,14 @@
  *
  * Public: conf_load, conf_load_string, conf_load_bytes, conf_free,
  * conf_print, conf_print_doc, conf_knob_line, conf_relay_table,
- * conf_apply_log_levels, conf_role_name.
+ * conf_apply_log_levels, conf_role_name, conf_ldap_find,
+ * conf_ldap_knob_line.
  *
  * Every knob of the nine fixed sections ([server] [domains] [relay]
  * [limits] [policy] [watch] [delivery] [control] [log]) is one row of
  * knobs[], every knob of a "[listener NAME]" section (one per
- * listener) one row of lknobs[]: name, type, default text, bounds, offset
+ * listener) one row of lknobs[], every knob of an "[ldap NAME]" section
+ * (a directory for recipient lookups) one row of dknobs[]: name, type, default text, bounds, offset
  * into the struct and a doc line. Defaults are applied by parsing the
  * default text with the code that parses the file, so the table cannot
  * hold a default the parser would refuse; conf_print and conf_print_doc
@@ -33,7 +35,8 @@
  * LIMITS: a file of at most CONF_FILE_MAX bytes, lines of at most
  * CONF_LINE_MAX bytes (inih's fixed line buffer; a longer line is an
  * error, never split), lists of at most CONF_LIST_MAX items of at most
- * CONF_ITEM_MAX bytes, CONF_MAX_LISTENERS listeners.
+ * CONF_ITEM_MAX bytes, CONF_MAX_LISTENERS listeners, CONF_MAX_LDAP [ldap]
+ * sections.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -54,6 +57,7 @@
 #include "../control/control_http.h"
 #include "config.h"
 #include "../mta/mta_route.h"
+#include "../lookup/ldap_filter.h"
 
 #define CONF_FILE_MAX	(1024 * 1024)
 #define CONF_LINE_MAX	(INI_MAX_LINE - 2)	/* bytes, without CR LF */
@@ -98,11 +102,11 @@ static const char *type_names[] = {
 #define CF_SYSHOST	0x02	/* default gethostname(), def if unusable */
 #define CF_REQUIRED	0x04	/* no default: must be set */
 #define CF_BYROLE	0x08	/* default follows the listener's role */
-#define CF_ROUTES	0x10	/* list items are DOMAIN=DEST; an item without
-				 * '=' is one more DEST of the item before */
-#define CF_NOCAP	0x20	/* a list without CONF_LIST_MAX (and
+#define CF_NOCAP	0x10	/* a list without CONF_LIST_MAX (and
 				 * without the check for duplicates, which
 				 * would be quadratic) */
+#define CF_ROUTES	0x20	/* list items are DOMAIN=DEST; an item without
+				 * '=' is one more DEST of the item before */
 
 /* one knob; off/size/off_n are into struct conf or struct conf_listener */
 struct conf_knob {
@@ -138,6 +142,10 @@ static int check_action(char *, const char **);
 static int check_dnsbl_zone(char *, const char **);
 static int check_group(char *, const char **);
 static int check_metrics(char *, const char **);
+static int check_ldap_uri(char *, const char **);
+static int check_ldap_tls(char *, const char **);
+static int check_ldap_scope(char *, const char **);
+static int check_ldap_filter(char *, const char **);
 
 #define CM(m)	offsetof(struct conf, m), sizeof(((struct conf *)0)->m)
 #define LM(m)	offsetof(struct conf_listener, m), \
@@ -162,6 +170,13 @@ static int check_metrics(char *, const char **);
 #define L_NETS(m, def, doc) \
 	{ NULL, #m, CT_NETS, 0, def, 0, 0, LM(m), \
 	  offsetof(struct conf_listener, n_##m), NULL, doc }
+#define DM(m)	offsetof(struct conf_ldap, m), \
+		sizeof(((struct conf_ldap *)0)->m)
+#define D_KNOB(m, type, flags, def, lo, hi, check, doc) \
+	{ NULL, #m, type, flags, def, lo, hi, DM(m), 0, check, doc }
+#define D_LIST(m, flags, check, doc) \
+	{ NULL, #m, CT_LIST, flags, NULL, 0, 0, DM(m), \
+	  offsetof(struct conf_ldap, n_##m), check, doc }
 
 /* The fixed sections, grouped by section in the order they print. */
 static const struct conf_knob knobs[] = {
@@ -430,6 +445,52 @@ static const struct {
 	{ "any", PROXY_V1 | PROXY_V2 },
 };
 
+enum {
+	DK_SERVERS,
+	DK_TLS,
+	DK_CA_FILE,
+	DK_BASE,
+	DK_SCOPE,
+	DK_FILTER,
+	DK_BIND_FILE,
+	DK_TIMEOUT,
+	DK_CACHE_POSITIVE,
+	DK_CACHE_NEGATIVE,
+	DK_CACHE_SIZE,
+	DK_COUNT
+};
+_Static_assert(DK_COUNT <= CONF_LDAP_KNOBS, "raise CONF_LDAP_KNOBS");
+
+/* Knobs of an [ldap NAME] section. */
+static const struct conf_knob dknobs[DK_COUNT] = {
+	[DK_SERVERS] = D_LIST(servers, CF_REQUIRED, check_ldap_uri,
+	    "Directory servers ldap://HOST[:PORT] or ldaps://HOST[:PORT], tried in this order."),
+	[DK_TLS] = D_KNOB(tls, CT_STRING, 0, "starttls", 0, 0, check_ldap_tls,
+	    "starttls (ldap:// URIs), ldaps (ldaps:// URIs) or none (loopback URIs only); the certificate must chain to ca_file and name the URI's host."),
+	[DK_CA_FILE] = D_KNOB(ca_file, CT_PATH, CF_EMPTY, "", 0, 0, NULL,
+	    "CA certificates (PEM) that verify the servers; empty: the system CA store."),
+	[DK_BASE] = D_KNOB(base, CT_STRING, CF_REQUIRED, NULL, 0, 0, NULL,
+	    "Search base DN, e.g. dc=corp,dc=example."),
+	[DK_SCOPE] = D_KNOB(scope, CT_STRING, 0, "sub", 0, 0, check_ldap_scope,
+	    "sub (the whole subtree below base) or one (its children only)."),
+	[DK_FILTER] = D_KNOB(filter, CT_STRING, CF_REQUIRED, NULL, 0, 0,
+	    check_ldap_filter,
+	    "Filter template: %s the address, %u the local part, %d the domain, each RFC 4515-escaped; e.g. (|(mail=%s)(proxyAddresses=smtp:%s))."),
+	[DK_BIND_FILE] = D_KNOB(bind_file, CT_PATH, CF_EMPTY, "", 0, 0, NULL,
+	    "File with \"binddn = DN\" and \"password = ...\" lines, mode 0600, read as root at start; empty: anonymous."),
+	[DK_TIMEOUT] = D_KNOB(timeout, CT_INT, 0, "5", 1, 60, NULL,
+	    "Seconds for a connection (TCP, TLS, bind) to one server and for each search; past it the recipient gets 451."),
+	[DK_CACHE_POSITIVE] = D_KNOB(cache_positive, CT_INT, 0, "3600", 0,
+	    604800, NULL,
+	    "Seconds a found address is remembered (also while the directory is down); 0: not cached."),
+	[DK_CACHE_NEGATIVE] = D_KNOB(cache_negative, CT_INT, 0, "300", 0,
+	    86400, NULL,
+	    "Seconds an unknown address is remembered: a new mailbox gets mail at most this late; 0: not cached."),
+	[DK_CACHE_SIZE] = D_KNOB(cache_size, CT_INT, 0, "100000", 0, 10000000,
+	    NULL,
+	    "Cached answers at most; the least recently used go first."),
+};
+
 static const char *role_names[] = {
 	[ROLE_MX] = "mx",
 	[ROLE_SUBMISSION] = "submission",
@@ -448,6 +509,7 @@ enum conf_sec {
 	SEC_NONE,		/* before the first header */
 	SEC_FIXED,		/* one of the sections of knobs[] */
 	SEC_LISTENER,
+	SEC_LDAP,
 	SEC_BAD,		/* malformed header: inih reports it */
 };
 
@@ -464,9 +526,11 @@ struct conf_parse {
 	enum conf_sec	 sec;
 	const char	*secname;	/* SEC_FIXED: row's section */
 	struct conf_listener *l;	/* SEC_LISTENER */
+	struct conf_ldap *ld;		/* SEC_LDAP */
 	const struct conf_knob *last;	/* knob of the last name=value */
 	void		*last_base;
 	struct conf_listener *last_l;
+	struct conf_ldap *last_ld;
 	int		 seen[NKNOBS];	/* line a knob was set on, 0: never */
 	int		 lseen[CONF_MAX_LISTENERS][LK_COUNT];
 	const char	*base;		/* relative paths are below it; NULL */
@@ -778,6 +842,41 @@ check_metrics(char *s, const char **why)
 	if (s[0] == '\0')
 		return 0;
 	return control_http_parse_listen(s, addr, sizeof(addr), &port);
+}
+
+/* [ldap] servers: ldap://HOST[:PORT] or ldaps://HOST[:PORT] */
+static int
+check_ldap_uri(char *s, const char **why)
+{
+	struct ldap_uri u;
+
+	return ldap_uri_parse(s, &u, why);
+}
+
+/* [ldap] tls: starttls | ldaps | none */
+static int
+check_ldap_tls(char *s, const char **why)
+{
+	*why = "must be starttls, ldaps or none";
+	lower(s);
+	return (strcmp(s, "starttls") == 0 || strcmp(s, "ldaps") == 0 ||
+	    strcmp(s, "none") == 0) ? 0 : -1;
+}
+
+/* [ldap] scope: sub | one */
+static int
+check_ldap_scope(char *s, const char **why)
+{
+	*why = "must be sub or one";
+	lower(s);
+	return (strcmp(s, "sub") == 0 || strcmp(s, "one") == 0) ? 0 : -1;
+}
+
+/* [ldap] filter: a template ldap_filter_build takes */
+static int
+check_ldap_filter(char *s, const char **why)
+{
+	return ldap_filter_check(s, why);
 }
 
 /* sender_identity: own | domain | any */
@@ -1386,15 +1485,80 @@ conf_defaults(struct conf_parse *p)
  * The reader: lines, headers and continuations for inih.
  */
 
+/* a section name: letters, digits, . _ - only, shorter than size */
 static int
-valid_listener_name(const char *s)
+valid_section_name(const char *s, size_t size)
 {
 	size_t len = strlen(s);
 
-	if (len == 0 || len >= sizeof(((struct conf_listener *)0)->name))
+	if (len == 0 || len >= size)
 		return 0;
 	return strspn(s, "abcdefghijklmnopqrstuvwxyz"
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == len;
+}
+
+/*
+ * "[WORD NAME]" (s, the text between the brackets, NUL-terminated and
+ * writable): -1 when s is not a WORD section, 0 when it is one with a
+ * missing or bad name (the error is set), 1 with the name in *name.
+ */
+static int
+named_section(struct conf_parse *p, char *s, const char *word,
+    const char *a_what, const char *what, size_t size, char **name)
+{
+	size_t wl = strlen(word);
+	char q[80], *n, *e;
+
+	if (strncmp(s, word, wl) != 0 ||
+	    (s[wl] != '\0' && !isspace((unsigned char)s[wl])))
+		return -1;
+	for (n = s + wl; isspace((unsigned char)*n); n++)
+		;
+	for (e = n; *e != '\0' && !isspace((unsigned char)*e); e++)
+		;
+	if (*n == '\0') {
+		conf_error(p, p->lineno, "%s section needs a name: [%s NAME]",
+		    a_what, word);
+		return 0;
+	}
+	if (*e != '\0' || !valid_section_name(n, size)) {
+		conf_error(p, p->lineno, "bad %s name '%s' (letters, digits, "
+		    ". _ - only, at most %zu)", what, quote(q, sizeof(q), n,
+		    strlen(n)), size - 1);
+		return 0;
+	}
+	*name = n;
+	return 1;
+}
+
+/* start an [ldap NAME] section with the table's defaults */
+static struct conf_ldap *
+ldap_new(struct conf_parse *p, const char *name, int line)
+{
+	struct conf *c = p->c;
+	struct conf_ldap *l;
+	size_t i;
+
+	if (c->n_ldap >= CONF_MAX_LDAP) {
+		conf_error(p, line, "too many [ldap] sections (at most %d)",
+		    CONF_MAX_LDAP);
+		return NULL;
+	}
+	for (i = 0; i < c->n_ldap; i++)
+		if (strcmp(c->ldap[i].name, name) == 0) {
+			conf_error(p, line, "duplicate section [ldap %s] "
+			    "(first on line %d)", name, c->ldap[i].line);
+			return NULL;
+		}
+	l = &c->ldap[c->n_ldap++];
+	memset(l, 0, sizeof(*l));
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	l->line = line;
+	for (i = 0; i < DK_COUNT; i++)
+		if (dknobs[i].def != NULL &&
+		    conf_default(p, &dknobs[i], l, dknobs[i].def) == -1)
+			return NULL;
+	return l;
 }
 
 static const char *
@@ -1445,7 +1609,7 @@ static void
 conf_section(struct conf_parse *p, const char *text, size_t len)
 {
 	char sec[CONF_LINE_MAX + 1], q[80];
-	char *s, *e, *name;
+	char *s, *name;
 
 	while (len > 0 && isspace((unsigned char)*text)) {
 		text++;
@@ -1461,26 +1625,22 @@ conf_section(struct conf_parse *p, const char *text, size_t len)
 		p->sec = SEC_FIXED;
 		return;
 	}
-	if (strncmp(s, "listener", 8) == 0 &&
-	    (s[8] == '\0' || isspace((unsigned char)s[8]))) {
-		for (name = s + 8; isspace((unsigned char)*name); name++)
-			;
-		for (e = name; *e != '\0' && !isspace((unsigned char)*e); e++)
-			;
-		if (*name == '\0') {
-			conf_error(p, p->lineno, "a listener section needs a "
-			    "name: [listener NAME]");
-			return;
-		}
-		if (*e != '\0' || !valid_listener_name(name)) {
-			conf_error(p, p->lineno, "bad listener name '%s' "
-			    "(letters, digits, . _ - only, at most %zu)",
-			    quote(q, sizeof(q), name, strlen(name)),
-			    sizeof(((struct conf_listener *)0)->name) - 1);
-			return;
-		}
+	switch (named_section(p, s, "listener", "a listener", "listener",
+	    sizeof(((struct conf_listener *)0)->name), &name)) {
+	case 1:
 		if ((p->l = listener_new(p, name, p->lineno)) != NULL)
 			p->sec = SEC_LISTENER;
+		/* FALLTHROUGH */
+	case 0:
+		return;
+	}
+	switch (named_section(p, s, "ldap", "an ldap", "ldap section",
+	    sizeof(((struct conf_ldap *)0)->name), &name)) {
+	case 1:
+		if ((p->ld = ldap_new(p, name, p->lineno)) != NULL)
+			p->sec = SEC_LDAP;
+		/* FALLTHROUGH */
+	case 0:
 		return;
 	}
 	conf_error(p, p->lineno, "unknown section [%s]",
@@ -1514,6 +1674,7 @@ conf_line(struct conf_parse *p, const char *line)
 		p->in_value = 0;
 		p->last = NULL;
 		p->l = NULL;
+		p->ld = NULL;
 		for (i = 1; start[i] != '\0' && start[i] != ']' &&
 		    !inline_comment(start, i); i++)
 			;
@@ -1593,6 +1754,9 @@ conf_handler(void *arg, const char *section, const char *name,
 		if (p->last_l != NULL)
 			snprintf(lpre, sizeof(lpre), "listener %s: ",
 			    p->last_l->name);
+		if (p->last_ld != NULL)
+			snprintf(lpre, sizeof(lpre), "ldap %s: ",
+			    p->last_ld->name);
 		goto set;
 	}
 	p->last = NULL;
@@ -1643,6 +1807,26 @@ conf_handler(void *arg, const char *section, const char *name,
 		}
 		snprintf(lpre, sizeof(lpre), "listener %s: ", p->l->name);
 		break;
+	case SEC_LDAP:
+		for (i = 0; i < DK_COUNT; i++)
+			if (strcmp(dknobs[i].name, name) == 0)
+				break;
+		if (i == DK_COUNT) {
+			conf_error(p, p->lineno, "unknown key '%s' in "
+			    "[ldap %s]", q, p->ld->name);
+			return 0;
+		}
+		k = &dknobs[i];
+		seen = &p->ld->knob_line[i];
+		base = p->ld;
+		if (*seen != 0) {
+			conf_error(p, p->lineno, "duplicate key '%s' in "
+			    "[ldap %s] (first on line %d)", k->name,
+			    p->ld->name, *seen);
+			return 0;
+		}
+		snprintf(lpre, sizeof(lpre), "ldap %s: ", p->ld->name);
+		break;
 	default:
 		fatalx("%s: section state %d", __func__, (int)p->sec);
 	}
@@ -1650,6 +1834,7 @@ conf_handler(void *arg, const char *section, const char *name,
 	p->last = k;
 	p->last_base = base;
 	p->last_l = p->sec == SEC_LISTENER ? p->l : NULL;
+	p->last_ld = p->sec == SEC_LDAP ? p->ld : NULL;
 set:
 	if (conf_set(k, base, value, cont, why, sizeof(why)) == -1) {
 		conf_error(p, p->lineno, "%s%s: %s", lpre, k->name, why);
@@ -1877,28 +2062,83 @@ relay_catch_all(struct conf_parse *p, int line)
 /*
  * A relative path means the same from wherever moat starts: it is
  * resolved against the directory of the file that says it (p->base).
+ * The n knobs of tab in base, set on lines[i]; pre starts a message.
  */
 static void
-resolve_paths(struct conf_parse *p)
+resolve_table_paths(struct conf_parse *p, const struct conf_knob *tab,
+    size_t n, void *base, const int *lines, const char *pre)
 {
 	char buf[CONF_PATH_MAX], q[80];
-	int n;
+	int w;
 
-	for (size_t i = 0; i < NKNOBS && p->base != NULL; i++) {
-		const struct conf_knob *k = &knobs[i];
-		char *val = kptr(k, p->c);
+	for (size_t i = 0; i < n && p->base != NULL; i++) {
+		const struct conf_knob *k = &tab[i];
+		char *val = kptr(k, base);
 
 		if (k->type != CT_PATH || val[0] == '\0' || val[0] == '/')
 			continue;
-		n = snprintf(buf, sizeof(buf), "%s/%s", p->base, val);
-		if (n < 0 || (size_t)n >= k->size || (size_t)n >= sizeof(buf)) {
-			conf_error(p, p->seen[i], "%s: '%s' below %s is longer "
-			    "than %zu characters", k->name, quote(q, sizeof(q),
-			    val, strlen(val)), p->base, k->size - 1);
+		w = snprintf(buf, sizeof(buf), "%s/%s", p->base, val);
+		if (w < 0 || (size_t)w >= k->size || (size_t)w >= sizeof(buf)) {
+			conf_error(p, lines[i], "%s%s: '%s' below %s is longer "
+			    "than %zu characters", pre, k->name, quote(q,
+			    sizeof(q), val, strlen(val)), p->base, k->size - 1);
 			return;
 		}
-		memcpy(val, buf, (size_t)n + 1);
+		memcpy(val, buf, (size_t)w + 1);
 	}
+}
+
+static void
+resolve_paths(struct conf_parse *p)
+{
+	resolve_table_paths(p, knobs, NKNOBS, p->c, p->seen, "");
+}
+
+/*
+ * An [ldap NAME] section: its required knobs, and tls that fits every
+ * server. tls = none sends the bind password and every recipient in
+ * clear, so it is only for a server on this host.
+ */
+static void
+ldap_check(struct conf_parse *p, struct conf_ldap *l)
+{
+	static const int required[] = { DK_SERVERS, DK_BASE, DK_FILTER };
+	struct ldap_uri u;
+	const char *why;
+	char q[80];
+	int tline = l->knob_line[DK_TLS] ? l->knob_line[DK_TLS] :
+	    l->knob_line[DK_SERVERS];
+
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+		if (l->knob_line[required[i]] == 0) {
+			conf_error(p, l->line, "ldap %s: %s is required",
+			    l->name, dknobs[required[i]].name);
+			return;
+		}
+	for (size_t i = 0; i < l->n_servers; i++) {
+		if (ldap_uri_parse(l->servers[i], &u, &why) == -1)
+			fatalx("%s: %s", __func__, l->servers[i]);
+		quote(q, sizeof(q), l->servers[i], strlen(l->servers[i]));
+		if (strcmp(l->tls, "ldaps") == 0 && !u.ldaps)
+			conf_error(p, tline, "ldap %s: tls = ldaps needs "
+			    "ldaps:// servers, not '%s'", l->name, q);
+		else if (strcmp(l->tls, "starttls") == 0 && u.ldaps)
+			conf_error(p, tline, "ldap %s: tls = starttls needs "
+			    "ldap:// servers; '%s' speaks TLS from the first "
+			    "byte (tls = ldaps)", l->name, q);
+		else if (strcmp(l->tls, "none") == 0 && u.ldaps)
+			conf_error(p, tline, "ldap %s: tls = none with the "
+			    "ldaps:// server '%s'", l->name, q);
+		else if (strcmp(l->tls, "none") == 0 && !u.loopback)
+			conf_error(p, tline, "ldap %s: tls = none would send "
+			    "the bind password and the recipients in clear "
+			    "to '%s'; only a loopback server may go without "
+			    "TLS (use starttls or ldaps)", l->name, q);
+		if (p->failed)
+			return;
+	}
+	snprintf(q, sizeof(q), "ldap %s: ", l->name);
+	resolve_table_paths(p, dknobs, DK_COUNT, l, l->knob_line, q);
 }
 
 /* the row of knob name in knobs[] */
@@ -2006,6 +2246,13 @@ recipients_finish(struct conf_parse *p)
 				    "local_domains nor a routed domain");
 				return;
 			}
+			if (l == 1 && conf_ldap_find(c,
+			    strchr(items[i], '=') + 1) == NULL) {
+				conf_error(p, p->seen[k], "%s: %s: there is no "
+				    "section [ldap %s]", kn->name, d,
+				    strchr(items[i], '=') + 1);
+				return;
+			}
 			if (routed && !local && lookup_domain_add(c, d) == -1) {
 				conf_error(p, 0, "out of memory");
 				return;
@@ -2092,6 +2339,8 @@ conf_finish(struct conf_parse *p)
 			listener_check_proxy(p, l, p->lseen[i]);
 		listener_clash(p, i);
 	}
+	for (i = 0; i < c->n_ldap && !p->failed; i++)
+		ldap_check(p, &c->ldap[i]);
 }
 
 /*
@@ -2297,6 +2546,8 @@ conf_free(struct conf *c)
 	for (i = 0; i < NKNOBS; i++)
 		if (knobs[i].type == CT_LIST || knobs[i].type == CT_CIDRS)
 			list_clear(&knobs[i], c);
+	for (i = 0; i < c->n_ldap; i++)
+		list_clear(&dknobs[DK_SERVERS], &c->ldap[i]);
 	for (i = 0; i < c->n_lookup_domains; i++)
 		free(c->lookup_domains[i]);
 	free(c->lookup_domains);
@@ -2421,6 +2672,11 @@ conf_print(const struct conf *c, FILE *fp)
 		for (j = 0; j < LK_COUNT; j++)
 			print_knob(fp, &lknobs[j], &c->listeners[i]);
 	}
+	for (i = 0; i < c->n_ldap; i++) {
+		fprintf(fp, "\n[ldap %s]\n", c->ldap[i].name);
+		for (j = 0; j < DK_COUNT; j++)
+			print_knob(fp, &dknobs[j], &c->ldap[i]);
+	}
 }
 
 static void
@@ -2468,6 +2724,32 @@ conf_print_doc(FILE *fp)
 	    CONF_MAX_LISTENERS);
 	for (i = 0; i < LK_COUNT; i++)
 		print_doc_knob(fp, &lknobs[i]);
+	fprintf(fp, "\n[ldap NAME]\n"
+	    "  A directory (LDAP, Active Directory) that recipients are looked\n"
+	    "  up in, named by recipient_ldap; at most %d sections.\n",
+	    CONF_MAX_LDAP);
+	for (i = 0; i < DK_COUNT; i++)
+		print_doc_knob(fp, &dknobs[i]);
+}
+
+/* conf_ldap_find - the [ldap NAME] section called name, NULL if none */
+const struct conf_ldap *
+conf_ldap_find(const struct conf *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_ldap; i++)
+		if (strcmp(c->ldap[i].name, name) == 0)
+			return &c->ldap[i];
+	return NULL;
+}
+
+/* conf_ldap_knob_line - where knob name of l was set, 0: its default */
+int
+conf_ldap_knob_line(const struct conf_ldap *l, const char *name)
+{
+	for (size_t i = 0; i < DK_COUNT; i++)
+		if (strcmp(dknobs[i].name, name) == 0)
+			return l->knob_line[i];
+	return 0;
 }
 
 /* conf_relay_table - fill t with views into c (valid while c lives) */

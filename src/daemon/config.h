@@ -11,6 +11,8 @@
 #include "../policy/relay.h"
 
 #define CONF_MAX_LISTENERS	16
+#define CONF_MAX_LDAP		16	/* [ldap NAME] sections */
+#define CONF_LDAP_KNOBS		12	/* knobs of an [ldap NAME] section */
 #define CONF_PATH_MAX		1024
 #define CONF_KNOBS_MAX		192	/* knobs in the table, at most */
 #define CONF_PROXY_FROM_MAX	32	/* proxy_from networks of a listener */
@@ -40,6 +42,25 @@ struct conf_listener {
 	struct cidr proxy_from[CONF_PROXY_FROM_MAX];
 	size_t	n_proxy_from;
 	int	line;			/* line of the section header */
+};
+
+/* an [ldap NAME] section: a directory to look recipients up in */
+struct conf_ldap {
+	char	name[64];		/* from the section "[ldap NAME]" */
+	char	**servers;		/* ldap:// or ldaps:// URIs, in order */
+	size_t	  n_servers;
+	char	tls[16];		/* starttls | ldaps | none */
+	char	ca_file[CONF_PATH_MAX];	/* "": the system CA store */
+	char	base[512];		/* search base DN */
+	char	scope[8];		/* sub | one */
+	char	filter[512];		/* template, see lookup/ldap_filter.h */
+	char	bind_file[CONF_PATH_MAX];	/* "": anonymous; mode 0600 */
+	int	timeout;		/* seconds: connect, bind, each search */
+	int	cache_positive;		/* seconds a found address is cached */
+	int	cache_negative;		/* seconds an unknown one is cached */
+	int	cache_size;		/* entries in the cache, at most */
+	int	line;			/* line of the section header */
+	int	knob_line[CONF_LDAP_KNOBS];	/* see conf_ldap_knob_line */
 };
 
 struct conf {
@@ -173,6 +194,9 @@ struct conf {
 
 	struct conf_listener listeners[CONF_MAX_LISTENERS];
 	size_t	n_listeners;
+
+	struct conf_ldap ldap[CONF_MAX_LDAP];
+	size_t	n_ldap;
 };
 
 /*
@@ -203,6 +227,14 @@ void conf_free(struct conf *c);
  * for "file:line:" errors found after parsing (files a knob names).
  */
 int conf_knob_line(const struct conf *c, const char *name);
+
+/*
+ * conf_ldap_find - the [ldap NAME] section called name, NULL if none.
+ * conf_ldap_knob_line - the line that set knob name of section l, 0
+ * when it kept its default.
+ */
+const struct conf_ldap *conf_ldap_find(const struct conf *c, const char *name);
+int conf_ldap_knob_line(const struct conf_ldap *l, const char *name);
 
 /* conf_print - the effective configuration, in the file's own syntax */
 void conf_print(const struct conf *c, FILE *fp);

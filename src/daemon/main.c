@@ -5,6 +5,8 @@
  *   moat check-config [-c FILE]   print the effective configuration
  *   moat passwd USER [-c FILE]    add a user or change a password
  *   moat config-doc               every knob with its default and bounds
+ *   moat ldap-query [-c FILE] NAME [ADDRESS...]
+ *                                 ask an [ldap NAME] directory about addresses
  *   moat relaytest HOST[:PORT] --local-domain D ...
  *                                 open-relay and smuggling battery
  *   moat version
@@ -33,6 +35,7 @@
 
 #include "../auth/users.h"
 #include "../lib/log.h"
+#include "../lookup/ldap_query.h"
 #include "../relaytest/relaytest.h"
 #include "config.h"
 #include "daemon.h"
@@ -53,6 +56,7 @@ usage(FILE *fp)
 	    "              [--json] [--timeout S] [--from-ip ADDR] "
 	    "[--no-smuggling]\n"
 	    "       moat config-doc\n"
+	    "       moat ldap-query [-c FILE] NAME [ADDRESS...]\n"
 	    "       moat sessions|queue|ban|user|events|log|stats|status ...\n"
 	    "                    (administration: moat queue --help)\n"
 	    "       moat version\n");
@@ -210,6 +214,8 @@ main(int argc, char **argv)
 		return cmd_passwd(argc - 2, argv + 2);
 	if (strcmp(cmd, "relaytest") == 0)
 		return relaytest_main(argc - 2, argv + 2);
+	if (strcmp(cmd, "ldap-query") == 0)
+		return ldap_query_main(argc - 2, argv + 2);
 	if (strcmp(cmd, "config-doc") == 0) {
 		conf_print_doc(stdout);
 		return 0;

@@ -55,6 +55,7 @@
 #include "../io/proto.h"
 #include "../io/tls.h"
 #include "../lib/log.h"
+#include "../lookup/ldap_dir.h"
 #include "../lookup/lookup_tables.h"
 #include "../mta/mta_auth.h"
 #include "../relaytest/relaytest.h"
@@ -451,6 +452,43 @@ tables_unreadable(const struct conf *c)
 }
 
 /*
+ * An [ldap NAME] section's bind_file (mode 0600, binddn and password)
+ * and ca_file, refused with the line of the knob that names them.
+ */
+static int
+check_ldap_files(const struct conf *c, const struct conf_ldap *l,
+    int lenient)
+{
+	char err[CONF_PATH_MAX + 256];
+	struct ldap_secret sec;
+	int line, bad = 0;
+	SSL_CTX *ctx;
+
+	if (l->bind_file[0] != '\0' && !(lenient && geteuid() != 0 &&
+	    access(l->bind_file, R_OK) == -1 && errno == EACCES) &&
+	    ldap_secret_load(l->bind_file, &sec, err, sizeof(err)) == -1) {
+		line = conf_ldap_knob_line(l, "bind_file");
+		fprintf(stderr, "moat: %s:%d: ldap %s: bind_file %s\n",
+		    c->path, line, l->name, err);
+		bad = 1;
+	}
+	ldap_secret_wipe(&sec);
+	if (l->ca_file[0] != '\0' && strcmp(l->tls, "none") != 0) {
+		ctx = SSL_CTX_new(TLS_client_method());
+		if (ctx == NULL || SSL_CTX_load_verify_locations(ctx,
+		    l->ca_file, NULL) != 1) {
+			line = conf_ldap_knob_line(l, "ca_file");
+			fprintf(stderr, "moat: %s:%d: ldap %s: ca_file %s: no "
+			    "CA certificate could be loaded\n", c->path, line,
+			    l->name, l->ca_file);
+			bad = 1;
+		}
+		SSL_CTX_free(ctx);
+	}
+	return bad ? -1 : 0;
+}
+
+/*
  * The files the configuration names are usable. serve passes serve=1;
  * check-config 0, and may skip (with a warning) a file it has no right
  * to read. The TLS keys (tls_key, tls_client_key) are checked in a
@@ -495,6 +533,9 @@ check_files(const struct conf *c, int serve)
 			    "unchecked; whoever intercepts the connection "
 			    "gets them");
 	}
+	for (size_t i = 0; i < c->n_ldap; i++)
+		if (check_ldap_files(c, &c->ldap[i], lenient) == -1)
+			bad = 1;
 	/* the lookup process's tables: their own "file:line:" */
 	if (!(lenient && (file_unreadable(c, "mailboxes_file",
 	    c->mailboxes_file) || file_unreadable(c, "aliases_file",

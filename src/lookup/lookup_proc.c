@@ -67,6 +67,7 @@
 #include "../policy/relay.h"
 #include "../queue/maildir.h"
 #include "lookup.h"
+#include "lookup_ldap.h"
 #include "lookup_proc.h"
 #include "aliases.h"
 #include "lookup_tables.h"
@@ -574,6 +575,8 @@ rules_domain_get(struct lk_rules *ru, const char *name, enum lookup_kind kind)
 static void
 rules_sources(struct lk_rules *ru, struct lk_domain *d)
 {
+	const char *ldap;
+
 	/* 1. aliases: every domain; the role addresses' fallback too */
 	domain_add_source(d, "aliases", src_aliases, ru);
 	/* 2. the mailboxes: local domains */
@@ -582,7 +585,11 @@ rules_sources(struct lk_rules *ru, struct lk_domain *d)
 	/* 3. the domain's recipient table */
 	if (d->table != NULL)
 		domain_add_source(d, "table", src_table, d->table);
-	/* 4. the domain's LDAP directory (ldap_dir.c) */
+	/* 4. the domain's LDAP directory (lookup_ldap.c, ldap_dir.c) */
+	if (d->name != NULL &&
+	    (ldap = lookup_ldap_section(ru->conf, d->name)) != NULL)
+		domain_add_source(d, "ldap", lookup_ldap_src,
+		    lookup_ldap_state(ldap));
 	/* 5. verification probes: routed domains (verify.c) */
 }
 
@@ -961,6 +968,7 @@ lk_reload(struct lookup_proc *lp, const uint8_t *text, size_t len,
 	rules_unref(lp->rules);
 	lp->rules = ru;
 	rules_warn(ru->conf);
+	lookup_ldap_reload(ru->conf);
 	log_notice(LOG_CAT_DAEMON, "event=reloaded path=%s", path);
 }
 
@@ -991,11 +999,20 @@ peer_close_cb(struct ipc_peer *p, void *arg)
 	event_base_loopexit(lp->base, NULL);
 }
 
-/* lookup_proc_prepare - nothing to read as root yet */
+/* a directory's ldap_unavailable, to the queue's events */
+static void
+lk_ldap_event(void *arg, const char *type, const char *detail)
+{
+	struct lookup_proc *lp = arg;
+
+	proto_event_send(lp->queue, type, "", "", "", detail);
+}
+
+/* lookup_proc_prepare - the LDAP bind files, read as root */
 int
 lookup_proc_prepare(struct proc_env *env)
 {
-	return 0;
+	return lookup_ldap_prepare(env->conf);
 }
 
 /* lookup_proc_main - answer RCPT lookups until shutdown */
@@ -1011,6 +1028,9 @@ lookup_proc_main(struct proc_env *env)
 	lp.base = env->base;
 	TAILQ_INIT(&lp.reqs);
 	LIST_INIT(&lp.files);
+	/* the directories first: the rules' sources point at them */
+	if (lookup_ldap_start(lp.base, env->conf, lk_ldap_event, &lp) == -1)
+		return 1;
 	/* the parent loaded the tables as root: one we cannot read as the
 	 * moat user stops the daemon (logged), rather than 451 for ever */
 	lp.rules = rules_new(&lp, env->conf, 0, &failed);
@@ -1031,6 +1051,8 @@ lookup_proc_main(struct proc_env *env)
 	log_info(LOG_CAT_DAEMON, "event=ready domains=%zu",
 	    lp.rules->ndom);
 	event_base_dispatch(lp.base);
+	/* lookups still waiting on a directory get TEMPFAIL, unsent */
+	lookup_ldap_stop();
 	while ((r = TAILQ_FIRST(&lp.reqs)) != NULL)
 		lk_req_free(r);
 	ipc_peer_free(lp.parent);

@@ -164,6 +164,65 @@ CASES = {
          "relay_networks = 0.0.0.0/1", "  128.0.0.0/1"], N + 4,
         "relay_networks: together cover every IPv4 address (an open "
         "relay)"),
+    "ldap_unknown_key": (
+        ["[ldap corp]", "servers = ldap://127.0.0.1", "tls = none",
+         "sizelimit = 5"], N + 4,
+        "unknown key 'sizelimit' in [ldap corp]"),
+    "ldap_bad_uri": (
+        ["[ldap corp]", "servers = ldaps://dc1.corp.example/dc=corp"], N + 2,
+        "ldap corp: servers: 'ldaps://dc1.corp.example/dc=corp' has "
+        "something after the host and port"),
+    "ldap_bad_scheme": (
+        ["[ldap corp]", "servers = ldaps://dc1.corp.example",
+         "  ldapi:///run/slapd.sock"], N + 3,
+        "ldap corp: servers: 'ldapi:///run/slapd.sock' must be "
+        "ldap://HOST[:PORT] or ldaps://HOST[:PORT]"),
+    "ldap_tls_none_remote": (
+        ["[ldap corp]", "servers = ldap://127.0.0.1:389, ldap://dc2.corp",
+         "tls = none", "base = dc=corp", "filter = (mail=%s)"], N + 3,
+        "ldap corp: tls = none would send the bind password and the "
+        "recipients in clear to 'ldap://dc2.corp'"),
+    "ldap_starttls_ldaps_uri": (
+        ["[ldap corp]", "servers = ldaps://dc1.corp", "base = dc=corp",
+         "filter = (mail=%s)"], N + 2,
+        "ldap corp: tls = starttls needs ldap:// servers"),
+    "ldap_missing_base": (
+        ["[ldap corp]", "servers = ldap://dc1.corp",
+         "filter = (mail=%s)"], N + 1,
+        "ldap corp: base is required"),
+    "ldap_missing_filter": (
+        ["[ldap corp]", "servers = ldap://dc1.corp", "base = dc=corp"],
+        N + 1, "ldap corp: filter is required"),
+    "ldap_missing_servers": (
+        ["[ldap corp]", "base = dc=corp", "filter = (mail=%s)"], N + 1,
+        "ldap corp: servers is required"),
+    "ldap_filter_same_for_all": (
+        ["[ldap corp]", "servers = ldap://dc1.corp", "base = dc=corp",
+         "filter = (objectClass=user)"], N + 4,
+        "ldap corp: filter: '(objectClass=user)' names neither %s"),
+    "ldap_filter_unbalanced": (
+        ["[ldap corp]", "filter = (|(mail=%s)(proxyAddresses=smtp:%s)"],
+        N + 2, "ldap corp: filter: '(|(mail=%s)(proxyAddresses=smtp:%s)' "
+        "has a '(' without its ')'"),
+    "ldap_bad_scope": (
+        ["[ldap corp]", "scope = base"], N + 2,
+        "ldap corp: scope: 'base' must be sub or one"),
+    "ldap_duplicate_section": (
+        ["[ldap corp]", "servers = ldap://dc1.corp", "base = dc=corp",
+         "filter = (mail=%s)", "[ldap corp]"], N + 5,
+        "duplicate section [ldap corp] (first on line %d)" % (N + 1)),
+    "ldap_undefined_section": (
+        ["[delivery]", "routes = corp.example=[10.0.0.1]:25", "[domains]",
+         "recipient_ldap = corp.example=ad"], N + 4,
+        "recipient_ldap: corp.example: there is no section [ldap ad]"),
+    "ldap_no_name": (
+        ["[ldap]"], N + 1, "an ldap section needs a name: [ldap NAME]"),
+    "ldap_bind_file_open": (
+        ["[ldap corp]", "servers = ldaps://dc1.corp", "tls = ldaps",
+         "base = dc=corp", "filter = (mail=%s)",
+         "bind_file = /etc/passwd"], N + 6,
+        "ldap corp: bind_file /etc/passwd: mode 644: a bind password file "
+        "must not be readable by group or others (chmod 600); refused"),
     "route_twice": (
         ["[delivery]", "routes = a.example=[10.0.0.1]:25, [10.0.0.4]:25",
          "  b.example=[10.0.0.2]:25", "  A.Example=[10.0.0.3]:25"], N + 4,
@@ -332,6 +391,13 @@ def good_config(tmp_path, tls_files):
         "proxy_protocol = v2",
         "proxy_from = 10.9.0.0/16, 192.0.2.7",
         "   2001:db8:9::/48",
+        "[ldap corp]",
+        "servers = ldaps://dc1.corp.example, ldaps://[2001:db8::5]:3269",
+        "tls = ldaps",
+        "ca_file = %s" % tls_files[0],
+        "base = DC=corp,DC=example",
+        "filter = (|(mail=%s)(proxyAddresses=smtp:%s))",
+        "cache_negative = 60",
     ]) + "\n"
     path = tmp_path / "good.conf"
     path.write_text(text)
@@ -381,6 +447,14 @@ def test_check_config_prints_effective_config(tmp_path, tls_files):
         ("submission", "yes", "yes", "yes", "yes", "yes")
     assert (subs["role"], subs["address"], subs["starttls"], subs["auth"]) == \
         ("submissions", "::1", "no", "yes")
+    ldap = conf["ldap corp"]
+    assert ldap["servers"].replace(",", " ").split() == \
+        ["ldaps://dc1.corp.example", "ldaps://[2001:db8::5]:3269"]
+    assert (ldap["tls"], ldap["base"], ldap["scope"], ldap["filter"],
+            ldap["cache_positive"], ldap["cache_negative"],
+            ldap["bind_file"]) == \
+        ("ldaps", "DC=corp,DC=example", "sub",
+         "(|(mail=%s)(proxyAddresses=smtp:%s))", "3600", "60", "")
     assert mx["proxy_protocol"] == "no" and mx["proxy_from"] == ""
     assert subs["proxy_protocol"] == "v2"
     assert subs["proxy_from"].replace(",", " ").split() == \

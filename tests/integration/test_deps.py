@@ -21,7 +21,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DEPS = os.path.join(ROOT, "scripts", "deps.sh")
 SYSTEM_PYTHON = "/usr/bin/python3"
 # modules of this source tree, not packages
-LOCAL_MODULES = {"conftest", "bench", "bench_e2e", "test_delivery"}
+LOCAL_MODULES = {"conftest", "bench", "bench_e2e", "test_delivery",
+                 "slapd_fixture"}
 
 
 def deps_lists():

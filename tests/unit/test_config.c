@@ -173,7 +173,9 @@ static const struct conf_case cases[] = {
 	{ "[domains]\nlocal_domains = example.org\n"
 	    "recipient_tables = Example.ORG=users.txt, corp.example=/t/corp\n"
 	    "recipient_ldap = corp.example=ad\nrecipient_verify = corp.example\n"
-	    "lookup_timeout = 3\n[delivery]\nroutes = corp.example=[10.0.0.1]:25\n",
+	    "lookup_timeout = 3\n[delivery]\nroutes = corp.example=[10.0.0.1]:25\n"
+	    "[ldap ad]\nservers = ldap://dc1.corp.example\nbase = dc=corp\n"
+	    "filter = (mail=%s)\n",
 	    NULL, NULL, { "recipient_tables = example.org=users.txt, "
 	    "corp.example=/t/corp", "recipient_ldap = corp.example=ad",
 	    "recipient_verify = corp.example", "lookup_timeout = 3" } },
@@ -192,6 +194,12 @@ static const struct conf_case cases[] = {
 	{ "[domains]\nrecipient_tables = example.org\n", NULL,
 	    "t.conf:2: recipient_tables: 'example.org' must be DOMAIN=PATH",
 	    { 0 } },
+	{ "[domains]\nrecipient_ldap = corp.example=ad\n"
+	    "[delivery]\nroutes = corp.example=[10.0.0.1]:25\n"
+	    "[ldap corp]\nservers = ldap://dc1.corp.example\nbase = dc=corp\n"
+	    "filter = (mail=%s)\n", NULL,
+	    "t.conf:2: recipient_ldap: corp.example: there is no section "
+	    "[ldap ad]", { 0 } },
 	{ "[domains]\nrecipient_ldap = corp.example=a/b\n", NULL,
 	    "must be DOMAIN=LDAPNAME", { 0 } },
 	{ "[domains]\nlookup_timeout = 0\n", NULL,
