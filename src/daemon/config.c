@@ -168,6 +168,10 @@ static const struct conf_knob knobs[] = {
 	    "Domains delivered here; mail for any other domain is relayed."),
 	K_LIST("domains", mailboxes, CT_LIST, "postmaster", check_mailbox,
 	    "Local parts that exist in every local domain."),
+	K_NUM("domains", verify_cache_positive, CT_INT, "604800", 1, 31536000,
+	    "Seconds a recipient the internal server accepted (recipient_verify) is remembered."),
+	K_NUM("domains", verify_cache_negative, CT_INT, "10800", 1, 31536000,
+	    "Seconds a recipient the internal server refused (recipient_verify) is remembered."),
 
 	K_LIST("relay", relay_networks, CT_CIDRS, "", NULL,
 	    "Client networks that may relay without AUTH; none may cover every IPv4 or global IPv6 address."),

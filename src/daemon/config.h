@@ -54,6 +54,8 @@ struct conf {
 	size_t	  n_local_domains;
 	char	**mailboxes;		/* lowercased local parts */
 	size_t	  n_mailboxes;
+	int	verify_cache_positive;	/* seconds, a 2xx probe answer */
+	int	verify_cache_negative;	/* seconds, a 5xx probe answer */
 
 	/* [relay] */
 	struct cidr *relay_networks;
