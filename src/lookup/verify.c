@@ -38,7 +38,8 @@
  * they carry an address, no content.
  * LIMITS: VERIFY_CONN_MAX connections, VERIFY_WAIT_MAX waiting probes,
  * VERIFY_HOPS_MAX addresses a probe tries, VERIFY_PROBE_SECS a probe,
- * VERIFY_CACHE_MAX answers in memory.
+ * timeout_connect and timeout_client but at most VERIFY_REPLY_SECS a
+ * connection or reply, VERIFY_CACHE_MAX answers in memory.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -167,7 +168,8 @@ struct verifier {
 	size_t			 nroutes;
 	char			 helo[256];
 	int			 port;		/* default: test_smtp_port */
-	int			 timeout_connect;
+	int			 timeout_connect;	/* seconds, at most */
+	int			 timeout_reply;		/* VERIFY_REPLY_SECS */
 	int64_t			 ttl_positive, ttl_negative;
 	struct probe		*pending[VERIFY_PENDING_BUCKETS];
 	TAILQ_HEAD(, probe)	 waiting, running;
@@ -551,7 +553,7 @@ probe_event_cb(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
 		probe_set_state(p, PR_BANNER);
-		probe_timeout(p, VERIFY_REPLY_SECS);
+		probe_timeout(p, p->v->timeout_reply);
 		return;
 	}
 	if (p->state == PR_QUIT) {
@@ -629,8 +631,6 @@ hop_add(struct probe *p, const char *host, const char *addr)
 		if (inet_pton(AF_INET6, addr, &s6->sin6_addr) != 1)
 			return;
 		h->sslen = sizeof(*s6);
-		snprintf(h->name, sizeof(h->name), "%s[%s]:%d", host, addr,
-		    p->port);
 	} else {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)&h->ss;
 
@@ -639,9 +639,12 @@ hop_add(struct probe *p, const char *host, const char *addr)
 		if (inet_pton(AF_INET, addr, &s4->sin_addr) != 1)
 			return;
 		h->sslen = sizeof(*s4);
+	}
+	if (strcmp(host, addr) == 0)
+		snprintf(h->name, sizeof(h->name), "[%s]:%d", addr, p->port);
+	else
 		snprintf(h->name, sizeof(h->name), "%s[%s]:%d", host, addr,
 		    p->port);
-	}
 	p->nhops++;
 }
 
@@ -886,6 +889,8 @@ verifier_set_conf(struct verifier *v, const struct conf *c, char *err,
 	v->port = c->test_smtp_port;
 	v->timeout_connect = c->timeout_connect < VERIFY_REPLY_SECS ?
 	    c->timeout_connect : VERIFY_REPLY_SECS;
+	v->timeout_reply = c->timeout_client < VERIFY_REPLY_SECS ?
+	    c->timeout_client : VERIFY_REPLY_SECS;
 	v->ttl_positive = c->verify_cache_positive;
 	v->ttl_negative = c->verify_cache_negative;
 	return 0;
