@@ -74,6 +74,7 @@
 #include "queue/queue_db.h"
 #include "daemon/proc.h"
 #include "queue/queue_proc.h"
+#include "queue/queue_verify.h"
 #include "queue/queue_watch.h"
 #include "queue/sched.h"
 #include "queue/queue_ctl.h"
@@ -1049,7 +1050,8 @@ qp_close_cb(struct ipc_peer *p, void *arg)
 }
 
 /* the scheduler stored a bounce for a local mailbox */
-/* the events table keeps events_retention seconds, events_max rows */
+/* the events table keeps events_retention seconds, events_max rows;
+ * expired verification answers go too */
 static void
 qp_events_expire_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1061,6 +1063,7 @@ qp_events_expire_cb(evutil_socket_t fd, short what, void *arg)
 	    deleted > 0)
 		log_info(LOG_CAT_QUEUE, "event=events_expired rows=%lld",
 		    (long long)deleted);
+	queue_verify_expire(qp->db);
 }
 
 static void
