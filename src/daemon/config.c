@@ -93,6 +93,8 @@ static const char *type_names[] = {
 #define CF_SYSHOST	0x02	/* default gethostname(), def if unusable */
 #define CF_REQUIRED	0x04	/* no default: must be set */
 #define CF_BYROLE	0x08	/* default follows the listener's role */
+#define CF_ROUTES	0x10	/* list items are DOMAIN=DEST; an item without
+				 * '=' is one more DEST of the item before */
 
 /* one knob; off/size/off_n are into struct conf or struct conf_listener */
 struct conf_knob {
@@ -116,6 +118,9 @@ static int check_route(char *, const char **);
 static int check_dest(char *, const char **);
 static int check_tls_mode(char *, const char **);
 static int check_dns_server(char *, const char **);
+static int check_addr_v4(char *, const char **);
+static int check_addr_v6(char *, const char **);
+static int check_addr_pref(char *, const char **);
 static int check_identity(char *, const char **);
 static int check_action(char *, const char **);
 static int check_dnsbl_zone(char *, const char **);
@@ -267,10 +272,11 @@ static const struct conf_knob knobs[] = {
 	K_NUM("watch", rejected_alert, CT_INT, "50", 1, 10000000,
 	    "Recipients refused by remote servers per window that raise an alert."),
 
-	K_LIST("delivery", routes, CT_LIST, "", check_route,
-	    "Static routes DOMAIN=[host]:port, host:port, lmtp:[host]:port or lmtp:unix:/path, optional /none, /opportunistic or /verify; .DOMAIN for subdomains."),
+	{ "delivery", "routes", CT_LIST, CF_ROUTES, "", 0, 0, CM(routes),
+	  offsetof(struct conf, n_routes), check_route,
+	  "Static routes DOMAIN=DEST[,DEST...], each DEST [host]:port, host:port (MX of host), lmtp:[host]:port or lmtp:unix:/path, optional /none, /opportunistic or /verify, tried in order when one does not answer; .DOMAIN for subdomains; a domain routed twice is an error." },
 	K_STR("delivery", smarthost, CT_STRING, "", CF_EMPTY, check_dest,
-	    "Relay everything without a route through this [host]:port; empty: MX lookup."),
+	    "Relay everything without a route through this [host]:port (or DEST[,DEST...], tried in order); empty: MX lookup."),
 	K_STR("delivery", smarthost_auth_file, CT_PATH, "", CF_EMPTY, NULL,
 	    "Credentials for AUTH to the smarthost (user:password, or host user:password a line), sent only over TLS; must be mode 0600."),
 	K_BOOL("delivery", smarthost_tls_verify, "yes",
@@ -281,6 +287,19 @@ static const struct conf_knob knobs[] = {
 	    "Outbound STARTTLS: none, opportunistic (when offered) or verify (required, certificate checked)."),
 	K_STR("delivery", dns_server, CT_STRING, "", CF_EMPTY, check_dns_server,
 	    "Resolver ADDR or ADDR@PORT for MX and address lookups; empty: /etc/resolv.conf."),
+	K_STR("delivery", source_address_v4, CT_STRING, "", CF_EMPTY,
+	    check_addr_v4,
+	    "Local IPv4 address outbound connections come from; empty: the system's choice."),
+	K_STR("delivery", source_address_v6, CT_STRING, "", CF_EMPTY,
+	    check_addr_v6,
+	    "Local IPv6 address outbound connections come from; empty: the system's choice."),
+	K_STR("delivery", address_preference, CT_STRING, "any", 0,
+	    check_addr_pref,
+	    "Order of a mail host's addresses: any (IPv4, then IPv6, as DNS gives them), ipv4 or ipv6 (that family first, the other after)."),
+	K_STR("delivery", tls_client_cert, CT_PATH, "", CF_EMPTY, NULL,
+	    "Certificate chain (PEM) presented when an outbound TLS peer asks for one (Microsoft 365 inbound connectors); empty: none."),
+	K_STR("delivery", tls_client_key, CT_PATH, "", CF_EMPTY, NULL,
+	    "Private key (PEM) of tls_client_cert, read as root at start; set both or neither."),
 	K_NUM("delivery", retry_min, CT_INT, "300", 1, 86400,
 	    "Seconds before the first retry of a deferred recipient; doubles each time."),
 	K_NUM("delivery", retry_max, CT_INT, "14400", 1, 604800,
@@ -648,7 +667,7 @@ check_identity(char *s, const char **why)
 	    strcmp(s, "any") == 0) ? 0 : -1;
 }
 
-/* a [delivery] route: DOMAIN=DEST (mta_route_parse) */
+/* a [delivery] route: DOMAIN=DEST[,DEST...] (mta_route_parse) */
 static int
 check_route(char *s, const char **why)
 {
@@ -657,15 +676,45 @@ check_route(char *s, const char **why)
 	return mta_route_parse(s, &r, why);
 }
 
-/* the smarthost: empty or a destination (mta_dest_parse) */
+/* the smarthost: empty or destinations (mta_hosts_parse) */
 static int
 check_dest(char *s, const char **why)
 {
-	struct mta_dest d;
+	struct mta_hosts h;
 
 	if (s[0] == '\0')
 		return 0;
-	return mta_dest_parse(s, &d, why);
+	return mta_hosts_parse(s, &h, why);
+}
+
+/* source_address_v4: empty or a numeric IPv4 address */
+static int
+check_addr_v4(char *s, const char **why)
+{
+	struct in_addr a;
+
+	*why = "is not a numeric IPv4 address";
+	return s[0] == '\0' || inet_pton(AF_INET, s, &a) == 1 ? 0 : -1;
+}
+
+/* source_address_v6: empty or a numeric IPv6 address */
+static int
+check_addr_v6(char *s, const char **why)
+{
+	struct in6_addr a;
+
+	*why = "is not a numeric IPv6 address";
+	return s[0] == '\0' || inet_pton(AF_INET6, s, &a) == 1 ? 0 : -1;
+}
+
+/* address_preference: any | ipv4 | ipv6 */
+static int
+check_addr_pref(char *s, const char **why)
+{
+	*why = "must be any, ipv4 or ipv6";
+	lower(s);
+	return (strcmp(s, "any") == 0 || strcmp(s, "ipv4") == 0 ||
+	    strcmp(s, "ipv6") == 0) ? 0 : -1;
 }
 
 /* [delivery] tls: none | opportunistic | verify */
@@ -803,6 +852,69 @@ item_next(const char *s, const char **end)
 	return s;
 }
 
+/* the domain of a route item, lowercased, without a trailing dot */
+static void
+route_domain(const char *item, char *out, size_t len)
+{
+	size_t n = strcspn(item, "=");
+
+	if (n >= len)
+		n = len - 1;
+	memcpy(out, item, n);
+	out[n] = '\0';
+	if (n > 0 && out[n - 1] == '.')
+		out[n - 1] = '\0';
+	lower(out);
+}
+
+/* routes: is the domain of item routed by one of strs[0..n)? */
+static int
+route_twice(char **strs, size_t n, const char *item)
+{
+	char a[CONF_ITEM_MAX + 1], b[CONF_ITEM_MAX + 1];
+
+	route_domain(item, a, sizeof(a));
+	for (size_t i = 0; i < n; i++) {
+		route_domain(strs[i], b, sizeof(b));
+		if (strcmp(a, b) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * routes: item (no '=') is one more destination of the route before it,
+ * as in "corp.example=[10.0.0.5]:25, [10.0.0.6]:25", which the list
+ * syntax splits at the comma. The route is stored joined with ','.
+ */
+static int
+route_more(const struct conf_knob *k, void *base, const char *item,
+    char *why, size_t whylen)
+{
+	char **strs = list_arr(k, base), *joined, q[80];
+	size_t n = list_count(k, base);
+	const char *cwhy;
+
+	quote(q, sizeof(q), item, strlen(item));
+	if (n == 0) {
+		snprintf(why, whylen, "'%s' is a destination without DOMAIN= "
+		    "before it", q);
+		return -1;
+	}
+	if (asprintf(&joined, "%s,%s", strs[n - 1], item) == -1) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	if (k->check(joined, &cwhy) == -1) {
+		snprintf(why, whylen, "'%s' %s", q, cwhy);
+		free(joined);
+		return -1;
+	}
+	free(strs[n - 1]);
+	strs[n - 1] = joined;
+	return 0;
+}
+
 static int
 set_list(const struct conf_knob *k, void *base, const char *val, int append,
     char *why, size_t whylen)
@@ -838,12 +950,22 @@ set_list(const struct conf_knob *k, void *base, const char *val, int append,
 					break;
 			if (i < n)
 				continue;
+		} else if ((k->flags & CF_ROUTES) && strchr(item, '=') == NULL) {
+			if (route_more(k, base, item, why, whylen) == -1)
+				return -1;
+			continue;
 		} else {
 			if (k->check != NULL && k->check(item, &cwhy) == -1) {
 				snprintf(why, whylen, "'%s' %s", q, cwhy);
 				return -1;
 			}
 			strs = list_arr(k, base);
+			if ((k->flags & CF_ROUTES) && route_twice(strs, n, item)) {
+				snprintf(why, whylen, "'%s' routes a domain that "
+				    "has a route already (one route a domain; "
+				    "list its hosts as DOMAIN=DEST,DEST)", q);
+				return -1;
+			}
 			for (i = 0; i < n; i++)
 				if (strcmp(strs[i], item) == 0)
 					break;
@@ -1538,6 +1660,16 @@ resolve_paths(struct conf_parse *p)
 	}
 }
 
+/* the line that set a fixed-section knob, 0: its default */
+static int
+knob_seen(const struct conf_parse *p, const char *name)
+{
+	for (size_t i = 0; i < NKNOBS; i++)
+		if (strcmp(knobs[i].name, name) == 0)
+			return p->seen[i];
+	return 0;
+}
+
 static void
 conf_finish(struct conf_parse *p)
 {
@@ -1560,6 +1692,12 @@ conf_finish(struct conf_parse *p)
 	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0')) {
 		conf_error(p, p->seen[icert] ? p->seen[icert] : p->seen[ikey],
 		    "tls_cert and tls_key must be set together");
+		return;
+	}
+	if ((c->tls_client_cert[0] == '\0') != (c->tls_client_key[0] == '\0')) {
+		conf_error(p, knob_seen(p, c->tls_client_cert[0] != '\0' ?
+		    "tls_client_cert" : "tls_client_key"),
+		    "tls_client_cert and tls_client_key must be set together");
 		return;
 	}
 	if (c->n_listeners == 0) {

@@ -114,9 +114,14 @@ struct conf {
 	int	rejected_alert;
 
 	/* [delivery]: outbound mail, the mta process and the scheduler */
-	char	**routes;		/* "DOMAIN=DEST", see mta/mta_route.h */
+	char	**routes;		/* "DOMAIN=DEST[,DEST...]", mta/mta_route.h */
 	size_t	  n_routes;
-	char	smarthost[CONF_PATH_MAX];	/* DEST, "" for none */
+	char	smarthost[CONF_PATH_MAX];	/* DEST[,DEST...], "" for none */
+	char	source_address_v4[64];	/* "": the system's choice */
+	char	source_address_v6[64];
+	char	address_preference[8];	/* any | ipv4 | ipv6 */
+	char	tls_client_cert[CONF_PATH_MAX];	/* "": no client certificate */
+	char	tls_client_key[CONF_PATH_MAX];
 	char	smarthost_auth_file[CONF_PATH_MAX];	/* "": no AUTH, mode 0600 */
 	int	smarthost_tls_verify;	/* credentials only to a verified peer */
 	char	tls_ca_file[CONF_PATH_MAX];	/* outbound CAs, "": system store */

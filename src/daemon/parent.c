@@ -439,7 +439,8 @@ file_unreadable(const struct conf *c, const char *knob, const char *path)
 /*
  * The files the configuration names are usable. serve passes serve=1;
  * check-config 0, and may skip (with a warning) a file it has no right
- * to read. The TLS key is checked in a child (tls_check_pair).
+ * to read. The TLS keys (tls_key, tls_client_key) are checked in a
+ * child (tls_check_pair).
  */
 static int
 check_files(const struct conf *c, int serve)
@@ -479,6 +480,15 @@ check_files(const struct conf *c, int serve)
 			    "credentials go to any TLS peer, certificate "
 			    "unchecked; whoever intercepts the connection "
 			    "gets them");
+	}
+	if (c->tls_client_cert[0] != '\0' && !(lenient &&
+	    (file_unreadable(c, "tls_client_cert", c->tls_client_cert) ||
+	    file_unreadable(c, "tls_client_key", c->tls_client_key))) &&
+	    tls_check_pair(c->tls_client_cert, c->tls_client_key, err,
+	    sizeof(err)) == -1) {
+		file_error(c, strstr(err, "load certificate") == NULL ?
+		    "tls_client_key" : "tls_client_cert", err);
+		bad = 1;
 	}
 	if (c->tls_ca_file[0] != '\0' && !(lenient &&
 	    file_unreadable(c, "tls_ca_file", c->tls_ca_file))) {

@@ -62,6 +62,7 @@ struct mta_hop {
 	char		 addr[64];		/* numeric */
 	struct sockaddr_storage ss;
 	socklen_t	 sslen;
+	size_t		 dest;			/* its destination: route.v[] */
 };
 
 enum mta_dest_state {
@@ -76,7 +77,8 @@ struct mta_dq {
 	struct mta		*mta;
 	char			 key[MTA_HOST_MAX];	/* recipient domain */
 	enum mta_route_kind	 kind;
-	struct mta_dest		 route;		/* where: host, port, TLS, LMTP */
+	struct mta_hosts	 route;		/* where, in order: host, port,
+						 * TLS, LMTP of each */
 	enum mta_dest_state	 state;
 	int64_t			 resolved_at;
 	struct mta_hop		 hops[MTA_HOPS_MAX];
@@ -84,8 +86,7 @@ struct mta_dq {
 	/* resolution in progress */
 	struct mta_resolve	*res;		/* owned by mta_dns.c */
 	int			 pending;	/* queries out */
-	struct mta_mx		 mx[MTA_MX_MAX];
-	size_t			 nmx;
+	size_t			 nmx;		/* mail hosts looked up */
 	int			 dns_temp;	/* a lookup failed temporarily */
 	int			 dns_nx;	/* the domain does not exist */
 	int			 ninternal;	/* MX hops at internal addresses */
@@ -184,9 +185,10 @@ struct mta {
 	SSL_CTX			*tls;		/* client context */
 	struct mta_route	*routes;	/* parsed conf->routes */
 	size_t			 nroutes;
-	struct mta_dest		 smarthost;
+	struct mta_hosts	 smarthost;
 	int			 have_smarthost;
 	struct mta_auth		*auth;		/* owned, NULL: no credentials */
+	int			 addr_pref;	/* AF_UNSPEC, AF_INET, AF_INET6 */
 	enum mta_tls		 tls_default;
 	struct mta_dq_list	 dqs;
 	struct mta_session_list	 sessions;
@@ -204,7 +206,8 @@ struct mta {
 /* mta_proc.c */
 struct proc_env;
 int mta_proc_main(struct proc_env *env);
-/* mta_proc_prepare - before priv_drop: read smarthost_auth_file */
+/* mta_proc_prepare - before priv_drop: read smarthost_auth_file and
+ * the client certificate's key */
 int mta_proc_prepare(struct proc_env *env);
 void mta_job_finish(struct mta *m, struct mta_job *j, const char *relay,
     const char *tls_desc);

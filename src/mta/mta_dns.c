@@ -6,8 +6,10 @@
  * Public: mta_dns_init, mta_dns_free, mta_dns_resolve.
  *
  * A destination queue is resolved into an ordered list of addresses
- * (hops): MX records by preference, random among equal ones, the
- * addresses of each host (IPv4, then IPv6); no MX at all means the
+ * (hops): the destinations of its route one after another (a route may
+ * list several, tried in order), each one's MX records by preference,
+ * random among equal ones, the addresses of each host (IPv4, then IPv6,
+ * or the family of address_preference first); no MX at all means the
  * domain itself (RFC 5321 5.1); a null MX (RFC 7505) fails at once;
  * an MX list naming us keeps only the better hosts, none left is a
  * loop. An address that is one of our own listeners is dropped too.
@@ -18,8 +20,8 @@
  * mta_mx_parse_rdata, addresses are taken only from A/AAAA rdata of
  * the exact length. The resolver is the configured dns_server or
  * /etc/resolv.conf's.
- * LIMITS: MTA_MX_MAX MX hosts, MTA_ADDR_PER_HOST addresses each,
- * MTA_HOPS_MAX hops.
+ * LIMITS: MTA_MX_MAX MX hosts a destination, MTA_RES_HOSTS host names,
+ * MTA_ADDR_PER_HOST addresses each, MTA_HOPS_MAX hops.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,13 +42,16 @@
 #include "mta/mta.h"
 
 #define MTA_ADDR_PER_HOST	8
+#define MTA_RES_HOSTS		64	/* host names looked up for one dq */
 #define DNS_TYPE_A		1
 #define DNS_TYPE_MX		15
 #define DNS_TYPE_AAAA		28
 #define DNS_RCODE_NXDOMAIN	3
 
-/* addresses of one MX host */
+/* one mail host (an MX host, or a bracketed destination) and its addresses */
 struct mta_host_addrs {
+	char	name[MTA_HOST_MAX];
+	size_t	dest;		/* index into dq->route.v */
 	char	a[MTA_ADDR_PER_HOST][INET6_ADDRSTRLEN];
 	int	na;
 	char	aaaa[MTA_ADDR_PER_HOST][INET6_ADDRSTRLEN];
@@ -54,9 +59,14 @@ struct mta_host_addrs {
 	int	nx;		/* both lookups: no such name */
 };
 
-/* the state of one resolution; owned by its dq */
+/*
+ * The state of one resolution; owned by its dq. Hosts are appended as
+ * MX answers come in, each answer's hosts together and in preference
+ * order, so the hosts of one destination keep their order.
+ */
 struct mta_resolve {
-	struct mta_host_addrs	 host[MTA_MX_MAX];
+	struct mta_host_addrs	 host[MTA_RES_HOSTS];
+	size_t			 nhost;
 	int			 implicit;	/* no MX: the domain itself */
 };
 
@@ -64,7 +74,8 @@ struct mta_resolve {
 struct dns_q {
 	struct mta_dq	*dq;
 	int		 type;
-	size_t		 idx;		/* A/AAAA: index into dq->mx */
+	size_t		 idx;		/* MX: the destination; A/AAAA: the
+					 * host in res->host[] */
 };
 
 /* mta_dns_init - the resolver, watched on m->base */
@@ -135,21 +146,24 @@ dns_is_self(struct mta *m, const struct mta_hop *h, int port)
 }
 
 static int
-dns_port(struct mta_dq *d)
+dns_port(struct mta_dq *d, size_t dest)
 {
-	return d->route.port ? d->route.port : d->mta->conf->test_smtp_port;
+	return d->route.v[dest].port ? d->route.v[dest].port :
+	    d->mta->conf->test_smtp_port;
 }
 
 static void
-hop_add(struct mta_dq *d, const char *name, const char *addr, int *self)
+hop_add(struct mta_dq *d, size_t dest, const char *name, const char *addr,
+    int *self)
 {
 	struct mta_hop *h;
-	int port = dns_port(d);
+	int port = dns_port(d, dest);
 
 	if (d->nhops >= MTA_HOPS_MAX)
 		return;
 	h = &d->hops[d->nhops];
 	memset(h, 0, sizeof(*h));
+	h->dest = dest;
 	snprintf(h->name, sizeof(h->name), "%s", name);
 	snprintf(h->addr, sizeof(h->addr), "%s", addr);
 	if (strchr(addr, ':') != NULL) {
@@ -180,28 +194,89 @@ hop_add(struct mta_dq *d, const char *name, const char *addr, int *self)
 	d->nhops++;
 }
 
+/* an LMTP destination on a UNIX socket: one hop, nothing to look up */
+static void
+hop_add_unix(struct mta_dq *d, size_t dest)
+{
+	const char *path = d->route.v[dest].host;
+	struct mta_hop *h;
+	struct sockaddr_un *su;
+
+	if (d->nhops >= MTA_HOPS_MAX)
+		return;
+	h = &d->hops[d->nhops];
+	su = (struct sockaddr_un *)&h->ss;
+	memset(h, 0, sizeof(*h));
+	h->dest = dest;
+	snprintf(h->name, sizeof(h->name), "%s", path);
+	snprintf(h->addr, sizeof(h->addr), "unix");
+	su->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(su->sun_path))
+		fatalx("%s: path too long", __func__);	/* mta_dest_parse */
+	memcpy(su->sun_path, path, strlen(path) + 1);
+	h->sslen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+	    strlen(path) + 1);
+	d->nhops++;
+}
+
+/* the addresses of one host, the preferred family first */
+static void
+hops_of_host(struct mta_dq *d, const struct mta_host_addrs *ha, int *self)
+{
+	int v6first = d->mta->addr_pref == AF_INET6;
+
+	for (int pass = 0; pass < 2; pass++) {
+		int v6 = pass == 0 ? v6first : !v6first;
+		int n = v6 ? ha->naaaa : ha->na;
+
+		for (int k = 0; k < n; k++)
+			hop_add(d, ha->dest, ha->name, v6 ? ha->aaaa[k] :
+			    ha->a[k], self);
+	}
+}
+
 static void
 dq_set_error(struct mta_dq *d, uint8_t result, const char *reply)
 {
+	/* several destinations: the first one's failure is kept */
+	if (d->error[0] != '\0')
+		return;
 	d->error_result = result;
 	snprintf(d->error, sizeof(d->error), "%s", reply);
 }
 
-/* every answer is in: the hops, or the reason there are none */
+/*
+ * Every answer is in: the hops, destination after destination, or the
+ * reason there are none. A destination that failed (a null MX, say)
+ * while another has hosts is only logged.
+ */
 static void
 dns_done(struct mta_dq *d)
 {
 	struct mta_resolve *r = d->res;
 	int self = 0, nx = 1;
 
-	for (size_t i = 0; i < d->nmx; i++) {
-		for (int k = 0; k < r->host[i].na; k++)
-			hop_add(d, d->mx[i].host, r->host[i].a[k], &self);
-		for (int k = 0; k < r->host[i].naaaa; k++)
-			hop_add(d, d->mx[i].host, r->host[i].aaaa[k], &self);
-		nx &= r->host[i].nx;
+	for (size_t i = 0; i < d->route.n; i++) {
+		const struct mta_dest *ds = &d->route.v[i];
+
+		if (ds->unix_sock) {
+			hop_add_unix(d, i);
+			continue;
+		}
+		if (ds->literal) {
+			hop_add(d, i, ds->host, ds->host, &self);
+			continue;
+		}
+		for (size_t k = 0; k < r->nhost; k++) {
+			if (r->host[k].dest != i)
+				continue;
+			hops_of_host(d, &r->host[k], &self);
+			nx &= r->host[k].nx;
+		}
 	}
-	if (d->nhops == 0 && d->error[0] == '\0') {
+	if (d->nhops > 0)
+		d->error[0] = '\0';
+	else if (d->error[0] == '\0') {
 		if (self)
 			dq_set_error(d, PROTO_MTA_PERMFAIL, "554 5.4.6 mail for "
 			    "this destination loops back to myself");
@@ -215,6 +290,7 @@ dns_done(struct mta_dq *d)
 			dq_set_error(d, PROTO_MTA_TEMPFAIL, "451 4.4.4 no "
 			    "address found for the mail hosts");
 	}
+	d->nmx = r->nhost;
 	free(d->res);
 	d->res = NULL;
 	d->state = MTA_DEST_READY;
@@ -225,20 +301,29 @@ dns_done(struct mta_dq *d)
 	mta_dq_resolved(d);
 }
 
-/* the MX list is known: look up the address of every host */
+/* a mail host of destination dest: look up its addresses */
 static void
-dns_hosts(struct mta_dq *d)
+dns_host(struct mta_dq *d, size_t dest, const char *name)
 {
-	for (size_t i = 0; i < d->nmx; i++) {
-		dns_query(d, d->mx[i].host, DNS_TYPE_A, i);
-		dns_query(d, d->mx[i].host, DNS_TYPE_AAAA, i);
-	}
+	struct mta_resolve *r = d->res;
+	struct mta_host_addrs *h;
+
+	if (r->nhost == MTA_RES_HOSTS)
+		return;
+	h = &r->host[r->nhost];
+	memset(h, 0, sizeof(*h));
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	h->dest = dest;
+	dns_query(d, name, DNS_TYPE_A, r->nhost);
+	dns_query(d, name, DNS_TYPE_AAAA, r->nhost);
+	r->nhost++;
 }
 
 static void
-dns_mx_answer(struct mta_dq *d, int err, struct ub_result *res)
+dns_mx_answer(struct mta_dq *d, size_t dest, int err, struct ub_result *res)
 {
 	const char *self[1] = { d->mta->conf->hostname };
+	struct mta_mx mx[MTA_MX_MAX];
 	size_t n = 0;
 
 	if (err != 0 || res == NULL) {
@@ -261,35 +346,32 @@ dns_mx_answer(struct mta_dq *d, int err, struct ub_result *res)
 		if (n == MTA_MX_MAX)
 			break;
 		if (mta_mx_parse_rdata((const uint8_t *)res->data[i],
-		    (size_t)res->len[i], &d->mx[n]) == -1) {
+		    (size_t)res->len[i], &mx[n]) == -1) {
 			log_notice(LOG_CAT_DNS, "event=bad_mx domain=%s", d->key);
 			continue;
 		}
-		d->mx[n].rnd = randombytes_random();
+		mx[n].rnd = randombytes_random();
 		n++;
 	}
 	if (n == 0) {
 		/* no MX: the domain is its own mail host */
 		d->res->implicit = 1;
-		memset(&d->mx[0], 0, sizeof(d->mx[0]));
-		snprintf(d->mx[0].host, sizeof(d->mx[0].host), "%s",
-		    d->route.host);
-		d->nmx = 1;
-		dns_hosts(d);
+		dns_host(d, dest, d->route.v[dest].host);
 		return;
 	}
-	mta_mx_sort(d->mx, n);
-	if (mta_mx_is_null(d->mx, n)) {
+	mta_mx_sort(mx, n);
+	if (mta_mx_is_null(mx, n)) {
 		dq_set_error(d, PROTO_MTA_PERMFAIL, "556 5.1.10 domain does "
 		    "not accept mail (null MX)");
 		return;
 	}
-	if ((d->nmx = mta_mx_prune_self(d->mx, n, self, 1)) == 0) {
+	if ((n = mta_mx_prune_self(mx, n, self, 1)) == 0) {
 		dq_set_error(d, PROTO_MTA_PERMFAIL, "554 5.4.6 MX for this "
 		    "domain points back to myself (mail loop)");
 		return;
 	}
-	dns_hosts(d);
+	for (size_t i = 0; i < n; i++)
+		dns_host(d, dest, mx[i].host);
 }
 
 static void
@@ -333,7 +415,7 @@ dns_answer(void *arg, int err, struct ub_result *res)
 		log_info(LOG_CAT_DNS, "event=lookup_failed domain=%s type=%d "
 		    "error=\"%s\"", d->key, q->type, ub_strerror(err));
 	if (q->type == DNS_TYPE_MX)
-		dns_mx_answer(d, err, res);
+		dns_mx_answer(d, q->idx, err, res);
 	else
 		dns_addr_answer(d, q, err, res);
 	if (res != NULL)
@@ -343,31 +425,10 @@ dns_answer(void *arg, int err, struct ub_result *res)
 		dns_done(d);
 }
 
-/* an LMTP route to a UNIX socket: one hop, nothing to look up */
-static void
-dns_unix(struct mta_dq *d)
-{
-	struct mta_hop *h = &d->hops[0];
-	struct sockaddr_un *su = (struct sockaddr_un *)&h->ss;
-
-	memset(h, 0, sizeof(*h));
-	snprintf(h->name, sizeof(h->name), "%s", d->route.host);
-	snprintf(h->addr, sizeof(h->addr), "unix");
-	su->sun_family = AF_UNIX;
-	if (strlen(d->route.host) >= sizeof(su->sun_path))
-		fatalx("%s: path too long", __func__);	/* mta_dest_parse */
-	memcpy(su->sun_path, d->route.host, strlen(d->route.host) + 1);
-	h->sslen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
-	    strlen(d->route.host) + 1);
-	d->nhops = 1;
-	free(d->res);
-	d->res = NULL;
-	d->state = MTA_DEST_READY;
-	d->resolved_at = time(NULL);
-	mta_dq_resolved(d);
-}
-
-/* mta_dns_resolve - start resolving d; mta_dq_resolved(d) when done */
+/*
+ * mta_dns_resolve - start resolving d, every destination of its route
+ * at once; mta_dq_resolved(d) when done
+ */
 void
 mta_dns_resolve(struct mta_dq *d)
 {
@@ -380,30 +441,17 @@ mta_dns_resolve(struct mta_dq *d)
 	free(d->res);
 	if ((d->res = calloc(1, sizeof(*d->res))) == NULL)
 		fatal("%s: calloc", __func__);
-	if (d->route.unix_sock) {
-		dns_unix(d);
-		return;
-	}
-	if (d->route.literal) {
-		d->nmx = 1;
-		memset(&d->mx[0], 0, sizeof(d->mx[0]));
-		snprintf(d->mx[0].host, sizeof(d->mx[0].host), "%s",
-		    d->route.host);
-		snprintf(d->res->host[0].a[0], INET6_ADDRSTRLEN, "%.45s",
-		    d->route.host);
-		d->res->host[0].na = 1;
-		dns_done(d);
-		return;
-	}
 	d->pending++;		/* no callback completes us before the end */
-	if (d->route.bracket) {
-		d->nmx = 1;
-		memset(&d->mx[0], 0, sizeof(d->mx[0]));
-		snprintf(d->mx[0].host, sizeof(d->mx[0].host), "%s",
-		    d->route.host);
-		dns_hosts(d);
-	} else
-		dns_query(d, d->route.host, DNS_TYPE_MX, 0);
+	for (size_t i = 0; i < d->route.n; i++) {
+		const struct mta_dest *ds = &d->route.v[i];
+
+		if (ds->unix_sock || ds->literal)
+			continue;	/* hops without a lookup: dns_done */
+		if (ds->bracket)
+			dns_host(d, i, ds->host);
+		else
+			dns_query(d, ds->host, DNS_TYPE_MX, i);
+	}
 	if (--d->pending == 0)
 		dns_done(d);
 }

@@ -22,8 +22,9 @@
  * /etc/resolv.conf (dns_server empty) and OpenSSL loads the system CA
  * store lazily at verification time; both are files outside an empty
  * chroot, and priv_drop runs before this main. The process still runs
- * as the unprivileged user; its one secret is the smarthost credentials,
- * read as root by mta_proc_prepare before the drop.
+ * as the unprivileged user; its secrets, the smarthost credentials and
+ * the client certificate's key, are read as root by mta_proc_prepare
+ * before the drop.
  *
  * SECURITY: jobs come from the queue process (a sibling): a frame that
  * does not parse exactly is fatal. Everything a peer sends is handled in
@@ -50,6 +51,7 @@
 #include "control/control_log.h"
 #include "lib/log.h"
 #include "mta/mta.h"
+#include "mta/mta_cert.h"
 
 #define MTA_STOP_SECS	10	/* busy sessions get this long at exit */
 
@@ -163,9 +165,11 @@ mta_dq_get(struct mta *m, const char *domain)
 	TAILQ_INIT(&d->jobs);
 	TAILQ_INSERT_TAIL(&m->dqs, d, entry);
 	log_debug(LOG_CAT_DELIVERY, "event=destination domain=%s route=%s "
-	    "host=%s port=%d lmtp=%d", domain, d->kind == MTA_ROUTE_STATIC ?
-	    "static" : d->kind == MTA_ROUTE_SMARTHOST ? "smarthost" : "mx",
-	    d->route.host, d->route.port, d->route.lmtp);
+	    "host=%s port=%d lmtp=%d hosts=%zu", domain,
+	    d->kind == MTA_ROUTE_STATIC ? "static" :
+	    d->kind == MTA_ROUTE_SMARTHOST ? "smarthost" : "mx",
+	    d->route.v[0].host, d->route.v[0].port, d->route.v[0].lmtp,
+	    d->route.n);
 	return d;
 }
 
@@ -266,6 +270,11 @@ mta_dq_run(struct mta_dq *d)
 	d->failed_conn = 0;
 	while (d->njobs > (size_t)d->nconnecting && d->nsess < limit &&
 	    !d->failed_conn) {
+		/* until one connection of d has been greeted, it is the only
+		 * one: a destination that is down costs one attempt per
+		 * host, not one per waiting job (mta_ready opens the rest) */
+		if (d->nconnecting > 0 && d->nconnecting == d->nsess)
+			break;
 		if (m->nsess >= m->conf->max_connections) {
 			d->slot_wait = 1;
 			break;
@@ -559,9 +568,10 @@ mta_queue_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 struct mta_routing {
 	struct mta_route	*routes;
 	size_t			 nroutes;
-	struct mta_dest		 smarthost;
+	struct mta_hosts	 smarthost;
 	int			 have_smarthost;
 	enum mta_tls		 tls_default;
+	int			 addr_pref;
 };
 
 static struct mta_routing *
@@ -569,19 +579,19 @@ mta_routing_new(const struct conf *c, char *err, size_t errlen)
 {
 	struct mta_routing *rt;
 	const char *why;
+	size_t bad;
 
-	if ((rt = calloc(1, sizeof(*rt))) == NULL ||
-	    (c->n_routes > 0 &&
-	    (rt->routes = calloc(c->n_routes, sizeof(*rt->routes))) == NULL))
+	if ((rt = calloc(1, sizeof(*rt))) == NULL)
 		fatal("%s: calloc", __func__);
-	for (size_t i = 0; i < c->n_routes; i++)
-		if (mta_route_parse(c->routes[i], &rt->routes[rt->nroutes++],
-		    &why) == -1) {
-			snprintf(err, errlen, "route %s: %s", c->routes[i], why);
-			goto fail;
-		}
+	if (mta_routes_parse(c->routes, c->n_routes, &rt->routes, &bad,
+	    &why) == -1) {
+		snprintf(err, errlen, "route %s: %s", c->n_routes > 0 ?
+		    c->routes[bad] : "", why);
+		goto fail;
+	}
+	rt->nroutes = c->n_routes;
 	if (c->smarthost[0] != '\0') {
-		if (mta_dest_parse(c->smarthost, &rt->smarthost, &why) == -1) {
+		if (mta_hosts_parse(c->smarthost, &rt->smarthost, &why) == -1) {
 			snprintf(err, errlen, "smarthost: %s", why);
 			goto fail;
 		}
@@ -590,6 +600,8 @@ mta_routing_new(const struct conf *c, char *err, size_t errlen)
 	rt->tls_default = strcmp(c->tls, "none") == 0 ? MTA_TLS_NONE :
 	    strcmp(c->tls, "verify") == 0 ? MTA_TLS_VERIFY :
 	    MTA_TLS_OPPORTUNISTIC;
+	rt->addr_pref = strcmp(c->address_preference, "ipv6") == 0 ? AF_INET6 :
+	    strcmp(c->address_preference, "ipv4") == 0 ? AF_INET : AF_UNSPEC;
 	return rt;
 fail:
 	free(rt->routes);
@@ -607,16 +619,8 @@ mta_routing_set(struct mta *m, struct mta_routing *rt)
 	m->smarthost = rt->smarthost;
 	m->have_smarthost = rt->have_smarthost;
 	m->tls_default = rt->tls_default;
+	m->addr_pref = rt->addr_pref;
 	free(rt);
-}
-
-static int
-mta_dest_same(const struct mta_dest *a, const struct mta_dest *b)
-{
-	return strcmp(a->host, b->host) == 0 && a->port == b->port &&
-	    a->bracket == b->bracket && a->literal == b->literal &&
-	    a->lmtp == b->lmtp && a->unix_sock == b->unix_sock &&
-	    a->tls == b->tls;
 }
 
 /*
@@ -647,10 +651,17 @@ mta_reload(struct mta *m, const uint8_t *text, size_t len, const char *path)
 	}
 	if (strcmp(nc->dns_server, m->conf->dns_server) != 0 ||
 	    strcmp(nc->smarthost_auth_file, m->conf->smarthost_auth_file) != 0 ||
-	    strcmp(nc->tls_ca_file, m->conf->tls_ca_file) != 0)
+	    strcmp(nc->tls_ca_file, m->conf->tls_ca_file) != 0 ||
+	    strcmp(nc->tls_client_cert, m->conf->tls_client_cert) != 0 ||
+	    strcmp(nc->tls_client_key, m->conf->tls_client_key) != 0)
 		log_warn(LOG_CAT_DELIVERY, "event=reload note=\"dns_server, "
-		    "smarthost_auth_file and tls_ca_file changes need a restart; "
-		    "the old ones stay\"");
+		    "smarthost_auth_file, tls_ca_file, tls_client_cert and "
+		    "tls_client_key changes need a restart; the old ones "
+		    "stay\"");
+	snprintf(nc->tls_client_cert, sizeof(nc->tls_client_cert), "%s",
+	    m->conf->tls_client_cert);
+	snprintf(nc->tls_client_key, sizeof(nc->tls_client_key), "%s",
+	    m->conf->tls_client_key);
 	snprintf(nc->tls_ca_file, sizeof(nc->tls_ca_file), "%s",
 	    m->conf->tls_ca_file);
 	snprintf(nc->dns_server, sizeof(nc->dns_server), "%s",
@@ -663,7 +674,7 @@ mta_reload(struct mta *m, const uint8_t *text, size_t len, const char *path)
 	m->conf = nc;
 
 	for (d = TAILQ_FIRST(&m->dqs); d != NULL; d = tmp) {
-		struct mta_dest route;
+		struct mta_hosts route;
 		enum mta_route_kind kind;
 
 		tmp = TAILQ_NEXT(d, entry);
@@ -671,7 +682,7 @@ mta_reload(struct mta *m, const uint8_t *text, size_t len, const char *path)
 			continue;
 		kind = mta_route_decide(m->routes, m->nroutes,
 		    m->have_smarthost ? &m->smarthost : NULL, d->key, &route);
-		if (kind == d->kind && mta_dest_same(&route, &d->route))
+		if (kind == d->kind && mta_hosts_same(&route, &d->route))
 			continue;
 		d->retired = 1;
 		nd = mta_dq_get(m, d->key);	/* at the tail: not seen again */
@@ -759,30 +770,59 @@ mta_tls_ctx(const struct conf *c)
 	return ctx;
 }
 
+/* what mta_proc_prepare read as root, for mta_proc_main */
+struct mta_secrets {
+	struct mta_auth	*auth;		/* NULL: no smarthost_auth_file */
+	struct mta_cert	*cert;		/* NULL: no tls_client_cert */
+};
+
 /*
  * mta_proc_prepare - still root, before priv_drop: read the smarthost
- * credentials (the file may be root's, mode 0600). A file that is
- * missing, too open or malformed stops the daemon: mail must not go out
- * without the AUTH the administrator asked for.
+ * credentials (the file may be root's, mode 0600) and the client
+ * certificate with its key. A file that is missing, too open or
+ * malformed stops the daemon: mail must not go out without the AUTH or
+ * the certificate the administrator asked for.
  */
 int
 mta_proc_prepare(struct proc_env *env)
 {
-	struct mta_auth *a;
-	char err[CONF_PATH_MAX + 256];
+	const struct conf *c = env->conf;
+	struct mta_secrets *sec;
+	char err[CONF_PATH_MAX + 256], subj[256], esc[1024];
 
-	if (env->conf->smarthost_auth_file[0] == '\0')
+	if (c->smarthost_auth_file[0] == '\0' && c->tls_client_cert[0] == '\0')
 		return 0;
-	if ((a = mta_auth_load(env->conf->smarthost_auth_file, err,
-	    sizeof(err))) == NULL) {
-		log_err(LOG_CAT_DELIVERY, "event=auth_file_refused error=\"%s\"",
-		    err);
-		return -1;
+	if ((sec = calloc(1, sizeof(*sec))) == NULL)
+		fatal("%s: calloc", __func__);
+	if (c->smarthost_auth_file[0] != '\0') {
+		if ((sec->auth = mta_auth_load(c->smarthost_auth_file, err,
+		    sizeof(err))) == NULL) {
+			log_err(LOG_CAT_DELIVERY, "event=auth_file_refused "
+			    "error=\"%s\"", err);
+			goto fail;
+		}
+		log_info(LOG_CAT_DELIVERY, "event=auth_file path=%s entries=%zu",
+		    c->smarthost_auth_file, sec->auth->n);
 	}
-	log_info(LOG_CAT_DELIVERY, "event=auth_file path=%s entries=%zu",
-	    env->conf->smarthost_auth_file, a->n);
-	env->prepared = a;
+	if (c->tls_client_cert[0] != '\0') {
+		if ((sec->cert = mta_cert_load(c->tls_client_cert,
+		    c->tls_client_key, err, sizeof(err))) == NULL) {
+			log_err(LOG_CAT_TLS, "event=client_cert_refused "
+			    "error=\"%s\"", log_escape(esc, sizeof(esc), err,
+			    strlen(err)));
+			goto fail;
+		}
+		mta_cert_subject(sec->cert, subj, sizeof(subj));
+		log_info(LOG_CAT_TLS, "event=client_cert path=%s subject=\"%s\"",
+		    c->tls_client_cert, log_escape(esc, sizeof(esc), subj,
+		    strlen(subj)));
+	}
+	env->prepared = sec;
 	return 0;
+fail:
+	mta_auth_free(sec->auth);
+	free(sec);
+	return -1;
 }
 
 /* mta_proc_main - run the mta process until told to stop */
@@ -794,6 +834,8 @@ mta_proc_main(struct proc_env *env)
 	struct mta_dq *d;
 	struct mta_session *s;
 	struct mta_routing *rt;
+	struct mta_secrets *sec;
+	struct mta_cert *cert = NULL;
 	struct timeval tick = { 1, 0 };
 	char err[512];
 
@@ -803,16 +845,29 @@ mta_proc_main(struct proc_env *env)
 		fatal("%s: calloc", __func__);
 	m->conf = env->conf;
 	m->base = env->base;
-	m->auth = env->prepared;	/* mta_proc_prepare's, or NULL */
-	env->prepared = NULL;
+	if ((sec = env->prepared) != NULL) {	/* mta_proc_prepare's */
+		m->auth = sec->auth;
+		cert = sec->cert;
+		free(sec);
+		env->prepared = NULL;
+	}
 	TAILQ_INIT(&m->dqs);
 	TAILQ_INIT(&m->sessions);
 	TAILQ_INIT(&m->dead);
 	if ((rt = mta_routing_new(m->conf, err, sizeof(err))) == NULL)
 		fatalx("%s: %s", __func__, err);
 	mta_routing_set(m, rt);
-	if ((m->tls = mta_tls_ctx(m->conf)) == NULL)
+	if ((m->tls = mta_tls_ctx(m->conf)) == NULL) {
+		mta_cert_free(cert);
 		return -1;
+	}
+	if (cert != NULL && mta_cert_use(cert, m->tls, err, sizeof(err)) == -1) {
+		log_err(LOG_CAT_TLS, "event=client_cert_refused error=\"%s\"",
+		    err);
+		mta_cert_free(cert);
+		return -1;
+	}
+	mta_cert_free(cert);	/* the context holds its own references */
 	if (mta_dns_init(m, err, sizeof(err)) == -1) {
 		log_err(LOG_CAT_DNS, "event=init_failed error=\"%s\"", err);
 		return -1;

@@ -2,7 +2,8 @@
  * mta_route.c - where outbound mail goes: static routes from the
  * configuration, the smarthost, or the recipient domain's MX records.
  *
- * Public: mta_dest_parse, mta_route_parse, mta_route_match,
+ * Public: mta_dest_parse, mta_hosts_parse, mta_hosts_same,
+ * mta_route_parse, mta_routes_parse, mta_route_match, mta_route_hosts,
  * mta_route_decide, mta_mx_parse_rdata, mta_mx_sort, mta_mx_is_null,
  * mta_mx_prune_self, mta_tls_name, mta_dest_limit, mta_addr_is_internal.
  *
@@ -16,7 +17,8 @@
  * refused. Names are lowercased and checked for host name characters,
  * so a name from DNS never reaches a log line or an SMTP command
  * unescaped.
- * LIMITS: MTA_HOST_MAX bytes a name, MTA_MX_MAX records (the caller).
+ * LIMITS: MTA_HOST_MAX bytes a name, MTA_MX_MAX records (the caller),
+ * MTA_ROUTE_HOSTS_MAX destinations a route.
  */
 #include <arpa/inet.h>
 #include <sys/un.h>
@@ -164,7 +166,72 @@ mta_dest_parse(const char *s, struct mta_dest *d, const char **why)
 	return 0;
 }
 
-/* mta_route_parse - "DOMAIN=DEST" */
+static int
+dest_same(const struct mta_dest *a, const struct mta_dest *b)
+{
+	return strcmp(a->host, b->host) == 0 && a->port == b->port &&
+	    a->bracket == b->bracket && a->literal == b->literal &&
+	    a->lmtp == b->lmtp && a->unix_sock == b->unix_sock &&
+	    a->tls == b->tls;
+}
+
+/* mta_hosts_parse - "DEST[,DEST...]" */
+int
+mta_hosts_parse(const char *s, struct mta_hosts *h, const char **why)
+{
+	char buf[MTA_HOST_MAX + 64];
+
+	memset(h, 0, sizeof(*h));
+	for (;;) {
+		const char *end;
+		size_t len;
+
+		s += strspn(s, " \t");
+		end = s + strcspn(s, ",");
+		len = (size_t)(end - s);
+		while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+			len--;
+		if (len == 0) {
+			*why = "has an empty destination (DEST[,DEST...])";
+			return -1;
+		}
+		if (h->n == MTA_ROUTE_HOSTS_MAX) {
+			*why = "has more than 8 destinations";
+			return -1;
+		}
+		if (len >= sizeof(buf)) {
+			*why = "has a destination longer than 255 bytes";
+			return -1;
+		}
+		memcpy(buf, s, len);
+		buf[len] = '\0';
+		if (mta_dest_parse(buf, &h->v[h->n], why) == -1)
+			return -1;
+		for (size_t i = 0; i < h->n; i++)
+			if (dest_same(&h->v[i], &h->v[h->n])) {
+				*why = "names a destination twice";
+				return -1;
+			}
+		h->n++;
+		if (*end == '\0')
+			return 0;
+		s = end + 1;
+	}
+}
+
+/* mta_hosts_same - the same destinations in the same order */
+int
+mta_hosts_same(const struct mta_hosts *a, const struct mta_hosts *b)
+{
+	if (a->n != b->n)
+		return 0;
+	for (size_t i = 0; i < a->n; i++)
+		if (!dest_same(&a->v[i], &b->v[i]))
+			return 0;
+	return 1;
+}
+
+/* mta_route_parse - "DOMAIN=DEST[,DEST...]" */
 int
 mta_route_parse(const char *s, struct mta_route *r, const char **why)
 {
@@ -182,7 +249,37 @@ mta_route_parse(const char *s, struct mta_route *r, const char **why)
 		*why = "has a bad domain before '='";
 		return -1;
 	}
-	return mta_dest_parse(eq + 1, &r->dest, why);
+	return mta_hosts_parse(eq + 1, &r->hosts, why);
+}
+
+/* mta_routes_parse - every item, no domain twice */
+int
+mta_routes_parse(char *const *items, size_t n, struct mta_route **out,
+    size_t *bad, const char **why)
+{
+	struct mta_route *v;
+
+	*out = NULL;
+	if ((v = calloc(n > 0 ? n : 1, sizeof(*v))) == NULL) {
+		*bad = 0;
+		*why = "out of memory";
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		*bad = i;
+		if (mta_route_parse(items[i], &v[i], why) == -1)
+			goto fail;
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(v[k].domain, v[i].domain) == 0) {
+				*why = "routes a domain that has a route already";
+				goto fail;
+			}
+	}
+	*out = v;
+	return 0;
+fail:
+	free(v);
+	return -1;
 }
 
 /* mta_route_match - the exact route, else the longest ".suffix" route */
@@ -210,23 +307,36 @@ mta_route_match(const struct mta_route *v, size_t n, const char *domain)
 	return best;
 }
 
+/* mta_route_hosts - the route's destinations in order; 0: not routed */
+size_t
+mta_route_hosts(const struct mta_route *v, size_t n, const char *domain,
+    struct mta_hosts *out)
+{
+	const struct mta_route *r = mta_route_match(v, n, domain);
+
+	if (r == NULL) {
+		memset(out, 0, sizeof(*out));
+		return 0;
+	}
+	*out = r->hosts;
+	return out->n;
+}
+
 /* mta_route_decide - static route, smarthost or MX */
 enum mta_route_kind
 mta_route_decide(const struct mta_route *routes, size_t n,
-    const struct mta_dest *smarthost, const char *domain, struct mta_dest *out)
+    const struct mta_hosts *smarthost, const char *domain,
+    struct mta_hosts *out)
 {
-	const struct mta_route *r;
-
-	if ((r = mta_route_match(routes, n, domain)) != NULL) {
-		*out = r->dest;
+	if (mta_route_hosts(routes, n, domain, out) > 0)
 		return MTA_ROUTE_STATIC;
-	}
 	if (smarthost != NULL) {
 		*out = *smarthost;
 		return MTA_ROUTE_SMARTHOST;
 	}
 	memset(out, 0, sizeof(*out));
-	snprintf(out->host, sizeof(out->host), "%s", domain);
+	snprintf(out->v[0].host, sizeof(out->v[0].host), "%s", domain);
+	out->n = 1;
 	return MTA_ROUTE_MX;
 }
 

@@ -10,6 +10,7 @@
 
 #define MTA_HOST_MAX	256	/* a host name or address, NUL included */
 #define MTA_MX_MAX	32	/* MX records of one domain we look at */
+#define MTA_ROUTE_HOSTS_MAX 8	/* destinations of one route or smarthost */
 
 enum mta_tls {
 	MTA_TLS_DEFAULT = 0,	/* route: the [delivery] tls knob */
@@ -35,10 +36,20 @@ struct mta_dest {
 	enum mta_tls	tls;
 };
 
-/* "DOMAIN=DEST": DOMAIN, or ".DOMAIN" for every subdomain of it */
+/*
+ * The destinations of a route or of the smarthost, "DEST[,DEST...]", in
+ * the order they are tried: the next when none of the addresses of one
+ * answers (refused, timeout, a greeting other than 220).
+ */
+struct mta_hosts {
+	struct mta_dest	v[MTA_ROUTE_HOSTS_MAX];
+	size_t		n;
+};
+
+/* "DOMAIN=DEST[,DEST...]": DOMAIN, or ".DOMAIN" for every subdomain */
 struct mta_route {
-	char		domain[MTA_HOST_MAX];	/* lowercased */
-	struct mta_dest	dest;
+	char		 domain[MTA_HOST_MAX];	/* lowercased */
+	struct mta_hosts hosts;
 };
 
 enum mta_route_kind {
@@ -61,8 +72,26 @@ struct mta_mx {
  */
 int mta_dest_parse(const char *s, struct mta_dest *d, const char **why);
 
-/* mta_route_parse - parse "DOMAIN=DEST"; 0, or -1 with *why */
+/*
+ * mta_hosts_parse - "DEST[,DEST...]" (white space around a comma is
+ * allowed) into h, at most MTA_ROUTE_HOSTS_MAX, none twice. Returns 0,
+ * or -1 with a reason in *why.
+ */
+int mta_hosts_parse(const char *s, struct mta_hosts *h, const char **why);
+
+/* mta_hosts_same - 1 when a and b name the same destinations in order */
+int mta_hosts_same(const struct mta_hosts *a, const struct mta_hosts *b);
+
+/* mta_route_parse - parse "DOMAIN=DEST[,DEST...]"; 0, or -1 with *why */
 int mta_route_parse(const char *s, struct mta_route *r, const char **why);
+
+/*
+ * mta_routes_parse - the routes knob's items into a new array *out
+ * (free() it) of n routes. A domain routed twice is an error. Returns
+ * 0, or -1 with the index of the bad item in *bad and a reason in *why.
+ */
+int mta_routes_parse(char *const *items, size_t n, struct mta_route **out,
+    size_t *bad, const char **why);
 
 /*
  * mta_route_match - the route for domain among v[0..n): an exact
@@ -72,13 +101,22 @@ const struct mta_route *mta_route_match(const struct mta_route *v, size_t n,
     const char *domain);
 
 /*
+ * mta_route_hosts - the destinations of domain's route among v[0..n),
+ * in the order they are tried, into *out; returns their number, 0 when
+ * domain is not routed. A bracketed destination is a host (or address)
+ * to connect to; one without brackets is looked up as MX first.
+ */
+size_t mta_route_hosts(const struct mta_route *v, size_t n, const char *domain,
+    struct mta_hosts *out);
+
+/*
  * mta_route_decide - how mail for domain is routed: a matching route
- * (copied to *out), else the smarthost when smarthost is not NULL
- * (copied to *out), else MX (out->host is the domain, port 0).
+ * (its hosts copied to *out), else the smarthost when smarthost is not
+ * NULL (copied to *out), else MX (one destination: the domain, port 0).
  */
 enum mta_route_kind mta_route_decide(const struct mta_route *routes,
-    size_t n, const struct mta_dest *smarthost, const char *domain,
-    struct mta_dest *out);
+    size_t n, const struct mta_hosts *smarthost, const char *domain,
+    struct mta_hosts *out);
 
 /*
  * mta_mx_parse_rdata - an MX record's rdata (preference, then an

@@ -50,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -261,12 +262,83 @@ mta_hop_failed(struct mta_session *s, const char *why)
 	    log_escape(esc, sizeof(esc), why, strlen(why)));
 	mta_disconnect(s);
 	s->hop++;
+	s->notls = 0;		/* the next host gets its own TLS attempt */
 	if (s->hop < s->dq->nhops) {
 		mta_connect(s);
 		return;
 	}
 	snprintf(s->dq->last_error, sizeof(s->dq->last_error), "%s", why);
 	mta_end(s, "no more hosts to try");
+}
+
+/*
+ * The destination of the current hop decides LMTP, the TLS mode and the
+ * credentials: a route's hosts may differ in each.
+ */
+static void
+mta_hop_params(struct mta_session *s)
+{
+	struct mta *m = s->mta;
+	struct mta_dq *d = s->dq;
+	const struct mta_dest *ds = &d->route.v[d->hops[s->hop].dest];
+
+	s->lmtp = ds->lmtp;
+	/* credentials only for the smarthost or a route named in the file,
+	 * never for a host found in DNS */
+	s->cred = d->kind != MTA_ROUTE_MX ? mta_auth_find(m->auth, ds->host,
+	    d->kind == MTA_ROUTE_SMARTHOST) : NULL;
+	s->tls_mode = ds->tls != MTA_TLS_DEFAULT ? ds->tls : m->tls_default;
+	/* credentials go only to a peer whose certificate verifies, unless
+	 * the administrator said otherwise (smarthost_tls_verify = no) */
+	if (s->cred != NULL && m->conf->smarthost_tls_verify)
+		s->tls_mode = MTA_TLS_VERIFY;
+}
+
+/*
+ * Outbound connections of a family come from source_address_v4 or _v6
+ * when set. An address the machine does not have fails the hop with a
+ * reason that says so (it ends up in the deferral), never the process.
+ */
+static int
+mta_bind_source(struct mta_session *s, int fd, int family)
+{
+	const struct conf *c = s->mta->conf;
+	const char *src = family == AF_INET ? c->source_address_v4 :
+	    family == AF_INET6 ? c->source_address_v6 : "";
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int one = 1;
+
+	if (src[0] == '\0')
+		return 0;
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		len = sizeof(*s4);
+		if (inet_pton(AF_INET, src, &s4->sin_addr) != 1)
+			goto fail;	/* config.c checked it */
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		len = sizeof(*s6);
+		if (inet_pton(AF_INET6, src, &s6->sin6_addr) != 1)
+			goto fail;
+	}
+#ifdef IP_BIND_ADDRESS_NO_PORT
+	/* the port is chosen at connect: no ephemeral port per address */
+	(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+	    sizeof(one));
+#endif
+	(void)one;
+	if (bind(fd, (struct sockaddr *)&ss, len) == 0)
+		return 0;
+fail:
+	snprintf(s->last_error, sizeof(s->last_error), "cannot send from "
+	    "source address %s: %s", src, strerror(errno));
+	return -1;
 }
 
 static void
@@ -279,12 +351,23 @@ mta_connect(struct mta_session *s)
 		int fd;
 
 		mta_set_relay(s);
+		mta_hop_params(s);
 		mta_set_state(s, MTA_STATE_CONNECT);
 		fd = socket(h->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 		    SOCK_CLOEXEC, 0);
 		if (fd == -1) {
 			snprintf(s->last_error, sizeof(s->last_error),
 			    "socket: %s", strerror(errno));
+			continue;
+		}
+		if (mta_bind_source(s, fd, h->ss.ss_family) == -1) {
+			char esc[MTA_REPLY_MAX];
+
+			log_warn(LOG_CAT_DELIVERY, "session=%s event=hop_failed "
+			    "relay=%s reason=\"%s\"", s->idstr, s->relay,
+			    log_escape(esc, sizeof(esc), s->last_error,
+			    strlen(s->last_error)));
+			close(fd);
 			continue;
 		}
 		s->fd = fd;
@@ -322,18 +405,6 @@ mta_session_new(struct mta_dq *d)
 	snprintf(s->idstr, sizeof(s->idstr), "%016llx",
 	    (unsigned long long)(s->id | 0x6d00000000000000ull));
 	s->fd = -1;
-	s->lmtp = d->route.lmtp;
-	/* credentials only for the smarthost or a route named in the file,
-	 * never for a host found in DNS */
-	if (d->kind != MTA_ROUTE_MX)
-		s->cred = mta_auth_find(m->auth, d->route.host,
-		    d->kind == MTA_ROUTE_SMARTHOST);
-	s->tls_mode = d->route.tls != MTA_TLS_DEFAULT ? d->route.tls :
-	    m->tls_default;
-	/* credentials go only to a peer whose certificate verifies, unless
-	 * the administrator said otherwise (smarthost_tls_verify = no) */
-	if (s->cred != NULL && m->conf->smarthost_tls_verify)
-		s->tls_mode = MTA_TLS_VERIFY;
 	s->started = time(NULL);
 	s->state = MTA_STATE_CONNECT;
 	TAILQ_INSERT_TAIL(&m->sessions, s, entry);
@@ -379,6 +450,9 @@ mta_ready(struct mta_session *s)
 		s->dq->nconnecting--;
 	s->dq->conn_backoff = 0;	/* the destination answers again */
 	mta_set_state(s, MTA_STATE_READY);
+	/* the first greeting: more connections may open (mta_dq_run) */
+	if (s->dq->njobs > 1)
+		event_active(s->mta->reaper, EV_TIMEOUT, 0);
 	log_info(LOG_CAT_DELIVERY, "session=%s event=connected relay=%s "
 	    "tls=\"%s\" esmtp=%s", s->idstr, s->relay,
 	    s->tls ? s->tls_desc : "none", s->ext ? "yes" : "no");

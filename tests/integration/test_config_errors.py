@@ -150,6 +150,45 @@ CASES = {
          "relay_networks = 0.0.0.0/1", "  128.0.0.0/1"], N + 4,
         "relay_networks: together cover every IPv4 address (an open "
         "relay)"),
+    "route_twice": (
+        ["[delivery]", "routes = a.example=[10.0.0.1]:25, [10.0.0.4]:25",
+         "  b.example=[10.0.0.2]:25", "  A.Example=[10.0.0.3]:25"], N + 4,
+        "routes: 'A.Example=[10.0.0.3]:25' routes a domain that has a "
+        "route already"),
+    "route_twice_one_line": (
+        ["[delivery]",
+         "routes = a.example=[10.0.0.1]:25 a.example.=[10.0.0.2]:25"], N + 2,
+        "routes: 'a.example.=[10.0.0.2]:25' routes a domain that has a "
+        "route already"),
+    "route_host_without_domain": (
+        ["[delivery]", "routes = [10.0.0.1]:25"], N + 2,
+        "routes: '[10.0.0.1]:25' is a destination without DOMAIN= before "
+        "it"),
+    "route_bad_second_host": (
+        ["[delivery]", "routes = a.example=[10.0.0.1]:25, 10.0.0.2:25"],
+        N + 2, "routes: '10.0.0.2:25' has an address without brackets"),
+    "route_same_host_twice": (
+        ["[delivery]", "routes = a.example=[10.0.0.1]:25, [10.0.0.1]:25"],
+        N + 2, "routes: '[10.0.0.1]:25' names a destination twice"),
+    "smarthost_bad_list": (
+        ["[delivery]", "smarthost = [10.0.0.1]:25, [10.0.0.2]:0"], N + 2,
+        "smarthost: '[10.0.0.1]:25, [10.0.0.2]:0' is not a destination"),
+    "source_address_v4_of_v6": (
+        ["[delivery]", "source_address_v4 = ::1"], N + 2,
+        "source_address_v4: '::1' is not a numeric IPv4 address"),
+    "source_address_v6_of_v4": (
+        ["[delivery]", "source_address_v6 = 127.0.0.1"], N + 2,
+        "source_address_v6: '127.0.0.1' is not a numeric IPv6 address"),
+    "source_address_name": (
+        ["[delivery]", "source_address_v4 = mail.example.org"], N + 2,
+        "source_address_v4: 'mail.example.org' is not a numeric IPv4 "
+        "address"),
+    "address_preference": (
+        ["[delivery]", "address_preference = ipv5"], N + 2,
+        "address_preference: 'ipv5' must be any, ipv4 or ipv6"),
+    "tls_client_cert_without_key": (
+        ["[delivery]", "tls_client_cert = /nonexistent/cert.pem"], N + 2,
+        "tls_client_cert and tls_client_key must be set together"),
     "section_without_bracket": (
         ["[limits", "max_errors = 5"], N + 1,
         "syntax error"),

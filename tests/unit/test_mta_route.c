@@ -97,7 +97,7 @@ test_route_decide(void **state)
 		"Upper.Example=relay.example:26",
 	};
 	struct mta_route routes[4];
-	struct mta_dest smart, out;
+	struct mta_hosts smart, out;
 	const char *why;
 	static const struct {
 		const char	*domain;
@@ -122,20 +122,130 @@ test_route_decide(void **state)
 	for (size_t i = 0; i < 4; i++)
 		assert_int_equal(mta_route_parse(specs[i], &routes[i], &why), 0);
 	assert_string_equal(routes[3].domain, "upper.example");
-	assert_int_equal(mta_dest_parse("smart.example:587", &smart, &why), 0);
+	assert_int_equal(mta_hosts_parse("smart.example:587", &smart, &why), 0);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		enum mta_route_kind k = mta_route_decide(routes, 4,
 		    cases[i].smarthost ? &smart : NULL, cases[i].domain, &out);
 
-		if (k != cases[i].kind || strcmp(out.host, cases[i].host) != 0 ||
-		    out.port != cases[i].port)
-			fail_msg("%s: got kind %d %s:%d, want %d %s:%d",
-			    cases[i].domain, k, out.host, out.port,
-			    cases[i].kind, cases[i].host, cases[i].port);
+		if (k != cases[i].kind || out.n != 1 ||
+		    strcmp(out.v[0].host, cases[i].host) != 0 ||
+		    out.v[0].port != cases[i].port)
+			fail_msg("%s: got kind %d %s:%d (%zu), want %d %s:%d",
+			    cases[i].domain, k, out.v[0].host, out.v[0].port,
+			    out.n, cases[i].kind, cases[i].host, cases[i].port);
 	}
 	assert_int_equal(mta_route_parse("=[10.0.0.1]", &routes[0], &why), -1);
 	assert_int_equal(mta_route_parse("nodest", &routes[0], &why), -1);
 	assert_int_equal(mta_route_parse("a.example=", &routes[0], &why), -1);
+}
+
+/* DOMAIN=DEST,DEST...: hosts in order, each with its own port and mode */
+static void
+test_route_hosts(void **state)
+{
+	static const struct {
+		const char	*in;
+		int		 ok;
+		size_t		 n;
+		const char	*host[3];
+		int		 port[3], bracket[3];
+	} cases[] = {
+		{ "corp.example=[10.0.0.5]:25,[10.0.0.6]:2525", 1, 2,
+		    { "10.0.0.5", "10.0.0.6" }, { 25, 2525 }, { 1, 1 } },
+		{ "corp.example=[10.0.0.5]:25 , mx.corp.example , "
+		    "lmtp:[10.0.0.7]:24/none", 1, 3,
+		    { "10.0.0.5", "mx.corp.example", "10.0.0.7" },
+		    { 25, 0, 24 }, { 1, 0, 1 } },
+		{ "corp.example=[10.0.0.5]:25,", 0, 0, { NULL }, { 0 }, { 0 } },
+		{ "corp.example=,[10.0.0.5]", 0, 0, { NULL }, { 0 }, { 0 } },
+		{ "corp.example=[10.0.0.5],[10.0.0.5]", 0, 0, { NULL }, { 0 },
+		    { 0 } },		/* the same host twice */
+		{ "corp.example=[10.0.0.5],[10.0.0.5]:25", 1, 2,
+		    { "10.0.0.5", "10.0.0.5" }, { 0, 25 }, { 1, 1 } },
+		{ "corp.example=[10.0.0.5],10.0.0.6", 0, 0, { NULL }, { 0 },
+		    { 0 } },		/* an address without brackets */
+		{ "corp.example=[1.1.1.1],[1.1.1.2],[1.1.1.3],[1.1.1.4],"
+		    "[1.1.1.5],[1.1.1.6],[1.1.1.7],[1.1.1.8],[1.1.1.9]", 0, 0,
+		    { NULL }, { 0 }, { 0 } },	/* more than 8 */
+	};
+	struct mta_route r, v[2];
+	struct mta_hosts h, h2;
+	const char *why;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = mta_route_parse(cases[i].in, &r, &why);
+
+		if ((rc == 0) != cases[i].ok)
+			fail_msg("%s: got %s, want %s", cases[i].in,
+			    rc == 0 ? "ok" : why, cases[i].ok ? "ok" : "error");
+		if (rc != 0)
+			continue;
+		assert_int_equal(r.hosts.n, cases[i].n);
+		for (size_t k = 0; k < cases[i].n; k++) {
+			assert_string_equal(r.hosts.v[k].host, cases[i].host[k]);
+			assert_int_equal(r.hosts.v[k].port, cases[i].port[k]);
+			assert_int_equal(r.hosts.v[k].bracket,
+			    cases[i].bracket[k]);
+		}
+	}
+	assert_int_equal(mta_route_parse("corp.example=lmtp:[10.0.0.7]:24/none,"
+	    "[10.0.0.8]:25/verify", &r, &why), 0);
+	assert_int_equal(r.hosts.v[0].lmtp, 1);
+	assert_int_equal(r.hosts.v[0].tls, MTA_TLS_NONE);
+	assert_int_equal(r.hosts.v[1].lmtp, 0);
+	assert_int_equal(r.hosts.v[1].tls, MTA_TLS_VERIFY);
+
+	/* the ordered host list of a routed domain; none of another */
+	v[0] = r;
+	assert_int_equal(mta_route_parse(".lab.example=[10.1.0.1],b.example",
+	    &v[1], &why), 0);
+	assert_int_equal(mta_route_hosts(v, 2, "corp.example", &h), 2);
+	assert_string_equal(h.v[0].host, "10.0.0.7");
+	assert_string_equal(h.v[1].host, "10.0.0.8");
+	assert_int_equal(mta_route_hosts(v, 2, "x.lab.example", &h), 2);
+	assert_string_equal(h.v[1].host, "b.example");
+	assert_int_equal(h.v[1].bracket, 0);
+	assert_int_equal(mta_route_hosts(v, 2, "other.example", &h), 0);
+	assert_int_equal(h.n, 0);
+
+	/* a smarthost list */
+	assert_int_equal(mta_hosts_parse("[192.0.2.1]:587, [192.0.2.2]:587",
+	    &h, &why), 0);
+	assert_int_equal(h.n, 2);
+	assert_int_equal(mta_hosts_parse("[192.0.2.1]:587,[192.0.2.2]:587",
+	    &h2, &why), 0);
+	assert_true(mta_hosts_same(&h, &h2));
+	assert_int_equal(mta_hosts_parse("[192.0.2.2]:587,[192.0.2.1]:587",
+	    &h2, &why), 0);
+	assert_false(mta_hosts_same(&h, &h2));	/* the order matters */
+	assert_int_equal(mta_hosts_parse("", &h, &why), -1);
+}
+
+/* the routes knob: a domain routed twice is an error, not first-wins */
+static void
+test_routes_parse(void **state)
+{
+	char *ok[] = { "a.example=[10.0.0.1]", ".a.example=[10.0.0.2]",
+	    "b.example=[10.0.0.3],[10.0.0.4]" };
+	char *twice[] = { "a.example=[10.0.0.1]", "b.example=[10.0.0.3]",
+	    "A.Example.=[10.0.0.2]" };
+	char *bad[] = { "a.example=[10.0.0.1]", "b.example=10.0.0.3" };
+	struct mta_route *v;
+	const char *why;
+	size_t at;
+
+	assert_int_equal(mta_routes_parse(ok, 3, &v, &at, &why), 0);
+	assert_string_equal(v[2].domain, "b.example");
+	assert_int_equal(v[2].hosts.n, 2);
+	free(v);
+	assert_int_equal(mta_routes_parse(twice, 3, &v, &at, &why), -1);
+	assert_null(v);
+	assert_int_equal(at, 2);
+	assert_non_null(strstr(why, "route already"));
+	assert_int_equal(mta_routes_parse(bad, 2, &v, &at, &why), -1);
+	assert_int_equal(at, 1);
+	assert_int_equal(mta_routes_parse(NULL, 0, &v, &at, &why), 0);
+	free(v);
 }
 
 /* "\x00\x0a" "\x02mx\x07example\x03org\x00" */
@@ -310,6 +420,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dest_parse),
 		cmocka_unit_test(test_route_decide),
+		cmocka_unit_test(test_route_hosts),
+		cmocka_unit_test(test_routes_parse),
 		cmocka_unit_test(test_mx_rdata),
 		cmocka_unit_test(test_mx_order),
 		cmocka_unit_test(test_mx_null_and_self),
