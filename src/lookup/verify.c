@@ -8,8 +8,9 @@
  * verifier_cached, verifier_flush, verifier_free.
  *
  * A probe walks the route's hosts in order (an address literal, a host
- * name's addresses, a name's MX hosts by preference, an LMTP socket)
- * until one greets it, then says EHLO (LHLO for LMTP; HELO when EHLO is
+ * name's addresses, a name's MX hosts by preference, an LMTP socket;
+ * IPv4 first unless address_preference = ipv6; from source_address_v4
+ * or _v6 like the mta's connections) until one greets it, then says EHLO (LHLO for LMTP; HELO when EHLO is
  * refused), MAIL FROM:<> and RCPT TO:<addr>, and QUIT. DATA is never
  * sent. The answer to RCPT decides: 2xx FOUND, 5xx NOTFOUND, anything
  * else TEMPFAIL. A host that fails before RCPT (no connection, no or a
@@ -42,6 +43,7 @@
  * connection or reply, VERIFY_CACHE_MAX answers in memory.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -53,6 +55,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -142,7 +145,7 @@ struct probe {
 	char			 addr[ADDR_STRLEN];	/* RCPT TO, the key */
 	int			 utf8;		/* needs SMTPUTF8 */
 	struct verify_waiter	*waiters;
-	struct mta_route	 route;		/* a copy: reloads leave it */
+	struct mta_hosts	 dests;		/* the route's, in order: a copy */
 	size_t			 idest;		/* the destination tried */
 	int			 port, lmtp;
 	struct verify_hop	 hops[VERIFY_HOPS_MAX];
@@ -168,6 +171,9 @@ struct verifier {
 	size_t			 nroutes;
 	char			 helo[256];
 	int			 port;		/* default: test_smtp_port */
+	char			 source_v4[64];	/* "": the system's choice */
+	char			 source_v6[64];
+	int			 v6first;	/* address_preference = ipv6 */
 	int			 timeout_connect;	/* seconds, at most */
 	int			 timeout_reply;		/* VERIFY_REPLY_SECS */
 	int64_t			 ttl_positive, ttl_negative;
@@ -188,21 +194,6 @@ static const char *const state_names[] = {
 	"wait", "resolve", "connect", "banner", "ehlo", "helo", "mail", "rcpt",
 	"quit"
 };
-
-/* The route's destinations in order (a route has one, or a list). */
-static size_t
-route_ndest(const struct mta_route *r)
-{
-	(void)r;
-	return 1;
-}
-
-static const struct mta_dest *
-route_dest(const struct mta_route *r, size_t i)
-{
-	(void)i;
-	return &r->dest;
-}
 
 static size_t
 pending_slot(const char *addr)
@@ -582,11 +573,64 @@ probe_event_cb(struct bufferevent *bev, short what, void *arg)
 	probe_hop_failed(p, why);
 }
 
+/*
+ * A socket for hop h: from source_address_v4 or _v6 when set (as the
+ * mta's connections). -1 with a reason in why.
+ */
+static int
+probe_socket(struct probe *p, const struct verify_hop *h, char *why,
+    size_t len)
+{
+	int family = h->ss.ss_family, fd, one = 1;
+	const char *src = family == AF_INET ? p->v->source_v4 :
+	    family == AF_INET6 ? p->v->source_v6 : "";
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+
+	if ((fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1) {
+		snprintf(why, len, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (src[0] == '\0')
+		return fd;
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		sslen = sizeof(*s4);
+		if (inet_pton(AF_INET, src, &s4->sin_addr) != 1)
+			goto fail;	/* config.c checked it */
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		sslen = sizeof(*s6);
+		if (inet_pton(AF_INET6, src, &s6->sin6_addr) != 1)
+			goto fail;
+	}
+#ifdef IP_BIND_ADDRESS_NO_PORT
+	(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+	    sizeof(one));
+#endif
+	(void)one;
+	if (bind(fd, (struct sockaddr *)&ss, sslen) == 0)
+		return fd;
+fail:
+	snprintf(why, len, "cannot send from source address %s: %s", src,
+	    strerror(errno));
+	close(fd);
+	return -1;
+}
+
 /* try the current hop, or the next destination when none is left */
 static void
 probe_next_hop(struct probe *p)
 {
 	struct verify_hop *h;
+	char why[256];
+	int fd;
 
 	if (p->ihop >= p->nhops) {
 		p->idest++;
@@ -596,12 +640,16 @@ probe_next_hop(struct probe *p)
 	h = &p->hops[p->ihop];
 	p->reply_len = 0;
 	p->smtputf8 = 0;
-	if ((p->bev = bufferevent_socket_new(p->v->base, -1,
+	probe_set_state(p, PR_CONNECT);
+	if ((fd = probe_socket(p, h, why, sizeof(why))) == -1) {
+		probe_hop_failed(p, why);
+		return;
+	}
+	if ((p->bev = bufferevent_socket_new(p->v->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
 		fatal("%s: bufferevent_socket_new", __func__);
 	bufferevent_setcb(p->bev, probe_read_cb, NULL, probe_event_cb, p);
 	bufferevent_enable(p->bev, EV_READ | EV_WRITE);
-	probe_set_state(p, PR_CONNECT);
 	probe_timeout(p, p->v->timeout_connect);
 	log_debug(LOG_CAT_POLICY, "verify=%u event=connect relay=%s", p->id,
 	    h->name);
@@ -653,14 +701,20 @@ static void
 dns_done(struct probe *p)
 {
 	for (size_t i = 0; i < p->nmxa; i++) {
-		for (int k = 0; k < p->mxa[i].na; k++)
-			hop_add(p, p->mxa[i].host, p->mxa[i].a[k]);
-		for (int k = 0; k < p->mxa[i].naaaa; k++)
-			hop_add(p, p->mxa[i].host, p->mxa[i].aaaa[k]);
+		struct verify_mxaddr *m = &p->mxa[i];
+
+		for (int pass = 0; pass < 2; pass++) {
+			if (pass == p->v->v6first)
+				for (int k = 0; k < m->na; k++)
+					hop_add(p, m->host, m->a[k]);
+			else
+				for (int k = 0; k < m->naaaa; k++)
+					hop_add(p, m->host, m->aaaa[k]);
+		}
 	}
 	if (p->nhops == 0)
 		snprintf(p->last, sizeof(p->last), "%s: no address found",
-		    route_dest(&p->route, p->idest)->host);
+		    p->dests.v[p->idest].host);
 	free(p->mxa);
 	p->mxa = NULL;
 	p->nmxa = 0;
@@ -718,7 +772,7 @@ dns_mx_answer(struct probe *p, int err, struct ub_result *res)
 		/* no MX: the name itself (RFC 5321 5.1) */
 		p->nmxa = 1;
 		snprintf(p->mxa[0].host, sizeof(p->mxa[0].host), "%s",
-		    route_dest(&p->route, p->idest)->host);
+		    p->dests.v[p->idest].host);
 	} else {
 		if (mta_mx_is_null(mx, n))
 			return;		/* no host: dns_done finds none */
@@ -787,7 +841,7 @@ probe_next_dest(struct probe *p)
 	const struct mta_dest *d;
 	struct sockaddr_un *su;
 
-	if (p->idest >= route_ndest(&p->route)) {
+	if (p->idest >= p->dests.n) {
 		char r[PROTO_REPLY_MAX];
 
 		snprintf(r, sizeof(r), "451 4.4.1 no internal server answered%s%.900s",
@@ -796,7 +850,7 @@ probe_next_dest(struct probe *p)
 		probe_free(p);
 		return;
 	}
-	d = route_dest(&p->route, p->idest);
+	d = &p->dests.v[p->idest];
 	p->nhops = p->ihop = 0;
 	p->lmtp = d->lmtp;
 	p->port = d->port ? d->port : p->v->port;
@@ -870,23 +924,21 @@ verifier_set_conf(struct verifier *v, const struct conf *c, char *err,
 {
 	struct mta_route *routes = NULL;
 	const char *why;
+	size_t bad;
 
-	if (c->n_routes > 0 &&
-	    (routes = calloc(c->n_routes, sizeof(*routes))) == NULL) {
-		snprintf(err, errlen, "verify: out of memory");
+	if (mta_routes_parse(c->routes, c->n_routes, &routes, &bad,
+	    &why) == -1) {
+		snprintf(err, errlen, "route %s %s", c->routes[bad], why);
 		return -1;
 	}
-	for (size_t i = 0; i < c->n_routes; i++)
-		if (mta_route_parse(c->routes[i], &routes[i], &why) == -1) {
-			snprintf(err, errlen, "route %s %s", c->routes[i], why);
-			free(routes);
-			return -1;
-		}
 	free(v->routes);
 	v->routes = routes;
 	v->nroutes = c->n_routes;
 	snprintf(v->helo, sizeof(v->helo), "%s", c->hostname);
 	v->port = c->test_smtp_port;
+	snprintf(v->source_v4, sizeof(v->source_v4), "%s", c->source_address_v4);
+	snprintf(v->source_v6, sizeof(v->source_v6), "%s", c->source_address_v6);
+	v->v6first = strcmp(c->address_preference, "ipv6") == 0;
 	v->timeout_connect = c->timeout_connect < VERIFY_REPLY_SECS ?
 	    c->timeout_connect : VERIFY_REPLY_SECS;
 	v->timeout_reply = c->timeout_client < VERIFY_REPLY_SECS ?
@@ -950,7 +1002,6 @@ verifier_check(struct verifier *v, const char *addr, const char *domain,
 	struct mail_addr a;
 	struct verify_waiter *w;
 	struct probe *p;
-	const struct mta_route *r;
 	const char *reply;
 	char path[ADDR_STRLEN + 2], key[ADDR_STRLEN], why[PROTO_REPLY_MAX + 16];
 	int result, n;
@@ -981,19 +1032,22 @@ verifier_check(struct verifier *v, const char *addr, const char *domain,
 		p->waiters = w;
 		return;
 	}
-	r = mta_route_match(v->routes, v->nroutes, domain != NULL &&
-	    *domain != '\0' ? domain : a.domain);
-	if (r == NULL || v->nwaiting >= VERIFY_WAIT_MAX ||
+	if (v->nwaiting >= VERIFY_WAIT_MAX ||
 	    (p = calloc(1, sizeof(*p))) == NULL) {
 		free(w);
-		cb(arg, LOOKUP_TEMPFAIL, r == NULL ? "verify: the domain has "
-		    "no route" : "verify: too many probes waiting");
+		cb(arg, LOOKUP_TEMPFAIL, "verify: too many probes waiting");
+		return;
+	}
+	if (mta_route_hosts(v->routes, v->nroutes, domain != NULL &&
+	    *domain != '\0' ? domain : a.domain, &p->dests) == 0) {
+		free(w);
+		free(p);
+		cb(arg, LOOKUP_TEMPFAIL, "verify: the domain has no route");
 		return;
 	}
 	p->v = v;
 	p->id = ++v->next_id;
 	p->waiters = w;
-	p->route = *r;
 	p->utf8 = a.utf8;
 	clock_gettime(CLOCK_MONOTONIC, &p->start);
 	snprintf(p->addr, sizeof(p->addr), "%s", key);

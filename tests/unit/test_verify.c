@@ -172,18 +172,18 @@ static const struct script plain = {
 	"250 2.1.0 Ok", 0
 };
 
+/* a verifier with these routes */
 static struct verifier *
-verifier_for(int port, int port2)
+verifier_routes(const char *routes)
 {
-	char text[512], err[512];
+	char text[1024], err[512];
 	struct verifier *v;
 	struct conf *c;
 
 	snprintf(text, sizeof(text), "[server]\nhostname = edge.test\n"
-	    "[delivery]\nroutes = corp.example=[127.0.0.1]:%d "
-	    "other.example=[127.0.0.1]:%d\ntimeout_connect = 2\n"
+	    "[delivery]\nroutes = %s\ntimeout_connect = 2\n"
 	    "timeout_client = 1\n"
-	    "[domains]\nverify_cache_negative = 60\n", port, port2);
+	    "[domains]\nverify_cache_negative = 60\n", routes);
 	c = conf_load_string(text, "t.conf", err, sizeof(err));
 	if (c == NULL)
 		fail_msg("conf: %s", err);
@@ -192,6 +192,16 @@ verifier_for(int port, int port2)
 		fail_msg("verifier_new: %s", err);
 	conf_free(c);
 	return v;
+}
+
+static struct verifier *
+verifier_for(int port, int port2)
+{
+	char routes[256];
+
+	snprintf(routes, sizeof(routes), "corp.example=[127.0.0.1]:%d "
+	    "other.example=[127.0.0.1]:%d", port, port2);
+	return verifier_routes(routes);
 }
 
 static void
@@ -432,6 +442,36 @@ test_silent(void **state)
 	srv_stop(&s);
 }
 
+/* the route's hosts in order: the next one when one fails before RCPT */
+static void
+test_failover(void **state)
+{
+	static const struct script refuse_mail = {
+		"220 fake.example ESMTP", "250 fake.example",
+		"553 5.7.1 not from you", 0
+	};
+	struct server s1, s2;
+	struct verifier *v;
+	struct answer r = { 0 };
+	char routes[256];
+
+	(void)state;
+	srv_start(&s1, &refuse_mail);
+	srv_start(&s2, &plain);
+	snprintf(routes, sizeof(routes), "corp.example=[127.0.0.1]:%d,"
+	    "[127.0.0.1]:%d,[127.0.0.1]:%d", closed_port(), s1.port, s2.port);
+	v = verifier_routes(routes);
+	check(v, "nobody@corp.example", &r, 1, LOOKUP_NOTFOUND);
+	check(v, "known@corp.example", &r, 2, LOOKUP_FOUND);
+	settle();
+	assert_int_equal(s1.connections, 2);
+	assert_int_equal(s2.connections, 2);
+	assert_null(strstr(s1.log, "RCPT"));
+	verifier_free(v);
+	srv_stop(&s1);
+	srv_stop(&s2);
+}
+
 static int
 setup(void **state)
 {
@@ -459,6 +499,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_server_down, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_silent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failover, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
