@@ -24,8 +24,7 @@
  * queue_db_remote_mark, queue_db_msg_get, queue_db_msg_copy_free,
  * queue_db_dead_expire, queue_db_sender_state, queue_db_sender_set,
  * queue_db_watch_add, queue_db_watch_load, queue_db_watch_expire,
- * queue_db_verify_put, queue_db_verify_load, queue_db_verify_expire,
- * queue_db_verify_flush.
+ * queue_db_verify_put, queue_db_verify_load, queue_db_verify_expire.
  *
  * SECURITY: every value from the network (addresses, HELO, AUTH user,
  * message bytes, event details) is bound as an SQL parameter, never
@@ -1760,35 +1759,4 @@ queue_db_verify_expire(struct queue_db *db, int64_t now, int64_t *deleted)
 	if (deleted != NULL)
 		*deleted = sqlite3_changes64(db->h);
 	return 0;
-}
-
-/*
- * queue_db_verify_flush - delete address's row, or every row when
- * address is NULL or ""; *deleted (may be NULL) gets the count.
- */
-int
-queue_db_verify_flush(struct queue_db *db, const char *address,
-    int64_t *deleted)
-{
-	static const char *one_sql = "DELETE FROM verify_cache WHERE address = ?1";
-	static const char *all_sql = "DELETE FROM verify_cache";
-	int all = address == NULL || *address == '\0';
-	sqlite3_stmt *s;
-	int rc;
-
-	if ((rc = sqlite3_prepare_v3(db->h, all ? all_sql : one_sql, -1, 0, &s,
-	    NULL)) != SQLITE_OK)
-		goto fail;
-	if (!all)
-		sqlite3_bind_text(s, 1, address, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
-		goto fail;
-	if (deleted != NULL)
-		*deleted = sqlite3_changes64(db->h);
-	return 0;
-fail:
-	db_log_error(db, "verify_flush", rc);
-	return -1;
 }

@@ -343,8 +343,4 @@ int queue_db_verify_load(struct queue_db *db, int64_t now,
 int queue_db_verify_expire(struct queue_db *db, int64_t now,
     int64_t *deleted);
 
-/* queue_db_verify_flush - delete address's row (all: NULL or ""); 0 or -1 */
-int queue_db_verify_flush(struct queue_db *db, const char *address,
-    int64_t *deleted);
-
 #endif

@@ -3,11 +3,11 @@
  * (src/lookup/verify.c probes, the lookup process remembers): the
  * answers survive a restart as rows of queue.db's verify_cache table.
  * The lookup process sends each new answer (PROTO_VERIFY_PUT) and asks
- * for all of them when it starts (PROTO_VERIFY_LOAD); an admin's flush
- * deletes rows and tells it (PROTO_VERIFY_FLUSH). Expired rows are
- * deleted on the queue's housekeeping timer.
+ * for all of them when it starts (PROTO_VERIFY_LOAD). Expired rows are
+ * deleted on the queue's housekeeping timer. An admin's list and flush
+ * are queue_ctl.c's, on the admin's connection.
  *
- * Public: queue_verify_recv, queue_verify_expire, queue_verify_flush.
+ * Public: queue_verify_recv, queue_verify_expire.
  *
  * SECURITY: the messages come from the lookup process (a sibling): one
  * that does not decode is fatal. Addresses and replies were a client's
@@ -99,23 +99,4 @@ queue_verify_expire(struct queue_db *db)
 	    deleted > 0)
 		log_info(LOG_CAT_QUEUE, "event=verify_cache_expired rows=%lld",
 		    (long long)deleted);
-}
-
-/* queue_verify_flush - an admin's flush, passed on to lookup */
-int64_t
-queue_verify_flush(struct queue_db *db, struct ipc_peer *lookup,
-    const char *address)
-{
-	struct proto_verify_flush vf;
-	struct ipc_msg m;
-	int64_t deleted;
-
-	if (queue_db_verify_flush(db, address, &deleted) == -1)
-		return -1;
-	if (lookup != NULL) {
-		vf.address = address;
-		proto_verify_flush_enc(&m, 0, &vf);
-		ipc_send(lookup, &m);
-	}
-	return deleted;
 }

@@ -23,11 +23,4 @@ int queue_verify_recv(struct queue_db *db, struct ipc_peer *lookup,
 /* queue_verify_expire - delete the rows that have expired */
 void queue_verify_expire(struct queue_db *db);
 
-/*
- * queue_verify_flush - an admin's flush: the rows of address (all when
- * it is "") go, and lookup (may be NULL) is told. The count, or -1.
- */
-int64_t queue_verify_flush(struct queue_db *db, struct ipc_peer *lookup,
-    const char *address);
-
 #endif

@@ -469,6 +469,8 @@ test_verify_cache(void **state)
 		{ "carol@corp.example", PROTO_VERIFY_FOUND, "250 ok", 100, 500 },
 	};
 	struct verify_seen vs;
+	struct queue_db_ctl *dc;
+	char err[512];
 	int64_t deleted;
 	sqlite3 *h;
 
@@ -496,16 +498,29 @@ test_verify_cache(void **state)
 		fail_msg("after expiry: got %d rows (%s), want bob only", vs.n,
 		    vs.addr[0]);
 
+	/* the admin's list and flush, on their own connection */
 	assert_int_equal(queue_db_verify_put(fx->db, &v[3]), 0);
-	assert_int_equal(queue_db_verify_flush(fx->db, "nobody@corp.example",
+	assert_non_null(dc = queue_db_ctl_open(fx->dir, err, sizeof(err)));
+	memset(&vs, 0, sizeof(vs));
+	assert_int_equal(queue_db_ctl_verify_list(dc, 400, "", 100,
+	    verify_seen_cb, &vs), 0);
+	if (vs.n != 2 || strcmp(vs.addr[0], "bob@corp.example") != 0)
+		fail_msg("list: got %d rows, first %s; want 2, bob first",
+		    vs.n, vs.addr[0]);
+	memset(&vs, 0, sizeof(vs));
+	assert_int_equal(queue_db_ctl_verify_list(dc, 400, "carol@corp.example",
+	    100, verify_seen_cb, &vs), 0);
+	assert_int_equal(vs.n, 1);
+	assert_int_equal(queue_db_ctl_verify_flush(dc, "nobody@corp.example",
 	    &deleted), 0);
 	assert_int_equal(deleted, 0);
-	assert_int_equal(queue_db_verify_flush(fx->db, "bob@corp.example",
+	assert_int_equal(queue_db_ctl_verify_flush(dc, "bob@corp.example",
 	    &deleted), 0);
 	assert_int_equal(deleted, 1);
-	assert_int_equal(queue_db_verify_flush(fx->db, "", &deleted), 0);
+	assert_int_equal(queue_db_ctl_verify_flush(dc, "", &deleted), 0);
 	assert_int_equal(deleted, 1);
 	assert_int_equal(peek_int(h, "SELECT count(*) FROM verify_cache"), 0);
+	queue_db_ctl_close(dc);
 	sqlite3_close(h);
 }
 
