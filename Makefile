@@ -109,10 +109,14 @@ $(B)/cidr_bench: bench/cidr_bench.c $(OBJS)
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS_R) $(HARDEN_LD) -o $@ $^ $(PKG_LIBS)
 
+$(B)/rcpt_table_load: bench/rcpt_table_load.c $(OBJS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS_R) $(HARDEN_LD) -o $@ $^ $(PKG_LIBS)
+
 bench:
 	@sh scripts/deps.sh bench
 	@sh scripts/ensure-user.sh _moat
-	@$(MAKE) --no-print-directory all $(B)/cidr_bench
+	@$(MAKE) --no-print-directory all $(B)/cidr_bench $(B)/rcpt_table_load
 	/usr/bin/python3 bench/bench.py $(BENCH)
 
 # fuzzing: the library built once with coverage, one binary per target;

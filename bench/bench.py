@@ -784,6 +784,7 @@ OTHERS = {
     "purge_all_100k": "bench_queue.py",
     "flood_banner_ms": "bench_flood.py", "flood_accept_ratio": "bench_flood.py",
     "cidr_lookup_100k": None,
+    "rcpt_table_load_1m": None,
     "soak": "bench_soak.py",
 }
 
@@ -804,6 +805,9 @@ def run_others(names):
         rc = rc or r.returncode
     if "cidr_lookup_100k" in names:
         r = subprocess.run([os.path.join(ROOT, "build", "cidr_bench")])
+        rc = rc or r.returncode
+    if "rcpt_table_load_1m" in names:
+        r = subprocess.run([os.path.join(ROOT, "build", "rcpt_table_load")])
         rc = rc or r.returncode
     return rc
 

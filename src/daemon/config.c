@@ -95,6 +95,9 @@ static const char *type_names[] = {
 #define CF_BYROLE	0x08	/* default follows the listener's role */
 #define CF_ROUTES	0x10	/* list items are DOMAIN=DEST; an item without
 				 * '=' is one more DEST of the item before */
+#define CF_NOCAP	0x20	/* a list without CONF_LIST_MAX (and
+				 * without the check for duplicates, which
+				 * would be quadratic) */
 
 /* one knob; off/size/off_n are into struct conf or struct conf_listener */
 struct conf_knob {
@@ -113,6 +116,9 @@ struct conf_knob {
 
 static int check_domain(char *, const char **);
 static int check_mailbox(char *, const char **);
+static int check_mailbox_entry(char *, const char **);
+static int check_domain_path(char *, const char **);
+static int check_domain_name(char *, const char **);
 static int check_user(char *, const char **);
 static int check_route(char *, const char **);
 static int check_dest(char *, const char **);
@@ -138,7 +144,9 @@ static int check_metrics(char *, const char **);
 #define K_BOOL(sec, m, def, doc) \
 	{ sec, #m, CT_BOOL, 0, def, 0, 1, CM(m), 0, NULL, doc }
 #define K_LIST(sec, m, type, def, check, doc) \
-	{ sec, #m, type, 0, def, 0, 0, CM(m), offsetof(struct conf, n_##m), \
+	K_LISTF(sec, m, type, def, 0, check, doc)
+#define K_LISTF(sec, m, type, def, flags, check, doc) \
+	{ sec, #m, type, flags, def, 0, 0, CM(m), offsetof(struct conf, n_##m), \
 	  check, doc }
 #define K_LOG(cat, name, doc) \
 	{ "log", name, CT_LEVEL, 0, "info", 0, 0, CM(log_level[cat]), 0, \
@@ -171,12 +179,28 @@ static const struct conf_knob knobs[] = {
 
 	K_LIST("domains", local_domains, CT_LIST, "localhost", check_domain,
 	    "Domains delivered here; mail for any other domain is relayed."),
-	K_LIST("domains", mailboxes, CT_LIST, "postmaster", check_mailbox,
-	    "Local parts that exist in every local domain."),
-	K_NUM("domains", verify_cache_positive, CT_INT, "604800", 1, 31536000,
-	    "Seconds a recipient the internal server accepted (recipient_verify) is remembered."),
-	K_NUM("domains", verify_cache_negative, CT_INT, "10800", 1, 31536000,
-	    "Seconds a recipient the internal server refused (recipient_verify) is remembered."),
+	K_LISTF("domains", mailboxes, CT_LIST, "postmaster", CF_NOCAP,
+	    check_mailbox_entry,
+	    "Local mailboxes: a local part (in every local domain, Maildir mail_dir/USER) or user@domain (that local domain only, Maildir mail_dir/user@domain); no limit on their number."),
+	K_STR("domains", mailboxes_file, CT_PATH, "", CF_EMPTY, NULL,
+	    "More mailboxes, one a line as in mailboxes ('#' comments); reloaded on SIGHUP and when it changes."),
+	K_STR("domains", aliases_file, CT_PATH, "", CF_EMPTY, NULL,
+	    "Aliases, NAME: target, target, ... a line (see moat.conf.example); reloaded on SIGHUP and when it changes."),
+	K_STR("domains", role_mailbox, CT_STRING, "postmaster", 0,
+	    check_mailbox,
+	    "Local mailbox of postmaster@ and abuse@ of every domain, local or routed, unless an alias or a recipient source names them."),
+	K_LIST("domains", recipient_tables, CT_LIST, "", check_domain_path,
+	    "DOMAIN=PATH: the file of the valid addresses of a local or routed domain (local@domain or @domain a line); one file may serve several domains; reloaded on SIGHUP and when it changes."),
+	K_LIST("domains", recipient_ldap, CT_LIST, "", check_domain_name,
+	    "DOMAIN=LDAPNAME: the [ldap LDAPNAME] directory that knows the recipients of a local or routed domain."),
+	K_LIST("domains", recipient_verify, CT_LIST, "", check_domain,
+	    "Routed domains whose recipients are checked with the route's host at RCPT (MAIL FROM:<>, RCPT TO:, never DATA)."),
+	K_NUM("domains", verify_cache_positive, CT_INT, "604800", 0, 31536000,
+	    "Seconds a recipient the route's host accepted is remembered."),
+	K_NUM("domains", verify_cache_negative, CT_INT, "10800", 0, 31536000,
+	    "Seconds a recipient the route's host refused is remembered."),
+	K_NUM("domains", lookup_timeout, CT_INT, "10", 1, 300,
+	    "Seconds a RCPT waits for the recipient lookup before 451 4.4.3."),
 
 	K_LIST("relay", relay_networks, CT_CIDRS, "", NULL,
 	    "Client networks that may relay without AUTH; none may cover every IPv4 or global IPv6 address."),
@@ -612,6 +636,69 @@ check_mailbox(char *s, const char **why)
 	return 0;
 }
 
+/* [domains] mailboxes: a mailbox name, or one at a domain */
+static int
+check_mailbox_entry(char *s, const char **why)
+{
+	char *at = strchr(s, '@');
+
+	if (at == NULL)
+		return check_mailbox(s, why);
+	*at = '\0';
+	if (check_mailbox(s, why) == -1 || check_domain(at + 1, why) == -1) {
+		*at = '@';
+		*why = "is not a mailbox: USER or USER@DOMAIN (letters, "
+		    "digits, . _ - + in USER)";
+		return -1;
+	}
+	*at = '@';
+	return 0;
+}
+
+/* DOMAIN=VALUE: a domain lowercased, a value that is not empty */
+static int
+check_domain_eq(char *s, const char **why, const char *want)
+{
+	char *eq = strchr(s, '=');
+
+	*why = want;
+	if (eq == NULL || eq == s || eq[1] == '\0')
+		return -1;
+	*eq = '\0';
+	if (check_domain(s, why) == -1) {
+		*eq = '=';
+		*why = want;
+		return -1;
+	}
+	*eq = '=';
+	return 0;
+}
+
+/* recipient_tables: DOMAIN=PATH (a relative path: see conf_finish) */
+static int
+check_domain_path(char *s, const char **why)
+{
+	return check_domain_eq(s, why, "must be DOMAIN=PATH");
+}
+
+/* recipient_ldap: DOMAIN=NAME, the name of an [ldap NAME] section */
+static int
+check_domain_name(char *s, const char **why)
+{
+	const char *eq;
+
+	if (check_domain_eq(s, why, "must be DOMAIN=LDAPNAME") == -1)
+		return -1;
+	eq = strchr(s, '=') + 1;
+	if (strspn(eq, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(eq)) {
+		*why = "must be DOMAIN=LDAPNAME (letters, digits, . _ - in "
+		    "the name)";
+		return -1;
+	}
+	return 0;
+}
+
 /* a POSIX-ish user name */
 static int
 check_user(char *s, const char **why)
@@ -966,13 +1053,13 @@ set_list(const struct conf_knob *k, void *base, const char *val, int append,
 				    "list its hosts as DOMAIN=DEST,DEST)", q);
 				return -1;
 			}
-			for (i = 0; i < n; i++)
+			for (i = 0; i < n && !(k->flags & CF_NOCAP); i++)
 				if (strcmp(strs[i], item) == 0)
 					break;
-			if (i < n)
+			if (i < n && !(k->flags & CF_NOCAP))
 				continue;
 		}
-		if (n >= CONF_LIST_MAX) {
+		if (n >= CONF_LIST_MAX && !(k->flags & CF_NOCAP)) {
 			snprintf(why, whylen, "more than %d items",
 			    CONF_LIST_MAX);
 			return -1;
@@ -1670,6 +1757,136 @@ knob_seen(const struct conf_parse *p, const char *name)
 	return 0;
 }
 
+/* the row of knob name in knobs[] */
+static size_t
+knob_index(const char *name)
+{
+	for (size_t i = 0; i < NKNOBS; i++)
+		if (strcmp(knobs[i].name, name) == 0)
+			return i;
+	fatalx("%s: no knob %s", __func__, name);
+}
+
+/* "DOMAIN=..." or "DOMAIN": the domain into buf */
+static const char *
+item_domain(const char *item, char *buf, size_t len)
+{
+	size_t n = strcspn(item, "=");
+
+	snprintf(buf, len, "%.*s", (int)n, item);
+	return buf;
+}
+
+/* the domain of list item i of knob k appears again later in it */
+static int
+domain_repeated(char *const *items, size_t n, size_t i)
+{
+	char a[256], b[256];
+
+	item_domain(items[i], a, sizeof(a));
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(item_domain(items[j], b, sizeof(b)), a) == 0)
+			return 1;
+	return 0;
+}
+
+/* add domain (lowercased already) to c->lookup_domains once; -1 no memory */
+static int
+lookup_domain_add(struct conf *c, const char *domain)
+{
+	char **v;
+
+	for (size_t i = 0; i < c->n_lookup_domains; i++)
+		if (strcmp(c->lookup_domains[i], domain) == 0)
+			return 0;
+	if ((v = reallocarray(c->lookup_domains, c->n_lookup_domains + 1,
+	    sizeof(*v))) == NULL)
+		return -1;
+	c->lookup_domains = v;
+	if ((v[c->n_lookup_domains] = strdup(domain)) == NULL)
+		return -1;
+	c->n_lookup_domains++;
+	return 0;
+}
+
+/*
+ * [domains]: each domain a recipient source names is one of ours
+ * (recipient_verify: a routed one), a user@domain mailbox is in a local
+ * domain, relative table paths go below p->base; the routed domains
+ * with a source are collected in c->lookup_domains for relay_decide.
+ */
+static void
+recipients_finish(struct conf_parse *p)
+{
+	static const char *lists[] = { "recipient_tables", "recipient_ldap",
+	    "recipient_verify" };
+	struct conf *c = p->c;
+	struct relay_table t;
+	char d[256], q[80], buf[CONF_PATH_MAX];
+	size_t k;
+
+	conf_relay_table(c, &t);
+	k = knob_index("mailboxes");
+	for (size_t i = 0; i < c->n_mailboxes; i++) {
+		const char *at = strchr(c->mailboxes[i], '@');
+
+		if (at != NULL && !relay_is_local_domain(&t, at + 1)) {
+			conf_error(p, p->seen[k], "mailboxes: '%s': %s is not "
+			    "one of local_domains", quote(q, sizeof(q),
+			    c->mailboxes[i], strlen(c->mailboxes[i])), at + 1);
+			return;
+		}
+	}
+	for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++) {
+		const struct conf_knob *kn = &knobs[k = knob_index(lists[l])];
+		char **items = list_arr(kn, c);
+		size_t n = list_count(kn, c);
+		int verify = l == 2;
+
+		for (size_t i = 0; i < n; i++) {
+			int local, routed;
+
+			item_domain(items[i], d, sizeof(d));
+			local = relay_is_local_domain(&t, d);
+			routed = relay_is_routed_domain(&t, d);
+			if (domain_repeated(items, n, i)) {
+				conf_error(p, p->seen[k], "%s: %s is listed "
+				    "twice", kn->name, d);
+				return;
+			}
+			if (verify ? !routed || local : !routed && !local) {
+				conf_error(p, p->seen[k], "%s: %s is not %s",
+				    kn->name, d, verify ? "a routed domain "
+				    "([delivery] routes): only an internal "
+				    "server can be asked" : "one of "
+				    "local_domains nor a routed domain");
+				return;
+			}
+			if (routed && !local && lookup_domain_add(c, d) == -1) {
+				conf_error(p, 0, "out of memory");
+				return;
+			}
+			/* a relative table path: below the file's directory */
+			if (l == 0 && p->base != NULL &&
+			    strchr(items[i], '=')[1] != '/') {
+				int w = snprintf(buf, sizeof(buf), "%s=%s/%s", d,
+				    p->base, strchr(items[i], '=') + 1);
+				char *dup;
+
+				if (w < 0 || (size_t)w >= sizeof(buf) ||
+				    (dup = strdup(buf)) == NULL) {
+					conf_error(p, p->seen[k], "%s: the path "
+					    "of %s below %s is too long",
+					    kn->name, d, p->base);
+					return;
+				}
+				free(items[i]);
+				items[i] = dup;
+			}
+		}
+	}
+}
+
 static void
 conf_finish(struct conf_parse *p)
 {
@@ -1687,6 +1904,8 @@ conf_finish(struct conf_parse *p)
 	}
 	relay_catch_all(p, p->seen[irelay]);
 	resolve_paths(p);
+	if (!p->failed)
+		recipients_finish(p);
 	if (p->failed)
 		return;
 	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0')) {
@@ -1925,6 +2144,9 @@ conf_free(struct conf *c)
 	for (i = 0; i < NKNOBS; i++)
 		if (knobs[i].type == CT_LIST || knobs[i].type == CT_CIDRS)
 			list_clear(&knobs[i], c);
+	for (i = 0; i < c->n_lookup_domains; i++)
+		free(c->lookup_domains[i]);
+	free(c->lookup_domains);
 	free(c);
 }
 
@@ -2088,8 +2310,9 @@ conf_relay_table(const struct conf *c, struct relay_table *t)
 {
 	t->local_domains = c->local_domains;
 	t->n_local_domains = c->n_local_domains;
-	t->mailboxes = c->mailboxes;
-	t->n_mailboxes = c->n_mailboxes;
+	t->lookup_domains = c->lookup_domains;
+	t->n_lookup_domains = c->n_lookup_domains;
+	t->lookup_all_routed = c->aliases_file[0] != '\0';
 	t->relay_networks = c->relay_networks;
 	t->n_relay_networks = c->n_relay_networks;
 	t->routes = c->routes;

@@ -52,10 +52,24 @@ struct conf {
 	/* [domains] */
 	char	**local_domains;	/* lowercased */
 	size_t	  n_local_domains;
-	char	**mailboxes;		/* lowercased local parts */
+	char	**mailboxes;		/* lowercased "user" or "user@domain" */
 	size_t	  n_mailboxes;
-	int	verify_cache_positive;	/* seconds, a 2xx probe answer */
-	int	verify_cache_negative;	/* seconds, a 5xx probe answer */
+	char	mailboxes_file[CONF_PATH_MAX];	/* more of them, a line each */
+	char	aliases_file[CONF_PATH_MAX];	/* "": no aliases */
+	char	role_mailbox[65];	/* postmaster@, abuse@ of every domain */
+	char	**recipient_tables;	/* "DOMAIN=PATH", path made absolute */
+	size_t	  n_recipient_tables;
+	char	**recipient_ldap;	/* "DOMAIN=LDAPNAME" */
+	size_t	  n_recipient_ldap;
+	char	**recipient_verify;	/* routed domains probed at RCPT */
+	size_t	  n_recipient_verify;
+	int	verify_cache_positive;	/* seconds */
+	int	verify_cache_negative;
+	int	lookup_timeout;		/* seconds a RCPT waits for the lookup */
+	/* derived, not a knob: the routed domains with a recipient source
+	 * (recipient_tables, _ldap, _verify), lowercased, each once */
+	char	**lookup_domains;
+	size_t	  n_lookup_domains;
 
 	/* [relay] */
 	struct cidr *relay_networks;

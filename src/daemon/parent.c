@@ -12,7 +12,8 @@
  *     ├── auth     (moat user, chrooted)   argon2id checks
  *     ├── mta      (moat user)             outbound delivery
  *     ├── control  (moat user, chrooted)   the admin socket, metrics
- *     └── ca       (moat user, chrooted)   the TLS private key, signs
+ *     ├── ca       (moat user, chrooted)   the TLS private key, signs
+ *     └── lookup   (moat user)             does a recipient exist
  *
  * Each child is forked and execs moat again ("moat -X NAME", proc.c):
  * it parses the configuration itself and shares nothing of the
@@ -720,10 +721,10 @@ parent_run(struct parent *pa)
 	proc_signals_hold(0);	/* what came meanwhile is delivered now */
 	send_users(pa);
 	log_notice(LOG_CAT_DAEMON, "event=started pid=%ld smtp=%ld queue=%ld "
-	    "auth=%ld mta=%ld control=%ld", (long)getpid(),
+	    "auth=%ld mta=%ld control=%ld lookup=%ld", (long)getpid(),
 	    (long)pa->pid[PROC_SMTP], (long)pa->pid[PROC_QUEUE],
 	    (long)pa->pid[PROC_AUTH], (long)pa->pid[PROC_MTA],
-	    (long)pa->pid[PROC_CONTROL]);
+	    (long)pa->pid[PROC_CONTROL], (long)pa->pid[PROC_LOOKUP]);
 	/* a child may have died before the signal event existed */
 	parent_reap(pa);
 	parent_relaytest(pa);

@@ -56,6 +56,7 @@
 #include "../control/control.h"
 #include "../io/tls_key.h"
 #include "../lib/log.h"
+#include "../lookup/lookup_proc.h"
 #include "../mta/mta.h"
 #include "../queue/queue_proc.h"
 #include "../smtp/smtp.h"
@@ -96,6 +97,10 @@ static const struct proc_def procs[PROC_COUNT] = {
 	[PROC_CONTROL]	= { "control", control_proc_main, NULL, 1, 0 },
 	/* ca: tls_key is read as root */
 	[PROC_CA]	= { "ca", ca_proc_main, ca_proc_prepare, 1, 1 },
+	/* lookup: no chroot, it reads the table files and reaches the
+	 * directories; the LDAP bind files are read as root */
+	[PROC_LOOKUP]	= { "lookup", lookup_proc_main, lookup_proc_prepare, 0,
+			    1 },
 };
 
 /* socketpairs between children; the parent has one with every child */
@@ -106,6 +111,8 @@ static const struct { enum proc_id a, b; } channels[] = {
 	{ PROC_CONTROL, PROC_QUEUE },
 	{ PROC_CONTROL, PROC_SMTP },
 	{ PROC_SMTP, PROC_CA },		/* blocking round trips, tls_key.c */
+	{ PROC_SMTP, PROC_LOOKUP },	/* RCPT lookups */
+	{ PROC_LOOKUP, PROC_QUEUE },	/* events, the verification cache */
 };
 
 /* proc_name - the name of a process, as in its title "moat-NAME" */

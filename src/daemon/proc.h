@@ -23,6 +23,7 @@ enum proc_id {
 	PROC_MTA,	/* outbound delivery */
 	PROC_CONTROL,	/* the admin socket */
 	PROC_CA,	/* the TLS private key */
+	PROC_LOOKUP,	/* does a recipient exist: tables, directories */
 	PROC_COUNT
 };
 

@@ -26,6 +26,7 @@
 /* the smallest encoded list items: a count past frame / size lies */
 #define STORE_RCPT_MIN	13	/* three empty strings and a u8 */
 #define DELIVER_RCPT_MIN 17	/* a u64, two empty strings and a u8 */
+#define LOOKUP_TARGET_MIN 8	/* two empty strings */
 
 /* the next string field into buf: "" when malformed (r->err set) */
 static const char *
@@ -544,6 +545,80 @@ proto_ca_signed_dec(struct ipc_reader *r, struct proto_ca_signed *c)
 	return ipc_get_end(r);
 }
 
+/* proto_lookup_rcpt_enc - PROTO_LOOKUP_RCPT */
+void
+proto_lookup_rcpt_enc(struct ipc_msg *m, uint64_t id,
+    const struct proto_lookup_rcpt *q)
+{
+	ipc_msg_init(m, PROTO_LOOKUP_RCPT, id);
+	ipc_put_u32(m, q->seq);
+	ipc_put_str(m, q->rcpt);
+	ipc_put_str(m, q->local);
+	ipc_put_str(m, q->domain);
+	ipc_put_u8(m, q->kind);
+}
+
+int
+proto_lookup_rcpt_dec(struct ipc_reader *r, struct proto_lookup_rcpt *q)
+{
+	q->seq = ipc_get_u32(r);
+	q->rcpt = get_str(r, q->buf[0], sizeof(q->buf[0]));
+	q->local = get_str(r, q->buf[1], sizeof(q->buf[1]));
+	q->domain = get_str(r, q->buf[2], sizeof(q->buf[2]));
+	q->kind = ipc_get_u8(r);
+	if (q->kind != PROTO_LOOKUP_LOCAL && q->kind != PROTO_LOOKUP_ROUTED)
+		return -1;
+	return ipc_get_end(r);
+}
+
+/* proto_lookup_result_enc - the head of PROTO_LOOKUP_RESULT */
+void
+proto_lookup_result_enc(struct ipc_msg *m, uint64_t id,
+    const struct proto_lookup_result *a)
+{
+	ipc_msg_init(m, PROTO_LOOKUP_RESULT, id);
+	ipc_put_u32(m, a->seq);
+	ipc_put_u8(m, a->answer);
+	ipc_put_str(m, a->why);
+	ipc_put_u32(m, a->ntargets);
+}
+
+/* proto_lookup_target_enc - one target of a FOUND answer */
+void
+proto_lookup_target_enc(struct ipc_msg *m, const struct proto_lookup_target *t)
+{
+	ipc_put_str(m, t->address);
+	ipc_put_str(m, t->mailbox);
+}
+
+/*
+ * proto_lookup_result_dec - the head; -1 also for an unknown answer, a
+ * FOUND without targets, targets with another answer, or more than
+ * PROTO_LOOKUP_TARGETS_MAX or the frame can hold
+ */
+int
+proto_lookup_result_dec(struct ipc_reader *r, struct proto_lookup_result *a)
+{
+	a->seq = ipc_get_u32(r);
+	a->answer = ipc_get_u8(r);
+	a->why = get_str(r, a->why_buf, sizeof(a->why_buf));
+	a->ntargets = ipc_get_u32(r);
+	if (r->err || a->answer > PROTO_LOOKUP_TEMPFAIL ||
+	    (a->answer == PROTO_LOOKUP_FOUND) != (a->ntargets > 0) ||
+	    a->ntargets > PROTO_LOOKUP_TARGETS_MAX ||
+	    a->ntargets > r->left / LOOKUP_TARGET_MIN)
+		return -1;
+	return 0;
+}
+
+int
+proto_lookup_target_dec(struct ipc_reader *r, struct proto_lookup_target *t)
+{
+	t->address = get_str(r, t->buf[0], sizeof(t->buf[0]));
+	t->mailbox = get_str(r, t->buf[1], sizeof(t->buf[1]));
+	return r->err ? -1 : 0;
+}
+
 /* proto_verify_put_enc - PROTO_VERIFY_PUT */
 void
 proto_verify_put_enc(struct ipc_msg *m, uint64_t id,
@@ -614,6 +689,7 @@ RECODE(ca_sign, proto_ca_sign)
 RECODE(ca_signed, proto_ca_signed)
 RECODE(verify_put, proto_verify_put)
 RECODE(verify_flush, proto_verify_flush)
+RECODE(lookup_rcpt, proto_lookup_rcpt)
 
 /* the bytes of p in an evbuffer, for the encoders that move one */
 static struct evbuffer *
@@ -719,6 +795,23 @@ recode_bans(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)
 }
 
 static int
+recode_lookup_result(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)
+{
+	struct proto_lookup_result a;
+	struct proto_lookup_target t;
+
+	if (proto_lookup_result_dec(r, &a) == -1)
+		return -1;
+	proto_lookup_result_enc(out, id, &a);
+	for (uint32_t i = 0; i < a.ntargets; i++) {
+		if (proto_lookup_target_dec(r, &t) == -1)
+			return -1;
+		proto_lookup_target_enc(out, &t);
+	}
+	return proto_end_dec(r);
+}
+
+static int
 recode_empty(uint16_t type, struct ipc_reader *r, uint64_t id,
     struct ipc_msg *out)
 {
@@ -765,6 +858,8 @@ proto_recode(uint16_t type, uint64_t id, struct ipc_reader *r,
 	case PROTO_CA_SIGN:	rc = recode_ca_sign(r, id, out); break;
 	case PROTO_CA_SIGNED:	rc = recode_ca_signed(r, id, out); break;
 	case PROTO_BAN_DEL:	rc = recode_ban_del(r, id, out); break;
+	case PROTO_LOOKUP_RCPT:	rc = recode_lookup_rcpt(r, id, out); break;
+	case PROTO_LOOKUP_RESULT: rc = recode_lookup_result(r, id, out); break;
 	case PROTO_VERIFY_PUT:	rc = recode_verify_put(r, id, out); break;
 	case PROTO_VERIFY_FLUSH: rc = recode_verify_flush(r, id, out); break;
 	default:		rc = -1; break;

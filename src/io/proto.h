@@ -10,9 +10,11 @@
  *           ├─ auth    (owns the users file, argon2id checks)
  *           ├─ mta     (outbound delivery)
  *           ├─ control (the admin socket, metrics)
- *           └─ ca      (holds the TLS private key, signs for smtp)
- *   smtp <-> queue, smtp <-> auth, smtp <-> ca, queue <-> mta,
- *   control <-> queue, control <-> smtp: socketpairs made by the parent
+ *           ├─ ca      (holds the TLS private key, signs for smtp)
+ *           └─ lookup  (does a recipient exist: tables, LDAP, probes)
+ *   smtp <-> queue, smtp <-> auth, smtp <-> ca, smtp <-> lookup,
+ *   queue <-> mta, lookup <-> queue, control <-> queue, control <-> smtp:
+ *   socketpairs made by the parent
  *   (see channels[] in src/daemon/parent.c).
  */
 #ifndef MOAT_PROTO_H
@@ -196,6 +198,27 @@ enum proto_type {
 	 */
 	PROTO_BAN_DEL,
 	/*
+	 * smtp -> lookup: does this recipient exist? id = the session id.
+	 *   u32  seq (per session; the answer carries it back, a stale
+	 *        answer is dropped)
+	 *   str  rcpt (addr_format's output)
+	 *   str  local (the local part, unquoted, as the client gave it:
+	 *        the lookup process lowercases it)
+	 *   str  domain ("" for a bare <postmaster>)
+	 *   u8   kind (PROTO_LOOKUP_LOCAL, PROTO_LOOKUP_ROUTED)
+	 */
+	PROTO_LOOKUP_RCPT,
+	/*
+	 * lookup -> smtp: the answer. id = the session id.
+	 *   u32  seq (the request's)
+	 *   u8   answer (PROTO_LOOKUP_FOUND, _NOTFOUND, _TEMPFAIL)
+	 *   str  why (for the log: "ldap: timeout", "" when nothing to say)
+	 *   u32  number of targets (FOUND: 1..LOOKUP_TARGETS_MAX, else 0),
+	 *        then for each: str address, str mailbox (the local Maildir,
+	 *        "" when the target is relayed)
+	 */
+	PROTO_LOOKUP_RESULT,
+	/*
 	 * lookup -> queue: send me the recipient verification cache (at
 	 * the lookup process's start). The queue answers with one
 	 * PROTO_VERIFY_PUT per row that has not expired. No fields.
@@ -248,6 +271,15 @@ enum proto_type {
 #define PROTO_CA_RSA_PSS	2	/* raw RSA over a well-formed PSS block */
 #define PROTO_CA_ECDSA		3	/* ECDSA over a digest, DER signature */
 
+#define PROTO_LOOKUP_LOCAL	0	/* a local domain, or "" (postmaster) */
+#define PROTO_LOOKUP_ROUTED	1	/* a routed (internal) domain */
+
+#define PROTO_LOOKUP_FOUND	0
+#define PROTO_LOOKUP_NOTFOUND	1
+#define PROTO_LOOKUP_TEMPFAIL	2
+
+#define PROTO_LOOKUP_TARGETS_MAX 1000	/* targets of one answer */
+
 #define PROTO_VERIFY_FOUND	0	/* the internal server said 2xx */
 #define PROTO_VERIFY_NOTFOUND	1	/* it said 5xx */
 
@@ -287,7 +319,7 @@ struct ipc_reader;
 #define PROTO_IP_MAX	64	/* a client address */
 #define PROTO_REPLY_MAX	1024	/* an mta result's reply */
 #define PROTO_RELAY_MAX	512	/* an mta result's relay */
-#define PROTO_ADDR_MAX	256	/* an address (ADDR_STRLEN) */
+#define PROTO_ADDR_MAX	512	/* an address or a part of one (lookup) */
 
 /* PROTO_QUEUE_STORE: the head, then nrcpt recipients, then the body */
 struct proto_store {
@@ -512,6 +544,37 @@ struct proto_ca_signed {
 void proto_ca_signed_enc(struct ipc_msg *, uint64_t id,
     const struct proto_ca_signed *);
 int proto_ca_signed_dec(struct ipc_reader *, struct proto_ca_signed *);
+
+/* PROTO_LOOKUP_RCPT */
+struct proto_lookup_rcpt {
+	uint32_t	 seq;
+	const char	*rcpt, *local, *domain;
+	uint8_t		 kind;		/* PROTO_LOOKUP_LOCAL, _ROUTED */
+	char		 buf[3][PROTO_ADDR_MAX];
+};
+void proto_lookup_rcpt_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_lookup_rcpt *);
+int proto_lookup_rcpt_dec(struct ipc_reader *, struct proto_lookup_rcpt *);
+
+/* PROTO_LOOKUP_RESULT: the head, then ntargets targets, then proto_end_dec */
+struct proto_lookup_result {
+	uint32_t	 seq;
+	uint8_t		 answer;	/* PROTO_LOOKUP_FOUND, ... */
+	const char	*why;
+	uint32_t	 ntargets;	/* the decoder refuses more than
+					 * PROTO_LOOKUP_TARGETS_MAX */
+	char		 why_buf[PROTO_REASON_MAX];
+};
+struct proto_lookup_target {
+	const char	*address, *mailbox;
+	char		 buf[2][PROTO_ADDR_MAX];
+};
+void proto_lookup_result_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_lookup_result *);
+void proto_lookup_target_enc(struct ipc_msg *,
+    const struct proto_lookup_target *);
+int proto_lookup_result_dec(struct ipc_reader *, struct proto_lookup_result *);
+int proto_lookup_target_dec(struct ipc_reader *, struct proto_lookup_target *);
 
 /* PROTO_VERIFY_LOAD: no fields (proto_empty_enc, proto_empty_dec) */
 

@@ -2,21 +2,22 @@
  * relay.c - the one decision whether a recipient is accepted (see relay.h).
  *
  * Public: relay_decide, relay_is_local_domain, relay_is_routed_domain,
- * relay_client_trusted.
+ * relay_client_trusted, relay_is_role, relay_has_source.
  *
  * Order of the decision:
  *   1. the domain is empty (bare <postmaster>) or exactly one of ours:
- *      the lowercased plain local part must be a mailbox
- *      -> RELAY_LOCAL (with that mailbox, the Maildir the session
- *      stores and the scheduler delivers to), else RELAY_UNKNOWN_USER.
- *      This holds for every client, so a trusted client never relays an
- *      unknown local user out.
- *   2. a routed domain (an internal server behind us): RELAY_OUTBOUND
- *      from anyone, except that a local part with sender-specified
- *      routing ('@', '%' or '!', as in "victim%elsewhere@corp") is
- *      RELAY_DENIED unless the client may relay (step 3): the internal
- *      server might honour the routing, and the two would be an open
- *      relay.
+ *      RELAY_LOOKUP, for every client, so a trusted client never
+ *      relays an unknown local user out: the lookup process answers
+ *      whether the mailbox exists and which Maildir it is.
+ *   2. a routed domain (an internal server behind us): from anyone,
+ *      except that a local part with sender-specified routing ('@',
+ *      '%' or '!', as in "victim%elsewhere@corp") is RELAY_DENIED
+ *      unless the client may relay (step 3): the internal server might
+ *      honour the routing, and the two would be an open relay. Then
+ *      RELAY_LOOKUP when something can tell whether the recipient
+ *      exists (a recipient source of the domain, an alias, the role
+ *      addresses), else RELAY_OUTBOUND: the internal server decides,
+ *      after we accepted (the daemon warns about such a domain).
  *   3. any other domain, address literals included: RELAY_OUTBOUND when
  *      the client is in relay_networks or authenticated on a listener
  *      with auth_relay, else RELAY_DENIED.
@@ -29,7 +30,8 @@
  * Domains match exactly (ASCII case-insensitive): no suffix or prefix
  * matching, and an IP literal is never local. Pure: no I/O, no logging
  * (the caller logs the verdict with its session id).
- * LIMITS: linear scans of the tables; they are small.
+ * LIMITS: linear scans of the domain and network tables; they are
+ * small (the mailboxes, which are not, live in the lookup process).
  */
 #include <string.h>
 
@@ -104,17 +106,22 @@ relay_client_trusted(const struct relay_table *t, const uint8_t addr[16])
 	return 0;
 }
 
-/* the mailbox local_plain names (any case), NULL when none */
-static const char *
-find_mailbox(const struct relay_table *t, const char *local_plain)
+/* relay_is_role - postmaster and abuse, in any case */
+int
+relay_is_role(const char *local_plain)
 {
-	size_t i;
+	return ascii_caseeq(local_plain, "postmaster") ||
+	    ascii_caseeq(local_plain, "abuse");
+}
 
-	for (i = 0; i < t->n_mailboxes; i++)
-		if (t->mailboxes[i] != NULL &&
-		    ascii_caseeq(t->mailboxes[i], local_plain))
-			return t->mailboxes[i];
-	return NULL;
+/* relay_has_source - the routed domain has a recipient source */
+int
+relay_has_source(const struct relay_table *t, const char *domain)
+{
+	for (size_t i = 0; i < t->n_lookup_domains; i++)
+		if (ascii_caseeq(t->lookup_domains[i], domain))
+			return 1;
+	return 0;
 }
 
 /* in relay_networks, or authenticated on a listener that lets users relay */
@@ -138,12 +145,8 @@ has_sender_routing(const char *local_plain)
 /* relay_decide - accept or refuse one RCPT (see the order above) */
 enum relay_verdict
 relay_decide(const struct relay_table *t, const struct relay_client *c,
-    const struct mail_addr *rcpt, const char **mailbox)
+    const struct mail_addr *rcpt)
 {
-	const char *box;
-
-	if (mailbox != NULL)
-		*mailbox = NULL;
 	/*
 	 * The null path is no recipient. Only a caller bug (ADDR_F_ALLOW_NULL
 	 * on RCPT) gets here; refuse rather than crash on peer input.
@@ -151,21 +154,20 @@ relay_decide(const struct relay_table *t, const struct relay_client *c,
 	if (rcpt->is_null)
 		return RELAY_DENIED;
 	if (rcpt->domain[0] == '\0' ||
-	    (!rcpt->is_literal && relay_is_local_domain(t, rcpt->domain))) {
-		if ((box = find_mailbox(t, rcpt->local_plain)) == NULL)
-			return RELAY_UNKNOWN_USER;
-		if (mailbox != NULL)
-			*mailbox = box;
-		return RELAY_LOCAL;
-	}
+	    (!rcpt->is_literal && relay_is_local_domain(t, rcpt->domain)))
+		return RELAY_LOOKUP;
 	/*
 	 * A routed domain: inbound for an internal server, from anyone, but
 	 * without sender-specified routing from a client that may not relay:
 	 * the internal server might honour "a%b@corp" and relay for it.
 	 */
-	if (!rcpt->is_literal && relay_is_routed_domain(t, rcpt->domain))
-		return client_may_relay(t, c) ||
-		    !has_sender_routing(rcpt->local_plain) ? RELAY_OUTBOUND :
-		    RELAY_DENIED;
+	if (!rcpt->is_literal && relay_is_routed_domain(t, rcpt->domain)) {
+		if (!client_may_relay(t, c) &&
+		    has_sender_routing(rcpt->local_plain))
+			return RELAY_DENIED;
+		return relay_has_source(t, rcpt->domain) ||
+		    t->lookup_all_routed || relay_is_role(rcpt->local_plain) ?
+		    RELAY_LOOKUP : RELAY_OUTBOUND;
+	}
 	return client_may_relay(t, c) ? RELAY_OUTBOUND : RELAY_DENIED;
 }

@@ -11,8 +11,11 @@
 struct relay_table {
 	char		**local_domains;	/* lowercased, no trailing dot */
 	size_t		  n_local_domains;
-	char		**mailboxes;		/* local parts, lowercased */
-	size_t		  n_mailboxes;
+	char		**lookup_domains;	/* routed domains with a
+						 * recipient source, lowercased */
+	size_t		  n_lookup_domains;
+	int		  lookup_all_routed;	/* an aliases file: any routed
+						 * address may be an alias */
 	struct cidr	 *relay_networks;
 	size_t		  n_relay_networks;
 	char		**routes;		/* [delivery] routes, "DOMAIN=DEST" */
@@ -26,10 +29,11 @@ struct relay_client {
 };
 
 enum relay_verdict {
-	RELAY_LOCAL,		/* local domain, mailbox exists: 250 */
-	RELAY_UNKNOWN_USER,	/* local domain, no such mailbox: 550 5.1.1 */
-	RELAY_OUTBOUND,		/* routed domain, or a foreign domain and
-				 * the client may relay: 250 */
+	RELAY_LOOKUP,		/* our domain: whether the recipient exists
+				 * is the lookup process's answer */
+	RELAY_OUTBOUND,		/* a routed domain without a recipient
+				 * source, or a foreign domain and the
+				 * client may relay: 250 */
 	RELAY_DENIED,		/* foreign domain and the client may not, or
 				 * sender routing to a routed domain from a
 				 * client that may not relay: 554 5.7.1 */
@@ -41,24 +45,32 @@ enum relay_verdict {
  * never routing for us: '%', '!' and '@' in it are plain characters.
  * In this order:
  *   1. an empty domain (bare <postmaster>) or a local domain gives
- *      RELAY_LOCAL / RELAY_UNKNOWN_USER (lowercased local_plain looked
- *      up in mailboxes) for every client, trusted or not;
- *   2. a routed domain ([delivery] routes, relay_is_routed_domain) gives
- *      RELAY_OUTBOUND for every client, except RELAY_DENIED for a local
- *      part with sender-specified routing ('@', '%', '!') from a client
- *      that may not relay;
+ *      RELAY_LOOKUP for every client, trusted or not (whether the
+ *      mailbox exists is the lookup process's answer);
+ *   2. a routed domain ([delivery] routes, relay_is_routed_domain):
+ *      RELAY_DENIED for a local part with sender-specified routing
+ *      ('@', '%', '!') from a client that may not relay; else
+ *      RELAY_LOOKUP when the domain has a recipient source
+ *      (lookup_domains), when an alias may name the address
+ *      (lookup_all_routed) or for the role addresses postmaster and
+ *      abuse; else RELAY_OUTBOUND (nothing could tell a user from none);
  *   3. any other domain, address literals included, gives RELAY_OUTBOUND
  *      for a client in relay_networks or one authenticated with
  *      auth_relay, else RELAY_DENIED.
  * The null path gives RELAY_DENIED.
- * When mailbox is not NULL, *mailbox is the local Maildir mailbox the
- * recipient maps to for RELAY_LOCAL (the entry of t->mailboxes, valid
- * as long as t), NULL for every other verdict.
  * Pure: the caller logs the verdict.
  */
 enum relay_verdict relay_decide(const struct relay_table *t,
-    const struct relay_client *c, const struct mail_addr *rcpt,
-    const char **mailbox);
+    const struct relay_client *c, const struct mail_addr *rcpt);
+
+/* relay_is_role - 1 for the local parts postmaster and abuse (any case) */
+int relay_is_role(const char *local_plain);
+
+/*
+ * relay_has_source - 1 if the routed domain (any case) has a recipient
+ * source of its own (lookup_domains)
+ */
+int relay_has_source(const struct relay_table *t, const char *domain);
 
 /*
  * relay_is_local_domain - 1 if domain (any case) is exactly one of ours;

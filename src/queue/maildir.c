@@ -52,8 +52,10 @@ int
 maildir_check_name(const char *name)
 {
 	size_t i;
+	int ats = 0;
 
-	if (name == NULL || name[0] == '\0' || name[0] == '.')
+	if (name == NULL || name[0] == '\0' || name[0] == '.' ||
+	    name[0] == '@')
 		return -1;
 	for (i = 0; name[i] != '\0'; i++) {
 		char c = name[i];
@@ -62,6 +64,8 @@ maildir_check_name(const char *name)
 			return -1;
 		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 		    c == '.' || c == '_' || c == '+' || c == '-')
+			continue;
+		if (c == '@' && ats++ == 0 && name[i + 1] != '\0')
 			continue;
 		return -1;
 	}

@@ -7,7 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MAILDIR_NAME_MAX	64	/* longest mailbox name accepted */
+#define MAILDIR_NAME_MAX	255	/* longest mailbox name accepted: a
+					 * file name ("user@domain" fits) */
 #define MAILDIR_KEY_MAX		64	/* maildir_key's room, NUL included */
 
 /* maildir_deliver_once's flags */
@@ -22,7 +23,9 @@ enum maildir_result {
 
 /*
  * maildir_check_name - 0 when name may be used as a mailbox directory:
- * 1..MAILDIR_NAME_MAX characters of [a-z0-9._+-], not starting with '.'.
+ * 1..MAILDIR_NAME_MAX characters of [a-z0-9._+-], not starting with '.',
+ * and at most one '@' that is neither first nor last ("user@domain",
+ * the mailbox of a user of one local domain).
  * -1 otherwise. Pure function.
  */
 int maildir_check_name(const char *name);

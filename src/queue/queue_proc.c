@@ -144,6 +144,7 @@ struct queue_proc {
 	struct queue_db		*db;
 	struct ipc_peer		*parent;
 	struct ipc_peer		*smtp;
+	struct ipc_peer		*lookup;	/* events from the lookup process */
 	int			 smtp_fd;	/* owned by smtp; for FIONREAD */
 	int			 smtp_closed;
 
@@ -1016,6 +1017,32 @@ qp_parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 }
 
 /*
+ * The lookup process: its security events (lookup_tempfail, ...).
+ */
+static void
+qp_lookup_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
+    struct ipc_reader *r, void *arg)
+{
+	struct queue_proc *qp = arg;
+
+	switch (type) {
+	case PROTO_EVENT:
+		qp_event_recv(qp, r);
+		break;
+	default:
+		fatalx("%s: unexpected message type %u from lookup", __func__,
+		    type);
+	}
+}
+
+/* the lookup process stops before us (stop phase 1): nothing to do */
+static void
+qp_lookup_close_cb(struct ipc_peer *p, void *arg)
+{
+	log_info(LOG_CAT_QUEUE, "event=peer_closed peer=%s", ipc_peer_name(p));
+}
+
+/*
  * A peer went away (or sent a frame ipc could not read). The peer is
  * freed by queue_proc_main after the loop, never here.
  */
@@ -1121,6 +1148,8 @@ queue_proc_main(struct proc_env *env)
 	    qp_close_cb, qp);
 	qp->smtp = ipc_peer_new(base, smtp_fd, "smtp", qp_smtp_msg_cb,
 	    qp_close_cb, qp);
+	qp->lookup = ipc_peer_new(base, env->peer[PROC_LOOKUP], "lookup",
+	    qp_lookup_msg_cb, qp_lookup_close_cb, qp);
 	if ((qp->ctl = queue_ctl_new(base, conf, env->peer[PROC_CONTROL],
 	    qp->smtp, qp_ctl_kick, qp, err, sizeof(err))) == NULL)
 		log_err(LOG_CAT_QUEUE, "event=control_unavailable err=\"%s\"",
@@ -1168,6 +1197,7 @@ queue_proc_main(struct proc_env *env)
 	event_free(qp->ev_events);
 	queue_ctl_free(qp->ctl);
 	ipc_peer_free(qp->smtp);
+	ipc_peer_free(qp->lookup);
 	ipc_peer_free(qp->parent);
 	event_free(qp->ev_drain);
 	event_free(qp->ev_deliver);

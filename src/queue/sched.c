@@ -58,6 +58,7 @@
 #include <event2/event.h>
 
 #include "daemon/config.h"
+#include "queue/maildir.h"
 #include "io/ipc.h"
 #include "lib/hash.h"
 #include "io/proto.h"
@@ -509,17 +510,19 @@ outsider_events(struct sched *s, const struct queue_msg_copy *copies,
 
 /*
  * The local Maildir of a bounce's recipient (the original sender, as
- * addr_format stored it), "" when it is remote: the relay decision's
- * mailbox, as for a recipient given at RCPT.
+ * addr_format stored it), "" when it is remote: a local domain's
+ * mailbox of the `mailboxes` knob ("user", or "user@domain" for that
+ * domain), or role_mailbox for postmaster and abuse. The lookup
+ * process's other sources (mailboxes_file, aliases, tables) are not
+ * asked here: a bounce to such a sender goes out by its route.
  */
 static void
 bounce_mailbox(struct sched *s, const char *addr, char *out, size_t len)
 {
-	struct relay_table t;
-	struct relay_client nobody;
 	struct mail_addr a;
-	char path[ADDR_PATH_MAX + 3];
-	const char *box = NULL;
+	char path[ADDR_PATH_MAX + 3], full[2 * ADDR_PATH_MAX];
+	const struct conf *c = s->conf;
+	struct relay_table t;
 	int n;
 
 	out[0] = '\0';
@@ -527,10 +530,22 @@ bounce_mailbox(struct sched *s, const char *addr, char *out, size_t len)
 	if (n < 0 || (size_t)n >= sizeof(path) || addr_parse_path(path,
 	    (size_t)n, ADDR_F_UTF8, &a, NULL) != ADDR_OK)
 		return;
-	memset(&nobody, 0, sizeof(nobody));
-	conf_relay_table(s->conf, &t);
-	if (relay_decide(&t, &nobody, &a, &box) == RELAY_LOCAL)
-		snprintf(out, len, "%s", box);
+	conf_relay_table(c, &t);
+	if (a.domain[0] != '\0' && (a.is_literal ||
+	    !relay_is_local_domain(&t, a.domain)))
+		return;
+	for (char *p = a.local_plain; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	snprintf(full, sizeof(full), "%s@%s", a.local_plain, a.domain);
+	for (size_t i = 0; i < c->n_mailboxes; i++)
+		if (strcmp(c->mailboxes[i], a.local_plain) == 0 ||
+		    strcmp(c->mailboxes[i], full) == 0) {
+			snprintf(out, len, "%s", c->mailboxes[i]);
+			return;
+		}
+	if (relay_is_role(a.local_plain))
+		snprintf(out, len, "%s", c->role_mailbox);
 }
 
 /* The bounces of one group commit, built from s->bounces; owned. */
@@ -541,7 +556,7 @@ struct commit_batch {
 	struct queue_store_result *bres;
 	struct queue_msg_copy	*copies;	/* the messages bounced */
 	char			**texts;	/* the bounces' bytes */
-	char			(*mbox)[80];	/* local Maildir or "" */
+	char			(*mbox)[MAILDIR_NAME_MAX + 1];	/* local Maildir or "" */
 	int			*dly;		/* bm[i] is a delay notice */
 	size_t			 nb;
 	int			 local;		/* a bounce goes to a Maildir */

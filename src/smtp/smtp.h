@@ -42,6 +42,7 @@ enum smtp_wait {
 	SMTP_WAIT_AUTH_PAUSE,	/* the pause before a failed AUTH's reply */
 	SMTP_WAIT_DNSBL,	/* the DNSBL answer; MAIL held back */
 	SMTP_WAIT_TARPIT,	/* the pause before an unknown user's reply */
+	SMTP_WAIT_LOOKUP,	/* the lookup process's answer to a RCPT */
 };
 
 enum {
@@ -55,7 +56,23 @@ struct smtp_rcpt {
 	char	addr[ADDR_PATH_MAX * 2];
 	char	orcpt[512];
 	int	notify;
-	char	mailbox[ADDR_LOCAL_MAX + 1];	/* "" when not local */
+	char	mailbox[256];		/* local Maildir name (at most
+					 * MAILDIR_NAME_MAX), "" when relayed */
+};
+
+/*
+ * The RCPT the lookup process is asked about (SMTP_WAIT_LOOKUP): its
+ * answer names the recipients it stands for (one, or an alias's).
+ */
+struct smtp_lookup {
+	uint32_t	seq;		/* of the last request; an answer
+					 * with another is stale */
+	char		to[ADDR_PATH_MAX * 2];	/* addr_format's output */
+	char		orcpt[512];	/* the client's ORCPT, "" none */
+	int		notify;
+	int		utf8;		/* the address needs SMTPUTF8 */
+	size_t		first;		/* tx->n_rcpts before the targets */
+	int		failed;		/* a target could not be added */
 };
 
 /*
@@ -144,6 +161,7 @@ struct smtp_session {
 	char			 rdns[256];	/* PTR name, "unknown", "": not known */
 
 	struct smtp_tx		*tx;		/* owned; NULL outside MAIL..DATA */
+	struct smtp_lookup	 lookup;	/* the RCPT being looked up */
 
 	/* defences */
 	struct smtp_auth	 auth;		/* the AUTH exchange */
@@ -211,7 +229,7 @@ struct smtp_server {
 	SSL_CTX			*tls;		/* NULL when no certificate */
 	struct smtp_listener	 listeners[CONF_MAX_LISTENERS];
 	size_t			 n_listeners;
-	struct ipc_peer		*parent, *queue, *auth;
+	struct ipc_peer		*parent, *queue, *auth, *lookup;
 	struct smtp_session_list sessions;
 	struct smtp_session_list dead;		/* to free at loop end */
 	struct event		*reaper;
@@ -238,6 +256,7 @@ struct smtp_server {
 	struct smtp_rdns	*rdns;		/* NULL when off or failed, owned */
 	char			**suspended;	/* suspended accounts, owned */
 	size_t			 n_suspended;
+	time_t			 lookup_timeout_event;	/* last one sent */
 	struct smtp_stats	 stats;
 };
 
@@ -257,6 +276,17 @@ void smtp_session_start(struct smtp_server *srv, struct smtp_listener *l,
 void smtp_session_stored(struct smtp_session *s, int status, const char *qid);
 void smtp_session_auth_result(struct smtp_session *s, int result);
 void smtp_session_shutdown(struct smtp_session *s);
+/*
+ * The lookup process's answer to a RCPT (smtp_server.c decodes it):
+ * smtp_session_lookup_wants says whether s waits for answer seq; then
+ * each target of a FOUND goes to smtp_session_lookup_target, and the
+ * answer itself to smtp_session_lookup_done (PROTO_LOOKUP_*).
+ */
+int smtp_session_lookup_wants(struct smtp_session *s, uint32_t seq);
+void smtp_session_lookup_target(struct smtp_session *s, const char *addr,
+    const char *mailbox);
+void smtp_session_lookup_done(struct smtp_session *s, int answer,
+    const char *why);
 /* smtp_session_dnsbl - the DNSBL answer for this session's client */
 void smtp_session_dnsbl(struct smtp_session *s, int score, const char *zone);
 /* smtp_session_kill - send reply (if the session can still talk), close */

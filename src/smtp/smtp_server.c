@@ -1,6 +1,6 @@
 /*
  * smtp_server.c - the network process: listeners, the session table,
- * and the IPC with the queue, auth and parent processes.
+ * and the IPC with the queue, auth, lookup and parent processes.
  *
  * Public: smtp_proc_prepare, smtp_proc_main, smtp_server_find,
  * smtp_server_event, smtp_server_ip_count, smtp_server_session_gone,
@@ -669,6 +669,38 @@ auth_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 		smtp_session_auth_result(s, a.result);
 }
 
+/*
+ * The lookup process's answers. One for a session that went away or
+ * stopped waiting (timed out, killed) is read and dropped: its seq is
+ * no longer the one the session waits for.
+ */
+static void
+lookup_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
+    struct ipc_reader *r, void *arg)
+{
+	struct smtp_server *srv = arg;
+	struct smtp_session *s;
+	struct proto_lookup_result a;
+	struct proto_lookup_target t;
+
+	ipc_expect(p, type, PROTO_LOOKUP_RESULT);
+	if (proto_lookup_result_dec(r, &a) == -1)
+		fatalx("%s: bad LOOKUP_RESULT", __func__);
+	if ((s = smtp_server_find(srv, id)) != NULL &&
+	    !smtp_session_lookup_wants(s, a.seq))
+		s = NULL;
+	for (uint32_t i = 0; i < a.ntargets; i++) {
+		if (proto_lookup_target_dec(r, &t) == -1)
+			fatalx("%s: bad LOOKUP_RESULT target", __func__);
+		if (s != NULL)
+			smtp_session_lookup_target(s, t.address, t.mailbox);
+	}
+	if (proto_end_dec(r) == -1)
+		fatalx("%s: bad LOOKUP_RESULT end", __func__);
+	if (s != NULL)
+		smtp_session_lookup_done(s, a.answer, a.why);
+}
+
 static void
 peer_close_cb(struct ipc_peer *p, void *arg)
 {
@@ -801,7 +833,7 @@ smtp_server_new(struct proc_env *env)
 	return srv;
 }
 
-/* the IPC peers: parent, queue, auth, control */
+/* the IPC peers: parent, queue, auth, lookup, control */
 static void
 smtp_server_peers(struct smtp_server *srv, struct proc_env *env)
 {
@@ -812,6 +844,8 @@ smtp_server_peers(struct smtp_server *srv, struct proc_env *env)
 	ipc_peer_on_drain(srv->queue, queue_drain_cb);
 	srv->auth = ipc_peer_new(srv->base, env->peer[PROC_AUTH], "auth",
 	    auth_msg_cb, peer_close_cb, srv);
+	srv->lookup = ipc_peer_new(srv->base, env->peer[PROC_LOOKUP], "lookup",
+	    lookup_msg_cb, peer_close_cb, srv);
 	smtp_ctl_start(srv, env->peer[PROC_CONTROL]);
 }
 
@@ -860,6 +894,7 @@ smtp_server_free(struct smtp_server *srv)
 	ipc_peer_free(srv->parent);
 	ipc_peer_free(srv->queue);
 	ipc_peer_free(srv->auth);
+	ipc_peer_free(srv->lookup);
 	smtp_ctl_stop();
 	event_free(srv->reaper);
 	event_free(srv->flusher);

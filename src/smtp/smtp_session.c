@@ -2,7 +2,8 @@
  * smtp_session.c - one SMTP session (RFC 5321) as a state machine.
  *
  * Public: smtp_session_start, smtp_session_stored,
- * smtp_session_auth_result, smtp_session_dnsbl, smtp_session_kill,
+ * smtp_session_auth_result, smtp_session_dnsbl, smtp_session_lookup_wants,
+ * smtp_session_lookup_target, smtp_session_lookup_done, smtp_session_kill,
  * smtp_session_shutdown, smtp_session_queue_drained, smtp_session_flush,
  * smtp_session_free.
  *
@@ -16,9 +17,10 @@
  * failures, the data rate) are pure functions in
  * src/policy/session_policy.c; this file logs, records and replies.
  * A session waiting for another process (the queue's commit, a password
- * check), for the DNSBL or out a pause (tarpit, failed AUTH) is parked
- * in SMTP_STATE_WAIT with reading off and its own wait_timer armed; the
- * answer or the timer resumes it. smtp_session_kill (admin, bans,
+ * check, the lookup of a recipient), for the DNSBL or out a pause
+ * (tarpit, failed AUTH) is parked in SMTP_STATE_WAIT with its own
+ * wait_timer armed and reading off (but for a lookup: see
+ * smtp_lookup_start); the answer or the timer resumes it. smtp_session_kill (admin, bans,
  * lifetime, shutdown) ends a session in any state; only a message being
  * committed is answered first.
  *
@@ -706,13 +708,187 @@ smtp_unknown_rcpt(struct smtp_session *s, const char *esc)
 	smtp_reply_error(s, "%s", s->tarpit.reply);
 }
 
+/*
+ * smtp_rcpt_add - one more recipient of the transaction; -1 when out of
+ * memory (nothing replied)
+ */
+static int
+smtp_rcpt_add(struct smtp_session *s, const char *addr, const char *orcpt,
+    int notify, const char *mailbox)
+{
+	struct smtp_rcpt *r;
+
+	if (s->tx->n_rcpts == s->tx->cap_rcpts) {
+		size_t ncap = s->tx->cap_rcpts ? s->tx->cap_rcpts * 2 : 4;
+		struct smtp_rcpt *n = reallocarray(s->tx->rcpts, ncap,
+		    sizeof(*n));
+
+		if (n == NULL)
+			return -1;
+		s->tx->rcpts = n;
+		s->tx->cap_rcpts = ncap;
+	}
+	r = &s->tx->rcpts[s->tx->n_rcpts++];
+	snprintf(r->addr, sizeof(r->addr), "%s", addr);
+	snprintf(r->orcpt, sizeof(r->orcpt), "%s", orcpt);
+	r->notify = notify;
+	snprintf(r->mailbox, sizeof(r->mailbox), "%s", mailbox);
+	return 0;
+}
+
+/*
+ * Ask the lookup process whether the recipient exists and park until
+ * it answers (smtp_session_lookup_done) or lookup_timeout passes.
+ * Reading stays on: pipelined commands wait in the input buffer (at
+ * most SMTP_INPUT_MAX) and run, in order, after the answer; not turning
+ * reading off and on saves two epoll_ctl calls a RCPT.
+ */
+static void
+smtp_lookup_start(struct smtp_session *s, const struct smtp_rcpt_params *rp,
+    const char *to)
+{
+	struct smtp_lookup *lk = &s->lookup;
+	struct proto_lookup_rcpt q;
+	struct ipc_msg m;
+
+	lk->seq++;
+	snprintf(lk->to, sizeof(lk->to), "%s", to);
+	snprintf(lk->orcpt, sizeof(lk->orcpt), "%s", rp->orcpt);
+	lk->notify = smtp_outsider_notify(s, rp->notify);
+	lk->utf8 = rp->addr.utf8;
+	lk->first = s->tx->n_rcpts;
+	lk->failed = 0;
+	q.seq = lk->seq;
+	q.rcpt = to;
+	q.local = rp->addr.local_plain;
+	q.domain = rp->addr.domain;
+	q.kind = rp->addr.domain[0] == '\0' ||
+	    relay_is_local_domain(&s->srv->relay, rp->addr.domain) ?
+	    PROTO_LOOKUP_LOCAL : PROTO_LOOKUP_ROUTED;
+	proto_lookup_rcpt_enc(&m, s->id, &q);
+	ipc_send(s->srv->lookup, &m);
+	s->resume = s->state;
+	s->wait_id = lk->seq;
+	smtp_set_state(s, SMTP_STATE_WAIT);
+	smtp_wait_arm(s, SMTP_WAIT_LOOKUP, s->srv->conf->lookup_timeout * 1000);
+}
+
+/* smtp_session_lookup_wants - s is parked for the answer seq */
+int
+smtp_session_lookup_wants(struct smtp_session *s, uint32_t seq)
+{
+	return s->state == SMTP_STATE_WAIT && s->waiting == SMTP_WAIT_LOOKUP &&
+	    s->lookup.seq == seq && s->tx != NULL;
+}
+
+/*
+ * smtp_session_lookup_target - one recipient the RCPT stands for. A
+ * target other than the address itself (an alias's) keeps the address
+ * the client gave as its ORCPT, unless the client gave one.
+ */
+void
+smtp_session_lookup_target(struct smtp_session *s, const char *addr,
+    const char *mailbox)
+{
+	struct smtp_lookup *lk = &s->lookup;
+	char orcpt[sizeof(lk->orcpt)];
+	int n;
+
+	if (lk->failed)
+		return;
+	if (lk->orcpt[0] == '\0' && strcmp(addr, lk->to) != 0) {
+		n = snprintf(orcpt, sizeof(orcpt), "%s;%s", lk->utf8 ?
+		    "utf-8" : "rfc822", lk->to);
+		if (n < 0 || (size_t)n >= sizeof(orcpt))
+			orcpt[0] = '\0';
+	} else
+		snprintf(orcpt, sizeof(orcpt), "%s", lk->orcpt);
+	if (strlen(addr) >= sizeof(s->tx->rcpts[0].addr) ||
+	    strlen(mailbox) >= sizeof(s->tx->rcpts[0].mailbox) ||
+	    smtp_rcpt_add(s, addr, orcpt, lk->notify, mailbox) == -1)
+		lk->failed = 1;
+}
+
+/* the RCPT the lookup answered is done: read the next command */
+static void
+smtp_lookup_resume(struct smtp_session *s)
+{
+	if (s->state == SMTP_STATE_CLOSING || s->state == SMTP_STATE_WAIT)
+		return;
+	smtp_unpark(s, s->state);
+}
+
+/* smtp_session_lookup_done - the answer, after its targets */
+void
+smtp_session_lookup_done(struct smtp_session *s, int answer, const char *why)
+{
+	struct smtp_lookup *lk = &s->lookup;
+	char esc[600], wesc[600];
+	size_t added;
+
+	s->wait_id = 0;
+	s->waiting = SMTP_WAIT_NONE;
+	evtimer_del(s->wait_timer);
+	smtp_set_state(s, s->resume);
+	log_escape_bare(esc, sizeof(esc), lk->to, strlen(lk->to));
+	log_escape(wesc, sizeof(wesc), why, strlen(why));
+	if (answer == PROTO_LOOKUP_FOUND && lk->failed) {
+		/* memory ran out, or a target too long: none of them */
+		s->tx->n_rcpts = lk->first;
+		log_warn(LOG_CAT_RELAY, "session=%s event=lookup_targets_failed "
+		    "client=%s to=<%s>", s->idstr, s->ip, esc);
+		smtp_reply_error(s, "452 4.3.0 Insufficient system resources");
+	} else if (answer == PROTO_LOOKUP_FOUND) {
+		added = s->tx->n_rcpts - lk->first;
+		log_info(LOG_CAT_RELAY, "session=%s event=rcpt client=%s "
+		    "to=<%s> targets=%zu why=\"%s\"", s->idstr, s->ip, esc,
+		    added, wesc);
+		smtp_set_state(s, SMTP_STATE_RCPT);
+		smtp_reply(s, "250 2.1.5 Ok");
+	} else if (answer == PROTO_LOOKUP_NOTFOUND) {
+		log_info(LOG_CAT_RELAY, "session=%s event=reject client=%s "
+		    "to=<%s> code=550 reason=\"unknown user\"", s->idstr, s->ip,
+		    esc);
+		smtp_unknown_rcpt(s, esc);
+	} else {
+		log_notice(LOG_CAT_RELAY, "session=%s event=lookup_tempfail "
+		    "client=%s to=<%s> why=\"%s\"", s->idstr, s->ip, esc, wesc);
+		smtp_reply(s, "451 4.4.3 <%s>: Recipient address lookup "
+		    "failed, try again later", esc);
+	}
+	smtp_lookup_resume(s);
+}
+
+/* the lookup process did not answer within lookup_timeout */
+static void
+smtp_lookup_timeout(struct smtp_session *s)
+{
+	char esc[600];
+	time_t now = time(NULL);
+
+	log_escape_bare(esc, sizeof(esc), s->lookup.to, strlen(s->lookup.to));
+	log_warn(LOG_CAT_RELAY, "session=%s event=lookup_timeout client=%s "
+	    "to=<%s> seconds=%d", s->idstr, s->ip, esc,
+	    s->srv->conf->lookup_timeout);
+	/* one event for a stall, not one per waiting session */
+	if (now - s->srv->lookup_timeout_event >= 10) {
+		s->srv->lookup_timeout_event = now;
+		smtp_server_event(s->srv, "lookup_timeout", s->ip, s->auth_user,
+		    s->idstr, s->lookup.to);
+	}
+	s->wait_id = 0;
+	s->waiting = SMTP_WAIT_NONE;
+	smtp_set_state(s, s->resume);
+	smtp_reply(s, "451 4.4.3 Recipient lookup timed out, try again later");
+	smtp_lookup_resume(s);
+}
+
 static void
 proceed_rcpt(struct smtp_session *s, const char *args, size_t len)
 {
 	struct smtp_rcpt_params rp;
 	struct relay_client rc;
-	struct smtp_rcpt *r;
-	const char *why, *mbox;
+	const char *why;
 	char to[ADDR_PATH_MAX * 2], esc[600];
 	enum smtp_param_err e;
 
@@ -729,16 +905,12 @@ proceed_rcpt(struct smtp_session *s, const char *args, size_t len)
 	memcpy(rc.addr, s->addr, sizeof(rc.addr));
 	rc.authenticated = s->authenticated;
 	rc.auth_relay = s->listener->conf->auth_relay;
-	switch (relay_decide(&s->srv->relay, &rc, &rp.addr, &mbox)) {
-	case RELAY_LOCAL:
+	switch (relay_decide(&s->srv->relay, &rc, &rp.addr)) {
+	case RELAY_LOOKUP:
+		smtp_lookup_start(s, &rp, to);
+		return;
 	case RELAY_OUTBOUND:
 		break;
-	case RELAY_UNKNOWN_USER:
-		log_info(LOG_CAT_RELAY, "session=%s event=reject client=%s to=<%s> "
-		    "code=550 reason=\"unknown user\"", s->idstr, s->ip,
-		    log_escape_bare(esc, sizeof(esc), to, strlen(to)));
-		smtp_unknown_rcpt(s, esc);
-		return;
 	case RELAY_DENIED:
 		log_escape_bare(esc, sizeof(esc), to, strlen(to));
 		log_notice(LOG_CAT_RELAY, "session=%s event=relay_denied client=%s "
@@ -749,23 +921,11 @@ proceed_rcpt(struct smtp_session *s, const char *args, size_t len)
 		smtp_reply_error(s, "554 5.7.1 <%s>: Relay access denied", esc);
 		return;
 	}
-	if (s->tx->n_rcpts == s->tx->cap_rcpts) {
-		size_t ncap = s->tx->cap_rcpts ? s->tx->cap_rcpts * 2 : 4;
-		struct smtp_rcpt *n = reallocarray(s->tx->rcpts, ncap,
-		    sizeof(*n));
-
-		if (n == NULL) {
-			smtp_reply_error(s, "452 4.3.0 Insufficient system resources");
-			return;
-		}
-		s->tx->rcpts = n;
-		s->tx->cap_rcpts = ncap;
+	if (smtp_rcpt_add(s, to, rp.orcpt, smtp_outsider_notify(s, rp.notify),
+	    "") == -1) {
+		smtp_reply_error(s, "452 4.3.0 Insufficient system resources");
+		return;
 	}
-	r = &s->tx->rcpts[s->tx->n_rcpts++];
-	snprintf(r->addr, sizeof(r->addr), "%s", to);
-	snprintf(r->orcpt, sizeof(r->orcpt), "%s", rp.orcpt);
-	r->notify = smtp_outsider_notify(s, rp.notify);
-	snprintf(r->mailbox, sizeof(r->mailbox), "%s", mbox ? mbox : "");
 	smtp_set_state(s, SMTP_STATE_RCPT);
 	smtp_reply(s, "250 2.1.5 Ok");
 }
@@ -1892,6 +2052,9 @@ smtp_wait_timer_cb(evutil_socket_t fd, short ev, void *arg)
 		break;
 	case SMTP_WAIT_DNSBL:
 		smtp_dnsbl_timeout(s);
+		break;
+	case SMTP_WAIT_LOOKUP:
+		smtp_lookup_timeout(s);
 		break;
 	case SMTP_WAIT_QUEUE:
 	case SMTP_WAIT_AUTH:

@@ -15,7 +15,7 @@ import pytest
 from conftest import MOAT_BIN
 from test_privileges import proc_status
 
-CHILDREN = ["smtp", "queue", "auth", "mta", "control", "ca"]
+CHILDREN = ["smtp", "queue", "auth", "mta", "control", "ca", "lookup"]
 
 
 def cmdline(pid):

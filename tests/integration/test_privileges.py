@@ -57,7 +57,7 @@ def test_parent_stays_root(running):
 
 
 @pytest.mark.parametrize("child", ["moat-smtp", "moat-auth", "moat-queue",
-                                   "moat-ca"])
+                                   "moat-ca", "moat-lookup"])
 def test_children_run_as_moat_without_capabilities(running, child):
     m, kids = running
     pw = pwd.getpwnam(MOAT_USER)

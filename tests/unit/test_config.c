@@ -154,8 +154,48 @@ static const struct conf_case cases[] = {
 	    "is not a valid mailbox name", { 0 } },
 	{ "[domains]\nmailboxes = a/b\n", NULL, "is not a valid mailbox name",
 	    { 0 } },
-	{ "[domains]\nmailboxes = a@b\n", NULL, "is not a valid mailbox name",
+	{ "[domains]\nmailboxes = a@b\n", NULL,
+	    "t.conf:2: mailboxes: 'a@b': b is not one of local_domains", { 0 } },
+	{ "[domains]\nlocal_domains = example.org\n"
+	    "mailboxes = Bob@Example.ORG, alice\n", NULL, NULL,
+	    { "mailboxes = bob@example.org, alice" } },
+	{ "[domains]\nmailboxes = @example.org\n", NULL,
+	    "mailboxes: '@example.org' is not a mailbox: USER or USER@DOMAIN",
 	    { 0 } },
+	{ "[domains]\nmailboxes = a@b@c\n", NULL, "is not a mailbox", { 0 } },
+	{ "[domains]\nmailboxes = ../x@example.org\n", NULL,
+	    "is not a mailbox", { 0 } },
+	{ "[domains]\nrole_mailbox = a/b\n", NULL,
+	    "t.conf:2: role_mailbox: 'a/b' is not a valid mailbox name",
+	    { 0 } },
+
+	/* recipient sources: of our domains only */
+	{ "[domains]\nlocal_domains = example.org\n"
+	    "recipient_tables = Example.ORG=users.txt, corp.example=/t/corp\n"
+	    "recipient_ldap = corp.example=ad\nrecipient_verify = corp.example\n"
+	    "lookup_timeout = 3\n[delivery]\nroutes = corp.example=[10.0.0.1]:25\n",
+	    NULL, NULL, { "recipient_tables = example.org=users.txt, "
+	    "corp.example=/t/corp", "recipient_ldap = corp.example=ad",
+	    "recipient_verify = corp.example", "lookup_timeout = 3" } },
+	{ "[domains]\nrecipient_tables = other.example=t\n", NULL,
+	    "t.conf:2: recipient_tables: other.example is not one of "
+	    "local_domains nor a routed domain", { 0 } },
+	{ "[domains]\nrecipient_ldap = other.example=ad\n", NULL,
+	    "recipient_ldap: other.example is not one of local_domains", { 0 } },
+	{ "[domains]\nlocal_domains = example.org\n"
+	    "recipient_verify = example.org\n", NULL,
+	    "t.conf:3: recipient_verify: example.org is not a routed domain",
+	    { 0 } },
+	{ "[domains]\nlocal_domains = example.org\n"
+	    "recipient_tables = example.org=a, example.org=b\n", NULL,
+	    "t.conf:3: recipient_tables: example.org is listed twice", { 0 } },
+	{ "[domains]\nrecipient_tables = example.org\n", NULL,
+	    "t.conf:2: recipient_tables: 'example.org' must be DOMAIN=PATH",
+	    { 0 } },
+	{ "[domains]\nrecipient_ldap = corp.example=a/b\n", NULL,
+	    "must be DOMAIN=LDAPNAME", { 0 } },
+	{ "[domains]\nlookup_timeout = 0\n", NULL,
+	    "t.conf:2: lookup_timeout: 0 is below the minimum 1", { 0 } },
 	{ "[domains]\nmailboxes = ok\n  ..\n", NULL,
 	    "t.conf:3: mailboxes: '..' is not a valid mailbox name", { 0 } },
 
@@ -618,6 +658,28 @@ test_roles(void **state)
 	assert_string_equal(conf_role_name(ROLE_SUBMISSIONS), "submissions");
 }
 
+/* mailboxes has no cap of CONF_LIST_MAX items */
+static void
+test_mailboxes_nocap(void **state)
+{
+	size_t n = 5000, len = 0, cap = n * 16 + 64;
+	char err[256], *text = malloc(cap);
+	struct conf *c;
+
+	assert_non_null(text);
+	len += (size_t)snprintf(text + len, cap - len, "[domains]\nmailboxes =");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(text + len, cap - len, "\n\tu%zu", i);
+	len += (size_t)snprintf(text + len, cap - len, "\n");
+	c = conf_load_string(text, "t.conf", err, sizeof(err));
+	if (c == NULL)
+		fail_msg("got \"%s\", want no error", err);
+	assert_int_equal(c->n_mailboxes, n);
+	assert_string_equal(c->mailboxes[n - 1], "u4999");
+	conf_free(c);
+	free(text);
+}
+
 static void
 test_relay_table(void **state)
 {
@@ -626,7 +688,11 @@ test_relay_table(void **state)
 	struct cidr net;
 	struct conf *c = conf_load_string("[domains]\n"
 	    "local_domains = example.org example.net.\nmailboxes = a, B\n"
-	    "[relay]\nrelay_networks = 192.0.2.0/24 2001:db8::/32\n",
+	    "recipient_tables = example.org=/t/a, corp.example=/t/b, "
+	    "x.inner.example=/t/b\nrecipient_verify = corp.example\n"
+	    "[relay]\nrelay_networks = 192.0.2.0/24 2001:db8::/32\n"
+	    "[delivery]\nroutes = corp.example=[10.0.0.1]:25 "
+	    ".inner.example=[10.0.0.2]:25\n",
 	    "t.conf", err, sizeof(err));
 
 	if (c == NULL)
@@ -635,8 +701,11 @@ test_relay_table(void **state)
 	assert_int_equal(t.n_local_domains, 2);
 	assert_string_equal(t.local_domains[0], "example.org");
 	assert_string_equal(t.local_domains[1], "example.net");
-	assert_int_equal(t.n_mailboxes, 2);
-	assert_string_equal(t.mailboxes[1], "b");
+	/* the routed domains with a recipient source, each once */
+	assert_int_equal(t.n_lookup_domains, 2);
+	assert_string_equal(t.lookup_domains[0], "corp.example");
+	assert_string_equal(t.lookup_domains[1], "x.inner.example");
+	assert_int_equal(t.lookup_all_routed, 0);
 	assert_int_equal(t.n_relay_networks, 2);
 	assert_int_equal(cidr_parse("192.0.2.0/24", &net, NULL), 0);
 	assert_memory_equal(&t.relay_networks[0], &net, sizeof(net));
@@ -757,6 +826,14 @@ test_relative_paths(void **state)
 	snprintf(want, sizeof(want), "%s/s", dir);
 	assert_string_equal(c->spool_dir, want);
 	conf_free(c);
+	/* so are the paths of recipient tables */
+	c = conf_load_string("[domains]\nlocal_domains = example.org\n"
+	    "recipient_tables = example.org=t/users\n", path, err,
+	    sizeof(err));
+	assert_non_null(c);
+	snprintf(want, sizeof(want), "example.org=%s/t/users", dir);
+	assert_string_equal(c->recipient_tables[0], want);
+	conf_free(c);
 	/* a name that is no path leaves them alone */
 	c = conf_load_string("[server]\nspool_dir = s\n", "t.conf", err,
 	    sizeof(err));
@@ -859,6 +936,7 @@ main(void)
 		cmocka_unit_test(test_builtin),
 		cmocka_unit_test(test_roles),
 		cmocka_unit_test(test_relay_table),
+		cmocka_unit_test(test_mailboxes_nocap),
 		cmocka_unit_test(test_log_levels),
 		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_relative_paths),

@@ -107,7 +107,13 @@ test_names(void **state)
 		{ "a.", 0 },
 		{ "a..b", 0 },
 		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0 },
-		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", -1 },
+		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0 },
+		{ "alice@example.org", 0 },
+		{ "a@b", 0 },
+		{ "@example.org", -1 },
+		{ "alice@", -1 },
+		{ "a@b@c", -1 },
+		{ "a@../b", -1 },
 		{ "", -1 },
 		{ ".", -1 },
 		{ "..", -1 },
@@ -126,6 +132,16 @@ test_names(void **state)
 	int bad = 0;
 
 	assert_int_equal(maildir_check_name(NULL), -1);
+	{
+		char longest[MAILDIR_NAME_MAX + 2];
+
+		memset(longest, 'a', sizeof(longest));
+		longest[MAILDIR_NAME_MAX] = '\0';
+		assert_int_equal(maildir_check_name(longest), 0);
+		longest[MAILDIR_NAME_MAX] = 'a';
+		longest[MAILDIR_NAME_MAX + 1] = '\0';
+		assert_int_equal(maildir_check_name(longest), -1);
+	}
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int got = maildir_check_name(cases[i].name);
 

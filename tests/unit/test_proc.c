@@ -21,7 +21,8 @@ static void
 test_table(void **state)
 {
 	static const char *names[PROC_COUNT] = {
-		"main", "smtp", "queue", "auth", "mta", "control", "ca"
+		"main", "smtp", "queue", "auth", "mta", "control", "ca",
+		"lookup"
 	};
 	int bad = 0;
 
@@ -54,6 +55,12 @@ test_table(void **state)
 	}
 	assert_int_equal(bad, 0);
 	assert_true(proc_linked(PROC_SMTP, PROC_CA));
+	assert_true(proc_linked(PROC_SMTP, PROC_LOOKUP));
+	assert_true(proc_linked(PROC_LOOKUP, PROC_QUEUE));
+	assert_false(proc_linked(PROC_LOOKUP, PROC_MTA));
+	/* stopped after smtp, before the queue its events go to */
+	assert_true(proc_stop_phase(PROC_LOOKUP) > proc_stop_phase(PROC_SMTP));
+	assert_true(proc_stop_phase(PROC_LOOKUP) < proc_stop_phase(PROC_QUEUE));
 	assert_false(proc_linked(PROC_AUTH, PROC_QUEUE));
 	assert_string_equal(proc_name(PROC_COUNT), "?");
 }

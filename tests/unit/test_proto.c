@@ -240,6 +240,31 @@ enc_ban_del(struct ipc_msg *m)
 }
 
 static void
+enc_lookup_rcpt(struct ipc_msg *m)
+{
+	struct proto_lookup_rcpt q = { .seq = 3, .rcpt = "Bob@corp.example",
+	    .local = "Bob", .domain = "corp.example",
+	    .kind = PROTO_LOOKUP_ROUTED };
+
+	proto_lookup_rcpt_enc(m, 0x1234, &q);
+}
+
+static void
+enc_lookup_result(struct ipc_msg *m)
+{
+	struct proto_lookup_result a = { .seq = 3, .answer =
+	    PROTO_LOOKUP_FOUND, .why = "alias", .ntargets = 2 };
+	struct proto_lookup_target t1 = { .address = "bob@corp.example",
+	    .mailbox = "" };
+	struct proto_lookup_target t2 = { .address = "alice@local.test",
+	    .mailbox = "alice" };
+
+	proto_lookup_result_enc(m, 0x1234, &a);
+	proto_lookup_target_enc(m, &t1);
+	proto_lookup_target_enc(m, &t2);
+}
+
+static void
 enc_verify_load(struct ipc_msg *m)
 {
 	proto_empty_enc(m, PROTO_VERIFY_LOAD, 0);
@@ -289,6 +314,8 @@ static const struct {
 	{ PROTO_CA_SIGN, enc_ca_sign },
 	{ PROTO_CA_SIGNED, enc_ca_signed },
 	{ PROTO_BAN_DEL, enc_ban_del },
+	{ PROTO_LOOKUP_RCPT, enc_lookup_rcpt },
+	{ PROTO_LOOKUP_RESULT, enc_lookup_result },
 	{ PROTO_VERIFY_LOAD, enc_verify_load },
 	{ PROTO_VERIFY_PUT, enc_verify_put },
 	{ PROTO_VERIFY_FLUSH, enc_verify_flush },
@@ -453,6 +480,64 @@ test_wire_event(void **state)
 	assert_wire(&m, 4);
 }
 
+static void
+test_wire_lookup(void **state)
+{
+	struct ipc_msg m;
+
+	ipc_msg_init(&m, PROTO_LOOKUP_RCPT, 0x1234);
+	ipc_put_u32(&m, 3);
+	ipc_put_str(&m, "Bob@corp.example");
+	ipc_put_str(&m, "Bob");
+	ipc_put_str(&m, "corp.example");
+	ipc_put_u8(&m, PROTO_LOOKUP_ROUTED);
+	assert_wire(&m, 21);
+	ipc_msg_init(&m, PROTO_LOOKUP_RESULT, 0x1234);
+	ipc_put_u32(&m, 3);
+	ipc_put_u8(&m, PROTO_LOOKUP_FOUND);
+	ipc_put_str(&m, "alias");
+	ipc_put_u32(&m, 2);
+	ipc_put_str(&m, "bob@corp.example");
+	ipc_put_str(&m, "");
+	ipc_put_str(&m, "alice@local.test");
+	ipc_put_str(&m, "alice");
+	assert_wire(&m, 22);
+}
+
+/* a lookup answer whose count disagrees with its answer: refused */
+static void
+test_lookup_counts(void **state)
+{
+	static const struct { uint8_t answer; uint32_t n; int want; } cases[] = {
+		{ PROTO_LOOKUP_FOUND, 0, -1 },
+		{ PROTO_LOOKUP_FOUND, 1, 0 },
+		{ PROTO_LOOKUP_NOTFOUND, 0, 0 },
+		{ PROTO_LOOKUP_NOTFOUND, 1, -1 },
+		{ PROTO_LOOKUP_TEMPFAIL, 0, 0 },
+		{ 3, 0, -1 },
+		{ PROTO_LOOKUP_FOUND, PROTO_LOOKUP_TARGETS_MAX + 1, -1 },
+	};
+	struct proto_lookup_result a = { .why = "" }, h;
+	struct ipc_reader r;
+	struct ipc_msg m;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		a.answer = cases[i].answer;
+		a.ntargets = cases[i].n;
+		proto_lookup_result_enc(&m, 1, &a);
+		for (uint32_t t = 0; t < cases[i].n; t++) {
+			ipc_put_str(&m, "a@b.example");
+			ipc_put_str(&m, "");
+		}
+		ipc_reader_init(&r, evbuffer_pullup(m.buf, -1),
+		    evbuffer_get_length(m.buf));
+		if (proto_lookup_result_dec(&r, &h) != cases[i].want)
+			fail_msg("answer %u with %u targets: got %s", cases[i].answer,
+			    cases[i].n, cases[i].want ? "accepted" : "refused");
+		ipc_msg_discard(&m);
+	}
+}
+
 /* decoded fields: the values that went in */
 static void
 test_fields(void **state)
@@ -590,6 +675,8 @@ main(void)
 		cmocka_unit_test(test_wire_store),
 		cmocka_unit_test(test_wire_deliver),
 		cmocka_unit_test(test_wire_event),
+		cmocka_unit_test(test_wire_lookup),
+		cmocka_unit_test(test_lookup_counts),
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_bad_strings),
 		cmocka_unit_test(test_bad_counts),

@@ -2,9 +2,11 @@
  * test_relay.c - the open-relay tricks, each one row through
  * addr_parse_path + relay_decide.
  *
- * Table: local domains example.com, example.org; mailboxes postmaster,
- * alice; relay networks 10.0.0.0/8, 2001:db8::/32; routed domains
- * corp.example and the subdomains of inner.example.
+ * Table: local domains example.com, example.org; relay networks
+ * 10.0.0.0/8, 2001:db8::/32; routed domains corp.example, the
+ * subdomains of inner.example and tables.example, which alone has a
+ * recipient source. Whether a mailbox of ours exists is the lookup
+ * process's answer (RELAY_LOOKUP), not this table's.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,8 +28,7 @@
 
 /* a verdict, or the parser's error before any verdict */
 enum want {
-	W_LOCAL = RELAY_LOCAL,
-	W_UNKNOWN = RELAY_UNKNOWN_USER,
+	W_LOOKUP = RELAY_LOOKUP,
 	W_OUTBOUND = RELAY_OUTBOUND,
 	W_DENIED = RELAY_DENIED,
 	W_SYNTAX = 100,
@@ -44,31 +45,31 @@ struct relay_case {
 };
 
 static const struct relay_case cases[] = {
-	{ "local mailbox", "<alice@example.com>", 0, OUTSIDER, 0, 0, W_LOCAL },
-	{ "second local domain", "<alice@example.org>", 0, OUTSIDER, 0, 0, W_LOCAL },
-	{ "case folded", "<ALICE@EXAMPLE.COM>", 0, OUTSIDER, 0, 0, W_LOCAL },
-	{ "mixed case", "<Alice@Example.Org>", 0, OUTSIDER6, 0, 0, W_LOCAL },
-	{ "quoted, unneeded", "<\"alice\"@example.com>", 0, OUTSIDER, 0, 0, W_LOCAL },
-	{ "quoted, upper case", "<\"ALICE\"@example.com>", 0, OUTSIDER, 0, 0, W_LOCAL },
-	{ "unknown local user", "<bob@example.com>", 0, OUTSIDER, 0, 0, W_UNKNOWN },
-	{ "trailing space in quotes", "<\"alice \"@example.com>", 0, OUTSIDER, 0, 0, W_UNKNOWN },
-	{ "utf8 look-alike local", "<\xc3\xa1lice@example.com>", ADDR_F_UTF8, OUTSIDER, 0, 0, W_UNKNOWN },
+	{ "local mailbox", "<alice@example.com>", 0, OUTSIDER, 0, 0, W_LOOKUP },
+	{ "second local domain", "<alice@example.org>", 0, OUTSIDER, 0, 0, W_LOOKUP },
+	{ "case folded", "<ALICE@EXAMPLE.COM>", 0, OUTSIDER, 0, 0, W_LOOKUP },
+	{ "mixed case", "<Alice@Example.Org>", 0, OUTSIDER6, 0, 0, W_LOOKUP },
+	{ "quoted, unneeded", "<\"alice\"@example.com>", 0, OUTSIDER, 0, 0, W_LOOKUP },
+	{ "quoted, upper case", "<\"ALICE\"@example.com>", 0, OUTSIDER, 0, 0, W_LOOKUP },
+	{ "unknown local user", "<bob@example.com>", 0, OUTSIDER, 0, 0, W_LOOKUP },
+	{ "trailing space in quotes", "<\"alice \"@example.com>", 0, OUTSIDER, 0, 0, W_LOOKUP },
+	{ "utf8 look-alike local", "<\xc3\xa1lice@example.com>", ADDR_F_UTF8, OUTSIDER, 0, 0, W_LOOKUP },
 
 	/* routing hidden in the local part is no routing */
-	{ "percent hack", "<alice%evil.com@example.com>", 0, OUTSIDER, 0, 0, W_UNKNOWN },
-	{ "percent hack, relay client", "<alice%evil.com@example.com>", 0, RELAYNET, 0, 0, W_UNKNOWN },
-	{ "bang path", "<evil.com!alice@example.com>", 0, OUTSIDER, 0, 0, W_UNKNOWN },
-	{ "bang path, relay client", "<evil.com!alice@example.com>", 0, RELAYNET, 0, 0, W_UNKNOWN },
-	{ "quoted at", "<\"victim@evil.com\"@example.com>", 0, OUTSIDER, 0, 0, W_UNKNOWN },
-	{ "quoted at, known name", "<\"alice@evil.com\"@example.com>", 0, OUTSIDER, 0, 0, W_UNKNOWN },
-	{ "quoted percent", "<\"alice%evil.com\"@example.com>", 0, OUTSIDER, 0, 0, W_UNKNOWN },
+	{ "percent hack", "<alice%evil.com@example.com>", 0, OUTSIDER, 0, 0, W_LOOKUP },
+	{ "percent hack, relay client", "<alice%evil.com@example.com>", 0, RELAYNET, 0, 0, W_LOOKUP },
+	{ "bang path", "<evil.com!alice@example.com>", 0, OUTSIDER, 0, 0, W_LOOKUP },
+	{ "bang path, relay client", "<evil.com!alice@example.com>", 0, RELAYNET, 0, 0, W_LOOKUP },
+	{ "quoted at", "<\"victim@evil.com\"@example.com>", 0, OUTSIDER, 0, 0, W_LOOKUP },
+	{ "quoted at, known name", "<\"alice@evil.com\"@example.com>", 0, OUTSIDER, 0, 0, W_LOOKUP },
+	{ "quoted percent", "<\"alice%evil.com\"@example.com>", 0, OUTSIDER, 0, 0, W_LOOKUP },
 	{ "two ats", "<user@evil.com@example.com>", 0, OUTSIDER, 0, 0, W_SYNTAX },
 	{ "two ats, relay client", "<user@evil.com@example.com>", 0, RELAYNET, 0, 0, W_SYNTAX },
 
 	/* source routes are dropped: the final mailbox decides */
 	{ "source route via us", "<@example.com:victim@evil.com>", 0, OUTSIDER, 0, 0, W_DENIED },
 	{ "source route, two hops", "<@example.com,@example.org:victim@evil.com>", 0, OUTSIDER, 0, 0, W_DENIED },
-	{ "source route to us", "<@evil.com:alice@example.com>", 0, OUTSIDER, 0, 0, W_LOCAL },
+	{ "source route to us", "<@evil.com:alice@example.com>", 0, OUTSIDER, 0, 0, W_LOOKUP },
 	{ "source route, relay client", "<@example.com:victim@evil.com>", 0, RELAYNET, 0, 0, W_OUTBOUND },
 
 	/* address literals are never local */
@@ -90,9 +91,9 @@ static const struct relay_case cases[] = {
 	{ "utf8 look-alike domain", "<alice@ex\xc3\xa1mple.com>", ADDR_F_UTF8, OUTSIDER, 0, 0, W_DENIED },
 
 	/* postmaster */
-	{ "bare postmaster", "<postmaster>", 0, OUTSIDER, 0, 0, W_LOCAL },
-	{ "bare postmaster, any case", "<PostMaster>", 0, OUTSIDER6, 0, 0, W_LOCAL },
-	{ "postmaster at us", "<Postmaster@example.org>", 0, OUTSIDER, 0, 0, W_LOCAL },
+	{ "bare postmaster", "<postmaster>", 0, OUTSIDER, 0, 0, W_LOOKUP },
+	{ "bare postmaster, any case", "<PostMaster>", 0, OUTSIDER6, 0, 0, W_LOOKUP },
+	{ "postmaster at us", "<Postmaster@example.org>", 0, OUTSIDER, 0, 0, W_LOOKUP },
 	{ "postmaster elsewhere", "<postmaster@evil.com>", 0, OUTSIDER, 0, 0, W_DENIED },
 	{ "null path as rcpt", "<>", 0, OUTSIDER, 0, 0, W_SYNTAX },
 
@@ -111,10 +112,10 @@ static const struct relay_case cases[] = {
 	{ "outsider, utf8 domain", "<victim@\xc3\xa9vil.com>", ADDR_F_UTF8, OUTSIDER, 0, 0, W_DENIED },
 
 	/* trusted clients never relay unknown local users outward */
-	{ "relay client, unknown local user", "<bob@example.com>", 0, RELAYNET, 0, 0, W_UNKNOWN },
-	{ "IPv6 relay client, unknown local user", "<bob@example.org>", 0, RELAYNET6, 0, 0, W_UNKNOWN },
-	{ "authenticated, unknown local user", "<bob@example.com>", 0, OUTSIDER, 1, 1, W_UNKNOWN },
-	{ "relay client, local user", "<alice@example.com>", 0, RELAYNET, 0, 0, W_LOCAL },
+	{ "relay client, unknown local user", "<bob@example.com>", 0, RELAYNET, 0, 0, W_LOOKUP },
+	{ "IPv6 relay client, unknown local user", "<bob@example.org>", 0, RELAYNET6, 0, 0, W_LOOKUP },
+	{ "authenticated, unknown local user", "<bob@example.com>", 0, OUTSIDER, 1, 1, W_LOOKUP },
+	{ "relay client, local user", "<alice@example.com>", 0, RELAYNET, 0, 0, W_LOOKUP },
 
 	/* a routed (internal) domain takes mail from anyone ... */
 	{ "routed domain, outsider", "<bob@corp.example>", 0, OUTSIDER, 0, 0, W_OUTBOUND },
@@ -133,15 +134,31 @@ static const struct relay_case cases[] = {
 	{ "routed, percent, auth_relay not authenticated", "<v%e.example@corp.example>", 0, OUTSIDER, 0, 1, W_DENIED },
 	{ "routed, percent, relay client", "<v%e.example@corp.example>", 0, RELAYNET, 0, 0, W_OUTBOUND },
 	{ "routed, quoted at, authenticated", "<\"v@e.example\"@corp.example>", 0, OUTSIDER, 1, 1, W_OUTBOUND },
+
+	/* a routed domain with a recipient source: the lookup answers */
+	{ "routed with a source", "<bob@tables.example>", 0, OUTSIDER, 0, 0, W_LOOKUP },
+	{ "routed with a source, any case", "<Bob@TABLES.example>", 0, OUTSIDER6, 0, 0, W_LOOKUP },
+	{ "routed with a source, relay client", "<bob@tables.example>", 0, RELAYNET, 0, 0, W_LOOKUP },
+	{ "routed with a source, percent", "<v%e.example@tables.example>", 0, OUTSIDER, 0, 0, W_DENIED },
+	{ "routed with a source, percent, relay client", "<v%e.example@tables.example>", 0, RELAYNET, 0, 0, W_LOOKUP },
+	/* the role addresses of every domain are ours to answer */
+	{ "routed postmaster", "<postmaster@corp.example>", 0, OUTSIDER, 0, 0, W_LOOKUP },
+	{ "routed abuse, any case", "<ABUSE@corp.example>", 0, OUTSIDER, 0, 0, W_LOOKUP },
+	{ "routed subdomain postmaster", "<postmaster@a.inner.example>", 0, OUTSIDER, 0, 0, W_LOOKUP },
+	{ "routed postmaster look-alike", "<postmasters@corp.example>", 0, OUTSIDER, 0, 0, W_OUTBOUND },
+	{ "foreign postmaster, relay client", "<postmaster@elsewhere.example>", 0, RELAYNET, 0, 0, W_OUTBOUND },
 };
 
 static char *local_domains[] = { "example.com", "example.org" };
-static char *mailboxes[] = { "postmaster", "alice" };
+static char *lookup_domains[] = { "tables.example" };
 static struct cidr nets[2];
 static char *routes[] = { "corp.example=[10.9.0.1]:25",
-    ".inner.example=[10.9.0.2]:25" };
+    ".inner.example=[10.9.0.2]:25", "tables.example=[10.9.0.3]:25" };
 static struct relay_table table = {
-	local_domains, 2, mailboxes, 2, nets, 2, routes, 2
+	.local_domains = local_domains, .n_local_domains = 2,
+	.lookup_domains = lookup_domains, .n_lookup_domains = 1,
+	.relay_networks = nets, .n_relay_networks = 2,
+	.routes = routes, .n_routes = 3,
 };
 
 static int
@@ -159,8 +176,7 @@ static const char *
 want_name(int w)
 {
 	switch (w) {
-	case W_LOCAL:		return "RELAY_LOCAL";
-	case W_UNKNOWN:		return "RELAY_UNKNOWN_USER";
+	case W_LOOKUP:		return "RELAY_LOOKUP";
 	case W_OUTBOUND:	return "RELAY_OUTBOUND";
 	case W_DENIED:		return "RELAY_DENIED";
 	case W_SYNTAX:		return "a parse error";
@@ -175,7 +191,6 @@ test_table(void **state)
 	struct mail_addr rcpt;
 	size_t i, len, consumed;
 	enum addr_err r;
-	const char *mbox;
 	char *buf;
 	int got, bad = 0;
 
@@ -197,18 +212,12 @@ test_table(void **state)
 		if (r != ADDR_OK)
 			got = W_SYNTAX;
 		else
-			got = (int)relay_decide(&table, &client, &rcpt, &mbox);
+			got = (int)relay_decide(&table, &client, &rcpt);
 		if (got != (int)c->want) {
 			print_error("%s: %s from %s%s: got %s, want %s\n",
 			    c->what, c->path, c->client,
 			    c->authenticated ? " (authenticated)" : "",
 			    want_name(got), want_name(c->want));
-			bad++;
-		}
-		/* a mailbox comes with RELAY_LOCAL only, and always then */
-		if (r == ADDR_OK && (got == W_LOCAL) != (mbox != NULL)) {
-			print_error("%s: %s: mailbox %s with %s\n", c->what,
-			    c->path, mbox ? mbox : "(none)", want_name(got));
 			bad++;
 		}
 	}
@@ -221,7 +230,8 @@ static void
 test_helpers(void **state)
 {
 	char *odd_domains[] = { "example.com", "[192.0.2.1]", "" };
-	struct relay_table odd = { odd_domains, 3, NULL, 0, NULL, 0, NULL, 0 };
+	struct relay_table odd = { .local_domains = odd_domains,
+	    .n_local_domains = 3 };
 	struct relay_client client = { { 0 }, 1, 1 };
 	struct mail_addr rcpt;
 	uint8_t a[16];
@@ -242,54 +252,42 @@ test_helpers(void **state)
 	assert_int_equal(relay_client_trusted(&table, a), 0);
 	assert_int_equal(relay_client_trusted(&odd, a), 0);
 
-	/* no mailboxes at all: even <postmaster> is unknown */
+	/* <postmaster> is always ours to answer, whatever the tables */
 	assert_int_equal(addr_parse_path("<postmaster>", 12, 0, &rcpt, NULL), ADDR_OK);
-	assert_int_equal(relay_decide(&odd, &client, &rcpt, NULL), RELAY_UNKNOWN_USER);
+	assert_int_equal(relay_decide(&odd, &client, &rcpt), RELAY_LOOKUP);
 
 	/* the null path is no recipient, whoever asks */
 	assert_int_equal(addr_parse_path("<>", 2, ADDR_F_ALLOW_NULL, &rcpt, NULL), ADDR_OK);
-	assert_int_equal(relay_decide(&table, &client, &rcpt, NULL), RELAY_DENIED);
+	assert_int_equal(relay_decide(&table, &client, &rcpt), RELAY_DENIED);
 }
 
-/* relay_decide's mailbox: the table's entry the recipient maps to */
+/* an aliases file: every address of a routed domain may be an alias */
 static void
-test_mailbox(void **state)
+test_lookup_all_routed(void **state)
 {
-	static const struct {
-		const char	*path;
-		const char	*client;
-		const char	*want;		/* NULL: no mailbox */
-	} rows[] = {
-		{ "<alice@example.com>", OUTSIDER, "alice" },
-		{ "<ALICE@Example.ORG>", OUTSIDER, "alice" },
-		{ "<\"Alice\"@example.com>", OUTSIDER, "alice" },
-		{ "<Postmaster>", OUTSIDER, "postmaster" },
-		{ "<postmaster@example.org>", RELAYNET, "postmaster" },
-		{ "<bob@example.com>", RELAYNET, NULL },
-		{ "<alice@corp.example>", OUTSIDER, NULL },
-		{ "<alice@elsewhere.example>", RELAYNET, NULL },
-		{ "<alice@[192.0.2.1]>", RELAYNET, NULL },
-	};
+	struct relay_table t = table;
 	struct relay_client client;
 	struct mail_addr rcpt;
-	const char *mbox;
 
-	(void)state;
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		memset(&client, 0, sizeof(client));
-		assert_int_equal(cidr_addr_parse(rows[i].client, client.addr), 0);
-		assert_int_equal(addr_parse_path(rows[i].path,
-		    strlen(rows[i].path), 0, &rcpt, NULL), ADDR_OK);
-		mbox = "untouched";
-		(void)relay_decide(&table, &client, &rcpt, &mbox);
-		if (rows[i].want == NULL ? mbox != NULL : mbox == NULL ||
-		    strcmp(mbox, rows[i].want) != 0)
-			fail_msg("%s: got mailbox %s, want %s", rows[i].path,
-			    mbox ? mbox : "(none)",
-			    rows[i].want ? rows[i].want : "(none)");
-		if (mbox != NULL)
-			assert_ptr_not_equal(mbox, rcpt.local_plain);
-	}
+	memset(&client, 0, sizeof(client));
+	assert_int_equal(cidr_addr_parse(OUTSIDER, client.addr), 0);
+	assert_int_equal(addr_parse_path("<bob@corp.example>", 18, 0, &rcpt,
+	    NULL), ADDR_OK);
+	assert_int_equal(relay_decide(&t, &client, &rcpt), RELAY_OUTBOUND);
+	t.lookup_all_routed = 1;
+	assert_int_equal(relay_decide(&t, &client, &rcpt), RELAY_LOOKUP);
+	/* never for a foreign domain, never past the routing refusal */
+	assert_int_equal(addr_parse_path("<bob@else.example>", 18, 0, &rcpt,
+	    NULL), ADDR_OK);
+	assert_int_equal(relay_decide(&t, &client, &rcpt), RELAY_DENIED);
+	assert_int_equal(addr_parse_path("<b%c@corp.example>", 18, 0, &rcpt,
+	    NULL), ADDR_OK);
+	assert_int_equal(relay_decide(&t, &client, &rcpt), RELAY_DENIED);
+	assert_int_equal(relay_is_role("PostMaster"), 1);
+	assert_int_equal(relay_is_role("abuse"), 1);
+	assert_int_equal(relay_is_role("abuser"), 0);
+	assert_int_equal(relay_has_source(&t, "TABLES.example"), 1);
+	assert_int_equal(relay_has_source(&t, "corp.example"), 0);
 }
 
 int
@@ -298,7 +296,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_helpers),
-		cmocka_unit_test(test_mailbox),
+		cmocka_unit_test(test_lookup_all_routed),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -26,11 +26,12 @@
 #define RELAYNET	"10.1.2.3"
 
 static char *local_domains[] = { "example.com", "example.org" };
-static char *mailboxes[] = { "postmaster", "alice" };
 static struct cidr nets[1];
 static char *routes[] = { "corp.example=[10.9.0.1]:25" };
 static struct relay_table table = {
-	local_domains, 2, mailboxes, 2, nets, 1, routes, 1
+	.local_domains = local_domains, .n_local_domains = 2,
+	.relay_networks = nets, .n_relay_networks = 1,
+	.routes = routes, .n_routes = 1,
 };
 static struct conf conf;
 

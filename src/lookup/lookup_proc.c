@@ -1,0 +1,695 @@
+/*
+ * lookup_proc.c - the lookup process: does a recipient of one of our
+ * domains exist, and which recipients does it stand for?
+ *
+ * Public: lookup_proc_prepare, lookup_proc_main, lookup_target_add,
+ * lookup_targets_clear, lookup_targets_free.
+ *
+ * smtp sends PROTO_LOOKUP_RCPT for each RCPT relay_decide gave
+ * RELAY_LOOKUP and parks that session; the answer, PROTO_LOOKUP_RESULT,
+ * carries the session id and the request's seq back. Tables answer at
+ * once, a directory or a probe later: requests in flight do not wait
+ * for each other, each is a struct lk_req of its own.
+ *
+ * Each domain has its list of sources (struct lk_domain), asked in this
+ * order: the mailboxes (the mailboxes knob, local domains), the role
+ * addresses postmaster@ and abuse@ (into role_mailbox, every domain;
+ * last, so that a source that knows them wins). A routed domain without
+ * a source of its own is asked about only for what an alias or a role
+ * address could name; its other addresses pass ("pass": found, relayed
+ * to the route, as relay_decide would have let them).
+ *
+ * The combination rule is here once, in lk_ask and lk_source_done, for
+ * every source alike: the first FOUND wins and the sources after it are
+ * not asked; all NOTFOUND is NOTFOUND; otherwise (no FOUND, a TEMPFAIL)
+ * TEMPFAIL. A source is one function and its state (lookup.h).
+ *
+ * SECURITY: runs as the moat user, not chrooted (it reads the table
+ * files the configuration names). What it is asked comes from the
+ * network through smtp: an address addr_parse_path accepted, at most
+ * PROTO_ADDR_MAX bytes a field; a malformed message from smtp is fatal
+ * (a sibling's bug). Peer strings are escaped where they are logged.
+ * LIMITS: LOOKUP_TARGETS_MAX targets an answer, LK_SOURCES_MAX sources
+ * a domain.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/queue.h>
+
+#include <event2/event.h>
+
+#include "../control/control_log.h"
+#include "../daemon/config.h"
+#include "../daemon/proc.h"
+#include "../io/ipc.h"
+#include "../io/proto.h"
+#include "../lib/log.h"
+#include "../policy/relay.h"
+#include "lookup.h"
+#include "lookup_proc.h"
+
+#define LK_SOURCES_MAX		8	/* sources of one domain */
+#define LK_EVENT_SECS		10	/* one lookup_tempfail per source */
+#define LK_WHY_MAX		256
+
+/*
+ * The mailboxes knob: bare local parts (every local domain) and
+ * "user@domain" entries, each sorted for a binary search.
+ */
+struct lk_mailboxes {
+	char		**bare, **full;		/* views into the conf */
+	size_t		  nbare, nfull;
+};
+
+/* the sources of one domain, in the order they are asked */
+struct lk_domain {
+	char			*name;		/* owned, lowercased */
+	enum lookup_kind	 kind;
+	struct lookup_source	 src[LK_SOURCES_MAX];
+	size_t			 n;
+};
+
+/*
+ * What one configuration makes: the domains and their sources.
+ * Reference-counted: a reload makes new rules while requests still
+ * wait on the old ones' sources; the last request frees them.
+ */
+struct lk_rules {
+	int			 refs;
+	struct conf		*conf;		/* owned */
+	struct lk_domain	*dom;		/* owned, sorted by name */
+	size_t			 ndom;
+	struct lk_domain	 routed_other;	/* routed, no source of its own */
+	struct lk_mailboxes	 mbox;
+};
+
+struct lookup_proc;
+
+/* one RCPT being looked up; owned by lp->reqs until answered */
+struct lk_req {
+	struct lookup_proc	*lp;
+	struct lk_rules		*rules;		/* a reference */
+	const struct lk_domain	*dom;		/* in rules */
+	uint64_t		 session;
+	uint32_t		 seq;
+	char			 addr[LOOKUP_ADDR_MAX];
+	char			 local[LOOKUP_ADDR_MAX];
+	char			 domain[LOOKUP_ADDR_MAX];
+	struct lookup_query	 q;
+	struct lookup_targets	 targets;
+	size_t			 next;		/* the next source to ask */
+	const struct lookup_source *asked;	/* the one asked last */
+	int			 pending;	/* asked, no answer yet */
+	int			 in_call;	/* inside the source's function */
+	int			 found, tempfail;
+	char			 why[LK_WHY_MAX];
+	TAILQ_ENTRY(lk_req)	 entry;
+};
+TAILQ_HEAD(lk_req_list, lk_req);
+
+/* the last lookup_tempfail event of one source */
+struct lk_event_mark {
+	char		 source[32];
+	time_t		 at;
+};
+
+struct lookup_proc {
+	struct event_base	*base;
+	struct ipc_peer		*parent, *smtp, *queue;
+	struct lk_rules		*rules;		/* a reference: the current */
+	struct lk_req_list	 reqs;
+	struct lk_event_mark	 marks[LK_SOURCES_MAX * 2];
+};
+
+/* lookup_target_add - one more target of a FOUND */
+int
+lookup_target_add(struct lookup_targets *t, const char *addr,
+    const char *mailbox)
+{
+	struct lookup_target *v;
+
+	if (t->n >= LOOKUP_TARGETS_MAX || strlen(addr) >= sizeof(v->addr) ||
+	    strlen(mailbox) >= sizeof(v->mailbox))
+		return -1;
+	if (t->n == t->cap) {
+		size_t ncap = t->cap ? t->cap * 2 : 1;
+
+		if ((v = reallocarray(t->v, ncap, sizeof(*v))) == NULL)
+			return -1;
+		t->v = v;
+		t->cap = ncap;
+	}
+	snprintf(t->v[t->n].addr, sizeof(t->v[t->n].addr), "%s", addr);
+	snprintf(t->v[t->n].mailbox, sizeof(t->v[t->n].mailbox), "%s",
+	    mailbox);
+	t->n++;
+	return 0;
+}
+
+/* lookup_targets_clear - no target left, the memory kept */
+void
+lookup_targets_clear(struct lookup_targets *t)
+{
+	t->n = 0;
+}
+
+/* lookup_targets_free - the memory too */
+void
+lookup_targets_free(struct lookup_targets *t)
+{
+	free(t->v);
+	memset(t, 0, sizeof(*t));
+}
+
+static void
+lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* 1 when key is one of the n sorted strings of v */
+static int
+sorted_has(char **v, size_t n, const char *key)
+{
+	return n > 0 && bsearch(&key, v, n, sizeof(*v), cmp_str) != NULL;
+}
+
+/*
+ * The sources. Each answers through done, with the targets it names in
+ * q->targets when it finds the recipient.
+ */
+
+/* the mailboxes knob: "user" in every local domain, or "user@domain" */
+static void
+src_mailboxes(void *state, const struct lookup_query *q, lookup_done_fn *done,
+    void *arg)
+{
+	const struct lk_mailboxes *mb = state;
+	char full[2 * LOOKUP_ADDR_MAX];
+
+	snprintf(full, sizeof(full), "%s@%s", q->local, q->domain);
+	if (q->domain[0] != '\0' && sorted_has(mb->full, mb->nfull, full)) {
+		if (lookup_target_add(q->targets, q->addr, full) == -1)
+			done(arg, LOOKUP_TEMPFAIL, "mailboxes: target too long");
+		else
+			done(arg, LOOKUP_FOUND, "mailboxes");
+		return;
+	}
+	if (sorted_has(mb->bare, mb->nbare, q->local)) {
+		if (lookup_target_add(q->targets, q->addr, q->local) == -1)
+			done(arg, LOOKUP_TEMPFAIL, "mailboxes: target too long");
+		else
+			done(arg, LOOKUP_FOUND, "mailboxes");
+		return;
+	}
+	done(arg, LOOKUP_NOTFOUND, NULL);
+}
+
+/* postmaster@ and abuse@ of every domain: the local role_mailbox */
+static void
+src_role(void *state, const struct lookup_query *q, lookup_done_fn *done,
+    void *arg)
+{
+	const struct conf *c = state;
+
+	if (!relay_is_role(q->local)) {
+		done(arg, LOOKUP_NOTFOUND, NULL);
+		return;
+	}
+	if (lookup_target_add(q->targets, q->addr, c->role_mailbox) == -1)
+		done(arg, LOOKUP_TEMPFAIL, "role: target too long");
+	else
+		done(arg, LOOKUP_FOUND, "role address");
+}
+
+/* a routed domain without a source of its own: its server decides */
+static void
+src_pass(void *state, const struct lookup_query *q, lookup_done_fn *done,
+    void *arg)
+{
+	done(arg, LOOKUP_FOUND, "no recipient source");
+}
+
+/*
+ * The rules of one configuration.
+ */
+
+static void
+domain_add_source(struct lk_domain *d, const char *name, lookup_source_fn *fn,
+    void *state)
+{
+	if (d->n >= LK_SOURCES_MAX)
+		fatalx("%s: more than %d sources for %s", __func__,
+		    LK_SOURCES_MAX, d->name);
+	d->src[d->n].name = name;
+	d->src[d->n].fn = fn;
+	d->src[d->n].state = state;
+	d->n++;
+}
+
+static int
+cmp_domain(const void *a, const void *b)
+{
+	return strcmp(((const struct lk_domain *)a)->name,
+	    ((const struct lk_domain *)b)->name);
+}
+
+/* the domain named name (lowercased), NULL when it has no entry */
+static const struct lk_domain *
+rules_domain(const struct lk_rules *ru, const char *name)
+{
+	struct lk_domain key;
+
+	key.name = (char *)name;
+	return ru->ndom == 0 ? NULL : bsearch(&key, ru->dom, ru->ndom,
+	    sizeof(*ru->dom), cmp_domain);
+}
+
+/* a new entry for domain name of kind; its sources follow */
+static struct lk_domain *
+rules_domain_new(struct lk_rules *ru, const char *name, enum lookup_kind kind)
+{
+	struct lk_domain *d = &ru->dom[ru->ndom++];
+
+	memset(d, 0, sizeof(*d));
+	if ((d->name = strdup(name)) == NULL)
+		fatal("%s: strdup", __func__);
+	lower(d->name);
+	d->kind = kind;
+	return d;
+}
+
+/* the sources of a domain, in the order of the design (see the top) */
+static void
+rules_sources(struct lk_rules *ru, struct lk_domain *d)
+{
+	if (d->kind == LOOKUP_KIND_LOCAL)
+		domain_add_source(d, "mailboxes", src_mailboxes, &ru->mbox);
+	domain_add_source(d, "role", src_role, ru->conf);
+}
+
+static void
+rules_free(struct lk_rules *ru)
+{
+	if (ru == NULL)
+		return;
+	for (size_t i = 0; i < ru->ndom; i++)
+		free(ru->dom[i].name);
+	free(ru->dom);
+	free(ru->mbox.bare);
+	free(ru->mbox.full);
+	conf_free(ru->conf);
+	free(ru);
+}
+
+static void
+rules_unref(struct lk_rules *ru)
+{
+	if (ru != NULL && --ru->refs == 0)
+		rules_free(ru);
+}
+
+/* the mailboxes knob, split and sorted */
+static int
+rules_mailboxes(struct lk_rules *ru)
+{
+	const struct conf *c = ru->conf;
+	struct lk_mailboxes *mb = &ru->mbox;
+
+	if ((mb->bare = calloc(c->n_mailboxes + 1, sizeof(char *))) == NULL ||
+	    (mb->full = calloc(c->n_mailboxes + 1, sizeof(char *))) == NULL)
+		return -1;
+	for (size_t i = 0; i < c->n_mailboxes; i++) {
+		if (strchr(c->mailboxes[i], '@') != NULL)
+			mb->full[mb->nfull++] = c->mailboxes[i];
+		else
+			mb->bare[mb->nbare++] = c->mailboxes[i];
+	}
+	qsort(mb->bare, mb->nbare, sizeof(char *), cmp_str);
+	qsort(mb->full, mb->nfull, sizeof(char *), cmp_str);
+	return 0;
+}
+
+/*
+ * rules_new - the domains and sources of configuration c (taken, freed
+ * with the rules); NULL with err set when a file it names is bad
+ */
+static struct lk_rules *
+rules_new(struct conf *c, char *err, size_t errlen)
+{
+	struct lk_rules *ru;
+	size_t max;
+
+	if ((ru = calloc(1, sizeof(*ru))) == NULL)
+		fatal("%s: calloc", __func__);
+	ru->refs = 1;
+	ru->conf = c;
+	max = c->n_local_domains + c->n_lookup_domains + 1;
+	if ((ru->dom = calloc(max, sizeof(*ru->dom))) == NULL ||
+	    rules_mailboxes(ru) == -1)
+		fatal("%s: calloc", __func__);
+	/* "": a bare <postmaster>, and the local domains */
+	rules_domain_new(ru, "", LOOKUP_KIND_LOCAL);
+	for (size_t i = 0; i < c->n_local_domains; i++)
+		rules_domain_new(ru, c->local_domains[i], LOOKUP_KIND_LOCAL);
+	for (size_t i = 0; i < c->n_lookup_domains; i++)
+		rules_domain_new(ru, c->lookup_domains[i], LOOKUP_KIND_ROUTED);
+	for (size_t i = 0; i < ru->ndom; i++)
+		rules_sources(ru, &ru->dom[i]);
+	qsort(ru->dom, ru->ndom, sizeof(*ru->dom), cmp_domain);
+	ru->routed_other.name = NULL;
+	ru->routed_other.kind = LOOKUP_KIND_ROUTED;
+	rules_sources(ru, &ru->routed_other);
+	domain_add_source(&ru->routed_other, "pass", src_pass, NULL);
+	(void)err;
+	(void)errlen;
+	return ru;
+}
+
+/*
+ * The routed domains that take any recipient: the internal server
+ * refuses an unknown one only after we accepted it, and we bounce to a
+ * sender who may be forged (backscatter). Said at start and reload.
+ */
+static void
+rules_warn(const struct conf *c)
+{
+	struct relay_table t;
+
+	conf_relay_table(c, &t);
+	for (size_t i = 0; i < c->n_routes; i++) {
+		char d[256];
+		size_t n = strcspn(c->routes[i], "=");
+
+		snprintf(d, sizeof(d), "%.*s", (int)n, c->routes[i]);
+		if (d[0] == '.' || relay_is_local_domain(&t, d) ||
+		    relay_has_source(&t, d))
+			continue;
+		log_warn(LOG_CAT_RELAY, "event=routed_without_recipients "
+		    "domain=%s note=\"any local part is accepted and relayed; "
+		    "the internal server's refusals become bounces to senders "
+		    "that may be forged (backscatter): give it "
+		    "recipient_tables, recipient_ldap or recipient_verify\"", d);
+	}
+}
+
+/*
+ * The combination rule, for every source alike.
+ */
+
+static void lk_ask(struct lk_req *);
+
+/* at most one lookup_tempfail event per source per LK_EVENT_SECS */
+static void
+lk_tempfail_event(struct lk_req *r, const char *source, const char *why)
+{
+	struct lookup_proc *lp = r->lp;
+	struct lk_event_mark *m = NULL, *oldest = &lp->marks[0];
+	time_t now = time(NULL);
+	char detail[LK_WHY_MAX + 64], session[17];
+
+	for (size_t i = 0; i < sizeof(lp->marks) / sizeof(lp->marks[0]); i++) {
+		if (strcmp(lp->marks[i].source, source) == 0) {
+			m = &lp->marks[i];
+			break;
+		}
+		if (lp->marks[i].at < oldest->at)
+			oldest = &lp->marks[i];
+	}
+	if (m != NULL && now - m->at < LK_EVENT_SECS)
+		return;
+	if (m == NULL) {
+		m = oldest;
+		snprintf(m->source, sizeof(m->source), "%s", source);
+	}
+	m->at = now;
+	snprintf(detail, sizeof(detail), "source=%s why=%s", source,
+	    why != NULL ? why : "-");
+	snprintf(session, sizeof(session), "%016llx",
+	    (unsigned long long)r->session);
+	proto_event_send(lp->queue, "lookup_tempfail", "", "", session, detail);
+}
+
+/* a source answered (now, or later from the event loop) */
+static void
+lk_source_done(void *arg, enum lookup_answer a, const char *why)
+{
+	struct lk_req *r = arg;
+
+	if (!r->pending)
+		fatalx("%s: source %s answered twice", __func__,
+		    r->asked != NULL ? r->asked->name : "?");
+	r->pending = 0;
+	switch (a) {
+	case LOOKUP_FOUND:
+		r->found = 1;
+		snprintf(r->why, sizeof(r->why), "%s", why != NULL ? why :
+		    r->asked->name);
+		break;
+	case LOOKUP_TEMPFAIL:
+		r->tempfail = 1;
+		snprintf(r->why, sizeof(r->why), "%s", why != NULL ? why :
+		    r->asked->name);
+		lk_tempfail_event(r, r->asked->name, why);
+		/* FALLTHROUGH */
+	case LOOKUP_NOTFOUND:
+		lookup_targets_clear(&r->targets);
+		break;
+	}
+	if (!r->in_call)
+		lk_ask(r);
+}
+
+static void
+lk_req_free(struct lk_req *r)
+{
+	TAILQ_REMOVE(&r->lp->reqs, r, entry);
+	lookup_targets_free(&r->targets);
+	rules_unref(r->rules);
+	free(r);
+}
+
+/* the answer to smtp; the request is done */
+static void
+lk_answer(struct lk_req *r)
+{
+	struct proto_lookup_result a;
+	struct proto_lookup_target t;
+	struct ipc_msg m;
+	char box[2 * LOOKUP_ADDR_MAX], esc[4 * LOOKUP_ADDR_MAX];
+
+	a.seq = r->seq;
+	a.answer = r->found ? PROTO_LOOKUP_FOUND : r->tempfail ?
+	    PROTO_LOOKUP_TEMPFAIL : PROTO_LOOKUP_NOTFOUND;
+	a.why = r->found || r->tempfail ? r->why : "";
+	/* a FOUND that named nobody: the address itself */
+	if (r->found && r->targets.n == 0) {
+		if (r->q.kind == LOOKUP_KIND_ROUTED)
+			box[0] = '\0';
+		else if (r->domain[0] == '\0')
+			snprintf(box, sizeof(box), "%s", r->local);
+		else
+			snprintf(box, sizeof(box), "%s@%s", r->local, r->domain);
+		if (lookup_target_add(&r->targets, r->addr, box) == -1) {
+			a.answer = PROTO_LOOKUP_TEMPFAIL;
+			a.why = "mailbox name too long";
+		}
+	}
+	a.ntargets = a.answer == PROTO_LOOKUP_FOUND ? (uint32_t)r->targets.n : 0;
+	log_debug(LOG_CAT_RELAY, "event=lookup session=%016llx to=<%s> "
+	    "answer=%s targets=%u", (unsigned long long)r->session,
+	    log_escape_bare(esc, sizeof(esc), r->addr, strlen(r->addr)),
+	    a.answer == PROTO_LOOKUP_FOUND ? "found" : a.answer ==
+	    PROTO_LOOKUP_NOTFOUND ? "notfound" : "tempfail", a.ntargets);
+	proto_lookup_result_enc(&m, r->session, &a);
+	for (uint32_t i = 0; i < a.ntargets; i++) {
+		t.address = r->targets.v[i].addr;
+		t.mailbox = r->targets.v[i].mailbox;
+		proto_lookup_target_enc(&m, &t);
+	}
+	ipc_send(r->lp->smtp, &m);
+	lk_req_free(r);
+}
+
+/*
+ * Ask the next sources until one is waited for (its answer comes back
+ * to lk_source_done) or the answer is known: a FOUND, or no source left.
+ */
+static void
+lk_ask(struct lk_req *r)
+{
+	while (!r->found && r->next < r->dom->n) {
+		r->asked = &r->dom->src[r->next++];
+		r->pending = 1;
+		r->in_call = 1;
+		r->asked->fn(r->asked->state, &r->q, lk_source_done, r);
+		r->in_call = 0;
+		if (r->pending)
+			return;
+	}
+	lk_answer(r);
+}
+
+/* PROTO_LOOKUP_RCPT: a new request, answered now or later */
+static void
+lk_request(struct lookup_proc *lp, uint64_t id, struct ipc_reader *rd)
+{
+	struct proto_lookup_rcpt q;
+	struct lk_req *r;
+
+	if (proto_lookup_rcpt_dec(rd, &q) == -1)
+		fatalx("%s: bad LOOKUP_RCPT", __func__);
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		fatal("%s: calloc", __func__);
+	r->lp = lp;
+	r->rules = lp->rules;
+	r->rules->refs++;
+	r->session = id;
+	r->seq = q.seq;
+	snprintf(r->addr, sizeof(r->addr), "%s", q.rcpt);
+	snprintf(r->local, sizeof(r->local), "%s", q.local);
+	snprintf(r->domain, sizeof(r->domain), "%s", q.domain);
+	lower(r->local);
+	lower(r->domain);
+	r->q.addr = r->addr;
+	r->q.local = r->local;
+	r->q.domain = r->domain;
+	r->q.kind = q.kind == PROTO_LOOKUP_ROUTED ? LOOKUP_KIND_ROUTED :
+	    LOOKUP_KIND_LOCAL;
+	r->q.targets = &r->targets;
+	/* a domain smtp's configuration has and ours not (a reload in
+	 * between): a routed one passes as before, a local one has the
+	 * mailboxes of every local domain */
+	if ((r->dom = rules_domain(r->rules, r->domain)) == NULL ||
+	    r->dom->kind != r->q.kind)
+		r->dom = r->q.kind == LOOKUP_KIND_ROUTED ?
+		    &r->rules->routed_other : rules_domain(r->rules, "");
+	TAILQ_INSERT_TAIL(&lp->reqs, r, entry);
+	lk_ask(r);
+}
+
+/*
+ * IPC.
+ */
+
+static void
+smtp_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
+    struct ipc_reader *r, void *arg)
+{
+	ipc_expect(p, type, PROTO_LOOKUP_RCPT);
+	lk_request(arg, id, r);
+}
+
+/* the queue's messages (none yet: events only go there) */
+static void
+queue_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
+    struct ipc_reader *r, void *arg)
+{
+	fatalx("%s: unexpected message %u from queue", __func__, type);
+}
+
+/*
+ * PROTO_RELOAD: new rules from the new configuration; requests in
+ * flight finish with the old ones.
+ */
+static void
+lk_reload(struct lookup_proc *lp, const uint8_t *text, size_t len,
+    const char *path)
+{
+	char err[1024];
+	struct lk_rules *ru;
+	struct conf *nc;
+
+	if ((nc = conf_load_bytes(text, len, path, err, sizeof(err))) == NULL) {
+		log_err(LOG_CAT_DAEMON, "event=reload_failed error=\"%s\"", err);
+		return;
+	}
+	conf_apply_log_levels(nc);
+	if ((ru = rules_new(nc, err, sizeof(err))) == NULL) {
+		log_err(LOG_CAT_RELAY, "event=reload_failed error=\"%s\" "
+		    "action=\"keeping the recipients as they were\"", err);
+		return;
+	}
+	rules_unref(lp->rules);
+	lp->rules = ru;
+	rules_warn(ru->conf);
+	log_notice(LOG_CAT_DAEMON, "event=reloaded path=%s", path);
+}
+
+static void
+parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
+    struct ipc_reader *r, void *arg)
+{
+	struct lookup_proc *lp = arg;
+	struct proto_reload rl;
+
+	if (type == PROTO_RELOAD) {
+		if (proto_reload_dec(r, &rl) == -1)
+			fatalx("%s: bad RELOAD", __func__);
+		lk_reload(lp, rl.text, rl.len, rl.path);
+		return;
+	}
+	/* SHUTDOWN, LOG_LEVEL */
+	if (!control_child_msg(lp->base, type, r))
+		fatalx("%s: unexpected message %u from parent", __func__, type);
+}
+
+static void
+peer_close_cb(struct ipc_peer *p, void *arg)
+{
+	struct lookup_proc *lp = arg;
+
+	/* smtp goes first in a normal stop; anything else stops us too */
+	event_base_loopexit(lp->base, NULL);
+}
+
+/* lookup_proc_prepare - nothing to read as root yet */
+int
+lookup_proc_prepare(struct proc_env *env)
+{
+	return 0;
+}
+
+/* lookup_proc_main - answer RCPT lookups until shutdown */
+int
+lookup_proc_main(struct proc_env *env)
+{
+	struct lookup_proc lp;
+	struct lk_req *r;
+	char err[1024];
+
+	memset(&lp, 0, sizeof(lp));
+	lp.base = env->base;
+	TAILQ_INIT(&lp.reqs);
+	if ((lp.rules = rules_new(env->conf, err, sizeof(err))) == NULL) {
+		log_err(LOG_CAT_RELAY, "event=lookup_failed error=\"%s\"", err);
+		return 1;
+	}
+	rules_warn(env->conf);
+	lp.parent = ipc_peer_new(lp.base, env->peer[PROC_PARENT], "parent",
+	    parent_msg_cb, peer_close_cb, &lp);
+	lp.smtp = ipc_peer_new(lp.base, env->peer[PROC_SMTP], "smtp",
+	    smtp_msg_cb, peer_close_cb, &lp);
+	lp.queue = ipc_peer_new(lp.base, env->peer[PROC_QUEUE], "queue",
+	    queue_msg_cb, peer_close_cb, &lp);
+	log_info(LOG_CAT_DAEMON, "event=ready domains=%zu",
+	    lp.rules->ndom);
+	event_base_dispatch(lp.base);
+	while ((r = TAILQ_FIRST(&lp.reqs)) != NULL)
+		lk_req_free(r);
+	ipc_peer_free(lp.parent);
+	ipc_peer_free(lp.smtp);
+	ipc_peer_free(lp.queue);
+	rules_unref(lp.rules);
+	return 0;
+}
