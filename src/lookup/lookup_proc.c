@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <sys/queue.h>
 
@@ -50,6 +51,7 @@
 #include "../policy/relay.h"
 #include "lookup.h"
 #include "lookup_proc.h"
+#include "verify.h"
 
 #define LK_SOURCES_MAX		8	/* sources of one domain */
 #define LK_EVENT_SECS		10	/* one lookup_tempfail per source */
@@ -119,6 +121,7 @@ struct lk_event_mark {
 struct lookup_proc {
 	struct event_base	*base;
 	struct ipc_peer		*parent, *smtp, *queue;
+	struct verifier		*verify;	/* NULL: no recipient_verify */
 	struct lk_rules		*rules;		/* a reference: the current */
 	struct lk_req_list	 reqs;
 	struct lk_event_mark	 marks[LK_SOURCES_MAX * 2];
@@ -233,6 +236,14 @@ src_role(void *state, const struct lookup_query *q, lookup_done_fn *done,
 }
 
 /* a routed domain without a source of its own: its server decides */
+/* recipient_verify: the route's host is asked (verify.c) */
+static void
+src_verify(void *state, const struct lookup_query *q, lookup_done_fn *done,
+    void *arg)
+{
+	verifier_check(state, q->addr, q->domain, done, arg);
+}
+
 static void
 src_pass(void *state, const struct lookup_query *q, lookup_done_fn *done,
     void *arg)
@@ -289,12 +300,26 @@ rules_domain_new(struct lk_rules *ru, const char *name, enum lookup_kind kind)
 	return d;
 }
 
+/* d is one of the recipient_verify domains */
+static int
+rules_verifies(const struct lk_rules *ru, const struct lk_domain *d)
+{
+	const struct conf *c = ru->conf;
+
+	for (size_t i = 0; d->name != NULL && i < c->n_recipient_verify; i++)
+		if (strcasecmp(c->recipient_verify[i], d->name) == 0)
+			return 1;
+	return 0;
+}
+
 /* the sources of a domain, in the order of the design (see the top) */
 static void
-rules_sources(struct lk_rules *ru, struct lk_domain *d)
+rules_sources(struct lk_rules *ru, struct lk_domain *d, struct verifier *v)
 {
 	if (d->kind == LOOKUP_KIND_LOCAL)
 		domain_add_source(d, "mailboxes", src_mailboxes, &ru->mbox);
+	if (d->kind == LOOKUP_KIND_ROUTED && v != NULL && rules_verifies(ru, d))
+		domain_add_source(d, "verify", src_verify, v);
 	domain_add_source(d, "role", src_role, ru->conf);
 }
 
@@ -345,7 +370,7 @@ rules_mailboxes(struct lk_rules *ru)
  * with the rules); NULL with err set when a file it names is bad
  */
 static struct lk_rules *
-rules_new(struct conf *c, char *err, size_t errlen)
+rules_new(struct conf *c, struct verifier *v, char *err, size_t errlen)
 {
 	struct lk_rules *ru;
 	size_t max;
@@ -365,11 +390,11 @@ rules_new(struct conf *c, char *err, size_t errlen)
 	for (size_t i = 0; i < c->n_lookup_domains; i++)
 		rules_domain_new(ru, c->lookup_domains[i], LOOKUP_KIND_ROUTED);
 	for (size_t i = 0; i < ru->ndom; i++)
-		rules_sources(ru, &ru->dom[i]);
+		rules_sources(ru, &ru->dom[i], v);
 	qsort(ru->dom, ru->ndom, sizeof(*ru->dom), cmp_domain);
 	ru->routed_other.name = NULL;
 	ru->routed_other.kind = LOOKUP_KIND_ROUTED;
-	rules_sources(ru, &ru->routed_other);
+	rules_sources(ru, &ru->routed_other, NULL);
 	domain_add_source(&ru->routed_other, "pass", src_pass, NULL);
 	(void)err;
 	(void)errlen;
@@ -590,12 +615,48 @@ smtp_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	lk_request(arg, id, r);
 }
 
-/* the queue's messages (none yet: events only go there) */
+/* the queue's messages: the verification cache's rows and flushes */
 static void
 queue_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
     struct ipc_reader *r, void *arg)
 {
-	fatalx("%s: unexpected message %u from queue", __func__, type);
+	struct lookup_proc *lp = arg;
+	struct proto_verify_put vp;
+	struct proto_verify_flush vf;
+
+	switch (type) {
+	case PROTO_VERIFY_PUT:
+		if (proto_verify_put_dec(r, &vp) == -1)
+			fatalx("%s: bad VERIFY_PUT", __func__);
+		if (lp->verify != NULL)
+			verifier_cached(lp->verify, &vp);
+		break;
+	case PROTO_VERIFY_FLUSH:
+		if (proto_verify_flush_dec(r, &vf) == -1)
+			fatalx("%s: bad VERIFY_FLUSH", __func__);
+		if (lp->verify != NULL)
+			verifier_flush(lp->verify, vf.address);
+		break;
+	default:
+		fatalx("%s: unexpected message %u from queue", __func__, type);
+	}
+}
+
+/*
+ * The verifier, made the first time a configuration has
+ * recipient_verify, then kept (with its cache) for the process's life;
+ * a reload gives it the new routes and TTLs. 0, or -1 with err set.
+ */
+static int
+lk_verifier(struct lookup_proc *lp, const struct conf *c, char *err,
+    size_t errlen)
+{
+	if (lp->verify != NULL)
+		return verifier_set_conf(lp->verify, c, err, errlen);
+	if (c->n_recipient_verify == 0)
+		return 0;
+	lp->verify = verifier_new(lp->base, c, lp->queue, err, errlen);
+	return lp->verify == NULL ? -1 : 0;
 }
 
 /*
@@ -615,7 +676,10 @@ lk_reload(struct lookup_proc *lp, const uint8_t *text, size_t len,
 		return;
 	}
 	conf_apply_log_levels(nc);
-	if ((ru = rules_new(nc, err, sizeof(err))) == NULL) {
+	if (lk_verifier(lp, nc, err, sizeof(err)) == -1)
+		log_err(LOG_CAT_RELAY, "event=verify_unavailable error=\"%s\"",
+		    err);
+	if ((ru = rules_new(nc, lp->verify, err, sizeof(err))) == NULL) {
 		log_err(LOG_CAT_RELAY, "event=reload_failed error=\"%s\" "
 		    "action=\"keeping the recipients as they were\"", err);
 		return;
@@ -671,20 +735,24 @@ lookup_proc_main(struct proc_env *env)
 	memset(&lp, 0, sizeof(lp));
 	lp.base = env->base;
 	TAILQ_INIT(&lp.reqs);
-	if ((lp.rules = rules_new(env->conf, err, sizeof(err))) == NULL) {
-		log_err(LOG_CAT_RELAY, "event=lookup_failed error=\"%s\"", err);
-		return 1;
-	}
-	rules_warn(env->conf);
 	lp.parent = ipc_peer_new(lp.base, env->peer[PROC_PARENT], "parent",
 	    parent_msg_cb, peer_close_cb, &lp);
 	lp.smtp = ipc_peer_new(lp.base, env->peer[PROC_SMTP], "smtp",
 	    smtp_msg_cb, peer_close_cb, &lp);
 	lp.queue = ipc_peer_new(lp.base, env->peer[PROC_QUEUE], "queue",
 	    queue_msg_cb, peer_close_cb, &lp);
+	if (lk_verifier(&lp, env->conf, err, sizeof(err)) == -1 ||
+	    (lp.rules = rules_new(env->conf, lp.verify, err,
+	    sizeof(err))) == NULL) {
+		log_err(LOG_CAT_RELAY, "event=lookup_failed error=\"%s\"", err);
+		return 1;
+	}
+	rules_warn(env->conf);
 	log_info(LOG_CAT_DAEMON, "event=ready domains=%zu",
 	    lp.rules->ndom);
 	event_base_dispatch(lp.base);
+	/* probes under way never call back after this */
+	verifier_free(lp.verify);
 	while ((r = TAILQ_FIRST(&lp.reqs)) != NULL)
 		lk_req_free(r);
 	ipc_peer_free(lp.parent);

@@ -1017,7 +1017,8 @@ qp_parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 }
 
 /*
- * The lookup process: its security events (lookup_tempfail, ...).
+ * The lookup process: its security events (lookup_tempfail, ...), and
+ * the recipient verification cache (queue_verify.c).
  */
 static void
 qp_lookup_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
@@ -1028,6 +1029,10 @@ qp_lookup_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	switch (type) {
 	case PROTO_EVENT:
 		qp_event_recv(qp, r);
+		break;
+	case PROTO_VERIFY_LOAD:
+	case PROTO_VERIFY_PUT:
+		queue_verify_recv(qp->db, p, type, r);
 		break;
 	default:
 		fatalx("%s: unexpected message type %u from lookup", __func__,
@@ -1155,6 +1160,7 @@ queue_proc_main(struct proc_env *env)
 		log_err(LOG_CAT_QUEUE, "event=control_unavailable err=\"%s\"",
 		    err);
 	queue_ctl_set_stats(qp->ctl, queue_db_stats(qp->db));
+	queue_ctl_set_lookup(qp->ctl, qp->lookup);
 
 	if ((qp->watch = queue_watch_new(conf, qp->db, qp->smtp,
 	    qp->base)) == NULL)
