@@ -55,6 +55,7 @@
 #include "../io/proto.h"
 #include "../io/tls.h"
 #include "../lib/log.h"
+#include "../lookup/lookup_tables.h"
 #include "../mta/mta_auth.h"
 #include "../relaytest/relaytest.h"
 #include "config.h"
@@ -437,6 +438,18 @@ file_unreadable(const struct conf *c, const char *knob, const char *path)
 	return 1;
 }
 
+/* a recipient table an unprivileged check cannot read: reported */
+static int
+tables_unreadable(const struct conf *c)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < c->n_recipient_tables; i++)
+		n += file_unreadable(c, "recipient_tables",
+		    lookup_table_path(c->recipient_tables[i]));
+	return n > 0;
+}
+
 /*
  * The files the configuration names are usable. serve passes serve=1;
  * check-config 0, and may skip (with a warning) a file it has no right
@@ -482,6 +495,7 @@ check_files(const struct conf *c, int serve)
 			    "unchecked; whoever intercepts the connection "
 			    "gets them");
 	}
+<<<<<<< HEAD
 	if (c->tls_client_cert[0] != '\0' && !(lenient &&
 	    (file_unreadable(c, "tls_client_cert", c->tls_client_cert) ||
 	    file_unreadable(c, "tls_client_key", c->tls_client_key))) &&
@@ -489,6 +503,13 @@ check_files(const struct conf *c, int serve)
 	    sizeof(err)) == -1) {
 		file_error(c, strstr(err, "load certificate") == NULL ?
 		    "tls_client_key" : "tls_client_cert", err);
+=======
+	/* the lookup process's tables: their own "file:line:" */
+	if (!(lenient && (file_unreadable(c, "mailboxes_file",
+	    c->mailboxes_file) || tables_unreadable(c))) &&
+	    lookup_tables_check(c, err, sizeof(err)) == -1) {
+		fprintf(stderr, "moat: %s\n", err);
+>>>>>>> lookup
 		bad = 1;
 	}
 	if (c->tls_ca_file[0] != '\0' && !(lenient &&

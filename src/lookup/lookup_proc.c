@@ -11,13 +11,23 @@
  * once, a directory or a probe later: requests in flight do not wait
  * for each other, each is a struct lk_req of its own.
  *
- * Each domain has its list of sources (struct lk_domain), asked in this
- * order: the mailboxes (the mailboxes knob, local domains), the role
- * addresses postmaster@ and abuse@ (into role_mailbox, every domain;
- * last, so that a source that knows them wins). A routed domain without
- * a source of its own is asked about only for what an alias or a role
- * address could name; its other addresses pass ("pass": found, relayed
- * to the route, as relay_decide would have let them).
+ * Each domain has its list of sources (struct lk_domain), made by
+ * rules_sources in the order of the design: aliases (every domain), the
+ * mailboxes (the mailboxes knob and mailboxes_file, local domains), the
+ * domain's recipient table, its LDAP directory, verification probes
+ * (routed domains), and last the role addresses postmaster@ and abuse@
+ * (into role_mailbox, every domain; last, so that a source that knows
+ * them wins). A routed domain without a source of its own is asked
+ * about only for what an alias or a role address could name; its other
+ * addresses pass ("pass": found, relayed to the route, as relay_decide
+ * would have let them).
+ *
+ * Table files (mailboxes_file, recipient_tables) are struct lk_file,
+ * shared by every domain and every configuration that names them and
+ * watched: a file that changed (a stat once a second) or a SIGHUP loads
+ * it again; a file that no longer loads keeps the table it had and is
+ * logged with its file:line. A table that never loaded makes its
+ * source answer TEMPFAIL: never accept-all, never reject-all.
  *
  * The combination rule is here once, in lk_ask and lk_source_done, for
  * every source alike: the first FOUND wins and the sources after it are
@@ -33,12 +43,14 @@
  * a domain.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 #include <sys/queue.h>
+#include <sys/stat.h>
 
 #include <event2/event.h>
 
@@ -49,29 +61,49 @@
 #include "../io/proto.h"
 #include "../lib/log.h"
 #include "../policy/relay.h"
+#include "../queue/maildir.h"
 #include "lookup.h"
 #include "lookup_proc.h"
+#include "lookup_tables.h"
+#include "rcpt_table.h"
 #include "verify.h"
 
 #define LK_SOURCES_MAX		8	/* sources of one domain */
 #define LK_EVENT_SECS		10	/* one lookup_tempfail per source */
 #define LK_WHY_MAX		256
+#define LK_WATCH_SECS		1	/* table files are looked at */
 
 /*
- * The mailboxes knob: bare local parts (every local domain) and
- * "user@domain" entries, each sorted for a binary search.
+ * A table file: loaded once however many domains and configurations
+ * name it, loaded again when it changes. Owned by lp->files while a
+ * configuration (struct lk_rules) holds a reference.
  */
-struct lk_mailboxes {
-	char		**bare, **full;		/* views into the conf */
-	size_t		  nbare, nfull;
+struct lk_file {
+	char			*path;		/* owned */
+	int			 flags;		/* RT_BARE: the mailboxes file */
+	struct rcpt_table	*tab;		/* owned; NULL: never loaded */
+	struct stat		 st;		/* of the text last read */
+	int			 missing;	/* stat failed, said once */
+	int			 refs;
+	LIST_ENTRY(lk_file)	 entry;
 };
+LIST_HEAD(lk_file_list, lk_file);
 
 /* the sources of one domain, in the order they are asked */
 struct lk_domain {
 	char			*name;		/* owned, lowercased */
 	enum lookup_kind	 kind;
+	struct lk_file		*table;		/* recipient_tables, a ref */
 	struct lookup_source	 src[LK_SOURCES_MAX];
 	size_t			 n;
+};
+
+struct lookup_proc;
+
+/* the mailboxes: the knob's list and the file */
+struct lk_mailboxes {
+	struct rcpt_table	*knob;		/* owned */
+	struct lk_file		*file;		/* a ref, NULL: none */
 };
 
 /*
@@ -81,14 +113,13 @@ struct lk_domain {
  */
 struct lk_rules {
 	int			 refs;
+	struct lookup_proc	*lp;
 	struct conf		*conf;		/* owned */
 	struct lk_domain	*dom;		/* owned, sorted by name */
 	size_t			 ndom;
 	struct lk_domain	 routed_other;	/* routed, no source of its own */
 	struct lk_mailboxes	 mbox;
 };
-
-struct lookup_proc;
 
 /* one RCPT being looked up; owned by lp->reqs until answered */
 struct lk_req {
@@ -125,6 +156,8 @@ struct lookup_proc {
 	struct lk_rules		*rules;		/* a reference: the current */
 	struct lk_req_list	 reqs;
 	struct lk_event_mark	 marks[LK_SOURCES_MAX * 2];
+	struct lk_file_list	 files;
+	struct event		*watch;		/* the files, each second */
 };
 
 /* lookup_target_add - one more target of a FOUND */
@@ -174,48 +207,90 @@ lower(char *s)
 		*s = (char)tolower((unsigned char)*s);
 }
 
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* 1 when key is one of the n sorted strings of v */
-static int
-sorted_has(char **v, size_t n, const char *key)
-{
-	return n > 0 && bsearch(&key, v, n, sizeof(*v), cmp_str) != NULL;
-}
-
 /*
  * The sources. Each answers through done, with the targets it names in
  * q->targets when it finds the recipient.
  */
 
-/* the mailboxes knob: "user" in every local domain, or "user@domain" */
+/*
+ * A local delivery's mailbox must be a Maildir name: a table entry
+ * whose local part holds other characters cannot be delivered, which
+ * the administrator should hear of and the client not be told yet.
+ */
+static void
+found_local(const struct lookup_query *q, const char *mailbox,
+    const char *source, lookup_done_fn *done, void *arg)
+{
+	char esc[4 * LOOKUP_ADDR_MAX];
+
+	if (maildir_check_name(mailbox) == -1) {
+		log_err(LOG_CAT_RELAY, "event=lookup_bad_mailbox source=%s "
+		    "mailbox=\"%s\" note=\"not usable as a Maildir name: "
+		    "letters, digits, . _ - + and one @\"", source,
+		    log_escape(esc, sizeof(esc), mailbox, strlen(mailbox)));
+		done(arg, LOOKUP_TEMPFAIL, "mailbox name not usable");
+	} else if (lookup_target_add(q->targets, q->addr, mailbox) == -1)
+		done(arg, LOOKUP_TEMPFAIL, "mailbox name too long");
+	else
+		done(arg, LOOKUP_FOUND, source);
+}
+
+/* the entry of table t for the query: the address, else a bare part */
+static const char *
+mailbox_find(const struct rcpt_table *t, const struct lookup_query *q)
+{
+	const char *e = NULL;
+
+	if (q->domain[0] != '\0')
+		e = rcpt_table_find(t, q->local, q->domain);
+	return e != NULL ? e : rcpt_table_find_bare(t, q->local);
+}
+
+/*
+ * The mailboxes (the knob, then the file): "user" in every local
+ * domain, Maildir "user"; "user@domain" in that one, Maildir
+ * "user@domain".
+ */
 static void
 src_mailboxes(void *state, const struct lookup_query *q, lookup_done_fn *done,
     void *arg)
 {
 	const struct lk_mailboxes *mb = state;
-	char full[2 * LOOKUP_ADDR_MAX];
+	const char *e;
 
-	snprintf(full, sizeof(full), "%s@%s", q->local, q->domain);
-	if (q->domain[0] != '\0' && sorted_has(mb->full, mb->nfull, full)) {
-		if (lookup_target_add(q->targets, q->addr, full) == -1)
-			done(arg, LOOKUP_TEMPFAIL, "mailboxes: target too long");
-		else
-			done(arg, LOOKUP_FOUND, "mailboxes");
-		return;
+	if ((e = mailbox_find(mb->knob, q)) == NULL && mb->file != NULL) {
+		if (mb->file->tab == NULL) {
+			done(arg, LOOKUP_TEMPFAIL, "mailboxes_file not loaded");
+			return;
+		}
+		e = mailbox_find(mb->file->tab, q);
 	}
-	if (sorted_has(mb->bare, mb->nbare, q->local)) {
-		if (lookup_target_add(q->targets, q->addr, q->local) == -1)
-			done(arg, LOOKUP_TEMPFAIL, "mailboxes: target too long");
-		else
-			done(arg, LOOKUP_FOUND, "mailboxes");
-		return;
-	}
-	done(arg, LOOKUP_NOTFOUND, NULL);
+	if (e == NULL)
+		done(arg, LOOKUP_NOTFOUND, NULL);
+	else
+		found_local(q, e, "mailboxes", done, arg);
+}
+
+/*
+ * A recipient table: an address or the catch-all of its domain. Of a
+ * local domain, the Maildir is the entry ("alice@example.org"); of a
+ * routed one the address goes to the route as the client wrote it.
+ */
+static void
+src_table(void *state, const struct lookup_query *q, lookup_done_fn *done,
+    void *arg)
+{
+	const struct lk_file *f = state;
+	const char *e;
+
+	if (f->tab == NULL)
+		done(arg, LOOKUP_TEMPFAIL, "recipient table not loaded");
+	else if ((e = rcpt_table_find(f->tab, q->local, q->domain)) == NULL)
+		done(arg, LOOKUP_NOTFOUND, NULL);
+	else if (q->kind == LOOKUP_KIND_LOCAL)
+		found_local(q, e, "table", done, arg);
+	else
+		done(arg, LOOKUP_FOUND, "table");
 }
 
 /* postmaster@ and abuse@ of every domain: the local role_mailbox */
@@ -235,20 +310,137 @@ src_role(void *state, const struct lookup_query *q, lookup_done_fn *done,
 		done(arg, LOOKUP_FOUND, "role address");
 }
 
-/* a routed domain without a source of its own: its server decides */
-/* recipient_verify: the route's host is asked (verify.c) */
+/* recipient_verify: the route's host is asked (verify.c); state is lp */
 static void
 src_verify(void *state, const struct lookup_query *q, lookup_done_fn *done,
     void *arg)
 {
-	verifier_check(state, q->addr, q->domain, done, arg);
+	struct lookup_proc *lp = state;
+
+	if (lp->verify == NULL)
+		done(arg, LOOKUP_TEMPFAIL, "verify: not started");
+	else
+		verifier_check(lp->verify, q->addr, q->domain, done, arg);
 }
 
+/* a routed domain without a source of its own: its server decides */
 static void
 src_pass(void *state, const struct lookup_query *q, lookup_done_fn *done,
     void *arg)
 {
 	done(arg, LOOKUP_FOUND, "no recipient source");
+}
+
+/*
+ * Table files.
+ */
+
+/* 1 when st describes other text than f->st */
+static int
+file_changed(const struct lk_file *f, const struct stat *st)
+{
+	return st->st_dev != f->st.st_dev || st->st_ino != f->st.st_ino ||
+	    st->st_size != f->st.st_size ||
+	    st->st_mtim.tv_sec != f->st.st_mtim.tv_sec ||
+	    st->st_mtim.tv_nsec != f->st.st_mtim.tv_nsec ||
+	    st->st_ctim.tv_sec != f->st.st_ctim.tv_sec ||
+	    st->st_ctim.tv_nsec != f->st.st_ctim.tv_nsec;
+}
+
+/*
+ * (Re)load f under configuration c: the new table replaces the old one,
+ * or, when the file no longer loads, the old one stays and the error is
+ * logged with its file:line. -1 when there is no table after all.
+ */
+static int
+file_load(struct lk_file *f, const struct conf *c, const char *why)
+{
+	char err[CONF_PATH_MAX + 512], esc[4 * sizeof(err)];
+	struct rcpt_table *tab;
+	struct stat st;
+
+	/* the stat first: a change while we read is seen at the next look */
+	if (stat(f->path, &st) == 0)
+		f->st = st;
+	if ((tab = lookup_table_load(c, f->path, f->flags, err,
+	    sizeof(err))) == NULL) {
+		log_err(LOG_CAT_RELAY, "event=table_failed error=\"%s\" "
+		    "action=\"%s\"", log_escape(esc, sizeof(esc), err,
+		    strlen(err)), f->tab != NULL ? "keeping the table loaded "
+		    "before" : "its domains get 451 until it loads");
+		return f->tab != NULL ? 0 : -1;
+	}
+	rcpt_table_free(f->tab);
+	f->tab = tab;
+	f->missing = 0;
+	log_notice(LOG_CAT_RELAY, "event=table_loaded path=%s entries=%zu "
+	    "why=%s", log_escape(esc, sizeof(esc), f->path, strlen(f->path)),
+	    rcpt_table_count(tab), why);
+	return 0;
+}
+
+/*
+ * The file path (flags), shared, a reference taken: loaded when new,
+ * loaded again when reload (a SIGHUP). -1 in *failed when it has no
+ * table.
+ */
+static struct lk_file *
+file_get(struct lookup_proc *lp, const struct conf *c, const char *path,
+    int flags, int reload, int *failed)
+{
+	struct lk_file *f;
+
+	LIST_FOREACH(f, &lp->files, entry)
+		if (f->flags == flags && strcmp(f->path, path) == 0)
+			break;
+	if (f == NULL) {
+		if ((f = calloc(1, sizeof(*f))) == NULL ||
+		    (f->path = strdup(path)) == NULL)
+			fatal("%s: calloc", __func__);
+		f->flags = flags;
+		LIST_INSERT_HEAD(&lp->files, f, entry);
+		reload = 1;
+	}
+	f->refs++;
+	if (reload && file_load(f, c, "configuration") == -1)
+		*failed = -1;
+	return f;
+}
+
+static void
+file_unref(struct lk_file *f)
+{
+	if (f == NULL || --f->refs > 0)
+		return;
+	LIST_REMOVE(f, entry);
+	rcpt_table_free(f->tab);
+	free(f->path);
+	free(f);
+}
+
+/* a file changed (or went away): load it again */
+static void
+watch_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct lookup_proc *lp = arg;
+	char esc[4 * CONF_PATH_MAX];
+	struct lk_file *f;
+	struct stat st;
+
+	LIST_FOREACH(f, &lp->files, entry) {
+		if (stat(f->path, &st) == -1) {
+			if (!f->missing)
+				log_warn(LOG_CAT_RELAY, "event=table_missing "
+				    "path=%s error=\"%s\" action=\"keeping "
+				    "the table loaded before\"", log_escape(esc,
+				    sizeof(esc), f->path, strlen(f->path)),
+				    strerror(errno));
+			f->missing = 1;
+			continue;
+		}
+		if (file_changed(f, &st))
+			(void)file_load(f, lp->rules->conf, "changed");
+	}
 }
 
 /*
@@ -286,12 +478,16 @@ rules_domain(const struct lk_rules *ru, const char *name)
 	    sizeof(*ru->dom), cmp_domain);
 }
 
-/* a new entry for domain name of kind; its sources follow */
+/* the entry of domain name, made when new */
 static struct lk_domain *
-rules_domain_new(struct lk_rules *ru, const char *name, enum lookup_kind kind)
+rules_domain_get(struct lk_rules *ru, const char *name, enum lookup_kind kind)
 {
-	struct lk_domain *d = &ru->dom[ru->ndom++];
+	struct lk_domain *d;
 
+	for (size_t i = 0; i < ru->ndom; i++)
+		if (strcmp(ru->dom[i].name, name) == 0)
+			return &ru->dom[i];
+	d = &ru->dom[ru->ndom++];
 	memset(d, 0, sizeof(*d));
 	if ((d->name = strdup(name)) == NULL)
 		fatal("%s: strdup", __func__);
@@ -300,6 +496,10 @@ rules_domain_new(struct lk_rules *ru, const char *name, enum lookup_kind kind)
 	return d;
 }
 
+/*
+ * The sources of a domain, in the order they are asked. A source of
+ * another module is one more line here: its function and its state.
+ */
 /* d is one of the recipient_verify domains */
 static int
 rules_verifies(const struct lk_rules *ru, const struct lk_domain *d)
@@ -312,14 +512,21 @@ rules_verifies(const struct lk_rules *ru, const struct lk_domain *d)
 	return 0;
 }
 
-/* the sources of a domain, in the order of the design (see the top) */
 static void
-rules_sources(struct lk_rules *ru, struct lk_domain *d, struct verifier *v)
+rules_sources(struct lk_rules *ru, struct lk_domain *d)
 {
+	/* 1. aliases: every domain (aliases.c) */
+	/* 2. the mailboxes: local domains */
 	if (d->kind == LOOKUP_KIND_LOCAL)
 		domain_add_source(d, "mailboxes", src_mailboxes, &ru->mbox);
-	if (d->kind == LOOKUP_KIND_ROUTED && v != NULL && rules_verifies(ru, d))
-		domain_add_source(d, "verify", src_verify, v);
+	/* 3. the domain's recipient table */
+	if (d->table != NULL)
+		domain_add_source(d, "table", src_table, d->table);
+	/* 4. the domain's LDAP directory (ldap_dir.c) */
+	/* 5. verification probes: routed domains (verify.c) */
+	if (d->kind == LOOKUP_KIND_ROUTED && rules_verifies(ru, d))
+		domain_add_source(d, "verify", src_verify, ru->lp);
+	/* 6. postmaster@, abuse@: every domain, unless named above */
 	domain_add_source(d, "role", src_role, ru->conf);
 }
 
@@ -328,11 +535,13 @@ rules_free(struct lk_rules *ru)
 {
 	if (ru == NULL)
 		return;
-	for (size_t i = 0; i < ru->ndom; i++)
+	for (size_t i = 0; i < ru->ndom; i++) {
 		free(ru->dom[i].name);
+		file_unref(ru->dom[i].table);
+	}
 	free(ru->dom);
-	free(ru->mbox.bare);
-	free(ru->mbox.full);
+	rcpt_table_free(ru->mbox.knob);
+	file_unref(ru->mbox.file);
 	conf_free(ru->conf);
 	free(ru);
 }
@@ -344,60 +553,65 @@ rules_unref(struct lk_rules *ru)
 		rules_free(ru);
 }
 
-/* the mailboxes knob, split and sorted */
-static int
-rules_mailboxes(struct lk_rules *ru)
-{
-	const struct conf *c = ru->conf;
-	struct lk_mailboxes *mb = &ru->mbox;
-
-	if ((mb->bare = calloc(c->n_mailboxes + 1, sizeof(char *))) == NULL ||
-	    (mb->full = calloc(c->n_mailboxes + 1, sizeof(char *))) == NULL)
-		return -1;
-	for (size_t i = 0; i < c->n_mailboxes; i++) {
-		if (strchr(c->mailboxes[i], '@') != NULL)
-			mb->full[mb->nfull++] = c->mailboxes[i];
-		else
-			mb->bare[mb->nbare++] = c->mailboxes[i];
-	}
-	qsort(mb->bare, mb->nbare, sizeof(char *), cmp_str);
-	qsort(mb->full, mb->nfull, sizeof(char *), cmp_str);
-	return 0;
-}
-
 /*
  * rules_new - the domains and sources of configuration c (taken, freed
- * with the rules); NULL with err set when a file it names is bad
+ * with the rules). Its table files are loaded when new to lp, or again
+ * when reload; -1 in *failed when one of them has no table (its source
+ * answers TEMPFAIL).
  */
 static struct lk_rules *
-rules_new(struct conf *c, struct verifier *v, char *err, size_t errlen)
+rules_new(struct lookup_proc *lp, struct conf *c, int reload, int *failed)
 {
+	char err[512];
 	struct lk_rules *ru;
+	struct lk_domain *d;
 	size_t max;
 
+	*failed = 0;
 	if ((ru = calloc(1, sizeof(*ru))) == NULL)
 		fatal("%s: calloc", __func__);
 	ru->refs = 1;
+	ru->lp = lp;
 	ru->conf = c;
-	max = c->n_local_domains + c->n_lookup_domains + 1;
-	if ((ru->dom = calloc(max, sizeof(*ru->dom))) == NULL ||
-	    rules_mailboxes(ru) == -1)
+	max = c->n_local_domains + c->n_lookup_domains +
+	    c->n_recipient_tables + 1;
+	if ((ru->dom = calloc(max, sizeof(*ru->dom))) == NULL)
 		fatal("%s: calloc", __func__);
+	/* the knob was checked when the configuration was parsed */
+	if ((ru->mbox.knob = rcpt_table_from_list(c->mailboxes, c->n_mailboxes,
+	    RT_BARE, err, sizeof(err))) == NULL)
+		fatalx("%s: mailboxes: %s", __func__, err);
+	if (c->mailboxes_file[0] != '\0')
+		ru->mbox.file = file_get(lp, c, c->mailboxes_file, RT_BARE,
+		    reload, failed);
 	/* "": a bare <postmaster>, and the local domains */
-	rules_domain_new(ru, "", LOOKUP_KIND_LOCAL);
+	(void)rules_domain_get(ru, "", LOOKUP_KIND_LOCAL);
 	for (size_t i = 0; i < c->n_local_domains; i++)
-		rules_domain_new(ru, c->local_domains[i], LOOKUP_KIND_LOCAL);
+		(void)rules_domain_get(ru, c->local_domains[i],
+		    LOOKUP_KIND_LOCAL);
 	for (size_t i = 0; i < c->n_lookup_domains; i++)
-		rules_domain_new(ru, c->lookup_domains[i], LOOKUP_KIND_ROUTED);
+		(void)rules_domain_get(ru, c->lookup_domains[i],
+		    LOOKUP_KIND_ROUTED);
+	for (size_t i = 0; i < c->n_recipient_tables; i++) {
+		char name[256];
+		size_t n = strcspn(c->recipient_tables[i], "=");
+
+		snprintf(name, sizeof(name), "%.*s", (int)n,
+		    c->recipient_tables[i]);
+		lower(name);
+		/* local or routed: the configuration made sure */
+		d = rules_domain_get(ru, name, LOOKUP_KIND_ROUTED);
+		if (d->table == NULL)
+			d->table = file_get(lp, c, lookup_table_path(
+			    c->recipient_tables[i]), 0, reload, failed);
+	}
 	for (size_t i = 0; i < ru->ndom; i++)
-		rules_sources(ru, &ru->dom[i], v);
+		rules_sources(ru, &ru->dom[i]);
 	qsort(ru->dom, ru->ndom, sizeof(*ru->dom), cmp_domain);
 	ru->routed_other.name = NULL;
 	ru->routed_other.kind = LOOKUP_KIND_ROUTED;
-	rules_sources(ru, &ru->routed_other, NULL);
+	rules_sources(ru, &ru->routed_other);
 	domain_add_source(&ru->routed_other, "pass", src_pass, NULL);
-	(void)err;
-	(void)errlen;
 	return ru;
 }
 
@@ -645,18 +859,26 @@ queue_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 /*
  * The verifier, made the first time a configuration has
  * recipient_verify, then kept (with its cache) for the process's life;
- * a reload gives it the new routes and TTLs. 0, or -1 with err set.
+ * a reload gives it the new routes and TTLs.
  */
-static int
-lk_verifier(struct lookup_proc *lp, const struct conf *c, char *err,
-    size_t errlen)
+static void
+lk_verifier(struct lookup_proc *lp, const struct conf *c)
 {
-	if (lp->verify != NULL)
-		return verifier_set_conf(lp->verify, c, err, errlen);
+	char err[512];
+
+	if (lp->verify != NULL) {
+		if (verifier_set_conf(lp->verify, c, err, sizeof(err)) == -1)
+			log_err(LOG_CAT_RELAY, "event=verify_reload_failed "
+			    "error=\"%s\"", err);
+		return;
+	}
 	if (c->n_recipient_verify == 0)
-		return 0;
-	lp->verify = verifier_new(lp->base, c, lp->queue, err, errlen);
-	return lp->verify == NULL ? -1 : 0;
+		return;
+	/* without it the verify source answers TEMPFAIL: 451, never 550 */
+	if ((lp->verify = verifier_new(lp->base, c, lp->queue, err,
+	    sizeof(err))) == NULL)
+		log_err(LOG_CAT_RELAY, "event=verify_unavailable error=\"%s\"",
+		    err);
 }
 
 /*
@@ -670,20 +892,16 @@ lk_reload(struct lookup_proc *lp, const uint8_t *text, size_t len,
 	char err[1024];
 	struct lk_rules *ru;
 	struct conf *nc;
+	int failed;
 
 	if ((nc = conf_load_bytes(text, len, path, err, sizeof(err))) == NULL) {
 		log_err(LOG_CAT_DAEMON, "event=reload_failed error=\"%s\"", err);
 		return;
 	}
 	conf_apply_log_levels(nc);
-	if (lk_verifier(lp, nc, err, sizeof(err)) == -1)
-		log_err(LOG_CAT_RELAY, "event=verify_unavailable error=\"%s\"",
-		    err);
-	if ((ru = rules_new(nc, lp->verify, err, sizeof(err))) == NULL) {
-		log_err(LOG_CAT_RELAY, "event=reload_failed error=\"%s\" "
-		    "action=\"keeping the recipients as they were\"", err);
-		return;
-	}
+	/* a table that fails keeps what it had (logged by file_load) */
+	ru = rules_new(lp, nc, 1, &failed);
+	lk_verifier(lp, nc);
 	rules_unref(lp->rules);
 	lp->rules = ru;
 	rules_warn(ru->conf);
@@ -728,26 +946,33 @@ lookup_proc_prepare(struct proc_env *env)
 int
 lookup_proc_main(struct proc_env *env)
 {
+	struct timeval tv = { LK_WATCH_SECS, 0 };
 	struct lookup_proc lp;
 	struct lk_req *r;
-	char err[1024];
+	int failed;
 
 	memset(&lp, 0, sizeof(lp));
 	lp.base = env->base;
 	TAILQ_INIT(&lp.reqs);
+	LIST_INIT(&lp.files);
+	/* the parent loaded the tables as root: one we cannot read as the
+	 * moat user stops the daemon (logged), rather than 451 for ever */
+	lp.rules = rules_new(&lp, env->conf, 0, &failed);
+	if (failed) {
+		rules_unref(lp.rules);
+		return 1;
+	}
+	rules_warn(env->conf);
+	if ((lp.watch = event_new(lp.base, -1, EV_PERSIST, watch_cb,
+	    &lp)) == NULL || event_add(lp.watch, &tv) == -1)
+		fatalx("%s: event_new", __func__);
 	lp.parent = ipc_peer_new(lp.base, env->peer[PROC_PARENT], "parent",
 	    parent_msg_cb, peer_close_cb, &lp);
 	lp.smtp = ipc_peer_new(lp.base, env->peer[PROC_SMTP], "smtp",
 	    smtp_msg_cb, peer_close_cb, &lp);
 	lp.queue = ipc_peer_new(lp.base, env->peer[PROC_QUEUE], "queue",
 	    queue_msg_cb, peer_close_cb, &lp);
-	if (lk_verifier(&lp, env->conf, err, sizeof(err)) == -1 ||
-	    (lp.rules = rules_new(env->conf, lp.verify, err,
-	    sizeof(err))) == NULL) {
-		log_err(LOG_CAT_RELAY, "event=lookup_failed error=\"%s\"", err);
-		return 1;
-	}
-	rules_warn(env->conf);
+	lk_verifier(&lp, env->conf);
 	log_info(LOG_CAT_DAEMON, "event=ready domains=%zu",
 	    lp.rules->ndom);
 	event_base_dispatch(lp.base);
@@ -758,6 +983,7 @@ lookup_proc_main(struct proc_env *env)
 	ipc_peer_free(lp.parent);
 	ipc_peer_free(lp.smtp);
 	ipc_peer_free(lp.queue);
+	event_free(lp.watch);
 	rules_unref(lp.rules);
 	return 0;
 }

@@ -782,9 +782,29 @@ smtp_session_lookup_wants(struct smtp_session *s, uint32_t seq)
 }
 
 /*
+ * The transaction has this recipient already: the same local mailbox
+ * (two addresses of one user, postmaster@ of two domains, an alias
+ * naming a member twice), or the same address to relay. One copy.
+ */
+static int
+smtp_rcpt_known(const struct smtp_session *s, const char *addr,
+    const char *mailbox)
+{
+	for (size_t i = 0; i < s->tx->n_rcpts; i++) {
+		const struct smtp_rcpt *r = &s->tx->rcpts[i];
+
+		if (mailbox[0] != '\0' ? strcmp(r->mailbox, mailbox) == 0 :
+		    r->mailbox[0] == '\0' && strcmp(r->addr, addr) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * smtp_session_lookup_target - one recipient the RCPT stands for. A
  * target other than the address itself (an alias's) keeps the address
- * the client gave as its ORCPT, unless the client gave one.
+ * the client gave as its ORCPT, unless the client gave one. One the
+ * transaction has already is not added again.
  */
 void
 smtp_session_lookup_target(struct smtp_session *s, const char *addr,
@@ -794,7 +814,7 @@ smtp_session_lookup_target(struct smtp_session *s, const char *addr,
 	char orcpt[sizeof(lk->orcpt)];
 	int n;
 
-	if (lk->failed)
+	if (lk->failed || smtp_rcpt_known(s, addr, mailbox))
 		return;
 	if (lk->orcpt[0] == '\0' && strcmp(addr, lk->to) != 0) {
 		n = snprintf(orcpt, sizeof(orcpt), "%s;%s", lk->utf8 ?
