@@ -495,7 +495,6 @@ check_files(const struct conf *c, int serve)
 			    "unchecked; whoever intercepts the connection "
 			    "gets them");
 	}
-<<<<<<< HEAD
 	if (c->tls_client_cert[0] != '\0' && !(lenient &&
 	    (file_unreadable(c, "tls_client_cert", c->tls_client_cert) ||
 	    file_unreadable(c, "tls_client_key", c->tls_client_key))) &&
@@ -503,13 +502,13 @@ check_files(const struct conf *c, int serve)
 	    sizeof(err)) == -1) {
 		file_error(c, strstr(err, "load certificate") == NULL ?
 		    "tls_client_key" : "tls_client_cert", err);
-=======
+		bad = 1;
+	}
 	/* the lookup process's tables: their own "file:line:" */
 	if (!(lenient && (file_unreadable(c, "mailboxes_file",
 	    c->mailboxes_file) || tables_unreadable(c))) &&
 	    lookup_tables_check(c, err, sizeof(err)) == -1) {
 		fprintf(stderr, "moat: %s\n", err);
->>>>>>> lookup
 		bad = 1;
 	}
 	if (c->tls_ca_file[0] != '\0' && !(lenient &&
