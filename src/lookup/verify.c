@@ -20,7 +20,7 @@
  * down the client gets 451 4.4.3, never 550.
  *
  * FOUND and NOTFOUND are cached (verify_cache.c) for verify_cache_positive
- * and verify_cache_negative seconds and sent to the queue process, which
+ * and verify_cache_negative seconds (0: not at all) and sent to the queue process, which
  * keeps them in queue.db (verify_cache) and hands them back at the next
  * start (PROTO_VERIFY_LOAD). TEMPFAIL is never cached. Checks of an
  * address whose probe is under way wait for that probe. At most
@@ -318,13 +318,15 @@ probe_answer(struct probe *p, enum lookup_answer a, const char *reply)
 	struct verify_waiter *w, *ws;
 	char why[PROTO_REPLY_MAX + 16], esc[VERIFY_ESC], eaddr[VERIFY_ESC];
 	const char *hop = p->ihop < p->nhops ? p->hops[p->ihop].name : "";
-	int64_t now = time(NULL);
+	int64_t now = time(NULL), ttl;
 
 	if (p->answered)
 		return;
 	p->answered = 1;
 	pending_remove(p);
-	if (a != LOOKUP_TEMPFAIL) {
+	ttl = a == LOOKUP_FOUND ? v->ttl_positive : a == LOOKUP_NOTFOUND ?
+	    v->ttl_negative : 0;
+	if (ttl > 0) {
 		struct proto_verify_put vp;
 		struct ipc_msg m;
 
@@ -332,8 +334,7 @@ probe_answer(struct probe *p, enum lookup_answer a, const char *reply)
 		vp.result = a == LOOKUP_FOUND ? PROTO_VERIFY_FOUND :
 		    PROTO_VERIFY_NOTFOUND;
 		vp.reply = reply;
-		vp.expires = now + (a == LOOKUP_FOUND ? v->ttl_positive :
-		    v->ttl_negative);
+		vp.expires = now + ttl;
 		if (verify_cache_put(v->cache, p->addr, vp.result, reply,
 		    vp.expires, now) == -1)
 			log_warn(LOG_CAT_POLICY, "verify=%u event=cache_failed",
