@@ -69,6 +69,7 @@
 #include "lib/hash.h"
 #include "lib/log.h"
 #include "lib/resolver.h"
+#include "lib/sock_source.h"
 #include "lookup/verify.h"
 #include "lookup/verify_cache.h"
 #include "mail/addr.h"
@@ -582,43 +583,17 @@ static int
 probe_socket(struct probe *p, const struct verify_hop *h, char *why,
     size_t len)
 {
-	int family = h->ss.ss_family, fd, one = 1;
+	int family = h->ss.ss_family, fd;
 	const char *src = family == AF_INET ? p->v->source_v4 :
 	    family == AF_INET6 ? p->v->source_v6 : "";
-	struct sockaddr_storage ss;
-	socklen_t sslen;
 
 	if ((fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0)) == -1) {
 		snprintf(why, len, "socket: %s", strerror(errno));
 		return -1;
 	}
-	if (src[0] == '\0')
+	if (sock_bind_source(fd, family, src) == 0)
 		return fd;
-	memset(&ss, 0, sizeof(ss));
-	if (family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		s4->sin_family = AF_INET;
-		sslen = sizeof(*s4);
-		if (inet_pton(AF_INET, src, &s4->sin_addr) != 1)
-			goto fail;	/* config.c checked it */
-	} else {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		s6->sin6_family = AF_INET6;
-		sslen = sizeof(*s6);
-		if (inet_pton(AF_INET6, src, &s6->sin6_addr) != 1)
-			goto fail;
-	}
-#ifdef IP_BIND_ADDRESS_NO_PORT
-	(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
-	    sizeof(one));
-#endif
-	(void)one;
-	if (bind(fd, (struct sockaddr *)&ss, sslen) == 0)
-		return fd;
-fail:
 	snprintf(why, len, "cannot send from source address %s: %s", src,
 	    strerror(errno));
 	close(fd);

@@ -18,7 +18,7 @@ import time
 import pytest
 
 from conftest import MOAT_BIN, free_port
-from test_delivery import PostfixPeer
+from test_delivery import PostfixPeer, wait_for
 
 USERS = r"""/^known@corp\.example$/ OK
 /^john doe@corp\.example$/ OK
@@ -96,16 +96,6 @@ def ctl(moat, *args):
                        cwd=moat.dir, capture_output=True, text=True,
                        timeout=60)
     return r.returncode, r.stdout, r.stderr
-
-
-def wait_for(cond, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.1)
-    return cond()
 
 
 def test_known_relayed_unknown_refused(moat_factory, internal):
