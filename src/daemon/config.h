@@ -125,6 +125,8 @@ struct conf {
 	int	hold_external_rcpts_day;	/* the same over a day */
 	int	suspend_external_rcpts_day;
 	int	relay_client_factor;	/* thresholds times this for "ip:" keys */
+	int	relay_sender_watch;	/* count ip:ADDRESS/SENDER keys too */
+	int	relay_sender_factor;	/* thresholds times this for those */
 	int	rejected_alert;
 
 	/* [delivery]: outbound mail, the mta process and the scheduler */

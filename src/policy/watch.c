@@ -3,13 +3,16 @@
  * recipients, outside domains and remote rejections.
  *
  * Public: watch_new, watch_free, watch_message, watch_rejected,
- * watch_get, watch_expire, watch_size.
+ * watch_get, watch_expire, watch_size, watch_key_client,
+ * watch_key_sender, watch_key_parse, watch_judge.
  *
  * The window is cut into WATCH_BUCKETS slices; a slice is reused (and
  * cleared) when its time comes round again, so counting costs O(1) and
  * reading costs O(WATCH_BUCKETS). Distinct domains are a small open
  * hash set of (domain hash, last seen); a domain counts while its last
- * sighting is inside the window.
+ * sighting is inside the window. The set starts small and doubles as it
+ * fills, up to WATCH_DOMAINS: an internal server's hundreds of senders,
+ * each a key of its own, mostly write to a few domains.
  *
  * SECURITY: keys and domains come from stored envelopes (already
  * parsed); the table is bounded by watch_expire() and each domain set
@@ -17,6 +20,7 @@
  * LIMITS: WATCH_BUCKETS slices, WATCH_DOMAINS domains per key.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -26,6 +30,7 @@
 #include "watch.h"
 
 #define WATCH_HASH	1024
+#define WATCH_DOMAINS_FIRST 16	/* a new key's domain set */
 
 struct watch_slice {
 	time_t	start;		/* slice start; stale when outside the window */
@@ -40,9 +45,10 @@ struct watch_domain {
 struct watch_key {
 	char			*key;
 	struct watch_slice	 slice[WATCH_BUCKETS];
-	struct watch_domain	*domains;	/* WATCH_DOMAINS slots */
+	struct watch_domain	*domains;	/* cap slots */
 	uint16_t		*used;		/* indexes of slots ever filled */
 	size_t			 nused;
+	size_t			 cap;		/* a power of two, <= WATCH_DOMAINS */
 	int			 overflow;	/* domain set full: extra count */
 	time_t			 overflow_seen;
 	time_t			 last;
@@ -116,9 +122,7 @@ lookup(struct watch *w, const char *key, int create)
 			return k;
 	if (!create || (k = calloc(1, sizeof(*k))) == NULL)
 		return NULL;
-	if ((k->key = strdup(key)) == NULL ||
-	    (k->domains = calloc(WATCH_DOMAINS, sizeof(*k->domains))) == NULL ||
-	    (k->used = calloc(WATCH_DOMAINS, sizeof(*k->used))) == NULL) {
+	if ((k->key = strdup(key)) == NULL) {
 		key_free(k);
 		return NULL;
 	}
@@ -141,20 +145,58 @@ slice_at(struct watch *w, struct watch_key *k, time_t now)
 	return s;
 }
 
+/* twice the slots (the first ones for a new key), the live domains
+ * moved over; -1 (the set unchanged) when memory runs out */
+static int
+domains_grow(struct watch *w, struct watch_key *k, time_t now)
+{
+	size_t cap = k->cap ? k->cap * 2 : WATCH_DOMAINS_FIRST, n = 0;
+	struct watch_domain *d;
+	uint16_t *used;
+
+	if ((d = calloc(cap, sizeof(*d))) == NULL ||
+	    (used = calloc(cap, sizeof(*used))) == NULL) {
+		free(d);
+		return -1;
+	}
+	for (size_t i = 0; i < k->nused; i++) {
+		const struct watch_domain *o = &k->domains[k->used[i]];
+		size_t j = o->hash & (cap - 1);
+
+		if (o->seen <= now - w->window)
+			continue;
+		while (d[j].hash != 0)
+			j = (j + 1) & (cap - 1);
+		d[j] = *o;
+		used[n++] = (uint16_t)j;
+	}
+	free(k->domains);
+	free(k->used);
+	k->domains = d;
+	k->used = used;
+	k->nused = n;
+	k->cap = cap;
+	return 0;
+}
+
 static void
 domain_seen(struct watch *w, struct watch_key *k, const char *domain, time_t now)
 {
 	uint64_t h = hash_str(domain, 1);
-	size_t i = h % WATCH_DOMAINS;
+	size_t i;
 
-	for (size_t probes = 0; probes < WATCH_DOMAINS; probes++) {
-		struct watch_domain *d = &k->domains[(i + probes) % WATCH_DOMAINS];
+	/* at most half full, so probes stay short, until the cap */
+	if (k->nused * 2 >= k->cap && k->cap < WATCH_DOMAINS)
+		(void)domains_grow(w, k, now);
+	i = h & (k->cap - 1);
+	for (size_t probes = 0; probes < k->cap; probes++) {
+		struct watch_domain *d = &k->domains[(i + probes) & (k->cap - 1)];
 
 		/* an empty slot, the domain itself, or one gone stale */
 		if (d->hash == 0 || d->hash == h || d->seen <= now - w->window) {
 			if (d->hash == 0)
-				k->used[k->nused++] = (uint16_t)((i + probes) %
-				    WATCH_DOMAINS);
+				k->used[k->nused++] = (uint16_t)((i + probes) &
+				    (k->cap - 1));
 			d->hash = h;
 			d->seen = now;
 			return;
@@ -248,4 +290,88 @@ size_t
 watch_size(const struct watch *w)
 {
 	return w ? w->n : 0;
+}
+
+/* watch_key_client - "ip:ADDRESS" */
+int
+watch_key_client(char *buf, size_t len, const char *ip)
+{
+	int n = snprintf(buf, len, "ip:%s", ip);
+
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* watch_sender_fold - ASCII only, as SQLite's lower() the hold
+ * compares with: a UTF-8 local part is kept as it came */
+int
+watch_sender_fold(char *buf, size_t len, const char *sender)
+{
+	int n = snprintf(buf, len, "%s", sender);
+
+	if (n < 0 || (size_t)n >= len)
+		return -1;
+	for (char *p = buf; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return 0;
+}
+
+/* watch_key_sender - "ip:ADDRESS/SENDER", SENDER folded, <> if "" */
+int
+watch_key_sender(char *buf, size_t len, const char *ip, const char *sender)
+{
+	int n = snprintf(buf, len, "ip:%s/", ip);
+
+	if (n < 0 || (size_t)n >= len)
+		return -1;
+	return watch_sender_fold(buf + n, len - (size_t)n,
+	    sender[0] != '\0' ? sender : "<>");
+}
+
+/* watch_key_parse - the kind of a key, and an ip: key's parts */
+int
+watch_key_parse(const char *key, enum watch_key_kind *kind, char *ip,
+    size_t iplen, char *sender, size_t senderlen)
+{
+	const char *a, *slash;
+	size_t alen;
+
+	if (strncmp(key, "ip:", 3) != 0) {
+		*kind = WATCH_KEY_USER;
+		return 0;
+	}
+	a = key + 3;
+	slash = strchr(a, '/');
+	alen = slash != NULL ? (size_t)(slash - a) : strlen(a);
+	if (alen == 0 || alen >= iplen || strspn(a, "0123456789abcdefABCDEF.:")
+	    < alen)
+		return -1;
+	memcpy(ip, a, alen);
+	ip[alen] = '\0';
+	if (slash == NULL) {
+		*kind = WATCH_KEY_CLIENT;
+		return 0;
+	}
+	if (slash[1] == '\0' || strlen(slash + 1) >= senderlen)
+		return -1;
+	*kind = WATCH_KEY_SENDER;
+	snprintf(sender, senderlen, "%s", strcmp(slash + 1, "<>") == 0 ? "" :
+	    slash + 1);
+	return 0;
+}
+
+/* watch_judge - suspend before hold: the higher level wins */
+enum watch_level
+watch_judge(const struct watch_limits *l, long factor,
+    const struct watch_counts *win, const struct watch_counts *day)
+{
+	if (win->ext_rcpts >= factor * l->suspend_ext_rcpts ||
+	    win->ext_domains >= factor * l->suspend_ext_domains ||
+	    day->ext_rcpts >= factor * l->suspend_ext_rcpts_day)
+		return WATCH_PAST_SUSPEND;
+	if (win->ext_rcpts >= factor * l->hold_ext_rcpts ||
+	    win->ext_domains >= factor * l->hold_ext_domains ||
+	    day->ext_rcpts >= factor * l->hold_ext_rcpts_day)
+		return WATCH_PAST_HOLD;
+	return WATCH_BELOW;
 }

@@ -975,24 +975,39 @@ qc_user_state(struct queue_ctl *qc, uint64_t id, uint32_t uid,
 	const char *state = ctl_user_state_name(q->state), *op;
 	int64_t held;
 	char esc[CTL_STR_MAX * 4], uesc[CTL_STR_MAX * 4];
+	char ip[WATCH_KEY_MAX], sender[WATCH_KEY_MAX], key[WATCH_KEY_MAX];
+	enum watch_key_kind kind;
 
-	if (queue_db_ctl_user_set(qc->db, q->a, state, q->b,
+	/* ip:ADDRESS or ip:ADDRESS/SENDER, as the watch names them */
+	if (watch_key_parse(q->a, &kind, ip, sizeof(ip), sender,
+	    sizeof(sender)) == -1) {
+		ctl_answer_simple(qc->control, id, CTL_BAD_REQUEST,
+		    "user: an ip: key is ip:ADDRESS or ip:ADDRESS/SENDER "
+		    "(ip:ADDRESS/<> for the null sender)");
+		return;
+	}
+	/* the sender as the watch folds it: the admin's case does not matter */
+	if (kind == WATCH_KEY_SENDER)
+		(void)watch_key_sender(key, sizeof(key), ip, sender);
+	else
+		snprintf(key, sizeof(key), "%s", q->a);
+	if (queue_db_ctl_user_set(qc->db, key, state, q->b,
 	    q->state != CTL_USER_ACTIVE, time(NULL), &held, &op) == -1) {
 		qc_db_unchanged(qc, id, op);
 		return;
 	}
-	log_escape(uesc, sizeof(uesc), q->a, strlen(q->a));
+	log_escape(uesc, sizeof(uesc), key, strlen(key));
 	qc_event(qc, uid, q->state == CTL_USER_ACTIVE ? "unsuspend" :
-	    q->state == CTL_USER_HELD ? "hold" : "suspend", q->a,
+	    q->state == CTL_USER_HELD ? "hold" : "suspend", key,
 	    "op=user_state user=%s state=%s held_recipients=%" PRId64
 	    " reason=\"%s\"", uesc, state, held,
 	    log_escape(esc, sizeof(esc), q->b, strlen(q->b)));
-	qc_send_user(qc, q->a, state);
+	qc_send_user(qc, key, state);
 	if (held > 0)
 		ctl_answer_simple(qc->control, id, CTL_OK, "%s is now %s; %"
-		    PRId64 " queued recipients of theirs held", q->a, state, held);
+		    PRId64 " queued recipients of theirs held", key, state, held);
 	else
-		ctl_answer_simple(qc->control, id, CTL_OK, "%s is now %s", q->a,
+		ctl_answer_simple(qc->control, id, CTL_OK, "%s is now %s", key,
 		    state);
 }
 

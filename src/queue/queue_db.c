@@ -50,6 +50,7 @@
 #include "io/proto.h"
 #include "lib/log.h"
 #include "mail/addr.h"
+#include "policy/watch.h"
 #include "queue/queue_db.h"
 #include "queue/queue_db_sql.h"
 
@@ -464,7 +465,8 @@ static const char schema_control[] =
 	" time INTEGER NOT NULL,"
 	" rcpts INTEGER NOT NULL,"
 	" ext_rcpts INTEGER NOT NULL,"		/* outside recipients */
-	" ext_domains TEXT NOT NULL);"		/* distinct, space-separated */
+	" ext_domains TEXT NOT NULL,"		/* distinct, space-separated */
+	" mail_from TEXT);"			/* see schema_columns */
 	"CREATE INDEX IF NOT EXISTS watch_traffic_time ON watch_traffic(time);"
 	/* recipient verification's answers (src/lookup/verify.c), so that
 	 * a restart does not probe the internal servers again */
@@ -476,6 +478,61 @@ static const char schema_control[] =
 	" expires INTEGER NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS verify_cache_expires ON"
 	" verify_cache(expires);";
+
+/*
+ * Columns added to tables of schema_control after they first shipped:
+ * an existing queue.db gains each one missing (ALTER TABLE ADD COLUMN,
+ * NULL in the old rows), a new one has it from CREATE TABLE.
+ */
+static const struct {
+	const char	*table, *column, *decl;
+} schema_columns[] = {
+	/* a relay client's envelope sender, lowercased, "" for <>; NULL
+	 * for an authenticated user's message (or a row from before) */
+	{ "watch_traffic", "mail_from", "TEXT" },
+};
+
+static int
+db_schema_columns(struct queue_db *db, char *err, size_t errlen)
+{
+	static const char *has_sql =
+	    "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2";
+	char sql[256];
+
+	for (size_t i = 0; i < sizeof(schema_columns) /
+	    sizeof(schema_columns[0]); i++) {
+		sqlite3_stmt *s;
+		int rc, has = 0;
+
+		if (sqlite3_prepare_v3(db->h, has_sql, -1, 0, &s, NULL) !=
+		    SQLITE_OK)
+			goto fail;
+		sqlite3_bind_text(s, 1, schema_columns[i].table, -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, schema_columns[i].column, -1,
+		    SQLITE_STATIC);
+		if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+			has = sqlite3_column_int(s, 0);
+		sqlite3_finalize(s);
+		if (rc != SQLITE_ROW)
+			goto fail;
+		if (has)
+			continue;
+		snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s",
+		    schema_columns[i].table, schema_columns[i].column,
+		    schema_columns[i].decl);
+		if (sqlite3_exec(db->h, sql, NULL, NULL, NULL) != SQLITE_OK)
+			goto fail;
+		log_notice(LOG_CAT_QUEUE, "event=db_upgraded path=%s "
+		    "added=%s.%s", db->path, schema_columns[i].table,
+		    schema_columns[i].column);
+	}
+	return 0;
+fail:
+	snprintf(err, errlen, "%s: upgrade schema: %s", db->path,
+	    sqlite3_errmsg(db->h));
+	return -1;
+}
 
 /* One integer from a one-row statement: SQLITE_OK, or an SQLite code. */
 static int
@@ -558,6 +615,8 @@ queue_db_open(const char *spool_dir, char *err, size_t errlen)
 		goto fail;
 	if (sqlite3_exec(db->h, schema_control, NULL, NULL, NULL) != SQLITE_OK)
 		goto sqlerr;
+	if (db_schema_columns(db, err, errlen) == -1)
+		goto fail;
 
 	for (int i = 0; i < ST_N; i++) {
 		rc = sqlite3_prepare_v3(db->h, stmt_sql[i], -1,
@@ -1467,9 +1526,36 @@ queue_db_dead_expire(struct queue_db *db, int64_t before, int64_t *deleted)
 
 /*
  * Sender states (the user_state table): an authenticated user by name,
- * a relay client as "ip:ADDRESS". Used by the compromised-account
+ * a relay client as "ip:ADDRESS", one envelope sender of a relay client
+ * as "ip:ADDRESS/SENDER" (policy/watch.h). Used by the compromised-account
  * watch in queue_proc.c; the control CLI reads and writes the same rows.
  */
+
+/* qdb_bind_hold - the parameters of QDB_SQL_HOLD_SENDER for a key */
+int
+qdb_bind_hold(sqlite3_stmt *s, const char *key, int64_t now)
+{
+	enum watch_key_kind kind;
+	char ip[WATCH_KEY_MAX], sender[WATCH_KEY_MAX];
+
+	if (watch_key_parse(key, &kind, ip, sizeof(ip), sender,
+	    sizeof(sender)) == -1)
+		return -1;
+	sqlite3_bind_int64(s, 2, now);
+	if (kind == WATCH_KEY_USER) {
+		sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_null(s, 3);
+		sqlite3_bind_null(s, 4);
+		return 0;
+	}
+	sqlite3_bind_null(s, 1);
+	sqlite3_bind_text(s, 3, ip, -1, SQLITE_TRANSIENT);
+	if (kind == WATCH_KEY_SENDER)
+		sqlite3_bind_text(s, 4, sender, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, 4);
+	return 0;
+}
 
 /* queue_db_sender_state - "active", "held" or "suspended" into buf */
 int
@@ -1498,11 +1584,7 @@ queue_db_sender_set(struct queue_db *db, const char *key, const char *state,
     const char *reason, int64_t now, int64_t *held)
 {
 	static const char *set_sql = QDB_SQL_USER_SET;
-	static const char *hold_user_sql = QDB_SQL_HOLD_USER;
-	static const char *hold_ip_sql =
-	    "UPDATE recipient SET state = 2, updated = ?2 WHERE state IN (0, 1)"
-	    " AND msg_id IN (SELECT id FROM message WHERE client_ip = ?1"
-	    " AND auth_user IS NULL)";
+	static const char *hold_sql = QDB_SQL_HOLD_SENDER;
 	sqlite3_stmt *s = NULL;
 	const char *op = "begin";
 	int rc;
@@ -1523,20 +1605,18 @@ queue_db_sender_set(struct queue_db *db, const char *key, const char *state,
 	if (rc != SQLITE_DONE)
 		goto fail;
 	if (strcmp(state, "active") != 0) {
-		int ip = strncmp(key, "ip:", 3) == 0;
-
 		op = "sender_hold";
-		if ((rc = sqlite3_prepare_v3(db->h, ip ? hold_ip_sql : hold_user_sql,
-		    -1, 0, &s, NULL)) != SQLITE_OK)
+		if ((rc = sqlite3_prepare_v3(db->h, hold_sql, -1, 0, &s,
+		    NULL)) != SQLITE_OK)
 			goto fail;
-		sqlite3_bind_text(s, 1, ip ? key + 3 : key, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, now);
-		rc = sqlite3_step(s);
+		if (qdb_bind_hold(s, key, now) == 0) {
+			rc = sqlite3_step(s);
+			if (rc != SQLITE_DONE)
+				goto fail;
+			*held = sqlite3_changes64(db->h);
+		}
 		sqlite3_finalize(s);
 		s = NULL;
-		if (rc != SQLITE_DONE)
-			goto fail;
-		*held = sqlite3_changes64(db->h);
 	}
 	op = "commit";
 	if ((rc = db_commit(db)) != SQLITE_DONE)
@@ -1599,7 +1679,8 @@ queue_db_watch_add(struct queue_db *db, const struct queue_watch_row *v,
     size_t n)
 {
 	static const char *sql = "INSERT INTO watch_traffic(sender, time,"
-	    " rcpts, ext_rcpts, ext_domains) VALUES (?1, ?2, ?3, ?4, ?5)";
+	    " rcpts, ext_rcpts, ext_domains, mail_from)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 	sqlite3_stmt *s = NULL;
 	int rc;
 
@@ -1614,6 +1695,11 @@ queue_db_watch_add(struct queue_db *db, const struct queue_watch_row *v,
 		sqlite3_bind_int(s, 3, v[i].rcpts);
 		sqlite3_bind_int(s, 4, v[i].ext_rcpts);
 		sqlite3_bind_text(s, 5, v[i].ext_domains, -1, SQLITE_STATIC);
+		if (v[i].mail_from != NULL)
+			sqlite3_bind_text(s, 6, v[i].mail_from, -1,
+			    SQLITE_STATIC);
+		else
+			sqlite3_bind_null(s, 6);
 		rc = sqlite3_step(s);
 		sqlite3_reset(s);
 		if (rc != SQLITE_DONE)
@@ -1639,7 +1725,8 @@ queue_db_watch_load(struct queue_db *db, int64_t since,
     void (*fn)(void *, const struct queue_watch_row *), void *arg)
 {
 	static const char *sql = "SELECT sender, time, rcpts, ext_rcpts,"
-	    " ext_domains FROM watch_traffic WHERE time > ?1 ORDER BY time, id";
+	    " ext_domains, mail_from FROM watch_traffic WHERE time > ?1"
+	    " ORDER BY time, id";
 	sqlite3_stmt *s = NULL;
 	int rc;
 
@@ -1654,6 +1741,7 @@ queue_db_watch_load(struct queue_db *db, int64_t since,
 		r.rcpts = sqlite3_column_int(s, 2);
 		r.ext_rcpts = sqlite3_column_int(s, 3);
 		r.ext_domains = (const char *)sqlite3_column_text(s, 4);
+		r.mail_from = (const char *)sqlite3_column_text(s, 5);
 		if (r.sender != NULL && r.ext_domains != NULL)
 			fn(arg, &r);
 	}

@@ -311,6 +311,8 @@ struct queue_watch_row {
 	int64_t		 time;
 	int		 rcpts, ext_rcpts;
 	const char	*ext_domains;	/* distinct outside domains, by spaces */
+	const char	*mail_from;	/* a relay client's envelope sender,
+					 * lowercased, "" for <>; else NULL */
 };
 
 /* queue_db_watch_add - store n rows in one transaction; 0 or -1 */

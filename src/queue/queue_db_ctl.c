@@ -231,20 +231,31 @@ static const char *const qdc_sql[QDC_NALL] = {
 	    " WHERE expires IS NULL OR expires > ?1 ORDER BY created, cidr",
 	[QDC_BAN_EXPIRE] =
 	    "DELETE FROM bans WHERE expires IS NOT NULL AND expires <= ?1",
+	/* a relay client's key (policy/watch.h) counts its queued mail by
+	 * address, and sender: ip:ADDRESS[/SENDER], <> the null sender */
 	[QDC_USER_LIST] =
-	    "WITH u(user) AS (SELECT user FROM user_state"
+	    "WITH w(user) AS (SELECT user FROM user_state"
 	    " UNION SELECT auth_user FROM message WHERE auth_user IS NOT NULL"
 	    " UNION SELECT user FROM events WHERE user IS NOT NULL"
-	    "  AND user != '' AND time >= ?1)"
+	    "  AND user != '' AND time >= ?1),"
+	    " c(user, rest) AS (SELECT user, CASE WHEN substr(user, 1, 3) ="
+	    "  'ip:' THEN substr(user, 4) END FROM w),"
+	    " u(user, ip, snd) AS (SELECT user, CASE instr(rest, '/') WHEN 0"
+	    "  THEN rest ELSE substr(rest, 1, instr(rest, '/') - 1) END,"
+	    "  CASE WHEN instr(rest, '/') > 0 THEN nullif(substr(rest,"
+	    "  instr(rest, '/') + 1), '<>') END FROM c)"
 	    " SELECT u.user, coalesce(s.state, 'active'), s.reason, s.updated,"
-	    " (SELECT count(*) FROM message WHERE auth_user = u.user),"
+	    " (SELECT count(*) FROM message WHERE auth_user = u.user)"
+	    " + (SELECT count(*) FROM message AS g WHERE g.client_ip = u.ip"
+	    "  AND g.auth_user IS NULL AND (instr(u.user, '/') = 0"
+	    "  OR lower(g.sender) = coalesce(u.snd, ''))),"
 	    " (SELECT count(*) FROM events WHERE user = u.user AND time >= ?1),"
 	    " (SELECT count(*) FROM events WHERE user = u.user AND time >= ?1"
 	    "  AND type LIKE 'auth%')"
 	    " FROM u LEFT JOIN user_state AS s ON s.user = u.user"
 	    " ORDER BY u.user",
 	[QDC_USER_SET] = QDB_SQL_USER_SET,
-	[QDC_USER_HOLD_MAIL] = QDB_SQL_HOLD_USER,
+	[QDC_USER_HOLD_MAIL] = QDB_SQL_HOLD_SENDER,
 	[QDC_USER_ALL] = "SELECT user, state FROM user_state ORDER BY user",
 	[QDC_STATS_MSG] = "SELECT count(*), coalesce(sum(size), 0) FROM message",
 	[QDC_STATS_RCPT] = "SELECT state, count(*) FROM recipient GROUP BY state",
@@ -1175,11 +1186,13 @@ queue_db_ctl_user_set(struct queue_db_ctl *dc, const char *user,
 		/* what the account already queued stays until an admin looks */
 		*op = "user_hold_mail";
 		s = dc->st[QDC_USER_HOLD_MAIL];
-		sqlite3_bind_text(s, 1, user, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(s, 2, now);
-		if (qdc_exec(s) != SQLITE_DONE)
-			return qdc_abort(dc, *op);
-		*held = sqlite3_changes64(dc->h);
+		/* a user, a relay client, or one sender behind it */
+		if (qdb_bind_hold(s, user, now) == 0) {
+			if (qdc_exec(s) != SQLITE_DONE)
+				return qdc_abort(dc, *op);
+			*held = sqlite3_changes64(dc->h);
+		} else
+			sqlite3_reset(s);
 	}
 	*op = "commit";
 	if (qdc_simple(dc, QDC_COMMIT) != SQLITE_DONE)

@@ -20,9 +20,23 @@
 	" state = excluded.state, reason = excluded.reason," \
 	" updated = excluded.updated"
 
-/* hold the queued mail of an authenticated user: ?1 user, ?2 updated */
-#define QDB_SQL_HOLD_USER \
+/*
+ * hold the queued mail of a watched sender (policy/watch.h names them):
+ * ?1 an authenticated user (NULL for a relay client), ?2 updated, ?3 a
+ * relay client's address, ?4 one envelope sender of it, lowercased, ''
+ * for <> (NULL: all its mail). Bound by qdb_bind_hold.
+ */
+#define QDB_SQL_HOLD_SENDER \
 	"UPDATE recipient SET state = 2, updated = ?2 WHERE state IN (0, 1)" \
-	" AND msg_id IN (SELECT id FROM message WHERE auth_user = ?1)"
+	" AND msg_id IN (SELECT id FROM message WHERE" \
+	" (?1 IS NOT NULL AND auth_user = ?1) OR (?1 IS NULL" \
+	" AND auth_user IS NULL AND client_ip = ?3" \
+	" AND (?4 IS NULL OR lower(sender) = ?4)))"
+
+struct sqlite3_stmt;
+
+/* qdb_bind_hold - bind QDB_SQL_HOLD_SENDER for the sender key at now;
+ * -1 for a malformed ip: key (nothing to hold) */
+int qdb_bind_hold(struct sqlite3_stmt *s, const char *key, int64_t now);
 
 #endif

@@ -596,7 +596,8 @@ qp_commit_run(struct queue_proc *qp)
 		m->nrcpt = s->nrcpt;
 		m->data = s->data;
 		m->len = s->len;
-		m->held = queue_watch_held(qp->watch, s->auth_user, s->client_ip);
+		m->held = queue_watch_held(qp->watch, s->auth_user, s->client_ip,
+		    s->sender);
 		n++;
 	}
 	if (n > 0) {
@@ -626,7 +627,7 @@ qp_commit_run(struct queue_proc *qp)
 			    strlen(s->auth_user)));
 			nlocal += s->nlocal;
 			queue_watch_stored(qp->watch, s->auth_user, s->client_ip,
-			    res->qid, s->qrcpt, s->nrcpt);
+			    s->sender, res->qid, s->qrcpt, s->nrcpt);
 			queue_ctl_stored(qp->ctl, s->auth_user, s->nrcpt);
 		} else
 			qp_reply(qp, s->id, res->status,

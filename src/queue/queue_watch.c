@@ -12,6 +12,11 @@
  * hold or suspend); past the suspend_* thresholds the account is
  * suspended (a relay client's mail is held: an address cannot log in to
  * be refused).
+ * A relay client is an internal server carrying many users' mail: it is
+ * counted twice, per envelope sender ("ip:ADDRESS/SENDER", thresholds
+ * times relay_sender_factor), so one taken-over mailbox behind it is
+ * held alone, and as a whole ("ip:ADDRESS", thresholds times
+ * relay_client_factor), the backstop for a run spread over senders.
  *
  * The windows survive a restart: each counted message is also a row of
  * watch_traffic in the queue database, written in one transaction a
@@ -56,7 +61,8 @@
 
 /* a counted message not yet in the database */
 struct watch_pending {
-	char	*sender;	/* owned */
+	char	*sender;	/* owned: a user, or ip:ADDRESS */
+	char	*mail_from;	/* owned: a relay client's sender, or NULL */
 	char	*domains;	/* owned, distinct, space-separated */
 	time_t	 time;
 	int	 rcpts, ext_rcpts;
@@ -121,13 +127,24 @@ count_message(struct watch *win, const char *key, time_t when, int rcpts,
 	free(ext);
 }
 
+/* a stored row into both windows under key */
+static void
+count_row(struct queue_watch *w, const char *key,
+    const struct queue_watch_row *r, const char *const *dom, size_t nd)
+{
+	count_message(w->day, key, r->time, r->rcpts, r->ext_rcpts, dom, nd);
+	if (r->time > time(NULL) - w->conf->watch_window)
+		count_message(w->win, key, r->time, r->rcpts, r->ext_rcpts,
+		    dom, nd);
+}
+
 /* one stored row back into the windows */
 static void
 load_row_cb(void *arg, const struct queue_watch_row *r)
 {
 	struct queue_watch *w = arg;
 	const char *dom[WATCH_DOMAINS];
-	char *copy, *p, *tok;
+	char key[WATCH_KEY_MAX], *copy, *p, *tok;
 	size_t nd = 0;
 
 	if ((copy = strdup(r->ext_domains)) == NULL)
@@ -135,11 +152,13 @@ load_row_cb(void *arg, const struct queue_watch_row *r)
 	for (p = copy; (tok = strsep(&p, " ")) != NULL && nd < WATCH_DOMAINS;)
 		if (*tok != '\0')
 			dom[nd++] = tok;
-	count_message(w->day, r->sender, r->time, r->rcpts, r->ext_rcpts, dom,
-	    nd);
-	if (r->time > time(NULL) - w->conf->watch_window)
-		count_message(w->win, r->sender, r->time, r->rcpts,
-		    r->ext_rcpts, dom, nd);
+	count_row(w, r->sender, r, dom, nd);
+	/* a relay client's row counts for its sender too */
+	if (r->mail_from != NULL && w->conf->relay_sender_watch &&
+	    strncmp(r->sender, "ip:", 3) == 0 &&
+	    watch_key_sender(key, sizeof(key), r->sender + 3,
+	    r->mail_from) == 0)
+		count_row(w, key, r, dom, nd);
 	free(copy);
 }
 
@@ -157,12 +176,14 @@ watch_flush(struct queue_watch *w)
 		rows[i].rcpts = w->pending[i].rcpts;
 		rows[i].ext_rcpts = w->pending[i].ext_rcpts;
 		rows[i].ext_domains = w->pending[i].domains;
+		rows[i].mail_from = w->pending[i].mail_from;
 	}
 	/* a failure was logged: the counts stay in memory all the same */
 	(void)queue_db_watch_add(w->db, rows, w->npending);
 	(void)queue_db_watch_expire(w->db, (int64_t)time(NULL) - WATCH_DAY);
 	for (size_t i = 0; i < w->npending; i++) {
 		free(w->pending[i].sender);
+		free(w->pending[i].mail_from);
 		free(w->pending[i].domains);
 	}
 	w->npending = 0;
@@ -225,12 +246,14 @@ queue_watch_free(struct queue_watch *w)
 }
 
 /* queue_watch_set_conf - new thresholds; the windows are read again from
- * the database only when the window's length changed */
+ * the database only when the window's length, or whether senders of
+ * relay clients are counted, changed */
 void
 queue_watch_set_conf(struct queue_watch *w, const struct conf *conf)
 {
 	int same = w->win != NULL && w->conf != NULL &&
-	    w->conf->watch_window == conf->watch_window;
+	    w->conf->watch_window == conf->watch_window &&
+	    w->conf->relay_sender_watch == conf->relay_sender_watch;
 
 	w->conf = conf;
 	conf_relay_table(conf, &w->relay);
@@ -240,43 +263,80 @@ queue_watch_set_conf(struct queue_watch *w, const struct conf *conf)
 	watch_load(w);
 }
 
-/* the key of a watched sender: "user" or "ip:ADDR"; 0 when not watched */
+/*
+ * The keys of a message's sender (policy/watch.h): an authenticated
+ * user's name into user; for a relay client "ip:ADDRESS" into client
+ * and, when counted, "ip:ADDRESS/SENDER" into one ("" when not). 0 when
+ * the message is nobody's of ours (inbound mail from the Internet).
+ */
 static int
-sender_key(struct queue_watch *w, const char *auth_user, const char *client_ip,
-    char *key, size_t len)
+sender_keys(struct queue_watch *w, const char *auth_user,
+    const char *client_ip, const char *sender, char *user, char *client,
+    char *one, size_t len)
 {
 	uint8_t a[16];
 
+	user[0] = client[0] = one[0] = '\0';
 	if (auth_user != NULL && auth_user[0] != '\0') {
-		snprintf(key, len, "%s", auth_user);
+		snprintf(user, len, "%s", auth_user);
 		return 1;
 	}
-	/* inbound mail from the Internet is not "sent by" anyone of ours */
 	if (client_ip == NULL || cidr_addr_parse(client_ip, a) == -1 ||
-	    !relay_client_trusted(&w->relay, a))
+	    !relay_client_trusted(&w->relay, a) ||
+	    watch_key_client(client, len, client_ip) == -1)
 		return 0;
-	snprintf(key, len, "ip:%s", client_ip);
+	if (w->conf->relay_sender_watch && sender != NULL &&
+	    watch_key_sender(one, len, client_ip, sender) == -1)
+		one[0] = '\0';
 	return 1;
+}
+
+/* held or suspended (a missing row is active; a failed read is not) */
+static int
+key_held(struct queue_watch *w, const char *key)
+{
+	char state[32];
+
+	if (key[0] == '\0' ||
+	    queue_db_sender_state(w->db, key, state, sizeof(state)) == -1)
+		return 0;
+	return strcmp(state, "active") != 0;
 }
 
 /* queue_watch_held - is this sender held or suspended? */
 int
 queue_watch_held(struct queue_watch *w, const char *auth_user,
-    const char *client_ip)
+    const char *client_ip, const char *sender)
 {
-	char key[320], state[32];
+	char user[WATCH_KEY_MAX], client[WATCH_KEY_MAX], one[WATCH_KEY_MAX];
 
-	if (!sender_key(w, auth_user, client_ip, key, sizeof(key)))
+	if (!sender_keys(w, auth_user, client_ip, sender, user, client, one,
+	    WATCH_KEY_MAX))
 		return 0;
-	if (queue_db_sender_state(w->db, key, state, sizeof(state)) == -1)
-		return 0;
-	return strcmp(state, "active") != 0;
+	return key_held(w, user) || key_held(w, client) || key_held(w, one);
+}
+
+/* a key and its parts, for the log, the events and the alert command */
+struct watch_who {
+	const char		*key;
+	enum watch_key_kind	 kind;
+	char			 ip[64];		/* "" for a user */
+	char			 sender[WATCH_KEY_MAX];	/* "" for <> */
+};
+
+static int
+watch_who(struct watch_who *k, const char *key)
+{
+	k->key = key;
+	k->ip[0] = k->sender[0] = '\0';
+	return watch_key_parse(key, &k->kind, k->ip, sizeof(k->ip), k->sender,
+	    sizeof(k->sender));
 }
 
 /* run alert_command, detached: a double fork leaves no zombie behind */
 static void
-run_alert_command(struct queue_watch *w, const char *type, const char *key,
-    const char *detail)
+run_alert_command(struct queue_watch *w, const char *type,
+    const struct watch_who *k, const char *detail)
 {
 	const char *cmd = w->conf->alert_command;
 	pid_t pid;
@@ -291,13 +351,10 @@ run_alert_command(struct queue_watch *w, const char *type, const char *key,
 		if (fork() != 0)
 			_exit(0);
 		setenv("MOAT_EVENT", type, 1);
-		if (strncmp(key, "ip:", 3) == 0) {
-			setenv("MOAT_CLIENT", key + 3, 1);
-			setenv("MOAT_USER", "", 1);
-		} else {
-			setenv("MOAT_USER", key, 1);
-			setenv("MOAT_CLIENT", "", 1);
-		}
+		setenv("MOAT_USER", k->kind == WATCH_KEY_USER ? k->key : "", 1);
+		setenv("MOAT_CLIENT", k->ip, 1);
+		setenv("MOAT_SENDER", k->kind == WATCH_KEY_SENDER ?
+		    k->sender[0] != '\0' ? k->sender : "<>" : "", 1);
 		setenv("MOAT_DETAIL", detail, 1);
 		signal(SIGPIPE, SIG_DFL);
 		execl(cmd, cmd, (char *)NULL);
@@ -309,14 +366,29 @@ run_alert_command(struct queue_watch *w, const char *type, const char *key,
 /* record, log and announce one decision about a sender */
 static void
 watch_decide(struct queue_watch *w, const char *key, const char *action,
-    const char *detail)
+    const char *counts)
 {
 	struct queue_event ev;
-	int is_ip = strncmp(key, "ip:", 3) == 0;
+	struct watch_who k;
 	time_t now = time(NULL);
-	char esc[600];
+	char esc[WATCH_KEY_MAX * 4], from[WATCH_KEY_MAX * 4];
+	char who[WATCH_KEY_MAX * 4 + 96], detail[WATCH_KEY_MAX * 4 + 512];
+	int is_ip;
 
+	if (watch_who(&k, key) == -1)
+		return;
+	is_ip = k.kind != WATCH_KEY_USER;
 	log_escape(esc, sizeof(esc), key, strlen(key));
+	/* the client and the sender by name, in the log and the event */
+	who[0] = '\0';
+	if (k.kind == WATCH_KEY_SENDER)
+		snprintf(who, sizeof(who), "client=%s mail_from=<%s> ", k.ip,
+		    k.sender[0] != '\0' ? log_escape_bare(from, sizeof(from),
+		    k.sender, strlen(k.sender)) : "");
+	else if (k.kind == WATCH_KEY_CLIENT)
+		snprintf(who, sizeof(who), "client=%s ", k.ip);
+	snprintf(detail, sizeof(detail), "%s%s", k.kind == WATCH_KEY_SENDER ?
+	    who : "", counts);
 	if (strcmp(action, "alert") != 0) {
 		int64_t held = 0;
 		/* an address cannot be suspended from AUTH: its mail is held */
@@ -325,9 +397,9 @@ watch_decide(struct queue_watch *w, const char *key, const char *action,
 
 		if (queue_db_sender_set(w->db, key, state, detail, now, &held) == -1)
 			return;
-		log_warn(LOG_CAT_POLICY, "event=%s sender=\"%s\" state=%s "
-		    "held_recipients=%lld %s alert=yes", action, esc, state,
-		    (long long)held, detail);
+		log_warn(LOG_CAT_POLICY, "event=%s sender=\"%s\" %sstate=%s "
+		    "held_recipients=%lld %s alert=yes", action, esc, who, state,
+		    (long long)held, counts);
 		if (!is_ip) {
 			struct proto_user_state us;
 			struct ipc_msg m;
@@ -339,17 +411,17 @@ watch_decide(struct queue_watch *w, const char *key, const char *action,
 			ipc_send(w->smtp, &m);
 		}
 	} else
-		log_warn(LOG_CAT_POLICY, "event=watch_alert sender=\"%s\" %s "
-		    "alert=yes", esc, detail);
+		log_warn(LOG_CAT_POLICY, "event=watch_alert sender=\"%s\" %s%s "
+		    "alert=yes", esc, who, counts);
 	memset(&ev, 0, sizeof(ev));
 	ev.time = now;
 	ev.type = strcmp(action, "alert") == 0 ? "watch_alert" : action;
-	ev.client_ip = is_ip ? key + 3 : NULL;
+	ev.client_ip = is_ip ? k.ip : NULL;
 	ev.user = is_ip ? NULL : key;
 	ev.session = NULL;
 	ev.detail = detail;
 	(void)queue_db_event_add(w->db, &ev, 1);
-	run_alert_command(w, ev.type, key, detail);
+	run_alert_command(w, ev.type, &k, detail);
 }
 
 static int
@@ -391,8 +463,8 @@ distinct_domains(const char *const *domains, const int *ext, size_t nrcpt)
 
 /* keep one counted message for the database, written within a second */
 static void
-watch_remember(struct queue_watch *w, const char *key, time_t now,
-    size_t nrcpt, const char *const *domains, const int *ext)
+watch_remember(struct queue_watch *w, const char *key, const char *mail_from,
+    time_t now, size_t nrcpt, const char *const *domains, const int *ext)
 {
 	struct watch_pending *p;
 	int next = 0;
@@ -400,9 +472,12 @@ watch_remember(struct queue_watch *w, const char *key, time_t now,
 	if (w->npending == WATCH_PENDING_MAX)
 		watch_flush(w);
 	p = &w->pending[w->npending];
+	p->mail_from = NULL;
 	if ((p->sender = strdup(key)) == NULL ||
+	    (mail_from != NULL && (p->mail_from = strdup(mail_from)) == NULL) ||
 	    (p->domains = distinct_domains(domains, ext, nrcpt)) == NULL) {
 		free(p->sender);
+		free(p->mail_from);
 		return;
 	}
 	p->time = now;
@@ -417,23 +492,77 @@ watch_remember(struct queue_watch *w, const char *key, time_t now,
 	}
 }
 
+/* past its thresholds, what to do about key (NULL: nothing) */
+static const char *
+key_action(struct queue_watch *w, const char *key, long factor,
+    struct watch_counts *n, struct watch_counts *d, time_t now)
+{
+	const struct conf *c = w->conf;
+	const struct watch_limits lim = {
+		c->hold_external_rcpts, c->hold_external_domains,
+		c->hold_external_rcpts_day, c->suspend_external_rcpts,
+		c->suspend_external_domains, c->suspend_external_rcpts_day,
+	};
+	int is_ip = strncmp(key, "ip:", 3) == 0;
+	enum watch_level lv;
+	char state[32];
+
+	watch_get(w->win, key, now, n);
+	watch_get(w->day, key, now, d);
+	if ((lv = watch_judge(&lim, factor, n, d)) == WATCH_BELOW ||
+	    queue_db_sender_state(w->db, key, state, sizeof(state)) == -1)
+		return NULL;
+	if (lv == WATCH_PAST_SUSPEND) {
+		/* an address is only ever held; hold once */
+		if (strcmp(state, "suspended") != 0 &&
+		    !(is_ip && strcmp(state, "held") == 0))
+			return "suspend";
+		return NULL;
+	}
+	if (strcmp(state, "active") != 0)
+		return NULL;
+	/* an alert is raised once per window, not per message */
+	if (strcmp(c->watch_action, "alert") == 0 && !alert_once(w, key, now))
+		return NULL;
+	return c->watch_action;
+}
+
+/* judge key after a message; decide when past its thresholds */
+static void
+judge_key(struct queue_watch *w, const char *key, long factor,
+    const char *qid, time_t now)
+{
+	struct watch_counts n, d;
+	const char *action;
+	char counts[320];
+
+	if ((action = key_action(w, key, factor, &n, &d, now)) == NULL)
+		return;
+	snprintf(counts, sizeof(counts), "qid=%s messages=%d external_rcpts=%d "
+	    "external_domains=%d window=%ds external_rcpts_day=%d", qid,
+	    n.messages, n.ext_rcpts, n.ext_domains, w->conf->watch_window,
+	    d.ext_rcpts);
+	watch_decide(w, key, action, counts);
+}
+
 /* queue_watch_stored - count one message; act past the thresholds */
 void
 queue_watch_stored(struct queue_watch *w, const char *auth_user,
-    const char *client_ip, const char *qid, const struct queue_rcpt *rcpts,
-    size_t nrcpt)
+    const char *client_ip, const char *sender, const char *qid,
+    const struct queue_rcpt *rcpts, size_t nrcpt)
 {
 	const struct conf *c = w->conf;
 	const char **domains;
 	int *ext;
-	char key[320], state[32], detail[320];
-	struct watch_counts n, d;
+	char user[WATCH_KEY_MAX], client[WATCH_KEY_MAX], one[WATCH_KEY_MAX];
+	char mail_from[WATCH_KEY_MAX];
+	const char *key;
 	time_t now = time(NULL);
-	const char *action = NULL;
-	long long f;
 
-	if (!sender_key(w, auth_user, client_ip, key, sizeof(key)) || nrcpt == 0)
+	if (!sender_keys(w, auth_user, client_ip, sender, user, client, one,
+	    WATCH_KEY_MAX) || nrcpt == 0)
 		return;
+	key = user[0] != '\0' ? user : client;
 	if ((domains = calloc(nrcpt, sizeof(*domains))) == NULL ||
 	    (ext = calloc(nrcpt, sizeof(*ext))) == NULL) {
 		free(domains);
@@ -445,7 +574,14 @@ queue_watch_stored(struct queue_watch *w, const char *auth_user,
 	}
 	watch_message(w->win, key, now, nrcpt, domains, ext);
 	watch_message(w->day, key, now, nrcpt, domains, ext);
-	watch_remember(w, key, now, nrcpt, domains, ext);
+	if (one[0] != '\0') {
+		watch_message(w->win, one, now, nrcpt, domains, ext);
+		watch_message(w->day, one, now, nrcpt, domains, ext);
+	}
+	/* a relay client's row keeps its sender, as its key has it */
+	watch_remember(w, key, key == client && sender != NULL &&
+	    watch_sender_fold(mail_from, sizeof(mail_from), sender) == 0 ?
+	    mail_from : NULL, now, nrcpt, domains, ext);
 	free(domains);
 	free(ext);
 	if (now - w->last_expire > 60) {
@@ -453,33 +589,12 @@ queue_watch_stored(struct queue_watch *w, const char *auth_user,
 		watch_expire(w->day, now);
 		w->last_expire = now;
 	}
-	watch_get(w->win, key, now, &n);
-	watch_get(w->day, key, now, &d);
-	snprintf(detail, sizeof(detail), "qid=%s messages=%d external_rcpts=%d "
-	    "external_domains=%d window=%ds external_rcpts_day=%d", qid,
-	    n.messages, n.ext_rcpts, n.ext_domains, c->watch_window,
-	    d.ext_rcpts);
-	if (queue_db_sender_state(w->db, key, state, sizeof(state)) == -1)
+	if (key == user) {
+		judge_key(w, user, 1, qid, now);
 		return;
-	/* a relay client is a server: many users' mail comes from it */
-	f = strncmp(key, "ip:", 3) == 0 ? c->relay_client_factor : 1;
-	if (n.ext_rcpts >= f * c->suspend_external_rcpts ||
-	    n.ext_domains >= f * c->suspend_external_domains ||
-	    d.ext_rcpts >= f * c->suspend_external_rcpts_day) {
-		/* an address is only ever held; hold once */
-		if (strcmp(state, "suspended") != 0 &&
-		    !(strncmp(key, "ip:", 3) == 0 && strcmp(state, "held") == 0))
-			action = "suspend";
-	} else if (n.ext_rcpts >= f * c->hold_external_rcpts ||
-	    n.ext_domains >= f * c->hold_external_domains ||
-	    d.ext_rcpts >= f * c->hold_external_rcpts_day) {
-		if (strcmp(state, "active") == 0) {
-			action = c->watch_action;
-			/* an alert is raised once per window, not per message */
-			if (strcmp(action, "alert") == 0 && !alert_once(w, key, now))
-				action = NULL;
-		}
 	}
-	if (action != NULL)
-		watch_decide(w, key, action, detail);
+	/* the sender on its own first: it is the one to name */
+	if (one[0] != '\0')
+		judge_key(w, one, c->relay_sender_factor, qid, now);
+	judge_key(w, client, c->relay_client_factor, qid, now);
 }

@@ -26,19 +26,19 @@ void queue_watch_free(struct queue_watch *w);
 void queue_watch_set_conf(struct queue_watch *w, const struct conf *conf);
 
 /*
- * queue_watch_held - 1 when a message from this sender must be stored
- * held: the sender (auth_user, or a relay client at client_ip) is held
- * or suspended.
+ * queue_watch_held - 1 when a message must be stored held: its sender
+ * (auth_user; or a relay client at client_ip, as a whole or for this
+ * envelope sender, "" for <>) is held or suspended.
  */
 int queue_watch_held(struct queue_watch *w, const char *auth_user,
-    const char *client_ip);
+    const char *client_ip, const char *sender);
 
 /*
  * queue_watch_stored - count a stored message; past the thresholds,
  * alert, hold or suspend its sender.
  */
 void queue_watch_stored(struct queue_watch *w, const char *auth_user,
-    const char *client_ip, const char *qid, const struct queue_rcpt *rcpts,
-    size_t nrcpt);
+    const char *client_ip, const char *sender, const char *qid,
+    const struct queue_rcpt *rcpts, size_t nrcpt);
 
 #endif

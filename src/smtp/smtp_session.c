@@ -290,23 +290,39 @@ smtp_session_kill(struct smtp_session *s, const char *reply, const char *why)
 	smtp_close(s, why);
 }
 
-/* the absolute session lifetime ran out: the seed's five-minute sessions */
+/*
+ * the absolute session lifetime ran out: the seed's five-minute sessions.
+ * A trusted relay client (an internal server in relay_networks) in the
+ * middle of DATA finishes its message first: cut, it would send the
+ * whole message again, and again, to a server that never lets it end.
+ * It gets its reply after the dot, then the 421. DATA's own limits
+ * (timeout_data, min_data_rate) still bound how long that takes.
+ */
 static void
 smtp_lifetime_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct smtp_session *s = arg;
+	const char *reply = "421 4.4.2 Error: session lasted too long";
 	char detail[96];
+	int defer = s->state == SMTP_STATE_DATA &&
+	    relay_client_trusted(&s->srv->relay, s->addr);
 
 	log_warn(LOG_CAT_POLICY, "session=%s event=session_lifetime client=%s "
-	    "user=%s state=%s seconds=%ld alert=yes", s->idstr, s->ip,
+	    "user=%s state=%s seconds=%ld%s alert=yes", s->idstr, s->ip,
 	    s->authenticated ? s->auth_user : "-", state_names[s->state],
-	    (long)(time(NULL) - s->started));
-	snprintf(detail, sizeof(detail), "seconds=%ld messages=%d",
-	    (long)(time(NULL) - s->started), s->n_msgs);
+	    (long)(time(NULL) - s->started),
+	    defer ? " close=after_data" : "");
+	snprintf(detail, sizeof(detail), "seconds=%ld messages=%d%s",
+	    (long)(time(NULL) - s->started), s->n_msgs,
+	    defer ? " close=after_data" : "");
 	smtp_server_event(s->srv, "session_lifetime", s->ip, s->auth_user,
 	    s->idstr, detail);
-	smtp_session_kill(s, "421 4.4.2 Error: session lasted too long",
-	    "session lifetime");
+	if (defer) {
+		s->quit_after_reply = 1;
+		snprintf(s->quit_reply, sizeof(s->quit_reply), "%s", reply);
+		return;
+	}
+	smtp_session_kill(s, reply, "session lifetime");
 }
 
 /* a command outside a transaction; loops of them end the session */
@@ -1639,6 +1655,11 @@ smtp_data_reject(struct smtp_session *s)
 	smtp_reset_tx(s);
 	if (s->state != SMTP_STATE_CLOSING)
 		smtp_set_state(s, SMTP_STATE_IDLE);
+	/* its lifetime ran out during DATA (smtp_lifetime_cb) */
+	if (s->quit_after_reply && s->state == SMTP_STATE_IDLE) {
+		smtp_reply(s, "%s", s->quit_reply);
+		smtp_close(s, "session lifetime");
+	}
 }
 
 /* the message broke DATA's rules (data.err) */

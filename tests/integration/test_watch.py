@@ -112,7 +112,8 @@ def test_spam_run_is_held_then_suspended(moat_factory, alert_script):
 def test_relay_client_address_is_held(moat_factory):
     """A relay client (no AUTH) past its threshold, hold_external_rcpts
     times relay_client_factor (4 x 5 here): its mail is held, from the
-    20th outside recipient on, not from the 4th (a user's threshold)."""
+    20th outside recipient on, not from the 4th (a user's threshold);
+    each of its senders alone stays under the 4."""
     m = moat_factory(extra=(
         "[relay]\nrelay_networks = 127.0.0.2/32\n"
         "[delivery]\nsmarthost = [127.0.0.1]:%d\nretry_min = 3600\n"
@@ -123,10 +124,11 @@ def test_relay_client_address_is_held(moat_factory):
                       source_address=("127.0.0.2", 0)) as s:
         s.ehlo("internal.example")
         for i in range(30):
-            s.sendmail("app@example.org", ["x%d@far.example" % i],
-                       b"Subject: x\r\n\r\nx\r\n")
+            s.sendmail("app%d@example.org" % (i % 10),
+                       ["x%d@far.example" % i], b"Subject: x\r\n\r\nx\r\n")
     time.sleep(0.5)
-    assert m.sql("select state from user_state") == [["held"]]
+    assert m.sql("select user, state from user_state") == \
+        [["ip:127.0.0.2", "held"]]
     held = m.sql("select count(*) from recipient where state = 2")
     assert int(held[0][0]) == 30
     assert m.sql("select type, client_ip from events where type='hold'") == \
