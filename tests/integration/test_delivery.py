@@ -54,10 +54,14 @@ class Peer:
     never answer the final dot. delay: seconds before each reply (a
     slow server). pipelining=False: PIPELINING is not offered, and a
     command that arrives before the reply to the one before it is
-    recorded in self.pipelined. tls: (cert, key) to offer STARTTLS.
+    recorded in self.pipelined. tls: (cert, key) to offer STARTTLS, or
+    an ssl.SSLContext (one that asks for a client certificate, say): the
+    subject of each client certificate is recorded in self.peer_subjects
+    as ((name, value), ...), each failed handshake in self.tls_errors.
     auth: (user, password) to offer AUTH (auth_mechs) after STARTTLS, and
     before it too with auth_before_tls; each AUTH is recorded in
-    self.auths as (mechanism, user, password, tls).
+    self.auths as (mechanism, user, password, tls). addr may be IPv6;
+    self.clients has the address each connection came from.
     """
 
     def __init__(self, addr, port, replies=None, pipelining=True, tls=None,
@@ -78,7 +82,9 @@ class Peer:
         self.connections = 0
         self.commands = []
         self.pipelined = []         # commands sent before our last reply
-        self.sock = socket.socket()
+        self.clients, self.peer_subjects, self.tls_errors = [], [], []
+        self.sock = socket.socket(socket.AF_INET6 if ":" in addr
+                                  else socket.AF_INET)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((addr, port))
         self.sock.listen(16)
@@ -95,9 +101,10 @@ class Peer:
     def _serve(self):
         while not self.stopped:
             try:
-                c, _ = self.sock.accept()
+                c, peer = self.sock.accept()
             except OSError:
                 return
+            self.clients.append(peer[0])
             threading.Thread(target=self._session, args=(c,),
                              daemon=True).start()
 
@@ -144,9 +151,19 @@ class Peer:
                     send("250 %s" % self.name)
                 elif verb == "STARTTLS":
                     send("220 go ahead")
-                    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-                    ctx.load_cert_chain(*self.tls)
-                    c = ctx.wrap_socket(c, server_side=True)
+                    ctx = self.tls
+                    if not isinstance(ctx, ssl.SSLContext):
+                        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                        ctx.load_cert_chain(*self.tls)
+                    try:
+                        c = ctx.wrap_socket(c, server_side=True)
+                    except (ssl.SSLError, OSError) as e:
+                        self.tls_errors.append(str(e))
+                        raise
+                    cert = c.getpeercert()
+                    if cert:
+                        self.peer_subjects.append(tuple(
+                            kv for rdn in cert["subject"] for kv in rdn))
                     f = c.makefile("rb")
                     tls_on = True
                 elif verb == "AUTH":

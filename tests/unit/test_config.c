@@ -272,6 +272,31 @@ static const struct conf_case cases[] = {
 	{ "[log]\nmail = info\n", NULL,
 	    "t.conf:2: unknown key 'mail' in [log]", { 0 } },
 
+	/* routes: several hosts, a domain once; outbound addressing */
+	{ "[delivery]\nroutes = a.example=[10.0.0.1]:25, [10.0.0.2]:25\n"
+	    "  b.example=[10.0.0.3]\n  b.example\n", NULL, NULL,
+	    { "routes = a.example=[10.0.0.1]:25,[10.0.0.2]:25,",
+	    "\tb.example=[10.0.0.3],b.example" } },
+	{ "[delivery]\nroutes = a.example=[10.0.0.1]\n  A.EXAMPLE=[10.0.0.2]\n",
+	    NULL, "t.conf:3: routes: 'A.EXAMPLE=[10.0.0.2]' routes a domain "
+	    "that has a route already", { 0 } },
+	{ "[delivery]\nroutes = [10.0.0.1], a.example=[10.0.0.2]\n", NULL,
+	    "t.conf:2: routes: '[10.0.0.1]' is a destination without DOMAIN=",
+	    { 0 } },
+	{ "[delivery]\nsmarthost = [10.0.0.1]:587, [10.0.0.2]:587\n"
+	    "source_address_v4 = 192.0.2.25\nsource_address_v6 = 2001:db8::25\n"
+	    "address_preference = IPv6\n", NULL, NULL,
+	    { "smarthost = [10.0.0.1]:587, [10.0.0.2]:587",
+	    "source_address_v4 = 192.0.2.25",
+	    "source_address_v6 = 2001:db8::25",
+	    "address_preference = ipv6" } },
+	{ "[delivery]\nsource_address_v6 = 192.0.2.25\n", NULL,
+	    "t.conf:2: source_address_v6: '192.0.2.25' is not a numeric IPv6 "
+	    "address", { 0 } },
+	{ "[delivery]\ntls_client_key = /k.pem\n", NULL,
+	    "t.conf:2: tls_client_cert and tls_client_key must be set together",
+	    { 0 } },
+
 	/* INI syntax */
 	{ "[limits]\nmax_errors = 5 ; five\nmax_sessions: 7\n", NULL, NULL,
 	    { "max_errors = 5", "max_sessions = 7" } },
