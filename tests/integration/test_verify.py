@@ -18,7 +18,7 @@ import time
 import pytest
 
 from conftest import MOAT_BIN, free_port
-from test_delivery import PostfixPeer, wait_for
+from test_delivery import PostfixPeer, dns, wait_for  # noqa: F401
 
 USERS = r"""/^known@corp\.example$/ OK
 /^john doe@corp\.example$/ OK
@@ -70,14 +70,16 @@ def internal(tls_files):
         p.close()
 
 
-def verify_moat(moat_factory, pf_port, negative=10800, start=True):
+def verify_moat(moat_factory, pf_port, negative=10800, start=True,
+                route=None, delivery=""):
     domains = ("[domains]\nlocal_domains = localhost, example.org\n"
                "mailboxes = postmaster, alice, bob\n"
                "recipient_verify = corp.example\n"
                "verify_cache_negative = %d\n" % negative)
-    extra = ("[delivery]\nroutes = corp.example=[127.0.0.1]:%d\n"
-             "retry_min = 1\nretry_max = 2\n"
-             "[log]\npolicy = debug\nrelay = debug\n" % pf_port)
+    extra = ("[delivery]\nroutes = corp.example=%s\n"
+             "retry_min = 1\nretry_max = 2\n%s"
+             "[log]\npolicy = debug\nrelay = debug\n"
+             % (route or "[127.0.0.1]:%d" % pf_port, delivery))
     return moat_factory(extra=extra, domains=domains, start=start)
 
 
@@ -274,3 +276,26 @@ def test_admin_list_and_flush(moat_factory, internal):
     assert pf.wait_connections(4) == 4, pf.log()
     types = [r[0] for r in moat.sql("SELECT type FROM events")]
     assert types.count("verify_flush") == 2, types
+
+
+def test_route_by_name(moat_factory, internal, dns):
+    """A route's host given by name: its MX hosts by preference, each one's
+    addresses; the one that does not answer is passed over."""
+    pf = internal()
+    dead = free_port()
+    srv = dns(mx=[("internal.example", "mx1.internal.example", 10),
+                  ("internal.example", "mx2.internal.example", 20)],
+              hosts=[("mx1.internal.example", "127.0.0.3"),
+                     ("mx2.internal.example", "127.0.0.1")])
+    moat = verify_moat(moat_factory, pf.port,
+                       route="internal.example:%d,[127.0.0.1]:%d"
+                       % (pf.port, dead),
+                       delivery="dns_server = %s\n" % srv)
+    assert rcpt(moat, "known@corp.example")[0] == 250, moat.log()
+    assert rcpt(moat, "nobody@corp.example")[0] == 550
+    log = moat.log()
+    assert re.search(r"event=host_failed state=connect error=\"mx1\."
+                     r"internal\.example\[127\.0\.0\.3\]:%d" % pf.port,
+                     log), log
+    assert ("result=found relay=mx2.internal.example[127.0.0.1]:%d"
+            % pf.port) in log
