@@ -117,6 +117,7 @@ struct conf_knob {
 static int check_domain(char *, const char **);
 static int check_mailbox(char *, const char **);
 static int check_mailbox_entry(char *, const char **);
+static int check_role_mailbox(char *, const char **);
 static int check_domain_path(char *, const char **);
 static int check_domain_name(char *, const char **);
 static int check_user(char *, const char **);
@@ -186,9 +187,9 @@ static const struct conf_knob knobs[] = {
 	    "More mailboxes, one a line as in mailboxes ('#' comments); reloaded on SIGHUP and when it changes."),
 	K_STR("domains", aliases_file, CT_PATH, "", CF_EMPTY, NULL,
 	    "Aliases, NAME: target, target, ... a line (see moat.conf.example); reloaded on SIGHUP and when it changes."),
-	K_STR("domains", role_mailbox, CT_STRING, "postmaster", 0,
-	    check_mailbox,
-	    "Local mailbox of postmaster@ and abuse@ of every domain, local or routed, unless an alias or a recipient source names them."),
+	K_STR("domains", role_mailbox, CT_STRING, "postmaster", CF_EMPTY,
+	    check_role_mailbox,
+	    "Local mailbox of postmaster@ and abuse@ of every domain, local or routed, unless an alias or a recipient source names them; empty: only what a source names (RFC 5321 wants a postmaster)."),
 	K_LIST("domains", recipient_tables, CT_LIST, "", check_domain_path,
 	    "DOMAIN=PATH: the file of the valid addresses of a local or routed domain (local@domain or @domain a line); one file may serve several domains; reloaded on SIGHUP and when it changes."),
 	K_LIST("domains", recipient_ldap, CT_LIST, "", check_domain_name,
@@ -657,6 +658,13 @@ check_mailbox_entry(char *s, const char **why)
 	}
 	*at = '@';
 	return 0;
+}
+
+/* role_mailbox: a mailbox name, or empty */
+static int
+check_role_mailbox(char *s, const char **why)
+{
+	return s[0] == '\0' ? 0 : check_mailbox(s, why);
 }
 
 /* DOMAIN=VALUE: a domain lowercased, a value that is not empty */

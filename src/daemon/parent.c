@@ -506,7 +506,8 @@ check_files(const struct conf *c, int serve)
 	}
 	/* the lookup process's tables: their own "file:line:" */
 	if (!(lenient && (file_unreadable(c, "mailboxes_file",
-	    c->mailboxes_file) || tables_unreadable(c))) &&
+	    c->mailboxes_file) || file_unreadable(c, "aliases_file",
+	    c->aliases_file) || tables_unreadable(c))) &&
 	    lookup_tables_check(c, err, sizeof(err)) == -1) {
 		fprintf(stderr, "moat: %s\n", err);
 		bad = 1;

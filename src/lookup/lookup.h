@@ -51,6 +51,15 @@ struct lookup_query {
 	 * (lookup_target_add); none named: the address itself, relayed for
 	 * a routed domain, into the mailbox "local@domain" for a local one */
 	struct lookup_targets	*targets;
+	/*
+	 * A source that answers NOTFOUND may name fallback recipients here
+	 * (an alias catch-all, the role address default): they apply when
+	 * no source finds the address itself; when another source could
+	 * not answer (TEMPFAIL), only if *fallback_firm (the role
+	 * addresses: postmaster must work while a directory is down).
+	 */
+	struct lookup_targets	*fallback;
+	int			*fallback_firm;
 };
 
 /*

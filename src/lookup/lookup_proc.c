@@ -15,24 +15,28 @@
  * rules_sources in the order of the design: aliases (every domain), the
  * mailboxes (the mailboxes knob and mailboxes_file, local domains), the
  * domain's recipient table, its LDAP directory, verification probes
- * (routed domains), and last the role addresses postmaster@ and abuse@
- * (into role_mailbox, every domain; last, so that a source that knows
- * them wins). A routed domain without a source of its own is asked
- * about only for what an alias or a role address could name; its other
- * addresses pass ("pass": found, relayed to the route, as relay_decide
- * would have let them).
+ * (routed domains). The aliases (aliases.c) also name the fallbacks: an
+ * alias catch-all "@domain" and the role addresses postmaster@ and
+ * abuse@ (into role_mailbox, every domain), which apply only when no
+ * source finds the address itself. A routed domain without a source of
+ * its own is asked about only for what an alias or a role address could
+ * name; its other addresses pass (found, relayed to the route, as
+ * relay_decide would have let them).
  *
- * Table files (mailboxes_file, recipient_tables) are struct lk_file,
+ * Table files (mailboxes_file, recipient_tables, aliases_file) are
+ * struct lk_file,
  * shared by every domain and every configuration that names them and
  * watched: a file that changed (a stat once a second) or a SIGHUP loads
  * it again; a file that no longer loads keeps the table it had and is
  * logged with its file:line. A table that never loaded makes its
  * source answer TEMPFAIL: never accept-all, never reject-all.
  *
- * The combination rule is here once, in lk_ask and lk_source_done, for
- * every source alike: the first FOUND wins and the sources after it are
- * not asked; all NOTFOUND is NOTFOUND; otherwise (no FOUND, a TEMPFAIL)
- * TEMPFAIL. A source is one function and its state (lookup.h).
+ * The combination rule is here once, in lk_ask, lk_source_done and
+ * lk_answer, for every source alike: the first FOUND wins and the
+ * sources after it are not asked; all NOTFOUND is NOTFOUND (or the
+ * fallback, or a pass); otherwise (no FOUND, a TEMPFAIL) TEMPFAIL, or
+ * a role address's fallback. A source is one function and its state
+ * (lookup.h).
  *
  * SECURITY: runs as the moat user, not chrooted (it reads the table
  * files the configuration names). What it is asked comes from the
@@ -64,6 +68,7 @@
 #include "../queue/maildir.h"
 #include "lookup.h"
 #include "lookup_proc.h"
+#include "aliases.h"
 #include "lookup_tables.h"
 #include "rcpt_table.h"
 #include "verify.h"
@@ -78,10 +83,13 @@
  * name it, loaded again when it changes. Owned by lp->files while a
  * configuration (struct lk_rules) holds a reference.
  */
+#define LK_F_ALIASES	0x100		/* lk_file.flags: the aliases file */
 struct lk_file {
 	char			*path;		/* owned */
-	int			 flags;		/* RT_BARE: the mailboxes file */
+	int			 flags;		/* RT_BARE: the mailboxes file,
+						 * LK_F_ALIASES */
 	struct rcpt_table	*tab;		/* owned; NULL: never loaded */
+	struct aliases		*al;		/* LK_F_ALIASES: the same */
 	struct stat		 st;		/* of the text last read */
 	int			 missing;	/* stat failed, said once */
 	int			 refs;
@@ -94,6 +102,8 @@ struct lk_domain {
 	char			*name;		/* owned, lowercased */
 	enum lookup_kind	 kind;
 	struct lk_file		*table;		/* recipient_tables, a ref */
+	int			 pass;		/* what no source knows is
+						 * found (routed, no source) */
 	struct lookup_source	 src[LK_SOURCES_MAX];
 	size_t			 n;
 };
@@ -115,6 +125,7 @@ struct lk_rules {
 	int			 refs;
 	struct lookup_proc	*lp;
 	struct conf		*conf;		/* owned */
+	struct lk_file		*aliases;	/* a ref, NULL: none */
 	struct lk_domain	*dom;		/* owned, sorted by name */
 	size_t			 ndom;
 	struct lk_domain	 routed_other;	/* routed, no source of its own */
@@ -133,6 +144,8 @@ struct lk_req {
 	char			 domain[LOOKUP_ADDR_MAX];
 	struct lookup_query	 q;
 	struct lookup_targets	 targets;
+	struct lookup_targets	 fallback;
+	int			 fallback_firm;
 	size_t			 next;		/* the next source to ask */
 	const struct lookup_source *asked;	/* the one asked last */
 	int			 pending;	/* asked, no answer yet */
@@ -293,23 +306,6 @@ src_table(void *state, const struct lookup_query *q, lookup_done_fn *done,
 		done(arg, LOOKUP_FOUND, "table");
 }
 
-/* postmaster@ and abuse@ of every domain: the local role_mailbox */
-static void
-src_role(void *state, const struct lookup_query *q, lookup_done_fn *done,
-    void *arg)
-{
-	const struct conf *c = state;
-
-	if (!relay_is_role(q->local)) {
-		done(arg, LOOKUP_NOTFOUND, NULL);
-		return;
-	}
-	if (lookup_target_add(q->targets, q->addr, c->role_mailbox) == -1)
-		done(arg, LOOKUP_TEMPFAIL, "role: target too long");
-	else
-		done(arg, LOOKUP_FOUND, "role address");
-}
-
 /* recipient_verify: the route's host is asked (verify.c); state is lp */
 static void
 src_verify(void *state, const struct lookup_query *q, lookup_done_fn *done,
@@ -323,12 +319,96 @@ src_verify(void *state, const struct lookup_query *q, lookup_done_fn *done,
 		verifier_check(lp->verify, q->addr, q->domain, done, arg);
 }
 
-/* a routed domain without a source of its own: its server decides */
+struct lk_rules;
+static const char *local_mailbox(const struct lk_rules *, const char *,
+    const char *, char *, size_t);
+
+/*
+ * One target of an alias into out: a bare local part is that local
+ * mailbox (the recipient keeps the address the client gave); an
+ * address of a local domain goes to the mailbox its sources name; one
+ * of a routed or outside domain is relayed. -1 with *why.
+ */
+static int
+alias_target(const struct lk_rules *ru, const struct lookup_query *q,
+    const struct alias_target *t, struct lookup_targets *out,
+    const char **why)
+{
+	char box[LOOKUP_ADDR_MAX], local[LOOKUP_ADDR_MAX];
+	const char *at = strrchr(t->addr, '@');
+
+	*why = "alias target too long";
+	if (t->kind != ALIAS_T_LOCAL)
+		return lookup_target_add(out, t->addr, "");
+	if (at == NULL) {
+		snprintf(box, sizeof(box), "%s", t->addr);
+		lower(box);
+	} else {
+		snprintf(local, sizeof(local), "%.*s", (int)(at - t->addr),
+		    t->addr);
+		lower(local);
+		(void)local_mailbox(ru, local, at + 1, box, sizeof(box));
+	}
+	if (maildir_check_name(box) == -1) {
+		*why = "alias target is no Maildir name";
+		return -1;
+	}
+	return lookup_target_add(out, at == NULL ? q->addr : t->addr, box);
+}
+
+/*
+ * The aliases (and the role addresses, which need no aliases file): an
+ * alias of the address or its local part is FOUND with its targets; a
+ * catch-all or a role address's default is a fallback.
+ */
 static void
-src_pass(void *state, const struct lookup_query *q, lookup_done_fn *done,
+src_aliases(void *state, const struct lookup_query *q, lookup_done_fn *done,
     void *arg)
 {
-	done(arg, LOOKUP_FOUND, "no recipient source");
+	const struct lk_rules *ru = state;
+	const struct conf *c = ru->conf;
+	const struct aliases *a = ru->aliases != NULL ? ru->aliases->al : NULL;
+	struct alias_result res;
+	struct lookup_targets *out;
+	const char *why = NULL;
+	char esc[4 * LOOKUP_ADDR_MAX];
+	enum lookup_answer ans;
+
+	memset(&res, 0, sizeof(res));
+	switch (aliases_expand(a, q->local, q->domain, lookup_classify,
+	    (void *)c, c->role_mailbox[0] != '\0' ? c->role_mailbox : NULL,
+	    &res)) {
+	case ALIAS_FOUND:
+		out = q->targets;
+		ans = LOOKUP_FOUND;
+		break;
+	case ALIAS_FALLBACK:
+		out = q->fallback;
+		/* the role default (no alias line) holds whatever happens */
+		*q->fallback_firm = res.line == 0;
+		ans = LOOKUP_NOTFOUND;
+		break;
+	case ALIAS_ERROR:
+		log_warn(LOG_CAT_RELAY, "event=alias_failed to=<%s> why=\"%s\"",
+		    log_escape_bare(esc, sizeof(esc), q->addr, strlen(q->addr)),
+		    res.why);
+		/* FALLTHROUGH */
+	default:
+		alias_result_clear(&res);
+		if (ru->aliases != NULL && a == NULL)
+			done(arg, LOOKUP_TEMPFAIL, "aliases_file not loaded");
+		else
+			done(arg, LOOKUP_NOTFOUND, NULL);
+		return;
+	}
+	for (size_t i = 0; i < res.n; i++)
+		if (alias_target(ru, q, &res.t[i], out, &why) == -1) {
+			lookup_targets_clear(out);
+			ans = LOOKUP_TEMPFAIL;
+			break;
+		}
+	alias_result_clear(&res);
+	done(arg, ans, ans == LOOKUP_TEMPFAIL ? why : "alias");
 }
 
 /*
@@ -356,26 +436,31 @@ static int
 file_load(struct lk_file *f, const struct conf *c, const char *why)
 {
 	char err[CONF_PATH_MAX + 512], esc[4 * sizeof(err)];
-	struct rcpt_table *tab;
+	struct rcpt_table *tab = NULL;
+	struct aliases *al = NULL;
+	int had = f->tab != NULL || f->al != NULL;
 	struct stat st;
 
 	/* the stat first: a change while we read is seen at the next look */
 	if (stat(f->path, &st) == 0)
 		f->st = st;
-	if ((tab = lookup_table_load(c, f->path, f->flags, err,
-	    sizeof(err))) == NULL) {
+	if ((f->flags & LK_F_ALIASES) ? (al = lookup_aliases_load(c, f->path,
+	    err, sizeof(err))) == NULL : (tab = lookup_table_load(c, f->path,
+	    f->flags, err, sizeof(err))) == NULL) {
 		log_err(LOG_CAT_RELAY, "event=table_failed error=\"%s\" "
 		    "action=\"%s\"", log_escape(esc, sizeof(esc), err,
-		    strlen(err)), f->tab != NULL ? "keeping the table loaded "
-		    "before" : "its domains get 451 until it loads");
-		return f->tab != NULL ? 0 : -1;
+		    strlen(err)), had ? "keeping the table loaded before" :
+		    "its domains get 451 until it loads");
+		return had ? 0 : -1;
 	}
 	rcpt_table_free(f->tab);
+	aliases_free(f->al);
 	f->tab = tab;
+	f->al = al;
 	f->missing = 0;
 	log_notice(LOG_CAT_RELAY, "event=table_loaded path=%s entries=%zu "
 	    "why=%s", log_escape(esc, sizeof(esc), f->path, strlen(f->path)),
-	    rcpt_table_count(tab), why);
+	    al != NULL ? aliases_count(al) : rcpt_table_count(tab), why);
 	return 0;
 }
 
@@ -414,6 +499,7 @@ file_unref(struct lk_file *f)
 		return;
 	LIST_REMOVE(f, entry);
 	rcpt_table_free(f->tab);
+	aliases_free(f->al);
 	free(f->path);
 	free(f);
 }
@@ -515,7 +601,8 @@ rules_verifies(const struct lk_rules *ru, const struct lk_domain *d)
 static void
 rules_sources(struct lk_rules *ru, struct lk_domain *d)
 {
-	/* 1. aliases: every domain (aliases.c) */
+	/* 1. aliases: every domain; the role addresses' fallback too */
+	domain_add_source(d, "aliases", src_aliases, ru);
 	/* 2. the mailboxes: local domains */
 	if (d->kind == LOOKUP_KIND_LOCAL)
 		domain_add_source(d, "mailboxes", src_mailboxes, &ru->mbox);
@@ -526,8 +613,30 @@ rules_sources(struct lk_rules *ru, struct lk_domain *d)
 	/* 5. verification probes: routed domains (verify.c) */
 	if (d->kind == LOOKUP_KIND_ROUTED && rules_verifies(ru, d))
 		domain_add_source(d, "verify", src_verify, ru->lp);
-	/* 6. postmaster@, abuse@: every domain, unless named above */
-	domain_add_source(d, "role", src_role, ru->conf);
+}
+
+/*
+ * The Maildir of local@domain (lowercased) of a local domain, for an
+ * alias target: the entry the mailboxes or the domain's table have,
+ * else the local part. Returns box.
+ */
+static const char *
+local_mailbox(const struct lk_rules *ru, const char *local,
+    const char *domain, char *box, size_t len)
+{
+	const struct rcpt_table *tabs[3] = { ru->mbox.knob,
+	    ru->mbox.file != NULL ? ru->mbox.file->tab : NULL, NULL };
+	const struct lk_domain *d = rules_domain(ru, domain);
+	const char *e = NULL;
+
+	if (d != NULL && d->table != NULL)
+		tabs[2] = d->table->tab;
+	for (size_t i = 0; i < 3 && e == NULL; i++)
+		e = rcpt_table_find(tabs[i], local, domain);
+	for (size_t i = 0; i < 2 && e == NULL; i++)
+		e = rcpt_table_find_bare(tabs[i], local);
+	snprintf(box, len, "%s", e != NULL ? e : local);
+	return box;
 }
 
 static void
@@ -542,6 +651,7 @@ rules_free(struct lk_rules *ru)
 	free(ru->dom);
 	rcpt_table_free(ru->mbox.knob);
 	file_unref(ru->mbox.file);
+	file_unref(ru->aliases);
 	conf_free(ru->conf);
 	free(ru);
 }
@@ -584,6 +694,9 @@ rules_new(struct lookup_proc *lp, struct conf *c, int reload, int *failed)
 	if (c->mailboxes_file[0] != '\0')
 		ru->mbox.file = file_get(lp, c, c->mailboxes_file, RT_BARE,
 		    reload, failed);
+	if (c->aliases_file[0] != '\0')
+		ru->aliases = file_get(lp, c, c->aliases_file, LK_F_ALIASES,
+		    reload, failed);
 	/* "": a bare <postmaster>, and the local domains */
 	(void)rules_domain_get(ru, "", LOOKUP_KIND_LOCAL);
 	for (size_t i = 0; i < c->n_local_domains; i++)
@@ -610,8 +723,8 @@ rules_new(struct lookup_proc *lp, struct conf *c, int reload, int *failed)
 	qsort(ru->dom, ru->ndom, sizeof(*ru->dom), cmp_domain);
 	ru->routed_other.name = NULL;
 	ru->routed_other.kind = LOOKUP_KIND_ROUTED;
+	ru->routed_other.pass = 1;
 	rules_sources(ru, &ru->routed_other);
-	domain_add_source(&ru->routed_other, "pass", src_pass, NULL);
 	return ru;
 }
 
@@ -714,6 +827,7 @@ lk_req_free(struct lk_req *r)
 {
 	TAILQ_REMOVE(&r->lp->reqs, r, entry);
 	lookup_targets_free(&r->targets);
+	lookup_targets_free(&r->fallback);
 	rules_unref(r->rules);
 	free(r);
 }
@@ -727,6 +841,20 @@ lk_answer(struct lk_req *r)
 	struct ipc_msg m;
 	char box[2 * LOOKUP_ADDR_MAX], esc[4 * LOOKUP_ADDR_MAX];
 
+	/* nobody found the address itself: its fallback, or it passes */
+	if (!r->found && r->fallback.n > 0 && (!r->tempfail ||
+	    r->fallback_firm)) {
+		struct lookup_targets none = r->targets;
+
+		r->targets = r->fallback;
+		r->fallback = none;
+		r->found = 1;
+		snprintf(r->why, sizeof(r->why), "%s", r->fallback_firm ?
+		    "role address" : "alias catch-all");
+	} else if (!r->found && !r->tempfail && r->dom->pass) {
+		r->found = 1;
+		snprintf(r->why, sizeof(r->why), "no recipient source");
+	}
 	a.seq = r->seq;
 	a.answer = r->found ? PROTO_LOOKUP_FOUND : r->tempfail ?
 	    PROTO_LOOKUP_TEMPFAIL : PROTO_LOOKUP_NOTFOUND;
@@ -806,6 +934,8 @@ lk_request(struct lookup_proc *lp, uint64_t id, struct ipc_reader *rd)
 	r->q.kind = q.kind == PROTO_LOOKUP_ROUTED ? LOOKUP_KIND_ROUTED :
 	    LOOKUP_KIND_LOCAL;
 	r->q.targets = &r->targets;
+	r->q.fallback = &r->fallback;
+	r->q.fallback_firm = &r->fallback_firm;
 	/* a domain smtp's configuration has and ours not (a reload in
 	 * between): a routed one passes as before, a local one has the
 	 * mailboxes of every local domain */

@@ -2,7 +2,8 @@
  * lookup_tables.c - the table files the configuration names, loaded with
  * the configuration's own rules on top of rcpt_table's syntax.
  *
- * Public: lookup_table_load, lookup_tables_check, lookup_table_path.
+ * Public: lookup_table_load, lookup_tables_check, lookup_table_path,
+ * lookup_classify, lookup_aliases_load.
  *
  * The lookup process loads them (and loads them again when they change);
  * the parent loads each once at start and check-config too, so that a
@@ -61,6 +62,29 @@ lookup_table_load(const struct conf *c, const char *path, int flags,
 	return tab;
 }
 
+/* lookup_classify - local, routed or outside, for aliases.c */
+enum alias_domain
+lookup_classify(void *arg, const char *domain)
+{
+	const struct conf *c = arg;
+	struct relay_table t;
+
+	conf_relay_table(c, &t);
+	if (relay_is_local_domain(&t, domain))
+		return ALIAS_DOM_LOCAL;
+	if (relay_is_routed_domain(&t, domain))
+		return ALIAS_DOM_ROUTED;
+	return ALIAS_DOM_OUTSIDE;
+}
+
+/* lookup_aliases_load - the aliases file, c's domains classifying */
+struct aliases *
+lookup_aliases_load(const struct conf *c, const char *path, char *err,
+    size_t errlen)
+{
+	return aliases_load(path, lookup_classify, (void *)c, err, errlen);
+}
+
 /* 1 when path is the PATH of one of the first n recipient_tables items */
 static int
 seen_before(const struct conf *c, size_t n, const char *path)
@@ -76,7 +100,14 @@ int
 lookup_tables_check(const struct conf *c, char *err, size_t errlen)
 {
 	struct rcpt_table *tab;
+	struct aliases *al;
 
+	if (c->aliases_file[0] != '\0') {
+		if ((al = lookup_aliases_load(c, c->aliases_file, err,
+		    errlen)) == NULL)
+			return -1;
+		aliases_free(al);
+	}
 	if (c->mailboxes_file[0] != '\0') {
 		if ((tab = lookup_table_load(c, c->mailboxes_file, RT_BARE, err,
 		    errlen)) == NULL)

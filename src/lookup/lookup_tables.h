@@ -1,6 +1,7 @@
 /*
  * lookup_tables.h - the table files of the configuration (mailboxes_file,
- * recipient_tables), loaded with the rules the configuration adds, for
+ * recipient_tables, aliases_file), loaded with the rules the
+ * configuration adds, for
  * the lookup process and for the parent's check at start.
  */
 #ifndef MOAT_LOOKUP_TABLES_H
@@ -8,8 +9,20 @@
 
 #include <stddef.h>
 
+#include "aliases.h"
+
 struct conf;
 struct rcpt_table;
+
+/*
+ * lookup_classify - what domain is to configuration arg (a const
+ * struct conf *): local, routed or outside; for aliases.c
+ */
+enum alias_domain lookup_classify(void *arg, const char *domain);
+
+/* lookup_aliases_load - aliases_load with c's domains; NULL, err set */
+struct aliases *lookup_aliases_load(const struct conf *c, const char *path,
+    char *err, size_t errlen);
 
 /*
  * lookup_table_load - the table at path: a recipient table (flags 0)

@@ -72,7 +72,9 @@ struct smtp_lookup {
 	int		notify;
 	int		utf8;		/* the address needs SMTPUTF8 */
 	size_t		first;		/* tx->n_rcpts before the targets */
-	int		failed;		/* a target could not be added */
+	int		failed;		/* a target could not be added: */
+#define SMTP_LOOKUP_NOMEM	1	/* memory, or a string too long */
+#define SMTP_LOOKUP_TOO_MANY	2	/* SMTP_RCPTS_MAX reached */
 };
 
 /*
@@ -85,6 +87,10 @@ struct smtp_tx {
 	struct smtp_mail_params	 mail;		/* MAIL FROM and its parameters */
 	struct smtp_rcpt	*rcpts;		/* owned */
 	size_t			 n_rcpts, cap_rcpts;
+	size_t			 n_accepted;	/* RCPT commands taken (an
+						 * alias may make several
+						 * recipients, a duplicate
+						 * none) */
 	struct smtp_data	 data;		/* the DATA machine */
 	struct evbuffer		*msg;		/* owned, message being received */
 	int			 streaming;	/* parts of it sent: PROTO_QUEUE_CHUNK */

@@ -74,6 +74,9 @@
 #define SMTP_CHUNK	(1024 * 1024)	/* a larger message goes in parts */
 #define SMTP_QUEUE_BACKLOG (16 * 1024 * 1024)	/* unsent to the queue: wait */
 #define SMTP_RELAY_MAX	(IPC_MAX_FRAME - 16 * 1024 * 1024)	/* see below */
+/* recipients of one transaction, whatever aliases make of max_recipients
+ * RCPT commands: its queue frame stays far below IPC_MAX_FRAME */
+#define SMTP_RCPTS_MAX	20000
 
 enum {
 	AUTH_MECH_PLAIN = 1,
@@ -832,6 +835,10 @@ smtp_session_lookup_target(struct smtp_session *s, const char *addr,
 
 	if (lk->failed || smtp_rcpt_known(s, addr, mailbox))
 		return;
+	if (s->tx->n_rcpts >= SMTP_RCPTS_MAX) {
+		lk->failed = SMTP_LOOKUP_TOO_MANY;
+		return;
+	}
 	if (lk->orcpt[0] == '\0' && strcmp(addr, lk->to) != 0) {
 		n = snprintf(orcpt, sizeof(orcpt), "%s;%s", lk->utf8 ?
 		    "utf-8" : "rfc822", lk->to);
@@ -842,7 +849,7 @@ smtp_session_lookup_target(struct smtp_session *s, const char *addr,
 	if (strlen(addr) >= sizeof(s->tx->rcpts[0].addr) ||
 	    strlen(mailbox) >= sizeof(s->tx->rcpts[0].mailbox) ||
 	    smtp_rcpt_add(s, addr, orcpt, lk->notify, mailbox) == -1)
-		lk->failed = 1;
+		lk->failed = SMTP_LOOKUP_NOMEM;
 }
 
 /* the RCPT the lookup answered is done: read the next command */
@@ -869,14 +876,21 @@ smtp_session_lookup_done(struct smtp_session *s, int answer, const char *why)
 	log_escape_bare(esc, sizeof(esc), lk->to, strlen(lk->to));
 	log_escape(wesc, sizeof(wesc), why, strlen(why));
 	if (answer == PROTO_LOOKUP_FOUND && lk->failed) {
-		/* memory ran out, or a target too long: none of them */
+		/* none of its targets, rather than some */
 		s->tx->n_rcpts = lk->first;
 		log_warn(LOG_CAT_RELAY, "session=%s event=lookup_targets_failed "
-		    "client=%s to=<%s>", s->idstr, s->ip, esc);
-		smtp_reply_error(s, "452 4.3.0 Insufficient system resources");
+		    "client=%s to=<%s> reason=%s", s->idstr, s->ip, esc,
+		    lk->failed == SMTP_LOOKUP_TOO_MANY ? "too_many" : "memory");
+		if (lk->failed == SMTP_LOOKUP_TOO_MANY)
+			smtp_reply_error(s, "452 4.5.3 Too many recipients");
+		else
+			smtp_reply_error(s, "452 4.3.0 Insufficient system "
+			    "resources");
 	} else if (answer == PROTO_LOOKUP_FOUND) {
+		s->tx->n_accepted++;
 		added = s->tx->n_rcpts - lk->first;
-		log_info(LOG_CAT_RELAY, "session=%s event=rcpt client=%s "
+		/* debug: a line per accepted RCPT would be a write each */
+		log_debug(LOG_CAT_RELAY, "session=%s event=rcpt client=%s "
 		    "to=<%s> targets=%zu why=\"%s\"", s->idstr, s->ip, esc,
 		    added, wesc);
 		smtp_set_state(s, SMTP_STATE_RCPT);
@@ -928,7 +942,8 @@ proceed_rcpt(struct smtp_session *s, const char *args, size_t len)
 	char to[ADDR_PATH_MAX * 2], esc[600];
 	enum smtp_param_err e;
 
-	if (s->tx->n_rcpts >= (size_t)s->srv->conf->max_recipients) {
+	if (s->tx->n_accepted >= (size_t)s->srv->conf->max_recipients ||
+	    s->tx->n_rcpts >= SMTP_RCPTS_MAX) {
 		smtp_reply_error(s, "452 4.5.3 Too many recipients");
 		return;
 	}
@@ -962,6 +977,7 @@ proceed_rcpt(struct smtp_session *s, const char *args, size_t len)
 		smtp_reply_error(s, "452 4.3.0 Insufficient system resources");
 		return;
 	}
+	s->tx->n_accepted++;
 	smtp_set_state(s, SMTP_STATE_RCPT);
 	smtp_reply(s, "250 2.1.5 Ok");
 }

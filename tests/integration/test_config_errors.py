@@ -82,6 +82,20 @@ CASES = {
     "bad_value_mailbox": (
         {9: "mailboxes = postmaster, ../etc"}, 9,
         "mailboxes: '../etc' is not a valid mailbox name"),
+    "mailbox_of_a_foreign_domain": (
+        {9: "mailboxes = postmaster, carol@elsewhere.example"}, 9,
+        "mailboxes: 'carol@elsewhere.example': elsewhere.example is not one "
+        "of local_domains"),
+    "recipient_table_of_a_foreign_domain": (
+        ["[domains]", "recipient_tables = elsewhere.example=/t/x"], N + 2,
+        "recipient_tables: elsewhere.example is not one of local_domains "
+        "nor a routed domain"),
+    "recipient_verify_of_a_local_domain": (
+        ["[domains]", "recipient_verify = example.org"], N + 2,
+        "recipient_verify: example.org is not a routed domain"),
+    "lookup_timeout_zero": (
+        ["[domains]", "lookup_timeout = 0"], N + 2,
+        "lookup_timeout: 0 is below the minimum 1"),
     "bad_value_domain": (
         {8: "local_domains = example.org, -bad-.example"}, 8,
         "local_domains: '-bad-.example' is not a valid host name"),

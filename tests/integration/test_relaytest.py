@@ -360,12 +360,12 @@ def test_relaytest_without_control_has_no_verdict(moat_factory):
 
 
 def test_relaytest_on_start_without_control_refuses_to_serve(moat_factory):
-    """No postmaster mailbox: the control case is refused, the battery at
-    start has no verdict, and a configuration it could not check never
-    serves."""
+    """No postmaster mailbox (nor role_mailbox): the control case is
+    refused, the battery at start has no verdict, and a configuration it
+    could not check never serves."""
     m = moat_factory(start=False, extra="[server]\nrelaytest_on_start = yes\n",
                      domains="[domains]\nlocal_domains = example.org\n"
-                             "mailboxes = alice\n")
+                             "mailboxes = alice\nrole_mailbox =\n")
     m.start(wait=False)
     assert m.proc.wait(30) == 1, m.log()
     log = m.log()
