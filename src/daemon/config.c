@@ -49,6 +49,7 @@
 
 #include <ini.h>
 
+#include "../io/proxy_proto.h"
 #include "../policy/dnsbl.h"
 #include "../control/control_http.h"
 #include "config.h"
@@ -73,6 +74,8 @@ enum conf_type {
 	CT_LEVEL,
 	CT_ADDR,		/* numeric IPv4/IPv6, stored canonical */
 	CT_ROLE,
+	CT_NETS,		/* networks in an array of the struct itself */
+	CT_PROXY,		/* no | v1 | v2 | any */
 };
 
 static const char *type_names[] = {
@@ -87,6 +90,8 @@ static const char *type_names[] = {
 	[CT_LEVEL] = "log level",
 	[CT_ADDR] = "address",
 	[CT_ROLE] = "role",
+	[CT_NETS] = "cidr list",
+	[CT_PROXY] = "no, v1, v2 or any",
 };
 
 #define CF_EMPTY	0x01	/* the empty string is a valid value */
@@ -154,6 +159,9 @@ static int check_metrics(char *, const char **);
 	  NULL, doc }
 #define L_KNOB(m, type, flags, def, lo, hi, doc) \
 	{ NULL, #m, type, flags, def, lo, hi, LM(m), 0, NULL, doc }
+#define L_NETS(m, def, doc) \
+	{ NULL, #m, CT_NETS, 0, def, 0, 0, LM(m), \
+	  offsetof(struct conf_listener, n_##m), NULL, doc }
 
 /* The fixed sections, grouped by section in the order they print. */
 static const struct conf_knob knobs[] = {
@@ -381,6 +389,8 @@ enum {
 	LK_AUTH_RELAY,
 	LK_STARTTLS,
 	LK_TLS_REQUIRED,
+	LK_PROXY_PROTOCOL,
+	LK_PROXY_FROM,
 	LK_COUNT
 };
 
@@ -403,6 +413,21 @@ static const struct conf_knob lknobs[LK_COUNT] = {
 	    "submissions: no."),
 	[LK_TLS_REQUIRED] = L_KNOB(tls_required, CT_BOOL, CF_BYROLE, NULL,
 	    0, 1, "Refuse MAIL and AUTH before TLS; mx: no, others: yes."),
+	[LK_PROXY_PROTOCOL] = L_KNOB(proxy_protocol, CT_PROXY, 0, "no", 0, 0,
+	    "PROXY protocol header (a load balancer's, before TLS and the "
+	    "greeting) required: no, v1, v2 or any; its client address then "
+	    "stands for the connection's. Needs proxy_from."),
+	[LK_PROXY_FROM] = L_NETS(proxy_from, "",
+	    "Networks of the load balancers that may send the PROXY header; "
+	    "a connection from elsewhere is refused unread."),
+};
+
+static const struct {
+	const char	*name;
+	int		 value;
+} proxy_names[] = {
+	{ "no", 0 }, { "v1", PROXY_V1 }, { "v2", PROXY_V2 },
+	{ "any", PROXY_V1 | PROXY_V2 },
 };
 
 static const char *role_names[] = {
@@ -1014,35 +1039,56 @@ route_more(const struct conf_knob *k, void *base, const char *item,
 	return 0;
 }
 
+/* the item s..e into item, quoted into q[80] for messages; -1 if too long */
+static int
+item_take(const char *s, const char *e, char item[CONF_ITEM_MAX + 1],
+    char q[80], char *why, size_t whylen)
+{
+	size_t len = (size_t)(e - s);
+
+	quote(q, 80, s, len);
+	if (len > CONF_ITEM_MAX) {
+		snprintf(why, whylen, "'%s' is longer than %d characters", q,
+		    CONF_ITEM_MAX);
+		return -1;
+	}
+	memcpy(item, s, len);
+	item[len] = '\0';
+	return 0;
+}
+
+static int
+item_net(const char *item, const char *q, struct cidr *net, char *why,
+    size_t whylen)
+{
+	const char *cwhy;
+
+	if (cidr_parse(item, net, &cwhy) == 0)
+		return 0;
+	snprintf(why, whylen, "'%s' is not a network: %s", q,
+	    cwhy != NULL ? cwhy : "bad");
+	return -1;
+}
+
 static int
 set_list(const struct conf_knob *k, void *base, const char *val, int append,
     char *why, size_t whylen)
 {
 	char item[CONF_ITEM_MAX + 1], q[80];
 	const char *s, *e, *cwhy;
-	size_t len, i, n;
+	size_t i, n;
 	struct cidr net, *nets;
 	char **strs, *dup;
 
 	if (!append)
 		list_clear(k, base);
 	for (s = val; (s = item_next(s, &e)) != NULL; s = e) {
-		len = (size_t)(e - s);
-		quote(q, sizeof(q), s, len);
-		if (len > CONF_ITEM_MAX) {
-			snprintf(why, whylen, "'%s' is longer than %d "
-			    "characters", q, CONF_ITEM_MAX);
+		if (item_take(s, e, item, q, why, whylen) == -1)
 			return -1;
-		}
-		memcpy(item, s, len);
-		item[len] = '\0';
 		n = list_count(k, base);
 		if (k->type == CT_CIDRS) {
-			if (cidr_parse(item, &net, &cwhy) == -1) {
-				snprintf(why, whylen, "'%s' is not a network: "
-				    "%s", q, cwhy != NULL ? cwhy : "bad");
+			if (item_net(item, q, &net, why, whylen) == -1)
 				return -1;
-			}
 			nets = list_arr(k, base);
 			for (i = 0; i < n; i++)
 				if (memcmp(&nets[i], &net, sizeof(net)) == 0)
@@ -1100,6 +1146,40 @@ set_list(const struct conf_knob *k, void *base, const char *val, int append,
 nomem:
 	snprintf(why, whylen, "out of memory");
 	return -1;
+}
+
+/*
+ * CT_NETS: networks in an array of the struct itself, k->size bytes, so
+ * that a listener (copied whole on reload) owns no memory
+ */
+static int
+set_nets(const struct conf_knob *k, void *base, const char *val, int append,
+    char *why, size_t whylen)
+{
+	struct cidr *nets = kptr(k, base), net;
+	size_t i, n = append ? list_count(k, base) : 0;
+	size_t max = k->size / sizeof(*nets);
+	char item[CONF_ITEM_MAX + 1], q[80];
+	const char *s, *e;
+
+	for (s = val; (s = item_next(s, &e)) != NULL; s = e) {
+		if (item_take(s, e, item, q, why, whylen) == -1)
+			return -1;
+		if (item_net(item, q, &net, why, whylen) == -1)
+			return -1;
+		for (i = 0; i < n; i++)
+			if (memcmp(&nets[i], &net, sizeof(net)) == 0)
+				break;
+		if (i < n)
+			continue;
+		if (n >= max) {
+			snprintf(why, whylen, "more than %zu networks", max);
+			return -1;
+		}
+		nets[n++] = net;
+	}
+	memcpy((char *)base + k->off_n, &n, sizeof(n));
+	return 0;
 }
 
 static int
@@ -1172,7 +1252,8 @@ conf_set(const struct conf_knob *k, void *base, const char *val, int append,
 	int r, fam;
 
 	quote(q, sizeof(q), val, strlen(val));
-	if (append && k->type != CT_LIST && k->type != CT_CIDRS) {
+	if (append && k->type != CT_LIST && k->type != CT_CIDRS &&
+	    k->type != CT_NETS) {
 		snprintf(why, whylen, "unexpected indented line '%s' (only "
 		    "lists continue on indented lines)", q);
 		return -1;
@@ -1185,6 +1266,17 @@ conf_set(const struct conf_knob *k, void *base, const char *val, int append,
 	case CT_LIST:
 	case CT_CIDRS:
 		return set_list(k, base, val, append, why, whylen);
+	case CT_NETS:
+		return set_nets(k, base, val, append, why, whylen);
+	case CT_PROXY:
+		for (i = 0; i < sizeof(proxy_names) / sizeof(proxy_names[0]);
+		    i++)
+			if (strcasecmp(val, proxy_names[i].name) == 0) {
+				store_num(k, base, proxy_names[i].value);
+				return 0;
+			}
+		snprintf(why, whylen, "'%s' is not no, v1, v2 or any", q);
+		return -1;
 	case CT_INT:
 	case CT_SIZE:
 		if (parse_number(val, k->type == CT_SIZE, &v) == -1) {
@@ -1631,6 +1723,43 @@ listener_check(struct conf_parse *p, const struct conf_listener *l)
 		    l->name);
 }
 
+static const char *nets_catch_all(const struct cidr *, size_t,
+    const struct cidr **);
+
+/*
+ * A PROXY header sets the client address, so only the load balancers
+ * may send one: proxy_from is required, and may not take in everyone.
+ */
+static void
+listener_check_proxy(struct conf_parse *p, const struct conf_listener *l,
+    const int *seen)
+{
+	const struct cidr *one;
+	const char *what;
+	char buf[CIDR_STRLEN];
+
+	if (l->proxy_protocol == 0)
+		return;
+	if (l->n_proxy_from == 0) {
+		conf_error(p, seen[LK_PROXY_PROTOCOL], "listener %s: "
+		    "proxy_protocol needs proxy_from (the load balancers' "
+		    "networks)", l->name);
+		return;
+	}
+	if ((what = nets_catch_all(l->proxy_from, l->n_proxy_from,
+	    &one)) == NULL)
+		return;
+	if (one != NULL)
+		conf_error(p, seen[LK_PROXY_FROM], "listener %s: proxy_from: "
+		    "'%s' covers %s (any host could claim any client "
+		    "address)", l->name, cidr_format(one, buf, sizeof(buf)),
+		    what);
+	else
+		conf_error(p, seen[LK_PROXY_FROM], "listener %s: proxy_from: "
+		    "together cover %s (any host could claim any client "
+		    "address)", l->name, what);
+}
+
 static int
 is_wildcard(const uint8_t bin[16])
 {
@@ -1695,41 +1824,54 @@ nets_cover(const struct cidr *nets, size_t n, const struct cidr *target)
 }
 
 /*
- * relay_networks that take in the whole Internet make an open relay:
- * every IPv4 address (0.0.0.0/0, ::/0, ::ffff:0:0/96, 0.0.0.0/1 with
- * 128.0.0.0/1, ...) or every global IPv6 address (2000::/3).
+ * nets_catch_all - whether nets take in every IPv4 address (0.0.0.0/0,
+ * ::/0, ::ffff:0:0/96, 0.0.0.0/1 with 128.0.0.0/1, ...) or every global
+ * IPv6 address (2000::/3): NULL if not, else which, with the one network
+ * that does it alone in *one (NULL: only together)
  */
-static void
-relay_catch_all(struct conf_parse *p, int line)
+static const char *
+nets_catch_all(const struct cidr *nets, size_t n, const struct cidr **one)
 {
 	static const struct { const char *net, *what; } everything[] = {
 		{ "0.0.0.0/0", "every IPv4 address" },
 		{ "2000::/3", "every global IPv6 address" },
 	};
-	const struct conf *c = p->c;
 	struct cidr all;
-	char buf[CIDR_STRLEN];
 
 	for (size_t e = 0; e < sizeof(everything) / sizeof(everything[0]);
 	    e++) {
 		if (cidr_parse(everything[e].net, &all, NULL) == -1)
 			fatalx("%s: %s", __func__, everything[e].net);
-		if (!nets_cover(c->relay_networks, c->n_relay_networks, &all))
+		if (!nets_cover(nets, n, &all))
 			continue;
-		for (size_t i = 0; i < c->n_relay_networks; i++)
-			if (nets_cover(&c->relay_networks[i], 1, &all)) {
-				conf_error(p, line, "relay_networks: '%s' covers "
-				    "%s (an open relay); list your own "
-				    "servers' networks", cidr_format(
-				    &c->relay_networks[i], buf, sizeof(buf)),
-				    everything[e].what);
-				return;
-			}
-		conf_error(p, line, "relay_networks: together cover %s (an "
-		    "open relay); list your own servers' networks",
-		    everything[e].what);
-		return;
+		*one = NULL;
+		for (size_t i = 0; i < n && *one == NULL; i++)
+			if (nets_cover(&nets[i], 1, &all))
+				*one = &nets[i];
+		return everything[e].what;
 	}
+	return NULL;
+}
+
+/* relay_networks that take in the whole Internet make an open relay */
+static void
+relay_catch_all(struct conf_parse *p, int line)
+{
+	const struct conf *c = p->c;
+	const struct cidr *one;
+	const char *what;
+	char buf[CIDR_STRLEN];
+
+	if ((what = nets_catch_all(c->relay_networks, c->n_relay_networks,
+	    &one)) == NULL)
+		return;
+	if (one != NULL)
+		conf_error(p, line, "relay_networks: '%s' covers %s (an open "
+		    "relay); list your own servers' networks",
+		    cidr_format(one, buf, sizeof(buf)), what);
+	else
+		conf_error(p, line, "relay_networks: together cover %s (an "
+		    "open relay); list your own servers' networks", what);
 }
 
 /*
@@ -1949,6 +2091,8 @@ conf_finish(struct conf_parse *p)
 		}
 		listener_derive(p, l, p->lseen[i]);
 		listener_check(p, l);
+		if (!p->failed)
+			listener_check_proxy(p, l, p->lseen[i]);
 		listener_clash(p, i);
 	}
 }
@@ -2194,8 +2338,18 @@ fmt_scalar(const struct conf_knob *k, const void *base, char *buf, size_t len)
 		snprintf(buf, len, "%s",
 		    conf_role_name((enum listener_role)v));
 		return;
+	case CT_PROXY:
+		v = load_num(k, base);
+		for (size_t i = 0; i < sizeof(proxy_names) /
+		    sizeof(proxy_names[0]); i++)
+			if (proxy_names[i].value == v) {
+				snprintf(buf, len, "%s", proxy_names[i].name);
+				return;
+			}
+		break;
 	case CT_LIST:
 	case CT_CIDRS:
+	case CT_NETS:
 		break;
 	}
 	fatalx("%s: %s: type %d", __func__, k->name, (int)k->type);
@@ -2209,7 +2363,7 @@ print_knob(FILE *fp, const struct conf_knob *k, const void *base)
 	const char *item;
 	size_t i, n, col, ilen, on_line = 0;
 
-	if (k->type != CT_LIST && k->type != CT_CIDRS) {
+	if (k->type != CT_LIST && k->type != CT_CIDRS && k->type != CT_NETS) {
 		fmt_scalar(k, base, buf, sizeof(buf));
 		/* keep within the line limit a value that came in with "k=v" */
 		if (buf[0] == '\0')
@@ -2226,6 +2380,9 @@ print_knob(FILE *fp, const struct conf_knob *k, const void *base)
 		if (k->type == CT_CIDRS)
 			item = cidr_format(&((const struct cidr *)
 			    list_arr(k, base))[i], buf, sizeof(buf));
+		else if (k->type == CT_NETS)
+			item = cidr_format(&((const struct cidr *)
+			    kcptr(k, base))[i], buf, sizeof(buf));
 		else
 			item = ((char *const *)list_arr(k, base))[i];
 		ilen = strlen(item);

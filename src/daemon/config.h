@@ -13,6 +13,7 @@
 #define CONF_MAX_LISTENERS	16
 #define CONF_PATH_MAX		1024
 #define CONF_KNOBS_MAX		192	/* knobs in the table, at most */
+#define CONF_PROXY_FROM_MAX	32	/* proxy_from networks of a listener */
 
 enum listener_role {
 	ROLE_MX,		/* port 25: inbound for local domains */
@@ -30,6 +31,14 @@ struct conf_listener {
 	int	auth_relay;		/* authenticated users may relay */
 	int	starttls;		/* offer STARTTLS (needs a certificate) */
 	int	tls_required;		/* STARTTLS required before MAIL/AUTH */
+	/*
+	 * PROXY protocol (io/proxy_proto.h): the versions taken, PROXY_V1
+	 * | PROXY_V2 bits, 0: none; only from the proxy_from networks.
+	 * Stored in the struct: listeners are copied whole on reload.
+	 */
+	int	proxy_protocol;
+	struct cidr proxy_from[CONF_PROXY_FROM_MAX];
+	size_t	n_proxy_from;
 	int	line;			/* line of the section header */
 };
 

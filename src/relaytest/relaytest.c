@@ -61,6 +61,7 @@
 
 #include "../daemon/config.h"
 #include "../daemon/daemon.h"
+#include "../io/proxy_proto.h"
 #include "../lib/cidr.h"
 #include "../lib/fdio.h"
 #include "../lib/json.h"
@@ -71,6 +72,9 @@
 
 #define LOCALPART	"relaytest"
 #define FOREIGN_LIT	"[192.0.2.1]"	/* TEST-NET-1: text only, never used */
+/* the outside client a PROXY header names (TEST-NET-1, documentation) */
+#define PROXY_CLIENT4	"192.0.2.1"
+#define PROXY_CLIENT6	"2001:db8::1"
 #define QUIET_MS	1000	/* smuggling: silence that ends the count */
 #define ESC_MAX		(RELAYTEST_PATH_MAX * 4 + 8)	/* log_escape output */
 
@@ -402,6 +406,7 @@ struct rt_target {
 	struct sockaddr_storage	 from;
 	socklen_t		 fromlen;	/* 0: any source */
 	int			 timeout_ms;
+	int			 proxy;		/* relaytest_opts.proxy */
 };
 
 struct rt_conn {
@@ -454,6 +459,35 @@ conn_close(struct rt_conn *c)
 	c->len = 0;
 }
 
+/* the PROXY header first: an outside client connected to t->ss */
+static int
+proxy_send(const struct rt_target *t, int fd)
+{
+	struct sockaddr_storage src;
+	uint8_t hdr[PROXY_HEADER_MAX];
+	size_t n;
+
+	memset(&src, 0, sizeof(src));
+	src.ss_family = t->ss.ss_family;
+	if (t->ss.ss_family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&src;
+
+		inet_pton(AF_INET, PROXY_CLIENT4, &s4->sin_addr);
+		s4->sin_port = htons(40000);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&src;
+
+		inet_pton(AF_INET6, PROXY_CLIENT6, &s6->sin6_addr);
+		s6->sin6_port = htons(40000);
+	}
+	if ((n = proxy_format(t->proxy, (struct sockaddr *)&src,
+	    (const struct sockaddr *)&t->ss, hdr, sizeof(hdr))) == 0) {
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	return fdio_send_all(fd, hdr, n);
+}
+
 /* connect with a timeout; -1 with errno set */
 static int
 conn_open(const struct rt_target *t, struct rt_conn *c)
@@ -499,6 +533,8 @@ conn_open(const struct rt_target *t, struct rt_conn *c)
 		}
 	}
 	fcntl(fd, F_SETFL, flags);
+	if (t->proxy && proxy_send(t, fd) == -1)
+		goto fail;
 	c->fd = fd;
 	addr_literal((const struct sockaddr *)&t->ss, c->self, sizeof(c->self));
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
@@ -861,6 +897,7 @@ relaytest_run(const struct relaytest_opts *o, struct relaytest_result **out,
 	*unreachable = 0;
 	memset(&t, 0, sizeof(t));
 	t.timeout_ms = o->timeout_ms;
+	t.proxy = o->proxy;
 	if (!relaytest_domain_valid(o->local_domain) ||
 	    !relaytest_domain_valid(ext)) {
 		snprintf(err, errlen, "bad domain '%s'",
@@ -1172,25 +1209,68 @@ relaytest_main(int argc, char **argv)
 static const char *loop_src4[] = { "127.0.0.1", "127.0.0.2", "127.0.1.1",
     "127.255.255.254" };
 
+static int on_start_run(const struct conf *, const struct conf_listener *,
+    const char *, const char *, int);
+
+/*
+ * A listener behind a load balancer: the battery connects from one of
+ * our addresses in proxy_from and names an outside client in a PROXY
+ * header, so it is judged as the Internet would be.
+ */
+static int
+on_start_proxied(const struct conf *c, const struct relay_table *rt,
+    const struct conf_listener *l, const char *host, int loop4)
+{
+	const char *src = NULL;
+	uint8_t addr[16];
+	int v6 = strchr(host, ':') != NULL;
+
+	for (size_t i = 0; i < (loop4 ? sizeof(loop_src4) /
+	    sizeof(loop_src4[0]) : 1) && src == NULL; i++) {
+		const char *cand = loop4 ? loop_src4[i] : host;
+
+		if (cidr_addr_parse(cand, addr) == -1)
+			continue;
+		for (size_t j = 0; j < l->n_proxy_from; j++)
+			if (cidr_contains(&l->proxy_from[j], addr)) {
+				src = cand;
+				break;
+			}
+	}
+	if (src == NULL) {
+		log_warn(LOG_CAT_DAEMON, "event=relaytest_skipped listener=%s "
+		    "address=%s reason=\"no source address we could use is "
+		    "in proxy_from\"", l->name, host);
+		return 0;
+	}
+	if (cidr_addr_parse(v6 ? PROXY_CLIENT6 : PROXY_CLIENT4, addr) == -1)
+		fatalx("%s: client address", __func__);
+	if (relay_client_trusted(rt, addr)) {
+		log_warn(LOG_CAT_DAEMON, "event=relaytest_skipped listener=%s "
+		    "reason=\"%s is in relay_networks: the result would mean "
+		    "nothing\"", l->name, v6 ? PROXY_CLIENT6 : PROXY_CLIENT4);
+		return 0;
+	}
+	return on_start_run(c, l, host, src, (l->proxy_protocol & PROXY_V1) ?
+	    PROXY_V1 : PROXY_V2);
+}
+
 /* run the relay part against one listener; 0 clean or skipped, -1 not */
 static int
 on_start_listener(const struct conf *c, const struct relay_table *rt,
     const struct conf_listener *l)
 {
-	struct relaytest_opts o;
-	struct relaytest_result *r = NULL;
 	const char *host = l->address, *src = NULL;
-	char err[512], a[ESC_MAX], b[ESC_MAX];
 	uint8_t addr[16];
-	size_t n, fail = 0, warn = 0;
-	int unreachable, loop4;
-	const char *verdict;
+	int loop4;
 
 	if (strcmp(host, "0.0.0.0") == 0)
 		host = "127.0.0.1";
 	else if (strcmp(host, "::") == 0)
 		host = "::1";
 	loop4 = strncmp(host, "127.", 4) == 0;
+	if (l->proxy_protocol)
+		return on_start_proxied(c, rt, l, host, loop4);
 	for (size_t i = 0; i < (loop4 ? sizeof(loop_src4) /
 	    sizeof(loop_src4[0]) : 1); i++) {
 		const char *cand = loop4 ? loop_src4[i] : host;
@@ -1208,12 +1288,31 @@ on_start_listener(const struct conf *c, const struct relay_table *rt,
 		    l->name, host);
 		return 0;
 	}
+	return on_start_run(c, l, host, src, 0);
+}
+
+/*
+ * the battery against listener l at host from src; proxy: each
+ * connection starts with a PROXY header (relaytest_opts.proxy)
+ */
+static int
+on_start_run(const struct conf *c, const struct conf_listener *l,
+    const char *host, const char *src, int proxy)
+{
+	struct relaytest_opts o;
+	struct relaytest_result *r = NULL;
+	char err[512], a[ESC_MAX], b[ESC_MAX];
+	size_t n, fail = 0, warn = 0;
+	int unreachable;
+	const char *verdict;
+
 	if (!relaytest_domain_valid(c->local_domains[0])) {
 		log_warn(LOG_CAT_DAEMON, "event=relaytest_skipped listener=%s "
 		    "reason=\"local domain not testable\"", l->name);
 		return 0;
 	}
 	memset(&o, 0, sizeof(o));
+	o.proxy = proxy;
 	o.host = host;
 	o.local_domain = c->local_domains[0];
 	o.from_ip = src;
@@ -1253,8 +1352,10 @@ on_start_listener(const struct conf *c, const struct relay_table *rt,
 	    "no_verdict" : fail ? "fail" : "pass";
 	log_event(LOG_CAT_DAEMON, strcmp(verdict, "pass") == 0 ?
 	    LOG_LVL_NOTICE : LOG_LVL_ERR, "event=relaytest listener=%s "
-	    "address=%s port=%d source=%s cases=%zu fail=%zu warn=%zu "
-	    "result=%s", l->name, host, l->port, src, n, fail, warn, verdict);
+	    "address=%s port=%d source=%s%s cases=%zu fail=%zu warn=%zu "
+	    "result=%s", l->name, host, l->port, src, !proxy ? "" :
+	    strchr(host, ':') ? " client=" PROXY_CLIENT6 :
+	    " client=" PROXY_CLIENT4, n, fail, warn, verdict);
 	free(r);
 	return strcmp(verdict, "pass") == 0 ? 0 : -1;
 }

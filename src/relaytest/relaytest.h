@@ -64,6 +64,12 @@ struct relaytest_opts {
 	const char	*from_ip;	/* NULL: any source address */
 	int		 timeout_ms;	/* per connect and per reply */
 	int		 smuggling;	/* run the smuggling vectors too */
+	/*
+	 * PROXY_V1 or PROXY_V2 (io/proxy_proto.h), 0 none: every connection
+	 * starts with a PROXY header naming an outside client (192.0.2.1,
+	 * 2001:db8::1), for a listener behind a load balancer
+	 */
+	int		 proxy;
 };
 
 /*

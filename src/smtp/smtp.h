@@ -143,9 +143,10 @@ struct smtp_session {
 	struct bufferevent	*bev;		/* plain or TLS, owned */
 	int			 fd;		/* owned, closed at free */
 	SSL			*ssl;		/* owned by bev once set */
-	uint8_t			 addr[16];
+	uint8_t			 addr[16];	/* the client's (a PROXY header's) */
 	char			 ip[64];
 	int			 port;
+	char			 proxy_ip[64];	/* the load balancer, "": direct */
 	time_t			 started;
 
 	/* the state machine; smtp_set_state() changes state */
@@ -241,6 +242,8 @@ struct smtp_server {
 	struct event		*reaper;
 	TAILQ_HEAD(, smtp_session) flushq;	/* replies to write */
 	struct event		*flusher;
+	TAILQ_HEAD(, smtp_proxied) proxied;	/* waiting for their PROXY header */
+	size_t			 n_proxied;
 	struct smtp_session_bucket by_id[SMTP_ID_BUCKETS];
 	struct smtp_ipcount_bucket by_ip[SMTP_IP_BUCKETS];
 	size_t			 n_sessions;
@@ -276,9 +279,12 @@ int smtp_proc_main(struct proc_env *env);
 /* smtp_proc_prepare - before chroot: the DNSBL resolver; -1 on error */
 int smtp_proc_prepare(struct proc_env *env);
 
-/* session side, smtp_session.c */
+/*
+ * session side, smtp_session.c; smtp_session_start: sa is the client
+ * (the one a PROXY header names), proxy_ip the load balancer or NULL
+ */
 void smtp_session_start(struct smtp_server *srv, struct smtp_listener *l,
-    int fd, const struct sockaddr *sa, int salen);
+    int fd, const struct sockaddr *sa, int salen, const char *proxy_ip);
 void smtp_session_stored(struct smtp_session *s, int status, const char *qid);
 void smtp_session_auth_result(struct smtp_session *s, int result);
 void smtp_session_shutdown(struct smtp_session *s);
@@ -303,7 +309,21 @@ void smtp_session_queue_drained(struct smtp_session *s);
 /* smtp_session_flush - write the replies waiting for a direct session */
 void smtp_session_flush(struct smtp_session *s);
 
+/* PROXY protocol listeners, smtp_proxy.c */
+struct smtp_proxied;
+/* smtp_proxy_accept - a connection to read a PROXY header from first */
+void smtp_proxy_accept(struct smtp_listener *l, int fd,
+    const struct sockaddr *sa, int salen);
+/* smtp_proxy_close_all - close the connections still without a header */
+void smtp_proxy_close_all(struct smtp_server *srv);
+
 /* server side, smtp_server.c */
+/*
+ * smtp_server_refused - addr is denied or banned: fd has its 554 and is
+ * closed, 1; else 0
+ */
+int smtp_server_refused(struct smtp_server *srv, struct smtp_listener *l,
+    int fd, const uint8_t addr[16]);
 struct smtp_session *smtp_server_find(struct smtp_server *srv, uint64_t id);
 void smtp_server_event(struct smtp_server *srv, const char *type,
     const char *ip, const char *user, const char *session, const char *detail);

@@ -49,13 +49,14 @@ static const char *const sc_state_names[SMTP_STATE_COUNT] = {
 	"tls", "closing"
 };
 
+/* proxy: the load balancer a PROXY header came through, "" direct */
 static const char *const sess_cols[] = { "id", "listener", "client",
-    "rdns", "helo", "user", "tls", "state", "command", "started",
+    "proxy", "rdns", "helo", "user", "tls", "state", "command", "started",
     "duration", "bytes", "messages", "output" };
 static const enum ctl_kind sess_kinds[] = { CTL_KIND_STR, CTL_KIND_STR,
     CTL_KIND_STR, CTL_KIND_STR, CTL_KIND_STR, CTL_KIND_STR, CTL_KIND_STR,
-    CTL_KIND_STR, CTL_KIND_STR, CTL_KIND_TIME, CTL_KIND_DUR, CTL_KIND_SIZE,
-    CTL_KIND_INT, CTL_KIND_SIZE };
+    CTL_KIND_STR, CTL_KIND_STR, CTL_KIND_STR, CTL_KIND_TIME, CTL_KIND_DUR,
+    CTL_KIND_SIZE, CTL_KIND_INT, CTL_KIND_SIZE };
 
 static void
 sc_sessions(uint64_t id)
@@ -76,6 +77,7 @@ sc_sessions(uint64_t id)
 		ipc_put_str(&ans, s->listener && s->listener->conf ?
 		    s->listener->conf->name : "");
 		ipc_put_str(&ans, s->ip);
+		ipc_put_str(&ans, s->proxy_ip);
 		ipc_put_str(&ans, s->rdns[0] ? s->rdns : "-");
 		ipc_put_str(&ans, s->helo);
 		ipc_put_str(&ans, s->authenticated ? s->auth_user : "");

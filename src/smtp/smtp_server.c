@@ -5,7 +5,7 @@
  * Public: smtp_proc_prepare, smtp_proc_main, smtp_server_find,
  * smtp_server_event, smtp_server_ip_count, smtp_server_session_gone,
  * smtp_server_flush_soon, smtp_server_ban, smtp_server_is_suspended,
- * smtp_server_rdns_start, smtp_server_client_net.
+ * smtp_server_rdns_start, smtp_server_client_net, smtp_server_refused.
  *
  * Counters for `moat stats` (srv->stats) are plain integers bumped where
  * the event is seen: here at accept and for the refusals that are
@@ -18,7 +18,8 @@
  * Messages from the siblings are checked field by field; a malformed
  * one is a bug and ends the process (the parent then stops the daemon).
  * LIMITS: max_sessions and max_sessions_per_ip (per client network,
- * client_prefix_v4/v6) are enforced at accept.
+ * client_prefix_v4/v6) are enforced at accept; on a proxy_protocol
+ * listener (smtp_proxy.c) once the header has named the client.
  */
 #include <errno.h>
 #include <signal.h>
@@ -308,32 +309,45 @@ guard_timer_cb(evutil_socket_t fd, short ev, void *arg)
 	banlist_expire(srv->bans, now);
 }
 
+/* smtp_server_refused - see smtp.h: refused before a single byte is read */
+int
+smtp_server_refused(struct smtp_server *srv, struct smtp_listener *l, int fd,
+    const uint8_t addr[16])
+{
+	static const char msg[] = "554 5.7.1 Access denied\r\n";
+	const struct deny_entry *e;
+	char ip[64];
+
+	if ((e = denylist_match(srv->deny, addr, time(NULL))) == NULL &&
+	    (e = banlist_match(srv->bans, addr, time(NULL))) == NULL)
+		return 0;
+	log_info(LOG_CAT_POLICY, "event=refused client=%s listener=%s "
+	    "reason=\"%s\"", cidr_addr_format(addr, ip, sizeof(ip)),
+	    l->conf->name, e->why);
+	(void)!write(fd, msg, sizeof(msg) - 1);
+	close(fd);
+	srv->stats.rejected[SMTP_REJ_BANNED]++;
+	return 1;
+}
+
 static void
 accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
 {
 	struct smtp_listener *l = arg;
 	struct smtp_server *srv = l->srv;
-	const struct deny_entry *e = NULL;
 	uint8_t addr[16];
 
-	/* refused before a single byte is read */
-	if (cidr_addr_from_sa(sa, addr) == 0 &&
-	    ((e = denylist_match(srv->deny, addr, time(NULL))) != NULL ||
-	    (e = banlist_match(srv->bans, addr, time(NULL))) != NULL)) {
-		static const char msg[] = "554 5.7.1 Access denied\r\n";
-		char ip[64];
-
-		log_info(LOG_CAT_POLICY, "event=refused client=%s listener=%s "
-		    "reason=\"%s\"", cidr_addr_format(addr, ip, sizeof(ip)),
-		    l->conf->name, e->why);
-		(void)!write(fd, msg, sizeof(msg) - 1);
-		close(fd);
-		srv->stats.rejected[SMTP_REJ_BANNED]++;
+	/* behind a load balancer the checks wait for the client's address */
+	if (l->conf->proxy_protocol) {
+		smtp_proxy_accept(l, fd, sa, salen);
 		return;
 	}
+	if (cidr_addr_from_sa(sa, addr) == 0 &&
+	    smtp_server_refused(srv, l, fd, addr))
+		return;
 	srv->stats.sessions++;
-	smtp_session_start(srv, l, fd, sa, salen);
+	smtp_session_start(srv, l, fd, sa, salen, NULL);
 }
 
 static void
@@ -371,6 +385,7 @@ smtp_server_shutdown(struct smtp_server *srv)
 	log_notice(LOG_CAT_DAEMON, "event=shutdown sessions=%zu", srv->n_sessions);
 	for (size_t i = 0; i < srv->n_listeners; i++)
 		evconnlistener_disable(srv->listeners[i].evl);
+	smtp_proxy_close_all(srv);
 	for (s = TAILQ_FIRST(&srv->sessions); s != NULL; s = tmp) {
 		tmp = TAILQ_NEXT(s, entry);
 		smtp_session_shutdown(s);	/* may move s to the dead list */
@@ -802,6 +817,7 @@ smtp_server_new(struct proc_env *env)
 	conf_relay_table(srv->conf, &srv->relay);
 	TAILQ_INIT(&srv->sessions);
 	TAILQ_INIT(&srv->dead);
+	TAILQ_INIT(&srv->proxied);
 	randombytes_buf(&srv->id_salt, sizeof(srv->id_salt));
 	srv->id_salt &= 0xffffffff00000000ull;
 	srv->reaper = event_new(base, -1, 0, reaper_cb, srv);
@@ -885,6 +901,7 @@ smtp_server_free(struct smtp_server *srv)
 
 	for (size_t i = 0; i < srv->n_listeners; i++)
 		evconnlistener_free(srv->listeners[i].evl);
+	smtp_proxy_close_all(srv);
 	while ((s = TAILQ_FIRST(&srv->sessions)) != NULL)
 		smtp_server_session_gone(srv, s);
 	while ((s = TAILQ_FIRST(&srv->dead)) != NULL) {

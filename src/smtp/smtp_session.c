@@ -2243,10 +2243,10 @@ smtp_dnsbl_start(struct smtp_session *s)
 	}
 }
 
-/* smtp_session_start - a new connection on listener l */
+/* smtp_session_start - a new connection on listener l, see smtp.h */
 void
 smtp_session_start(struct smtp_server *srv, struct smtp_listener *l, int fd,
-    const struct sockaddr *sa, int salen)
+    const struct sockaddr *sa, int salen, const char *proxy_ip)
 {
 	struct smtp_session *s;
 	const struct conf *c = srv->conf;
@@ -2255,6 +2255,8 @@ smtp_session_start(struct smtp_server *srv, struct smtp_listener *l, int fd,
 
 	if ((s = smtp_session_new(srv, l, fd, sa)) == NULL)
 		return;
+	if (proxy_ip != NULL)
+		snprintf(s->proxy_ip, sizeof(s->proxy_ip), "%s", proxy_ip);
 	smtp_set_state(s, SMTP_STATE_CONNECTED);
 	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
 	LIST_INSERT_HEAD(&srv->by_id[s->id % SMTP_ID_BUCKETS], s, hash);
@@ -2266,7 +2268,8 @@ smtp_session_start(struct smtp_server *srv, struct smtp_listener *l, int fd,
 	smtp_set_timeout(s, c->timeout_command);
 	bufferevent_enable(s->bev, s->direct ? EV_READ : EV_READ | EV_WRITE);
 	log_info(LOG_CAT_SMTP, "session=%s event=connect client=%s port=%d "
-	    "listener=%s", s->idstr, s->ip, s->port, l->conf->name);
+	    "listener=%s%s%s", s->idstr, s->ip, s->port, l->conf->name,
+	    s->proxy_ip[0] ? " proxy=" : "", s->proxy_ip);
 	if (smtp_session_admit(s, ipcount) == -1)
 		return;
 	smtp_server_rdns_start(srv, s);	/* for moat sessions; never waited for */

@@ -203,6 +203,27 @@ CASES = {
     "tls_client_cert_without_key": (
         ["[delivery]", "tls_client_cert = /nonexistent/cert.pem"], N + 2,
         "tls_client_cert and tls_client_key must be set together"),
+    "proxy_protocol_without_proxy_from": (
+        ["auth = no", "proxy_protocol = v1"], N + 2,
+        "listener mx: proxy_protocol needs proxy_from"),
+    "proxy_protocol_bad_value": (
+        ["proxy_protocol = v3"], N + 1,
+        "listener mx: proxy_protocol: 'v3' is not no, v1, v2 or any"),
+    "proxy_from_bad_network": (
+        ["proxy_protocol = v2", "proxy_from = 10.0.0.0/8, 10.1.0.0/33"],
+        N + 2,
+        "listener mx: proxy_from: '10.1.0.0/33' is not a network: prefix "
+        "length out of range"),
+    "proxy_from_everyone": (
+        ["proxy_protocol = any", "proxy_from = 10.0.0.0/8,", "  ::/0"],
+        N + 2,
+        "listener mx: proxy_from: '::/0' covers every IPv4 address"),
+    "proxy_from_too_many": (
+        ["proxy_protocol = any"] + [
+            ("proxy_from = " if i == 0 else "  ") + ", ".join(
+                "10.0.%d.0/24" % j for j in range(i, i + 11))
+            for i in (0, 11, 22)], N + 4,
+        "listener mx: proxy_from: more than 32 networks"),
     "section_without_bracket": (
         ["[limits", "max_errors = 5"], N + 1,
         "syntax error"),
@@ -308,6 +329,9 @@ def good_config(tmp_path, tls_files):
         "address = ::1",
         "port = %d" % port3,
         "role = submissions",
+        "proxy_protocol = v2",
+        "proxy_from = 10.9.0.0/16, 192.0.2.7",
+        "   2001:db8:9::/48",
     ]) + "\n"
     path = tmp_path / "good.conf"
     path.write_text(text)
@@ -357,6 +381,10 @@ def test_check_config_prints_effective_config(tmp_path, tls_files):
         ("submission", "yes", "yes", "yes", "yes", "yes")
     assert (subs["role"], subs["address"], subs["starttls"], subs["auth"]) == \
         ("submissions", "::1", "no", "yes")
+    assert mx["proxy_protocol"] == "no" and mx["proxy_from"] == ""
+    assert subs["proxy_protocol"] == "v2"
+    assert subs["proxy_from"].replace(",", " ").split() == \
+        ["10.9.0.0/16", "192.0.2.7/32", "2001:db8:9::/48"]
 
 
 def test_effective_config_reparses_to_itself(tmp_path, tls_files):

@@ -475,6 +475,31 @@ static const struct conf_case cases[] = {
 	{ TLS "[listener sub]\naddress = ::1\nrole = submission\nauth = no\n",
 	    NULL, "listener sub: auth_required needs auth", { 0 } },
 
+	/* PROXY protocol */
+	{ "[listener lb]\naddress = 127.0.0.1\nproxy_protocol = V2\n"
+	    "proxy_from = 10.0.0.2, 2001:db8::/64,\n  10.0.0.2 10.0.1.0/24\n",
+	    NULL, NULL, { "proxy_protocol = v2", "proxy_from = 10.0.0.2/32, "
+	    "2001:db8::/64, 10.0.1.0/24" } },
+	{ "[listener lb]\naddress = 127.0.0.1\nproxy_protocol = any\n"
+	    "proxy_from = 192.0.2.1\n", NULL, NULL,
+	    { "proxy_protocol = any" } },
+	{ "[listener lb]\naddress = 127.0.0.1\n", NULL, NULL,
+	    { "proxy_protocol = no", "proxy_from =" } },
+	{ "[listener lb]\naddress = 127.0.0.1\n\nproxy_protocol = v1\n", NULL,
+	    "t.conf:4: listener lb: proxy_protocol needs proxy_from",
+	    { 0 } },
+	{ "[listener lb]\naddress = 127.0.0.1\nproxy_protocol = yes\n", NULL,
+	    "t.conf:3: listener lb: proxy_protocol: 'yes' is not no, v1, v2 "
+	    "or any", { 0 } },
+	{ "[listener lb]\naddress = 127.0.0.1\nproxy_protocol = v1\n"
+	    "proxy_from = 10.0.0.0/8, 0.0.0.0/1,\n  128.0.0.0/1\n", NULL,
+	    "t.conf:4: listener lb: proxy_from: together cover every IPv4 "
+	    "address", { 0 } },
+	{ "[listener lb]\naddress = 127.0.0.1\nproxy_protocol = v1\n"
+	    "proxy_from = 2000::/3\n", NULL,
+	    "t.conf:4: listener lb: proxy_from: '2000::/3' covers every "
+	    "global IPv6 address", { 0 } },
+
 	/* files */
 	{ NULL, "moat.conf.example", NULL, { "[listener mx]", "port = 25",
 	    "role = mx" } },
