@@ -69,7 +69,7 @@ struct cli {
 };
 
 static const char *const commands[] = { "sessions", "queue", "ban", "user",
-    "events", "log", "stats", "status" };
+    "events", "log", "stats", "status", "verify" };
 
 /* ctl_is_command - one of ours */
 int
@@ -95,6 +95,7 @@ usage(const char *why)
 	    "[--dry-run]\n"
 	    "       moat ban add CIDR [--for DUR] [--reason TEXT]\n"
 	    "       moat ban del CIDR | moat ban list\n"
+	    "       moat verify list [ADDR] | moat verify flush [ADDR]\n"
 	    "       moat user list | moat user suspend|hold|unsuspend NAME "
 	    "[--reason TEXT]\n"
 	    "       moat user passwd NAME\n"
@@ -734,6 +735,27 @@ cmd_ban(struct cli *c, int argc, char **argv)
 	return run(c, &q);
 }
 
+/* moat verify list|flush [ADDR]: the recipient verification cache */
+static int
+cmd_verify(struct cli *c, int argc, char **argv)
+{
+	struct ctl_req q;
+	char err[512];
+
+	memset(&q, 0, sizeof(q));
+	if (argc == 0 || argc > 2)
+		return usage(NULL);
+	if (strcmp(argv[0], "list") == 0)
+		q.op = CTL_OP_VERIFY_LIST;
+	else if (strcmp(argv[0], "flush") == 0)
+		q.op = CTL_OP_VERIFY_FLUSH;
+	else
+		return usage(NULL);
+	if (argc == 2 && copy_arg(q.a, argv[1], "ADDR", err, sizeof(err)) == -1)
+		return usage(err);
+	return run(c, &q);
+}
+
 /* ctl_read_password - one line from stdin, without echo on a terminal */
 int
 ctl_read_password(const char *prompt, char *buf, size_t len)
@@ -1001,6 +1023,8 @@ ctl_main(int argc, char **argv)
 		rc = cmd_events(&c, n, args);
 	else if (strcmp(cmd, "log") == 0)
 		rc = cmd_log(&c, n, args);
+	else if (strcmp(cmd, "verify") == 0)
+		rc = cmd_verify(&c, n, args);
 	else if (n == 0 && (strcmp(cmd, "stats") == 0 ||
 	    strcmp(cmd, "status") == 0)) {
 		q.op = strcmp(cmd, "stats") == 0 ? CTL_OP_STATS : CTL_OP_STATUS;

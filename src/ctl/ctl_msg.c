@@ -63,6 +63,8 @@ static const struct {
 	[CTL_OP_LOG_SET] = { "log_set", PROC_PARENT, 1 },
 	[CTL_OP_STATS] = { "stats", PROC_CONTROL, 0 },
 	[CTL_OP_USER_PASSWD] = { "user_passwd", PROC_PARENT, 1 },
+	[CTL_OP_VERIFY_LIST] = { "verify_list", PROC_QUEUE, 0 },
+	[CTL_OP_VERIFY_FLUSH] = { "verify_flush", PROC_QUEUE, 1 },
 };
 
 static const char *action_names[CTL_ACT_COUNT] = {
@@ -312,6 +314,8 @@ ctl_req_encode(const struct ctl_req *r, struct ipc_msg *m)
 		ipc_put_str(m, r->b);
 		break;
 	case CTL_OP_BAN_DEL:
+	case CTL_OP_VERIFY_LIST:
+	case CTL_OP_VERIFY_FLUSH:
 		ipc_put_str(m, r->a);
 		break;
 	case CTL_OP_USER_STATE:
@@ -597,6 +601,14 @@ dec_ban_del(struct ipc_reader *rd, struct ctl_req *r, char *err,
 	return check_ban_cidr(r, err, errlen);
 }
 
+/* an address of the verification cache, or "" for all of them */
+static int
+dec_verify(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	return get_text(rd, r->a, "address", err, errlen);
+}
+
 static int
 dec_user_state(struct ipc_reader *rd, struct ctl_req *r, char *err,
     size_t errlen)
@@ -655,6 +667,8 @@ static const req_dec_fn req_dec[CTL_OP_COUNT] = {
 	[CTL_OP_USER_STATE] = dec_user_state,
 	[CTL_OP_USER_PASSWD] = dec_user_passwd,
 	[CTL_OP_LOG_SET] = dec_log_set,
+	[CTL_OP_VERIFY_LIST] = dec_verify,
+	[CTL_OP_VERIFY_FLUSH] = dec_verify,
 };
 
 /* ctl_req_decode - read and check the arguments of op */

@@ -57,6 +57,8 @@ enum ctl_op {
 	CTL_OP_LOG_SET,		/* parent: category, level, duration */
 	CTL_OP_STATS,		/* control, smtp and queue together */
 	CTL_OP_USER_PASSWD,	/* parent: user, argon2id hash */
+	CTL_OP_VERIFY_LIST,	/* queue: address ("" all) */
+	CTL_OP_VERIFY_FLUSH,	/* queue, then lookup: address ("" all) */
 	CTL_OP_COUNT
 };
 
@@ -129,7 +131,7 @@ struct ctl_req {
 	int64_t		 duration;	/* BAN_ADD, LOG_SET seconds, 0: none */
 	uint8_t		 state;		/* USER_STATE: enum ctl_user_state */
 	uint8_t		 cat, level;	/* LOG_SET */
-	char		 a[CTL_STR_MAX];	/* qid, cidr, user, type */
+	char		 a[CTL_STR_MAX];	/* qid, cidr, user, type, address */
 	char		 b[CTL_STR_MAX];	/* reason, user (kill), cidr, hash */
 	char		 c[CTL_STR_MAX];	/* events: user */
 };

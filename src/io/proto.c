@@ -619,6 +619,46 @@ proto_lookup_target_dec(struct ipc_reader *r, struct proto_lookup_target *t)
 	return r->err ? -1 : 0;
 }
 
+/* proto_verify_put_enc - PROTO_VERIFY_PUT */
+void
+proto_verify_put_enc(struct ipc_msg *m, uint64_t id,
+    const struct proto_verify_put *v)
+{
+	ipc_msg_init(m, PROTO_VERIFY_PUT, id);
+	ipc_put_str(m, v->address);
+	ipc_put_u8(m, v->result);
+	ipc_put_str(m, v->reply);
+	ipc_put_i64(m, v->expires);
+}
+
+int
+proto_verify_put_dec(struct ipc_reader *r, struct proto_verify_put *v)
+{
+	v->address = get_str(r, v->address_buf, sizeof(v->address_buf));
+	v->result = ipc_get_u8(r);
+	v->reply = get_str(r, v->reply_buf, sizeof(v->reply_buf));
+	v->expires = ipc_get_i64(r);
+	if (v->result != PROTO_VERIFY_FOUND && v->result != PROTO_VERIFY_NOTFOUND)
+		return -1;
+	return ipc_get_end(r);
+}
+
+/* proto_verify_flush_enc - PROTO_VERIFY_FLUSH */
+void
+proto_verify_flush_enc(struct ipc_msg *m, uint64_t id,
+    const struct proto_verify_flush *v)
+{
+	ipc_msg_init(m, PROTO_VERIFY_FLUSH, id);
+	ipc_put_str(m, v->address);
+}
+
+int
+proto_verify_flush_dec(struct ipc_reader *r, struct proto_verify_flush *v)
+{
+	v->address = get_str(r, v->address_buf, sizeof(v->address_buf));
+	return ipc_get_end(r);
+}
+
 /*
  * Decode one message and encode it again: what proto_recode runs. A
  * message without a list has the same shape for each: RECODE makes it.
@@ -647,6 +687,8 @@ RECODE(user_state, proto_user_state)
 RECODE(log_level, proto_log_level)
 RECODE(ca_sign, proto_ca_sign)
 RECODE(ca_signed, proto_ca_signed)
+RECODE(verify_put, proto_verify_put)
+RECODE(verify_flush, proto_verify_flush)
 RECODE(lookup_rcpt, proto_lookup_rcpt)
 
 /* the bytes of p in an evbuffer, for the encoders that move one */
@@ -800,6 +842,7 @@ proto_recode(uint16_t type, uint64_t id, struct ipc_reader *r,
 	case PROTO_CTL_REQUEST:
 	case PROTO_CTL_ANSWER:	rc = recode_bytes(type, r, id, out); break;
 	case PROTO_QUEUE_ABORT:
+	case PROTO_VERIFY_LOAD:
 	case PROTO_SHUTDOWN:	rc = recode_empty(type, r, id, out); break;
 	case PROTO_EVENT:	rc = recode_event(r, id, out); break;
 	case PROTO_AUTH_CHECK:	rc = recode_auth_check(r, id, out); break;
@@ -817,6 +860,8 @@ proto_recode(uint16_t type, uint64_t id, struct ipc_reader *r,
 	case PROTO_BAN_DEL:	rc = recode_ban_del(r, id, out); break;
 	case PROTO_LOOKUP_RCPT:	rc = recode_lookup_rcpt(r, id, out); break;
 	case PROTO_LOOKUP_RESULT: rc = recode_lookup_result(r, id, out); break;
+	case PROTO_VERIFY_PUT:	rc = recode_verify_put(r, id, out); break;
+	case PROTO_VERIFY_FLUSH: rc = recode_verify_flush(r, id, out); break;
 	default:		rc = -1; break;
 	}
 	if (rc == -1)

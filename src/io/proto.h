@@ -218,6 +218,29 @@ enum proto_type {
 	 *        "" when the target is relayed)
 	 */
 	PROTO_LOOKUP_RESULT,
+	/*
+	 * lookup -> queue: send me the recipient verification cache (at
+	 * the lookup process's start). The queue answers with one
+	 * PROTO_VERIFY_PUT per row that has not expired. No fields.
+	 */
+	PROTO_VERIFY_LOAD,
+	/*
+	 * lookup -> queue: store one verification result (the row of that
+	 * address is replaced). queue -> lookup: one cached row, in answer
+	 * to PROTO_VERIFY_LOAD.
+	 *   str  address (as written in the probe's RCPT TO)
+	 *   u8   result (PROTO_VERIFY_FOUND or PROTO_VERIFY_NOTFOUND)
+	 *   str  reply (the internal server's answer to RCPT, "250 2.1.5 ok")
+	 *   i64  expires (unix seconds)
+	 */
+	PROTO_VERIFY_PUT,
+	/*
+	 * queue -> lookup: an admin flushed the verification cache
+	 * (`moat verify flush [ADDR]`): forget that address, or all of
+	 * them when it is "".
+	 *   str  address
+	 */
+	PROTO_VERIFY_FLUSH,
 	PROTO_MAX
 };
 
@@ -256,6 +279,9 @@ enum proto_type {
 #define PROTO_LOOKUP_TEMPFAIL	2
 
 #define PROTO_LOOKUP_TARGETS_MAX 1000	/* targets of one answer */
+
+#define PROTO_VERIFY_FOUND	0	/* the internal server said 2xx */
+#define PROTO_VERIFY_NOTFOUND	1	/* it said 5xx */
 
 #define PROTO_MTA_OK		0
 #define PROTO_MTA_TEMPFAIL	1
@@ -549,6 +575,30 @@ void proto_lookup_target_enc(struct ipc_msg *,
     const struct proto_lookup_target *);
 int proto_lookup_result_dec(struct ipc_reader *, struct proto_lookup_result *);
 int proto_lookup_target_dec(struct ipc_reader *, struct proto_lookup_target *);
+
+/* PROTO_VERIFY_LOAD: no fields (proto_empty_enc, proto_empty_dec) */
+
+/* PROTO_VERIFY_PUT (the decoder refuses another result) */
+struct proto_verify_put {
+	const char	*address;
+	uint8_t		 result;	/* PROTO_VERIFY_* */
+	const char	*reply;
+	int64_t		 expires;
+	char		 address_buf[PROTO_ADDR_MAX];
+	char		 reply_buf[PROTO_REPLY_MAX];
+};
+void proto_verify_put_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_verify_put *);
+int proto_verify_put_dec(struct ipc_reader *, struct proto_verify_put *);
+
+/* PROTO_VERIFY_FLUSH */
+struct proto_verify_flush {
+	const char	*address;	/* "": every address */
+	char		 address_buf[PROTO_ADDR_MAX];
+};
+void proto_verify_flush_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_verify_flush *);
+int proto_verify_flush_dec(struct ipc_reader *, struct proto_verify_flush *);
 
 /*
  * proto_recode - decode a message of any type and encode it again: 0

@@ -52,6 +52,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <sys/queue.h>
 #include <sys/stat.h>
@@ -72,6 +73,7 @@
 #include "aliases.h"
 #include "lookup_tables.h"
 #include "rcpt_table.h"
+#include "verify.h"
 
 #define LK_SOURCES_MAX		8	/* sources of one domain */
 #define LK_EVENT_SECS		10	/* one lookup_tempfail per source */
@@ -165,6 +167,7 @@ struct lk_event_mark {
 struct lookup_proc {
 	struct event_base	*base;
 	struct ipc_peer		*parent, *smtp, *queue;
+	struct verifier		*verify;	/* NULL: no recipient_verify */
 	struct lk_rules		*rules;		/* a reference: the current */
 	struct lk_req_list	 reqs;
 	struct lk_event_mark	 marks[LK_SOURCES_MAX * 2];
@@ -303,6 +306,19 @@ src_table(void *state, const struct lookup_query *q, lookup_done_fn *done,
 		found_local(q, e, "table", done, arg);
 	else
 		done(arg, LOOKUP_FOUND, "table");
+}
+
+/* recipient_verify: the route's host is asked (verify.c); state is lp */
+static void
+src_verify(void *state, const struct lookup_query *q, lookup_done_fn *done,
+    void *arg)
+{
+	struct lookup_proc *lp = state;
+
+	if (lp->verify == NULL)
+		done(arg, LOOKUP_TEMPFAIL, "verify: not started");
+	else
+		verifier_check(lp->verify, q->addr, q->domain, done, arg);
 }
 
 struct lk_rules;
@@ -572,6 +588,18 @@ rules_domain_get(struct lk_rules *ru, const char *name, enum lookup_kind kind)
  * The sources of a domain, in the order they are asked. A source of
  * another module is one more line here: its function and its state.
  */
+/* d is one of the recipient_verify domains */
+static int
+rules_verifies(const struct lk_rules *ru, const struct lk_domain *d)
+{
+	const struct conf *c = ru->conf;
+
+	for (size_t i = 0; d->name != NULL && i < c->n_recipient_verify; i++)
+		if (strcasecmp(c->recipient_verify[i], d->name) == 0)
+			return 1;
+	return 0;
+}
+
 static void
 rules_sources(struct lk_rules *ru, struct lk_domain *d)
 {
@@ -591,6 +619,8 @@ rules_sources(struct lk_rules *ru, struct lk_domain *d)
 		domain_add_source(d, "ldap", lookup_ldap_src,
 		    lookup_ldap_state(ldap));
 	/* 5. verification probes: routed domains (verify.c) */
+	if (d->kind == LOOKUP_KIND_ROUTED && rules_verifies(ru, d))
+		domain_add_source(d, "verify", src_verify, ru->lp);
 }
 
 /*
@@ -937,12 +967,56 @@ smtp_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	lk_request(arg, id, r);
 }
 
-/* the queue's messages (none yet: events only go there) */
+/* the queue's messages: the verification cache's rows and flushes */
 static void
 queue_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
     struct ipc_reader *r, void *arg)
 {
-	fatalx("%s: unexpected message %u from queue", __func__, type);
+	struct lookup_proc *lp = arg;
+	struct proto_verify_put vp;
+	struct proto_verify_flush vf;
+
+	switch (type) {
+	case PROTO_VERIFY_PUT:
+		if (proto_verify_put_dec(r, &vp) == -1)
+			fatalx("%s: bad VERIFY_PUT", __func__);
+		if (lp->verify != NULL)
+			verifier_cached(lp->verify, &vp);
+		break;
+	case PROTO_VERIFY_FLUSH:
+		if (proto_verify_flush_dec(r, &vf) == -1)
+			fatalx("%s: bad VERIFY_FLUSH", __func__);
+		if (lp->verify != NULL)
+			verifier_flush(lp->verify, vf.address);
+		break;
+	default:
+		fatalx("%s: unexpected message %u from queue", __func__, type);
+	}
+}
+
+/*
+ * The verifier, made the first time a configuration has
+ * recipient_verify, then kept (with its cache) for the process's life;
+ * a reload gives it the new routes and TTLs.
+ */
+static void
+lk_verifier(struct lookup_proc *lp, const struct conf *c)
+{
+	char err[512];
+
+	if (lp->verify != NULL) {
+		if (verifier_set_conf(lp->verify, c, err, sizeof(err)) == -1)
+			log_err(LOG_CAT_RELAY, "event=verify_reload_failed "
+			    "error=\"%s\"", err);
+		return;
+	}
+	if (c->n_recipient_verify == 0)
+		return;
+	/* without it the verify source answers TEMPFAIL: 451, never 550 */
+	if ((lp->verify = verifier_new(lp->base, c, lp->queue, err,
+	    sizeof(err))) == NULL)
+		log_err(LOG_CAT_RELAY, "event=verify_unavailable error=\"%s\"",
+		    err);
 }
 
 /*
@@ -965,6 +1039,7 @@ lk_reload(struct lookup_proc *lp, const uint8_t *text, size_t len,
 	conf_apply_log_levels(nc);
 	/* a table that fails keeps what it had (logged by file_load) */
 	ru = rules_new(lp, nc, 1, &failed);
+	lk_verifier(lp, nc);
 	rules_unref(lp->rules);
 	lp->rules = ru;
 	rules_warn(ru->conf);
@@ -1048,11 +1123,14 @@ lookup_proc_main(struct proc_env *env)
 	    smtp_msg_cb, peer_close_cb, &lp);
 	lp.queue = ipc_peer_new(lp.base, env->peer[PROC_QUEUE], "queue",
 	    queue_msg_cb, peer_close_cb, &lp);
+	lk_verifier(&lp, env->conf);
 	log_info(LOG_CAT_DAEMON, "event=ready domains=%zu",
 	    lp.rules->ndom);
 	event_base_dispatch(lp.base);
 	/* lookups still waiting on a directory get TEMPFAIL, unsent */
 	lookup_ldap_stop();
+	/* probes under way never call back after this */
+	verifier_free(lp.verify);
 	while ((r = TAILQ_FIRST(&lp.reqs)) != NULL)
 		lk_req_free(r);
 	ipc_peer_free(lp.parent);

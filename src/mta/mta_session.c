@@ -63,6 +63,7 @@
 #include "daemon/config.h"
 #include "io/tls.h"
 #include "lib/log.h"
+#include "lib/sock_source.h"
 #include "mail/dsn.h"
 #include "mail/smtp_reply.h"
 #include "mta/mta.h"
@@ -305,37 +306,9 @@ mta_bind_source(struct mta_session *s, int fd, int family)
 	const struct conf *c = s->mta->conf;
 	const char *src = family == AF_INET ? c->source_address_v4 :
 	    family == AF_INET6 ? c->source_address_v6 : "";
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int one = 1;
 
-	if (src[0] == '\0')
+	if (sock_bind_source(fd, family, src) == 0)
 		return 0;
-	memset(&ss, 0, sizeof(ss));
-	if (family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		s4->sin_family = AF_INET;
-		len = sizeof(*s4);
-		if (inet_pton(AF_INET, src, &s4->sin_addr) != 1)
-			goto fail;	/* config.c checked it */
-	} else {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		s6->sin6_family = AF_INET6;
-		len = sizeof(*s6);
-		if (inet_pton(AF_INET6, src, &s6->sin6_addr) != 1)
-			goto fail;
-	}
-#ifdef IP_BIND_ADDRESS_NO_PORT
-	/* the port is chosen at connect: no ephemeral port per address */
-	(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
-	    sizeof(one));
-#endif
-	(void)one;
-	if (bind(fd, (struct sockaddr *)&ss, len) == 0)
-		return 0;
-fail:
 	snprintf(s->last_error, sizeof(s->last_error), "cannot send from "
 	    "source address %s: %s", src, strerror(errno));
 	return -1;

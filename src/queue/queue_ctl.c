@@ -14,10 +14,13 @@
  * not ten thousand copies of a growing list. The whole list
  * (PROTO_BANS_CHANGED) goes out once at start; expired bans are dropped
  * by each side on its own. `moat user ...` changes user_state, sent as
- * PROTO_USER_STATE, every row of it at start too.
+ * PROTO_USER_STATE, every row of it at start too. `moat verify flush`
+ * deletes recipient verification answers and tells the lookup process
+ * (PROTO_VERIFY_FLUSH), which holds their copy.
  *
  * Public: queue_ctl_new, queue_ctl_free, queue_ctl_ban_add,
- * queue_ctl_stored, queue_ctl_set_stats, queue_ctl_smtp_closed.
+ * queue_ctl_stored, queue_ctl_set_stats, queue_ctl_smtp_closed,
+ * queue_ctl_set_lookup.
  *
  * SECURITY: no SQL here; filter values reach queue_db_ctl as bound
  * parameters. Requests were checked by the control process and are
@@ -61,6 +64,7 @@ struct queue_ctl {
 	struct ipc_peer		*control;	/* owned, NULL without control */
 	struct ipc_peer		*smtp;		/* not owned */
 	int			 smtp_closed;
+	struct ipc_peer		*lookup;	/* not owned, NULL: none */
 	void			(*kick)(void *);
 	void			*kick_arg;
 	struct event		*ev_expire;
@@ -852,6 +856,68 @@ qc_ban_list(struct queue_ctl *qc, uint64_t id)
 	qc_rows_send(qc, id, &rows, 0);
 }
 
+static const char *const verify_cols[] = { "address", "result", "reply",
+    "updated", "expires" };
+static const enum ctl_kind verify_kinds[] = { CTL_KIND_STR, CTL_KIND_STR,
+    CTL_KIND_STR, CTL_KIND_TIME, CTL_KIND_TIME };
+
+static void
+qc_verify_row_cb(void *arg, const struct queue_verify_row *v)
+{
+	struct qc_rows *q = arg;
+
+	ctl_ans_row(&q->ans);
+	ipc_put_str(&q->ans, v->address);
+	ipc_put_str(&q->ans, v->result == PROTO_VERIFY_FOUND ? "found" :
+	    "notfound");
+	ipc_put_str(&q->ans, v->reply);
+	ipc_put_i64(&q->ans, v->updated);
+	ipc_put_i64(&q->ans, v->expires);
+	q->n++;
+}
+
+/* `moat verify list [ADDR]`: the verification answers in force */
+static void
+qc_verify_list(struct queue_ctl *qc, uint64_t id, const struct ctl_req *q)
+{
+	struct qc_rows rows;
+	int rc;
+
+	ipc_msg_init(&rows.ans, 0, 0);
+	rows.n = 0;
+	ctl_ans_begin(&rows.ans, CTL_OK, "");
+	ctl_ans_table(&rows.ans, "verify", 5, verify_cols, verify_kinds);
+	rc = queue_db_ctl_verify_list(qc->db, (int64_t)time(NULL), q->a,
+	    QC_LIST_DEFAULT, qc_verify_row_cb, &rows);
+	qc_rows_send(qc, id, &rows, rc);
+}
+
+/* `moat verify flush [ADDR]`: the rows go, and the lookup process forgets */
+static void
+qc_verify_flush(struct queue_ctl *qc, uint64_t id, uint32_t uid,
+    const struct ctl_req *q)
+{
+	struct proto_verify_flush vf;
+	struct ipc_msg m;
+	char esc[CTL_STR_MAX * 4];
+	int64_t n;
+
+	if (queue_db_ctl_verify_flush(qc->db, q->a, &n) == -1) {
+		qc_db_failed(qc, id);
+		return;
+	}
+	if (qc->lookup != NULL) {
+		vf.address = q->a;
+		proto_verify_flush_enc(&m, 0, &vf);
+		ipc_send(qc->lookup, &m);
+	}
+	log_escape_bare(esc, sizeof(esc), q->a, strlen(q->a));
+	qc_event(qc, uid, "verify_flush", NULL, "op=verify_flush address=%s "
+	    "rows=%" PRId64, q->a[0] ? esc : "all", n);
+	ctl_answer_simple(qc->control, id, CTL_OK, "flushed %" PRId64
+	    " verification answer%s", n, n == 1 ? "" : "s");
+}
+
 static const char *const user_cols[] = { "user", "state", "reason",
     "updated", "queued", "events_24h", "auth_events_24h", "messages_1h" };
 static const enum ctl_kind user_kinds[] = { CTL_KIND_STR, CTL_KIND_STR,
@@ -1098,6 +1164,12 @@ qc_control_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	case CTL_OP_STATS:
 		qc_stats(qc, id);
 		break;
+	case CTL_OP_VERIFY_LIST:
+		qc_verify_list(qc, id, &q);
+		break;
+	case CTL_OP_VERIFY_FLUSH:
+		qc_verify_flush(qc, id, uid, &q);
+		break;
 	default:
 		ctl_answer_simple(p, id, CTL_BAD_REQUEST,
 		    "%s is not a queue operation", ctl_op_name(q.op));
@@ -1154,6 +1226,14 @@ queue_ctl_set_stats(struct queue_ctl *qc, const struct queue_stats *st)
 {
 	if (qc != NULL)
 		qc->stats = st;
+}
+
+/* queue_ctl_set_lookup - the lookup process's channel (NULL: none) */
+void
+queue_ctl_set_lookup(struct queue_ctl *qc, struct ipc_peer *lookup)
+{
+	if (qc != NULL)
+		qc->lookup = lookup;
 }
 
 /* queue_ctl_smtp_closed - stop sending to smtp */

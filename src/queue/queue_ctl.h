@@ -52,6 +52,12 @@ void queue_ctl_set_stats(struct queue_ctl *qc, const struct queue_stats *st);
 void queue_ctl_stored(struct queue_ctl *qc, const char *auth_user,
     size_t nrcpt);
 
+/*
+ * queue_ctl_set_lookup - the channel to the lookup process, told of
+ * `moat verify flush` (NULL: none)
+ */
+void queue_ctl_set_lookup(struct queue_ctl *qc, struct ipc_peer *lookup);
+
 /* queue_ctl_smtp_closed - smtp went away: send it nothing more */
 void queue_ctl_smtp_closed(struct queue_ctl *qc);
 

@@ -23,7 +23,8 @@
  * queue_db_remote_fetch, queue_db_remote_free, queue_db_remote_next,
  * queue_db_remote_mark, queue_db_msg_get, queue_db_msg_copy_free,
  * queue_db_dead_expire, queue_db_sender_state, queue_db_sender_set,
- * queue_db_watch_add, queue_db_watch_load, queue_db_watch_expire.
+ * queue_db_watch_add, queue_db_watch_load, queue_db_watch_expire,
+ * queue_db_verify_put, queue_db_verify_load, queue_db_verify_expire.
  *
  * SECURITY: every value from the network (addresses, HELO, AUTH user,
  * message bytes, event details) is bound as an SQL parameter, never
@@ -466,7 +467,17 @@ static const char schema_control[] =
 	" ext_rcpts INTEGER NOT NULL,"		/* outside recipients */
 	" ext_domains TEXT NOT NULL,"		/* distinct, space-separated */
 	" mail_from TEXT);"			/* see schema_columns */
-	"CREATE INDEX IF NOT EXISTS watch_traffic_time ON watch_traffic(time);";
+	"CREATE INDEX IF NOT EXISTS watch_traffic_time ON watch_traffic(time);"
+	/* recipient verification's answers (src/lookup/verify.c), so that
+	 * a restart does not probe the internal servers again */
+	"CREATE TABLE IF NOT EXISTS verify_cache ("
+	" address TEXT NOT NULL PRIMARY KEY,"	/* as written in RCPT TO */
+	" result INTEGER NOT NULL CHECK (result IN (0, 1)),"
+	" reply TEXT NOT NULL,"			/* the server's RCPT reply */
+	" updated INTEGER NOT NULL,"
+	" expires INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS verify_cache_expires ON"
+	" verify_cache(expires);";
 
 /*
  * Columns added to tables of schema_control after they first shipped:
@@ -1754,5 +1765,86 @@ queue_db_watch_expire(struct queue_db *db, int64_t before)
 		db_log_error(db, "watch_expire", rc);
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * The recipient verification cache (verify_cache): one row per probed
+ * address, FOUND (0) or NOTFOUND (1), until it expires. The lookup
+ * process holds a copy in memory; these rows let it survive a restart.
+ */
+
+/* queue_db_verify_put - store (or replace) one address's result */
+int
+queue_db_verify_put(struct queue_db *db, const struct queue_verify_row *v)
+{
+	static const char *sql = "INSERT OR REPLACE INTO verify_cache(address,"
+	    " result, reply, updated, expires) VALUES (?1, ?2, ?3, ?4, ?5)";
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = sqlite3_prepare_v3(db->h, sql, -1, 0, &s, NULL)) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(s, 1, v->address, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, v->result);
+	sqlite3_bind_text(s, 3, v->reply, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, v->updated);
+	sqlite3_bind_int64(s, 5, v->expires);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		goto fail;
+	return 0;
+fail:
+	db_log_error(db, "verify_put", rc);
+	return -1;
+}
+
+/* queue_db_verify_load - each row that expires after now, to fn */
+int
+queue_db_verify_load(struct queue_db *db, int64_t now,
+    void (*fn)(void *, const struct queue_verify_row *), void *arg)
+{
+	static const char *sql = "SELECT address, result, reply, updated,"
+	    " expires FROM verify_cache WHERE expires > ?1";
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = sqlite3_prepare_v3(db->h, sql, -1, 0, &s, NULL)) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_int64(s, 1, now);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct queue_verify_row r;
+
+		r.address = (const char *)sqlite3_column_text(s, 0);
+		r.result = sqlite3_column_int(s, 1);
+		r.reply = (const char *)sqlite3_column_text(s, 2);
+		r.updated = sqlite3_column_int64(s, 3);
+		r.expires = sqlite3_column_int64(s, 4);
+		if (r.address != NULL && r.reply != NULL)
+			fn(arg, &r);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		goto fail;
+	return 0;
+fail:
+	db_log_error(db, "verify_load", rc);
+	return -1;
+}
+
+/* queue_db_verify_expire - delete the rows expired at now */
+int
+queue_db_verify_expire(struct queue_db *db, int64_t now, int64_t *deleted)
+{
+	static const char *sql = "DELETE FROM verify_cache WHERE expires <= ?1";
+	int rc;
+
+	if ((rc = db_run_i64(db, sql, now)) != SQLITE_DONE) {
+		db_log_error(db, "verify_expire", rc);
+		return -1;
+	}
+	if (deleted != NULL)
+		*deleted = sqlite3_changes64(db->h);
 	return 0;
 }

@@ -326,4 +326,23 @@ int queue_db_watch_load(struct queue_db *db, int64_t since,
 /* queue_db_watch_expire - delete rows at or before before; 0 or -1 */
 int queue_db_watch_expire(struct queue_db *db, int64_t before);
 
+/* one row of the recipient verification cache */
+struct queue_verify_row {
+	const char	*address;	/* as written in the probe's RCPT TO */
+	int		 result;	/* PROTO_VERIFY_FOUND or _NOTFOUND */
+	const char	*reply;		/* the internal server's RCPT reply */
+	int64_t		 updated, expires;	/* unix seconds */
+};
+
+/* queue_db_verify_put - store or replace one row; 0 or -1 */
+int queue_db_verify_put(struct queue_db *db, const struct queue_verify_row *v);
+
+/* queue_db_verify_load - each row expiring after now to fn; 0 or -1 */
+int queue_db_verify_load(struct queue_db *db, int64_t now,
+    void (*fn)(void *arg, const struct queue_verify_row *row), void *arg);
+
+/* queue_db_verify_expire - delete rows expired at now; 0 or -1 */
+int queue_db_verify_expire(struct queue_db *db, int64_t now,
+    int64_t *deleted);
+
 #endif

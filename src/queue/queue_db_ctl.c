@@ -23,7 +23,8 @@
  * queue_db_ctl_events, queue_db_ctl_event_add, queue_db_ctl_ban_store,
  * queue_db_ctl_ban_del, queue_db_ctl_ban_list, queue_db_ctl_ban_expire,
  * queue_db_ctl_users, queue_db_ctl_user_states, queue_db_ctl_user_set,
- * queue_db_ctl_counts, queue_db_ctl_event_types.
+ * queue_db_ctl_counts, queue_db_ctl_event_types, queue_db_ctl_verify_list,
+ * queue_db_ctl_verify_flush.
  *
  * SECURITY: every statement is a fixed text prepared at open; filter
  * values are bound parameters, never pasted into SQL. ctl_cidr_match and
@@ -124,6 +125,8 @@ enum qdc_stmt {
 	QDC_STATS_EVENTS,
 	QDC_STATS_BANS,
 	QDC_STATS_USERS,
+	QDC_VERIFY_LIST,
+	QDC_VERIFY_FLUSH,
 	QDC_N,
 	/* prepared only when the deadletter table exists */
 	QDC_DEAD_LIST = QDC_N,
@@ -262,6 +265,12 @@ static const char *const qdc_sql[QDC_NALL] = {
 	    "SELECT count(*) FROM bans WHERE expires IS NULL OR expires > ?1",
 	[QDC_STATS_USERS] =
 	    "SELECT state, count(*) FROM user_state GROUP BY state",
+	[QDC_VERIFY_LIST] =
+	    "SELECT address, result, reply, updated, expires FROM verify_cache"
+	    " WHERE expires > ?1 AND (?2 IS NULL OR address = ?2)"
+	    " ORDER BY updated DESC, address LIMIT ?3",
+	[QDC_VERIFY_FLUSH] =
+	    "DELETE FROM verify_cache WHERE ?1 IS NULL OR address = ?1",
 	[QDC_DEAD_LIST] =
 	    "SELECT id, qid, time, created, sender, recipient, reason,"
 	    " length(data) FROM deadletter WHERE " QDC_DFILTER
@@ -1322,4 +1331,58 @@ queue_db_ctl_close(struct queue_db_ctl *dc)
 	if (dc->h)
 		sqlite3_close(dc->h);
 	free(dc);
+}
+
+/*
+ * queue_db_ctl_verify_list - the recipient verification answers in
+ * force at now, newest first, at most limit; only address's when it is
+ * not "". 0 or -1.
+ */
+int
+queue_db_ctl_verify_list(struct queue_db_ctl *dc, int64_t now,
+    const char *address, uint32_t limit,
+    void (*fn)(void *, const struct queue_verify_row *), void *arg)
+{
+	sqlite3_stmt *s = dc->st[QDC_VERIFY_LIST];
+	int rc;
+
+	sqlite3_bind_int64(s, 1, now);
+	if (address[0] != '\0')
+		sqlite3_bind_text(s, 2, address, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 3, limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct queue_verify_row r;
+
+		r.address = (const char *)sqlite3_column_text(s, 0);
+		r.result = sqlite3_column_int(s, 1);
+		r.reply = (const char *)sqlite3_column_text(s, 2);
+		r.updated = sqlite3_column_int64(s, 3);
+		r.expires = sqlite3_column_int64(s, 4);
+		if (r.address != NULL && r.reply != NULL)
+			fn(arg, &r);
+	}
+	qdc_done(s);
+	if (rc != SQLITE_DONE) {
+		qdc_error(dc, "verify_list");
+		return -1;
+	}
+	return 0;
+}
+
+/* queue_db_ctl_verify_flush - forget address's answer (all: ""); *n rows */
+int
+queue_db_ctl_verify_flush(struct queue_db_ctl *dc, const char *address,
+    int64_t *n)
+{
+	sqlite3_stmt *s = dc->st[QDC_VERIFY_FLUSH];
+
+	*n = 0;
+	if (address[0] != '\0')
+		sqlite3_bind_text(s, 1, address, -1, SQLITE_TRANSIENT);
+	if (qdc_exec(s) != SQLITE_DONE) {
+		qdc_error(dc, "verify_flush");
+		return -1;
+	}
+	*n = sqlite3_changes64(dc->h);
+	return 0;
 }

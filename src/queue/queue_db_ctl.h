@@ -235,4 +235,16 @@ void queue_db_ctl_counts(struct queue_db_ctl *dc, int64_t now,
 void queue_db_ctl_event_types(struct queue_db_ctl *dc, int64_t since,
     void (*fn)(void *, const char *, int64_t), void *arg);
 
+/*
+ * queue_db_ctl_verify_list - the verification answers in force at now,
+ * newest first, at most limit, only address's unless it is ""; 0 or -1
+ */
+int queue_db_ctl_verify_list(struct queue_db_ctl *dc, int64_t now,
+    const char *address, uint32_t limit,
+    void (*fn)(void *arg, const struct queue_verify_row *row), void *arg);
+
+/* queue_db_ctl_verify_flush - delete address's answer (all: ""); 0 or -1 */
+int queue_db_ctl_verify_flush(struct queue_db_ctl *dc, const char *address,
+    int64_t *n);
+
 #endif

@@ -74,6 +74,7 @@
 #include "queue/queue_db.h"
 #include "daemon/proc.h"
 #include "queue/queue_proc.h"
+#include "queue/queue_verify.h"
 #include "queue/queue_watch.h"
 #include "queue/sched.h"
 #include "queue/queue_ctl.h"
@@ -1017,7 +1018,8 @@ qp_parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 }
 
 /*
- * The lookup process: its security events (lookup_tempfail, ...).
+ * The lookup process: its security events (lookup_tempfail, ...), and
+ * the recipient verification cache (queue_verify.c).
  */
 static void
 qp_lookup_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
@@ -1028,6 +1030,10 @@ qp_lookup_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	switch (type) {
 	case PROTO_EVENT:
 		qp_event_recv(qp, r);
+		break;
+	case PROTO_VERIFY_LOAD:
+	case PROTO_VERIFY_PUT:
+		queue_verify_recv(qp->db, p, type, r);
 		break;
 	default:
 		fatalx("%s: unexpected message type %u from lookup", __func__,
@@ -1077,7 +1083,8 @@ qp_close_cb(struct ipc_peer *p, void *arg)
 }
 
 /* the scheduler stored a bounce for a local mailbox */
-/* the events table keeps events_retention seconds, events_max rows */
+/* the events table keeps events_retention seconds, events_max rows;
+ * expired verification answers go too */
 static void
 qp_events_expire_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1089,6 +1096,7 @@ qp_events_expire_cb(evutil_socket_t fd, short what, void *arg)
 	    deleted > 0)
 		log_info(LOG_CAT_QUEUE, "event=events_expired rows=%lld",
 		    (long long)deleted);
+	queue_verify_expire(qp->db);
 }
 
 static void
@@ -1153,6 +1161,7 @@ queue_proc_main(struct proc_env *env)
 		log_err(LOG_CAT_QUEUE, "event=control_unavailable err=\"%s\"",
 		    err);
 	queue_ctl_set_stats(qp->ctl, queue_db_stats(qp->db));
+	queue_ctl_set_lookup(qp->ctl, qp->lookup);
 
 	if ((qp->watch = queue_watch_new(conf, qp->db, qp->smtp,
 	    qp->base)) == NULL)

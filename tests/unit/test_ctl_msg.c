@@ -211,6 +211,20 @@ test_request_roundtrip(void **state)
 	r.duration = 2;
 	assert_int_equal(roundtrip(&r, &got, err, sizeof(err)), 0);
 	assert_int_equal(got.level, 4);
+
+	/* an address with a quoted local part; "" for every address */
+	memset(&r, 0, sizeof(r));
+	r.op = CTL_OP_VERIFY_FLUSH;
+	snprintf(r.a, sizeof(r.a), "\"john doe\"@corp.example");
+	assert_int_equal(roundtrip(&r, &got, err, sizeof(err)), 0);
+	assert_string_equal(got.a, "\"john doe\"@corp.example");
+	memset(&r, 0, sizeof(r));
+	r.op = CTL_OP_VERIFY_LIST;
+	assert_int_equal(roundtrip(&r, &got, err, sizeof(err)), 0);
+	assert_string_equal(got.a, "");
+	assert_string_equal(ctl_op_name(CTL_OP_VERIFY_FLUSH), "verify_flush");
+	assert_int_equal(ctl_op_changes(CTL_OP_VERIFY_FLUSH), 1);
+	assert_int_equal(ctl_op_changes(CTL_OP_VERIFY_LIST), 0);
 }
 
 /* requests that must be refused, each with the reason's first words */
@@ -219,6 +233,13 @@ test_request_refused(void **state)
 {
 	struct ctl_req r, got;
 	char err[256];
+
+	/* a control character in an address */
+	memset(&r, 0, sizeof(r));
+	r.op = CTL_OP_VERIFY_LIST;
+	snprintf(r.a, sizeof(r.a), "a\r\n@corp.example");
+	assert_int_equal(roundtrip(&r, &got, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "control character"));
 
 	/* an action with no filter at all */
 	memset(&r, 0, sizeof(r));

@@ -264,6 +264,31 @@ enc_lookup_result(struct ipc_msg *m)
 	proto_lookup_target_enc(m, &t2);
 }
 
+static void
+enc_verify_load(struct ipc_msg *m)
+{
+	proto_empty_enc(m, PROTO_VERIFY_LOAD, 0);
+}
+
+static void
+enc_verify_put(struct ipc_msg *m)
+{
+	struct proto_verify_put v = { .address = "\"a b\"@corp.example",
+	    .result = PROTO_VERIFY_NOTFOUND,
+	    .reply = "550 5.1.1 <\"a b\"@corp.example>: User unknown",
+	    .expires = 1800000000 };
+
+	proto_verify_put_enc(m, 0, &v);
+}
+
+static void
+enc_verify_flush(struct ipc_msg *m)
+{
+	struct proto_verify_flush v = { .address = "bob@corp.example" };
+
+	proto_verify_flush_enc(m, 0, &v);
+}
+
 static const struct {
 	uint16_t	 type;
 	void		(*enc)(struct ipc_msg *);
@@ -291,6 +316,9 @@ static const struct {
 	{ PROTO_BAN_DEL, enc_ban_del },
 	{ PROTO_LOOKUP_RCPT, enc_lookup_rcpt },
 	{ PROTO_LOOKUP_RESULT, enc_lookup_result },
+	{ PROTO_VERIFY_LOAD, enc_verify_load },
+	{ PROTO_VERIFY_PUT, enc_verify_put },
+	{ PROTO_VERIFY_FLUSH, enc_verify_flush },
 };
 #define NSAMPLES	(sizeof(samples) / sizeof(samples[0]))
 
@@ -620,6 +648,24 @@ test_bad_counts(void **state)
 	}
 }
 
+/* a verification result other than found or not found: refused */
+static void
+test_bad_verify_result(void **state)
+{
+	struct proto_verify_put v = { .address = "a@b.example",
+	    .result = 2, .reply = "451 4.3.0 later", .expires = 1 };
+	struct proto_verify_put h;
+	struct ipc_reader r;
+	struct ipc_msg m;
+
+	proto_verify_put_enc(&m, 1, &v);
+	ipc_reader_init(&r, evbuffer_pullup(m.buf, -1),
+	    evbuffer_get_length(m.buf));
+	if (proto_verify_put_dec(&r, &h) != -1)
+		fail_msg("result 2: got accepted, want refused");
+	ipc_msg_discard(&m);
+}
+
 int
 main(void)
 {
@@ -634,6 +680,7 @@ main(void)
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_bad_strings),
 		cmocka_unit_test(test_bad_counts),
+		cmocka_unit_test(test_bad_verify_result),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

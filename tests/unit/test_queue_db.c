@@ -437,6 +437,93 @@ test_events_expire(void **state)
 	sqlite3_close(h);
 }
 
+struct verify_seen {
+	int	 n;
+	char	 addr[4][64];
+	int	 result[4];
+};
+
+static void
+verify_seen_cb(void *arg, const struct queue_verify_row *r)
+{
+	struct verify_seen *vs = arg;
+
+	if (vs->n < 4) {
+		snprintf(vs->addr[vs->n], sizeof(vs->addr[0]), "%s", r->address);
+		vs->result[vs->n] = r->result;
+	}
+	vs->n++;
+}
+
+/* the verification cache: replace, load what has not expired, purge, flush */
+static void
+test_verify_cache(void **state)
+{
+	struct fixture *fx = *state;
+	struct queue_verify_row v[] = {
+		{ "bob@corp.example", PROTO_VERIFY_FOUND, "250 2.1.5 Ok", 100, 2000 },
+		{ "\"a b\"@corp.example", PROTO_VERIFY_NOTFOUND,
+		    "550 5.1.1 unknown", 100, 1000 },
+		{ "bob@corp.example", PROTO_VERIFY_NOTFOUND, "550 5.1.1 gone",
+		    200, 3000 },
+		{ "carol@corp.example", PROTO_VERIFY_FOUND, "250 ok", 100, 500 },
+	};
+	struct verify_seen vs;
+	struct queue_db_ctl *dc;
+	char err[512];
+	int64_t deleted;
+	sqlite3 *h;
+
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(queue_db_verify_put(fx->db, &v[i]), 0);
+	h = peek_open(fx);
+	assert_int_equal(peek_int(h, "SELECT count(*) FROM verify_cache"), 3);
+	/* the second put of bob replaced the first */
+	assert_int_equal(peek_int(h, "SELECT result FROM verify_cache"
+	    " WHERE address = 'bob@corp.example'"), PROTO_VERIFY_NOTFOUND);
+
+	memset(&vs, 0, sizeof(vs));
+	assert_int_equal(queue_db_verify_load(fx->db, 999, verify_seen_cb, &vs), 0);
+	if (vs.n != 2)
+		fail_msg("load at 999: got %d rows, want 2", vs.n);
+
+	assert_int_equal(queue_db_verify_expire(fx->db, 1000, &deleted), 0);
+	if (deleted != 2)
+		fail_msg("expire at 1000: got %lld deleted, want 2",
+		    (long long)deleted);
+	memset(&vs, 0, sizeof(vs));
+	assert_int_equal(queue_db_verify_load(fx->db, 0, verify_seen_cb, &vs), 0);
+	if (vs.n != 1 || strcmp(vs.addr[0], "bob@corp.example") != 0 ||
+	    vs.result[0] != PROTO_VERIFY_NOTFOUND)
+		fail_msg("after expiry: got %d rows (%s), want bob only", vs.n,
+		    vs.addr[0]);
+
+	/* the admin's list and flush, on their own connection */
+	assert_int_equal(queue_db_verify_put(fx->db, &v[3]), 0);
+	assert_non_null(dc = queue_db_ctl_open(fx->dir, err, sizeof(err)));
+	memset(&vs, 0, sizeof(vs));
+	assert_int_equal(queue_db_ctl_verify_list(dc, 400, "", 100,
+	    verify_seen_cb, &vs), 0);
+	if (vs.n != 2 || strcmp(vs.addr[0], "bob@corp.example") != 0)
+		fail_msg("list: got %d rows, first %s; want 2, bob first",
+		    vs.n, vs.addr[0]);
+	memset(&vs, 0, sizeof(vs));
+	assert_int_equal(queue_db_ctl_verify_list(dc, 400, "carol@corp.example",
+	    100, verify_seen_cb, &vs), 0);
+	assert_int_equal(vs.n, 1);
+	assert_int_equal(queue_db_ctl_verify_flush(dc, "nobody@corp.example",
+	    &deleted), 0);
+	assert_int_equal(deleted, 0);
+	assert_int_equal(queue_db_ctl_verify_flush(dc, "bob@corp.example",
+	    &deleted), 0);
+	assert_int_equal(deleted, 1);
+	assert_int_equal(queue_db_ctl_verify_flush(dc, "", &deleted), 0);
+	assert_int_equal(deleted, 1);
+	assert_int_equal(peek_int(h, "SELECT count(*) FROM verify_cache"), 0);
+	queue_db_ctl_close(dc);
+	sqlite3_close(h);
+}
+
 static size_t
 fetch(struct fixture *fx, int64_t now, struct queue_local *v, size_t max)
 {
@@ -1030,6 +1117,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_qids_unique, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_expire, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_local_delivery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delivered_deletes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remote_cursor, setup, teardown),
