@@ -438,7 +438,7 @@ def table_figure(m, pf_maps, servers):
     for who, r in (("moat", m), ("postfix", p)):
         if r[2]:
             bench.warn("rcpt_table_c50 %s: %s: figure invalid" % (who, r[2]))
-    line = "bench rcpt_table_c50 moat=%.1f postfix=%.1f ratio=%.1f " \
+    line = "bench rcpt_table_c50 moat=%.1f postfix=%.1f ratio=%.2f " \
         "unit=msg/s" % (m[0], p[0], m[0] / p[0] if p[0] else 0)
     if invalid:
         line += " invalid=" + ",".join(invalid)
