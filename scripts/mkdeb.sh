@@ -8,6 +8,12 @@ set -e
 cd "$(dirname "$0")/.."
 version="$1"
 [ -n "$version" ] || { echo "usage: $0 VERSION" >&2; exit 2; }
+for tool in dpkg-deb dpkg-shlibdeps; do
+	command -v $tool >/dev/null || {
+		echo "mkdeb.sh: $tool is missing: apt-get install dpkg-dev" >&2
+		exit 1
+	}
+done
 arch=$(dpkg --print-architecture)
 out="build/moat_${version}_${arch}.deb"
 work=$(mktemp -d)

@@ -41,7 +41,7 @@ def unit_settings():
 
 
 def analyze(*args):
-    return subprocess.run(["systemd-analyze"] + list(args),
+    return subprocess.run(["systemd-analyze", *args],
                           capture_output=True, text=True)
 
 
