@@ -306,3 +306,77 @@ def test_install_upgrade_purge(debs):
             daemon.stop()
         if installed_version() is not None or os.path.exists(CONF):
             dpkg("--purge", "moat")
+
+
+# The life of the package on a machine that has neither the user _moat
+# nor another MTA: a private mount namespace with /etc, /usr and /var as
+# overlays (what dpkg, adduser and update-alternatives write there stays
+# in a temporary directory, unseen by the rest of the machine).
+ISOLATED = r"""
+set -e
+for d in etc usr var; do
+	mkdir -p "$TOP/$d.up" "$TOP/$d.work"
+	mount -t overlay overlay \
+	    -o "lowerdir=/$d,upperdir=$TOP/$d.up,workdir=$TOP/$d.work" "/$d"
+done
+# a machine without the user and without Postfix's sendmail
+if getent passwd _moat >/dev/null; then userdel _moat; fi
+if getent group _moat >/dev/null; then groupdel _moat; fi
+rm -f /usr/sbin/sendmail /usr/bin/mailq
+fact() { echo "fact $1=$2"; }
+dpkg -i "$DEB1" >/dev/null
+fact user "$(getent passwd _moat | cut -d: -f1,7)"
+fact sendmail "$(readlink -f /usr/sbin/sendmail)"
+fact mailq "$(readlink -f /usr/bin/mailq)"
+fact conf "$(stat -c %U:%G:%a /etc/moat/moat.conf)"
+uid=$(id -u _moat)
+dpkg -i "$DEB2" >/dev/null
+fact same_uid "$([ "$(id -u _moat)" = "$uid" ] && echo yes || echo no)"
+fact sendmail_upgraded "$(readlink -f /usr/sbin/sendmail)"
+dpkg --purge moat >/dev/null
+fact user_purged "$(getent passwd _moat || echo none)"
+fact group_purged "$(getent group _moat || echo none)"
+fact sendmail_purged "$([ -e /usr/sbin/sendmail ] || [ -L /usr/sbin/sendmail ] && echo left || echo none)"
+fact mailq_purged "$([ -e /usr/bin/mailq ] || [ -L /usr/bin/mailq ] && echo left || echo none)"
+fact status "$(dpkg-query -W -f='${Status}' moat 2>/dev/null || echo none)"
+"""
+
+
+def test_package_user_and_sendmail_on_a_bare_machine(debs):
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is not installed")
+    (_, deb1), (_, deb2) = debs
+    top = tempfile.mkdtemp(prefix="moat-deb-root-")
+    try:
+        r = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private",
+             "sh", "-c", ISOLATED],
+            env=dict(os.environ, TOP=top, DEB1=deb1, DEB2=deb2,
+                     DEBIAN_FRONTEND="noninteractive"),
+            capture_output=True, text=True, stdin=subprocess.DEVNULL,
+            timeout=300)
+        if r.returncode != 0 and "overlay" in r.stderr and \
+                "fact" not in r.stdout:
+            pytest.skip("no overlay mounts here: " + r.stderr.strip())
+        assert r.returncode == 0, r.stdout + r.stderr
+        facts = dict(line[5:].split("=", 1) for line in r.stdout.splitlines()
+                     if line.startswith("fact "))
+        # postinst made the user, and sendmail and mailq are moat
+        assert facts["user"] == "_moat:/usr/sbin/nologin", facts
+        assert facts["sendmail"] == SBIN, facts
+        assert facts["mailq"] == SBIN, facts
+        assert facts["conf"] == "root:_moat:640", facts
+        # an upgrade keeps both
+        assert facts["same_uid"] == "yes", facts
+        assert facts["sendmail_upgraded"] == SBIN, facts
+        # purge takes back the user it made and the links
+        assert facts["user_purged"] == "none", facts
+        assert facts["group_purged"] == "none", facts
+        assert facts["sendmail_purged"] == "none", facts
+        assert facts["mailq_purged"] == "none", facts
+        assert facts["status"] in ("none", "unknown ok not-installed"), facts
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+    # nothing of it reached the machine
+    assert installed_version() is None
+    assert not os.path.lexists("/etc/moat")
