@@ -191,10 +191,25 @@ def traced(tls_files):
                    port))
     trace = os.path.join(work, "trace")
     log = open(os.path.join(work, "log"), "wb")
+    # systemd's notification socket, as Type=notify gives it: the
+    # notifications' system calls are in the trace too
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(os.path.join(work, "notify"))
+    notify.setblocking(False)
+    env = dict(os.environ, NOTIFY_SOCKET=os.path.join(work, "notify"))
     proc = subprocess.Popen(
         ["strace", "-f", "-qq", "-o", trace,
          "setpriv", "--bounding-set=-all," + capabilities(), "--inh-caps=-all",
-         MOAT_BIN, "serve", "-c", conf], stdout=log, stderr=subprocess.STDOUT)
+         MOAT_BIN, "serve", "-c", conf], stdout=log, stderr=subprocess.STDOUT,
+        env=env)
+    notes = []
+
+    def notified():
+        while True:
+            try:
+                notes.append(notify.recv(4096).decode())
+            except BlockingIOError:
+                return notes
 
     def daemon_pid():
         try:
@@ -239,7 +254,8 @@ def traced(tls_files):
         with open(trace) as f:
             return f.read()
 
-    yield work, run
+    yield work, run, notified
+    notify.close()
     if proc.poll() is None:
         pid = daemon_pid()
         if pid:
@@ -256,8 +272,13 @@ CALL = re.compile(r"^\d+\s+([a-z0-9_]+)\((.*)$", re.M)
 
 
 def test_sandbox_fits_what_moat_does(traced):
-    work, run = traced
+    work, run, notified = traced
     text = run()
+    with open(MOAT_BIN, "rb") as f:
+        speaks_notify = b"READY=1" in f.read()
+    if speaks_notify:
+        # Type=notify: the start is over only when moat says so
+        assert any("READY=1" in n for n in notified()), notified()
     # from moat's exec on: what setpriv did before is not the unit's
     start = text.find('execve("%s"' % MOAT_BIN)
     assert start != -1, "moat's exec is not in the trace"
