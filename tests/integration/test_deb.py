@@ -319,9 +319,11 @@ for d in etc usr var; do
 	mount -t overlay overlay \
 	    -o "lowerdir=/$d,upperdir=$TOP/$d.up,workdir=$TOP/$d.work" "/$d"
 done
-# a machine without the user and without Postfix's sendmail
-if getent passwd _moat >/dev/null; then userdel _moat; fi
-if getent group _moat >/dev/null; then groupdel _moat; fi
+# a machine without the user and without Postfix's sendmail. The
+# user's lines are renamed, not removed with userdel: daemons of the real
+# machine run as _moat, and its uid stays taken (a new _moat with the
+# same uid could not be deleted while they run)
+sed -i 's/^_moat:/_moat_real:/' /etc/passwd /etc/shadow /etc/group /etc/gshadow
 rm -f /usr/sbin/sendmail /usr/bin/mailq
 fact() { echo "fact $1=$2"; }
 dpkg -i "$DEB1" >/dev/null
