@@ -15,6 +15,7 @@ for tool in dpkg-deb dpkg-shlibdeps; do
 	}
 done
 arch=$(dpkg --print-architecture)
+MAINTAINER="moat developers <dev@moat.invalid>"
 out="build/moat_${version}_${arch}.deb"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -26,8 +27,19 @@ DESTDIR="$stage" PREFIX=/usr SYSCONFDIR=/etc LOCALSTATEDIR=/var \
 strip --strip-unneeded --remove-section=.comment --remove-section=.note \
     "$stage/usr/sbin/moat"
 gzip -9n "$stage/usr/share/man/man8/moat.8" "$stage/usr/share/man/man5/moat.conf.5"
-install -d "$stage/usr/share/doc/moat"
-install -m 0644 README.md "$stage/usr/share/doc/moat/README.md"
+# the package's mode; postinst's dpkg-statoverride makes it root:_moat 0640
+chmod 0644 "$stage/etc/moat/moat.conf"
+doc="$stage/usr/share/doc/moat"
+install -d "$doc"
+install -m 0644 README.md "$doc/README.md"
+install -m 0644 dist/debian/copyright "$doc/copyright"
+# a native package's changelog: this build
+{
+	printf 'moat (%s) unstable; urgency=medium\n\n' "$version"
+	printf '  * Built from the source tree with make deb.\n\n'
+	printf ' -- %s  %s\n' "$MAINTAINER" "$(date -R)"
+} | gzip -9n > "$doc/changelog.gz"
+chmod 0644 "$doc/changelog.gz"
 
 # Depends: the packages of the libraries the binary links
 mkdir -p "$work/src/debian"
@@ -40,6 +52,7 @@ shlibs=$(cd "$work/src" && dpkg-shlibdeps -O -e"$stage/usr/sbin/moat" \
 install -d -m 0755 "$stage/DEBIAN"
 size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
 sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" \
+    -e "s/@MAINTAINER@/$MAINTAINER/" \
     -e "s/@DEPENDS@/$shlibs, adduser/" dist/debian/control.in \
     > "$stage/DEBIAN/control"
 echo /etc/moat/moat.conf > "$stage/DEBIAN/conffiles"

@@ -127,6 +127,15 @@ def test_package_metadata(debs):
         shutil.rmtree(ctl)
 
 
+def test_lintian_finds_no_error(debs):
+    """Debian's own checks of a package: no error (a warning remains:
+    the source tree states no license, so the copyright file names none)."""
+    r = subprocess.run(["lintian", "--tag-display-limit", "0", debs[0][1]],
+                       capture_output=True, text=True, timeout=300)
+    errors = [l for l in r.stdout.splitlines() if l.startswith("E:")]
+    assert not errors, r.stdout
+
+
 def owner_mode(path):
     st = os.stat(path)
     return (pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name,
