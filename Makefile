@@ -170,7 +170,7 @@ uninstall:
 	@$(INSTALL_ENV) sh scripts/install.sh uninstall
 
 # DEB_VERSION: moat's own version unless given
-DEB_VERSION ?= $(shell sed -n 's/^\#define MOAT_VERSION "\(.*\)"/\1/p' $(MAIN))
+DEB_VERSION ?= $(shell sed -n 's/^\#define MOAT_VERSION "\(.*\)"/\1/p' src/daemon/version.h)
 deb: $(B)/moat
 	@sh scripts/mkdeb.sh "$(DEB_VERSION)"
 

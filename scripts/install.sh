@@ -7,10 +7,11 @@
 #   Debian package's postinst makes them)
 #
 # The configuration is moat.conf.example with its paths set for this
-# layout; an existing one is never overwritten. Installing as root into
-# the real root (no DESTDIR) also creates the user _moat and gives the
-# directories and the configuration their owners; under DESTDIR (a
-# staging tree) files are plain copies.
+# layout, mode 0644 (it holds no secrets: those are in files of their own,
+# read as root; and `sendmail` run by any user reads it); an existing one
+# is never overwritten. Installing as root into the real root (no DESTDIR)
+# also creates the user _moat and gives the directories their owners;
+# under DESTDIR (a staging tree) files are plain copies.
 set -e
 cd "$(dirname "$0")/.."
 : "${PREFIX:=/usr/local}" "${SYSCONFDIR:=/etc}" "${LOCALSTATEDIR:=/var}"
@@ -90,11 +91,7 @@ do_install() {
 		echo "kept $D$CONFDIR/moat.conf (never overwritten)"
 	else
 		conf_for_layout "$tmp"
-		if [ "$real_root" = yes ]; then
-			install -m 0640 -o root -g "$USER_NAME" "$tmp" "$CONFDIR/moat.conf"
-		else
-			install -m 0640 "$tmp" "$D$CONFDIR/moat.conf"
-		fi
+		install -m 0644 "$tmp" "$D$CONFDIR/moat.conf"
 		echo "installed $D$CONFDIR/moat.conf"
 	fi
 	if [ "$MAKE_DIRS" = yes ]; then

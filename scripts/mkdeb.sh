@@ -27,8 +27,6 @@ DESTDIR="$stage" PREFIX=/usr SYSCONFDIR=/etc LOCALSTATEDIR=/var \
 strip --strip-unneeded --remove-section=.comment --remove-section=.note \
     "$stage/usr/sbin/moat"
 gzip -9n "$stage/usr/share/man/man8/moat.8" "$stage/usr/share/man/man5/moat.conf.5"
-# the package's mode; postinst's dpkg-statoverride makes it root:_moat 0640
-chmod 0644 "$stage/etc/moat/moat.conf"
 doc="$stage/usr/share/doc/moat"
 install -d "$doc"
 install -m 0644 README.md "$doc/README.md"

@@ -42,7 +42,7 @@ def test_install_layout(dest):
     assert mode(p("/usr/local/sbin/moat")) == 0o755
     assert os.path.isfile(p("/usr/local/share/man/man8/moat.8"))
     assert os.path.isfile(p("/usr/local/share/man/man5/moat.conf.5"))
-    assert mode(p("/etc/moat/moat.conf")) == 0o640
+    assert mode(p("/etc/moat/moat.conf")) == 0o644
     assert "installed %s" % p("/etc/moat/moat.conf") in out
     assert mode(p("/var/spool/moat")) == 0o750
     assert mode(p("/var/lib/moat/mail")) == 0o750
@@ -165,7 +165,7 @@ def test_uninstall_leaves_another_mtas_sendmail(dest):
 
 def test_install_as_root_sets_owners(dest):
     """No DESTDIR, as root: the user exists, the directories are _moat's
-    and the configuration root:_moat 0640 (paths kept inside dest)."""
+    and the configuration root's, 0644 (paths kept inside dest)."""
     if os.geteuid() != 0:
         pytest.skip("owners are set only when installing as root")
     etc, var = os.path.join(dest, "etc"), os.path.join(dest, "var")
@@ -178,7 +178,7 @@ def test_install_as_root_sets_owners(dest):
         return (pwd.getpwuid(st.st_uid).pw_name,
                 grp.getgrgid(st.st_gid).gr_name, stat.S_IMODE(st.st_mode))
     assert owner(os.path.join(etc, "moat", "moat.conf")) == \
-        ("root", "_moat", 0o640)
+        ("root", "root", 0o644)
     assert owner(os.path.join(var, "spool", "moat")) == \
         ("_moat", "_moat", 0o750)
     assert owner(os.path.join(var, "lib", "moat", "mail")) == \
