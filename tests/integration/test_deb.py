@@ -21,6 +21,7 @@ import tempfile
 import time
 import pwd
 import grp
+import shlex
 
 import pytest
 
@@ -176,13 +177,22 @@ def edit_conf(port, dead_port):
     return text
 
 
+def unit_command(name):
+    """The installed unit's ExecStart= or ExecReload=, as an argv."""
+    with open(UNIT) as f:
+        for line in f:
+            if line.startswith(name + "="):
+                return shlex.split(line.split("=", 1)[1])
+    pytest.fail("%s has no %s=" % (UNIT, name))
+
+
 class Installed:
-    """moat serve from the installed layout."""
+    """moat started as the installed unit starts it."""
 
     def __init__(self, port):
         self.port = port
         self.log = tempfile.NamedTemporaryFile(prefix="moat-deb-log-")
-        self.proc = subprocess.Popen([SBIN, "serve", "-c", CONF],
+        self.proc = subprocess.Popen(unit_command("ExecStart"),
                                      stdout=self.log, stderr=subprocess.STDOUT,
                                      cwd="/")
         deadline = time.time() + 20
@@ -277,6 +287,11 @@ def test_install_upgrade_purge(debs):
         delivered = maildir()
         assert len(delivered) == 1, daemon.text()
         assert "someone@remote.test" in queue_list()
+        # systemctl reload: the unit's ExecReload, to the running daemon
+        r = subprocess.run(unit_command("ExecReload"), capture_output=True,
+                           text=True, timeout=60)
+        if "unknown command 'reload'" not in r.stderr:
+            assert r.returncode == 0, r.stdout + r.stderr + daemon.text()
         assert daemon.stop() == 0, daemon.text()
 
         # upgrade: the administrator's configuration and the queue stay
