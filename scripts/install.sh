@@ -106,6 +106,9 @@ do_install() {
 			[ -d "$D$d" ] || install -d -m 0755 "$D$d"
 		done
 	fi
+	if [ "$real_root" = yes ] && [ -d /run/systemd/system ]; then
+		systemctl daemon-reload || true
+	fi
 	if want_links; then
 		install -d "$D$BINDIR"
 		ln -sf "$SBINDIR/moat" "$D$SBINDIR/sendmail"
