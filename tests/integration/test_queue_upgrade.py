@@ -2,9 +2,9 @@
 in it, is copied and upgraded in place at start, and its mail delivered.
 
 The old queues are built from the schema texts those versions wrote,
-kept in tests/queue_schema/ (v1.sql: the first release; v1-late.sql: the
-last release of version 1, which had gained tables without a version
-change), with the mail of v1-data.sql (local and remote recipients, one
+kept in tests/queue_schema/ (v1.sql: the first release; v1.sql and
+v1-late.sql: the last release of version 1, which had gained tables
+without a version change), with the mail of v1-data.sql (local and remote recipients, one
 held, one deferred) and, for the late one, v1-late-data.sql (a dead
 letter, a ban, an account state). Remote mail goes to the scripted SMTP
 server of test_delivery.py on loopback, local mail to Maildirs.
@@ -25,7 +25,7 @@ from test_delivery import delivery_conf, dns, peers, wait_for  # noqa: F401
 SCHEMA = os.path.join(ROOT, "tests", "queue_schema")
 VERSIONS = {
     "v1": ["v1.sql", "v1-data.sql"],
-    "v1-late": ["v1-late.sql", "v1-data.sql", "v1-late-data.sql"],
+    "v1-late": ["v1.sql", "v1-late.sql", "v1-data.sql", "v1-late-data.sql"],
 }
 PEER = "127.0.0.21"
 CURRENT = 2
