@@ -58,6 +58,7 @@
 /* WAL size kept after a checkpoint: 64 MiB */
 #define DB_JOURNAL_LIMIT_SQL	"PRAGMA journal_size_limit = 67108864"
 #define DB_QID_RETRIES		8
+#define DB_BACKUP_TRIES		100	/* copies made within one second */
 
 enum db_stmt {
 	ST_BEGIN,
@@ -592,16 +593,26 @@ db_backup(struct queue_db *db, long ver, char *bak, size_t baklen, char *err,
 
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	n = snprintf(bak, baklen, "%s.bak-v%ld-%s", db->path, ver, stamp);
-	if (n < 0 || (size_t)n >= baklen) {
-		snprintf(err, errlen, "%s: backup path too long", db->path);
-		return -1;
-	}
-	/* made here, empty and 0600: VACUUM INTO fills an empty file */
-	if ((fd = open(bak, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) == -1) {
-		snprintf(err, errlen, "backup %s: %s", bak, strerror(errno));
-		return -1;
+	/* made here, empty and 0600: VACUUM INTO fills an empty file; a
+	 * second try within the same second gets a suffix, never an old
+	 * copy overwritten */
+	for (int i = 0;; i++) {
+		n = i == 0 ? snprintf(bak, baklen, "%s.bak-v%ld-%s", db->path,
+		    ver, stamp) : snprintf(bak, baklen, "%s.bak-v%ld-%s.%d",
+		    db->path, ver, stamp, i);
+		if (n < 0 || (size_t)n >= baklen) {
+			snprintf(err, errlen, "%s: backup path too long",
+			    db->path);
+			return -1;
+		}
+		if ((fd = open(bak, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0600)) != -1)
+			break;
+		if (errno != EEXIST || i == DB_BACKUP_TRIES) {
+			snprintf(err, errlen, "backup %s: %s", bak,
+			    strerror(errno));
+			return -1;
+		}
 	}
 	close(fd);
 	if ((rc = sqlite3_prepare_v2(db->h, "VACUUM INTO ?1", -1, &s,
