@@ -65,6 +65,7 @@
 struct cli {
 	const char	*conf_path;	/* -c, NULL: $MOAT_CONFIG or the default */
 	int		 builtin;	/* --builtin: the daemon of `make run` */
+	int		 quiet_conf;	/* reload: the daemon says what is wrong */
 	const char	*socket_path;
 	int		 json;
 	int		 fd;
@@ -204,7 +205,7 @@ ctl_filter_option(int argc, char **argv, int *i, struct ctl_filter *f,
 static int
 cli_socket_path(struct cli *c)
 {
-	char err[1024];
+	char err[1024], spool[CONF_PATH_MAX];
 	struct conf *conf;
 	int n;
 
@@ -212,13 +213,22 @@ cli_socket_path(struct cli *c)
 		n = snprintf(c->path, sizeof(c->path), "%s", c->socket_path);
 	else {
 		if ((conf = conf_path_load(c->conf_path, c->builtin, err,
-		    sizeof(err))) == NULL) {
+		    sizeof(err))) != NULL) {
+			n = snprintf(c->path, sizeof(c->path), "%s/%s",
+			    conf->spool_dir, CTL_SOCKET_NAME);
+			conf_free(conf);
+		} else if (!c->builtin && conf_path_spool_dir(c->conf_path,
+		    spool, sizeof(spool)) == 0) {
+			/* an edit with a mistake: the daemon runs the version
+			 * it loaded; reload says what is wrong, with its line */
+			if (!c->quiet_conf)
+				fprintf(stderr, "moat: warning: %s\n", err);
+			n = snprintf(c->path, sizeof(c->path), "%s/%s", spool,
+			    CTL_SOCKET_NAME);
+		} else {
 			fprintf(stderr, "moat: %s\n", err);
 			return -1;
 		}
-		n = snprintf(c->path, sizeof(c->path), "%s/%s", conf->spool_dir,
-		    CTL_SOCKET_NAME);
-		conf_free(conf);
 	}
 	if (n < 0 || (size_t)n >= sizeof(c->path)) {
 		fprintf(stderr, "moat: control socket path too long\n");
@@ -1006,6 +1016,7 @@ cmd_reload(struct cli *c, int argc, char **argv)
 		return usage(NULL);
 	memset(&q, 0, sizeof(q));
 	q.op = CTL_OP_RELOAD;
+	c->quiet_conf = 1;
 	if (cli_call(c, &q, &a) == -1)
 		return 1;
 	t = ctl_table_find(&a, "reload");

@@ -9,12 +9,13 @@
  * compiled in (a listener on 127.0.0.1:2525, paths below the current
  * directory), what `make run` serves.
  *
- * Public: conf_path_choose, conf_path_load.
+ * Public: conf_path_choose, conf_path_load, conf_path_spool_dir.
  *
  * SECURITY: the environment names a file the caller could name with -c
  * anyway; nothing here runs with more privileges than the caller.
  * LIMITS: none of its own.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,4 +54,56 @@ conf_path_load(const char *arg, int builtin, char *err, size_t errlen)
 		return NULL;
 	}
 	return conf_load(path, err, errlen);
+}
+
+/* conf_path_spool_dir - spool_dir of a file that does not parse */
+int
+conf_path_spool_dir(const char *arg, char *out, size_t outlen)
+{
+	const char *path = conf_path_choose(arg);
+	char line[1100], value[1100] = "", text[1200], err[512], *p, *e;
+	char abs[4096];
+	struct conf *c;
+	FILE *fp;
+	int server = 0, n;
+
+	if ((fp = fopen(path, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		for (p = line; isspace((unsigned char)*p); p++)
+			;
+		if (*p == '[') {
+			server = strncmp(p, "[server]", 8) == 0;
+			continue;
+		}
+		if (!server || strncmp(p, "spool_dir", 9) != 0)
+			continue;
+		for (p += 9; *p == ' ' || *p == '\t'; p++)
+			;
+		if (*p++ != '=')
+			continue;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		e = p + strcspn(p, "#;\r\n");
+		while (e > p && isspace((unsigned char)e[-1]))
+			e--;
+		snprintf(value, sizeof(value), "%.*s", (int)(e - p), p);
+	}
+	fclose(fp);
+	if (path[0] == '/')
+		n = snprintf(abs, sizeof(abs), "%s", path);
+	else if (getcwd(abs, sizeof(abs) / 2) != NULL)
+		n = snprintf(abs + strlen(abs), sizeof(abs) - strlen(abs),
+		    "/%s", path);
+	else
+		return -1;
+	if (n < 0 || (size_t)n >= sizeof(abs))
+		return -1;
+	snprintf(text, sizeof(text), "[server]\n%s%s%s", value[0] ?
+	    "spool_dir = " : "", value, value[0] ? "\n" : "");
+	if ((c = conf_load_string(text, abs, err, sizeof(err))) == NULL)
+		return -1;
+	n = snprintf(out, outlen, "%s", c->spool_dir);
+	conf_free(c);
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }

@@ -27,4 +27,13 @@ const char *conf_path_choose(const char *arg);
 struct conf *conf_path_load(const char *arg, int builtin, char *err,
     size_t errlen);
 
+/*
+ * conf_path_spool_dir - spool_dir of a file that does not parse (an
+ * edit not yet reloaded): its [server] spool_dir line alone, parsed as
+ * the file's would be (the default when it has none), so the admin
+ * commands still reach the daemon that runs the previous version. 0 and
+ * out set, or -1.
+ */
+int conf_path_spool_dir(const char *arg, char *out, size_t outlen);
+
 #endif
