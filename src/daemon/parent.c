@@ -381,11 +381,19 @@ reload_answer(struct parent *pa, uint64_t id)
 	if (rl->refused)
 		snprintf(msg, sizeof(msg), "reload refused: the running "
 		    "configuration stays");
-	else if (rl->nrestart || rl->nerrors)
-		snprintf(msg, sizeof(msg), "reloaded, but not all of it: %d "
-		    "change%s need%s a restart, %d error%s", rl->nrestart,
-		    rl->nrestart == 1 ? "" : "s", rl->nrestart == 1 ? "s" : "",
-		    rl->nerrors, rl->nerrors == 1 ? "" : "s");
+	else if (rl->nrestart || rl->nerrors) {
+		char r[64] = "", e[64] = "";
+
+		if (rl->nrestart)
+			snprintf(r, sizeof(r), "%d change%s need%s a restart",
+			    rl->nrestart, rl->nrestart == 1 ? "" : "s",
+			    rl->nrestart == 1 ? "s" : "");
+		if (rl->nerrors)
+			snprintf(e, sizeof(e), "%d error%s", rl->nerrors,
+			    rl->nerrors == 1 ? "" : "s");
+		snprintf(msg, sizeof(msg), "reloaded, but not all of it: %s%s%s",
+		    r, r[0] && e[0] ? ", " : "", e);
+	}
 	else
 		snprintf(msg, sizeof(msg), "reloaded");
 	ipc_msg_init(&ans, 0, 0);
