@@ -159,16 +159,16 @@ say(char *buf, size_t len, int *n, const char *fmt, ...)
 	size_t used = strlen(buf);
 	va_list ap;
 
-	if (used + 2 >= len)
-		return;
-	if (*n > 0) {
+	/* counted even when buf is full: the count is the truth */
+	if ((*n)++ > 0 && used + 2 < len) {
 		snprintf(buf + used, len - used, "; ");
 		used += 2;
 	}
+	if (used + 1 >= len)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(buf + used, len - used, fmt, ap);
 	va_end(ap);
-	(*n)++;
 }
 
 static const char *
