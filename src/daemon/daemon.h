@@ -6,8 +6,6 @@
 
 struct conf;
 
-#define MOAT_VERSION	"0.1.0"
-
 /*
  * daemon_check_files - the files the configuration names can be used:
  * the TLS certificate and key load and match, the smarthost credentials

@@ -43,6 +43,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "proc.h"
+#include "version.h"
 #include "../ctl/ctl_cli.h"
 
 static void

@@ -66,6 +66,7 @@
 #include "notify.h"
 #include "proc.h"
 #include "reload.h"
+#include "version.h"
 
 #define STOP_PHASES	3
 #define WAITERS_MAX	16	/* admin requests waiting for one answer */
