@@ -600,14 +600,22 @@ parent_reload(struct parent *pa)
 
 /* `moat reload`: its answer comes when the reload is done */
 static void
-parent_reload_request(struct parent *pa, struct ipc_peer *from, uint64_t id)
+parent_reload_request(struct parent *pa, struct ipc_peer *from, uint64_t id,
+    uint32_t uid)
 {
+	char detail[64];
+
 	if (waiters_add(&pa->rl.next, id) == -1) {
 		ctl_answer_simple(from, id, CTL_FAILED, "too many reloads "
 		    "asked for at once");
 		return;
 	}
-	log_notice(LOG_CAT_DAEMON, "event=reload_requested");
+	snprintf(detail, sizeof(detail), "uid=%lu op=reload",
+	    (unsigned long)uid);
+	log_notice(LOG_CAT_DAEMON, "event=reload_requested %s", detail);
+	if (pa->peer[PROC_QUEUE] != NULL)
+		proto_event_send(pa->peer[PROC_QUEUE], "admin_reload", "", "",
+		    "", detail);
 	parent_reload(pa);
 }
 
@@ -763,9 +771,14 @@ parent_stop_request(struct parent *pa, struct ipc_peer *from, uint64_t id,
 	static const enum ctl_kind kinds[] = { CTL_KIND_INT };
 	struct timeval tv = { 0, STOP_DELAY_MS * 1000 };
 	struct ipc_msg ans;
+	char detail[64];
 
-	log_notice(LOG_CAT_DAEMON, "event=stop_requested uid=%lu",
+	snprintf(detail, sizeof(detail), "uid=%lu op=stop",
 	    (unsigned long)uid);
+	log_notice(LOG_CAT_DAEMON, "event=stop_requested %s", detail);
+	if (pa->peer[PROC_QUEUE] != NULL)
+		proto_event_send(pa->peer[PROC_QUEUE], "admin_stop", "", "", "",
+		    detail);
 	ipc_msg_init(&ans, 0, 0);
 	ctl_ans_begin(&ans, CTL_OK, "stopping");
 	ctl_ans_table(&ans, "stop", 1, cols, kinds);
@@ -900,7 +913,7 @@ parent_peer_msg(struct ipc_peer *p, uint16_t type, uint64_t id,
 			if (ctl_request_read(p, id, r, &cq, &uid) == -1)
 				return;
 			if (cq.op == CTL_OP_RELOAD)
-				parent_reload_request(pa, p, id);
+				parent_reload_request(pa, p, id, uid);
 			else if (cq.op == CTL_OP_STOP)
 				parent_stop_request(pa, p, id, uid);
 			else if (waiters_add(&pa->status_waiters, id) == -1)
