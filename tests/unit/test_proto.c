@@ -291,6 +291,23 @@ enc_verify_flush(struct ipc_msg *m)
 	proto_verify_flush_enc(m, 0, &v);
 }
 
+static void
+enc_ready(struct ipc_msg *m)
+{
+	struct proto_ready rd = { .what = PROTO_READY_RELOAD, .ok = 0,
+	    .note = "aliases_file /etc/moat/aliases:3: no target" };
+
+	proto_ready_enc(m, 0, &rd);
+}
+
+static void
+enc_counts(struct ipc_msg *m)
+{
+	struct proto_counts c = { .sessions = 12, .queued = -1 };
+
+	proto_counts_enc(m, 0, &c);
+}
+
 static const struct {
 	uint16_t	 type;
 	void		(*enc)(struct ipc_msg *);
@@ -321,6 +338,8 @@ static const struct {
 	{ PROTO_VERIFY_LOAD, enc_verify_load },
 	{ PROTO_VERIFY_PUT, enc_verify_put },
 	{ PROTO_VERIFY_FLUSH, enc_verify_flush },
+	{ PROTO_READY, enc_ready },
+	{ PROTO_COUNTS, enc_counts },
 };
 #define NSAMPLES	(sizeof(samples) / sizeof(samples[0]))
 
