@@ -297,7 +297,8 @@ parent_tls_reload(struct parent *pa, const struct conf *nc, char *err,
 	/* a reload before ca answered the one before: that one is void */
 	if (pa->tls_pending != 0)
 		parent_tls_retire(pa, pa->tls_pending);
-	evbuffer_free(pa->tls_chains);
+	if (pa->tls_chains != NULL)
+		evbuffer_free(pa->tls_chains);
 	pa->tls_chains = chains;
 	pa->tls_pending = gen;
 	pa->tls_count = (uint32_t)n;
