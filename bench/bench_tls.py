@@ -33,7 +33,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tls_handshakes import cpu_ticks, free_port  # noqa: E402
+from tls_handshakes import cpu_ticks, free_port, make_cert  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MOAT = os.path.join(ROOT, "build", "moat")
@@ -43,15 +43,12 @@ CIPHERS = {"rsa": "ECDHE-RSA-AES128-GCM-SHA256",
            "ecdsa": "ECDHE-ECDSA-AES128-GCM-SHA256"}
 
 
-def make_cert(d, kind):
-    cert, key = os.path.join(d, kind + ".pem"), os.path.join(d, kind + ".key")
-    newkey = ["rsa:2048"] if kind == "rsa" else \
-        ["ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
-    subprocess.run(["openssl", "req", "-x509", "-newkey"] + newkey +
-                   ["-nodes", "-keyout", key, "-out", cert, "-days", "2",
-                    "-subj", "/CN=localhost"], check=True, capture_output=True)
-    os.chmod(key, 0o600)
-    return cert, key
+def make_pair(d, kind):
+    """tls_handshakes.make_cert in a directory of its own"""
+    sub = os.path.join(d, kind)
+    os.mkdir(sub)
+    os.chmod(sub, 0o755)
+    return make_cert(sub, kind)
 
 
 def worker(port, kind, seconds, out):
@@ -93,7 +90,7 @@ def main(argv):
         return 2
     d = tempfile.mkdtemp(prefix="moat-bench-tls-")
     os.chmod(d, 0o755)
-    rsa, ec = make_cert(d, "rsa"), make_cert(d, "ec")
+    rsa, ec = make_pair(d, "rsa"), make_pair(d, "ec")
     port = free_port()
     conf = os.path.join(d, "moat.conf")
     with open(conf, "w") as f:

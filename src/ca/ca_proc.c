@@ -86,6 +86,17 @@ keys_retire(struct ca_proc *ca, uint32_t gen)
 	    "held=%zu", gen, dropped, ca->n_held);
 }
 
+/* PROTO_TLS_GEN retired (smtp, or the parent for a void reload) */
+static void
+retire_msg(struct ca_proc *ca, struct ipc_reader *r)
+{
+	struct proto_tls_gen g;
+
+	if (proto_tls_gen_dec(r, &g) == -1 || g.state != PROTO_TLS_RETIRED)
+		fatalx("%s: bad TLS_GEN", __func__);
+	keys_retire(ca, g.gen);
+}
+
 static void
 gen_answer(struct ca_proc *ca, uint32_t gen, uint8_t state, const char *err)
 {
@@ -147,7 +158,6 @@ ca_sign(struct ipc_peer *p, uint16_t type, uint64_t id, struct ipc_reader *r,
 	uint8_t sig[CA_SIG_MAX];
 	struct proto_ca_sign q;
 	struct proto_ca_signed a;
-	struct proto_tls_gen g;
 	EVP_PKEY *key;
 	size_t siglen = 0;
 	struct ipc_msg m;
@@ -155,10 +165,7 @@ ca_sign(struct ipc_peer *p, uint16_t type, uint64_t id, struct ipc_reader *r,
 	int rc;
 
 	if (type == PROTO_TLS_GEN) {
-		if (proto_tls_gen_dec(r, &g) == -1 ||
-		    g.state != PROTO_TLS_RETIRED)
-			fatalx("%s: bad TLS_GEN", __func__);
-		keys_retire(ca, g.gen);
+		retire_msg(ca, r);
 		return;
 	}
 	ipc_expect(p, type, PROTO_CA_SIGN);
@@ -190,14 +197,10 @@ parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
     struct ipc_reader *r, void *arg)
 {
 	struct ca_proc *ca = arg;
-	struct proto_tls_gen g;
 
 	/* a reload whose certificates smtp never got: drop their keys */
 	if (type == PROTO_TLS_GEN) {
-		if (proto_tls_gen_dec(r, &g) == -1 ||
-		    g.state != PROTO_TLS_RETIRED)
-			fatalx("%s: bad TLS_GEN", __func__);
-		keys_retire(ca, g.gen);
+		retire_msg(ca, r);
 		return;
 	}
 	/* RELOAD is taken and ignored: keys come on their own socket */

@@ -221,6 +221,25 @@ tls_key_type_ok(const EVP_PKEY *key)
 	return id == EVP_PKEY_RSA || id == EVP_PKEY_EC;
 }
 
+/* a child with a pipe to tell us about it: fork's result, -1 err set */
+static pid_t
+fork_piped(int fd[2], char *err, size_t errlen)
+{
+	pid_t pid;
+
+	if (pipe2(fd, O_CLOEXEC) == -1) {
+		snprintf(err, errlen, "tls: pipe: %s", strerror(errno));
+		return -1;
+	}
+	fflush(NULL);
+	if ((pid = fork()) == -1) {
+		snprintf(err, errlen, "tls: fork: %s", strerror(errno));
+		close(fd[0]);
+		close(fd[1]);
+	}
+	return pid;
+}
+
 /* tls_check_pair - tls_server_ctx in a child process; 0 or -1, err set */
 int
 tls_check_pair(const char *cert, const char *key, char *err, size_t errlen)
@@ -230,17 +249,8 @@ tls_check_pair(const char *cert, const char *key, char *err, size_t errlen)
 	size_t got = 0;
 	pid_t pid;
 
-	if (pipe(fd) == -1) {
-		snprintf(err, errlen, "tls: pipe: %s", strerror(errno));
+	if ((pid = fork_piped(fd, err, errlen)) == -1)
 		return -1;
-	}
-	fflush(NULL);
-	if ((pid = fork()) == -1) {
-		snprintf(err, errlen, "tls: fork: %s", strerror(errno));
-		close(fd[0]);
-		close(fd[1]);
-		return -1;
-	}
 	if (pid == 0) {
 		SSL_CTX *ctx;
 
@@ -428,17 +438,8 @@ tls_load_keys(const char *const *certs, const char *const *keys,
 
 	if (count == 0 || count > PROTO_TLS_PAIRS_MAX)
 		fatalx("%s: %zu pairs", __func__, count);
-	if (pipe2(fd, O_CLOEXEC) == -1) {
-		snprintf(err, errlen, "tls: pipe: %s", strerror(errno));
+	if ((pid = fork_piped(fd, err, errlen)) == -1)
 		return -1;
-	}
-	fflush(NULL);
-	if ((pid = fork()) == -1) {
-		snprintf(err, errlen, "tls: fork: %s", strerror(errno));
-		close(fd[0]);
-		close(fd[1]);
-		return -1;
-	}
 	if (pid == 0) {
 		close(fd[0]);
 		load_keys_child(certs, keys, count, key_fd, gen, fd[1]);
