@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 #include <event2/buffer.h>
@@ -295,6 +297,8 @@ tls_describe(SSL *ssl, char *buf, size_t len)
 	    SSL_CIPHER_get_name(SSL_get_current_cipher(ssl)));
 }
 
+#define TLS_KEYS_SEND_SEC	5
+
 /* tls_read_file - a whole file of at most TLS_FILE_MAX bytes, into b */
 
 int
@@ -394,7 +398,10 @@ load_keys_child(const char *const *certs, const char *const *keys,
 		k.item[i].pem = evbuffer_pullup(kb[i], -1);
 		k.item[i].len = evbuffer_get_length(kb[i]);
 	}
-	/* every pair is good: the keys to ca, the chains to the parent */
+	/* every pair is good: the keys to ca, the chains to the parent;
+	 * a ca that does not read them in time fails the reload */
+	(void)setsockopt(key_fd, SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){
+	    TLS_KEYS_SEND_SEC, 0 }, sizeof(struct timeval));
 	proto_tls_keys_enc(&m, 0, &k);
 	memset(&h, 0, sizeof(h));
 	h.len = (uint32_t)evbuffer_get_length(m.buf);

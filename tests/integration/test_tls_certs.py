@@ -372,3 +372,23 @@ def test_bad_pair_in_tls_certificates_refused_at_start(tmp_path, certs):
     assert r.returncode == 1
     assert "%s:7: %s: key does not match certificate" % (
         conf, certs["ec"][1]) in r.stderr, r.stderr
+
+
+def test_reloaded_key_only_in_ca_memory(live, certs):
+    """The key a reload loads is read by a child of the parent and
+    handed to ca: neither the parent nor smtp ever holds it."""
+    from test_tls_ca import memory_holds, needles, private_numbers
+    m, pair = live
+    write_pair(certs["b"], pair)
+    reload_and_wait(m)
+    t = tls_session(m.port)         # the new key in use
+    assert fp(t) == fingerprint_file(certs["b"][0])
+    quit_(t)
+    wanted = needles(private_numbers(certs["b"][1]))
+    with open(certs["b"][1], "rb") as f:
+        pem = f.read().splitlines()
+    text = dict(wanted, pem=pem[len(pem) // 2])
+    kids = {comm: pid for pid, comm in m.children().items()}
+    assert memory_holds(m.proc.pid, text) == set(), "parent"
+    assert memory_holds(kids["moat-smtp"], text) == set(), "smtp"
+    assert memory_holds(kids["moat-ca"], wanted), "ca has not the key"
