@@ -461,6 +461,8 @@ proc_event_base(void)
 	return base;
 }
 
+_Static_assert(CONF_TLS_PAIRS_MAX == TLS_SET_PAIRS_MAX, "pairs a generation");
+
 /*
  * smtp's certificates, generation 0: the chains read as root (the
  * chroot has none), the keys' ids those ca_proc_prepare loads.

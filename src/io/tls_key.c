@@ -124,8 +124,8 @@ ca_take(uint64_t id, uint8_t *out, size_t outcap, size_t *outlen, int *failed)
  * or -1 (refused, timed out, the ca process gone): the handshake fails.
  */
 static int
-ca_sign(uint32_t key_id, uint8_t op, uint32_t md_nid, const uint8_t *in, size_t inlen,
-    uint8_t *out, size_t outcap, size_t *outlen)
+ca_sign(uint32_t key_id, uint8_t op, uint32_t md_nid, const uint8_t *in,
+    size_t inlen, uint8_t *out, size_t outcap, size_t *outlen)
 {
 	uint8_t req[IPC_HDR_LEN + 4 + 1 + 4 + 4 + CA_SIG_MAX];
 	struct proto_ca_sign q;
@@ -214,8 +214,8 @@ rsa_sign_cb(int type, const unsigned char *m, unsigned int m_len,
 {
 	size_t n, k = (size_t)RSA_size(rsa);
 
-	if (ca_sign(rsa_key_id(rsa), PROTO_CA_RSA_PKCS1, (uint32_t)type, m, m_len, sigret, k,
-	    &n) == -1 || n != k)
+	if (ca_sign(rsa_key_id(rsa), PROTO_CA_RSA_PKCS1, (uint32_t)type, m,
+	    m_len, sigret, k, &n) == -1 || n != k)
 		return 0;
 	*siglen = (unsigned int)n;
 	return 1;
@@ -230,8 +230,8 @@ rsa_priv_enc_cb(int flen, const unsigned char *from, unsigned char *to,
 
 	if (padding != RSA_NO_PADDING || flen < 0 || (size_t)flen != k)
 		return -1;
-	if (ca_sign(rsa_key_id(rsa), PROTO_CA_RSA_PSS, 0, from, (size_t)flen, to, k, &n) == -1 ||
-	    n != k)
+	if (ca_sign(rsa_key_id(rsa), PROTO_CA_RSA_PSS, 0, from, (size_t)flen,
+	    to, k, &n) == -1 || n != k)
 		return -1;
 	return (int)n;
 }

@@ -35,12 +35,16 @@
 #include <openssl/x509v3.h>
 
 #include "../lib/log.h"
+#include "proto.h"
 #include "tls.h"
 #include "tls_key.h"
 #include "tls_set.h"
 #include "tls_ticket.h"
 
 #define NAMES_MAX	64
+
+/* a generation's pairs travel in one PROTO_TLS_KEYS */
+_Static_assert(TLS_SET_PAIRS_MAX == PROTO_TLS_PAIRS_MAX, "pairs a generation");
 
 struct tls_group {
 	SSL_CTX		*ctx;		/* owned reference */
