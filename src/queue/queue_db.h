@@ -16,7 +16,7 @@
 
 #define QUEUE_QID_LEN		QID_LEN
 #define QUEUE_QID_SIZE		QID_SIZE
-#define QUEUE_SCHEMA_VERSION	1	/* PRAGMA user_version */
+#define QUEUE_SCHEMA_VERSION	2	/* PRAGMA user_version; see queue_db.c */
 
 /* recipient.state; the numbers are stored, never renumber them */
 enum queue_rcpt_state {
@@ -180,6 +180,10 @@ int queue_db_local_next(struct queue_db *db, int64_t *when);
  * bumped after each commit, so they count only what is on disk.
  * Recipients for delivery outcomes; bounces stored are not "in".
  */
+#define QUEUE_LATENCY_BUCKETS	11	/* upper bounds in queue_latency_le */
+#define QUEUE_EVENT_TYPES_MAX	64	/* types counted; more go uncounted */
+extern const int queue_latency_le[QUEUE_LATENCY_BUCKETS];
+
 struct queue_stats {
 	int64_t	stored;			/* messages accepted from smtp */
 	int64_t	delivered;		/* recipients, local and remote */
@@ -187,6 +191,16 @@ struct queue_stats {
 	int64_t	bounced;		/* failed for good, sender notified */
 	int64_t	dead;			/* failed, null sender: dead letter */
 	int64_t	held;			/* local delivery impossible: held */
+	/* from arrival to delivery, per recipient delivered: a histogram
+	 * (per bucket, not cumulative) whose arrival time has whole seconds */
+	int64_t	latency[QUEUE_LATENCY_BUCKETS + 1];	/* the last: +Inf */
+	int64_t	latency_sum_ms;
+	/* security events stored, by type */
+	struct {
+		char	type[32];
+		int64_t	n;
+	} events[QUEUE_EVENT_TYPES_MAX];
+	size_t	nevents;
 };
 
 /* queue_db_stats - the counters of db (never NULL) */
@@ -234,6 +248,7 @@ struct queue_remote_mark {
 	enum queue_remote_outcome outcome;
 	int64_t		 next_attempt;	/* DEFERRED */
 	const char	*error;		/* last_error; DEAD: the reason */
+	int64_t		 created;	/* DELIVERED: the message's arrival */
 	int		 delay_notice;	/* DEFERRED: a delay DSN goes with it,
 					 * remember it (table delay_notice) */
 };
@@ -291,6 +306,28 @@ int queue_db_remote_mark(struct queue_db *db, const struct queue_remote_mark *v,
 /* queue_db_dead_expire - delete dead letters older than before; 0 or -1 */
 int queue_db_dead_expire(struct queue_db *db, int64_t before,
     int64_t *deleted);
+
+/*
+ * queue_db_paused_load - read which destinations an admin paused
+ * (paused_dest): *all when every remote delivery is; when some domains
+ * are, queue_db_remote_fetch and queue_db_remote_next leave their
+ * recipients out from now on. 0 or -1.
+ */
+int queue_db_paused_load(struct queue_db *db, int *all);
+
+/*
+ * queue_db_dead_reinject - dead letter dead_id back into the queue, in
+ * one transaction: a new message from <> that arrived now (listener
+ * "deadletter", HELO helo) to its one recipient, and the dead letter
+ * deleted. route(arg, address, stored mailbox or "", out, outlen) puts
+ * where the recipient goes now into out: a Maildir, "" when relayed.
+ * 1 with the new qid, 0 when there is no such dead letter, -1 (logged,
+ * nothing changed).
+ */
+int queue_db_dead_reinject(struct queue_db *db, int64_t dead_id,
+    const char *helo, void (*route)(void *, const char *address,
+    const char *mailbox, char *out, size_t outlen), void *arg,
+    char qid[QUEUE_QID_SIZE]);
 
 /* queue_db_sender_state - a sender's state ("active" when no row) */
 int queue_db_sender_state(struct queue_db *db, const char *key, char *buf,

@@ -65,6 +65,7 @@
 
 #include <event2/event.h>
 
+#include "../lib/clock.h"
 #include "daemon/config.h"
 #include "io/ipc.h"
 #include "io/proto.h"
@@ -78,6 +79,7 @@
 #include "queue/queue_watch.h"
 #include "queue/sched.h"
 #include "queue/queue_ctl.h"
+#include "queue/queue_route.h"
 #include "control/control_log.h"
 
 #define QP_ESC		512	/* escaped copy of a field for the log */
@@ -250,15 +252,6 @@ qp_status_text(int status)
 	}
 }
 
-static int64_t
-qp_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Make the group commit run once the current callbacks are done. */
 static void
 qp_commit_soon(struct queue_proc *qp)
@@ -296,7 +289,7 @@ qp_commit_wait(struct queue_proc *qp)
 
 	if (qp->nstores == 0 || qp->nstores >= QUEUE_BATCH_MAX ||
 	    qp->store_bytes >= QP_BATCH_BYTES ||
-	    qp_now_ms() - qp->store_first_ms >= QP_BATCH_WAIT_MS ||
+	    clock_mono_ms() - qp->store_first_ms >= QP_BATCH_WAIT_MS ||
 	    qp_smtp_unread(qp) <= 0)
 		return 0;
 	evtimer_add(qp->ev_commit, &zero);
@@ -512,7 +505,7 @@ qp_store_recv(struct queue_proc *qp, uint64_t id, struct ipc_reader *r)
 	}
 	len = s->len;
 	if (qp->nstores == 0)
-		qp->store_first_ms = qp_now_ms();
+		qp->store_first_ms = clock_mono_ms();
 	TAILQ_INSERT_TAIL(&qp->stores, s, entry);
 	qp->nstores++;
 	qp->store_bytes += len;
@@ -654,7 +647,7 @@ qp_commit_run(struct queue_proc *qp)
 	if (n > 0)
 		sched_stored(qp->sched);	/* remote recipients may be new */
 	if (!TAILQ_EMPTY(&qp->stores)) {
-		qp->store_first_ms = qp_now_ms();
+		qp->store_first_ms = clock_mono_ms();
 		qp_commit_soon(qp);
 	}
 }
@@ -824,7 +817,7 @@ static void
 qp_deliver_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct queue_proc *qp = arg;
-	int64_t now = time(NULL), start_ms = qp_now_ms(), when, budget;
+	int64_t now = time(NULL), start_ms = clock_mono_ms(), when, budget;
 	size_t n = 0;
 	int rc, more = 0;
 
@@ -861,7 +854,7 @@ qp_deliver_cb(evutil_socket_t fd, short what, void *arg)
 		struct queue_local *l = &qp->local[i];
 
 		/* fsyncs block the loop: leave the rest for the next turn */
-		if (i > 0 && qp_now_ms() - start_ms >= budget) {
+		if (i > 0 && clock_mono_ms() - start_ms >= budget) {
 			more = 1;
 			break;
 		}
@@ -1128,6 +1121,52 @@ qp_ctl_kick(void *arg)
 		sched_kick(qp->sched);
 }
 
+/*
+ * The queue operations' hooks (queue_ctl.h): the configuration in
+ * force, the scheduler's jobs, paused destinations, dead letters.
+ */
+static const struct conf *
+qp_ctl_conf(void *arg)
+{
+	return ((struct queue_proc *)arg)->conf;
+}
+
+static int
+qp_ctl_inflight(void *arg, int64_t rcpt_id)
+{
+	return sched_inflight(((struct queue_proc *)arg)->sched, rcpt_id);
+}
+
+static void
+qp_ctl_paused(void *arg)
+{
+	sched_paused_changed(((struct queue_proc *)arg)->sched);
+}
+
+/* a dead letter's recipient: its stored Maildir while its domain is
+ * still local, else where the configuration sends it now */
+static void
+qp_reinject_route(void *arg, const char *address, const char *mailbox,
+    char *out, size_t len)
+{
+	const struct conf *c = arg;
+	int r = queue_route_mailbox(c, address, out, len);
+
+	if (r != QUEUE_ROUTE_REMOTE && mailbox[0] != '\0')
+		snprintf(out, len, "%s", mailbox);
+	else if (r == QUEUE_ROUTE_UNKNOWN)
+		out[0] = '\0';		/* no Maildir known: by its route */
+}
+
+static int
+qp_ctl_reinject(void *arg, int64_t dead_id, char qid[QUEUE_QID_SIZE])
+{
+	struct queue_proc *qp = arg;
+
+	return queue_db_dead_reinject(qp->db, dead_id, qp->conf->hostname,
+	    qp_reinject_route, qp->conf, qid);
+}
+
 /* queue_proc_main - run the queue process until told to stop */
 int
 queue_proc_main(struct proc_env *env)
@@ -1197,6 +1236,12 @@ queue_proc_main(struct proc_env *env)
 	if (env->peer[PROC_MTA] >= 0)
 		qp->sched = sched_new(conf, base, qp->db, env->peer[PROC_MTA],
 		    qp_local_kick, qp);
+	{
+		struct queue_ctl_delivery dl = { qp_ctl_conf, qp_ctl_inflight,
+		    qp_ctl_paused, qp_ctl_reinject, qp };
+
+		queue_ctl_set_delivery(qp->ctl, &dl);
+	}
 
 	if (event_base_dispatch(base) == -1)
 		log_err(LOG_CAT_QUEUE, "event=loop_failed");
