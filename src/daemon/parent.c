@@ -44,6 +44,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
@@ -119,6 +120,11 @@ struct parent {
 	struct event		*counts_timer;	/* every COUNTS_EVERY_SECS */
 	struct event		*counts_late;	/* an answer is late */
 	struct event		*stop_timer;	/* `moat stop` */
+	int			 keys_fd;	/* to ca's keys socket (tls.c) */
+	uint32_t		 tls_gen;	/* the last generation made */
+	uint32_t		 tls_pending;	/* waiting for ca, 0: none */
+	struct evbuffer		*tls_chains;	/* its chains, for smtp */
+	uint32_t		 tls_count;
 };
 
 /* priv_drop - become user, chrooted into dir when dir is not NULL */
@@ -507,6 +513,124 @@ read_text(const char *path, size_t *lenp)
 }
 
 /*
+ * A reload's certificates. A child reads and checks every pair of nc
+ * and hands the keys to ca itself (tls_load_keys), so no key is ever in
+ * this process; the chains come back here and go to smtp when ca says
+ * it holds the keys (parent_tls_loaded), after the RELOAD that carries
+ * the tls_* knobs. A bad pair fails the whole reload: "FILE:LINE: KNOB:
+ * what" in err, and nothing changes. 0 or -1.
+ */
+static void parent_tls_retire(struct parent *, uint32_t);
+
+static int
+parent_tls_reload(struct parent *pa, const struct conf *nc, char *err,
+    size_t errlen)
+{
+	static struct conf_tls_pair pairs[CONF_TLS_PAIRS_MAX];
+	const char *certs[CONF_TLS_PAIRS_MAX], *keys[CONF_TLS_PAIRS_MAX];
+	size_t n = conf_tls_pairs(nc, pairs, CONF_TLS_PAIRS_MAX);
+	struct evbuffer *chains;
+	char why[900];
+	uint32_t gen;
+
+	if (n == 0 || pa->keys_fd == -1 || pa->pid[PROC_CA] <= 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		certs[i] = pairs[i].cert;
+		keys[i] = pairs[i].key;
+	}
+	if ((chains = evbuffer_new()) == NULL)
+		fatal("%s: evbuffer_new", __func__);
+	gen = ++pa->tls_gen;
+	if (tls_load_keys(certs, keys, n, pa->keys_fd, gen, chains, why,
+	    sizeof(why)) == -1) {
+		const char *knob = "tls_certificates";
+
+		/* which knob: the default pair's errors name its file */
+		if (strncmp(why, pairs[0].cert, strlen(pairs[0].cert)) == 0 &&
+		    why[strlen(pairs[0].cert)] == ':')
+			knob = "tls_cert";
+		else if (strncmp(why, pairs[0].key, strlen(pairs[0].key)) == 0 &&
+		    why[strlen(pairs[0].key)] == ':')
+			knob = "tls_key";
+		if (snprintf(err, errlen, "%s:%d: %s: %s", nc->path,
+		    conf_knob_line(nc, knob), knob, why) >= (int)errlen)
+			err[errlen - 1] = '\0';	/* cut, as it is */
+		evbuffer_free(chains);
+		return -1;
+	}
+	/* a reload before ca answered the one before: that one is void */
+	if (pa->tls_pending != 0)
+		parent_tls_retire(pa, pa->tls_pending);
+	if (pa->tls_chains != NULL)
+		evbuffer_free(pa->tls_chains);
+	pa->tls_chains = chains;
+	pa->tls_pending = gen;
+	pa->tls_count = (uint32_t)n;
+	return 0;
+}
+
+/* ca can drop generation gen, which smtp never got */
+static void
+parent_tls_retire(struct parent *pa, uint32_t gen)
+{
+	struct proto_tls_gen g;
+	struct ipc_msg m;
+
+	memset(&g, 0, sizeof(g));
+	g.gen = gen;
+	g.state = PROTO_TLS_RETIRED;
+	proto_tls_gen_enc(&m, 0, &g);
+	ipc_send(pa->peer[PROC_CA], &m);
+}
+
+/* ca's answer to a reload's keys: smtp gets the chains, or nothing */
+static void
+parent_tls_loaded(struct parent *pa, struct ipc_reader *r)
+{
+	struct proto_tls_gen g;
+	struct proto_tls_keys k;
+	struct ipc_msg m;
+	uint8_t *p;
+	size_t len, off = 0;
+	uint32_t n;
+
+	if (proto_tls_gen_dec(r, &g) == -1 || g.state == PROTO_TLS_RETIRED)
+		fatalx("%s: bad TLS_GEN from ca", __func__);
+	if (g.gen != pa->tls_pending)
+		return;		/* a reload replaced it (retired above) */
+	pa->tls_pending = 0;
+	if (g.state == PROTO_TLS_FAILED) {
+		log_err(LOG_CAT_TLS, "event=tls_reload_failed generation=%u "
+		    "error=\"%s\" action=\"keeping the certificates in use\"",
+		    g.gen, g.error);
+		return;
+	}
+	memset(&k, 0, sizeof(k));
+	k.gen = g.gen;
+	k.count = pa->tls_count;
+	len = evbuffer_get_length(pa->tls_chains);
+	p = evbuffer_pullup(pa->tls_chains, -1);
+	for (uint32_t i = 0; i < k.count; i++) {
+		if (len - off < sizeof(n))
+			fatalx("%s: short chains", __func__);
+		memcpy(&n, p + off, sizeof(n));
+		off += sizeof(n);
+		if (len - off < n)
+			fatalx("%s: short chains", __func__);
+		k.item[i].pem = p + off;
+		k.item[i].len = n;
+		off += n;
+	}
+	proto_tls_keys_enc(&m, 0, &k);
+	ipc_send(pa->peer[PROC_SMTP], &m);
+	evbuffer_free(pa->tls_chains);
+	pa->tls_chains = NULL;
+	log_notice(LOG_CAT_TLS, "event=tls_reload generation=%u "
+	    "certificates=%u", k.gen, k.count);
+}
+
+/*
  * The one reload, of SIGHUP and of `moat reload` alike: parse the file
  * again; a bad one is refused whole and the running configuration
  * stays. A good one goes to every child, which applies what it can and
@@ -554,6 +678,18 @@ parent_reload(struct parent *pa)
 		log_err(LOG_CAT_DAEMON, "event=reload_failed error=\"%s\" "
 		    "action=\"keeping the running configuration\"", err);
 		conf_free(nc);
+		rl->refused = 1;
+		rl->nerrors += text_add(rl->errors, sizeof(rl->errors),
+		    err) == 0;
+		reload_done(pa);
+		return;
+	}
+	/* the certificates first: a pair that does not load refuses it all */
+	if (parent_tls_reload(pa, nc, err, sizeof(err)) == -1) {
+		log_err(LOG_CAT_DAEMON, "event=reload_failed error=\"%s\" "
+		    "action=\"keeping the running configuration\"", err);
+		conf_free(nc);
+		free(text);
 		rl->refused = 1;
 		rl->nerrors += text_add(rl->errors, sizeof(rl->errors),
 		    err) == 0;
@@ -924,6 +1060,11 @@ parent_peer_msg(struct ipc_peer *p, uint16_t type, uint64_t id,
 			return;
 		}
 	}
+	/* ca holds a reload's keys: smtp may have the certificates */
+	if (type == PROTO_TLS_GEN && p == pa->peer[PROC_CA]) {
+		parent_tls_loaded(pa, r);
+		return;
+	}
 	/* `moat log`: the parent owns runtime log levels (control_log.c) */
 	if (type == PROTO_CTL_REQUEST && p == pa->peer[PROC_CONTROL] &&
 	    pa->ctl_log != NULL) {
@@ -942,6 +1083,8 @@ parent_peer_close(struct ipc_peer *p, void *arg)
 
 /* pairs[a][b] is a's end of the a-b socketpair, -1: none */
 static int pairs[PROC_COUNT][PROC_COUNT];
+/* the parent's key loaders -> ca: [0] the parent's end, [1] ca's */
+static int keys_pair[2] = { -1, -1 };
 
 static void
 make_pairs(void)
@@ -961,6 +1104,9 @@ make_pairs(void)
 			pairs[a][b] = sv[0];
 			pairs[b][a] = sv[1];
 		}
+	if (proc_runs(PROC_CA) && socketpair(AF_UNIX, SOCK_STREAM |
+	    SOCK_CLOEXEC, 0, keys_pair) == -1)
+		fatal("socketpair");
 }
 
 /* "file:line: what" for a knob naming a file; no line if a default */
@@ -1054,6 +1200,8 @@ check_files(const struct conf *c, int serve)
 	char err[CONF_PATH_MAX + 256];
 	int lenient = !serve, bad = 0;
 	struct control_access access;
+	static struct conf_tls_pair tp[CONF_TLS_PAIRS_MAX];
+	size_t n_pairs = conf_tls_pairs(c, tp, CONF_TLS_PAIRS_MAX);
 
 	if (lenient && control_access_resolve(c, &access, err,
 	    sizeof(err)) == -1) {
@@ -1061,14 +1209,20 @@ check_files(const struct conf *c, int serve)
 		bad = 1;
 	}
 
-	if (c->tls_cert[0] != '\0' && !(lenient &&
-	    (file_unreadable(c, "tls_cert", c->tls_cert) ||
-	    file_unreadable(c, "tls_key", c->tls_key))) &&
-	    tls_check_pair(c->tls_cert, c->tls_key, err, sizeof(err)) == -1) {
-		/* the key's errors name the key file */
-		file_error(c, strstr(err, "load certificate") == NULL ?
-		    "tls_key" : "tls_cert", err);
-		bad = 1;
+	for (size_t i = 0; i < n_pairs; i++) {
+		const struct conf_tls_pair *t = &tp[i];
+		int dflt = strcmp(t->knob, "tls_cert") == 0;
+
+		if (lenient && (file_unreadable(c, t->knob, t->cert) ||
+		    file_unreadable(c, dflt ? "tls_key" : t->knob, t->key)))
+			continue;
+		if (tls_check_pair(t->cert, t->key, err, sizeof(err)) == -1) {
+			/* the key's errors name the key file */
+			file_error(c, !dflt ? t->knob : strstr(err,
+			    "load certificate") == NULL ? "tls_key" :
+			    "tls_cert", err);
+			bad = 1;
+		}
 	}
 	if (c->smarthost_auth_file[0] != '\0' && !(lenient &&
 	    file_unreadable(c, "smarthost_auth_file", c->smarthost_auth_file))) {
@@ -1282,6 +1436,7 @@ start_children(struct parent *pa, struct start *st)
 	ps.listen_fds = st->lfd;
 	ps.n_listen = st->n_listen;
 	ps.control_fd = st->ctl_fd;
+	ps.keys_fd = keys_pair[1];
 	for (int c = PROC_PARENT + 1; c < PROC_COUNT; c++) {
 		if (!proc_runs(c))
 			continue;
@@ -1298,6 +1453,9 @@ start_children(struct parent *pa, struct start *st)
 		close(st->lfd[--st->n_listen]);
 	close(st->ctl_fd);
 	close(st->exe_fd);
+	if (keys_pair[1] != -1)
+		close(keys_pair[1]);
+	pa->keys_fd = keys_pair[0];
 }
 
 /* relaytest_on_start: the listeners are bound and the children run;
@@ -1385,6 +1543,7 @@ daemon_serve(struct conf *conf)
 	pa.conf = pa.conf0 = conf;
 	pa.started = time(NULL);
 	pa.sessions = pa.queued = -1;
+	pa.keys_fd = -1;
 	if (start_check(conf, &st) == -1)
 		return 1;
 	proc_signals_hold(1);

@@ -42,8 +42,6 @@ static const struct {
 	{ "server", "mail_dir" },
 	{ "server", "empty_dir" },
 	{ "server", "syslog" },
-	{ "server", "tls_cert" },
-	{ "server", "tls_key" },
 	{ "policy", "dnsbl_zones" },
 	{ "policy", "reverse_dns" },
 	{ "policy", "client_prefix_v4" },
@@ -217,6 +215,10 @@ reload_needs_restart(const struct conf *running, const struct conf *next,
 			continue;
 		say_knob(buf, len, &n, start_only[i].name, x->value, y->value);
 	}
+	/* certificates reload; turning TLS on or off does not */
+	if ((running->tls_cert[0] == '\0') != (next->tls_cert[0] == '\0'))
+		say(buf, len, &n, "tls_cert (TLS turned %s)",
+		    next->tls_cert[0] ? "on" : "off");
 	/* listeners: bound by the parent, each knob fixed at start */
 	for (size_t i = 0; i < a.n; i++) {
 		const struct knob_text *x = &a.v[i], *y;

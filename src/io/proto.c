@@ -696,6 +696,52 @@ proto_ready_dec(struct ipc_reader *r, struct proto_ready *rd)
 	return ipc_get_end(r);
 }
 
+/* proto_tls_keys_enc - PROTO_TLS_KEYS */
+void
+proto_tls_keys_enc(struct ipc_msg *m, uint64_t id, const struct proto_tls_keys *k)
+{
+	if (k->count == 0 || k->count > PROTO_TLS_PAIRS_MAX)
+		fatalx("%s: %u pairs", __func__, k->count);
+	ipc_msg_init(m, PROTO_TLS_KEYS, id);
+	ipc_put_u32(m, k->gen);
+	ipc_put_u32(m, k->count);
+	for (uint32_t i = 0; i < k->count; i++)
+		ipc_put_bytes(m, k->item[i].pem, k->item[i].len);
+}
+
+int
+proto_tls_keys_dec(struct ipc_reader *r, struct proto_tls_keys *k)
+{
+	k->gen = ipc_get_u32(r);
+	k->count = ipc_get_u32(r);
+	if (r->err || k->count == 0 || k->count > PROTO_TLS_PAIRS_MAX)
+		return -1;
+	for (uint32_t i = 0; i < k->count; i++)
+		k->item[i].pem = ipc_get_bytes(r, &k->item[i].len);
+	return ipc_get_end(r);
+}
+
+/* proto_tls_gen_enc - PROTO_TLS_GEN */
+void
+proto_tls_gen_enc(struct ipc_msg *m, uint64_t id, const struct proto_tls_gen *g)
+{
+	ipc_msg_init(m, PROTO_TLS_GEN, id);
+	ipc_put_u32(m, g->gen);
+	ipc_put_u8(m, g->state);
+	ipc_put_str(m, g->error);
+}
+
+int
+proto_tls_gen_dec(struct ipc_reader *r, struct proto_tls_gen *g)
+{
+	g->gen = ipc_get_u32(r);
+	g->state = ipc_get_u8(r);
+	ipc_get_str(r, g->error, sizeof(g->error));
+	if (g->state > PROTO_TLS_RETIRED)
+		return -1;
+	return ipc_get_end(r);
+}
+
 /* proto_ready_send - tell the parent */
 void
 proto_ready_send(struct ipc_peer *p, uint8_t what, int ok, const char *note)
@@ -741,6 +787,8 @@ recode_##name(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)	\
 }
 
 RECODE(stored, proto_stored)
+RECODE(tls_keys, proto_tls_keys)
+RECODE(tls_gen, proto_tls_gen)
 RECODE(event, proto_event)
 RECODE(auth_check, proto_auth_check)
 RECODE(auth_result, proto_auth_result)
@@ -955,6 +1003,8 @@ proto_recode(uint16_t type, uint64_t id, struct ipc_reader *r,
 	case PROTO_VERIFY_FLUSH: rc = recode_verify_flush(r, id, out); break;
 	case PROTO_READY: rc = recode_ready(r, id, out); break;
 	case PROTO_COUNTS: rc = recode_counts(r, id, out); break;
+	case PROTO_TLS_KEYS:	rc = recode_tls_keys(r, id, out); break;
+	case PROTO_TLS_GEN:	rc = recode_tls_gen(r, id, out); break;
 	default:		rc = -1; break;
 	}
 	if (rc == -1)

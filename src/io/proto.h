@@ -262,8 +262,32 @@ enum proto_type {
 	 *   i64  queued (queue: messages in queue.db)
 	 */
 	PROTO_COUNTS = 28,
+	/*
+	 * A new generation of the server's TLS certificates (a reload).
+	 * parent's key loader -> ca, on ca's keys socket: the private keys;
+	 * parent -> smtp, once ca has them: the certificate chains. Pair i
+	 * of generation g is key id g * PROTO_TLS_PAIRS_MAX + i in CA_SIGN.
+	 *   u32  generation
+	 *   u32  count (1..PROTO_TLS_PAIRS_MAX), then for each:
+	 *        bytes PEM (a key for ca, a chain for smtp)
+	 */
+	PROTO_TLS_KEYS = 29,
+	/*
+	 * A generation's state. ca -> parent: its keys are loaded (or
+	 * not); smtp -> ca (on their signing socket) and parent -> ca: no
+	 * session uses it any more, drop its keys.
+	 *   u32  generation
+	 *   u8   state (PROTO_TLS_LOADED, PROTO_TLS_FAILED, PROTO_TLS_RETIRED)
+	 *   str  error ("" unless FAILED)
+	 */
+	PROTO_TLS_GEN = 30,
 	PROTO_MAX
 };
+
+#define PROTO_TLS_PAIRS_MAX	16	/* CONF_TLS_PAIRS_MAX */
+#define PROTO_TLS_LOADED	0
+#define PROTO_TLS_FAILED	1
+#define PROTO_TLS_RETIRED	2
 
 #define PROTO_STORE_OK		0
 #define PROTO_STORE_TEMPFAIL	1
@@ -575,6 +599,29 @@ struct proto_ca_signed {
 void proto_ca_signed_enc(struct ipc_msg *, uint64_t id,
     const struct proto_ca_signed *);
 int proto_ca_signed_dec(struct ipc_reader *, struct proto_ca_signed *);
+
+/* PROTO_TLS_KEYS */
+struct proto_tls_keys {
+	uint32_t	 gen;
+	uint32_t	 count;
+	struct {
+		const uint8_t	*pem;
+		size_t		 len;
+	}		 item[PROTO_TLS_PAIRS_MAX];
+};
+void proto_tls_keys_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_tls_keys *);
+int proto_tls_keys_dec(struct ipc_reader *, struct proto_tls_keys *);
+
+/* PROTO_TLS_GEN */
+struct proto_tls_gen {
+	uint32_t	 gen;
+	uint8_t		 state;		/* PROTO_TLS_* */
+	char		 error[512];
+};
+void proto_tls_gen_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_tls_gen *);
+int proto_tls_gen_dec(struct ipc_reader *, struct proto_tls_gen *);
 
 /* PROTO_LOOKUP_RCPT */
 struct proto_lookup_rcpt {

@@ -34,6 +34,7 @@
 #include <sodium.h>
 
 #include "../io/proto.h"
+#include "../io/tls_set.h"
 #include "../lib/hash.h"
 #include "../lib/log.h"
 #include "../policy/banlist.h"
@@ -437,6 +438,48 @@ smtp_server_reload(struct smtp_server *srv, const uint8_t *text, size_t len,
 	proto_ready_send(srv->parent, PROTO_READY_RELOAD, 1, NULL);
 }
 
+/*
+ * A reload's certificates (the ca has their keys): new sessions get
+ * them, sessions under way keep theirs (tls_set.c). The knobs are the
+ * configuration's of this reload, which came first.
+ */
+static void
+smtp_server_tls_keys(struct smtp_server *srv, struct ipc_reader *r)
+{
+	struct tls_set_pem pems[PROTO_TLS_PAIRS_MAX];
+	struct proto_tls_keys k;
+	struct tls_set *set;
+	struct tls_opts o;
+	char err[512];
+
+	if (proto_tls_keys_dec(r, &k) == -1)
+		fatalx("%s: bad TLS_KEYS", __func__);
+	for (uint32_t i = 0; i < k.count; i++) {
+		pems[i].pem = k.item[i].pem;
+		pems[i].len = k.item[i].len;
+	}
+	conf_tls_opts(srv->conf, &o);
+	if ((set = tls_set_new(&o, k.gen, pems, k.count, err,
+	    sizeof(err))) == NULL) {
+		log_err(LOG_CAT_TLS, "event=tls_reload_failed generation=%u "
+		    "error=\"%s\" action=\"keeping the certificates in use\"",
+		    k.gen, err);
+		return;
+	}
+	if (srv->tls == NULL) {
+		/* TLS was off at start: the listeners know nothing of it */
+		log_warn(LOG_CAT_TLS, "event=tls_reload_ignored reason=\"TLS "
+		    "was off at start: turning it on needs a restart\"");
+		tls_set_retire(set);
+		return;
+	}
+	log_notice(LOG_CAT_TLS, "event=tls_reloaded generation=%u "
+	    "previous=%u certificates=%u", k.gen, tls_set_gen(srv->tls),
+	    k.count);
+	tls_set_retire(srv->tls);
+	srv->tls = set;
+}
+
 static void
 parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
     struct ipc_reader *r, void *arg)
@@ -473,6 +516,9 @@ parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 		ipc_send(srv->parent, &m);
 		break;
 	}
+	case PROTO_TLS_KEYS:
+		smtp_server_tls_keys(srv, r);
+		break;
 	default:
 		fatalx("%s: unexpected message %u from parent", __func__, type);
 	}
