@@ -36,6 +36,7 @@
 #include "io/ipc.h"
 #include "io/proto.h"
 #include "lib/cidr.h"
+#include "lib/duration.h"
 #include "lib/log.h"
 
 #define CTL_DURATION_MAX	(10LL * 366 * 86400)
@@ -171,39 +172,12 @@ ctl_state_mask(const char *s, uint32_t *mask)
 int
 ctl_duration_parse(const char *s, int64_t *secs)
 {
-	int64_t total = 0;
+	int64_t v;
 
-	if (*s == '\0')
+	if (duration_parse(s, DURATION_S, &v) != DURATION_OK || v <= 0 ||
+	    v > CTL_DURATION_MAX)
 		return -1;
-	while (*s != '\0') {
-		int64_t n = 0, unit;
-
-		if (!isdigit((unsigned char)*s))
-			return -1;
-		while (isdigit((unsigned char)*s)) {
-			n = n * 10 + (*s++ - '0');
-			if (n > CTL_DURATION_MAX)
-				return -1;
-		}
-		switch (*s) {
-		case '\0':
-			unit = 1;
-			break;
-		case 's': unit = 1; s++; break;
-		case 'm': unit = 60; s++; break;
-		case 'h': unit = 3600; s++; break;
-		case 'd': unit = 86400; s++; break;
-		case 'w': unit = 7 * 86400; s++; break;
-		default:
-			return -1;
-		}
-		total += n * unit;
-		if (total > CTL_DURATION_MAX)
-			return -1;
-	}
-	if (total <= 0)
-		return -1;
-	*secs = total;
+	*secs = v;
 	return 0;
 }
 

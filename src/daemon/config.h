@@ -13,6 +13,7 @@
 #define CONF_MAX_LISTENERS	16
 #define CONF_MAX_LDAP		16	/* [ldap NAME] sections */
 #define CONF_LDAP_KNOBS		12	/* knobs of an [ldap NAME] section */
+#define CONF_LISTENER_KNOBS	16	/* knobs of a [listener NAME] section */
 #define CONF_PATH_MAX		1024
 #define CONF_KNOBS_MAX		192	/* knobs in the table, at most */
 #define CONF_PROXY_FROM_MAX	32	/* proxy_from networks of a listener */
@@ -42,6 +43,7 @@ struct conf_listener {
 	struct cidr proxy_from[CONF_PROXY_FROM_MAX];
 	size_t	n_proxy_from;
 	int	line;			/* line of the section header */
+	int	knob_line[CONF_LISTENER_KNOBS];	/* set on, 0: derived */
 };
 
 /* an [ldap NAME] section: a directory to look recipients up in */
@@ -238,6 +240,20 @@ int conf_ldap_knob_line(const struct conf_ldap *l, const char *name);
 
 /* conf_print - the effective configuration, in the file's own syntax */
 void conf_print(const struct conf *c, FILE *fp);
+
+/*
+ * conf_print_changed - like conf_print, only the knobs whose value
+ * differs from the default (postconf -n); of [listener] and [ldap]
+ * sections, the knobs the file sets. -1: out of memory.
+ */
+int conf_print_changed(const struct conf *c, FILE *fp);
+
+/*
+ * conf_print_value - the value of one knob on a line of its own: NAME
+ * or SECTION.NAME of a fixed section, listener.LNAME.NAME or
+ * ldap.DNAME.NAME; lists as "a, b, c". -1: no such knob.
+ */
+int conf_print_value(const struct conf *c, const char *name, FILE *fp);
 
 /* conf_print_doc - every knob with its type, default, bounds and doc line */
 void conf_print_doc(FILE *fp);

@@ -4,6 +4,8 @@
  *   moat serve [-c FILE]          run the daemon in the foreground
  *   moat check-config [-c FILE]   print the effective configuration
  *   moat passwd USER [-c FILE]    add a user or change a password
+ *   moat config [-c FILE] [-d] [KNOB...]
+ *                                 knobs changed from the defaults, or values
  *   moat config-doc               every knob with its default and bounds
  *   moat ldap-query [-c FILE] NAME [ADDRESS...]
  *                                 ask an [ldap NAME] directory about addresses
@@ -44,6 +46,12 @@
 
 #define MOAT_VERSION "0.1.0"
 
+#define CONFIG_USAGE \
+	"usage: moat config [-c FILE] [-d] [KNOB...]\n" \
+	"  without KNOB: the knobs that differ from the defaults; with\n" \
+	"  KNOB (NAME, SECTION.NAME, listener.L.NAME, ldap.D.NAME): values;\n" \
+	"  -d: the defaults\n"
+
 static void
 usage(FILE *fp)
 {
@@ -55,6 +63,7 @@ usage(FILE *fp)
 	    "[--external-domain E]\n"
 	    "              [--json] [--timeout S] [--from-ip ADDR] "
 	    "[--no-smuggling]\n"
+	    "       moat config [-c FILE] [-d] [KNOB...]\n"
 	    "       moat config-doc\n"
 	    "       moat ldap-query [-c FILE] NAME [ADDRESS...]\n"
 	    "       moat sessions|queue|ban|user|events|log|stats|status ...\n"
@@ -184,6 +193,62 @@ done:
 	return rc;
 }
 
+/*
+ * config [-c FILE] [-d] [KNOB...]: without a knob, the knobs that differ
+ * from the defaults (postconf -n); with knobs, their values; -d: the
+ * defaults instead of the file's values.
+ */
+static int
+cmd_config(int argc, char **argv)
+{
+	const char *path = NULL;
+	struct conf *c;
+	int defaults = 0, nknobs = 0, rc = 0;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			path = argv[++i];
+		else if (strcmp(argv[i], "-d") == 0)
+			defaults = 1;
+		else if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0) {
+			printf("%s", CONFIG_USAGE);
+			return 0;
+		} else if (argv[i][0] == '-') {
+			fprintf(stderr, "moat: config: unknown option '%s'\n%s",
+			    argv[i], CONFIG_USAGE);
+			return 2;
+		} else
+			argv[nknobs++] = argv[i];
+	}
+	if ((c = load(defaults ? NULL : path)) == NULL)
+		return 1;
+	if (nknobs == 0) {
+		if (defaults)
+			conf_print(c, stdout);
+		else if (conf_print_changed(c, stdout) == -1) {
+			fprintf(stderr, "moat: out of memory\n");
+			rc = 1;
+		}
+	}
+	for (int i = 0; i < nknobs; i++) {
+		if (nknobs > 1)
+			printf("%s = ", argv[i]);
+		fflush(stdout);
+		if (conf_print_value(c, argv[i], stdout) == -1) {
+			if (nknobs > 1)
+				printf("\n");
+			fprintf(stderr, "moat: config: unknown knob '%s' (NAME, "
+			    "SECTION.NAME, listener.LISTENER.NAME or "
+			    "ldap.LDAPNAME.NAME; moat config-doc lists them)\n",
+			    argv[i]);
+			rc = 1;
+		}
+	}
+	conf_free(c);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -216,6 +281,8 @@ main(int argc, char **argv)
 		return relaytest_main(argc - 2, argv + 2);
 	if (strcmp(cmd, "ldap-query") == 0)
 		return ldap_query_main(argc - 2, argv + 2);
+	if (strcmp(cmd, "config") == 0)
+		return cmd_config(argc - 2, argv + 2);
 	if (strcmp(cmd, "config-doc") == 0) {
 		conf_print_doc(stdout);
 		return 0;

@@ -430,7 +430,7 @@ def test_check_config_prints_effective_config(tmp_path, tls_files):
     assert conf["limits"]["max_message_size"] == "2M"
     assert conf["limits"]["max_recipients"] == "150"
     assert conf["limits"]["max_errors"] == "20"         # a default
-    assert conf["limits"]["auth_fail_delay_ms"] == "250"
+    assert conf["limits"]["auth_fail_delay_ms"] == "250ms"
     assert conf["log"]["smtp"] == "debug"
     assert conf["domains"]["local_domains"].replace(",", " ").split() == \
         ["example.org", "example.net", "localhost"]
@@ -454,7 +454,7 @@ def test_check_config_prints_effective_config(tmp_path, tls_files):
             ldap["cache_positive"], ldap["cache_negative"],
             ldap["bind_file"]) == \
         ("ldaps", "DC=corp,DC=example", "sub",
-         "(|(mail=%s)(proxyAddresses=smtp:%s))", "3600", "60", "")
+         "(|(mail=%s)(proxyAddresses=smtp:%s))", "1h", "1m", "")
     assert mx["proxy_protocol"] == "no" and mx["proxy_from"] == ""
     assert subs["proxy_protocol"] == "v2"
     assert subs["proxy_from"].replace(",", " ").split() == \
