@@ -52,6 +52,7 @@
 #include "daemon/config.h"
 #include "io/ipc.h"
 #include "lib/cidr.h"
+#include "lib/event_types.h"
 #include "lib/fdio.h"
 #include "lib/json.h"
 #include "lib/log.h"
@@ -81,33 +82,77 @@ ctl_is_command(const char *name)
 	return 0;
 }
 
-static int
-usage(const char *why)
-{
-	if (why)
-		fprintf(stderr, "moat: %s\n", why);
-	fprintf(stderr,
-	    "usage: moat sessions [kill ID | kill --ip CIDR | kill --user NAME]\n"
-	    "       moat queue [summary]\n"
+#define USAGE_DUR	"DUR: 90, 45s, 30m, 1h, 7d, 2w, 1h30m.\n"
+#define USAGE_COMMON	"Options everywhere: -c FILE, --socket PATH, --json. " \
+	"Exit: 0 ok, 1 failed, 2 usage.\n"
+
+/* each command's own usage: `moat X --help` and X's usage errors */
+static const struct {
+	const char	*cmd;
+	const char	*text;
+} cmd_usage[] = {
+	{ "sessions",
+	    "usage: moat sessions [kill ID | kill --ip CIDR | kill --user NAME]\n" },
+	{ "queue",
+	    "usage: moat queue [summary]\n"
 	    "       moat queue list [FILTER] [--limit N]\n"
 	    "       moat queue show QID [--body]\n"
 	    "       moat queue delete|hold|release|retry|bounce [QID] [FILTER] "
 	    "[--dry-run]\n"
-	    "       moat ban add CIDR [--for DUR] [--reason TEXT]\n"
-	    "       moat ban del CIDR | moat ban list\n"
-	    "       moat verify list [ADDR] | moat verify flush [ADDR]\n"
-	    "       moat user list | moat user suspend|hold|unsuspend NAME "
-	    "[--reason TEXT]\n"
-	    "       moat user passwd NAME\n"
-	    "       moat events [--since DUR] [--type T] [--ip CIDR] "
-	    "[--user NAME] [--limit N] [--follow]\n"
-	    "       moat log [CATEGORY LEVEL [--for DUR]]\n"
-	    "       moat stats | moat status\n"
 	    "FILTER: --from ADDR --to ADDR --to-domain DOMAIN --user NAME\n"
 	    "        --client-ip CIDR --older-than DUR --newer-than DUR\n"
 	    "        --state queued,deferred,held,delivered,failed --dead --all\n"
-	    "DUR: 90, 45s, 30m, 1h, 7d, 2w, 1h30m. Options everywhere: -c FILE,\n"
-	    "     --socket PATH, --json. Exit: 0 ok, 1 failed, 2 usage.\n");
+	    USAGE_DUR },
+	{ "ban",
+	    "usage: moat ban add CIDR [--for DUR] [--reason TEXT]\n"
+	    "       moat ban del CIDR | moat ban list\n" USAGE_DUR },
+	{ "verify",
+	    "usage: moat verify list [ADDR] | moat verify flush [ADDR]\n" },
+	{ "user",
+	    "usage: moat user list\n"
+	    "       moat user suspend|hold|unsuspend|release NAME "
+	    "[--reason TEXT]\n"
+	    "       moat user del NAME\n"
+	    "       moat user passwd NAME\n" },
+	{ "events",
+	    "usage: moat events [--since DUR] [--type T] [--ip CIDR] "
+	    "[--user NAME]\n"
+	    "                   [--limit N] [--follow]\n"
+	    "       moat events --types\n" USAGE_DUR },
+	{ "log",
+	    "usage: moat log [CATEGORY LEVEL [--for DUR]]\n"
+	    "CATEGORY: smtp auth relay policy queue delivery dns tls control "
+	    "daemon\n"
+	    "LEVEL: err warn notice info debug\n" USAGE_DUR },
+	{ "stats", "usage: moat stats\n" },
+	{ "status", "usage: moat status\n" },
+};
+
+static const char *usage_cmd;	/* the command being run */
+
+static const char *
+usage_text(const char *cmd)
+{
+	for (size_t i = 0; i < sizeof(cmd_usage) / sizeof(cmd_usage[0]); i++)
+		if (cmd != NULL && strcmp(cmd_usage[i].cmd, cmd) == 0)
+			return cmd_usage[i].text;
+	return NULL;
+}
+
+/* a usage error: one line saying what is wrong, then the command's usage */
+static int
+usage(const char *why)
+{
+	const char *text = usage_text(usage_cmd);
+
+	if (why)
+		fprintf(stderr, "moat: %s: %s\n", usage_cmd, why);
+	else
+		fprintf(stderr, "moat: %s: unexpected or missing arguments\n",
+		    usage_cmd);
+	if (text != NULL)
+		fputs(text, stderr);
+	fputs(USAGE_COMMON, stderr);
 	return 2;
 }
 
@@ -651,7 +696,7 @@ cmd_queue(struct cli *c, int argc, char **argv)
 				return usage(NULL);
 		}
 		if (q.a[0] == '\0')
-			return usage("queue show: which message? (a queue id)");
+			return usage("show: which message? (a queue id)");
 		return run(c, &q);
 	}
 	if (strcmp(sub, "list") == 0)
@@ -806,7 +851,7 @@ cmd_user_passwd(struct cli *c, const char *user)
 		return usage(err);
 	for (const char *p = user; *p; p++)
 		if (*p <= ' ' || *p > '~' || *p == ':')
-			return usage("user passwd: bad user name");
+			return usage("passwd: bad user name");
 	pw2[0] = '\0';
 	if (ctl_read_password("Password: ", pw1, sizeof(pw1)) == -1) {
 		fprintf(stderr, "moat: no password given\n");
@@ -875,6 +920,50 @@ cmd_user(struct cli *c, int argc, char **argv)
 	return run(c, &q);
 }
 
+/* events --types: the registry, as a table or JSON */
+static int
+print_event_types(const struct cli *c)
+{
+	const struct event_type *t;
+	size_t w = 4;
+
+	if (c->json) {
+		printf("{\"status\":\"ok\",\"message\":\"\",\"types\":[");
+		for (size_t i = 0; (t = event_type_at(i)) != NULL; i++) {
+			printf("%s{\"type\":", i ? "," : "");
+			json_write_str(stdout, t->name);
+			printf(",\"description\":");
+			json_write_str(stdout, t->doc);
+			printf("}");
+		}
+		printf("]}\n");
+		return 0;
+	}
+	for (size_t i = 0; (t = event_type_at(i)) != NULL; i++)
+		if (strlen(t->name) > w)
+			w = strlen(t->name);
+	printf("%-*s  %s\n", (int)w, "type", "description");
+	for (size_t i = 0; (t = event_type_at(i)) != NULL; i++)
+		printf("%-*s  %s\n", (int)w, t->name, t->doc);
+	return 0;
+}
+
+/* events --type T with a T no code records: say which ones exist */
+static int
+unknown_event_type(const char *name)
+{
+	const struct event_type *t;
+	char q[80];
+
+	fprintf(stderr, "moat: events: unknown event type '%s'; the types "
+	    "are:\n", log_escape(q, sizeof(q), name, strlen(name)));
+	for (size_t i = 0; (t = event_type_at(i)) != NULL; i++)
+		fprintf(stderr, "%s%s", i ? (i % 6 ? " " : "\n  ") : "  ",
+		    t->name);
+	fprintf(stderr, "\n(moat events --types describes them)\n");
+	return 2;
+}
+
 static int
 cmd_events(struct cli *c, int argc, char **argv)
 {
@@ -892,12 +981,19 @@ cmd_events(struct cli *c, int argc, char **argv)
 			follow = 1;
 			continue;
 		}
+		if (strcmp(o, "--types") == 0) {
+			if (argc != 1)
+				return usage("--types goes alone");
+			return print_event_types(c);
+		}
 		if (i + 1 >= argc)
 			return usage(NULL);
 		if (strcmp(o, "--since") == 0) {
 			if (ctl_duration_parse(argv[++i], &q.since) == -1)
 				return usage("--since: not a duration (30m, 1h, 7d)");
 		} else if (strcmp(o, "--type") == 0) {
+			if (event_type_find(argv[i + 1]) == NULL)
+				return unknown_event_type(argv[i + 1]);
 			if (copy_arg(q.a, argv[++i], o, err, sizeof(err)) == -1)
 				return usage(err);
 		} else if (strcmp(o, "--ip") == 0) {
@@ -918,7 +1014,7 @@ cmd_events(struct cli *c, int argc, char **argv)
 	}
 	if (!follow)
 		return run(c, &q);
-	for (;;) {
+	for (int header = !c->json;;) {
 		const struct ctl_table *t;
 
 		if (cli_call(c, &q, &a) == -1)
@@ -928,6 +1024,14 @@ cmd_events(struct cli *c, int argc, char **argv)
 			rc = show(c, &a);
 			ctl_answer_free(&a);
 			return rc ? rc : 1;
+		}
+		if (header) {
+			/* the columns once, as the table would show them */
+			for (size_t k = 1; k < t->ncols; k++)
+				printf("%s%s", k > 1 ? "  " : "",
+				    t->cols[k].name);
+			printf("\n");
+			header = 0;
 		}
 		for (size_t r = 0; r < t->nrows; r++) {
 			char buf[512];
@@ -966,13 +1070,13 @@ cmd_log(struct cli *c, int argc, char **argv)
 	if (argc != 2 && argc != 4)
 		return usage(NULL);
 	if ((cat = log_cat_from_name(argv[0])) == -1)
-		return usage("log: unknown category (smtp auth relay policy queue "
+		return usage("unknown category (smtp auth relay policy queue "
 		    "delivery dns tls control daemon)");
 	if ((lvl = log_level_from_name(argv[1])) == -1)
-		return usage("log: unknown level (err warn notice info debug)");
+		return usage("unknown level (err warn notice info debug)");
 	if (argc == 4 && (strcmp(argv[2], "--for") != 0 ||
 	    ctl_duration_parse(argv[3], &q.duration) == -1))
-		return usage("log: --for DURATION (30s, 30m, 1h)");
+		return usage("--for: not a duration (30s, 30m, 1h)");
 	q.op = CTL_OP_LOG_SET;
 	q.cat = (uint8_t)cat;
 	q.level = (uint8_t)lvl;
@@ -991,6 +1095,7 @@ ctl_main(int argc, char **argv)
 
 	memset(&c, 0, sizeof(c));
 	c.fd = -1;
+	usage_cmd = cmd;
 	signal(SIGPIPE, SIG_IGN);
 	if ((args = calloc((size_t)argc + 1, sizeof(*args))) == NULL)
 		return 1;
@@ -1005,7 +1110,8 @@ ctl_main(int argc, char **argv)
 		else if (strcmp(argv[i], "-h") == 0 ||
 		    strcmp(argv[i], "--help") == 0) {
 			free(args);
-			usage(NULL);
+			fputs(usage_text(cmd) ? usage_text(cmd) : "", stdout);
+			fputs(USAGE_COMMON, stdout);
 			return 0;
 		} else
 			args[n++] = argv[i];

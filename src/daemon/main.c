@@ -71,6 +71,47 @@ usage(FILE *fp)
 	    "       moat version\n");
 }
 
+/* the usage of one command: its --help, and after its usage errors */
+static const struct {
+	const char	*cmd;
+	const char	*text;
+} cmd_usage[] = {
+	{ "serve", "usage: moat serve [-c FILE]\n" },
+	{ "check-config", "usage: moat check-config [-c FILE]\n" },
+	{ "passwd", "usage: moat passwd USER [-c FILE]\n"
+	    "       (the password on stdin, or asked twice on a terminal)\n" },
+	{ "config", CONFIG_USAGE },
+	{ "config-doc", "usage: moat config-doc\n" },
+	{ "version", "usage: moat version\n" },
+};
+
+static const char *
+cmd_usage_text(const char *cmd)
+{
+	for (size_t i = 0; i < sizeof(cmd_usage) / sizeof(cmd_usage[0]); i++)
+		if (strcmp(cmd_usage[i].cmd, cmd) == 0)
+			return cmd_usage[i].text;
+	return NULL;
+}
+
+/* a usage error of cmd: one line saying what, then cmd's usage; 2 */
+static int
+cmd_usage_error(const char *cmd, const char *why)
+{
+	fprintf(stderr, "moat: %s: %s\n%s", cmd, why, cmd_usage_text(cmd));
+	return 2;
+}
+
+/* "-h" or "--help" among argv */
+static int
+wants_help(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return 1;
+	return 0;
+}
+
 /* parse "-c FILE" among argv; returns the file or NULL, -1 on misuse */
 static int
 get_config_arg(int argc, char **argv, const char **path, const char **pos)
@@ -126,15 +167,16 @@ serve(struct conf *c)
 
 /* "[-c FILE]": run cmd on the configuration it names; exit status */
 static int
-with_config(int argc, char **argv, int (*cmd)(struct conf *))
+with_config(const char *name, int argc, char **argv,
+    int (*cmd)(struct conf *))
 {
 	const char *path;
 	struct conf *c;
 
-	if (get_config_arg(argc, argv, &path, NULL) == -1) {
-		usage(stderr);
-		return 2;
-	}
+	if (get_config_arg(argc, argv, &path, NULL) == -1)
+		return cmd_usage_error(name, argc > 0 &&
+		    strcmp(argv[argc - 1], "-c") == 0 ? "-c needs a file" :
+		    "unexpected argument");
 	if ((c = load(path)) == NULL)
 		return 1;
 	return cmd(c);
@@ -148,10 +190,10 @@ cmd_passwd(int argc, char **argv)
 	char pw1[512], pw2[512], hash[crypto_pwhash_STRBYTES], err[1024];
 	int rc = 1;
 
-	if (get_config_arg(argc, argv, &path, &user) == -1 || user == NULL) {
-		usage(stderr);
-		return 2;
-	}
+	if (get_config_arg(argc, argv, &path, &user) == -1)
+		return cmd_usage_error("passwd", "unexpected argument");
+	if (user == NULL)
+		return cmd_usage_error("passwd", "which user?");
 	if (!users_name_valid(user)) {
 		fprintf(stderr, "moat: bad user name '%s'\n", user);
 		return 2;
@@ -267,10 +309,14 @@ main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[1];
+	if (cmd_usage_text(cmd) != NULL && wants_help(argc - 2, argv + 2)) {
+		printf("%s", cmd_usage_text(cmd));
+		return 0;
+	}
 	if (strcmp(cmd, "serve") == 0)
-		return with_config(argc - 2, argv + 2, serve);
+		return with_config(cmd, argc - 2, argv + 2, serve);
 	if (strcmp(cmd, "check-config") == 0)
-		return with_config(argc - 2, argv + 2, check_config);
+		return with_config(cmd, argc - 2, argv + 2, check_config);
 	/* administration through the control socket: src/ctl (`moat user
 	 * passwd` too: the running daemon writes the file and uses it) */
 	if (ctl_is_command(cmd))
