@@ -96,6 +96,8 @@ struct smtp_tx {
 	int			 streaming;	/* parts of it sent: PROTO_QUEUE_CHUNK */
 	time_t			 data_started;	/* DATA: when 354 was sent */
 	size_t			 data_bytes;	/* DATA: bytes read so far */
+	size_t			 queued_bytes;	/* sent to the queue: what it
+						 * stores and logs as size */
 };
 
 /*
