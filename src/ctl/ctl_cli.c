@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -110,8 +111,9 @@ static const struct {
 	    "usage: moat verify list [ADDR] | moat verify flush [ADDR]\n" },
 	{ "user",
 	    "usage: moat user list\n"
-	    "       moat user suspend|hold|unsuspend|release NAME "
-	    "[--reason TEXT]\n"
+	    "       moat user suspend|hold NAME [--reason TEXT]\n"
+	    "       moat user unsuspend|release NAME [--reason TEXT] "
+	    "[--release]\n"
 	    "       moat user del NAME\n"
 	    "       moat user passwd NAME\n" },
 	{ "events",
@@ -834,6 +836,33 @@ ctl_read_password(const char *prompt, char *buf, size_t len)
 }
 
 /*
+ * ctl_password_check - a new password for user against c: at least
+ * password_min_length bytes (-1 and a message when not); a user that
+ * is no local mailbox gets a warning only (an account that only sends,
+ * a web application's, is fine)
+ */
+int
+ctl_password_check(const struct conf *c, const char *user, const char *pw)
+{
+	size_t n = strlen(pw);
+	int have = 0;
+
+	if (n < (size_t)c->password_min_length) {
+		fprintf(stderr, "moat: password refused: %zu character%s, at "
+		    "least %d wanted (password_min_length)\n", n,
+		    n == 1 ? "" : "s", c->password_min_length);
+		return -1;
+	}
+	for (size_t i = 0; i < c->n_mailboxes; i++)
+		if (strcasecmp(c->mailboxes[i], user) == 0)
+			have = 1;
+	if (!have && c->mailboxes_file[0] == '\0')
+		fprintf(stderr, "moat: warning: %s is not one of mailboxes: it "
+		    "may send (AUTH) but gets no mail here\n", user);
+	return 0;
+}
+
+/*
  * user passwd NAME: the password is read and hashed here, so only the
  * argon2id hash crosses the socket; the daemon's parent writes the
  * users file and hands it to the auth process at once.
@@ -842,7 +871,8 @@ static int
 cmd_user_passwd(struct cli *c, const char *user)
 {
 	struct ctl_req q;
-	char pw1[512], pw2[512], err[512];
+	struct conf *conf = NULL;
+	char pw1[512], pw2[512], err[1024];
 	int rc = 1;
 
 	memset(&q, 0, sizeof(q));
@@ -867,6 +897,12 @@ cmd_user_passwd(struct cli *c, const char *user)
 		fprintf(stderr, "moat: empty password refused\n");
 		goto done;
 	}
+	if ((conf = conf_load(c->conf_path, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "moat: %s\n", err);
+		goto done;
+	}
+	if (ctl_password_check(conf, user, pw1) == -1)
+		goto done;
 	if (crypto_pwhash_str(q.b, pw1, strlen(pw1),
 	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
 	    crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
@@ -877,7 +913,37 @@ cmd_user_passwd(struct cli *c, const char *user)
 done:
 	sodium_memzero(pw1, sizeof(pw1));
 	sodium_memzero(pw2, sizeof(pw2));
+	conf_free(conf);
 	return rc;
+}
+
+/*
+ * unsuspend --release: the held mail of the account goes, as `moat
+ * queue release --user NAME` (--client-ip for an ip: key) would do it
+ */
+static int
+user_release_mail(struct cli *c, const char *key)
+{
+	struct ctl_req q;
+	const char *slash;
+	char err[512];
+
+	memset(&q, 0, sizeof(q));
+	q.op = CTL_OP_QUEUE_ACT;
+	q.action = CTL_ACT_RELEASE;
+	if (strncmp(key, "ip:", 3) != 0) {
+		if (copy_arg(q.filter.user, key, "user", err, sizeof(err)) == -1)
+			return usage(err);
+	} else {
+		/* ip:ADDRESS[/SENDER] */
+		snprintf(q.filter.client, sizeof(q.filter.client), "%.*s",
+		    (int)((slash = strchr(key + 3, '/')) != NULL ?
+		    (size_t)(slash - key - 3) : strlen(key + 3)), key + 3);
+		if (slash != NULL)
+			snprintf(q.filter.from, sizeof(q.filter.from), "%s",
+			    slash + 1);
+	}
+	return run(c, &q);
 }
 
 static int
@@ -885,6 +951,7 @@ cmd_user(struct cli *c, int argc, char **argv)
 {
 	struct ctl_req q;
 	char err[512];
+	int release = 0, rc;
 
 	memset(&q, 0, sizeof(q));
 	if (argc == 0 || strcmp(argv[0], "list") == 0) {
@@ -894,9 +961,21 @@ cmd_user(struct cli *c, int argc, char **argv)
 		return run(c, &q);
 	}
 	if (argc < 2)
-		return usage(NULL);
+		return usage(strcmp(argv[0], "suspend") == 0 ||
+		    strcmp(argv[0], "hold") == 0 || strcmp(argv[0], "del") == 0 ||
+		    strcmp(argv[0], "unsuspend") == 0 ||
+		    strcmp(argv[0], "release") == 0 ||
+		    strcmp(argv[0], "passwd") == 0 ? "which user?" : NULL);
 	if (strcmp(argv[0], "passwd") == 0)
 		return argc == 2 ? cmd_user_passwd(c, argv[1]) : usage(NULL);
+	if (strcmp(argv[0], "del") == 0) {
+		if (argc != 2)
+			return usage("del: one user");
+		q.op = CTL_OP_USER_DEL;
+		if (copy_arg(q.a, argv[1], "user", err, sizeof(err)) == -1)
+			return usage(err);
+		return run(c, &q);
+	}
 	q.op = CTL_OP_USER_STATE;
 	if (strcmp(argv[0], "suspend") == 0)
 		q.state = CTL_USER_SUSPENDED;
@@ -914,10 +993,15 @@ cmd_user(struct cli *c, int argc, char **argv)
 			if (copy_arg(q.b, argv[++i], "--reason", err,
 			    sizeof(err)) == -1)
 				return usage(err);
-		} else
+		} else if (strcmp(argv[i], "--release") == 0 &&
+		    q.state == CTL_USER_ACTIVE)
+			release = 1;
+		else
 			return usage(NULL);
 	}
-	return run(c, &q);
+	if ((rc = run(c, &q)) != 0 || !release)
+		return rc;
+	return user_release_mail(c, q.a);
 }
 
 /* events --types: the registry, as a table or JSON */

@@ -66,6 +66,8 @@ static const struct {
 	[CTL_OP_USER_PASSWD] = { "user_passwd", PROC_PARENT, 1 },
 	[CTL_OP_VERIFY_LIST] = { "verify_list", PROC_QUEUE, 0 },
 	[CTL_OP_VERIFY_FLUSH] = { "verify_flush", PROC_QUEUE, 1 },
+	[CTL_OP_USER_DEL] = { "user_del", PROC_CONTROL, 1 },
+	[CTL_OP_USER_FORGET] = { "user_forget", PROC_QUEUE, 1 },
 };
 
 static const char *action_names[CTL_ACT_COUNT] = {
@@ -290,6 +292,8 @@ ctl_req_encode(const struct ctl_req *r, struct ipc_msg *m)
 	case CTL_OP_BAN_DEL:
 	case CTL_OP_VERIFY_LIST:
 	case CTL_OP_VERIFY_FLUSH:
+	case CTL_OP_USER_DEL:
+	case CTL_OP_USER_FORGET:
 		ipc_put_str(m, r->a);
 		break;
 	case CTL_OP_USER_STATE:
@@ -603,6 +607,20 @@ dec_user_state(struct ipc_reader *rd, struct ctl_req *r, char *err,
 	return 0;
 }
 
+/* user del, user forget: a name as the users file or the watch has it */
+static int
+dec_user_name(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	if (get_text(rd, r->a, "user", err, errlen) == -1)
+		return -1;
+	if (r->a[0] == '\0' || strchr(r->a, ' ') != NULL) {
+		snprintf(err, errlen, "user: missing or has a space");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 dec_user_passwd(struct ipc_reader *rd, struct ctl_req *r, char *err,
     size_t errlen)
@@ -643,6 +661,8 @@ static const req_dec_fn req_dec[CTL_OP_COUNT] = {
 	[CTL_OP_LOG_SET] = dec_log_set,
 	[CTL_OP_VERIFY_LIST] = dec_verify,
 	[CTL_OP_VERIFY_FLUSH] = dec_verify,
+	[CTL_OP_USER_DEL] = dec_user_name,
+	[CTL_OP_USER_FORGET] = dec_user_name,
 };
 
 /* ctl_req_decode - read and check the arguments of op */

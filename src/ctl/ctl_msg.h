@@ -59,6 +59,8 @@ enum ctl_op {
 	CTL_OP_USER_PASSWD,	/* parent: user, argon2id hash */
 	CTL_OP_VERIFY_LIST,	/* queue: address ("" all) */
 	CTL_OP_VERIFY_FLUSH,	/* queue, then lookup: address ("" all) */
+	CTL_OP_USER_DEL = 26,	/* parent (users file), then queue: user */
+	CTL_OP_USER_FORGET = 27,	/* queue: user (its state row) */
 	CTL_OP_COUNT
 };
 

@@ -201,6 +201,8 @@ static const struct conf_knob knobs[] = {
 	    "Empty directory the network process is chrooted to; made root 0755 if missing, refused if set up otherwise."),
 	K_STR("server", users_file, CT_PATH, "var/users", 0, NULL,
 	    "AUTH users with argon2id hashes; must be mode 0600."),
+	K_NUM("server", password_min_length, CT_INT, "10", 1, 1024,
+	    "Shortest password moat passwd and moat user passwd accept, in bytes."),
 	K_STR("server", tls_cert, CT_PATH, "", CF_EMPTY, NULL,
 	    "Certificate chain (PEM). Empty: no TLS, no AUTH."),
 	K_STR("server", tls_key, CT_PATH, "", CF_EMPTY, NULL,

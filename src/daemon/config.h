@@ -76,6 +76,7 @@ struct conf {
 	char	mail_dir[CONF_PATH_MAX];	/* Maildirs: mail_dir/<mailbox>/ */
 	char	empty_dir[CONF_PATH_MAX];	/* chroot of the network process */
 	char	users_file[CONF_PATH_MAX];	/* AUTH users, argon2id, mode 0600 */
+	int	password_min_length;	/* moat passwd, moat user passwd */
 	char	tls_cert[CONF_PATH_MAX];
 	char	tls_key[CONF_PATH_MAX];
 	int	syslog;

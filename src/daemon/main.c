@@ -215,6 +215,8 @@ cmd_passwd(int argc, char **argv)
 		fprintf(stderr, "moat: empty password refused\n");
 		goto done;
 	}
+	if (ctl_password_check(c, user, pw1) == -1)
+		goto done;
 	if (crypto_pwhash_str(hash, pw1, strlen(pw1),
 	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
 	    crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {

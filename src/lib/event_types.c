@@ -64,6 +64,8 @@ static const struct event_type types[] = {
 	{ "unban", "a ban lifted (moat ban del)" },
 	{ "unsuspend", "a sender active again (moat user unsuspend|"
 	    "release)" },
+	{ "user_del", "an administrator removed a user from the users file "
+	    "(moat user del)" },
 	{ "verify_flush", "an administrator emptied the recipient "
 	    "verification cache (moat verify flush)" },
 	{ "watch_alert", "a sender past a watch threshold, with "

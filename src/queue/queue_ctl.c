@@ -968,6 +968,61 @@ qc_user_list(struct queue_ctl *qc, uint64_t id)
 	ctl_answer_send(qc->control, id, &q.ans);
 }
 
+/*
+ * An account active again: its held mail stays held until an admin
+ * looks at it. Say how much there is and how to let it go.
+ */
+static void
+qc_user_active_answer(struct queue_ctl *qc, uint64_t id, const char *key,
+    enum watch_key_kind kind, const char *ip, const char *sender)
+{
+	int64_t held = -1;
+	char how[WATCH_KEY_MAX * 2 + 96];
+
+	if (kind == WATCH_KEY_USER) {
+		held = queue_db_ctl_user_held(qc->db, key, NULL);
+		snprintf(how, sizeof(how), "moat queue release --user %s", key);
+	} else if (kind == WATCH_KEY_CLIENT) {
+		held = queue_db_ctl_user_held(qc->db, NULL, ip);
+		snprintf(how, sizeof(how), "moat queue release --client-ip %s",
+		    ip);
+	} else
+		snprintf(how, sizeof(how), "moat queue release --client-ip %s "
+		    "--from '%s'", ip, sender[0] ? sender : "<>");
+	if (held == 0)
+		ctl_answer_simple(qc->control, id, CTL_OK, "%s is now active; "
+		    "none of its mail is held", key);
+	else if (held > 0)
+		ctl_answer_simple(qc->control, id, CTL_OK, "%s is now active; "
+		    "%" PRId64 " queued recipient%s of its mail %s still held: "
+		    "look (moat queue list --state held) and release with: %s",
+		    key, held, held == 1 ? "" : "s", held == 1 ? "is" : "are",
+		    how);
+	else
+		ctl_answer_simple(qc->control, id, CTL_OK, "%s is now active; "
+		    "its held mail stays held: release it with: %s", key, how);
+}
+
+/* user forget: the state row of a user deleted from the users file */
+static void
+qc_user_forget(struct queue_ctl *qc, uint64_t id, uint32_t uid,
+    const struct ctl_req *q)
+{
+	char esc[CTL_STR_MAX * 4];
+	int r = queue_db_ctl_user_forget(qc->db, q->a);
+
+	if (r == -1) {
+		qc_db_unchanged(qc, id, "user_forget");
+		return;
+	}
+	/* the event is the parent's, which removed the user from the file */
+	log_notice(LOG_CAT_CONTROL, "event=user_forget uid=%" PRIu32
+	    " user=%s rows=%d", uid, log_escape_bare(esc, sizeof(esc), q->a,
+	    strlen(q->a)), r);
+	ctl_answer_simple(qc->control, id, CTL_OK, "%s", r > 0 ?
+	    "its account state removed" : "it had no account state");
+}
+
 static void
 qc_user_state(struct queue_ctl *qc, uint64_t id, uint32_t uid,
     const struct ctl_req *q)
@@ -991,6 +1046,22 @@ qc_user_state(struct queue_ctl *qc, uint64_t id, uint32_t uid,
 		(void)watch_key_sender(key, sizeof(key), ip, sender);
 	else
 		snprintf(key, sizeof(key), "%s", q->a);
+	/* unsuspend: only what is held or suspended; no row for the others */
+	if (q->state == CTL_USER_ACTIVE) {
+		char now_state[32];
+		int r = queue_db_ctl_user_get(qc->db, key, now_state,
+		    sizeof(now_state));
+
+		if (r == -1) {
+			qc_db_unchanged(qc, id, "user_get");
+			return;
+		}
+		if (r == 1 || strcmp(now_state, "active") == 0) {
+			ctl_answer_simple(qc->control, id, CTL_FAILED, "%s is "
+			    "neither held nor suspended; nothing changed", key);
+			return;
+		}
+	}
 	if (queue_db_ctl_user_set(qc->db, key, state, q->b,
 	    q->state != CTL_USER_ACTIVE, time(NULL), &held, &op) == -1) {
 		qc_db_unchanged(qc, id, op);
@@ -1003,6 +1074,10 @@ qc_user_state(struct queue_ctl *qc, uint64_t id, uint32_t uid,
 	    " reason=\"%s\"", uesc, state, held,
 	    log_escape(esc, sizeof(esc), q->b, strlen(q->b)));
 	qc_send_user(qc, key, state);
+	if (q->state == CTL_USER_ACTIVE) {
+		qc_user_active_answer(qc, id, key, kind, ip, sender);
+		return;
+	}
 	if (held > 0)
 		ctl_answer_simple(qc->control, id, CTL_OK, "%s is now %s; %"
 		    PRId64 " queued recipients of theirs held", key, state, held);
@@ -1160,6 +1235,9 @@ qc_control_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 		break;
 	case CTL_OP_USER_STATE:
 		qc_user_state(qc, id, uid, &q);
+		break;
+	case CTL_OP_USER_FORGET:
+		qc_user_forget(qc, id, uid, &q);
 		break;
 	case CTL_OP_STATS:
 		qc_stats(qc, id);

@@ -120,6 +120,9 @@ enum qdc_stmt {
 	QDC_USER_SET,
 	QDC_USER_HOLD_MAIL,
 	QDC_USER_ALL,
+	QDC_USER_GET,
+	QDC_USER_FORGET,
+	QDC_USER_HELD,
 	QDC_STATS_MSG,
 	QDC_STATS_RCPT,
 	QDC_STATS_EVENTS,
@@ -257,6 +260,14 @@ static const char *const qdc_sql[QDC_NALL] = {
 	[QDC_USER_SET] = QDB_SQL_USER_SET,
 	[QDC_USER_HOLD_MAIL] = QDB_SQL_HOLD_SENDER,
 	[QDC_USER_ALL] = "SELECT user, state FROM user_state ORDER BY user",
+	[QDC_USER_GET] = "SELECT state FROM user_state WHERE user = ?1",
+	[QDC_USER_FORGET] = "DELETE FROM user_state WHERE user = ?1",
+	/* held recipients of a user's mail (?1), or of a relay client's (?2) */
+	[QDC_USER_HELD] =
+	    "SELECT count(*) FROM recipient AS r JOIN message AS m"
+	    " ON m.id = r.msg_id WHERE r.state = 2 AND ((?1 IS NOT NULL"
+	    " AND m.auth_user = ?1) OR (?2 IS NOT NULL AND m.auth_user IS NULL"
+	    " AND m.client_ip = ?2))",
 	[QDC_STATS_MSG] = "SELECT count(*), coalesce(sum(size), 0) FROM message",
 	[QDC_STATS_RCPT] = "SELECT state, count(*) FROM recipient GROUP BY state",
 	[QDC_STATS_EVENTS] =
@@ -1198,6 +1209,50 @@ queue_db_ctl_user_set(struct queue_db_ctl *dc, const char *user,
 	if (qdc_simple(dc, QDC_COMMIT) != SQLITE_DONE)
 		return qdc_abort(dc, *op);
 	return 0;
+}
+
+/* queue_db_ctl_user_get - user's state into buf; 0, 1 no row, -1 error */
+int
+queue_db_ctl_user_get(struct queue_db_ctl *dc, const char *user, char *buf,
+    size_t len)
+{
+	sqlite3_stmt *s = dc->st[QDC_USER_GET];
+	int rc;
+
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		snprintf(buf, len, "%s", col_text(s, 0));
+	qdc_done(s);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+}
+
+/* queue_db_ctl_user_forget - remove user's state row; rows removed, -1 */
+int
+queue_db_ctl_user_forget(struct queue_db_ctl *dc, const char *user)
+{
+	sqlite3_stmt *s = dc->st[QDC_USER_FORGET];
+
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_TRANSIENT);
+	if (qdc_exec(s) != SQLITE_DONE)
+		return -1;
+	return (int)sqlite3_changes(dc->h);
+}
+
+/* queue_db_ctl_user_held - held recipients of user's (or ip's) mail */
+int64_t
+queue_db_ctl_user_held(struct queue_db_ctl *dc, const char *user,
+    const char *ip)
+{
+	sqlite3_stmt *s = dc->st[QDC_USER_HELD];
+	int64_t n = -1;
+
+	bind_opt(s, 1, user);
+	bind_opt(s, 2, ip);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	qdc_done(s);
+	return n;
 }
 
 /*
