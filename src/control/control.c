@@ -631,7 +631,7 @@ user_merge_cmp(const void *a, const void *b)
 static const char *const umerge_cols[] = { "user", "in_file", "state",
     "reason", "updated", "queued", "messages_1h", "auth_events_24h",
     "events_24h" };
-static const enum ctl_kind umerge_kinds[] = { CTL_KIND_STR, CTL_KIND_STR,
+static const enum ctl_kind umerge_kinds[] = { CTL_KIND_STR, CTL_KIND_FLAG,
     CTL_KIND_STR, CTL_KIND_STR, CTL_KIND_TIME, CTL_KIND_INT, CTL_KIND_INT,
     CTL_KIND_INT, CTL_KIND_INT };
 
@@ -699,7 +699,7 @@ users_done(struct control *ctl, struct ctl_pending *p)
 		}
 		ctl_ans_row(&ans);
 		ipc_put_str(&ans, v[i].name);
-		ipc_put_str(&ans, in_file ? "yes" : "no");
+		ipc_put_i64(&ans, in_file);
 		if (row >= 0) {
 			const struct ctl_cell *x = &q->cells[(size_t)row * q->ncols];
 

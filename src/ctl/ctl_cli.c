@@ -494,6 +494,9 @@ cell_text(const struct ctl_table *t, size_t r, size_t c, int absolute,
 	case CTL_KIND_SIZE:
 		ctl_size_format(x->i, buf, len);
 		break;
+	case CTL_KIND_FLAG:
+		snprintf(buf, len, "%s", x->i ? "yes" : "no");
+		break;
 	case CTL_KIND_TIME:
 		if (x->i == 0)
 			snprintf(buf, len, "-");
@@ -547,6 +550,14 @@ print_table(const struct ctl_table *t)
 		for (size_t r = 0; r < t->nrows; r++) {
 			cell_text(t, r, 1, 0, buf, sizeof(buf));
 			printf("%-12s %s\n", t->cells[r * 2].s, buf);
+		}
+		return;
+	}
+	/* one record (queue show's envelope): a column a line */
+	if (t->nrows == 1 && strcmp(t->name, "envelope") == 0) {
+		for (size_t c = 0; c < t->ncols; c++) {
+			cell_text(t, 0, c, 0, buf, sizeof(buf));
+			printf("%-12s %s\n", t->cols[c].name, buf);
 		}
 		return;
 	}

@@ -78,6 +78,7 @@ enum ctl_kind {
 	CTL_KIND_TIME,		/* unix seconds, 0: none */
 	CTL_KIND_DUR,		/* seconds */
 	CTL_KIND_SIZE,		/* bytes */
+	CTL_KIND_FLAG,		/* 0 or 1: JSON a number, a table yes/no */
 	CTL_KIND_COUNT
 };
 

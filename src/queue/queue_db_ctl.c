@@ -107,10 +107,12 @@ enum qdc_stmt {
 	QDC_ALL_BODY,
 	QDC_ALL_MSG,
 	QDC_LIST,
+	QDC_LIST_COUNT,
 	QDC_SHOW_MSG,
 	QDC_SHOW_RCPT,
 	QDC_SHOW_BODY,
 	QDC_EVENTS,
+	QDC_EVENTS_COUNT,
 	QDC_EVENT_ADD,
 	QDC_BAN_ADD,
 	QDC_BAN_DEL,
@@ -208,6 +210,7 @@ static const char *const qdc_sql[QDC_NALL] = {
 	    " (SELECT last_error FROM recipient WHERE msg_id = m.id"
 	    "  AND last_error IS NOT NULL ORDER BY updated DESC LIMIT 1)"
 	    " FROM message AS m WHERE " QDC_FILTER " ORDER BY m.id LIMIT ?20",
+	[QDC_LIST_COUNT] = "SELECT count(*) FROM message AS m WHERE " QDC_FILTER,
 	[QDC_SHOW_MSG] =
 	    "SELECT id, qid, created, sender, helo, client_ip, auth_user,"
 	    " listener, envid, size, rcpt_count FROM message WHERE qid = ?1",
@@ -222,6 +225,11 @@ static const char *const qdc_sql[QDC_NALL] = {
 	    " AND (?4 IS NULL OR ctl_cidr_match(?4, client_ip))"
 	    " AND (?5 IS NULL OR user = ?5)"
 	    " ORDER BY id DESC LIMIT ?6) ORDER BY id",
+	[QDC_EVENTS_COUNT] =
+	    "SELECT count(*) FROM events WHERE id > ?1 AND (?2 IS NULL OR"
+	    " time >= ?2) AND (?3 IS NULL OR type = ?3)"
+	    " AND (?4 IS NULL OR ctl_cidr_match(?4, client_ip))"
+	    " AND (?5 IS NULL OR user = ?5)",
 	[QDC_EVENT_ADD] = QDB_SQL_EVENT_INSERT,
 	[QDC_BAN_ADD] =
 	    "INSERT INTO bans(cidr, reason, origin, created, expires)"
@@ -770,6 +778,25 @@ queue_db_ctl_list(struct queue_db_ctl *dc, const struct ctl_filter *f,
 	return qdc_list_run(dc, dc->st[QDC_LIST], f, now, limit, &c);
 }
 
+/* queue_db_ctl_count - how many messages (dead letters) f selects; -1 */
+int64_t
+queue_db_ctl_count(struct queue_db_ctl *dc, const struct ctl_filter *f,
+    int64_t now)
+{
+	int dead = (f->flags & CTL_FILTER_DEAD) != 0;
+	sqlite3_stmt *s;
+	int64_t n = -1;
+
+	if (dead && !dc->dead_ok)
+		return -1;
+	s = dc->st[dead ? QDC_DEAD_COUNT : QDC_LIST_COUNT];
+	qdc_bind_filter(s, f, now);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	qdc_done(s);
+	return n;
+}
+
 /* queue_db_ctl_dead_list - the dead letters a filter selects */
 int
 queue_db_ctl_dead_list(struct queue_db_ctl *dc, const struct ctl_filter *f,
@@ -1042,6 +1069,26 @@ queue_db_ctl_events(struct queue_db_ctl *dc,
 	bind_opt(s, 5, q->user);
 	sqlite3_bind_int64(s, 6, q->limit);
 	return qdc_each(dc, s, "events", qdc_row, &c);
+}
+
+/* queue_db_ctl_events_count - how many events q selects, its limit aside */
+int64_t
+queue_db_ctl_events_count(struct queue_db_ctl *dc,
+    const struct queue_events_query *q)
+{
+	sqlite3_stmt *s = dc->st[QDC_EVENTS_COUNT];
+	int64_t n = -1;
+
+	sqlite3_bind_int64(s, 1, q->after);
+	if (q->since > 0)
+		sqlite3_bind_int64(s, 2, q->since);
+	bind_opt(s, 3, q->type);
+	bind_opt(s, 4, q->client_cidr);
+	bind_opt(s, 5, q->user);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	qdc_done(s);
+	return n;
 }
 
 /* queue_db_ctl_event_add - record one event (its own transaction) */

@@ -6,6 +6,7 @@ loopback port, so it stays queued (deferred) for the CLI to look at.
 """
 import json
 import os
+import re
 import socket
 import sqlite3
 import struct
@@ -214,8 +215,18 @@ def test_queue_filters(qmoat):
     # show: envelope, recipients, headers; --body
     qid = ctlj(m, "queue", "list", "--from", "<>")["messages"][0]["qid"]
     shown = ctlj(m, "queue", "show", qid)
-    env = {r["field"]: r["value"] for r in shown["envelope"]}
+    env = shown["envelope"][0]
     assert env["qid"] == qid and env["client"] == "127.0.0.4"
+    # numbers are numbers, times epoch seconds, as in `queue list`
+    listed = ctlj(m, "queue", "list", qid)["messages"][0]
+    assert env["created"] == listed["created"] and \
+        isinstance(env["created"], int) and env["created"] > 1.7e9
+    assert isinstance(env["size"], int) and env["recipients"] == 1
+    rc, out, _ = ctl(m, "queue", "show", qid, check=0)
+    lines = dict(l.split(None, 1) for l in out.splitlines()
+                 if l.split(None, 1)[:1] in (["created"], ["size"], ["qid"]))
+    assert re.fullmatch(r"\d+[smhd]( ?\d+[smhd])? ago", lines["created"]), out
+    assert lines["qid"] == qid
     assert shown["recipients"][0]["address"] == "x@d2.example"
     assert "Subject: t" in shown["headers"][0]["text"]
     assert "body" not in shown["headers"][0]["text"]
@@ -351,7 +362,7 @@ def test_user_states(qmoat):
         c.execute("UPDATE message SET auth_user = 'mallory'")
     rc, out, _ = ctl(m, "user", "suspend", "mallory", "--reason", "spam",
                      check=0)
-    assert "suspended" in out and "1 queued recipients" in out
+    assert "suspended" in out and "1 queued recipient of" in out
     users = {u["user"]: u for u in ctlj(m, "user", "list")["users"]}
     assert users["mallory"]["state"] == "suspended"
     assert users["mallory"]["queued"] == 1
@@ -623,15 +634,15 @@ def test_user_list_and_passwd_at_once(moat_factory):
     assert try_login(m, AUTH_USER, AUTH_PW)
     assert not try_login(m, "bob", "wrong")
     users = {u["user"]: u for u in ctlj(m, "user", "list")["users"]}
-    assert users["alice"]["in_file"] == "yes"
+    assert users["alice"]["in_file"] == 1
     assert users["alice"]["state"] == "active"
-    assert users["bob"]["in_file"] == "yes"
+    assert users["bob"]["in_file"] == 1
     assert wait_for(lambda: {u["user"]: u for u in ctlj(m, "user", "list")
                              ["users"]}["bob"]["auth_events_24h"] == 1, 5)
     # an account that only the queue knows (a relay client, held)
     ctl(m, "user", "hold", "ip:192.0.2.9", check=0)
     users = {u["user"]: u for u in ctlj(m, "user", "list")["users"]}
-    assert users["ip:192.0.2.9"]["in_file"] == "no"
+    assert users["ip:192.0.2.9"]["in_file"] == 0
     assert users["ip:192.0.2.9"]["state"] == "held"
     # a new password works at once, without SIGHUP; the old one does not
     r = subprocess.run([MOAT_BIN, "user", "passwd", "alice", "-c", m.conf],
@@ -759,7 +770,7 @@ def test_user_del(moat_factory):
     # its events of the day still name it; the file and the state do not
     users = {u["user"]: u for u in ctlj(m, "user", "list")["users"]}
     assert (users["bob"]["in_file"], users["bob"]["state"]) == \
-        ("no", "active")
+        (0, "active")
     assert try_login(m, AUTH_USER, AUTH_PW)
     ev = ctlj(m, "events", "--type", "user_del")["events"]
     assert [e["user"] for e in ev] == ["bob"]
@@ -818,3 +829,47 @@ def test_passwords_shorter_than_the_minimum_are_refused(moat_factory):
                        input="twelve chars\n", text=True, capture_output=True,
                        cwd=m.dir, timeout=60)
     assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
+
+
+def test_counts_in_words_and_cut_lists(qmoat):
+    m = qmoat
+    import smtplib
+    a = smtplib.SMTP("127.0.0.1", m.port, source_address=("127.0.0.3", 0))
+    a.ehlo("alpha.example")
+    rc, out, _ = ctl(m, "sessions", check=0)
+    assert out.rstrip().endswith("1 session"), out
+    a.quit()
+    for i in range(5):
+        send(m, "ann@a.example", ["x%d@d1.example" % i])
+    assert wait_for(lambda: len(queued(m)) == 5)
+    rc, out, _ = ctl(m, "queue", "list", "--limit", "2", check=0)
+    assert "... 3 more; use --limit 5 to see them all" in out, out
+    rc, out, _ = ctl(m, "queue", "list", "--limit", "5", check=0)
+    assert "more; use --limit" not in out, out
+    rc, out, _ = ctl(m, "queue", "summary", check=0)
+    assert "1 destination, 5 messages, 5 recipients" in out, out
+    # events: the newest are shown, the cut says how many older are not
+    for i in range(3):
+        ctl(m, "ban", "add", "192.0.2.%d" % i, check=0)
+    rc, out, _ = ctl(m, "events", "--type", "ban", "--limit", "1", check=0)
+    assert "... 2 more (older); use --limit 3" in out, out
+    # the dry run's flag is a number in JSON, as in_file of user list is
+    res = ctlj(m, "queue", "delete", "--all", "--dry-run")
+    assert res["result"][0]["dry_run"] == 1 and \
+        "would act on 5 messages (5 recipients)" in res["message"]
+
+
+def test_events_follow_prints_its_header(qmoat):
+    m = qmoat
+    ctl(m, "ban", "add", "192.0.2.77", check=0)
+    p = subprocess.Popen([MOAT_BIN, "events", "--follow", "-c", m.conf],
+                         cwd=m.dir, stdout=subprocess.PIPE, text=True)
+    try:
+        header = p.stdout.readline().split()
+        first = p.stdout.readline()
+    finally:
+        p.terminate()
+        p.wait(10)
+    assert header == ["time", "type", "client", "user", "session",
+                      "detail"], header
+    assert " ban " in first and "192.0.2.77" in first, first
