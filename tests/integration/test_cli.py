@@ -136,3 +136,28 @@ def test_man_page_lists_every_event_type():
     section = section[:section.index("\n.SH ", 1)]
     listed = re.findall(r"^\.TP\n\.B (\S+)$", section, re.M)
     assert listed == registry(), "moat(8) EVENTS and the registry differ"
+
+
+def man_text():
+    man = (SRC.parent / "man" / "moat.8").read_text()
+    return re.sub(r"\\f[BIRP]", "", man).replace("\\-", "-")
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_man_page_documents_every_command_of_every_usage(cmd):
+    """Each form a command's --help shows is in moat(8), and every
+    administration command has an example there."""
+    man = man_text()
+    usage = run(cmd, "--help").stdout
+    for line in usage.splitlines():
+        m = re.match(r"(?:usage:)?\s+moat (\S+)(?: ([a-z][a-z|-]*))?", line)
+        if not m or m.group(1) != cmd:
+            continue
+        sub = (m.group(2) or "").split("|")[0]
+        form = (cmd + " " + sub).strip()
+        heads = [l for l in man.splitlines() if l.startswith(".B ")]
+        assert any(re.search(r"(^\.B |\| ?)%s\b" % re.escape(form), l)
+                   for l in heads), (cmd, form)
+    if cmd in ("sessions", "queue", "ban", "user", "events", "log",
+               "config"):
+        assert "$ moat %s" % cmd in man, cmd
