@@ -2682,6 +2682,20 @@ fmt_scalar(const struct conf_knob *k, const void *base, char *buf, size_t len)
 	fatalx("%s: %s: type %d", __func__, k->name, (int)k->type);
 }
 
+/* item i of a list knob as text (a network formatted into buf) */
+static const char *
+list_item(const struct conf_knob *k, const void *base, size_t i, char *buf,
+    size_t len)
+{
+	if (k->type == CT_CIDRS)
+		return cidr_format(&((const struct cidr *)list_arr(k, base))[i],
+		    buf, len);
+	if (k->type == CT_NETS)
+		return cidr_format(&((const struct cidr *)kcptr(k, base))[i],
+		    buf, len);
+	return ((char *const *)list_arr(k, base))[i];
+}
+
 /* "name = value", folding lists onto indented lines that re-parse */
 static void
 print_knob(FILE *fp, const struct conf_knob *k, const void *base)
@@ -2704,14 +2718,7 @@ print_knob(FILE *fp, const struct conf_knob *k, const void *base)
 	n = list_count(k, base);
 	col = (size_t)fprintf(fp, "%s =", k->name);
 	for (i = 0; i < n; i++) {
-		if (k->type == CT_CIDRS)
-			item = cidr_format(&((const struct cidr *)
-			    list_arr(k, base))[i], buf, sizeof(buf));
-		else if (k->type == CT_NETS)
-			item = cidr_format(&((const struct cidr *)
-			    kcptr(k, base))[i], buf, sizeof(buf));
-		else
-			item = ((char *const *)list_arr(k, base))[i];
+		item = list_item(k, base, i, buf, sizeof(buf));
 		ilen = strlen(item);
 		if (i > 0) {
 			fputc(',', fp);
@@ -2848,19 +2855,9 @@ print_value(FILE *fp, const struct conf_knob *k, const void *base)
 		return;
 	}
 	n = list_count(k, base);
-	for (size_t i = 0; i < n; i++) {
-		const char *item;
-
-		if (k->type == CT_CIDRS)
-			item = cidr_format(&((const struct cidr *)
-			    list_arr(k, base))[i], buf, sizeof(buf));
-		else if (k->type == CT_NETS)
-			item = cidr_format(&((const struct cidr *)
-			    kcptr(k, base))[i], buf, sizeof(buf));
-		else
-			item = ((char *const *)list_arr(k, base))[i];
-		fprintf(fp, "%s%s", i ? ", " : "", item);
-	}
+	for (size_t i = 0; i < n; i++)
+		fprintf(fp, "%s%s", i ? ", " : "", list_item(k, base, i, buf,
+		    sizeof(buf)));
 	fputc('\n', fp);
 }
 

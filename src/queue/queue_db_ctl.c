@@ -1050,6 +1050,18 @@ queue_db_ctl_dead_act(struct queue_db_ctl *dc, const struct ctl_filter *f,
  * Events.
  */
 
+/* the conditions ?1..?5 of the events query and of its count */
+static void
+qdc_bind_events(sqlite3_stmt *s, const struct queue_events_query *q)
+{
+	sqlite3_bind_int64(s, 1, q->after);
+	if (q->since > 0)
+		sqlite3_bind_int64(s, 2, q->since);
+	bind_opt(s, 3, q->type);
+	bind_opt(s, 4, q->client_cidr);
+	bind_opt(s, 5, q->user);
+}
+
 /* queue_db_ctl_events - the events a query selects, oldest first */
 int
 queue_db_ctl_events(struct queue_db_ctl *dc,
@@ -1059,12 +1071,7 @@ queue_db_ctl_events(struct queue_db_ctl *dc,
 	struct qdc_ctx c = { QDC_ROW_EVENT, { .event = fn }, arg };
 	sqlite3_stmt *s = dc->st[QDC_EVENTS];
 
-	sqlite3_bind_int64(s, 1, q->after);
-	if (q->since > 0)
-		sqlite3_bind_int64(s, 2, q->since);
-	bind_opt(s, 3, q->type);
-	bind_opt(s, 4, q->client_cidr);
-	bind_opt(s, 5, q->user);
+	qdc_bind_events(s, q);
 	sqlite3_bind_int64(s, 6, q->limit);
 	return qdc_each(dc, s, "events", qdc_row, &c);
 }
@@ -1077,12 +1084,7 @@ queue_db_ctl_events_count(struct queue_db_ctl *dc,
 	sqlite3_stmt *s = dc->st[QDC_EVENTS_COUNT];
 	int64_t n = -1;
 
-	sqlite3_bind_int64(s, 1, q->after);
-	if (q->since > 0)
-		sqlite3_bind_int64(s, 2, q->since);
-	bind_opt(s, 3, q->type);
-	bind_opt(s, 4, q->client_cidr);
-	bind_opt(s, 5, q->user);
+	qdc_bind_events(s, q);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		n = sqlite3_column_int64(s, 0);
 	qdc_done(s);
