@@ -20,7 +20,7 @@ static const struct event_type types[] = {
 	{ "admin_passwd", "an administrator set a password (moat user "
 	    "passwd)" },
 	{ "admin_queue", "an administrator acted on queued mail (moat queue "
-	    "delete|hold|release|retry|bounce)" },
+	    "delete|hold|release|retry|bounce|requeue, deadletter reinject)" },
 	{ "auth_fail", "a failed AUTH: wrong password or unknown user "
 	    "(failures= counts them per address)" },
 	{ "auth_suspended", "AUTH with the right password by a suspended "
@@ -53,6 +53,10 @@ static const struct event_type types[] = {
 	    "balancer" },
 	{ "proxy_refused", "a connection to a proxy_protocol listener from "
 	    "outside proxy_from" },
+	{ "queue_pause", "an administrator paused delivery to a destination "
+	    "or to all (moat queue pause)" },
+	{ "queue_resume", "an administrator resumed delivery (moat queue "
+	    "resume)" },
 	{ "relay_denied", "a relay attempt refused (554 5.7.1)" },
 	{ "sender_mismatch", "an authenticated user gave a sender that is "
 	    "not theirs (sender_identity)" },
