@@ -630,7 +630,7 @@ static const enum ctl_kind act_kinds[] = { CTL_KIND_STR, CTL_KIND_INT,
 static const char *const requeue_cols[] = { "messages", "recipients",
     "rerouted", "unknown_local", "elapsed_ms", "dry_run", "action" };
 static const enum ctl_kind requeue_kinds[] = { CTL_KIND_INT, CTL_KIND_INT,
-    CTL_KIND_INT, CTL_KIND_INT, CTL_KIND_INT, CTL_KIND_INT, CTL_KIND_STR };
+    CTL_KIND_INT, CTL_KIND_INT, CTL_KIND_INT, CTL_KIND_FLAG, CTL_KIND_STR };
 
 static void
 qc_act_answer(struct queue_ctl *qc, uint64_t id, const struct ctl_req *q,
@@ -843,10 +843,11 @@ qc_requeue(struct queue_ctl *qc, uint64_t id, uint32_t uid,
 		if (qc->kick)
 			qc->kick(qc->kick_arg);
 	}
-	snprintf(msg, sizeof(msg), "%s%" PRId64 " messages (%" PRId64
-	    " recipients due now, %" PRId64 " to another route%s) in %.3f s",
+	snprintf(msg, sizeof(msg), "%s%" PRId64 " message%s (%" PRId64
+	    " recipient%s due now, %" PRId64 " to another route%s) in %.3f s",
 	    q->flag ? "dry run: requeue would act on " : "requeued ", c.msgs,
-	    c.rcpts, c.moved, c.unknown ? ", some of a local domain without "
+	    PLURAL(c.msgs), c.rcpts, PLURAL(c.rcpts), c.moved,
+	    c.unknown ? ", some of a local domain without "
 	    "a mailbox in the configuration stay as they were" : "",
 	    (double)ms / 1000);
 	ipc_msg_init(&ans, 0, 0);
