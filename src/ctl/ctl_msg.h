@@ -64,6 +64,8 @@ enum ctl_op {
 	CTL_OP_STOP = 21,	/* parent: stop the daemon */
 	CTL_OP_QUEUE_PAUSE = 22,	/* queue: domain ("*" all), reason */
 	CTL_OP_QUEUE_RESUME = 23,	/* queue: domain ("*" all) */
+	CTL_OP_USER_DEL = 26,	/* parent (users file), then queue: user */
+	CTL_OP_USER_FORGET = 27,	/* queue: user (its state row) */
 	CTL_OP_COUNT
 };
 
@@ -81,6 +83,7 @@ enum ctl_kind {
 	CTL_KIND_TIME,		/* unix seconds, 0: none */
 	CTL_KIND_DUR,		/* seconds */
 	CTL_KIND_SIZE,		/* bytes */
+	CTL_KIND_FLAG,		/* 0 or 1: JSON a number, a table yes/no */
 	CTL_KIND_COUNT
 };
 

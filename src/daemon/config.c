@@ -23,7 +23,11 @@
  * above it: more items for a list). conf_reader mirrors inih's rules
  * for comments, continuations and headers with the library defaults
  * (multi-line values and ';' inline comments on); nothing here changes
- * inih's global settings.
+ * inih's global settings. conf_reader also cuts a '#' comment after a
+ * value (a '#' after white space), which inih would keep in the value.
+ *
+ * Durations (CT_DUR, CT_DUR_MS) take units: 30s, 10m, 2h, 7d, 500ms,
+ * 1h30m; a plain number is in the knob's own unit (duration.h).
  *
  * SECURITY: the file is written by the administrator, yet nothing in it
  * is ignored: unknown sections and keys, duplicate keys, bad values and
@@ -57,6 +61,7 @@
 #include "../policy/dnsbl.h"
 #include "../control/control_http.h"
 #include "config.h"
+#include "../lib/duration.h"
 #include "../mta/mta_route.h"
 #include "../lookup/ldap_filter.h"
 
@@ -81,6 +86,8 @@ enum conf_type {
 	CT_ROLE,
 	CT_NETS,		/* networks in an array of the struct itself */
 	CT_PROXY,		/* no | v1 | v2 | any */
+	CT_DUR,			/* seconds; units 30s 10m 2h 7d (duration.h) */
+	CT_DUR_MS,		/* milliseconds; units 500ms 2s ... */
 };
 
 static const char *type_names[] = {
@@ -97,6 +104,8 @@ static const char *type_names[] = {
 	[CT_ROLE] = "role",
 	[CT_NETS] = "cidr list",
 	[CT_PROXY] = "no, v1, v2 or any",
+	[CT_DUR] = "duration, seconds",
+	[CT_DUR_MS] = "duration, milliseconds",
 };
 
 #define CF_EMPTY	0x01	/* the empty string is a valid value */
@@ -197,6 +206,8 @@ static const struct conf_knob knobs[] = {
 	    "Empty directory the network process is chrooted to; made root 0755 if missing, refused if set up otherwise."),
 	K_STR("server", users_file, CT_PATH, "var/users", 0, NULL,
 	    "AUTH users with argon2id hashes; must be mode 0600."),
+	K_NUM("server", password_min_length, CT_INT, "10", 1, 1024,
+	    "Shortest password moat passwd and moat user passwd accept, in bytes."),
 	K_STR("server", tls_cert, CT_PATH, "", CF_EMPTY, NULL,
 	    "Certificate chain (PEM). Empty: no TLS, no AUTH."),
 	K_STR("server", tls_key, CT_PATH, "", CF_EMPTY, NULL,
@@ -237,11 +248,11 @@ static const struct conf_knob knobs[] = {
 	    "DOMAIN=LDAPNAME: the [ldap LDAPNAME] directory that knows the recipients of a local or routed domain."),
 	K_LIST("domains", recipient_verify, CT_LIST, "", check_domain,
 	    "Routed domains whose recipients are checked with the route's host at RCPT (MAIL FROM:<>, RCPT TO:, never DATA)."),
-	K_NUM("domains", verify_cache_positive, CT_INT, "604800", 0, 31536000,
+	K_NUM("domains", verify_cache_positive, CT_DUR, "604800", 0, 31536000,
 	    "Seconds a recipient the route's host accepted is remembered."),
-	K_NUM("domains", verify_cache_negative, CT_INT, "10800", 0, 31536000,
+	K_NUM("domains", verify_cache_negative, CT_DUR, "10800", 0, 31536000,
 	    "Seconds a recipient the route's host refused is remembered."),
-	K_NUM("domains", lookup_timeout, CT_INT, "10", 1, 300,
+	K_NUM("domains", lookup_timeout, CT_DUR, "10", 1, 300,
 	    "Seconds a RCPT waits for the recipient lookup before 451 4.4.3."),
 
 	K_LIST("relay", relay_networks, CT_CIDRS, "", NULL,
@@ -257,11 +268,11 @@ static const struct conf_knob knobs[] = {
 	    "Concurrent SMTP sessions from one client address."),
 	K_NUM("limits", max_errors, CT_INT, "20", 1, 1000,
 	    "Failed commands in a session before 421 and close."),
-	K_NUM("limits", timeout_command, CT_INT, "300", 1, 3600,
+	K_NUM("limits", timeout_command, CT_DUR, "300", 1, 3600,
 	    "Seconds to wait for a command (RFC 5321 4.5.3.2)."),
-	K_NUM("limits", timeout_data, CT_INT, "180", 1, 3600,
+	K_NUM("limits", timeout_data, CT_DUR, "180", 1, 3600,
 	    "Seconds to wait between blocks of DATA."),
-	K_NUM("limits", auth_fail_delay_ms, CT_INT, "1000", 0, 60000,
+	K_NUM("limits", auth_fail_delay_ms, CT_DUR_MS, "1000", 0, 60000,
 	    "Milliseconds before the reply to every failed AUTH."),
 	K_NUM("limits", max_received_headers, CT_INT, "50", 1, 1000,
 	    "Received: headers above which a message is a loop."),
@@ -272,7 +283,7 @@ static const struct conf_knob knobs[] = {
 	    "DNS blocklists to ask about clients, each ZONE or ZONE*WEIGHT (empty: off)."),
 	K_NUM("policy", dnsbl_threshold, CT_INT, "1", 1, 1000,
 	    "Total weight of the listing zones at which a client is refused."),
-	K_NUM("policy", events_retention, CT_INT, "2592000", 3600, 315360000,
+	K_NUM("policy", events_retention, CT_DUR, "2592000", 3600, 315360000,
 	    "Seconds a security event is kept in the events table."),
 	K_NUM("policy", events_max, CT_INT, "1000000", 1000, 100000000,
 	    "Rows the events table keeps at most; the oldest go first."),
@@ -284,11 +295,11 @@ static const struct conf_knob knobs[] = {
 	    "Look up each client's reverse DNS name (shown by moat sessions)."),
 	K_NUM("policy", auth_fail_limit, CT_INT, "5", 1, 1000,
 	    "AUTH failures from one address within auth_fail_window that ban it."),
-	K_NUM("policy", auth_fail_window, CT_INT, "600", 1, 86400,
+	K_NUM("policy", auth_fail_window, CT_DUR, "600", 1, 86400,
 	    "Seconds over which AUTH failures are counted."),
-	K_NUM("policy", ban_time, CT_INT, "3600", 1, 31536000,
+	K_NUM("policy", ban_time, CT_DUR, "3600", 1, 31536000,
 	    "Seconds of a first ban; each repeat offence doubles it."),
-	K_NUM("policy", ban_time_max, CT_INT, "604800", 1, 31536000,
+	K_NUM("policy", ban_time_max, CT_DUR, "604800", 1, 31536000,
 	    "Longest ban in seconds, however often an address offends."),
 	K_NUM("policy", client_prefix_v4, CT_INT, "32", 16, 32,
 	    "IPv4 clients are counted (AUTH failures, unknown recipients, sessions) and banned per network of this prefix length."),
@@ -296,9 +307,9 @@ static const struct conf_knob knobs[] = {
 	    "IPv6 clients are counted and banned per network of this prefix length: a host has a whole /64 to rotate through."),
 	K_NUM("policy", account_fail_limit, CT_INT, "10", 1, 1000,
 	    "AUTH failures for one account within auth_fail_window, from several addresses, that raise an alert and slow its AUTH."),
-	K_NUM("policy", account_fail_delay_ms, CT_INT, "2000", 0, 60000,
+	K_NUM("policy", account_fail_delay_ms, CT_DUR_MS, "2000", 0, 60000,
 	    "Extra AUTH delay per failure over account_fail_limit, in milliseconds."),
-	K_NUM("policy", session_lifetime, CT_INT, "600", 2, 86400,
+	K_NUM("policy", session_lifetime, CT_DUR, "600", 2, 86400,
 	    "Seconds a session may last in all; hitting it is an alert. A relay_networks client in DATA finishes its message first."),
 	K_NUM("policy", max_idle_commands, CT_INT, "20", 1, 10000,
 	    "NOOP, RSET, VRFY, HELP and the like in a row without a transaction before 421."),
@@ -306,20 +317,20 @@ static const struct conf_knob knobs[] = {
 	    "Unknown local recipients in one session before 421 (directory harvesting)."),
 	K_NUM("policy", max_unknown_rcpts_ip, CT_INT, "20", 1, 100000,
 	    "Unknown local recipients from one address within harvest_window before it is refused."),
-	K_NUM("policy", harvest_window, CT_INT, "3600", 1, 86400,
+	K_NUM("policy", harvest_window, CT_DUR, "3600", 1, 86400,
 	    "Seconds over which unknown recipients per address are counted."),
-	K_NUM("policy", tarpit_ms, CT_INT, "1000", 0, 60000,
+	K_NUM("policy", tarpit_ms, CT_DUR_MS, "1000", 0, 60000,
 	    "Delay before replies to a client that looks like a harvester, in ms."),
 	K_NUM("policy", min_data_rate, CT_INT, "256", 0, 100000000,
 	    "Bytes per second a client must keep up during DATA after data_rate_grace (0: off)."),
-	K_NUM("policy", data_rate_grace, CT_INT, "30", 1, 3600,
+	K_NUM("policy", data_rate_grace, CT_DUR, "30", 1, 3600,
 	    "Seconds of DATA before min_data_rate is enforced."),
 
 	K_STR("watch", watch_action, CT_STRING, "hold", 0, check_action,
 	    "What the hold_* thresholds do: alert, hold or suspend."),
 	K_STR("watch", alert_command, CT_PATH, "", CF_EMPTY, NULL,
 	    "Command run for every alert, with MOAT_EVENT, MOAT_USER, MOAT_CLIENT, MOAT_SENDER (a relay client's envelope sender) and MOAT_DETAIL set."),
-	K_NUM("watch", watch_window, CT_INT, "3600", 60, 86400,
+	K_NUM("watch", watch_window, CT_DUR, "3600", 60, 86400,
 	    "Seconds over which each sender's traffic is counted."),
 	K_NUM("watch", hold_external_rcpts, CT_INT, "200", 1, 10000000,
 	    "Outside recipients per window from one sender that trigger watch_action."),
@@ -370,15 +381,15 @@ static const struct conf_knob knobs[] = {
 	    "Certificate chain (PEM) presented when an outbound TLS peer asks for one (Microsoft 365 inbound connectors); empty: none."),
 	K_STR("delivery", tls_client_key, CT_PATH, "", CF_EMPTY, NULL,
 	    "Private key (PEM) of tls_client_cert, read as root at start; set both or neither."),
-	K_NUM("delivery", retry_min, CT_INT, "300", 1, 86400,
+	K_NUM("delivery", retry_min, CT_DUR, "300", 1, 86400,
 	    "Seconds before the first retry of a deferred recipient; doubles each time."),
-	K_NUM("delivery", retry_max, CT_INT, "14400", 1, 604800,
+	K_NUM("delivery", retry_max, CT_DUR, "14400", 1, 604800,
 	    "Longest delay between two retries, in seconds."),
-	K_NUM("delivery", max_lifetime, CT_INT, "432000", 1, 2592000,
+	K_NUM("delivery", max_lifetime, CT_DUR, "432000", 1, 2592000,
 	    "Seconds a message may stay in the queue before it bounces."),
-	K_NUM("delivery", delay_notice, CT_INT, "14400", 0, 2592000,
+	K_NUM("delivery", delay_notice, CT_DUR, "14400", 0, 2592000,
 	    "Seconds a recipient may be deferred before the sender gets one delay notice (DSN); 0: never."),
-	K_NUM("delivery", deadletter_expire, CT_INT, "2592000", 60, 31536000,
+	K_NUM("delivery", deadletter_expire, CT_DUR, "2592000", 60, 31536000,
 	    "Seconds a dead letter (an undeliverable bounce) is kept."),
 	K_NUM("delivery", max_connections, CT_INT, "100", 1, 10000,
 	    "Outbound SMTP connections in all."),
@@ -386,9 +397,9 @@ static const struct conf_knob knobs[] = {
 	    "Outbound SMTP connections to one destination (domain or route); at most three quarters of max_connections when that is more than 1."),
 	K_NUM("delivery", max_messages_per_connection, CT_INT, "100", 1, 100000,
 	    "Messages sent over one outbound connection before it is closed."),
-	K_NUM("delivery", timeout_connect, CT_INT, "30", 1, 600,
+	K_NUM("delivery", timeout_connect, CT_DUR, "30", 1, 600,
 	    "Seconds to wait for an outbound connection."),
-	K_NUM("delivery", timeout_client, CT_INT, "300", 1, 3600,
+	K_NUM("delivery", timeout_client, CT_DUR, "300", 1, 3600,
 	    "Seconds to wait for each reply of a peer (the end of data: twice that)."),
 	K_NUM("delivery", test_smtp_port, CT_INT, "25", 1, 65535,
 	    "TEST ONLY: port of MX and address hosts instead of 25."),
@@ -480,6 +491,7 @@ enum {
 	DK_COUNT
 };
 _Static_assert(DK_COUNT <= CONF_LDAP_KNOBS, "raise CONF_LDAP_KNOBS");
+_Static_assert(LK_COUNT <= CONF_LISTENER_KNOBS, "raise CONF_LISTENER_KNOBS");
 
 /* Knobs of an [ldap NAME] section. */
 static const struct conf_knob dknobs[DK_COUNT] = {
@@ -498,12 +510,12 @@ static const struct conf_knob dknobs[DK_COUNT] = {
 	    "Filter template: %s the address, %u the local part, %d the domain, each RFC 4515-escaped; e.g. (|(mail=%s)(proxyAddresses=smtp:%s))."),
 	[DK_BIND_FILE] = D_KNOB(bind_file, CT_PATH, CF_EMPTY, "", 0, 0, NULL,
 	    "File with \"binddn = DN\" and \"password = ...\" lines, mode 0600, read as root at start; empty: anonymous."),
-	[DK_TIMEOUT] = D_KNOB(timeout, CT_INT, 0, "5", 1, 60, NULL,
+	[DK_TIMEOUT] = D_KNOB(timeout, CT_DUR, 0, "5", 1, 60, NULL,
 	    "Seconds for a connection (TCP, TLS, bind) to one server and for each search; past it the recipient gets 451."),
-	[DK_CACHE_POSITIVE] = D_KNOB(cache_positive, CT_INT, 0, "3600", 0,
+	[DK_CACHE_POSITIVE] = D_KNOB(cache_positive, CT_DUR, 0, "3600", 0,
 	    604800, NULL,
 	    "Seconds a found address is remembered (also while the directory is down); 0: not cached."),
-	[DK_CACHE_NEGATIVE] = D_KNOB(cache_negative, CT_INT, 0, "300", 0,
+	[DK_CACHE_NEGATIVE] = D_KNOB(cache_negative, CT_DUR, 0, "300", 0,
 	    86400, NULL,
 	    "Seconds an unknown address is remembered: a new mailbox gets mail at most this late; 0: not cached."),
 	[DK_CACHE_SIZE] = D_KNOB(cache_size, CT_INT, 0, "100000", 0, 10000000,
@@ -1099,6 +1111,9 @@ fmt_num(const struct conf_knob *k, long long v, char *buf, size_t len)
 	static const char suffix[] = "GMk";
 	int i;
 
+	if (k->type == CT_DUR || k->type == CT_DUR_MS)
+		return duration_format(v, k->type == CT_DUR ? DURATION_S :
+		    DURATION_MS, buf, len);
 	if (k->type == CT_SIZE && v != 0) {
 		for (i = 0; i < 3; i++) {
 			long long unit = 1LL << (10 * (3 - i));
@@ -1399,6 +1414,7 @@ conf_set(const struct conf_knob *k, void *base, const char *val, int append,
 	char canon[INET6_ADDRSTRLEN];
 	uint8_t bin[16];
 	long long v;
+	int64_t dv;
 	size_t i;
 	int r, fam;
 
@@ -1428,6 +1444,27 @@ conf_set(const struct conf_knob *k, void *base, const char *val, int append,
 			}
 		snprintf(why, whylen, "'%s' is not no, v1, v2 or any", q);
 		return -1;
+	case CT_DUR:
+	case CT_DUR_MS:
+		switch (duration_parse(val, k->type == CT_DUR ? DURATION_S :
+		    DURATION_MS, &dv)) {
+		case DURATION_OK:
+			v = dv;
+			break;
+		case DURATION_FRACTION:
+			snprintf(why, whylen, "'%s' is not a whole number of "
+			    "seconds", q);
+			return -1;
+		case DURATION_RANGE:
+			v = LLONG_MAX;	/* the maximum below names the bound */
+			break;
+		default:
+			snprintf(why, whylen, "'%s' is not a duration (a number "
+			    "of %s, or with units: 500ms, 30s, 10m, 2h, 7d, 1h30m)",
+			    q, k->type == CT_DUR ? "seconds" : "milliseconds");
+			return -1;
+		}
+		goto bounds;
 	case CT_INT:
 	case CT_SIZE:
 		if (parse_number(val, k->type == CT_SIZE, &v) == -1) {
@@ -1436,6 +1473,7 @@ conf_set(const struct conf_knob *k, void *base, const char *val, int append,
 			    "followed by k, M or G)" : "a number");
 			return -1;
 		}
+bounds:
 		if (v < k->min) {
 			snprintf(why, whylen, "%s is below the minimum %s", q,
 			    fmt_num(k, k->min, b1, sizeof(b1)));
@@ -1750,6 +1788,20 @@ conf_line(struct conf_parse *p, const char *line)
 	}
 }
 
+/*
+ * The length of line without a '#' comment after its value: a '#' after
+ * white space starts one, as ';' does for inih ("port = 25  # smtp").
+ * No value needs " #": not a path, a host, a filter or a list item.
+ */
+static size_t
+comment_cut(const char *line, size_t len)
+{
+	for (size_t i = 1; i < len; i++)
+		if (line[i] == '#' && isspace((unsigned char)line[i - 1]))
+			return i;
+	return len;
+}
+
 /* an fgets for inih over p->text that counts lines and refuses long ones */
 static char *
 conf_reader(char *buf, int num, void *arg)
@@ -1777,6 +1829,7 @@ conf_reader(char *buf, int num, void *arg)
 		return NULL;
 	}
 	memcpy(buf, s, len);
+	len = comment_cut(buf, len);
 	buf[len] = '\n';
 	buf[len + 1] = '\0';
 	conf_line(p, buf);
@@ -2550,6 +2603,9 @@ conf_parse_text(const char *text, const char *file, const char *path,
 		conf_finish(p);
 	for (size_t i = 0; i < NKNOBS; i++)
 		c->knob_line[i] = p->seen[i];
+	for (size_t i = 0; i < c->n_listeners; i++)
+		memcpy(c->listeners[i].knob_line, p->lseen[i],
+		    sizeof(p->lseen[i]));
 	if (p->failed) {
 		snprintf(err, errlen, "%s", p->err);
 		conf_free(c);
@@ -2742,6 +2798,8 @@ fmt_scalar(const struct conf_knob *k, const void *base, char *buf, size_t len)
 		return;
 	case CT_INT:
 	case CT_SIZE:
+	case CT_DUR:
+	case CT_DUR_MS:
 		fmt_num(k, load_num(k, base), buf, len);
 		return;
 	case CT_BOOL:
@@ -2773,6 +2831,20 @@ fmt_scalar(const struct conf_knob *k, const void *base, char *buf, size_t len)
 	fatalx("%s: %s: type %d", __func__, k->name, (int)k->type);
 }
 
+/* item i of a list knob as text (a network formatted into buf) */
+static const char *
+list_item(const struct conf_knob *k, const void *base, size_t i, char *buf,
+    size_t len)
+{
+	if (k->type == CT_CIDRS)
+		return cidr_format(&((const struct cidr *)list_arr(k, base))[i],
+		    buf, len);
+	if (k->type == CT_NETS)
+		return cidr_format(&((const struct cidr *)kcptr(k, base))[i],
+		    buf, len);
+	return ((char *const *)list_arr(k, base))[i];
+}
+
 /* "name = value", folding lists onto indented lines that re-parse */
 static void
 print_knob(FILE *fp, const struct conf_knob *k, const void *base)
@@ -2795,14 +2867,7 @@ print_knob(FILE *fp, const struct conf_knob *k, const void *base)
 	n = list_count(k, base);
 	col = (size_t)fprintf(fp, "%s =", k->name);
 	for (i = 0; i < n; i++) {
-		if (k->type == CT_CIDRS)
-			item = cidr_format(&((const struct cidr *)
-			    list_arr(k, base))[i], buf, sizeof(buf));
-		else if (k->type == CT_NETS)
-			item = cidr_format(&((const struct cidr *)
-			    kcptr(k, base))[i], buf, sizeof(buf));
-		else
-			item = ((char *const *)list_arr(k, base))[i];
+		item = list_item(k, base, i, buf, sizeof(buf));
 		ilen = strlen(item);
 		if (i > 0) {
 			fputc(',', fp);
@@ -2849,6 +2914,158 @@ conf_print(const struct conf *c, FILE *fp)
 	}
 }
 
+/* print_knob into a new string (free it); NULL: out of memory */
+static char *
+knob_text(const struct conf_knob *k, const void *base)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	if ((fp = open_memstream(&buf, &len)) == NULL)
+		return NULL;
+	print_knob(fp, k, base);
+	if (fclose(fp) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* conf_print_changed - the knobs that differ from the defaults */
+int
+conf_print_changed(const struct conf *c, FILE *fp)
+{
+	char err[CONF_PATH_MAX + 256], *a, *b;
+	const char *sec = NULL;
+	struct conf *d;
+	size_t i, j;
+	int blank = 0;
+
+	/* the defaults as a file beside c's would have them: same paths */
+	d = c->path[0] == '/' ? conf_load_string("", c->path, err,
+	    sizeof(err)) : conf_load(NULL, err, sizeof(err));
+	if (d == NULL)
+		return -1;
+	for (i = 0; i < NKNOBS; i++) {
+		a = knob_text(&knobs[i], c);
+		b = knob_text(&knobs[i], d);
+		if (a == NULL || b == NULL) {
+			free(a);
+			free(b);
+			conf_free(d);
+			return -1;
+		}
+		if (strcmp(a, b) != 0) {
+			if (sec == NULL || strcmp(sec, knobs[i].section) != 0) {
+				fprintf(fp, "%s[%s]\n", blank ? "\n" : "",
+				    knobs[i].section);
+				sec = knobs[i].section;
+				blank = 1;
+			}
+			fputs(a, fp);
+		}
+		free(a);
+		free(b);
+	}
+	conf_free(d);
+	for (i = 0; i < c->n_listeners; i++) {
+		const struct conf_listener *l = &c->listeners[i];
+
+		if (l->line == 0)
+			continue;	/* the built-in one */
+		fprintf(fp, "%s[listener %s]\n", blank ? "\n" : "", l->name);
+		blank = 1;
+		for (j = 0; j < LK_COUNT; j++)
+			if (l->knob_line[j] > 0)
+				print_knob(fp, &lknobs[j], l);
+	}
+	for (i = 0; i < c->n_ldap; i++) {
+		fprintf(fp, "%s[ldap %s]\n", blank ? "\n" : "",
+		    c->ldap[i].name);
+		blank = 1;
+		for (j = 0; j < DK_COUNT; j++)
+			if (c->ldap[i].knob_line[j] > 0)
+				print_knob(fp, &dknobs[j], &c->ldap[i]);
+	}
+	return 0;
+}
+
+/* a value alone: a scalar, or list items joined by ", " */
+static void
+print_value(FILE *fp, const struct conf_knob *k, const void *base)
+{
+	char buf[CONF_PATH_MAX + 64];
+	size_t n;
+
+	if (k->type != CT_LIST && k->type != CT_CIDRS && k->type != CT_NETS) {
+		fmt_scalar(k, base, buf, sizeof(buf));
+		fprintf(fp, "%s\n", buf);
+		return;
+	}
+	n = list_count(k, base);
+	for (size_t i = 0; i < n; i++)
+		fprintf(fp, "%s%s", i ? ", " : "", list_item(k, base, i, buf,
+		    sizeof(buf)));
+	fputc('\n', fp);
+}
+
+/* name in tab[0..n) (section NULL: any), or NULL */
+static const struct conf_knob *
+knob_find(const struct conf_knob *tab, size_t n, const char *section,
+    const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(tab[i].name, name) == 0 && (section == NULL ||
+		    strcmp(tab[i].section, section) == 0))
+			return &tab[i];
+	return NULL;
+}
+
+/* conf_print_value - one knob's value, by NAME or SECTION[.NAME].KNOB */
+int
+conf_print_value(const struct conf *c, const char *name, FILE *fp)
+{
+	char buf[256], *dot, *dot2;
+	const struct conf_knob *k;
+
+	if (strlen(name) >= sizeof(buf))
+		return -1;
+	snprintf(buf, sizeof(buf), "%s", name);
+	if ((dot = strchr(buf, '.')) == NULL) {
+		if ((k = knob_find(knobs, NKNOBS, NULL, buf)) == NULL)
+			return -1;
+		print_value(fp, k, c);
+		return 0;
+	}
+	*dot++ = '\0';
+	if ((dot2 = strrchr(dot, '.')) == NULL) {
+		if ((k = knob_find(knobs, NKNOBS, buf, dot)) == NULL)
+			return -1;
+		print_value(fp, k, c);
+		return 0;
+	}
+	*dot2++ = '\0';
+	if (strcmp(buf, "listener") == 0) {
+		for (size_t i = 0; i < c->n_listeners; i++)
+			if (strcmp(c->listeners[i].name, dot) == 0 &&
+			    (k = knob_find(lknobs, LK_COUNT, NULL, dot2)) !=
+			    NULL) {
+				print_value(fp, k, &c->listeners[i]);
+				return 0;
+			}
+	} else if (strcmp(buf, "ldap") == 0) {
+		const struct conf_ldap *l = conf_ldap_find(c, dot);
+
+		if (l != NULL &&
+		    (k = knob_find(dknobs, DK_COUNT, NULL, dot2)) != NULL) {
+			print_value(fp, k, l);
+			return 0;
+		}
+	}
+	return -1;
+}
+
 static void
 print_doc_knob(FILE *fp, const struct conf_knob *k)
 {
@@ -2865,7 +3082,8 @@ print_doc_knob(FILE *fp, const struct conf_knob *k)
 		fprintf(fp, ", default: empty");
 	else if (k->def != NULL)
 		fprintf(fp, ", default: %s", k->def);
-	if (k->type == CT_INT || k->type == CT_SIZE)
+	if (k->type == CT_INT || k->type == CT_SIZE || k->type == CT_DUR ||
+	    k->type == CT_DUR_MS)
 		fprintf(fp, ", %s..%s", fmt_num(k, k->min, lo, sizeof(lo)),
 		    fmt_num(k, k->max, hi, sizeof(hi)));
 	fprintf(fp, ")\n      %s\n", k->doc);
@@ -2879,7 +3097,9 @@ conf_print_doc(FILE *fp)
 	size_t i;
 
 	fprintf(fp, "Relative paths are below the configuration file's "
-	    "directory.\n\n");
+	    "directory.\nDurations take units (500ms, 30s, 10m, 2h, 7d, "
+	    "1h30m); a plain number is\nin the knob's unit. A '#' or ';' "
+	    "after white space starts a comment.\n\n");
 	for (i = 0; i < NKNOBS; i++) {
 		if (sec == NULL || strcmp(sec, knobs[i].section) != 0) {
 			fprintf(fp, "%s[%s]\n", sec != NULL ? "\n" : "",

@@ -13,6 +13,7 @@
 #define CONF_MAX_LISTENERS	16
 #define CONF_MAX_LDAP		16	/* [ldap NAME] sections */
 #define CONF_LDAP_KNOBS		12	/* knobs of an [ldap NAME] section */
+#define CONF_LISTENER_KNOBS	16	/* knobs of a [listener NAME] section */
 #define CONF_PATH_MAX		1024
 #define CONF_TLS_PAIRS_MAX	16	/* tls_cert + tls_certificates */
 #define CONF_KNOBS_MAX		192	/* knobs in the table, at most */
@@ -43,6 +44,7 @@ struct conf_listener {
 	struct cidr proxy_from[CONF_PROXY_FROM_MAX];
 	size_t	n_proxy_from;
 	int	line;			/* line of the section header */
+	int	knob_line[CONF_LISTENER_KNOBS];	/* set on, 0: derived */
 };
 
 /* an [ldap NAME] section: a directory to look recipients up in */
@@ -75,6 +77,7 @@ struct conf {
 	char	mail_dir[CONF_PATH_MAX];	/* Maildirs: mail_dir/<mailbox>/ */
 	char	empty_dir[CONF_PATH_MAX];	/* chroot of the network process */
 	char	users_file[CONF_PATH_MAX];	/* AUTH users, argon2id, mode 0600 */
+	int	password_min_length;	/* moat passwd, moat user passwd */
 	char	tls_cert[CONF_PATH_MAX];
 	char	tls_key[CONF_PATH_MAX];
 	char	**tls_certificates;	/* "CERT:KEY", absolute paths */
@@ -248,6 +251,20 @@ int conf_ldap_knob_line(const struct conf_ldap *l, const char *name);
 
 /* conf_print - the effective configuration, in the file's own syntax */
 void conf_print(const struct conf *c, FILE *fp);
+
+/*
+ * conf_print_changed - like conf_print, only the knobs whose value
+ * differs from the default (postconf -n); of [listener] and [ldap]
+ * sections, the knobs the file sets. -1: out of memory.
+ */
+int conf_print_changed(const struct conf *c, FILE *fp);
+
+/*
+ * conf_print_value - the value of one knob on a line of its own: NAME
+ * or SECTION.NAME of a fixed section, listener.LNAME.NAME or
+ * ldap.DNAME.NAME; lists as "a, b, c". -1: no such knob.
+ */
+int conf_print_value(const struct conf *c, const char *name, FILE *fp);
 
 /* conf_print_doc - every knob with its type, default, bounds and doc line */
 void conf_print_doc(FILE *fp);

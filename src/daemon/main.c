@@ -6,6 +6,8 @@
  *   (-c FILE, else $MOAT_CONFIG, else MOAT_CONFIG_PATH; --builtin: the
  *   configuration compiled in, as `make run` serves it)
  *   moat passwd USER [-c FILE]    add a user or change a password
+ *   moat config [-c FILE] [-d] [KNOB...]
+ *                                 knobs changed from the defaults, or values
  *   moat config-doc               every knob with its default and bounds
  *   moat ldap-query [-c FILE] NAME [ADDRESS...]
  *                                 ask an [ldap NAME] directory about addresses
@@ -46,6 +48,13 @@
 #include "version.h"
 #include "../ctl/ctl_cli.h"
 
+
+#define CONFIG_USAGE \
+	"usage: moat config [-c FILE] [-d] [KNOB...]\n" \
+	"  without KNOB: the knobs that differ from the defaults; with\n" \
+	"  KNOB (NAME, SECTION.NAME, listener.L.NAME, ldap.D.NAME): values;\n" \
+	"  -d: the defaults\n"
+
 static void
 usage(FILE *fp)
 {
@@ -57,6 +66,7 @@ usage(FILE *fp)
 	    "[--external-domain E]\n"
 	    "              [--json] [--timeout S] [--from-ip ADDR] "
 	    "[--no-smuggling]\n"
+	    "       moat config [-c FILE] [-d] [KNOB...]\n"
 	    "       moat config-doc\n"
 	    "       moat ldap-query [-c FILE] NAME [ADDRESS...]\n"
 	    "       moat sessions|queue|ban|user|events|log|stats|status ...\n"
@@ -65,6 +75,47 @@ usage(FILE *fp)
 	    "       moat version\n"
 	    "The configuration: -c FILE, else $%s, else %s.\n",
 	    MOAT_CONFIG_ENV, MOAT_CONFIG_PATH);
+}
+
+/* the usage of one command: its --help, and after its usage errors */
+static const struct {
+	const char	*cmd;
+	const char	*text;
+} cmd_usage[] = {
+	{ "serve", "usage: moat serve [-c FILE | --builtin]\n" },
+	{ "check-config", "usage: moat check-config [-c FILE | --builtin]\n" },
+	{ "passwd", "usage: moat passwd USER [-c FILE]\n"
+	    "       (the password on stdin, or asked twice on a terminal)\n" },
+	{ "config", CONFIG_USAGE },
+	{ "config-doc", "usage: moat config-doc\n" },
+	{ "version", "usage: moat version\n" },
+};
+
+static const char *
+cmd_usage_text(const char *cmd)
+{
+	for (size_t i = 0; i < sizeof(cmd_usage) / sizeof(cmd_usage[0]); i++)
+		if (strcmp(cmd_usage[i].cmd, cmd) == 0)
+			return cmd_usage[i].text;
+	return NULL;
+}
+
+/* a usage error of cmd: one line saying what, then cmd's usage; 2 */
+static int
+cmd_usage_error(const char *cmd, const char *why)
+{
+	fprintf(stderr, "moat: %s: %s\n%s", cmd, why, cmd_usage_text(cmd));
+	return 2;
+}
+
+/* "-h" or "--help" among argv */
+static int
+wants_help(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return 1;
+	return 0;
 }
 
 /* the built-in configuration, asked for with --builtin */
@@ -129,15 +180,16 @@ serve(struct conf *c)
 
 /* "[-c FILE]": run cmd on the configuration it names; exit status */
 static int
-with_config(int argc, char **argv, int (*cmd)(struct conf *))
+with_config(const char *name, int argc, char **argv,
+    int (*cmd)(struct conf *))
 {
 	const char *path;
 	struct conf *c;
 
-	if (get_config_arg(argc, argv, &path, NULL) == -1) {
-		usage(stderr);
-		return 2;
-	}
+	if (get_config_arg(argc, argv, &path, NULL) == -1)
+		return cmd_usage_error(name, argc > 0 &&
+		    strcmp(argv[argc - 1], "-c") == 0 ? "-c needs a file" :
+		    "unexpected argument");
 	if ((c = load(path)) == NULL)
 		return 1;
 	return cmd(c);
@@ -151,10 +203,10 @@ cmd_passwd(int argc, char **argv)
 	char pw1[512], pw2[512], hash[crypto_pwhash_STRBYTES], err[1024];
 	int rc = 1;
 
-	if (get_config_arg(argc, argv, &path, &user) == -1 || user == NULL) {
-		usage(stderr);
-		return 2;
-	}
+	if (get_config_arg(argc, argv, &path, &user) == -1)
+		return cmd_usage_error("passwd", "unexpected argument");
+	if (user == NULL)
+		return cmd_usage_error("passwd", "which user?");
 	if (!users_name_valid(user)) {
 		fprintf(stderr, "moat: bad user name '%s'\n", user);
 		return 2;
@@ -176,6 +228,8 @@ cmd_passwd(int argc, char **argv)
 		fprintf(stderr, "moat: empty password refused\n");
 		goto done;
 	}
+	if (ctl_password_check(c, user, pw1) == -1)
+		goto done;
 	if (crypto_pwhash_str(hash, pw1, strlen(pw1),
 	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
 	    crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
@@ -192,6 +246,62 @@ cmd_passwd(int argc, char **argv)
 done:
 	sodium_memzero(pw1, sizeof(pw1));
 	sodium_memzero(pw2, sizeof(pw2));
+	conf_free(c);
+	return rc;
+}
+
+/*
+ * config [-c FILE] [-d] [KNOB...]: without a knob, the knobs that differ
+ * from the defaults (postconf -n); with knobs, their values; -d: the
+ * defaults instead of the file's values.
+ */
+static int
+cmd_config(int argc, char **argv)
+{
+	const char *path = NULL;
+	struct conf *c;
+	int defaults = 0, nknobs = 0, rc = 0;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			path = argv[++i];
+		else if (strcmp(argv[i], "-d") == 0)
+			defaults = 1;
+		else if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0) {
+			printf("%s", CONFIG_USAGE);
+			return 0;
+		} else if (argv[i][0] == '-') {
+			fprintf(stderr, "moat: config: unknown option '%s'\n%s",
+			    argv[i], CONFIG_USAGE);
+			return 2;
+		} else
+			argv[nknobs++] = argv[i];
+	}
+	if ((c = load(defaults ? NULL : path)) == NULL)
+		return 1;
+	if (nknobs == 0) {
+		if (defaults)
+			conf_print(c, stdout);
+		else if (conf_print_changed(c, stdout) == -1) {
+			fprintf(stderr, "moat: out of memory\n");
+			rc = 1;
+		}
+	}
+	for (int i = 0; i < nknobs; i++) {
+		if (nknobs > 1)
+			printf("%s = ", argv[i]);
+		fflush(stdout);
+		if (conf_print_value(c, argv[i], stdout) == -1) {
+			if (nknobs > 1)
+				printf("\n");
+			fprintf(stderr, "moat: config: unknown knob '%s' (NAME, "
+			    "SECTION.NAME, listener.LISTENER.NAME or "
+			    "ldap.LDAPNAME.NAME; moat config-doc lists them)\n",
+			    argv[i]);
+			rc = 1;
+		}
+	}
 	conf_free(c);
 	return rc;
 }
@@ -214,10 +324,14 @@ main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[1];
+	if (cmd_usage_text(cmd) != NULL && wants_help(argc - 2, argv + 2)) {
+		printf("%s", cmd_usage_text(cmd));
+		return 0;
+	}
 	if (strcmp(cmd, "serve") == 0)
-		return with_config(argc - 2, argv + 2, serve);
+		return with_config(cmd, argc - 2, argv + 2, serve);
 	if (strcmp(cmd, "check-config") == 0)
-		return with_config(argc - 2, argv + 2, check_config);
+		return with_config(cmd, argc - 2, argv + 2, check_config);
 	/* administration through the control socket: src/ctl (`moat user
 	 * passwd` too: the running daemon writes the file and uses it) */
 	if (ctl_is_command(cmd))
@@ -228,6 +342,8 @@ main(int argc, char **argv)
 		return relaytest_main(argc - 2, argv + 2);
 	if (strcmp(cmd, "ldap-query") == 0)
 		return ldap_query_main(argc - 2, argv + 2);
+	if (strcmp(cmd, "config") == 0)
+		return cmd_config(argc - 2, argv + 2);
 	if (strcmp(cmd, "config-doc") == 0) {
 		conf_print_doc(stdout);
 		return 0;

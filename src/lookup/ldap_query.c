@@ -136,7 +136,13 @@ ldap_query_main(int argc, char **argv)
 	for (i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			path = argv[++i];
-		else if (argv[i][0] == '-')
+		else if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0) {
+			printf("usage: moat ldap-query [-c FILE] NAME "
+			    "[ADDRESS...]\n"
+			    "       (no ADDRESS: one a line on stdin)\n");
+			return 0;
+		} else if (argv[i][0] == '-')
 			goto usage;
 		else if (name == NULL)
 			name = argv[i];
@@ -202,7 +208,10 @@ done:
 	conf_free(c);
 	return rc;
 usage:
-	fprintf(stderr, "usage: moat ldap-query [-c FILE] NAME [ADDRESS...]\n"
+	fprintf(stderr, "moat: ldap-query: %s\n"
+	    "usage: moat ldap-query [-c FILE] NAME [ADDRESS...]\n",
+	    name == NULL ? "which [ldap NAME] section?" : "unexpected argument");
+	fprintf(stderr,
 	    "       (no ADDRESS: one a line on stdin)\n");
 	return 2;
 }

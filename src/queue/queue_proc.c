@@ -536,10 +536,14 @@ qp_event_recv(struct queue_proc *qp, struct ipc_reader *r)
 
 	log_notice(LOG_CAT_POLICY,
 	    "event=%s client=%s user=%s session=%s detail=\"%s\"",
-	    log_escape(t, sizeof(t), e->ev.type, strlen(e->ev.type)),
-	    log_escape(c, sizeof(c), e->ev.client_ip, strlen(e->ev.client_ip)),
-	    log_escape(u, sizeof(u), e->ev.user, strlen(e->ev.user)),
-	    log_escape(s, sizeof(s), e->ev.session, strlen(e->ev.session)),
+	    log_escape_bare(t, sizeof(t), e->ev.type, strlen(e->ev.type)),
+	    e->ev.client_ip[0] ? log_escape_bare(c, sizeof(c),
+	    e->ev.client_ip, strlen(e->ev.client_ip)) : "-",
+	    /* a name tried at AUTH is the client's: a space too is escaped */
+	    e->ev.user[0] ? log_escape_bare(u, sizeof(u), e->ev.user,
+	    strlen(e->ev.user)) : "-",
+	    e->ev.session[0] ? log_escape_bare(s, sizeof(s), e->ev.session,
+	    strlen(e->ev.session)) : "-",
 	    log_escape(d, sizeof(d), e->ev.detail, strlen(e->ev.detail)));
 	TAILQ_INSERT_TAIL(&qp->events, e, entry);
 	qp_commit_soon(qp);
@@ -631,8 +635,8 @@ qp_commit_run(struct queue_proc *qp)
 			    s->nrcpt, s->len,
 			    log_escape(client, sizeof(client), s->client_ip,
 			    strlen(s->client_ip)),
-			    log_escape(user, sizeof(user), s->auth_user,
-			    strlen(s->auth_user)));
+			    s->auth_user[0] ? log_escape(user, sizeof(user),
+			    s->auth_user, strlen(s->auth_user)) : "-");
 			nlocal += s->nlocal;
 			queue_watch_stored(qp->watch, s->auth_user, s->client_ip,
 			    s->sender, res->qid, s->qrcpt, s->nrcpt);

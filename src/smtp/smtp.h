@@ -102,6 +102,8 @@ struct smtp_tx {
 	int			 dot_step;	/* next step at the dot (smtp_dot.c) */
 	time_t			 data_started;	/* DATA: when 354 was sent */
 	size_t			 data_bytes;	/* DATA: bytes read so far */
+	size_t			 queued_bytes;	/* sent to the queue: what it
+						 * stores and logs as size */
 };
 
 /*

@@ -66,7 +66,8 @@ sc_sessions(uint64_t id)
 	time_t now = time(NULL);
 	char msg[64];
 
-	snprintf(msg, sizeof(msg), "%zu sessions", sc.srv->n_sessions);
+	snprintf(msg, sizeof(msg), "%zu session%s", sc.srv->n_sessions,
+	    sc.srv->n_sessions == 1 ? "" : "s");
 	ipc_msg_init(&ans, 0, 0);
 	ctl_ans_begin(&ans, CTL_OK, msg);
 	ctl_ans_table(&ans, "sessions", sizeof(sess_cols) / sizeof(sess_cols[0]),

@@ -1331,6 +1331,31 @@ smtp_auth_check(struct smtp_session *s, const char *user, const uint8_t *pass,
 }
 
 /*
+ * A failed AUTH: its log line and event. failures is the running count
+ * the ban is decided on (the client's network, within auth_fail_window,
+ * this one included), not this session's: a brute force opens a new
+ * connection for each try.
+ */
+static void
+smtp_auth_fail_log(struct smtp_session *s, int failures)
+{
+	const char *mech = s->auth.mech == AUTH_MECH_PLAIN ? "PLAIN" : "LOGIN";
+	char esc[600], detail[128];
+
+	log_escape(esc, sizeof(esc), s->auth.login_user,
+	    strlen(s->auth.login_user));
+	/* no name tried (an empty LOGIN user): user=-, as everywhere */
+	log_notice(LOG_CAT_AUTH, "session=%s event=auth_fail client=%s "
+	    "user=%s%s%s mechanism=%s failures=%d session_failures=%d",
+	    s->idstr, s->ip, esc[0] ? "\"" : "", esc[0] ? esc : "-",
+	    esc[0] ? "\"" : "", mech, failures, s->auth.failures);
+	snprintf(detail, sizeof(detail), "mechanism=%s failures=%d", mech,
+	    failures);
+	smtp_server_event(s->srv, "auth_fail", s->ip, s->auth.login_user,
+	    s->idstr, detail);
+}
+
+/*
  * smtp_auth_guard - brute force. Per address: auth_fail_limit failures
  * in auth_fail_window ban it (doubling for repeat offenders) and close
  * the session. Per account: failures from several addresses raise an
@@ -1349,6 +1374,7 @@ smtp_auth_guard(struct smtp_session *s)
 	smtp_server_client_net(s->srv, s->addr, net, sizeof(net));
 	snprintf(key, sizeof(key), "a:%s", net);
 	n = guard_hit(s->srv->guard, key, s->addr, now, c->auth_fail_window, NULL);
+	smtp_auth_fail_log(s, n);
 	if (pol_auth_client(c, n, relay_client_trusted(&s->srv->relay,
 	    s->addr)) == POL_REJECT) {
 		char bkey[80], reason[96];
@@ -1440,17 +1466,6 @@ smtp_session_auth_result(struct smtp_session *s, int result)
 		return;
 	}
 	s->auth.failures++;
-	log_notice(LOG_CAT_AUTH, "session=%s event=auth_fail client=%s user=\"%s\" "
-	    "mechanism=%s failures=%d", s->idstr, s->ip, esc,
-	    s->auth.mech == AUTH_MECH_PLAIN ? "PLAIN" : "LOGIN", s->auth.failures);
-	{
-		char detail[128];
-
-		snprintf(detail, sizeof(detail), "mechanism=%s",
-		    s->auth.mech == AUTH_MECH_PLAIN ? "PLAIN" : "LOGIN");
-		smtp_server_event(s->srv, "auth_fail", s->ip, s->auth.login_user,
-		    s->idstr, detail);
-	}
 	if (smtp_auth_guard(s) == -1)
 		return;
 	/* the same pause for unknown users and wrong passwords */
@@ -1639,6 +1654,7 @@ smtp_data_emit(void *arg, const char *p, size_t len)
 	if (evbuffer_get_length(s->tx->msg) < SMTP_CHUNK ||
 	    s->tx->data.err != SMTP_DATA_OK)
 		return;
+	s->tx->queued_bytes += evbuffer_get_length(s->tx->msg);
 	proto_chunk_enc(&m, s->id, s->tx->msg);
 	ipc_send(s->srv->queue, &m);
 	s->tx->streaming = 1;
@@ -1761,6 +1777,8 @@ smtp_dot_store(struct smtp_session *s)
 		rc.mailbox = s->tx->rcpts[i].mailbox;
 		proto_store_rcpt_enc(&m, &rc);
 	}
+	s->tx->queued_bytes += s->tx->head.len +
+	    evbuffer_get_length(s->tx->msg);
 	proto_store_head_enc(&m, s->tx->head.buf, s->tx->head.len);
 	proto_body_enc(&m, s->tx->msg);
 	ipc_send(s->srv->queue, &m);
@@ -1774,16 +1792,22 @@ void
 smtp_session_stored(struct smtp_session *s, int status, const char *qid)
 {
 	char from[ADDR_PATH_MAX * 2], esc[ADDR_PATH_MAX * 4];
+	char idesc[SMTP_MSGID_MAX * 4 + 1];
+	const char *msgid;
 
 	if (s->state != SMTP_STATE_WAIT || s->waiting != SMTP_WAIT_QUEUE)
 		return;
 	addr_format(&s->tx->mail.addr, from, sizeof(from));
 	if (status == PROTO_STORE_OK) {
 		s->n_msgs++;
+		/* the client's Message-ID, escaped here: any bytes may come */
+		msgid = smtp_data_msgid(&s->tx->data);
 		log_info(LOG_CAT_SMTP, "session=%s qid=%s event=accepted client=%s "
-		    "from=<%s> nrcpt=%zu size=%zu", s->idstr, qid, s->ip,
-		    log_escape_bare(esc, sizeof(esc), from, strlen(from)),
-		    s->tx->n_rcpts, s->tx->data.size);
+		    "from=<%s> nrcpt=%zu size=%zu msgid=%s", s->idstr, qid,
+		    s->ip, log_escape_bare(esc, sizeof(esc), from, strlen(from)),
+		    s->tx->n_rcpts, s->tx->queued_bytes, msgid[0] ?
+		    log_escape_bare(idesc, sizeof(idesc), msgid, strlen(msgid)) :
+		    "-");
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", qid);
 	} else if (status == PROTO_STORE_DISKFULL) {
 		log_warn(LOG_CAT_QUEUE, "session=%s event=tempfail client=%s "

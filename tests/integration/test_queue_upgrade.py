@@ -112,7 +112,7 @@ def test_old_queue_is_upgraded_and_delivered(moat_factory, dns, peers,
         listed
     assert "held" in listed["0a0000000003"]["state"]
     show = ctlj(m, "queue", "show", "0a0000000002")
-    env = {r["field"]: r["value"] for r in show["envelope"]}
+    env = show["envelope"][0]
     assert env["envid"] == "ENV2"
     summary = ctlj(m, "queue")
     assert any(r["domain"] == "remote.test" for r in summary["summary"])
