@@ -59,6 +59,7 @@
 #include "../lookup/lookup_tables.h"
 #include "../mta/mta_auth.h"
 #include "../relaytest/relaytest.h"
+#include "../sendmail/submit.h"
 #include "config.h"
 #include "daemon.h"
 #include "dirs.h"
@@ -370,6 +371,11 @@ parent_peer_msg(struct ipc_peer *p, uint16_t type, uint64_t id,
 			return;
 		}
 	}
+	/* moat sendmail: the login name of a local session's uid */
+	if (type == PROTO_LOCAL_IDENT && p == pa->peer[PROC_SMTP]) {
+		submit_ident(pa->conf, p, id, r);
+		return;
+	}
 	/* `moat log`: the parent owns runtime log levels (control_log.c) */
 	if (type == PROTO_CTL_REQUEST && p == pa->peer[PROC_CONTROL] &&
 	    pa->ctl_log != NULL) {
@@ -611,6 +617,7 @@ struct start {
 	int			 lfd[CONF_MAX_LISTENERS];
 	size_t			 n_listen;	/* bound so far */
 	int			 ctl_fd;
+	int			 submit_fd;	/* submit_socket, -1: off */
 	struct control_access	 access;
 	uid_t			 uid;		/* the children's, -1: no change */
 	gid_t			 gid;
@@ -625,6 +632,8 @@ start_undo(struct start *st)
 		close(st->lfd[--st->n_listen]);
 	if (st->ctl_fd != -1)
 		close(st->ctl_fd);
+	if (st->submit_fd != -1)
+		close(st->submit_fd);
 	dirs_undo(&st->dirs);
 	close(st->exe_fd);
 	return -1;
@@ -644,6 +653,7 @@ start_check(const struct conf *conf, struct start *st)
 
 	memset(st, 0, sizeof(*st));
 	st->ctl_fd = -1;
+	st->submit_fd = -1;
 	st->uid = (uid_t)-1;
 	st->gid = (gid_t)-1;
 	dirs_init(&st->dirs);
@@ -698,6 +708,16 @@ start_bind(const struct conf *conf, struct start *st)
 		    "port=%d role=%s", l->name, l->address, l->port,
 		    conf_role_name(l->role));
 	}
+	/* local submission: smtp's listener of role local */
+	if (conf->submit_socket[0] != '\0') {
+		if ((st->submit_fd = submit_socket_create(conf->submit_socket,
+		    err, sizeof(err))) == -1) {
+			file_error(conf, "submit_socket", err);
+			return start_undo(st);
+		}
+		log_notice(LOG_CAT_DAEMON, "event=listen listener=local "
+		    "path=%s role=local", conf->submit_socket);
+	}
 	/* made as root, after the lock: never another daemon's socket */
 	if ((st->ctl_fd = control_socket_create(conf->spool_dir,
 	    st->access.admin_gid, err, sizeof(err))) == -1) {
@@ -727,6 +747,7 @@ start_children(struct parent *pa, struct start *st)
 	ps.digest = digest;
 	ps.listen_fds = st->lfd;
 	ps.n_listen = st->n_listen;
+	ps.submit_fd = st->submit_fd;
 	ps.control_fd = st->ctl_fd;
 	for (int c = PROC_PARENT + 1; c < PROC_COUNT; c++) {
 		if (!proc_runs(c))
@@ -743,6 +764,8 @@ start_children(struct parent *pa, struct start *st)
 	while (st->n_listen > 0)
 		close(st->lfd[--st->n_listen]);
 	close(st->ctl_fd);
+	if (st->submit_fd != -1)
+		close(st->submit_fd);
 	close(st->exe_fd);
 }
 
@@ -827,6 +850,8 @@ daemon_serve(struct conf *conf)
 	parent_run(&pa);
 	snprintf(sock, sizeof(sock), "%s/control.sock", pa.conf->spool_dir);
 	(void)unlink(sock);
+	if (pa.conf->submit_socket[0] != '\0')
+		(void)unlink(pa.conf->submit_socket);
 	log_notice(LOG_CAT_DAEMON, "event=stopped status=%d", pa.status);
 	conf_free(pa.conf);
 	return pa.status;

@@ -33,6 +33,7 @@ struct proc_env {
 	int			 peer[PROC_COUNT];	/* socketpair end, -1: none */
 	const int		*listen_fds;	/* smtp: in conf->listeners order */
 	size_t			 n_listen;
+	int			 submit_fd;	/* smtp: submit_socket, -1: off */
 	SSL_CTX			*tls;		/* smtp: NULL without certificate */
 	int			 control_fd;	/* control: listening UNIX socket */
 	struct control_access	 access;	/* control: who may use the socket */
@@ -47,6 +48,7 @@ struct proc_start {
 	const int		*peer;		/* [PROC_COUNT], -1: none */
 	const int		*listen_fds;	/* smtp's, conf->listeners order */
 	size_t			 n_listen;
+	int			 submit_fd;	/* smtp's submit_socket, -1: off */
 	int			 control_fd;	/* control's listening socket */
 };
 
