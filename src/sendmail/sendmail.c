@@ -509,11 +509,15 @@ added_fields(struct sendmail *sm, const struct smsg *m, const char *sender,
 		    (long long)now, randombytes_random(), sm->hostname);
 }
 
+static int default_sender(struct sendmail *, char *, size_t);
+
 /* the SMTP dialogue: 0 when the daemon queued the message */
 static int
 submit(struct sendmail *sm, const struct smsg *m, const char *sender,
     char **rcpts, size_t n_rcpts)
 {
+	char from[SMSG_ADDR_MAX + 256];
+
 	char text[1024], extra[2048];
 	int code, rc;
 
@@ -523,7 +527,12 @@ submit(struct sendmail *sm, const struct smsg *m, const char *sender,
 		goto refused;
 	if ((code = sm_cmd(sm, text, sizeof(text), "EHLO localhost")) != 250)
 		goto refused;
-	added_fields(sm, m, sender, extra, sizeof(extra));
+	/* -f '' (the null sender) still has an author */
+	if (sender[0] != '\0')
+		snprintf(from, sizeof(from), "%s", sender);
+	else if (default_sender(sm, from, sizeof(from)) == -1)
+		snprintf(from, sizeof(from), "MAILER-DAEMON@%s", sm->domain);
+	added_fields(sm, m, from, extra, sizeof(extra));
 	if ((code = sm_cmd(sm, text, sizeof(text), "MAIL FROM:<%s> SIZE=%zu%s",
 	    sender, m->len + strlen(extra), m->eightbit ? " BODY=8BITMIME" :
 	    "")) != 250)
