@@ -76,6 +76,8 @@ struct parent {
 	int			 phase;		/* stop phase in progress */
 	int			 status;	/* exit status */
 	struct control_log	*ctl_log;	/* runtime log levels, owned */
+	char			 submit_path[CONF_PATH_MAX];	/* the bound
+						 * submit_socket, "": none */
 };
 
 /* priv_drop - become user, chrooted into dir when dir is not NULL */
@@ -842,6 +844,9 @@ daemon_serve(struct conf *conf)
 	proc_signals_hold(1);
 	if (start_bind(conf, &st) == -1)
 		return 1;
+	if (st.submit_fd != -1)
+		snprintf(pa.submit_path, sizeof(pa.submit_path), "%s",
+		    conf->submit_socket);
 	make_pairs();
 	tzset();
 	raise_fd_limit();
@@ -850,8 +855,9 @@ daemon_serve(struct conf *conf)
 	parent_run(&pa);
 	snprintf(sock, sizeof(sock), "%s/control.sock", pa.conf->spool_dir);
 	(void)unlink(sock);
-	if (pa.conf->submit_socket[0] != '\0')
-		(void)unlink(pa.conf->submit_socket);
+	/* the one bound at start: a reload cannot move it */
+	if (pa.submit_path[0] != '\0')
+		(void)unlink(pa.submit_path);
 	log_notice(LOG_CAT_DAEMON, "event=stopped status=%d", pa.status);
 	conf_free(pa.conf);
 	return pa.status;

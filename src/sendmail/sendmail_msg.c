@@ -212,8 +212,9 @@ smsg_prepare(const char *in, size_t len, int flags, struct smsg *m,
 	int fkeep = 0;
 
 	memset(m, 0, sizeof(*m));
-	/* every LF may become CRLF and every line may gain a dot */
-	cap = len * 2 + 3;
+	/* every LF may become CRLF and every line may gain a dot; a NUL
+	 * follows the text */
+	cap = len * 2 + 4;
 	if ((m->data = malloc(cap)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -306,6 +307,7 @@ smsg_prepare(const char *in, size_t len, int flags, struct smsg *m,
 	if (in_header && fkeep && field_rcpts(m, field, flen, err,
 	    errlen) == -1)
 		goto fail;
+	m->data[m->len] = '\0';
 	free(field);
 	if (!content) {
 		snprintf(err, errlen, "the message is empty (nothing but empty "

@@ -14,7 +14,8 @@
 /* what smsg_prepare makes; smsg_free releases it */
 struct smsg {
 	char	*data;			/* CRLF lines, dot-stuffed, without
-					 * the final "." line; owned */
+					 * the final "." line, a NUL after
+					 * them; owned */
 	size_t	 len;
 	size_t	 lines;
 	int	 eightbit;		/* a byte over 0x7f */

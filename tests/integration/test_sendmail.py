@@ -40,6 +40,17 @@ def queued(m):
     return int(m.sql("select count(*) from message")[0][0])
 
 
+def wait_sql(m, query, want, timeout=5):
+    """The rows of query once they are want (events are written a
+    moment after they happen), else the last rows read."""
+    deadline = time.time() + timeout
+    rows = m.sql(query)
+    while rows != want and time.time() < deadline:
+        time.sleep(0.1)
+        rows = m.sql(query)
+    return rows
+
+
 def local_sessions(m):
     return m.log().count("listener=local")
 
@@ -270,8 +281,9 @@ def test_submit_users_restricts(moat_factory, local_user):
     assert rc == 77, err
     assert "local:%s may not submit" % local_user in err
     assert "nothing was sent" in err
-    ev = m.sql("select type, user from events where type = 'submit_denied'")
-    assert ev == [["submit_denied", "local:" + local_user]]
+    want = [["submit_denied", "local:" + local_user]]
+    assert wait_sql(m, "select type, user from events where type = "
+                    "'submit_denied'", want) == want
     assert sendmail(m, ["alice@example.org"], "Subject: x\n\nbody\n")[0] == 0
     assert len(m.wait_maildir(1, "alice")) == 1
 
@@ -288,7 +300,8 @@ def test_hacked_web_app_is_held(moat_factory, local_user):
                                "r%d@out%d.example" % (i, i)],
                            "Subject: offer\n\nbuy now\n", user=local_user)
         assert rc == 0, (i, err)
-    ev = m.sql("select type, user from events where type = 'hold'")
+    ev = wait_sql(m, "select type, user from events where type = 'hold'",
+                  [["hold", user]])
     assert ev == [["hold", user]], ev
     assert m.sql("select state from user_state where user='%s'" % user) == \
         [["held"]]
@@ -299,3 +312,19 @@ def test_hacked_web_app_is_held(moat_factory, local_user):
     # root is another user: not held
     assert sendmail(m, ["alice@example.org"], "Subject: x\n\nok\n")[0] == 0
     assert len(m.wait_maildir(1, "alice")) == 1
+
+
+def test_suspended_local_user_is_refused(sm):
+    """`moat user suspend local:LOGIN` (what the watch does past its
+    suspend thresholds) shuts the user out of local submission."""
+    ctl = [MOAT_BIN, "user", "suspend", "local:root", "-c", sm.conf]
+    assert subprocess.run(ctl, capture_output=True, timeout=30).returncode == 0
+    time.sleep(0.3)
+    rc, err = sendmail(sm, ["alice@example.org"], "Subject: x\n\nbody\n")
+    assert rc == 77 and "local:root may not submit" in err, err
+    assert "(suspended)" in err
+    ctl[2] = "unsuspend"
+    assert subprocess.run(ctl, capture_output=True, timeout=30).returncode == 0
+    time.sleep(0.3)
+    assert sendmail(sm, ["alice@example.org"], "Subject: x\n\nbody\n")[0] == 0
+    assert len(sm.wait_maildir(1, "alice")) == 1

@@ -232,7 +232,7 @@ test_helpers(void **state)
 	char *odd_domains[] = { "example.com", "[192.0.2.1]", "" };
 	struct relay_table odd = { .local_domains = odd_domains,
 	    .n_local_domains = 3 };
-	struct relay_client client = { { 0 }, 1, 1 };
+	struct relay_client client = { { 0 }, 1, 1, 0 };
 	struct mail_addr rcpt;
 	uint8_t a[16];
 
