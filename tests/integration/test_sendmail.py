@@ -328,3 +328,25 @@ def test_suspended_local_user_is_refused(sm):
     time.sleep(0.3)
     assert sendmail(sm, ["alice@example.org"], "Subject: x\n\nbody\n")[0] == 0
     assert len(sm.wait_maildir(1, "alice")) == 1
+
+
+def test_serve_refuses_a_socket_in_use_or_a_file(moat_factory, tmp_path):
+    a = moat_factory(extra=SUBMIT)
+    path = os.path.join(a.dir, "run", "submit.sock")
+    b = moat_factory(extra="[submit]\nsubmit_socket = %s\n" % path,
+                     start=False)
+    r = subprocess.run([MOAT_BIN, "serve", "-c", b.conf], cwd=b.dir,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert "%s:" % b.conf in r.stderr and "is in use by a running daemon" \
+        in r.stderr, r.stderr
+    # the first daemon's socket still works
+    assert sendmail(a, ["alice@example.org"], "Subject: x\n\nbody\n")[0] == 0
+    plain = tmp_path / "plain"
+    plain.write_text("not a socket")
+    c = moat_factory(extra="[submit]\nsubmit_socket = %s\n" % plain,
+                     start=False)
+    r = subprocess.run([MOAT_BIN, "serve", "-c", c.conf], cwd=c.dir,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "exists and is not a socket" in r.stderr
+    assert plain.read_text() == "not a socket"
