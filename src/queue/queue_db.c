@@ -48,6 +48,7 @@
 #include <sqlite3.h>
 
 #include "io/proto.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "mail/addr.h"
 #include "policy/watch.h"
@@ -681,19 +682,11 @@ fail:
 	return -1;
 }
 
-/*
- * A short queue id, 12 hex digits: 28 bits of the time in seconds
- * (repeats every 8.5 years) then a 20-bit counter that starts at a
- * random value. Ids sort by time, and a restart within the same second
- * collides only by chance; the UNIQUE column catches the rest.
- */
+/* a queue id of the queue's own (qid.h) */
 static void
 db_new_qid(struct queue_db *db, int64_t now, char qid[QUEUE_QID_SIZE])
 {
-	uint64_t v;
-
-	v = ((uint64_t)now & 0xfffffffu) << 20 | (db->qid_ctr++ & 0xfffffu);
-	snprintf(qid, QUEUE_QID_SIZE, "%012" PRIx64, v);
+	qid_make(qid, now, db->qid_ctr++, QID_QUEUE);
 }
 
 /* Insert one message, its body and recipients; an SQLite code. */
@@ -711,7 +704,11 @@ db_store_one(struct queue_db *db, const struct queue_msg *m, int64_t now,
 
 	s = db_st(db, ST_INS_MSG);
 	do {
-		db_new_qid(db, created, qid);
+		/* the id smtp gave the client, unless it is taken */
+		if (tries == 0 && m->qid != NULL && qid_valid(m->qid))
+			memcpy(qid, m->qid, QUEUE_QID_SIZE);
+		else
+			db_new_qid(db, created, qid);
 		sqlite3_bind_text(s, 1, qid, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, created);
 		bind_str(s, 3, m->sender);
@@ -809,6 +806,48 @@ fail:
 }
 
 /* queue_db_event_add - insert n events in one transaction */
+/* seconds; the histogram's upper bounds (Prometheus' "le") */
+const int queue_latency_le[QUEUE_LATENCY_BUCKETS] = {
+	1, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400, 432000
+};
+
+/* one recipient delivered: arrival (whole seconds) to now */
+static void
+db_count_latency(struct queue_stats *st, int64_t created, int64_t now_ms)
+{
+	int64_t ms = now_ms - created * 1000;
+	size_t b = 0;
+
+	if (created <= 0)
+		return;
+	if (ms < 0)
+		ms = 0;
+	while (b < QUEUE_LATENCY_BUCKETS && ms > queue_latency_le[b] * 1000LL)
+		b++;
+	st->latency[b]++;
+	st->latency_sum_ms += ms;
+}
+
+/* one event stored: its type's counter (types are ours, a few dozen) */
+static void
+db_count_event(struct queue_stats *st, const char *type)
+{
+	size_t i;
+
+	for (i = 0; i < st->nevents; i++)
+		if (strcmp(st->events[i].type, type) == 0)
+			break;
+	if (i == st->nevents) {
+		if (i == QUEUE_EVENT_TYPES_MAX ||
+		    strlen(type) >= sizeof(st->events[i].type))
+			return;
+		snprintf(st->events[i].type, sizeof(st->events[i].type), "%s",
+		    type);
+		st->nevents++;
+	}
+	st->events[i].n++;
+}
+
 int
 queue_db_event_add(struct queue_db *db, const struct queue_event *ev, size_t n)
 {
@@ -834,6 +873,8 @@ queue_db_event_add(struct queue_db *db, const struct queue_event *ev, size_t n)
 	op = "commit";
 	if ((rc = db_commit(db)) != SQLITE_DONE)
 		goto fail;
+	for (size_t i = 0; i < n; i++)
+		db_count_event(&db->stats, ev[i].type);
 	return 0;
 fail:
 	db_log_error(db, op, rc);
@@ -1148,6 +1189,7 @@ queue_db_local_mark(struct queue_db *db, const struct queue_local *v, size_t n,
 	struct db_mark *m = db_marks_new(n);
 	const char *op = "begin";
 	size_t todo = 0;
+	int64_t now_ms;
 	int rc;
 
 	for (size_t i = 0; i < n; i++)
@@ -1164,9 +1206,12 @@ queue_db_local_mark(struct queue_db *db, const struct queue_local *v, size_t n,
 	if ((rc = db_marks_commit(db, m, n, &op)) != SQLITE_DONE)
 		goto fail;
 	free(m);
+	now_ms = clock_wall_ms();
 	for (size_t i = 0; i < n; i++) {
-		if (v[i].outcome == QUEUE_LOCAL_DELIVERED)
+		if (v[i].outcome == QUEUE_LOCAL_DELIVERED) {
 			db->stats.delivered++;
+			db_count_latency(&db->stats, v[i].created, now_ms);
+		}
 		else if (v[i].outcome == QUEUE_LOCAL_DEFERRED)
 			db->stats.deferred++;
 		else if (v[i].outcome == QUEUE_LOCAL_HELD)
@@ -1443,10 +1488,13 @@ static void
 db_remote_count(struct queue_db *db, const struct queue_remote_mark *v,
     size_t n)
 {
+	int64_t now_ms = clock_wall_ms();
+
 	for (size_t i = 0; i < n; i++) {
 		switch (v[i].outcome) {
 		case QUEUE_REMOTE_DELIVERED:
 			db->stats.delivered++;
+			db_count_latency(&db->stats, v[i].created, now_ms);
 			break;
 		case QUEUE_REMOTE_DEFERRED:
 			db->stats.deferred++;
