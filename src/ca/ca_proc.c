@@ -82,7 +82,7 @@ parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	struct ca_proc *ca = arg;
 
 	/* RELOAD: tls_cert and tls_key need a restart, as for smtp */
-	if (!control_child_msg(ca->base, type, r))
+	if (!control_child_msg(ca->base, p, type, r))
 		fatalx("%s: unexpected message %u from parent", __func__, type);
 }
 
@@ -127,6 +127,7 @@ ca_proc_main(struct proc_env *env)
 	    ca_sign, peer_close_cb, &ca);
 	log_info(LOG_CAT_TLS, "event=ca_ready key=%s", ca.key == NULL ? "none" :
 	    EVP_PKEY_get0_type_name(ca.key));
+	proto_ready_send(ca.parent, PROTO_READY_START, 1, NULL);
 	event_base_dispatch(ca.base);
 	log_info(LOG_CAT_TLS, "event=ca_stopped signed=%llu refused=%llu",
 	    (unsigned long long)ca.signed_ok, (unsigned long long)ca.refused);

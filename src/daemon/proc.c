@@ -307,6 +307,8 @@ proc_start(enum proc_id id, const struct proc_start *ps)
 	argv[argc++] = "-d";
 	argv[argc++] = (char *)ps->digest;
 	argv[argc] = NULL;
+	/* the service manager hears only the parent (notify.c) */
+	unsetenv("NOTIFY_SOCKET");
 	if ((exe = place_fds(id, ps)) != -1)
 		fexecve(exe, argv, environ);
 	log_err(LOG_CAT_DAEMON, "event=exec_failed child=%s error=\"%s\"",

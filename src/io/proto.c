@@ -675,6 +675,55 @@ proto_verify_flush_dec(struct ipc_reader *r, struct proto_verify_flush *v)
 	return ipc_get_end(r);
 }
 
+/* proto_ready_enc - PROTO_READY */
+void
+proto_ready_enc(struct ipc_msg *m, uint64_t id, const struct proto_ready *rd)
+{
+	ipc_msg_init(m, PROTO_READY, id);
+	ipc_put_u8(m, rd->what);
+	ipc_put_u8(m, rd->ok);
+	ipc_put_str(m, rd->note);
+}
+
+int
+proto_ready_dec(struct ipc_reader *r, struct proto_ready *rd)
+{
+	rd->what = ipc_get_u8(r);
+	rd->ok = ipc_get_u8(r);
+	rd->note = get_str(r, rd->note_buf, sizeof(rd->note_buf));
+	if (rd->what > PROTO_READY_RELOAD || rd->ok > 1)
+		return -1;
+	return ipc_get_end(r);
+}
+
+/* proto_ready_send - tell the parent */
+void
+proto_ready_send(struct ipc_peer *p, uint8_t what, int ok, const char *note)
+{
+	struct proto_ready rd = { what, ok ? 1 : 0, note ? note : "", "" };
+	struct ipc_msg m;
+
+	proto_ready_enc(&m, 0, &rd);
+	ipc_send(p, &m);
+}
+
+/* proto_counts_enc - PROTO_COUNTS */
+void
+proto_counts_enc(struct ipc_msg *m, uint64_t id, const struct proto_counts *c)
+{
+	ipc_msg_init(m, PROTO_COUNTS, id);
+	ipc_put_i64(m, c->sessions);
+	ipc_put_i64(m, c->queued);
+}
+
+int
+proto_counts_dec(struct ipc_reader *r, struct proto_counts *c)
+{
+	c->sessions = ipc_get_i64(r);
+	c->queued = ipc_get_i64(r);
+	return ipc_get_end(r);
+}
+
 /* proto_local_ident_enc - PROTO_LOCAL_IDENT */
 void
 proto_local_ident_enc(struct ipc_msg *m, uint64_t id,
@@ -747,6 +796,8 @@ RECODE(verify_flush, proto_verify_flush)
 RECODE(lookup_rcpt, proto_lookup_rcpt)
 RECODE(local_ident, proto_local_ident)
 RECODE(local_identified, proto_local_identified)
+RECODE(ready, proto_ready)
+RECODE(counts, proto_counts)
 
 /* the bytes of p in an evbuffer, for the encoders that move one */
 static struct evbuffer *
@@ -947,6 +998,8 @@ proto_recode(uint16_t type, uint64_t id, struct ipc_reader *r,
 	case PROTO_LOCAL_IDENTIFIED:
 		rc = recode_local_identified(r, id, out);
 		break;
+	case PROTO_READY: rc = recode_ready(r, id, out); break;
+	case PROTO_COUNTS: rc = recode_counts(r, id, out); break;
 	default:		rc = -1; break;
 	}
 	if (rc == -1)

@@ -245,7 +245,23 @@ enum proto_type {
 	 * them when it is "".
 	 *   str  address
 	 */
-	PROTO_VERIFY_FLUSH,
+	PROTO_VERIFY_FLUSH = 26,
+	/*
+	 * child -> parent: up. Once when the child serves (smtp: its
+	 * listeners accept; queue: queue.db is open), then once for every
+	 * PROTO_RELOAD, when the child has applied what it could.
+	 *   u8   what (PROTO_READY_START, PROTO_READY_RELOAD)
+	 *   u8   ok (1: all applied; 0: note says what was not)
+	 *   str  note ("" none)
+	 */
+	PROTO_READY = 27,
+	/*
+	 * parent -> smtp, queue: a request for the counts (both -1);
+	 * smtp, queue -> parent: the answer, -1 for what it does not keep.
+	 *   i64  sessions (smtp: open sessions)
+	 *   i64  queued (queue: messages in queue.db)
+	 */
+	PROTO_COUNTS = 28,
 	/*
 	 * smtp -> parent: who is the user of a local submission session
 	 * (moat sendmail)? id = the session's id. The uid and gid are the
@@ -307,6 +323,9 @@ enum proto_type {
 
 #define PROTO_VERIFY_FOUND	0	/* the internal server said 2xx */
 #define PROTO_VERIFY_NOTFOUND	1	/* it said 5xx */
+
+#define PROTO_READY_START	0
+#define PROTO_READY_RELOAD	1
 
 #define PROTO_MTA_OK		0
 #define PROTO_MTA_TEMPFAIL	1
@@ -648,6 +667,27 @@ struct proto_verify_flush {
 void proto_verify_flush_enc(struct ipc_msg *, uint64_t id,
     const struct proto_verify_flush *);
 int proto_verify_flush_dec(struct ipc_reader *, struct proto_verify_flush *);
+
+/* PROTO_READY */
+struct proto_ready {
+	uint8_t		 what;		/* PROTO_READY_* */
+	uint8_t		 ok;
+	const char	*note;
+	char		 note_buf[PROTO_STR_MAX];
+};
+void proto_ready_enc(struct ipc_msg *, uint64_t id, const struct proto_ready *);
+int proto_ready_dec(struct ipc_reader *, struct proto_ready *);
+/* proto_ready_send - a PROTO_READY of what, ok and note (NULL: "") to p */
+void proto_ready_send(struct ipc_peer *p, uint8_t what, int ok,
+    const char *note);
+
+/* PROTO_COUNTS */
+struct proto_counts {
+	int64_t		 sessions;
+	int64_t		 queued;
+};
+void proto_counts_enc(struct ipc_msg *, uint64_t id, const struct proto_counts *);
+int proto_counts_dec(struct ipc_reader *, struct proto_counts *);
 
 /*
  * proto_recode - decode a message of any type and encode it again: 0

@@ -418,6 +418,7 @@ smtp_server_reload(struct smtp_server *srv, const uint8_t *text, size_t len,
 
 	if ((nc = conf_load_bytes(text, len, path, err, sizeof(err))) == NULL) {
 		log_err(LOG_CAT_DAEMON, "event=reload_failed error=\"%s\"", err);
+		proto_ready_send(srv->parent, PROTO_READY_RELOAD, 0, err);
 		return;
 	}
 	/* listeners are bound by the parent: their sections cannot change,
@@ -434,6 +435,7 @@ smtp_server_reload(struct smtp_server *srv, const uint8_t *text, size_t len,
 		srv->listeners[i].conf = i < nc->n_listeners ?
 		    &nc->listeners[i] : &nc->submit_listener;
 	log_notice(LOG_CAT_DAEMON, "event=reloaded path=%s", path);
+	proto_ready_send(srv->parent, PROTO_READY_RELOAD, 1, NULL);
 }
 
 static void
@@ -458,6 +460,18 @@ parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 		if (proto_reload_dec(r, &rl) == -1)
 			fatalx("%s: bad RELOAD", __func__);
 		smtp_server_reload(srv, rl.text, rl.len, rl.path);
+		break;
+	}
+	case PROTO_COUNTS: {		/* moat status, STATUS= */
+		struct proto_counts c;
+		struct ipc_msg m;
+
+		if (proto_counts_dec(r, &c) == -1)
+			fatalx("%s: bad COUNTS", __func__);
+		c.sessions = (int64_t)srv->n_sessions;
+		c.queued = -1;
+		proto_counts_enc(&m, 0, &c);
+		ipc_send(srv->parent, &m);
 		break;
 	}
 	case PROTO_LOCAL_IDENTIFIED: {
@@ -510,6 +524,8 @@ smtp_server_start_accepting(struct smtp_server *srv, const char *why)
 	for (size_t i = 0; i < srv->n_listeners; i++)
 		evconnlistener_enable(srv->listeners[i].evl);
 	log_info(LOG_CAT_DAEMON, "event=accepting reason=\"%s\"", why);
+	/* the service is up when the listeners answer */
+	proto_ready_send(srv->parent, PROTO_READY_START, 1, NULL);
 }
 
 static void
