@@ -6,8 +6,8 @@
  * conf_apply_log_levels, conf_role_name, conf_ldap_find,
  * conf_ldap_knob_line.
  *
- * Every knob of the nine fixed sections ([server] [domains] [relay]
- * [limits] [policy] [watch] [delivery] [control] [log]) is one row of
+ * Every knob of the ten fixed sections ([server] [domains] [relay]
+ * [limits] [policy] [watch] [delivery] [control] [submit] [log]) is one row of
  * knobs[], every knob of a "[listener NAME]" section (one per
  * listener) one row of lknobs[], every knob of an "[ldap NAME]" section
  * (a directory for recipient lookups) one row of dknobs[]: name, type, default text, bounds, offset
@@ -155,6 +155,7 @@ static int check_identity(char *, const char **);
 static int check_action(char *, const char **);
 static int check_dnsbl_zone(char *, const char **);
 static int check_group(char *, const char **);
+static int check_submit_user(char *, const char **);
 static int check_metrics(char *, const char **);
 static int check_ldap_uri(char *, const char **);
 static int check_ldap_tls(char *, const char **);
@@ -410,6 +411,13 @@ static const struct conf_knob knobs[] = {
 	    "Prometheus metrics on ADDR:PORT (a port over 1023: the control process has no privileges); empty: off. An address other than loopback needs metrics_allow."),
 	K_LIST("control", metrics_allow, CT_CIDRS, "", NULL,
 	    "Networks that may scrape /metrics (others get 403); empty: anyone who can reach metrics_listen, which must then be loopback."),
+
+	K_STR("submit", submit_socket, CT_PATH, "", CF_EMPTY, NULL,
+	    "UNIX socket of local submission (moat sendmail, mailq), e.g. /run/moat/submit.sock; made mode 0666 by the parent, its directory 0755 if missing; empty: off."),
+	K_LIST("submit", submit_users, CT_LIST, "*", check_submit_user,
+	    "Local users who may submit with moat sendmail: login names, %GROUP for a group's members, * for everyone."),
+	K_NUM("submit", submit_max_sessions, CT_INT, "20", 1, 10000,
+	    "Concurrent local submission sessions, from all users together."),
 
 	K_LOG(LOG_CAT_SMTP, "smtp", "SMTP sessions and commands."),
 	K_LOG(LOG_CAT_AUTH, "auth", "AUTH attempts and results."),
@@ -860,6 +868,22 @@ check_group(char *s, const char **why)
 		return -1;
 	}
 	return 0;
+}
+
+/* [submit] submit_users: "*", a login name or "%GROUP" */
+static int
+check_submit_user(char *s, const char **why)
+{
+	if (strcmp(s, "*") == 0)
+		return 0;
+	if (s[0] == '%') {
+		if (check_user(s + 1, why) == -1) {
+			*why = "is not a valid %GROUP";
+			return -1;
+		}
+		return 0;
+	}
+	return check_user(s, why);
 }
 
 /* [control] metrics_listen: ADDR:PORT, or empty */
@@ -1978,6 +2002,22 @@ listener_derive(struct conf_parse *p, struct conf_listener *l, const int *seen)
 		l->tls_required = !mx;
 }
 
+/*
+ * The local submission listener: no TLS (a local socket), no AUTH (the
+ * user is the peer's uid, SO_PEERCRED), and its users relay as
+ * authenticated users do.
+ */
+static void
+submit_listener_derive(struct conf *c)
+{
+	struct conf_listener *l = &c->submit_listener;
+
+	memset(l, 0, sizeof(*l));
+	snprintf(l->name, sizeof(l->name), "local");
+	l->role = ROLE_LOCAL;
+	l->auth_relay = 1;
+}
+
 /* rules for one listener; the first broken one is the error */
 static void
 listener_check(struct conf_parse *p, const struct conf_listener *l)
@@ -2540,6 +2580,7 @@ conf_finish(struct conf_parse *p)
 		    "tls_client_cert and tls_client_key must be set together");
 		return;
 	}
+	submit_listener_derive(c);
 	if (c->n_listeners == 0) {
 		/* the built-in listener, as if written in the file */
 		l = listener_new(p, "smtp", 0);
@@ -3173,5 +3214,7 @@ conf_role_name(enum listener_role r)
 {
 	if ((size_t)r < sizeof(role_names) / sizeof(role_names[0]))
 		return role_names[r];
+	if (r == ROLE_LOCAL)
+		return "local";
 	return "?";
 }

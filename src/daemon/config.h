@@ -23,6 +23,8 @@ enum listener_role {
 	ROLE_MX,		/* port 25: inbound for local domains */
 	ROLE_SUBMISSION,	/* port 587: STARTTLS, then AUTH, then MAIL */
 	ROLE_SUBMISSIONS,	/* port 465: implicit TLS, AUTH required */
+	ROLE_LOCAL,		/* submit_socket: moat sendmail, the user is
+				 * the peer's uid; never a [listener] role */
 };
 
 struct conf_listener {
@@ -202,11 +204,20 @@ struct conf {
 	struct cidr *metrics_allow;	/* who may scrape; needed off loopback */
 	size_t	  n_metrics_allow;
 
+	/* [submit]: local submission (moat sendmail) */
+	char	submit_socket[CONF_PATH_MAX];	/* "": off */
+	char	**submit_users;		/* login, %GROUP or "*" */
+	size_t	  n_submit_users;
+	int	submit_max_sessions;
+
 	/* [log]: category levels */
 	int	log_level[LOG_CAT_COUNT];
 
 	struct conf_listener listeners[CONF_MAX_LISTENERS];
 	size_t	n_listeners;
+	/* derived, not a section: the listener of submit_socket (role
+	 * local), when it is set; never among listeners[] */
+	struct conf_listener submit_listener;
 
 	struct conf_ldap ldap[CONF_MAX_LDAP];
 	size_t	n_ldap;

@@ -13,6 +13,11 @@
  *                                 ask an [ldap NAME] directory about addresses
  *   moat relaytest HOST[:PORT] --local-domain D ...
  *                                 open-relay and smuggling battery
+ *   moat sendmail [-t] [-i] [-f SENDER] [-F NAME] [RCPT...]
+ *                                 submit a message (standard input) to
+ *                                 the running daemon; run as "sendmail"
+ *                                 (argv[0]) it is the same
+ *   moat mailq                    the queue (as "mailq", or sendmail -bp)
  *   moat version
  *
  * moat serve starts each of its children as "moat -X NAME ...", a
@@ -42,6 +47,7 @@
 #include "../lookup/ldap_query.h"
 #include "../relaytest/relaytest.h"
 #include "conf_path.h"
+#include "../sendmail/sendmail.h"
 #include "config.h"
 #include "daemon.h"
 #include "proc.h"
@@ -69,6 +75,9 @@ usage(FILE *fp)
 	    "       moat config [-c FILE] [-d] [KNOB...]\n"
 	    "       moat config-doc\n"
 	    "       moat ldap-query [-c FILE] NAME [ADDRESS...]\n"
+	    "       moat sendmail [-t] [-i] [-f SENDER] [-F NAME] [-C FILE] "
+	    "[RCPT...] < MESSAGE\n"
+	    "       moat mailq [-C FILE]\n"
 	    "       moat sessions|queue|ban|user|events|log|stats|status ...\n"
 	    "                    (administration: moat queue --help)\n"
 	    "       moat reload | moat stop [--no-wait] | moat status\n"
@@ -306,6 +315,15 @@ cmd_config(int argc, char **argv)
 	return rc;
 }
 
+/* the name the binary was run by: "sendmail" and "mailq" are links */
+static const char *
+prog_name(const char *argv0)
+{
+	const char *slash = strrchr(argv0, '/');
+
+	return slash != NULL ? slash + 1 : argv0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -319,6 +337,11 @@ main(int argc, char **argv)
 		return 1;
 	}
 	log_init("moat", 0);
+	/* run as sendmail(8) or mailq(1): every argument is theirs */
+	if (argc > 0 && strcmp(prog_name(argv[0]), "sendmail") == 0)
+		return sendmail_main(argc, argv);
+	if (argc > 0 && strcmp(prog_name(argv[0]), "mailq") == 0)
+		return mailq_main(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
@@ -338,6 +361,10 @@ main(int argc, char **argv)
 		return ctl_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "passwd") == 0)
 		return cmd_passwd(argc - 2, argv + 2);
+	if (strcmp(cmd, "sendmail") == 0)
+		return sendmail_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "mailq") == 0)
+		return mailq_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "relaytest") == 0)
 		return relaytest_main(argc - 2, argv + 2);
 	if (strcmp(cmd, "ldap-query") == 0)

@@ -61,6 +61,7 @@
 #include "../lookup/lookup_tables.h"
 #include "../mta/mta_auth.h"
 #include "../relaytest/relaytest.h"
+#include "../sendmail/submit.h"
 #include "config.h"
 #include "daemon.h"
 #include "dirs.h"
@@ -125,6 +126,8 @@ struct parent {
 	uint32_t		 tls_pending;	/* waiting for ca, 0: none */
 	struct evbuffer		*tls_chains;	/* its chains, for smtp */
 	uint32_t		 tls_count;
+	char			 submit_path[CONF_PATH_MAX];	/* the bound
+						 * submit_socket, "": none */
 };
 
 /* priv_drop - become user, chrooted into dir when dir is not NULL */
@@ -1065,6 +1068,11 @@ parent_peer_msg(struct ipc_peer *p, uint16_t type, uint64_t id,
 		parent_tls_loaded(pa, r);
 		return;
 	}
+	/* moat sendmail: the login name of a local session's uid */
+	if (type == PROTO_LOCAL_IDENT && p == pa->peer[PROC_SMTP]) {
+		submit_ident(pa->conf, p, id, r);
+		return;
+	}
 	/* `moat log`: the parent owns runtime log levels (control_log.c) */
 	if (type == PROTO_CTL_REQUEST && p == pa->peer[PROC_CONTROL] &&
 	    pa->ctl_log != NULL) {
@@ -1319,6 +1327,7 @@ struct start {
 	int			 lfd[CONF_MAX_LISTENERS];
 	size_t			 n_listen;	/* bound so far */
 	int			 ctl_fd;
+	int			 submit_fd;	/* submit_socket, -1: off */
 	struct control_access	 access;
 	uid_t			 uid;		/* the children's, -1: no change */
 	gid_t			 gid;
@@ -1333,6 +1342,8 @@ start_undo(struct start *st)
 		close(st->lfd[--st->n_listen]);
 	if (st->ctl_fd != -1)
 		close(st->ctl_fd);
+	if (st->submit_fd != -1)
+		close(st->submit_fd);
 	dirs_undo(&st->dirs);
 	close(st->exe_fd);
 	return -1;
@@ -1352,6 +1363,7 @@ start_check(const struct conf *conf, struct start *st)
 
 	memset(st, 0, sizeof(*st));
 	st->ctl_fd = -1;
+	st->submit_fd = -1;
 	st->uid = (uid_t)-1;
 	st->gid = (gid_t)-1;
 	dirs_init(&st->dirs);
@@ -1406,6 +1418,16 @@ start_bind(const struct conf *conf, struct start *st)
 		    "port=%d role=%s", l->name, l->address, l->port,
 		    conf_role_name(l->role));
 	}
+	/* local submission: smtp's listener of role local */
+	if (conf->submit_socket[0] != '\0') {
+		if ((st->submit_fd = submit_socket_create(conf->submit_socket,
+		    err, sizeof(err))) == -1) {
+			file_error(conf, "submit_socket", err);
+			return start_undo(st);
+		}
+		log_notice(LOG_CAT_DAEMON, "event=listen listener=local "
+		    "path=%s role=local", conf->submit_socket);
+	}
 	/* made as root, after the lock: never another daemon's socket */
 	if ((st->ctl_fd = control_socket_create(conf->spool_dir,
 	    st->access.admin_gid, err, sizeof(err))) == -1) {
@@ -1435,6 +1457,7 @@ start_children(struct parent *pa, struct start *st)
 	ps.digest = digest;
 	ps.listen_fds = st->lfd;
 	ps.n_listen = st->n_listen;
+	ps.submit_fd = st->submit_fd;
 	ps.control_fd = st->ctl_fd;
 	ps.keys_fd = keys_pair[1];
 	for (int c = PROC_PARENT + 1; c < PROC_COUNT; c++) {
@@ -1452,6 +1475,8 @@ start_children(struct parent *pa, struct start *st)
 	while (st->n_listen > 0)
 		close(st->lfd[--st->n_listen]);
 	close(st->ctl_fd);
+	if (st->submit_fd != -1)
+		close(st->submit_fd);
 	close(st->exe_fd);
 	if (keys_pair[1] != -1)
 		close(keys_pair[1]);
@@ -1549,6 +1574,9 @@ daemon_serve(struct conf *conf)
 	proc_signals_hold(1);
 	if (start_bind(conf, &st) == -1)
 		return 1;
+	if (st.submit_fd != -1)
+		snprintf(pa.submit_path, sizeof(pa.submit_path), "%s",
+		    conf->submit_socket);
 	make_pairs();
 	tzset();
 	raise_fd_limit();
@@ -1558,6 +1586,9 @@ daemon_serve(struct conf *conf)
 	/* where it was made: spool_dir as at the start */
 	snprintf(sock, sizeof(sock), "%s/control.sock", pa.conf0->spool_dir);
 	(void)unlink(sock);
+	/* the one bound at start: a reload cannot move it */
+	if (pa.submit_path[0] != '\0')
+		(void)unlink(pa.submit_path);
 	log_notice(LOG_CAT_DAEMON, "event=stopped status=%d", pa.status);
 	if (pa.conf != pa.conf0)
 		conf_free(pa.conf);

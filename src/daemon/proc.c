@@ -22,6 +22,7 @@
  *   PROC_FD_PEER(b)        this child's end of its socketpair with b
  *   PROC_FD_CONTROL        control: the listening control socket
  *   PROC_FD_LISTEN + i     smtp: conf->listeners[i]'s listening socket
+ *   PROC_FD_SUBMIT         smtp: the submit_socket, when it is set
  *
  * SECURITY: the image exec'd is the file the parent was started from,
  * held open from the start (proc_exe_open), not a path looked up again:
@@ -72,7 +73,8 @@
 #define PROC_FD_LISTEN		(4 + PROC_COUNT)
 #define PROC_FD_KEYS		PROC_FD_CONTROL	/* ca's; control has none */
 /* above every fixed number: where descriptors wait while they move */
-#define PROC_FD_HIGH		(PROC_FD_LISTEN + CONF_MAX_LISTENERS)
+#define PROC_FD_SUBMIT		(PROC_FD_LISTEN + CONF_MAX_LISTENERS)
+#define PROC_FD_HIGH		(PROC_FD_SUBMIT + 1)
 
 /*
  * The children. A process whose main is NULL is not started. Stop
@@ -242,7 +244,7 @@ cloexec_from(int lo)
 static int
 place_fds(enum proc_id id, const struct proc_start *ps)
 {
-	struct { int src, dst; } mv[PROC_COUNT + 1 + CONF_MAX_LISTENERS];
+	struct { int src, dst; } mv[PROC_COUNT + 2 + CONF_MAX_LISTENERS];
 	size_t n = 0;
 	int exe;
 
@@ -262,6 +264,10 @@ place_fds(enum proc_id id, const struct proc_start *ps)
 	for (size_t i = 0; id == PROC_SMTP && i < ps->n_listen; i++) {
 		mv[n].src = ps->listen_fds[i];
 		mv[n++].dst = PROC_FD_LISTEN + (int)i;
+	}
+	if (id == PROC_SMTP && ps->submit_fd >= 0) {
+		mv[n].src = ps->submit_fd;
+		mv[n++].dst = PROC_FD_SUBMIT;
 	}
 	for (size_t i = 0; i < n; i++)
 		if ((mv[i].src = fcntl(mv[i].src, F_DUPFD_CLOEXEC,
@@ -416,6 +422,9 @@ exec_check_listeners(enum proc_id id, const struct conf *c)
 		if (ntohs(port) != c->listeners[i].port)
 			exec_refuse(fd, "the socket of its listener");
 	}
+	if (id == PROC_SMTP && c->submit_socket[0] != '\0' &&
+	    !fd_is_socket(PROC_FD_SUBMIT, AF_UNIX, 1))
+		exec_refuse(PROC_FD_SUBMIT, "the listening submit_socket");
 }
 
 /*
@@ -526,6 +535,8 @@ exec_env(enum proc_id id, struct conf *c, struct proc_env *env)
 			lfd[i] = PROC_FD_LISTEN + (int)i;
 		env->listen_fds = lfd;
 		env->n_listen = c->n_listeners;
+		env->submit_fd = c->submit_socket[0] != '\0' ?
+		    PROC_FD_SUBMIT : -1;
 		/* the keys' private halves stay in the ca process */
 		if (smtp_tls_load(c, env->peer[PROC_CA], &env->tls, err,
 		    sizeof(err)) == -1) {

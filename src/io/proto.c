@@ -770,6 +770,45 @@ proto_counts_dec(struct ipc_reader *r, struct proto_counts *c)
 	return ipc_get_end(r);
 }
 
+/* proto_local_ident_enc - PROTO_LOCAL_IDENT */
+void
+proto_local_ident_enc(struct ipc_msg *m, uint64_t id,
+    const struct proto_local_ident *l)
+{
+	ipc_msg_init(m, PROTO_LOCAL_IDENT, id);
+	ipc_put_u32(m, l->uid);
+	ipc_put_u32(m, l->gid);
+}
+
+int
+proto_local_ident_dec(struct ipc_reader *r, struct proto_local_ident *l)
+{
+	l->uid = ipc_get_u32(r);
+	l->gid = ipc_get_u32(r);
+	return ipc_get_end(r);
+}
+
+/* proto_local_identified_enc - PROTO_LOCAL_IDENTIFIED */
+void
+proto_local_identified_enc(struct ipc_msg *m, uint64_t id,
+    const struct proto_local_identified *l)
+{
+	ipc_msg_init(m, PROTO_LOCAL_IDENTIFIED, id);
+	ipc_put_u8(m, l->verdict);
+	ipc_put_str(m, l->login);
+}
+
+int
+proto_local_identified_dec(struct ipc_reader *r,
+    struct proto_local_identified *l)
+{
+	l->verdict = ipc_get_u8(r);
+	l->login = get_str(r, l->login_buf, sizeof(l->login_buf));
+	if (l->verdict != PROTO_LOCAL_OK && l->verdict != PROTO_LOCAL_DENIED)
+		return -1;
+	return ipc_get_end(r);
+}
+
 /*
  * Decode one message and encode it again: what proto_recode runs. A
  * message without a list has the same shape for each: RECODE makes it.
@@ -803,6 +842,8 @@ RECODE(ca_signed, proto_ca_signed)
 RECODE(verify_put, proto_verify_put)
 RECODE(verify_flush, proto_verify_flush)
 RECODE(lookup_rcpt, proto_lookup_rcpt)
+RECODE(local_ident, proto_local_ident)
+RECODE(local_identified, proto_local_identified)
 RECODE(ready, proto_ready)
 RECODE(counts, proto_counts)
 
@@ -1001,6 +1042,10 @@ proto_recode(uint16_t type, uint64_t id, struct ipc_reader *r,
 	case PROTO_LOOKUP_RESULT: rc = recode_lookup_result(r, id, out); break;
 	case PROTO_VERIFY_PUT:	rc = recode_verify_put(r, id, out); break;
 	case PROTO_VERIFY_FLUSH: rc = recode_verify_flush(r, id, out); break;
+	case PROTO_LOCAL_IDENT:	rc = recode_local_ident(r, id, out); break;
+	case PROTO_LOCAL_IDENTIFIED:
+		rc = recode_local_identified(r, id, out);
+		break;
 	case PROTO_READY: rc = recode_ready(r, id, out); break;
 	case PROTO_COUNTS: rc = recode_counts(r, id, out); break;
 	case PROTO_TLS_KEYS:	rc = recode_tls_keys(r, id, out); break;

@@ -281,6 +281,21 @@ enum proto_type {
 	 *   str  error ("" unless FAILED)
 	 */
 	PROTO_TLS_GEN = 30,
+	/*
+	 * smtp -> parent: who is the user of a local submission session
+	 * (moat sendmail)? id = the session's id. The uid and gid are the
+	 * peer's, from SO_PEERCRED on the accepted socket.
+	 *   u32  uid
+	 *   u32  gid
+	 */
+	PROTO_LOCAL_IDENT = 31,
+	/*
+	 * parent -> smtp: the answer. id = the session's id.
+	 *   u8   verdict (PROTO_LOCAL_OK, PROTO_LOCAL_DENIED: not in
+	 *        submit_users)
+	 *   str  login name of the uid, "" when the uid has none
+	 */
+	PROTO_LOCAL_IDENTIFIED = 32,
 	PROTO_MAX
 };
 
@@ -288,6 +303,9 @@ enum proto_type {
 #define PROTO_TLS_LOADED	0
 #define PROTO_TLS_FAILED	1
 #define PROTO_TLS_RETIRED	2
+
+#define PROTO_LOCAL_OK		0
+#define PROTO_LOCAL_DENIED	1
 
 #define PROTO_STORE_OK		0
 #define PROTO_STORE_TEMPFAIL	1
@@ -542,6 +560,25 @@ int proto_result_dec(struct ipc_reader *, uint32_t *n);
 int proto_result_rcpt_dec(struct ipc_reader *, struct proto_result_rcpt *);
 /* proto_end_dec - 0 when nothing is left of a message with a list */
 int proto_end_dec(struct ipc_reader *);
+
+/* PROTO_LOCAL_IDENT */
+struct proto_local_ident {
+	uint32_t	 uid, gid;
+};
+void proto_local_ident_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_local_ident *);
+int proto_local_ident_dec(struct ipc_reader *, struct proto_local_ident *);
+
+/* PROTO_LOCAL_IDENTIFIED */
+struct proto_local_identified {
+	uint8_t		 verdict;	/* PROTO_LOCAL_* */
+	const char	*login;
+	char		 login_buf[PROTO_USER_MAX];
+};
+void proto_local_identified_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_local_identified *);
+int proto_local_identified_dec(struct ipc_reader *,
+    struct proto_local_identified *);
 
 /* PROTO_USER_STATE */
 struct proto_user_state {

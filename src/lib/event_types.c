@@ -66,6 +66,8 @@ static const struct event_type types[] = {
 	{ "session_lifetime", "a session hit session_lifetime" },
 	{ "spoofed_sender", "an outsider used a local or routed domain as "
 	    "sender (reject_local_spoof)" },
+	{ "submit_denied", "a local user outside submit_users tried moat "
+	    "sendmail" },
 	{ "suspend", "an account suspended: the compromised-account watch, "
 	    "or moat user suspend" },
 	{ "unban", "a ban lifted (moat ban del)" },

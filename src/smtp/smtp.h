@@ -45,6 +45,7 @@ enum smtp_wait {
 	SMTP_WAIT_DNSBL,	/* the DNSBL answer; MAIL held back */
 	SMTP_WAIT_TARPIT,	/* the pause before an unknown user's reply */
 	SMTP_WAIT_LOOKUP,	/* the lookup process's answer to a RCPT */
+	SMTP_WAIT_IDENT,	/* the parent's login name of a local uid */
 };
 
 enum {
@@ -174,6 +175,10 @@ struct smtp_session {
 	int			 authenticated;
 	char			 auth_user[256];
 	char			 rdns[256];	/* PTR name, "unknown", "": not known */
+	int			 local;		/* on the submit_socket (moat
+						 * sendmail): auth_user is
+						 * "local:LOGIN" of local_uid */
+	uint32_t		 local_uid;	/* SO_PEERCRED */
 
 	struct smtp_tx		*tx;		/* owned; NULL outside MAIL..DATA */
 	struct smtp_lookup	 lookup;	/* the RCPT being looked up */
@@ -244,7 +249,8 @@ struct smtp_server {
 	struct conf		*conf;		/* owned; replaced on reload */
 	struct relay_table	 relay;		/* views into conf */
 	struct tls_set		*tls;		/* current certificates, NULL: none */
-	struct smtp_listener	 listeners[CONF_MAX_LISTENERS];
+	/* conf->listeners in order, then the submit_socket's (role local) */
+	struct smtp_listener	 listeners[CONF_MAX_LISTENERS + 1];
 	size_t			 n_listeners;
 	struct ipc_peer		*parent, *queue, *auth, *lookup;
 	struct smtp_session_list sessions;
@@ -298,6 +304,9 @@ void smtp_session_start(struct smtp_server *srv, struct smtp_listener *l,
     int fd, const struct sockaddr *sa, int salen, const char *proxy_ip);
 void smtp_session_stored(struct smtp_session *s, int status, const char *qid);
 void smtp_session_auth_result(struct smtp_session *s, int result);
+/* smtp_session_local_ident - the parent's PROTO_LOCAL_IDENTIFIED */
+void smtp_session_local_ident(struct smtp_session *s, int verdict,
+    const char *login);
 void smtp_session_shutdown(struct smtp_session *s);
 /*
  * The lookup process's answer to a RCPT (smtp_server.c decodes it):

@@ -168,11 +168,12 @@ sc_stats(uint64_t id)
 	uint64_t lookups, cached;
 	struct smtp_session *s;
 	struct ipc_msg ans;
-	int64_t per[CONF_MAX_LISTENERS] = { 0 }, auth = 0, tls = 0, susp = 0;
+	/* the configured listeners and the submit_socket's */
+	int64_t per[CONF_MAX_LISTENERS + 1] = { 0 }, auth = 0, tls = 0, susp = 0;
 	char labels[128];
 
 	TAILQ_FOREACH(s, &sc.srv->sessions, entry) {
-		if (s->listener && s->listener->index < CONF_MAX_LISTENERS)
+		if (s->listener && s->listener->index <= CONF_MAX_LISTENERS)
 			per[s->listener->index]++;
 		auth += s->authenticated != 0;
 		tls += s->tls != 0;

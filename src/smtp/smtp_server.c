@@ -433,7 +433,8 @@ smtp_server_reload(struct smtp_server *srv, const uint8_t *text, size_t len,
 	conf_apply_log_levels(nc);
 	smtp_server_rebuild_deny(srv);
 	for (size_t i = 0; i < srv->n_listeners; i++)
-		srv->listeners[i].conf = &nc->listeners[i];
+		srv->listeners[i].conf = i < nc->n_listeners ?
+		    &nc->listeners[i] : &nc->submit_listener;
 	log_notice(LOG_CAT_DAEMON, "event=reloaded path=%s", path);
 	proto_ready_send(srv->parent, PROTO_READY_RELOAD, 1, NULL);
 }
@@ -519,6 +520,16 @@ parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	case PROTO_TLS_KEYS:
 		smtp_server_tls_keys(srv, r);
 		break;
+	case PROTO_LOCAL_IDENTIFIED: {
+		struct proto_local_identified li;
+		struct smtp_session *s;
+
+		if (proto_local_identified_dec(r, &li) == -1)
+			fatalx("%s: bad LOCAL_IDENTIFIED", __func__);
+		if ((s = smtp_server_find(srv, id)) != NULL)
+			smtp_session_local_ident(s, li.verdict, li.login);
+		break;
+	}
 	default:
 		fatalx("%s: unexpected message %u from parent", __func__, type);
 	}
@@ -933,19 +944,23 @@ smtp_server_peers(struct smtp_server *srv, struct proc_env *env)
  * list is here (or SMTP_BANS_WAIT_SECS passed).
  */
 static void
-smtp_server_listen(struct smtp_server *srv, const int *listen_fds)
+smtp_server_listen(struct smtp_server *srv, const int *listen_fds,
+    int submit_fd)
 {
 	struct timeval tv = { SMTP_BANS_WAIT_SECS, 0 };
+	size_t n = srv->conf->n_listeners + (submit_fd >= 0);
 
-	for (size_t i = 0; i < srv->conf->n_listeners; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct smtp_listener *l = &srv->listeners[i];
+		int local = i == srv->conf->n_listeners;
 
 		l->srv = srv;
-		l->conf = &srv->conf->listeners[i];
+		l->conf = local ? &srv->conf->submit_listener :
+		    &srv->conf->listeners[i];
 		l->index = i;
 		l->evl = evconnlistener_new(srv->base, accept_cb, l,
 		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
-		    LEV_OPT_DISABLED, -1, listen_fds[i]);
+		    LEV_OPT_DISABLED, -1, local ? submit_fd : listen_fds[i]);
 		if (l->evl == NULL)
 			fatal("%s: evconnlistener_new", __func__);
 		evconnlistener_set_error_cb(l->evl, accept_error_cb);
@@ -1009,7 +1024,7 @@ smtp_proc_main(struct proc_env *env)
 
 	srv = smtp_server_new(env);
 	smtp_server_peers(srv, env);
-	smtp_server_listen(srv, env->listen_fds);
+	smtp_server_listen(srv, env->listen_fds, env->submit_fd);
 	log_info(LOG_CAT_DAEMON, "event=ready listeners=%zu", srv->n_listeners);
 	event_base_dispatch(srv->base);
 	smtp_server_free(srv);

@@ -535,6 +535,13 @@ smtp_check_sender(struct smtp_session *s, const struct mail_addr *a,
 {
 	char esc[600];
 
+	/*
+	 * A local user names its sender (sendmail -f), as Postfix's and
+	 * OpenSMTPD's sendmail let it: it is known by its uid, which the
+	 * watch counts whatever sender it claims.
+	 */
+	if (s->local)
+		return 0;
 	if (pol_sender(s->srv->conf, &s->srv->relay, s->authenticated ?
 	    s->auth_user : NULL, s->addr, a) == POL_OK)
 		return 0;
@@ -961,6 +968,7 @@ proceed_rcpt(struct smtp_session *s, const char *args, size_t len)
 	memcpy(rc.addr, s->addr, sizeof(rc.addr));
 	rc.authenticated = s->authenticated;
 	rc.auth_relay = s->listener->conf->auth_relay;
+	rc.local = s->local && s->authenticated;
 	switch (relay_decide(&s->srv->relay, &rc, &rp.addr)) {
 	case RELAY_LOOKUP:
 		smtp_lookup_start(s, &rp, to);
@@ -1026,21 +1034,29 @@ smtp_received_header(struct smtp_session *s)
 
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-	if (!s->esmtp)
-		proto = "SMTP";
-	else if (s->tls && s->authenticated)
-		proto = "ESMTPSA";
-	else if (s->tls)
-		proto = "ESMTPS";
-	else if (s->authenticated)
-		proto = "ESMTPA";
-	else
-		proto = "ESMTP";
-	smtp_received_from(s);
-	evbuffer_add_printf(s->tx->msg, "\r\n\tby %s (moat) with %s id %s",
-	    s->srv->conf->hostname, proto, s->tx->qid);
-	if (s->tls)
-		evbuffer_add_printf(s->tx->msg, "\r\n\t(%s)", s->tls_desc);
+	if (s->local) {
+		/* no network peer: the uid, as Postfix's pickup writes it */
+		evbuffer_add_printf(s->tx->msg, "Received: by %s (moat, from "
+		    "userid %u)\r\n\twith local id %s", s->srv->conf->hostname,
+		    s->local_uid, s->tx->qid);
+	} else {
+		if (!s->esmtp)
+			proto = "SMTP";
+		else if (s->tls && s->authenticated)
+			proto = "ESMTPSA";
+		else if (s->tls)
+			proto = "ESMTPS";
+		else if (s->authenticated)
+			proto = "ESMTPA";
+		else
+			proto = "ESMTP";
+		smtp_received_from(s);
+		evbuffer_add_printf(s->tx->msg, "\r\n\tby %s (moat) with %s id "
+		    "%s", s->srv->conf->hostname, proto, s->tx->qid);
+		if (s->tls)
+			evbuffer_add_printf(s->tx->msg, "\r\n\t(%s)",
+			    s->tls_desc);
+	}
 	if (s->tx->n_rcpts == 1)
 		evbuffer_add_printf(s->tx->msg, "\r\n\tfor <%s>",
 		    s->tx->rcpts[0].addr);
@@ -2166,10 +2182,11 @@ smtp_wait_timer_cb(evutil_socket_t fd, short ev, void *arg)
 		break;
 	case SMTP_WAIT_QUEUE:
 	case SMTP_WAIT_AUTH:
+	case SMTP_WAIT_IDENT:
 	case SMTP_WAIT_NONE:
 		log_warn(LOG_CAT_SMTP, "session=%s event=wait_timeout client=%s "
-		    "for=%s", s->idstr, s->ip,
-		    what == SMTP_WAIT_QUEUE ? "queue" : "auth");
+		    "for=%s", s->idstr, s->ip, what == SMTP_WAIT_QUEUE ? "queue" :
+		    what == SMTP_WAIT_IDENT ? "parent" : "auth");
 		smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded",
 		    s->srv->conf->hostname);
 		smtp_close(s, "no answer in time");
@@ -2200,9 +2217,14 @@ smtp_session_new(struct smtp_server *srv, struct smtp_listener *l, int fd,
 	if (cidr_addr_from_sa(sa, s->addr) == -1)
 		memset(s->addr, 0, sizeof(s->addr));
 	cidr_addr_format(s->addr, s->ip, sizeof(s->ip));
-	s->port = ntohs(sa->sa_family == AF_INET6 ?
-	    ((const struct sockaddr_in6 *)sa)->sin6_port :
-	    ((const struct sockaddr_in *)sa)->sin_port);
+	if (sa->sa_family == AF_UNIX) {
+		/* the submit_socket: no address, the uid is the client */
+		snprintf(s->ip, sizeof(s->ip), "local");
+		s->local = 1;
+	} else
+		s->port = ntohs(sa->sa_family == AF_INET6 ?
+		    ((const struct sockaddr_in6 *)sa)->sin6_port :
+		    ((const struct sockaddr_in *)sa)->sin_port);
 	if ((s->wait_timer = evtimer_new(srv->base, smtp_wait_timer_cb,
 	    s)) == NULL)
 		goto fail;
@@ -2258,7 +2280,18 @@ smtp_session_admit(struct smtp_session *s, int ipcount)
 		smtp_close(s, "max_sessions");
 		return -1;
 	}
-	if (ipcount > c->max_sessions_per_ip) {
+	/* local sessions have no address: they are counted together */
+	if (s->local && ipcount > c->submit_max_sessions) {
+		log_notice(LOG_CAT_POLICY, "session=%s event=limit client=local "
+		    "limit=submit_max_sessions", s->idstr);
+		smtp_server_event(srv, "limit", s->ip, "", s->idstr,
+		    "submit_max_sessions");
+		smtp_reply(s, "421 4.7.0 %s Error: too many local submissions "
+		    "at once", c->hostname);
+		smtp_close(s, "submit_max_sessions");
+		return -1;
+	}
+	if (!s->local && ipcount > c->max_sessions_per_ip) {
 		log_notice(LOG_CAT_POLICY, "session=%s event=limit client=%s "
 		    "limit=max_sessions_per_ip", s->idstr, s->ip);
 		smtp_server_event(srv, "limit", s->ip, "", s->idstr,
@@ -2294,6 +2327,85 @@ smtp_dnsbl_start(struct smtp_session *s)
 	}
 }
 
+/* the session's whole life, from its greeting: session_lifetime */
+static void
+smtp_lifetime_start(struct smtp_session *s)
+{
+	struct timeval tv = { s->srv->conf->session_lifetime, 0 };
+
+	if ((s->lifetime = evtimer_new(s->srv->base, smtp_lifetime_cb,
+	    s)) != NULL)
+		evtimer_add(s->lifetime, &tv);
+}
+
+/*
+ * A connection on the submit_socket (moat sendmail): its user is the
+ * peer's uid as the kernel gives it (SO_PEERCRED), whatever the client
+ * says. The greeting waits for the parent's login name of the uid and
+ * its verdict on submit_users (smtp_session_local_ident).
+ */
+static void
+smtp_local_start(struct smtp_session *s)
+{
+	struct proto_local_ident q;
+	struct ipc_msg m;
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(s->fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1 ||
+	    len != sizeof(cr)) {
+		log_warn(LOG_CAT_SMTP, "session=%s event=peercred_failed "
+		    "error=\"%s\"", s->idstr, strerror(errno));
+		smtp_reply(s, "421 4.3.0 %s Error: cannot tell who you are",
+		    s->srv->conf->hostname);
+		smtp_close(s, "no peer credentials");
+		return;
+	}
+	s->local_uid = (uint32_t)cr.uid;
+	q.uid = (uint32_t)cr.uid;
+	q.gid = (uint32_t)cr.gid;
+	proto_local_ident_enc(&m, s->id, &q);
+	ipc_send(s->srv->parent, &m);
+	smtp_park(s, SMTP_WAIT_IDENT, s->id, 5000);
+}
+
+/* smtp_session_local_ident - see smtp.h */
+void
+smtp_session_local_ident(struct smtp_session *s, int verdict,
+    const char *login)
+{
+	const struct conf *c = s->srv->conf;
+
+	if (s->state != SMTP_STATE_WAIT || s->waiting != SMTP_WAIT_IDENT)
+		return;
+	if (login[0] != '\0')
+		snprintf(s->auth_user, sizeof(s->auth_user), "local:%s", login);
+	else
+		snprintf(s->auth_user, sizeof(s->auth_user), "local:%u",
+		    s->local_uid);
+	if (verdict != PROTO_LOCAL_OK ||
+	    smtp_server_is_suspended(s->srv, s->auth_user)) {
+		const char *why = verdict != PROTO_LOCAL_OK ?
+		    "not in submit_users" : "suspended";
+
+		log_notice(LOG_CAT_POLICY, "session=%s event=submit_denied "
+		    "client=local uid=%u user=%s reason=\"%s\"", s->idstr,
+		    s->local_uid, s->auth_user, why);
+		smtp_server_event(s->srv, "submit_denied", s->ip, s->auth_user,
+		    s->idstr, why);
+		smtp_reply(s, "554 5.7.1 %s: %s may not submit mail here (%s)",
+		    c->hostname, s->auth_user, why);
+		smtp_close(s, "submit denied");
+		return;
+	}
+	s->authenticated = 1;
+	log_info(LOG_CAT_SMTP, "session=%s event=local client=local uid=%u "
+	    "user=%s", s->idstr, s->local_uid, s->auth_user);
+	smtp_lifetime_start(s);
+	smtp_reply(s, "220 %s ESMTP moat", c->hostname);
+	smtp_unpark(s, SMTP_STATE_HELO);
+}
+
 /* smtp_session_start - a new connection on listener l, see smtp.h */
 void
 smtp_session_start(struct smtp_server *srv, struct smtp_listener *l, int fd,
@@ -2323,6 +2435,10 @@ smtp_session_start(struct smtp_server *srv, struct smtp_listener *l, int fd,
 	    s->proxy_ip[0] ? " proxy=" : "", s->proxy_ip);
 	if (smtp_session_admit(s, ipcount) == -1)
 		return;
+	if (s->local) {
+		smtp_local_start(s);
+		return;
+	}
 	smtp_server_rdns_start(srv, s);	/* for moat sessions; never waited for */
 	/* a client whose bytes are already here did not wait for the banner */
 	if (!s->ssl && recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 1) {
@@ -2331,11 +2447,7 @@ smtp_session_start(struct smtp_server *srv, struct smtp_listener *l, int fd,
 	}
 	smtp_set_state(s, SMTP_STATE_HELO);
 	smtp_dnsbl_start(s);
-	if ((s->lifetime = evtimer_new(srv->base, smtp_lifetime_cb, s)) != NULL) {
-		struct timeval tv = { c->session_lifetime, 0 };
-
-		evtimer_add(s->lifetime, &tv);
-	}
+	smtp_lifetime_start(s);
 	smtp_reply(s, "220 %s ESMTP moat", c->hostname);
 }
 

@@ -308,6 +308,13 @@ CASES = {
     "no_equals": (
         ["[limits]", "max_errors"], N + 2,
         "syntax error"),
+    "submit_users_bad_group": (
+        ["[submit]", "submit_socket = run/submit.sock",
+         "submit_users = root, %"], N + 3,
+        "submit_users: '%' is not a valid %GROUP"),
+    "submit_max_sessions_zero": (
+        ["[submit]", "submit_max_sessions = 0"], N + 2,
+        "submit_max_sessions: 0 is below the minimum 1"),
 }
 
 

@@ -329,6 +329,23 @@ enc_tls_gen(struct ipc_msg *m)
 	proto_tls_gen_enc(m, 0, &g);
 }
 
+static void
+enc_local_ident(struct ipc_msg *m)
+{
+	struct proto_local_ident l = { .uid = 33, .gid = 33 };
+
+	proto_local_ident_enc(m, 0, &l);
+}
+
+static void
+enc_local_identified(struct ipc_msg *m)
+{
+	struct proto_local_identified l = { .verdict = PROTO_LOCAL_OK,
+	    .login = "www-data" };
+
+	proto_local_identified_enc(m, 0, &l);
+}
+
 static const struct {
 	uint16_t	 type;
 	void		(*enc)(struct ipc_msg *);
@@ -363,6 +380,8 @@ static const struct {
 	{ PROTO_COUNTS, enc_counts },
 	{ PROTO_TLS_KEYS, enc_tls_keys },
 	{ PROTO_TLS_GEN, enc_tls_gen },
+	{ PROTO_LOCAL_IDENT, enc_local_ident },
+	{ PROTO_LOCAL_IDENTIFIED, enc_local_identified },
 };
 /* message numbers left free between the defined ones */
 #define PROTO_UNUSED	0
