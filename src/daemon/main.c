@@ -41,6 +41,7 @@
 #include "daemon.h"
 #include "proc.h"
 #include "../ctl/ctl_cli.h"
+#include "../dkim/dkim_keygen.h"
 
 #define MOAT_VERSION "0.1.0"
 
@@ -56,6 +57,8 @@ usage(FILE *fp)
 	    "              [--json] [--timeout S] [--from-ip ADDR] "
 	    "[--no-smuggling]\n"
 	    "       moat config-doc\n"
+	    "       moat dkim keygen DOMAIN SELECTOR [--type rsa|ed25519] "
+	    "[--bits N] [--dir DIR]\n"
 	    "       moat ldap-query [-c FILE] NAME [ADDRESS...]\n"
 	    "       moat sessions|queue|ban|user|events|log|stats|status ...\n"
 	    "                    (administration: moat queue --help)\n"
@@ -214,6 +217,8 @@ main(int argc, char **argv)
 		return cmd_passwd(argc - 2, argv + 2);
 	if (strcmp(cmd, "relaytest") == 0)
 		return relaytest_main(argc - 2, argv + 2);
+	if (strcmp(cmd, "dkim") == 0)
+		return dkim_main(argc - 2, argv + 2);
 	if (strcmp(cmd, "ldap-query") == 0)
 		return ldap_query_main(argc - 2, argv + 2);
 	if (strcmp(cmd, "config-doc") == 0) {
