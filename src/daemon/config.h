@@ -116,6 +116,11 @@ struct conf {
 	int	auth_fail_delay_ms;	/* same pause for every failed AUTH */
 	int	max_received_headers;
 
+	/* [dkim] */
+	char	**dkim_sign;		/* "domain:selector:keyfile" */
+	size_t	  n_dkim_sign;
+	int	dkim_expire;		/* x= after this many seconds; 0 none */
+
 	/* [policy] */
 	struct cidr *deny_networks;	/* refused at accept(), never expire */
 	size_t	  n_deny_networks;
