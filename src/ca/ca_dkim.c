@@ -1,10 +1,10 @@
 /*
  * ca_dkim.c - the DKIM signing keys (dkim_sign) in the ca process.
  *
- * Public: ca_dkim_load, ca_dkim_keys_enc, ca_dkim_sign, ca_dkim_free.
+ * Public: ca_dkim_load, ca_dkim_count, ca_dkim_key_enc, ca_dkim_sign, ca_dkim_free.
  *
  * smtp knows which domains are signed and with which algorithm
- * (PROTO_DKIM_KEYS, sent at start) and sends the 32-byte hash of the
+ * (PROTO_DKIM_KEY, sent at start) and sends the 32-byte hash of the
  * header fields it signs; the key never leaves this process. A
  * compromised smtp can have hashes signed while it runs, no more.
  * SECURITY: a key file readable by others than its owner is refused,
@@ -125,17 +125,19 @@ ca_dkim_load(const struct conf *c, char *err, size_t errlen)
 	return d;
 }
 
-void
-ca_dkim_keys_enc(const struct ca_dkim *d, struct ipc_msg *m)
+size_t
+ca_dkim_count(const struct ca_dkim *d)
 {
-	proto_dkim_keys_enc(m, (uint32_t)d->n);
-	for (size_t i = 0; i < d->n; i++) {
-		struct proto_dkim_key k = { .domain = d->keys[i].domain,
-		    .selector = d->keys[i].selector,
-		    .alg = (uint8_t)d->keys[i].alg };
+	return d->n;
+}
 
-		proto_dkim_key_enc(m, &k);
-	}
+void
+ca_dkim_key_enc(const struct ca_dkim *d, size_t i, struct ipc_msg *m)
+{
+	struct proto_dkim_key k = { .domain = d->keys[i].domain,
+	    .selector = d->keys[i].selector, .alg = (uint8_t)d->keys[i].alg };
+
+	proto_dkim_key_enc(m, i, &k);
 }
 
 int

@@ -20,8 +20,11 @@ struct ca_dkim;
  */
 struct ca_dkim *ca_dkim_load(const struct conf *c, char *err, size_t errlen);
 
-/* ca_dkim_keys_enc - PROTO_DKIM_KEYS of the set, for smtp */
-void ca_dkim_keys_enc(const struct ca_dkim *d, struct ipc_msg *m);
+/* ca_dkim_count - the number of keys; ids are 0 to this - 1 */
+size_t ca_dkim_count(const struct ca_dkim *d);
+
+/* ca_dkim_key_enc - PROTO_DKIM_KEY of key i, for smtp */
+void ca_dkim_key_enc(const struct ca_dkim *d, size_t i, struct ipc_msg *m);
 
 /*
  * ca_dkim_sign - sign a header hash with key id; 0, or -1 with err

@@ -187,8 +187,10 @@ ca_proc_main(struct proc_env *env)
 	ca.smtp = ipc_peer_new(ca.base, env->peer[PROC_SMTP], "smtp",
 	    ca_sign, peer_close_cb, &ca);
 	/* smtp learns which domains it signs for, and how */
-	ca_dkim_keys_enc(ca.dkim, &m);
-	ipc_send(ca.smtp, &m);
+	for (size_t i = 0; i < ca_dkim_count(ca.dkim); i++) {
+		ca_dkim_key_enc(ca.dkim, i, &m);
+		ipc_send(ca.smtp, &m);
+	}
 	log_info(LOG_CAT_TLS, "event=ca_ready key=%s dkim_keys=%zu",
 	    ca.key == NULL ? "none" : EVP_PKEY_get0_type_name(ca.key),
 	    (size_t)env->conf->n_dkim_sign);

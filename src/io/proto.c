@@ -545,25 +545,12 @@ proto_ca_signed_dec(struct ipc_reader *r, struct proto_ca_signed *c)
 	return ipc_get_end(r);
 }
 
-/* proto_dkim_keys_enc - the head of PROTO_DKIM_KEYS */
+/* proto_dkim_key_enc - PROTO_DKIM_KEY */
 void
-proto_dkim_keys_enc(struct ipc_msg *m, uint32_t n)
+proto_dkim_key_enc(struct ipc_msg *m, uint64_t id,
+    const struct proto_dkim_key *k)
 {
-	ipc_msg_init(m, PROTO_DKIM_KEYS, 0);
-	ipc_put_u32(m, n);
-}
-
-/* proto_dkim_keys_dec - the head; -1 also for a count past the limit */
-int
-proto_dkim_keys_dec(struct ipc_reader *r, uint32_t *n)
-{
-	*n = ipc_get_u32(r);
-	return r->err || *n > PROTO_DKIM_KEYS_MAX ? -1 : 0;
-}
-
-void
-proto_dkim_key_enc(struct ipc_msg *m, const struct proto_dkim_key *k)
-{
+	ipc_msg_init(m, PROTO_DKIM_KEY, id);
 	ipc_put_str(m, k->domain);
 	ipc_put_str(m, k->selector);
 	ipc_put_u8(m, k->alg);
@@ -575,7 +562,9 @@ proto_dkim_key_dec(struct ipc_reader *r, struct proto_dkim_key *k)
 	k->domain = get_str(r, k->buf[0], sizeof(k->buf[0]));
 	k->selector = get_str(r, k->buf[1], sizeof(k->buf[1]));
 	k->alg = ipc_get_u8(r);
-	return r->err || k->alg > PROTO_DKIM_ED25519_SHA256 ? -1 : 0;
+	if (ipc_get_end(r) == -1 || k->alg > PROTO_DKIM_ED25519_SHA256)
+		return -1;
+	return 0;
 }
 
 /* proto_dkim_sign_enc - PROTO_DKIM_SIGN */
@@ -761,6 +750,7 @@ RECODE(ca_signed, proto_ca_signed)
 RECODE(verify_put, proto_verify_put)
 RECODE(verify_flush, proto_verify_flush)
 RECODE(lookup_rcpt, proto_lookup_rcpt)
+RECODE(dkim_key, proto_dkim_key)
 RECODE(dkim_sign, proto_dkim_sign)
 RECODE(dkim_signed, proto_dkim_signed)
 
@@ -868,29 +858,6 @@ recode_bans(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)
 }
 
 static int
-recode_dkim_keys(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)
-{
-	struct proto_dkim_key k;
-	uint32_t n;
-
-	if (proto_dkim_keys_dec(r, &n) == -1)
-		return -1;
-	proto_dkim_keys_enc(out, n);
-	for (uint32_t i = 0; i < n; i++) {
-		if (proto_dkim_key_dec(r, &k) == -1) {
-			ipc_msg_discard(out);
-			return -1;
-		}
-		proto_dkim_key_enc(out, &k);
-	}
-	if (proto_end_dec(r) == -1) {
-		ipc_msg_discard(out);
-		return -1;
-	}
-	return 0;
-}
-
-static int
 recode_lookup_result(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)
 {
 	struct proto_lookup_result a;
@@ -958,7 +925,7 @@ proto_recode(uint16_t type, uint64_t id, struct ipc_reader *r,
 	case PROTO_LOOKUP_RESULT: rc = recode_lookup_result(r, id, out); break;
 	case PROTO_VERIFY_PUT:	rc = recode_verify_put(r, id, out); break;
 	case PROTO_VERIFY_FLUSH: rc = recode_verify_flush(r, id, out); break;
-	case PROTO_DKIM_KEYS:	rc = recode_dkim_keys(r, id, out); break;
+	case PROTO_DKIM_KEY:	rc = recode_dkim_key(r, id, out); break;
 	case PROTO_DKIM_SIGN:	rc = recode_dkim_sign(r, id, out); break;
 	case PROTO_DKIM_SIGNED:	rc = recode_dkim_signed(r, id, out); break;
 	default:		rc = -1; break;

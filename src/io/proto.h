@@ -242,14 +242,14 @@ enum proto_type {
 	 */
 	PROTO_VERIFY_FLUSH,
 	/*
-	 * ca -> smtp, once at start: the DKIM signing keys (dkim_sign),
-	 * in the configuration's order; the index is the key id of
-	 * PROTO_DKIM_SIGN. The keys themselves never leave ca.
-	 *   u32  number of keys, then for each:
-	 *        str domain (lowercased), str selector,
-	 *        u8 algorithm (PROTO_DKIM_RSA_SHA256, _ED25519_SHA256)
+	 * ca -> smtp, at start, one per DKIM signing key (dkim_sign) in
+	 * the configuration's order. id = the key id of PROTO_DKIM_SIGN
+	 * (0, 1, ...). The key itself never leaves ca.
+	 *   str  domain (lowercased)
+	 *   str  selector
+	 *   u8   algorithm (PROTO_DKIM_RSA_SHA256, _ED25519_SHA256)
 	 */
-	PROTO_DKIM_KEYS = 37,
+	PROTO_DKIM_KEY = 37,
 	/*
 	 * smtp -> ca: sign one DKIM header hash. id = request id.
 	 *   u32  key id (index in PROTO_DKIM_KEYS)
@@ -570,7 +570,7 @@ void proto_ca_signed_enc(struct ipc_msg *, uint64_t id,
     const struct proto_ca_signed *);
 int proto_ca_signed_dec(struct ipc_reader *, struct proto_ca_signed *);
 
-/* PROTO_DKIM_KEYS: the head, then proto_dkim_key_enc for each */
+/* PROTO_DKIM_KEY */
 #define PROTO_DKIM_KEYS_MAX	64
 struct proto_dkim_key {
 	const char	*domain;
@@ -578,9 +578,8 @@ struct proto_dkim_key {
 	uint8_t		 alg;
 	char		 buf[2][256];
 };
-void proto_dkim_keys_enc(struct ipc_msg *, uint32_t n);
-int proto_dkim_keys_dec(struct ipc_reader *, uint32_t *n);
-void proto_dkim_key_enc(struct ipc_msg *, const struct proto_dkim_key *);
+void proto_dkim_key_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_dkim_key *);
 int proto_dkim_key_dec(struct ipc_reader *, struct proto_dkim_key *);
 
 /* PROTO_DKIM_SIGN */

@@ -5,6 +5,7 @@
 #define MOAT_TLS_KEY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/ssl.h>
 
@@ -20,5 +21,18 @@
  */
 SSL_CTX *tls_key_server_ctx(const char *cert, int ca_fd, char *err,
     size_t errlen);
+
+struct ipc_hdr;
+struct ipc_msg;
+
+/*
+ * The same link to ca carries DKIM signing without blocking: see
+ * tls_key.c. CA_LINK_MSG_MAX bytes a message at most.
+ */
+#define CA_LINK_MSG_MAX	2048
+int tls_key_ca_link(int ca_fd, void (*notify)(void *), void *arg);
+int tls_key_ca_send(struct ipc_msg *m);
+int tls_key_ca_read(void);
+int tls_key_ca_next(struct ipc_hdr *h, uint8_t *buf, size_t cap);
 
 #endif

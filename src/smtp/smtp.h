@@ -12,6 +12,7 @@
 
 #include "../daemon/config.h"
 #include "../io/ipc.h"
+#include "smtp_dkim.h"
 #include "smtp_parse.h"
 
 struct event_base;
@@ -43,6 +44,7 @@ enum smtp_wait {
 	SMTP_WAIT_DNSBL,	/* the DNSBL answer; MAIL held back */
 	SMTP_WAIT_TARPIT,	/* the pause before an unknown user's reply */
 	SMTP_WAIT_LOOKUP,	/* the lookup process's answer to a RCPT */
+	SMTP_WAIT_DKIM,		/* ca's DKIM signatures, at the dot */
 };
 
 enum {
@@ -96,6 +98,7 @@ struct smtp_tx {
 	int			 streaming;	/* parts of it sent: PROTO_QUEUE_CHUNK */
 	time_t			 data_started;	/* DATA: when 354 was sent */
 	size_t			 data_bytes;	/* DATA: bytes read so far */
+	struct smtp_dkim_tx	*dkim;		/* owned; NULL: not signed */
 };
 
 /*
@@ -267,6 +270,7 @@ struct smtp_server {
 	size_t			 n_suspended;
 	time_t			 lookup_timeout_event;	/* last one sent */
 	struct smtp_stats	 stats;
+	struct smtp_dkim_keys	 dkim;		/* ca's signing keys */
 };
 
 /*
@@ -299,6 +303,9 @@ void smtp_session_lookup_target(struct smtp_session *s, const char *addr,
     const char *mailbox);
 void smtp_session_lookup_done(struct smtp_session *s, int answer,
     const char *why);
+/* smtp_session_dkim_signed - ca's answer to one PROTO_DKIM_SIGN */
+void smtp_session_dkim_signed(struct smtp_session *s, uint32_t key_id,
+    int status, const uint8_t *sig, size_t siglen);
 /* smtp_session_dnsbl - the DNSBL answer for this session's client */
 void smtp_session_dnsbl(struct smtp_session *s, int score, const char *zone);
 /* smtp_session_kill - send reply (if the session can still talk), close */

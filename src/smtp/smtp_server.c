@@ -857,6 +857,10 @@ smtp_server_peers(struct smtp_server *srv, struct proc_env *env)
 	    parent_msg_cb, peer_close_cb, srv);
 	srv->queue = ipc_peer_new(srv->base, env->peer[PROC_QUEUE], "queue",
 	    queue_msg_cb, peer_close_cb, srv);
+	/* the ca link: DKIM keys and signatures (the TLS handshakes' round
+	 * trips share it, src/io/tls_key.c) */
+	if (smtp_dkim_server_init(srv, env->peer[PROC_CA]) == -1)
+		fatalx("%s: cannot watch the ca link", __func__);
 	ipc_peer_on_drain(srv->queue, queue_drain_cb);
 	srv->auth = ipc_peer_new(srv->base, env->peer[PROC_AUTH], "auth",
 	    auth_msg_cb, peer_close_cb, srv);
@@ -921,6 +925,7 @@ smtp_server_free(struct smtp_server *srv)
 	guard_free(srv->guard);
 	dnsbl_free(srv->dnsbl);
 	smtp_rdns_free(srv->rdns);
+	smtp_dkim_server_free(srv);
 	denylist_free(srv->deny);
 	banlist_free(srv->bans);
 	for (size_t i = 0; i < srv->n_suspended; i++)

@@ -162,6 +162,7 @@ smtp_tx_free(struct smtp_tx *tx)
 	if (tx == NULL)
 		return;
 	evbuffer_free(tx->msg);
+	smtp_dkim_tx_free(tx->dkim);
 	free(tx->rcpts);
 	free(tx);
 }
@@ -1050,6 +1051,9 @@ proceed_data(struct smtp_session *s, const char *args, size_t len)
 		return;
 	}
 	smtp_received_header(s);
+	/* mail of ours is signed: its body is hashed as it comes */
+	if (!smtp_outsider(s))
+		s->tx->dkim = smtp_dkim_tx_new(s->srv);
 	smtp_data_init(&s->tx->data, (size_t)s->srv->conf->max_message_size,
 	    s->srv->conf->max_received_headers);
 	smtp_set_state(s, SMTP_STATE_DATA);
@@ -1621,6 +1625,8 @@ smtp_data_emit(void *arg, const char *p, size_t len)
 	struct ipc_msg m;
 
 	evbuffer_add(s->tx->msg, p, len);
+	if (s->tx->dkim != NULL)
+		smtp_dkim_data(s->tx->dkim, p, len);
 	if (evbuffer_get_length(s->tx->msg) < SMTP_CHUNK ||
 	    s->tx->data.err != SMTP_DATA_OK)
 		return;
@@ -1695,14 +1701,78 @@ smtp_data_refused(struct smtp_session *s)
 	smtp_data_reject(s);
 }
 
+/* the message cannot be signed now: 451, the transaction ends */
+static void
+smtp_dkim_failed(struct smtp_session *s, const char *why)
+{
+	log_warn(LOG_CAT_SMTP, "session=%s event=dkim_sign_failed client=%s "
+	    "reason=\"%s\"", s->idstr, s->ip, why);
+	smtp_reply(s, "451 4.3.0 Error: message could not be signed");
+}
+
+static void smtp_data_store(struct smtp_session *);
+
+/*
+ * DKIM signing at the dot: 1 when the session now waits for ca's
+ * signatures (smtp_session_dkim_signed goes on), 0 to store at once,
+ * -1 when the message was refused (the reply is sent).
+ */
+static int
+smtp_dkim_step(struct smtp_session *s)
+{
+	const char *head;
+	size_t headlen;
+	int n;
+
+	if (s->tx->dkim == NULL)
+		return 0;
+	if (s->tx->streaming) {
+		/* its header section already went to the queue */
+		smtp_dkim_failed(s, "message too large to sign");
+		return -1;
+	}
+	if ((head = smtp_dkim_head(s->tx->dkim, &headlen)) == NULL) {
+		smtp_dkim_failed(s, "header section too large to sign");
+		return -1;
+	}
+	if ((n = smtp_dkim_sign(s, s->tx->dkim, head, headlen)) < 0) {
+		smtp_dkim_failed(s, "request to ca failed");
+		return -1;
+	}
+	if (n == 0)
+		return 0;
+	smtp_park(s, SMTP_WAIT_DKIM, s->id, s->srv->conf->timeout_data * 1000);
+	return 1;
+}
+
+/* smtp_session_dkim_signed - ca's answer to one PROTO_DKIM_SIGN */
+void
+smtp_session_dkim_signed(struct smtp_session *s, uint32_t key_id, int status,
+    const uint8_t *sig, size_t siglen)
+{
+	int rc;
+
+	if (s->state != SMTP_STATE_WAIT || s->waiting != SMTP_WAIT_DKIM ||
+	    s->tx == NULL || s->tx->dkim == NULL)
+		return;
+	if ((rc = smtp_dkim_signed(s->tx->dkim, key_id, status, sig,
+	    siglen)) == 0)
+		return;
+	if (rc == -1) {
+		smtp_dkim_failed(s, "ca could not sign");
+		smtp_reset_tx(s);
+		smtp_unpark(s, SMTP_STATE_IDLE);
+		return;
+	}
+	log_debug(LOG_CAT_SMTP, "session=%s event=dkim_signed bytes=%zu",
+	    s->idstr, evbuffer_get_length(smtp_dkim_fields(s->tx->dkim)));
+	evbuffer_prepend_buffer(s->tx->msg, smtp_dkim_fields(s->tx->dkim));
+	smtp_data_store(s);
+}
+
 static void
 smtp_data_done(struct smtp_session *s)
 {
-	struct proto_store st;
-	struct proto_store_rcpt rc;
-	struct ipc_msg m;
-	char from[ADDR_PATH_MAX * 2];
-
 	smtp_set_timeout(s, s->srv->conf->timeout_command);
 	if (s->tx->data.err != SMTP_DATA_OK) {
 		smtp_data_refused(s);
@@ -1716,6 +1786,25 @@ smtp_data_done(struct smtp_session *s)
 		smtp_data_reject(s);
 		return;
 	}
+	switch (smtp_dkim_step(s)) {
+	case 1:
+		return;
+	case -1:
+		smtp_data_reject(s);
+		return;
+	}
+	smtp_data_store(s);
+}
+
+/* the message, whole, goes to the queue; the session waits for it */
+static void
+smtp_data_store(struct smtp_session *s)
+{
+	struct proto_store st;
+	struct proto_store_rcpt rc;
+	struct ipc_msg m;
+	char from[ADDR_PATH_MAX * 2];
+
 	addr_format(&s->tx->mail.addr, from, sizeof(from));
 	st.sender = from;
 	st.helo = s->helo;
@@ -2115,10 +2204,12 @@ smtp_wait_timer_cb(evutil_socket_t fd, short ev, void *arg)
 		break;
 	case SMTP_WAIT_QUEUE:
 	case SMTP_WAIT_AUTH:
+	case SMTP_WAIT_DKIM:
 	case SMTP_WAIT_NONE:
 		log_warn(LOG_CAT_SMTP, "session=%s event=wait_timeout client=%s "
 		    "for=%s", s->idstr, s->ip,
-		    what == SMTP_WAIT_QUEUE ? "queue" : "auth");
+		    what == SMTP_WAIT_QUEUE ? "queue" :
+		    what == SMTP_WAIT_DKIM ? "dkim" : "auth");
 		smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded",
 		    s->srv->conf->hostname);
 		smtp_close(s, "no answer in time");

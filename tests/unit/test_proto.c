@@ -224,16 +224,12 @@ enc_ca_sign(struct ipc_msg *m)
 }
 
 static void
-enc_dkim_keys(struct ipc_msg *m)
+enc_dkim_key(struct ipc_msg *m)
 {
 	struct proto_dkim_key k = { .domain = "example.com",
 	    .selector = "s1", .alg = PROTO_DKIM_ED25519_SHA256 };
 
-	proto_dkim_keys_enc(m, 2);
-	proto_dkim_key_enc(m, &k);
-	k.selector = "r1";
-	k.alg = PROTO_DKIM_RSA_SHA256;
-	proto_dkim_key_enc(m, &k);
+	proto_dkim_key_enc(m, 1, &k);
 }
 
 static void
@@ -350,7 +346,7 @@ static const struct {
 	{ PROTO_VERIFY_LOAD, enc_verify_load },
 	{ PROTO_VERIFY_PUT, enc_verify_put },
 	{ PROTO_VERIFY_FLUSH, enc_verify_flush },
-	{ PROTO_DKIM_KEYS, enc_dkim_keys },
+	{ PROTO_DKIM_KEY, enc_dkim_key },
 	{ PROTO_DKIM_SIGN, enc_dkim_sign },
 	{ PROTO_DKIM_SIGNED, enc_dkim_signed },
 };
