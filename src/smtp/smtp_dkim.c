@@ -65,8 +65,11 @@ struct smtp_dkim_tx {
 	struct smtp_dkim_sig	 sig[SMTP_DKIM_SIGS_MAX];
 	size_t			 n_sig, n_done;
 	struct evbuffer		*fields;
-	struct dkim_head	 h;
 };
+
+/* the fields of the header section being signed: one at a time, this
+ * process has one thread (and the struct is too large for each tx) */
+static struct dkim_head signing_head;
 
 /* ---- the ca link ---- */
 
@@ -258,13 +261,12 @@ smtp_dkim_head(struct smtp_dkim_tx *t, size_t *len)
 int
 smtp_dkim_from_domain(const char *head, size_t len, char *dom, size_t cap)
 {
-	static struct dkim_head h;	/* large: one at a time */
 	const struct dkim_field *f;
 	const char *v, *end, *lt, *at;
 	size_t n;
 
-	dkim_head_split(&h, head, len);
-	if ((f = dkim_head_find(&h, "from")) == NULL)
+	dkim_head_split(&signing_head, head, len);
+	if ((f = dkim_head_find(&signing_head, "from")) == NULL)
 		return -1;
 	v = (const char *)memchr(f->p, ':', f->len) + 1;
 	end = f->p + f->len;
@@ -306,7 +308,7 @@ smtp_dkim_sign(struct smtp_session *s, struct smtp_dkim_tx *t,
 		return 0;
 	if (dkim_body_final(&t->body, bh) == -1)
 		return -1;
-	dkim_head_split(&t->h, head, headlen);
+	/* signing_head holds the fields smtp_dkim_from_domain split */
 	for (size_t i = 0; i < k->n; i++) {
 		struct smtp_dkim_sig *sg;
 		struct proto_dkim_sign q;
@@ -323,7 +325,7 @@ smtp_dkim_sign(struct smtp_session *s, struct smtp_dkim_tx *t,
 		ds.selector = k->key[i].selector;
 		ds.now = now;
 		ds.expire = t->srv->conf->dkim_expire;
-		if ((n = dkim_sign_begin(&ds, &t->h, bh, sg->field,
+		if ((n = dkim_sign_begin(&ds, &signing_head, bh, sg->field,
 		    sizeof(sg->field), digest)) < 0)
 			return -1;
 		sg->len = (size_t)n;
