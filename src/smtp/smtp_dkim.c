@@ -2,8 +2,8 @@
  * smtp_dkim.c - DKIM signing in the smtp process (RFC 6376, RFC 8463).
  *
  * Public: smtp_dkim_server_init, smtp_dkim_server_free, smtp_dkim_tx_new,
- * smtp_dkim_tx_free, smtp_dkim_data, smtp_dkim_sign, smtp_dkim_fields,
- * smtp_dkim_signed, smtp_dkim_head, smtp_dkim_from_domain.
+ * smtp_dkim_tx_free, smtp_dkim_body, smtp_dkim_count, smtp_dkim_sign,
+ * smtp_dkim_fields, smtp_dkim_signed, smtp_dkim_from_domain.
  *
  * This process holds no key. At start ca announces its keys (domain,
  * selector, algorithm: PROTO_DKIM_KEY). While DATA streams, the body of
@@ -13,7 +13,8 @@
  * of the signed header fields and that field goes to ca
  * (PROTO_DKIM_SIGN), and the session waits, the others go on. Each
  * PROTO_DKIM_SIGNED completes its field; with the last, the fields go
- * in front of the header section and the message is stored.
+ * in front of the header section (held by the session to the dot,
+ * smtp_head.c) and the steps at the dot go on (smtp_dot.c).
  *
  * The link to ca is shared with the TLS handshakes' blocking round
  * trips (src/io/tls_key.c): requests are written whole there, answers
@@ -23,8 +24,7 @@
  * hashed (dkim_head.c bounds it) and its From domain is only compared
  * with ours. Messages from ca are checked like any sibling's: malformed
  * is fatal.
- * LIMITS: SMTP_DKIM_SIGS_MAX signatures a message; a header section
- * over SMTP_DKIM_HEAD_MAX is not signed (refused with 451).
+ * LIMITS: SMTP_DKIM_SIGS_MAX signatures a message.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -45,7 +45,6 @@
 #include "smtp_dkim.h"
 
 #define SMTP_DKIM_SIGS_MAX	4
-#define SMTP_DKIM_HEAD_MAX	(256 * 1024)
 #define SMTP_DKIM_FIELD_MAX	8192
 
 struct smtp_dkim_sig {
@@ -58,10 +57,6 @@ struct smtp_dkim_sig {
 struct smtp_dkim_tx {
 	struct smtp_server	*srv;
 	struct dkim_body	 body;
-	struct evbuffer		*head;		/* until the empty line */
-	int			 in_body;
-	int			 over;		/* head past the cap */
-	uint32_t		 tail;		/* the last four bytes */
 	struct smtp_dkim_sig	 sig[SMTP_DKIM_SIGS_MAX];
 	size_t			 n_sig, n_done;
 	struct evbuffer		*fields;
@@ -205,8 +200,7 @@ smtp_dkim_tx_new(struct smtp_server *srv)
 	if (srv->dkim.n == 0 || (t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
 	t->srv = srv;
-	if ((t->head = evbuffer_new()) == NULL ||
-	    (t->fields = evbuffer_new()) == NULL ||
+	if ((t->fields = evbuffer_new()) == NULL ||
 	    dkim_body_init(&t->body, DKIM_CANON_RELAXED, -1) == -1) {
 		smtp_dkim_tx_free(t);
 		return NULL;
@@ -220,42 +214,43 @@ smtp_dkim_tx_free(struct smtp_dkim_tx *t)
 	if (t == NULL)
 		return;
 	dkim_body_free(&t->body);
-	if (t->head != NULL)
-		evbuffer_free(t->head);
 	if (t->fields != NULL)
 		evbuffer_free(t->fields);
 	free(t);
 }
 
 void
-smtp_dkim_data(struct smtp_dkim_tx *t, const char *p, size_t len)
+smtp_dkim_body(struct smtp_dkim_tx *t, struct evbuffer *body, size_t from)
 {
-	size_t i = 0;
+	struct evbuffer_iovec v[16];
+	struct evbuffer_ptr pos;
+	size_t len = evbuffer_get_length(body);
+	int n;
 
-	if (!t->in_body) {
-		/* the header section ends with the first empty line */
-		for (; i < len && !t->in_body; i++) {
-			t->tail = (t->tail << 8) | (uint8_t)p[i];
-			if (t->tail == 0x0d0a0d0aU)
-				t->in_body = 1;
+	if (from >= len || evbuffer_ptr_set(body, &pos, from,
+	    EVBUFFER_PTR_SET) == -1)
+		return;
+	while (from < len) {
+		n = evbuffer_peek(body, (ev_ssize_t)(len - from), &pos, v, 16);
+		if (n <= 0)
+			return;
+		for (int i = 0; i < n && i < 16; i++) {
+			size_t take = v[i].iov_len < len - from ? v[i].iov_len :
+			    len - from;
+
+			dkim_body_update(&t->body, v[i].iov_base, take);
+			from += take;
 		}
-		if (!t->over && evbuffer_get_length(t->head) + i >
-		    SMTP_DKIM_HEAD_MAX)
-			t->over = 1;
-		if (!t->over)
-			evbuffer_add(t->head, p, i);
+		if (from < len && evbuffer_ptr_set(body, &pos, from,
+		    EVBUFFER_PTR_SET) == -1)
+			return;
 	}
-	if (i < len)
-		dkim_body_update(&t->body, p + i, len - i);
 }
 
-const char *
-smtp_dkim_head(struct smtp_dkim_tx *t, size_t *len)
+int
+smtp_dkim_count(const struct smtp_dkim_tx *t)
 {
-	if (t->over)
-		return NULL;
-	*len = evbuffer_get_length(t->head);
-	return (const char *)evbuffer_pullup(t->head, -1);
+	return (int)t->n_sig;
 }
 
 int

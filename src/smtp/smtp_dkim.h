@@ -40,8 +40,13 @@ void smtp_dkim_server_free(struct smtp_server *srv);
 struct smtp_dkim_tx *smtp_dkim_tx_new(struct smtp_server *srv);
 void smtp_dkim_tx_free(struct smtp_dkim_tx *t);
 
-/* smtp_dkim_data - message bytes as DATA took them (headers, body) */
-void smtp_dkim_data(struct smtp_dkim_tx *t, const char *p, size_t len);
+/* smtp_dkim_body - the body bytes of body from offset from on (those
+ * just added) */
+void smtp_dkim_body(struct smtp_dkim_tx *t, struct evbuffer *body,
+    size_t from);
+
+/* smtp_dkim_count - the signatures asked for at the dot */
+int smtp_dkim_count(const struct smtp_dkim_tx *t);
 
 /*
  * smtp_dkim_sign - at the dot, the message is whole: head is its
@@ -66,10 +71,6 @@ struct evbuffer *smtp_dkim_fields(struct smtp_dkim_tx *t);
  */
 int smtp_dkim_signed(struct smtp_dkim_tx *t, uint32_t key_id, int status,
     const uint8_t *sig, size_t siglen);
-
-/* the header section of the message as seen so far, and its length;
- * NULL until the empty line came, or when it was over the cap */
-const char *smtp_dkim_head(struct smtp_dkim_tx *t, size_t *len);
 
 /* the From domain of a header section into dom, lowercased; 0 or -1 */
 int smtp_dkim_from_domain(const char *head, size_t len, char *dom,

@@ -64,6 +64,7 @@
 #include "../policy/relay.h"
 #include "../policy/session_policy.h"
 #include "smtp.h"
+#include "smtp_dot.h"
 
 #define SMTP_INPUT_MAX	(64 * 1024)	/* bytes buffered per session */
 #define SMTP_OUTPUT_MAX	(64 * 1024)	/* replies waiting: stop reading */
@@ -71,7 +72,8 @@
 #define SMTP_AUTH_FAIL_MAX	3	/* failed AUTH per session before 421 */
 #define SMTP_CLOSE_SECS		10	/* longest a closing session flushes */
 #define SMTP_DNSBL_WAIT_MS	5000	/* longest MAIL waits for the DNSBL */
-#define SMTP_CHUNK	(1024 * 1024)	/* a larger message goes in parts */
+#define SMTP_CHUNK	(1024 * 1024)	/* a larger body goes in parts */
+#define SMTP_HEAD_MAX	(1024 * 1024)	/* header section held to the dot */
 #define SMTP_QUEUE_BACKLOG (16 * 1024 * 1024)	/* unsent to the queue: wait */
 #define SMTP_RELAY_MAX	(IPC_MAX_FRAME - 16 * 1024 * 1024)	/* see below */
 /* recipients of one transaction, whatever aliases make of max_recipients
@@ -153,6 +155,7 @@ smtp_tx_new(const struct smtp_mail_params *mail)
 		return NULL;
 	}
 	tx->mail = *mail;
+	smtp_head_init(&tx->head, SMTP_HEAD_MAX);
 	return tx;
 }
 
@@ -162,6 +165,7 @@ smtp_tx_free(struct smtp_tx *tx)
 	if (tx == NULL)
 		return;
 	evbuffer_free(tx->msg);
+	smtp_head_free(&tx->head);
 	smtp_dkim_tx_free(tx->dkim);
 	free(tx->rcpts);
 	free(tx);
@@ -1033,14 +1037,19 @@ smtp_received_header(struct smtp_session *s)
 	else
 		proto = "ESMTP";
 	smtp_received_from(s);
-	evbuffer_add_printf(s->tx->msg, "\r\n\tby %s (moat) with %s id %s.%d",
-	    s->srv->conf->hostname, proto, s->idstr, s->n_msgs + 1);
+	evbuffer_add_printf(s->tx->msg, "\r\n\tby %s (moat) with %s id %s",
+	    s->srv->conf->hostname, proto, s->tx->qid);
 	if (s->tls)
 		evbuffer_add_printf(s->tx->msg, "\r\n\t(%s)", s->tls_desc);
 	if (s->tx->n_rcpts == 1)
 		evbuffer_add_printf(s->tx->msg, "\r\n\tfor <%s>",
 		    s->tx->rcpts[0].addr);
 	evbuffer_add_printf(s->tx->msg, "; %s\r\n", date);
+	/* it opens the header section, which stays here to the dot */
+	if (smtp_head_add(&s->tx->head, (const char *)evbuffer_pullup(
+	    s->tx->msg, -1), evbuffer_get_length(s->tx->msg)) == -1)
+		s->tx->data.err = SMTP_DATA_HEAD_TOO_BIG;
+	evbuffer_drain(s->tx->msg, evbuffer_get_length(s->tx->msg));
 }
 
 static void
@@ -1050,12 +1059,13 @@ proceed_data(struct smtp_session *s, const char *args, size_t len)
 		smtp_reply_error(s, "501 5.5.4 Syntax: DATA");
 		return;
 	}
+	qid_make(s->tx->qid, time(NULL), s->srv->qid_ctr++, QID_SMTP);
+	smtp_data_init(&s->tx->data, (size_t)s->srv->conf->max_message_size,
+	    s->srv->conf->max_received_headers);
 	smtp_received_header(s);
 	/* mail of ours is signed: its body is hashed as it comes */
 	if (!smtp_outsider(s))
 		s->tx->dkim = smtp_dkim_tx_new(s->srv);
-	smtp_data_init(&s->tx->data, (size_t)s->srv->conf->max_message_size,
-	    s->srv->conf->max_received_headers);
 	smtp_set_state(s, SMTP_STATE_DATA);
 	s->tx->data_started = time(NULL);
 	s->tx->data_bytes = 0;
@@ -1614,9 +1624,10 @@ smtp_command(struct smtp_session *s, const char *line, size_t len)
 /* ---- DATA ---- */
 
 /*
- * Message bytes as they are received. Past SMTP_CHUNK they go to the
- * queue process, so a session holds at most that much of a message
- * however large it is; a smaller message still goes in one frame.
+ * Message bytes as they are received: the header section stays in
+ * tx->head to the dot; past SMTP_CHUNK the body goes to the queue
+ * process, so a session holds at most about that much of a body however
+ * large it is; a smaller message still goes in one frame.
  */
 static void
 smtp_data_emit(void *arg, const char *p, size_t len)
@@ -1624,9 +1635,15 @@ smtp_data_emit(void *arg, const char *p, size_t len)
 	struct smtp_session *s = arg;
 	struct ipc_msg m;
 
-	evbuffer_add(s->tx->msg, p, len);
+	size_t before = evbuffer_get_length(s->tx->msg);
+
+	if (smtp_head_feed(&s->tx->head, p, len, s->tx->msg) == -1) {
+		s->tx->data.err = SMTP_DATA_HEAD_TOO_BIG;
+		return;
+	}
+	/* the body bytes just added are hashed for the DKIM signature */
 	if (s->tx->dkim != NULL)
-		smtp_dkim_data(s->tx->dkim, p, len);
+		smtp_dkim_body(s->tx->dkim, s->tx->msg, before);
 	if (evbuffer_get_length(s->tx->msg) < SMTP_CHUNK ||
 	    s->tx->data.err != SMTP_DATA_OK)
 		return;
@@ -1667,6 +1684,8 @@ static const struct {
 	    "message too big" },
 	{ SMTP_DATA_TOO_MANY_HOPS, "554 5.4.6 Too many hops (mail loop?)",
 	    "too many Received headers" },
+	{ SMTP_DATA_HEAD_TOO_BIG, "552 5.3.4 Header section exceeds fixed "
+	    "limit", "header section too big" },
 };
 
 /* the message was refused at its dot: the transaction ends */
@@ -1708,41 +1727,36 @@ smtp_dkim_failed(struct smtp_session *s, const char *why)
 	log_warn(LOG_CAT_SMTP, "session=%s event=dkim_sign_failed client=%s "
 	    "reason=\"%s\"", s->idstr, s->ip, why);
 	smtp_reply(s, "451 4.3.0 Error: message could not be signed");
+	/* parked by an earlier step (or waiting for ca): unpark too */
+	if (s->state == SMTP_STATE_WAIT) {
+		s->srv->stats.rejected[SMTP_REJ_DATA]++;
+		smtp_reset_tx(s);
+		smtp_unpark(s, SMTP_STATE_IDLE);
+	} else
+		smtp_data_reject(s);
 }
 
-static void smtp_data_store(struct smtp_session *);
-
 /*
- * DKIM signing at the dot: 1 when the session now waits for ca's
- * signatures (smtp_session_dkim_signed goes on), 0 to store at once,
- * -1 when the message was refused (the reply is sent).
+ * The DKIM signing step at the dot: mail of ours (smtp_dkim_tx_new at
+ * DATA) whose From domain has keys waits for ca's signatures;
+ * smtp_session_dkim_signed goes on.
  */
-static int
-smtp_dkim_step(struct smtp_session *s)
+enum smtp_dot_rc
+smtp_dot_dkim_sign(struct smtp_session *s)
 {
-	const char *head;
-	size_t headlen;
 	int n;
 
 	if (s->tx->dkim == NULL)
-		return 0;
-	if (s->tx->streaming) {
-		/* its header section already went to the queue */
-		smtp_dkim_failed(s, "message too large to sign");
-		return -1;
-	}
-	if ((head = smtp_dkim_head(s->tx->dkim, &headlen)) == NULL) {
-		smtp_dkim_failed(s, "header section too large to sign");
-		return -1;
-	}
-	if ((n = smtp_dkim_sign(s, s->tx->dkim, head, headlen)) < 0) {
+		return SMTP_DOT_CONTINUE;
+	if ((n = smtp_dkim_sign(s, s->tx->dkim, s->tx->head.buf,
+	    s->tx->head.len)) < 0) {
 		smtp_dkim_failed(s, "request to ca failed");
-		return -1;
+		return SMTP_DOT_ENDED;
 	}
 	if (n == 0)
-		return 0;
+		return SMTP_DOT_CONTINUE;
 	smtp_park(s, SMTP_WAIT_DKIM, s->id, s->srv->conf->timeout_data * 1000);
-	return 1;
+	return SMTP_DOT_PARKED;
 }
 
 /* smtp_session_dkim_signed - ca's answer to one PROTO_DKIM_SIGN */
@@ -1750,6 +1764,7 @@ void
 smtp_session_dkim_signed(struct smtp_session *s, uint32_t key_id, int status,
     const uint8_t *sig, size_t siglen)
 {
+	struct evbuffer *f;
 	int rc;
 
 	if (s->state != SMTP_STATE_WAIT || s->waiting != SMTP_WAIT_DKIM ||
@@ -1760,14 +1775,21 @@ smtp_session_dkim_signed(struct smtp_session *s, uint32_t key_id, int status,
 		return;
 	if (rc == -1) {
 		smtp_dkim_failed(s, "ca could not sign");
-		smtp_reset_tx(s);
-		smtp_unpark(s, SMTP_STATE_IDLE);
 		return;
 	}
-	log_debug(LOG_CAT_SMTP, "session=%s event=dkim_signed bytes=%zu",
-	    s->idstr, evbuffer_get_length(smtp_dkim_fields(s->tx->dkim)));
-	evbuffer_prepend_buffer(s->tx->msg, smtp_dkim_fields(s->tx->dkim));
-	smtp_data_store(s);
+	s->waiting = SMTP_WAIT_NONE;
+	evtimer_del(s->wait_timer);
+	/* the signatures go first, above our Received */
+	f = smtp_dkim_fields(s->tx->dkim);
+	if (smtp_head_insert(&s->tx->head, 0, (const char *)evbuffer_pullup(f,
+	    -1), evbuffer_get_length(f)) == -1) {
+		smtp_dkim_failed(s, "out of memory");
+		return;
+	}
+	log_debug(LOG_CAT_SMTP, "session=%s qid=%s event=dkim_signed "
+	    "signatures=%d", s->idstr, s->tx->qid,
+	    smtp_dkim_count(s->tx->dkim));
+	smtp_dot_next(s);
 }
 
 static void
@@ -1786,19 +1808,12 @@ smtp_data_done(struct smtp_session *s)
 		smtp_data_reject(s);
 		return;
 	}
-	switch (smtp_dkim_step(s)) {
-	case 1:
-		return;
-	case -1:
-		smtp_data_reject(s);
-		return;
-	}
-	smtp_data_store(s);
+	smtp_dot_start(s);
 }
 
-/* the message, whole, goes to the queue; the session waits for it */
-static void
-smtp_data_store(struct smtp_session *s)
+/* the last step at the dot: the queue stores it, then the client hears */
+enum smtp_dot_rc
+smtp_dot_store(struct smtp_session *s)
 {
 	struct proto_store st;
 	struct proto_store_rcpt rc;
@@ -1812,10 +1827,11 @@ smtp_data_store(struct smtp_session *s)
 	st.auth_user = s->authenticated ? s->auth_user : "";
 	st.listener = s->listener->conf->name;
 	st.envid = s->tx->mail.envid;
+	st.qid = s->tx->qid;
 	st.ret = (uint8_t)s->tx->mail.ret;
 	st.flags = (uint8_t)((s->tx->mail.body_8bit ? PROTO_MSGF_8BITMIME : 0) |
 	    (s->tx->mail.smtputf8 ? PROTO_MSGF_SMTPUTF8 : 0) |
-	    (smtp_outsider(s) ? PROTO_MSGF_OUTSIDER : 0));
+	    (smtp_outsider(s) ? PROTO_MSGF_OUTSIDER : 0) | s->tx->store_flags);
 	st.nrcpt = (uint32_t)s->tx->n_rcpts;
 	proto_store_enc(&m, s->id, &st);
 	for (size_t i = 0; i < s->tx->n_rcpts; i++) {
@@ -1825,10 +1841,12 @@ smtp_data_store(struct smtp_session *s)
 		rc.mailbox = s->tx->rcpts[i].mailbox;
 		proto_store_rcpt_enc(&m, &rc);
 	}
+	proto_store_head_enc(&m, s->tx->head.buf, s->tx->head.len);
 	proto_body_enc(&m, s->tx->msg);
 	ipc_send(s->srv->queue, &m);
 	s->tx->streaming = 0;	/* the chunks are the queue's now */
 	smtp_park(s, SMTP_WAIT_QUEUE, s->id, s->srv->conf->timeout_data * 1000);
+	return SMTP_DOT_PARKED;
 }
 
 /* smtp_session_stored - the queue answered a PROTO_QUEUE_STORE */
