@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authres/authres.h"
 #include "dkim/dkim_canon.h"
 #include "dkim/dkim_head.h"
 #include "dkim/dkim_tag.h"
@@ -30,7 +31,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	switch (data[0] % 4) {
+	switch (data[0] % 5) {
 	case 0:
 		if (dkim_sig_parse(&sig, p, len, &why) == 0 &&
 		    (sig.n_hdrs == 0 || sig.blen == 0))
@@ -67,6 +68,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			dkim_body_final(&b, out);
 			dkim_body_free(&b);
 		}
+		break;
+	case 4:
+		authres_claims_id(p, len, "mx.example");
 		break;
 	}
 	return 0;

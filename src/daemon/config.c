@@ -147,6 +147,7 @@ static int check_ldap_tls(char *, const char **);
 static int check_ldap_scope(char *, const char **);
 static int check_ldap_filter(char *, const char **);
 static int check_dkim_sign(char *, const char **);
+static int check_authserv_id(char *, const char **);
 
 #define CM(m)	offsetof(struct conf, m), sizeof(((struct conf *)0)->m)
 #define LM(m)	offsetof(struct conf_listener, m), \
@@ -380,6 +381,12 @@ static const struct conf_knob knobs[] = {
 	    "DKIM keys DOMAIN:SELECTOR:KEYFILE (PEM, RSA of 1024 bits or more or Ed25519, mode 0600, made by moat dkim keygen): mail from authenticated users, relay clients and local submission whose From domain is DOMAIN gets one signature per key of that domain (an RSA and an Ed25519 selector: two). Empty: no signing."),
 	K_NUM("dkim", dkim_expire, CT_INT, "0", 0, 31536000,
 	    "Seconds a DKIM signature stays valid (its x= tag); 0: no x=."),
+
+	K_STR("authentication", authserv_id, CT_STRING, "", CF_EMPTY,
+	    check_authserv_id,
+	    "The authserv-id of the Authentication-Results field written on mx listeners (RFC 8601); any field of a message that claims it is removed first. Empty: hostname."),
+	K_BOOL("authentication", dkim_verify, "yes",
+	    "Verify the DKIM signatures of mail from outside on mx listeners (keys looked up with dns_server) and report them in the Authentication-Results field."),
 
 	K_STR("control", admin_group, CT_STRING, "", CF_EMPTY, check_group,
 	    "Group whose members may use the control socket besides root; empty: root only. Never the user's own group."),
@@ -804,6 +811,13 @@ check_domain_name(char *s, const char **why)
 		return -1;
 	}
 	return 0;
+}
+
+/* a host name, or "" for hostname */
+static int
+check_authserv_id(char *s, const char **why)
+{
+	return s[0] == '\0' ? 0 : check_domain(s, why);
 }
 
 /* DOMAIN:SELECTOR:KEYFILE; the domain lowercased */

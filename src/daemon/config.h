@@ -121,6 +121,10 @@ struct conf {
 	size_t	  n_dkim_sign;
 	int	dkim_expire;		/* x= after this many seconds; 0 none */
 
+	/* [authentication] */
+	char	authserv_id[256];	/* "": hostname */
+	int	dkim_verify;
+
 	/* [policy] */
 	struct cidr *deny_networks;	/* refused at accept(), never expire */
 	size_t	  n_deny_networks;

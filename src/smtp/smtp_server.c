@@ -38,6 +38,7 @@
 #include "../lib/log.h"
 #include "../policy/banlist.h"
 #include "../policy/denylist.h"
+#include "../lib/resolver.h"
 #include "../policy/dnsbl.h"
 #include "../policy/guard.h"
 #include "../daemon/proc.h"
@@ -732,6 +733,7 @@ peer_close_cb(struct ipc_peer *p, void *arg)
 
 /* the reverse DNS resolver made before chroot; one smtp process */
 static struct smtp_rdns *prepared_rdns;
+static struct resolver *prepared_authres;
 
 /* smtp_proc_prepare - resolver setup needs /etc/resolv.conf: before chroot */
 int
@@ -745,6 +747,12 @@ smtp_proc_prepare(struct proc_env *env)
 	    err, sizeof(err))) == NULL)
 		log_warn(LOG_CAT_DNS, "event=rdns_setup_failed error=\"%s\" "
 		    "action=\"sessions are listed without names\"", err);
+	if (smtp_authres_wanted(c) && (prepared_authres =
+	    smtp_authres_resolver(c->dns_server, err, sizeof(err))) == NULL) {
+		log_err(LOG_CAT_DNS, "event=dkim_verify_setup_failed "
+		    "error=\"%s\"", err);
+		return -1;
+	}
 	if (c->n_dnsbl_zones == 0)
 		return 0;
 	env->prepared = dnsbl_new(env->base, c->dns_server, c->dnsbl_zones,
@@ -847,6 +855,10 @@ smtp_server_new(struct proc_env *env)
 		srv->rdns = NULL;
 	}
 	prepared_rdns = NULL;
+	if ((srv->authres = prepared_authres) != NULL &&
+	    resolver_attach(srv->authres, base) == -1)
+		fatalx("%s: cannot watch the DKIM resolver", __func__);
+	prepared_authres = NULL;
 	return srv;
 }
 
@@ -927,6 +939,7 @@ smtp_server_free(struct smtp_server *srv)
 	dnsbl_free(srv->dnsbl);
 	smtp_rdns_free(srv->rdns);
 	smtp_dkim_server_free(srv);
+	resolver_free(srv->authres);
 	denylist_free(srv->deny);
 	banlist_free(srv->bans);
 	for (size_t i = 0; i < srv->n_suspended; i++)

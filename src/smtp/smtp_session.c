@@ -72,6 +72,7 @@
 #define SMTP_AUTH_FAIL_MAX	3	/* failed AUTH per session before 421 */
 #define SMTP_CLOSE_SECS		10	/* longest a closing session flushes */
 #define SMTP_DNSBL_WAIT_MS	5000	/* longest MAIL waits for the DNSBL */
+#define SMTP_AUTHRES_WAIT_MS	10000	/* longest the dot waits for DKIM keys */
 #define SMTP_CHUNK	(1024 * 1024)	/* a larger body goes in parts */
 #define SMTP_HEAD_MAX	(1024 * 1024)	/* header section held to the dot */
 #define SMTP_QUEUE_BACKLOG (16 * 1024 * 1024)	/* unsent to the queue: wait */
@@ -167,6 +168,7 @@ smtp_tx_free(struct smtp_tx *tx)
 	evbuffer_free(tx->msg);
 	smtp_head_free(&tx->head);
 	smtp_dkim_tx_free(tx->dkim);
+	smtp_authres_tx_free(tx->authres);
 	free(tx->rcpts);
 	free(tx);
 }
@@ -1066,6 +1068,9 @@ proceed_data(struct smtp_session *s, const char *args, size_t len)
 	/* mail of ours is signed: its body is hashed as it comes */
 	if (!smtp_outsider(s))
 		s->tx->dkim = smtp_dkim_tx_new(s->srv);
+	/* mail from outside on mx: its signatures are checked */
+	else if (s->listener->conf->role == ROLE_MX)
+		s->tx->authres = smtp_authres_tx_new(s->srv, s->id);
 	smtp_set_state(s, SMTP_STATE_DATA);
 	s->tx->data_started = time(NULL);
 	s->tx->data_bytes = 0;
@@ -1644,6 +1649,9 @@ smtp_data_emit(void *arg, const char *p, size_t len)
 	/* the body bytes just added are hashed for the DKIM signature */
 	if (s->tx->dkim != NULL)
 		smtp_dkim_body(s->tx->dkim, s->tx->msg, before);
+	if (s->tx->authres != NULL)
+		smtp_authres_body(s->tx->authres, &s->tx->head, s->tx->msg,
+		    before);
 	if (evbuffer_get_length(s->tx->msg) < SMTP_CHUNK ||
 	    s->tx->data.err != SMTP_DATA_OK)
 		return;
@@ -1718,6 +1726,59 @@ smtp_data_refused(struct smtp_session *s)
 	log_info(LOG_CAT_SMTP, "session=%s event=reject_data client=%s "
 	    "reason=\"%s\"", s->idstr, s->ip, why);
 	smtp_data_reject(s);
+}
+
+/* the results go into the header section, and the steps go on */
+static void
+smtp_authres_write(struct smtp_session *s)
+{
+	char summary[512];
+	int removed;
+
+	removed = smtp_authres_apply(s->tx->authres, &s->tx->head,
+	    s->srv->conf->authserv_id[0] != '\0' ? s->srv->conf->authserv_id :
+	    s->srv->conf->hostname, summary, sizeof(summary));
+	log_info(LOG_CAT_SMTP, "session=%s qid=%s event=authres client=%s "
+	    "results=\"%s\" forged_removed=%d", s->idstr, s->tx->qid, s->ip,
+	    summary, removed < 0 ? 0 : removed);
+}
+
+/*
+ * Inbound authentication at the dot, the first step: the DKIM
+ * signatures of mail from outside checked, with key lookups in flight
+ * the session waits (smtp_session_authres_done goes on).
+ */
+enum smtp_dot_rc
+smtp_dot_authres(struct smtp_session *s)
+{
+	if (s->tx->authres == NULL)
+		return SMTP_DOT_CONTINUE;
+	if (smtp_authres_finish(s->tx->authres, &s->tx->head) > 0) {
+		smtp_park(s, SMTP_WAIT_AUTHRES, s->id, SMTP_AUTHRES_WAIT_MS);
+		return SMTP_DOT_PARKED;
+	}
+	smtp_authres_write(s);
+	return SMTP_DOT_CONTINUE;
+}
+
+/* smtp_session_authres_done - the last key lookup came */
+void
+smtp_session_authres_done(struct smtp_session *s)
+{
+	if (s->state != SMTP_STATE_WAIT || s->waiting != SMTP_WAIT_AUTHRES)
+		return;
+	s->waiting = SMTP_WAIT_NONE;
+	evtimer_del(s->wait_timer);
+	smtp_authres_write(s);
+	smtp_dot_next(s);
+}
+
+/* the key lookups took too long: what did not come is a temperror */
+static void
+smtp_authres_timeout(struct smtp_session *s)
+{
+	smtp_authres_give_up(s->tx->authres);
+	smtp_session_authres_done(s);
 }
 
 /* the message cannot be signed now: 451, the transaction ends */
@@ -2219,6 +2280,9 @@ smtp_wait_timer_cb(evutil_socket_t fd, short ev, void *arg)
 		break;
 	case SMTP_WAIT_LOOKUP:
 		smtp_lookup_timeout(s);
+		break;
+	case SMTP_WAIT_AUTHRES:
+		smtp_authres_timeout(s);
 		break;
 	case SMTP_WAIT_QUEUE:
 	case SMTP_WAIT_AUTH:

@@ -55,7 +55,7 @@ def dkim_dns():
                 "--listen-address=127.0.0.1", "--bind-interfaces",
                 "--no-resolv", "--no-hosts", "--conf-file=/dev/null",
                 "--pid-file=", "--log-facility=-",
-                "--local=/example/", "--local=/org/"]
+                "--local=/example/", "--local=/org/", "--local=/net/"]
         for domain, host, pref in mx:
             args.append("--mx-host=%s,%s,%d" % (domain, host, pref))
         for name, addr in hosts:
@@ -231,3 +231,135 @@ def test_keygen_never_overwrites(keys):
     assert keys["ed"][1][0].startswith("v=DKIM1; k=ed25519; p=")
     assert keys["rsa"][1][0].startswith("v=DKIM1; k=rsa; p=")
     assert len(keys["rsa"][1]) == 2     # 2048 bits: over 255 bytes
+
+
+# ---- inbound: signatures of mail from outside checked on mx ----
+
+def inbound_edge(moat_factory, dkim_dns, keys, extra="", domains=None):
+    """an edge whose mx checks signatures; the keys are published for
+    example.org and example.net"""
+    txt = []
+    for d in ("example.org", "example.net"):
+        txt += [("rsa1._domainkey." + d, keys["rsa"][1]),
+                ("ed1._domainkey." + d, keys["ed"][1])]
+    port = dkim_dns(txt=txt)
+    kw = {"domains": domains} if domains else {}
+    return moat_factory(extra="[delivery]\ndns_server = 127.0.0.1@%d\n%s"
+                        % (port, extra), **kw)
+
+
+def signed(keys, body=b"Hello Alice,\r\n\r\nsee you.\r\n",
+           canon=(b"relaxed", b"simple")):
+    """a message signed by python3-dkim as example.net, RSA, with a forged
+    Authentication-Results field in the inbound edge's name and one of
+    another authserv-id"""
+    msg = (b"From: Bob <bob@example.net>\r\n"
+           b"To: alice@example.org\r\n"
+           b"Subject: inbound check\r\n"
+           b"Message-ID: <in-%f@example.net>\r\n"
+           b"Authentication-Results: mx.test.example; dkim=pass "
+           b"header.d=forged.example\r\n"
+           b"Authentication-Results: other.example; spf=pass\r\n"
+           b"\r\n" % time.time()) + body
+    with open(keys["rsa"][0], "rb") as f:
+        key = f.read()
+    return dkim.sign(msg, b"rsa1", b"example.net", key, canonicalize=canon,
+                     include_headers=[b"from", b"to", b"subject",
+                                      b"message-id"]) + msg
+
+
+def deliver_in(moat, msg, rcpt="alice@example.org"):
+    with smtplib.SMTP("127.0.0.1", moat.port) as s:
+        s.ehlo("sender.example")
+        s.sendmail("bob@example.net", [rcpt], msg)
+
+
+def authres_of(data):
+    head = re.split(rb"\r?\n\r?\n", data)[0].decode()
+    fields = re.findall(r"(?ms)^Authentication-Results:.*?(?=^\S|\Z)", head)
+    return [re.sub(r"\s+", " ", f).strip() for f in fields]
+
+
+def test_inbound_dkim_pass_fail_none_and_forged_removed(moat_factory,
+                                                         dkim_dns, keys):
+    moat = inbound_edge(moat_factory, dkim_dns, keys)
+    deliver_in(moat, signed(keys))
+    # the body changed after signing: the body hash fails
+    deliver_in(moat, signed(keys).replace(b"see you.", b"send money."))
+    deliver_in(moat, b"From: eve@example.net\r\nSubject: plain\r\n\r\n"
+               b"hi\r\n")
+    got = moat.wait_maildir(3, "alice")
+    assert len(got) == 3, moat.log()
+    by = {}
+    for m in got:
+        kind = "plain" if b"Subject: plain" in m else \
+            "bad" if b"send money" in m else "good"
+        by[kind] = authres_of(m)
+    for kind in ("good", "bad"):
+        # ours first, the other authserv-id's kept, the forged one in our
+        # name removed
+        assert len(by[kind]) == 2, by[kind]
+        assert by[kind][1] == \
+            "Authentication-Results: other.example; spf=pass"
+    assert "mx.test.example; dkim=pass header.d=example.net header.s=rsa1 " \
+        "header.a=rsa-sha256" in by["good"][0], by["good"]
+    assert 'mx.test.example; dkim=fail reason="body hash did not verify" ' \
+        "header.d=example.net" in by["bad"][0], by["bad"]
+    assert by["plain"] == ["Authentication-Results: mx.test.example; "
+                           "dkim=none"]
+    got = [m for m in got if b"see you" in m]
+    # our field right below our Received
+    assert re.match(rb"Return-Path: [^\n]*\nReceived: [^\n]*\n(\s[^\n]*\n)*"
+                    rb"Authentication-Results: mx.test.example;", got[0]), \
+        got[0]
+    assert "event=authres" in moat.log()
+
+
+def test_inbound_dkim_of_moat_signed_mail(moat_factory, dkim_dns, keys):
+    """mail one moat signs (Ed25519 and RSA) passes another's check"""
+    inbound = inbound_edge(
+        moat_factory, dkim_dns, keys,
+        "[authentication]\nauthserv_id = in.example\n",
+        domains="[domains]\nlocal_domains = other.example\n"
+                "mailboxes = postmaster, alice\n")
+    sender = moat_factory(extra=(
+        "[relay]\nrelay_networks = 127.0.0.2/32\n"
+        "[delivery]\nroutes = other.example=[127.0.0.1]:%d\n"
+        "retry_min = 1\n"
+        "[dkim]\ndkim_sign = example.org:ed1:%s,\n  example.org:rsa1:%s\n"
+        % (inbound.port, keys["ed"][0], keys["rsa"][0])), start=False)
+    # another name than the inbound edge's, or the relay is a loop
+    with open(sender.conf) as f:
+        text = f.read()
+    with open(sender.conf, "w") as f:
+        f.write(text.replace("hostname = mx.test.example",
+                             "hostname = out.test.example"))
+    sender.start()
+    msg = (MSG % time.time()).replace("bob@relay.example",
+                                      "alice@other.example")
+    send(sender, msg, rcpt="alice@other.example")
+    got = inbound.wait_maildir(1, "alice")
+    assert len(got) == 1, sender.log() + inbound.log()
+    ar = authres_of(got[0])
+    assert len(ar) == 1 and ar[0].startswith(
+        "Authentication-Results: in.example;"), ar
+    assert "dkim=pass header.d=example.org header.s=ed1 " \
+        "header.a=ed25519-sha256" in ar[0], ar
+    assert "dkim=pass header.d=example.org header.s=rsa1 " \
+        "header.a=rsa-sha256" in ar[0], ar
+
+
+def test_inbound_key_missing_or_off(moat_factory, dkim_dns, keys):
+    moat = inbound_edge(moat_factory, dkim_dns, keys)
+    deliver_in(moat, signed(keys).replace(b"s=rsa1", b"s=gone"))
+    got = moat.wait_maildir(1, "alice")
+    assert 'dkim=permerror reason="no key" header.d=example.net ' \
+        "header.s=gone" in authres_of(got[0])[0], authres_of(got[0])
+    off = inbound_edge(moat_factory, dkim_dns, keys,
+                       "[authentication]\ndkim_verify = no\n")
+    deliver_in(off, signed(keys))
+    got = off.wait_maildir(1, "alice")
+    # nothing of ours, and the forged field stays (nobody checks here)
+    assert authres_of(got[0])[0].startswith(
+        "Authentication-Results: mx.test.example; dkim=pass "
+        "header.d=forged.example")
