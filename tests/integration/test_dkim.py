@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import smtplib
+import ssl
 import subprocess
 import time
 
@@ -363,3 +364,29 @@ def test_inbound_key_missing_or_off(moat_factory, dkim_dns, keys):
     assert authres_of(got[0])[0].startswith(
         "Authentication-Results: mx.test.example; dkim=pass "
         "header.d=forged.example")
+
+
+def test_authenticated_user_mail_signed(moat_factory, dkim_dns, keys,
+                                        tls_files):
+    """submission with STARTTLS and AUTH: the user's mail is signed (here
+    delivered to a local Maildir, so the check reads it back in CRLF)"""
+    port = dkim_dns(txt=[("ed1._domainkey.example.org", keys["ed"][1])])
+    moat = moat_factory(
+        listeners=[("mx", "mx", ""), ("sub", "submission", "")],
+        users={"alice": "correct horse"},
+        extra="[dkim]\ndkim_sign = example.org:ed1:%s\n" % keys["ed"][0])
+    ctx = ssl.create_default_context(cafile=tls_files[0])
+    with smtplib.SMTP("127.0.0.1", moat.ports["sub"], timeout=10) as s:
+        s.ehlo("client.example")
+        s.starttls(context=ctx)
+        s.ehlo("client.example")
+        s.login("alice", "correct horse")
+        s.sendmail("alice@example.org", ["bob@example.org"],
+                   (MSG % time.time()).replace("bob@relay.example",
+                                               "bob@example.org"))
+    got = moat.wait_maildir(1, "bob")
+    assert len(got) == 1, moat.log()
+    data = got[0].replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    data = data.split(b"\r\n", 1)[1]        # the Return-Path line of delivery
+    assert verify_all(data, port) == [("example.org", "ed1",
+                                       "ed25519-sha256", True)]
