@@ -821,6 +821,7 @@ OTHERS = {
     "rcpt_table_load_1m": None,
     "soak": "bench_soak.py",
     "tls_handshake": "bench_tls.py",
+    "accept_c50_dkim": "bench_dkim.py",
 }
 
 

@@ -12,6 +12,10 @@
  * have handshakes signed while it lasts, but cannot take the key away.
  * (OpenSMTPD's ca process is the model.)
  *
+ * The DKIM signing keys live here too (ca_dkim.c): smtp sends the hash
+ * of the header fields a signature covers (PROTO_DKIM_SIGN) and gets
+ * the signature back, asynchronously, its session parked meanwhile.
+ *
  * SECURITY: requests come from smtp; a malformed one is fatal (the
  * rule for siblings); a well-formed one the key refuses (a raw RSA
  * block that is not PSS-shaped, a wrong size) gets a failure answer
@@ -41,6 +45,7 @@
 #include "../io/proto.h"
 #include "../io/tls_set.h"
 #include "../lib/log.h"
+#include "ca_dkim.h"
 #include "ca_key.h"
 #include "ca_proc.h"
 
@@ -57,8 +62,46 @@ struct ca_proc {
 	struct ipc_peer		*parent, *smtp, *keys;
 	struct ca_held		 held[CA_KEYS_MAX];	/* every generation's */
 	size_t			 n_held;
-	uint64_t		 signed_ok, refused;
+	struct ca_dkim		*dkim;		/* owned; the dkim_sign keys */
+	uint64_t		 signed_ok, refused, dkim_signed;
 };
+
+#define DKIM_SIG_MAX_CA	1024	/* RSA 8192 bits */
+
+/* what ca_proc_prepare read as root */
+struct ca_prepared {
+	struct ca_held		*held;		/* ends with a NULL key */
+	struct ca_dkim		*dkim;
+};
+
+/* PROTO_DKIM_SIGN: one DKIM signature */
+static void
+ca_dkim_request(struct ca_proc *ca, uint64_t id, struct ipc_reader *r)
+{
+	uint8_t sig[DKIM_SIG_MAX_CA];
+	struct proto_dkim_sign q;
+	struct proto_dkim_signed a;
+	size_t siglen = 0;
+	struct ipc_msg m;
+	char err[256];
+	int rc;
+
+	if (proto_dkim_sign_dec(r, &q) == -1)
+		fatalx("%s: bad DKIM_SIGN", __func__);
+	rc = ca_dkim_sign(ca->dkim, q.key_id, q.digest, q.digestlen, sig,
+	    sizeof(sig), &siglen, err, sizeof(err));
+	if (rc == 0)
+		ca->dkim_signed++;
+	else
+		log_warn(LOG_CAT_TLS, "event=dkim_sign_failed key=%u "
+		    "error=\"%s\"", q.key_id, err);
+	a.key_id = q.key_id;
+	a.status = rc == 0 ? 0 : 1;
+	a.sig = sig;
+	a.siglen = rc == 0 ? siglen : 0;
+	proto_dkim_signed_enc(&m, id, &a);
+	ipc_send(ca->smtp, &m);
+}
 
 static EVP_PKEY *
 key_find(struct ca_proc *ca, uint32_t id)
@@ -168,6 +211,10 @@ ca_sign(struct ipc_peer *p, uint16_t type, uint64_t id, struct ipc_reader *r,
 		retire_msg(ca, r);
 		return;
 	}
+	if (type == PROTO_DKIM_SIGN) {
+		ca_dkim_request(ca, id, r);
+		return;
+	}
 	ipc_expect(p, type, PROTO_CA_SIGN);
 	if (proto_ca_sign_dec(r, &q) == -1)
 		fatalx("%s: bad CA_SIGN", __func__);
@@ -223,14 +270,20 @@ int
 ca_proc_prepare(struct proc_env *env)
 {
 	struct conf_tls_pair pairs[CONF_TLS_PAIRS_MAX];
+	struct ca_prepared *cp;
 	struct ca_held *held;
 	size_t n = conf_tls_pairs(env->conf, pairs, CONF_TLS_PAIRS_MAX);
 	char err[1024];
 
-	if (n == 0)
-		return 0;
-	if ((held = calloc(n + 1, sizeof(*held))) == NULL)
+	if ((cp = calloc(1, sizeof(*cp))) == NULL ||
+	    (held = calloc(n + 1, sizeof(*held))) == NULL)
 		fatal("%s: calloc", __func__);
+	cp->held = held;
+	env->prepared = cp;
+	if ((cp->dkim = ca_dkim_load(env->conf, err, sizeof(err))) == NULL) {
+		log_err(LOG_CAT_TLS, "event=dkim_key_failed error=\"%s\"", err);
+		return -1;
+	}
 	for (size_t i = 0; i < n; i++) {
 		held[i].id = tls_set_key_id(0, i);
 		if ((held[i].key = ca_key_load(pairs[i].key, err,
@@ -240,7 +293,6 @@ ca_proc_prepare(struct proc_env *env)
 			return -1;
 		}
 	}
-	env->prepared = held;	/* ends with a NULL key */
 	return 0;
 }
 
@@ -248,14 +300,17 @@ ca_proc_prepare(struct proc_env *env)
 int
 ca_proc_main(struct proc_env *env)
 {
+	struct ca_prepared *cp = env->prepared;
 	struct ca_proc ca;
-	struct ca_held *held = env->prepared;
+	struct ipc_msg m;
 
 	memset(&ca, 0, sizeof(ca));
 	ca.base = env->base;
-	for (size_t i = 0; held != NULL && held[i].key != NULL; i++)
-		ca.held[ca.n_held++] = held[i];
-	free(held);
+	for (size_t i = 0; cp->held[i].key != NULL; i++)
+		ca.held[ca.n_held++] = cp->held[i];
+	ca.dkim = cp->dkim;
+	free(cp->held);
+	free(cp);
 	env->prepared = NULL;
 	ca.parent = ipc_peer_new(ca.base, env->peer[PROC_PARENT], "parent",
 	    parent_msg_cb, peer_close_cb, &ca);
@@ -263,17 +318,27 @@ ca_proc_main(struct proc_env *env)
 	    ca_sign, peer_close_cb, &ca);
 	ca.keys = ipc_peer_new(ca.base, env->keys_fd, "keys", keys_msg_cb,
 	    peer_close_cb, &ca);
-	log_info(LOG_CAT_TLS, "event=ca_ready keys=%zu first=%s", ca.n_held,
-	    ca.n_held == 0 ? "none" : EVP_PKEY_get0_type_name(ca.held[0].key));
+	/* smtp learns which domains it signs for, and how */
+	for (size_t i = 0; i < ca_dkim_count(ca.dkim); i++) {
+		ca_dkim_key_enc(ca.dkim, i, &m);
+		ipc_send(ca.smtp, &m);
+	}
+	log_info(LOG_CAT_TLS, "event=ca_ready keys=%zu first=%s dkim_keys=%zu",
+	    ca.n_held, ca.n_held == 0 ? "none" :
+	    EVP_PKEY_get0_type_name(ca.held[0].key),
+	    (size_t)env->conf->n_dkim_sign);
 	proto_ready_send(ca.parent, PROTO_READY_START, 1, NULL);
 	event_base_dispatch(ca.base);
-	log_info(LOG_CAT_TLS, "event=ca_stopped signed=%llu refused=%llu",
-	    (unsigned long long)ca.signed_ok, (unsigned long long)ca.refused);
+	log_info(LOG_CAT_TLS, "event=ca_stopped signed=%llu refused=%llu "
+	    "dkim_signed=%llu", (unsigned long long)ca.signed_ok,
+	    (unsigned long long)ca.refused,
+	    (unsigned long long)ca.dkim_signed);
 	ipc_peer_free(ca.parent);
 	ipc_peer_free(ca.smtp);
 	ipc_peer_free(ca.keys);
 	for (size_t i = 0; i < ca.n_held; i++)
 		EVP_PKEY_free(ca.held[i].key);
+	ca_dkim_free(ca.dkim);
 	conf_free(env->conf);
 	return 0;
 }

@@ -161,6 +161,8 @@ static int check_ldap_uri(char *, const char **);
 static int check_ldap_tls(char *, const char **);
 static int check_ldap_scope(char *, const char **);
 static int check_ldap_filter(char *, const char **);
+static int check_dkim_sign(char *, const char **);
+static int check_authserv_id(char *, const char **);
 
 #define CM(m)	offsetof(struct conf, m), sizeof(((struct conf *)0)->m)
 #define LM(m)	offsetof(struct conf_listener, m), \
@@ -404,6 +406,17 @@ static const struct conf_knob knobs[] = {
 	    "Seconds to wait for each reply of a peer (the end of data: twice that)."),
 	K_NUM("delivery", test_smtp_port, CT_INT, "25", 1, 65535,
 	    "TEST ONLY: port of MX and address hosts instead of 25."),
+
+	K_LIST("dkim", dkim_sign, CT_LIST, "", check_dkim_sign,
+	    "DKIM keys DOMAIN:SELECTOR:KEYFILE (PEM, RSA of 1024 bits or more or Ed25519, mode 0600, made by moat dkim keygen): mail from authenticated users, relay clients and local submission whose From domain is DOMAIN gets one signature per key of that domain (an RSA and an Ed25519 selector: two). Empty: no signing."),
+	K_NUM("dkim", dkim_expire, CT_INT, "0", 0, 31536000,
+	    "Seconds a DKIM signature stays valid (its x= tag); 0: no x=."),
+
+	K_STR("authentication", authserv_id, CT_STRING, "", CF_EMPTY,
+	    check_authserv_id,
+	    "The authserv-id of the Authentication-Results field written on mx listeners (RFC 8601); any field of a message that claims it is removed first. Empty: hostname."),
+	K_BOOL("authentication", dkim_verify, "yes",
+	    "Verify the DKIM signatures of mail from outside on mx listeners (keys looked up with dns_server) and report them in the Authentication-Results field."),
 
 	K_STR("control", admin_group, CT_STRING, "", CF_EMPTY, check_group,
 	    "Group whose members may use the control socket besides root; empty: root only. Never the user's own group."),
@@ -835,6 +848,46 @@ check_domain_name(char *s, const char **why)
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(eq)) {
 		*why = "must be DOMAIN=LDAPNAME (letters, digits, . _ - in "
 		    "the name)";
+		return -1;
+	}
+	return 0;
+}
+
+/* a host name, or "" for hostname */
+static int
+check_authserv_id(char *s, const char **why)
+{
+	return s[0] == '\0' ? 0 : check_domain(s, why);
+}
+
+/* DOMAIN:SELECTOR:KEYFILE; the domain lowercased */
+static int
+check_dkim_sign(char *s, const char **why)
+{
+	char *c1 = strchr(s, ':'), *c2, dom[256];
+	size_t sl;
+
+	*why = "must be DOMAIN:SELECTOR:KEYFILE";
+	if (c1 == NULL || (c2 = strchr(c1 + 1, ':')) == NULL ||
+	    c2[1] == '\0' || (size_t)(c1 - s) >= sizeof(dom))
+		return -1;
+	memcpy(dom, s, (size_t)(c1 - s));
+	dom[c1 - s] = '\0';
+	if (check_domain(dom, why) == -1) {
+		*why = "must be DOMAIN:SELECTOR:KEYFILE (DOMAIN a host name)";
+		return -1;
+	}
+	memcpy(s, dom, strlen(dom));	/* lowercased, same length */
+	sl = (size_t)(c2 - c1 - 1);
+	if (sl == 0 || sl > 63 || strspn(c1 + 1, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != sl) {
+		*why = "must be DOMAIN:SELECTOR:KEYFILE (SELECTOR letters, "
+		    "digits, . _ -)";
+		return -1;
+	}
+	if (c2[1] != '/') {
+		*why = "must be DOMAIN:SELECTOR:KEYFILE (KEYFILE an absolute "
+		    "path)";
 		return -1;
 	}
 	return 0;

@@ -129,6 +129,15 @@ struct conf {
 	int	auth_fail_delay_ms;	/* same pause for every failed AUTH */
 	int	max_received_headers;
 
+	/* [dkim] */
+	char	**dkim_sign;		/* "domain:selector:keyfile" */
+	size_t	  n_dkim_sign;
+	int	dkim_expire;		/* x= after this many seconds; 0 none */
+
+	/* [authentication] */
+	char	authserv_id[256];	/* "": hostname */
+	int	dkim_verify;
+
 	/* [policy] */
 	struct cidr *deny_networks;	/* refused at accept(), never expire */
 	size_t	  n_deny_networks;

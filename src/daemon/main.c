@@ -53,6 +53,7 @@
 #include "proc.h"
 #include "version.h"
 #include "../ctl/ctl_cli.h"
+#include "../dkim/dkim_keygen.h"
 
 
 #define CONFIG_USAGE \
@@ -74,6 +75,8 @@ usage(FILE *fp)
 	    "[--no-smuggling]\n"
 	    "       moat config [-c FILE] [-d] [KNOB...]\n"
 	    "       moat config-doc\n"
+	    "       moat dkim keygen DOMAIN SELECTOR [--type rsa|ed25519] "
+	    "[--bits N] [--dir DIR]\n"
 	    "       moat ldap-query [-c FILE] NAME [ADDRESS...]\n"
 	    "       moat sendmail [-t] [-i] [-f SENDER] [-F NAME] [-C FILE] "
 	    "[RCPT...] < MESSAGE\n"
@@ -287,7 +290,11 @@ cmd_config(int argc, char **argv)
 		} else
 			argv[nknobs++] = argv[i];
 	}
-	if ((c = load(defaults ? NULL : path)) == NULL)
+	if (defaults) {		/* the built-in configuration is all defaults */
+		builtin = 1;
+		path = NULL;
+	}
+	if ((c = load(path)) == NULL)
 		return 1;
 	if (nknobs == 0) {
 		if (defaults)
@@ -367,6 +374,8 @@ main(int argc, char **argv)
 		return mailq_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "relaytest") == 0)
 		return relaytest_main(argc - 2, argv + 2);
+	if (strcmp(cmd, "dkim") == 0)
+		return dkim_main(argc - 2, argv + 2);
 	if (strcmp(cmd, "ldap-query") == 0)
 		return ldap_query_main(argc - 2, argv + 2);
 	if (strcmp(cmd, "config") == 0)

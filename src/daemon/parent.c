@@ -50,6 +50,7 @@
 
 #include "../auth/users.h"
 #include "../auth/users_ctl.h"
+#include "../ca/ca_dkim.h"
 #include "../control/control.h"
 #include "../control/control_log.h"
 #include "../ctl/ctl_msg.h"
@@ -1196,6 +1197,25 @@ check_ldap_files(const struct conf *c, const struct conf_ldap *l,
 	return bad ? -1 : 0;
 }
 
+/* the DKIM signing keys load as the ca process will load them */
+static int
+check_dkim_keys(const struct conf *c, int lenient)
+{
+	char err[CONF_PATH_MAX + 512];
+	struct ca_dkim *d;
+
+	for (size_t i = 0; lenient && i < c->n_dkim_sign; i++)
+		if (file_unreadable(c, "dkim_sign",
+		    strchr(strchr(c->dkim_sign[i], ':') + 1, ':') + 1))
+			return 0;
+	if ((d = ca_dkim_load(c, err, sizeof(err))) == NULL) {
+		file_error(c, "dkim_sign", err);
+		return -1;
+	}
+	ca_dkim_free(d);
+	return 0;
+}
+
 /*
  * The files the configuration names are usable. serve passes serve=1;
  * check-config 0, and may skip (with a warning) a file it has no right
@@ -1252,6 +1272,8 @@ check_files(const struct conf *c, int serve)
 	for (size_t i = 0; i < c->n_ldap; i++)
 		if (check_ldap_files(c, &c->ldap[i], lenient) == -1)
 			bad = 1;
+	if (check_dkim_keys(c, lenient) == -1)
+		bad = 1;
 	/* the lookup process's tables: their own "file:line:" */
 	if (!(lenient && (file_unreadable(c, "mailboxes_file",
 	    c->mailboxes_file) || file_unreadable(c, "aliases_file",

@@ -561,6 +561,66 @@ proto_ca_signed_dec(struct ipc_reader *r, struct proto_ca_signed *c)
 	return ipc_get_end(r);
 }
 
+/* proto_dkim_key_enc - PROTO_DKIM_KEY */
+void
+proto_dkim_key_enc(struct ipc_msg *m, uint64_t id,
+    const struct proto_dkim_key *k)
+{
+	ipc_msg_init(m, PROTO_DKIM_KEY, id);
+	ipc_put_str(m, k->domain);
+	ipc_put_str(m, k->selector);
+	ipc_put_u8(m, k->alg);
+}
+
+int
+proto_dkim_key_dec(struct ipc_reader *r, struct proto_dkim_key *k)
+{
+	k->domain = get_str(r, k->buf[0], sizeof(k->buf[0]));
+	k->selector = get_str(r, k->buf[1], sizeof(k->buf[1]));
+	k->alg = ipc_get_u8(r);
+	if (ipc_get_end(r) == -1 || k->alg > PROTO_DKIM_ED25519_SHA256)
+		return -1;
+	return 0;
+}
+
+/* proto_dkim_sign_enc - PROTO_DKIM_SIGN */
+void
+proto_dkim_sign_enc(struct ipc_msg *m, uint64_t id,
+    const struct proto_dkim_sign *q)
+{
+	ipc_msg_init(m, PROTO_DKIM_SIGN, id);
+	ipc_put_u32(m, q->key_id);
+	ipc_put_bytes(m, q->digest, q->digestlen);
+}
+
+int
+proto_dkim_sign_dec(struct ipc_reader *r, struct proto_dkim_sign *q)
+{
+	q->key_id = ipc_get_u32(r);
+	q->digest = ipc_get_bytes(r, &q->digestlen);
+	return ipc_get_end(r);
+}
+
+/* proto_dkim_signed_enc - PROTO_DKIM_SIGNED */
+void
+proto_dkim_signed_enc(struct ipc_msg *m, uint64_t id,
+    const struct proto_dkim_signed *a)
+{
+	ipc_msg_init(m, PROTO_DKIM_SIGNED, id);
+	ipc_put_u32(m, a->key_id);
+	ipc_put_u8(m, a->status);
+	ipc_put_bytes(m, a->sig, a->siglen);
+}
+
+int
+proto_dkim_signed_dec(struct ipc_reader *r, struct proto_dkim_signed *a)
+{
+	a->key_id = ipc_get_u32(r);
+	a->status = ipc_get_u8(r);
+	a->sig = ipc_get_bytes(r, &a->siglen);
+	return ipc_get_end(r);
+}
+
 /* proto_lookup_rcpt_enc - PROTO_LOOKUP_RCPT */
 void
 proto_lookup_rcpt_enc(struct ipc_msg *m, uint64_t id,
@@ -846,6 +906,9 @@ RECODE(local_ident, proto_local_ident)
 RECODE(local_identified, proto_local_identified)
 RECODE(ready, proto_ready)
 RECODE(counts, proto_counts)
+RECODE(dkim_key, proto_dkim_key)
+RECODE(dkim_sign, proto_dkim_sign)
+RECODE(dkim_signed, proto_dkim_signed)
 
 /* the bytes of p in an evbuffer, for the encoders that move one */
 static struct evbuffer *
@@ -1050,6 +1113,9 @@ proto_recode(uint16_t type, uint64_t id, struct ipc_reader *r,
 	case PROTO_COUNTS: rc = recode_counts(r, id, out); break;
 	case PROTO_TLS_KEYS:	rc = recode_tls_keys(r, id, out); break;
 	case PROTO_TLS_GEN:	rc = recode_tls_gen(r, id, out); break;
+	case PROTO_DKIM_KEY:	rc = recode_dkim_key(r, id, out); break;
+	case PROTO_DKIM_SIGN:	rc = recode_dkim_sign(r, id, out); break;
+	case PROTO_DKIM_SIGNED:	rc = recode_dkim_signed(r, id, out); break;
 	default:		rc = -1; break;
 	}
 	if (rc == -1)

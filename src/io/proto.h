@@ -296,6 +296,28 @@ enum proto_type {
 	 *   str  login name of the uid, "" when the uid has none
 	 */
 	PROTO_LOCAL_IDENTIFIED = 32,
+	/*
+	 * ca -> smtp, at start, one per DKIM signing key (dkim_sign) in
+	 * the configuration's order. id = the key id of PROTO_DKIM_SIGN
+	 * (0, 1, ...). The key itself never leaves ca.
+	 *   str  domain (lowercased)
+	 *   str  selector
+	 *   u8   algorithm (PROTO_DKIM_RSA_SHA256, _ED25519_SHA256)
+	 */
+	PROTO_DKIM_KEY = 37,
+	/*
+	 * smtp -> ca: sign one DKIM header hash. id = request id.
+	 *   u32  key id (index in PROTO_DKIM_KEYS)
+	 *   bytes the SHA-256 of the canonical signed header fields (32)
+	 */
+	PROTO_DKIM_SIGN = 38,
+	/*
+	 * ca -> smtp: the answer. id = the request's.
+	 *   u32  key id
+	 *   u8   status (0 signed, 1 failed)
+	 *   bytes signature ("" on failure)
+	 */
+	PROTO_DKIM_SIGNED = 39,
 	PROTO_MAX
 };
 
@@ -331,6 +353,9 @@ enum proto_type {
 #define PROTO_MSGF_OUTSIDER	4	/* from a client neither authenticated
 					 * nor in relay_networks: its DSNs
 					 * never carry its content */
+
+#define PROTO_DKIM_RSA_SHA256	0	/* = enum dkim_alg */
+#define PROTO_DKIM_ED25519_SHA256 1
 
 #define PROTO_CA_RSA_PKCS1	1	/* PKCS#1 v1.5 over a DigestInfo */
 #define PROTO_CA_RSA_PSS	2	/* raw RSA over a well-formed PSS block */
@@ -659,6 +684,39 @@ struct proto_tls_gen {
 void proto_tls_gen_enc(struct ipc_msg *, uint64_t id,
     const struct proto_tls_gen *);
 int proto_tls_gen_dec(struct ipc_reader *, struct proto_tls_gen *);
+
+/* PROTO_DKIM_KEY */
+#define PROTO_DKIM_KEYS_MAX	64
+struct proto_dkim_key {
+	const char	*domain;
+	const char	*selector;
+	uint8_t		 alg;
+	char		 buf[2][256];
+};
+void proto_dkim_key_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_dkim_key *);
+int proto_dkim_key_dec(struct ipc_reader *, struct proto_dkim_key *);
+
+/* PROTO_DKIM_SIGN */
+struct proto_dkim_sign {
+	uint32_t	 key_id;
+	const uint8_t	*digest;
+	size_t		 digestlen;
+};
+void proto_dkim_sign_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_dkim_sign *);
+int proto_dkim_sign_dec(struct ipc_reader *, struct proto_dkim_sign *);
+
+/* PROTO_DKIM_SIGNED */
+struct proto_dkim_signed {
+	uint32_t	 key_id;
+	uint8_t		 status;	/* 0 signed */
+	const uint8_t	*sig;
+	size_t		 siglen;
+};
+void proto_dkim_signed_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_dkim_signed *);
+int proto_dkim_signed_dec(struct ipc_reader *, struct proto_dkim_signed *);
 
 /* PROTO_LOOKUP_RCPT */
 struct proto_lookup_rcpt {

@@ -2,7 +2,8 @@
  * tls_key.c - the smtp process's TLS key: public half here, private
  * half in the ca process (src/ca/ca_proc.c).
  *
- * Public: tls_key_link, tls_key_use, tls_key_retire.
+ * Public: tls_key_link, tls_key_use, tls_key_retire, tls_key_ca_link,
+ * tls_key_ca_send, tls_key_ca_read, tls_key_ca_next.
  *
  * The server context gets a stand-in key built from the certificate's
  * public key, with an RSA_METHOD or EC_KEY_METHOD whose private
@@ -61,7 +62,10 @@ static struct {
 	uint64_t	next_id;
 	uint8_t		in[CA_IN_MAX];	/* what was read, whole frames or not */
 	size_t		inlen;
-} ca = { -1, 1, { 0 }, 0 };
+	struct evbuffer	*other;		/* whole frames of other messages */
+	void		(*notify)(void *);	/* some are there */
+	void		*notify_arg;
+} ca = { -1, 1, { 0 }, 0, NULL, NULL, NULL };
 
 static RSA_METHOD *rsa_meth;
 static EC_KEY_METHOD *ec_meth;
@@ -81,7 +85,10 @@ ms_left(const struct timespec *deadline)
 /*
  * The answer to request id, when a whole frame of it is buffered:
  * 1 (out filled, or *failed set), 0 (read more), after dropping the
- * answers of requests that timed out before.
+ * answers of requests that timed out before. Other messages from ca
+ * (DKIM's, src/smtp/smtp_dkim.c) are set aside whole for their own
+ * handler, which runs from the event loop later, never inside a
+ * handshake. id 0 takes nothing: it only sets aside what is buffered.
  */
 static int
 ca_take(uint64_t id, uint8_t *out, size_t outcap, size_t *outlen, int *failed)
@@ -90,19 +97,24 @@ ca_take(uint64_t id, uint8_t *out, size_t outcap, size_t *outlen, int *failed)
 	struct ipc_hdr h;
 	struct ipc_reader r;
 	size_t flen;
+	int other = 0, rc = 0;
 
 	while (ca.inlen >= IPC_HDR_LEN) {
 		memcpy(&h, ca.in, sizeof(h));
-		if (h.type != PROTO_CA_SIGNED || h.len > CA_IN_MAX - IPC_HDR_LEN)
+		if (h.len > CA_IN_MAX - IPC_HDR_LEN || (h.type !=
+		    PROTO_CA_SIGNED && ca.other == NULL))
 			fatalx("%s: bad message %u (%u bytes) from ca", __func__,
 			    h.type, h.len);
 		flen = IPC_HDR_LEN + h.len;
 		if (ca.inlen < flen)
-			return 0;
-		if (h.id > id)
+			break;
+		if (h.type != PROTO_CA_SIGNED) {
+			evbuffer_add(ca.other, ca.in, flen);
+			other = 1;
+		} else if (h.id >= ca.next_id)
 			fatalx("%s: answer to request %llu not asked yet",
 			    __func__, (unsigned long long)h.id);
-		if (h.id == id) {
+		else if (h.id == id) {
 			ipc_reader_init(&r, ca.in + IPC_HDR_LEN, h.len);
 			if (proto_ca_signed_dec(&r, &a) == -1 ||
 			    a.siglen > outcap)
@@ -110,13 +122,16 @@ ca_take(uint64_t id, uint8_t *out, size_t outcap, size_t *outlen, int *failed)
 			*failed = a.status != 0;
 			memcpy(out, a.sig, a.siglen);
 			*outlen = a.siglen;
+			rc = 1;
 		}
 		memmove(ca.in, ca.in + flen, ca.inlen - flen);
 		ca.inlen -= flen;
-		if (h.id == id)
-			return 1;
+		if (rc == 1)
+			break;
 	}
-	return 0;
+	if (other && ca.notify != NULL)
+		ca.notify(ca.notify_arg);
+	return rc;
 }
 
 /*
@@ -190,6 +205,7 @@ ca_sign(uint32_t key_id, uint8_t op, uint32_t md_nid, const uint8_t *in,
 		}
 		ca.inlen += (size_t)n;
 	}
+	ca_take(0, NULL, 0, NULL, NULL);	/* what came after the answer */
 	if (log_enabled(LOG_CAT_TLS, LOG_LVL_DEBUG)) {
 		struct timespec now;
 
@@ -428,4 +444,83 @@ tls_key_retire(uint32_t gen)
 	if (fdio_send_all(ca.fd, buf, IPC_HDR_LEN + len) == -1)
 		log_err(LOG_CAT_TLS, "event=ca_unreachable error=\"%s\"",
 		    strerror(errno));
+}
+
+/*
+ * The link to ca also carries DKIM signing (smtp_dkim.c), which does
+ * not block: its requests are written whole here (a frame is never
+ * split by another), its answers read when the event loop sees the
+ * link readable (tls_key_ca_read) or set aside by a handshake's round
+ * trip, and taken one by one with tls_key_ca_next.
+ */
+
+/* tls_key_ca_link - the link (again, with or without TLS); notify is
+ * called when other messages were set aside. 0 or -1 */
+int
+tls_key_ca_link(int ca_fd, void (*notify)(void *), void *arg)
+{
+	if (ca.other == NULL && (ca.other = evbuffer_new()) == NULL)
+		return -1;
+	ca.fd = ca_fd;
+	ca.notify = notify;
+	ca.notify_arg = arg;
+	return 0;
+}
+
+/* tls_key_ca_send - write one message whole (m is discarded); 0 or -1 */
+int
+tls_key_ca_send(struct ipc_msg *m)
+{
+	uint8_t frame[CA_IN_MAX + 64];
+	struct ipc_hdr h;
+	size_t len = evbuffer_get_length(m->buf);
+	int rc = -1;
+
+	if (ca.fd != -1 && len <= sizeof(frame) - IPC_HDR_LEN) {
+		memset(&h, 0, sizeof(h));
+		h.len = (uint32_t)len;
+		h.type = m->type;
+		h.id = m->id;
+		memcpy(frame, &h, sizeof(h));
+		if (evbuffer_remove(m->buf, frame + IPC_HDR_LEN, len) ==
+		    (int)len && fdio_send_all(ca.fd, frame, IPC_HDR_LEN +
+		    len) == 0)
+			rc = 0;
+	}
+	ipc_msg_discard(m);
+	return rc;
+}
+
+/* tls_key_ca_read - the link is readable: read and set aside; 0, or -1
+ * when ca is gone */
+int
+tls_key_ca_read(void)
+{
+	ssize_t n;
+
+	if (ca.fd == -1)
+		return -1;
+	n = read(ca.fd, ca.in + ca.inlen, sizeof(ca.in) - ca.inlen);
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (n <= 0) {
+		ca.fd = -1;
+		return -1;
+	}
+	ca.inlen += (size_t)n;
+	ca_take(0, NULL, 0, NULL, NULL);
+	return 0;
+}
+
+/* tls_key_ca_next - the next message set aside into buf: 1, or 0 none */
+int
+tls_key_ca_next(struct ipc_hdr *h, uint8_t *buf, size_t cap)
+{
+	if (ca.other == NULL || evbuffer_get_length(ca.other) < IPC_HDR_LEN)
+		return 0;
+	evbuffer_remove(ca.other, h, IPC_HDR_LEN);
+	if (h->len > cap)
+		fatalx("%s: message %u of %u bytes", __func__, h->type, h->len);
+	evbuffer_remove(ca.other, buf, h->len);
+	return 1;
 }

@@ -26,4 +26,17 @@ int tls_key_use(SSL_CTX *ctx, X509 *leaf, uint32_t key_id, char *err,
 /* tls_key_retire - tell ca that no session uses generation gen's keys */
 void tls_key_retire(uint32_t gen);
 
+struct ipc_hdr;
+struct ipc_msg;
+
+/*
+ * The same link to ca carries DKIM signing without blocking: see
+ * tls_key.c. CA_LINK_MSG_MAX bytes a message at most.
+ */
+#define CA_LINK_MSG_MAX	2048
+int tls_key_ca_link(int ca_fd, void (*notify)(void *), void *arg);
+int tls_key_ca_send(struct ipc_msg *m);
+int tls_key_ca_read(void);
+int tls_key_ca_next(struct ipc_hdr *h, uint8_t *buf, size_t cap);
+
 #endif

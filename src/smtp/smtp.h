@@ -13,6 +13,8 @@
 #include "../daemon/config.h"
 #include "../io/ipc.h"
 #include "../mail/qid.h"
+#include "smtp_authres.h"
+#include "smtp_dkim.h"
 #include "smtp_head.h"
 #include "smtp_parse.h"
 
@@ -46,6 +48,8 @@ enum smtp_wait {
 	SMTP_WAIT_TARPIT,	/* the pause before an unknown user's reply */
 	SMTP_WAIT_LOOKUP,	/* the lookup process's answer to a RCPT */
 	SMTP_WAIT_IDENT,	/* the parent's login name of a local uid */
+	SMTP_WAIT_DKIM,		/* ca's DKIM signatures, at the dot */
+	SMTP_WAIT_AUTHRES,	/* DKIM key lookups of inbound mail, at the dot */
 };
 
 enum {
@@ -105,6 +109,8 @@ struct smtp_tx {
 	size_t			 data_bytes;	/* DATA: bytes read so far */
 	size_t			 queued_bytes;	/* sent to the queue: what it
 						 * stores and logs as size */
+	struct smtp_dkim_tx	*dkim;		/* owned; NULL: not signed */
+	struct smtp_authres_tx	*authres;	/* owned; NULL: not checked */
 };
 
 /*
@@ -284,6 +290,8 @@ struct smtp_server {
 	size_t			 n_suspended;
 	time_t			 lookup_timeout_event;	/* last one sent */
 	struct smtp_stats	 stats;
+	struct smtp_dkim_keys	 dkim;		/* ca's signing keys */
+	struct resolver		*authres;	/* DKIM key lookups; NULL: off */
 };
 
 /*
@@ -319,6 +327,11 @@ void smtp_session_lookup_target(struct smtp_session *s, const char *addr,
     const char *mailbox);
 void smtp_session_lookup_done(struct smtp_session *s, int answer,
     const char *why);
+/* smtp_session_authres_done - the last key lookup of the message came */
+void smtp_session_authres_done(struct smtp_session *s);
+/* smtp_session_dkim_signed - ca's answer to one PROTO_DKIM_SIGN */
+void smtp_session_dkim_signed(struct smtp_session *s, uint32_t key_id,
+    int status, const uint8_t *sig, size_t siglen);
 /* smtp_session_dnsbl - the DNSBL answer for this session's client */
 void smtp_session_dnsbl(struct smtp_session *s, int score, const char *zone);
 /* smtp_session_kill - send reply (if the session can still talk), close */

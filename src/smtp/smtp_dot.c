@@ -10,6 +10,8 @@ static const struct {
 	const char		*name;
 	enum smtp_dot_rc	(*run)(struct smtp_session *);
 } dot_steps[] = {
+	{ "authres", smtp_dot_authres },	/* inbound: first */
+	{ "dkim_sign", smtp_dot_dkim_sign },
 	{ "store", smtp_dot_store },	/* always last: it answers */
 };
 

@@ -39,6 +39,7 @@
 #include "../lib/log.h"
 #include "../policy/banlist.h"
 #include "../policy/denylist.h"
+#include "../lib/resolver.h"
 #include "../policy/dnsbl.h"
 #include "../policy/guard.h"
 #include "../daemon/proc.h"
@@ -805,6 +806,7 @@ peer_close_cb(struct ipc_peer *p, void *arg)
 
 /* the reverse DNS resolver made before chroot; one smtp process */
 static struct smtp_rdns *prepared_rdns;
+static struct resolver *prepared_authres;
 
 /* smtp_proc_prepare - resolver setup needs /etc/resolv.conf: before chroot */
 int
@@ -818,6 +820,12 @@ smtp_proc_prepare(struct proc_env *env)
 	    err, sizeof(err))) == NULL)
 		log_warn(LOG_CAT_DNS, "event=rdns_setup_failed error=\"%s\" "
 		    "action=\"sessions are listed without names\"", err);
+	if (smtp_authres_wanted(c) && (prepared_authres =
+	    smtp_authres_resolver(c->dns_server, err, sizeof(err))) == NULL) {
+		log_err(LOG_CAT_DNS, "event=dkim_verify_setup_failed "
+		    "error=\"%s\"", err);
+		return -1;
+	}
 	if (c->n_dnsbl_zones == 0)
 		return 0;
 	env->prepared = dnsbl_new(env->base, c->dns_server, c->dnsbl_zones,
@@ -920,6 +928,10 @@ smtp_server_new(struct proc_env *env)
 		srv->rdns = NULL;
 	}
 	prepared_rdns = NULL;
+	if ((srv->authres = prepared_authres) != NULL &&
+	    resolver_attach(srv->authres, base) == -1)
+		fatalx("%s: cannot watch the DKIM resolver", __func__);
+	prepared_authres = NULL;
 	return srv;
 }
 
@@ -931,6 +943,10 @@ smtp_server_peers(struct smtp_server *srv, struct proc_env *env)
 	    parent_msg_cb, peer_close_cb, srv);
 	srv->queue = ipc_peer_new(srv->base, env->peer[PROC_QUEUE], "queue",
 	    queue_msg_cb, peer_close_cb, srv);
+	/* the ca link: DKIM keys and signatures (the TLS handshakes' round
+	 * trips share it, src/io/tls_key.c) */
+	if (smtp_dkim_server_init(srv, env->peer[PROC_CA]) == -1)
+		fatalx("%s: cannot watch the ca link", __func__);
 	ipc_peer_on_drain(srv->queue, queue_drain_cb);
 	srv->auth = ipc_peer_new(srv->base, env->peer[PROC_AUTH], "auth",
 	    auth_msg_cb, peer_close_cb, srv);
@@ -999,6 +1015,8 @@ smtp_server_free(struct smtp_server *srv)
 	guard_free(srv->guard);
 	dnsbl_free(srv->dnsbl);
 	smtp_rdns_free(srv->rdns);
+	smtp_dkim_server_free(srv);
+	resolver_free(srv->authres);
 	denylist_free(srv->deny);
 	banlist_free(srv->bans);
 	for (size_t i = 0; i < srv->n_suspended; i++)

@@ -73,6 +73,7 @@
 #define SMTP_AUTH_FAIL_MAX	3	/* failed AUTH per session before 421 */
 #define SMTP_CLOSE_SECS		10	/* longest a closing session flushes */
 #define SMTP_DNSBL_WAIT_MS	5000	/* longest MAIL waits for the DNSBL */
+#define SMTP_AUTHRES_WAIT_MS	10000	/* longest the dot waits for DKIM keys */
 #define SMTP_CHUNK	(1024 * 1024)	/* a larger body goes in parts */
 #define SMTP_HEAD_MAX	(1024 * 1024)	/* header section held to the dot */
 #define SMTP_QUEUE_BACKLOG (16 * 1024 * 1024)	/* unsent to the queue: wait */
@@ -167,6 +168,8 @@ smtp_tx_free(struct smtp_tx *tx)
 		return;
 	evbuffer_free(tx->msg);
 	smtp_head_free(&tx->head);
+	smtp_dkim_tx_free(tx->dkim);
+	smtp_authres_tx_free(tx->authres);
 	free(tx->rcpts);
 	free(tx);
 }
@@ -1079,6 +1082,12 @@ proceed_data(struct smtp_session *s, const char *args, size_t len)
 	smtp_data_init(&s->tx->data, (size_t)s->srv->conf->max_message_size,
 	    s->srv->conf->max_received_headers);
 	smtp_received_header(s);
+	/* mail of ours is signed: its body is hashed as it comes */
+	if (!smtp_outsider(s))
+		s->tx->dkim = smtp_dkim_tx_new(s->srv);
+	/* mail from outside on mx: its signatures are checked */
+	else if (s->listener->conf->role == ROLE_MX)
+		s->tx->authres = smtp_authres_tx_new(s->srv, s->id);
 	smtp_set_state(s, SMTP_STATE_DATA);
 	s->tx->data_started = time(NULL);
 	s->tx->data_bytes = 0;
@@ -1663,10 +1672,18 @@ smtp_data_emit(void *arg, const char *p, size_t len)
 	struct smtp_session *s = arg;
 	struct ipc_msg m;
 
+	size_t before = evbuffer_get_length(s->tx->msg);
+
 	if (smtp_head_feed(&s->tx->head, p, len, s->tx->msg) == -1) {
 		s->tx->data.err = SMTP_DATA_HEAD_TOO_BIG;
 		return;
 	}
+	/* the body bytes just added are hashed for the DKIM signature */
+	if (s->tx->dkim != NULL)
+		smtp_dkim_body(s->tx->dkim, s->tx->msg, before);
+	if (s->tx->authres != NULL)
+		smtp_authres_body(s->tx->authres, &s->tx->head, s->tx->msg,
+		    before);
 	if (evbuffer_get_length(s->tx->msg) < SMTP_CHUNK ||
 	    s->tx->data.err != SMTP_DATA_OK)
 		return;
@@ -1742,6 +1759,131 @@ smtp_data_refused(struct smtp_session *s)
 	log_info(LOG_CAT_SMTP, "session=%s event=reject_data client=%s "
 	    "reason=\"%s\"", s->idstr, s->ip, why);
 	smtp_data_reject(s);
+}
+
+/* the results go into the header section, and the steps go on */
+static void
+smtp_authres_write(struct smtp_session *s)
+{
+	char summary[512];
+	int removed;
+
+	removed = smtp_authres_apply(s->tx->authres, &s->tx->head,
+	    s->srv->conf->authserv_id[0] != '\0' ? s->srv->conf->authserv_id :
+	    s->srv->conf->hostname, summary, sizeof(summary));
+	log_info(LOG_CAT_SMTP, "session=%s qid=%s event=authres client=%s "
+	    "results=\"%s\" forged_removed=%d", s->idstr, s->tx->qid, s->ip,
+	    summary, removed < 0 ? 0 : removed);
+}
+
+/*
+ * Inbound authentication at the dot, the first step: the DKIM
+ * signatures of mail from outside checked, with key lookups in flight
+ * the session waits (smtp_session_authres_done goes on).
+ */
+enum smtp_dot_rc
+smtp_dot_authres(struct smtp_session *s)
+{
+	if (s->tx->authres == NULL)
+		return SMTP_DOT_CONTINUE;
+	if (smtp_authres_finish(s->tx->authres, &s->tx->head) > 0) {
+		smtp_park(s, SMTP_WAIT_AUTHRES, s->id, SMTP_AUTHRES_WAIT_MS);
+		return SMTP_DOT_PARKED;
+	}
+	smtp_authres_write(s);
+	return SMTP_DOT_CONTINUE;
+}
+
+/* smtp_session_authres_done - the last key lookup came */
+void
+smtp_session_authres_done(struct smtp_session *s)
+{
+	if (s->state != SMTP_STATE_WAIT || s->waiting != SMTP_WAIT_AUTHRES)
+		return;
+	s->waiting = SMTP_WAIT_NONE;
+	evtimer_del(s->wait_timer);
+	smtp_authres_write(s);
+	smtp_dot_next(s);
+}
+
+/* the key lookups took too long: what did not come is a temperror */
+static void
+smtp_authres_timeout(struct smtp_session *s)
+{
+	smtp_authres_give_up(s->tx->authres);
+	smtp_session_authres_done(s);
+}
+
+/* the message cannot be signed now: 451, the transaction ends */
+static void
+smtp_dkim_failed(struct smtp_session *s, const char *why)
+{
+	log_warn(LOG_CAT_SMTP, "session=%s event=dkim_sign_failed client=%s "
+	    "reason=\"%s\"", s->idstr, s->ip, why);
+	smtp_reply(s, "451 4.3.0 Error: message could not be signed");
+	/* parked by an earlier step (or waiting for ca): unpark too */
+	if (s->state == SMTP_STATE_WAIT) {
+		s->srv->stats.rejected[SMTP_REJ_DATA]++;
+		smtp_reset_tx(s);
+		smtp_unpark(s, SMTP_STATE_IDLE);
+	} else
+		smtp_data_reject(s);
+}
+
+/*
+ * The DKIM signing step at the dot: mail of ours (smtp_dkim_tx_new at
+ * DATA) whose From domain has keys waits for ca's signatures;
+ * smtp_session_dkim_signed goes on.
+ */
+enum smtp_dot_rc
+smtp_dot_dkim_sign(struct smtp_session *s)
+{
+	int n;
+
+	if (s->tx->dkim == NULL)
+		return SMTP_DOT_CONTINUE;
+	if ((n = smtp_dkim_sign(s, s->tx->dkim, s->tx->head.buf,
+	    s->tx->head.len)) < 0) {
+		smtp_dkim_failed(s, "request to ca failed");
+		return SMTP_DOT_ENDED;
+	}
+	if (n == 0)
+		return SMTP_DOT_CONTINUE;
+	smtp_park(s, SMTP_WAIT_DKIM, s->id, s->srv->conf->timeout_data * 1000);
+	return SMTP_DOT_PARKED;
+}
+
+/* smtp_session_dkim_signed - ca's answer to one PROTO_DKIM_SIGN */
+void
+smtp_session_dkim_signed(struct smtp_session *s, uint32_t key_id, int status,
+    const uint8_t *sig, size_t siglen)
+{
+	struct evbuffer *f;
+	int rc;
+
+	if (s->state != SMTP_STATE_WAIT || s->waiting != SMTP_WAIT_DKIM ||
+	    s->tx == NULL || s->tx->dkim == NULL)
+		return;
+	if ((rc = smtp_dkim_signed(s->tx->dkim, key_id, status, sig,
+	    siglen)) == 0)
+		return;
+	if (rc == -1) {
+		smtp_dkim_failed(s, "ca could not sign");
+		return;
+	}
+	s->waiting = SMTP_WAIT_NONE;
+	evtimer_del(s->wait_timer);
+	/* the signatures go first, above our Received */
+	f = smtp_dkim_fields(s->tx->dkim);
+	if (smtp_head_insert(&s->tx->head, 0, (const char *)evbuffer_pullup(f,
+	    -1), evbuffer_get_length(f)) == -1) {
+		smtp_dkim_failed(s, "out of memory");
+		return;
+	}
+	log_debug(LOG_CAT_SMTP, "session=%s qid=%s event=dkim_signed "
+	    "signatures=%d", s->idstr, s->tx->qid,
+	    smtp_dkim_count(s->tx->dkim));
+	smtp_dot_next(s);
 }
 
 static void
@@ -2180,13 +2322,19 @@ smtp_wait_timer_cb(evutil_socket_t fd, short ev, void *arg)
 	case SMTP_WAIT_LOOKUP:
 		smtp_lookup_timeout(s);
 		break;
+	case SMTP_WAIT_AUTHRES:
+		smtp_authres_timeout(s);
+		break;
 	case SMTP_WAIT_QUEUE:
 	case SMTP_WAIT_AUTH:
 	case SMTP_WAIT_IDENT:
+	case SMTP_WAIT_DKIM:
 	case SMTP_WAIT_NONE:
 		log_warn(LOG_CAT_SMTP, "session=%s event=wait_timeout client=%s "
-		    "for=%s", s->idstr, s->ip, what == SMTP_WAIT_QUEUE ? "queue" :
-		    what == SMTP_WAIT_IDENT ? "parent" : "auth");
+		    "for=%s", s->idstr, s->ip,
+		    what == SMTP_WAIT_QUEUE ? "queue" :
+		    what == SMTP_WAIT_IDENT ? "parent" :
+		    what == SMTP_WAIT_DKIM ? "dkim" : "auth");
 		smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded",
 		    s->srv->conf->hostname);
 		smtp_close(s, "no answer in time");

@@ -226,6 +226,33 @@ enc_ca_sign(struct ipc_msg *m)
 }
 
 static void
+enc_dkim_key(struct ipc_msg *m)
+{
+	struct proto_dkim_key k = { .domain = "example.com",
+	    .selector = "s1", .alg = PROTO_DKIM_ED25519_SHA256 };
+
+	proto_dkim_key_enc(m, 1, &k);
+}
+
+static void
+enc_dkim_sign(struct ipc_msg *m)
+{
+	struct proto_dkim_sign q = { .key_id = 1, .digest = digest,
+	    .digestlen = 20 };
+
+	proto_dkim_sign_enc(m, 12, &q);
+}
+
+static void
+enc_dkim_signed(struct ipc_msg *m)
+{
+	struct proto_dkim_signed a = { .key_id = 1, .status = 0,
+	    .sig = digest, .siglen = 20 };
+
+	proto_dkim_signed_enc(m, 12, &a);
+}
+
+static void
 enc_ca_signed(struct ipc_msg *m)
 {
 	struct proto_ca_signed c = { .status = 0, .sig = digest, .siglen = 20 };
@@ -382,9 +409,12 @@ static const struct {
 	{ PROTO_TLS_GEN, enc_tls_gen },
 	{ PROTO_LOCAL_IDENT, enc_local_ident },
 	{ PROTO_LOCAL_IDENTIFIED, enc_local_identified },
+	{ PROTO_DKIM_KEY, enc_dkim_key },
+	{ PROTO_DKIM_SIGN, enc_dkim_sign },
+	{ PROTO_DKIM_SIGNED, enc_dkim_signed },
 };
-/* message numbers left free between the defined ones */
-#define PROTO_UNUSED	0
+/* message numbers left free between the defined ones (33 to 36) */
+#define PROTO_UNUSED	4
 #define NSAMPLES	(sizeof(samples) / sizeof(samples[0]))
 
 /* the payload of a sample, copied out; *len set */
