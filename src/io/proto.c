@@ -68,6 +68,7 @@ proto_store_enc(struct ipc_msg *m, uint64_t id, const struct proto_store *s)
 	ipc_put_str(m, s->auth_user);
 	ipc_put_str(m, s->listener);
 	ipc_put_str(m, s->envid);
+	ipc_put_str(m, s->qid);
 	ipc_put_u8(m, s->ret);
 	ipc_put_u8(m, s->flags);
 	ipc_put_u32(m, s->nrcpt);
@@ -83,6 +84,7 @@ proto_store_dec(struct ipc_reader *r, struct proto_store *s)
 	s->auth_user = get_str(r, s->buf[3], sizeof(s->buf[3]));
 	s->listener = get_str(r, s->buf[4], sizeof(s->buf[4]));
 	s->envid = get_str(r, s->buf[5], sizeof(s->buf[5]));
+	s->qid = get_str(r, s->buf[6], sizeof(s->buf[6]));
 	s->ret = ipc_get_u8(r);
 	s->flags = ipc_get_u8(r);
 	s->nrcpt = ipc_get_u32(r);
@@ -109,6 +111,20 @@ proto_store_rcpt_dec(struct ipc_reader *r, struct proto_store_rcpt *rc)
 	rc->orcpt = get_str(r, rc->buf[1], sizeof(rc->buf[1]));
 	rc->notify = ipc_get_u8(r);
 	rc->mailbox = get_str(r, rc->buf[2], sizeof(rc->buf[2]));
+	return r->err ? -1 : 0;
+}
+
+/* proto_store_head_enc - the header section of a STORE */
+void
+proto_store_head_enc(struct ipc_msg *m, const void *p, size_t len)
+{
+	ipc_put_bytes(m, p, len);
+}
+
+int
+proto_store_head_dec(struct ipc_reader *r, const uint8_t **p, size_t *len)
+{
+	*p = ipc_get_bytes(r, len);
 	return r->err ? -1 : 0;
 }
 
@@ -752,8 +768,32 @@ recode_##name(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)	\
 	return 0;							\
 }
 
-RECODE_LIST(store)
 RECODE_LIST(deliver)
+
+static int
+recode_store(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)
+{
+	struct proto_store h;
+	struct proto_store_rcpt rc;
+	const uint8_t *p;
+	size_t len;
+
+	if (proto_store_dec(r, &h) == -1)
+		return -1;
+	proto_store_enc(out, id, &h);
+	for (uint32_t i = 0; i < h.nrcpt; i++) {
+		if (proto_store_rcpt_dec(r, &rc) == -1)
+			return -1;
+		proto_store_rcpt_enc(out, &rc);
+	}
+	if (proto_store_head_dec(r, &p, &len) == -1)
+		return -1;
+	proto_store_head_enc(out, p, len);
+	if (proto_body_dec(r, &p, &len) == -1)
+		return -1;
+	proto_body_enc_bytes(out, p, len);
+	return 0;
+}
 
 static int
 recode_result(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)

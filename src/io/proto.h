@@ -30,15 +30,20 @@ enum proto_type {
 	 *   str  auth_user ("" when none)
 	 *   str  listener name
 	 *   str  envid ("" when none)
+	 *   str  qid (the queue id smtp chose when DATA began; the queue
+	 *        keeps it unless it is taken)
 	 *   u8   ret (0 none, 1 FULL, 2 HDRS)
-	 *   u8   flags (1 8BITMIME, 2 SMTPUTF8)
+	 *   u8   flags (PROTO_MSGF_*)
 	 *   u32  number of recipients, then for each:
 	 *        str rcpt address, str orcpt ("" when none), u8 notify bits
 	 *        (1 NEVER, 2 SUCCESS, 4 FAILURE, 8 DELAY), str mailbox (the
 	 *        local Maildir name when the recipient is local, else "")
-	 *   bytes message (headers and body, CRLF line ends, dot-unstuffed,
-	 *        with our Received header first); when PROTO_QUEUE_CHUNKs
-	 *        came before under the same id, the rest after them
+	 *   bytes header section (our Received field first, then the
+	 *        client's fields and the empty line that ended them, as the
+	 *        steps at the dot left them: smtp_head.h)
+	 *   bytes body (CRLF line ends, dot-unstuffed); when
+	 *        PROTO_QUEUE_CHUNKs of the body came before under the same
+	 *        id, the rest after them
 	 */
 	PROTO_QUEUE_STORE = 1,
 	/*
@@ -263,6 +268,8 @@ enum proto_type {
 
 #define PROTO_MSGF_8BITMIME	1
 #define PROTO_MSGF_SMTPUTF8	2
+#define PROTO_MSGF_HOLD		8	/* store it held (a milter's
+					 * quarantine, DMARC quarantine) */
 #define PROTO_MSGF_OUTSIDER	4	/* from a client neither authenticated
 					 * nor in relay_networks: its DSNs
 					 * never carry its content */
@@ -325,9 +332,10 @@ struct ipc_reader;
 struct proto_store {
 	const char	*sender, *helo, *client_ip, *auth_user, *listener;
 	const char	*envid;
+	const char	*qid;		/* the id smtp chose */
 	uint8_t		 ret, flags;
 	uint32_t	 nrcpt;		/* the decoder refuses 0 */
-	char		 buf[6][PROTO_STR_MAX];	/* decoded strings */
+	char		 buf[7][PROTO_STR_MAX];	/* decoded strings */
 };
 struct proto_store_rcpt {
 	const char	*address, *orcpt;
@@ -339,6 +347,10 @@ void proto_store_enc(struct ipc_msg *, uint64_t id, const struct proto_store *);
 void proto_store_rcpt_enc(struct ipc_msg *, const struct proto_store_rcpt *);
 int proto_store_dec(struct ipc_reader *, struct proto_store *);
 int proto_store_rcpt_dec(struct ipc_reader *, struct proto_store_rcpt *);
+
+/* the header section of PROTO_QUEUE_STORE, after its recipients */
+void proto_store_head_enc(struct ipc_msg *, const void *, size_t);
+int proto_store_head_dec(struct ipc_reader *, const uint8_t **, size_t *);
 
 /* the body that ends PROTO_QUEUE_STORE and PROTO_MTA_DELIVER */
 void proto_body_enc(struct ipc_msg *, struct evbuffer *);	/* drains it */

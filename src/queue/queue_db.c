@@ -681,19 +681,11 @@ fail:
 	return -1;
 }
 
-/*
- * A short queue id, 12 hex digits: 28 bits of the time in seconds
- * (repeats every 8.5 years) then a 20-bit counter that starts at a
- * random value. Ids sort by time, and a restart within the same second
- * collides only by chance; the UNIQUE column catches the rest.
- */
+/* a queue id of the queue's own (qid.h) */
 static void
 db_new_qid(struct queue_db *db, int64_t now, char qid[QUEUE_QID_SIZE])
 {
-	uint64_t v;
-
-	v = ((uint64_t)now & 0xfffffffu) << 20 | (db->qid_ctr++ & 0xfffffu);
-	snprintf(qid, QUEUE_QID_SIZE, "%012" PRIx64, v);
+	qid_make(qid, now, db->qid_ctr++, QID_QUEUE);
 }
 
 /* Insert one message, its body and recipients; an SQLite code. */
@@ -711,7 +703,11 @@ db_store_one(struct queue_db *db, const struct queue_msg *m, int64_t now,
 
 	s = db_st(db, ST_INS_MSG);
 	do {
-		db_new_qid(db, created, qid);
+		/* the id smtp gave the client, unless it is taken */
+		if (tries == 0 && m->qid != NULL && qid_valid(m->qid))
+			memcpy(qid, m->qid, QUEUE_QID_SIZE);
+		else
+			db_new_qid(db, created, qid);
 		sqlite3_bind_text(s, 1, qid, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, created);
 		bind_str(s, 3, m->sender);

@@ -12,8 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define QUEUE_QID_LEN		12	/* hex digits */
-#define QUEUE_QID_SIZE		(QUEUE_QID_LEN + 1)
+#include "../mail/qid.h"
+
+#define QUEUE_QID_LEN		QID_LEN
+#define QUEUE_QID_SIZE		QID_SIZE
 #define QUEUE_SCHEMA_VERSION	1	/* PRAGMA user_version */
 
 /* recipient.state; the numbers are stored, never renumber them */
@@ -49,6 +51,7 @@ struct queue_msg {
 	uint8_t		 flags;		/* PROTO_MSGF_* */
 	const struct queue_rcpt *rcpts;
 	size_t		 nrcpt;		/* at least 1 */
+	const char	*qid;		/* the id smtp chose, or NULL/"": make one */
 	const uint8_t	*data;		/* headers and body, CRLF */
 	size_t		 len;
 	int		 held;		/* store every recipient held (state 2) */

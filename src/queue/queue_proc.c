@@ -105,6 +105,7 @@ struct qp_store {
 	char		*auth_user;
 	char		*listener;
 	char		*envid;
+	char		*qid;		/* the id smtp gave the client */
 	uint8_t		 ret;
 	uint8_t		 flags;
 	struct qp_rcpt	*rcpt;
@@ -400,26 +401,28 @@ qp_abort_recv(struct queue_proc *qp, uint64_t id, struct ipc_reader *r)
 }
 
 /*
- * The whole message of a STORE: the parts in its temporary file (if any)
- * followed by the bytes of the STORE itself. NULL and errno set on error.
+ * The whole message of a STORE: its header section, then the body's
+ * parts in its temporary file (if any), then the rest of the body in the
+ * STORE itself. NULL and errno set on error.
  */
 static uint8_t *
-qp_store_body(struct queue_proc *qp, uint64_t id, const uint8_t *last,
-    size_t lastlen, size_t *len)
+qp_store_body(struct queue_proc *qp, uint64_t id, const uint8_t *head,
+    size_t headlen, const uint8_t *last, size_t lastlen, size_t *len)
 {
 	struct qp_partial *p = qp_partial_find(qp, id);
 	size_t have = p ? p->len : 0, got = 0;
-	uint8_t *buf = NULL;
+	uint8_t *buf = NULL, *body;
 	ssize_t n;
 	int err = 0;
 
 	if (p != NULL && p->error != 0)
 		err = p->error;
-	else if (have > SIZE_MAX - lastlen - 1 ||
-	    (buf = malloc(have + lastlen + 1)) == NULL)
+	else if (have > SIZE_MAX - lastlen - headlen - 1 ||
+	    (buf = malloc(headlen + have + lastlen + 1)) == NULL)
 		err = ENOMEM;
+	body = buf + headlen;
 	while (err == 0 && got < have) {
-		n = pread(p->fd, buf + got, have - got, (off_t)got);
+		n = pread(p->fd, body + got, have - got, (off_t)got);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -434,8 +437,9 @@ qp_store_body(struct queue_proc *qp, uint64_t id, const uint8_t *last,
 		errno = err;
 		return NULL;
 	}
-	memcpy(buf + have, last, lastlen);
-	*len = have + lastlen;
+	memcpy(buf, head, headlen);
+	memcpy(body + have, last, lastlen);
+	*len = headlen + have + lastlen;
 	return buf;
 }
 
@@ -450,9 +454,9 @@ qp_store_recv(struct queue_proc *qp, uint64_t id, struct ipc_reader *r)
 	struct proto_store h;
 	struct proto_store_rcpt prc;
 	struct qp_store *s;
-	const uint8_t *data;
+	const uint8_t *data, *head;
 	uint32_t nrcpt;
-	size_t len;
+	size_t len, headlen;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		fatal("%s: calloc", __func__);
@@ -467,6 +471,7 @@ qp_store_recv(struct queue_proc *qp, uint64_t id, struct ipc_reader *r)
 	s->auth_user = qp_strdup(h.auth_user);
 	s->listener = qp_strdup(h.listener);
 	s->envid = qp_strdup(h.envid);
+	s->qid = qp_strdup(h.qid);
 	s->ret = h.ret;
 	s->flags = h.flags;
 	nrcpt = h.nrcpt;
@@ -489,10 +494,12 @@ qp_store_recv(struct queue_proc *qp, uint64_t id, struct ipc_reader *r)
 		if (rc->mailbox[0] != '\0')
 			s->nlocal++;
 	}
-	if (proto_body_dec(r, &data, &len) != 0)
+	if (proto_store_head_dec(r, &head, &headlen) != 0 ||
+	    proto_body_dec(r, &data, &len) != 0)
 		fatalx("%s: malformed message from smtp", __func__);
 
-	if ((s->data = qp_store_body(qp, id, data, len, &s->len)) == NULL) {
+	if ((s->data = qp_store_body(qp, id, head, headlen, data, len,
+	    &s->len)) == NULL) {
 		int diskfull = errno == ENOSPC || errno == EDQUOT;
 
 		log_err(LOG_CAT_QUEUE, "event=store_failed reason=\"%s\" size=%zu",
@@ -591,12 +598,14 @@ qp_commit_run(struct queue_proc *qp)
 		m->listener = s->listener;
 		m->envid = s->envid;
 		m->ret = s->ret;
-		m->flags = s->flags;
+		m->flags = s->flags & ~PROTO_MSGF_HOLD;
 		m->rcpts = s->qrcpt;
 		m->nrcpt = s->nrcpt;
 		m->data = s->data;
 		m->len = s->len;
-		m->held = queue_watch_held(qp->watch, s->auth_user, s->client_ip,
+		m->qid = s->qid;
+		m->held = (s->flags & PROTO_MSGF_HOLD) ||
+		    queue_watch_held(qp->watch, s->auth_user, s->client_ip,
 		    s->sender);
 		n++;
 	}
@@ -614,6 +623,9 @@ qp_commit_run(struct queue_proc *qp)
 		qp->nstores--;
 		qp->store_bytes -= s->len;
 		if (res->status == PROTO_STORE_OK) {
+			if (s->qid[0] != '\0' && strcmp(s->qid, res->qid) != 0)
+				log_warn(LOG_CAT_QUEUE, "qid=%s event=qid_taken "
+				    "proposed=%s", res->qid, s->qid);
 			qp_reply(qp, s->id, PROTO_STORE_OK, res->qid);
 			log_info(LOG_CAT_QUEUE,
 			    "qid=%s from=<%s> nrcpt=%zu size=%zu client=%s user=%s",

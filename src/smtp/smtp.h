@@ -12,6 +12,8 @@
 
 #include "../daemon/config.h"
 #include "../io/ipc.h"
+#include "../mail/qid.h"
+#include "smtp_head.h"
 #include "smtp_parse.h"
 
 struct event_base;
@@ -92,8 +94,12 @@ struct smtp_tx {
 						 * recipients, a duplicate
 						 * none) */
 	struct smtp_data	 data;		/* the DATA machine */
-	struct evbuffer		*msg;		/* owned, message being received */
+	struct smtp_head	 head;		/* the header section, held to the dot */
+	struct evbuffer		*msg;		/* owned, the body being received */
 	int			 streaming;	/* parts of it sent: PROTO_QUEUE_CHUNK */
+	char			 qid[QID_SIZE];	/* named when DATA begins */
+	uint8_t			 store_flags;	/* PROTO_MSGF_* the dot steps add */
+	int			 dot_step;	/* next step at the dot (smtp_dot.c) */
 	time_t			 data_started;	/* DATA: when 354 was sent */
 	size_t			 data_bytes;	/* DATA: bytes read so far */
 };
@@ -250,6 +256,7 @@ struct smtp_server {
 	size_t			 n_queue_full;	/* sessions with queue_full set */
 	uint64_t		 next_id;
 	uint64_t		 id_salt;
+	uint32_t		 qid_ctr;	/* starts random (qid.h) */
 	int			 shutting_down;
 	struct event		*shutdown_timer;
 

@@ -94,6 +94,7 @@ enum smtp_data_err {
 	SMTP_DATA_LONG_LINE,
 	SMTP_DATA_TOO_BIG,
 	SMTP_DATA_TOO_MANY_HOPS,
+	SMTP_DATA_HEAD_TOO_BIG,	/* set by the session (smtp_head.h) */
 };
 
 struct smtp_data {

@@ -820,6 +820,7 @@ smtp_server_new(struct proc_env *env)
 	TAILQ_INIT(&srv->proxied);
 	randombytes_buf(&srv->id_salt, sizeof(srv->id_salt));
 	srv->id_salt &= 0xffffffff00000000ull;
+	randombytes_buf(&srv->qid_ctr, sizeof(srv->qid_ctr));
 	srv->reaper = event_new(base, -1, 0, reaper_cb, srv);
 	TAILQ_INIT(&srv->flushq);
 	srv->flusher = event_new(base, -1, 0, flusher_cb, srv);

@@ -64,6 +64,7 @@
 #include "../policy/relay.h"
 #include "../policy/session_policy.h"
 #include "smtp.h"
+#include "smtp_dot.h"
 
 #define SMTP_INPUT_MAX	(64 * 1024)	/* bytes buffered per session */
 #define SMTP_OUTPUT_MAX	(64 * 1024)	/* replies waiting: stop reading */
@@ -71,7 +72,8 @@
 #define SMTP_AUTH_FAIL_MAX	3	/* failed AUTH per session before 421 */
 #define SMTP_CLOSE_SECS		10	/* longest a closing session flushes */
 #define SMTP_DNSBL_WAIT_MS	5000	/* longest MAIL waits for the DNSBL */
-#define SMTP_CHUNK	(1024 * 1024)	/* a larger message goes in parts */
+#define SMTP_CHUNK	(1024 * 1024)	/* a larger body goes in parts */
+#define SMTP_HEAD_MAX	(1024 * 1024)	/* header section held to the dot */
 #define SMTP_QUEUE_BACKLOG (16 * 1024 * 1024)	/* unsent to the queue: wait */
 #define SMTP_RELAY_MAX	(IPC_MAX_FRAME - 16 * 1024 * 1024)	/* see below */
 /* recipients of one transaction, whatever aliases make of max_recipients
@@ -153,6 +155,7 @@ smtp_tx_new(const struct smtp_mail_params *mail)
 		return NULL;
 	}
 	tx->mail = *mail;
+	smtp_head_init(&tx->head, SMTP_HEAD_MAX);
 	return tx;
 }
 
@@ -162,6 +165,7 @@ smtp_tx_free(struct smtp_tx *tx)
 	if (tx == NULL)
 		return;
 	evbuffer_free(tx->msg);
+	smtp_head_free(&tx->head);
 	free(tx->rcpts);
 	free(tx);
 }
@@ -1032,14 +1036,19 @@ smtp_received_header(struct smtp_session *s)
 	else
 		proto = "ESMTP";
 	smtp_received_from(s);
-	evbuffer_add_printf(s->tx->msg, "\r\n\tby %s (moat) with %s id %s.%d",
-	    s->srv->conf->hostname, proto, s->idstr, s->n_msgs + 1);
+	evbuffer_add_printf(s->tx->msg, "\r\n\tby %s (moat) with %s id %s",
+	    s->srv->conf->hostname, proto, s->tx->qid);
 	if (s->tls)
 		evbuffer_add_printf(s->tx->msg, "\r\n\t(%s)", s->tls_desc);
 	if (s->tx->n_rcpts == 1)
 		evbuffer_add_printf(s->tx->msg, "\r\n\tfor <%s>",
 		    s->tx->rcpts[0].addr);
 	evbuffer_add_printf(s->tx->msg, "; %s\r\n", date);
+	/* it opens the header section, which stays here to the dot */
+	if (smtp_head_add(&s->tx->head, (const char *)evbuffer_pullup(
+	    s->tx->msg, -1), evbuffer_get_length(s->tx->msg)) == -1)
+		s->tx->data.err = SMTP_DATA_HEAD_TOO_BIG;
+	evbuffer_drain(s->tx->msg, evbuffer_get_length(s->tx->msg));
 }
 
 static void
@@ -1049,9 +1058,10 @@ proceed_data(struct smtp_session *s, const char *args, size_t len)
 		smtp_reply_error(s, "501 5.5.4 Syntax: DATA");
 		return;
 	}
-	smtp_received_header(s);
+	qid_make(s->tx->qid, time(NULL), s->srv->qid_ctr++, QID_SMTP);
 	smtp_data_init(&s->tx->data, (size_t)s->srv->conf->max_message_size,
 	    s->srv->conf->max_received_headers);
+	smtp_received_header(s);
 	smtp_set_state(s, SMTP_STATE_DATA);
 	s->tx->data_started = time(NULL);
 	s->tx->data_bytes = 0;
@@ -1610,9 +1620,10 @@ smtp_command(struct smtp_session *s, const char *line, size_t len)
 /* ---- DATA ---- */
 
 /*
- * Message bytes as they are received. Past SMTP_CHUNK they go to the
- * queue process, so a session holds at most that much of a message
- * however large it is; a smaller message still goes in one frame.
+ * Message bytes as they are received: the header section stays in
+ * tx->head to the dot; past SMTP_CHUNK the body goes to the queue
+ * process, so a session holds at most about that much of a body however
+ * large it is; a smaller message still goes in one frame.
  */
 static void
 smtp_data_emit(void *arg, const char *p, size_t len)
@@ -1620,7 +1631,10 @@ smtp_data_emit(void *arg, const char *p, size_t len)
 	struct smtp_session *s = arg;
 	struct ipc_msg m;
 
-	evbuffer_add(s->tx->msg, p, len);
+	if (smtp_head_feed(&s->tx->head, p, len, s->tx->msg) == -1) {
+		s->tx->data.err = SMTP_DATA_HEAD_TOO_BIG;
+		return;
+	}
 	if (evbuffer_get_length(s->tx->msg) < SMTP_CHUNK ||
 	    s->tx->data.err != SMTP_DATA_OK)
 		return;
@@ -1661,6 +1675,8 @@ static const struct {
 	    "message too big" },
 	{ SMTP_DATA_TOO_MANY_HOPS, "554 5.4.6 Too many hops (mail loop?)",
 	    "too many Received headers" },
+	{ SMTP_DATA_HEAD_TOO_BIG, "552 5.3.4 Header section exceeds fixed "
+	    "limit", "header section too big" },
 };
 
 /* the message was refused at its dot: the transaction ends */
@@ -1698,11 +1714,6 @@ smtp_data_refused(struct smtp_session *s)
 static void
 smtp_data_done(struct smtp_session *s)
 {
-	struct proto_store st;
-	struct proto_store_rcpt rc;
-	struct ipc_msg m;
-	char from[ADDR_PATH_MAX * 2];
-
 	smtp_set_timeout(s, s->srv->conf->timeout_command);
 	if (s->tx->data.err != SMTP_DATA_OK) {
 		smtp_data_refused(s);
@@ -1716,6 +1727,18 @@ smtp_data_done(struct smtp_session *s)
 		smtp_data_reject(s);
 		return;
 	}
+	smtp_dot_start(s);
+}
+
+/* the last step at the dot: the queue stores it, then the client hears */
+enum smtp_dot_rc
+smtp_dot_store(struct smtp_session *s)
+{
+	struct proto_store st;
+	struct proto_store_rcpt rc;
+	struct ipc_msg m;
+	char from[ADDR_PATH_MAX * 2];
+
 	addr_format(&s->tx->mail.addr, from, sizeof(from));
 	st.sender = from;
 	st.helo = s->helo;
@@ -1723,10 +1746,11 @@ smtp_data_done(struct smtp_session *s)
 	st.auth_user = s->authenticated ? s->auth_user : "";
 	st.listener = s->listener->conf->name;
 	st.envid = s->tx->mail.envid;
+	st.qid = s->tx->qid;
 	st.ret = (uint8_t)s->tx->mail.ret;
 	st.flags = (uint8_t)((s->tx->mail.body_8bit ? PROTO_MSGF_8BITMIME : 0) |
 	    (s->tx->mail.smtputf8 ? PROTO_MSGF_SMTPUTF8 : 0) |
-	    (smtp_outsider(s) ? PROTO_MSGF_OUTSIDER : 0));
+	    (smtp_outsider(s) ? PROTO_MSGF_OUTSIDER : 0) | s->tx->store_flags);
 	st.nrcpt = (uint32_t)s->tx->n_rcpts;
 	proto_store_enc(&m, s->id, &st);
 	for (size_t i = 0; i < s->tx->n_rcpts; i++) {
@@ -1736,10 +1760,12 @@ smtp_data_done(struct smtp_session *s)
 		rc.mailbox = s->tx->rcpts[i].mailbox;
 		proto_store_rcpt_enc(&m, &rc);
 	}
+	proto_store_head_enc(&m, s->tx->head.buf, s->tx->head.len);
 	proto_body_enc(&m, s->tx->msg);
 	ipc_send(s->srv->queue, &m);
 	s->tx->streaming = 0;	/* the chunks are the queue's now */
 	smtp_park(s, SMTP_WAIT_QUEUE, s->id, s->srv->conf->timeout_data * 1000);
+	return SMTP_DOT_PARKED;
 }
 
 /* smtp_session_stored - the queue answered a PROTO_QUEUE_STORE */

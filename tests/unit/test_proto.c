@@ -18,7 +18,8 @@
 #include "io/ipc.h"
 #include "io/proto.h"
 
-static const uint8_t body[] = "Subject: hi\r\n\r\nbody\r\n";
+static const uint8_t head[] = "Subject: hi\r\n\r\n";
+static const uint8_t body[] = "body\r\n";
 static const uint8_t digest[32] = { 0x11, 0x22, 0x33, 0x44, 0xfe, 0 };
 
 static struct evbuffer *
@@ -36,8 +37,8 @@ enc_store(struct ipc_msg *m)
 {
 	struct proto_store s = { .sender = "a@example.org", .helo = "mx.test",
 	    .client_ip = "192.0.2.1", .auth_user = "alice", .listener = "mx",
-	    .envid = "ENV1", .ret = PROTO_RET_HDRS, .flags =
-	    PROTO_MSGF_8BITMIME, .nrcpt = 2 };
+	    .envid = "ENV1", .qid = "6a1b2c3d4e5f", .ret = PROTO_RET_HDRS,
+	    .flags = PROTO_MSGF_8BITMIME | PROTO_MSGF_HOLD, .nrcpt = 2 };
 	struct proto_store_rcpt r1 = { .address = "b@example.net", .orcpt =
 	    "rfc822;b@example.net", .notify = PROTO_NOTIFY_FAILURE,
 	    .mailbox = "" };
@@ -48,6 +49,7 @@ enc_store(struct ipc_msg *m)
 	proto_store_enc(m, 7, &s);
 	proto_store_rcpt_enc(m, &r1);
 	proto_store_rcpt_enc(m, &r2);
+	proto_store_head_enc(m, head, sizeof(head) - 1);
 	proto_body_enc(m, b);
 	evbuffer_free(b);
 }
@@ -424,8 +426,9 @@ test_wire_store(void **state)
 	ipc_put_str(&m, "alice");
 	ipc_put_str(&m, "mx");
 	ipc_put_str(&m, "ENV1");
+	ipc_put_str(&m, "6a1b2c3d4e5f");
 	ipc_put_u8(&m, PROTO_RET_HDRS);
-	ipc_put_u8(&m, PROTO_MSGF_8BITMIME);
+	ipc_put_u8(&m, PROTO_MSGF_8BITMIME | PROTO_MSGF_HOLD);
 	ipc_put_u32(&m, 2);
 	ipc_put_str(&m, "b@example.net");
 	ipc_put_str(&m, "rfc822;b@example.net");
@@ -435,6 +438,7 @@ test_wire_store(void **state)
 	ipc_put_str(&m, "");
 	ipc_put_u8(&m, 0);
 	ipc_put_str(&m, "c");
+	ipc_put_bytes(&m, head, sizeof(head) - 1);
 	ipc_put_bytes(&m, body, sizeof(body) - 1);
 	assert_wire(&m, 0);
 }
@@ -558,6 +562,7 @@ test_fields(void **state)
 	assert_string_equal(s.sender, "a@example.org");
 	assert_string_equal(s.client_ip, "192.0.2.1");
 	assert_string_equal(s.envid, "ENV1");
+	assert_string_equal(s.qid, "6a1b2c3d4e5f");
 	assert_int_equal(s.ret, PROTO_RET_HDRS);
 	assert_int_equal(s.nrcpt, 2);
 	assert_int_equal(proto_store_rcpt_dec(&r, &rc), 0);
@@ -565,6 +570,8 @@ test_fields(void **state)
 	assert_int_equal(rc.notify, PROTO_NOTIFY_FAILURE);
 	assert_int_equal(proto_store_rcpt_dec(&r, &rc), 0);
 	assert_string_equal(rc.mailbox, "c");
+	assert_int_equal(proto_store_head_dec(&r, &b, &blen), 0);
+	assert_int_equal(blen, sizeof(head) - 1);
 	assert_int_equal(proto_body_dec(&r, &b, &blen), 0);
 	assert_int_equal(blen, sizeof(body) - 1);
 	free(p);
@@ -628,7 +635,7 @@ static void
 test_bad_counts(void **state)
 {
 	struct proto_store s = { .sender = "", .helo = "", .client_ip = "",
-	    .auth_user = "", .listener = "", .envid = "" };
+	    .auth_user = "", .listener = "", .envid = "", .qid = "" };
 	struct proto_store h;
 	struct ipc_reader r;
 	struct ipc_msg m;
