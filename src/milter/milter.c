@@ -7,7 +7,7 @@
  * milter_chain_helo, milter_chain_mail, milter_chain_rcpt,
  * milter_chain_data, milter_chain_headers, milter_chain_body,
  * milter_chain_eom, milter_chain_abort, milter_chain_backlog,
- * milter_chain_edits, milter_chain_new_body, milter_head_edit.
+ * milter_chain_edits, milter_chain_new_body.
  *
  * Each filter gets every event at once (they work in parallel); the
  * chain's answer takes them in the listener's order: the first filter
@@ -1156,56 +1156,4 @@ struct evbuffer *
 milter_chain_new_body(struct milter_chain *ch)
 {
 	return ch->newbody;
-}
-
-/* ---- header edits ---- */
-
-int
-milter_head_edit(struct evbuffer *head, const struct milter_edit *e)
-{
-	struct evbuffer *out;
-	size_t len = evbuffer_get_length(head), off = 0, vlen, rs, rl;
-	const char *p;
-	struct milter_str name;
-	uint32_t field = 0, nth = 0, want = e->index == 0 ? 1 : e->index;
-	int done = 0, r;
-
-	if (!milter_header_name_ok(e->s1, e->l1))
-		return -1;
-	if ((out = evbuffer_new()) == NULL)
-		return -1;
-	p = (const char *)evbuffer_pullup(head, -1);
-	for (;;) {
-		size_t before = off;
-
-		r = milter_header_next(p, len, &off, &name, NULL, 0, &vlen, 1,
-		    &rs, &rl);
-		if (r != 1) {
-			/* what is left (a line that is no field) stays */
-			if (len > before)
-				evbuffer_add(out, p + before, len - before);
-			break;
-		}
-		if (!done && e->cmd == SMFIR_INSHEADER && field == e->index) {
-			milter_header_put(out, e->s1, e->l1, e->s2, e->l2,
-			    e->leadspc);
-			done = 1;
-		}
-		field++;
-		if (!done && e->cmd == SMFIR_CHGHEADER && name.len == e->l1 &&
-		    strncasecmp(name.p, e->s1, e->l1) == 0 && ++nth == want) {
-			done = 1;
-			if (e->l2 > 0)
-				milter_header_put(out, e->s1, e->l1, e->s2,
-				    e->l2, e->leadspc);
-			continue;
-		}
-		evbuffer_add(out, p + rs, rl);
-	}
-	if (!done && (e->cmd == SMFIR_ADDHEADER || e->cmd == SMFIR_INSHEADER))
-		milter_header_put(out, e->s1, e->l1, e->s2, e->l2, e->leadspc);
-	evbuffer_drain(head, len);
-	evbuffer_add_buffer(head, out);
-	evbuffer_free(out);
-	return 0;
 }

@@ -118,15 +118,4 @@ struct milter_edits *milter_chain_edits(struct milter_chain *);
 /* a replacement body (CRLF lines), NULL when none; owned by the chain */
 struct evbuffer *milter_chain_new_body(struct milter_chain *);
 
-/*
- * milter_head_edit - apply one header modification to a header section
- * (head: CRLF lines, our Received first, no blank line): ADDHEADER
- * appends, INSHEADER puts the field before field index (0-based; past
- * the end appends), CHGHEADER replaces the index-th field of that name
- * (1-based, case-insensitive; 0 counts as 1) or deletes it when the
- * value is empty. A bad name is refused (-1), a change of a field that
- * is not there is nothing (0). head is replaced.
- */
-int milter_head_edit(struct evbuffer *head, const struct milter_edit *e);
-
 #endif

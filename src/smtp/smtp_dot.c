@@ -10,6 +10,7 @@ static const struct {
 	const char		*name;
 	enum smtp_dot_rc	(*run)(struct smtp_session *);
 } dot_steps[] = {
+	{ "milter", smtp_dot_milter },	/* the listener's milters */
 	{ "store", smtp_dot_store },	/* always last: it answers */
 };
 
