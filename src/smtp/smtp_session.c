@@ -2106,6 +2106,10 @@ smtp_milter_answer(struct smtp_session *s, const struct milter_result *r)
 	int event = s->milter_event;
 
 	s->milter_event = 0;
+	/* a filter that is down refuses transactions, not the greeting */
+	if (refused && r->unavailable && (event == SMFIC_CONNECT ||
+	    event == SMFIC_HELO))
+		refused = 0;
 	if (refused && r->code == 421) {
 		/* a milter that wants the session ended */
 		smtp_milter_refusal(s, r, NULL, 0);
