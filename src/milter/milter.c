@@ -571,6 +571,22 @@ mc_event_cb(struct bufferevent *bev, short what, void *arg)
 	mc_dead(mc, why);
 }
 
+/* c gets no reply: a stage it answered goes on */
+static void
+mc_pass(struct milter_conn *mc, struct mcmd *c)
+{
+	struct mans a;
+
+	if (c->stage) {
+		memset(&a, 0, sizeof(a));
+		a.verdict = MILTER_CONTINUE;
+		mc_answer(mc, &a);
+	}
+	mcmd_free(c);
+}
+
+static void event_flags(int, uint32_t *, uint32_t *);
+
 /* write what the filter may take now */
 static void
 mc_pump(struct milter_conn *mc)
@@ -587,9 +603,20 @@ mc_pump(struct milter_conn *mc)
 			mcmd_free(c);
 			continue;
 		}
+		/* queued before the negotiation: its flags are known now */
+		if (c->cmd != SMFIC_ABORT && c->cmd != SMFIC_BODYEOB) {
+			uint32_t no, nr;
+
+			event_flags(c->cmd, &no, &nr);
+			if (mc->protocol & no) {
+				mc_pass(mc, c);
+				continue;
+			}
+			c->want_reply = !(mc->protocol & nr);
+		}
 		bufferevent_write_buffer(mc->bev, c->pkt);
 		if (!c->want_reply) {
-			mcmd_free(c);
+			mc_pass(mc, c);
 			continue;
 		}
 		mc->inflight = c;
@@ -681,8 +708,8 @@ mc_queue(struct milter_conn *mc, int cmd, int stage,
 	int st = stage_of(cmd);
 
 	event_flags(cmd, &no, &nr);
-	if ((mc->protocol & no) || mc->state == MC_DEAD ||
-	    mc->state == MC_ACCEPTED)
+	if ((mc->state == MC_READY && (mc->protocol & no)) ||
+	    mc->state == MC_DEAD || mc->state == MC_ACCEPTED)
 		return NULL;
 	if (msg_event(cmd) && mc->msg_done)
 		return NULL;
@@ -693,8 +720,9 @@ mc_queue(struct milter_conn *mc, int cmd, int stage,
 		return NULL;
 	}
 	c->cmd = cmd;
+	/* mc_pump settles both once the filter has negotiated */
 	c->want_reply = !(mc->protocol & nr);
-	c->stage = stage && c->want_reply;
+	c->stage = stage;
 	if (nmac > 0 && st >= 0) {
 		const char *names[32], *values[32];
 		size_t k = 0;
