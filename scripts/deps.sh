@@ -10,7 +10,7 @@ BUILD="gcc make pkg-config libevent-dev libssl-dev libsqlite3-dev libsodium-dev 
 # swaks only recommends libnet-ssleay-perl, its TLS, and apt-get below
 # installs no recommends: every package a test or benchmark runs is named
 # (tests/integration/test_deps.py checks)
-TEST="libcmocka-dev python3 python3-pytest swaks libnet-ssleay-perl openssl sqlite3 nmap python3-aiosmtpd dnsmasq-base postfix util-linux iproute2 haproxy slapd ldap-utils rspamd opendkim opendkim-tools python3-dkim"
+TEST="libcmocka-dev python3 python3-pytest swaks libnet-ssleay-perl openssl sqlite3 nmap python3-aiosmtpd dnsmasq-base postfix util-linux iproute2 haproxy slapd ldap-utils prometheus rspamd opendkim opendkim-tools python3-dkim"
 BENCH="postfix libsasl2-modules procps iproute2 git postfix-ldap"
 FUZZ="clang libclang-rt-14-dev"
 

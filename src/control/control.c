@@ -47,6 +47,7 @@
 #include <event2/listener.h>
 
 #include "control/control.h"
+#include "daemon/version.h"
 #include "control/control_http.h"
 #include "control/control_log.h"
 #include "ctl/ctl_msg.h"
@@ -101,7 +102,7 @@ struct control {
 	TAILQ_HEAD(, ctl_pending) pending;
 	uint64_t		 seq;
 	time_t			 started;
-	int64_t			 n_conn, n_req, n_denied, n_bad;
+	int64_t			 n_conn, n_req, n_denied, n_bad;	/* n_req: valid ones */
 };
 
 /* "file:line: " of the admin_group knob, or "file: " for its default */
@@ -386,11 +387,11 @@ static const enum ctl_kind stat_kinds[] = { CTL_KIND_STR, CTL_KIND_STR,
     CTL_KIND_INT };
 
 static void
-stat_row(struct ipc_msg *m, const char *name, int64_t v)
+stat_row(struct ipc_msg *m, const char *name, const char *labels, int64_t v)
 {
 	ctl_ans_row(m);
 	ipc_put_str(m, name);
-	ipc_put_str(m, "");
+	ipc_put_str(m, labels);
 	ipc_put_i64(m, v);
 }
 
@@ -405,11 +406,17 @@ stats_done(struct control *ctl, struct ctl_pending *p)
 	ipc_msg_init(&ans, 0, 0);
 	ctl_ans_begin(&ans, CTL_OK, "");
 	ctl_ans_table(&ans, "stats", 3, stat_cols, stat_kinds);
-	stat_row(&ans, "uptime_seconds", (int64_t)(time(NULL) - ctl->started));
-	stat_row(&ans, "control_connections_total", ctl->n_conn);
-	stat_row(&ans, "control_requests_total", ctl->n_req);
-	stat_row(&ans, "control_denied_total", ctl->n_denied);
-	stat_row(&ans, "control_bad_requests_total", ctl->n_bad);
+	stat_row(&ans, "build_info", "version=\"" MOAT_VERSION "\"", 1);
+	stat_row(&ans, "uptime_seconds", "",
+	    (int64_t)(time(NULL) - ctl->started));
+	stat_row(&ans, "control_connections_total", "result=\"accepted\"",
+	    ctl->n_conn - ctl->n_denied);
+	stat_row(&ans, "control_connections_total", "result=\"denied\"",
+	    ctl->n_denied);
+	stat_row(&ans, "control_requests_total", "result=\"valid\"",
+	    ctl->n_req);
+	stat_row(&ans, "control_requests_total", "result=\"malformed\"",
+	    ctl->n_bad);
 	for (int i = 0; i < p->nparts; i++) {
 		const struct ctl_table *t = ctl_table_find(&p->parts[i], "stats");
 
@@ -618,7 +625,6 @@ client_request(struct ctl_client *c, const struct ipc_hdr *h,
 	char err[512];
 	int target;
 
-	ctl->n_req++;
 	if (ctl_req_decode((enum ctl_op)h->type, &r, &q, err, sizeof(err)) == -1) {
 		ctl->n_bad++;
 		log_notice(LOG_CAT_CONTROL, "event=bad_request uid=%ld op=%u "
@@ -626,6 +632,7 @@ client_request(struct ctl_client *c, const struct ipc_hdr *h,
 		client_error(c, h->id, CTL_BAD_REQUEST, "%s", err);
 		return;
 	}
+	ctl->n_req++;
 	log_info(LOG_CAT_CONTROL, "event=request uid=%ld pid=%ld op=%s",
 	    (long)c->uid, (long)c->pid, ctl_op_name(q.op));
 	if (c->inflight >= CONTROL_INFLIGHT_MAX) {
@@ -902,7 +909,8 @@ control_proc_main(struct proc_env *env)
 	}
 	if (ctl->conf->metrics_listen[0] != '\0') {
 		if ((ctl->http = control_http_new(ctl->base,
-		    ctl->conf->metrics_listen, scrape_cb, ctl, err,
+		    ctl->conf->metrics_listen, ctl->conf->metrics_allow,
+		    ctl->conf->n_metrics_allow, scrape_cb, ctl, err,
 		    sizeof(err))) == NULL)
 			log_err(LOG_CAT_CONTROL, "event=metrics_failed error=\"%s\"",
 			    err);

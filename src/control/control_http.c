@@ -2,7 +2,8 @@
  * control_http.c - Prometheus metrics over HTTP, in the control process.
  *
  * Off by default ([control] metrics_listen empty). When on, it listens
- * on a loopback address only and answers "GET /metrics" with the same
+ * on a loopback address, or on another one only with metrics_allow (the
+ * config refuses it without), and answers "GET /metrics" with the same
  * numbers as `moat stats`, in text format 0.0.4; another path gets 404,
  * another method 405. One request per connection, then close. The HTTP
  * itself (request line, headers, timeouts) is libevent's evhttp; a scrape
@@ -11,7 +12,8 @@
  * Public: control_http_new, control_http_free, control_http_answer,
  * control_http_render, control_http_parse_listen.
  *
- * SECURITY: the request comes from any local process and is parsed by
+ * SECURITY: a client outside metrics_allow (when set) gets 403 and
+ * nothing else. The request is parsed by
  * evhttp within HTTP_HEAD_MAX bytes of header and of body (400 or 413
  * beyond; a request evhttp cannot parse gets 400, a method it does not
  * know 501); only the method and the path are looked at, compared with
@@ -53,14 +55,18 @@ struct control_http_conn {
 /* Owned by the control process. */
 struct control_http {
 	struct evhttp		*http;	/* the listener is its bound socket */
+	struct cidr		*allow;	/* owned; NULL: every client */
+	size_t			 nallow;
 	control_http_stats_cb	 cb;
 	void			*arg;
 	size_t			 waiting;
+	int64_t			 denied;	/* 403s, for the log */
 };
 
 /* control_http_parse_listen - "ADDR:PORT" on loopback */
 int
-control_http_parse_listen(const char *s, char *addr, size_t addrlen, int *port)
+control_http_parse_listen(const char *s, char *addr, size_t addrlen, int *port,
+    int *loopback)
 {
 	const char *colon, *a = s;
 	size_t alen;
@@ -96,8 +102,26 @@ control_http_parse_listen(const char *s, char *addr, size_t addrlen, int *port)
 	if (cidr_parse("127.0.0.0/8", &lo4, &why) == -1 ||
 	    cidr_parse("::1/128", &lo6, &why) == -1)
 		return -1;
-	if (!cidr_contains(&lo4, bin) && !cidr_contains(&lo6, bin))
-		return -1;
+	*loopback = cidr_contains(&lo4, bin) || cidr_contains(&lo6, bin);
+	return 0;
+}
+
+/* may this scrape's client have an answer? */
+static int
+http_client_allowed(const struct control_http *h, struct evhttp_request *req)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	const struct sockaddr *sa;
+	uint8_t bin[16];
+
+	if (h->nallow == 0)
+		return 1;
+	if (conn == NULL || (sa = evhttp_connection_get_addr(conn)) == NULL ||
+	    cidr_addr_from_sa(sa, bin) == -1)
+		return 0;
+	for (size_t i = 0; i < h->nallow; i++)
+		if (cidr_contains(&h->allow[i], bin))
+			return 1;
 	return 0;
 }
 
@@ -133,6 +157,11 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	struct control_http *h = arg;
 	struct control_http_conn *c;
 
+	if (!http_client_allowed(h, req)) {
+		h->denied++;
+		http_text(req, 403, "Forbidden", "not in metrics_allow");
+		return;
+	}
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
 		http_text(req, 405, "Method Not Allowed", "only GET");
 		return;
@@ -161,11 +190,12 @@ http_listen(struct event_base *base, const char *listen, char *err,
 	struct sockaddr_storage ss;
 	socklen_t sslen;
 	char addr[64];
-	int port;
+	int port, loopback;
 
 	memset(&ss, 0, sizeof(ss));
-	if (control_http_parse_listen(listen, addr, sizeof(addr), &port) == -1) {
-		snprintf(err, errlen, "metrics_listen: not ADDR:PORT on loopback");
+	if (control_http_parse_listen(listen, addr, sizeof(addr), &port,
+	    &loopback) == -1) {
+		snprintf(err, errlen, "metrics_listen: not ADDR:PORT");
 		return NULL;
 	}
 	if (strchr(addr, ':') != NULL) {
@@ -196,7 +226,8 @@ http_listen(struct event_base *base, const char *listen, char *err,
 /* control_http_new - listen for scrapes */
 struct control_http *
 control_http_new(struct event_base *base, const char *listen,
-    control_http_stats_cb cb, void *arg, char *err, size_t errlen)
+    const struct cidr *allow, size_t nallow, control_http_stats_cb cb,
+    void *arg, char *err, size_t errlen)
 {
 	struct control_http *h;
 	struct evconnlistener *evl;
@@ -206,6 +237,12 @@ control_http_new(struct event_base *base, const char *listen,
 	if ((h = calloc(1, sizeof(*h))) == NULL ||
 	    (h->http = evhttp_new(base)) == NULL)
 		fatal("%s: evhttp_new", __func__);
+	if (nallow > 0) {
+		if ((h->allow = calloc(nallow, sizeof(*allow))) == NULL)
+			fatal("%s: calloc", __func__);
+		memcpy(h->allow, allow, nallow * sizeof(*allow));
+		h->nallow = nallow;
+	}
 	h->cb = cb;
 	h->arg = arg;
 	/* every method reaches http_request_cb, which answers 405 */
@@ -232,94 +269,130 @@ control_http_free(struct control_http *h)
 	if (h == NULL)
 		return;
 	evhttp_free(h->http);
+	free(h->allow);
 	free(h);
 }
 
-/* What each metric means: the HELP line. Unknown names get a generic one. */
-static const struct {
-	const char	*name;
-	const char	*help;
-} metric_help[] = {
-	{ "uptime_seconds", "Seconds since the control process started." },
-	{ "sessions", "SMTP sessions open now." },
-	{ "sessions_total", "SMTP sessions accepted since start." },
-	{ "sessions_by_listener", "SMTP sessions open now, by listener." },
-	{ "sessions_authenticated", "Open SMTP sessions that authenticated." },
-	{ "sessions_tls", "Open SMTP sessions using TLS." },
-	{ "rejections_total", "SMTP refusals since start, by reason." },
-	{ "auth_total", "AUTH attempts since start, by result." },
-	{ "rdns_lookups_total", "Reverse DNS lookups of clients since start." },
-	{ "messages_in_total", "Messages accepted into the queue since start." },
-	{ "messages_out_total", "Delivery outcomes per recipient since start." },
-	{ "queue_messages", "Messages in the queue." },
-	{ "queue_bytes", "Bytes of the messages in the queue." },
-	{ "queue_recipients", "Recipients in the queue, by state." },
-	{ "deadletters", "Messages in the dead-letter store." },
-	{ "events_24h", "Security events of the last 24 hours, by type." },
-	{ "bans", "Dynamic bans in force (queue database)." },
-	{ "bans_enforced", "Dynamic bans enforced at accept (smtp)." },
-	{ "users", "Accounts held or suspended." },
-	{ "users_suspended", "Accounts whose AUTH is refused (smtp)." },
-	{ "control_connections_total", "Control socket connections since start." },
-	{ "control_requests_total", "Control requests since start." },
-	{ "control_denied_total", "Control connections refused since start." },
-	{ "control_bad_requests_total", "Malformed control requests since start." },
+/*
+ * The metric families, by the Prometheus naming conventions: units in
+ * the name (_seconds, _bytes), _total only on counters, labels rather
+ * than name suffixes. A name the table does not know is left out of
+ * /metrics (it still shows in `moat stats`), so every family published
+ * has its TYPE and HELP from here.
+ */
+enum metric_type { M_GAUGE, M_COUNTER, M_HISTOGRAM };
+
+static const struct metric_family {
+	const char		*name;
+	enum metric_type	 type;
+	const char		*help;
+} families[] = {
+	{ "build_info", M_GAUGE, "Always 1; the version in a label." },
+	{ "uptime_seconds", M_GAUGE, "Seconds since the control process started." },
+	{ "sessions", M_GAUGE, "SMTP sessions open now, by listener." },
+	{ "sessions_started_total", M_COUNTER, "SMTP sessions accepted since start." },
+	{ "sessions_authenticated", M_GAUGE, "Open SMTP sessions that authenticated." },
+	{ "sessions_tls", M_GAUGE, "Open SMTP sessions using TLS." },
+	{ "rejections_total", M_COUNTER, "SMTP refusals since start, by reason." },
+	{ "auth_attempts_total", M_COUNTER, "AUTH attempts since start, by result." },
+	{ "rdns_lookups_total", M_COUNTER, "Reverse DNS lookups of clients since start, by source." },
+	{ "messages_in_total", M_COUNTER, "Messages accepted into the queue since start." },
+	{ "messages_out_total", M_COUNTER, "Delivery outcomes per recipient since start." },
+	{ "delivery_latency_seconds", M_HISTOGRAM, "Arrival to delivery per recipient delivered, since start (arrival in whole seconds)." },
+	{ "queue_messages", M_GAUGE, "Messages in the queue." },
+	{ "queue_bytes", M_GAUGE, "Bytes of the messages in the queue." },
+	{ "queue_recipients", M_GAUGE, "Recipients in the queue, by state." },
+	{ "queue_oldest_message_age_seconds", M_GAUGE, "Age of the oldest message in the queue; 0 when it is empty." },
+	{ "deadletter_messages", M_GAUGE, "Messages in the dead-letter store." },
+	{ "events_total", M_COUNTER, "Security events stored since start, by type." },
+	{ "bans", M_GAUGE, "Dynamic bans in force (queue database)." },
+	{ "bans_enforced", M_GAUGE, "Dynamic bans enforced at accept (smtp)." },
+	{ "users", M_GAUGE, "Accounts held or suspended, by state." },
+	{ "users_suspended", M_GAUGE, "Accounts whose AUTH is refused (smtp)." },
+	{ "control_connections_total", M_COUNTER, "Control socket connections since start, by result." },
+	{ "control_requests_total", M_COUNTER, "Control requests since start, by result." },
 };
 
-static int
-metric_name_ok(const char *name)
+static const char *const histogram_parts[] = { "_bucket", "_sum", "_count" };
+
+/* the family a sample's name belongs to; NULL: not published */
+static const struct metric_family *
+family_of(const char *name)
 {
-	return name[0] != '\0' && strspn(name,
-	    "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(name);
+	size_t n = strlen(name);
+
+	for (size_t k = 0; k < sizeof(families) / sizeof(families[0]); k++) {
+		const struct metric_family *f = &families[k];
+		size_t fl = strlen(f->name);
+
+		if (f->type != M_HISTOGRAM) {
+			if (strcmp(f->name, name) == 0)
+				return f;
+			continue;
+		}
+		if (n <= fl || strncmp(name, f->name, fl) != 0)
+			continue;
+		for (size_t i = 0; i < 3; i++)
+			if (strcmp(name + fl, histogram_parts[i]) == 0)
+				return f;
+	}
+	return NULL;
+}
+
+static void
+render_sample(struct evbuffer *out, const struct ctl_cell *x)
+{
+	if (x[1].s && x[1].s[0])
+		evbuffer_add_printf(out, "moat_%s{%s} %lld\n", x[0].s, x[1].s,
+		    (long long)x[2].i);
+	else
+		evbuffer_add_printf(out, "moat_%s %lld\n", x[0].s,
+		    (long long)x[2].i);
 }
 
 /*
  * control_http_render - Prometheus text of the stats table: each family
- * once, HELP and TYPE first (counter for *_total, else gauge), then all
- * of its samples, wherever they were in the table.
+ * once, HELP and TYPE first, then all of its samples, wherever they were
+ * in the table (a histogram's buckets, then its sum and count).
  */
 int
 control_http_render(const struct ctl_answer *a, struct evbuffer *out)
 {
+	static const char *const type_names[] = { "gauge", "counter",
+	    "histogram" };
 	const struct ctl_table *t = ctl_table_find(a, "stats");
 
 	if (t == NULL || t->ncols != 3)
 		return -1;
-	for (size_t r = 0; r < t->nrows; r++) {
-		const char *name = t->cells[r * 3].s ? t->cells[r * 3].s : "";
-		const char *help = NULL;
-		size_t len = strlen(name), k;
+	for (size_t k = 0; k < sizeof(families) / sizeof(families[0]); k++) {
+		const struct metric_family *f = &families[k];
+		int seen = 0;
 
-		if (!metric_name_ok(name))
-			continue;
-		for (k = 0; k < r; k++)
-			if (t->cells[k * 3].s && strcmp(t->cells[k * 3].s, name) == 0)
-				break;
-		if (k < r)
-			continue;	/* this family was written already */
-		for (k = 0; k < sizeof(metric_help) / sizeof(metric_help[0]); k++)
-			if (strcmp(metric_help[k].name, name) == 0)
-				help = metric_help[k].help;
-		if (help != NULL)
-			evbuffer_add_printf(out, "# HELP moat_%s %s\n", name, help);
-		else
-			evbuffer_add_printf(out, "# HELP moat_%s moat %s.\n", name,
-			    name);
-		evbuffer_add_printf(out, "# TYPE moat_%s %s\n", name,
-		    len > 6 && strcmp(name + len - 6, "_total") == 0 ?
-		    "counter" : "gauge");
-		for (size_t j = r; j < t->nrows; j++) {
+		for (size_t j = 0; j < t->nrows; j++) {
 			const struct ctl_cell *x = &t->cells[j * 3];
 
-			if (x[0].s == NULL || strcmp(x[0].s, name) != 0)
+			if (x[0].s == NULL || family_of(x[0].s) != f)
 				continue;
-			if (x[1].s && x[1].s[0])
-				evbuffer_add_printf(out, "moat_%s{%s} %lld\n", name,
-				    x[1].s, (long long)x[2].i);
-			else
-				evbuffer_add_printf(out, "moat_%s %lld\n", name,
-				    (long long)x[2].i);
+			if (!seen++) {
+				evbuffer_add_printf(out, "# HELP moat_%s %s\n",
+				    f->name, f->help);
+				evbuffer_add_printf(out, "# TYPE moat_%s %s\n",
+				    f->name, type_names[f->type]);
+			}
+			if (f->type != M_HISTOGRAM)
+				render_sample(out, x);
 		}
+		/* the text format wants a histogram's parts in order */
+		for (size_t i = 0; f->type == M_HISTOGRAM && i < 3; i++)
+			for (size_t j = 0; j < t->nrows; j++) {
+				const struct ctl_cell *x = &t->cells[j * 3];
+				size_t fl = strlen(f->name);
+
+				if (x[0].s != NULL && strncmp(x[0].s, f->name,
+				    fl) == 0 && strcmp(x[0].s + fl,
+				    histogram_parts[i]) == 0)
+					render_sample(out, x);
+			}
 	}
 	return 0;
 }

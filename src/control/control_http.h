@@ -17,12 +17,14 @@ struct control_http_conn;
 typedef void (*control_http_stats_cb)(struct control_http_conn *, void *arg);
 
 /*
- * control_http_new - listen on "ADDR:PORT" or "[ADDR]:PORT", a loopback
- * address only. Returns NULL with a reason in err.
+ * control_http_new - listen on "ADDR:PORT" or "[ADDR]:PORT"; when
+ * nallow > 0 only clients in allow (copied) get an answer, the others
+ * 403. Returns NULL with a reason in err.
  */
+struct cidr;
 struct control_http *control_http_new(struct event_base *base,
-    const char *listen, control_http_stats_cb cb, void *arg, char *err,
-    size_t errlen);
+    const char *listen, const struct cidr *allow, size_t nallow,
+    control_http_stats_cb cb, void *arg, char *err, size_t errlen);
 void control_http_free(struct control_http *h);
 
 /* control_http_answer - send the stats (NULL: 503) and close */
@@ -37,9 +39,10 @@ int control_http_render(const struct ctl_answer *a, struct evbuffer *out);
 
 /*
  * control_http_parse_listen - "127.0.0.1:9100", "[::1]:9100" into a
- * numeric address and a port; -1 when malformed or not loopback.
+ * numeric address and a port, and whether it is loopback; -1 when
+ * malformed.
  */
 int control_http_parse_listen(const char *s, char *addr, size_t addrlen,
-    int *port);
+    int *port, int *loopback);
 
 #endif

@@ -382,7 +382,9 @@ static const struct conf_knob knobs[] = {
 	K_STR("control", admin_group, CT_STRING, "", CF_EMPTY, check_group,
 	    "Group whose members may use the control socket besides root; empty: root only. Never the user's own group."),
 	K_STR("control", metrics_listen, CT_STRING, "", CF_EMPTY, check_metrics,
-	    "Prometheus metrics on loopback ADDR:PORT; empty: off."),
+	    "Prometheus metrics on ADDR:PORT (a port over 1023: the control process has no privileges); empty: off. An address other than loopback needs metrics_allow."),
+	K_LIST("control", metrics_allow, CT_CIDRS, "", NULL,
+	    "Networks that may scrape /metrics (others get 403); empty: anyone who can reach metrics_listen, which must then be loopback."),
 
 	K_LOG(LOG_CAT_SMTP, "smtp", "SMTP sessions and commands."),
 	K_LOG(LOG_CAT_AUTH, "auth", "AUTH attempts and results."),
@@ -873,18 +875,19 @@ check_group(char *s, const char **why)
 	return 0;
 }
 
-/* [control] metrics_listen: ADDR:PORT on loopback, or empty */
+/* [control] metrics_listen: ADDR:PORT, or empty */
 static int
 check_metrics(char *s, const char **why)
 {
 	char addr[64];
-	int port;
+	int port, loopback;
 
-	*why = "must be ADDR:PORT with a loopback address (127.0.0.1:9100, "
+	*why = "must be ADDR:PORT with a numeric address (127.0.0.1:9100, "
 	    "[::1]:9100)";
 	if (s[0] == '\0')
 		return 0;
-	return control_http_parse_listen(s, addr, sizeof(addr), &port);
+	return control_http_parse_listen(s, addr, sizeof(addr), &port,
+	    &loopback);
 }
 
 /* [ldap] servers: ldap://HOST[:PORT] or ldaps://HOST[:PORT] */
@@ -2492,6 +2495,23 @@ knob_seen(const struct conf_parse *p, const char *name)
 	return p->seen[knob_index(name)];
 }
 
+/* metrics off loopback are for the networks metrics_allow names only */
+static void
+metrics_open(struct conf_parse *p)
+{
+	const struct conf *c = p->c;
+	char addr[64];
+	int port, loopback;
+
+	if (c->metrics_listen[0] == '\0' || c->n_metrics_allow > 0 ||
+	    control_http_parse_listen(c->metrics_listen, addr, sizeof(addr),
+	    &port, &loopback) == -1 || loopback)
+		return;
+	conf_error(p, knob_seen(p, "metrics_listen"), "metrics_listen: %s is "
+	    "not a loopback address; set metrics_allow to the networks that "
+	    "may scrape it", addr);
+}
+
 static void
 conf_finish(struct conf_parse *p)
 {
@@ -2508,6 +2528,7 @@ conf_finish(struct conf_parse *p)
 			irelay = i;
 	}
 	relay_catch_all(p, p->seen[irelay]);
+	metrics_open(p);
 	resolve_paths(p);
 	if (!p->failed)
 		recipients_finish(p);

@@ -209,7 +209,9 @@ struct conf {
 
 	/* [control] */
 	char	admin_group[64];	/* "": root only */
-	char	metrics_listen[80];	/* "ADDR:PORT" on loopback, "": off */
+	char	metrics_listen[80];	/* "ADDR:PORT", "": off */
+	struct cidr *metrics_allow;	/* who may scrape; needed off loopback */
+	size_t	  n_metrics_allow;
 
 	/* [log]: category levels */
 	int	log_level[LOG_CAT_COUNT];

@@ -40,9 +40,9 @@
 #include "config.h"
 #include "daemon.h"
 #include "proc.h"
+#include "version.h"
 #include "../ctl/ctl_cli.h"
 
-#define MOAT_VERSION "0.1.0"
 
 static void
 usage(FILE *fp)

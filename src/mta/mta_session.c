@@ -62,6 +62,7 @@
 
 #include "daemon/config.h"
 #include "io/tls.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/sock_source.h"
 #include "mail/dsn.h"
@@ -90,21 +91,12 @@ mta_set_state(struct mta_session *s, enum mta_state st)
 	s->state = st;
 }
 
-static int64_t
-mta_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 mta_timeout(struct mta_session *s, int secs)
 {
 	struct timeval tv = { secs, 0 };
 
-	s->deadline_ms = mta_now_ms() + (int64_t)secs * 1000;
+	s->deadline_ms = clock_mono_ms() + (int64_t)secs * 1000;
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
 }
 
@@ -117,7 +109,7 @@ mta_timeout(struct mta_session *s, int secs)
 static int
 mta_timeout_stale(struct mta_session *s)
 {
-	if (mta_now_ms() + 50 >= s->deadline_ms)
+	if (clock_mono_ms() + 50 >= s->deadline_ms)
 		return 0;
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	return 1;

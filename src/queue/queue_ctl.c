@@ -44,6 +44,7 @@
 #include "io/ipc.h"
 #include "io/proto.h"
 #include "lib/cidr.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "queue/queue_ctl.h"
 #include "policy/watch.h"
@@ -74,15 +75,6 @@ struct queue_ctl {
 
 static void qc_expire_cb(evutil_socket_t, short, void *);
 static int qc_cidr_canon(const char *, char *, size_t);
-
-static int64_t
-qc_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The answer to a request the database could not serve. */
 static void
@@ -311,7 +303,7 @@ qc_summary(struct queue_ctl *qc, uint64_t id)
 	struct queue_dest *d = NULL;
 	struct ipc_msg ans;
 	size_t nd = 0;
-	int64_t t0 = qc_now_ms(), rcpts = 0, msgs = 0;
+	int64_t t0 = clock_mono_ms(), rcpts = 0, msgs = 0;
 	char msg[160];
 
 	if (queue_db_ctl_summary(qc->db, &d, &nd, &msgs) == -1) {
@@ -322,7 +314,7 @@ qc_summary(struct queue_ctl *qc, uint64_t id)
 		rcpts += d[i].n;
 	snprintf(msg, sizeof(msg), "%zu destinations, %" PRId64
 	    " messages, %" PRId64 " recipients (%" PRId64 " ms)", nd,
-	    msgs, rcpts, qc_now_ms() - t0);
+	    msgs, rcpts, clock_mono_ms() - t0);
 	ipc_msg_init(&ans, 0, 0);
 	ctl_ans_begin(&ans, CTL_OK, msg);
 	ctl_ans_table(&ans, "summary", 9, summary_cols, summary_kinds);
@@ -437,7 +429,7 @@ qc_list(struct queue_ctl *qc, uint64_t id, const struct ctl_req *q)
 {
 	const struct ctl_filter *f = &q->filter;
 	int dead = (f->flags & CTL_FILTER_DEAD) != 0;
-	int64_t now = time(NULL), t0 = qc_now_ms();
+	int64_t now = time(NULL), t0 = clock_mono_ms();
 	int64_t limit = q->limit ? q->limit : QC_LIST_DEFAULT;
 	struct qc_rows rows;
 	int rc;
@@ -458,7 +450,7 @@ qc_list(struct queue_ctl *qc, uint64_t id, const struct ctl_req *q)
 	}
 	if (rc == 0)
 		log_debug(LOG_CAT_CONTROL, "event=list rows=%zu ms=%" PRId64,
-		    rows.n, qc_now_ms() - t0);
+		    rows.n, clock_mono_ms() - t0);
 	qc_rows_send(qc, id, &rows, rc);
 }
 
@@ -628,7 +620,7 @@ qc_act_dead(struct queue_ctl *qc, uint64_t id, uint32_t uid,
     const struct ctl_req *q)
 {
 	const struct ctl_filter *f = &q->filter;
-	int64_t t0 = qc_now_ms(), n = 0;
+	int64_t t0 = clock_mono_ms(), n = 0;
 	char desc[512];
 
 	if (qc_dead_check(qc, id, f) == -1)
@@ -647,7 +639,7 @@ qc_act_dead(struct queue_ctl *qc, uint64_t id, uint32_t uid,
 		qc_event(qc, uid, "admin_queue", NULL, "op=delete %s "
 		    "deadletters=%" PRId64, desc, n);
 	}
-	qc_act_answer(qc, id, q, n, n, qc_now_ms() - t0);
+	qc_act_answer(qc, id, q, n, n, clock_mono_ms() - t0);
 }
 
 /* delete --all: three truncations in one transaction */
@@ -655,7 +647,7 @@ static void
 qc_delete_all(struct queue_ctl *qc, uint64_t id, uint32_t uid,
     const struct ctl_req *q)
 {
-	int64_t t0 = qc_now_ms(), msgs, rcpts;
+	int64_t t0 = clock_mono_ms(), msgs, rcpts;
 	const char *op;
 
 	if (queue_db_ctl_delete_all(qc->db, &msgs, &rcpts, &op) == -1) {
@@ -664,14 +656,14 @@ qc_delete_all(struct queue_ctl *qc, uint64_t id, uint32_t uid,
 	}
 	qc_event(qc, uid, "admin_queue", NULL, "op=delete all=yes messages=%"
 	    PRId64 " recipients=%" PRId64, msgs, rcpts);
-	qc_act_answer(qc, id, q, msgs, rcpts, qc_now_ms() - t0);
+	qc_act_answer(qc, id, q, msgs, rcpts, clock_mono_ms() - t0);
 }
 
 static void
 qc_act(struct queue_ctl *qc, uint64_t id, uint32_t uid, const struct ctl_req *q)
 {
 	const struct ctl_filter *f = &q->filter;
-	int64_t t0 = qc_now_ms(), msgs, rcpts;
+	int64_t t0 = clock_mono_ms(), msgs, rcpts;
 	const char *op;
 	char desc[512];
 
@@ -698,7 +690,7 @@ qc_act(struct queue_ctl *qc, uint64_t id, uint32_t uid, const struct ctl_req *q)
 		    rcpts > 0 && qc->kick)
 			qc->kick(qc->kick_arg);
 	}
-	qc_act_answer(qc, id, q, msgs, rcpts, qc_now_ms() - t0);
+	qc_act_answer(qc, id, q, msgs, rcpts, clock_mono_ms() - t0);
 }
 
 static const char *const ev_cols[] = { "id", "time", "type", "client",
@@ -1024,21 +1016,13 @@ stat_row(struct ipc_msg *m, const char *name, const char *labels, int64_t v)
 	ipc_put_i64(m, v);
 }
 
-static void
-stat_event_cb(void *arg, const char *type, int64_t n)
-{
-	char labels[CTL_STR_MAX + 32], esc[CTL_STR_MAX];
-
-	/* event types are ours, but escape anyway: labels are quoted */
-	snprintf(labels, sizeof(labels), "type=\"%s\"",
-	    log_escape(esc, sizeof(esc), type, strlen(type)));
-	stat_row(arg, "events_24h", labels, n);
-}
-
 /* the lifetime counters of the queue process */
 static void
 stat_lifetime(struct ipc_msg *ans, const struct queue_stats *qs)
 {
+	char labels[CTL_STR_MAX + 32], esc[CTL_STR_MAX];
+	int64_t cum = 0;
+
 	stat_row(ans, "messages_in_total", "", qs->stored);
 	stat_row(ans, "messages_out_total", "outcome=\"delivered\"",
 	    qs->delivered);
@@ -1047,6 +1031,26 @@ stat_lifetime(struct ipc_msg *ans, const struct queue_stats *qs)
 	stat_row(ans, "messages_out_total", "outcome=\"bounced\"", qs->bounced);
 	stat_row(ans, "messages_out_total", "outcome=\"dead\"", qs->dead);
 	stat_row(ans, "messages_out_total", "outcome=\"held\"", qs->held);
+	/* a Prometheus histogram: cumulative buckets, sum, count */
+	for (size_t i = 0; i <= QUEUE_LATENCY_BUCKETS; i++) {
+		cum += qs->latency[i];
+		if (i < QUEUE_LATENCY_BUCKETS)
+			snprintf(labels, sizeof(labels), "le=\"%d\"",
+			    queue_latency_le[i]);
+		else
+			snprintf(labels, sizeof(labels), "le=\"+Inf\"");
+		stat_row(ans, "delivery_latency_seconds_bucket", labels, cum);
+	}
+	stat_row(ans, "delivery_latency_seconds_sum", "",
+	    qs->latency_sum_ms / 1000);
+	stat_row(ans, "delivery_latency_seconds_count", "", cum);
+	/* event types are ours, but escape anyway: labels are quoted */
+	for (size_t i = 0; i < qs->nevents; i++) {
+		snprintf(labels, sizeof(labels), "type=\"%s\"",
+		    log_escape(esc, sizeof(esc), qs->events[i].type,
+		    strlen(qs->events[i].type)));
+		stat_row(ans, "events_total", labels, qs->events[i].n);
+	}
 }
 
 static void
@@ -1069,15 +1073,15 @@ qc_stats(struct queue_ctl *qc, uint64_t id)
 		snprintf(labels, sizeof(labels), "state=\"%s\"", ctl_state_name(i));
 		stat_row(&ans, "queue_recipients", labels, c.rcpt[i]);
 	}
-	queue_db_ctl_event_types(qc->db, now - QC_RECENT_SECS, stat_event_cb,
-	    &ans);
+	stat_row(&ans, "queue_oldest_message_age_seconds", "",
+	    c.oldest > 0 && now > c.oldest ? now - c.oldest : 0);
 	stat_row(&ans, "bans", "", c.bans);
 	stat_row(&ans, "users", "state=\"held\"", c.users_held);
 	stat_row(&ans, "users", "state=\"suspended\"", c.users_suspended);
 	if (qc->stats != NULL)
 		stat_lifetime(&ans, qc->stats);
 	if (c.dead >= 0)
-		stat_row(&ans, "deadletters", "", c.dead);
+		stat_row(&ans, "deadletter_messages", "", c.dead);
 	ctl_ans_end(&ans);
 	ctl_answer_send(qc->control, id, &ans);
 }

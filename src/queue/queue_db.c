@@ -48,6 +48,7 @@
 #include <sqlite3.h>
 
 #include "io/proto.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "mail/addr.h"
 #include "policy/watch.h"
@@ -805,6 +806,48 @@ fail:
 }
 
 /* queue_db_event_add - insert n events in one transaction */
+/* seconds; the histogram's upper bounds (Prometheus' "le") */
+const int queue_latency_le[QUEUE_LATENCY_BUCKETS] = {
+	1, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400, 432000
+};
+
+/* one recipient delivered: arrival (whole seconds) to now */
+static void
+db_count_latency(struct queue_stats *st, int64_t created, int64_t now_ms)
+{
+	int64_t ms = now_ms - created * 1000;
+	size_t b = 0;
+
+	if (created <= 0)
+		return;
+	if (ms < 0)
+		ms = 0;
+	while (b < QUEUE_LATENCY_BUCKETS && ms > queue_latency_le[b] * 1000LL)
+		b++;
+	st->latency[b]++;
+	st->latency_sum_ms += ms;
+}
+
+/* one event stored: its type's counter (types are ours, a few dozen) */
+static void
+db_count_event(struct queue_stats *st, const char *type)
+{
+	size_t i;
+
+	for (i = 0; i < st->nevents; i++)
+		if (strcmp(st->events[i].type, type) == 0)
+			break;
+	if (i == st->nevents) {
+		if (i == QUEUE_EVENT_TYPES_MAX ||
+		    strlen(type) >= sizeof(st->events[i].type))
+			return;
+		snprintf(st->events[i].type, sizeof(st->events[i].type), "%s",
+		    type);
+		st->nevents++;
+	}
+	st->events[i].n++;
+}
+
 int
 queue_db_event_add(struct queue_db *db, const struct queue_event *ev, size_t n)
 {
@@ -830,6 +873,8 @@ queue_db_event_add(struct queue_db *db, const struct queue_event *ev, size_t n)
 	op = "commit";
 	if ((rc = db_commit(db)) != SQLITE_DONE)
 		goto fail;
+	for (size_t i = 0; i < n; i++)
+		db_count_event(&db->stats, ev[i].type);
 	return 0;
 fail:
 	db_log_error(db, op, rc);
@@ -1144,6 +1189,7 @@ queue_db_local_mark(struct queue_db *db, const struct queue_local *v, size_t n,
 	struct db_mark *m = db_marks_new(n);
 	const char *op = "begin";
 	size_t todo = 0;
+	int64_t now_ms;
 	int rc;
 
 	for (size_t i = 0; i < n; i++)
@@ -1160,9 +1206,12 @@ queue_db_local_mark(struct queue_db *db, const struct queue_local *v, size_t n,
 	if ((rc = db_marks_commit(db, m, n, &op)) != SQLITE_DONE)
 		goto fail;
 	free(m);
+	now_ms = clock_wall_ms();
 	for (size_t i = 0; i < n; i++) {
-		if (v[i].outcome == QUEUE_LOCAL_DELIVERED)
+		if (v[i].outcome == QUEUE_LOCAL_DELIVERED) {
 			db->stats.delivered++;
+			db_count_latency(&db->stats, v[i].created, now_ms);
+		}
 		else if (v[i].outcome == QUEUE_LOCAL_DEFERRED)
 			db->stats.deferred++;
 		else if (v[i].outcome == QUEUE_LOCAL_HELD)
@@ -1439,10 +1488,13 @@ static void
 db_remote_count(struct queue_db *db, const struct queue_remote_mark *v,
     size_t n)
 {
+	int64_t now_ms = clock_wall_ms();
+
 	for (size_t i = 0; i < n; i++) {
 		switch (v[i].outcome) {
 		case QUEUE_REMOTE_DELIVERED:
 			db->stats.delivered++;
+			db_count_latency(&db->stats, v[i].created, now_ms);
 			break;
 		case QUEUE_REMOTE_DEFERRED:
 			db->stats.deferred++;

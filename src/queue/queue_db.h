@@ -180,6 +180,10 @@ int queue_db_local_next(struct queue_db *db, int64_t *when);
  * bumped after each commit, so they count only what is on disk.
  * Recipients for delivery outcomes; bounces stored are not "in".
  */
+#define QUEUE_LATENCY_BUCKETS	11	/* upper bounds in queue_latency_le */
+#define QUEUE_EVENT_TYPES_MAX	64	/* types counted; more go uncounted */
+extern const int queue_latency_le[QUEUE_LATENCY_BUCKETS];
+
 struct queue_stats {
 	int64_t	stored;			/* messages accepted from smtp */
 	int64_t	delivered;		/* recipients, local and remote */
@@ -187,6 +191,16 @@ struct queue_stats {
 	int64_t	bounced;		/* failed for good, sender notified */
 	int64_t	dead;			/* failed, null sender: dead letter */
 	int64_t	held;			/* local delivery impossible: held */
+	/* from arrival to delivery, per recipient delivered: a histogram
+	 * (per bucket, not cumulative) whose arrival time has whole seconds */
+	int64_t	latency[QUEUE_LATENCY_BUCKETS + 1];	/* the last: +Inf */
+	int64_t	latency_sum_ms;
+	/* security events stored, by type */
+	struct {
+		char	type[32];
+		int64_t	n;
+	} events[QUEUE_EVENT_TYPES_MAX];
+	size_t	nevents;
 };
 
 /* queue_db_stats - the counters of db (never NULL) */
@@ -234,6 +248,7 @@ struct queue_remote_mark {
 	enum queue_remote_outcome outcome;
 	int64_t		 next_attempt;	/* DEFERRED */
 	const char	*error;		/* last_error; DEAD: the reason */
+	int64_t		 created;	/* DELIVERED: the message's arrival */
 	int		 delay_notice;	/* DEFERRED: a delay DSN goes with it,
 					 * remember it (table delay_notice) */
 };

@@ -23,7 +23,7 @@
  * queue_db_ctl_events, queue_db_ctl_event_add, queue_db_ctl_ban_store,
  * queue_db_ctl_ban_del, queue_db_ctl_ban_list, queue_db_ctl_ban_expire,
  * queue_db_ctl_users, queue_db_ctl_user_states, queue_db_ctl_user_set,
- * queue_db_ctl_counts, queue_db_ctl_event_types, queue_db_ctl_verify_list,
+ * queue_db_ctl_counts, queue_db_ctl_verify_list,
  * queue_db_ctl_verify_flush.
  *
  * SECURITY: every statement is a fixed text prepared at open; filter
@@ -122,7 +122,6 @@ enum qdc_stmt {
 	QDC_USER_ALL,
 	QDC_STATS_MSG,
 	QDC_STATS_RCPT,
-	QDC_STATS_EVENTS,
 	QDC_STATS_BANS,
 	QDC_STATS_USERS,
 	QDC_VERIFY_LIST,
@@ -257,10 +256,9 @@ static const char *const qdc_sql[QDC_NALL] = {
 	[QDC_USER_SET] = QDB_SQL_USER_SET,
 	[QDC_USER_HOLD_MAIL] = QDB_SQL_HOLD_SENDER,
 	[QDC_USER_ALL] = "SELECT user, state FROM user_state ORDER BY user",
-	[QDC_STATS_MSG] = "SELECT count(*), coalesce(sum(size), 0) FROM message",
+	[QDC_STATS_MSG] = "SELECT count(*), coalesce(sum(size), 0),"
+	    " coalesce(min(created), 0) FROM message",
 	[QDC_STATS_RCPT] = "SELECT state, count(*) FROM recipient GROUP BY state",
-	[QDC_STATS_EVENTS] =
-	    "SELECT type, count(*) FROM events WHERE time >= ?1 GROUP BY type",
 	[QDC_STATS_BANS] =
 	    "SELECT count(*) FROM bans WHERE expires IS NULL OR expires > ?1",
 	[QDC_STATS_USERS] =
@@ -1215,6 +1213,7 @@ queue_db_ctl_counts(struct queue_db_ctl *dc, int64_t now,
 	if (sqlite3_step(s) == SQLITE_ROW) {
 		c->messages = sqlite3_column_int64(s, 0);
 		c->bytes = sqlite3_column_int64(s, 1);
+		c->oldest = sqlite3_column_int64(s, 2);
 	}
 	qdc_done(s);
 	s = dc->st[QDC_STATS_RCPT];
@@ -1235,18 +1234,6 @@ queue_db_ctl_counts(struct queue_db_ctl *dc, int64_t now,
 	}
 	qdc_done(s);
 	c->dead = dc->dead_ok ? qdc_int1(dc, QDC_STATS_DEAD, 0, 0) : -1;
-}
-
-/* queue_db_ctl_event_types - events since a time, counted per type */
-void
-queue_db_ctl_event_types(struct queue_db_ctl *dc, int64_t since,
-    void (*fn)(void *, const char *, int64_t), void *arg)
-{
-	struct qdc_pair_ctx c = { NULL, fn, arg };
-	sqlite3_stmt *s = dc->st[QDC_STATS_EVENTS];
-
-	sqlite3_bind_int64(s, 1, since);
-	(void)qdc_each(dc, s, "stats", qdc_pair_row, &c);
 }
 
 /*

@@ -221,6 +221,7 @@ int queue_db_ctl_user_set(struct queue_db_ctl *dc, const char *user,
 /* The tables' numbers for `moat stats`. */
 struct queue_db_ctl_counts {
 	int64_t	messages, bytes;
+	int64_t	oldest;			/* arrival of the oldest message, 0: none */
 	int64_t	rcpt[QUEUE_RCPT_NSTATES];
 	int64_t	bans;			/* in force */
 	int64_t	users_held, users_suspended;
@@ -231,9 +232,6 @@ struct queue_db_ctl_counts {
 void queue_db_ctl_counts(struct queue_db_ctl *dc, int64_t now,
     struct queue_db_ctl_counts *c);
 
-/* queue_db_ctl_event_types - events since, per type, to fn */
-void queue_db_ctl_event_types(struct queue_db_ctl *dc, int64_t since,
-    void (*fn)(void *, const char *, int64_t), void *arg);
 
 /*
  * queue_db_ctl_verify_list - the verification answers in force at now,

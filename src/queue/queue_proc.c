@@ -65,6 +65,7 @@
 
 #include <event2/event.h>
 
+#include "../lib/clock.h"
 #include "daemon/config.h"
 #include "io/ipc.h"
 #include "io/proto.h"
@@ -250,15 +251,6 @@ qp_status_text(int status)
 	}
 }
 
-static int64_t
-qp_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Make the group commit run once the current callbacks are done. */
 static void
 qp_commit_soon(struct queue_proc *qp)
@@ -296,7 +288,7 @@ qp_commit_wait(struct queue_proc *qp)
 
 	if (qp->nstores == 0 || qp->nstores >= QUEUE_BATCH_MAX ||
 	    qp->store_bytes >= QP_BATCH_BYTES ||
-	    qp_now_ms() - qp->store_first_ms >= QP_BATCH_WAIT_MS ||
+	    clock_mono_ms() - qp->store_first_ms >= QP_BATCH_WAIT_MS ||
 	    qp_smtp_unread(qp) <= 0)
 		return 0;
 	evtimer_add(qp->ev_commit, &zero);
@@ -512,7 +504,7 @@ qp_store_recv(struct queue_proc *qp, uint64_t id, struct ipc_reader *r)
 	}
 	len = s->len;
 	if (qp->nstores == 0)
-		qp->store_first_ms = qp_now_ms();
+		qp->store_first_ms = clock_mono_ms();
 	TAILQ_INSERT_TAIL(&qp->stores, s, entry);
 	qp->nstores++;
 	qp->store_bytes += len;
@@ -654,7 +646,7 @@ qp_commit_run(struct queue_proc *qp)
 	if (n > 0)
 		sched_stored(qp->sched);	/* remote recipients may be new */
 	if (!TAILQ_EMPTY(&qp->stores)) {
-		qp->store_first_ms = qp_now_ms();
+		qp->store_first_ms = clock_mono_ms();
 		qp_commit_soon(qp);
 	}
 }
@@ -824,7 +816,7 @@ static void
 qp_deliver_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct queue_proc *qp = arg;
-	int64_t now = time(NULL), start_ms = qp_now_ms(), when, budget;
+	int64_t now = time(NULL), start_ms = clock_mono_ms(), when, budget;
 	size_t n = 0;
 	int rc, more = 0;
 
@@ -861,7 +853,7 @@ qp_deliver_cb(evutil_socket_t fd, short what, void *arg)
 		struct queue_local *l = &qp->local[i];
 
 		/* fsyncs block the loop: leave the rest for the next turn */
-		if (i > 0 && qp_now_ms() - start_ms >= budget) {
+		if (i > 0 && clock_mono_ms() - start_ms >= budget) {
 			more = 1;
 			break;
 		}

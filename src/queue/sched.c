@@ -989,7 +989,8 @@ result_recv(struct sched *s, uint64_t id, struct ipc_reader *r)
 		switch (res) {
 		case PROTO_MTA_OK:
 			mark_add(s, jr->rcpt_id, j->msg_id, jr->address,
-			    QUEUE_REMOTE_DELIVERED, 0, NULL);
+			    QUEUE_REMOTE_DELIVERED, 0, NULL)->m.created =
+			    j->created;
 			break;
 		case PROTO_MTA_TEMPFAIL:
 			if (now - j->created >= s->conf->max_lifetime) {

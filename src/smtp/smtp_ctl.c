@@ -180,17 +180,16 @@ sc_stats(uint64_t id)
 	ipc_msg_init(&ans, 0, 0);
 	ctl_ans_begin(&ans, CTL_OK, "");
 	ctl_ans_table(&ans, "stats", 3, stat_cols, stat_kinds);
-	sc_stat(&ans, "sessions", "", (int64_t)sc.srv->n_sessions);
 	for (size_t i = 0; i < sc.srv->n_listeners; i++) {
 		snprintf(labels, sizeof(labels), "listener=\"%s\"",
 		    sc.srv->listeners[i].conf->name);
-		sc_stat(&ans, "sessions_by_listener", labels, per[i]);
+		sc_stat(&ans, "sessions", labels, per[i]);
 	}
 	sc_stat(&ans, "sessions_authenticated", "", auth);
 	sc_stat(&ans, "sessions_tls", "", tls);
 	sc_stat(&ans, "bans_enforced", "", (int64_t)banlist_size(sc.srv->bans));
 	sc_stat(&ans, "users_suspended", "", susp);
-	sc_stat(&ans, "sessions_total", "", (int64_t)st->sessions);
+	sc_stat(&ans, "sessions_started_total", "", (int64_t)st->sessions);
 	for (int i = 0; i < SMTP_REJ_COUNT; i++) {
 		snprintf(labels, sizeof(labels), "reason=\"%s\"",
 		    sc_reject_names[i]);
@@ -200,8 +199,8 @@ sc_stats(uint64_t id)
 	smtp_rdns_stats(sc.srv->rdns, &lookups, &cached);
 	sc_stat(&ans, "rdns_lookups_total", "source=\"dns\"", (int64_t)lookups);
 	sc_stat(&ans, "rdns_lookups_total", "source=\"cache\"", (int64_t)cached);
-	sc_stat(&ans, "auth_total", "result=\"success\"", (int64_t)st->auth_ok);
-	sc_stat(&ans, "auth_total", "result=\"failure\"",
+	sc_stat(&ans, "auth_attempts_total", "result=\"success\"", (int64_t)st->auth_ok);
+	sc_stat(&ans, "auth_attempts_total", "result=\"failure\"",
 	    (int64_t)st->auth_fail);
 	ctl_ans_end(&ans);
 	ctl_answer_send(sc.control, id, &ans);

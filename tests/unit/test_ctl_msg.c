@@ -430,22 +430,26 @@ test_peer_allowed(void **state)
 static void
 test_metrics_listen(void **state)
 {
-	static const struct { const char *in; int ok; int port; } cases[] = {
-		{ "127.0.0.1:9187", 1, 9187 }, { "127.1.2.3:1", 1, 1 },
-		{ "[::1]:9187", 1, 9187 }, { "0.0.0.0:9187", 0, 0 },
-		{ "192.0.2.1:80", 0, 0 }, { "[::]:9187", 0, 0 },
-		{ "127.0.0.1", 0, 0 }, { "127.0.0.1:0", 0, 0 },
-		{ "127.0.0.1:65536", 0, 0 }, { "localhost:9187", 0, 0 },
-		{ "[::1]9187", 0, 0 },
+	static const struct {
+		const char *in;
+		int ok, port, loopback;
+	} cases[] = {
+		{ "127.0.0.1:9187", 1, 9187, 1 }, { "127.1.2.3:1", 1, 1, 1 },
+		{ "[::1]:9187", 1, 9187, 1 }, { "0.0.0.0:9187", 1, 9187, 0 },
+		{ "192.0.2.1:80", 1, 80, 0 }, { "[::]:9187", 1, 9187, 0 },
+		{ "127.0.0.1", 0, 0, 0 }, { "127.0.0.1:0", 0, 0, 0 },
+		{ "127.0.0.1:65536", 0, 0, 0 }, { "localhost:9187", 0, 0, 0 },
+		{ "[::1]9187", 0, 0, 0 },
 	};
 	char addr[64];
-	int port;
+	int port, loopback;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int got = control_http_parse_listen(cases[i].in, addr,
-		    sizeof(addr), &port) == 0;
+		    sizeof(addr), &port, &loopback) == 0;
 
-		if (got != cases[i].ok || (got && port != cases[i].port))
+		if (got != cases[i].ok || (got && (port != cases[i].port ||
+		    loopback != cases[i].loopback)))
 			fail_msg("%s: got %d, want %d", cases[i].in, got,
 			    cases[i].ok);
 	}
@@ -467,27 +471,35 @@ test_prometheus(void **state)
 	ctl_ans_begin(&m, CTL_OK, "");
 	ctl_ans_table(&m, "stats", 3, names, kinds);
 	ctl_ans_row(&m);
-	ipc_put_str(&m, "sessions");
-	ipc_put_str(&m, "");
-	ipc_put_i64(&m, 3);
-	ctl_ans_row(&m);
 	ipc_put_str(&m, "queue_recipients");
 	ipc_put_str(&m, "state=\"held\"");
 	ipc_put_i64(&m, 5);
 	ctl_ans_row(&m);
-	ipc_put_str(&m, "queue_recipients");
-	ipc_put_str(&m, "state=\"queued\"");
-	ipc_put_i64(&m, 6);
+	ipc_put_str(&m, "delivery_latency_seconds_sum");	/* parts out of */
+	ipc_put_str(&m, "");					/* order */
+	ipc_put_i64(&m, 7);
 	ctl_ans_row(&m);
-	ipc_put_str(&m, "auth_total");
+	ipc_put_str(&m, "auth_attempts_total");
 	ipc_put_str(&m, "result=\"failure\"");
 	ipc_put_i64(&m, 2);
 	ctl_ans_row(&m);
-	ipc_put_str(&m, "sessions");	/* a family comes out in one piece */
-	ipc_put_str(&m, "listener=\"mx\"");
+	ipc_put_str(&m, "delivery_latency_seconds_bucket");
+	ipc_put_str(&m, "le=\"1\"");
+	ipc_put_i64(&m, 3);
+	ctl_ans_row(&m);
+	ipc_put_str(&m, "delivery_latency_seconds_count");
+	ipc_put_str(&m, "");
+	ipc_put_i64(&m, 3);
+	ctl_ans_row(&m);
+	ipc_put_str(&m, "queue_recipients");	/* a family comes out whole */
+	ipc_put_str(&m, "state=\"queued\"");
+	ipc_put_i64(&m, 6);
+	ctl_ans_row(&m);
+	ipc_put_str(&m, "no_such_family");	/* not published */
+	ipc_put_str(&m, "");
 	ipc_put_i64(&m, 1);
 	ctl_ans_row(&m);
-	ipc_put_str(&m, "bad name!");	/* skipped, never printed */
+	ipc_put_str(&m, "bad name!");		/* skipped, never printed */
 	ipc_put_str(&m, "");
 	ipc_put_i64(&m, 1);
 	ctl_ans_end(&m);
@@ -498,16 +510,20 @@ test_prometheus(void **state)
 	text = calloc(1, n + 1);
 	evbuffer_copyout(out, text, n);
 	assert_string_equal(text,
-	    "# HELP moat_sessions SMTP sessions open now.\n"
-	    "# TYPE moat_sessions gauge\nmoat_sessions 3\n"
-	    "moat_sessions{listener=\"mx\"} 1\n"
+	    "# HELP moat_auth_attempts_total AUTH attempts since start, by "
+	    "result.\n"
+	    "# TYPE moat_auth_attempts_total counter\n"
+	    "moat_auth_attempts_total{result=\"failure\"} 2\n"
+	    "# HELP moat_delivery_latency_seconds Arrival to delivery per "
+	    "recipient delivered, since start (arrival in whole seconds).\n"
+	    "# TYPE moat_delivery_latency_seconds histogram\n"
+	    "moat_delivery_latency_seconds_bucket{le=\"1\"} 3\n"
+	    "moat_delivery_latency_seconds_sum 7\n"
+	    "moat_delivery_latency_seconds_count 3\n"
 	    "# HELP moat_queue_recipients Recipients in the queue, by state.\n"
 	    "# TYPE moat_queue_recipients gauge\n"
 	    "moat_queue_recipients{state=\"held\"} 5\n"
-	    "moat_queue_recipients{state=\"queued\"} 6\n"
-	    "# HELP moat_auth_total AUTH attempts since start, by result.\n"
-	    "# TYPE moat_auth_total counter\n"
-	    "moat_auth_total{result=\"failure\"} 2\n");
+	    "moat_queue_recipients{state=\"queued\"} 6\n");
 	free(text);
 	evbuffer_free(out);
 	ctl_answer_free(&a);
