@@ -554,11 +554,9 @@ smtp_milter_event(struct smtp_session *s, int cmd, const char *const *argv,
  * (checked by milter_reply_text, one line a reply), else ours.
  */
 static void
-smtp_milter_refusal(struct smtp_session *s, const struct milter_result *r,
-    const char *reject, int error)
+smtp_milter_log(struct smtp_session *s, const struct milter_result *r)
 {
 	char esc[1100];
-	const char *p, *nl;
 
 	log_escape(esc, sizeof(esc), r->reply, strlen(r->reply));
 	log_info(LOG_CAT_POLICY, "session=%s%s%s event=milter_%s client=%s "
@@ -571,10 +569,17 @@ smtp_milter_refusal(struct smtp_session *s, const struct milter_result *r,
 	    s->milter_event == SMFIC_MAIL ? "mail" :
 	    s->milter_event == SMFIC_RCPT ? "rcpt" :
 	    s->milter_event == SMFIC_DATA ? "data" : "eom", esc);
+}
+
+static void
+smtp_milter_refusal(struct smtp_session *s, const struct milter_result *r,
+    const char *reject, int error)
+{
+	const char *p, *nl;
+
+	smtp_milter_log(s, r);
 	if (r->reply[0] == '\0') {
-		if (r->verdict == MILTER_REJECT)
-			reject = reject;
-		else
+		if (r->verdict != MILTER_REJECT)
 			reject = "451 4.7.1 Service unavailable - try again later";
 		if (error)
 			smtp_reply_error(s, "%s", reject);
@@ -2105,7 +2110,6 @@ smtp_milter_answer(struct smtp_session *s, const struct milter_result *r)
 	    r->verdict == MILTER_TEMPFAIL;
 	int event = s->milter_event;
 
-	s->milter_event = 0;
 	/* a filter that is down refuses transactions, not the greeting */
 	if (refused && r->unavailable && (event == SMFIC_CONNECT ||
 	    event == SMFIC_HELO))
@@ -2131,7 +2135,7 @@ smtp_milter_answer(struct smtp_session *s, const struct milter_result *r)
 		else
 			smtp_reply(s, "421 4.7.1 %s Service unavailable - try "
 			    "again later", s->srv->conf->hostname);
-		smtp_milter_refusal(s, r, "", -1);
+		smtp_milter_log(s, r);
 		smtp_close(s, "refused by milter");
 		return;
 	case SMFIC_HELO:

@@ -70,7 +70,28 @@ def wait_port(port, proc, timeout, what):
                        % (what, port, timeout))
 
 
-class Rspamd:
+class Filter:
+    """A filter daemon on 127.0.0.1:port in a process group of its own,
+    with its directory."""
+
+    @property
+    def socket_spec(self):
+        return "inet:127.0.0.1:%d" % self.port
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if self.proc is not None:
+            self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Rspamd(Filter):
     """rspamd's proxy worker in milter mode on 127.0.0.1:port."""
 
     def __init__(self, count=1):
@@ -78,10 +99,6 @@ class Rspamd:
         self.count = count
         self.dir = tempfile.mkdtemp(prefix="moat-rspamd-")
         self.proc = None
-
-    @property
-    def socket_spec(self):
-        return "inet:127.0.0.1:%d" % self.port
 
     def start(self, timeout=90):
         os.chmod(self.dir, 0o755)
@@ -99,20 +116,9 @@ class Rspamd:
         wait_port(self.port, self.proc, timeout, "rspamd")
         return self
 
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        if self.proc is not None:
-            self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class OpenDKIM:
+class OpenDKIM(Filter):
     """opendkim signing for domain with a key it makes, on 127.0.0.1."""
 
     def __init__(self, domain, selector="test"):
@@ -121,10 +127,6 @@ class OpenDKIM:
         self.selector = selector
         self.dir = tempfile.mkdtemp(prefix="moat-opendkim-")
         self.proc = None
-
-    @property
-    def socket_spec(self):
-        return "inet:127.0.0.1:%d" % self.port
 
     def start(self, timeout=30):
         os.chmod(self.dir, 0o755)
@@ -153,14 +155,3 @@ class OpenDKIM:
         wait_port(self.port, self.proc, timeout, "opendkim")
         return self
 
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        if self.proc is not None:
-            self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
