@@ -402,3 +402,43 @@ def test_rset_aborts_and_next_message(moat_factory, milters):
     # one connection to the filter for the whole session
     assert len({e[0] for e in m.seen("M")}) == 1
     check_clean(m)
+
+
+def test_macro_lists_of_the_filter(moat_factory, milters):
+    # SETSYMLIST: at MAIL (stage 2) only {mail_addr}, at EOM (5) only i
+    m = milters(optneg_extra=struct.pack(">I", 2) + b"{mail_addr}\0" +
+                struct.pack(">I", 5) + b"i\0")
+    moat = start_moat(moat_factory, m)
+    assert send(moat)[0] == 250
+    n = m.seen("M")[0][0]
+    sent = {e[2][0]: e[2][1] for e in m.seen("D") if e[0] == n}
+    assert sent["M"] == {"{mail_addr}": "sender@outside.example"}, sent
+    assert list(sent["E"]) == ["i"], sent
+    assert "{client_addr}" in sent["C"]     # no list for it: all of them
+    check_clean(m)
+
+
+def test_a_slow_filter_blocks_no_other_session(moat_factory, milters):
+    import threading
+
+    def eom(mi, n, data):
+        return [("sleep", 3), ("c", b"")] if n == slow_conn[0] else None
+    slow_conn = [None]
+    m = milters(replies={"E": eom})
+    moat = start_moat(moat_factory, m, timeouts="eom_timeout = 10")
+    done = {}
+
+    def slow():
+        done["slow"] = send(moat, msg=b"Subject: slow\r\n\r\nx\r\n")[0]
+    # the next connection the filter sees is the slow session's
+    slow_conn[0] = m.conns + 1
+    t = threading.Thread(target=slow)
+    t.start()
+    time.sleep(0.5)
+    t0 = time.time()
+    assert send(moat)[0] == 250
+    assert time.time() - t0 < 2.0, "a session waited for another's filter"
+    t.join(10)
+    assert done.get("slow") == 250
+    assert len(moat.wait_maildir(2)) == 2
+    check_clean(m)
