@@ -6,7 +6,11 @@
  *   moat queue [summary]
  *   moat queue list [FILTER] [--limit N]
  *   moat queue show QID [--body]
- *   moat queue delete|hold|release|retry|bounce [QID] FILTER [--dry-run]
+ *   moat queue delete|hold|release|retry|bounce|requeue [QID] FILTER
+ *              [--dry-run]
+ *   moat queue pause|resume DOMAIN|--all [--reason TEXT]
+ *   moat queue deadletter list [FILTER] [--limit N]
+ *   moat queue deadletter reinject|delete [QID] FILTER [--dry-run]
  *   moat ban add CIDR [--for 7d] [--reason TEXT] | ban del CIDR | ban list
  *   moat user list | user suspend|hold|unsuspend NAME [--reason TEXT]
  *   moat user passwd NAME (password on stdin; hashed here, argon2id)
@@ -91,7 +95,11 @@ usage(const char *why)
 	    "       moat queue [summary]\n"
 	    "       moat queue list [FILTER] [--limit N]\n"
 	    "       moat queue show QID [--body]\n"
-	    "       moat queue delete|hold|release|retry|bounce [QID] [FILTER] "
+	    "       moat queue delete|hold|release|retry|bounce|requeue [QID] "
+	    "[FILTER] [--dry-run]\n"
+	    "       moat queue pause|resume DOMAIN|--all [--reason TEXT]\n"
+	    "       moat queue deadletter list [FILTER] [--limit N]\n"
+	    "       moat queue deadletter reinject|delete [QID] [FILTER] "
 	    "[--dry-run]\n"
 	    "       moat ban add CIDR [--for DUR] [--reason TEXT]\n"
 	    "       moat ban del CIDR | moat ban list\n"
@@ -623,15 +631,68 @@ cmd_sessions(struct cli *c, int argc, char **argv)
 	return run(c, &q);
 }
 
+/* `moat queue pause|resume DOMAIN|--all [--reason TEXT]` */
+static int
+cmd_queue_pause(struct cli *c, int argc, char **argv)
+{
+	struct ctl_req q;
+	char err[512];
+	int pause = strcmp(argv[0], "pause") == 0;
+
+	memset(&q, 0, sizeof(q));
+	q.op = pause ? CTL_OP_QUEUE_PAUSE : CTL_OP_QUEUE_RESUME;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--all") == 0 && q.a[0] == '\0')
+			snprintf(q.a, sizeof(q.a), "*");
+		else if (pause && strcmp(argv[i], "--reason") == 0 &&
+		    i + 1 < argc) {
+			if (copy_arg(q.b, argv[++i], "--reason", err,
+			    sizeof(err)) == -1)
+				return usage(err);
+		} else if (argv[i][0] != '-' && q.a[0] == '\0' &&
+		    strchr(argv[i], '*') == NULL) {
+			if (copy_arg(q.a, argv[i], "domain", err,
+			    sizeof(err)) == -1)
+				return usage(err);
+		} else {
+			snprintf(err, sizeof(err), "queue %s: unknown argument "
+			    "'%s'", argv[0], argv[i]);
+			return usage(err);
+		}
+	}
+	if (q.a[0] == '\0') {
+		snprintf(err, sizeof(err), "queue %s: which destination? (a "
+		    "domain, or --all)", argv[0]);
+		return usage(err);
+	}
+	return run(c, &q);
+}
+
 static int
 cmd_queue(struct cli *c, int argc, char **argv)
 {
 	struct ctl_req q;
 	char err[512];
 	const char *sub = argc > 0 ? argv[0] : "summary";
-	int i, act;
+	int i, act, dead = 0;
 
 	memset(&q, 0, sizeof(q));
+	if (strcmp(sub, "pause") == 0 || strcmp(sub, "resume") == 0)
+		return cmd_queue_pause(c, argc, argv);
+	/* deadletter SUB ...: SUB over the dead letters (--dead) */
+	if (strcmp(sub, "deadletter") == 0) {
+		if (argc < 2 || (strcmp(argv[1], "list") != 0 &&
+		    strcmp(argv[1], "reinject") != 0 &&
+		    strcmp(argv[1], "delete") != 0))
+			return usage("queue deadletter: list, reinject or delete");
+		dead = 1;
+		q.filter.flags |= CTL_FILTER_DEAD;
+		argc--;
+		argv++;
+		sub = argv[0];
+	} else if (strcmp(sub, "reinject") == 0)
+		return usage("queue reinject: dead letters only (moat queue "
+		    "deadletter reinject)");
 	if (strcmp(sub, "summary") == 0) {
 		if (argc > 1)
 			return usage(NULL);
@@ -692,6 +753,14 @@ cmd_queue(struct cli *c, int argc, char **argv)
 	if (q.op == CTL_OP_QUEUE_ACT && ctl_filter_empty(&q.filter))
 		return usage("no filter: give a queue id or filter, or --all "
 		    "for every message");
+	/* --dead alone selects every dead letter: say so with --all */
+	if (dead && q.op == CTL_OP_QUEUE_ACT &&
+	    q.filter.flags == CTL_FILTER_DEAD && q.filter.qid[0] == '\0' &&
+	    q.filter.from[0] == '\0' && q.filter.to[0] == '\0' &&
+	    q.filter.to_domain[0] == '\0' && q.filter.older_than == 0 &&
+	    q.filter.newer_than == 0)
+		return usage("no filter: give a queue id or filter, or --all "
+		    "for every dead letter");
 	return run(c, &q);
 }
 

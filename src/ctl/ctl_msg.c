@@ -65,10 +65,12 @@ static const struct {
 	[CTL_OP_USER_PASSWD] = { "user_passwd", PROC_PARENT, 1 },
 	[CTL_OP_VERIFY_LIST] = { "verify_list", PROC_QUEUE, 0 },
 	[CTL_OP_VERIFY_FLUSH] = { "verify_flush", PROC_QUEUE, 1 },
+	[CTL_OP_QUEUE_PAUSE] = { "queue_pause", PROC_QUEUE, 1 },
+	[CTL_OP_QUEUE_RESUME] = { "queue_resume", PROC_QUEUE, 1 },
 };
 
 static const char *action_names[CTL_ACT_COUNT] = {
-	"delete", "hold", "release", "retry", "bounce"
+	"delete", "hold", "release", "retry", "bounce", "requeue", "reinject"
 };
 
 static const char *user_state_names[CTL_USER_NSTATES] = {
@@ -313,6 +315,11 @@ ctl_req_encode(const struct ctl_req *r, struct ipc_msg *m)
 		ipc_put_i64(m, r->duration);
 		ipc_put_str(m, r->b);
 		break;
+	case CTL_OP_QUEUE_PAUSE:
+		ipc_put_str(m, r->a);
+		ipc_put_str(m, r->b);
+		break;
+	case CTL_OP_QUEUE_RESUME:
 	case CTL_OP_BAN_DEL:
 	case CTL_OP_VERIFY_LIST:
 	case CTL_OP_VERIFY_FLUSH:
@@ -427,10 +434,10 @@ get_filter(struct ipc_reader *rd, struct ctl_filter *f, char *err,
 		snprintf(err, errlen, "filter: unknown flags");
 		return -1;
 	}
+	/* --all --dead: every dead letter */
 	if ((f->flags & CTL_FILTER_ALL) && (f->qid[0] || f->from[0] ||
 	    f->to[0] || f->to_domain[0] || f->user[0] || f->client[0] ||
-	    f->older_than || f->newer_than || f->states ||
-	    (f->flags & CTL_FILTER_DEAD))) {
+	    f->older_than || f->newer_than || f->states)) {
 		snprintf(err, errlen, "--all excludes every other filter");
 		return -1;
 	}
@@ -601,6 +608,48 @@ dec_ban_del(struct ipc_reader *rd, struct ctl_req *r, char *err,
 	return check_ban_cidr(r, err, errlen);
 }
 
+/*
+ * A destination to pause or resume: "*" (all), or a domain name as a
+ * recipient's domain is stored (printable, no space, '@' or '/'); the
+ * queue lowercases it.
+ */
+static int
+check_dest(const char *d, char *err, size_t errlen)
+{
+	if (strcmp(d, "*") == 0)
+		return 0;
+	if (d[0] == '\0' || strlen(d) > 253) {
+		snprintf(err, errlen, "domain: missing or too long");
+		return -1;
+	}
+	for (const unsigned char *p = (const unsigned char *)d; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f || *p == '@' || *p == '/' ||
+		    *p == '*') {
+			snprintf(err, errlen, "domain: bad character");
+			return -1;
+		}
+	return 0;
+}
+
+static int
+dec_queue_pause(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	if (get_text(rd, r->a, "domain", err, errlen) == -1 ||
+	    get_text(rd, r->b, "reason", err, errlen) == -1)
+		return -1;
+	return check_dest(r->a, err, errlen);
+}
+
+static int
+dec_queue_resume(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	if (get_text(rd, r->a, "domain", err, errlen) == -1)
+		return -1;
+	return check_dest(r->a, err, errlen);
+}
+
 /* an address of the verification cache, or "" for all of them */
 static int
 dec_verify(struct ipc_reader *rd, struct ctl_req *r, char *err,
@@ -669,6 +718,8 @@ static const req_dec_fn req_dec[CTL_OP_COUNT] = {
 	[CTL_OP_LOG_SET] = dec_log_set,
 	[CTL_OP_VERIFY_LIST] = dec_verify,
 	[CTL_OP_VERIFY_FLUSH] = dec_verify,
+	[CTL_OP_QUEUE_PAUSE] = dec_queue_pause,
+	[CTL_OP_QUEUE_RESUME] = dec_queue_resume,
 };
 
 /* ctl_req_decode - read and check the arguments of op */

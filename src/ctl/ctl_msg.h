@@ -59,6 +59,8 @@ enum ctl_op {
 	CTL_OP_USER_PASSWD,	/* parent: user, argon2id hash */
 	CTL_OP_VERIFY_LIST,	/* queue: address ("" all) */
 	CTL_OP_VERIFY_FLUSH,	/* queue, then lookup: address ("" all) */
+	CTL_OP_QUEUE_PAUSE = 22,	/* queue: domain ("*" all), reason */
+	CTL_OP_QUEUE_RESUME = 23,	/* queue: domain ("*" all) */
 	CTL_OP_COUNT
 };
 
@@ -91,6 +93,8 @@ enum ctl_action {
 	CTL_ACT_RELEASE,
 	CTL_ACT_RETRY,
 	CTL_ACT_BOUNCE,
+	CTL_ACT_REQUEUE,	/* route again by the configuration, due now */
+	CTL_ACT_REINJECT,	/* dead letters back into the queue */
 	CTL_ACT_COUNT
 };
 
@@ -131,7 +135,8 @@ struct ctl_req {
 	int64_t		 duration;	/* BAN_ADD, LOG_SET seconds, 0: none */
 	uint8_t		 state;		/* USER_STATE: enum ctl_user_state */
 	uint8_t		 cat, level;	/* LOG_SET */
-	char		 a[CTL_STR_MAX];	/* qid, cidr, user, type, address */
+	char		 a[CTL_STR_MAX];	/* qid, cidr, user, type, address,
+						 * domain */
 	char		 b[CTL_STR_MAX];	/* reason, user (kill), cidr, hash */
 	char		 c[CTL_STR_MAX];	/* events: user */
 };

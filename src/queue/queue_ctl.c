@@ -18,9 +18,15 @@
  * deletes recipient verification answers and tells the lookup process
  * (PROTO_VERIFY_FLUSH), which holds their copy.
  *
+ * `moat queue requeue` routes recipients again by the configuration the
+ * queue process holds (queue_route.c) and makes them due; `pause` and
+ * `resume` change paused_dest and tell the scheduler; `deadletter
+ * reinject` hands each dead letter to the queue process's own
+ * connection (queue_db_dead_reinject), which alone gives out queue ids.
+ *
  * Public: queue_ctl_new, queue_ctl_free, queue_ctl_ban_add,
  * queue_ctl_stored, queue_ctl_set_stats, queue_ctl_smtp_closed,
- * queue_ctl_set_lookup.
+ * queue_ctl_set_lookup, queue_ctl_set_delivery.
  *
  * SECURITY: no SQL here; filter values reach queue_db_ctl as bound
  * parameters. Requests were checked by the control process and are
@@ -50,6 +56,7 @@
 #include "policy/watch.h"
 #include "queue/queue_db.h"
 #include "queue/queue_db_ctl.h"
+#include "queue/queue_route.h"
 
 #define QC_LIST_DEFAULT		CTL_LIST_MAX
 #define QC_EVENTS_DEFAULT	100
@@ -70,6 +77,7 @@ struct queue_ctl {
 	void			*kick_arg;
 	struct event		*ev_expire;
 	const struct queue_stats *stats;	/* not owned, NULL: none */
+	struct queue_ctl_delivery dl;		/* requeue, pause, reinject */
 	struct watch		*hour;		/* messages per user, owned */
 };
 
@@ -297,6 +305,48 @@ qc_summary_row(struct ipc_msg *ans, const struct queue_dest *d)
 	ipc_put_str(ans, d->last_error);
 }
 
+/* an answer being filled row by row, and its count */
+struct qc_rows {
+	struct ipc_msg	ans;
+	size_t		n;
+};
+
+static const char *const paused_cols[] = { "paused", "since", "waiting",
+    "reason" };
+static const enum ctl_kind paused_kinds[] = { CTL_KIND_STR, CTL_KIND_TIME,
+    CTL_KIND_INT, CTL_KIND_STR };
+
+static void
+qc_paused_row_cb(void *arg, const struct queue_paused_row *p)
+{
+	struct qc_rows *q = arg;
+
+	ctl_ans_row(&q->ans);
+	ipc_put_str(&q->ans, strcmp(p->domain, "*") == 0 ?
+	    "all destinations" : p->domain);
+	ipc_put_i64(&q->ans, p->since);
+	ipc_put_i64(&q->ans, p->waiting);
+	ipc_put_str(&q->ans, p->reason);
+	q->n++;
+}
+
+/* the paused destinations, a table after the summary's (none: no table) */
+static void
+qc_paused_table(struct queue_ctl *qc, struct ipc_msg *ans)
+{
+	struct qc_rows rows;
+
+	/* rows first, so an empty list adds no table at all */
+	ipc_msg_init(&rows.ans, 0, 0);
+	rows.n = 0;
+	if (queue_db_ctl_paused(qc->db, qc_paused_row_cb, &rows) == 0 &&
+	    rows.n > 0) {
+		ctl_ans_table(ans, "paused", 4, paused_cols, paused_kinds);
+		ipc_put_fields(ans, &rows.ans);
+	}
+	ipc_msg_discard(&rows.ans);
+}
+
 static void
 qc_summary(struct queue_ctl *qc, uint64_t id)
 {
@@ -320,6 +370,7 @@ qc_summary(struct queue_ctl *qc, uint64_t id)
 	ctl_ans_table(&ans, "summary", 9, summary_cols, summary_kinds);
 	for (size_t i = 0; i < nd; i++)
 		qc_summary_row(&ans, &d[i]);
+	qc_paused_table(qc, &ans);
 	ctl_ans_end(&ans);
 	ctl_answer_send(qc->control, id, &ans);
 	queue_db_ctl_summary_free(d, nd);
@@ -366,12 +417,6 @@ qc_dead_check(struct queue_ctl *qc, uint64_t id, const struct ctl_filter *f)
 	}
 	return 0;
 }
-
-/* an answer being filled row by row, and its count */
-struct qc_rows {
-	struct ipc_msg	ans;
-	size_t		n;
-};
 
 static void
 qc_list_row_cb(void *arg, const struct queue_list_row *r)
@@ -584,6 +629,11 @@ static const char *const act_cols[] = { "action", "messages", "recipients",
 static const enum ctl_kind act_kinds[] = { CTL_KIND_STR, CTL_KIND_INT,
     CTL_KIND_INT, CTL_KIND_INT, CTL_KIND_INT };
 
+static const char *const requeue_cols[] = { "messages", "recipients",
+    "rerouted", "unknown_local", "elapsed_ms", "dry_run", "action" };
+static const enum ctl_kind requeue_kinds[] = { CTL_KIND_INT, CTL_KIND_INT,
+    CTL_KIND_INT, CTL_KIND_INT, CTL_KIND_INT, CTL_KIND_INT, CTL_KIND_STR };
+
 static void
 qc_act_answer(struct queue_ctl *qc, uint64_t id, const struct ctl_req *q,
     int64_t msgs, int64_t rcpts, int64_t ms)
@@ -591,7 +641,8 @@ qc_act_answer(struct queue_ctl *qc, uint64_t id, const struct ctl_req *q,
 	struct ipc_msg ans;
 	char msg[256];
 	static const char *const done[CTL_ACT_COUNT] = { "deleted", "held",
-	    "released", "scheduled for retry", "returned to sender" };
+	    "released", "scheduled for retry", "returned to sender",
+	    "requeued", "put back into the queue" };
 
 	if (q->flag)
 		snprintf(msg, sizeof(msg), "dry run: %s would act on %" PRId64
@@ -614,7 +665,81 @@ qc_act_answer(struct queue_ctl *qc, uint64_t id, const struct ctl_req *q,
 	ctl_answer_send(qc->control, id, &ans);
 }
 
-/* Dead letters: count or delete; nothing else applies to them. */
+/* the ids of the dead letters a filter selects */
+struct qc_dead_ids {
+	int64_t	*v;
+	size_t	 n, cap;
+};
+
+static void
+qc_dead_id_cb(void *arg, const struct queue_dead_row *r)
+{
+	struct qc_dead_ids *d = arg;
+
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 64;
+		if ((d->v = reallocarray(d->v, d->cap, sizeof(*d->v))) == NULL)
+			fatal("%s: reallocarray", __func__);
+	}
+	d->v[d->n++] = r->id;
+}
+
+/*
+ * `moat queue deadletter reinject`: each dead letter selected goes back
+ * into the queue as a new message (its own transaction each, by the
+ * queue process's connection, which hands out queue ids and recipient
+ * ids), a fresh first attempt, and leaves the dead-letter store.
+ */
+static void
+qc_reinject(struct queue_ctl *qc, uint64_t id, uint32_t uid,
+    const struct ctl_req *q)
+{
+	struct qc_dead_ids d = { NULL, 0, 0 };
+	int64_t t0 = clock_mono_ms(), done = 0, now = time(NULL);
+	char desc[512], qid[QUEUE_QID_SIZE];
+	int rc = 0;
+
+	if (qc->dl.reinject == NULL) {
+		ctl_answer_simple(qc->control, id, CTL_FAILED,
+		    "no delivery in this process: nothing can be reinjected");
+		return;
+	}
+	if (queue_db_ctl_dead_list(qc->db, &q->filter, now, CTL_LIST_MAX,
+	    qc_dead_id_cb, &d) == -1) {
+		free(d.v);
+		qc_db_failed(qc, id);
+		return;
+	}
+	for (size_t i = 0; i < d.n && !q->flag; i++) {
+		if ((rc = qc->dl.reinject(qc->dl.arg, d.v[i], qid)) == -1)
+			break;
+		if (rc == 1) {
+			log_notice(LOG_CAT_QUEUE, "event=deadletter_reinjected "
+			    "dead_id=%" PRId64 " qid=%s uid=%" PRIu32, d.v[i],
+			    qid, uid);
+			done++;
+		}
+	}
+	free(d.v);
+	if (q->flag)
+		done = (int64_t)d.n;
+	else {
+		qc_filter_desc(&q->filter, desc, sizeof(desc));
+		qc_event(qc, uid, "admin_queue", NULL, "op=reinject %s "
+		    "deadletters=%" PRId64, desc, done);
+		if (done > 0 && qc->kick)
+			qc->kick(qc->kick_arg);
+	}
+	if (rc == -1) {
+		ctl_answer_simple(qc->control, id, CTL_FAILED, "queue database "
+		    "error after %" PRId64 " of %zu dead letters; the rest "
+		    "are still dead letters", done, d.n);
+		return;
+	}
+	qc_act_answer(qc, id, q, done, done, clock_mono_ms() - t0);
+}
+
+/* Dead letters: count, delete or reinject; nothing else applies to them. */
 static void
 qc_act_dead(struct queue_ctl *qc, uint64_t id, uint32_t uid,
     const struct ctl_req *q)
@@ -625,9 +750,14 @@ qc_act_dead(struct queue_ctl *qc, uint64_t id, uint32_t uid,
 
 	if (qc_dead_check(qc, id, f) == -1)
 		return;
+	if (q->action == CTL_ACT_REINJECT) {
+		qc_reinject(qc, id, uid, q);
+		return;
+	}
 	if (q->action != CTL_ACT_DELETE) {
 		ctl_answer_simple(qc->control, id, CTL_BAD_REQUEST,
-		    "--dead: dead letters can only be listed or deleted");
+		    "--dead: dead letters can only be listed, deleted or "
+		    "reinjected");
 		return;
 	}
 	if (queue_db_ctl_dead_act(qc->db, f, q->flag, time(NULL), &n) == -1) {
@@ -659,6 +789,120 @@ qc_delete_all(struct queue_ctl *qc, uint64_t id, uint32_t uid,
 	qc_act_answer(qc, id, q, msgs, rcpts, clock_mono_ms() - t0);
 }
 
+/*
+ * Where a recipient goes now, for queue_db_ctl_requeue: a local
+ * recipient of a domain that is no longer local is relayed; a relayed
+ * one of a domain that became local goes to the mailbox the
+ * configuration names (-1 when none does: it stays as it was). A
+ * recipient the mta is sending now keeps its route.
+ */
+static int
+qc_requeue_route(void *arg, int64_t rcpt_id, const char *address,
+    const char *mailbox, char *out, size_t len)
+{
+	struct queue_ctl *qc = arg;
+	int r;
+
+	if (qc->dl.inflight != NULL && qc->dl.inflight(qc->dl.arg, rcpt_id))
+		return 0;
+	r = queue_route_mailbox(qc->dl.conf(qc->dl.arg), address, out, len);
+	if (mailbox[0] != '\0')
+		return r == QUEUE_ROUTE_REMOTE ? 1 : 0;	/* out is "" */
+	if (r == QUEUE_ROUTE_UNKNOWN)
+		return -1;
+	return r == QUEUE_ROUTE_LOCAL ? 1 : 0;
+}
+
+/* `moat queue requeue` (postsuper -r) */
+static void
+qc_requeue(struct queue_ctl *qc, uint64_t id, uint32_t uid,
+    const struct ctl_req *q)
+{
+	struct queue_requeue_count c;
+	struct ipc_msg ans;
+	int64_t t0 = clock_mono_ms(), ms;
+	const char *op;
+	char desc[512], msg[512];
+
+	if (qc->dl.conf == NULL) {
+		ctl_answer_simple(qc->control, id, CTL_FAILED,
+		    "no delivery in this process: nothing can be requeued");
+		return;
+	}
+	if (queue_db_ctl_requeue(qc->db, &q->filter, q->flag, time(NULL),
+	    qc_requeue_route, qc, &c, &op) == -1) {
+		qc_db_unchanged(qc, id, op);
+		return;
+	}
+	ms = clock_mono_ms() - t0;
+	if (!q->flag) {
+		qc_filter_desc(&q->filter, desc, sizeof(desc));
+		qc_event(qc, uid, "admin_queue", q->filter.user[0] ?
+		    q->filter.user : NULL, "op=requeue %s messages=%" PRId64
+		    " recipients=%" PRId64 " rerouted=%" PRId64 " unknown=%"
+		    PRId64, desc, c.msgs, c.rcpts, c.moved, c.unknown);
+		if (qc->kick)
+			qc->kick(qc->kick_arg);
+	}
+	snprintf(msg, sizeof(msg), "%s%" PRId64 " messages (%" PRId64
+	    " recipients due now, %" PRId64 " to another route%s) in %.3f s",
+	    q->flag ? "dry run: requeue would act on " : "requeued ", c.msgs,
+	    c.rcpts, c.moved, c.unknown ? ", some of a local domain without "
+	    "a mailbox in the configuration stay as they were" : "",
+	    (double)ms / 1000);
+	ipc_msg_init(&ans, 0, 0);
+	ctl_ans_begin(&ans, CTL_OK, msg);
+	ctl_ans_table(&ans, "requeue", 7, requeue_cols, requeue_kinds);
+	ctl_ans_row(&ans);
+	ipc_put_i64(&ans, c.msgs);
+	ipc_put_i64(&ans, c.rcpts);
+	ipc_put_i64(&ans, c.moved);
+	ipc_put_i64(&ans, c.unknown);
+	ipc_put_i64(&ans, ms);
+	ipc_put_i64(&ans, q->flag);
+	ipc_put_str(&ans, "requeue");
+	ctl_ans_end(&ans);
+	ctl_answer_send(qc->control, id, &ans);
+}
+
+/* `moat queue pause DOMAIN|--all` and `resume`: paused_dest, then the
+ * scheduler */
+static void
+qc_pause(struct queue_ctl *qc, uint64_t id, uint32_t uid,
+    const struct ctl_req *q, int pause)
+{
+	char esc[CTL_STR_MAX * 4], resc[CTL_STR_MAX * 4];
+	const char *what = strcmp(q->a, "*") == 0 ? "all destinations" : q->a;
+	int rc;
+
+	if (pause)
+		rc = queue_db_ctl_pause(qc->db, q->a, q->b, time(NULL));
+	else
+		rc = queue_db_ctl_resume(qc->db, q->a);
+	if (rc == -1) {
+		qc_db_failed(qc, id);
+		return;
+	}
+	log_escape(esc, sizeof(esc), q->a, strlen(q->a));
+	if (!pause && rc == 0) {
+		ctl_answer_simple(qc->control, id, CTL_FAILED,
+		    "%s: not paused", what);
+		return;
+	}
+	qc_event(qc, uid, pause ? "queue_pause" : "queue_resume", NULL,
+	    "op=%s dest=%s reason=\"%s\"", pause ? "pause" : "resume",
+	    strcmp(q->a, "*") == 0 ? "all" : esc,
+	    log_escape(resc, sizeof(resc), q->b, strlen(q->b)));
+	if (qc->dl.paused != NULL)
+		qc->dl.paused(qc->dl.arg);
+	if (pause)
+		ctl_answer_simple(qc->control, id, CTL_OK, "delivery to %s "
+		    "paused; mail for it is still accepted and queued", what);
+	else
+		ctl_answer_simple(qc->control, id, CTL_OK, "delivery to %s "
+		    "resumed", what);
+}
+
 static void
 qc_act(struct queue_ctl *qc, uint64_t id, uint32_t uid, const struct ctl_req *q)
 {
@@ -669,6 +913,16 @@ qc_act(struct queue_ctl *qc, uint64_t id, uint32_t uid, const struct ctl_req *q)
 
 	if (f->flags & CTL_FILTER_DEAD) {
 		qc_act_dead(qc, id, uid, q);
+		return;
+	}
+	if (q->action == CTL_ACT_REINJECT) {
+		ctl_answer_simple(qc->control, id, CTL_BAD_REQUEST,
+		    "reinject: only dead letters go back into the queue "
+		    "(moat queue deadletter reinject)");
+		return;
+	}
+	if (q->action == CTL_ACT_REQUEUE) {
+		qc_requeue(qc, id, uid, q);
 		return;
 	}
 	if (q->action == CTL_ACT_DELETE && (f->flags & CTL_FILTER_ALL) &&
@@ -1174,6 +1428,10 @@ qc_control_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	case CTL_OP_VERIFY_FLUSH:
 		qc_verify_flush(qc, id, uid, &q);
 		break;
+	case CTL_OP_QUEUE_PAUSE:
+	case CTL_OP_QUEUE_RESUME:
+		qc_pause(qc, id, uid, &q, q.op == CTL_OP_QUEUE_PAUSE);
+		break;
 	default:
 		ctl_answer_simple(p, id, CTL_BAD_REQUEST,
 		    "%s is not a queue operation", ctl_op_name(q.op));
@@ -1238,6 +1496,14 @@ queue_ctl_set_lookup(struct queue_ctl *qc, struct ipc_peer *lookup)
 {
 	if (qc != NULL)
 		qc->lookup = lookup;
+}
+
+/* queue_ctl_set_delivery - the delivery side's hooks (copied) */
+void
+queue_ctl_set_delivery(struct queue_ctl *qc, const struct queue_ctl_delivery *d)
+{
+	if (qc != NULL)
+		qc->dl = *d;
 }
 
 /* queue_ctl_smtp_closed - stop sending to smtp */

@@ -1,7 +1,8 @@
 /*
  * queue_ctl.h - the queue process's side of the control socket: named
  * operations on queue.db (summary, list, show, delete/hold/release/
- * retry/bounce, events, stats, bans, account states; their SQL is in
+ * retry/bounce/requeue, pause/resume, dead letters, events, stats,
+ * bans, account states; their SQL is in
  * queue_db_ctl.c), and the ban and account-state lists it keeps the
  * smtp process informed of.
  */
@@ -9,6 +10,9 @@
 #define MOAT_QUEUE_CTL_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "queue/queue_db.h"
 
 struct conf;
 struct event_base;
@@ -57,6 +61,26 @@ void queue_ctl_stored(struct queue_ctl *qc, const char *auth_user,
  * `moat verify flush` (NULL: none)
  */
 void queue_ctl_set_lookup(struct queue_ctl *qc, struct ipc_peer *lookup);
+
+/*
+ * What the queue operations need of the rest of the queue process:
+ * conf(arg): the configuration in force (requeue's routes); inflight
+ * (arg, rcpt_id): 1 when the mta is sending that recipient now (its
+ * route is left alone); paused(arg): paused_dest changed; reinject(arg,
+ * dead_id, qid): put one dead letter back (queue_db_dead_reinject: 1,
+ * 0 gone, -1). A member left NULL makes its operation answer "failed".
+ */
+struct queue_ctl_delivery {
+	const struct conf *(*conf)(void *);
+	int	(*inflight)(void *, int64_t);
+	void	(*paused)(void *);
+	int	(*reinject)(void *, int64_t, char qid[QUEUE_QID_SIZE]);
+	void	*arg;
+};
+
+/* queue_ctl_set_delivery - the hooks above (copied) */
+void queue_ctl_set_delivery(struct queue_ctl *qc,
+    const struct queue_ctl_delivery *d);
 
 /* queue_ctl_smtp_closed - smtp went away: send it nothing more */
 void queue_ctl_smtp_closed(struct queue_ctl *qc);

@@ -59,6 +59,7 @@
 /* WAL size kept after a checkpoint: 64 MiB */
 #define DB_JOURNAL_LIMIT_SQL	"PRAGMA journal_size_limit = 67108864"
 #define DB_QID_RETRIES		8
+#define DB_BACKUP_TRIES		100	/* copies made within one second */
 
 enum db_stmt {
 	ST_BEGIN,
@@ -87,6 +88,12 @@ enum db_stmt {
 	ST_MSG_GET,
 	ST_DELAY_INSERT,	/* a delay DSN went out for a recipient */
 	ST_SENDER_STATE,	/* user_state of a sender, per stored message */
+	ST_REMOTE_FETCH_AT_P,	/* the same three, paused destinations left out */
+	ST_REMOTE_FETCH_AFTER_P,
+	ST_REMOTE_NEXT_P,
+	ST_PAUSED,		/* what is paused: all, some */
+	ST_DEAD_GET,		/* dead letters back into the queue */
+	ST_DEAD_DELETE,
 	ST_N
 };
 
@@ -99,6 +106,9 @@ enum db_stmt {
 	" r.next_attempt"							\
 	" FROM recipient AS r JOIN message AS m ON m.id = r.msg_id"		\
 	" WHERE r.mailbox IS NULL AND r.state < 2"
+#define REMOTE_NOT_PAUSED						\
+	" AND NOT EXISTS (SELECT 1 FROM paused_dest AS p"			\
+	" WHERE p.domain = r.domain)"
 
 static const char *const stmt_sql[ST_N] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -162,7 +172,9 @@ static const char *const stmt_sql[ST_N] = {
 	    " WHERE mailbox IS NULL AND state < 2",
 	[ST_DEAD_INSERT] =
 	    "INSERT INTO deadletter(qid, time, created, sender, recipient,"
-	    " reason, data) SELECT m.qid, ?2, m.created, m.sender, ?3, ?4, b.data"
+	    " reason, data, mailbox, flags) SELECT m.qid, ?2, m.created,"
+	    " m.sender, ?3, ?4, b.data,"
+	    " (SELECT mailbox FROM recipient WHERE id = ?5), m.flags"
 	    " FROM message AS m JOIN body AS b ON b.msg_id = m.id WHERE m.id = ?1",
 	[ST_DEAD_EXPIRE] = "DELETE FROM deadletter WHERE time < ?1",
 	[ST_MSG_GET] =
@@ -172,12 +184,44 @@ static const char *const stmt_sql[ST_N] = {
 	[ST_DELAY_INSERT] =
 	    "INSERT OR IGNORE INTO delay_notice(rcpt_id, time) VALUES (?1, ?2)",
 	[ST_SENDER_STATE] = "SELECT state FROM user_state WHERE user = ?1",
+	/*
+	 * While some destinations are paused (paused_dest), the scheduler's
+	 * statements leave their recipients out: they are not due. Used
+	 * only then, so the usual path keeps its plain statements.
+	 */
+	[ST_REMOTE_FETCH_AT_P] = REMOTE_ROW_SQL REMOTE_NOT_PAUSED
+	    " AND r.next_attempt = ?1 AND r.id > ?2 ORDER BY r.id LIMIT ?3",
+	[ST_REMOTE_FETCH_AFTER_P] = REMOTE_ROW_SQL REMOTE_NOT_PAUSED
+	    " AND r.next_attempt > ?1 AND r.next_attempt <= ?2"
+	    " ORDER BY r.next_attempt, r.id LIMIT ?3",
+	/* min() would not use the index with the extra term: walk it */
+	[ST_REMOTE_NEXT_P] =
+	    "SELECT r.next_attempt FROM recipient AS r"
+	    " WHERE r.mailbox IS NULL AND r.state < 2" REMOTE_NOT_PAUSED
+	    " ORDER BY r.next_attempt LIMIT 1",
+	[ST_PAUSED] =
+	    "SELECT EXISTS(SELECT 1 FROM paused_dest WHERE domain = '*'),"
+	    " EXISTS(SELECT 1 FROM paused_dest WHERE domain != '*')",
+	[ST_DEAD_GET] =
+	    "SELECT qid, sender, recipient, data, mailbox, flags"
+	    " FROM deadletter WHERE id = ?1",
+	[ST_DEAD_DELETE] = "DELETE FROM deadletter WHERE id = ?1",
 };
 
 /*
- * Version 1. Indexes serve the admin queries to come (by destination
- * domain, sender, authenticated user, client IP, state, age) and the
- * delivery scheduler (state, next_attempt).
+ * Schema versions (PRAGMA user_version, QUEUE_SCHEMA_VERSION):
+ *  1  the first release: message, body, recipient, events. Later
+ *     releases of version 1 added the tables of schema_delivery and
+ *     schema_control and watch_traffic.mail_from with IF NOT EXISTS at
+ *     every open, so a version 1 file may have any of them.
+ *  2  all of those, paused_dest, and deadletter.mailbox and .flags.
+ * A new file is made as version 1 and upgraded (db_upgrade); an older
+ * file is copied, then upgraded in one transaction; a newer one is
+ * refused. tests/queue_schema/ holds the texts of the old versions.
+ *
+ * Version 1's indexes serve the admin queries (by destination domain,
+ * sender, authenticated user, client IP, state, age) and the delivery
+ * scheduler (state, next_attempt).
  */
 static const char schema_v1[] =
 	"CREATE TABLE message ("
@@ -242,6 +286,7 @@ struct queue_db {
 	 * new recipient always sorts after the scheduler's cursor, even
 	 * when the newest row was deleted (SQLite would reuse max+1) */
 	int64_t		 rcpt_next_id;
+	int		 paused_some;	/* some destination is paused */
 	struct queue_stats stats;	/* since start */
 	char		 path[4096];
 };
@@ -364,53 +409,10 @@ db_pragma(struct queue_db *db, const char *sql, char *out, size_t outlen)
 	return rc;
 }
 
-/* Create the schema in an empty database, or check its version. */
-static int
-db_schema(struct queue_db *db, char *err, size_t errlen)
-{
-	char v[32];
-	long ver;
-	int rc;
-
-	if ((rc = db_pragma(db, "PRAGMA user_version", v, sizeof(v))) != SQLITE_OK)
-		goto sqlerr;
-	ver = strtol(v, NULL, 10);
-	if (ver == QUEUE_SCHEMA_VERSION)
-		return 0;
-	if (ver != 0) {
-		snprintf(err, errlen, "%s: schema version %ld, want %d",
-		    db->path, ver, QUEUE_SCHEMA_VERSION);
-		return -1;
-	}
-	if ((rc = sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK)
-		goto sqlerr;
-	/* CREATE TABLE without IF NOT EXISTS: a foreign database fails here */
-	if ((rc = sqlite3_exec(db->h, schema_v1, NULL, NULL, NULL)) != SQLITE_OK)
-		goto rollback;
-	snprintf(v, sizeof(v), "PRAGMA user_version = %d", QUEUE_SCHEMA_VERSION);
-	if ((rc = sqlite3_exec(db->h, v, NULL, NULL, NULL)) != SQLITE_OK)
-		goto rollback;
-	if ((rc = sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
-		goto rollback;
-	log_notice(LOG_CAT_QUEUE, "event=db_created path=%s version=%d",
-	    db->path, QUEUE_SCHEMA_VERSION);
-	return 0;
-
-rollback:
-	snprintf(err, errlen, "%s: create schema: %s", db->path,
-	    sqlite3_errmsg(db->h));
-	if (!sqlite3_get_autocommit(db->h))
-		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
-	return -1;
-sqlerr:
-	snprintf(err, errlen, "%s: %s", db->path, sqlite3_errmsg(db->h));
-	return -1;
-}
-
 /*
  * Tables and indexes of outbound delivery, added to version 1 without
- * a version change: IF NOT EXISTS makes it idempotent, and a database
- * from before simply gains them.
+ * a version change (IF NOT EXISTS: a version 1 database may have them
+ * already); part of the upgrade to version 2.
  */
 static const char schema_delivery[] =
 	"CREATE TABLE IF NOT EXISTS deadletter ("
@@ -431,20 +433,9 @@ static const char schema_delivery[] =
 	"  REFERENCES recipient(id) ON DELETE CASCADE,"
 	" time INTEGER NOT NULL);";
 
-static int
-db_schema_delivery(struct queue_db *db, char *err, size_t errlen)
-{
-	if (sqlite3_exec(db->h, schema_delivery, NULL, NULL, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: delivery schema: %s", db->path,
-		    sqlite3_errmsg(db->h));
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * Tables of the control CLI and the defences (bans, account states),
- * added to version 1 the same way: IF NOT EXISTS, idempotent.
+ * added to version 1 the same way; part of the upgrade to version 2.
  */
 static const char schema_control[] =
 	"CREATE TABLE IF NOT EXISTS bans ("
@@ -480,10 +471,16 @@ static const char schema_control[] =
 	"CREATE INDEX IF NOT EXISTS verify_cache_expires ON"
 	" verify_cache(expires);";
 
+/* New in version 2: destinations whose delivery an admin paused. */
+static const char schema_v2[] =
+	"CREATE TABLE paused_dest ("
+	" domain TEXT NOT NULL PRIMARY KEY,"	/* lowercased; '*': all */
+	" since INTEGER NOT NULL,"
+	" reason TEXT);";
+
 /*
- * Columns added to tables of schema_control after they first shipped:
- * an existing queue.db gains each one missing (ALTER TABLE ADD COLUMN,
- * NULL in the old rows), a new one has it from CREATE TABLE.
+ * Columns added to tables after they first shipped: an upgrade adds
+ * each one missing (ALTER TABLE ADD COLUMN, NULL in the old rows).
  */
 static const struct {
 	const char	*table, *column, *decl;
@@ -491,10 +488,14 @@ static const struct {
 	/* a relay client's envelope sender, lowercased, "" for <>; NULL
 	 * for an authenticated user's message (or a row from before) */
 	{ "watch_traffic", "mail_from", "TEXT" },
+	/* version 2: what a dead letter needs to go back into the queue:
+	 * its recipient's Maildir (NULL: remote) and the message flags */
+	{ "deadletter", "mailbox", "TEXT" },
+	{ "deadletter", "flags", "INTEGER NOT NULL DEFAULT 0" },
 };
 
 static int
-db_schema_columns(struct queue_db *db, char *err, size_t errlen)
+db_schema_columns(struct queue_db *db)
 {
 	static const char *has_sql =
 	    "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2";
@@ -507,7 +508,7 @@ db_schema_columns(struct queue_db *db, char *err, size_t errlen)
 
 		if (sqlite3_prepare_v3(db->h, has_sql, -1, 0, &s, NULL) !=
 		    SQLITE_OK)
-			goto fail;
+			return -1;
 		sqlite3_bind_text(s, 1, schema_columns[i].table, -1,
 		    SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, schema_columns[i].column, -1,
@@ -516,23 +517,217 @@ db_schema_columns(struct queue_db *db, char *err, size_t errlen)
 			has = sqlite3_column_int(s, 0);
 		sqlite3_finalize(s);
 		if (rc != SQLITE_ROW)
-			goto fail;
+			return -1;
 		if (has)
 			continue;
 		snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s",
 		    schema_columns[i].table, schema_columns[i].column,
 		    schema_columns[i].decl);
 		if (sqlite3_exec(db->h, sql, NULL, NULL, NULL) != SQLITE_OK)
-			goto fail;
-		log_notice(LOG_CAT_QUEUE, "event=db_upgraded path=%s "
-		    "added=%s.%s", db->path, schema_columns[i].table,
-		    schema_columns[i].column);
+			return -1;
 	}
 	return 0;
+}
+
+/* version 1 to 2: what version 1 gained along the way, and paused_dest */
+static int
+db_upgrade_v2(struct queue_db *db, const char **step)
+{
+	*step = "delivery tables";
+	if (sqlite3_exec(db->h, schema_delivery, NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	*step = "control tables";
+	if (sqlite3_exec(db->h, schema_control, NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	*step = "added columns";
+	if (db_schema_columns(db) == -1)
+		return -1;
+	*step = "paused_dest";
+	if (sqlite3_exec(db->h, schema_v2, NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	return 0;
+}
+
+/*
+ * The upgrades, in order: upgrades[v - 1] takes version v to v + 1,
+ * inside the caller's transaction. A new version adds its step here
+ * and raises QUEUE_SCHEMA_VERSION; a step never changes what an older
+ * one did.
+ */
+static int (*const upgrades[])(struct queue_db *, const char **) = {
+	db_upgrade_v2,
+};
+_Static_assert(sizeof(upgrades) / sizeof(upgrades[0]) ==
+    QUEUE_SCHEMA_VERSION - 1, "one upgrade step per version");
+
+/* fsync a file, or a directory, by name; 0 or -1 with errno */
+static int
+db_fsync_path(const char *path, int dir)
+{
+	int fd, rc, e;
+
+	if ((fd = open(path, (dir ? O_RDONLY | O_DIRECTORY : O_RDWR) |
+	    O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return -1;
+	rc = fsync(fd);
+	e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
+/*
+ * A copy of the database as it is, before an upgrade from version ver:
+ * <queue.db>.bak-vVER-YYYYMMDDTHHMMSSZ beside it, mode 0600, a
+ * consistent snapshot (VACUUM INTO reads through this connection, WAL
+ * included), fsynced with its directory. Its name into bak.
+ */
+static int
+db_backup(struct queue_db *db, long ver, char *bak, size_t baklen, char *err,
+    size_t errlen)
+{
+	char stamp[32], dir[sizeof(db->path)], *slash;
+	sqlite3_stmt *s = NULL;
+	time_t now = time(NULL);
+	struct tm tm;
+	int fd, rc, n;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	/* made here, empty and 0600: VACUUM INTO fills an empty file; a
+	 * second try within the same second gets a suffix, never an old
+	 * copy overwritten */
+	for (int i = 0;; i++) {
+		n = i == 0 ? snprintf(bak, baklen, "%s.bak-v%ld-%s", db->path,
+		    ver, stamp) : snprintf(bak, baklen, "%s.bak-v%ld-%s.%d",
+		    db->path, ver, stamp, i);
+		if (n < 0 || (size_t)n >= baklen) {
+			snprintf(err, errlen, "%s: backup path too long",
+			    db->path);
+			return -1;
+		}
+		if ((fd = open(bak, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0600)) != -1)
+			break;
+		if (errno != EEXIST || i == DB_BACKUP_TRIES) {
+			snprintf(err, errlen, "backup %s: %s", bak,
+			    strerror(errno));
+			return -1;
+		}
+	}
+	close(fd);
+	if ((rc = sqlite3_prepare_v2(db->h, "VACUUM INTO ?1", -1, &s,
+	    NULL)) == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, bak, -1, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_OK) {
+		snprintf(err, errlen, "backup %s: %s", bak,
+		    sqlite3_errmsg(db->h));
+		unlink(bak);
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s", db->path);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*slash = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	if (db_fsync_path(bak, 0) == -1 || db_fsync_path(dir, 1) == -1) {
+		snprintf(err, errlen, "backup %s: fsync: %s", bak,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Bring the schema from version ver (0: a new, empty file) to
+ * QUEUE_SCHEMA_VERSION in one transaction: a failure rolls back every
+ * step, and the file is as it was. An existing queue is copied first.
+ */
+static int
+db_upgrade(struct queue_db *db, long ver, char *err, size_t errlen)
+{
+	char bak[sizeof(db->path) + 64], v[48];
+	const char *step = "begin";
+	long from = ver;
+
+	bak[0] = '\0';
+	if (ver > 0) {
+		if (db_backup(db, ver, bak, sizeof(bak), err, errlen) == -1)
+			return -1;
+		log_notice(LOG_CAT_QUEUE, "event=db_backup path=%s backup=%s "
+		    "version=%ld", db->path, bak, ver);
+	}
+	if (sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	if (ver == 0) {
+		/* CREATE TABLE without IF NOT EXISTS: a foreign database
+		 * fails here */
+		step = "create version 1";
+		if (sqlite3_exec(db->h, schema_v1, NULL, NULL, NULL) != SQLITE_OK)
+			goto fail;
+		ver = 1;
+	}
+	for (; ver < QUEUE_SCHEMA_VERSION; ver++)
+		if (upgrades[ver - 1](db, &step) == -1)
+			goto fail;
+	step = "user_version";
+	snprintf(v, sizeof(v), "PRAGMA user_version = %d", QUEUE_SCHEMA_VERSION);
+	if (sqlite3_exec(db->h, v, NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	step = "commit";
+	if (sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	if (from == 0)
+		log_notice(LOG_CAT_QUEUE, "event=db_created path=%s version=%d",
+		    db->path, QUEUE_SCHEMA_VERSION);
+	else
+		log_notice(LOG_CAT_QUEUE, "event=db_upgraded path=%s from=%ld "
+		    "to=%d backup=%s", db->path, from, QUEUE_SCHEMA_VERSION, bak);
+	return 0;
+
 fail:
-	snprintf(err, errlen, "%s: upgrade schema: %s", db->path,
-	    sqlite3_errmsg(db->h));
+	if (from == 0)
+		snprintf(err, errlen, "%s: create schema: %s: %s", db->path, step,
+		    sqlite3_errmsg(db->h));
+	else
+		snprintf(err, errlen, "%s: upgrade from schema version %ld to %d "
+		    "failed at %s (to version %ld): %s; the file is unchanged "
+		    "(a copy is at %s)", db->path, from, QUEUE_SCHEMA_VERSION,
+		    step, ver + 1, sqlite3_errmsg(db->h), bak);
+	if (!sqlite3_get_autocommit(db->h))
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 	return -1;
+}
+
+/*
+ * Check the schema's version: create it in a new file, upgrade an older
+ * one, refuse a newer one (written by a later moat, which this one
+ * cannot read safely).
+ */
+static int
+db_schema(struct queue_db *db, char *err, size_t errlen)
+{
+	char v[32];
+	long ver;
+
+	if (db_pragma(db, "PRAGMA user_version", v, sizeof(v)) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", db->path, sqlite3_errmsg(db->h));
+		return -1;
+	}
+	ver = strtol(v, NULL, 10);
+	if (ver == QUEUE_SCHEMA_VERSION)
+		return 0;
+	if (ver < 0 || ver > QUEUE_SCHEMA_VERSION) {
+		snprintf(err, errlen, "%s: schema version %ld is newer than this "
+		    "moat's (%d): it was written by a later moat; run that "
+		    "version, or move the file away to start with an empty "
+		    "queue", db->path, ver, QUEUE_SCHEMA_VERSION);
+		return -1;
+	}
+	return db_upgrade(db, ver, err, errlen);
 }
 
 /* One integer from a one-row statement: SQLITE_OK, or an SQLite code. */
@@ -611,12 +806,6 @@ queue_db_open(const char *spool_dir, char *err, size_t errlen)
 	if ((rc = db_pragma(db, DB_JOURNAL_LIMIT_SQL, NULL, 0)) != SQLITE_OK)
 		goto sqlerr;
 	if (db_schema(db, err, errlen) == -1)
-		goto fail;
-	if (db_schema_delivery(db, err, errlen) == -1)
-		goto fail;
-	if (sqlite3_exec(db->h, schema_control, NULL, NULL, NULL) != SQLITE_OK)
-		goto sqlerr;
-	if (db_schema_columns(db, err, errlen) == -1)
 		goto fail;
 
 	for (int i = 0; i < ST_N; i++) {
@@ -1312,11 +1501,13 @@ queue_db_remote_fetch(struct queue_db *db, int64_t now, int64_t after_time,
 	*n = 0;
 	for (int part = 0; part < 2 && *n < max; part++) {
 		if (part == 0) {
-			s = db_st(db, ST_REMOTE_FETCH_AT);
+			s = db_st(db, db->paused_some ? ST_REMOTE_FETCH_AT_P :
+			    ST_REMOTE_FETCH_AT);
 			sqlite3_bind_int64(s, 1, after_time);
 			sqlite3_bind_int64(s, 2, after_id);
 		} else {
-			s = db_st(db, ST_REMOTE_FETCH_AFTER);
+			s = db_st(db, db->paused_some ?
+			    ST_REMOTE_FETCH_AFTER_P : ST_REMOTE_FETCH_AFTER);
 			sqlite3_bind_int64(s, 1, after_time);
 			sqlite3_bind_int64(s, 2, now);
 		}
@@ -1360,10 +1551,15 @@ queue_db_remote_free(struct queue_remote *v, size_t n)
 int
 queue_db_remote_next(struct queue_db *db, int64_t *when)
 {
-	sqlite3_stmt *s = db_st(db, ST_REMOTE_NEXT);
+	sqlite3_stmt *s = db_st(db, db->paused_some ? ST_REMOTE_NEXT_P :
+	    ST_REMOTE_NEXT);
 	int rc, found = 0;
 
-	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
+	if ((rc = sqlite3_step(s)) == SQLITE_DONE) {
+		st_done(s);		/* the paused form: no row at all */
+		return 0;
+	}
+	if (rc != SQLITE_ROW) {
 		db_log_error(db, "remote_next", rc);
 		st_done(s);
 		return -1;
@@ -1478,6 +1674,7 @@ db_dead_insert(struct queue_db *db, const struct queue_remote_mark *v,
 		sqlite3_bind_int64(s, 2, now);
 		bind_str(s, 3, v[i].address);
 		bind_str(s, 4, v[i].error);
+		sqlite3_bind_int64(s, 5, v[i].rcpt_id);
 		if ((rc = st_exec(s)) != SQLITE_DONE)
 			return rc;
 	}
@@ -1570,6 +1767,115 @@ queue_db_dead_expire(struct queue_db *db, int64_t before, int64_t *deleted)
 	if (deleted != NULL)
 		*deleted = sqlite3_changes64(db->h);
 	return 0;
+}
+
+/* queue_db_paused_load - read paused_dest: *all, and whether any is */
+int
+queue_db_paused_load(struct queue_db *db, int *all)
+{
+	sqlite3_stmt *s = db_st(db, ST_PAUSED);
+	int rc;
+
+	*all = 0;
+	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
+		db_log_error(db, "paused", rc);
+		st_done(s);
+		return -1;
+	}
+	*all = sqlite3_column_int(s, 0);
+	db->paused_some = sqlite3_column_int(s, 1);
+	st_done(s);
+	return 0;
+}
+
+/*
+ * queue_db_dead_reinject - dead letter dead_id back into the queue as a
+ * new message from <> (arrived now, one recipient, its first attempt)
+ * and out of deadletter, in one transaction. route() says where its
+ * recipient goes now (its Maildir, "" when relayed). 1 with the new qid,
+ * 0 when there is no such dead letter, -1 (nothing changed).
+ */
+int
+queue_db_dead_reinject(struct queue_db *db, int64_t dead_id, const char *helo,
+    void (*route)(void *, const char *address, const char *mailbox,
+    char *out, size_t outlen), void *arg, char qid[QUEUE_QID_SIZE])
+{
+	sqlite3_stmt *s = db_st(db, ST_DEAD_GET);
+	struct queue_rcpt r;
+	struct queue_msg m;
+	char *sender = NULL, *address = NULL, *mailbox = NULL;
+	char mbox[4096];
+	uint8_t *data = NULL;
+	const void *b;
+	const char *op = "begin";
+	int64_t now = time(NULL);
+	int rc, found = 0, len;
+
+	if ((rc = db_begin(db)) != SQLITE_DONE)
+		goto fail;
+	op = "dead_get";
+	sqlite3_bind_int64(s, 1, dead_id);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		found = 1;
+		sender = col_strdup(s, 1);
+		address = col_strdup(s, 2);
+		mailbox = col_strdup(s, 4);
+		if (sender == NULL || address == NULL || mailbox == NULL)
+			fatal("%s: strdup", __func__);
+		b = sqlite3_column_blob(s, 3);
+		len = sqlite3_column_bytes(s, 3);
+		if ((data = malloc(len > 0 ? (size_t)len : 1)) == NULL)
+			fatal("%s: malloc", __func__);
+		if (len > 0)
+			memcpy(data, b, (size_t)len);
+		memset(&m, 0, sizeof(m));
+		m.flags = (uint8_t)sqlite3_column_int(s, 5);
+		m.len = len > 0 ? (size_t)len : 0;
+	}
+	st_done(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		goto fail;
+	if (!found) {
+		db_rollback(db);
+		return 0;
+	}
+	route(arg, address, mailbox, mbox, sizeof(mbox));
+	memset(&r, 0, sizeof(r));
+	r.address = address;
+	r.mailbox = mbox;
+	m.created = now;
+	m.sender = sender;
+	m.helo = helo;
+	m.client_ip = "";
+	m.listener = "deadletter";
+	m.ret = PROTO_RET_NONE;
+	m.rcpts = &r;
+	m.nrcpt = 1;
+	m.data = data;
+	op = "store";
+	if ((rc = db_store_one(db, &m, now, qid)) != SQLITE_DONE)
+		goto fail;
+	op = "dead_delete";
+	s = db_st(db, ST_DEAD_DELETE);
+	sqlite3_bind_int64(s, 1, dead_id);
+	if ((rc = st_exec(s)) != SQLITE_DONE)
+		goto fail;
+	op = "commit";
+	if ((rc = db_commit(db)) != SQLITE_DONE)
+		goto fail;
+	free(sender);
+	free(address);
+	free(mailbox);
+	free(data);
+	return 1;
+fail:
+	db_log_error(db, op, rc);
+	db_rollback(db);
+	free(sender);
+	free(address);
+	free(mailbox);
+	free(data);
+	return -1;
 }
 
 /*

@@ -16,7 +16,7 @@
 
 #define QUEUE_QID_LEN		QID_LEN
 #define QUEUE_QID_SIZE		QID_SIZE
-#define QUEUE_SCHEMA_VERSION	1	/* PRAGMA user_version */
+#define QUEUE_SCHEMA_VERSION	2	/* PRAGMA user_version; see queue_db.c */
 
 /* recipient.state; the numbers are stored, never renumber them */
 enum queue_rcpt_state {
@@ -306,6 +306,28 @@ int queue_db_remote_mark(struct queue_db *db, const struct queue_remote_mark *v,
 /* queue_db_dead_expire - delete dead letters older than before; 0 or -1 */
 int queue_db_dead_expire(struct queue_db *db, int64_t before,
     int64_t *deleted);
+
+/*
+ * queue_db_paused_load - read which destinations an admin paused
+ * (paused_dest): *all when every remote delivery is; when some domains
+ * are, queue_db_remote_fetch and queue_db_remote_next leave their
+ * recipients out from now on. 0 or -1.
+ */
+int queue_db_paused_load(struct queue_db *db, int *all);
+
+/*
+ * queue_db_dead_reinject - dead letter dead_id back into the queue, in
+ * one transaction: a new message from <> that arrived now (listener
+ * "deadletter", HELO helo) to its one recipient, and the dead letter
+ * deleted. route(arg, address, stored mailbox or "", out, outlen) puts
+ * where the recipient goes now into out: a Maildir, "" when relayed.
+ * 1 with the new qid, 0 when there is no such dead letter, -1 (logged,
+ * nothing changed).
+ */
+int queue_db_dead_reinject(struct queue_db *db, int64_t dead_id,
+    const char *helo, void (*route)(void *, const char *address,
+    const char *mailbox, char *out, size_t outlen), void *arg,
+    char qid[QUEUE_QID_SIZE]);
 
 /* queue_db_sender_state - a sender's state ("active" when no row) */
 int queue_db_sender_state(struct queue_db *db, const char *key, char *buf,

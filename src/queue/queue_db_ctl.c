@@ -24,7 +24,8 @@
  * queue_db_ctl_ban_del, queue_db_ctl_ban_list, queue_db_ctl_ban_expire,
  * queue_db_ctl_users, queue_db_ctl_user_states, queue_db_ctl_user_set,
  * queue_db_ctl_counts, queue_db_ctl_verify_list,
- * queue_db_ctl_verify_flush.
+ * queue_db_ctl_verify_flush, queue_db_ctl_requeue, queue_db_ctl_pause,
+ * queue_db_ctl_resume, queue_db_ctl_paused.
  *
  * SECURITY: every statement is a fixed text prepared at open; filter
  * values are bound parameters, never pasted into SQL. ctl_cidr_match and
@@ -126,6 +127,11 @@ enum qdc_stmt {
 	QDC_STATS_USERS,
 	QDC_VERIFY_LIST,
 	QDC_VERIFY_FLUSH,
+	QDC_REQUEUE_RCPTS,
+	QDC_REQUEUE_ROUTE,
+	QDC_PAUSE,
+	QDC_RESUME,
+	QDC_PAUSED_LIST,
 	QDC_N,
 	/* prepared only when the deadletter table exists */
 	QDC_DEAD_LIST = QDC_N,
@@ -269,6 +275,24 @@ static const char *const qdc_sql[QDC_NALL] = {
 	    " ORDER BY updated DESC, address LIMIT ?3",
 	[QDC_VERIFY_FLUSH] =
 	    "DELETE FROM verify_cache WHERE ?1 IS NULL OR address = ?1",
+	/* requeue: the recipients still to do (held ones too: they keep
+	 * their state, but go by the new route once released) */
+	[QDC_REQUEUE_RCPTS] =
+	    "SELECT id, address, coalesce(mailbox, '') FROM recipient"
+	    " WHERE state IN (0, 1, 2) AND msg_id IN " QDC_SEL " ORDER BY id",
+	[QDC_REQUEUE_ROUTE] =
+	    "UPDATE recipient SET mailbox = nullif(?2, ''), updated = ?3"
+	    " WHERE id = ?1 AND state IN (0, 1, 2)",
+	[QDC_PAUSE] =
+	    "INSERT INTO paused_dest(domain, since, reason) VALUES"
+	    " (lower(?1), ?2, nullif(?3, '')) ON CONFLICT(domain) DO UPDATE SET"
+	    " reason = excluded.reason",
+	[QDC_RESUME] = "DELETE FROM paused_dest WHERE domain = lower(?1)",
+	[QDC_PAUSED_LIST] =
+	    "SELECT p.domain, p.since, coalesce(p.reason, ''),"
+	    " (SELECT count(*) FROM recipient AS r WHERE r.mailbox IS NULL"
+	    "  AND r.state < 2 AND (p.domain = '*' OR r.domain = p.domain))"
+	    " FROM paused_dest AS p ORDER BY p.domain",
 	[QDC_DEAD_LIST] =
 	    "SELECT id, qid, time, created, sender, recipient, reason,"
 	    " length(data) FROM deadletter WHERE " QDC_DFILTER
@@ -912,6 +936,162 @@ queue_db_ctl_act(struct queue_db_ctl *dc, const struct ctl_filter *f,
 	if (qdc_simple(dc, QDC_COMMIT) != SQLITE_DONE)
 		return qdc_abort(dc, *op);
 	return 0;
+}
+
+/* one recipient whose route changes: its id and new mailbox ("" remote) */
+struct qdc_move {
+	int64_t	 id;
+	char	*mailbox;
+};
+
+/* the recipients of the selection whose route route() changes */
+static int
+qdc_requeue_scan(struct queue_db_ctl *dc, int (*route)(void *, int64_t,
+    const char *, const char *, char *, size_t), void *arg,
+    struct qdc_move **mv, size_t *nmv, int64_t *unknown)
+{
+	sqlite3_stmt *s = dc->st[QDC_REQUEUE_RCPTS];
+	char out[1024];
+	size_t cap = 0;
+	int rc, r;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		r = route(arg, sqlite3_column_int64(s, 0), col_text(s, 1),
+		    col_text(s, 2), out, sizeof(out));
+		if (r == -1)
+			(*unknown)++;
+		if (r != 1)
+			continue;
+		if (*nmv == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((*mv = reallocarray(*mv, cap, sizeof(**mv))) == NULL)
+				fatal("%s: reallocarray", __func__);
+		}
+		(*mv)[*nmv].id = sqlite3_column_int64(s, 0);
+		if (((*mv)[*nmv].mailbox = strdup(out)) == NULL)
+			fatal("%s: strdup", __func__);
+		(*nmv)++;
+	}
+	qdc_done(s);
+	return rc;
+}
+
+/* queue_db_ctl_requeue - route the selection again, make it due now */
+int
+queue_db_ctl_requeue(struct queue_db_ctl *dc, const struct ctl_filter *f,
+    int dry_run, int64_t now, int (*route)(void *, int64_t, const char *,
+    const char *, char *, size_t), void *arg,
+    struct queue_requeue_count *c, const char **op)
+{
+	struct qdc_move *mv = NULL;
+	size_t nmv = 0;
+	sqlite3_stmt *s;
+	int rc = -1;
+
+	memset(c, 0, sizeof(*c));
+	*op = "begin";
+	if (qdc_simple(dc, QDC_BEGIN) != SQLITE_DONE)
+		return qdc_abort(dc, *op);
+	*op = "select";
+	if (qdc_select(dc, f, now, 1, &c->msgs, &c->rcpts) != SQLITE_DONE)
+		goto abort;
+	*op = "route";
+	if (qdc_requeue_scan(dc, route, arg, &mv, &nmv, &c->unknown) !=
+	    SQLITE_DONE)
+		goto abort;
+	c->moved = (int64_t)nmv;
+	if (!dry_run) {
+		s = dc->st[QDC_REQUEUE_ROUTE];
+		for (size_t i = 0; i < nmv; i++) {
+			sqlite3_bind_int64(s, 1, mv[i].id);
+			sqlite3_bind_text(s, 2, mv[i].mailbox, -1,
+			    SQLITE_STATIC);
+			sqlite3_bind_int64(s, 3, now);
+			if (qdc_exec(s) != SQLITE_DONE)
+				goto abort;
+		}
+		*op = "due";
+		s = dc->st[QDC_RETRY];
+		sqlite3_bind_int64(s, 1, now);
+		if (qdc_exec(s) != SQLITE_DONE)
+			goto abort;
+		c->rcpts = sqlite3_changes64(dc->h);
+	}
+	*op = "clear";
+	if (qdc_simple(dc, QDC_SEL_CLEAR) != SQLITE_DONE)
+		goto abort;
+	*op = "commit";
+	if (qdc_simple(dc, dry_run ? QDC_ROLLBACK : QDC_COMMIT) != SQLITE_DONE)
+		goto abort;
+	rc = 0;
+	goto done;
+abort:
+	rc = qdc_abort(dc, *op);
+done:
+	for (size_t i = 0; i < nmv; i++)
+		free(mv[i].mailbox);
+	free(mv);
+	return rc;
+}
+
+/* queue_db_ctl_pause - pause a destination ("*": all); 0 or -1 */
+int
+queue_db_ctl_pause(struct queue_db_ctl *dc, const char *domain,
+    const char *reason, int64_t now)
+{
+	sqlite3_stmt *s = dc->st[QDC_PAUSE];
+
+	sqlite3_bind_text(s, 1, domain, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 2, now);
+	sqlite3_bind_text(s, 3, reason, -1, SQLITE_TRANSIENT);
+	if (qdc_exec(s) != SQLITE_DONE) {
+		qdc_error(dc, "pause");
+		return -1;
+	}
+	return 0;
+}
+
+/* queue_db_ctl_resume - resume it: 1, 0 when it was not paused, -1 */
+int
+queue_db_ctl_resume(struct queue_db_ctl *dc, const char *domain)
+{
+	sqlite3_stmt *s = dc->st[QDC_RESUME];
+
+	sqlite3_bind_text(s, 1, domain, -1, SQLITE_TRANSIENT);
+	if (qdc_exec(s) != SQLITE_DONE) {
+		qdc_error(dc, "resume");
+		return -1;
+	}
+	return sqlite3_changes64(dc->h) > 0;
+}
+
+struct qdc_paused_ctx {
+	void	(*fn)(void *, const struct queue_paused_row *);
+	void	*arg;
+};
+
+static void
+qdc_paused_row(sqlite3_stmt *s, void *ctx)
+{
+	const struct qdc_paused_ctx *c = ctx;
+	struct queue_paused_row r;
+
+	r.domain = col_text(s, 0);
+	r.since = sqlite3_column_int64(s, 1);
+	r.reason = col_text(s, 2);
+	r.waiting = sqlite3_column_int64(s, 3);
+	c->fn(c->arg, &r);
+}
+
+/* queue_db_ctl_paused - the paused destinations, by name; 0 or -1 */
+int
+queue_db_ctl_paused(struct queue_db_ctl *dc,
+    void (*fn)(void *, const struct queue_paused_row *), void *arg)
+{
+	struct qdc_paused_ctx c = { fn, arg };
+
+	return qdc_each(dc, dc->st[QDC_PAUSED_LIST], "paused", qdc_paused_row,
+	    &c);
 }
 
 /* the three truncations, compiled now (foreign keys are off) */

@@ -130,6 +130,49 @@ int queue_db_ctl_act(struct queue_db_ctl *dc, const struct ctl_filter *f,
     int action, int dry_run, int64_t now, int64_t *msgs, int64_t *rcpts,
     const char **op);
 
+/* What `moat queue requeue` found (or, in a dry run, would change). */
+struct queue_requeue_count {
+	int64_t	msgs;			/* messages selected */
+	int64_t	rcpts;			/* recipients made due now */
+	int64_t	moved;			/* recipients whose route changed */
+	int64_t	unknown;		/* a local domain, no mailbox known */
+};
+
+/*
+ * queue_db_ctl_requeue - in one transaction, the messages f selects:
+ * each recipient not yet delivered or failed is routed again
+ * (route(arg, id, address, mailbox or "", out, outlen): 1 with the new
+ * mailbox in out, "" for relayed; 0 unchanged; -1 unchanged and
+ * counted as unknown), and the queued and deferred ones are due now
+ * (held ones stay held). A dry run counts and changes nothing. 0, or
+ * -1 with *op the step that failed and nothing changed.
+ */
+int queue_db_ctl_requeue(struct queue_db_ctl *dc, const struct ctl_filter *f,
+    int dry_run, int64_t now, int (*route)(void *, int64_t, const char *,
+    const char *, char *, size_t), void *arg,
+    struct queue_requeue_count *c, const char **op);
+
+/* One paused destination. Views. */
+struct queue_paused_row {
+	const char	*domain;	/* "*": all */
+	int64_t		 since;
+	const char	*reason;	/* "" when none */
+	int64_t		 waiting;	/* its remote recipients still to do */
+};
+
+/*
+ * queue_db_ctl_pause - pause delivery to domain ("*": every remote
+ * destination), kept in paused_dest until resumed; pausing it again
+ * keeps its time and takes the new reason. 0 or -1.
+ * queue_db_ctl_resume - 1, 0 when it was not paused, -1.
+ * queue_db_ctl_paused - the paused destinations, by name; 0 or -1.
+ */
+int queue_db_ctl_pause(struct queue_db_ctl *dc, const char *domain,
+    const char *reason, int64_t now);
+int queue_db_ctl_resume(struct queue_db_ctl *dc, const char *domain);
+int queue_db_ctl_paused(struct queue_db_ctl *dc,
+    void (*fn)(void *, const struct queue_paused_row *), void *arg);
+
 /*
  * queue_db_ctl_delete_all - every message, body and recipient, by
  * truncation, in one transaction; the counts before. 0, or -1 with *op

@@ -79,6 +79,7 @@
 #include "queue/queue_watch.h"
 #include "queue/sched.h"
 #include "queue/queue_ctl.h"
+#include "queue/queue_route.h"
 #include "control/control_log.h"
 
 #define QP_ESC		512	/* escaped copy of a field for the log */
@@ -1120,6 +1121,52 @@ qp_ctl_kick(void *arg)
 		sched_kick(qp->sched);
 }
 
+/*
+ * The queue operations' hooks (queue_ctl.h): the configuration in
+ * force, the scheduler's jobs, paused destinations, dead letters.
+ */
+static const struct conf *
+qp_ctl_conf(void *arg)
+{
+	return ((struct queue_proc *)arg)->conf;
+}
+
+static int
+qp_ctl_inflight(void *arg, int64_t rcpt_id)
+{
+	return sched_inflight(((struct queue_proc *)arg)->sched, rcpt_id);
+}
+
+static void
+qp_ctl_paused(void *arg)
+{
+	sched_paused_changed(((struct queue_proc *)arg)->sched);
+}
+
+/* a dead letter's recipient: its stored Maildir while its domain is
+ * still local, else where the configuration sends it now */
+static void
+qp_reinject_route(void *arg, const char *address, const char *mailbox,
+    char *out, size_t len)
+{
+	const struct conf *c = arg;
+	int r = queue_route_mailbox(c, address, out, len);
+
+	if (r != QUEUE_ROUTE_REMOTE && mailbox[0] != '\0')
+		snprintf(out, len, "%s", mailbox);
+	else if (r == QUEUE_ROUTE_UNKNOWN)
+		out[0] = '\0';		/* no Maildir known: by its route */
+}
+
+static int
+qp_ctl_reinject(void *arg, int64_t dead_id, char qid[QUEUE_QID_SIZE])
+{
+	struct queue_proc *qp = arg;
+
+	return queue_db_dead_reinject(qp->db, dead_id, qp->conf->hostname,
+	    qp_reinject_route, qp->conf, qid);
+}
+
 /* queue_proc_main - run the queue process until told to stop */
 int
 queue_proc_main(struct proc_env *env)
@@ -1189,6 +1236,12 @@ queue_proc_main(struct proc_env *env)
 	if (env->peer[PROC_MTA] >= 0)
 		qp->sched = sched_new(conf, base, qp->db, env->peer[PROC_MTA],
 		    qp_local_kick, qp);
+	{
+		struct queue_ctl_delivery dl = { qp_ctl_conf, qp_ctl_inflight,
+		    qp_ctl_paused, qp_ctl_reinject, qp };
+
+		queue_ctl_set_delivery(qp->ctl, &dl);
+	}
 
 	if (event_base_dispatch(base) == -1)
 		log_err(LOG_CAT_QUEUE, "event=loop_failed");

@@ -38,8 +38,15 @@
  * A local delivery that failed for good comes here too (sched_fail), so
  * that it bounces (or makes a dead letter) the same way, at once.
  *
+ * An admin may pause remote delivery (`moat queue pause`, the table
+ * paused_dest, kept across restarts): for all destinations no round
+ * runs; for some domains the fetches leave their recipients out (they
+ * are not due while paused; jobs already with the mta finish). Local
+ * delivery is not paused.
+ *
  * Public: sched_new, sched_free, sched_kick, sched_stored, sched_set_conf,
- * sched_stop, sched_backoff, sched_fail.
+ * sched_stop, sched_backoff, sched_fail, sched_paused_changed,
+ * sched_inflight.
  *
  * SECURITY: PROTO_MTA_RESULT comes from a sibling: a frame that does not
  * parse exactly or names a job or recipient we did not send is a bug
@@ -67,6 +74,7 @@
 #include "policy/relay.h"
 #include "queue/bounce.h"
 #include "queue/queue_db.h"
+#include "queue/queue_route.h"
 #include "queue/sched.h"
 #include "mta/mta_route.h"
 
@@ -158,6 +166,7 @@ struct sched {
 	struct sched_bounce	*bounces;
 	size_t			 nbounces, capbounces;
 	int			 stopping;
+	int			 paused_all;	/* `moat queue pause --all` */
 	int64_t			 expired_at;
 	char			 str[SCHED_STR_MAX];
 };
@@ -509,43 +518,15 @@ outsider_events(struct sched *s, const struct queue_msg_copy *copies,
 }
 
 /*
- * The local Maildir of a bounce's recipient (the original sender, as
- * addr_format stored it), "" when it is remote: a local domain's
- * mailbox of the `mailboxes` knob ("user", or "user@domain" for that
- * domain), or role_mailbox for postmaster and abuse. The lookup
- * process's other sources (mailboxes_file, aliases, tables) are not
- * asked here: a bounce to such a sender goes out by its route.
+ * The local Maildir of a bounce's recipient (the original sender), ""
+ * when it is relayed or no mailbox of the configuration names it (a
+ * bounce to such a sender goes out by its route).
  */
 static void
 bounce_mailbox(struct sched *s, const char *addr, char *out, size_t len)
 {
-	struct mail_addr a;
-	char path[ADDR_PATH_MAX + 3], full[2 * ADDR_PATH_MAX];
-	const struct conf *c = s->conf;
-	struct relay_table t;
-	int n;
-
-	out[0] = '\0';
-	n = snprintf(path, sizeof(path), "<%s>", addr);
-	if (n < 0 || (size_t)n >= sizeof(path) || addr_parse_path(path,
-	    (size_t)n, ADDR_F_UTF8, &a, NULL) != ADDR_OK)
-		return;
-	conf_relay_table(c, &t);
-	if (a.domain[0] != '\0' && (a.is_literal ||
-	    !relay_is_local_domain(&t, a.domain)))
-		return;
-	for (char *p = a.local_plain; *p != '\0'; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
-	snprintf(full, sizeof(full), "%s@%s", a.local_plain, a.domain);
-	for (size_t i = 0; i < c->n_mailboxes; i++)
-		if (strcmp(c->mailboxes[i], a.local_plain) == 0 ||
-		    strcmp(c->mailboxes[i], full) == 0) {
-			snprintf(out, len, "%s", c->mailboxes[i]);
-			return;
-		}
-	if (relay_is_role(a.local_plain))
-		snprintf(out, len, "%s", c->role_mailbox);
+	if (queue_route_mailbox(s->conf, addr, out, len) != QUEUE_ROUTE_LOCAL)
+		out[0] = '\0';
 }
 
 /* The bounces of one group commit, built from s->bounces; owned. */
@@ -899,6 +880,8 @@ round_run(struct sched *s)
 	if (s->nmarks > 0)
 		commit_cb(-1, 0, s);	/* outcomes first: they are not due */
 	round_expire(s, now);
+	if (s->paused_all)
+		return;			/* resume kicks a new pass */
 	if (s->njobs >= cap)
 		return;			/* results make the next round */
 	max = (cap - s->njobs) * SCHED_ROWS_PER_SLOT + SCHED_ROWS_PER_SLOT;
@@ -1073,8 +1056,28 @@ sched_new(struct conf *conf, struct event_base *base, struct queue_db *db,
 	    (s->ev_commit = event_new(base, -1, 0, commit_cb, s)) == NULL)
 		fatal("%s: event_new", __func__);
 	s->mta = ipc_peer_new(base, mta_fd, "mta", mta_msg_cb, mta_close_cb, s);
-	round_in(s, 0);
+	sched_paused_changed(s);
 	return s;
+}
+
+/* sched_paused_changed - read the paused destinations again, a new pass */
+void
+sched_paused_changed(struct sched *s)
+{
+	if (s == NULL)
+		return;
+	/* on an error the last known state stays: logged by queue_db */
+	(void)queue_db_paused_load(s->db, &s->paused_all);
+	if (s->paused_all)
+		log_notice(LOG_CAT_QUEUE, "event=delivery_paused dest=all");
+	round_in(s, 0);
+}
+
+/* sched_inflight - 1 when recipient rcpt_id is with the mta now */
+int
+sched_inflight(struct sched *s, int64_t rcpt_id)
+{
+	return s != NULL && inflight(s, rcpt_id);
 }
 
 /* sched_set_conf - the configuration after a reload */

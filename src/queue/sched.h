@@ -34,6 +34,15 @@ void sched_kick(struct sched *s);
 /* sched_stored - new recipients were committed: the pass goes on */
 void sched_stored(struct sched *s);
 
+/*
+ * sched_paused_changed - the paused destinations (paused_dest) changed,
+ * or are read for the first time: apply them, and start a new pass
+ */
+void sched_paused_changed(struct sched *s);
+
+/* sched_inflight - 1 when recipient rcpt_id is being sent by the mta */
+int sched_inflight(struct sched *s, int64_t rcpt_id);
+
 /* sched_set_conf - use conf from now on (retries, lifetime, notices) */
 void sched_set_conf(struct sched *s, struct conf *conf);
 

@@ -87,6 +87,8 @@ test_states(void **state)
 	assert_string_equal(ctl_state_name(3), "delivered");
 	assert_int_equal(ctl_action_from_name("bounce"), CTL_ACT_BOUNCE);
 	assert_int_equal(ctl_action_from_name("purge"), -1);
+	assert_int_equal(ctl_action_from_name("requeue"), CTL_ACT_REQUEUE);
+	assert_int_equal(ctl_action_from_name("reinject"), CTL_ACT_REINJECT);
 	assert_int_equal(ctl_user_state_from_name("suspended"),
 	    CTL_USER_SUSPENDED);
 }
@@ -310,6 +312,41 @@ test_request_refused(void **state)
 				    pw[i].user, -pw[i].rc - 1, pw[i].rc);
 		}
 	}
+	/* pause/resume: a domain or "*", nothing that is not a name */
+	{
+		static const struct {
+			const char *dest;
+			int rc;
+		} pd[] = {
+			{ "example.com", 0 }, { "*", 0 }, { "", -1 },
+			{ "a b.example", -1 }, { "a@b.example", -1 },
+			{ "*.example", -1 }, { "x/y", -1 },
+		};
+
+		for (size_t i = 0; i < sizeof(pd) / sizeof(pd[0]); i++) {
+			memset(&r, 0, sizeof(r));
+			r.op = i % 2 ? CTL_OP_QUEUE_RESUME : CTL_OP_QUEUE_PAUSE;
+			snprintf(r.a, sizeof(r.a), "%s", pd[i].dest);
+			snprintf(r.b, sizeof(r.b), "why");
+			if (roundtrip(&r, &got, err, sizeof(err)) != pd[i].rc)
+				fail_msg("pause %zu (%s): want %d", i, pd[i].dest,
+				    pd[i].rc);
+		}
+		memset(&r, 0, sizeof(r));
+		r.op = CTL_OP_QUEUE_PAUSE;
+		snprintf(r.a, sizeof(r.a), "example.com");
+		snprintf(r.b, sizeof(r.b), "moving");
+		assert_int_equal(roundtrip(&r, &got, err, sizeof(err)), 0);
+		assert_string_equal(got.b, "moving");
+	}
+	/* --all with --dead: every dead letter; with another filter: no */
+	memset(&r, 0, sizeof(r));
+	r.op = CTL_OP_QUEUE_ACT;
+	r.action = CTL_ACT_REINJECT;
+	r.filter.flags = CTL_FILTER_ALL | CTL_FILTER_DEAD;
+	assert_int_equal(roundtrip(&r, &got, err, sizeof(err)), 0);
+	snprintf(r.filter.to, sizeof(r.filter.to), "a@b.example");
+	assert_int_equal(roundtrip(&r, &got, err, sizeof(err)), -1);
 	/* an unknown operation */
 	memset(&r, 0, sizeof(r));
 	r.op = CTL_OP_COUNT;

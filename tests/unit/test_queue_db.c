@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <glob.h>
 
 #include <sqlite3.h>
 
@@ -1107,6 +1108,75 @@ test_ctl_dead(void **state)
 	queue_db_ctl_close(dc);
 }
 
+/* run sql on the fixture's file by a connection of its own */
+static void
+raw_exec(struct fixture *fx, const char *sql)
+{
+	sqlite3 *h = NULL;
+
+	assert_int_equal(sqlite3_open_v2(fx->path, &h, SQLITE_OPEN_READWRITE,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+}
+
+static int
+user_version(struct fixture *fx)
+{
+	sqlite3 *h = peek_open(fx);
+	sqlite3_stmt *s;
+	int v = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &s,
+	    NULL), SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(h);
+	return v;
+}
+
+/*
+ * Schema versions: a version 1 file (here: today's, less what version 2
+ * added) is copied and upgraded; a newer one is refused untouched; a
+ * step that fails leaves version 1 and says where.
+ */
+static void
+test_schema_upgrade(void **state)
+{
+	struct fixture *fx = *state;
+	char err[1024], pat[128];
+	glob_t g;
+
+	assert_int_equal(user_version(fx), QUEUE_SCHEMA_VERSION);
+	queue_db_close(fx->db);
+	fx->db = NULL;
+	raw_exec(fx, "DROP TABLE paused_dest; PRAGMA user_version = 1");
+	assert_non_null(fx->db = queue_db_open(fx->dir, err, sizeof(err)));
+	assert_int_equal(user_version(fx), QUEUE_SCHEMA_VERSION);
+	snprintf(pat, sizeof(pat), "%s/queue.db.bak-v1-*", fx->dir);
+	assert_int_equal(glob(pat, 0, NULL, &g), 0);
+	assert_int_equal(g.gl_pathc, 1);
+	globfree(&g);
+	queue_db_close(fx->db);
+	fx->db = NULL;
+
+	/* a newer file */
+	raw_exec(fx, "PRAGMA user_version = 99");
+	assert_null(queue_db_open(fx->dir, err, sizeof(err)));
+	assert_non_null(strstr(err, "schema version 99 is newer"));
+	assert_int_equal(user_version(fx), 99);
+
+	/* a failing step: paused_dest is in the way of version 2's */
+	raw_exec(fx, "PRAGMA user_version = 1");
+	assert_null(queue_db_open(fx->dir, err, sizeof(err)));
+	assert_non_null(strstr(err, "failed at paused_dest"));
+	assert_non_null(strstr(err, "unchanged"));
+	assert_int_equal(user_version(fx), 1);
+	raw_exec(fx, "PRAGMA user_version = 2");
+	assert_non_null(fx->db = queue_db_open(fx->dir, err, sizeof(err)));
+}
+
 int
 main(void)
 {
@@ -1126,6 +1196,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ctl_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_bans_users, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_dead, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_schema_upgrade, setup,
+		    teardown),
 		cmocka_unit_test(test_readonly_dir),
 	};
 
