@@ -32,6 +32,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -556,6 +558,15 @@ mc_event_cb(struct bufferevent *bev, short what, void *arg)
 	char why[128];
 
 	if (what & BEV_EVENT_CONNECTED) {
+		int one = 1;
+
+		/*
+		 * Commands whose reply the filter waived follow each other
+		 * unanswered: with Nagle each would wait for the delayed ACK
+		 * of the one before
+		 */
+		(void)setsockopt(bufferevent_getfd(bev), IPPROTO_TCP,
+		    TCP_NODELAY, &one, sizeof(one));
 		mc->state = MC_NEGOTIATING;
 		milter_put_optneg(bufferevent_get_output(bev), MILTER_ACTIONS,
 		    MILTER_PROTOCOL);

@@ -183,6 +183,10 @@ struct smtp_session {
 	size_t			 milter_first;	/* RCPT: tx->n_rcpts before it */
 	int			 milter_head_sent;	/* header section sent */
 	int			 milter_full;	/* reading stopped: backlog */
+	int			 milter_connect;	/* the connection's answer: */
+#define SMTP_MILTER_CONN_PENDING 1	/* still to come (HELO waits) */
+#define SMTP_MILTER_CONN_REJECT	2	/* refused: HELO gets 554 */
+#define SMTP_MILTER_CONN_TEMPFAIL 3	/* HELO gets 421 */
 	struct smtp_lookup	 lookup;	/* the RCPT being looked up */
 
 	/* defences */

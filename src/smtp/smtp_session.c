@@ -407,6 +407,8 @@ smtp_unpark(struct smtp_session *s, enum smtp_state st)
 
 static void smtp_milter_answer(struct smtp_session *,
     const struct milter_result *);
+static void smtp_milter_log(struct smtp_session *,
+    const struct milter_result *);
 
 /* the longest the chain may take for one event: its own timers end it */
 static int
@@ -443,9 +445,23 @@ smtp_milter_done_cb(void *arg, const struct milter_result *r)
 {
 	struct smtp_session *s = arg;
 
-	if (s->waiting != SMTP_WAIT_MILTER)
-		return;		/* it closed meanwhile */
-	smtp_milter_answer(s, r);
+	if (s->waiting == SMTP_WAIT_MILTER) {
+		smtp_milter_answer(s, r);
+		return;
+	}
+	/* the connection's answer before HELO: kept for it */
+	if (s->milter_connect == SMTP_MILTER_CONN_PENDING &&
+	    s->state != SMTP_STATE_CLOSING) {
+		s->milter_connect = 0;
+		if ((r->verdict == MILTER_REJECT ||
+		    r->verdict == MILTER_TEMPFAIL) && !r->unavailable) {
+			s->milter_event = SMFIC_CONNECT;
+			smtp_milter_log(s, r);
+			s->milter_connect = r->verdict == MILTER_REJECT &&
+			    r->code != 421 ? SMTP_MILTER_CONN_REJECT :
+			    SMTP_MILTER_CONN_TEMPFAIL;
+		}
+	}
 }
 
 /* a milter is down, slow or broken: one event per 10 s, not per session */
@@ -507,10 +523,46 @@ smtp_milter_start(struct smtp_session *s)
 	milter_chain_connect(s->milters, s->rdns[0] != '\0' &&
 	    strcmp(s->rdns, "unknown") != 0 ? s->rdns : s->ip[0] ? "unknown" :
 	    "localhost", family, (uint16_t)s->port, s->ip, mac, nmac);
-	/* the banner waits: pregreeting is still caught meanwhile */
-	s->milter_event = SMFIC_CONNECT;
-	smtp_wait_arm(s, SMTP_WAIT_MILTER, smtp_milter_wait_ms(s));
+	/*
+	 * The banner does not wait: the filters negotiate and answer while
+	 * the client reads it and says EHLO, which waits for their answer
+	 * if it has not come (smtp_milter_helo_gate).
+	 */
+	s->milter_connect = SMTP_MILTER_CONN_PENDING;
 	return 1;
+}
+
+/* the reply to a greeting after the filters refused the connection */
+static void
+smtp_milter_refuse_greeting(struct smtp_session *s, int reject)
+{
+	if (reject)
+		smtp_reply(s, "554 5.7.1 %s Error: connection rejected",
+		    s->srv->conf->hostname);
+	else
+		smtp_reply(s, "421 4.7.1 %s Service unavailable - try again "
+		    "later", s->srv->conf->hostname);
+	smtp_close(s, "refused by milter");
+}
+
+/*
+ * smtp_milter_helo_gate - at HELO: the filters' answer to the connection
+ * first. 1 when HELO must not go on now (parked for it, or refused).
+ */
+static int
+smtp_milter_helo_gate(struct smtp_session *s)
+{
+	switch (s->milter_connect) {
+	case SMTP_MILTER_CONN_PENDING:
+		smtp_milter_park(s, SMFIC_CONNECT);
+		return 1;
+	case SMTP_MILTER_CONN_REJECT:
+	case SMTP_MILTER_CONN_TEMPFAIL:
+		smtp_milter_refuse_greeting(s, s->milter_connect ==
+		    SMTP_MILTER_CONN_REJECT);
+		return 1;
+	}
+	return 0;
 }
 
 /*
@@ -632,10 +684,11 @@ proceed_helo_common(struct smtp_session *s, const char *args, size_t len, int es
 		    "helo=\"%s\" esmtp=%d", s->idstr, s->ip,
 		    log_escape(esc, sizeof(esc), s->helo, len), esmtp);
 	}
-	{
+	if (s->milters != NULL) {
 		const char *argv[1] = { s->helo };
 
-		if (smtp_milter_event(s, SMFIC_HELO, argv, 1))
+		if (smtp_milter_helo_gate(s) ||
+		    smtp_milter_event(s, SMFIC_HELO, argv, 1))
 			return 1;	/* smtp_helo_reply after the answer */
 	}
 	return 0;
@@ -2122,21 +2175,19 @@ smtp_milter_answer(struct smtp_session *s, const struct milter_result *r)
 	}
 	switch (event) {
 	case SMFIC_CONNECT:
-		s->waiting = SMTP_WAIT_NONE;
-		evtimer_del(s->wait_timer);
-		if (!refused) {
-			smtp_session_greet(s);
+		/* HELO waited for it: then HELO's own event */
+		s->milter_connect = 0;
+		if (refused) {
+			smtp_milter_log(s, r);
+			smtp_milter_refuse_greeting(s, r->verdict ==
+			    MILTER_REJECT);
 			return;
 		}
-		/* a greeting may only refuse with 554, or 421 for now */
-		if (r->verdict == MILTER_REJECT)
-			smtp_reply(s, "554 5.7.1 %s Error: connection rejected",
-			    s->srv->conf->hostname);
-		else
-			smtp_reply(s, "421 4.7.1 %s Service unavailable - try "
-			    "again later", s->srv->conf->hostname);
-		smtp_milter_log(s, r);
-		smtp_close(s, "refused by milter");
+		{
+			const char *argv[1] = { s->helo };
+
+			smtp_milter_event(s, SMFIC_HELO, argv, 1);
+		}
 		return;
 	case SMFIC_HELO:
 		if (refused) {
@@ -2796,8 +2847,7 @@ smtp_session_start(struct smtp_server *srv, struct smtp_listener *l, int fd,
 		smtp_read_cb(s->bev, s);
 		return;
 	}
-	if (smtp_milter_start(s))
-		return;		/* the banner after their answer */
+	smtp_milter_start(s);
 	smtp_session_greet(s);
 }
 

@@ -352,11 +352,22 @@ def test_broken_framing_from_the_filter(moat_factory, milters):
 
 
 def test_reject_at_connect(moat_factory, milters):
+    # the banner does not wait for the filters; the greeting gets their no
     m = milters(replies={"C": [("r", b"")]})
     moat = start_moat(moat_factory, m)
-    with pytest.raises(smtplib.SMTPConnectError) as e:
-        smtplib.SMTP("127.0.0.1", moat.port, timeout=10)
-    assert e.value.smtp_code == 554
+    with smtplib.SMTP("127.0.0.1", moat.port, timeout=10) as s:
+        code, reply = s.ehlo("client.example")
+        assert code == 554 and b"connection rejected" in reply, reply
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            s.noop()
+    # a slow answer to the connection: EHLO waits for it
+    m2 = milters(replies={"C": [("sleep", 1), ("t", b"")]})
+    moat2 = start_moat(moat_factory, m2)
+    with smtplib.SMTP("127.0.0.1", moat2.port, timeout=10) as s:
+        t0 = time.time()
+        code, reply = s.ehlo("client.example")
+        assert code == 421, reply
+        assert time.time() - t0 > 0.5
 
 
 def test_421_ends_the_session(moat_factory, milters):
