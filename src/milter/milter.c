@@ -81,7 +81,8 @@ struct mans {
 
 struct milter_conn {
 	struct milter_chain	*ch;
-	const struct conf_milter *conf;
+	const struct conf_milter *conf;	/* &conf_copy */
+	struct conf_milter	 conf_copy;	/* a reload frees the config's */
 	struct bufferevent	*bev;		/* owned */
 	struct event		*timer;		/* owned */
 	enum mc_state		 state;
@@ -857,7 +858,8 @@ milter_chain_new(struct event_base *base,
 		struct milter_conn *mc = &ch->conns[i];
 
 		mc->ch = ch;
-		mc->conf = milters[i];
+		mc->conf_copy = *milters[i];
+		mc->conf = &mc->conf_copy;
 		TAILQ_INIT(&mc->out);
 		TAILQ_INIT(&mc->edits);
 		mc->state = MC_CONNECTING;

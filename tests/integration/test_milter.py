@@ -453,3 +453,20 @@ def test_a_slow_filter_blocks_no_other_session(moat_factory, milters):
     assert done.get("slow") == 250
     assert len(moat.wait_maildir(2)) == 2
     check_clean(m)
+
+
+def test_reload_during_a_session(moat_factory, milters):
+    import signal
+    m = milters()
+    moat = start_moat(moat_factory, m)
+    with smtplib.SMTP("127.0.0.1", moat.port) as s:
+        s.ehlo("client.example")
+        s.mail("a@outside.example")
+        s.rcpt("postmaster@localhost")
+        # the configuration the session's filters came from goes away
+        moat.proc.send_signal(signal.SIGHUP)
+        assert moat.wait_log("event=reloaded")
+        assert s.data(MSG)[0] == 250
+        s.sendmail("b@outside.example", ["postmaster@localhost"], MSG)
+    assert len(moat.wait_maildir(2)) == 2
+    check_clean(m)
