@@ -14,7 +14,7 @@ BUILD="gcc make pkg-config libevent-dev libssl-dev libsqlite3-dev libsodium-dev 
 # adduser (the package's postinst), systemd (systemd-analyze), man-db (its
 # check of the unit's man pages), strace (what the daemon does, against
 # the sandbox)
-TEST="libcmocka-dev python3 python3-pytest python3-dkim python3-dnspython swaks libnet-ssleay-perl openssl sqlite3 nmap python3-aiosmtpd dnsmasq-base postfix util-linux iproute2 haproxy slapd ldap-utils prometheus dpkg-dev lintian adduser systemd man-db strace passwd"
+TEST="libcmocka-dev python3 python3-pytest python3-dkim python3-dnspython swaks libnet-ssleay-perl openssl sqlite3 nmap python3-aiosmtpd dnsmasq-base postfix util-linux iproute2 haproxy slapd ldap-utils prometheus dpkg-dev lintian adduser systemd man-db strace passwd rspamd opendkim opendkim-tools"
 BENCH="postfix libsasl2-modules procps iproute2 git postfix-ldap"
 FUZZ="clang libclang-rt-14-dev"
 

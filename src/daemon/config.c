@@ -64,6 +64,7 @@
 #include "../lib/duration.h"
 #include "../mta/mta_route.h"
 #include "../lookup/ldap_filter.h"
+#include "../milter/milter_proto.h"
 
 #define CONF_FILE_MAX	(1024 * 1024)
 #define CONF_LINE_MAX	(INI_MAX_LINE - 2)	/* bytes, without CR LF */
@@ -163,6 +164,9 @@ static int check_ldap_scope(char *, const char **);
 static int check_ldap_filter(char *, const char **);
 static int check_dkim_sign(char *, const char **);
 static int check_authserv_id(char *, const char **);
+static int check_milter_names(char *, const char **);
+static int check_milter_socket(char *, const char **);
+static int check_milter_action(char *, const char **);
 
 #define CM(m)	offsetof(struct conf, m), sizeof(((struct conf *)0)->m)
 #define LM(m)	offsetof(struct conf_listener, m), \
@@ -458,6 +462,7 @@ enum {
 	LK_TLS_REQUIRED,
 	LK_PROXY_PROTOCOL,
 	LK_PROXY_FROM,
+	LK_MILTERS,
 	LK_COUNT
 };
 
@@ -487,6 +492,10 @@ static const struct conf_knob lknobs[LK_COUNT] = {
 	[LK_PROXY_FROM] = L_NETS(proxy_from, "",
 	    "Networks of the load balancers that may send the PROXY header; "
 	    "a connection from elsewhere is refused unread."),
+	[LK_MILTERS] = { NULL, "milters", CT_STRING, CF_EMPTY, "", 0, 0,
+	    LM(milters), 0, check_milter_names,
+	    "[milter NAME] sections whose filters see this listener's mail, "
+	    "comma-separated, applied in this order; empty: none." },
 };
 
 static const struct {
@@ -544,6 +553,37 @@ static const struct conf_knob dknobs[DK_COUNT] = {
 	    "Cached answers at most; the least recently used go first."),
 };
 
+enum {
+	MK_SOCKET,
+	MK_CONNECT_TIMEOUT,
+	MK_COMMAND_TIMEOUT,
+	MK_EOM_TIMEOUT,
+	MK_DEFAULT_ACTION,
+	MK_COUNT
+};
+_Static_assert(MK_COUNT <= CONF_MILTER_KNOBS, "raise CONF_MILTER_KNOBS");
+
+#define MM(m)	offsetof(struct conf_milter, m), \
+		sizeof(((struct conf_milter *)0)->m)
+#define M_KNOB(m, type, flags, def, lo, hi, check, doc) \
+	{ NULL, #m, type, flags, def, lo, hi, MM(m), 0, check, doc }
+
+/* Knobs of a [milter NAME] section. */
+static const struct conf_knob mknobs[MK_COUNT] = {
+	[MK_SOCKET] = M_KNOB(socket, CT_STRING, CF_REQUIRED, NULL, 0, 0,
+	    check_milter_socket,
+	    "inet:ADDRESS:PORT, inet6:[ADDRESS]:PORT (numeric) or unix:PATH; a unix path is opened inside the smtp process's chroot (empty_dir), so prefer inet."),
+	[MK_CONNECT_TIMEOUT] = M_KNOB(connect_timeout, CT_INT, 0, "5", 1, 300,
+	    NULL, "Seconds to connect and negotiate with the filter."),
+	[MK_COMMAND_TIMEOUT] = M_KNOB(command_timeout, CT_INT, 0, "10", 1,
+	    600, NULL, "Seconds the filter has to answer each command."),
+	[MK_EOM_TIMEOUT] = M_KNOB(eom_timeout, CT_INT, 0, "30", 1, 3600, NULL,
+	    "Seconds the filter has to answer the end of a message (each progress report starts them again)."),
+	[MK_DEFAULT_ACTION] = M_KNOB(default_action, CT_STRING, 0, "tempfail",
+	    0, 0, check_milter_action,
+	    "When the filter is down, slow or broken: tempfail (451 4.7.1) or accept (go on without it)."),
+};
+
 static const char *role_names[] = {
 	[ROLE_MX] = "mx",
 	[ROLE_SUBMISSION] = "submission",
@@ -563,6 +603,7 @@ enum conf_sec {
 	SEC_FIXED,		/* one of the sections of knobs[] */
 	SEC_LISTENER,
 	SEC_LDAP,
+	SEC_MILTER,
 	SEC_BAD,		/* malformed header: inih reports it */
 };
 
@@ -580,10 +621,12 @@ struct conf_parse {
 	const char	*secname;	/* SEC_FIXED: row's section */
 	struct conf_listener *l;	/* SEC_LISTENER */
 	struct conf_ldap *ld;		/* SEC_LDAP */
+	struct conf_milter *mi;		/* SEC_MILTER */
 	const struct conf_knob *last;	/* knob of the last name=value */
 	void		*last_base;
 	struct conf_listener *last_l;
 	struct conf_ldap *last_ld;
+	struct conf_milter *last_mi;
 	int		 seen[NKNOBS];	/* line a knob was set on, 0: never */
 	int		 lseen[CONF_MAX_LISTENERS][LK_COUNT];
 	const char	*base;		/* relative paths are below it; NULL */
@@ -980,6 +1023,62 @@ check_ldap_scope(char *s, const char **why)
 	*why = "must be sub or one";
 	lower(s);
 	return (strcmp(s, "sub") == 0 || strcmp(s, "one") == 0) ? 0 : -1;
+}
+
+/* a listener's milters: names separated by commas (and spaces) */
+static int
+check_milter_names(char *s, const char **why)
+{
+	char out[sizeof(((struct conf_listener *)0)->milters)];
+	size_t o = 0, n = 0;
+	const char *p = s;
+
+	*why = "must be [milter] section names separated by commas";
+	while (*p != '\0') {
+		size_t len;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		len = strcspn(p, " \t,");
+		if (len >= 64 || strspn(p, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") < len)
+			return -1;
+		if (++n > CONF_LISTENER_MILTERS) {
+			*why = "too many milters (at most 8)";
+			return -1;
+		}
+		if (o + len + 2 >= sizeof(out))
+			return -1;
+		if (o > 0) {
+			out[o++] = ',';
+			out[o++] = ' ';
+		}
+		memcpy(out + o, p, len);
+		o += len;
+		p += len;
+	}
+	out[o] = '\0';
+	memcpy(s, out, o + 1);
+	return 0;
+}
+
+static int
+check_milter_socket(char *s, const char **why)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	return milter_socket_parse(s, &ss, &len, why);
+}
+
+static int
+check_milter_action(char *s, const char **why)
+{
+	lower(s);
+	*why = "must be tempfail or accept";
+	return strcmp(s, "tempfail") == 0 || strcmp(s, "accept") == 0 ? 0 : -1;
 }
 
 /* [ldap] filter: a template ldap_filter_build takes */
@@ -1728,6 +1827,36 @@ ldap_new(struct conf_parse *p, const char *name, int line)
 	return l;
 }
 
+/* start a [milter NAME] section with the table's defaults */
+static struct conf_milter *
+milter_new(struct conf_parse *p, const char *name, int line)
+{
+	struct conf *c = p->c;
+	struct conf_milter *m;
+	size_t i;
+
+	if (c->n_milter >= CONF_MAX_MILTERS) {
+		conf_error(p, line, "too many [milter] sections (at most %d)",
+		    CONF_MAX_MILTERS);
+		return NULL;
+	}
+	for (i = 0; i < c->n_milter; i++)
+		if (strcmp(c->milter[i].name, name) == 0) {
+			conf_error(p, line, "duplicate section [milter %s] "
+			    "(first on line %d)", name, c->milter[i].line);
+			return NULL;
+		}
+	m = &c->milter[c->n_milter++];
+	memset(m, 0, sizeof(*m));
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	m->line = line;
+	for (i = 0; i < MK_COUNT; i++)
+		if (mknobs[i].def != NULL &&
+		    conf_default(p, &mknobs[i], m, mknobs[i].def) == -1)
+			return NULL;
+	return m;
+}
+
 static const char *
 fixed_section(const char *name)
 {
@@ -1810,6 +1939,15 @@ conf_section(struct conf_parse *p, const char *text, size_t len)
 	case 0:
 		return;
 	}
+	switch (named_section(p, s, "milter", "a milter", "milter section",
+	    sizeof(((struct conf_milter *)0)->name), &name)) {
+	case 1:
+		if ((p->mi = milter_new(p, name, p->lineno)) != NULL)
+			p->sec = SEC_MILTER;
+		/* FALLTHROUGH */
+	case 0:
+		return;
+	}
 	conf_error(p, p->lineno, "unknown section [%s]",
 	    quote(q, sizeof(q), s, strlen(s)));
 }
@@ -1842,6 +1980,7 @@ conf_line(struct conf_parse *p, const char *line)
 		p->last = NULL;
 		p->l = NULL;
 		p->ld = NULL;
+		p->mi = NULL;
 		for (i = 1; start[i] != '\0' && start[i] != ']' &&
 		    !inline_comment(start, i); i++)
 			;
@@ -1939,6 +2078,9 @@ conf_handler(void *arg, const char *section, const char *name,
 		if (p->last_ld != NULL)
 			snprintf(lpre, sizeof(lpre), "ldap %s: ",
 			    p->last_ld->name);
+		if (p->last_mi != NULL)
+			snprintf(lpre, sizeof(lpre), "milter %s: ",
+			    p->last_mi->name);
 		goto set;
 	}
 	p->last = NULL;
@@ -2009,6 +2151,26 @@ conf_handler(void *arg, const char *section, const char *name,
 		}
 		snprintf(lpre, sizeof(lpre), "ldap %s: ", p->ld->name);
 		break;
+	case SEC_MILTER:
+		for (i = 0; i < MK_COUNT; i++)
+			if (strcmp(mknobs[i].name, name) == 0)
+				break;
+		if (i == MK_COUNT) {
+			conf_error(p, p->lineno, "unknown key '%s' in "
+			    "[milter %s]", q, p->mi->name);
+			return 0;
+		}
+		k = &mknobs[i];
+		seen = &p->mi->knob_line[i];
+		base = p->mi;
+		if (*seen != 0) {
+			conf_error(p, p->lineno, "duplicate key '%s' in "
+			    "[milter %s] (first on line %d)", k->name,
+			    p->mi->name, *seen);
+			return 0;
+		}
+		snprintf(lpre, sizeof(lpre), "milter %s: ", p->mi->name);
+		break;
 	default:
 		fatalx("%s: section state %d", __func__, (int)p->sec);
 	}
@@ -2017,6 +2179,7 @@ conf_handler(void *arg, const char *section, const char *name,
 	p->last_base = base;
 	p->last_l = p->sec == SEC_LISTENER ? p->l : NULL;
 	p->last_ld = p->sec == SEC_LDAP ? p->ld : NULL;
+	p->last_mi = p->sec == SEC_MILTER ? p->mi : NULL;
 set:
 	if (conf_set(k, base, value, cont, why, sizeof(why)) == -1) {
 		conf_error(p, p->lineno, "%s%s: %s", lpre, k->name, why);
@@ -2290,6 +2453,50 @@ static void
 resolve_paths(struct conf_parse *p)
 {
 	resolve_table_paths(p, knobs, NKNOBS, p->c, p->seen, "");
+}
+
+/* a [milter NAME] section: its socket is required */
+static void
+milter_check(struct conf_parse *p, struct conf_milter *m)
+{
+	if (m->knob_line[MK_SOCKET] == 0) {
+		conf_error(p, m->line, "milter %s: socket is required",
+		    m->name);
+		return;
+	}
+	m->action = strcmp(m->default_action, "accept") == 0 ?
+	    CONF_MILTER_ACCEPT : CONF_MILTER_TEMPFAIL;
+}
+
+/* a listener's milters: each names a [milter] section, each once */
+static void
+listener_milters(struct conf_parse *p, struct conf_listener *l, int line)
+{
+	const char *q = l->milters;
+
+	l->n_milters = 0;
+	while (*q != '\0') {
+		size_t len = strcspn(q, ",");
+		char *name = l->milter_names[l->n_milters];
+
+		memcpy(name, q, len);
+		name[len] = '\0';
+		if (conf_milter_find(p->c, name) == NULL) {
+			conf_error(p, line, "listener %s: milters: no section "
+			    "[milter %s]", l->name, name);
+			return;
+		}
+		for (size_t i = 0; i < l->n_milters; i++)
+			if (strcmp(l->milter_names[i], name) == 0) {
+				conf_error(p, line, "listener %s: milters: %s "
+				    "named twice", l->name, name);
+				return;
+			}
+		l->n_milters++;
+		q += len;
+		while (*q == ',' || *q == ' ')
+			q++;
+	}
 }
 
 /*
@@ -2658,6 +2865,10 @@ conf_finish(struct conf_parse *p)
 	}
 	for (i = 0; i < c->n_ldap && !p->failed; i++)
 		ldap_check(p, &c->ldap[i]);
+	for (i = 0; i < c->n_milter && !p->failed; i++)
+		milter_check(p, &c->milter[i]);
+	for (i = 0; i < c->n_listeners && !p->failed; i++)
+		listener_milters(p, &c->listeners[i], p->lseen[i][LK_MILTERS]);
 }
 
 /*
@@ -3006,6 +3217,11 @@ conf_print(const struct conf *c, FILE *fp)
 		for (j = 0; j < DK_COUNT; j++)
 			print_knob(fp, &dknobs[j], &c->ldap[i]);
 	}
+	for (i = 0; i < c->n_milter; i++) {
+		fprintf(fp, "\n[milter %s]\n", c->milter[i].name);
+		for (j = 0; j < MK_COUNT; j++)
+			print_knob(fp, &mknobs[j], &c->milter[i]);
+	}
 }
 
 /* print_knob into a new string (free it); NULL: out of memory */
@@ -3214,6 +3430,22 @@ conf_print_doc(FILE *fp)
 	    CONF_MAX_LDAP);
 	for (i = 0; i < DK_COUNT; i++)
 		print_doc_knob(fp, &dknobs[i]);
+	fprintf(fp, "\n[milter NAME]\n"
+	    "  A mail filter (Sendmail milter protocol 6: rspamd, opendkim,\n"
+	    "  clamav-milter) that listeners name in milters; at most %d.\n",
+	    CONF_MAX_MILTERS);
+	for (i = 0; i < MK_COUNT; i++)
+		print_doc_knob(fp, &mknobs[i]);
+}
+
+/* conf_milter_find - the [milter NAME] section called name, NULL if none */
+const struct conf_milter *
+conf_milter_find(const struct conf *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_milter; i++)
+		if (strcmp(c->milter[i].name, name) == 0)
+			return &c->milter[i];
+	return NULL;
 }
 
 /* conf_ldap_find - the [ldap NAME] section called name, NULL if none */

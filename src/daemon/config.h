@@ -14,6 +14,9 @@
 #define CONF_MAX_LDAP		16	/* [ldap NAME] sections */
 #define CONF_LDAP_KNOBS		12	/* knobs of an [ldap NAME] section */
 #define CONF_LISTENER_KNOBS	16	/* knobs of a [listener NAME] section */
+#define CONF_MAX_MILTERS	16	/* [milter NAME] sections */
+#define CONF_MILTER_KNOBS	8	/* knobs of a [milter NAME] section */
+#define CONF_LISTENER_MILTERS	8	/* milters of one listener */
 #define CONF_PATH_MAX		1024
 #define CONF_TLS_PAIRS_MAX	16	/* tls_cert + tls_certificates */
 #define CONF_KNOBS_MAX		192	/* knobs in the table, at most */
@@ -45,6 +48,10 @@ struct conf_listener {
 	int	proxy_protocol;
 	struct cidr proxy_from[CONF_PROXY_FROM_MAX];
 	size_t	n_proxy_from;
+	char	milters[512];		/* "NAME, NAME": [milter] sections,
+					 * applied in this order */
+	char	milter_names[CONF_LISTENER_MILTERS][64];	/* split */
+	size_t	n_milters;
 	int	line;			/* line of the section header */
 	int	knob_line[CONF_LISTENER_KNOBS];	/* set on, 0: derived */
 };
@@ -66,6 +73,21 @@ struct conf_ldap {
 	int	cache_size;		/* entries in the cache, at most */
 	int	line;			/* line of the section header */
 	int	knob_line[CONF_LDAP_KNOBS];	/* see conf_ldap_knob_line */
+};
+
+/* a [milter NAME] section: a mail filter spoken to by smtp */
+#define CONF_MILTER_TEMPFAIL	0	/* down or slow: 451 4.7.1 */
+#define CONF_MILTER_ACCEPT	1	/* down or slow: go on without it */
+struct conf_milter {
+	char	name[64];		/* from the section "[milter NAME]" */
+	char	socket[256];		/* inet:A:P | inet6:[A]:P | unix:PATH */
+	int	connect_timeout;	/* seconds: TCP connect and OPTNEG */
+	int	command_timeout;	/* seconds: each reply */
+	int	eom_timeout;		/* seconds: the end-of-message reply */
+	char	default_action[16];	/* tempfail | accept */
+	int	action;			/* CONF_MILTER_*, from default_action */
+	int	line;			/* line of the section header */
+	int	knob_line[CONF_MILTER_KNOBS];
 };
 
 struct conf {
@@ -230,6 +252,8 @@ struct conf {
 
 	struct conf_ldap ldap[CONF_MAX_LDAP];
 	size_t	n_ldap;
+	struct conf_milter milter[CONF_MAX_MILTERS];
+	size_t	n_milter;
 };
 
 /*
@@ -267,6 +291,9 @@ int conf_knob_line(const struct conf *c, const char *name);
  * when it kept its default.
  */
 const struct conf_ldap *conf_ldap_find(const struct conf *c, const char *name);
+/* conf_milter_find - the [milter NAME] section called name, NULL if none */
+const struct conf_milter *conf_milter_find(const struct conf *c,
+    const char *name);
 int conf_ldap_knob_line(const struct conf_ldap *l, const char *name);
 
 /* conf_print - the effective configuration, in the file's own syntax */

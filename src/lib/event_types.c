@@ -51,6 +51,8 @@ static const struct event_type types[] = {
 	    "4.4.3)" },
 	{ "lookup_timeout", "a recipient lookup took longer than "
 	    "lookup_timeout (451 4.4.3)" },
+	{ "milter_unavailable", "a milter did not answer in time or broke "
+	    "the protocol; its default_action applied" },
 	{ "pregreet", "a client spoke before the greeting" },
 	{ "proxy_error", "a bad PROXY protocol header from a load "
 	    "balancer" },

@@ -50,6 +50,7 @@ enum smtp_wait {
 	SMTP_WAIT_IDENT,	/* the parent's login name of a local uid */
 	SMTP_WAIT_DKIM,		/* ca's DKIM signatures, at the dot */
 	SMTP_WAIT_AUTHRES,	/* DKIM key lookups of inbound mail, at the dot */
+	SMTP_WAIT_MILTER,	/* the milters' answer to an SMTP event */
 };
 
 enum {
@@ -76,6 +77,7 @@ struct smtp_lookup {
 					 * with another is stale */
 	char		to[ADDR_PATH_MAX * 2];	/* addr_format's output */
 	char		orcpt[512];	/* the client's ORCPT, "" none */
+	char		args[SMTP_LINE_MAX];	/* the RCPT's arguments (milters) */
 	int		notify;
 	int		utf8;		/* the address needs SMTPUTF8 */
 	size_t		first;		/* tx->n_rcpts before the targets */
@@ -187,6 +189,17 @@ struct smtp_session {
 	uint32_t		 local_uid;	/* SO_PEERCRED */
 
 	struct smtp_tx		*tx;		/* owned; NULL outside MAIL..DATA */
+
+	/* the listener's milters (src/milter), NULL when none */
+	struct milter_chain	*milters;	/* owned */
+	int			 milter_event;	/* SMFIC_* waited for */
+	size_t			 milter_first;	/* RCPT: tx->n_rcpts before it */
+	int			 milter_head_sent;	/* header section sent */
+	int			 milter_full;	/* reading stopped: backlog */
+	int			 milter_connect;	/* the connection's answer: */
+#define SMTP_MILTER_CONN_PENDING 1	/* still to come (HELO waits) */
+#define SMTP_MILTER_CONN_REJECT	2	/* refused: HELO gets 554 */
+#define SMTP_MILTER_CONN_TEMPFAIL 3	/* HELO gets 421 */
 	struct smtp_lookup	 lookup;	/* the RCPT being looked up */
 
 	/* defences */
@@ -289,6 +302,7 @@ struct smtp_server {
 	char			**suspended;	/* suspended accounts, owned */
 	size_t			 n_suspended;
 	time_t			 lookup_timeout_event;	/* last one sent */
+	time_t			 milter_down_event;	/* last milter_unavailable */
 	struct smtp_stats	 stats;
 	struct smtp_dkim_keys	 dkim;		/* ca's signing keys */
 	struct resolver		*authres;	/* DKIM key lookups; NULL: off */
@@ -341,6 +355,26 @@ void smtp_session_free(struct smtp_session *s);
 void smtp_session_queue_drained(struct smtp_session *s);
 /* smtp_session_flush - write the replies waiting for a direct session */
 void smtp_session_flush(struct smtp_session *s);
+
+/*
+ * smtp_tx_rcpt_add - one more recipient of s's transaction; -1 when out
+ * of memory (nothing replied)
+ */
+int smtp_tx_rcpt_add(struct smtp_session *s, const char *addr,
+    const char *orcpt, int notify, const char *mailbox);
+
+/* milters, smtp_milter.c: what the session tells them, what they edit */
+struct milter_macro;
+/* smtp_milter_macros - the macros of event cmd (SMFIC_*) into m (at
+ * most 16), their values in buf; returns how many */
+size_t smtp_milter_macros(struct smtp_session *s, int cmd,
+    struct milter_macro *m, char buf[][600]);
+/* smtp_milter_argv - "<addr>" and the ESMTP parameters of a MAIL or
+ * RCPT argument line, for the milters; returns argc (at most max) */
+size_t smtp_milter_argv(const char *addr, const char *args, size_t len,
+    char *buf, size_t buflen, const char **argv, size_t max);
+/* smtp_milter_apply - the end of message's modifications on s->tx */
+void smtp_milter_apply(struct smtp_session *s);
 
 /* PROXY protocol listeners, smtp_proxy.c */
 struct smtp_proxied;

@@ -183,6 +183,34 @@ CASES = {
          "relay_networks = 0.0.0.0/1", "  128.0.0.0/1"], N + 4,
         "relay_networks: together cover every IPv4 address (an open "
         "relay)"),
+    "milter_unknown_name": (
+        ["milters = rspamd"], N + 1,
+        "listener mx: milters: no section [milter rspamd]"),
+    "milter_named_twice": (
+        ["milters = f, f", "[milter f]", "socket = inet:127.0.0.1:11332"],
+        N + 1, "listener mx: milters: f named twice"),
+    "milter_bad_names": (
+        ["milters = a;b"], N + 1,
+        "listener mx: milters: 'a;b' must be [milter] section names "
+        "separated by commas"),
+    "milter_no_socket": (
+        ["[milter f]", "command_timeout = 5"], N + 1,
+        "milter f: socket is required"),
+    "milter_socket_name": (
+        ["[milter f]", "socket = inet:localhost:11332"], N + 2,
+        "milter f: socket: 'inet:localhost:11332' inet: needs a numeric "
+        "IPv4 address (the smtp process cannot resolve names)"),
+    "milter_socket_kind": (
+        ["[milter f]", "socket = tcp:127.0.0.1:1"], N + 2,
+        "milter f: socket: 'tcp:127.0.0.1:1' must be inet:ADDRESS:PORT, "
+        "inet6:[ADDRESS]:PORT or unix:PATH"),
+    "milter_bad_action": (
+        ["[milter f]", "socket = inet:127.0.0.1:1",
+         "default_action = reject"], N + 3,
+        "milter f: default_action: 'reject' must be tempfail or accept"),
+    "milter_unknown_key": (
+        ["[milter f]", "socket = inet:127.0.0.1:1", "timeout = 3"], N + 3,
+        "unknown key 'timeout' in [milter f]"),
     "ldap_unknown_key": (
         ["[ldap corp]", "servers = ldap://127.0.0.1", "tls = none",
          "sizelimit = 5"], N + 4,

@@ -22,7 +22,7 @@ DEPS = os.path.join(ROOT, "scripts", "deps.sh")
 SYSTEM_PYTHON = "/usr/bin/python3"
 # modules of this source tree, not packages
 LOCAL_MODULES = {"conftest", "bench", "bench_e2e", "test_delivery",
-                 "slapd_fixture"}
+                 "slapd_fixture", "milter_script", "filters"}
 # programs of this source tree: test_deb.py installs the package and
 # runs moat from where it puts it
 OWN_PROGRAMS = {"/usr/sbin/moat"}
