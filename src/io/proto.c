@@ -675,6 +675,26 @@ proto_verify_flush_dec(struct ipc_reader *r, struct proto_verify_flush *v)
 	return ipc_get_end(r);
 }
 
+/* proto_auth_login_enc - PROTO_AUTH_LOGIN */
+void
+proto_auth_login_enc(struct ipc_msg *m, uint64_t id,
+    const struct proto_auth_login *l)
+{
+	ipc_msg_init(m, PROTO_AUTH_LOGIN, id);
+	ipc_put_str(m, l->user);
+	ipc_put_str(m, l->client_ip);
+	ipc_put_str(m, l->session);
+}
+
+int
+proto_auth_login_dec(struct ipc_reader *r, struct proto_auth_login *l)
+{
+	l->user = get_str(r, l->user_buf, sizeof(l->user_buf));
+	l->client_ip = get_str(r, l->ip_buf, sizeof(l->ip_buf));
+	l->session = get_str(r, l->session_buf, sizeof(l->session_buf));
+	return ipc_get_end(r);
+}
+
 /*
  * Decode one message and encode it again: what proto_recode runs. A
  * message without a list has the same shape for each: RECODE makes it.
@@ -706,6 +726,7 @@ RECODE(ca_signed, proto_ca_signed)
 RECODE(verify_put, proto_verify_put)
 RECODE(verify_flush, proto_verify_flush)
 RECODE(lookup_rcpt, proto_lookup_rcpt)
+RECODE(auth_login, proto_auth_login)
 
 /* the bytes of p in an evbuffer, for the encoders that move one */
 static struct evbuffer *
@@ -902,6 +923,7 @@ proto_recode(uint16_t type, uint64_t id, struct ipc_reader *r,
 	case PROTO_LOOKUP_RESULT: rc = recode_lookup_result(r, id, out); break;
 	case PROTO_VERIFY_PUT:	rc = recode_verify_put(r, id, out); break;
 	case PROTO_VERIFY_FLUSH: rc = recode_verify_flush(r, id, out); break;
+	case PROTO_AUTH_LOGIN:	rc = recode_auth_login(r, id, out); break;
 	default:		rc = -1; break;
 	}
 	if (rc == -1)

@@ -246,6 +246,16 @@ enum proto_type {
 	 *   str  address
 	 */
 	PROTO_VERIFY_FLUSH,
+	/* 27..44: other messages */
+	/*
+	 * smtp -> queue: a user authenticated, sent before the 235 reply,
+	 * so that the queue judges the login before any message of the
+	 * session reaches it (quarantine_after_guessing).
+	 *   str  user
+	 *   str  client_ip
+	 *   str  session
+	 */
+	PROTO_AUTH_LOGIN = 45,
 	PROTO_MAX
 };
 
@@ -611,6 +621,16 @@ struct proto_verify_flush {
 void proto_verify_flush_enc(struct ipc_msg *, uint64_t id,
     const struct proto_verify_flush *);
 int proto_verify_flush_dec(struct ipc_reader *, struct proto_verify_flush *);
+
+/* PROTO_AUTH_LOGIN */
+struct proto_auth_login {
+	const char	*user, *client_ip, *session;
+	char		 user_buf[PROTO_USER_MAX], ip_buf[PROTO_IP_MAX];
+	char		 session_buf[PROTO_QID_MAX];
+};
+void proto_auth_login_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_auth_login *);
+int proto_auth_login_dec(struct ipc_reader *, struct proto_auth_login *);
 
 /*
  * proto_recode - decode a message of any type and encode it again: 0

@@ -1249,6 +1249,9 @@ qc_user_state(struct queue_ctl *qc, uint64_t id, uint32_t uid,
 	    " reason=\"%s\"", uesc, state, held,
 	    log_escape(esc, sizeof(esc), q->b, strlen(q->b)));
 	qc_send_user(qc, key, state);
+	if (q->state != CTL_USER_ACTIVE && kind == WATCH_KEY_USER &&
+	    qc->dl.lost != NULL)
+		qc->dl.lost(qc->dl.arg, key);
 	if (held > 0)
 		ctl_answer_simple(qc->control, id, CTL_OK, "%s is now %s; %"
 		    PRId64 " queued recipients of theirs held", key, state, held);

@@ -28,7 +28,7 @@ VERSIONS = {
     "v1-late": ["v1.sql", "v1-late.sql", "v1-data.sql", "v1-late-data.sql"],
 }
 PEER = "127.0.0.21"
-CURRENT = 2
+CURRENT = 3
 
 
 def spool(m):
