@@ -113,7 +113,10 @@ def test_replay_nothing_leaves(moat_factory, alert_script, aggregate):
                                         script, "yes" if aggregate else "no")))
         s = guess(m, 26, GUESSERS)
         # the per-address rule banned none of them: 1 or 2 failures each
-        assert m.sql("select count(*) from bans") == [["0"]]
+        # (the bans that follow the login are the queue's, origin guess)
+        assert m.sql("select count(*) from bans where origin != 'guess'") \
+            == [["0"]]
+        assert "origin=auth" not in m.log()
         fails = m.sql("select client_ip, count(*) from events where "
                       "type='auth_fail' and user='alice' group by client_ip")
         assert len(fails) == 20 and max(int(n) for _, n in fails) <= 2, fails
@@ -123,7 +126,7 @@ def test_replay_nothing_leaves(moat_factory, alert_script, aggregate):
         # the spam run: through the login's session (closed when its
         # address is banned), then from an address that never guessed
         accepted = spam(s, 0, 600, 300)
-        s2 = session(m, "127.0.0.200")
+        s2 = session(m, "127.0.1.200")
         code, _ = s2.docmd("AUTH", "PLAIN " + plain(USER, PASSWORD))
         assert code == 235, code
         accepted += spam(s2, accepted, 600 - accepted, 300)
@@ -242,7 +245,7 @@ def test_admin_release_lets_the_mail_go(moat_factory):
         s = guess(m, 12, GUESSERS[:12])
         n = spam(s, 0, 3, 3)
         # the session may be closed as its address is banned
-        s2 = session(m, "127.0.0.200")
+        s2 = session(m, "127.0.1.200")
         code, _ = s2.docmd("AUTH", "PLAIN " + plain(USER, PASSWORD))
         assert code == 235
         n += spam(s2, n, 3, 3)
