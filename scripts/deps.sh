@@ -10,7 +10,11 @@ BUILD="gcc make pkg-config libevent-dev libssl-dev libsqlite3-dev libsodium-dev 
 # swaks only recommends libnet-ssleay-perl, its TLS, and apt-get below
 # installs no recommends: every package a test or benchmark runs is named
 # (tests/integration/test_deps.py checks)
-TEST="libcmocka-dev python3 python3-pytest swaks libnet-ssleay-perl openssl sqlite3 nmap python3-aiosmtpd dnsmasq-base postfix util-linux iproute2 haproxy slapd ldap-utils prometheus"
+# the install tests: dpkg-dev (dpkg-shlibdeps for make deb), lintian,
+# adduser (the package's postinst), systemd (systemd-analyze), man-db (its
+# check of the unit's man pages), strace (what the daemon does, against
+# the sandbox)
+TEST="libcmocka-dev python3 python3-pytest swaks libnet-ssleay-perl openssl sqlite3 nmap python3-aiosmtpd dnsmasq-base postfix util-linux iproute2 haproxy slapd ldap-utils prometheus dpkg-dev lintian adduser systemd man-db strace"
 BENCH="postfix libsasl2-modules procps iproute2 git postfix-ldap"
 FUZZ="clang libclang-rt-14-dev"
 
