@@ -97,6 +97,14 @@ def spam(s, start, count, domains):
     return ok
 
 
+def wait_sink(peer, n, timeout=15):
+    """The sink's count once it reaches n, or after timeout."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and len(peer.messages) < n:
+        time.sleep(0.1)
+    return len(peer.messages)
+
+
 def conf(peer, more=""):
     return ("[delivery]\nsmarthost = [%s]:%d\nretry_min = 1\n" % (
         SINK, peer.port)) + FAST + more
@@ -181,10 +189,7 @@ def test_normal_login_is_not_held(moat_factory):
         code, s = try_password(m, "127.0.0.1", PASSWORD)
         assert code == 235
         assert spam(s, 0, 3, 3) == 3
-        deadline = time.time() + 10
-        while time.time() < deadline and len(peer.messages) < 3:
-            time.sleep(0.1)
-        assert len(peer.messages) == 3
+        assert wait_sink(peer, 3) == 3
         assert m.sql("select count(*) from user_state") == [["0"]]
         assert m.sql("select user, net, logins from login_nets") == \
             [["alice", "127.0.0.0/24", "1"]]
@@ -212,10 +217,7 @@ def test_owner_from_known_network_is_not_held(moat_factory):
         assert code == 235
         assert spam(s, 0, 2, 2) == 2
         assert m.sql("select count(*) from user_state") == [["0"]]
-        deadline = time.time() + 10
-        while time.time() < deadline and len(peer.messages) < 2:
-            time.sleep(0.1)
-        assert len(peer.messages) == 2
+        assert wait_sink(peer, 2) == 2
     finally:
         peer.close()
 
@@ -256,10 +258,7 @@ def test_admin_release_lets_the_mail_go(moat_factory):
         assert "alice" in out and "held" in out, out
         ctl(m, "user", "release", "alice", check=0)
         ctl(m, "queue", "release", "--user", "alice", check=0)
-        deadline = time.time() + 15
-        while time.time() < deadline and len(peer.messages) < n:
-            time.sleep(0.1)
-        assert len(peer.messages) == n
+        assert wait_sink(peer, n) == n
 
         # an admin's suspend bans the addresses again (one per guesser)
         ctl(m, "ban", "del", GUESSERS[0] + "/32", check=0)
