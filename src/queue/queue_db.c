@@ -2248,8 +2248,7 @@ db_query(struct queue_db *db, const char *sql,
 	int rc;
 
 	if ((rc = sqlite3_prepare_v3(db->h, sql, -1, 0, &s, NULL)) != SQLITE_OK) {
-		log_err(LOG_CAT_QUEUE, "event=db_error op=prepare error=\"%s\"",
-		    sqlite3_errmsg(db->h));
+		db_log_error(db, "guess_prepare", rc);
 		return -1;
 	}
 	bind(s, barg);
@@ -2257,8 +2256,7 @@ db_query(struct queue_db *db, const char *sql,
 		if (row != NULL)
 			row(s, rarg);
 	if (rc != SQLITE_DONE)
-		log_err(LOG_CAT_QUEUE, "event=db_error op=guess error=\"%s\"",
-		    sqlite3_errmsg(db->h));
+		db_log_error(db, "guess", rc);
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
@@ -2383,10 +2381,24 @@ queue_db_login_net_add(struct queue_db *db, const char *user, const char *net,
 	    " AND net NOT IN (SELECT net FROM login_nets WHERE user = ?1"
 	    " ORDER BY last_seen DESC LIMIT " DB_XSTR(QUEUE_LOGIN_NETS_MAX) ")";
 	struct guess_args a = { .user = user, .net = net, .now = now };
+	int rc;
 
-	if (db_query(db, add_sql, net_bind, &a, NULL, NULL) == -1)
+	/* one transaction: one fsync per login */
+	if ((rc = db_begin(db)) != SQLITE_DONE) {
+		db_log_error(db, "login_net", rc);
 		return -1;
-	return db_query(db, trim_sql, net_bind, &a, NULL, NULL);
+	}
+	if (db_query(db, add_sql, net_bind, &a, NULL, NULL) == -1 ||
+	    db_query(db, trim_sql, net_bind, &a, NULL, NULL) == -1) {
+		db_rollback(db);
+		return -1;
+	}
+	if ((rc = db_commit(db)) != SQLITE_DONE) {
+		db_log_error(db, "login_net", rc);
+		db_rollback(db);
+		return -1;
+	}
+	return 0;
 }
 
 static void
