@@ -1,7 +1,7 @@
 # moat - SMTP edge server
 #
 #   make            build build/moat
-#   make run        install build dependencies, build, run with the default config
+#   make run        install build dependencies, build, run with the built-in config
 #   make test       unit + integration tests, integration again under ASan+UBSan
 #   make bench      moat vs Postfix side by side (BENCH=name for one figure)
 #   make fuzz       libFuzzer targets, bounded time (FUZZ_SECONDS)
@@ -9,7 +9,9 @@
 #   make deb        a Debian package in build/ (DEB_VERSION)
 
 CC      ?= cc
-PKGS     = libevent libevent_openssl openssl sqlite3 libsodium libunbound inih ldap
+PKGS     = libevent libevent_openssl openssl sqlite3 libsodium libunbound inih ldap libsystemd
+# the configuration moat reads when neither -c nor MOAT_CONFIG names one
+SYSCONFDIR ?= /etc
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -18,7 +20,8 @@ WARN     = -Wall -Wextra -Wformat=2 -Wformat-security -Wshadow -Wpointer-arith \
            -Wimplicit-fallthrough -Werror=implicit-function-declaration
 HARDEN   = -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE -fcf-protection
 HARDEN_LD = -pie -Wl,-z,relro,-z,now,-z,noexecstack
-CFLAGS_BASE = -std=gnu11 -g $(WARN) -D_GNU_SOURCE -Isrc $(PKG_CFLAGS)
+CFLAGS_BASE = -std=gnu11 -g $(WARN) -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) \
+           -DMOAT_CONFIG_PATH='"$(SYSCONFDIR)/moat/moat.conf"'
 
 SRCS     = $(sort $(wildcard src/*/*.c))
 MAIN     = src/daemon/main.c
@@ -149,7 +152,6 @@ fuzz:
 
 # install: the layout of docs/INSTALL.md; scripts/install.sh does the work
 PREFIX        ?= /usr/local
-SYSCONFDIR    ?= /etc
 LOCALSTATEDIR ?= /var
 SBINDIR       ?= $(PREFIX)/sbin
 BINDIR        ?= $(PREFIX)/bin

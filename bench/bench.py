@@ -820,6 +820,7 @@ OTHERS = {
     "cidr_lookup_100k": None,
     "rcpt_table_load_1m": None,
     "soak": "bench_soak.py",
+    "tls_handshake": "bench_tls.py",
 }
 
 

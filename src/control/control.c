@@ -7,7 +7,7 @@
  * framed requests (ctl_msg.h), checks them with ctl_req_decode and
  * forwards them as PROTO_CTL_REQUEST, with the caller's uid, to the
  * process that can answer: smtp (sessions), queue (queue, bans, users,
- * events), the parent (log levels). The answer goes back unchanged.
+ * events), the parent (log levels, status, reload, stop). The answer goes back unchanged.
  * `stats` asks smtp and queue and merges their tables with its own;
  * the metrics listener (control_http.c) renders the same merge.
  * `user list` asks the parent (the users file) and the queue (account
@@ -586,32 +586,6 @@ users_done(struct control *ctl, struct ctl_pending *p)
 	pending_free(ctl, p);
 }
 
-static void
-status_answer(struct control *ctl, struct ctl_client *c, uint64_t id)
-{
-	static const char *const cols[] = { "field", "value" };
-	static const enum ctl_kind kinds[] = { CTL_KIND_STR, CTL_KIND_STR };
-	struct ipc_msg ans;
-	char buf[64];
-
-	ipc_msg_init(&ans, 0, 0);
-	ctl_ans_begin(&ans, CTL_OK, "moat is running");
-	ctl_ans_table(&ans, "status", 2, cols, kinds);
-	ctl_ans_row(&ans);
-	ipc_put_str(&ans, "protocol");
-	snprintf(buf, sizeof(buf), "%d", CTL_VERSION);
-	ipc_put_str(&ans, buf);
-	ctl_ans_row(&ans);
-	ipc_put_str(&ans, "uptime");
-	ipc_put_str(&ans, ctl_duration_format(time(NULL) - ctl->started, buf,
-	    sizeof(buf)));
-	ctl_ans_row(&ans);
-	ipc_put_str(&ans, "hostname");
-	ipc_put_str(&ans, ctl->conf->hostname);
-	ctl_ans_end(&ans);
-	client_send_msg(c, id, &ans);
-}
-
 /* One complete frame from a client. */
 static void
 client_request(struct ctl_client *c, const struct ipc_hdr *h,
@@ -641,9 +615,7 @@ client_request(struct ctl_client *c, const struct ipc_hdr *h,
 	}
 	target = ctl_op_target(q.op);
 	if (target == PROC_CONTROL) {
-		if (q.op == CTL_OP_STATUS)
-			status_answer(ctl, c, h->id);
-		else if (q.op == CTL_OP_USER_LIST)
+		if (q.op == CTL_OP_USER_LIST)
 			users_start(ctl, c, h->id);
 		else
 			stats_start(ctl, c, h->id, NULL);
@@ -845,6 +817,7 @@ parent_msg_cb(struct ipc_peer *peer, uint16_t type, uint64_t id,
 		if (proto_reload_dec(r, &rl) == -1)
 			fatalx("%s: bad RELOAD", __func__);
 		/* the socket and the metrics listener need a restart */
+		proto_ready_send(peer, PROTO_READY_RELOAD, 1, NULL);
 		break;
 	case PROTO_LOG_LEVEL:
 		if (control_log_apply(r) == -1)
@@ -920,6 +893,9 @@ control_proc_main(struct proc_env *env)
 	}
 	log_notice(LOG_CAT_CONTROL, "event=started admin_gid=%ld",
 	    ctl->access.admin_gid);
+	if (ctl->peer[PROC_PARENT] != NULL)
+		proto_ready_send(ctl->peer[PROC_PARENT], PROTO_READY_START, 1,
+		    NULL);
 	event_base_dispatch(ctl->base);
 
 	while ((c = TAILQ_FIRST(&ctl->clients)) != NULL)

@@ -18,11 +18,13 @@
  *               [--limit N] [--follow]
  *   moat log [CATEGORY LEVEL [--for 30m]]
  *   moat stats | moat status
+ *   moat reload | moat stop [--no-wait] [--timeout DUR]
  *
  * FILTER: --from ADDR (<> for the null sender), --to ADDR, --to-domain D,
  * --user NAME, --client-ip CIDR, --older-than DUR, --newer-than DUR,
  * --state S[,S...], --dead, --all. Everywhere: -c FILE (the daemon's
- * configuration, for spool_dir), --socket PATH, --json.
+ * configuration, for spool_dir; else $MOAT_CONFIG, else the installed
+ * default), --builtin (the daemon of `make run`), --socket PATH, --json.
  *
  * Public: ctl_is_command, ctl_main, ctl_filter_option, ctl_read_password.
  *
@@ -53,6 +55,7 @@
 
 #include "ctl/ctl_cli.h"
 #include "ctl/ctl_msg.h"
+#include "daemon/conf_path.h"
 #include "daemon/config.h"
 #include "io/ipc.h"
 #include "lib/cidr.h"
@@ -64,7 +67,9 @@
 #define CTL_CELL_MAX		60	/* table mode cuts longer cells */
 
 struct cli {
-	const char	*conf_path;
+	const char	*conf_path;	/* -c, NULL: $MOAT_CONFIG or the default */
+	int		 builtin;	/* --builtin: the daemon of `make run` */
+	int		 quiet_conf;	/* reload: the daemon says what is wrong */
 	const char	*socket_path;
 	int		 json;
 	int		 fd;
@@ -73,7 +78,7 @@ struct cli {
 };
 
 static const char *const commands[] = { "sessions", "queue", "ban", "user",
-    "events", "log", "stats", "status", "verify" };
+    "events", "log", "stats", "status", "verify", "reload", "stop" };
 
 /* ctl_is_command - one of ours */
 int
@@ -110,12 +115,15 @@ usage(const char *why)
 	    "       moat events [--since DUR] [--type T] [--ip CIDR] "
 	    "[--user NAME] [--limit N] [--follow]\n"
 	    "       moat log [CATEGORY LEVEL [--for DUR]]\n"
-	    "       moat stats | moat status\n"
+	    "       moat stats | moat status | moat reload\n"
+	    "       moat stop [--no-wait] [--timeout DUR]\n"
 	    "FILTER: --from ADDR --to ADDR --to-domain DOMAIN --user NAME\n"
 	    "        --client-ip CIDR --older-than DUR --newer-than DUR\n"
 	    "        --state queued,deferred,held,delivered,failed --dead --all\n"
 	    "DUR: 90, 45s, 30m, 1h, 7d, 2w, 1h30m. Options everywhere: -c FILE,\n"
-	    "     --socket PATH, --json. Exit: 0 ok, 1 failed, 2 usage.\n");
+	    "     --builtin, --socket PATH, --json. Exit: 0 ok, 1 failed, 2 usage\n"
+	    "     (reload: 3 when some changes need a restart).\n"
+	    "Without -c: $MOAT_CONFIG, else " MOAT_CONFIG_PATH ".\n");
 	return 2;
 }
 
@@ -205,20 +213,30 @@ ctl_filter_option(int argc, char **argv, int *i, struct ctl_filter *f,
 static int
 cli_socket_path(struct cli *c)
 {
-	char err[1024];
+	char err[1024], spool[CONF_PATH_MAX];
 	struct conf *conf;
 	int n;
 
 	if (c->socket_path != NULL)
 		n = snprintf(c->path, sizeof(c->path), "%s", c->socket_path);
 	else {
-		if ((conf = conf_load(c->conf_path, err, sizeof(err))) == NULL) {
+		if ((conf = conf_path_load(c->conf_path, c->builtin, err,
+		    sizeof(err))) != NULL) {
+			n = snprintf(c->path, sizeof(c->path), "%s/%s",
+			    conf->spool_dir, CTL_SOCKET_NAME);
+			conf_free(conf);
+		} else if (!c->builtin && conf_path_spool_dir(c->conf_path,
+		    spool, sizeof(spool)) == 0) {
+			/* an edit with a mistake: the daemon runs the version
+			 * it loaded; reload says what is wrong, with its line */
+			if (!c->quiet_conf)
+				fprintf(stderr, "moat: warning: %s\n", err);
+			n = snprintf(c->path, sizeof(c->path), "%s/%s", spool,
+			    CTL_SOCKET_NAME);
+		} else {
 			fprintf(stderr, "moat: %s\n", err);
 			return -1;
 		}
-		n = snprintf(c->path, sizeof(c->path), "%s/%s", conf->spool_dir,
-		    CTL_SOCKET_NAME);
-		conf_free(conf);
 	}
 	if (n < 0 || (size_t)n >= sizeof(c->path)) {
 		fprintf(stderr, "moat: control socket path too long\n");
@@ -1048,6 +1066,180 @@ cmd_log(struct cli *c, int argc, char **argv)
 	return run(c, &q);
 }
 
+/*
+ * reload: "reloaded", or what could not be applied. Exit 0 when all of
+ * it was, 3 when it was applied but for what needs a restart or failed
+ * (a service manager's reload is then reported failed, as it should),
+ * 1 when the file was refused and the running configuration stays.
+ */
+static int
+cmd_reload(struct cli *c, int argc, char **argv)
+{
+	const struct ctl_table *t;
+	struct ctl_answer a;
+	struct ctl_req q;
+	char what[512];
+	int rc;
+
+	if (argc != 0)
+		return usage(NULL);
+	memset(&q, 0, sizeof(q));
+	q.op = CTL_OP_RELOAD;
+	c->quiet_conf = 1;
+	if (cli_call(c, &q, &a) == -1)
+		return 1;
+	t = ctl_table_find(&a, "reload");
+	if (c->json || a.status == CTL_DENIED || t == NULL || t->ncols != 2) {
+		rc = show(c, &a);
+		if (rc == 0 && t != NULL && t->nrows > 0)
+			rc = 3;
+		ctl_answer_free(&a);
+		return rc;
+	}
+	fprintf(a.status == CTL_OK ? stdout : stderr, "%s%s\n",
+	    a.status == CTL_OK ? "" : "moat: ", a.message);
+	for (size_t r = 0; r < t->nrows; r++) {
+		const char *kind = t->cells[r * 2].s, *item = t->cells[r * 2 + 1].s;
+
+		snprintf(what, sizeof(what), "%s", item ? item : "");
+		for (char *p = what; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
+		fprintf(a.status == CTL_OK ? stdout : stderr, "  %s: %s\n",
+		    kind && strcmp(kind, "restart") == 0 ?
+		    "needs a restart" : "error", what);
+	}
+	rc = a.status != CTL_OK ? exit_status(&a) : t->nrows > 0 ? 3 : 0;
+	ctl_answer_free(&a);
+	return rc;
+}
+
+/*
+ * Whether process pid is still there (EPERM: there, not ours). A zombie
+ * has stopped: only its parent has yet to collect its status.
+ */
+static int
+pid_alive(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	FILE *fp;
+	int zombie = 0;
+
+	if (kill(pid, 0) == -1 && errno != EPERM)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fp = fopen(path, "re")) != NULL) {
+		if (fgets(buf, sizeof(buf), fp) != NULL &&
+		    (p = strrchr(buf, ')')) != NULL)
+			zombie = p[1] == ' ' && p[2] == 'Z';
+		fclose(fp);
+	}
+	return !zombie;
+}
+
+/* stop: asks, then waits until the daemon's parent is gone */
+static int
+cmd_stop(struct cli *c, int argc, char **argv)
+{
+	const struct ctl_table *t;
+	struct ctl_answer a;
+	struct ctl_req q;
+	int64_t timeout = 120;
+	int wait = 1;
+	pid_t pid = 0;
+	time_t until;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--no-wait") == 0)
+			wait = 0;
+		else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+			if (ctl_duration_parse(argv[++i], &timeout) == -1)
+				return usage("stop: --timeout: not a duration "
+				    "(30s, 2m)");
+		} else
+			return usage(NULL);
+	}
+	memset(&q, 0, sizeof(q));
+	q.op = CTL_OP_STOP;
+	if (cli_call(c, &q, &a) == -1)
+		return 1;
+	if (a.status != CTL_OK) {
+		int rc = show(c, &a);
+
+		ctl_answer_free(&a);
+		return rc;
+	}
+	if ((t = ctl_table_find(&a, "stop")) != NULL && t->nrows == 1 &&
+	    t->ncols == 1)
+		pid = (pid_t)t->cells[0].i;
+	ctl_answer_free(&a);
+	if (wait && pid > 0) {
+		until = time(NULL) + (time_t)timeout;
+		while (pid_alive(pid) && time(NULL) < until)
+			usleep(50000);
+		if (pid_alive(pid)) {
+			if (c->json)
+				printf("{\"status\":\"failed\",\"message\":"
+				    "\"still running\",\"pid\":%ld}\n",
+				    (long)pid);
+			else
+				fprintf(stderr, "moat: pid %ld still running "
+				    "after %llds\n", (long)pid,
+				    (long long)timeout);
+			return 1;
+		}
+	}
+	if (c->json)
+		printf("{\"status\":\"ok\",\"message\":\"%s\",\"pid\":%ld}\n",
+		    wait ? "stopped" : "stopping", (long)pid);
+	else
+		printf("%s (pid %ld)\n", wait ? "stopped" : "stopping",
+		    (long)pid);
+	return 0;
+}
+
+/* status: the daemon's row as "name: value" lines, then the tables */
+static int
+cmd_status(struct cli *c, int argc, char **argv)
+{
+	const struct ctl_table *t;
+	struct ctl_answer a;
+	struct ctl_req q;
+	char buf[512];
+	int rc;
+
+	if (argc != 0)
+		return usage(NULL);
+	memset(&q, 0, sizeof(q));
+	q.op = CTL_OP_STATUS;
+	if (cli_call(c, &q, &a) == -1)
+		return 1;
+	if (c->json || a.status != CTL_OK ||
+	    (t = ctl_table_find(&a, "daemon")) == NULL || t->nrows != 1) {
+		rc = show(c, &a);
+		ctl_answer_free(&a);
+		return rc;
+	}
+	printf("%s\n", a.message);
+	for (size_t k = 0; k < t->ncols; k++) {
+		cell_text(t, 0, k, strcmp(t->cols[k].name, "started") == 0,
+		    buf, sizeof(buf));
+		if (t->cols[k].kind == CTL_KIND_INT && t->cells[k].i < 0)
+			snprintf(buf, sizeof(buf), "?");
+		if (t->cols[k].kind == CTL_KIND_STR && strcmp(buf, "-") == 0 &&
+		    strncmp(t->cols[k].name, "reload_", 7) == 0)
+			continue;	/* no reload yet, or nothing to say */
+		printf("%-22s %s\n", t->cols[k].name, buf);
+	}
+	for (size_t i = 0; i < a.ntables; i++)
+		if (&a.tables[i] != t) {
+			printf("\n");
+			print_table(&a.tables[i]);
+		}
+	ctl_answer_free(&a);
+	return 0;
+}
+
 /* ctl_main - one administration command */
 int
 ctl_main(int argc, char **argv)
@@ -1069,6 +1261,8 @@ ctl_main(int argc, char **argv)
 			c.json = 1;
 		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			c.conf_path = argv[++i];
+		else if (strcmp(argv[i], "--builtin") == 0)
+			c.builtin = 1;
 		else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
 			c.socket_path = argv[++i];
 		else if (strcmp(argv[i], "-h") == 0 ||
@@ -1094,9 +1288,14 @@ ctl_main(int argc, char **argv)
 		rc = cmd_log(&c, n, args);
 	else if (strcmp(cmd, "verify") == 0)
 		rc = cmd_verify(&c, n, args);
-	else if (n == 0 && (strcmp(cmd, "stats") == 0 ||
-	    strcmp(cmd, "status") == 0)) {
-		q.op = strcmp(cmd, "stats") == 0 ? CTL_OP_STATS : CTL_OP_STATUS;
+	else if (strcmp(cmd, "reload") == 0)
+		rc = cmd_reload(&c, n, args);
+	else if (strcmp(cmd, "stop") == 0)
+		rc = cmd_stop(&c, n, args);
+	else if (strcmp(cmd, "status") == 0)
+		rc = cmd_status(&c, n, args);
+	else if (n == 0 && strcmp(cmd, "stats") == 0) {
+		q.op = CTL_OP_STATS;
 		rc = run(&c, &q);
 	} else
 		rc = usage(NULL);

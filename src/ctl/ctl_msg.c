@@ -46,7 +46,7 @@ static const struct {
 	int		 changes;
 } ops[CTL_OP_COUNT] = {
 	[CTL_OP_NONE] = { NULL, PROC_CONTROL, 0 },
-	[CTL_OP_STATUS] = { "status", PROC_CONTROL, 0 },
+	[CTL_OP_STATUS] = { "status", PROC_PARENT, 0 },
 	[CTL_OP_SESSIONS] = { "sessions", PROC_SMTP, 0 },
 	[CTL_OP_SESSION_KILL] = { "session_kill", PROC_SMTP, 1 },
 	[CTL_OP_QUEUE_SUMMARY] = { "queue_summary", PROC_QUEUE, 0 },
@@ -65,6 +65,8 @@ static const struct {
 	[CTL_OP_USER_PASSWD] = { "user_passwd", PROC_PARENT, 1 },
 	[CTL_OP_VERIFY_LIST] = { "verify_list", PROC_QUEUE, 0 },
 	[CTL_OP_VERIFY_FLUSH] = { "verify_flush", PROC_QUEUE, 1 },
+	[CTL_OP_RELOAD] = { "reload", PROC_PARENT, 1 },
+	[CTL_OP_STOP] = { "stop", PROC_PARENT, 1 },
 	[CTL_OP_QUEUE_PAUSE] = { "queue_pause", PROC_QUEUE, 1 },
 	[CTL_OP_QUEUE_RESUME] = { "queue_resume", PROC_QUEUE, 1 },
 };

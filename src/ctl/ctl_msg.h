@@ -40,7 +40,8 @@ struct ipc_reader;
 
 enum ctl_op {
 	CTL_OP_NONE = 0,
-	CTL_OP_STATUS,		/* control: version, pid, uptime */
+	CTL_OP_STATUS,		/* parent: version, pid, uptime, counts,
+				 * listeners, children, the last reload */
 	CTL_OP_SESSIONS,	/* smtp */
 	CTL_OP_SESSION_KILL,	/* smtp: one of id, cidr, user */
 	CTL_OP_QUEUE_SUMMARY,	/* queue: by destination domain */
@@ -59,6 +60,8 @@ enum ctl_op {
 	CTL_OP_USER_PASSWD,	/* parent: user, argon2id hash */
 	CTL_OP_VERIFY_LIST,	/* queue: address ("" all) */
 	CTL_OP_VERIFY_FLUSH,	/* queue, then lookup: address ("" all) */
+	CTL_OP_RELOAD = 20,	/* parent: read the configuration again */
+	CTL_OP_STOP = 21,	/* parent: stop the daemon */
 	CTL_OP_QUEUE_PAUSE = 22,	/* queue: domain ("*" all), reason */
 	CTL_OP_QUEUE_RESUME = 23,	/* queue: domain ("*" all) */
 	CTL_OP_COUNT

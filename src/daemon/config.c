@@ -53,6 +53,7 @@
 #include <ini.h>
 
 #include "../io/proxy_proto.h"
+#include "../io/tls.h"
 #include "../policy/dnsbl.h"
 #include "../control/control_http.h"
 #include "config.h"
@@ -133,6 +134,10 @@ static int check_user(char *, const char **);
 static int check_route(char *, const char **);
 static int check_dest(char *, const char **);
 static int check_tls_mode(char *, const char **);
+static int check_cert_pair(char *, const char **);
+static int check_tls_protocol(char *, const char **);
+static int check_tls_ciphers(char *, const char **);
+static int check_tls_ciphersuites(char *, const char **);
 static int check_dns_server(char *, const char **);
 static int check_addr_v4(char *, const char **);
 static int check_addr_v6(char *, const char **);
@@ -196,6 +201,19 @@ static const struct conf_knob knobs[] = {
 	    "Certificate chain (PEM). Empty: no TLS, no AUTH."),
 	K_STR("server", tls_key, CT_PATH, "", CF_EMPTY, NULL,
 	    "Private key (PEM) of tls_cert; set both or neither."),
+	K_LIST("server", tls_certificates, CT_LIST, "", check_cert_pair,
+	    "More certificates as CERT:KEY pairs (PEM files). A client's SNI name picks the pair whose certificate names it (subjectAltName, else CN; *.domain matches one label); tls_cert is the default. Two pairs for the same names with an RSA and an ECDSA key are offered together: the client's signature algorithms pick."),
+	K_LIST("server", tls_protocols, CT_LIST, "TLSv1.2 TLSv1.3",
+	    check_tls_protocol,
+	    "TLS versions the server accepts: TLSv1.2, TLSv1.3 or both."),
+	K_STR("server", tls_ciphers, CT_STRING,
+	    "HIGH:!aNULL:!kRSA:!PSK:!SRP:!CAMELLIA:!ARIA", 0, check_tls_ciphers,
+	    "TLS 1.2 cipher list (OpenSSL syntax); RSA key exchange and anonymous suites are always off."),
+	K_STR("server", tls_ciphersuites, CT_STRING,
+	    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256",
+	    0, check_tls_ciphersuites, "TLS 1.3 cipher suites (OpenSSL syntax)."),
+	K_NUM("server", tls_ticket_lifetime, CT_INT, "43200", 0, 604800,
+	    "Seconds a session-ticket key encrypts new tickets before a fresh random one replaces it; the previous key still decrypts, so a ticket resumes for up to twice this. 0: no tickets. Keys live in memory only and survive reloads."),
 	K_BOOL("server", syslog, "no",
 	    "Log to syslog (facility mail) instead of stderr."),
 	K_BOOL("server", relaytest_on_start, "no",
@@ -957,6 +975,37 @@ check_tls_mode(char *s, const char **why)
 	lower(s);
 	return (strcmp(s, "none") == 0 || strcmp(s, "opportunistic") == 0 ||
 	    strcmp(s, "verify") == 0) ? 0 : -1;
+}
+
+/* tls_certificates: CERT:KEY, two paths */
+static int
+check_cert_pair(char *s, const char **why)
+{
+	char *colon = strchr(s, ':');
+
+	*why = "must be CERT:KEY (two paths)";
+	return colon != NULL && colon != s && colon[1] != '\0' &&
+	    strchr(colon + 1, ':') == NULL ? 0 : -1;
+}
+
+/* tls_protocols: the versions we speak (older ones are never offered) */
+static int
+check_tls_protocol(char *s, const char **why)
+{
+	*why = "is not TLSv1.2 or TLSv1.3 (older versions are not offered)";
+	return tls_protocol_version(s) != 0 ? 0 : -1;
+}
+
+static int
+check_tls_ciphers(char *s, const char **why)
+{
+	return tls_ciphers_check(s, 0, why);
+}
+
+static int
+check_tls_ciphersuites(char *s, const char **why)
+{
+	return tls_ciphers_check(s, 1, why);
 }
 
 /* dns_server: empty, a numeric address, or ADDR@PORT */
@@ -2294,6 +2343,103 @@ knob_seen(const struct conf_parse *p, const char *name)
 	return p->seen[knob_index(name)];
 }
 
+/*
+ * tls_certificates: only beside tls_cert (the default pair), at most
+ * CONF_TLS_PAIRS_MAX pairs in all, relative paths below p->base;
+ * tls_protocols: at least one.
+ */
+static void
+tls_finish(struct conf_parse *p)
+{
+	struct conf *c = p->c;
+	int line = knob_seen(p, "tls_certificates");
+	char buf[2 * CONF_PATH_MAX + 2], *dup, *colon;
+	const char *cert, *key;
+	int w;
+
+	if (c->n_tls_protocols == 0) {
+		conf_error(p, knob_seen(p, "tls_protocols"), "tls_protocols: "
+		    "name TLSv1.2, TLSv1.3 or both");
+		return;
+	}
+	if (c->n_tls_certificates == 0)
+		return;
+	if (c->tls_cert[0] == '\0') {
+		conf_error(p, line, "tls_certificates needs tls_cert and "
+		    "tls_key (the default pair)");
+		return;
+	}
+	if (c->n_tls_certificates + 1 > CONF_TLS_PAIRS_MAX) {
+		conf_error(p, line, "tls_certificates: %zu pairs, at most %d "
+		    "with tls_cert", c->n_tls_certificates,
+		    CONF_TLS_PAIRS_MAX);
+		return;
+	}
+	for (size_t i = 0; i < c->n_tls_certificates && p->base != NULL; i++) {
+		colon = strchr(c->tls_certificates[i], ':');
+		*colon = '\0';
+		cert = c->tls_certificates[i];
+		key = colon + 1;
+		w = snprintf(buf, sizeof(buf), "%s%s%s:%s%s%s",
+		    cert[0] == '/' ? "" : p->base, cert[0] == '/' ? "" : "/", cert,
+		    key[0] == '/' ? "" : p->base, key[0] == '/' ? "" : "/", key);
+		*colon = ':';
+		if (w < 0 || (size_t)w >= sizeof(buf) ||
+		    (dup = strdup(buf)) == NULL) {
+			conf_error(p, line, "tls_certificates: the paths below "
+			    "%s are too long", p->base);
+			return;
+		}
+		free(c->tls_certificates[i]);
+		c->tls_certificates[i] = dup;
+	}
+}
+
+/* conf_tls_pairs - tls_cert/tls_key, then tls_certificates */
+size_t
+conf_tls_pairs(const struct conf *c, struct conf_tls_pair *out, size_t max)
+{
+	size_t n = 0;
+
+	if (c->tls_cert[0] == '\0')
+		return 0;
+	if (n < max) {
+		snprintf(out[n].cert, sizeof(out[n].cert), "%s", c->tls_cert);
+		snprintf(out[n].key, sizeof(out[n].key), "%s", c->tls_key);
+		out[n].knob = "tls_cert";
+		n++;
+	}
+	for (size_t i = 0; i < c->n_tls_certificates && n < max; i++, n++) {
+		const char *item = c->tls_certificates[i];
+		size_t clen = strcspn(item, ":");
+
+		snprintf(out[n].cert, sizeof(out[n].cert), "%.*s", (int)clen,
+		    item);
+		snprintf(out[n].key, sizeof(out[n].key), "%s", item + clen + 1);
+		out[n].knob = "tls_certificates";
+	}
+	return n;
+}
+
+/* conf_tls_opts - the tls_* knobs as tls_server_ctx_new takes them */
+void
+conf_tls_opts(const struct conf *c, struct tls_opts *o)
+{
+	o->min_version = TLS1_3_VERSION;
+	o->max_version = TLS1_2_VERSION;
+	for (size_t i = 0; i < c->n_tls_protocols; i++) {
+		int v = tls_protocol_version(c->tls_protocols[i]);
+
+		if (v < o->min_version)
+			o->min_version = v;
+		if (v > o->max_version)
+			o->max_version = v;
+	}
+	o->ciphers = c->tls_ciphers;
+	o->ciphersuites = c->tls_ciphersuites;
+	o->ticket_lifetime = c->tls_ticket_lifetime;
+}
+
 /* metrics off loopback are for the networks metrics_allow names only */
 static void
 metrics_open(struct conf_parse *p)
@@ -2338,6 +2484,9 @@ conf_finish(struct conf_parse *p)
 		    "tls_cert and tls_key must be set together");
 		return;
 	}
+	tls_finish(p);
+	if (p->failed)
+		return;
 	if ((c->tls_client_cert[0] == '\0') != (c->tls_client_key[0] == '\0')) {
 		conf_error(p, knob_seen(p, c->tls_client_cert[0] != '\0' ?
 		    "tls_client_cert" : "tls_client_key"),

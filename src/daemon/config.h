@@ -14,6 +14,7 @@
 #define CONF_MAX_LDAP		16	/* [ldap NAME] sections */
 #define CONF_LDAP_KNOBS		12	/* knobs of an [ldap NAME] section */
 #define CONF_PATH_MAX		1024
+#define CONF_TLS_PAIRS_MAX	16	/* tls_cert + tls_certificates */
 #define CONF_KNOBS_MAX		192	/* knobs in the table, at most */
 #define CONF_PROXY_FROM_MAX	32	/* proxy_from networks of a listener */
 
@@ -76,6 +77,13 @@ struct conf {
 	char	users_file[CONF_PATH_MAX];	/* AUTH users, argon2id, mode 0600 */
 	char	tls_cert[CONF_PATH_MAX];
 	char	tls_key[CONF_PATH_MAX];
+	char	**tls_certificates;	/* "CERT:KEY", absolute paths */
+	size_t	  n_tls_certificates;
+	char	**tls_protocols;	/* "TLSv1.2", "TLSv1.3" */
+	size_t	  n_tls_protocols;
+	char	tls_ciphers[512];	/* TLS 1.2 cipher list */
+	char	tls_ciphersuites[512];	/* TLS 1.3 suites */
+	int	tls_ticket_lifetime;	/* seconds a ticket key encrypts, 0 off */
 	int	syslog;
 	int	relaytest_on_start;	/* relay battery at start */
 
@@ -254,5 +262,23 @@ void conf_relay_table(const struct conf *c, struct relay_table *t);
 void conf_apply_log_levels(const struct conf *c);
 
 const char *conf_role_name(enum listener_role r);
+
+/* one certificate and its key: tls_cert/tls_key or a tls_certificates item */
+struct conf_tls_pair {
+	char		 cert[CONF_PATH_MAX];
+	char		 key[CONF_PATH_MAX];
+	const char	*knob;		/* the knob that names it */
+};
+
+/*
+ * conf_tls_pairs - the server's certificates, the default (tls_cert)
+ * first; at most max (CONF_TLS_PAIRS_MAX is every one). 0: no TLS.
+ */
+size_t conf_tls_pairs(const struct conf *c, struct conf_tls_pair *out,
+    size_t max);
+
+struct tls_opts;
+/* conf_tls_opts - the tls_* knobs for tls_server_ctx_new (tls.h) */
+void conf_tls_opts(const struct conf *c, struct tls_opts *o);
 
 #endif

@@ -3,6 +3,8 @@
  *
  *   moat serve [-c FILE]          run the daemon in the foreground
  *   moat check-config [-c FILE]   print the effective configuration
+ *   (-c FILE, else $MOAT_CONFIG, else MOAT_CONFIG_PATH; --builtin: the
+ *   configuration compiled in, as `make run` serves it)
  *   moat passwd USER [-c FILE]    add a user or change a password
  *   moat config-doc               every knob with its default and bounds
  *   moat ldap-query [-c FILE] NAME [ADDRESS...]
@@ -37,19 +39,19 @@
 #include "../lib/log.h"
 #include "../lookup/ldap_query.h"
 #include "../relaytest/relaytest.h"
+#include "conf_path.h"
 #include "config.h"
 #include "daemon.h"
 #include "proc.h"
 #include "version.h"
 #include "../ctl/ctl_cli.h"
 
-
 static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: moat serve [-c FILE]\n"
-	    "       moat check-config [-c FILE]\n"
+	    "usage: moat serve [-c FILE | --builtin]\n"
+	    "       moat check-config [-c FILE | --builtin]\n"
 	    "       moat passwd USER [-c FILE]\n"
 	    "       moat relaytest HOST[:PORT] --local-domain D "
 	    "[--external-domain E]\n"
@@ -59,10 +61,16 @@ usage(FILE *fp)
 	    "       moat ldap-query [-c FILE] NAME [ADDRESS...]\n"
 	    "       moat sessions|queue|ban|user|events|log|stats|status ...\n"
 	    "                    (administration: moat queue --help)\n"
-	    "       moat version\n");
+	    "       moat reload | moat stop [--no-wait] | moat status\n"
+	    "       moat version\n"
+	    "The configuration: -c FILE, else $%s, else %s.\n",
+	    MOAT_CONFIG_ENV, MOAT_CONFIG_PATH);
 }
 
-/* parse "-c FILE" among argv; returns the file or NULL, -1 on misuse */
+/* the built-in configuration, asked for with --builtin */
+static int builtin;
+
+/* parse "-c FILE" or "--builtin" among argv; -1 on misuse */
 static int
 get_config_arg(int argc, char **argv, const char **path, const char **pos)
 {
@@ -71,9 +79,13 @@ get_config_arg(int argc, char **argv, const char **path, const char **pos)
 		*pos = NULL;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0) {
-			if (i + 1 >= argc)
+			if (i + 1 >= argc || builtin)
 				return -1;
 			*path = argv[++i];
+		} else if (strcmp(argv[i], "--builtin") == 0) {
+			if (*path != NULL)
+				return -1;
+			builtin = 1;
 		} else if (argv[i][0] == '-')
 			return -1;
 		else if (pos && *pos == NULL)
@@ -88,7 +100,7 @@ static struct conf *
 load(const char *path)
 {
 	char err[1024];
-	struct conf *c = conf_load(path, err, sizeof(err));
+	struct conf *c = conf_path_load(path, builtin, err, sizeof(err));
 
 	if (c == NULL)
 		fprintf(stderr, "moat: %s\n", err);

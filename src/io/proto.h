@@ -245,8 +245,43 @@ enum proto_type {
 	 * them when it is "".
 	 *   str  address
 	 */
-	PROTO_VERIFY_FLUSH,
-	/* 27..44: other messages */
+	PROTO_VERIFY_FLUSH = 26,
+	/*
+	 * child -> parent: up. Once when the child serves (smtp: its
+	 * listeners accept; queue: queue.db is open), then once for every
+	 * PROTO_RELOAD, when the child has applied what it could.
+	 *   u8   what (PROTO_READY_START, PROTO_READY_RELOAD)
+	 *   u8   ok (1: all applied; 0: note says what was not)
+	 *   str  note ("" none)
+	 */
+	PROTO_READY = 27,
+	/*
+	 * parent -> smtp, queue: a request for the counts (both -1);
+	 * smtp, queue -> parent: the answer, -1 for what it does not keep.
+	 *   i64  sessions (smtp: open sessions)
+	 *   i64  queued (queue: messages in queue.db)
+	 */
+	PROTO_COUNTS = 28,
+	/*
+	 * A new generation of the server's TLS certificates (a reload).
+	 * parent's key loader -> ca, on ca's keys socket: the private keys;
+	 * parent -> smtp, once ca has them: the certificate chains. Pair i
+	 * of generation g is key id g * PROTO_TLS_PAIRS_MAX + i in CA_SIGN.
+	 *   u32  generation
+	 *   u32  count (1..PROTO_TLS_PAIRS_MAX), then for each:
+	 *        bytes PEM (a key for ca, a chain for smtp)
+	 */
+	PROTO_TLS_KEYS = 29,
+	/*
+	 * A generation's state. ca -> parent: its keys are loaded (or
+	 * not); smtp -> ca (on their signing socket) and parent -> ca: no
+	 * session uses it any more, drop its keys.
+	 *   u32  generation
+	 *   u8   state (PROTO_TLS_LOADED, PROTO_TLS_FAILED, PROTO_TLS_RETIRED)
+	 *   str  error ("" unless FAILED)
+	 */
+	PROTO_TLS_GEN = 30,
+	/* 31..44: other messages */
 	/*
 	 * smtp -> queue: a user authenticated, sent before the 235 reply,
 	 * so that the queue judges the login before any message of the
@@ -258,6 +293,11 @@ enum proto_type {
 	PROTO_AUTH_LOGIN = 45,
 	PROTO_MAX
 };
+
+#define PROTO_TLS_PAIRS_MAX	16	/* CONF_TLS_PAIRS_MAX */
+#define PROTO_TLS_LOADED	0
+#define PROTO_TLS_FAILED	1
+#define PROTO_TLS_RETIRED	2
 
 #define PROTO_STORE_OK		0
 #define PROTO_STORE_TEMPFAIL	1
@@ -299,6 +339,9 @@ enum proto_type {
 
 #define PROTO_VERIFY_FOUND	0	/* the internal server said 2xx */
 #define PROTO_VERIFY_NOTFOUND	1	/* it said 5xx */
+
+#define PROTO_READY_START	0
+#define PROTO_READY_RELOAD	1
 
 #define PROTO_MTA_OK		0
 #define PROTO_MTA_TEMPFAIL	1
@@ -567,6 +610,29 @@ void proto_ca_signed_enc(struct ipc_msg *, uint64_t id,
     const struct proto_ca_signed *);
 int proto_ca_signed_dec(struct ipc_reader *, struct proto_ca_signed *);
 
+/* PROTO_TLS_KEYS */
+struct proto_tls_keys {
+	uint32_t	 gen;
+	uint32_t	 count;
+	struct {
+		const uint8_t	*pem;
+		size_t		 len;
+	}		 item[PROTO_TLS_PAIRS_MAX];
+};
+void proto_tls_keys_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_tls_keys *);
+int proto_tls_keys_dec(struct ipc_reader *, struct proto_tls_keys *);
+
+/* PROTO_TLS_GEN */
+struct proto_tls_gen {
+	uint32_t	 gen;
+	uint8_t		 state;		/* PROTO_TLS_* */
+	char		 error[512];
+};
+void proto_tls_gen_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_tls_gen *);
+int proto_tls_gen_dec(struct ipc_reader *, struct proto_tls_gen *);
+
 /* PROTO_LOOKUP_RCPT */
 struct proto_lookup_rcpt {
 	uint32_t	 seq;
@@ -621,6 +687,27 @@ struct proto_verify_flush {
 void proto_verify_flush_enc(struct ipc_msg *, uint64_t id,
     const struct proto_verify_flush *);
 int proto_verify_flush_dec(struct ipc_reader *, struct proto_verify_flush *);
+
+/* PROTO_READY */
+struct proto_ready {
+	uint8_t		 what;		/* PROTO_READY_* */
+	uint8_t		 ok;
+	const char	*note;
+	char		 note_buf[PROTO_STR_MAX];
+};
+void proto_ready_enc(struct ipc_msg *, uint64_t id, const struct proto_ready *);
+int proto_ready_dec(struct ipc_reader *, struct proto_ready *);
+/* proto_ready_send - a PROTO_READY of what, ok and note (NULL: "") to p */
+void proto_ready_send(struct ipc_peer *p, uint8_t what, int ok,
+    const char *note);
+
+/* PROTO_COUNTS */
+struct proto_counts {
+	int64_t		 sessions;
+	int64_t		 queued;
+};
+void proto_counts_enc(struct ipc_msg *, uint64_t id, const struct proto_counts *);
+int proto_counts_dec(struct ipc_reader *, struct proto_counts *);
 
 /* PROTO_AUTH_LOGIN */
 struct proto_auth_login {

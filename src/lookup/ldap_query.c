@@ -30,6 +30,7 @@
 #include <event2/event.h>
 
 #include "../daemon/config.h"
+#include "../daemon/conf_path.h"
 #include "../lib/log.h"
 #include "ldap_dir.h"
 #include "ldap_query.h"
@@ -146,7 +147,7 @@ ldap_query_main(int argc, char **argv)
 	}
 	if (name == NULL)
 		goto usage;
-	if ((c = conf_load(path, err, sizeof(err))) == NULL) {
+	if ((c = conf_path_load(path, 0, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "moat: %s\n", err);
 		return 1;
 	}

@@ -1464,6 +1464,20 @@ queue_db_local_next(struct queue_db *db, int64_t *when)
 	return found;
 }
 
+/* queue_db_count_messages - the messages in the queue */
+int
+queue_db_count_messages(struct queue_db *db, int64_t *n)
+{
+	int rc;
+
+	*n = -1;
+	if ((rc = db_count1(db, ST_COUNT_MSG, n)) != SQLITE_OK) {
+		db_log_error(db, "count_messages", rc);
+		return -1;
+	}
+	return 0;
+}
+
 /* queue_db_counts - rows per table, recipients per state */
 int
 queue_db_counts(struct queue_db *db, struct queue_counts *c)

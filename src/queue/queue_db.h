@@ -206,6 +206,8 @@ struct queue_stats {
 /* queue_db_stats - the counters of db (never NULL) */
 const struct queue_stats *queue_db_stats(const struct queue_db *db);
 
+/* queue_db_count_messages - the messages in the queue; 0, or -1 (*n -1) */
+int queue_db_count_messages(struct queue_db *db, int64_t *n);
 /* queue_db_counts - rows per table and recipients per state; 0 or -1 */
 int queue_db_counts(struct queue_db *db, struct queue_counts *c);
 

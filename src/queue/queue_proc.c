@@ -174,6 +174,9 @@ struct queue_proc {
 	int			 stopping;
 	int64_t			 stop_deadline;
 	struct event		*ev_drain;	/* at exit: wait for smtp to read */
+	int64_t			 queued;	/* messages, as last counted */
+	int64_t			 queued_at_ms;	/* when (0: never) */
+	int64_t			 queued_ttl_ms;	/* how long that count serves */
 
 	/* scratch for one commit, allocated once */
 	struct queue_msg	 batch[QUEUE_BATCH_MAX];
@@ -985,6 +988,7 @@ qp_reload(struct queue_proc *qp, const uint8_t *text, size_t len,
 
 	if ((nc = conf_load_bytes(text, len, path, err, sizeof(err))) == NULL) {
 		log_err(LOG_CAT_QUEUE, "event=reload_failed error=\"%s\"", err);
+		proto_ready_send(qp->parent, PROTO_READY_RELOAD, 0, err);
 		return;
 	}
 	if (strcmp(nc->spool_dir, qp->conf->spool_dir) != 0 ||
@@ -999,12 +1003,41 @@ qp_reload(struct queue_proc *qp, const uint8_t *text, size_t len,
 	queue_watch_set_conf(qp->watch, nc);
 	sched_set_conf(qp->sched, nc);
 	conf_apply_log_levels(nc);
+	proto_ready_send(qp->parent, PROTO_READY_RELOAD, 1, NULL);
 	/* the first configuration is the parent's, inherited at fork */
 	if (qp->conf_owned)
 		conf_free(qp->conf);
 	qp->conf = nc;
 	qp->conf_owned = 1;
 	log_notice(LOG_CAT_QUEUE, "event=reloaded path=%s", path);
+}
+
+/*
+ * PROTO_COUNTS from the parent (`moat status`, the service manager's
+ * STATUS=): the messages in the queue. Counting walks the smallest index
+ * of the message table; a count that took long serves a hundred times
+ * as long, so counting never takes more than 1% of the process.
+ */
+static void
+qp_counts(struct queue_proc *qp, struct ipc_reader *r)
+{
+	struct proto_counts c;
+	struct ipc_msg m;
+	int64_t now = clock_mono_ms(), took;
+
+	if (proto_counts_dec(r, &c) == -1)
+		fatalx("%s: malformed COUNTS", __func__);
+	if (qp->queued_at_ms == 0 ||
+	    now - qp->queued_at_ms >= qp->queued_ttl_ms) {
+		(void)queue_db_count_messages(qp->db, &qp->queued);
+		took = clock_mono_ms() - now;
+		qp->queued_at_ms = now;
+		qp->queued_ttl_ms = took * 100;
+	}
+	c.sessions = -1;
+	c.queued = qp->queued;
+	proto_counts_enc(&m, 0, &c);
+	ipc_send(qp->parent, &m);
 }
 
 static void
@@ -1034,6 +1067,9 @@ qp_parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	case PROTO_LOG_LEVEL:		/* moat log CAT LEVEL */
 		if (control_log_apply(r) == -1)
 			fatalx("%s: malformed log level", __func__);
+		break;
+	case PROTO_COUNTS:
+		qp_counts(qp, r);
 		break;
 	default:
 		fatalx("%s: unexpected message type %u from parent", __func__,
@@ -1270,6 +1306,8 @@ queue_proc_main(struct proc_env *env)
 
 		queue_ctl_set_delivery(qp->ctl, &dl);
 	}
+	/* queue.db is open, the scheduler runs */
+	proto_ready_send(qp->parent, PROTO_READY_START, 1, NULL);
 
 	if (event_base_dispatch(base) == -1)
 		log_err(LOG_CAT_QUEUE, "event=loop_failed");

@@ -235,11 +235,13 @@ struct smtp_ipcount {
 };
 LIST_HEAD(smtp_ipcount_bucket, smtp_ipcount);
 
+struct tls_set;
+
 struct smtp_server {
 	struct event_base	*base;
 	struct conf		*conf;		/* owned; replaced on reload */
 	struct relay_table	 relay;		/* views into conf */
-	SSL_CTX			*tls;		/* NULL when no certificate */
+	struct tls_set		*tls;		/* current certificates, NULL: none */
 	struct smtp_listener	 listeners[CONF_MAX_LISTENERS];
 	size_t			 n_listeners;
 	struct ipc_peer		*parent, *queue, *auth, *lookup;

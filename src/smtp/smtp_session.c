@@ -58,6 +58,7 @@
 
 #include "../io/proto.h"
 #include "../io/tls.h"
+#include "../io/tls_set.h"
 #include "../lib/log.h"
 #include "../policy/dnsbl.h"
 #include "../policy/guard.h"
@@ -1999,7 +2000,7 @@ smtp_tls_start(struct smtp_session *s)
 	struct bufferevent *tbev;
 	SSL *ssl;
 
-	if ((ssl = SSL_new(s->srv->tls)) == NULL) {
+	if ((ssl = tls_set_ssl_new(s->srv->tls)) == NULL) {
 		smtp_close(s, "SSL_new failed");
 		return;
 	}
@@ -2208,7 +2209,7 @@ smtp_session_new(struct smtp_server *srv, struct smtp_listener *l, int fd,
 		s->direct = 1;
 		return s;
 	}
-	if (srv->tls == NULL || (ssl = SSL_new(srv->tls)) == NULL)
+	if (srv->tls == NULL || (ssl = tls_set_ssl_new(srv->tls)) == NULL)
 		goto fail;
 	s->bev = bufferevent_openssl_socket_new(srv->base, fd, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_DEFER_CALLBACKS |

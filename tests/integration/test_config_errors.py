@@ -145,6 +145,24 @@ CASES = {
     "auth_on_mx_without_cert": (
         ["auth = yes"], 10,
         "listener mx: auth needs tls_cert and tls_key"),
+    "tls_protocols_old": (
+        ["[server]", "tls_protocols = TLSv1.1 TLSv1.2"], N + 2,
+        "tls_protocols: 'TLSv1.1' is not TLSv1.2 or TLSv1.3"),
+    "tls_ciphers_none": (
+        ["[server]", "tls_ciphers = NOSUCHCIPHER"], N + 2,
+        "tls_ciphers: 'NOSUCHCIPHER' selects no TLS 1.2 cipher"),
+    "tls_ciphers_only_rsa_kx": (
+        ["[server]", "tls_ciphers = AES128-GCM-SHA256"], N + 2,
+        "tls_ciphers: 'AES128-GCM-SHA256' selects no TLS 1.2 cipher"),
+    "tls_ciphersuites_bad": (
+        ["[server]", "tls_ciphersuites = TLS_NOPE"], N + 2,
+        "tls_ciphersuites: 'TLS_NOPE' is not a list of TLS 1.3 suites"),
+    "tls_certificates_no_colon": (
+        ["[server]", "tls_certificates = /etc/moat/a.pem"], N + 2,
+        "tls_certificates: '/etc/moat/a.pem' must be CERT:KEY"),
+    "tls_certificates_without_tls_cert": (
+        ["[server]", "tls_certificates = /etc/moat/a.pem:/etc/moat/a.key"],
+        N + 2, "tls_certificates needs tls_cert and tls_key"),
     "tls_cert_without_key": (
         ["[server]", "tls_cert = /nonexistent/cert.pem"], N + 2,
         "tls_cert and tls_key must be set together"),
@@ -473,7 +491,7 @@ def test_effective_config_reparses_to_itself(tmp_path, tls_files):
 
 
 def test_builtin_config_prints_and_reparses(tmp_path):
-    first = run("check-config")
+    first = run("check-config", "--builtin")
     assert first.returncode == 0, first.stderr
     conf = sections(first.stdout)
     assert conf["listener smtp"]["address"] == "127.0.0.1"
