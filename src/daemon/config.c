@@ -359,6 +359,12 @@ static const struct conf_knob knobs[] = {
 	    "The thresholds of one envelope sender behind a relay client are the hold_* and suspend_* values times this."),
 	K_NUM("watch", rejected_alert, CT_INT, "50", 1, 10000000,
 	    "Recipients refused by remote servers per window that raise an alert."),
+	K_BOOL("watch", quarantine_after_guessing, "yes",
+	    "Hold an account's mail from its first message when it logs in after a distributed guessing attack (account_attack, or failures from several addresses within guess_window) from an address that failed for it or from a network it never logged in from; an admin releases it (moat user unsuspend)."),
+	K_NUM("watch", guess_window, CT_INT, "86400", 600, 2592000,
+	    "Seconds a guessing attack on an account is remembered: for quarantine_after_guessing, and for the addresses banned when the account is held or suspended."),
+	K_BOOL("watch", guess_ban_aggregate, "no",
+	    "Ban the networks of the addresses that guessed at a held or suspended account (/24 for IPv4, /64 for IPv6) rather than each address."),
 
 	{ "delivery", "routes", CT_LIST, CF_ROUTES, "", 0, 0, CM(routes),
 	  offsetof(struct conf, n_routes), check_route,

@@ -202,6 +202,9 @@ struct conf {
 	int	relay_sender_watch;	/* count ip:ADDRESS/SENDER keys too */
 	int	relay_sender_factor;	/* thresholds times this for those */
 	int	rejected_alert;
+	int	quarantine_after_guessing; /* hold a login after guessing */
+	int	guess_window;		/* seconds an attack is remembered */
+	int	guess_ban_aggregate;	/* ban the guessers' /24 or /64 */
 
 	/* [delivery]: outbound mail, the mta process and the scheduler */
 	char	**routes;		/* "DOMAIN=DEST[,DEST...]", mta/mta_route.h */

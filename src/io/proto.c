@@ -869,6 +869,26 @@ proto_local_identified_dec(struct ipc_reader *r,
 	return ipc_get_end(r);
 }
 
+/* proto_auth_login_enc - PROTO_AUTH_LOGIN */
+void
+proto_auth_login_enc(struct ipc_msg *m, uint64_t id,
+    const struct proto_auth_login *l)
+{
+	ipc_msg_init(m, PROTO_AUTH_LOGIN, id);
+	ipc_put_str(m, l->user);
+	ipc_put_str(m, l->client_ip);
+	ipc_put_str(m, l->session);
+}
+
+int
+proto_auth_login_dec(struct ipc_reader *r, struct proto_auth_login *l)
+{
+	l->user = get_str(r, l->user_buf, sizeof(l->user_buf));
+	l->client_ip = get_str(r, l->ip_buf, sizeof(l->ip_buf));
+	l->session = get_str(r, l->session_buf, sizeof(l->session_buf));
+	return ipc_get_end(r);
+}
+
 /*
  * Decode one message and encode it again: what proto_recode runs. A
  * message without a list has the same shape for each: RECODE makes it.
@@ -909,6 +929,7 @@ RECODE(counts, proto_counts)
 RECODE(dkim_key, proto_dkim_key)
 RECODE(dkim_sign, proto_dkim_sign)
 RECODE(dkim_signed, proto_dkim_signed)
+RECODE(auth_login, proto_auth_login)
 
 /* the bytes of p in an evbuffer, for the encoders that move one */
 static struct evbuffer *
@@ -1116,6 +1137,7 @@ proto_recode(uint16_t type, uint64_t id, struct ipc_reader *r,
 	case PROTO_DKIM_KEY:	rc = recode_dkim_key(r, id, out); break;
 	case PROTO_DKIM_SIGN:	rc = recode_dkim_sign(r, id, out); break;
 	case PROTO_DKIM_SIGNED:	rc = recode_dkim_signed(r, id, out); break;
+	case PROTO_AUTH_LOGIN:	rc = recode_auth_login(r, id, out); break;
 	default:		rc = -1; break;
 	}
 	if (rc == -1)

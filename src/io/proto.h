@@ -318,6 +318,16 @@ enum proto_type {
 	 *   bytes signature ("" on failure)
 	 */
 	PROTO_DKIM_SIGNED = 39,
+	/* 40..44: free */
+	/*
+	 * smtp -> queue: a user authenticated, sent before the 235 reply,
+	 * so that the queue judges the login before any message of the
+	 * session reaches it (quarantine_after_guessing).
+	 *   str  user
+	 *   str  client_ip
+	 *   str  session
+	 */
+	PROTO_AUTH_LOGIN = 45,
 	PROTO_MAX
 };
 
@@ -793,6 +803,16 @@ struct proto_counts {
 };
 void proto_counts_enc(struct ipc_msg *, uint64_t id, const struct proto_counts *);
 int proto_counts_dec(struct ipc_reader *, struct proto_counts *);
+
+/* PROTO_AUTH_LOGIN */
+struct proto_auth_login {
+	const char	*user, *client_ip, *session;
+	char		 user_buf[PROTO_USER_MAX], ip_buf[PROTO_IP_MAX];
+	char		 session_buf[PROTO_QID_MAX];
+};
+void proto_auth_login_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_auth_login *);
+int proto_auth_login_dec(struct ipc_reader *, struct proto_auth_login *);
 
 /*
  * proto_recode - decode a message of any type and encode it again: 0

@@ -38,6 +38,8 @@ static const struct event_type types[] = {
 	    "(dnsbl_threshold)" },
 	{ "error_limit", "a session closed after max_errors failed "
 	    "commands" },
+	{ "guess_ban", "an address that failed AUTH for an account "
+	    "held or suspended as compromised, banned" },
 	{ "harvest", "a client guessing recipients (max_unknown_rcpts, "
 	    "max_unknown_rcpts_ip)" },
 	{ "hold", "a sender's mail held: the compromised-account watch, or "
@@ -47,6 +49,8 @@ static const struct event_type types[] = {
 	{ "ldap_unavailable", "no server of an [ldap] directory answered" },
 	{ "limit", "a limit was hit: sessions, sessions per address, idle "
 	    "commands, data rate" },
+	{ "login_after_guessing", "a login right after a guessing attack "
+	    "on the account: its mail is held" },
 	{ "lookup_tempfail", "a recipient source could not answer (451 "
 	    "4.4.3)" },
 	{ "lookup_timeout", "a recipient lookup took longer than "

@@ -1331,6 +1331,9 @@ qc_user_state(struct queue_ctl *qc, uint64_t id, uint32_t uid,
 		qc_user_active_answer(qc, id, key, kind, ip, sender);
 		return;
 	}
+	if (kind == WATCH_KEY_USER &&
+	    qc->dl.lost != NULL)
+		qc->dl.lost(qc->dl.arg, key);
 	if (held > 0)
 		ctl_answer_simple(qc->control, id, CTL_OK, "%s is now %s; %"
 		    PRId64 " queued recipient%s of theirs held", key, state,

@@ -575,6 +575,22 @@ qp_commit_events(struct queue_proc *qp)
 }
 
 /*
+ * PROTO_AUTH_LOGIN: judged now, before any message of the session (they
+ * come after it on this channel). The session's AUTH failures and
+ * alerts may still wait for the next commit: they go in first.
+ */
+static void
+qp_login_recv(struct queue_proc *qp, struct ipc_reader *r)
+{
+	struct proto_auth_login l;
+
+	if (proto_auth_login_dec(r, &l) != 0)
+		fatalx("%s: malformed login", __func__);
+	qp_commit_events(qp);
+	queue_watch_login(qp->watch, l.user, l.client_ip, l.session);
+}
+
+/*
  * The group commit: every message pending now, up to QUEUE_BATCH_MAX,
  * in one transaction; then one answer each.
  */
@@ -948,6 +964,9 @@ qp_smtp_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	case PROTO_EVENT:
 		qp_event_recv(qp, r);
 		break;
+	case PROTO_AUTH_LOGIN:
+		qp_login_recv(qp, r);
+		break;
 	case PROTO_BAN_ADD:		/* stored: queue_ctl.c */
 		queue_ctl_ban_add(qp->ctl, r);
 		break;
@@ -1151,6 +1170,15 @@ qp_local_kick(void *arg)
 }
 
 /* control: release or retry made recipients due */
+/* an admin held or suspended an account: ban its guessers */
+static void
+qp_ctl_lost(void *arg, const char *user)
+{
+	struct queue_proc *qp = arg;
+
+	queue_watch_lost(qp->watch, user);
+}
+
 static void
 qp_ctl_kick(void *arg)
 {
@@ -1278,7 +1306,7 @@ queue_proc_main(struct proc_env *env)
 		    qp_local_kick, qp);
 	{
 		struct queue_ctl_delivery dl = { qp_ctl_conf, qp_ctl_inflight,
-		    qp_ctl_paused, qp_ctl_reinject, qp };
+		    qp_ctl_paused, qp_ctl_reinject, qp, qp_ctl_lost };
 
 		queue_ctl_set_delivery(qp->ctl, &dl);
 	}

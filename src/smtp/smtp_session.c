@@ -1772,6 +1772,25 @@ smtp_auth_fail_reply(struct smtp_session *s)
 		smtp_unpark(s, SMTP_STATE_IDLE);
 }
 
+/*
+ * The queue hears of the login before the client hears 235: on the
+ * same channel as the session's messages, so it has judged the login
+ * (a login after a guessing attack is quarantined) before the first
+ * of them arrives.
+ */
+static void
+smtp_session_login_sent(struct smtp_session *s)
+{
+	struct proto_auth_login l;
+	struct ipc_msg m;
+
+	l.user = s->auth_user;
+	l.client_ip = s->ip;
+	l.session = s->idstr;
+	proto_auth_login_enc(&m, 0, &l);
+	ipc_send(s->srv->queue, &m);
+}
+
 /* smtp_session_auth_result - the auth process answered */
 void
 smtp_session_auth_result(struct smtp_session *s, int result)
@@ -1800,6 +1819,7 @@ smtp_session_auth_result(struct smtp_session *s, int result)
 		    "mechanism=%s", s->idstr, s->ip, esc,
 		    s->auth.mech == AUTH_MECH_PLAIN ? "PLAIN" : "LOGIN");
 		s->srv->stats.auth_ok++;
+		smtp_session_login_sent(s);
 		smtp_reply(s, "235 2.7.0 Authentication successful");
 		smtp_unpark(s, SMTP_STATE_IDLE);
 		return;

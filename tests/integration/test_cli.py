@@ -91,12 +91,15 @@ def recorded_types():
     calls = re.compile(r'(?:smtp_server_event|uc_event|qc_event|'
                        r'control_event|proto_event_send)\(\s*[^,]+,\s*'
                        r'(?:uid,\s*)?([^,;]*)')
-    assigned = re.compile(r'ev\.type = (?:[^;]*\? )?"([a-z_]+)"')
+    assigned = re.compile(r'ev\.type = (?:[^;]*\?\s*)?"([a-z_]+)"')
+    # watch_decide(w, user, "hold", counts, "login_after_guessing", ip)
+    decided = re.compile(r'watch_decide\(\w+, \w+, "[a-z_]+", \w+, "([a-z_]+)"')
     for path in SRC.rglob("*.c"):
         text = path.read_text()
         for arg in calls.findall(text):
             found.update(re.findall(r'"([a-z_]+)"', arg))
         found.update(assigned.findall(text))
+        found.update(decided.findall(text))
         # q->state == ... ? "unsuspend" : ... ? "hold" : "suspend"
         for m in re.finditer(r'qc_event\(qc, uid, ([^;]*?)", key', text,
                              re.S):

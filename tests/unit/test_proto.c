@@ -373,6 +373,15 @@ enc_local_identified(struct ipc_msg *m)
 	proto_local_identified_enc(m, 0, &l);
 }
 
+static void
+enc_auth_login(struct ipc_msg *m)
+{
+	struct proto_auth_login l = { .user = "alice", .client_ip =
+	    "192.0.2.7", .session = "5f3a9c01d2e4" };
+
+	proto_auth_login_enc(m, 0, &l);
+}
+
 static const struct {
 	uint16_t	 type;
 	void		(*enc)(struct ipc_msg *);
@@ -412,9 +421,10 @@ static const struct {
 	{ PROTO_DKIM_KEY, enc_dkim_key },
 	{ PROTO_DKIM_SIGN, enc_dkim_sign },
 	{ PROTO_DKIM_SIGNED, enc_dkim_signed },
+	{ PROTO_AUTH_LOGIN, enc_auth_login },
 };
-/* message numbers left free between the defined ones (33 to 36) */
-#define PROTO_UNUSED	4
+/* message numbers left free between the defined ones: 33..36, 40..44 */
+#define PROTO_UNUSED	9
 #define NSAMPLES	(sizeof(samples) / sizeof(samples[0]))
 
 /* the payload of a sample, copied out; *len set */
