@@ -193,7 +193,7 @@ int
 reload_needs_restart(const struct conf *running, const struct conf *next,
     char *buf, size_t len)
 {
-	struct conf_text a, b;
+	struct conf_text a = { 0 }, b = { 0 };
 	char where[160];
 	int n = 0;
 

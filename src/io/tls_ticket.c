@@ -68,6 +68,10 @@ rotate(void)
 	time_t now = now_sec();
 	long age = keys[0].made ? (long)(now - keys[0].made) : -1;
 
+	/* the previous key decrypts until two periods after it was made,
+	 * however seldom tickets come */
+	if (keys[1].made && (long)(now - keys[1].made) >= 2L * lifetime)
+		OPENSSL_cleanse(&keys[1], sizeof(keys[1]));
 	if (age >= 0 && age < lifetime)
 		return 0;
 	/* the current one decrypts for one more period, then goes */

@@ -395,6 +395,9 @@ milter_header_put(struct evbuffer *out, const char *name, size_t nlen,
 		if (c == '\r')
 			continue;	/* its LF follows */
 		if (c == '\n') {
+			/* an empty line would end the header section */
+			if (bol)
+				continue;
 			if (evbuffer_add(out, "\r\n", 2) == -1)
 				return -1;
 			col = 0;
@@ -428,8 +431,9 @@ milter_header_next(const char *p, size_t len, size_t *off,
     struct milter_str *name, char *val, size_t vmax, size_t *vlen,
     int leadspc, size_t *raw_start, size_t *raw_len)
 {
-	size_t i = *off, colon, end, o = 0;
+	size_t i = *off, colon, end, nlen, o = 0;
 
+again:
 	if (i >= len || (len - i >= 2 && p[i] == '\r' && p[i + 1] == '\n'))
 		return 0;
 	/* the field's end: a CRLF not followed by a space or tab */
@@ -446,10 +450,18 @@ milter_header_next(const char *p, size_t len, size_t *off,
 	}
 	for (colon = i; colon < end && p[colon] != ':'; colon++)
 		;
-	if (colon == end || !milter_header_name_ok(p + i, colon - i))
-		return -1;
+	/* "Name : value" (RFC 5322's obsolete syntax) is Name's */
+	for (nlen = colon - i; nlen > 0 && (p[i + nlen - 1] == ' ' ||
+	    p[i + nlen - 1] == '\t'); nlen--)
+		;
+	if (colon == end || !milter_header_name_ok(p + i, nlen)) {
+		/* not a field the protocol can carry: skip it, never stop
+		 * (a client must not hide the fields below it) */
+		*off = i = end;
+		goto again;
+	}
 	name->p = p + i;
-	name->len = colon - i;
+	name->len = nlen;
 	*raw_start = i;
 	*raw_len = end - i;
 	i = colon + 1;

@@ -212,7 +212,8 @@ int milter_header_put(struct evbuffer *out, const char *name, size_t nlen,
  * CRLFs of folding turned into '\n' and the space after the colon
  * removed unless leadspc, as the milter protocol carries it, into
  * val (at most vmax bytes, cut beyond). 1 with a field (*off moved past
- * it), 0 at the blank line or the end, -1 when a line is no field.
+ * it), 0 at the blank line or the end; a field whose name the
+ * protocol cannot carry is skipped.
  * *raw_start and *raw_len give the field's own bytes.
  */
 int milter_header_next(const char *p, size_t len, size_t *off,

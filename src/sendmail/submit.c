@@ -115,14 +115,16 @@ submit_socket_create(const char *path, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	old = umask(0);
+	/* 0666 made by bind itself: a chmod by name after it would follow
+	 * whatever another user put at that path meanwhile */
+	old = umask(0111);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		umask(old);
 		snprintf(err, errlen, "bind %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	umask(old);
-	if (chmod(path, 0666) == -1 || listen(fd, 64) == -1) {
+	if (listen(fd, 64) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		(void)unlink(path);
 		goto fail;

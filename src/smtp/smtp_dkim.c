@@ -41,6 +41,8 @@
 #include "../io/proto.h"
 #include "../io/tls_key.h"
 #include "../lib/log.h"
+#include "../mail/addr.h"
+#include "../policy/session_policy.h"
 #include "smtp.h"
 #include "smtp_dkim.h"
 
@@ -253,30 +255,61 @@ smtp_dkim_count(const struct smtp_dkim_tx *t)
 	return (int)t->n_sig;
 }
 
-int
-smtp_dkim_from_domain(const char *head, size_t len, char *dom, size_t cap)
+/* the addr-spec of a From field: in angle brackets, or bare; -1 none */
+static int
+from_addr_span(const struct dkim_field *f, const char **a, size_t *alen)
 {
-	const struct dkim_field *f;
-	const char *v, *end, *lt, *at;
-	size_t n;
+	const char *v, *end, *lt;
 
-	dkim_head_split(&signing_head, head, len);
-	if ((f = dkim_head_find(&signing_head, "from")) == NULL)
+	if ((v = memchr(f->p, ':', f->len)) == NULL)
 		return -1;
-	v = (const char *)memchr(f->p, ':', f->len) + 1;
+	v++;
 	end = f->p + f->len;
-	/* the address in angle brackets, or the bare addr-spec */
 	if ((lt = memchr(v, '<', (size_t)(end - v))) != NULL) {
 		v = lt + 1;
 		if ((end = memchr(v, '>', (size_t)(end - v))) == NULL)
 			return -1;
 	}
-	if ((at = memrchr(v, '@', (size_t)(end - v))) == NULL)
+	while (v < end && strchr(" \t\r\n", *v) != NULL)
+		v++;
+	while (end > v && strchr(" \t\r\n>", end[-1]) != NULL)
+		end--;
+	*a = v;
+	*alen = (size_t)(end - v);
+	return *alen > 0 ? 0 : -1;
+}
+
+/* the one From field of the header section; NULL when none or several
+ * (which From a receiver shows is then not ours to vouch for) */
+static const struct dkim_field *
+from_field(const char *head, size_t len)
+{
+	const struct dkim_field *f = NULL;
+
+	dkim_head_split(&signing_head, head, len);
+	for (size_t i = 0; i < signing_head.n; i++)
+		if (strcmp(signing_head.f[i].name, "from") == 0) {
+			if (f != NULL)
+				return NULL;
+			f = &signing_head.f[i];
+		}
+	return f;
+}
+
+int
+smtp_dkim_from_domain(const char *head, size_t len, char *dom, size_t cap)
+{
+	const struct dkim_field *f;
+	const char *v, *at;
+	size_t n, alen;
+
+	if ((f = from_field(head, len)) == NULL ||
+	    from_addr_span(f, &v, &alen) == -1)
+		return -1;
+	if ((at = memrchr(v, '@', alen)) == NULL)
 		return -1;
 	at++;
-	while (end > at && strchr(" \t\r\n>", end[-1]) != NULL)
-		end--;
-	n = (size_t)(end - at);
+	n = (size_t)(v + alen - at);
 	if (n == 0 || n >= cap)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
@@ -289,6 +322,37 @@ smtp_dkim_from_domain(const char *head, size_t len, char *dom, size_t cap)
 	return 0;
 }
 
+/*
+ * A user's mail (AUTH, or moat sendmail by its login) is signed only
+ * for a From address the user may send as (sender_identity), as its
+ * envelope sender is checked: a hacked account or web application must
+ * not get our signature on someone else's address. A relay client (an
+ * internal server) speaks for every address of our domains.
+ */
+static int
+from_owned(struct smtp_session *s, const char *head, size_t len)
+{
+	const struct dkim_field *f;
+	struct mail_addr a;
+	const char *v, *user;
+	char path[ADDR_PATH_MAX + 3];
+	size_t alen;
+
+	if (!s->authenticated)
+		return 1;
+	if ((f = from_field(head, len)) == NULL ||
+	    from_addr_span(f, &v, &alen) == -1 || alen + 3 > sizeof(path))
+		return 0;
+	snprintf(path, sizeof(path), "<%.*s>", (int)alen, v);
+	if (addr_parse_path(path, strlen(path), 0, &a, NULL) != ADDR_OK)
+		return 0;
+	user = s->auth_user;
+	if (s->local && strncmp(user, "local:", 6) == 0)
+		user += 6;
+	return pol_sender(s->srv->conf, &s->srv->relay, user, s->addr,
+	    &a) == POL_OK;
+}
+
 int
 smtp_dkim_sign(struct smtp_session *s, struct smtp_dkim_tx *t,
     const char *head, size_t headlen)
@@ -299,7 +363,8 @@ smtp_dkim_sign(struct smtp_session *s, struct smtp_dkim_tx *t,
 	char dom[256];
 	time_t now = time(NULL);
 
-	if (smtp_dkim_from_domain(head, headlen, dom, sizeof(dom)) == -1)
+	if (!from_owned(s, head, headlen) ||
+	    smtp_dkim_from_domain(head, headlen, dom, sizeof(dom)) == -1)
 		return 0;
 	if (dkim_body_final(&t->body, bh) == -1)
 		return -1;

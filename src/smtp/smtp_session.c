@@ -185,10 +185,12 @@ smtp_tx_free(struct smtp_tx *tx)
 static void
 smtp_reset_tx(struct smtp_session *s)
 {
-	if (s->tx != NULL && s->milters != NULL)
-		milter_chain_abort(s->milters);
+	/* cleared first: the abort may call back the drained callback,
+	 * which must not resume reading into a transaction being freed */
 	s->milter_head_sent = 0;
 	s->milter_full = 0;
+	if (s->tx != NULL && s->milters != NULL)
+		milter_chain_abort(s->milters);
 	smtp_stream_abort(s);
 	smtp_tx_free(s->tx);
 	s->tx = NULL;

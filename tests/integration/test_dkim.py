@@ -390,3 +390,32 @@ def test_authenticated_user_mail_signed(moat_factory, dkim_dns, keys,
     data = data.split(b"\r\n", 1)[1]        # the Return-Path line of delivery
     assert verify_all(data, port) == [("example.org", "ed1",
                                        "ed25519-sha256", True)]
+
+
+def test_user_gets_no_signature_on_an_address_not_its_own(moat_factory,
+                                                          dkim_dns, keys,
+                                                          tls_files):
+    """A user (AUTH, or moat sendmail by its login) gets our signature
+    only on a From it may send as; a section with two From fields, whose
+    shown one a receiver picks, is signed for nobody."""
+    dkim_dns(txt=[("ed1._domainkey.example.org", keys["ed"][1])])
+    moat = moat_factory(
+        listeners=[("mx", "mx", ""), ("sub", "submission", "")],
+        users={"alice": "correct horse"},
+        extra="[dkim]\ndkim_sign = example.org:ed1:%s\n" % keys["ed"][0])
+    ctx = ssl.create_default_context(cafile=tls_files[0])
+    body = (MSG % time.time()).replace("bob@relay.example", "bob@example.org")
+    msgs = [body.replace("Alice <alice@example.org>", "CEO <ceo@example.org>"),
+            "From: <ceo@example.org>\r\n" + body]
+    with smtplib.SMTP("127.0.0.1", moat.ports["sub"], timeout=10) as s:
+        s.ehlo("client.example")
+        s.starttls(context=ctx)
+        s.ehlo("client.example")
+        s.login("alice", "correct horse")
+        for m in msgs:
+            s.sendmail("alice@example.org", ["bob@example.org"], m)
+        s.sendmail("alice@example.org", ["bob@example.org"], body)
+    got = moat.wait_maildir(3, "bob")
+    signed = [m for m in got if b"DKIM-Signature:" in m]
+    assert len(got) == 3 and len(signed) == 1, moat.log()
+    assert b"From: Alice <alice@example.org>" in signed[0]

@@ -225,7 +225,41 @@ test_header_next(void **state)
 	    sizeof(val), &vlen, 1, &rs, &rl), 0);
 	off = 0;
 	assert_int_equal(milter_header_next("no colon\r\n", 10, &off, &name,
-	    val, sizeof(val), &vlen, 0, &rs, &rl), -1);
+	    val, sizeof(val), &vlen, 0, &rs, &rl), 0);
+	/* a name with white space before the colon is the name; a field
+	 * that cannot be carried is skipped, not the end */
+	off = 0;
+	h = "X-A : b\r\nBad\x01: c\r\nSubject: GTUBE\r\n\r\n";
+	assert_int_equal(milter_header_next(h, strlen(h), &off, &name, val,
+	    sizeof(val), &vlen, 0, &rs, &rl), 1);
+	assert_int_equal(name.len, 3);
+	assert_string_equal(val, "b");
+	assert_int_equal(milter_header_next(h, strlen(h), &off, &name, val,
+	    sizeof(val), &vlen, 0, &rs, &rl), 1);
+	assert_memory_equal(name.p, "Subject", 7);
+}
+
+/* a value with empty lines cannot end the header section */
+static void
+test_header_put_no_blank_line(void **state)
+{
+	static const char *const values[] = { "a\n\nX-Inj: y",
+	    "a\r\n\r\nX-Inj: y", "a\n", "\n\nb" };
+	struct evbuffer *out;
+
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		char *text;
+		size_t n;
+
+		assert_non_null(out = evbuffer_new());
+		assert_int_equal(milter_header_put(out, "X-Spam", 6, values[i],
+		    strlen(values[i]), 0), 0);
+		n = evbuffer_get_length(out);
+		text = (char *)evbuffer_pullup(out, -1);
+		assert_null(memmem(text, n, "\r\n\r\n", 4));
+		assert_true(n >= 2 && memcmp(text + n - 2, "\r\n", 2) == 0);
+		evbuffer_free(out);
+	}
 }
 
 static void
@@ -293,6 +327,7 @@ main(void)
 		cmocka_unit_test(test_reply_text),
 		cmocka_unit_test(test_header_put),
 		cmocka_unit_test(test_header_next),
+		cmocka_unit_test(test_header_put_no_blank_line),
 		cmocka_unit_test(test_socket),
 		cmocka_unit_test(test_encoders),
 	};
