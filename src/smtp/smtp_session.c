@@ -1733,6 +1733,21 @@ smtp_data_refused(struct smtp_session *s)
 }
 
 /*
+ * A step at the dot refused the message (replied): the transaction
+ * ends; parked by a step (or waiting for an answer), unparked too.
+ */
+static void
+smtp_dot_refused(struct smtp_session *s)
+{
+	if (s->state == SMTP_STATE_WAIT) {
+		s->srv->stats.rejected[SMTP_REJ_DATA]++;
+		smtp_reset_tx(s);
+		smtp_unpark(s, SMTP_STATE_IDLE);
+	} else
+		smtp_data_reject(s);
+}
+
+/*
  * The results go into the header section, and DMARC's demand is met
  * (dmarc_reject, dmarc_quarantine): -1 when the message was refused
  * (replied; the transaction is to end).
@@ -1757,13 +1772,7 @@ smtp_authres_write(struct smtp_session *s)
 		    "client=%s", s->idstr, s->tx->qid, s->ip);
 		smtp_reply(s, "550 5.7.1 Message refused: DMARC policy of "
 		    "the From domain");
-		/* parked for the lookups: unpark too */
-		if (s->state == SMTP_STATE_WAIT) {
-			s->srv->stats.rejected[SMTP_REJ_DATA]++;
-			smtp_reset_tx(s);
-			smtp_unpark(s, SMTP_STATE_IDLE);
-		} else
-			smtp_data_reject(s);
+		smtp_dot_refused(s);
 		return -1;
 	case SMTP_DMARC_QUARANTINE:
 		if (!s->srv->conf->dmarc_quarantine)
@@ -1824,13 +1833,7 @@ smtp_dkim_failed(struct smtp_session *s, const char *why)
 	log_warn(LOG_CAT_SMTP, "session=%s event=dkim_sign_failed client=%s "
 	    "reason=\"%s\"", s->idstr, s->ip, why);
 	smtp_reply(s, "451 4.3.0 Error: message could not be signed");
-	/* parked by an earlier step (or waiting for ca): unpark too */
-	if (s->state == SMTP_STATE_WAIT) {
-		s->srv->stats.rejected[SMTP_REJ_DATA]++;
-		smtp_reset_tx(s);
-		smtp_unpark(s, SMTP_STATE_IDLE);
-	} else
-		smtp_data_reject(s);
+	smtp_dot_refused(s);
 }
 
 /*
