@@ -1,13 +1,17 @@
 # moat - SMTP edge server
 #
 #   make            build build/moat
-#   make run        install build dependencies, build, run with the default config
+#   make run        install build dependencies, build, run with the built-in config
 #   make test       unit + integration tests, integration again under ASan+UBSan
 #   make bench      moat vs Postfix side by side (BENCH=name for one figure)
 #   make fuzz       libFuzzer targets, bounded time (FUZZ_SECONDS)
+#   make install    PREFIX (/usr/local), DESTDIR, SYSCONFDIR (/etc)
+#   make deb        a Debian package in build/ (DEB_VERSION)
 
 CC      ?= cc
-PKGS     = libevent libevent_openssl openssl sqlite3 libsodium libunbound inih ldap
+PKGS     = libevent libevent_openssl openssl sqlite3 libsodium libunbound inih ldap libsystemd
+# the configuration moat reads when neither -c nor MOAT_CONFIG names one
+SYSCONFDIR ?= /etc
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -16,7 +20,8 @@ WARN     = -Wall -Wextra -Wformat=2 -Wformat-security -Wshadow -Wpointer-arith \
            -Wimplicit-fallthrough -Werror=implicit-function-declaration
 HARDEN   = -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE -fcf-protection
 HARDEN_LD = -pie -Wl,-z,relro,-z,now,-z,noexecstack
-CFLAGS_BASE = -std=gnu11 -g $(WARN) -D_GNU_SOURCE -Isrc $(PKG_CFLAGS)
+CFLAGS_BASE = -std=gnu11 -g $(WARN) -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) \
+           -DMOAT_CONFIG_PATH='"$(SYSCONFDIR)/moat/moat.conf"'
 
 SRCS     = $(sort $(wildcard src/*/*.c))
 MAIN     = src/daemon/main.c
@@ -38,7 +43,7 @@ AUNITBINS = $(UNITSRCS:tests/unit/%.c=$(A)/tests/%)
 
 PYTEST  ?= /usr/bin/python3 -m pytest
 
-.PHONY: all run test unit unit-asan integration integration-asan asan deps deps-test bench fuzz clean install
+.PHONY: all run test unit unit-asan integration integration-asan asan deps deps-test bench fuzz clean install uninstall deb
 
 all: $(B)/moat
 
@@ -144,6 +149,32 @@ fuzz:
 	@sh scripts/deps.sh fuzz
 	@$(MAKE) --no-print-directory $(FUZZBINS)
 	sh scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZBINS)
+
+# install: the layout of docs/INSTALL.md; scripts/install.sh does the work
+PREFIX        ?= /usr/local
+LOCALSTATEDIR ?= /var
+SBINDIR       ?= $(PREFIX)/sbin
+BINDIR        ?= $(PREFIX)/bin
+MANDIR        ?= $(PREFIX)/share/man
+# Debian keeps the units of /usr's packages in /lib/systemd/system;
+# systemd also reads /usr/local/lib/systemd/system
+UNITDIR       ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+# auto: sendmail and mailq links only where no other MTA has them
+SENDMAIL_LINKS ?= auto
+INSTALL_ENV = DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" SYSCONFDIR="$(SYSCONFDIR)" \
+	LOCALSTATEDIR="$(LOCALSTATEDIR)" SBINDIR="$(SBINDIR)" BINDIR="$(BINDIR)" \
+	MANDIR="$(MANDIR)" UNITDIR="$(UNITDIR)" SENDMAIL_LINKS="$(SENDMAIL_LINKS)"
+
+install: $(B)/moat
+	@$(INSTALL_ENV) sh scripts/install.sh install
+
+uninstall:
+	@$(INSTALL_ENV) sh scripts/install.sh uninstall
+
+# DEB_VERSION: moat's own version unless given
+DEB_VERSION ?= $(shell sed -n 's/^\#define MOAT_VERSION "\(.*\)"/\1/p' src/daemon/version.h)
+deb: $(B)/moat
+	@sh scripts/mkdeb.sh "$(DEB_VERSION)"
 
 clean:
 	rm -rf $(B) $(A) build-fuzz

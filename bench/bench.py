@@ -347,7 +347,8 @@ max_sessions_per_ip = 1000
 role = mx
 address = 127.0.0.1
 port = {port}
-""".format(d=self.dir, port=self.port, domains=self.domains_conf()))
+{listener}""".format(d=self.dir, port=self.port, domains=self.domains_conf(),
+                 listener=self.listener_conf()))
             f.write(self.delivery_conf())
             f.write(self.extra_conf())
         chk = subprocess.run([self.bin, "check-config", "-c", conf],
@@ -422,6 +423,10 @@ port = {port}
 
     def extra_conf(self):
         """More sections at the end of moat.conf."""
+        return ""
+
+    def listener_conf(self):
+        """More lines of the mx listener (bench_milter.py's milters)."""
         return ""
 
     def routed_domains(self):
@@ -814,12 +819,14 @@ def git_rev():
 OTHERS = {
     "e2e_c10": "bench_e2e.py", "e2e_c50": "bench_e2e.py",
     "rcpt_table_c50": "bench_rcpt.py", "rcpt_ldap_c50": "bench_rcpt.py",
+    "accept_c50_rspamd": "bench_milter.py",
     "queue_summary_100k": "bench_queue.py", "purge_user_10k": "bench_queue.py",
     "purge_all_100k": "bench_queue.py",
     "flood_banner_ms": "bench_flood.py", "flood_accept_ratio": "bench_flood.py",
     "cidr_lookup_100k": None,
     "rcpt_table_load_1m": None,
     "soak": "bench_soak.py",
+    "tls_handshake": "bench_tls.py",
     "accept_c50_dkim": "bench_dkim.py",
 }
 

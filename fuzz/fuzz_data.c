@@ -42,6 +42,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ub += smtp_data_feed(&b, copy + ub, size - ub, emit, NULL);
 	if (ua != ub || a.done != b.done || a.err != b.err)
 		abort();
+	/* the Message-ID kept does not depend on where the input was cut */
+	if (strcmp(smtp_data_msgid(&a), smtp_data_msgid(&b)) != 0 ||
+	    strlen(smtp_data_msgid(&a)) > SMTP_MSGID_MAX)
+		abort();
 	free(copy);
 	return 0;
 }

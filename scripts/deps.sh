@@ -8,11 +8,15 @@
 set -e
 # publicsuffix: the list DMARC's organizational domains come from, read
 # by the running daemon (/usr/share/publicsuffix)
-BUILD="gcc make pkg-config libevent-dev libssl-dev libsqlite3-dev libsodium-dev libunbound-dev libinih-dev libldap2-dev publicsuffix"
+BUILD="gcc make pkg-config libevent-dev libssl-dev libsqlite3-dev libsodium-dev libunbound-dev libinih-dev libldap2-dev libsystemd-dev publicsuffix"
 # swaks only recommends libnet-ssleay-perl, its TLS, and apt-get below
 # installs no recommends: every package a test or benchmark runs is named
 # (tests/integration/test_deps.py checks)
-TEST="libcmocka-dev python3 python3-pytest python3-dkim python3-dnspython swaks libnet-ssleay-perl openssl sqlite3 nmap python3-aiosmtpd dnsmasq-base postfix util-linux iproute2 haproxy slapd ldap-utils prometheus"
+# the install tests: dpkg-dev (dpkg-shlibdeps for make deb), lintian,
+# adduser (the package's postinst), systemd (systemd-analyze), man-db (its
+# check of the unit's man pages), strace (what the daemon does, against
+# the sandbox)
+TEST="libcmocka-dev python3 python3-pytest python3-dkim python3-dnspython swaks libnet-ssleay-perl openssl sqlite3 nmap python3-aiosmtpd dnsmasq-base postfix util-linux iproute2 haproxy slapd ldap-utils prometheus dpkg-dev lintian adduser systemd man-db strace passwd rspamd opendkim opendkim-tools"
 BENCH="postfix libsasl2-modules procps iproute2 git postfix-ldap"
 FUZZ="clang libclang-rt-14-dev"
 

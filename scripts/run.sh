@@ -7,4 +7,4 @@ sh scripts/ensure-user.sh _moat
 if [ -n "$MOAT_CONF" ]; then
 	exec ./build/moat serve -c "$MOAT_CONF"
 fi
-exec ./build/moat serve
+exec ./build/moat serve --builtin

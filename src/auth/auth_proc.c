@@ -112,7 +112,7 @@ parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 		break;
 	}
 	default:
-		if (control_child_msg(ap->base, type, r))
+		if (control_child_msg(ap->base, p, type, r))
 			break;
 		fatalx("%s: unexpected message %u from parent", __func__, type);
 	}
@@ -143,6 +143,7 @@ auth_proc_main(struct proc_env *env)
 	    peer_close_cb, &ap);
 	ap.smtp = ipc_peer_new(base, smtp_fd, "smtp", auth_check,
 	    peer_close_cb, &ap);
+	proto_ready_send(ap.parent, PROTO_READY_START, 1, NULL);
 	event_base_dispatch(base);
 	ipc_peer_free(ap.parent);
 	ipc_peer_free(ap.smtp);

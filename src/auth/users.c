@@ -201,10 +201,13 @@ users_file_read(const char *path, size_t *len, char *err, size_t errlen)
 	return buf;
 }
 
-/* users_file_set - add or replace one user, atomically */
-int
-users_file_set(const char *path, const char *name, const char *hash,
-    char *err, size_t errlen)
+/*
+ * Rewrite the file with name's line set to hash (added when missing),
+ * or without it (hash NULL); *found: name was in the file.
+ */
+static int
+users_file_write(const char *path, const char *name, const char *hash,
+    int *found, char *err, size_t errlen)
 {
 	char tmp[4096], *text = NULL;
 	size_t len = 0;
@@ -232,12 +235,14 @@ users_file_set(const char *path, const char *name, const char *hash,
 	fd = -1;
 	for (size_t i = 0; u && i < u->n; i++) {
 		if (strcmp(u->v[i].name, name) == 0) {
-			fprintf(fp, "%s:%s\n", name, hash);
+			if (hash != NULL)
+				fprintf(fp, "%s:%s\n", name, hash);
 			replaced = 1;
 		} else
 			fprintf(fp, "%s:%s\n", u->v[i].name, u->v[i].hash);
 	}
-	if (!replaced)
+	*found = replaced;
+	if (!replaced && hash != NULL)
 		fprintf(fp, "%s:%s\n", name, hash);
 	if (fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
 		snprintf(err, errlen, "%s: write: %s", tmp, strerror(errno));
@@ -262,4 +267,27 @@ fail:
 	users_free(u);
 	free(text);
 	return -1;
+}
+
+/* users_file_set - add or replace one user, atomically */
+int
+users_file_set(const char *path, const char *name, const char *hash,
+    char *err, size_t errlen)
+{
+	int found;
+
+	return users_file_write(path, name, hash, &found, err, errlen);
+}
+
+/* users_file_del - remove one user, atomically: 0, 1 not there, -1 */
+int
+users_file_del(const char *path, const char *name, char *err, size_t errlen)
+{
+	int found = 0;
+
+	if (access(path, F_OK) == -1 && errno == ENOENT)
+		return 1;
+	if (users_file_write(path, name, NULL, &found, err, errlen) == -1)
+		return -1;
+	return found ? 0 : 1;
 }

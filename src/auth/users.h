@@ -41,6 +41,14 @@ int users_name_valid(const char *name);
 int users_file_set(const char *path, const char *name, const char *hash,
     char *err, size_t errlen);
 
+/*
+ * users_file_del - remove name from the file at path, atomically as
+ * users_file_set writes. Returns 0, 1 when name is not in the file
+ * (nothing written), or -1 with err set.
+ */
+int users_file_del(const char *path, const char *name, char *err,
+    size_t errlen);
+
 /* users_file_read - read the whole file; NULL with err set on failure */
 char *users_file_read(const char *path, size_t *len, char *err, size_t errlen);
 

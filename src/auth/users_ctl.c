@@ -10,6 +10,8 @@
  * caller re-sends it to the auth process, so the new password works at
  * once, without SIGHUP.
  *
+ * `user del NAME` removes the name's line the same way.
+ *
  * Public: users_ctl_is_op, users_ctl_request.
  *
  * SECURITY: requests were checked by the control process and are
@@ -38,7 +40,8 @@
 int
 users_ctl_is_op(uint32_t op)
 {
-	return op == CTL_OP_USER_LIST || op == CTL_OP_USER_PASSWD;
+	return op == CTL_OP_USER_LIST || op == CTL_OP_USER_PASSWD ||
+	    op == CTL_OP_USER_DEL;
 }
 
 static void
@@ -109,6 +112,38 @@ uc_passwd(const char *path, struct ipc_peer *from, struct ipc_peer *queue,
 	return 1;
 }
 
+/*
+ * user del NAME: out of the users file (its AUTH stops at once: the
+ * caller re-sends the file to the auth process). The control process
+ * then asks the queue to forget the account's state.
+ */
+static int
+uc_del(const char *path, struct ipc_peer *from, struct ipc_peer *queue,
+    uint64_t id, uint32_t uid, const struct ctl_req *q)
+{
+	char err[1024], detail[96], esc[CTL_STR_MAX * 4];
+	int r = users_file_del(path, q->a, err, sizeof(err));
+
+	if (r == -1) {
+		log_err(LOG_CAT_AUTH, "event=user_del_failed uid=%" PRIu32
+		    " error=\"%s\"", uid, err);
+		ctl_answer_simple(from, id, CTL_FAILED, "%s; nothing changed",
+		    err);
+		return 0;
+	}
+	if (r == 1) {
+		ctl_answer_simple(from, id, CTL_FAILED, "no user %s in %s "
+		    "(moat user list); nothing changed", q->a, path);
+		return 0;
+	}
+	snprintf(detail, sizeof(detail), "uid=%" PRIu32 " op=user_del", uid);
+	log_notice(LOG_CAT_AUTH, "event=user_del user=\"%s\" uid=%" PRIu32,
+	    log_escape(esc, sizeof(esc), q->a, strlen(q->a)), uid);
+	uc_event(queue, "user_del", q->a, detail);
+	ctl_answer_simple(from, id, CTL_OK, "%s removed from %s", q->a, path);
+	return 1;
+}
+
 /* users_ctl_request - run one users operation for the control process */
 int
 users_ctl_request(const char *path, struct ipc_peer *from,
@@ -125,6 +160,8 @@ users_ctl_request(const char *path, struct ipc_peer *from,
 		return 0;
 	case CTL_OP_USER_PASSWD:
 		return uc_passwd(path, from, queue, id, uid, &q);
+	case CTL_OP_USER_DEL:
+		return uc_del(path, from, queue, id, uid, &q);
 	default:
 		ctl_answer_simple(from, id, CTL_BAD_REQUEST,
 		    "%s is not a users operation", ctl_op_name(q.op));

@@ -1,7 +1,7 @@
 /*
  * ca_key.c - load the TLS private key; sign with it, nothing else.
  *
- * Public: ca_key_load, ca_key_sign.
+ * Public: ca_key_load, ca_key_load_pem, ca_key_sign.
  *
  * Runs in the ca process only. The operations are those a TLS server
  * handshake needs from its key: an RSA PKCS#1 v1.5 signature of a
@@ -20,6 +20,7 @@
  * LIMITS: RSA moduli up to CA_SIG_MAX bytes; digests up to 64 bytes.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -64,6 +65,23 @@ ca_key_load(const char *path, char *err, size_t errlen)
 		snprintf(what, sizeof(what), "%s: cannot load key", path);
 		fail(err, errlen, what);
 	}
+	return key;
+}
+
+/* ca_key_load_pem - the private key of PEM text */
+EVP_PKEY *
+ca_key_load_pem(const void *pem, size_t len, char *err, size_t errlen)
+{
+	EVP_PKEY *key = NULL;
+	BIO *b;
+
+	if (len > INT_MAX || (b = BIO_new_mem_buf(pem, (int)len)) == NULL) {
+		fail(err, errlen, "cannot read key");
+		return NULL;
+	}
+	if ((key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL)) == NULL)
+		fail(err, errlen, "cannot load key");
+	BIO_free(b);
 	return key;
 }
 

@@ -15,6 +15,10 @@
 /* ca_key_load - the private key of a PEM file; NULL with err set */
 EVP_PKEY *ca_key_load(const char *path, char *err, size_t errlen);
 
+/* ca_key_load_pem - the private key of PEM text; NULL with err set */
+EVP_PKEY *ca_key_load_pem(const void *pem, size_t len, char *err,
+    size_t errlen);
+
 /*
  * ca_key_sign - one operation of PROTO_CA_* (proto.h) with key:
  * PKCS1 signs a digest of type md_nid, PSS raises a PSS-encoded block

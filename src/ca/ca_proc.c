@@ -20,8 +20,18 @@
  * rule for siblings); a well-formed one the key refuses (a raw RSA
  * block that is not PSS-shaped, a wrong size) gets a failure answer
  * and a warning. ca_key.c checks every size. The key is never sent.
- * LIMITS: one operation at a time, CA_SIG_MAX bytes a signature.
+ * Keys by generation: the keys read at start are generation 0; a
+ * reload's come as one PROTO_TLS_KEYS on a socket of their own, written
+ * by a child of the parent that read them (so that no key is ever in
+ * the parent's memory), and are answered PROTO_TLS_GEN to the parent,
+ * which only then gives smtp the matching certificates. smtp signs
+ * with the key id of the certificate a handshake uses, and says when no
+ * session uses a generation any more: its keys are dropped then, not at
+ * the reload, so that handshakes under way finish.
+ * LIMITS: one operation at a time, CA_SIG_MAX bytes a signature,
+ * CA_KEYS_MAX keys held.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,24 +43,34 @@
 #include "../daemon/proc.h"
 #include "../io/ipc.h"
 #include "../io/proto.h"
+#include "../io/tls_set.h"
 #include "../lib/log.h"
 #include "ca_dkim.h"
 #include "ca_key.h"
 #include "ca_proc.h"
 
-#define DKIM_SIG_MAX_CA	1024	/* RSA 8192 bits */
+/* a key and the id smtp signs with (tls_set_key_id) */
+#define CA_KEYS_MAX	(8 * TLS_SET_PAIRS_MAX)
+
+struct ca_held {
+	uint32_t	 id;
+	EVP_PKEY	*key;		/* owned */
+};
 
 struct ca_proc {
 	struct event_base	*base;
-	struct ipc_peer		*parent, *smtp;
-	EVP_PKEY		*key;		/* owned; NULL without TLS */
+	struct ipc_peer		*parent, *smtp, *keys;
+	struct ca_held		 held[CA_KEYS_MAX];	/* every generation's */
+	size_t			 n_held;
 	struct ca_dkim		*dkim;		/* owned; the dkim_sign keys */
 	uint64_t		 signed_ok, refused, dkim_signed;
 };
 
+#define DKIM_SIG_MAX_CA	1024	/* RSA 8192 bits */
+
 /* what ca_proc_prepare read as root */
 struct ca_prepared {
-	EVP_PKEY		*key;
+	struct ca_held		*held;		/* ends with a NULL key */
 	struct ca_dkim		*dkim;
 };
 
@@ -83,7 +103,96 @@ ca_dkim_request(struct ca_proc *ca, uint64_t id, struct ipc_reader *r)
 	ipc_send(ca->smtp, &m);
 }
 
-/* smtp's messages: PROTO_CA_SIGN (TLS), PROTO_DKIM_SIGN */
+static EVP_PKEY *
+key_find(struct ca_proc *ca, uint32_t id)
+{
+	for (size_t i = 0; i < ca->n_held; i++)
+		if (ca->held[i].id == id)
+			return ca->held[i].key;
+	return NULL;
+}
+
+/* drop the keys of generation gen */
+static void
+keys_retire(struct ca_proc *ca, uint32_t gen)
+{
+	size_t i = 0, dropped = 0;
+
+	while (i < ca->n_held)
+		if (ca->held[i].id / TLS_SET_PAIRS_MAX == gen) {
+			EVP_PKEY_free(ca->held[i].key);
+			ca->held[i] = ca->held[--ca->n_held];
+			dropped++;
+		} else
+			i++;
+	log_info(LOG_CAT_TLS, "event=ca_keys_dropped generation=%u keys=%zu "
+	    "held=%zu", gen, dropped, ca->n_held);
+}
+
+/* PROTO_TLS_GEN retired (smtp, or the parent for a void reload) */
+static void
+retire_msg(struct ca_proc *ca, struct ipc_reader *r)
+{
+	struct proto_tls_gen g;
+
+	if (proto_tls_gen_dec(r, &g) == -1 || g.state != PROTO_TLS_RETIRED)
+		fatalx("%s: bad TLS_GEN", __func__);
+	keys_retire(ca, g.gen);
+}
+
+static void
+gen_answer(struct ca_proc *ca, uint32_t gen, uint8_t state, const char *err)
+{
+	struct proto_tls_gen g;
+	struct ipc_msg m;
+
+	memset(&g, 0, sizeof(g));
+	g.gen = gen;
+	g.state = state;
+	snprintf(g.error, sizeof(g.error), "%s", err);
+	proto_tls_gen_enc(&m, 0, &g);
+	ipc_send(ca->parent, &m);
+}
+
+/* the keys socket: a reload's keys, from the parent's key loader */
+static void
+keys_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
+    struct ipc_reader *r, void *arg)
+{
+	struct ca_proc *ca = arg;
+	EVP_PKEY *keys[PROTO_TLS_PAIRS_MAX];
+	struct proto_tls_keys k;
+	char err[256];
+	uint32_t i;
+
+	ipc_expect(p, type, PROTO_TLS_KEYS);
+	if (proto_tls_keys_dec(r, &k) == -1)
+		fatalx("%s: bad TLS_KEYS", __func__);
+	for (i = 0; i < k.count; i++)
+		if ((keys[i] = ca_key_load_pem(k.item[i].pem, k.item[i].len, err,
+		    sizeof(err))) == NULL)
+			break;
+	if (i == k.count && ca->n_held + k.count > CA_KEYS_MAX)
+		snprintf(err, sizeof(err), "more than %d keys held: too many "
+		    "generations in use", CA_KEYS_MAX);
+	if (i < k.count || ca->n_held + k.count > CA_KEYS_MAX) {
+		while (i > 0)
+			EVP_PKEY_free(keys[--i]);
+		log_err(LOG_CAT_TLS, "event=ca_keys_failed generation=%u "
+		    "error=\"%s\"", k.gen, err);
+		gen_answer(ca, k.gen, PROTO_TLS_FAILED, err);
+		return;
+	}
+	for (i = 0; i < k.count; i++) {
+		ca->held[ca->n_held].id = tls_set_key_id(k.gen, i);
+		ca->held[ca->n_held++].key = keys[i];
+	}
+	log_info(LOG_CAT_TLS, "event=ca_keys_loaded generation=%u keys=%u "
+	    "held=%zu", k.gen, k.count, ca->n_held);
+	gen_answer(ca, k.gen, PROTO_TLS_LOADED, "");
+}
+
+/* smtp: PROTO_CA_SIGN, or PROTO_TLS_GEN when a generation is unused */
 static void
 ca_sign(struct ipc_peer *p, uint16_t type, uint64_t id, struct ipc_reader *r,
     void *arg)
@@ -92,11 +201,16 @@ ca_sign(struct ipc_peer *p, uint16_t type, uint64_t id, struct ipc_reader *r,
 	uint8_t sig[CA_SIG_MAX];
 	struct proto_ca_sign q;
 	struct proto_ca_signed a;
+	EVP_PKEY *key;
 	size_t siglen = 0;
 	struct ipc_msg m;
 	char err[256];
 	int rc;
 
+	if (type == PROTO_TLS_GEN) {
+		retire_msg(ca, r);
+		return;
+	}
 	if (type == PROTO_DKIM_SIGN) {
 		ca_dkim_request(ca, id, r);
 		return;
@@ -104,10 +218,12 @@ ca_sign(struct ipc_peer *p, uint16_t type, uint64_t id, struct ipc_reader *r,
 	ipc_expect(p, type, PROTO_CA_SIGN);
 	if (proto_ca_sign_dec(r, &q) == -1)
 		fatalx("%s: bad CA_SIGN", __func__);
-	if (q.key_id != 0 || ca->key == NULL)
+	if ((key = key_find(ca, q.key_id)) == NULL) {
+		/* smtp asks only for keys it was given: a bug */
 		fatalx("%s: CA_SIGN for key %u, which does not exist", __func__,
 		    q.key_id);
-	rc = ca_key_sign(ca->key, q.op, q.md_nid, q.in, q.inlen, sig,
+	}
+	rc = ca_key_sign(key, q.op, q.md_nid, q.in, q.inlen, sig,
 	    sizeof(sig), &siglen, err, sizeof(err));
 	if (rc == 0)
 		ca->signed_ok++;
@@ -129,8 +245,14 @@ parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 {
 	struct ca_proc *ca = arg;
 
-	/* RELOAD: tls_cert and tls_key need a restart, as for smtp */
-	if (!control_child_msg(ca->base, type, r))
+	/* a reload whose certificates smtp never got: drop their keys */
+	if (type == PROTO_TLS_GEN) {
+		retire_msg(ca, r);
+		return;
+	}
+	/* RELOAD is answered and otherwise ignored: keys come on their own
+	 * socket */
+	if (!control_child_msg(ca->base, p, type, r))
 		fatalx("%s: unexpected message %u from parent", __func__, type);
 }
 
@@ -143,27 +265,33 @@ peer_close_cb(struct ipc_peer *p, void *arg)
 	event_base_loopexit(ca->base, NULL);
 }
 
-/* ca_proc_prepare - read tls_key and the DKIM keys as root, before the
- * chroot */
+/* ca_proc_prepare - read the keys as root, before the chroot */
 int
 ca_proc_prepare(struct proc_env *env)
 {
-	const struct conf *c = env->conf;
+	struct conf_tls_pair pairs[CONF_TLS_PAIRS_MAX];
 	struct ca_prepared *cp;
+	struct ca_held *held;
+	size_t n = conf_tls_pairs(env->conf, pairs, CONF_TLS_PAIRS_MAX);
 	char err[1024];
 
-	if ((cp = calloc(1, sizeof(*cp))) == NULL)
-		return -1;
+	if ((cp = calloc(1, sizeof(*cp))) == NULL ||
+	    (held = calloc(n + 1, sizeof(*held))) == NULL)
+		fatal("%s: calloc", __func__);
+	cp->held = held;
 	env->prepared = cp;
-	if ((cp->dkim = ca_dkim_load(c, err, sizeof(err))) == NULL) {
+	if ((cp->dkim = ca_dkim_load(env->conf, err, sizeof(err))) == NULL) {
 		log_err(LOG_CAT_TLS, "event=dkim_key_failed error=\"%s\"", err);
 		return -1;
 	}
-	if (c->tls_key[0] == '\0')
-		return 0;
-	if ((cp->key = ca_key_load(c->tls_key, err, sizeof(err))) == NULL) {
-		log_err(LOG_CAT_TLS, "event=ca_key_failed error=\"%s\"", err);
-		return -1;
+	for (size_t i = 0; i < n; i++) {
+		held[i].id = tls_set_key_id(0, i);
+		if ((held[i].key = ca_key_load(pairs[i].key, err,
+		    sizeof(err))) == NULL) {
+			log_err(LOG_CAT_TLS, "event=ca_key_failed error=\"%s\"",
+			    err);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -178,22 +306,28 @@ ca_proc_main(struct proc_env *env)
 
 	memset(&ca, 0, sizeof(ca));
 	ca.base = env->base;
-	ca.key = cp->key;
+	for (size_t i = 0; cp->held[i].key != NULL; i++)
+		ca.held[ca.n_held++] = cp->held[i];
 	ca.dkim = cp->dkim;
+	free(cp->held);
 	free(cp);
 	env->prepared = NULL;
 	ca.parent = ipc_peer_new(ca.base, env->peer[PROC_PARENT], "parent",
 	    parent_msg_cb, peer_close_cb, &ca);
 	ca.smtp = ipc_peer_new(ca.base, env->peer[PROC_SMTP], "smtp",
 	    ca_sign, peer_close_cb, &ca);
+	ca.keys = ipc_peer_new(ca.base, env->keys_fd, "keys", keys_msg_cb,
+	    peer_close_cb, &ca);
 	/* smtp learns which domains it signs for, and how */
 	for (size_t i = 0; i < ca_dkim_count(ca.dkim); i++) {
 		ca_dkim_key_enc(ca.dkim, i, &m);
 		ipc_send(ca.smtp, &m);
 	}
-	log_info(LOG_CAT_TLS, "event=ca_ready key=%s dkim_keys=%zu",
-	    ca.key == NULL ? "none" : EVP_PKEY_get0_type_name(ca.key),
+	log_info(LOG_CAT_TLS, "event=ca_ready keys=%zu first=%s dkim_keys=%zu",
+	    ca.n_held, ca.n_held == 0 ? "none" :
+	    EVP_PKEY_get0_type_name(ca.held[0].key),
 	    (size_t)env->conf->n_dkim_sign);
+	proto_ready_send(ca.parent, PROTO_READY_START, 1, NULL);
 	event_base_dispatch(ca.base);
 	log_info(LOG_CAT_TLS, "event=ca_stopped signed=%llu refused=%llu "
 	    "dkim_signed=%llu", (unsigned long long)ca.signed_ok,
@@ -201,7 +335,9 @@ ca_proc_main(struct proc_env *env)
 	    (unsigned long long)ca.dkim_signed);
 	ipc_peer_free(ca.parent);
 	ipc_peer_free(ca.smtp);
-	EVP_PKEY_free(ca.key);
+	ipc_peer_free(ca.keys);
+	for (size_t i = 0; i < ca.n_held; i++)
+		EVP_PKEY_free(ca.held[i].key);
 	ca_dkim_free(ca.dkim);
 	conf_free(env->conf);
 	return 0;

@@ -6,7 +6,7 @@
 
 struct proc_env;
 
-/* ca_proc_prepare - read tls_key, as root, before the chroot; 0 or -1 */
+/* ca_proc_prepare - read the TLS keys, as root, before the chroot; 0 or -1 */
 int ca_proc_prepare(struct proc_env *env);
 
 /* ca_proc_main - answer PROTO_CA_SIGN until shutdown; exit status */

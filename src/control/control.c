@@ -7,7 +7,7 @@
  * framed requests (ctl_msg.h), checks them with ctl_req_decode and
  * forwards them as PROTO_CTL_REQUEST, with the caller's uid, to the
  * process that can answer: smtp (sessions), queue (queue, bans, users,
- * events), the parent (log levels). The answer goes back unchanged.
+ * events), the parent (log levels, status, reload, stop). The answer goes back unchanged.
  * `stats` asks smtp and queue and merges their tables with its own;
  * the metrics listener (control_http.c) renders the same merge.
  * `user list` asks the parent (the users file) and the queue (account
@@ -87,6 +87,13 @@ struct ctl_pending {
 	int			 waiting;	/* answers still to come */
 	struct ctl_answer	 parts[CONTROL_STATS_PARTS];
 	int			 nparts;
+	/* a request in two steps (chain_start): the parent, then the queue */
+	int			 stage;		/* 1: the parent's answer next,
+						 * 3: the queue's accounts, 2:
+						 * the queue's last answer */
+	struct ctl_req		 req;
+	uid_t			 uid;
+	char			 note[512];	/* the parent's message */
 };
 
 /* The process state; one, owned by control_proc_main. */
@@ -451,6 +458,144 @@ stats_done(struct control *ctl, struct ctl_pending *p)
 	pending_free(ctl, p);
 }
 
+/*
+ * Requests in two steps, the parent first: `user del` (out of the users
+ * file, then the queue forgets the account's state) and `user suspend|
+ * hold NAME` (only a name the users file has: a typo must not leave a
+ * row behind; ip: and other keys with ':' are the watch's, never in the
+ * file, or an account the queue has mail of). 1 when q was taken here.
+ */
+static int
+chain_start(struct control *ctl, struct ctl_client *c, uint64_t client_id,
+    const struct ctl_req *q)
+{
+	struct ctl_pending *p;
+	struct ctl_req list;
+
+	if (q->op != CTL_OP_USER_DEL && !(q->op == CTL_OP_USER_STATE &&
+	    q->state != CTL_USER_ACTIVE && strchr(q->a, ':') == NULL))
+		return 0;
+	if (ctl->peer[PROC_PARENT] == NULL || ctl->peer[PROC_QUEUE] == NULL) {
+		client_error(c, client_id, CTL_FAILED, "the %s process is not "
+		    "running", ctl->peer[PROC_PARENT] == NULL ? "parent" :
+		    "queue");
+		return 1;
+	}
+	p = pending_new(ctl, c, client_id, q->op, 1);
+	p->stage = 1;
+	p->req = *q;
+	p->uid = c->uid;
+	if (q->op == CTL_OP_USER_DEL)
+		forward(ctl, ctl->peer[PROC_PARENT], p->seq, q, c->uid);
+	else {
+		memset(&list, 0, sizeof(list));
+		list.op = CTL_OP_USER_LIST;
+		forward(ctl, ctl->peer[PROC_PARENT], p->seq, &list, c->uid);
+	}
+	return 1;
+}
+
+/* the users file (answer a of user list) has name */
+static int
+users_file_has(const struct ctl_answer *a, const char *name)
+{
+	const struct ctl_table *t = ctl_table_find(a, "users_file");
+
+	for (size_t r = 0; t != NULL && t->ncols == 1 && r < t->nrows; r++)
+		if (t->cells[r].s != NULL && strcmp(t->cells[r].s, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* the parent answered the first step of p: the queue's turn, or the end */
+static void
+chain_next(struct control *ctl, struct ctl_pending *p, const uint8_t *ans,
+    size_t len)
+{
+	struct ctl_answer a;
+	struct ctl_req forget;
+
+	if (ctl_answer_decode(ans, len, &a) == -1)
+		fatalx("%s: malformed answer from the parent", __func__);
+	if (a.status != CTL_OK) {
+		if (p->client != NULL)
+			client_send(p->client, p->client_id, ans, len);
+		goto done;
+	}
+	if (p->op == CTL_OP_USER_STATE && !users_file_has(&a, p->req.a)) {
+		/* not in the file: an account the queue knows (its mail)? */
+		struct ctl_req list;
+
+		memset(&list, 0, sizeof(list));
+		list.op = CTL_OP_USER_LIST;
+		p->stage = 3;
+		forward(ctl, ctl->peer[PROC_QUEUE], p->seq, &list, p->uid);
+		ctl_answer_free(&a);
+		return;
+	}
+	p->stage = 2;
+	if (p->op == CTL_OP_USER_DEL) {
+		snprintf(p->note, sizeof(p->note), "%s", a.message);
+		memset(&forget, 0, sizeof(forget));
+		forget.op = CTL_OP_USER_FORGET;
+		snprintf(forget.a, sizeof(forget.a), "%s", p->req.a);
+		forward(ctl, ctl->peer[PROC_QUEUE], p->seq, &forget, p->uid);
+	} else
+		forward(ctl, ctl->peer[PROC_QUEUE], p->seq, &p->req, p->uid);
+	ctl_answer_free(&a);
+	return;
+done:
+	ctl_answer_free(&a);
+	pending_free(ctl, p);
+}
+
+/* the queue's accounts (answer of user list): the name is one, or no */
+static void
+chain_known(struct control *ctl, struct ctl_pending *p, const uint8_t *ans,
+    size_t len)
+{
+	struct ctl_answer a;
+	const struct ctl_table *t;
+	int col, known = 0;
+
+	if (ctl_answer_decode(ans, len, &a) == -1)
+		fatalx("%s: malformed answer from the queue", __func__);
+	if (a.status == CTL_OK && (t = ctl_table_find(&a, "users")) != NULL &&
+	    (col = ctl_table_col(t, "user")) != -1)
+		for (size_t r = 0; r < t->nrows && !known; r++)
+			known = t->cells[r * t->ncols + (size_t)col].s != NULL &&
+			    strcmp(t->cells[r * t->ncols + (size_t)col].s,
+			    p->req.a) == 0;
+	ctl_answer_free(&a);
+	if (known) {
+		p->stage = 2;
+		forward(ctl, ctl->peer[PROC_QUEUE], p->seq, &p->req, p->uid);
+		return;
+	}
+	if (p->client != NULL)
+		client_error(p->client, p->client_id, CTL_FAILED, "no user %s: "
+		    "not in the users file, and no mail of it in the queue "
+		    "(moat user list; a relay client is ip:ADDRESS); nothing "
+		    "changed", p->req.a);
+	pending_free(ctl, p);
+}
+
+/* user del: the queue answered too; one answer says both */
+static void
+chain_del_done(struct ctl_pending *p, const uint8_t *ans, size_t len)
+{
+	struct ctl_answer a;
+
+	if (p->client == NULL)
+		return;
+	if (ctl_answer_decode(ans, len, &a) == -1)
+		fatalx("%s: malformed answer from the queue", __func__);
+	client_error(p->client, p->client_id, CTL_OK, "%s; %s", p->note,
+	    a.status == CTL_OK ? a.message : "its account state could not be "
+	    "removed");
+	ctl_answer_free(&a);
+}
+
 /* user list: the users file (parent) and the accounts' states (queue) */
 static void
 users_start(struct control *ctl, struct ctl_client *c, uint64_t client_id)
@@ -493,7 +638,7 @@ user_merge_cmp(const void *a, const void *b)
 static const char *const umerge_cols[] = { "user", "in_file", "state",
     "reason", "updated", "queued", "messages_1h", "auth_events_24h",
     "events_24h" };
-static const enum ctl_kind umerge_kinds[] = { CTL_KIND_STR, CTL_KIND_STR,
+static const enum ctl_kind umerge_kinds[] = { CTL_KIND_STR, CTL_KIND_FLAG,
     CTL_KIND_STR, CTL_KIND_STR, CTL_KIND_TIME, CTL_KIND_INT, CTL_KIND_INT,
     CTL_KIND_INT, CTL_KIND_INT };
 
@@ -561,7 +706,7 @@ users_done(struct control *ctl, struct ctl_pending *p)
 		}
 		ctl_ans_row(&ans);
 		ipc_put_str(&ans, v[i].name);
-		ipc_put_str(&ans, in_file ? "yes" : "no");
+		ipc_put_i64(&ans, in_file);
 		if (row >= 0) {
 			const struct ctl_cell *x = &q->cells[(size_t)row * q->ncols];
 
@@ -584,32 +729,6 @@ users_done(struct control *ctl, struct ctl_pending *p)
 	else
 		ipc_msg_discard(&ans);
 	pending_free(ctl, p);
-}
-
-static void
-status_answer(struct control *ctl, struct ctl_client *c, uint64_t id)
-{
-	static const char *const cols[] = { "field", "value" };
-	static const enum ctl_kind kinds[] = { CTL_KIND_STR, CTL_KIND_STR };
-	struct ipc_msg ans;
-	char buf[64];
-
-	ipc_msg_init(&ans, 0, 0);
-	ctl_ans_begin(&ans, CTL_OK, "moat is running");
-	ctl_ans_table(&ans, "status", 2, cols, kinds);
-	ctl_ans_row(&ans);
-	ipc_put_str(&ans, "protocol");
-	snprintf(buf, sizeof(buf), "%d", CTL_VERSION);
-	ipc_put_str(&ans, buf);
-	ctl_ans_row(&ans);
-	ipc_put_str(&ans, "uptime");
-	ipc_put_str(&ans, ctl_duration_format(time(NULL) - ctl->started, buf,
-	    sizeof(buf)));
-	ctl_ans_row(&ans);
-	ipc_put_str(&ans, "hostname");
-	ipc_put_str(&ans, ctl->conf->hostname);
-	ctl_ans_end(&ans);
-	client_send_msg(c, id, &ans);
 }
 
 /* One complete frame from a client. */
@@ -639,11 +758,11 @@ client_request(struct ctl_client *c, const struct ipc_hdr *h,
 		client_error(c, h->id, CTL_FAILED, "too many requests in flight");
 		return;
 	}
+	if (chain_start(ctl, c, h->id, &q))
+		return;
 	target = ctl_op_target(q.op);
 	if (target == PROC_CONTROL) {
-		if (q.op == CTL_OP_STATUS)
-			status_answer(ctl, c, h->id);
-		else if (q.op == CTL_OP_USER_LIST)
+		if (q.op == CTL_OP_USER_LIST)
 			users_start(ctl, c, h->id);
 		else
 			stats_start(ctl, c, h->id, NULL);
@@ -798,6 +917,19 @@ peer_answer(struct control *ctl, uint64_t id, struct ipc_reader *r)
 		log_warn(LOG_CAT_CONTROL, "event=stray_answer id=%" PRIu64, id);
 		return;
 	}
+	if (p->stage == 1) {
+		chain_next(ctl, p, ans, len);
+		return;
+	}
+	if (p->stage == 3) {
+		chain_known(ctl, p, ans, len);
+		return;
+	}
+	if (p->stage == 2 && p->op == CTL_OP_USER_DEL) {
+		chain_del_done(p, ans, len);
+		pending_free(ctl, p);
+		return;
+	}
 	if (p->op == CTL_OP_STATS || p->op == CTL_OP_USER_LIST) {
 		if (p->nparts < CONTROL_STATS_PARTS &&
 		    ctl_answer_decode(ans, len, &p->parts[p->nparts]) == 0)
@@ -845,6 +977,7 @@ parent_msg_cb(struct ipc_peer *peer, uint16_t type, uint64_t id,
 		if (proto_reload_dec(r, &rl) == -1)
 			fatalx("%s: bad RELOAD", __func__);
 		/* the socket and the metrics listener need a restart */
+		proto_ready_send(peer, PROTO_READY_RELOAD, 1, NULL);
 		break;
 	case PROTO_LOG_LEVEL:
 		if (control_log_apply(r) == -1)
@@ -920,6 +1053,9 @@ control_proc_main(struct proc_env *env)
 	}
 	log_notice(LOG_CAT_CONTROL, "event=started admin_gid=%ld",
 	    ctl->access.admin_gid);
+	if (ctl->peer[PROC_PARENT] != NULL)
+		proto_ready_send(ctl->peer[PROC_PARENT], PROTO_READY_START, 1,
+		    NULL);
 	event_base_dispatch(ctl->base);
 
 	while ((c = TAILQ_FIRST(&ctl->clients)) != NULL)

@@ -8,8 +8,13 @@
  * comes back everywhere. A change without --for cancels a pending
  * revert and stays.
  *
+ * A reload does not undo them (control_log_reload): a timed level stays
+ * until its time runs out, then the reloaded file's level comes back;
+ * an untimed one stays unless the reload changes that category's level
+ * in the file, which then wins.
+ *
  * Public: control_log_new, control_log_free, control_log_request,
- * control_log_apply, control_child_msg.
+ * control_log_reload, control_log_apply, control_child_msg.
  *
  * SECURITY: the request was checked twice (control process, then
  * ctl_req_decode here); categories and levels are enumerations, so
@@ -25,6 +30,7 @@
 #include <event2/event.h>
 
 #include "control/control_log.h"
+#include "daemon/config.h"
 #include "ctl/ctl_msg.h"
 #include "daemon/proc.h"
 #include "io/ipc.h"
@@ -38,6 +44,7 @@ struct cl_revert {
 	int			 active;
 	enum log_level		 to;		/* level to go back to */
 	time_t			 at;		/* when */
+	int			 runtime;	/* set without --for: stays */
 };
 
 /* Owned by the parent. */
@@ -177,6 +184,7 @@ control_log_request(struct control_log *cl, struct ipc_peer *from,
 		evtimer_del(rv->ev);
 		rv->active = 0;
 	}
+	rv->runtime = q.duration == 0;
 	cl_set(cl, q.cat, (enum log_level)q.level);
 	snprintf(detail, sizeof(detail), "uid=%" PRIu32 " op=log_set "
 	    "category=%s level=%s for=%" PRId64, uid,
@@ -194,6 +202,29 @@ control_log_request(struct control_log *cl, struct ipc_peer *from,
 		ctl_answer_simple(from, id, CTL_OK, "%s: %s",
 		    log_cat_name((enum log_cat)q.cat),
 		    log_level_name((enum log_level)q.level));
+}
+
+/*
+ * control_log_reload - after a reload has set the levels of nc here and
+ * sent nc to the children (whose RELOAD sets them there): the levels set
+ * with `moat log` come back on top. A pending revert now goes to nc's
+ * level. old is the configuration before the reload.
+ */
+void
+control_log_reload(struct control_log *cl, const struct conf *old,
+    const struct conf *nc, const int *before)
+{
+	for (int i = 0; i < LOG_CAT_COUNT; i++) {
+		struct cl_revert *r = &cl->rev[i];
+
+		if (r->active) {
+			r->to = (enum log_level)nc->log_level[i];
+			cl_set(cl, i, (enum log_level)before[i]);
+		} else if (r->runtime && old->log_level[i] == nc->log_level[i])
+			cl_set(cl, i, (enum log_level)before[i]);
+		else
+			r->runtime = 0;
+	}
 }
 
 /* control_log_apply - a level sent by the parent */
@@ -220,9 +251,11 @@ control_log_apply(struct ipc_reader *r)
  * reload takes alike: SHUTDOWN ends base's loop, RELOAD is checked and
  * ignored (what such a child holds needs a restart), LOG_LEVEL is
  * applied. 1 when taken, 0 for another type; a malformed one is fatal.
+ * A RELOAD is answered with PROTO_READY on parent, as every child does.
  */
 int
-control_child_msg(struct event_base *base, uint16_t type, struct ipc_reader *r)
+control_child_msg(struct event_base *base, struct ipc_peer *parent,
+    uint16_t type, struct ipc_reader *r)
 {
 	struct proto_reload rl;
 
@@ -230,6 +263,7 @@ control_child_msg(struct event_base *base, uint16_t type, struct ipc_reader *r)
 	case PROTO_RELOAD:
 		if (proto_reload_dec(r, &rl) == -1)
 			fatalx("%s: bad RELOAD", __func__);
+		proto_ready_send(parent, PROTO_READY_RELOAD, 1, NULL);
 		return 1;
 	case PROTO_SHUTDOWN:
 		if (proto_empty_dec(r) == -1)

@@ -18,11 +18,13 @@
  *               [--limit N] [--follow]
  *   moat log [CATEGORY LEVEL [--for 30m]]
  *   moat stats | moat status
+ *   moat reload | moat stop [--no-wait] [--timeout DUR]
  *
  * FILTER: --from ADDR (<> for the null sender), --to ADDR, --to-domain D,
  * --user NAME, --client-ip CIDR, --older-than DUR, --newer-than DUR,
  * --state S[,S...], --dead, --all. Everywhere: -c FILE (the daemon's
- * configuration, for spool_dir), --socket PATH, --json.
+ * configuration, for spool_dir; else $MOAT_CONFIG, else the installed
+ * default), --builtin (the daemon of `make run`), --socket PATH, --json.
  *
  * Public: ctl_is_command, ctl_main, ctl_filter_option, ctl_read_password.
  *
@@ -40,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,9 +56,11 @@
 
 #include "ctl/ctl_cli.h"
 #include "ctl/ctl_msg.h"
+#include "daemon/conf_path.h"
 #include "daemon/config.h"
 #include "io/ipc.h"
 #include "lib/cidr.h"
+#include "lib/event_types.h"
 #include "lib/fdio.h"
 #include "lib/json.h"
 #include "lib/log.h"
@@ -64,7 +69,9 @@
 #define CTL_CELL_MAX		60	/* table mode cuts longer cells */
 
 struct cli {
-	const char	*conf_path;
+	const char	*conf_path;	/* -c, NULL: $MOAT_CONFIG or the default */
+	int		 builtin;	/* --builtin: the daemon of `make run` */
+	int		 quiet_conf;	/* reload: the daemon says what is wrong */
 	const char	*socket_path;
 	int		 json;
 	int		 fd;
@@ -73,7 +80,7 @@ struct cli {
 };
 
 static const char *const commands[] = { "sessions", "queue", "ban", "user",
-    "events", "log", "stats", "status", "verify" };
+    "events", "log", "stats", "status", "verify", "reload", "stop" };
 
 /* ctl_is_command - one of ours */
 int
@@ -85,14 +92,20 @@ ctl_is_command(const char *name)
 	return 0;
 }
 
-static int
-usage(const char *why)
-{
-	if (why)
-		fprintf(stderr, "moat: %s\n", why);
-	fprintf(stderr,
-	    "usage: moat sessions [kill ID | kill --ip CIDR | kill --user NAME]\n"
-	    "       moat queue [summary]\n"
+#define USAGE_DUR	"DUR: 90, 45s, 30m, 1h, 7d, 2w, 1h30m.\n"
+#define USAGE_COMMON	"Options everywhere: -c FILE, --builtin, --socket PATH, " \
+	"--json. Exit: 0 ok,\n1 failed, 2 usage. Without -c: $MOAT_CONFIG, else " \
+	MOAT_CONFIG_PATH ".\n"
+
+/* each command's own usage: `moat X --help` and X's usage errors */
+static const struct {
+	const char	*cmd;
+	const char	*text;
+} cmd_usage[] = {
+	{ "sessions",
+	    "usage: moat sessions [kill ID | kill --ip CIDR | kill --user NAME]\n" },
+	{ "queue",
+	    "usage: moat queue [summary]\n"
 	    "       moat queue list [FILTER] [--limit N]\n"
 	    "       moat queue show QID [--body]\n"
 	    "       moat queue delete|hold|release|retry|bounce|requeue [QID] "
@@ -101,21 +114,65 @@ usage(const char *why)
 	    "       moat queue deadletter list [FILTER] [--limit N]\n"
 	    "       moat queue deadletter reinject|delete [QID] [FILTER] "
 	    "[--dry-run]\n"
-	    "       moat ban add CIDR [--for DUR] [--reason TEXT]\n"
-	    "       moat ban del CIDR | moat ban list\n"
-	    "       moat verify list [ADDR] | moat verify flush [ADDR]\n"
-	    "       moat user list | moat user suspend|hold|unsuspend NAME "
-	    "[--reason TEXT]\n"
-	    "       moat user passwd NAME\n"
-	    "       moat events [--since DUR] [--type T] [--ip CIDR] "
-	    "[--user NAME] [--limit N] [--follow]\n"
-	    "       moat log [CATEGORY LEVEL [--for DUR]]\n"
-	    "       moat stats | moat status\n"
 	    "FILTER: --from ADDR --to ADDR --to-domain DOMAIN --user NAME\n"
 	    "        --client-ip CIDR --older-than DUR --newer-than DUR\n"
 	    "        --state queued,deferred,held,delivered,failed --dead --all\n"
-	    "DUR: 90, 45s, 30m, 1h, 7d, 2w, 1h30m. Options everywhere: -c FILE,\n"
-	    "     --socket PATH, --json. Exit: 0 ok, 1 failed, 2 usage.\n");
+	    USAGE_DUR },
+	{ "ban",
+	    "usage: moat ban add CIDR [--for DUR] [--reason TEXT]\n"
+	    "       moat ban del CIDR | moat ban list\n" USAGE_DUR },
+	{ "verify",
+	    "usage: moat verify list [ADDR] | moat verify flush [ADDR]\n" },
+	{ "user",
+	    "usage: moat user list\n"
+	    "       moat user suspend|hold NAME [--reason TEXT]\n"
+	    "       moat user unsuspend|release NAME [--reason TEXT] "
+	    "[--release]\n"
+	    "       moat user del NAME\n"
+	    "       moat user passwd NAME\n" },
+	{ "events",
+	    "usage: moat events [--since DUR] [--type T] [--ip CIDR] "
+	    "[--user NAME]\n"
+	    "                   [--limit N] [--follow]\n"
+	    "       moat events --types\n" USAGE_DUR },
+	{ "log",
+	    "usage: moat log [CATEGORY LEVEL [--for DUR]]\n"
+	    "CATEGORY: smtp auth relay policy queue delivery dns tls control "
+	    "daemon\n"
+	    "LEVEL: err warn notice info debug\n" USAGE_DUR },
+	{ "stats", "usage: moat stats\n" },
+	{ "status", "usage: moat status\n" },
+	{ "reload", "usage: moat reload\n"
+	    "  exit 0 reloaded, 3 applied but some changes need a restart,\n"
+	    "  1 refused (the running configuration stays)\n" },
+	{ "stop", "usage: moat stop [--no-wait] [--timeout DUR]\n" USAGE_DUR },
+};
+
+static const char *usage_cmd;	/* the command being run */
+
+static const char *
+usage_text(const char *cmd)
+{
+	for (size_t i = 0; i < sizeof(cmd_usage) / sizeof(cmd_usage[0]); i++)
+		if (cmd != NULL && strcmp(cmd_usage[i].cmd, cmd) == 0)
+			return cmd_usage[i].text;
+	return NULL;
+}
+
+/* a usage error: one line saying what is wrong, then the command's usage */
+static int
+usage(const char *why)
+{
+	const char *text = usage_text(usage_cmd);
+
+	if (why)
+		fprintf(stderr, "moat: %s: %s\n", usage_cmd, why);
+	else
+		fprintf(stderr, "moat: %s: unexpected or missing arguments\n",
+		    usage_cmd);
+	if (text != NULL)
+		fputs(text, stderr);
+	fputs(USAGE_COMMON, stderr);
 	return 2;
 }
 
@@ -205,20 +262,30 @@ ctl_filter_option(int argc, char **argv, int *i, struct ctl_filter *f,
 static int
 cli_socket_path(struct cli *c)
 {
-	char err[1024];
+	char err[1024], spool[CONF_PATH_MAX];
 	struct conf *conf;
 	int n;
 
 	if (c->socket_path != NULL)
 		n = snprintf(c->path, sizeof(c->path), "%s", c->socket_path);
 	else {
-		if ((conf = conf_load(c->conf_path, err, sizeof(err))) == NULL) {
+		if ((conf = conf_path_load(c->conf_path, c->builtin, err,
+		    sizeof(err))) != NULL) {
+			n = snprintf(c->path, sizeof(c->path), "%s/%s",
+			    conf->spool_dir, CTL_SOCKET_NAME);
+			conf_free(conf);
+		} else if (!c->builtin && conf_path_spool_dir(c->conf_path,
+		    spool, sizeof(spool)) == 0) {
+			/* an edit with a mistake: the daemon runs the version
+			 * it loaded; reload says what is wrong, with its line */
+			if (!c->quiet_conf)
+				fprintf(stderr, "moat: warning: %s\n", err);
+			n = snprintf(c->path, sizeof(c->path), "%s/%s", spool,
+			    CTL_SOCKET_NAME);
+		} else {
 			fprintf(stderr, "moat: %s\n", err);
 			return -1;
 		}
-		n = snprintf(c->path, sizeof(c->path), "%s/%s", conf->spool_dir,
-		    CTL_SOCKET_NAME);
-		conf_free(conf);
 	}
 	if (n < 0 || (size_t)n >= sizeof(c->path)) {
 		fprintf(stderr, "moat: control socket path too long\n");
@@ -455,6 +522,9 @@ cell_text(const struct ctl_table *t, size_t r, size_t c, int absolute,
 	case CTL_KIND_SIZE:
 		ctl_size_format(x->i, buf, len);
 		break;
+	case CTL_KIND_FLAG:
+		snprintf(buf, len, "%s", x->i ? "yes" : "no");
+		break;
 	case CTL_KIND_TIME:
 		if (x->i == 0)
 			snprintf(buf, len, "-");
@@ -508,6 +578,14 @@ print_table(const struct ctl_table *t)
 		for (size_t r = 0; r < t->nrows; r++) {
 			cell_text(t, r, 1, 0, buf, sizeof(buf));
 			printf("%-12s %s\n", t->cells[r * 2].s, buf);
+		}
+		return;
+	}
+	/* one record (queue show's envelope): a column a line */
+	if (t->nrows == 1 && strcmp(t->name, "envelope") == 0) {
+		for (size_t c = 0; c < t->ncols; c++) {
+			cell_text(t, 0, c, 0, buf, sizeof(buf));
+			printf("%-12s %s\n", t->cols[c].name, buf);
 		}
 		return;
 	}
@@ -712,7 +790,7 @@ cmd_queue(struct cli *c, int argc, char **argv)
 				return usage(NULL);
 		}
 		if (q.a[0] == '\0')
-			return usage("queue show: which message? (a queue id)");
+			return usage("show: which message? (a queue id)");
 		return run(c, &q);
 	}
 	if (strcmp(sub, "list") == 0)
@@ -858,6 +936,33 @@ ctl_read_password(const char *prompt, char *buf, size_t len)
 }
 
 /*
+ * ctl_password_check - a new password for user against c: at least
+ * password_min_length bytes (-1 and a message when not); a user that
+ * is no local mailbox gets a warning only (an account that only sends,
+ * a web application's, is fine)
+ */
+int
+ctl_password_check(const struct conf *c, const char *user, const char *pw)
+{
+	size_t n = strlen(pw);
+	int have = 0;
+
+	if (n < (size_t)c->password_min_length) {
+		fprintf(stderr, "moat: password refused: %zu character%s, at "
+		    "least %d wanted (password_min_length)\n", n,
+		    n == 1 ? "" : "s", c->password_min_length);
+		return -1;
+	}
+	for (size_t i = 0; i < c->n_mailboxes; i++)
+		if (strcasecmp(c->mailboxes[i], user) == 0)
+			have = 1;
+	if (!have && c->mailboxes_file[0] == '\0')
+		fprintf(stderr, "moat: warning: %s is not one of mailboxes: it "
+		    "may send (AUTH) but gets no mail here\n", user);
+	return 0;
+}
+
+/*
  * user passwd NAME: the password is read and hashed here, so only the
  * argon2id hash crosses the socket; the daemon's parent writes the
  * users file and hands it to the auth process at once.
@@ -866,7 +971,8 @@ static int
 cmd_user_passwd(struct cli *c, const char *user)
 {
 	struct ctl_req q;
-	char pw1[512], pw2[512], err[512];
+	struct conf *conf = NULL;
+	char pw1[512], pw2[512], err[1024];
 	int rc = 1;
 
 	memset(&q, 0, sizeof(q));
@@ -875,7 +981,7 @@ cmd_user_passwd(struct cli *c, const char *user)
 		return usage(err);
 	for (const char *p = user; *p; p++)
 		if (*p <= ' ' || *p > '~' || *p == ':')
-			return usage("user passwd: bad user name");
+			return usage("passwd: bad user name");
 	pw2[0] = '\0';
 	if (ctl_read_password("Password: ", pw1, sizeof(pw1)) == -1) {
 		fprintf(stderr, "moat: no password given\n");
@@ -891,6 +997,12 @@ cmd_user_passwd(struct cli *c, const char *user)
 		fprintf(stderr, "moat: empty password refused\n");
 		goto done;
 	}
+	if ((conf = conf_load(c->conf_path, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "moat: %s\n", err);
+		goto done;
+	}
+	if (ctl_password_check(conf, user, pw1) == -1)
+		goto done;
 	if (crypto_pwhash_str(q.b, pw1, strlen(pw1),
 	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
 	    crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
@@ -901,7 +1013,37 @@ cmd_user_passwd(struct cli *c, const char *user)
 done:
 	sodium_memzero(pw1, sizeof(pw1));
 	sodium_memzero(pw2, sizeof(pw2));
+	conf_free(conf);
 	return rc;
+}
+
+/*
+ * unsuspend --release: the held mail of the account goes, as `moat
+ * queue release --user NAME` (--client-ip for an ip: key) would do it
+ */
+static int
+user_release_mail(struct cli *c, const char *key)
+{
+	struct ctl_req q;
+	const char *slash;
+	char err[512];
+
+	memset(&q, 0, sizeof(q));
+	q.op = CTL_OP_QUEUE_ACT;
+	q.action = CTL_ACT_RELEASE;
+	if (strncmp(key, "ip:", 3) != 0) {
+		if (copy_arg(q.filter.user, key, "user", err, sizeof(err)) == -1)
+			return usage(err);
+	} else {
+		/* ip:ADDRESS[/SENDER] */
+		snprintf(q.filter.client, sizeof(q.filter.client), "%.*s",
+		    (int)((slash = strchr(key + 3, '/')) != NULL ?
+		    (size_t)(slash - key - 3) : strlen(key + 3)), key + 3);
+		if (slash != NULL)
+			snprintf(q.filter.from, sizeof(q.filter.from), "%s",
+			    slash + 1);
+	}
+	return run(c, &q);
 }
 
 static int
@@ -909,6 +1051,7 @@ cmd_user(struct cli *c, int argc, char **argv)
 {
 	struct ctl_req q;
 	char err[512];
+	int release = 0, rc;
 
 	memset(&q, 0, sizeof(q));
 	if (argc == 0 || strcmp(argv[0], "list") == 0) {
@@ -918,9 +1061,21 @@ cmd_user(struct cli *c, int argc, char **argv)
 		return run(c, &q);
 	}
 	if (argc < 2)
-		return usage(NULL);
+		return usage(strcmp(argv[0], "suspend") == 0 ||
+		    strcmp(argv[0], "hold") == 0 || strcmp(argv[0], "del") == 0 ||
+		    strcmp(argv[0], "unsuspend") == 0 ||
+		    strcmp(argv[0], "release") == 0 ||
+		    strcmp(argv[0], "passwd") == 0 ? "which user?" : NULL);
 	if (strcmp(argv[0], "passwd") == 0)
 		return argc == 2 ? cmd_user_passwd(c, argv[1]) : usage(NULL);
+	if (strcmp(argv[0], "del") == 0) {
+		if (argc != 2)
+			return usage("del: one user");
+		q.op = CTL_OP_USER_DEL;
+		if (copy_arg(q.a, argv[1], "user", err, sizeof(err)) == -1)
+			return usage(err);
+		return run(c, &q);
+	}
 	q.op = CTL_OP_USER_STATE;
 	if (strcmp(argv[0], "suspend") == 0)
 		q.state = CTL_USER_SUSPENDED;
@@ -938,10 +1093,59 @@ cmd_user(struct cli *c, int argc, char **argv)
 			if (copy_arg(q.b, argv[++i], "--reason", err,
 			    sizeof(err)) == -1)
 				return usage(err);
-		} else
+		} else if (strcmp(argv[i], "--release") == 0 &&
+		    q.state == CTL_USER_ACTIVE)
+			release = 1;
+		else
 			return usage(NULL);
 	}
-	return run(c, &q);
+	if ((rc = run(c, &q)) != 0 || !release)
+		return rc;
+	return user_release_mail(c, q.a);
+}
+
+/* events --types: the registry, as a table or JSON */
+static int
+print_event_types(const struct cli *c)
+{
+	const struct event_type *t;
+	size_t w = 4;
+
+	if (c->json) {
+		printf("{\"status\":\"ok\",\"message\":\"\",\"types\":[");
+		for (size_t i = 0; (t = event_type_at(i)) != NULL; i++) {
+			printf("%s{\"type\":", i ? "," : "");
+			json_write_str(stdout, t->name);
+			printf(",\"description\":");
+			json_write_str(stdout, t->doc);
+			printf("}");
+		}
+		printf("]}\n");
+		return 0;
+	}
+	for (size_t i = 0; (t = event_type_at(i)) != NULL; i++)
+		if (strlen(t->name) > w)
+			w = strlen(t->name);
+	printf("%-*s  %s\n", (int)w, "type", "description");
+	for (size_t i = 0; (t = event_type_at(i)) != NULL; i++)
+		printf("%-*s  %s\n", (int)w, t->name, t->doc);
+	return 0;
+}
+
+/* events --type T with a T no code records: say which ones exist */
+static int
+unknown_event_type(const char *name)
+{
+	const struct event_type *t;
+	char q[80];
+
+	fprintf(stderr, "moat: events: unknown event type '%s'; the types "
+	    "are:\n", log_escape(q, sizeof(q), name, strlen(name)));
+	for (size_t i = 0; (t = event_type_at(i)) != NULL; i++)
+		fprintf(stderr, "%s%s", i ? (i % 6 ? " " : "\n  ") : "  ",
+		    t->name);
+	fprintf(stderr, "\n(moat events --types describes them)\n");
+	return 2;
 }
 
 static int
@@ -961,12 +1165,19 @@ cmd_events(struct cli *c, int argc, char **argv)
 			follow = 1;
 			continue;
 		}
+		if (strcmp(o, "--types") == 0) {
+			if (argc != 1)
+				return usage("--types goes alone");
+			return print_event_types(c);
+		}
 		if (i + 1 >= argc)
 			return usage(NULL);
 		if (strcmp(o, "--since") == 0) {
 			if (ctl_duration_parse(argv[++i], &q.since) == -1)
 				return usage("--since: not a duration (30m, 1h, 7d)");
 		} else if (strcmp(o, "--type") == 0) {
+			if (event_type_find(argv[i + 1]) == NULL)
+				return unknown_event_type(argv[i + 1]);
 			if (copy_arg(q.a, argv[++i], o, err, sizeof(err)) == -1)
 				return usage(err);
 		} else if (strcmp(o, "--ip") == 0) {
@@ -987,7 +1198,7 @@ cmd_events(struct cli *c, int argc, char **argv)
 	}
 	if (!follow)
 		return run(c, &q);
-	for (;;) {
+	for (int header = !c->json;;) {
 		const struct ctl_table *t;
 
 		if (cli_call(c, &q, &a) == -1)
@@ -997,6 +1208,14 @@ cmd_events(struct cli *c, int argc, char **argv)
 			rc = show(c, &a);
 			ctl_answer_free(&a);
 			return rc ? rc : 1;
+		}
+		if (header) {
+			/* the columns once, as the table would show them */
+			for (size_t k = 1; k < t->ncols; k++)
+				printf("%s%s", k > 1 ? "  " : "",
+				    t->cols[k].name);
+			printf("\n");
+			header = 0;
 		}
 		for (size_t r = 0; r < t->nrows; r++) {
 			char buf[512];
@@ -1035,17 +1254,191 @@ cmd_log(struct cli *c, int argc, char **argv)
 	if (argc != 2 && argc != 4)
 		return usage(NULL);
 	if ((cat = log_cat_from_name(argv[0])) == -1)
-		return usage("log: unknown category (smtp auth relay policy queue "
+		return usage("unknown category (smtp auth relay policy queue "
 		    "delivery dns tls control daemon)");
 	if ((lvl = log_level_from_name(argv[1])) == -1)
-		return usage("log: unknown level (err warn notice info debug)");
+		return usage("unknown level (err warn notice info debug)");
 	if (argc == 4 && (strcmp(argv[2], "--for") != 0 ||
 	    ctl_duration_parse(argv[3], &q.duration) == -1))
-		return usage("log: --for DURATION (30s, 30m, 1h)");
+		return usage("--for: not a duration (30s, 30m, 1h)");
 	q.op = CTL_OP_LOG_SET;
 	q.cat = (uint8_t)cat;
 	q.level = (uint8_t)lvl;
 	return run(c, &q);
+}
+
+/*
+ * reload: "reloaded", or what could not be applied. Exit 0 when all of
+ * it was, 3 when it was applied but for what needs a restart or failed
+ * (a service manager's reload is then reported failed, as it should),
+ * 1 when the file was refused and the running configuration stays.
+ */
+static int
+cmd_reload(struct cli *c, int argc, char **argv)
+{
+	const struct ctl_table *t;
+	struct ctl_answer a;
+	struct ctl_req q;
+	char what[512];
+	int rc;
+
+	if (argc != 0)
+		return usage(NULL);
+	memset(&q, 0, sizeof(q));
+	q.op = CTL_OP_RELOAD;
+	c->quiet_conf = 1;
+	if (cli_call(c, &q, &a) == -1)
+		return 1;
+	t = ctl_table_find(&a, "reload");
+	if (c->json || a.status == CTL_DENIED || t == NULL || t->ncols != 2) {
+		rc = show(c, &a);
+		if (rc == 0 && t != NULL && t->nrows > 0)
+			rc = 3;
+		ctl_answer_free(&a);
+		return rc;
+	}
+	fprintf(a.status == CTL_OK ? stdout : stderr, "%s%s\n",
+	    a.status == CTL_OK ? "" : "moat: ", a.message);
+	for (size_t r = 0; r < t->nrows; r++) {
+		const char *kind = t->cells[r * 2].s, *item = t->cells[r * 2 + 1].s;
+
+		snprintf(what, sizeof(what), "%s", item ? item : "");
+		for (char *p = what; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
+		fprintf(a.status == CTL_OK ? stdout : stderr, "  %s: %s\n",
+		    kind && strcmp(kind, "restart") == 0 ?
+		    "needs a restart" : "error", what);
+	}
+	rc = a.status != CTL_OK ? exit_status(&a) : t->nrows > 0 ? 3 : 0;
+	ctl_answer_free(&a);
+	return rc;
+}
+
+/*
+ * Whether process pid is still there (EPERM: there, not ours). A zombie
+ * has stopped: only its parent has yet to collect its status.
+ */
+static int
+pid_alive(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	FILE *fp;
+	int zombie = 0;
+
+	if (kill(pid, 0) == -1 && errno != EPERM)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fp = fopen(path, "re")) != NULL) {
+		if (fgets(buf, sizeof(buf), fp) != NULL &&
+		    (p = strrchr(buf, ')')) != NULL)
+			zombie = p[1] == ' ' && p[2] == 'Z';
+		fclose(fp);
+	}
+	return !zombie;
+}
+
+/* stop: asks, then waits until the daemon's parent is gone */
+static int
+cmd_stop(struct cli *c, int argc, char **argv)
+{
+	const struct ctl_table *t;
+	struct ctl_answer a;
+	struct ctl_req q;
+	int64_t timeout = 120;
+	int wait = 1;
+	pid_t pid = 0;
+	time_t until;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--no-wait") == 0)
+			wait = 0;
+		else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+			if (ctl_duration_parse(argv[++i], &timeout) == -1)
+				return usage("stop: --timeout: not a duration "
+				    "(30s, 2m)");
+		} else
+			return usage(NULL);
+	}
+	memset(&q, 0, sizeof(q));
+	q.op = CTL_OP_STOP;
+	if (cli_call(c, &q, &a) == -1)
+		return 1;
+	if (a.status != CTL_OK) {
+		int rc = show(c, &a);
+
+		ctl_answer_free(&a);
+		return rc;
+	}
+	if ((t = ctl_table_find(&a, "stop")) != NULL && t->nrows == 1 &&
+	    t->ncols == 1)
+		pid = (pid_t)t->cells[0].i;
+	ctl_answer_free(&a);
+	if (wait && pid > 0) {
+		until = time(NULL) + (time_t)timeout;
+		while (pid_alive(pid) && time(NULL) < until)
+			usleep(50000);
+		if (pid_alive(pid)) {
+			if (c->json)
+				printf("{\"status\":\"failed\",\"message\":"
+				    "\"still running\",\"pid\":%ld}\n",
+				    (long)pid);
+			else
+				fprintf(stderr, "moat: pid %ld still running "
+				    "after %llds\n", (long)pid,
+				    (long long)timeout);
+			return 1;
+		}
+	}
+	if (c->json)
+		printf("{\"status\":\"ok\",\"message\":\"%s\",\"pid\":%ld}\n",
+		    wait ? "stopped" : "stopping", (long)pid);
+	else
+		printf("%s (pid %ld)\n", wait ? "stopped" : "stopping",
+		    (long)pid);
+	return 0;
+}
+
+/* status: the daemon's row as "name: value" lines, then the tables */
+static int
+cmd_status(struct cli *c, int argc, char **argv)
+{
+	const struct ctl_table *t;
+	struct ctl_answer a;
+	struct ctl_req q;
+	char buf[512];
+	int rc;
+
+	if (argc != 0)
+		return usage(NULL);
+	memset(&q, 0, sizeof(q));
+	q.op = CTL_OP_STATUS;
+	if (cli_call(c, &q, &a) == -1)
+		return 1;
+	if (c->json || a.status != CTL_OK ||
+	    (t = ctl_table_find(&a, "daemon")) == NULL || t->nrows != 1) {
+		rc = show(c, &a);
+		ctl_answer_free(&a);
+		return rc;
+	}
+	printf("%s\n", a.message);
+	for (size_t k = 0; k < t->ncols; k++) {
+		cell_text(t, 0, k, strcmp(t->cols[k].name, "started") == 0,
+		    buf, sizeof(buf));
+		if (t->cols[k].kind == CTL_KIND_INT && t->cells[k].i < 0)
+			snprintf(buf, sizeof(buf), "?");
+		if (t->cols[k].kind == CTL_KIND_STR && strcmp(buf, "-") == 0 &&
+		    strncmp(t->cols[k].name, "reload_", 7) == 0)
+			continue;	/* no reload yet, or nothing to say */
+		printf("%-22s %s\n", t->cols[k].name, buf);
+	}
+	for (size_t i = 0; i < a.ntables; i++)
+		if (&a.tables[i] != t) {
+			printf("\n");
+			print_table(&a.tables[i]);
+		}
+	ctl_answer_free(&a);
+	return 0;
 }
 
 /* ctl_main - one administration command */
@@ -1060,6 +1453,7 @@ ctl_main(int argc, char **argv)
 
 	memset(&c, 0, sizeof(c));
 	c.fd = -1;
+	usage_cmd = cmd;
 	signal(SIGPIPE, SIG_IGN);
 	if ((args = calloc((size_t)argc + 1, sizeof(*args))) == NULL)
 		return 1;
@@ -1069,12 +1463,15 @@ ctl_main(int argc, char **argv)
 			c.json = 1;
 		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			c.conf_path = argv[++i];
+		else if (strcmp(argv[i], "--builtin") == 0)
+			c.builtin = 1;
 		else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
 			c.socket_path = argv[++i];
 		else if (strcmp(argv[i], "-h") == 0 ||
 		    strcmp(argv[i], "--help") == 0) {
 			free(args);
-			usage(NULL);
+			fputs(usage_text(cmd) ? usage_text(cmd) : "", stdout);
+			fputs(USAGE_COMMON, stdout);
 			return 0;
 		} else
 			args[n++] = argv[i];
@@ -1094,9 +1491,14 @@ ctl_main(int argc, char **argv)
 		rc = cmd_log(&c, n, args);
 	else if (strcmp(cmd, "verify") == 0)
 		rc = cmd_verify(&c, n, args);
-	else if (n == 0 && (strcmp(cmd, "stats") == 0 ||
-	    strcmp(cmd, "status") == 0)) {
-		q.op = strcmp(cmd, "stats") == 0 ? CTL_OP_STATS : CTL_OP_STATUS;
+	else if (strcmp(cmd, "reload") == 0)
+		rc = cmd_reload(&c, n, args);
+	else if (strcmp(cmd, "stop") == 0)
+		rc = cmd_stop(&c, n, args);
+	else if (strcmp(cmd, "status") == 0)
+		rc = cmd_status(&c, n, args);
+	else if (n == 0 && strcmp(cmd, "stats") == 0) {
+		q.op = CTL_OP_STATS;
 		rc = run(&c, &q);
 	} else
 		rc = usage(NULL);

@@ -27,6 +27,15 @@ int ctl_main(int argc, char **argv);
  */
 int ctl_read_password(const char *prompt, char *buf, size_t len);
 
+struct conf;
+/*
+ * ctl_password_check - user's new password pw against c: -1 (and a
+ * message on stderr) when shorter than password_min_length; a warning
+ * only when user is no local mailbox. 0 when it may be set.
+ */
+int ctl_password_check(const struct conf *c, const char *user,
+    const char *pw);
+
 /*
  * ctl_filter_option - if argv[*i] is a queue filter option, consume it
  * (and its value) into f and return 1; 0 when it is not one; -1 with a

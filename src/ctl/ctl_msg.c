@@ -36,6 +36,7 @@
 #include "io/ipc.h"
 #include "io/proto.h"
 #include "lib/cidr.h"
+#include "lib/duration.h"
 #include "lib/log.h"
 
 #define CTL_DURATION_MAX	(10LL * 366 * 86400)
@@ -46,7 +47,7 @@ static const struct {
 	int		 changes;
 } ops[CTL_OP_COUNT] = {
 	[CTL_OP_NONE] = { NULL, PROC_CONTROL, 0 },
-	[CTL_OP_STATUS] = { "status", PROC_CONTROL, 0 },
+	[CTL_OP_STATUS] = { "status", PROC_PARENT, 0 },
 	[CTL_OP_SESSIONS] = { "sessions", PROC_SMTP, 0 },
 	[CTL_OP_SESSION_KILL] = { "session_kill", PROC_SMTP, 1 },
 	[CTL_OP_QUEUE_SUMMARY] = { "queue_summary", PROC_QUEUE, 0 },
@@ -65,8 +66,12 @@ static const struct {
 	[CTL_OP_USER_PASSWD] = { "user_passwd", PROC_PARENT, 1 },
 	[CTL_OP_VERIFY_LIST] = { "verify_list", PROC_QUEUE, 0 },
 	[CTL_OP_VERIFY_FLUSH] = { "verify_flush", PROC_QUEUE, 1 },
+	[CTL_OP_RELOAD] = { "reload", PROC_PARENT, 1 },
+	[CTL_OP_STOP] = { "stop", PROC_PARENT, 1 },
 	[CTL_OP_QUEUE_PAUSE] = { "queue_pause", PROC_QUEUE, 1 },
 	[CTL_OP_QUEUE_RESUME] = { "queue_resume", PROC_QUEUE, 1 },
+	[CTL_OP_USER_DEL] = { "user_del", PROC_CONTROL, 1 },
+	[CTL_OP_USER_FORGET] = { "user_forget", PROC_QUEUE, 1 },
 };
 
 static const char *action_names[CTL_ACT_COUNT] = {
@@ -173,39 +178,12 @@ ctl_state_mask(const char *s, uint32_t *mask)
 int
 ctl_duration_parse(const char *s, int64_t *secs)
 {
-	int64_t total = 0;
+	int64_t v;
 
-	if (*s == '\0')
+	if (duration_parse(s, DURATION_S, &v) != DURATION_OK || v <= 0 ||
+	    v > CTL_DURATION_MAX)
 		return -1;
-	while (*s != '\0') {
-		int64_t n = 0, unit;
-
-		if (!isdigit((unsigned char)*s))
-			return -1;
-		while (isdigit((unsigned char)*s)) {
-			n = n * 10 + (*s++ - '0');
-			if (n > CTL_DURATION_MAX)
-				return -1;
-		}
-		switch (*s) {
-		case '\0':
-			unit = 1;
-			break;
-		case 's': unit = 1; s++; break;
-		case 'm': unit = 60; s++; break;
-		case 'h': unit = 3600; s++; break;
-		case 'd': unit = 86400; s++; break;
-		case 'w': unit = 7 * 86400; s++; break;
-		default:
-			return -1;
-		}
-		total += n * unit;
-		if (total > CTL_DURATION_MAX)
-			return -1;
-	}
-	if (total <= 0)
-		return -1;
-	*secs = total;
+	*secs = v;
 	return 0;
 }
 
@@ -323,6 +301,8 @@ ctl_req_encode(const struct ctl_req *r, struct ipc_msg *m)
 	case CTL_OP_BAN_DEL:
 	case CTL_OP_VERIFY_LIST:
 	case CTL_OP_VERIFY_FLUSH:
+	case CTL_OP_USER_DEL:
+	case CTL_OP_USER_FORGET:
 		ipc_put_str(m, r->a);
 		break;
 	case CTL_OP_USER_STATE:
@@ -678,6 +658,20 @@ dec_user_state(struct ipc_reader *rd, struct ctl_req *r, char *err,
 	return 0;
 }
 
+/* user del, user forget: a name as the users file or the watch has it */
+static int
+dec_user_name(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	if (get_text(rd, r->a, "user", err, errlen) == -1)
+		return -1;
+	if (r->a[0] == '\0' || strchr(r->a, ' ') != NULL) {
+		snprintf(err, errlen, "user: missing or has a space");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 dec_user_passwd(struct ipc_reader *rd, struct ctl_req *r, char *err,
     size_t errlen)
@@ -720,6 +714,8 @@ static const req_dec_fn req_dec[CTL_OP_COUNT] = {
 	[CTL_OP_VERIFY_FLUSH] = dec_verify,
 	[CTL_OP_QUEUE_PAUSE] = dec_queue_pause,
 	[CTL_OP_QUEUE_RESUME] = dec_queue_resume,
+	[CTL_OP_USER_DEL] = dec_user_name,
+	[CTL_OP_USER_FORGET] = dec_user_name,
 };
 
 /* ctl_req_decode - read and check the arguments of op */

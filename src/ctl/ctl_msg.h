@@ -40,7 +40,8 @@ struct ipc_reader;
 
 enum ctl_op {
 	CTL_OP_NONE = 0,
-	CTL_OP_STATUS,		/* control: version, pid, uptime */
+	CTL_OP_STATUS,		/* parent: version, pid, uptime, counts,
+				 * listeners, children, the last reload */
 	CTL_OP_SESSIONS,	/* smtp */
 	CTL_OP_SESSION_KILL,	/* smtp: one of id, cidr, user */
 	CTL_OP_QUEUE_SUMMARY,	/* queue: by destination domain */
@@ -59,8 +60,12 @@ enum ctl_op {
 	CTL_OP_USER_PASSWD,	/* parent: user, argon2id hash */
 	CTL_OP_VERIFY_LIST,	/* queue: address ("" all) */
 	CTL_OP_VERIFY_FLUSH,	/* queue, then lookup: address ("" all) */
+	CTL_OP_RELOAD = 20,	/* parent: read the configuration again */
+	CTL_OP_STOP = 21,	/* parent: stop the daemon */
 	CTL_OP_QUEUE_PAUSE = 22,	/* queue: domain ("*" all), reason */
 	CTL_OP_QUEUE_RESUME = 23,	/* queue: domain ("*" all) */
+	CTL_OP_USER_DEL = 26,	/* parent (users file), then queue: user */
+	CTL_OP_USER_FORGET = 27,	/* queue: user (its state row) */
 	CTL_OP_COUNT
 };
 
@@ -78,6 +83,7 @@ enum ctl_kind {
 	CTL_KIND_TIME,		/* unix seconds, 0: none */
 	CTL_KIND_DUR,		/* seconds */
 	CTL_KIND_SIZE,		/* bytes */
+	CTL_KIND_FLAG,		/* 0 or 1: JSON a number, a table yes/no */
 	CTL_KIND_COUNT
 };
 

@@ -6,8 +6,8 @@
  * conf_apply_log_levels, conf_role_name, conf_ldap_find,
  * conf_ldap_knob_line.
  *
- * Every knob of the nine fixed sections ([server] [domains] [relay]
- * [limits] [policy] [watch] [delivery] [control] [log]) is one row of
+ * Every knob of the ten fixed sections ([server] [domains] [relay]
+ * [limits] [policy] [watch] [delivery] [control] [submit] [log]) is one row of
  * knobs[], every knob of a "[listener NAME]" section (one per
  * listener) one row of lknobs[], every knob of an "[ldap NAME]" section
  * (a directory for recipient lookups) one row of dknobs[]: name, type, default text, bounds, offset
@@ -23,7 +23,11 @@
  * above it: more items for a list). conf_reader mirrors inih's rules
  * for comments, continuations and headers with the library defaults
  * (multi-line values and ';' inline comments on); nothing here changes
- * inih's global settings.
+ * inih's global settings. conf_reader also cuts a '#' comment after a
+ * value (a '#' after white space), which inih would keep in the value.
+ *
+ * Durations (CT_DUR, CT_DUR_MS) take units: 30s, 10m, 2h, 7d, 500ms,
+ * 1h30m; a plain number is in the knob's own unit (duration.h).
  *
  * SECURITY: the file is written by the administrator, yet nothing in it
  * is ignored: unknown sections and keys, duplicate keys, bad values and
@@ -53,11 +57,14 @@
 #include <ini.h>
 
 #include "../io/proxy_proto.h"
+#include "../io/tls.h"
 #include "../policy/dnsbl.h"
 #include "../control/control_http.h"
 #include "config.h"
+#include "../lib/duration.h"
 #include "../mta/mta_route.h"
 #include "../lookup/ldap_filter.h"
+#include "../milter/milter_proto.h"
 
 #define CONF_FILE_MAX	(1024 * 1024)
 #define CONF_LINE_MAX	(INI_MAX_LINE - 2)	/* bytes, without CR LF */
@@ -80,6 +87,8 @@ enum conf_type {
 	CT_ROLE,
 	CT_NETS,		/* networks in an array of the struct itself */
 	CT_PROXY,		/* no | v1 | v2 | any */
+	CT_DUR,			/* seconds; units 30s 10m 2h 7d (duration.h) */
+	CT_DUR_MS,		/* milliseconds; units 500ms 2s ... */
 };
 
 static const char *type_names[] = {
@@ -96,6 +105,8 @@ static const char *type_names[] = {
 	[CT_ROLE] = "role",
 	[CT_NETS] = "cidr list",
 	[CT_PROXY] = "no, v1, v2 or any",
+	[CT_DUR] = "duration, seconds",
+	[CT_DUR_MS] = "duration, milliseconds",
 };
 
 #define CF_EMPTY	0x01	/* the empty string is a valid value */
@@ -133,6 +144,10 @@ static int check_user(char *, const char **);
 static int check_route(char *, const char **);
 static int check_dest(char *, const char **);
 static int check_tls_mode(char *, const char **);
+static int check_cert_pair(char *, const char **);
+static int check_tls_protocol(char *, const char **);
+static int check_tls_ciphers(char *, const char **);
+static int check_tls_ciphersuites(char *, const char **);
 static int check_dns_server(char *, const char **);
 static int check_addr_v4(char *, const char **);
 static int check_addr_v6(char *, const char **);
@@ -141,6 +156,7 @@ static int check_identity(char *, const char **);
 static int check_action(char *, const char **);
 static int check_dnsbl_zone(char *, const char **);
 static int check_group(char *, const char **);
+static int check_submit_user(char *, const char **);
 static int check_metrics(char *, const char **);
 static int check_ldap_uri(char *, const char **);
 static int check_ldap_tls(char *, const char **);
@@ -148,6 +164,9 @@ static int check_ldap_scope(char *, const char **);
 static int check_ldap_filter(char *, const char **);
 static int check_dkim_sign(char *, const char **);
 static int check_authserv_id(char *, const char **);
+static int check_milter_names(char *, const char **);
+static int check_milter_socket(char *, const char **);
+static int check_milter_action(char *, const char **);
 
 #define CM(m)	offsetof(struct conf, m), sizeof(((struct conf *)0)->m)
 #define LM(m)	offsetof(struct conf_listener, m), \
@@ -194,10 +213,25 @@ static const struct conf_knob knobs[] = {
 	    "Empty directory the network process is chrooted to; made root 0755 if missing, refused if set up otherwise."),
 	K_STR("server", users_file, CT_PATH, "var/users", 0, NULL,
 	    "AUTH users with argon2id hashes; must be mode 0600."),
+	K_NUM("server", password_min_length, CT_INT, "10", 1, 1024,
+	    "Shortest password moat passwd and moat user passwd accept, in bytes."),
 	K_STR("server", tls_cert, CT_PATH, "", CF_EMPTY, NULL,
 	    "Certificate chain (PEM). Empty: no TLS, no AUTH."),
 	K_STR("server", tls_key, CT_PATH, "", CF_EMPTY, NULL,
 	    "Private key (PEM) of tls_cert; set both or neither."),
+	K_LIST("server", tls_certificates, CT_LIST, "", check_cert_pair,
+	    "More certificates as CERT:KEY pairs (PEM files). A client's SNI name picks the pair whose certificate names it (subjectAltName, else CN; *.domain matches one label); tls_cert is the default. Two pairs for the same names with an RSA and an ECDSA key are offered together: the client's signature algorithms pick."),
+	K_LIST("server", tls_protocols, CT_LIST, "TLSv1.2 TLSv1.3",
+	    check_tls_protocol,
+	    "TLS versions the server accepts: TLSv1.2, TLSv1.3 or both."),
+	K_STR("server", tls_ciphers, CT_STRING,
+	    "HIGH:!aNULL:!kRSA:!PSK:!SRP:!CAMELLIA:!ARIA", 0, check_tls_ciphers,
+	    "TLS 1.2 cipher list (OpenSSL syntax); RSA key exchange and anonymous suites are always off."),
+	K_STR("server", tls_ciphersuites, CT_STRING,
+	    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256",
+	    0, check_tls_ciphersuites, "TLS 1.3 cipher suites (OpenSSL syntax)."),
+	K_NUM("server", tls_ticket_lifetime, CT_INT, "43200", 0, 604800,
+	    "Seconds a session-ticket key encrypts new tickets before a fresh random one replaces it; the previous key still decrypts, so a ticket resumes for up to twice this. 0: no tickets. Keys live in memory only and survive reloads."),
 	K_BOOL("server", syslog, "no",
 	    "Log to syslog (facility mail) instead of stderr."),
 	K_BOOL("server", relaytest_on_start, "no",
@@ -221,11 +255,11 @@ static const struct conf_knob knobs[] = {
 	    "DOMAIN=LDAPNAME: the [ldap LDAPNAME] directory that knows the recipients of a local or routed domain."),
 	K_LIST("domains", recipient_verify, CT_LIST, "", check_domain,
 	    "Routed domains whose recipients are checked with the route's host at RCPT (MAIL FROM:<>, RCPT TO:, never DATA)."),
-	K_NUM("domains", verify_cache_positive, CT_INT, "604800", 0, 31536000,
+	K_NUM("domains", verify_cache_positive, CT_DUR, "604800", 0, 31536000,
 	    "Seconds a recipient the route's host accepted is remembered."),
-	K_NUM("domains", verify_cache_negative, CT_INT, "10800", 0, 31536000,
+	K_NUM("domains", verify_cache_negative, CT_DUR, "10800", 0, 31536000,
 	    "Seconds a recipient the route's host refused is remembered."),
-	K_NUM("domains", lookup_timeout, CT_INT, "10", 1, 300,
+	K_NUM("domains", lookup_timeout, CT_DUR, "10", 1, 300,
 	    "Seconds a RCPT waits for the recipient lookup before 451 4.4.3."),
 
 	K_LIST("relay", relay_networks, CT_CIDRS, "", NULL,
@@ -241,11 +275,11 @@ static const struct conf_knob knobs[] = {
 	    "Concurrent SMTP sessions from one client address."),
 	K_NUM("limits", max_errors, CT_INT, "20", 1, 1000,
 	    "Failed commands in a session before 421 and close."),
-	K_NUM("limits", timeout_command, CT_INT, "300", 1, 3600,
+	K_NUM("limits", timeout_command, CT_DUR, "300", 1, 3600,
 	    "Seconds to wait for a command (RFC 5321 4.5.3.2)."),
-	K_NUM("limits", timeout_data, CT_INT, "180", 1, 3600,
+	K_NUM("limits", timeout_data, CT_DUR, "180", 1, 3600,
 	    "Seconds to wait between blocks of DATA."),
-	K_NUM("limits", auth_fail_delay_ms, CT_INT, "1000", 0, 60000,
+	K_NUM("limits", auth_fail_delay_ms, CT_DUR_MS, "1000", 0, 60000,
 	    "Milliseconds before the reply to every failed AUTH."),
 	K_NUM("limits", max_received_headers, CT_INT, "50", 1, 1000,
 	    "Received: headers above which a message is a loop."),
@@ -256,7 +290,7 @@ static const struct conf_knob knobs[] = {
 	    "DNS blocklists to ask about clients, each ZONE or ZONE*WEIGHT (empty: off)."),
 	K_NUM("policy", dnsbl_threshold, CT_INT, "1", 1, 1000,
 	    "Total weight of the listing zones at which a client is refused."),
-	K_NUM("policy", events_retention, CT_INT, "2592000", 3600, 315360000,
+	K_NUM("policy", events_retention, CT_DUR, "2592000", 3600, 315360000,
 	    "Seconds a security event is kept in the events table."),
 	K_NUM("policy", events_max, CT_INT, "1000000", 1000, 100000000,
 	    "Rows the events table keeps at most; the oldest go first."),
@@ -268,11 +302,11 @@ static const struct conf_knob knobs[] = {
 	    "Look up each client's reverse DNS name (shown by moat sessions)."),
 	K_NUM("policy", auth_fail_limit, CT_INT, "5", 1, 1000,
 	    "AUTH failures from one address within auth_fail_window that ban it."),
-	K_NUM("policy", auth_fail_window, CT_INT, "600", 1, 86400,
+	K_NUM("policy", auth_fail_window, CT_DUR, "600", 1, 86400,
 	    "Seconds over which AUTH failures are counted."),
-	K_NUM("policy", ban_time, CT_INT, "3600", 1, 31536000,
+	K_NUM("policy", ban_time, CT_DUR, "3600", 1, 31536000,
 	    "Seconds of a first ban; each repeat offence doubles it."),
-	K_NUM("policy", ban_time_max, CT_INT, "604800", 1, 31536000,
+	K_NUM("policy", ban_time_max, CT_DUR, "604800", 1, 31536000,
 	    "Longest ban in seconds, however often an address offends."),
 	K_NUM("policy", client_prefix_v4, CT_INT, "32", 16, 32,
 	    "IPv4 clients are counted (AUTH failures, unknown recipients, sessions) and banned per network of this prefix length."),
@@ -280,9 +314,9 @@ static const struct conf_knob knobs[] = {
 	    "IPv6 clients are counted and banned per network of this prefix length: a host has a whole /64 to rotate through."),
 	K_NUM("policy", account_fail_limit, CT_INT, "10", 1, 1000,
 	    "AUTH failures for one account within auth_fail_window, from several addresses, that raise an alert and slow its AUTH."),
-	K_NUM("policy", account_fail_delay_ms, CT_INT, "2000", 0, 60000,
+	K_NUM("policy", account_fail_delay_ms, CT_DUR_MS, "2000", 0, 60000,
 	    "Extra AUTH delay per failure over account_fail_limit, in milliseconds."),
-	K_NUM("policy", session_lifetime, CT_INT, "600", 2, 86400,
+	K_NUM("policy", session_lifetime, CT_DUR, "600", 2, 86400,
 	    "Seconds a session may last in all; hitting it is an alert. A relay_networks client in DATA finishes its message first."),
 	K_NUM("policy", max_idle_commands, CT_INT, "20", 1, 10000,
 	    "NOOP, RSET, VRFY, HELP and the like in a row without a transaction before 421."),
@@ -290,20 +324,20 @@ static const struct conf_knob knobs[] = {
 	    "Unknown local recipients in one session before 421 (directory harvesting)."),
 	K_NUM("policy", max_unknown_rcpts_ip, CT_INT, "20", 1, 100000,
 	    "Unknown local recipients from one address within harvest_window before it is refused."),
-	K_NUM("policy", harvest_window, CT_INT, "3600", 1, 86400,
+	K_NUM("policy", harvest_window, CT_DUR, "3600", 1, 86400,
 	    "Seconds over which unknown recipients per address are counted."),
-	K_NUM("policy", tarpit_ms, CT_INT, "1000", 0, 60000,
+	K_NUM("policy", tarpit_ms, CT_DUR_MS, "1000", 0, 60000,
 	    "Delay before replies to a client that looks like a harvester, in ms."),
 	K_NUM("policy", min_data_rate, CT_INT, "256", 0, 100000000,
 	    "Bytes per second a client must keep up during DATA after data_rate_grace (0: off)."),
-	K_NUM("policy", data_rate_grace, CT_INT, "30", 1, 3600,
+	K_NUM("policy", data_rate_grace, CT_DUR, "30", 1, 3600,
 	    "Seconds of DATA before min_data_rate is enforced."),
 
 	K_STR("watch", watch_action, CT_STRING, "hold", 0, check_action,
 	    "What the hold_* thresholds do: alert, hold or suspend."),
 	K_STR("watch", alert_command, CT_PATH, "", CF_EMPTY, NULL,
 	    "Command run for every alert, with MOAT_EVENT, MOAT_USER, MOAT_CLIENT, MOAT_SENDER (a relay client's envelope sender) and MOAT_DETAIL set."),
-	K_NUM("watch", watch_window, CT_INT, "3600", 60, 86400,
+	K_NUM("watch", watch_window, CT_DUR, "3600", 60, 86400,
 	    "Seconds over which each sender's traffic is counted."),
 	K_NUM("watch", hold_external_rcpts, CT_INT, "200", 1, 10000000,
 	    "Outside recipients per window from one sender that trigger watch_action."),
@@ -325,6 +359,12 @@ static const struct conf_knob knobs[] = {
 	    "The thresholds of one envelope sender behind a relay client are the hold_* and suspend_* values times this."),
 	K_NUM("watch", rejected_alert, CT_INT, "50", 1, 10000000,
 	    "Recipients refused by remote servers per window that raise an alert."),
+	K_BOOL("watch", quarantine_after_guessing, "yes",
+	    "Hold an account's mail from its first message when it logs in after a distributed guessing attack (account_attack, or failures from several addresses within guess_window) from an address that failed for it or from a network it never logged in from; an admin releases it (moat user unsuspend)."),
+	K_NUM("watch", guess_window, CT_INT, "86400", 600, 2592000,
+	    "Seconds a guessing attack on an account is remembered: for quarantine_after_guessing, and for the addresses banned when the account is held or suspended."),
+	K_BOOL("watch", guess_ban_aggregate, "no",
+	    "Ban the networks of the addresses that guessed at a held or suspended account (/24 for IPv4, /64 for IPv6) rather than each address."),
 
 	{ "delivery", "routes", CT_LIST, CF_ROUTES, "", 0, 0, CM(routes),
 	  offsetof(struct conf, n_routes), check_route,
@@ -354,15 +394,15 @@ static const struct conf_knob knobs[] = {
 	    "Certificate chain (PEM) presented when an outbound TLS peer asks for one (Microsoft 365 inbound connectors); empty: none."),
 	K_STR("delivery", tls_client_key, CT_PATH, "", CF_EMPTY, NULL,
 	    "Private key (PEM) of tls_client_cert, read as root at start; set both or neither."),
-	K_NUM("delivery", retry_min, CT_INT, "300", 1, 86400,
+	K_NUM("delivery", retry_min, CT_DUR, "300", 1, 86400,
 	    "Seconds before the first retry of a deferred recipient; doubles each time."),
-	K_NUM("delivery", retry_max, CT_INT, "14400", 1, 604800,
+	K_NUM("delivery", retry_max, CT_DUR, "14400", 1, 604800,
 	    "Longest delay between two retries, in seconds."),
-	K_NUM("delivery", max_lifetime, CT_INT, "432000", 1, 2592000,
+	K_NUM("delivery", max_lifetime, CT_DUR, "432000", 1, 2592000,
 	    "Seconds a message may stay in the queue before it bounces."),
-	K_NUM("delivery", delay_notice, CT_INT, "14400", 0, 2592000,
+	K_NUM("delivery", delay_notice, CT_DUR, "14400", 0, 2592000,
 	    "Seconds a recipient may be deferred before the sender gets one delay notice (DSN); 0: never."),
-	K_NUM("delivery", deadletter_expire, CT_INT, "2592000", 60, 31536000,
+	K_NUM("delivery", deadletter_expire, CT_DUR, "2592000", 60, 31536000,
 	    "Seconds a dead letter (an undeliverable bounce) is kept."),
 	K_NUM("delivery", max_connections, CT_INT, "100", 1, 10000,
 	    "Outbound SMTP connections in all."),
@@ -370,9 +410,9 @@ static const struct conf_knob knobs[] = {
 	    "Outbound SMTP connections to one destination (domain or route); at most three quarters of max_connections when that is more than 1."),
 	K_NUM("delivery", max_messages_per_connection, CT_INT, "100", 1, 100000,
 	    "Messages sent over one outbound connection before it is closed."),
-	K_NUM("delivery", timeout_connect, CT_INT, "30", 1, 600,
+	K_NUM("delivery", timeout_connect, CT_DUR, "30", 1, 600,
 	    "Seconds to wait for an outbound connection."),
-	K_NUM("delivery", timeout_client, CT_INT, "300", 1, 3600,
+	K_NUM("delivery", timeout_client, CT_DUR, "300", 1, 3600,
 	    "Seconds to wait for each reply of a peer (the end of data: twice that)."),
 	K_NUM("delivery", test_smtp_port, CT_INT, "25", 1, 65535,
 	    "TEST ONLY: port of MX and address hosts instead of 25."),
@@ -403,6 +443,13 @@ static const struct conf_knob knobs[] = {
 	K_LIST("control", metrics_allow, CT_CIDRS, "", NULL,
 	    "Networks that may scrape /metrics (others get 403); empty: anyone who can reach metrics_listen, which must then be loopback."),
 
+	K_STR("submit", submit_socket, CT_PATH, "", CF_EMPTY, NULL,
+	    "UNIX socket of local submission (moat sendmail, mailq), e.g. /run/moat/submit.sock; made mode 0666 by the parent, its directory 0755 if missing; empty: off."),
+	K_LIST("submit", submit_users, CT_LIST, "*", check_submit_user,
+	    "Local users who may submit with moat sendmail: login names, %GROUP for a group's members, * for everyone."),
+	K_NUM("submit", submit_max_sessions, CT_INT, "20", 1, 10000,
+	    "Concurrent local submission sessions, from all users together."),
+
 	K_LOG(LOG_CAT_SMTP, "smtp", "SMTP sessions and commands."),
 	K_LOG(LOG_CAT_AUTH, "auth", "AUTH attempts and results."),
 	K_LOG(LOG_CAT_RELAY, "relay", "Relay decisions for each RCPT."),
@@ -429,6 +476,7 @@ enum {
 	LK_TLS_REQUIRED,
 	LK_PROXY_PROTOCOL,
 	LK_PROXY_FROM,
+	LK_MILTERS,
 	LK_COUNT
 };
 
@@ -458,6 +506,10 @@ static const struct conf_knob lknobs[LK_COUNT] = {
 	[LK_PROXY_FROM] = L_NETS(proxy_from, "",
 	    "Networks of the load balancers that may send the PROXY header; "
 	    "a connection from elsewhere is refused unread."),
+	[LK_MILTERS] = { NULL, "milters", CT_STRING, CF_EMPTY, "", 0, 0,
+	    LM(milters), 0, check_milter_names,
+	    "[milter NAME] sections whose filters see this listener's mail, "
+	    "comma-separated, applied in this order; empty: none." },
 };
 
 static const struct {
@@ -483,6 +535,7 @@ enum {
 	DK_COUNT
 };
 _Static_assert(DK_COUNT <= CONF_LDAP_KNOBS, "raise CONF_LDAP_KNOBS");
+_Static_assert(LK_COUNT <= CONF_LISTENER_KNOBS, "raise CONF_LISTENER_KNOBS");
 
 /* Knobs of an [ldap NAME] section. */
 static const struct conf_knob dknobs[DK_COUNT] = {
@@ -501,17 +554,48 @@ static const struct conf_knob dknobs[DK_COUNT] = {
 	    "Filter template: %s the address, %u the local part, %d the domain, each RFC 4515-escaped; e.g. (|(mail=%s)(proxyAddresses=smtp:%s))."),
 	[DK_BIND_FILE] = D_KNOB(bind_file, CT_PATH, CF_EMPTY, "", 0, 0, NULL,
 	    "File with \"binddn = DN\" and \"password = ...\" lines, mode 0600, read as root at start; empty: anonymous."),
-	[DK_TIMEOUT] = D_KNOB(timeout, CT_INT, 0, "5", 1, 60, NULL,
+	[DK_TIMEOUT] = D_KNOB(timeout, CT_DUR, 0, "5", 1, 60, NULL,
 	    "Seconds for a connection (TCP, TLS, bind) to one server and for each search; past it the recipient gets 451."),
-	[DK_CACHE_POSITIVE] = D_KNOB(cache_positive, CT_INT, 0, "3600", 0,
+	[DK_CACHE_POSITIVE] = D_KNOB(cache_positive, CT_DUR, 0, "3600", 0,
 	    604800, NULL,
 	    "Seconds a found address is remembered (also while the directory is down); 0: not cached."),
-	[DK_CACHE_NEGATIVE] = D_KNOB(cache_negative, CT_INT, 0, "300", 0,
+	[DK_CACHE_NEGATIVE] = D_KNOB(cache_negative, CT_DUR, 0, "300", 0,
 	    86400, NULL,
 	    "Seconds an unknown address is remembered: a new mailbox gets mail at most this late; 0: not cached."),
 	[DK_CACHE_SIZE] = D_KNOB(cache_size, CT_INT, 0, "100000", 0, 10000000,
 	    NULL,
 	    "Cached answers at most; the least recently used go first."),
+};
+
+enum {
+	MK_SOCKET,
+	MK_CONNECT_TIMEOUT,
+	MK_COMMAND_TIMEOUT,
+	MK_EOM_TIMEOUT,
+	MK_DEFAULT_ACTION,
+	MK_COUNT
+};
+_Static_assert(MK_COUNT <= CONF_MILTER_KNOBS, "raise CONF_MILTER_KNOBS");
+
+#define MM(m)	offsetof(struct conf_milter, m), \
+		sizeof(((struct conf_milter *)0)->m)
+#define M_KNOB(m, type, flags, def, lo, hi, check, doc) \
+	{ NULL, #m, type, flags, def, lo, hi, MM(m), 0, check, doc }
+
+/* Knobs of a [milter NAME] section. */
+static const struct conf_knob mknobs[MK_COUNT] = {
+	[MK_SOCKET] = M_KNOB(socket, CT_STRING, CF_REQUIRED, NULL, 0, 0,
+	    check_milter_socket,
+	    "inet:ADDRESS:PORT, inet6:[ADDRESS]:PORT (numeric) or unix:PATH; a unix path is opened inside the smtp process's chroot (empty_dir), so prefer inet."),
+	[MK_CONNECT_TIMEOUT] = M_KNOB(connect_timeout, CT_INT, 0, "5", 1, 300,
+	    NULL, "Seconds to connect and negotiate with the filter."),
+	[MK_COMMAND_TIMEOUT] = M_KNOB(command_timeout, CT_INT, 0, "10", 1,
+	    600, NULL, "Seconds the filter has to answer each command."),
+	[MK_EOM_TIMEOUT] = M_KNOB(eom_timeout, CT_INT, 0, "30", 1, 3600, NULL,
+	    "Seconds the filter has to answer the end of a message (each progress report starts them again)."),
+	[MK_DEFAULT_ACTION] = M_KNOB(default_action, CT_STRING, 0, "tempfail",
+	    0, 0, check_milter_action,
+	    "When the filter is down, slow or broken: tempfail (451 4.7.1) or accept (go on without it)."),
 };
 
 static const char *role_names[] = {
@@ -533,6 +617,7 @@ enum conf_sec {
 	SEC_FIXED,		/* one of the sections of knobs[] */
 	SEC_LISTENER,
 	SEC_LDAP,
+	SEC_MILTER,
 	SEC_BAD,		/* malformed header: inih reports it */
 };
 
@@ -550,10 +635,12 @@ struct conf_parse {
 	const char	*secname;	/* SEC_FIXED: row's section */
 	struct conf_listener *l;	/* SEC_LISTENER */
 	struct conf_ldap *ld;		/* SEC_LDAP */
+	struct conf_milter *mi;		/* SEC_MILTER */
 	const struct conf_knob *last;	/* knob of the last name=value */
 	void		*last_base;
 	struct conf_listener *last_l;
 	struct conf_ldap *last_ld;
+	struct conf_milter *last_mi;
 	int		 seen[NKNOBS];	/* line a knob was set on, 0: never */
 	int		 lseen[CONF_MAX_LISTENERS][LK_COUNT];
 	const char	*base;		/* relative paths are below it; NULL */
@@ -893,6 +980,22 @@ check_group(char *s, const char **why)
 	return 0;
 }
 
+/* [submit] submit_users: "*", a login name or "%GROUP" */
+static int
+check_submit_user(char *s, const char **why)
+{
+	if (strcmp(s, "*") == 0)
+		return 0;
+	if (s[0] == '%') {
+		if (check_user(s + 1, why) == -1) {
+			*why = "is not a valid %GROUP";
+			return -1;
+		}
+		return 0;
+	}
+	return check_user(s, why);
+}
+
 /* [control] metrics_listen: ADDR:PORT, or empty */
 static int
 check_metrics(char *s, const char **why)
@@ -934,6 +1037,62 @@ check_ldap_scope(char *s, const char **why)
 	*why = "must be sub or one";
 	lower(s);
 	return (strcmp(s, "sub") == 0 || strcmp(s, "one") == 0) ? 0 : -1;
+}
+
+/* a listener's milters: names separated by commas (and spaces) */
+static int
+check_milter_names(char *s, const char **why)
+{
+	char out[sizeof(((struct conf_listener *)0)->milters)];
+	size_t o = 0, n = 0;
+	const char *p = s;
+
+	*why = "must be [milter] section names separated by commas";
+	while (*p != '\0') {
+		size_t len;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		len = strcspn(p, " \t,");
+		if (len >= 64 || strspn(p, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") < len)
+			return -1;
+		if (++n > CONF_LISTENER_MILTERS) {
+			*why = "too many milters (at most 8)";
+			return -1;
+		}
+		if (o + len + 2 >= sizeof(out))
+			return -1;
+		if (o > 0) {
+			out[o++] = ',';
+			out[o++] = ' ';
+		}
+		memcpy(out + o, p, len);
+		o += len;
+		p += len;
+	}
+	out[o] = '\0';
+	memcpy(s, out, o + 1);
+	return 0;
+}
+
+static int
+check_milter_socket(char *s, const char **why)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	return milter_socket_parse(s, &ss, &len, why);
+}
+
+static int
+check_milter_action(char *s, const char **why)
+{
+	lower(s);
+	*why = "must be tempfail or accept";
+	return strcmp(s, "tempfail") == 0 || strcmp(s, "accept") == 0 ? 0 : -1;
 }
 
 /* [ldap] filter: a template ldap_filter_build takes */
@@ -1012,6 +1171,37 @@ check_tls_mode(char *s, const char **why)
 	lower(s);
 	return (strcmp(s, "none") == 0 || strcmp(s, "opportunistic") == 0 ||
 	    strcmp(s, "verify") == 0) ? 0 : -1;
+}
+
+/* tls_certificates: CERT:KEY, two paths */
+static int
+check_cert_pair(char *s, const char **why)
+{
+	char *colon = strchr(s, ':');
+
+	*why = "must be CERT:KEY (two paths)";
+	return colon != NULL && colon != s && colon[1] != '\0' &&
+	    strchr(colon + 1, ':') == NULL ? 0 : -1;
+}
+
+/* tls_protocols: the versions we speak (older ones are never offered) */
+static int
+check_tls_protocol(char *s, const char **why)
+{
+	*why = "is not TLSv1.2 or TLSv1.3 (older versions are not offered)";
+	return tls_protocol_version(s) != 0 ? 0 : -1;
+}
+
+static int
+check_tls_ciphers(char *s, const char **why)
+{
+	return tls_ciphers_check(s, 0, why);
+}
+
+static int
+check_tls_ciphersuites(char *s, const char **why)
+{
+	return tls_ciphers_check(s, 1, why);
 }
 
 /* dns_server: empty, a numeric address, or ADDR@PORT */
@@ -1111,6 +1301,9 @@ fmt_num(const struct conf_knob *k, long long v, char *buf, size_t len)
 	static const char suffix[] = "GMk";
 	int i;
 
+	if (k->type == CT_DUR || k->type == CT_DUR_MS)
+		return duration_format(v, k->type == CT_DUR ? DURATION_S :
+		    DURATION_MS, buf, len);
 	if (k->type == CT_SIZE && v != 0) {
 		for (i = 0; i < 3; i++) {
 			long long unit = 1LL << (10 * (3 - i));
@@ -1411,6 +1604,7 @@ conf_set(const struct conf_knob *k, void *base, const char *val, int append,
 	char canon[INET6_ADDRSTRLEN];
 	uint8_t bin[16];
 	long long v;
+	int64_t dv;
 	size_t i;
 	int r, fam;
 
@@ -1440,6 +1634,27 @@ conf_set(const struct conf_knob *k, void *base, const char *val, int append,
 			}
 		snprintf(why, whylen, "'%s' is not no, v1, v2 or any", q);
 		return -1;
+	case CT_DUR:
+	case CT_DUR_MS:
+		switch (duration_parse(val, k->type == CT_DUR ? DURATION_S :
+		    DURATION_MS, &dv)) {
+		case DURATION_OK:
+			v = dv;
+			break;
+		case DURATION_FRACTION:
+			snprintf(why, whylen, "'%s' is not a whole number of "
+			    "seconds", q);
+			return -1;
+		case DURATION_RANGE:
+			v = LLONG_MAX;	/* the maximum below names the bound */
+			break;
+		default:
+			snprintf(why, whylen, "'%s' is not a duration (a number "
+			    "of %s, or with units: 500ms, 30s, 10m, 2h, 7d, 1h30m)",
+			    q, k->type == CT_DUR ? "seconds" : "milliseconds");
+			return -1;
+		}
+		goto bounds;
 	case CT_INT:
 	case CT_SIZE:
 		if (parse_number(val, k->type == CT_SIZE, &v) == -1) {
@@ -1448,6 +1663,7 @@ conf_set(const struct conf_knob *k, void *base, const char *val, int append,
 			    "followed by k, M or G)" : "a number");
 			return -1;
 		}
+bounds:
 		if (v < k->min) {
 			snprintf(why, whylen, "%s is below the minimum %s", q,
 			    fmt_num(k, k->min, b1, sizeof(b1)));
@@ -1625,6 +1841,36 @@ ldap_new(struct conf_parse *p, const char *name, int line)
 	return l;
 }
 
+/* start a [milter NAME] section with the table's defaults */
+static struct conf_milter *
+milter_new(struct conf_parse *p, const char *name, int line)
+{
+	struct conf *c = p->c;
+	struct conf_milter *m;
+	size_t i;
+
+	if (c->n_milter >= CONF_MAX_MILTERS) {
+		conf_error(p, line, "too many [milter] sections (at most %d)",
+		    CONF_MAX_MILTERS);
+		return NULL;
+	}
+	for (i = 0; i < c->n_milter; i++)
+		if (strcmp(c->milter[i].name, name) == 0) {
+			conf_error(p, line, "duplicate section [milter %s] "
+			    "(first on line %d)", name, c->milter[i].line);
+			return NULL;
+		}
+	m = &c->milter[c->n_milter++];
+	memset(m, 0, sizeof(*m));
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	m->line = line;
+	for (i = 0; i < MK_COUNT; i++)
+		if (mknobs[i].def != NULL &&
+		    conf_default(p, &mknobs[i], m, mknobs[i].def) == -1)
+			return NULL;
+	return m;
+}
+
 static const char *
 fixed_section(const char *name)
 {
@@ -1707,6 +1953,15 @@ conf_section(struct conf_parse *p, const char *text, size_t len)
 	case 0:
 		return;
 	}
+	switch (named_section(p, s, "milter", "a milter", "milter section",
+	    sizeof(((struct conf_milter *)0)->name), &name)) {
+	case 1:
+		if ((p->mi = milter_new(p, name, p->lineno)) != NULL)
+			p->sec = SEC_MILTER;
+		/* FALLTHROUGH */
+	case 0:
+		return;
+	}
 	conf_error(p, p->lineno, "unknown section [%s]",
 	    quote(q, sizeof(q), s, strlen(s)));
 }
@@ -1739,6 +1994,7 @@ conf_line(struct conf_parse *p, const char *line)
 		p->last = NULL;
 		p->l = NULL;
 		p->ld = NULL;
+		p->mi = NULL;
 		for (i = 1; start[i] != '\0' && start[i] != ']' &&
 		    !inline_comment(start, i); i++)
 			;
@@ -1760,6 +2016,20 @@ conf_line(struct conf_parse *p, const char *line)
 		p->syntax_line = p->lineno;
 		p->syntax_why = "expected name = value";
 	}
+}
+
+/*
+ * The length of line without a '#' comment after its value: a '#' after
+ * white space starts one, as ';' does for inih ("port = 25  # smtp").
+ * No value needs " #": not a path, a host, a filter or a list item.
+ */
+static size_t
+comment_cut(const char *line, size_t len)
+{
+	for (size_t i = 1; i < len; i++)
+		if (line[i] == '#' && isspace((unsigned char)line[i - 1]))
+			return i;
+	return len;
 }
 
 /* an fgets for inih over p->text that counts lines and refuses long ones */
@@ -1789,6 +2059,7 @@ conf_reader(char *buf, int num, void *arg)
 		return NULL;
 	}
 	memcpy(buf, s, len);
+	len = comment_cut(buf, len);
 	buf[len] = '\n';
 	buf[len + 1] = '\0';
 	conf_line(p, buf);
@@ -1821,6 +2092,9 @@ conf_handler(void *arg, const char *section, const char *name,
 		if (p->last_ld != NULL)
 			snprintf(lpre, sizeof(lpre), "ldap %s: ",
 			    p->last_ld->name);
+		if (p->last_mi != NULL)
+			snprintf(lpre, sizeof(lpre), "milter %s: ",
+			    p->last_mi->name);
 		goto set;
 	}
 	p->last = NULL;
@@ -1891,6 +2165,26 @@ conf_handler(void *arg, const char *section, const char *name,
 		}
 		snprintf(lpre, sizeof(lpre), "ldap %s: ", p->ld->name);
 		break;
+	case SEC_MILTER:
+		for (i = 0; i < MK_COUNT; i++)
+			if (strcmp(mknobs[i].name, name) == 0)
+				break;
+		if (i == MK_COUNT) {
+			conf_error(p, p->lineno, "unknown key '%s' in "
+			    "[milter %s]", q, p->mi->name);
+			return 0;
+		}
+		k = &mknobs[i];
+		seen = &p->mi->knob_line[i];
+		base = p->mi;
+		if (*seen != 0) {
+			conf_error(p, p->lineno, "duplicate key '%s' in "
+			    "[milter %s] (first on line %d)", k->name,
+			    p->mi->name, *seen);
+			return 0;
+		}
+		snprintf(lpre, sizeof(lpre), "milter %s: ", p->mi->name);
+		break;
 	default:
 		fatalx("%s: section state %d", __func__, (int)p->sec);
 	}
@@ -1899,6 +2193,7 @@ conf_handler(void *arg, const char *section, const char *name,
 	p->last_base = base;
 	p->last_l = p->sec == SEC_LISTENER ? p->l : NULL;
 	p->last_ld = p->sec == SEC_LDAP ? p->ld : NULL;
+	p->last_mi = p->sec == SEC_MILTER ? p->mi : NULL;
 set:
 	if (conf_set(k, base, value, cont, why, sizeof(why)) == -1) {
 		conf_error(p, p->lineno, "%s%s: %s", lpre, k->name, why);
@@ -1935,6 +2230,22 @@ listener_derive(struct conf_parse *p, struct conf_listener *l, const int *seen)
 		l->starttls = mx ? have_tls : l->role == ROLE_SUBMISSION;
 	if (!seen[LK_TLS_REQUIRED])
 		l->tls_required = !mx;
+}
+
+/*
+ * The local submission listener: no TLS (a local socket), no AUTH (the
+ * user is the peer's uid, SO_PEERCRED), and its users relay as
+ * authenticated users do.
+ */
+static void
+submit_listener_derive(struct conf *c)
+{
+	struct conf_listener *l = &c->submit_listener;
+
+	memset(l, 0, sizeof(*l));
+	snprintf(l->name, sizeof(l->name), "local");
+	l->role = ROLE_LOCAL;
+	l->auth_relay = 1;
 }
 
 /* rules for one listener; the first broken one is the error */
@@ -2158,6 +2469,50 @@ resolve_paths(struct conf_parse *p)
 	resolve_table_paths(p, knobs, NKNOBS, p->c, p->seen, "");
 }
 
+/* a [milter NAME] section: its socket is required */
+static void
+milter_check(struct conf_parse *p, struct conf_milter *m)
+{
+	if (m->knob_line[MK_SOCKET] == 0) {
+		conf_error(p, m->line, "milter %s: socket is required",
+		    m->name);
+		return;
+	}
+	m->action = strcmp(m->default_action, "accept") == 0 ?
+	    CONF_MILTER_ACCEPT : CONF_MILTER_TEMPFAIL;
+}
+
+/* a listener's milters: each names a [milter] section, each once */
+static void
+listener_milters(struct conf_parse *p, struct conf_listener *l, int line)
+{
+	const char *q = l->milters;
+
+	l->n_milters = 0;
+	while (*q != '\0') {
+		size_t len = strcspn(q, ",");
+		char *name = l->milter_names[l->n_milters];
+
+		memcpy(name, q, len);
+		name[len] = '\0';
+		if (conf_milter_find(p->c, name) == NULL) {
+			conf_error(p, line, "listener %s: milters: no section "
+			    "[milter %s]", l->name, name);
+			return;
+		}
+		for (size_t i = 0; i < l->n_milters; i++)
+			if (strcmp(l->milter_names[i], name) == 0) {
+				conf_error(p, line, "listener %s: milters: %s "
+				    "named twice", l->name, name);
+				return;
+			}
+		l->n_milters++;
+		q += len;
+		while (*q == ',' || *q == ' ')
+			q++;
+	}
+}
+
 /*
  * An [ldap NAME] section: its required knobs, and tls that fits every
  * server. tls = none sends the bind password and every recipient in
@@ -2349,6 +2704,103 @@ knob_seen(const struct conf_parse *p, const char *name)
 	return p->seen[knob_index(name)];
 }
 
+/*
+ * tls_certificates: only beside tls_cert (the default pair), at most
+ * CONF_TLS_PAIRS_MAX pairs in all, relative paths below p->base;
+ * tls_protocols: at least one.
+ */
+static void
+tls_finish(struct conf_parse *p)
+{
+	struct conf *c = p->c;
+	int line = knob_seen(p, "tls_certificates");
+	char buf[2 * CONF_PATH_MAX + 2], *dup, *colon;
+	const char *cert, *key;
+	int w;
+
+	if (c->n_tls_protocols == 0) {
+		conf_error(p, knob_seen(p, "tls_protocols"), "tls_protocols: "
+		    "name TLSv1.2, TLSv1.3 or both");
+		return;
+	}
+	if (c->n_tls_certificates == 0)
+		return;
+	if (c->tls_cert[0] == '\0') {
+		conf_error(p, line, "tls_certificates needs tls_cert and "
+		    "tls_key (the default pair)");
+		return;
+	}
+	if (c->n_tls_certificates + 1 > CONF_TLS_PAIRS_MAX) {
+		conf_error(p, line, "tls_certificates: %zu pairs, at most %d "
+		    "with tls_cert", c->n_tls_certificates,
+		    CONF_TLS_PAIRS_MAX);
+		return;
+	}
+	for (size_t i = 0; i < c->n_tls_certificates && p->base != NULL; i++) {
+		colon = strchr(c->tls_certificates[i], ':');
+		*colon = '\0';
+		cert = c->tls_certificates[i];
+		key = colon + 1;
+		w = snprintf(buf, sizeof(buf), "%s%s%s:%s%s%s",
+		    cert[0] == '/' ? "" : p->base, cert[0] == '/' ? "" : "/", cert,
+		    key[0] == '/' ? "" : p->base, key[0] == '/' ? "" : "/", key);
+		*colon = ':';
+		if (w < 0 || (size_t)w >= sizeof(buf) ||
+		    (dup = strdup(buf)) == NULL) {
+			conf_error(p, line, "tls_certificates: the paths below "
+			    "%s are too long", p->base);
+			return;
+		}
+		free(c->tls_certificates[i]);
+		c->tls_certificates[i] = dup;
+	}
+}
+
+/* conf_tls_pairs - tls_cert/tls_key, then tls_certificates */
+size_t
+conf_tls_pairs(const struct conf *c, struct conf_tls_pair *out, size_t max)
+{
+	size_t n = 0;
+
+	if (c->tls_cert[0] == '\0')
+		return 0;
+	if (n < max) {
+		snprintf(out[n].cert, sizeof(out[n].cert), "%s", c->tls_cert);
+		snprintf(out[n].key, sizeof(out[n].key), "%s", c->tls_key);
+		out[n].knob = "tls_cert";
+		n++;
+	}
+	for (size_t i = 0; i < c->n_tls_certificates && n < max; i++, n++) {
+		const char *item = c->tls_certificates[i];
+		size_t clen = strcspn(item, ":");
+
+		snprintf(out[n].cert, sizeof(out[n].cert), "%.*s", (int)clen,
+		    item);
+		snprintf(out[n].key, sizeof(out[n].key), "%s", item + clen + 1);
+		out[n].knob = "tls_certificates";
+	}
+	return n;
+}
+
+/* conf_tls_opts - the tls_* knobs as tls_server_ctx_new takes them */
+void
+conf_tls_opts(const struct conf *c, struct tls_opts *o)
+{
+	o->min_version = TLS1_3_VERSION;
+	o->max_version = TLS1_2_VERSION;
+	for (size_t i = 0; i < c->n_tls_protocols; i++) {
+		int v = tls_protocol_version(c->tls_protocols[i]);
+
+		if (v < o->min_version)
+			o->min_version = v;
+		if (v > o->max_version)
+			o->max_version = v;
+	}
+	o->ciphers = c->tls_ciphers;
+	o->ciphersuites = c->tls_ciphersuites;
+	o->ticket_lifetime = c->tls_ticket_lifetime;
+}
+
 /* metrics off loopback are for the networks metrics_allow names only */
 static void
 metrics_open(struct conf_parse *p)
@@ -2393,12 +2845,16 @@ conf_finish(struct conf_parse *p)
 		    "tls_cert and tls_key must be set together");
 		return;
 	}
+	tls_finish(p);
+	if (p->failed)
+		return;
 	if ((c->tls_client_cert[0] == '\0') != (c->tls_client_key[0] == '\0')) {
 		conf_error(p, knob_seen(p, c->tls_client_cert[0] != '\0' ?
 		    "tls_client_cert" : "tls_client_key"),
 		    "tls_client_cert and tls_client_key must be set together");
 		return;
 	}
+	submit_listener_derive(c);
 	if (c->n_listeners == 0) {
 		/* the built-in listener, as if written in the file */
 		l = listener_new(p, "smtp", 0);
@@ -2423,6 +2879,10 @@ conf_finish(struct conf_parse *p)
 	}
 	for (i = 0; i < c->n_ldap && !p->failed; i++)
 		ldap_check(p, &c->ldap[i]);
+	for (i = 0; i < c->n_milter && !p->failed; i++)
+		milter_check(p, &c->milter[i]);
+	for (i = 0; i < c->n_listeners && !p->failed; i++)
+		listener_milters(p, &c->listeners[i], p->lseen[i][LK_MILTERS]);
 }
 
 /*
@@ -2462,6 +2922,9 @@ conf_parse_text(const char *text, const char *file, const char *path,
 		conf_finish(p);
 	for (size_t i = 0; i < NKNOBS; i++)
 		c->knob_line[i] = p->seen[i];
+	for (size_t i = 0; i < c->n_listeners; i++)
+		memcpy(c->listeners[i].knob_line, p->lseen[i],
+		    sizeof(p->lseen[i]));
 	if (p->failed) {
 		snprintf(err, errlen, "%s", p->err);
 		conf_free(c);
@@ -2654,6 +3117,8 @@ fmt_scalar(const struct conf_knob *k, const void *base, char *buf, size_t len)
 		return;
 	case CT_INT:
 	case CT_SIZE:
+	case CT_DUR:
+	case CT_DUR_MS:
 		fmt_num(k, load_num(k, base), buf, len);
 		return;
 	case CT_BOOL:
@@ -2685,6 +3150,20 @@ fmt_scalar(const struct conf_knob *k, const void *base, char *buf, size_t len)
 	fatalx("%s: %s: type %d", __func__, k->name, (int)k->type);
 }
 
+/* item i of a list knob as text (a network formatted into buf) */
+static const char *
+list_item(const struct conf_knob *k, const void *base, size_t i, char *buf,
+    size_t len)
+{
+	if (k->type == CT_CIDRS)
+		return cidr_format(&((const struct cidr *)list_arr(k, base))[i],
+		    buf, len);
+	if (k->type == CT_NETS)
+		return cidr_format(&((const struct cidr *)kcptr(k, base))[i],
+		    buf, len);
+	return ((char *const *)list_arr(k, base))[i];
+}
+
 /* "name = value", folding lists onto indented lines that re-parse */
 static void
 print_knob(FILE *fp, const struct conf_knob *k, const void *base)
@@ -2707,14 +3186,7 @@ print_knob(FILE *fp, const struct conf_knob *k, const void *base)
 	n = list_count(k, base);
 	col = (size_t)fprintf(fp, "%s =", k->name);
 	for (i = 0; i < n; i++) {
-		if (k->type == CT_CIDRS)
-			item = cidr_format(&((const struct cidr *)
-			    list_arr(k, base))[i], buf, sizeof(buf));
-		else if (k->type == CT_NETS)
-			item = cidr_format(&((const struct cidr *)
-			    kcptr(k, base))[i], buf, sizeof(buf));
-		else
-			item = ((char *const *)list_arr(k, base))[i];
+		item = list_item(k, base, i, buf, sizeof(buf));
 		ilen = strlen(item);
 		if (i > 0) {
 			fputc(',', fp);
@@ -2759,6 +3231,163 @@ conf_print(const struct conf *c, FILE *fp)
 		for (j = 0; j < DK_COUNT; j++)
 			print_knob(fp, &dknobs[j], &c->ldap[i]);
 	}
+	for (i = 0; i < c->n_milter; i++) {
+		fprintf(fp, "\n[milter %s]\n", c->milter[i].name);
+		for (j = 0; j < MK_COUNT; j++)
+			print_knob(fp, &mknobs[j], &c->milter[i]);
+	}
+}
+
+/* print_knob into a new string (free it); NULL: out of memory */
+static char *
+knob_text(const struct conf_knob *k, const void *base)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	if ((fp = open_memstream(&buf, &len)) == NULL)
+		return NULL;
+	print_knob(fp, k, base);
+	if (fclose(fp) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* conf_print_changed - the knobs that differ from the defaults */
+int
+conf_print_changed(const struct conf *c, FILE *fp)
+{
+	char err[CONF_PATH_MAX + 256], *a, *b;
+	const char *sec = NULL;
+	struct conf *d;
+	size_t i, j;
+	int blank = 0;
+
+	/* the defaults as a file beside c's would have them: same paths */
+	d = c->path[0] == '/' ? conf_load_string("", c->path, err,
+	    sizeof(err)) : conf_load(NULL, err, sizeof(err));
+	if (d == NULL)
+		return -1;
+	for (i = 0; i < NKNOBS; i++) {
+		a = knob_text(&knobs[i], c);
+		b = knob_text(&knobs[i], d);
+		if (a == NULL || b == NULL) {
+			free(a);
+			free(b);
+			conf_free(d);
+			return -1;
+		}
+		if (strcmp(a, b) != 0) {
+			if (sec == NULL || strcmp(sec, knobs[i].section) != 0) {
+				fprintf(fp, "%s[%s]\n", blank ? "\n" : "",
+				    knobs[i].section);
+				sec = knobs[i].section;
+				blank = 1;
+			}
+			fputs(a, fp);
+		}
+		free(a);
+		free(b);
+	}
+	conf_free(d);
+	for (i = 0; i < c->n_listeners; i++) {
+		const struct conf_listener *l = &c->listeners[i];
+
+		if (l->line == 0)
+			continue;	/* the built-in one */
+		fprintf(fp, "%s[listener %s]\n", blank ? "\n" : "", l->name);
+		blank = 1;
+		for (j = 0; j < LK_COUNT; j++)
+			if (l->knob_line[j] > 0)
+				print_knob(fp, &lknobs[j], l);
+	}
+	for (i = 0; i < c->n_ldap; i++) {
+		fprintf(fp, "%s[ldap %s]\n", blank ? "\n" : "",
+		    c->ldap[i].name);
+		blank = 1;
+		for (j = 0; j < DK_COUNT; j++)
+			if (c->ldap[i].knob_line[j] > 0)
+				print_knob(fp, &dknobs[j], &c->ldap[i]);
+	}
+	return 0;
+}
+
+/* a value alone: a scalar, or list items joined by ", " */
+static void
+print_value(FILE *fp, const struct conf_knob *k, const void *base)
+{
+	char buf[CONF_PATH_MAX + 64];
+	size_t n;
+
+	if (k->type != CT_LIST && k->type != CT_CIDRS && k->type != CT_NETS) {
+		fmt_scalar(k, base, buf, sizeof(buf));
+		fprintf(fp, "%s\n", buf);
+		return;
+	}
+	n = list_count(k, base);
+	for (size_t i = 0; i < n; i++)
+		fprintf(fp, "%s%s", i ? ", " : "", list_item(k, base, i, buf,
+		    sizeof(buf)));
+	fputc('\n', fp);
+}
+
+/* name in tab[0..n) (section NULL: any), or NULL */
+static const struct conf_knob *
+knob_find(const struct conf_knob *tab, size_t n, const char *section,
+    const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(tab[i].name, name) == 0 && (section == NULL ||
+		    strcmp(tab[i].section, section) == 0))
+			return &tab[i];
+	return NULL;
+}
+
+/* conf_print_value - one knob's value, by NAME or SECTION[.NAME].KNOB */
+int
+conf_print_value(const struct conf *c, const char *name, FILE *fp)
+{
+	char buf[256], *dot, *dot2;
+	const struct conf_knob *k;
+
+	if (strlen(name) >= sizeof(buf))
+		return -1;
+	snprintf(buf, sizeof(buf), "%s", name);
+	if ((dot = strchr(buf, '.')) == NULL) {
+		if ((k = knob_find(knobs, NKNOBS, NULL, buf)) == NULL)
+			return -1;
+		print_value(fp, k, c);
+		return 0;
+	}
+	*dot++ = '\0';
+	if ((dot2 = strrchr(dot, '.')) == NULL) {
+		if ((k = knob_find(knobs, NKNOBS, buf, dot)) == NULL)
+			return -1;
+		print_value(fp, k, c);
+		return 0;
+	}
+	*dot2++ = '\0';
+	if (strcmp(buf, "listener") == 0) {
+		for (size_t i = 0; i < c->n_listeners; i++)
+			if (strcmp(c->listeners[i].name, dot) == 0 &&
+			    (k = knob_find(lknobs, LK_COUNT, NULL, dot2)) !=
+			    NULL) {
+				print_value(fp, k, &c->listeners[i]);
+				return 0;
+			}
+	} else if (strcmp(buf, "ldap") == 0) {
+		const struct conf_ldap *l = conf_ldap_find(c, dot);
+
+		if (l != NULL &&
+		    (k = knob_find(dknobs, DK_COUNT, NULL, dot2)) != NULL) {
+			print_value(fp, k, l);
+			return 0;
+		}
+	}
+	return -1;
 }
 
 static void
@@ -2777,7 +3406,8 @@ print_doc_knob(FILE *fp, const struct conf_knob *k)
 		fprintf(fp, ", default: empty");
 	else if (k->def != NULL)
 		fprintf(fp, ", default: %s", k->def);
-	if (k->type == CT_INT || k->type == CT_SIZE)
+	if (k->type == CT_INT || k->type == CT_SIZE || k->type == CT_DUR ||
+	    k->type == CT_DUR_MS)
 		fprintf(fp, ", %s..%s", fmt_num(k, k->min, lo, sizeof(lo)),
 		    fmt_num(k, k->max, hi, sizeof(hi)));
 	fprintf(fp, ")\n      %s\n", k->doc);
@@ -2791,7 +3421,9 @@ conf_print_doc(FILE *fp)
 	size_t i;
 
 	fprintf(fp, "Relative paths are below the configuration file's "
-	    "directory.\n\n");
+	    "directory.\nDurations take units (500ms, 30s, 10m, 2h, 7d, "
+	    "1h30m); a plain number is\nin the knob's unit. A '#' or ';' "
+	    "after white space starts a comment.\n\n");
 	for (i = 0; i < NKNOBS; i++) {
 		if (sec == NULL || strcmp(sec, knobs[i].section) != 0) {
 			fprintf(fp, "%s[%s]\n", sec != NULL ? "\n" : "",
@@ -2812,6 +3444,22 @@ conf_print_doc(FILE *fp)
 	    CONF_MAX_LDAP);
 	for (i = 0; i < DK_COUNT; i++)
 		print_doc_knob(fp, &dknobs[i]);
+	fprintf(fp, "\n[milter NAME]\n"
+	    "  A mail filter (Sendmail milter protocol 6: rspamd, opendkim,\n"
+	    "  clamav-milter) that listeners name in milters; at most %d.\n",
+	    CONF_MAX_MILTERS);
+	for (i = 0; i < MK_COUNT; i++)
+		print_doc_knob(fp, &mknobs[i]);
+}
+
+/* conf_milter_find - the [milter NAME] section called name, NULL if none */
+const struct conf_milter *
+conf_milter_find(const struct conf *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_milter; i++)
+		if (strcmp(c->milter[i].name, name) == 0)
+			return &c->milter[i];
+	return NULL;
 }
 
 /* conf_ldap_find - the [ldap NAME] section called name, NULL if none */
@@ -2865,5 +3513,7 @@ conf_role_name(enum listener_role r)
 {
 	if ((size_t)r < sizeof(role_names) / sizeof(role_names[0]))
 		return role_names[r];
+	if (r == ROLE_LOCAL)
+		return "local";
 	return "?";
 }

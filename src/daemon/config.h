@@ -13,7 +13,12 @@
 #define CONF_MAX_LISTENERS	16
 #define CONF_MAX_LDAP		16	/* [ldap NAME] sections */
 #define CONF_LDAP_KNOBS		12	/* knobs of an [ldap NAME] section */
+#define CONF_LISTENER_KNOBS	16	/* knobs of a [listener NAME] section */
+#define CONF_MAX_MILTERS	16	/* [milter NAME] sections */
+#define CONF_MILTER_KNOBS	8	/* knobs of a [milter NAME] section */
+#define CONF_LISTENER_MILTERS	8	/* milters of one listener */
 #define CONF_PATH_MAX		1024
+#define CONF_TLS_PAIRS_MAX	16	/* tls_cert + tls_certificates */
 #define CONF_KNOBS_MAX		192	/* knobs in the table, at most */
 #define CONF_PROXY_FROM_MAX	32	/* proxy_from networks of a listener */
 
@@ -21,6 +26,8 @@ enum listener_role {
 	ROLE_MX,		/* port 25: inbound for local domains */
 	ROLE_SUBMISSION,	/* port 587: STARTTLS, then AUTH, then MAIL */
 	ROLE_SUBMISSIONS,	/* port 465: implicit TLS, AUTH required */
+	ROLE_LOCAL,		/* submit_socket: moat sendmail, the user is
+				 * the peer's uid; never a [listener] role */
 };
 
 struct conf_listener {
@@ -41,7 +48,12 @@ struct conf_listener {
 	int	proxy_protocol;
 	struct cidr proxy_from[CONF_PROXY_FROM_MAX];
 	size_t	n_proxy_from;
+	char	milters[512];		/* "NAME, NAME": [milter] sections,
+					 * applied in this order */
+	char	milter_names[CONF_LISTENER_MILTERS][64];	/* split */
+	size_t	n_milters;
 	int	line;			/* line of the section header */
+	int	knob_line[CONF_LISTENER_KNOBS];	/* set on, 0: derived */
 };
 
 /* an [ldap NAME] section: a directory to look recipients up in */
@@ -63,6 +75,21 @@ struct conf_ldap {
 	int	knob_line[CONF_LDAP_KNOBS];	/* see conf_ldap_knob_line */
 };
 
+/* a [milter NAME] section: a mail filter spoken to by smtp */
+#define CONF_MILTER_TEMPFAIL	0	/* down or slow: 451 4.7.1 */
+#define CONF_MILTER_ACCEPT	1	/* down or slow: go on without it */
+struct conf_milter {
+	char	name[64];		/* from the section "[milter NAME]" */
+	char	socket[256];		/* inet:A:P | inet6:[A]:P | unix:PATH */
+	int	connect_timeout;	/* seconds: TCP connect and OPTNEG */
+	int	command_timeout;	/* seconds: each reply */
+	int	eom_timeout;		/* seconds: the end-of-message reply */
+	char	default_action[16];	/* tempfail | accept */
+	int	action;			/* CONF_MILTER_*, from default_action */
+	int	line;			/* line of the section header */
+	int	knob_line[CONF_MILTER_KNOBS];
+};
+
 struct conf {
 	char	path[CONF_PATH_MAX];	/* file it came from, "(builtin)" */
 	int	knob_line[CONF_KNOBS_MAX];	/* see conf_knob_line */
@@ -74,8 +101,16 @@ struct conf {
 	char	mail_dir[CONF_PATH_MAX];	/* Maildirs: mail_dir/<mailbox>/ */
 	char	empty_dir[CONF_PATH_MAX];	/* chroot of the network process */
 	char	users_file[CONF_PATH_MAX];	/* AUTH users, argon2id, mode 0600 */
+	int	password_min_length;	/* moat passwd, moat user passwd */
 	char	tls_cert[CONF_PATH_MAX];
 	char	tls_key[CONF_PATH_MAX];
+	char	**tls_certificates;	/* "CERT:KEY", absolute paths */
+	size_t	  n_tls_certificates;
+	char	**tls_protocols;	/* "TLSv1.2", "TLSv1.3" */
+	size_t	  n_tls_protocols;
+	char	tls_ciphers[512];	/* TLS 1.2 cipher list */
+	char	tls_ciphersuites[512];	/* TLS 1.3 suites */
+	int	tls_ticket_lifetime;	/* seconds a ticket key encrypts, 0 off */
 	int	syslog;
 	int	relaytest_on_start;	/* relay battery at start */
 
@@ -171,6 +206,9 @@ struct conf {
 	int	relay_sender_watch;	/* count ip:ADDRESS/SENDER keys too */
 	int	relay_sender_factor;	/* thresholds times this for those */
 	int	rejected_alert;
+	int	quarantine_after_guessing; /* hold a login after guessing */
+	int	guess_window;		/* seconds an attack is remembered */
+	int	guess_ban_aggregate;	/* ban the guessers' /24 or /64 */
 
 	/* [delivery]: outbound mail, the mta process and the scheduler */
 	char	**routes;		/* "DOMAIN=DEST[,DEST...]", mta/mta_route.h */
@@ -204,14 +242,25 @@ struct conf {
 	struct cidr *metrics_allow;	/* who may scrape; needed off loopback */
 	size_t	  n_metrics_allow;
 
+	/* [submit]: local submission (moat sendmail) */
+	char	submit_socket[CONF_PATH_MAX];	/* "": off */
+	char	**submit_users;		/* login, %GROUP or "*" */
+	size_t	  n_submit_users;
+	int	submit_max_sessions;
+
 	/* [log]: category levels */
 	int	log_level[LOG_CAT_COUNT];
 
 	struct conf_listener listeners[CONF_MAX_LISTENERS];
 	size_t	n_listeners;
+	/* derived, not a section: the listener of submit_socket (role
+	 * local), when it is set; never among listeners[] */
+	struct conf_listener submit_listener;
 
 	struct conf_ldap ldap[CONF_MAX_LDAP];
 	size_t	n_ldap;
+	struct conf_milter milter[CONF_MAX_MILTERS];
+	size_t	n_milter;
 };
 
 /*
@@ -249,10 +298,27 @@ int conf_knob_line(const struct conf *c, const char *name);
  * when it kept its default.
  */
 const struct conf_ldap *conf_ldap_find(const struct conf *c, const char *name);
+/* conf_milter_find - the [milter NAME] section called name, NULL if none */
+const struct conf_milter *conf_milter_find(const struct conf *c,
+    const char *name);
 int conf_ldap_knob_line(const struct conf_ldap *l, const char *name);
 
 /* conf_print - the effective configuration, in the file's own syntax */
 void conf_print(const struct conf *c, FILE *fp);
+
+/*
+ * conf_print_changed - like conf_print, only the knobs whose value
+ * differs from the default (postconf -n); of [listener] and [ldap]
+ * sections, the knobs the file sets. -1: out of memory.
+ */
+int conf_print_changed(const struct conf *c, FILE *fp);
+
+/*
+ * conf_print_value - the value of one knob on a line of its own: NAME
+ * or SECTION.NAME of a fixed section, listener.LNAME.NAME or
+ * ldap.DNAME.NAME; lists as "a, b, c". -1: no such knob.
+ */
+int conf_print_value(const struct conf *c, const char *name, FILE *fp);
 
 /* conf_print_doc - every knob with its type, default, bounds and doc line */
 void conf_print_doc(FILE *fp);
@@ -264,5 +330,23 @@ void conf_relay_table(const struct conf *c, struct relay_table *t);
 void conf_apply_log_levels(const struct conf *c);
 
 const char *conf_role_name(enum listener_role r);
+
+/* one certificate and its key: tls_cert/tls_key or a tls_certificates item */
+struct conf_tls_pair {
+	char		 cert[CONF_PATH_MAX];
+	char		 key[CONF_PATH_MAX];
+	const char	*knob;		/* the knob that names it */
+};
+
+/*
+ * conf_tls_pairs - the server's certificates, the default (tls_cert)
+ * first; at most max (CONF_TLS_PAIRS_MAX is every one). 0: no TLS.
+ */
+size_t conf_tls_pairs(const struct conf *c, struct conf_tls_pair *out,
+    size_t max);
+
+struct tls_opts;
+/* conf_tls_opts - the tls_* knobs for tls_server_ctx_new (tls.h) */
+void conf_tls_opts(const struct conf *c, struct tls_opts *o);
 
 #endif

@@ -3,12 +3,21 @@
  *
  *   moat serve [-c FILE]          run the daemon in the foreground
  *   moat check-config [-c FILE]   print the effective configuration
+ *   (-c FILE, else $MOAT_CONFIG, else MOAT_CONFIG_PATH; --builtin: the
+ *   configuration compiled in, as `make run` serves it)
  *   moat passwd USER [-c FILE]    add a user or change a password
+ *   moat config [-c FILE] [-d] [KNOB...]
+ *                                 knobs changed from the defaults, or values
  *   moat config-doc               every knob with its default and bounds
  *   moat ldap-query [-c FILE] NAME [ADDRESS...]
  *                                 ask an [ldap NAME] directory about addresses
  *   moat relaytest HOST[:PORT] --local-domain D ...
  *                                 open-relay and smuggling battery
+ *   moat sendmail [-t] [-i] [-f SENDER] [-F NAME] [RCPT...]
+ *                                 submit a message (standard input) to
+ *                                 the running daemon; run as "sendmail"
+ *                                 (argv[0]) it is the same
+ *   moat mailq                    the queue (as "mailq", or sendmail -bp)
  *   moat version
  *
  * moat serve starts each of its children as "moat -X NAME ...", a
@@ -37,6 +46,8 @@
 #include "../lib/log.h"
 #include "../lookup/ldap_query.h"
 #include "../relaytest/relaytest.h"
+#include "conf_path.h"
+#include "../sendmail/sendmail.h"
 #include "config.h"
 #include "daemon.h"
 #include "proc.h"
@@ -45,27 +56,84 @@
 #include "../dkim/dkim_keygen.h"
 
 
+#define CONFIG_USAGE \
+	"usage: moat config [-c FILE] [-d] [KNOB...]\n" \
+	"  without KNOB: the knobs that differ from the defaults; with\n" \
+	"  KNOB (NAME, SECTION.NAME, listener.L.NAME, ldap.D.NAME): values;\n" \
+	"  -d: the defaults\n"
+
 static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: moat serve [-c FILE]\n"
-	    "       moat check-config [-c FILE]\n"
+	    "usage: moat serve [-c FILE | --builtin]\n"
+	    "       moat check-config [-c FILE | --builtin]\n"
 	    "       moat passwd USER [-c FILE]\n"
 	    "       moat relaytest HOST[:PORT] --local-domain D "
 	    "[--external-domain E]\n"
 	    "              [--json] [--timeout S] [--from-ip ADDR] "
 	    "[--no-smuggling]\n"
+	    "       moat config [-c FILE] [-d] [KNOB...]\n"
 	    "       moat config-doc\n"
 	    "       moat dkim keygen DOMAIN SELECTOR [--type rsa|ed25519] "
 	    "[--bits N] [--dir DIR]\n"
 	    "       moat ldap-query [-c FILE] NAME [ADDRESS...]\n"
+	    "       moat sendmail [-t] [-i] [-f SENDER] [-F NAME] [-C FILE] "
+	    "[RCPT...] < MESSAGE\n"
+	    "       moat mailq [-C FILE]\n"
 	    "       moat sessions|queue|ban|user|events|log|stats|status ...\n"
 	    "                    (administration: moat queue --help)\n"
-	    "       moat version\n");
+	    "       moat reload | moat stop [--no-wait] | moat status\n"
+	    "       moat version\n"
+	    "The configuration: -c FILE, else $%s, else %s.\n",
+	    MOAT_CONFIG_ENV, MOAT_CONFIG_PATH);
 }
 
-/* parse "-c FILE" among argv; returns the file or NULL, -1 on misuse */
+/* the usage of one command: its --help, and after its usage errors */
+static const struct {
+	const char	*cmd;
+	const char	*text;
+} cmd_usage[] = {
+	{ "serve", "usage: moat serve [-c FILE | --builtin]\n" },
+	{ "check-config", "usage: moat check-config [-c FILE | --builtin]\n" },
+	{ "passwd", "usage: moat passwd USER [-c FILE]\n"
+	    "       (the password on stdin, or asked twice on a terminal)\n" },
+	{ "config", CONFIG_USAGE },
+	{ "config-doc", "usage: moat config-doc\n" },
+	{ "version", "usage: moat version\n" },
+};
+
+static const char *
+cmd_usage_text(const char *cmd)
+{
+	for (size_t i = 0; i < sizeof(cmd_usage) / sizeof(cmd_usage[0]); i++)
+		if (strcmp(cmd_usage[i].cmd, cmd) == 0)
+			return cmd_usage[i].text;
+	return NULL;
+}
+
+/* a usage error of cmd: one line saying what, then cmd's usage; 2 */
+static int
+cmd_usage_error(const char *cmd, const char *why)
+{
+	fprintf(stderr, "moat: %s: %s\n%s", cmd, why, cmd_usage_text(cmd));
+	return 2;
+}
+
+/* "-h" or "--help" among argv */
+static int
+wants_help(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return 1;
+	return 0;
+}
+
+/* the built-in configuration, asked for with --builtin */
+static int builtin;
+
+/* parse "-c FILE" or "--builtin" among argv; -1 on misuse */
 static int
 get_config_arg(int argc, char **argv, const char **path, const char **pos)
 {
@@ -74,9 +142,13 @@ get_config_arg(int argc, char **argv, const char **path, const char **pos)
 		*pos = NULL;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0) {
-			if (i + 1 >= argc)
+			if (i + 1 >= argc || builtin)
 				return -1;
 			*path = argv[++i];
+		} else if (strcmp(argv[i], "--builtin") == 0) {
+			if (*path != NULL)
+				return -1;
+			builtin = 1;
 		} else if (argv[i][0] == '-')
 			return -1;
 		else if (pos && *pos == NULL)
@@ -91,7 +163,7 @@ static struct conf *
 load(const char *path)
 {
 	char err[1024];
-	struct conf *c = conf_load(path, err, sizeof(err));
+	struct conf *c = conf_path_load(path, builtin, err, sizeof(err));
 
 	if (c == NULL)
 		fprintf(stderr, "moat: %s\n", err);
@@ -120,15 +192,16 @@ serve(struct conf *c)
 
 /* "[-c FILE]": run cmd on the configuration it names; exit status */
 static int
-with_config(int argc, char **argv, int (*cmd)(struct conf *))
+with_config(const char *name, int argc, char **argv,
+    int (*cmd)(struct conf *))
 {
 	const char *path;
 	struct conf *c;
 
-	if (get_config_arg(argc, argv, &path, NULL) == -1) {
-		usage(stderr);
-		return 2;
-	}
+	if (get_config_arg(argc, argv, &path, NULL) == -1)
+		return cmd_usage_error(name, argc > 0 &&
+		    strcmp(argv[argc - 1], "-c") == 0 ? "-c needs a file" :
+		    "unexpected argument");
 	if ((c = load(path)) == NULL)
 		return 1;
 	return cmd(c);
@@ -142,10 +215,10 @@ cmd_passwd(int argc, char **argv)
 	char pw1[512], pw2[512], hash[crypto_pwhash_STRBYTES], err[1024];
 	int rc = 1;
 
-	if (get_config_arg(argc, argv, &path, &user) == -1 || user == NULL) {
-		usage(stderr);
-		return 2;
-	}
+	if (get_config_arg(argc, argv, &path, &user) == -1)
+		return cmd_usage_error("passwd", "unexpected argument");
+	if (user == NULL)
+		return cmd_usage_error("passwd", "which user?");
 	if (!users_name_valid(user)) {
 		fprintf(stderr, "moat: bad user name '%s'\n", user);
 		return 2;
@@ -167,6 +240,8 @@ cmd_passwd(int argc, char **argv)
 		fprintf(stderr, "moat: empty password refused\n");
 		goto done;
 	}
+	if (ctl_password_check(c, user, pw1) == -1)
+		goto done;
 	if (crypto_pwhash_str(hash, pw1, strlen(pw1),
 	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
 	    crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
@@ -187,6 +262,75 @@ done:
 	return rc;
 }
 
+/*
+ * config [-c FILE] [-d] [KNOB...]: without a knob, the knobs that differ
+ * from the defaults (postconf -n); with knobs, their values; -d: the
+ * defaults instead of the file's values.
+ */
+static int
+cmd_config(int argc, char **argv)
+{
+	const char *path = NULL;
+	struct conf *c;
+	int defaults = 0, nknobs = 0, rc = 0;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			path = argv[++i];
+		else if (strcmp(argv[i], "-d") == 0)
+			defaults = 1;
+		else if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0) {
+			printf("%s", CONFIG_USAGE);
+			return 0;
+		} else if (argv[i][0] == '-') {
+			fprintf(stderr, "moat: config: unknown option '%s'\n%s",
+			    argv[i], CONFIG_USAGE);
+			return 2;
+		} else
+			argv[nknobs++] = argv[i];
+	}
+	if (defaults) {		/* the built-in configuration is all defaults */
+		builtin = 1;
+		path = NULL;
+	}
+	if ((c = load(path)) == NULL)
+		return 1;
+	if (nknobs == 0) {
+		if (defaults)
+			conf_print(c, stdout);
+		else if (conf_print_changed(c, stdout) == -1) {
+			fprintf(stderr, "moat: out of memory\n");
+			rc = 1;
+		}
+	}
+	for (int i = 0; i < nknobs; i++) {
+		if (nknobs > 1)
+			printf("%s = ", argv[i]);
+		fflush(stdout);
+		if (conf_print_value(c, argv[i], stdout) == -1) {
+			if (nknobs > 1)
+				printf("\n");
+			fprintf(stderr, "moat: config: unknown knob '%s' (NAME, "
+			    "SECTION.NAME, listener.LISTENER.NAME or "
+			    "ldap.LDAPNAME.NAME; moat config-doc lists them)\n",
+			    argv[i]);
+			rc = 1;
+		}
+	}
+	conf_free(c);
+	return rc;
+}
+
+/* the name the binary was run by: "sendmail" and "mailq" are links */
+static const char *
+prog_name(const char *argv0)
+{
+	const char *slash = strrchr(argv0, '/');
+
+	return slash != NULL ? slash + 1 : argv0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -200,27 +344,42 @@ main(int argc, char **argv)
 		return 1;
 	}
 	log_init("moat", 0);
+	/* run as sendmail(8) or mailq(1): every argument is theirs */
+	if (argc > 0 && strcmp(prog_name(argv[0]), "sendmail") == 0)
+		return sendmail_main(argc, argv);
+	if (argc > 0 && strcmp(prog_name(argv[0]), "mailq") == 0)
+		return mailq_main(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
 	}
 	cmd = argv[1];
+	if (cmd_usage_text(cmd) != NULL && wants_help(argc - 2, argv + 2)) {
+		printf("%s", cmd_usage_text(cmd));
+		return 0;
+	}
 	if (strcmp(cmd, "serve") == 0)
-		return with_config(argc - 2, argv + 2, serve);
+		return with_config(cmd, argc - 2, argv + 2, serve);
 	if (strcmp(cmd, "check-config") == 0)
-		return with_config(argc - 2, argv + 2, check_config);
+		return with_config(cmd, argc - 2, argv + 2, check_config);
 	/* administration through the control socket: src/ctl (`moat user
 	 * passwd` too: the running daemon writes the file and uses it) */
 	if (ctl_is_command(cmd))
 		return ctl_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "passwd") == 0)
 		return cmd_passwd(argc - 2, argv + 2);
+	if (strcmp(cmd, "sendmail") == 0)
+		return sendmail_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "mailq") == 0)
+		return mailq_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "relaytest") == 0)
 		return relaytest_main(argc - 2, argv + 2);
 	if (strcmp(cmd, "dkim") == 0)
 		return dkim_main(argc - 2, argv + 2);
 	if (strcmp(cmd, "ldap-query") == 0)
 		return ldap_query_main(argc - 2, argv + 2);
+	if (strcmp(cmd, "config") == 0)
+		return cmd_config(argc - 2, argv + 2);
 	if (strcmp(cmd, "config-doc") == 0) {
 		conf_print_doc(stdout);
 		return 0;

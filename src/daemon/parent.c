@@ -44,6 +44,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
@@ -52,6 +53,7 @@
 #include "../ca/ca_dkim.h"
 #include "../control/control.h"
 #include "../control/control_log.h"
+#include "../ctl/ctl_msg.h"
 #include "../io/ipc.h"
 #include "../io/proto.h"
 #include "../io/tls.h"
@@ -60,22 +62,73 @@
 #include "../lookup/lookup_tables.h"
 #include "../mta/mta_auth.h"
 #include "../relaytest/relaytest.h"
+#include "../sendmail/submit.h"
 #include "config.h"
 #include "daemon.h"
 #include "dirs.h"
+#include "notify.h"
 #include "proc.h"
+#include "reload.h"
+#include "version.h"
 
 #define STOP_PHASES	3
+#define WAITERS_MAX	16	/* admin requests waiting for one answer */
+#define RELOAD_TIMEOUT_SECS 30	/* for every child to apply a reload */
+#define COUNTS_EVERY_SECS 5	/* STATUS= to the service manager */
+#define COUNTS_TIMEOUT_MS 2000	/* for smtp's and queue's counts */
+#define RELOAD_TEXT_MAX	2048	/* what a reload could not apply */
+#define STOP_DELAY_MS	200	/* `moat stop`: its answer leaves first */
+
+/* admin requests (control's ids) waiting for the same answer */
+struct waiters {
+	uint64_t		 id[WAITERS_MAX];
+	size_t			 n;
+};
+
+/* the last reload, for `moat status` and `moat reload` */
+struct reload_state {
+	int			 children;	/* answers still to come */
+	int			 again;		/* asked again meanwhile */
+	struct waiters		 now, next;	/* its askers, the next's */
+	struct event		*timer;
+	int			 refused;	/* the file did not parse */
+	char			 restart[RELOAD_TEXT_MAX];	/* "a; b" */
+	char			 errors[RELOAD_TEXT_MAX];	/* "a; b" */
+	int			 nrestart, nerrors;
+	time_t			 last;		/* when the last one ended, 0: never */
+	char			 result[16];	/* "ok", "partial", "refused" */
+	char			 last_restart[RELOAD_TEXT_MAX];
+	char			 last_errors[RELOAD_TEXT_MAX];
+};
 
 struct parent {
 	struct event_base	*base;
-	struct conf		*conf;		/* owned */
+	struct conf		*conf;		/* in force; owned */
+	struct conf		*conf0;		/* of the start: what only a
+						 * restart changes; owned */
+	time_t			 started;
 	pid_t			 pid[PROC_COUNT];
 	struct ipc_peer		*peer[PROC_COUNT];
 	int			 stopping;
 	int			 phase;		/* stop phase in progress */
 	int			 status;	/* exit status */
 	struct control_log	*ctl_log;	/* runtime log levels, owned */
+	unsigned		 up;		/* children that said READY */
+	int			 ready;		/* READY=1 said at start */
+	struct reload_state	 rl;
+	int64_t			 sessions, queued;	/* -1: not known */
+	int			 counts_waiting;	/* answers still to come */
+	struct waiters		 status_waiters;
+	struct event		*counts_timer;	/* every COUNTS_EVERY_SECS */
+	struct event		*counts_late;	/* an answer is late */
+	struct event		*stop_timer;	/* `moat stop` */
+	int			 keys_fd;	/* to ca's keys socket (tls.c) */
+	uint32_t		 tls_gen;	/* the last generation made */
+	uint32_t		 tls_pending;	/* waiting for ca, 0: none */
+	struct evbuffer		*tls_chains;	/* its chains, for smtp */
+	uint32_t		 tls_count;
+	char			 submit_path[CONF_PATH_MAX];	/* the bound
+						 * submit_socket, "": none */
 };
 
 /* priv_drop - become user, chrooted into dir when dir is not NULL */
@@ -169,8 +222,9 @@ raise_fd_limit(void)
 		    (unsigned long long)rl.rlim_cur);
 }
 
-static void
-send_users(struct parent *pa)
+/* the users file to auth; -1 with why when it could not be (logged) */
+static int
+send_users(struct parent *pa, char *why, size_t whylen)
 {
 	char err[512], *text;
 	size_t len = 0;
@@ -178,20 +232,33 @@ send_users(struct parent *pa)
 	struct ipc_msg m;
 	struct stat st;
 
+	int rc = 0;
+
+	why[0] = '\0';
 	if (stat(pa->conf->users_file, &st) == -1) {
-		if (errno != ENOENT)
+		if (errno != ENOENT) {
 			log_warn(LOG_CAT_AUTH, "event=users_unreadable path=%s "
 			    "error=\"%s\"", pa->conf->users_file, strerror(errno));
+			snprintf(why, whylen, "users_file %.900s: %s",
+			    pa->conf->users_file, strerror(errno));
+			rc = -1;
+		}
 		text = strdup("");
 	} else if ((st.st_mode & 077) != 0) {
 		log_err(LOG_CAT_AUTH, "event=users_refused path=%s reason=\"mode "
 		    "%o: must not be readable by group or others (chmod 600)\"",
 		    pa->conf->users_file, (unsigned)(st.st_mode & 0777));
+		snprintf(why, whylen, "users_file %.900s: mode %o: must not be "
+		    "readable by group or others (chmod 600): no user can "
+		    "log in", pa->conf->users_file,
+		    (unsigned)(st.st_mode & 0777));
 		text = strdup("");
+		rc = -1;
 	} else if ((text = users_file_read(pa->conf->users_file, &len, err,
 	    sizeof(err))) == NULL) {
 		log_err(LOG_CAT_AUTH, "event=users_unreadable error=\"%s\"", err);
-		return;
+		snprintf(why, whylen, "%s: the users stay as they were", err);
+		return -1;
 	}
 	if (text == NULL)
 		fatal("strdup");
@@ -201,6 +268,7 @@ send_users(struct parent *pa)
 	ipc_send(pa->peer[PROC_AUTH], &m);
 	explicit_bzero(text, len);
 	free(text);
+	return rc;
 }
 
 static void
@@ -239,34 +307,201 @@ parent_stop(struct parent *pa, int status)
 	pa->stopping = 1;
 	pa->status = status;
 	pa->phase = 0;
+	notify_stopping();
 	parent_stop_next(pa);
 }
 
-static void
-parent_reload(struct parent *pa)
+/* an admin request that waits for an answer; 0, -1 when too many */
+static int
+waiters_add(struct waiters *w, uint64_t id)
 {
-	char err[1024];
-	struct conf *nc;
+	if (w->n == WAITERS_MAX)
+		return -1;
+	w->id[w->n++] = id;
+	return 0;
+}
+
+/* "a; b" += item */
+static int
+text_add(char *buf, size_t len, const char *item)
+{
+	size_t used = strlen(buf);
+
+	if (used + 3 >= len)
+		return -1;
+	snprintf(buf + used, len - used, "%s%s", used ? "; " : "", item);
+	return 0;
+}
+
+/*
+ * The status line for the service manager (`systemctl status`): what
+ * the daemon does, and what the last reload left undone.
+ */
+static void
+status_line(const struct parent *pa, char *buf, size_t len)
+{
+	char q[32] = "?", s[32] = "?";
+
+	if (pa->sessions >= 0)
+		snprintf(s, sizeof(s), "%lld", (long long)pa->sessions);
+	if (pa->queued >= 0)
+		snprintf(q, sizeof(q), "%lld", (long long)pa->queued);
+	snprintf(buf, len, "%s session%s, %s message%s queued%s", s,
+	    pa->sessions == 1 ? "" : "s", q, pa->queued == 1 ? "" : "s",
+	    pa->rl.last_restart[0] ? "; a restart is needed for the last "
+	    "reload" : "");
+}
+
+static const char *const reload_cols[] = { "kind", "what" };
+static const enum ctl_kind reload_kinds[] = { CTL_KIND_STR, CTL_KIND_STR };
+
+/* one row per item of "a; b" */
+static void
+reload_rows(struct ipc_msg *ans, const char *kind, const char *list)
+{
+	const char *p = list, *e;
+
+	while (*p) {
+		e = strstr(p, "; ");
+		ctl_ans_row(ans);
+		ipc_put_str(ans, kind);
+		if (e == NULL) {
+			ipc_put_str(ans, p);
+			break;
+		}
+		{
+			char item[RELOAD_TEXT_MAX];
+
+			snprintf(item, sizeof(item), "%.*s", (int)(e - p), p);
+			ipc_put_str(ans, item);
+		}
+		p = e + 2;
+	}
+}
+
+/* the answer of `moat reload`: a table of what was not applied */
+static void
+reload_answer(struct parent *pa, uint64_t id)
+{
+	struct reload_state *rl = &pa->rl;
+	struct ipc_msg ans;
+	char msg[256];
+
+	if (pa->peer[PROC_CONTROL] == NULL)
+		return;
+	if (rl->refused)
+		snprintf(msg, sizeof(msg), "reload refused: the running "
+		    "configuration stays");
+	else if (rl->nrestart || rl->nerrors) {
+		char r[64] = "", e[64] = "";
+
+		if (rl->nrestart)
+			snprintf(r, sizeof(r), "%d change%s need%s a restart",
+			    rl->nrestart, rl->nrestart == 1 ? "" : "s",
+			    rl->nrestart == 1 ? "s" : "");
+		if (rl->nerrors)
+			snprintf(e, sizeof(e), "%d error%s", rl->nerrors,
+			    rl->nerrors == 1 ? "" : "s");
+		snprintf(msg, sizeof(msg), "reloaded, but not all of it: %s%s%s",
+		    r, r[0] && e[0] ? ", " : "", e);
+	}
+	else
+		snprintf(msg, sizeof(msg), "reloaded");
+	ipc_msg_init(&ans, 0, 0);
+	ctl_ans_begin(&ans, rl->refused ? CTL_FAILED : CTL_OK, msg);
+	ctl_ans_table(&ans, "reload", 2, reload_cols, reload_kinds);
+	reload_rows(&ans, "error", rl->errors);
+	reload_rows(&ans, "restart", rl->restart);
+	ctl_ans_end(&ans);
+	ctl_answer_send(pa->peer[PROC_CONTROL], id, &ans);
+}
+
+static void parent_reload(struct parent *);
+
+/*
+ * Every child has applied the reload (or RELOAD_TIMEOUT_SECS passed):
+ * log, remember and answer what happened, READY=1 again.
+ */
+static void
+reload_done(struct parent *pa)
+{
+	struct reload_state *rl = &pa->rl;
+	char status[256], esc_r[RELOAD_TEXT_MAX * 2], esc_e[RELOAD_TEXT_MAX * 2];
+
+	evtimer_del(rl->timer);
+	rl->children = 0;
+	rl->last = time(NULL);
+	snprintf(rl->result, sizeof(rl->result), "%s", rl->refused ?
+	    "refused" : rl->nrestart || rl->nerrors ? "partial" : "ok");
+	snprintf(rl->last_restart, sizeof(rl->last_restart), "%s",
+	    rl->restart);
+	snprintf(rl->last_errors, sizeof(rl->last_errors), "%s", rl->errors);
+	log_escape(esc_r, sizeof(esc_r), rl->restart, strlen(rl->restart));
+	log_escape(esc_e, sizeof(esc_e), rl->errors, strlen(rl->errors));
+	if (!rl->refused)
+		log_notice(LOG_CAT_DAEMON, "event=reload_done path=%s "
+		    "result=%s%s%s%s%s%s%s", pa->conf->path, rl->result, rl->nrestart ?
+		    " restart_needed=\"" : "", esc_r, rl->nrestart ? "\"" : "",
+		    rl->nerrors ? " errors=\"" : "", rl->nerrors ? esc_e : "",
+		    rl->nerrors ? "\"" : "");
+	for (size_t i = 0; i < rl->now.n; i++)
+		reload_answer(pa, rl->now.id[i]);
+	rl->now.n = 0;
+	status_line(pa, status, sizeof(status));
+	if (pa->ready)		/* else the start's READY=1 is still to come */
+		notify_ready(status);
+	if (rl->again || rl->next.n > 0) {
+		rl->again = 0;
+		parent_reload(pa);
+	}
+}
+
+static void
+reload_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct parent *pa = arg;
+	char why[128];
+
+	for (int i = 1; i < PROC_COUNT; i++)
+		if (pa->pid[i] > 0 && (pa->rl.children & (1 << i))) {
+			snprintf(why, sizeof(why), "%s: no answer to the reload "
+			    "in %d s", proc_name(i), RELOAD_TIMEOUT_SECS);
+			pa->rl.nerrors += text_add(pa->rl.errors,
+			    sizeof(pa->rl.errors), why) == 0;
+		}
+	reload_done(pa);
+}
+
+/* PROTO_READY of a reload from child i */
+static void
+reload_child_done(struct parent *pa, int i, const struct proto_ready *rd)
+{
+	struct reload_state *rl = &pa->rl;
+	char item[RELOAD_TEXT_MAX];
+
+	if (!(rl->children & (1 << i)))
+		return;		/* late, after the timeout */
+	rl->children &= ~(1 << i);
+	if (!rd->ok) {
+		snprintf(item, sizeof(item), "%s: %s", proc_name(i),
+		    rd->note[0] ? rd->note : "not applied");
+		rl->nerrors += text_add(rl->errors, sizeof(rl->errors),
+		    item) == 0;
+	}
+	if (rl->children == 0)
+		reload_done(pa);
+}
+
+/* the file's text, as read now */
+static char *
+read_text(const char *path, size_t *lenp)
+{
 	FILE *fp;
 	char *text = NULL;
 	size_t cap = 0, len = 0, n;
-	struct proto_reload rl;
-	struct ipc_msg m;
 
-	if (strcmp(pa->conf->path, "(builtin)") == 0) {
-		log_notice(LOG_CAT_DAEMON, "event=reload config=builtin");
-		send_users(pa);
-		return;
-	}
-	if ((nc = conf_load(pa->conf->path, err, sizeof(err))) == NULL) {
-		log_err(LOG_CAT_DAEMON, "event=reload_failed error=\"%s\" "
-		    "action=\"keeping the running configuration\"", err);
-		return;
-	}
-	if ((fp = fopen(pa->conf->path, "r")) == NULL) {
-		conf_free(nc);
-		return;
-	}
+	if ((fp = fopen(path, "re")) == NULL)
+		return NULL;
 	do {
 		if (len + 4096 > cap) {
 			cap = cap ? cap * 2 : 16384;
@@ -277,21 +512,440 @@ parent_reload(struct parent *pa)
 		len += n;
 	} while (n > 0);
 	fclose(fp);
+	*lenp = len;
+	return text;
+}
+
+/*
+ * A reload's certificates. A child reads and checks every pair of nc
+ * and hands the keys to ca itself (tls_load_keys), so no key is ever in
+ * this process; the chains come back here and go to smtp when ca says
+ * it holds the keys (parent_tls_loaded), after the RELOAD that carries
+ * the tls_* knobs. A bad pair fails the whole reload: "FILE:LINE: KNOB:
+ * what" in err, and nothing changes. 0 or -1.
+ */
+static void parent_tls_retire(struct parent *, uint32_t);
+
+static int
+parent_tls_reload(struct parent *pa, const struct conf *nc, char *err,
+    size_t errlen)
+{
+	static struct conf_tls_pair pairs[CONF_TLS_PAIRS_MAX];
+	const char *certs[CONF_TLS_PAIRS_MAX], *keys[CONF_TLS_PAIRS_MAX];
+	size_t n = conf_tls_pairs(nc, pairs, CONF_TLS_PAIRS_MAX);
+	struct evbuffer *chains;
+	char why[900];
+	uint32_t gen;
+
+	if (n == 0 || pa->keys_fd == -1 || pa->pid[PROC_CA] <= 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		certs[i] = pairs[i].cert;
+		keys[i] = pairs[i].key;
+	}
+	if ((chains = evbuffer_new()) == NULL)
+		fatal("%s: evbuffer_new", __func__);
+	gen = ++pa->tls_gen;
+	if (tls_load_keys(certs, keys, n, pa->keys_fd, gen, chains, why,
+	    sizeof(why)) == -1) {
+		const char *knob = "tls_certificates";
+
+		/* which knob: the default pair's errors name its file */
+		if (strncmp(why, pairs[0].cert, strlen(pairs[0].cert)) == 0 &&
+		    why[strlen(pairs[0].cert)] == ':')
+			knob = "tls_cert";
+		else if (strncmp(why, pairs[0].key, strlen(pairs[0].key)) == 0 &&
+		    why[strlen(pairs[0].key)] == ':')
+			knob = "tls_key";
+		if (snprintf(err, errlen, "%s:%d: %s: %s", nc->path,
+		    conf_knob_line(nc, knob), knob, why) >= (int)errlen)
+			err[errlen - 1] = '\0';	/* cut, as it is */
+		evbuffer_free(chains);
+		return -1;
+	}
+	/* a reload before ca answered the one before: that one is void */
+	if (pa->tls_pending != 0)
+		parent_tls_retire(pa, pa->tls_pending);
+	if (pa->tls_chains != NULL)
+		evbuffer_free(pa->tls_chains);
+	pa->tls_chains = chains;
+	pa->tls_pending = gen;
+	pa->tls_count = (uint32_t)n;
+	return 0;
+}
+
+/* ca can drop generation gen, which smtp never got */
+static void
+parent_tls_retire(struct parent *pa, uint32_t gen)
+{
+	struct proto_tls_gen g;
+	struct ipc_msg m;
+
+	memset(&g, 0, sizeof(g));
+	g.gen = gen;
+	g.state = PROTO_TLS_RETIRED;
+	proto_tls_gen_enc(&m, 0, &g);
+	ipc_send(pa->peer[PROC_CA], &m);
+}
+
+/* ca's answer to a reload's keys: smtp gets the chains, or nothing */
+static void
+parent_tls_loaded(struct parent *pa, struct ipc_reader *r)
+{
+	struct proto_tls_gen g;
+	struct proto_tls_keys k;
+	struct ipc_msg m;
+	uint8_t *p;
+	size_t len, off = 0;
+	uint32_t n;
+
+	if (proto_tls_gen_dec(r, &g) == -1 || g.state == PROTO_TLS_RETIRED)
+		fatalx("%s: bad TLS_GEN from ca", __func__);
+	if (g.gen != pa->tls_pending)
+		return;		/* a reload replaced it (retired above) */
+	pa->tls_pending = 0;
+	if (g.state == PROTO_TLS_FAILED) {
+		log_err(LOG_CAT_TLS, "event=tls_reload_failed generation=%u "
+		    "error=\"%s\" action=\"keeping the certificates in use\"",
+		    g.gen, g.error);
+		return;
+	}
+	memset(&k, 0, sizeof(k));
+	k.gen = g.gen;
+	k.count = pa->tls_count;
+	len = evbuffer_get_length(pa->tls_chains);
+	p = evbuffer_pullup(pa->tls_chains, -1);
+	for (uint32_t i = 0; i < k.count; i++) {
+		if (len - off < sizeof(n))
+			fatalx("%s: short chains", __func__);
+		memcpy(&n, p + off, sizeof(n));
+		off += sizeof(n);
+		if (len - off < n)
+			fatalx("%s: short chains", __func__);
+		k.item[i].pem = p + off;
+		k.item[i].len = n;
+		off += n;
+	}
+	proto_tls_keys_enc(&m, 0, &k);
+	ipc_send(pa->peer[PROC_SMTP], &m);
+	evbuffer_free(pa->tls_chains);
+	pa->tls_chains = NULL;
+	log_notice(LOG_CAT_TLS, "event=tls_reload generation=%u "
+	    "certificates=%u", k.gen, k.count);
+}
+
+/*
+ * The one reload, of SIGHUP and of `moat reload` alike: parse the file
+ * again; a bad one is refused whole and the running configuration
+ * stays. A good one goes to every child, which applies what it can and
+ * answers PROTO_READY; reload_done then says what needed a restart
+ * (reload.c) and what failed. The levels set with `moat log` stay.
+ */
+static void
+parent_reload(struct parent *pa)
+{
+	struct reload_state *rl = &pa->rl;
+	char err[1024], why[RELOAD_TEXT_MAX];
+	struct conf *nc;
+	char *text;
+	size_t len = 0;
+	struct proto_reload prl;
+	struct ipc_msg m;
+	struct timeval tv = { RELOAD_TIMEOUT_SECS, 0 };
+	int before[LOG_CAT_COUNT];
+
+	if (pa->stopping)
+		return;
+	if (rl->children) {		/* one is running: then another */
+		rl->again = 1;
+		return;
+	}
+	rl->now = rl->next;
+	rl->next.n = 0;
+	rl->refused = rl->nrestart = rl->nerrors = 0;
+	rl->restart[0] = rl->errors[0] = '\0';
+	if (pa->ready)
+		notify_reloading();
+	if (strcmp(pa->conf->path, "(builtin)") == 0) {
+		log_notice(LOG_CAT_DAEMON, "event=reload config=builtin");
+		if (send_users(pa, why, sizeof(why)) == -1)
+			rl->nerrors += text_add(rl->errors, sizeof(rl->errors),
+			    why) == 0;
+		reload_done(pa);
+		return;
+	}
+	if ((nc = conf_load(pa->conf->path, err, sizeof(err))) == NULL ||
+	    (text = read_text(pa->conf->path, &len)) == NULL) {
+		if (nc != NULL)
+			snprintf(err, sizeof(err), "%.900s: cannot read: %s",
+			    pa->conf->path, strerror(errno));
+		log_err(LOG_CAT_DAEMON, "event=reload_failed error=\"%s\" "
+		    "action=\"keeping the running configuration\"", err);
+		conf_free(nc);
+		rl->refused = 1;
+		rl->nerrors += text_add(rl->errors, sizeof(rl->errors),
+		    err) == 0;
+		reload_done(pa);
+		return;
+	}
+	/* the certificates first: a pair that does not load refuses it all */
+	if (parent_tls_reload(pa, nc, err, sizeof(err)) == -1) {
+		log_err(LOG_CAT_DAEMON, "event=reload_failed error=\"%s\" "
+		    "action=\"keeping the running configuration\"", err);
+		conf_free(nc);
+		free(text);
+		rl->refused = 1;
+		rl->nerrors += text_add(rl->errors, sizeof(rl->errors),
+		    err) == 0;
+		reload_done(pa);
+		return;
+	}
+	/* the tables the lookup process loads again: their file:line */
+	if (lookup_tables_check(nc, err, sizeof(err)) == -1) {
+		snprintf(why, sizeof(why), "%s (the old contents stay)", err);
+		rl->nerrors += text_add(rl->errors, sizeof(rl->errors),
+		    why) == 0;
+	}
+	log_notice(LOG_CAT_DAEMON, "event=reload path=%s", nc->path);
+	if ((rl->nrestart = reload_needs_restart(pa->conf0, nc, rl->restart,
+	    sizeof(rl->restart))) < 0)
+		rl->nrestart = 0;
+	for (int i = 0; i < LOG_CAT_COUNT; i++)
+		before[i] = (int)log_get_level((enum log_cat)i);
 	conf_apply_log_levels(nc);
 	for (int i = 1; i < PROC_COUNT; i++) {
 		if (pa->pid[i] <= 0)
 			continue;
-		rl.text = (const uint8_t *)text;
-		rl.len = len;
-		rl.path = nc->path;
-		proto_reload_enc(&m, 0, &rl);
+		prl.text = (const uint8_t *)text;
+		prl.len = len;
+		prl.path = nc->path;
+		proto_reload_enc(&m, 0, &prl);
 		ipc_send(pa->peer[i], &m);
+		rl->children |= 1 << i;
 	}
 	free(text);
-	conf_free(pa->conf);
+	/* after the RELOADs, which set the file's levels in the children */
+	control_log_reload(pa->ctl_log, pa->conf, nc, before);
+	if (pa->conf != pa->conf0)
+		conf_free(pa->conf);
 	pa->conf = nc;
-	send_users(pa);
-	log_notice(LOG_CAT_DAEMON, "event=reload path=%s", nc->path);
+	if (send_users(pa, why, sizeof(why)) == -1)
+		rl->nerrors += text_add(rl->errors, sizeof(rl->errors),
+		    why) == 0;
+	if (rl->children == 0)
+		reload_done(pa);
+	else
+		evtimer_add(rl->timer, &tv);
+}
+
+/* `moat reload`: its answer comes when the reload is done */
+static void
+parent_reload_request(struct parent *pa, struct ipc_peer *from, uint64_t id,
+    uint32_t uid)
+{
+	char detail[64];
+
+	if (waiters_add(&pa->rl.next, id) == -1) {
+		ctl_answer_simple(from, id, CTL_FAILED, "too many reloads "
+		    "asked for at once");
+		return;
+	}
+	snprintf(detail, sizeof(detail), "uid=%lu op=reload",
+	    (unsigned long)uid);
+	log_notice(LOG_CAT_DAEMON, "event=reload_requested %s", detail);
+	if (pa->peer[PROC_QUEUE] != NULL)
+		proto_event_send(pa->peer[PROC_QUEUE], "admin_reload", "", "",
+		    "", detail);
+	parent_reload(pa);
+}
+
+/*
+ * Counts: the sessions (smtp) and the queued messages (queue), asked
+ * every COUNTS_EVERY_SECS when a service manager listens, and for each
+ * `moat status`.
+ */
+static void
+counts_poll(struct parent *pa)
+{
+	struct proto_counts c = { -1, -1 };
+	struct ipc_msg m;
+	struct timeval tv = { COUNTS_TIMEOUT_MS / 1000,
+	    (COUNTS_TIMEOUT_MS % 1000) * 1000 };
+
+	if (pa->counts_waiting > 0)
+		return;
+	for (int i = PROC_SMTP; i <= PROC_QUEUE; i++) {
+		if (pa->pid[i] <= 0 || pa->peer[i] == NULL)
+			continue;
+		proto_counts_enc(&m, 0, &c);
+		ipc_send(pa->peer[i], &m);
+		pa->counts_waiting++;
+	}
+	evtimer_add(pa->counts_late, &tv);
+}
+
+static void status_answer(struct parent *, uint64_t);
+
+/* the counts are in (or late): STATUS=, and the waiting `moat status` */
+static void
+counts_done(struct parent *pa)
+{
+	char status[256];
+
+	pa->counts_waiting = 0;
+	evtimer_del(pa->counts_late);
+	for (size_t i = 0; i < pa->status_waiters.n; i++)
+		status_answer(pa, pa->status_waiters.id[i]);
+	pa->status_waiters.n = 0;
+	if (!pa->stopping && pa->rl.children == 0) {
+		status_line(pa, status, sizeof(status));
+		notify_status(status);
+	}
+}
+
+static void
+counts_late_cb(evutil_socket_t fd, short what, void *arg)
+{
+	counts_done(arg);
+}
+
+static void
+counts_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	counts_poll(arg);
+}
+
+/* PROTO_COUNTS from smtp or queue */
+static void
+counts_msg(struct parent *pa, struct ipc_reader *r)
+{
+	struct proto_counts c;
+
+	if (proto_counts_dec(r, &c) == -1)
+		fatalx("%s: bad COUNTS", __func__);
+	if (c.sessions >= 0)
+		pa->sessions = c.sessions;
+	if (c.queued >= 0)
+		pa->queued = c.queued;
+	if (pa->counts_waiting > 0 && --pa->counts_waiting == 0)
+		counts_done(pa);
+}
+
+static const char *const daemon_cols[] = { "version", "pid", "config",
+    "started", "uptime", "sessions", "queued", "reloaded", "reload_result",
+    "reload_restart_needed", "reload_errors" };
+static const enum ctl_kind daemon_kinds[] = { CTL_KIND_STR, CTL_KIND_INT,
+    CTL_KIND_STR, CTL_KIND_TIME, CTL_KIND_DUR, CTL_KIND_INT, CTL_KIND_INT,
+    CTL_KIND_TIME, CTL_KIND_STR, CTL_KIND_STR, CTL_KIND_STR };
+static const char *const listen_cols[] = { "listener", "address", "port",
+    "role" };
+static const enum ctl_kind listen_kinds[] = { CTL_KIND_STR, CTL_KIND_STR,
+    CTL_KIND_INT, CTL_KIND_STR };
+static const char *const child_cols[] = { "process", "pid", "state" };
+static const enum ctl_kind child_kinds[] = { CTL_KIND_STR, CTL_KIND_INT,
+    CTL_KIND_STR };
+
+/* `moat status`: the daemon, its listeners (as bound) and children */
+static void
+status_answer(struct parent *pa, uint64_t id)
+{
+	struct reload_state *rl = &pa->rl;
+	struct ipc_msg ans;
+	time_t now = time(NULL);
+
+	if (pa->peer[PROC_CONTROL] == NULL)
+		return;
+	ipc_msg_init(&ans, 0, 0);
+	ctl_ans_begin(&ans, CTL_OK, pa->stopping ? "moat is stopping" :
+	    "moat is running");
+	ctl_ans_table(&ans, "daemon", sizeof(daemon_cols) /
+	    sizeof(daemon_cols[0]), daemon_cols, daemon_kinds);
+	ctl_ans_row(&ans);
+	ipc_put_str(&ans, MOAT_VERSION);
+	ipc_put_i64(&ans, (int64_t)getpid());
+	ipc_put_str(&ans, pa->conf->path);
+	ipc_put_i64(&ans, (int64_t)pa->started);
+	ipc_put_i64(&ans, (int64_t)(now - pa->started));
+	ipc_put_i64(&ans, pa->sessions);
+	ipc_put_i64(&ans, pa->queued);
+	ipc_put_i64(&ans, (int64_t)rl->last);
+	ipc_put_str(&ans, rl->last ? rl->result : "");
+	ipc_put_str(&ans, rl->last_restart);
+	ipc_put_str(&ans, rl->last_errors);
+	ctl_ans_table(&ans, "listeners", 4, listen_cols, listen_kinds);
+	for (size_t i = 0; i < pa->conf0->n_listeners; i++) {
+		const struct conf_listener *l = &pa->conf0->listeners[i];
+
+		ctl_ans_row(&ans);
+		ipc_put_str(&ans, l->name);
+		ipc_put_str(&ans, l->address);
+		ipc_put_i64(&ans, l->port);
+		ipc_put_str(&ans, conf_role_name(l->role));
+	}
+	ctl_ans_table(&ans, "children", 3, child_cols, child_kinds);
+	for (int i = 1; i < PROC_COUNT; i++) {
+		if (!proc_runs(i))
+			continue;
+		ctl_ans_row(&ans);
+		ipc_put_str(&ans, proc_name(i));
+		ipc_put_i64(&ans, (int64_t)pa->pid[i]);
+		ipc_put_str(&ans, pa->pid[i] <= 0 ? "gone" :
+		    (pa->up & (1u << i)) ? "up" : "starting");
+	}
+	ctl_ans_end(&ans);
+	ctl_answer_send(pa->peer[PROC_CONTROL], id, &ans);
+}
+
+static void
+stop_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	parent_stop(arg, 0);
+}
+
+/* `moat stop`: answered at once with our pid; the stop follows */
+static void
+parent_stop_request(struct parent *pa, struct ipc_peer *from, uint64_t id,
+    uint32_t uid)
+{
+	static const char *const cols[] = { "pid" };
+	static const enum ctl_kind kinds[] = { CTL_KIND_INT };
+	struct timeval tv = { 0, STOP_DELAY_MS * 1000 };
+	struct ipc_msg ans;
+	char detail[64];
+
+	snprintf(detail, sizeof(detail), "uid=%lu op=stop",
+	    (unsigned long)uid);
+	log_notice(LOG_CAT_DAEMON, "event=stop_requested %s", detail);
+	if (pa->peer[PROC_QUEUE] != NULL)
+		proto_event_send(pa->peer[PROC_QUEUE], "admin_stop", "", "", "",
+		    detail);
+	ipc_msg_init(&ans, 0, 0);
+	ctl_ans_begin(&ans, CTL_OK, "stopping");
+	ctl_ans_table(&ans, "stop", 1, cols, kinds);
+	ctl_ans_row(&ans);
+	ipc_put_i64(&ans, (int64_t)getpid());
+	ctl_ans_end(&ans);
+	ctl_answer_send(from, id, &ans);
+	/* a moment for the answer to reach the admin before control stops */
+	evtimer_add(pa->stop_timer, &tv);
+}
+
+/* PROTO_READY of the start from child i: READY=1 once all are up */
+static void
+ready_child(struct parent *pa, int i)
+{
+	char status[256];
+
+	pa->up |= 1u << i;
+	for (int c = 1; c < PROC_COUNT; c++)
+		if (proc_runs(c) && !(pa->up & (1u << c)))
+			return;
+	if (pa->ready || pa->stopping)
+		return;
+	pa->ready = 1;
+	log_notice(LOG_CAT_DAEMON, "event=ready pid=%ld", (long)getpid());
+	status_line(pa, status, sizeof(status));
+	notify_ready(status);
 }
 
 static void
@@ -357,19 +1011,68 @@ parent_peer_msg(struct ipc_peer *p, uint16_t type, uint64_t id,
     struct ipc_reader *r, void *arg)
 {
 	struct parent *pa = arg;
+	char why[RELOAD_TEXT_MAX];
+	int from;
 
+	for (from = 1; from < PROC_COUNT; from++)
+		if (pa->peer[from] == p)
+			break;
+	if (type == PROTO_READY && from < PROC_COUNT) {
+		struct proto_ready rd;
+
+		if (proto_ready_dec(r, &rd) == -1)
+			fatalx("%s: bad READY from %s", __func__,
+			    ipc_peer_name(p));
+		if (rd.what == PROTO_READY_START)
+			ready_child(pa, from);
+		else
+			reload_child_done(pa, from, &rd);
+		return;
+	}
+	if (type == PROTO_COUNTS && (from == PROC_SMTP || from == PROC_QUEUE)) {
+		counts_msg(pa, r);
+		return;
+	}
 	/* `moat user list|passwd`: the parent owns the users file */
 	if (type == PROTO_CTL_REQUEST && p == pa->peer[PROC_CONTROL]) {
 		struct ipc_reader peek = *r;
 		struct proto_ctl_request q;
+		struct ctl_req cq;
+		uint32_t uid;
 
 		(void)proto_ctl_request_dec(&peek, &q);	/* checked below */
 		if (users_ctl_is_op(q.op)) {
 			if (users_ctl_request(pa->conf->users_file, p,
 			    pa->peer[PROC_QUEUE], id, r) == 1)
-				send_users(pa);
+				(void)send_users(pa, why, sizeof(why));
 			return;
 		}
+		/* `moat reload|stop|status`: the parent's own */
+		if (q.op == CTL_OP_RELOAD || q.op == CTL_OP_STOP ||
+		    q.op == CTL_OP_STATUS) {
+			if (ctl_request_read(p, id, r, &cq, &uid) == -1)
+				return;
+			if (cq.op == CTL_OP_RELOAD)
+				parent_reload_request(pa, p, id, uid);
+			else if (cq.op == CTL_OP_STOP)
+				parent_stop_request(pa, p, id, uid);
+			else if (waiters_add(&pa->status_waiters, id) == -1)
+				ctl_answer_simple(p, id, CTL_FAILED, "too many "
+				    "status requests at once");
+			else
+				counts_poll(pa);
+			return;
+		}
+	}
+	/* ca holds a reload's keys: smtp may have the certificates */
+	if (type == PROTO_TLS_GEN && p == pa->peer[PROC_CA]) {
+		parent_tls_loaded(pa, r);
+		return;
+	}
+	/* moat sendmail: the login name of a local session's uid */
+	if (type == PROTO_LOCAL_IDENT && p == pa->peer[PROC_SMTP]) {
+		submit_ident(pa->conf, p, id, r);
+		return;
 	}
 	/* `moat log`: the parent owns runtime log levels (control_log.c) */
 	if (type == PROTO_CTL_REQUEST && p == pa->peer[PROC_CONTROL] &&
@@ -389,6 +1092,8 @@ parent_peer_close(struct ipc_peer *p, void *arg)
 
 /* pairs[a][b] is a's end of the a-b socketpair, -1: none */
 static int pairs[PROC_COUNT][PROC_COUNT];
+/* the parent's key loaders -> ca: [0] the parent's end, [1] ca's */
+static int keys_pair[2] = { -1, -1 };
 
 static void
 make_pairs(void)
@@ -408,6 +1113,9 @@ make_pairs(void)
 			pairs[a][b] = sv[0];
 			pairs[b][a] = sv[1];
 		}
+	if (proc_runs(PROC_CA) && socketpair(AF_UNIX, SOCK_STREAM |
+	    SOCK_CLOEXEC, 0, keys_pair) == -1)
+		fatal("socketpair");
 }
 
 /* "file:line: what" for a knob naming a file; no line if a default */
@@ -520,6 +1228,8 @@ check_files(const struct conf *c, int serve)
 	char err[CONF_PATH_MAX + 256];
 	int lenient = !serve, bad = 0;
 	struct control_access access;
+	static struct conf_tls_pair tp[CONF_TLS_PAIRS_MAX];
+	size_t n_pairs = conf_tls_pairs(c, tp, CONF_TLS_PAIRS_MAX);
 
 	if (lenient && control_access_resolve(c, &access, err,
 	    sizeof(err)) == -1) {
@@ -527,14 +1237,20 @@ check_files(const struct conf *c, int serve)
 		bad = 1;
 	}
 
-	if (c->tls_cert[0] != '\0' && !(lenient &&
-	    (file_unreadable(c, "tls_cert", c->tls_cert) ||
-	    file_unreadable(c, "tls_key", c->tls_key))) &&
-	    tls_check_pair(c->tls_cert, c->tls_key, err, sizeof(err)) == -1) {
-		/* the key's errors name the key file */
-		file_error(c, strstr(err, "load certificate") == NULL ?
-		    "tls_key" : "tls_cert", err);
-		bad = 1;
+	for (size_t i = 0; i < n_pairs; i++) {
+		const struct conf_tls_pair *t = &tp[i];
+		int dflt = strcmp(t->knob, "tls_cert") == 0;
+
+		if (lenient && (file_unreadable(c, t->knob, t->cert) ||
+		    file_unreadable(c, dflt ? "tls_key" : t->knob, t->key)))
+			continue;
+		if (tls_check_pair(t->cert, t->key, err, sizeof(err)) == -1) {
+			/* the key's errors name the key file */
+			file_error(c, !dflt ? t->knob : strstr(err,
+			    "load certificate") == NULL ? "tls_key" :
+			    "tls_cert", err);
+			bad = 1;
+		}
 	}
 	if (c->smarthost_auth_file[0] != '\0' && !(lenient &&
 	    file_unreadable(c, "smarthost_auth_file", c->smarthost_auth_file))) {
@@ -633,6 +1349,7 @@ struct start {
 	int			 lfd[CONF_MAX_LISTENERS];
 	size_t			 n_listen;	/* bound so far */
 	int			 ctl_fd;
+	int			 submit_fd;	/* submit_socket, -1: off */
 	struct control_access	 access;
 	uid_t			 uid;		/* the children's, -1: no change */
 	gid_t			 gid;
@@ -647,6 +1364,8 @@ start_undo(struct start *st)
 		close(st->lfd[--st->n_listen]);
 	if (st->ctl_fd != -1)
 		close(st->ctl_fd);
+	if (st->submit_fd != -1)
+		close(st->submit_fd);
 	dirs_undo(&st->dirs);
 	close(st->exe_fd);
 	return -1;
@@ -666,6 +1385,7 @@ start_check(const struct conf *conf, struct start *st)
 
 	memset(st, 0, sizeof(*st));
 	st->ctl_fd = -1;
+	st->submit_fd = -1;
 	st->uid = (uid_t)-1;
 	st->gid = (gid_t)-1;
 	dirs_init(&st->dirs);
@@ -720,6 +1440,16 @@ start_bind(const struct conf *conf, struct start *st)
 		    "port=%d role=%s", l->name, l->address, l->port,
 		    conf_role_name(l->role));
 	}
+	/* local submission: smtp's listener of role local */
+	if (conf->submit_socket[0] != '\0') {
+		if ((st->submit_fd = submit_socket_create(conf->submit_socket,
+		    err, sizeof(err))) == -1) {
+			file_error(conf, "submit_socket", err);
+			return start_undo(st);
+		}
+		log_notice(LOG_CAT_DAEMON, "event=listen listener=local "
+		    "path=%s role=local", conf->submit_socket);
+	}
 	/* made as root, after the lock: never another daemon's socket */
 	if ((st->ctl_fd = control_socket_create(conf->spool_dir,
 	    st->access.admin_gid, err, sizeof(err))) == -1) {
@@ -749,7 +1479,9 @@ start_children(struct parent *pa, struct start *st)
 	ps.digest = digest;
 	ps.listen_fds = st->lfd;
 	ps.n_listen = st->n_listen;
+	ps.submit_fd = st->submit_fd;
 	ps.control_fd = st->ctl_fd;
+	ps.keys_fd = keys_pair[1];
 	for (int c = PROC_PARENT + 1; c < PROC_COUNT; c++) {
 		if (!proc_runs(c))
 			continue;
@@ -765,7 +1497,12 @@ start_children(struct parent *pa, struct start *st)
 	while (st->n_listen > 0)
 		close(st->lfd[--st->n_listen]);
 	close(st->ctl_fd);
+	if (st->submit_fd != -1)
+		close(st->submit_fd);
 	close(st->exe_fd);
+	if (keys_pair[1] != -1)
+		close(keys_pair[1]);
+	pa->keys_fd = keys_pair[0];
 }
 
 /* relaytest_on_start: the listeners are bound and the children run;
@@ -789,10 +1526,21 @@ parent_run(struct parent *pa)
 {
 	static const int sigs[4] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
 	struct event *sigev[4];
+	struct timeval every = { COUNTS_EVERY_SECS, 0 };
+	char why[RELOAD_TEXT_MAX];
 
 	signal(SIGPIPE, SIG_IGN);
 	if ((pa->base = event_base_new()) == NULL)
 		fatalx("event_base_new");
+	if ((pa->rl.timer = evtimer_new(pa->base, reload_timeout_cb,
+	    pa)) == NULL || (pa->counts_late = evtimer_new(pa->base,
+	    counts_late_cb, pa)) == NULL || (pa->counts_timer =
+	    event_new(pa->base, -1, EV_PERSIST, counts_timer_cb, pa)) == NULL ||
+	    (pa->stop_timer = evtimer_new(pa->base, stop_timer_cb, pa)) == NULL)
+		fatalx("%s: event_new", __func__);
+	/* STATUS= for the service manager; `moat status` asks for itself */
+	if (notify_init())
+		event_add(pa->counts_timer, &every);
 	for (int i = 1; i < PROC_COUNT; i++)
 		if (pa->pid[i] > 0)
 			pa->peer[i] = ipc_peer_new(pa->base, pairs[PROC_PARENT][i],
@@ -803,7 +1551,7 @@ parent_run(struct parent *pa)
 		evsignal_add(sigev[i], NULL);
 	}
 	proc_signals_hold(0);	/* what came meanwhile is delivered now */
-	send_users(pa);
+	(void)send_users(pa, why, sizeof(why));
 	log_notice(LOG_CAT_DAEMON, "event=started pid=%ld smtp=%ld queue=%ld "
 	    "auth=%ld mta=%ld control=%ld lookup=%ld", (long)getpid(),
 	    (long)pa->pid[PROC_SMTP], (long)pa->pid[PROC_QUEUE],
@@ -820,6 +1568,10 @@ parent_run(struct parent *pa)
 			kill(pa->pid[i], SIGKILL);
 	for (int i = 0; i < 4; i++)
 		event_free(sigev[i]);
+	event_free(pa->rl.timer);
+	event_free(pa->counts_late);
+	event_free(pa->counts_timer);
+	event_free(pa->stop_timer);
 	for (int i = 1; i < PROC_COUNT; i++)
 		ipc_peer_free(pa->peer[i]);
 	control_log_free(pa->ctl_log);
@@ -835,21 +1587,33 @@ daemon_serve(struct conf *conf)
 	char sock[CONF_PATH_MAX + 32];
 
 	memset(&pa, 0, sizeof(pa));
-	pa.conf = conf;
+	pa.conf = pa.conf0 = conf;
+	pa.started = time(NULL);
+	pa.sessions = pa.queued = -1;
+	pa.keys_fd = -1;
 	if (start_check(conf, &st) == -1)
 		return 1;
 	proc_signals_hold(1);
 	if (start_bind(conf, &st) == -1)
 		return 1;
+	if (st.submit_fd != -1)
+		snprintf(pa.submit_path, sizeof(pa.submit_path), "%s",
+		    conf->submit_socket);
 	make_pairs();
 	tzset();
 	raise_fd_limit();
 	fflush(NULL);
 	start_children(&pa, &st);
 	parent_run(&pa);
-	snprintf(sock, sizeof(sock), "%s/control.sock", pa.conf->spool_dir);
+	/* where it was made: spool_dir as at the start */
+	snprintf(sock, sizeof(sock), "%s/control.sock", pa.conf0->spool_dir);
 	(void)unlink(sock);
+	/* the one bound at start: a reload cannot move it */
+	if (pa.submit_path[0] != '\0')
+		(void)unlink(pa.submit_path);
 	log_notice(LOG_CAT_DAEMON, "event=stopped status=%d", pa.status);
-	conf_free(pa.conf);
+	if (pa.conf != pa.conf0)
+		conf_free(pa.conf);
+	conf_free(pa.conf0);
 	return pa.status;
 }

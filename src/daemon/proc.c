@@ -22,6 +22,7 @@
  *   PROC_FD_PEER(b)        this child's end of its socketpair with b
  *   PROC_FD_CONTROL        control: the listening control socket
  *   PROC_FD_LISTEN + i     smtp: conf->listeners[i]'s listening socket
+ *   PROC_FD_SUBMIT         smtp: the submit_socket, when it is set
  *
  * SECURITY: the image exec'd is the file the parent was started from,
  * held open from the start (proc_exe_open), not a path looked up again:
@@ -48,13 +49,16 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <sodium.h>
 
 #include "../auth/auth_proc.h"
 #include "../ca/ca_proc.h"
 #include "../control/control.h"
+#include "../io/tls.h"
 #include "../io/tls_key.h"
+#include "../io/tls_set.h"
 #include "../lib/log.h"
 #include "../lookup/lookup_proc.h"
 #include "../mta/mta.h"
@@ -67,8 +71,10 @@
 #define PROC_FD_PEER(b)		(3 + (b))
 #define PROC_FD_CONTROL		(3 + PROC_COUNT)
 #define PROC_FD_LISTEN		(4 + PROC_COUNT)
+#define PROC_FD_KEYS		PROC_FD_CONTROL	/* ca's; control has none */
 /* above every fixed number: where descriptors wait while they move */
-#define PROC_FD_HIGH		(PROC_FD_LISTEN + CONF_MAX_LISTENERS)
+#define PROC_FD_SUBMIT		(PROC_FD_LISTEN + CONF_MAX_LISTENERS)
+#define PROC_FD_HIGH		(PROC_FD_SUBMIT + 1)
 
 /*
  * The children. A process whose main is NULL is not started. Stop
@@ -238,7 +244,7 @@ cloexec_from(int lo)
 static int
 place_fds(enum proc_id id, const struct proc_start *ps)
 {
-	struct { int src, dst; } mv[PROC_COUNT + 1 + CONF_MAX_LISTENERS];
+	struct { int src, dst; } mv[PROC_COUNT + 2 + CONF_MAX_LISTENERS];
 	size_t n = 0;
 	int exe;
 
@@ -251,9 +257,17 @@ place_fds(enum proc_id id, const struct proc_start *ps)
 		mv[n].src = ps->control_fd;
 		mv[n++].dst = PROC_FD_CONTROL;
 	}
+	if (id == PROC_CA) {
+		mv[n].src = ps->keys_fd;
+		mv[n++].dst = PROC_FD_KEYS;
+	}
 	for (size_t i = 0; id == PROC_SMTP && i < ps->n_listen; i++) {
 		mv[n].src = ps->listen_fds[i];
 		mv[n++].dst = PROC_FD_LISTEN + (int)i;
+	}
+	if (id == PROC_SMTP && ps->submit_fd >= 0) {
+		mv[n].src = ps->submit_fd;
+		mv[n++].dst = PROC_FD_SUBMIT;
 	}
 	for (size_t i = 0; i < n; i++)
 		if ((mv[i].src = fcntl(mv[i].src, F_DUPFD_CLOEXEC,
@@ -301,6 +315,8 @@ proc_start(enum proc_id id, const struct proc_start *ps)
 	argv[argc++] = "-d";
 	argv[argc++] = (char *)ps->digest;
 	argv[argc] = NULL;
+	/* the service manager hears only the parent (notify.c) */
+	unsetenv("NOTIFY_SOCKET");
 	if ((exe = place_fds(id, ps)) != -1)
 		fexecve(exe, argv, environ);
 	log_err(LOG_CAT_DAEMON, "event=exec_failed child=%s error=\"%s\"",
@@ -383,6 +399,8 @@ exec_check_peers(enum proc_id id)
 			exec_refuse(PROC_FD_PEER(b), "a socketpair");
 	if (id == PROC_CONTROL && !fd_is_socket(PROC_FD_CONTROL, AF_UNIX, 1))
 		exec_refuse(PROC_FD_CONTROL, "the control socket");
+	if (id == PROC_CA && !fd_is_socket(PROC_FD_KEYS, AF_UNIX, 0))
+		exec_refuse(PROC_FD_KEYS, "the keys socket");
 }
 
 /* smtp's listeners: listening, on the ports of the configuration */
@@ -404,6 +422,9 @@ exec_check_listeners(enum proc_id id, const struct conf *c)
 		if (ntohs(port) != c->listeners[i].port)
 			exec_refuse(fd, "the socket of its listener");
 	}
+	if (id == PROC_SMTP && c->submit_socket[0] != '\0' &&
+	    !fd_is_socket(PROC_FD_SUBMIT, AF_UNIX, 1))
+		exec_refuse(PROC_FD_SUBMIT, "the listening submit_socket");
 }
 
 /*
@@ -451,6 +472,49 @@ proc_event_base(void)
 	return base;
 }
 
+_Static_assert(CONF_TLS_PAIRS_MAX == TLS_SET_PAIRS_MAX, "pairs a generation");
+
+/*
+ * smtp's certificates, generation 0: the chains read as root (the
+ * chroot has none), the keys' ids those ca_proc_prepare loads.
+ */
+static int
+smtp_tls_load(const struct conf *c, int ca_fd, struct tls_set **out,
+    char *err, size_t errlen)
+{
+	struct conf_tls_pair pairs[CONF_TLS_PAIRS_MAX];
+	struct tls_set_pem pems[CONF_TLS_PAIRS_MAX];
+	struct evbuffer *b[CONF_TLS_PAIRS_MAX];
+	size_t n = conf_tls_pairs(c, pairs, CONF_TLS_PAIRS_MAX), i;
+	struct tls_opts o;
+	int rc = -1;
+
+	*out = NULL;
+	if (n == 0)
+		return 0;
+	if (tls_key_link(ca_fd) == -1) {
+		snprintf(err, errlen, "tls: cannot set up key methods");
+		return -1;
+	}
+	conf_tls_opts(c, &o);
+	for (i = 0; i < n; i++) {
+		if ((b[i] = evbuffer_new()) == NULL)
+			fatal("%s: evbuffer_new", __func__);
+		if (tls_read_file(pairs[i].cert, b[i], err, errlen) == -1) {
+			evbuffer_free(b[i]);
+			goto done;
+		}
+		pems[i].pem = evbuffer_pullup(b[i], -1);
+		pems[i].len = evbuffer_get_length(b[i]);
+	}
+	if ((*out = tls_set_new(&o, 0, pems, n, err, errlen)) != NULL)
+		rc = 0;
+done:
+	while (i > 0)
+		evbuffer_free(b[--i]);
+	return rc;
+}
+
 /* the proc_env of child id, from the fixed descriptors */
 static void
 exec_env(enum proc_id id, struct conf *c, struct proc_env *env)
@@ -463,6 +527,7 @@ exec_env(enum proc_id id, struct conf *c, struct proc_env *env)
 	for (int b = 0; b < PROC_COUNT; b++)
 		env->peer[b] = proc_linked(id, b) ? PROC_FD_PEER(b) : -1;
 	env->control_fd = id == PROC_CONTROL ? PROC_FD_CONTROL : -1;
+	env->keys_fd = id == PROC_CA ? PROC_FD_KEYS : -1;
 	if (control_access_resolve(c, &env->access, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	if (id == PROC_SMTP) {
@@ -470,9 +535,11 @@ exec_env(enum proc_id id, struct conf *c, struct proc_env *env)
 			lfd[i] = PROC_FD_LISTEN + (int)i;
 		env->listen_fds = lfd;
 		env->n_listen = c->n_listeners;
-		/* the key's private half stays in the ca process */
-		if (c->tls_cert[0] != '\0' && (env->tls = tls_key_server_ctx(
-		    c->tls_cert, env->peer[PROC_CA], err, sizeof(err))) == NULL) {
+		env->submit_fd = c->submit_socket[0] != '\0' ?
+		    PROC_FD_SUBMIT : -1;
+		/* the keys' private halves stay in the ca process */
+		if (smtp_tls_load(c, env->peer[PROC_CA], &env->tls, err,
+		    sizeof(err)) == -1) {
 			log_err(LOG_CAT_TLS, "event=tls_failed error=\"%s\"", err);
 			_exit(1);
 		}

@@ -33,7 +33,9 @@ struct proc_env {
 	int			 peer[PROC_COUNT];	/* socketpair end, -1: none */
 	const int		*listen_fds;	/* smtp: in conf->listeners order */
 	size_t			 n_listen;
-	SSL_CTX			*tls;		/* smtp: NULL without certificate */
+	struct tls_set		*tls;		/* smtp: NULL without certificate */
+	int			 keys_fd;	/* ca: where a reload's keys come */
+	int			 submit_fd;	/* smtp: submit_socket, -1: off */
 	int			 control_fd;	/* control: listening UNIX socket */
 	struct control_access	 access;	/* control: who may use the socket */
 	void			*prepared;	/* what the prepare hook made */
@@ -47,7 +49,9 @@ struct proc_start {
 	const int		*peer;		/* [PROC_COUNT], -1: none */
 	const int		*listen_fds;	/* smtp's, conf->listeners order */
 	size_t			 n_listen;
+	int			 submit_fd;	/* smtp's submit_socket, -1: off */
 	int			 control_fd;	/* control's listening socket */
+	int			 keys_fd;	/* ca's end of its keys socket */
 };
 
 #define PROC_DIGEST_HEX	33	/* 16 bytes as hex, and the NUL */

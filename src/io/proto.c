@@ -735,6 +735,160 @@ proto_verify_flush_dec(struct ipc_reader *r, struct proto_verify_flush *v)
 	return ipc_get_end(r);
 }
 
+/* proto_ready_enc - PROTO_READY */
+void
+proto_ready_enc(struct ipc_msg *m, uint64_t id, const struct proto_ready *rd)
+{
+	ipc_msg_init(m, PROTO_READY, id);
+	ipc_put_u8(m, rd->what);
+	ipc_put_u8(m, rd->ok);
+	ipc_put_str(m, rd->note);
+}
+
+int
+proto_ready_dec(struct ipc_reader *r, struct proto_ready *rd)
+{
+	rd->what = ipc_get_u8(r);
+	rd->ok = ipc_get_u8(r);
+	rd->note = get_str(r, rd->note_buf, sizeof(rd->note_buf));
+	if (rd->what > PROTO_READY_RELOAD || rd->ok > 1)
+		return -1;
+	return ipc_get_end(r);
+}
+
+/* proto_tls_keys_enc - PROTO_TLS_KEYS */
+void
+proto_tls_keys_enc(struct ipc_msg *m, uint64_t id, const struct proto_tls_keys *k)
+{
+	if (k->count == 0 || k->count > PROTO_TLS_PAIRS_MAX)
+		fatalx("%s: %u pairs", __func__, k->count);
+	ipc_msg_init(m, PROTO_TLS_KEYS, id);
+	ipc_put_u32(m, k->gen);
+	ipc_put_u32(m, k->count);
+	for (uint32_t i = 0; i < k->count; i++)
+		ipc_put_bytes(m, k->item[i].pem, k->item[i].len);
+}
+
+int
+proto_tls_keys_dec(struct ipc_reader *r, struct proto_tls_keys *k)
+{
+	k->gen = ipc_get_u32(r);
+	k->count = ipc_get_u32(r);
+	if (r->err || k->count == 0 || k->count > PROTO_TLS_PAIRS_MAX)
+		return -1;
+	for (uint32_t i = 0; i < k->count; i++)
+		k->item[i].pem = ipc_get_bytes(r, &k->item[i].len);
+	return ipc_get_end(r);
+}
+
+/* proto_tls_gen_enc - PROTO_TLS_GEN */
+void
+proto_tls_gen_enc(struct ipc_msg *m, uint64_t id, const struct proto_tls_gen *g)
+{
+	ipc_msg_init(m, PROTO_TLS_GEN, id);
+	ipc_put_u32(m, g->gen);
+	ipc_put_u8(m, g->state);
+	ipc_put_str(m, g->error);
+}
+
+int
+proto_tls_gen_dec(struct ipc_reader *r, struct proto_tls_gen *g)
+{
+	g->gen = ipc_get_u32(r);
+	g->state = ipc_get_u8(r);
+	ipc_get_str(r, g->error, sizeof(g->error));
+	if (g->state > PROTO_TLS_RETIRED)
+		return -1;
+	return ipc_get_end(r);
+}
+
+/* proto_ready_send - tell the parent */
+void
+proto_ready_send(struct ipc_peer *p, uint8_t what, int ok, const char *note)
+{
+	struct proto_ready rd = { what, ok ? 1 : 0, note ? note : "", "" };
+	struct ipc_msg m;
+
+	proto_ready_enc(&m, 0, &rd);
+	ipc_send(p, &m);
+}
+
+/* proto_counts_enc - PROTO_COUNTS */
+void
+proto_counts_enc(struct ipc_msg *m, uint64_t id, const struct proto_counts *c)
+{
+	ipc_msg_init(m, PROTO_COUNTS, id);
+	ipc_put_i64(m, c->sessions);
+	ipc_put_i64(m, c->queued);
+}
+
+int
+proto_counts_dec(struct ipc_reader *r, struct proto_counts *c)
+{
+	c->sessions = ipc_get_i64(r);
+	c->queued = ipc_get_i64(r);
+	return ipc_get_end(r);
+}
+
+/* proto_local_ident_enc - PROTO_LOCAL_IDENT */
+void
+proto_local_ident_enc(struct ipc_msg *m, uint64_t id,
+    const struct proto_local_ident *l)
+{
+	ipc_msg_init(m, PROTO_LOCAL_IDENT, id);
+	ipc_put_u32(m, l->uid);
+	ipc_put_u32(m, l->gid);
+}
+
+int
+proto_local_ident_dec(struct ipc_reader *r, struct proto_local_ident *l)
+{
+	l->uid = ipc_get_u32(r);
+	l->gid = ipc_get_u32(r);
+	return ipc_get_end(r);
+}
+
+/* proto_local_identified_enc - PROTO_LOCAL_IDENTIFIED */
+void
+proto_local_identified_enc(struct ipc_msg *m, uint64_t id,
+    const struct proto_local_identified *l)
+{
+	ipc_msg_init(m, PROTO_LOCAL_IDENTIFIED, id);
+	ipc_put_u8(m, l->verdict);
+	ipc_put_str(m, l->login);
+}
+
+int
+proto_local_identified_dec(struct ipc_reader *r,
+    struct proto_local_identified *l)
+{
+	l->verdict = ipc_get_u8(r);
+	l->login = get_str(r, l->login_buf, sizeof(l->login_buf));
+	if (l->verdict != PROTO_LOCAL_OK && l->verdict != PROTO_LOCAL_DENIED)
+		return -1;
+	return ipc_get_end(r);
+}
+
+/* proto_auth_login_enc - PROTO_AUTH_LOGIN */
+void
+proto_auth_login_enc(struct ipc_msg *m, uint64_t id,
+    const struct proto_auth_login *l)
+{
+	ipc_msg_init(m, PROTO_AUTH_LOGIN, id);
+	ipc_put_str(m, l->user);
+	ipc_put_str(m, l->client_ip);
+	ipc_put_str(m, l->session);
+}
+
+int
+proto_auth_login_dec(struct ipc_reader *r, struct proto_auth_login *l)
+{
+	l->user = get_str(r, l->user_buf, sizeof(l->user_buf));
+	l->client_ip = get_str(r, l->ip_buf, sizeof(l->ip_buf));
+	l->session = get_str(r, l->session_buf, sizeof(l->session_buf));
+	return ipc_get_end(r);
+}
+
 /*
  * Decode one message and encode it again: what proto_recode runs. A
  * message without a list has the same shape for each: RECODE makes it.
@@ -752,6 +906,8 @@ recode_##name(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)	\
 }
 
 RECODE(stored, proto_stored)
+RECODE(tls_keys, proto_tls_keys)
+RECODE(tls_gen, proto_tls_gen)
 RECODE(event, proto_event)
 RECODE(auth_check, proto_auth_check)
 RECODE(auth_result, proto_auth_result)
@@ -766,9 +922,14 @@ RECODE(ca_signed, proto_ca_signed)
 RECODE(verify_put, proto_verify_put)
 RECODE(verify_flush, proto_verify_flush)
 RECODE(lookup_rcpt, proto_lookup_rcpt)
+RECODE(local_ident, proto_local_ident)
+RECODE(local_identified, proto_local_identified)
+RECODE(ready, proto_ready)
+RECODE(counts, proto_counts)
 RECODE(dkim_key, proto_dkim_key)
 RECODE(dkim_sign, proto_dkim_sign)
 RECODE(dkim_signed, proto_dkim_signed)
+RECODE(auth_login, proto_auth_login)
 
 /* the bytes of p in an evbuffer, for the encoders that move one */
 static struct evbuffer *
@@ -965,9 +1126,18 @@ proto_recode(uint16_t type, uint64_t id, struct ipc_reader *r,
 	case PROTO_LOOKUP_RESULT: rc = recode_lookup_result(r, id, out); break;
 	case PROTO_VERIFY_PUT:	rc = recode_verify_put(r, id, out); break;
 	case PROTO_VERIFY_FLUSH: rc = recode_verify_flush(r, id, out); break;
+	case PROTO_LOCAL_IDENT:	rc = recode_local_ident(r, id, out); break;
+	case PROTO_LOCAL_IDENTIFIED:
+		rc = recode_local_identified(r, id, out);
+		break;
+	case PROTO_READY: rc = recode_ready(r, id, out); break;
+	case PROTO_COUNTS: rc = recode_counts(r, id, out); break;
+	case PROTO_TLS_KEYS:	rc = recode_tls_keys(r, id, out); break;
+	case PROTO_TLS_GEN:	rc = recode_tls_gen(r, id, out); break;
 	case PROTO_DKIM_KEY:	rc = recode_dkim_key(r, id, out); break;
 	case PROTO_DKIM_SIGN:	rc = recode_dkim_sign(r, id, out); break;
 	case PROTO_DKIM_SIGNED:	rc = recode_dkim_signed(r, id, out); break;
+	case PROTO_AUTH_LOGIN:	rc = recode_auth_login(r, id, out); break;
 	default:		rc = -1; break;
 	}
 	if (rc == -1)

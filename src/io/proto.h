@@ -245,7 +245,57 @@ enum proto_type {
 	 * them when it is "".
 	 *   str  address
 	 */
-	PROTO_VERIFY_FLUSH,
+	PROTO_VERIFY_FLUSH = 26,
+	/*
+	 * child -> parent: up. Once when the child serves (smtp: its
+	 * listeners accept; queue: queue.db is open), then once for every
+	 * PROTO_RELOAD, when the child has applied what it could.
+	 *   u8   what (PROTO_READY_START, PROTO_READY_RELOAD)
+	 *   u8   ok (1: all applied; 0: note says what was not)
+	 *   str  note ("" none)
+	 */
+	PROTO_READY = 27,
+	/*
+	 * parent -> smtp, queue: a request for the counts (both -1);
+	 * smtp, queue -> parent: the answer, -1 for what it does not keep.
+	 *   i64  sessions (smtp: open sessions)
+	 *   i64  queued (queue: messages in queue.db)
+	 */
+	PROTO_COUNTS = 28,
+	/*
+	 * A new generation of the server's TLS certificates (a reload).
+	 * parent's key loader -> ca, on ca's keys socket: the private keys;
+	 * parent -> smtp, once ca has them: the certificate chains. Pair i
+	 * of generation g is key id g * PROTO_TLS_PAIRS_MAX + i in CA_SIGN.
+	 *   u32  generation
+	 *   u32  count (1..PROTO_TLS_PAIRS_MAX), then for each:
+	 *        bytes PEM (a key for ca, a chain for smtp)
+	 */
+	PROTO_TLS_KEYS = 29,
+	/*
+	 * A generation's state. ca -> parent: its keys are loaded (or
+	 * not); smtp -> ca (on their signing socket) and parent -> ca: no
+	 * session uses it any more, drop its keys.
+	 *   u32  generation
+	 *   u8   state (PROTO_TLS_LOADED, PROTO_TLS_FAILED, PROTO_TLS_RETIRED)
+	 *   str  error ("" unless FAILED)
+	 */
+	PROTO_TLS_GEN = 30,
+	/*
+	 * smtp -> parent: who is the user of a local submission session
+	 * (moat sendmail)? id = the session's id. The uid and gid are the
+	 * peer's, from SO_PEERCRED on the accepted socket.
+	 *   u32  uid
+	 *   u32  gid
+	 */
+	PROTO_LOCAL_IDENT = 31,
+	/*
+	 * parent -> smtp: the answer. id = the session's id.
+	 *   u8   verdict (PROTO_LOCAL_OK, PROTO_LOCAL_DENIED: not in
+	 *        submit_users)
+	 *   str  login name of the uid, "" when the uid has none
+	 */
+	PROTO_LOCAL_IDENTIFIED = 32,
 	/*
 	 * ca -> smtp, at start, one per DKIM signing key (dkim_sign) in
 	 * the configuration's order. id = the key id of PROTO_DKIM_SIGN
@@ -268,8 +318,26 @@ enum proto_type {
 	 *   bytes signature ("" on failure)
 	 */
 	PROTO_DKIM_SIGNED = 39,
+	/* 40..44: free */
+	/*
+	 * smtp -> queue: a user authenticated, sent before the 235 reply,
+	 * so that the queue judges the login before any message of the
+	 * session reaches it (quarantine_after_guessing).
+	 *   str  user
+	 *   str  client_ip
+	 *   str  session
+	 */
+	PROTO_AUTH_LOGIN = 45,
 	PROTO_MAX
 };
+
+#define PROTO_TLS_PAIRS_MAX	16	/* CONF_TLS_PAIRS_MAX */
+#define PROTO_TLS_LOADED	0
+#define PROTO_TLS_FAILED	1
+#define PROTO_TLS_RETIRED	2
+
+#define PROTO_LOCAL_OK		0
+#define PROTO_LOCAL_DENIED	1
 
 #define PROTO_STORE_OK		0
 #define PROTO_STORE_TEMPFAIL	1
@@ -314,6 +382,9 @@ enum proto_type {
 
 #define PROTO_VERIFY_FOUND	0	/* the internal server said 2xx */
 #define PROTO_VERIFY_NOTFOUND	1	/* it said 5xx */
+
+#define PROTO_READY_START	0
+#define PROTO_READY_RELOAD	1
 
 #define PROTO_MTA_OK		0
 #define PROTO_MTA_TEMPFAIL	1
@@ -525,6 +596,25 @@ int proto_result_rcpt_dec(struct ipc_reader *, struct proto_result_rcpt *);
 /* proto_end_dec - 0 when nothing is left of a message with a list */
 int proto_end_dec(struct ipc_reader *);
 
+/* PROTO_LOCAL_IDENT */
+struct proto_local_ident {
+	uint32_t	 uid, gid;
+};
+void proto_local_ident_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_local_ident *);
+int proto_local_ident_dec(struct ipc_reader *, struct proto_local_ident *);
+
+/* PROTO_LOCAL_IDENTIFIED */
+struct proto_local_identified {
+	uint8_t		 verdict;	/* PROTO_LOCAL_* */
+	const char	*login;
+	char		 login_buf[PROTO_USER_MAX];
+};
+void proto_local_identified_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_local_identified *);
+int proto_local_identified_dec(struct ipc_reader *,
+    struct proto_local_identified *);
+
 /* PROTO_USER_STATE */
 struct proto_user_state {
 	const char	*user, *state;
@@ -581,6 +671,29 @@ struct proto_ca_signed {
 void proto_ca_signed_enc(struct ipc_msg *, uint64_t id,
     const struct proto_ca_signed *);
 int proto_ca_signed_dec(struct ipc_reader *, struct proto_ca_signed *);
+
+/* PROTO_TLS_KEYS */
+struct proto_tls_keys {
+	uint32_t	 gen;
+	uint32_t	 count;
+	struct {
+		const uint8_t	*pem;
+		size_t		 len;
+	}		 item[PROTO_TLS_PAIRS_MAX];
+};
+void proto_tls_keys_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_tls_keys *);
+int proto_tls_keys_dec(struct ipc_reader *, struct proto_tls_keys *);
+
+/* PROTO_TLS_GEN */
+struct proto_tls_gen {
+	uint32_t	 gen;
+	uint8_t		 state;		/* PROTO_TLS_* */
+	char		 error[512];
+};
+void proto_tls_gen_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_tls_gen *);
+int proto_tls_gen_dec(struct ipc_reader *, struct proto_tls_gen *);
 
 /* PROTO_DKIM_KEY */
 #define PROTO_DKIM_KEYS_MAX	64
@@ -669,6 +782,37 @@ struct proto_verify_flush {
 void proto_verify_flush_enc(struct ipc_msg *, uint64_t id,
     const struct proto_verify_flush *);
 int proto_verify_flush_dec(struct ipc_reader *, struct proto_verify_flush *);
+
+/* PROTO_READY */
+struct proto_ready {
+	uint8_t		 what;		/* PROTO_READY_* */
+	uint8_t		 ok;
+	const char	*note;
+	char		 note_buf[PROTO_STR_MAX];
+};
+void proto_ready_enc(struct ipc_msg *, uint64_t id, const struct proto_ready *);
+int proto_ready_dec(struct ipc_reader *, struct proto_ready *);
+/* proto_ready_send - a PROTO_READY of what, ok and note (NULL: "") to p */
+void proto_ready_send(struct ipc_peer *p, uint8_t what, int ok,
+    const char *note);
+
+/* PROTO_COUNTS */
+struct proto_counts {
+	int64_t		 sessions;
+	int64_t		 queued;
+};
+void proto_counts_enc(struct ipc_msg *, uint64_t id, const struct proto_counts *);
+int proto_counts_dec(struct ipc_reader *, struct proto_counts *);
+
+/* PROTO_AUTH_LOGIN */
+struct proto_auth_login {
+	const char	*user, *client_ip, *session;
+	char		 user_buf[PROTO_USER_MAX], ip_buf[PROTO_IP_MAX];
+	char		 session_buf[PROTO_QID_MAX];
+};
+void proto_auth_login_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_auth_login *);
+int proto_auth_login_dec(struct ipc_reader *, struct proto_auth_login *);
 
 /*
  * proto_recode - decode a message of any type and encode it again: 0

@@ -2,8 +2,8 @@
  * tls_key.c - the smtp process's TLS key: public half here, private
  * half in the ca process (src/ca/ca_proc.c).
  *
- * Public: tls_key_server_ctx, tls_key_ca_link, tls_key_ca_send,
- * tls_key_ca_read, tls_key_ca_next.
+ * Public: tls_key_link, tls_key_use, tls_key_retire, tls_key_ca_link,
+ * tls_key_ca_send, tls_key_ca_read, tls_key_ca_next.
  *
  * The server context gets a stand-in key built from the certificate's
  * public key, with an RSA_METHOD or EC_KEY_METHOD whose private
@@ -33,6 +33,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -68,6 +69,8 @@ static struct {
 
 static RSA_METHOD *rsa_meth;
 static EC_KEY_METHOD *ec_meth;
+/* the ca's id of a stand-in key, + 1, in the RSA or EC_KEY's ex_data */
+static int rsa_id_idx = -1, ec_id_idx = -1;
 
 static long
 ms_left(const struct timespec *deadline)
@@ -136,8 +139,8 @@ ca_take(uint64_t id, uint8_t *out, size_t outcap, size_t *outlen, int *failed)
  * or -1 (refused, timed out, the ca process gone): the handshake fails.
  */
 static int
-ca_sign(uint8_t op, uint32_t md_nid, const uint8_t *in, size_t inlen,
-    uint8_t *out, size_t outcap, size_t *outlen)
+ca_sign(uint32_t key_id, uint8_t op, uint32_t md_nid, const uint8_t *in,
+    size_t inlen, uint8_t *out, size_t outcap, size_t *outlen)
 {
 	uint8_t req[IPC_HDR_LEN + 4 + 1 + 4 + 4 + CA_SIG_MAX];
 	struct proto_ca_sign q;
@@ -150,7 +153,7 @@ ca_sign(uint8_t op, uint32_t md_nid, const uint8_t *in, size_t inlen,
 
 	if (ca.fd == -1 || inlen > CA_SIG_MAX)
 		return -1;
-	q.key_id = 0;		/* tls_key */
+	q.key_id = key_id;
 	q.op = op;
 	q.md_nid = md_nid;
 	q.in = in;
@@ -214,6 +217,12 @@ ca_sign(uint8_t op, uint32_t md_nid, const uint8_t *in, size_t inlen,
 	return failed ? -1 : 0;
 }
 
+static uint32_t
+rsa_key_id(const RSA *rsa)
+{
+	return (uint32_t)(uintptr_t)RSA_get_ex_data(rsa, rsa_id_idx) - 1;
+}
+
 /* RSA_sign: a PKCS#1 v1.5 signature of a digest of type (a NID) */
 static int
 rsa_sign_cb(int type, const unsigned char *m, unsigned int m_len,
@@ -221,8 +230,8 @@ rsa_sign_cb(int type, const unsigned char *m, unsigned int m_len,
 {
 	size_t n, k = (size_t)RSA_size(rsa);
 
-	if (ca_sign(PROTO_CA_RSA_PKCS1, (uint32_t)type, m, m_len, sigret, k,
-	    &n) == -1 || n != k)
+	if (ca_sign(rsa_key_id(rsa), PROTO_CA_RSA_PKCS1, (uint32_t)type, m,
+	    m_len, sigret, k, &n) == -1 || n != k)
 		return 0;
 	*siglen = (unsigned int)n;
 	return 1;
@@ -237,8 +246,8 @@ rsa_priv_enc_cb(int flen, const unsigned char *from, unsigned char *to,
 
 	if (padding != RSA_NO_PADDING || flen < 0 || (size_t)flen != k)
 		return -1;
-	if (ca_sign(PROTO_CA_RSA_PSS, 0, from, (size_t)flen, to, k, &n) == -1 ||
-	    n != k)
+	if (ca_sign(rsa_key_id(rsa), PROTO_CA_RSA_PSS, 0, from, (size_t)flen,
+	    to, k, &n) == -1 || n != k)
 		return -1;
 	return (int)n;
 }
@@ -259,7 +268,8 @@ ec_sign_cb(int type, const unsigned char *dgst, int dlen, unsigned char *sig,
 
 	if (kinv != NULL || r != NULL || dlen < 0)
 		return 0;	/* precomputed k: not with a remote key */
-	if (ca_sign(PROTO_CA_ECDSA, 0, dgst, (size_t)dlen, sig,
+	if (ca_sign((uint32_t)(uintptr_t)EC_KEY_get_ex_data(eckey, ec_id_idx) - 1,
+	    PROTO_CA_ECDSA, 0, dgst, (size_t)dlen, sig,
 	    (size_t)ECDSA_size(eckey), &n) == -1)
 		return 0;
 	*siglen = (unsigned int)n;
@@ -290,6 +300,10 @@ methods_init(void)
 
 	if (rsa_meth != NULL)
 		return 0;
+	if ((rsa_id_idx = RSA_get_ex_new_index(0, NULL, NULL, NULL,
+	    NULL)) < 0 || (ec_id_idx = EC_KEY_get_ex_new_index(0, NULL, NULL,
+	    NULL, NULL)) < 0)
+		return -1;
 	if ((rsa_meth = RSA_meth_dup(RSA_PKCS1_OpenSSL())) == NULL ||
 	    RSA_meth_set1_name(rsa_meth, "moat ca") != 1 ||
 	    RSA_meth_set_sign(rsa_meth, rsa_sign_cb) != 1 ||
@@ -305,7 +319,7 @@ methods_init(void)
 
 /* the stand-in key: the certificate's public key, our methods */
 static EVP_PKEY *
-stand_in_key(X509 *x, char *err, size_t errlen)
+stand_in_key(X509 *x, uint32_t key_id, char *err, size_t errlen)
 {
 	EVP_PKEY *pub = X509_get0_pubkey(x), *pk;
 	int ok = 0;
@@ -326,6 +340,8 @@ stand_in_key(X509 *x, char *err, size_t errlen)
 			RSA_get0_key(pr, &n, &e, NULL);
 		if (r != NULL && n != NULL && e != NULL &&
 		    RSA_set_method(r, rsa_meth) == 1 &&
+		    RSA_set_ex_data(r, rsa_id_idx,
+		    (void *)(uintptr_t)(key_id + 1)) == 1 &&
 		    (n2 = BN_dup(n)) != NULL && (e2 = BN_dup(e)) != NULL &&
 		    RSA_set0_key(r, n2, e2, NULL) == 1) {
 			n2 = e2 = NULL;
@@ -343,6 +359,8 @@ stand_in_key(X509 *x, char *err, size_t errlen)
 
 		ok = pe != NULL && ek != NULL &&
 		    EC_KEY_set_method(ek, ec_meth) == 1 &&
+		    EC_KEY_set_ex_data(ek, ec_id_idx,
+		    (void *)(uintptr_t)(key_id + 1)) == 1 &&
 		    EC_KEY_set_group(ek, EC_KEY_get0_group(pe)) == 1 &&
 		    EC_KEY_set_public_key(ek, EC_KEY_get0_public_key(pe)) == 1 &&
 		    EVP_PKEY_assign_EC_KEY(pk, ek) == 1;
@@ -366,40 +384,66 @@ stand_in_key(X509 *x, char *err, size_t errlen)
 	return pk;
 }
 
-/* tls_key_server_ctx - chain of cert, key signed for by the ca process */
-SSL_CTX *
-tls_key_server_ctx(const char *cert, int ca_fd, char *err, size_t errlen)
+/* tls_key_link - the socket to the ca process */
+int
+tls_key_link(int ca_fd)
 {
-	SSL_CTX *ctx;
+	ca.fd = ca_fd;
+	return methods_init();
+}
+
+/* tls_key_use - leaf's stand-in key, ca's key key_id, in ctx */
+int
+tls_key_use(SSL_CTX *ctx, X509 *leaf, uint32_t key_id, char *err,
+    size_t errlen)
+{
 	EVP_PKEY *pk;
-	X509 *x;
-	char why[256];
 
 	if (methods_init() == -1) {
-		snprintf(err, errlen, "tls: cannot set up key methods");
-		return NULL;
+		snprintf(err, errlen, "cannot set up key methods");
+		return -1;
 	}
-	if ((ctx = tls_server_ctx_chain(cert, err, errlen)) == NULL)
-		return NULL;
-	if ((x = SSL_CTX_get0_certificate(ctx)) == NULL ||
-	    (pk = stand_in_key(x, why, sizeof(why))) == NULL) {
-		snprintf(err, errlen, "%s: %s", cert, x == NULL ?
-		    "no certificate" : why);
-		SSL_CTX_free(ctx);
-		return NULL;
-	}
+	if ((pk = stand_in_key(leaf, key_id, err, errlen)) == NULL)
+		return -1;
 	if (SSL_CTX_use_PrivateKey(ctx, pk) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
-		snprintf(err, errlen, "%s: the certificate's key is unusable",
-		    cert);
+		snprintf(err, errlen, "the certificate's key is unusable");
 		ERR_clear_error();
 		EVP_PKEY_free(pk);
-		SSL_CTX_free(ctx);
-		return NULL;
+		return -1;
 	}
 	EVP_PKEY_free(pk);
-	ca.fd = ca_fd;
-	return ctx;
+	return 0;
+}
+
+/* tls_key_retire - tell ca that generation gen's keys are unused */
+void
+tls_key_retire(uint32_t gen)
+{
+	uint8_t buf[IPC_HDR_LEN + 4 + 1 + 4 + 8];
+	struct proto_tls_gen g;
+	struct ipc_hdr h;
+	struct ipc_msg m;
+	size_t len;
+
+	if (ca.fd == -1)
+		return;
+	memset(&g, 0, sizeof(g));
+	g.gen = gen;
+	g.state = PROTO_TLS_RETIRED;
+	proto_tls_gen_enc(&m, 0, &g);
+	len = evbuffer_get_length(m.buf);
+	memset(&h, 0, sizeof(h));
+	h.len = (uint32_t)len;
+	h.type = PROTO_TLS_GEN;
+	memcpy(buf, &h, sizeof(h));
+	if (len > sizeof(buf) - IPC_HDR_LEN ||
+	    evbuffer_remove(m.buf, buf + IPC_HDR_LEN, len) != (int)len)
+		fatalx("%s: evbuffer_remove", __func__);
+	ipc_msg_discard(&m);
+	if (fdio_send_all(ca.fd, buf, IPC_HDR_LEN + len) == -1)
+		log_err(LOG_CAT_TLS, "event=ca_unreachable error=\"%s\"",
+		    strerror(errno));
 }
 
 /*

@@ -12,15 +12,19 @@
 /* how long a handshake waits for the ca process to sign */
 #define TLS_KEY_CA_TIMEOUT_MS	3000
 
+/* tls_key_link - sign over ca_fd (a blocking socketpair); 0 or -1 */
+int tls_key_link(int ca_fd);
+
 /*
- * tls_key_server_ctx - a server context (as tls_server_ctx) with the
- * certificate chain of cert and, as its key, a stand-in built from the
- * certificate's public key: its signatures are made by the ca process
- * over ca_fd (a blocking socketpair). RSA and EC keys. NULL with err
- * set on failure. Call once per process.
+ * tls_key_use - as ctx's key for leaf's slot (RSA or EC), a stand-in
+ * built from leaf's public key whose signatures the ca process makes
+ * with its key key_id. 0, or -1 with err set.
  */
-SSL_CTX *tls_key_server_ctx(const char *cert, int ca_fd, char *err,
+int tls_key_use(SSL_CTX *ctx, X509 *leaf, uint32_t key_id, char *err,
     size_t errlen);
+
+/* tls_key_retire - tell ca that no session uses generation gen's keys */
+void tls_key_retire(uint32_t gen);
 
 struct ipc_hdr;
 struct ipc_msg;

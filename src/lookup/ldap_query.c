@@ -30,6 +30,7 @@
 #include <event2/event.h>
 
 #include "../daemon/config.h"
+#include "../daemon/conf_path.h"
 #include "../lib/log.h"
 #include "ldap_dir.h"
 #include "ldap_query.h"
@@ -135,7 +136,13 @@ ldap_query_main(int argc, char **argv)
 	for (i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			path = argv[++i];
-		else if (argv[i][0] == '-')
+		else if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0) {
+			printf("usage: moat ldap-query [-c FILE] NAME "
+			    "[ADDRESS...]\n"
+			    "       (no ADDRESS: one a line on stdin)\n");
+			return 0;
+		} else if (argv[i][0] == '-')
 			goto usage;
 		else if (name == NULL)
 			name = argv[i];
@@ -146,7 +153,7 @@ ldap_query_main(int argc, char **argv)
 	}
 	if (name == NULL)
 		goto usage;
-	if ((c = conf_load(path, err, sizeof(err))) == NULL) {
+	if ((c = conf_path_load(path, 0, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "moat: %s\n", err);
 		return 1;
 	}
@@ -201,7 +208,10 @@ done:
 	conf_free(c);
 	return rc;
 usage:
-	fprintf(stderr, "usage: moat ldap-query [-c FILE] NAME [ADDRESS...]\n"
+	fprintf(stderr, "moat: ldap-query: %s\n"
+	    "usage: moat ldap-query [-c FILE] NAME [ADDRESS...]\n",
+	    name == NULL ? "which [ldap NAME] section?" : "unexpected argument");
+	fprintf(stderr,
 	    "       (no ADDRESS: one a line on stdin)\n");
 	return 2;
 }

@@ -1034,11 +1034,17 @@ lk_reload(struct lookup_proc *lp, const uint8_t *text, size_t len,
 
 	if ((nc = conf_load_bytes(text, len, path, err, sizeof(err))) == NULL) {
 		log_err(LOG_CAT_DAEMON, "event=reload_failed error=\"%s\"", err);
+		proto_ready_send(lp->parent, PROTO_READY_RELOAD, 0, err);
 		return;
 	}
 	conf_apply_log_levels(nc);
 	/* a table that fails keeps what it had (logged by file_load) */
 	ru = rules_new(lp, nc, 1, &failed);
+	snprintf(err, sizeof(err), "lookup: %d table file%s could not be "
+	    "loaded again: the old contents stay", failed, failed == 1 ? "" :
+	    "s");
+	proto_ready_send(lp->parent, PROTO_READY_RELOAD, failed == 0,
+	    failed ? err : NULL);
 	lk_verifier(lp, nc);
 	rules_unref(lp->rules);
 	lp->rules = ru;
@@ -1061,7 +1067,7 @@ parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 		return;
 	}
 	/* SHUTDOWN, LOG_LEVEL */
-	if (!control_child_msg(lp->base, type, r))
+	if (!control_child_msg(lp->base, p, type, r))
 		fatalx("%s: unexpected message %u from parent", __func__, type);
 }
 
@@ -1126,6 +1132,7 @@ lookup_proc_main(struct proc_env *env)
 	lk_verifier(&lp, env->conf);
 	log_info(LOG_CAT_DAEMON, "event=ready domains=%zu",
 	    lp.rules->ndom);
+	proto_ready_send(lp.parent, PROTO_READY_START, 1, NULL);
 	event_base_dispatch(lp.base);
 	/* lookups still waiting on a directory get TEMPFAIL, unsent */
 	lookup_ldap_stop();

@@ -646,6 +646,7 @@ mta_reload(struct mta *m, const uint8_t *text, size_t len, const char *path)
 	    (rt = mta_routing_new(nc, err, sizeof(err))) == NULL) {
 		log_err(LOG_CAT_DELIVERY, "event=reload_failed error=\"%s\"",
 		    err);
+		proto_ready_send(m->parent, PROTO_READY_RELOAD, 0, err);
 		conf_free(nc);
 		return;
 	}
@@ -703,6 +704,7 @@ mta_reload(struct mta *m, const uint8_t *text, size_t len, const char *path)
 	log_notice(LOG_CAT_DELIVERY, "event=reloaded routes=%zu smarthost=%s "
 	    "tls=%s destinations_rerouted=%d", m->nroutes, m->have_smarthost ?
 	    m->conf->smarthost : "none", m->conf->tls, moved);
+	proto_ready_send(m->parent, PROTO_READY_RELOAD, 1, NULL);
 }
 
 static void
@@ -886,6 +888,7 @@ mta_proc_main(struct proc_env *env)
 	    "tls=%s dns=%s", m->nroutes, m->have_smarthost ?
 	    m->conf->smarthost : "none", m->conf->tls,
 	    m->conf->dns_server[0] ? m->conf->dns_server : "resolv.conf");
+	proto_ready_send(m->parent, PROTO_READY_START, 1, NULL);
 
 	event_base_dispatch(m->base);
 

@@ -19,8 +19,9 @@
  *      addresses), else RELAY_OUTBOUND: the internal server decides,
  *      after we accepted (the daemon warns about such a domain).
  *   3. any other domain, address literals included: RELAY_OUTBOUND when
- *      the client is in relay_networks or authenticated on a listener
- *      with auth_relay, else RELAY_DENIED.
+ *      the client is in relay_networks, authenticated on a listener
+ *      with auth_relay, or a local user of moat sendmail (known by its
+ *      uid, like an authenticated user), else RELAY_DENIED.
  *
  * SECURITY: rcpt comes from addr_parse_path, i.e. from the peer, with the
  * source route already removed. The local part is never routing here:
@@ -124,12 +125,15 @@ relay_has_source(const struct relay_table *t, const char *domain)
 	return 0;
 }
 
-/* in relay_networks, or authenticated on a listener that lets users relay */
+/*
+ * in relay_networks, authenticated on a listener that lets users relay,
+ * or a local submission (its user is its uid)
+ */
 static int
 client_may_relay(const struct relay_table *t, const struct relay_client *c)
 {
 	return relay_client_trusted(t, c->addr) ||
-	    (c->authenticated && c->auth_relay);
+	    (c->authenticated && c->auth_relay) || c->local;
 }
 
 /*

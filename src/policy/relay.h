@@ -26,6 +26,8 @@ struct relay_client {
 	uint8_t	addr[16];		/* mapped form, see cidr.h */
 	int	authenticated;		/* AUTH succeeded in this session */
 	int	auth_relay;		/* listener lets authenticated users relay */
+	int	local;			/* local submission (moat sendmail): a
+					 * user known by its uid */
 };
 
 enum relay_verdict {
@@ -55,8 +57,8 @@ enum relay_verdict {
  *      (lookup_all_routed) or for the role addresses postmaster and
  *      abuse; else RELAY_OUTBOUND (nothing could tell a user from none);
  *   3. any other domain, address literals included, gives RELAY_OUTBOUND
- *      for a client in relay_networks or one authenticated with
- *      auth_relay, else RELAY_DENIED.
+ *      for a client in relay_networks, one authenticated with
+ *      auth_relay or a local submission, else RELAY_DENIED.
  * The null path gives RELAY_DENIED.
  * Pure: the caller logs the verdict.
  */

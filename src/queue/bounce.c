@@ -140,6 +140,13 @@ add_orcpt(struct evbuffer *e, const char *orcpt)
 	ADDS(e, "\r\n");
 }
 
+/* the whole original goes back (RET=FULL, not too big), not its headers */
+static int
+original_whole(const struct bounce_info *b)
+{
+	return b->ret == PROTO_RET_FULL && b->len <= BOUNCE_FULL_MAX;
+}
+
 /* the third part: the whole original (RET=FULL, not too big) or its headers */
 static void
 add_original(struct evbuffer *e, const struct bounce_info *b, const char *bnd)
@@ -147,7 +154,7 @@ add_original(struct evbuffer *e, const struct bounce_info *b, const char *bnd)
 	size_t n = b->len;
 
 	evbuffer_add_printf(e, "--%s\r\n", bnd);
-	if (b->ret == PROTO_RET_FULL && b->len <= BOUNCE_FULL_MAX)
+	if (original_whole(b))
 		ADDS(e, "Content-Description: Undelivered Message\r\n"
 		    "Content-Type: message/rfc822\r\n\r\n");
 	else {
@@ -193,12 +200,17 @@ add_notification(struct evbuffer *e, const struct bounce_info *b, int failed,
 	    "Content-Type: text/plain; charset=us-ascii\r\n\r\n");
 	evbuffer_add_printf(e, "This is the mail system at host %s.\r\n\r\n",
 	    b->hostname);
+	/* say what is attached: the message, its header section, nothing */
 	if (failed)
 		evbuffer_add_printf(e, "Your message could not be delivered "
 		    "to one or more recipients.\r\n%s"
 		    "This is a permanent error.\r\n\r\n", b->omit_original ?
 		    "It came from outside and is not returned. " :
-		    "It is attached below. ");
+		    original_whole(b) ? "It is attached below. " :
+		    b->ret == PROTO_RET_FULL ? "It is too large to return: "
+		    "its header section is attached below.\r\n" :
+		    "Its header section is attached below, not the whole "
+		    "message.\r\n");
 	else
 		evbuffer_add_printf(e, "Your message could not be delivered "
 		    "yet. It is still being retried;\r\nyou need not send it "

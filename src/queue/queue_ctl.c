@@ -58,6 +58,7 @@
 #include "queue/queue_db_ctl.h"
 #include "queue/queue_route.h"
 
+#define PLURAL(n)	((n) == 1 ? "" : "s")	/* "1 message", "2 messages" */
 #define QC_LIST_DEFAULT		CTL_LIST_MAX
 #define QC_EVENTS_DEFAULT	100
 #define QC_SHOW_MAX		(8u * 1024 * 1024)
@@ -362,9 +363,10 @@ qc_summary(struct queue_ctl *qc, uint64_t id)
 	}
 	for (size_t i = 0; i < nd; i++)
 		rcpts += d[i].n;
-	snprintf(msg, sizeof(msg), "%zu destinations, %" PRId64
-	    " messages, %" PRId64 " recipients (%" PRId64 " ms)", nd,
-	    msgs, rcpts, clock_mono_ms() - t0);
+	snprintf(msg, sizeof(msg), "%zu destination%s, %" PRId64
+	    " message%s, %" PRId64 " recipient%s (%" PRId64 " ms)", nd,
+	    PLURAL(nd), msgs, PLURAL(msgs), rcpts, PLURAL(rcpts),
+	    clock_mono_ms() - t0);
 	ipc_msg_init(&ans, 0, 0);
 	ctl_ans_begin(&ans, CTL_OK, msg);
 	ctl_ans_table(&ans, "summary", 9, summary_cols, summary_kinds);
@@ -475,15 +477,22 @@ qc_list(struct queue_ctl *qc, uint64_t id, const struct ctl_req *q)
 	const struct ctl_filter *f = &q->filter;
 	int dead = (f->flags & CTL_FILTER_DEAD) != 0;
 	int64_t now = time(NULL), t0 = clock_mono_ms();
-	int64_t limit = q->limit ? q->limit : QC_LIST_DEFAULT;
+	int64_t limit = q->limit ? q->limit : QC_LIST_DEFAULT, total;
 	struct qc_rows rows;
+	char msg[128];
 	int rc;
 
 	if (dead && qc_dead_check(qc, id, f) == -1)
 		return;
 	ipc_msg_init(&rows.ans, 0, 0);
 	rows.n = 0;
-	ctl_ans_begin(&rows.ans, CTL_OK, "");
+	/* a list cut at the limit says so, and by how much */
+	msg[0] = '\0';
+	if (limit < CTL_LIST_MAX &&
+	    (total = queue_db_ctl_count(qc->db, f, now)) > limit)
+		snprintf(msg, sizeof(msg), "... %" PRId64 " more; use --limit "
+		    "%" PRId64 " to see them all", total - limit, total);
+	ctl_ans_begin(&rows.ans, CTL_OK, msg);
 	if (dead) {
 		ctl_ans_table(&rows.ans, "deadletters", 8, dead_cols, dead_kinds);
 		rc = queue_db_ctl_dead_list(qc->db, f, now, limit,
@@ -499,31 +508,17 @@ qc_list(struct queue_ctl *qc, uint64_t id, const struct ctl_req *q)
 	qc_rows_send(qc, id, &rows, rc);
 }
 
-static const char *const kv_cols[] = { "field", "value" };
-static const enum ctl_kind kv_kinds[] = { CTL_KIND_STR, CTL_KIND_STR };
+static const char *const env_cols[] = { "qid", "created", "from", "helo",
+    "client", "user", "listener", "envid", "size", "recipients" };
+static const enum ctl_kind env_kinds[] = { CTL_KIND_STR, CTL_KIND_TIME,
+    CTL_KIND_STR, CTL_KIND_STR, CTL_KIND_STR, CTL_KIND_STR, CTL_KIND_STR,
+    CTL_KIND_STR, CTL_KIND_SIZE, CTL_KIND_INT };
 static const char *const rcpt_cols[] = { "address", "state", "attempts",
     "next_attempt", "updated", "mailbox", "last_error" };
 static const enum ctl_kind rcpt_kinds[] = { CTL_KIND_STR, CTL_KIND_STR,
     CTL_KIND_INT, CTL_KIND_TIME, CTL_KIND_TIME, CTL_KIND_STR, CTL_KIND_STR };
 static const char *const text_cols[] = { "text" };
 static const enum ctl_kind text_kinds[] = { CTL_KIND_STR };
-
-static void
-kv(struct ipc_msg *m, const char *k, const char *v)
-{
-	ctl_ans_row(m);
-	ipc_put_str(m, k);
-	ipc_put_str(m, v);
-}
-
-static void
-kv_int(struct ipc_msg *m, const char *k, int64_t v)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%" PRId64, v);
-	kv(m, k, buf);
-}
 
 /* `moat queue show`: the answer and whether the body is wanted whole */
 struct qc_show {
@@ -536,17 +531,20 @@ qc_show_msg_cb(void *arg, const struct queue_show_msg *m)
 {
 	struct qc_show *sh = arg;
 
-	ctl_ans_table(&sh->ans, "envelope", 2, kv_cols, kv_kinds);
-	kv(&sh->ans, "qid", m->qid);
-	kv_int(&sh->ans, "created", m->created);
-	kv(&sh->ans, "from", m->sender);
-	kv(&sh->ans, "helo", m->helo);
-	kv(&sh->ans, "client", m->client);
-	kv(&sh->ans, "user", m->user);
-	kv(&sh->ans, "listener", m->listener);
-	kv(&sh->ans, "envid", m->envid);
-	kv_int(&sh->ans, "size", m->size);
-	kv_int(&sh->ans, "recipients", m->nrcpt);
+	/* one row of typed cells: times and sizes as `queue list` has them */
+	ctl_ans_table(&sh->ans, "envelope", sizeof(env_cols) /
+	    sizeof(env_cols[0]), env_cols, env_kinds);
+	ctl_ans_row(&sh->ans);
+	ipc_put_str(&sh->ans, m->qid);
+	ipc_put_i64(&sh->ans, m->created);
+	ipc_put_str(&sh->ans, m->sender);
+	ipc_put_str(&sh->ans, m->helo);
+	ipc_put_str(&sh->ans, m->client);
+	ipc_put_str(&sh->ans, m->user);
+	ipc_put_str(&sh->ans, m->listener);
+	ipc_put_str(&sh->ans, m->envid);
+	ipc_put_i64(&sh->ans, m->size);
+	ipc_put_i64(&sh->ans, m->nrcpt);
 	ctl_ans_table(&sh->ans, "recipients", 7, rcpt_cols, rcpt_kinds);
 }
 
@@ -627,12 +625,12 @@ qc_show(struct queue_ctl *qc, uint64_t id, const struct ctl_req *q)
 static const char *const act_cols[] = { "action", "messages", "recipients",
     "elapsed_ms", "dry_run" };
 static const enum ctl_kind act_kinds[] = { CTL_KIND_STR, CTL_KIND_INT,
-    CTL_KIND_INT, CTL_KIND_INT, CTL_KIND_INT };
+    CTL_KIND_INT, CTL_KIND_INT, CTL_KIND_FLAG };
 
 static const char *const requeue_cols[] = { "messages", "recipients",
     "rerouted", "unknown_local", "elapsed_ms", "dry_run", "action" };
 static const enum ctl_kind requeue_kinds[] = { CTL_KIND_INT, CTL_KIND_INT,
-    CTL_KIND_INT, CTL_KIND_INT, CTL_KIND_INT, CTL_KIND_INT, CTL_KIND_STR };
+    CTL_KIND_INT, CTL_KIND_INT, CTL_KIND_INT, CTL_KIND_FLAG, CTL_KIND_STR };
 
 static void
 qc_act_answer(struct queue_ctl *qc, uint64_t id, const struct ctl_req *q,
@@ -646,12 +644,13 @@ qc_act_answer(struct queue_ctl *qc, uint64_t id, const struct ctl_req *q,
 
 	if (q->flag)
 		snprintf(msg, sizeof(msg), "dry run: %s would act on %" PRId64
-		    " messages (%" PRId64 " recipients) in %.3f s",
-		    ctl_action_name(q->action), msgs, rcpts, (double)ms / 1000);
+		    " message%s (%" PRId64 " recipient%s) in %.3f s",
+		    ctl_action_name(q->action), msgs, PLURAL(msgs), rcpts,
+		    PLURAL(rcpts), (double)ms / 1000);
 	else
-		snprintf(msg, sizeof(msg), "%s %" PRId64 " messages (%" PRId64
-		    " recipients) in %.3f s", done[q->action], msgs, rcpts,
-		    (double)ms / 1000);
+		snprintf(msg, sizeof(msg), "%s %" PRId64 " message%s (%" PRId64
+		    " recipient%s) in %.3f s", done[q->action], msgs,
+		    PLURAL(msgs), rcpts, PLURAL(rcpts), (double)ms / 1000);
 	ipc_msg_init(&ans, 0, 0);
 	ctl_ans_begin(&ans, CTL_OK, msg);
 	ctl_ans_table(&ans, "result", 5, act_cols, act_kinds);
@@ -844,10 +843,11 @@ qc_requeue(struct queue_ctl *qc, uint64_t id, uint32_t uid,
 		if (qc->kick)
 			qc->kick(qc->kick_arg);
 	}
-	snprintf(msg, sizeof(msg), "%s%" PRId64 " messages (%" PRId64
-	    " recipients due now, %" PRId64 " to another route%s) in %.3f s",
+	snprintf(msg, sizeof(msg), "%s%" PRId64 " message%s (%" PRId64
+	    " recipient%s due now, %" PRId64 " to another route%s) in %.3f s",
 	    q->flag ? "dry run: requeue would act on " : "requeued ", c.msgs,
-	    c.rcpts, c.moved, c.unknown ? ", some of a local domain without "
+	    PLURAL(c.msgs), c.rcpts, PLURAL(c.rcpts), c.moved,
+	    c.unknown ? ", some of a local domain without "
 	    "a mailbox in the configuration stay as they were" : "",
 	    (double)ms / 1000);
 	ipc_msg_init(&ans, 0, 0);
@@ -973,6 +973,8 @@ qc_events(struct queue_ctl *qc, uint64_t id, const struct ctl_req *q)
 {
 	struct queue_events_query eq;
 	struct qc_rows rows;
+	char msg[128];
+	int64_t total;
 
 	memset(&eq, 0, sizeof(eq));
 	eq.after = q->after;
@@ -984,7 +986,13 @@ qc_events(struct queue_ctl *qc, uint64_t id, const struct ctl_req *q)
 	eq.limit = q->limit ? q->limit : QC_EVENTS_DEFAULT;
 	ipc_msg_init(&rows.ans, 0, 0);
 	rows.n = 0;
-	ctl_ans_begin(&rows.ans, CTL_OK, "");
+	/* the newest eq.limit are shown: say how many older ones are not */
+	msg[0] = '\0';
+	if ((total = queue_db_ctl_events_count(qc->db, &eq)) > eq.limit)
+		snprintf(msg, sizeof(msg), "... %" PRId64 " more (older); use "
+		    "--limit %" PRId64 " to see them all", total - eq.limit,
+		    total);
+	ctl_ans_begin(&rows.ans, CTL_OK, msg);
 	ctl_ans_table(&rows.ans, "events", 7, ev_cols, ev_kinds);
 	qc_rows_send(qc, id, &rows, queue_db_ctl_events(qc->db, &eq,
 	    qc_event_row_cb, &rows));
@@ -1214,6 +1222,60 @@ qc_user_list(struct queue_ctl *qc, uint64_t id)
 	ctl_answer_send(qc->control, id, &q.ans);
 }
 
+/*
+ * An account active again: its held mail stays held until an admin
+ * looks at it. Say how much there is and how to let it go.
+ */
+static void
+qc_user_active_answer(struct queue_ctl *qc, uint64_t id, const char *key,
+    enum watch_key_kind kind, const char *ip, const char *sender)
+{
+	int64_t held = -1;
+	char how[WATCH_KEY_MAX * 2 + 96];
+
+	if (kind == WATCH_KEY_USER) {
+		held = queue_db_ctl_user_held(qc->db, key, NULL);
+		snprintf(how, sizeof(how), "moat queue release --user %s", key);
+	} else if (kind == WATCH_KEY_CLIENT) {
+		held = queue_db_ctl_user_held(qc->db, NULL, ip);
+		snprintf(how, sizeof(how), "moat queue release --client-ip %s",
+		    ip);
+	} else
+		snprintf(how, sizeof(how), "moat queue release --client-ip %s "
+		    "--from '%s'", ip, sender[0] ? sender : "<>");
+	if (held == 0)
+		ctl_answer_simple(qc->control, id, CTL_OK, "%s is now active; "
+		    "none of its mail is held", key);
+	else if (held > 0)
+		ctl_answer_simple(qc->control, id, CTL_OK, "%s is now active; "
+		    "%" PRId64 " queued recipient%s of its mail %s still held: "
+		    "look (moat queue list --state held) and release with: %s",
+		    key, held, PLURAL(held), held == 1 ? "is" : "are", how);
+	else
+		ctl_answer_simple(qc->control, id, CTL_OK, "%s is now active; "
+		    "its held mail stays held: release it with: %s", key, how);
+}
+
+/* user forget: the state row of a user deleted from the users file */
+static void
+qc_user_forget(struct queue_ctl *qc, uint64_t id, uint32_t uid,
+    const struct ctl_req *q)
+{
+	char esc[CTL_STR_MAX * 4];
+	int r = queue_db_ctl_user_forget(qc->db, q->a);
+
+	if (r == -1) {
+		qc_db_unchanged(qc, id, "user_forget");
+		return;
+	}
+	/* the event is the parent's, which removed the user from the file */
+	log_notice(LOG_CAT_CONTROL, "event=user_forget uid=%" PRIu32
+	    " user=%s rows=%d", uid, log_escape_bare(esc, sizeof(esc), q->a,
+	    strlen(q->a)), r);
+	ctl_answer_simple(qc->control, id, CTL_OK, "%s", r > 0 ?
+	    "its account state removed" : "it had no account state");
+}
+
 static void
 qc_user_state(struct queue_ctl *qc, uint64_t id, uint32_t uid,
     const struct ctl_req *q)
@@ -1237,6 +1299,22 @@ qc_user_state(struct queue_ctl *qc, uint64_t id, uint32_t uid,
 		(void)watch_key_sender(key, sizeof(key), ip, sender);
 	else
 		snprintf(key, sizeof(key), "%s", q->a);
+	/* unsuspend: only what is held or suspended; no row for the others */
+	if (q->state == CTL_USER_ACTIVE) {
+		char now_state[32];
+		int r = queue_db_ctl_user_get(qc->db, key, now_state,
+		    sizeof(now_state));
+
+		if (r == -1) {
+			qc_db_unchanged(qc, id, "user_get");
+			return;
+		}
+		if (r == 1 || strcmp(now_state, "active") == 0) {
+			ctl_answer_simple(qc->control, id, CTL_FAILED, "%s is "
+			    "neither held nor suspended; nothing changed", key);
+			return;
+		}
+	}
 	if (queue_db_ctl_user_set(qc->db, key, state, q->b,
 	    q->state != CTL_USER_ACTIVE, time(NULL), &held, &op) == -1) {
 		qc_db_unchanged(qc, id, op);
@@ -1249,9 +1327,17 @@ qc_user_state(struct queue_ctl *qc, uint64_t id, uint32_t uid,
 	    " reason=\"%s\"", uesc, state, held,
 	    log_escape(esc, sizeof(esc), q->b, strlen(q->b)));
 	qc_send_user(qc, key, state);
+	if (q->state == CTL_USER_ACTIVE) {
+		qc_user_active_answer(qc, id, key, kind, ip, sender);
+		return;
+	}
+	if (kind == WATCH_KEY_USER &&
+	    qc->dl.lost != NULL)
+		qc->dl.lost(qc->dl.arg, key);
 	if (held > 0)
 		ctl_answer_simple(qc->control, id, CTL_OK, "%s is now %s; %"
-		    PRId64 " queued recipients of theirs held", key, state, held);
+		    PRId64 " queued recipient%s of theirs held", key, state,
+		    held, PLURAL(held));
 	else
 		ctl_answer_simple(qc->control, id, CTL_OK, "%s is now %s", key,
 		    state);
@@ -1418,6 +1504,9 @@ qc_control_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 		break;
 	case CTL_OP_USER_STATE:
 		qc_user_state(qc, id, uid, &q);
+		break;
+	case CTL_OP_USER_FORGET:
+		qc_user_forget(qc, id, uid, &q);
 		break;
 	case CTL_OP_STATS:
 		qc_stats(qc, id);

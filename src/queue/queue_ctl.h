@@ -68,7 +68,9 @@ void queue_ctl_set_lookup(struct queue_ctl *qc, struct ipc_peer *lookup);
  * (arg, rcpt_id): 1 when the mta is sending that recipient now (its
  * route is left alone); paused(arg): paused_dest changed; reinject(arg,
  * dead_id, qid): put one dead letter back (queue_db_dead_reinject: 1,
- * 0 gone, -1). A member left NULL makes its operation answer "failed".
+ * 0 gone, -1); lost(arg, user): an admin held or suspended an account
+ * (the addresses that guessed at it are banned). A member left NULL
+ * makes its operation answer "failed" (lost: nothing more is done).
  */
 struct queue_ctl_delivery {
 	const struct conf *(*conf)(void *);
@@ -76,6 +78,7 @@ struct queue_ctl_delivery {
 	void	(*paused)(void *);
 	int	(*reinject)(void *, int64_t, char qid[QUEUE_QID_SIZE]);
 	void	*arg;
+	void	(*lost)(void *, const char *);
 };
 
 /* queue_ctl_set_delivery - the hooks above (copied) */

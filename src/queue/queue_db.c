@@ -24,7 +24,9 @@
  * queue_db_remote_mark, queue_db_msg_get, queue_db_msg_copy_free,
  * queue_db_dead_expire, queue_db_sender_state, queue_db_sender_set,
  * queue_db_watch_add, queue_db_watch_load, queue_db_watch_expire,
- * queue_db_verify_put, queue_db_verify_load, queue_db_verify_expire.
+ * queue_db_verify_put, queue_db_verify_load, queue_db_verify_expire,
+ * queue_db_guess_get, queue_db_guess_clients, queue_db_login_net_seen,
+ * queue_db_login_net_add, queue_db_ban_add.
  *
  * SECURITY: every value from the network (addresses, HELO, AUTH user,
  * message bytes, event details) is bound as an SQL parameter, never
@@ -60,6 +62,8 @@
 #define DB_JOURNAL_LIMIT_SQL	"PRAGMA journal_size_limit = 67108864"
 #define DB_QID_RETRIES		8
 #define DB_BACKUP_TRIES		100	/* copies made within one second */
+#define DB_STR(x)		#x
+#define DB_XSTR(x)		DB_STR(x)	/* a macro's value as SQL text */
 
 enum db_stmt {
 	ST_BEGIN,
@@ -215,6 +219,7 @@ static const char *const stmt_sql[ST_N] = {
  *     schema_control and watch_traffic.mail_from with IF NOT EXISTS at
  *     every open, so a version 1 file may have any of them.
  *  2  all of those, paused_dest, and deadletter.mailbox and .flags.
+ *  3  login_nets.
  * A new file is made as version 1 and upgraded (db_upgrade); an older
  * file is copied, then upgraded in one transaction; a newer one is
  * refused. tests/queue_schema/ holds the texts of the old versions.
@@ -479,6 +484,20 @@ static const char schema_v2[] =
 	" reason TEXT);";
 
 /*
+ * New in version 3: the networks each account logged in from with the
+ * right password, so that a login from a new one right after a
+ * guessing attack stands out (queue_guess.c). A few rows per account.
+ */
+static const char schema_v3[] =
+	"CREATE TABLE login_nets ("
+	" user TEXT NOT NULL,"
+	" net TEXT NOT NULL,"			/* canonical, cidr_format */
+	" first_seen INTEGER NOT NULL,"
+	" last_seen INTEGER NOT NULL,"
+	" logins INTEGER NOT NULL,"
+	" PRIMARY KEY (user, net)) WITHOUT ROWID;";
+
+/*
  * Columns added to tables after they first shipped: an upgrade adds
  * each one missing (ALTER TABLE ADD COLUMN, NULL in the old rows).
  */
@@ -548,6 +567,15 @@ db_upgrade_v2(struct queue_db *db, const char **step)
 	return 0;
 }
 
+/* version 2 to 3: login_nets */
+static int
+db_upgrade_v3(struct queue_db *db, const char **step)
+{
+	*step = "login_nets";
+	return sqlite3_exec(db->h, schema_v3, NULL, NULL, NULL) == SQLITE_OK ?
+	    0 : -1;
+}
+
 /*
  * The upgrades, in order: upgrades[v - 1] takes version v to v + 1,
  * inside the caller's transaction. A new version adds its step here
@@ -556,6 +584,7 @@ db_upgrade_v2(struct queue_db *db, const char **step)
  */
 static int (*const upgrades[])(struct queue_db *, const char **) = {
 	db_upgrade_v2,
+	db_upgrade_v3,
 };
 _Static_assert(sizeof(upgrades) / sizeof(upgrades[0]) ==
     QUEUE_SCHEMA_VERSION - 1, "one upgrade step per version");
@@ -1435,6 +1464,20 @@ queue_db_local_next(struct queue_db *db, int64_t *when)
 	return found;
 }
 
+/* queue_db_count_messages - the messages in the queue */
+int
+queue_db_count_messages(struct queue_db *db, int64_t *n)
+{
+	int rc;
+
+	*n = -1;
+	if ((rc = db_count1(db, ST_COUNT_MSG, n)) != SQLITE_OK) {
+		db_log_error(db, "count_messages", rc);
+		return -1;
+	}
+	return 0;
+}
+
 /* queue_db_counts - rows per table, recipients per state */
 int
 queue_db_counts(struct queue_db *db, struct queue_counts *c)
@@ -2201,4 +2244,205 @@ queue_db_verify_expire(struct queue_db *db, int64_t now, int64_t *deleted)
 	if (deleted != NULL)
 		*deleted = sqlite3_changes64(db->h);
 	return 0;
+}
+
+/*
+ * A guessing attack on an account, read from the events table: the
+ * AUTH failures smtp recorded for it and its account_attack alerts.
+ * Rare (a login, an account held): each statement is prepared per call.
+ */
+
+/* run sql with its parameters bound by bind(s, arg), each row to row */
+static int
+db_query(struct queue_db *db, const char *sql,
+    void (*bind)(sqlite3_stmt *, const void *), const void *barg,
+    void (*row)(sqlite3_stmt *, void *), void *rarg)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = sqlite3_prepare_v3(db->h, sql, -1, 0, &s, NULL)) != SQLITE_OK) {
+		db_log_error(db, "guess_prepare", rc);
+		return -1;
+	}
+	bind(s, barg);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if (row != NULL)
+			row(s, rarg);
+	if (rc != SQLITE_DONE)
+		db_log_error(db, "guess", rc);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+struct guess_args {
+	const char	*user, *ip, *net, *reason, *origin;
+	int64_t		 since, now, expires;
+};
+
+static void
+guess_bind(sqlite3_stmt *s, const void *arg)
+{
+	const struct guess_args *a = arg;
+
+	sqlite3_bind_text(s, 1, a->user, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, a->since);
+	if (a->ip != NULL)
+		sqlite3_bind_text(s, 3, a->ip, -1, SQLITE_STATIC);
+}
+
+static void
+guess_row(sqlite3_stmt *s, void *arg)
+{
+	struct queue_guess *g = arg;
+
+	g->failures = sqlite3_column_int(s, 0);
+	g->addresses = sqlite3_column_int(s, 1);
+	g->from_ip = sqlite3_column_int(s, 2);
+	g->attack = sqlite3_column_int(s, 3);
+}
+
+/* queue_db_guess_get - the attack on user since since, as seen from ip */
+int
+queue_db_guess_get(struct queue_db *db, const char *user, const char *ip,
+    int64_t since, struct queue_guess *out)
+{
+	static const char sql[] =
+	    "SELECT coalesce(sum(type = 'auth_fail'), 0),"
+	    " count(DISTINCT CASE WHEN type = 'auth_fail' THEN client_ip END),"
+	    " coalesce(max(type = 'auth_fail' AND client_ip = ?3), 0),"
+	    " coalesce(max(type = 'account_attack'), 0)"
+	    " FROM events WHERE user = ?1 AND time >= ?2"
+	    " AND type IN ('auth_fail', 'account_attack')";
+	struct guess_args a = { .user = user, .ip = ip, .since = since };
+
+	memset(out, 0, sizeof(*out));
+	return db_query(db, sql, guess_bind, &a, guess_row, out);
+}
+
+struct guess_clients {
+	void	(*cb)(void *, const char *);
+	void	*arg;
+};
+
+static void
+clients_row(sqlite3_stmt *s, void *arg)
+{
+	struct guess_clients *c = arg;
+	const char *ip = (const char *)sqlite3_column_text(s, 0);
+
+	if (ip != NULL && ip[0] != '\0')
+		c->cb(c->arg, ip);
+}
+
+/* queue_db_guess_clients - each address that failed AUTH for user */
+int
+queue_db_guess_clients(struct queue_db *db, const char *user, int64_t since,
+    void (*cb)(void *, const char *ip), void *arg)
+{
+	static const char sql[] =
+	    "SELECT DISTINCT client_ip FROM events WHERE user = ?1"
+	    " AND time >= ?2 AND type = 'auth_fail' ORDER BY client_ip";
+	struct guess_args a = { .user = user, .since = since };
+	struct guess_clients c = { cb, arg };
+
+	return db_query(db, sql, guess_bind, &a, clients_row, &c);
+}
+
+static void
+net_bind(sqlite3_stmt *s, const void *arg)
+{
+	const struct guess_args *a = arg;
+
+	sqlite3_bind_text(s, 1, a->user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, a->net, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, a->now);
+}
+
+static void
+one_row(sqlite3_stmt *s, void *arg)
+{
+	*(int *)arg = sqlite3_column_int(s, 0);
+}
+
+/* queue_db_login_net_seen - 1 when user logged in from net before */
+int
+queue_db_login_net_seen(struct queue_db *db, const char *user, const char *net)
+{
+	static const char sql[] =
+	    "SELECT count(*) FROM login_nets WHERE user = ?1 AND net = ?2"
+	    " AND ?3 = ?3";
+	struct guess_args a = { .user = user, .net = net };
+	int n = 0;
+
+	if (db_query(db, sql, net_bind, &a, one_row, &n) == -1)
+		return -1;
+	return n > 0;
+}
+
+/* queue_db_login_net_add - user logged in from net at now; an account
+ * keeps its QUEUE_LOGIN_NETS_MAX most recent networks */
+int
+queue_db_login_net_add(struct queue_db *db, const char *user, const char *net,
+    int64_t now)
+{
+	static const char add_sql[] =
+	    "INSERT INTO login_nets(user, net, first_seen, last_seen, logins)"
+	    " VALUES (?1, ?2, ?3, ?3, 1) ON CONFLICT(user, net) DO UPDATE SET"
+	    " last_seen = excluded.last_seen, logins = logins + 1";
+	static const char trim_sql[] =
+	    "DELETE FROM login_nets WHERE user = ?1 AND ?2 = ?2 AND ?3 = ?3"
+	    " AND net NOT IN (SELECT net FROM login_nets WHERE user = ?1"
+	    " ORDER BY last_seen DESC LIMIT " DB_XSTR(QUEUE_LOGIN_NETS_MAX) ")";
+	struct guess_args a = { .user = user, .net = net, .now = now };
+	int rc;
+
+	/* one transaction: one fsync per login */
+	if ((rc = db_begin(db)) != SQLITE_DONE) {
+		db_log_error(db, "login_net", rc);
+		return -1;
+	}
+	if (db_query(db, add_sql, net_bind, &a, NULL, NULL) == -1 ||
+	    db_query(db, trim_sql, net_bind, &a, NULL, NULL) == -1) {
+		db_rollback(db);
+		return -1;
+	}
+	if ((rc = db_commit(db)) != SQLITE_DONE) {
+		db_log_error(db, "login_net", rc);
+		db_rollback(db);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+ban_bind(sqlite3_stmt *s, const void *arg)
+{
+	const struct guess_args *a = arg;
+
+	sqlite3_bind_text(s, 1, a->net, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, a->reason, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, a->origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, a->now);
+	if (a->expires != 0)
+		sqlite3_bind_int64(s, 5, a->expires);
+}
+
+/* queue_db_ban_add - ban cidr until expires (0: never); a ban of the
+ * same network that lasts longer is kept as it is */
+int
+queue_db_ban_add(struct queue_db *db, const char *cidr, const char *reason,
+    const char *origin, int64_t now, int64_t expires)
+{
+	static const char sql[] =
+	    "INSERT INTO bans(cidr, reason, origin, created, expires)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(cidr) DO UPDATE SET"
+	    " reason = excluded.reason, origin = excluded.origin,"
+	    " created = excluded.created, expires = excluded.expires"
+	    " WHERE bans.expires IS NOT NULL AND (excluded.expires IS NULL"
+	    " OR bans.expires < excluded.expires)";
+	struct guess_args a = { .net = cidr, .reason = reason,
+	    .origin = origin, .now = now, .expires = expires };
+
+	return db_query(db, sql, ban_bind, &a, NULL, NULL);
 }

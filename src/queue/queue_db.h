@@ -16,7 +16,7 @@
 
 #define QUEUE_QID_LEN		QID_LEN
 #define QUEUE_QID_SIZE		QID_SIZE
-#define QUEUE_SCHEMA_VERSION	2	/* PRAGMA user_version; see queue_db.c */
+#define QUEUE_SCHEMA_VERSION	3	/* PRAGMA user_version; see queue_db.c */
 
 /* recipient.state; the numbers are stored, never renumber them */
 enum queue_rcpt_state {
@@ -206,6 +206,8 @@ struct queue_stats {
 /* queue_db_stats - the counters of db (never NULL) */
 const struct queue_stats *queue_db_stats(const struct queue_db *db);
 
+/* queue_db_count_messages - the messages in the queue; 0, or -1 (*n -1) */
+int queue_db_count_messages(struct queue_db *db, int64_t *n);
 /* queue_db_counts - rows per table and recipients per state; 0 or -1 */
 int queue_db_counts(struct queue_db *db, struct queue_counts *c);
 
@@ -384,5 +386,41 @@ int queue_db_verify_load(struct queue_db *db, int64_t now,
 /* queue_db_verify_expire - delete rows expired at now; 0 or -1 */
 int queue_db_verify_expire(struct queue_db *db, int64_t now,
     int64_t *deleted);
+
+/*
+ * A guessing attack on an account (queue_guess.c), from the events
+ * table: since a time, its auth_fail events, the distinct addresses
+ * they came from, whether one came from ip, whether an account_attack
+ * alert was raised.
+ */
+struct queue_guess {
+	int	failures;
+	int	addresses;
+	int	from_ip;
+	int	attack;
+};
+int queue_db_guess_get(struct queue_db *db, const char *user, const char *ip,
+    int64_t since, struct queue_guess *out);
+/* queue_db_guess_clients - cb(arg, ip) for each distinct address that
+ * failed AUTH for user since since; 0 or -1 */
+int queue_db_guess_clients(struct queue_db *db, const char *user,
+    int64_t since, void (*cb)(void *, const char *ip), void *arg);
+
+/* login_nets: the networks an account logged in from, the most recent
+ * QUEUE_LOGIN_NETS_MAX of each */
+#define QUEUE_LOGIN_NETS_MAX	32
+/* queue_db_login_net_seen - 1 seen, 0 not, -1 error */
+int queue_db_login_net_seen(struct queue_db *db, const char *user,
+    const char *net);
+/* queue_db_login_net_add - record a login of user from net; 0 or -1 */
+int queue_db_login_net_add(struct queue_db *db, const char *user,
+    const char *net, int64_t now);
+
+/*
+ * queue_db_ban_add - store a ban of cidr (canonical) until expires (0:
+ * never), unless one of the same network lasts longer; 0 or -1
+ */
+int queue_db_ban_add(struct queue_db *db, const char *cidr,
+    const char *reason, const char *origin, int64_t now, int64_t expires);
 
 #endif

@@ -108,10 +108,12 @@ enum qdc_stmt {
 	QDC_ALL_BODY,
 	QDC_ALL_MSG,
 	QDC_LIST,
+	QDC_LIST_COUNT,
 	QDC_SHOW_MSG,
 	QDC_SHOW_RCPT,
 	QDC_SHOW_BODY,
 	QDC_EVENTS,
+	QDC_EVENTS_COUNT,
 	QDC_EVENT_ADD,
 	QDC_BAN_ADD,
 	QDC_BAN_DEL,
@@ -121,6 +123,9 @@ enum qdc_stmt {
 	QDC_USER_SET,
 	QDC_USER_HOLD_MAIL,
 	QDC_USER_ALL,
+	QDC_USER_GET,
+	QDC_USER_FORGET,
+	QDC_USER_HELD,
 	QDC_STATS_MSG,
 	QDC_STATS_RCPT,
 	QDC_STATS_BANS,
@@ -210,6 +215,7 @@ static const char *const qdc_sql[QDC_NALL] = {
 	    " (SELECT last_error FROM recipient WHERE msg_id = m.id"
 	    "  AND last_error IS NOT NULL ORDER BY updated DESC LIMIT 1)"
 	    " FROM message AS m WHERE " QDC_FILTER " ORDER BY m.id LIMIT ?20",
+	[QDC_LIST_COUNT] = "SELECT count(*) FROM message AS m WHERE " QDC_FILTER,
 	[QDC_SHOW_MSG] =
 	    "SELECT id, qid, created, sender, helo, client_ip, auth_user,"
 	    " listener, envid, size, rcpt_count FROM message WHERE qid = ?1",
@@ -224,6 +230,11 @@ static const char *const qdc_sql[QDC_NALL] = {
 	    " AND (?4 IS NULL OR ctl_cidr_match(?4, client_ip))"
 	    " AND (?5 IS NULL OR user = ?5)"
 	    " ORDER BY id DESC LIMIT ?6) ORDER BY id",
+	[QDC_EVENTS_COUNT] =
+	    "SELECT count(*) FROM events WHERE id > ?1 AND (?2 IS NULL OR"
+	    " time >= ?2) AND (?3 IS NULL OR type = ?3)"
+	    " AND (?4 IS NULL OR ctl_cidr_match(?4, client_ip))"
+	    " AND (?5 IS NULL OR user = ?5)",
 	[QDC_EVENT_ADD] = QDB_SQL_EVENT_INSERT,
 	[QDC_BAN_ADD] =
 	    "INSERT INTO bans(cidr, reason, origin, created, expires)"
@@ -262,6 +273,14 @@ static const char *const qdc_sql[QDC_NALL] = {
 	[QDC_USER_SET] = QDB_SQL_USER_SET,
 	[QDC_USER_HOLD_MAIL] = QDB_SQL_HOLD_SENDER,
 	[QDC_USER_ALL] = "SELECT user, state FROM user_state ORDER BY user",
+	[QDC_USER_GET] = "SELECT state FROM user_state WHERE user = ?1",
+	[QDC_USER_FORGET] = "DELETE FROM user_state WHERE user = ?1",
+	/* held recipients of a user's mail (?1), or of a relay client's (?2) */
+	[QDC_USER_HELD] =
+	    "SELECT count(*) FROM recipient AS r JOIN message AS m"
+	    " ON m.id = r.msg_id WHERE r.state = 2 AND ((?1 IS NOT NULL"
+	    " AND m.auth_user = ?1) OR (?2 IS NOT NULL AND m.auth_user IS NULL"
+	    " AND m.client_ip = ?2))",
 	[QDC_STATS_MSG] = "SELECT count(*), coalesce(sum(size), 0),"
 	    " coalesce(min(created), 0) FROM message",
 	[QDC_STATS_RCPT] = "SELECT state, count(*) FROM recipient GROUP BY state",
@@ -781,6 +800,25 @@ queue_db_ctl_list(struct queue_db_ctl *dc, const struct ctl_filter *f,
 	return qdc_list_run(dc, dc->st[QDC_LIST], f, now, limit, &c);
 }
 
+/* queue_db_ctl_count - how many messages (dead letters) f selects; -1 */
+int64_t
+queue_db_ctl_count(struct queue_db_ctl *dc, const struct ctl_filter *f,
+    int64_t now)
+{
+	int dead = (f->flags & CTL_FILTER_DEAD) != 0;
+	sqlite3_stmt *s;
+	int64_t n = -1;
+
+	if (dead && !dc->dead_ok)
+		return -1;
+	s = dc->st[dead ? QDC_DEAD_COUNT : QDC_LIST_COUNT];
+	qdc_bind_filter(s, f, now);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	qdc_done(s);
+	return n;
+}
+
 /* queue_db_ctl_dead_list - the dead letters a filter selects */
 int
 queue_db_ctl_dead_list(struct queue_db_ctl *dc, const struct ctl_filter *f,
@@ -1192,6 +1230,18 @@ queue_db_ctl_dead_act(struct queue_db_ctl *dc, const struct ctl_filter *f,
  * Events.
  */
 
+/* the conditions ?1..?5 of the events query and of its count */
+static void
+qdc_bind_events(sqlite3_stmt *s, const struct queue_events_query *q)
+{
+	sqlite3_bind_int64(s, 1, q->after);
+	if (q->since > 0)
+		sqlite3_bind_int64(s, 2, q->since);
+	bind_opt(s, 3, q->type);
+	bind_opt(s, 4, q->client_cidr);
+	bind_opt(s, 5, q->user);
+}
+
 /* queue_db_ctl_events - the events a query selects, oldest first */
 int
 queue_db_ctl_events(struct queue_db_ctl *dc,
@@ -1201,14 +1251,24 @@ queue_db_ctl_events(struct queue_db_ctl *dc,
 	struct qdc_ctx c = { QDC_ROW_EVENT, { .event = fn }, arg };
 	sqlite3_stmt *s = dc->st[QDC_EVENTS];
 
-	sqlite3_bind_int64(s, 1, q->after);
-	if (q->since > 0)
-		sqlite3_bind_int64(s, 2, q->since);
-	bind_opt(s, 3, q->type);
-	bind_opt(s, 4, q->client_cidr);
-	bind_opt(s, 5, q->user);
+	qdc_bind_events(s, q);
 	sqlite3_bind_int64(s, 6, q->limit);
 	return qdc_each(dc, s, "events", qdc_row, &c);
+}
+
+/* queue_db_ctl_events_count - how many events q selects, its limit aside */
+int64_t
+queue_db_ctl_events_count(struct queue_db_ctl *dc,
+    const struct queue_events_query *q)
+{
+	sqlite3_stmt *s = dc->st[QDC_EVENTS_COUNT];
+	int64_t n = -1;
+
+	qdc_bind_events(s, q);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	qdc_done(s);
+	return n;
 }
 
 /* queue_db_ctl_event_add - record one event (its own transaction) */
@@ -1376,6 +1436,50 @@ queue_db_ctl_user_set(struct queue_db_ctl *dc, const char *user,
 	if (qdc_simple(dc, QDC_COMMIT) != SQLITE_DONE)
 		return qdc_abort(dc, *op);
 	return 0;
+}
+
+/* queue_db_ctl_user_get - user's state into buf; 0, 1 no row, -1 error */
+int
+queue_db_ctl_user_get(struct queue_db_ctl *dc, const char *user, char *buf,
+    size_t len)
+{
+	sqlite3_stmt *s = dc->st[QDC_USER_GET];
+	int rc;
+
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		snprintf(buf, len, "%s", col_text(s, 0));
+	qdc_done(s);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+}
+
+/* queue_db_ctl_user_forget - remove user's state row; rows removed, -1 */
+int
+queue_db_ctl_user_forget(struct queue_db_ctl *dc, const char *user)
+{
+	sqlite3_stmt *s = dc->st[QDC_USER_FORGET];
+
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_TRANSIENT);
+	if (qdc_exec(s) != SQLITE_DONE)
+		return -1;
+	return (int)sqlite3_changes(dc->h);
+}
+
+/* queue_db_ctl_user_held - held recipients of user's (or ip's) mail */
+int64_t
+queue_db_ctl_user_held(struct queue_db_ctl *dc, const char *user,
+    const char *ip)
+{
+	sqlite3_stmt *s = dc->st[QDC_USER_HELD];
+	int64_t n = -1;
+
+	bind_opt(s, 1, user);
+	bind_opt(s, 2, ip);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	qdc_done(s);
+	return n;
 }
 
 /*

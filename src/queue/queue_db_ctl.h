@@ -261,6 +261,32 @@ int queue_db_ctl_user_set(struct queue_db_ctl *dc, const char *user,
     const char *state, const char *reason, int hold, int64_t now,
     int64_t *held, const char **op);
 
+/*
+ * queue_db_ctl_count - how many messages the filter selects (dead
+ * letters with CTL_FILTER_DEAD); -1 on error
+ */
+int64_t queue_db_ctl_count(struct queue_db_ctl *dc,
+    const struct ctl_filter *f, int64_t now);
+
+/* queue_db_ctl_events_count - how many events q selects, its limit aside */
+int64_t queue_db_ctl_events_count(struct queue_db_ctl *dc,
+    const struct queue_events_query *q);
+
+/* queue_db_ctl_user_get - user's state into buf; 0, 1 no row, -1 error */
+int queue_db_ctl_user_get(struct queue_db_ctl *dc, const char *user,
+    char *buf, size_t len);
+
+/* queue_db_ctl_user_forget - remove user's state row: 1, 0 none, -1 error */
+int queue_db_ctl_user_forget(struct queue_db_ctl *dc, const char *user);
+
+/*
+ * queue_db_ctl_user_held - held recipients of the mail of user (an
+ * authenticated user) or of ip (a relay client's address, no AUTH);
+ * NULL for the one not asked; -1 on error
+ */
+int64_t queue_db_ctl_user_held(struct queue_db_ctl *dc, const char *user,
+    const char *ip);
+
 /* The tables' numbers for `moat stats`. */
 struct queue_db_ctl_counts {
 	int64_t	messages, bytes;

@@ -174,6 +174,9 @@ struct queue_proc {
 	int			 stopping;
 	int64_t			 stop_deadline;
 	struct event		*ev_drain;	/* at exit: wait for smtp to read */
+	int64_t			 queued;	/* messages, as last counted */
+	int64_t			 queued_at_ms;	/* when (0: never) */
+	int64_t			 queued_ttl_ms;	/* how long that count serves */
 
 	/* scratch for one commit, allocated once */
 	struct queue_msg	 batch[QUEUE_BATCH_MAX];
@@ -533,10 +536,14 @@ qp_event_recv(struct queue_proc *qp, struct ipc_reader *r)
 
 	log_notice(LOG_CAT_POLICY,
 	    "event=%s client=%s user=%s session=%s detail=\"%s\"",
-	    log_escape(t, sizeof(t), e->ev.type, strlen(e->ev.type)),
-	    log_escape(c, sizeof(c), e->ev.client_ip, strlen(e->ev.client_ip)),
-	    log_escape(u, sizeof(u), e->ev.user, strlen(e->ev.user)),
-	    log_escape(s, sizeof(s), e->ev.session, strlen(e->ev.session)),
+	    log_escape_bare(t, sizeof(t), e->ev.type, strlen(e->ev.type)),
+	    e->ev.client_ip[0] ? log_escape_bare(c, sizeof(c),
+	    e->ev.client_ip, strlen(e->ev.client_ip)) : "-",
+	    /* a name tried at AUTH is the client's: a space too is escaped */
+	    e->ev.user[0] ? log_escape_bare(u, sizeof(u), e->ev.user,
+	    strlen(e->ev.user)) : "-",
+	    e->ev.session[0] ? log_escape_bare(s, sizeof(s), e->ev.session,
+	    strlen(e->ev.session)) : "-",
 	    log_escape(d, sizeof(d), e->ev.detail, strlen(e->ev.detail)));
 	TAILQ_INSERT_TAIL(&qp->events, e, entry);
 	qp_commit_soon(qp);
@@ -565,6 +572,22 @@ qp_commit_events(struct queue_proc *qp)
 			qp_event_free(e);
 		}
 	}
+}
+
+/*
+ * PROTO_AUTH_LOGIN: judged now, before any message of the session (they
+ * come after it on this channel). The session's AUTH failures and
+ * alerts may still wait for the next commit: they go in first.
+ */
+static void
+qp_login_recv(struct queue_proc *qp, struct ipc_reader *r)
+{
+	struct proto_auth_login l;
+
+	if (proto_auth_login_dec(r, &l) != 0)
+		fatalx("%s: malformed login", __func__);
+	qp_commit_events(qp);
+	queue_watch_login(qp->watch, l.user, l.client_ip, l.session);
 }
 
 /*
@@ -628,8 +651,8 @@ qp_commit_run(struct queue_proc *qp)
 			    s->nrcpt, s->len,
 			    log_escape(client, sizeof(client), s->client_ip,
 			    strlen(s->client_ip)),
-			    log_escape(user, sizeof(user), s->auth_user,
-			    strlen(s->auth_user)));
+			    s->auth_user[0] ? log_escape(user, sizeof(user),
+			    s->auth_user, strlen(s->auth_user)) : "-");
 			nlocal += s->nlocal;
 			queue_watch_stored(qp->watch, s->auth_user, s->client_ip,
 			    s->sender, res->qid, s->qrcpt, s->nrcpt);
@@ -941,6 +964,9 @@ qp_smtp_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	case PROTO_EVENT:
 		qp_event_recv(qp, r);
 		break;
+	case PROTO_AUTH_LOGIN:
+		qp_login_recv(qp, r);
+		break;
 	case PROTO_BAN_ADD:		/* stored: queue_ctl.c */
 		queue_ctl_ban_add(qp->ctl, r);
 		break;
@@ -966,6 +992,7 @@ qp_reload(struct queue_proc *qp, const uint8_t *text, size_t len,
 
 	if ((nc = conf_load_bytes(text, len, path, err, sizeof(err))) == NULL) {
 		log_err(LOG_CAT_QUEUE, "event=reload_failed error=\"%s\"", err);
+		proto_ready_send(qp->parent, PROTO_READY_RELOAD, 0, err);
 		return;
 	}
 	if (strcmp(nc->spool_dir, qp->conf->spool_dir) != 0 ||
@@ -980,12 +1007,41 @@ qp_reload(struct queue_proc *qp, const uint8_t *text, size_t len,
 	queue_watch_set_conf(qp->watch, nc);
 	sched_set_conf(qp->sched, nc);
 	conf_apply_log_levels(nc);
+	proto_ready_send(qp->parent, PROTO_READY_RELOAD, 1, NULL);
 	/* the first configuration is the parent's, inherited at fork */
 	if (qp->conf_owned)
 		conf_free(qp->conf);
 	qp->conf = nc;
 	qp->conf_owned = 1;
 	log_notice(LOG_CAT_QUEUE, "event=reloaded path=%s", path);
+}
+
+/*
+ * PROTO_COUNTS from the parent (`moat status`, the service manager's
+ * STATUS=): the messages in the queue. Counting walks the smallest index
+ * of the message table; a count that took long serves a hundred times
+ * as long, so counting never takes more than 1% of the process.
+ */
+static void
+qp_counts(struct queue_proc *qp, struct ipc_reader *r)
+{
+	struct proto_counts c;
+	struct ipc_msg m;
+	int64_t now = clock_mono_ms(), took;
+
+	if (proto_counts_dec(r, &c) == -1)
+		fatalx("%s: malformed COUNTS", __func__);
+	if (qp->queued_at_ms == 0 ||
+	    now - qp->queued_at_ms >= qp->queued_ttl_ms) {
+		(void)queue_db_count_messages(qp->db, &qp->queued);
+		took = clock_mono_ms() - now;
+		qp->queued_at_ms = now;
+		qp->queued_ttl_ms = took * 100;
+	}
+	c.sessions = -1;
+	c.queued = qp->queued;
+	proto_counts_enc(&m, 0, &c);
+	ipc_send(qp->parent, &m);
 }
 
 static void
@@ -1015,6 +1071,9 @@ qp_parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	case PROTO_LOG_LEVEL:		/* moat log CAT LEVEL */
 		if (control_log_apply(r) == -1)
 			fatalx("%s: malformed log level", __func__);
+		break;
+	case PROTO_COUNTS:
+		qp_counts(qp, r);
 		break;
 	default:
 		fatalx("%s: unexpected message type %u from parent", __func__,
@@ -1111,6 +1170,15 @@ qp_local_kick(void *arg)
 }
 
 /* control: release or retry made recipients due */
+/* an admin held or suspended an account: ban its guessers */
+static void
+qp_ctl_lost(void *arg, const char *user)
+{
+	struct queue_proc *qp = arg;
+
+	queue_watch_lost(qp->watch, user);
+}
+
 static void
 qp_ctl_kick(void *arg)
 {
@@ -1238,10 +1306,12 @@ queue_proc_main(struct proc_env *env)
 		    qp_local_kick, qp);
 	{
 		struct queue_ctl_delivery dl = { qp_ctl_conf, qp_ctl_inflight,
-		    qp_ctl_paused, qp_ctl_reinject, qp };
+		    qp_ctl_paused, qp_ctl_reinject, qp, qp_ctl_lost };
 
 		queue_ctl_set_delivery(qp->ctl, &dl);
 	}
+	/* queue.db is open, the scheduler runs */
+	proto_ready_send(qp->parent, PROTO_READY_START, 1, NULL);
 
 	if (event_base_dispatch(base) == -1)
 		log_err(LOG_CAT_QUEUE, "event=loop_failed");

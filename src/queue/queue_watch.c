@@ -2,7 +2,8 @@
  * queue_watch.c - notice a taken-over account and stop it on its own.
  *
  * Public: queue_watch_new, queue_watch_free, queue_watch_set_conf,
- * queue_watch_held, queue_watch_stored.
+ * queue_watch_held, queue_watch_stored, queue_watch_login,
+ * queue_watch_lost.
  *
  * Every message stored for an authenticated user, or for a relay client
  * without AUTH, is counted in sliding windows (policy/watch.c): all
@@ -24,7 +25,10 @@
  * start. A crash forgets at most the last second; rows older than a day
  * are deleted as new ones are written.
  * Hold and suspend hold the sender's queued mail at once and all its
- * new mail as it is stored, so nothing of a spam run leaves. Every
+ * new mail as it is stored, so nothing of a spam run leaves.
+ * A login right after a guessing attack holds the account before its
+ * first message (queue_watch_login, queue_guess.c), and an account lost
+ * to hold or suspend gets the addresses that guessed at it banned. Every
  * decision is an event, a log line at warn with alert=yes, and a run of
  * the admin's alert_command, outside the mail queue.
  *
@@ -54,6 +58,7 @@
 #include "policy/relay.h"
 #include "policy/watch.h"
 #include "queue/queue_db.h"
+#include "queue/queue_guess.h"
 #include "queue/queue_watch.h"
 
 #define WATCH_DAY		86400
@@ -336,7 +341,7 @@ watch_who(struct watch_who *k, const char *key)
 /* run alert_command, detached: a double fork leaves no zombie behind */
 static void
 run_alert_command(struct queue_watch *w, const char *type,
-    const struct watch_who *k, const char *detail)
+    const struct watch_who *k, const char *client, const char *detail)
 {
 	const char *cmd = w->conf->alert_command;
 	pid_t pid;
@@ -352,7 +357,7 @@ run_alert_command(struct queue_watch *w, const char *type,
 			_exit(0);
 		setenv("MOAT_EVENT", type, 1);
 		setenv("MOAT_USER", k->kind == WATCH_KEY_USER ? k->key : "", 1);
-		setenv("MOAT_CLIENT", k->ip, 1);
+		setenv("MOAT_CLIENT", client != NULL ? client : k->ip, 1);
 		setenv("MOAT_SENDER", k->kind == WATCH_KEY_SENDER ?
 		    k->sender[0] != '\0' ? k->sender : "<>" : "", 1);
 		setenv("MOAT_DETAIL", detail, 1);
@@ -363,17 +368,22 @@ run_alert_command(struct queue_watch *w, const char *type,
 	(void)waitpid(pid, NULL, 0);
 }
 
-/* record, log and announce one decision about a sender */
+/*
+ * record, log and announce one decision about a sender: action alert,
+ * hold or suspend; type names the event (NULL: the action's own), client
+ * the address it is about when the key is a user (NULL: none)
+ */
 static void
 watch_decide(struct queue_watch *w, const char *key, const char *action,
-    const char *counts)
+    const char *counts, const char *type, const char *client)
 {
 	struct queue_event ev;
 	struct watch_who k;
 	time_t now = time(NULL);
 	char esc[WATCH_KEY_MAX * 4], from[WATCH_KEY_MAX * 4];
 	char who[WATCH_KEY_MAX * 4 + 96], detail[WATCH_KEY_MAX * 4 + 512];
-	int is_ip;
+	char before[32];
+	int is_ip, lost = 0;
 
 	if (watch_who(&k, key) == -1)
 		return;
@@ -395,11 +405,14 @@ watch_decide(struct queue_watch *w, const char *key, const char *action,
 		const char *state = strcmp(action, "suspend") == 0 && !is_ip ?
 		    "suspended" : "held";
 
+		/* the account is lost from active: its guessers are banned */
+		lost = !is_ip && queue_db_sender_state(w->db, key, before,
+		    sizeof(before)) == 0 && strcmp(before, "active") == 0;
 		if (queue_db_sender_set(w->db, key, state, detail, now, &held) == -1)
 			return;
 		log_warn(LOG_CAT_POLICY, "event=%s sender=\"%s\" %sstate=%s "
-		    "held_recipients=%lld %s alert=yes", action, esc, who, state,
-		    (long long)held, counts);
+		    "held_recipients=%lld %s alert=yes", type != NULL ? type :
+		    action, esc, who, state, (long long)held, counts);
 		if (!is_ip) {
 			struct proto_user_state us;
 			struct ipc_msg m;
@@ -415,13 +428,16 @@ watch_decide(struct queue_watch *w, const char *key, const char *action,
 		    "alert=yes", esc, who, counts);
 	memset(&ev, 0, sizeof(ev));
 	ev.time = now;
-	ev.type = strcmp(action, "alert") == 0 ? "watch_alert" : action;
-	ev.client_ip = is_ip ? k.ip : NULL;
+	ev.type = type != NULL ? type : strcmp(action, "alert") == 0 ?
+	    "watch_alert" : action;
+	ev.client_ip = is_ip ? k.ip : client;
 	ev.user = is_ip ? NULL : key;
 	ev.session = NULL;
 	ev.detail = detail;
 	(void)queue_db_event_add(w->db, &ev, 1);
-	run_alert_command(w, ev.type, &k, detail);
+	run_alert_command(w, ev.type, &k, client, detail);
+	if (lost)
+		(void)queue_guess_ban(w->conf, w->db, w->smtp, key, now);
 }
 
 static int
@@ -542,7 +558,7 @@ judge_key(struct queue_watch *w, const char *key, long factor,
 	    "external_domains=%d window=%ds external_rcpts_day=%d", qid,
 	    n.messages, n.ext_rcpts, n.ext_domains, w->conf->watch_window,
 	    d.ext_rcpts);
-	watch_decide(w, key, action, counts);
+	watch_decide(w, key, action, counts, NULL, NULL);
 }
 
 /* queue_watch_stored - count one message; act past the thresholds */
@@ -597,4 +613,37 @@ queue_watch_stored(struct queue_watch *w, const char *auth_user,
 	if (one[0] != '\0')
 		judge_key(w, one, c->relay_sender_factor, qid, now);
 	judge_key(w, client, c->relay_client_factor, qid, now);
+}
+
+/*
+ * queue_watch_login - user logged in from ip (PROTO_AUTH_LOGIN, which
+ * smtp sends before its 235, so before any message of the session):
+ * after a guessing attack the account is held at once, so that its
+ * first message is stored held (queue_watch_held at the commit).
+ */
+void
+queue_watch_login(struct queue_watch *w, const char *user, const char *ip,
+    const char *session)
+{
+	char state[32], why[512], counts[640];
+
+	if (user[0] == '\0' || strncmp(user, "ip:", 3) == 0 ||
+	    queue_db_sender_state(w->db, user, state, sizeof(state)) == -1)
+		return;
+	/* a held account's logins teach nothing about its owner */
+	if (strcmp(state, "active") != 0)
+		return;
+	if (queue_guess_login(w->conf, w->db, user, ip, time(NULL), why,
+	    sizeof(why)) != 1)
+		return;
+	snprintf(counts, sizeof(counts), "session=%s %s", session, why);
+	watch_decide(w, user, "hold", counts, "login_after_guessing", ip);
+}
+
+/* queue_watch_lost - an admin held or suspended user: ban its guessers */
+void
+queue_watch_lost(struct queue_watch *w, const char *user)
+{
+	if (user[0] != '\0' && strncmp(user, "ip:", 3) != 0)
+		(void)queue_guess_ban(w->conf, w->db, w->smtp, user, time(NULL));
 }

@@ -41,4 +41,15 @@ void queue_watch_stored(struct queue_watch *w, const char *auth_user,
     const char *client_ip, const char *sender, const char *qid,
     const struct queue_rcpt *rcpts, size_t nrcpt);
 
+/*
+ * queue_watch_login - user authenticated from ip in session: a login
+ * right after a guessing attack holds the account (queue_guess.c)
+ */
+void queue_watch_login(struct queue_watch *w, const char *user,
+    const char *ip, const char *session);
+
+/* queue_watch_lost - user was held or suspended by an admin: the
+ * addresses that guessed at it are banned */
+void queue_watch_lost(struct queue_watch *w, const char *user);
+
 #endif

@@ -47,8 +47,10 @@ enum smtp_wait {
 	SMTP_WAIT_DNSBL,	/* the DNSBL answer; MAIL held back */
 	SMTP_WAIT_TARPIT,	/* the pause before an unknown user's reply */
 	SMTP_WAIT_LOOKUP,	/* the lookup process's answer to a RCPT */
+	SMTP_WAIT_IDENT,	/* the parent's login name of a local uid */
 	SMTP_WAIT_DKIM,		/* ca's DKIM signatures, at the dot */
 	SMTP_WAIT_AUTHRES,	/* DKIM key lookups of inbound mail, at the dot */
+	SMTP_WAIT_MILTER,	/* the milters' answer to an SMTP event */
 };
 
 enum {
@@ -75,6 +77,7 @@ struct smtp_lookup {
 					 * with another is stale */
 	char		to[ADDR_PATH_MAX * 2];	/* addr_format's output */
 	char		orcpt[512];	/* the client's ORCPT, "" none */
+	char		args[SMTP_LINE_MAX];	/* the RCPT's arguments (milters) */
 	int		notify;
 	int		utf8;		/* the address needs SMTPUTF8 */
 	size_t		first;		/* tx->n_rcpts before the targets */
@@ -106,6 +109,8 @@ struct smtp_tx {
 	int			 dot_step;	/* next step at the dot (smtp_dot.c) */
 	time_t			 data_started;	/* DATA: when 354 was sent */
 	size_t			 data_bytes;	/* DATA: bytes read so far */
+	size_t			 queued_bytes;	/* sent to the queue: what it
+						 * stores and logs as size */
 	struct smtp_dkim_tx	*dkim;		/* owned; NULL: not signed */
 	struct smtp_authres_tx	*authres;	/* owned; NULL: not checked */
 };
@@ -178,8 +183,23 @@ struct smtp_session {
 	int			 authenticated;
 	char			 auth_user[256];
 	char			 rdns[256];	/* PTR name, "unknown", "": not known */
+	int			 local;		/* on the submit_socket (moat
+						 * sendmail): auth_user is
+						 * "local:LOGIN" of local_uid */
+	uint32_t		 local_uid;	/* SO_PEERCRED */
 
 	struct smtp_tx		*tx;		/* owned; NULL outside MAIL..DATA */
+
+	/* the listener's milters (src/milter), NULL when none */
+	struct milter_chain	*milters;	/* owned */
+	int			 milter_event;	/* SMFIC_* waited for */
+	size_t			 milter_first;	/* RCPT: tx->n_rcpts before it */
+	int			 milter_head_sent;	/* header section sent */
+	int			 milter_full;	/* reading stopped: backlog */
+	int			 milter_connect;	/* the connection's answer: */
+#define SMTP_MILTER_CONN_PENDING 1	/* still to come (HELO waits) */
+#define SMTP_MILTER_CONN_REJECT	2	/* refused: HELO gets 554 */
+#define SMTP_MILTER_CONN_TEMPFAIL 3	/* HELO gets 421 */
 	struct smtp_lookup	 lookup;	/* the RCPT being looked up */
 
 	/* defences */
@@ -241,12 +261,15 @@ struct smtp_ipcount {
 };
 LIST_HEAD(smtp_ipcount_bucket, smtp_ipcount);
 
+struct tls_set;
+
 struct smtp_server {
 	struct event_base	*base;
 	struct conf		*conf;		/* owned; replaced on reload */
 	struct relay_table	 relay;		/* views into conf */
-	SSL_CTX			*tls;		/* NULL when no certificate */
-	struct smtp_listener	 listeners[CONF_MAX_LISTENERS];
+	struct tls_set		*tls;		/* current certificates, NULL: none */
+	/* conf->listeners in order, then the submit_socket's (role local) */
+	struct smtp_listener	 listeners[CONF_MAX_LISTENERS + 1];
 	size_t			 n_listeners;
 	struct ipc_peer		*parent, *queue, *auth, *lookup;
 	struct smtp_session_list sessions;
@@ -279,6 +302,7 @@ struct smtp_server {
 	char			**suspended;	/* suspended accounts, owned */
 	size_t			 n_suspended;
 	time_t			 lookup_timeout_event;	/* last one sent */
+	time_t			 milter_down_event;	/* last milter_unavailable */
 	struct smtp_stats	 stats;
 	struct smtp_dkim_keys	 dkim;		/* ca's signing keys */
 	struct resolver		*authres;	/* DKIM key lookups; NULL: off */
@@ -303,6 +327,9 @@ void smtp_session_start(struct smtp_server *srv, struct smtp_listener *l,
     int fd, const struct sockaddr *sa, int salen, const char *proxy_ip);
 void smtp_session_stored(struct smtp_session *s, int status, const char *qid);
 void smtp_session_auth_result(struct smtp_session *s, int result);
+/* smtp_session_local_ident - the parent's PROTO_LOCAL_IDENTIFIED */
+void smtp_session_local_ident(struct smtp_session *s, int verdict,
+    const char *login);
 void smtp_session_shutdown(struct smtp_session *s);
 /*
  * The lookup process's answer to a RCPT (smtp_server.c decodes it):
@@ -329,6 +356,26 @@ void smtp_session_free(struct smtp_session *s);
 void smtp_session_queue_drained(struct smtp_session *s);
 /* smtp_session_flush - write the replies waiting for a direct session */
 void smtp_session_flush(struct smtp_session *s);
+
+/*
+ * smtp_tx_rcpt_add - one more recipient of s's transaction; -1 when out
+ * of memory (nothing replied)
+ */
+int smtp_tx_rcpt_add(struct smtp_session *s, const char *addr,
+    const char *orcpt, int notify, const char *mailbox);
+
+/* milters, smtp_milter.c: what the session tells them, what they edit */
+struct milter_macro;
+/* smtp_milter_macros - the macros of event cmd (SMFIC_*) into m (at
+ * most 16), their values in buf; returns how many */
+size_t smtp_milter_macros(struct smtp_session *s, int cmd,
+    struct milter_macro *m, char buf[][600]);
+/* smtp_milter_argv - "<addr>" and the ESMTP parameters of a MAIL or
+ * RCPT argument line, for the milters; returns argc (at most max) */
+size_t smtp_milter_argv(const char *addr, const char *args, size_t len,
+    char *buf, size_t buflen, const char **argv, size_t max);
+/* smtp_milter_apply - the end of message's modifications on s->tx */
+void smtp_milter_apply(struct smtp_session *s);
 
 /* PROXY protocol listeners, smtp_proxy.c */
 struct smtp_proxied;

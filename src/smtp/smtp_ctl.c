@@ -66,7 +66,8 @@ sc_sessions(uint64_t id)
 	time_t now = time(NULL);
 	char msg[64];
 
-	snprintf(msg, sizeof(msg), "%zu sessions", sc.srv->n_sessions);
+	snprintf(msg, sizeof(msg), "%zu session%s", sc.srv->n_sessions,
+	    sc.srv->n_sessions == 1 ? "" : "s");
 	ipc_msg_init(&ans, 0, 0);
 	ctl_ans_begin(&ans, CTL_OK, msg);
 	ctl_ans_table(&ans, "sessions", sizeof(sess_cols) / sizeof(sess_cols[0]),
@@ -167,11 +168,12 @@ sc_stats(uint64_t id)
 	uint64_t lookups, cached;
 	struct smtp_session *s;
 	struct ipc_msg ans;
-	int64_t per[CONF_MAX_LISTENERS] = { 0 }, auth = 0, tls = 0, susp = 0;
+	/* the configured listeners and the submit_socket's */
+	int64_t per[CONF_MAX_LISTENERS + 1] = { 0 }, auth = 0, tls = 0, susp = 0;
 	char labels[128];
 
 	TAILQ_FOREACH(s, &sc.srv->sessions, entry) {
-		if (s->listener && s->listener->index < CONF_MAX_LISTENERS)
+		if (s->listener && s->listener->index <= CONF_MAX_LISTENERS)
 			per[s->listener->index]++;
 		auth += s->authenticated != 0;
 		tls += s->tls != 0;

@@ -11,6 +11,7 @@ static const struct {
 	enum smtp_dot_rc	(*run)(struct smtp_session *);
 } dot_steps[] = {
 	{ "authres", smtp_dot_authres },	/* inbound: first */
+	{ "milter", smtp_dot_milter },	/* the listener's milters */
 	{ "dkim_sign", smtp_dot_dkim_sign },
 	{ "store", smtp_dot_store },	/* always last: it answers */
 };

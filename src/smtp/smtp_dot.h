@@ -29,6 +29,7 @@ void smtp_dot_next(struct smtp_session *s);
 /* the steps; each in the module that owns it */
 enum smtp_dot_rc smtp_dot_authres(struct smtp_session *s);	/* smtp_session.c */
 enum smtp_dot_rc smtp_dot_dkim_sign(struct smtp_session *s);	/* smtp_session.c */
+enum smtp_dot_rc smtp_dot_milter(struct smtp_session *s);	/* smtp_session.c */
 enum smtp_dot_rc smtp_dot_store(struct smtp_session *s);	/* smtp_session.c */
 
 #endif

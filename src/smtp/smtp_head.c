@@ -55,6 +55,8 @@ smtp_head_add(struct smtp_head *h, const char *p, size_t len)
 {
 	if (h->len + len > h->max || head_reserve(h, len) == -1)
 		return -1;
+	if (len == 0)
+		return 0;
 	memcpy(h->buf + h->len, p, len);
 	h->len += len;
 	h->scan = h->len;	/* our own text is not the client's to classify */
@@ -96,6 +98,8 @@ smtp_head_feed(struct smtp_head *h, const char *p, size_t len,
 {
 	const char *nl;
 
+	if (len == 0)
+		return 0;
 	if (h->done)
 		return evbuffer_add(body, p, len);
 	if (len > h->max - h->len || head_reserve(h, len) == -1)

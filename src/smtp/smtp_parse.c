@@ -367,19 +367,55 @@ data_error(struct smtp_data *d, enum smtp_data_err e)
 		d->err = e;
 }
 
-/* count Received: header lines while still in the header section */
+enum { MSGID_NONE, MSGID_IN, MSGID_DONE };
+
+/* a byte of the Message-ID field being read (d->msgid_state MSGID_IN) */
+static void
+data_msgid_byte(struct smtp_data *d, char c)
+{
+	/* a line that does not start with white space ends the field */
+	if (d->hdrlen == 0 && c != ' ' && c != '\t') {
+		d->msgid_state = MSGID_DONE;
+		return;
+	}
+	if (d->msgid_len == 0 && (c == ' ' || c == '\t'))
+		return;
+	if (d->msgid_len < SMTP_MSGID_MAX)
+		d->msgid[d->msgid_len++] = c;
+}
+
+/*
+ * Count Received: header lines while still in the header section, and
+ * keep the first Message-ID: field's value.
+ */
 static void
 data_header_byte(struct smtp_data *d, char c)
 {
 	if (!d->in_headers)
 		return;
+	if (d->msgid_state == MSGID_IN)
+		data_msgid_byte(d, c);
 	if (d->hdrlen < sizeof(d->hdrname)) {
 		d->hdrname[d->hdrlen++] = c;
 		if (d->hdrlen == 9 && strncasecmp(d->hdrname, "received:", 9) == 0) {
 			if (++d->received > d->max_received)
 				data_error(d, SMTP_DATA_TOO_MANY_HOPS);
 		}
+		if (d->hdrlen == 11 && d->msgid_state == MSGID_NONE &&
+		    strncasecmp(d->hdrname, "message-id:", 11) == 0)
+			d->msgid_state = MSGID_IN;
 	}
+}
+
+/* smtp_data_msgid - the first Message-ID's value, "" when none */
+const char *
+smtp_data_msgid(struct smtp_data *d)
+{
+	while (d->msgid_len > 0 && (d->msgid[d->msgid_len - 1] == ' ' ||
+	    d->msgid[d->msgid_len - 1] == '\t'))
+		d->msgid_len--;
+	d->msgid[d->msgid_len] = '\0';
+	return d->msgid;
 }
 
 /* a byte of a line's text: a LF without its CR is an error */

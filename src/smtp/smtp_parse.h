@@ -97,6 +97,8 @@ enum smtp_data_err {
 	SMTP_DATA_HEAD_TOO_BIG,	/* set by the session (smtp_head.h) */
 };
 
+#define SMTP_MSGID_MAX	250	/* bytes of a Message-ID kept for the log */
+
 struct smtp_data {
 	int	 state;		/* private */
 	size_t	 linelen;	/* bytes in the current line so far */
@@ -105,8 +107,12 @@ struct smtp_data {
 	int	 in_headers;
 	int	 received;	/* Received: headers seen */
 	int	 max_received;
-	char	 hdrname[10];	/* start of the current header line */
+	char	 hdrname[12];	/* start of the current header line */
 	size_t	 hdrlen;
+	/* the first Message-ID: field's value, unfolded, cut at the max */
+	int	 msgid_state;	/* private */
+	char	 msgid[SMTP_MSGID_MAX + 1];
+	size_t	 msgid_len;
 	enum smtp_data_err err;	/* first error seen */
 	int	 done;		/* end of data seen */
 };
@@ -122,5 +128,12 @@ void smtp_data_init(struct smtp_data *d, size_t max_size, int max_received);
  */
 size_t smtp_data_feed(struct smtp_data *d, const char *p, size_t len,
     void (*emit)(void *arg, const char *p, size_t len), void *arg);
+
+/*
+ * smtp_data_msgid - the value of the message's first Message-ID: header
+ * field, without surrounding white space (as the client sent it: not
+ * decoded, not checked), "" when it has none
+ */
+const char *smtp_data_msgid(struct smtp_data *d);
 
 #endif

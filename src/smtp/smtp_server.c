@@ -34,6 +34,7 @@
 #include <sodium.h>
 
 #include "../io/proto.h"
+#include "../io/tls_set.h"
 #include "../lib/hash.h"
 #include "../lib/log.h"
 #include "../policy/banlist.h"
@@ -420,6 +421,7 @@ smtp_server_reload(struct smtp_server *srv, const uint8_t *text, size_t len,
 
 	if ((nc = conf_load_bytes(text, len, path, err, sizeof(err))) == NULL) {
 		log_err(LOG_CAT_DAEMON, "event=reload_failed error=\"%s\"", err);
+		proto_ready_send(srv->parent, PROTO_READY_RELOAD, 0, err);
 		return;
 	}
 	/* listeners are bound by the parent: their sections cannot change,
@@ -433,8 +435,52 @@ smtp_server_reload(struct smtp_server *srv, const uint8_t *text, size_t len,
 	conf_apply_log_levels(nc);
 	smtp_server_rebuild_deny(srv);
 	for (size_t i = 0; i < srv->n_listeners; i++)
-		srv->listeners[i].conf = &nc->listeners[i];
+		srv->listeners[i].conf = i < nc->n_listeners ?
+		    &nc->listeners[i] : &nc->submit_listener;
 	log_notice(LOG_CAT_DAEMON, "event=reloaded path=%s", path);
+	proto_ready_send(srv->parent, PROTO_READY_RELOAD, 1, NULL);
+}
+
+/*
+ * A reload's certificates (the ca has their keys): new sessions get
+ * them, sessions under way keep theirs (tls_set.c). The knobs are the
+ * configuration's of this reload, which came first.
+ */
+static void
+smtp_server_tls_keys(struct smtp_server *srv, struct ipc_reader *r)
+{
+	struct tls_set_pem pems[PROTO_TLS_PAIRS_MAX];
+	struct proto_tls_keys k;
+	struct tls_set *set;
+	struct tls_opts o;
+	char err[512];
+
+	if (proto_tls_keys_dec(r, &k) == -1)
+		fatalx("%s: bad TLS_KEYS", __func__);
+	for (uint32_t i = 0; i < k.count; i++) {
+		pems[i].pem = k.item[i].pem;
+		pems[i].len = k.item[i].len;
+	}
+	conf_tls_opts(srv->conf, &o);
+	if ((set = tls_set_new(&o, k.gen, pems, k.count, err,
+	    sizeof(err))) == NULL) {
+		log_err(LOG_CAT_TLS, "event=tls_reload_failed generation=%u "
+		    "error=\"%s\" action=\"keeping the certificates in use\"",
+		    k.gen, err);
+		return;
+	}
+	if (srv->tls == NULL) {
+		/* TLS was off at start: the listeners know nothing of it */
+		log_warn(LOG_CAT_TLS, "event=tls_reload_ignored reason=\"TLS "
+		    "was off at start: turning it on needs a restart\"");
+		tls_set_retire(set);
+		return;
+	}
+	log_notice(LOG_CAT_TLS, "event=tls_reloaded generation=%u "
+	    "previous=%u certificates=%u", k.gen, tls_set_gen(srv->tls),
+	    k.count);
+	tls_set_retire(srv->tls);
+	srv->tls = set;
 }
 
 static void
@@ -459,6 +505,31 @@ parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 		if (proto_reload_dec(r, &rl) == -1)
 			fatalx("%s: bad RELOAD", __func__);
 		smtp_server_reload(srv, rl.text, rl.len, rl.path);
+		break;
+	}
+	case PROTO_COUNTS: {		/* moat status, STATUS= */
+		struct proto_counts c;
+		struct ipc_msg m;
+
+		if (proto_counts_dec(r, &c) == -1)
+			fatalx("%s: bad COUNTS", __func__);
+		c.sessions = (int64_t)srv->n_sessions;
+		c.queued = -1;
+		proto_counts_enc(&m, 0, &c);
+		ipc_send(srv->parent, &m);
+		break;
+	}
+	case PROTO_TLS_KEYS:
+		smtp_server_tls_keys(srv, r);
+		break;
+	case PROTO_LOCAL_IDENTIFIED: {
+		struct proto_local_identified li;
+		struct smtp_session *s;
+
+		if (proto_local_identified_dec(r, &li) == -1)
+			fatalx("%s: bad LOCAL_IDENTIFIED", __func__);
+		if ((s = smtp_server_find(srv, id)) != NULL)
+			smtp_session_local_ident(s, li.verdict, li.login);
 		break;
 	}
 	default:
@@ -501,6 +572,8 @@ smtp_server_start_accepting(struct smtp_server *srv, const char *why)
 	for (size_t i = 0; i < srv->n_listeners; i++)
 		evconnlistener_enable(srv->listeners[i].evl);
 	log_info(LOG_CAT_DAEMON, "event=accepting reason=\"%s\"", why);
+	/* the service is up when the listeners answer */
+	proto_ready_send(srv->parent, PROTO_READY_START, 1, NULL);
 }
 
 static void
@@ -900,19 +973,23 @@ smtp_server_peers(struct smtp_server *srv, struct proc_env *env)
  * list is here (or SMTP_BANS_WAIT_SECS passed).
  */
 static void
-smtp_server_listen(struct smtp_server *srv, const int *listen_fds)
+smtp_server_listen(struct smtp_server *srv, const int *listen_fds,
+    int submit_fd)
 {
 	struct timeval tv = { SMTP_BANS_WAIT_SECS, 0 };
+	size_t n = srv->conf->n_listeners + (submit_fd >= 0);
 
-	for (size_t i = 0; i < srv->conf->n_listeners; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct smtp_listener *l = &srv->listeners[i];
+		int local = i == srv->conf->n_listeners;
 
 		l->srv = srv;
-		l->conf = &srv->conf->listeners[i];
+		l->conf = local ? &srv->conf->submit_listener :
+		    &srv->conf->listeners[i];
 		l->index = i;
 		l->evl = evconnlistener_new(srv->base, accept_cb, l,
 		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
-		    LEV_OPT_DISABLED, -1, listen_fds[i]);
+		    LEV_OPT_DISABLED, -1, local ? submit_fd : listen_fds[i]);
 		if (l->evl == NULL)
 			fatal("%s: evconnlistener_new", __func__);
 		evconnlistener_set_error_cb(l->evl, accept_error_cb);
@@ -979,7 +1056,7 @@ smtp_proc_main(struct proc_env *env)
 
 	srv = smtp_server_new(env);
 	smtp_server_peers(srv, env);
-	smtp_server_listen(srv, env->listen_fds);
+	smtp_server_listen(srv, env->listen_fds, env->submit_fd);
 	log_info(LOG_CAT_DAEMON, "event=ready listeners=%zu", srv->n_listeners);
 	event_base_dispatch(srv->base);
 	smtp_server_free(srv);

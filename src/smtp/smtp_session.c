@@ -58,7 +58,9 @@
 
 #include "../io/proto.h"
 #include "../io/tls.h"
+#include "../io/tls_set.h"
 #include "../lib/log.h"
+#include "../milter/milter.h"
 #include "../policy/dnsbl.h"
 #include "../policy/guard.h"
 #include "../policy/relay.h"
@@ -76,6 +78,7 @@
 #define SMTP_CHUNK	(1024 * 1024)	/* a larger body goes in parts */
 #define SMTP_HEAD_MAX	(1024 * 1024)	/* header section held to the dot */
 #define SMTP_QUEUE_BACKLOG (16 * 1024 * 1024)	/* unsent to the queue: wait */
+#define SMTP_MILTER_BACKLOG (1024 * 1024)	/* unsent to the milters: wait */
 #define SMTP_RELAY_MAX	(IPC_MAX_FRAME - 16 * 1024 * 1024)	/* see below */
 /* recipients of one transaction, whatever aliases make of max_recipients
  * RCPT commands: its queue frame stays far below IPC_MAX_FRAME */
@@ -112,6 +115,11 @@ static void smtp_process(struct smtp_session *);
 static void smtp_read_cb(struct bufferevent *, void *);
 static void smtp_write_cb(struct bufferevent *, void *);
 static void smtp_event_cb(struct bufferevent *, short, void *);
+static void smtp_session_greet(struct smtp_session *);
+static void smtp_helo_reply(struct smtp_session *);
+static void smtp_data_begin(struct smtp_session *);
+static void smtp_milter_stream(struct smtp_session *, size_t);
+static int smtp_milter_backlog(struct smtp_session *);
 
 static const char *state_names[SMTP_STATE_COUNT] = {
 	"connected", "helo", "idle", "mail", "rcpt", "data", "auth", "wait",
@@ -177,6 +185,10 @@ smtp_tx_free(struct smtp_tx *tx)
 static void
 smtp_reset_tx(struct smtp_session *s)
 {
+	if (s->tx != NULL && s->milters != NULL)
+		milter_chain_abort(s->milters);
+	s->milter_head_sent = 0;
+	s->milter_full = 0;
 	smtp_stream_abort(s);
 	smtp_tx_free(s->tx);
 	s->tx = NULL;
@@ -395,6 +407,250 @@ smtp_unpark(struct smtp_session *s, enum smtp_state st)
 	smtp_process(s);
 }
 
+/* ---- milters ---- */
+
+static void smtp_milter_answer(struct smtp_session *,
+    const struct milter_result *);
+static void smtp_milter_log(struct smtp_session *,
+    const struct milter_result *);
+
+/* the longest the chain may take for one event: its own timers end it */
+static int
+smtp_milter_wait_ms(struct smtp_session *s)
+{
+	const struct conf *c = s->srv->conf;
+	int ms = 0;
+
+	for (size_t i = 0; i < s->listener->conf->n_milters; i++) {
+		const struct conf_milter *m = conf_milter_find(c,
+		    s->listener->conf->milter_names[i]);
+		int t;
+
+		if (m == NULL)
+			continue;
+		t = m->connect_timeout + (m->eom_timeout > m->command_timeout ?
+		    m->eom_timeout : m->command_timeout);
+		if (t > ms)
+			ms = t;
+	}
+	return (ms + 5) * 1000;
+}
+
+/* park until the milters answered event cmd (smtp_milter_answer) */
+static void
+smtp_milter_park(struct smtp_session *s, int cmd)
+{
+	s->milter_event = cmd;
+	smtp_park(s, SMTP_WAIT_MILTER, 0, smtp_milter_wait_ms(s));
+}
+
+static void
+smtp_milter_done_cb(void *arg, const struct milter_result *r)
+{
+	struct smtp_session *s = arg;
+
+	if (s->waiting == SMTP_WAIT_MILTER) {
+		smtp_milter_answer(s, r);
+		return;
+	}
+	/* the connection's answer before HELO: kept for it */
+	if (s->milter_connect == SMTP_MILTER_CONN_PENDING &&
+	    s->state != SMTP_STATE_CLOSING) {
+		s->milter_connect = 0;
+		if ((r->verdict == MILTER_REJECT ||
+		    r->verdict == MILTER_TEMPFAIL) && !r->unavailable) {
+			s->milter_event = SMFIC_CONNECT;
+			smtp_milter_log(s, r);
+			s->milter_connect = r->verdict == MILTER_REJECT &&
+			    r->code != 421 ? SMTP_MILTER_CONN_REJECT :
+			    SMTP_MILTER_CONN_TEMPFAIL;
+		}
+	}
+}
+
+/* a milter is down, slow or broken: one event per 10 s, not per session */
+static void
+smtp_milter_down_cb(void *arg, const char *milter, const char *why)
+{
+	struct smtp_session *s = arg;
+	time_t now = time(NULL);
+	char detail[256];
+
+	if (now - s->srv->milter_down_event < 10)
+		return;
+	s->srv->milter_down_event = now;
+	snprintf(detail, sizeof(detail), "milter=%s reason=%s", milter, why);
+	smtp_server_event(s->srv, "milter_unavailable", s->ip, s->auth_user,
+	    s->idstr, detail);
+}
+
+static void
+smtp_milter_drained_cb(void *arg)
+{
+	struct smtp_session *s = arg;
+
+	if (!s->milter_full)
+		return;
+	s->milter_full = 0;
+	if (s->state != SMTP_STATE_DATA)
+		return;
+	bufferevent_enable(s->bev, EV_READ);
+	smtp_process(s);
+}
+
+/* the milters' chain for a new session; 0 when there is none to ask */
+static int
+smtp_milter_start(struct smtp_session *s)
+{
+	const struct conf_listener *l = s->listener->conf;
+	const struct conf_milter *ms[CONF_LISTENER_MILTERS];
+	struct milter_macro mac[16];
+	char buf[16][600];
+	size_t n = 0, nmac;
+	int family = 'U';
+
+	for (size_t i = 0; i < l->n_milters; i++)
+		if ((ms[n] = conf_milter_find(s->srv->conf,
+		    l->milter_names[i])) != NULL)
+			n++;
+	if (n == 0)
+		return 0;
+	s->milters = milter_chain_new(s->srv->base, ms, n, s->idstr,
+	    smtp_milter_done_cb, smtp_milter_down_cb, smtp_milter_drained_cb, s);
+	if (s->milters == NULL)
+		return 0;
+	if (strchr(s->ip, ':') != NULL)
+		family = '6';
+	else if (s->ip[0] != '\0')
+		family = '4';
+	nmac = smtp_milter_macros(s, SMFIC_CONNECT, mac, buf);
+	milter_chain_connect(s->milters, s->rdns[0] != '\0' &&
+	    strcmp(s->rdns, "unknown") != 0 ? s->rdns : s->ip[0] ? "unknown" :
+	    "localhost", family, (uint16_t)s->port, s->ip, mac, nmac);
+	/*
+	 * The banner does not wait: the filters negotiate and answer while
+	 * the client reads it and says EHLO, which waits for their answer
+	 * if it has not come (smtp_milter_helo_gate).
+	 */
+	s->milter_connect = SMTP_MILTER_CONN_PENDING;
+	return 1;
+}
+
+/* the reply to a greeting after the filters refused the connection */
+static void
+smtp_milter_refuse_greeting(struct smtp_session *s, int reject)
+{
+	if (reject)
+		smtp_reply(s, "554 5.7.1 %s Error: connection rejected",
+		    s->srv->conf->hostname);
+	else
+		smtp_reply(s, "421 4.7.1 %s Service unavailable - try again "
+		    "later", s->srv->conf->hostname);
+	smtp_close(s, "refused by milter");
+}
+
+/*
+ * smtp_milter_helo_gate - at HELO: the filters' answer to the connection
+ * first. 1 when HELO must not go on now (parked for it, or refused).
+ */
+static int
+smtp_milter_helo_gate(struct smtp_session *s)
+{
+	switch (s->milter_connect) {
+	case SMTP_MILTER_CONN_PENDING:
+		smtp_milter_park(s, SMFIC_CONNECT);
+		return 1;
+	case SMTP_MILTER_CONN_REJECT:
+	case SMTP_MILTER_CONN_TEMPFAIL:
+		smtp_milter_refuse_greeting(s, s->milter_connect ==
+		    SMTP_MILTER_CONN_REJECT);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * smtp_milter_event - tell the milters about cmd and park for their
+ * answer; 0 when the session has none (go on at once).
+ */
+static int
+smtp_milter_event(struct smtp_session *s, int cmd, const char *const *argv,
+    size_t argc)
+{
+	struct milter_macro mac[16];
+	char buf[16][600];
+	size_t nmac;
+
+	if (s->milters == NULL)
+		return 0;
+	nmac = smtp_milter_macros(s, cmd, mac, buf);
+	switch (cmd) {
+	case SMFIC_HELO:
+		milter_chain_helo(s->milters, argv[0], mac, nmac);
+		break;
+	case SMFIC_MAIL:
+		milter_chain_mail(s->milters, argv, argc, mac, nmac);
+		break;
+	case SMFIC_RCPT:
+		milter_chain_rcpt(s->milters, argv, argc, mac, nmac);
+		break;
+	case SMFIC_DATA:
+		milter_chain_data(s->milters, mac, nmac);
+		break;
+	case SMFIC_BODYEOB:
+		milter_chain_eom(s->milters, mac, nmac);
+		break;
+	}
+	smtp_milter_park(s, cmd);
+	return 1;
+}
+
+/*
+ * The reply a milter's refusal gets: its own text when it gave one
+ * (checked by milter_reply_text, one line a reply), else ours.
+ */
+static void
+smtp_milter_log(struct smtp_session *s, const struct milter_result *r)
+{
+	char esc[1100];
+
+	log_escape(esc, sizeof(esc), r->reply, strlen(r->reply));
+	log_info(LOG_CAT_POLICY, "session=%s%s%s event=milter_%s client=%s "
+	    "milter=%s stage=%s reply=\"%s\"", s->idstr, s->tx != NULL &&
+	    s->tx->qid[0] ? " qid=" : "", s->tx != NULL ? s->tx->qid : "",
+	    r->verdict == MILTER_REJECT ? "reject" : "tempfail", s->ip,
+	    r->milter != NULL ? r->milter : "-",
+	    s->milter_event == SMFIC_CONNECT ? "connect" :
+	    s->milter_event == SMFIC_HELO ? "helo" :
+	    s->milter_event == SMFIC_MAIL ? "mail" :
+	    s->milter_event == SMFIC_RCPT ? "rcpt" :
+	    s->milter_event == SMFIC_DATA ? "data" : "eom", esc);
+}
+
+static void
+smtp_milter_refusal(struct smtp_session *s, const struct milter_result *r,
+    const char *reject, int error)
+{
+	const char *p, *nl;
+
+	smtp_milter_log(s, r);
+	if (r->reply[0] == '\0') {
+		if (r->verdict != MILTER_REJECT)
+			reject = "451 4.7.1 Service unavailable - try again later";
+		if (error)
+			smtp_reply_error(s, "%s", reject);
+		else
+			smtp_reply(s, "%s", reject);
+		return;
+	}
+	for (p = r->reply; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+		smtp_reply(s, "%.*s", (int)(nl - p), p);
+	if (error)
+		smtp_reply_error(s, "%s", p);
+	else
+		smtp_reply(s, "%s", p);
+}
+
 /* ---- commands ---- */
 
 static int
@@ -432,6 +688,13 @@ proceed_helo_common(struct smtp_session *s, const char *args, size_t len, int es
 		    "helo=\"%s\" esmtp=%d", s->idstr, s->ip,
 		    log_escape(esc, sizeof(esc), s->helo, len), esmtp);
 	}
+	if (s->milters != NULL) {
+		const char *argv[1] = { s->helo };
+
+		if (smtp_milter_helo_gate(s) ||
+		    smtp_milter_event(s, SMFIC_HELO, argv, 1))
+			return 1;	/* smtp_helo_reply after the answer */
+	}
 	return 0;
 }
 
@@ -447,13 +710,16 @@ starttls_offered(struct smtp_session *s)
 	return s->listener->conf->starttls && s->srv->tls != NULL && !s->tls;
 }
 
+/* the reply to a greeting that was taken */
 static void
-proceed_ehlo(struct smtp_session *s, const char *args, size_t len)
+smtp_helo_reply(struct smtp_session *s)
 {
 	const struct conf *c = s->srv->conf;
 
-	if (proceed_helo_common(s, args, len, 1) == -1)
+	if (!s->esmtp) {
+		smtp_reply(s, "250 %s", c->hostname);
 		return;
+	}
 	smtp_reply(s, "250-%s Hello %s [%s]", c->hostname, s->helo, s->ip);
 	smtp_reply(s, "250-PIPELINING");
 	smtp_reply(s, "250-SIZE %ld", c->max_message_size);
@@ -468,10 +734,17 @@ proceed_ehlo(struct smtp_session *s, const char *args, size_t len)
 }
 
 static void
+proceed_ehlo(struct smtp_session *s, const char *args, size_t len)
+{
+	if (proceed_helo_common(s, args, len, 1) == 0)
+		smtp_helo_reply(s);
+}
+
+static void
 proceed_helo(struct smtp_session *s, const char *args, size_t len)
 {
 	if (proceed_helo_common(s, args, len, 0) == 0)
-		smtp_reply(s, "250 %s", s->srv->conf->hostname);
+		smtp_helo_reply(s);
 }
 
 /* the reply to a MAIL or RCPT whose arguments did not parse */
@@ -537,6 +810,13 @@ smtp_check_sender(struct smtp_session *s, const struct mail_addr *a,
 {
 	char esc[600];
 
+	/*
+	 * A local user names its sender (sendmail -f), as Postfix's and
+	 * OpenSMTPD's sendmail let it: it is known by its uid, which the
+	 * watch counts whatever sender it claims.
+	 */
+	if (s->local)
+		return 0;
 	if (pol_sender(s->srv->conf, &s->srv->relay, s->authenticated ?
 	    s->auth_user : NULL, s->addr, a) == POL_OK)
 		return 0;
@@ -591,7 +871,9 @@ smtp_session_dnsbl(struct smtp_session *s, int score, const char *zone)
 		evtimer_del(s->wait_timer);
 		smtp_set_state(s, SMTP_STATE_IDLE);
 		proceed_mail(s, args, strlen(args));
-		if (s->state != SMTP_STATE_CLOSING)
+		/* parked again: the milters' answer resumes it */
+		if (s->state != SMTP_STATE_CLOSING &&
+		    s->state != SMTP_STATE_WAIT)
 			smtp_unpark(s, s->state);
 	}
 }
@@ -683,6 +965,15 @@ proceed_mail(struct smtp_session *s, const char *args, size_t len)
 	    (s->tx->authres = smtp_authres_tx_new(s->srv, s->id)) != NULL)
 		smtp_authres_spf_start(s->tx->authres, s->addr, from, s->helo);
 	smtp_set_state(s, SMTP_STATE_MAIL);
+	if (s->milters != NULL) {
+		const char *argv[16];
+		char buf[SMTP_LINE_MAX + ADDR_PATH_MAX * 2 + 16];
+		size_t argc = smtp_milter_argv(from, args, len, buf,
+		    sizeof(buf), argv, 16);
+
+		if (argc > 0 && smtp_milter_event(s, SMFIC_MAIL, argv, argc))
+			return;
+	}
 	smtp_reply(s, "250 2.1.0 Ok");
 }
 
@@ -766,6 +1057,35 @@ smtp_rcpt_add(struct smtp_session *s, const char *addr, const char *orcpt,
 	return 0;
 }
 
+int
+smtp_tx_rcpt_add(struct smtp_session *s, const char *addr, const char *orcpt,
+    int notify, const char *mailbox)
+{
+	return smtp_rcpt_add(s, addr, orcpt, notify, mailbox);
+}
+
+/*
+ * smtp_rcpt_taken - the RCPT (its recipients from first on) is taken:
+ * its 250, or, with milters, their answer first
+ */
+static void
+smtp_rcpt_taken(struct smtp_session *s, size_t first, const char *to,
+    const char *args, size_t len)
+{
+	smtp_set_state(s, SMTP_STATE_RCPT);
+	if (s->milters != NULL) {
+		const char *argv[16];
+		char buf[SMTP_LINE_MAX + ADDR_PATH_MAX * 2 + 16];
+		size_t argc = smtp_milter_argv(to, args, len, buf,
+		    sizeof(buf), argv, 16);
+
+		s->milter_first = first;
+		if (argc > 0 && smtp_milter_event(s, SMFIC_RCPT, argv, argc))
+			return;
+	}
+	smtp_reply(s, "250 2.1.5 Ok");
+}
+
 /*
  * Ask the lookup process whether the recipient exists and park until
  * it answers (smtp_session_lookup_done) or lookup_timeout passes.
@@ -775,7 +1095,7 @@ smtp_rcpt_add(struct smtp_session *s, const char *addr, const char *orcpt,
  */
 static void
 smtp_lookup_start(struct smtp_session *s, const struct smtp_rcpt_params *rp,
-    const char *to)
+    const char *to, const char *args, size_t alen)
 {
 	struct smtp_lookup *lk = &s->lookup;
 	struct proto_lookup_rcpt q;
@@ -788,6 +1108,7 @@ smtp_lookup_start(struct smtp_session *s, const struct smtp_rcpt_params *rp,
 	lk->utf8 = rp->addr.utf8;
 	lk->first = s->tx->n_rcpts;
 	lk->failed = 0;
+	snprintf(lk->args, sizeof(lk->args), "%.*s", (int)alen, args);
 	q.seq = lk->seq;
 	q.rcpt = to;
 	q.local = rp->addr.local_plain;
@@ -904,8 +1225,7 @@ smtp_session_lookup_done(struct smtp_session *s, int answer, const char *why)
 		log_debug(LOG_CAT_RELAY, "session=%s event=rcpt client=%s "
 		    "to=<%s> targets=%zu why=\"%s\"", s->idstr, s->ip, esc,
 		    added, wesc);
-		smtp_set_state(s, SMTP_STATE_RCPT);
-		smtp_reply(s, "250 2.1.5 Ok");
+		smtp_rcpt_taken(s, lk->first, lk->to, lk->args, strlen(lk->args));
 	} else if (answer == PROTO_LOOKUP_NOTFOUND) {
 		log_info(LOG_CAT_RELAY, "session=%s event=reject client=%s "
 		    "to=<%s> code=550 reason=\"unknown user\"", s->idstr, s->ip,
@@ -967,9 +1287,10 @@ proceed_rcpt(struct smtp_session *s, const char *args, size_t len)
 	memcpy(rc.addr, s->addr, sizeof(rc.addr));
 	rc.authenticated = s->authenticated;
 	rc.auth_relay = s->listener->conf->auth_relay;
+	rc.local = s->local && s->authenticated;
 	switch (relay_decide(&s->srv->relay, &rc, &rp.addr)) {
 	case RELAY_LOOKUP:
-		smtp_lookup_start(s, &rp, to);
+		smtp_lookup_start(s, &rp, to, args, len);
 		return;
 	case RELAY_OUTBOUND:
 		break;
@@ -989,8 +1310,7 @@ proceed_rcpt(struct smtp_session *s, const char *args, size_t len)
 		return;
 	}
 	s->tx->n_accepted++;
-	smtp_set_state(s, SMTP_STATE_RCPT);
-	smtp_reply(s, "250 2.1.5 Ok");
+	smtp_rcpt_taken(s, s->tx->n_rcpts - 1, to, args, len);
 }
 
 /*
@@ -1032,21 +1352,29 @@ smtp_received_header(struct smtp_session *s)
 
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-	if (!s->esmtp)
-		proto = "SMTP";
-	else if (s->tls && s->authenticated)
-		proto = "ESMTPSA";
-	else if (s->tls)
-		proto = "ESMTPS";
-	else if (s->authenticated)
-		proto = "ESMTPA";
-	else
-		proto = "ESMTP";
-	smtp_received_from(s);
-	evbuffer_add_printf(s->tx->msg, "\r\n\tby %s (moat) with %s id %s",
-	    s->srv->conf->hostname, proto, s->tx->qid);
-	if (s->tls)
-		evbuffer_add_printf(s->tx->msg, "\r\n\t(%s)", s->tls_desc);
+	if (s->local) {
+		/* no network peer: the uid, as Postfix's pickup writes it */
+		evbuffer_add_printf(s->tx->msg, "Received: by %s (moat, from "
+		    "userid %u)\r\n\twith local id %s", s->srv->conf->hostname,
+		    s->local_uid, s->tx->qid);
+	} else {
+		if (!s->esmtp)
+			proto = "SMTP";
+		else if (s->tls && s->authenticated)
+			proto = "ESMTPSA";
+		else if (s->tls)
+			proto = "ESMTPS";
+		else if (s->authenticated)
+			proto = "ESMTPA";
+		else
+			proto = "ESMTP";
+		smtp_received_from(s);
+		evbuffer_add_printf(s->tx->msg, "\r\n\tby %s (moat) with %s id "
+		    "%s", s->srv->conf->hostname, proto, s->tx->qid);
+		if (s->tls)
+			evbuffer_add_printf(s->tx->msg, "\r\n\t(%s)",
+			    s->tls_desc);
+	}
 	if (s->tx->n_rcpts == 1)
 		evbuffer_add_printf(s->tx->msg, "\r\n\tfor <%s>",
 		    s->tx->rcpts[0].addr);
@@ -1058,14 +1386,10 @@ smtp_received_header(struct smtp_session *s)
 	evbuffer_drain(s->tx->msg, evbuffer_get_length(s->tx->msg));
 }
 
+/* the 354: DATA's machine starts */
 static void
-proceed_data(struct smtp_session *s, const char *args, size_t len)
+smtp_data_begin(struct smtp_session *s)
 {
-	if (len != 0) {
-		smtp_reply_error(s, "501 5.5.4 Syntax: DATA");
-		return;
-	}
-	qid_make(s->tx->qid, time(NULL), s->srv->qid_ctr++, QID_SMTP);
 	smtp_data_init(&s->tx->data, (size_t)s->srv->conf->max_message_size,
 	    s->srv->conf->max_received_headers);
 	smtp_received_header(s);
@@ -1080,6 +1404,19 @@ proceed_data(struct smtp_session *s, const char *args, size_t len)
 	s->tx->data_bytes = 0;
 	smtp_set_timeout(s, s->srv->conf->timeout_data);
 	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+static void
+proceed_data(struct smtp_session *s, const char *args, size_t len)
+{
+	if (len != 0) {
+		smtp_reply_error(s, "501 5.5.4 Syntax: DATA");
+		return;
+	}
+	qid_make(s->tx->qid, time(NULL), s->srv->qid_ctr++, QID_SMTP);
+	if (smtp_milter_event(s, SMFIC_DATA, NULL, 0))
+		return;
+	smtp_data_begin(s);
 }
 
 static void
@@ -1343,6 +1680,31 @@ smtp_auth_check(struct smtp_session *s, const char *user, const uint8_t *pass,
 }
 
 /*
+ * A failed AUTH: its log line and event. failures is the running count
+ * the ban is decided on (the client's network, within auth_fail_window,
+ * this one included), not this session's: a brute force opens a new
+ * connection for each try.
+ */
+static void
+smtp_auth_fail_log(struct smtp_session *s, int failures)
+{
+	const char *mech = s->auth.mech == AUTH_MECH_PLAIN ? "PLAIN" : "LOGIN";
+	char esc[600], detail[128];
+
+	log_escape(esc, sizeof(esc), s->auth.login_user,
+	    strlen(s->auth.login_user));
+	/* no name tried (an empty LOGIN user): user=-, as everywhere */
+	log_notice(LOG_CAT_AUTH, "session=%s event=auth_fail client=%s "
+	    "user=%s%s%s mechanism=%s failures=%d session_failures=%d",
+	    s->idstr, s->ip, esc[0] ? "\"" : "", esc[0] ? esc : "-",
+	    esc[0] ? "\"" : "", mech, failures, s->auth.failures);
+	snprintf(detail, sizeof(detail), "mechanism=%s failures=%d", mech,
+	    failures);
+	smtp_server_event(s->srv, "auth_fail", s->ip, s->auth.login_user,
+	    s->idstr, detail);
+}
+
+/*
  * smtp_auth_guard - brute force. Per address: auth_fail_limit failures
  * in auth_fail_window ban it (doubling for repeat offenders) and close
  * the session. Per account: failures from several addresses raise an
@@ -1361,6 +1723,7 @@ smtp_auth_guard(struct smtp_session *s)
 	smtp_server_client_net(s->srv, s->addr, net, sizeof(net));
 	snprintf(key, sizeof(key), "a:%s", net);
 	n = guard_hit(s->srv->guard, key, s->addr, now, c->auth_fail_window, NULL);
+	smtp_auth_fail_log(s, n);
 	if (pol_auth_client(c, n, relay_client_trusted(&s->srv->relay,
 	    s->addr)) == POL_REJECT) {
 		char bkey[80], reason[96];
@@ -1413,6 +1776,25 @@ smtp_auth_fail_reply(struct smtp_session *s)
 		smtp_unpark(s, SMTP_STATE_IDLE);
 }
 
+/*
+ * The queue hears of the login before the client hears 235: on the
+ * same channel as the session's messages, so it has judged the login
+ * (a login after a guessing attack is quarantined) before the first
+ * of them arrives.
+ */
+static void
+smtp_session_login_sent(struct smtp_session *s)
+{
+	struct proto_auth_login l;
+	struct ipc_msg m;
+
+	l.user = s->auth_user;
+	l.client_ip = s->ip;
+	l.session = s->idstr;
+	proto_auth_login_enc(&m, 0, &l);
+	ipc_send(s->srv->queue, &m);
+}
+
 /* smtp_session_auth_result - the auth process answered */
 void
 smtp_session_auth_result(struct smtp_session *s, int result)
@@ -1441,6 +1823,7 @@ smtp_session_auth_result(struct smtp_session *s, int result)
 		    "mechanism=%s", s->idstr, s->ip, esc,
 		    s->auth.mech == AUTH_MECH_PLAIN ? "PLAIN" : "LOGIN");
 		s->srv->stats.auth_ok++;
+		smtp_session_login_sent(s);
 		smtp_reply(s, "235 2.7.0 Authentication successful");
 		smtp_unpark(s, SMTP_STATE_IDLE);
 		return;
@@ -1452,17 +1835,6 @@ smtp_session_auth_result(struct smtp_session *s, int result)
 		return;
 	}
 	s->auth.failures++;
-	log_notice(LOG_CAT_AUTH, "session=%s event=auth_fail client=%s user=\"%s\" "
-	    "mechanism=%s failures=%d", s->idstr, s->ip, esc,
-	    s->auth.mech == AUTH_MECH_PLAIN ? "PLAIN" : "LOGIN", s->auth.failures);
-	{
-		char detail[128];
-
-		snprintf(detail, sizeof(detail), "mechanism=%s",
-		    s->auth.mech == AUTH_MECH_PLAIN ? "PLAIN" : "LOGIN");
-		smtp_server_event(s->srv, "auth_fail", s->ip, s->auth.login_user,
-		    s->idstr, detail);
-	}
 	if (smtp_auth_guard(s) == -1)
 		return;
 	/* the same pause for unknown users and wrong passwords */
@@ -1633,6 +2005,39 @@ smtp_command(struct smtp_session *s, const char *line, size_t len)
 /* ---- DATA ---- */
 
 /*
+ * The milters get the header section once it is whole, then the body
+ * bytes the last feed added to tx->msg (from before on) as they come.
+ */
+static void
+smtp_milter_stream(struct smtp_session *s, size_t before)
+{
+	struct evbuffer_iovec v[8];
+	struct evbuffer_ptr pos;
+	size_t after = evbuffer_get_length(s->tx->msg);
+	int n;
+
+	if (!s->milter_head_sent && s->tx->head.done) {
+		milter_chain_headers(s->milters, s->tx->head.buf,
+		    s->tx->head.len);
+		s->milter_head_sent = 1;
+	}
+	while (before < after) {
+		if (evbuffer_ptr_set(s->tx->msg, &pos, before,
+		    EVBUFFER_PTR_SET) == -1 ||
+		    (n = evbuffer_peek(s->tx->msg, (ev_ssize_t)(after - before),
+		    &pos, v, 8)) <= 0)
+			return;
+		for (int i = 0; i < n && i < 8 && before < after; i++) {
+			size_t take = v[i].iov_len < after - before ?
+			    v[i].iov_len : after - before;
+
+			milter_chain_body(s->milters, v[i].iov_base, take);
+			before += take;
+		}
+	}
+}
+
+/*
  * Message bytes as they are received: the header section stays in
  * tx->head to the dot; past SMTP_CHUNK the body goes to the queue
  * process, so a session holds at most about that much of a body however
@@ -1656,9 +2061,12 @@ smtp_data_emit(void *arg, const char *p, size_t len)
 	if (s->tx->authres != NULL)
 		smtp_authres_body(s->tx->authres, &s->tx->head, s->tx->msg,
 		    before);
+	if (s->milters != NULL && s->tx->data.err == SMTP_DATA_OK)
+		smtp_milter_stream(s, before);
 	if (evbuffer_get_length(s->tx->msg) < SMTP_CHUNK ||
 	    s->tx->data.err != SMTP_DATA_OK)
 		return;
+	s->tx->queued_bytes += evbuffer_get_length(s->tx->msg);
 	proto_chunk_enc(&m, s->id, s->tx->msg);
 	ipc_send(s->srv->queue, &m);
 	s->tx->streaming = 1;
@@ -1911,6 +2319,165 @@ smtp_data_done(struct smtp_session *s)
 	smtp_dot_start(s);
 }
 
+/* the milters' step at the dot: their end-of-message answer */
+enum smtp_dot_rc
+smtp_dot_milter(struct smtp_session *s)
+{
+	if (s->milters == NULL)
+		return SMTP_DOT_CONTINUE;
+	if (!s->milter_head_sent) {
+		milter_chain_headers(s->milters, s->tx->head.buf,
+		    s->tx->head.len);
+		s->milter_head_sent = 1;
+	}
+	smtp_milter_event(s, SMFIC_BODYEOB, NULL, 0);
+	return SMTP_DOT_PARKED;
+}
+
+/* the milters' answer at the dot */
+static void
+smtp_milter_eom(struct smtp_session *s, const struct milter_result *r)
+{
+	char from[ADDR_PATH_MAX * 2], esc[ADDR_PATH_MAX * 4];
+
+	if (r->verdict == MILTER_REJECT || r->verdict == MILTER_TEMPFAIL) {
+		smtp_milter_refusal(s, r, "550 5.7.1 Message rejected", 0);
+		s->srv->stats.rejected[SMTP_REJ_DATA]++;
+		smtp_reset_tx(s);
+		smtp_unpark(s, SMTP_STATE_IDLE);
+		return;
+	}
+	if (r->verdict == MILTER_DISCARD) {
+		addr_format(&s->tx->mail.addr, from, sizeof(from));
+		log_info(LOG_CAT_SMTP, "session=%s qid=%s event=discarded "
+		    "client=%s from=<%s> milter=%s", s->idstr, s->tx->qid,
+		    s->ip, log_escape_bare(esc, sizeof(esc), from,
+		    strlen(from)), r->milter != NULL ? r->milter : "-");
+		smtp_reply(s, "250 2.0.0 Ok: queued as %s", s->tx->qid);
+		smtp_reset_tx(s);
+		smtp_unpark(s, SMTP_STATE_IDLE);
+		return;
+	}
+	smtp_milter_apply(s);
+	if (r->quarantine) {
+		log_escape(esc, sizeof(esc), r->quarantine_why,
+		    strlen(r->quarantine_why));
+		log_notice(LOG_CAT_SMTP, "session=%s qid=%s event=quarantine "
+		    "client=%s milter=%s reason=\"%s\"", s->idstr, s->tx->qid,
+		    s->ip, r->milter != NULL ? r->milter : "-", esc);
+		s->tx->store_flags |= PROTO_MSGF_HOLD;
+	}
+	if (s->tx->n_rcpts == 0) {
+		/* the milters took every recipient away: nothing to store */
+		log_info(LOG_CAT_SMTP, "session=%s qid=%s event=discarded "
+		    "client=%s reason=\"no recipients left\"", s->idstr,
+		    s->tx->qid, s->ip);
+		smtp_reply(s, "250 2.0.0 Ok: queued as %s", s->tx->qid);
+		smtp_reset_tx(s);
+		smtp_unpark(s, SMTP_STATE_IDLE);
+		return;
+	}
+	/* back to where the dot left it, for the steps after this one */
+	s->waiting = SMTP_WAIT_NONE;
+	evtimer_del(s->wait_timer);
+	smtp_set_state(s, SMTP_STATE_DATA);
+	smtp_dot_next(s);
+}
+
+/*
+ * smtp_milter_answer - the milters answered the event the session
+ * waits for (s->milter_event); a refusal gets its reply here.
+ */
+static void
+smtp_milter_answer(struct smtp_session *s, const struct milter_result *r)
+{
+	int refused = r->verdict == MILTER_REJECT ||
+	    r->verdict == MILTER_TEMPFAIL;
+	int event = s->milter_event;
+
+	/* a filter that is down refuses transactions, not the greeting */
+	if (refused && r->unavailable && (event == SMFIC_CONNECT ||
+	    event == SMFIC_HELO))
+		refused = 0;
+	if (refused && r->code == 421) {
+		/* a milter that wants the session ended */
+		smtp_milter_refusal(s, r, NULL, 0);
+		smtp_close(s, "milter 421");
+		return;
+	}
+	switch (event) {
+	case SMFIC_CONNECT:
+		/* HELO waited for it: then HELO's own event */
+		s->milter_connect = 0;
+		if (refused) {
+			smtp_milter_log(s, r);
+			smtp_milter_refuse_greeting(s, r->verdict ==
+			    MILTER_REJECT);
+			return;
+		}
+		{
+			const char *argv[1] = { s->helo };
+
+			smtp_milter_event(s, SMFIC_HELO, argv, 1);
+		}
+		return;
+	case SMFIC_HELO:
+		if (refused) {
+			s->helo[0] = '\0';
+			smtp_milter_refusal(s, r, "550 5.7.1 Command rejected", 1);
+			if (s->state != SMTP_STATE_CLOSING)
+				smtp_unpark(s, SMTP_STATE_HELO);
+			return;
+		}
+		smtp_helo_reply(s);
+		smtp_unpark(s, SMTP_STATE_IDLE);
+		return;
+	case SMFIC_MAIL:
+		if (refused) {
+			smtp_milter_refusal(s, r, "550 5.7.1 Command rejected", 1);
+			smtp_reset_tx(s);
+			if (s->state != SMTP_STATE_CLOSING)
+				smtp_unpark(s, SMTP_STATE_IDLE);
+			return;
+		}
+		smtp_reply(s, "250 2.1.0 Ok");
+		smtp_unpark(s, SMTP_STATE_MAIL);
+		return;
+	case SMFIC_RCPT:
+		if (refused) {
+			s->tx->n_rcpts = s->milter_first;
+			s->tx->n_accepted--;
+			smtp_milter_refusal(s, r, "550 5.7.1 Command rejected", 1);
+			if (s->state != SMTP_STATE_CLOSING)
+				smtp_unpark(s, s->tx->n_rcpts > 0 ?
+				    SMTP_STATE_RCPT : SMTP_STATE_MAIL);
+			return;
+		}
+		smtp_reply(s, "250 2.1.5 Ok");
+		smtp_unpark(s, SMTP_STATE_RCPT);
+		return;
+	case SMFIC_DATA:
+		if (refused) {
+			smtp_milter_refusal(s, r, "550 5.7.1 Command rejected", 1);
+			smtp_reset_tx(s);
+			if (s->state != SMTP_STATE_CLOSING)
+				smtp_unpark(s, SMTP_STATE_IDLE);
+			return;
+		}
+		/* smtp_data_begin sets its own state; reading on after */
+		s->wait_id = 0;
+		s->waiting = SMTP_WAIT_NONE;
+		evtimer_del(s->wait_timer);
+		smtp_data_begin(s);
+		bufferevent_enable(s->bev, EV_READ);
+		smtp_process(s);
+		return;
+	case SMFIC_BODYEOB:
+		smtp_milter_eom(s, r);
+		return;
+	}
+}
+
 /* the last step at the dot: the queue stores it, then the client hears */
 enum smtp_dot_rc
 smtp_dot_store(struct smtp_session *s)
@@ -1941,6 +2508,8 @@ smtp_dot_store(struct smtp_session *s)
 		rc.mailbox = s->tx->rcpts[i].mailbox;
 		proto_store_rcpt_enc(&m, &rc);
 	}
+	s->tx->queued_bytes += s->tx->head.len +
+	    evbuffer_get_length(s->tx->msg);
 	proto_store_head_enc(&m, s->tx->head.buf, s->tx->head.len);
 	proto_body_enc(&m, s->tx->msg);
 	ipc_send(s->srv->queue, &m);
@@ -1954,16 +2523,22 @@ void
 smtp_session_stored(struct smtp_session *s, int status, const char *qid)
 {
 	char from[ADDR_PATH_MAX * 2], esc[ADDR_PATH_MAX * 4];
+	char idesc[SMTP_MSGID_MAX * 4 + 1];
+	const char *msgid;
 
 	if (s->state != SMTP_STATE_WAIT || s->waiting != SMTP_WAIT_QUEUE)
 		return;
 	addr_format(&s->tx->mail.addr, from, sizeof(from));
 	if (status == PROTO_STORE_OK) {
 		s->n_msgs++;
+		/* the client's Message-ID, escaped here: any bytes may come */
+		msgid = smtp_data_msgid(&s->tx->data);
 		log_info(LOG_CAT_SMTP, "session=%s qid=%s event=accepted client=%s "
-		    "from=<%s> nrcpt=%zu size=%zu", s->idstr, qid, s->ip,
-		    log_escape_bare(esc, sizeof(esc), from, strlen(from)),
-		    s->tx->n_rcpts, s->tx->data.size);
+		    "from=<%s> nrcpt=%zu size=%zu msgid=%s", s->idstr, qid,
+		    s->ip, log_escape_bare(esc, sizeof(esc), from, strlen(from)),
+		    s->tx->n_rcpts, s->tx->queued_bytes, msgid[0] ?
+		    log_escape_bare(idesc, sizeof(idesc), msgid, strlen(msgid)) :
+		    "-");
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", qid);
 	} else if (status == PROTO_STORE_DISKFULL) {
 		log_warn(LOG_CAT_QUEUE, "session=%s event=tempfail client=%s "
@@ -2050,6 +2625,22 @@ smtp_queue_backlog(struct smtp_session *s)
 	return 1;
 }
 
+/*
+ * Body bytes the milters have not taken yet: past SMTP_MILTER_BACKLOG
+ * DATA is not read on (a slow filter costs no memory here);
+ * smtp_milter_drained_cb resumes.
+ */
+static int
+smtp_milter_backlog(struct smtp_session *s)
+{
+	if (s->milters == NULL ||
+	    milter_chain_backlog(s->milters) < SMTP_MILTER_BACKLOG)
+		return 0;
+	s->milter_full = 1;
+	bufferevent_disable(s->bev, EV_READ);
+	return 1;
+}
+
 /* smtp_session_queue_drained - the queue read our backlog: DATA goes on */
 void
 smtp_session_queue_drained(struct smtp_session *s)
@@ -2085,7 +2676,7 @@ smtp_process(struct smtp_session *s)
 			struct evbuffer_iovec v;
 			size_t used;
 
-			if (smtp_queue_backlog(s))
+			if (smtp_queue_backlog(s) || smtp_milter_backlog(s))
 				return;
 
 			if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
@@ -2160,7 +2751,7 @@ smtp_tls_start(struct smtp_session *s)
 	struct bufferevent *tbev;
 	SSL *ssl;
 
-	if ((ssl = SSL_new(s->srv->tls)) == NULL) {
+	if ((ssl = tls_set_ssl_new(s->srv->tls)) == NULL) {
 		smtp_close(s, "SSL_new failed");
 		return;
 	}
@@ -2305,6 +2896,16 @@ smtp_wait_timer_cb(evutil_socket_t fd, short ev, void *arg)
 	struct smtp_session *s = arg;
 	enum smtp_wait what = s->waiting;
 
+	if (what == SMTP_WAIT_MILTER) {
+		/* the chain's own timers failed to end it: give up */
+		log_warn(LOG_CAT_SMTP, "session=%s event=wait_timeout "
+		    "client=%s for=milter", s->idstr, s->ip);
+		if (s->state != SMTP_STATE_CONNECTED)
+			smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded",
+			    s->srv->conf->hostname);
+		smtp_close(s, "no answer in time");
+		return;
+	}
 	if (s->state != SMTP_STATE_WAIT)
 		return;
 	switch (what) {
@@ -2325,11 +2926,14 @@ smtp_wait_timer_cb(evutil_socket_t fd, short ev, void *arg)
 		break;
 	case SMTP_WAIT_QUEUE:
 	case SMTP_WAIT_AUTH:
+	case SMTP_WAIT_IDENT:
 	case SMTP_WAIT_DKIM:
+	case SMTP_WAIT_MILTER:
 	case SMTP_WAIT_NONE:
 		log_warn(LOG_CAT_SMTP, "session=%s event=wait_timeout client=%s "
 		    "for=%s", s->idstr, s->ip,
 		    what == SMTP_WAIT_QUEUE ? "queue" :
+		    what == SMTP_WAIT_IDENT ? "parent" :
 		    what == SMTP_WAIT_DKIM ? "dkim" : "auth");
 		smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded",
 		    s->srv->conf->hostname);
@@ -2361,9 +2965,14 @@ smtp_session_new(struct smtp_server *srv, struct smtp_listener *l, int fd,
 	if (cidr_addr_from_sa(sa, s->addr) == -1)
 		memset(s->addr, 0, sizeof(s->addr));
 	cidr_addr_format(s->addr, s->ip, sizeof(s->ip));
-	s->port = ntohs(sa->sa_family == AF_INET6 ?
-	    ((const struct sockaddr_in6 *)sa)->sin6_port :
-	    ((const struct sockaddr_in *)sa)->sin_port);
+	if (sa->sa_family == AF_UNIX) {
+		/* the submit_socket: no address, the uid is the client */
+		snprintf(s->ip, sizeof(s->ip), "local");
+		s->local = 1;
+	} else
+		s->port = ntohs(sa->sa_family == AF_INET6 ?
+		    ((const struct sockaddr_in6 *)sa)->sin6_port :
+		    ((const struct sockaddr_in *)sa)->sin_port);
 	if ((s->wait_timer = evtimer_new(srv->base, smtp_wait_timer_cb,
 	    s)) == NULL)
 		goto fail;
@@ -2374,7 +2983,7 @@ smtp_session_new(struct smtp_server *srv, struct smtp_listener *l, int fd,
 		s->direct = 1;
 		return s;
 	}
-	if (srv->tls == NULL || (ssl = SSL_new(srv->tls)) == NULL)
+	if (srv->tls == NULL || (ssl = tls_set_ssl_new(srv->tls)) == NULL)
 		goto fail;
 	s->bev = bufferevent_openssl_socket_new(srv->base, fd, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_DEFER_CALLBACKS |
@@ -2419,7 +3028,18 @@ smtp_session_admit(struct smtp_session *s, int ipcount)
 		smtp_close(s, "max_sessions");
 		return -1;
 	}
-	if (ipcount > c->max_sessions_per_ip) {
+	/* local sessions have no address: they are counted together */
+	if (s->local && ipcount > c->submit_max_sessions) {
+		log_notice(LOG_CAT_POLICY, "session=%s event=limit client=local "
+		    "limit=submit_max_sessions", s->idstr);
+		smtp_server_event(srv, "limit", s->ip, "", s->idstr,
+		    "submit_max_sessions");
+		smtp_reply(s, "421 4.7.0 %s Error: too many local submissions "
+		    "at once", c->hostname);
+		smtp_close(s, "submit_max_sessions");
+		return -1;
+	}
+	if (!s->local && ipcount > c->max_sessions_per_ip) {
 		log_notice(LOG_CAT_POLICY, "session=%s event=limit client=%s "
 		    "limit=max_sessions_per_ip", s->idstr, s->ip);
 		smtp_server_event(srv, "limit", s->ip, "", s->idstr,
@@ -2455,6 +3075,85 @@ smtp_dnsbl_start(struct smtp_session *s)
 	}
 }
 
+/* the session's whole life, from its greeting: session_lifetime */
+static void
+smtp_lifetime_start(struct smtp_session *s)
+{
+	struct timeval tv = { s->srv->conf->session_lifetime, 0 };
+
+	if ((s->lifetime = evtimer_new(s->srv->base, smtp_lifetime_cb,
+	    s)) != NULL)
+		evtimer_add(s->lifetime, &tv);
+}
+
+/*
+ * A connection on the submit_socket (moat sendmail): its user is the
+ * peer's uid as the kernel gives it (SO_PEERCRED), whatever the client
+ * says. The greeting waits for the parent's login name of the uid and
+ * its verdict on submit_users (smtp_session_local_ident).
+ */
+static void
+smtp_local_start(struct smtp_session *s)
+{
+	struct proto_local_ident q;
+	struct ipc_msg m;
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(s->fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1 ||
+	    len != sizeof(cr)) {
+		log_warn(LOG_CAT_SMTP, "session=%s event=peercred_failed "
+		    "error=\"%s\"", s->idstr, strerror(errno));
+		smtp_reply(s, "421 4.3.0 %s Error: cannot tell who you are",
+		    s->srv->conf->hostname);
+		smtp_close(s, "no peer credentials");
+		return;
+	}
+	s->local_uid = (uint32_t)cr.uid;
+	q.uid = (uint32_t)cr.uid;
+	q.gid = (uint32_t)cr.gid;
+	proto_local_ident_enc(&m, s->id, &q);
+	ipc_send(s->srv->parent, &m);
+	smtp_park(s, SMTP_WAIT_IDENT, s->id, 5000);
+}
+
+/* smtp_session_local_ident - see smtp.h */
+void
+smtp_session_local_ident(struct smtp_session *s, int verdict,
+    const char *login)
+{
+	const struct conf *c = s->srv->conf;
+
+	if (s->state != SMTP_STATE_WAIT || s->waiting != SMTP_WAIT_IDENT)
+		return;
+	if (login[0] != '\0')
+		snprintf(s->auth_user, sizeof(s->auth_user), "local:%s", login);
+	else
+		snprintf(s->auth_user, sizeof(s->auth_user), "local:%u",
+		    s->local_uid);
+	if (verdict != PROTO_LOCAL_OK ||
+	    smtp_server_is_suspended(s->srv, s->auth_user)) {
+		const char *why = verdict != PROTO_LOCAL_OK ?
+		    "not in submit_users" : "suspended";
+
+		log_notice(LOG_CAT_POLICY, "session=%s event=submit_denied "
+		    "client=local uid=%u user=%s reason=\"%s\"", s->idstr,
+		    s->local_uid, s->auth_user, why);
+		smtp_server_event(s->srv, "submit_denied", s->ip, s->auth_user,
+		    s->idstr, why);
+		smtp_reply(s, "554 5.7.1 %s: %s may not submit mail here (%s)",
+		    c->hostname, s->auth_user, why);
+		smtp_close(s, "submit denied");
+		return;
+	}
+	s->authenticated = 1;
+	log_info(LOG_CAT_SMTP, "session=%s event=local client=local uid=%u "
+	    "user=%s", s->idstr, s->local_uid, s->auth_user);
+	smtp_lifetime_start(s);
+	smtp_reply(s, "220 %s ESMTP moat", c->hostname);
+	smtp_unpark(s, SMTP_STATE_HELO);
+}
+
 /* smtp_session_start - a new connection on listener l, see smtp.h */
 void
 smtp_session_start(struct smtp_server *srv, struct smtp_listener *l, int fd,
@@ -2484,19 +3183,30 @@ smtp_session_start(struct smtp_server *srv, struct smtp_listener *l, int fd,
 	    s->proxy_ip[0] ? " proxy=" : "", s->proxy_ip);
 	if (smtp_session_admit(s, ipcount) == -1)
 		return;
+	if (s->local) {
+		smtp_local_start(s);
+		return;
+	}
 	smtp_server_rdns_start(srv, s);	/* for moat sessions; never waited for */
 	/* a client whose bytes are already here did not wait for the banner */
 	if (!s->ssl && recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 1) {
 		smtp_read_cb(s->bev, s);
 		return;
 	}
+	smtp_milter_start(s);
+	smtp_session_greet(s);
+}
+
+/* smtp_session_greet - the banner: the session begins */
+static void
+smtp_session_greet(struct smtp_session *s)
+{
+	struct smtp_server *srv = s->srv;
+	const struct conf *c = srv->conf;
+
 	smtp_set_state(s, SMTP_STATE_HELO);
 	smtp_dnsbl_start(s);
-	if ((s->lifetime = evtimer_new(srv->base, smtp_lifetime_cb, s)) != NULL) {
-		struct timeval tv = { c->session_lifetime, 0 };
-
-		evtimer_add(s->lifetime, &tv);
-	}
+	smtp_lifetime_start(s);
 	smtp_reply(s, "220 %s ESMTP moat", c->hostname);
 }
 
@@ -2518,6 +3228,7 @@ smtp_session_free(struct smtp_session *s)
 	if (s == NULL)
 		return;
 	smtp_stream_abort(s);
+	milter_chain_free(s->milters);
 	if (s->wait_timer)
 		event_free(s->wait_timer);
 	if (s->lifetime)

@@ -6,9 +6,11 @@ accepts. The directory is world-traversable because moat's children run
 as the unprivileged user `_moat` and must reach the spool below it.
 """
 import os
+import pwd
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -60,6 +62,27 @@ def wait_dns(port, proc=None, name="ready.moat.test", timeout=5):
     raise RuntimeError("DNS server on port %d did not answer within %ss"
                        % (port, timeout))
 
+
+
+def install_queue(m, files, extra_sql=""):
+    """Replace m's queue.db (m stopped) with one built from files of
+    tests/queue_schema/ (the schemas of older versions, and data)."""
+    path = os.path.join(m.dir, "var", "spool", "queue.db")
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.unlink(path + suffix)
+    con = sqlite3.connect(path)
+    for f in files:
+        with open(os.path.join(ROOT, "tests", "queue_schema", f)) as fp:
+            con.executescript(fp.read())
+    if extra_sql:
+        con.executescript(extra_sql)
+    con.commit()
+    con.close()
+    pw = pwd.getpwnam("_moat")
+    os.chown(path, pw.pw_uid, pw.pw_gid)
+    os.chmod(path, 0o600)
+    return path
 
 @pytest.fixture(scope="session")
 def tls_files():

@@ -3,6 +3,7 @@ with "file:line: what is wrong" on stderr and exit status 1, and serve
 listens on nothing. A good configuration prints as the effective
 configuration, which parses again to the same text."""
 import os
+import re
 import pathlib
 import shutil
 import socket
@@ -145,6 +146,24 @@ CASES = {
     "auth_on_mx_without_cert": (
         ["auth = yes"], 10,
         "listener mx: auth needs tls_cert and tls_key"),
+    "tls_protocols_old": (
+        ["[server]", "tls_protocols = TLSv1.1 TLSv1.2"], N + 2,
+        "tls_protocols: 'TLSv1.1' is not TLSv1.2 or TLSv1.3"),
+    "tls_ciphers_none": (
+        ["[server]", "tls_ciphers = NOSUCHCIPHER"], N + 2,
+        "tls_ciphers: 'NOSUCHCIPHER' selects no TLS 1.2 cipher"),
+    "tls_ciphers_only_rsa_kx": (
+        ["[server]", "tls_ciphers = AES128-GCM-SHA256"], N + 2,
+        "tls_ciphers: 'AES128-GCM-SHA256' selects no TLS 1.2 cipher"),
+    "tls_ciphersuites_bad": (
+        ["[server]", "tls_ciphersuites = TLS_NOPE"], N + 2,
+        "tls_ciphersuites: 'TLS_NOPE' is not a list of TLS 1.3 suites"),
+    "tls_certificates_no_colon": (
+        ["[server]", "tls_certificates = /etc/moat/a.pem"], N + 2,
+        "tls_certificates: '/etc/moat/a.pem' must be CERT:KEY"),
+    "tls_certificates_without_tls_cert": (
+        ["[server]", "tls_certificates = /etc/moat/a.pem:/etc/moat/a.key"],
+        N + 2, "tls_certificates needs tls_cert and tls_key"),
     "tls_cert_without_key": (
         ["[server]", "tls_cert = /nonexistent/cert.pem"], N + 2,
         "tls_cert and tls_key must be set together"),
@@ -164,6 +183,34 @@ CASES = {
          "relay_networks = 0.0.0.0/1", "  128.0.0.0/1"], N + 4,
         "relay_networks: together cover every IPv4 address (an open "
         "relay)"),
+    "milter_unknown_name": (
+        ["milters = rspamd"], N + 1,
+        "listener mx: milters: no section [milter rspamd]"),
+    "milter_named_twice": (
+        ["milters = f, f", "[milter f]", "socket = inet:127.0.0.1:11332"],
+        N + 1, "listener mx: milters: f named twice"),
+    "milter_bad_names": (
+        ["milters = a;b"], N + 1,
+        "listener mx: milters: 'a;b' must be [milter] section names "
+        "separated by commas"),
+    "milter_no_socket": (
+        ["[milter f]", "command_timeout = 5"], N + 1,
+        "milter f: socket is required"),
+    "milter_socket_name": (
+        ["[milter f]", "socket = inet:localhost:11332"], N + 2,
+        "milter f: socket: 'inet:localhost:11332' inet: needs a numeric "
+        "IPv4 address (the smtp process cannot resolve names)"),
+    "milter_socket_kind": (
+        ["[milter f]", "socket = tcp:127.0.0.1:1"], N + 2,
+        "milter f: socket: 'tcp:127.0.0.1:1' must be inet:ADDRESS:PORT, "
+        "inet6:[ADDRESS]:PORT or unix:PATH"),
+    "milter_bad_action": (
+        ["[milter f]", "socket = inet:127.0.0.1:1",
+         "default_action = reject"], N + 3,
+        "milter f: default_action: 'reject' must be tempfail or accept"),
+    "milter_unknown_key": (
+        ["[milter f]", "socket = inet:127.0.0.1:1", "timeout = 3"], N + 3,
+        "unknown key 'timeout' in [milter f]"),
     "ldap_unknown_key": (
         ["[ldap corp]", "servers = ldap://127.0.0.1", "tls = none",
          "sizelimit = 5"], N + 4,
@@ -289,6 +336,13 @@ CASES = {
     "no_equals": (
         ["[limits]", "max_errors"], N + 2,
         "syntax error"),
+    "submit_users_bad_group": (
+        ["[submit]", "submit_socket = run/submit.sock",
+         "submit_users = root, %"], N + 3,
+        "submit_users: '%' is not a valid %GROUP"),
+    "submit_max_sessions_zero": (
+        ["[submit]", "submit_max_sessions = 0"], N + 2,
+        "submit_max_sessions: 0 is below the minimum 1"),
 }
 
 
@@ -430,7 +484,7 @@ def test_check_config_prints_effective_config(tmp_path, tls_files):
     assert conf["limits"]["max_message_size"] == "2M"
     assert conf["limits"]["max_recipients"] == "150"
     assert conf["limits"]["max_errors"] == "20"         # a default
-    assert conf["limits"]["auth_fail_delay_ms"] == "250"
+    assert conf["limits"]["auth_fail_delay_ms"] == "250ms"
     assert conf["log"]["smtp"] == "debug"
     assert conf["domains"]["local_domains"].replace(",", " ").split() == \
         ["example.org", "example.net", "localhost"]
@@ -454,7 +508,7 @@ def test_check_config_prints_effective_config(tmp_path, tls_files):
             ldap["cache_positive"], ldap["cache_negative"],
             ldap["bind_file"]) == \
         ("ldaps", "DC=corp,DC=example", "sub",
-         "(|(mail=%s)(proxyAddresses=smtp:%s))", "3600", "60", "")
+         "(|(mail=%s)(proxyAddresses=smtp:%s))", "1h", "1m", "")
     assert mx["proxy_protocol"] == "no" and mx["proxy_from"] == ""
     assert subs["proxy_protocol"] == "v2"
     assert subs["proxy_from"].replace(",", " ").split() == \
@@ -473,7 +527,7 @@ def test_effective_config_reparses_to_itself(tmp_path, tls_files):
 
 
 def test_builtin_config_prints_and_reparses(tmp_path):
-    first = run("check-config")
+    first = run("check-config", "--builtin")
     assert first.returncode == 0, first.stderr
     conf = sections(first.stdout)
     assert conf["listener smtp"]["address"] == "127.0.0.1"
@@ -617,3 +671,142 @@ def test_serve_refuses_port_in_use():
     finally:
         busy.close()
         shutil.rmtree(str(d), ignore_errors=True)
+
+
+def readme_config_blocks():
+    """The README's indented blocks that are moat.conf text: their first
+    line that is not a comment is a [section] header."""
+    path = pathlib.Path(__file__).resolve().parents[2] / "README.md"
+    blocks, cur, prev_blank = [], None, True
+    for line in path.read_text().splitlines():
+        if line.startswith("    ") and (cur is not None or prev_blank):
+            cur = [] if cur is None else cur
+            cur.append(line[4:])
+        elif not line.strip() and cur is not None:
+            cur.append("")
+        else:
+            if cur is not None:
+                blocks.append(cur)
+            cur = None
+        prev_blank = not line.strip()
+    if cur is not None:
+        blocks.append(cur)
+    section = re.compile(r"\[(server|domains|relay|limits|policy|watch|"
+                         r"delivery|control|log|listener \S+|ldap \S+)\]$")
+    out = []
+    for b in blocks:
+        first = [l.strip() for l in b if l.strip() and
+                 not l.strip().startswith("#")]
+        if first and section.match(first[0]):
+            out.append("\n".join(b) + "\n")
+    return out
+
+
+def readme_files(text, d, tls_files):
+    """The /etc/moat files a README block names, made in d: certificates
+    from the test's own, the rest empty (an LDAP bind file 0600)."""
+    cert, key = tls_files
+    for name in sorted(set(re.findall(r"/etc/moat/[\w.-]+", text))):
+        local = d / os.path.basename(name)
+        if name.endswith(".key") or name.endswith("key.pem"):
+            shutil.copy(key, local)
+        elif name.endswith(".pem"):
+            shutil.copy(cert, local)
+        elif "bind" in name:
+            local.write_text("binddn = cn=moat\npassword = secret\n")
+        else:
+            local.write_text("")
+        os.chmod(str(local), 0o600)
+        text = text.replace(name, str(local))
+    return text
+
+
+def test_readme_configurations_pass_check_config(tmp_path, tls_files):
+    """Every whole configuration the README shows (from [server] on) is
+    accepted by check-config as printed there, comments after values
+    included; a fragment of one (a single section) may need what the
+    rest of a file gives, but never has a syntax or value error."""
+    blocks = readme_config_blocks()
+    whole = [b for b in blocks if "[server]" in b]
+    assert len(whole) >= 2, "the README's minimal and corporate examples"
+    assert any(re.search(r"=\s*\S+\s+#", b) for b in whole), \
+        "the minimal example shows a comment after a value"
+    for i, text in enumerate(blocks):
+        conf = tmp_path / ("readme%d.conf" % i)
+        conf.write_text(readme_files(text, tmp_path, tls_files))
+        r = run("check-config", "-c", str(conf))
+        if text in whole:
+            assert r.returncode == 0, (text, r.stderr)
+        else:
+            for bad in ("syntax error", "unknown key", "unknown section",
+                        "is not a", "duplicate", "indented line"):
+                if "not a routed domain" in r.stderr or \
+                        "not one of local_domains" in r.stderr:
+                    continue
+                assert bad not in r.stderr, (text, r.stderr)
+
+
+def test_durations_take_units_in_a_file(tmp_path):
+    conf = tmp_path / "d.conf"
+    conf.write_text("[limits]\ntimeout_command = 10m   # ten minutes\n"
+                    "auth_fail_delay_ms = 500ms\n[policy]\nban_time = 2h\n"
+                    "ban_time_max = 7d\nauth_fail_window = 900\n"
+                    "[delivery]\nretry_min = 30s\n")
+    r = run("check-config", "-c", str(conf))
+    assert r.returncode == 0, r.stderr
+    conf_ = sections(r.stdout)
+    assert conf_["limits"]["timeout_command"] == "10m"
+    assert conf_["limits"]["auth_fail_delay_ms"] == "500ms"
+    assert conf_["policy"]["ban_time"] == "2h"
+    assert conf_["policy"]["ban_time_max"] == "7d"
+    assert conf_["policy"]["auth_fail_window"] == "15m"    # plain: seconds
+    assert conf_["delivery"]["retry_min"] == "30s"
+    conf.write_text("[limits]\n\ntimeout_command = 500ms\n")
+    r = run("check-config", "-c", str(conf))
+    assert r.returncode == 1
+    assert "%s:3: timeout_command: '500ms' is not a whole number of " \
+        "seconds" % conf in r.stderr, r.stderr
+    conf.write_text("[policy]\nban_time = 2 hours\n")
+    r = run("check-config", "-c", str(conf))
+    assert r.returncode == 1 and "%s:2: ban_time: '2 hours' is not a " \
+        "duration" % conf in r.stderr, r.stderr
+
+
+def test_moat_config_prints_changed_knobs_and_values(tmp_path):
+    conf = tmp_path / "c.conf"
+    conf.write_text("[server]\nhostname = mx.example.org\n"
+                    "[limits]\ntimeout_command = 300   # the default\n"
+                    "max_errors = 7\n[policy]\nban_time = 2h\n"
+                    "[domains]\nlocal_domains = example.org, example.net\n"
+                    "[listener mx]\naddress = 127.0.0.1\nport = 2526\n")
+    r = run("config", "-c", str(conf))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "[server]", "hostname = mx.example.org", "",
+        "[domains]", "local_domains = example.org, example.net", "",
+        "[limits]", "max_errors = 7", "",
+        "[policy]", "ban_time = 2h", "",
+        "[listener mx]", "address = 127.0.0.1", "port = 2526"], r.stdout
+    # what it prints is a configuration of its own, with the same effect
+    again = tmp_path / "again.conf"
+    again.write_text(r.stdout)
+    assert run("check-config", "-c", str(again)).stdout.replace(
+        str(again), "X") == run("check-config", "-c", str(conf)).stdout.replace(
+        str(conf), "X")
+    r = run("config", "-c", str(conf), "ban_time")
+    assert (r.returncode, r.stdout) == (0, "2h\n"), r
+    r = run("config", "-c", str(conf), "timeout_command", "limits.max_errors",
+            "listener.mx.port", "local_domains")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "timeout_command = 5m", "limits.max_errors = 7",
+        "listener.mx.port = 2526",
+        "local_domains = example.org, example.net"]
+    r = run("config", "-c", str(conf), "-d", "ban_time")
+    assert (r.returncode, r.stdout) == (0, "1h\n"), r
+    r = run("config", "-c", str(conf), "bogus_knob")
+    assert r.returncode == 1 and "unknown knob 'bogus_knob'" in r.stderr
+    r = run("config", "-c", str(conf), "policy.max_errors")
+    assert r.returncode == 1, "max_errors is in [limits], not [policy]"
+    r = run("config", "--help")
+    assert r.returncode == 0 and r.stdout.startswith("usage: moat config")

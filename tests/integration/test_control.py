@@ -6,6 +6,7 @@ loopback port, so it stays queued (deferred) for the CLI to look at.
 """
 import json
 import os
+import re
 import socket
 import sqlite3
 import struct
@@ -214,8 +215,18 @@ def test_queue_filters(qmoat):
     # show: envelope, recipients, headers; --body
     qid = ctlj(m, "queue", "list", "--from", "<>")["messages"][0]["qid"]
     shown = ctlj(m, "queue", "show", qid)
-    env = {r["field"]: r["value"] for r in shown["envelope"]}
+    env = shown["envelope"][0]
     assert env["qid"] == qid and env["client"] == "127.0.0.4"
+    # numbers are numbers, times epoch seconds, as in `queue list`
+    listed = ctlj(m, "queue", "list", qid)["messages"][0]
+    assert env["created"] == listed["created"] and \
+        isinstance(env["created"], int) and env["created"] > 1.7e9
+    assert isinstance(env["size"], int) and env["recipients"] == 1
+    rc, out, _ = ctl(m, "queue", "show", qid, check=0)
+    lines = dict(l.split(None, 1) for l in out.splitlines()
+                 if l.split(None, 1)[:1] in (["created"], ["size"], ["qid"]))
+    assert re.fullmatch(r"\d+[smhd]( ?\d+[smhd])? ago", lines["created"]), out
+    assert lines["qid"] == qid
     assert shown["recipients"][0]["address"] == "x@d2.example"
     assert "Subject: t" in shown["headers"][0]["text"]
     assert "body" not in shown["headers"][0]["text"]
@@ -351,7 +362,7 @@ def test_user_states(qmoat):
         c.execute("UPDATE message SET auth_user = 'mallory'")
     rc, out, _ = ctl(m, "user", "suspend", "mallory", "--reason", "spam",
                      check=0)
-    assert "suspended" in out and "1 queued recipients" in out
+    assert "suspended" in out and "1 queued recipient of" in out
     users = {u["user"]: u for u in ctlj(m, "user", "list")["users"]}
     assert users["mallory"]["state"] == "suspended"
     assert users["mallory"]["queued"] == 1
@@ -619,21 +630,21 @@ def test_stats_lifetime_counters(moat_factory):
 
 def test_user_list_and_passwd_at_once(moat_factory):
     m = moat_factory(listeners=AUTH_LISTENERS, users={AUTH_USER: AUTH_PW,
-                                                     "bob": "bob's pw"},
+                                                     "bob": "bob's password"},
                      extra=RELAY)
     assert try_login(m, AUTH_USER, AUTH_PW)
     assert not try_login(m, "bob", "wrong")
     users = {u["user"]: u for u in ctlj(m, "user", "list")["users"]}
-    assert users["alice"]["in_file"] == "yes"
+    assert users["alice"]["in_file"] == 1
     assert users["alice"]["state"] == "active"
-    assert users["bob"]["in_file"] == "yes"
+    assert users["bob"]["in_file"] == 1
     assert wait_for(lambda: {u["user"]: u for u in ctlj(m, "user", "list")
                              ["users"]}["bob"]["auth_events_24h"] == 1, 5)
-    # an account that only the queue knows (suspended, not in the file)
-    ctl(m, "user", "suspend", "mallory", check=0)
+    # an account that only the queue knows (a relay client, held)
+    ctl(m, "user", "hold", "ip:192.0.2.9", check=0)
     users = {u["user"]: u for u in ctlj(m, "user", "list")["users"]}
-    assert users["mallory"]["in_file"] == "no"
-    assert users["mallory"]["state"] == "suspended"
+    assert users["ip:192.0.2.9"]["in_file"] == 0
+    assert users["ip:192.0.2.9"]["state"] == "held"
     # a new password works at once, without SIGHUP; the old one does not
     r = subprocess.run([MOAT_BIN, "user", "passwd", "alice", "-c", m.conf],
                        input="new secret\n", text=True, capture_output=True,
@@ -642,17 +653,17 @@ def test_user_list_and_passwd_at_once(moat_factory):
     assert "password for alice set" in r.stdout
     assert try_login(m, AUTH_USER, "new secret")
     assert not try_login(m, AUTH_USER, AUTH_PW)
-    assert try_login(m, "bob", "bob's pw")
+    assert try_login(m, "bob", "bob's password")
     with open(m.users_file) as f:
         text = f.read()
     assert text.count("alice:$argon2id$") == 1 and "bob:$argon2id$" in text
     assert os.stat(m.users_file).st_mode & 0o777 == 0o600
     # a new user too
     r = subprocess.run([MOAT_BIN, "user", "passwd", "carol", "-c", m.conf],
-                       input="carol pw\n", text=True, capture_output=True,
+                       input="carol's password\n", text=True, capture_output=True,
                        cwd=m.dir, timeout=60)
     assert r.returncode == 0, r.stderr
-    assert try_login(m, "carol", "carol pw")
+    assert try_login(m, "carol", "carol's password")
     ev = ctlj(m, "events", "--type", "admin_passwd")["events"]
     assert {e["user"] for e in ev} == {"alice", "carol"}
     # a name that could split a line of the file never gets there
@@ -724,3 +735,142 @@ def test_sessions_without_a_resolver(moat_factory):
     send(m, "ann@a.example", ["postmaster@localhost"])
     assert m.wait_maildir(1)
     c.close()
+
+
+def test_user_suspend_of_nobody_fails_and_leaves_no_row(moat_factory):
+    m = moat_factory(extra=RELAY, listeners=AUTH_LISTENERS,
+                     users={AUTH_USER: AUTH_PW})
+    for verb in ("suspend", "hold"):
+        rc, out, err = ctl(m, "user", verb, "nosuchuser")
+        assert rc == 1 and "no user nosuchuser" in err, (rc, out, err)
+    rc, out, err = ctl(m, "user", "unsuspend", "nosuchuser")
+    assert rc == 1 and "neither held nor suspended" in err, (rc, err)
+    wait_schema(m, "user_state")
+    assert db(m).execute("SELECT count(*) FROM user_state").fetchone()[0] \
+        == 0
+    # a user of the file is fine, and so is a relay client's key
+    ctl(m, "user", "suspend", AUTH_USER, check=0)
+    ctl(m, "user", "hold", "ip:192.0.2.7", check=0)
+    assert sorted(r[0] for r in db(m).execute(
+        "SELECT user FROM user_state")) == [AUTH_USER, "ip:192.0.2.7"]
+
+
+def test_user_del(moat_factory):
+    m = moat_factory(extra=RELAY, listeners=AUTH_LISTENERS,
+                     users={AUTH_USER: AUTH_PW, "bob": "bob's password"})
+    ctl(m, "user", "suspend", "bob", check=0)
+    assert try_login(m, "bob", "bob's password") is False
+    rc, out, err = ctl(m, "user", "del", "bob")
+    assert rc == 0, err
+    assert "bob removed from" in out and "account state removed" in out
+    with open(m.users_file) as f:
+        text = f.read()
+    assert "bob:" not in text and "alice:$argon2id$" in text
+    assert db(m).execute("SELECT count(*) FROM user_state WHERE user = "
+                         "'bob'").fetchone()[0] == 0
+    # its events of the day still name it; the file and the state do not
+    users = {u["user"]: u for u in ctlj(m, "user", "list")["users"]}
+    assert (users["bob"]["in_file"], users["bob"]["state"]) == \
+        (0, "active")
+    assert try_login(m, AUTH_USER, AUTH_PW)
+    ev = ctlj(m, "events", "--type", "user_del")["events"]
+    assert [e["user"] for e in ev] == ["bob"]
+    rc, out, err = ctl(m, "user", "del", "bob")
+    assert rc == 1 and "no user bob in" in err, (rc, err)
+    rc, _, err = ctl(m, "user", "del")
+    assert rc == 2 and err.startswith("moat: user: which user?\n")
+
+
+def test_unsuspend_tells_of_held_mail_and_releases_it(qmoat):
+    m = qmoat
+    send(m, "ann@a.example", ["x@d1.example", "y@d1.example"])
+    assert wait_for(lambda: len(queued(m)) == 1)
+    with db(m) as c:
+        c.execute("UPDATE message SET auth_user = 'mallory'")
+    ctl(m, "user", "suspend", "mallory", check=0)
+    rc, out, _ = ctl(m, "user", "unsuspend", "mallory", check=0)
+    assert "2 queued recipients of its mail are still held" in out, out
+    assert "moat queue release --user mallory" in out, out
+    assert ctlj(m, "queue", "list", "--state", "held")["messages"]
+    ctl(m, "user", "suspend", "mallory", check=0)
+    rc, out, _ = ctl(m, "user", "unsuspend", "mallory", "--release",
+                     check=0)
+    assert "still held" in out
+    assert not ctlj(m, "queue", "list", "--state", "held")["messages"]
+    ctl(m, "user", "hold", "ip:192.0.2.99", check=0)
+    rc, out, _ = ctl(m, "user", "release", "ip:192.0.2.99", check=0)
+    assert "none of its mail is held" in out, out
+
+
+def test_passwords_shorter_than_the_minimum_are_refused(moat_factory):
+    m = moat_factory(extra=RELAY, listeners=AUTH_LISTENERS,
+                     users={AUTH_USER: "long enough pw"}, start=False)
+    with open(m.conf) as f:
+        text = f.read()
+    with open(m.conf, "w") as f:
+        f.write(text.replace("[server]\n", "[server]\n"
+                             "password_min_length = 12\n", 1))
+    m.start()
+    for argv in (["passwd", "bob"], ["user", "passwd", "bob"]):
+        r = subprocess.run([MOAT_BIN] + argv + ["-c", m.conf],
+                           input="x\n", text=True, capture_output=True,
+                           cwd=m.dir, timeout=60)
+        assert r.returncode == 1, (argv, r.stdout, r.stderr)
+        assert "password refused: 1 character, at least 12 wanted" \
+            in r.stderr, r.stderr
+    with open(m.users_file) as f:
+        assert "bob:" not in f.read()
+    # long enough: set; carol has no mailbox: a warning, not a refusal
+    r = subprocess.run([MOAT_BIN, "passwd", "carol", "-c", m.conf],
+                       input="twelve chars\n", text=True, capture_output=True,
+                       cwd=m.dir, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "warning: carol is not one of mailboxes" in r.stderr
+    r = subprocess.run([MOAT_BIN, "passwd", "bob", "-c", m.conf],
+                       input="twelve chars\n", text=True, capture_output=True,
+                       cwd=m.dir, timeout=60)
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
+
+
+def test_counts_in_words_and_cut_lists(qmoat):
+    m = qmoat
+    import smtplib
+    a = smtplib.SMTP("127.0.0.1", m.port, source_address=("127.0.0.3", 0))
+    a.ehlo("alpha.example")
+    rc, out, _ = ctl(m, "sessions", check=0)
+    assert out.rstrip().endswith("1 session"), out
+    a.quit()
+    for i in range(5):
+        send(m, "ann@a.example", ["x%d@d1.example" % i])
+    assert wait_for(lambda: len(queued(m)) == 5)
+    rc, out, _ = ctl(m, "queue", "list", "--limit", "2", check=0)
+    assert "... 3 more; use --limit 5 to see them all" in out, out
+    rc, out, _ = ctl(m, "queue", "list", "--limit", "5", check=0)
+    assert "more; use --limit" not in out, out
+    rc, out, _ = ctl(m, "queue", "summary", check=0)
+    assert "1 destination, 5 messages, 5 recipients" in out, out
+    # events: the newest are shown, the cut says how many older are not
+    for i in range(3):
+        ctl(m, "ban", "add", "192.0.2.%d" % i, check=0)
+    rc, out, _ = ctl(m, "events", "--type", "ban", "--limit", "1", check=0)
+    assert "... 2 more (older); use --limit 3" in out, out
+    # the dry run's flag is a number in JSON, as in_file of user list is
+    res = ctlj(m, "queue", "delete", "--all", "--dry-run")
+    assert res["result"][0]["dry_run"] == 1 and \
+        "would act on 5 messages (5 recipients)" in res["message"]
+
+
+def test_events_follow_prints_its_header(qmoat):
+    m = qmoat
+    ctl(m, "ban", "add", "192.0.2.77", check=0)
+    p = subprocess.Popen([MOAT_BIN, "events", "--follow", "-c", m.conf],
+                         cwd=m.dir, stdout=subprocess.PIPE, text=True)
+    try:
+        header = p.stdout.readline().split()
+        first = p.stdout.readline()
+    finally:
+        p.terminate()
+        p.wait(10)
+    assert header == ["time", "type", "client", "user", "session",
+                      "detail"], header
+    assert " ban " in first and "192.0.2.77" in first, first

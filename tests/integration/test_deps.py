@@ -22,7 +22,10 @@ DEPS = os.path.join(ROOT, "scripts", "deps.sh")
 SYSTEM_PYTHON = "/usr/bin/python3"
 # modules of this source tree, not packages
 LOCAL_MODULES = {"conftest", "bench", "bench_e2e", "test_delivery",
-                 "slapd_fixture"}
+                 "slapd_fixture", "milter_script", "filters"}
+# programs of this source tree: test_deb.py installs the package and
+# runs moat from where it puts it
+OWN_PROGRAMS = {"/usr/sbin/moat"}
 
 
 def deps_lists():
@@ -48,6 +51,7 @@ def programs(text):
     found |= set(re.findall(r'"(/usr/s?bin/[A-Za-z0-9_.+-]+)"', text))
     found |= set(re.findall(r'which\("([A-Za-z0-9_.+-]+)"\)', text))
     # names that are no program on this machine ("queue", "-c") drop out
+    found -= OWN_PROGRAMS
     return {p for p in found if shutil.which(p) or os.access(p, os.X_OK)}
 
 

@@ -162,7 +162,7 @@ def test_tarpit_after_dnsbl_wait_is_answered(moat_factory, slow_blocklist_dns):
 def test_kill_ends_sessions_in_every_state(moat_factory, slow_blocklist_dns):
     m = moat_factory(
         listeners=[("mx", "mx", ""), ("sub", "submission", "")],
-        users={"alice": "right"},
+        users={"alice": "right horse"},
         extra=dnsbl_conf(slow_blocklist_dns)
         + "max_unknown_rcpts = 2\ntarpit_ms = 30000\n"
         + "[limits]\nauth_fail_delay_ms = 30000\n")
@@ -217,7 +217,7 @@ def test_ban_ends_parked_sessions(moat_factory):
     once, tarpitted or mid-DATA."""
     m = moat_factory(
         listeners=[("mx", "mx", ""), ("sub", "submission", "")],
-        users={"alice": "right"},
+        users={"alice": "right horse"},
         extra="[policy]\nmax_unknown_rcpts = 2\ntarpit_ms = 30000\n"
               "auth_fail_limit = 1\n[limits]\nauth_fail_delay_ms = 0\n")
     tarpit = connect(m, "127.0.0.7")
@@ -265,7 +265,7 @@ def test_lifetime_ends_a_tarpitted_session(moat_factory):
 def test_sigterm_ends_parked_sessions(moat_factory):
     m = moat_factory(
         listeners=[("mx", "mx", ""), ("sub", "submission", "")],
-        users={"alice": "right"},
+        users={"alice": "right horse"},
         extra="[policy]\nmax_unknown_rcpts = 2\ntarpit_ms = 30000\n"
               "[limits]\nauth_fail_delay_ms = 30000\n")
     tarpit = connect(m, "127.0.0.9")

@@ -62,7 +62,7 @@ def test_requeue_sends_deferred_mail_by_the_new_route(moat_factory, dns,
     time.sleep(1)
     assert new.messages == [] and states(m, "corp.example") == ["1", "1"]
     rc, text, _ = ctl(m, "queue", "requeue", "--to-domain", "corp.example")
-    assert rc == 0 and "requeued 1 messages (2 recipients due now" in text
+    assert rc == 0 and "requeued 1 message (2 recipients due now" in text
     got = new.wait(1)
     assert len(got) == 1 and sorted(got[0][1]) == [
         "one@corp.example", "two@corp.example"], m.log()
@@ -177,7 +177,7 @@ def test_deadletter_list_and_reinject(moat_factory, dns, peers):
     # the server takes it now
     peer.replies = {}
     rc, text, _ = ctl(m, "queue", "deadletter", "reinject", qid)
-    assert rc == 0 and "put back into the queue 1 messages" in text, text
+    assert rc == 0 and "put back into the queue 1 message (1 recipient)" in text, text
     got = peer.wait(1)
     assert len(got) == 1 and got[0][0] == "" and \
         got[0][1] == ["bob@gone.example"], m.log()

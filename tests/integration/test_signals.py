@@ -48,7 +48,7 @@ def test_sighup_applies_new_config(moat_factory):
     rewrite(moat, "mailboxes = postmaster, alice, bob",
             "mailboxes = postmaster, alice, bob, carol\n"
             "[relay]\nrelay_networks = 127.0.0.3/32")
-    hup_and_wait(moat, "event=reloaded", 1)
+    hup_and_wait(moat, "event=reload_done", 1)
     assert "cat=daemon event=reload " in moat.log()
     assert rcpt_code(moat, "carol@example.org")[0] == 250
     assert rcpt_code(moat, "far@elsewhere.example", "127.0.0.3")[0] == 250
@@ -82,7 +82,7 @@ def test_sighup_refuses_broken_config_and_keeps_old(moat_factory):
     assert '%s:%d: max_errors: \'ten\' is not a number' % (moat.conf, lineno) \
         in log, log
     assert "keeping the running configuration" in log
-    assert "event=reloaded" not in log
+    assert "event=reloaded" not in log and "event=reload_done" not in log
     assert moat.proc.poll() is None
     # a new session still gets the old configuration
     assert rcpt_code(moat, "carol@example.org")[0] == 550
@@ -90,7 +90,7 @@ def test_sighup_refuses_broken_config_and_keeps_old(moat_factory):
     # fixed, the next SIGHUP takes
     with open(moat.conf, "w") as f:
         f.write(broken.replace("max_errors = ten", "max_errors = 5"))
-    hup_and_wait(moat, "event=reloaded", 1)
+    hup_and_wait(moat, "event=reload_done", 1)
     assert rcpt_code(moat, "carol@example.org")[0] == 250
 
 

@@ -229,9 +229,10 @@ def test_auth_fail_logged_and_recorded_never_the_password(sub, tls_files):
         if len(rows) >= 2:
             break
         time.sleep(0.1)
-    assert rows == [["auth_fail", "127.0.0.1", "alice", "mechanism=PLAIN"],
+    assert rows == [["auth_fail", "127.0.0.1", "alice",
+                     "mechanism=PLAIN failures=1"],
                     ["auth_fail", "127.0.0.1", "nosuchuser",
-                     "mechanism=PLAIN"]], rows
+                     "mechanism=PLAIN failures=2"]], rows
     sub.stop()
     log = sub.log()
     for secret in (WRONG, PASSWORD, plain(USER, WRONG),

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import free_port
+from conftest import free_port, install_queue
 from test_delivery import Peer
 
 USER, PASSWORD = "alice", "correct horse"
@@ -251,10 +251,10 @@ def test_old_queue_db_gains_the_watch_table(moat_factory):
                      extra=WATCH_PEER)
     assert m.wait_log("cat=queue event=started")
     assert m.stop() == 0
-    db = sqlite3.connect(os.path.join(m.dir, "var", "spool", "queue.db"))
-    db.execute("drop table watch_traffic")
-    db.close()
+    # a version 1 file, from before the watch was persisted
+    install_queue(m, ["v1.sql"])
     m.start()
+    assert m.wait_log("event=db_upgraded")
     assert send_outside(m, 2) == 2
     assert m.stop() == 0
     rows = m.sql("select sender, ext_rcpts from watch_traffic")

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import free_port
+from conftest import free_port, install_queue
 from test_control import ctl, ctlj
 from test_delivery import Peer
 
@@ -258,22 +258,19 @@ def test_old_watch_table_gains_mail_from(moat_factory):
         "relay_client_factor = 5\n" % free_port()))
     assert m.wait_log("cat=queue event=started")
     assert m.stop() == 0
-    db = sqlite3.connect(os.path.join(m.dir, "var", "spool", "queue.db"))
-    with db:
-        db.execute("drop table watch_traffic")
-        db.execute("create table watch_traffic (id integer primary key, "
-                   "sender text not null, time integer not null, rcpts "
-                   "integer not null, ext_rcpts integer not null, "
-                   "ext_domains text not null)")
-        for i in range(9):
-            db.execute("insert into watch_traffic(sender, time, rcpts, "
-                       "ext_rcpts, ext_domains) values ('ip:127.0.0.2', ?, "
-                       "1, 1, ?)", (int(time.time()) - 60 + i,
-                                    "old%d.example" % i))
-    db.close()
+    # a version 1 file whose watch_traffic has no mail_from yet
+    rows = "".join(
+        "insert into watch_traffic(sender, time, rcpts, ext_rcpts, "
+        "ext_domains) values ('ip:127.0.0.2', %d, 1, 1, 'old%d.example');"
+        % (int(time.time()) - 60 + i, i) for i in range(9))
+    install_queue(m, ["v1.sql"], extra_sql=(
+        "create table watch_traffic (id integer primary key, sender text "
+        "not null, time integer not null, rcpts integer not null, "
+        "ext_rcpts integer not null, ext_domains text not null);" + rows))
     m.start()
     assert m.wait_log("event=db_upgraded")
-    assert "added=watch_traffic.mail_from" in m.log()
+    assert m.sql("select count(*) from pragma_table_info('watch_traffic') "
+                 "where name = 'mail_from'") == [["1"]]
     s = relay(m)
     s.sendmail("new@example.org", ["n@far.example"], b"Subject: x\r\n\r\nx\r\n")
     s.quit()

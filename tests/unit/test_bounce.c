@@ -50,6 +50,10 @@ test_hdrs_stops_at_blank_line(void **state __attribute__((unused)))
 	assert_non_null(strstr(out, "text/rfc822-headers"));
 	assert_non_null(strstr(out, "X-Long: a\r\n\tcontinued\r\n"));
 	assert_null(strstr(out, "BODY"));
+	/* the text says what is attached: the headers, not the message */
+	assert_null(strstr(out, "It is attached below"));
+	assert_non_null(strstr(out, "Its header section is attached below, "
+	    "not the whole message."));
 	free(out);
 }
 
@@ -79,10 +83,26 @@ static void
 test_full(void **state __attribute__((unused)))
 {
 	char *out = build("Subject: s\r\n\r\nBODY\r\n", PROTO_RET_FULL, 0);
+	char *big;
 
 	assert_non_null(strstr(out, "message/rfc822"));
 	assert_non_null(strstr(out, "BODY"));
+	assert_non_null(strstr(out, "It is attached below."));
+	assert_null(strstr(out, "header section"));
 	free(out);
+	/* too large for RET=FULL: headers only, and the text says so */
+	big = malloc(BOUNCE_FULL_MAX + 64);
+	assert_non_null(big);
+	memset(big, 'x', BOUNCE_FULL_MAX + 63);
+	memcpy(big, "Subject: s\r\n\r\n", 14);
+	big[BOUNCE_FULL_MAX + 63] = '\0';
+	out = build(big, PROTO_RET_FULL, 0);
+	assert_non_null(strstr(out, "text/rfc822-headers"));
+	assert_null(strstr(out, "It is attached below"));
+	assert_non_null(strstr(out, "too large to return: its header "
+	    "section is attached below"));
+	free(out);
+	free(big);
 }
 
 /* an outsider's message: the report, nothing of what it sent */

@@ -41,11 +41,11 @@ static const struct conf_case cases[] = {
 	    "local_domains = localhost", "mailboxes = postmaster",
 	    "relay_networks =", "syslog = no" } },
 	{ "", NULL, NULL, { "tls_cert =", "max_recipients = 100",
-	    "timeout_command = 300", "auth_fail_delay_ms = 1000",
+	    "timeout_command = 5m", "auth_fail_delay_ms = 1s",
 	    "smtp = info", "daemon = info" } },
 	{ NULL, NULL, NULL, { "[listener smtp]", "max_sessions = 1000",
 	    "max_sessions_per_ip = 20", "max_errors = 20",
-	    "timeout_data = 180", "max_received_headers = 50" } },
+	    "timeout_data = 3m", "max_received_headers = 50" } },
 	{ "; only a comment\n# another\n\n", NULL, NULL, { "role = mx" } },
 
 	/* sizes */
@@ -84,7 +84,7 @@ static const struct conf_case cases[] = {
 	{ "[limits]\nmax_recipients = 99\n", NULL,
 	    "max_recipients: 99 is below the minimum 100", { 0 } },
 	{ "[limits]\nauth_fail_delay_ms = -1\n", NULL,
-	    "auth_fail_delay_ms: -1 is below the minimum 0", { 0 } },
+	    "auth_fail_delay_ms: '-1' is not a duration", { 0 } },
 	{ "[limits]\nmax_errors = 99999999999999999999999\n", NULL,
 	    "is above the maximum 1000", { 0 } },
 	{ "[limits]\nmax_errors = ten\n", NULL,
@@ -93,7 +93,46 @@ static const struct conf_case cases[] = {
 	{ "[limits]\nmax_errors = +5\n", NULL, "is not a number", { 0 } },
 	{ "[limits]\nmax_errors =\n", NULL, "is not a number", { 0 } },
 	{ "[limits]\ntimeout_command = 3601\n", NULL,
-	    "above the maximum 3600", { 0 } },
+	    "above the maximum 1h", { 0 } },
+
+	/* durations: units, plain numbers in the knob's own unit */
+	{ "[limits]\ntimeout_command = 90\ntimeout_data = 2m\n"
+	    "auth_fail_delay_ms = 500ms\n", NULL, NULL,
+	    { "timeout_command = 1m30s", "timeout_data = 2m",
+	    "auth_fail_delay_ms = 500ms" } },
+	{ "[limits]\nauth_fail_delay_ms = 250\n", NULL, NULL,
+	    { "auth_fail_delay_ms = 250ms" } },
+	{ "[limits]\nauth_fail_delay_ms = 2s\n", NULL, NULL,
+	    { "auth_fail_delay_ms = 2s" } },
+	{ "[policy]\nban_time = 2h\nban_time_max = 7d\n"
+	    "events_retention = 1h30m\n", NULL, NULL,
+	    { "ban_time = 2h", "ban_time_max = 7d",
+	    "events_retention = 1h30m" } },
+	{ "[delivery]\nmax_lifetime = 5d\nretry_min = 30s\n", NULL, NULL,
+	    { "max_lifetime = 5d", "retry_min = 30s" } },
+	{ "[limits]\ntimeout_command = 2h\n", NULL,
+	    "t.conf:2: timeout_command: 2h is above the maximum 1h", { 0 } },
+	{ "[limits]\ntimeout_command = 500ms\n", NULL,
+	    "timeout_command: '500ms' is not a whole number of seconds",
+	    { 0 } },
+	{ "[limits]\ntimeout_command = 10 m\n", NULL,
+	    "timeout_command: '10 m' is not a duration", { 0 } },
+	{ "[limits]\ntimeout_command = 10min\n", NULL,
+	    "is not a duration", { 0 } },
+	{ "[policy]\nban_time = 99999999999d\n", NULL,
+	    "is above the maximum 365d", { 0 } },
+
+	/* '#' after white space starts a comment, as ';' does */
+	{ "[server]   # the server\nhostname = mx.example.org  # our name\n"
+	    "[limits]\ntimeout_command = 10m\t# ten minutes\n"
+	    "max_errors = 5 ; five\n", NULL, NULL,
+	    { "hostname = mx.example.org", "timeout_command = 10m",
+	    "max_errors = 5" } },
+	{ "[domains]\nlocal_domains = example.org,  # ours\n"
+	    "    example.net  # and this\n", NULL, NULL,
+	    { "local_domains = example.org, example.net" } },
+	{ "[server]\nhostname = mx.example.org#x\n", NULL,
+	    "is not a valid host name", { 0 } },
 
 	/* booleans */
 	{ "[server]\nsyslog = yes\n", NULL, NULL, { "syslog = yes" } },
@@ -178,7 +217,7 @@ static const struct conf_case cases[] = {
 	    "filter = (mail=%s)\n",
 	    NULL, NULL, { "recipient_tables = example.org=users.txt, "
 	    "corp.example=/t/corp", "recipient_ldap = corp.example=ad",
-	    "recipient_verify = corp.example", "lookup_timeout = 3" } },
+	    "recipient_verify = corp.example", "lookup_timeout = 3s" } },
 	{ "[domains]\nrecipient_tables = other.example=t\n", NULL,
 	    "t.conf:2: recipient_tables: other.example is not one of "
 	    "local_domains nor a routed domain", { 0 } },
@@ -203,7 +242,7 @@ static const struct conf_case cases[] = {
 	{ "[domains]\nrecipient_ldap = corp.example=a/b\n", NULL,
 	    "must be DOMAIN=LDAPNAME", { 0 } },
 	{ "[domains]\nlookup_timeout = 0\n", NULL,
-	    "t.conf:2: lookup_timeout: 0 is below the minimum 1", { 0 } },
+	    "t.conf:2: lookup_timeout: 0 is below the minimum 1s", { 0 } },
 	{ "[domains]\nmailboxes = ok\n  ..\n", NULL,
 	    "t.conf:3: mailboxes: '..' is not a valid mailbox name", { 0 } },
 

@@ -1151,7 +1151,8 @@ test_schema_upgrade(void **state)
 	assert_int_equal(user_version(fx), QUEUE_SCHEMA_VERSION);
 	queue_db_close(fx->db);
 	fx->db = NULL;
-	raw_exec(fx, "DROP TABLE paused_dest; PRAGMA user_version = 1");
+	raw_exec(fx, "DROP TABLE paused_dest; DROP TABLE login_nets; "
+	    "PRAGMA user_version = 1");
 	assert_non_null(fx->db = queue_db_open(fx->dir, err, sizeof(err)));
 	assert_int_equal(user_version(fx), QUEUE_SCHEMA_VERSION);
 	snprintf(pat, sizeof(pat), "%s/queue.db.bak-v1-*", fx->dir);
@@ -1173,7 +1174,12 @@ test_schema_upgrade(void **state)
 	assert_non_null(strstr(err, "failed at paused_dest"));
 	assert_non_null(strstr(err, "unchanged"));
 	assert_int_equal(user_version(fx), 1);
+	/* version 2 to 3: login_nets is in the way */
 	raw_exec(fx, "PRAGMA user_version = 2");
+	assert_null(queue_db_open(fx->dir, err, sizeof(err)));
+	assert_non_null(strstr(err, "failed at login_nets"));
+	assert_int_equal(user_version(fx), 2);
+	raw_exec(fx, "PRAGMA user_version = 3");
 	assert_non_null(fx->db = queue_db_open(fx->dir, err, sizeof(err)));
 }
 

@@ -232,7 +232,7 @@ test_helpers(void **state)
 	char *odd_domains[] = { "example.com", "[192.0.2.1]", "" };
 	struct relay_table odd = { .local_domains = odd_domains,
 	    .n_local_domains = 3 };
-	struct relay_client client = { { 0 }, 1, 1 };
+	struct relay_client client = { { 0 }, 1, 1, 0 };
 	struct mail_addr rcpt;
 	uint8_t a[16];
 
@@ -290,6 +290,32 @@ test_lookup_all_routed(void **state)
 	assert_int_equal(relay_has_source(&t, "corp.example"), 0);
 }
 
+/*
+ * moat sendmail: a local user (its uid is the user) relays like an
+ * authenticated one, from no address at all, and is still refused
+ * nothing that an authenticated user may do; our domains stay lookups.
+ */
+static void
+test_local_submission(void **state)
+{
+	struct relay_client local, none;
+	struct mail_addr rcpt;
+
+	memset(&local, 0, sizeof(local));
+	memset(&none, 0, sizeof(none));
+	local.local = 1;
+	assert_int_equal(addr_parse_path("<x@else.example>", 16, 0, &rcpt,
+	    NULL), ADDR_OK);
+	assert_int_equal(relay_decide(&table, &local, &rcpt), RELAY_OUTBOUND);
+	assert_int_equal(relay_decide(&table, &none, &rcpt), RELAY_DENIED);
+	assert_int_equal(addr_parse_path("<b%c@corp.example>", 18, 0, &rcpt,
+	    NULL), ADDR_OK);
+	assert_int_equal(relay_decide(&table, &local, &rcpt), RELAY_OUTBOUND);
+	assert_int_equal(addr_parse_path("<bob@example.com>", 17, 0, &rcpt,
+	    NULL), ADDR_OK);
+	assert_int_equal(relay_decide(&table, &local, &rcpt), RELAY_LOOKUP);
+}
+
 int
 main(void)
 {
@@ -297,6 +323,7 @@ main(void)
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_lookup_all_routed),
+		cmocka_unit_test(test_local_submission),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

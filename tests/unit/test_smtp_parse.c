@@ -318,6 +318,66 @@ test_data_long_line(void **state __attribute__((unused)))
 	assert_int_equal(done, 1);
 }
 
+static void
+sink_none(void *arg, const char *p, size_t len)
+{
+	(void)arg;
+	(void)p;
+	(void)len;
+}
+
+/* the first Message-ID of the header section, fed whole and bytewise */
+static void
+test_data_msgid(void **state __attribute__((unused)))
+{
+	static const struct {
+		const char	*in;
+		const char	*want;
+	} cases[] = {
+		{ "Subject: x\r\nMessage-ID: <a1@b.example>\r\n\r\nbody\r\n"
+		  ".\r\n", "<a1@b.example>" },
+		{ "message-id:<lower@case>\r\n\r\n.\r\n", "<lower@case>" },
+		{ "Message-ID:\r\n  <folded@x.example>  \r\nTo: y\r\n\r\n"
+		  ".\r\n", "<folded@x.example>" },
+		{ "Message-ID: <first@x>\r\nMessage-ID: <second@x>\r\n\r\n"
+		  ".\r\n", "<first@x>" },
+		{ "Subject: no id\r\n\r\nMessage-ID: <in@body>\r\n.\r\n",
+		  "" },
+		{ "X-Message-ID: <not@this>\r\n\r\n.\r\n", "" },
+		{ "Message-IDs: <nor@this>\r\n\r\n.\r\n", "" },
+		{ "Subject: x\r\n Message-ID: <continuation@x>\r\n\r\n"
+		  ".\r\n", "" },
+		{ "..Message-ID: <stuffed@x>\r\n\r\n.\r\n", "" },
+		{ ".\r\n", "" },
+	};
+	char big[600];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct smtp_data d, b;
+		size_t len = strlen(cases[i].in);
+
+		smtp_data_init(&d, 1 << 20, 3);
+		smtp_data_feed(&d, cases[i].in, len, sink_none, NULL);
+		if (strcmp(smtp_data_msgid(&d), cases[i].want) != 0)
+			fail_msg("case %zu: got '%s', want '%s'", i,
+			    smtp_data_msgid(&d), cases[i].want);
+		smtp_data_init(&b, 1 << 20, 3);
+		for (size_t k = 0; k < len; k++)
+			smtp_data_feed(&b, cases[i].in + k, 1, sink_none, NULL);
+		assert_string_equal(smtp_data_msgid(&b), cases[i].want);
+	}
+	/* a long one is cut at SMTP_MSGID_MAX bytes */
+	{
+		struct smtp_data d;
+
+		snprintf(big, sizeof(big), "Message-ID: <%0400d>\r\n\r\n.\r\n",
+		    0);
+		smtp_data_init(&d, 1 << 20, 3);
+		smtp_data_feed(&d, big, strlen(big), sink_none, NULL);
+		assert_int_equal(strlen(smtp_data_msgid(&d)), SMTP_MSGID_MAX);
+	}
+}
+
 int
 main(void)
 {
@@ -327,6 +387,7 @@ main(void)
 		cmocka_unit_test(test_rcpt_params),
 		cmocka_unit_test(test_data),
 		cmocka_unit_test(test_data_long_line),
+		cmocka_unit_test(test_data_msgid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,266 @@
+/*
+ * test_queue_guess.c - the login after a guessing attack and the bans
+ * of the guessers (src/queue/queue_guess.c), on a real queue database
+ * with the events smtp would have recorded.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <sqlite3.h>
+
+#include "daemon/config.h"
+#include "queue/queue_db.h"
+#include "queue/queue_guess.h"
+
+struct fixture {
+	char		 dir[64];
+	char		 path[128];
+	struct queue_db	*db;
+	struct conf	*conf;
+	time_t		 now;
+};
+
+static int
+rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	return remove(p);
+}
+
+static struct conf *
+load(const char *text)
+{
+	char err[512];
+	struct conf *c = conf_load_string(text, "t.conf", err, sizeof(err));
+
+	if (c == NULL)
+		print_error("conf: %s\n", err);
+	return c;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	char err[512];
+
+	if (fx == NULL)
+		return -1;
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/moat-test-guess-XXXXXX");
+	if (mkdtemp(fx->dir) == NULL)
+		return -1;
+	snprintf(fx->path, sizeof(fx->path), "%s/queue.db", fx->dir);
+	if ((fx->db = queue_db_open(fx->dir, err, sizeof(err))) == NULL) {
+		print_error("queue_db_open: %s\n", err);
+		return -1;
+	}
+	if ((fx->conf = load("[relay]\nrelay_networks = 10.9.0.0/16\n")) ==
+	    NULL)
+		return -1;
+	fx->now = time(NULL);
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	queue_db_close(fx->db);
+	conf_free(fx->conf);
+	nftw(fx->dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return 0;
+}
+
+/* one event as smtp records it, age seconds ago */
+static void
+event(struct fixture *fx, const char *type, const char *ip,
+    const char *user, int age)
+{
+	struct queue_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.time = (int64_t)fx->now - age;
+	ev.type = type;
+	ev.client_ip = ip;
+	ev.user = user;
+	ev.detail = "";
+	assert_int_equal(queue_db_event_add(fx->db, &ev, 1), 0);
+}
+
+/* failures for user from n addresses 192.0.2.1.., the alert at the end */
+static void
+attack(struct fixture *fx, const char *user, int n, int age)
+{
+	char ip[32];
+
+	for (int i = 0; i < n; i++) {
+		snprintf(ip, sizeof(ip), "192.0.2.%d", 1 + i);
+		event(fx, "auth_fail", ip, user, age);
+	}
+	event(fx, "account_attack", "192.0.2.1", user, age);
+}
+
+static int64_t
+peek_int(struct fixture *fx, const char *sql)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *s;
+	int64_t v = -1;
+
+	assert_int_equal(sqlite3_open_v2(fx->path, &h, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &s, NULL), SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(h);
+	return v;
+}
+
+static int
+login(struct fixture *fx, const char *user, const char *ip)
+{
+	char why[512];
+
+	return queue_guess_login(fx->conf, fx->db, user, ip, fx->now, why,
+	    sizeof(why));
+}
+
+/* no attack: every login passes and its network is remembered */
+static void
+test_login_no_attack(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(login(fx, "alice", "198.51.100.7"), 0);
+	assert_int_equal(login(fx, "alice", "2001:db8:1:2::5"), 0);
+	assert_int_equal(peek_int(fx, "SELECT count(*) FROM login_nets WHERE "
+	    "net IN ('198.51.100.0/24', '2001:db8:1:2::/64')"), 2);
+	/* failures from one address alone are no distributed guess */
+	for (int i = 0; i < 20; i++)
+		event(fx, "auth_fail", "203.0.113.9", "alice", 10);
+	assert_int_equal(login(fx, "alice", "203.0.113.200"), 0);
+}
+
+/* after an attack: a guessing address, a new network are held; the
+ * owner's network passes; another account is not concerned */
+static void
+test_login_after_attack(void **state)
+{
+	struct fixture *fx = *state;
+	char why[512];
+
+	assert_int_equal(login(fx, "alice", "198.51.100.7"), 0);
+	attack(fx, "alice", 12, 60);
+	assert_int_equal(queue_guess_login(fx->conf, fx->db, "alice",
+	    "192.0.2.5", fx->now, why, sizeof(why)), 1);
+	assert_non_null(strstr(why, "failed_for_it=yes"));
+	assert_non_null(strstr(why, "failures=12 addresses=12"));
+	assert_int_equal(queue_guess_login(fx->conf, fx->db, "alice",
+	    "203.0.113.1", fx->now, why, sizeof(why)), 1);
+	assert_non_null(strstr(why, "new_network=yes"));
+	assert_int_equal(login(fx, "alice", "198.51.100.99"), 0);
+	assert_int_equal(login(fx, "bob", "192.0.2.5"), 0);
+	/* a held login teaches nothing: the network stays unknown */
+	assert_int_equal(peek_int(fx, "SELECT count(*) FROM login_nets WHERE "
+	    "net = '203.0.113.0/24'"), 0);
+}
+
+/* the failures alone, without smtp's alert (say, after a restart) */
+static void
+test_login_failures_without_alert(void **state)
+{
+	struct fixture *fx = *state;
+	char ip[32];
+
+	for (int i = 0; i < 10; i++) {
+		snprintf(ip, sizeof(ip), "192.0.2.%d", 1 + i);
+		event(fx, "auth_fail", ip, "alice", 60);
+	}
+	assert_int_equal(login(fx, "alice", "192.0.2.3"), 1);
+}
+
+/* an attack older than guess_window is forgotten; the knob off */
+static void
+test_login_window_and_off(void **state)
+{
+	struct fixture *fx = *state;
+	struct conf *off;
+
+	attack(fx, "alice", 12, 86400 + 60);
+	assert_int_equal(login(fx, "alice", "192.0.2.5"), 0);
+	attack(fx, "bob", 12, 60);
+	assert_non_null(off = load("[watch]\nquarantine_after_guessing = no\n"));
+	conf_free(fx->conf);
+	fx->conf = off;
+	assert_int_equal(login(fx, "bob", "192.0.2.5"), 0);
+}
+
+/* every guessing address banned once, relay networks never, an event
+ * each naming the account; aggregated: one /24 */
+static void
+test_ban(void **state)
+{
+	struct fixture *fx = *state;
+	struct conf *agg;
+
+	attack(fx, "alice", 20, 60);
+	event(fx, "auth_fail", "192.0.2.1", "alice", 30);	/* twice */
+	event(fx, "auth_fail", "10.9.1.1", "alice", 30);	/* relay */
+	event(fx, "auth_fail", "198.51.100.1", "bob", 30);	/* other */
+	event(fx, "auth_fail", "198.51.100.2", "alice", 90000);	/* old */
+	assert_int_equal(queue_guess_ban(fx->conf, fx->db, NULL, "alice",
+	    fx->now), 20);
+	assert_int_equal(peek_int(fx, "SELECT count(*) FROM bans WHERE "
+	    "origin = 'guess' AND cidr LIKE '192.0.2.%/32'"), 20);
+	assert_int_equal(peek_int(fx, "SELECT count(*) FROM bans"), 20);
+	assert_int_equal(peek_int(fx, "SELECT count(*) FROM events WHERE "
+	    "type = 'guess_ban' AND user = 'alice' AND client_ip = "
+	    "'192.0.2.7/32'"), 1);
+	/* a ban that lasts longer is kept */
+	assert_int_equal(queue_db_ban_add(fx->db, "192.0.2.7/32", "admin",
+	    "admin", fx->now, 0), 0);
+	assert_int_equal(queue_guess_ban(fx->conf, fx->db, NULL, "alice",
+	    fx->now), 20);
+	assert_int_equal(peek_int(fx, "SELECT count(*) FROM bans WHERE "
+	    "cidr = '192.0.2.7/32' AND expires IS NULL"), 1);
+
+	assert_non_null(agg = load("[relay]\nrelay_networks = 10.9.0.0/16\n"
+	    "[watch]\nguess_ban_aggregate = yes\n"));
+	conf_free(fx->conf);
+	fx->conf = agg;
+	assert_int_equal(queue_guess_ban(fx->conf, fx->db, NULL, "alice",
+	    fx->now), 1);
+	assert_int_equal(peek_int(fx, "SELECT count(*) FROM bans WHERE "
+	    "cidr = '192.0.2.0/24'"), 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_login_no_attack, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_login_after_attack, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_login_failures_without_alert,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_login_window_and_off, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_ban, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
