@@ -12,6 +12,8 @@
  * SECURITY: answers are parsed by spf.c and dmarc.c (bounded, fuzzed);
  * a job names its session by id and a generation, so the loop drops
  * the answer of a transaction gone.
+ * At the end a thread still waiting for DNS is given a second; then the
+ * pool is left to the exiting process rather than freed under it.
  * LIMITS: AUTHWORK_THREADS threads, AUTHWORK_QUEUE_MAX jobs queued; a
  * job beyond that is refused (the caller records temperror). A slow
  * DNS server holds a thread as long as libunbound retries; the session
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -280,8 +283,16 @@ authwork_free(struct authwork *w)
 	w->stop = 1;
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
-	for (int i = 0; i < w->started; i++)
-		pthread_join(w->th[i], NULL);
+	/* a thread inside a lookup ends when libunbound gives up: at most
+	 * a second is waited for, then w is left to the exiting process */
+	for (int i = 0; i < w->started; i++) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		if (pthread_timedjoin_np(w->th[i], NULL, &ts) != 0)
+			return;
+	}
 	while (w->head != NULL) {
 		struct authwork_job *j = w->head;
 
@@ -298,4 +309,5 @@ authwork_free(struct authwork *w)
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
 	free(w);
+	dmarc_psl_free();
 }
