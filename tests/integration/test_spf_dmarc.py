@@ -168,3 +168,48 @@ def test_checks_off(moat_factory, dkim_dns):
     send(moat, "bob@fail.example", "bob@fail.example", "off")
     ar = delivered(moat, 1)["off"]
     assert ar == ["Authentication-Results: mx.test.example; dkim=none"], ar
+
+
+def test_silent_dns_blocks_no_other_session(moat_factory):
+    """a DNS server that never answers: the message waits at the dot (at
+    most 10 s), is taken with spf=temperror, and meanwhile another
+    session is served at once"""
+    import socket
+    import threading
+    import time
+
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    port = udp.getsockname()[1]
+    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    tcp.bind(("127.0.0.1", port))
+    tcp.listen(64)      # never accepted, never answered
+    try:
+        moat = moat_factory(extra="[delivery]\ndns_server = 127.0.0.1@%d\n"
+                            % port)
+        done = {}
+
+        def slow():
+            t = time.time()
+            send(moat, "bob@slow.example", "bob@slow.example", "slow")
+            done["took"] = time.time() - t
+        th = threading.Thread(target=slow)
+        th.start()
+        time.sleep(1)
+        t = time.time()
+        with smtplib.SMTP("127.0.0.1", moat.port, timeout=30) as s:
+            s.ehlo("other.example")
+            s.mail("carol@other.example")
+            s.rcpt("alice@example.org")
+            s.rset()
+        assert time.time() - t < 2, time.time() - t
+        th.join(60)
+        assert 8 < done["took"] < 15, done
+        ar = delivered(moat, 1)["slow"][0]
+        assert '; spf=temperror reason="timed out" ' \
+            "smtp.mailfrom=bob@slow.example;" in ar, ar
+        assert ar.endswith("; dmarc=temperror header.from=slow.example"), ar
+    finally:
+        udp.close()
+        tcp.close()
