@@ -6,7 +6,9 @@
 #   scripts/deps.sh fuzz    plus clang and libFuzzer
 # Installs only what is missing. When not root, prints the apt-get line.
 set -e
-BUILD="gcc make pkg-config libevent-dev libssl-dev libsqlite3-dev libsodium-dev libunbound-dev libinih-dev libldap2-dev libsystemd-dev"
+# publicsuffix: the list DMARC's organizational domains come from, read
+# by the running daemon (/usr/share/publicsuffix)
+BUILD="gcc make pkg-config libevent-dev libssl-dev libsqlite3-dev libsodium-dev libunbound-dev libinih-dev libldap2-dev libsystemd-dev publicsuffix"
 # swaks only recommends libnet-ssleay-perl, its TLS, and apt-get below
 # installs no recommends: every package a test or benchmark runs is named
 # (tests/integration/test_deps.py checks)

@@ -51,7 +51,7 @@ install -d -m 0755 "$stage/DEBIAN"
 size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
 sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" \
     -e "s/@MAINTAINER@/$MAINTAINER/" \
-    -e "s/@DEPENDS@/$shlibs, adduser/" dist/debian/control.in \
+    -e "s/@DEPENDS@/$shlibs, adduser, publicsuffix/" dist/debian/control.in \
     > "$stage/DEBIAN/control"
 echo /etc/moat/moat.conf > "$stage/DEBIAN/conffiles"
 for s in postinst prerm postrm; do

@@ -159,6 +159,10 @@ struct conf {
 	/* [authentication] */
 	char	authserv_id[256];	/* "": hostname */
 	int	dkim_verify;
+	int	spf_check;
+	int	dmarc_check;
+	int	dmarc_reject;		/* p=reject failures: 550 5.7.1 */
+	int	dmarc_quarantine;	/* p=quarantine failures: held */
 
 	/* [policy] */
 	struct cidr *deny_networks;	/* refused at accept(), never expire */

@@ -47,6 +47,10 @@ static const struct {
 	{ "policy", "client_prefix_v4" },
 	{ "policy", "client_prefix_v6" },
 	{ "delivery", "dns_server" },
+	/* the resolvers and SPF/DMARC workers are made at start for them */
+	{ "authentication", "dkim_verify" },
+	{ "authentication", "spf_check" },
+	{ "authentication", "dmarc_check" },
 	{ "delivery", "smarthost_auth_file" },
 	{ "delivery", "tls_ca_file" },
 	{ "delivery", "tls_client_cert" },

@@ -85,7 +85,7 @@ resolver_new(const char *name, const char *server, int flags, char *err,
 			rc = 0;
 		}
 	}
-	if (rc == 0) {
+	if (rc == 0 && !(flags & RESOLVER_SYNC)) {
 		step = "async mode";
 		rc = ub_ctx_async(r->ub, 1);
 	}

@@ -16,6 +16,8 @@ struct resolver;
 /* without a server: an unreadable resolv.conf is logged, and answers
  * come from the root servers; otherwise it is an error */
 #define RESOLVER_ROOT_FALLBACK	0x02
+/* synchronous: ub_resolve in the caller's thread (a worker's own) */
+#define RESOLVER_SYNC		0x04
 
 /*
  * resolver_new - an asynchronous resolver: server ("ADDR" or

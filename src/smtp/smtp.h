@@ -306,6 +306,7 @@ struct smtp_server {
 	struct smtp_stats	 stats;
 	struct smtp_dkim_keys	 dkim;		/* ca's signing keys */
 	struct resolver		*authres;	/* DKIM key lookups; NULL: off */
+	struct authwork		*authwork;	/* SPF, DMARC; NULL: off */
 };
 
 /*

@@ -27,9 +27,11 @@
 #include <time.h>
 
 #include <event2/buffer.h>
+#include <sodium.h>
 #include <unbound.h>
 
 #include "../authres/authres.h"
+#include "../authres/dmarc.h"
 #include "../dkim/dkim_canon.h"
 #include "../dkim/dkim_head.h"
 #include "../dkim/dkim_key.h"
@@ -38,6 +40,7 @@
 #include "../lib/resolver.h"
 #include "smtp.h"
 #include "smtp_authres.h"
+#include "smtp_authwork.h"
 
 #define AUTHRES_SIGS_MAX	4
 #define AUTHRES_TYPE_TXT	16
@@ -61,7 +64,26 @@ struct smtp_authres_tx {
 	struct authres_sig	 s[AUTHRES_SIGS_MAX];
 	size_t			 n;
 	int			 pending;	/* key lookups in flight */
+	int			 dkim;		/* signatures checked */
+	/* SPF, started at MAIL FROM */
+	int			 spf_state;	/* AR_OFF, AR_WAIT, AR_DONE */
+	enum spf_result		 spf;
+	const char		*spf_why;
+	char			 spf_domain[256];	/* for alignment */
+	char			 spf_prop[600];	/* smtp.mailfrom=... */
+	/* DMARC, the record asked for at the dot */
+	int			 dmarc_state;
+	int			 dmarc_found;	/* 1, 0 none, -1 temperror */
+	struct dmarc_record	 dmarc;
+	char			 dmarc_domain[256];	/* where it was */
+	char			 from[256];	/* the From domain */
+	char			 dmarc_prop[600];
+	enum smtp_dmarc_action	 action;
 };
+
+#define AR_OFF	0
+#define AR_WAIT	1
+#define AR_DONE	2
 
 /* one key lookup in flight; owned by libunbound until its answer */
 struct authres_query {
@@ -76,7 +98,7 @@ static struct dkim_head verify_head;	/* one at a time: one thread */
 int
 smtp_authres_wanted(const struct conf *c)
 {
-	if (!c->dkim_verify)
+	if (!c->dkim_verify && !c->spf_check && !c->dmarc_check)
 		return 0;
 	for (size_t i = 0; i < c->n_listeners; i++)
 		if (c->listeners[i].role == ROLE_MX)
@@ -97,6 +119,7 @@ smtp_authres_tx_new(struct smtp_server *srv, uint64_t session_id)
 
 	if (srv->authres == NULL || (t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
+	t->dkim = srv->conf->dkim_verify;
 	t->srv = srv;
 	t->session_id = session_id;
 	t->gen = ++authres_gen;
@@ -113,6 +136,137 @@ smtp_authres_tx_free(struct smtp_authres_tx *t)
 	free(t);
 }
 
+/* nothing in flight: the results can be written */
+static int
+authres_ready(const struct smtp_authres_tx *t)
+{
+	return t->pending == 0 && t->spf_state != AR_WAIT &&
+	    t->dmarc_state != AR_WAIT;
+}
+
+/* a value of a property we write: a plain local-part@domain or none */
+static int
+prop_safe(const char *v)
+{
+	if (v[0] == '\0')
+		return 0;
+	for (const char *p = v; *p != '\0'; p++)
+		if (*p <= 0x20 || *p >= 0x7f || strchr(";()\"\\<>,", *p))
+			return 0;
+	return 1;
+}
+
+static struct authwork_job *
+job_new(struct smtp_authres_tx *t, enum authwork_kind kind)
+{
+	struct authwork_job *j;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return NULL;
+	j->kind = kind;
+	j->srv = t->srv;
+	j->session_id = t->session_id;
+	j->gen = t->gen;
+	return j;
+}
+
+void
+smtp_authres_spf_start(struct smtp_authres_tx *t, const uint8_t ip[16],
+    const char *sender, const char *helo)
+{
+	struct authwork_job *j;
+	const char *at = strrchr(sender, '@');
+
+	if (!t->srv->conf->spf_check || t->srv->authwork == NULL)
+		return;
+	t->spf_state = AR_DONE;
+	t->spf = SPF_TEMPERROR;
+	t->spf_why = "out of memory";
+	if (sender[0] == '\0') {
+		/* the null sender: the HELO identity (RFC 7208 2.4) */
+		snprintf(t->spf_domain, sizeof(t->spf_domain), "%s", helo);
+		if (prop_safe(helo))
+			snprintf(t->spf_prop, sizeof(t->spf_prop),
+			    "smtp.helo=%s", helo);
+	} else {
+		snprintf(t->spf_domain, sizeof(t->spf_domain), "%s",
+		    at != NULL ? at + 1 : sender);
+		if (prop_safe(sender))
+			snprintf(t->spf_prop, sizeof(t->spf_prop),
+			    "smtp.mailfrom=%s", sender);
+		else if (prop_safe(t->spf_domain))
+			snprintf(t->spf_prop, sizeof(t->spf_prop),
+			    "smtp.mailfrom=%s", t->spf_domain);
+	}
+	if ((j = job_new(t, AUTHWORK_SPF)) == NULL)
+		return;
+	memcpy(j->ip, ip, 16);
+	if (sender[0] == '\0')
+		snprintf(j->sender, sizeof(j->sender), "postmaster@%s", helo);
+	else
+		snprintf(j->sender, sizeof(j->sender), "%s", sender);
+	snprintf(j->helo, sizeof(j->helo), "%s", helo);
+	snprintf(j->domain, sizeof(j->domain), "%s", t->spf_domain);
+	if (authwork_submit(t->srv->authwork, j) == -1) {
+		free(j);
+		t->spf_why = "too many checks";
+		return;
+	}
+	t->spf_state = AR_WAIT;
+}
+
+/* a worker's answer, on the loop */
+void
+smtp_authres_work_done(struct authwork_job *j)
+{
+	struct smtp_session *s = smtp_server_find(j->srv, j->session_id);
+	struct smtp_authres_tx *t;
+
+	t = s != NULL && s->tx != NULL ? s->tx->authres : NULL;
+	if (t == NULL || t->gen != j->gen)
+		return;		/* the transaction is gone */
+	if (j->kind == AUTHWORK_SPF && t->spf_state == AR_WAIT) {
+		t->spf = j->spf;
+		t->spf_why = j->why;
+		t->spf_state = AR_DONE;
+	} else if (j->kind == AUTHWORK_DMARC && t->dmarc_state == AR_WAIT) {
+		t->dmarc_found = j->dmarc_found;
+		t->dmarc = j->dmarc;
+		memcpy(t->dmarc_domain, j->dmarc_domain,
+		    sizeof(t->dmarc_domain));
+		t->dmarc_state = AR_DONE;
+	} else
+		return;
+	if (authres_ready(t))
+		smtp_session_authres_done(s);
+}
+
+/* at the dot: the From domain's DMARC record asked for */
+static void
+dmarc_start(struct smtp_authres_tx *t, const struct smtp_head *h)
+{
+	struct authwork_job *j;
+
+	if (!t->srv->conf->dmarc_check || t->srv->authwork == NULL ||
+	    t->dmarc_state != AR_OFF)
+		return;
+	t->dmarc_state = AR_DONE;
+	t->dmarc_found = -1;
+	if (smtp_dkim_from_domain(h->buf, h->len, t->from,
+	    sizeof(t->from)) == -1 || strchr(t->from, '.') == NULL) {
+		t->from[0] = '\0';
+		return;
+	}
+	if ((j = job_new(t, AUTHWORK_DMARC)) == NULL)
+		return;
+	snprintf(j->domain, sizeof(j->domain), "%s", t->from);
+	if (authwork_submit(t->srv->authwork, j) == -1) {
+		free(j);
+		return;
+	}
+	t->dmarc_state = AR_WAIT;
+}
+
 /* the header section has ended: its signatures, each with a body hash */
 static void
 authres_start(struct smtp_authres_tx *t, const struct smtp_head *h)
@@ -121,6 +275,8 @@ authres_start(struct smtp_authres_tx *t, const struct smtp_head *h)
 	const char *why;
 
 	t->started = 1;
+	if (!t->dkim)
+		return;
 	dkim_head_split(&verify_head, h->buf, h->len);
 	for (size_t i = 0; i < verify_head.n; i++) {
 		const struct dkim_field *f = &verify_head.f[i];
@@ -262,7 +418,7 @@ authres_answer(void *arg, int err, struct ub_result *res)
 	if (t != NULL && t->gen == q->gen && q->idx < t->n &&
 	    t->s[q->idx].result == NULL) {
 		authres_key(&t->s[q->idx], err, res);
-		if (--t->pending == 0)
+		if (--t->pending == 0 && authres_ready(t))
 			smtp_session_authres_done(s);
 	}
 	if (res != NULL)
@@ -328,7 +484,9 @@ smtp_authres_finish(struct smtp_authres_tx *t, const struct smtp_head *h)
 		}
 		t->pending++;
 	}
-	return t->pending;
+	dmarc_start(t, h);
+	return t->pending + (t->spf_state == AR_WAIT) +
+	    (t->dmarc_state == AR_WAIT);
 }
 
 void
@@ -341,19 +499,88 @@ smtp_authres_give_up(struct smtp_authres_tx *t)
 			t->s[i].result = "temperror";
 			t->s[i].reason = "key lookup timed out";
 		}
+	if (t->spf_state == AR_WAIT) {
+		t->spf_state = AR_DONE;
+		t->spf = SPF_TEMPERROR;
+		t->spf_why = "timed out";
+	}
+	if (t->dmarc_state == AR_WAIT) {
+		t->dmarc_state = AR_DONE;
+		t->dmarc_found = -1;
+	}
+}
+
+/* the DMARC result (RFC 7489 6.6) of the results at hand */
+static const char *
+dmarc_result(struct smtp_authres_tx *t)
+{
+	enum dmarc_policy p;
+	int pass = 0;
+
+	t->action = SMTP_DMARC_NONE;
+	if (t->from[0] == '\0')
+		return "none";
+	if (t->dmarc_found < 0) {
+		snprintf(t->dmarc_prop, sizeof(t->dmarc_prop),
+		    "header.from=%s", t->from);
+		return "temperror";
+	}
+	if (t->dmarc_found == 0) {
+		snprintf(t->dmarc_prop, sizeof(t->dmarc_prop),
+		    "header.from=%s", t->from);
+		return "none";
+	}
+	/* a record of the organizational domain: its sp= for the others */
+	p = strcasecmp(t->dmarc_domain, t->from) == 0 ? t->dmarc.p :
+	    t->dmarc.sp;
+	snprintf(t->dmarc_prop, sizeof(t->dmarc_prop),
+	    "(p=%s) header.from=%s", dmarc_policy_name(p), t->from);
+	if (t->spf_state == AR_DONE && t->spf == SPF_PASS &&
+	    dmarc_aligned(t->spf_domain, t->from, t->dmarc.strict_spf))
+		pass = 1;
+	for (size_t i = 0; i < t->n && !pass; i++)
+		if (t->s[i].parsed && t->s[i].result != NULL &&
+		    strcmp(t->s[i].result, "pass") == 0 &&
+		    dmarc_aligned(t->s[i].sig.domain, t->from,
+		    t->dmarc.strict_dkim))
+			pass = 1;
+	if (pass)
+		return "pass";
+	/* pct=: the policy applies to that share of failures */
+	if (t->dmarc.pct >= 100 ||
+	    (int)randombytes_uniform(100) < t->dmarc.pct)
+		t->action = p == DMARC_P_REJECT ? SMTP_DMARC_REJECT :
+		    p == DMARC_P_QUARANTINE ? SMTP_DMARC_QUARANTINE :
+		    SMTP_DMARC_NONE;
+	return "fail";
+}
+
+enum smtp_dmarc_action
+smtp_authres_action(const struct smtp_authres_tx *t)
+{
+	return t->action;
 }
 
 int
 smtp_authres_apply(struct smtp_authres_tx *t, struct smtp_head *h,
     const char *authserv_id, char *summary, size_t cap)
 {
-	struct authres_result r[AUTHRES_SIGS_MAX];
+	struct authres_result r[AUTHRES_SIGS_MAX + 2];
 	struct smtp_field f;
 	char field[4096];
-	size_t n = 0, sl = 0;
+	size_t n = 0, sl = 0, d0;
 	int removed = 0;
 	long len;
 
+	if (t->spf_state == AR_DONE) {
+		r[n].method = "spf";
+		r[n].result = spf_result_name(t->spf);
+		r[n].reason = t->spf == SPF_TEMPERROR ||
+		    t->spf == SPF_PERMERROR ? t->spf_why : NULL;
+		r[n].props = t->spf_prop[0] != '\0' ? t->spf_prop : NULL;
+		n++;
+	}
+	d0 = n;
 	for (size_t i = 0; i < t->n; i++) {
 		r[n].method = "dkim";
 		r[n].result = t->s[i].result != NULL ? t->s[i].result :
@@ -362,19 +589,33 @@ smtp_authres_apply(struct smtp_authres_tx *t, struct smtp_head *h,
 		r[n].props = t->s[i].props[0] != '\0' ? t->s[i].props : NULL;
 		n++;
 	}
-	if (n == 0) {
-		r[0].method = "dkim";
-		r[0].result = "none";
-		r[0].reason = NULL;
-		r[0].props = NULL;
-		n = 1;
+	if (n == d0 && t->dkim) {
+		r[n].method = "dkim";
+		r[n].result = "none";
+		r[n].reason = NULL;
+		r[n].props = NULL;
+		n++;
+	}
+	if (t->dmarc_state == AR_DONE) {
+		r[n].method = "dmarc";
+		r[n].result = dmarc_result(t);
+		r[n].reason = NULL;
+		r[n].props = t->dmarc_prop[0] != '\0' ? t->dmarc_prop : NULL;
+		n++;
 	}
 	summary[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
+		const char *dom = "";
+
+		if (i >= d0 && i - d0 < t->n && t->s[i - d0].parsed)
+			dom = t->s[i - d0].sig.domain;
+		else if (strcmp(r[i].method, "spf") == 0)
+			dom = t->spf_domain;
+		else if (strcmp(r[i].method, "dmarc") == 0)
+			dom = t->from;
 		int w = snprintf(summary + sl, cap - sl, "%s%s=%s%s%s",
 		    i > 0 ? "," : "", r[i].method, r[i].result,
-		    t->n > 0 && t->s[i].parsed ? "/" : "",
-		    t->n > 0 && t->s[i].parsed ? t->s[i].sig.domain : "");
+		    dom[0] != '\0' ? "/" : "", dom);
 
 		if (w < 0 || (size_t)w >= cap - sl)
 			break;

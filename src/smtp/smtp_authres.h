@@ -16,6 +16,23 @@ struct smtp_server;
 struct smtp_session;
 struct smtp_authres_tx;
 struct event_base;
+struct authwork_job;
+
+/* what DMARC asks of a failure (its policy, pct= applied) */
+enum smtp_dmarc_action {
+	SMTP_DMARC_NONE, SMTP_DMARC_QUARANTINE, SMTP_DMARC_REJECT
+};
+
+/* smtp_authres_spf_start - at MAIL FROM: the SPF check of sender (""
+ * for the null sender: helo) from ip (mapped form), on a worker */
+void smtp_authres_spf_start(struct smtp_authres_tx *t, const uint8_t ip[16],
+    const char *sender, const char *helo);
+
+/* smtp_authres_work_done - a worker's answer (smtp_authwork.c) */
+void smtp_authres_work_done(struct authwork_job *j);
+
+/* smtp_authres_action - after smtp_authres_apply: DMARC's demand */
+enum smtp_dmarc_action smtp_authres_action(const struct smtp_authres_tx *t);
 
 /* smtp_authres_resolver - the resolver for key lookups, made before the
  * chroot (dns_server); NULL with err */

@@ -40,6 +40,7 @@
 #include "../policy/banlist.h"
 #include "../policy/denylist.h"
 #include "../lib/resolver.h"
+#include "smtp_authwork.h"
 #include "../policy/dnsbl.h"
 #include "../policy/guard.h"
 #include "../daemon/proc.h"
@@ -807,6 +808,7 @@ peer_close_cb(struct ipc_peer *p, void *arg)
 /* the reverse DNS resolver made before chroot; one smtp process */
 static struct smtp_rdns *prepared_rdns;
 static struct resolver *prepared_authres;
+static struct authwork *prepared_authwork;
 
 /* smtp_proc_prepare - resolver setup needs /etc/resolv.conf: before chroot */
 int
@@ -824,6 +826,13 @@ smtp_proc_prepare(struct proc_env *env)
 	    smtp_authres_resolver(c->dns_server, err, sizeof(err))) == NULL) {
 		log_err(LOG_CAT_DNS, "event=dkim_verify_setup_failed "
 		    "error=\"%s\"", err);
+		return -1;
+	}
+	if (smtp_authres_wanted(c) && (c->spf_check || c->dmarc_check) &&
+	    (prepared_authwork = authwork_new(c->dns_server, err,
+	    sizeof(err))) == NULL) {
+		log_err(LOG_CAT_DNS, "event=spf_setup_failed error=\"%s\"",
+		    err);
 		return -1;
 	}
 	if (c->n_dnsbl_zones == 0)
@@ -932,6 +941,10 @@ smtp_server_new(struct proc_env *env)
 	    resolver_attach(srv->authres, base) == -1)
 		fatalx("%s: cannot watch the DKIM resolver", __func__);
 	prepared_authres = NULL;
+	if ((srv->authwork = prepared_authwork) != NULL &&
+	    authwork_start(srv->authwork, base, smtp_authres_work_done) == -1)
+		fatalx("%s: cannot start the SPF workers", __func__);
+	prepared_authwork = NULL;
 	return srv;
 }
 
@@ -1017,6 +1030,7 @@ smtp_server_free(struct smtp_server *srv)
 	smtp_rdns_free(srv->rdns);
 	smtp_dkim_server_free(srv);
 	resolver_free(srv->authres);
+	authwork_free(srv->authwork);
 	denylist_free(srv->deny);
 	banlist_free(srv->bans);
 	for (size_t i = 0; i < srv->n_suspended; i++)

@@ -962,6 +962,10 @@ proceed_mail(struct smtp_session *s, const char *args, size_t len)
 		smtp_reply_error(s, "452 4.3.0 Insufficient system resources");
 		return;
 	}
+	/* mail from outside on mx: its SPF checked while RCPT and DATA go on */
+	if (smtp_outsider(s) && s->listener->conf->role == ROLE_MX &&
+	    (s->tx->authres = smtp_authres_tx_new(s->srv, s->id)) != NULL)
+		smtp_authres_spf_start(s->tx->authres, s->addr, from, s->helo);
 	smtp_set_state(s, SMTP_STATE_MAIL);
 	if (s->milters != NULL) {
 		const char *argv[16];
@@ -1395,7 +1399,7 @@ smtp_data_begin(struct smtp_session *s)
 	if (!smtp_outsider(s))
 		s->tx->dkim = smtp_dkim_tx_new(s->srv);
 	/* mail from outside on mx: its signatures are checked */
-	else if (s->listener->conf->role == ROLE_MX)
+	else if (s->listener->conf->role == ROLE_MX && s->tx->authres == NULL)
 		s->tx->authres = smtp_authres_tx_new(s->srv, s->id);
 	smtp_set_state(s, SMTP_STATE_DATA);
 	s->tx->data_started = time(NULL);
@@ -2138,8 +2142,27 @@ smtp_data_refused(struct smtp_session *s)
 	smtp_data_reject(s);
 }
 
-/* the results go into the header section, and the steps go on */
+/*
+ * A step at the dot refused the message (replied): the transaction
+ * ends; parked by a step (or waiting for an answer), unparked too.
+ */
 static void
+smtp_dot_refused(struct smtp_session *s)
+{
+	if (s->state == SMTP_STATE_WAIT) {
+		s->srv->stats.rejected[SMTP_REJ_DATA]++;
+		smtp_reset_tx(s);
+		smtp_unpark(s, SMTP_STATE_IDLE);
+	} else
+		smtp_data_reject(s);
+}
+
+/*
+ * The results go into the header section, and DMARC's demand is met
+ * (dmarc_reject, dmarc_quarantine): -1 when the message was refused
+ * (replied; the transaction is to end).
+ */
+static int
 smtp_authres_write(struct smtp_session *s)
 {
 	char summary[512];
@@ -2151,6 +2174,27 @@ smtp_authres_write(struct smtp_session *s)
 	log_info(LOG_CAT_SMTP, "session=%s qid=%s event=authres client=%s "
 	    "results=\"%s\" forged_removed=%d", s->idstr, s->tx->qid, s->ip,
 	    summary, removed < 0 ? 0 : removed);
+	switch (smtp_authres_action(s->tx->authres)) {
+	case SMTP_DMARC_REJECT:
+		if (!s->srv->conf->dmarc_reject)
+			break;
+		log_info(LOG_CAT_SMTP, "session=%s qid=%s event=dmarc_reject "
+		    "client=%s", s->idstr, s->tx->qid, s->ip);
+		smtp_reply(s, "550 5.7.1 Message refused: DMARC policy of "
+		    "the From domain");
+		smtp_dot_refused(s);
+		return -1;
+	case SMTP_DMARC_QUARANTINE:
+		if (!s->srv->conf->dmarc_quarantine)
+			break;
+		log_info(LOG_CAT_SMTP, "session=%s qid=%s event=dmarc_hold "
+		    "client=%s", s->idstr, s->tx->qid, s->ip);
+		s->tx->store_flags |= PROTO_MSGF_HOLD;
+		break;
+	case SMTP_DMARC_NONE:
+		break;
+	}
+	return 0;
 }
 
 /*
@@ -2167,8 +2211,8 @@ smtp_dot_authres(struct smtp_session *s)
 		smtp_park(s, SMTP_WAIT_AUTHRES, s->id, SMTP_AUTHRES_WAIT_MS);
 		return SMTP_DOT_PARKED;
 	}
-	smtp_authres_write(s);
-	return SMTP_DOT_CONTINUE;
+	return smtp_authres_write(s) == -1 ? SMTP_DOT_ENDED :
+	    SMTP_DOT_CONTINUE;
 }
 
 /* smtp_session_authres_done - the last key lookup came */
@@ -2179,7 +2223,8 @@ smtp_session_authres_done(struct smtp_session *s)
 		return;
 	s->waiting = SMTP_WAIT_NONE;
 	evtimer_del(s->wait_timer);
-	smtp_authres_write(s);
+	if (smtp_authres_write(s) == -1)
+		return;
 	smtp_dot_next(s);
 }
 
@@ -2198,13 +2243,7 @@ smtp_dkim_failed(struct smtp_session *s, const char *why)
 	log_warn(LOG_CAT_SMTP, "session=%s event=dkim_sign_failed client=%s "
 	    "reason=\"%s\"", s->idstr, s->ip, why);
 	smtp_reply(s, "451 4.3.0 Error: message could not be signed");
-	/* parked by an earlier step (or waiting for ca): unpark too */
-	if (s->state == SMTP_STATE_WAIT) {
-		s->srv->stats.rejected[SMTP_REJ_DATA]++;
-		smtp_reset_tx(s);
-		smtp_unpark(s, SMTP_STATE_IDLE);
-	} else
-		smtp_data_reject(s);
+	smtp_dot_refused(s);
 }
 
 /*

@@ -101,10 +101,11 @@ def test_package_metadata(debs):
     assert field(deb, "Package") == "moat"
     assert field(deb, "Version") == version
     depends = field(deb, "Depends")
-    # dpkg-shlibdeps: the packages of every library moat links
+    # dpkg-shlibdeps: the packages of every library moat links; the
+    # public suffix list DMARC reads
     for lib in ("libc6", "libevent-2.1-7", "libevent-openssl-2.1-7",
                 "libssl3", "libsqlite3-0", "libsodium23", "libunbound8",
-                "libinih1", "libldap-2.5-0", "adduser"):
+                "libinih1", "libldap-2.5-0", "adduser", "publicsuffix"):
         assert re.search(r"(^|, )%s( |,|$)" % re.escape(lib), depends), \
             "Depends lacks %s: %s" % (lib, depends)
     r = subprocess.run(["dpkg-deb", "-c", deb], capture_output=True,

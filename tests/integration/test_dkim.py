@@ -302,12 +302,14 @@ def test_inbound_dkim_pass_fail_none_and_forged_removed(moat_factory,
         assert len(by[kind]) == 2, by[kind]
         assert by[kind][1] == \
             "Authentication-Results: other.example; spf=pass"
-    assert "mx.test.example; dkim=pass header.d=example.net header.s=rsa1 " \
+    assert "; dkim=pass header.d=example.net header.s=rsa1 " \
         "header.a=rsa-sha256" in by["good"][0], by["good"]
-    assert 'mx.test.example; dkim=fail reason="body hash did not verify" ' \
+    assert '; dkim=fail reason="body hash did not verify" ' \
         "header.d=example.net" in by["bad"][0], by["bad"]
+    # SPF and DMARC too: example.net publishes neither
     assert by["plain"] == ["Authentication-Results: mx.test.example; "
-                           "dkim=none"]
+                           "spf=none smtp.mailfrom=bob@example.net; "
+                           "dkim=none; dmarc=none header.from=example.net"]
     got = [m for m in got if b"see you" in m]
     # our field right below our Received
     assert re.match(rb"Return-Path: [^\n]*\nReceived: [^\n]*\n(\s[^\n]*\n)*"
@@ -357,7 +359,8 @@ def test_inbound_key_missing_or_off(moat_factory, dkim_dns, keys):
     assert 'dkim=permerror reason="no key" header.d=example.net ' \
         "header.s=gone" in authres_of(got[0])[0], authres_of(got[0])
     off = inbound_edge(moat_factory, dkim_dns, keys,
-                       "[authentication]\ndkim_verify = no\n")
+                       "[authentication]\ndkim_verify = no\n"
+                       "spf_check = no\ndmarc_check = no\n")
     deliver_in(off, signed(keys))
     got = off.wait_maildir(1, "alice")
     # nothing of ours, and the forged field stays (nobody checks here)
