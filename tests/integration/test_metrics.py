@@ -68,7 +68,9 @@ def test_promtool_accepts_a_real_scrape(moat_factory):
     m.wait_maildir(2)
     status, text = wait_scrape(port, lambda v: v.get(
         "moat_delivery_latency_seconds_count", 0) >= 2 and v.get(
-        "moat_queue_messages", 0) == 1)
+        "moat_queue_messages", 0) == 1 and v.get(
+        'moat_events_total{type="relay_denied"}', 0) >= 1 and v.get(
+        'moat_rejections_total{reason="relay_denied"}', 0) >= 1)
     assert status == 200
     r = subprocess.run(["promtool", "check", "metrics"], input=text,
                        capture_output=True, text=True, timeout=30)
