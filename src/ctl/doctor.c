@@ -4,7 +4,7 @@
  * check, or JSON).
  *
  *   moat doctor [-c FILE | --builtin] [--socket PATH] [--json]
- *               [--no-dns] [--no-relay-test]
+ *               [--no-dns] [--no-relay-test] [--address ADDR]...
  *
  * The configuration audited is the running daemon's (`status` names its
  * file); without a daemon, the one every admin command uses (-c, else
@@ -42,7 +42,7 @@
 
 #define DOCTOR_USAGE \
 	"usage: moat doctor [-c FILE | --builtin] [--socket PATH] [--json]\n" \
-	"                   [--no-dns] [--no-relay-test]\n" \
+	"                   [--no-dns] [--no-relay-test] [--address ADDR]...\n" \
 	"  exit 0 nothing above info, 3 warnings, 4 errors, 5 critical,\n" \
 	"  1 failed (no configuration), 2 usage\n"
 
@@ -518,6 +518,9 @@ doctor_main(int argc, char **argv)
 	char running[CONF_PATH_MAX], why[512], err[1024];
 	struct doctor_report rep;
 	struct conf *c = NULL;
+	char **addrs = NULL;
+	size_t naddrs = 0;
+	uint8_t a[16];
 	int json = 0, builtin = 0, dns = 1, selftest = 1, live, rc;
 
 	for (int i = 0; i < argc; i++) {
@@ -533,13 +536,25 @@ doctor_main(int argc, char **argv)
 			dns = 0;
 		else if (strcmp(argv[i], "--no-relay-test") == 0)
 			selftest = 0;
+		else if (strcmp(argv[i], "--address") == 0 && i + 1 < argc &&
+		    cidr_addr_parse(argv[i + 1], a) == 0) {
+			if (addrs == NULL && (addrs = calloc((size_t)argc,
+			    sizeof(*addrs))) == NULL)
+				return 1;
+			addrs[naddrs++] = argv[++i];
+		}
 		else if (strcmp(argv[i], "-h") == 0 ||
 		    strcmp(argv[i], "--help") == 0) {
 			fputs(DOCTOR_USAGE, stdout);
+			free(addrs);
 			return 0;
 		} else {
-			fprintf(stderr, "moat: doctor: unexpected argument "
-			    "'%s'\n%s", argv[i], DOCTOR_USAGE);
+			fprintf(stderr, "moat: doctor: %s '%s'\n%s",
+			    strcmp(argv[i], "--address") == 0 ? "--address "
+			    "needs a numeric address, not" : "unexpected argument",
+			    i + 1 < argc && strcmp(argv[i], "--address") == 0 ?
+			    argv[i + 1] : argv[i], DOCTOR_USAGE);
+			free(addrs);
 			return 2;
 		}
 	}
@@ -555,6 +570,7 @@ doctor_main(int argc, char **argv)
 	}
 	if (c == NULL) {
 		fprintf(stderr, "moat: doctor: %s\n", err);
+		free(addrs);
 		return 1;
 	}
 	memset(&rep, 0, sizeof(rep));
@@ -573,7 +589,7 @@ doctor_main(int argc, char **argv)
 		doctor_add(&rep, "relay_test", DOCTOR_INFO, "skipped: the "
 		    "daemon is %s", live == 0 ? why : "not reachable");
 	if (dns)
-		doctor_dns(&rep, c);
+		doctor_dns(&rep, c, addrs, naddrs);
 	else
 		doctor_add(&rep, "dns", DOCTOR_INFO, "skipped (--no-dns)");
 	group_by_check(&rep);
@@ -588,6 +604,7 @@ doctor_main(int argc, char **argv)
 		rc = doctor_exit_status(doctor_worst(&rep));
 	}
 	free(rep.f);
+	free(addrs);
 	conf_free(c);
 	return rc;
 }

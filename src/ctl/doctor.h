@@ -93,7 +93,12 @@ enum doctor_sev doctor_secret_mode(const char *path, mode_t mode, uid_t uid,
  * through the configured dns_server (doctor_dns.c).
  */
 void doctor_relay_selftest(struct doctor_report *r, const struct conf *c);
-void doctor_dns(struct doctor_report *r, const struct conf *c);
+/*
+ * doctor_dns: the outbound addresses are addrs (n of them, numeric) when
+ * given (behind NAT the public ones), else the configured or routed ones
+ */
+void doctor_dns(struct doctor_report *r, const struct conf *c,
+    char *const *addrs, size_t n);
 
 /* doctor_main - `moat doctor [-c FILE] [--json] ...`; argv after the verb */
 int doctor_main(int argc, char **argv);

@@ -9,9 +9,10 @@
  *   spf     each local domain's SPF passes for our outbound addresses
  *           (src/spf's check_host, the daemon's own evaluator).
  *
- * The outbound addresses are source_address_v4/_v6, else those the
- * system picks for a route to the outside (a UDP socket connected, no
- * packet sent). "Ours" is those and every local interface's address.
+ * The outbound addresses are those given with --address (behind NAT:
+ * the public ones), else source_address_v4/_v6, else those the system
+ * picks for a route to the outside (a UDP socket connected, no packet
+ * sent). "Ours" is those and every local interface's address.
  *
  * Public: doctor_dns.
  * SECURITY: answers are wire rdata decoded with bounds checks; names
@@ -199,21 +200,44 @@ addrs_has(const struct addrs *s, const uint8_t a[16])
 
 /* the outbound addresses, then every address of ours */
 static void
-our_addresses(const struct conf *c, struct addrs *out, struct addrs *ours)
+our_addresses(struct doctor_report *r, const struct conf *c,
+    char *const *given, size_t ngiven, struct addrs *out, struct addrs *ours)
 {
 	struct ifaddrs *ifa, *i;
 	uint8_t a[16];
+	struct cidr priv;
+	const char *e;
+	char t[CIDR_STRLEN];
 
-	if (c->source_address_v4[0] ?
+	for (size_t k = 0; k < ngiven; k++)
+		if (cidr_addr_parse(given[k], a) == 0)
+			addrs_add(out, a);
+	if (ngiven == 0 && (c->source_address_v4[0] ?
 	    cidr_addr_parse(c->source_address_v4, a) == 0 :
-	    route_source(AF_INET, a) == 0)
+	    route_source(AF_INET, a) == 0))
 		addrs_add(out, a);
-	if (c->source_address_v6[0] ?
+	if (ngiven == 0 && (c->source_address_v6[0] ?
 	    cidr_addr_parse(c->source_address_v6, a) == 0 :
-	    route_source(AF_INET6, a) == 0)
+	    route_source(AF_INET6, a) == 0))
 		addrs_add(out, a);
-	for (size_t k = 0; k < out->n; k++)
+	for (size_t k = 0; k < out->n; k++) {
 		addrs_add(ours, out->a[k]);
+		if (ngiven > 0)
+			continue;
+		/* behind NAT the world sees another address */
+		if ((cidr_parse("10.0.0.0/8", &priv, &e) == 0 &&
+		    cidr_contains(&priv, out->a[k])) ||
+		    (cidr_parse("172.16.0.0/12", &priv, &e) == 0 &&
+		    cidr_contains(&priv, out->a[k])) ||
+		    (cidr_parse("192.168.0.0/16", &priv, &e) == 0 &&
+		    cidr_contains(&priv, out->a[k])) ||
+		    (cidr_parse("fc00::/7", &priv, &e) == 0 &&
+		    cidr_contains(&priv, out->a[k])))
+			doctor_add(r, "fcrdns", DOCTOR_INFO, "outbound address "
+			    "%s is private: behind NAT, name the public one "
+			    "with --address", cidr_addr_format(out->a[k], t,
+			    sizeof(t)));
+	}
 	if (getifaddrs(&ifa) == 0) {
 		for (i = ifa; i != NULL; i = i->ifa_next)
 			if (i->ifa_addr != NULL &&
@@ -441,7 +465,8 @@ check_spf(struct doctor_report *r, struct dns *d, const struct conf *c,
 }
 
 void
-doctor_dns(struct doctor_report *r, const struct conf *c)
+doctor_dns(struct doctor_report *r, const struct conf *c,
+    char *const *given, size_t ngiven)
 {
 	struct addrs out, ours;
 	struct resolver *res;
@@ -459,11 +484,13 @@ doctor_dns(struct doctor_report *r, const struct conf *c)
 	}
 	memset(&d, 0, sizeof(d));
 	d.ub = resolver_ctx(res);
-	our_addresses(c, &out, &ours);
+	our_addresses(r, c, given, ngiven, &out, &ours);
 	if (out.n == 0)
 		doctor_add(r, "fcrdns", DOCTOR_WARNING, "no outbound address "
 		    "found (no route out, no source_address_v4/_v6): reverse "
 		    "DNS and SPF not checked");
+	if (out.n == 0)
+		doctor_fix(r, "name it: moat doctor --address ADDR");
 	else
 		check_fcrdns(r, &d, c, &out);
 	for (size_t i = 0; i < c->n_local_domains; i++) {
