@@ -15,8 +15,9 @@
  * sent). "Ours" is those and every local interface's address.
  *
  * Public: doctor_dns.
- * SECURITY: answers are wire rdata decoded with bounds checks; names
- * are kept to printable ASCII before they are reported.
+ * SECURITY: answers are decoded by the daemon's own checked parsers
+ * (smtp_rdns_name for PTR, mta_mx_parse_rdata for MX: host name
+ * characters only, no compression, bounded) before they are reported.
  */
 #include <errno.h>
 #include <ifaddrs.h>
@@ -35,6 +36,8 @@
 #include "daemon/config.h"
 #include "lib/cidr.h"
 #include "lib/resolver.h"
+#include "mta/mta_route.h"
+#include "smtp/smtp_rdns.h"
 #include "spf/spf.h"
 
 #define DNS_NAME_MAX	256
@@ -89,31 +92,6 @@ spf_lookup(void *arg, const char *name, int type, const uint8_t *const **rd,
 	*rd = d->rd;
 	*rl = d->rl;
 	return n;
-}
-
-/* a wire name (uncompressed) at p into text, "" when malformed */
-static void
-wire_name(const uint8_t *p, size_t len, char *out, size_t cap)
-{
-	size_t o = 0, i = 0;
-
-	out[0] = '\0';
-	while (i < len && p[i] != 0) {
-		size_t l = p[i++];
-
-		if (l > 63 || i + l > len || o + l + 2 > cap) {
-			out[0] = '\0';
-			return;
-		}
-		for (size_t k = 0; k < l; k++)
-			out[o++] = p[i + k] > ' ' && p[i + k] <= '~' ?
-			    (char)p[i + k] : '?';
-		out[o++] = '.';
-		i += l;
-	}
-	if (o > 0)
-		o--;		/* no trailing dot */
-	out[o] = '\0';
 }
 
 static int
@@ -319,9 +297,10 @@ check_fcrdns(struct doctor_report *r, struct dns *d, const struct conf *c,
 		for (int i = 0; i < n; i++) {
 			size_t nl = strlen(names);
 
-			wire_name((const uint8_t *)d->res->data[i],
-			    (size_t)d->res->len[i], name, sizeof(name));
-			if (same_name(name, c->hostname))
+			if (smtp_rdns_name((const uint8_t *)d->res->data[i],
+			    (size_t)d->res->len[i], name, sizeof(name)) == -1)
+				snprintf(name, sizeof(name), "(malformed)");
+			else if (same_name(name, c->hostname))
 				match = 1;
 			snprintf(names + nl, sizeof(names) - nl, "%s%s",
 			    nl ? ", " : "", name);
@@ -362,7 +341,8 @@ static void
 check_mx(struct doctor_report *r, struct dns *d, const struct conf *c,
     const char *dom, const struct addrs *ours)
 {
-	char hosts[RR_MAX][DNS_NAME_MAX], list[300], got[200];
+	struct mta_mx mx[RR_MAX];
+	char list[300], got[200];
 	struct addrs a;
 	int n, here = 0, elsewhere = 0;
 
@@ -377,14 +357,11 @@ check_mx(struct doctor_report *r, struct dns *d, const struct conf *c,
 		doctor_fix(r, "publish %s MX 10 %s", dom, c->hostname);
 		return;
 	}
-	for (int i = 0; i < n; i++) {
-		hosts[i][0] = '\0';
-		if (d->res->len[i] > 2)
-			wire_name((const uint8_t *)d->res->data[i] + 2,
-			    (size_t)d->res->len[i] - 2, hosts[i],
-			    sizeof(hosts[i]));
-	}
-	if (n == 1 && hosts[0][0] == '\0') {
+	for (int i = 0; i < n; i++)
+		if (mta_mx_parse_rdata((const uint8_t *)d->res->data[i],
+		    (size_t)d->res->len[i], &mx[i]) == -1)
+			snprintf(mx[i].host, sizeof(mx[i].host), "(malformed)");
+	if (mta_mx_is_null(mx, (size_t)n)) {
 		doctor_add(r, "mx", DOCTOR_ERROR, "%s publishes a null MX "
 		    "(RFC 7505): it receives no mail, yet it is a local "
 		    "domain", dom);
@@ -396,14 +373,14 @@ check_mx(struct doctor_report *r, struct dns *d, const struct conf *c,
 		size_t ll = strlen(list);
 		int ok = 0;
 
-		if (hosts[i][0] == '\0')
+		if (mx[i].host[0] == '\0' || mx[i].host[0] == '(')
 			continue;
-		if (resolve_addrs(d, hosts[i], &a) == 0)
+		if (resolve_addrs(d, mx[i].host, &a) == 0)
 			for (size_t k = 0; k < a.n; k++)
 				ok |= addrs_has(ours, a.a[k]);
 		addrs_text(&a, got, sizeof(got));
 		snprintf(list + ll, sizeof(list) - ll, "%s%.80s (%.100s)", ll ? ", " :
-		    "", hosts[i], a.n ? got : "no address");
+		    "", mx[i].host, a.n ? got : "no address");
 		if (ok)
 			here++;
 		else

@@ -211,19 +211,33 @@ def test_secret_readable(good, knob, mode, group, severity, rc):
 
 def test_running_daemon_clean_relay_test(good):
     """The running daemon's configuration (found through the socket alone),
-    and the battery from 127.0.0.1 refused, plain and inside STARTTLS."""
-    m = good()
+    and the battery from 127.0.0.1 refused: plain and inside STARTTLS on
+    the mx listener, inside implicit TLS on the submissions one."""
+    m = good(listeners=[("mx", "mx", ""), ("smtps", "submissions", "")])
     m.start()
     sock = os.path.join(m.dir, "var", "spool", "control.sock")
     code, out = doctor(None, "--socket", sock, "--no-dns")
     assert out["config"] == m.conf
     assert out["source"] == "the running daemon's"
     oks = [f["finding"] for f in findings(out, "relay_test", "ok")]
-    assert any("from 127.0.0.1" in f and "STARTTLS" not in f
-               and "no outside recipient accepted" in f for f in oks), out
-    assert any("inside STARTTLS" in f for f in oks), out
+    assert any(f.startswith("listener mx: no outside recipient accepted")
+               and "from 127.0.0.1" in f for f in oks), out
+    assert any(f.startswith("listener mx inside STARTTLS: no outside")
+               for f in oks), out
+    assert any(f.startswith("listener smtps inside TLS: no outside")
+               for f in oks), out
     assert above_info(out) == [], out
     assert code == 0
+    # the control socket opened to everyone: critical
+    os.chmod(sock, 0o666)
+    try:
+        code, out = doctor(m.conf, "--no-dns", "--no-relay-test")
+    finally:
+        os.chmod(sock, 0o660)
+    crit = findings(out, "control", "critical")
+    assert crit and "anyone may connect" in crit[0]["finding"], out
+    assert crit[0]["fix"].startswith("chmod 660 ")
+    assert code == 5
 
 
 def test_open_relay_found_live(good):
@@ -234,7 +248,8 @@ def test_open_relay_found_live(good):
     m.start()
     code, out = doctor(m.conf, "--no-dns")
     crit = findings(out, "relay_test", "critical")
-    assert crit, out
+    assert len(crit) == 2, out              # plain, and inside STARTTLS
+    assert "inside STARTTLS" in crit[1]["finding"]
     assert "plain" in crit[0]["finding"]
     assert "0.0.0.0/1" in crit[0]["finding"]
     assert "relays for an outside client" in crit[0]["finding"]
