@@ -1465,18 +1465,18 @@ ctl_daemon_config(const char *conf_path, int builtin, const char *socket_path,
 	c.quiet_conf = 1;
 	c.quiet_connect = 1;
 	signal(SIGPIPE, SIG_IGN);
-	snprintf(why, whylen, "no answer on the control socket");
+	snprintf(why, whylen, "no answer from the daemon");
 	if (cli_socket_path(&c) == -1)
 		return -1;
 	memset(&q, 0, sizeof(q));
 	q.op = CTL_OP_STATUS;
 	if (cli_call(&c, &q, &a) == -1) {
 		if (c.connect_errno == ENOENT || c.connect_errno == ECONNREFUSED)
-			snprintf(why, whylen, "not running (no control socket "
-			    "at %s)", c.path);
+			snprintf(why, whylen, "the daemon is not running (no "
+			    "control socket at %s)", c.path);
 		else if (c.connect_errno != 0)
-			snprintf(why, whylen, "%s: %s", c.path,
-			    strerror(c.connect_errno));
+			snprintf(why, whylen, "cannot ask the daemon: %s: %s",
+			    c.path, strerror(c.connect_errno));
 		goto done;
 	}
 	if (a.status == CTL_OK && (t = ctl_table_find(&a, "daemon")) != NULL &&
@@ -1485,8 +1485,8 @@ ctl_daemon_config(const char *conf_path, int builtin, const char *socket_path,
 		snprintf(out, len, "%s", t->cells[col].s);
 		rc = 1;
 	} else
-		snprintf(why, whylen, "status: %s", a.message ? a.message :
-		    "no answer");
+		snprintf(why, whylen, "the daemon's status: %s", a.message ?
+		    a.message : "no answer");
 	ctl_answer_free(&a);
 done:
 	if (c.fd >= 0)

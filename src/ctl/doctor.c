@@ -586,8 +586,8 @@ doctor_main(int argc, char **argv)
 	else if (live == 1)
 		doctor_relay_selftest(&rep, c);
 	else
-		doctor_add(&rep, "relay_test", DOCTOR_INFO, "skipped: the "
-		    "daemon is %s", live == 0 ? why : "not reachable");
+		doctor_add(&rep, "relay_test", DOCTOR_INFO, "skipped: %s",
+		    live == 0 ? why : "the daemon's control socket is unknown");
 	if (dns)
 		doctor_dns(&rep, c, addrs, naddrs);
 	else

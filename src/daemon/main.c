@@ -76,6 +76,7 @@ usage(FILE *fp)
 	    "[--external-domain E]\n"
 	    "              [--json] [--timeout S] [--from-ip ADDR] "
 	    "[--no-smuggling]\n"
+	    "              [--starttls | --tls]\n"
 	    "       moat doctor [-c FILE] [--json] [--no-dns] "
 	    "[--no-relay-test]\n"
 	    "       moat config [-c FILE] [-d] [KNOB...]\n"

@@ -1193,7 +1193,8 @@ relaytest_usage(FILE *fp)
 	fprintf(fp, "usage: moat relaytest HOST[:PORT] --local-domain D "
 	    "[--external-domain E]\n"
 	    "           [--json] [--timeout S] [--from-ip ADDR] "
-	    "[--no-smuggling]\n");
+	    "[--no-smuggling]\n"
+	    "           [--starttls | --tls]\n");
 }
 
 /* "--name VALUE" or "--name=VALUE": the value, or NULL */
@@ -1250,6 +1251,10 @@ relaytest_main(int argc, char **argv)
 			json = 1;
 		else if (strcmp(argv[i], "--no-smuggling") == 0)
 			o.smuggling = 0;
+		else if (strcmp(argv[i], "--starttls") == 0)
+			o.tls = RELAYTEST_TLS_STARTTLS;
+		else if (strcmp(argv[i], "--tls") == 0)
+			o.tls = RELAYTEST_TLS_IMPLICIT;
 		else if (strcmp(argv[i], "-h") == 0 ||
 		    strcmp(argv[i], "--help") == 0) {
 			relaytest_usage(stdout);
