@@ -413,6 +413,40 @@ check_control(struct doctor_report *r, const struct conf *c)
 		    gr ? " and group " : "", gr ? c->admin_group : " only");
 }
 
+/* --- who the server says it is, who it runs as ----------------------- */
+
+static void
+check_identity(struct doctor_report *r, const struct conf *c)
+{
+	struct passwd *pw = getpwnam(c->user);
+
+	if (strchr(c->hostname, '.') == NULL ||
+	    strcasecmp(c->hostname, "localhost") == 0 ||
+	    strncasecmp(c->hostname, "localhost.", 10) == 0) {
+		doctor_add(r, "hostname", DOCTOR_WARNING, "hostname %s is not "
+		    "a public name: it is the EHLO and greeting name, and "
+		    "receivers refuse or score a bare or local one",
+		    c->hostname);
+		doctor_fix(r, "[server] hostname = the name the PTR of your "
+		    "outbound address gives (mx.example.org)");
+	}
+	if (pw != NULL && pw->pw_uid == 0) {
+		doctor_add(r, "user", DOCTOR_CRITICAL, "user = %s: the children "
+		    "that read the network run as root", c->user);
+		doctor_fix(r, "[server] user = _moat (a user of its own, "
+		    "nothing else runs as it)");
+	} else if (pw == NULL && geteuid() == 0)
+		doctor_add(r, "user", DOCTOR_WARNING, "user %s does not exist: "
+		    "the daemon cannot start as root", c->user);
+	if (c->smarthost_auth_file[0] != '\0' && !c->smarthost_tls_verify) {
+		doctor_add(r, "tls", DOCTOR_WARNING, "smarthost_tls_verify = "
+		    "no: the smarthost credentials go to whoever answers, "
+		    "with any certificate");
+		doctor_fix(r, "[delivery] smarthost_tls_verify = yes (and "
+		    "tls_ca_file for a private CA)");
+	}
+}
+
 /* --- the report ------------------------------------------------------ */
 
 /* printable ASCII only: findings quote what servers and files said */
@@ -577,6 +611,7 @@ doctor_main(int argc, char **argv)
 	check_auth_on_mx(&rep, c);
 	check_relay_networks(&rep, c);
 	check_tls(&rep, c);
+	check_identity(&rep, c);
 	check_secrets(&rep, c);
 	check_defences(&rep, c);
 	check_control(&rep, c);

@@ -56,6 +56,18 @@ plan_wide(const struct conf *c, struct relaytest_plan *p, char *net,
 	return -1;
 }
 
+/* name is an item of list ("a, b, c") */
+static int
+listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = list; (p = strstr(p, name)) != NULL; p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
 static void
 run_one(struct doctor_report *r, const struct conf *c,
     const struct conf_listener *l, const struct relaytest_plan *p,
@@ -100,7 +112,7 @@ run_one(struct doctor_report *r, const struct conf *c,
 			    "RCPT TO:%.80s got %d", res[i].c.sender, res[i].c.rcpt,
 			    res[i].code);
 		/* each trick once, however many senders it took */
-		if (strstr(tricks, res[i].c.name) == NULL &&
+		if (!listed(tricks, res[i].c.name) &&
 		    tl + strlen(res[i].c.name) + 3 < sizeof(tricks))
 			snprintf(tricks + tl, sizeof(tricks) - tl, "%s%s",
 			    tl ? ", " : "", res[i].c.name);

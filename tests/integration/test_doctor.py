@@ -135,6 +135,31 @@ def test_each_bad_point(good, extra, listeners, tls, check, severity, rc):
     assert {f["check"] for f in above_info(out)} == {check}, out
 
 
+@pytest.mark.parametrize("old,new,extra,check,severity,rc", [
+    ("hostname = mx.test.example", "hostname = mailhost", "", "hostname",
+     "warning", 3),
+    ("", "", "[delivery]\nsmarthost = [127.0.0.1]:2525\n"
+     "smarthost_auth_file = AUTH\nsmarthost_tls_verify = no\n", "tls",
+     "warning", 3),
+], ids=["hostname-single-label", "smarthost-unverified"])
+def test_conf_edits(good, old, new, extra, check, severity, rc):
+    m = good()
+    auth = os.path.join(m.dir, "smarthost_auth")
+    with open(auth, "w") as f:
+        f.write("user:secret\n")
+    os.chmod(auth, 0o600)
+    text = open(m.conf).read()
+    if old:
+        text = text.replace(old, new)
+    with open(m.conf, "w") as f:
+        f.write(text + extra.replace("AUTH", auth))
+    code, out = doctor(m.conf, "--no-dns")
+    got = findings(out, check, severity)
+    assert got and got[0]["fix"], out
+    assert {f["check"] for f in above_info(out)} == {check}, out
+    assert code == rc
+
+
 def test_no_alert_command(moat_factory, cert90):
     m = moat_factory(extra=GOOD.replace("alert_command = /bin/true", ""),
                      start=False, users={"alice": "correct horse battery"},
