@@ -285,7 +285,8 @@ cli_socket_path(struct cli *c)
 			n = snprintf(c->path, sizeof(c->path), "%s/%s", spool,
 			    CTL_SOCKET_NAME);
 		} else {
-			fprintf(stderr, "moat: %s\n", err);
+			if (!c->quiet_connect)
+				fprintf(stderr, "moat: %s\n", err);
 			return -1;
 		}
 	}

@@ -297,6 +297,7 @@ static void
 check_defences(struct doctor_report *r, const struct conf *c)
 {
 	size_t before = r->n;
+	int quiet = 1;
 	int have_pm = c->role_mailbox[0] != '\0' || c->aliases_file[0] ||
 	    c->mailboxes_file[0];
 
@@ -357,7 +358,9 @@ check_defences(struct doctor_report *r, const struct conf *c)
 		    "no: a configuration that relays still starts");
 		doctor_fix(r, "[server] relaytest_on_start = yes");
 	}
-	if (r->n == before)
+	for (size_t i = before; i < r->n && quiet; i++)
+		quiet = r->f[i].sev < DOCTOR_WARNING;
+	if (quiet)
 		doctor_add(r, "defences", DOCTOR_OK, "AUTH logged, bans and "
 		    "alerts on, compromised accounts held, postmaster present");
 }
