@@ -62,6 +62,7 @@ static const struct rr zone[] = {
 	{ "m3.example", SPF_TYPE_TXT, "v=spf1 ip4:192.0.2.0/24 -all" },
 	{ "h.example", SPF_TYPE_A, "198.51.100.1" },
 	{ "lo.example", SPF_TYPE_TXT, "v=spf1 ip4:192.0.2.1 -all" },
+	{ "badmx.example", SPF_TYPE_TXT, "v=spf1 mx ?all" },
 	{ "crlf.example", SPF_TYPE_TXT, "v=spf1 a:x\001y.example -all" },
 	{ "void.example", SPF_TYPE_TXT, "v=spf1 a:n1.example a:n2.example a:n3.example -all" },
 	{ "temp.example", SPF_TYPE_TXT, "v=spf1 a:servfail.example -all" },
@@ -85,6 +86,29 @@ lookup(void *arg, const char *name, int type, const uint8_t *const **rd,
 	a->lookups++;
 	if (strcmp(name, "servfail.example") == 0)
 		return -1;
+	if (strcmp(name, "split.example") == 0 && type == SPF_TYPE_TXT) {
+		/* one record in two character-strings */
+		static const uint8_t txt[] = "\007v=spf1 \025ip4:192.0.2.0/24 -all";
+
+		a->rd[0] = txt;
+		a->rl[0] = sizeof(txt) - 1;
+		*rd = a->rd;
+		*rl = a->rl;
+		return 1;
+	}
+	if (strcmp(name, "badmx.example") == 0 && type == SPF_TYPE_MX) {
+		/* a label longer than the rdata, then one without its end */
+		static const uint8_t mx1[] = { 0, 10, 40, 'a', 'b' };
+		static const uint8_t mx2[] = { 0, 10, 2, 'h', 'x' };
+
+		a->rd[0] = mx1;
+		a->rl[0] = sizeof(mx1);
+		a->rd[1] = mx2;
+		a->rl[1] = sizeof(mx2);
+		*rd = a->rd;
+		*rl = a->rl;
+		return 2;
+	}
 	for (size_t i = 0; i < sizeof(zone) / sizeof(zone[0]); i++) {
 		const struct rr *r = &zone[i];
 		uint8_t *b = a->buf[n];
@@ -231,6 +255,19 @@ test_loopback_judged(void **state)
 	assert_int_equal(check("127.0.0.1", "lo.example", NULL), SPF_FAIL);
 	assert_int_equal(check("::1", "lo.example", NULL), SPF_FAIL);
 	assert_int_equal(check("192.0.2.1", "lo.example", NULL), SPF_PASS);
+}
+
+/* answers in wire form: strings joined, broken names dropped */
+static void
+test_layer_answers(void **state)
+{
+	const char *why;
+
+	assert_int_equal(check("192.0.2.9", "split.example", &why), SPF_PASS);
+	assert_int_equal(check("192.0.3.9", "split.example", &why), SPF_FAIL);
+	/* no usable MX name: no match, the record's ?all */
+	assert_int_equal(check("192.0.2.9", "badmx.example", &why),
+	    SPF_NEUTRAL);
 }
 
 /* the lookups libspf2 makes through the layer: types and names */
@@ -385,6 +422,7 @@ main(void)
 		cmocka_unit_test(test_results),
 		cmocka_unit_test(test_limits_reason),
 		cmocka_unit_test(test_loopback_judged),
+		cmocka_unit_test(test_layer_answers),
 		cmocka_unit_test(test_layer_lookups),
 		cmocka_unit_test(test_syntax),
 		cmocka_unit_test(test_dmarc_record),
