@@ -55,6 +55,7 @@
 #include <sodium.h>
 
 #include "ctl/ctl_cli.h"
+#include "ctl/ctl_json.h"
 #include "ctl/ctl_msg.h"
 #include "daemon/conf_path.h"
 #include "daemon/config.h"
@@ -443,58 +444,6 @@ done:
  * Output.
  */
 
-static void
-json_row(FILE *fp, const struct ctl_table *t, size_t r)
-{
-	fputc('{', fp);
-	for (size_t c = 0; c < t->ncols; c++) {
-		const struct ctl_cell *x = &t->cells[r * t->ncols + c];
-
-		if (c)
-			fputc(',', fp);
-		json_write_str(fp, t->cols[c].name);
-		fputc(':', fp);
-		if (t->cols[c].kind == CTL_KIND_STR)
-			json_write_str(fp, x->s);
-		else
-			fprintf(fp, "%" PRId64, x->i);
-	}
-	fputc('}', fp);
-}
-
-static const char *
-status_name(enum ctl_status st)
-{
-	switch (st) {
-	case CTL_OK: return "ok";
-	case CTL_FAILED: return "failed";
-	case CTL_BAD_REQUEST: return "bad_request";
-	case CTL_DENIED: return "denied";
-	}
-	return "?";
-}
-
-static void
-print_json(const struct ctl_answer *a)
-{
-	printf("{\"status\":\"%s\",\"message\":", status_name(a->status));
-	json_write_str(stdout, a->message);
-	for (size_t i = 0; i < a->ntables; i++) {
-		const struct ctl_table *t = &a->tables[i];
-
-		printf(",");
-		json_write_str(stdout, t->name);
-		printf(":[");
-		for (size_t r = 0; r < t->nrows; r++) {
-			if (r)
-				printf(",");
-			json_row(stdout, t, r);
-		}
-		printf("]");
-	}
-	printf("}\n");
-}
-
 /* A cell as the table shows it: human units, safe characters. */
 static void
 cell_text(const struct ctl_table *t, size_t r, size_t c, int absolute,
@@ -641,12 +590,12 @@ static int
 show(struct cli *c, const struct ctl_answer *a)
 {
 	if (c->json) {
-		print_json(a);
+		ctl_json_answer(stdout, a);
 		return exit_status(a);
 	}
 	if (a->status != CTL_OK) {
 		fprintf(stderr, "moat: %s\n", a->message[0] ? a->message :
-		    status_name(a->status));
+		    ctl_status_name(a->status));
 		return exit_status(a);
 	}
 	for (size_t i = 0; i < a->ntables; i++) {
@@ -1221,7 +1170,7 @@ cmd_events(struct cli *c, int argc, char **argv)
 			char buf[512];
 
 			if (c->json) {
-				json_row(stdout, t, r);
+				ctl_json_row(stdout, t, r);
 				printf("\n");
 			} else {
 				for (size_t k = 1; k < t->ncols; k++) {
