@@ -1148,7 +1148,8 @@ qp_close_cb(struct ipc_peer *p, void *arg)
 
 /* the scheduler stored a bounce for a local mailbox */
 /* the events table keeps events_retention seconds, events_max rows;
- * expired verification answers go too */
+ * the time series and the sent log 7 days; expired verification
+ * answers go too */
 static void
 qp_events_expire_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1159,6 +1160,10 @@ qp_events_expire_cb(evutil_socket_t fd, short what, void *arg)
 	    qp->conf->events_retention, qp->conf->events_max, &deleted) == 0 &&
 	    deleted > 0)
 		log_info(LOG_CAT_QUEUE, "event=events_expired rows=%lld",
+		    (long long)deleted);
+	if (queue_db_series_expire(qp->db, (int64_t)time(NULL) -
+	    QUEUE_SERIES_KEEP, &deleted) == 0 && deleted > 0)
+		log_info(LOG_CAT_QUEUE, "event=series_expired rows=%lld",
 		    (long long)deleted);
 	queue_verify_expire(qp->db);
 }
