@@ -26,7 +26,8 @@
  * queue_db_watch_add, queue_db_watch_load, queue_db_watch_expire,
  * queue_db_verify_put, queue_db_verify_load, queue_db_verify_expire,
  * queue_db_guess_get, queue_db_guess_clients, queue_db_login_net_seen,
- * queue_db_login_net_add, queue_db_ban_add, queue_db_series_expire.
+ * queue_db_login_net_add, queue_db_ban_add, queue_db_series_add,
+ * queue_db_series_read, queue_db_series_expire.
  *
  * SECURITY: every value from the network (addresses, HELO, AUTH user,
  * message bytes, event details) is bound as an SQL parameter, never
@@ -2237,6 +2238,73 @@ queue_db_watch_expire(struct queue_db *db, int64_t before)
 		return -1;
 	}
 	return 0;
+}
+
+/* queue_db_series_add - one minute's counts into series_minute */
+int
+queue_db_series_add(struct queue_db *db, const struct queue_series_row *r)
+{
+	static const char *sql =
+	    "INSERT INTO series_minute(minute, msgs_in, msgs_out,"
+	    " auth_failures, rejections, queue_size)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(minute) DO UPDATE"
+	    " SET msgs_in = msgs_in + excluded.msgs_in,"
+	    " msgs_out = msgs_out + excluded.msgs_out,"
+	    " auth_failures = auth_failures + excluded.auth_failures,"
+	    " rejections = rejections + excluded.rejections,"
+	    " queue_size = excluded.queue_size";
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = sqlite3_prepare_v3(db->h, sql, -1, 0, &s, NULL)) == SQLITE_OK) {
+		sqlite3_bind_int64(s, 1, r->minute);
+		sqlite3_bind_int64(s, 2, r->msgs_in);
+		sqlite3_bind_int64(s, 3, r->msgs_out);
+		sqlite3_bind_int64(s, 4, r->auth_failures);
+		sqlite3_bind_int64(s, 5, r->rejections);
+		sqlite3_bind_int64(s, 6, r->queue_size);
+		rc = sqlite3_step(s);
+		sqlite3_finalize(s);
+	}
+	if (rc != SQLITE_DONE) {
+		db_log_error(db, "series_add", rc);
+		return -1;
+	}
+	return 0;
+}
+
+/* queue_db_series_read - the newest minutes since a time, oldest first */
+int
+queue_db_series_read(struct queue_db *db, int64_t since, uint32_t limit,
+    void (*fn)(void *arg, const struct queue_series_row *row), void *arg)
+{
+	static const char *sql =
+	    "SELECT * FROM (SELECT minute, msgs_in, msgs_out, auth_failures,"
+	    " rejections, queue_size FROM series_minute WHERE minute >= ?1"
+	    " ORDER BY minute DESC LIMIT ?2) ORDER BY minute";
+	struct queue_series_row r;
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = sqlite3_prepare_v3(db->h, sql, -1, 0, &s, NULL)) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_int64(s, 1, since);
+	sqlite3_bind_int64(s, 2, limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		r.minute = sqlite3_column_int64(s, 0);
+		r.msgs_in = sqlite3_column_int64(s, 1);
+		r.msgs_out = sqlite3_column_int64(s, 2);
+		r.auth_failures = sqlite3_column_int64(s, 3);
+		r.rejections = sqlite3_column_int64(s, 4);
+		r.queue_size = sqlite3_column_int64(s, 5);
+		fn(arg, &r);
+	}
+	sqlite3_finalize(s);
+	if (rc == SQLITE_DONE)
+		return 0;
+fail:
+	db_log_error(db, "series_read", rc);
+	return -1;
 }
 
 /*

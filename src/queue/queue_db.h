@@ -370,6 +370,26 @@ int queue_db_watch_load(struct queue_db *db, int64_t since,
 /* queue_db_watch_expire - delete rows at or before before; 0 or -1 */
 int queue_db_watch_expire(struct queue_db *db, int64_t before);
 
+/* one minute of the time series (series_minute) */
+struct queue_series_row {
+	int64_t	minute;			/* unix seconds at its start */
+	int64_t	msgs_in, msgs_out, auth_failures, rejections;
+	int64_t	queue_size;
+};
+
+/*
+ * queue_db_series_add - add r's counts to its minute's row (made when
+ * missing) and set its queue_size; 0 or -1
+ */
+int queue_db_series_add(struct queue_db *db, const struct queue_series_row *r);
+
+/*
+ * queue_db_series_read - the newest limit minutes at or after since,
+ * oldest first, each to fn; 0 or -1
+ */
+int queue_db_series_read(struct queue_db *db, int64_t since, uint32_t limit,
+    void (*fn)(void *arg, const struct queue_series_row *row), void *arg);
+
 /*
  * queue_db_series_expire - delete series_minute and sent_log rows older
  * than before (both kept QUEUE_SERIES_KEEP); 0 or -1
