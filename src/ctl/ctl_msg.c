@@ -72,6 +72,7 @@ static const struct {
 	[CTL_OP_QUEUE_RESUME] = { "queue_resume", PROC_QUEUE, 1 },
 	[CTL_OP_USER_DEL] = { "user_del", PROC_CONTROL, 1 },
 	[CTL_OP_USER_FORGET] = { "user_forget", PROC_QUEUE, 1 },
+	[CTL_OP_SERIES] = { "series", PROC_QUEUE, 0 },
 	[CTL_OP_INCIDENTS] = { "incidents", PROC_QUEUE, 0 },
 	[CTL_OP_INCIDENT] = { "incident", PROC_QUEUE, 0 },
 };
@@ -289,6 +290,10 @@ ctl_req_encode(const struct ctl_req *r, struct ipc_msg *m)
 		ipc_put_str(m, r->c);
 		ipc_put_u32(m, r->limit);
 		ipc_put_i64(m, r->after);
+		break;
+	case CTL_OP_SERIES:
+		ipc_put_i64(m, r->since);
+		ipc_put_u32(m, r->limit);
 		break;
 	case CTL_OP_BAN_ADD:
 		ipc_put_str(m, r->a);
@@ -564,6 +569,28 @@ dec_events(struct ipc_reader *rd, struct ctl_req *r, char *err,
 	return 0;
 }
 
+/* the time series: seconds back (at most the 7 days kept), rows */
+#define CTL_SERIES_SINCE_MAX	(7 * 86400)
+
+static int
+dec_series(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	r->since = ipc_get_i64(rd);
+	r->limit = ipc_get_u32(rd);
+	if (rd->err)
+		return 0;		/* refused as malformed */
+	if (r->since < 0 || r->since > CTL_SERIES_SINCE_MAX) {
+		snprintf(err, errlen, "since: out of range (at most 7 days)");
+		return -1;
+	}
+	if (r->limit > CTL_LIST_MAX) {
+		snprintf(err, errlen, "limit: out of range");
+		return -1;
+	}
+	return 0;
+}
+
 /* the network of a ban request: given, and a network */
 static int
 check_ban_cidr(const struct ctl_req *r, char *err, size_t errlen)
@@ -779,6 +806,7 @@ static const req_dec_fn req_dec[CTL_OP_COUNT] = {
 	[CTL_OP_QUEUE_RESUME] = dec_queue_resume,
 	[CTL_OP_USER_DEL] = dec_user_name,
 	[CTL_OP_USER_FORGET] = dec_user_name,
+	[CTL_OP_SERIES] = dec_series,
 	[CTL_OP_INCIDENTS] = dec_incidents,
 	[CTL_OP_INCIDENT] = dec_incident,
 };
