@@ -376,7 +376,8 @@ inc_events(struct inc *in, struct queue_db_ctl *dc)
 		if (queue_db_ctl_events(dc, &q, inc_client_event_cb, in) == -1)
 			return -1;
 	}
-	qsort(in->ev, in->nev, sizeof(*in->ev), inc_event_order);
+	if (in->nev > 1)
+		qsort(in->ev, in->nev, sizeof(*in->ev), inc_event_order);
 	if (in->nev > INC_TIMELINE_MAX) {
 		size_t cut = in->nev - INC_TIMELINE_MAX;
 
