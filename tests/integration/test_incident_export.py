@@ -122,6 +122,17 @@ def test_incident_of_a_guessed_account(moat_factory, tmp_path):
             "=%s " % a in x + " " or "=%s\"" % a in x for a in addrs)]
         assert not bad, bad
         assert len(lines) < len(m.log().splitlines())
+
+        # an admin's bans are client incidents; one address as written
+        ctl(m, "ban", "add", "192.0.2.0/24", "--reason", "spam run", check=0)
+        ctl(m, "ban", "add", "198.51.100.9", check=0)
+        inc = {r["id"]: r for r in ctlj(m, "incident", "list")["incidents"]}
+        assert inc["client:192.0.2.0/24"]["kind"] == "ban", inc
+        assert inc["client:192.0.2.0/24"]["state"] == "banned", inc
+        assert "client:198.51.100.9" in inc, inc
+        ans = ctlj(m, "incident", "show", "client:192.0.2.0/24")
+        assert [(b["cidr"], b["reason"]) for b in ans["bans"]] == \
+            [("192.0.2.0/24", "spam run")]
     finally:
         peer.close()
 
