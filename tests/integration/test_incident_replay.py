@@ -20,7 +20,7 @@ import time
 import pytest
 
 from conftest import free_port
-from test_control import ctl
+from test_control import ctl, ctlj
 from test_delivery import Peer
 from test_watch import alert_script  # noqa: F401
 
@@ -190,6 +190,14 @@ def test_replay_nothing_leaves(moat_factory, alert_script, aggregate):
             time.sleep(0.1)
         with open(alerts) as f:
             assert f.read().startswith("login_after_guessing user=alice")
+
+        # one incident: the account, all its mail held, nothing left, the
+        # guessers' bans its own (test_incident_export.py has the rest)
+        inc = ctlj(m, "incident", "list")["incidents"]
+        assert [(r["id"], r["held"], r["left"]) for r in inc] == \
+            [("user:alice", accepted, 0)], inc
+        show = ctlj(m, "incident", "show", "user:alice")
+        assert sorted(b["cidr"] for b in show["bans"]) == bans
     finally:
         peer.close()
 
