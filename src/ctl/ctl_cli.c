@@ -535,7 +535,8 @@ print_table(const struct ctl_table *t)
 {
 	size_t *w;
 	char buf[512];
-	int absolute = strcmp(t->name, "events") == 0;
+	int absolute = strcmp(t->name, "events") == 0 ||
+	    strcmp(t->name, "timeline") == 0;
 
 	if (t->ncols == 1 && t->cols[0].kind == CTL_KIND_STR) {
 		for (size_t r = 0; r < t->nrows; r++)
