@@ -79,6 +79,7 @@ struct cli {
 	int		 quiet_conf;	/* reload: the daemon says what is wrong */
 	const char	*socket_path;
 	int		 json;
+	int		 titles;	/* each table under its name */
 	int		 fd;
 	uint64_t	 next_id;
 	char		 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -621,6 +622,8 @@ show(struct cli *c, const struct ctl_answer *a)
 	for (size_t i = 0; i < a->ntables; i++) {
 		if (i > 0)
 			printf("\n");
+		if (c->titles && a->tables[i].nrows > 0)
+			printf("%s:\n", a->tables[i].name);
 		print_table(&a->tables[i]);
 	}
 	if (a->message[0])
@@ -909,6 +912,8 @@ cmd_incident(struct cli *c, int argc, char **argv)
 	if (q.op == CTL_OP_INCIDENT &&
 	    ctl_incident_id(q.a, &kind, &value, err, sizeof(err)) == -1)
 		return usage(err);
+	/* show: several tables, each under its name */
+	c->titles = q.op == CTL_OP_INCIDENT;
 	if (q.op != 0)
 		return run(c, &q);
 	if (id[0] == '\0')
