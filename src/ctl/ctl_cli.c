@@ -58,7 +58,6 @@
 #include <sodium.h>
 
 #include "ctl/ctl_cli.h"
-#include "ctl/ctl_json.h"
 #include "ctl/incident_export.h"
 #include "ctl/ctl_msg.h"
 #include "daemon/conf_path.h"
@@ -67,6 +66,7 @@
 #include "lib/cidr.h"
 #include "lib/event_types.h"
 #include "lib/fdio.h"
+#include "ctl/ctl_json.h"
 #include "lib/json.h"
 #include "lib/log.h"
 
@@ -611,7 +611,7 @@ static int
 show(struct cli *c, const struct ctl_answer *a)
 {
 	if (c->json) {
-		ctl_json_answer(stdout, a);
+		ctl_json_write(stdout, a);
 		return exit_status(a);
 	}
 	if (a->status != CTL_OK) {
