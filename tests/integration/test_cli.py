@@ -20,8 +20,9 @@ def run(*args):
 
 
 COMMANDS = ["serve", "check-config", "passwd", "config", "config-doc",
-            "ldap-query", "relaytest", "doctor", "sessions", "queue", "ban", "user",
-            "events", "log", "stats", "status", "verify", "version"]
+            "ldap-query", "relaytest", "doctor", "sessions", "queue", "ban",
+            "user", "events", "log", "stats", "status", "verify", "version",
+            "incident"]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS)
@@ -54,6 +55,8 @@ def test_helps_differ():
     (["log", "smtp", "loud"], "log: unknown level"),
     (["user", "frobnicate", "bob"], "user: unexpected or missing"),
     (["sessions", "kill", "xyz"], "sessions: kill: not a session id"),
+    (["incident", "show", "bob"], "incident: not user:NAME or client:ADDR"),
+    (["incident", "export", "--client", "x"], "incident: client: 'x'"),
     (["serve", "extra"], "serve: unexpected argument"),
     (["check-config", "-c"], "check-config: -c needs a file"),
     (["passwd"], "passwd: which user?"),
@@ -167,5 +170,5 @@ def test_man_page_documents_every_command_of_every_usage(cmd):
         assert any(re.search(r"(^\.B |\| ?)%s\b" % re.escape(form), l)
                    for l in heads), (cmd, form)
     if cmd in ("sessions", "queue", "ban", "user", "events", "log",
-               "config"):
+               "config", "incident"):
         assert "$ moat %s" % cmd in man, cmd

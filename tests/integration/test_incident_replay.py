@@ -20,7 +20,7 @@ import time
 import pytest
 
 from conftest import free_port
-from test_control import ctl
+from test_control import ctl, ctlj
 from test_delivery import Peer
 from test_watch import alert_script  # noqa: F401
 
@@ -95,6 +95,21 @@ def spam(s, start, count, domains):
         except (smtplib.SMTPException, OSError):
             pass
     return ok
+
+
+def guessed_then_spam(m, count):
+    """12 tries from 12 addresses, the last one right; then count
+    messages through the login's session (closed once its address is
+    banned) and count more from an address that never guessed. How many
+    were accepted (count at least)."""
+    s = guess(m, 12, GUESSERS[:12])
+    n = spam(s, 0, count, count)
+    s2 = session(m, "127.0.1.200")
+    code, _ = s2.docmd("AUTH", "PLAIN " + plain(USER, PASSWORD))
+    assert code == 235, code
+    n += spam(s2, n, count, count)
+    assert n >= count
+    return n
 
 
 def wait_sink(peer, n, timeout=15):
@@ -175,6 +190,14 @@ def test_replay_nothing_leaves(moat_factory, alert_script, aggregate):
             time.sleep(0.1)
         with open(alerts) as f:
             assert f.read().startswith("login_after_guessing user=alice")
+
+        # one incident: the account, all its mail held, nothing left, the
+        # guessers' bans its own (test_incident_export.py has the rest)
+        inc = ctlj(m, "incident", "list")["incidents"]
+        assert [(r["id"], r["held"], r["left"]) for r in inc] == \
+            [("user:alice", accepted, 0)], inc
+        show = ctlj(m, "incident", "show", "user:alice")
+        assert sorted(b["cidr"] for b in show["bans"]) == bans
     finally:
         peer.close()
 
@@ -244,14 +267,7 @@ def test_admin_release_lets_the_mail_go(moat_factory):
     try:
         m = moat_factory(listeners=LISTENERS, users={USER: PASSWORD},
                          extra=conf(peer))
-        s = guess(m, 12, GUESSERS[:12])
-        n = spam(s, 0, 3, 3)
-        # the session may be closed as its address is banned
-        s2 = session(m, "127.0.1.200")
-        code, _ = s2.docmd("AUTH", "PLAIN " + plain(USER, PASSWORD))
-        assert code == 235
-        n += spam(s2, n, 3, 3)
-        assert n >= 3
+        n = guessed_then_spam(m, 3)
         time.sleep(2)
         assert len(peer.messages) == 0
         out = ctl(m, "user", "list", check=0)[1]
