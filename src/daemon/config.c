@@ -2019,15 +2019,18 @@ conf_line(struct conf_parse *p, const char *line)
 }
 
 /*
- * The length of line without a '#' comment after its value: a '#' after
- * white space starts one, as ';' does for inih ("port = 25  # smtp").
- * No value needs " #": not a path, a host, a filter or a list item.
+ * conf_comment_cut - the length of line without a comment after its
+ * value: a '#' or ';' after white space starts one ("port = 25  # smtp"),
+ * as inih has it for ';'; one without white space before it is part of
+ * the value. No value needs " #": not a path, a host, a filter or a
+ * list item.
  */
-static size_t
-comment_cut(const char *line, size_t len)
+size_t
+conf_comment_cut(const char *line, size_t len)
 {
 	for (size_t i = 1; i < len; i++)
-		if (line[i] == '#' && isspace((unsigned char)line[i - 1]))
+		if ((line[i] == '#' || line[i] == ';') &&
+		    isspace((unsigned char)line[i - 1]))
 			return i;
 	return len;
 }
@@ -2059,7 +2062,7 @@ conf_reader(char *buf, int num, void *arg)
 		return NULL;
 	}
 	memcpy(buf, s, len);
-	len = comment_cut(buf, len);
+	len = conf_comment_cut(buf, len);
 	buf[len] = '\n';
 	buf[len + 1] = '\0';
 	conf_line(p, buf);

@@ -363,6 +363,12 @@ void smtp_session_flush(struct smtp_session *s);
  */
 int smtp_tx_rcpt_add(struct smtp_session *s, const char *addr,
     const char *orcpt, int notify, const char *mailbox);
+#define SMTP_CHUNK	(1024 * 1024)	/* a larger body goes in parts */
+/*
+ * smtp_tx_send_chunk - the body in s->tx->msg goes to the queue as one
+ * part of the message (counted in queued_bytes); tx->msg is empty after
+ */
+void smtp_tx_send_chunk(struct smtp_session *s);
 
 /* milters, smtp_milter.c: what the session tells them, what they edit */
 struct milter_macro;
