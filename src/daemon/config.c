@@ -1,7 +1,7 @@
 /*
  * config.c - moat.conf: one table of knobs, parsed with inih.
  *
- * Public: conf_load, conf_load_string, conf_load_bytes, conf_free,
+ * Public: conf_load, conf_load_text, conf_load_string, conf_load_bytes, conf_free,
  * conf_print, conf_print_doc, conf_knob_line, conf_relay_table,
  * conf_apply_log_levels, conf_role_name, conf_ldap_find,
  * conf_ldap_knob_line.
@@ -2986,6 +2986,18 @@ abs_path(const char *path, char abs[CONF_PATH_MAX], char dir[CONF_PATH_MAX])
 struct conf *
 conf_load(const char *path, char *err, size_t errlen)
 {
+	return conf_load_text(path, NULL, NULL, err, errlen);
+}
+
+/*
+ * conf_load_text - conf_load that also hands back the text it parsed
+ * (NUL-ended, *lenp bytes; the caller frees it): what is sent on to
+ * others is exactly what was checked, however the file changes after.
+ */
+struct conf *
+conf_load_text(const char *path, char **textp, size_t *lenp, char *err,
+    size_t errlen)
+{
 	struct conf *c = NULL;
 	FILE *fp;
 	char *buf = NULL, *nul;
@@ -3038,6 +3050,11 @@ conf_load(const char *path, char *err, size_t errlen)
 	}
 	buf[len] = '\0';
 	c = conf_parse_text(buf, path, abs, dir, err, errlen);
+	if (c != NULL && textp != NULL) {
+		*textp = buf;
+		*lenp = len;
+		buf = NULL;
+	}
 done:
 	free(buf);
 	fclose(fp);

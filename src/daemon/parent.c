@@ -492,30 +492,6 @@ reload_child_done(struct parent *pa, int i, const struct proto_ready *rd)
 		reload_done(pa);
 }
 
-/* the file's text, as read now */
-static char *
-read_text(const char *path, size_t *lenp)
-{
-	FILE *fp;
-	char *text = NULL;
-	size_t cap = 0, len = 0, n;
-
-	if ((fp = fopen(path, "re")) == NULL)
-		return NULL;
-	do {
-		if (len + 4096 > cap) {
-			cap = cap ? cap * 2 : 16384;
-			if ((text = realloc(text, cap)) == NULL)
-				fatal("realloc");
-		}
-		n = fread(text + len, 1, cap - len, fp);
-		len += n;
-	} while (n > 0);
-	fclose(fp);
-	*lenp = len;
-	return text;
-}
-
 /*
  * A reload's certificates. A child reads and checks every pair of nc
  * and hands the keys to ca itself (tls_load_keys), so no key is ever in
@@ -674,11 +650,9 @@ parent_reload(struct parent *pa)
 		reload_done(pa);
 		return;
 	}
-	if ((nc = conf_load(pa->conf->path, err, sizeof(err))) == NULL ||
-	    (text = read_text(pa->conf->path, &len)) == NULL) {
-		if (nc != NULL)
-			snprintf(err, sizeof(err), "%.900s: cannot read: %s",
-			    pa->conf->path, strerror(errno));
+	/* one reading: the children parse the very text checked here */
+	if ((nc = conf_load_text(pa->conf->path, &text, &len, err,
+	    sizeof(err))) == NULL) {
 		log_err(LOG_CAT_DAEMON, "event=reload_failed error=\"%s\" "
 		    "action=\"keeping the running configuration\"", err);
 		conf_free(nc);
