@@ -448,7 +448,7 @@ static const struct conf_knob knobs[] = {
 	K_LIST("submit", submit_users, CT_LIST, "*", check_submit_user,
 	    "Local users who may submit with moat sendmail: login names, %GROUP for a group's members, * for everyone."),
 	K_NUM("submit", submit_max_sessions, CT_INT, "20", 1, 10000,
-	    "Concurrent local submission sessions, from all users together."),
+	    "Concurrent local submission sessions of one local user (uid): one user cannot use up the others' share; max_sessions bounds them all."),
 
 	K_LOG(LOG_CAT_SMTP, "smtp", "SMTP sessions and commands."),
 	K_LOG(LOG_CAT_AUTH, "auth", "AUTH attempts and results."),

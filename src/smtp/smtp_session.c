@@ -3033,17 +3033,7 @@ smtp_session_admit(struct smtp_session *s, int ipcount)
 		smtp_close(s, "max_sessions");
 		return -1;
 	}
-	/* local sessions have no address: they are counted together */
-	if (s->local && ipcount > c->submit_max_sessions) {
-		log_notice(LOG_CAT_POLICY, "session=%s event=limit client=local "
-		    "limit=submit_max_sessions", s->idstr);
-		smtp_server_event(srv, "limit", s->ip, "", s->idstr,
-		    "submit_max_sessions");
-		smtp_reply(s, "421 4.7.0 %s Error: too many local submissions "
-		    "at once", c->hostname);
-		smtp_close(s, "submit_max_sessions");
-		return -1;
-	}
+	/* local sessions have no address: counted by uid (smtp_local_start) */
 	if (!s->local && ipcount > c->max_sessions_per_ip) {
 		log_notice(LOG_CAT_POLICY, "session=%s event=limit client=%s "
 		    "limit=max_sessions_per_ip", s->idstr, s->ip);
@@ -3104,6 +3094,7 @@ smtp_local_start(struct smtp_session *s)
 	struct ipc_msg m;
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
+	char detail[64];
 
 	if (getsockopt(s->fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1 ||
 	    len != sizeof(cr)) {
@@ -3115,6 +3106,21 @@ smtp_local_start(struct smtp_session *s)
 		return;
 	}
 	s->local_uid = (uint32_t)cr.uid;
+	s->uid_counted = 1;
+	/* one local user's sessions, not everyone's: one cannot shut out
+	 * the others */
+	if (smtp_server_uid_count(s->srv, s->local_uid, +1) >
+	    s->srv->conf->submit_max_sessions) {
+		log_notice(LOG_CAT_POLICY, "session=%s event=limit client=local "
+		    "uid=%u limit=submit_max_sessions", s->idstr, s->local_uid);
+		snprintf(detail, sizeof(detail), "submit_max_sessions uid=%u",
+		    s->local_uid);
+		smtp_server_event(s->srv, "limit", s->ip, "", s->idstr, detail);
+		smtp_reply(s, "421 4.7.0 %s Error: too many local submissions "
+		    "at once", s->srv->conf->hostname);
+		smtp_close(s, "submit_max_sessions");
+		return;
+	}
 	q.uid = (uint32_t)cr.uid;
 	q.gid = (uint32_t)cr.gid;
 	proto_local_ident_enc(&m, s->id, &q);
