@@ -41,14 +41,7 @@ def queued(m):
 
 
 def wait_sql(m, query, want, timeout=5):
-    """The rows of query once they are want (events are written a
-    moment after they happen), else the last rows read."""
-    deadline = time.time() + timeout
-    rows = m.sql(query)
-    while rows != want and time.time() < deadline:
-        time.sleep(0.1)
-        rows = m.sql(query)
-    return rows
+    return m.wait_sql(query, want, timeout)
 
 
 def local_sessions(m):
