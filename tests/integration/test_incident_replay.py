@@ -11,10 +11,8 @@ The pauses after failed AUTH (auth_fail_delay_ms, account_fail_delay_ms)
 are shortened so that 26 tries take seconds, not minutes; the
 per-address rule (auth_fail_limit, auth_fail_window) is the default.
 """
-import base64
 import os
 import smtplib
-import ssl
 import time
 
 import pytest
@@ -23,29 +21,14 @@ from conftest import free_port
 from test_control import ctl, ctlj
 from test_delivery import Peer
 from test_watch import alert_script  # noqa: F401
-
-USER, PASSWORD = "alice", "correct horse"
-LISTENERS = [("mx", "mx", ""), ("sub", "submission", "")]
+from submission import LISTENERS, PASSWORD, USER, plain, sub_session
 GUESSERS = ["127.0.0.%d" % (101 + i) for i in range(20)]
 SINK = "127.0.0.30"
 FAST = "[limits]\nauth_fail_delay_ms = 50\n[policy]\naccount_fail_delay_ms = 50\n"
 
 
-def plain(user, password):
-    return base64.b64encode(b"\0" + user.encode() + b"\0"
-                            + password.encode()).decode()
-
-
 def session(m, src):
-    c = ssl.create_default_context()
-    c.check_hostname = False
-    c.verify_mode = ssl.CERT_NONE
-    s = smtplib.SMTP("127.0.0.1", m.ports["sub"], timeout=20,
-                     source_address=(src, 0))
-    s.ehlo("client.example")
-    s.starttls(context=c)
-    s.ehlo("client.example")
-    return s
+    return sub_session(m, src, timeout=20)
 
 
 def try_password(m, src, password):
