@@ -26,6 +26,7 @@
  * queue_db_watch_add, queue_db_watch_load, queue_db_watch_expire,
  * queue_db_verify_put, queue_db_verify_load, queue_db_verify_expire,
  * queue_db_guess_get, queue_db_guess_clients, queue_db_login_net_seen,
+ * queue_db_login_known,
  * queue_db_login_net_add, queue_db_ban_add, queue_db_series_add,
  * queue_db_series_read, queue_db_series_expire.
  *
@@ -2540,6 +2541,21 @@ queue_db_login_net_seen(struct queue_db *db, const char *user, const char *net)
 	    "SELECT count(*) FROM login_nets WHERE user = ?1 AND net = ?2"
 	    " AND ?3 = ?3";
 	struct guess_args a = { .user = user, .net = net };
+	int n = 0;
+
+	if (db_query(db, sql, net_bind, &a, one_row, &n) == -1)
+		return -1;
+	return n > 0;
+}
+
+/* queue_db_login_known - 1 when user has logged in (login_nets) */
+int
+queue_db_login_known(struct queue_db *db, const char *user)
+{
+	static const char sql[] =
+	    "SELECT EXISTS(SELECT 1 FROM login_nets WHERE user = ?1"
+	    " AND ?2 = ?2 AND ?3 = ?3)";
+	struct guess_args a = { .user = user, .net = "" };
 	int n = 0;
 
 	if (db_query(db, sql, net_bind, &a, one_row, &n) == -1)

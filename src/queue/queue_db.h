@@ -442,6 +442,9 @@ int queue_db_guess_clients(struct queue_db *db, const char *user,
 /* queue_db_login_net_seen - 1 seen, 0 not, -1 error */
 int queue_db_login_net_seen(struct queue_db *db, const char *user,
     const char *net);
+/* queue_db_login_known - 1 when user ever logged in (a login_nets row),
+ * 0 not, -1 error */
+int queue_db_login_known(struct queue_db *db, const char *user);
 /* queue_db_login_net_add - record a login of user from net; 0 or -1 */
 int queue_db_login_net_add(struct queue_db *db, const char *user,
     const char *net, int64_t now);
