@@ -585,6 +585,8 @@ qp_commit_events(struct queue_proc *qp)
  * come after it on this channel). The session's AUTH failures and
  * alerts may still wait for the next commit: they go in first.
  */
+static void qp_ctl_kick(void *);
+
 static void
 qp_login_recv(struct queue_proc *qp, struct ipc_reader *r)
 {
@@ -594,7 +596,9 @@ qp_login_recv(struct queue_proc *qp, struct ipc_reader *r)
 		fatalx("%s: malformed login", __func__);
 	qp_commit_events(qp);
 	queue_logins_login(qp->logins, l.user);
-	queue_watch_login(qp->watch, l.user, l.client_ip, l.session);
+	/* a quarantine that ended may have released held mail */
+	if (queue_watch_login(qp->watch, l.user, l.client_ip, l.session) > 0)
+		qp_ctl_kick(qp);
 }
 
 /*
