@@ -129,14 +129,12 @@ guess_held_cb(void *arg, const char *ip)
 	h->n++;
 }
 
-/* the usual test for one address; -1 error */
+/* the usual test for one address, its network into net; -1 error */
 static int
 guess_ip_usual(struct queue_db *db, struct queue_guess_usual *u,
-    const char *ip)
+    const char *ip, char net[CIDR_STRLEN])
 {
-	char net[CIDR_STRLEN];
-
-	if (queue_guess_net(ip, net, sizeof(net)) == -1)
+	if (queue_guess_net(ip, net, CIDR_STRLEN) == -1)
 		return 0;
 	u->ip = ip;
 	u->net = net;
@@ -151,6 +149,7 @@ queue_guess_usual(const struct conf *c, struct queue_db *db,
 {
 	struct queue_guess_usual u;
 	struct guess_held h = { NULL, 0, 0 };
+	char net[CIDR_STRLEN], other[CIDR_STRLEN];
 	int64_t since, n;
 	int r;
 
@@ -162,24 +161,30 @@ queue_guess_usual(const struct conf *c, struct queue_db *db,
 	u.held_since = since;
 	u.attack_from = since - c->guess_window;
 	u.quiet_since = (int64_t)now - c->guess_quiet_time;
-	if ((r = guess_ip_usual(db, &u, ip)) != 1)
+	if ((r = guess_ip_usual(db, &u, ip, net)) != 1)
 		return r;
 	snprintf(why, len, "client=%s net=%s quarantined_since=%lld "
-	    "quiet=%ds", ip, u.net, (long long)since, c->guess_quiet_time);
+	    "quiet=%ds", ip, net, (long long)since, c->guess_quiet_time);
 	/* the held mail: only the failures matter now, not the quiet */
 	u.quiet_since = (int64_t)now + 1;
 	if (queue_db_guess_held_clients(db, user, guess_held_cb, &h) == -1 ||
 	    h.failed)
 		r = -1;
-	for (size_t i = 0; i < h.n; i++) {
-		int usual = 0;
+	/* judged first, released after: an error releases nothing */
+	for (size_t i = 0; r == 1 && i < h.n; i++) {
+		int usual = guess_ip_usual(db, &u, h.ip[i], other);
 
-		if (r == 1 && (usual = guess_ip_usual(db, &u, h.ip[i])) == 1 &&
-		    queue_db_guess_release(db, user, h.ip[i], (int64_t)now,
-		    &n) == 0)
-			*released += n;
-		else if (r == 1 && usual == -1)
+		if (usual == -1)
 			r = -1;
+		else if (usual == 0) {
+			free(h.ip[i]);
+			h.ip[i] = NULL;
+		}
+	}
+	for (size_t i = 0; i < h.n; i++) {
+		if (r == 1 && h.ip[i] != NULL && queue_db_guess_release(db,
+		    user, h.ip[i], (int64_t)now, &n) == 0)
+			*released += n;
 		free(h.ip[i]);
 	}
 	free(h.ip);
