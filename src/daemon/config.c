@@ -361,6 +361,8 @@ static const struct conf_knob knobs[] = {
 	    "Recipients refused by remote servers per window that raise an alert."),
 	K_BOOL("watch", quarantine_after_guessing, "yes",
 	    "Hold an account's mail from its first message when it logs in after a distributed guessing attack (account_attack, or failures from several addresses within guess_window) from an address that failed for it or from a network it never logged in from; an admin releases it (moat user unsuspend)."),
+	K_NUM("watch", guess_quiet_time, CT_INT, "86400", 1, 2592000,
+	    "A login held by quarantine_after_guessing is the owner's again (new mail no longer held; event guess_quarantine_end) when the account logs in from a network it used before the attack and has had no AUTH failure for this many seconds."),
 	K_NUM("watch", guess_window, CT_INT, "86400", 600, 2592000,
 	    "Seconds a guessing attack on an account is remembered: for quarantine_after_guessing, and for the addresses banned when the account is held or suspended."),
 	K_BOOL("watch", guess_ban_aggregate, "no",
@@ -442,6 +444,8 @@ static const struct conf_knob knobs[] = {
 	    "Prometheus metrics on ADDR:PORT (a port over 1023: the control process has no privileges); empty: off. An address other than loopback needs metrics_allow."),
 	K_LIST("control", metrics_allow, CT_CIDRS, "", NULL,
 	    "Networks that may scrape /metrics (others get 403); empty: anyone who can reach metrics_listen, which must then be loopback."),
+	K_NUM("control", login_metrics_max, CT_INT, "100", 0, 100000,
+	    "Per-login series in /metrics and moat stats (moat_login_*: messages, recipients, AUTH failures per user and per relay client) at most; beyond it they count under login=\"other\" or client=\"other\"; 0: none. AUTH failures for a name that never logged in count under login=\"unknown\"."),
 
 	K_STR("submit", submit_socket, CT_PATH, "", CF_EMPTY, NULL,
 	    "UNIX socket of local submission (moat sendmail, mailq), e.g. /run/moat/submit.sock; made mode 0666 by the parent, its directory 0755 if missing; empty: off."),

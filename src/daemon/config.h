@@ -208,6 +208,7 @@ struct conf {
 	int	rejected_alert;
 	int	quarantine_after_guessing; /* hold a login after guessing */
 	int	guess_window;		/* seconds an attack is remembered */
+	int	guess_quiet_time;	/* no AUTH failure this long: usual again */
 	int	guess_ban_aggregate;	/* ban the guessers' /24 or /64 */
 
 	/* [delivery]: outbound mail, the mta process and the scheduler */
@@ -241,6 +242,7 @@ struct conf {
 	char	metrics_listen[80];	/* "ADDR:PORT", "": off */
 	struct cidr *metrics_allow;	/* who may scrape; needed off loopback */
 	size_t	  n_metrics_allow;
+	int	login_metrics_max;	/* moat_login_* series at most */
 
 	/* [submit]: local submission (moat sendmail) */
 	char	submit_socket[CONF_PATH_MAX];	/* "": off */

@@ -266,3 +266,73 @@ def test_admin_release_lets_the_mail_go(moat_factory):
                      % GUESSERS[0]) == [["1"]]
     finally:
         peer.close()
+
+
+def test_usual_pattern_ends_the_quarantine(moat_factory, alert_script):
+    """The owner's usual pattern back (a network the account used before
+    the attack, an address that did not fail, no AUTH failure for
+    guess_quiet_time) ends the quarantine with an event and an alert:
+    new mail goes, the owner's held mail is released, the attacker's
+    stays held for the admin; the attacker's next login is held again."""
+    script, alerts = alert_script
+    owner = "127.0.2.5"
+    peer = Peer(SINK, free_port())
+    try:
+        m = moat_factory(listeners=LISTENERS, users={USER: PASSWORD},
+                         extra=conf(peer, "[watch]\nguess_quiet_time = 2\n"
+                                    "alert_command = %s\n" % script))
+        code, s = try_password(m, owner, PASSWORD)
+        assert code == 235
+        s.quit()
+        time.sleep(1.1)     # login_nets keeps whole seconds: before the attack
+        s = guess(m, 12, GUESSERS[:12])
+        assert spam(s, 0, 2, 2) == 2          # the attacker's, held
+        # the owner at once: the attack is too recent, still held
+        code, s = try_password(m, owner, PASSWORD)
+        assert code == 235
+        assert spam(s, 100, 1, 1) == 1
+        assert m.sql("select state from user_state where user='alice'") \
+            == [["held"]]
+        assert m.sql("select count(*) from events where "
+                     "type='guess_quarantine_end'") == [["0"]]
+        # guess_quiet_time without a failure (events keep whole seconds:
+        # 2 to 3 s); until then each login of the owner leaves it held
+        deadline = time.time() + 10
+        while True:
+            code, s = try_password(m, owner, PASSWORD)
+            assert code == 235
+            state = m.sql("select state from user_state where user='alice'")
+            if state == [["active"]] or time.time() > deadline:
+                break
+            s.quit()
+            time.sleep(0.3)
+        assert state == [["active"]], state
+        ev = m.sql("select client_ip, detail from events where "
+                   "type='guess_quarantine_end' and user='alice'")
+        assert len(ev) == 1 and ev[0][0] == owner, ev
+        assert "released=1" in ev[0][1] and "still_held=2" in ev[0][1], ev
+        assert spam(s, 200, 1, 1) == 1        # new mail goes again
+        assert wait_sink(peer, 2) == 2
+        got = sorted(r for msg in peer.messages for r in msg[1])
+        assert got == ["victim100@d0.example", "victim200@d0.example"], got
+        # the attacker's mail stays held for the admin
+        held = m.sql("select g.client_ip, count(*) from recipient r join "
+                     "message g on g.id = r.msg_id where r.state = 2 "
+                     "group by g.client_ip")
+        assert held == [[GUESSERS[11], "2"]], held
+        deadline = time.time() + 5
+        while time.time() < deadline and "guess_quarantine_end" not in (
+                open(alerts).read() if os.path.exists(alerts) else ""):
+            time.sleep(0.1)
+        with open(alerts) as f:
+            assert "guess_quarantine_end user=alice" in f.read()
+        # the attack is still within guess_window: a login from a new
+        # network is held again
+        code, s = try_password(m, "127.0.1.200", PASSWORD)
+        assert code == 235
+        assert spam(s, 300, 1, 1) == 1    # through the queue: judged
+        assert m.sql("select state from user_state where user='alice'") \
+            == [["held"]]
+        assert len(peer.messages) == 2
+    finally:
+        peer.close()
