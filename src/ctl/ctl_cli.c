@@ -595,7 +595,7 @@ static int
 show(struct cli *c, const struct ctl_answer *a)
 {
 	if (c->json) {
-		ctl_json_write(stdout, a);
+		ctl_json_answer(stdout, a);
 		return exit_status(a);
 	}
 	if (a->status != CTL_OK) {
