@@ -17,7 +17,7 @@
  *   moat events [--since 1h] [--type T] [--ip CIDR] [--user NAME]
  *               [--limit N] [--follow]
  *   moat log [CATEGORY LEVEL [--for 30m]]
- *   moat stats | moat status
+ *   moat stats [--series [--since 1h] [--limit N]] | moat status
  *   moat reload | moat stop [--no-wait] [--timeout DUR]
  *
  * FILTER: --from ADDR (<> for the null sender), --to ADDR, --to-domain D,
@@ -146,7 +146,12 @@ static const struct {
 	    "usage: moat console passwd NAME\n"
 	    "       moat console user del NAME\n"
 	    "The web console's logins (console_users), not mail users.\n" },
-	{ "stats", "usage: moat stats\n" },
+	{ "stats", "usage: moat stats\n"
+	    "       moat stats --series [--since DUR] [--limit N]\n"
+	    "  --series: per minute, messages in and out, AUTH failures, "
+	    "rejections,\n"
+	    "  queue size (the last hour by default, 7 days at most)\n"
+	    USAGE_DUR },
 	{ "status", "usage: moat status\n" },
 	{ "reload", "usage: moat reload\n"
 	    "  exit 0 reloaded, 3 applied but some changes need a restart,\n"
@@ -1135,6 +1140,40 @@ unknown_event_type(const char *name)
 	return 2;
 }
 
+/* moat stats, or the time series: moat stats --series [--since DUR] */
+static int
+cmd_stats(struct cli *c, int argc, char **argv)
+{
+	struct ctl_req q;
+
+	memset(&q, 0, sizeof(q));
+	q.op = CTL_OP_STATS;
+	if (argc == 0)
+		return run(c, &q);
+	if (strcmp(argv[0], "--series") != 0)
+		return usage(NULL);
+	q.op = CTL_OP_SERIES;
+	q.since = 3600;
+	for (int i = 1; i < argc; i++) {
+		if (i + 1 >= argc)
+			return usage(NULL);
+		if (strcmp(argv[i], "--since") == 0) {
+			if (ctl_duration_parse(argv[++i], &q.since) == -1 ||
+			    q.since <= 0 || q.since > 7 * 86400)
+				return usage("--since: a duration up to 7d");
+		} else if (strcmp(argv[i], "--limit") == 0) {
+			char *end;
+			unsigned long v = strtoul(argv[++i], &end, 10);
+
+			if (*end || v == 0 || v > CTL_LIST_MAX)
+				return usage("--limit: 1..1000000");
+			q.limit = (uint32_t)v;
+		} else
+			return usage(NULL);
+	}
+	return run(c, &q);
+}
+
 static int
 cmd_events(struct cli *c, int argc, char **argv)
 {
@@ -1486,10 +1525,9 @@ ctl_main(int argc, char **argv)
 		rc = cmd_status(&c, n, args);
 	else if (strcmp(cmd, "console") == 0)
 		rc = cmd_console(&c, n, args);
-	else if (n == 0 && strcmp(cmd, "stats") == 0) {
-		q.op = CTL_OP_STATS;
-		rc = run(&c, &q);
-	} else
+	else if (strcmp(cmd, "stats") == 0)
+		rc = cmd_stats(&c, n, args);
+	else
 		rc = usage(NULL);
 	if (c.fd >= 0)
 		close(c.fd);

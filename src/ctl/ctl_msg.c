@@ -74,6 +74,7 @@ static const struct {
 	[CTL_OP_USER_FORGET] = { "user_forget", PROC_QUEUE, 1 },
 	[CTL_OP_CONSOLE_PASSWD] = { "console_passwd", PROC_PARENT, 1 },
 	[CTL_OP_CONSOLE_USER_DEL] = { "console_user_del", PROC_PARENT, 1 },
+	[CTL_OP_SERIES] = { "series", PROC_QUEUE, 0 },
 };
 
 static const char *action_names[CTL_ACT_COUNT] = {
@@ -289,6 +290,10 @@ ctl_req_encode(const struct ctl_req *r, struct ipc_msg *m)
 		ipc_put_str(m, r->c);
 		ipc_put_u32(m, r->limit);
 		ipc_put_i64(m, r->after);
+		break;
+	case CTL_OP_SERIES:
+		ipc_put_i64(m, r->since);
+		ipc_put_u32(m, r->limit);
 		break;
 	case CTL_OP_BAN_ADD:
 		ipc_put_str(m, r->a);
@@ -559,6 +564,28 @@ dec_events(struct ipc_reader *rd, struct ctl_req *r, char *err,
 	return 0;
 }
 
+/* the time series: seconds back (at most the 7 days kept), rows */
+#define CTL_SERIES_SINCE_MAX	(7 * 86400)
+
+static int
+dec_series(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	r->since = ipc_get_i64(rd);
+	r->limit = ipc_get_u32(rd);
+	if (rd->err)
+		return 0;		/* refused as malformed */
+	if (r->since < 0 || r->since > CTL_SERIES_SINCE_MAX) {
+		snprintf(err, errlen, "since: out of range (at most 7 days)");
+		return -1;
+	}
+	if (r->limit > CTL_LIST_MAX) {
+		snprintf(err, errlen, "limit: out of range");
+		return -1;
+	}
+	return 0;
+}
+
 /* the network of a ban request: given, and a network */
 static int
 check_ban_cidr(const struct ctl_req *r, char *err, size_t errlen)
@@ -722,6 +749,7 @@ static const req_dec_fn req_dec[CTL_OP_COUNT] = {
 	[CTL_OP_USER_FORGET] = dec_user_name,
 	[CTL_OP_CONSOLE_PASSWD] = dec_user_passwd,
 	[CTL_OP_CONSOLE_USER_DEL] = dec_user_name,
+	[CTL_OP_SERIES] = dec_series,
 };
 
 /* ctl_req_decode - read and check the arguments of op */

@@ -68,6 +68,7 @@ enum ctl_op {
 	CTL_OP_USER_FORGET = 27,	/* queue: user (its state row) */
 	CTL_OP_CONSOLE_PASSWD = 28,	/* parent: console login, argon2id hash */
 	CTL_OP_CONSOLE_USER_DEL = 29,	/* parent: console login */
+	CTL_OP_SERIES = 30,	/* queue: since, limit; the per-minute series */
 	CTL_OP_COUNT
 };
 
@@ -134,11 +135,11 @@ struct ctl_filter {
 struct ctl_req {
 	enum ctl_op	 op;
 	struct ctl_filter filter;	/* QUEUE_LIST, QUEUE_ACT */
-	uint32_t	 limit;		/* QUEUE_LIST, EVENTS; 0: default */
+	uint32_t	 limit;		/* QUEUE_LIST, EVENTS, SERIES; 0: default */
 	uint8_t		 action;	/* QUEUE_ACT: enum ctl_action */
 	uint8_t		 flag;		/* QUEUE_ACT dry run, QUEUE_SHOW body */
 	uint64_t	 id;		/* SESSION_KILL session id */
-	int64_t		 since;		/* EVENTS: seconds back, 0: all */
+	int64_t		 since;		/* EVENTS, SERIES: seconds back, 0: all */
 	int64_t		 after;		/* EVENTS: only ids above */
 	int64_t		 duration;	/* BAN_ADD, LOG_SET seconds, 0: none */
 	uint8_t		 state;		/* USER_STATE: enum ctl_user_state */

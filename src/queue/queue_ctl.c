@@ -26,7 +26,7 @@
  *
  * Public: queue_ctl_new, queue_ctl_free, queue_ctl_ban_add,
  * queue_ctl_stored, queue_ctl_set_stats, queue_ctl_smtp_closed,
- * queue_ctl_set_lookup, queue_ctl_set_delivery.
+ * queue_ctl_set_lookup, queue_ctl_set_delivery, queue_ctl_set_series.
  *
  * SECURITY: no SQL here; filter values reach queue_db_ctl as bound
  * parameters. Requests were checked by the control process and are
@@ -57,6 +57,7 @@
 #include "queue/queue_db.h"
 #include "queue/queue_db_ctl.h"
 #include "queue/queue_route.h"
+#include "queue/queue_series.h"
 
 #define PLURAL(n)	((n) == 1 ? "" : "s")	/* "1 message", "2 messages" */
 #define QC_LIST_DEFAULT		CTL_LIST_MAX
@@ -81,6 +82,7 @@ struct queue_ctl {
 	struct queue_ctl_delivery dl;		/* requeue, pause, reinject */
 	struct watch		*hour;		/* messages per user, owned */
 	char			 admin[80];	/* the request's, for qc_event */
+	struct queue_series	*series;	/* not owned, NULL: none */
 };
 
 static void qc_expire_cb(evutil_socket_t, short, void *);
@@ -1520,6 +1522,12 @@ qc_control_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	case CTL_OP_VERIFY_LIST:
 		qc_verify_list(qc, id, &q);
 		break;
+	case CTL_OP_SERIES:
+		if (qc->series == NULL)
+			qc_db_failed(qc, id);
+		else
+			queue_series_answer(qc->series, qc->control, id, &q);
+		break;
 	case CTL_OP_VERIFY_FLUSH:
 		qc_verify_flush(qc, id, uid, &q);
 		break;
@@ -1583,6 +1591,14 @@ queue_ctl_set_stats(struct queue_ctl *qc, const struct queue_stats *st)
 {
 	if (qc != NULL)
 		qc->stats = st;
+}
+
+/* queue_ctl_set_series - see queue_ctl.h */
+void
+queue_ctl_set_series(struct queue_ctl *qc, struct queue_series *s)
+{
+	if (qc != NULL)
+		qc->series = s;
 }
 
 /* queue_ctl_set_lookup - the lookup process's channel (NULL: none) */

@@ -49,6 +49,10 @@ void queue_ctl_ban_add(struct queue_ctl *qc, struct ipc_reader *r);
 struct queue_stats;
 void queue_ctl_set_stats(struct queue_ctl *qc, const struct queue_stats *st);
 
+/* queue_ctl_set_series - the time series CTL_OP_SERIES reads; not owned */
+struct queue_series;
+void queue_ctl_set_series(struct queue_ctl *qc, struct queue_series *s);
+
 /*
  * queue_ctl_stored - an authenticated user's message was stored: the
  * "messages in the last hour" of `moat user list` (auth_user "" : none).
