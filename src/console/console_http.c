@@ -280,7 +280,7 @@ do_login(struct console *con, struct evhttp_request *req)
 		log_warn(LOG_CAT_CONTROL, "event=console_login_limited "
 		    "client=%s user=\"%s\"", c->ip, log_escape(esc, sizeof(esc),
 		    user, strlen(user)));
-		con->hooks.event(con->arg, "console_login_fail", c->ip, c->user,
+		con->hooks.event_fn(con->arg, "console_login_fail", c->ip, c->user,
 		    "reason=limit");
 		form_clear(&kv);
 		reply_json_msg(req, 429, "Too Many Requests", "denied",
@@ -339,14 +339,14 @@ console_login_done(struct console_conn *c, int result)
 	    (s = console_session_new(&con->sessions, c->user, now)) != NULL) {
 		log_notice(LOG_CAT_CONTROL, "event=console_login client=%s "
 		    "user=\"%s\"", c->ip, esc);
-		con->hooks.event(con->arg, "console_login", c->ip, c->user, "");
+		con->hooks.event_fn(con->arg, "console_login", c->ip, c->user, "");
 		reply_session(c->req, s, 1);
 	} else if (result == PROTO_AUTH_BAD) {
 		n = console_login_failed(&con->sessions, c->addr, now);
 		log_warn(LOG_CAT_CONTROL, "event=console_login_fail client=%s "
 		    "user=\"%s\" failures=%d", c->ip, esc, n);
 		snprintf(detail, sizeof(detail), "failures=%d", n);
-		con->hooks.event(con->arg, "console_login_fail", c->ip,
+		con->hooks.event_fn(con->arg, "console_login_fail", c->ip,
 		    c->user, detail);
 		reply_json_msg(c->req, 401, "Unauthorized", "denied",
 		    "wrong login or password");
