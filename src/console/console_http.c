@@ -132,38 +132,13 @@ reply_json_msg(struct evhttp_request *req, int code, const char *reason,
 	evbuffer_free(b);
 }
 
-/* the value of cookie name in the request, copied into buf; NULL: none */
-static const char *
-cookie_get(struct evhttp_request *req, const char *name, char *buf,
-    size_t len)
-{
-	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req),
-	    "Cookie");
-	size_t nl = strlen(name);
-
-	while (h != NULL && *h != '\0') {
-		size_t n;
-
-		h += strspn(h, " \t;");
-		n = strcspn(h, ";");
-		if (n > nl && strncmp(h, name, nl) == 0 && h[nl] == '=') {
-			if (n - nl - 1 >= len)
-				return NULL;
-			memcpy(buf, h + nl + 1, n - nl - 1);
-			buf[n - nl - 1] = '\0';
-			return buf;
-		}
-		h += n;
-	}
-	return NULL;
-}
-
 static struct console_session *
 session_of(struct console *con, struct evhttp_request *req)
 {
 	char v[CONSOLE_TOKEN_LEN + 2];
 
-	return console_session_find(&con->sessions, cookie_get(req,
+	return console_session_find(&con->sessions, console_cookie_value(
+	    evhttp_find_header(evhttp_request_get_input_headers(req), "Cookie"),
 	    CONSOLE_COOKIE, v, sizeof(v)), time(NULL));
 }
 
