@@ -589,6 +589,7 @@ qp_login_recv(struct queue_proc *qp, struct ipc_reader *r)
 	if (proto_auth_login_dec(r, &l) != 0)
 		fatalx("%s: malformed login", __func__);
 	qp_commit_events(qp);
+	queue_ctl_login(qp->ctl, l.user, l.client_ip);
 	queue_watch_login(qp->watch, l.user, l.client_ip, l.session);
 }
 
