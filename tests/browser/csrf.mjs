@@ -2,9 +2,10 @@
 // with 403 and changes nothing, from the console's own origin (a script
 // that forgot the header) and from a page of another site (a forged
 // form: the cookie is SameSite=Strict and the header missing).
-import { run, check, login } from "./lib.mjs";
+import { run, isMain, check, login } from "./lib.mjs";
 
-run(async ({ context, page, url, user, password, rest }) => {
+export default async function forgedCsrf({ context, page, url, user,
+    password, rest }) {
 	const cidr = rest[0];
 	await login(page, url, user, password);
 	const bans = async () => page.evaluate(async () =>
@@ -48,4 +49,7 @@ run(async ({ context, page, url, user, password, rest }) => {
 	}, cidr);
 	check(ok === 200, `with the token: 200, got ${ok}`);
 	check((await bans()).includes(cidr), "banned with the token");
-});
+}
+
+if (isMain(import.meta.url))
+	run(forgedCsrf);

@@ -2,7 +2,7 @@
 // Enter, the skip link first, the navigation reached by Tab with a
 // visible focus, a page opened with Enter, and an action (the events
 // filter) run from the keyboard.
-import { run, check } from "./lib.mjs";
+import { run, isMain, check } from "./lib.mjs";
 
 async function focused(page) {
 	return page.evaluate(() => {
@@ -23,7 +23,8 @@ async function tabTo(page, pred, what, max = 30) {
 	throw new Error(`check failed: Tab reaches ${what}`);
 }
 
-run(async ({ page, url, user, password }) => {
+export default async function keyboardOnly({ page, url, user,
+    password }) {
 	await page.goto(url);
 	await page.waitForSelector("#login-form");
 	// the login form has the focus on its first field
@@ -68,4 +69,7 @@ run(async ({ page, url, user, password }) => {
 	await page.keyboard.press("Space");
 	await page.waitForFunction(() =>
 	    /following/.test(document.querySelector("#ev-note").textContent));
-});
+}
+
+if (isMain(import.meta.url))
+	run(keyboardOnly);

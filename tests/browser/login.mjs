@@ -2,9 +2,10 @@
 // shows the navigation and the overview (figures from moat stats, one
 // chart per series; the charts named as arguments must have a line); a
 // reload keeps the session; logout ends it.
-import { run, check, login } from "./lib.mjs";
+import { run, isMain, check, login } from "./lib.mjs";
 
-run(async ({ page, url, user, password, rest }) => {
+export default async function loginOverview({ page, url, user,
+    password, rest }) {
 	await page.goto(url);
 	await page.fill("#login-user", user);
 	await page.fill("#login-password", "not the password");
@@ -42,4 +43,7 @@ run(async ({ page, url, user, password, rest }) => {
 	await page.reload();
 	await page.waitForSelector("#login-form");
 	check(await page.isHidden("#nav"), "logged out after a reload");
-});
+}
+
+if (isMain(import.meta.url))
+	run(loginOverview);

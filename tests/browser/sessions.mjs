@@ -1,9 +1,10 @@
 // sessions.mjs HELO - the sessions page shows an SMTP session that opens
 // while it is on screen (the test opens it with EHLO HELO after READY),
 // and its Kill button ends it: the row goes away.
-import { run, check, login, say, hear } from "./lib.mjs";
+import { run, isMain, check, login, say, hear } from "./lib.mjs";
 
-run(async ({ page, url, user, password, rest }) => {
+export default async function watchAndKill({ page, url, user, password,
+    rest }) {
 	const helo = rest[0];
 	check(helo, "a HELO name to watch for");
 	await login(page, url, user, password);
@@ -24,4 +25,7 @@ run(async ({ page, url, user, password, rest }) => {
 	    `the result is said: ${await page.textContent("#status")}`);
 	say("KILLED");
 	await hear();		// the test has seen the connection closed
-});
+}
+
+if (isMain(import.meta.url))
+	run(watchAndKill);

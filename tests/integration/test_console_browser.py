@@ -1,8 +1,8 @@
 """The web console in a real browser: Debian's chromium driven by
 playwright-core (tests/browser/, its node_modules from `npm ci`, which
-`make deps-test` runs). Each test starts one daemon with the console on
-and a console login, and runs one script of tests/browser/ against it;
-the script fails on the first check that does not hold."""
+`make deps-test` runs). One daemon with the console on and a console
+login, one chromium running the scenarios of tests/browser/ in turn; a
+scenario fails on the first check that does not hold."""
 import json
 import os
 import smtplib
@@ -11,8 +11,9 @@ import subprocess
 
 import pytest
 
-from console_fixture import (CONSOLE_PASSWORD, CONSOLE_USER, console,  # noqa: F401
-                             )
+from conftest import MOAT_BIN
+from console_fixture import (CONSOLE_PASSWORD, CONSOLE_USER,  # noqa: F401
+                             console)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BROWSER_DIR = os.path.join(ROOT, "tests", "browser")
@@ -58,20 +59,9 @@ def expect_line(p, prefix):
     return line.strip()
 
 
-def test_login_overview_logout(console):
-    # one message in: the overview's chart of messages in has a point
-    with smtplib.SMTP("127.0.0.1", console.moat.port) as s:
-        s.sendmail("a@example.net", ["postmaster@localhost"],
-                   b"Subject: t\r\n\r\nhello\r\n")
-    console.moat.wait_maildir(1)
-    finish(start_script(console, "login.mjs", "msgs_in"))
-
-
-def test_watch_a_session_appear_and_kill_it(console):
-    helo = "watched.console.test"
-    p = start_script(console, "sessions.mjs", helo)
-    expect_line(p, "READY")
-    s = socket.create_connection(("127.0.0.1", console.moat.port), 5)
+def smtp_session(port, helo):
+    """An SMTP session left open after EHLO: (socket, its reader)."""
+    s = socket.create_connection(("127.0.0.1", port), 5)
     f = s.makefile("rb")
     assert f.readline().startswith(b"220")
     s.sendall(b"EHLO " + helo.encode() + b"\r\n")
@@ -79,31 +69,54 @@ def test_watch_a_session_appear_and_kill_it(console):
         line = f.readline()
         assert line.startswith(b"250")
         if line[3:4] == b" ":
-            break
+            return s, f
+
+
+def test_console_in_chromium(console):
+    """One chromium, the scenarios in turn (tests/browser/run.mjs):
+    login.mjs: a wrong password refused, the overview with figures and a
+      chart of the message sent here, the session kept over a reload,
+      logout;
+    sessions.mjs: an SMTP session opened while the sessions page is on
+      screen appears, and its Kill button ends it (the client gets 421);
+    csrf.mjs: POSTs without the token (same origin, and a form from
+      another site) refused, nothing banned; with it, banned;
+    keyboard.mjs: login, skip link, navigation and an action by keyboard."""
+    helo = "watched.console.test"
+    cidr = "203.0.113.0/24"
+    with smtplib.SMTP("127.0.0.1", console.moat.port) as s:
+        s.sendmail("a@example.net", ["postmaster@localhost"],
+                   b"Subject: t\r\n\r\nhello\r\n")
+    console.moat.wait_maildir(1)
+    p = start_script(console, "run.mjs", "login.mjs=msgs_in",
+                     "sessions.mjs=" + helo, "csrf.mjs=" + cidr,
+                     "keyboard.mjs")
+    expect_line(p, "PASS login.mjs")
+    expect_line(p, "READY")
+    sock, f = smtp_session(console.moat.port, helo)
     p.stdin.write("opened\n")
     p.stdin.flush()
     seen = expect_line(p, "SEEN ")
     expect_line(p, "KILLED")
     # the SMTP client was told, then the connection closed
-    s.settimeout(5)
-    rest = f.read()
-    assert b"421" in rest
-    s.close()
+    sock.settimeout(5)
+    assert b"421" in f.read()
+    sock.close()
     p.stdin.write("closed\n")
     p.stdin.flush()
+    expect_line(p, "PASS sessions.mjs")
+    expect_line(p, "PASS csrf.mjs")
+    expect_line(p, "PASS keyboard.mjs")
     finish(p)
     # the kill is an event naming the console's admin
     ev = json.loads(subprocess.run(
-        [os.environ.get("MOAT_BIN", os.path.join(ROOT, "build", "moat")),
-         "events", "--json", "--type", "admin_kill", "-c", console.moat.conf],
-        capture_output=True, text=True, check=True).stdout)["events"]
+        [MOAT_BIN, "events", "--json", "--type", "admin_kill", "-c",
+         console.moat.conf], capture_output=True, text=True,
+        check=True).stdout)["events"]
     assert any(seen.split()[1] == e["session"] and
                "admin=console:" + CONSOLE_USER in e["detail"] for e in ev), ev
-
-
-def test_forged_csrf_is_refused(console):
-    finish(start_script(console, "csrf.mjs", "203.0.113.0/24"))
-
-
-def test_keyboard_only(console):
-    finish(start_script(console, "keyboard.mjs"))
+    # the forged requests banned nothing; the real one did
+    bans = json.loads(subprocess.run(
+        [MOAT_BIN, "ban", "list", "--json", "-c", console.moat.conf],
+        capture_output=True, text=True, check=True).stdout)["bans"]
+    assert [b["cidr"] for b in bans].count(cidr) == 1
