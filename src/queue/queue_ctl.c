@@ -1563,6 +1563,8 @@ qc_control_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 		    "%s is not a queue operation", ctl_op_name(q.op));
 		break;
 	}
+	/* the events of this request are written; none other is its */
+	qc->admin[0] = '\0';
 }
 
 static void
