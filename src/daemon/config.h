@@ -275,6 +275,17 @@ struct conf {
  * wrong" into err.
  */
 struct conf *conf_load(const char *path, char *err, size_t errlen);
+/*
+ * conf_load_text - conf_load that also gives the text it parsed (the
+ * caller frees *textp), for what passes the configuration on
+ */
+struct conf *conf_load_text(const char *path, char **textp, size_t *lenp,
+    char *err, size_t errlen);
+/*
+ * conf_comment_cut - the length of a line without its trailing comment
+ * ('#' or ';' after white space), as the parser cuts it
+ */
+size_t conf_comment_cut(const char *line, size_t len);
 
 /*
  * conf_load_string - same, from memory; name is used in messages. An

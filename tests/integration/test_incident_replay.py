@@ -11,41 +11,24 @@ The pauses after failed AUTH (auth_fail_delay_ms, account_fail_delay_ms)
 are shortened so that 26 tries take seconds, not minutes; the
 per-address rule (auth_fail_limit, auth_fail_window) is the default.
 """
-import base64
 import os
 import smtplib
-import ssl
 import time
 
 import pytest
 
 from conftest import free_port
-from test_control import ctl
+from test_control import ctl, ctlj
 from test_delivery import Peer
 from test_watch import alert_script  # noqa: F401
-
-USER, PASSWORD = "alice", "correct horse"
-LISTENERS = [("mx", "mx", ""), ("sub", "submission", "")]
+from submission import LISTENERS, PASSWORD, USER, plain, sub_session
 GUESSERS = ["127.0.0.%d" % (101 + i) for i in range(20)]
 SINK = "127.0.0.30"
 FAST = "[limits]\nauth_fail_delay_ms = 50\n[policy]\naccount_fail_delay_ms = 50\n"
 
 
-def plain(user, password):
-    return base64.b64encode(b"\0" + user.encode() + b"\0"
-                            + password.encode()).decode()
-
-
 def session(m, src):
-    c = ssl.create_default_context()
-    c.check_hostname = False
-    c.verify_mode = ssl.CERT_NONE
-    s = smtplib.SMTP("127.0.0.1", m.ports["sub"], timeout=20,
-                     source_address=(src, 0))
-    s.ehlo("client.example")
-    s.starttls(context=c)
-    s.ehlo("client.example")
-    return s
+    return sub_session(m, src, timeout=20)
 
 
 def try_password(m, src, password):
@@ -190,6 +173,14 @@ def test_replay_nothing_leaves(moat_factory, alert_script, aggregate):
             time.sleep(0.1)
         with open(alerts) as f:
             assert f.read().startswith("login_after_guessing user=alice")
+
+        # one incident: the account, all its mail held, nothing left, the
+        # guessers' bans its own (test_incident_export.py has the rest)
+        inc = ctlj(m, "incident", "list")["incidents"]
+        assert [(r["id"], r["held"], r["left"]) for r in inc] == \
+            [("user:alice", accepted, 0)], inc
+        show = ctlj(m, "incident", "show", "user:alice")
+        assert sorted(b["cidr"] for b in show["bans"]) == bans
     finally:
         peer.close()
 
