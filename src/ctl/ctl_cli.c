@@ -89,7 +89,7 @@ struct cli {
 
 static const char *const commands[] = { "sessions", "queue", "ban", "user",
     "events", "log", "stats", "status", "verify", "reload", "stop",
-    "incident" };
+    "incident", "console" };
 
 /* ctl_is_command - one of ours */
 int
@@ -158,6 +158,10 @@ static const struct {
 	    "CATEGORY: smtp auth relay policy queue delivery dns tls control "
 	    "daemon\n"
 	    "LEVEL: err warn notice info debug\n" USAGE_DUR },
+	{ "console",
+	    "usage: moat console passwd NAME\n"
+	    "       moat console user del NAME\n"
+	    "The web console's logins (console_users), not mail users.\n" },
 	{ "stats", "usage: moat stats\n"
 	    "       moat stats --series [--since DUR] [--limit N]\n"
 	    "  --series: per minute, messages in and out, AUTH failures, "
@@ -1019,7 +1023,7 @@ ctl_password_check(const struct conf *c, const char *user, const char *pw)
  * users file and hands it to the auth process at once.
  */
 static int
-cmd_user_passwd(struct cli *c, const char *user)
+cmd_user_passwd(struct cli *c, const char *user, enum ctl_op op)
 {
 	struct ctl_req q;
 	struct conf *conf = NULL;
@@ -1027,7 +1031,7 @@ cmd_user_passwd(struct cli *c, const char *user)
 	int rc = 1;
 
 	memset(&q, 0, sizeof(q));
-	q.op = CTL_OP_USER_PASSWD;
+	q.op = op;
 	if (copy_arg(q.a, user, "user", err, sizeof(err)) == -1)
 		return usage(err);
 	for (const char *p = user; *p; p++)
@@ -1052,7 +1056,15 @@ cmd_user_passwd(struct cli *c, const char *user)
 		fprintf(stderr, "moat: %s\n", err);
 		goto done;
 	}
-	if (ctl_password_check(conf, user, pw1) == -1)
+	if (op == CTL_OP_CONSOLE_PASSWD) {
+		/* an administrator's: the length rule, no mailbox */
+		if (strlen(pw1) < (size_t)conf->password_min_length) {
+			fprintf(stderr, "moat: password refused: at least %d "
+			    "characters wanted (password_min_length)\n",
+			    conf->password_min_length);
+			goto done;
+		}
+	} else if (ctl_password_check(conf, user, pw1) == -1)
 		goto done;
 	if (crypto_pwhash_str(q.b, pw1, strlen(pw1),
 	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
@@ -1118,7 +1130,8 @@ cmd_user(struct cli *c, int argc, char **argv)
 		    strcmp(argv[0], "release") == 0 ||
 		    strcmp(argv[0], "passwd") == 0 ? "which user?" : NULL);
 	if (strcmp(argv[0], "passwd") == 0)
-		return argc == 2 ? cmd_user_passwd(c, argv[1]) : usage(NULL);
+		return argc == 2 ? cmd_user_passwd(c, argv[1],
+		    CTL_OP_USER_PASSWD) : usage(NULL);
 	if (strcmp(argv[0], "del") == 0) {
 		if (argc != 2)
 			return usage("del: one user");
@@ -1153,6 +1166,30 @@ cmd_user(struct cli *c, int argc, char **argv)
 	if ((rc = run(c, &q)) != 0 || !release)
 		return rc;
 	return user_release_mail(c, q.a);
+}
+
+/*
+ * console passwd NAME, console user del NAME: the web console's logins,
+ * written by the daemon's parent into console_users (argon2id, as user
+ * passwd does for AUTH)
+ */
+static int
+cmd_console(struct cli *c, int argc, char **argv)
+{
+	struct ctl_req q;
+	char err[512];
+
+	if (argc == 2 && strcmp(argv[0], "passwd") == 0)
+		return cmd_user_passwd(c, argv[1], CTL_OP_CONSOLE_PASSWD);
+	if (argc == 3 && strcmp(argv[0], "user") == 0 &&
+	    strcmp(argv[1], "del") == 0) {
+		memset(&q, 0, sizeof(q));
+		q.op = CTL_OP_CONSOLE_USER_DEL;
+		if (copy_arg(q.a, argv[2], "user", err, sizeof(err)) == -1)
+			return usage(err);
+		return run(c, &q);
+	}
+	return usage(argc == 0 ? "passwd NAME or user del NAME" : NULL);
 }
 
 /* events --types: the registry, as a table or JSON */
@@ -1632,6 +1669,8 @@ ctl_main(int argc, char **argv)
 		rc = cmd_stop(&c, n, args);
 	else if (strcmp(cmd, "status") == 0)
 		rc = cmd_status(&c, n, args);
+	else if (strcmp(cmd, "console") == 0)
+		rc = cmd_console(&c, n, args);
 	else if (strcmp(cmd, "stats") == 0)
 		rc = cmd_stats(&c, n, args);
 	else

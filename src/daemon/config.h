@@ -244,6 +244,12 @@ struct conf {
 	size_t	  n_metrics_allow;
 	int	login_metrics_max;	/* moat_login_* series at most */
 
+	/* [console]: the web console (src/console/) */
+	char	console_listen[80];	/* "ADDR:PORT" on loopback, "": off */
+	char	console_users[CONF_PATH_MAX];	/* NAME:argon2id, mode 0600 */
+	int	console_idle;		/* seconds without a request */
+	int	console_login_limit;	/* failures per address, 15 minutes */
+
 	/* [submit]: local submission (moat sendmail) */
 	char	submit_socket[CONF_PATH_MAX];	/* "": off */
 	char	**submit_users;		/* login, %GROUP or "*" */

@@ -22,7 +22,7 @@ def run(*args):
 COMMANDS = ["serve", "check-config", "passwd", "config", "config-doc",
             "ldap-query", "relaytest", "doctor", "sessions", "queue", "ban",
             "user", "events", "log", "stats", "status", "verify", "version",
-            "incident"]
+            "incident", "console"]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS)
