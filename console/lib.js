@@ -230,12 +230,30 @@ export function route(page, params) {
 	return "#/" + page + (q ? "?" + q : "");
 }
 
-// busy - run fn with button b disabled meanwhile
+// busy - run fn with button b disabled meanwhile; a button that had the
+// focus gets it back (disabling it took it away)
 export async function busy(b, fn) {
+	const had = document.activeElement === b;
+
 	b.disabled = true;
 	try {
 		return await fn();
 	} finally {
 		b.disabled = false;
+		if (had && b.isConnected && lost())
+			b.focus();
 	}
+}
+
+function lost() {
+	const a = document.activeElement;
+
+	return !a || a === document.body || !a.isConnected;
+}
+
+// refocus - after a part of the page was built anew: when the focus went
+// with the old part, put it on fallback (a heading with tabindex -1)
+export function refocus(fallback) {
+	if (lost())
+		fallback.focus();
 }

@@ -5,11 +5,13 @@
 // SECURITY: reasons and origins may carry attacker text (a ban names the
 // account it was for): text nodes only, through lib.js.
 import { el, clear, table, field, call, notice, confirmDialog, fmtTime,
-    busy } from "../lib.js";
+    busy, refocus } from "../lib.js";
 
 export async function render(root, api) {
 	const note = notice();
 	const listBox = el("div");
+	const listHead = el("h2", { id: "ban-list-title", tabindex: "-1" },
+	    "Bans");
 	const cidr = field("Address or network", { name: "cidr", required: true,
 	    size: 24, placeholder: "192.0.2.1 or 192.0.2.0/24" });
 	const dur = field("Duration", { name: "for", size: 8,
@@ -55,6 +57,7 @@ export async function render(root, api) {
 
 			note.say(ans.message || "unbanned " + b.cidr);
 			await load();
+			refocus(listHead);
 		} catch (e) {
 			note.fail(e);
 		}
@@ -85,7 +88,7 @@ export async function render(root, api) {
 	    el("section", { "aria-labelledby": "ban-add-title" },
 		el("h2", { id: "ban-add-title" }, "Add a ban"), form),
 	    el("section", { "aria-labelledby": "ban-list-title" },
-		el("h2", { id: "ban-list-title" }, "Bans"), listBox));
+		listHead, listBox));
 	try {
 		await load();
 	} catch (e) {

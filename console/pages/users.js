@@ -10,7 +10,7 @@
 // SECURITY: user names, reasons, addresses are attacker text: text nodes
 // only, through lib.js.
 import { el, clear, table, field, call, notice, confirmDialog, fmtTime,
-    route, busy } from "../lib.js";
+    route, busy, refocus } from "../lib.js";
 
 // mailFilter - the queue filter that selects an account's mail
 export function mailFilter(user) {
@@ -32,6 +32,8 @@ const STATE_ACTIONS = [
 export async function render(root, api) {
 	const note = notice();
 	const listBox = el("div");
+	const listHead = el("h2", { id: "user-list", tabindex: "-1" },
+	    "Accounts");
 	const heldHead = el("h2", { id: "user-held", tabindex: "-1" },
 	    "Held mail");
 	const heldBox = el("div", null, el("p", null,
@@ -69,6 +71,7 @@ export async function render(root, api) {
 			}
 			note.say(msg);
 			await load();
+			refocus(listHead);
 		} catch (e) {
 			note.fail(e);
 		}
@@ -119,6 +122,7 @@ export async function render(root, api) {
 
 			note.say(ans.message);
 			await load();
+			refocus(listHead);
 		} catch (e) {
 			note.fail(e);
 		}
@@ -172,7 +176,7 @@ export async function render(root, api) {
 	    el("h1", null, "Users"),
 	    note.node,
 	    el("section", { "aria-labelledby": "user-list" },
-		el("h2", { id: "user-list" }, "Accounts"), listBox),
+		listHead, listBox),
 	    el("section", { "aria-labelledby": "user-held" }, heldHead,
 		heldBox));
 	try {
