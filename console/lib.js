@@ -182,26 +182,29 @@ export function notice() {
 	};
 }
 
-// confirmDialog - a modal asking title/text; resolves true on the OK
-// button, false on Cancel or Escape. Focus starts on Cancel for
-// destructive actions (opts.danger) and goes back where it was after.
+// confirmDialog - a modal asking title/text (a string, or nodes that may
+// hold inputs); resolves true on the OK button, false on Cancel or
+// Escape. Focus starts on the first input, else on Cancel for destructive
+// actions (opts.danger), else on OK; it goes back where it was after.
 export function confirmDialog(title, text, opts = {}) {
 	const back = document.activeElement;
-	const ok = el("button", { type: "button", class: opts.danger ?
+	const ok = el("button", { type: "submit", class: opts.danger ?
 	    "danger" : null, "data-confirm": "ok" }, opts.ok || "OK");
 	const cancel = el("button", { type: "button", "data-confirm":
 	    "cancel" }, "Cancel");
 	const head = el("h2", { id: "dlg-title-" + (++uniq) }, title);
-	const dlg = el("dialog", { class: "confirm", "aria-labelledby": head.id },
-	    head, Array.isArray(text) ? text : el("p", null, text),
+	/* a form, so that Enter in one of its inputs is OK */
+	const form = el("form", { method: "dialog" }, head,
+	    Array.isArray(text) ? text : el("p", null, text),
 	    el("p", { class: "buttons" }, ok, " ", cancel));
+	const dlg = el("dialog", { class: "confirm", "aria-labelledby": head.id },
+	    form);
 
 	return new Promise(resolve => {
 		let answer = false;
 
-		ok.addEventListener("click", () => {
+		form.addEventListener("submit", () => {
 			answer = true;
-			dlg.close();
 		});
 		cancel.addEventListener("click", () => dlg.close());
 		dlg.addEventListener("close", () => {
@@ -212,7 +215,8 @@ export function confirmDialog(title, text, opts = {}) {
 		});
 		document.body.append(dlg);
 		dlg.showModal();
-		(opts.danger ? cancel : ok).focus();
+		(dlg.querySelector("input, select, textarea") ||
+		    (opts.danger ? cancel : ok)).focus();
 	});
 }
 

@@ -56,7 +56,7 @@ export async function render(root, api, params) {
 		    el("a", { href: route("queue", Object.assign({ state: "held" },
 			mailFilter(user))) }, "Its held mail in the queue"));
 	} else
-		links.push(el("a", { href: route("queue", { client_ip:
+		links.push(el("a", { href: route("queue", { client:
 		    id.slice(7) }) }, "Its mail in the queue"), " \u00b7 ",
 		    el("a", { href: route("bans") }, "Bans page"));
 	root.append(...[

@@ -13,9 +13,9 @@ import { el, clear, table, field, call, notice, confirmDialog, fmtTime,
 const FILTERS = [
 	["qid", "Queue ID", { size: 14 }],
 	["from", "Sender", { size: 24, placeholder: "a@example.org or <>" }],
-	["to_domain", "Destination domain", { size: 20 }],
+	["domain", "Destination domain", { size: 20 }],
 	["user", "User", { size: 14 }],
-	["client_ip", "Client address", { size: 16, placeholder: "CIDR" }],
+	["client", "Client address", { size: 16, placeholder: "CIDR" }],
 	["state", "State", { options: [["", "any"], ["queued", "queued"],
 	    ["deferred", "deferred"], ["held", "held"], ["failed", "failed"]] }],
 ];
@@ -117,7 +117,7 @@ export async function render(root, api, params) {
 		const cols = [
 			{ key: "domain", label: "Destination", fmt: d =>
 			    el("button", { type: "button", class: "link",
-				onclick: () => selectFilter({ to_domain: d }) }, d) },
+				onclick: () => selectFilter({ domain: d }) }, d) },
 			{ key: "recipients", num: true },
 			{ key: "oldest", fmt: t => fmtAge(t) },
 			{ key: "queued", num: true }, { key: "deferred", num: true },

@@ -18,8 +18,8 @@ export function mailFilter(user) {
 		return { user };
 	const rest = user.slice(3), slash = rest.indexOf("/");
 
-	return slash < 0 ? { client_ip: rest } :
-	    { client_ip: rest.slice(0, slash), from: rest.slice(slash + 1) };
+	return slash < 0 ? { client: rest } :
+	    { client: rest.slice(0, slash), from: rest.slice(slash + 1) };
 }
 
 const STATE_ACTIONS = [
