@@ -70,6 +70,21 @@ export async function notice(page, re) {
 	return n.textContent();
 }
 
+// launchOptions - Debian's chromium ($CHROMIUM to choose another)
+export function launchOptions() {
+	return { executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+	    args: ["--no-sandbox"] };
+}
+
+// login - through the console's login form
+export async function login(page, url, user, pass) {
+	await page.goto(url);
+	await page.getByLabel(/user|login/i).fill(user);
+	await page.getByLabel(/password/i).fill(pass);
+	await page.keyboard.press("Enter");
+	await page.locator("nav").waitFor();
+}
+
 // finish - run fn, close the browser, exit 0 or 1 with the error
 export async function finish(browser, fn) {
 	let rc = 0;
