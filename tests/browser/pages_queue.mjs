@@ -82,7 +82,7 @@ await finish(browser, async () => {
 
 	// users: release the rest, then restore alice
 	await page.goto(url + "#/users");
-	await page.getByRole("button", { name: "Held mail of alice" }).click();
+	await page.getByRole("button", { name: "Held mail of alice", exact: true }).click();
 	const heldRows = page.locator("table", { has: page.locator("caption",
 	    { hasText: "Held mail of alice" }) }).locator("tbody tr");
 	await heldRows.first().waitFor();
