@@ -28,15 +28,18 @@ MAIN     = src/daemon/main.c
 LIBSRCS  = $(filter-out $(MAIN),$(SRCS))
 UNITSRCS = $(sort $(wildcard tests/unit/test_*.c))
 FUZZSRCS = $(sort $(wildcard fuzz/fuzz_*.c))
+# the web console's files, built into the binary (scripts/console_assets.sh)
+CONSOLE_FILES = $(sort $(wildcard console/*.html console/*.js console/*.css \
+           console/pages/*.js console/pages/*.css))
 
 # release build
 B        = build
 CFLAGS_R = $(CFLAGS_BASE) -O2 $(HARDEN)
-OBJS     = $(LIBSRCS:%.c=$(B)/%.o)
+OBJS     = $(LIBSRCS:%.c=$(B)/%.o) $(B)/gen/console_assets.o $(B)/gen/console_assets_data.o
 # sanitizer build
 A        = build-asan
 CFLAGS_A = $(CFLAGS_BASE) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-AOBJS    = $(LIBSRCS:%.c=$(A)/%.o)
+AOBJS    = $(LIBSRCS:%.c=$(A)/%.o) $(A)/gen/console_assets.o $(A)/gen/console_assets_data.o
 
 UNITBINS  = $(UNITSRCS:tests/unit/%.c=$(B)/tests/%)
 AUNITBINS = $(UNITSRCS:tests/unit/%.c=$(A)/tests/%)
@@ -59,6 +62,37 @@ $(A)/%.o: %.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  CC/asan $<")
 	$(Q)$(CC) $(CFLAGS_A) -c -o $@ $<
+
+# the console's table and bytes; made again when a file comes or goes
+# (the list is in the stamp) or changes
+%/gen/console_assets.list: FORCE
+	@mkdir -p $(dir $@)
+	@echo "$(CONSOLE_FILES)" | cmp -s - $@ || echo "$(CONSOLE_FILES)" > $@
+
+%/gen/console_assets.c %/gen/console_assets_data.S: %/gen/console_assets.list $(CONSOLE_FILES) scripts/console_assets.sh
+	@$(if $(V),,echo "  GEN     $*/gen/console_assets")
+	$(Q)sh scripts/console_assets.sh $*/gen/console_assets_data.S $*/gen/console_assets.c $(CONSOLE_FILES)
+
+$(B)/gen/%.o: $(B)/gen/%.c
+	$(Q)$(CC) $(CFLAGS_R) -c -o $@ $<
+
+$(B)/gen/%.o: $(B)/gen/%.S
+	$(Q)$(CC) $(CFLAGS_R) -c -o $@ $<
+
+$(A)/gen/%.o: $(A)/gen/%.c
+	$(Q)$(CC) $(CFLAGS_A) -c -o $@ $<
+
+$(A)/gen/%.o: $(A)/gen/%.S
+	$(Q)$(CC) $(CFLAGS_A) -c -o $@ $<
+
+$(F)/gen/%.o: $(F)/gen/%.c
+	$(Q)$(FUZZCC) $(FUZZFLAGS) -c -o $@ $<
+
+$(F)/gen/%.o: $(F)/gen/%.S
+	$(Q)$(FUZZCC) $(FUZZFLAGS) -c -o $@ $<
+
+FORCE:
+.PRECIOUS: %/gen/console_assets.c %/gen/console_assets_data.S %/gen/console_assets.list
 
 $(B)/moat: $(B)/$(MAIN:.c=.o) $(OBJS)
 	@$(if $(V),,echo "  LD      $@")
@@ -86,6 +120,7 @@ deps:
 deps-test:
 	@sh scripts/deps.sh test
 	@sh scripts/ensure-user.sh _moat
+	@sh scripts/browser-deps.sh
 
 run: deps
 	@$(MAKE) --no-print-directory all
@@ -132,7 +167,7 @@ FUZZCC   = clang
 F        = build-fuzz
 FUZZSAN  = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZFLAGS = -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) $(FUZZSAN)
-FOBJS    = $(LIBSRCS:%.c=$(F)/%.o)
+FOBJS    = $(LIBSRCS:%.c=$(F)/%.o) $(F)/gen/console_assets.o $(F)/gen/console_assets_data.o
 FUZZBINS = $(FUZZSRCS:fuzz/%.c=$(F)/%)
 .SECONDARY: $(FOBJS)	# kept between runs, not intermediate files
 

@@ -11,10 +11,16 @@
  * (and refused whatever the result), so that unknown users and wrong
  * passwords cost exactly the same work, with the same parameters.
  *
+ * The web console's logins (PROTO_CONSOLE_LOGIN from the control process)
+ * are checked the same way against their own table, console_users: an
+ * AUTH user is no console admin, nor the reverse.
+ *
  * SECURITY: passwords are wiped after use and never logged; a user name
  * is compared exactly. Malformed messages from siblings are fatal.
- * LIMITS: one check at a time; the smtp process queues requests.
+ * LIMITS: one check at a time; the smtp and control processes queue
+ * requests.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,42 +38,31 @@
 
 struct auth_proc {
 	struct event_base	*base;
-	struct ipc_peer		*parent, *smtp;
+	struct ipc_peer		*parent, *smtp, *control;
 	struct users		*users;		/* owned */
+	struct users		*console;	/* owned: console_users */
 };
 
-/* smtp's only message: PROTO_AUTH_CHECK */
-static void
-auth_check(struct ipc_peer *p, uint16_t type, uint64_t id,
-    struct ipc_reader *r, void *arg)
+/*
+ * The verdict of pass (wiped here) for user in u: an unknown user costs
+ * the same argon2id work as a wrong password (another user's hash).
+ */
+static uint8_t
+auth_verify(const struct users *u, const char *user, const uint8_t *p,
+    size_t pwlen)
 {
-	struct auth_proc *ap = arg;
-	struct proto_auth_check q;
-	struct proto_auth_result a;
-	const char *hash, *user;
-	struct ipc_msg m;
+	const char *hash;
 	uint8_t result;
-	size_t pwlen;
 	char *pass;
 
-	ipc_expect(p, type, PROTO_AUTH_CHECK);
-	if (proto_auth_check_dec(r, &q) == -1) {
-		/* user names longer than we store cannot exist: treat as bad */
-		result = PROTO_AUTH_BAD;
-		goto reply;
-	}
-	user = q.user;
-	pwlen = q.passlen;
-	if ((pass = malloc(pwlen + 1)) == NULL) {
-		result = PROTO_AUTH_TEMPFAIL;
-		goto reply;
-	}
-	memcpy(pass, q.pass, pwlen);
+	if ((pass = malloc(pwlen + 1)) == NULL)
+		return PROTO_AUTH_TEMPFAIL;
+	memcpy(pass, p, pwlen);
 	pass[pwlen] = '\0';
-	hash = users_hash(ap->users, user);
+	hash = users_hash(u, user);
 	if (hash == NULL) {
 		/* same work as a real check, then refuse */
-		const char *other = users_any_hash(ap->users);
+		const char *other = users_any_hash(u);
 
 		if (other != NULL) {
 			int same_work = crypto_pwhash_str_verify(other, pass, pwlen);
@@ -81,10 +76,52 @@ auth_check(struct ipc_peer *p, uint16_t type, uint64_t id,
 		result = PROTO_AUTH_BAD;
 	sodium_memzero(pass, pwlen);
 	free(pass);
-reply:
+	return result;
+}
+
+/* smtp's only message: PROTO_AUTH_CHECK */
+static void
+auth_check(struct ipc_peer *p, uint16_t type, uint64_t id,
+    struct ipc_reader *r, void *arg)
+{
+	struct auth_proc *ap = arg;
+	struct proto_auth_check q;
+	struct proto_auth_result a;
+	struct ipc_msg m;
+	uint8_t result;
+
+	ipc_expect(p, type, PROTO_AUTH_CHECK);
+	/* user names longer than we store cannot exist: treat as bad */
+	if (proto_auth_check_dec(r, &q) == -1)
+		result = PROTO_AUTH_BAD;
+	else
+		result = auth_verify(ap->users, q.user, q.pass, q.passlen);
 	a.result = result;
 	proto_auth_result_enc(&m, id, &a);
 	ipc_send(ap->smtp, &m);
+}
+
+/* control's only message: PROTO_CONSOLE_LOGIN */
+static void
+console_check(struct ipc_peer *p, uint16_t type, uint64_t id,
+    struct ipc_reader *r, void *arg)
+{
+	struct auth_proc *ap = arg;
+	struct proto_console_login q;
+	struct proto_auth_result a;
+	struct ipc_msg m;
+
+	memset(&q, 0, sizeof(q));
+	ipc_expect(p, type, PROTO_CONSOLE_LOGIN);
+	if (proto_console_login_dec(r, &q) == -1)
+		a.result = PROTO_AUTH_BAD;
+	else
+		a.result = auth_verify(ap->console, q.user, q.pass, q.passlen);
+	/* the frame's copy of the password: wiped too */
+	if (q.pass != NULL && q.passlen > 0)
+		sodium_memzero((void *)(uintptr_t)q.pass, q.passlen);
+	proto_console_result_enc(&m, id, &a);
+	ipc_send(ap->control, &m);
 }
 
 static void
@@ -101,14 +138,22 @@ parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 
 		if (proto_users_dec(r, &pu) == -1)
 			fatalx("%s: bad USERS", __func__);
-		if ((u = users_parse((const char *)pu.text, pu.len, "users", err,
-		    sizeof(err))) == NULL) {
+		if ((u = users_parse((const char *)pu.text, pu.len,
+		    pu.which == PROTO_USERS_CONSOLE ? "console_users" : "users",
+		    err, sizeof(err))) == NULL) {
 			log_err(LOG_CAT_AUTH, "event=users_rejected error=\"%s\"", err);
 			return;
 		}
-		users_free(ap->users);
-		ap->users = u;
-		log_info(LOG_CAT_AUTH, "event=users_loaded count=%zu", users_count(u));
+		if (pu.which == PROTO_USERS_CONSOLE) {
+			users_free(ap->console);
+			ap->console = u;
+		} else {
+			users_free(ap->users);
+			ap->users = u;
+		}
+		log_info(LOG_CAT_AUTH, "event=users_loaded file=%s count=%zu",
+		    pu.which == PROTO_USERS_CONSOLE ? "console_users" : "users",
+		    users_count(u));
 		break;
 	}
 	default:
@@ -143,11 +188,16 @@ auth_proc_main(struct proc_env *env)
 	    peer_close_cb, &ap);
 	ap.smtp = ipc_peer_new(base, smtp_fd, "smtp", auth_check,
 	    peer_close_cb, &ap);
+	if (env->peer[PROC_CONTROL] >= 0)
+		ap.control = ipc_peer_new(base, env->peer[PROC_CONTROL],
+		    "control", console_check, peer_close_cb, &ap);
 	proto_ready_send(ap.parent, PROTO_READY_START, 1, NULL);
 	event_base_dispatch(base);
 	ipc_peer_free(ap.parent);
 	ipc_peer_free(ap.smtp);
+	ipc_peer_free(ap.control);
 	users_free(ap.users);
+	users_free(ap.console);
 	conf_free(conf);
 	return 0;
 }

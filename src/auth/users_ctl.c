@@ -10,7 +10,9 @@
  * caller re-sends it to the auth process, so the new password works at
  * once, without SIGHUP.
  *
- * `user del NAME` removes the name's line the same way.
+ * `user del NAME` removes the name's line the same way. `console passwd
+ * NAME` and `console user del NAME` do the same to console_users, the
+ * web console's logins (the parent gives the path).
  *
  * Public: users_ctl_is_op, users_ctl_request.
  *
@@ -41,7 +43,14 @@ int
 users_ctl_is_op(uint32_t op)
 {
 	return op == CTL_OP_USER_LIST || op == CTL_OP_USER_PASSWD ||
-	    op == CTL_OP_USER_DEL;
+	    op == CTL_OP_USER_DEL || users_ctl_console_op(op);
+}
+
+/* users_ctl_console_op - the operations on console_users (not users_file) */
+int
+users_ctl_console_op(uint32_t op)
+{
+	return op == CTL_OP_CONSOLE_PASSWD || op == CTL_OP_CONSOLE_USER_DEL;
 }
 
 static void
@@ -103,10 +112,12 @@ uc_passwd(const char *path, struct ipc_peer *from, struct ipc_peer *queue,
 		ctl_answer_simple(from, id, CTL_FAILED, "%s; nothing changed", err);
 		return 0;
 	}
-	snprintf(detail, sizeof(detail), "uid=%" PRIu32 " op=user_passwd", uid);
+	snprintf(detail, sizeof(detail), "uid=%" PRIu32 " op=%s", uid,
+	    ctl_op_name(q->op));
 	log_notice(LOG_CAT_AUTH, "event=passwd user=\"%s\" uid=%" PRIu32,
 	    log_escape(esc, sizeof(esc), q->a, strlen(q->a)), uid);
-	uc_event(queue, "admin_passwd", q->a, detail);
+	uc_event(queue, q->op == CTL_OP_CONSOLE_PASSWD ? "console_passwd" :
+	    "admin_passwd", q->a, detail);
 	ctl_answer_simple(from, id, CTL_OK, "password for %s set in %s",
 	    q->a, path);
 	return 1;
@@ -136,10 +147,12 @@ uc_del(const char *path, struct ipc_peer *from, struct ipc_peer *queue,
 		    "(moat user list); nothing changed", q->a, path);
 		return 0;
 	}
-	snprintf(detail, sizeof(detail), "uid=%" PRIu32 " op=user_del", uid);
+	snprintf(detail, sizeof(detail), "uid=%" PRIu32 " op=%s", uid,
+	    ctl_op_name(q->op));
 	log_notice(LOG_CAT_AUTH, "event=user_del user=\"%s\" uid=%" PRIu32,
 	    log_escape(esc, sizeof(esc), q->a, strlen(q->a)), uid);
-	uc_event(queue, "user_del", q->a, detail);
+	uc_event(queue, q->op == CTL_OP_CONSOLE_USER_DEL ? "console_user_del" :
+	    "user_del", q->a, detail);
 	ctl_answer_simple(from, id, CTL_OK, "%s removed from %s", q->a, path);
 	return 1;
 }
@@ -159,8 +172,10 @@ users_ctl_request(const char *path, struct ipc_peer *from,
 		uc_list(path, from, id);
 		return 0;
 	case CTL_OP_USER_PASSWD:
+	case CTL_OP_CONSOLE_PASSWD:
 		return uc_passwd(path, from, queue, id, uid, &q);
 	case CTL_OP_USER_DEL:
+	case CTL_OP_CONSOLE_USER_DEL:
 		return uc_del(path, from, queue, id, uid, &q);
 	default:
 		ctl_answer_simple(from, id, CTL_BAD_REQUEST,

@@ -12,6 +12,7 @@ struct ipc_reader;
 
 /* users_ctl_is_op - 1 when op (enum ctl_op) is answered here */
 int users_ctl_is_op(uint32_t op);
+int users_ctl_console_op(uint32_t op);
 
 /*
  * users_ctl_request - one PROTO_CTL_REQUEST (user_list or user_passwd)

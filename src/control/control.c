@@ -10,6 +10,9 @@
  * events), the parent (log levels, status, reload, stop). The answer goes back unchanged.
  * `stats` asks smtp and queue and merges their tables with its own;
  * the metrics listener (control_http.c) renders the same merge.
+ * The web console (src/console/) sends its requests through the same
+ * dispatch, as a client without a socket (ctl_client.web), and its
+ * logins to the auth process (PROTO_CONSOLE_LOGIN).
  * `user list` asks the parent (the users file) and the queue (account
  * states, counters) and merges them by name.
  *
@@ -45,7 +48,9 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <sodium.h>
 
+#include "console/console.h"
 #include "control/control.h"
 #include "daemon/version.h"
 #include "control/control_http.h"
@@ -74,6 +79,15 @@ struct ctl_client {
 	pid_t			 pid;
 	int			 closing;	/* free once the output is flushed */
 	int			 inflight;
+	struct console_conn	*web;		/* a console request: no bev,
+						 * one answer, then freed */
+};
+
+/* A console login waiting for the auth process. */
+struct login_wait {
+	TAILQ_ENTRY(login_wait)	 entry;
+	uint64_t		 seq;
+	struct console_conn	*web;
 };
 
 /* A request waiting for its answers. Owned by control->pending. */
@@ -103,6 +117,8 @@ struct control {
 	struct ipc_peer		*peer[PROC_COUNT];	/* owned */
 	struct evconnlistener	*evl;
 	struct control_http	*http;
+	struct console		*console;	/* the web console, or NULL */
+	TAILQ_HEAD(, login_wait) logins;
 	struct control_access	 access;
 	TAILQ_HEAD(, ctl_client) clients;
 	size_t			 nclients;
@@ -245,6 +261,11 @@ client_free(struct ctl_client *c)
 	TAILQ_FOREACH(p, &ctl->pending, entry)
 		if (p->client == c)
 			p->client = NULL;
+	if (c->bev == NULL) {
+		/* a console request: in no list */
+		free(c);
+		return;
+	}
 	TAILQ_REMOVE(&ctl->clients, c, entry);
 	ctl->nclients--;
 	bufferevent_free(c->bev);
@@ -256,6 +277,17 @@ static void
 client_send(struct ctl_client *c, uint64_t id, const void *p, size_t len)
 {
 	struct ipc_hdr h;
+
+	if (c->bev == NULL) {
+		/* the console's one answer; c goes with its last pending */
+		if (c->web != NULL)
+			console_api_done(c->web, p, len);
+		c->web = NULL;
+		c->closing = 1;
+		if (c->inflight == 0)
+			client_free(c);
+		return;
+	}
 
 	memset(&h, 0, sizeof(h));
 	h.len = (uint32_t)len;
@@ -348,8 +380,9 @@ static void
 pending_free(struct control *ctl, struct ctl_pending *p)
 {
 	TAILQ_REMOVE(&ctl->pending, p, entry);
-	if (p->client)
-		p->client->inflight--;
+	if (p->client && --p->client->inflight == 0 &&
+	    p->client->bev == NULL && p->client->closing)
+		client_free(p->client);
 	for (int i = 0; i < p->nparts; i++)
 		ctl_answer_free(&p->parts[i]);
 	free(p);
@@ -364,7 +397,7 @@ forward(struct control *ctl, struct ipc_peer *to, uint64_t seq,
 	ipc_msg_init(&args, 0, 0);
 	ctl_req_encode(q, &args);
 	proto_ctl_request_enc(&m, seq, (uint32_t)q->op, (uint32_t)uid,
-	    args.buf);
+	    q->admin, args.buf);
 	ipc_msg_discard(&args);
 	ipc_send(to, &m);
 }
@@ -539,6 +572,8 @@ chain_next(struct control *ctl, struct ctl_pending *p, const uint8_t *ans,
 		memset(&forget, 0, sizeof(forget));
 		forget.op = CTL_OP_USER_FORGET;
 		snprintf(forget.a, sizeof(forget.a), "%s", p->req.a);
+		snprintf(forget.admin, sizeof(forget.admin), "%s",
+		    p->req.admin);
 		forward(ctl, ctl->peer[PROC_QUEUE], p->seq, &forget, p->uid);
 	} else
 		forward(ctl, ctl->peer[PROC_QUEUE], p->seq, &p->req, p->uid);
@@ -731,6 +766,35 @@ users_done(struct control *ctl, struct ctl_pending *p)
 	pending_free(ctl, p);
 }
 
+/* A checked request of c to the process that answers it. */
+static void
+dispatch(struct control *ctl, struct ctl_client *c, uint64_t id,
+    const struct ctl_req *q)
+{
+	struct ctl_pending *p;
+	struct ipc_peer *to;
+	int target;
+
+	if (chain_start(ctl, c, id, q))
+		return;
+	target = ctl_op_target(q->op);
+	if (target == PROC_CONTROL) {
+		if (q->op == CTL_OP_USER_LIST)
+			users_start(ctl, c, id);
+		else
+			stats_start(ctl, c, id, NULL);
+		return;
+	}
+	if (target < 0 || target >= PROC_COUNT ||
+	    (to = ctl->peer[target]) == NULL) {
+		client_error(c, id, CTL_FAILED, "the %s process is not "
+		    "running", target >= 0 ? proc_name(target) : "?");
+		return;
+	}
+	p = pending_new(ctl, c, id, q->op, 1);
+	forward(ctl, to, p->seq, q, c->uid);
+}
+
 /* One complete frame from a client. */
 static void
 client_request(struct ctl_client *c, const struct ipc_hdr *h,
@@ -739,10 +803,7 @@ client_request(struct ctl_client *c, const struct ipc_hdr *h,
 	struct control *ctl = c->ctl;
 	struct ipc_reader r = { payload, h->len, 0 };
 	struct ctl_req q;
-	struct ctl_pending *p;
-	struct ipc_peer *to;
 	char err[512];
-	int target;
 
 	if (ctl_req_decode((enum ctl_op)h->type, &r, &q, err, sizeof(err)) == -1) {
 		ctl->n_bad++;
@@ -758,24 +819,7 @@ client_request(struct ctl_client *c, const struct ipc_hdr *h,
 		client_error(c, h->id, CTL_FAILED, "too many requests in flight");
 		return;
 	}
-	if (chain_start(ctl, c, h->id, &q))
-		return;
-	target = ctl_op_target(q.op);
-	if (target == PROC_CONTROL) {
-		if (q.op == CTL_OP_USER_LIST)
-			users_start(ctl, c, h->id);
-		else
-			stats_start(ctl, c, h->id, NULL);
-		return;
-	}
-	if (target < 0 || target >= PROC_COUNT ||
-	    (to = ctl->peer[target]) == NULL) {
-		client_error(c, h->id, CTL_FAILED, "the %s process is not "
-		    "running", target >= 0 ? proc_name(target) : "?");
-		return;
-	}
-	p = pending_new(ctl, c, h->id, q.op, 1);
-	forward(ctl, to, p->seq, &q, c->uid);
+	dispatch(ctl, c, h->id, &q);
 }
 
 static void
@@ -947,12 +991,38 @@ peer_answer(struct control *ctl, uint64_t id, struct ipc_reader *r)
 	pending_free(ctl, p);
 }
 
+/* auth's verdict on a console login */
+static void
+login_answer(struct control *ctl, uint64_t id, struct ipc_reader *r)
+{
+	struct proto_auth_result a;
+	struct login_wait *w;
+
+	if (proto_console_result_dec(r, &a) == -1)
+		fatalx("%s: malformed console login answer", __func__);
+	TAILQ_FOREACH(w, &ctl->logins, entry)
+		if (w->seq == id)
+			break;
+	if (w == NULL) {
+		log_warn(LOG_CAT_CONTROL, "event=stray_login_answer id=%" PRIu64,
+		    id);
+		return;
+	}
+	TAILQ_REMOVE(&ctl->logins, w, entry);
+	console_login_done(w->web, a.result);
+	free(w);
+}
+
 static void
 sibling_msg_cb(struct ipc_peer *peer, uint16_t type, uint64_t id,
     struct ipc_reader *r, void *arg)
 {
 	struct control *ctl = arg;
 
+	if (type == PROTO_CONSOLE_RESULT && peer == ctl->peer[PROC_AUTH]) {
+		login_answer(ctl, id, r);
+		return;
+	}
 	if (type != PROTO_CTL_ANSWER)
 		fatalx("%s: unexpected message %u from %s", __func__, type,
 		    ipc_peer_name(peer));
@@ -1008,6 +1078,71 @@ scrape_cb(struct control_http_conn *hc, void *arg)
 	stats_start(arg, NULL, 0, hc);
 }
 
+/*
+ * The web console's hooks: logins go to auth, requests through dispatch
+ * as a client without a socket, events to the queue.
+ */
+static void
+console_login_cb(void *arg, struct console_conn *web, const char *user,
+    const uint8_t *pass, size_t passlen, const char *ip)
+{
+	struct control *ctl = arg;
+	struct proto_console_login q;
+	struct login_wait *w;
+	struct ipc_msg m;
+
+	if (ctl->peer[PROC_AUTH] == NULL ||
+	    (w = calloc(1, sizeof(*w))) == NULL) {
+		console_login_done(web, PROTO_AUTH_TEMPFAIL);
+		return;
+	}
+	w->seq = ++ctl->seq;
+	w->web = web;
+	TAILQ_INSERT_TAIL(&ctl->logins, w, entry);
+	memset(&q, 0, sizeof(q));
+	q.user = user;
+	q.pass = pass;
+	q.passlen = passlen;
+	q.client_ip = ip;
+	proto_console_login_enc(&m, w->seq, &q);
+	ipc_send(ctl->peer[PROC_AUTH], &m);
+}
+
+static void
+console_request_cb(void *arg, struct console_conn *web, struct ctl_req *q)
+{
+	struct control *ctl = arg;
+	struct ctl_client *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		console_api_done(web, NULL, 0);
+		return;
+	}
+	c->ctl = ctl;
+	c->web = web;
+	c->uid = geteuid();
+	c->pid = getpid();
+	ctl->n_req++;
+	log_info(LOG_CAT_CONTROL, "event=request admin=%s op=%s", q->admin,
+	    ctl_op_name(q->op));
+	dispatch(ctl, c, 0, q);
+}
+
+static void
+console_event_cb(void *arg, const char *type, const char *ip,
+    const char *user, const char *detail)
+{
+	struct control *ctl = arg;
+
+	if (ctl->peer[PROC_QUEUE] != NULL)
+		proto_event_send(ctl->peer[PROC_QUEUE], type, ip, user, "",
+		    detail);
+}
+
+static const struct console_hooks console_hooks = {
+	console_login_cb, console_request_cb, console_event_cb
+};
+
 /* control_proc_main - the control process */
 int
 control_proc_main(struct proc_env *env)
@@ -1015,6 +1150,7 @@ control_proc_main(struct proc_env *env)
 	struct control *ctl;
 	struct ctl_client *c;
 	struct ctl_pending *p;
+	struct login_wait *w;
 	char err[512];
 
 	log_set_proc("control");
@@ -1026,6 +1162,7 @@ control_proc_main(struct proc_env *env)
 	ctl->started = time(NULL);
 	TAILQ_INIT(&ctl->clients);
 	TAILQ_INIT(&ctl->pending);
+	TAILQ_INIT(&ctl->logins);
 	for (int i = 0; i < PROC_COUNT; i++) {
 		if (env->peer[i] < 0)
 			continue;
@@ -1051,6 +1188,15 @@ control_proc_main(struct proc_env *env)
 			log_notice(LOG_CAT_CONTROL, "event=metrics_listen "
 			    "address=%s", ctl->conf->metrics_listen);
 	}
+	if (ctl->conf->console_listen[0] != '\0') {
+		if ((ctl->console = console_new(ctl->base, ctl->conf,
+		    &console_hooks, ctl, err, sizeof(err))) == NULL)
+			log_err(LOG_CAT_CONTROL, "event=console_failed error=\"%s\"",
+			    err);
+		else
+			log_notice(LOG_CAT_CONTROL, "event=console_listen "
+			    "address=%s", ctl->conf->console_listen);
+	}
 	log_notice(LOG_CAT_CONTROL, "event=started admin_gid=%ld",
 	    ctl->access.admin_gid);
 	if (ctl->peer[PROC_PARENT] != NULL)
@@ -1063,8 +1209,16 @@ control_proc_main(struct proc_env *env)
 	while ((p = TAILQ_FIRST(&ctl->pending)) != NULL) {
 		if (p->scrape)
 			control_http_answer(p->scrape, NULL);
+		if (p->client != NULL && p->client->web != NULL)
+			client_send(p->client, 0, NULL, 0);
 		pending_free(ctl, p);
 	}
+	while ((w = TAILQ_FIRST(&ctl->logins)) != NULL) {
+		TAILQ_REMOVE(&ctl->logins, w, entry);
+		console_login_done(w->web, PROTO_AUTH_TEMPFAIL);
+		free(w);
+	}
+	console_free(ctl->console);
 	control_http_free(ctl->http);
 	if (ctl->evl)
 		evconnlistener_free(ctl->evl);

@@ -10,7 +10,7 @@
  * waits, its request held, until control has merged the stats.
  *
  * Public: control_http_new, control_http_free, control_http_answer,
- * control_http_render, control_http_parse_listen.
+ * control_http_render, control_http_parse_listen, control_http_bind.
  *
  * SECURITY: a client outside metrics_allow (when set) gets 403 and
  * nothing else. The request is parsed by
@@ -181,10 +181,10 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	h->cb(c, h->arg);
 }
 
-/* bind "ADDR:PORT" (checked by control_http_parse_listen) */
-static struct evconnlistener *
-http_listen(struct event_base *base, const char *listen, char *err,
-    size_t errlen)
+/* control_http_bind - a listener on "ADDR:PORT" for evhttp */
+struct evconnlistener *
+control_http_bind(struct event_base *base, const char *knob,
+    const char *listen, char *err, size_t errlen)
 {
 	struct evconnlistener *evl;
 	struct sockaddr_storage ss;
@@ -195,7 +195,7 @@ http_listen(struct event_base *base, const char *listen, char *err,
 	memset(&ss, 0, sizeof(ss));
 	if (control_http_parse_listen(listen, addr, sizeof(addr), &port,
 	    &loopback) == -1) {
-		snprintf(err, errlen, "metrics_listen: not ADDR:PORT");
+		snprintf(err, errlen, "%s: not ADDR:PORT", knob);
 		return NULL;
 	}
 	if (strchr(addr, ':') != NULL) {
@@ -218,7 +218,7 @@ http_listen(struct event_base *base, const char *listen, char *err,
 	    LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE, 64,
 	    (struct sockaddr *)&ss, (int)sslen);
 	if (evl == NULL)
-		snprintf(err, errlen, "metrics_listen %s: %s", listen,
+		snprintf(err, errlen, "%s %s: %s", knob, listen,
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	return evl;
 }
@@ -232,7 +232,8 @@ control_http_new(struct event_base *base, const char *listen,
 	struct control_http *h;
 	struct evconnlistener *evl;
 
-	if ((evl = http_listen(base, listen, err, errlen)) == NULL)
+	if ((evl = control_http_bind(base, "metrics_listen", listen, err,
+	    errlen)) == NULL)
 		return NULL;
 	if ((h = calloc(1, sizeof(*h))) == NULL ||
 	    (h->http = evhttp_new(base)) == NULL)

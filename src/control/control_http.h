@@ -45,4 +45,12 @@ int control_http_render(const struct ctl_answer *a, struct evbuffer *out);
 int control_http_parse_listen(const char *s, char *addr, size_t addrlen,
     int *port, int *loopback);
 
+/*
+ * control_http_bind - a listening socket on "ADDR:PORT" (checked by the
+ * configuration) for evhttp_bind_listener; NULL with "KNOB ...: why"
+ */
+struct evconnlistener;
+struct evconnlistener *control_http_bind(struct event_base *base,
+    const char *knob, const char *listen, char *err, size_t errlen);
+
 #endif

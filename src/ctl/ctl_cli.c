@@ -62,6 +62,7 @@
 #include "lib/cidr.h"
 #include "lib/event_types.h"
 #include "lib/fdio.h"
+#include "ctl/ctl_json.h"
 #include "lib/json.h"
 #include "lib/log.h"
 
@@ -80,7 +81,8 @@ struct cli {
 };
 
 static const char *const commands[] = { "sessions", "queue", "ban", "user",
-    "events", "log", "stats", "status", "verify", "reload", "stop" };
+    "events", "log", "stats", "status", "verify", "reload", "stop",
+    "console" };
 
 /* ctl_is_command - one of ours */
 int
@@ -140,6 +142,10 @@ static const struct {
 	    "CATEGORY: smtp auth relay policy queue delivery dns tls control "
 	    "daemon\n"
 	    "LEVEL: err warn notice info debug\n" USAGE_DUR },
+	{ "console",
+	    "usage: moat console passwd NAME\n"
+	    "       moat console user del NAME\n"
+	    "The web console's logins (console_users), not mail users.\n" },
 	{ "stats", "usage: moat stats\n" },
 	{ "status", "usage: moat status\n" },
 	{ "reload", "usage: moat reload\n"
@@ -443,58 +449,6 @@ done:
  * Output.
  */
 
-static void
-json_row(FILE *fp, const struct ctl_table *t, size_t r)
-{
-	fputc('{', fp);
-	for (size_t c = 0; c < t->ncols; c++) {
-		const struct ctl_cell *x = &t->cells[r * t->ncols + c];
-
-		if (c)
-			fputc(',', fp);
-		json_write_str(fp, t->cols[c].name);
-		fputc(':', fp);
-		if (t->cols[c].kind == CTL_KIND_STR)
-			json_write_str(fp, x->s);
-		else
-			fprintf(fp, "%" PRId64, x->i);
-	}
-	fputc('}', fp);
-}
-
-static const char *
-status_name(enum ctl_status st)
-{
-	switch (st) {
-	case CTL_OK: return "ok";
-	case CTL_FAILED: return "failed";
-	case CTL_BAD_REQUEST: return "bad_request";
-	case CTL_DENIED: return "denied";
-	}
-	return "?";
-}
-
-static void
-print_json(const struct ctl_answer *a)
-{
-	printf("{\"status\":\"%s\",\"message\":", status_name(a->status));
-	json_write_str(stdout, a->message);
-	for (size_t i = 0; i < a->ntables; i++) {
-		const struct ctl_table *t = &a->tables[i];
-
-		printf(",");
-		json_write_str(stdout, t->name);
-		printf(":[");
-		for (size_t r = 0; r < t->nrows; r++) {
-			if (r)
-				printf(",");
-			json_row(stdout, t, r);
-		}
-		printf("]");
-	}
-	printf("}\n");
-}
-
 /* A cell as the table shows it: human units, safe characters. */
 static void
 cell_text(const struct ctl_table *t, size_t r, size_t c, int absolute,
@@ -641,12 +595,12 @@ static int
 show(struct cli *c, const struct ctl_answer *a)
 {
 	if (c->json) {
-		print_json(a);
+		ctl_json_write(stdout, a);
 		return exit_status(a);
 	}
 	if (a->status != CTL_OK) {
 		fprintf(stderr, "moat: %s\n", a->message[0] ? a->message :
-		    status_name(a->status));
+		    ctl_status_name(a->status));
 		return exit_status(a);
 	}
 	for (size_t i = 0; i < a->ntables; i++) {
@@ -968,7 +922,7 @@ ctl_password_check(const struct conf *c, const char *user, const char *pw)
  * users file and hands it to the auth process at once.
  */
 static int
-cmd_user_passwd(struct cli *c, const char *user)
+cmd_user_passwd(struct cli *c, const char *user, enum ctl_op op)
 {
 	struct ctl_req q;
 	struct conf *conf = NULL;
@@ -976,7 +930,7 @@ cmd_user_passwd(struct cli *c, const char *user)
 	int rc = 1;
 
 	memset(&q, 0, sizeof(q));
-	q.op = CTL_OP_USER_PASSWD;
+	q.op = op;
 	if (copy_arg(q.a, user, "user", err, sizeof(err)) == -1)
 		return usage(err);
 	for (const char *p = user; *p; p++)
@@ -1001,7 +955,15 @@ cmd_user_passwd(struct cli *c, const char *user)
 		fprintf(stderr, "moat: %s\n", err);
 		goto done;
 	}
-	if (ctl_password_check(conf, user, pw1) == -1)
+	if (op == CTL_OP_CONSOLE_PASSWD) {
+		/* an administrator's: the length rule, no mailbox */
+		if (strlen(pw1) < (size_t)conf->password_min_length) {
+			fprintf(stderr, "moat: password refused: at least %d "
+			    "characters wanted (password_min_length)\n",
+			    conf->password_min_length);
+			goto done;
+		}
+	} else if (ctl_password_check(conf, user, pw1) == -1)
 		goto done;
 	if (crypto_pwhash_str(q.b, pw1, strlen(pw1),
 	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
@@ -1067,7 +1029,8 @@ cmd_user(struct cli *c, int argc, char **argv)
 		    strcmp(argv[0], "release") == 0 ||
 		    strcmp(argv[0], "passwd") == 0 ? "which user?" : NULL);
 	if (strcmp(argv[0], "passwd") == 0)
-		return argc == 2 ? cmd_user_passwd(c, argv[1]) : usage(NULL);
+		return argc == 2 ? cmd_user_passwd(c, argv[1],
+		    CTL_OP_USER_PASSWD) : usage(NULL);
 	if (strcmp(argv[0], "del") == 0) {
 		if (argc != 2)
 			return usage("del: one user");
@@ -1102,6 +1065,30 @@ cmd_user(struct cli *c, int argc, char **argv)
 	if ((rc = run(c, &q)) != 0 || !release)
 		return rc;
 	return user_release_mail(c, q.a);
+}
+
+/*
+ * console passwd NAME, console user del NAME: the web console's logins,
+ * written by the daemon's parent into console_users (argon2id, as user
+ * passwd does for AUTH)
+ */
+static int
+cmd_console(struct cli *c, int argc, char **argv)
+{
+	struct ctl_req q;
+	char err[512];
+
+	if (argc == 2 && strcmp(argv[0], "passwd") == 0)
+		return cmd_user_passwd(c, argv[1], CTL_OP_CONSOLE_PASSWD);
+	if (argc == 3 && strcmp(argv[0], "user") == 0 &&
+	    strcmp(argv[1], "del") == 0) {
+		memset(&q, 0, sizeof(q));
+		q.op = CTL_OP_CONSOLE_USER_DEL;
+		if (copy_arg(q.a, argv[2], "user", err, sizeof(err)) == -1)
+			return usage(err);
+		return run(c, &q);
+	}
+	return usage(argc == 0 ? "passwd NAME or user del NAME" : NULL);
 }
 
 /* events --types: the registry, as a table or JSON */
@@ -1221,7 +1208,7 @@ cmd_events(struct cli *c, int argc, char **argv)
 			char buf[512];
 
 			if (c->json) {
-				json_row(stdout, t, r);
+				ctl_json_row(stdout, t, r);
 				printf("\n");
 			} else {
 				for (size_t k = 1; k < t->ncols; k++) {
@@ -1497,6 +1484,8 @@ ctl_main(int argc, char **argv)
 		rc = cmd_stop(&c, n, args);
 	else if (strcmp(cmd, "status") == 0)
 		rc = cmd_status(&c, n, args);
+	else if (strcmp(cmd, "console") == 0)
+		rc = cmd_console(&c, n, args);
 	else if (n == 0 && strcmp(cmd, "stats") == 0) {
 		q.op = CTL_OP_STATS;
 		rc = run(&c, &q);

@@ -72,6 +72,8 @@ static const struct {
 	[CTL_OP_QUEUE_RESUME] = { "queue_resume", PROC_QUEUE, 1 },
 	[CTL_OP_USER_DEL] = { "user_del", PROC_CONTROL, 1 },
 	[CTL_OP_USER_FORGET] = { "user_forget", PROC_QUEUE, 1 },
+	[CTL_OP_CONSOLE_PASSWD] = { "console_passwd", PROC_PARENT, 1 },
+	[CTL_OP_CONSOLE_USER_DEL] = { "console_user_del", PROC_PARENT, 1 },
 };
 
 static const char *action_names[CTL_ACT_COUNT] = {
@@ -303,6 +305,7 @@ ctl_req_encode(const struct ctl_req *r, struct ipc_msg *m)
 	case CTL_OP_VERIFY_FLUSH:
 	case CTL_OP_USER_DEL:
 	case CTL_OP_USER_FORGET:
+	case CTL_OP_CONSOLE_USER_DEL:
 		ipc_put_str(m, r->a);
 		break;
 	case CTL_OP_USER_STATE:
@@ -311,6 +314,7 @@ ctl_req_encode(const struct ctl_req *r, struct ipc_msg *m)
 		ipc_put_str(m, r->b);
 		break;
 	case CTL_OP_USER_PASSWD:
+	case CTL_OP_CONSOLE_PASSWD:
 		ipc_put_str(m, r->a);
 		ipc_put_str(m, r->b);
 		break;
@@ -716,6 +720,8 @@ static const req_dec_fn req_dec[CTL_OP_COUNT] = {
 	[CTL_OP_QUEUE_RESUME] = dec_queue_resume,
 	[CTL_OP_USER_DEL] = dec_user_name,
 	[CTL_OP_USER_FORGET] = dec_user_name,
+	[CTL_OP_CONSOLE_PASSWD] = dec_user_passwd,
+	[CTL_OP_CONSOLE_USER_DEL] = dec_user_name,
 };
 
 /* ctl_req_decode - read and check the arguments of op */
@@ -995,5 +1001,17 @@ ctl_request_read(struct ipc_peer *from, uint64_t id, struct ipc_reader *r,
 		ctl_answer_simple(from, id, CTL_BAD_REQUEST, "%s", err);
 		return -1;
 	}
+	snprintf(q->admin, sizeof(q->admin), "%s", pq.admin);
 	return 0;
+}
+
+/* ctl_req_who - "uid=N", or "uid=N admin=console:LOGIN" for the console */
+char *
+ctl_req_who(const struct ctl_req *q, uint32_t uid, char *buf, size_t len)
+{
+	if (q->admin[0] != '\0')
+		snprintf(buf, len, "uid=%" PRIu32 " admin=%s", uid, q->admin);
+	else
+		snprintf(buf, len, "uid=%" PRIu32, uid);
+	return buf;
 }

@@ -66,6 +66,8 @@ enum ctl_op {
 	CTL_OP_QUEUE_RESUME = 23,	/* queue: domain ("*" all) */
 	CTL_OP_USER_DEL = 26,	/* parent (users file), then queue: user */
 	CTL_OP_USER_FORGET = 27,	/* queue: user (its state row) */
+	CTL_OP_CONSOLE_PASSWD = 28,	/* parent: console login, argon2id hash */
+	CTL_OP_CONSOLE_USER_DEL = 29,	/* parent: console login */
 	CTL_OP_COUNT
 };
 
@@ -145,6 +147,8 @@ struct ctl_req {
 						 * domain */
 	char		 b[CTL_STR_MAX];	/* reason, user (kill), cidr, hash */
 	char		 c[CTL_STR_MAX];	/* events: user */
+	char		 admin[80];	/* who, beside the uid (ctl_request_read):
+					 * "" or "console:LOGIN" */
 };
 
 /* One decoded answer (client side, and the control process's merges). */
@@ -224,6 +228,13 @@ int ctl_req_decode(enum ctl_op op, struct ipc_reader *rd, struct ctl_req *r,
  */
 int ctl_request_read(struct ipc_peer *from, uint64_t id, struct ipc_reader *r,
     struct ctl_req *q, uint32_t *uid);
+
+/*
+ * ctl_req_who - who asked, for events and logs: "uid=N", or "uid=N
+ * admin=console:LOGIN" when the web console did; returns buf
+ */
+char *ctl_req_who(const struct ctl_req *q, uint32_t uid, char *buf,
+    size_t len);
 
 /* Building an answer: begin, then tables and rows, then end. */
 void ctl_ans_begin(struct ipc_msg *m, enum ctl_status st, const char *msg);

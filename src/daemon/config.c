@@ -158,6 +158,7 @@ static int check_dnsbl_zone(char *, const char **);
 static int check_group(char *, const char **);
 static int check_submit_user(char *, const char **);
 static int check_metrics(char *, const char **);
+static int check_console(char *, const char **);
 static int check_ldap_uri(char *, const char **);
 static int check_ldap_tls(char *, const char **);
 static int check_ldap_scope(char *, const char **);
@@ -442,6 +443,15 @@ static const struct conf_knob knobs[] = {
 	    "Prometheus metrics on ADDR:PORT (a port over 1023: the control process has no privileges); empty: off. An address other than loopback needs metrics_allow."),
 	K_LIST("control", metrics_allow, CT_CIDRS, "", NULL,
 	    "Networks that may scrape /metrics (others get 403); empty: anyone who can reach metrics_listen, which must then be loopback."),
+
+	K_STR("console", console_listen, CT_STRING, "", CF_EMPTY, check_console,
+	    "The web console on ADDR:PORT (a port over 1023), e.g. 127.0.0.1:8025; empty: off. Plain HTTP: only a loopback address is accepted (reach it over an SSH tunnel)."),
+	K_STR("console", console_users, CT_PATH, "var/console_users", 0, NULL,
+	    "The console's logins (moat console passwd NAME): NAME:argon2id hash lines, mode 0600, written by the daemon; separate from users_file."),
+	K_NUM("console", console_idle, CT_DUR, "1800", 60, 86400,
+	    "A console login ends after this long without a request."),
+	K_NUM("console", console_login_limit, CT_INT, "5", 1, 1000,
+	    "Failed console logins per client address in 15 minutes; the next is refused without a password check until the window passes."),
 
 	K_STR("submit", submit_socket, CT_PATH, "", CF_EMPTY, NULL,
 	    "UNIX socket of local submission (moat sendmail, mailq), e.g. /run/moat/submit.sock; made mode 0666 by the parent, its directory 0755 if missing; empty: off."),
@@ -1009,6 +1019,13 @@ check_metrics(char *s, const char **why)
 		return 0;
 	return control_http_parse_listen(s, addr, sizeof(addr), &port,
 	    &loopback);
+}
+
+/* [console] console_listen: ADDR:PORT, or empty */
+static int
+check_console(char *s, const char **why)
+{
+	return check_metrics(s, why);
 }
 
 /* [ldap] servers: ldap://HOST[:PORT] or ldaps://HOST[:PORT] */
@@ -2818,6 +2835,26 @@ metrics_open(struct conf_parse *p)
 	    "may scrape it", addr);
 }
 
+/*
+ * the console is plain HTTP: a password and a session cookie in clear
+ * text have no business off loopback (an SSH tunnel reaches it)
+ */
+static void
+console_open(struct conf_parse *p)
+{
+	const struct conf *c = p->c;
+	char addr[64];
+	int port, loopback;
+
+	if (c->console_listen[0] == '\0' ||
+	    control_http_parse_listen(c->console_listen, addr, sizeof(addr),
+	    &port, &loopback) == -1 || loopback)
+		return;
+	conf_error(p, knob_seen(p, "console_listen"), "console_listen: %s is "
+	    "not a loopback address; the console speaks plain HTTP, so only "
+	    "loopback is allowed (reach it through an SSH tunnel)", addr);
+}
+
 static void
 conf_finish(struct conf_parse *p)
 {
@@ -2835,6 +2872,7 @@ conf_finish(struct conf_parse *p)
 	}
 	relay_catch_all(p, p->seen[irelay]);
 	metrics_open(p);
+	console_open(p);
 	resolve_paths(p);
 	if (!p->failed)
 		recipients_finish(p);

@@ -242,6 +242,12 @@ struct conf {
 	struct cidr *metrics_allow;	/* who may scrape; needed off loopback */
 	size_t	  n_metrics_allow;
 
+	/* [console]: the web console (src/console/) */
+	char	console_listen[80];	/* "ADDR:PORT" on loopback, "": off */
+	char	console_users[CONF_PATH_MAX];	/* NAME:argon2id, mode 0600 */
+	int	console_idle;		/* seconds without a request */
+	int	console_login_limit;	/* failures per address, 15 minutes */
+
 	/* [submit]: local submission (moat sendmail) */
 	char	submit_socket[CONF_PATH_MAX];	/* "": off */
 	char	**submit_users;		/* login, %GROUP or "*" */

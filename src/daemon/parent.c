@@ -222,9 +222,10 @@ raise_fd_limit(void)
 		    (unsigned long long)rl.rlim_cur);
 }
 
-/* the users file to auth; -1 with why when it could not be (logged) */
+/* one users file to auth; -1 with why when it could not be (logged) */
 static int
-send_users(struct parent *pa, char *why, size_t whylen)
+send_users_file(struct parent *pa, const char *path, const char *knob,
+    uint8_t which, char *why, size_t whylen)
 {
 	char err[512], *text;
 	size_t len = 0;
@@ -235,26 +236,26 @@ send_users(struct parent *pa, char *why, size_t whylen)
 	int rc = 0;
 
 	why[0] = '\0';
-	if (stat(pa->conf->users_file, &st) == -1) {
+	if (stat(path, &st) == -1) {
 		if (errno != ENOENT) {
 			log_warn(LOG_CAT_AUTH, "event=users_unreadable path=%s "
-			    "error=\"%s\"", pa->conf->users_file, strerror(errno));
-			snprintf(why, whylen, "users_file %.900s: %s",
-			    pa->conf->users_file, strerror(errno));
+			    "error=\"%s\"", path, strerror(errno));
+			snprintf(why, whylen, "%s %.900s: %s", knob,
+			    path, strerror(errno));
 			rc = -1;
 		}
 		text = strdup("");
 	} else if ((st.st_mode & 077) != 0) {
 		log_err(LOG_CAT_AUTH, "event=users_refused path=%s reason=\"mode "
 		    "%o: must not be readable by group or others (chmod 600)\"",
-		    pa->conf->users_file, (unsigned)(st.st_mode & 0777));
-		snprintf(why, whylen, "users_file %.900s: mode %o: must not be "
+		    path, (unsigned)(st.st_mode & 0777));
+		snprintf(why, whylen, "%s %.900s: mode %o: must not be "
 		    "readable by group or others (chmod 600): no user can "
-		    "log in", pa->conf->users_file,
+		    "log in", knob, path,
 		    (unsigned)(st.st_mode & 0777));
 		text = strdup("");
 		rc = -1;
-	} else if ((text = users_file_read(pa->conf->users_file, &len, err,
+	} else if ((text = users_file_read(path, &len, err,
 	    sizeof(err))) == NULL) {
 		log_err(LOG_CAT_AUTH, "event=users_unreadable error=\"%s\"", err);
 		snprintf(why, whylen, "%s: the users stay as they were", err);
@@ -264,10 +265,29 @@ send_users(struct parent *pa, char *why, size_t whylen)
 		fatal("strdup");
 	pu.text = (const uint8_t *)text;
 	pu.len = len;
+	pu.which = which;
 	proto_users_enc(&m, 0, &pu);
 	ipc_send(pa->peer[PROC_AUTH], &m);
 	explicit_bzero(text, len);
 	free(text);
+	return rc;
+}
+
+/* the users file and the console's to auth; -1 with why (the first) */
+static int
+send_users(struct parent *pa, char *why, size_t whylen)
+{
+	char why2[1024];
+	int rc;
+
+	rc = send_users_file(pa, pa->conf->users_file, "users_file",
+	    PROTO_USERS_MAIL, why, whylen);
+	if (send_users_file(pa, pa->conf->console_users, "console_users",
+	    PROTO_USERS_CONSOLE, why2, sizeof(why2)) == -1) {
+		if (rc == 0)
+			snprintf(why, whylen, "%s", why2);
+		rc = -1;
+	}
 	return rc;
 }
 
@@ -1042,7 +1062,8 @@ parent_peer_msg(struct ipc_peer *p, uint16_t type, uint64_t id,
 
 		(void)proto_ctl_request_dec(&peek, &q);	/* checked below */
 		if (users_ctl_is_op(q.op)) {
-			if (users_ctl_request(pa->conf->users_file, p,
+			if (users_ctl_request(users_ctl_console_op(q.op) ?
+			    pa->conf->console_users : pa->conf->users_file, p,
 			    pa->peer[PROC_QUEUE], id, r) == 1)
 				(void)send_users(pa, why, sizeof(why));
 			return;

@@ -119,6 +119,7 @@ static const struct { enum proc_id a, b; } channels[] = {
 	{ PROC_SMTP, PROC_CA },		/* blocking round trips, tls_key.c */
 	{ PROC_SMTP, PROC_LOOKUP },	/* RCPT lookups */
 	{ PROC_LOOKUP, PROC_QUEUE },	/* events, the verification cache */
+	{ PROC_CONTROL, PROC_AUTH },	/* web console logins */
 };
 
 /* proc_name - the name of a process, as in its title "moat-NAME" */

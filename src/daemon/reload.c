@@ -57,6 +57,7 @@ static const struct {
 	{ "delivery", "tls_client_key" },
 	{ "control", "admin_group" },
 	{ "control", "metrics_listen" },
+	{ "console", "console_listen" },
 	{ "submit", "submit_socket" },
 };
 #define NSTART_ONLY	(sizeof(start_only) / sizeof(start_only[0]))

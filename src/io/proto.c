@@ -263,6 +263,41 @@ proto_auth_result_dec(struct ipc_reader *r, struct proto_auth_result *a)
 	return ipc_get_end(r);
 }
 
+/* proto_console_login_enc - PROTO_CONSOLE_LOGIN */
+void
+proto_console_login_enc(struct ipc_msg *m, uint64_t id,
+    const struct proto_console_login *a)
+{
+	ipc_msg_init(m, PROTO_CONSOLE_LOGIN, id);
+	ipc_put_str(m, a->user);
+	ipc_put_bytes(m, a->pass, a->passlen);
+	ipc_put_str(m, a->client_ip);
+}
+
+int
+proto_console_login_dec(struct ipc_reader *r, struct proto_console_login *a)
+{
+	a->user = get_str(r, a->user_buf, sizeof(a->user_buf));
+	a->pass = ipc_get_bytes(r, &a->passlen);
+	a->client_ip = get_str(r, a->ip_buf, sizeof(a->ip_buf));
+	return ipc_get_end(r);
+}
+
+/* proto_console_result_enc - PROTO_CONSOLE_RESULT */
+void
+proto_console_result_enc(struct ipc_msg *m, uint64_t id,
+    const struct proto_auth_result *a)
+{
+	ipc_msg_init(m, PROTO_CONSOLE_RESULT, id);
+	ipc_put_u8(m, a->result);
+}
+
+int
+proto_console_result_dec(struct ipc_reader *r, struct proto_auth_result *a)
+{
+	return proto_auth_result_dec(r, a);
+}
+
 /* proto_reload_enc - PROTO_RELOAD */
 void
 proto_reload_enc(struct ipc_msg *m, uint64_t id, const struct proto_reload *rl)
@@ -286,12 +321,16 @@ proto_users_enc(struct ipc_msg *m, uint64_t id, const struct proto_users *u)
 {
 	ipc_msg_init(m, PROTO_USERS, id);
 	ipc_put_bytes(m, u->text, u->len);
+	ipc_put_u8(m, u->which);
 }
 
 int
 proto_users_dec(struct ipc_reader *r, struct proto_users *u)
 {
 	u->text = ipc_get_bytes(r, &u->len);
+	u->which = ipc_get_u8(r);
+	if (u->which != PROTO_USERS_MAIL && u->which != PROTO_USERS_CONSOLE)
+		return -1;
 	return ipc_get_end(r);
 }
 
@@ -472,11 +511,12 @@ proto_user_state_dec(struct ipc_reader *r, struct proto_user_state *u)
 /* proto_ctl_request_enc - PROTO_CTL_REQUEST, the arguments moved */
 void
 proto_ctl_request_enc(struct ipc_msg *m, uint64_t id, uint32_t op,
-    uint32_t uid, struct evbuffer *args)
+    uint32_t uid, const char *admin, struct evbuffer *args)
 {
 	ipc_msg_init(m, PROTO_CTL_REQUEST, id);
 	ipc_put_u32(m, op);
 	ipc_put_u32(m, uid);
+	ipc_put_str(m, admin);
 	ipc_put_evbuffer(m, args);
 }
 
@@ -485,6 +525,7 @@ proto_ctl_request_dec(struct ipc_reader *r, struct proto_ctl_request *q)
 {
 	q->op = ipc_get_u32(r);
 	q->uid = ipc_get_u32(r);
+	q->admin = get_str(r, q->admin_buf, sizeof(q->admin_buf));
 	q->args = ipc_get_bytes(r, &q->len);
 	return ipc_get_end(r);
 }
@@ -930,6 +971,18 @@ RECODE(dkim_key, proto_dkim_key)
 RECODE(dkim_sign, proto_dkim_sign)
 RECODE(dkim_signed, proto_dkim_signed)
 RECODE(auth_login, proto_auth_login)
+RECODE(console_login, proto_console_login)
+
+static int
+recode_console_result(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)
+{
+	struct proto_auth_result x;
+
+	if (proto_console_result_dec(r, &x) == -1)
+		return -1;
+	proto_console_result_enc(out, id, &x);
+	return 0;
+}
 
 /* the bytes of p in an evbuffer, for the encoders that move one */
 static struct evbuffer *
@@ -954,7 +1007,7 @@ recode_bytes(uint16_t type, struct ipc_reader *r, uint64_t id,
 		if (proto_ctl_request_dec(r, &q) == -1)
 			return -1;
 		b = recode_buf(q.args, q.len);
-		proto_ctl_request_enc(out, id, q.op, q.uid, b);
+		proto_ctl_request_enc(out, id, q.op, q.uid, q.admin, b);
 	} else {
 		if (proto_chunk_dec(r, &c) == -1)	/* the same shape */
 			return -1;
@@ -1113,6 +1166,8 @@ proto_recode(uint16_t type, uint64_t id, struct ipc_reader *r,
 	case PROTO_AUTH_RESULT:	rc = recode_auth_result(r, id, out); break;
 	case PROTO_RELOAD:	rc = recode_reload(r, id, out); break;
 	case PROTO_USERS:	rc = recode_users(r, id, out); break;
+	case PROTO_CONSOLE_LOGIN: rc = recode_console_login(r, id, out); break;
+	case PROTO_CONSOLE_RESULT: rc = recode_console_result(r, id, out); break;
 	case PROTO_BAN_ADD:	rc = recode_ban(r, id, out); break;
 	case PROTO_MTA_DELIVER:	rc = recode_deliver(r, id, out); break;
 	case PROTO_MTA_RESULT:	rc = recode_result(r, id, out); break;

@@ -95,8 +95,11 @@ enum proto_type {
 	 */
 	PROTO_RELOAD,
 	/*
-	 * parent -> auth: the users file's contents (at start and reload).
+	 * parent -> auth: a users file's contents (at start, reload and
+	 * after a change).
 	 *   bytes content
+	 *   u8   which file (PROTO_USERS_MAIL: users_file, AUTH;
+	 *        PROTO_USERS_CONSOLE: console_users, the web console)
 	 */
 	PROTO_USERS,
 	/*
@@ -164,6 +167,8 @@ enum proto_type {
 	 * (src/ctl/ctl_msg.h). id = the control process's request id.
 	 *   u32  op (enum ctl_op), already checked by the control process
 	 *   u32  uid of the administrator who asked (SO_PEERCRED)
+	 *   str  "" from the control socket; "console:LOGIN" from the web
+	 *        console (the uid is then the daemon's own)
 	 *   bytes arguments, encoded by ctl_req_encode
 	 */
 	PROTO_CTL_REQUEST,
@@ -296,6 +301,20 @@ enum proto_type {
 	 *   str  login name of the uid, "" when the uid has none
 	 */
 	PROTO_LOCAL_IDENTIFIED = 32,
+	/*
+	 * control -> auth: check a web console login against console_users.
+	 * id = request id. The password is wiped by both after use.
+	 *   str  user
+	 *   bytes password
+	 *   str  client_ip
+	 */
+	PROTO_CONSOLE_LOGIN = 33,
+	/*
+	 * auth -> control: the answer. id = the request's.
+	 *   u8   result (PROTO_AUTH_OK, PROTO_AUTH_BAD, PROTO_AUTH_TEMPFAIL)
+	 */
+	PROTO_CONSOLE_RESULT = 34,
+	/* 35, 36: free */
 	/*
 	 * ca -> smtp, at start, one per DKIM signing key (dkim_sign) in
 	 * the configuration's order. id = the key id of PROTO_DKIM_SIGN
@@ -499,6 +518,23 @@ void proto_auth_check_enc(struct ipc_msg *, uint64_t id,
     const struct proto_auth_check *);
 int proto_auth_check_dec(struct ipc_reader *, struct proto_auth_check *);
 
+/* PROTO_CONSOLE_LOGIN */
+struct proto_console_login {
+	const char	*user;
+	const uint8_t	*pass;
+	size_t		 passlen;
+	const char	*client_ip;
+	char		 user_buf[PROTO_USER_MAX], ip_buf[PROTO_IP_MAX];
+};
+void proto_console_login_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_console_login *);
+int proto_console_login_dec(struct ipc_reader *, struct proto_console_login *);
+/* PROTO_CONSOLE_RESULT: struct proto_auth_result */
+struct proto_auth_result;
+void proto_console_result_enc(struct ipc_msg *, uint64_t id,
+    const struct proto_auth_result *);
+int proto_console_result_dec(struct ipc_reader *, struct proto_auth_result *);
+
 /* PROTO_AUTH_RESULT */
 struct proto_auth_result {
 	uint8_t		 result;	/* PROTO_AUTH_* */
@@ -518,9 +554,12 @@ void proto_reload_enc(struct ipc_msg *, uint64_t id, const struct proto_reload *
 int proto_reload_dec(struct ipc_reader *, struct proto_reload *);
 
 /* PROTO_USERS */
+#define PROTO_USERS_MAIL	0
+#define PROTO_USERS_CONSOLE	1
 struct proto_users {
 	const uint8_t	*text;
 	size_t		 len;
+	uint8_t		 which;		/* PROTO_USERS_* */
 };
 void proto_users_enc(struct ipc_msg *, uint64_t id, const struct proto_users *);
 int proto_users_dec(struct ipc_reader *, struct proto_users *);
@@ -625,13 +664,16 @@ void proto_user_state_enc(struct ipc_msg *, uint64_t id,
 int proto_user_state_dec(struct ipc_reader *, struct proto_user_state *);
 
 /* PROTO_CTL_REQUEST: args is encoded by ctl_req_encode */
+#define PROTO_ADMIN_MAX	80
 struct proto_ctl_request {
 	uint32_t	 op, uid;
+	const char	*admin;		/* "" or "console:LOGIN" */
 	const uint8_t	*args;		/* decoded */
 	size_t		 len;
+	char		 admin_buf[PROTO_ADMIN_MAX];
 };
 void proto_ctl_request_enc(struct ipc_msg *, uint64_t id, uint32_t op,
-    uint32_t uid, struct evbuffer *args);	/* drains args */
+    uint32_t uid, const char *admin, struct evbuffer *args);	/* drains args */
 int proto_ctl_request_dec(struct ipc_reader *, struct proto_ctl_request *);
 
 /* PROTO_CTL_ANSWER */

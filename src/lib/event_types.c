@@ -32,6 +32,13 @@ static const struct event_type types[] = {
 	    "add" },
 	{ "bounce_without_content", "a bounce or delay notice about an "
 	    "outsider's message, sent without the message" },
+	{ "console_login", "an administrator logged in to the web console" },
+	{ "console_login_fail", "a failed web console login: wrong password, "
+	    "unknown login, or past console_login_limit" },
+	{ "console_passwd", "an administrator set a web console password "
+	    "(moat console passwd)" },
+	{ "console_user_del", "an administrator removed a web console login "
+	    "(moat console user del)" },
 	{ "control_denied", "a caller refused at the control socket" },
 	{ "delivery_failed", "a local delivery failed for good" },
 	{ "dnsbl", "a client refused: listed on the DNS blocklists "

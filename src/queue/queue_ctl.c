@@ -80,6 +80,7 @@ struct queue_ctl {
 	const struct queue_stats *stats;	/* not owned, NULL: none */
 	struct queue_ctl_delivery dl;		/* requeue, pause, reinject */
 	struct watch		*hour;		/* messages per user, owned */
+	char			 admin[80];	/* the request's, for qc_event */
 };
 
 static void qc_expire_cb(evutil_socket_t, short, void *);
@@ -148,7 +149,11 @@ qc_event(struct queue_ctl *qc, uint32_t uid, const char *type,
 	va_start(ap, fmt);
 	vsnprintf(rest, sizeof(rest), fmt, ap);
 	va_end(ap);
-	snprintf(detail, sizeof(detail), "uid=%" PRIu32 " %s", uid, rest);
+	if (qc->admin[0] != '\0')
+		snprintf(detail, sizeof(detail), "uid=%" PRIu32 " admin=%s %s",
+		    uid, qc->admin, rest);
+	else
+		snprintf(detail, sizeof(detail), "uid=%" PRIu32 " %s", uid, rest);
 	log_notice(LOG_CAT_CONTROL, "event=%s %s", type, detail);
 	memset(&ev, 0, sizeof(ev));
 	ev.time = (int64_t)time(NULL);
@@ -1474,6 +1479,7 @@ qc_control_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 		fatalx("%s: unexpected message %u from control", __func__, type);
 	if (ctl_request_read(p, id, r, &q, &uid) == -1)
 		return;
+	snprintf(qc->admin, sizeof(qc->admin), "%s", q.admin);
 	switch (q.op) {
 	case CTL_OP_QUEUE_SUMMARY:
 		qc_summary(qc, id);

@@ -104,7 +104,7 @@ sc_kill(uint64_t id, uint32_t uid, const struct ctl_req *q)
 	struct smtp_session *s, *tmp;
 	struct cidr net;
 	const char *why;
-	char detail[128], reply[320];
+	char detail[256], reply[320], who[128];
 	int n = 0;
 
 	if (q->a[0] && cidr_parse(q->a, &net, &why) == -1) {
@@ -125,12 +125,12 @@ sc_kill(uint64_t id, uint32_t uid, const struct ctl_req *q)
 			continue;
 		if (s->state == SMTP_STATE_CLOSING)
 			continue;
-		snprintf(detail, sizeof(detail), "uid=%" PRIu32 " op=session_kill",
-		    uid);
+		snprintf(detail, sizeof(detail), "%s op=session_kill",
+		    ctl_req_who(q, uid, who, sizeof(who)));
 		smtp_server_event(sc.srv, "admin_kill", s->ip,
 		    s->authenticated ? s->auth_user : "", s->idstr, detail);
 		log_notice(LOG_CAT_CONTROL, "session=%s event=admin_kill "
-		    "client=%s uid=%" PRIu32, s->idstr, s->ip, uid);
+		    "client=%s %s", s->idstr, s->ip, who);
 		smtp_session_kill(s, reply, "killed by the administrator");
 		n++;
 	}

@@ -106,6 +106,24 @@ enc_auth_result(struct ipc_msg *m)
 }
 
 static void
+enc_console_login(struct ipc_msg *m)
+{
+	struct proto_console_login a = { .user = "admin",
+	    .pass = (const uint8_t *)"se\0cret", .passlen = 7,
+	    .client_ip = "127.0.0.1" };
+
+	proto_console_login_enc(m, 9, &a);
+}
+
+static void
+enc_console_result(struct ipc_msg *m)
+{
+	struct proto_auth_result a = { PROTO_AUTH_OK };
+
+	proto_console_result_enc(m, 9, &a);
+}
+
+static void
 enc_shutdown(struct ipc_msg *m)
 {
 	proto_empty_enc(m, PROTO_SHUTDOWN, 0);
@@ -124,7 +142,7 @@ static void
 enc_users(struct ipc_msg *m)
 {
 	struct proto_users u = { .text = (const uint8_t *)"alice:$argon2id$x\n",
-	    .len = 18 };
+	    .len = 18, .which = PROTO_USERS_CONSOLE };
 
 	proto_users_enc(m, 0, &u);
 }
@@ -195,7 +213,7 @@ enc_ctl_request(struct ipc_msg *m)
 {
 	struct evbuffer *b = buf_of("\1\2\3", 3);
 
-	proto_ctl_request_enc(m, 3, 12, 1000, b);
+	proto_ctl_request_enc(m, 3, 12, 1000, "console:admin", b);
 	evbuffer_free(b);
 }
 
@@ -422,9 +440,11 @@ static const struct {
 	{ PROTO_DKIM_SIGN, enc_dkim_sign },
 	{ PROTO_DKIM_SIGNED, enc_dkim_signed },
 	{ PROTO_AUTH_LOGIN, enc_auth_login },
+	{ PROTO_CONSOLE_LOGIN, enc_console_login },
+	{ PROTO_CONSOLE_RESULT, enc_console_result },
 };
-/* message numbers left free between the defined ones: 33..36, 40..44 */
-#define PROTO_UNUSED	9
+/* message numbers left free between the defined ones: 35, 36, 40..44 */
+#define PROTO_UNUSED	7
 #define NSAMPLES	(sizeof(samples) / sizeof(samples[0]))
 
 /* the payload of a sample, copied out; *len set */

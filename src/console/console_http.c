@@ -1,0 +1,595 @@
+/*
+ * console_http.c - the web console's HTTP server, in the control process.
+ *
+ * Public: console_new, console_free, console_login_done,
+ * console_api_done.
+ *
+ * Off by default ([console] console_listen empty). It serves:
+ *   GET /, /index.html, /app.js, ...   the console's files, built into
+ *                                      the binary (console_assets.h)
+ *   GET  /api/session                  who is logged in, the CSRF token
+ *   POST /api/login                    user=&password= (form); the
+ *                                      password is checked by the auth
+ *                                      process against console_users
+ *   POST /api/logout
+ *   GET|POST /api/OP                   the control operation OP (an
+ *                                      operation that changes state:
+ *                                      POST only), answered with the
+ *                                      JSON `moat ... --json` prints
+ * Requests go to the control process's own dispatch (console_hooks),
+ * as the control socket's do; the console grants nothing the socket
+ * does not, and only the operations of console_api.c's allow-table.
+ *
+ * SECURITY: the listener is loopback only (the configuration refuses
+ * another address: plain HTTP). Every page and API call but the files
+ * and login needs a session cookie (HttpOnly, SameSite=Strict, random,
+ * console_session.c); every POST needs the header X-CSRF-Token equal to
+ * the session's token (403 otherwise: a cross-site form cannot set a
+ * header), the login POST a non-empty one. GET never changes anything.
+ * Failed logins are events (console_login_fail) and limited per address
+ * (console_login_limit in 15 minutes: refused without a check). The
+ * password is handed to auth and wiped here; it is never logged. Every
+ * answer carries a Content-Security-Policy without inline script,
+ * X-Frame-Options DENY and nosniff; API answers are no-store. Request
+ * parsing is evhttp's within CONSOLE_HEAD_MAX bytes of header and body;
+ * values reach the log only through log_escape.
+ * LIMITS: CONSOLE_HEAD_MAX bytes of header, of body; CONSOLE_WAITING_MAX
+ * requests waiting for an answer at once (503 beyond),
+ * CONSOLE_TIMEOUT_SECS per read or write.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <strings.h>
+#include <time.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <sodium.h>
+
+#include "console/console.h"
+#include "console/console_api.h"
+#include "console/console_assets.h"
+#include "console/console_session.h"
+#include "control/control_http.h"
+#include "ctl/ctl_json.h"
+#include "daemon/config.h"
+#include "io/proto.h"
+#include "lib/cidr.h"
+#include "lib/json.h"
+#include "lib/log.h"
+
+#define CONSOLE_HEAD_MAX	8192
+#define CONSOLE_WAITING_MAX	64
+#define CONSOLE_TIMEOUT_SECS	30
+#define CONSOLE_COOKIE		"moat_console"
+
+#define CONSOLE_CSP	"default-src 'self'; script-src 'self'; " \
+	"style-src 'self'; img-src 'self'; connect-src 'self'; " \
+	"object-src 'none'; base-uri 'none'; form-action 'self'; " \
+	"frame-ancestors 'none'"
+
+struct console {
+	struct event_base	*base;		/* not owned */
+	struct evhttp		*http;
+	struct console_hooks	 hooks;
+	void			*arg;
+	struct console_sessions	 sessions;
+	size_t			 waiting;
+};
+
+/* One request waiting for auth or for an operation's answer. */
+struct console_conn {
+	struct console		*con;
+	struct evhttp_request	*req;	/* evhttp's; answered exactly once */
+	char			 ip[INET6_ADDRSTRLEN];
+	uint8_t			 addr[16];
+	char			 user[CONSOLE_LOGIN_MAX];	/* login */
+};
+
+static void
+add_headers(struct evhttp_request *req, const char *ctype, int nostore)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+	evhttp_add_header(h, "Content-Type", ctype);
+	evhttp_add_header(h, "Content-Security-Policy", CONSOLE_CSP);
+	evhttp_add_header(h, "X-Frame-Options", "DENY");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+	evhttp_add_header(h, "Cross-Origin-Opener-Policy", "same-origin");
+	evhttp_add_header(h, "Cache-Control", nostore ? "no-store" :
+	    "no-cache");
+}
+
+/* a JSON answer {"status":st,"message":msg} with HTTP code */
+static void
+reply_json_msg(struct evhttp_request *req, int code, const char *reason,
+    const char *st, const char *msg)
+{
+	struct evbuffer *b = evbuffer_new();
+	char *text = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	if (b == NULL || (fp = open_memstream(&text, &len)) == NULL)
+		fatal("%s: out of memory", __func__);
+	fprintf(fp, "{\"status\":\"%s\",\"message\":", st);
+	json_write_str(fp, msg);
+	fputs("}\n", fp);
+	fclose(fp);
+	evbuffer_add(b, text, len);
+	free(text);
+	add_headers(req, "application/json", 1);
+	evhttp_send_reply(req, code, reason, b);
+	evbuffer_free(b);
+}
+
+/* the value of cookie name in the request, copied into buf; NULL: none */
+static const char *
+cookie_get(struct evhttp_request *req, const char *name, char *buf,
+    size_t len)
+{
+	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Cookie");
+	size_t nl = strlen(name);
+
+	while (h != NULL && *h != '\0') {
+		size_t n;
+
+		h += strspn(h, " \t;");
+		n = strcspn(h, ";");
+		if (n > nl && strncmp(h, name, nl) == 0 && h[nl] == '=') {
+			if (n - nl - 1 >= len)
+				return NULL;
+			memcpy(buf, h + nl + 1, n - nl - 1);
+			buf[n - nl - 1] = '\0';
+			return buf;
+		}
+		h += n;
+	}
+	return NULL;
+}
+
+static struct console_session *
+session_of(struct console *con, struct evhttp_request *req)
+{
+	char v[CONSOLE_TOKEN_LEN + 2];
+
+	return console_session_find(&con->sessions, cookie_get(req,
+	    CONSOLE_COOKIE, v, sizeof(v)), time(NULL));
+}
+
+static int
+csrf_header_ok(struct evhttp_request *req, const struct console_session *s)
+{
+	return console_csrf_ok(s, evhttp_find_header(
+	    evhttp_request_get_input_headers(req), "X-CSRF-Token"));
+}
+
+/* the request's body as form parameters into kv; -1 when malformed */
+static int
+form_parse(struct evhttp_request *req, struct evkeyvalq *kv)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	char *body;
+	int rc;
+
+	TAILQ_INIT(kv);
+	if ((body = malloc(len + 1)) == NULL)
+		return -1;
+	evbuffer_remove(in, body, len);
+	body[len] = '\0';
+	rc = strlen(body) == len ? evhttp_parse_query_str(body, kv) : -1;
+	/* the body may hold a password */
+	sodium_memzero(body, len);
+	free(body);
+	return rc;
+}
+
+/* wipe every value of kv, then free it */
+static void
+form_clear(struct evkeyvalq *kv)
+{
+	struct evkeyval *e;
+
+	TAILQ_FOREACH(e, kv, next)
+		sodium_memzero(e->value, strlen(e->value));
+	evhttp_clear_headers(kv);
+}
+
+static struct console_conn *
+conn_new(struct console *con, struct evhttp_request *req)
+{
+	struct evhttp_connection *ec = evhttp_request_get_connection(req);
+	const struct sockaddr *sa;
+	struct console_conn *c;
+
+	if (con->waiting >= CONSOLE_WAITING_MAX ||
+	    (c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->con = con;
+	c->req = req;
+	if (ec != NULL && (sa = evhttp_connection_get_addr(ec)) != NULL &&
+	    cidr_addr_from_sa(sa, c->addr) == 0) {
+		if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)
+			    sa)->sin6_addr, c->ip, sizeof(c->ip));
+		else
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)
+			    sa)->sin_addr, c->ip, sizeof(c->ip));
+	}
+	con->waiting++;
+	return c;
+}
+
+static void
+conn_free(struct console_conn *c)
+{
+	c->con->waiting--;
+	sodium_memzero(c, sizeof(*c));
+	free(c);
+}
+
+/* POST /api/login */
+static void
+do_login(struct console *con, struct evhttp_request *req)
+{
+	struct evkeyvalq kv;
+	struct console_conn *c;
+	const char *user, *pass, *token;
+	char esc[CONSOLE_LOGIN_MAX * 4];
+
+	token = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "X-CSRF-Token");
+	if (token == NULL || token[0] == '\0') {
+		reply_json_msg(req, 403, "Forbidden", "denied",
+		    "X-CSRF-Token header missing");
+		return;
+	}
+	if (form_parse(req, &kv) == -1) {
+		reply_json_msg(req, 400, "Bad Request", "bad_request",
+		    "malformed form");
+		return;
+	}
+	user = evhttp_find_header(&kv, "user");
+	pass = evhttp_find_header(&kv, "password");
+	if (user == NULL || pass == NULL || user[0] == '\0' ||
+	    strlen(user) >= CONSOLE_LOGIN_MAX) {
+		form_clear(&kv);
+		reply_json_msg(req, 400, "Bad Request", "bad_request",
+		    "user and password wanted");
+		return;
+	}
+	if ((c = conn_new(con, req)) == NULL) {
+		form_clear(&kv);
+		reply_json_msg(req, 503, "Service Unavailable", "failed",
+		    "too many requests");
+		return;
+	}
+	snprintf(c->user, sizeof(c->user), "%s", user);
+	if (!console_login_allowed(&con->sessions, c->addr, time(NULL))) {
+		log_warn(LOG_CAT_CONTROL, "event=console_login_limited "
+		    "client=%s user=\"%s\"", c->ip, log_escape(esc, sizeof(esc),
+		    user, strlen(user)));
+		con->hooks.event(con->arg, "console_login_fail", c->ip, c->user,
+		    "reason=limit");
+		form_clear(&kv);
+		reply_json_msg(req, 429, "Too Many Requests", "denied",
+		    "too many failed logins from this address; try later");
+		conn_free(c);
+		return;
+	}
+	con->hooks.login(con->arg, c, c->user, (const uint8_t *)pass,
+	    strlen(pass), c->ip);
+	form_clear(&kv);
+}
+
+/* the session as JSON: login and CSRF token */
+static void
+reply_session(struct evhttp_request *req, const struct console_session *s,
+    int set_cookie)
+{
+	struct evbuffer *b = evbuffer_new();
+	char cookie[128], *text = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	if (b == NULL || (fp = open_memstream(&text, &len)) == NULL)
+		fatal("%s: out of memory", __func__);
+	fputs("{\"status\":\"ok\",\"message\":\"\",\"login\":", fp);
+	json_write_str(fp, s->login);
+	fputs(",\"csrf\":", fp);
+	json_write_str(fp, s->csrf);
+	fputs("}\n", fp);
+	fclose(fp);
+	evbuffer_add(b, text, len);
+	free(text);
+	add_headers(req, "application/json", 1);
+	if (set_cookie) {
+		snprintf(cookie, sizeof(cookie), CONSOLE_COOKIE "=%s; Path=/; "
+		    "HttpOnly; SameSite=Strict", s->id);
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Set-Cookie", cookie);
+	}
+	evhttp_send_reply(req, 200, "OK", b);
+	evbuffer_free(b);
+}
+
+/* console_login_done - auth answered */
+void
+console_login_done(struct console_conn *c, int result)
+{
+	struct console *con = c->con;
+	struct console_session *s;
+	char esc[CONSOLE_LOGIN_MAX * 4], detail[64];
+	time_t now = time(NULL);
+	int n;
+
+	log_escape(esc, sizeof(esc), c->user, strlen(c->user));
+	if (result == PROTO_AUTH_OK &&
+	    (s = console_session_new(&con->sessions, c->user, now)) != NULL) {
+		log_notice(LOG_CAT_CONTROL, "event=console_login client=%s "
+		    "user=\"%s\"", c->ip, esc);
+		con->hooks.event(con->arg, "console_login", c->ip, c->user, "");
+		reply_session(c->req, s, 1);
+	} else if (result == PROTO_AUTH_BAD) {
+		n = console_login_failed(&con->sessions, c->addr, now);
+		log_warn(LOG_CAT_CONTROL, "event=console_login_fail client=%s "
+		    "user=\"%s\" failures=%d", c->ip, esc, n);
+		snprintf(detail, sizeof(detail), "failures=%d", n);
+		con->hooks.event(con->arg, "console_login_fail", c->ip,
+		    c->user, detail);
+		reply_json_msg(c->req, 401, "Unauthorized", "denied",
+		    "wrong login or password");
+	} else
+		reply_json_msg(c->req, 503, "Service Unavailable", "failed",
+		    "the password could not be checked; try again");
+	conn_free(c);
+}
+
+/* console_api_done - an operation's answer, as the CLI's --json */
+void
+console_api_done(struct console_conn *c, const uint8_t *ans, size_t len)
+{
+	struct ctl_answer a;
+	struct evbuffer *b;
+	char *text = NULL;
+	size_t tlen = 0;
+	FILE *fp;
+	int code = 200;
+
+	if (ans == NULL || ctl_answer_decode(ans, len, &a) == -1) {
+		reply_json_msg(c->req, 503, "Service Unavailable", "failed",
+		    "no answer");
+		conn_free(c);
+		return;
+	}
+	if ((b = evbuffer_new()) == NULL ||
+	    (fp = open_memstream(&text, &tlen)) == NULL)
+		fatal("%s: out of memory", __func__);
+	ctl_json_write(fp, &a);
+	fclose(fp);
+	evbuffer_add(b, text, tlen);
+	free(text);
+	if (a.status == CTL_BAD_REQUEST)
+		code = 400;
+	else if (a.status == CTL_DENIED)
+		code = 403;
+	add_headers(c->req, "application/json", 1);
+	evhttp_send_reply(c->req, code, code == 200 ? "OK" : code == 400 ?
+	    "Bad Request" : "Forbidden", b);
+	evbuffer_free(b);
+	ctl_answer_free(&a);
+	conn_free(c);
+}
+
+/* /api/NAME for a logged-in session */
+static void
+do_api(struct console *con, struct evhttp_request *req, const char *name,
+    const char *query, struct console_session *s)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	struct console_conn *c;
+	struct evkeyvalq kv;
+	struct ctl_req q;
+	enum ctl_op op;
+	char err[512];
+	int changes, rc;
+
+	if ((op = console_api_op(name, &changes)) == CTL_OP_NONE) {
+		reply_json_msg(req, 404, "Not Found", "bad_request",
+		    "no such operation in the console");
+		return;
+	}
+	if (changes && cmd != EVHTTP_REQ_POST) {
+		reply_json_msg(req, 405, "Method Not Allowed", "bad_request",
+		    "this operation changes state: POST with X-CSRF-Token");
+		return;
+	}
+	if (cmd == EVHTTP_REQ_POST) {
+		if (query != NULL && query[0] != '\0') {
+			reply_json_msg(req, 400, "Bad Request", "bad_request",
+			    "POST takes its parameters in the body");
+			return;
+		}
+		rc = form_parse(req, &kv);
+	} else {
+		TAILQ_INIT(&kv);
+		rc = query != NULL ? evhttp_parse_query_str(query, &kv) : 0;
+	}
+	if (rc == -1) {
+		evhttp_clear_headers(&kv);
+		reply_json_msg(req, 400, "Bad Request", "bad_request",
+		    "malformed parameters");
+		return;
+	}
+	rc = console_api_req(op, &kv, &q, err, sizeof(err));
+	evhttp_clear_headers(&kv);
+	if (rc == -1) {
+		reply_json_msg(req, 400, "Bad Request", "bad_request", err);
+		return;
+	}
+	if ((c = conn_new(con, req)) == NULL) {
+		reply_json_msg(req, 503, "Service Unavailable", "failed",
+		    "too many requests");
+		return;
+	}
+	snprintf(c->user, sizeof(c->user), "%s", s->login);
+	snprintf(q.admin, sizeof(q.admin), "console:%s", s->login);
+	con->hooks.request(con->arg, c, &q);
+}
+
+/* a file of the console */
+static void
+do_asset(struct evhttp_request *req, const char *path)
+{
+	const struct console_asset *a = console_asset_find(path);
+	struct evbuffer *b;
+
+	if (a == NULL) {
+		reply_json_msg(req, 404, "Not Found", "bad_request",
+		    "no such page");
+		return;
+	}
+	if ((b = evbuffer_new()) == NULL)
+		fatal("%s: evbuffer_new", __func__);
+	evbuffer_add_reference(b, a->start, (size_t)(a->end - a->start),
+	    NULL, NULL);
+	add_headers(req, console_asset_type(a->path), 0);
+	evhttp_send_reply(req, 200, "OK", b);
+	evbuffer_free(b);
+}
+
+static void
+http_request_cb(struct evhttp_request *req, void *arg)
+{
+	struct console *con = arg;
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	struct console_session *s;
+
+	if (path == NULL || path[0] != '/') {
+		reply_json_msg(req, 400, "Bad Request", "bad_request",
+		    "bad path");
+		return;
+	}
+	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_POST) {
+		reply_json_msg(req, 405, "Method Not Allowed", "bad_request",
+		    "only GET and POST");
+		return;
+	}
+	if (strncmp(path, "/api/", 5) != 0) {
+		if (cmd != EVHTTP_REQ_GET) {
+			reply_json_msg(req, 405, "Method Not Allowed",
+			    "bad_request", "only GET");
+			return;
+		}
+		do_asset(req, path);
+		return;
+	}
+	if (strcmp(path, "/api/login") == 0) {
+		if (cmd != EVHTTP_REQ_POST)
+			reply_json_msg(req, 405, "Method Not Allowed",
+			    "bad_request", "POST user= and password=");
+		else
+			do_login(con, req);
+		return;
+	}
+	if ((s = session_of(con, req)) == NULL) {
+		reply_json_msg(req, 401, "Unauthorized", "denied",
+		    "not logged in");
+		return;
+	}
+	if (cmd == EVHTTP_REQ_POST && !csrf_header_ok(req, s)) {
+		log_warn(LOG_CAT_CONTROL, "event=console_csrf_refused "
+		    "user=\"%s\"", s->login);
+		reply_json_msg(req, 403, "Forbidden", "denied",
+		    "X-CSRF-Token missing or wrong");
+		return;
+	}
+	if (strcmp(path, "/api/session") == 0) {
+		reply_session(req, s, 0);
+		return;
+	}
+	if (strcmp(path, "/api/logout") == 0) {
+		if (cmd != EVHTTP_REQ_POST) {
+			reply_json_msg(req, 405, "Method Not Allowed",
+			    "bad_request", "POST");
+			return;
+		}
+		console_session_end(s);
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Set-Cookie", CONSOLE_COOKIE "=; Path=/; HttpOnly; "
+		    "SameSite=Strict; Max-Age=0");
+		reply_json_msg(req, 200, "OK", "ok", "logged out");
+		return;
+	}
+	do_api(con, req, path + 5, query, s);
+}
+
+/* console_new - the server */
+struct console *
+console_new(struct event_base *base, const struct conf *c,
+    const struct console_hooks *hooks, void *arg, char *err, size_t errlen)
+{
+	struct console *con;
+	struct evconnlistener *evl;
+	char addr[64];
+	int port, loopback;
+
+	/* the configuration refuses it too: plain HTTP stays on loopback */
+	if (control_http_parse_listen(c->console_listen, addr, sizeof(addr),
+	    &port, &loopback) == -1 || !loopback) {
+		snprintf(err, errlen, "console_listen: not a loopback ADDR:PORT");
+		return NULL;
+	}
+	if (sodium_init() == -1) {
+		snprintf(err, errlen, "libsodium: cannot initialise");
+		return NULL;
+	}
+	if ((evl = control_http_bind(base, "console_listen", c->console_listen,
+	    err, errlen)) == NULL)
+		return NULL;
+	if ((con = calloc(1, sizeof(*con))) == NULL ||
+	    (con->http = evhttp_new(base)) == NULL)
+		fatal("%s: evhttp_new", __func__);
+	con->base = base;
+	con->hooks = *hooks;
+	con->arg = arg;
+	console_sessions_init(&con->sessions, c->console_idle,
+	    c->console_login_limit);
+	/* every method reaches http_request_cb, which answers 405 */
+	evhttp_set_allowed_methods(con->http, EVHTTP_REQ_GET |
+	    EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+	    EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+	    EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+	evhttp_set_max_headers_size(con->http, CONSOLE_HEAD_MAX);
+	evhttp_set_max_body_size(con->http, CONSOLE_HEAD_MAX);
+	evhttp_set_timeout(con->http, CONSOLE_TIMEOUT_SECS);
+	evhttp_set_gencb(con->http, http_request_cb, con);
+	if (evhttp_bind_listener(con->http, evl) == NULL)
+		fatal("%s: evhttp_bind_listener", __func__);
+	return con;
+}
+
+/* console_free - close; the requests still waiting were answered */
+void
+console_free(struct console *con)
+{
+	if (con == NULL)
+		return;
+	evhttp_free(con->http);
+	sodium_memzero(&con->sessions, sizeof(con->sessions));
+	free(con);
+}

@@ -1,0 +1,74 @@
+/*
+ * console_session.h - the web console's logins in memory: session ids,
+ * their CSRF tokens and idle times, and the failed logins per address.
+ */
+#ifndef MOAT_CONSOLE_SESSION_H
+#define MOAT_CONSOLE_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define CONSOLE_SESSIONS_MAX	64
+#define CONSOLE_TOKEN_LEN	43	/* 32 random bytes, base64url */
+#define CONSOLE_LOGIN_MAX	64
+#define CONSOLE_FAIL_SLOTS	256
+#define CONSOLE_FAIL_WINDOW	900	/* seconds */
+
+struct console_session {
+	char	 id[CONSOLE_TOKEN_LEN + 1];	/* the cookie; "" unused */
+	char	 csrf[CONSOLE_TOKEN_LEN + 1];	/* X-CSRF-Token */
+	char	 login[CONSOLE_LOGIN_MAX];
+	time_t	 last;				/* last request */
+};
+
+struct console_fail {
+	uint8_t	 addr[16];
+	int	 used;
+	int	 count;
+	time_t	 since;				/* window start */
+};
+
+struct console_sessions {
+	struct console_session	 s[CONSOLE_SESSIONS_MAX];
+	struct console_fail	 fail[CONSOLE_FAIL_SLOTS];
+	int			 idle;		/* seconds */
+	int			 fail_limit;	/* per address and window */
+};
+
+/* console_sessions_init - empty, with the idle time and failure limit */
+void console_sessions_init(struct console_sessions *t, int idle,
+    int fail_limit);
+
+/*
+ * console_session_new - a new session for login at now (the oldest one
+ * goes when the table is full); NULL only when randomness fails
+ */
+struct console_session *console_session_new(struct console_sessions *t,
+    const char *login, time_t now);
+
+/*
+ * console_session_find - the live session whose id is cookie (compared
+ * in constant time); touches it. NULL: none, or idle too long (then
+ * removed).
+ */
+struct console_session *console_session_find(struct console_sessions *t,
+    const char *cookie, time_t now);
+
+/* console_session_end - forget s (logout) */
+void console_session_end(struct console_session *s);
+
+/* console_csrf_ok - 1 when token is s's CSRF token (constant time) */
+int console_csrf_ok(const struct console_session *s, const char *token);
+
+/*
+ * console_login_allowed - 0 when addr (16 bytes, v4-mapped) has had
+ * fail_limit failures in the window: refuse without checking
+ * console_login_failed - count one; returns the count in the window
+ */
+int console_login_allowed(struct console_sessions *t, const uint8_t *addr,
+    time_t now);
+int console_login_failed(struct console_sessions *t, const uint8_t *addr,
+    time_t now);
+
+#endif

@@ -1,0 +1,184 @@
+"""The web console over plain HTTP (no browser): login through the auth
+process, the session cookie, CSRF on every POST, the allow-table, the
+files built into the binary and their headers, and the configuration's
+refusal of a console off loopback."""
+import json
+import os
+import socket
+import stat
+import subprocess
+import time
+
+from conftest import MOAT_BIN, free_port
+from console_fixture import (CONSOLE_PASSWORD, CONSOLE_USER, console,  # noqa: F401
+                             console_passwd)
+
+
+def test_files_are_served_with_their_headers(console):
+    st, hd, body = console.request("GET", "/")
+    assert st == 200
+    assert hd["content-type"].startswith("text/html")
+    assert b'<script type="module" src="/app.js">' in body
+    csp = hd["content-security-policy"]
+    assert "default-src 'self'" in csp and "unsafe-inline" not in csp
+    assert hd["x-frame-options"] == "DENY"
+    st, hd, body = console.request("GET", "/app.js")
+    assert st == 200 and hd["content-type"].startswith("text/javascript")
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "console",
+                           "app.js"), "rb") as f:
+        assert body == f.read()
+    st, hd, _ = console.request("GET", "/style.css")
+    assert st == 200 and hd["content-type"].startswith("text/css")
+    assert console.request("GET", "/../moat.conf")[0] == 404
+    assert console.request("GET", "/nothing.js")[0] == 404
+
+
+def test_login_session_and_logout(console):
+    # no session: the API is closed
+    st, _, body = console.request("GET", "/api/sessions")
+    assert st == 401 and json.loads(body)["status"] == "denied"
+    st, cookie, csrf = console.login(password="wrong password!")
+    assert st == 401 and cookie is None
+    st, cookie, csrf = console.login()
+    assert st == 200 and cookie and csrf and csrf != cookie
+    st, hd, body = console.request("GET", "/api/session", cookie=cookie)
+    assert st == 200
+    j = json.loads(body)
+    assert j["login"] == CONSOLE_USER and j["csrf"] == csrf
+    assert hd["cache-control"] == "no-store"
+    # the cookie the login set: HttpOnly, SameSite=Strict
+    _, hd, _ = console.request("POST", "/api/login",
+                               {"user": CONSOLE_USER,
+                                "password": CONSOLE_PASSWORD},
+                               {"X-CSRF-Token": "login"})
+    assert "HttpOnly" in hd["set-cookie"]
+    assert "SameSite=Strict" in hd["set-cookie"]
+    # the same JSON as moat sessions --json
+    st, _, body = console.request("GET", "/api/sessions", cookie=cookie)
+    assert st == 200
+    api = json.loads(body)
+    cli = json.loads(subprocess.run([MOAT_BIN, "sessions", "--json", "-c",
+                                     console.moat.conf], capture_output=True,
+                                    text=True, check=True).stdout)
+    assert api.keys() == cli.keys() and api["status"] == "ok"
+    # logout needs the token, then ends the session
+    assert console.request("POST", "/api/logout", "", cookie=cookie)[0] == 403
+    st, _, _ = console.request("POST", "/api/logout", "",
+                               {"X-CSRF-Token": csrf}, cookie=cookie)
+    assert st == 200
+    assert console.request("GET", "/api/session", cookie=cookie)[0] == 401
+    # the failure and the logins are events
+    ev = json.loads(subprocess.run(
+        [MOAT_BIN, "events", "--json", "-c", console.moat.conf],
+        capture_output=True, text=True, check=True).stdout)["events"]
+    types = [e["type"] for e in ev]
+    assert "console_login_fail" in types and "console_login" in types
+    fail = [e for e in ev if e["type"] == "console_login_fail"][0]
+    assert fail["user"] == CONSOLE_USER and fail["client"] == "127.0.0.1"
+
+
+def test_csrf_is_required_for_every_post(console):
+    st, cookie, csrf = console.login()
+    assert st == 200
+    # a ban through the console, as moat ban add: only with the token
+    form = {"cidr": "198.51.100.0/24", "reason": "console test"}
+    st, _, body = console.request("POST", "/api/ban_add", form, cookie=cookie)
+    assert st == 403
+    st, _, _ = console.request("POST", "/api/ban_add", form,
+                               {"X-CSRF-Token": "x" * 43}, cookie=cookie)
+    assert st == 403
+    # a cross-site form post: no header, a browser's form content type
+    st, _, _ = console.request("POST", "/api/ban_add",
+                               "cidr=198.51.100.0%2F24",
+                               {"Content-Type":
+                                "application/x-www-form-urlencoded",
+                                "Origin": "http://evil.example"},
+                               cookie=cookie)
+    assert st == 403
+    bans = json.loads(console.request("GET", "/api/ban_list",
+                                      cookie=cookie)[2])["bans"]
+    assert not any(b["cidr"] == "198.51.100.0/24" for b in bans)
+    # changing state by GET is refused too
+    st, _, _ = console.request("GET", "/api/ban_add?cidr=198.51.100.0/24",
+                               cookie=cookie)
+    assert st == 405
+    # with the token: done, and the event names console:LOGIN
+    st, _, body = console.request("POST", "/api/ban_add", form,
+                                  {"X-CSRF-Token": csrf}, cookie=cookie)
+    assert st == 200, body
+    assert json.loads(body)["status"] == "ok"
+    bans = json.loads(console.request("GET", "/api/ban_list",
+                                      cookie=cookie)[2])["bans"]
+    assert any(b["cidr"] == "198.51.100.0/24" for b in bans)
+    ev = json.loads(console.request("GET", "/api/events?type=ban",
+                                    cookie=cookie)[2])["events"]
+    assert any("admin=console:%s" % CONSOLE_USER in e["detail"] for e in ev)
+
+
+def test_only_allowed_operations_with_checked_arguments(console):
+    st, cookie, csrf = console.login()
+    hdr = {"X-CSRF-Token": csrf}
+    # not in the allow-table: reload, stop, passwords
+    for op in ("reload", "stop", "user_passwd", "console_passwd", "log_set",
+               "user_forget", "nothing"):
+        st, _, _ = console.request("POST", "/api/" + op, {}, hdr,
+                                   cookie=cookie)
+        assert st == 404, op
+    assert console.moat.proc.poll() is None
+    # arguments are checked as on the control socket
+    st, _, body = console.request("GET", "/api/events?ip=not-a-cidr",
+                                  cookie=cookie)
+    assert st == 400 and "ip" in json.loads(body)["message"]
+    st, _, body = console.request("GET", "/api/events?bogus=1", cookie=cookie)
+    assert st == 400
+    st, _, body = console.request("GET", "/api/events?since=1h&since=2h",
+                                  cookie=cookie)
+    assert st == 400
+    st, _, body = console.request("POST", "/api/session_kill", {}, hdr,
+                                  cookie=cookie)
+    assert st == 400 and "exactly one" in json.loads(body)["message"]
+    st, _, body = console.request("GET", "/api/queue_list?state=nonsense",
+                                  cookie=cookie)
+    assert st == 400
+    st, _, body = console.request("GET", "/api/stats", cookie=cookie)
+    assert st == 200 and json.loads(body)["stats"]
+
+
+def test_failed_logins_are_limited_per_address(moat_factory):
+    port = free_port()
+    m = moat_factory(extra="[console]\nconsole_listen = 127.0.0.1:%d\n"
+                     "console_login_limit = 2\n" % port)
+    assert console_passwd(m, CONSOLE_USER, CONSOLE_PASSWORD).returncode == 0
+    from console_fixture import Console
+    c = Console(m, port)
+    assert c.login(password="bad one 1")[0] == 401
+    assert c.login(password="bad one 2")[0] == 401
+    # past the limit even the right password is refused, unchecked
+    assert c.login()[0] == 429
+
+
+def test_console_users_file_and_user_del(console):
+    path = os.path.join(console.moat.dir, "var", "console_users")
+    st = os.stat(path)
+    assert stat.S_IMODE(st.st_mode) == 0o600
+    with open(path) as f:
+        text = f.read()
+    assert text.startswith(CONSOLE_USER + ":$argon2id$")
+    # a mail user's password is no console login
+    assert console.login(user="nobody-here")[0] == 401
+    r = subprocess.run([MOAT_BIN, "console", "user", "del", CONSOLE_USER,
+                        "-c", console.moat.conf], capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    assert console.login()[0] == 401
+
+
+def test_console_off_loopback_is_refused(tmp_path):
+    conf = tmp_path / "moat.conf"
+    conf.write_text("[server]\nspool_dir = var/spool\n"
+                    "[console]\nconsole_listen = 192.0.2.1:8025\n")
+    r = subprocess.run([MOAT_BIN, "check-config", "-c", str(conf)],
+                       capture_output=True, text=True)
+    assert r.returncode != 0
+    assert "moat.conf:4: console_listen: 192.0.2.1 is not a loopback" \
+        in r.stderr
