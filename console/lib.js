@@ -1,81 +1,16 @@
-// lib.js - small helpers the console's pages share: building DOM, tables,
-// formatting the API's raw values, a confirm dialog and status messages.
+// lib.js - what the queue, bans, users and incident pages share on top of
+// ui.js (el, clear, table, fmtTime, fmtDur): tables with empty rows and
+// numeric columns, labelled fields, API calls that fail on a status other
+// than "ok", a page's status line, a confirm dialog, routes with
+// parameters.
 //
 // SECURITY: everything the API returns may come from an attacker (sender
 // addresses, subjects, user names, reasons). It only ever reaches the page
 // as text nodes or attribute values set through the DOM, never as markup:
 // nothing here or in the pages uses innerHTML.
+import { el, clear, fmtTime, fmtDur, table as uiTable } from "./ui.js";
 
-// el - an element: attributes from attrs (on* keys are listeners, false or
-// null values are left out), then children (strings become text nodes).
-export function el(tag, attrs, ...children) {
-	const e = document.createElement(tag);
-
-	for (const [k, v] of Object.entries(attrs || {})) {
-		if (v === null || v === undefined || v === false)
-			continue;
-		if (k.startsWith("on") && typeof v === "function")
-			e.addEventListener(k.slice(2), v);
-		else if (k === "text")
-			e.textContent = String(v);
-		else
-			e.setAttribute(k, v === true ? "" : String(v));
-	}
-	append(e, children);
-	return e;
-}
-
-function append(e, children) {
-	for (const c of children) {
-		if (c === null || c === undefined || c === false)
-			continue;
-		if (Array.isArray(c))
-			append(e, c);
-		else
-			e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-	}
-}
-
-// clear - remove every child of e
-export function clear(e) {
-	while (e.firstChild)
-		e.removeChild(e.firstChild);
-	return e;
-}
-
-function pad(n) {
-	return String(n).padStart(2, "0");
-}
-
-// fmtTime - unix seconds as local "YYYY-MM-DD HH:MM:SS"; 0 is "-"
-export function fmtTime(t) {
-	if (!t)
-		return "-";
-	const d = new Date(t * 1000);
-
-	return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" +
-	    pad(d.getDate()) + " " + pad(d.getHours()) + ":" +
-	    pad(d.getMinutes()) + ":" + pad(d.getSeconds());
-}
-
-// fmtDur - seconds as "3d4h", "12m5s", "7s" (the CLI's form)
-export function fmtDur(s) {
-	const units = [["d", 86400], ["h", 3600], ["m", 60], ["s", 1]];
-	let out = "", parts = 0;
-
-	s = Math.max(0, Math.floor(s));
-	if (s === 0)
-		return "0s";
-	for (const [u, n] of units) {
-		if (s >= n && parts < 2) {
-			out += Math.floor(s / n) + u;
-			s %= n;
-			parts++;
-		} else if (parts)
-			parts++;
-	}
-	return out;
-}
+export { el, clear, fmtTime, fmtDur };
 
 // fmtAge - how long ago unix time t was, "-" for 0
 export function fmtAge(t) {
@@ -100,27 +35,21 @@ function title(key) {
 	return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
-// table - a <table> of rows (objects as the API gives them). cols:
-// [{key, label, fmt(value, row) -> string | Node, num: right-aligned}].
-// An empty list is a single row saying `empty`.
+// table - ui.js's table of rows (objects as the API gives them) with
+// cols: [{key, label (default: the key), fmt(value, row) -> string | Node,
+// num: right-aligned}]; an empty list is one row saying `empty`.
 export function table(caption, cols, rows, empty = "none") {
-	const head = el("tr", null,
-	    cols.map(c => el("th", { scope: "col" }, c.label || title(c.key))));
-	const body = el("tbody");
+	const t = uiTable(rows, cols.map(c => ({ key: c.key, label: c.label ||
+	    title(c.key), format: c.fmt })), caption);
+	const body = t.tBodies[0];
 
-	for (const r of rows) {
-		body.append(el("tr", null, cols.map(c => {
-			const v = c.fmt ? c.fmt(r[c.key], r) : r[c.key];
-
-			return el("td", { class: c.num ? "num" : null }, v);
-		})));
-	}
+	for (const tr of body.rows)
+		cols.forEach((c, i) => c.num && tr.cells[i].classList.add("num"));
 	if (rows.length === 0)
 		body.append(el("tr", { class: "empty" },
 		    el("td", { colspan: cols.length }, empty)));
-	return el("table", { class: "data" },
-	    caption ? el("caption", null, caption) : null,
-	    el("thead", null, head), body);
+	t.classList.add("data");
+	return t;
 }
 
 // kvTable - a two-column table of [key, value] pairs
@@ -146,16 +75,13 @@ export function field(label, attrs) {
 		input) };
 }
 
-// ApiError - an answer whose status is not "ok" (its message says why)
-export class ApiError extends Error {
-}
-
-// call - api.get or api.post, and an ApiError unless the answer is ok
+// call - api.get or api.post; an Error with the answer's message unless
+// its status is "ok" (api throws app.js's ApiError on an HTTP error)
 export async function call(api, method, op, params) {
 	const ans = await api[method](op, params || {});
 
 	if (!ans || ans.status !== "ok")
-		throw new ApiError(ans && ans.message ? ans.message :
+		throw new Error(ans && ans.message ? ans.message :
 		    op + ": no answer");
 	return ans;
 }
@@ -220,18 +146,21 @@ export function confirmDialog(title, text, opts = {}) {
 	});
 }
 
-// hashParams - the query of the route "#/page?k=v&...", as an object
-export function hashParams() {
-	const h = location.hash, q = h.indexOf("?");
+// route - the href of a page with an argument: app.js's router gives
+// render() the ARG of #/NAME/ARG decoded; params (an object) become a
+// query string as that ARG, read back by routeParams
+export function route(page, params) {
+	if (params === undefined)
+		return "#/" + page;
+	const arg = typeof params === "string" ? params :
+	    new URLSearchParams(params).toString();
 
-	return q < 0 ? {} : Object.fromEntries(new URLSearchParams(h.slice(q + 1)));
+	return "#/" + page + "/" + encodeURIComponent(arg);
 }
 
-// route - the href of a page with parameters
-export function route(page, params) {
-	const q = new URLSearchParams(params || {}).toString();
-
-	return "#/" + page + (q ? "?" + q : "");
+// routeParams - the object of a page's ARG made by route()
+export function routeParams(arg) {
+	return arg ? Object.fromEntries(new URLSearchParams(arg)) : {};
 }
 
 // busy - run fn with button b disabled meanwhile; a button that had the

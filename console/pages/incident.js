@@ -1,12 +1,12 @@
 // incident.js - one incident's page (the incident op, the tables `moat
 // incident show` prints): summary, timeline, mail held and mail that left,
 // the bans, and the clients involved. The id comes from the route:
-// #/incident?id=user:NAME or #/incident?id=client:ADDRESS.
+// #/incident/user:NAME or #/incident/client:ADDRESS.
 //
 // SECURITY: every cell is attacker text (user names, addresses, event
 // details): text nodes only, through lib.js.
-import { el, clear, table, kvTable, call, notice, fmtTime, hashParams,
-    route } from "../lib.js";
+import { el, clear, table, kvTable, call, notice, fmtTime, route }
+    from "../lib.js";
 import { mailFilter } from "./users.js";
 
 const MAIL_COLS = [
@@ -22,10 +22,9 @@ function section(id, title, ...content) {
 	    el("h2", { id }, title), content);
 }
 
-export async function render(root, api, params) {
+export async function render(root, api, arg) {
 	const note = notice();
-	const p = Object.assign(hashParams(), params || {});
-	const id = p.id || "";
+	const id = arg || "";
 
 	clear(root).append(el("h1", null, "Incident ", id), note.node,
 	    el("p", null, el("a", { href: route("incidents") },
@@ -37,11 +36,7 @@ export async function render(root, api, params) {
 	let ans;
 
 	try {
-		const q = { id };
-
-		if (p.since)
-			q.since = p.since;
-		ans = await call(api, "get", "incident", q);
+		ans = await call(api, "get", "incident", { id });
 	} catch (e) {
 		note.fail(e);
 		return;

@@ -4,22 +4,20 @@
 //
 // SECURITY: ids carry user names and addresses: text nodes and a URL
 // parameter (encoded by URLSearchParams) only.
-import { el, clear, table, field, call, notice, fmtTime, hashParams,
-    route } from "../lib.js";
+import { el, clear, table, field, call, notice, fmtTime, route }
+    from "../lib.js";
 
 export const PERIODS = [["3600", "the last hour"], ["86400", "the last day"],
     ["604800", "the last 7 days"], ["2592000", "the last 30 days"]];
 
-export async function render(root, api, params) {
+export async function render(root, api) {
 	const note = notice();
 	const listBox = el("div");
-	const p = Object.assign(hashParams(), params || {});
 	const since = field("Period", { name: "since", options: PERIODS });
 	const form = el("form", { class: "filters", "aria-label": "Period" },
 	    since.wrap, " ", el("button", { type: "submit" }, "Show"));
 
-	since.input.value = PERIODS.some(([v]) => v === p.since) ? p.since :
-	    PERIODS[2][0];
+	since.input.value = PERIODS[2][0];
 	form.addEventListener("submit", ev => {
 		ev.preventDefault();
 		load();
@@ -32,7 +30,7 @@ export async function render(root, api, params) {
 			    { since: since.input.value });
 			const cols = [
 				{ key: "id", label: "Incident", fmt: id =>
-				    el("a", { href: route("incident", { id }) }, id) },
+				    el("a", { href: route("incident", id) }, id) },
 				{ key: "kind" },
 				{ key: "state" },
 				{ key: "first", fmt: fmtTime },

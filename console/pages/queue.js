@@ -7,7 +7,7 @@
 // SECURITY: addresses, domains and errors are attacker text: they reach
 // the page through lib.js (text nodes) only.
 import { el, clear, table, field, call, notice, confirmDialog, fmtTime,
-    fmtAge, fmtSize, hashParams, busy } from "../lib.js";
+    fmtAge, fmtSize, routeParams, busy } from "../lib.js";
 
 // the filter fields: [API parameter, label, input attributes]
 const FILTERS = [
@@ -66,7 +66,7 @@ function bySender(rows) {
 	    (a.from < b.from ? -1 : 1));
 }
 
-export async function render(root, api, params) {
+export async function render(root, api, arg) {
 	const note = notice();
 	const destBox = el("div"), senderBox = el("div"), listBox = el("div");
 	const fields = {};
@@ -256,9 +256,9 @@ export async function render(root, api, params) {
 	    el("section", { "aria-labelledby": "queue-messages" },
 		msgHead, form, shown, actBar, listBox));
 
-	// a route may name a selection: #/queue?user=alice&state=held
+	// a route may name a selection: route("queue", {user, state})
 	const start = {};
-	const p = Object.assign(hashParams(), params || {});
+	const p = routeParams(arg);
 
 	for (const [k] of FILTERS)
 		if (p[k])

@@ -1,21 +1,16 @@
-// pages_incident.mjs URL USER PASS - the incident list and one incident's
-// page after the guessing attack test_console_pages.py ran. $PAGES_EXPECT
-// (JSON): {"id": "user:alice", "banned": ["127.0.0.121/32", ...],
+// pages_incident.mjs URL USER PASS WANT - the incident list and one
+// incident's page after the guessing attack test_console_pages.py ran.
+// WANT (JSON): {"id": "user:alice", "banned": ["127.0.0.121/32", ...],
 // "held": N}. The incident is reached by keyboard from the list.
-import { chromium } from "playwright-core";
-import { check, tabTo, focusVisible, finish, login, launchOptions }
-    from "./pages_lib.mjs";
+import { run, login } from "./lib.mjs";
+import { check, tabTo, focusVisible } from "./pages_lib.mjs";
 
-const [url, user, pass] = process.argv.slice(2);
-const want = JSON.parse(process.env.PAGES_EXPECT);
-const browser = await chromium.launch(launchOptions());
-
-await finish(browser, async () => {
-	const page = await browser.newPage();
+await run(async ({ page, url, user, password, rest }) => {
+	const want = JSON.parse(rest[0]);
 	const section = name => page.locator("main section", {
 	    has: page.getByRole("heading", { name, exact: true }) });
 
-	await login(page, url, user, pass);
+	await login(page, url, user, password);
 	await page.goto(url + "#/incidents");
 	const link = page.getByRole("link", { name: want.id });
 	await link.waitFor();

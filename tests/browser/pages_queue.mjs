@@ -3,15 +3,10 @@
 // alice held from the users page by keyboard, her mail seen held on the
 // queue page, a dry-run preview's count before delete, the rest released
 // and alice restored, a ban added and deleted, attacker text shown as text.
-import { chromium } from "playwright-core";
-import { step, check, tabTo, focusVisible, notice, finish, login,
-    launchOptions } from "./pages_lib.mjs";
+import { run, login } from "./lib.mjs";
+import { step, check, tabTo, focusVisible, notice } from "./pages_lib.mjs";
 
-const [url, user, pass] = process.argv.slice(2);
-const browser = await chromium.launch(launchOptions());
-
-await finish(browser, async () => {
-	const page = await browser.newPage();
+await run(async ({ page, url, user, password }) => {
 	const cell = (table, row, col) => page.locator(table +
 	    " tbody tr").filter({ hasText: row }).locator("td").nth(col);
 
@@ -22,7 +17,7 @@ await finish(browser, async () => {
 		alerts.push(d.message());
 		d.dismiss();
 	});
-	await login(page, url, user, pass);
+	await login(page, url, user, password);
 
 	// users: hold alice, by keyboard only
 	await page.goto(url + "#/users");

@@ -12,19 +12,18 @@ what the pages do is checked in the daemon's state, not only on screen.
   the banned addresses.
 """
 import json
-import os
-import subprocess
 import time
 
 from conftest import free_port
+from console_fixture import CONSOLE_PASSWORD, CONSOLE_USER, Console, \
+    console_passwd
+from test_console_browser import start_script
 from test_control import ctlj
 from test_delivery import Peer
 from test_incident_replay import USER, PASSWORD, guess, session, plain
 
 LISTENERS = [("mx", "mx", ""), ("sub", "submission", "")]
 SINK = "127.0.0.30"
-HERE = os.path.dirname(os.path.abspath(__file__))
-BROWSER_DIR = os.path.join(os.path.dirname(HERE), "browser")
 # the attack of the incident test: account_fail_limit failures, each from
 # its own address, then the right password from the first of them
 GUESSERS = ["127.0.0.%d" % (121 + i) for i in range(3)]
@@ -48,16 +47,11 @@ def wait_for(what, fn, timeout=15):
         time.sleep(0.1)
 
 
-def run_pages(script, url, user, password, steps=None, env=None,
-              timeout=120):
-    """node tests/browser/SCRIPT URL USER PASS; each "STEP NAME" line it
-    prints runs steps[NAME]() and answers "go" (or "fail ..." when that
-    raised, and the exception is raised here once node is gone)."""
-    proc = subprocess.Popen(
-        ["node", os.path.join(BROWSER_DIR, script), url, user, password],
-        cwd=BROWSER_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
-        env=dict(os.environ, **(env or {})))
+def run_pages(console, script, *args, steps=None, timeout=120):
+    """tests/browser/SCRIPT against console; each "STEP NAME" line it
+    prints runs steps[NAME]() and answers "go" (or "fail NAME" when that
+    raised, and the exception is raised here once the script is gone)."""
+    proc = start_script(console, script, *args)
     failed, out = None, []
     try:
         for line in proc.stdout:
@@ -80,8 +74,7 @@ def run_pages(script, url, user, password, steps=None, env=None,
     err = proc.stderr.read()
     if failed is not None:
         raise failed
-    assert proc.returncode == 0 and out and out[-1] == "OK\n", (
-        proc.returncode, "".join(out), err)
+    assert proc.returncode == 0, ("browser script failed", "".join(out), err)
 
 
 def submit(m, rcpts):
@@ -100,18 +93,23 @@ def queue(m):
                   for r in ctlj(m, "queue", "list")["messages"])
 
 
-def daemon(console_factory, peer):
-    """moat with the console, alice, delivery to peer: (m, url, login,
-    password of the console)"""
-    return console_factory(listeners=LISTENERS, users={USER: PASSWORD},
-                           extra=delivery(peer) + FAST)
+def daemon(moat_factory, peer):
+    """moat with the console and its login, alice, delivery to peer"""
+    port = free_port()
+    m = moat_factory(listeners=LISTENERS, users={USER: PASSWORD},
+                     extra=delivery(peer) + FAST +
+                     "[console]\nconsole_listen = 127.0.0.1:%d\n" % port)
+    r = console_passwd(m, CONSOLE_USER, CONSOLE_PASSWORD)
+    assert r.returncode == 0, r.stderr + r.stdout
+    return Console(m, port)
 
 
-def test_hold_queue_delete_release_bans(console_factory):
+def test_hold_queue_delete_release_bans(moat_factory):
     """users -> queue -> users -> bans, each step checked in the daemon"""
     peer = Peer(SINK, free_port())
     try:
-        m, url, login, password = daemon(console_factory, peer)
+        c = daemon(moat_factory, peer)
+        m = c.moat
         # a reason that is markup: the bans page must show it as text
         ctlj(m, "ban", "add", "198.51.100.7", "--reason",
              '<img src=x onerror="window.__pwned=1">')
@@ -142,7 +140,7 @@ def test_hold_queue_delete_release_bans(console_factory):
             assert "192.0.2.0/24" not in bans()
             assert "198.51.100.7/32" in bans()
 
-        run_pages("pages_queue.mjs", url, login, password, steps={
+        run_pages(c, "pages_queue.mjs", steps={
             "held": held, "deleted": deleted, "banned": banned,
             "unbanned": unbanned})
         # the released two left, to their own recipients; alice restored
@@ -153,17 +151,18 @@ def test_hold_queue_delete_release_bans(console_factory):
             in ([], [["active"]])
         # the actions are the console's admin's, in the events
         assert m.sql("select count(*) from events where type like "
-                     "'admin%%' and detail like '%%console:%s%%'" % login) \
+                     "'admin%%' and detail like '%%console:%s%%'" % CONSOLE_USER) \
             != [["0"]]
     finally:
         peer.close()
 
 
-def test_incident_list_and_page(console_factory):
+def test_incident_list_and_page(moat_factory):
     """a guessing attack, then the login: one incident with its page"""
     peer = Peer(SINK, free_port())
     try:
-        m, url, login, password = daemon(console_factory, peer)
+        c = daemon(moat_factory, peer)
+        m = c.moat
         s = guess(m, len(GUESSERS) + 1, GUESSERS)
         try:
             s.sendmail("alice@example.org", ["v@d0.example"],
@@ -176,9 +175,7 @@ def test_incident_list_and_page(console_factory):
         held = int(m.sql("select count(*) from message where "
                          "auth_user='alice'")[0][0])
         assert held == 1
-        run_pages("pages_incident.mjs", url, login, password,
-                  env={"PAGES_EXPECT": json.dumps(
-                      {"id": "user:alice", "banned": banned,
-                       "held": held})})
+        run_pages(c, "pages_incident.mjs", json.dumps(
+            {"id": "user:alice", "banned": banned, "held": held}))
     finally:
         peer.close()
