@@ -3,14 +3,15 @@
 // helpers and the pages' status line.
 import { check as libCheck, say, hear } from "./lib.mjs";
 
-// step - "STEP NAME" to the driver, which does it and answers "go"
-// (anything else fails the script)
+// step - "STEP NAME" to the driver, which does it and answers "go" or
+// "go JSON" (anything else fails the script); the JSON's value, if any
 export async function step(name) {
 	say("STEP " + name);
 	const l = await hear();
 
-	if (l !== "go")
+	if (l !== "go" && !l.startsWith("go "))
 		throw new Error("step " + name + ": " + l);
+	return l === "go" ? undefined : JSON.parse(l.slice(3));
 }
 
 // check - lib.mjs's check, with what was seen instead

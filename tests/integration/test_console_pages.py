@@ -7,9 +7,11 @@ what the pages do is checked in the daemon's state, not only on screen.
   removes exactly those; the rest is released from the users page and
   reaches the outside; the user is restored; a ban is added and deleted;
   all by keyboard where a person would use it.
-- a small guessing attack (as test_incident_replay.py, scaled down) is
-  one incident in the incident list, and its page shows the timeline and
-  the banned addresses.
+- then a small guessing attack on alice (as test_incident_replay.py,
+  scaled down) is one incident in the incident list, and its page shows
+  the timeline and the banned addresses.
+One daemon and one browser for all of it: the browser's start and the
+console login are the slow part.
 """
 import json
 import time
@@ -49,8 +51,9 @@ def wait_for(what, fn, timeout=15):
 
 def run_pages(console, script, *args, steps=None, timeout=120):
     """tests/browser/SCRIPT against console; each "STEP NAME" line it
-    prints runs steps[NAME]() and answers "go" (or "fail NAME" when that
-    raised, and the exception is raised here once the script is gone)."""
+    prints runs steps[NAME]() and answers "go", or "go JSON" of what it
+    returned ("fail NAME" when it raised, and the exception is raised here
+    once the script is gone)."""
     proc = start_script(console, script, *args)
     failed, out = None, []
     try:
@@ -60,8 +63,9 @@ def run_pages(console, script, *args, steps=None, timeout=120):
                 continue
             name = line[5:].strip()
             try:
-                (steps or {})[name]()
-                proc.stdin.write("go\n")
+                got = (steps or {})[name]()
+                proc.stdin.write("go\n" if got is None else
+                                 "go %s\n" % json.dumps(got))
             except Exception as e:  # handed back, raised below
                 failed = e
                 proc.stdin.write("fail %s\n" % name)
@@ -104,8 +108,9 @@ def daemon(moat_factory, peer):
     return Console(m, port)
 
 
-def test_hold_queue_delete_release_bans(moat_factory):
-    """users -> queue -> users -> bans, each step checked in the daemon"""
+def test_pages(moat_factory):
+    """users -> queue -> users -> bans -> incidents, each step checked in
+    the daemon; one daemon and one browser for all"""
     peer = Peer(SINK, free_port())
     try:
         c = daemon(moat_factory, peer)
@@ -140,42 +145,33 @@ def test_hold_queue_delete_release_bans(moat_factory):
             assert "192.0.2.0/24" not in bans()
             assert "198.51.100.7/32" in bans()
 
-        run_pages(c, "pages_queue.mjs", steps={
+        def attacked():
+            """the released two are out and alice restored; then the
+            guessing attack, the login from a guesser, one message"""
+            wait_for("2 delivered", lambda: len(peer.messages) == 2)
+            assert m.sql("select state from user_state where "
+                         "user='alice'") in ([], [["active"]])
+            s = guess(m, len(GUESSERS) + 1, GUESSERS)
+            try:
+                s.sendmail("alice@example.org", ["v@d0.example"],
+                           b"Subject: offer\r\n\r\nbuy now\r\n")
+            finally:
+                s.close()
+            want = sorted(a + "/32" for a in GUESSERS)
+            wait_for("the guessers banned", lambda: sorted(r[0] for r in m.sql(
+                "select cidr from bans where origin='guess'")) == want)
+            return {"id": "user:alice", "banned": want, "held": len(
+                [1 for _, _, s in queue(m) if s == "held"])}
+
+        run_pages(c, "pages.mjs", steps={
             "held": held, "deleted": deleted, "banned": banned,
-            "unbanned": unbanned})
-        # the released two left, to their own recipients; alice restored
-        wait_for("2 delivered", lambda: len(peer.messages) == 2)
+            "unbanned": unbanned, "attacked": attacked})
+        # only the released two left, to their own recipients
         assert sorted(r for _, rs, _, _ in peer.messages for r in rs) == [
             "b0@d2.example", "b1@d2.example"]
-        assert m.sql("select state from user_state where user='alice'") \
-            in ([], [["active"]])
         # the actions are the console's admin's, in the events
         assert m.sql("select count(*) from events where type like "
-                     "'admin%%' and detail like '%%console:%s%%'" % CONSOLE_USER) \
-            != [["0"]]
-    finally:
-        peer.close()
-
-
-def test_incident_list_and_page(moat_factory):
-    """a guessing attack, then the login: one incident with its page"""
-    peer = Peer(SINK, free_port())
-    try:
-        c = daemon(moat_factory, peer)
-        m = c.moat
-        s = guess(m, len(GUESSERS) + 1, GUESSERS)
-        try:
-            s.sendmail("alice@example.org", ["v@d0.example"],
-                       b"Subject: offer\r\n\r\nbuy now\r\n")
-        finally:
-            s.close()
-        banned = sorted(a + "/32" for a in GUESSERS)
-        wait_for("bans", lambda: sorted(r[0] for r in m.sql(
-            "select cidr from bans where origin='guess'")) == banned)
-        held = int(m.sql("select count(*) from message where "
-                         "auth_user='alice'")[0][0])
-        assert held == 1
-        run_pages(c, "pages_incident.mjs", json.dumps(
-            {"id": "user:alice", "banned": banned, "held": held}))
+                     "'admin%%' and detail like '%%admin=console:%s %%'"
+                     % CONSOLE_USER) != [["0"]]
     finally:
         peer.close()

@@ -1,8 +1,10 @@
-// pages_queue.mjs URL USER PASS - the users, queue and bans pages against a
-// daemon driven by test_console_pages.py (steps between browser actions):
-// alice held from the users page by keyboard, her mail seen held on the
-// queue page, a dry-run preview's count before delete, the rest released
-// and alice restored, a ban added and deleted, attacker text shown as text.
+// pages.mjs URL USER PASS - the users, queue, bans and incident pages
+// against a daemon driven by test_console_pages.py (steps between browser
+// actions): alice held from the users page by keyboard, her mail seen held
+// on the queue page, a dry-run preview's count before delete, the rest
+// released and alice restored, a ban added and deleted, attacker text
+// shown as text; then a guessing attack on alice is an incident in the
+// list, and its page shows the timeline and the banned addresses.
 import { run, login } from "./lib.mjs";
 import { step, check, tabTo, focusVisible, notice } from "./pages_lib.mjs";
 
@@ -129,5 +131,40 @@ await run(async ({ page, url, user, password }) => {
 	check(await page.evaluate(() => document.activeElement.id) ===
 	    "ban-list-title", "the focus goes to the list's heading");
 	await step("unbanned");
+
+	// incidents: the driver runs a guessing attack on alice; its incident
+	// is in the list and its page reached by keyboard
+	const want = await step("attacked");
+	const section = name => page.locator("main section", {
+	    has: page.getByRole("heading", { name, exact: true }) });
+	await page.goto(url + "#/incidents");
+	const link = page.getByRole("link", { name: want.id });
+	await link.waitFor();
+	const row = page.locator("main table tbody tr", { has: link });
+	check(/login_after_guessing|held|guess/.test(await row.textContent()),
+	    "the incident's kind", await row.textContent());
+
+	await tabTo(page, want.id);
+	check(await focusVisible(page), "the focused link shows its focus");
+	await page.keyboard.press("Enter");
+	await page.getByRole("heading", { name: "Timeline" }).waitFor();
+	check(decodeURIComponent(new URL(page.url()).hash).includes(want.id),
+	    "the incident's own page", page.url());
+
+	const timeline = await section("Timeline").locator("tbody tr")
+	    .allTextContents();
+	const has = t => timeline.some(r => r.includes(t));
+	check(has("auth_fail") && has("login_after_guessing") &&
+	    has("guess_ban"), "the timeline: failures, login, bans",
+	    timeline);
+	const banned = await section("Bans").locator(
+	    "tbody tr td:first-child").allTextContents();
+	for (const b of want.banned)
+		check(banned.includes(b), "banned " + b, banned);
+	const heldNow = section("Held mail").locator("tbody tr:not(.empty)");
+	check(await heldNow.count() === want.held, "held messages",
+	    await heldNow.count());
+	const summary = await section("Summary").textContent();
+	check(summary.length > 0, "a summary");
 	check(alerts.length === 0, "no page opened a dialog", alerts);
 });
