@@ -43,7 +43,7 @@ export function table(caption, cols, rows, empty = "none") {
 	    title(c.key), format: c.fmt })), caption);
 	const body = t.tBodies[0];
 
-	for (const tr of body.rows)
+	for (const tr of [...t.tHead.rows, ...body.rows])
 		cols.forEach((c, i) => c.num && tr.cells[i].classList.add("num"));
 	if (rows.length === 0)
 		body.append(el("tr", { class: "empty" },
@@ -52,12 +52,14 @@ export function table(caption, cols, rows, empty = "none") {
 	return t;
 }
 
-// kvTable - a two-column table of [key, value] pairs
+// kvTable - a two-column table of [key, value] pairs ("auth_failures"
+// shown as "Auth failures")
 export function kvTable(caption, pairs) {
 	return el("table", { class: "data kv" },
 	    caption ? el("caption", null, caption) : null,
 	    el("tbody", null, pairs.map(([k, v]) =>
-		el("tr", null, el("th", { scope: "row" }, k), el("td", null, v)))));
+		el("tr", null, el("th", { scope: "row" }, title(k)),
+		    el("td", null, v)))));
 }
 
 let uniq = 0;

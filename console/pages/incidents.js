@@ -37,7 +37,8 @@ export async function render(root, api) {
 				{ key: "last", fmt: fmtTime },
 				{ key: "events", num: true },
 				{ key: "held", num: true },
-				{ key: "left", label: "Left (delivered)", num: true },
+				{ key: "left", label: "Left (delivered)", num: true,
+				    fmt: n => n < 0 ? "unknown" : n },
 			];
 
 			clear(listBox).append(table("Incidents", cols,

@@ -145,6 +145,11 @@ export async function render(root, api) {
 		    "aria-label": "Release held mail of " + u.user,
 		    onclick: ev => releaseHeld(ev.currentTarget, u) },
 		    "Release held mail\u2026"));
+		if (u.state !== "active")
+			out.push(" ", el("a", { href: route("incident",
+			    u.user.startsWith("ip:") ? "client:" +
+			    mailFilter(u.user).client : "user:" + u.user),
+			    "aria-label": "Incident of " + u.user }, "Incident"));
 		return out;
 	}
 
@@ -166,7 +171,7 @@ export async function render(root, api) {
 			{ key: "user", label: "Actions", fmt: (_, u) => actions(u) },
 		];
 
-		clear(listBox).append(table("Accounts", cols, ans.users || [],
+		clear(listBox).append(table(null, cols, ans.users || [],
 		    "no accounts"));
 		if (ans.message)
 			listBox.append(el("p", null, ans.message));
