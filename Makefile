@@ -9,7 +9,7 @@
 #   make deb        a Debian package in build/ (DEB_VERSION)
 
 CC      ?= cc
-PKGS     = libevent libevent_openssl openssl sqlite3 libsodium libunbound inih ldap libsystemd
+PKGS     = libevent libevent_openssl openssl sqlite3 libsodium libunbound inih ldap libsystemd libarchive
 # the configuration moat reads when neither -c nor MOAT_CONFIG names one
 SYSCONFDIR ?= /etc
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

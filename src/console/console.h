@@ -34,7 +34,7 @@ struct console_hooks {
 	void	(*request)(void *arg, struct console_conn *c,
 		    struct ctl_req *q);
 	/* record a security event */
-	void	(*event)(void *arg, const char *type, const char *ip,
+	void	(*event_fn)(void *arg, const char *type, const char *ip,
 		    const char *user, const char *detail);
 };
 

@@ -76,6 +76,9 @@ static const struct api_op {
 	{ CTL_OP_USER_STATE, 1, P_STATE, "user", "reason", NULL },
 	{ CTL_OP_VERIFY_LIST, 0, 0, "address", NULL, NULL },
 	{ CTL_OP_VERIFY_FLUSH, 1, 0, "address", NULL, NULL },
+	{ CTL_OP_SERIES, 0, P_SINCE | P_LIMIT, NULL, NULL, NULL },
+	{ CTL_OP_INCIDENTS, 0, P_SINCE, NULL, NULL, NULL },
+	{ CTL_OP_INCIDENT, 0, P_SINCE, "id", NULL, NULL },
 };
 #define NAPI_OPS	(sizeof(api_ops) / sizeof(api_ops[0]))
 

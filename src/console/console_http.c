@@ -132,38 +132,13 @@ reply_json_msg(struct evhttp_request *req, int code, const char *reason,
 	evbuffer_free(b);
 }
 
-/* the value of cookie name in the request, copied into buf; NULL: none */
-static const char *
-cookie_get(struct evhttp_request *req, const char *name, char *buf,
-    size_t len)
-{
-	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req),
-	    "Cookie");
-	size_t nl = strlen(name);
-
-	while (h != NULL && *h != '\0') {
-		size_t n;
-
-		h += strspn(h, " \t;");
-		n = strcspn(h, ";");
-		if (n > nl && strncmp(h, name, nl) == 0 && h[nl] == '=') {
-			if (n - nl - 1 >= len)
-				return NULL;
-			memcpy(buf, h + nl + 1, n - nl - 1);
-			buf[n - nl - 1] = '\0';
-			return buf;
-		}
-		h += n;
-	}
-	return NULL;
-}
-
 static struct console_session *
 session_of(struct console *con, struct evhttp_request *req)
 {
 	char v[CONSOLE_TOKEN_LEN + 2];
 
-	return console_session_find(&con->sessions, cookie_get(req,
+	return console_session_find(&con->sessions, console_cookie_value(
+	    evhttp_find_header(evhttp_request_get_input_headers(req), "Cookie"),
 	    CONSOLE_COOKIE, v, sizeof(v)), time(NULL));
 }
 
@@ -280,7 +255,7 @@ do_login(struct console *con, struct evhttp_request *req)
 		log_warn(LOG_CAT_CONTROL, "event=console_login_limited "
 		    "client=%s user=\"%s\"", c->ip, log_escape(esc, sizeof(esc),
 		    user, strlen(user)));
-		con->hooks.event(con->arg, "console_login_fail", c->ip, c->user,
+		con->hooks.event_fn(con->arg, "console_login_fail", c->ip, c->user,
 		    "reason=limit");
 		form_clear(&kv);
 		reply_json_msg(req, 429, "Too Many Requests", "denied",
@@ -339,14 +314,14 @@ console_login_done(struct console_conn *c, int result)
 	    (s = console_session_new(&con->sessions, c->user, now)) != NULL) {
 		log_notice(LOG_CAT_CONTROL, "event=console_login client=%s "
 		    "user=\"%s\"", c->ip, esc);
-		con->hooks.event(con->arg, "console_login", c->ip, c->user, "");
+		con->hooks.event_fn(con->arg, "console_login", c->ip, c->user, "");
 		reply_session(c->req, s, 1);
 	} else if (result == PROTO_AUTH_BAD) {
 		n = console_login_failed(&con->sessions, c->addr, now);
 		log_warn(LOG_CAT_CONTROL, "event=console_login_fail client=%s "
 		    "user=\"%s\" failures=%d", c->ip, esc, n);
 		snprintf(detail, sizeof(detail), "failures=%d", n);
-		con->hooks.event(con->arg, "console_login_fail", c->ip,
+		con->hooks.event_fn(con->arg, "console_login_fail", c->ip,
 		    c->user, detail);
 		reply_json_msg(c->req, 401, "Unauthorized", "denied",
 		    "wrong login or password");
@@ -376,7 +351,7 @@ console_api_done(struct console_conn *c, const uint8_t *ans, size_t len)
 	if ((b = evbuffer_new()) == NULL ||
 	    (fp = open_memstream(&text, &tlen)) == NULL)
 		fatal("%s: out of memory", __func__);
-	ctl_json_write(fp, &a);
+	ctl_json_answer(fp, &a);
 	fclose(fp);
 	evbuffer_add(b, text, tlen);
 	free(text);

@@ -1,7 +1,7 @@
 /*
  * console_session.c - the web console's sessions and failed logins.
  *
- * Public: console_sessions_init, console_session_new,
+ * Public: console_cookie_value, console_sessions_init, console_session_new,
  * console_session_find, console_session_end, console_csrf_ok,
  * console_login_allowed, console_login_failed.
  *
@@ -10,18 +10,44 @@
  * process's memory (a restart logs everyone out). A session ends after
  * idle seconds without a request, or at logout.
  *
- * SECURITY: ids and tokens are compared with sodium_memcmp over their
+ * SECURITY: the Cookie header is the client's: its value is copied only
+ * when it fits the caller's buffer (a session id is exactly
+ * CONSOLE_TOKEN_LEN). Ids and tokens are compared with sodium_memcmp over their
  * whole fixed length, so the time taken tells nothing of a guess.
  * Failed logins are counted per client address in a fixed window; past
  * fail_limit the login is refused before any password check.
  * LIMITS: CONSOLE_SESSIONS_MAX sessions (the least recently used goes),
  * CONSOLE_FAIL_SLOTS addresses tracked (the oldest window goes).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <sodium.h>
 
 #include "console/console_session.h"
+
+/* console_cookie_value - name's value in a Cookie header */
+const char *
+console_cookie_value(const char *h, const char *name, char *buf, size_t len)
+{
+	size_t nl = strlen(name);
+
+	while (h != NULL && *h != '\0') {
+		size_t n;
+
+		h += strspn(h, " \t;");
+		n = strcspn(h, ";");
+		if (n > nl && strncmp(h, name, nl) == 0 && h[nl] == '=') {
+			if (n - nl - 1 >= len)
+				return NULL;
+			memcpy(buf, h + nl + 1, n - nl - 1);
+			buf[n - nl - 1] = '\0';
+			return buf;
+		}
+		h += n;
+	}
+	return NULL;
+}
 
 /* console_sessions_init - an empty table */
 void

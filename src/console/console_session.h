@@ -36,6 +36,13 @@ struct console_sessions {
 	int			 fail_limit;	/* per address and window */
 };
 
+/*
+ * console_cookie_value - the value of cookie name in a Cookie header
+ * (NULL: none), copied into buf; NULL when absent or longer than len - 1
+ */
+const char *console_cookie_value(const char *header, const char *name,
+    char *buf, size_t len);
+
 /* console_sessions_init - empty, with the idle time and failure limit */
 void console_sessions_init(struct console_sessions *t, int idle,
     int fail_limit);

@@ -17,7 +17,10 @@
  *   moat events [--since 1h] [--type T] [--ip CIDR] [--user NAME]
  *               [--limit N] [--follow]
  *   moat log [CATEGORY LEVEL [--for 30m]]
- *   moat stats | moat status
+ *   moat incident list [--since DUR] | incident show user:NAME|client:ADDR
+ *   moat incident export --user NAME | --client ADDR [--since DUR]
+ *               [-o FILE] [--log FILE]
+ *   moat stats [--series [--since 1h] [--limit N]] | moat status
  *   moat reload | moat stop [--no-wait] [--timeout DUR]
  *
  * FILTER: --from ADDR (<> for the null sender), --to ADDR, --to-domain D,
@@ -55,6 +58,8 @@
 #include <sodium.h>
 
 #include "ctl/ctl_cli.h"
+#include "ctl/ctl_json.h"
+#include "ctl/incident_export.h"
 #include "ctl/ctl_msg.h"
 #include "daemon/conf_path.h"
 #include "daemon/config.h"
@@ -82,7 +87,7 @@ struct cli {
 
 static const char *const commands[] = { "sessions", "queue", "ban", "user",
     "events", "log", "stats", "status", "verify", "reload", "stop",
-    "console" };
+    "incident", "console" };
 
 /* ctl_is_command - one of ours */
 int
@@ -137,6 +142,15 @@ static const struct {
 	    "[--user NAME]\n"
 	    "                   [--limit N] [--follow]\n"
 	    "       moat events --types\n" USAGE_DUR },
+	{ "incident",
+	    "usage: moat incident list [--since DUR]\n"
+	    "       moat incident show user:NAME|client:ADDR [--since DUR]\n"
+	    "       moat incident export --user NAME | --client ADDR "
+	    "[--since DUR]\n"
+	    "                            [-o FILE] [--log FILE]\n"
+	    "Default --since: 7d. export writes a .tar.gz (mode 0600): "
+	    "summary.txt,\nincident.json, events, sessions, queue, bans and "
+	    "log lines (--log FILE,\nelse the journal).\n" USAGE_DUR },
 	{ "log",
 	    "usage: moat log [CATEGORY LEVEL [--for DUR]]\n"
 	    "CATEGORY: smtp auth relay policy queue delivery dns tls control "
@@ -146,7 +160,12 @@ static const struct {
 	    "usage: moat console passwd NAME\n"
 	    "       moat console user del NAME\n"
 	    "The web console's logins (console_users), not mail users.\n" },
-	{ "stats", "usage: moat stats\n" },
+	{ "stats", "usage: moat stats\n"
+	    "       moat stats --series [--since DUR] [--limit N]\n"
+	    "  --series: per minute, messages in and out, AUTH failures, "
+	    "rejections,\n"
+	    "  queue size (the last hour by default, 7 days at most)\n"
+	    USAGE_DUR },
 	{ "status", "usage: moat status\n" },
 	{ "reload", "usage: moat reload\n"
 	    "  exit 0 reloaded, 3 applied but some changes need a restart,\n"
@@ -595,7 +614,7 @@ static int
 show(struct cli *c, const struct ctl_answer *a)
 {
 	if (c->json) {
-		ctl_json_write(stdout, a);
+		ctl_json_answer(stdout, a);
 		return exit_status(a);
 	}
 	if (a->status != CTL_OK) {
@@ -834,6 +853,77 @@ cmd_ban(struct cli *c, int argc, char **argv)
 			return usage(NULL);
 	}
 	return run(c, &q);
+}
+
+/* incident_export's way to the daemon */
+static int
+incident_call(void *arg, const struct ctl_req *q, struct ctl_answer *a)
+{
+	return cli_call(arg, q, a);
+}
+
+/*
+ * moat incident list [--since DUR]
+ * moat incident show user:NAME|client:ADDR [--since DUR]
+ * moat incident export --user NAME | --client ADDR [--since DUR]
+ *     [-o FILE] [--log FILE]
+ */
+static int
+cmd_incident(struct cli *c, int argc, char **argv)
+{
+	struct incident_export_opts o;
+	struct ctl_req q;
+	char err[512], id[CTL_STR_MAX + 8];
+	const char *kind, *value;
+	int i = 1;
+
+	memset(&q, 0, sizeof(q));
+	memset(&o, 0, sizeof(o));
+	if (argc == 0)
+		return usage(NULL);
+	if (strcmp(argv[0], "list") == 0)
+		q.op = CTL_OP_INCIDENTS;
+	else if (strcmp(argv[0], "show") == 0 && argc >= 2) {
+		q.op = CTL_OP_INCIDENT;
+		if (copy_arg(q.a, argv[1], "incident", err, sizeof(err)) == -1)
+			return usage(err);
+		i = 2;
+	} else if (strcmp(argv[0], "export") != 0)
+		return usage(NULL);
+	id[0] = '\0';
+	for (; i < argc; i++) {
+		if (strcmp(argv[i], "--since") == 0 && i + 1 < argc) {
+			if (ctl_duration_parse(argv[++i], &q.since) == -1)
+				return usage("--since: not a duration (1h, 7d)");
+		} else if (q.op == 0 && (strcmp(argv[i], "--user") == 0 ||
+		    strcmp(argv[i], "--client") == 0) && i + 1 < argc &&
+		    id[0] == '\0') {
+			snprintf(id, sizeof(id), "%s:%s", argv[i] + 2,
+			    argv[i + 1]);
+			i++;
+		} else if (q.op == 0 && strcmp(argv[i], "-o") == 0 &&
+		    i + 1 < argc)
+			o.out = argv[++i];
+		else if (q.op == 0 && strcmp(argv[i], "--log") == 0 &&
+		    i + 1 < argc)
+			o.log_file = argv[++i];
+		else
+			return usage(NULL);
+	}
+	if (q.op == CTL_OP_INCIDENT &&
+	    ctl_incident_id(q.a, &kind, &value, err, sizeof(err)) == -1)
+		return usage(err);
+	if (q.op != 0)
+		return run(c, &q);
+	if (id[0] == '\0')
+		return usage("export: give --user NAME or --client ADDR");
+	if (strlen(id) >= CTL_STR_MAX ||
+	    ctl_incident_id(id, &kind, &value, err, sizeof(err)) == -1)
+		return usage(strlen(id) >= CTL_STR_MAX ? "export: name too long" :
+		    err);
+	o.id = id;
+	o.since = q.since;
+	return incident_export(&o, incident_call, c);
 }
 
 /* moat verify list|flush [ADDR]: the recipient verification cache */
@@ -1133,6 +1223,40 @@ unknown_event_type(const char *name)
 		    t->name);
 	fprintf(stderr, "\n(moat events --types describes them)\n");
 	return 2;
+}
+
+/* moat stats, or the time series: moat stats --series [--since DUR] */
+static int
+cmd_stats(struct cli *c, int argc, char **argv)
+{
+	struct ctl_req q;
+
+	memset(&q, 0, sizeof(q));
+	q.op = CTL_OP_STATS;
+	if (argc == 0)
+		return run(c, &q);
+	if (strcmp(argv[0], "--series") != 0)
+		return usage(NULL);
+	q.op = CTL_OP_SERIES;
+	q.since = 3600;
+	for (int i = 1; i < argc; i++) {
+		if (i + 1 >= argc)
+			return usage(NULL);
+		if (strcmp(argv[i], "--since") == 0) {
+			if (ctl_duration_parse(argv[++i], &q.since) == -1 ||
+			    q.since <= 0 || q.since > 7 * 86400)
+				return usage("--since: a duration up to 7d");
+		} else if (strcmp(argv[i], "--limit") == 0) {
+			char *end;
+			unsigned long v = strtoul(argv[++i], &end, 10);
+
+			if (*end || v == 0 || v > CTL_LIST_MAX)
+				return usage("--limit: 1..1000000");
+			q.limit = (uint32_t)v;
+		} else
+			return usage(NULL);
+	}
+	return run(c, &q);
 }
 
 static int
@@ -1478,6 +1602,8 @@ ctl_main(int argc, char **argv)
 		rc = cmd_log(&c, n, args);
 	else if (strcmp(cmd, "verify") == 0)
 		rc = cmd_verify(&c, n, args);
+	else if (strcmp(cmd, "incident") == 0)
+		rc = cmd_incident(&c, n, args);
 	else if (strcmp(cmd, "reload") == 0)
 		rc = cmd_reload(&c, n, args);
 	else if (strcmp(cmd, "stop") == 0)
@@ -1486,10 +1612,9 @@ ctl_main(int argc, char **argv)
 		rc = cmd_status(&c, n, args);
 	else if (strcmp(cmd, "console") == 0)
 		rc = cmd_console(&c, n, args);
-	else if (n == 0 && strcmp(cmd, "stats") == 0) {
-		q.op = CTL_OP_STATS;
-		rc = run(&c, &q);
-	} else
+	else if (strcmp(cmd, "stats") == 0)
+		rc = cmd_stats(&c, n, args);
+	else
 		rc = usage(NULL);
 	if (c.fd >= 0)
 		close(c.fd);

@@ -871,6 +871,23 @@ proto_counts_dec(struct ipc_reader *r, struct proto_counts *c)
 	return ipc_get_end(r);
 }
 
+/* proto_series_enc - PROTO_SERIES */
+void
+proto_series_enc(struct ipc_msg *m, uint64_t id, const struct proto_series *c)
+{
+	ipc_msg_init(m, PROTO_SERIES, id);
+	ipc_put_u32(m, c->rejections);
+	ipc_put_u32(m, c->auth_failures);
+}
+
+int
+proto_series_dec(struct ipc_reader *r, struct proto_series *c)
+{
+	c->rejections = ipc_get_u32(r);
+	c->auth_failures = ipc_get_u32(r);
+	return ipc_get_end(r);
+}
+
 /* proto_local_ident_enc - PROTO_LOCAL_IDENT */
 void
 proto_local_ident_enc(struct ipc_msg *m, uint64_t id,
@@ -967,6 +984,7 @@ RECODE(local_ident, proto_local_ident)
 RECODE(local_identified, proto_local_identified)
 RECODE(ready, proto_ready)
 RECODE(counts, proto_counts)
+RECODE(series, proto_series)
 RECODE(dkim_key, proto_dkim_key)
 RECODE(dkim_sign, proto_dkim_sign)
 RECODE(dkim_signed, proto_dkim_signed)
@@ -1187,6 +1205,7 @@ proto_recode(uint16_t type, uint64_t id, struct ipc_reader *r,
 		break;
 	case PROTO_READY: rc = recode_ready(r, id, out); break;
 	case PROTO_COUNTS: rc = recode_counts(r, id, out); break;
+	case PROTO_SERIES: rc = recode_series(r, id, out); break;
 	case PROTO_TLS_KEYS:	rc = recode_tls_keys(r, id, out); break;
 	case PROTO_TLS_GEN:	rc = recode_tls_gen(r, id, out); break;
 	case PROTO_DKIM_KEY:	rc = recode_dkim_key(r, id, out); break;

@@ -314,7 +314,14 @@ enum proto_type {
 	 *   u8   result (PROTO_AUTH_OK, PROTO_AUTH_BAD, PROTO_AUTH_TEMPFAIL)
 	 */
 	PROTO_CONSOLE_RESULT = 34,
-	/* 35, 36: free */
+	/*
+	 * smtp -> queue: what smtp counted since its last PROTO_SERIES,
+	 * for the queue's time series (queue_series.c); sent at most once
+	 * a second, only when something was counted.
+	 *   u32  rejections (refusals of every reason, `moat stats`' kinds)
+	 *   u32  auth_failures
+	 */
+	PROTO_SERIES = 35,
 	/*
 	 * ca -> smtp, at start, one per DKIM signing key (dkim_sign) in
 	 * the configuration's order. id = the key id of PROTO_DKIM_SIGN
@@ -845,6 +852,14 @@ struct proto_counts {
 };
 void proto_counts_enc(struct ipc_msg *, uint64_t id, const struct proto_counts *);
 int proto_counts_dec(struct ipc_reader *, struct proto_counts *);
+
+/* PROTO_SERIES */
+struct proto_series {
+	uint32_t	 rejections;
+	uint32_t	 auth_failures;
+};
+void proto_series_enc(struct ipc_msg *, uint64_t id, const struct proto_series *);
+int proto_series_dec(struct ipc_reader *, struct proto_series *);
 
 /* PROTO_AUTH_LOGIN */
 struct proto_auth_login {

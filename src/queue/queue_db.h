@@ -16,7 +16,7 @@
 
 #define QUEUE_QID_LEN		QID_LEN
 #define QUEUE_QID_SIZE		QID_SIZE
-#define QUEUE_SCHEMA_VERSION	3	/* PRAGMA user_version; see queue_db.c */
+#define QUEUE_SCHEMA_VERSION	4	/* PRAGMA user_version; see queue_db.c */
 
 /* recipient.state; the numbers are stored, never renumber them */
 enum queue_rcpt_state {
@@ -251,6 +251,8 @@ struct queue_remote_mark {
 	int64_t		 next_attempt;	/* DEFERRED */
 	const char	*error;		/* last_error; DEAD: the reason */
 	int64_t		 created;	/* DELIVERED: the message's arrival */
+	const char	*relay;		/* DELIVERED: host[addr]:port, or NULL */
+	const char	*reply;		/* DELIVERED: its reply, or NULL */
 	int		 delay_notice;	/* DEFERRED: a delay DSN goes with it,
 					 * remember it (table delay_notice) */
 };
@@ -297,7 +299,7 @@ void queue_db_msg_copy_free(struct queue_msg_copy *m);
 /*
  * queue_db_remote_mark - in ONE transaction: copy the message of every
  * DEAD outcome into the deadletter table, record each outcome (attempts
- * counts every one), store the nb bounce messages (their qids into
+ * counts every one), a sent_log row for each DELIVERED one, store the nb bounce messages (their qids into
  * bres[i]) and delete the messages with nothing left to do. Returns 0,
  * or -1 and nothing changed (bres[i].status TEMPFAIL).
  */
@@ -367,6 +369,34 @@ int queue_db_watch_load(struct queue_db *db, int64_t since,
 
 /* queue_db_watch_expire - delete rows at or before before; 0 or -1 */
 int queue_db_watch_expire(struct queue_db *db, int64_t before);
+
+/* one minute of the time series (series_minute) */
+struct queue_series_row {
+	int64_t	minute;			/* unix seconds at its start */
+	int64_t	msgs_in, msgs_out, auth_failures, rejections;
+	int64_t	queue_size;
+};
+
+/*
+ * queue_db_series_add - add r's counts to its minute's row (made when
+ * missing) and set its queue_size; 0 or -1
+ */
+int queue_db_series_add(struct queue_db *db, const struct queue_series_row *r);
+
+/*
+ * queue_db_series_read - the newest limit minutes at or after since,
+ * oldest first, each to fn; 0 or -1
+ */
+int queue_db_series_read(struct queue_db *db, int64_t since, uint32_t limit,
+    void (*fn)(void *arg, const struct queue_series_row *row), void *arg);
+
+/*
+ * queue_db_series_expire - delete series_minute and sent_log rows older
+ * than before (both kept QUEUE_SERIES_KEEP); 0 or -1
+ */
+#define QUEUE_SERIES_KEEP	(7 * 86400)
+int queue_db_series_expire(struct queue_db *db, int64_t before,
+    int64_t *deleted);
 
 /* one row of the recipient verification cache */
 struct queue_verify_row {

@@ -80,6 +80,7 @@
 #include "queue/sched.h"
 #include "queue/queue_ctl.h"
 #include "queue/queue_route.h"
+#include "queue/queue_series.h"
 #include "control/control_log.h"
 
 #define QP_ESC		512	/* escaped copy of a field for the log */
@@ -170,6 +171,7 @@ struct queue_proc {
 	struct sched		*sched;		/* outbound delivery, sched.c */
 	struct queue_ctl	*ctl;		/* control operations, queue_ctl.c */
 	struct queue_watch	*watch;		/* compromised accounts, queue_watch.c */
+	struct queue_series	*series;	/* per-minute counts, queue_series.c */
 	struct event		*ev_events;	/* keeps the events table bounded */
 	int			 stopping;
 	int64_t			 stop_deadline;
@@ -587,6 +589,7 @@ qp_login_recv(struct queue_proc *qp, struct ipc_reader *r)
 	if (proto_auth_login_dec(r, &l) != 0)
 		fatalx("%s: malformed login", __func__);
 	qp_commit_events(qp);
+	queue_ctl_login(qp->ctl, l.user, l.client_ip);
 	queue_watch_login(qp->watch, l.user, l.client_ip, l.session);
 }
 
@@ -967,6 +970,9 @@ qp_smtp_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	case PROTO_AUTH_LOGIN:
 		qp_login_recv(qp, r);
 		break;
+	case PROTO_SERIES:
+		queue_series_smtp(qp->series, r);
+		break;
 	case PROTO_BAN_ADD:		/* stored: queue_ctl.c */
 		queue_ctl_ban_add(qp->ctl, r);
 		break;
@@ -1148,7 +1154,8 @@ qp_close_cb(struct ipc_peer *p, void *arg)
 
 /* the scheduler stored a bounce for a local mailbox */
 /* the events table keeps events_retention seconds, events_max rows;
- * expired verification answers go too */
+ * the time series and the sent log 7 days; expired verification
+ * answers go too */
 static void
 qp_events_expire_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1159,6 +1166,10 @@ qp_events_expire_cb(evutil_socket_t fd, short what, void *arg)
 	    qp->conf->events_retention, qp->conf->events_max, &deleted) == 0 &&
 	    deleted > 0)
 		log_info(LOG_CAT_QUEUE, "event=events_expired rows=%lld",
+		    (long long)deleted);
+	if (queue_db_series_expire(qp->db, (int64_t)time(NULL) -
+	    QUEUE_SERIES_KEEP, &deleted) == 0 && deleted > 0)
+		log_info(LOG_CAT_QUEUE, "event=series_expired rows=%lld",
 		    (long long)deleted);
 	queue_verify_expire(qp->db);
 }
@@ -1285,6 +1296,9 @@ queue_proc_main(struct proc_env *env)
 	if ((qp->watch = queue_watch_new(conf, qp->db, qp->smtp,
 	    qp->base)) == NULL)
 		fatal("%s: queue_watch_new", __func__);
+	if ((qp->series = queue_series_new(base, qp->db)) == NULL)
+		fatal("%s: queue_series_new", __func__);
+	queue_ctl_set_series(qp->ctl, qp->series);
 	if ((qp->ev_events = event_new(base, -1, EV_PERSIST, qp_events_expire_cb,
 	    qp)) == NULL)
 		fatal("%s: event_new", __func__);
@@ -1328,6 +1342,7 @@ queue_proc_main(struct proc_env *env)
 		qp_partial_free(qp, TAILQ_FIRST(&qp->partials));
 	sched_free(qp->sched);
 	queue_watch_free(qp->watch);
+	queue_series_free(qp->series);
 	event_free(qp->ev_events);
 	queue_ctl_free(qp->ctl);
 	ipc_peer_free(qp->smtp);

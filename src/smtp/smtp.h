@@ -297,6 +297,8 @@ struct smtp_server {
 	int			 prefix_v4, prefix_v6;	/* client networks */
 	struct guard		*guard;		/* failure windows, owned */
 	struct event		*guard_timer;	/* expires old windows and bans */
+	struct event		*series_timer;	/* counts to the queue, 1/s */
+	uint64_t		 series_rejected, series_auth_fail;	/* sent */
 	struct dnsbl		*dnsbl;		/* NULL when no zones, owned */
 	struct smtp_rdns	*rdns;		/* NULL when off or failed, owned */
 	char			**suspended;	/* suspended accounts, owned */

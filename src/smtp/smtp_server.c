@@ -312,6 +312,33 @@ guard_timer_cb(evutil_socket_t fd, short ev, void *arg)
 	banlist_expire(srv->bans, now);
 }
 
+/*
+ * The queue's time series counts smtp's refusals and AUTH failures a
+ * minute: what was counted since the last report goes to the queue,
+ * once a second at most and only when there is something.
+ */
+static void
+series_timer_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct smtp_server *srv = arg;
+	struct proto_series ps;
+	struct ipc_msg m;
+	uint64_t rej = 0;
+
+	for (int i = 0; i < SMTP_REJ_COUNT; i++)
+		rej += srv->stats.rejected[i];
+	if (rej == srv->series_rejected &&
+	    srv->stats.auth_fail == srv->series_auth_fail)
+		return;
+	ps.rejections = (uint32_t)(rej - srv->series_rejected);
+	ps.auth_failures = (uint32_t)(srv->stats.auth_fail -
+	    srv->series_auth_fail);
+	srv->series_rejected = rej;
+	srv->series_auth_fail = srv->stats.auth_fail;
+	proto_series_enc(&m, 0, &ps);
+	ipc_send(srv->queue, &m);
+}
+
 /* smtp_server_refused - see smtp.h: refused before a single byte is read */
 int
 smtp_server_refused(struct smtp_server *srv, struct smtp_listener *l, int fd,
@@ -926,6 +953,14 @@ smtp_server_new(struct proc_env *env)
 		fatal("%s: guard_new", __func__);
 	srv->guard_timer = event_new(base, -1, EV_PERSIST, guard_timer_cb, srv);
 	event_add(srv->guard_timer, &tv);
+	if ((srv->series_timer = event_new(base, -1, EV_PERSIST,
+	    series_timer_cb, srv)) == NULL)
+		fatalx("%s: event_new", __func__);
+	{
+		struct timeval one = { 1, 0 };
+
+		event_add(srv->series_timer, &one);
+	}
 	smtp_server_rebuild_deny(srv);
 	if ((srv->dnsbl = env->prepared) != NULL)
 		dnsbl_set_callback(srv->dnsbl, dnsbl_answer_cb, srv);
@@ -1024,6 +1059,7 @@ smtp_server_free(struct smtp_server *srv)
 	event_free(srv->flusher);
 	event_free(srv->shutdown_timer);
 	event_free(srv->guard_timer);
+	event_free(srv->series_timer);
 	event_free(srv->bans_wait);
 	guard_free(srv->guard);
 	dnsbl_free(srv->dnsbl);

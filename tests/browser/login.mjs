@@ -1,9 +1,10 @@
 // login.mjs - a wrong password is refused on the form; the right one
 // shows the navigation and the overview (figures from moat stats, one
-// chart per series); a reload keeps the session; logout ends it.
+// chart per series; the charts named as arguments must have a line); a
+// reload keeps the session; logout ends it.
 import { run, check, login } from "./lib.mjs";
 
-run(async ({ page, url, user, password }) => {
+run(async ({ page, url, user, password, rest }) => {
 	await page.goto(url);
 	await page.fill("#login-user", user);
 	await page.fill("#login-password", "not the password");
@@ -25,6 +26,10 @@ run(async ({ page, url, user, password }) => {
 	for (const id of ["msgs_in", "msgs_out", "auth_failures", "rejections",
 	    "queue_size"])
 		check(await page.$(`#chart-${id} svg`), `chart ${id}`);
+	// the series the test made: a line with points
+	for (const id of rest)
+		check(await page.$(`#chart-${id} path[data-points]`),
+		    `chart ${id} has data`);
 	check((await page.textContent("#who-name")) === user, "who is shown");
 	// the cookie is not readable by script
 	check(!(await page.evaluate(() => document.cookie)).includes(

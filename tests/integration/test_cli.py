@@ -21,7 +21,8 @@ def run(*args):
 
 COMMANDS = ["serve", "check-config", "passwd", "config", "config-doc",
             "ldap-query", "relaytest", "sessions", "queue", "ban", "user",
-            "events", "log", "stats", "status", "verify", "version"]
+            "events", "log", "stats", "status", "verify", "version",
+            "incident"]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS)
@@ -164,5 +165,5 @@ def test_man_page_documents_every_command_of_every_usage(cmd):
         assert any(re.search(r"(^\.B |\| ?)%s\b" % re.escape(form), l)
                    for l in heads), (cmd, form)
     if cmd in ("sessions", "queue", "ban", "user", "events", "log",
-               "config"):
+               "config", "incident"):
         assert "$ moat %s" % cmd in man, cmd

@@ -142,6 +142,18 @@ def test_only_allowed_operations_with_checked_arguments(console):
     assert st == 400
     st, _, body = console.request("GET", "/api/stats", cookie=cookie)
     assert st == 200 and json.loads(body)["stats"]
+    st, _, body = console.request("GET", "/api/series?since=7d",
+                                  cookie=cookie)
+    assert st == 200 and "series" in json.loads(body)
+    st, _, body = console.request("GET", "/api/series?since=8d",
+                                  cookie=cookie)
+    assert st == 400
+    st, _, body = console.request("GET", "/api/incidents?since=1d",
+                                  cookie=cookie)
+    assert st == 200 and "incidents" in json.loads(body)
+    st, _, body = console.request("GET", "/api/incident?id=nonsense",
+                                  cookie=cookie)
+    assert st == 400
 
 
 def test_failed_logins_are_limited_per_address(moat_factory):

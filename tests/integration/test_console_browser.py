@@ -5,6 +5,7 @@ and a console login, and runs one script of tests/browser/ against it;
 the script fails on the first check that does not hold."""
 import json
 import os
+import smtplib
 import socket
 import subprocess
 
@@ -58,7 +59,12 @@ def expect_line(p, prefix):
 
 
 def test_login_overview_logout(console):
-    finish(start_script(console, "login.mjs"))
+    # one message in: the overview's chart of messages in has a point
+    with smtplib.SMTP("127.0.0.1", console.moat.port) as s:
+        s.sendmail("a@example.net", ["postmaster@localhost"],
+                   b"Subject: t\r\n\r\nhello\r\n")
+    console.moat.wait_maildir(1)
+    finish(start_script(console, "login.mjs", "msgs_in"))
 
 
 def test_watch_a_session_appear_and_kill_it(console):

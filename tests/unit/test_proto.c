@@ -354,6 +354,14 @@ enc_counts(struct ipc_msg *m)
 }
 
 static void
+enc_series(struct ipc_msg *m)
+{
+	struct proto_series c = { .rejections = 7, .auth_failures = 3 };
+
+	proto_series_enc(m, 0, &c);
+}
+
+static void
 enc_tls_keys(struct ipc_msg *m)
 {
 	struct proto_tls_keys k = { .gen = 3, .count = 2 };
@@ -432,6 +440,7 @@ static const struct {
 	{ PROTO_VERIFY_FLUSH, enc_verify_flush },
 	{ PROTO_READY, enc_ready },
 	{ PROTO_COUNTS, enc_counts },
+	{ PROTO_SERIES, enc_series },
 	{ PROTO_TLS_KEYS, enc_tls_keys },
 	{ PROTO_TLS_GEN, enc_tls_gen },
 	{ PROTO_LOCAL_IDENT, enc_local_ident },
@@ -443,8 +452,8 @@ static const struct {
 	{ PROTO_CONSOLE_LOGIN, enc_console_login },
 	{ PROTO_CONSOLE_RESULT, enc_console_result },
 };
-/* message numbers left free between the defined ones: 35, 36, 40..44 */
-#define PROTO_UNUSED	7
+/* message numbers left free between the defined ones: 36, 40..44 */
+#define PROTO_UNUSED	6
 #define NSAMPLES	(sizeof(samples) / sizeof(samples[0]))
 
 /* the payload of a sample, copied out; *len set */
