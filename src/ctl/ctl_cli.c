@@ -78,6 +78,8 @@ struct cli {
 	const char	*conf_path;	/* -c, NULL: $MOAT_CONFIG or the default */
 	int		 builtin;	/* --builtin: the daemon of `make run` */
 	int		 quiet_conf;	/* reload: the daemon says what is wrong */
+	int		 quiet_connect;	/* no message when it cannot connect */
+	int		 connect_errno;	/* why it could not, 0 when it could */
 	const char	*socket_path;
 	int		 json;
 	int		 fd;
@@ -308,7 +310,8 @@ cli_socket_path(struct cli *c)
 			n = snprintf(c->path, sizeof(c->path), "%s/%s", spool,
 			    CTL_SOCKET_NAME);
 		} else {
-			fprintf(stderr, "moat: %s\n", err);
+			if (!c->quiet_connect)
+				fprintf(stderr, "moat: %s\n", err);
 			return -1;
 		}
 	}
@@ -343,8 +346,11 @@ cli_socket_trusted(const struct cli *c, const struct stat *st)
 }
 
 static void
-cli_connect_error(const struct cli *c, int e)
+cli_connect_error(struct cli *c, int e)
 {
+	c->connect_errno = e;
+	if (c->quiet_connect)
+		return;
 	if (e == ENOENT || e == ECONNREFUSED)
 		fprintf(stderr, "moat: the daemon is not running (no "
 		    "control socket at %s)\n", c->path);
@@ -1550,6 +1556,54 @@ cmd_status(struct cli *c, int argc, char **argv)
 		}
 	ctl_answer_free(&a);
 	return 0;
+}
+
+/* ctl_daemon_config - the file the running daemon loaded (status) */
+int
+ctl_daemon_config(const char *conf_path, int builtin, const char *socket_path,
+    char *out, size_t len, char *why, size_t whylen)
+{
+	const struct ctl_table *t;
+	struct ctl_answer a;
+	struct ctl_req q;
+	struct cli c;
+	int col, rc = 0;
+
+	memset(&c, 0, sizeof(c));
+	c.fd = -1;
+	c.conf_path = conf_path;
+	c.builtin = builtin;
+	c.socket_path = socket_path;
+	c.quiet_conf = 1;
+	c.quiet_connect = 1;
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(why, whylen, "no answer from the daemon");
+	if (cli_socket_path(&c) == -1)
+		return -1;
+	memset(&q, 0, sizeof(q));
+	q.op = CTL_OP_STATUS;
+	if (cli_call(&c, &q, &a) == -1) {
+		if (c.connect_errno == ENOENT || c.connect_errno == ECONNREFUSED)
+			snprintf(why, whylen, "the daemon is not running (no "
+			    "control socket at %s)", c.path);
+		else if (c.connect_errno != 0)
+			snprintf(why, whylen, "cannot ask the daemon: %s: %s",
+			    c.path, strerror(c.connect_errno));
+		goto done;
+	}
+	if (a.status == CTL_OK && (t = ctl_table_find(&a, "daemon")) != NULL &&
+	    t->nrows == 1 && (col = ctl_table_col(t, "config")) >= 0 &&
+	    t->cols[col].kind == CTL_KIND_STR && t->cells[col].s != NULL) {
+		snprintf(out, len, "%s", t->cells[col].s);
+		rc = 1;
+	} else
+		snprintf(why, whylen, "the daemon's status: %s", a.message ?
+		    a.message : "no answer");
+	ctl_answer_free(&a);
+done:
+	if (c.fd >= 0)
+		close(c.fd);
+	return rc;
 }
 
 /* ctl_main - one administration command */

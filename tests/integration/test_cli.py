@@ -20,8 +20,8 @@ def run(*args):
 
 
 COMMANDS = ["serve", "check-config", "passwd", "config", "config-doc",
-            "ldap-query", "relaytest", "sessions", "queue", "ban", "user",
-            "events", "log", "stats", "status", "verify", "version",
+            "ldap-query", "relaytest", "doctor", "sessions", "queue", "ban",
+            "user", "events", "log", "stats", "status", "verify", "version",
             "incident"]
 
 
@@ -59,6 +59,9 @@ def test_helps_differ():
     (["check-config", "-c"], "check-config: -c needs a file"),
     (["passwd"], "passwd: which user?"),
     (["config", "-x"], "config: unknown option '-x'"),
+    (["doctor", "--bogus"], "doctor: unexpected argument '--bogus'"),
+    (["doctor", "--address", "nowhere"], "doctor: --address needs a "
+     "numeric address"),
 ])
 def test_usage_error_is_one_line_and_the_commands_usage(argv, why):
     r = run(*argv)
