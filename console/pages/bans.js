@@ -35,10 +35,10 @@ export async function render(root, api) {
 			const ans = await busy(add, () => call(api, "post",
 			    "ban_add", p));
 
-			note.say(ans.message || "banned " + p.cidr);
 			cidr.input.value = reason.input.value = "";
 			dur.input.value = "";
 			await load();
+			note.say(ans.message || "banned " + p.cidr);
 		} catch (e) {
 			note.fail(e);
 		}
@@ -55,8 +55,8 @@ export async function render(root, api) {
 			const ans = await busy(button, () => call(api, "post",
 			    "ban_del", { cidr: b.cidr }));
 
-			note.say(ans.message || "unbanned " + b.cidr);
 			await load();
+			note.say(ans.message || "unbanned " + b.cidr);
 			refocus(listHead);
 		} catch (e) {
 			note.fail(e);

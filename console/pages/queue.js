@@ -225,23 +225,29 @@ export async function render(root, api, arg) {
 			    "queue_act", f));
 			const n = ans.result[0].messages;
 
+			/* the line says it once the tables show the result */
+			const failed = await refresh();
+
 			note.say(ans.message + (n !== r.messages ? " (the preview "
 			    + "counted " + r.messages + ": the queue changed " +
-			    "meanwhile)" : ""));
-			await refresh();
+			    "meanwhile)" : "") + (failed ? "; the page could not " +
+			    "be refreshed: " + failed.message : ""));
 		} catch (e) {
 			note.fail(e);
 		}
 	}
 
+	// refresh - every table again; the first error (shown), or null
 	async function refresh() {
 		const jobs = [summary(), senders()];
+		let failed = null;
 
 		if (current !== null)
 			jobs.push(list(current));
 		for (const r of await Promise.allSettled(jobs))
-			if (r.status === "rejected")
-				note.fail(r.reason);
+			if (r.status === "rejected" && failed === null)
+				note.fail(failed = r.reason);
+		return failed;
 	}
 
 	clear(root).append(

@@ -69,8 +69,8 @@ export async function render(root, api) {
 				    mailFilter(u.user)));
 				msg += "; " + ans.message;
 			}
-			note.say(msg);
 			await load();
+			note.say(msg);
 			refocus(listHead);
 		} catch (e) {
 			note.fail(e);
@@ -120,8 +120,8 @@ export async function render(root, api) {
 			const ans = await busy(button, () => call(api, "post",
 			    "queue_act", f));
 
-			note.say(ans.message);
 			await load();
+			note.say(ans.message);
 			refocus(listHead);
 		} catch (e) {
 			note.fail(e);
