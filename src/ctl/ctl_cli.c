@@ -58,7 +58,6 @@
 #include <sodium.h>
 
 #include "ctl/ctl_cli.h"
-#include "ctl/ctl_json.h"
 #include "ctl/incident_export.h"
 #include "ctl/ctl_msg.h"
 #include "daemon/conf_path.h"
@@ -82,6 +81,7 @@ struct cli {
 	int		 connect_errno;	/* why it could not, 0 when it could */
 	const char	*socket_path;
 	int		 json;
+	int		 titles;	/* each table under its name */
 	int		 fd;
 	uint64_t	 next_id;
 	char		 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -546,7 +546,8 @@ print_table(const struct ctl_table *t)
 {
 	size_t *w;
 	char buf[512];
-	int absolute = strcmp(t->name, "events") == 0;
+	int absolute = strcmp(t->name, "events") == 0 ||
+	    strcmp(t->name, "timeline") == 0;
 
 	if (t->ncols == 1 && t->cols[0].kind == CTL_KIND_STR) {
 		for (size_t r = 0; r < t->nrows; r++)
@@ -620,7 +621,7 @@ static int
 show(struct cli *c, const struct ctl_answer *a)
 {
 	if (c->json) {
-		ctl_json_answer(stdout, a);
+		ctl_json_write(stdout, a);
 		return exit_status(a);
 	}
 	if (a->status != CTL_OK) {
@@ -631,6 +632,8 @@ show(struct cli *c, const struct ctl_answer *a)
 	for (size_t i = 0; i < a->ntables; i++) {
 		if (i > 0)
 			printf("\n");
+		if (c->titles && a->tables[i].nrows > 0)
+			printf("%s:\n", a->tables[i].name);
 		print_table(&a->tables[i]);
 	}
 	if (a->message[0])
@@ -919,6 +922,8 @@ cmd_incident(struct cli *c, int argc, char **argv)
 	if (q.op == CTL_OP_INCIDENT &&
 	    ctl_incident_id(q.a, &kind, &value, err, sizeof(err)) == -1)
 		return usage(err);
+	/* show: several tables, each under its name */
+	c->titles = q.op == CTL_OP_INCIDENT;
 	if (q.op != 0)
 		return run(c, &q);
 	if (id[0] == '\0')

@@ -1,11 +1,15 @@
 /*
- * ctl_json.c - control answers as JSON.
+ * ctl_json.c - a control answer as JSON.
  *
- * Public: ctl_status_name, ctl_json_answer, ctl_json_table, ctl_json_row.
+ * Public: ctl_status_name, ctl_json_write, ctl_json_row.
  *
- * SECURITY: the cells hold what network peers sent (addresses, user
- * names, event details); every string goes through json_write_str,
- * which escapes quotes and controls and replaces invalid UTF-8.
+ * One renderer for the CLI's --json and the web console's API, so both
+ * give the same document for the same answer. Column kinds other than
+ * CTL_KIND_STR are written as JSON numbers, raw (seconds, bytes, 0/1).
+ *
+ * SECURITY: every string of an answer may hold what a peer sent (a HELO
+ * name, an address); json_write_str escapes it and replaces bytes that
+ * are not UTF-8, so the output is always valid JSON.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -14,11 +18,11 @@
 #include "ctl/ctl_msg.h"
 #include "lib/json.h"
 
-/* ctl_status_name - an answer's status as JSON and the CLI say it */
+/* ctl_status_name - the status as the JSON says it */
 const char *
-ctl_status_name(int status)
+ctl_status_name(int st)
 {
-	switch (status) {
+	switch (st) {
 	case CTL_OK: return "ok";
 	case CTL_FAILED: return "failed";
 	case CTL_BAD_REQUEST: return "bad_request";
@@ -27,7 +31,7 @@ ctl_status_name(int status)
 	return "?";
 }
 
-/* ctl_json_row - row r of t as an object */
+/* ctl_json_row - one row as an object */
 void
 ctl_json_row(FILE *fp, const struct ctl_table *t, size_t r)
 {
@@ -47,31 +51,25 @@ ctl_json_row(FILE *fp, const struct ctl_table *t, size_t r)
 	fputc('}', fp);
 }
 
-/* ctl_json_table - the rows of t */
+/* ctl_json_write - the whole answer */
 void
-ctl_json_table(FILE *fp, const struct ctl_table *t)
-{
-	fputc('[', fp);
-	for (size_t r = 0; r < t->nrows; r++) {
-		if (r)
-			fputc(',', fp);
-		ctl_json_row(fp, t, r);
-	}
-	fputc(']', fp);
-}
-
-/* ctl_json_answer - the whole answer */
-void
-ctl_json_answer(FILE *fp, const struct ctl_answer *a)
+ctl_json_write(FILE *fp, const struct ctl_answer *a)
 {
 	fprintf(fp, "{\"status\":\"%s\",\"message\":",
 	    ctl_status_name(a->status));
 	json_write_str(fp, a->message);
 	for (size_t i = 0; i < a->ntables; i++) {
+		const struct ctl_table *t = &a->tables[i];
+
 		fputc(',', fp);
-		json_write_str(fp, a->tables[i].name);
-		fputc(':', fp);
-		ctl_json_table(fp, &a->tables[i]);
+		json_write_str(fp, t->name);
+		fputs(":[", fp);
+		for (size_t r = 0; r < t->nrows; r++) {
+			if (r)
+				fputc(',', fp);
+			ctl_json_row(fp, t, r);
+		}
+		fputc(']', fp);
 	}
 	fputs("}\n", fp);
 }

@@ -748,22 +748,22 @@ ctl_incident_id(const char *id, const char **kind, const char **value,
 	if (strncmp(id, "user:", 5) == 0) {
 		v = id + 5;
 		if (v[0] == '\0' || strchr(v, ' ') != NULL) {
-			snprintf(err, errlen, "incident: user name missing or "
-			    "has a space");
+			snprintf(err, errlen, "user name missing or has a "
+			    "space");
 			return -1;
 		}
 		*kind = "user";
 	} else if (strncmp(id, "client:", 7) == 0) {
 		v = id + 7;
 		if (v[0] == '\0') {
-			snprintf(err, errlen, "incident: client address missing");
+			snprintf(err, errlen, "client address missing");
 			return -1;
 		}
-		if (check_cidr(v, "incident", err, errlen) == -1)
+		if (check_cidr(v, "client", err, errlen) == -1)
 			return -1;
 		*kind = "client";
 	} else {
-		snprintf(err, errlen, "incident: not user:NAME or client:ADDR");
+		snprintf(err, errlen, "not user:NAME or client:ADDR");
 		return -1;
 	}
 	*value = v;
@@ -789,7 +789,14 @@ dec_incident(struct ipc_reader *rd, struct ctl_req *r, char *err,
 	r->since = ipc_get_i64(rd);
 	if (check_secs(r->since, "since", err, errlen) == -1)
 		return -1;
-	return ctl_incident_id(r->a, &kind, &value, err, errlen);
+	if (ctl_incident_id(r->a, &kind, &value, err, errlen) == -1) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "incident: %s", why);
+		return -1;
+	}
+	return 0;
 }
 
 /* the operations with arguments; the others take none */

@@ -573,11 +573,11 @@ incident_export(const struct incident_export_opts *o, incident_call_fn call,
 		fprintf(stderr, "moat: the daemon's incident has no summary\n");
 		goto close;
 	}
-	ctl_json_answer(m[M_INCIDENT].fp, &inc);
-	ctl_json_answer(m[M_EVENTS].fp, &ev);
+	ctl_json_write(m[M_INCIDENT].fp, &inc);
+	ctl_json_write(m[M_EVENTS].fp, &ev);
 	events_text(m[M_EVENTS_TXT].fp, &ev);
 	json_rows_of(m[M_SESSIONS].fp, &sess, "sessions", keep_session, &s);
-	ctl_json_answer(m[M_QUEUE].fp, &queue);
+	ctl_json_write(m[M_QUEUE].fp, &queue);
 	json_rows_of(m[M_BANS].fp, &bans, "bans", keep_ban,
 	    ctl_table_find(&inc, "bans"));
 	rc = 0;

@@ -236,7 +236,16 @@ next_steps(FILE *fp, const struct ctl_answer *inc, int is_user,
 	int n = 0;
 
 	fprintf(fp, "\nWHAT TO DO NEXT\n");
-	if (is_user) {
+	if (is_user && strcmp(state, "active") == 0 &&
+	    strcmp(incident_value(inc, "logins"), "0") == 0 && held == 0 &&
+	    strtoll(left, NULL, 10) == 0 && strcmp(left, "unknown") != 0) {
+		/* guessed at, never logged into: the password held */
+		fprintf(fp, "  %d. No login of %s is known since the daemon "
+		    "started and nothing of it was sent: the password was most "
+		    "likely not found. Ban the addresses that guessed (CLIENTS "
+		    "above) if they go on:\n       moat ban add ADDRESS --for 7d "
+		    "--reason \"guessing at %s\"\n", ++n, name, name);
+	} else if (is_user) {
 		fprintf(fp, "  %d. Change the password of %s (the attacker has "
 		    "it), and tell its owner:\n       moat user passwd %s\n",
 		    ++n, name, name);

@@ -1039,15 +1039,14 @@ recode_bytes(uint16_t type, struct ipc_reader *r, uint64_t id,
 	return 0;
 }
 
-/* the same for a message of a head, its recipients and a body */
-#define RECODE_LIST(name)						\
+/* a message's record and its recipients (deliver's and store's) */
+#define RECODE_RCPTS(name)						\
 static int								\
-recode_##name(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)	\
+recode_##name##_rcpts(struct ipc_reader *r, uint64_t id,		\
+    struct ipc_msg *out)						\
 {									\
 	struct proto_##name h;						\
 	struct proto_##name##_rcpt rc;					\
-	const uint8_t *p;						\
-	size_t len;							\
 									\
 	if (proto_##name##_dec(r, &h) == -1)				\
 		return -1;						\
@@ -1057,37 +1056,45 @@ recode_##name(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)	\
 			return -1;					\
 		proto_##name##_rcpt_enc(out, &rc);			\
 	}								\
-	if (proto_body_dec(r, &p, &len) == -1)				\
-		return -1;						\
-	proto_body_enc_bytes(out, p, len);				\
 	return 0;							\
 }
 
-RECODE_LIST(deliver)
+RECODE_RCPTS(deliver)
+RECODE_RCPTS(store)
 
+/* a message's body, last */
 static int
-recode_store(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)
+recode_body(struct ipc_reader *r, struct ipc_msg *out)
 {
-	struct proto_store h;
-	struct proto_store_rcpt rc;
 	const uint8_t *p;
 	size_t len;
 
-	if (proto_store_dec(r, &h) == -1)
-		return -1;
-	proto_store_enc(out, id, &h);
-	for (uint32_t i = 0; i < h.nrcpt; i++) {
-		if (proto_store_rcpt_dec(r, &rc) == -1)
-			return -1;
-		proto_store_rcpt_enc(out, &rc);
-	}
-	if (proto_store_head_dec(r, &p, &len) == -1)
-		return -1;
-	proto_store_head_enc(out, p, len);
 	if (proto_body_dec(r, &p, &len) == -1)
 		return -1;
 	proto_body_enc_bytes(out, p, len);
 	return 0;
+}
+
+static int
+recode_deliver(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)
+{
+	if (recode_deliver_rcpts(r, id, out) == -1)
+		return -1;
+	return recode_body(r, out);
+}
+
+/* store's: the header section between the recipients and the body */
+static int
+recode_store(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)
+{
+	const uint8_t *p;
+	size_t len;
+
+	if (recode_store_rcpts(r, id, out) == -1 ||
+	    proto_store_head_dec(r, &p, &len) == -1)
+		return -1;
+	proto_store_head_enc(out, p, len);
+	return recode_body(r, out);
 }
 
 static int

@@ -27,8 +27,8 @@
  * Public: queue_ctl_new, queue_ctl_free, queue_ctl_ban_add,
  * queue_ctl_stored, queue_ctl_set_stats, queue_ctl_smtp_closed,
  * queue_ctl_set_lookup, queue_ctl_set_delivery, queue_ctl_set_series,
- * queue_ctl_login. `moat incident list|show` are answered by
- * queue_incident.c over the same connection.
+ * queue_ctl_login, queue_ctl_set_logins. `moat incident list|show` are
+ * answered by queue_incident.c over the same connection.
  *
  * SECURITY: no SQL here; filter values reach queue_db_ctl as bound
  * parameters. Requests were checked by the control process and are
@@ -60,6 +60,7 @@
 #include "queue/queue_db_ctl.h"
 #include "queue/queue_incident.h"
 #include "queue/queue_route.h"
+#include "queue/queue_logins.h"
 #include "queue/queue_series.h"
 
 #define PLURAL(n)	((n) == 1 ? "" : "s")	/* "1 message", "2 messages" */
@@ -87,6 +88,7 @@ struct queue_ctl {
 	char			 admin[80];	/* the request's, for qc_event */
 	struct queue_series	*series;	/* not owned, NULL: none */
 	struct queue_incident	*inc;		/* logins seen, owned */
+	struct queue_logins	*logins;	/* not owned, NULL: none */
 };
 
 static void qc_expire_cb(evutil_socket_t, short, void *);
@@ -1431,6 +1433,8 @@ qc_stats(struct queue_ctl *qc, uint64_t id)
 	stat_row(&ans, "users", "state=\"suspended\"", c.users_suspended);
 	if (qc->stats != NULL)
 		stat_lifetime(&ans, qc->stats);
+	if (qc->logins != NULL)
+		queue_logins_stats(qc->logins, stat_row, &ans);
 	if (c.dead >= 0)
 		stat_row(&ans, "deadletter_messages", "", c.dead);
 	ctl_ans_end(&ans);
@@ -1622,6 +1626,14 @@ queue_ctl_set_stats(struct queue_ctl *qc, const struct queue_stats *st)
 {
 	if (qc != NULL)
 		qc->stats = st;
+}
+
+/* queue_ctl_set_logins - see queue_ctl.h */
+void
+queue_ctl_set_logins(struct queue_ctl *qc, struct queue_logins *l)
+{
+	if (qc != NULL)
+		qc->logins = l;
 }
 
 /* queue_ctl_set_series - see queue_ctl.h */

@@ -53,6 +53,10 @@ void queue_ctl_set_stats(struct queue_ctl *qc, const struct queue_stats *st);
 struct queue_series;
 void queue_ctl_set_series(struct queue_ctl *qc, struct queue_series *s);
 
+/* queue_ctl_set_logins - the per-login counters `moat stats` reports */
+struct queue_logins;
+void queue_ctl_set_logins(struct queue_ctl *qc, struct queue_logins *l);
+
 /*
  * queue_ctl_stored - an authenticated user's message was stored: the
  * "messages in the last hour" of `moat user list` (auth_user "" : none).

@@ -26,6 +26,9 @@
  * queue_db_watch_add, queue_db_watch_load, queue_db_watch_expire,
  * queue_db_verify_put, queue_db_verify_load, queue_db_verify_expire,
  * queue_db_guess_get, queue_db_guess_clients, queue_db_login_net_seen,
+ * queue_db_login_known, queue_db_guess_quarantined, queue_db_guess_usual,
+ * queue_db_guess_held_clients, queue_db_guess_held_count,
+ * queue_db_guess_release,
  * queue_db_login_net_add, queue_db_ban_add, queue_db_series_add,
  * queue_db_series_read, queue_db_series_expire.
  *
@@ -2532,6 +2535,12 @@ one_row(sqlite3_stmt *s, void *arg)
 	*(int *)arg = sqlite3_column_int(s, 0);
 }
 
+static void
+one_row_i64(sqlite3_stmt *s, void *arg)
+{
+	*(int64_t *)arg = sqlite3_column_int64(s, 0);
+}
+
 /* queue_db_login_net_seen - 1 when user logged in from net before */
 int
 queue_db_login_net_seen(struct queue_db *db, const char *user, const char *net)
@@ -2540,6 +2549,119 @@ queue_db_login_net_seen(struct queue_db *db, const char *user, const char *net)
 	    "SELECT count(*) FROM login_nets WHERE user = ?1 AND net = ?2"
 	    " AND ?3 = ?3";
 	struct guess_args a = { .user = user, .net = net };
+	int n = 0;
+
+	if (db_query(db, sql, net_bind, &a, one_row, &n) == -1)
+		return -1;
+	return n > 0;
+}
+
+/* queue_db_guess_quarantined - see queue_db.h */
+int
+queue_db_guess_quarantined(struct queue_db *db, const char *user,
+    int64_t *since)
+{
+	static const char sql[] =
+	    "SELECT u.updated FROM user_state AS u WHERE u.user = ?1"
+	    " AND u.state = 'held' AND ?2 = ?2 AND ?3 = ?3 AND EXISTS"
+	    " (SELECT 1 FROM events AS e WHERE e.type = 'login_after_guessing'"
+	    " AND e.user = ?1 AND e.time = u.updated)";
+	struct guess_args a = { .user = user, .net = "" };
+	int64_t t = -1;
+
+	if (db_query(db, sql, net_bind, &a, one_row_i64, &t) == -1)
+		return -1;
+	*since = t;
+	return t >= 0;
+}
+
+static void
+usual_bind(sqlite3_stmt *s, const void *arg)
+{
+	const struct queue_guess_usual *u = arg;
+
+	sqlite3_bind_text(s, 1, u->user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, u->net, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, u->attack_from);
+	sqlite3_bind_int64(s, 4, u->held_since);
+	sqlite3_bind_text(s, 5, u->ip, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, u->quiet_since);
+}
+
+/* queue_db_guess_usual - see queue_db.h */
+int
+queue_db_guess_usual(struct queue_db *db, const struct queue_guess_usual *u)
+{
+	static const char sql[] =
+	    "SELECT EXISTS(SELECT 1 FROM login_nets WHERE user = ?1"
+	    " AND net = ?2 AND first_seen < coalesce((SELECT min(time)"
+	    " FROM events WHERE type = 'auth_fail' AND user = ?1"
+	    " AND time >= ?3), ?4))"
+	    " AND NOT EXISTS(SELECT 1 FROM events WHERE type = 'auth_fail'"
+	    " AND user = ?1 AND client_ip = ?5 AND time >= ?3)"
+	    " AND NOT EXISTS(SELECT 1 FROM events WHERE type = 'auth_fail'"
+	    " AND user = ?1 AND time >= ?6)";
+	int n = 0;
+
+	if (db_query(db, sql, usual_bind, u, one_row, &n) == -1)
+		return -1;
+	return n != 0;
+}
+
+/* queue_db_guess_held_clients - see queue_db.h */
+int
+queue_db_guess_held_clients(struct queue_db *db, const char *user,
+    void (*cb)(void *, const char *ip), void *arg)
+{
+	static const char sql[] =
+	    "SELECT DISTINCT m.client_ip FROM message AS m WHERE"
+	    " m.auth_user = ?1 AND ?2 = ?2 AND EXISTS(SELECT 1 FROM recipient"
+	    " AS r WHERE r.msg_id = m.id AND r.state = 2)";
+	struct guess_args a = { .user = user };
+	struct guess_clients c = { cb, arg };
+
+	return db_query(db, sql, guess_bind, &a, clients_row, &c);
+}
+
+/* queue_db_guess_held_count - see queue_db.h */
+int
+queue_db_guess_held_count(struct queue_db *db, const char *user, int64_t *n)
+{
+	static const char sql[] =
+	    "SELECT count(*) FROM recipient WHERE state = 2 AND msg_id IN"
+	    " (SELECT id FROM message WHERE auth_user = ?1 AND ?2 = ?2)";
+	struct guess_args a = { .user = user };
+
+	*n = 0;
+	return db_query(db, sql, guess_bind, &a, one_row_i64, n);
+}
+
+/* queue_db_guess_release - see queue_db.h */
+int
+queue_db_guess_release(struct queue_db *db, const char *user, const char *ip,
+    int64_t now, int64_t *n)
+{
+	static const char sql[] =
+	    "UPDATE recipient SET state = 0, next_attempt = ?3, updated = ?3"
+	    " WHERE state = 2 AND msg_id IN (SELECT id FROM message"
+	    " WHERE auth_user = ?1 AND client_ip = ?2)";
+	struct guess_args a = { .user = user, .net = ip, .now = now };
+
+	*n = 0;
+	if (db_query(db, sql, net_bind, &a, NULL, NULL) == -1)
+		return -1;
+	*n = sqlite3_changes64(db->h);
+	return 0;
+}
+
+/* queue_db_login_known - 1 when user has logged in (login_nets) */
+int
+queue_db_login_known(struct queue_db *db, const char *user)
+{
+	static const char sql[] =
+	    "SELECT EXISTS(SELECT 1 FROM login_nets WHERE user = ?1"
+	    " AND ?2 = ?2 AND ?3 = ?3)";
+	struct guess_args a = { .user = user, .net = "" };
 	int n = 0;
 
 	if (db_query(db, sql, net_bind, &a, one_row, &n) == -1)

@@ -436,12 +436,53 @@ int queue_db_guess_get(struct queue_db *db, const char *user, const char *ip,
 int queue_db_guess_clients(struct queue_db *db, const char *user,
     int64_t since, void (*cb)(void *, const char *ip), void *arg);
 
+/*
+ * The end of a quarantine after guessing (queue_guess.c). An account is
+ * quarantined while it is held by the login_after_guessing decision
+ * (its user_state row is "held" since that event's time): *since gets
+ * that time. 1 quarantined, 0 not, -1 error.
+ */
+int queue_db_guess_quarantined(struct queue_db *db, const char *user,
+    int64_t *since);
+
+/* the owner's usual pattern, as queue_db_guess_usual judges it */
+struct queue_guess_usual {
+	const char	*user;
+	const char	*net;		/* the login's network (login_nets) */
+	const char	*ip;		/* the login's address */
+	int64_t		 attack_from;	/* failures from here on: the attack */
+	int64_t		 held_since;	/* the quarantine began */
+	int64_t		 quiet_since;	/* no failure for the account since */
+};
+/*
+ * queue_db_guess_usual - 1 when net was a network of the account before
+ * the attack (first seen before its first AUTH failure since
+ * attack_from, or before held_since without one), ip did not fail for
+ * it since attack_from, and no AUTH failure for it came since
+ * quiet_since; 0 when not, -1 error
+ */
+int queue_db_guess_usual(struct queue_db *db, const struct queue_guess_usual *u);
+/* queue_db_guess_held_clients - cb(arg, ip) for each distinct client
+ * address of user's held mail; 0 or -1 */
+int queue_db_guess_held_clients(struct queue_db *db, const char *user,
+    void (*cb)(void *, const char *ip), void *arg);
+/* queue_db_guess_held_count - user's held recipients into *n; 0 or -1 */
+int queue_db_guess_held_count(struct queue_db *db, const char *user,
+    int64_t *n);
+/* queue_db_guess_release - user's held recipients of mail from ip are
+ * due now; *n gets how many; 0 or -1 */
+int queue_db_guess_release(struct queue_db *db, const char *user,
+    const char *ip, int64_t now, int64_t *n);
+
 /* login_nets: the networks an account logged in from, the most recent
  * QUEUE_LOGIN_NETS_MAX of each */
 #define QUEUE_LOGIN_NETS_MAX	32
 /* queue_db_login_net_seen - 1 seen, 0 not, -1 error */
 int queue_db_login_net_seen(struct queue_db *db, const char *user,
     const char *net);
+/* queue_db_login_known - 1 when user ever logged in (a login_nets row),
+ * 0 not, -1 error */
+int queue_db_login_known(struct queue_db *db, const char *user);
 /* queue_db_login_net_add - record a login of user from net; 0 or -1 */
 int queue_db_login_net_add(struct queue_db *db, const char *user,
     const char *net, int64_t now);

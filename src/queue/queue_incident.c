@@ -116,6 +116,7 @@ struct inc_ban {
 /* One incident being gathered; everything owned. */
 struct inc {
 	int		 is_user;
+	int		 counts_only;	/* the list: no message rows */
 	const char	*name;		/* the account or the CIDR, not owned */
 	char		 id[CTL_STR_MAX];
 	int64_t		 now, since;
@@ -474,15 +475,22 @@ inc_queue(struct inc *in, struct queue_db_ctl *dc)
 		snprintf(f.user, sizeof(f.user), "%s", in->name);
 	else
 		snprintf(f.client, sizeof(f.client), "%s", in->name);
-	if (queue_db_ctl_list(dc, &f, in->now, INC_ROWS_MAX, inc_queue_cb,
-	    in) == -1)
+	if (!in->counts_only && queue_db_ctl_list(dc, &f, in->now,
+	    INC_ROWS_MAX, inc_queue_cb, in) == -1)
 		return -1;
-	/* the lists are cut at INC_ROWS_MAX: count the held apart */
 	in->held_total = in->nheld;
 	in->queued_total = in->nqueued;
-	if (in->nheld + in->nqueued >= INC_ROWS_MAX) {
+	/* the lists are cut at INC_ROWS_MAX, the list of incidents has
+	 * none: count apart (queued then counts a message with held and
+	 * waiting recipients twice) */
+	if (in->counts_only || in->nheld + in->nqueued >= INC_ROWS_MAX) {
 		f.states = 1u << QUEUE_RCPT_HELD;
 		if ((in->held_total = queue_db_ctl_count(dc, &f, in->now)) < 0)
+			return -1;
+		f.states = (1u << QUEUE_RCPT_QUEUED) |
+		    (1u << QUEUE_RCPT_DEFERRED);
+		if ((in->queued_total = queue_db_ctl_count(dc, &f,
+		    in->now)) < 0)
 			return -1;
 	}
 	rc = queue_db_ctl_sent(dc, in->since, in->is_user ? in->name : NULL,
@@ -848,6 +856,7 @@ inc_list(struct queue_incident *qi, struct queue_db_ctl *dc,
 		memset(&in, 0, sizeof(in));
 		in.now = l->now;
 		in.since = l->since;
+		in.counts_only = 1;
 		if (inc_gather(&in, qi, dc, l->v[i]) == -1) {
 			inc_free(&in);
 			return -1;

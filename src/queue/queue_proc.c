@@ -80,6 +80,7 @@
 #include "queue/sched.h"
 #include "queue/queue_ctl.h"
 #include "queue/queue_route.h"
+#include "queue/queue_logins.h"
 #include "queue/queue_series.h"
 #include "control/control_log.h"
 
@@ -172,6 +173,7 @@ struct queue_proc {
 	struct queue_ctl	*ctl;		/* control operations, queue_ctl.c */
 	struct queue_watch	*watch;		/* compromised accounts, queue_watch.c */
 	struct queue_series	*series;	/* per-minute counts, queue_series.c */
+	struct queue_logins	*logins;	/* per-login metrics, queue_logins.c */
 	struct event		*ev_events;	/* keeps the events table bounded */
 	int			 stopping;
 	int64_t			 stop_deadline;
@@ -549,6 +551,8 @@ qp_event_recv(struct queue_proc *qp, struct ipc_reader *r)
 	    log_escape(d, sizeof(d), e->ev.detail, strlen(e->ev.detail)));
 	TAILQ_INSERT_TAIL(&qp->events, e, entry);
 	qp_commit_soon(qp);
+	if (strcmp(e->ev.type, "auth_fail") == 0)
+		queue_logins_auth_fail(qp->logins, e->ev.user, e->ev.client_ip);
 }
 
 /* Insert the pending events, in one transaction of their own. */
@@ -581,6 +585,8 @@ qp_commit_events(struct queue_proc *qp)
  * come after it on this channel). The session's AUTH failures and
  * alerts may still wait for the next commit: they go in first.
  */
+static void qp_ctl_kick(void *);
+
 static void
 qp_login_recv(struct queue_proc *qp, struct ipc_reader *r)
 {
@@ -590,7 +596,10 @@ qp_login_recv(struct queue_proc *qp, struct ipc_reader *r)
 		fatalx("%s: malformed login", __func__);
 	qp_commit_events(qp);
 	queue_ctl_login(qp->ctl, l.user, l.client_ip);
-	queue_watch_login(qp->watch, l.user, l.client_ip, l.session);
+	queue_logins_login(qp->logins, l.user);
+	/* a quarantine that ended may have released held mail */
+	if (queue_watch_login(qp->watch, l.user, l.client_ip, l.session) > 0)
+		qp_ctl_kick(qp);
 }
 
 /*
@@ -660,6 +669,8 @@ qp_commit_run(struct queue_proc *qp)
 			queue_watch_stored(qp->watch, s->auth_user, s->client_ip,
 			    s->sender, res->qid, s->qrcpt, s->nrcpt);
 			queue_ctl_stored(qp->ctl, s->auth_user, s->nrcpt);
+			queue_logins_stored(qp->logins, s->auth_user,
+			    s->client_ip, s->nrcpt);
 		} else
 			qp_reply(qp, s->id, res->status,
 			    qp_status_text(res->status));
@@ -1011,6 +1022,7 @@ qp_reload(struct queue_proc *qp, const uint8_t *text, size_t len,
 		    qp->conf->mail_dir);
 	}
 	queue_watch_set_conf(qp->watch, nc);
+	queue_logins_set_conf(qp->logins, nc);
 	sched_set_conf(qp->sched, nc);
 	conf_apply_log_levels(nc);
 	proto_ready_send(qp->parent, PROTO_READY_RELOAD, 1, NULL);
@@ -1299,6 +1311,9 @@ queue_proc_main(struct proc_env *env)
 	if ((qp->series = queue_series_new(base, qp->db)) == NULL)
 		fatal("%s: queue_series_new", __func__);
 	queue_ctl_set_series(qp->ctl, qp->series);
+	if ((qp->logins = queue_logins_new(conf, qp->db)) == NULL)
+		fatal("%s: queue_logins_new", __func__);
+	queue_ctl_set_logins(qp->ctl, qp->logins);
 	if ((qp->ev_events = event_new(base, -1, EV_PERSIST, qp_events_expire_cb,
 	    qp)) == NULL)
 		fatal("%s: event_new", __func__);
@@ -1343,6 +1358,7 @@ queue_proc_main(struct proc_env *env)
 	sched_free(qp->sched);
 	queue_watch_free(qp->watch);
 	queue_series_free(qp->series);
+	queue_logins_free(qp->logins);
 	event_free(qp->ev_events);
 	queue_ctl_free(qp->ctl);
 	ipc_peer_free(qp->smtp);

@@ -47,6 +47,8 @@ struct queue_series {
 	struct event		*tick;		/* at each minute's end, owned */
 	struct queue_series_row	 cur;		/* counted, not yet written */
 	int64_t			 stored, delivered;	/* counters seen */
+	int64_t			 written_minute;	/* the last row written, */
+	int64_t			 written_size;		/* with this size */
 };
 
 static void series_tick_cb(evutil_socket_t, short, void *);
@@ -108,11 +110,15 @@ queue_series_flush(struct queue_series *s)
 	if (queue_db_count_messages(s->db, &size) == -1)
 		size = 0;
 	r->queue_size = size;
+	/* nothing new: no write (an admin's repeated asking costs none) */
 	if (r->msgs_in == 0 && r->msgs_out == 0 && r->auth_failures == 0 &&
-	    r->rejections == 0 && r->queue_size == 0)
+	    r->rejections == 0 && size == (r->minute == s->written_minute ?
+	    s->written_size : 0))
 		return 0;
 	if (queue_db_series_add(s->db, r) == -1)
 		return -1;	/* kept: the next write adds them */
+	s->written_minute = r->minute;
+	s->written_size = size;
 	r->msgs_in = r->msgs_out = r->auth_failures = r->rejections = 0;
 	return 0;
 }

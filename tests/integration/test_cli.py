@@ -55,6 +55,8 @@ def test_helps_differ():
     (["log", "smtp", "loud"], "log: unknown level"),
     (["user", "frobnicate", "bob"], "user: unexpected or missing"),
     (["sessions", "kill", "xyz"], "sessions: kill: not a session id"),
+    (["incident", "show", "bob"], "incident: not user:NAME or client:ADDR"),
+    (["incident", "export", "--client", "x"], "incident: client: 'x'"),
     (["serve", "extra"], "serve: unexpected argument"),
     (["check-config", "-c"], "check-config: -c needs a file"),
     (["passwd"], "passwd: which user?"),

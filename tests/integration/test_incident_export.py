@@ -123,6 +123,18 @@ def test_incident_of_a_guessed_account(moat_factory, tmp_path):
         assert not bad, bad
         assert len(lines) < len(m.log().splitlines())
 
+        # a client's archive: its own lines only, and its ban
+        out = str(tmp_path / "client.tar.gz")
+        rc, text, err = ctl(m, "incident", "export", "--client",
+                            GUESSERS[0], "-o", out, "--log", m.logpath)
+        assert rc == 0, (text, err)
+        f = members(out)
+        txt = f["summary.txt"].decode()
+        assert "INCIDENT client:%s" % GUESSERS[0] in txt
+        assert "state            banned" in txt and USER in txt, txt
+        lines = f["log.txt"].decode().splitlines()
+        assert lines and all(GUESSERS[0] in x for x in lines), lines
+
         # an admin's bans are client incidents; one address as written
         ctl(m, "ban", "add", "192.0.2.0/24", "--reason", "spam run", check=0)
         ctl(m, "ban", "add", "198.51.100.9", check=0)

@@ -37,13 +37,17 @@ def test_series_counts_real_traffic_and_survives_a_restart(moat_factory):
                          extra=RELAY + "[delivery]\nsmarthost = [%s]:%d\n"
                          % (SINK, peer.port))
         t0 = int(time.time()) // 60 * 60
-        # accepted and delivered: a relay client's message out, a local one
+        ctl(m, "queue", "pause", "d2.example", check=0)
+        # accepted and delivered: a relay client's message out, a local
+        # one; one more waits in the queue (its destination paused)
         with smtplib.SMTP("127.0.0.1", m.port,
                           source_address=("127.0.0.2", 0)) as s:
             s.sendmail("a@a.example", ["far@d1.example"],
                        b"Subject: 1\r\n\r\nx\r\n")
             s.sendmail("a@a.example", ["postmaster@localhost"],
                        b"Subject: 2\r\n\r\nx\r\n")
+            s.sendmail("a@a.example", ["far@d2.example"],
+                       b"Subject: 3\r\n\r\nx\r\n")
         # a refused relay
         with smtplib.SMTP("127.0.0.1", m.port,
                           source_address=("127.0.0.7", 0)) as s:
@@ -58,13 +62,14 @@ def test_series_counts_real_traffic_and_survives_a_restart(moat_factory):
         deadline = time.time() + 15
         while time.time() < deadline and len(peer.messages) < 1:
             time.sleep(0.1)
-        want = {"msgs_in": 2, "msgs_out": 2, "auth_failures": 1,
+        want = {"msgs_in": 3, "msgs_out": 2, "auth_failures": 1,
                 "rejections": 1}
         rows, got = wait_totals(m, want)
         assert got == want, rows
         now = int(time.time())
         assert rows and all(r["minute"] % 60 == 0 and
                             t0 <= r["minute"] <= now for r in rows), rows
+        assert rows[-1]["queue_size"] == 1, rows
         # the table the CLI prints: one line a minute, the columns named
         out = ctl(m, "stats", "--series", check=0)[1]
         assert "msgs_in" in out and "auth_failures" in out, out
@@ -74,7 +79,7 @@ def test_series_counts_real_traffic_and_survives_a_restart(moat_factory):
         rows2, got2 = totals(m)
         assert got2 == want, (rows, rows2)
         assert m.sql("SELECT sum(msgs_in), sum(msgs_out) FROM "
-                     "series_minute") == [["2", "2"]]
+                     "series_minute") == [["3", "2"]]
         # arguments are checked: more than the 7 days kept is refused
         rc, _, err = ctl(m, "stats", "--series", "--since", "8d")
         assert rc == 2 and "7d" in err, err

@@ -140,6 +140,8 @@ test_log_match(void **state)
 }
 
 /* an incident answer as the queue would build it */
+static const char *logins = "1";
+
 static void
 kv(struct ipc_msg *m, const char *k, const char *v)
 {
@@ -176,7 +178,7 @@ answer(struct ctl_answer *a, const char *id, const char *state,
 	kv(&m, "events", "3");
 	kv(&m, "auth_failures", "2");
 	kv(&m, "clients", "2");
-	kv(&m, "logins", "1");
+	kv(&m, "logins", logins);
 	kv(&m, "held", held);
 	kv(&m, "queued", "0");
 	kv(&m, "left", left);
@@ -291,6 +293,17 @@ test_summary(void **state)
 	assert_non_null(strstr(s, "moat user passwd 'x;rm'\\''-rf'\n"));
 	free(s);
 	ctl_answer_free(&a);
+
+	/* guessed at, never logged into: no password to change */
+	logins = "0";
+	answer(&a, "user:carol", "active", "0", "0", 0);
+	s = summary(&a, &x);
+	assert_null(strstr(s, "moat user passwd"));
+	assert_non_null(strstr(s, "password was most likely not found"));
+	assert_non_null(strstr(s, "moat ban add ADDRESS --for 7d"));
+	free(s);
+	ctl_answer_free(&a);
+	logins = "1";
 
 	/* no summary table: refused */
 	memset(&a, 0, sizeof(a));
