@@ -351,7 +351,7 @@ console_api_done(struct console_conn *c, const uint8_t *ans, size_t len)
 	if ((b = evbuffer_new()) == NULL ||
 	    (fp = open_memstream(&text, &tlen)) == NULL)
 		fatal("%s: out of memory", __func__);
-	ctl_json_answer(fp, &a);
+	ctl_json_write(fp, &a);
 	fclose(fp);
 	evbuffer_add(b, text, tlen);
 	free(text);
