@@ -115,6 +115,10 @@ console_check(struct ipc_peer *p, uint16_t type, uint64_t id,
 	ipc_expect(p, type, PROTO_CONSOLE_LOGIN);
 	if (proto_console_login_dec(r, &q) == -1)
 		a.result = PROTO_AUTH_BAD;
+	else if (q.certificate)
+		/* control's TLS verified the certificate that names q.user */
+		a.result = q.passlen == 0 && users_hash(ap->console, q.user) !=
+		    NULL ? PROTO_AUTH_OK : PROTO_AUTH_BAD;
 	else
 		a.result = auth_verify(ap->console, q.user, q.pass, q.passlen);
 	/* the frame's copy of the password: wiped too */

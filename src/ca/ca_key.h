@@ -12,6 +12,14 @@
 /* the longest signature we make: RSA 16384 bits */
 #define CA_SIG_MAX	2048
 
+/*
+ * The console's key (console_tls_key), signed for on the control link
+ * only. SMTP keys are gen * PROTO_TLS_PAIRS_MAX + i, held apart and
+ * asked for on smtp's link: the two never meet, and this id, which no
+ * generation below 2^28 - 1 reaches, keeps them apart in logs too.
+ */
+#define CA_CONSOLE_KEY_ID	UINT32_MAX
+
 /* ca_key_load - the private key of a PEM file; NULL with err set */
 EVP_PKEY *ca_key_load(const char *path, char *err, size_t errlen);
 

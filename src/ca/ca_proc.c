@@ -28,6 +28,10 @@
  * with the key id of the certificate a handshake uses, and says when no
  * session uses a generation any more: its keys are dropped then, not at
  * the reload, so that handshakes under way finish.
+ * The web console's key (console_tls_key) is held apart from those
+ * generations: the control process serves the console over HTTPS and
+ * signs its handshakes here, on a link of its own, with
+ * CA_CONSOLE_KEY_ID only; smtp cannot reach it, nor control smtp's.
  * LIMITS: one operation at a time, CA_SIG_MAX bytes a signature,
  * CA_KEYS_MAX keys held.
  */
@@ -59,7 +63,8 @@ struct ca_held {
 
 struct ca_proc {
 	struct event_base	*base;
-	struct ipc_peer		*parent, *smtp, *keys;
+	struct ipc_peer		*parent, *smtp, *keys, *control;
+	EVP_PKEY		*console_key;	/* owned; NULL: no HTTPS */
 	struct ca_held		 held[CA_KEYS_MAX];	/* every generation's */
 	size_t			 n_held;
 	struct ca_dkim		*dkim;		/* owned; the dkim_sign keys */
@@ -72,6 +77,7 @@ struct ca_proc {
 struct ca_prepared {
 	struct ca_held		*held;		/* ends with a NULL key */
 	struct ca_dkim		*dkim;
+	EVP_PKEY		*console_key;
 };
 
 /* PROTO_DKIM_SIGN: one DKIM signature */
@@ -192,12 +198,14 @@ keys_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	gen_answer(ca, k.gen, PROTO_TLS_LOADED, "");
 }
 
-/* smtp: PROTO_CA_SIGN, or PROTO_TLS_GEN when a generation is unused */
+/*
+ * one PROTO_CA_SIGN from p: smtp's with a generation's key, control's
+ * with the console's
+ */
 static void
-ca_sign(struct ipc_peer *p, uint16_t type, uint64_t id, struct ipc_reader *r,
-    void *arg)
+sign_request(struct ca_proc *ca, struct ipc_peer *p, uint64_t id,
+    struct ipc_reader *r)
 {
-	struct ca_proc *ca = arg;
 	uint8_t sig[CA_SIG_MAX];
 	struct proto_ca_sign q;
 	struct proto_ca_signed a;
@@ -207,19 +215,14 @@ ca_sign(struct ipc_peer *p, uint16_t type, uint64_t id, struct ipc_reader *r,
 	char err[256];
 	int rc;
 
-	if (type == PROTO_TLS_GEN) {
-		retire_msg(ca, r);
-		return;
-	}
-	if (type == PROTO_DKIM_SIGN) {
-		ca_dkim_request(ca, id, r);
-		return;
-	}
-	ipc_expect(p, type, PROTO_CA_SIGN);
 	if (proto_ca_sign_dec(r, &q) == -1)
 		fatalx("%s: bad CA_SIGN", __func__);
-	if ((key = key_find(ca, q.key_id)) == NULL) {
-		/* smtp asks only for keys it was given: a bug */
+	if (p == ca->control)
+		key = q.key_id == CA_CONSOLE_KEY_ID ? ca->console_key : NULL;
+	else
+		key = key_find(ca, q.key_id);
+	if (key == NULL) {
+		/* each asks only for keys it was given: a bug */
 		fatalx("%s: CA_SIGN for key %u, which does not exist", __func__,
 		    q.key_id);
 	}
@@ -236,7 +239,35 @@ ca_sign(struct ipc_peer *p, uint16_t type, uint64_t id, struct ipc_reader *r,
 	a.sig = sig;
 	a.siglen = rc == 0 ? siglen : 0;
 	proto_ca_signed_enc(&m, id, &a);
-	ipc_send(ca->smtp, &m);
+	ipc_send(p, &m);
+}
+
+/* smtp: PROTO_CA_SIGN, or PROTO_TLS_GEN when a generation is unused */
+static void
+ca_sign(struct ipc_peer *p, uint16_t type, uint64_t id, struct ipc_reader *r,
+    void *arg)
+{
+	struct ca_proc *ca = arg;
+
+	if (type == PROTO_TLS_GEN) {
+		retire_msg(ca, r);
+		return;
+	}
+	if (type == PROTO_DKIM_SIGN) {
+		ca_dkim_request(ca, id, r);
+		return;
+	}
+	ipc_expect(p, type, PROTO_CA_SIGN);
+	sign_request(ca, p, id, r);
+}
+
+/* control: PROTO_CA_SIGN for the console's handshakes, nothing else */
+static void
+console_sign(struct ipc_peer *p, uint16_t type, uint64_t id,
+    struct ipc_reader *r, void *arg)
+{
+	ipc_expect(p, type, PROTO_CA_SIGN);
+	sign_request(arg, p, id, r);
 }
 
 static void
@@ -284,6 +315,13 @@ ca_proc_prepare(struct proc_env *env)
 		log_err(LOG_CAT_TLS, "event=dkim_key_failed error=\"%s\"", err);
 		return -1;
 	}
+	if (env->conf->console_tls_key[0] != '\0' &&
+	    (cp->console_key = ca_key_load(env->conf->console_tls_key, err,
+	    sizeof(err))) == NULL) {
+		log_err(LOG_CAT_TLS, "event=ca_key_failed knob=console_tls_key "
+		    "error=\"%s\"", err);
+		return -1;
+	}
 	for (size_t i = 0; i < n; i++) {
 		held[i].id = tls_set_key_id(0, i);
 		if ((held[i].key = ca_key_load(pairs[i].key, err,
@@ -309,6 +347,7 @@ ca_proc_main(struct proc_env *env)
 	for (size_t i = 0; cp->held[i].key != NULL; i++)
 		ca.held[ca.n_held++] = cp->held[i];
 	ca.dkim = cp->dkim;
+	ca.console_key = cp->console_key;
 	free(cp->held);
 	free(cp);
 	env->prepared = NULL;
@@ -318,15 +357,19 @@ ca_proc_main(struct proc_env *env)
 	    ca_sign, peer_close_cb, &ca);
 	ca.keys = ipc_peer_new(ca.base, env->keys_fd, "keys", keys_msg_cb,
 	    peer_close_cb, &ca);
+	if (env->peer[PROC_CONTROL] >= 0)
+		ca.control = ipc_peer_new(ca.base, env->peer[PROC_CONTROL],
+		    "control", console_sign, peer_close_cb, &ca);
 	/* smtp learns which domains it signs for, and how */
 	for (size_t i = 0; i < ca_dkim_count(ca.dkim); i++) {
 		ca_dkim_key_enc(ca.dkim, i, &m);
 		ipc_send(ca.smtp, &m);
 	}
-	log_info(LOG_CAT_TLS, "event=ca_ready keys=%zu first=%s dkim_keys=%zu",
-	    ca.n_held, ca.n_held == 0 ? "none" :
+	log_info(LOG_CAT_TLS, "event=ca_ready keys=%zu first=%s dkim_keys=%zu "
+	    "console_key=%s", ca.n_held, ca.n_held == 0 ? "none" :
 	    EVP_PKEY_get0_type_name(ca.held[0].key),
-	    (size_t)env->conf->n_dkim_sign);
+	    (size_t)env->conf->n_dkim_sign, ca.console_key == NULL ? "none" :
+	    EVP_PKEY_get0_type_name(ca.console_key));
 	proto_ready_send(ca.parent, PROTO_READY_START, 1, NULL);
 	event_base_dispatch(ca.base);
 	log_info(LOG_CAT_TLS, "event=ca_stopped signed=%llu refused=%llu "
@@ -336,6 +379,8 @@ ca_proc_main(struct proc_env *env)
 	ipc_peer_free(ca.parent);
 	ipc_peer_free(ca.smtp);
 	ipc_peer_free(ca.keys);
+	ipc_peer_free(ca.control);
+	EVP_PKEY_free(ca.console_key);
 	for (size_t i = 0; i < ca.n_held; i++)
 		EVP_PKEY_free(ca.held[i].key);
 	ca_dkim_free(ca.dkim);

@@ -22,7 +22,9 @@ struct console_hooks {
 	/*
 	 * check user's password (passlen bytes, wiped by the console
 	 * after the call returns) through the auth process; answer with
-	 * console_login_done
+	 * console_login_done. pass NULL (passlen 0): no password, the
+	 * client's certificate, verified in the TLS handshake, names user
+	 * (console_tls.c); auth checks only that console_users has user.
 	 */
 	void	(*login)(void *arg, struct console_conn *c, const char *user,
 		    const uint8_t *pass, size_t passlen, const char *ip);
@@ -39,11 +41,13 @@ struct console_hooks {
 };
 
 /*
- * console_new - listen on c->console_listen ("ADDR:PORT", loopback).
- * NULL with a reason in err.
+ * console_new - listen on c->console_listen ("ADDR:PORT"): HTTPS with
+ * tls (console_tls.c; the console owns it), else plain HTTP (loopback,
+ * config.c). NULL with a reason in err.
  */
+struct ssl_ctx_st;
 struct console *console_new(struct event_base *base, const struct conf *c,
-    const struct console_hooks *hooks, void *arg, char *err, size_t errlen);
+    struct ssl_ctx_st *tls, const struct console_hooks *hooks, void *arg, char *err, size_t errlen);
 void console_free(struct console *);
 
 /* console_login_done - auth's verdict (PROTO_AUTH_*) for c's login */

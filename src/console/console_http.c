@@ -10,7 +10,10 @@
  *   GET  /api/session                  who is logged in, the CSRF token
  *   POST /api/login                    user=&password= (form); the
  *                                      password is checked by the auth
- *                                      process against console_users
+ *                                      process against console_users;
+ *                                      or certificate=1: the login the
+ *                                      client certificate names
+ *                                      (console_tls.c), no password
  *   POST /api/logout
  *   GET|POST /api/OP                   the control operation OP (an
  *                                      operation that changes state:
@@ -20,8 +23,11 @@
  * as the control socket's do; the console grants nothing the socket
  * does not, and only the operations of console_api.c's allow-table.
  *
- * SECURITY: the listener is loopback only (the configuration refuses
- * another address: plain HTTP). Every page and API call but the files
+ * SECURITY: without console_tls_cert the listener is loopback only (the
+ * configuration refuses another address: plain HTTP). With it, only
+ * HTTPS is spoken (evhttp over bufferevent_openssl; the key is in the
+ * ca process), the cookie is Secure and every answer carries HSTS.
+ * Every page and API call but the files
  * and login needs a session cookie (HttpOnly, SameSite=Strict, random,
  * console_session.c); every POST needs the header X-CSRF-Token equal to
  * the session's token (403 otherwise: a cross-site form cannot set a
@@ -48,6 +54,8 @@
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -58,6 +66,7 @@
 #include "console/console_api.h"
 #include "console/console_assets.h"
 #include "console/console_session.h"
+#include "console/console_tls.h"
 #include "control/control_http.h"
 #include "ctl/ctl_json.h"
 #include "daemon/config.h"
@@ -79,6 +88,7 @@
 struct console {
 	struct event_base	*base;		/* not owned */
 	struct evhttp		*http;
+	SSL_CTX			*tls;		/* owned; NULL: plain HTTP */
 	struct console_hooks	 hooks;
 	void			*arg;
 	struct console_sessions	 sessions;
@@ -214,14 +224,27 @@ conn_free(struct console_conn *c)
 	free(c);
 }
 
+/* the TLS connection of req, NULL: plain HTTP */
+static SSL *
+req_ssl(struct evhttp_request *req)
+{
+	struct evhttp_connection *ec = evhttp_request_get_connection(req);
+	struct bufferevent *bev;
+
+	if (ec == NULL || (bev = evhttp_connection_get_bufferevent(ec)) ==
+	    NULL)
+		return NULL;
+	return bufferevent_openssl_get_ssl(bev);
+}
+
 /* POST /api/login */
 static void
 do_login(struct console *con, struct evhttp_request *req)
 {
 	struct evkeyvalq kv;
 	struct console_conn *c;
-	const char *user, *pass, *token;
-	char esc[CONSOLE_LOGIN_MAX * 4];
+	const char *user, *pass, *token, *cert;
+	char esc[CONSOLE_LOGIN_MAX * 4], certuser[CONSOLE_LOGIN_MAX];
 
 	token = evhttp_find_header(evhttp_request_get_input_headers(req),
 	    "X-CSRF-Token");
@@ -237,7 +260,18 @@ do_login(struct console *con, struct evhttp_request *req)
 	}
 	user = evhttp_find_header(&kv, "user");
 	pass = evhttp_find_header(&kv, "password");
-	if (user == NULL || pass == NULL || user[0] == '\0' ||
+	cert = evhttp_find_header(&kv, "certificate");
+	if (cert != NULL && strcmp(cert, "1") == 0) {
+		if (console_tls_login(req_ssl(req), certuser,
+		    sizeof(certuser)) == -1) {
+			form_clear(&kv);
+			reply_json_msg(req, 401, "Unauthorized", "denied",
+			    "no verified client certificate naming a login");
+			return;
+		}
+		user = certuser;
+		pass = NULL;
+	} else if (user == NULL || pass == NULL || user[0] == '\0' ||
 	    strlen(user) >= CONSOLE_LOGIN_MAX) {
 		form_clear(&kv);
 		reply_json_msg(req, 400, "Bad Request", "bad_request",
@@ -264,14 +298,14 @@ do_login(struct console *con, struct evhttp_request *req)
 		return;
 	}
 	con->hooks.login(con->arg, c, c->user, (const uint8_t *)pass,
-	    strlen(pass), c->ip);
+	    pass != NULL ? strlen(pass) : 0, c->ip);
 	form_clear(&kv);
 }
 
 /* the session as JSON: login and CSRF token */
 static void
 reply_session(struct evhttp_request *req, const struct console_session *s,
-    int set_cookie)
+    int set_cookie, int secure)
 {
 	struct evbuffer *b = evbuffer_new();
 	char cookie[128], *text = NULL;
@@ -291,7 +325,8 @@ reply_session(struct evhttp_request *req, const struct console_session *s,
 	add_headers(req, "application/json", 1);
 	if (set_cookie) {
 		snprintf(cookie, sizeof(cookie), CONSOLE_COOKIE "=%s; Path=/; "
-		    "HttpOnly; SameSite=Strict", s->id);
+		    "HttpOnly; SameSite=Strict%s", s->id, secure ?
+		    "; Secure" : "");
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Set-Cookie", cookie);
 	}
@@ -315,7 +350,7 @@ console_login_done(struct console_conn *c, int result)
 		log_notice(LOG_CAT_CONTROL, "event=console_login client=%s "
 		    "user=\"%s\"", c->ip, esc);
 		con->hooks.event_fn(con->arg, "console_login", c->ip, c->user, "");
-		reply_session(c->req, s, 1);
+		reply_session(c->req, s, 1, con->tls != NULL);
 	} else if (result == PROTO_AUTH_BAD) {
 		n = console_login_failed(&con->sessions, c->addr, now);
 		log_warn(LOG_CAT_CONTROL, "event=console_login_fail client=%s "
@@ -454,6 +489,9 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
 	struct console_session *s;
 
+	if (con->tls != NULL)
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Strict-Transport-Security", "max-age=31536000");
 	if (path == NULL || path[0] != '/') {
 		reply_json_msg(req, 400, "Bad Request", "bad_request",
 		    "bad path");
@@ -494,7 +532,7 @@ http_request_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (strcmp(path, "/api/session") == 0) {
-		reply_session(req, s, 0);
+		reply_session(req, s, 0, 0);
 		return;
 	}
 	if (strcmp(path, "/api/logout") == 0) {
@@ -505,17 +543,32 @@ http_request_cb(struct evhttp_request *req, void *arg)
 		}
 		console_session_end(s);
 		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Set-Cookie", CONSOLE_COOKIE "=; Path=/; HttpOnly; "
-		    "SameSite=Strict; Max-Age=0");
+		    "Set-Cookie", con->tls != NULL ? CONSOLE_COOKIE "=; "
+		    "Path=/; HttpOnly; SameSite=Strict; Secure; Max-Age=0" :
+		    CONSOLE_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; "
+		    "Max-Age=0");
 		reply_json_msg(req, 200, "OK", "ok", "logged out");
 		return;
 	}
 	do_api(con, req, path + 5, query, s);
 }
 
+/* each connection: TLS, accepting */
+static struct bufferevent *
+tls_bev_cb(struct event_base *base, void *arg)
+{
+	struct console *con = arg;
+	SSL *ssl;
+
+	if ((ssl = SSL_new(con->tls)) == NULL)
+		return NULL;
+	return bufferevent_openssl_socket_new(base, -1, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+}
+
 /* console_new - the server */
 struct console *
-console_new(struct event_base *base, const struct conf *c,
+console_new(struct event_base *base, const struct conf *c, SSL_CTX *tls,
     const struct console_hooks *hooks, void *arg, char *err, size_t errlen)
 {
 	struct console *con;
@@ -525,7 +578,7 @@ console_new(struct event_base *base, const struct conf *c,
 
 	/* the configuration refuses it too: plain HTTP stays on loopback */
 	if (control_http_parse_listen(c->console_listen, addr, sizeof(addr),
-	    &port, &loopback) == -1 || !loopback) {
+	    &port, &loopback) == -1 || (!loopback && tls == NULL)) {
 		snprintf(err, errlen, "console_listen: not a loopback ADDR:PORT");
 		return NULL;
 	}
@@ -540,6 +593,9 @@ console_new(struct event_base *base, const struct conf *c,
 	    (con->http = evhttp_new(base)) == NULL)
 		fatal("%s: evhttp_new", __func__);
 	con->base = base;
+	con->tls = tls;
+	if (tls != NULL)
+		evhttp_set_bevcb(con->http, tls_bev_cb, con);
 	con->hooks = *hooks;
 	con->arg = arg;
 	console_sessions_init(&con->sessions, c->console_idle,
@@ -565,6 +621,7 @@ console_free(struct console *con)
 	if (con == NULL)
 		return;
 	evhttp_free(con->http);
+	SSL_CTX_free(con->tls);
 	sodium_memzero(&con->sessions, sizeof(con->sessions));
 	free(con);
 }

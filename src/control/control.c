@@ -48,6 +48,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <openssl/ssl.h>
 #include <sodium.h>
 
 #include "console/console.h"
@@ -1101,9 +1102,10 @@ console_login_cb(void *arg, struct console_conn *web, const char *user,
 	TAILQ_INSERT_TAIL(&ctl->logins, w, entry);
 	memset(&q, 0, sizeof(q));
 	q.user = user;
-	q.pass = pass;
+	q.pass = pass != NULL ? pass : (const uint8_t *)"";
 	q.passlen = passlen;
 	q.client_ip = ip;
+	q.certificate = pass == NULL;
 	proto_console_login_enc(&m, w->seq, &q);
 	ipc_send(ctl->peer[PROC_AUTH], &m);
 }
@@ -1164,7 +1166,8 @@ control_proc_main(struct proc_env *env)
 	TAILQ_INIT(&ctl->pending);
 	TAILQ_INIT(&ctl->logins);
 	for (int i = 0; i < PROC_COUNT; i++) {
-		if (env->peer[i] < 0)
+		/* ca's link is console_tls.c's blocking round trips */
+		if (env->peer[i] < 0 || i == PROC_CA)
 			continue;
 		ctl->peer[i] = ipc_peer_new(ctl->base, env->peer[i],
 		    proc_name(i), i == PROC_PARENT ? parent_msg_cb :
@@ -1190,10 +1193,12 @@ control_proc_main(struct proc_env *env)
 	}
 	if (ctl->conf->console_listen[0] != '\0') {
 		if ((ctl->console = console_new(ctl->base, ctl->conf,
-		    &console_hooks, ctl, err, sizeof(err))) == NULL)
+		    env->console_tls, &console_hooks, ctl, err,
+		    sizeof(err))) == NULL) {
 			log_err(LOG_CAT_CONTROL, "event=console_failed error=\"%s\"",
 			    err);
-		else
+			SSL_CTX_free(env->console_tls);
+		} else
 			log_notice(LOG_CAT_CONTROL, "event=console_listen "
 			    "address=%s", ctl->conf->console_listen);
 	}

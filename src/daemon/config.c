@@ -449,7 +449,13 @@ static const struct conf_knob knobs[] = {
 	    "Per-login series in /metrics and moat stats (moat_login_*: messages, recipients, AUTH failures per user and per relay client) at most; beyond it they count under login=\"other\" or client=\"other\"; 0: none. AUTH failures for a name that never logged in count under login=\"unknown\"."),
 
 	K_STR("console", console_listen, CT_STRING, "", CF_EMPTY, check_console,
-	    "The web console on ADDR:PORT (a port over 1023), e.g. 127.0.0.1:8025; empty: off. Plain HTTP: only a loopback address is accepted (reach it over an SSH tunnel)."),
+	    "The web console on ADDR:PORT (a port over 1023), e.g. 127.0.0.1:8025; empty: off. Plain HTTP: only a loopback address is accepted (reach it over an SSH tunnel); any other address needs console_tls_cert and console_tls_key."),
+	K_STR("console", console_tls_cert, CT_PATH, "", CF_EMPTY, NULL,
+	    "PEM certificate chain of the console (leaf first); set with console_tls_key, the console speaks only HTTPS. Its own pair, not the SMTP one."),
+	K_STR("console", console_tls_key, CT_PATH, "", CF_EMPTY, NULL,
+	    "PEM private key of console_tls_cert: read as root at start by the ca process, which signs the console's handshakes; the control process never has it."),
+	K_STR("console", console_client_ca, CT_PATH, "", CF_EMPTY, NULL,
+	    "PEM CA certificates: a client certificate they signed whose subject CN (or emailAddress) is a login of console_users logs in without a password; a certificate they did not sign is refused in the handshake. Empty: password logins only. Needs console_tls_cert."),
 	K_STR("console", console_users, CT_PATH, "var/console_users", 0, NULL,
 	    "The console's logins (moat console passwd NAME): NAME:argon2id hash lines, mode 0600, written by the daemon; separate from users_file."),
 	K_NUM("console", console_idle, CT_DUR, "1800", 60, 86400,
@@ -2843,8 +2849,9 @@ metrics_open(struct conf_parse *p)
 }
 
 /*
- * the console is plain HTTP: a password and a session cookie in clear
- * text have no business off loopback (an SSH tunnel reaches it)
+ * without TLS the console is plain HTTP: a password and a session
+ * cookie in clear text have no business off loopback (an SSH tunnel
+ * reaches it)
  */
 static void
 console_open(struct conf_parse *p)
@@ -2853,12 +2860,26 @@ console_open(struct conf_parse *p)
 	char addr[64];
 	int port, loopback;
 
-	if (c->console_listen[0] == '\0' ||
+	if ((c->console_tls_cert[0] == '\0') !=
+	    (c->console_tls_key[0] == '\0')) {
+		conf_error(p, knob_seen(p, c->console_tls_cert[0] != '\0' ?
+		    "console_tls_cert" : "console_tls_key"),
+		    "console_tls_cert and console_tls_key must be set together");
+		return;
+	}
+	if (c->console_client_ca[0] != '\0' && c->console_tls_cert[0] == '\0') {
+		conf_error(p, knob_seen(p, "console_client_ca"),
+		    "console_client_ca needs console_tls_cert and "
+		    "console_tls_key (client certificates come over TLS)");
+		return;
+	}
+	if (c->console_listen[0] == '\0' || c->console_tls_cert[0] != '\0' ||
 	    control_http_parse_listen(c->console_listen, addr, sizeof(addr),
 	    &port, &loopback) == -1 || loopback)
 		return;
 	conf_error(p, knob_seen(p, "console_listen"), "console_listen: %s is "
-	    "not a loopback address; the console speaks plain HTTP, so only "
+	    "not a loopback address; without console_tls_cert and "
+	    "console_tls_key the console speaks plain HTTP, so only "
 	    "loopback is allowed (reach it through an SSH tunnel)", addr);
 }
 

@@ -247,6 +247,9 @@ struct conf {
 	/* [console]: the web console (src/console/) */
 	char	console_listen[80];	/* "ADDR:PORT" on loopback, "": off */
 	char	console_users[CONF_PATH_MAX];	/* NAME:argon2id, mode 0600 */
+	char	console_tls_cert[CONF_PATH_MAX];	/* "": plain HTTP */
+	char	console_tls_key[CONF_PATH_MAX];	/* read by ca only */
+	char	console_client_ca[CONF_PATH_MAX];	/* "": no client certs */
 	int	console_idle;		/* seconds without a request */
 	int	console_login_limit;	/* failures per address, 15 minutes */
 

@@ -1320,6 +1320,28 @@ check_files(const struct conf *c, int serve)
 		    "tls_client_key" : "tls_client_cert", err);
 		bad = 1;
 	}
+	if (c->console_tls_cert[0] != '\0' && !(lenient &&
+	    (file_unreadable(c, "console_tls_cert", c->console_tls_cert) ||
+	    file_unreadable(c, "console_tls_key", c->console_tls_key))) &&
+	    tls_check_pair(c->console_tls_cert, c->console_tls_key, err,
+	    sizeof(err)) == -1) {
+		file_error(c, strstr(err, "load certificate") == NULL ?
+		    "console_tls_key" : "console_tls_cert", err);
+		bad = 1;
+	}
+	if (c->console_client_ca[0] != '\0' && !(lenient &&
+	    file_unreadable(c, "console_client_ca", c->console_client_ca))) {
+		SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+		if (ctx == NULL || SSL_CTX_load_verify_locations(ctx,
+		    c->console_client_ca, NULL) != 1) {
+			snprintf(err, sizeof(err), "console_client_ca %s: no CA "
+			    "certificate could be loaded", c->console_client_ca);
+			file_error(c, "console_client_ca", err);
+			bad = 1;
+		}
+		SSL_CTX_free(ctx);
+	}
 	if (c->tls_ca_file[0] != '\0' && !(lenient &&
 	    file_unreadable(c, "tls_ca_file", c->tls_ca_file))) {
 		SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());

@@ -64,6 +64,7 @@
 #include "../mta/mta.h"
 #include "../queue/queue_proc.h"
 #include "../smtp/smtp.h"
+#include "../console/console_tls.h"
 #include "config.h"
 #include "daemon.h"
 #include "proc.h"
@@ -120,6 +121,7 @@ static const struct { enum proc_id a, b; } channels[] = {
 	{ PROC_SMTP, PROC_LOOKUP },	/* RCPT lookups */
 	{ PROC_LOOKUP, PROC_QUEUE },	/* events, the verification cache */
 	{ PROC_CONTROL, PROC_AUTH },	/* web console logins */
+	{ PROC_CONTROL, PROC_CA },	/* console handshakes, tls_key.c */
 };
 
 /* proc_name - the name of a process, as in its title "moat-NAME" */
@@ -544,6 +546,13 @@ exec_env(enum proc_id id, struct conf *c, struct proc_env *env)
 			log_err(LOG_CAT_TLS, "event=tls_failed error=\"%s\"", err);
 			_exit(1);
 		}
+	}
+	/* the console's key stays in ca too; its chain is read as root */
+	if (id == PROC_CONTROL && (env->console_tls = console_tls_ctx(c,
+	    env->peer[PROC_CA], err, sizeof(err))) == NULL && err[0] != '\0') {
+		log_err(LOG_CAT_TLS, "event=console_tls_failed error=\"%s\"",
+		    err);
+		_exit(1);
 	}
 	if ((env->base = proc_event_base()) == NULL)
 		fatalx("event_base_new");

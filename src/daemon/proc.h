@@ -34,6 +34,7 @@ struct proc_env {
 	const int		*listen_fds;	/* smtp: in conf->listeners order */
 	size_t			 n_listen;
 	struct tls_set		*tls;		/* smtp: NULL without certificate */
+	struct ssl_ctx_st	*console_tls;	/* control: NULL: plain HTTP */
 	int			 keys_fd;	/* ca: where a reload's keys come */
 	int			 submit_fd;	/* smtp: submit_socket, -1: off */
 	int			 control_fd;	/* control: listening UNIX socket */

@@ -272,6 +272,7 @@ proto_console_login_enc(struct ipc_msg *m, uint64_t id,
 	ipc_put_str(m, a->user);
 	ipc_put_bytes(m, a->pass, a->passlen);
 	ipc_put_str(m, a->client_ip);
+	ipc_put_u8(m, a->certificate);
 }
 
 int
@@ -280,6 +281,9 @@ proto_console_login_dec(struct ipc_reader *r, struct proto_console_login *a)
 	a->user = get_str(r, a->user_buf, sizeof(a->user_buf));
 	a->pass = ipc_get_bytes(r, &a->passlen);
 	a->client_ip = get_str(r, a->ip_buf, sizeof(a->ip_buf));
+	a->certificate = ipc_get_u8(r);
+	if (a->certificate > 1)
+		return -1;
 	return ipc_get_end(r);
 }
 

@@ -305,8 +305,12 @@ enum proto_type {
 	 * control -> auth: check a web console login against console_users.
 	 * id = request id. The password is wiped by both after use.
 	 *   str  user
-	 *   bytes password
+	 *   bytes password ("" with certificate)
 	 *   str  client_ip
+	 *   u8   certificate: 1 when no password is checked because the
+	 *        client's certificate, verified against console_client_ca
+	 *        in the TLS handshake, names user; auth answers OK when
+	 *        console_users has user
 	 */
 	PROTO_CONSOLE_LOGIN = 33,
 	/*
@@ -531,6 +535,7 @@ struct proto_console_login {
 	const uint8_t	*pass;
 	size_t		 passlen;
 	const char	*client_ip;
+	uint8_t		 certificate;	/* 1: a client certificate's login */
 	char		 user_buf[PROTO_USER_MAX], ip_buf[PROTO_IP_MAX];
 };
 void proto_console_login_enc(struct ipc_msg *, uint64_t id,

@@ -17,10 +17,11 @@ CONSOLE_PASSWORD = "correct horse battery"
 class Console:
     """The console of one daemon: its URL and a small HTTP client."""
 
-    def __init__(self, moat, port):
+    def __init__(self, moat, port, ctx=None):
         self.moat = moat
         self.port = port
-        self.url = "http://127.0.0.1:%d/" % port
+        self.ctx = ctx      # an ssl.SSLContext: HTTPS
+        self.url = "%s://127.0.0.1:%d/" % ("https" if ctx else "http", port)
 
     def request(self, method, path, body=None, headers=None, cookie=None):
         """(status, headers dict (lower-case names), body bytes)"""
@@ -30,7 +31,12 @@ class Console:
         if isinstance(body, dict):
             body = urllib.parse.urlencode(body)
             h.setdefault("Content-Type", "application/x-www-form-urlencoded")
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        if self.ctx:
+            c = http.client.HTTPSConnection("127.0.0.1", self.port,
+                                            timeout=10, context=self.ctx)
+        else:
+            c = http.client.HTTPConnection("127.0.0.1", self.port,
+                                           timeout=10)
         try:
             c.request(method, path, body=body, headers=h)
             r = c.getresponse()
@@ -38,10 +44,12 @@ class Console:
         finally:
             c.close()
 
-    def login(self, user=CONSOLE_USER, password=CONSOLE_PASSWORD):
+    def login(self, user=CONSOLE_USER, password=CONSOLE_PASSWORD,
+              form=None):
         """(status, cookie or None, csrf or None)"""
         st, hd, body = self.request("POST", "/api/login",
-                                    {"user": user, "password": password},
+                                    form or {"user": user,
+                                             "password": password},
                                     {"X-CSRF-Token": "login"})
         cookie = None
         sc = hd.get("set-cookie", "")

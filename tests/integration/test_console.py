@@ -1,17 +1,27 @@
 """The web console over plain HTTP (no browser): login through the auth
 process, the session cookie, CSRF on every POST, the allow-table, the
 files built into the binary and their headers, and the configuration's
-refusal of a console off loopback."""
+refusal of a console off loopback without TLS. Over HTTPS: only TLS is
+spoken, the cookie is Secure, the key stays in the ca process, a client
+certificate of console_client_ca logs in without a password and one of
+another CA is refused in the handshake."""
+import http.client
 import json
 import os
+import shutil
 import socket
+import ssl
 import stat
 import subprocess
+import tempfile
 import time
 
+import pytest
+
 from conftest import MOAT_BIN, free_port
-from console_fixture import (CONSOLE_PASSWORD, CONSOLE_USER, console,  # noqa: F401
-                             console_passwd)
+from console_fixture import (CONSOLE_PASSWORD, CONSOLE_USER, Console,  # noqa: F401
+                             console, console_passwd)
+from test_tls_ca import kids_by_name, memory_holds, needles, private_numbers
 
 
 def test_files_are_served_with_their_headers(console):
@@ -194,3 +204,173 @@ def test_console_off_loopback_is_refused(tmp_path):
     assert r.returncode != 0
     assert "moat.conf:4: console_listen: 192.0.2.1 is not a loopback" \
         in r.stderr
+
+
+def openssl(*args):
+    subprocess.run(("openssl",) + args, check=True, capture_output=True)
+
+
+def issue(d, name, cn, ca=None):
+    """d/name.crt and .key: self-signed (a CA) without ca, else signed by
+    ca (a name issued before)"""
+    crt, key = os.path.join(d, name + ".crt"), os.path.join(d, name + ".key")
+    if ca is None:
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out",
+                crt, "-days", "2", "-subj", "/CN=" + cn, "-addext",
+                "subjectAltName=DNS:localhost,IP:127.0.0.1")
+    else:
+        csr = os.path.join(d, name + ".csr")
+        openssl("req", "-new", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out",
+                csr, "-subj", "/CN=" + cn)
+        openssl("x509", "-req", "-in", csr, "-CA", os.path.join(d, ca +
+                ".crt"), "-CAkey", os.path.join(d, ca + ".key"),
+                "-CAcreateserial", "-days", "2", "-out", crt)
+    os.chmod(key, 0o600)
+    return crt, key
+
+
+@pytest.fixture(scope="module")
+def pki():
+    d = tempfile.mkdtemp(prefix="moat-console-tls-")
+    os.chmod(d, 0o755)
+    out = {"dir": d}
+    # the server's pair is RSA: both key methods of tls_key.c are used
+    out["server"] = (os.path.join(d, "server.crt"),
+                     os.path.join(d, "server.key"))
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+            out["server"][1], "-out", out["server"][0], "-days", "2",
+            "-subj", "/CN=localhost", "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1")
+    os.chmod(out["server"][1], 0o600)
+    out["ca"] = issue(d, "ca", "console admins")
+    out["admin"] = issue(d, "admin", CONSOLE_USER, "ca")
+    out["stranger"] = issue(d, "stranger", "nobody-here", "ca")
+    out["other_ca"] = issue(d, "other_ca", "another CA")
+    out["forged"] = issue(d, "forged", CONSOLE_USER, "other_ca")
+    yield out
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def client_ctx(pki, who=None):
+    ctx = ssl.create_default_context(cafile=pki["server"][0])
+    if who:
+        ctx.load_cert_chain(*pki[who])
+    return ctx
+
+
+@pytest.fixture
+def https_console(moat_factory, pki):
+    port = free_port()
+    m = moat_factory(extra="[console]\nconsole_listen = 127.0.0.1:%d\n"
+                     "console_tls_cert = %s\nconsole_tls_key = %s\n"
+                     "console_client_ca = %s\n" % (
+                         port, pki["server"][0], pki["server"][1],
+                         pki["ca"][0]))
+    r = console_passwd(m, CONSOLE_USER, CONSOLE_PASSWORD)
+    assert r.returncode == 0, r.stderr + r.stdout
+    return Console(m, port, client_ctx(pki))
+
+
+def test_https_only_secure_cookie_and_hsts(https_console):
+    c = https_console
+    # plain HTTP to the same port gets no answer
+    plain = Console(c.moat, c.port)
+    with pytest.raises((http.client.HTTPException, OSError)):
+        plain.request("GET", "/")
+    st, hd, body = c.request("GET", "/")
+    assert st == 200 and b"/app.js" in body
+    assert hd["strict-transport-security"].startswith("max-age=")
+    _, hd, _ = c.request("POST", "/api/login",
+                         {"user": CONSOLE_USER, "password": CONSOLE_PASSWORD},
+                         {"X-CSRF-Token": "login"})
+    assert "; Secure" in hd["set-cookie"] and "HttpOnly" in hd["set-cookie"]
+    st, cookie, csrf = c.login()
+    assert st == 200
+    assert c.login(password="wrong password!")[0] == 401
+    st, _, body = c.request("GET", "/api/session", cookie=cookie)
+    assert st == 200 and json.loads(body)["login"] == CONSOLE_USER
+    # no client certificate: no login by certificate
+    assert c.login(form={"certificate": "1"})[0] == 401
+
+
+def test_console_key_only_in_ca(https_console, pki):
+    c = https_console
+    for v in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        ctx = client_ctx(pki)
+        ctx.minimum_version = ctx.maximum_version = v
+        assert Console(c.moat, c.port, ctx).request("GET", "/")[0] == 200
+    key = pki["server"][1]
+    with open(key, "rb") as f:
+        pem = f.read().splitlines()
+    wanted = needles(private_numbers(key))
+    kids = kids_by_name(c.moat)
+    found = memory_holds(kids["moat-control"],
+                         dict(wanted, pem=pem[len(pem) // 2]))
+    assert found == set(), "control holds the console's key: %s" % found
+    assert memory_holds(kids["moat-ca"], wanted), \
+        "the console's key was not found in the ca process"
+    # control never had the file open either: it is not among its fds
+    fds = os.listdir("/proc/%d/fd" % kids["moat-control"])
+    targets = [os.readlink("/proc/%d/fd/%s" % (kids["moat-control"], fd))
+               for fd in fds]
+    assert os.path.realpath(key) not in targets
+
+
+def test_client_certificate_logs_in(https_console, pki):
+    c = https_console
+    admin = Console(c.moat, c.port, client_ctx(pki, "admin"))
+    st, cookie, csrf = admin.login(form={"certificate": "1"})
+    assert st == 200 and cookie and csrf
+    st, _, body = admin.request("GET", "/api/session", cookie=cookie)
+    assert json.loads(body)["login"] == CONSOLE_USER
+    # the password login is still there on the same connection kind
+    assert admin.login()[0] == 200
+    # a certificate of the CA naming no console user: refused
+    stranger = Console(c.moat, c.port, client_ctx(pki, "stranger"))
+    assert stranger.login(form={"certificate": "1"})[0] == 401
+    # a certificate of another CA: the handshake fails
+    forged = Console(c.moat, c.port, client_ctx(pki, "forged"))
+    with pytest.raises((ssl.SSLError, OSError, http.client.HTTPException)):
+        forged.login(form={"certificate": "1"})
+    ev = json.loads(subprocess.run(
+        [MOAT_BIN, "events", "--json", "-c", c.moat.conf],
+        capture_output=True, text=True, check=True).stdout)["events"]
+    assert any(e["type"] == "console_login" for e in ev)
+
+
+def check_config(tmp_path, console):
+    conf = tmp_path / "moat.conf"
+    conf.write_text("[server]\nspool_dir = var/spool\n[console]\n" +
+                    console)
+    return subprocess.run([MOAT_BIN, "check-config", "-c", str(conf)],
+                          capture_output=True, text=True)
+
+
+def test_console_tls_configuration(tmp_path, pki):
+    crt, key = pki["server"]
+    # off loopback with TLS: accepted
+    r = check_config(tmp_path, "console_listen = 192.0.2.1:8025\n"
+                     "console_tls_cert = %s\nconsole_tls_key = %s\n"
+                     "console_client_ca = %s\n" % (crt, key, pki["ca"][0]))
+    assert r.returncode == 0, r.stderr
+    r = check_config(tmp_path, "console_listen = 192.0.2.1:8025\n"
+                     "console_tls_cert = %s\n" % crt)
+    assert r.returncode != 0
+    assert "moat.conf:5: console_tls_cert and console_tls_key must be set " \
+        "together" in r.stderr
+    r = check_config(tmp_path, "console_listen = 127.0.0.1:8025\n"
+                     "console_client_ca = %s\n" % pki["ca"][0])
+    assert "moat.conf:5: console_client_ca needs console_tls_cert" \
+        in r.stderr
+    r = check_config(tmp_path, "console_listen = 127.0.0.1:8025\n"
+                     "console_tls_cert = %s\nconsole_tls_key = %s\n" %
+                     (crt, tmp_path / "missing.key"))
+    assert r.returncode != 0
+    assert "moat.conf:6: " in r.stderr and "missing.key" in r.stderr
+    # a key that is not the certificate's
+    r = check_config(tmp_path, "console_listen = 127.0.0.1:8025\n"
+                     "console_tls_cert = %s\nconsole_tls_key = %s\n" %
+                     (crt, pki["admin"][1]))
+    assert r.returncode != 0 and "moat.conf:6: " in r.stderr, r.stderr

@@ -110,7 +110,7 @@ enc_console_login(struct ipc_msg *m)
 {
 	struct proto_console_login a = { .user = "admin",
 	    .pass = (const uint8_t *)"se\0cret", .passlen = 7,
-	    .client_ip = "127.0.0.1" };
+	    .client_ip = "127.0.0.1", .certificate = 1 };
 
 	proto_console_login_enc(m, 9, &a);
 }
