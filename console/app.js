@@ -112,12 +112,7 @@ function showLogin(message) {
 	    el("p", {}, el("label", { for: "login-password" }, "Password"),
 	    pass),
 	    el("p", {}, el("button", { type: "submit" }, "Log in")), err);
-	form.addEventListener("submit", async (ev) => {
-		ev.preventDefault();
-		err.textContent = "";
-		const body = new URLSearchParams({ user: user.value,
-		    password: pass.value });
-		pass.value = "";
+	const send = async (body) => {
 		try {
 			// any token: a cross-site form cannot send a header
 			const r = await fetch("/api/login", { method: "POST",
@@ -132,7 +127,26 @@ function showLogin(message) {
 		} catch (e) {
 			err.textContent = "the console did not answer";
 		}
+	};
+	form.addEventListener("submit", (ev) => {
+		ev.preventDefault();
+		err.textContent = "";
+		const body = new URLSearchParams({ user: user.value,
+		    password: pass.value });
+		pass.value = "";
+		send(body);
 	});
+	// over HTTPS a client certificate (console_client_ca) may name the
+	// login: no password then
+	if (location.protocol === "https:") {
+		const cert = el("button", { type: "button", id: "login-cert" },
+		    "Log in with my certificate");
+		cert.addEventListener("click", () => {
+			err.textContent = "";
+			send(new URLSearchParams({ certificate: "1" }));
+		});
+		form.append(el("p", {}, cert));
+	}
 	root.append(form);
 	user.focus();
 }

@@ -286,6 +286,7 @@ check_secrets(struct doctor_report *r, const struct conf *c)
 	/* the web console's logins, where this build has them */
 	knob_value(c, "console_users", path, sizeof(path));
 	check_secret(r, "console_users", path, duid, &count);
+	check_secret(r, "console_tls_key", c->console_tls_key, duid, &count);
 	if (r->n == before)
 		doctor_add(r, "secrets", DOCTOR_OK, "%d file%s with secrets: "
 		    "root's alone", count, count == 1 ? "" : "s");

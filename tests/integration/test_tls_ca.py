@@ -205,8 +205,9 @@ def inet_sockets():
 
 
 def test_ca_reads_no_network(served):
-    """The ca process has its socketpairs (parent, smtp, and the one a
-    reload's keys come on) and no network socket; the smtp process, as
+    """The ca process has its socketpairs (parent, smtp, control's for
+    the console's key, and the one a reload's keys come on) and no
+    network socket; the smtp process, as
     a control, has its listeners."""
     m, cert, key = served
     starttls(m, tls_client(cert))
@@ -223,7 +224,7 @@ def test_ca_reads_no_network(served):
         return out
     assert sockets(kids["moat-smtp"]) & inet
     ca = sockets(kids["moat-ca"])
-    assert len(ca) == 3 and not ca & inet, ca
+    assert len(ca) == 4 and not ca & inet, ca
 
 
 def test_rsa_key_exchange_is_refused(moat_factory, certs):
