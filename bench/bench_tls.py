@@ -99,6 +99,7 @@ def main(argv):
                 "users_file = users\ntls_cert = %s\ntls_key = %s\n"
                 "tls_certificates = %s:%s\n"
                 "[limits]\nmax_sessions_per_ip = 1000\n"
+                "[delivery]\nblacklist_watch = no\n"
                 "[listener mx]\naddress = 127.0.0.1\nport = %d\nrole = mx\n"
                 % (rsa + ec + (port,)))
     log = open(os.path.join(d, "moat.log"), "wb")

@@ -113,6 +113,7 @@ def main():
                 "mail_dir = var/mail\nempty_dir = var/empty\n"
                 "users_file = users\ntls_cert = %s\ntls_key = %s\n"
                 "[limits]\nmax_sessions_per_ip = 1000\n"
+                "[delivery]\nblacklist_watch = no\n"
                 "[listener mx]\naddress = 127.0.0.1\nport = %d\nrole = mx\n"
                 % (cert, key, port))
     log = open(os.path.join(d, "moat.log"), "wb")

@@ -309,6 +309,9 @@ static const struct metric_family {
 	{ "bans_enforced", M_GAUGE, "Dynamic bans enforced at accept (smtp)." },
 	{ "users", M_GAUGE, "Accounts held or suspended, by state." },
 	{ "users_suspended", M_GAUGE, "Accounts whose AUTH is refused (smtp)." },
+	{ "dnsbl_listed", M_GAUGE, "1 while an own address is listed on a DNS blacklist, by address and list (blacklist_watch)." },
+	{ "dnsbl_checks_total", M_COUNTER, "Blacklist lookups of the own addresses since start, by list." },
+	{ "dnsbl_errors_total", M_COUNTER, "Blacklist lookups that failed (no answer, SERVFAIL, refused) since start, by list." },
 	{ "control_connections_total", M_COUNTER, "Control socket connections since start, by result." },
 	{ "control_requests_total", M_COUNTER, "Control requests since start, by result." },
 };

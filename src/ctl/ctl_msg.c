@@ -72,6 +72,7 @@ static const struct {
 	[CTL_OP_QUEUE_RESUME] = { "queue_resume", PROC_QUEUE, 1 },
 	[CTL_OP_USER_DEL] = { "user_del", PROC_CONTROL, 1 },
 	[CTL_OP_USER_FORGET] = { "user_forget", PROC_QUEUE, 1 },
+	[CTL_OP_BLACKLIST] = { "blacklist", PROC_QUEUE, 0 },
 };
 
 static const char *action_names[CTL_ACT_COUNT] = {
@@ -313,6 +314,9 @@ ctl_req_encode(const struct ctl_req *r, struct ipc_msg *m)
 	case CTL_OP_USER_PASSWD:
 		ipc_put_str(m, r->a);
 		ipc_put_str(m, r->b);
+		break;
+	case CTL_OP_BLACKLIST:
+		ipc_put_u8(m, r->flag);
 		break;
 	case CTL_OP_LOG_SET:
 		ipc_put_u8(m, r->cat);
@@ -698,6 +702,19 @@ dec_log_set(struct ipc_reader *rd, struct ctl_req *r, char *err,
 	return check_secs(r->duration, "for", err, errlen);
 }
 
+/* blacklist: 0 the current state, 1 check now */
+static int
+dec_blacklist(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	r->flag = ipc_get_u8(rd);
+	if (!rd->err && r->flag > 1) {
+		snprintf(err, errlen, "check: must be 0 or 1");
+		return -1;
+	}
+	return 0;
+}
+
 /* the operations with arguments; the others take none */
 static const req_dec_fn req_dec[CTL_OP_COUNT] = {
 	[CTL_OP_SESSION_KILL] = dec_session_kill,
@@ -716,6 +733,7 @@ static const req_dec_fn req_dec[CTL_OP_COUNT] = {
 	[CTL_OP_QUEUE_RESUME] = dec_queue_resume,
 	[CTL_OP_USER_DEL] = dec_user_name,
 	[CTL_OP_USER_FORGET] = dec_user_name,
+	[CTL_OP_BLACKLIST] = dec_blacklist,
 };
 
 /* ctl_req_decode - read and check the arguments of op */

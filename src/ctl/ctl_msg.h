@@ -66,6 +66,7 @@ enum ctl_op {
 	CTL_OP_QUEUE_RESUME = 23,	/* queue: domain ("*" all) */
 	CTL_OP_USER_DEL = 26,	/* parent (users file), then queue: user */
 	CTL_OP_USER_FORGET = 27,	/* queue: user (its state row) */
+	CTL_OP_BLACKLIST = 34,	/* queue (the mta checks): flag 1 check now */
 	CTL_OP_COUNT
 };
 
@@ -134,7 +135,8 @@ struct ctl_req {
 	struct ctl_filter filter;	/* QUEUE_LIST, QUEUE_ACT */
 	uint32_t	 limit;		/* QUEUE_LIST, EVENTS; 0: default */
 	uint8_t		 action;	/* QUEUE_ACT: enum ctl_action */
-	uint8_t		 flag;		/* QUEUE_ACT dry run, QUEUE_SHOW body */
+	uint8_t		 flag;		/* QUEUE_ACT dry run, QUEUE_SHOW body,
+					 * BLACKLIST check now */
 	uint64_t	 id;		/* SESSION_KILL session id */
 	int64_t		 since;		/* EVENTS: seconds back, 0: all */
 	int64_t		 after;		/* EVENTS: only ids above */

@@ -26,7 +26,7 @@
  *
  * Public: queue_ctl_new, queue_ctl_free, queue_ctl_ban_add,
  * queue_ctl_stored, queue_ctl_set_stats, queue_ctl_smtp_closed,
- * queue_ctl_set_lookup, queue_ctl_set_delivery.
+ * queue_ctl_set_lookup, queue_ctl_set_delivery, queue_ctl_set_dnsbl.
  *
  * SECURITY: no SQL here; filter values reach queue_db_ctl as bound
  * parameters. Requests were checked by the control process and are
@@ -56,6 +56,7 @@
 #include "policy/watch.h"
 #include "queue/queue_db.h"
 #include "queue/queue_db_ctl.h"
+#include "queue/queue_dnsbl.h"
 #include "queue/queue_route.h"
 
 #define PLURAL(n)	((n) == 1 ? "" : "s")	/* "1 message", "2 messages" */
@@ -80,6 +81,7 @@ struct queue_ctl {
 	const struct queue_stats *stats;	/* not owned, NULL: none */
 	struct queue_ctl_delivery dl;		/* requeue, pause, reinject */
 	struct watch		*hour;		/* messages per user, owned */
+	struct queue_dnsbl	*dnsbl;		/* not owned, NULL: none */
 };
 
 static void qc_expire_cb(evutil_socket_t, short, void *);
@@ -1422,6 +1424,7 @@ qc_stats(struct queue_ctl *qc, uint64_t id)
 		stat_lifetime(&ans, qc->stats);
 	if (c.dead >= 0)
 		stat_row(&ans, "deadletter_messages", "", c.dead);
+	queue_dnsbl_stats(qc->dnsbl, &ans);
 	ctl_ans_end(&ans);
 	ctl_answer_send(qc->control, id, &ans);
 }
@@ -1521,6 +1524,13 @@ qc_control_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	case CTL_OP_QUEUE_RESUME:
 		qc_pause(qc, id, uid, &q, q.op == CTL_OP_QUEUE_PAUSE);
 		break;
+	case CTL_OP_BLACKLIST:
+		if (qc->dnsbl == NULL)
+			ctl_answer_simple(p, id, CTL_FAILED, "no blacklist "
+			    "watch in this process");
+		else
+			queue_dnsbl_ctl(qc->dnsbl, p, id, &q);
+		break;
 	default:
 		ctl_answer_simple(p, id, CTL_BAD_REQUEST,
 		    "%s is not a queue operation", ctl_op_name(q.op));
@@ -1569,6 +1579,14 @@ queue_ctl_stored(struct queue_ctl *qc, const char *auth_user, size_t nrcpt)
 	/* recipients are not asked for: no per-recipient arrays needed */
 	(void)nrcpt;
 	watch_message(qc->hour, auth_user, time(NULL), 0, NULL, NULL);
+}
+
+/* queue_ctl_set_dnsbl - the blacklist watch's state (not owned) */
+void
+queue_ctl_set_dnsbl(struct queue_ctl *qc, struct queue_dnsbl *qd)
+{
+	if (qc != NULL)
+		qc->dnsbl = qd;
 }
 
 /* queue_ctl_set_stats - where the lifetime counters are */

@@ -79,6 +79,7 @@
 #include "queue/queue_watch.h"
 #include "queue/sched.h"
 #include "queue/queue_ctl.h"
+#include "queue/queue_dnsbl.h"
 #include "queue/queue_route.h"
 #include "control/control_log.h"
 
@@ -170,6 +171,7 @@ struct queue_proc {
 	struct sched		*sched;		/* outbound delivery, sched.c */
 	struct queue_ctl	*ctl;		/* control operations, queue_ctl.c */
 	struct queue_watch	*watch;		/* compromised accounts, queue_watch.c */
+	struct queue_dnsbl	*dnsbl;		/* own blacklist listings */
 	struct event		*ev_events;	/* keeps the events table bounded */
 	int			 stopping;
 	int64_t			 stop_deadline;
@@ -1005,6 +1007,7 @@ qp_reload(struct queue_proc *qp, const uint8_t *text, size_t len,
 		    qp->conf->mail_dir);
 	}
 	queue_watch_set_conf(qp->watch, nc);
+	queue_dnsbl_set_conf(qp->dnsbl, nc);
 	sched_set_conf(qp->sched, nc);
 	conf_apply_log_levels(nc);
 	proto_ready_send(qp->parent, PROTO_READY_RELOAD, 1, NULL);
@@ -1304,6 +1307,10 @@ queue_proc_main(struct proc_env *env)
 	if (env->peer[PROC_MTA] >= 0)
 		qp->sched = sched_new(conf, base, qp->db, env->peer[PROC_MTA],
 		    qp_local_kick, qp);
+	qp->dnsbl = queue_dnsbl_new(conf, qp->db, qp->sched);
+	if (qp->sched != NULL)
+		sched_set_dnsbl(qp->sched, queue_dnsbl_result, qp->dnsbl);
+	queue_ctl_set_dnsbl(qp->ctl, qp->dnsbl);
 	{
 		struct queue_ctl_delivery dl = { qp_ctl_conf, qp_ctl_inflight,
 		    qp_ctl_paused, qp_ctl_reinject, qp, qp_ctl_lost };
@@ -1327,6 +1334,8 @@ queue_proc_main(struct proc_env *env)
 	while (!TAILQ_EMPTY(&qp->partials))
 		qp_partial_free(qp, TAILQ_FIRST(&qp->partials));
 	sched_free(qp->sched);
+	queue_ctl_set_dnsbl(qp->ctl, NULL);
+	queue_dnsbl_free(qp->dnsbl);
 	queue_watch_free(qp->watch);
 	event_free(qp->ev_events);
 	queue_ctl_free(qp->ctl);

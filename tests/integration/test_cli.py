@@ -21,7 +21,8 @@ def run(*args):
 
 COMMANDS = ["serve", "check-config", "passwd", "config", "config-doc",
             "ldap-query", "relaytest", "sessions", "queue", "ban", "user",
-            "events", "log", "stats", "status", "verify", "version"]
+            "events", "log", "stats", "status", "verify", "blacklist",
+            "version"]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS)
