@@ -1424,7 +1424,7 @@ qc_stats(struct queue_ctl *qc, uint64_t id)
 		stat_lifetime(&ans, qc->stats);
 	if (c.dead >= 0)
 		stat_row(&ans, "deadletter_messages", "", c.dead);
-	queue_dnsbl_stats(qc->dnsbl, &ans);
+	queue_dnsbl_stats(qc->dnsbl, &ans, stat_row);
 	ctl_ans_end(&ans);
 	ctl_answer_send(qc->control, id, &ans);
 }

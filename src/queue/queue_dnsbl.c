@@ -157,7 +157,6 @@ pair_changed(struct queue_dnsbl *qd, const struct qd_pair *p, int64_t now)
 {
 	struct queue_event ev;
 	struct queue_alert a;
-	const char *type = p->listed ? "own_ip_listed" : "own_ip_delisted";
 	char detail[PROTO_DNSBL_TEXT_MAX * 2 + 320];
 	char esc[sizeof(detail) * 4];
 
@@ -175,14 +174,17 @@ pair_changed(struct queue_dnsbl *qd, const struct qd_pair *p, int64_t now)
 		    "detail=\"%s\"", p->address, esc);
 	memset(&ev, 0, sizeof(ev));
 	ev.time = now;
-	ev.type = type;
+	if (p->listed)
+		ev.type = "own_ip_listed";
+	else
+		ev.type = "own_ip_delisted";
 	ev.client_ip = p->address;
 	ev.detail = detail;
 	(void)queue_db_event_add(qd->db, &ev, 1);	/* logged there */
 	if (!p->listed)
 		return;
 	memset(&a, 0, sizeof(a));
-	a.event = type;
+	a.event = ev.type;
 	a.client = p->address;
 	a.detail = detail;
 	queue_alert_run(qd->conf->alert_command, &a);
@@ -357,18 +359,10 @@ queue_dnsbl_ctl(struct queue_dnsbl *qd, struct ipc_peer *control,
 	slot->control = control;
 }
 
-static void
-stat_row(struct ipc_msg *m, const char *name, const char *labels, int64_t v)
-{
-	ctl_ans_row(m);
-	ipc_put_str(m, name);
-	ipc_put_str(m, labels);
-	ipc_put_i64(m, v);
-}
-
 /* queue_dnsbl_stats - the gauge a pair and the counters a list */
 void
-queue_dnsbl_stats(const struct queue_dnsbl *qd, struct ipc_msg *ans)
+queue_dnsbl_stats(const struct queue_dnsbl *qd, struct ipc_msg *ans,
+    void (*stat_row)(struct ipc_msg *, const char *, const char *, int64_t))
 {
 	char labels[PROTO_IP_MAX + 300];
 

@@ -42,10 +42,11 @@ void queue_dnsbl_ctl(struct queue_dnsbl *qd, struct ipc_peer *control,
     uint64_t id, const struct ctl_req *q);
 
 /*
- * queue_dnsbl_stats - rows of the "stats" table (name, labels, value):
- * dnsbl_listed by address and list, dnsbl_checks_total and
- * dnsbl_errors_total by list
+ * queue_dnsbl_stats - rows of the "stats" table, each written by
+ * stat_row(ans, name, labels, value): dnsbl_listed by address and list,
+ * dnsbl_checks_total and dnsbl_errors_total by list
  */
-void queue_dnsbl_stats(const struct queue_dnsbl *qd, struct ipc_msg *ans);
+void queue_dnsbl_stats(const struct queue_dnsbl *qd, struct ipc_msg *ans,
+    void (*stat_row)(struct ipc_msg *, const char *, const char *, int64_t));
 
 #endif
