@@ -298,8 +298,8 @@ check_deadline_cb(evutil_socket_t fd, short what, void *arg)
 
 	snprintf(why, sizeof(why), "no answer within %llds",
 	    (long long)(time(NULL) - c->started));
-	for (size_t i = 0; i < c->nq; i++)
-		if (!c->q[i].done)
+	for (size_t i = 0; i < c->nq; i++)	/* a listing keeps its codes */
+		if (!c->q[i].done && c->q[i].status != PROTO_DNSBL_LISTED)
 			q_error(&c->q[i], why);
 	check_finish(c);
 }

@@ -115,8 +115,13 @@ queue_dnsbl_free(struct queue_dnsbl *qd)
 void
 queue_dnsbl_set_conf(struct queue_dnsbl *qd, const struct conf *conf)
 {
-	if (qd != NULL)
-		qd->conf = conf;
+	if (qd == NULL)
+		return;
+	qd->conf = conf;
+	if (!conf->blacklist_watch) {	/* no stale listings while off */
+		qd->npairs = 0;
+		qd->last_check = 0;
+	}
 }
 
 static struct qd_pair *
