@@ -174,6 +174,17 @@ def test_listing_alert_metric_status_and_delisting(moat_factory, alert_dir):
         assert s[LISTED4] == 0 and s[LISTED6] == 0, s
         assert "blacklists:            not listed" in ctl(m, "status")
         assert open(alerts).read().count("own_ip_listed") == 2
+
+        # turned off by a reload: no state left behind
+        with open(m.conf) as f:
+            text = f.read()
+        with open(m.conf, "w") as f:
+            f.write(text.replace("blacklist_watch = yes",
+                                 "blacklist_watch = no"))
+        ctl(m, "reload")
+        assert "the blacklist watch is off" in ctl(m, "blacklist")
+        assert not any(k.startswith("moat_dnsbl_listed")
+                       for k in metrics(mport))
     finally:
         if dns is not None:
             stop(dns)
