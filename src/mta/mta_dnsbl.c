@@ -37,7 +37,8 @@
  * PROTO_DNSBL_TEXT_MAX, and escaped where it is logged.
  * LIMITS: MTA_DNSBL_ADDRS_MAX addresses, MTA_DNSBL_ZONES_MAX zones (the
  * rest is logged and left out), one check at a time (an admin's request
- * during a check gets that check's outcome, MTA_DNSBL_WAITERS of them).
+ * during a check gets that check's outcome; the queue sends at most
+ * MTA_DNSBL_WAITERS at once).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -62,7 +63,6 @@
 #include "policy/dnsbl.h"
 
 #define MTA_DNSBL_TIMEOUT	20	/* seconds a check waits for answers */
-#define MTA_DNSBL_WAITERS	8	/* admin requests on one check */
 #define DNS_TYPE_A		1
 #define DNS_TYPE_TXT		16
 #define DNS_RCODE_NXDOMAIN	3
@@ -113,19 +113,6 @@ query_name(const char *addr, const char *zone, char *buf, size_t len)
 	if (cidr_addr_parse(addr, a) == -1)
 		return -1;
 	return dnsbl_query_name(a, zone, buf, len);
-}
-
-/* too many admins wait on the running check: an empty outcome */
-static void
-send_busy(struct mta *m, uint64_t id)
-{
-	struct ipc_msg msg;
-
-	proto_dnsbl_result_enc(&msg, id, time(NULL), 0);
-	if (m->queue != NULL)
-		ipc_send(m->queue, &msg);
-	else
-		ipc_msg_discard(&msg);
 }
 
 /*
@@ -370,10 +357,12 @@ check_begin(struct mta_dnsbl *w, uint64_t id)
 	char err[256], name[512];
 
 	if (w->cur != NULL) {		/* the running check answers it too */
-		if (id != 0 && w->cur->nids < MTA_DNSBL_WAITERS)
+		/* the queue has at most MTA_DNSBL_WAITERS checks out */
+		if (id != 0 && w->cur->nids == MTA_DNSBL_WAITERS)
+			fatalx("%s: more blacklist checks than the queue may "
+			    "ask for", __func__);
+		if (id != 0)
 			w->cur->ids[w->cur->nids++] = id;
-		else if (id != 0)
-			send_busy(w->m, id);
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -391,6 +380,10 @@ check_begin(struct mta_dnsbl *w, uint64_t id)
 		c->zones[c->nzones] = c->zone_buf[c->nzones];
 		c->nzones++;
 	}
+	if (conf->n_blacklist_zones > c->nzones)
+		log_warn(LOG_CAT_DNS, "event=blacklist_zones checked=%zu "
+		    "ignored=%zu", c->nzones, conf->n_blacklist_zones -
+		    c->nzones);
 	if (c->naddrs == 0 || c->nzones == 0) {
 		if (!w->said_none)
 			log_notice(LOG_CAT_DNS, "event=blacklist_watch "

@@ -13,6 +13,7 @@ struct mta;
 
 #define MTA_DNSBL_ADDRS_MAX	16	/* own addresses checked */
 #define MTA_DNSBL_ZONES_MAX	16	/* zones each is looked up in */
+#define MTA_DNSBL_WAITERS	8	/* admins' checks out at once */
 
 /* mta_dnsbl.c */
 /* mta_dnsbl_start - the first check soon, then every blacklist_interval */
@@ -29,11 +30,11 @@ void mta_dnsbl_free(struct mta *m);
 /*
  * mta_dnsbl_verdict - the A records of a blacklist answer (rdata[i] of
  * len[i] bytes, n of them): PROTO_DNSBL_LISTED with the listing codes
- * ("127.0.0.2,127.0.0.4") in out (outlen > 0); PROTO_DNSBL_ERROR with why in out
- * when the list refused the query (127.255.255.x, Spamhaus's codes for
- * public resolvers and over-limit users) or answered only outside
- * 127.0.0.0/8 (a resolver that makes up answers); PROTO_DNSBL_CLEAN
- * for no record.
+ * ("127.0.0.2,127.0.0.4") in out (outlen > 0); PROTO_DNSBL_ERROR with
+ * why in out when the list refused the query (127.255.255.x,
+ * Spamhaus's codes for public resolvers and over-limit users) or
+ * answered only outside 127.0.0.0/8 (a resolver that makes up
+ * answers); PROTO_DNSBL_CLEAN for no record.
  */
 int mta_dnsbl_verdict(char *const *rdata, const int *len, size_t n,
     char *out, size_t outlen);

@@ -49,7 +49,7 @@
 #include "queue/sched.h"
 
 #define QD_PAIRS_MAX	(MTA_DNSBL_ADDRS_MAX * MTA_DNSBL_ZONES_MAX)
-#define QD_PENDING_MAX	8	/* the mta's MTA_DNSBL_WAITERS */
+#define QD_PENDING_MAX	MTA_DNSBL_WAITERS	/* the mta's bound */
 #define QD_LISTS_MAX	MTA_DNSBL_ZONES_MAX
 
 /* one own address on one list */
