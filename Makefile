@@ -10,10 +10,12 @@
 
 CC      ?= cc
 PKGS     = libevent libevent_openssl openssl sqlite3 libsodium libunbound inih ldap libsystemd
+# libraries Debian ships without a pkg-config file
+NOPC_LIBS = -lspf2 -lopendmarc
 # the configuration moat reads when neither -c nor MOAT_CONFIG names one
 SYSCONFDIR ?= /etc
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(NOPC_LIBS)
 
 WARN     = -Wall -Wextra -Wformat=2 -Wformat-security -Wshadow -Wpointer-arith \
            -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wno-unused-parameter \

@@ -113,6 +113,7 @@ struct smtp_tx {
 						 * stores and logs as size */
 	struct smtp_dkim_tx	*dkim;		/* owned; NULL: not signed */
 	struct smtp_authres_tx	*authres;	/* owned; NULL: not checked */
+	int			 authres_forged; /* fields in our name removed */
 };
 
 /*

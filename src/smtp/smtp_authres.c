@@ -3,8 +3,9 @@
  * listeners, and the Authentication-Results field (RFC 8601) it gives.
  *
  * Public: smtp_authres_wanted, smtp_authres_resolver, smtp_authres_tx_new,
- * smtp_authres_tx_free, smtp_authres_body, smtp_authres_finish,
- * smtp_authres_give_up, smtp_authres_apply.
+ * smtp_authres_tx_free, smtp_authres_spf_start, smtp_authres_work_done,
+ * smtp_authres_body, smtp_authres_finish, smtp_authres_give_up,
+ * smtp_authres_action, smtp_authres_apply, smtp_authres_strip.
  *
  * When the header section of a message from outside has ended, its
  * DKIM-Signature fields (up to AUTHRES_SIGS_MAX) are parsed and each
@@ -14,7 +15,10 @@
  * process's asynchronous resolver (libunbound); the session waits, the
  * others go on. With the last answer the results make our
  * Authentication-Results field, which goes right below our Received
- * field after every field that claims our authserv-id is removed.
+ * field; every field that claims our authserv-id was removed before, by
+ * the dot step of its own (smtp_authres_strip), checked or not. SPF
+ * (libspf2) and the DMARC record come from worker threads
+ * (smtp_authwork.c); the DMARC verdict is libopendmarc's (dmarc.c).
  * SECURITY: signatures and key records come from outside: parsed by
  * dkim_tag.c (bounded, fuzzed); an answer names its session by id and
  * a generation, so a late one for a message gone is dropped.
@@ -25,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <arpa/inet.h>
 
 #include <event2/buffer.h>
 #include <sodium.h>
@@ -70,12 +76,14 @@ struct smtp_authres_tx {
 	enum spf_result		 spf;
 	const char		*spf_why;
 	char			 spf_domain[256];	/* for alignment */
+	int			 spf_helo;	/* spf_domain is the HELO name */
 	char			 spf_prop[600];	/* smtp.mailfrom=... */
 	/* DMARC, the record asked for at the dot */
 	int			 dmarc_state;
 	int			 dmarc_found;	/* 1, 0 none, -1 temperror */
-	struct dmarc_record	 dmarc;
+	char			 dmarc[DMARC_RECORD_MAX];	/* the record */
 	char			 dmarc_domain[256];	/* where it was */
+	char			 client[64];	/* the address, for libopendmarc */
 	char			 from[256];	/* the From domain */
 	char			 dmarc_prop[600];
 	enum smtp_dmarc_action	 action;
@@ -156,6 +164,18 @@ prop_safe(const char *v)
 	return 1;
 }
 
+/* the client's address as text: a v4-mapped one in dotted form */
+static void
+client_text(const uint8_t ip[16], char *out, size_t cap)
+{
+	static const uint8_t v4mapped[12] = { 0,0,0,0,0,0,0,0,0,0,0xff,0xff };
+
+	if (memcmp(ip, v4mapped, 12) == 0)
+		inet_ntop(AF_INET, ip + 12, out, (socklen_t)cap);
+	else
+		inet_ntop(AF_INET6, ip, out, (socklen_t)cap);
+}
+
 static struct authwork_job *
 job_new(struct smtp_authres_tx *t, enum authwork_kind kind)
 {
@@ -177,6 +197,7 @@ smtp_authres_spf_start(struct smtp_authres_tx *t, const uint8_t ip[16],
 	struct authwork_job *j;
 	const char *at = strrchr(sender, '@');
 
+	client_text(ip, t->client, sizeof(t->client));
 	if (!t->srv->conf->spf_check || t->srv->authwork == NULL)
 		return;
 	t->spf_state = AR_DONE;
@@ -185,6 +206,7 @@ smtp_authres_spf_start(struct smtp_authres_tx *t, const uint8_t ip[16],
 	if (sender[0] == '\0') {
 		/* the null sender: the HELO identity (RFC 7208 2.4) */
 		snprintf(t->spf_domain, sizeof(t->spf_domain), "%s", helo);
+		t->spf_helo = 1;
 		if (prop_safe(helo))
 			snprintf(t->spf_prop, sizeof(t->spf_prop),
 			    "smtp.helo=%s", helo);
@@ -231,7 +253,7 @@ smtp_authres_work_done(struct authwork_job *j)
 		t->spf_state = AR_DONE;
 	} else if (j->kind == AUTHWORK_DMARC && t->dmarc_state == AR_WAIT) {
 		t->dmarc_found = j->dmarc_found;
-		t->dmarc = j->dmarc;
+		memcpy(t->dmarc, j->dmarc, sizeof(t->dmarc));
 		memcpy(t->dmarc_domain, j->dmarc_domain,
 		    sizeof(t->dmarc_domain));
 		t->dmarc_state = AR_DONE;
@@ -395,6 +417,9 @@ authres_key(struct authres_sig *as, int err, struct ub_result *res)
 	    as->sig.blen)) {
 	case 1:
 		as->result = "pass";
+		/* RFC 6376 8.2: what follows l= was not signed */
+		if (as->sig.length >= 0)
+			as->reason = "body partly signed (l=)";
 		break;
 	case 0:
 		as->result = "fail";
@@ -510,45 +535,45 @@ smtp_authres_give_up(struct smtp_authres_tx *t)
 	}
 }
 
-/* the DMARC result (RFC 7489 6.6) of the results at hand */
+/*
+ * The DMARC result (RFC 7489 6.6) of the results at hand, by
+ * libopendmarc: the record, then the SPF and DKIM results.
+ */
 static const char *
 dmarc_result(struct smtp_authres_tx *t)
 {
+	struct dmarc_eval *e;
 	enum dmarc_policy p;
-	int pass = 0;
+	int pass, pct;
 
 	t->action = SMTP_DMARC_NONE;
 	if (t->from[0] == '\0')
 		return "none";
-	if (t->dmarc_found < 0) {
-		snprintf(t->dmarc_prop, sizeof(t->dmarc_prop),
-		    "header.from=%s", t->from);
+	snprintf(t->dmarc_prop, sizeof(t->dmarc_prop), "header.from=%s",
+	    t->from);
+	if (t->dmarc_found < 0)
 		return "temperror";
-	}
-	if (t->dmarc_found == 0) {
-		snprintf(t->dmarc_prop, sizeof(t->dmarc_prop),
-		    "header.from=%s", t->from);
+	if (t->dmarc_found == 0)
 		return "none";
-	}
-	/* a record of the organizational domain: its sp= for the others */
-	p = strcasecmp(t->dmarc_domain, t->from) == 0 ? t->dmarc.p :
-	    t->dmarc.sp;
+	if ((e = dmarc_eval_new(t->client[0] != '\0' ? t->client : "::",
+	    t->from, t->dmarc, t->dmarc_domain)) == NULL)
+		return "none";	/* checked by the worker: out of memory */
+	if (t->spf_state == AR_DONE)
+		dmarc_eval_spf(e, t->spf_domain, t->spf == SPF_PASS,
+		    t->spf_helo);
+	for (size_t i = 0; i < t->n; i++)
+		if (t->s[i].parsed && t->s[i].result != NULL)
+			dmarc_eval_dkim(e, t->s[i].sig.domain,
+			    t->s[i].sig.selector,
+			    strcmp(t->s[i].result, "pass") == 0);
+	pass = dmarc_eval_result(e, &p, &pct);
+	dmarc_eval_free(e);
 	snprintf(t->dmarc_prop, sizeof(t->dmarc_prop),
 	    "(p=%s) header.from=%s", dmarc_policy_name(p), t->from);
-	if (t->spf_state == AR_DONE && t->spf == SPF_PASS &&
-	    dmarc_aligned(t->spf_domain, t->from, t->dmarc.strict_spf))
-		pass = 1;
-	for (size_t i = 0; i < t->n && !pass; i++)
-		if (t->s[i].parsed && t->s[i].result != NULL &&
-		    strcmp(t->s[i].result, "pass") == 0 &&
-		    dmarc_aligned(t->s[i].sig.domain, t->from,
-		    t->dmarc.strict_dkim))
-			pass = 1;
 	if (pass)
 		return "pass";
 	/* pct=: the policy applies to that share of failures */
-	if (t->dmarc.pct >= 100 ||
-	    (int)randombytes_uniform(100) < t->dmarc.pct)
+	if (pct >= 100 || (int)randombytes_uniform(100) < pct)
 		t->action = p == DMARC_P_REJECT ? SMTP_DMARC_REJECT :
 		    p == DMARC_P_QUARANTINE ? SMTP_DMARC_QUARANTINE :
 		    SMTP_DMARC_NONE;
@@ -566,10 +591,8 @@ smtp_authres_apply(struct smtp_authres_tx *t, struct smtp_head *h,
     const char *authserv_id, char *summary, size_t cap)
 {
 	struct authres_result r[AUTHRES_SIGS_MAX + 2];
-	struct smtp_field f;
 	char field[4096];
 	size_t n = 0, sl = 0, d0;
-	int removed = 0;
 	long len;
 
 	if (t->spf_state == AR_DONE) {
@@ -621,22 +644,29 @@ smtp_authres_apply(struct smtp_authres_tx *t, struct smtp_head *h,
 			break;
 		sl += (size_t)w;
 	}
-	/* every field in our name is forged: only we write it */
-	for (size_t i = 0; smtp_head_field(h, i, &f) == 0; ) {
-		if (f.namelen == 22 && strncasecmp(f.name,
-		    "Authentication-Results", 22) == 0 &&
-		    authres_claims_id(f.value, f.valuelen, authserv_id)) {
-			if (smtp_head_remove(h, i) == -1)
-				return -1;
-			removed++;
-			continue;
-		}
-		i++;
-	}
 	/* right below our Received: both are this hop's trace */
 	if ((len = authres_format(authserv_id, r, n, field,
 	    sizeof(field))) < 0 || smtp_head_insert(h, 1, field,
 	    (size_t)len) == -1)
 		return -1;
+	return 0;
+}
+
+int
+smtp_authres_strip(struct smtp_head *h, const char *authserv_id)
+{
+	struct smtp_field f;
+	int removed = 0;
+
+	for (size_t i = 0; smtp_head_field(h, i, &f) == 0; ) {
+		if (f.namelen == 22 && strncasecmp(f.name,
+		    "Authentication-Results", 22) == 0 &&
+		    authres_claims_id(f.value, f.valuelen, authserv_id) &&
+		    smtp_head_remove(h, i) == 0) {
+			removed++;
+			continue;
+		}
+		i++;
+	}
 	return removed;
 }

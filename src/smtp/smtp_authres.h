@@ -68,12 +68,18 @@ int smtp_authres_finish(struct smtp_authres_tx *t, const struct smtp_head *h);
 void smtp_authres_give_up(struct smtp_authres_tx *t);
 
 /*
- * smtp_authres_apply - the results into h: every Authentication-Results
- * field claiming authserv_id removed, ours put first. The number
- * removed, or -1 out of memory. summary gets "dkim=pass ..." for the
- * log.
+ * smtp_authres_apply - the results into h: our Authentication-Results
+ * field right below our Received field. 0, or -1 out of memory.
+ * summary gets "dkim=pass ..." for the log.
  */
 int smtp_authres_apply(struct smtp_authres_tx *t, struct smtp_head *h,
     const char *authserv_id, char *summary, size_t cap);
+
+/*
+ * smtp_authres_strip - every Authentication-Results field of h that
+ * claims authserv_id removed (RFC 8601 5: only we write in our name),
+ * whether or not the message is checked: the number removed.
+ */
+int smtp_authres_strip(struct smtp_head *h, const char *authserv_id);
 
 #endif

@@ -1,17 +1,17 @@
 /*
- * smtp_authwork.c - SPF checks (spf.c) and DMARC record lookups on a
- * few worker threads of the smtp process, so that the synchronous
- * evaluation of a record (include, redirect, mx: one lookup after the
- * other) never runs on the event loop. Each thread has its own
+ * smtp_authwork.c - SPF checks (spf.c: libspf2) and DMARC record
+ * lookups on a few worker threads of the smtp process, so that the
+ * synchronous evaluation of a record (include, redirect, mx: one
+ * lookup after the other) never runs on the event loop. Each thread has its own
  * libunbound context in synchronous mode (dns_server or resolv.conf,
  * set up before the chroot); a finished job goes back over a pipe and
  * its callback runs on the loop.
  *
  * Public: authwork_new, authwork_start, authwork_submit, authwork_free.
  *
- * SECURITY: answers are parsed by spf.c and dmarc.c (bounded, fuzzed);
- * a job names its session by id and a generation, so the loop drops
- * the answer of a transaction gone.
+ * SECURITY: answers are read by spf_dns.c (bounded, fuzzed), records
+ * parsed by libspf2 and libopendmarc; a job names its session by id and
+ * a generation, so the loop drops the answer of a transaction gone.
  * At the end a thread still waiting for DNS is given a second; then the
  * pool is left to the exiting process rather than freed under it.
  * LIMITS: AUTHWORK_THREADS threads, AUTHWORK_QUEUE_MAX jobs queued; a
@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -89,14 +90,13 @@ dns_lookup(void *arg, const char *name, int type, const uint8_t *const **rd,
 	return n;
 }
 
-/* _dmarc.NAME: 1 with the record, 0 none, -1 temporary failure */
+/* _dmarc.NAME: 1 with the record in r, 0 none, -1 temporary failure */
 static int
-dmarc_fetch(struct authwork_dns *d, const char *domain,
-    struct dmarc_record *r)
+dmarc_fetch(struct authwork_dns *d, const char *domain, char *r, size_t cap)
 {
 	const uint8_t *const *rd;
 	const size_t *rl;
-	char qname[300], txt[2048];
+	char qname[300];
 	const char *why;
 	int n;
 
@@ -109,16 +109,18 @@ dmarc_fetch(struct authwork_dns *d, const char *domain,
 		for (size_t i = 0; i < rl[k]; ) {
 			size_t sl = rd[k][i++];
 
-			if (i + sl > rl[k] || len + sl >= sizeof(txt))
+			if (i + sl > rl[k] || len + sl >= cap)
 				break;
-			memcpy(txt + len, rd[k] + i, sl);
+			memcpy(r + len, rd[k] + i, sl);
 			len += sl;
 			i += sl;
 		}
+		r[len] = '\0';
 		/* the first record that is DMARC's (RFC 7489 6.6.3) */
-		if (dmarc_record_parse(txt, len, r, &why) == 0)
+		if (strlen(r) == len && dmarc_record_check(r, &why) == 0)
 			return 1;
 	}
+	r[0] = '\0';
 	return 0;
 }
 
@@ -136,13 +138,16 @@ run_job(struct authwork_dns *d, struct authwork_job *j)
 		return;
 	}
 	snprintf(j->dmarc_domain, sizeof(j->dmarc_domain), "%s", j->domain);
-	if ((j->dmarc_found = dmarc_fetch(d, j->domain, &j->dmarc)) == 0) {
-		const char *org = dmarc_org_domain(j->domain);
+	if ((j->dmarc_found = dmarc_fetch(d, j->domain, j->dmarc,
+	    sizeof(j->dmarc))) == 0) {
+		char org[256];
 
-		if (org != j->domain) {
+		dmarc_org_domain(j->domain, org, sizeof(org));
+		if (strcasecmp(org, j->domain) != 0) {
 			snprintf(j->dmarc_domain, sizeof(j->dmarc_domain),
 			    "%s", org);
-			j->dmarc_found = dmarc_fetch(d, org, &j->dmarc);
+			j->dmarc_found = dmarc_fetch(d, org, j->dmarc,
+			    sizeof(j->dmarc));
 		}
 	}
 }

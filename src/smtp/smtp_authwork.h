@@ -31,7 +31,7 @@ struct authwork_job {
 	enum spf_result		 spf;
 	const char		*why;		/* static text or NULL */
 	int			 dmarc_found;	/* 1 record, 0 none, -1 temp */
-	struct dmarc_record	 dmarc;
+	char			 dmarc[DMARC_RECORD_MAX];	/* the record */
 	char			 dmarc_domain[256];	/* where it was */
 	struct authwork_job	*next;
 };

@@ -10,7 +10,8 @@ static const struct {
 	const char		*name;
 	enum smtp_dot_rc	(*run)(struct smtp_session *);
 } dot_steps[] = {
-	{ "authres", smtp_dot_authres },	/* inbound: first */
+	{ "authres_strip", smtp_dot_authres_strip },	/* always: first */
+	{ "authres", smtp_dot_authres },	/* inbound */
 	{ "milter", smtp_dot_milter },	/* the listener's milters */
 	{ "dkim_sign", smtp_dot_dkim_sign },
 	{ "store", smtp_dot_store },	/* always last: it answers */

@@ -1,6 +1,7 @@
 /*
  * smtp_dot.h - what happens to a message between its final dot and the
- * reply: a fixed list of steps run in order (inbound authentication,
+ * reply: a fixed list of steps run in order (forged
+ * Authentication-Results fields removed, inbound authentication,
  * milters, DKIM signing, then the store). A step may answer at once or
  * park the session on something asynchronous (another process, a milter)
  * and call smtp_dot_next when its answer comes; other sessions go on
@@ -27,6 +28,7 @@ void smtp_dot_start(struct smtp_session *s);
 void smtp_dot_next(struct smtp_session *s);
 
 /* the steps; each in the module that owns it */
+enum smtp_dot_rc smtp_dot_authres_strip(struct smtp_session *s); /* smtp_session.c */
 enum smtp_dot_rc smtp_dot_authres(struct smtp_session *s);	/* smtp_session.c */
 enum smtp_dot_rc smtp_dot_dkim_sign(struct smtp_session *s);	/* smtp_session.c */
 enum smtp_dot_rc smtp_dot_milter(struct smtp_session *s);	/* smtp_session.c */

@@ -2157,6 +2157,31 @@ smtp_dot_refused(struct smtp_session *s)
 		smtp_data_reject(s);
 }
 
+/* the authserv-id of our Authentication-Results fields */
+static const char *
+smtp_authserv_id(const struct smtp_session *s)
+{
+	return s->srv->conf->authserv_id[0] != '\0' ?
+	    s->srv->conf->authserv_id : s->srv->conf->hostname;
+}
+
+/*
+ * The first step at the dot, for every message on every listener: an
+ * Authentication-Results field in our name is forged (RFC 8601 5), only
+ * we write it, whether or not this message is checked.
+ */
+enum smtp_dot_rc
+smtp_dot_authres_strip(struct smtp_session *s)
+{
+	s->tx->authres_forged = smtp_authres_strip(&s->tx->head,
+	    smtp_authserv_id(s));
+	if (s->tx->authres_forged > 0 && s->tx->authres == NULL)
+		log_info(LOG_CAT_SMTP, "session=%s qid=%s "
+		    "event=authres_forged_removed client=%s count=%d",
+		    s->idstr, s->tx->qid, s->ip, s->tx->authres_forged);
+	return SMTP_DOT_CONTINUE;
+}
+
 /*
  * The results go into the header section, and DMARC's demand is met
  * (dmarc_reject, dmarc_quarantine): -1 when the message was refused
@@ -2166,14 +2191,15 @@ static int
 smtp_authres_write(struct smtp_session *s)
 {
 	char summary[512];
-	int removed;
 
-	removed = smtp_authres_apply(s->tx->authres, &s->tx->head,
-	    s->srv->conf->authserv_id[0] != '\0' ? s->srv->conf->authserv_id :
-	    s->srv->conf->hostname, summary, sizeof(summary));
+	if (smtp_authres_apply(s->tx->authres, &s->tx->head,
+	    smtp_authserv_id(s), summary, sizeof(summary)) == -1)
+		log_warn(LOG_CAT_SMTP, "session=%s qid=%s event=authres_failed "
+		    "client=%s reason=\"out of memory\"", s->idstr, s->tx->qid,
+		    s->ip);
 	log_info(LOG_CAT_SMTP, "session=%s qid=%s event=authres client=%s "
 	    "results=\"%s\" forged_removed=%d", s->idstr, s->tx->qid, s->ip,
-	    summary, removed < 0 ? 0 : removed);
+	    summary, s->tx->authres_forged);
 	switch (smtp_authres_action(s->tx->authres)) {
 	case SMTP_DMARC_REJECT:
 		if (!s->srv->conf->dmarc_reject)

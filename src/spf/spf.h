@@ -1,7 +1,7 @@
 /*
  * spf.h - Sender Policy Framework (RFC 7208): check_host() evaluated
- * with a synchronous lookup function the caller gives (a worker
- * thread's resolver; a table in the tests).
+ * by libspf2 with a synchronous lookup function the caller gives (a
+ * worker thread's resolver; a table in the tests) as its DNS layer.
  */
 #ifndef MOAT_SPF_H
 #define MOAT_SPF_H
@@ -21,7 +21,6 @@ enum spf_result {
 
 #define SPF_LOOKUPS_MAX	10	/* RFC 7208 4.6.4: mechanisms and modifiers */
 #define SPF_VOID_MAX	2	/* RFC 7208 4.6.4: empty answers */
-#define SPF_RECORD_MAX	4096	/* one record's text, strings joined */
 
 /*
  * The lookup of name and type (SPF_TYPE_*): the number of records with
@@ -51,24 +50,9 @@ enum spf_result spf_check(const struct spf_query *q, const char **why);
 const char *spf_result_name(enum spf_result r);
 
 /*
- * spf_record_find - among TXT answers, the one SPF record ("v=spf1"
- * then a space or the end), its strings joined into out (cap bytes, NUL
- * ended): 1, 0 when none, -1 when more than one or too long.
- */
-int spf_record_find(const uint8_t *const *rd, const size_t *rl, int n,
-    char *out, size_t cap);
-
-/*
- * spf_record_check - the syntax of a record's terms (after "v=spf1"):
- * 0, or -1 with the reason in *why. The evaluator applies the same rules.
+ * spf_record_check - the syntax of a record ("v=spf1 ..."), compiled by
+ * libspf2: 0, or -1 with the reason in *why.
  */
 int spf_record_check(const char *record, const char **why);
-
-/*
- * spf_expand - a domain-spec with its macros (RFC 7208 7) into out:
- * 0, or -1 when malformed or too long.
- */
-int spf_expand(const struct spf_query *q, const char *domain,
-    const char *spec, size_t speclen, char *out, size_t cap);
 
 #endif

@@ -105,7 +105,8 @@ def test_package_metadata(debs):
     # public suffix list DMARC reads
     for lib in ("libc6", "libevent-2.1-7", "libevent-openssl-2.1-7",
                 "libssl3", "libsqlite3-0", "libsodium23", "libunbound8",
-                "libinih1", "libldap-2.5-0", "adduser", "publicsuffix"):
+                "libinih1", "libldap-2.5-0", "libspf2-2", "libopendmarc2",
+                "adduser", "publicsuffix"):
         assert re.search(r"(^|, )%s( |,|$)" % re.escape(lib), depends), \
             "Depends lacks %s: %s" % (lib, depends)
     r = subprocess.run(["dpkg-deb", "-c", deb], capture_output=True,

@@ -250,7 +250,7 @@ def inbound_edge(moat_factory, dkim_dns, keys, extra="", domains=None):
 
 
 def signed(keys, body=b"Hello Alice,\r\n\r\nsee you.\r\n",
-           canon=(b"relaxed", b"simple")):
+           canon=(b"relaxed", b"simple"), length=False):
     """a message signed by python3-dkim as example.net, RSA, with a forged
     Authentication-Results field in the inbound edge's name and one of
     another authserv-id"""
@@ -266,7 +266,7 @@ def signed(keys, body=b"Hello Alice,\r\n\r\nsee you.\r\n",
         key = f.read()
     return dkim.sign(msg, b"rsa1", b"example.net", key, canonicalize=canon,
                      include_headers=[b"from", b"to", b"subject",
-                                      b"message-id"]) + msg
+                                      b"message-id"], length=length) + msg
 
 
 def deliver_in(moat, msg, rcpt="alice@example.org"):
@@ -363,10 +363,26 @@ def test_inbound_key_missing_or_off(moat_factory, dkim_dns, keys):
                        "spf_check = no\ndmarc_check = no\n")
     deliver_in(off, signed(keys))
     got = off.wait_maildir(1, "alice")
-    # nothing of ours, and the forged field stays (nobody checks here)
-    assert authres_of(got[0])[0].startswith(
-        "Authentication-Results: mx.test.example; dkim=pass "
-        "header.d=forged.example")
+    # nothing of ours, but the field forged in our name is removed all
+    # the same (RFC 8601 5); another authserv-id's stays
+    assert authres_of(got[0]) == [
+        "Authentication-Results: other.example; spf=pass"], \
+        authres_of(got[0])
+    assert "event=authres_forged_removed" in off.log()
+    assert "count=1" in off.log()
+
+
+def test_inbound_dkim_length_tag_said(moat_factory, dkim_dns, keys):
+    """a signature with l= that verifies: the pass says the body was only
+    partly signed (RFC 6376 8.2), and text appended after signing still
+    passes with that reason"""
+    moat = inbound_edge(moat_factory, dkim_dns, keys)
+    deliver_in(moat, signed(keys, length=True) + b"appended later\r\n")
+    got = moat.wait_maildir(1, "alice")
+    assert len(got) == 1, moat.log()
+    ar = authres_of(got[0])[0]
+    assert '; dkim=pass reason="body partly signed (l=)" ' \
+        "header.d=example.net header.s=rsa1" in ar, ar
 
 
 def test_authenticated_user_mail_signed(moat_factory, dkim_dns, keys,
