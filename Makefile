@@ -9,7 +9,7 @@
 #   make deb        a Debian package in build/ (DEB_VERSION)
 
 CC      ?= cc
-PKGS     = libevent libevent_openssl openssl sqlite3 libsodium libunbound inih ldap libsystemd
+PKGS     = libevent libevent_openssl openssl sqlite3 libsodium libunbound inih ldap libsystemd libarchive
 # libraries Debian ships without a pkg-config file
 NOPC_LIBS = -lspf2 -lopendmarc
 # the configuration moat reads when neither -c nor MOAT_CONFIG names one

@@ -20,20 +20,13 @@ time the daemon's processes spent per handshake (utime + stime from
 On a shared machine the rate moves with the load; the CPU time a
 handshake much less.
 """
-import multiprocessing
 import os
-import shutil
-import signal
-import smtplib
-import socket
 import ssl
-import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tls_handshakes import cpu_ticks, free_port, make_cert  # noqa: E402
+from tls_handshakes import (Daemon, cpu_text, handshakes,  # noqa: E402
+                            make_cert, measure, run_workers)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MOAT = os.path.join(ROOT, "build", "moat")
@@ -57,28 +50,7 @@ def worker(port, kind, seconds, out):
     ctx.verify_mode = ssl.CERT_NONE
     ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     ctx.set_ciphers(CIPHERS[kind])
-    n, end = 0, time.monotonic() + seconds
-    while time.monotonic() < end:
-        with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
-            s.ehlo("bench.example")
-            code, _ = s.starttls(context=ctx)
-            assert code == 220
-            assert s.sock.cipher()[0] == CIPHERS[kind]
-        n += 1
-    out.put(n)
-
-
-def run(port, kind, seconds, workers):
-    q = multiprocessing.Queue()
-    ps = [multiprocessing.Process(target=worker,
-                                  args=(port, kind, seconds, q))
-          for _ in range(workers)]
-    for p in ps:
-        p.start()
-    total = sum(q.get() for _ in ps)
-    for p in ps:
-        p.join()
-    return total
+    handshakes(port, ctx, seconds, out, CIPHERS[kind])
 
 
 def main(argv):
@@ -88,54 +60,27 @@ def main(argv):
     if os.geteuid() != 0:
         print("bench_tls.py: must run as root", file=sys.stderr)
         return 2
-    d = tempfile.mkdtemp(prefix="moat-bench-tls-")
-    os.chmod(d, 0o755)
-    rsa, ec = make_pair(d, "rsa"), make_pair(d, "ec")
-    port = free_port()
-    conf = os.path.join(d, "moat.conf")
-    with open(conf, "w") as f:
-        f.write("[server]\nhostname = mx.bench.example\nspool_dir = var/spool\n"
-                "mail_dir = var/mail\nempty_dir = var/empty\n"
-                "users_file = users\ntls_cert = %s\ntls_key = %s\n"
-                "tls_certificates = %s:%s\n"
-                "[limits]\nmax_sessions_per_ip = 1000\n"
-                "[delivery]\nblacklist_watch = no\n"
-                "[listener mx]\naddress = 127.0.0.1\nport = %d\nrole = mx\n"
-                % (rsa + ec + (port,)))
-    log = open(os.path.join(d, "moat.log"), "wb")
-    p = subprocess.Popen([MOAT, "serve", "-c", conf], cwd=d, stdout=log,
-                         stderr=subprocess.STDOUT)
+    dm = Daemon(MOAT)
     cpu_ms = {}
     try:
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        hz = os.sysconf("SC_CLK_TCK")
+        rsa, ec = make_pair(dm.dir, "rsa"), make_pair(dm.dir, "ec")
+        dm.start("tls_cert = %s\ntls_key = %s\ntls_certificates = %s:%s\n"
+                 % (rsa + ec))
         for kind in ("rsa", "ecdsa"):
-            run(port, kind, 0.5, 1)             # warm up
-            before = cpu_ticks(p.pid)
-            n = run(port, kind, SECONDS, WORKERS)
-            after = cpu_ticks(p.pid)
-            cpu = {k: (after[k] - before.get(k, 0)) * 1000.0 / hz / n
-                   for k in after}
+            run_workers(worker, (dm.port, kind, 0.5), 1)    # warm up
+            n, cpu = measure(dm.proc.pid, lambda: run_workers(
+                worker, (dm.port, kind, SECONDS), WORKERS))
             cpu_ms[kind] = sum(cpu.values())
             print("bench tls_handshake_%s moat=%.1f unit=handshakes/s "
                   "(TLS 1.2, %d clients, %.0f s; cpu_ms_per_handshake=%.2f %s)"
                   % (kind, n / SECONDS, WORKERS, SECONDS, cpu_ms[kind],
-                     " ".join("%s=%.2f" % (k, v) for k, v in sorted(
-                         cpu.items()) if v > 0)), flush=True)
+                     cpu_text(cpu)), flush=True)
         print("bench tls_handshake moat=%.2f unit=ratio (daemon CPU a "
               "handshake, RSA-2048 / P-256)"
               % (cpu_ms["rsa"] / cpu_ms["ecdsa"] if cpu_ms["ecdsa"] else 0),
               flush=True)
     finally:
-        p.send_signal(signal.SIGTERM)
-        p.wait(20)
-        log.close()
-        shutil.rmtree(d, ignore_errors=True)
+        dm.stop()
     return 0
 
 

@@ -48,18 +48,26 @@ def make_cert(d, kind):
     return cert, key
 
 
-def worker(port, cert, version, seconds, out):
-    ctx = ssl.create_default_context(cafile=cert)
-    ctx.check_hostname = False
-    ctx.minimum_version = ctx.maximum_version = version
+def handshakes(port, ctx, seconds, out, cipher=None):
+    """connect, EHLO, STARTTLS with ctx in a loop for seconds; the count
+    goes to out (cipher: the suite each handshake must have agreed on)"""
     n, end = 0, time.monotonic() + seconds
     while time.monotonic() < end:
         with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
             s.ehlo("bench.example")
             code, _ = s.starttls(context=ctx)
             assert code == 220
+            if cipher is not None:
+                assert s.sock.cipher()[0] == cipher
         n += 1
     out.put(n)
+
+
+def worker(port, cert, version, seconds, out):
+    ctx = ssl.create_default_context(cafile=cert)
+    ctx.check_hostname = False
+    ctx.minimum_version = ctx.maximum_version = version
+    handshakes(port, ctx, seconds, out)
 
 
 def cpu_ticks(parent):
@@ -80,10 +88,10 @@ def cpu_ticks(parent):
     return out
 
 
-def run(port, cert, version, seconds, workers):
+def run_workers(target, args, workers):
+    """workers processes of target(*args, queue); the sum of their counts"""
     q = multiprocessing.Queue()
-    ps = [multiprocessing.Process(target=worker,
-                                  args=(port, cert, version, seconds, q))
+    ps = [multiprocessing.Process(target=target, args=args + (q,))
           for _ in range(workers)]
     for p in ps:
         p.start()
@@ -91,6 +99,65 @@ def run(port, cert, version, seconds, workers):
     for p in ps:
         p.join()
     return total
+
+
+def measure(pid, count):
+    """count() under the daemon pid: (its result, the daemon's CPU ms a
+    unit of it by process name)"""
+    hz = os.sysconf("SC_CLK_TCK")
+    before = cpu_ticks(pid)
+    n = count()
+    after = cpu_ticks(pid)
+    return n, {k: (after[k] - before.get(k, 0)) * 1000.0 / hz / n
+               for k in after}
+
+
+def cpu_text(cpu):
+    return " ".join("%s=%.2f" % (k, v) for k, v in sorted(cpu.items())
+                    if v > 0)
+
+
+class Daemon:
+    """`moat serve` in a fresh directory (start: with tls_lines in
+    [server]) and one mx listener on a free port; ends, and its
+    directory goes, with stop()"""
+
+    def __init__(self, moat, prefix="moat-bench-tls-"):
+        self.dir = tempfile.mkdtemp(prefix=prefix)
+        os.chmod(self.dir, 0o755)
+        self.moat = os.path.abspath(moat)
+        self.port = free_port()
+        self.proc = None
+
+    def start(self, tls_lines):
+        conf = os.path.join(self.dir, "moat.conf")
+        with open(conf, "w") as f:
+            f.write("[server]\nhostname = mx.bench.example\n"
+                    "spool_dir = var/spool\nmail_dir = var/mail\n"
+                    "empty_dir = var/empty\nusers_file = users\n%s"
+                    "[limits]\nmax_sessions_per_ip = 1000\n"
+                    "[delivery]\nblacklist_watch = no\n"
+                    "[listener mx]\naddress = 127.0.0.1\nport = %d\n"
+                    "role = mx\n" % (tls_lines, self.port))
+        self.log = open(os.path.join(self.dir, "moat.log"), "wb")
+        self.proc = subprocess.Popen([self.moat, "serve", "-c", conf],
+                                     cwd=self.dir, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        for _ in range(300):
+            try:
+                socket.create_connection(("127.0.0.1", self.port),
+                                         0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        return self
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(20)
+            self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def main():
@@ -103,48 +170,21 @@ def main():
     a = ap.parse_args()
     version = ssl.TLSVersion.TLSv1_3 if a.tls == "1.3" else \
         ssl.TLSVersion.TLSv1_2
-    d = tempfile.mkdtemp(prefix="moat-bench-tls-")
-    os.chmod(d, 0o755)
-    cert, key = make_cert(d, a.key)
-    port = free_port()
-    conf = os.path.join(d, "moat.conf")
-    with open(conf, "w") as f:
-        f.write("[server]\nhostname = mx.bench.example\nspool_dir = var/spool\n"
-                "mail_dir = var/mail\nempty_dir = var/empty\n"
-                "users_file = users\ntls_cert = %s\ntls_key = %s\n"
-                "[limits]\nmax_sessions_per_ip = 1000\n"
-                "[delivery]\nblacklist_watch = no\n"
-                "[listener mx]\naddress = 127.0.0.1\nport = %d\nrole = mx\n"
-                % (cert, key, port))
-    log = open(os.path.join(d, "moat.log"), "wb")
-    p = subprocess.Popen([os.path.abspath(a.moat), "serve", "-c", conf],
-                         cwd=d, stdout=log, stderr=subprocess.STDOUT)
+    dm = Daemon(a.moat)
     try:
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        run(port, cert, version, 0.5, 1)        # warm up
-        hz = os.sysconf("SC_CLK_TCK")
+        cert, key = make_cert(dm.dir, a.key)
+        dm.start("tls_cert = %s\ntls_key = %s\n" % (cert, key))
+        run_workers(worker, (dm.port, cert, version, 0.5), 1)  # warm up
         for w in (int(x) for x in a.workers.split(",")):
-            before = cpu_ticks(p.pid)
-            n = run(port, cert, version, a.seconds, w)
-            after = cpu_ticks(p.pid)
-            cpu = {k: (after[k] - before.get(k, 0)) * 1000.0 / hz / n
-                   for k in after}
+            n, cpu = measure(dm.proc.pid, lambda: run_workers(
+                worker, (dm.port, cert, version, a.seconds), w))
             print("key=%s tls=%s workers=%d handshakes_per_s=%.0f "
                   "cpu_ms_per_handshake=%.2f %s"
                   % (a.key, a.tls, w, n / a.seconds, sum(cpu.values()),
-                     " ".join("%s=%.2f" % (k, v) for k, v in sorted(
-                         cpu.items()) if v > 0)))
+                     cpu_text(cpu)))
             sys.stdout.flush()
     finally:
-        p.send_signal(signal.SIGTERM)
-        p.wait(20)
-        log.close()
-        shutil.rmtree(d, ignore_errors=True)
+        dm.stop()
 
 
 if __name__ == "__main__":

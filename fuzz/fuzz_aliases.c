@@ -17,17 +17,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fuzz.h"
 #include "lookup/aliases.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c) do { \
-	if (!(c)) { \
-		fprintf(stderr, "fuzz_aliases: invariant failed: %s " \
-		    "(line %d)\n", #c, __LINE__); \
-		abort(); \
-	} \
-} while (0)
 
 #define WORDS_MAX	40
 

@@ -16,17 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "lookup/ldap_filter.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c) do { \
-	if (!(c)) { \
-		fprintf(stderr, "fuzz_ldap_filter: invariant failed: %s " \
-		    "(line %d)\n", #c, __LINE__); \
-		abort(); \
-	} \
-} while (0)
 
 static const char *tmpl =
     "(|(mail=%s)(proxyAddresses=smtp:%s)(&(uid=%u)(dc=%d)))";

@@ -16,17 +16,8 @@
 
 #include <event2/buffer.h>
 
+#include "fuzz.h"
 #include "milter/milter_proto.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c) do { \
-	if (!(c)) { \
-		fprintf(stderr, "fuzz_milter: invariant failed: %s " \
-		    "(line %d)\n", #c, __LINE__); \
-		abort(); \
-	} \
-} while (0)
 
 static void
 check_str(const uint8_t *p, size_t len, const struct milter_str *s)

@@ -17,17 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "io/proxy_proto.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c) do { \
-	if (!(c)) { \
-		fprintf(stderr, "fuzz_proxy_proto: invariant failed: %s " \
-		    "(line %d)\n", #c, __LINE__); \
-		abort(); \
-	} \
-} while (0)
 
 static void
 check_one(const uint8_t *data, size_t size, int versions)

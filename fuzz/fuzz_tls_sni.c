@@ -15,17 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fuzz.h"
 #include "io/tls_set.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c) do { \
-	if (!(c)) { \
-		fprintf(stderr, "fuzz_tls_sni: invariant failed: %s " \
-		    "(line %d)\n", #c, __LINE__); \
-		abort(); \
-	} \
-} while (0)
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -8,7 +8,7 @@
 set -e
 # publicsuffix: the list DMARC's organizational domains come from, read
 # by the running daemon (/usr/share/publicsuffix)
-BUILD="gcc make pkg-config libevent-dev libssl-dev libsqlite3-dev libsodium-dev libunbound-dev libinih-dev libldap2-dev libsystemd-dev libspf2-dev libopendmarc-dev publicsuffix"
+BUILD="gcc make pkg-config libevent-dev libssl-dev libsqlite3-dev libsodium-dev libunbound-dev libinih-dev libldap2-dev libsystemd-dev libspf2-dev libopendmarc-dev libarchive-dev publicsuffix"
 # swaks only recommends libnet-ssleay-perl, its TLS, and apt-get below
 # installs no recommends: every package a test or benchmark runs is named
 # (tests/integration/test_deps.py checks)

@@ -30,21 +30,7 @@
 
 #include "ca_key.h"
 #include "../io/proto.h"
-
-static int
-fail(char *err, size_t errlen, const char *what)
-{
-	unsigned long e = ERR_get_error();
-	char buf[256];
-
-	if (e != 0) {
-		ERR_error_string_n(e, buf, sizeof(buf));
-		snprintf(err, errlen, "%s: %s", what, buf);
-	} else
-		snprintf(err, errlen, "%s", what);
-	ERR_clear_error();
-	return -1;
-}
+#include "../lib/ossl_error.h"
 
 /* ca_key_load - the private key of a PEM file */
 EVP_PKEY *
@@ -63,7 +49,7 @@ ca_key_load(const char *path, char *err, size_t errlen)
 		char what[512];
 
 		snprintf(what, sizeof(what), "%s: cannot load key", path);
-		fail(err, errlen, what);
+		ossl_error(err, errlen, what);
 	}
 	return key;
 }
@@ -76,11 +62,11 @@ ca_key_load_pem(const void *pem, size_t len, char *err, size_t errlen)
 	BIO *b;
 
 	if (len > INT_MAX || (b = BIO_new_mem_buf(pem, (int)len)) == NULL) {
-		fail(err, errlen, "cannot read key");
+		ossl_error(err, errlen, "cannot read key");
 		return NULL;
 	}
 	if ((key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL)) == NULL)
-		fail(err, errlen, "cannot load key");
+		ossl_error(err, errlen, "cannot load key");
 	BIO_free(b);
 	return key;
 }
@@ -196,44 +182,44 @@ ca_key_sign(EVP_PKEY *key, uint8_t op, uint32_t md_nid, const uint8_t *in,
 	switch (op) {
 	case PROTO_CA_RSA_PKCS1:
 		if (!is_rsa)
-			return fail(err, errlen, "PKCS1 signature with a non-RSA key");
+			return ossl_error(err, errlen, "PKCS1 signature with a non-RSA key");
 		if ((md = pkcs1_md(md_nid)) == NULL ||
 		    inlen != (size_t)EVP_MD_get_size(md))
-			return fail(err, errlen, "PKCS1 signature: bad digest");
+			return ossl_error(err, errlen, "PKCS1 signature: bad digest");
 		pad = RSA_PKCS1_PADDING;
 		break;
 	case PROTO_CA_RSA_PSS:
 		if (!is_rsa)
-			return fail(err, errlen, "PSS signature with a non-RSA key");
+			return ossl_error(err, errlen, "PSS signature with a non-RSA key");
 		if (inlen != (size_t)EVP_PKEY_get_size(key) ||
 		    !pss_shaped(in, inlen, EVP_PKEY_get_bits(key)))
-			return fail(err, errlen, "PSS signature: not a PSS block");
+			return ossl_error(err, errlen, "PSS signature: not a PSS block");
 		pad = RSA_NO_PADDING;
 		break;
 	case PROTO_CA_ECDSA:
 		if (!is_ec)
-			return fail(err, errlen, "ECDSA signature with a non-EC key");
+			return ossl_error(err, errlen, "ECDSA signature with a non-EC key");
 		if (inlen < 20 || inlen > 64)
-			return fail(err, errlen, "ECDSA signature: bad digest");
+			return ossl_error(err, errlen, "ECDSA signature: bad digest");
 		break;
 	default:
-		return fail(err, errlen, "unknown operation");
+		return ossl_error(err, errlen, "unknown operation");
 	}
 	if ((ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL)) == NULL ||
 	    EVP_PKEY_sign_init(ctx) != 1 ||
 	    (is_rsa && EVP_PKEY_CTX_set_rsa_padding(ctx, pad) != 1) ||
 	    (md != NULL && EVP_PKEY_CTX_set_signature_md(ctx, md) != 1) ||
 	    EVP_PKEY_sign(ctx, NULL, &need, in, inlen) != 1) {
-		fail(err, errlen, "cannot sign");
+		ossl_error(err, errlen, "cannot sign");
 		goto done;
 	}
 	if (need > outcap) {
-		fail(err, errlen, "signature too large");
+		ossl_error(err, errlen, "signature too large");
 		goto done;
 	}
 	*outlen = outcap;
 	if (EVP_PKEY_sign(ctx, out, outlen, in, inlen) != 1) {
-		fail(err, errlen, "cannot sign");
+		ossl_error(err, errlen, "cannot sign");
 		goto done;
 	}
 	rc = 0;

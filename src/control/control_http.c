@@ -314,6 +314,12 @@ static const struct metric_family {
 	{ "dnsbl_errors_total", M_COUNTER, "Blacklist lookups that failed (no answer, SERVFAIL, refused) since start, by list." },
 	{ "control_connections_total", M_COUNTER, "Control socket connections since start, by result." },
 	{ "control_requests_total", M_COUNTER, "Control requests since start, by result." },
+	{ "login_messages_total", M_COUNTER, "Messages stored per authenticated user since start (login_metrics_max users; the rest login=\"other\")." },
+	{ "login_recipients_total", M_COUNTER, "Recipients of the messages stored per authenticated user since start." },
+	{ "login_auth_failures_total", M_COUNTER, "AUTH failures per user since start; names that never logged in count as login=\"unknown\"." },
+	{ "relay_client_messages_total", M_COUNTER, "Messages stored per relay client (relay_networks, no AUTH) since start (the rest client=\"other\")." },
+	{ "relay_client_recipients_total", M_COUNTER, "Recipients of the messages stored per relay client since start." },
+	{ "relay_client_auth_failures_total", M_COUNTER, "AUTH failures from each relay client since start." },
 };
 
 static const char *const histogram_parts[] = { "_bucket", "_sum", "_count" };

@@ -17,7 +17,10 @@
  *   moat events [--since 1h] [--type T] [--ip CIDR] [--user NAME]
  *               [--limit N] [--follow]
  *   moat log [CATEGORY LEVEL [--for 30m]]
- *   moat stats | moat status
+ *   moat incident list [--since DUR] | incident show user:NAME|client:ADDR
+ *   moat incident export --user NAME | --client ADDR [--since DUR]
+ *               [-o FILE] [--log FILE]
+ *   moat stats [--series [--since 1h] [--limit N]] | moat status
  *   moat reload | moat stop [--no-wait] [--timeout DUR]
  *
  * FILTER: --from ADDR (<> for the null sender), --to ADDR, --to-domain D,
@@ -55,6 +58,7 @@
 #include <sodium.h>
 
 #include "ctl/ctl_cli.h"
+#include "ctl/incident_export.h"
 #include "ctl/ctl_msg.h"
 #include "daemon/conf_path.h"
 #include "daemon/config.h"
@@ -62,6 +66,7 @@
 #include "lib/cidr.h"
 #include "lib/event_types.h"
 #include "lib/fdio.h"
+#include "ctl/ctl_json.h"
 #include "lib/json.h"
 #include "lib/log.h"
 
@@ -72,8 +77,11 @@ struct cli {
 	const char	*conf_path;	/* -c, NULL: $MOAT_CONFIG or the default */
 	int		 builtin;	/* --builtin: the daemon of `make run` */
 	int		 quiet_conf;	/* reload: the daemon says what is wrong */
+	int		 quiet_connect;	/* no message when it cannot connect */
+	int		 connect_errno;	/* why it could not, 0 when it could */
 	const char	*socket_path;
 	int		 json;
+	int		 titles;	/* each table under its name */
 	int		 fd;
 	uint64_t	 next_id;
 	char		 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -81,7 +89,7 @@ struct cli {
 
 static const char *const commands[] = { "sessions", "queue", "ban", "user",
     "events", "log", "stats", "status", "verify", "blacklist", "reload",
-    "stop" };
+    "stop", "incident" };
 
 /* ctl_is_command - one of ours */
 int
@@ -140,12 +148,26 @@ static const struct {
 	    "[--user NAME]\n"
 	    "                   [--limit N] [--follow]\n"
 	    "       moat events --types\n" USAGE_DUR },
+	{ "incident",
+	    "usage: moat incident list [--since DUR]\n"
+	    "       moat incident show user:NAME|client:ADDR [--since DUR]\n"
+	    "       moat incident export --user NAME | --client ADDR "
+	    "[--since DUR]\n"
+	    "                            [-o FILE] [--log FILE]\n"
+	    "Default --since: 7d. export writes a .tar.gz (mode 0600): "
+	    "summary.txt,\nincident.json, events, sessions, queue, bans and "
+	    "log lines (--log FILE,\nelse the journal).\n" USAGE_DUR },
 	{ "log",
 	    "usage: moat log [CATEGORY LEVEL [--for DUR]]\n"
 	    "CATEGORY: smtp auth relay policy queue delivery dns tls control "
 	    "daemon\n"
 	    "LEVEL: err warn notice info debug\n" USAGE_DUR },
-	{ "stats", "usage: moat stats\n" },
+	{ "stats", "usage: moat stats\n"
+	    "       moat stats --series [--since DUR] [--limit N]\n"
+	    "  --series: per minute, messages in and out, AUTH failures, "
+	    "rejections,\n"
+	    "  queue size (the last hour by default, 7 days at most)\n"
+	    USAGE_DUR },
 	{ "status", "usage: moat status\n" },
 	{ "reload", "usage: moat reload\n"
 	    "  exit 0 reloaded, 3 applied but some changes need a restart,\n"
@@ -288,7 +310,8 @@ cli_socket_path(struct cli *c)
 			n = snprintf(c->path, sizeof(c->path), "%s/%s", spool,
 			    CTL_SOCKET_NAME);
 		} else {
-			fprintf(stderr, "moat: %s\n", err);
+			if (!c->quiet_connect)
+				fprintf(stderr, "moat: %s\n", err);
 			return -1;
 		}
 	}
@@ -323,8 +346,11 @@ cli_socket_trusted(const struct cli *c, const struct stat *st)
 }
 
 static void
-cli_connect_error(const struct cli *c, int e)
+cli_connect_error(struct cli *c, int e)
 {
+	c->connect_errno = e;
+	if (c->quiet_connect)
+		return;
 	if (e == ENOENT || e == ECONNREFUSED)
 		fprintf(stderr, "moat: the daemon is not running (no "
 		    "control socket at %s)\n", c->path);
@@ -448,58 +474,6 @@ done:
  * Output.
  */
 
-static void
-json_row(FILE *fp, const struct ctl_table *t, size_t r)
-{
-	fputc('{', fp);
-	for (size_t c = 0; c < t->ncols; c++) {
-		const struct ctl_cell *x = &t->cells[r * t->ncols + c];
-
-		if (c)
-			fputc(',', fp);
-		json_write_str(fp, t->cols[c].name);
-		fputc(':', fp);
-		if (t->cols[c].kind == CTL_KIND_STR)
-			json_write_str(fp, x->s);
-		else
-			fprintf(fp, "%" PRId64, x->i);
-	}
-	fputc('}', fp);
-}
-
-static const char *
-status_name(enum ctl_status st)
-{
-	switch (st) {
-	case CTL_OK: return "ok";
-	case CTL_FAILED: return "failed";
-	case CTL_BAD_REQUEST: return "bad_request";
-	case CTL_DENIED: return "denied";
-	}
-	return "?";
-}
-
-static void
-print_json(const struct ctl_answer *a)
-{
-	printf("{\"status\":\"%s\",\"message\":", status_name(a->status));
-	json_write_str(stdout, a->message);
-	for (size_t i = 0; i < a->ntables; i++) {
-		const struct ctl_table *t = &a->tables[i];
-
-		printf(",");
-		json_write_str(stdout, t->name);
-		printf(":[");
-		for (size_t r = 0; r < t->nrows; r++) {
-			if (r)
-				printf(",");
-			json_row(stdout, t, r);
-		}
-		printf("]");
-	}
-	printf("}\n");
-}
-
 /* A cell as the table shows it: human units, safe characters. */
 static void
 cell_text(const struct ctl_table *t, size_t r, size_t c, int absolute,
@@ -572,7 +546,8 @@ print_table(const struct ctl_table *t)
 {
 	size_t *w;
 	char buf[512];
-	int absolute = strcmp(t->name, "events") == 0;
+	int absolute = strcmp(t->name, "events") == 0 ||
+	    strcmp(t->name, "timeline") == 0;
 
 	if (t->ncols == 1 && t->cols[0].kind == CTL_KIND_STR) {
 		for (size_t r = 0; r < t->nrows; r++)
@@ -646,17 +621,19 @@ static int
 show(struct cli *c, const struct ctl_answer *a)
 {
 	if (c->json) {
-		print_json(a);
+		ctl_json_write(stdout, a);
 		return exit_status(a);
 	}
 	if (a->status != CTL_OK) {
 		fprintf(stderr, "moat: %s\n", a->message[0] ? a->message :
-		    status_name(a->status));
+		    ctl_status_name(a->status));
 		return exit_status(a);
 	}
 	for (size_t i = 0; i < a->ntables; i++) {
 		if (i > 0)
 			printf("\n");
+		if (c->titles && a->tables[i].nrows > 0)
+			printf("%s:\n", a->tables[i].name);
 		print_table(&a->tables[i]);
 	}
 	if (a->message[0])
@@ -885,6 +862,79 @@ cmd_ban(struct cli *c, int argc, char **argv)
 			return usage(NULL);
 	}
 	return run(c, &q);
+}
+
+/* incident_export's way to the daemon */
+static int
+incident_call(void *arg, const struct ctl_req *q, struct ctl_answer *a)
+{
+	return cli_call(arg, q, a);
+}
+
+/*
+ * moat incident list [--since DUR]
+ * moat incident show user:NAME|client:ADDR [--since DUR]
+ * moat incident export --user NAME | --client ADDR [--since DUR]
+ *     [-o FILE] [--log FILE]
+ */
+static int
+cmd_incident(struct cli *c, int argc, char **argv)
+{
+	struct incident_export_opts o;
+	struct ctl_req q;
+	char err[512], id[CTL_STR_MAX + 8];
+	const char *kind, *value;
+	int i = 1;
+
+	memset(&q, 0, sizeof(q));
+	memset(&o, 0, sizeof(o));
+	if (argc == 0)
+		return usage(NULL);
+	if (strcmp(argv[0], "list") == 0)
+		q.op = CTL_OP_INCIDENTS;
+	else if (strcmp(argv[0], "show") == 0 && argc >= 2) {
+		q.op = CTL_OP_INCIDENT;
+		if (copy_arg(q.a, argv[1], "incident", err, sizeof(err)) == -1)
+			return usage(err);
+		i = 2;
+	} else if (strcmp(argv[0], "export") != 0)
+		return usage(NULL);
+	id[0] = '\0';
+	for (; i < argc; i++) {
+		if (strcmp(argv[i], "--since") == 0 && i + 1 < argc) {
+			if (ctl_duration_parse(argv[++i], &q.since) == -1)
+				return usage("--since: not a duration (1h, 7d)");
+		} else if (q.op == 0 && (strcmp(argv[i], "--user") == 0 ||
+		    strcmp(argv[i], "--client") == 0) && i + 1 < argc &&
+		    id[0] == '\0') {
+			snprintf(id, sizeof(id), "%s:%s", argv[i] + 2,
+			    argv[i + 1]);
+			i++;
+		} else if (q.op == 0 && strcmp(argv[i], "-o") == 0 &&
+		    i + 1 < argc)
+			o.out = argv[++i];
+		else if (q.op == 0 && strcmp(argv[i], "--log") == 0 &&
+		    i + 1 < argc)
+			o.log_file = argv[++i];
+		else
+			return usage(NULL);
+	}
+	if (q.op == CTL_OP_INCIDENT &&
+	    ctl_incident_id(q.a, &kind, &value, err, sizeof(err)) == -1)
+		return usage(err);
+	/* show: several tables, each under its name */
+	c->titles = q.op == CTL_OP_INCIDENT;
+	if (q.op != 0)
+		return run(c, &q);
+	if (id[0] == '\0')
+		return usage("export: give --user NAME or --client ADDR");
+	if (strlen(id) >= CTL_STR_MAX ||
+	    ctl_incident_id(id, &kind, &value, err, sizeof(err)) == -1)
+		return usage(strlen(id) >= CTL_STR_MAX ? "export: name too long" :
+		    err);
+	o.id = id;
+	o.since = q.since;
+	return incident_export(&o, incident_call, c);
 }
 
 /* moat verify list|flush [ADDR]: the recipient verification cache */
@@ -1218,6 +1268,40 @@ unknown_event_type(const char *name)
 	return 2;
 }
 
+/* moat stats, or the time series: moat stats --series [--since DUR] */
+static int
+cmd_stats(struct cli *c, int argc, char **argv)
+{
+	struct ctl_req q;
+
+	memset(&q, 0, sizeof(q));
+	q.op = CTL_OP_STATS;
+	if (argc == 0)
+		return run(c, &q);
+	if (strcmp(argv[0], "--series") != 0)
+		return usage(NULL);
+	q.op = CTL_OP_SERIES;
+	q.since = 3600;
+	for (int i = 1; i < argc; i++) {
+		if (i + 1 >= argc)
+			return usage(NULL);
+		if (strcmp(argv[i], "--since") == 0) {
+			if (ctl_duration_parse(argv[++i], &q.since) == -1 ||
+			    q.since <= 0 || q.since > 7 * 86400)
+				return usage("--since: a duration up to 7d");
+		} else if (strcmp(argv[i], "--limit") == 0) {
+			char *end;
+			unsigned long v = strtoul(argv[++i], &end, 10);
+
+			if (*end || v == 0 || v > CTL_LIST_MAX)
+				return usage("--limit: 1..1000000");
+			q.limit = (uint32_t)v;
+		} else
+			return usage(NULL);
+	}
+	return run(c, &q);
+}
+
 static int
 cmd_events(struct cli *c, int argc, char **argv)
 {
@@ -1291,7 +1375,7 @@ cmd_events(struct cli *c, int argc, char **argv)
 			char buf[512];
 
 			if (c->json) {
-				json_row(stdout, t, r);
+				ctl_json_row(stdout, t, r);
 				printf("\n");
 			} else {
 				for (size_t k = 1; k < t->ncols; k++) {
@@ -1514,6 +1598,54 @@ cmd_status(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
+/* ctl_daemon_config - the file the running daemon loaded (status) */
+int
+ctl_daemon_config(const char *conf_path, int builtin, const char *socket_path,
+    char *out, size_t len, char *why, size_t whylen)
+{
+	const struct ctl_table *t;
+	struct ctl_answer a;
+	struct ctl_req q;
+	struct cli c;
+	int col, rc = 0;
+
+	memset(&c, 0, sizeof(c));
+	c.fd = -1;
+	c.conf_path = conf_path;
+	c.builtin = builtin;
+	c.socket_path = socket_path;
+	c.quiet_conf = 1;
+	c.quiet_connect = 1;
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(why, whylen, "no answer from the daemon");
+	if (cli_socket_path(&c) == -1)
+		return -1;
+	memset(&q, 0, sizeof(q));
+	q.op = CTL_OP_STATUS;
+	if (cli_call(&c, &q, &a) == -1) {
+		if (c.connect_errno == ENOENT || c.connect_errno == ECONNREFUSED)
+			snprintf(why, whylen, "the daemon is not running (no "
+			    "control socket at %s)", c.path);
+		else if (c.connect_errno != 0)
+			snprintf(why, whylen, "cannot ask the daemon: %s: %s",
+			    c.path, strerror(c.connect_errno));
+		goto done;
+	}
+	if (a.status == CTL_OK && (t = ctl_table_find(&a, "daemon")) != NULL &&
+	    t->nrows == 1 && (col = ctl_table_col(t, "config")) >= 0 &&
+	    t->cols[col].kind == CTL_KIND_STR && t->cells[col].s != NULL) {
+		snprintf(out, len, "%s", t->cells[col].s);
+		rc = 1;
+	} else
+		snprintf(why, whylen, "the daemon's status: %s", a.message ?
+		    a.message : "no answer");
+	ctl_answer_free(&a);
+done:
+	if (c.fd >= 0)
+		close(c.fd);
+	return rc;
+}
+
 /* ctl_main - one administration command */
 int
 ctl_main(int argc, char **argv)
@@ -1566,16 +1698,17 @@ ctl_main(int argc, char **argv)
 		rc = cmd_verify(&c, n, args);
 	else if (strcmp(cmd, "blacklist") == 0)
 		rc = cmd_blacklist(&c, n, args);
+	else if (strcmp(cmd, "incident") == 0)
+		rc = cmd_incident(&c, n, args);
 	else if (strcmp(cmd, "reload") == 0)
 		rc = cmd_reload(&c, n, args);
 	else if (strcmp(cmd, "stop") == 0)
 		rc = cmd_stop(&c, n, args);
 	else if (strcmp(cmd, "status") == 0)
 		rc = cmd_status(&c, n, args);
-	else if (n == 0 && strcmp(cmd, "stats") == 0) {
-		q.op = CTL_OP_STATS;
-		rc = run(&c, &q);
-	} else
+	else if (strcmp(cmd, "stats") == 0)
+		rc = cmd_stats(&c, n, args);
+	else
 		rc = usage(NULL);
 	if (c.fd >= 0)
 		close(c.fd);

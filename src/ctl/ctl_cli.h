@@ -44,4 +44,15 @@ int ctl_password_check(const struct conf *c, const char *user,
 int ctl_filter_option(int argc, char **argv, int *i, struct ctl_filter *f,
     char *err, size_t errlen);
 
+/*
+ * ctl_daemon_config - ask the running daemon (`status`) which file it
+ * loaded: 1 with its path in out ("(builtin)" for the built-in one); 0
+ * when no daemon answers on the control socket of conf_path (or
+ * builtin, or socket_path), why saying so; -1 when not even the
+ * configuration naming the socket could be read. Prints nothing.
+ */
+int ctl_daemon_config(const char *conf_path, int builtin,
+    const char *socket_path, char *out, size_t len, char *why,
+    size_t whylen);
+
 #endif

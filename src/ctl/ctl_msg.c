@@ -4,7 +4,7 @@
  * Public: ctl_op_name, ctl_op_target, ctl_op_changes, ctl_action_name,
  * ctl_action_from_name, ctl_user_state_name, ctl_user_state_from_name,
  * ctl_state_mask, ctl_state_name, ctl_duration_parse,
- * ctl_duration_format, ctl_size_format, ctl_filter_empty,
+ * ctl_duration_format, ctl_size_format, ctl_filter_empty, ctl_incident_id,
  * ctl_req_encode, ctl_req_decode, ctl_ans_begin, ctl_ans_table,
  * ctl_ans_row, ctl_ans_end, ctl_ans_vsimple, ctl_answer_decode,
  * ctl_answer_free, ctl_answer_put_tables, ctl_table_find, ctl_table_col,
@@ -73,6 +73,9 @@ static const struct {
 	[CTL_OP_USER_DEL] = { "user_del", PROC_CONTROL, 1 },
 	[CTL_OP_USER_FORGET] = { "user_forget", PROC_QUEUE, 1 },
 	[CTL_OP_BLACKLIST] = { "blacklist", PROC_QUEUE, 0 },
+	[CTL_OP_SERIES] = { "series", PROC_QUEUE, 0 },
+	[CTL_OP_INCIDENTS] = { "incidents", PROC_QUEUE, 0 },
+	[CTL_OP_INCIDENT] = { "incident", PROC_QUEUE, 0 },
 };
 
 static const char *action_names[CTL_ACT_COUNT] = {
@@ -289,6 +292,10 @@ ctl_req_encode(const struct ctl_req *r, struct ipc_msg *m)
 		ipc_put_u32(m, r->limit);
 		ipc_put_i64(m, r->after);
 		break;
+	case CTL_OP_SERIES:
+		ipc_put_i64(m, r->since);
+		ipc_put_u32(m, r->limit);
+		break;
 	case CTL_OP_BAN_ADD:
 		ipc_put_str(m, r->a);
 		ipc_put_i64(m, r->duration);
@@ -317,6 +324,13 @@ ctl_req_encode(const struct ctl_req *r, struct ipc_msg *m)
 		break;
 	case CTL_OP_BLACKLIST:
 		ipc_put_u8(m, r->flag);
+		break;
+	case CTL_OP_INCIDENTS:
+		ipc_put_i64(m, r->since);
+		break;
+	case CTL_OP_INCIDENT:
+		ipc_put_str(m, r->a);
+		ipc_put_i64(m, r->since);
 		break;
 	case CTL_OP_LOG_SET:
 		ipc_put_u8(m, r->cat);
@@ -559,6 +573,28 @@ dec_events(struct ipc_reader *rd, struct ctl_req *r, char *err,
 	return 0;
 }
 
+/* the time series: seconds back (at most the 7 days kept), rows */
+#define CTL_SERIES_SINCE_MAX	(7 * 86400)
+
+static int
+dec_series(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	r->since = ipc_get_i64(rd);
+	r->limit = ipc_get_u32(rd);
+	if (rd->err)
+		return 0;		/* refused as malformed */
+	if (r->since < 0 || r->since > CTL_SERIES_SINCE_MAX) {
+		snprintf(err, errlen, "since: out of range (at most 7 days)");
+		return -1;
+	}
+	if (r->limit > CTL_LIST_MAX) {
+		snprintf(err, errlen, "limit: out of range");
+		return -1;
+	}
+	return 0;
+}
+
 /* the network of a ban request: given, and a network */
 static int
 check_ban_cidr(const struct ctl_req *r, char *err, size_t errlen)
@@ -715,6 +751,67 @@ dec_blacklist(struct ipc_reader *rd, struct ctl_req *r, char *err,
 	return 0;
 }
 
+/* ctl_incident_id - "user:NAME" or "client:CIDR" into its parts */
+int
+ctl_incident_id(const char *id, const char **kind, const char **value,
+    char *err, size_t errlen)
+{
+	const char *v;
+
+	if (strncmp(id, "user:", 5) == 0) {
+		v = id + 5;
+		if (v[0] == '\0' || strchr(v, ' ') != NULL) {
+			snprintf(err, errlen, "user name missing or has a "
+			    "space");
+			return -1;
+		}
+		*kind = "user";
+	} else if (strncmp(id, "client:", 7) == 0) {
+		v = id + 7;
+		if (v[0] == '\0') {
+			snprintf(err, errlen, "client address missing");
+			return -1;
+		}
+		if (check_cidr(v, "client", err, errlen) == -1)
+			return -1;
+		*kind = "client";
+	} else {
+		snprintf(err, errlen, "not user:NAME or client:ADDR");
+		return -1;
+	}
+	*value = v;
+	return 0;
+}
+
+static int
+dec_incidents(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	r->since = ipc_get_i64(rd);
+	return check_secs(r->since, "since", err, errlen);
+}
+
+static int
+dec_incident(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	const char *kind, *value;
+
+	if (get_text(rd, r->a, "incident", err, errlen) == -1)
+		return -1;
+	r->since = ipc_get_i64(rd);
+	if (check_secs(r->since, "since", err, errlen) == -1)
+		return -1;
+	if (ctl_incident_id(r->a, &kind, &value, err, errlen) == -1) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "incident: %s", why);
+		return -1;
+	}
+	return 0;
+}
+
 /* the operations with arguments; the others take none */
 static const req_dec_fn req_dec[CTL_OP_COUNT] = {
 	[CTL_OP_SESSION_KILL] = dec_session_kill,
@@ -734,6 +831,9 @@ static const req_dec_fn req_dec[CTL_OP_COUNT] = {
 	[CTL_OP_USER_DEL] = dec_user_name,
 	[CTL_OP_USER_FORGET] = dec_user_name,
 	[CTL_OP_BLACKLIST] = dec_blacklist,
+	[CTL_OP_SERIES] = dec_series,
+	[CTL_OP_INCIDENTS] = dec_incidents,
+	[CTL_OP_INCIDENT] = dec_incident,
 };
 
 /* ctl_req_decode - read and check the arguments of op */

@@ -66,6 +66,9 @@ enum ctl_op {
 	CTL_OP_QUEUE_RESUME = 23,	/* queue: domain ("*" all) */
 	CTL_OP_USER_DEL = 26,	/* parent (users file), then queue: user */
 	CTL_OP_USER_FORGET = 27,	/* queue: user (its state row) */
+	CTL_OP_SERIES = 30,	/* queue: since, limit; the per-minute series */
+	CTL_OP_INCIDENTS = 32,	/* queue: since */
+	CTL_OP_INCIDENT = 33,	/* queue: "user:NAME" or "client:ADDR", since */
 	CTL_OP_BLACKLIST = 34,	/* queue (the mta checks): flag 1 check now */
 	CTL_OP_COUNT
 };
@@ -133,18 +136,19 @@ struct ctl_filter {
 struct ctl_req {
 	enum ctl_op	 op;
 	struct ctl_filter filter;	/* QUEUE_LIST, QUEUE_ACT */
-	uint32_t	 limit;		/* QUEUE_LIST, EVENTS; 0: default */
+	uint32_t	 limit;		/* QUEUE_LIST, EVENTS, SERIES; 0: default */
 	uint8_t		 action;	/* QUEUE_ACT: enum ctl_action */
 	uint8_t		 flag;		/* QUEUE_ACT dry run, QUEUE_SHOW body,
 					 * BLACKLIST check now */
 	uint64_t	 id;		/* SESSION_KILL session id */
-	int64_t		 since;		/* EVENTS: seconds back, 0: all */
+	int64_t		 since;		/* EVENTS, SERIES, INCIDENT(S): seconds
+					 * back, 0: all (incidents: a week) */
 	int64_t		 after;		/* EVENTS: only ids above */
 	int64_t		 duration;	/* BAN_ADD, LOG_SET seconds, 0: none */
 	uint8_t		 state;		/* USER_STATE: enum ctl_user_state */
 	uint8_t		 cat, level;	/* LOG_SET */
 	char		 a[CTL_STR_MAX];	/* qid, cidr, user, type, address,
-						 * domain */
+						 * domain, incident */
 	char		 b[CTL_STR_MAX];	/* reason, user (kill), cidr, hash */
 	char		 c[CTL_STR_MAX];	/* events: user */
 };
@@ -204,6 +208,14 @@ int ctl_duration_parse(const char *s, int64_t *secs);
 char *ctl_duration_format(int64_t secs, char *buf, size_t len);
 /* ctl_size_format - "512B", "1.5K", "12.0M" into buf; returns buf */
 char *ctl_size_format(int64_t bytes, char *buf, size_t len);
+
+/*
+ * ctl_incident_id - split an incident's name, "user:NAME" or
+ * "client:ADDR" (an address or a CIDR), into its kind ("user" or
+ * "client") and what follows; 0, or -1 with a reason in err.
+ */
+int ctl_incident_id(const char *id, const char **kind, const char **value,
+    char *err, size_t errlen);
 
 /* ctl_filter_empty - 1 when the filter selects by nothing (nor --all) */
 int ctl_filter_empty(const struct ctl_filter *f);

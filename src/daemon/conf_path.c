@@ -70,6 +70,8 @@ conf_path_spool_dir(const char *arg, char *out, size_t outlen)
 	if ((fp = fopen(path, "re")) == NULL)
 		return -1;
 	while (fgets(line, sizeof(line), fp) != NULL) {
+		/* the comment cut as the parser cuts it */
+		line[conf_comment_cut(line, strcspn(line, "\r\n"))] = '\0';
 		for (p = line; isspace((unsigned char)*p); p++)
 			;
 		if (*p == '[') {
@@ -84,7 +86,7 @@ conf_path_spool_dir(const char *arg, char *out, size_t outlen)
 			continue;
 		while (*p == ' ' || *p == '\t')
 			p++;
-		e = p + strcspn(p, "#;\r\n");
+		e = p + strlen(p);
 		while (e > p && isspace((unsigned char)e[-1]))
 			e--;
 		snprintf(value, sizeof(value), "%.*s", (int)(e - p), p);

@@ -1,7 +1,7 @@
 /*
  * config.c - moat.conf: one table of knobs, parsed with inih.
  *
- * Public: conf_load, conf_load_string, conf_load_bytes, conf_free,
+ * Public: conf_load, conf_load_text, conf_load_string, conf_load_bytes, conf_free,
  * conf_print, conf_print_doc, conf_knob_line, conf_relay_table,
  * conf_apply_log_levels, conf_role_name, conf_ldap_find,
  * conf_ldap_knob_line.
@@ -363,6 +363,8 @@ static const struct conf_knob knobs[] = {
 	    "Recipients refused by remote servers per window that raise an alert."),
 	K_BOOL("watch", quarantine_after_guessing, "yes",
 	    "Hold an account's mail from its first message when it logs in after a distributed guessing attack (account_attack, or failures from several addresses within guess_window) from an address that failed for it or from a network it never logged in from; an admin releases it (moat user unsuspend)."),
+	K_NUM("watch", guess_quiet_time, CT_INT, "86400", 1, 2592000,
+	    "A login held by quarantine_after_guessing is the owner's again (new mail no longer held; event guess_quarantine_end) when the account logs in from a network it used before the attack and has had no AUTH failure for this many seconds."),
 	K_NUM("watch", guess_window, CT_INT, "86400", 600, 2592000,
 	    "Seconds a guessing attack on an account is remembered: for quarantine_after_guessing, and for the addresses banned when the account is held or suspended."),
 	K_BOOL("watch", guess_ban_aggregate, "no",
@@ -454,13 +456,15 @@ static const struct conf_knob knobs[] = {
 	    "Prometheus metrics on ADDR:PORT (a port over 1023: the control process has no privileges); empty: off. An address other than loopback needs metrics_allow."),
 	K_LIST("control", metrics_allow, CT_CIDRS, "", NULL,
 	    "Networks that may scrape /metrics (others get 403); empty: anyone who can reach metrics_listen, which must then be loopback."),
+	K_NUM("control", login_metrics_max, CT_INT, "100", 0, 100000,
+	    "Per-login series in /metrics and moat stats (moat_login_*: messages, recipients, AUTH failures per user and per relay client) at most; beyond it they count under login=\"other\" or client=\"other\"; 0: none. AUTH failures for a name that never logged in count under login=\"unknown\"."),
 
 	K_STR("submit", submit_socket, CT_PATH, "", CF_EMPTY, NULL,
 	    "UNIX socket of local submission (moat sendmail, mailq), e.g. /run/moat/submit.sock; made mode 0666 by the parent, its directory 0755 if missing; empty: off."),
 	K_LIST("submit", submit_users, CT_LIST, "*", check_submit_user,
 	    "Local users who may submit with moat sendmail: login names, %GROUP for a group's members, * for everyone."),
 	K_NUM("submit", submit_max_sessions, CT_INT, "20", 1, 10000,
-	    "Concurrent local submission sessions, from all users together."),
+	    "Concurrent local submission sessions of one local user (uid): one user cannot use up the others' share; max_sessions bounds them all."),
 
 	K_LOG(LOG_CAT_SMTP, "smtp", "SMTP sessions and commands."),
 	K_LOG(LOG_CAT_AUTH, "auth", "AUTH attempts and results."),
@@ -2056,15 +2060,18 @@ conf_line(struct conf_parse *p, const char *line)
 }
 
 /*
- * The length of line without a '#' comment after its value: a '#' after
- * white space starts one, as ';' does for inih ("port = 25  # smtp").
- * No value needs " #": not a path, a host, a filter or a list item.
+ * conf_comment_cut - the length of line without a comment after its
+ * value: a '#' or ';' after white space starts one ("port = 25  # smtp"),
+ * as inih has it for ';'; one without white space before it is part of
+ * the value. No value needs " #": not a path, a host, a filter or a
+ * list item.
  */
-static size_t
-comment_cut(const char *line, size_t len)
+size_t
+conf_comment_cut(const char *line, size_t len)
 {
 	for (size_t i = 1; i < len; i++)
-		if (line[i] == '#' && isspace((unsigned char)line[i - 1]))
+		if ((line[i] == '#' || line[i] == ';') &&
+		    isspace((unsigned char)line[i - 1]))
 			return i;
 	return len;
 }
@@ -2096,7 +2103,7 @@ conf_reader(char *buf, int num, void *arg)
 		return NULL;
 	}
 	memcpy(buf, s, len);
-	len = comment_cut(buf, len);
+	len = conf_comment_cut(buf, len);
 	buf[len] = '\n';
 	buf[len + 1] = '\0';
 	conf_line(p, buf);
@@ -3021,6 +3028,18 @@ abs_path(const char *path, char abs[CONF_PATH_MAX], char dir[CONF_PATH_MAX])
 struct conf *
 conf_load(const char *path, char *err, size_t errlen)
 {
+	return conf_load_text(path, NULL, NULL, err, errlen);
+}
+
+/*
+ * conf_load_text - conf_load that also hands back the text it parsed
+ * (NUL-ended, *lenp bytes; the caller frees it): what is sent on to
+ * others is exactly what was checked, however the file changes after.
+ */
+struct conf *
+conf_load_text(const char *path, char **textp, size_t *lenp, char *err,
+    size_t errlen)
+{
 	struct conf *c = NULL;
 	FILE *fp;
 	char *buf = NULL, *nul;
@@ -3075,6 +3094,11 @@ conf_load(const char *path, char *err, size_t errlen)
 	}
 	buf[len] = '\0';
 	c = conf_parse_text(buf, path, abs, dir, err, errlen);
+	if (c != NULL && textp != NULL) {
+		*textp = buf;
+		*lenp = len;
+		buf = NULL;
+	}
 done:
 	free(buf);
 	fclose(fp);

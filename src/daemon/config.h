@@ -208,6 +208,7 @@ struct conf {
 	int	rejected_alert;
 	int	quarantine_after_guessing; /* hold a login after guessing */
 	int	guess_window;		/* seconds an attack is remembered */
+	int	guess_quiet_time;	/* no AUTH failure this long: usual again */
 	int	guess_ban_aggregate;	/* ban the guessers' /24 or /64 */
 
 	/* [delivery]: outbound mail, the mta process and the scheduler */
@@ -247,6 +248,7 @@ struct conf {
 	char	metrics_listen[80];	/* "ADDR:PORT", "": off */
 	struct cidr *metrics_allow;	/* who may scrape; needed off loopback */
 	size_t	  n_metrics_allow;
+	int	login_metrics_max;	/* moat_login_* series at most */
 
 	/* [submit]: local submission (moat sendmail) */
 	char	submit_socket[CONF_PATH_MAX];	/* "": off */
@@ -275,6 +277,17 @@ struct conf {
  * wrong" into err.
  */
 struct conf *conf_load(const char *path, char *err, size_t errlen);
+/*
+ * conf_load_text - conf_load that also gives the text it parsed (the
+ * caller frees *textp), for what passes the configuration on
+ */
+struct conf *conf_load_text(const char *path, char **textp, size_t *lenp,
+    char *err, size_t errlen);
+/*
+ * conf_comment_cut - the length of a line without its trailing comment
+ * ('#' or ';' after white space), as the parser cuts it
+ */
+size_t conf_comment_cut(const char *line, size_t len);
 
 /*
  * conf_load_string - same, from memory; name is used in messages. An

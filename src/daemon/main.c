@@ -13,6 +13,7 @@
  *                                 ask an [ldap NAME] directory about addresses
  *   moat relaytest HOST[:PORT] --local-domain D ...
  *                                 open-relay and smuggling battery
+ *   moat doctor [-c FILE] [--json] the configuration audited, with fixes
  *   moat sendmail [-t] [-i] [-f SENDER] [-F NAME] [RCPT...]
  *                                 submit a message (standard input) to
  *                                 the running daemon; run as "sendmail"
@@ -32,6 +33,7 @@
  * Exit status: 0 success, 1 failure, 2 usage error.
  * relaytest: 0 nothing relays, 1 relayed or smuggled, 2 usage error,
  * 3 server unreachable, 4 no verdict (the control case could not run).
+ * doctor: 0 nothing above info, 3 warnings, 4 errors, 5 critical.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -53,6 +55,7 @@
 #include "proc.h"
 #include "version.h"
 #include "../ctl/ctl_cli.h"
+#include "../ctl/doctor.h"
 #include "../dkim/dkim_keygen.h"
 
 
@@ -73,6 +76,9 @@ usage(FILE *fp)
 	    "[--external-domain E]\n"
 	    "              [--json] [--timeout S] [--from-ip ADDR] "
 	    "[--no-smuggling]\n"
+	    "              [--starttls | --tls]\n"
+	    "       moat doctor [-c FILE] [--json] [--no-dns] "
+	    "[--no-relay-test]\n"
 	    "       moat config [-c FILE] [-d] [KNOB...]\n"
 	    "       moat config-doc\n"
 	    "       moat dkim keygen DOMAIN SELECTOR [--type rsa|ed25519] "
@@ -375,6 +381,8 @@ main(int argc, char **argv)
 		return mailq_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "relaytest") == 0)
 		return relaytest_main(argc - 2, argv + 2);
+	if (strcmp(cmd, "doctor") == 0)
+		return doctor_main(argc - 2, argv + 2);
 	if (strcmp(cmd, "dkim") == 0)
 		return dkim_main(argc - 2, argv + 2);
 	if (strcmp(cmd, "ldap-query") == 0)

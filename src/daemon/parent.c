@@ -88,6 +88,7 @@ struct waiters {
 /* the last reload, for `moat status` and `moat reload` */
 struct reload_state {
 	int			 children;	/* answers still to come */
+	uint32_t		 tls_gen;	/* ca's verdict on its keys too */
 	int			 again;		/* asked again meanwhile */
 	struct waiters		 now, next;	/* its askers, the next's */
 	struct event		*timer;
@@ -430,6 +431,7 @@ reload_done(struct parent *pa)
 
 	evtimer_del(rl->timer);
 	rl->children = 0;
+	rl->tls_gen = 0;
 	rl->last = time(NULL);
 	snprintf(rl->result, sizeof(rl->result), "%s", rl->refused ?
 	    "refused" : rl->nrestart || rl->nerrors ? "partial" : "ok");
@@ -469,6 +471,12 @@ reload_timeout_cb(evutil_socket_t fd, short what, void *arg)
 			pa->rl.nerrors += text_add(pa->rl.errors,
 			    sizeof(pa->rl.errors), why) == 0;
 		}
+	if (pa->rl.tls_gen != 0) {
+		snprintf(why, sizeof(why), "ca: no word on the new TLS keys "
+		    "in %d s", RELOAD_TIMEOUT_SECS);
+		pa->rl.nerrors += text_add(pa->rl.errors,
+		    sizeof(pa->rl.errors), why) == 0;
+	}
 	reload_done(pa);
 }
 
@@ -488,32 +496,8 @@ reload_child_done(struct parent *pa, int i, const struct proto_ready *rd)
 		rl->nerrors += text_add(rl->errors, sizeof(rl->errors),
 		    item) == 0;
 	}
-	if (rl->children == 0)
+	if (rl->children == 0 && rl->tls_gen == 0)
 		reload_done(pa);
-}
-
-/* the file's text, as read now */
-static char *
-read_text(const char *path, size_t *lenp)
-{
-	FILE *fp;
-	char *text = NULL;
-	size_t cap = 0, len = 0, n;
-
-	if ((fp = fopen(path, "re")) == NULL)
-		return NULL;
-	do {
-		if (len + 4096 > cap) {
-			cap = cap ? cap * 2 : 16384;
-			if ((text = realloc(text, cap)) == NULL)
-				fatal("realloc");
-		}
-		n = fread(text + len, 1, cap - len, fp);
-		len += n;
-	} while (n > 0);
-	fclose(fp);
-	*lenp = len;
-	return text;
 }
 
 /*
@@ -588,6 +572,26 @@ parent_tls_retire(struct parent *pa, uint32_t gen)
 	ipc_send(pa->peer[PROC_CA], &m);
 }
 
+/* ca's verdict on the reload's keys ends the reload's wait for it */
+static void
+parent_tls_verdict(struct parent *pa, uint32_t gen, const char *error)
+{
+	struct reload_state *rl = &pa->rl;
+	char why[RELOAD_TEXT_MAX];
+
+	if (rl->tls_gen != gen)
+		return;		/* late, after the timeout */
+	rl->tls_gen = 0;
+	if (error != NULL) {
+		snprintf(why, sizeof(why), "ca: the new TLS keys did not load "
+		    "(the certificates in use stay): %s", error);
+		rl->nerrors += text_add(rl->errors, sizeof(rl->errors),
+		    why) == 0;
+	}
+	if (rl->children == 0)
+		reload_done(pa);
+}
+
 /* ca's answer to a reload's keys: smtp gets the chains, or nothing */
 static void
 parent_tls_loaded(struct parent *pa, struct ipc_reader *r)
@@ -608,6 +612,9 @@ parent_tls_loaded(struct parent *pa, struct ipc_reader *r)
 		log_err(LOG_CAT_TLS, "event=tls_reload_failed generation=%u "
 		    "error=\"%s\" action=\"keeping the certificates in use\"",
 		    g.gen, g.error);
+		evbuffer_free(pa->tls_chains);
+		pa->tls_chains = NULL;
+		parent_tls_verdict(pa, g.gen, g.error);
 		return;
 	}
 	memset(&k, 0, sizeof(k));
@@ -632,6 +639,7 @@ parent_tls_loaded(struct parent *pa, struct ipc_reader *r)
 	pa->tls_chains = NULL;
 	log_notice(LOG_CAT_TLS, "event=tls_reload generation=%u "
 	    "certificates=%u", k.gen, k.count);
+	parent_tls_verdict(pa, k.gen, NULL);
 }
 
 /*
@@ -656,7 +664,7 @@ parent_reload(struct parent *pa)
 
 	if (pa->stopping)
 		return;
-	if (rl->children) {		/* one is running: then another */
+	if (rl->children || rl->tls_gen) {	/* one is running: then another */
 		rl->again = 1;
 		return;
 	}
@@ -674,11 +682,9 @@ parent_reload(struct parent *pa)
 		reload_done(pa);
 		return;
 	}
-	if ((nc = conf_load(pa->conf->path, err, sizeof(err))) == NULL ||
-	    (text = read_text(pa->conf->path, &len)) == NULL) {
-		if (nc != NULL)
-			snprintf(err, sizeof(err), "%.900s: cannot read: %s",
-			    pa->conf->path, strerror(errno));
+	/* one reading: the children parse the very text checked here */
+	if ((nc = conf_load_text(pa->conf->path, &text, &len, err,
+	    sizeof(err))) == NULL) {
 		log_err(LOG_CAT_DAEMON, "event=reload_failed error=\"%s\" "
 		    "action=\"keeping the running configuration\"", err);
 		conf_free(nc);
@@ -732,7 +738,9 @@ parent_reload(struct parent *pa)
 	if (send_users(pa, why, sizeof(why)) == -1)
 		rl->nerrors += text_add(rl->errors, sizeof(rl->errors),
 		    why) == 0;
-	if (rl->children == 0)
+	/* done when every child and ca (on the keys) have answered */
+	rl->tls_gen = pa->tls_pending;
+	if (rl->children == 0 && rl->tls_gen == 0)
 		reload_done(pa);
 	else
 		evtimer_add(rl->timer, &tv);

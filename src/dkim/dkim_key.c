@@ -22,6 +22,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include "../lib/ossl_error.h"
 #include "dkim_head.h"
 #include "dkim_key.h"
 
@@ -37,21 +38,6 @@ dkim_key_alg(EVP_PKEY *key)
 	return -1;
 }
 
-static int
-fail(char *err, size_t errlen, const char *what)
-{
-	unsigned long e = ERR_get_error();
-	char buf[256];
-
-	if (e != 0) {
-		ERR_error_string_n(e, buf, sizeof(buf));
-		snprintf(err, errlen, "%s: %s", what, buf);
-	} else
-		snprintf(err, errlen, "%s", what);
-	ERR_clear_error();
-	return -1;
-}
-
 int
 dkim_key_sign(EVP_PKEY *key, const uint8_t digest[DKIM_HASH_LEN],
     uint8_t *sig, size_t cap, size_t *siglen, char *err, size_t errlen)
@@ -64,13 +50,13 @@ dkim_key_sign(EVP_PKEY *key, const uint8_t digest[DKIM_HASH_LEN],
 	switch (dkim_key_alg(key)) {
 	case DKIM_ALG_RSA_SHA256:
 		if ((size_t)EVP_PKEY_get_size(key) > cap)
-			return fail(err, errlen, "RSA key too large");
+			return ossl_error(err, errlen, "RSA key too large");
 		if ((pc = EVP_PKEY_CTX_new(key, NULL)) == NULL ||
 		    EVP_PKEY_sign_init(pc) != 1 ||
 		    EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) != 1 ||
 		    EVP_PKEY_CTX_set_signature_md(pc, EVP_sha256()) != 1 ||
 		    EVP_PKEY_sign(pc, sig, &n, digest, DKIM_HASH_LEN) != 1) {
-			fail(err, errlen, "RSA signature failed");
+			ossl_error(err, errlen, "RSA signature failed");
 			break;
 		}
 		rc = 0;
@@ -79,7 +65,7 @@ dkim_key_sign(EVP_PKEY *key, const uint8_t digest[DKIM_HASH_LEN],
 		if ((md = EVP_MD_CTX_new()) == NULL ||
 		    EVP_DigestSignInit(md, NULL, NULL, NULL, key) != 1 ||
 		    EVP_DigestSign(md, sig, &n, digest, DKIM_HASH_LEN) != 1) {
-			fail(err, errlen, "Ed25519 signature failed");
+			ossl_error(err, errlen, "Ed25519 signature failed");
 			break;
 		}
 		rc = 0;

@@ -831,6 +831,23 @@ proto_counts_dec(struct ipc_reader *r, struct proto_counts *c)
 	return ipc_get_end(r);
 }
 
+/* proto_series_enc - PROTO_SERIES */
+void
+proto_series_enc(struct ipc_msg *m, uint64_t id, const struct proto_series *c)
+{
+	ipc_msg_init(m, PROTO_SERIES, id);
+	ipc_put_u32(m, c->rejections);
+	ipc_put_u32(m, c->auth_failures);
+}
+
+int
+proto_series_dec(struct ipc_reader *r, struct proto_series *c)
+{
+	c->rejections = ipc_get_u32(r);
+	c->auth_failures = ipc_get_u32(r);
+	return ipc_get_end(r);
+}
+
 /* proto_local_ident_enc - PROTO_LOCAL_IDENT */
 void
 proto_local_ident_enc(struct ipc_msg *m, uint64_t id,
@@ -967,6 +984,7 @@ RECODE(local_ident, proto_local_ident)
 RECODE(local_identified, proto_local_identified)
 RECODE(ready, proto_ready)
 RECODE(counts, proto_counts)
+RECODE(series, proto_series)
 RECODE(dkim_key, proto_dkim_key)
 RECODE(dkim_sign, proto_dkim_sign)
 RECODE(dkim_signed, proto_dkim_signed)
@@ -1009,15 +1027,14 @@ recode_bytes(uint16_t type, struct ipc_reader *r, uint64_t id,
 	return 0;
 }
 
-/* the same for a message of a head, its recipients and a body */
-#define RECODE_LIST(name)						\
+/* a message's record and its recipients (deliver's and store's) */
+#define RECODE_RCPTS(name)						\
 static int								\
-recode_##name(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)	\
+recode_##name##_rcpts(struct ipc_reader *r, uint64_t id,		\
+    struct ipc_msg *out)						\
 {									\
 	struct proto_##name h;						\
 	struct proto_##name##_rcpt rc;					\
-	const uint8_t *p;						\
-	size_t len;							\
 									\
 	if (proto_##name##_dec(r, &h) == -1)				\
 		return -1;						\
@@ -1027,37 +1044,45 @@ recode_##name(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)	\
 			return -1;					\
 		proto_##name##_rcpt_enc(out, &rc);			\
 	}								\
-	if (proto_body_dec(r, &p, &len) == -1)				\
-		return -1;						\
-	proto_body_enc_bytes(out, p, len);				\
 	return 0;							\
 }
 
-RECODE_LIST(deliver)
+RECODE_RCPTS(deliver)
+RECODE_RCPTS(store)
 
+/* a message's body, last */
 static int
-recode_store(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)
+recode_body(struct ipc_reader *r, struct ipc_msg *out)
 {
-	struct proto_store h;
-	struct proto_store_rcpt rc;
 	const uint8_t *p;
 	size_t len;
 
-	if (proto_store_dec(r, &h) == -1)
-		return -1;
-	proto_store_enc(out, id, &h);
-	for (uint32_t i = 0; i < h.nrcpt; i++) {
-		if (proto_store_rcpt_dec(r, &rc) == -1)
-			return -1;
-		proto_store_rcpt_enc(out, &rc);
-	}
-	if (proto_store_head_dec(r, &p, &len) == -1)
-		return -1;
-	proto_store_head_enc(out, p, len);
 	if (proto_body_dec(r, &p, &len) == -1)
 		return -1;
 	proto_body_enc_bytes(out, p, len);
 	return 0;
+}
+
+static int
+recode_deliver(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)
+{
+	if (recode_deliver_rcpts(r, id, out) == -1)
+		return -1;
+	return recode_body(r, out);
+}
+
+/* store's: the header section between the recipients and the body */
+static int
+recode_store(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)
+{
+	const uint8_t *p;
+	size_t len;
+
+	if (recode_store_rcpts(r, id, out) == -1 ||
+	    proto_store_head_dec(r, &p, &len) == -1)
+		return -1;
+	proto_store_head_enc(out, p, len);
+	return recode_body(r, out);
 }
 
 static int
@@ -1192,6 +1217,7 @@ proto_recode(uint16_t type, uint64_t id, struct ipc_reader *r,
 		break;
 	case PROTO_READY: rc = recode_ready(r, id, out); break;
 	case PROTO_COUNTS: rc = recode_counts(r, id, out); break;
+	case PROTO_SERIES: rc = recode_series(r, id, out); break;
 	case PROTO_TLS_KEYS:	rc = recode_tls_keys(r, id, out); break;
 	case PROTO_TLS_GEN:	rc = recode_tls_gen(r, id, out); break;
 	case PROTO_DKIM_KEY:	rc = recode_dkim_key(r, id, out); break;

@@ -297,6 +297,14 @@ enum proto_type {
 	 */
 	PROTO_LOCAL_IDENTIFIED = 32,
 	/*
+	 * smtp -> queue: what smtp counted since its last PROTO_SERIES,
+	 * for the queue's time series (queue_series.c); sent at most once
+	 * a second, only when something was counted.
+	 *   u32  rejections (refusals of every reason, `moat stats`' kinds)
+	 *   u32  auth_failures
+	 */
+	PROTO_SERIES = 35,
+	/*
 	 * mta -> queue: the outcome of one check of the own addresses on
 	 * the DNS blacklists (blacklist_watch). id = 0 for a periodic
 	 * check, else the PROTO_DNSBL_CHECK's id.
@@ -823,6 +831,13 @@ struct proto_counts {
 void proto_counts_enc(struct ipc_msg *, uint64_t id, const struct proto_counts *);
 int proto_counts_dec(struct ipc_reader *, struct proto_counts *);
 
+/* PROTO_SERIES */
+struct proto_series {
+	uint32_t	 rejections;
+	uint32_t	 auth_failures;
+};
+void proto_series_enc(struct ipc_msg *, uint64_t id, const struct proto_series *);
+int proto_series_dec(struct ipc_reader *, struct proto_series *);
 /* PROTO_DNSBL_RESULT */
 #define PROTO_DNSBL_CLEAN	0
 #define PROTO_DNSBL_LISTED	1

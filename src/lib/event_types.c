@@ -40,6 +40,8 @@ static const struct event_type types[] = {
 	    "commands" },
 	{ "guess_ban", "an address that failed AUTH for an account "
 	    "held or suspended as compromised, banned" },
+	{ "guess_quarantine_end", "a login after guessing no longer held: "
+	    "the owner's usual network, no AUTH failure for guess_quiet_time" },
 	{ "harvest", "a client guessing recipients (max_unknown_rcpts, "
 	    "max_unknown_rcpts_ip)" },
 	{ "hold", "a sender's mail held: the compromised-account watch, or "

@@ -7,7 +7,7 @@
  * milter_chain_helo, milter_chain_mail, milter_chain_rcpt,
  * milter_chain_data, milter_chain_headers, milter_chain_body,
  * milter_chain_eom, milter_chain_abort, milter_chain_backlog,
- * milter_chain_edits, milter_chain_new_body.
+ * milter_chain_edits, milter_chain_new_body, milter_chain_due_ms.
  *
  * Each filter gets every event at once (they work in parallel); the
  * chain's answer takes them in the listener's order: the first filter
@@ -44,6 +44,7 @@
 #include <event2/event.h>
 
 #include "../daemon/config.h"
+#include "../lib/clock.h"
 #include "../lib/log.h"
 #include "milter.h"
 
@@ -85,6 +86,8 @@ struct milter_conn {
 	struct conf_milter	 conf_copy;	/* a reload frees the config's */
 	struct bufferevent	*bev;		/* owned */
 	struct event		*timer;		/* owned */
+	int64_t			 due;		/* the timer's end, monotonic ms;
+						 * 0 not armed */
 	enum mc_state		 state;
 	uint32_t		 version, actions, protocol;
 	char			*symlist[MILTER_ST_COUNT];	/* owned; NULL:
@@ -117,6 +120,7 @@ struct milter_chain {
 	int			 stage;		/* SMFIC_* of the event, 0 none */
 	size_t			 pending;	/* filters yet to answer it */
 	struct event		*kick;		/* answers from the loop */
+	struct event		*drain;		/* drained, from the loop */
 	struct milter_result	 res;
 	struct milter_edits	 edits;		/* the last EOM's, merged */
 	struct evbuffer		*newbody;	/* owned */
@@ -204,6 +208,31 @@ mc_arm(struct milter_conn *mc, int seconds)
 	struct timeval tv = { seconds, 0 };
 
 	evtimer_add(mc->timer, &tv);
+	mc->due = clock_mono_ms() + seconds * 1000L;
+}
+
+static void
+mc_disarm(struct milter_conn *mc)
+{
+	evtimer_del(mc->timer);
+	mc->due = 0;
+}
+
+/* the backlog went below its low mark: the session may send more */
+static void
+chain_check_drained(struct milter_chain *ch)
+{
+	if (ch->full && milter_chain_backlog(ch) < MILTER_LOW_MARK) {
+		ch->full = 0;
+		if (ch->drained != NULL)
+			ch->drained(ch->arg);
+	}
+}
+
+static void
+chain_drain_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	chain_check_drained(arg);
 }
 
 /* the chain's event is answered by every filter: call done from the loop */
@@ -237,7 +266,7 @@ mc_dead(struct milter_conn *mc, const char *why)
 	    "milter=%s socket=%s reason=\"%s\" action=%s", ch->logid,
 	    mc->conf->name, mc->conf->socket, why, mc->conf->default_action);
 	mc->state = MC_DEAD;
-	evtimer_del(mc->timer);
+	mc_disarm(mc);
 	if (mc->bev != NULL) {
 		bufferevent_free(mc->bev);
 		mc->bev = NULL;
@@ -252,6 +281,10 @@ mc_dead(struct milter_conn *mc, const char *why)
 		ch->down(ch->arg, mc->conf->name, why);
 	mc_default(mc, &a);
 	mc_answer(mc, &a);
+	/* its backlog is gone: a session paused for it reads on (from the
+	 * loop, as this may be called from inside the session's call) */
+	if (ch->full && ch->drain != NULL)
+		event_active(ch->drain, EV_TIMEOUT, 1);
 }
 
 static void
@@ -299,7 +332,7 @@ mc_optneg(struct milter_conn *mc, const struct milter_reply *r,
 		mc->symlist[st] = strndup(names.p, names.len);
 	}
 	mc->state = MC_READY;
-	evtimer_del(mc->timer);
+	mc_disarm(mc);
 	log_debug(LOG_CAT_SMTP, "session=%s event=milter_ready milter=%s "
 	    "version=%u actions=0x%x protocol=0x%x", mc->ch->logid,
 	    mc->conf->name, mc->version, mc->actions, mc->protocol);
@@ -440,7 +473,7 @@ mc_final(struct milter_conn *mc, const struct milter_reply *r,
 		mc->skip_body = 1;
 	}
 	mc->inflight = NULL;
-	evtimer_del(mc->timer);
+	mc_disarm(mc);
 	if (c->cmd == SMFIC_BODYEOB)
 		mc->in_msg = 0;
 	if (c->cmd == SMFIC_MAIL && a.verdict != MILTER_CONTINUE &&
@@ -635,11 +668,7 @@ mc_pump(struct milter_conn *mc)
 		mc_arm(mc, c->cmd == SMFIC_BODYEOB ? mc->conf->eom_timeout :
 		    mc->conf->command_timeout);
 	}
-	if (ch->full && milter_chain_backlog(ch) < MILTER_LOW_MARK) {
-		ch->full = 0;
-		if (ch->drained != NULL)
-			ch->drained(ch->arg);
-	}
+	chain_check_drained(ch);
 }
 
 /* mc_macros_wanted - macro name is on the filter's list for stage */
@@ -849,6 +878,7 @@ milter_chain_new(struct event_base *base,
 	snprintf(ch->logid, sizeof(ch->logid), "%s", logid);
 	TAILQ_INIT(&ch->edits);
 	if ((ch->kick = event_new(base, -1, 0, chain_kick_cb, ch)) == NULL ||
+	    (ch->drain = event_new(base, -1, 0, chain_drain_cb, ch)) == NULL ||
 	    (ch->conns = calloc(n, sizeof(*ch->conns))) == NULL) {
 		milter_chain_free(ch);
 		return NULL;
@@ -929,6 +959,8 @@ milter_chain_free(struct milter_chain *ch)
 	free(ch->conns);
 	if (ch->kick != NULL)
 		event_free(ch->kick);
+	if (ch->drain != NULL)
+		event_free(ch->drain);
 	edits_clear(&ch->edits);
 	if (ch->newbody != NULL)
 		evbuffer_free(ch->newbody);
@@ -1197,4 +1229,45 @@ struct evbuffer *
 milter_chain_new_body(struct milter_chain *ch)
 {
 	return ch->newbody;
+}
+
+/*
+ * A filter owing the chain an answer gives it, or is given up on, by the
+ * end of its current timer plus the timeouts of the commands queued up
+ * to the event's own (SMFIR_PROGRESS moves the end on).
+ */
+static int64_t
+mc_due(const struct milter_conn *mc, int64_t now)
+{
+	const struct mcmd *c;
+	int64_t due = mc->due > now ? mc->due : now;
+
+	TAILQ_FOREACH(c, &mc->out, entry) {
+		if (c->want_reply)
+			due += (c->cmd == SMFIC_BODYEOB ?
+			    mc->conf->eom_timeout :
+			    mc->conf->command_timeout) * 1000L;
+		if (c->stage)
+			break;
+	}
+	return due;
+}
+
+int
+milter_chain_due_ms(const struct milter_chain *ch)
+{
+	int64_t now = clock_mono_ms(), last = now;
+
+	if (ch->stage == 0)
+		return 0;
+	for (size_t i = 0; i < ch->n; i++) {
+		const struct milter_conn *mc = &ch->conns[i];
+		int64_t due;
+
+		if (!mc->pending || mc->state == MC_DEAD)
+			continue;
+		if ((due = mc_due(mc, now)) > last)
+			last = due;
+	}
+	return last - now > INT32_MAX ? INT32_MAX : (int)(last - now);
 }

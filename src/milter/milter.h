@@ -109,6 +109,14 @@ void milter_chain_body(struct milter_chain *, const void *p, size_t len);
 /* milter_chain_backlog - bytes waiting for the filters to take them */
 size_t milter_chain_backlog(const struct milter_chain *);
 
+/*
+ * milter_chain_due_ms - the most milliseconds from now until the chain
+ * answers the event under way, by the filters or by their own timers
+ * (default_action); 0 when none is under way. Progress reports of a
+ * filter move it on.
+ */
+int milter_chain_due_ms(const struct milter_chain *);
+
 /* the message is over without an EOM (RSET, refused, client gone) */
 void milter_chain_abort(struct milter_chain *);
 

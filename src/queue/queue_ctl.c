@@ -26,7 +26,10 @@
  *
  * Public: queue_ctl_new, queue_ctl_free, queue_ctl_ban_add,
  * queue_ctl_stored, queue_ctl_set_stats, queue_ctl_smtp_closed,
- * queue_ctl_set_lookup, queue_ctl_set_delivery, queue_ctl_set_dnsbl.
+ * queue_ctl_set_lookup, queue_ctl_set_delivery, queue_ctl_set_series,
+ * queue_ctl_login, queue_ctl_set_logins, queue_ctl_set_dnsbl. `moat
+ * incident list|show` are answered by queue_incident.c over the same
+ * connection.
  *
  * SECURITY: no SQL here; filter values reach queue_db_ctl as bound
  * parameters. Requests were checked by the control process and are
@@ -57,7 +60,10 @@
 #include "queue/queue_db.h"
 #include "queue/queue_db_ctl.h"
 #include "queue/queue_dnsbl.h"
+#include "queue/queue_incident.h"
 #include "queue/queue_route.h"
+#include "queue/queue_logins.h"
+#include "queue/queue_series.h"
 
 #define PLURAL(n)	((n) == 1 ? "" : "s")	/* "1 message", "2 messages" */
 #define QC_LIST_DEFAULT		CTL_LIST_MAX
@@ -82,6 +88,9 @@ struct queue_ctl {
 	struct queue_ctl_delivery dl;		/* requeue, pause, reinject */
 	struct watch		*hour;		/* messages per user, owned */
 	struct queue_dnsbl	*dnsbl;		/* not owned, NULL: none */
+	struct queue_series	*series;	/* not owned, NULL: none */
+	struct queue_incident	*inc;		/* logins seen, owned */
+	struct queue_logins	*logins;	/* not owned, NULL: none */
 };
 
 static void qc_expire_cb(evutil_socket_t, short, void *);
@@ -1422,6 +1431,8 @@ qc_stats(struct queue_ctl *qc, uint64_t id)
 	stat_row(&ans, "users", "state=\"suspended\"", c.users_suspended);
 	if (qc->stats != NULL)
 		stat_lifetime(&ans, qc->stats);
+	if (qc->logins != NULL)
+		queue_logins_stats(qc->logins, stat_row, &ans);
 	if (c.dead >= 0)
 		stat_row(&ans, "deadletter_messages", "", c.dead);
 	queue_dnsbl_stats(qc->dnsbl, &ans, stat_row);
@@ -1459,6 +1470,21 @@ qc_event_recv(struct queue_ctl *qc, struct ipc_reader *r)
 	ev.session = f[3];
 	ev.detail = f[4];
 	(void)queue_db_ctl_event_add(qc->db, &ev);	/* logged */
+}
+
+/* `moat incident list|show`: queue_incident.c gathers it */
+static void
+qc_incident(struct queue_ctl *qc, uint64_t id, const struct ctl_req *q)
+{
+	struct ipc_msg ans;
+
+	ipc_msg_init(&ans, 0, 0);
+	if (queue_incident_answer(qc->inc, qc->db, q, (int64_t)time(NULL),
+	    &ans) == -1) {
+		qc_db_failed(qc, id);
+		return;
+	}
+	ctl_answer_send(qc->control, id, &ans);
 }
 
 static void
@@ -1517,6 +1543,12 @@ qc_control_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	case CTL_OP_VERIFY_LIST:
 		qc_verify_list(qc, id, &q);
 		break;
+	case CTL_OP_SERIES:
+		if (qc->series == NULL)
+			qc_db_failed(qc, id);
+		else
+			queue_series_answer(qc->series, qc->control, id, &q);
+		break;
 	case CTL_OP_VERIFY_FLUSH:
 		qc_verify_flush(qc, id, uid, &q);
 		break;
@@ -1530,6 +1562,10 @@ qc_control_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 			    "watch in this process");
 		else
 			queue_dnsbl_ctl(qc->dnsbl, p, id, &q);
+		break;
+	case CTL_OP_INCIDENTS:
+	case CTL_OP_INCIDENT:
+		qc_incident(qc, id, &q);
 		break;
 	default:
 		ctl_answer_simple(p, id, CTL_BAD_REQUEST,
@@ -1589,12 +1625,36 @@ queue_ctl_set_dnsbl(struct queue_ctl *qc, struct queue_dnsbl *qd)
 		qc->dnsbl = qd;
 }
 
+/* queue_ctl_login - a login with the right password, for the incidents */
+void
+queue_ctl_login(struct queue_ctl *qc, const char *user, const char *ip)
+{
+	if (qc != NULL)
+		queue_incident_login(qc->inc, user, ip, (int64_t)time(NULL));
+}
+
 /* queue_ctl_set_stats - where the lifetime counters are */
 void
 queue_ctl_set_stats(struct queue_ctl *qc, const struct queue_stats *st)
 {
 	if (qc != NULL)
 		qc->stats = st;
+}
+
+/* queue_ctl_set_logins - see queue_ctl.h */
+void
+queue_ctl_set_logins(struct queue_ctl *qc, struct queue_logins *l)
+{
+	if (qc != NULL)
+		qc->logins = l;
+}
+
+/* queue_ctl_set_series - see queue_ctl.h */
+void
+queue_ctl_set_series(struct queue_ctl *qc, struct queue_series *s)
+{
+	if (qc != NULL)
+		qc->series = s;
 }
 
 /* queue_ctl_set_lookup - the lookup process's channel (NULL: none) */
@@ -1642,6 +1702,7 @@ queue_ctl_new(struct event_base *base, const struct conf *conf,
 	}
 	if ((qc->hour = watch_new(QC_HOUR_SECS)) == NULL)
 		fatal("%s: watch_new", __func__);
+	qc->inc = queue_incident_new();
 	if ((qc->ev_expire = event_new(base, -1, EV_PERSIST, qc_expire_cb,
 	    qc)) == NULL)
 		fatal("%s: event_new", __func__);
@@ -1663,6 +1724,7 @@ queue_ctl_free(struct queue_ctl *qc)
 		return;
 	ipc_peer_free(qc->control);
 	watch_free(qc->hour);
+	queue_incident_free(qc->inc);
 	if (qc->ev_expire)
 		event_free(qc->ev_expire);
 	queue_db_ctl_close(qc->db);

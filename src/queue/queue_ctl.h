@@ -2,7 +2,7 @@
  * queue_ctl.h - the queue process's side of the control socket: named
  * operations on queue.db (summary, list, show, delete/hold/release/
  * retry/bounce/requeue, pause/resume, dead letters, events, stats,
- * bans, account states; their SQL is in
+ * bans, account states, incidents; their SQL is in
  * queue_db_ctl.c), and the ban and account-state lists it keeps the
  * smtp process informed of.
  */
@@ -49,12 +49,26 @@ void queue_ctl_ban_add(struct queue_ctl *qc, struct ipc_reader *r);
 struct queue_stats;
 void queue_ctl_set_stats(struct queue_ctl *qc, const struct queue_stats *st);
 
+/* queue_ctl_set_series - the time series CTL_OP_SERIES reads; not owned */
+struct queue_series;
+void queue_ctl_set_series(struct queue_ctl *qc, struct queue_series *s);
+
+/* queue_ctl_set_logins - the per-login counters `moat stats` reports */
+struct queue_logins;
+void queue_ctl_set_logins(struct queue_ctl *qc, struct queue_logins *l);
+
 /*
  * queue_ctl_stored - an authenticated user's message was stored: the
  * "messages in the last hour" of `moat user list` (auth_user "" : none).
  */
 void queue_ctl_stored(struct queue_ctl *qc, const char *auth_user,
     size_t nrcpt);
+
+/*
+ * queue_ctl_login - user logged in with the right password from ip
+ * (PROTO_AUTH_LOGIN): remembered for `moat incident` (queue_incident.h)
+ */
+void queue_ctl_login(struct queue_ctl *qc, const char *user, const char *ip);
 
 /*
  * queue_ctl_set_lookup - the channel to the lookup process, told of

@@ -26,7 +26,11 @@
  * queue_db_watch_add, queue_db_watch_load, queue_db_watch_expire,
  * queue_db_verify_put, queue_db_verify_load, queue_db_verify_expire,
  * queue_db_guess_get, queue_db_guess_clients, queue_db_login_net_seen,
- * queue_db_login_net_add, queue_db_ban_add.
+ * queue_db_login_known, queue_db_guess_quarantined, queue_db_guess_usual,
+ * queue_db_guess_held_clients, queue_db_guess_held_count,
+ * queue_db_guess_release,
+ * queue_db_login_net_add, queue_db_ban_add, queue_db_series_add,
+ * queue_db_series_read, queue_db_series_expire.
  *
  * SECURITY: every value from the network (addresses, HELO, AUTH user,
  * message bytes, event details) is bound as an SQL parameter, never
@@ -98,6 +102,7 @@ enum db_stmt {
 	ST_PAUSED,		/* what is paused: all, some */
 	ST_DEAD_GET,		/* dead letters back into the queue */
 	ST_DEAD_DELETE,
+	ST_SENT_INSERT,		/* a recipient delivered to a remote host */
 	ST_N
 };
 
@@ -210,6 +215,12 @@ static const char *const stmt_sql[ST_N] = {
 	    "SELECT qid, sender, recipient, data, mailbox, flags"
 	    " FROM deadletter WHERE id = ?1",
 	[ST_DEAD_DELETE] = "DELETE FROM deadletter WHERE id = ?1",
+	[ST_SENT_INSERT] =
+	    "INSERT INTO sent_log(time, qid, user, client, mail_from, rcpt,"
+	    " domain, host, reply) SELECT ?2, m.qid, m.auth_user, m.client_ip,"
+	    " m.sender, r.address, r.domain, ?3, ?4"
+	    " FROM recipient AS r JOIN message AS m ON m.id = r.msg_id"
+	    " WHERE r.id = ?1 AND r.mailbox IS NULL",
 };
 
 /*
@@ -220,6 +231,7 @@ static const char *const stmt_sql[ST_N] = {
  *     every open, so a version 1 file may have any of them.
  *  2  all of those, paused_dest, and deadletter.mailbox and .flags.
  *  3  login_nets.
+ *  4  series_minute and sent_log.
  * A new file is made as version 1 and upgraded (db_upgrade); an older
  * file is copied, then upgraded in one transaction; a newer one is
  * refused. tests/queue_schema/ holds the texts of the old versions.
@@ -498,6 +510,37 @@ static const char schema_v3[] =
 	" PRIMARY KEY (user, net)) WITHOUT ROWID;";
 
 /*
+ * New in version 4. series_minute: the per-minute time series of the
+ * console's charts (queue_series.c), one row a minute, kept 7 days.
+ * sent_log: one row per recipient handed to a remote host (never a
+ * local Maildir), written in the transaction that marks it delivered,
+ * so that what left for an account or a client can be told afterwards
+ * (the incident summary); kept 7 days.
+ */
+static const char schema_v4[] =
+	"CREATE TABLE series_minute ("
+	" minute INTEGER PRIMARY KEY,"		/* unix seconds, minute start */
+	" msgs_in INTEGER NOT NULL DEFAULT 0,"	/* messages stored */
+	" msgs_out INTEGER NOT NULL DEFAULT 0,"	/* recipients delivered */
+	" auth_failures INTEGER NOT NULL DEFAULT 0,"
+	" rejections INTEGER NOT NULL DEFAULT 0,"	/* smtp's refusals */
+	" queue_size INTEGER NOT NULL DEFAULT 0);"	/* messages, sampled */
+	"CREATE TABLE sent_log ("
+	" id INTEGER PRIMARY KEY,"
+	" time INTEGER NOT NULL,"
+	" qid TEXT NOT NULL,"
+	" user TEXT,"				/* AUTH user; NULL: none */
+	" client TEXT NOT NULL,"		/* the submitting client's IP */
+	" mail_from TEXT NOT NULL,"		/* '' for <> */
+	" rcpt TEXT NOT NULL,"
+	" domain TEXT NOT NULL,"		/* lowercased */
+	" host TEXT,"				/* host[addr]:port it went to */
+	" reply TEXT);"				/* that host's reply */
+	"CREATE INDEX sent_log_user ON sent_log(user, time);"
+	"CREATE INDEX sent_log_client ON sent_log(client, time);"
+	"CREATE INDEX sent_log_time ON sent_log(time);";
+
+/*
  * Columns added to tables after they first shipped: an upgrade adds
  * each one missing (ALTER TABLE ADD COLUMN, NULL in the old rows).
  */
@@ -576,6 +619,15 @@ db_upgrade_v3(struct queue_db *db, const char **step)
 	    0 : -1;
 }
 
+/* version 3 to 4: series_minute, sent_log */
+static int
+db_upgrade_v4(struct queue_db *db, const char **step)
+{
+	*step = "series_minute and sent_log";
+	return sqlite3_exec(db->h, schema_v4, NULL, NULL, NULL) == SQLITE_OK ?
+	    0 : -1;
+}
+
 /*
  * The upgrades, in order: upgrades[v - 1] takes version v to v + 1,
  * inside the caller's transaction. A new version adds its step here
@@ -585,6 +637,7 @@ db_upgrade_v3(struct queue_db *db, const char **step)
 static int (*const upgrades[])(struct queue_db *, const char **) = {
 	db_upgrade_v2,
 	db_upgrade_v3,
+	db_upgrade_v4,
 };
 _Static_assert(sizeof(upgrades) / sizeof(upgrades[0]) ==
     QUEUE_SCHEMA_VERSION - 1, "one upgrade step per version");
@@ -1724,6 +1777,27 @@ db_dead_insert(struct queue_db *db, const struct queue_remote_mark *v,
 	return SQLITE_DONE;
 }
 
+/* A sent_log row for each DELIVERED outcome; an SQLite code. */
+static int
+db_sent_insert(struct queue_db *db, const struct queue_remote_mark *v,
+    size_t n, int64_t now)
+{
+	sqlite3_stmt *s = db_st(db, ST_SENT_INSERT);
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].outcome != QUEUE_REMOTE_DELIVERED)
+			continue;
+		sqlite3_bind_int64(s, 1, v[i].rcpt_id);
+		sqlite3_bind_int64(s, 2, now);
+		bind_opt(s, 3, v[i].relay);
+		bind_opt(s, 4, v[i].reply);
+		if ((rc = st_exec(s)) != SQLITE_DONE)
+			return rc;
+	}
+	return SQLITE_DONE;
+}
+
 static void
 db_remote_count(struct queue_db *db, const struct queue_remote_mark *v,
     size_t n)
@@ -1769,6 +1843,10 @@ queue_db_remote_mark(struct queue_db *db, const struct queue_remote_mark *v,
 	/* dead letters copy the message before it may be deleted below */
 	op = "dead_insert";
 	if ((rc = db_dead_insert(db, v, n, now)) != SQLITE_DONE)
+		goto fail;
+	/* and the sent log, before a delivered message may be deleted */
+	op = "sent_log";
+	if ((rc = db_sent_insert(db, v, n, now)) != SQLITE_DONE)
 		goto fail;
 	op = "remote_mark";
 	if ((rc = db_marks_set(db, m, n, now)) != SQLITE_DONE)
@@ -2165,6 +2243,98 @@ queue_db_watch_expire(struct queue_db *db, int64_t before)
 	return 0;
 }
 
+/* queue_db_series_add - one minute's counts into series_minute */
+int
+queue_db_series_add(struct queue_db *db, const struct queue_series_row *r)
+{
+	static const char *sql =
+	    "INSERT INTO series_minute(minute, msgs_in, msgs_out,"
+	    " auth_failures, rejections, queue_size)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(minute) DO UPDATE"
+	    " SET msgs_in = msgs_in + excluded.msgs_in,"
+	    " msgs_out = msgs_out + excluded.msgs_out,"
+	    " auth_failures = auth_failures + excluded.auth_failures,"
+	    " rejections = rejections + excluded.rejections,"
+	    " queue_size = excluded.queue_size";
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = sqlite3_prepare_v3(db->h, sql, -1, 0, &s, NULL)) == SQLITE_OK) {
+		sqlite3_bind_int64(s, 1, r->minute);
+		sqlite3_bind_int64(s, 2, r->msgs_in);
+		sqlite3_bind_int64(s, 3, r->msgs_out);
+		sqlite3_bind_int64(s, 4, r->auth_failures);
+		sqlite3_bind_int64(s, 5, r->rejections);
+		sqlite3_bind_int64(s, 6, r->queue_size);
+		rc = sqlite3_step(s);
+		sqlite3_finalize(s);
+	}
+	if (rc != SQLITE_DONE) {
+		db_log_error(db, "series_add", rc);
+		return -1;
+	}
+	return 0;
+}
+
+/* queue_db_series_read - the newest minutes since a time, oldest first */
+int
+queue_db_series_read(struct queue_db *db, int64_t since, uint32_t limit,
+    void (*fn)(void *arg, const struct queue_series_row *row), void *arg)
+{
+	static const char *sql =
+	    "SELECT * FROM (SELECT minute, msgs_in, msgs_out, auth_failures,"
+	    " rejections, queue_size FROM series_minute WHERE minute >= ?1"
+	    " ORDER BY minute DESC LIMIT ?2) ORDER BY minute";
+	struct queue_series_row r;
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = sqlite3_prepare_v3(db->h, sql, -1, 0, &s, NULL)) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_int64(s, 1, since);
+	sqlite3_bind_int64(s, 2, limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		r.minute = sqlite3_column_int64(s, 0);
+		r.msgs_in = sqlite3_column_int64(s, 1);
+		r.msgs_out = sqlite3_column_int64(s, 2);
+		r.auth_failures = sqlite3_column_int64(s, 3);
+		r.rejections = sqlite3_column_int64(s, 4);
+		r.queue_size = sqlite3_column_int64(s, 5);
+		fn(arg, &r);
+	}
+	sqlite3_finalize(s);
+	if (rc == SQLITE_DONE)
+		return 0;
+fail:
+	db_log_error(db, "series_read", rc);
+	return -1;
+}
+
+/*
+ * queue_db_series_expire - drop the time series' minutes and the sent
+ * log's rows older than before; *deleted gets the count. 0 or -1.
+ */
+int
+queue_db_series_expire(struct queue_db *db, int64_t before, int64_t *deleted)
+{
+	static const char *series_sql =
+	    "DELETE FROM series_minute WHERE minute < ?1";
+	static const char *sent_sql = "DELETE FROM sent_log WHERE time < ?1";
+	int rc;
+
+	*deleted = 0;
+	if ((rc = db_run_i64(db, series_sql, before)) != SQLITE_DONE)
+		goto fail;
+	*deleted += sqlite3_changes64(db->h);
+	if ((rc = db_run_i64(db, sent_sql, before)) != SQLITE_DONE)
+		goto fail;
+	*deleted += sqlite3_changes64(db->h);
+	return 0;
+fail:
+	db_log_error(db, "series_expire", rc);
+	return -1;
+}
+
 /*
  * The recipient verification cache (verify_cache): one row per probed
  * address, FOUND (0) or NOTFOUND (1), until it expires. The lookup
@@ -2365,6 +2535,12 @@ one_row(sqlite3_stmt *s, void *arg)
 	*(int *)arg = sqlite3_column_int(s, 0);
 }
 
+static void
+one_row_i64(sqlite3_stmt *s, void *arg)
+{
+	*(int64_t *)arg = sqlite3_column_int64(s, 0);
+}
+
 /* queue_db_login_net_seen - 1 when user logged in from net before */
 int
 queue_db_login_net_seen(struct queue_db *db, const char *user, const char *net)
@@ -2373,6 +2549,119 @@ queue_db_login_net_seen(struct queue_db *db, const char *user, const char *net)
 	    "SELECT count(*) FROM login_nets WHERE user = ?1 AND net = ?2"
 	    " AND ?3 = ?3";
 	struct guess_args a = { .user = user, .net = net };
+	int n = 0;
+
+	if (db_query(db, sql, net_bind, &a, one_row, &n) == -1)
+		return -1;
+	return n > 0;
+}
+
+/* queue_db_guess_quarantined - see queue_db.h */
+int
+queue_db_guess_quarantined(struct queue_db *db, const char *user,
+    int64_t *since)
+{
+	static const char sql[] =
+	    "SELECT u.updated FROM user_state AS u WHERE u.user = ?1"
+	    " AND u.state = 'held' AND ?2 = ?2 AND ?3 = ?3 AND EXISTS"
+	    " (SELECT 1 FROM events AS e WHERE e.type = 'login_after_guessing'"
+	    " AND e.user = ?1 AND e.time = u.updated)";
+	struct guess_args a = { .user = user, .net = "" };
+	int64_t t = -1;
+
+	if (db_query(db, sql, net_bind, &a, one_row_i64, &t) == -1)
+		return -1;
+	*since = t;
+	return t >= 0;
+}
+
+static void
+usual_bind(sqlite3_stmt *s, const void *arg)
+{
+	const struct queue_guess_usual *u = arg;
+
+	sqlite3_bind_text(s, 1, u->user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, u->net, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, u->attack_from);
+	sqlite3_bind_int64(s, 4, u->held_since);
+	sqlite3_bind_text(s, 5, u->ip, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, u->quiet_since);
+}
+
+/* queue_db_guess_usual - see queue_db.h */
+int
+queue_db_guess_usual(struct queue_db *db, const struct queue_guess_usual *u)
+{
+	static const char sql[] =
+	    "SELECT EXISTS(SELECT 1 FROM login_nets WHERE user = ?1"
+	    " AND net = ?2 AND first_seen < coalesce((SELECT min(time)"
+	    " FROM events WHERE type = 'auth_fail' AND user = ?1"
+	    " AND time >= ?3), ?4))"
+	    " AND NOT EXISTS(SELECT 1 FROM events WHERE type = 'auth_fail'"
+	    " AND user = ?1 AND client_ip = ?5 AND time >= ?3)"
+	    " AND NOT EXISTS(SELECT 1 FROM events WHERE type = 'auth_fail'"
+	    " AND user = ?1 AND time >= ?6)";
+	int n = 0;
+
+	if (db_query(db, sql, usual_bind, u, one_row, &n) == -1)
+		return -1;
+	return n != 0;
+}
+
+/* queue_db_guess_held_clients - see queue_db.h */
+int
+queue_db_guess_held_clients(struct queue_db *db, const char *user,
+    void (*cb)(void *, const char *ip), void *arg)
+{
+	static const char sql[] =
+	    "SELECT DISTINCT m.client_ip FROM message AS m WHERE"
+	    " m.auth_user = ?1 AND ?2 = ?2 AND EXISTS(SELECT 1 FROM recipient"
+	    " AS r WHERE r.msg_id = m.id AND r.state = 2)";
+	struct guess_args a = { .user = user };
+	struct guess_clients c = { cb, arg };
+
+	return db_query(db, sql, guess_bind, &a, clients_row, &c);
+}
+
+/* queue_db_guess_held_count - see queue_db.h */
+int
+queue_db_guess_held_count(struct queue_db *db, const char *user, int64_t *n)
+{
+	static const char sql[] =
+	    "SELECT count(*) FROM recipient WHERE state = 2 AND msg_id IN"
+	    " (SELECT id FROM message WHERE auth_user = ?1 AND ?2 = ?2)";
+	struct guess_args a = { .user = user };
+
+	*n = 0;
+	return db_query(db, sql, guess_bind, &a, one_row_i64, n);
+}
+
+/* queue_db_guess_release - see queue_db.h */
+int
+queue_db_guess_release(struct queue_db *db, const char *user, const char *ip,
+    int64_t now, int64_t *n)
+{
+	static const char sql[] =
+	    "UPDATE recipient SET state = 0, next_attempt = ?3, updated = ?3"
+	    " WHERE state = 2 AND msg_id IN (SELECT id FROM message"
+	    " WHERE auth_user = ?1 AND client_ip = ?2)";
+	struct guess_args a = { .user = user, .net = ip, .now = now };
+
+	*n = 0;
+	if (db_query(db, sql, net_bind, &a, NULL, NULL) == -1)
+		return -1;
+	*n = sqlite3_changes64(db->h);
+	return 0;
+}
+
+/* queue_db_login_known - 1 when user has logged in (login_nets) */
+int
+queue_db_login_known(struct queue_db *db, const char *user)
+{
+	static const char sql[] =
+	    "SELECT EXISTS(SELECT 1 FROM login_nets WHERE user = ?1"
+	    " AND ?2 = ?2 AND ?3 = ?3)";
+	struct guess_args a = { .user = user, .net = "" };
 	int n = 0;
 
 	if (db_query(db, sql, net_bind, &a, one_row, &n) == -1)

@@ -16,7 +16,7 @@
 
 #define QUEUE_QID_LEN		QID_LEN
 #define QUEUE_QID_SIZE		QID_SIZE
-#define QUEUE_SCHEMA_VERSION	3	/* PRAGMA user_version; see queue_db.c */
+#define QUEUE_SCHEMA_VERSION	4	/* PRAGMA user_version; see queue_db.c */
 
 /* recipient.state; the numbers are stored, never renumber them */
 enum queue_rcpt_state {
@@ -251,6 +251,8 @@ struct queue_remote_mark {
 	int64_t		 next_attempt;	/* DEFERRED */
 	const char	*error;		/* last_error; DEAD: the reason */
 	int64_t		 created;	/* DELIVERED: the message's arrival */
+	const char	*relay;		/* DELIVERED: host[addr]:port, or NULL */
+	const char	*reply;		/* DELIVERED: its reply, or NULL */
 	int		 delay_notice;	/* DEFERRED: a delay DSN goes with it,
 					 * remember it (table delay_notice) */
 };
@@ -297,7 +299,7 @@ void queue_db_msg_copy_free(struct queue_msg_copy *m);
 /*
  * queue_db_remote_mark - in ONE transaction: copy the message of every
  * DEAD outcome into the deadletter table, record each outcome (attempts
- * counts every one), store the nb bounce messages (their qids into
+ * counts every one), a sent_log row for each DELIVERED one, store the nb bounce messages (their qids into
  * bres[i]) and delete the messages with nothing left to do. Returns 0,
  * or -1 and nothing changed (bres[i].status TEMPFAIL).
  */
@@ -368,6 +370,34 @@ int queue_db_watch_load(struct queue_db *db, int64_t since,
 /* queue_db_watch_expire - delete rows at or before before; 0 or -1 */
 int queue_db_watch_expire(struct queue_db *db, int64_t before);
 
+/* one minute of the time series (series_minute) */
+struct queue_series_row {
+	int64_t	minute;			/* unix seconds at its start */
+	int64_t	msgs_in, msgs_out, auth_failures, rejections;
+	int64_t	queue_size;
+};
+
+/*
+ * queue_db_series_add - add r's counts to its minute's row (made when
+ * missing) and set its queue_size; 0 or -1
+ */
+int queue_db_series_add(struct queue_db *db, const struct queue_series_row *r);
+
+/*
+ * queue_db_series_read - the newest limit minutes at or after since,
+ * oldest first, each to fn; 0 or -1
+ */
+int queue_db_series_read(struct queue_db *db, int64_t since, uint32_t limit,
+    void (*fn)(void *arg, const struct queue_series_row *row), void *arg);
+
+/*
+ * queue_db_series_expire - delete series_minute and sent_log rows older
+ * than before (both kept QUEUE_SERIES_KEEP); 0 or -1
+ */
+#define QUEUE_SERIES_KEEP	(7 * 86400)
+int queue_db_series_expire(struct queue_db *db, int64_t before,
+    int64_t *deleted);
+
 /* one row of the recipient verification cache */
 struct queue_verify_row {
 	const char	*address;	/* as written in the probe's RCPT TO */
@@ -406,12 +436,53 @@ int queue_db_guess_get(struct queue_db *db, const char *user, const char *ip,
 int queue_db_guess_clients(struct queue_db *db, const char *user,
     int64_t since, void (*cb)(void *, const char *ip), void *arg);
 
+/*
+ * The end of a quarantine after guessing (queue_guess.c). An account is
+ * quarantined while it is held by the login_after_guessing decision
+ * (its user_state row is "held" since that event's time): *since gets
+ * that time. 1 quarantined, 0 not, -1 error.
+ */
+int queue_db_guess_quarantined(struct queue_db *db, const char *user,
+    int64_t *since);
+
+/* the owner's usual pattern, as queue_db_guess_usual judges it */
+struct queue_guess_usual {
+	const char	*user;
+	const char	*net;		/* the login's network (login_nets) */
+	const char	*ip;		/* the login's address */
+	int64_t		 attack_from;	/* failures from here on: the attack */
+	int64_t		 held_since;	/* the quarantine began */
+	int64_t		 quiet_since;	/* no failure for the account since */
+};
+/*
+ * queue_db_guess_usual - 1 when net was a network of the account before
+ * the attack (first seen before its first AUTH failure since
+ * attack_from, or before held_since without one), ip did not fail for
+ * it since attack_from, and no AUTH failure for it came since
+ * quiet_since; 0 when not, -1 error
+ */
+int queue_db_guess_usual(struct queue_db *db, const struct queue_guess_usual *u);
+/* queue_db_guess_held_clients - cb(arg, ip) for each distinct client
+ * address of user's held mail; 0 or -1 */
+int queue_db_guess_held_clients(struct queue_db *db, const char *user,
+    void (*cb)(void *, const char *ip), void *arg);
+/* queue_db_guess_held_count - user's held recipients into *n; 0 or -1 */
+int queue_db_guess_held_count(struct queue_db *db, const char *user,
+    int64_t *n);
+/* queue_db_guess_release - user's held recipients of mail from ip are
+ * due now; *n gets how many; 0 or -1 */
+int queue_db_guess_release(struct queue_db *db, const char *user,
+    const char *ip, int64_t now, int64_t *n);
+
 /* login_nets: the networks an account logged in from, the most recent
  * QUEUE_LOGIN_NETS_MAX of each */
 #define QUEUE_LOGIN_NETS_MAX	32
 /* queue_db_login_net_seen - 1 seen, 0 not, -1 error */
 int queue_db_login_net_seen(struct queue_db *db, const char *user,
     const char *net);
+/* queue_db_login_known - 1 when user ever logged in (a login_nets row),
+ * 0 not, -1 error */
+int queue_db_login_known(struct queue_db *db, const char *user);
 /* queue_db_login_net_add - record a login of user from net; 0 or -1 */
 int queue_db_login_net_add(struct queue_db *db, const char *user,
     const char *net, int64_t now);

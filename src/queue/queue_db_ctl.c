@@ -25,7 +25,7 @@
  * queue_db_ctl_users, queue_db_ctl_user_states, queue_db_ctl_user_set,
  * queue_db_ctl_counts, queue_db_ctl_verify_list,
  * queue_db_ctl_verify_flush, queue_db_ctl_requeue, queue_db_ctl_pause,
- * queue_db_ctl_resume, queue_db_ctl_paused.
+ * queue_db_ctl_resume, queue_db_ctl_paused, queue_db_ctl_sent.
  *
  * SECURITY: every statement is a fixed text prepared at open; filter
  * values are bound parameters, never pasted into SQL. ctl_cidr_match and
@@ -321,11 +321,24 @@ static const char *const qdc_sql[QDC_NALL] = {
 	[QDC_STATS_DEAD] = "SELECT count(*) FROM deadletter",
 };
 
+/*
+ * What left for the outside (sent_log, one row per remote recipient
+ * delivered), one row per message: ?1 since, ?2 AUTH user, ?3 client
+ * CIDR (NULL: no condition), ?4 limit.
+ */
+static const char qdc_sql_sent[] =
+	"SELECT qid, mail_from, group_concat(rcpt, ', '), max(time),"
+	" count(*) FROM sent_log WHERE time >= ?1"
+	" AND (?2 IS NULL OR user = ?2)"
+	" AND (?3 IS NULL OR ctl_cidr_match(?3, client))"
+	" GROUP BY qid ORDER BY max(time), qid LIMIT ?4";
+
 /* Owned by queue_ctl.c; owns the connection and its statements. */
 struct queue_db_ctl {
 	sqlite3		*h;
 	sqlite3_stmt	*st[QDC_NALL];
 	int		 dead_ok;	/* deadletter statements ready */
+	sqlite3_stmt	*sent;		/* what left, NULL: no sent_log */
 	char		 err[256];	/* SQLite's text of the last failure */
 	char		 path[4096];
 };
@@ -648,6 +661,38 @@ const char *
 queue_db_ctl_errmsg(struct queue_db_ctl *dc)
 {
 	return dc->err;
+}
+
+/* queue_db_ctl_sent - the messages that left, one row each */
+int
+queue_db_ctl_sent(struct queue_db_ctl *dc, int64_t since, const char *user,
+    const char *client_cidr, int64_t limit,
+    void (*fn)(void *, const struct queue_sent_row *), void *arg)
+{
+	sqlite3_stmt *s = dc->sent;
+	struct queue_sent_row r;
+	int rc;
+
+	if (s == NULL)
+		return 1;
+	sqlite3_bind_int64(s, 1, since);
+	bind_opt(s, 2, user);
+	bind_opt(s, 3, client_cidr);
+	sqlite3_bind_int64(s, 4, limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		r.qid = col_text(s, 0);
+		r.sender = col_text(s, 1);
+		r.rcpts = col_text(s, 2);
+		r.time = sqlite3_column_int64(s, 3);
+		r.nrcpt = sqlite3_column_int64(s, 4);
+		fn(arg, &r);
+	}
+	qdc_done(s);
+	if (rc != SQLITE_DONE) {
+		qdc_error(dc, "sent");
+		return -1;
+	}
+	return 0;
 }
 
 /* queue_db_ctl_has_dead - the deadletter statements are ready */
@@ -1565,6 +1610,10 @@ qdc_prepare(struct queue_db_ctl *dc)
 		if (sqlite3_prepare_v3(dc->h, qdc_sql[i], -1,
 		    SQLITE_PREPARE_PERSISTENT, &dc->st[i], NULL) != SQLITE_OK)
 			dc->dead_ok = 0;
+	/* sent_log came with schema version 4 */
+	if (sqlite3_prepare_v3(dc->h, qdc_sql_sent, -1,
+	    SQLITE_PREPARE_PERSISTENT, &dc->sent, NULL) != SQLITE_OK)
+		dc->sent = NULL;
 	return SQLITE_OK;
 }
 
@@ -1599,6 +1648,7 @@ queue_db_ctl_close(struct queue_db_ctl *dc)
 		return;
 	for (int i = 0; i < QDC_NALL; i++)
 		sqlite3_finalize(dc->st[i]);
+	sqlite3_finalize(dc->sent);
 	if (dc->h)
 		sqlite3_close(dc->h);
 	free(dc);

@@ -34,6 +34,25 @@ void queue_db_ctl_close(struct queue_db_ctl *dc);
 /* queue_db_ctl_errmsg - SQLite's text of the last failure */
 const char *queue_db_ctl_errmsg(struct queue_db_ctl *dc);
 
+/* One message that left for the outside (sent_log). Views. */
+struct queue_sent_row {
+	const char	*qid;
+	const char	*sender;
+	const char	*rcpts;		/* ", " between */
+	int64_t		 time;		/* its last delivery */
+	int64_t		 nrcpt;
+};
+
+/*
+ * queue_db_ctl_sent - the messages delivered to remote hosts at or
+ * after since, of user (an AUTH user) or of a client in client_cidr
+ * (NULL: either), oldest first, at most limit, to fn. 0, 1 when
+ * queue.db keeps no sent_log (nothing is known of what left), -1.
+ */
+int queue_db_ctl_sent(struct queue_db_ctl *dc, int64_t since,
+    const char *user, const char *client_cidr, int64_t limit,
+    void (*fn)(void *, const struct queue_sent_row *), void *arg);
+
 /* queue_db_ctl_has_dead - 1 when the deadletter table can be used */
 int queue_db_ctl_has_dead(const struct queue_db_ctl *dc);
 

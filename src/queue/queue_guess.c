@@ -2,7 +2,8 @@
  * queue_guess.c - an account after a guessing attack: its login is
  * judged, and the addresses that guessed are banned once it is lost.
  *
- * Public: queue_guess_net, queue_guess_login, queue_guess_ban.
+ * Public: queue_guess_net, queue_guess_login, queue_guess_usual,
+ * queue_guess_ban.
  *
  * A password list tried against one account from many addresses, each
  * failing too rarely to be banned by auth_fail_limit, is what the
@@ -14,6 +15,18 @@
  * message is stored). A login from a known network that did not take
  * part is the owner's and is let through. The networks an account
  * logged in from are kept in login_nets (queue_db.c).
+ *
+ * The quarantine ends by itself when the owner's usual pattern is back
+ * (queue_guess_usual), judged at a login and conservatively: the login
+ * comes from a network the account logged in from before the attack
+ * began (login_nets' first_seen before the first AUTH failure of the
+ * attack), from an address that did not fail for it, and the account
+ * has had no AUTH failure for guess_quiet_time. Only a hold made by the
+ * quarantine itself ends so (not an admin's, not the watch's, not a
+ * suspension). New mail then goes as usual; of the mail held meanwhile,
+ * what came from an address that passes the same test (a usual network,
+ * no failure for the account) is released, the rest stays held for the
+ * admin.
  *
  * Once an account is held or suspended as compromised (this, the
  * watch's thresholds, or an admin), every address that failed AUTH for
@@ -92,6 +105,92 @@ queue_guess_login(const struct conf *c, struct queue_db *db, const char *user,
 	}
 	(void)queue_db_login_net_add(db, user, net, (int64_t)now);
 	return 0;
+}
+
+/* the client addresses of an account's held mail */
+struct guess_held {
+	char	**ip;
+	size_t	  n;
+	int	  failed;		/* out of memory */
+};
+
+static void
+guess_held_cb(void *arg, const char *ip)
+{
+	struct guess_held *h = arg;
+	char **v;
+
+	if (h->failed || (v = reallocarray(h->ip, h->n + 1,
+	    sizeof(*v))) == NULL || (v[h->n] = strdup(ip)) == NULL) {
+		h->failed = 1;
+		return;
+	}
+	h->ip = v;
+	h->n++;
+}
+
+/* the usual test for one address, its network into net; -1 error */
+static int
+guess_ip_usual(struct queue_db *db, struct queue_guess_usual *u,
+    const char *ip, char net[CIDR_STRLEN])
+{
+	if (queue_guess_net(ip, net, CIDR_STRLEN) == -1)
+		return 0;
+	u->ip = ip;
+	u->net = net;
+	return queue_db_guess_usual(db, u);
+}
+
+/* queue_guess_usual - see queue_guess.h */
+int
+queue_guess_usual(const struct conf *c, struct queue_db *db,
+    const char *user, const char *ip, time_t now, char *why, size_t len,
+    int64_t *released, int64_t *kept)
+{
+	struct queue_guess_usual u;
+	struct guess_held h = { NULL, 0, 0 };
+	char net[CIDR_STRLEN], other[CIDR_STRLEN];
+	int64_t since, n;
+	int r;
+
+	why[0] = '\0';
+	*released = *kept = 0;
+	if ((r = queue_db_guess_quarantined(db, user, &since)) != 1)
+		return r;
+	u.user = user;
+	u.held_since = since;
+	u.attack_from = since - c->guess_window;
+	u.quiet_since = (int64_t)now - c->guess_quiet_time;
+	if ((r = guess_ip_usual(db, &u, ip, net)) != 1)
+		return r;
+	snprintf(why, len, "client=%s net=%s quarantined_since=%lld "
+	    "quiet=%ds", ip, net, (long long)since, c->guess_quiet_time);
+	/* the held mail: only the failures matter now, not the quiet */
+	u.quiet_since = (int64_t)now + 1;
+	if (queue_db_guess_held_clients(db, user, guess_held_cb, &h) == -1 ||
+	    h.failed)
+		r = -1;
+	/* judged first, released after: an error releases nothing */
+	for (size_t i = 0; r == 1 && i < h.n; i++) {
+		int usual = guess_ip_usual(db, &u, h.ip[i], other);
+
+		if (usual == -1)
+			r = -1;
+		else if (usual == 0) {
+			free(h.ip[i]);
+			h.ip[i] = NULL;
+		}
+	}
+	for (size_t i = 0; i < h.n; i++) {
+		if (r == 1 && h.ip[i] != NULL && queue_db_guess_release(db,
+		    user, h.ip[i], (int64_t)now, &n) == 0)
+			*released += n;
+		free(h.ip[i]);
+	}
+	free(h.ip);
+	if (r == 1 && queue_db_guess_held_count(db, user, kept) == -1)
+		*kept = -1;
+	return r;
 }
 
 /* the networks to ban, deduplicated */

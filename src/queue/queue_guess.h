@@ -6,6 +6,7 @@
 #define MOAT_QUEUE_GUESS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 struct conf;
@@ -27,6 +28,18 @@ int queue_guess_net(const char *ip, char *net, size_t len);
  */
 int queue_guess_login(const struct conf *c, struct queue_db *db,
     const char *user, const char *ip, time_t now, char *why, size_t len);
+
+/*
+ * queue_guess_usual - user, quarantined by queue_guess_login, logged in
+ * from ip at now: 1 when that is the owner's usual pattern again (see
+ * queue_guess.c), with the evidence in why and the held mail that came
+ * from the account's usual networks made due (*released recipients;
+ * *kept stay held); the caller makes the account active. 0 when not
+ * (or not quarantined), -1 when the database could not tell.
+ */
+int queue_guess_usual(const struct conf *c, struct queue_db *db,
+    const char *user, const char *ip, time_t now, char *why, size_t len,
+    int64_t *released, int64_t *kept);
 
 /*
  * queue_guess_ban - user is held or suspended as compromised: ban each

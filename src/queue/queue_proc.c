@@ -81,6 +81,8 @@
 #include "queue/queue_ctl.h"
 #include "queue/queue_dnsbl.h"
 #include "queue/queue_route.h"
+#include "queue/queue_logins.h"
+#include "queue/queue_series.h"
 #include "control/control_log.h"
 
 #define QP_ESC		512	/* escaped copy of a field for the log */
@@ -172,6 +174,8 @@ struct queue_proc {
 	struct queue_ctl	*ctl;		/* control operations, queue_ctl.c */
 	struct queue_watch	*watch;		/* compromised accounts, queue_watch.c */
 	struct queue_dnsbl	*dnsbl;		/* own blacklist listings */
+	struct queue_series	*series;	/* per-minute counts, queue_series.c */
+	struct queue_logins	*logins;	/* per-login metrics, queue_logins.c */
 	struct event		*ev_events;	/* keeps the events table bounded */
 	int			 stopping;
 	int64_t			 stop_deadline;
@@ -549,6 +553,8 @@ qp_event_recv(struct queue_proc *qp, struct ipc_reader *r)
 	    log_escape(d, sizeof(d), e->ev.detail, strlen(e->ev.detail)));
 	TAILQ_INSERT_TAIL(&qp->events, e, entry);
 	qp_commit_soon(qp);
+	if (strcmp(e->ev.type, "auth_fail") == 0)
+		queue_logins_auth_fail(qp->logins, e->ev.user, e->ev.client_ip);
 }
 
 /* Insert the pending events, in one transaction of their own. */
@@ -581,6 +587,8 @@ qp_commit_events(struct queue_proc *qp)
  * come after it on this channel). The session's AUTH failures and
  * alerts may still wait for the next commit: they go in first.
  */
+static void qp_ctl_kick(void *);
+
 static void
 qp_login_recv(struct queue_proc *qp, struct ipc_reader *r)
 {
@@ -589,7 +597,11 @@ qp_login_recv(struct queue_proc *qp, struct ipc_reader *r)
 	if (proto_auth_login_dec(r, &l) != 0)
 		fatalx("%s: malformed login", __func__);
 	qp_commit_events(qp);
-	queue_watch_login(qp->watch, l.user, l.client_ip, l.session);
+	queue_ctl_login(qp->ctl, l.user, l.client_ip);
+	queue_logins_login(qp->logins, l.user);
+	/* a quarantine that ended may have released held mail */
+	if (queue_watch_login(qp->watch, l.user, l.client_ip, l.session) > 0)
+		qp_ctl_kick(qp);
 }
 
 /*
@@ -659,6 +671,8 @@ qp_commit_run(struct queue_proc *qp)
 			queue_watch_stored(qp->watch, s->auth_user, s->client_ip,
 			    s->sender, res->qid, s->qrcpt, s->nrcpt);
 			queue_ctl_stored(qp->ctl, s->auth_user, s->nrcpt);
+			queue_logins_stored(qp->logins, s->auth_user,
+			    s->client_ip, s->nrcpt);
 		} else
 			qp_reply(qp, s->id, res->status,
 			    qp_status_text(res->status));
@@ -969,6 +983,9 @@ qp_smtp_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	case PROTO_AUTH_LOGIN:
 		qp_login_recv(qp, r);
 		break;
+	case PROTO_SERIES:
+		queue_series_smtp(qp->series, r);
+		break;
 	case PROTO_BAN_ADD:		/* stored: queue_ctl.c */
 		queue_ctl_ban_add(qp->ctl, r);
 		break;
@@ -1008,6 +1025,7 @@ qp_reload(struct queue_proc *qp, const uint8_t *text, size_t len,
 	}
 	queue_watch_set_conf(qp->watch, nc);
 	queue_dnsbl_set_conf(qp->dnsbl, nc);
+	queue_logins_set_conf(qp->logins, nc);
 	sched_set_conf(qp->sched, nc);
 	conf_apply_log_levels(nc);
 	proto_ready_send(qp->parent, PROTO_READY_RELOAD, 1, NULL);
@@ -1151,7 +1169,8 @@ qp_close_cb(struct ipc_peer *p, void *arg)
 
 /* the scheduler stored a bounce for a local mailbox */
 /* the events table keeps events_retention seconds, events_max rows;
- * expired verification answers go too */
+ * the time series and the sent log 7 days; expired verification
+ * answers go too */
 static void
 qp_events_expire_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1162,6 +1181,10 @@ qp_events_expire_cb(evutil_socket_t fd, short what, void *arg)
 	    qp->conf->events_retention, qp->conf->events_max, &deleted) == 0 &&
 	    deleted > 0)
 		log_info(LOG_CAT_QUEUE, "event=events_expired rows=%lld",
+		    (long long)deleted);
+	if (queue_db_series_expire(qp->db, (int64_t)time(NULL) -
+	    QUEUE_SERIES_KEEP, &deleted) == 0 && deleted > 0)
+		log_info(LOG_CAT_QUEUE, "event=series_expired rows=%lld",
 		    (long long)deleted);
 	queue_verify_expire(qp->db);
 }
@@ -1288,6 +1311,12 @@ queue_proc_main(struct proc_env *env)
 	if ((qp->watch = queue_watch_new(conf, qp->db, qp->smtp,
 	    qp->base)) == NULL)
 		fatal("%s: queue_watch_new", __func__);
+	if ((qp->series = queue_series_new(base, qp->db)) == NULL)
+		fatal("%s: queue_series_new", __func__);
+	queue_ctl_set_series(qp->ctl, qp->series);
+	if ((qp->logins = queue_logins_new(conf, qp->db)) == NULL)
+		fatal("%s: queue_logins_new", __func__);
+	queue_ctl_set_logins(qp->ctl, qp->logins);
 	if ((qp->ev_events = event_new(base, -1, EV_PERSIST, qp_events_expire_cb,
 	    qp)) == NULL)
 		fatal("%s: event_new", __func__);
@@ -1337,6 +1366,8 @@ queue_proc_main(struct proc_env *env)
 	queue_ctl_set_dnsbl(qp->ctl, NULL);
 	queue_dnsbl_free(qp->dnsbl);
 	queue_watch_free(qp->watch);
+	queue_series_free(qp->series);
+	queue_logins_free(qp->logins);
 	event_free(qp->ev_events);
 	queue_ctl_free(qp->ctl);
 	ipc_peer_free(qp->smtp);

@@ -27,7 +27,9 @@
  * Hold and suspend hold the sender's queued mail at once and all its
  * new mail as it is stored, so nothing of a spam run leaves.
  * A login right after a guessing attack holds the account before its
- * first message (queue_watch_login, queue_guess.c), and an account lost
+ * first message (queue_watch_login, queue_guess.c) until an admin
+ * releases it or the owner's usual pattern is back (event
+ * guess_quarantine_end), and an account lost
  * to hold or suspend gets the addresses that guessed at it banned. Every
  * decision is an event, a log line at warn with alert=yes, and a run of
  * the admin's alert_command, outside the mail queue.
@@ -601,28 +603,82 @@ queue_watch_stored(struct queue_watch *w, const char *auth_user,
 }
 
 /*
+ * The owner's usual pattern is back (queue_guess_usual): the account is
+ * active again, smtp is told, and the end is an event, a log line at
+ * warn with alert=yes and a run of alert_command.
+ */
+static void
+watch_quarantine_end(struct queue_watch *w, const char *user, const char *ip,
+    const char *session, const char *why, int64_t released, int64_t kept)
+{
+	struct proto_user_state us;
+	struct queue_event ev;
+	struct watch_who k;
+	struct ipc_msg m;
+	char esc[WATCH_KEY_MAX * 4], detail[1024], net[CIDR_STRLEN];
+	time_t now = time(NULL);
+	int64_t held;
+
+	snprintf(detail, sizeof(detail), "session=%s %s released=%lld "
+	    "still_held=%lld", session, why, (long long)released,
+	    (long long)kept);
+	if (watch_who(&k, user) == -1 ||
+	    queue_db_sender_set(w->db, user, "active", detail, now,
+	    &held) == -1)
+		return;
+	if (queue_guess_net(ip, net, sizeof(net)) == 0)
+		(void)queue_db_login_net_add(w->db, user, net, (int64_t)now);
+	us.user = user;
+	us.state = "active";
+	proto_user_state_enc(&m, 0, &us);
+	ipc_send(w->smtp, &m);
+	log_warn(LOG_CAT_POLICY, "event=guess_quarantine_end sender=\"%s\" "
+	    "state=active %s alert=yes", log_escape(esc, sizeof(esc), user,
+	    strlen(user)), detail);
+	memset(&ev, 0, sizeof(ev));
+	ev.time = now;
+	ev.type = "guess_quarantine_end";
+	ev.client_ip = ip;
+	ev.user = user;
+	ev.detail = detail;
+	(void)queue_db_event_add(w->db, &ev, 1);
+	run_alert_command(w, ev.type, &k, ip, detail);
+}
+
+/*
  * queue_watch_login - user logged in from ip (PROTO_AUTH_LOGIN, which
  * smtp sends before its 235, so before any message of the session):
  * after a guessing attack the account is held at once, so that its
- * first message is stored held (queue_watch_held at the commit).
+ * first message is stored held (queue_watch_held at the commit); a
+ * login of the owner's usual pattern ends that hold again.
  */
-void
+int64_t
 queue_watch_login(struct queue_watch *w, const char *user, const char *ip,
     const char *session)
 {
 	char state[32], why[512], counts[640];
+	int64_t released, kept;
 
 	if (user[0] == '\0' || strncmp(user, "ip:", 3) == 0 ||
 	    queue_db_sender_state(w->db, user, state, sizeof(state)) == -1)
-		return;
-	/* a held account's logins teach nothing about its owner */
+		return 0;
+	/* a held account's logins teach nothing about its owner, unless
+	 * they show its usual pattern again after a quarantine */
+	if (strcmp(state, "held") == 0) {
+		if (queue_guess_usual(w->conf, w->db, user, ip, time(NULL), why,
+		    sizeof(why), &released, &kept) != 1)
+			return 0;
+		watch_quarantine_end(w, user, ip, session, why, released, kept);
+		return released;
+	}
 	if (strcmp(state, "active") != 0)
-		return;
+		return 0;
 	if (queue_guess_login(w->conf, w->db, user, ip, time(NULL), why,
 	    sizeof(why)) != 1)
-		return;
+		return 0;
 	snprintf(counts, sizeof(counts), "session=%s %s", session, why);
 	watch_decide(w, user, "hold", counts, "login_after_guessing", ip);
+	return 0;
 }
 
 /* queue_watch_lost - an admin held or suspended user: ban its guessers */

@@ -43,9 +43,11 @@ void queue_watch_stored(struct queue_watch *w, const char *auth_user,
 
 /*
  * queue_watch_login - user authenticated from ip in session: a login
- * right after a guessing attack holds the account (queue_guess.c)
+ * right after a guessing attack holds the account (queue_guess.c); one
+ * that shows the owner's usual pattern again ends such a hold. The
+ * number of held recipients made due (the caller kicks delivery).
  */
-void queue_watch_login(struct queue_watch *w, const char *user,
+int64_t queue_watch_login(struct queue_watch *w, const char *user,
     const char *ip, const char *session);
 
 /* queue_watch_lost - user was held or suspended by an admin: the

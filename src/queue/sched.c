@@ -127,6 +127,7 @@ struct sched_mark {
 	struct queue_remote_mark m;
 	char		*address;
 	char		*error;
+	char		*relay, *reply;	/* DELIVERED: for the sent log */
 };
 
 /* A bounce to build at commit; strings owned. */
@@ -624,6 +625,8 @@ commit_free(struct sched *s, struct commit_batch *cb)
 	for (size_t i = 0; i < s->nmarks; i++) {
 		free(s->marks[i].address);
 		free(s->marks[i].error);
+		free(s->marks[i].relay);
+		free(s->marks[i].reply);
 	}
 	s->nmarks = 0;
 	for (size_t i = 0; i < s->nbounces; i++)
@@ -974,11 +977,18 @@ result_recv(struct sched *s, uint64_t id, struct ipc_reader *r)
 		reply = rr.reply;
 		relay = rr.relay;
 		switch (res) {
-		case PROTO_MTA_OK:
-			mark_add(s, jr->rcpt_id, j->msg_id, jr->address,
-			    QUEUE_REMOTE_DELIVERED, 0, NULL)->m.created =
-			    j->created;
+		case PROTO_MTA_OK: {
+			struct sched_mark *m = mark_add(s, jr->rcpt_id,
+			    j->msg_id, jr->address, QUEUE_REMOTE_DELIVERED, 0,
+			    NULL);
+
+			m->m.created = j->created;
+			m->relay = relay != NULL ? xstrdup(relay) : NULL;
+			m->reply = reply != NULL ? xstrdup(reply) : NULL;
+			m->m.relay = m->relay;
+			m->m.reply = m->reply;
 			break;
+		}
 		case PROTO_MTA_TEMPFAIL:
 			if (now - j->created >= s->conf->max_lifetime) {
 				char why[1200];

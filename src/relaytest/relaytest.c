@@ -59,6 +59,9 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "../daemon/config.h"
 #include "../daemon/daemon.h"
 #include "../io/proxy_proto.h"
@@ -407,10 +410,12 @@ struct rt_target {
 	socklen_t		 fromlen;	/* 0: any source */
 	int			 timeout_ms;
 	int			 proxy;		/* relaytest_opts.proxy */
+	SSL_CTX			*tls;		/* NULL: plain SMTP only */
 };
 
 struct rt_conn {
 	int	fd;
+	SSL	*ssl;		/* after STARTTLS or on connect, else NULL */
 	size_t	len;
 	char	buf[RELAYTEST_REPLY_MAX];
 	char	self[80];	/* server's address literal */
@@ -453,10 +458,48 @@ addr_literal(const struct sockaddr *sa, char *buf, size_t len)
 static void
 conn_close(struct rt_conn *c)
 {
+	if (c->ssl != NULL)
+		SSL_free(c->ssl);
+	c->ssl = NULL;
 	if (c->fd != -1)
 		close(c->fd);
 	c->fd = -1;
 	c->len = 0;
+}
+
+/* send all of buf, inside TLS when it is on; 0 or -1 */
+static int
+conn_send(struct rt_conn *c, const void *buf, size_t len)
+{
+	size_t done;
+
+	if (c->ssl == NULL)
+		return fdio_send_all(c->fd, buf, len);
+	if (len == 0)
+		return 0;
+	return SSL_write_ex(c->ssl, buf, len, &done) == 1 && done == len ?
+	    0 : -1;
+}
+
+/*
+ * a TLS handshake as a client on c (blocking, bounded by the socket's
+ * timeouts). The server's certificate is not checked: the battery asks
+ * what the server accepts, not who it is. 0 or -1.
+ */
+static int
+conn_tls(const struct rt_target *t, struct rt_conn *c)
+{
+	/* bytes read before the handshake must not count after it */
+	c->len = 0;
+	if (t->tls == NULL || (c->ssl = SSL_new(t->tls)) == NULL)
+		return -1;
+	if (SSL_set_fd(c->ssl, c->fd) != 1 || SSL_connect(c->ssl) != 1) {
+		ERR_clear_error();
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 /* the PROXY header first: an outside client connected to t->ss */
@@ -500,6 +543,7 @@ conn_open(const struct rt_target *t, struct rt_conn *c)
 	socklen_t el = sizeof(soerr);
 
 	c->fd = -1;
+	c->ssl = NULL;
 	c->len = 0;
 	if ((fd = socket(t->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return -1;
@@ -574,15 +618,32 @@ conn_read(struct rt_conn *c, int timeout_ms, struct relaytest_reply *rep)
 		long long left = deadline - now_ms();
 		if (left <= 0)
 			return 0;
-		pfd.fd = c->fd;
-		pfd.events = POLLIN;
-		r = poll(&pfd, 1, (int)left);
-		if (r == -1 && errno == EINTR)
+		if (c->ssl == NULL || SSL_pending(c->ssl) == 0) {
+			pfd.fd = c->fd;
+			pfd.events = POLLIN;
+			r = poll(&pfd, 1, (int)left);
+			if (r == -1 && errno == EINTR)
+				continue;
+			if (r == 0)
+				return 0;
+			if (r == -1)
+				return -1;
+		}
+		if (c->ssl != NULL) {
+			size_t got;
+
+			if (SSL_read_ex(c->ssl, c->buf + c->len,
+			    sizeof(c->buf) - c->len, &got) != 1) {
+				int e = SSL_get_error(c->ssl, 0);
+
+				ERR_clear_error();
+				if (e == SSL_ERROR_WANT_READ)
+					continue;
+				return -1;
+			}
+			c->len += got;
 			continue;
-		if (r == 0)
-			return 0;
-		if (r == -1)
-			return -1;
+		}
 		n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
@@ -611,7 +672,7 @@ conn_cmd(struct rt_conn *c, int timeout_ms, struct relaytest_reply *rep,
 	if (n < 0 || (size_t)n >= sizeof(line) - 2)
 		fatalx("%s: command too long", __func__);
 	memcpy(line + n, "\r\n", 2);
-	if (fdio_send_all(c->fd, line, (size_t)n + 2) == -1)
+	if (conn_send(c, line, (size_t)n + 2) == -1)
 		return -1;
 	return conn_read(c, timeout_ms, rep);
 }
@@ -673,7 +734,7 @@ run_smuggle(const struct relaytest_opts *o, const char *external,
 	    external, payload, sizeof(payload));
 	if (n == 0)
 		fatalx("%s: payload too long", __func__);
-	if (fdio_send_all(c->fd, payload, n) == -1) {
+	if (conn_send(c, payload, n) == -1) {
 		step_failed(r, "DATA", -1, NULL);
 		return;
 	}
@@ -717,6 +778,12 @@ run_case(const struct relaytest_opts *o, const struct rt_target *t,
 		set_result(r, "CONNECT", NULL, RELAYTEST_ERROR, note);
 		return -1;
 	}
+	if (o->tls == RELAYTEST_TLS_IMPLICIT && c->ssl == NULL &&
+	    conn_tls(t, c) == -1) {
+		set_result(r, "TLS", NULL, RELAYTEST_ERROR,
+		    "TLS handshake failed");
+		goto done;
+	}
 	if ((rc = conn_read(c, tmo, &rep)) != 1 || !is2xx(&rep)) {
 		step_failed(r, "BANNER", rc, &rep);
 		goto done;
@@ -725,6 +792,23 @@ run_case(const struct relaytest_opts *o, const struct rt_target *t,
 	    !is2xx(&rep)) {
 		if (rc != 1 || rep.code == 421 ||
 		    (rc = conn_cmd(c, tmo, &rep, "HELO %s", c->me)) != 1 ||
+		    !is2xx(&rep)) {
+			step_failed(r, "HELO", rc, &rep);
+			goto done;
+		}
+	}
+	if (o->tls == RELAYTEST_TLS_STARTTLS) {
+		if ((rc = conn_cmd(c, tmo, &rep, "STARTTLS")) != 1 ||
+		    rep.code != 220) {
+			step_failed(r, "STARTTLS", rc, &rep);
+			goto done;
+		}
+		if (conn_tls(t, c) == -1) {
+			set_result(r, "STARTTLS", NULL, RELAYTEST_ERROR,
+			    "TLS handshake failed");
+			goto done;
+		}
+		if ((rc = conn_cmd(c, tmo, &rep, "EHLO %s", c->me)) != 1 ||
 		    !is2xx(&rep)) {
 			step_failed(r, "HELO", rc, &rep);
 			goto done;
@@ -782,7 +866,7 @@ run_case(const struct relaytest_opts *o, const struct rt_target *t,
 done:
 	if (c->fd != -1) {
 		/* polite, but never wait long for the goodbye */
-		if (fdio_send_all(c->fd, "QUIT\r\n", 6) == 0)
+		if (conn_send(c, "QUIT\r\n", 6) == 0)
 			conn_read(c, tmo < 1000 ? tmo : 1000, &rep);
 		conn_close(c);
 	}
@@ -908,6 +992,15 @@ relaytest_run(const struct relaytest_opts *o, struct relaytest_result **out,
 		snprintf(err, errlen, "out of memory");
 		return 0;
 	}
+	c->fd = -1;
+	c->ssl = NULL;
+	if (o->tls != RELAYTEST_TLS_NONE) {
+		if ((t.tls = SSL_CTX_new(TLS_client_method())) == NULL) {
+			snprintf(err, errlen, "cannot make a TLS context");
+			goto done;
+		}
+		SSL_CTX_set_verify(t.tls, SSL_VERIFY_NONE, NULL);
+	}
 	if (target_connect(o, &t, c, unreachable, err, errlen) == -1)
 		goto done;
 	if ((n = relaytest_expand(o->local_domain, ext, c->self, o->smuggling,
@@ -943,6 +1036,8 @@ relaytest_run(const struct relaytest_opts *o, struct relaytest_result **out,
 done:
 	free(c);
 	free(cases);
+	if (t.tls != NULL)
+		SSL_CTX_free(t.tls);
 	*out = results;
 	return n;
 }
@@ -1098,7 +1193,8 @@ relaytest_usage(FILE *fp)
 	fprintf(fp, "usage: moat relaytest HOST[:PORT] --local-domain D "
 	    "[--external-domain E]\n"
 	    "           [--json] [--timeout S] [--from-ip ADDR] "
-	    "[--no-smuggling]\n");
+	    "[--no-smuggling]\n"
+	    "           [--starttls | --tls]\n");
 }
 
 /* "--name VALUE" or "--name=VALUE": the value, or NULL */
@@ -1155,6 +1251,10 @@ relaytest_main(int argc, char **argv)
 			json = 1;
 		else if (strcmp(argv[i], "--no-smuggling") == 0)
 			o.smuggling = 0;
+		else if (strcmp(argv[i], "--starttls") == 0)
+			o.tls = RELAYTEST_TLS_STARTTLS;
+		else if (strcmp(argv[i], "--tls") == 0)
+			o.tls = RELAYTEST_TLS_IMPLICIT;
 		else if (strcmp(argv[i], "-h") == 0 ||
 		    strcmp(argv[i], "--help") == 0) {
 			relaytest_usage(stdout);
@@ -1209,28 +1309,35 @@ relaytest_main(int argc, char **argv)
 static const char *loop_src4[] = { "127.0.0.1", "127.0.0.2", "127.0.1.1",
     "127.255.255.254" };
 
-static int on_start_run(const struct conf *, const struct conf_listener *,
-    const char *, const char *, int);
-
-/*
- * A listener behind a load balancer: the battery connects from one of
- * our addresses in proxy_from and names an outside client in a PROXY
- * header, so it is judged as the Internet would be.
- */
-static int
-on_start_proxied(const struct conf *c, const struct relay_table *rt,
-    const struct conf_listener *l, const char *host, int loop4)
+/* relaytest_plan - how the battery reaches listener l as an outsider */
+int
+relaytest_plan(const struct relay_table *rt, const struct conf_listener *l,
+    struct relaytest_plan *p)
 {
-	const char *src = NULL;
+	const char *host = l->address, *src = NULL, *client;
 	uint8_t addr[16];
-	int v6 = strchr(host, ':') != NULL;
+	int loop4;
 
+	memset(p, 0, sizeof(*p));
+	if (strcmp(host, "0.0.0.0") == 0)
+		host = "127.0.0.1";
+	else if (strcmp(host, "::") == 0)
+		host = "::1";
+	snprintf(p->host, sizeof(p->host), "%s", host);
+	loop4 = strncmp(host, "127.", 4) == 0;
 	for (size_t i = 0; i < (loop4 ? sizeof(loop_src4) /
 	    sizeof(loop_src4[0]) : 1) && src == NULL; i++) {
 		const char *cand = loop4 ? loop_src4[i] : host;
 
 		if (cidr_addr_parse(cand, addr) == -1)
 			continue;
+		if (!l->proxy_protocol) {
+			if (!relay_client_trusted(rt, addr))
+				src = cand;
+			continue;
+		}
+		/* behind a load balancer: from one of ours in proxy_from,
+		 * naming an outside client in a PROXY header */
 		for (size_t j = 0; j < l->n_proxy_from; j++)
 			if (cidr_contains(&l->proxy_from[j], addr)) {
 				src = cand;
@@ -1238,57 +1345,44 @@ on_start_proxied(const struct conf *c, const struct relay_table *rt,
 			}
 	}
 	if (src == NULL) {
-		log_warn(LOG_CAT_DAEMON, "event=relaytest_skipped listener=%s "
-		    "address=%s reason=\"no source address we could use is "
-		    "in proxy_from\"", l->name, host);
-		return 0;
+		snprintf(p->skip, sizeof(p->skip), l->proxy_protocol ?
+		    "no source address we could use is in proxy_from" :
+		    "every source address we could use is in relay_networks: "
+		    "the result would mean nothing");
+		return -1;
 	}
-	if (cidr_addr_parse(v6 ? PROXY_CLIENT6 : PROXY_CLIENT4, addr) == -1)
-		fatalx("%s: client address", __func__);
-	if (relay_client_trusted(rt, addr)) {
-		log_warn(LOG_CAT_DAEMON, "event=relaytest_skipped listener=%s "
-		    "reason=\"%s is in relay_networks: the result would mean "
-		    "nothing\"", l->name, v6 ? PROXY_CLIENT6 : PROXY_CLIENT4);
-		return 0;
+	snprintf(p->src, sizeof(p->src), "%s", src);
+	if (l->proxy_protocol) {
+		client = strchr(host, ':') ? PROXY_CLIENT6 : PROXY_CLIENT4;
+		if (cidr_addr_parse(client, addr) == -1)
+			fatalx("%s: client address", __func__);
+		if (relay_client_trusted(rt, addr)) {
+			snprintf(p->skip, sizeof(p->skip), "%s is in "
+			    "relay_networks: the result would mean nothing",
+			    client);
+			return -1;
+		}
+		p->proxy = (l->proxy_protocol & PROXY_V1) ? PROXY_V1 : PROXY_V2;
 	}
-	return on_start_run(c, l, host, src, (l->proxy_protocol & PROXY_V1) ?
-	    PROXY_V1 : PROXY_V2);
+	return 0;
 }
+
+static int on_start_run(const struct conf *, const struct conf_listener *,
+    const char *, const char *, int);
 
 /* run the relay part against one listener; 0 clean or skipped, -1 not */
 static int
 on_start_listener(const struct conf *c, const struct relay_table *rt,
     const struct conf_listener *l)
 {
-	const char *host = l->address, *src = NULL;
-	uint8_t addr[16];
-	int loop4;
+	struct relaytest_plan p;
 
-	if (strcmp(host, "0.0.0.0") == 0)
-		host = "127.0.0.1";
-	else if (strcmp(host, "::") == 0)
-		host = "::1";
-	loop4 = strncmp(host, "127.", 4) == 0;
-	if (l->proxy_protocol)
-		return on_start_proxied(c, rt, l, host, loop4);
-	for (size_t i = 0; i < (loop4 ? sizeof(loop_src4) /
-	    sizeof(loop_src4[0]) : 1); i++) {
-		const char *cand = loop4 ? loop_src4[i] : host;
-
-		if (cidr_addr_parse(cand, addr) == 0 &&
-		    !relay_client_trusted(rt, addr)) {
-			src = cand;
-			break;
-		}
-	}
-	if (src == NULL) {
+	if (relaytest_plan(rt, l, &p) == -1) {
 		log_warn(LOG_CAT_DAEMON, "event=relaytest_skipped listener=%s "
-		    "address=%s reason=\"every source address we could use "
-		    "is in relay_networks: the result would mean nothing\"",
-		    l->name, host);
+		    "address=%s reason=\"%s\"", l->name, p.host, p.skip);
 		return 0;
 	}
-	return on_start_run(c, l, host, src, 0);
+	return on_start_run(c, l, p.host, p.src, p.proxy);
 }
 
 /*

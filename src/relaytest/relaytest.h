@@ -56,6 +56,12 @@ struct relaytest_result {
 	char			 note[96];	/* "relayed", "refused", ... */
 };
 
+enum relaytest_tls {
+	RELAYTEST_TLS_NONE,
+	RELAYTEST_TLS_STARTTLS,	/* STARTTLS after EHLO, then EHLO again */
+	RELAYTEST_TLS_IMPLICIT,	/* TLS from the first byte (port 465) */
+};
+
 struct relaytest_opts {
 	const char	*host;		/* name or numeric address */
 	const char	*port;		/* numeric */
@@ -70,6 +76,7 @@ struct relaytest_opts {
 	 * 2001:db8::1), for a listener behind a load balancer
 	 */
 	int		 proxy;
+	enum relaytest_tls tls;	/* the tricks inside TLS */
 };
 
 /*
@@ -145,6 +152,27 @@ void relaytest_print_json(FILE *fp, const struct relaytest_result *r,
 
 /* relaytest_status - exit status of a run: RELAYTEST_EXIT_* */
 int relaytest_status(const struct relaytest_result *r, size_t n);
+
+struct conf_listener;
+struct relay_table;
+
+/* how the battery reaches one of our own listeners as an outsider */
+struct relaytest_plan {
+	char	host[64];	/* the listener's address; a wildcard: loopback */
+	char	src[64];	/* the client's address, not in relay_networks */
+	int	proxy;		/* PROXY_V1 or PROXY_V2 (relaytest_opts), 0 */
+	char	skip[160];	/* why it cannot be tested, "" when it can */
+};
+
+/*
+ * relaytest_plan - fill p for listener l: a loopback listener is
+ * reached from the first 127.x address not in relay_networks, any other
+ * from its own address; a listener behind a load balancer from one of
+ * ours in its proxy_from, with a PROXY header naming an outside client.
+ * 0, or -1 with p->skip saying why the result would mean nothing.
+ */
+int relaytest_plan(const struct relay_table *rt,
+    const struct conf_listener *l, struct relaytest_plan *p);
 
 /* relaytest_main - `moat relaytest ...`; argv starts after the verb */
 int relaytest_main(int argc, char **argv);

@@ -188,6 +188,7 @@ struct smtp_session {
 						 * sendmail): auth_user is
 						 * "local:LOGIN" of local_uid */
 	uint32_t		 local_uid;	/* SO_PEERCRED */
+	int			 uid_counted;	/* in srv->by_uid */
 
 	struct smtp_tx		*tx;		/* owned; NULL outside MAIL..DATA */
 
@@ -282,6 +283,7 @@ struct smtp_server {
 	size_t			 n_proxied;
 	struct smtp_session_bucket by_id[SMTP_ID_BUCKETS];
 	struct smtp_ipcount_bucket by_ip[SMTP_IP_BUCKETS];
+	struct smtp_ipcount_bucket by_uid;	/* local sessions: key uid */
 	size_t			 n_sessions;
 	size_t			 n_queue_full;	/* sessions with queue_full set */
 	uint64_t		 next_id;
@@ -298,6 +300,8 @@ struct smtp_server {
 	int			 prefix_v4, prefix_v6;	/* client networks */
 	struct guard		*guard;		/* failure windows, owned */
 	struct event		*guard_timer;	/* expires old windows and bans */
+	struct event		*series_timer;	/* counts to the queue, 1/s */
+	uint64_t		 series_rejected, series_auth_fail;	/* sent */
 	struct dnsbl		*dnsbl;		/* NULL when no zones, owned */
 	struct smtp_rdns	*rdns;		/* NULL when off or failed, owned */
 	char			**suspended;	/* suspended accounts, owned */
@@ -364,6 +368,12 @@ void smtp_session_flush(struct smtp_session *s);
  */
 int smtp_tx_rcpt_add(struct smtp_session *s, const char *addr,
     const char *orcpt, int notify, const char *mailbox);
+#define SMTP_CHUNK	(1024 * 1024)	/* a larger body goes in parts */
+/*
+ * smtp_tx_send_chunk - the body in s->tx->msg goes to the queue as one
+ * part of the message (counted in queued_bytes); tx->msg is empty after
+ */
+void smtp_tx_send_chunk(struct smtp_session *s);
 
 /* milters, smtp_milter.c: what the session tells them, what they edit */
 struct milter_macro;
@@ -397,6 +407,7 @@ struct smtp_session *smtp_server_find(struct smtp_server *srv, uint64_t id);
 void smtp_server_event(struct smtp_server *srv, const char *type,
     const char *ip, const char *user, const char *session, const char *detail);
 int smtp_server_ip_count(struct smtp_server *srv, const uint8_t addr[16], int delta);
+int smtp_server_uid_count(struct smtp_server *srv, uint32_t uid, int delta);
 void smtp_server_session_gone(struct smtp_server *srv, struct smtp_session *s);
 /* smtp_server_flush_soon - s has replies: write them before the loop polls */
 void smtp_server_flush_soon(struct smtp_server *srv, struct smtp_session *s);

@@ -42,6 +42,7 @@
 #include "../dkim/dkim_head.h"
 #include "../dkim/dkim_key.h"
 #include "../dkim/dkim_tag.h"
+#include "../io/evbuf.h"
 #include "../lib/log.h"
 #include "../lib/resolver.h"
 #include "smtp.h"
@@ -332,37 +333,26 @@ authres_start(struct smtp_authres_tx *t, const struct smtp_head *h)
 	}
 }
 
+/* one piece of the body into every parsed signature's body hash */
+static void
+authres_body_piece(void *arg, const void *p, size_t len)
+{
+	struct smtp_authres_tx *t = arg;
+
+	for (size_t k = 0; k < t->n; k++)
+		if (t->s[k].parsed)
+			dkim_body_update(&t->s[k].body, p, len);
+}
+
 void
 smtp_authres_body(struct smtp_authres_tx *t, const struct smtp_head *h,
     struct evbuffer *body, size_t from)
 {
-	struct evbuffer_iovec v[16];
-	struct evbuffer_ptr pos;
-	size_t len = evbuffer_get_length(body);
-	int n;
-
 	if (!h->done)
 		return;
 	if (!t->started)
 		authres_start(t, h);
-	if (from >= len)
-		return;
-	while (from < len) {
-		if (evbuffer_ptr_set(body, &pos, from, EVBUFFER_PTR_SET) == -1 ||
-		    (n = evbuffer_peek(body, (ev_ssize_t)(len - from), &pos, v,
-		    16)) <= 0)
-			return;
-		for (int i = 0; i < n && i < 16 && from < len; i++) {
-			size_t take = v[i].iov_len < len - from ? v[i].iov_len :
-			    len - from;
-
-			for (size_t k = 0; k < t->n; k++)
-				if (t->s[k].parsed)
-					dkim_body_update(&t->s[k].body,
-					    v[i].iov_base, take);
-			from += take;
-		}
-	}
+	evbuf_walk(body, from, evbuffer_get_length(body), authres_body_piece, t);
 }
 
 /* the k-th DKIM-Signature field of the section split in verify_head */

@@ -37,6 +37,7 @@
 #include "../dkim/dkim_canon.h"
 #include "../dkim/dkim_head.h"
 #include "../dkim/dkim_key.h"
+#include "../io/evbuf.h"
 #include "../io/ipc.h"
 #include "../io/proto.h"
 #include "../io/tls_key.h"
@@ -221,32 +222,17 @@ smtp_dkim_tx_free(struct smtp_dkim_tx *t)
 	free(t);
 }
 
+static void
+dkim_body_piece(void *arg, const void *p, size_t len)
+{
+	dkim_body_update(arg, p, len);
+}
+
 void
 smtp_dkim_body(struct smtp_dkim_tx *t, struct evbuffer *body, size_t from)
 {
-	struct evbuffer_iovec v[16];
-	struct evbuffer_ptr pos;
-	size_t len = evbuffer_get_length(body);
-	int n;
-
-	if (from >= len || evbuffer_ptr_set(body, &pos, from,
-	    EVBUFFER_PTR_SET) == -1)
-		return;
-	while (from < len) {
-		n = evbuffer_peek(body, (ev_ssize_t)(len - from), &pos, v, 16);
-		if (n <= 0)
-			return;
-		for (int i = 0; i < n && i < 16; i++) {
-			size_t take = v[i].iov_len < len - from ? v[i].iov_len :
-			    len - from;
-
-			dkim_body_update(&t->body, v[i].iov_base, take);
-			from += take;
-		}
-		if (from < len && evbuffer_ptr_set(body, &pos, from,
-		    EVBUFFER_PTR_SET) == -1)
-			return;
-	}
+	evbuf_walk(body, from, evbuffer_get_length(body), dkim_body_piece,
+	    &t->body);
 }
 
 int

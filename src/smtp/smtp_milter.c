@@ -28,8 +28,6 @@
 #include "smtp.h"
 #include "smtp_dkim.h"
 
-#define SMTP_CHUNK	(1024 * 1024)	/* as in smtp_session.c */
-
 static size_t
 mac(struct milter_macro *m, char buf[][600], size_t n, const char *name,
     const char *v1, const char *v2)
@@ -235,7 +233,10 @@ edit_delrcpt(struct smtp_session *s, const char *addr)
 	tx->n_rcpts = o;
 }
 
-/* the new body, CRLF line ends, in place of the one received */
+/*
+ * the new body, CRLF line ends, in place of the one received; its size
+ * is what is written, after the line ends are made CRLF
+ */
 static void
 edit_body(struct smtp_session *s, struct evbuffer *nb)
 {
@@ -267,15 +268,13 @@ edit_body(struct smtp_session *s, struct evbuffer *nb)
 		if (evbuffer_get_length(tx->msg) >= SMTP_CHUNK) {
 			if (tx->dkim != NULL)
 				smtp_dkim_body(tx->dkim, tx->msg, 0);
-			tx->queued_bytes += evbuffer_get_length(tx->msg);
-			proto_chunk_enc(&m, s->id, tx->msg);
-			ipc_send(s->srv->queue, &m);
-			tx->streaming = 1;
+			smtp_tx_send_chunk(s);
 		}
 	}
 	if (tx->dkim != NULL)
 		smtp_dkim_body(tx->dkim, tx->msg, 0);
-	tx->data.size = tx->head.len + len;
+	tx->data.size = tx->head.len + tx->queued_bytes +
+	    evbuffer_get_length(tx->msg);
 }
 
 void
@@ -345,6 +344,6 @@ smtp_milter_apply(struct smtp_session *s)
 		edit_body(s, nb);
 		log_debug(LOG_CAT_SMTP, "session=%s qid=%s event=milter_edit "
 		    "edit=replace_body size=%zu", s->idstr, s->tx->qid,
-		    evbuffer_get_length(nb));
+		    s->tx->data.size - s->tx->head.len);
 	}
 }

@@ -3,7 +3,8 @@
  * and the IPC with the queue, auth, lookup and parent processes.
  *
  * Public: smtp_proc_prepare, smtp_proc_main, smtp_server_find,
- * smtp_server_event, smtp_server_ip_count, smtp_server_session_gone,
+ * smtp_server_event, smtp_server_ip_count, smtp_server_uid_count,
+ * smtp_server_session_gone,
  * smtp_server_flush_soon, smtp_server_ban, smtp_server_is_suspended,
  * smtp_server_rdns_start, smtp_server_client_net, smtp_server_refused.
  *
@@ -66,18 +67,12 @@ smtp_server_client_net(const struct smtp_server *srv, const uint8_t addr[16],
 	return cidr_format(&net, buf, len);
 }
 
-/* smtp_server_ip_count - adjust and return the session count of addr's net */
-int
-smtp_server_ip_count(struct smtp_server *srv, const uint8_t client[16],
-    int delta)
+/* adjust and return the count of key in b */
+static int
+count_adjust(struct smtp_ipcount_bucket *b, const uint8_t addr[16], int delta)
 {
-	struct cidr net;
-	const uint8_t *addr = net.addr;
-	struct smtp_ipcount_bucket *b;
 	struct smtp_ipcount *e;
 
-	cidr_client_net(client, srv->prefix_v4, srv->prefix_v6, &net);
-	b = &srv->by_ip[ip_hash(addr)];
 
 	LIST_FOREACH(e, b, entry)
 		if (memcmp(e->addr, addr, 16) == 0)
@@ -95,6 +90,27 @@ smtp_server_ip_count(struct smtp_server *srv, const uint8_t client[16],
 		return 0;
 	}
 	return e->count;
+}
+
+/* smtp_server_ip_count - adjust and return the session count of addr's net */
+int
+smtp_server_ip_count(struct smtp_server *srv, const uint8_t client[16],
+    int delta)
+{
+	struct cidr net;
+
+	cidr_client_net(client, srv->prefix_v4, srv->prefix_v6, &net);
+	return count_adjust(&srv->by_ip[ip_hash(net.addr)], net.addr, delta);
+}
+
+/* smtp_server_uid_count - adjust and return the local sessions of uid */
+int
+smtp_server_uid_count(struct smtp_server *srv, uint32_t uid, int delta)
+{
+	uint8_t key[16] = { 0 };
+
+	memcpy(key, &uid, sizeof(uid));
+	return count_adjust(&srv->by_uid, key, delta);
 }
 
 /* smtp_server_find - the live session with this id, or NULL */
@@ -184,6 +200,8 @@ smtp_server_session_gone(struct smtp_server *srv, struct smtp_session *s)
 	TAILQ_REMOVE(&srv->sessions, s, entry);
 	TAILQ_INSERT_TAIL(&srv->dead, s, entry);
 	smtp_server_ip_count(srv, s->addr, -1);
+	if (s->uid_counted)
+		smtp_server_uid_count(srv, s->local_uid, -1);
 	srv->n_sessions--;
 	event_active(srv->reaper, EV_TIMEOUT, 0);
 }
@@ -310,6 +328,33 @@ guard_timer_cb(evutil_socket_t fd, short ev, void *arg)
 	/* windows are at most a day long; repeat-ban counters last a week */
 	guard_expire(srv->guard, now, 7 * 86400);
 	banlist_expire(srv->bans, now);
+}
+
+/*
+ * The queue's time series counts smtp's refusals and AUTH failures a
+ * minute: what was counted since the last report goes to the queue,
+ * once a second at most and only when there is something.
+ */
+static void
+series_timer_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct smtp_server *srv = arg;
+	struct proto_series ps;
+	struct ipc_msg m;
+	uint64_t rej = 0;
+
+	for (int i = 0; i < SMTP_REJ_COUNT; i++)
+		rej += srv->stats.rejected[i];
+	if (rej == srv->series_rejected &&
+	    srv->stats.auth_fail == srv->series_auth_fail)
+		return;
+	ps.rejections = (uint32_t)(rej - srv->series_rejected);
+	ps.auth_failures = (uint32_t)(srv->stats.auth_fail -
+	    srv->series_auth_fail);
+	srv->series_rejected = rej;
+	srv->series_auth_fail = srv->stats.auth_fail;
+	proto_series_enc(&m, 0, &ps);
+	ipc_send(srv->queue, &m);
 }
 
 /* smtp_server_refused - see smtp.h: refused before a single byte is read */
@@ -926,6 +971,14 @@ smtp_server_new(struct proc_env *env)
 		fatal("%s: guard_new", __func__);
 	srv->guard_timer = event_new(base, -1, EV_PERSIST, guard_timer_cb, srv);
 	event_add(srv->guard_timer, &tv);
+	if ((srv->series_timer = event_new(base, -1, EV_PERSIST,
+	    series_timer_cb, srv)) == NULL)
+		fatalx("%s: event_new", __func__);
+	{
+		struct timeval one = { 1, 0 };
+
+		event_add(srv->series_timer, &one);
+	}
 	smtp_server_rebuild_deny(srv);
 	if ((srv->dnsbl = env->prepared) != NULL)
 		dnsbl_set_callback(srv->dnsbl, dnsbl_answer_cb, srv);
@@ -1024,6 +1077,7 @@ smtp_server_free(struct smtp_server *srv)
 	event_free(srv->flusher);
 	event_free(srv->shutdown_timer);
 	event_free(srv->guard_timer);
+	event_free(srv->series_timer);
 	event_free(srv->bans_wait);
 	guard_free(srv->guard);
 	dnsbl_free(srv->dnsbl);
@@ -1036,10 +1090,12 @@ smtp_server_free(struct smtp_server *srv)
 	for (size_t i = 0; i < srv->n_suspended; i++)
 		free(srv->suspended[i]);
 	free(srv->suspended);
-	for (size_t i = 0; i < SMTP_IP_BUCKETS; i++) {
+	for (size_t i = 0; i <= SMTP_IP_BUCKETS; i++) {
+		struct smtp_ipcount_bucket *b = i < SMTP_IP_BUCKETS ?
+		    &srv->by_ip[i] : &srv->by_uid;
 		struct smtp_ipcount *e;
 
-		while ((e = LIST_FIRST(&srv->by_ip[i])) != NULL) {
+		while ((e = LIST_FIRST(b)) != NULL) {
 			LIST_REMOVE(e, entry);
 			free(e);
 		}

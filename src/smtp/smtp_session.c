@@ -56,6 +56,7 @@
 #include <openssl/ssl.h>
 #include <sodium.h>
 
+#include "../io/evbuf.h"
 #include "../io/proto.h"
 #include "../io/tls.h"
 #include "../io/tls_set.h"
@@ -75,7 +76,6 @@
 #define SMTP_CLOSE_SECS		10	/* longest a closing session flushes */
 #define SMTP_DNSBL_WAIT_MS	5000	/* longest MAIL waits for the DNSBL */
 #define SMTP_AUTHRES_WAIT_MS	10000	/* longest the dot waits for DKIM keys */
-#define SMTP_CHUNK	(1024 * 1024)	/* a larger body goes in parts */
 #define SMTP_HEAD_MAX	(1024 * 1024)	/* header section held to the dot */
 #define SMTP_QUEUE_BACKLOG (16 * 1024 * 1024)	/* unsent to the queue: wait */
 #define SMTP_MILTER_BACKLOG (1024 * 1024)	/* unsent to the milters: wait */
@@ -120,6 +120,7 @@ static void smtp_helo_reply(struct smtp_session *);
 static void smtp_data_begin(struct smtp_session *);
 static void smtp_milter_stream(struct smtp_session *, size_t);
 static int smtp_milter_backlog(struct smtp_session *);
+static void smtp_data_resume(struct smtp_session *);
 
 static const char *state_names[SMTP_STATE_COUNT] = {
 	"connected", "helo", "idle", "mail", "rcpt", "data", "auth", "wait",
@@ -416,26 +417,18 @@ static void smtp_milter_answer(struct smtp_session *,
 static void smtp_milter_log(struct smtp_session *,
     const struct milter_result *);
 
-/* the longest the chain may take for one event: its own timers end it */
+/*
+ * The session waits for the milters' answer a little past the time by
+ * which the chain answers by itself (a filter's default_action when its
+ * own timer ends): the chain's verdict always comes first, and this
+ * timer only catches a chain that failed to keep that promise.
+ */
+#define SMTP_MILTER_SLACK_MS	2000
+
 static int
 smtp_milter_wait_ms(struct smtp_session *s)
 {
-	const struct conf *c = s->srv->conf;
-	int ms = 0;
-
-	for (size_t i = 0; i < s->listener->conf->n_milters; i++) {
-		const struct conf_milter *m = conf_milter_find(c,
-		    s->listener->conf->milter_names[i]);
-		int t;
-
-		if (m == NULL)
-			continue;
-		t = m->connect_timeout + (m->eom_timeout > m->command_timeout ?
-		    m->eom_timeout : m->command_timeout);
-		if (t > ms)
-			ms = t;
-	}
-	return (ms + 5) * 1000;
+	return milter_chain_due_ms(s->milters) + SMTP_MILTER_SLACK_MS;
 }
 
 /* park until the milters answered event cmd (smtp_milter_answer) */
@@ -494,10 +487,7 @@ smtp_milter_drained_cb(void *arg)
 	if (!s->milter_full)
 		return;
 	s->milter_full = 0;
-	if (s->state != SMTP_STATE_DATA)
-		return;
-	bufferevent_enable(s->bev, EV_READ);
-	smtp_process(s);
+	smtp_data_resume(s);
 }
 
 /* the milters' chain for a new session; 0 when there is none to ask */
@@ -2011,32 +2001,21 @@ smtp_command(struct smtp_session *s, const char *line, size_t len)
  * bytes the last feed added to tx->msg (from before on) as they come.
  */
 static void
+smtp_milter_piece(void *arg, const void *p, size_t len)
+{
+	milter_chain_body(arg, p, len);
+}
+
+static void
 smtp_milter_stream(struct smtp_session *s, size_t before)
 {
-	struct evbuffer_iovec v[8];
-	struct evbuffer_ptr pos;
-	size_t after = evbuffer_get_length(s->tx->msg);
-	int n;
-
 	if (!s->milter_head_sent && s->tx->head.done) {
 		milter_chain_headers(s->milters, s->tx->head.buf,
 		    s->tx->head.len);
 		s->milter_head_sent = 1;
 	}
-	while (before < after) {
-		if (evbuffer_ptr_set(s->tx->msg, &pos, before,
-		    EVBUFFER_PTR_SET) == -1 ||
-		    (n = evbuffer_peek(s->tx->msg, (ev_ssize_t)(after - before),
-		    &pos, v, 8)) <= 0)
-			return;
-		for (int i = 0; i < n && i < 8 && before < after; i++) {
-			size_t take = v[i].iov_len < after - before ?
-			    v[i].iov_len : after - before;
-
-			milter_chain_body(s->milters, v[i].iov_base, take);
-			before += take;
-		}
-	}
+	evbuf_walk(s->tx->msg, before, evbuffer_get_length(s->tx->msg),
+	    smtp_milter_piece, s->milters);
 }
 
 /*
@@ -2049,8 +2028,6 @@ static void
 smtp_data_emit(void *arg, const char *p, size_t len)
 {
 	struct smtp_session *s = arg;
-	struct ipc_msg m;
-
 	size_t before = evbuffer_get_length(s->tx->msg);
 
 	if (smtp_head_feed(&s->tx->head, p, len, s->tx->msg) == -1) {
@@ -2068,6 +2045,15 @@ smtp_data_emit(void *arg, const char *p, size_t len)
 	if (evbuffer_get_length(s->tx->msg) < SMTP_CHUNK ||
 	    s->tx->data.err != SMTP_DATA_OK)
 		return;
+	smtp_tx_send_chunk(s);
+}
+
+/* smtp_tx_send_chunk - the body so far goes to the queue as one part */
+void
+smtp_tx_send_chunk(struct smtp_session *s)
+{
+	struct ipc_msg m;
+
 	s->tx->queued_bytes += evbuffer_get_length(s->tx->msg);
 	proto_chunk_enc(&m, s->id, s->tx->msg);
 	ipc_send(s->srv->queue, &m);
@@ -2677,6 +2663,16 @@ smtp_session_queue_drained(struct smtp_session *s)
 		return;
 	s->queue_full = 0;
 	s->srv->n_queue_full--;
+	smtp_data_resume(s);
+}
+
+/*
+ * smtp_data_resume - DATA paused for a backlog (the queue's, the
+ * milters') reads on; smtp_process pauses again if another one is full.
+ */
+static void
+smtp_data_resume(struct smtp_session *s)
+{
 	if (s->state != SMTP_STATE_DATA)
 		return;
 	bufferevent_enable(s->bev, EV_READ);
@@ -2925,6 +2921,13 @@ smtp_wait_timer_cb(evutil_socket_t fd, short ev, void *arg)
 	enum smtp_wait what = s->waiting;
 
 	if (what == SMTP_WAIT_MILTER) {
+		int due = milter_chain_due_ms(s->milters);
+
+		/* a filter reported progress, or works through its queue */
+		if (due > 0) {
+			smtp_wait_arm(s, what, due + SMTP_MILTER_SLACK_MS);
+			return;
+		}
 		/* the chain's own timers failed to end it: give up */
 		log_warn(LOG_CAT_SMTP, "session=%s event=wait_timeout "
 		    "client=%s for=milter", s->idstr, s->ip);
@@ -3056,17 +3059,7 @@ smtp_session_admit(struct smtp_session *s, int ipcount)
 		smtp_close(s, "max_sessions");
 		return -1;
 	}
-	/* local sessions have no address: they are counted together */
-	if (s->local && ipcount > c->submit_max_sessions) {
-		log_notice(LOG_CAT_POLICY, "session=%s event=limit client=local "
-		    "limit=submit_max_sessions", s->idstr);
-		smtp_server_event(srv, "limit", s->ip, "", s->idstr,
-		    "submit_max_sessions");
-		smtp_reply(s, "421 4.7.0 %s Error: too many local submissions "
-		    "at once", c->hostname);
-		smtp_close(s, "submit_max_sessions");
-		return -1;
-	}
+	/* local sessions have no address: counted by uid (smtp_local_start) */
 	if (!s->local && ipcount > c->max_sessions_per_ip) {
 		log_notice(LOG_CAT_POLICY, "session=%s event=limit client=%s "
 		    "limit=max_sessions_per_ip", s->idstr, s->ip);
@@ -3127,6 +3120,7 @@ smtp_local_start(struct smtp_session *s)
 	struct ipc_msg m;
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
+	char detail[64];
 
 	if (getsockopt(s->fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1 ||
 	    len != sizeof(cr)) {
@@ -3138,6 +3132,21 @@ smtp_local_start(struct smtp_session *s)
 		return;
 	}
 	s->local_uid = (uint32_t)cr.uid;
+	s->uid_counted = 1;
+	/* one local user's sessions, not everyone's: one cannot shut out
+	 * the others */
+	if (smtp_server_uid_count(s->srv, s->local_uid, +1) >
+	    s->srv->conf->submit_max_sessions) {
+		log_notice(LOG_CAT_POLICY, "session=%s event=limit client=local "
+		    "uid=%u limit=submit_max_sessions", s->idstr, s->local_uid);
+		snprintf(detail, sizeof(detail), "submit_max_sessions uid=%u",
+		    s->local_uid);
+		smtp_server_event(s->srv, "limit", s->ip, "", s->idstr, detail);
+		smtp_reply(s, "421 4.7.0 %s Error: too many local submissions "
+		    "at once", s->srv->conf->hostname);
+		smtp_close(s, "submit_max_sessions");
+		return;
+	}
 	q.uid = (uint32_t)cr.uid;
 	q.gid = (uint32_t)cr.gid;
 	proto_local_ident_enc(&m, s->id, &q);

@@ -223,6 +223,16 @@ class Moat:
                            capture_output=True, text=True, check=True)
         return [line.split("|") for line in r.stdout.splitlines()]
 
+    def wait_sql(self, query, want, timeout=10):
+        """The rows of query once they are want (events are stored a
+        moment after the reply that caused them), else the last read."""
+        deadline = time.time() + timeout
+        rows = self.sql(query)
+        while rows != want and time.time() < deadline:
+            time.sleep(0.05)
+            rows = self.sql(query)
+        return rows
+
     def maildir(self, mailbox="postmaster"):
         d = os.path.join(self.dir, "var", "mail", mailbox, "new")
         if not os.path.isdir(d):

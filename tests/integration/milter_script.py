@@ -10,7 +10,8 @@ order) and records what it saw, and answers as the test scripts it.
 replies maps a command letter to the packets sent back for it (a list of
 (reply letter, data) pairs, or a function (milter, conn, data) -> such a
 list); commands not in it get "continue" (and EOM too). A reply of
-("sleep", seconds) pauses before the next one.
+("sleep", seconds) pauses before the next one; ("close", None) ends the
+connection there, as a filter that dies.
 """
 import socket
 import struct
@@ -224,6 +225,8 @@ class ScriptMilter:
                 for r in self._answer(letter, parsed, n):
                     if r[0] == "sleep":
                         time.sleep(r[1])
+                    elif r[0] == "close":
+                        return      # the filter dies: unread bytes and all
                     elif r[0] == "raw":
                         c.sendall(r[1])
                     else:

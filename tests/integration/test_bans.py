@@ -6,11 +6,9 @@ its own (unshare -n) with a ULA /64 on its loopback; the IPv4 knob is
 tried on 127.0.0.0/8. Admin bans reach smtp as single changes, never as
 the whole list again.
 """
-import base64
 import os
 import smtplib
 import socket
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -21,20 +19,8 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 from conftest import MOAT_BIN, free_port  # noqa: E402
 
-USER, PASSWORD = "alice", "correct horse"
-LISTENERS = [("mx", "mx", ""), ("sub", "submission", "")]
-
-
-def plain(user, password):
-    return base64.b64encode(b"\0" + user.encode() + b"\0"
-                            + password.encode()).decode()
-
-
-def ctx():
-    c = ssl.create_default_context()
-    c.check_hostname = False
-    c.verify_mode = ssl.CERT_NONE
-    return c
+from submission import LISTENERS, PASSWORD, USER, plain  # noqa: E402
+from submission import tls_context as ctx  # noqa: E402
 
 
 def banner(host, port, src, timeout=5):

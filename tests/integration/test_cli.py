@@ -20,9 +20,9 @@ def run(*args):
 
 
 COMMANDS = ["serve", "check-config", "passwd", "config", "config-doc",
-            "ldap-query", "relaytest", "sessions", "queue", "ban", "user",
-            "events", "log", "stats", "status", "verify", "blacklist",
-            "version"]
+            "ldap-query", "relaytest", "doctor", "sessions", "queue", "ban",
+            "user", "events", "log", "stats", "status", "verify", "blacklist",
+            "version", "incident"]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS)
@@ -55,10 +55,15 @@ def test_helps_differ():
     (["log", "smtp", "loud"], "log: unknown level"),
     (["user", "frobnicate", "bob"], "user: unexpected or missing"),
     (["sessions", "kill", "xyz"], "sessions: kill: not a session id"),
+    (["incident", "show", "bob"], "incident: not user:NAME or client:ADDR"),
+    (["incident", "export", "--client", "x"], "incident: client: 'x'"),
     (["serve", "extra"], "serve: unexpected argument"),
     (["check-config", "-c"], "check-config: -c needs a file"),
     (["passwd"], "passwd: which user?"),
     (["config", "-x"], "config: unknown option '-x'"),
+    (["doctor", "--bogus"], "doctor: unexpected argument '--bogus'"),
+    (["doctor", "--address", "nowhere"], "doctor: --address needs a "
+     "numeric address"),
 ])
 def test_usage_error_is_one_line_and_the_commands_usage(argv, why):
     r = run(*argv)
@@ -165,5 +170,5 @@ def test_man_page_documents_every_command_of_every_usage(cmd):
         assert any(re.search(r"(^\.B |\| ?)%s\b" % re.escape(form), l)
                    for l in heads), (cmd, form)
     if cmd in ("sessions", "queue", "ban", "user", "events", "log",
-               "config"):
+               "config", "incident"):
         assert "$ moat %s" % cmd in man, cmd

@@ -873,3 +873,22 @@ def test_events_follow_prints_its_header(qmoat):
         p.wait(10)
     assert header == "time type client user session detail".split(), header
     assert " ban " in first and "192.0.2.77" in first, first
+
+
+def test_socket_found_through_a_config_with_a_mistake(moat_factory):
+    # the running daemon's spool_dir has a '#' inside the value; an edit
+    # with a mistake does not parse, and the fallback reading spool_dir
+    # alone cuts comments as the parser does: the socket is still found
+    m = moat_factory(start=False)
+    with open(m.conf) as f:
+        text = f.read()
+    with open(m.conf, "w") as f:
+        f.write(text.replace("spool_dir = var/spool",
+                             "spool_dir = var/sp#ool ; the queue"))
+    m.start()
+    assert os.path.exists(os.path.join(m.dir, "var", "sp#ool", "queue.db"))
+    with open(m.conf, "a") as f:
+        f.write("[server]\nno_such_knob = 1\n")
+    rc, out, err = ctl(m, "status")
+    assert rc == 0, (out, err)
+    assert "warning:" in err and "no_such_knob" in err, err

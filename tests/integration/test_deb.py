@@ -316,12 +316,17 @@ def test_install_upgrade_purge(debs):
         assert daemon.stop() == 0, daemon.text()
         daemon = None
 
-        # purge
+        # purge: the package's files, queue and state go; the delivered
+        # mail is the users' and stays, and purge says so
         r = dpkg("--purge", "moat")
         assert r.returncode == 0, r.stdout + r.stderr
         assert installed_version() is None
-        for path in (SBIN, CONF, "/etc/moat", UNIT, WANTS, SPOOL, STATE):
+        for path in (SBIN, CONF, "/etc/moat", UNIT, WANTS, SPOOL):
             assert not os.path.lexists(path), path + " is left"
+        assert os.listdir(STATE) == ["mail"], os.listdir(STATE)
+        assert maildir() == delivered
+        assert "delivered mail in %s/mail is kept" % STATE in r.stdout, \
+            r.stdout
         assert sendmail_before() == mta_before
         try:
             pwd.getpwnam("_moat")
@@ -335,6 +340,7 @@ def test_install_upgrade_purge(debs):
             daemon.stop()
         if installed_version() is not None or os.path.exists(CONF):
             dpkg("--purge", "moat")
+        shutil.rmtree(STATE, ignore_errors=True)
 
 
 # The life of the package on a machine that has neither the user _moat

@@ -3,37 +3,13 @@ AUTH brute force ends in a ban, accounts under a distributed guess slow
 down, directory harvesting, command loops, slow-drip clients, the session
 lifetime, sender identity and anti-spoofing. Attackers and well-behaved
 clients use different loopback addresses (127.0.0.0/8 all reaches lo)."""
-import base64
 import smtplib
 import socket
-import ssl
 import time
 
 import pytest
 
-USER, PASSWORD = "alice", "correct horse"
-LISTENERS = [("mx", "mx", ""), ("sub", "submission", "")]
-
-
-def plain(user, password):
-    return base64.b64encode(b"\0" + user.encode() + b"\0"
-                            + password.encode()).decode()
-
-
-def ctx():
-    c = ssl.create_default_context()
-    c.check_hostname = False
-    c.verify_mode = ssl.CERT_NONE
-    return c
-
-
-def sub_session(moat, src):
-    s = smtplib.SMTP("127.0.0.1", moat.ports["sub"], timeout=15,
-                     source_address=(src, 0))
-    s.ehlo("client.example")
-    s.starttls(context=ctx())
-    s.ehlo("client.example")
-    return s
+from submission import LISTENERS, PASSWORD, USER, plain, sub_session
 
 
 def banner(port, src, timeout=5):
@@ -105,10 +81,14 @@ def test_ban_survives_restart(moat_factory):
 
 
 def test_account_under_distributed_guess_slows_down(moat_factory):
+    # every AUTH costs the same password check, whose time varies with
+    # the machine's load: the pause is seen as the difference between
+    # replies, against a margin wider than that variation
+    pause = 2.0
     m = moat_factory(listeners=LISTENERS, users={USER: PASSWORD},
                      extra="[limits]\nauth_fail_delay_ms = 10\n"
                            "[policy]\naccount_fail_limit = 3\n"
-                           "account_fail_delay_ms = 700\n")
+                           "account_fail_delay_ms = %d\n" % (pause * 1000))
     times = []
     for i in range(4):
         s = sub_session(m, "127.0.1.%d" % (i + 1))
@@ -120,15 +100,17 @@ def test_account_under_distributed_guess_slows_down(moat_factory):
     assert m.wait_log("event=account_attack user=\"alice\"")
     assert "alert=yes" in m.log()
     # the failures past the limit are slowed down, the first ones not
-    assert times[0] < 0.6 and times[3] > 1.2, times
-    # no lock-out: the right password from a clean address works at once
+    assert times[3] >= pause, times
+    assert times[3] - times[0] > pause / 2, times
+    # no lock-out: the right password from a clean address, no pause
     s = sub_session(m, "127.0.2.1")
     t0 = time.time()
     assert s.docmd("AUTH", "PLAIN " + plain(USER, PASSWORD))[0] == 235
-    assert time.time() - t0 < 1.5
+    assert time.time() - t0 < times[3] - pause / 2, times
     s.quit()
-    assert m.sql("select count(*) from events where type='account_attack'") \
-        == [["1"]]
+    # the event is stored a moment after the reply: waited for
+    assert m.wait_sql("select count(*) from events where "
+                      "type='account_attack'", [["1"]]) == [["1"]]
 
 
 def test_harvesting_is_tarpitted_then_cut_off(moat_factory):

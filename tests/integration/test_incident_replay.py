@@ -11,41 +11,24 @@ The pauses after failed AUTH (auth_fail_delay_ms, account_fail_delay_ms)
 are shortened so that 26 tries take seconds, not minutes; the
 per-address rule (auth_fail_limit, auth_fail_window) is the default.
 """
-import base64
 import os
 import smtplib
-import ssl
 import time
 
 import pytest
 
 from conftest import free_port
-from test_control import ctl
+from test_control import ctl, ctlj
 from test_delivery import Peer
 from test_watch import alert_script  # noqa: F401
-
-USER, PASSWORD = "alice", "correct horse"
-LISTENERS = [("mx", "mx", ""), ("sub", "submission", "")]
+from submission import LISTENERS, PASSWORD, USER, plain, sub_session
 GUESSERS = ["127.0.0.%d" % (101 + i) for i in range(20)]
 SINK = "127.0.0.30"
 FAST = "[limits]\nauth_fail_delay_ms = 50\n[policy]\naccount_fail_delay_ms = 50\n"
 
 
-def plain(user, password):
-    return base64.b64encode(b"\0" + user.encode() + b"\0"
-                            + password.encode()).decode()
-
-
 def session(m, src):
-    c = ssl.create_default_context()
-    c.check_hostname = False
-    c.verify_mode = ssl.CERT_NONE
-    s = smtplib.SMTP("127.0.0.1", m.ports["sub"], timeout=20,
-                     source_address=(src, 0))
-    s.ehlo("client.example")
-    s.starttls(context=c)
-    s.ehlo("client.example")
-    return s
+    return sub_session(m, src, timeout=20)
 
 
 def try_password(m, src, password):
@@ -95,6 +78,21 @@ def spam(s, start, count, domains):
         except (smtplib.SMTPException, OSError):
             pass
     return ok
+
+
+def guessed_then_spam(m, count):
+    """12 tries from 12 addresses, the last one right; then count
+    messages through the login's session (closed once its address is
+    banned) and count more from an address that never guessed. How many
+    were accepted (count at least)."""
+    s = guess(m, 12, GUESSERS[:12])
+    n = spam(s, 0, count, count)
+    s2 = session(m, "127.0.1.200")
+    code, _ = s2.docmd("AUTH", "PLAIN " + plain(USER, PASSWORD))
+    assert code == 235, code
+    n += spam(s2, n, count, count)
+    assert n >= count
+    return n
 
 
 def wait_sink(peer, n, timeout=15):
@@ -175,6 +173,14 @@ def test_replay_nothing_leaves(moat_factory, alert_script, aggregate):
             time.sleep(0.1)
         with open(alerts) as f:
             assert f.read().startswith("login_after_guessing user=alice")
+
+        # one incident: the account, all its mail held, nothing left, the
+        # guessers' bans its own (test_incident_export.py has the rest)
+        inc = ctlj(m, "incident", "list")["incidents"]
+        assert [(r["id"], r["held"], r["left"]) for r in inc] == \
+            [("user:alice", accepted, 0)], inc
+        show = ctlj(m, "incident", "show", "user:alice")
+        assert sorted(b["cidr"] for b in show["bans"]) == bans
     finally:
         peer.close()
 
@@ -244,14 +250,7 @@ def test_admin_release_lets_the_mail_go(moat_factory):
     try:
         m = moat_factory(listeners=LISTENERS, users={USER: PASSWORD},
                          extra=conf(peer))
-        s = guess(m, 12, GUESSERS[:12])
-        n = spam(s, 0, 3, 3)
-        # the session may be closed as its address is banned
-        s2 = session(m, "127.0.1.200")
-        code, _ = s2.docmd("AUTH", "PLAIN " + plain(USER, PASSWORD))
-        assert code == 235
-        n += spam(s2, n, 3, 3)
-        assert n >= 3
+        n = guessed_then_spam(m, 3)
         time.sleep(2)
         assert len(peer.messages) == 0
         out = ctl(m, "user", "list", check=0)[1]
@@ -265,5 +264,75 @@ def test_admin_release_lets_the_mail_go(moat_factory):
         ctl(m, "user", "suspend", "alice", check=0)
         assert m.sql("select count(*) from bans where cidr='%s/32'"
                      % GUESSERS[0]) == [["1"]]
+    finally:
+        peer.close()
+
+
+def test_usual_pattern_ends_the_quarantine(moat_factory, alert_script):
+    """The owner's usual pattern back (a network the account used before
+    the attack, an address that did not fail, no AUTH failure for
+    guess_quiet_time) ends the quarantine with an event and an alert:
+    new mail goes, the owner's held mail is released, the attacker's
+    stays held for the admin; the attacker's next login is held again."""
+    script, alerts = alert_script
+    owner = "127.0.2.5"
+    peer = Peer(SINK, free_port())
+    try:
+        m = moat_factory(listeners=LISTENERS, users={USER: PASSWORD},
+                         extra=conf(peer, "[watch]\nguess_quiet_time = 2\n"
+                                    "alert_command = %s\n" % script))
+        code, s = try_password(m, owner, PASSWORD)
+        assert code == 235
+        s.quit()
+        time.sleep(1.1)     # login_nets keeps whole seconds: before the attack
+        s = guess(m, 12, GUESSERS[:12])
+        assert spam(s, 0, 2, 2) == 2          # the attacker's, held
+        # the owner at once: the attack is too recent, still held
+        code, s = try_password(m, owner, PASSWORD)
+        assert code == 235
+        assert spam(s, 100, 1, 1) == 1
+        assert m.sql("select state from user_state where user='alice'") \
+            == [["held"]]
+        assert m.sql("select count(*) from events where "
+                     "type='guess_quarantine_end'") == [["0"]]
+        # guess_quiet_time without a failure (events keep whole seconds:
+        # 2 to 3 s); until then each login of the owner leaves it held
+        deadline = time.time() + 10
+        while True:
+            code, s = try_password(m, owner, PASSWORD)
+            assert code == 235
+            state = m.sql("select state from user_state where user='alice'")
+            if state == [["active"]] or time.time() > deadline:
+                break
+            s.quit()
+            time.sleep(0.3)
+        assert state == [["active"]], state
+        ev = m.sql("select client_ip, detail from events where "
+                   "type='guess_quarantine_end' and user='alice'")
+        assert len(ev) == 1 and ev[0][0] == owner, ev
+        assert "released=1" in ev[0][1] and "still_held=2" in ev[0][1], ev
+        assert spam(s, 200, 1, 1) == 1        # new mail goes again
+        assert wait_sink(peer, 2) == 2
+        got = sorted(r for msg in peer.messages for r in msg[1])
+        assert got == ["victim100@d0.example", "victim200@d0.example"], got
+        # the attacker's mail stays held for the admin
+        held = m.sql("select g.client_ip, count(*) from recipient r join "
+                     "message g on g.id = r.msg_id where r.state = 2 "
+                     "group by g.client_ip")
+        assert held == [[GUESSERS[11], "2"]], held
+        deadline = time.time() + 5
+        while time.time() < deadline and "guess_quarantine_end" not in (
+                open(alerts).read() if os.path.exists(alerts) else ""):
+            time.sleep(0.1)
+        with open(alerts) as f:
+            assert "guess_quarantine_end user=alice" in f.read()
+        # the attack is still within guess_window: a login from a new
+        # network is held again
+        code, s = try_password(m, "127.0.1.200", PASSWORD)
+        assert code == 235
+        assert spam(s, 300, 1, 1) == 1    # through the queue: judged
+        assert m.sql("select state from user_state where user='alice'") \
+            == [["held"]]
+        assert len(peer.messages) == 2
     finally:
         peer.close()

@@ -9,13 +9,13 @@ import shutil
 import signal
 import smtplib
 import socket
-import ssl
 import subprocess
 import time
 
 import pytest
 
 from conftest import ASAN, MOAT_BIN, free_port
+from submission import tls_context as tls_ctx
 
 # ASan's quarantine keeps freed memory resident: RSS says nothing there
 RSS_CHECKED = not ASAN
@@ -86,11 +86,6 @@ def ended(c, within):
         pytest.fail("session still open after %ss (got %r)" % (within, data))
 
 
-def tls_ctx():
-    c = ssl.create_default_context()
-    c.check_hostname = False
-    c.verify_mode = ssl.CERT_NONE
-    return c
 
 
 def dns_ready(port, name, timeout=5):

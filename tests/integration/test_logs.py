@@ -3,31 +3,11 @@ line names the client's Message-ID (escaped where it is written), smtp
 and the queue log the same size, a missing user is always `user=-`, and
 every auth_fail line counts the failures the ban is decided on, across
 connections, the one that triggers the ban included."""
-import base64
 import re
 import smtplib
-import ssl
 import time
 
-USER, PASSWORD = "alice", "correct horse"
-LISTENERS = [("mx", "mx", ""), ("sub", "submission", "")]
-
-
-def plain(user, password):
-    return base64.b64encode(b"\0" + user.encode() + b"\0"
-                            + password.encode()).decode()
-
-
-def sub_session(m, src):
-    c = ssl.create_default_context()
-    c.check_hostname = False
-    c.verify_mode = ssl.CERT_NONE
-    s = smtplib.SMTP("127.0.0.1", m.ports["sub"], timeout=15,
-                     source_address=(src, 0))
-    s.ehlo("client.example")
-    s.starttls(context=c)
-    s.ehlo("client.example")
-    return s
+from submission import LISTENERS, PASSWORD, USER, plain, sub_session
 
 
 def send(m, msg, src="127.0.0.1"):

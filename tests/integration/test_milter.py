@@ -30,8 +30,8 @@ def milters():
 
 
 def start_moat(moat_factory, *ms, action="tempfail", timeouts="",
-               names=None):
-    extra = "[relay]\nrelay_networks = 127.0.0.2/32\n"
+               names=None, more=""):
+    extra = "[relay]\nrelay_networks = 127.0.0.2/32\n" + more
     names = names or ["f%d" % i for i in range(len(ms))]
     for name, m in zip(names, ms):
         extra += ("[milter %s]\nsocket = %s\ndefault_action = %s\n%s\n"
@@ -255,6 +255,28 @@ def test_replace_body(moat_factory, milters):
     check_clean(m)
 
 
+def test_replaced_body_size_is_the_one_written(moat_factory, milters):
+    # bare LF line ends in the new body become CRLF: the size logged for
+    # the edit and for the message is what is stored, not what was sent
+    new = b"one\ntwo\nthree\n" * 50
+    m = milters(replies={"E": [("b", new), ("c", b"")]})
+    moat = start_moat(moat_factory, m, more="[log]\nsmtp = debug\n")
+    assert send(moat)[0] == 250
+    crlf = new.replace(b"\n", b"\r\n")
+    assert moat.wait_log("edit=replace_body size=%d" % len(crlf)), \
+        re.findall(r"edit=replace_body size=\d+", moat.log())
+    head = MSG[:MSG.index(b"\r\n\r\n") + 4]
+    got = moat.wait_maildir(1)[0]
+    assert got.endswith(b"one\ntwo\nthree\n" * 50)
+    sizes = re.findall(r"event=accepted .* size=(\d+)", moat.log())
+    assert sizes, moat.log()
+    # the header section grows by what moat prepends (Received and the
+    # like), never by the new body's bare line ends
+    assert int(sizes[0]) >= len(head) + len(crlf)
+    assert int(sizes[0]) - len(crlf) < 4096
+    check_clean(m)
+
+
 def test_large_body_is_streamed_in_chunks(moat_factory, milters):
     m = milters()
     moat = start_moat(moat_factory, m)
@@ -304,6 +326,41 @@ def test_eom_timeout_tempfail(moat_factory, milters):
     # the event is recorded (once for the stall)
     assert any("milter_unavailable" in " ".join(r) for r in
                moat.sql("SELECT type, detail FROM events"))
+
+
+def test_slow_filter_queue_ends_in_its_default_action(moat_factory,
+                                                     milters):
+    # each body chunk is answered in time, the end of message is not:
+    # the whole wait outlasts any fixed guess of the session's, yet the
+    # client gets the filter's default_action (451), never a 421
+    m = milters(replies={"B": [("sleep", 0.9), ("c", b"")],
+                         "E": [("sleep", 5)]})
+    moat = start_moat(moat_factory, m, timeouts="connect_timeout = 1\n"
+                      "command_timeout = 2\neom_timeout = 1")
+    body = b"".join(b"%06d %s\r\n" % (i, b"z" * 90) for i in range(6500))
+    code, reply = send(moat, msg=b"Subject: slow\r\n\r\n" + body)
+    assert code == 451 and reply.startswith(b"4.7.1"), (code, reply)
+    assert len(m.seen("B")) >= 9
+    assert moat.wait_log("no answer to eom in time")
+    assert "wait_timeout" not in moat.log()
+
+
+def test_filter_dying_mid_body_resumes_the_session(moat_factory, milters):
+    # the session stopped reading while the filter's backlog was full;
+    # the filter dies: its backlog is gone, DATA goes on and the message
+    # gets the default action
+    m = milters(replies={"B": [("sleep", 1), ("close", None)]})
+    moat = start_moat(moat_factory, m)
+    body = b"".join(b"%06d %s\r\n" % (i, b"k" * 90) for i in range(40000))
+    t0 = time.time()
+    with smtplib.SMTP("127.0.0.1", moat.port, timeout=15) as s:
+        s.ehlo("client.example")
+        s.mail("sender@outside.example")
+        s.rcpt("postmaster@localhost")
+        code, reply = s.data(b"Subject: big\r\n\r\n" + body)
+    assert code == 451 and reply.startswith(b"4.7.1"), (code, reply)
+    assert time.time() - t0 < 10
+    assert moat.wait_log("event=milter_unavailable")
 
 
 def test_timeout_with_default_accept(moat_factory, milters):

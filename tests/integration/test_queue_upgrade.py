@@ -4,11 +4,12 @@ in it, is copied and upgraded in place at start, and its mail delivered.
 The old queues are built from the schema texts those versions wrote,
 kept in tests/queue_schema/ (v1.sql: the first release; v1.sql and
 v1-late.sql: the last release of version 1, which had gained tables
-without a version change; v2.sql: what version 2 added to those), with
-the mail of v1-data.sql (local and remote recipients, one held, one
-deferred) and, for the later ones, v1-late-data.sql (a dead letter, a
-ban, an account state). Remote mail goes to the scripted SMTP
-server of test_delivery.py on loopback, local mail to Maildirs.
+without a version change; v2.sql: what version 2 added to those;
+v3.sql: what version 3 added, with rows), with the mail of v1-data.sql
+(local and remote recipients, one held, one deferred) and, for the later
+ones, v1-late-data.sql (a dead letter, a ban, an account state). Remote
+mail goes to the scripted SMTP server of test_delivery.py on loopback,
+local mail to Maildirs.
 """
 import glob
 import os
@@ -28,9 +29,12 @@ VERSIONS = {
     "v1-late": ["v1.sql", "v1-late.sql", "v1-data.sql", "v1-late-data.sql"],
     "v2": ["v1.sql", "v1-late.sql", "v2.sql", "v1-data.sql",
            "v1-late-data.sql"],
+    "v3": ["v1.sql", "v1-late.sql", "v2.sql", "v3.sql", "v1-data.sql",
+           "v1-late-data.sql"],
 }
+OLD = {"v1": 1, "v1-late": 1, "v2": 2, "v3": 3}
 PEER = "127.0.0.21"
-CURRENT = 3
+CURRENT = 4
 
 
 def spool(m):
@@ -65,7 +69,7 @@ def test_old_queue_is_upgraded_and_delivered(moat_factory, dns, peers,
     port = free_port()
     m = stopped_moat(moat_factory, dns(), port)
     path = install_queue(m, VERSIONS[version])
-    old = 2 if version == "v2" else 1
+    old = OLD[version]
     assert user_version(path) == old
     m.start()
     # the copy: beside queue.db, named after the old version, 0600, the
@@ -117,8 +121,13 @@ def test_old_queue_is_upgraded_and_delivered(moat_factory, dns, peers,
     # what else the old queue held is still there
     events = ctlj(m, "events", "--type", "auth_fail")["events"]
     assert any(e["user"] == "alice" for e in events), events
-    # version 3's table is there
-    assert m.sql("SELECT count(*) FROM login_nets") == [["0"]]
+    # version 3's table is there, with a version 3 queue's rows
+    nets = m.sql("SELECT user, net, logins FROM login_nets ORDER BY user")
+    if version == "v3":
+        assert nets == [["alice", "192.0.2.0/24", "12"],
+                        ["bob", "2001:db8:1::/64", "3"]], nets
+    else:
+        assert nets == [], nets
     if version != "v1":
         bans = ctlj(m, "ban", "list")["bans"]
         assert [b["cidr"] for b in bans] == ["198.51.100.0/24"]
@@ -132,6 +141,16 @@ def test_old_queue_is_upgraded_and_delivered(moat_factory, dns, peers,
         got = peer.wait(4, timeout=30)
         assert got[-1][0] == "" and got[-1][1] == ["frank@remote.test"]
         assert b"Subject: v1 dead letter" in got[-1][2]
+    # version 4's table sent_log: the remote mail delivered above is
+    # there (written when the result is, after the peer's reply), the
+    # local mail is not
+    want = ["carol@remote.test", "dave@remote.test", "erin@remote.test"] + (
+        ["frank@remote.test"] if version != "v1" else [])
+    assert wait_for(lambda: len(m.sql("SELECT id FROM sent_log")) ==
+                    len(want))
+    sent = m.sql("SELECT rcpt, domain, host FROM sent_log ORDER BY rcpt")
+    assert [r[0] for r in sent] == want, sent
+    assert all(r[1] == "remote.test" and PEER in r[2] for r in sent), sent
     # a second start finds the current version: no new copy
     assert m.stop() == 0
     m.start()

@@ -371,3 +371,27 @@ def test_relaytest_on_start_without_control_refuses_to_serve(moat_factory):
     log = m.log()
     assert "case=control" in log and "result=no_verdict" in log, log
     assert "event=relaytest_refused" in log, log
+
+
+def test_relaytest_inside_tls(moat_factory):
+    """--starttls runs every case inside TLS (moat logs a handshake each),
+    and still sees a relay (from relay_networks, by design); --tls against
+    a port without implicit TLS cannot run."""
+    m = moat_factory(extra="[relay]\nrelay_networks = 127.0.0.2/32\n"
+                     "[log]\ntls = info\n")
+    r = relaytest("127.0.0.1:%d" % m.port, "--local-domain", "localhost",
+                  "--from-ip", "127.0.3.20", "--starttls", "--json",
+                  "--no-smuggling")
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = json.loads(r.stdout)
+    assert got[0]["case"] == "control" and got[0]["code"] == 250
+    assert all(x["verdict"] in ("PASS", "WARN") for x in got), got
+    assert m.log().count("event=tls client=127.0.3.20") >= len(got)
+    r = relaytest("127.0.0.1:%d" % m.port, "--local-domain", "example.org",
+                  "--from-ip", "127.0.0.2", "--starttls", "--no-smuggling")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert [x for x in rows(r.stdout)
+            if x["case"] == "plain" and x["verdict"] == "FAIL"]
+    r = relaytest("127.0.0.1:%d" % m.port, "--local-domain", "localhost",
+                  "--from-ip", "127.0.3.21", "--tls", "--timeout", "2")
+    assert r.returncode == 3, r.stdout + r.stderr

@@ -41,14 +41,7 @@ def queued(m):
 
 
 def wait_sql(m, query, want, timeout=5):
-    """The rows of query once they are want (events are written a
-    moment after they happen), else the last rows read."""
-    deadline = time.time() + timeout
-    rows = m.sql(query)
-    while rows != want and time.time() < deadline:
-        time.sleep(0.1)
-        rows = m.sql(query)
-    return rows
+    return m.wait_sql(query, want, timeout)
 
 
 def local_sessions(m):
@@ -350,3 +343,38 @@ def test_serve_refuses_a_socket_in_use_or_a_file(moat_factory, tmp_path):
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 1 and "exists and is not a socket" in r.stderr
     assert plain.read_text() == "not a socket"
+
+
+def test_submit_max_sessions_is_per_user(moat_factory, local_user):
+    # one local user holding its share of sessions shuts out no one else
+    m = moat_factory(extra=SUBMIT + "submit_max_sessions = 2\n")
+    path = os.path.join(m.dir, "run", "submit.sock")
+    pw = pwd.getpwnam(local_user)
+
+    def connect_as(uid):
+        # SO_PEERCRED takes the effective ids at connect
+        os.setegid(pw.pw_gid if uid else 0)
+        os.seteuid(uid)
+        try:
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(10)
+            s.connect(path)
+        finally:
+            os.seteuid(0)
+            os.setegid(0)
+        return s, s.makefile("rb").readline()
+
+    held = [connect_as(pw.pw_uid) for _ in range(2)]
+    try:
+        assert all(g.startswith(b"220 ") for _, g in held), held
+        s, g = connect_as(pw.pw_uid)
+        s.close()
+        assert g.startswith(b"421 4.7.0") and b"local submissions" in g, g
+        # root's own session still gets in, and delivers
+        rc, err = sendmail(m, ["alice@example.org"], "Subject: x\n\nbody\n")
+        assert rc == 0, err
+        assert len(m.wait_maildir(1, "alice")) == 1
+        assert m.wait_log("uid=%d limit=submit_max_sessions" % pw.pw_uid)
+    finally:
+        for s, _ in held:
+            s.close()

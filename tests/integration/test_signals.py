@@ -7,6 +7,7 @@ import smtplib
 import socket
 import ssl
 import subprocess
+import threading
 import time
 
 import pytest
@@ -240,3 +241,27 @@ def test_parent_killed_children_exit(moat_factory):
     finally:
         for pid in alive.values():
             os.kill(pid, signal.SIGKILL)
+
+
+def test_sighup_reads_the_config_once(moat_factory):
+    # the configuration becomes a pipe that gives its text once a
+    # reading: a reload that read the file twice (once to check, once to
+    # pass on to the children) would hang on the second reading
+    moat = moat_factory()
+    with open(moat.conf) as f:
+        text = f.read()
+    os.unlink(moat.conf)
+    os.mkfifo(moat.conf)
+    changed = text.replace("mailboxes = postmaster, alice, bob",
+                           "mailboxes = postmaster, alice, bob, carol")
+
+    def feed():
+        fd = os.open(moat.conf, os.O_WRONLY)
+        with os.fdopen(fd, "w") as f:
+            f.write(changed)
+
+    t = threading.Thread(target=feed, daemon=True)
+    t.start()
+    hup_and_wait(moat, "event=reload_done", 1)
+    t.join(5)
+    assert rcpt_code(moat, "carol@example.org")[0] == 250

@@ -392,3 +392,35 @@ def test_reloaded_key_only_in_ca_memory(live, certs):
     assert memory_holds(m.proc.pid, text) == set(), "parent"
     assert memory_holds(kids["moat-smtp"], text) == set(), "smtp"
     assert memory_holds(kids["moat-ca"], wanted), "ca has not the key"
+
+
+def test_reload_answer_waits_for_ca_on_the_keys(moat_factory, certs):
+    # ca holds at most 8 generations of 16 keys: with a session kept on
+    # each generation, the 8th reload's keys do not fit in ca. The
+    # answer of `moat reload` comes after ca's word on them, and says so
+    d = tempfile.mkdtemp(prefix="moat-gens-")
+    os.chmod(d, 0o755)
+    pairs = [make_cert(d, "h%d" % i, "ec", sans=["h%d.example" % i])
+             for i in range(16)]
+    m = moat_factory(tls=pairs[0], extra="[server]\ntls_certificates = %s\n" % (
+        "\n  ".join("%s:%s" % p for p in pairs[1:])))
+    held = []
+    try:
+        for n in range(8):
+            held.append(tls_session(m.port))
+            r = subprocess.run([MOAT_BIN, "reload", "-c", m.conf],
+                               capture_output=True, text=True, timeout=60)
+            if n < 7:
+                assert r.returncode == 0, (n, r.stdout, r.stderr)
+                assert "ca:" not in r.stdout, (n, r.stdout)
+        assert "the new TLS keys did not load" in r.stdout, \
+            (r.returncode, r.stdout, r.stderr)
+        assert "too many generations" in r.stdout, r.stdout
+        assert r.returncode != 0, (r.stdout, r.stderr)
+        # the certificates in use stay
+        t = tls_session(m.port)
+        quit_(t)
+    finally:
+        for t in held:
+            t.close()
+        shutil.rmtree(d, ignore_errors=True)

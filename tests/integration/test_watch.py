@@ -1,12 +1,10 @@
 """Compromised-account detection: an authenticated user whose account is
 used for a spam run is held, then suspended, at the configured thresholds;
 its mail stays held; the events table shows why; the alert command ran."""
-import base64
 import os
 import signal
 import smtplib
 import sqlite3
-import ssl
 import time
 
 import pytest
@@ -14,23 +12,12 @@ import pytest
 from conftest import free_port, install_queue
 from test_delivery import Peer
 
-USER, PASSWORD = "alice", "correct horse"
-LISTENERS = [("mx", "mx", ""), ("sub", "submission", "")]
-
-
-def plain(user, password):
-    return base64.b64encode(b"\0" + user.encode() + b"\0"
-                            + password.encode()).decode()
+from submission import (LISTENERS, PASSWORD, USER,  # noqa: F401
+                        plain, sub_session)
 
 
 def login(m):
-    c = ssl.create_default_context()
-    c.check_hostname = False
-    c.verify_mode = ssl.CERT_NONE
-    s = smtplib.SMTP("127.0.0.1", m.ports["sub"], timeout=15)
-    s.ehlo("client.example")
-    s.starttls(context=c)
-    s.ehlo("client.example")
+    s = sub_session(m, "127.0.0.1")
     code, msg = s.docmd("AUTH", "PLAIN " + plain(USER, PASSWORD))
     return s, code
 

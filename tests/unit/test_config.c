@@ -1025,11 +1025,34 @@ test_docs(void **state)
 	conf_free(c);
 }
 
+/* conf_comment_cut: the one rule, for the parser and spool_dir alone */
+static void
+test_comment_cut(void **state)
+{
+	static const struct {
+		const char	*line;
+		size_t		 keep;
+	} cuts[] = {
+		{ "spool_dir = var/sp#ool", 22 },
+		{ "spool_dir = var/sp;ool", 22 },
+		{ "spool_dir = var/spool # the queue", 22 },
+		{ "spool_dir = var/spool\t; the queue", 22 },
+		{ "spool_dir = #", 12 },
+		{ "#whole line", 11 },
+		{ "", 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++)
+		assert_int_equal(conf_comment_cut(cuts[i].line,
+		    strlen(cuts[i].line)), cuts[i].keep);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_comment_cut),
 		cmocka_unit_test(test_builtin),
 		cmocka_unit_test(test_roles),
 		cmocka_unit_test(test_relay_table),

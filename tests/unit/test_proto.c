@@ -336,6 +336,14 @@ enc_counts(struct ipc_msg *m)
 }
 
 static void
+enc_series(struct ipc_msg *m)
+{
+	struct proto_series c = { .rejections = 7, .auth_failures = 3 };
+
+	proto_series_enc(m, 0, &c);
+}
+
+static void
 enc_tls_keys(struct ipc_msg *m)
 {
 	struct proto_tls_keys k = { .gen = 3, .count = 2 };
@@ -435,6 +443,7 @@ static const struct {
 	{ PROTO_VERIFY_FLUSH, enc_verify_flush },
 	{ PROTO_READY, enc_ready },
 	{ PROTO_COUNTS, enc_counts },
+	{ PROTO_SERIES, enc_series },
 	{ PROTO_TLS_KEYS, enc_tls_keys },
 	{ PROTO_TLS_GEN, enc_tls_gen },
 	{ PROTO_LOCAL_IDENT, enc_local_ident },
@@ -446,8 +455,8 @@ static const struct {
 	{ PROTO_DNSBL_RESULT, enc_dnsbl_result },
 	{ PROTO_DNSBL_CHECK, enc_dnsbl_check },
 };
-/* message numbers left free between the defined ones: 33..35, 41..44 */
-#define PROTO_UNUSED	7
+/* message numbers left free between the defined ones: 33, 34, 41..44 */
+#define PROTO_UNUSED	6
 #define NSAMPLES	(sizeof(samples) / sizeof(samples[0]))
 
 /* the payload of a sample, copied out; *len set */

@@ -1152,6 +1152,7 @@ test_schema_upgrade(void **state)
 	queue_db_close(fx->db);
 	fx->db = NULL;
 	raw_exec(fx, "DROP TABLE paused_dest; DROP TABLE login_nets; "
+	    "DROP TABLE series_minute; DROP TABLE sent_log; "
 	    "PRAGMA user_version = 1");
 	assert_non_null(fx->db = queue_db_open(fx->dir, err, sizeof(err)));
 	assert_int_equal(user_version(fx), QUEUE_SCHEMA_VERSION);
@@ -1179,7 +1180,12 @@ test_schema_upgrade(void **state)
 	assert_null(queue_db_open(fx->dir, err, sizeof(err)));
 	assert_non_null(strstr(err, "failed at login_nets"));
 	assert_int_equal(user_version(fx), 2);
+	/* version 3 to 4: series_minute is in the way */
 	raw_exec(fx, "PRAGMA user_version = 3");
+	assert_null(queue_db_open(fx->dir, err, sizeof(err)));
+	assert_non_null(strstr(err, "failed at series_minute and sent_log"));
+	assert_int_equal(user_version(fx), 3);
+	raw_exec(fx, "PRAGMA user_version = 4");
 	assert_non_null(fx->db = queue_db_open(fx->dir, err, sizeof(err)));
 }
 

@@ -247,6 +247,87 @@ test_ban(void **state)
 	    "cidr = '192.0.2.0/24'"), 1);
 }
 
+/* a message of user from ip, stored held (as a held account's is) */
+static void
+held_message(struct fixture *fx, const char *user, const char *ip)
+{
+	struct queue_rcpt r = { .address = "x@far.example" };
+	struct queue_msg m = { .sender = "alice@example.org", .helo = "h",
+	    .client_ip = ip, .auth_user = user, .listener = "sub",
+	    .rcpts = &r, .nrcpt = 1, .data = (const uint8_t *)"x\r\n",
+	    .len = 3, .held = 1 };
+	struct queue_store_result res;
+
+	assert_int_equal(queue_db_store_batch(fx->db, &m, 1, &res), 0);
+}
+
+static int
+usual(struct fixture *fx, const char *ip, int64_t *released, int64_t *kept)
+{
+	char why[512];
+
+	return queue_guess_usual(fx->conf, fx->db, "alice", ip, fx->now, why,
+	    sizeof(why), released, kept);
+}
+
+/*
+ * The quarantine's end: a network of the account from before the
+ * attack, an address that did not fail, guess_quiet_time without a
+ * failure; the held mail from such addresses released, the rest kept.
+ * Only the quarantine's own hold ends so.
+ */
+static void
+test_usual_pattern(void **state)
+{
+	struct fixture *fx = *state;
+	struct conf *quick;
+	int64_t held, released, kept;
+	char why[512];
+
+	/* the owner's network, an hour before; one that came later */
+	assert_int_equal(queue_guess_login(fx->conf, fx->db, "alice",
+	    "198.51.100.7", fx->now - 3600, why, sizeof(why)), 0);
+	attack(fx, "alice", 12, 600);
+	event(fx, "auth_fail", "198.51.100.66", "alice", 590);
+	assert_int_equal(queue_guess_login(fx->conf, fx->db, "alice",
+	    "198.18.0.1", fx->now - 580, why, sizeof(why)), 1);
+	assert_int_equal(queue_db_login_net_add(fx->db, "alice",
+	    "198.18.0.0/24", fx->now - 580), 0);
+	/* not quarantined yet: nothing to end */
+	assert_int_equal(usual(fx, "198.51.100.7", &released, &kept), 0);
+	/* the quarantine, as queue_watch records it */
+	assert_int_equal(queue_db_sender_set(fx->db, "alice", "held", "q",
+	    fx->now - 500, &held), 0);
+	event(fx, "login_after_guessing", "192.0.2.5", "alice", 500);
+	held_message(fx, "alice", "192.0.2.5");
+	held_message(fx, "alice", "192.0.2.5");
+	held_message(fx, "alice", "198.51.100.8");
+	/* a day of quiet by default: 600 s are not enough */
+	assert_int_equal(usual(fx, "198.51.100.7", &released, &kept), 0);
+	assert_non_null(quick = load("[watch]\nguess_quiet_time = 300\n"));
+	conf_free(fx->conf);
+	fx->conf = quick;
+	/* a network never seen, the attack's, one first seen during it,
+	 * an address of the usual network that failed: still held */
+	assert_int_equal(usual(fx, "203.0.113.1", &released, &kept), 0);
+	assert_int_equal(usual(fx, "192.0.2.5", &released, &kept), 0);
+	assert_int_equal(usual(fx, "198.18.0.1", &released, &kept), 0);
+	assert_int_equal(usual(fx, "198.51.100.66", &released, &kept), 0);
+	assert_int_equal(peek_int(fx, "SELECT count(*) FROM recipient WHERE "
+	    "state = 2"), 3);
+	/* the owner: the end, its held mail released, the attacker's kept */
+	assert_int_equal(usual(fx, "198.51.100.7", &released, &kept), 1);
+	assert_int_equal(released, 1);
+	assert_int_equal(kept, 2);
+	assert_int_equal(peek_int(fx, "SELECT count(*) FROM recipient AS r "
+	    "JOIN message AS m ON m.id = r.msg_id WHERE r.state = 2 AND "
+	    "m.client_ip = '192.0.2.5'"), 2);
+	/* an admin's hold since then never ends so */
+	assert_int_equal(queue_db_sender_set(fx->db, "alice", "held", "admin",
+	    fx->now - 10, &held), 0);
+	assert_int_equal(usual(fx, "198.51.100.7", &released, &kept), 0);
+}
+
 int
 main(void)
 {
@@ -260,6 +341,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_login_window_and_off, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_ban, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usual_pattern, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
