@@ -92,6 +92,7 @@ def main():
     with open(os.path.join(d, "moat.conf"), "w") as f:
         f.write("[server]\nspool_dir = var/spool\nmail_dir = var/mail\n"
                 "empty_dir = var/empty\nusers_file = users\n"
+                "[delivery]\nblacklist_watch = no\n"
                 "[listener mx]\naddress = 127.0.0.1\nport = %d\n" % port)
     log = open(os.path.join(d, "moat.log"), "wb")
     p = subprocess.Popen([moat, "serve", "-c", "moat.conf"], cwd=d,

@@ -339,6 +339,9 @@ mailboxes = postmaster
 [relay]
 relay_networks = 127.0.0.0/8
 
+[delivery]
+blacklist_watch = no
+
 [limits]
 max_sessions = 1000
 max_sessions_per_ip = 1000

@@ -118,6 +118,7 @@ relay_networks = 127.0.0.0/8
 max_sessions_per_ip = 1000
 [delivery]
 routes = remote.example=[127.0.0.1]:%d/none
+blacklist_watch = no
 max_connections = 100
 max_connections_per_dest = 50
 max_messages_per_connection = 100000

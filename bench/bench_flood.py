@@ -74,6 +74,7 @@ min_data_rate = 0
 [delivery]
 smarthost = [127.0.0.1]:%d
 retry_min = 86400
+blacklist_watch = no
 [watch]
 hold_external_rcpts = 10000000
 hold_external_domains = 10000000

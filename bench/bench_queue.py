@@ -80,7 +80,7 @@ class MoatQ:
                     "[domains]\nlocal_domains = localhost\n"
                     "[relay]\nrelay_networks = 127.0.0.0/8\n"
                     "[delivery]\nsmarthost = [127.0.0.1]:%d\n"
-                    "retry_min = 86400\n"
+                    "retry_min = 86400\nblacklist_watch = no\n"
                     "[listener mx]\naddress = 127.0.0.1\nport = %d\n"
                     % (B.free_port(), self.port))
         self.proc = None

@@ -81,6 +81,7 @@ relay_networks = 127.0.0.0/8
 max_sessions_per_ip = 1000
 [delivery]
 routes = %s
+blacklist_watch = no
 [watch]
 # an internal server relaying everybody's mail: past any sender threshold
 hold_external_rcpts = 10000000

@@ -136,6 +136,7 @@ class Daemon:
                     "spool_dir = var/spool\nmail_dir = var/mail\n"
                     "empty_dir = var/empty\nusers_file = users\n%s"
                     "[limits]\nmax_sessions_per_ip = 1000\n"
+                    "[delivery]\nblacklist_watch = no\n"
                     "[listener mx]\naddress = 127.0.0.1\nport = %d\n"
                     "role = mx\n" % (tls_lines, self.port))
         self.log = open(os.path.join(self.dir, "moat.log"), "wb")

@@ -88,8 +88,8 @@ struct cli {
 };
 
 static const char *const commands[] = { "sessions", "queue", "ban", "user",
-    "events", "log", "stats", "status", "verify", "reload", "stop",
-    "incident", "console" };
+    "events", "log", "stats", "status", "verify", "blacklist", "reload",
+    "stop", "incident", "console" };
 
 /* ctl_is_command - one of ours */
 int
@@ -132,6 +132,10 @@ static const struct {
 	    "       moat ban del CIDR | moat ban list\n" USAGE_DUR },
 	{ "verify",
 	    "usage: moat verify list [ADDR] | moat verify flush [ADDR]\n" },
+	{ "blacklist",
+	    "usage: moat blacklist [show] | moat blacklist check\n"
+	    "  the own addresses on the DNS blacklists (blacklist_watch);\n"
+	    "  check: look them up now\n" },
 	{ "user",
 	    "usage: moat user list\n"
 	    "       moat user suspend|hold NAME [--reason TEXT]\n"
@@ -958,6 +962,71 @@ cmd_verify(struct cli *c, int argc, char **argv)
 	return run(c, &q);
 }
 
+/* blacklist [show|check]: the watch's state, or a check made now */
+static int
+cmd_blacklist(struct cli *c, int argc, char **argv)
+{
+	struct ctl_req q;
+
+	memset(&q, 0, sizeof(q));
+	q.op = CTL_OP_BLACKLIST;
+	if (argc > 1)
+		return usage(NULL);
+	if (argc == 1 && strcmp(argv[0], "check") == 0)
+		q.flag = 1;
+	else if (argc == 1 && strcmp(argv[0], "show") != 0)
+		return usage(NULL);
+	return run(c, &q);
+}
+
+/*
+ * status: the listings of the own addresses as "blacklists:" lines (or
+ * the table in a's tables for --json); nothing when the queue does not
+ * answer: the daemon's own status stands alone
+ */
+static void
+status_blacklist(struct cli *c, struct ctl_answer *a)
+{
+	const struct ctl_table *t;
+	struct ctl_answer b;
+	struct ctl_table *v;
+	struct ctl_req q;
+	size_t listed = 0;
+
+	memset(&q, 0, sizeof(q));
+	q.op = CTL_OP_BLACKLIST;
+	if (cli_call(c, &q, &b) == -1)
+		return;
+	if (b.status != CTL_OK ||
+	    (t = ctl_table_find(&b, "blacklist")) == NULL || t->ncols != 8) {
+		ctl_answer_free(&b);
+		return;
+	}
+	if (c->json) {		/* the table moves into a */
+		if ((v = realloc(a->tables, (a->ntables + 1) *
+		    sizeof(*v))) != NULL) {
+			a->tables = v;
+			a->tables[a->ntables++] = *t;
+			memset((struct ctl_table *)t, 0, sizeof(*t));
+		}
+		ctl_answer_free(&b);
+		return;
+	}
+	for (size_t r = 0; r < t->nrows; r++) {
+		const struct ctl_cell *x = &t->cells[r * t->ncols];
+
+		if (!x[2].i)
+			continue;
+		listed++;
+		printf("%-22s %s listed on %s (%s%s%s)\n", "blacklists:", x[0].s,
+		    x[1].s, x[4].s, x[5].s[0] ? ": " : "", x[5].s);
+	}
+	if (listed == 0)
+		printf("%-22s %s\n", "blacklists:", t->nrows > 0 ?
+		    "not listed" : b.message);
+	ctl_answer_free(&b);
+}
+
 /* ctl_read_password - one line from stdin, without echo on a terminal */
 int
 ctl_read_password(const char *prompt, char *buf, size_t len)
@@ -1537,6 +1606,8 @@ cmd_status(struct cli *c, int argc, char **argv)
 	q.op = CTL_OP_STATUS;
 	if (cli_call(c, &q, &a) == -1)
 		return 1;
+	if (c->json && a.status == CTL_OK)
+		status_blacklist(c, &a);
 	if (c->json || a.status != CTL_OK ||
 	    (t = ctl_table_find(&a, "daemon")) == NULL || t->nrows != 1) {
 		rc = show(c, &a);
@@ -1554,6 +1625,7 @@ cmd_status(struct cli *c, int argc, char **argv)
 			continue;	/* no reload yet, or nothing to say */
 		printf("%-22s %s\n", t->cols[k].name, buf);
 	}
+	status_blacklist(c, &a);
 	for (size_t i = 0; i < a.ntables; i++)
 		if (&a.tables[i] != t) {
 			printf("\n");
@@ -1661,6 +1733,8 @@ ctl_main(int argc, char **argv)
 		rc = cmd_log(&c, n, args);
 	else if (strcmp(cmd, "verify") == 0)
 		rc = cmd_verify(&c, n, args);
+	else if (strcmp(cmd, "blacklist") == 0)
+		rc = cmd_blacklist(&c, n, args);
 	else if (strcmp(cmd, "incident") == 0)
 		rc = cmd_incident(&c, n, args);
 	else if (strcmp(cmd, "reload") == 0)

@@ -74,6 +74,7 @@ static const struct {
 	[CTL_OP_USER_FORGET] = { "user_forget", PROC_QUEUE, 1 },
 	[CTL_OP_CONSOLE_PASSWD] = { "console_passwd", PROC_PARENT, 1 },
 	[CTL_OP_CONSOLE_USER_DEL] = { "console_user_del", PROC_PARENT, 1 },
+	[CTL_OP_BLACKLIST] = { "blacklist", PROC_QUEUE, 0 },
 	[CTL_OP_SERIES] = { "series", PROC_QUEUE, 0 },
 	[CTL_OP_INCIDENTS] = { "incidents", PROC_QUEUE, 0 },
 	[CTL_OP_INCIDENT] = { "incident", PROC_QUEUE, 0 },
@@ -324,6 +325,9 @@ ctl_req_encode(const struct ctl_req *r, struct ipc_msg *m)
 	case CTL_OP_CONSOLE_PASSWD:
 		ipc_put_str(m, r->a);
 		ipc_put_str(m, r->b);
+		break;
+	case CTL_OP_BLACKLIST:
+		ipc_put_u8(m, r->flag);
 		break;
 	case CTL_OP_INCIDENTS:
 		ipc_put_i64(m, r->since);
@@ -738,6 +742,19 @@ dec_log_set(struct ipc_reader *rd, struct ctl_req *r, char *err,
 	return check_secs(r->duration, "for", err, errlen);
 }
 
+/* blacklist: 0 the current state, 1 check now */
+static int
+dec_blacklist(struct ipc_reader *rd, struct ctl_req *r, char *err,
+    size_t errlen)
+{
+	r->flag = ipc_get_u8(rd);
+	if (!rd->err && r->flag > 1) {
+		snprintf(err, errlen, "check: must be 0 or 1");
+		return -1;
+	}
+	return 0;
+}
+
 /* ctl_incident_id - "user:NAME" or "client:CIDR" into its parts */
 int
 ctl_incident_id(const char *id, const char **kind, const char **value,
@@ -819,6 +836,7 @@ static const req_dec_fn req_dec[CTL_OP_COUNT] = {
 	[CTL_OP_USER_FORGET] = dec_user_name,
 	[CTL_OP_CONSOLE_PASSWD] = dec_user_passwd,
 	[CTL_OP_CONSOLE_USER_DEL] = dec_user_name,
+	[CTL_OP_BLACKLIST] = dec_blacklist,
 	[CTL_OP_SERIES] = dec_series,
 	[CTL_OP_INCIDENTS] = dec_incidents,
 	[CTL_OP_INCIDENT] = dec_incident,

@@ -71,6 +71,7 @@ enum ctl_op {
 	CTL_OP_SERIES = 30,	/* queue: since, limit; the per-minute series */
 	CTL_OP_INCIDENTS = 32,	/* queue: since */
 	CTL_OP_INCIDENT = 33,	/* queue: "user:NAME" or "client:ADDR", since */
+	CTL_OP_BLACKLIST = 34,	/* queue (the mta checks): flag 1 check now */
 	CTL_OP_COUNT
 };
 
@@ -139,7 +140,8 @@ struct ctl_req {
 	struct ctl_filter filter;	/* QUEUE_LIST, QUEUE_ACT */
 	uint32_t	 limit;		/* QUEUE_LIST, EVENTS, SERIES; 0: default */
 	uint8_t		 action;	/* QUEUE_ACT: enum ctl_action */
-	uint8_t		 flag;		/* QUEUE_ACT dry run, QUEUE_SHOW body */
+	uint8_t		 flag;		/* QUEUE_ACT dry run, QUEUE_SHOW body,
+					 * BLACKLIST check now */
 	uint64_t	 id;		/* SESSION_KILL session id */
 	int64_t		 since;		/* EVENTS, SERIES, INCIDENT(S): seconds
 					 * back, 0: all (incidents: a week) */

@@ -152,6 +152,8 @@ static int check_dns_server(char *, const char **);
 static int check_addr_v4(char *, const char **);
 static int check_addr_v6(char *, const char **);
 static int check_addr_pref(char *, const char **);
+static int check_addr_any(char *, const char **);
+static int check_blacklist_zone(char *, const char **);
 static int check_identity(char *, const char **);
 static int check_action(char *, const char **);
 static int check_dnsbl_zone(char *, const char **);
@@ -390,6 +392,16 @@ static const struct conf_knob knobs[] = {
 	K_STR("delivery", source_address_v6, CT_STRING, "", CF_EMPTY,
 	    check_addr_v6,
 	    "Local IPv6 address outbound connections come from; empty: the system's choice."),
+	K_BOOL("delivery", blacklist_watch, "yes",
+	    "Check moat's own public addresses against blacklist_zones every blacklist_interval: a listing is an event (own_ip_listed), an alert_command run and the metric moat_dnsbl_listed; moat status shows it. Queries go to dns_server (Spamhaus refuses queries from public resolvers: use a resolver of your own)."),
+	K_LIST("delivery", blacklist_addresses, CT_LIST, "", check_addr_any,
+	    "Own addresses to check, IPv4 or IPv6; empty: the addresses outbound connections use (source_address_v4/_v6, else the kernel's choice for a route to a public address, skipped when it is private, loopback or otherwise not global)."),
+	K_LIST("delivery", blacklist_zones, CT_LIST,
+	    "zen.spamhaus.org, bl.spamcop.net, b.barracudacentral.org, psbl.surriel.com",
+	    check_blacklist_zone,
+	    "DNS blacklists the own addresses are looked up in (an A record in 127.0.0.0/8 is a listing, its TXT the reason; Spamhaus's 127.255.255.x refusals count as errors)."),
+	K_NUM("delivery", blacklist_interval, CT_DUR, "3600", 1, 604800,
+	    "Seconds between two checks of the own addresses; the first runs at start."),
 	K_STR("delivery", address_preference, CT_STRING, "any", 0,
 	    check_addr_pref,
 	    "Order of a mail host's addresses: any (IPv4, then IPv6, as DNS gives them), ipv4 or ipv6 (that family first, the other after)."),
@@ -1178,6 +1190,31 @@ check_addr_v6(char *s, const char **why)
 
 	*why = "is not a numeric IPv6 address";
 	return s[0] == '\0' || inet_pton(AF_INET6, s, &a) == 1 ? 0 : -1;
+}
+
+/* blacklist_addresses: a numeric IPv4 or IPv6 address, kept canonical */
+static int
+check_addr_any(char *s, const char **why)
+{
+	unsigned char bin[16];
+
+	*why = "is not a numeric IPv4 or IPv6 address";
+	if (inet_pton(AF_INET, s, bin) == 1)
+		return inet_ntop(AF_INET, bin, s, strlen(s) + 1) != NULL ? 0 : -1;
+	if (inet_pton(AF_INET6, s, bin) == 1)
+		return inet_ntop(AF_INET6, bin, s, strlen(s) + 1) != NULL ? 0 : -1;
+	return -1;
+}
+
+/* blacklist_zones: a DNS zone, no weight */
+static int
+check_blacklist_zone(char *s, const char **why)
+{
+	if (check_domain(s, why) == -1) {
+		*why = "is not a DNS zone name";
+		return -1;
+	}
+	return 0;
 }
 
 /* address_preference: any | ipv4 | ipv6 */
@@ -3041,7 +3078,8 @@ abs_path(const char *path, char abs[CONF_PATH_MAX], char dir[CONF_PATH_MAX])
 }
 
 /*
- * conf_load - read path (NULL: the built-in defaults) into a new conf.
+ * conf_load - read path (NULL: the built-in defaults, the blacklist
+ * watch off) into a new conf.
  * Relative paths in the file are below the file's directory, those of
  * the built-in defaults below the current directory; c->path is
  * absolute, so a child that parses the text again gets the same paths.
@@ -3074,8 +3112,10 @@ conf_load_text(const char *path, char **textp, size_t *lenp, char *err,
 			    "%s", strerror(errno));
 			return NULL;
 		}
-		return conf_parse_text("", "(builtin)", "(builtin)", dir, err,
-		    errlen);
+		/* the built-in configuration (make run) is for trying moat
+		 * out: it asks no DNS blacklist about the machine */
+		return conf_parse_text("[delivery]\nblacklist_watch = no\n",
+		    "(builtin)", "(builtin)", dir, err, errlen);
 	}
 	if (abs_path(path, abs, dir) == -1) {
 		snprintf(err, errlen, "%s: cannot make the path absolute: %s",

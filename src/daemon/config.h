@@ -218,6 +218,12 @@ struct conf {
 	char	source_address_v4[64];	/* "": the system's choice */
 	char	source_address_v6[64];
 	char	address_preference[8];	/* any | ipv4 | ipv6 */
+	int	blacklist_watch;	/* own addresses checked on DNSBLs */
+	char	**blacklist_addresses;	/* canonical; none: outbound's */
+	size_t	  n_blacklist_addresses;
+	char	**blacklist_zones;
+	size_t	  n_blacklist_zones;
+	int	blacklist_interval;	/* seconds between checks */
 	char	tls_client_cert[CONF_PATH_MAX];	/* "": no client certificate */
 	char	tls_client_key[CONF_PATH_MAX];
 	char	smarthost_auth_file[CONF_PATH_MAX];	/* "": no AUTH, mode 0600 */

@@ -27,6 +27,7 @@
 #define STORE_RCPT_MIN	13	/* three empty strings and a u8 */
 #define DELIVER_RCPT_MIN 17	/* a u64, two empty strings and a u8 */
 #define LOOKUP_TARGET_MIN 8	/* two empty strings */
+#define DNSBL_ITEM_MIN	17	/* four empty strings and a u8 */
 
 /* the next string field into buf: "" when malformed (r->err set) */
 static const char *
@@ -931,6 +932,46 @@ proto_local_identified_dec(struct ipc_reader *r,
 	return ipc_get_end(r);
 }
 
+/* proto_dnsbl_result_enc - the head of PROTO_DNSBL_RESULT */
+void
+proto_dnsbl_result_enc(struct ipc_msg *m, uint64_t id, int64_t time,
+    uint32_t n)
+{
+	ipc_msg_init(m, PROTO_DNSBL_RESULT, id);
+	ipc_put_i64(m, time);
+	ipc_put_u32(m, n);
+}
+
+/* proto_dnsbl_item_enc - one address on one zone */
+void
+proto_dnsbl_item_enc(struct ipc_msg *m, const struct proto_dnsbl_item *it)
+{
+	ipc_put_str(m, it->address);
+	ipc_put_str(m, it->zone);
+	ipc_put_u8(m, it->status);
+	ipc_put_str(m, it->answer);
+	ipc_put_str(m, it->reason);
+}
+
+int
+proto_dnsbl_result_dec(struct ipc_reader *r, int64_t *time, uint32_t *n)
+{
+	*time = ipc_get_i64(r);
+	*n = ipc_get_u32(r);
+	return r->err || *n > r->left / DNSBL_ITEM_MIN ? -1 : 0;
+}
+
+int
+proto_dnsbl_item_dec(struct ipc_reader *r, struct proto_dnsbl_item *it)
+{
+	it->address = get_str(r, it->addr_buf, sizeof(it->addr_buf));
+	it->zone = get_str(r, it->zone_buf, sizeof(it->zone_buf));
+	it->status = ipc_get_u8(r);
+	it->answer = get_str(r, it->answer_buf, sizeof(it->answer_buf));
+	it->reason = get_str(r, it->reason_buf, sizeof(it->reason_buf));
+	return r->err || it->status > PROTO_DNSBL_ERROR ? -1 : 0;
+}
+
 /* proto_auth_login_enc - PROTO_AUTH_LOGIN */
 void
 proto_auth_login_enc(struct ipc_msg *m, uint64_t id,
@@ -1119,6 +1160,24 @@ recode_result(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)
 }
 
 static int
+recode_dnsbl_result(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)
+{
+	struct proto_dnsbl_item it;
+	int64_t time;
+	uint32_t n;
+
+	if (proto_dnsbl_result_dec(r, &time, &n) == -1)
+		return -1;
+	proto_dnsbl_result_enc(out, id, time, n);
+	for (uint32_t i = 0; i < n; i++) {
+		if (proto_dnsbl_item_dec(r, &it) == -1)
+			return -1;
+		proto_dnsbl_item_enc(out, &it);
+	}
+	return proto_end_dec(r);
+}
+
+static int
 recode_bans(struct ipc_reader *r, uint64_t id, struct ipc_msg *out)
 {
 	struct proto_bans_item b;
@@ -1188,6 +1247,7 @@ proto_recode(uint16_t type, uint64_t id, struct ipc_reader *r,
 	case PROTO_CTL_REQUEST:
 	case PROTO_CTL_ANSWER:	rc = recode_bytes(type, r, id, out); break;
 	case PROTO_QUEUE_ABORT:
+	case PROTO_DNSBL_CHECK:
 	case PROTO_VERIFY_LOAD:
 	case PROTO_SHUTDOWN:	rc = recode_empty(type, r, id, out); break;
 	case PROTO_EVENT:	rc = recode_event(r, id, out); break;
@@ -1223,6 +1283,7 @@ proto_recode(uint16_t type, uint64_t id, struct ipc_reader *r,
 	case PROTO_DKIM_SIGN:	rc = recode_dkim_sign(r, id, out); break;
 	case PROTO_DKIM_SIGNED:	rc = recode_dkim_signed(r, id, out); break;
 	case PROTO_AUTH_LOGIN:	rc = recode_auth_login(r, id, out); break;
+	case PROTO_DNSBL_RESULT: rc = recode_dnsbl_result(r, id, out); break;
 	default:		rc = -1; break;
 	}
 	if (rc == -1)

@@ -327,6 +327,19 @@ enum proto_type {
 	 */
 	PROTO_SERIES = 35,
 	/*
+	 * mta -> queue: the outcome of one check of the own addresses on
+	 * the DNS blacklists (blacklist_watch). id = 0 for a periodic
+	 * check, else the PROTO_DNSBL_CHECK's id.
+	 *   i64  time the check began (unix seconds)
+	 *   u32  number of results (address x zone), then for each:
+	 *        str address (canonical), str zone,
+	 *        u8  status (PROTO_DNSBL_CLEAN, _LISTED, _ERROR)
+	 *        str answer (the A records of a listing, "127.0.0.2,...";
+	 *            the error of an error; "" when clean)
+	 *        str reason (the TXT record of a listing, "" none)
+	 */
+	PROTO_DNSBL_RESULT = 36,
+	/*
 	 * ca -> smtp, at start, one per DKIM signing key (dkim_sign) in
 	 * the configuration's order. id = the key id of PROTO_DKIM_SIGN
 	 * (0, 1, ...). The key itself never leaves ca.
@@ -348,7 +361,13 @@ enum proto_type {
 	 *   bytes signature ("" on failure)
 	 */
 	PROTO_DKIM_SIGNED = 39,
-	/* 40..44: free */
+	/*
+	 * queue -> mta: check the own addresses now (`moat blacklist
+	 * check`); answered by a PROTO_DNSBL_RESULT with the same id. No
+	 * fields.
+	 */
+	PROTO_DNSBL_CHECK = 40,
+	/* 41..44: free */
 	/*
 	 * smtp -> queue: a user authenticated, sent before the 235 reply,
 	 * so that the queue judges the login before any message of the
@@ -865,6 +884,24 @@ struct proto_series {
 };
 void proto_series_enc(struct ipc_msg *, uint64_t id, const struct proto_series *);
 int proto_series_dec(struct ipc_reader *, struct proto_series *);
+/* PROTO_DNSBL_RESULT */
+#define PROTO_DNSBL_CLEAN	0
+#define PROTO_DNSBL_LISTED	1
+#define PROTO_DNSBL_ERROR	2
+#define PROTO_DNSBL_TEXT_MAX	256	/* an answer or a reason */
+struct proto_dnsbl_item {
+	const char	*address, *zone;
+	uint8_t		 status;	/* PROTO_DNSBL_* */
+	const char	*answer, *reason;
+	char		 addr_buf[PROTO_IP_MAX], zone_buf[256];
+	char		 answer_buf[PROTO_DNSBL_TEXT_MAX];
+	char		 reason_buf[PROTO_DNSBL_TEXT_MAX];
+};
+void proto_dnsbl_result_enc(struct ipc_msg *, uint64_t id, int64_t time,
+    uint32_t n);
+void proto_dnsbl_item_enc(struct ipc_msg *, const struct proto_dnsbl_item *);
+int proto_dnsbl_result_dec(struct ipc_reader *, int64_t *time, uint32_t *n);
+int proto_dnsbl_item_dec(struct ipc_reader *, struct proto_dnsbl_item *);
 
 /* PROTO_AUTH_LOGIN */
 struct proto_auth_login {

@@ -66,6 +66,10 @@ static const struct event_type types[] = {
 	    "lookup_timeout (451 4.4.3)" },
 	{ "milter_unavailable", "a milter did not answer in time or broke "
 	    "the protocol; its default_action applied" },
+	{ "own_ip_delisted", "an own address is no longer listed on a DNS "
+	    "blacklist (blacklist_watch)" },
+	{ "own_ip_listed", "an own address is listed on a DNS blacklist "
+	    "(blacklist_watch): alert_command runs" },
 	{ "pregreet", "a client spoke before the greeting" },
 	{ "proxy_error", "a bad PROXY protocol header from a load "
 	    "balancer" },

@@ -182,6 +182,7 @@ struct mta {
 	struct event_base	*base;
 	struct ipc_peer		*parent, *queue;
 	struct resolver		*res;		/* lib/resolver.c */
+	struct mta_dnsbl	*dnsbl;		/* mta_dnsbl.c, the watch */
 	SSL_CTX			*tls;		/* client context */
 	struct mta_route	*routes;	/* parsed conf->routes */
 	size_t			 nroutes;

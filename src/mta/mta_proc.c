@@ -52,6 +52,7 @@
 #include "lib/log.h"
 #include "mta/mta.h"
 #include "mta/mta_cert.h"
+#include "mta/mta_dnsbl.h"
 
 #define MTA_STOP_SECS	10	/* busy sessions get this long at exit */
 
@@ -559,6 +560,12 @@ mta_queue_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 {
 	struct mta *m = arg;
 
+	if (type == PROTO_DNSBL_CHECK) {	/* moat blacklist check */
+		if (proto_empty_dec(r) != 0 || id == 0)
+			fatalx("%s: malformed blacklist check", __func__);
+		mta_dnsbl_check_now(m, id);
+		return;
+	}
 	if (type != PROTO_MTA_DELIVER)
 		fatalx("%s: unexpected message %u from queue", __func__, type);
 	mta_deliver_recv(m, id, r);
@@ -701,6 +708,7 @@ mta_reload(struct mta *m, const uint8_t *text, size_t len, const char *path)
 		moved++;
 	}
 	event_active(m->reaper, EV_TIMEOUT, 0);
+	mta_dnsbl_reconf(m);
 	log_notice(LOG_CAT_DELIVERY, "event=reloaded routes=%zu smarthost=%s "
 	    "tls=%s destinations_rerouted=%d", m->nroutes, m->have_smarthost ?
 	    m->conf->smarthost : "none", m->conf->tls, moved);
@@ -880,6 +888,7 @@ mta_proc_main(struct proc_env *env)
 	    (m->stop_timer = evtimer_new(m->base, mta_stop_timer_cb, m)) == NULL)
 		fatal("%s: event_new", __func__);
 	evtimer_add(m->tick, &tick);
+	mta_dnsbl_start(m);
 	m->parent = ipc_peer_new(m->base, env->peer[PROC_PARENT], "parent",
 	    mta_parent_msg_cb, mta_close_cb, m);
 	m->queue = queue = ipc_peer_new(m->base, env->peer[PROC_QUEUE], "queue",
@@ -902,6 +911,7 @@ mta_proc_main(struct proc_env *env)
 		TAILQ_REMOVE(&m->dead, s, entry);
 		mta_session_free(s);
 	}
+	mta_dnsbl_free(m);
 	mta_dns_free(m);
 	while ((d = TAILQ_FIRST(&m->dqs)) != NULL) {
 		TAILQ_REMOVE(&m->dqs, d, entry);

@@ -27,8 +27,9 @@
  * Public: queue_ctl_new, queue_ctl_free, queue_ctl_ban_add,
  * queue_ctl_stored, queue_ctl_set_stats, queue_ctl_smtp_closed,
  * queue_ctl_set_lookup, queue_ctl_set_delivery, queue_ctl_set_series,
- * queue_ctl_login, queue_ctl_set_logins. `moat incident list|show` are
- * answered by queue_incident.c over the same connection.
+ * queue_ctl_login, queue_ctl_set_logins, queue_ctl_set_dnsbl. `moat
+ * incident list|show` are answered by queue_incident.c over the same
+ * connection.
  *
  * SECURITY: no SQL here; filter values reach queue_db_ctl as bound
  * parameters. Requests were checked by the control process and are
@@ -58,6 +59,7 @@
 #include "policy/watch.h"
 #include "queue/queue_db.h"
 #include "queue/queue_db_ctl.h"
+#include "queue/queue_dnsbl.h"
 #include "queue/queue_incident.h"
 #include "queue/queue_route.h"
 #include "queue/queue_logins.h"
@@ -86,6 +88,7 @@ struct queue_ctl {
 	struct queue_ctl_delivery dl;		/* requeue, pause, reinject */
 	struct watch		*hour;		/* messages per user, owned */
 	char			 admin[80];	/* the request's, for qc_event */
+	struct queue_dnsbl	*dnsbl;		/* not owned, NULL: none */
 	struct queue_series	*series;	/* not owned, NULL: none */
 	struct queue_incident	*inc;		/* logins seen, owned */
 	struct queue_logins	*logins;	/* not owned, NULL: none */
@@ -1437,6 +1440,7 @@ qc_stats(struct queue_ctl *qc, uint64_t id)
 		queue_logins_stats(qc->logins, stat_row, &ans);
 	if (c.dead >= 0)
 		stat_row(&ans, "deadletter_messages", "", c.dead);
+	queue_dnsbl_stats(qc->dnsbl, &ans, stat_row);
 	ctl_ans_end(&ans);
 	ctl_answer_send(qc->control, id, &ans);
 }
@@ -1558,6 +1562,13 @@ qc_control_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 	case CTL_OP_QUEUE_RESUME:
 		qc_pause(qc, id, uid, &q, q.op == CTL_OP_QUEUE_PAUSE);
 		break;
+	case CTL_OP_BLACKLIST:
+		if (qc->dnsbl == NULL)
+			ctl_answer_simple(p, id, CTL_FAILED, "no blacklist "
+			    "watch in this process");
+		else
+			queue_dnsbl_ctl(qc->dnsbl, p, id, &q);
+		break;
 	case CTL_OP_INCIDENTS:
 	case CTL_OP_INCIDENT:
 		qc_incident(qc, id, &q);
@@ -1612,6 +1623,14 @@ queue_ctl_stored(struct queue_ctl *qc, const char *auth_user, size_t nrcpt)
 	/* recipients are not asked for: no per-recipient arrays needed */
 	(void)nrcpt;
 	watch_message(qc->hour, auth_user, time(NULL), 0, NULL, NULL);
+}
+
+/* queue_ctl_set_dnsbl - the blacklist watch's state (not owned) */
+void
+queue_ctl_set_dnsbl(struct queue_ctl *qc, struct queue_dnsbl *qd)
+{
+	if (qc != NULL)
+		qc->dnsbl = qd;
 }
 
 /* queue_ctl_login - a login with the right password, for the incidents */

@@ -99,6 +99,11 @@ struct queue_ctl_delivery {
 void queue_ctl_set_delivery(struct queue_ctl *qc,
     const struct queue_ctl_delivery *d);
 
+/* queue_ctl_set_dnsbl - `moat blacklist` and the dnsbl_* stats come
+ * from qd (queue_dnsbl.c; not owned) */
+struct queue_dnsbl;
+void queue_ctl_set_dnsbl(struct queue_ctl *qc, struct queue_dnsbl *qd);
+
 /* queue_ctl_smtp_closed - smtp went away: send it nothing more */
 void queue_ctl_smtp_closed(struct queue_ctl *qc);
 

@@ -79,6 +79,7 @@
 #include "queue/queue_watch.h"
 #include "queue/sched.h"
 #include "queue/queue_ctl.h"
+#include "queue/queue_dnsbl.h"
 #include "queue/queue_route.h"
 #include "queue/queue_logins.h"
 #include "queue/queue_series.h"
@@ -172,6 +173,7 @@ struct queue_proc {
 	struct sched		*sched;		/* outbound delivery, sched.c */
 	struct queue_ctl	*ctl;		/* control operations, queue_ctl.c */
 	struct queue_watch	*watch;		/* compromised accounts, queue_watch.c */
+	struct queue_dnsbl	*dnsbl;		/* own blacklist listings */
 	struct queue_series	*series;	/* per-minute counts, queue_series.c */
 	struct queue_logins	*logins;	/* per-login metrics, queue_logins.c */
 	struct event		*ev_events;	/* keeps the events table bounded */
@@ -1022,6 +1024,7 @@ qp_reload(struct queue_proc *qp, const uint8_t *text, size_t len,
 		    qp->conf->mail_dir);
 	}
 	queue_watch_set_conf(qp->watch, nc);
+	queue_dnsbl_set_conf(qp->dnsbl, nc);
 	queue_logins_set_conf(qp->logins, nc);
 	sched_set_conf(qp->sched, nc);
 	conf_apply_log_levels(nc);
@@ -1333,6 +1336,10 @@ queue_proc_main(struct proc_env *env)
 	if (env->peer[PROC_MTA] >= 0)
 		qp->sched = sched_new(conf, base, qp->db, env->peer[PROC_MTA],
 		    qp_local_kick, qp);
+	qp->dnsbl = queue_dnsbl_new(conf, qp->db, qp->sched);
+	if (qp->sched != NULL)
+		sched_set_dnsbl(qp->sched, queue_dnsbl_result, qp->dnsbl);
+	queue_ctl_set_dnsbl(qp->ctl, qp->dnsbl);
 	{
 		struct queue_ctl_delivery dl = { qp_ctl_conf, qp_ctl_inflight,
 		    qp_ctl_paused, qp_ctl_reinject, qp, qp_ctl_lost };
@@ -1356,6 +1363,8 @@ queue_proc_main(struct proc_env *env)
 	while (!TAILQ_EMPTY(&qp->partials))
 		qp_partial_free(qp, TAILQ_FIRST(&qp->partials));
 	sched_free(qp->sched);
+	queue_ctl_set_dnsbl(qp->ctl, NULL);
+	queue_dnsbl_free(qp->dnsbl);
 	queue_watch_free(qp->watch);
 	queue_series_free(qp->series);
 	queue_logins_free(qp->logins);

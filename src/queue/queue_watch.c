@@ -39,7 +39,6 @@
  * LIMITS: the window's memory per sender is bounded (policy/watch.h);
  * WATCH_PENDING_MAX rows wait for the database at most.
  */
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +46,6 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/wait.h>
 
 #include <event2/event.h>
 
@@ -59,6 +57,7 @@
 #include "mail/addr.h"
 #include "policy/relay.h"
 #include "policy/watch.h"
+#include "queue/queue_alert.h"
 #include "queue/queue_db.h"
 #include "queue/queue_guess.h"
 #include "queue/queue_watch.h"
@@ -340,34 +339,20 @@ watch_who(struct watch_who *k, const char *key)
 	    sizeof(k->sender));
 }
 
-/* run alert_command, detached: a double fork leaves no zombie behind */
+/* run alert_command with the decision's details (queue_alert.c) */
 static void
 run_alert_command(struct queue_watch *w, const char *type,
     const struct watch_who *k, const char *client, const char *detail)
 {
-	const char *cmd = w->conf->alert_command;
-	pid_t pid;
+	struct queue_alert a;
 
-	if (cmd[0] == '\0')
-		return;
-	if ((pid = fork()) == -1) {
-		log_err(LOG_CAT_POLICY, "event=alert_command_failed error=fork");
-		return;
-	}
-	if (pid == 0) {
-		if (fork() != 0)
-			_exit(0);
-		setenv("MOAT_EVENT", type, 1);
-		setenv("MOAT_USER", k->kind == WATCH_KEY_USER ? k->key : "", 1);
-		setenv("MOAT_CLIENT", client != NULL ? client : k->ip, 1);
-		setenv("MOAT_SENDER", k->kind == WATCH_KEY_SENDER ?
-		    k->sender[0] != '\0' ? k->sender : "<>" : "", 1);
-		setenv("MOAT_DETAIL", detail, 1);
-		signal(SIGPIPE, SIG_DFL);
-		execl(cmd, cmd, (char *)NULL);
-		_exit(127);
-	}
-	(void)waitpid(pid, NULL, 0);
+	a.event = type;
+	a.user = k->kind == WATCH_KEY_USER ? k->key : "";
+	a.client = client != NULL ? client : k->ip;
+	a.sender = k->kind == WATCH_KEY_SENDER ?
+	    k->sender[0] != '\0' ? k->sender : "<>" : "";
+	a.detail = detail;
+	queue_alert_run(w->conf->alert_command, &a);
 }
 
 /*

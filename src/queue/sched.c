@@ -46,7 +46,7 @@
  *
  * Public: sched_new, sched_free, sched_kick, sched_stored, sched_set_conf,
  * sched_stop, sched_backoff, sched_fail, sched_paused_changed,
- * sched_inflight.
+ * sched_inflight, sched_set_dnsbl, sched_mta_send.
  *
  * SECURITY: PROTO_MTA_RESULT comes from a sibling: a frame that does not
  * parse exactly or names a job or recipient we did not send is a bug
@@ -148,6 +148,10 @@ struct sched {
 	struct queue_db		*db;		/* not owned */
 	struct ipc_peer		*mta;
 	int			 mta_closed;
+	/* PROTO_DNSBL_RESULT goes there (queue_dnsbl.c) */
+	void			(*dnsbl_cb)(void *, uint64_t,
+				    struct ipc_reader *);
+	void			*dnsbl_arg;
 	void			(*local_kick)(void *);
 	void			*local_arg;
 	struct event		*ev_round;	/* timer: a new pass */
@@ -1023,9 +1027,34 @@ mta_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 {
 	struct sched *s = arg;
 
+	if (type == PROTO_DNSBL_RESULT && s->dnsbl_cb != NULL) {
+		s->dnsbl_cb(s->dnsbl_arg, id, r);
+		return;
+	}
 	if (type != PROTO_MTA_RESULT)
 		fatalx("%s: unexpected message %u from mta", __func__, type);
 	result_recv(s, id, r);
+}
+
+/* sched_set_dnsbl - where the blacklist watch's outcomes go */
+void
+sched_set_dnsbl(struct sched *s, void (*cb)(void *, uint64_t,
+    struct ipc_reader *), void *arg)
+{
+	s->dnsbl_cb = cb;
+	s->dnsbl_arg = arg;
+}
+
+/* sched_mta_send - m to the mta process; 0, or -1 (discarded) when gone */
+int
+sched_mta_send(struct sched *s, struct ipc_msg *m)
+{
+	if (s == NULL || s->mta_closed) {
+		ipc_msg_discard(m);
+		return -1;
+	}
+	ipc_send(s->mta, m);
+	return 0;
 }
 
 static void

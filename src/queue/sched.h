@@ -43,6 +43,17 @@ void sched_paused_changed(struct sched *s);
 /* sched_inflight - 1 when recipient rcpt_id is being sent by the mta */
 int sched_inflight(struct sched *s, int64_t rcpt_id);
 
+/*
+ * sched_set_dnsbl - the mta's PROTO_DNSBL_RESULTs go to cb(arg, id,
+ * reader) (queue_dnsbl.c); without it they are fatal
+ */
+struct ipc_reader;
+struct ipc_msg;
+void sched_set_dnsbl(struct sched *s, void (*cb)(void *, uint64_t,
+    struct ipc_reader *), void *arg);
+/* sched_mta_send - m to the mta process; -1 (m discarded) when gone */
+int sched_mta_send(struct sched *s, struct ipc_msg *m);
+
 /* sched_set_conf - use conf from now on (retries, lifetime, notices) */
 void sched_set_conf(struct sched *s, struct conf *conf);
 

@@ -266,6 +266,10 @@ def make_config(workdir, ports, tls=None, extra="", users_file=None,
         lines += ["tls_cert = %s" % tls[0], "tls_key = %s" % tls[1]]
     text = "\n".join(lines) + "\n"
     text += extra if extra.endswith("\n") or not extra else extra + "\n"
+    if "blacklist_watch" not in extra:
+        # tests ask no DNS off loopback: the blacklist watch stays off
+        # unless a test turns it on (against its own DNS server)
+        text += "[delivery]\nblacklist_watch = no\n"
     for name, role, more in listeners:
         text += "[listener %s]\naddress = 127.0.0.1\nport = %d\nrole = %s\n%s\n" % (
             name, ports[name], role, more)

@@ -149,6 +149,7 @@ def v6_scenario(cert, key):
         f.write("[server]\nhostname = mx.test.example\nspool_dir = var/spool\n"
                 "mail_dir = var/mail\nempty_dir = var/empty\n"
                 "users_file = %s\ntls_cert = %s\ntls_key = %s\n"
+                "[delivery]\nblacklist_watch = no\n"
                 "[limits]\nauth_fail_delay_ms = 10\nmax_sessions_per_ip = 2\n"
                 "[policy]\nauth_fail_limit = 3\n"
                 "[listener mx]\naddress = %s\nport = %d\nrole = mx\n"

@@ -21,8 +21,8 @@ def run(*args):
 
 COMMANDS = ["serve", "check-config", "passwd", "config", "config-doc",
             "ldap-query", "relaytest", "doctor", "sessions", "queue", "ban",
-            "user", "events", "log", "stats", "status", "verify", "version",
-            "incident", "console"]
+            "user", "events", "log", "stats", "status", "verify", "blacklist",
+            "version", "incident", "console"]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS)

@@ -303,6 +303,22 @@ CASES = {
         ["[delivery]", "source_address_v4 = mail.example.org"], N + 2,
         "source_address_v4: 'mail.example.org' is not a numeric IPv4 "
         "address"),
+    "blacklist_address": (
+        ["[delivery]", "blacklist_addresses = 192.0.2.10, mail.example.org"],
+        N + 2, "blacklist_addresses: 'mail.example.org' is not a numeric "
+        "IPv4 or IPv6 address"),
+    "blacklist_zone": (
+        ["[delivery]", "blacklist_zones = bl.example, bl_x.example"], N + 2,
+        "blacklist_zones: 'bl_x.example' is not a DNS zone name"),
+    "blacklist_interval": (
+        ["[delivery]", "blacklist_interval = 0"], N + 2,
+        "blacklist_interval"),
+    "blacklist_interval_unit": (
+        ["[delivery]", "blacklist_interval = 1y"], N + 2,
+        "blacklist_interval"),
+    "blacklist_watch": (
+        ["[delivery]", "blacklist_watch = sometimes"], N + 2,
+        "blacklist_watch"),
     "address_preference": (
         ["[delivery]", "address_preference = ipv5"], N + 2,
         "address_preference: 'ipv5' must be any, ipv4 or ipv6"),
@@ -429,6 +445,8 @@ def good_config(tmp_path, tls_files):
         "max_message_size = 2048k",
         "max_recipients = 150",
         "auth_fail_delay_ms = 250",
+        "[delivery]",
+        "blacklist_watch = no",
         "[log]",
         "smtp = debug",
         "[listener mx]",

@@ -175,7 +175,8 @@ def edit_conf(port, dead_port):
                       "relay_networks = 127.0.0.1/32\n", text, flags=re.M)
     assert n == 1
     text, n = re.subn(r"^\[delivery\]\n", "[delivery]\nroutes = "
-                      "remote.test=[127.0.0.1]:%d\n" % dead_port, text,
+                      "remote.test=[127.0.0.1]:%d\n"
+                      "blacklist_watch = no\n" % dead_port, text,
                       flags=re.M)
     assert n == 1
     with open(CONF, "w") as f:

@@ -55,6 +55,7 @@ def write_conf(d, port, name="moat.conf", spool="var/spool"):
         f.write("[server]\nhostname = mx.test.example\n"
                 "spool_dir = %s\nmail_dir = var/mail\nempty_dir = var/empty\n"
                 "users_file = users\n"
+                "[delivery]\nblacklist_watch = no\n"
                 "[listener mx]\naddress = 127.0.0.1\nport = %d\n"
                 % (spool, port))
     return path

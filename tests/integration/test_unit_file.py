@@ -186,6 +186,7 @@ def traced(tls_files):
                 "tls_cert = %s\ntls_key = %s\n"
                 "[domains]\nlocal_domains = localhost\nmailboxes = postmaster\n"
                 "[control]\nadmin_group = adm\n"
+                "[delivery]\nblacklist_watch = no\n"
                 "[listener mx]\naddress = 127.0.0.1\nport = %d\n"
                 % (work, state, state, state, tls_files[0], tls_files[1],
                    port))

@@ -408,6 +408,27 @@ enc_auth_login(struct ipc_msg *m)
 	proto_auth_login_enc(m, 0, &l);
 }
 
+static void
+enc_dnsbl_result(struct ipc_msg *m)
+{
+	struct proto_dnsbl_item i1 = { .address = "192.0.2.10",
+	    .zone = "bl.example", .status = PROTO_DNSBL_LISTED,
+	    .answer = "127.0.0.2", .reason = "listed for spam" };
+	struct proto_dnsbl_item i2 = { .address = "2001:db8::10",
+	    .zone = "bl.example", .status = PROTO_DNSBL_ERROR,
+	    .answer = "SERVFAIL", .reason = "" };
+
+	proto_dnsbl_result_enc(m, 3, 1700000000, 2);
+	proto_dnsbl_item_enc(m, &i1);
+	proto_dnsbl_item_enc(m, &i2);
+}
+
+static void
+enc_dnsbl_check(struct ipc_msg *m)
+{
+	proto_empty_enc(m, PROTO_DNSBL_CHECK, 3);
+}
+
 static const struct {
 	uint16_t	 type;
 	void		(*enc)(struct ipc_msg *);
@@ -451,9 +472,11 @@ static const struct {
 	{ PROTO_AUTH_LOGIN, enc_auth_login },
 	{ PROTO_CONSOLE_LOGIN, enc_console_login },
 	{ PROTO_CONSOLE_RESULT, enc_console_result },
+	{ PROTO_DNSBL_RESULT, enc_dnsbl_result },
+	{ PROTO_DNSBL_CHECK, enc_dnsbl_check },
 };
-/* message numbers left free between the defined ones: 36, 40..44 */
-#define PROTO_UNUSED	6
+/* message numbers left free between the defined ones: 41..44 */
+#define PROTO_UNUSED	4
 #define NSAMPLES	(sizeof(samples) / sizeof(samples[0]))
 
 /* the payload of a sample, copied out; *len set */
