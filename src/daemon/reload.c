@@ -58,6 +58,10 @@ static const struct {
 	{ "control", "admin_group" },
 	{ "control", "metrics_listen" },
 	{ "console", "console_listen" },
+	/* read at start: the chain by control, the key by ca */
+	{ "console", "console_tls_cert" },
+	{ "console", "console_tls_key" },
+	{ "console", "console_client_ca" },
 	{ "submit", "submit_socket" },
 };
 #define NSTART_ONLY	(sizeof(start_only) / sizeof(start_only[0]))
