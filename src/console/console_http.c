@@ -102,6 +102,7 @@ struct console_conn {
 	char			 ip[INET6_ADDRSTRLEN];
 	uint8_t			 addr[16];
 	char			 user[CONSOLE_LOGIN_MAX];	/* login */
+	int			 by_cert;	/* a client certificate's login */
 };
 
 static void
@@ -285,6 +286,7 @@ do_login(struct console *con, struct evhttp_request *req)
 		return;
 	}
 	snprintf(c->user, sizeof(c->user), "%s", user);
+	c->by_cert = pass == NULL;
 	if (!console_login_allowed(&con->sessions, c->addr, time(NULL))) {
 		log_warn(LOG_CAT_CONTROL, "event=console_login_limited "
 		    "client=%s user=\"%s\"", c->ip, log_escape(esc, sizeof(esc),
@@ -348,8 +350,10 @@ console_login_done(struct console_conn *c, int result)
 	if (result == PROTO_AUTH_OK &&
 	    (s = console_session_new(&con->sessions, c->user, now)) != NULL) {
 		log_notice(LOG_CAT_CONTROL, "event=console_login client=%s "
-		    "user=\"%s\"", c->ip, esc);
-		con->hooks.event_fn(con->arg, "console_login", c->ip, c->user, "");
+		    "user=\"%s\" method=%s", c->ip, esc, c->by_cert ?
+		    "certificate" : "password");
+		con->hooks.event_fn(con->arg, "console_login", c->ip, c->user,
+		    c->by_cert ? "method=certificate" : "");
 		reply_session(c->req, s, 1, con->tls != NULL);
 	} else if (result == PROTO_AUTH_BAD) {
 		n = console_login_failed(&con->sessions, c->addr, now);

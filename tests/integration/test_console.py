@@ -337,7 +337,8 @@ def test_client_certificate_logs_in(https_console, pki):
     ev = json.loads(subprocess.run(
         [MOAT_BIN, "events", "--json", "-c", c.moat.conf],
         capture_output=True, text=True, check=True).stdout)["events"]
-    assert any(e["type"] == "console_login" for e in ev)
+    assert any(e["type"] == "console_login" and
+               "method=certificate" in e["detail"] for e in ev)
 
 
 def check_config(tmp_path, console):
