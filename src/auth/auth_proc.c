@@ -155,9 +155,9 @@ parent_msg_cb(struct ipc_peer *p, uint16_t type, uint64_t id,
 			users_free(ap->users);
 			ap->users = u;
 		}
-		log_info(LOG_CAT_AUTH, "event=users_loaded file=%s count=%zu",
-		    pu.which == PROTO_USERS_CONSOLE ? "console_users" : "users",
-		    users_count(u));
+		log_info(LOG_CAT_AUTH, "event=users_loaded count=%zu file=%s",
+		    users_count(u),
+		    pu.which == PROTO_USERS_CONSOLE ? "console_users" : "users");
 		break;
 	}
 	default:

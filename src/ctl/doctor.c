@@ -283,10 +283,13 @@ check_secrets(struct doctor_report *r, const struct conf *c)
 		if (p != NULL && (p = strchr(p + 1, ':')) != NULL)
 			check_secret(r, "dkim_sign key", p + 1, duid, &count);
 	}
-	/* the web console's logins, where this build has them */
-	knob_value(c, "console_users", path, sizeof(path));
-	check_secret(r, "console_users", path, duid, &count);
-	check_secret(r, "console_tls_key", c->console_tls_key, duid, &count);
+	/* the web console's logins and key, when the console is on */
+	if (c->console_listen[0] != '\0') {
+		knob_value(c, "console_users", path, sizeof(path));
+		check_secret(r, "console_users", path, duid, &count);
+		check_secret(r, "console_tls_key", c->console_tls_key, duid,
+		    &count);
+	}
 	if (r->n == before)
 		doctor_add(r, "secrets", DOCTOR_OK, "%d file%s with secrets: "
 		    "root's alone", count, count == 1 ? "" : "s");

@@ -841,8 +841,14 @@ peer_close_cb(struct ipc_peer *p, void *arg)
 {
 	struct smtp_server *srv = arg;
 
+	/*
+	 * Shutting down, the sessions still waiting want only the queue's
+	 * commit: siblings that stop first (auth, lookup, when control
+	 * goes) change nothing; without the queue no answer can come.
+	 */
 	if (srv->shutting_down && p != srv->parent) {
-		event_base_loopexit(srv->base, NULL);
+		if (p == srv->queue)
+			event_base_loopexit(srv->base, NULL);
 		return;
 	}
 	/* a sibling or the parent went away: no half-alive server */

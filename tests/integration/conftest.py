@@ -270,6 +270,12 @@ def make_config(workdir, ports, tls=None, extra="", users_file=None,
         # tests ask no DNS off loopback: the blacklist watch stays off
         # unless a test turns it on (against its own DNS server)
         text += "[delivery]\nblacklist_watch = no\n"
+    if "dns_server" not in extra and not any(
+            k in extra for k in ("spf_check", "dkim_verify", "dmarc_check")):
+        # nor do SPF, DKIM and DMARC ask the machine's resolver: a test
+        # that checks them names its own DNS server on loopback
+        text += ("[authentication]\nspf_check = no\ndkim_verify = no\n"
+                 "dmarc_check = no\n")
     for name, role, more in listeners:
         text += "[listener %s]\naddress = 127.0.0.1\nport = %d\nrole = %s\n%s\n" % (
             name, ports[name], role, more)

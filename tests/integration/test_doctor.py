@@ -185,8 +185,10 @@ def test_certificate_expiring(moat_factory):
     ("tls_key", 0o640, "_moat", "warning", 3),
     ("smarthost_auth_file", 0o604, None, "error", 4),
     ("dkim_key", 0o644, None, "error", 4),
+    ("console_users", 0o644, None, "error", 4),
 ], ids=["users-world-readable", "users-world-writable",
-        "key-group-moat", "smarthost-auth-readable", "dkim-key-readable"])
+        "key-group-moat", "smarthost-auth-readable", "dkim-key-readable",
+        "console-users-readable"])
 def test_secret_readable(good, knob, mode, group, severity, rc):
     d = tempfile.mkdtemp(prefix="moat-doctor-")
     try:
@@ -205,6 +207,11 @@ def test_secret_readable(good, knob, mode, group, severity, rc):
                     if n.endswith(".key") or n.endswith(".pem")
                     or "private" in n][0]
             extra = "[dkim]\ndkim_sign = example.org:s1:%s\n" % path
+        elif knob == "console_users":
+            with open(path, "w") as f:
+                f.write("admin:$argon2id$v=19$m=65536,t=2,p=1$x$y\n")
+            extra = ("[console]\nconsole_listen = 127.0.0.1:%d\n"
+                     "console_users = %s\n" % (free_port(), path))
         m = good(extra)
         if knob == "users_file":
             path = m.users_file

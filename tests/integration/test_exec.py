@@ -141,14 +141,15 @@ def test_child_refuses_a_configuration_not_the_parents(running):
                          cwd=m.dir).stdout
     right = hashlib.blake2b(out, digest_size=16).hexdigest()
     assert right in cmdline(m.children().popitem()[0])
-    # auth's descriptors: its pair with the parent (3) and with smtp (4)
-    pairs = [socket.socketpair() for _ in range(2)]
+    # auth's descriptors: its pairs with the parent (3), smtp (4) and
+    # control (8: 3 + PROC_CONTROL)
+    pairs = [socket.socketpair() for _ in range(3)]
 
     def place():
         high = [fcntl.fcntl(p[1].fileno(), fcntl.F_DUPFD, 100)
                 for p in pairs]
-        os.dup2(high[0], 3)
-        os.dup2(high[1], 4)
+        for fd, h in zip((3, 4, 8), high):
+            os.dup2(h, fd)
 
     def run(digest):
         return subprocess.Popen([MOAT_BIN, "-X", "auth", "-c", m.conf,
@@ -173,5 +174,6 @@ def test_child_refuses_a_configuration_not_the_parents(running):
     try:
         err = p.communicate(timeout=20)[1]
     finally:
-        pairs[1][0].close()
+        for a, _ in pairs[1:]:
+            a.close()
     assert "exec_refused" not in err, err

@@ -151,7 +151,7 @@ def test_users_file_with_loose_mode_is_refused(moat_factory):
     os.chmod(m.users_file, 0o644)
     m.start()
     assert m.wait_log("event=users_refused")
-    assert m.wait_log("users_loaded count=0")
+    assert m.wait_log("users_loaded count=0 file=users")
 
 
 def test_every_child_is_unprivileged(running):
