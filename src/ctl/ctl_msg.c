@@ -553,6 +553,17 @@ dec_queue_act(struct ipc_reader *rd, struct ctl_req *r, char *err,
 		    "every message");
 		return -1;
 	}
+	/* dead letters alone select every one: only with --all */
+	if (r->filter.flags == CTL_FILTER_DEAD) {
+		struct ctl_filter f = r->filter;
+
+		f.flags = 0;
+		if (ctl_filter_empty(&f)) {
+			snprintf(err, errlen, "no filter: give one, or --all "
+			    "for all dead letters");
+			return -1;
+		}
+	}
 	return 0;
 }
 

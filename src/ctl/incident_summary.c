@@ -244,7 +244,7 @@ next_steps(FILE *fp, const struct ctl_answer *inc, int is_user,
 		    "started and nothing of it was sent: the password was most "
 		    "likely not found. Ban the addresses that guessed (CLIENTS "
 		    "above) if they go on:\n       moat ban add ADDRESS --for 7d "
-		    "--reason \"guessing at %s\"\n", ++n, name, name);
+		    "--reason guessing-at-%s\n", ++n, name, name);
 	} else if (is_user) {
 		fprintf(fp, "  %d. Change the password of %s (the attacker has "
 		    "it), and tell its owner:\n       moat user passwd %s\n",

@@ -147,6 +147,11 @@ def test_only_allowed_operations_with_checked_arguments(console):
     st, _, body = console.request("POST", "/api/session_kill", {}, hdr,
                                   cookie=cookie)
     assert st == 400 and "exactly one" in json.loads(body)["message"]
+    # dead letters alone are no filter, as on the command line
+    st, _, body = console.request("POST", "/api/queue_act",
+                                  {"action": "delete", "dead": "1"}, hdr,
+                                  cookie=cookie)
+    assert st == 400 and "no filter" in json.loads(body)["message"], body
     st, _, body = console.request("GET", "/api/queue_list?state=nonsense",
                                   cookie=cookie)
     assert st == 400

@@ -31,8 +31,11 @@ def alert_script():
     out = os.path.join(d, "alerts.txt")
     script = os.path.join(d, "alert.sh")
     with open(script, "w") as f:
+        # and how many sockets it inherited: none of the queue's
         f.write("#!/bin/sh\necho \"$MOAT_EVENT user=$MOAT_USER "
-                "$MOAT_DETAIL\" >> %s\n" % out)
+                "$MOAT_DETAIL\" >> %s\n"
+                "echo \"sockets=$(ls -l /proc/$$/fd | grep -c socket:)\" "
+                ">> %s.fds\n" % (out, out))
     os.chmod(script, 0o755)
     os.chmod(d, 0o777)
     yield script, out
@@ -92,6 +95,8 @@ def test_spam_run_is_held_then_suspended(moat_factory, alert_script):
             lines = f.read().splitlines()
         assert lines[0].startswith("hold user=alice"), lines
         assert lines[1].startswith("suspend user=alice"), lines
+        with open(alerts + ".fds") as f:
+            assert set(f.read().split()) == {"sockets=0"}
     finally:
         peer.close()
 

@@ -303,6 +303,13 @@ test_summary(void **state)
 	assert_non_null(strstr(s, "moat ban add ADDRESS --for 7d"));
 	free(s);
 	ctl_answer_free(&a);
+	/* a name made to run a command: never inside double quotes */
+	answer(&a, "user:x$(id)`id`", "active", "0", "0", 0);
+	s = summary(&a, &x);
+	assert_non_null(strstr(s, "--reason guessing-at-'x$(id)`id`'\n"));
+	assert_null(strstr(s, "\"guessing"));
+	free(s);
+	ctl_answer_free(&a);
 	logins = "1";
 
 	/* no summary table: refused */
