@@ -32,16 +32,21 @@
  * console_session.c); every POST needs the header X-CSRF-Token equal to
  * the session's token (403 otherwise: a cross-site form cannot set a
  * header), the login POST a non-empty one. GET never changes anything.
- * Failed logins are events (console_login_fail) and limited per address
- * (console_login_limit in 15 minutes: refused without a check). The
+ * A request whose Host is not the listener's address, localhost or a
+ * name of console_hostnames gets 421 and nothing else (console_host.c:
+ * DNS rebinding). Failed logins are events (console_login_fail) and
+ * limited per client network (console_login_limit in 15 minutes, logins
+ * waiting for auth included: refused without a check). The
  * password is handed to auth and wiped here; it is never logged. Every
  * answer carries a Content-Security-Policy without inline script,
  * X-Frame-Options DENY and nosniff; API answers are no-store. Request
  * parsing is evhttp's within CONSOLE_HEAD_MAX bytes of header and body;
  * values reach the log only through log_escape.
  * LIMITS: CONSOLE_HEAD_MAX bytes of header, of body; CONSOLE_WAITING_MAX
- * requests waiting for an answer at once (503 beyond),
- * CONSOLE_TIMEOUT_SECS per read or write.
+ * requests waiting for an answer at once (503 beyond);
+ * console_max_connections open at once and console_request_timeout for
+ * a whole request (console_guard.c); CONSOLE_TIMEOUT_SECS per read or
+ * write besides.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -65,6 +70,8 @@
 #include "console/console.h"
 #include "console/console_api.h"
 #include "console/console_assets.h"
+#include "console/console_guard.h"
+#include "console/console_host.h"
 #include "console/console_session.h"
 #include "console/console_tls.h"
 #include "control/control_http.h"
@@ -89,6 +96,10 @@ struct console {
 	struct event_base	*base;		/* not owned */
 	struct evhttp		*http;
 	SSL_CTX			*tls;		/* owned; NULL: plain HTTP */
+	struct console_guard	*guard;		/* the connections */
+	char			 addr[64];	/* console_listen's address */
+	char			**hostnames;	/* the conf's, not owned */
+	size_t			 nhostnames;
 	struct console_hooks	 hooks;
 	void			*arg;
 	struct console_sessions	 sessions;
@@ -104,6 +115,15 @@ struct console_conn {
 	char			 user[CONSOLE_LOGIN_MAX];	/* login */
 	int			 by_cert;	/* a client certificate's login */
 };
+
+/* every answer goes here: the connection's deadline starts again */
+static void
+send_reply(struct console *con, struct evhttp_request *req, int code,
+    const char *reason, struct evbuffer *b)
+{
+	console_guard_answered(con->guard, req);
+	evhttp_send_reply(req, code, reason, b);
+}
 
 static void
 add_headers(struct evhttp_request *req, const char *ctype, int nostore)
@@ -122,8 +142,8 @@ add_headers(struct evhttp_request *req, const char *ctype, int nostore)
 
 /* a JSON answer {"status":st,"message":msg} with HTTP code */
 static void
-reply_json_msg(struct evhttp_request *req, int code, const char *reason,
-    const char *st, const char *msg)
+reply_json_msg(struct console *con, struct evhttp_request *req, int code,
+    const char *reason, const char *st, const char *msg)
 {
 	struct evbuffer *b = evbuffer_new();
 	char *text = NULL;
@@ -139,7 +159,7 @@ reply_json_msg(struct evhttp_request *req, int code, const char *reason,
 	evbuffer_add(b, text, len);
 	free(text);
 	add_headers(req, "application/json", 1);
-	evhttp_send_reply(req, code, reason, b);
+	send_reply(con, req, code, reason, b);
 	evbuffer_free(b);
 }
 
@@ -250,12 +270,12 @@ do_login(struct console *con, struct evhttp_request *req)
 	token = evhttp_find_header(evhttp_request_get_input_headers(req),
 	    "X-CSRF-Token");
 	if (token == NULL || token[0] == '\0') {
-		reply_json_msg(req, 403, "Forbidden", "denied",
+		reply_json_msg(con, req, 403, "Forbidden", "denied",
 		    "X-CSRF-Token header missing");
 		return;
 	}
 	if (form_parse(req, &kv) == -1) {
-		reply_json_msg(req, 400, "Bad Request", "bad_request",
+		reply_json_msg(con, req, 400, "Bad Request", "bad_request",
 		    "malformed form");
 		return;
 	}
@@ -266,7 +286,7 @@ do_login(struct console *con, struct evhttp_request *req)
 		if (console_tls_login(req_ssl(req), certuser,
 		    sizeof(certuser)) == -1) {
 			form_clear(&kv);
-			reply_json_msg(req, 401, "Unauthorized", "denied",
+			reply_json_msg(con, req, 401, "Unauthorized", "denied",
 			    "no verified client certificate naming a login");
 			return;
 		}
@@ -275,30 +295,31 @@ do_login(struct console *con, struct evhttp_request *req)
 	} else if (user == NULL || pass == NULL || user[0] == '\0' ||
 	    strlen(user) >= CONSOLE_LOGIN_MAX) {
 		form_clear(&kv);
-		reply_json_msg(req, 400, "Bad Request", "bad_request",
+		reply_json_msg(con, req, 400, "Bad Request", "bad_request",
 		    "user and password wanted");
 		return;
 	}
 	if ((c = conn_new(con, req)) == NULL) {
 		form_clear(&kv);
-		reply_json_msg(req, 503, "Service Unavailable", "failed",
+		reply_json_msg(con, req, 503, "Service Unavailable", "failed",
 		    "too many requests");
 		return;
 	}
 	snprintf(c->user, sizeof(c->user), "%s", user);
 	c->by_cert = pass == NULL;
-	if (!console_login_allowed(&con->sessions, c->addr, time(NULL))) {
+	if (!console_login_begin(&con->sessions, c->addr, time(NULL))) {
 		log_warn(LOG_CAT_CONTROL, "event=console_login_limited "
 		    "client=%s user=\"%s\"", c->ip, log_escape(esc, sizeof(esc),
 		    user, strlen(user)));
 		con->hooks.event_fn(con->arg, "console_login_fail", c->ip, c->user,
 		    "reason=limit");
 		form_clear(&kv);
-		reply_json_msg(req, 429, "Too Many Requests", "denied",
+		reply_json_msg(con, req, 429, "Too Many Requests", "denied",
 		    "too many failed logins from this address; try later");
 		conn_free(c);
 		return;
 	}
+	/* counted as pending until console_login_done: parallel guesses */
 	con->hooks.login(con->arg, c, c->user, (const uint8_t *)pass,
 	    pass != NULL ? strlen(pass) : 0, c->ip);
 	form_clear(&kv);
@@ -306,8 +327,8 @@ do_login(struct console *con, struct evhttp_request *req)
 
 /* the session as JSON: login and CSRF token */
 static void
-reply_session(struct evhttp_request *req, const struct console_session *s,
-    int set_cookie, int secure)
+reply_session(struct console *con, struct evhttp_request *req,
+    const struct console_session *s, int set_cookie, int secure)
 {
 	struct evbuffer *b = evbuffer_new();
 	char cookie[128], *text = NULL;
@@ -332,7 +353,7 @@ reply_session(struct evhttp_request *req, const struct console_session *s,
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Set-Cookie", cookie);
 	}
-	evhttp_send_reply(req, 200, "OK", b);
+	send_reply(con, req, 200, "OK", b);
 	evbuffer_free(b);
 }
 
@@ -347,6 +368,8 @@ console_login_done(struct console_conn *c, int result)
 	int n;
 
 	log_escape(esc, sizeof(esc), c->user, strlen(c->user));
+	n = console_login_end(&con->sessions, c->addr, result ==
+	    PROTO_AUTH_BAD, now);
 	if (result == PROTO_AUTH_OK &&
 	    (s = console_session_new(&con->sessions, c->user, now)) != NULL) {
 		log_notice(LOG_CAT_CONTROL, "event=console_login client=%s "
@@ -354,18 +377,17 @@ console_login_done(struct console_conn *c, int result)
 		    "certificate" : "password");
 		con->hooks.event_fn(con->arg, "console_login", c->ip, c->user,
 		    c->by_cert ? "method=certificate" : "");
-		reply_session(c->req, s, 1, con->tls != NULL);
+		reply_session(con, c->req, s, 1, con->tls != NULL);
 	} else if (result == PROTO_AUTH_BAD) {
-		n = console_login_failed(&con->sessions, c->addr, now);
 		log_warn(LOG_CAT_CONTROL, "event=console_login_fail client=%s "
 		    "user=\"%s\" failures=%d", c->ip, esc, n);
 		snprintf(detail, sizeof(detail), "failures=%d", n);
 		con->hooks.event_fn(con->arg, "console_login_fail", c->ip,
 		    c->user, detail);
-		reply_json_msg(c->req, 401, "Unauthorized", "denied",
+		reply_json_msg(c->con, c->req, 401, "Unauthorized", "denied",
 		    "wrong login or password");
 	} else
-		reply_json_msg(c->req, 503, "Service Unavailable", "failed",
+		reply_json_msg(c->con, c->req, 503, "Service Unavailable", "failed",
 		    "the password could not be checked; try again");
 	conn_free(c);
 }
@@ -382,7 +404,7 @@ console_api_done(struct console_conn *c, const uint8_t *ans, size_t len)
 	int code = 200;
 
 	if (ans == NULL || ctl_answer_decode(ans, len, &a) == -1) {
-		reply_json_msg(c->req, 503, "Service Unavailable", "failed",
+		reply_json_msg(c->con, c->req, 503, "Service Unavailable", "failed",
 		    "no answer");
 		conn_free(c);
 		return;
@@ -399,7 +421,7 @@ console_api_done(struct console_conn *c, const uint8_t *ans, size_t len)
 	else if (a.status == CTL_DENIED)
 		code = 403;
 	add_headers(c->req, "application/json", 1);
-	evhttp_send_reply(c->req, code, code == 200 ? "OK" : code == 400 ?
+	send_reply(c->con, c->req, code, code == 200 ? "OK" : code == 400 ?
 	    "Bad Request" : "Forbidden", b);
 	evbuffer_free(b);
 	ctl_answer_free(&a);
@@ -420,18 +442,18 @@ do_api(struct console *con, struct evhttp_request *req, const char *name,
 	int changes, rc;
 
 	if ((op = console_api_op(name, &changes)) == CTL_OP_NONE) {
-		reply_json_msg(req, 404, "Not Found", "bad_request",
+		reply_json_msg(con, req, 404, "Not Found", "bad_request",
 		    "no such operation in the console");
 		return;
 	}
 	if (changes && cmd != EVHTTP_REQ_POST) {
-		reply_json_msg(req, 405, "Method Not Allowed", "bad_request",
+		reply_json_msg(con, req, 405, "Method Not Allowed", "bad_request",
 		    "this operation changes state: POST with X-CSRF-Token");
 		return;
 	}
 	if (cmd == EVHTTP_REQ_POST) {
 		if (query != NULL && query[0] != '\0') {
-			reply_json_msg(req, 400, "Bad Request", "bad_request",
+			reply_json_msg(con, req, 400, "Bad Request", "bad_request",
 			    "POST takes its parameters in the body");
 			return;
 		}
@@ -442,18 +464,18 @@ do_api(struct console *con, struct evhttp_request *req, const char *name,
 	}
 	if (rc == -1) {
 		evhttp_clear_headers(&kv);
-		reply_json_msg(req, 400, "Bad Request", "bad_request",
+		reply_json_msg(con, req, 400, "Bad Request", "bad_request",
 		    "malformed parameters");
 		return;
 	}
 	rc = console_api_req(op, &kv, &q, err, sizeof(err));
 	evhttp_clear_headers(&kv);
 	if (rc == -1) {
-		reply_json_msg(req, 400, "Bad Request", "bad_request", err);
+		reply_json_msg(con, req, 400, "Bad Request", "bad_request", err);
 		return;
 	}
 	if ((c = conn_new(con, req)) == NULL) {
-		reply_json_msg(req, 503, "Service Unavailable", "failed",
+		reply_json_msg(con, req, 503, "Service Unavailable", "failed",
 		    "too many requests");
 		return;
 	}
@@ -464,13 +486,13 @@ do_api(struct console *con, struct evhttp_request *req, const char *name,
 
 /* a file of the console */
 static void
-do_asset(struct evhttp_request *req, const char *path)
+do_asset(struct console *con, struct evhttp_request *req, const char *path)
 {
 	const struct console_asset *a = console_asset_find(path);
 	struct evbuffer *b;
 
 	if (a == NULL) {
-		reply_json_msg(req, 404, "Not Found", "bad_request",
+		reply_json_msg(con, req, 404, "Not Found", "bad_request",
 		    "no such page");
 		return;
 	}
@@ -479,8 +501,24 @@ do_asset(struct evhttp_request *req, const char *path)
 	evbuffer_add_reference(b, a->start, (size_t)(a->end - a->start),
 	    NULL, NULL);
 	add_headers(req, console_asset_type(a->path), 0);
-	evhttp_send_reply(req, 200, "OK", b);
+	send_reply(con, req, 200, "OK", b);
 	evbuffer_free(b);
+}
+
+/* 1 when req's Host (and the request target's host, if it has one) names
+ * the console */
+static int
+host_ok(struct console *con, struct evhttp_request *req,
+    const struct evhttp_uri *uri)
+{
+	const char *uhost = uri != NULL ? evhttp_uri_get_host(uri) : NULL;
+
+	if (uhost != NULL && !console_host_ok(uhost, con->addr,
+	    con->hostnames, con->nhostnames))
+		return 0;
+	return console_host_ok(evhttp_find_header(
+	    evhttp_request_get_input_headers(req), "Host"), con->addr,
+	    con->hostnames, con->nhostnames);
 }
 
 static void
@@ -492,56 +530,69 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
 	struct console_session *s;
+	const char *host;
+	char esc[CONSOLE_HOST_MAX * 4 + 1];
 
+	console_guard_hold(con->guard, req);
 	if (con->tls != NULL)
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Strict-Transport-Security", "max-age=31536000");
+	if (!host_ok(con, req, uri)) {
+		host = evhttp_find_header(evhttp_request_get_input_headers(req),
+		    "Host");
+		log_warn(LOG_CAT_CONTROL, "event=console_host_refused "
+		    "host=\"%s\"", host == NULL ? "" : log_escape(esc,
+		    sizeof(esc), host, strnlen(host, CONSOLE_HOST_MAX + 1)));
+		reply_json_msg(con, req, 421, "Misdirected Request", "denied",
+		    "this console does not answer to that Host name");
+		return;
+	}
 	if (path == NULL || path[0] != '/') {
-		reply_json_msg(req, 400, "Bad Request", "bad_request",
+		reply_json_msg(con, req, 400, "Bad Request", "bad_request",
 		    "bad path");
 		return;
 	}
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_POST) {
-		reply_json_msg(req, 405, "Method Not Allowed", "bad_request",
+		reply_json_msg(con, req, 405, "Method Not Allowed", "bad_request",
 		    "only GET and POST");
 		return;
 	}
 	if (strncmp(path, "/api/", 5) != 0) {
 		if (cmd != EVHTTP_REQ_GET) {
-			reply_json_msg(req, 405, "Method Not Allowed",
+			reply_json_msg(con, req, 405, "Method Not Allowed",
 			    "bad_request", "only GET");
 			return;
 		}
-		do_asset(req, path);
+		do_asset(con, req, path);
 		return;
 	}
 	if (strcmp(path, "/api/login") == 0) {
 		if (cmd != EVHTTP_REQ_POST)
-			reply_json_msg(req, 405, "Method Not Allowed",
+			reply_json_msg(con, req, 405, "Method Not Allowed",
 			    "bad_request", "POST user= and password=");
 		else
 			do_login(con, req);
 		return;
 	}
 	if ((s = session_of(con, req)) == NULL) {
-		reply_json_msg(req, 401, "Unauthorized", "denied",
+		reply_json_msg(con, req, 401, "Unauthorized", "denied",
 		    "not logged in");
 		return;
 	}
 	if (cmd == EVHTTP_REQ_POST && !csrf_header_ok(req, s)) {
 		log_warn(LOG_CAT_CONTROL, "event=console_csrf_refused "
 		    "user=\"%s\"", s->login);
-		reply_json_msg(req, 403, "Forbidden", "denied",
+		reply_json_msg(con, req, 403, "Forbidden", "denied",
 		    "X-CSRF-Token missing or wrong");
 		return;
 	}
 	if (strcmp(path, "/api/session") == 0) {
-		reply_session(req, s, 0, 0);
+		reply_session(con, req, s, 0, 0);
 		return;
 	}
 	if (strcmp(path, "/api/logout") == 0) {
 		if (cmd != EVHTTP_REQ_POST) {
-			reply_json_msg(req, 405, "Method Not Allowed",
+			reply_json_msg(con, req, 405, "Method Not Allowed",
 			    "bad_request", "POST");
 			return;
 		}
@@ -551,23 +602,10 @@ http_request_cb(struct evhttp_request *req, void *arg)
 		    "Path=/; HttpOnly; SameSite=Strict; Secure; Max-Age=0" :
 		    CONSOLE_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; "
 		    "Max-Age=0");
-		reply_json_msg(req, 200, "OK", "ok", "logged out");
+		reply_json_msg(con, req, 200, "OK", "ok", "logged out");
 		return;
 	}
 	do_api(con, req, path + 5, query, s);
-}
-
-/* each connection: TLS, accepting */
-static struct bufferevent *
-tls_bev_cb(struct event_base *base, void *arg)
-{
-	struct console *con = arg;
-	SSL *ssl;
-
-	if ((ssl = SSL_new(con->tls)) == NULL)
-		return NULL;
-	return bufferevent_openssl_socket_new(base, -1, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 }
 
 /* console_new - the server */
@@ -598,12 +636,17 @@ console_new(struct event_base *base, const struct conf *c, SSL_CTX *tls,
 		fatal("%s: evhttp_new", __func__);
 	con->base = base;
 	con->tls = tls;
-	if (tls != NULL)
-		evhttp_set_bevcb(con->http, tls_bev_cb, con);
+	snprintf(con->addr, sizeof(con->addr), "%s", addr);
+	con->hostnames = c->console_hostnames;
+	con->nhostnames = c->n_console_hostnames;
+	/* every connection passes the guard: the cap, the deadline, TLS */
+	con->guard = console_guard_new(base, tls, c->console_max_connections,
+	    c->console_request_timeout);
+	evhttp_set_bevcb(con->http, console_guard_bev_cb, con->guard);
 	con->hooks = *hooks;
 	con->arg = arg;
 	console_sessions_init(&con->sessions, c->console_idle,
-	    c->console_login_limit);
+	    c->console_login_limit, c->client_prefix_v4, c->client_prefix_v6);
 	/* every method reaches http_request_cb, which answers 405 */
 	evhttp_set_allowed_methods(con->http, EVHTTP_REQ_GET |
 	    EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
@@ -625,6 +668,7 @@ console_free(struct console *con)
 	if (con == NULL)
 		return;
 	evhttp_free(con->http);
+	console_guard_free(con->guard);
 	SSL_CTX_free(con->tls);
 	sodium_memzero(&con->sessions, sizeof(con->sessions));
 	free(con);

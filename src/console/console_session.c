@@ -3,7 +3,7 @@
  *
  * Public: console_cookie_value, console_sessions_init, console_session_new,
  * console_session_find, console_session_end, console_csrf_ok,
- * console_login_allowed, console_login_failed.
+ * console_client_key, console_login_begin, console_login_end.
  *
  * A session is an id (the cookie) and a CSRF token, each 32 bytes from
  * libsodium's randombytes, base64url; both live only in the control
@@ -14,10 +14,15 @@
  * when it fits the caller's buffer (a session id is exactly
  * CONSOLE_TOKEN_LEN). Ids and tokens are compared with sodium_memcmp over their
  * whole fixed length, so the time taken tells nothing of a guess.
- * Failed logins are counted per client address in a fixed window; past
- * fail_limit the login is refused before any password check.
+ * Failed logins are counted per client network (console_client_key: an
+ * IPv4 address, an IPv6 /64 by default, as SMTP clients are counted) in
+ * a fixed window; a login is counted as pending from the moment it goes
+ * to auth, so many guesses sent at once cannot all pass the check before
+ * the first verdict: past fail_limit (failures and pending together) the
+ * login is refused before any password check.
  * LIMITS: CONSOLE_SESSIONS_MAX sessions (the least recently used goes),
- * CONSOLE_FAIL_SLOTS addresses tracked (the oldest window goes).
+ * CONSOLE_FAIL_SLOTS networks tracked (the oldest window with no login
+ * pending goes).
  */
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +30,7 @@
 #include <sodium.h>
 
 #include "console/console_session.h"
+#include "lib/cidr.h"
 
 /* console_cookie_value - name's value in a Cookie header */
 const char *
@@ -51,11 +57,14 @@ console_cookie_value(const char *h, const char *name, char *buf, size_t len)
 
 /* console_sessions_init - an empty table */
 void
-console_sessions_init(struct console_sessions *t, int idle, int fail_limit)
+console_sessions_init(struct console_sessions *t, int idle, int fail_limit,
+    int prefix_v4, int prefix_v6)
 {
 	memset(t, 0, sizeof(*t));
 	t->idle = idle;
 	t->fail_limit = fail_limit;
+	t->prefix_v4 = prefix_v4;
+	t->prefix_v6 = prefix_v6;
 }
 
 static int
@@ -133,45 +142,76 @@ console_csrf_ok(const struct console_session *s, const char *token)
 	    sodium_memcmp(s->csrf, token, CONSOLE_TOKEN_LEN) == 0;
 }
 
-/* the slot of addr, a free one, or the oldest window's (reset) */
+/* console_client_key - the network a client's logins are counted in */
+void
+console_client_key(const uint8_t *addr, int prefix_v4, int prefix_v6,
+    uint8_t key[16])
+{
+	struct cidr net;
+
+	cidr_client_net(addr, prefix_v4, prefix_v6, &net);
+	memcpy(key, net.addr, 16);
+}
+
+/*
+ * the slot of addr's network, a free one, or the oldest window's with no
+ * login pending (reset)
+ */
 static struct console_fail *
 fail_slot(struct console_sessions *t, const uint8_t *addr, time_t now)
 {
-	struct console_fail *f, *old = &t->fail[0];
+	struct console_fail *f, *old = NULL;
+	uint8_t key[16];
 
+	console_client_key(addr, t->prefix_v4, t->prefix_v6, key);
 	for (size_t i = 0; i < CONSOLE_FAIL_SLOTS; i++) {
 		f = &t->fail[i];
-		if (f->used && memcmp(f->addr, addr, 16) == 0) {
+		if (f->used && memcmp(f->net, key, 16) == 0) {
 			if (now - f->since >= CONSOLE_FAIL_WINDOW) {
 				f->count = 0;
 				f->since = now;
 			}
 			return f;
 		}
-		if (!f->used || (old->used && f->since < old->since))
+		if (!f->used)
+			old = f;
+		else if (f->pending == 0 && (old == NULL || (old->used &&
+		    f->since < old->since)))
 			old = f;
 	}
+	/* at most CONSOLE_WAITING_MAX slots have a login pending */
+	if (old == NULL)
+		old = &t->fail[0];
 	memset(old, 0, sizeof(*old));
 	old->used = 1;
-	memcpy(old->addr, addr, 16);
+	memcpy(old->net, key, 16);
 	old->since = now;
 	return old;
 }
 
-/* console_login_allowed - under the limit in this window */
+/* console_login_begin - under the limit with the pending ones: counted */
 int
-console_login_allowed(struct console_sessions *t, const uint8_t *addr,
-    time_t now)
-{
-	return fail_slot(t, addr, now)->count < t->fail_limit;
-}
-
-/* console_login_failed - one more failure of addr */
-int
-console_login_failed(struct console_sessions *t, const uint8_t *addr,
+console_login_begin(struct console_sessions *t, const uint8_t *addr,
     time_t now)
 {
 	struct console_fail *f = fail_slot(t, addr, now);
 
-	return ++f->count;
+	if (f->count + f->pending >= t->fail_limit)
+		return 0;
+	f->pending++;
+	return 1;
+}
+
+/* console_login_end - auth's verdict came */
+int
+console_login_end(struct console_sessions *t, const uint8_t *addr,
+    int failed, time_t now)
+{
+	struct console_fail *f = fail_slot(t, addr, now);
+
+	if (f->pending > 0)
+		f->pending--;
+	if (failed)
+		f->count++;
+	return f->count;
 }

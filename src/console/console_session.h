@@ -22,10 +22,12 @@ struct console_session {
 	time_t	 last;				/* last request */
 };
 
+/* the failed and pending logins of one client network */
 struct console_fail {
-	uint8_t	 addr[16];
+	uint8_t	 net[16];			/* console_client_key */
 	int	 used;
-	int	 count;
+	int	 count;				/* failures in the window */
+	int	 pending;			/* sent to auth, no verdict */
 	time_t	 since;				/* window start */
 };
 
@@ -33,7 +35,9 @@ struct console_sessions {
 	struct console_session	 s[CONSOLE_SESSIONS_MAX];
 	struct console_fail	 fail[CONSOLE_FAIL_SLOTS];
 	int			 idle;		/* seconds */
-	int			 fail_limit;	/* per address and window */
+	int			 fail_limit;	/* per client and window */
+	int			 prefix_v4;	/* a client's network, bits */
+	int			 prefix_v6;
 };
 
 /*
@@ -43,9 +47,13 @@ struct console_sessions {
 const char *console_cookie_value(const char *header, const char *name,
     char *buf, size_t len);
 
-/* console_sessions_init - empty, with the idle time and failure limit */
+/*
+ * console_sessions_init - empty, with the idle time and failure limit;
+ * failures are counted per network of prefix_v4 bits (IPv4, 0..32) or
+ * prefix_v6 bits (IPv6) of the client's address
+ */
 void console_sessions_init(struct console_sessions *t, int idle,
-    int fail_limit);
+    int fail_limit, int prefix_v4, int prefix_v6);
 
 /*
  * console_session_new - a new session for login at now (the oldest one
@@ -69,13 +77,24 @@ void console_session_end(struct console_session *s);
 int console_csrf_ok(const struct console_session *s, const char *token);
 
 /*
- * console_login_allowed - 0 when addr (16 bytes, v4-mapped) has had
- * fail_limit failures in the window: refuse without checking
- * console_login_failed - count one; returns the count in the window
+ * console_client_key - the network of addr (16 bytes, v4-mapped) whose
+ * logins are counted together, as 16 bytes in key: prefix_v4 bits of an
+ * IPv4 address, prefix_v6 bits of an IPv6 one (a host has a /64)
  */
-int console_login_allowed(struct console_sessions *t, const uint8_t *addr,
+void console_client_key(const uint8_t *addr, int prefix_v4, int prefix_v6,
+    uint8_t key[16]);
+
+/*
+ * console_login_begin - a login of addr goes to auth: 0 (refuse it
+ * without a check) when the failures in the window and the logins of
+ * its network still waiting for auth reach fail_limit; else 1, and it
+ * waits (counted) until console_login_end
+ * console_login_end - auth answered the login begun for addr; failed: a
+ * wrong password (counted). Returns the failures in the window.
+ */
+int console_login_begin(struct console_sessions *t, const uint8_t *addr,
     time_t now);
-int console_login_failed(struct console_sessions *t, const uint8_t *addr,
-    time_t now);
+int console_login_end(struct console_sessions *t, const uint8_t *addr,
+    int failed, time_t now);
 
 #endif

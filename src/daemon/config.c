@@ -161,6 +161,7 @@ static int check_group(char *, const char **);
 static int check_submit_user(char *, const char **);
 static int check_metrics(char *, const char **);
 static int check_console(char *, const char **);
+static int check_console_host(char *, const char **);
 static int check_ldap_uri(char *, const char **);
 static int check_ldap_tls(char *, const char **);
 static int check_ldap_scope(char *, const char **);
@@ -473,7 +474,13 @@ static const struct conf_knob knobs[] = {
 	K_NUM("console", console_idle, CT_DUR, "1800", 60, 86400,
 	    "A console login ends after this long without a request."),
 	K_NUM("console", console_login_limit, CT_INT, "5", 1, 1000,
-	    "Failed console logins per client address in 15 minutes; the next is refused without a password check until the window passes."),
+	    "Failed console logins per client in 15 minutes, a client being a network of client_prefix_v4 or client_prefix_v6 bits (by default an IPv4 address, an IPv6 /64); logins still waiting for their check count too. The next is refused without a password check until the window passes."),
+	K_NUM("console", console_max_connections, CT_INT, "32", 1, 1024,
+	    "Connections to the console open at once; one more is closed as soon as it is accepted."),
+	K_NUM("console", console_request_timeout, CT_DUR, "10", 1, 300,
+	    "Time a console client has to send a whole request (head and body), counted from the connection or from the answer before; a slow or idle connection is closed then."),
+	K_LIST("console", console_hostnames, CT_LIST, "", check_console_host,
+	    "Names (or addresses) a browser may use for the console in its Host header, besides the address of console_listen and localhost; any other Host gets 421 (a DNS rebinding page cannot drive the console)."),
 
 	K_STR("submit", submit_socket, CT_PATH, "", CF_EMPTY, NULL,
 	    "UNIX socket of local submission (moat sendmail, mailq), e.g. /run/moat/submit.sock; made mode 0666 by the parent, its directory 0755 if missing; empty: off."),
@@ -1048,6 +1055,18 @@ static int
 check_console(char *s, const char **why)
 {
 	return check_metrics(s, why);
+}
+
+/* [console] console_hostnames: a host name or a numeric address */
+static int
+check_console_host(char *s, const char **why)
+{
+	if (check_addr_any(s, why) == 0)
+		return 0;
+	if (check_domain(s, why) == 0)
+		return 0;
+	*why = "is not a host name or a numeric address";
+	return -1;
 }
 
 /* [ldap] servers: ldap://HOST[:PORT] or ldaps://HOST[:PORT] */

@@ -257,7 +257,11 @@ struct conf {
 	char	console_tls_key[CONF_PATH_MAX];	/* read by ca only */
 	char	console_client_ca[CONF_PATH_MAX];	/* "": no client certs */
 	int	console_idle;		/* seconds without a request */
-	int	console_login_limit;	/* failures per address, 15 minutes */
+	int	console_login_limit;	/* failures per client, 15 minutes */
+	int	console_max_connections;	/* open at once; more are closed */
+	int	console_request_timeout;	/* seconds to send a whole request */
+	char	**console_hostnames;	/* Host names besides the address */
+	size_t	  n_console_hostnames;
 
 	/* [submit]: local submission (moat sendmail) */
 	char	submit_socket[CONF_PATH_MAX];	/* "": off */

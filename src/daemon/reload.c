@@ -62,6 +62,12 @@ static const struct {
 	{ "console", "console_tls_cert" },
 	{ "console", "console_tls_key" },
 	{ "console", "console_client_ca" },
+	/* the console's limits are taken when it starts */
+	{ "console", "console_idle" },
+	{ "console", "console_login_limit" },
+	{ "console", "console_max_connections" },
+	{ "console", "console_request_timeout" },
+	{ "console", "console_hostnames" },
 	{ "submit", "submit_socket" },
 };
 #define NSTART_ONLY	(sizeof(start_only) / sizeof(start_only[0]))

@@ -19,6 +19,7 @@
 #include "console/console_api.h"
 #include "console/console_assets.h"
 #include "console/console_session.h"
+#include "lib/cidr.h"
 
 /* op NAME with the query string qs: 0 and q, or -1 and err */
 static int
@@ -148,7 +149,7 @@ test_sessions(void **state)
 
 	assert_non_null(t);
 	assert_true(sodium_init() >= 0);
-	console_sessions_init(t, 60, 3);
+	console_sessions_init(t, 60, 3, 32, 64);
 	s = console_session_new(t, "admin", 1000);
 	assert_non_null(s);
 	assert_int_equal(strlen(s->id), CONSOLE_TOKEN_LEN);
@@ -183,30 +184,135 @@ test_sessions(void **state)
 	free(t);
 }
 
+/* one wrong password from addr at now: begun and answered */
+static int
+fail_once(struct console_sessions *t, const uint8_t *addr, time_t now)
+{
+	if (!console_login_begin(t, addr, now))
+		return -1;
+	return console_login_end(t, addr, 1, now);
+}
+
 static void
 test_login_window(void **state)
 {
 	struct console_sessions *t = calloc(1, sizeof(*t));
-	uint8_t a[16] = { 0 }, b[16] = { 0 };
+	uint8_t a[16], b[16];
 
 	assert_non_null(t);
-	console_sessions_init(t, 60, 3);
-	a[15] = 1;
-	b[15] = 2;
-	for (int i = 1; i <= 3; i++) {
-		assert_true(console_login_allowed(t, a, 100));
-		assert_int_equal(console_login_failed(t, a, 100), i);
-	}
-	assert_false(console_login_allowed(t, a, 200));
-	assert_true(console_login_allowed(t, b, 200));
+	console_sessions_init(t, 60, 3, 32, 64);
+	assert_int_equal(cidr_addr_parse("2001:db8:1:2::1", a), 0);
+	assert_int_equal(cidr_addr_parse("2001:db8:1:3::1", b), 0);
+	for (int i = 1; i <= 3; i++)
+		assert_int_equal(fail_once(t, a, 100), i);
+	assert_false(console_login_begin(t, a, 200));
+	assert_true(console_login_begin(t, b, 200));
+	assert_int_equal(console_login_end(t, b, 0, 200), 0);
 	/* the window passes */
-	assert_true(console_login_allowed(t, a, 100 + CONSOLE_FAIL_WINDOW));
-	/* many addresses: slots are reused, none is refused wrongly */
+	assert_true(console_login_begin(t, a, 100 + CONSOLE_FAIL_WINDOW));
+	assert_int_equal(console_login_end(t, a, 0, 100 + CONSOLE_FAIL_WINDOW),
+	    0);
+	/* many networks: slots are reused, none is refused wrongly */
 	for (int i = 0; i < CONSOLE_FAIL_SLOTS * 2; i++) {
+		b[6] = (uint8_t)(i >> 8);
+		b[7] = (uint8_t)i;
+		assert_int_equal(fail_once(t, b, 5000 + i), 1);
+	}
+	free(t);
+}
+
+/* logins waiting for auth count: parallel guesses cannot pass together */
+static void
+test_login_pending(void **state)
+{
+	struct console_sessions *t = calloc(1, sizeof(*t));
+	uint8_t a[16];
+
+	assert_non_null(t);
+	console_sessions_init(t, 60, 3, 32, 64);
+	assert_int_equal(cidr_addr_parse("127.0.0.1", a), 0);
+	for (int i = 0; i < 3; i++)
+		assert_true(console_login_begin(t, a, 100));
+	assert_false(console_login_begin(t, a, 100));
+	/* a right password gives its place back */
+	assert_int_equal(console_login_end(t, a, 0, 101), 0);
+	assert_true(console_login_begin(t, a, 101));
+	assert_int_equal(console_login_end(t, a, 1, 102), 1);
+	assert_int_equal(console_login_end(t, a, 1, 102), 2);
+	assert_false(console_login_begin(t, a, 102));
+	assert_int_equal(console_login_end(t, a, 1, 103), 3);
+	assert_false(console_login_begin(t, a, 103));
+	/* a full table never drops a network with a login pending */
+	for (int i = 0; i < CONSOLE_FAIL_SLOTS * 2; i++) {
+		uint8_t b[16];
+
+		assert_int_equal(cidr_addr_parse("10.0.0.0", b), 0);
 		b[14] = (uint8_t)(i >> 8);
 		b[15] = (uint8_t)i;
-		assert_true(console_login_allowed(t, b, 5000 + i));
-		(void)console_login_failed(t, b, 5000 + i);
+		if (i == 0)
+			assert_true(console_login_begin(t, b, 200));
+		else
+			(void)fail_once(t, b, 200 + i);
+	}
+	assert_int_equal(cidr_addr_parse("10.0.0.0", a), 0);
+	for (int i = 0; i < 2; i++)
+		assert_true(console_login_begin(t, a, 1000));
+	assert_false(console_login_begin(t, a, 1000));
+	free(t);
+}
+
+/* the unit of counting: an IPv4 address, an IPv6 /64 */
+static void
+test_login_networks(void **state)
+{
+	static const struct {
+		const char	*a, *b;
+		int		 same;
+	} tab[] = {
+		{ "2001:db8:0:1::1", "2001:db8:0:1:ffff:ffff:ffff:ffff", 1 },
+		{ "2001:db8:0:1::1", "2001:db8:0:2::1", 0 },
+		{ "::1", "::2", 1 },
+		{ "192.0.2.1", "192.0.2.2", 0 },
+		{ "192.0.2.1", "192.0.2.1", 1 },
+		/* IPv4 is never lumped into the /64 of ::ffff:0:0 */
+		{ "192.0.2.1", "198.51.100.1", 0 },
+		{ "192.0.2.1", "::ffff:c000:201", 1 },
+	};
+	struct console_sessions *t = calloc(1, sizeof(*t));
+
+	assert_non_null(t);
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		uint8_t a[16], b[16], ka[16], kb[16];
+		int got;
+
+		assert_int_equal(cidr_addr_parse(tab[i].a, a), 0);
+		assert_int_equal(cidr_addr_parse(tab[i].b, b), 0);
+		console_client_key(a, 32, 64, ka);
+		console_client_key(b, 32, 64, kb);
+		got = memcmp(ka, kb, 16) == 0;
+		if (got != tab[i].same)
+			fail_msg("%s and %s: got same=%d, want %d", tab[i].a,
+			    tab[i].b, got, tab[i].same);
+		/* the same through the budget: b is refused after a's */
+		console_sessions_init(t, 60, 2, 32, 64);
+		(void)fail_once(t, a, 100);
+		(void)fail_once(t, a, 100);
+		if (console_login_begin(t, b, 100) == tab[i].same)
+			fail_msg("%s after %s: got begin=%d", tab[i].b,
+			    tab[i].a, !tab[i].same);
+	}
+	/* client_prefix_v6 = 128: every IPv6 address alone */
+	{
+		uint8_t a[16], b[16], ka[16], kb[16];
+
+		assert_int_equal(cidr_addr_parse("2001:db8::1", a), 0);
+		assert_int_equal(cidr_addr_parse("2001:db8::2", b), 0);
+		console_client_key(a, 32, 128, ka);
+		console_client_key(b, 32, 128, kb);
+		assert_memory_not_equal(ka, kb, 16);
+		console_client_key(a, 32, 48, ka);
+		console_client_key(b, 32, 48, kb);
+		assert_memory_equal(ka, kb, 16);
 	}
 	free(t);
 }
@@ -265,6 +371,8 @@ main(void)
 		cmocka_unit_test(test_params_refused),
 		cmocka_unit_test(test_sessions),
 		cmocka_unit_test(test_login_window),
+		cmocka_unit_test(test_login_pending),
+		cmocka_unit_test(test_login_networks),
 		cmocka_unit_test(test_cookie),
 		cmocka_unit_test(test_assets),
 	};
