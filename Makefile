@@ -40,6 +40,8 @@ CFLAGS_R = $(CFLAGS_BASE) -O2 $(HARDEN)
 OBJS     = $(LIBSRCS:%.c=$(B)/%.o) $(B)/gen/console_assets.o $(B)/gen/console_assets_data.o
 # sanitizer build
 A        = build-asan
+# (set before the gen/ rules below use it)
+F        = build-fuzz
 CFLAGS_A = $(CFLAGS_BASE) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 AOBJS    = $(LIBSRCS:%.c=$(A)/%.o) $(A)/gen/console_assets.o $(A)/gen/console_assets_data.o
 
@@ -166,7 +168,6 @@ bench:
 # prints executions and crashes per target
 FUZZ_SECONDS ?= 60
 FUZZCC   = clang
-F        = build-fuzz
 FUZZSAN  = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZFLAGS = -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) $(FUZZSAN)
 FOBJS    = $(LIBSRCS:%.c=$(F)/%.o) $(F)/gen/console_assets.o $(F)/gen/console_assets_data.o

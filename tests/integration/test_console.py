@@ -15,6 +15,7 @@ import stat
 import subprocess
 import tempfile
 import time
+import urllib.parse
 
 import pytest
 
@@ -182,6 +183,175 @@ def test_failed_logins_are_limited_per_address(moat_factory):
     assert c.login(password="bad one 2")[0] == 401
     # past the limit even the right password is refused, unchecked
     assert c.login()[0] == 429
+
+
+def login_request(port, password):
+    body = urllib.parse.urlencode({"user": CONSOLE_USER,
+                                   "password": password}).encode()
+    return (b"POST /api/login HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+            b"X-CSRF-Token: login\r\nConnection: close\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: %d\r\n\r\n" % (port, len(body)) + body)
+
+
+def read_status(sock):
+    """the status code of the answer on sock (read to its end)"""
+    data = b""
+    while True:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return int(data.split(b" ", 2)[1]) if data else None
+
+
+def test_parallel_logins_are_counted_before_the_verdict(moat_factory):
+    """Guesses sent at once count as they go to auth: only the limit's
+    worth is checked, the others are refused without a check."""
+    port = free_port()
+    m = moat_factory(extra="[console]\nconsole_listen = 127.0.0.1:%d\n"
+                     "console_login_limit = 3\n" % port)
+    assert console_passwd(m, CONSOLE_USER, CONSOLE_PASSWORD).returncode == 0
+    socks = [socket.create_connection(("127.0.0.1", port), timeout=10)
+             for _ in range(10)]
+    try:
+        # every guess is in before auth answers the first (argon2id)
+        for i, s in enumerate(socks):
+            s.sendall(login_request(port, "wrong guess %d" % i))
+        codes = sorted(read_status(s) for s in socks)
+    finally:
+        for s in socks:
+            s.close()
+    assert codes == [401] * 3 + [429] * 7, codes
+    assert m.wait_log("event=console_login_fail client=127.0.0.1 "
+                      "user=\"admin\" failures=3")
+    log = m.log()
+    # auth gave exactly three verdicts
+    assert log.count("event=console_login_fail client=127.0.0.1") == 3
+    assert log.count("event=console_login_limited client=127.0.0.1") == 7
+    # the budget is spent: the right password is refused unchecked
+    assert Console(m, port).login()[0] == 429
+
+
+def test_host_must_name_the_console(moat_factory):
+    """DNS rebinding: a page whose name points at the console sends its
+    own name in Host; only the listener's address, localhost and
+    console_hostnames are answered."""
+    port = free_port()
+    m = moat_factory(extra="[console]\nconsole_listen = 127.0.0.1:%d\n"
+                     "console_hostnames = Console.Example.org\n" % port)
+    assert console_passwd(m, CONSOLE_USER, CONSOLE_PASSWORD).returncode == 0
+    c = Console(m, port)
+    for host in ("127.0.0.1", "127.0.0.1:%d" % port, "localhost",
+                 "LocalHost:%d" % port, "console.example.org",
+                 "console.example.org:8443"):
+        st, _, _ = c.request("GET", "/", headers={"Host": host})
+        assert st == 200, host
+    st, _, _ = c.request("POST", "/api/login",
+                         {"user": CONSOLE_USER, "password": "x"},
+                         {"X-CSRF-Token": "login",
+                          "Host": "console.example.org"})
+    assert st == 401
+    for host in ("rebind.example", "rebind.example:%d" % port,
+                 "127.0.0.1.rebind.example", "127.0.0.2", "[::1]",
+                 "127.0.0.1:port", "localhost.", "console.example.org.x",
+                 ""):
+        st, hd, body = c.request("GET", "/", headers={"Host": host})
+        assert st == 421, host
+        assert len(body) < 200 and b"Host" in body
+        assert "set-cookie" not in hd
+    # a login through a hostile name reaches no password check
+    st, _, _ = c.request("POST", "/api/login",
+                         {"user": CONSOLE_USER, "password": CONSOLE_PASSWORD},
+                         {"X-CSRF-Token": "login", "Host": "rebind.example"})
+    assert st == 421
+    # no Host at all (HTTP/1.0), and a hostile absolute request target
+    for req in (b"GET / HTTP/1.0\r\n\r\n",
+                b"GET http://rebind.example/ HTTP/1.1\r\n"
+                b"Host: 127.0.0.1\r\nConnection: close\r\n\r\n"):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(req)
+            assert read_status(s) == 421, req
+    log = m.log()
+    assert "event=console_host_refused host=\"rebind.example\"" in log
+    # one verdict: the wrong password sent by a name the console knows
+    assert log.count("event=console_login_fail ") == 1
+
+
+def test_connections_are_capped_and_requests_have_a_deadline(moat_factory):
+    """console_max_connections open at once, the next closed at once;
+    a request dribbled a byte at a time is closed at
+    console_request_timeout though it never stops sending."""
+    port = free_port()
+    m = moat_factory(extra="[console]\nconsole_listen = 127.0.0.1:%d\n"
+                     "console_max_connections = 4\n"
+                     "console_request_timeout = 2s\n" % port)
+    c = Console(m, port)
+    partial = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    held = [socket.create_connection(("127.0.0.1", port), timeout=5)
+            for _ in range(4)]
+    try:
+        for s in held:
+            s.sendall(partial)
+        extra = socket.create_connection(("127.0.0.1", port), timeout=5)
+        t0 = time.monotonic()
+        extra.sendall(partial)
+        try:
+            got = extra.recv(100)
+        except ConnectionResetError:
+            got = b""
+        # closed when accepted, well before the 2 s deadline
+        assert got == b"" and time.monotonic() - t0 < 1.5
+        extra.close()
+        assert m.wait_log("event=console_connections_full open=4 max=4")
+    finally:
+        for s in held:
+            s.close()
+    # the places are free again
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            if c.request("GET", "/")[0] == 200:
+                break
+        except (ConnectionError, http.client.HTTPException):
+            pass
+        assert time.monotonic() < deadline, "console still full"
+        time.sleep(0.05)
+    # slowloris: one byte every 0.25 s; evhttp's own timeout would
+    # start again at every byte
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    t0 = time.monotonic()
+    closed = None
+    try:
+        for i in range(40):
+            try:
+                s.sendall(partial[i % len(partial):][:1])
+                s.setblocking(False)
+                try:
+                    if s.recv(100) == b"":
+                        closed = time.monotonic() - t0
+                        break
+                except BlockingIOError:
+                    pass
+                finally:
+                    s.setblocking(True)
+            except (BrokenPipeError, ConnectionResetError):
+                closed = time.monotonic() - t0
+                break
+            time.sleep(0.25)
+    finally:
+        s.close()
+    assert closed is not None and 1.8 < closed < 4, closed
+    assert m.wait_log("event=console_request_timeout client=127.0.0.1")
+    # a request that arrives in time on a kept-alive connection is served
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        for _ in range(2):
+            conn.request("GET", "/app.js")
+            r = conn.getresponse()
+            assert r.status == 200 and r.read()
+    finally:
+        conn.close()
 
 
 def test_console_users_file_and_user_del(console):
