@@ -1,8 +1,9 @@
 /*
  * test_console.c - the web console's pure parts: the allow-table and
  * the parameters of each operation into a checked ctl_req, the session
- * table (ids, CSRF tokens, idle time), the failed-login window, the
- * Cookie header, and the files built into the binary.
+ * table (ids, CSRF tokens, idle time), the failed-login window (per
+ * client network, pending logins counted), the Cookie and Host headers,
+ * and the files built into the binary.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 
 #include "console/console_api.h"
 #include "console/console_assets.h"
+#include "console/console_host.h"
 #include "console/console_session.h"
 #include "lib/cidr.h"
 
@@ -317,6 +319,63 @@ test_login_networks(void **state)
 	free(t);
 }
 
+/* Host: the listener's address, localhost, console_hostnames, a port */
+static void
+test_host(void **state)
+{
+	static char *names[] = { "console.example.org", "192.0.2.7",
+	    "2001:db8::7" };
+	static const struct {
+		const char	*host, *addr;
+		int		 ok;
+	} tab[] = {
+		{ "127.0.0.1", "127.0.0.1", 1 },
+		{ "127.0.0.1:8025", "127.0.0.1", 1 },
+		{ "127.0.0.1:", "127.0.0.1", 0 },
+		{ "127.0.0.1:123456", "127.0.0.1", 0 },
+		{ "127.0.0.1:80:80", "127.0.0.1", 0 },
+		{ "127.0.0.1:8o", "127.0.0.1", 0 },
+		{ "127.000.0.1", "127.0.0.1", 0 },
+		{ "127.0.0.2", "127.0.0.1", 0 },
+		{ "127.1", "127.0.0.1", 0 },
+		{ "localhost", "127.0.0.1", 1 },
+		{ "LOCALHOST:8025", "127.0.0.1", 1 },
+		{ "localhost.", "127.0.0.1", 0 },
+		{ "localhost.rebind.example", "127.0.0.1", 0 },
+		{ "rebind.example", "127.0.0.1", 0 },
+		{ "console.example.org", "127.0.0.1", 1 },
+		{ "Console.Example.Org:443", "127.0.0.1", 1 },
+		{ "console.example.org.rebind.example", "127.0.0.1", 0 },
+		{ "192.0.2.7:8443", "127.0.0.1", 1 },
+		{ "[::1]", "::1", 1 },
+		{ "[::1]:8025", "::1", 1 },
+		{ "[0:0::1]:8025", "::1", 1 },
+		{ "[::1]8025", "::1", 0 },
+		{ "[::1", "::1", 0 },
+		{ "::1", "::1", 0 },
+		{ "[::1]", "127.0.0.1", 0 },
+		{ "[::ffff:127.0.0.1]", "127.0.0.1", 0 },
+		{ "[2001:db8::7]:443", "::1", 1 },
+		{ "[console.example.org]", "::1", 0 },
+		{ "", "127.0.0.1", 0 },
+		{ ":8025", "127.0.0.1", 0 },
+		{ NULL, "127.0.0.1", 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		int got = console_host_ok(tab[i].host, tab[i].addr, names, 3);
+
+		if (got != tab[i].ok)
+			fail_msg("Host %s on %s: got %d, want %d",
+			    tab[i].host ? tab[i].host : "(none)", tab[i].addr,
+			    got, tab[i].ok);
+	}
+	/* no names: only the address and localhost */
+	assert_false(console_host_ok("console.example.org", "127.0.0.1",
+	    NULL, 0));
+	assert_true(console_host_ok("localhost", "192.0.2.10", NULL, 0));
+}
+
 static void
 test_cookie(void **state)
 {
@@ -373,6 +432,7 @@ main(void)
 		cmocka_unit_test(test_login_window),
 		cmocka_unit_test(test_login_pending),
 		cmocka_unit_test(test_login_networks),
+		cmocka_unit_test(test_host),
 		cmocka_unit_test(test_cookie),
 		cmocka_unit_test(test_assets),
 	};
