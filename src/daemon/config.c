@@ -3091,6 +3091,23 @@ conf_load(const char *path, char *err, size_t errlen)
 }
 
 /*
+ * conf_load_defaults - every knob at its default, relative paths below
+ * path's directory as they would be for that file (moat config -d)
+ */
+struct conf *
+conf_load_defaults(const char *path, char *err, size_t errlen)
+{
+	char abs[CONF_PATH_MAX], dir[CONF_PATH_MAX];
+
+	if (abs_path(path, abs, dir) == -1) {
+		snprintf(err, errlen, "%s: cannot make the path absolute: %s",
+		    path, strerror(errno));
+		return NULL;
+	}
+	return conf_parse_text("", "(defaults)", abs, dir, err, errlen);
+}
+
+/*
  * conf_load_text - conf_load that also hands back the text it parsed
  * (NUL-ended, *lenp bytes; the caller frees it): what is sent on to
  * others is exactly what was checked, however the file changes after.

@@ -872,3 +872,20 @@ def test_every_duration_knob_takes_units(tmp_path):
     conf.write_text(text)
     r = run("check-config", "-c", str(conf))
     assert r.returncode == 0, text + r.stderr
+
+
+def test_config_defaults_resolve_paths_as_the_file_would(tmp_path):
+    """`moat config -d -c FILE` shows the defaults as they apply to FILE:
+    relative paths below its directory, as check-config resolves them."""
+    sub = tmp_path / "etc"
+    sub.mkdir()
+    conf = sub / "m.conf"
+    conf.write_text("[server]\nhostname = mx.example.org\n")
+    r = run("config", "-d", "-c", str(conf), "spool_dir", cwd=str(tmp_path))
+    assert r.returncode == 0 and r.stdout.strip() == \
+        str(sub / "var" / "spool"), r
+    checked = sections(run("check-config", "-c", str(conf)).stdout)
+    assert checked["server"]["spool_dir"] == str(sub / "var" / "spool")
+    r = run("config", "--builtin", "spool_dir", cwd=str(tmp_path))
+    assert r.returncode == 0 and r.stdout.strip() == \
+        str(tmp_path / "var" / "spool"), r
