@@ -609,7 +609,10 @@ def test_stats_lifetime_counters(moat_factory):
     st = wait_for(lambda: (lambda v: v if v[("messages_out_total",
                   'outcome="delivered"')] >= 1 else None)(stats_of(m)), 5)
     assert st[("messages_in_total", "")] == 1
-    assert st[("sessions_started_total", "")] >= 4
+    started = {k[1]: v for k, v in st.items()
+               if k[0] == "sessions_started_total"}
+    assert set(started) == {'listener="mx"', 'listener="sub"'}, st
+    assert sum(started.values()) >= 4 and started['listener="mx"'] >= 1
     assert st[("rejections_total", 'reason="relay_denied"')] == 1
     assert st[("rejections_total", 'reason="unknown_user"')] == 1
     assert st[("rejections_total", 'reason="banned"')] >= 1

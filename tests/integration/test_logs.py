@@ -3,6 +3,7 @@ line names the client's Message-ID (escaped where it is written), smtp
 and the queue log the same size, a missing user is always `user=-`, and
 every auth_fail line counts the failures the ban is decided on, across
 connections, the one that triggers the ban included."""
+import os
 import re
 import smtplib
 import time
@@ -98,6 +99,8 @@ def test_auth_fail_counts_across_connections_up_to_the_ban(moat_factory):
     assert [re.search(r" failures=(\d+)", l).group(1) for l in fails] == \
         ["1", "2", "3"], fails
     assert all("session_failures=1" in l for l in fails), fails
+    # one form of user= everywhere: the name bare, escaped where written
+    assert all(" user=%s mechanism=PLAIN " % USER in l for l in fails), fails
     # the events table says the same
     rows = wait_rows(m, "SELECT detail FROM events WHERE type='auth_fail' "
                         "ORDER BY id", 3)
@@ -126,3 +129,52 @@ def test_suspended_users_auth_is_told_apart(moat_factory):
     types = wait_rows(m, "SELECT type FROM events WHERE "
                          "client_ip='127.0.0.41' ORDER BY id", 2)
     assert types == ["auth_suspended", "auth_fail"], types
+
+
+def test_lines_carry_their_priority_on_the_journal(moat_factory):
+    """Under systemd, stderr is the journal's stream ($JOURNAL_STREAM
+    names its device and inode): each line starts with its syslog
+    priority and leaves the name and pid to the journal. Any other
+    stderr keeps the plain format, whatever the variable says."""
+    m = moat_factory(start=False)
+    open(m.logpath, "ab").close()
+    st = os.stat(m.logpath)
+    m.start(env={"JOURNAL_STREAM": "%d:%d" % (st.st_dev, st.st_ino)})
+    assert m.wait_log("event=ready pid=")
+    text = m.log()
+    assert re.search(r"^<5>proc=main level=notice cat=daemon event=ready "
+                     r"pid=\d+$", text, re.M), text
+    assert re.search(r"^<6>proc=smtp level=info ", text, re.M), text
+    assert not re.search(r"^moat\[\d+\]: ", text, re.M), text
+    # every line: a priority that matches its level
+    prio = {"err": 3, "warn": 4, "notice": 5, "info": 6, "debug": 7}
+    for line in text.splitlines():
+        g = re.match(r"<(\d)>proc=\S+ level=(\S+) ", line)
+        assert g and int(g.group(1)) == prio[g.group(2)], line
+    m.stop()
+
+    other = moat_factory(start=False)
+    st = os.stat(m.logpath)     # a stream that is not this one's stderr
+    other.start(env={"JOURNAL_STREAM": "%d:%d" % (st.st_dev, st.st_ino)})
+    assert other.wait_log("event=ready pid=")
+    assert re.search(r"^moat\[\d+\]: proc=main level=notice cat=daemon "
+                     r"event=ready ", other.log(), re.M), other.log()
+    assert "<5>" not in other.log()
+
+
+def test_a_hostile_login_name_is_one_escaped_token(moat_factory):
+    m = moat_factory(listeners=LISTENERS, users={USER: PASSWORD},
+                     extra="[limits]\nauth_fail_delay_ms = 10ms\n")
+    s = sub_session(m, "127.0.0.32")
+    try:
+        s.docmd("AUTH", "PLAIN " + plain('x y="1" event=auth_ok', "pw"))
+    finally:
+        s.close()
+    assert m.wait_log("event=auth_fail client=127.0.0.32")
+    line = lines(m, "event=auth_fail client=127.0.0.32")[0]
+    # split at spaces, as a reader of the log does: one user=, one event=
+    tokens = line.split(" ")
+    assert [t for t in tokens if t.startswith("event=")] == \
+        ["event=auth_fail"], line
+    users = [t for t in tokens if t.startswith("user=")]
+    assert len(users) == 1 and '"' not in users[0], line
