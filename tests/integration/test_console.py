@@ -470,6 +470,39 @@ def test_https_only_secure_cookie_and_hsts(https_console):
     assert c.login(form={"certificate": "1"})[0] == 401
 
 
+def test_https_cap_and_handshake_deadline(moat_factory, pki):
+    """Over TLS too: a connection that never starts its handshake holds
+    a place only until console_request_timeout; one past the cap is
+    closed before its handshake."""
+    port = free_port()
+    m = moat_factory(extra="[console]\nconsole_listen = 127.0.0.1:%d\n"
+                     "console_tls_cert = %s\nconsole_tls_key = %s\n"
+                     "console_max_connections = 1\n"
+                     "console_request_timeout = 1s\n" % (
+                         port, pki["server"][0], pki["server"][1]))
+    c = Console(m, port, client_ctx(pki))
+    idle = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises((ssl.SSLError, OSError, http.client.HTTPException)):
+            c.request("GET", "/")
+        assert time.monotonic() - t0 < 0.9
+        # the silent one is closed at its deadline
+        assert idle.recv(10) == b""
+        assert 0.8 < time.monotonic() - t0 < 3
+    finally:
+        idle.close()
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            if c.request("GET", "/")[0] == 200:
+                break
+        except (OSError, http.client.HTTPException):
+            pass
+        assert time.monotonic() < deadline, "console still full"
+        time.sleep(0.05)
+
+
 def test_console_key_only_in_ca(https_console, pki):
     c = https_console
     for v in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
