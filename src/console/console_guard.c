@@ -3,7 +3,7 @@
  * open at once and a deadline for each request to arrive whole.
  *
  * Public: console_guard_new, console_guard_free, console_guard_bev_cb,
- * console_guard_hold, console_guard_answered, console_guard_open.
+ * console_guard_hold, console_guard_answered.
  *
  * libevent 2.1's evhttp has neither: it accepts every connection, and
  * its timeout starts again at each read, so a client sending one byte a
@@ -38,12 +38,10 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <time.h>
 
-#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
@@ -69,7 +67,6 @@ struct console_link {
 
 /* Owned by the console. */
 struct console_guard {
-	struct event_base	*base;	/* not owned */
 	SSL_CTX			*tls;	/* not owned; NULL: plain HTTP */
 	int			 max;
 	struct timeval		 timeout;
@@ -81,14 +78,12 @@ struct console_guard {
 
 /* console_guard_new - no connection yet */
 struct console_guard *
-console_guard_new(struct event_base *base, SSL_CTX *tls, int max,
-    int timeout)
+console_guard_new(SSL_CTX *tls, int max, int timeout)
 {
 	struct console_guard *g;
 
 	if ((g = calloc(1, sizeof(*g))) == NULL)
 		fatal("%s: calloc", __func__);
-	g->base = base;
 	g->tls = tls;
 	g->max = max;
 	g->timeout.tv_sec = timeout;
@@ -268,11 +263,4 @@ console_guard_answered(struct console_guard *g, struct evhttp_request *req)
 
 	if (l != NULL && !l->refused)
 		evtimer_add(l->timer, &g->timeout);
-}
-
-/* console_guard_open - connections counted against the cap */
-size_t
-console_guard_open(const struct console_guard *g)
-{
-	return g->open;
 }

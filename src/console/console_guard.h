@@ -18,8 +18,8 @@ struct console_guard;
  * a request; tls (not owned; NULL: plain HTTP) makes each connection's
  * TLS
  */
-struct console_guard *console_guard_new(struct event_base *base,
-    struct ssl_ctx_st *tls, int max, int timeout);
+struct console_guard *console_guard_new(struct ssl_ctx_st *tls, int max,
+    int timeout);
 
 /*
  * console_guard_free - free the guard (after evhttp_free, which closes
@@ -39,8 +39,5 @@ struct bufferevent *console_guard_bev_cb(struct event_base *base, void *arg);
 void console_guard_hold(struct console_guard *g, struct evhttp_request *req);
 void console_guard_answered(struct console_guard *g,
     struct evhttp_request *req);
-
-/* console_guard_open - connections open now, over the cap ones aside */
-size_t console_guard_open(const struct console_guard *g);
 
 #endif

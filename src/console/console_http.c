@@ -640,7 +640,7 @@ console_new(struct event_base *base, const struct conf *c, SSL_CTX *tls,
 	con->hostnames = c->console_hostnames;
 	con->nhostnames = c->n_console_hostnames;
 	/* every connection passes the guard: the cap, the deadline, TLS */
-	con->guard = console_guard_new(base, tls, c->console_max_connections,
+	con->guard = console_guard_new(tls, c->console_max_connections,
 	    c->console_request_timeout);
 	evhttp_set_bevcb(con->http, console_guard_bev_cb, con->guard);
 	con->hooks = *hooks;
