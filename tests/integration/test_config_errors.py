@@ -359,6 +359,18 @@ CASES = {
     "submit_max_sessions_zero": (
         ["[submit]", "submit_max_sessions = 0"], N + 2,
         "submit_max_sessions: 0 is below the minimum 1"),
+    "console_hostnames_bad": (
+        ["[console]", "console_listen = 127.0.0.1:{port2}",
+         "console_hostnames = console.example.org,", "  rebind!.example"],
+        N + 4,
+        "console_hostnames: 'rebind!.example' is not a host name or a "
+        "numeric address"),
+    "console_max_connections_zero": (
+        ["[console]", "console_max_connections = 0"], N + 2,
+        "console_max_connections: 0 is below the minimum 1"),
+    "console_request_timeout_long": (
+        ["[console]", "console_request_timeout = 10m"], N + 2,
+        "console_request_timeout: 10m is above the maximum 5m"),
 }
 
 
