@@ -233,6 +233,34 @@ def test_parallel_logins_are_counted_before_the_verdict(moat_factory):
     assert Console(m, port).login()[0] == 429
 
 
+def test_ipv6_loopback_host_and_login_budget(moat_factory):
+    """On [::1]: Host is the bracketed address, and failed logins from
+    ::1 are counted (per /64) as from an IPv4 address."""
+    port = free_port()
+    m = moat_factory(extra="[console]\nconsole_listen = [::1]:%d\n"
+                     "console_login_limit = 2\n" % port)
+    assert console_passwd(m, CONSOLE_USER, CONSOLE_PASSWORD).returncode == 0
+
+    def ask(host, password=None):
+        if password is None:
+            req = (b"GET / HTTP/1.1\r\nHost: %s\r\n"
+                   b"Connection: close\r\n\r\n" % host.encode())
+        else:
+            req = login_request(port, password).replace(
+                b"Host: 127.0.0.1:%d" % port, b"Host: " + host.encode())
+        with socket.create_connection(("::1", port), timeout=10) as s:
+            s.sendall(req)
+            return read_status(s)
+
+    assert ask("[::1]:%d" % port) == 200
+    assert ask("[0::1]") == 200
+    assert ask("127.0.0.1:%d" % port) == 421
+    assert ask("[::1]", "wrong 1") == 401
+    assert ask("localhost", "wrong 2") == 401
+    assert ask("[::1]", CONSOLE_PASSWORD) == 429
+    assert "event=console_login_limited client=::1" in m.log()
+
+
 def test_host_must_name_the_console(moat_factory):
     """DNS rebinding: a page whose name points at the console sends its
     own name in Host; only the listener's address, localhost and
