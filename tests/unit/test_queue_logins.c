@@ -7,17 +7,16 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "daemon/config.h"
 #include "io/ipc.h"
 #include "queue/queue_db.h"
 #include "queue/queue_logins.h"
+#include "unit_tmp.h"
 
 #define ROWS_MAX	64
 
@@ -50,22 +49,17 @@ value(const char *name, const char *labels)
 	return -1;
 }
 
-static int
-rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	return remove(p);
-}
-
 static void
 test_cap_unknown_other(void **state)
 {
-	char dir[] = "/tmp/moat-test-logins-XXXXXX", err[512];
+	struct unit_queue_db q;
 	struct queue_db *db;
 	struct queue_logins *l;
 	struct conf *c;
+	char err[512];
 
-	assert_non_null(mkdtemp(dir));
-	assert_non_null(db = queue_db_open(dir, err, sizeof(err)));
+	assert_int_equal(unit_queue_db_open(&q, "logins"), 0);
+	db = q.db;
 	assert_non_null(c = conf_load_string("[relay]\nrelay_networks = "
 	    "10.9.0.0/16\n[control]\nlogin_metrics_max = 3\n", "t.conf", err,
 	    sizeof(err)));
@@ -116,8 +110,7 @@ test_cap_unknown_other(void **state)
 
 	queue_logins_free(l);
 	conf_free(c);
-	queue_db_close(db);
-	nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+	unit_queue_db_close(&q);
 }
 
 int
