@@ -113,11 +113,77 @@ test_cap_unknown_other(void **state)
 	unit_queue_db_close(&q);
 }
 
+/*
+ * A name queue.db said never logged in is not asked about again: a row
+ * login_nets gets behind the counters' back is not seen until a login
+ * of that name or a reload makes them forget.
+ */
+static void
+test_unknown_remembered(void **state)
+{
+	struct unit_queue_db q;
+	struct queue_logins *l;
+	struct conf *c;
+	char err[512], name[32];
+
+	assert_int_equal(unit_queue_db_open(&q, "logins"), 0);
+	assert_non_null(c = conf_load_string("[control]\n"
+	    "login_metrics_max = 2\n", "t.conf", err, sizeof(err)));
+	assert_non_null(l = queue_logins_new(c, q.db));
+
+	queue_logins_auth_fail(l, "mallory", "198.51.100.1");
+	assert_int_equal(queue_db_login_net_add(q.db, "mallory",
+	    "198.51.100.0/24", 1000), 0);
+	queue_logins_auth_fail(l, "mallory", "198.51.100.1");
+	got.n = 0;
+	queue_logins_stats(l, row_cb, NULL);
+	assert_int_equal(value("login_auth_failures_total",
+	    "login=\"unknown\""), 2);
+	assert_int_equal(value("login_auth_failures_total",
+	    "login=\"mallory\""), -1);
+
+	/* a reload forgets: now the account it is */
+	queue_logins_set_conf(l, c);
+	queue_logins_auth_fail(l, "mallory", "198.51.100.1");
+	got.n = 0;
+	queue_logins_stats(l, row_cb, NULL);
+	assert_int_equal(value("login_auth_failures_total",
+	    "login=\"mallory\""), 1);
+
+	/* many names: the table stays bounded, each still "unknown" */
+	for (int i = 0; i < 1000; i++) {
+		snprintf(name, sizeof(name), "guess%d", i);
+		queue_logins_auth_fail(l, name, "198.51.100.2");
+	}
+
+	/* a login forgets the name even past the cap (no series of its
+	 * own): its next failure is asked about and counts as "other" */
+	queue_logins_login(l, "alice");			/* the cap: 2 */
+	queue_logins_auth_fail(l, "trudy", "198.51.100.3");
+	assert_int_equal(queue_db_login_net_add(q.db, "trudy",
+	    "198.51.100.0/24", 1000), 0);
+	queue_logins_login(l, "trudy");
+	queue_logins_auth_fail(l, "trudy", "198.51.100.3");
+	got.n = 0;
+	queue_logins_stats(l, row_cb, NULL);
+	assert_int_equal(value("login_auth_failures_total",
+	    "login=\"unknown\""), 2 + 1000 + 1);
+	assert_int_equal(value("login_auth_failures_total",
+	    "login=\"other\""), 1);
+	assert_int_equal(value("login_auth_failures_total",
+	    "login=\"trudy\""), -1);
+
+	queue_logins_free(l);
+	conf_free(c);
+	unit_queue_db_close(&q);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cap_unknown_other),
+		cmocka_unit_test(test_unknown_remembered),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
