@@ -109,6 +109,9 @@ $(A)/moat: $(A)/$(MAIN:.c=.o) $(AOBJS)
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS_A) -o $@ $^ $(PKG_LIBS)
 
+# kept, not removed as intermediate files after the link
+.SECONDARY: $(UNITLIB) $(AUNITLIB)
+
 $(B)/unitlib/%.o: tests/unit/%.c $(UNITHDRS) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  CC      $<")
