@@ -13,12 +13,14 @@ BUILD="gcc make pkg-config libevent-dev libssl-dev libsqlite3-dev libsodium-dev 
 # installs no recommends: every package a test or benchmark runs is named
 # (tests/integration/test_deps.py checks)
 # the install tests: dpkg-dev (dpkg-shlibdeps for make deb), lintian,
-# adduser (the package's postinst), systemd (systemd-analyze), man-db (its
+# adduser (the package's postinst), systemd (systemd-analyze, and the
+# init that systemd-container's systemd-nspawn boots for the package's
+# life under a real systemd; procps for ps and pgrep there), man-db (its
 # check of the unit's man pages), strace (what the daemon does, against
 # the sandbox); chromium, nodejs and npm: the web console's browser tests
 # (tests/browser: playwright-core from the npm registry, `npm ci` by
 # make deps-test, driving Debian's chromium)
-TEST="libcmocka-dev python3 python3-pytest python3-dkim python3-dnspython swaks libnet-ssleay-perl openssl sqlite3 nmap python3-aiosmtpd dnsmasq-base postfix util-linux iproute2 haproxy slapd ldap-utils prometheus dpkg-dev lintian adduser systemd man-db strace passwd rspamd opendkim opendkim-tools chromium nodejs npm"
+TEST="libcmocka-dev python3 python3-pytest python3-dkim python3-dnspython swaks libnet-ssleay-perl openssl sqlite3 nmap python3-aiosmtpd dnsmasq-base postfix util-linux iproute2 haproxy slapd ldap-utils prometheus dpkg-dev lintian adduser systemd systemd-container procps man-db strace passwd rspamd opendkim opendkim-tools chromium nodejs npm"
 BENCH="postfix libsasl2-modules procps iproute2 git postfix-ldap"
 FUZZ="clang libclang-rt-14-dev"
 

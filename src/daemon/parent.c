@@ -363,6 +363,11 @@ status_line(const struct parent *pa, char *buf, size_t len)
 {
 	char q[32] = "?", s[32] = "?";
 
+	if (pa->sessions < 0 && pa->queued < 0) {
+		/* READY=1 comes first; the counts follow at once */
+		snprintf(buf, len, "up; counting sessions and queued messages");
+		return;
+	}
 	if (pa->sessions >= 0)
 		snprintf(s, sizeof(s), "%lld", (long long)pa->sessions);
 	if (pa->queued >= 0)
@@ -974,6 +979,8 @@ ready_child(struct parent *pa, int i)
 	log_notice(LOG_CAT_DAEMON, "event=ready pid=%ld", (long)getpid());
 	status_line(pa, status, sizeof(status));
 	notify_ready(status);
+	if (notify_init())	/* the STATUS= numbers now, not in 5 s */
+		counts_poll(pa);
 }
 
 static void

@@ -3,7 +3,11 @@
  *
  * Every event is one line: "moat[pid]: proc=smtp level=info cat=smtp k=v ...".
  * Lines go to stderr (one write(2) each, so lines from several processes
- * sharing stderr never interleave) or to syslog.
+ * sharing stderr never interleave) or to syslog. When stderr is the
+ * journal's stream (systemd sets $JOURNAL_STREAM to its device and inode),
+ * a line starts with its syslog priority ("<6>proc=smtp ..."): the journal
+ * adds the name and pid itself and keeps the level, so `journalctl -p
+ * warning` works.
  *
  * Public: log_init, log_set_proc, log_set_level, log_get_level,
  * log_enabled, log_cat_from_name, log_level_from_name, log_cat_name,
@@ -20,6 +24,8 @@
 #include <string.h>
 #include <syslog.h>
 #include <unistd.h>
+
+#include <sys/stat.h>
 
 #include "log.h"
 
@@ -41,13 +47,32 @@ static enum log_level levels[LOG_CAT_COUNT] = {
 static const char *log_prog = "moat";
 static const char *log_proc = "main";
 static int log_syslog;
+static int log_journal;		/* stderr is the journal's stream */
 static long log_pid;		/* cached: one syscall less per line */
+
+/* whether stderr is the stream $JOURNAL_STREAM ("DEV:INODE") names */
+static int
+stderr_is_journal(void)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char end;
+
+	if (env == NULL || sscanf(env, "%llu:%llu%c", &dev, &ino, &end) != 2)
+		return 0;
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
 
 void
 log_init(const char *progname, int use_syslog)
 {
 	log_prog = progname;
 	log_syslog = use_syslog;
+	log_journal = !use_syslog && stderr_is_journal();
 	log_pid = (long)getpid();
 	if (use_syslog)
 		openlog(progname, LOG_PID | LOG_NDELAY, LOG_MAIL);
@@ -124,6 +149,10 @@ log_vevent(enum log_cat cat, enum log_level lvl, const char *fmt, va_list ap)
 	if (log_syslog) {
 		off = snprintf(line, sizeof(line), "proc=%s level=%s cat=%s ",
 		    log_proc, level_names[lvl], cat_names[cat]);
+	} else if (log_journal) {
+		off = snprintf(line, sizeof(line), "<%d>proc=%s level=%s "
+		    "cat=%s ", level_syslog[lvl], log_proc, level_names[lvl],
+		    cat_names[cat]);
 	} else {
 		off = snprintf(line, sizeof(line),
 		    "%s[%ld]: proc=%s level=%s cat=%s ", log_prog,

@@ -6,6 +6,7 @@ accepts. The directory is world-traversable because moat's children run
 as the unprivileged user `_moat` and must reach the spool below it.
 """
 import os
+import re
 import pwd
 import shutil
 import signal
@@ -22,6 +23,12 @@ MOAT_BIN = os.environ.get(
     os.path.join(os.path.dirname(__file__), "..", "..", "build", "moat"))
 ASAN = os.environ.get("MOAT_ASAN") == "1"
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def moat_version():
+    """MOAT_VERSION of the tree (what `make deb` calls the package)."""
+    with open(os.path.join(ROOT, "src", "daemon", "version.h")) as f:
+        return re.search(r'#define MOAT_VERSION "([^"]+)"', f.read()).group(1)
 
 
 def free_port():
@@ -115,9 +122,10 @@ class Moat:
     def port(self):
         return self.ports.get("mx", next(iter(self.ports.values())))
 
-    def start(self, wait=True, cwd=None):
-        """cwd: the directory moat starts in (default: its own)."""
-        env = dict(os.environ)
+    def start(self, wait=True, cwd=None, env=None):
+        """cwd: the directory moat starts in (default: its own); env:
+        variables added to the test's environment."""
+        env = dict(os.environ, **(env or {}))
         env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
         self._started = self.log().count("event=started ") \
             if os.path.exists(self.logpath) else 0

@@ -25,7 +25,7 @@ import shlex
 
 import pytest
 
-from conftest import ROOT, free_port
+from conftest import ROOT, free_port, moat_version
 
 SBIN = "/usr/sbin/moat"
 CONF = "/etc/moat/moat.conf"
@@ -66,10 +66,6 @@ def dpkg(*args):
             return r
         time.sleep(2)
 
-
-def moat_version():
-    with open(os.path.join(ROOT, "src", "daemon", "version.h")) as f:
-        return re.search(r'#define MOAT_VERSION "([^"]+)"', f.read()).group(1)
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@ line names the client's Message-ID (escaped where it is written), smtp
 and the queue log the same size, a missing user is always `user=-`, and
 every auth_fail line counts the failures the ban is decided on, across
 connections, the one that triggers the ban included."""
+import os
 import re
 import smtplib
 import time
@@ -126,3 +127,34 @@ def test_suspended_users_auth_is_told_apart(moat_factory):
     types = wait_rows(m, "SELECT type FROM events WHERE "
                          "client_ip='127.0.0.41' ORDER BY id", 2)
     assert types == ["auth_suspended", "auth_fail"], types
+
+
+def test_lines_carry_their_priority_on_the_journal(moat_factory):
+    """Under systemd, stderr is the journal's stream ($JOURNAL_STREAM
+    names its device and inode): each line starts with its syslog
+    priority and leaves the name and pid to the journal. Any other
+    stderr keeps the plain format, whatever the variable says."""
+    m = moat_factory(start=False)
+    open(m.logpath, "ab").close()
+    st = os.stat(m.logpath)
+    m.start(env={"JOURNAL_STREAM": "%d:%d" % (st.st_dev, st.st_ino)})
+    assert m.wait_log("event=ready pid=")
+    text = m.log()
+    assert re.search(r"^<5>proc=main level=notice cat=daemon event=ready "
+                     r"pid=\d+$", text, re.M), text
+    assert re.search(r"^<6>proc=smtp level=info ", text, re.M), text
+    assert not re.search(r"^moat\[\d+\]: ", text, re.M), text
+    # every line: a priority that matches its level
+    prio = {"err": 3, "warn": 4, "notice": 5, "info": 6, "debug": 7}
+    for line in text.splitlines():
+        g = re.match(r"<(\d)>proc=\S+ level=(\S+) ", line)
+        assert g and int(g.group(1)) == prio[g.group(2)], line
+    m.stop()
+
+    other = moat_factory(start=False)
+    st = os.stat(m.logpath)     # a stream that is not this one's stderr
+    other.start(env={"JOURNAL_STREAM": "%d:%d" % (st.st_dev, st.st_ino)})
+    assert other.wait_log("event=ready pid=")
+    assert re.search(r"^moat\[\d+\]: proc=main level=notice cat=daemon "
+                     r"event=ready ", other.log(), re.M), other.log()
+    assert "<5>" not in other.log()

@@ -107,6 +107,11 @@ def test_notify_ready_status_reload_stopping(moat_factory, notify):
     assert banner_at is None or banner_at <= time.monotonic()
     assert "STATUS" in ready and "session" in ready["STATUS"], ready
     assert "event=ready " in m.log()
+    # the counts follow READY=1 at once, not at the next 5 s tick
+    first = notify.poll(lambda kv: "STATUS" in kv and "READY" not in kv
+                        and kv["STATUS"][0].isdigit(), timeout=2)
+    assert first is not None, notify.msgs
+    assert "?" not in first["STATUS"], first
     # STATUS= comes again every few seconds, with the counts
     with smtplib.SMTP("127.0.0.1", m.port, timeout=10) as s:
         s.ehlo("client.example")
