@@ -171,6 +171,9 @@ def test_what_left_is_listed(moat_factory, tmp_path):
         assert code == 235
         assert spam(s, 0, 2, 2) == 2
         assert wait_sink(peer, 2) == 2
+        # sent_log's row is the commit after the sink's reply: wait for it
+        m.wait_sql("select count(distinct qid) from sent_log where "
+                   "user='alice'", [["2"]])
         sent = sorted(r[0] for r in m.sql("select distinct qid from "
                                           "sent_log where user='alice'"))
         assert len(sent) == 2
