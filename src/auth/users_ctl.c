@@ -143,8 +143,9 @@ uc_del(const char *path, struct ipc_peer *from, struct ipc_peer *queue,
 		return 0;
 	}
 	if (r == 1) {
-		ctl_answer_simple(from, id, CTL_FAILED, "no user %s in %s "
-		    "(moat user list); nothing changed", q->a, path);
+		ctl_answer_simple(from, id, CTL_FAILED, "no user %s in %s; "
+		    "nothing changed (the file's users are those moat user "
+		    "list shows with in_file yes)", q->a, path);
 		return 0;
 	}
 	snprintf(detail, sizeof(detail), "uid=%" PRIu32 " op=%s", uid,

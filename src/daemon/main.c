@@ -88,8 +88,9 @@ usage(FILE *fp)
 	    "[RCPT...] < MESSAGE\n"
 	    "       moat mailq [-C FILE]\n"
 	    "       moat sessions|queue|ban|user|events|log|stats|status|"
-	    "blacklist ...\n"
-	    "                    (administration: moat queue --help)\n"
+	    "blacklist|\n"
+	    "            verify|incident|console ...\n"
+	    "                    (administration: moat COMMAND --help)\n"
 	    "       moat reload | moat stop [--no-wait] | moat status\n"
 	    "       moat version\n"
 	    "The configuration: -c FILE, else $%s, else %s.\n",
@@ -259,8 +260,9 @@ cmd_passwd(int argc, char **argv)
 		fprintf(stderr, "moat: %s\n", err);
 		goto done;
 	}
-	printf("moat: password for %s set in %s (send SIGHUP to a running "
-	    "moat to reload)\n", user, c->users_file);
+	printf("moat: password for %s set in %s (a running moat uses it "
+	    "after moat reload; moat user passwd sets it at once)\n", user,
+	    c->users_file);
 	rc = 0;
 done:
 	sodium_memzero(pw1, sizeof(pw1));
