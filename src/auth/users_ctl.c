@@ -142,6 +142,11 @@ uc_del(const char *path, struct ipc_peer *from, struct ipc_peer *queue,
 		    err);
 		return 0;
 	}
+	if (r == 1 && q->op == CTL_OP_CONSOLE_USER_DEL) {
+		ctl_answer_simple(from, id, CTL_FAILED, "no console login %s "
+		    "in %s; nothing changed", q->a, path);
+		return 0;
+	}
 	if (r == 1) {
 		ctl_answer_simple(from, id, CTL_FAILED, "no user %s in %s; "
 		    "nothing changed (the file's users are those moat user "
