@@ -24,7 +24,8 @@
  * queue_db_ctl_ban_del, queue_db_ctl_ban_list, queue_db_ctl_ban_expire,
  * queue_db_ctl_users, queue_db_ctl_user_states, queue_db_ctl_user_set,
  * queue_db_ctl_counts, queue_db_ctl_verify_list,
- * queue_db_ctl_verify_flush, queue_db_ctl_requeue, queue_db_ctl_pause,
+ * queue_db_ctl_verify_flush, queue_db_ctl_pending, queue_db_ctl_requeue,
+ * queue_db_ctl_pause,
  * queue_db_ctl_resume, queue_db_ctl_paused, queue_db_ctl_sent.
  *
  * SECURITY: every statement is a fixed text prepared at open; filter
@@ -52,7 +53,6 @@
 #include "queue/queue_db_sql.h"
 
 #define QDC_BUSY_MS		5000
-#define QDC_BOUNCE_TEXT		"5.0.0 returned by the administrator"
 
 /*
  * The filter of every queue operation, over message AS m. Parameters:
@@ -98,7 +98,7 @@ enum qdc_stmt {
 	QDC_HOLD,
 	QDC_RELEASE,
 	QDC_RETRY,
-	QDC_BOUNCE,
+	QDC_PENDING,
 	QDC_SUMMARY,
 	QDC_SUMMARY_OLDEST,
 	QDC_SUMMARY_ERR,
@@ -169,9 +169,14 @@ static const char *const qdc_sql[QDC_NALL] = {
 	[QDC_RETRY] =
 	    "UPDATE recipient SET state = 0, next_attempt = ?1, updated = ?1"
 	    " WHERE state IN (0, 1) AND msg_id IN " QDC_SEL,
-	[QDC_BOUNCE] =
-	    "UPDATE recipient SET state = 4, last_error = ?2, updated = ?1"
-	    " WHERE state IN (0, 1, 2) AND msg_id IN " QDC_SEL,
+	/* what `queue bounce` returns: the recipients still to do of the
+	 * selection, a message's together */
+	[QDC_PENDING] =
+	    "SELECT x.id, x.msg_id, m.qid, m.sender, x.address,"
+	    " coalesce(x.orcpt, ''), x.notify FROM message AS m"
+	    " JOIN recipient AS x ON x.msg_id = m.id"
+	    " WHERE x.state IN (0, 1, 2) AND " QDC_FILTER
+	    " ORDER BY x.msg_id, x.id",
 	/*
 	 * Answered from the index recipient_domain_state alone (it holds
 	 * the row id too): 100,000 recipients in a few milliseconds. The
@@ -736,8 +741,9 @@ qdc_dest_cmp(const void *a, const void *b)
 }
 
 /*
- * The oldest arrival and the newest deferred recipient's attempts and
- * error of d, from the ids the grouping found (oldest, deferred_id).
+ * The oldest arrival and the attempts and error of the newest deferred
+ * or failed recipient of d, from the ids the grouping found (oldest,
+ * deferred_id).
  */
 static void
 qdc_dest_details(struct queue_db_ctl *dc, struct queue_dest *d,
@@ -787,7 +793,10 @@ queue_db_ctl_summary(struct queue_db_ctl *dc, struct queue_dest **out,
 			x->by_state[st] += cnt;
 		if (sqlite3_column_int64(s, 3) < x->oldest)
 			x->oldest = sqlite3_column_int64(s, 3);
-		if (st == QUEUE_RCPT_DEFERRED)
+		/* the newest recipient that has an attempt to tell of:
+		 * deferred, or failed (its message waits for others) */
+		if ((st == QUEUE_RCPT_DEFERRED || st == QUEUE_RCPT_FAILED) &&
+		    sqlite3_column_int64(s, 4) > defer[nd - 1])
 			defer[nd - 1] = sqlite3_column_int64(s, 4);
 	}
 	qdc_done(s);
@@ -953,14 +962,9 @@ qdc_act_apply(struct queue_db_ctl *dc, int action, int64_t now, int64_t *n)
 	case CTL_ACT_HOLD:
 	case CTL_ACT_RELEASE:
 	case CTL_ACT_RETRY:
-	case CTL_ACT_BOUNCE:
 		s = dc->st[action == CTL_ACT_HOLD ? QDC_HOLD :
-		    action == CTL_ACT_RELEASE ? QDC_RELEASE :
-		    action == CTL_ACT_RETRY ? QDC_RETRY : QDC_BOUNCE];
+		    action == CTL_ACT_RELEASE ? QDC_RELEASE : QDC_RETRY];
 		sqlite3_bind_int64(s, 1, now);
-		if (action == CTL_ACT_BOUNCE)
-			sqlite3_bind_text(s, 2, QDC_BOUNCE_TEXT, -1,
-			    SQLITE_STATIC);
 		if ((rc = qdc_exec(s)) == SQLITE_DONE)
 			*n = sqlite3_changes64(dc->h);
 		return rc;
@@ -1006,18 +1010,54 @@ queue_db_ctl_act(struct queue_db_ctl *dc, const struct ctl_filter *f,
 	if (qdc_simple(dc, QDC_BEGIN) != SQLITE_DONE)
 		return qdc_abort(dc, *op);
 	*op = "select";
-	if (qdc_select(dc, f, now, dry_run || action == CTL_ACT_DELETE, msgs,
-	    rcpts) != SQLITE_DONE)
+	if (qdc_select(dc, f, now, action == CTL_ACT_DELETE, msgs, rcpts) !=
+	    SQLITE_DONE)
 		return qdc_abort(dc, *op);
+	/*
+	 * A dry run makes the same change and rolls it back, so it counts
+	 * exactly the recipients the action would change (not those of the
+	 * selection a state leaves alone). A delete takes every recipient
+	 * of the selection: the count is the change, no need to make it.
+	 */
 	*op = ctl_action_name(action);
-	if (!dry_run && qdc_act_apply(dc, action, now, rcpts) != SQLITE_DONE)
+	if ((!dry_run || action != CTL_ACT_DELETE) &&
+	    qdc_act_apply(dc, action, now, rcpts) != SQLITE_DONE)
 		return qdc_abort(dc, *op);
 	*op = "clear";
 	if (qdc_simple(dc, QDC_SEL_CLEAR) != SQLITE_DONE)
 		return qdc_abort(dc, *op);
 	*op = "commit";
-	if (qdc_simple(dc, QDC_COMMIT) != SQLITE_DONE)
+	if (qdc_simple(dc, dry_run ? QDC_ROLLBACK : QDC_COMMIT) != SQLITE_DONE)
 		return qdc_abort(dc, *op);
+	return 0;
+}
+
+/* queue_db_ctl_pending - the recipients still to do of f's selection */
+int
+queue_db_ctl_pending(struct queue_db_ctl *dc, const struct ctl_filter *f,
+    int64_t now, void (*fn)(void *, const struct queue_pending_rcpt *),
+    void *arg)
+{
+	sqlite3_stmt *s = dc->st[QDC_PENDING];
+	struct queue_pending_rcpt r;
+	int rc;
+
+	qdc_bind_filter(s, f, now);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		r.rcpt_id = sqlite3_column_int64(s, 0);
+		r.msg_id = sqlite3_column_int64(s, 1);
+		r.qid = col_text(s, 2);
+		r.sender = col_text(s, 3);
+		r.address = col_text(s, 4);
+		r.orcpt = col_text(s, 5);
+		r.notify = (uint8_t)sqlite3_column_int(s, 6);
+		fn(arg, &r);
+	}
+	qdc_done(s);
+	if (rc != SQLITE_DONE) {
+		qdc_error(dc, "pending");
+		return -1;
+	}
 	return 0;
 }
 
@@ -1083,23 +1123,22 @@ queue_db_ctl_requeue(struct queue_db_ctl *dc, const struct ctl_filter *f,
 	    SQLITE_DONE)
 		goto abort;
 	c->moved = (int64_t)nmv;
-	if (!dry_run) {
-		s = dc->st[QDC_REQUEUE_ROUTE];
-		for (size_t i = 0; i < nmv; i++) {
-			sqlite3_bind_int64(s, 1, mv[i].id);
-			sqlite3_bind_text(s, 2, mv[i].mailbox, -1,
-			    SQLITE_STATIC);
-			sqlite3_bind_int64(s, 3, now);
-			if (qdc_exec(s) != SQLITE_DONE)
-				goto abort;
-		}
-		*op = "due";
-		s = dc->st[QDC_RETRY];
-		sqlite3_bind_int64(s, 1, now);
+	/* a dry run makes the same changes (rolled back below): it counts
+	 * exactly what the real run changes */
+	s = dc->st[QDC_REQUEUE_ROUTE];
+	for (size_t i = 0; i < nmv; i++) {
+		sqlite3_bind_int64(s, 1, mv[i].id);
+		sqlite3_bind_text(s, 2, mv[i].mailbox, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, now);
 		if (qdc_exec(s) != SQLITE_DONE)
 			goto abort;
-		c->rcpts = sqlite3_changes64(dc->h);
 	}
+	*op = "due";
+	s = dc->st[QDC_RETRY];
+	sqlite3_bind_int64(s, 1, now);
+	if (qdc_exec(s) != SQLITE_DONE)
+		goto abort;
+	c->rcpts = sqlite3_changes64(dc->h);
 	*op = "clear";
 	if (qdc_simple(dc, QDC_SEL_CLEAR) != SQLITE_DONE)
 		goto abort;

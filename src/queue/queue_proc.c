@@ -79,6 +79,7 @@
 #include "queue/queue_watch.h"
 #include "queue/sched.h"
 #include "queue/queue_ctl.h"
+#include "queue/queue_db_ctl.h"
 #include "queue/queue_dnsbl.h"
 #include "queue/queue_route.h"
 #include "queue/queue_logins.h"
@@ -1237,6 +1238,40 @@ qp_ctl_paused(void *arg)
 	sched_paused_changed(((struct queue_proc *)arg)->sched);
 }
 
+static int
+qp_ctl_settle(void *arg)
+{
+	return sched_settle(((struct queue_proc *)arg)->sched);
+}
+
+/* `moat queue bounce`: the scheduler fails them as a delivery would */
+static int
+qp_ctl_fail(void *arg, const struct queue_pending_rcpt *r, size_t n,
+    const char *reason)
+{
+	struct queue_proc *qp = arg;
+	struct sched_failure *f;
+	int rc;
+
+	if (qp->sched == NULL)
+		return -1;
+	if ((f = calloc(n ? n : 1, sizeof(*f))) == NULL)
+		fatal("%s: calloc", __func__);
+	for (size_t i = 0; i < n; i++) {
+		f[i].rcpt_id = r[i].rcpt_id;
+		f[i].msg_id = r[i].msg_id;
+		f[i].qid = r[i].qid;
+		f[i].sender = r[i].sender;
+		f[i].address = r[i].address;
+		f[i].orcpt = r[i].orcpt;
+		f[i].notify = r[i].notify;
+		f[i].reason = reason;
+	}
+	rc = sched_fail_many(qp->sched, f, n);
+	free(f);
+	return rc;
+}
+
 /* a dead letter's recipient: its stored Maildir while its domain is
  * still local, else where the configuration sends it now */
 static void
@@ -1342,7 +1377,8 @@ queue_proc_main(struct proc_env *env)
 	queue_ctl_set_dnsbl(qp->ctl, qp->dnsbl);
 	{
 		struct queue_ctl_delivery dl = { qp_ctl_conf, qp_ctl_inflight,
-		    qp_ctl_paused, qp_ctl_reinject, qp, qp_ctl_lost };
+		    qp_ctl_paused, qp_ctl_reinject, qp, qp_ctl_lost,
+		    qp_ctl_settle, qp_ctl_fail };
 
 		queue_ctl_set_delivery(qp->ctl, &dl);
 	}

@@ -82,6 +82,20 @@ struct sched_failure {
 int sched_fail(struct sched *s, const struct sched_failure *f);
 
 /*
+ * sched_fail_many - the same for n recipients in one transaction: the
+ * failures of one message make one DSN. 0, or -1 with nothing recorded.
+ */
+int sched_fail_many(struct sched *s, const struct sched_failure *f,
+    size_t n);
+
+/*
+ * sched_settle - record the outcomes waiting for the group commit now,
+ * so that a reader of queue.db sees every recipient the mta is done
+ * with in its final state. 0, or -1 (they wait for the next commit).
+ */
+int sched_settle(struct sched *s);
+
+/*
  * sched_backoff - seconds before the next attempt after a temporary
  * failure, for a recipient tried attempts times before this one:
  * min, 2 min, 4 min ... capped at max.
