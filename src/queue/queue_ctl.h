@@ -90,7 +90,6 @@ void queue_ctl_set_lookup(struct queue_ctl *qc, struct ipc_peer *lookup);
  * delivery is (sched_fail_many: 0, -1 nothing recorded). A member left
  * NULL makes its operation answer "failed" (lost: nothing more is done).
  */
-struct queue_pending_rcpt;
 struct queue_ctl_delivery {
 	const struct conf *(*conf)(void *);
 	int	(*inflight)(void *, int64_t);

@@ -537,12 +537,13 @@ qdc_each(struct queue_db_ctl *dc, sqlite3_stmt *s, const char *op,
 struct qdc_col {
 	size_t	off;
 	char	type;		/* 't' text ("" for NULL), 'i' int64_t, 'n' int,
-				 * '-' not stored */
+				 * 'b' uint8_t, '-' not stored */
 };
 
 #define QT(st, m)	{ offsetof(struct st, m), 't' }
 #define QI(st, m)	{ offsetof(struct st, m), 'i' }
 #define QN(st, m)	{ offsetof(struct st, m), 'n' }
+#define QB(st, m)	{ offsetof(struct st, m), 'b' }
 #define QSKIP		{ 0, '-' }
 
 static const struct qdc_col list_cols[] = {
@@ -581,8 +582,15 @@ static const struct qdc_col user_cols[] = {
 	QI(queue_user_row, auth_events),
 };
 
+static const struct qdc_col pending_cols[] = {
+	QI(queue_pending_rcpt, rcpt_id), QI(queue_pending_rcpt, msg_id),
+	QT(queue_pending_rcpt, qid), QT(queue_pending_rcpt, sender),
+	QT(queue_pending_rcpt, address), QT(queue_pending_rcpt, orcpt),
+	QB(queue_pending_rcpt, notify),
+};
+
 enum qdc_kind { QDC_ROW_LIST, QDC_ROW_DEAD, QDC_ROW_RCPT, QDC_ROW_EVENT,
-    QDC_ROW_BAN, QDC_ROW_USER };
+    QDC_ROW_BAN, QDC_ROW_USER, QDC_ROW_PENDING };
 
 #define QCOLS(t)	{ t, sizeof(t) / sizeof(t[0]) }
 static const struct {
@@ -592,6 +600,7 @@ static const struct {
 	[QDC_ROW_LIST] = QCOLS(list_cols), [QDC_ROW_DEAD] = QCOLS(dead_cols),
 	[QDC_ROW_RCPT] = QCOLS(rcpt_cols), [QDC_ROW_EVENT] = QCOLS(event_cols),
 	[QDC_ROW_BAN] = QCOLS(ban_cols), [QDC_ROW_USER] = QCOLS(user_cols),
+	[QDC_ROW_PENDING] = QCOLS(pending_cols),
 };
 
 /* the caller's function for a kind of row, and its argument */
@@ -604,6 +613,7 @@ struct qdc_ctx {
 		void	(*event)(void *, int64_t, const struct queue_event *);
 		void	(*ban)(void *, const struct queue_ban *);
 		void	(*user)(void *, const struct queue_user_row *);
+		void	(*pending)(void *, const struct queue_pending_rcpt *);
 	} fn;
 	void		*arg;
 };
@@ -620,6 +630,8 @@ qdc_fill(sqlite3_stmt *s, const struct qdc_col *cols, size_t n, void *row)
 			*(int64_t *)(void *)p = sqlite3_column_int64(s, (int)i);
 		else if (cols[i].type == 'n')
 			*(int *)(void *)p = sqlite3_column_int(s, (int)i);
+		else if (cols[i].type == 'b')
+			*(uint8_t *)p = (uint8_t)sqlite3_column_int(s, (int)i);
 	}
 }
 
@@ -635,6 +647,7 @@ qdc_row(sqlite3_stmt *s, void *ctx)
 		struct queue_event	event;
 		struct queue_ban	ban;
 		struct queue_user_row	user;
+		struct queue_pending_rcpt pending;
 	} r;
 
 	memset(&r, 0, sizeof(r));
@@ -657,6 +670,9 @@ qdc_row(sqlite3_stmt *s, void *ctx)
 		break;
 	case QDC_ROW_USER:
 		c->fn.user(c->arg, &r.user);
+		break;
+	case QDC_ROW_PENDING:
+		c->fn.pending(c->arg, &r.pending);
 		break;
 	}
 }
@@ -1038,27 +1054,11 @@ queue_db_ctl_pending(struct queue_db_ctl *dc, const struct ctl_filter *f,
     int64_t now, void (*fn)(void *, const struct queue_pending_rcpt *),
     void *arg)
 {
+	struct qdc_ctx c = { QDC_ROW_PENDING, { .pending = fn }, arg };
 	sqlite3_stmt *s = dc->st[QDC_PENDING];
-	struct queue_pending_rcpt r;
-	int rc;
 
 	qdc_bind_filter(s, f, now);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		r.rcpt_id = sqlite3_column_int64(s, 0);
-		r.msg_id = sqlite3_column_int64(s, 1);
-		r.qid = col_text(s, 2);
-		r.sender = col_text(s, 3);
-		r.address = col_text(s, 4);
-		r.orcpt = col_text(s, 5);
-		r.notify = (uint8_t)sqlite3_column_int(s, 6);
-		fn(arg, &r);
-	}
-	qdc_done(s);
-	if (rc != SQLITE_DONE) {
-		qdc_error(dc, "pending");
-		return -1;
-	}
-	return 0;
+	return qdc_each(dc, s, "pending", qdc_row, &c);
 }
 
 /* one recipient whose route changes: its id and new mailbox ("" remote) */

@@ -151,17 +151,6 @@ int queue_db_ctl_act(struct queue_db_ctl *dc, const struct ctl_filter *f,
     int action, int dry_run, int64_t now, int64_t *msgs, int64_t *rcpts,
     const char **op);
 
-/* One recipient still to do (queued, deferred or held). Views. */
-struct queue_pending_rcpt {
-	int64_t		 rcpt_id;
-	int64_t		 msg_id;
-	const char	*qid;
-	const char	*sender;	/* "" for <> */
-	const char	*address;
-	const char	*orcpt;		/* "" when none */
-	uint8_t		 notify;
-};
-
 /*
  * queue_db_ctl_pending - the recipients still to do of the messages f
  * selects, a message's together (by message, then recipient), to fn:

@@ -79,7 +79,6 @@
 #include "queue/queue_watch.h"
 #include "queue/sched.h"
 #include "queue/queue_ctl.h"
-#include "queue/queue_db_ctl.h"
 #include "queue/queue_dnsbl.h"
 #include "queue/queue_route.h"
 #include "queue/queue_logins.h"
@@ -789,13 +788,13 @@ qp_fail(struct queue_proc *qp, struct queue_local *l, int64_t now,
 		snprintf(reason, sizeof(reason), "550 5.2.0 mailbox "
 		    "unavailable: %s", l->error);
 	memset(&f, 0, sizeof(f));
-	f.rcpt_id = l->rcpt_id;
-	f.msg_id = l->msg_id;
-	f.qid = l->qid;
-	f.sender = l->sender;
-	f.address = l->address;
-	f.orcpt = l->orcpt;
-	f.notify = l->notify;
+	f.r.rcpt_id = l->rcpt_id;
+	f.r.msg_id = l->msg_id;
+	f.r.qid = l->qid;
+	f.r.sender = l->sender;
+	f.r.address = l->address;
+	f.r.orcpt = l->orcpt;
+	f.r.notify = l->notify;
 	f.reason = reason;
 	if (sched_fail(qp->sched, &f) == -1) {
 		l->outcome = QUEUE_LOCAL_DEFERRED;
@@ -1249,27 +1248,7 @@ static int
 qp_ctl_fail(void *arg, const struct queue_pending_rcpt *r, size_t n,
     const char *reason)
 {
-	struct queue_proc *qp = arg;
-	struct sched_failure *f;
-	int rc;
-
-	if (qp->sched == NULL)
-		return -1;
-	if ((f = calloc(n ? n : 1, sizeof(*f))) == NULL)
-		fatal("%s: calloc", __func__);
-	for (size_t i = 0; i < n; i++) {
-		f[i].rcpt_id = r[i].rcpt_id;
-		f[i].msg_id = r[i].msg_id;
-		f[i].qid = r[i].qid;
-		f[i].sender = r[i].sender;
-		f[i].address = r[i].address;
-		f[i].orcpt = r[i].orcpt;
-		f[i].notify = r[i].notify;
-		f[i].reason = reason;
-	}
-	rc = sched_fail_many(qp->sched, f, n);
-	free(f);
-	return rc;
+	return sched_fail_many(((struct queue_proc *)arg)->sched, r, n, reason);
 }
 
 /* a dead letter's recipient: its stored Maildir while its domain is

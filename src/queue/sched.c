@@ -1169,18 +1169,19 @@ sched_free(struct sched *s)
 int
 sched_fail(struct sched *s, const struct sched_failure *f)
 {
-	return sched_fail_many(s, f, 1);
+	return sched_fail_many(s, &f->r, 1, f->reason);
 }
 
 /* sched_fail_many - n recipients failed for good: one commit, now */
 int
-sched_fail_many(struct sched *s, const struct sched_failure *f, size_t n)
+sched_fail_many(struct sched *s, const struct queue_pending_rcpt *r,
+    size_t n, const char *reason)
 {
 	if (s == NULL)
 		return -1;
 	for (size_t i = 0; i < n; i++)
-		fail_rcpt(s, f[i].rcpt_id, f[i].msg_id, f[i].qid, f[i].sender,
-		    f[i].address, f[i].orcpt, f[i].notify, f[i].reason, "");
+		fail_rcpt(s, r[i].rcpt_id, r[i].msg_id, r[i].qid, r[i].sender,
+		    r[i].address, r[i].orcpt, r[i].notify, reason, "");
 	return commit_run(s);
 }
 

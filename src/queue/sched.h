@@ -62,13 +62,7 @@ void sched_stop(struct sched *s);
 
 /* A recipient that failed for good outside the mta. Views, the caller's. */
 struct sched_failure {
-	int64_t		 rcpt_id;
-	int64_t		 msg_id;
-	const char	*qid;
-	const char	*sender;	/* "" for <> */
-	const char	*address;
-	const char	*orcpt;		/* "" when none */
-	uint8_t		 notify;
+	struct queue_pending_rcpt r;
 	const char	*reason;	/* "550 5.x.x text": the DSN's status */
 };
 
@@ -82,11 +76,12 @@ struct sched_failure {
 int sched_fail(struct sched *s, const struct sched_failure *f);
 
 /*
- * sched_fail_many - the same for n recipients in one transaction: the
- * failures of one message make one DSN. 0, or -1 with nothing recorded.
+ * sched_fail_many - the same for n recipients r, all for reason, in one
+ * transaction: the failures of one message make one DSN. 0, or -1 with
+ * nothing recorded.
  */
-int sched_fail_many(struct sched *s, const struct sched_failure *f,
-    size_t n);
+int sched_fail_many(struct sched *s, const struct queue_pending_rcpt *r,
+    size_t n, const char *reason);
 
 /*
  * sched_settle - record the outcomes waiting for the group commit now,
