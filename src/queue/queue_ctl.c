@@ -911,6 +911,52 @@ qc_pending_batch(const struct qc_pending *p, size_t i, int64_t *msgs)
 }
 
 /*
+ * Fail p's recipients (QC_BOUNCE_BATCH messages a transaction), or only
+ * count them (dry_run); *msgs and *rcpts what was (would be) done. 0,
+ * or -1 when a batch could not be recorded (the rest is as it was).
+ */
+static int
+qc_pending_fail(struct queue_ctl *qc, const struct qc_pending *p,
+    int dry_run, int64_t *msgs, int64_t *rcpts)
+{
+	size_t i, j;
+	int64_t m;
+
+	*msgs = *rcpts = 0;
+	for (i = 0; i < p->n; i = j) {
+		j = qc_pending_batch(p, i, &m);
+		if (!dry_run && qc->dl.fail(qc->dl.arg, &p->v[i], j - i,
+		    QC_BOUNCE_REASON) == -1)
+			return -1;
+		*msgs += m;
+		*rcpts += (int64_t)(j - i);
+	}
+	return 0;
+}
+
+/*
+ * At start: the recipients an earlier version's `moat queue bounce`
+ * marked failed but sent no DSN for (their messages stayed queued for
+ * good) are bounced now, the way this one does it.
+ */
+static void
+qc_bounce_stranded(struct queue_ctl *qc)
+{
+	struct qc_pending p;
+	int64_t msgs, rcpts;
+
+	memset(&p, 0, sizeof(p));
+	p.qc = qc;
+	if (queue_db_ctl_stranded(qc->db, qc_pending_cb, &p) == 0 && p.n > 0) {
+		if (qc_pending_fail(qc, &p, 0, &msgs, &rcpts) == 0)
+			log_notice(LOG_CAT_QUEUE, "event=stranded_bounced "
+			    "messages=%" PRId64 " recipients=%" PRId64, msgs,
+			    rcpts);
+	}
+	qc_pending_free(&p);
+}
+
+/*
  * `moat queue bounce`: the recipients still to do of the selection fail
  * for good, each message's with one DSN to its sender (none for <>: a
  * dead letter), exactly as a permanent delivery failure, by the
@@ -924,10 +970,9 @@ qc_bounce(struct queue_ctl *qc, uint64_t id, uint32_t uid,
     const struct ctl_req *q)
 {
 	struct qc_pending p;
-	int64_t t0 = clock_mono_ms(), msgs = 0, rcpts = 0, m;
+	int64_t t0 = clock_mono_ms(), msgs = 0, rcpts = 0;
 	char desc[512], note[160];
-	size_t i, j;
-	int rc = 0;
+	int rc;
 
 	if (qc->dl.fail == NULL || qc->dl.settle == NULL) {
 		ctl_answer_simple(qc->control, id, CTL_FAILED,
@@ -947,14 +992,7 @@ qc_bounce(struct queue_ctl *qc, uint64_t id, uint32_t uid,
 		qc_db_failed(qc, id);
 		return;
 	}
-	for (i = 0; i < p.n; i = j) {
-		j = qc_pending_batch(&p, i, &m);
-		if (!q->flag && (rc = qc->dl.fail(qc->dl.arg, &p.v[i], j - i,
-		    QC_BOUNCE_REASON)) == -1)
-			break;
-		msgs += m;
-		rcpts += (int64_t)(j - i);
-	}
+	rc = qc_pending_fail(qc, &p, q->flag, &msgs, &rcpts);
 	qc_pending_free(&p);
 	if (!q->flag && msgs > 0) {
 		qc_filter_desc(&q->filter, desc, sizeof(desc));
@@ -1830,8 +1868,11 @@ queue_ctl_set_lookup(struct queue_ctl *qc, struct ipc_peer *lookup)
 void
 queue_ctl_set_delivery(struct queue_ctl *qc, const struct queue_ctl_delivery *d)
 {
-	if (qc != NULL)
-		qc->dl = *d;
+	if (qc == NULL)
+		return;
+	qc->dl = *d;
+	if (qc->dl.fail != NULL)
+		qc_bounce_stranded(qc);
 }
 
 /* queue_ctl_smtp_closed - stop sending to smtp */

@@ -102,7 +102,8 @@ struct queue_ctl_delivery {
 		    const char *);
 };
 
-/* queue_ctl_set_delivery - the hooks above (copied) */
+/* queue_ctl_set_delivery - the hooks above (copied); with fail, the
+ * recipients an earlier version bounced without a DSN are bounced now */
 void queue_ctl_set_delivery(struct queue_ctl *qc,
     const struct queue_ctl_delivery *d);
 

@@ -24,7 +24,8 @@
  * queue_db_ctl_ban_del, queue_db_ctl_ban_list, queue_db_ctl_ban_expire,
  * queue_db_ctl_users, queue_db_ctl_user_states, queue_db_ctl_user_set,
  * queue_db_ctl_counts, queue_db_ctl_verify_list,
- * queue_db_ctl_verify_flush, queue_db_ctl_pending, queue_db_ctl_requeue,
+ * queue_db_ctl_verify_flush, queue_db_ctl_pending, queue_db_ctl_stranded,
+ * queue_db_ctl_requeue,
  * queue_db_ctl_pause,
  * queue_db_ctl_resume, queue_db_ctl_paused, queue_db_ctl_sent.
  *
@@ -99,6 +100,7 @@ enum qdc_stmt {
 	QDC_RELEASE,
 	QDC_RETRY,
 	QDC_PENDING,
+	QDC_STRANDED,
 	QDC_SUMMARY,
 	QDC_SUMMARY_OLDEST,
 	QDC_SUMMARY_ERR,
@@ -176,6 +178,14 @@ static const char *const qdc_sql[QDC_NALL] = {
 	    " coalesce(x.orcpt, ''), x.notify FROM message AS m"
 	    " JOIN recipient AS x ON x.msg_id = m.id"
 	    " WHERE x.state IN (0, 1, 2) AND " QDC_FILTER
+	    " ORDER BY x.msg_id, x.id",
+	/* recipients an admin's bounce of an earlier version marked failed
+	 * without a DSN (and whose messages never left): bounced at start */
+	[QDC_STRANDED] =
+	    "SELECT x.id, x.msg_id, m.qid, m.sender, x.address,"
+	    " coalesce(x.orcpt, ''), x.notify FROM recipient AS x"
+	    " JOIN message AS m ON m.id = x.msg_id WHERE x.state = 4"
+	    " AND x.last_error = '5.0.0 returned by the administrator'"
 	    " ORDER BY x.msg_id, x.id",
 	/*
 	 * Answered from the index recipient_domain_state alone (it holds
@@ -1059,6 +1069,16 @@ queue_db_ctl_pending(struct queue_db_ctl *dc, const struct ctl_filter *f,
 
 	qdc_bind_filter(s, f, now);
 	return qdc_each(dc, s, "pending", qdc_row, &c);
+}
+
+/* queue_db_ctl_stranded - the recipients an earlier bounce left behind */
+int
+queue_db_ctl_stranded(struct queue_db_ctl *dc,
+    void (*fn)(void *, const struct queue_pending_rcpt *), void *arg)
+{
+	struct qdc_ctx c = { QDC_ROW_PENDING, { .pending = fn }, arg };
+
+	return qdc_each(dc, dc->st[QDC_STRANDED], "stranded", qdc_row, &c);
 }
 
 /* one recipient whose route changes: its id and new mailbox ("" remote) */

@@ -160,6 +160,15 @@ int queue_db_ctl_pending(struct queue_db_ctl *dc, const struct ctl_filter *f,
     int64_t now, void (*fn)(void *, const struct queue_pending_rcpt *),
     void *arg);
 
+/*
+ * queue_db_ctl_stranded - the recipients that `moat queue bounce` of a
+ * version before this one marked failed without sending a DSN, whose
+ * messages stayed in the queue: the same rows, to fn, to be bounced
+ * now. 0 or -1.
+ */
+int queue_db_ctl_stranded(struct queue_db_ctl *dc,
+    void (*fn)(void *, const struct queue_pending_rcpt *), void *arg);
+
 /* What `moat queue requeue` found (or, in a dry run, would change). */
 struct queue_requeue_count {
 	int64_t	msgs;			/* messages selected */

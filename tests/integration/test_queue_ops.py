@@ -9,7 +9,9 @@ its own while a test runs: what moves, moves because of the command.
 import email
 import email.policy
 import json
+import os
 import signal
+import subprocess
 import time
 
 from conftest import free_port
@@ -370,3 +372,28 @@ def test_dry_runs_count_what_the_action_changes(moat_factory, dns, peers):
     assert "451 4.3.0 later" in summ["d.example"]["last_error"], summ
     out = ctlj(m, "queue", "requeue", "--to-domain", "d.example")
     assert out["requeue"][0]["recipients"] == 1, out
+
+
+def test_bounce_of_an_earlier_version_is_sent_at_start(moat_factory, dns):
+    """An earlier `queue bounce` only marked the recipients failed (no DSN,
+    the message stayed for good): at start they are bounced now."""
+    m, port = bounce_moat(moat_factory, dns)
+    sub_send(m, ["old@remote.test"])
+    assert m.stop() == 0
+    subprocess.run(["sqlite3", os.path.join(m.dir, "var", "spool",
+                                            "queue.db"),
+                    "UPDATE recipient SET state = 4, last_error = "
+                    "'5.0.0 returned by the administrator'"], check=True)
+    m.start()
+    got = m.wait_maildir(1, "alice")
+    assert len(got) == 1, m.log()
+    assert "Final-Recipient: rfc822; old@remote.test" in dsn_of(got[0])[1]
+    assert "event=stranded_bounced messages=1 recipients=1" in m.log()
+    assert wait_for(lambda: m.sql("SELECT count(*) FROM message") ==
+                    [["0"]]), m.log()
+    assert wait_for(lambda: metric(port, "moat_queue_messages") == 0)
+    # once only
+    assert m.stop() == 0
+    m.start()
+    time.sleep(0.5)
+    assert len(m.maildir("alice")) == 1
