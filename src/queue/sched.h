@@ -6,11 +6,13 @@
 #ifndef MOAT_SCHED_H
 #define MOAT_SCHED_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "queue/queue_db.h"
 
 struct conf;
 struct event_base;
-struct queue_db;
 struct sched;
 
 /*
