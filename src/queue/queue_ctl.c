@@ -21,8 +21,9 @@
  * `moat queue bounce` hands the recipients still to do to the scheduler,
  * which fails them as a permanent delivery failure does (their DSNs in
  * the same transaction). `moat queue requeue` routes recipients again
- * by the configuration the queue process holds (queue_route.c) and makes them due; `pause` and
- * `resume` change paused_dest and tell the scheduler; `deadletter
+ * by the configuration the queue process holds (queue_route.c) and
+ * makes them due; `pause` and `resume` change paused_dest and tell the
+ * scheduler; `deadletter
  * reinject` hands each dead letter to the queue process's own
  * connection (queue_db_dead_reinject), which alone gives out queue ids.
  *
@@ -673,9 +674,10 @@ qc_act_answer_note(struct queue_ctl *qc, uint64_t id, const struct ctl_req *q,
 		snprintf(msg, sizeof(msg), "%s %" PRId64 " message%s (%" PRId64
 		    " recipient%s) in %.3f s", done[q->action], msgs,
 		    PLURAL(msgs), rcpts, PLURAL(rcpts), (double)ms / 1000);
-	if (note[0] != '\0' && strlen(msg) + strlen(note) + 3 < sizeof(msg)) {
-		strcat(msg, "; ");
-		strcat(msg, note);
+	if (note[0] != '\0') {
+		size_t n = strlen(msg);
+
+		snprintf(msg + n, sizeof(msg) - n, "; %s", note);
 	}
 	ipc_msg_init(&ans, 0, 0);
 	ctl_ans_begin(&ans, CTL_OK, msg);

@@ -1248,7 +1248,8 @@ static int
 qp_ctl_fail(void *arg, const struct queue_pending_rcpt *r, size_t n,
     const char *reason)
 {
-	return sched_fail_many(((struct queue_proc *)arg)->sched, r, n, reason);
+	return sched_fail_many(((struct queue_proc *)arg)->sched, r, n,
+	    reason);
 }
 
 /* a dead letter's recipient: its stored Maildir while its domain is
@@ -1359,6 +1360,10 @@ queue_proc_main(struct proc_env *env)
 		    qp_ctl_paused, qp_ctl_reinject, qp, qp_ctl_lost,
 		    qp_ctl_settle, qp_ctl_fail };
 
+		if (qp->sched == NULL) {	/* no one to fail them */
+			dl.settle = NULL;
+			dl.fail = NULL;
+		}
 		queue_ctl_set_delivery(qp->ctl, &dl);
 	}
 	/* queue.db is open, the scheduler runs */
