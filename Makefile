@@ -5,7 +5,7 @@
 #   make test       unit + integration tests, integration again under ASan+UBSan
 #   make bench      moat vs Postfix side by side (BENCH=name for one figure)
 #   make fuzz       libFuzzer targets, bounded time (FUZZ_SECONDS)
-#   make install    PREFIX (/usr/local), DESTDIR, SYSCONFDIR (/etc)
+#   make install    PREFIX (/usr/local), DESTDIR, SYSCONFDIR (/etc), LOCALSTATEDIR (/var)
 #   make deb        a Debian package in build/ (DEB_VERSION)
 
 CC      ?= cc
@@ -13,7 +13,9 @@ PKGS     = libevent libevent_openssl openssl sqlite3 libsodium libunbound inih l
 # libraries Debian ships without a pkg-config file
 NOPC_LIBS = -lspf2 -lopendmarc
 # the configuration moat reads when neither -c nor MOAT_CONFIG names one
-SYSCONFDIR ?= /etc
+# (the GNU lower-case names work too: make install sysconfdir=/opt/etc)
+sysconfdir ?= /etc
+SYSCONFDIR ?= $(sysconfdir)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(NOPC_LIBS)
 
@@ -93,8 +95,18 @@ $(F)/gen/%.o: $(F)/gen/%.c
 $(F)/gen/%.o: $(F)/gen/%.S
 	$(Q)$(FUZZCC) $(FUZZFLAGS) -c -o $@ $<
 
+# the objects that hold the default configuration's path are made again
+# when SYSCONFDIR changes (the stamp holds the value)
+CONF_PATH_SRCS = src/daemon/conf_path.c src/daemon/main.c src/ctl/ctl_cli.c \
+           src/sendmail/sendmail.c
+%/gen/sysconfdir: FORCE
+	@mkdir -p $(dir $@)
+	@echo "$(SYSCONFDIR)" | cmp -s - $@ || echo "$(SYSCONFDIR)" > $@
+$(CONF_PATH_SRCS:%.c=$(B)/%.o): $(B)/gen/sysconfdir
+$(CONF_PATH_SRCS:%.c=$(A)/%.o): $(A)/gen/sysconfdir
+
 FORCE:
-.PRECIOUS: %/gen/console_assets.c %/gen/console_assets_data.S %/gen/console_assets.list
+.PRECIOUS: %/gen/console_assets.c %/gen/console_assets_data.S %/gen/console_assets.list %/gen/sysconfdir
 
 $(B)/moat: $(B)/$(MAIN:.c=.o) $(OBJS)
 	@$(if $(V),,echo "  LD      $@")
@@ -188,8 +200,10 @@ fuzz:
 	sh scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZBINS)
 
 # install: the layout of docs/INSTALL.md; scripts/install.sh does the work
-PREFIX        ?= /usr/local
-LOCALSTATEDIR ?= /var
+prefix        ?= /usr/local
+PREFIX        ?= $(prefix)
+localstatedir ?= /var
+LOCALSTATEDIR ?= $(localstatedir)
 SBINDIR       ?= $(PREFIX)/sbin
 BINDIR        ?= $(PREFIX)/bin
 MANDIR        ?= $(PREFIX)/share/man
@@ -198,7 +212,7 @@ MANDIR        ?= $(PREFIX)/share/man
 UNITDIR       ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
 # auto: sendmail and mailq links only where no other MTA has them
 SENDMAIL_LINKS ?= auto
-INSTALL_ENV = DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" SYSCONFDIR="$(SYSCONFDIR)" \
+INSTALL_ENV = BUILD="$(B)" DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" SYSCONFDIR="$(SYSCONFDIR)" \
 	LOCALSTATEDIR="$(LOCALSTATEDIR)" SBINDIR="$(SBINDIR)" BINDIR="$(BINDIR)" \
 	MANDIR="$(MANDIR)" UNITDIR="$(UNITDIR)" SENDMAIL_LINKS="$(SENDMAIL_LINKS)"
 

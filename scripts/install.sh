@@ -1,7 +1,8 @@
 #!/bin/sh
 # install.sh - install or uninstall moat (run by `make install` and
 # `make uninstall`, which pass the paths in the environment):
-#   DESTDIR PREFIX SBINDIR BINDIR MANDIR SYSCONFDIR LOCALSTATEDIR UNITDIR
+#   BUILD (the build directory: build) DESTDIR PREFIX SBINDIR BINDIR MANDIR
+#   SYSCONFDIR LOCALSTATEDIR UNITDIR
 #   SENDMAIL_LINKS (auto: only where no other MTA has /usr/sbin/sendmail;
 #   yes; no)  MAKE_DIRS (yes: the spool and state directories; no: the
 #   Debian package's postinst makes them)
@@ -14,6 +15,7 @@
 # under DESTDIR (a staging tree) files are plain copies.
 set -e
 cd "$(dirname "$0")/.."
+BIN="${BUILD:-build}/moat"
 : "${PREFIX:=/usr/local}" "${SYSCONFDIR:=/etc}" "${LOCALSTATEDIR:=/var}"
 : "${SBINDIR:=$PREFIX/sbin}" "${BINDIR:=$PREFIX/bin}"
 : "${MANDIR:=$PREFIX/share/man}"
@@ -75,9 +77,9 @@ want_links() {
 }
 
 do_install() {
-	[ -x build/moat ] || { echo "install.sh: build/moat is missing: run make" >&2; exit 1; }
+	[ -x "$BIN" ] || { echo "install.sh: $BIN is missing: run make" >&2; exit 1; }
 	install -d "$D$SBINDIR" "$D$MANDIR/man8" "$D$MANDIR/man5" "$D$UNITDIR" "$D$CONFDIR"
-	install -m 0755 build/moat "$D$SBINDIR/moat"
+	install -m 0755 "$BIN" "$D$SBINDIR/moat"
 	install -m 0644 man/moat.8 "$D$MANDIR/man8/moat.8"
 	install -m 0644 man/moat.conf.5 "$D$MANDIR/man5/moat.conf.5"
 	tmp=$(mktemp)

@@ -114,8 +114,8 @@ uc_passwd(const char *path, struct ipc_peer *from, struct ipc_peer *queue,
 	}
 	snprintf(detail, sizeof(detail), "uid=%" PRIu32 " op=%s", uid,
 	    ctl_op_name(q->op));
-	log_notice(LOG_CAT_AUTH, "event=passwd user=\"%s\" uid=%" PRIu32,
-	    log_escape(esc, sizeof(esc), q->a, strlen(q->a)), uid);
+	log_notice(LOG_CAT_AUTH, "event=passwd user=%s uid=%" PRIu32,
+	    log_escape_bare(esc, sizeof(esc), q->a, strlen(q->a)), uid);
 	uc_event(queue, q->op == CTL_OP_CONSOLE_PASSWD ? "console_passwd" :
 	    "admin_passwd", q->a, detail);
 	ctl_answer_simple(from, id, CTL_OK, "password for %s set in %s",
@@ -142,15 +142,21 @@ uc_del(const char *path, struct ipc_peer *from, struct ipc_peer *queue,
 		    err);
 		return 0;
 	}
+	if (r == 1 && q->op == CTL_OP_CONSOLE_USER_DEL) {
+		ctl_answer_simple(from, id, CTL_FAILED, "no console login %s "
+		    "in %s; nothing changed", q->a, path);
+		return 0;
+	}
 	if (r == 1) {
-		ctl_answer_simple(from, id, CTL_FAILED, "no user %s in %s "
-		    "(moat user list); nothing changed", q->a, path);
+		ctl_answer_simple(from, id, CTL_FAILED, "no user %s in %s; "
+		    "nothing changed (the file's users are those moat user "
+		    "list shows with in_file yes)", q->a, path);
 		return 0;
 	}
 	snprintf(detail, sizeof(detail), "uid=%" PRIu32 " op=%s", uid,
 	    ctl_op_name(q->op));
-	log_notice(LOG_CAT_AUTH, "event=user_del user=\"%s\" uid=%" PRIu32,
-	    log_escape(esc, sizeof(esc), q->a, strlen(q->a)), uid);
+	log_notice(LOG_CAT_AUTH, "event=user_del user=%s uid=%" PRIu32,
+	    log_escape_bare(esc, sizeof(esc), q->a, strlen(q->a)), uid);
 	uc_event(queue, q->op == CTL_OP_CONSOLE_USER_DEL ? "console_user_del" :
 	    "user_del", q->a, detail);
 	ctl_answer_simple(from, id, CTL_OK, "%s removed from %s", q->a, path);

@@ -1121,7 +1121,9 @@ cmd_user_passwd(struct cli *c, const char *user, enum ctl_op op)
 		fprintf(stderr, "moat: empty password refused\n");
 		goto done;
 	}
-	if ((conf = conf_load(c->conf_path, err, sizeof(err))) == NULL) {
+	/* the rules of the daemon's configuration, found as the socket is */
+	if ((conf = conf_path_load(c->conf_path, c->builtin, err,
+	    sizeof(err))) == NULL) {
 		fprintf(stderr, "moat: %s\n", err);
 		goto done;
 	}
@@ -1182,6 +1184,7 @@ static int
 cmd_user(struct cli *c, int argc, char **argv)
 {
 	struct ctl_req q;
+	struct ctl_answer a;
 	char err[512];
 	int release = 0, rc;
 
@@ -1232,8 +1235,21 @@ cmd_user(struct cli *c, int argc, char **argv)
 		else
 			return usage(NULL);
 	}
-	if ((rc = run(c, &q)) != 0 || !release)
-		return rc;
+	if (!release)
+		return run(c, &q);
+	/* --release: the state's answer would say the mail is still held,
+	 * which the release below makes untrue; its failure is shown */
+	if (cli_call(c, &q, &a) == -1)
+		return 1;
+	if (a.status != CTL_OK || c->json) {
+		rc = show(c, &a);
+		ctl_answer_free(&a);
+		if (rc != 0)
+			return rc;
+	} else {
+		printf("%s is now active\n", q.a);
+		ctl_answer_free(&a);
+	}
 	return user_release_mail(c, q.a);
 }
 

@@ -233,7 +233,7 @@ static const struct conf_knob knobs[] = {
 	K_STR("server", tls_ciphersuites, CT_STRING,
 	    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256",
 	    0, check_tls_ciphersuites, "TLS 1.3 cipher suites (OpenSSL syntax)."),
-	K_NUM("server", tls_ticket_lifetime, CT_INT, "43200", 0, 604800,
+	K_NUM("server", tls_ticket_lifetime, CT_DUR, "43200", 0, 604800,
 	    "Seconds a session-ticket key encrypts new tickets before a fresh random one replaces it; the previous key still decrypts, so a ticket resumes for up to twice this. 0: no tickets. Keys live in memory only and survive reloads."),
 	K_BOOL("server", syslog, "no",
 	    "Log to syslog (facility mail) instead of stderr."),
@@ -364,9 +364,9 @@ static const struct conf_knob knobs[] = {
 	    "Recipients refused by remote servers per window that raise an alert."),
 	K_BOOL("watch", quarantine_after_guessing, "yes",
 	    "Hold an account's mail from its first message when it logs in after a distributed guessing attack (account_attack, or failures from several addresses within guess_window) from an address that failed for it or from a network it never logged in from; an admin releases it (moat user unsuspend)."),
-	K_NUM("watch", guess_quiet_time, CT_INT, "86400", 1, 2592000,
+	K_NUM("watch", guess_quiet_time, CT_DUR, "86400", 1, 2592000,
 	    "A login held by quarantine_after_guessing is the owner's again (new mail no longer held; event guess_quarantine_end) when the account logs in from a network it used before the attack and has had no AUTH failure for this many seconds."),
-	K_NUM("watch", guess_window, CT_INT, "86400", 600, 2592000,
+	K_NUM("watch", guess_window, CT_DUR, "86400", 600, 2592000,
 	    "Seconds a guessing attack on an account is remembered: for quarantine_after_guessing, and for the addresses banned when the account is held or suspended."),
 	K_BOOL("watch", guess_ban_aggregate, "no",
 	    "Ban the networks of the addresses that guessed at a held or suspended account (/24 for IPv4, /64 for IPv6) rather than each address."),
@@ -434,7 +434,7 @@ static const struct conf_knob knobs[] = {
 
 	K_LIST("dkim", dkim_sign, CT_LIST, "", check_dkim_sign,
 	    "DKIM keys DOMAIN:SELECTOR:KEYFILE (PEM, RSA of 1024 bits or more or Ed25519, mode 0600, made by moat dkim keygen): mail from authenticated users, relay clients and local submission whose From domain is DOMAIN gets one signature per key of that domain (an RSA and an Ed25519 selector: two). Empty: no signing."),
-	K_NUM("dkim", dkim_expire, CT_INT, "0", 0, 31536000,
+	K_NUM("dkim", dkim_expire, CT_DUR, "0", 0, 31536000,
 	    "Seconds a DKIM signature stays valid (its x= tag); 0: no x=."),
 
 	K_STR("authentication", authserv_id, CT_STRING, "", CF_EMPTY,
@@ -619,11 +619,11 @@ static const struct conf_knob mknobs[MK_COUNT] = {
 	[MK_SOCKET] = M_KNOB(socket, CT_STRING, CF_REQUIRED, NULL, 0, 0,
 	    check_milter_socket,
 	    "inet:ADDRESS:PORT, inet6:[ADDRESS]:PORT (numeric) or unix:PATH; a unix path is opened inside the smtp process's chroot (empty_dir), so prefer inet."),
-	[MK_CONNECT_TIMEOUT] = M_KNOB(connect_timeout, CT_INT, 0, "5", 1, 300,
+	[MK_CONNECT_TIMEOUT] = M_KNOB(connect_timeout, CT_DUR, 0, "5", 1, 300,
 	    NULL, "Seconds to connect and negotiate with the filter."),
-	[MK_COMMAND_TIMEOUT] = M_KNOB(command_timeout, CT_INT, 0, "10", 1,
+	[MK_COMMAND_TIMEOUT] = M_KNOB(command_timeout, CT_DUR, 0, "10", 1,
 	    600, NULL, "Seconds the filter has to answer each command."),
-	[MK_EOM_TIMEOUT] = M_KNOB(eom_timeout, CT_INT, 0, "30", 1, 3600, NULL,
+	[MK_EOM_TIMEOUT] = M_KNOB(eom_timeout, CT_DUR, 0, "30", 1, 3600, NULL,
 	    "Seconds the filter has to answer the end of a message (each progress report starts them again)."),
 	[MK_DEFAULT_ACTION] = M_KNOB(default_action, CT_STRING, 0, "tempfail",
 	    0, 0, check_milter_action,
@@ -3088,6 +3088,23 @@ struct conf *
 conf_load(const char *path, char *err, size_t errlen)
 {
 	return conf_load_text(path, NULL, NULL, err, errlen);
+}
+
+/*
+ * conf_load_defaults - every knob at its default, relative paths below
+ * path's directory as they would be for that file (moat config -d)
+ */
+struct conf *
+conf_load_defaults(const char *path, char *err, size_t errlen)
+{
+	char abs[CONF_PATH_MAX], dir[CONF_PATH_MAX];
+
+	if (abs_path(path, abs, dir) == -1) {
+		snprintf(err, errlen, "%s: cannot make the path absolute: %s",
+		    path, strerror(errno));
+		return NULL;
+	}
+	return conf_parse_text("", "(defaults)", abs, dir, err, errlen);
 }
 
 /*

@@ -286,6 +286,8 @@ struct conf {
  * wrong" into err.
  */
 struct conf *conf_load(const char *path, char *err, size_t errlen);
+/* conf_load_defaults - the defaults, relative paths below path's directory */
+struct conf *conf_load_defaults(const char *path, char *err, size_t errlen);
 /*
  * conf_load_text - conf_load that also gives the text it parsed (the
  * caller frees *textp), for what passes the configuration on

@@ -6,7 +6,7 @@
  *   (-c FILE, else $MOAT_CONFIG, else MOAT_CONFIG_PATH; --builtin: the
  *   configuration compiled in, as `make run` serves it)
  *   moat passwd USER [-c FILE]    add a user or change a password
- *   moat config [-c FILE] [-d] [KNOB...]
+ *   moat config [-c FILE | --builtin] [-d] [KNOB...]
  *                                 knobs changed from the defaults, or values
  *   moat config-doc               every knob with its default and bounds
  *   moat ldap-query [-c FILE] NAME [ADDRESS...]
@@ -60,10 +60,10 @@
 
 
 #define CONFIG_USAGE \
-	"usage: moat config [-c FILE] [-d] [KNOB...]\n" \
+	"usage: moat config [-c FILE | --builtin] [-d] [KNOB...]\n" \
 	"  without KNOB: the knobs that differ from the defaults; with\n" \
 	"  KNOB (NAME, SECTION.NAME, listener.L.NAME, ldap.D.NAME): values;\n" \
-	"  -d: the defaults\n"
+	"  -d: the defaults (relative paths below the file's directory)\n"
 
 static void
 usage(FILE *fp)
@@ -79,7 +79,7 @@ usage(FILE *fp)
 	    "              [--starttls | --tls]\n"
 	    "       moat doctor [-c FILE] [--json] [--no-dns] "
 	    "[--no-relay-test]\n"
-	    "       moat config [-c FILE] [-d] [KNOB...]\n"
+	    "       moat config [-c FILE | --builtin] [-d] [KNOB...]\n"
 	    "       moat config-doc\n"
 	    "       moat dkim keygen DOMAIN SELECTOR [--type rsa|ed25519] "
 	    "[--bits N] [--dir DIR]\n"
@@ -88,8 +88,9 @@ usage(FILE *fp)
 	    "[RCPT...] < MESSAGE\n"
 	    "       moat mailq [-C FILE]\n"
 	    "       moat sessions|queue|ban|user|events|log|stats|status|"
-	    "blacklist ...\n"
-	    "                    (administration: moat queue --help)\n"
+	    "blacklist|\n"
+	    "            verify|incident|console ...\n"
+	    "                    (administration: moat COMMAND --help)\n"
 	    "       moat reload | moat stop [--no-wait] | moat status\n"
 	    "       moat version\n"
 	    "The configuration: -c FILE, else $%s, else %s.\n",
@@ -259,8 +260,9 @@ cmd_passwd(int argc, char **argv)
 		fprintf(stderr, "moat: %s\n", err);
 		goto done;
 	}
-	printf("moat: password for %s set in %s (send SIGHUP to a running "
-	    "moat to reload)\n", user, c->users_file);
+	printf("moat: password for %s set in %s (a running moat uses it "
+	    "after moat reload; moat user passwd sets it at once)\n", user,
+	    c->users_file);
 	rc = 0;
 done:
 	sodium_memzero(pw1, sizeof(pw1));
@@ -270,7 +272,7 @@ done:
 }
 
 /*
- * config [-c FILE] [-d] [KNOB...]: without a knob, the knobs that differ
+ * config [-c FILE | --builtin] [-d] [KNOB...]: without a knob, the knobs that differ
  * from the defaults (postconf -n); with knobs, their values; -d: the
  * defaults instead of the file's values.
  */
@@ -286,6 +288,8 @@ cmd_config(int argc, char **argv)
 			path = argv[++i];
 		else if (strcmp(argv[i], "-d") == 0)
 			defaults = 1;
+		else if (strcmp(argv[i], "--builtin") == 0)
+			builtin = 1;
 		else if (strcmp(argv[i], "-h") == 0 ||
 		    strcmp(argv[i], "--help") == 0) {
 			printf("%s", CONFIG_USAGE);
@@ -297,11 +301,24 @@ cmd_config(int argc, char **argv)
 		} else
 			argv[nknobs++] = argv[i];
 	}
-	if (defaults) {		/* the built-in configuration is all defaults */
-		builtin = 1;
-		path = NULL;
-	}
-	if ((c = load(path)) == NULL)
+	if (defaults) {
+		/* relative paths as they would be for the chosen file; with
+		 * none, the built-in configuration (all defaults, here) */
+		const char *file = builtin ? NULL : conf_path_choose(path);
+		char err[1024];
+
+		if (file != NULL && (path != NULL || access(file, F_OK) == 0))
+			c = conf_load_defaults(file, err, sizeof(err));
+		else {
+			builtin = 1;
+			c = load(NULL);
+			err[0] = '\0';
+		}
+		if (c == NULL && err[0] != '\0')
+			fprintf(stderr, "moat: %s\n", err);
+	} else
+		c = load(path);
+	if (c == NULL)
 		return 1;
 	if (nknobs == 0) {
 		if (defaults)

@@ -51,6 +51,8 @@ struct tls_group {
 	char		*names[NAMES_MAX];	/* lowercased, owned */
 	size_t		 n_names;
 	int		 has_rsa, has_ec;
+	int		 rsa_i, ec_i;	/* the pairs that gave them */
+	int		 lent_rsa, lent_ec;	/* the default's, lent */
 };
 
 struct tls_set {
@@ -232,6 +234,47 @@ group_add(struct tls_group *g, STACK_OF(X509) *chain, uint32_t key_id,
 	return tls_key_use(g->ctx, leaf, key_id, err, errlen);
 }
 
+/*
+ * A name with only an ECDSA certificate (or only an RSA one) would fail
+ * the handshake of a client that cannot use that type, where without
+ * SNI it would have had the default certificate. Each other context gets
+ * the default's chain of the type it lacks: such a client gets what it
+ * would have got without naming the host, the others the named one.
+ */
+static int
+lend_default(struct tls_set *set, uint32_t gen,
+    const struct tls_set_pem *pems, char *why, size_t whylen)
+{
+	const struct tls_group *d = &set->grp[0];
+
+	for (size_t k = 1; k < set->n; k++) {
+		struct tls_group *g = &set->grp[k];
+
+		for (int ec = 0; ec <= 1; ec++) {
+			int i = ec ? d->ec_i : d->rsa_i;
+			STACK_OF(X509) *chain;
+
+			if (!(ec ? d->has_ec : d->has_rsa) ||
+			    (ec ? g->has_ec : g->has_rsa))
+				continue;
+			if ((chain = tls_chain_pem(pems[i].pem, pems[i].len,
+			    why, whylen)) == NULL)
+				return -1;
+			if (group_add(g, chain, tls_set_key_id(gen, (size_t)i),
+			    why, whylen) == -1) {
+				sk_X509_pop_free(chain, X509_free);
+				return -1;
+			}
+			sk_X509_pop_free(chain, X509_free);
+			if (ec)
+				g->lent_ec = 1;
+			else
+				g->lent_rsa = 1;
+		}
+	}
+	return 0;
+}
+
 /* tls_set_new - the contexts of generation gen */
 struct tls_set *
 tls_set_new(const struct tls_opts *o, uint32_t gen,
@@ -289,10 +332,13 @@ tls_set_new(const struct tls_opts *o, uint32_t gen,
 		if (group_add(g, chain, tls_set_key_id(gen, i), why,
 		    sizeof(why)) == -1)
 			goto fail_chain;
-		if (ec)
+		if (ec) {
 			g->has_ec = 1;
-		else
+			g->ec_i = (int)i;
+		} else {
 			g->has_rsa = 1;
+			g->rsa_i = (int)i;
+		}
 		sk_X509_pop_free(chain, X509_free);
 		continue;
 fail_chain:
@@ -302,12 +348,19 @@ fail_i:
 		set_free(set);
 		return NULL;
 	}
+	if (lend_default(set, gen, pems, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "certificate 1: %s", why);
+		set_free(set);
+		return NULL;
+	}
 	for (size_t k = 0; k < set->n; k++)
 		log_info(LOG_CAT_TLS, "event=tls_certificate generation=%u "
 		    "context=%zu names=%zu first=%s rsa=%s ecdsa=%s", gen, k,
 		    set->grp[k].n_names, set->grp[k].n_names ?
 		    set->grp[k].names[0] : "-", set->grp[k].has_rsa ? "yes" :
-		    "no", set->grp[k].has_ec ? "yes" : "no");
+		    set->grp[k].lent_rsa ? "default" : "no",
+		    set->grp[k].has_ec ? "yes" : set->grp[k].lent_ec ?
+		    "default" : "no");
 	return set;
 }
 

@@ -46,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -1078,8 +1079,22 @@ qc_pause(struct queue_ctl *qc, uint64_t id, uint32_t uid,
 {
 	char esc[CTL_STR_MAX * 4], resc[CTL_STR_MAX * 4];
 	const char *what = strcmp(q->a, "*") == 0 ? "all destinations" : q->a;
+	const struct conf *c;
 	int rc;
 
+	/* a local domain's mail goes to the Maildirs, never through
+	 * delivery: pausing it would say what does not happen */
+	if (pause && qc->dl.conf != NULL && (c = qc->dl.conf(qc->dl.arg)) !=
+	    NULL)
+		for (size_t i = 0; i < c->n_local_domains; i++)
+			if (strcasecmp(c->local_domains[i], q->a) == 0) {
+				ctl_answer_simple(qc->control, id,
+				    CTL_BAD_REQUEST, "%s is a local domain: its "
+				    "mail goes into the mailboxes as it "
+				    "arrives; there is no delivery to pause",
+				    q->a);
+				return;
+			}
 	if (pause)
 		rc = queue_db_ctl_pause(qc->db, q->a, q->b, time(NULL));
 	else

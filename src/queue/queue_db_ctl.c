@@ -268,7 +268,8 @@ static const char *const qdc_sql[QDC_NALL] = {
 	    "WITH w(user) AS (SELECT user FROM user_state"
 	    " UNION SELECT auth_user FROM message WHERE auth_user IS NOT NULL"
 	    " UNION SELECT user FROM events WHERE user IS NOT NULL"
-	    "  AND user != '' AND time >= ?1),"
+	    "  AND user != '' AND time >= ?1"
+	    "  AND type NOT LIKE 'console%'),"		/* the console's logins */
 	    " c(user, rest) AS (SELECT user, CASE WHEN substr(user, 1, 3) ="
 	    "  'ip:' THEN substr(user, 4) END FROM w),"
 	    " u(user, ip, snd) AS (SELECT user, CASE instr(rest, '/') WHEN 0"

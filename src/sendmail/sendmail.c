@@ -86,12 +86,18 @@ warnx_sm(struct sendmail *sm, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+static void
+usage_to(FILE *f, const char *prog)
+{
+	fprintf(f, "usage: %s [-t] [-i] [-f SENDER] [-F FULLNAME] "
+	    "[-C CONFIG] [RECIPIENT ...] < MESSAGE\n"
+	    "       %s -bp   (the queue, as mailq)\n", prog, prog);
+}
+
 static int
 usage(struct sendmail *sm)
 {
-	fprintf(stderr, "usage: %s [-t] [-i] [-f SENDER] [-F FULLNAME] "
-	    "[-C CONFIG] [RECIPIENT ...] < MESSAGE\n"
-	    "       %s -bp   (the queue, as mailq)\n", sm->prog, sm->prog);
+	usage_to(stderr, sm->prog);
 	return EX_USAGE;
 }
 
@@ -187,6 +193,8 @@ parse_options(struct sendmail *sm, int argc, char **argv, int *first)
 		}
 		if (a[0] != '-' || a[1] == '\0')
 			break;
+		if (strcmp(a, "--help") == 0)
+			return 2;
 		if (strcmp(a, "-t") == 0)
 			sm->header_rcpts = 1;
 		else if (strcmp(a, "-i") == 0 || strcmp(a, "-oi") == 0)
@@ -586,8 +594,9 @@ sendmail_main(int argc, char **argv)
 	struct sendmail sm;
 	struct smsg m;
 	char *in = NULL, err[512], sender[SMSG_ADDR_MAX + 256];
+	char bare[SMSG_ADDR_MAX + 256];
 	char **rcpts = NULL;
-	size_t inlen = 0, n = 0;
+	size_t inlen = 0, n = 0, flen;
 	int first, rc, bp;
 	const char *slash = strrchr(argv[0], '/');
 
@@ -598,6 +607,11 @@ sendmail_main(int argc, char **argv)
 	sm.fd = -1;
 	if ((bp = parse_options(&sm, argc, argv, &first)) == -1) {
 		rc = EX_USAGE;
+		goto done;
+	}
+	if (bp == 2) {
+		usage_to(stdout, sm.prog);
+		rc = 0;
 		goto done;
 	}
 	if (bp) {
@@ -624,6 +638,13 @@ sendmail_main(int argc, char **argv)
 	if (sendmail_conf(&sm) == -1) {
 		rc = EX_CONFIG;
 		goto done;
+	}
+	if (sm.sender != NULL && sm.sender[0] == '<' &&
+	    (flen = strlen(sm.sender)) >= 2 && sm.sender[flen - 1] == '>') {
+		/* -f '<>' and -f '<addr>', as Postfix and Exim take them */
+		snprintf(bare, sizeof(bare), "%.*s", (int)(flen - 2),
+		    sm.sender + 1);
+		sm.sender = bare;
 	}
 	if (sm.sender != NULL && (strchr(sm.sender, '<') != NULL ||
 	    strchr(sm.sender, '>') != NULL || strpbrk(sm.sender, " \t\r\n") !=
@@ -708,7 +729,10 @@ mailq_main(int argc, char **argv)
 			conf_path = argv[++i];
 		else if (strncmp(argv[i], "-C", 2) == 0 && argv[i][2] != '\0')
 			conf_path = argv[i] + 2;
-		else if (strcmp(argv[i], "-v") != 0 &&
+		else if (strcmp(argv[i], "--help") == 0) {
+			printf("usage: %s [-C CONFIG]\n", prog);
+			return 0;
+		} else if (strcmp(argv[i], "-v") != 0 &&
 		    strcmp(argv[i], "-bp") != 0) {
 			fprintf(stderr, "%s: unknown option %s\nusage: %s "
 			    "[-C CONFIG]\n", prog, argv[i], prog);

@@ -147,6 +147,7 @@ struct smtp_listener {
 	const struct conf_listener	*conf;	/* points into srv->conf */
 	size_t				 index;
 	struct evconnlistener		*evl;
+	uint64_t			 started;	/* sessions accepted */
 };
 
 /*
@@ -251,7 +252,6 @@ enum smtp_reject {
 
 /* lifetime counters since start: plain integers, bumped in place */
 struct smtp_stats {
-	uint64_t	sessions;		/* connections accepted */
 	uint64_t	rejected[SMTP_REJ_COUNT];
 	uint64_t	auth_ok, auth_fail;
 };

@@ -186,12 +186,13 @@ sc_stats(uint64_t id)
 		snprintf(labels, sizeof(labels), "listener=\"%s\"",
 		    sc.srv->listeners[i].conf->name);
 		sc_stat(&ans, "sessions", labels, per[i]);
+		sc_stat(&ans, "sessions_started_total", labels,
+		    (int64_t)sc.srv->listeners[i].started);
 	}
 	sc_stat(&ans, "sessions_authenticated", "", auth);
 	sc_stat(&ans, "sessions_tls", "", tls);
 	sc_stat(&ans, "bans_enforced", "", (int64_t)banlist_size(sc.srv->bans));
-	sc_stat(&ans, "users_suspended", "", susp);
-	sc_stat(&ans, "sessions_started_total", "", (int64_t)st->sessions);
+	sc_stat(&ans, "users_auth_refused", "", susp);
 	for (int i = 0; i < SMTP_REJ_COUNT; i++) {
 		snprintf(labels, sizeof(labels), "reason=\"%s\"",
 		    sc_reject_names[i]);

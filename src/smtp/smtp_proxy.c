@@ -103,7 +103,7 @@ proxied_done(struct smtp_proxied *pc, const struct proxy_header *h)
 	proxied_free(srv, pc);
 	if (smtp_server_refused(srv, l, fd, addr))
 		return;
-	srv->stats.sessions++;
+	l->started++;
 	smtp_session_start(srv, l, fd, (struct sockaddr *)&client,
 	    client.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
 	    sizeof(struct sockaddr_in), proxy);

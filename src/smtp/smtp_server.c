@@ -394,7 +394,7 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 	if (cidr_addr_from_sa(sa, addr) == 0 &&
 	    smtp_server_refused(srv, l, fd, addr))
 		return;
-	srv->stats.sessions++;
+	l->started++;
 	smtp_session_start(srv, l, fd, sa, salen, NULL);
 }
 

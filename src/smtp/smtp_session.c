@@ -815,7 +815,7 @@ smtp_check_sender(struct smtp_session *s, const struct mail_addr *a,
 	log_escape_bare(esc, sizeof(esc), from, strlen(from));
 	if (s->authenticated) {
 		log_notice(LOG_CAT_POLICY, "session=%s event=sender_mismatch "
-		    "client=%s user=\"%s\" from=<%s>", s->idstr, s->ip,
+		    "client=%s user=%s from=<%s>", s->idstr, s->ip,
 		    s->auth_user, esc);
 		smtp_server_event(s->srv, "sender_mismatch", s->ip, s->auth_user,
 		    s->idstr, from);
@@ -1683,13 +1683,13 @@ smtp_auth_fail_log(struct smtp_session *s, int failures)
 	const char *mech = s->auth.mech == AUTH_MECH_PLAIN ? "PLAIN" : "LOGIN";
 	char esc[600], detail[128];
 
-	log_escape(esc, sizeof(esc), s->auth.login_user,
+	log_escape_bare(esc, sizeof(esc), s->auth.login_user,
 	    strlen(s->auth.login_user));
 	/* no name tried (an empty LOGIN user): user=-, as everywhere */
 	log_notice(LOG_CAT_AUTH, "session=%s event=auth_fail client=%s "
-	    "user=%s%s%s mechanism=%s failures=%d session_failures=%d",
-	    s->idstr, s->ip, esc[0] ? "\"" : "", esc[0] ? esc : "-",
-	    esc[0] ? "\"" : "", mech, failures, s->auth.failures);
+	    "user=%s mechanism=%s failures=%d session_failures=%d",
+	    s->idstr, s->ip, esc[0] ? esc : "-", mech, failures,
+	    s->auth.failures);
 	snprintf(detail, sizeof(detail), "mechanism=%s failures=%d", mech,
 	    failures);
 	smtp_server_event(s->srv, "auth_fail", s->ip, s->auth.login_user,
@@ -1742,9 +1742,9 @@ smtp_auth_guard(struct smtp_session *s)
 	if (alert) {
 		char esc[600], detail[128];
 
-		log_escape(esc, sizeof(esc), s->auth.login_user,
+		log_escape_bare(esc, sizeof(esc), s->auth.login_user,
 		    strlen(s->auth.login_user));
-		log_warn(LOG_CAT_AUTH, "event=account_attack user=\"%s\" "
+		log_warn(LOG_CAT_AUTH, "event=account_attack user=%s "
 		    "failures=%d addresses=%d alert=yes", esc, n, distinct);
 		snprintf(detail, sizeof(detail), "failures=%d addresses=%d",
 		    n, distinct);
@@ -1795,12 +1795,13 @@ smtp_session_auth_result(struct smtp_session *s, int result)
 
 	if (s->state != SMTP_STATE_WAIT || s->waiting != SMTP_WAIT_AUTH)
 		return;
-	log_escape(esc, sizeof(esc), s->auth.login_user, strlen(s->auth.login_user));
+	log_escape_bare(esc, sizeof(esc), s->auth.login_user,
+	    strlen(s->auth.login_user));
 	if (result == PROTO_AUTH_OK &&
 	    smtp_server_is_suspended(s->srv, s->auth.login_user)) {
 		/* the password was right, the account is not usable */
 		log_notice(LOG_CAT_AUTH, "session=%s event=auth_suspended client=%s "
-		    "user=\"%s\"", s->idstr, s->ip, esc);
+		    "user=%s", s->idstr, s->ip, esc);
 		smtp_server_event(s->srv, "auth_suspended", s->ip,
 		    s->auth.login_user, s->idstr, "account suspended");
 		smtp_reply_error(s, "535 5.7.8 Authentication credentials invalid");
@@ -1811,7 +1812,7 @@ smtp_session_auth_result(struct smtp_session *s, int result)
 	if (result == PROTO_AUTH_OK) {
 		s->authenticated = 1;
 		snprintf(s->auth_user, sizeof(s->auth_user), "%s", s->auth.login_user);
-		log_info(LOG_CAT_AUTH, "session=%s event=auth_ok client=%s user=\"%s\" "
+		log_info(LOG_CAT_AUTH, "session=%s event=auth_ok client=%s user=%s "
 		    "mechanism=%s", s->idstr, s->ip, esc,
 		    s->auth.mech == AUTH_MECH_PLAIN ? "PLAIN" : "LOGIN");
 		s->srv->stats.auth_ok++;

@@ -172,3 +172,46 @@ def test_man_page_documents_every_command_of_every_usage(cmd):
     if cmd in ("sessions", "queue", "ban", "user", "events", "log",
                "config", "incident"):
         assert "$ moat %s" % cmd in man, cmd
+
+
+def man_example_lines():
+    """The lines of moat(8)'s example blocks (.nf/.fi, .EX/.EE), escapes
+    undone; None ends each block."""
+    lines, inside = [], False
+    for l in man_text().splitlines():
+        if l in (".nf", ".EX"):
+            inside = True
+        elif l in (".fi", ".EE"):
+            inside = False
+            lines.append(None)
+        elif inside:
+            lines.append(l.replace("\\e", "\\").replace("\\&", ""))
+    return lines
+
+
+@pytest.mark.parametrize("cmd", COMMANDS + ["reload", "stop", "dkim",
+                                            "sendmail", "mailq"])
+def test_man_page_has_an_example_of_every_form(cmd):
+    """Each form the command's --help names (each subcommand, each
+    alternative of a|b) is run in an example of moat(8), at a prompt or
+    after a pipe, and one of them shows what moat prints (sendmail prints
+    nothing when it queued the message)."""
+    examples = man_example_lines()
+    usage = run(cmd, "--help").stdout
+    forms = []
+    for line in re.split(r"\n| \| ", usage):
+        m = re.match(r"(?:usage:)?\s*(?:moat )?(\S+)(?: ([a-z][a-z|-]*))?",
+                     line)
+        if m and m.group(1) == cmd:
+            forms += [(cmd + " " + sub).strip()
+                      for sub in (m.group(2) or "").split("|")]
+    assert forms, usage
+    for form in forms:
+        at = [i for i, l in enumerate(examples) if l is not None and
+              re.search(r"(^[$#] |\| )(moat )?%s\b" % re.escape(form), l)]
+        assert at, "moat(8) has no example of moat %s" % form
+        if cmd == "sendmail":
+            continue
+        printed = [i for i in at if examples[i + 1] is not None and
+                   not re.match(r"[$#] ", examples[i + 1])]
+        assert printed, "no example of moat %s shows its output" % form

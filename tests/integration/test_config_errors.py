@@ -828,3 +828,64 @@ def test_moat_config_prints_changed_knobs_and_values(tmp_path):
     assert r.returncode == 1, "max_errors is in [limits], not [policy]"
     r = run("config", "--help")
     assert r.returncode == 0 and r.stdout.startswith("usage: moat config")
+
+
+def test_every_duration_knob_takes_units(tmp_path):
+    """A knob whose text speaks of seconds or milliseconds is a duration
+    (config-doc says so), and takes its default written with a unit."""
+    doc = run("config-doc").stdout
+    section, knobs = None, []
+    lines = doc.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("["):
+            section = line.strip("[]")
+            continue
+        m = re.match(r"^  ([a-z0-9_]+) \(([^,)]+)(?:, ([a-z]+))?, default: "
+                     r"([^,)]*)", line)
+        if not m:
+            continue
+        text = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        knobs.append((section, m.group(1), m.group(2), m.group(3),
+                      m.group(4), text))
+    timed = [k for k in knobs if k[2] == "duration" or
+             re.match(r"(Milli)?[Ss]econds\b", k[5]) or re.search(r"_(timeout|time|window|lifetime|expire|interval|"
+                          r"ttl)$", k[1])]
+    assert len(timed) > 30, timed
+    wrong = [(s, n, t) for s, n, t, _, _, _ in timed if t != "duration"]
+    assert not wrong, wrong
+    # each, in a plain section, set to its default with a unit
+    text = ""
+    for s, n, t, unit, default, _ in timed:
+        if " " in s or not default.isdigit():
+            continue
+        v = int(default)
+        if unit == "milliseconds":
+            v, u = (v // 1000, "s") if v % 1000 == 0 and v else (v, "ms")
+        else:
+            u = "s"
+        for size, name in ((86400, "d"), (3600, "h"), (60, "m")):
+            if u == "s" and v and v % size == 0:
+                v, u = v // size, name
+                break
+        text += "[%s]\n%s = %d%s\n" % (s, n, v, u)
+    conf = tmp_path / "units.conf"
+    conf.write_text(text)
+    r = run("check-config", "-c", str(conf))
+    assert r.returncode == 0, text + r.stderr
+
+
+def test_config_defaults_resolve_paths_as_the_file_would(tmp_path):
+    """`moat config -d -c FILE` shows the defaults as they apply to FILE:
+    relative paths below its directory, as check-config resolves them."""
+    sub = tmp_path / "etc"
+    sub.mkdir()
+    conf = sub / "m.conf"
+    conf.write_text("[server]\nhostname = mx.example.org\n")
+    r = run("config", "-d", "-c", str(conf), "spool_dir", cwd=str(tmp_path))
+    assert r.returncode == 0 and r.stdout.strip() == \
+        str(sub / "var" / "spool"), r
+    checked = sections(run("check-config", "-c", str(conf)).stdout)
+    assert checked["server"]["spool_dir"] == str(sub / "var" / "spool")
+    r = run("config", "--builtin", "spool_dir", cwd=str(tmp_path))
+    assert r.returncode == 0 and r.stdout.strip() == \
+        str(tmp_path / "var" / "spool"), r

@@ -198,6 +198,17 @@ def test_console_users_file_and_user_del(console):
                        text=True)
     assert r.returncode == 0, r.stderr
     assert console.login()[0] == 401
+    r = subprocess.run([MOAT_BIN, "console", "user", "del", CONSOLE_USER,
+                        "-c", console.moat.conf], capture_output=True,
+                       text=True)
+    assert r.returncode != 0 and "no console login %s in" % CONSOLE_USER \
+        in r.stderr, r.stderr
+    # console logins are no mail accounts: not in moat user list
+    r = subprocess.run([MOAT_BIN, "user", "list", "--json", "-c",
+                        console.moat.conf], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert CONSOLE_USER not in [u["user"] for u in
+                                json.loads(r.stdout)["users"]], r.stdout
 
 
 def test_console_off_loopback_is_refused(tmp_path):

@@ -62,9 +62,22 @@ def test_install_layout(dest):
 
 
 def test_prefix_sysconfdir_localstatedir(dest):
-    make("install", DESTDIR=dest, PREFIX="/opt/moat", SYSCONFDIR="/opt/etc",
-         LOCALSTATEDIR="/srv", SENDMAIL_LINKS="no")
+    # the GNU names; a build of its own (a copy of build/: only what holds
+    # the configuration's path is made again), since the binary's default
+    # configuration follows sysconfdir
+    b = os.path.join(dest, "build")
+    shutil.copytree(os.path.join(ROOT, "build"), b, symlinks=True)
+    make("install", B=b, DESTDIR=dest, prefix="/opt/moat",
+         sysconfdir="/opt/etc", localstatedir="/srv", SENDMAIL_LINKS="no")
     p = lambda rel: os.path.join(dest, rel.lstrip("/"))
+    # without -c the installed binary reads sysconfdir's configuration
+    r = subprocess.run([p("/opt/moat/sbin/moat"), "check-config"],
+                       capture_output=True, text=True)
+    assert "/opt/etc/moat/moat.conf" in r.stderr, r.stderr
+    r = subprocess.run([os.path.join(ROOT, "build", "moat"), "check-config"],
+                       capture_output=True, text=True, env=dict(
+                           os.environ, MOAT_CONFIG=""))
+    assert "/opt/etc" not in r.stderr, "the tree's build changed: " + r.stderr
     assert os.access(p("/opt/moat/sbin/moat"), os.X_OK)
     with open(p("/opt/moat/lib/systemd/system/moat.service")) as f:
         unit = f.read()

@@ -99,6 +99,8 @@ def test_auth_fail_counts_across_connections_up_to_the_ban(moat_factory):
     assert [re.search(r" failures=(\d+)", l).group(1) for l in fails] == \
         ["1", "2", "3"], fails
     assert all("session_failures=1" in l for l in fails), fails
+    # one form of user= everywhere: the name bare, escaped where written
+    assert all(" user=%s mechanism=PLAIN " % USER in l for l in fails), fails
     # the events table says the same
     rows = wait_rows(m, "SELECT detail FROM events WHERE type='auth_fail' "
                         "ORDER BY id", 3)
@@ -158,3 +160,21 @@ def test_lines_carry_their_priority_on_the_journal(moat_factory):
     assert re.search(r"^moat\[\d+\]: proc=main level=notice cat=daemon "
                      r"event=ready ", other.log(), re.M), other.log()
     assert "<5>" not in other.log()
+
+
+def test_a_hostile_login_name_is_one_escaped_token(moat_factory):
+    m = moat_factory(listeners=LISTENERS, users={USER: PASSWORD},
+                     extra="[limits]\nauth_fail_delay_ms = 10ms\n")
+    s = sub_session(m, "127.0.0.32")
+    try:
+        s.docmd("AUTH", "PLAIN " + plain('x y="1" event=auth_ok', "pw"))
+    finally:
+        s.close()
+    assert m.wait_log("event=auth_fail client=127.0.0.32")
+    line = lines(m, "event=auth_fail client=127.0.0.32")[0]
+    # split at spaces, as a reader of the log does: one user=, one event=
+    tokens = line.split(" ")
+    assert [t for t in tokens if t.startswith("event=")] == \
+        ["event=auth_fail"], line
+    users = [t for t in tokens if t.startswith("user=")]
+    assert len(users) == 1 and '"' not in users[0], line

@@ -129,6 +129,10 @@ def test_pause_and_resume_a_destination(moat_factory, dns, peers):
     assert [p["paused"] for p in ctlj(m, "queue")["paused"]] == ["p1.example"]
     rc, _, err = ctl(m, "queue", "resume", "p2.example")
     assert rc == 1 and "not paused" in err
+    # a local domain has no delivery to pause: said, nothing recorded
+    rc, _, err = ctl(m, "queue", "pause", "Example.ORG")
+    assert rc != 0 and "example.org is a local domain" in err.lower(), err
+    assert [p["paused"] for p in ctlj(m, "queue")["paused"]] == ["p1.example"]
     ctl(m, "queue", "resume", "p1.example", check=0)
     got = peer.wait(2)
     assert [g[1] for g in got][1] == ["a@p1.example"], m.log()

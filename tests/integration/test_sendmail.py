@@ -124,6 +124,19 @@ def test_sender_and_full_name(sm):
     assert msg.startswith(b"Return-Path: <bounce@example.org>")
     assert msg.count(b"From: ") == 1
     assert b"From: Someone <some@example.org>" in msg
+    # in angle brackets, as Postfix and Exim take them; <> the null sender
+    rc, err = sendmail(sm, ["-f", "<ops@example.org>", "alice@example.org"],
+                       "Subject: b\n\nbody\n")
+    assert rc == 0, err
+    msg = sm.wait_maildir(3, "alice")[2]
+    assert msg.startswith(b"Return-Path: <ops@example.org>"), msg[:200]
+    rc, err = sendmail(sm, ["-f", "<>", "alice@example.org"],
+                       "Subject: n\n\nbody\n")
+    assert rc == 0, err
+    msg = sm.wait_maildir(4, "alice")[3]
+    assert msg.startswith(b"Return-Path: <>"), msg[:200]
+    rc, err = sendmail(sm, ["-f", "<a<b>", "alice@example.org"], "x\n")
+    assert rc == 64 and "bad sender address" in err, err
 
 
 def test_lone_dot_ends_input_unless_i(sm):
@@ -179,6 +192,13 @@ def test_options_refused_and_warned(sm):
     rc, err = sendmail(sm, ["-N", "never", "alice@example.org"],
                        "Subject: n\n\nx\n")
     assert rc == 0 and "-N ignored" in err
+    assert local_sessions(sm) == n + 1
+    # --help: the usage on stdout, exit 0, nothing sent
+    for cmd in ([MOAT_BIN, "sendmail", "--help"], [MOAT_BIN, "mailq",
+                                                    "--help"]):
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        assert r.returncode == 0 and r.stdout.startswith("usage: ") and \
+            r.stderr == "", r
     assert local_sessions(sm) == n + 1
 
 

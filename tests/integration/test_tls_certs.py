@@ -240,6 +240,35 @@ def test_sni_picks_the_certificate(moat_factory, certs):
         .hexdigest() == fo
 
 
+def test_a_name_with_one_key_type_lends_the_default_other(moat_factory,
+                                                           certs):
+    """A name that has only an ECDSA certificate: a client that can only
+    use RSA, naming that host, gets the default RSA certificate (what it
+    gets without SNI) rather than a failed handshake; one that can use
+    ECDSA gets the named one."""
+    m = moat_factory(tls=certs["a"], extra="[server]\ntls_certificates = "
+                     "%s:%s\n" % certs["cnonly"])
+    fa = fingerprint_file(certs["a"][0])
+    fc = fingerprint_file(certs["cnonly"][0])
+    t = tls_session(m.port, client_ctx(ssl.TLSVersion.TLSv1_2,
+                                       "ECDHE-RSA-AES128-GCM-SHA256"),
+                    sni="cn.example")
+    assert fp(t) == fa
+    quit_(t)
+    t = tls_session(m.port, client_ctx(ssl.TLSVersion.TLSv1_2,
+                                       "ECDHE-ECDSA-AES128-GCM-SHA256"),
+                    sni="cn.example")
+    assert fp(t) == fc
+    quit_(t)
+    assert s_client_cert(m.port, "-tls1_3", "-servername", "cn.example",
+                         "-sigalgs", "rsa_pss_rsae_sha256") == fa
+    assert s_client_cert(m.port, "-tls1_3", "-servername", "cn.example",
+                         "-sigalgs", "ecdsa_secp256r1_sha256") == fc
+    assert re.search(r"event=tls_certificate generation=\d+ context=1 "
+                     r"names=1 first=cn.example rsa=default ecdsa=yes",
+                     m.log()), m.log()
+
+
 def s_client_cert(port, *args):
     r = subprocess.run(
         ["openssl", "s_client", "-starttls", "smtp", "-connect",
