@@ -25,9 +25,8 @@
  * queue_db_ctl_users, queue_db_ctl_user_states, queue_db_ctl_user_set,
  * queue_db_ctl_counts, queue_db_ctl_verify_list,
  * queue_db_ctl_verify_flush, queue_db_ctl_pending, queue_db_ctl_stranded,
- * queue_db_ctl_requeue,
- * queue_db_ctl_pause,
- * queue_db_ctl_resume, queue_db_ctl_paused, queue_db_ctl_sent.
+ * queue_db_ctl_requeue, queue_db_ctl_pause, queue_db_ctl_resume,
+ * queue_db_ctl_paused, queue_db_ctl_sent.
  *
  * SECURITY: every statement is a fixed text prepared at open; filter
  * values are bound parameters, never pasted into SQL. ctl_cidr_match and
