@@ -31,6 +31,9 @@ SRCS     = $(sort $(wildcard src/*/*.c))
 MAIN     = src/daemon/main.c
 LIBSRCS  = $(filter-out $(MAIN),$(SRCS))
 UNITSRCS = $(sort $(wildcard tests/unit/test_*.c))
+# what the unit tests share (fixtures), linked into each of them
+UNITLIBSRCS = $(filter-out $(UNITSRCS),$(sort $(wildcard tests/unit/*.c)))
+UNITHDRS = $(wildcard tests/unit/*.h)
 FUZZSRCS = $(sort $(wildcard fuzz/fuzz_*.c))
 # the web console's files, built into the binary (scripts/console_assets.sh)
 CONSOLE_FILES = $(sort $(wildcard console/*.html console/*.js console/*.css \
@@ -47,6 +50,8 @@ AOBJS    = $(LIBSRCS:%.c=$(A)/%.o) $(A)/gen/console_assets.o $(A)/gen/console_as
 
 UNITBINS  = $(UNITSRCS:tests/unit/%.c=$(B)/tests/%)
 AUNITBINS = $(UNITSRCS:tests/unit/%.c=$(A)/tests/%)
+UNITLIB   = $(UNITLIBSRCS:tests/unit/%.c=$(B)/unitlib/%.o)
+AUNITLIB  = $(UNITLIBSRCS:tests/unit/%.c=$(A)/unitlib/%.o)
 
 PYTEST  ?= /usr/bin/python3 -m pytest
 
@@ -116,15 +121,28 @@ $(A)/moat: $(A)/$(MAIN:.c=.o) $(AOBJS)
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS_A) -o $@ $^ $(PKG_LIBS)
 
-$(B)/tests/%: tests/unit/%.c $(OBJS)
-	@mkdir -p $(dir $@)
-	@$(if $(V),,echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS_R) $(HARDEN_LD) -o $@ $^ $(PKG_LIBS) -lcmocka
+# kept, not removed as intermediate files after the link
+.SECONDARY: $(UNITLIB) $(AUNITLIB)
 
-$(A)/tests/%: tests/unit/%.c $(AOBJS)
+$(B)/unitlib/%.o: tests/unit/%.c $(UNITHDRS) $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_R) -c -o $@ $<
+
+$(A)/unitlib/%.o: tests/unit/%.c $(UNITHDRS) $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  CC/asan $<")
+	$(Q)$(CC) $(CFLAGS_A) -c -o $@ $<
+
+$(B)/tests/%: tests/unit/%.c $(OBJS) $(UNITLIB) $(UNITHDRS)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS_A) -o $@ $^ $(PKG_LIBS) -lcmocka
+	$(Q)$(CC) $(CFLAGS_R) $(HARDEN_LD) -o $@ $(filter-out %.h,$^) $(PKG_LIBS) -lcmocka
+
+$(A)/tests/%: tests/unit/%.c $(AOBJS) $(AUNITLIB) $(UNITHDRS)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS_A) -o $@ $(filter-out %.h,$^) $(PKG_LIBS) -lcmocka
 
 asan: $(A)/moat
 

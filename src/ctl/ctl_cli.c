@@ -645,17 +645,35 @@ show(struct cli *c, const struct ctl_answer *a)
 	return 0;
 }
 
+/* show an answer, then free it; the exit status */
+static int
+show_free(struct cli *c, struct ctl_answer *a)
+{
+	int rc = show(c, a);
+
+	ctl_answer_free(a);
+	return rc;
+}
+
 static int
 run(struct cli *c, const struct ctl_req *q)
 {
 	struct ctl_answer a;
-	int rc;
 
 	if (cli_call(c, q, &a) == -1)
 		return 1;
-	rc = show(c, &a);
-	ctl_answer_free(&a);
-	return rc;
+	return show_free(c, &a);
+}
+
+/* call op, which takes no arguments; -1: no answer (reported) */
+static int
+cli_call_op(struct cli *c, enum ctl_op op, struct ctl_answer *a)
+{
+	struct ctl_req q;
+
+	memset(&q, 0, sizeof(q));
+	q.op = op;
+	return cli_call(c, &q, a);
 }
 
 /*
@@ -990,12 +1008,9 @@ status_blacklist(struct cli *c, struct ctl_answer *a)
 	const struct ctl_table *t;
 	struct ctl_answer b;
 	struct ctl_table *v;
-	struct ctl_req q;
 	size_t listed = 0;
 
-	memset(&q, 0, sizeof(q));
-	q.op = CTL_OP_BLACKLIST;
-	if (cli_call(c, &q, &b) == -1)
+	if (cli_call_op(c, CTL_OP_BLACKLIST, &b) == -1)
 		return;
 	if (b.status != CTL_OK ||
 	    (t = ctl_table_find(&b, "blacklist")) == NULL || t->ncols != 8) {
@@ -1412,8 +1427,7 @@ cmd_events(struct cli *c, int argc, char **argv)
 			return 1;
 		if (a.status != CTL_OK || (t = ctl_table_find(&a, "events")) ==
 		    NULL) {
-			rc = show(c, &a);
-			ctl_answer_free(&a);
+			rc = show_free(c, &a);
 			return rc ? rc : 1;
 		}
 		if (header) {
@@ -1485,24 +1499,19 @@ cmd_reload(struct cli *c, int argc, char **argv)
 {
 	const struct ctl_table *t;
 	struct ctl_answer a;
-	struct ctl_req q;
 	char what[512];
-	int rc;
+	int rc, unapplied;
 
 	if (argc != 0)
 		return usage(NULL);
-	memset(&q, 0, sizeof(q));
-	q.op = CTL_OP_RELOAD;
 	c->quiet_conf = 1;
-	if (cli_call(c, &q, &a) == -1)
+	if (cli_call_op(c, CTL_OP_RELOAD, &a) == -1)
 		return 1;
 	t = ctl_table_find(&a, "reload");
 	if (c->json || a.status == CTL_DENIED || t == NULL || t->ncols != 2) {
-		rc = show(c, &a);
-		if (rc == 0 && t != NULL && t->nrows > 0)
-			rc = 3;
-		ctl_answer_free(&a);
-		return rc;
+		unapplied = t != NULL && t->nrows > 0;
+		rc = show_free(c, &a);
+		return rc == 0 && unapplied ? 3 : rc;
 	}
 	fprintf(a.status == CTL_OK ? stdout : stderr, "%s%s\n",
 	    a.status == CTL_OK ? "" : "moat: ", a.message);
@@ -1551,7 +1560,6 @@ cmd_stop(struct cli *c, int argc, char **argv)
 {
 	const struct ctl_table *t;
 	struct ctl_answer a;
-	struct ctl_req q;
 	int64_t timeout = 120;
 	int wait = 1;
 	pid_t pid = 0;
@@ -1567,16 +1575,10 @@ cmd_stop(struct cli *c, int argc, char **argv)
 		} else
 			return usage(NULL);
 	}
-	memset(&q, 0, sizeof(q));
-	q.op = CTL_OP_STOP;
-	if (cli_call(c, &q, &a) == -1)
+	if (cli_call_op(c, CTL_OP_STOP, &a) == -1)
 		return 1;
-	if (a.status != CTL_OK) {
-		int rc = show(c, &a);
-
-		ctl_answer_free(&a);
-		return rc;
-	}
+	if (a.status != CTL_OK)
+		return show_free(c, &a);
 	if ((t = ctl_table_find(&a, "stop")) != NULL && t->nrows == 1 &&
 	    t->ncols == 1)
 		pid = (pid_t)t->cells[0].i;
@@ -1612,24 +1614,17 @@ cmd_status(struct cli *c, int argc, char **argv)
 {
 	const struct ctl_table *t;
 	struct ctl_answer a;
-	struct ctl_req q;
 	char buf[512];
-	int rc;
 
 	if (argc != 0)
 		return usage(NULL);
-	memset(&q, 0, sizeof(q));
-	q.op = CTL_OP_STATUS;
-	if (cli_call(c, &q, &a) == -1)
+	if (cli_call_op(c, CTL_OP_STATUS, &a) == -1)
 		return 1;
 	if (c->json && a.status == CTL_OK)
 		status_blacklist(c, &a);
 	if (c->json || a.status != CTL_OK ||
-	    (t = ctl_table_find(&a, "daemon")) == NULL || t->nrows != 1) {
-		rc = show(c, &a);
-		ctl_answer_free(&a);
-		return rc;
-	}
+	    (t = ctl_table_find(&a, "daemon")) == NULL || t->nrows != 1)
+		return show_free(c, &a);
 	printf("%s\n", a.message);
 	for (size_t k = 0; k < t->ncols; k++) {
 		cell_text(t, 0, k, strcmp(t->cols[k].name, "started") == 0,
@@ -1658,7 +1653,6 @@ ctl_daemon_config(const char *conf_path, int builtin, const char *socket_path,
 {
 	const struct ctl_table *t;
 	struct ctl_answer a;
-	struct ctl_req q;
 	struct cli c;
 	int col, rc = 0;
 
@@ -1673,9 +1667,7 @@ ctl_daemon_config(const char *conf_path, int builtin, const char *socket_path,
 	snprintf(why, whylen, "no answer from the daemon");
 	if (cli_socket_path(&c) == -1)
 		return -1;
-	memset(&q, 0, sizeof(q));
-	q.op = CTL_OP_STATUS;
-	if (cli_call(&c, &q, &a) == -1) {
+	if (cli_call_op(&c, CTL_OP_STATUS, &a) == -1) {
 		if (c.connect_errno == ENOENT || c.connect_errno == ECONNREFUSED)
 			snprintf(why, whylen, "the daemon is not running (no "
 			    "control socket at %s)", c.path);

@@ -17,9 +17,9 @@
  * The archive is a gzip'd POSIX tar written by libarchive, members
  * under one directory named like the file.
  *
- * SECURITY: the archive holds user names and addresses: it is created
- * mode 0600 (fchmod as well, for a file that existed), never through a
- * symbolic link. journalctl runs without a shell, its pattern made of
+ * SECURITY: the archive holds user names and addresses: it is written
+ * to a new file of mode 0600 (O_EXCL: never through a symbolic link)
+ * beside the one named, which it replaces by rename() once complete. journalctl runs without a shell, its pattern made of
  * regex-escaped literals. Cells are JSON-escaped (ctl_json.c); the
  * text files replace control characters.
  * LIMITS: LOG_LINES_MAX log lines of LOG_LINE_MAX bytes each;
@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -424,21 +425,49 @@ archive_put(struct archive *ar, const char *dir, const struct member *m,
 	return rc;
 }
 
-/* the archive, mode 0600, members under dir */
+/*
+ * The file the archive is written to before it takes path's name: in
+ * path's directory (rename is atomic only there), created new (O_EXCL)
+ * and 0600. -1 when it cannot be made (reported).
+ */
+static int
+archive_temp(const char *path, char *tmp, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	int fd, n;
+
+	if (slash == NULL)
+		n = snprintf(tmp, len, ".%s.XXXXXX", path);
+	else
+		n = snprintf(tmp, len, "%.*s/.%s.XXXXXX", (int)(slash - path),
+		    path, slash + 1);
+	if (n < 0 || (size_t)n >= len) {
+		fprintf(stderr, "moat: %s: name too long\n", path);
+		return -1;
+	}
+	/* mkostemp: O_CREAT | O_EXCL, mode 0600 */
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
+		fprintf(stderr, "moat: %s: %s\n", tmp, strerror(errno));
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * The archive, mode 0600, members under dir: written whole to a
+ * temporary file, which then replaces path. On any failure the
+ * temporary is removed and a file that was at path stays as it was.
+ */
 static int
 archive_write_all(const char *path, const char *dir, struct member *m,
     size_t n, int64_t now)
 {
 	struct archive *ar;
+	char tmp[PATH_MAX];
 	int fd, rc = 0;
 
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) == -1 || fchmod(fd, 0600) == -1) {
-		fprintf(stderr, "moat: %s: %s\n", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if ((fd = archive_temp(path, tmp, sizeof(tmp))) == -1)
 		return -1;
-	}
 	if ((ar = archive_write_new()) == NULL ||
 	    archive_write_add_filter_gzip(ar) != ARCHIVE_OK ||
 	    archive_write_set_format_pax_restricted(ar) != ARCHIVE_OK ||
@@ -455,12 +484,20 @@ archive_write_all(const char *path, const char *dir, struct member *m,
 		}
 		archive_write_free(ar);
 	}
+	if (rc == 0 && fsync(fd) == -1) {
+		fprintf(stderr, "moat: %s: %s\n", path, strerror(errno));
+		rc = -1;
+	}
 	if (close(fd) == -1 && rc == 0) {
 		fprintf(stderr, "moat: %s: %s\n", path, strerror(errno));
 		rc = -1;
 	}
+	if (rc == 0 && rename(tmp, path) == -1) {
+		fprintf(stderr, "moat: %s: %s\n", path, strerror(errno));
+		rc = -1;
+	}
 	if (rc == -1)
-		unlink(path);
+		unlink(tmp);
 	return rc;
 }
 

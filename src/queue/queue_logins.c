@@ -17,6 +17,13 @@
  * other name counts under login="unknown": the names an attacker tries
  * never make series. A lowered cap keeps the series that exist.
  *
+ * Whether a name never seen since start ever logged in is a question to
+ * queue.db (login_nets); the names it said no to are remembered in a
+ * small table (UNKNOWN_SLOTS, one name a slot, the newest wins), so that
+ * a password list tried again and again does not ask SQLite each time.
+ * A login of the name forgets it (login_nets gets its row at a login),
+ * a reload forgets them all.
+ *
  * SECURITY: user names are the users file's, addresses are relay
  * clients' (the administrator's networks); the one name from outside,
  * the one tried at AUTH, only reaches a label once it logged in.
@@ -24,6 +31,7 @@
  * (prom_label_escape).
  * LIMITS: login_metrics_max names (CONF bound 100000), each at most
  * PROTO_USER_MAX bytes; a hash table of twice as many slots.
+ * UNKNOWN_SLOTS names known not to be accounts.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -39,6 +47,8 @@
 #include "policy/relay.h"
 #include "queue/queue_db.h"
 #include "queue/queue_logins.h"
+
+#define UNKNOWN_SLOTS	256	/* a power of two */
 
 enum login_kind { LOGIN_USER, LOGIN_CLIENT };
 
@@ -63,6 +73,8 @@ struct queue_logins {
 	size_t			 nslots;	/* a power of two */
 	struct login_counts	 other[2];	/* by kind, beyond the cap */
 	struct login_counts	 unknown;	/* AUTH for names never logged in */
+	/* names queue.db said never logged in; "": an empty slot */
+	char			 (*unknown_names)[PROTO_USER_MAX]; /* owned */
 };
 
 /* queue_logins_new - see queue_logins.h */
@@ -73,6 +85,11 @@ queue_logins_new(const struct conf *c, struct queue_db *db)
 
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return NULL;
+	if ((l->unknown_names = calloc(UNKNOWN_SLOTS,
+	    sizeof(*l->unknown_names))) == NULL) {
+		free(l);
+		return NULL;
+	}
 	l->db = db;
 	queue_logins_set_conf(l, c);
 	return l;
@@ -86,6 +103,7 @@ queue_logins_free(struct queue_logins *l)
 		return;
 	free(l->v);
 	free(l->slot);
+	free(l->unknown_names);
 	free(l);
 }
 
@@ -95,6 +113,8 @@ queue_logins_set_conf(struct queue_logins *l, const struct conf *c)
 {
 	l->conf = c;
 	conf_relay_table(c, &l->relay);
+	/* what an account is may have changed with the users file */
+	memset(l->unknown_names, 0, UNKNOWN_SLOTS * sizeof(*l->unknown_names));
 }
 
 static size_t
@@ -178,6 +198,32 @@ login_counts(struct queue_logins *l, enum login_kind kind, const char *name,
 	return e != NULL ? &e->n : &l->other[kind];
 }
 
+/* the slot of name among the names known never to have logged in */
+static char *
+unknown_slot(struct queue_logins *l, const char *name)
+{
+	return l->unknown_names[hash_fnv1a(name, strlen(name)) &
+	    (UNKNOWN_SLOTS - 1)];
+}
+
+/*
+ * name has logged in, ever (login_nets): 1 or 0; an answer "no" is
+ * remembered, an error is not (and counts as no)
+ */
+static int
+login_known(struct queue_logins *l, const char *name)
+{
+	char *slot = unknown_slot(l, name);
+	int known;
+
+	if (strcmp(slot, name) == 0)
+		return 0;
+	if ((known = queue_db_login_known(l->db, name)) == 0 &&
+	    strlen(name) < PROTO_USER_MAX)
+		memcpy(slot, name, strlen(name) + 1);
+	return known == 1;
+}
+
 /* client_ip is a relay client's (relay_networks) */
 static int
 is_relay_client(struct queue_logins *l, const char *client_ip)
@@ -193,8 +239,13 @@ is_relay_client(struct queue_logins *l, const char *client_ip)
 void
 queue_logins_login(struct queue_logins *l, const char *user)
 {
-	if (user[0] != '\0')
-		(void)login_counts(l, LOGIN_USER, user, 1);
+	char *slot;
+
+	if (user[0] == '\0')
+		return;
+	if (strcmp(slot = unknown_slot(l, user), user) == 0)
+		slot[0] = '\0';
+	(void)login_counts(l, LOGIN_USER, user, 1);
 }
 
 /* queue_logins_stored - see queue_logins.h */
@@ -224,7 +275,7 @@ queue_logins_auth_fail(struct queue_logins *l, const char *user,
 	if (user[0] != '\0' && login_find(l, LOGIN_USER, user) == NULL) {
 		/* a name never seen since start: an account if it ever
 		 * logged in; the rest, whatever an attacker tries, is one */
-		if (queue_db_login_known(l->db, user) != 1)
+		if (!login_known(l, user))
 			n = &l->unknown;
 	} else if (user[0] == '\0')
 		n = &l->unknown;

@@ -18,7 +18,10 @@ struct queue_logins *queue_logins_new(const struct conf *c,
     struct queue_db *db);
 /* queue_logins_free - NULL is accepted */
 void queue_logins_free(struct queue_logins *l);
-/* queue_logins_set_conf - a reload's configuration (the cap, relay nets) */
+/*
+ * queue_logins_set_conf - a reload's configuration (the cap, relay nets);
+ * the names remembered as never logged in are forgotten
+ */
 void queue_logins_set_conf(struct queue_logins *l, const struct conf *c);
 
 /* queue_logins_login - user authenticated (it gets a series if there is room) */
@@ -35,7 +38,9 @@ void queue_logins_stored(struct queue_logins *l, const char *auth_user,
 /*
  * queue_logins_auth_fail - AUTH failed for the name user from client_ip:
  * counted for the user when it ever logged in, else under "unknown";
- * for the client too when it is a relay client
+ * for the client too when it is a relay client. queue.db is asked once
+ * for a name not seen since start; a "never" is remembered (bounded)
+ * until the name logs in or a reload.
  */
 void queue_logins_auth_fail(struct queue_logins *l, const char *user,
     const char *client_ip);

@@ -9,19 +9,21 @@
  * queue_series_flush, queue_series_answer.
  *
  * The counts wait in memory and are written once a minute, at the
- * minute's end (one small transaction, never one per message), when an
- * admin asks (CTL_OP_SERIES: the current minute so far is in the
- * answer), and at stop. Messages in and out are the differences of the
- * queue database's lifetime counters (queue_db_stats), which count only
- * what was committed; the queue's size is sampled when the row is
- * written. A minute with nothing counted and an empty queue gets no
- * row: a missing minute is all zeros. A crash loses at most the
- * current minute's counts.
+ * minute's end (one small transaction, never one per message), and at
+ * stop. An admin's question (CTL_OP_SERIES) writes nothing: the open
+ * minute is merged into the rows read, as its write would make it
+ * (series_open, series_merge). Messages in and out are the differences
+ * of the queue database's lifetime counters (queue_db_stats), which
+ * count only what was committed; the queue's size is sampled when the
+ * row is written (or shown). A minute with nothing counted and an empty
+ * queue gets no row: a missing minute is all zeros. A crash loses at
+ * most the current minute's counts.
  *
  * SECURITY: PROTO_SERIES comes from smtp, a sibling: two counters; one
  * that does not decode is fatal. Requests were checked by control and
  * ctl_req_decode (since at most 7 days).
- * LIMITS: one pending minute; an answer has at most 7 * 1440 rows.
+ * LIMITS: one pending minute; an answer has at most 7 * 1440 rows,
+ * held in memory while the open minute is merged in.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,9 +97,14 @@ queue_series_free(struct queue_series *s)
 	free(s);
 }
 
-/* queue_series_flush - see queue_series.h */
-int
-queue_series_flush(struct queue_series *s)
+/*
+ * The open minute as its write would be now: the committed work since
+ * the last look moves into the counts, the queue's size is sampled. 0
+ * when the write would change nothing (no new counts, the size as
+ * written), 1 when it would.
+ */
+static int
+series_open(struct queue_series *s)
 {
 	const struct queue_stats *qs = queue_db_stats(s->db);
 	struct queue_series_row *r = &s->cur;
@@ -110,15 +117,23 @@ queue_series_flush(struct queue_series *s)
 	if (queue_db_count_messages(s->db, &size) == -1)
 		size = 0;
 	r->queue_size = size;
-	/* nothing new: no write (an admin's repeated asking costs none) */
-	if (r->msgs_in == 0 && r->msgs_out == 0 && r->auth_failures == 0 &&
+	return !(r->msgs_in == 0 && r->msgs_out == 0 && r->auth_failures == 0 &&
 	    r->rejections == 0 && size == (r->minute == s->written_minute ?
-	    s->written_size : 0))
+	    s->written_size : 0));
+}
+
+/* queue_series_flush - see queue_series.h */
+int
+queue_series_flush(struct queue_series *s)
+{
+	struct queue_series_row *r = &s->cur;
+
+	if (!series_open(s))
 		return 0;
 	if (queue_db_series_add(s->db, r) == -1)
 		return -1;	/* kept: the next write adds them */
 	s->written_minute = r->minute;
-	s->written_size = size;
+	s->written_size = r->queue_size;
 	r->msgs_in = r->msgs_out = r->auth_failures = r->rejections = 0;
 	return 0;
 }
@@ -153,6 +168,72 @@ static const char *const series_cols[] = { "minute", "msgs_in", "msgs_out",
 static const enum ctl_kind series_kinds[] = { CTL_KIND_TIME, CTL_KIND_INT,
     CTL_KIND_INT, CTL_KIND_INT, CTL_KIND_INT, CTL_KIND_INT };
 
+/* The rows of an answer, oldest first, before they are sent. */
+struct series_rows {
+	struct queue_series_row	*v;		/* owned */
+	size_t			 n, cap;
+	int			 failed;	/* out of memory */
+};
+
+static void
+series_collect_cb(void *arg, const struct queue_series_row *r)
+{
+	struct series_rows *rows = arg;
+	struct queue_series_row *v;
+
+	if (rows->n == rows->cap) {
+		size_t cap = rows->cap ? rows->cap * 2 : 64;
+
+		if ((v = reallocarray(rows->v, cap, sizeof(*v))) == NULL) {
+			rows->failed = 1;
+			return;
+		}
+		rows->v = v;
+		rows->cap = cap;
+	}
+	rows->v[rows->n++] = *r;
+}
+
+/*
+ * The open minute o into rows, the newest limit minutes at or after
+ * since read from queue.db, as if it had been written first (the upsert
+ * of queue_db_series_add): added to its row when that was read; else a
+ * row of its own in its place, the oldest dropped past limit. A minute
+ * older than every row of a full answer would not be in it. -1: no
+ * memory.
+ */
+static int
+series_merge(struct series_rows *rows, const struct queue_series_row *o,
+    int64_t since, uint32_t limit)
+{
+	size_t i;
+
+	for (i = 0; i < rows->n && rows->v[i].minute < o->minute; i++)
+		;
+	if (i < rows->n && rows->v[i].minute == o->minute) {
+		rows->v[i].msgs_in += o->msgs_in;
+		rows->v[i].msgs_out += o->msgs_out;
+		rows->v[i].auth_failures += o->auth_failures;
+		rows->v[i].rejections += o->rejections;
+		rows->v[i].queue_size = o->queue_size;
+		return 0;
+	}
+	if (o->minute < since || (rows->n >= limit && i == 0))
+		return 0;
+	series_collect_cb(rows, o);	/* room for one more, at the end */
+	if (rows->failed)
+		return -1;
+	memmove(&rows->v[i + 1], &rows->v[i], (rows->n - 1 - i) *
+	    sizeof(rows->v[0]));
+	rows->v[i] = *o;
+	if (rows->n > limit) {
+		memmove(&rows->v[0], &rows->v[1], (rows->n - 1) *
+		    sizeof(rows->v[0]));
+		rows->n--;
+	}
+	return 0;
+}
+
 static void
 series_row_cb(void *arg, const struct queue_series_row *r)
 {
@@ -176,19 +257,32 @@ queue_series_answer(struct queue_series *s, struct ipc_peer *control,
 	    q->since : QUEUE_SERIES_KEEP;
 	uint32_t limit = q->limit > 0 && q->limit < SERIES_ROWS_MAX + 1 ?
 	    q->limit : SERIES_ROWS_MAX + 1;
+	int64_t from = (int64_t)time(NULL) - since;
+	struct series_rows rows;
 	struct ipc_msg ans;
+	int open;
 
-	(void)queue_series_flush(s);	/* logged; the rest still answers */
-	ipc_msg_init(&ans, 0, 0);
-	ctl_ans_begin(&ans, CTL_OK, "");
-	ctl_ans_table(&ans, "series", 6, series_cols, series_kinds);
-	if (queue_db_series_read(s->db, (int64_t)time(NULL) - since, limit,
-	    series_row_cb, &ans) == -1) {
-		ipc_msg_discard(&ans);
+	memset(&rows, 0, sizeof(rows));
+	open = series_open(s);
+	if (queue_db_series_read(s->db, from, limit, series_collect_cb,
+	    &rows) == -1) {
+		free(rows.v);
 		ctl_answer_simple(control, id, CTL_FAILED,
 		    "the queue database could not be read");
 		return;
 	}
+	if (rows.failed || (open && series_merge(&rows, &s->cur, from,
+	    limit) == -1)) {
+		free(rows.v);
+		ctl_answer_simple(control, id, CTL_FAILED, "out of memory");
+		return;
+	}
+	ipc_msg_init(&ans, 0, 0);
+	ctl_ans_begin(&ans, CTL_OK, "");
+	ctl_ans_table(&ans, "series", 6, series_cols, series_kinds);
+	for (size_t i = 0; i < rows.n; i++)
+		series_row_cb(&ans, &rows.v[i]);
 	ctl_ans_end(&ans);
 	ctl_answer_send(control, id, &ans);
+	free(rows.v);
 }

@@ -2400,6 +2400,20 @@ smtp_milter_eom(struct smtp_session *s, const struct milter_result *r)
 }
 
 /*
+ * A refused MAIL or DATA ends the transaction; the session goes on (the
+ * refusal's reply may have closed it: too many errors). The tx is reset
+ * after the reply, whose log line names its qid.
+ */
+static void
+smtp_milter_refuse_tx(struct smtp_session *s, const struct milter_result *r)
+{
+	smtp_milter_refusal(s, r, "550 5.7.1 Command rejected", 1);
+	smtp_reset_tx(s);
+	if (s->state != SMTP_STATE_CLOSING)
+		smtp_unpark(s, SMTP_STATE_IDLE);
+}
+
+/*
  * smtp_milter_answer - the milters answered the event the session
  * waits for (s->milter_event); a refusal gets its reply here.
  */
@@ -2449,10 +2463,7 @@ smtp_milter_answer(struct smtp_session *s, const struct milter_result *r)
 		return;
 	case SMFIC_MAIL:
 		if (refused) {
-			smtp_milter_refusal(s, r, "550 5.7.1 Command rejected", 1);
-			smtp_reset_tx(s);
-			if (s->state != SMTP_STATE_CLOSING)
-				smtp_unpark(s, SMTP_STATE_IDLE);
+			smtp_milter_refuse_tx(s, r);
 			return;
 		}
 		smtp_reply(s, "250 2.1.0 Ok");
@@ -2473,10 +2484,7 @@ smtp_milter_answer(struct smtp_session *s, const struct milter_result *r)
 		return;
 	case SMFIC_DATA:
 		if (refused) {
-			smtp_milter_refusal(s, r, "550 5.7.1 Command rejected", 1);
-			smtp_reset_tx(s);
-			if (s->state != SMTP_STATE_CLOSING)
-				smtp_unpark(s, SMTP_STATE_IDLE);
+			smtp_milter_refuse_tx(s, r);
 			return;
 		}
 		/* smtp_data_begin sets its own state; reading on after */

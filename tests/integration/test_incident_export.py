@@ -7,11 +7,14 @@ the bans table, and the archive must hold the same, with moat's own log
 lines for the account from the file its stderr went to."""
 import json
 import os
+import resource
+import signal
 import stat
+import subprocess
 import tarfile
 import time
 
-from conftest import free_port
+from conftest import MOAT_BIN, free_port
 from test_control import ctl, ctlj
 from test_delivery import Peer
 from test_incident_replay import (GUESSERS, LISTENERS, PASSWORD, SINK, USER,
@@ -26,6 +29,13 @@ def members(path):
         dirs = {n.split("/")[0] for n in names}
         assert len(dirs) == 1, names
         return {n.split("/", 1)[1]: t.extractfile(n).read() for n in names}
+
+
+def small_files():
+    """In the child: no file may grow past 64 bytes; a write past that
+    fails (EFBIG) instead of killing the process."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))
 
 
 def summary(ans):
@@ -161,6 +171,9 @@ def test_what_left_is_listed(moat_factory, tmp_path):
         assert code == 235
         assert spam(s, 0, 2, 2) == 2
         assert wait_sink(peer, 2) == 2
+        # sent_log's row is the commit after the sink's reply: wait for it
+        m.wait_sql("select count(distinct qid) from sent_log where "
+                   "user='alice'", [["2"]])
         sent = sorted(r[0] for r in m.sql("select distinct qid from "
                                           "sent_log where user='alice'"))
         assert len(sent) == 2
@@ -171,10 +184,28 @@ def test_what_left_is_listed(moat_factory, tmp_path):
         assert sorted(r["qid"] for r in ans["left"]) == sent
         assert {r["to"] for r in ans["left"]} == \
             {"victim0@d0.example", "victim1@d1.example"}
-        out = str(tmp_path / "x.tar.gz")
+        # an export that cannot write its archive whole leaves the file
+        # that was there as it was, and nothing else beside it
+        where = tmp_path / "export"
+        where.mkdir()
+        out = str(where / "x.tar.gz")
+        with open(out, "wb") as f:
+            f.write(b"an older archive")
+        r = subprocess.run([MOAT_BIN, "incident", "export", "--user", USER,
+                            "-o", out, "-c", m.conf], cwd=m.dir,
+                           capture_output=True, text=True, timeout=60,
+                           preexec_fn=small_files, restore_signals=False)
+        assert r.returncode == 1 and "x.tar.gz" in r.stderr, r
+        with open(out, "rb") as f:
+            assert f.read() == b"an older archive"
+        assert os.listdir(where) == ["x.tar.gz"]
+        # one that can replaces it, mode 0600, nothing left beside it
+        os.chmod(out, 0o644)
         rc, text, err = ctl(m, "incident", "export", "--user", USER, "-o",
                             out)
         assert rc == 0, (text, err)
+        assert os.listdir(where) == ["x.tar.gz"]
+        assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
         txt = members(out)["summary.txt"].decode()
         assert "left             2 message(s) to 2 remote" in txt, txt
         assert "victim0@d0.example" in txt

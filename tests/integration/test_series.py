@@ -70,6 +70,24 @@ def test_series_counts_real_traffic_and_survives_a_restart(moat_factory):
         assert rows and all(r["minute"] % 60 == 0 and
                             t0 <= r["minute"] <= now for r in rows), rows
         assert rows[-1]["queue_size"] == 1, rows
+        # the open minute is answered from memory: asking writes nothing
+        # (unless the minute ended meanwhile and its row was written)
+        for n in range(3):
+            minute = int(time.time()) // 60
+            s = session(m, "127.0.0.%d" % (10 + n))
+            assert s.docmd("AUTH", "PLAIN " + plain("alice", "x"))[0] == 535
+            s.close()
+            want["auth_failures"] += 1
+            rows, got = wait_totals(m, want)
+            newest = ctlj(m, "stats", "--series", "--limit", "1")["series"]
+            written = int(m.sql("SELECT coalesce(sum(auth_failures), 0) "
+                                "FROM series_minute")[0][0])
+            if int(time.time()) // 60 == minute:
+                break
+        assert got == want, rows
+        assert newest == rows[-1:] and newest[0]["auth_failures"] >= 1, \
+            (newest, rows)
+        assert written < want["auth_failures"], (written, rows)
         # the table the CLI prints: one line a minute, the columns named
         out = ctl(m, "stats", "--series", check=0)[1]
         assert "msgs_in" in out and "auth_failures" in out, out

@@ -10,7 +10,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,12 +20,7 @@
 #include <cmocka.h>
 
 #include "queue/maildir.h"
-
-static int
-rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	return remove(p);
-}
+#include "unit_tmp.h"
 
 static int
 setup(void **state)
@@ -35,9 +29,10 @@ setup(void **state)
 
 	if (dir == NULL)
 		return -1;
-	snprintf(dir, 64, "/tmp/moat-test-md-XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (unit_tmp_dir(dir, 64, "md") == -1) {
+		free(dir);
 		return -1;
+	}
 	*state = dir;
 	return 0;
 }
@@ -47,7 +42,7 @@ teardown(void **state)
 {
 	char *dir = *state;
 
-	nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+	unit_tmp_remove(dir);
 	free(dir);
 	return 0;
 }

@@ -14,7 +14,6 @@
 #include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,34 +33,15 @@
 #include "io/proto.h"
 #include "queue/queue_db.h"
 #include "queue/queue_db_ctl.h"
-
-struct fixture {
-	char		 dir[64];
-	char		 path[128];
-	struct queue_db	*db;
-};
-
-static int
-rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	return remove(p);
-}
+#include "unit_tmp.h"
 
 static int
 setup(void **state)
 {
-	struct fixture *fx = calloc(1, sizeof(*fx));
-	char err[512];
+	struct unit_queue_db *fx = calloc(1, sizeof(*fx));
 
-	if (fx == NULL)
-		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/moat-test-qdb-XXXXXX");
-	if (mkdtemp(fx->dir) == NULL)
-		return -1;
-	snprintf(fx->path, sizeof(fx->path), "%s/queue.db", fx->dir);
-	fx->db = queue_db_open(fx->dir, err, sizeof(err));
-	if (fx->db == NULL) {
-		print_error("queue_db_open: %s\n", err);
+	if (fx == NULL || unit_queue_db_open(fx, "qdb") == -1) {
+		free(fx);
 		return -1;
 	}
 	*state = fx;
@@ -71,24 +51,11 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	struct fixture *fx = *state;
+	struct unit_queue_db *fx = *state;
 
-	queue_db_close(fx->db);
-	chmod(fx->dir, 0700);
-	nftw(fx->dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+	unit_queue_db_close(fx);
 	free(fx);
 	return 0;
-}
-
-/* A second connection, to look at the rows. */
-static sqlite3 *
-peek_open(struct fixture *fx)
-{
-	sqlite3 *h = NULL;
-
-	assert_int_equal(sqlite3_open_v2(fx->path, &h, SQLITE_OPEN_READONLY,
-	    NULL), SQLITE_OK);
-	return h;
 }
 
 /* The first column of the first row of sql, as an integer. */
@@ -189,11 +156,11 @@ mkmsg(const char *sender, const char *user, const struct queue_rcpt *r,
 static void
 test_open_schema(void **state)
 {
-	struct fixture *fx = *state;
+	struct unit_queue_db *fx = *state;
 	struct queue_db *db2;
 	struct stat st;
 	char buf[64], err[512];
-	sqlite3 *h = peek_open(fx);
+	sqlite3 *h = unit_queue_db_peek(fx);
 
 	assert_int_equal(peek_int(h, "PRAGMA user_version"), QUEUE_SCHEMA_VERSION);
 	assert_string_equal(peek_str(h, "PRAGMA journal_mode", buf, sizeof(buf)),
@@ -252,7 +219,7 @@ test_open_schema(void **state)
 static void
 test_open_bad_version(void **state)
 {
-	struct fixture *fx = *state;
+	struct unit_queue_db *fx = *state;
 	char err[512];
 	sqlite3 *h;
 
@@ -271,7 +238,7 @@ test_open_bad_version(void **state)
 static void
 test_store_batch(void **state)
 {
-	struct fixture *fx = *state;
+	struct unit_queue_db *fx = *state;
 	struct queue_msg m[5];
 	struct queue_store_result res[5];
 	char buf[512], sql[512];
@@ -298,7 +265,7 @@ test_store_batch(void **state)
 	}
 	check_counts(fx->db, 5, 10, 0, 0, 0, 0);
 
-	h = peek_open(fx);
+	h = unit_queue_db_peek(fx);
 	/* message 0: envelope fields */
 	snprintf(sql, sizeof(sql), "SELECT sender_domain || '|' || helo || '|' ||"
 	    " client_ip || '|' || ifnull(auth_user, 'NULL') || '|' || listener"
@@ -361,7 +328,7 @@ test_store_batch(void **state)
 static void
 test_qids_unique(void **state)
 {
-	struct fixture *fx = *state;
+	struct unit_queue_db *fx = *state;
 	enum { N = 300, ROUNDS = 10 };
 	static struct queue_msg m[N];
 	static struct queue_store_result res[N];
@@ -371,7 +338,7 @@ test_qids_unique(void **state)
 		m[i] = mkmsg("s@x.example", "", rc_remote, 1);
 	for (int r = 0; r < ROUNDS; r++)
 		assert_int_equal(queue_db_store_batch(fx->db, m, N, res), 0);
-	h = peek_open(fx);
+	h = unit_queue_db_peek(fx);
 	assert_int_equal(peek_int(h, "SELECT count(DISTINCT qid) FROM message"),
 	    N * ROUNDS);
 	/* within one second the qids sort in the order they were made */
@@ -385,7 +352,7 @@ test_qids_unique(void **state)
 static void
 test_events(void **state)
 {
-	struct fixture *fx = *state;
+	struct unit_queue_db *fx = *state;
 	const struct queue_event ev[] = {
 		{ 100, "auth_fail", "192.0.2.1", "alice", "s1", "bad password" },
 		{ 101, "relay_denied", "192.0.2.2", "", "s2", "rcpt=<x@y>" },
@@ -397,7 +364,7 @@ test_events(void **state)
 	assert_int_equal(queue_db_event_add(fx->db, ev, 3), 0);
 	assert_int_equal(queue_db_event_add(fx->db, ev, 0), 0);
 	check_counts(fx->db, 0, 0, 0, 0, 0, 3);
-	h = peek_open(fx);
+	h = unit_queue_db_peek(fx);
 	assert_int_equal(peek_int(h, "SELECT count(*) FROM events WHERE"
 	    " type = 'auth_fail'"), 2);
 	assert_string_equal(peek_str(h, "SELECT time || '|' || client_ip || '|'"
@@ -413,7 +380,7 @@ test_events(void **state)
 static void
 test_events_expire(void **state)
 {
-	struct fixture *fx = *state;
+	struct unit_queue_db *fx = *state;
 	struct queue_event ev[100];
 	int64_t deleted;
 	sqlite3 *h;
@@ -432,7 +399,7 @@ test_events_expire(void **state)
 	assert_int_equal(queue_db_events_expire(fx->db, 0, 50, &deleted), 0);
 	if (deleted != 30)
 		fail_msg("by rows: got %lld deleted, want 30", (long long)deleted);
-	h = peek_open(fx);
+	h = unit_queue_db_peek(fx);
 	assert_int_equal(peek_int(h, "SELECT count(*) FROM events"), 50);
 	assert_int_equal(peek_int(h, "SELECT min(time) FROM events"), 1050);
 	sqlite3_close(h);
@@ -460,7 +427,7 @@ verify_seen_cb(void *arg, const struct queue_verify_row *r)
 static void
 test_verify_cache(void **state)
 {
-	struct fixture *fx = *state;
+	struct unit_queue_db *fx = *state;
 	struct queue_verify_row v[] = {
 		{ "bob@corp.example", PROTO_VERIFY_FOUND, "250 2.1.5 Ok", 100, 2000 },
 		{ "\"a b\"@corp.example", PROTO_VERIFY_NOTFOUND,
@@ -477,7 +444,7 @@ test_verify_cache(void **state)
 
 	for (size_t i = 0; i < 4; i++)
 		assert_int_equal(queue_db_verify_put(fx->db, &v[i]), 0);
-	h = peek_open(fx);
+	h = unit_queue_db_peek(fx);
 	assert_int_equal(peek_int(h, "SELECT count(*) FROM verify_cache"), 3);
 	/* the second put of bob replaced the first */
 	assert_int_equal(peek_int(h, "SELECT result FROM verify_cache"
@@ -526,7 +493,7 @@ test_verify_cache(void **state)
 }
 
 static size_t
-fetch(struct fixture *fx, int64_t now, struct queue_local *v, size_t max)
+fetch(struct unit_queue_db *fx, int64_t now, struct queue_local *v, size_t max)
 {
 	size_t n = 99;
 
@@ -537,7 +504,7 @@ fetch(struct fixture *fx, int64_t now, struct queue_local *v, size_t max)
 static void
 test_local_delivery(void **state)
 {
-	struct fixture *fx = *state;
+	struct unit_queue_db *fx = *state;
 	struct queue_msg m[2];
 	struct queue_store_result res[2];
 	struct queue_local v[8];
@@ -593,7 +560,7 @@ test_local_delivery(void **state)
 	assert_int_equal(n, 1);
 	assert_string_equal(v[0].mailbox, "bob");
 	assert_int_equal(v[0].attempts, 1);
-	h = peek_open(fx);
+	h = unit_queue_db_peek(fx);
 	assert_int_equal(peek_int(h, "SELECT count(*) FROM recipient WHERE"
 	    " mailbox = 'bob' AND last_error = 'write: No space left on device'"),
 	    1);
@@ -625,7 +592,7 @@ test_local_delivery(void **state)
 static void
 test_delivered_deletes(void **state)
 {
-	struct fixture *fx = *state;
+	struct unit_queue_db *fx = *state;
 	struct queue_msg m = mkmsg("s@x.example", "", rc_two_local, 2);
 	struct queue_store_result res;
 	struct queue_local v[4];
@@ -649,7 +616,7 @@ test_delivered_deletes(void **state)
 static void
 test_remote_cursor(void **state)
 {
-	struct fixture *fx = *state;
+	struct unit_queue_db *fx = *state;
 	struct queue_msg m[3];
 	struct queue_store_result res[3];
 	struct queue_remote v[8];
@@ -714,7 +681,7 @@ test_remote_cursor(void **state)
 static void
 test_disk_full(void **state)
 {
-	struct fixture *fx = *state;
+	struct unit_queue_db *fx = *state;
 	struct queue_msg m[3];
 	struct queue_store_result res[3];
 	size_t big = 2 * 1024 * 1024;
@@ -750,7 +717,7 @@ test_disk_full(void **state)
 static void
 test_write_error(void **state)
 {
-	struct fixture *fx = *state;
+	struct unit_queue_db *fx = *state;
 	struct queue_msg m[2];
 	struct queue_store_result res[2];
 	struct rlimit old, lim;
@@ -798,8 +765,7 @@ test_readonly_dir(void **state)
 	pid_t pid;
 	int status, fd;
 
-	snprintf(dir, sizeof(dir), "/tmp/moat-test-qro-XXXXXX");
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(unit_tmp_dir(dir, sizeof(dir), "qro"), 0);
 	assert_int_equal(chmod(dir, 0555), 0);
 
 	pid = fork();
@@ -879,7 +845,7 @@ show_body_cb(void *arg, const void *data, size_t len)
 static void
 test_ctl_queue(void **state)
 {
-	struct fixture *fx = *state;
+	struct unit_queue_db *fx = *state;
 	struct queue_msg m[2];
 	struct queue_store_result res[2];
 	struct queue_db_ctl *dc;
@@ -993,7 +959,7 @@ event_cb(void *arg, int64_t id, const struct queue_event *ev)
 static void
 test_ctl_bans_users(void **state)
 {
-	struct fixture *fx = *state;
+	struct unit_queue_db *fx = *state;
 	struct queue_msg m = mkmsg("a@example.net", "alice", rc_remote, 1);
 	struct queue_store_result res;
 	struct queue_db_ctl *dc;
@@ -1005,7 +971,7 @@ test_ctl_bans_users(void **state)
 	const char *op;
 	char err[512], buf[64];
 	int n = 0;
-	sqlite3 *h = peek_open(fx);
+	sqlite3 *h = unit_queue_db_peek(fx);
 
 	assert_int_equal(queue_db_store_batch(fx->db, &m, 1, &res), 0);
 	assert_non_null(dc = queue_db_ctl_open(fx->dir, err, sizeof(err)));
@@ -1069,7 +1035,7 @@ test_ctl_dead(void **state)
 	static const struct queue_rcpt rc[] = {
 		{ "\"e@f\"@remote.example", NULL, 0, NULL },
 	};
-	struct fixture *fx = *state;
+	struct unit_queue_db *fx = *state;
 	struct queue_msg m = mkmsg("", NULL, rc, 1);
 	struct queue_store_result res;
 	struct queue_remote v[1];
@@ -1110,7 +1076,7 @@ test_ctl_dead(void **state)
 
 /* run sql on the fixture's file by a connection of its own */
 static void
-raw_exec(struct fixture *fx, const char *sql)
+raw_exec(struct unit_queue_db *fx, const char *sql)
 {
 	sqlite3 *h = NULL;
 
@@ -1121,9 +1087,9 @@ raw_exec(struct fixture *fx, const char *sql)
 }
 
 static int
-user_version(struct fixture *fx)
+user_version(struct unit_queue_db *fx)
 {
-	sqlite3 *h = peek_open(fx);
+	sqlite3 *h = unit_queue_db_peek(fx);
 	sqlite3_stmt *s;
 	int v = -1;
 
@@ -1144,7 +1110,7 @@ user_version(struct fixture *fx)
 static void
 test_schema_upgrade(void **state)
 {
-	struct fixture *fx = *state;
+	struct unit_queue_db *fx = *state;
 	char err[1024], pat[128];
 	glob_t g;
 

@@ -7,7 +7,6 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,20 +20,13 @@
 #include "daemon/config.h"
 #include "queue/queue_db.h"
 #include "queue/queue_guess.h"
+#include "unit_tmp.h"
 
 struct fixture {
-	char		 dir[64];
-	char		 path[128];
-	struct queue_db	*db;
-	struct conf	*conf;
-	time_t		 now;
+	struct unit_queue_db	 q;
+	struct conf		*conf;
+	time_t			 now;
 };
-
-static int
-rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	return remove(p);
-}
 
 static struct conf *
 load(const char *text)
@@ -51,16 +43,9 @@ static int
 setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
-	char err[512];
 
-	if (fx == NULL)
-		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/moat-test-guess-XXXXXX");
-	if (mkdtemp(fx->dir) == NULL)
-		return -1;
-	snprintf(fx->path, sizeof(fx->path), "%s/queue.db", fx->dir);
-	if ((fx->db = queue_db_open(fx->dir, err, sizeof(err))) == NULL) {
-		print_error("queue_db_open: %s\n", err);
+	if (fx == NULL || unit_queue_db_open(&fx->q, "guess") == -1) {
+		free(fx);
 		return -1;
 	}
 	if ((fx->conf = load("[relay]\nrelay_networks = 10.9.0.0/16\n")) ==
@@ -76,9 +61,8 @@ teardown(void **state)
 {
 	struct fixture *fx = *state;
 
-	queue_db_close(fx->db);
+	unit_queue_db_close(&fx->q);
 	conf_free(fx->conf);
-	nftw(fx->dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
 	free(fx);
 	return 0;
 }
@@ -96,7 +80,7 @@ event(struct fixture *fx, const char *type, const char *ip,
 	ev.client_ip = ip;
 	ev.user = user;
 	ev.detail = "";
-	assert_int_equal(queue_db_event_add(fx->db, &ev, 1), 0);
+	assert_int_equal(queue_db_event_add(fx->q.db, &ev, 1), 0);
 }
 
 /* failures for user from n addresses 192.0.2.1.., the alert at the end */
@@ -115,12 +99,10 @@ attack(struct fixture *fx, const char *user, int n, int age)
 static int64_t
 peek_int(struct fixture *fx, const char *sql)
 {
-	sqlite3 *h = NULL;
+	sqlite3 *h = unit_queue_db_peek(&fx->q);
 	sqlite3_stmt *s;
 	int64_t v = -1;
 
-	assert_int_equal(sqlite3_open_v2(fx->path, &h, SQLITE_OPEN_READONLY,
-	    NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &s, NULL), SQLITE_OK);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		v = sqlite3_column_int64(s, 0);
@@ -134,7 +116,7 @@ login(struct fixture *fx, const char *user, const char *ip)
 {
 	char why[512];
 
-	return queue_guess_login(fx->conf, fx->db, user, ip, fx->now, why,
+	return queue_guess_login(fx->conf, fx->q.db, user, ip, fx->now, why,
 	    sizeof(why));
 }
 
@@ -164,11 +146,11 @@ test_login_after_attack(void **state)
 
 	assert_int_equal(login(fx, "alice", "198.51.100.7"), 0);
 	attack(fx, "alice", 12, 60);
-	assert_int_equal(queue_guess_login(fx->conf, fx->db, "alice",
+	assert_int_equal(queue_guess_login(fx->conf, fx->q.db, "alice",
 	    "192.0.2.5", fx->now, why, sizeof(why)), 1);
 	assert_non_null(strstr(why, "failed_for_it=yes"));
 	assert_non_null(strstr(why, "failures=12 addresses=12"));
-	assert_int_equal(queue_guess_login(fx->conf, fx->db, "alice",
+	assert_int_equal(queue_guess_login(fx->conf, fx->q.db, "alice",
 	    "203.0.113.1", fx->now, why, sizeof(why)), 1);
 	assert_non_null(strstr(why, "new_network=yes"));
 	assert_int_equal(login(fx, "alice", "198.51.100.99"), 0);
@@ -221,7 +203,7 @@ test_ban(void **state)
 	event(fx, "auth_fail", "10.9.1.1", "alice", 30);	/* relay */
 	event(fx, "auth_fail", "198.51.100.1", "bob", 30);	/* other */
 	event(fx, "auth_fail", "198.51.100.2", "alice", 90000);	/* old */
-	assert_int_equal(queue_guess_ban(fx->conf, fx->db, NULL, "alice",
+	assert_int_equal(queue_guess_ban(fx->conf, fx->q.db, NULL, "alice",
 	    fx->now), 20);
 	assert_int_equal(peek_int(fx, "SELECT count(*) FROM bans WHERE "
 	    "origin = 'guess' AND cidr LIKE '192.0.2.%/32'"), 20);
@@ -230,9 +212,9 @@ test_ban(void **state)
 	    "type = 'guess_ban' AND user = 'alice' AND client_ip = "
 	    "'192.0.2.7/32'"), 1);
 	/* a ban that lasts longer is kept */
-	assert_int_equal(queue_db_ban_add(fx->db, "192.0.2.7/32", "admin",
+	assert_int_equal(queue_db_ban_add(fx->q.db, "192.0.2.7/32", "admin",
 	    "admin", fx->now, 0), 0);
-	assert_int_equal(queue_guess_ban(fx->conf, fx->db, NULL, "alice",
+	assert_int_equal(queue_guess_ban(fx->conf, fx->q.db, NULL, "alice",
 	    fx->now), 20);
 	assert_int_equal(peek_int(fx, "SELECT count(*) FROM bans WHERE "
 	    "cidr = '192.0.2.7/32' AND expires IS NULL"), 1);
@@ -241,7 +223,7 @@ test_ban(void **state)
 	    "[watch]\nguess_ban_aggregate = yes\n"));
 	conf_free(fx->conf);
 	fx->conf = agg;
-	assert_int_equal(queue_guess_ban(fx->conf, fx->db, NULL, "alice",
+	assert_int_equal(queue_guess_ban(fx->conf, fx->q.db, NULL, "alice",
 	    fx->now), 1);
 	assert_int_equal(peek_int(fx, "SELECT count(*) FROM bans WHERE "
 	    "cidr = '192.0.2.0/24'"), 1);
@@ -258,7 +240,7 @@ held_message(struct fixture *fx, const char *user, const char *ip)
 	    .len = 3, .held = 1 };
 	struct queue_store_result res;
 
-	assert_int_equal(queue_db_store_batch(fx->db, &m, 1, &res), 0);
+	assert_int_equal(queue_db_store_batch(fx->q.db, &m, 1, &res), 0);
 }
 
 static int
@@ -266,7 +248,7 @@ usual(struct fixture *fx, const char *ip, int64_t *released, int64_t *kept)
 {
 	char why[512];
 
-	return queue_guess_usual(fx->conf, fx->db, "alice", ip, fx->now, why,
+	return queue_guess_usual(fx->conf, fx->q.db, "alice", ip, fx->now, why,
 	    sizeof(why), released, kept);
 }
 
@@ -285,18 +267,18 @@ test_usual_pattern(void **state)
 	char why[512];
 
 	/* the owner's network, an hour before; one that came later */
-	assert_int_equal(queue_guess_login(fx->conf, fx->db, "alice",
+	assert_int_equal(queue_guess_login(fx->conf, fx->q.db, "alice",
 	    "198.51.100.7", fx->now - 3600, why, sizeof(why)), 0);
 	attack(fx, "alice", 12, 600);
 	event(fx, "auth_fail", "198.51.100.66", "alice", 590);
-	assert_int_equal(queue_guess_login(fx->conf, fx->db, "alice",
+	assert_int_equal(queue_guess_login(fx->conf, fx->q.db, "alice",
 	    "198.18.0.1", fx->now - 580, why, sizeof(why)), 1);
-	assert_int_equal(queue_db_login_net_add(fx->db, "alice",
+	assert_int_equal(queue_db_login_net_add(fx->q.db, "alice",
 	    "198.18.0.0/24", fx->now - 580), 0);
 	/* not quarantined yet: nothing to end */
 	assert_int_equal(usual(fx, "198.51.100.7", &released, &kept), 0);
 	/* the quarantine, as queue_watch records it */
-	assert_int_equal(queue_db_sender_set(fx->db, "alice", "held", "q",
+	assert_int_equal(queue_db_sender_set(fx->q.db, "alice", "held", "q",
 	    fx->now - 500, &held), 0);
 	event(fx, "login_after_guessing", "192.0.2.5", "alice", 500);
 	held_message(fx, "alice", "192.0.2.5");
@@ -323,7 +305,7 @@ test_usual_pattern(void **state)
 	    "JOIN message AS m ON m.id = r.msg_id WHERE r.state = 2 AND "
 	    "m.client_ip = '192.0.2.5'"), 2);
 	/* an admin's hold since then never ends so */
-	assert_int_equal(queue_db_sender_set(fx->db, "alice", "held", "admin",
+	assert_int_equal(queue_db_sender_set(fx->q.db, "alice", "held", "admin",
 	    fx->now - 10, &held), 0);
 	assert_int_equal(usual(fx, "198.51.100.7", &released, &kept), 0);
 }

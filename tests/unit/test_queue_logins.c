@@ -7,17 +7,16 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "daemon/config.h"
 #include "io/ipc.h"
 #include "queue/queue_db.h"
 #include "queue/queue_logins.h"
+#include "unit_tmp.h"
 
 #define ROWS_MAX	64
 
@@ -50,22 +49,17 @@ value(const char *name, const char *labels)
 	return -1;
 }
 
-static int
-rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	return remove(p);
-}
-
 static void
 test_cap_unknown_other(void **state)
 {
-	char dir[] = "/tmp/moat-test-logins-XXXXXX", err[512];
+	struct unit_queue_db q;
 	struct queue_db *db;
 	struct queue_logins *l;
 	struct conf *c;
+	char err[512];
 
-	assert_non_null(mkdtemp(dir));
-	assert_non_null(db = queue_db_open(dir, err, sizeof(err)));
+	assert_int_equal(unit_queue_db_open(&q, "logins"), 0);
+	db = q.db;
 	assert_non_null(c = conf_load_string("[relay]\nrelay_networks = "
 	    "10.9.0.0/16\n[control]\nlogin_metrics_max = 3\n", "t.conf", err,
 	    sizeof(err)));
@@ -116,8 +110,72 @@ test_cap_unknown_other(void **state)
 
 	queue_logins_free(l);
 	conf_free(c);
-	queue_db_close(db);
-	nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+	unit_queue_db_close(&q);
+}
+
+/*
+ * A name queue.db said never logged in is not asked about again: a row
+ * login_nets gets behind the counters' back is not seen until a login
+ * of that name or a reload makes them forget.
+ */
+static void
+test_unknown_remembered(void **state)
+{
+	struct unit_queue_db q;
+	struct queue_logins *l;
+	struct conf *c;
+	char err[512], name[32];
+
+	assert_int_equal(unit_queue_db_open(&q, "logins"), 0);
+	assert_non_null(c = conf_load_string("[control]\n"
+	    "login_metrics_max = 2\n", "t.conf", err, sizeof(err)));
+	assert_non_null(l = queue_logins_new(c, q.db));
+
+	queue_logins_auth_fail(l, "mallory", "198.51.100.1");
+	assert_int_equal(queue_db_login_net_add(q.db, "mallory",
+	    "198.51.100.0/24", 1000), 0);
+	queue_logins_auth_fail(l, "mallory", "198.51.100.1");
+	got.n = 0;
+	queue_logins_stats(l, row_cb, NULL);
+	assert_int_equal(value("login_auth_failures_total",
+	    "login=\"unknown\""), 2);
+	assert_int_equal(value("login_auth_failures_total",
+	    "login=\"mallory\""), -1);
+
+	/* a reload forgets: now the account it is */
+	queue_logins_set_conf(l, c);
+	queue_logins_auth_fail(l, "mallory", "198.51.100.1");
+	got.n = 0;
+	queue_logins_stats(l, row_cb, NULL);
+	assert_int_equal(value("login_auth_failures_total",
+	    "login=\"mallory\""), 1);
+
+	/* many names: the table stays bounded, each still "unknown" */
+	for (int i = 0; i < 1000; i++) {
+		snprintf(name, sizeof(name), "guess%d", i);
+		queue_logins_auth_fail(l, name, "198.51.100.2");
+	}
+
+	/* a login forgets the name even past the cap (no series of its
+	 * own): its next failure is asked about and counts as "other" */
+	queue_logins_login(l, "alice");			/* the cap: 2 */
+	queue_logins_auth_fail(l, "trudy", "198.51.100.3");
+	assert_int_equal(queue_db_login_net_add(q.db, "trudy",
+	    "198.51.100.0/24", 1000), 0);
+	queue_logins_login(l, "trudy");
+	queue_logins_auth_fail(l, "trudy", "198.51.100.3");
+	got.n = 0;
+	queue_logins_stats(l, row_cb, NULL);
+	assert_int_equal(value("login_auth_failures_total",
+	    "login=\"unknown\""), 2 + 1000 + 1);
+	assert_int_equal(value("login_auth_failures_total",
+	    "login=\"other\""), 1);
+	assert_int_equal(value("login_auth_failures_total",
+	    "login=\"trudy\""), -1);
+
+	queue_logins_free(l);
+	conf_free(c);
+	unit_queue_db_close(&q);
 }
 
 int
@@ -125,6 +183,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cap_unknown_other),
+		cmocka_unit_test(test_unknown_remembered),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
