@@ -18,9 +18,12 @@
  * deletes recipient verification answers and tells the lookup process
  * (PROTO_VERIFY_FLUSH), which holds their copy.
  *
- * `moat queue requeue` routes recipients again by the configuration the
- * queue process holds (queue_route.c) and makes them due; `pause` and
- * `resume` change paused_dest and tell the scheduler; `deadletter
+ * `moat queue bounce` hands the recipients still to do to the scheduler,
+ * which fails them as a permanent delivery failure does (their DSNs in
+ * the same transaction). `moat queue requeue` routes recipients again
+ * by the configuration the queue process holds (queue_route.c) and
+ * makes them due; `pause` and `resume` change paused_dest and tell the
+ * scheduler; `deadletter
  * reinject` hands each dead letter to the queue process's own
  * connection (queue_db_dead_reinject), which alone gives out queue ids.
  *
@@ -73,6 +76,9 @@
 #define QC_EXPIRE_SECS		60
 #define QC_RECENT_SECS		86400	/* "recent" counters: one day */
 #define QC_HOUR_SECS		3600	/* messages per user: one hour */
+#define QC_BOUNCE_BATCH		64	/* messages a bounce transaction */
+#define QC_BOUNCE_REASON	"550 5.0.0 returned to the sender by the " \
+				"administrator"
 
 /* Owned by the queue process (queue_proc.c). */
 struct queue_ctl {
@@ -649,12 +655,13 @@ static const char *const requeue_cols[] = { "messages", "recipients",
 static const enum ctl_kind requeue_kinds[] = { CTL_KIND_INT, CTL_KIND_INT,
     CTL_KIND_INT, CTL_KIND_INT, CTL_KIND_INT, CTL_KIND_FLAG, CTL_KIND_STR };
 
+/* the answer to an action, with note ("" none) after the counts */
 static void
-qc_act_answer(struct queue_ctl *qc, uint64_t id, const struct ctl_req *q,
-    int64_t msgs, int64_t rcpts, int64_t ms)
+qc_act_answer_note(struct queue_ctl *qc, uint64_t id, const struct ctl_req *q,
+    int64_t msgs, int64_t rcpts, int64_t ms, const char *note)
 {
 	struct ipc_msg ans;
-	char msg[256];
+	char msg[512];
 	static const char *const done[CTL_ACT_COUNT] = { "deleted", "held",
 	    "released", "scheduled for retry", "returned to sender",
 	    "requeued", "put back into the queue" };
@@ -668,6 +675,11 @@ qc_act_answer(struct queue_ctl *qc, uint64_t id, const struct ctl_req *q,
 		snprintf(msg, sizeof(msg), "%s %" PRId64 " message%s (%" PRId64
 		    " recipient%s) in %.3f s", done[q->action], msgs,
 		    PLURAL(msgs), rcpts, PLURAL(rcpts), (double)ms / 1000);
+	if (note[0] != '\0') {
+		size_t n = strlen(msg);
+
+		snprintf(msg + n, sizeof(msg) - n, "; %s", note);
+	}
 	ipc_msg_init(&ans, 0, 0);
 	ctl_ans_begin(&ans, CTL_OK, msg);
 	ctl_ans_table(&ans, "result", 5, act_cols, act_kinds);
@@ -679,6 +691,13 @@ qc_act_answer(struct queue_ctl *qc, uint64_t id, const struct ctl_req *q,
 	ipc_put_i64(&ans, q->flag);
 	ctl_ans_end(&ans);
 	ctl_answer_send(qc->control, id, &ans);
+}
+
+static void
+qc_act_answer(struct queue_ctl *qc, uint64_t id, const struct ctl_req *q,
+    int64_t msgs, int64_t rcpts, int64_t ms)
+{
+	qc_act_answer_note(qc, id, q, msgs, rcpts, ms, "");
 }
 
 /* the ids of the dead letters a filter selects */
@@ -829,6 +848,176 @@ qc_requeue_route(void *arg, int64_t rcpt_id, const char *address,
 	return r == QUEUE_ROUTE_LOCAL ? 1 : 0;
 }
 
+/* The recipients `moat queue bounce` returns; strings owned. */
+struct qc_pending {
+	struct queue_ctl	*qc;
+	struct queue_pending_rcpt *v;
+	size_t			 n, cap;
+	int64_t			 busy;	/* being sent now: left alone */
+};
+
+static void
+qc_pending_cb(void *arg, const struct queue_pending_rcpt *r)
+{
+	struct qc_pending *p = arg;
+	struct queue_pending_rcpt *x;
+
+	if (p->qc->dl.inflight != NULL &&
+	    p->qc->dl.inflight(p->qc->dl.arg, r->rcpt_id)) {
+		p->busy++;
+		return;
+	}
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 64;
+		if ((x = reallocarray(p->v, p->cap, sizeof(*x))) == NULL)
+			fatal("%s: reallocarray", __func__);
+		p->v = x;
+	}
+	x = &p->v[p->n++];
+	*x = *r;
+	if ((x->qid = strdup(r->qid)) == NULL ||
+	    (x->sender = strdup(r->sender)) == NULL ||
+	    (x->address = strdup(r->address)) == NULL ||
+	    (x->orcpt = strdup(r->orcpt)) == NULL)
+		fatal("%s: strdup", __func__);
+}
+
+static void
+qc_pending_free(struct qc_pending *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		free((char *)p->v[i].qid);
+		free((char *)p->v[i].sender);
+		free((char *)p->v[i].address);
+		free((char *)p->v[i].orcpt);
+	}
+	free(p->v);
+}
+
+/* the end of the next batch of p from i: whole messages, QC_BOUNCE_BATCH */
+static size_t
+qc_pending_batch(const struct qc_pending *p, size_t i, int64_t *msgs)
+{
+	size_t j = i;
+	int64_t m = 0;
+
+	while (j < p->n) {
+		if (j == i || p->v[j].msg_id != p->v[j - 1].msg_id) {
+			if (m == QC_BOUNCE_BATCH)
+				break;
+			m++;
+		}
+		j++;
+	}
+	*msgs = m;
+	return j;
+}
+
+/*
+ * Fail p's recipients (QC_BOUNCE_BATCH messages a transaction), or only
+ * count them (dry_run); *msgs and *rcpts what was (would be) done. 0,
+ * or -1 when a batch could not be recorded (the rest is as it was).
+ */
+static int
+qc_pending_fail(struct queue_ctl *qc, const struct qc_pending *p,
+    int dry_run, int64_t *msgs, int64_t *rcpts)
+{
+	size_t i, j;
+	int64_t m;
+
+	*msgs = *rcpts = 0;
+	for (i = 0; i < p->n; i = j) {
+		j = qc_pending_batch(p, i, &m);
+		if (!dry_run && qc->dl.fail(qc->dl.arg, &p->v[i], j - i,
+		    QC_BOUNCE_REASON) == -1)
+			return -1;
+		*msgs += m;
+		*rcpts += (int64_t)(j - i);
+	}
+	return 0;
+}
+
+/*
+ * At start: the recipients an earlier version's `moat queue bounce`
+ * marked failed but sent no DSN for (their messages stayed queued for
+ * good) are bounced now, the way this one does it.
+ */
+static void
+qc_bounce_stranded(struct queue_ctl *qc)
+{
+	struct qc_pending p;
+	int64_t msgs, rcpts;
+
+	memset(&p, 0, sizeof(p));
+	p.qc = qc;
+	if (queue_db_ctl_stranded(qc->db, qc_pending_cb, &p) == 0 && p.n > 0) {
+		if (qc_pending_fail(qc, &p, 0, &msgs, &rcpts) == 0)
+			log_notice(LOG_CAT_QUEUE, "event=stranded_bounced "
+			    "messages=%" PRId64 " recipients=%" PRId64, msgs,
+			    rcpts);
+	}
+	qc_pending_free(&p);
+}
+
+/*
+ * `moat queue bounce`: the recipients still to do of the selection fail
+ * for good, each message's with one DSN to its sender (none for <>: a
+ * dead letter), exactly as a permanent delivery failure, by the
+ * scheduler: state, DSN and the message's deletion in one transaction
+ * a batch of messages. The outcomes waiting for the group commit are
+ * recorded first, so none of them is bounced too; a recipient the mta
+ * is sending now is left to its outcome.
+ */
+static void
+qc_bounce(struct queue_ctl *qc, uint64_t id, uint32_t uid,
+    const struct ctl_req *q)
+{
+	struct qc_pending p;
+	int64_t t0 = clock_mono_ms(), msgs = 0, rcpts = 0;
+	char desc[512], note[160];
+	int rc;
+
+	if (qc->dl.fail == NULL || qc->dl.settle == NULL) {
+		ctl_answer_simple(qc->control, id, CTL_FAILED,
+		    "no delivery in this process: nothing can be bounced");
+		return;
+	}
+	if (qc->dl.settle(qc->dl.arg) == -1) {
+		ctl_answer_simple(qc->control, id, CTL_FAILED, "queue "
+		    "database error; nothing changed");
+		return;
+	}
+	memset(&p, 0, sizeof(p));
+	p.qc = qc;
+	if (queue_db_ctl_pending(qc->db, &q->filter, time(NULL), qc_pending_cb,
+	    &p) == -1) {
+		qc_pending_free(&p);
+		qc_db_failed(qc, id);
+		return;
+	}
+	rc = qc_pending_fail(qc, &p, q->flag, &msgs, &rcpts);
+	qc_pending_free(&p);
+	if (!q->flag && msgs > 0) {
+		qc_filter_desc(&q->filter, desc, sizeof(desc));
+		qc_event(qc, uid, "admin_queue", q->filter.user[0] ?
+		    q->filter.user : NULL, "op=bounce %s messages=%" PRId64
+		    " recipients=%" PRId64, desc, msgs, rcpts);
+	}
+	if (rc == -1) {
+		ctl_answer_simple(qc->control, id, CTL_FAILED, "queue database "
+		    "error after %" PRId64 " message%s (%" PRId64 " recipient%s)"
+		    " returned to sender; the rest are still queued", msgs,
+		    PLURAL(msgs), rcpts, PLURAL(rcpts));
+		return;
+	}
+	note[0] = '\0';
+	if (p.busy > 0)
+		snprintf(note, sizeof(note), "%" PRId64 " recipient%s being "
+		    "sent now %s left to that attempt", p.busy, PLURAL(p.busy),
+		    p.busy == 1 ? "is" : "are");
+	qc_act_answer_note(qc, id, q, msgs, rcpts, clock_mono_ms() - t0, note);
+}
+
 /* `moat queue requeue` (postsuper -r) */
 static void
 qc_requeue(struct queue_ctl *qc, uint64_t id, uint32_t uid,
@@ -954,6 +1143,10 @@ qc_act(struct queue_ctl *qc, uint64_t id, uint32_t uid, const struct ctl_req *q)
 	}
 	if (q->action == CTL_ACT_REQUEUE) {
 		qc_requeue(qc, id, uid, q);
+		return;
+	}
+	if (q->action == CTL_ACT_BOUNCE) {
+		qc_bounce(qc, id, uid, q);
 		return;
 	}
 	if (q->action == CTL_ACT_DELETE && (f->flags & CTL_FILTER_ALL) &&
@@ -1692,8 +1885,11 @@ queue_ctl_set_lookup(struct queue_ctl *qc, struct ipc_peer *lookup)
 void
 queue_ctl_set_delivery(struct queue_ctl *qc, const struct queue_ctl_delivery *d)
 {
-	if (qc != NULL)
-		qc->dl = *d;
+	if (qc == NULL)
+		return;
+	qc->dl = *d;
+	if (qc->dl.fail != NULL)
+		qc_bounce_stranded(qc);
 }
 
 /* queue_ctl_smtp_closed - stop sending to smtp */

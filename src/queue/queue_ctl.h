@@ -83,8 +83,12 @@ void queue_ctl_set_lookup(struct queue_ctl *qc, struct ipc_peer *lookup);
  * route is left alone); paused(arg): paused_dest changed; reinject(arg,
  * dead_id, qid): put one dead letter back (queue_db_dead_reinject: 1,
  * 0 gone, -1); lost(arg, user): an admin held or suspended an account
- * (the addresses that guessed at it are banned). A member left NULL
- * makes its operation answer "failed" (lost: nothing more is done).
+ * (the addresses that guessed at it are banned); settle(arg): record
+ * the delivery outcomes waiting for the group commit (0, -1); fail(arg,
+ * r, n, reason): r's n recipients failed for good with reason, recorded
+ * with their bounces (or dead letters) in one transaction as a failed
+ * delivery is (sched_fail_many: 0, -1 nothing recorded). A member left
+ * NULL makes its operation answer "failed" (lost: nothing more is done).
  */
 struct queue_ctl_delivery {
 	const struct conf *(*conf)(void *);
@@ -93,9 +97,13 @@ struct queue_ctl_delivery {
 	int	(*reinject)(void *, int64_t, char qid[QUEUE_QID_SIZE]);
 	void	*arg;
 	void	(*lost)(void *, const char *);
+	int	(*settle)(void *);
+	int	(*fail)(void *, const struct queue_pending_rcpt *, size_t,
+		    const char *);
 };
 
-/* queue_ctl_set_delivery - the hooks above (copied) */
+/* queue_ctl_set_delivery - the hooks above (copied); with fail, the
+ * recipients an earlier version bounced without a DSN are bounced now */
 void queue_ctl_set_delivery(struct queue_ctl *qc,
     const struct queue_ctl_delivery *d);
 

@@ -235,6 +235,21 @@ struct queue_remote {
 	int64_t		 next_attempt;	/* due since; with rcpt_id, a cursor */
 };
 
+/*
+ * One recipient still to do (queued, deferred or held), as an admin's
+ * bounce selects it (queue_db_ctl_pending) and the scheduler fails it
+ * (sched.h). Views.
+ */
+struct queue_pending_rcpt {
+	int64_t		 rcpt_id;
+	int64_t		 msg_id;
+	const char	*qid;
+	const char	*sender;	/* "" for <> */
+	const char	*address;
+	const char	*orcpt;		/* "" when none */
+	uint8_t		 notify;
+};
+
 enum queue_remote_outcome {
 	QUEUE_REMOTE_DELIVERED = 1,	/* the peer said 2xx: state 3 */
 	QUEUE_REMOTE_DEFERRED,		/* state 1 until next_attempt */

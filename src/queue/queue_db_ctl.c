@@ -24,8 +24,9 @@
  * queue_db_ctl_ban_del, queue_db_ctl_ban_list, queue_db_ctl_ban_expire,
  * queue_db_ctl_users, queue_db_ctl_user_states, queue_db_ctl_user_set,
  * queue_db_ctl_counts, queue_db_ctl_verify_list,
- * queue_db_ctl_verify_flush, queue_db_ctl_requeue, queue_db_ctl_pause,
- * queue_db_ctl_resume, queue_db_ctl_paused, queue_db_ctl_sent.
+ * queue_db_ctl_verify_flush, queue_db_ctl_pending, queue_db_ctl_stranded,
+ * queue_db_ctl_requeue, queue_db_ctl_pause, queue_db_ctl_resume,
+ * queue_db_ctl_paused, queue_db_ctl_sent.
  *
  * SECURITY: every statement is a fixed text prepared at open; filter
  * values are bound parameters, never pasted into SQL. ctl_cidr_match and
@@ -52,7 +53,6 @@
 #include "queue/queue_db_sql.h"
 
 #define QDC_BUSY_MS		5000
-#define QDC_BOUNCE_TEXT		"5.0.0 returned by the administrator"
 
 /*
  * The filter of every queue operation, over message AS m. Parameters:
@@ -98,7 +98,8 @@ enum qdc_stmt {
 	QDC_HOLD,
 	QDC_RELEASE,
 	QDC_RETRY,
-	QDC_BOUNCE,
+	QDC_PENDING,
+	QDC_STRANDED,
 	QDC_SUMMARY,
 	QDC_SUMMARY_OLDEST,
 	QDC_SUMMARY_ERR,
@@ -169,9 +170,22 @@ static const char *const qdc_sql[QDC_NALL] = {
 	[QDC_RETRY] =
 	    "UPDATE recipient SET state = 0, next_attempt = ?1, updated = ?1"
 	    " WHERE state IN (0, 1) AND msg_id IN " QDC_SEL,
-	[QDC_BOUNCE] =
-	    "UPDATE recipient SET state = 4, last_error = ?2, updated = ?1"
-	    " WHERE state IN (0, 1, 2) AND msg_id IN " QDC_SEL,
+	/* what `queue bounce` returns: the recipients still to do of the
+	 * selection, a message's together */
+	[QDC_PENDING] =
+	    "SELECT x.id, x.msg_id, m.qid, m.sender, x.address,"
+	    " coalesce(x.orcpt, ''), x.notify FROM message AS m"
+	    " JOIN recipient AS x ON x.msg_id = m.id"
+	    " WHERE x.state IN (0, 1, 2) AND " QDC_FILTER
+	    " ORDER BY x.msg_id, x.id",
+	/* recipients an admin's bounce of an earlier version marked failed
+	 * without a DSN (and whose messages never left): bounced at start */
+	[QDC_STRANDED] =
+	    "SELECT x.id, x.msg_id, m.qid, m.sender, x.address,"
+	    " coalesce(x.orcpt, ''), x.notify FROM recipient AS x"
+	    " JOIN message AS m ON m.id = x.msg_id WHERE x.state = 4"
+	    " AND x.last_error = '5.0.0 returned by the administrator'"
+	    " ORDER BY x.msg_id, x.id",
 	/*
 	 * Answered from the index recipient_domain_state alone (it holds
 	 * the row id too): 100,000 recipients in a few milliseconds. The
@@ -533,12 +547,13 @@ qdc_each(struct queue_db_ctl *dc, sqlite3_stmt *s, const char *op,
 struct qdc_col {
 	size_t	off;
 	char	type;		/* 't' text ("" for NULL), 'i' int64_t, 'n' int,
-				 * '-' not stored */
+				 * 'b' uint8_t, '-' not stored */
 };
 
 #define QT(st, m)	{ offsetof(struct st, m), 't' }
 #define QI(st, m)	{ offsetof(struct st, m), 'i' }
 #define QN(st, m)	{ offsetof(struct st, m), 'n' }
+#define QB(st, m)	{ offsetof(struct st, m), 'b' }
 #define QSKIP		{ 0, '-' }
 
 static const struct qdc_col list_cols[] = {
@@ -577,8 +592,15 @@ static const struct qdc_col user_cols[] = {
 	QI(queue_user_row, auth_events),
 };
 
+static const struct qdc_col pending_cols[] = {
+	QI(queue_pending_rcpt, rcpt_id), QI(queue_pending_rcpt, msg_id),
+	QT(queue_pending_rcpt, qid), QT(queue_pending_rcpt, sender),
+	QT(queue_pending_rcpt, address), QT(queue_pending_rcpt, orcpt),
+	QB(queue_pending_rcpt, notify),
+};
+
 enum qdc_kind { QDC_ROW_LIST, QDC_ROW_DEAD, QDC_ROW_RCPT, QDC_ROW_EVENT,
-    QDC_ROW_BAN, QDC_ROW_USER };
+    QDC_ROW_BAN, QDC_ROW_USER, QDC_ROW_PENDING };
 
 #define QCOLS(t)	{ t, sizeof(t) / sizeof(t[0]) }
 static const struct {
@@ -588,6 +610,7 @@ static const struct {
 	[QDC_ROW_LIST] = QCOLS(list_cols), [QDC_ROW_DEAD] = QCOLS(dead_cols),
 	[QDC_ROW_RCPT] = QCOLS(rcpt_cols), [QDC_ROW_EVENT] = QCOLS(event_cols),
 	[QDC_ROW_BAN] = QCOLS(ban_cols), [QDC_ROW_USER] = QCOLS(user_cols),
+	[QDC_ROW_PENDING] = QCOLS(pending_cols),
 };
 
 /* the caller's function for a kind of row, and its argument */
@@ -600,6 +623,7 @@ struct qdc_ctx {
 		void	(*event)(void *, int64_t, const struct queue_event *);
 		void	(*ban)(void *, const struct queue_ban *);
 		void	(*user)(void *, const struct queue_user_row *);
+		void	(*pending)(void *, const struct queue_pending_rcpt *);
 	} fn;
 	void		*arg;
 };
@@ -616,6 +640,8 @@ qdc_fill(sqlite3_stmt *s, const struct qdc_col *cols, size_t n, void *row)
 			*(int64_t *)(void *)p = sqlite3_column_int64(s, (int)i);
 		else if (cols[i].type == 'n')
 			*(int *)(void *)p = sqlite3_column_int(s, (int)i);
+		else if (cols[i].type == 'b')
+			*(uint8_t *)p = (uint8_t)sqlite3_column_int(s, (int)i);
 	}
 }
 
@@ -631,6 +657,7 @@ qdc_row(sqlite3_stmt *s, void *ctx)
 		struct queue_event	event;
 		struct queue_ban	ban;
 		struct queue_user_row	user;
+		struct queue_pending_rcpt pending;
 	} r;
 
 	memset(&r, 0, sizeof(r));
@@ -653,6 +680,9 @@ qdc_row(sqlite3_stmt *s, void *ctx)
 		break;
 	case QDC_ROW_USER:
 		c->fn.user(c->arg, &r.user);
+		break;
+	case QDC_ROW_PENDING:
+		c->fn.pending(c->arg, &r.pending);
 		break;
 	}
 }
@@ -737,8 +767,9 @@ qdc_dest_cmp(const void *a, const void *b)
 }
 
 /*
- * The oldest arrival and the newest deferred recipient's attempts and
- * error of d, from the ids the grouping found (oldest, deferred_id).
+ * The oldest arrival and the attempts and error of the newest deferred
+ * or failed recipient of d, from the ids the grouping found (oldest,
+ * deferred_id).
  */
 static void
 qdc_dest_details(struct queue_db_ctl *dc, struct queue_dest *d,
@@ -788,7 +819,10 @@ queue_db_ctl_summary(struct queue_db_ctl *dc, struct queue_dest **out,
 			x->by_state[st] += cnt;
 		if (sqlite3_column_int64(s, 3) < x->oldest)
 			x->oldest = sqlite3_column_int64(s, 3);
-		if (st == QUEUE_RCPT_DEFERRED)
+		/* the newest recipient that has an attempt to tell of:
+		 * deferred, or failed (its message waits for others) */
+		if ((st == QUEUE_RCPT_DEFERRED || st == QUEUE_RCPT_FAILED) &&
+		    sqlite3_column_int64(s, 4) > defer[nd - 1])
 			defer[nd - 1] = sqlite3_column_int64(s, 4);
 	}
 	qdc_done(s);
@@ -954,14 +988,9 @@ qdc_act_apply(struct queue_db_ctl *dc, int action, int64_t now, int64_t *n)
 	case CTL_ACT_HOLD:
 	case CTL_ACT_RELEASE:
 	case CTL_ACT_RETRY:
-	case CTL_ACT_BOUNCE:
 		s = dc->st[action == CTL_ACT_HOLD ? QDC_HOLD :
-		    action == CTL_ACT_RELEASE ? QDC_RELEASE :
-		    action == CTL_ACT_RETRY ? QDC_RETRY : QDC_BOUNCE];
+		    action == CTL_ACT_RELEASE ? QDC_RELEASE : QDC_RETRY];
 		sqlite3_bind_int64(s, 1, now);
-		if (action == CTL_ACT_BOUNCE)
-			sqlite3_bind_text(s, 2, QDC_BOUNCE_TEXT, -1,
-			    SQLITE_STATIC);
 		if ((rc = qdc_exec(s)) == SQLITE_DONE)
 			*n = sqlite3_changes64(dc->h);
 		return rc;
@@ -1007,19 +1036,49 @@ queue_db_ctl_act(struct queue_db_ctl *dc, const struct ctl_filter *f,
 	if (qdc_simple(dc, QDC_BEGIN) != SQLITE_DONE)
 		return qdc_abort(dc, *op);
 	*op = "select";
-	if (qdc_select(dc, f, now, dry_run || action == CTL_ACT_DELETE, msgs,
-	    rcpts) != SQLITE_DONE)
+	if (qdc_select(dc, f, now, action == CTL_ACT_DELETE, msgs, rcpts) !=
+	    SQLITE_DONE)
 		return qdc_abort(dc, *op);
+	/*
+	 * A dry run makes the same change and rolls it back, so it counts
+	 * exactly the recipients the action would change (not those of the
+	 * selection a state leaves alone). A delete takes every recipient
+	 * of the selection: the count is the change, no need to make it.
+	 */
 	*op = ctl_action_name(action);
-	if (!dry_run && qdc_act_apply(dc, action, now, rcpts) != SQLITE_DONE)
+	if ((!dry_run || action != CTL_ACT_DELETE) &&
+	    qdc_act_apply(dc, action, now, rcpts) != SQLITE_DONE)
 		return qdc_abort(dc, *op);
 	*op = "clear";
 	if (qdc_simple(dc, QDC_SEL_CLEAR) != SQLITE_DONE)
 		return qdc_abort(dc, *op);
 	*op = "commit";
-	if (qdc_simple(dc, QDC_COMMIT) != SQLITE_DONE)
+	if (qdc_simple(dc, dry_run ? QDC_ROLLBACK : QDC_COMMIT) != SQLITE_DONE)
 		return qdc_abort(dc, *op);
 	return 0;
+}
+
+/* queue_db_ctl_pending - the recipients still to do of f's selection */
+int
+queue_db_ctl_pending(struct queue_db_ctl *dc, const struct ctl_filter *f,
+    int64_t now, void (*fn)(void *, const struct queue_pending_rcpt *),
+    void *arg)
+{
+	struct qdc_ctx c = { QDC_ROW_PENDING, { .pending = fn }, arg };
+	sqlite3_stmt *s = dc->st[QDC_PENDING];
+
+	qdc_bind_filter(s, f, now);
+	return qdc_each(dc, s, "pending", qdc_row, &c);
+}
+
+/* queue_db_ctl_stranded - the recipients an earlier bounce left behind */
+int
+queue_db_ctl_stranded(struct queue_db_ctl *dc,
+    void (*fn)(void *, const struct queue_pending_rcpt *), void *arg)
+{
+	struct qdc_ctx c = { QDC_ROW_PENDING, { .pending = fn }, arg };
+
+	return qdc_each(dc, dc->st[QDC_STRANDED], "stranded", qdc_row, &c);
 }
 
 /* one recipient whose route changes: its id and new mailbox ("" remote) */
@@ -1084,23 +1143,22 @@ queue_db_ctl_requeue(struct queue_db_ctl *dc, const struct ctl_filter *f,
 	    SQLITE_DONE)
 		goto abort;
 	c->moved = (int64_t)nmv;
-	if (!dry_run) {
-		s = dc->st[QDC_REQUEUE_ROUTE];
-		for (size_t i = 0; i < nmv; i++) {
-			sqlite3_bind_int64(s, 1, mv[i].id);
-			sqlite3_bind_text(s, 2, mv[i].mailbox, -1,
-			    SQLITE_STATIC);
-			sqlite3_bind_int64(s, 3, now);
-			if (qdc_exec(s) != SQLITE_DONE)
-				goto abort;
-		}
-		*op = "due";
-		s = dc->st[QDC_RETRY];
-		sqlite3_bind_int64(s, 1, now);
+	/* a dry run makes the same changes (rolled back below): it counts
+	 * exactly what the real run changes */
+	s = dc->st[QDC_REQUEUE_ROUTE];
+	for (size_t i = 0; i < nmv; i++) {
+		sqlite3_bind_int64(s, 1, mv[i].id);
+		sqlite3_bind_text(s, 2, mv[i].mailbox, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, now);
 		if (qdc_exec(s) != SQLITE_DONE)
 			goto abort;
-		c->rcpts = sqlite3_changes64(dc->h);
 	}
+	*op = "due";
+	s = dc->st[QDC_RETRY];
+	sqlite3_bind_int64(s, 1, now);
+	if (qdc_exec(s) != SQLITE_DONE)
+		goto abort;
+	c->rcpts = sqlite3_changes64(dc->h);
 	*op = "clear";
 	if (qdc_simple(dc, QDC_SEL_CLEAR) != SQLITE_DONE)
 		goto abort;

@@ -62,7 +62,8 @@ struct queue_dest {
 	int64_t	 n;			/* recipients not delivered */
 	int64_t	 by_state[QUEUE_RCPT_NSTATES];
 	int64_t	 oldest;		/* arrival of its oldest message */
-	int64_t	 attempts;		/* of its newest deferred recipient */
+	int64_t	 attempts;		/* of its newest deferred or failed
+					 * recipient */
 	char	*last_error;		/* the same's, "" when none */
 };
 
@@ -140,14 +141,33 @@ int queue_db_ctl_show(struct queue_db_ctl *dc, const char *qid,
 
 /*
  * queue_db_ctl_act - in one transaction, the messages f selects:
- * action (CTL_ACT_*) on their recipients, or only counted when dry_run.
- * *msgs gets the messages selected, *rcpts the recipients counted
- * (dry run, delete) or changed. 0, or -1 with *op the step that failed
+ * action (CTL_ACT_* but bounce: the scheduler's, see
+ * queue_db_ctl_pending) on their recipients, or only counted when
+ * dry_run. *msgs gets the messages selected, *rcpts the recipients the
+ * action changes (a dry run makes the change and rolls it back). 0, or -1 with *op the step that failed
  * and nothing changed.
  */
 int queue_db_ctl_act(struct queue_db_ctl *dc, const struct ctl_filter *f,
     int action, int dry_run, int64_t now, int64_t *msgs, int64_t *rcpts,
     const char **op);
+
+/*
+ * queue_db_ctl_pending - the recipients still to do of the messages f
+ * selects, a message's together (by message, then recipient), to fn:
+ * what `moat queue bounce` hands to the scheduler. 0 or -1.
+ */
+int queue_db_ctl_pending(struct queue_db_ctl *dc, const struct ctl_filter *f,
+    int64_t now, void (*fn)(void *, const struct queue_pending_rcpt *),
+    void *arg);
+
+/*
+ * queue_db_ctl_stranded - the recipients that `moat queue bounce` of a
+ * version before this one marked failed without sending a DSN, whose
+ * messages stayed in the queue: the same rows, to fn, to be bounced
+ * now. 0 or -1.
+ */
+int queue_db_ctl_stranded(struct queue_db_ctl *dc,
+    void (*fn)(void *, const struct queue_pending_rcpt *), void *arg);
 
 /* What `moat queue requeue` found (or, in a dry run, would change). */
 struct queue_requeue_count {
@@ -163,8 +183,8 @@ struct queue_requeue_count {
  * (route(arg, id, address, mailbox or "", out, outlen): 1 with the new
  * mailbox in out, "" for relayed; 0 unchanged; -1 unchanged and
  * counted as unknown), and the queued and deferred ones are due now
- * (held ones stay held). A dry run counts and changes nothing. 0, or
- * -1 with *op the step that failed and nothing changed.
+ * (held ones stay held). A dry run counts exactly that and changes
+ * nothing. 0, or -1 with *op the step that failed and nothing changed.
  */
 int queue_db_ctl_requeue(struct queue_db_ctl *dc, const struct ctl_filter *f,
     int dry_run, int64_t now, int (*route)(void *, int64_t, const char *,

@@ -788,13 +788,13 @@ qp_fail(struct queue_proc *qp, struct queue_local *l, int64_t now,
 		snprintf(reason, sizeof(reason), "550 5.2.0 mailbox "
 		    "unavailable: %s", l->error);
 	memset(&f, 0, sizeof(f));
-	f.rcpt_id = l->rcpt_id;
-	f.msg_id = l->msg_id;
-	f.qid = l->qid;
-	f.sender = l->sender;
-	f.address = l->address;
-	f.orcpt = l->orcpt;
-	f.notify = l->notify;
+	f.r.rcpt_id = l->rcpt_id;
+	f.r.msg_id = l->msg_id;
+	f.r.qid = l->qid;
+	f.r.sender = l->sender;
+	f.r.address = l->address;
+	f.r.orcpt = l->orcpt;
+	f.r.notify = l->notify;
 	f.reason = reason;
 	if (sched_fail(qp->sched, &f) == -1) {
 		l->outcome = QUEUE_LOCAL_DEFERRED;
@@ -1237,6 +1237,21 @@ qp_ctl_paused(void *arg)
 	sched_paused_changed(((struct queue_proc *)arg)->sched);
 }
 
+static int
+qp_ctl_settle(void *arg)
+{
+	return sched_settle(((struct queue_proc *)arg)->sched);
+}
+
+/* `moat queue bounce`: the scheduler fails them as a delivery would */
+static int
+qp_ctl_fail(void *arg, const struct queue_pending_rcpt *r, size_t n,
+    const char *reason)
+{
+	return sched_fail_many(((struct queue_proc *)arg)->sched, r, n,
+	    reason);
+}
+
 /* a dead letter's recipient: its stored Maildir while its domain is
  * still local, else where the configuration sends it now */
 static void
@@ -1342,8 +1357,13 @@ queue_proc_main(struct proc_env *env)
 	queue_ctl_set_dnsbl(qp->ctl, qp->dnsbl);
 	{
 		struct queue_ctl_delivery dl = { qp_ctl_conf, qp_ctl_inflight,
-		    qp_ctl_paused, qp_ctl_reinject, qp, qp_ctl_lost };
+		    qp_ctl_paused, qp_ctl_reinject, qp, qp_ctl_lost,
+		    qp_ctl_settle, qp_ctl_fail };
 
+		if (qp->sched == NULL) {	/* no one to fail them */
+			dl.settle = NULL;
+			dl.fail = NULL;
+		}
 		queue_ctl_set_delivery(qp->ctl, &dl);
 	}
 	/* queue.db is open, the scheduler runs */

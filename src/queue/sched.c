@@ -36,7 +36,11 @@
  * letters older than deadletter_expire are deleted once an hour.
  *
  * A local delivery that failed for good comes here too (sched_fail), so
- * that it bounces (or makes a dead letter) the same way, at once.
+ * that it bounces (or makes a dead letter) the same way, at once, and
+ * so do the recipients an admin returns to their senders (`moat queue
+ * bounce`, sched_fail_many): their state, their DSN and the deletion of
+ * a message with nothing left are one transaction, so a crash leaves
+ * either all of it or none (the command may then be given again).
  *
  * An admin may pause remote delivery (`moat queue pause`, the table
  * paused_dest, kept across restarts): for all destinations no round
@@ -45,8 +49,8 @@
  * delivery is not paused.
  *
  * Public: sched_new, sched_free, sched_kick, sched_stored, sched_set_conf,
- * sched_stop, sched_backoff, sched_fail, sched_paused_changed,
- * sched_inflight, sched_set_dnsbl, sched_mta_send.
+ * sched_stop, sched_backoff, sched_fail, sched_fail_many, sched_settle,
+ * sched_paused_changed, sched_inflight, sched_set_dnsbl, sched_mta_send.
  *
  * SECURITY: PROTO_MTA_RESULT comes from a sibling: a frame that does not
  * parse exactly or names a job or recipient we did not send is a bug
@@ -1165,9 +1169,25 @@ sched_free(struct sched *s)
 int
 sched_fail(struct sched *s, const struct sched_failure *f)
 {
+	return sched_fail_many(s, &f->r, 1, f->reason);
+}
+
+/* sched_fail_many - n recipients failed for good: one commit, now */
+int
+sched_fail_many(struct sched *s, const struct queue_pending_rcpt *r,
+    size_t n, const char *reason)
+{
 	if (s == NULL)
 		return -1;
-	fail_rcpt(s, f->rcpt_id, f->msg_id, f->qid, f->sender, f->address,
-	    f->orcpt, f->notify, f->reason, "");
+	for (size_t i = 0; i < n; i++)
+		fail_rcpt(s, r[i].rcpt_id, r[i].msg_id, r[i].qid, r[i].sender,
+		    r[i].address, r[i].orcpt, r[i].notify, reason, "");
 	return commit_run(s);
+}
+
+/* sched_settle - record the outcomes waiting for the commit now */
+int
+sched_settle(struct sched *s)
+{
+	return s == NULL ? 0 : commit_run(s);
 }

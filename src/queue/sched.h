@@ -6,11 +6,13 @@
 #ifndef MOAT_SCHED_H
 #define MOAT_SCHED_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "queue/queue_db.h"
 
 struct conf;
 struct event_base;
-struct queue_db;
 struct sched;
 
 /*
@@ -62,13 +64,7 @@ void sched_stop(struct sched *s);
 
 /* A recipient that failed for good outside the mta. Views, the caller's. */
 struct sched_failure {
-	int64_t		 rcpt_id;
-	int64_t		 msg_id;
-	const char	*qid;
-	const char	*sender;	/* "" for <> */
-	const char	*address;
-	const char	*orcpt;		/* "" when none */
-	uint8_t		 notify;
+	struct queue_pending_rcpt r;
 	const char	*reason;	/* "550 5.x.x text": the DSN's status */
 };
 
@@ -80,6 +76,21 @@ struct sched_failure {
  * error: the recipient is as it was).
  */
 int sched_fail(struct sched *s, const struct sched_failure *f);
+
+/*
+ * sched_fail_many - the same for n recipients r, all for reason, in one
+ * transaction: the failures of one message make one DSN. 0, or -1 with
+ * nothing recorded.
+ */
+int sched_fail_many(struct sched *s, const struct queue_pending_rcpt *r,
+    size_t n, const char *reason);
+
+/*
+ * sched_settle - record the outcomes waiting for the group commit now,
+ * so that a reader of queue.db sees every recipient the mta is done
+ * with in its final state. 0, or -1 (they wait for the next commit).
+ */
+int sched_settle(struct sched *s);
 
 /*
  * sched_backoff - seconds before the next attempt after a temporary

@@ -6,8 +6,12 @@ A real moat delivers to the scripted SMTP servers of test_delivery.py on
 loopback (127.0.0.22-25); retry_min is an hour, so nothing is retried on
 its own while a test runs: what moves, moves because of the command.
 """
+import email
+import email.policy
 import json
+import os
 import signal
+import subprocess
 import time
 
 from conftest import free_port
@@ -195,3 +199,205 @@ def test_deadletter_list_and_reinject(moat_factory, dns, peers):
     out = json.loads(ctl(m, "queue", "deadletter", "reinject", "--all",
                          "--json")[1])
     assert out["result"][0]["messages"] == 0
+
+
+def metric(port, name):
+    from test_metrics import samples, scrape
+    return samples(scrape(port)[1]).get(name)
+
+
+def sub_send(m, rcpts, subject="to bounce"):
+    """alice sends on the submission listener; the queue id."""
+    from submission import PASSWORD, USER, sub_session
+    msg = ("From: <alice@example.org>\r\nTo: <%s>\r\nSubject: %s\r\n"
+           "Message-ID: <b%f@example.org>\r\n\r\nthe body\r\n"
+           % (rcpts[0], subject, time.time()))
+    with sub_session(m, "127.0.0.1") as s:
+        s.login(USER, PASSWORD)
+        s.sendmail("alice@example.org", rcpts, msg)
+    return m.wait_sql("SELECT qid FROM message WHERE sender = "
+                      "'alice@example.org'", m.sql(
+                          "SELECT qid FROM message LIMIT 1"))[-1][0]
+
+
+def bounce_moat(moat_factory, dns, extra=""):
+    from submission import LISTENERS, PASSWORD, USER
+    port = free_port()
+    m = moat_factory(extra=conf(dns(), "routes = remote.test=[127.0.0.22]:%d"
+                                "\n" % free_port()) +
+                     "[control]\nmetrics_listen = 127.0.0.1:%d\n" % port +
+                     extra, listeners=LISTENERS, users={USER: PASSWORD})
+    ctl(m, "queue", "pause", "remote.test", check=0)
+    return m, port
+
+
+def dsn_of(mail):
+    """The report of a DSN: (its whole text, the delivery-status part)."""
+    msg = email.message_from_bytes(mail, policy=email.policy.default)
+    assert msg.get_content_type() == "multipart/report", mail
+    assert msg.get_param("report-type") == "delivery-status"
+    parts = list(msg.iter_parts())
+    status = [p for p in parts
+              if p.get_content_type() == "message/delivery-status"]
+    assert len(status) == 1, mail
+    return mail.decode("utf-8", "replace"), status[0].as_string()
+
+
+def test_bounce_returns_the_message_to_its_sender(moat_factory, dns):
+    """`queue bounce` sends the sender a DSN as a permanent failure does,
+    and the message leaves the queue (and the queue's metrics)."""
+    m, port = bounce_moat(moat_factory, dns)
+    qid = sub_send(m, ["bq@remote.test", "bq2@remote.test"])
+    assert m.wait_sql("SELECT state FROM recipient", [["0"], ["0"]]) == \
+        [["0"], ["0"]], m.log()
+    assert wait_for(lambda: metric(port, "moat_queue_messages") == 1)
+    # a dry run counts what would go, and changes nothing
+    out = ctlj(m, "queue", "bounce", qid, "--dry-run")["result"][0]
+    assert (out["messages"], out["recipients"]) == (1, 2), out
+    assert m.sql("SELECT state FROM recipient") == [["0"], ["0"]]
+    rc, text, _ = ctl(m, "queue", "bounce", qid)
+    assert rc == 0 and "returned to sender 1 message (2 recipients)" \
+        in text, text
+    # gone at once: the DSN and the deletion were one transaction
+    assert m.sql("SELECT count(*) FROM message WHERE qid = '%s'" % qid) == \
+        [["0"]]
+    got = m.wait_maildir(1, "alice")
+    assert len(got) == 1, m.log()
+    whole, status = dsn_of(got[0])
+    assert "Subject: to bounce" in whole       # the original, returned
+    for rcpt in ("bq@remote.test", "bq2@remote.test"):
+        assert "Final-Recipient: rfc822; %s" % rcpt in status, status
+    assert status.count("Action: failed") == 2
+    assert "Status: 5.0.0" in status
+    assert "returned to the sender by the administrator" in status
+    assert wait_for(lambda: m.sql("SELECT count(*) FROM message") ==
+                    [["0"]]), m.log()
+    assert ctlj(m, "queue", "list", "--all").get("messages", []) == []
+    assert wait_for(lambda: metric(port, "moat_queue_messages") == 0)
+    assert metric(port, "moat_queue_oldest_message_age_seconds") == 0
+    assert "qid=%s event=bounce" % qid in m.log()
+    ev = ctlj(m, "events", "--type", "admin_queue")["events"]
+    assert any("op=bounce" in e["detail"] and "messages=1" in e["detail"]
+               for e in ev), ev
+    # nothing left to bounce
+    out = ctlj(m, "queue", "bounce", "--all")["result"][0]
+    assert (out["messages"], out["recipients"]) == (0, 0)
+
+
+def test_bounce_by_filter_null_sender_and_remote_sender(moat_factory, dns):
+    """The filters select as for the other actions; mail from <> becomes a
+    dead letter (never bounced), a remote sender's bounce goes by its
+    route; what the filter leaves stays queued as it was."""
+    m, _ = bounce_moat(moat_factory, dns)
+    for d in ("other.test", "outside.example"):
+        ctl(m, "queue", "pause", d, check=0)
+    submit(m, "z@remote.test", sender="")
+    submit(m, "y@remote.test", sender="x@outside.example", subject="far")
+    submit(m, "k@other.test", sender="alice@example.org")
+    assert m.wait_sql("SELECT count(*) FROM recipient WHERE state = 0",
+                      [["3"]]) == [["3"]], m.log()
+    out = ctlj(m, "queue", "bounce", "--to-domain", "remote.test",
+               "--dry-run")["result"][0]
+    assert (out["messages"], out["recipients"]) == (2, 2), out
+    out = ctlj(m, "queue", "bounce", "--from", "<>", "--dry-run")["result"][0]
+    assert (out["messages"], out["recipients"]) == (1, 1), out
+    assert m.sql("SELECT count(*) FROM recipient WHERE state = 0") == [["3"]]
+    rc, text, _ = ctl(m, "queue", "bounce", "--to-domain", "remote.test")
+    assert rc == 0 and "returned to sender 2 messages (2 recipients)" \
+        in text, text
+    dead = ctlj(m, "queue", "deadletter", "list")["deadletters"]
+    assert [(d["from"], d["to"]) for d in dead] == [
+        ("", "z@remote.test")], dead
+    assert "administrator" in dead[0]["reason"]
+    # the DSN to the remote sender waits for outside.example
+    left = ctlj(m, "queue", "list", "--all")["messages"]
+    assert sorted((r["from"], r["to"]) for r in left) == [
+        ("", "x@outside.example"), ("alice@example.org", "k@other.test")], left
+    bq = [r["qid"] for r in left if r["from"] == ""][0]
+    _, text, _ = ctl(m, "queue", "show", bq, "--body")
+    assert "Action: failed" in text and "Final-Recipient: rfc822; " \
+        "y@remote.test" in text and "Subject: far" in text, text
+    assert ctlj(m, "queue", "list", "--to-domain", "remote.test").get(
+        "messages", []) == []
+    assert m.maildir("alice") == []
+
+
+def test_bounce_survives_kill9(moat_factory, dns):
+    """kill -9 right after the answer: the DSN was queued with the
+    message's end, so it arrives once after the restart, and the
+    message does not come back."""
+    m, _ = bounce_moat(moat_factory, dns)
+    qid = sub_send(m, ["bq@remote.test"])
+    # local delivery of the DSN stops with the daemon
+    rc, text, _ = ctl(m, "queue", "bounce", qid)
+    m.kill9()
+    assert rc == 0 and "returned to sender 1 message" in text, text
+    assert m.sql("SELECT count(*) FROM message WHERE qid = '%s'" % qid) == \
+        [["0"]]
+    m.start()
+    got = m.wait_maildir(1, "alice")
+    assert len(got) == 1, m.log()
+    assert "Final-Recipient: rfc822; bq@remote.test" in dsn_of(got[0])[1]
+    assert wait_for(lambda: m.sql("SELECT count(*) FROM message") ==
+                    [["0"]]), m.log()
+    out = ctlj(m, "queue", "bounce", "--all")["result"][0]
+    assert out["messages"] == 0
+    time.sleep(0.5)
+    assert len(m.maildir("alice")) == 1
+
+
+def test_dry_runs_count_what_the_action_changes(moat_factory, dns, peers):
+    """A message with a failed recipient and a deferred one: the dry runs
+    of requeue, retry and hold count the one recipient the real run
+    changes, not every recipient of the message; the summary tells the
+    failed recipient's attempt and error as the list does."""
+    pf, pd = free_port(), free_port()
+    peers("127.0.0.22", pf, replies={"RCPT": "550 5.1.1 no such user"})
+    peers("127.0.0.23", pd, replies={"RCPT": "451 4.3.0 later"})
+    m = moat_factory(extra=conf(dns(), "routes = f.example=[127.0.0.22]:%d, "
+                                "d.example=[127.0.0.23]:%d\n" % (pf, pd)))
+    submit(m, ["a@f.example", "b@d.example"])
+    assert wait_for(lambda: sorted(states(m, "f.example") +
+                                   states(m, "d.example")) == ["1", "4"]), \
+        m.log()
+    for action in ("requeue", "retry", "hold"):
+        out = ctlj(m, "queue", action, "--to-domain", "d.example",
+                   "--dry-run")
+        row = out["requeue" if action == "requeue" else "result"][0]
+        assert (row["messages"], row["recipients"]) == (1, 1), (action, out)
+    assert states(m, "d.example") == ["1"]
+    # the summary and the list agree on the failed recipient
+    summ = {d["domain"]: d for d in ctlj(m, "queue")["summary"]}
+    f = summ["f.example"]
+    assert f["failed"] == 1 and f["attempts"] == 1, f
+    assert "550 5.1.1 no such user" in f["last_error"], f
+    lst = ctlj(m, "queue", "list", "--to", "a@f.example")["messages"][0]
+    assert lst["attempts"] == f["attempts"], lst
+    assert "451 4.3.0 later" in summ["d.example"]["last_error"], summ
+    out = ctlj(m, "queue", "requeue", "--to-domain", "d.example")
+    assert out["requeue"][0]["recipients"] == 1, out
+
+
+def test_bounce_of_an_earlier_version_is_sent_at_start(moat_factory, dns):
+    """An earlier `queue bounce` only marked the recipients failed (no DSN,
+    the message stayed for good): at start they are bounced now."""
+    m, port = bounce_moat(moat_factory, dns)
+    sub_send(m, ["old@remote.test"])
+    assert m.stop() == 0
+    subprocess.run(["sqlite3", os.path.join(m.dir, "var", "spool",
+                                            "queue.db"),
+                    "UPDATE recipient SET state = 4, last_error = "
+                    "'5.0.0 returned by the administrator'"], check=True)
+    m.start()
+    got = m.wait_maildir(1, "alice")
+    assert len(got) == 1, m.log()
+    assert "Final-Recipient: rfc822; old@remote.test" in dsn_of(got[0])[1]
+    assert "event=stranded_bounced messages=1 recipients=1" in m.log()
+    assert wait_for(lambda: m.sql("SELECT count(*) FROM message") ==
+                    [["0"]]), m.log()
+    assert wait_for(lambda: metric(port, "moat_queue_messages") == 0)
+    # once only
+    assert m.stop() == 0
+    m.start()
+    time.sleep(0.5)
+    assert len(m.maildir("alice")) == 1
