@@ -46,7 +46,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -60,6 +59,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "queue/queue_ctl.h"
+#include "policy/relay.h"
 #include "policy/watch.h"
 #include "queue/queue_db.h"
 #include "queue/queue_db_ctl.h"
@@ -1080,21 +1080,22 @@ qc_pause(struct queue_ctl *qc, uint64_t id, uint32_t uid,
 	char esc[CTL_STR_MAX * 4], resc[CTL_STR_MAX * 4];
 	const char *what = strcmp(q->a, "*") == 0 ? "all destinations" : q->a;
 	const struct conf *c;
+	struct relay_table relay;
 	int rc;
 
 	/* a local domain's mail goes to the Maildirs, never through
 	 * delivery: pausing it would say what does not happen */
 	if (pause && qc->dl.conf != NULL && (c = qc->dl.conf(qc->dl.arg)) !=
-	    NULL)
-		for (size_t i = 0; i < c->n_local_domains; i++)
-			if (strcasecmp(c->local_domains[i], q->a) == 0) {
-				ctl_answer_simple(qc->control, id,
-				    CTL_BAD_REQUEST, "%s is a local domain: its "
-				    "mail goes into the mailboxes as it "
-				    "arrives; there is no delivery to pause",
-				    q->a);
-				return;
-			}
+	    NULL) {
+		conf_relay_table(c, &relay);
+		if (relay_is_local_domain(&relay, q->a)) {
+			ctl_answer_simple(qc->control, id, CTL_BAD_REQUEST,
+			    "%s is a local domain: its mail goes into the "
+			    "mailboxes as it arrives; there is no delivery to "
+			    "pause", q->a);
+			return;
+		}
+	}
 	if (pause)
 		rc = queue_db_ctl_pause(qc->db, q->a, q->b, time(NULL));
 	else

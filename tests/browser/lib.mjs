@@ -83,14 +83,13 @@ export function finish(code) {
 	process.exit(code);
 }
 
-// run(async ({browser, context, page, url, user, password, rest}) =>
-// ...) - the script alone: one chromium, one scenario
-export async function run(fn) {
-	const a = args();
+// withBrowser(async (browser) => ...) - one chromium for body; a throw
+// is printed and makes the exit status 1; the browser is closed either way
+export async function withBrowser(body) {
 	let browser = null, code = 0;
 	try {
 		browser = await launch();
-		await scenario(browser, fn, a);
+		await body(browser);
 	} catch (e) {
 		console.error(e && e.stack ? e.stack : String(e));
 		code = 1;
@@ -99,6 +98,13 @@ export async function run(fn) {
 			await browser.close();
 	}
 	finish(code);
+}
+
+// run(async ({browser, context, page, url, user, password, rest}) =>
+// ...) - the script alone: one chromium, one scenario
+export async function run(fn) {
+	const a = args();
+	await withBrowser((browser) => scenario(browser, fn, a));
 }
 
 // login(page, url, user, password) - through the login form

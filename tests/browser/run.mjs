@@ -1,12 +1,10 @@
 // run.mjs URL USER PASSWORD NAME.mjs[=ARG,ARG] ... - several scenarios
 // in one chromium, in order, each in a fresh browser context; "PASS
 // NAME.mjs" on stdout after each; the first failure ends the run (exit 1).
-import { args, launch, scenario, finish, say } from "./lib.mjs";
+import { args, scenario, say, withBrowser } from "./lib.mjs";
 
 const a = args();
-let browser = null, code = 0;
-try {
-	browser = await launch();
+await withBrowser(async (browser) => {
 	for (const spec of a.rest) {
 		const eq = spec.indexOf("=");
 		const file = eq < 0 ? spec : spec.slice(0, eq);
@@ -17,11 +15,4 @@ try {
 		await scenario(browser, mod.default, { ...a, rest });
 		say(`PASS ${file}`);
 	}
-} catch (e) {
-	console.error(e && e.stack ? e.stack : String(e));
-	code = 1;
-} finally {
-	if (browser)
-		await browser.close();
-}
-finish(code);
+});
